@@ -1,0 +1,202 @@
+/**
+ * The attention core: scaled dot-product, dot-product and cosine-similarity attention.
+ *
+ * Mask convention (one for all of qkv, as torch.nn.MultiheadAttention):
+ *   a bool mask marks with **true the keys a query may NOT attend**; a float mask is **added** to the
+ *   scores (use -Infinity to forbid). Note: torch.nn.functional.scaled_dot_product_attention uses the
+ *   opposite polarity for bool masks (true = may attend) — invert such a mask when porting code.
+ * A query row whose keys are all masked returns output 0 and weights 0, with zero gradients.
+ *
+ * ```ts
+ * const q = randn([2, 4, 5, 8]), k = randn([2, 4, 7, 8]), v = randn([2, 4, 7, 8]);
+ * const { output } = scaledDotProductAttention(q, k, v, { isCausal: true });       // [2, 4, 5, 8]
+ * const { weights } = scaledDotProductAttention(q, k, v, { needWeights: true });   // [2, 4, 5, 7]
+ * ```
+ */
+import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
+import { broadcastStrides, broadcastsTo, sameShape } from "../tensor/shape.js";
+import type { Generator } from "../tensor/rng.js";
+import { Tensor, expectTensor } from "../tensor/tensor.js";
+import { fusedAttention, type FusedMask } from "../ops/attention.js";
+import { add, div, maskedFill, mul, sqrt } from "../ops/elementwise.js";
+import { dropout } from "../ops/functional.js";
+import { matmul } from "../ops/matmul.js";
+import { sum } from "../ops/reduce.js";
+import { expand, indexSelect, reshape, transpose } from "../ops/shape.js";
+import { softmax } from "../ops/softmax.js";
+import { checkDropoutP, floatOf } from "../ops/util.js";
+
+export interface AttentionOptions {
+  /** bool (true = may not attend) or float (added), broadcastable to [..., L, S]. */
+  attnMask?: Tensor | null;
+  /** Query i may attend key j only when j <= i (top-left aligned, also when L != S). */
+  isCausal?: boolean;
+  /** Score scale; default 1/sqrt(D) (scaledDotProductAttention), 1 (dotProductAttention). */
+  scale?: number;
+  /** Dropout on the attention weights (seeded by `generator`). */
+  dropoutP?: number;
+  /** Also return the weights [..., L, S] (uses the plain composition instead of the fused kernel). */
+  needWeights?: boolean;
+  generator?: Generator;
+}
+
+export interface AttentionResult {
+  /** [..., L, Dv] */
+  output: Tensor;
+  /** [..., L, S] when needWeights, else null. */
+  weights: Tensor | null;
+}
+
+interface Canon {
+  lead: number[];
+  L: number; S: number; D: number; Dv: number;
+  /** kv heads (GQA) when k/v have fewer heads than q on dim -3. */
+  Hkv: number;
+}
+
+function validate(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Canon {
+  expectTensor(q, "q", op);
+  expectTensor(k, "k", op);
+  expectTensor(v, "v", op);
+  const dtype = floatOf(q, "q", op);
+  for (const [n, t] of [["k", k], ["v", v]] as const) if (t.dtype !== dtype) throw new DTypeError(op, n, dtype, t.dtype);
+  if (q.rank < 2) throw new ShapeError(op, "q", "[..., L, D]", fmtShape(q.shape));
+  const r = q.rank;
+  const lead = q.shape.slice(0, -2);
+  const L = q.shape[r - 2]!, D = q.shape[r - 1]!;
+  if (k.rank !== r) throw new ShapeError(op, "k", `[${[...lead.map(String), "S", String(D)].join(", ")}]`, fmtShape(k.shape));
+  const S = k.shape[r - 2]!;
+  let Hkv = r >= 3 ? lead[lead.length - 1]! : 1;
+  const H = Hkv;
+  const kLead = k.shape.slice(0, -2);
+  if (!sameShape(kLead, lead) || k.shape[r - 1] !== D) {
+    // grouped-query: fewer kv heads on dim -3 that divide the query heads
+    const kh = r >= 3 ? kLead[kLead.length - 1]! : -1;
+    const gqa = r >= 3 && sameShape(kLead.slice(0, -1), lead.slice(0, -1)) && kh > 0 && H % kh === 0 && k.shape[r - 1] === D;
+    if (!gqa) throw new ShapeError(op, "k", `[${[...lead.map(String), "S", String(D)].join(", ")}]`, fmtShape(k.shape));
+    Hkv = kh;
+  }
+  const Dv = v.shape[r - 1] ?? 0;
+  const vExp = [...k.shape.slice(0, -1), Dv];
+  if (v.rank !== r || !sameShape(v.shape, vExp)) throw new ShapeError(op, "v", `[${[...kLead.map(String), String(S), "Dv"].join(", ")}]`, fmtShape(v.shape));
+  const m = opts.attnMask;
+  if (m !== undefined && m !== null) {
+    expectTensor(m, "attnMask", op);
+    if (m.dtype !== "bool" && m.dtype !== "float32" && m.dtype !== "float64") throw new DTypeError(op, "attnMask", "bool or float", m.dtype);
+    const full = [...lead, L, S];
+    if (!broadcastsTo(m.shape, full)) {
+      throw new ShapeError(op, "attnMask", `a shape broadcastable to ${fmtShape(full)}`, fmtShape(m.shape));
+    }
+  }
+  if (opts.scale !== undefined && !(typeof opts.scale === "number" && Number.isFinite(opts.scale))) {
+    throw new ValueError(op, "scale", "a finite number", String(opts.scale));
+  }
+  checkDropoutP(opts.dropoutP ?? 0, op, "dropoutP");
+  return { lead, L, S, D, Dv, Hkv };
+}
+
+/** Repeats each kv head G times along dim -3 (repeat_interleave), for the plain composition. */
+function repeatKv(t: Tensor, G: number): Tensor {
+  if (G === 1) return t;
+  const Hkv = t.shape[t.rank - 3]!;
+  const idx: number[] = [];
+  for (let h = 0; h < Hkv * G; h++) idx.push(Math.floor(h / G));
+  return indexSelect(t, t.rank - 3, idx);
+}
+
+/** The bool mask of a causal pattern [L, S]: true above the diagonal (j > i). */
+export function causalMask(L: number, S: number): Tensor {
+  const m = new Tensor(new Uint8Array(L * S), [L, S], "bool");
+  for (let i = 0; i < L; i++) for (let j = i + 1; j < S; j++) m.data[i * S + j] = 1;
+  return m;
+}
+
+/** Attention with explicit scale (shared by the three public functions). */
+function attend(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, c: Canon): AttentionResult {
+  const { lead, L, S, D, Dv, Hkv } = c;
+  const mask = opts.attnMask ?? null;
+  const causal = opts.isCausal ?? false;
+  const p = opts.dropoutP ?? 0;
+  const H = lead.length ? lead[lead.length - 1]! : 1;
+  const floatMaskGrad = mask !== null && mask.dtype !== "bool" && mask.requiresGrad;
+  if (!opts.needWeights && !floatMaskGrad) {
+    // canonical case: [B, H, L, D] for the fused kernel
+    const B = lead.length >= 2 ? lead.slice(0, -1).reduce((a, b) => a * b, 1) : 1;
+    const q4 = reshape(q, [B, H, L, D]);
+    const k4 = reshape(k, [B, Hkv, S, D]);
+    const v4 = reshape(v, [B, Hkv, S, Dv]);
+    let fm: FusedMask | null = null;
+    if (mask) {
+      // pad the mask to [B', H, L, S] rank, collapse leading batch dims
+      let mm = mask;
+      const full = [...lead, L, S];
+      if (lead.length > 2) mm = expand(reshape(mm, [...new Array<number>(full.length - mm.rank).fill(1), ...mm.shape]), full);
+      const shape4 = lead.length > 2 ? [B, H, L, S] : [...new Array<number>(4 - Math.min(mm.rank, 4)).fill(1), ...mm.shape];
+      const m4 = reshape(mm, shape4);
+      const st = broadcastStrides(m4.shape, [B, H, L, S]);
+      let data: Float32Array | Float64Array;
+      if (m4.dtype === "bool") {
+        data = q.dtype === "float64" ? new Float64Array(m4.size) : new Float32Array(m4.size);
+        for (let i = 0; i < m4.size; i++) data[i] = m4.data[i] ? -Infinity : 0;
+      } else {
+        data = q.dtype === "float64" ? Float64Array.from(m4.data) : Float32Array.from(m4.data);
+      }
+      // a broadcast column dim must be materialized: the kernel reads columns densely
+      if (m4.shape[3] === 1 && S !== 1) {
+        const rows = m4.size;
+        const wide = q.dtype === "float64" ? new Float64Array(rows * S) : new Float32Array(rows * S);
+        for (let r = 0; r < rows; r++) wide.fill(data[r]!, r * S, r * S + S);
+        data = wide;
+        const sh = [m4.shape[0]!, m4.shape[1]!, m4.shape[2]!, S];
+        const st2 = broadcastStrides(sh, [B, H, L, S]);
+        fm = { data, strideB: st2[0]!, strideH: st2[1]!, strideL: st2[2]! };
+      } else {
+        fm = { data, strideB: st[0]!, strideH: st[1]!, strideL: st[2]! };
+      }
+    }
+    const out = fusedAttention(q4, k4, v4, fm, causal, scale, p, opts.generator);
+    return { output: reshape(out, [...lead, L, Dv]), weights: null };
+  }
+  // plain composition: scores, masks, softmax, dropout, weighted sum
+  const G = H / Hkv;
+  const kk = repeatKv(k, G), vv = repeatKv(v, G);
+  let scores = mul(matmul(q, transpose(kk, -2, -1)), scale); // [..., L, S]
+  if (mask) {
+    if (mask.dtype === "bool") scores = maskedFill(scores, mask, -Infinity);
+    else scores = add(scores, mask.dtype === q.dtype ? mask : new Tensor(q.dtype === "float64" ? Float64Array.from(mask.data) : Float32Array.from(mask.data), mask.shape, q.dtype));
+  }
+  if (causal) scores = maskedFill(scores, causalMask(L, S), -Infinity);
+  let weights = softmax(scores, -1); // [..., L, S]; rows of only -Infinity give 0
+  if (p > 0) weights = dropout(weights, p, { training: true, ...(opts.generator ? { generator: opts.generator } : {}) });
+  const output = matmul(weights, vv); // [..., L, Dv]
+  return { output, weights: opts.needWeights ? weights : null };
+}
+
+/** softmax(q k^T · scale + mask) v with scale = 1/sqrt(D) by default. */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): AttentionResult {
+  const c = validate("scaledDotProductAttention", q, k, v, opts);
+  return attend("scaledDotProductAttention", q, k, v, opts, opts.scale ?? 1 / Math.sqrt(c.D), c);
+}
+
+/** softmax(q k^T + mask) v: no scaling (unless `scale` is given). */
+export function dotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): AttentionResult {
+  const c = validate("dotProductAttention", q, k, v, opts);
+  return attend("dotProductAttention", q, k, v, opts, opts.scale ?? 1, c);
+}
+
+/** Rows divided by sqrt(sum x^2 + eps). */
+function normalizeRows(x: Tensor, eps: number): Tensor {
+  return div(x, sqrt(add(sum(mul(x, x), -1, { keepdim: true }), eps)));
+}
+
+/**
+ * Cosine-similarity attention: scores = scale · (q·k) / (|q| |k|), |x| = sqrt(sum x² + eps);
+ * scale defaults to 1, eps to 1e-8.
+ */
+export function cosineAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions & { eps?: number } = {}): AttentionResult {
+  const c = validate("cosineAttention", q, k, v, opts);
+  const eps = opts.eps ?? 1e-8;
+  if (!(eps >= 0)) throw new ValueError("cosineAttention", "eps", "a non-negative number", String(eps));
+  return attend("cosineAttention", normalizeRows(q, eps), normalizeRows(k, eps), v, opts, opts.scale ?? 1, c);
+}
+

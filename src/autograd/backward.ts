@@ -1,0 +1,102 @@
+/**
+ * Reverse mode: walks the recorded graph from a tensor in reverse topological order and
+ * accumulates into `.grad` of leaves that require grad (and of tensors that retain grad).
+ *
+ * ```ts
+ * const w = randn([3], { requiresGrad: true });
+ * backward(sum(mul(w, w)));
+ * w.grad; // 2w
+ * ```
+ */
+import { allocate } from "../tensor/dtype.js";
+import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
+import { sameShape } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+import { noGrad } from "./graph.js";
+
+/** acc + g as a new tensor (`copy`: never hand out g itself, which other inputs may share). */
+function addInto(acc: Tensor | null, g: Tensor, copy: boolean): Tensor {
+  if (acc === null) return copy ? g.clone() : g;
+  const a = acc.data as Float32Array | Float64Array, b = g.data as Float32Array | Float64Array;
+  const data = allocate(acc.dtype === "float64" ? "float64" : "float32", acc.size);
+  for (let i = 0; i < data.length; i++) data[i] = a[i]! + b[i]!;
+  return new Tensor(data, acc.shape, data instanceof Float64Array ? "float64" : "float32");
+}
+
+/** Computes gradients of `root` (a scalar, or any tensor given its `gradient`). */
+export function backward(root: Tensor, gradient?: Tensor): void {
+  if (!root.requiresGrad) {
+    throw new ValueError("backward", "tensor", "a tensor that requires grad", "a tensor without a gradient graph");
+  }
+  let seed: Tensor;
+  if (gradient === undefined) {
+    if (root.size !== 1) throw new ShapeError("backward", "gradient", `given for non-scalar output ${fmtShape(root.shape)}`, "none");
+    const d = allocate(root.dtype, 1);
+    d[0] = 1;
+    seed = new Tensor(d, root.shape, root.dtype);
+  } else {
+    if (!sameShape(gradient.shape, root.shape)) throw new ShapeError("backward", "gradient", fmtShape(root.shape), fmtShape(gradient.shape));
+    seed = gradient;
+  }
+  // topological order by iterative DFS
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.gradFn?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const c = inputs[i]!;
+      if (c.requiresGrad && !seen.has(c)) {
+        seen.add(c);
+        stack.push([c, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  noGrad(() => {
+    for (let n = order.length - 1; n >= 0; n--) {
+      const t = order[n]!;
+      const g = grads.get(t);
+      if (!g) continue;
+      grads.delete(t);
+      if (t.gradFn === null) {
+        t.grad = addInto(t.grad, g, true);
+        continue;
+      }
+      if (t.retainsGrad) t.grad = addInto(t.grad, g, true);
+      const fn = t.gradFn;
+      const gi = fn.backward(g);
+      for (let k = 0; k < fn.inputs.length; k++) {
+        const inp = fn.inputs[k]!;
+        const gk = gi[k];
+        if (!gk || !inp.requiresGrad) continue;
+        if (!sameShape(gk.shape, inp.shape)) {
+          throw new ShapeError(`backward(${fn.op})`, `grad of input ${k}`, fmtShape(inp.shape), fmtShape(gk.shape));
+        }
+        grads.set(inp, addInto(grads.get(inp) ?? null, gk, false));
+      }
+    }
+  });
+}
+
+/** Clears `.grad` of the given tensors. */
+export function zeroGrad(tensors: Iterable<Tensor>): void {
+  for (const t of tensors) t.grad = null;
+}
+
+declare module "../tensor/tensor.js" {
+  interface Tensor {
+    /** Reverse-mode gradient of this tensor (see autograd/backward.ts). */
+    backward(gradient?: Tensor): void;
+  }
+}
+Tensor.prototype.backward = function (this: Tensor, gradient?: Tensor): void {
+  backward(this, gradient);
+};

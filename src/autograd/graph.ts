@@ -1,0 +1,56 @@
+/**
+ * Recording: ops call `attach` on their output with the inputs and the backward closure; the
+ * closure is a required argument, so an op cannot be recorded without its gradient.
+ *
+ * ```ts
+ * const y = noGrad(() => model.forward(x)); // nothing recorded
+ * ```
+ */
+import type { Tensor } from "../tensor/tensor.js";
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` with recording switched off (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Runs `fn` with recording switched on (inside a noGrad scope). */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** True when recording is on and some input needs a gradient. */
+export function needsGrad(inputs: readonly (Tensor | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const t of inputs) if (t && t.requiresGrad) return true;
+  return false;
+}
+
+/**
+ * Records `out = op(inputs)` when an input requires grad. `backward(g)` returns the gradient of
+ * each input (same shape as that input) or null.
+ */
+export function attach<T extends Tensor>(out: T, op: string, inputs: readonly Tensor[],
+  backward: (grad: Tensor) => readonly (Tensor | null)[]): T {
+  if (!needsGrad(inputs)) return out;
+  out.requiresGrad = true;
+  out.gradFn = { op, inputs, backward };
+  return out;
+}

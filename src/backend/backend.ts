@@ -1,0 +1,77 @@
+/**
+ * The Backend interface: the few dozen kernels every op bottoms out in. Kernels take flat typed
+ * arrays and sizes, outputs first, and never validate (the op above did). A backend class that
+ * misses a kernel fails to compile.
+ *
+ * float64 tensors (gradient checks, references) always run on the js backend; the fast backends
+ * only ever see Float32Array.
+ */
+import type { FloatArray } from "../tensor/dtype.js";
+
+export type BackendName = "js" | "native" | "wasm";
+
+/** Elementwise unary kernels (a closed set). */
+export type UnaryOp =
+  | "neg" | "exp" | "log" | "sqrt" | "rsqrt" | "tanh" | "erf" | "abs" | "relu" | "sigmoid"
+  | "geluErf" | "geluTanh" | "sin" | "cos" | "square" | "reciprocal" | "sign" | "elu";
+
+/** Elementwise binary kernels with broadcasting (a closed set). */
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum";
+
+/**
+ * Sizes and options of one attention call.
+ * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, L, Dv], lse [B, H, L].
+ * Query head h reads kv head floor(h / (H / Hkv)).
+ * `mask` is additive (float, may hold -Infinity), indexed
+ * `b * maskStrideB + h * maskStrideH + i * maskStrideL + j` (a stride of 0 broadcasts).
+ * `causal`: query i may attend key j only when j <= i (top-left aligned).
+ * Dropout keeps element (b, h, i, j) unless uniformAt(seedK0, seedK1, seedStart + ((b*H + h)*L + i)*S + j) < dropoutP,
+ * and scales kept weights by 1 / (1 - dropoutP).
+ * A row with every key masked gives output 0 and lse -Infinity; its gradients are 0.
+ */
+export interface AttentionArgs {
+  B: number; H: number; Hkv: number; L: number; S: number; D: number; Dv: number;
+  scale: number;
+  causal: boolean;
+  mask: FloatArray | null;
+  maskStrideB: number; maskStrideH: number; maskStrideL: number;
+  dropoutP: number;
+  seedK0: number; seedK1: number; seedStart: number;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+
+  /**
+   * Batched matmul: out[b] = op(a[b]) @ op(b[b]), out [batch, M, N] contiguous.
+   * a holds [M, K] (or [K, M] when transA) per batch at offset b * strideA (0: shared), likewise b
+   * holds [K, N] (or [N, K] when transB) at offset b * strideB. When `accumulate`, out += result.
+   */
+  matmul(out: FloatArray, a: FloatArray, b: FloatArray, batch: number, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void;
+
+  /** out[i] = op(x[i]) for i < n; `alpha` parameterizes elu. */
+  unary(op: UnaryOp, out: FloatArray, x: FloatArray, n: number, alpha: number): void;
+
+  /** out = a (op) b with NumPy broadcasting; strides are element strides into a and b per out dim (0 = broadcast). */
+  binary(op: BinaryOp, out: FloatArray, a: FloatArray, b: FloatArray,
+    outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
+
+  /** Row-wise softmax (or log-softmax) of x [rows, cols]; rows of only -Infinity give 0 (softmax) or -Infinity. */
+  softmax(out: FloatArray, x: FloatArray, rows: number, cols: number, log: boolean): void;
+  /** dx from the forward output y and the incoming dy. */
+  softmaxBackward(dx: FloatArray, y: FloatArray, dy: FloatArray, rows: number, cols: number, log: boolean): void;
+
+  /** LayerNorm over the last `cols` of x [rows, cols]; saves mean and rstd [rows]. weight/bias may be null. */
+  layerNorm(out: FloatArray, mean: FloatArray, rstd: FloatArray, x: FloatArray, weight: FloatArray | null,
+    bias: FloatArray | null, rows: number, cols: number, eps: number): void;
+  /** Writes dx; writes (not accumulates) dweight and dbias when not null. */
+  layerNormBackward(dx: FloatArray, dweight: FloatArray | null, dbias: FloatArray | null, dy: FloatArray,
+    x: FloatArray, mean: FloatArray, rstd: FloatArray, weight: FloatArray | null, rows: number, cols: number): void;
+
+  /** Fused attention forward (online softmax, O(L + S) extra memory per head). */
+  attentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray, args: AttentionArgs): void;
+  /** Fused attention backward: recomputes scores from lse. Writes (not accumulates) dq, dk, dv. */
+  attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray, k: FloatArray,
+    v: FloatArray, out: FloatArray, lse: FloatArray, args: AttentionArgs): void;
+}

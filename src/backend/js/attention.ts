@@ -1,0 +1,122 @@
+/**
+ * Reference fused attention: one query row at a time, scores kept in an O(S) row buffer, never the
+ * L x S matrix. Forward saves the log-sum-exp per row; backward recomputes the probabilities from it.
+ * Layouts and options: see AttentionArgs in ../backend.ts.
+ */
+import type { FloatArray } from "../../tensor/dtype.js";
+import { uniformAt } from "../../tensor/rng.js";
+import type { AttentionArgs } from "../backend.js";
+
+/** Fills row[j] with the masked, scaled score of query row (b, h, i) against key j; returns the row max. */
+function scoreRow(row: Float64Array, q: FloatArray, k: FloatArray, qo: number, ko: number, b: number, h: number, i: number,
+  a: AttentionArgs): number {
+  const { S, D, scale, mask, causal } = a;
+  const mo = mask ? b * a.maskStrideB + h * a.maskStrideH + i * a.maskStrideL : 0;
+  let m = -Infinity;
+  for (let j = 0; j < S; j++) {
+    if (causal && j > i) { row[j] = -Infinity; continue; }
+    let s = 0;
+    const kj = ko + j * D;
+    for (let d = 0; d < D; d++) s += q[qo + d]! * k[kj + d]!;
+    s *= scale;
+    if (mask) s += mask[mo + j]!;
+    row[j] = s;
+    if (s > m) m = s;
+  }
+  return m;
+}
+
+/** Dropout multiplier of element (bh, i, j): 0 or 1 / (1 - p). */
+function keepScale(a: AttentionArgs, bh: number, i: number, j: number): number {
+  if (a.dropoutP === 0) return 1;
+  const u = uniformAt(a.seedK0, a.seedK1, a.seedStart + (bh * a.L + i) * a.S + j);
+  return u < a.dropoutP ? 0 : 1 / (1 - a.dropoutP);
+}
+
+export function attentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray, a: AttentionArgs): void {
+  const { B, H, Hkv, L, S, D, Dv } = a;
+  const G = H / Hkv;
+  const row = new Float64Array(S);
+  const acc = new Float64Array(Dv);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const bh = b * H + h;
+      const kvh = b * Hkv + Math.floor(h / G);
+      const ko = kvh * S * D, vo = kvh * S * Dv;
+      for (let i = 0; i < L; i++) {
+        const qo = (bh * L + i) * D, oo = (bh * L + i) * Dv;
+        // pass 1: scores and their max
+        const m = scoreRow(row, q, k, qo, ko, b, h, i, a);
+        if (m === -Infinity) {
+          lse[bh * L + i] = -Infinity;
+          for (let d = 0; d < Dv; d++) out[oo + d] = 0;
+          continue;
+        }
+        // pass 2: exponentials, their sum, and the weighted sum of values
+        let sum = 0;
+        acc.fill(0);
+        for (let j = 0; j < S; j++) {
+          const p = Math.exp(row[j]! - m);
+          sum += p;
+          const w = p * keepScale(a, bh, i, j);
+          if (w === 0) continue;
+          const vj = vo + j * Dv;
+          for (let d = 0; d < Dv; d++) acc[d]! += w * v[vj + d]!;
+        }
+        const inv = 1 / sum;
+        for (let d = 0; d < Dv; d++) out[oo + d] = acc[d]! * inv;
+        lse[bh * L + i] = m + Math.log(sum);
+      }
+    }
+  }
+}
+
+export function attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray, k: FloatArray,
+  v: FloatArray, out: FloatArray, lse: FloatArray, a: AttentionArgs): void {
+  const { B, H, Hkv, L, S, D, Dv, scale } = a;
+  const G = H / Hkv;
+  dq.fill(0);
+  dk.fill(0);
+  dv.fill(0);
+  const row = new Float64Array(S);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const bh = b * H + h;
+      const kvh = b * Hkv + Math.floor(h / G);
+      const ko = kvh * S * D, vo = kvh * S * Dv;
+      for (let i = 0; i < L; i++) {
+        const l = lse[bh * L + i]!;
+        if (l === -Infinity) continue; // fully masked row: zero gradients (undoes the forward's early exit)
+        const qo = (bh * L + i) * D, oo = (bh * L + i) * Dv;
+        scoreRow(row, q, k, qo, ko, b, h, i, a);
+        // Di = dout_i . out_i  (= sum_j p_j dp_j, also with dropout)
+        let Di = 0;
+        for (let d = 0; d < Dv; d++) Di += dout[oo + d]! * out[oo + d]!;
+        for (let j = 0; j < S; j++) {
+          const s = row[j]!;
+          if (s === -Infinity) continue;
+          const p = Math.exp(s - l); // undoes pass 2's normalization
+          const z = keepScale(a, bh, i, j);
+          const vj = vo + j * Dv;
+          // undo out = sum_j p_j z_j v_j
+          let dp = 0;
+          if (z !== 0) {
+            for (let d = 0; d < Dv; d++) {
+              dv[vj + d]! += p * z * dout[oo + d]!;
+              dp += dout[oo + d]! * v[vj + d]!;
+            }
+            dp *= z;
+          }
+          // undo softmax, then the scaled dot product of pass 1
+          const ds = p * (dp - Di) * scale;
+          if (ds === 0) continue;
+          const kj = ko + j * D;
+          for (let d = 0; d < D; d++) {
+            dq[qo + d]! += ds * k[kj + d]!;
+            dk[kj + d]! += ds * q[qo + d]!;
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/** The js backend: the reference kernels, always present, the only one for float64. */
+import type { Backend } from "../backend.js";
+import { attentionBackward, attentionForward } from "./attention.js";
+import { binary, unary } from "./elementwise.js";
+import { layerNorm, layerNormBackward } from "./layernorm.js";
+import { matmul } from "./matmul.js";
+import { softmax, softmaxBackward } from "./softmax.js";
+
+class JsBackend implements Backend {
+  readonly name = "js" as const;
+  matmul = matmul;
+  unary = unary;
+  binary = binary;
+  softmax = softmax;
+  softmaxBackward = softmaxBackward;
+  layerNorm = layerNorm;
+  layerNormBackward = layerNormBackward;
+  attentionForward = attentionForward;
+  attentionBackward = attentionBackward;
+}
+
+export const jsBackend: Backend = new JsBackend();

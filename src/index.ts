@@ -1,0 +1,32 @@
+/**
+ * qkv: self-attention with autograd, PyTorch semantics and numbers.
+ *
+ * ```ts
+ * import { randn, MultiheadAttention } from "qkv";
+ * const mha = new MultiheadAttention(16, 4, { batchFirst: true });
+ * const x = randn([2, 5, 16]);
+ * const { output } = mha.forward(x, x, x); // [2, 5, 16]
+ * ```
+ */
+export * from "./tensor/dtype.js";
+export * from "./tensor/errors.js";
+export { numel, broadcastShapes, type Shape } from "./tensor/shape.js";
+export * from "./tensor/rng.js";
+export * from "./tensor/tensor.js";
+
+export type { Backend, BackendName, AttentionArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
+export { setBackend, getBackend, availableBackends, registerBackend } from "./backend/registry.js";
+
+export { noGrad, enableGrad, isGradEnabled } from "./autograd/graph.js";
+export { backward, zeroGrad } from "./autograd/backward.js";
+export { gradcheck, type GradcheckOptions } from "./autograd/gradcheck.js";
+
+export * from "./ops/elementwise.js";
+export * from "./ops/matmul.js";
+export * from "./ops/shape.js";
+export * from "./ops/reduce.js";
+export * from "./ops/softmax.js";
+export * from "./ops/norm.js";
+export * from "./ops/functional.js";
+
+export * from "./attention/sdpa.js";

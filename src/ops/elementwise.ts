@@ -1,0 +1,286 @@
+/**
+ * Elementwise ops with NumPy broadcasting: arithmetic, math functions, activations, comparisons,
+ * where and maskedFill. Each op's backward is recorded right beside its forward.
+ *
+ * ```ts
+ * const y = add(mul(x, 2), 1);            // 2x + 1
+ * const g = gelu(x, "tanh");
+ * const m = maskedFill(scores, mask, -Infinity);
+ * ```
+ */
+import { attach } from "../autograd/graph.js";
+import type { BinaryOp, UnaryOp } from "../backend/backend.js";
+import { erf } from "../backend/js/elementwise.js";
+import { isFloat, promote } from "../tensor/dtype.js";
+import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
+import { broadcastShapes, broadcastStrides, broadcastsTo } from "../tensor/shape.js";
+import { Tensor, expectTensor } from "../tensor/tensor.js";
+import { backendFor, empty, fdata, floatOf, scalar, sumToShape } from "./util.js";
+
+export type TensorLike = Tensor | number;
+
+function toTensor(x: TensorLike, like: Tensor | null, arg: string, op: string): Tensor {
+  if (typeof x === "number") return scalar(x, like && isFloat(like.dtype) ? like.dtype : "float32");
+  expectTensor(x, arg, op);
+  return x;
+}
+
+function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, name: string): Tensor {
+  const outShape = broadcastShapes(a.shape, b.shape, name);
+  const dtype = promote(a.dtype, b.dtype);
+  if (!isFloat(dtype)) throw new DTypeError(name, "a", "float tensors", `${a.dtype} and ${b.dtype}`);
+  if (a.dtype !== dtype || b.dtype !== dtype) {
+    throw new DTypeError(name, a.dtype !== dtype ? "a" : "b", dtype, a.dtype !== dtype ? a.dtype : b.dtype);
+  }
+  const out = empty(outShape, dtype);
+  backendFor(dtype).binary(op, fdata(out), fdata(a), fdata(b), outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
+  return out;
+}
+
+function binaryArgs(a: TensorLike, b: TensorLike, op: string): [Tensor, Tensor] {
+  const ta = toTensor(a, typeof b === "number" ? null : b, "a", op);
+  const tb = toTensor(b, ta, "b", op);
+  return [typeof a === "number" ? toTensor(a, tb, "a", op) : ta, tb];
+}
+
+/** a + b (broadcast). */
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = binaryArgs(a, b, "add");
+  return attach(binaryRaw("add", x, y, "add"), "add", [x, y], (g) => [sumToShape(g, x.shape), sumToShape(g, y.shape)]);
+}
+
+/** a - b (broadcast). */
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = binaryArgs(a, b, "sub");
+  return attach(binaryRaw("sub", x, y, "sub"), "sub", [x, y], (g) => [sumToShape(g, x.shape), y.requiresGrad ? sumToShape(neg(g), y.shape) : null]);
+}
+
+/** a * b (broadcast). */
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = binaryArgs(a, b, "mul");
+  return attach(binaryRaw("mul", x, y, "mul"), "mul", [x, y], (g) => [
+    x.requiresGrad ? sumToShape(binaryRaw("mul", g, y, "mul"), x.shape) : null,
+    y.requiresGrad ? sumToShape(binaryRaw("mul", g, x, "mul"), y.shape) : null,
+  ]);
+}
+
+/** a / b (broadcast). */
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = binaryArgs(a, b, "div");
+  const out = binaryRaw("div", x, y, "div");
+  return attach(out, "div", [x, y], (g) => [
+    x.requiresGrad ? sumToShape(binaryRaw("div", g, y, "div"), x.shape) : null,
+    // d(a/b)/db = -(a/b)/b
+    y.requiresGrad ? sumToShape(neg(binaryRaw("div", binaryRaw("mul", g, out, "div"), y, "div")), y.shape) : null,
+  ]);
+}
+
+/** a ** b (broadcast). */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = binaryArgs(a, b, "pow");
+  const out = binaryRaw("pow", x, y, "pow");
+  return attach(out, "pow", [x, y], (g) => [
+    // b * a^(b-1)
+    x.requiresGrad ? sumToShape(mul(g, mul(y, binaryRaw("pow", x, sub(y, 1), "pow"))), x.shape) : null,
+    // a^b * log(a)
+    y.requiresGrad ? sumToShape(mul(g, mul(out, unaryRaw("log", x))), y.shape) : null,
+  ]);
+}
+
+/** Elementwise maximum; the gradient goes to a where a >= b. */
+export function maximum(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = binaryArgs(a, b, "maximum");
+  return attach(binaryRaw("maximum", x, y, "maximum"), "maximum", [x, y], (g) => {
+    const pick = compare("ge", x, y, "maximum");
+    return [sumToShape(where(pick, g, 0), x.shape), sumToShape(where(pick, 0, g), y.shape)];
+  });
+}
+
+/** Elementwise minimum; the gradient goes to a where a <= b. */
+export function minimum(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = binaryArgs(a, b, "minimum");
+  return attach(binaryRaw("minimum", x, y, "minimum"), "minimum", [x, y], (g) => {
+    const pick = compare("le", x, y, "minimum");
+    return [sumToShape(where(pick, g, 0), x.shape), sumToShape(where(pick, 0, g), y.shape)];
+  });
+}
+
+function unaryRaw(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
+  expectTensor(x, "x", name);
+  const dtype = floatOf(x, "x", name);
+  const out = empty(x.shape, dtype);
+  backendFor(dtype).unary(op, fdata(out), fdata(x), x.size, alpha);
+  return out;
+}
+
+/** d op(x) / dx as a function of x and y = op(x). */
+function derivative(op: UnaryOp, x: number, y: number, alpha: number): number {
+  switch (op) {
+    case "neg": return -1;
+    case "exp": return y;
+    case "log": return 1 / x;
+    case "sqrt": return 0.5 / y;
+    case "rsqrt": return -0.5 * y * y * y;
+    case "tanh": return 1 - y * y;
+    case "erf": return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x);
+    case "abs": return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case "relu": return x > 0 ? 1 : 0;
+    case "sigmoid": return y * (1 - y);
+    case "geluErf": return 0.5 * (1 + erf(x * Math.SQRT1_2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+    case "geluTanh": {
+      const c = Math.sqrt(2 / Math.PI);
+      const u = c * (x + 0.044715 * x * x * x);
+      const t = Math.tanh(u);
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+    }
+    case "sin": return Math.cos(x);
+    case "cos": return -Math.sin(x);
+    case "square": return 2 * x;
+    case "reciprocal": return -y * y;
+    case "sign": return 0;
+    case "elu": return x > 0 ? 1 : y + alpha;
+  }
+}
+
+function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
+  const out = unaryRaw(op, x, alpha, name);
+  return attach(out, name, [x], (g) => {
+    const dx = empty(x.shape, g.dtype);
+    const d = fdata(dx), xd = fdata(x), yd = fdata(out), gd = fdata(g);
+    for (let i = 0; i < d.length; i++) d[i] = gd[i]! * derivative(op, xd[i]!, yd[i]!, alpha);
+    return [dx];
+  });
+}
+
+export const neg = (x: Tensor): Tensor => unaryOp("neg", x);
+export const exp = (x: Tensor): Tensor => unaryOp("exp", x);
+export const log = (x: Tensor): Tensor => unaryOp("log", x);
+export const sqrt = (x: Tensor): Tensor => unaryOp("sqrt", x);
+export const rsqrt = (x: Tensor): Tensor => unaryOp("rsqrt", x);
+export const tanh = (x: Tensor): Tensor => unaryOp("tanh", x);
+export const erfOp = (x: Tensor): Tensor => unaryOp("erf", x);
+export const abs = (x: Tensor): Tensor => unaryOp("abs", x);
+export const relu = (x: Tensor): Tensor => unaryOp("relu", x);
+export const sigmoid = (x: Tensor): Tensor => unaryOp("sigmoid", x);
+export const sin = (x: Tensor): Tensor => unaryOp("sin", x);
+export const cos = (x: Tensor): Tensor => unaryOp("cos", x);
+export const square = (x: Tensor): Tensor => unaryOp("square", x);
+export const reciprocal = (x: Tensor): Tensor => unaryOp("reciprocal", x);
+export const sign = (x: Tensor): Tensor => unaryOp("sign", x);
+/** elu(x) = x for x > 0, alpha (e^x - 1) otherwise. */
+export const elu = (x: Tensor, alpha = 1): Tensor => unaryOp("elu", x, alpha);
+
+/** GELU: "none" is x Φ(x) with the exact erf, "tanh" the tanh approximation (as PyTorch's `approximate`). */
+export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
+  if (approximate !== "none" && approximate !== "tanh") throw new ValueError("gelu", "approximate", '"none" or "tanh"', JSON.stringify(approximate));
+  return unaryOp(approximate === "none" ? "geluErf" : "geluTanh", x, 1, "gelu");
+}
+
+export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
+
+/** Elementwise comparison, giving a bool tensor (no gradient). */
+export function compare(op: CompareOp, a: TensorLike, b: TensorLike, name: string = op): Tensor {
+  const [x, y] = binaryArgs(a, b, name);
+  const outShape = broadcastShapes(x.shape, y.shape, name);
+  const out = empty(outShape, "bool");
+  const sa = broadcastStrides(x.shape, outShape), sb = broadcastStrides(y.shape, outShape);
+  // index walk shared with the backend's binary kernel: compute a - b style index pairs
+  const rank = outShape.length;
+  const idx = new Array<number>(rank).fill(0);
+  let pa = 0, pb = 0;
+  const xd = x.data, yd = y.data, od = out.data;
+  for (let i = 0; i < od.length; i++) {
+    const u = Number(xd[pa]), v = Number(yd[pb]);
+    od[i] = (op === "eq" ? u === v : op === "ne" ? u !== v : op === "lt" ? u < v : op === "le" ? u <= v : op === "gt" ? u > v : u >= v) ? 1 : 0;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      pa += sa[d]!;
+      pb += sb[d]!;
+      if (idx[d]! < outShape[d]!) break;
+      pa -= sa[d]! * outShape[d]!;
+      pb -= sb[d]! * outShape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+export const eq = (a: TensorLike, b: TensorLike): Tensor => compare("eq", a, b);
+export const ne = (a: TensorLike, b: TensorLike): Tensor => compare("ne", a, b);
+export const lt = (a: TensorLike, b: TensorLike): Tensor => compare("lt", a, b);
+export const le = (a: TensorLike, b: TensorLike): Tensor => compare("le", a, b);
+export const gt = (a: TensorLike, b: TensorLike): Tensor => compare("gt", a, b);
+export const ge = (a: TensorLike, b: TensorLike): Tensor => compare("ge", a, b);
+
+/** Logical not of a bool tensor. */
+export function logicalNot(x: Tensor): Tensor {
+  if (x.dtype !== "bool") throw new DTypeError("logicalNot", "x", "bool", x.dtype);
+  const out = empty(x.shape, "bool");
+  for (let i = 0; i < x.size; i++) out.data[i] = x.data[i] ? 0 : 1;
+  return out;
+}
+
+/** Logical or of bool tensors (broadcast). */
+export function logicalOr(a: Tensor, b: Tensor): Tensor {
+  if (a.dtype !== "bool") throw new DTypeError("logicalOr", "a", "bool", a.dtype);
+  if (b.dtype !== "bool") throw new DTypeError("logicalOr", "b", "bool", b.dtype);
+  const shape = broadcastShapes(a.shape, b.shape, "logicalOr");
+  const out = empty(shape, "bool");
+  const fa = broadcastFloat(a, shape), fb = broadcastFloat(b, shape);
+  for (let i = 0; i < out.size; i++) out.data[i] = fa[i] || fb[i] ? 1 : 0;
+  return out;
+}
+
+/** The values of `t` (any dtype) broadcast to `shape`, as a plain array of numbers. */
+function broadcastFloat(t: Tensor, shape: readonly number[]): Float64Array {
+  const f = new Float64Array(t.size);
+  for (let i = 0; i < t.size; i++) f[i] = Number(t.data[i]);
+  const src = new Tensor(f, t.shape, "float64");
+  const out = empty(shape, "float64");
+  backendFor("float64").binary("add", fdata(out), fdata(src), new Float64Array(1), shape, broadcastStrides(t.shape, shape), shape.map(() => 0));
+  return fdata(out) as Float64Array;
+}
+
+/** cond ? a : b, elementwise with broadcasting; cond is bool. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  expectTensor(cond, "cond", "where");
+  if (cond.dtype !== "bool") throw new DTypeError("where", "cond", "bool", cond.dtype);
+  const [x, y] = binaryArgs(a, b, "where");
+  const shape = broadcastShapes(broadcastShapes(cond.shape, x.shape, "where", "cond", "a"), y.shape, "where", "a", "b");
+  const dtype = promote(x.dtype, y.dtype);
+  if (!isFloat(dtype) || x.dtype !== y.dtype) throw new DTypeError("where", "b", `the float dtype of a (${x.dtype})`, y.dtype);
+  const c = broadcastFloat(cond, shape), xa = broadcastFloat(x, shape), ya = broadcastFloat(y, shape);
+  const out = empty(shape, dtype);
+  const od = fdata(out);
+  for (let i = 0; i < od.length; i++) od[i] = c[i] ? xa[i]! : ya[i]!;
+  return attach(out, "where", [x, y], (g) => {
+    const gd = fdata(g);
+    const ga = empty(shape, g.dtype), gb = empty(shape, g.dtype);
+    const da = fdata(ga), db = fdata(gb);
+    for (let i = 0; i < gd.length; i++) {
+      if (c[i]) da[i] = gd[i]!;
+      else db[i] = gd[i]!;
+    }
+    return [sumToShape(ga, x.shape), sumToShape(gb, y.shape)];
+  });
+}
+
+/** x with `value` where `mask` is true (mask broadcasts to x's shape); masked entries get zero gradient. */
+export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
+  expectTensor(x, "x", "maskedFill");
+  expectTensor(mask, "mask", "maskedFill");
+  floatOf(x, "x", "maskedFill");
+  if (mask.dtype !== "bool") throw new DTypeError("maskedFill", "mask", "bool", mask.dtype);
+  if (!broadcastsTo(mask.shape, x.shape)) {
+    throw new ShapeError("maskedFill", "mask", `a shape broadcastable to ${fmtShape(x.shape)}`, fmtShape(mask.shape));
+  }
+  const m = broadcastFloat(mask, x.shape);
+  const out = x.clone();
+  const od = fdata(out);
+  for (let i = 0; i < od.length; i++) if (m[i]) od[i] = value;
+  return attach(out, "maskedFill", [x], (g) => {
+    const dx = g.clone();
+    const d = fdata(dx);
+    for (let i = 0; i < d.length; i++) if (m[i]) d[i] = 0;
+    return [dx];
+  });
+}

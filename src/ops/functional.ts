@@ -1,0 +1,150 @@
+/**
+ * Functional layers and losses: dropout, embedding, crossEntropy, nllLoss, mseLoss.
+ *
+ * ```ts
+ * const h = dropout(x, 0.1, { training: true });
+ * const e = embedding(ids, weight);                   // ids int32 [B, L] -> [B, L, E]
+ * const loss = crossEntropy(logits, targets, { ignoreIndex: 0, labelSmoothing: 0.1 });
+ * ```
+ */
+import { attach } from "../autograd/graph.js";
+import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
+import { sameShape } from "../tensor/shape.js";
+import { defaultGenerator, type Generator, uniformAt } from "../tensor/rng.js";
+import { Tensor, expectTensor } from "../tensor/tensor.js";
+import { mean, sum } from "./reduce.js";
+import { mul, sub } from "./elementwise.js";
+import { logSoftmax } from "./softmax.js";
+import { checkDropoutP, empty, fdata, floatOf, sameFloat } from "./util.js";
+
+export interface DropoutOptions {
+  training?: boolean;
+  generator?: Generator;
+}
+
+/** Zeroes each element with probability p and scales the rest by 1/(1-p); identity when not training. */
+export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor {
+  expectTensor(x, "x", "dropout");
+  floatOf(x, "x", "dropout");
+  checkDropoutP(p, "dropout");
+  if (!(opts.training ?? true) || p === 0) return x;
+  const { k0, k1, start } = (opts.generator ?? defaultGenerator).take(x.size);
+  const scale = 1 / (1 - p);
+  const keep = new Float64Array(x.size);
+  for (let i = 0; i < x.size; i++) keep[i] = uniformAt(k0, k1, start + i) < p ? 0 : scale;
+  const out = empty(x.shape, x.dtype);
+  const od = fdata(out), xd = fdata(x);
+  for (let i = 0; i < od.length; i++) od[i] = xd[i]! * keep[i]!;
+  return attach(out, "dropout", [x], (g) => {
+    const dx = empty(x.shape, g.dtype);
+    const d = fdata(dx), gd = fdata(g);
+    for (let i = 0; i < d.length; i++) d[i] = gd[i]! * keep[i]!;
+    return [dx];
+  });
+}
+
+function intData(t: Tensor, arg: string, op: string): Int32Array {
+  expectTensor(t, arg, op);
+  if (t.dtype !== "int32") throw new DTypeError(op, arg, "int32", t.dtype);
+  return t.data as Int32Array;
+}
+
+/** Rows of `weight` [V, E] picked by int32 `indices` of any shape -> [...indices.shape, E]. */
+export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: number } = {}): Tensor {
+  const id = intData(indices, "indices", "embedding");
+  expectTensor(weight, "weight", "embedding");
+  floatOf(weight, "weight", "embedding");
+  if (weight.rank !== 2) throw new ShapeError("embedding", "weight", "[V, E]", fmtShape(weight.shape));
+  const [V, E] = [weight.shape[0]!, weight.shape[1]!];
+  for (const i of id) if (i < 0 || i >= V) throw new ValueError("embedding", "indices", `values in [0, ${V})`, String(i));
+  const pad = opts.paddingIdx;
+  const out = empty([...indices.shape, E], weight.dtype);
+  const od = fdata(out), wd = fdata(weight);
+  for (let n = 0; n < id.length; n++) od.set(wd.subarray(id[n]! * E, id[n]! * E + E), n * E);
+  return attach(out, "embedding", [weight], (g) => {
+    const dw = empty(weight.shape, g.dtype);
+    const d = fdata(dw), gd = fdata(g);
+    for (let n = 0; n < id.length; n++) {
+      const r = id[n]!;
+      if (r === pad) continue; // the padding row gets no gradient
+      for (let e = 0; e < E; e++) d[r * E + e]! += gd[n * E + e]!;
+    }
+    return [dw];
+  });
+}
+
+export type Reduction = "mean" | "sum" | "none";
+
+export interface CrossEntropyOptions {
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+  reduction?: Reduction;
+}
+
+/**
+ * Negative log-likelihood of log-probabilities [N, C] (or [C]) at int32 targets [N] (or []),
+ * with label smoothing eps: (1 - eps) (-lp[y]) + eps mean_c(-lp[c]). `mean` averages over
+ * non-ignored targets (0 when every target is ignored, where PyTorch gives NaN).
+ */
+export function nllLoss(logProbs: Tensor, target: Tensor, opts: CrossEntropyOptions = {}, op = "nllLoss"): Tensor {
+  expectTensor(logProbs, "input", op);
+  floatOf(logProbs, "input", op);
+  const td = intData(target, "target", op);
+  const unbatched = logProbs.rank === 1;
+  if (logProbs.rank !== 2 && !unbatched) throw new ShapeError(op, "input", "[N, C] or [C]", fmtShape(logProbs.shape));
+  const N = unbatched ? 1 : logProbs.shape[0]!, C = logProbs.shape[logProbs.rank - 1]!;
+  const expT = unbatched ? [] : [N];
+  if (!sameShape(target.shape, expT)) throw new ShapeError(op, "target", fmtShape(expT), fmtShape(target.shape));
+  const ignore = opts.ignoreIndex ?? -100;
+  const eps = opts.labelSmoothing ?? 0;
+  if (!(eps >= 0 && eps <= 1)) throw new ValueError(op, "labelSmoothing", "a number in [0, 1]", String(eps));
+  const reduction = opts.reduction ?? "mean";
+  if (!["mean", "sum", "none"].includes(reduction)) throw new ValueError(op, "reduction", '"mean", "sum" or "none"', JSON.stringify(reduction));
+  for (const y of td) if (y !== ignore && (y < 0 || y >= C)) throw new ValueError(op, "target", `class indices in [0, ${C}) or ignoreIndex ${ignore}`, String(y));
+  const lp = fdata(logProbs);
+  const per = empty(expT, logProbs.dtype);
+  const pd = fdata(per);
+  let count = 0;
+  for (let n = 0; n < N; n++) {
+    const y = td[n]!;
+    if (y === ignore) continue;
+    count++;
+    let s = 0;
+    if (eps > 0) for (let c = 0; c < C; c++) s += lp[n * C + c]!;
+    pd[n] = -(1 - eps) * lp[n * C + y]! - (eps / C) * s;
+  }
+  const perRec = attach(per, op, [logProbs], (g) => {
+    const dx = empty(logProbs.shape, g.dtype);
+    const d = fdata(dx), gd = fdata(g);
+    for (let n = 0; n < N; n++) {
+      const y = td[n]!;
+      if (y === ignore) continue;
+      const gn = gd[n]!;
+      if (eps > 0) for (let c = 0; c < C; c++) d[n * C + c] = -(eps / C) * gn;
+      d[n * C + y]! += -(1 - eps) * gn;
+    }
+    return [dx];
+  });
+  if (reduction === "none") return perRec;
+  const total = sum(perRec);
+  return reduction === "sum" ? total : mul(total, 1 / Math.max(count, 1));
+}
+
+/** Cross-entropy of logits [N, C] (or [C]) against int32 class targets [N] (as F.cross_entropy). */
+export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  expectTensor(logits, "input", "crossEntropy");
+  if (logits.rank !== 1 && logits.rank !== 2) throw new ShapeError("crossEntropy", "input", "[N, C] or [C]", fmtShape(logits.shape));
+  return nllLoss(logSoftmax(logits, -1), target, opts, "crossEntropy");
+}
+
+/** Mean (or sum, or none) of squared differences. */
+export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  expectTensor(input, "input", "mseLoss");
+  expectTensor(target, "target", "mseLoss");
+  sameFloat(input, target, "input", "target", "mseLoss");
+  if (!sameShape(input.shape, target.shape)) throw new ShapeError("mseLoss", "target", fmtShape(input.shape), fmtShape(target.shape));
+  const d = sub(input, target);
+  const sq = mul(d, d);
+  const r = opts.reduction ?? "mean";
+  return r === "none" ? sq : r === "sum" ? sum(sq) : mean(sq);
+}

@@ -1,0 +1,113 @@
+/**
+ * Matrix products: `matmul` with broadcast batch dims (PyTorch's rules, 1-D operands included)
+ * and `linear` (x W^T + b, PyTorch's weight layout [out, in]).
+ *
+ * ```ts
+ * const y = matmul(x, w);            // [B, L, E] @ [E, F] -> [B, L, F]
+ * const z = linear(x, weight, bias); // [..., in] -> [..., out]
+ * ```
+ */
+import { attach } from "../autograd/graph.js";
+import { ShapeError, fmtShape } from "../tensor/errors.js";
+import { broadcastShapes, numel } from "../tensor/shape.js";
+import { Tensor, expectTensor } from "../tensor/tensor.js";
+import { expand, reshape } from "./shape.js";
+import { backendFor, empty, fdata, sameFloat, sumToShape } from "./util.js";
+
+/** out [P, M, N] = op(a) @ op(b) for 3-D operands whose batch is P or 1. */
+function bmm(a: Tensor, b: Tensor, P: number, M: number, N: number, K: number, transA: boolean, transB: boolean): Tensor {
+  const out = empty([P, M, N], a.dtype);
+  const sa = a.shape[0] === 1 ? 0 : M * K, sb = b.shape[0] === 1 ? 0 : K * N;
+  backendFor(a.dtype).matmul(fdata(out), fdata(a), fdata(b), P, M, N, K, transA, transB, sa, sb, false);
+  return out;
+}
+
+/** Matrix product with broadcast batch dims: [..., M, K] @ [..., K, N] -> [..., M, N]. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  expectTensor(a, "a", "matmul");
+  expectTensor(b, "b", "matmul");
+  sameFloat(a, b, "a", "b", "matmul");
+  if (a.rank === 0 || b.rank === 0) throw new ShapeError("matmul", a.rank === 0 ? "a" : "b", "at least 1 dimension", "a scalar");
+  // 1-D operands become matrices and lose that dim afterwards (as torch.matmul)
+  const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]!]) : a;
+  const b2 = b.rank === 1 ? reshape(b, [b.shape[0]!, 1]) : b;
+  const M = a2.shape[a2.rank - 2]!, K = a2.shape[a2.rank - 1]!;
+  const K2 = b2.shape[b2.rank - 2]!, N = b2.shape[b2.rank - 1]!;
+  if (K !== K2) throw new ShapeError("matmul", "b", `[..., ${K}, N] to match a ${fmtShape(a.shape)}`, fmtShape(b.shape));
+  const batch = broadcastShapes(a2.shape.slice(0, -2), b2.shape.slice(0, -2), "matmul");
+  const P = numel(batch);
+  // operands as [P or 1, M, K] and [P or 1, K, N]
+  const fit = (t: Tensor, r: number, c: number): Tensor => {
+    const n = numel(t.shape.slice(0, -2));
+    if (n === 1) return reshape(t, [1, r, c]);
+    if (n === P) return reshape(t, [P, r, c]);
+    return reshape(expand(t, [...batch, r, c]), [P, r, c]);
+  };
+  const A = fit(a2, M, K), Bm = fit(b2, K, N);
+  let out = bmm(A, Bm, P, M, N, K, false, false);
+  let outShape = [...batch, M, N];
+  if (a.rank === 1) outShape = outShape.filter((_, i) => i !== outShape.length - 2);
+  if (b.rank === 1) outShape = outShape.slice(0, -1);
+  out = attach(out, "matmul", [A, Bm], (g) => {
+    // g [P, M, N]; dA = g @ B^T, dB = A^T @ g (summed over P where the operand was shared)
+    let dA: Tensor | null = null, dB: Tensor | null = null;
+    if (A.requiresGrad) {
+      dA = bmm(g, Bm, P, M, K, N, false, true);
+      if (A.shape[0] === 1 && P > 1) dA = sumToShape(dA, A.shape);
+    }
+    if (Bm.requiresGrad) {
+      if (Bm.shape[0] === 1 && P > 1) {
+        // sum_p A_p^T g_p = (A as [P*M, K])^T @ (g as [P*M, N])
+        const Af = A.shape[0] === 1 ? reshape(expand(A, [P, M, K]), [1, P * M, K]) : reshape(A, [1, P * M, K]);
+        dB = bmm(Af, reshape(g, [1, P * M, N]), 1, K, N, P * M, true, false);
+      } else {
+        dB = bmm(A, g, P, K, N, M, true, false);
+      }
+    }
+    return [dA, dB];
+  });
+  return reshape(out, outShape);
+}
+
+/** y = x W^T + b over the last dim: x [..., in], weight [out, in], bias [out] -> [..., out]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  expectTensor(x, "x", "linear");
+  expectTensor(weight, "weight", "linear");
+  sameFloat(x, weight, "x", "weight", "linear");
+  if (weight.rank !== 2) throw new ShapeError("linear", "weight", "[out, in]", fmtShape(weight.shape));
+  const [O, I] = [weight.shape[0]!, weight.shape[1]!];
+  if (x.rank < 1 || x.shape[x.rank - 1] !== I) throw new ShapeError("linear", "x", `[..., ${I}]`, fmtShape(x.shape));
+  if (bias) {
+    expectTensor(bias, "bias", "linear");
+    sameFloat(x, bias, "x", "bias", "linear");
+    if (bias.rank !== 1 || bias.shape[0] !== O) throw new ShapeError("linear", "bias", `[${O}]`, fmtShape(bias.shape));
+  }
+  const R = x.size / I;
+  const be = backendFor(x.dtype);
+  const out = empty([...x.shape.slice(0, -1), O], x.dtype);
+  const od = fdata(out);
+  be.matmul(od, fdata(x), fdata(weight), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
+  if (bias) {
+    const bd = fdata(bias);
+    for (let r = 0; r < R; r++) for (let o = 0; o < O; o++) od[r * O + o]! += bd[o]!;
+  }
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return attach(out, "linear", inputs, (g) => {
+    const gd = fdata(g);
+    let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = empty(x.shape, x.dtype);
+      be.matmul(fdata(dx), gd, fdata(weight), 1, R, I, O, false, false, 0, 0, false); // [R, out] @ [out, in]
+    }
+    if (weight.requiresGrad) {
+      dw = empty(weight.shape, x.dtype);
+      be.matmul(fdata(dw), gd, fdata(x), 1, O, I, R, true, false, 0, 0, false); // [out, R] @ [R, in]
+    }
+    if (bias && bias.requiresGrad) {
+      db = empty([O], x.dtype);
+      const d = fdata(db);
+      for (let r = 0; r < R; r++) for (let o = 0; o < O; o++) d[o]! += gd[r * O + o]!;
+    }
+    return bias ? [dx, dw, db] : [dx, dw];
+  });
+}

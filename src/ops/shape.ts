@@ -1,0 +1,266 @@
+/**
+ * Shape ops: reshape, permute/transpose, expand, slice, indexSelect, concat/stack, split/chunk.
+ * reshape shares the data (tensors are contiguous); the others copy.
+ *
+ * ```ts
+ * const heads = permute(reshape(x, [B, L, H, D]), [0, 2, 1, 3]); // [B, H, L, D]
+ * const [q, k, v] = chunk(qkv, 3, -1);
+ * ```
+ */
+import { attach } from "../autograd/graph.js";
+import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
+import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
+import { Tensor, expectTensor } from "../tensor/tensor.js";
+import { empty, sumToShape } from "./util.js";
+
+/** Same data, new shape; one entry may be -1. */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  expectTensor(x, "x", "reshape");
+  const s = shape.slice();
+  const neg = s.indexOf(-1);
+  if (neg >= 0) {
+    const rest = numel(s.filter((_, i) => i !== neg));
+    if (rest === 0 || x.size % rest !== 0) throw new ShapeError("reshape", "shape", `a shape with ${x.size} elements`, fmtShape(shape));
+    s[neg] = x.size / rest;
+  }
+  if (s.some((d) => !Number.isInteger(d) || d < 0) || numel(s) !== x.size) {
+    throw new ShapeError("reshape", "shape", `a shape with ${x.size} elements (input ${fmtShape(x.shape)})`, fmtShape(shape));
+  }
+  if (sameShape(s, x.shape)) return x;
+  const out = new Tensor(x.data, s, x.dtype);
+  return attach(out, "reshape", [x], (g) => [reshape(g, x.shape)]);
+}
+
+export const flatten = (x: Tensor, startDim = 0): Tensor => {
+  const d = normAxis(startDim, x.rank, "flatten", "startDim");
+  return reshape(x, [...x.shape.slice(0, d), -1]);
+};
+
+/** Inserts a size-1 dim at `dim`. */
+export function unsqueeze(x: Tensor, dim: number): Tensor {
+  const d = normAxis(dim, x.rank + 1, "unsqueeze");
+  const s = x.shape.slice();
+  s.splice(d, 0, 1);
+  return reshape(x, s);
+}
+
+/** Removes size-1 dims (all, or the given one). */
+export function squeeze(x: Tensor, dim?: number): Tensor {
+  if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  const d = normAxis(dim, x.rank, "squeeze");
+  if (x.shape[d] !== 1) return x;
+  return reshape(x, x.shape.filter((_, i) => i !== d));
+}
+
+/** Reorders dims: out.shape[i] = x.shape[dims[i]]. */
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  expectTensor(x, "x", "permute");
+  const r = x.rank;
+  const p = dims.map((d) => normAxis(d, r, "permute", "dims"));
+  if (p.length !== r || new Set(p).size !== r) throw new ValueError("permute", "dims", `a permutation of ${r} dims`, `[${dims.join(", ")}]`);
+  if (p.every((d, i) => d === i)) return x;
+  const outShape = p.map((d) => x.shape[d]!);
+  const out = empty(outShape, x.dtype);
+  const inStr = stridesOf(x.shape);
+  const st = p.map((d) => inStr[d]!); // input stride of each output dim
+  const od = out.data, xd = x.data;
+  const n = od.length;
+  if (n > 0) {
+    const inner = outShape[r - 1]!, si = st[r - 1]!;
+    const idx = new Array<number>(r).fill(0);
+    let pi = 0;
+    for (let o = 0; o < n; o += inner) {
+      for (let j = 0; j < inner; j++) od[o + j] = xd[pi + j * si]!;
+      for (let d = r - 2; d >= 0; d--) {
+        idx[d]!++;
+        pi += st[d]!;
+        if (idx[d]! < outShape[d]!) break;
+        pi -= st[d]! * outShape[d]!;
+        idx[d] = 0;
+      }
+    }
+  }
+  const inv = new Array<number>(r);
+  p.forEach((d, i) => (inv[d] = i));
+  return attach(out, "permute", [x], (g) => [permute(g, inv)]);
+}
+
+/** Swaps two dims. */
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  const a = normAxis(dim0, x.rank, "transpose", "dim0"), b = normAxis(dim1, x.rank, "transpose", "dim1");
+  const p = x.shape.map((_, i) => i);
+  p[a] = b;
+  p[b] = a;
+  return permute(x, p);
+}
+
+/** Broadcasts x to `shape` (a copy; -1 keeps a dim). */
+export function expand(x: Tensor, shape: Shape): Tensor {
+  expectTensor(x, "x", "expand");
+  const off = shape.length - x.rank;
+  const s = shape.map((d, i) => (d === -1 ? x.shape[i - off]! : d));
+  if (off < 0 || !broadcastsTo(x.shape, s)) throw new ShapeError("expand", "shape", `a shape ${fmtShape(x.shape)} broadcasts to`, fmtShape(shape));
+  if (sameShape(s, x.shape)) return x;
+  const out = empty(s, x.dtype);
+  const st = broadcastStrides(x.shape, s);
+  const od = out.data, xd = x.data;
+  const r = s.length;
+  const idx = new Array<number>(r).fill(0);
+  let pi = 0;
+  for (let o = 0; o < od.length; o++) {
+    od[o] = xd[pi]!;
+    for (let d = r - 1; d >= 0; d--) {
+      idx[d]!++;
+      pi += st[d]!;
+      if (idx[d]! < s[d]!) break;
+      pi -= st[d]! * s[d]!;
+      idx[d] = 0;
+    }
+  }
+  return attach(out, "expand", [x], (g) => [sumToShape(g, x.shape)]);
+}
+
+/** Copies the block [start, end) of `dim` of x into a new tensor, or adds g into that block of a zero tensor. */
+function copyBlock(dst: Tensor, src: Tensor, dim: number, start: number, step: number, toDst: boolean): void {
+  // dst is the narrow tensor when !toDst... both laid out as [outer, n, inner]
+  const big = toDst ? dst : src, small = toDst ? src : dst;
+  const outer = numel(big.shape.slice(0, dim)), inner = numel(big.shape.slice(dim + 1));
+  const nb = big.shape[dim]!, ns = small.shape[dim]!;
+  const bd = big.data, sd = small.data;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < ns; i++) {
+      const pb = (o * nb + start + i * step) * inner, ps = (o * ns + i) * inner;
+      if (toDst) for (let j = 0; j < inner; j++) bd[pb + j]! += sd[ps + j]!;
+      else for (let j = 0; j < inner; j++) sd[ps + j] = bd[pb + j]!;
+    }
+  }
+}
+
+/** x[..., start:end:step, ...] along `dim` (negative start/end count from the end, clamped as Python does). */
+export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1): Tensor {
+  expectTensor(x, "x", "slice");
+  const d = normAxis(dim, x.rank, "slice");
+  const n = x.shape[d]!;
+  if (!Number.isInteger(step) || step < 1) throw new ValueError("slice", "step", "a positive integer", String(step));
+  const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
+  const s = clamp(start), e = clamp(end ?? n);
+  const len = Math.max(0, Math.ceil((e - s) / step));
+  const shape = x.shape.slice();
+  shape[d] = len;
+  const out = empty(shape, x.dtype);
+  copyBlock(out, x, d, s, step, false);
+  return attach(out, "slice", [x], (g) => {
+    const dx = empty(x.shape, g.dtype);
+    copyBlock(dx, g, d, s, step, true);
+    return [dx];
+  });
+}
+
+/** Picks entries of `dim` by an int32 index tensor (1-D): out.shape[dim] = indices.length. */
+export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly number[]): Tensor {
+  expectTensor(x, "x", "indexSelect");
+  const d = normAxis(dim, x.rank, "indexSelect");
+  const idx = Array.isArray(indices) ? Int32Array.from(indices as number[]) : (indices as Tensor);
+  const id = idx instanceof Int32Array ? idx : (() => {
+    if (idx.dtype !== "int32") throw new DTypeError("indexSelect", "indices", "int32", idx.dtype);
+    if (idx.rank !== 1) throw new ShapeError("indexSelect", "indices", "[N]", fmtShape(idx.shape));
+    return idx.data as Int32Array;
+  })();
+  const n = x.shape[d]!;
+  for (const i of id) if (i < 0 || i >= n) throw new ValueError("indexSelect", "indices", `values in [0, ${n})`, String(i));
+  const shape = x.shape.slice();
+  shape[d] = id.length;
+  const out = empty(shape, x.dtype);
+  const outer = numel(x.shape.slice(0, d)), inner = numel(x.shape.slice(d + 1));
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < id.length; k++) {
+      const ps = (o * n + id[k]!) * inner, pd = (o * id.length + k) * inner;
+      for (let j = 0; j < inner; j++) out.data[pd + j] = x.data[ps + j]!;
+    }
+  }
+  return attach(out, "indexSelect", [x], (g) => {
+    const dx = empty(x.shape, g.dtype);
+    for (let o = 0; o < outer; o++) {
+      for (let k = 0; k < id.length; k++) {
+        const ps = (o * n + id[k]!) * inner, pd = (o * id.length + k) * inner;
+        for (let j = 0; j < inner; j++) dx.data[ps + j]! += g.data[pd + j]!;
+      }
+    }
+    return [dx];
+  });
+}
+
+/** Joins tensors along an existing dim. */
+export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (tensors.length === 0) throw new ValueError("concat", "tensors", "a non-empty array of tensors", String(tensors));
+  const first = tensors[0]!;
+  tensors.forEach((t, i) => expectTensor(t, `tensors[${i}]`, "concat"));
+  const d = normAxis(dim, first.rank, "concat");
+  tensors.forEach((t, i) => {
+    if (t.dtype !== first.dtype) throw new DTypeError("concat", `tensors[${i}]`, first.dtype, t.dtype);
+    if (t.rank !== first.rank || t.shape.some((s, j) => j !== d && s !== first.shape[j])) {
+      const exp = first.shape.map((s, j) => (j === d ? "*" : String(s)));
+      throw new ShapeError("concat", `tensors[${i}]`, `[${exp.join(", ")}]`, fmtShape(t.shape));
+    }
+  });
+  const sizes = tensors.map((t) => t.shape[d]!);
+  const shape = first.shape.slice();
+  shape[d] = sizes.reduce((a, b) => a + b, 0);
+  const out = empty(shape, first.dtype);
+  let start = 0;
+  for (const t of tensors) {
+    copyBlock(out, t, d, start, 1, true);
+    start += t.shape[d]!;
+  }
+  return attach(out, "concat", tensors, (g) => {
+    let s = 0;
+    return tensors.map((t) => {
+      const part = slice(g, d, s, s + t.shape[d]!);
+      s += t.shape[d]!;
+      return part;
+    });
+  });
+}
+
+/** Joins tensors of one shape along a new dim. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (tensors.length === 0) throw new ValueError("stack", "tensors", "a non-empty array of tensors", String(tensors));
+  const first = tensors[0]!;
+  tensors.forEach((t, i) => {
+    expectTensor(t, `tensors[${i}]`, "stack");
+    if (!sameShape(t.shape, first.shape)) throw new ShapeError("stack", `tensors[${i}]`, fmtShape(first.shape), fmtShape(t.shape));
+  });
+  const d = normAxis(dim, first.rank + 1, "stack");
+  return concat(tensors.map((t) => unsqueeze(t, d)), d);
+}
+
+/** Splits along `dim` into pieces of `size` (the last may be smaller) or of the given sizes. */
+export function split(x: Tensor, sizes: number | readonly number[], dim = 0): Tensor[] {
+  expectTensor(x, "x", "split");
+  const d = normAxis(dim, x.rank, "split");
+  const n = x.shape[d]!;
+  let parts: number[];
+  if (typeof sizes === "number") {
+    if (!Number.isInteger(sizes) || sizes < 1) throw new ValueError("split", "sizes", "a positive integer", String(sizes));
+    parts = [];
+    for (let s = 0; s < n; s += sizes) parts.push(Math.min(sizes, n - s));
+  } else {
+    parts = sizes.slice();
+    if (parts.reduce((a, b) => a + b, 0) !== n || parts.some((p) => !Number.isInteger(p) || p < 0)) {
+      throw new ValueError("split", "sizes", `non-negative sizes summing to ${n}`, `[${parts.join(", ")}]`);
+    }
+  }
+  let s = 0;
+  return parts.map((p) => {
+    const t = slice(x, d, s, s + p);
+    s += p;
+    return t;
+  });
+}
+
+/** Splits into `chunks` pieces along `dim` (as torch.chunk). */
+export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
+  if (!Number.isInteger(chunks) || chunks < 1) throw new ValueError("chunk", "chunks", "a positive integer", String(chunks));
+  const d = normAxis(dim, x.rank, "chunk");
+  return split(x, Math.ceil(x.shape[d]! / chunks), d);
+}

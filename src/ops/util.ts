@@ -1,0 +1,76 @@
+/** Shared plumbing of the op layer: making outputs, picking the backend, reducing broadcast grads. */
+import type { Backend } from "../backend/backend.js";
+import { getBackend, jsBackend } from "../backend/registry.js";
+import { allocate, type DType, type FloatArray, type FloatDType } from "../tensor/dtype.js";
+import { DTypeError, ValueError } from "../tensor/errors.js";
+import { numel, sameShape, type Shape } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+
+/** A fresh output tensor. */
+export function empty(shape: Shape, dtype: DType): Tensor {
+  return new Tensor(allocate(dtype, numel(shape)), shape, dtype);
+}
+
+/** The float data of a float tensor (callers have checked the dtype). */
+export function fdata(t: Tensor): FloatArray {
+  return t.data as FloatArray;
+}
+
+/** float64 always runs on the reference kernels; float32 on the active backend. */
+export function backendFor(dtype: DType): Backend {
+  return dtype === "float64" ? jsBackend : getBackend();
+}
+
+/** Throws unless `t` is float32 or float64; returns the dtype. */
+export function floatOf(t: Tensor, arg: string, op: string): FloatDType {
+  if (t.dtype !== "float32" && t.dtype !== "float64") throw new DTypeError(op, arg, "float32 or float64", t.dtype);
+  return t.dtype;
+}
+
+/** Throws unless a and b share a float dtype. */
+export function sameFloat(a: Tensor, b: Tensor, argA: string, argB: string, op: string): FloatDType {
+  const d = floatOf(a, argA, op);
+  if (b.dtype !== d) throw new DTypeError(op, argB, `${d} (the dtype of ${argA})`, b.dtype);
+  return d;
+}
+
+/** A scalar tensor of `dtype`. */
+export function scalar(value: number, dtype: DType): Tensor {
+  const d = allocate(dtype, 1);
+  d[0] = value;
+  return new Tensor(d, [], dtype);
+}
+
+/** Sums a broadcast gradient back down to `shape` (NumPy broadcasting in reverse). */
+export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const out = empty(shape, g.dtype);
+  const od = fdata(out), gd = fdata(g);
+  const rank = g.shape.length;
+  const off = rank - shape.length;
+  // stride of each g dim into out (0 where out broadcasts)
+  const st = new Array<number>(rank).fill(0);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    st[d + off] = shape[d] === 1 ? 0 : acc;
+    acc *= shape[d]!;
+  }
+  const idx = new Array<number>(rank).fill(0);
+  let po = 0;
+  for (let i = 0; i < gd.length; i++) {
+    od[po]! += gd[i]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      po += st[d]!;
+      if (idx[d]! < g.shape[d]!) break;
+      po -= st[d]! * g.shape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Throws a ValueError unless `p` is a probability in [0, 1). */
+export function checkDropoutP(p: number, op: string, arg = "p"): void {
+  if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new ValueError(op, arg, "a probability in [0, 1)", String(p));
+}

@@ -1,0 +1,55 @@
+/**
+ * Typed errors. Every public function validates its input and throws one of these, naming the
+ * function (`op`), the argument, what was expected and what came.
+ *
+ * ```ts
+ * try { matmul(a, b) } catch (e) { if (e instanceof ShapeError) console.log(e.op, e.arg, e.expected, e.actual) }
+ * ```
+ */
+
+/** Base class of every error qkv throws on bad input. */
+export class QkvError extends Error {
+  constructor(
+    readonly op: string,
+    readonly arg: string,
+    readonly expected: string,
+    readonly actual: string,
+    message?: string,
+  ) {
+    super(message ?? `${op}: ${arg} expected ${expected}, got ${actual}`);
+    this.name = new.target.name;
+  }
+}
+
+/** A tensor has the wrong rank or shape. */
+export class ShapeError extends QkvError {}
+
+/** A tensor has the wrong dtype. */
+export class DTypeError extends QkvError {}
+
+/** An option or scalar argument is out of range or of the wrong kind. */
+export class ValueError extends QkvError {}
+
+/** A state dict does not match a module: missing, unexpected or wrongly shaped entries. */
+export class StateDictError extends QkvError {
+  constructor(
+    op: string,
+    readonly missing: string[],
+    readonly unexpected: string[],
+    readonly mismatched: { name: string; expected: number[]; actual: number[] }[],
+  ) {
+    const parts: string[] = [];
+    if (missing.length) parts.push(`missing keys: ${missing.join(", ")}`);
+    if (unexpected.length) parts.push(`unexpected keys: ${unexpected.join(", ")}`);
+    for (const m of mismatched) parts.push(`${m.name} expected [${m.expected.join(", ")}], got [${m.actual.join(", ")}]`);
+    super(op, "stateDict", "matching names and shapes", parts.join("; "), `${op}: state dict mismatch: ${parts.join("; ")}`);
+  }
+}
+
+/** A file (checkpoint, dataset) is malformed or hostile. */
+export class FormatError extends QkvError {}
+
+/** Formats a shape as `[2, 3]`. */
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}

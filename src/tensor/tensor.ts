@@ -1,0 +1,232 @@
+/**
+ * The Tensor type: a shape, a dtype and a contiguous typed array, plus the autograd fields.
+ * No math lives here (see ops/); memory is the garbage collector's.
+ *
+ * ```ts
+ * const x = tensor([[1, 2], [3, 4]]);       // float32 [2, 2]
+ * const m = tensor([[true, false]], { dtype: "bool" });
+ * const w = randn([4, 4], { requiresGrad: true });
+ * ```
+ */
+import { allocate, type ArrayFor, type DType, type TypedArray, isFloat } from "./dtype.js";
+import { DTypeError, ShapeError, ValueError, fmtShape } from "./errors.js";
+import { defaultGenerator, type Generator } from "./rng.js";
+import { numel, type Shape } from "./shape.js";
+
+/** The record an op leaves on its output so that backward() can run (see autograd/). */
+export interface GradNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  /** Given d(loss)/d(output), returns d(loss)/d(input) per input (null: no gradient). */
+  readonly backward: (grad: Tensor) => readonly (Tensor | null)[];
+}
+
+export class Tensor<D extends DType = DType> {
+  readonly shape: readonly number[];
+  readonly dtype: D;
+  readonly data: ArrayFor[D];
+  /** True for a leaf that collects `.grad`, or for a result that depends on one. */
+  requiresGrad = false;
+  /** Accumulated gradient (leaves, and any tensor after retainGrad()). */
+  grad: Tensor | null = null;
+  /** The op that made this tensor, when recorded. */
+  gradFn: GradNode | null = null;
+  /** Keep `.grad` on a non-leaf during backward. */
+  retainsGrad = false;
+
+  constructor(data: ArrayFor[D], shape: Shape, dtype: D) {
+    if (data.length !== numel(shape)) {
+      throw new ShapeError("Tensor", "data", `${numel(shape)} elements for shape ${fmtShape(shape)}`, `${data.length}`);
+    }
+    this.data = data;
+    this.shape = Object.freeze(shape.slice());
+    this.dtype = dtype;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return this.data.length;
+  }
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+
+  /** Sets requiresGrad on a leaf (chainable). */
+  requiresGrad_(flag = true): this {
+    if (flag && !isFloat(this.dtype)) throw new DTypeError("requiresGrad_", "tensor", "a float tensor", this.dtype);
+    if (this.gradFn !== null && !flag) throw new ValueError("requiresGrad_", "flag", "true for a non-leaf tensor", "false");
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  retainGrad(): this {
+    this.retainsGrad = true;
+    return this;
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.data.length !== 1) throw new ShapeError("item", "tensor", "one element", fmtShape(this.shape));
+    return Number(this.data[0]);
+  }
+
+  /** Nested arrays (numbers; booleans for bool tensors). */
+  toArray(): NestedArray {
+    const conv = this.dtype === "bool" ? (x: number) => x !== 0 : (x: number) => x;
+    const rec = (dim: number, off: number): NestedArray => {
+      if (dim === this.shape.length) return conv(Number(this.data[off]));
+      const n = this.shape[dim]!;
+      const inner = numel(this.shape.slice(dim + 1));
+      const out: NestedArray[] = [];
+      for (let i = 0; i < n; i++) out.push(rec(dim + 1, off + i * inner));
+      return out;
+    };
+    return rec(0, 0);
+  }
+
+  /** A new leaf sharing no graph with this one (the data is shared, not copied). */
+  detach(): Tensor<D> {
+    return new Tensor(this.data, this.shape, this.dtype);
+  }
+
+  /** A deep copy, as a leaf. */
+  clone(): Tensor<D> {
+    return new Tensor(this.data.slice() as ArrayFor[D], this.shape, this.dtype);
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}, ${fmtShape(this.shape)})`;
+  }
+}
+
+export type NestedArray = number | boolean | NestedArray[];
+
+export interface CreateOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+}
+export interface RandomOptions extends CreateOptions {
+  generator?: Generator;
+}
+
+function leaf<D extends DType>(data: ArrayFor[D], shape: Shape, dtype: D, opts?: CreateOptions): Tensor<D> {
+  const t = new Tensor(data, shape, dtype);
+  if (opts?.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+
+function checkShape(shape: Shape, op: string): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ValueError(op, "shape", "non-negative integer sizes", fmtShape(shape));
+  }
+}
+
+/** A tensor from nested arrays, a typed array (with `shape`), or a number. */
+export function tensor(values: NestedArray | TypedArray, opts: CreateOptions & { shape?: Shape } = {}): Tensor {
+  if (ArrayBuffer.isView(values)) {
+    const dtype: DType = opts.dtype ?? (values instanceof Float64Array ? "float64" : values instanceof Int32Array ? "int32" : values instanceof Uint8Array ? "bool" : "float32");
+    const shape = opts.shape ?? [values.length];
+    checkShape(shape, "tensor");
+    const data = allocate(dtype, values.length);
+    data.set(values);
+    return leaf(data, shape, dtype, opts);
+  }
+  const shape: number[] = [];
+  let probe: NestedArray = values;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    probe = probe[0] ?? 0;
+  }
+  const flat: (number | boolean)[] = [];
+  const walk = (v: NestedArray, dim: number): void => {
+    if (dim === shape.length) {
+      if (Array.isArray(v)) throw new ShapeError("tensor", "values", `a regular nested array of shape ${fmtShape(shape)}`, "a ragged array");
+      flat.push(v);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[dim]) {
+      throw new ShapeError("tensor", "values", `a regular nested array of shape ${fmtShape(shape)}`, "a ragged array");
+    }
+    for (const x of v) walk(x, dim + 1);
+  };
+  walk(values, 0);
+  const dtype: DType = opts.dtype ?? (typeof flat[0] === "boolean" ? "bool" : "float32");
+  const data = allocate(dtype, flat.length);
+  for (let i = 0; i < flat.length; i++) {
+    const x = flat[i]!;
+    if (typeof x === "boolean") data[i] = x ? 1 : 0;
+    else if (typeof x === "number") data[i] = dtype === "bool" ? (x !== 0 ? 1 : 0) : x;
+    else throw new ValueError("tensor", "values", "numbers or booleans", typeof x);
+  }
+  return leaf(data, shape, dtype, opts);
+}
+
+export function full(shape: Shape, value: number, opts: CreateOptions = {}): Tensor {
+  checkShape(shape, "full");
+  const dtype = opts.dtype ?? "float32";
+  const data = allocate(dtype, numel(shape));
+  data.fill(dtype === "bool" ? (value ? 1 : 0) : value);
+  return leaf(data, shape, dtype, opts);
+}
+export const zeros = (shape: Shape, opts: CreateOptions = {}): Tensor => full(shape, 0, opts);
+export const ones = (shape: Shape, opts: CreateOptions = {}): Tensor => full(shape, 1, opts);
+export const zerosLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 0, { dtype: t.dtype, ...opts });
+export const onesLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 1, { dtype: t.dtype, ...opts });
+
+/** [start, end) in steps; `arange(n)` is 0..n-1. */
+export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  if (step === 0 || !Number.isFinite(step)) throw new ValueError("arange", "step", "a finite non-zero number", String(step));
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const dtype = opts.dtype ?? "float32";
+  const data = allocate(dtype, n);
+  for (let i = 0; i < n; i++) data[i] = start + i * step;
+  return leaf(data, [n], dtype, opts);
+}
+
+function floatDType(op: string, dtype: DType | undefined): "float32" | "float64" {
+  const d = dtype ?? "float32";
+  if (d !== "float32" && d !== "float64") throw new DTypeError(op, "dtype", "float32 or float64", d);
+  return d;
+}
+
+/** Uniform in [0, 1) from the (seeded, counter-based) generator. */
+export function rand(shape: Shape, opts: RandomOptions = {}): Tensor {
+  checkShape(shape, "rand");
+  const dtype = floatDType("rand", opts.dtype);
+  const data = allocate(dtype, numel(shape));
+  (opts.generator ?? defaultGenerator).fillUniform(data);
+  return leaf(data, shape, dtype, opts);
+}
+
+/** Standard normal. */
+export function randn(shape: Shape, opts: RandomOptions = {}): Tensor {
+  checkShape(shape, "randn");
+  const dtype = floatDType("randn", opts.dtype);
+  const data = allocate(dtype, numel(shape));
+  (opts.generator ?? defaultGenerator).fillNormal(data);
+  return leaf(data, shape, dtype, opts);
+}
+
+/** Integers in [low, high), int32. */
+export function randint(low: number, high: number, shape: Shape, opts: { generator?: Generator } = {}): Tensor {
+  checkShape(shape, "randint");
+  if (!(Number.isInteger(low) && Number.isInteger(high) && high > low)) {
+    throw new ValueError("randint", "high", `an integer > low (${low})`, String(high));
+  }
+  const data = new Int32Array(numel(shape));
+  (opts.generator ?? defaultGenerator).fillInt(data, low, high);
+  return new Tensor(data, shape, "int32");
+}
+
+/** Throws a DTypeError unless `t` has one of `dtypes`. */
+export function expectDType(t: Tensor, dtypes: readonly DType[], arg: string, op: string): void {
+  if (!dtypes.includes(t.dtype)) throw new DTypeError(op, arg, dtypes.join(" or "), t.dtype);
+}
+
+/** Throws unless `x` is a Tensor. */
+export function expectTensor(x: unknown, arg: string, op: string): asserts x is Tensor {
+  if (!(x instanceof Tensor)) throw new ValueError(op, arg, "a Tensor", x === null ? "null" : typeof x);
+}
