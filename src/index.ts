@@ -36,3 +36,7 @@ export * from "./nn/init.js";
 export * from "./nn/layers.js";
 export * from "./nn/multihead-attention.js";
 export * from "./nn/positional.js";
+
+export * from "./io/safetensors.js";
+export * from "./viz/heatmap.js";
+export * from "./data/dates.js";

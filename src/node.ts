@@ -10,6 +10,7 @@
 import { registerBackend } from "./backend/registry.js";
 
 export * from "./index.js";
+export * from "./io/safetensors-node.js";
 
 let loaded = false;
 

@@ -157,7 +157,7 @@ export class MultiheadAttention extends Module {
     if (query.shape[query.rank - 1] !== E) {
       throw new ShapeError(OP, "query", batched ? (bf ? `[B, L, ${E}]` : `[L, B, ${E}]`) : `[L, ${E}]`, fmtShape(query.shape));
     }
-    const kvExpect = (dim: number, s: string): string => (batched ? (bf ? `[B, ${s}, ${dim}]` : `[${s}, B, ${dim}]`) : `[${s}, ${dim}]`).replace("B", String(B));
+    const kvExpect = (dim: number, s: string): string => (batched ? (bf ? `[B, ${s}, ${dim}]` : `[${s}, B, ${dim}]`) : `[${s}, ${dim}]`);
     const S = key.shape[batched ? (bf ? 1 : 0) : 0] ?? -1;
     const okKv = (t: Tensor, dim: number): boolean =>
       t.rank === query.rank && t.shape[t.rank - 1] === dim && (!batched || t.shape[bf ? 0 : 1] === B) && t.shape[batched ? (bf ? 1 : 0) : 0] === S;
