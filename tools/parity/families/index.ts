@@ -2,6 +2,7 @@
 import type { FamilyRunner } from "../fixture.js";
 import { basic } from "./basic.js";
 import { mha } from "./mha.js";
+import { optim } from "./optim.js";
 import { dotCosine, gqa, sdpa } from "./sdpa.js";
 
 export const families: Record<string, FamilyRunner> = {
@@ -10,4 +11,5 @@ export const families: Record<string, FamilyRunner> = {
   gqa,
   mha,
   basic,
+  optim,
 };

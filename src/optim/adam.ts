@@ -1,0 +1,109 @@
+/**
+ * Adam and AdamW, as torch.optim.Adam / torch.optim.AdamW (bias-corrected moments, optional
+ * AMSGrad). Adam folds weight decay into the gradient (L2 penalty); AdamW decays the weights
+ * directly (`p *= 1 - lr * weightDecay`) before the Adam update:
+ *
+ *     g = grad (negated when maximize)  [+ weightDecay * p for Adam]
+ *     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  (AMSGrad: vmax = max(vmax, v), used for v)
+ *     p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ *
+ * ```ts
+ * const opt = new AdamW(model.parameters(), { lr: 3e-4, betas: [0.9, 0.95], weightDecay: 0.1 });
+ * opt.zeroGrad();
+ * backward(loss);
+ * opt.step();
+ * ```
+ */
+import { ValueError } from "../tensor/errors.js";
+import { checkBool, checkNonNegative, checkUnitInterval, floatData, gradData, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
+import { definedOnly } from "./sgd.js";
+
+export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
+  lr: number;
+  /** Decay rates of the first and second moment estimates, each in [0, 1) (default [0.9, 0.999]). */
+  betas: [number, number];
+  /** Added to the denominator (default 1e-8). */
+  eps: number;
+  /** Adam: L2 penalty added to the gradient (default 0); AdamW: decoupled decay (default 1e-2). */
+  weightDecay: number;
+  /** Use the maximum of past second moments (default false). */
+  amsgrad: boolean;
+  /** Ascend instead of descend (default false). */
+  maximize: boolean;
+}
+
+abstract class AdamBase extends Optimizer<AdamOptions> {
+  protected constructor(name: string, params: Params<AdamOptions>, opts: Partial<AdamOptions>, weightDecay: number,
+    private readonly decoupled: boolean) {
+    const defaults: AdamOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay, amsgrad: false, maximize: false, ...definedOnly(opts) };
+    validateAdam(defaults, "", name);
+    super(name, params, defaults);
+  }
+
+  protected validate(o: AdamOptions, where: string): void {
+    validateAdam(o, where, this.name);
+  }
+
+  protected requiredBuffers(group: ParamGroup<AdamOptions>): string[] {
+    return group.amsgrad ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"];
+  }
+
+  protected updateGroup(group: ParamGroup<AdamOptions>): void {
+    const { lr, eps, weightDecay, amsgrad, maximize } = group;
+    const [b1, b2] = group.betas;
+    for (const p of group.params) {
+      const gd = gradData(p, `${this.name}.step`);
+      if (!gd) continue;
+      const pd = floatData(p);
+      const s = this.stateOf(p);
+      const m = this.buffer(s, "exp_avg", pd.length);
+      const v = this.buffer(s, "exp_avg_sq", pd.length);
+      const vmax = amsgrad ? this.buffer(s, "max_exp_avg_sq", pd.length) : null;
+      const t = ++s.step;
+      const stepSize = lr / (1 - b1 ** t);
+      const bc2Sqrt = Math.sqrt(1 - b2 ** t);
+      const decay = this.decoupled ? 1 - lr * weightDecay : 1;
+      const l2 = this.decoupled ? 0 : weightDecay;
+      for (let i = 0; i < pd.length; i++) {
+        const w = pd[i]! * decay;
+        let g = maximize ? -gd[i]! : gd[i]!;
+        if (l2 !== 0) g += l2 * w;
+        const mi = b1 * m[i]! + (1 - b1) * g;
+        let vi = b2 * v[i]! + (1 - b2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        if (vmax) {
+          vi = Math.max(vmax[i]!, vi);
+          vmax[i] = vi;
+        }
+        pd[i] = w - stepSize * mi / (Math.sqrt(vi) / bc2Sqrt + eps);
+      }
+    }
+  }
+}
+
+/** torch.optim.Adam: weight decay as an L2 penalty in the gradient (default 0). */
+export class Adam extends AdamBase {
+  constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super("Adam", params, opts, 0, false);
+  }
+}
+
+/** torch.optim.AdamW: decoupled weight decay (default 1e-2). */
+export class AdamW extends AdamBase {
+  constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super("AdamW", params, opts, 1e-2, true);
+  }
+}
+
+function validateAdam(o: AdamOptions, where: string, op: string): void {
+  checkNonNegative(o.lr, `lr${where}`, op);
+  checkNonNegative(o.eps, `eps${where}`, op);
+  checkNonNegative(o.weightDecay, `weightDecay${where}`, op);
+  if (!Array.isArray(o.betas) || o.betas.length !== 2) throw new ValueError(op, `betas${where}`, "two numbers [beta1, beta2]", String(o.betas));
+  checkUnitInterval(o.betas[0], `betas[0]${where}`, op);
+  checkUnitInterval(o.betas[1], `betas[1]${where}`, op);
+  checkBool(o.amsgrad, `amsgrad${where}`, op);
+  checkBool(o.maximize, `maximize${where}`, op);
+}

@@ -1,0 +1,271 @@
+/**
+ * The optimizer base (torch.optim.Optimizer semantics): parameter groups with per-group
+ * hyper-parameters, lazily created per-parameter state, zeroGrad(), and a state dict whose
+ * tensors have flat names ("state.0.exp_avg", "state.0.step") so it can be written to a
+ * safetensors file next to the model's tensors. Parameters are numbered across groups in order,
+ * as PyTorch numbers them.
+ *
+ * ```ts
+ * const opt = new AdamW([
+ *   { params: decay, weightDecay: 0.1 },
+ *   { params: noDecay, weightDecay: 0 },
+ * ], { lr: 3e-4 });
+ * opt.zeroGrad();
+ * backward(loss);
+ * opt.step();
+ * const saved = opt.stateDict();   // { tensors: { "state.0.step": …, "state.0.exp_avg": … }, paramGroups: [...] }
+ * opt.loadStateDict(saved);
+ * ```
+ */
+import { noGrad } from "../autograd/graph.js";
+import { StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
+import { sameShape } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+
+/** Hyper-parameters every optimizer has. */
+export interface BaseOptions {
+  lr: number;
+}
+
+/** A group as given to a constructor: its parameters and any hyper-parameters overriding the defaults. */
+export type ParamGroupSpec<O> = Partial<O> & { params: Iterable<Tensor> };
+
+/** A live group: its parameters and its full set of hyper-parameters (`lr` is changed by schedulers). */
+export type ParamGroup<O> = O & { params: Tensor[] };
+
+/** What an optimizer accepts: parameters (one group) or a list of group specs. */
+export type Params<O> = Iterable<Tensor> | readonly ParamGroupSpec<O>[];
+
+/** A JSON-serializable hyper-parameter value. */
+export type HyperValue = number | boolean | number[];
+
+/** A group in a state dict: hyper-parameters and the global indices of its parameters. */
+export type ParamGroupState = Record<string, HyperValue> & { params: number[] };
+
+/**
+ * An optimizer's state: per-parameter tensors named `state.{index}.{key}` (float64; `step` is a
+ * scalar) and the groups' hyper-parameters.
+ */
+export interface OptimizerState {
+  tensors: Record<string, Tensor>;
+  paramGroups: ParamGroupState[];
+}
+
+/** Per-parameter state: the number of updates taken and named float64 buffers (PyTorch's names). */
+export interface ParamState {
+  step: number;
+  buffers: Map<string, Float64Array>;
+}
+
+function isTensorIterable(p: unknown): p is Iterable<Tensor> {
+  if (p instanceof Tensor) return false;
+  if (Array.isArray(p)) return p.length === 0 || p[0] instanceof Tensor;
+  return typeof p === "object" && p !== null && Symbol.iterator in p;
+}
+
+/** Throws a ValueError unless `v` is a finite number >= 0. */
+export function checkNonNegative(v: unknown, arg: string, op: string): void {
+  if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new ValueError(op, arg, "a finite number >= 0", String(v));
+}
+
+/** Throws a ValueError unless `v` is a number in [0, 1). */
+export function checkUnitInterval(v: unknown, arg: string, op: string): void {
+  if (typeof v !== "number" || !(v >= 0 && v < 1)) throw new ValueError(op, arg, "a number in [0, 1)", String(v));
+}
+
+/** Throws a ValueError unless `v` is a boolean. */
+export function checkBool(v: unknown, arg: string, op: string): void {
+  if (typeof v !== "boolean") throw new ValueError(op, arg, "a boolean", String(v));
+}
+
+export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
+  readonly paramGroups: ParamGroup<O>[] = [];
+  /** Per-parameter state, created on a parameter's first update. */
+  protected readonly state = new Map<Tensor, ParamState>();
+
+  /**
+   * @param name the optimizer's name in error messages ("SGD", "Adam", ...)
+   * @param defaults hyper-parameters of groups that do not set their own (already validated)
+   */
+  protected constructor(readonly name: string, params: Params<O>, protected readonly defaults: O) {
+    if (isTensorIterable(params)) this.addParamGroup({ params } as ParamGroupSpec<O>);
+    else if (Array.isArray(params)) for (const g of params as readonly ParamGroupSpec<O>[]) this.addParamGroup(g);
+    else throw new ValueError(name, "params", "an iterable of tensors or a list of parameter groups", String(params));
+  }
+
+  /** Throws a ValueError naming the bad hyper-parameter (`where` is "" or " (group 1)"). */
+  protected abstract validate(options: O, where: string): void;
+
+  /** The buffers that a parameter with state must have under `group`'s options. */
+  protected abstract requiredBuffers(group: ParamGroup<O>): string[];
+
+  /** Updates the parameters of one group (called under noGrad). */
+  protected abstract updateGroup(group: ParamGroup<O>): void;
+
+  /** Adds a group; hyper-parameters it omits come from the defaults. */
+  addParamGroup(spec: ParamGroupSpec<O>): void {
+    const where = this.paramGroups.length ? ` (group ${this.paramGroups.length})` : "";
+    if (typeof spec !== "object" || spec === null || !("params" in spec)) {
+      throw new ValueError(this.name, `params${where}`, "a group { params, ...options }", String(spec));
+    }
+    const raw: unknown = spec.params;
+    const list = raw instanceof Tensor ? [raw] : isTensorIterable(raw) ? [...raw] : null;
+    if (!list) throw new ValueError(this.name, `params${where}`, "an iterable of tensors", String(raw));
+    if (list.length === 0) throw new ValueError(this.name, `params${where}`, "at least one parameter", "an empty parameter list");
+    const seen = new Set<Tensor>();
+    for (const g of this.paramGroups) for (const p of g.params) seen.add(p);
+    list.forEach((p, i) => {
+      if (!(p instanceof Tensor)) throw new ValueError(this.name, `params[${i}]${where}`, "a Tensor", String(p));
+      if (p.dtype !== "float32" && p.dtype !== "float64") throw new ValueError(this.name, `params[${i}]${where}`, "a float tensor", p.dtype);
+      if (!p.isLeaf) throw new ValueError(this.name, `params[${i}]${where}`, "a leaf tensor", `the output of ${p.gradFn?.op ?? "an op"}`);
+      if (seen.has(p)) throw new ValueError(this.name, `params[${i}]${where}`, "a parameter in no other group", "a parameter given twice");
+      seen.add(p);
+    });
+    const overrides: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(spec)) if (k !== "params" && v !== undefined) overrides[k] = v;
+    const group = { ...this.defaults, ...overrides, params: list } as ParamGroup<O>;
+    this.validate(group, where);
+    this.paramGroups.push(group);
+  }
+
+  /** Every parameter, in the global order used by the state dict. */
+  params(): Tensor[] {
+    return this.paramGroups.flatMap((g) => g.params);
+  }
+
+  /** Sets every parameter's `.grad` to null (PyTorch's default `set_to_none=True`). */
+  zeroGrad(): void {
+    for (const g of this.paramGroups) for (const p of g.params) p.grad = null;
+  }
+
+  /** One update of every parameter that has a gradient, in place, in float64 arithmetic. */
+  step(): void {
+    noGrad(() => {
+      for (const g of this.paramGroups) {
+        this.validate(g, "");
+        this.updateGroup(g);
+      }
+    });
+  }
+
+  /** The state of `p`, created empty on first use. */
+  protected stateOf(p: Tensor): ParamState {
+    let s = this.state.get(p);
+    if (!s) {
+      s = { step: 0, buffers: new Map() };
+      this.state.set(p, s);
+    }
+    return s;
+  }
+
+  /** The buffer `key` of `s`, created as zeros of `n` elements on first use. */
+  protected buffer(s: ParamState, key: string, n: number): Float64Array {
+    let b = s.buffers.get(key);
+    if (!b) {
+      b = new Float64Array(n);
+      s.buffers.set(key, b);
+    }
+    return b;
+  }
+
+  /** A copy of the state: float64 tensors `state.{i}.step` and `state.{i}.{buffer}`, and the groups. */
+  stateDict(): OptimizerState {
+    const tensors: Record<string, Tensor> = {};
+    const paramGroups: ParamGroupState[] = [];
+    let index = 0;
+    for (const g of this.paramGroups) {
+      const ids: number[] = [];
+      for (const p of g.params) {
+        const s = this.state.get(p);
+        if (s) {
+          tensors[`state.${index}.step`] = new Tensor(Float64Array.of(s.step), [], "float64");
+          for (const [k, b] of s.buffers) tensors[`state.${index}.${k}`] = new Tensor(b.slice(), p.shape, "float64");
+        }
+        ids.push(index++);
+      }
+      const hyper: Record<string, HyperValue> = {};
+      for (const [k, v] of Object.entries(g)) {
+        if (k === "params") continue;
+        if (typeof v === "number" || typeof v === "boolean") hyper[k] = v;
+        else if (Array.isArray(v) && v.every((x) => typeof x === "number")) hyper[k] = v.slice();
+      }
+      paramGroups.push({ ...hyper, params: ids });
+    }
+    return { tensors, paramGroups };
+  }
+
+  /**
+   * Restores a state dict: the groups' hyper-parameters (lr included) and the per-parameter
+   * state. Everything is checked first (group and parameter counts, names, shapes, required
+   * buffers); on a mismatch a StateDictError names every problem and nothing changes.
+   */
+  loadStateDict(sd: OptimizerState): void {
+    const op = `${this.name}.loadStateDict`;
+    if (typeof sd !== "object" || sd === null || !Array.isArray(sd.paramGroups) || typeof sd.tensors !== "object" || sd.tensors === null) {
+      throw new ValueError(op, "state", "{ tensors, paramGroups }", String(sd));
+    }
+    if (sd.paramGroups.length !== this.paramGroups.length) {
+      throw new ValueError(op, "paramGroups", `${this.paramGroups.length} groups`, `${sd.paramGroups.length}`);
+    }
+    const byIndex = new Map<number, Tensor>();
+    const groupOf = new Map<number, ParamGroup<O>>();
+    const newGroups: ParamGroup<O>[] = [];
+    sd.paramGroups.forEach((gs, gi) => {
+      const mine = this.paramGroups[gi]!;
+      if (!Array.isArray(gs.params) || gs.params.length !== mine.params.length) {
+        throw new ValueError(op, `paramGroups[${gi}].params`, `${mine.params.length} parameters`, String(Array.isArray(gs.params) ? gs.params.length : gs.params));
+      }
+      const { params: ids, ...hyper } = gs;
+      const merged = { ...mine, ...hyper, params: mine.params } as ParamGroup<O>;
+      this.validate(merged, ` (group ${gi})`);
+      newGroups.push(merged);
+      ids.forEach((id, k) => {
+        if (!Number.isInteger(id) || byIndex.has(id)) throw new ValueError(op, `paramGroups[${gi}].params[${k}]`, "a unique integer index", String(id));
+        byIndex.set(id, mine.params[k]!);
+        groupOf.set(id, merged);
+      });
+    });
+    const unexpected: string[] = [], missing: string[] = [];
+    const mismatched: { name: string; expected: number[]; actual: number[] }[] = [];
+    const next = new Map<Tensor, ParamState>();
+    for (const [name, t] of Object.entries(sd.tensors)) {
+      const m = /^state\.(\d+)\.([A-Za-z0-9_]+)$/.exec(name);
+      const p = m ? byIndex.get(Number(m[1])) : undefined;
+      if (!m || !p || !(t instanceof Tensor) || t.dtype === "bool" || t.dtype === "int32") {
+        unexpected.push(name);
+        continue;
+      }
+      let s = next.get(p);
+      if (!s) next.set(p, (s = { step: 0, buffers: new Map() }));
+      if (m[2] === "step") {
+        const v = t.size === 1 ? Number(t.data[0]) : NaN;
+        if (!Number.isInteger(v) || v < 0) mismatched.push({ name, expected: [], actual: t.shape.slice() });
+        else s.step = v;
+      } else if (!sameShape(t.shape, p.shape)) mismatched.push({ name, expected: p.shape.slice(), actual: t.shape.slice() });
+      else s.buffers.set(m[2]!, Float64Array.from(t.data));
+    }
+    for (const [id, p] of byIndex) {
+      const s = next.get(p);
+      if (!s) continue;
+      if (!(`state.${id}.step` in sd.tensors)) missing.push(`state.${id}.step`);
+      for (const k of this.requiredBuffers(groupOf.get(id)!)) if (!(`state.${id}.${k}` in sd.tensors)) missing.push(`state.${id}.${k}`);
+    }
+    if (unexpected.length || missing.length || mismatched.length) throw new StateDictError(op, missing, unexpected, mismatched);
+    newGroups.forEach((g, i) => Object.assign(this.paramGroups[i]!, g));
+    this.state.clear();
+    for (const [p, s] of next) this.state.set(p, s);
+  }
+}
+
+/** The data of a float parameter or gradient. */
+export function floatData(t: Tensor): Float32Array | Float64Array {
+  return t.data as Float32Array | Float64Array;
+}
+
+/** The gradient of `p` as float data, or null when `p` has none; its shape must match. */
+export function gradData(p: Tensor, op: string): Float32Array | Float64Array | null {
+  const g = p.grad;
+  if (!g) return null;
+  if (!sameShape(g.shape, p.shape)) throw new ValueError(op, "param.grad", `shape ${fmtShape(p.shape)}`, fmtShape(g.shape));
+  return floatData(g);
+}
