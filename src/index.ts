@@ -40,3 +40,14 @@ export * from "./nn/positional.js";
 export * from "./io/safetensors.js";
 export * from "./viz/heatmap.js";
 export * from "./data/dates.js";
+export * from "./nn/rope.js";
+export * from "./nn/alibi.js";
+export * from "./nn/kv-cache.js";
+export * from "./nn/gqa-attention.js";
+export * from "./nn/learned-positional.js";
+export {
+  TransformerEncoderLayer, TransformerEncoder, generateSquareSubsequentMask,
+  type Activation, type TransformerLayerOptions, type EncoderLayerForwardOptions, type TransformerEncoderOptions,
+} from "./nn/transformer.js";
+export { TransformerDecoderLayer, TransformerDecoder, type DecoderLayerForwardOptions, type TransformerDecoderOptions } from "./nn/transformer-decoder.js";
+export { Transformer, type TransformerOptions, type TransformerForwardOptions } from "./nn/transformer-model.js";

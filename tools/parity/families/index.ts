@@ -1,6 +1,10 @@
 /** Family name -> runner. A family absent here is reported as skipped. */
 import type { FamilyRunner } from "../fixture.js";
 import { basic } from "./basic.js";
+import { efficient } from "./efficient.js";
+import { alibi } from "./alibi.js";
+import { rope } from "./rope.js";
+import { transformer } from "./transformer.js";
 import { mha } from "./mha.js";
 import { optim } from "./optim.js";
 import { dotCosine, gqa, sdpa } from "./sdpa.js";
@@ -11,5 +15,8 @@ export const families: Record<string, FamilyRunner> = {
   gqa,
   mha,
   basic,
+  rope,
+  alibi,
+  transformer,
   optim,
 };

@@ -1,0 +1,264 @@
+/**
+ * torch.nn.TransformerDecoderLayer and TransformerDecoder with PyTorch's options and parameter
+ * names (self_attn.…, multihead_attn.…, linear1/2, norm1/2/3), per-head cross-attention capture,
+ * and a KV cache for step-by-step decoding.
+ *
+ * Post-norm: x = norm1(x + sa(x)); x = norm2(x + mha(x, memory)); x = norm3(x + ff(x)).
+ * Pre-norm: x = x + sa(norm1(x)); x = x + mha(norm2(x), memory); x = x + ff(norm3(x)).
+ *
+ * With a cache, the self-attention is causal over the cached and the new tokens: each layer
+ * appends the projected keys/values of its self-attention input for the new tokens only (this is
+ * exact for post- and pre-norm alike, since a causal position never sees later ones), so decoding
+ * one token costs one row per layer.
+ *
+ * ```ts
+ * const dec = new TransformerDecoder(new TransformerDecoderLayer(32, 4, { batchFirst: true }), 2);
+ * const y = dec.forward(tgt, memory, { tgtIsCausal: true });              // [B, T, 32]
+ * const cache = new DecoderCache(2);
+ * for (let t = 0; t < T; t++) dec.forward(slice(tgt, 1, t, t + 1), memory, { cache }); // [B, 1, 32]
+ * dec.setCaptureAttention(true); dec.forward(tgt, memory); dec.crossAttentionWeights(); // per layer [B, H, T, S]
+ * ```
+ */
+import { scaledDotProductAttention } from "../attention/sdpa.js";
+import { add, logicalOr, where } from "../ops/elementwise.js";
+import { linear } from "../ops/matmul.js";
+import { permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
+import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
+import { Tensor } from "../tensor/tensor.js";
+import { cachedCausalMask, DecoderCache, KVCache } from "./kv-cache.js";
+import { Dropout, LayerNorm, Linear } from "./layers.js";
+import { Module, ModuleList } from "./module.js";
+import { MultiheadAttention } from "./multihead-attention.js";
+import {
+  activationFn, checkAttnMask, checkKeyPaddingMask, checkSeq, childOptions, resolveLayerOptions,
+  type ResolvedLayerOptions, type TransformerLayerOptions,
+} from "./transformer.js";
+
+export interface DecoderLayerForwardOptions {
+  /** [T, T] (with a cache: [T, cached + T]) or [B * nhead, …]: bool (true = may not attend) or float (added). */
+  tgtMask?: Tensor | null;
+  /** [T, S] or [B * nhead, T, S]. */
+  memoryMask?: Tensor | null;
+  /** [B, T] (with a cache: [B, cached + T]); true (or -inf) marks padding. */
+  tgtKeyPaddingMask?: Tensor | null;
+  /** [B, S]. */
+  memoryKeyPaddingMask?: Tensor | null;
+  /** Causal self-attention (on top of tgtMask). Implied by a cache. */
+  tgtIsCausal?: boolean;
+  /** Causal cross-attention (top-left aligned, on top of memoryMask). */
+  memoryIsCausal?: boolean;
+}
+
+/** Several bool / float masks as one: bools or'ed, floats added, a bool over a float gives -Infinity. */
+function mergeMasks(masks: (Tensor | null)[]): Tensor | null {
+  let b: Tensor | null = null, f: Tensor | null = null;
+  for (const m of masks) {
+    if (!m) continue;
+    if (m.dtype === "bool") b = b ? logicalOr(b, m) : m;
+    else f = f ? add(f, m) : m;
+  }
+  if (b && f) return where(b, -Infinity, f);
+  return b ?? f;
+}
+
+/**
+ * Self-attention of x [B, T, E] (batch-first) through mha's projections, appending the new keys
+ * and values to `cache`; causal over cached + new tokens. -> output [B, T, E], weights [B, H, T, S'].
+ */
+function cachedSelfAttention(mha: MultiheadAttention, x: Tensor, cache: KVCache, attnMask: Tensor | null, keyPaddingMask: Tensor | null,
+  needWeights: boolean, training: boolean): { output: Tensor; weights: Tensor | null } {
+  const W = mha.inProjWeight;
+  if (!W || mha.biasK || mha.opts.addZeroAttn) throw new ValueError("TransformerDecoderLayer.forward", "cache", "a self-attention with packed projections", "an unsupported MultiheadAttention");
+  const E = mha.embedDim, H = mha.numHeads, D = mha.headDim;
+  const B = x.shape[0]!, T = x.shape[1]!;
+  const past = cache.length;
+  const S = past + T;
+  const bias = mha.inProjBias;
+  const part = (i: number): [Tensor, Tensor | null] => [slice(W, 0, i * E, (i + 1) * E), bias ? slice(bias, 0, i * E, (i + 1) * E) : null];
+  const heads = (t: Tensor): Tensor => permute(reshape(t, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
+  const q = heads(linear(x, ...part(0))); // [B, H, T, D]
+  const { k, v } = cache.append(heads(linear(x, ...part(1))), heads(linear(x, ...part(2)))); // [B, H, S, D]
+  const am = attnMask ? (attnMask.rank === 2 ? attnMask : reshape(attnMask, [B, H, T, S])) : null; // [T, S] | [B, H, T, S]
+  const kpm = keyPaddingMask ? reshape(keyPaddingMask, [B, 1, 1, S]) : null;
+  const mask = mergeMasks([T > 1 ? cachedCausalMask(T, past) : null, am, kpm]);
+  const { output: oh, weights } = scaledDotProductAttention(q, k, v, { attnMask: mask, dropoutP: training ? mha.dropout : 0, needWeights });
+  const o = reshape(permute(oh, [0, 2, 1, 3]), [B, T, E]); // [B, T, E]
+  return { output: mha.outProj.forward(o), weights };
+}
+
+export class TransformerDecoderLayer extends Module {
+  readonly options: ResolvedLayerOptions;
+  readonly selfAttn: MultiheadAttention;
+  readonly multiheadAttn: MultiheadAttention;
+  readonly linear1: Linear;
+  readonly dropout: Dropout;
+  readonly linear2: Linear;
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+  readonly norm3: LayerNorm;
+  readonly dropout1: Dropout;
+  readonly dropout2: Dropout;
+  readonly dropout3: Dropout;
+  /** When true, forward() keeps the per-head weights in lastSelfAttnWeights and lastCrossAttnWeights. */
+  captureAttention = false;
+  /** [B, nhead, T, T'] of the last forward (T' = cached + T with a cache), when captureAttention. */
+  lastSelfAttnWeights: Tensor | null = null;
+  /** [B, nhead, T, S] cross-attention weights of the last forward, when captureAttention. */
+  lastCrossAttnWeights: Tensor | null = null;
+  private readonly act: (x: Tensor) => Tensor;
+
+  constructor(readonly dModel: number, readonly nhead: number, opts: TransformerLayerOptions = {}) {
+    super();
+    const o = (this.options = resolveLayerOptions("TransformerDecoderLayer", dModel, nhead, opts));
+    const c = childOptions(o), g = o.generator;
+    const mo = { dropout: o.dropout, batchFirst: o.batchFirst, ...c };
+    this.selfAttn = this.registerModule("self_attn", new MultiheadAttention(dModel, nhead, mo));
+    this.multiheadAttn = this.registerModule("multihead_attn", new MultiheadAttention(dModel, nhead, mo));
+    this.linear1 = this.registerModule("linear1", new Linear(dModel, o.dimFeedforward, c));
+    this.dropout = this.registerModule("dropout", new Dropout(o.dropout, g));
+    this.linear2 = this.registerModule("linear2", new Linear(o.dimFeedforward, dModel, c));
+    const no = { eps: o.layerNormEps, bias: o.bias };
+    this.norm1 = this.registerModule("norm1", new LayerNorm(dModel, no));
+    this.norm2 = this.registerModule("norm2", new LayerNorm(dModel, no));
+    this.norm3 = this.registerModule("norm3", new LayerNorm(dModel, no));
+    this.dropout1 = this.registerModule("dropout1", new Dropout(o.dropout, g));
+    this.dropout2 = this.registerModule("dropout2", new Dropout(o.dropout, g));
+    this.dropout3 = this.registerModule("dropout3", new Dropout(o.dropout, g));
+    this.act = activationFn(o.activation);
+  }
+
+  /** A new layer with the same options and a copy of the parameters (as torch's deepcopy). */
+  clone(): TransformerDecoderLayer {
+    const { generator, ...rest } = this.options;
+    const l = new TransformerDecoderLayer(this.dModel, this.nhead, { ...rest, ...(generator ? { generator } : {}) });
+    l.loadStateDict(this.stateDict());
+    l.train(this.training);
+    return l;
+  }
+
+  /**
+   * tgt [T, B, E] (batchFirst: [B, T, E]; unbatched [T, E]), memory [S, B, E] -> tgt's shape.
+   * With `cache`, tgt holds only the new tokens (positions cache.length …).
+   */
+  forward(tgt: Tensor, memory: Tensor, fo: DecoderLayerForwardOptions & { cache?: KVCache | null } = {}): Tensor {
+    const op = "TransformerDecoderLayer.forward";
+    const E = this.dModel, bf = this.options.batchFirst;
+    const t = checkSeq(op, "tgt", tgt, E, bf, "T");
+    if (memory.rank !== tgt.rank) throw new ShapeError(op, "memory", t.batched ? (bf ? `[${t.B}, S, ${E}]` : `[S, ${t.B}, ${E}]`) : `[S, ${E}]`, fmtShape(memory.shape));
+    const m = checkSeq(op, "memory", memory, E, bf, "S", t.batched ? t.B : undefined);
+    const cache = fo.cache ?? null;
+    if (cache !== null && !(cache instanceof KVCache)) throw new ValueError(op, "cache", "a KVCache", typeof cache);
+    const Sself = t.n + (cache ? cache.length : 0);
+    checkAttnMask(op, "tgtMask", fo.tgtMask, t, Sself, this.nhead);
+    checkKeyPaddingMask(op, "tgtKeyPaddingMask", fo.tgtKeyPaddingMask, t, Sself);
+    checkAttnMask(op, "memoryMask", fo.memoryMask, t, m.n, this.nhead);
+    checkKeyPaddingMask(op, "memoryKeyPaddingMask", fo.memoryKeyPaddingMask, m);
+    let x = tgt;
+    if (this.options.normFirst) {
+      x = add(x, this.sa(this.norm1.forward(x), fo, cache, t.batched));
+      x = add(x, this.mha(this.norm2.forward(x), memory, fo));
+      x = add(x, this.ff(this.norm3.forward(x)));
+    } else {
+      x = this.norm1.forward(add(x, this.sa(x, fo, cache, t.batched)));
+      x = this.norm2.forward(add(x, this.mha(x, memory, fo)));
+      x = this.norm3.forward(add(x, this.ff(x)));
+    }
+    return x;
+  }
+
+  private sa(x: Tensor, fo: DecoderLayerForwardOptions, cache: KVCache | null, batched: boolean): Tensor {
+    const need = this.captureAttention;
+    let out: Tensor, w: Tensor | null;
+    if (cache) {
+      const bf = this.options.batchFirst;
+      const xb = !batched ? unsqueeze(x, 0) : bf ? x : transpose(x, 0, 1); // [B, T, E]
+      const kpm = fo.tgtKeyPaddingMask && !batched ? unsqueeze(fo.tgtKeyPaddingMask, 0) : fo.tgtKeyPaddingMask ?? null;
+      const r = cachedSelfAttention(this.selfAttn, xb, cache, fo.tgtMask ?? null, kpm, need, this.training);
+      out = !batched ? squeeze(r.output, 0) : bf ? r.output : transpose(r.output, 0, 1);
+      w = r.weights && !batched ? squeeze(r.weights, 0) : r.weights;
+    } else {
+      const r = this.selfAttn.forward(x, x, x, {
+        attnMask: fo.tgtMask ?? null,
+        keyPaddingMask: fo.tgtKeyPaddingMask ?? null,
+        isCausal: fo.tgtIsCausal ?? false,
+        needWeights: need,
+        averageAttnWeights: false,
+      });
+      out = r.output;
+      w = r.weights;
+    }
+    this.lastSelfAttnWeights = need ? w : null;
+    return this.dropout1.forward(out);
+  }
+
+  private mha(x: Tensor, memory: Tensor, fo: DecoderLayerForwardOptions): Tensor {
+    const r = this.multiheadAttn.forward(x, memory, memory, {
+      attnMask: fo.memoryMask ?? null,
+      keyPaddingMask: fo.memoryKeyPaddingMask ?? null,
+      isCausal: fo.memoryIsCausal ?? false,
+      needWeights: this.captureAttention,
+      averageAttnWeights: false,
+    });
+    this.lastCrossAttnWeights = this.captureAttention ? r.weights : null;
+    return this.dropout2.forward(r.output);
+  }
+
+  private ff(x: Tensor): Tensor {
+    return this.dropout3.forward(this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))));
+  }
+}
+
+export interface TransformerDecoderOptions {
+  /** Final LayerNorm (registered as "norm"); default none. */
+  norm?: LayerNorm | null;
+}
+
+/** A stack of numLayers copies of decoderLayer (layers.0, …) and an optional final norm. */
+export class TransformerDecoder extends Module {
+  readonly layers: ModuleList<TransformerDecoderLayer>;
+  readonly norm: LayerNorm | null;
+  constructor(decoderLayer: TransformerDecoderLayer, readonly numLayers: number, opts: TransformerDecoderOptions = {}) {
+    super();
+    if (!(decoderLayer instanceof TransformerDecoderLayer)) throw new ValueError("TransformerDecoder", "decoderLayer", "a TransformerDecoderLayer", typeof decoderLayer);
+    if (!Number.isInteger(numLayers) || numLayers < 1) throw new ValueError("TransformerDecoder", "numLayers", "a positive integer", String(numLayers));
+    this.layers = this.registerModule("layers", new ModuleList(Array.from({ length: numLayers }, () => decoderLayer.clone())));
+    this.norm = this.registerModule("norm", opts.norm ?? null);
+  }
+
+  /** A cache with one KVCache per layer, for forward(…, { cache }). */
+  createCache(): DecoderCache {
+    return new DecoderCache(this.numLayers);
+  }
+
+  /**
+   * tgt [T, B, E] (batchFirst: [B, T, E]), memory [S, B, E] -> tgt's shape. With `cache`, tgt
+   * holds only the new tokens; each layer attends over its cached and new keys/values.
+   */
+  forward(tgt: Tensor, memory: Tensor, fo: DecoderLayerForwardOptions & { cache?: DecoderCache | null } = {}): Tensor {
+    const { cache, ...rest } = fo;
+    if (cache !== null && cache !== undefined && (!(cache instanceof DecoderCache) || cache.numLayers !== this.numLayers)) {
+      throw new ValueError("TransformerDecoder.forward", "cache", `a DecoderCache of ${this.numLayers} layers`, cache instanceof DecoderCache ? `${cache.numLayers} layers` : typeof cache);
+    }
+    let x = tgt;
+    this.layers.items.forEach((layer, i) => {
+      x = layer.forward(x, memory, { ...rest, cache: cache ? cache.layer(i) : null });
+    });
+    return this.norm ? this.norm.forward(x) : x;
+  }
+
+  /** Switches weight capture on or off in every layer. */
+  setCaptureAttention(on: boolean): this {
+    for (const l of this.layers) l.captureAttention = on;
+    return this;
+  }
+
+  /** Each layer's per-head cross-attention weights [B, nhead, T, S] from the last forward (null where not captured). */
+  crossAttentionWeights(): (Tensor | null)[] {
+    return this.layers.items.map((l) => l.lastCrossAttnWeights);
+  }
+
+  /** Each layer's per-head self-attention weights from the last forward (null where not captured). */
+  selfAttentionWeights(): (Tensor | null)[] {
+    return this.layers.items.map((l) => l.lastSelfAttnWeights);
+  }
+}
