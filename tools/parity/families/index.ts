@@ -19,4 +19,5 @@ export const families: Record<string, FamilyRunner> = {
   alibi,
   transformer,
   optim,
+  efficient,
 };

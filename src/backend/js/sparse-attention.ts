@@ -1,0 +1,162 @@
+/**
+ * Reference sparse attention: softmax over a fixed set of allowed keys per query row, never the
+ * L x S matrix; cost O(B·H·nnz·D) where nnz is the number of allowed (query, key) pairs.
+ * Forward saves the log-sum-exp per row; backward recomputes the probabilities from it.
+ *
+ * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] -> out [B, H, L, Dv], lse [B, H, L].
+ * Query head h reads kv head floor(h / (H / Hkv)). A row with no allowed key gives output 0,
+ * lse -Infinity and zero gradients.
+ *
+ * ```ts
+ * const p = buildPattern(L, S, (i, add) => add(Math.max(0, i - w), Math.min(S, i + w + 1), 1));
+ * sparseAttentionForward(out, lse, q, k, v, { B, H, Hkv, D, Dv, scale, pattern: p });
+ * ```
+ */
+import type { FloatArray } from "../../tensor/dtype.js";
+
+/**
+ * The allowed keys of each query row, shared by every batch and head: row i's keys are the union
+ * of the strided ranges r in [rowLo[i], rowHi[i]), range r holding keys
+ * spans[3r] + t·spans[3r+2] < spans[3r+1] (t = 0, 1, ...). Ranges of a row are disjoint.
+ * Rows may share ranges (block patterns store one list per block row).
+ */
+export interface SparsePattern {
+  L: number;
+  S: number;
+  rowLo: Int32Array;
+  rowHi: Int32Array;
+  spans: Int32Array;
+  /** The largest number of keys of a row. */
+  maxRow: number;
+  /** Total allowed (query, key) pairs. */
+  nnz: number;
+}
+
+export interface SparseAttentionArgs {
+  B: number; H: number; Hkv: number; D: number; Dv: number;
+  scale: number;
+  pattern: SparsePattern;
+}
+
+/** Number of keys in range r of `spans`. */
+export function spanCount(spans: Int32Array, r: number): number {
+  const s = spans[3 * r]!, e = spans[3 * r + 1]!, st = spans[3 * r + 2]!;
+  return e > s ? Math.floor((e - s + st - 1) / st) : 0;
+}
+
+/** q[qo..qo+D) · k[ko..ko+D), unrolled by 4. */
+function dot(q: FloatArray, qo: number, k: FloatArray, ko: number, D: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, d = 0;
+  for (; d + 3 < D; d += 4) {
+    s0 += q[qo + d]! * k[ko + d]!;
+    s1 += q[qo + d + 1]! * k[ko + d + 1]!;
+    s2 += q[qo + d + 2]! * k[ko + d + 2]!;
+    s3 += q[qo + d + 3]! * k[ko + d + 3]!;
+  }
+  for (; d < D; d++) s0 += q[qo + d]! * k[ko + d]!;
+  return s0 + s1 + s2 + s3;
+}
+
+export function sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
+  a: SparseAttentionArgs): void {
+  const { B, H, Hkv, D, Dv, scale, pattern } = a;
+  const { L, S, rowLo, rowHi, spans } = pattern;
+  const G = H / Hkv;
+  const row = new Float64Array(Math.max(1, pattern.maxRow));
+  const acc = new Float64Array(Dv);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const bh = b * H + h;
+      const kvh = b * Hkv + Math.floor(h / G);
+      const ko = kvh * S * D, vo = kvh * S * Dv;
+      for (let i = 0; i < L; i++) {
+        const qo = (bh * L + i) * D, oo = (bh * L + i) * Dv;
+        const lo = rowLo[i]!, hi = rowHi[i]!;
+        // pass 1: scores of the allowed keys and their max
+        let n = 0, m = -Infinity;
+        for (let r = lo; r < hi; r++) {
+          const e = spans[3 * r + 1]!, st = spans[3 * r + 2]!;
+          for (let j = spans[3 * r]!; j < e; j += st) {
+            const s = dot(q, qo, k, ko + j * D, D) * scale;
+            row[n++] = s;
+            if (s > m) m = s;
+          }
+        }
+        if (n === 0 || m === -Infinity) {
+          lse[bh * L + i] = -Infinity;
+          for (let d = 0; d < Dv; d++) out[oo + d] = 0;
+          continue;
+        }
+        // pass 2: exponentials, their sum, the weighted sum of values
+        let sum = 0;
+        acc.fill(0);
+        n = 0;
+        for (let r = lo; r < hi; r++) {
+          const e = spans[3 * r + 1]!, st = spans[3 * r + 2]!;
+          for (let j = spans[3 * r]!; j < e; j += st) {
+            const p = Math.exp(row[n++]! - m);
+            sum += p;
+            const vj = vo + j * Dv;
+            for (let d = 0; d < Dv; d++) acc[d]! += p * v[vj + d]!;
+          }
+        }
+        const inv = 1 / sum;
+        for (let d = 0; d < Dv; d++) out[oo + d] = acc[d]! * inv;
+        lse[bh * L + i] = m + Math.log(sum);
+      }
+    }
+  }
+}
+
+/** Writes (not accumulates) dq, dk, dv. dk/dv are summed in float64 per kv head. */
+export function sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray,
+  k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray, a: SparseAttentionArgs): void {
+  const { B, H, Hkv, D, Dv, scale, pattern } = a;
+  const { L, S, rowLo, rowHi, spans } = pattern;
+  const G = H / Hkv;
+  const dqi = new Float64Array(D);
+  const dk64 = new Float64Array(S * D), dv64 = new Float64Array(S * Dv);
+  for (let b = 0; b < B; b++) {
+    for (let hk = 0; hk < Hkv; hk++) {
+      const kvh = b * Hkv + hk;
+      const ko = kvh * S * D, vo = kvh * S * Dv;
+      dk64.fill(0);
+      dv64.fill(0);
+      for (let h = hk * G; h < (hk + 1) * G; h++) {
+        const bh = b * H + h;
+        for (let i = 0; i < L; i++) {
+          const l = lse[bh * L + i]!;
+          const qo = (bh * L + i) * D, oo = (bh * L + i) * Dv;
+          dqi.fill(0);
+          if (l !== -Infinity) {
+            // Di = dout_i · out_i (= sum_j p_j dp_j)
+            let Di = 0;
+            for (let d = 0; d < Dv; d++) Di += dout[oo + d]! * out[oo + d]!;
+            for (let r = rowLo[i]!, hi = rowHi[i]!; r < hi; r++) {
+              const e = spans[3 * r + 1]!, st = spans[3 * r + 2]!;
+              for (let j = spans[3 * r]!; j < e; j += st) {
+                const kj = ko + j * D, vj = vo + j * Dv;
+                const p = Math.exp(dot(q, qo, k, kj, D) * scale - l); // undoes the forward's normalization
+                // undo out = sum_j p_j v_j
+                const dp = dot(dout, oo, v, vj, Dv);
+                const dvj = j * Dv;
+                for (let d = 0; d < Dv; d++) dv64[dvj + d]! += p * dout[oo + d]!;
+                // undo the softmax, then the scaled dot product
+                const ds = p * (dp - Di) * scale;
+                if (ds === 0) continue;
+                const dkj = j * D;
+                for (let d = 0; d < D; d++) {
+                  dqi[d]! += ds * k[kj + d]!;
+                  dk64[dkj + d]! += ds * q[qo + d]!;
+                }
+              }
+            }
+          }
+          for (let d = 0; d < D; d++) dq[qo + d] = dqi[d]!;
+        }
+      }
+      for (let x = 0; x < S * D; x++) dk[ko + x] = dk64[x]!;
+      for (let x = 0; x < S * Dv; x++) dv[vo + x] = dv64[x]!;
+    }
+  }
+}

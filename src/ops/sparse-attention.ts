@@ -1,0 +1,28 @@
+/**
+ * The sparse attention op: the sparse kernel (softmax over each row's allowed keys only) with its
+ * recorded backward. Public entries: attention/window.ts, global.ts, bigbird.ts, block-sparse.ts.
+ *
+ * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] -> out [B, H, L, Dv]
+ *
+ * ```ts
+ * const out = sparseAttentionOp(q, k, v, windowPattern(L, S, 2), 1 / Math.sqrt(D));
+ * ```
+ */
+import { attach } from "../autograd/graph.js";
+import { sparseAttentionBackward, sparseAttentionForward, type SparseAttentionArgs, type SparsePattern } from "../backend/js/sparse-attention.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { empty, fdata } from "./util.js";
+
+export function sparseAttentionOp(q: Tensor, k: Tensor, v: Tensor, pattern: SparsePattern, scale: number): Tensor {
+  const [B, H, L, D] = q.shape as [number, number, number, number];
+  const Hkv = k.shape[1]!, Dv = v.shape[3]!;
+  const args: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale, pattern };
+  const out = empty([B, H, L, Dv], q.dtype);
+  const lse = empty([B, H, L], q.dtype);
+  sparseAttentionForward(fdata(out), fdata(lse), fdata(q), fdata(k), fdata(v), args);
+  return attach(out, "sparseAttention", [q, k, v], (g) => {
+    const dq = empty(q.shape, q.dtype), dk = empty(k.shape, q.dtype), dv = empty(v.shape, q.dtype);
+    sparseAttentionBackward(fdata(dq), fdata(dk), fdata(dv), fdata(g), fdata(q), fdata(k), fdata(v), fdata(out), fdata(lse), args);
+    return [dq, dk, dv];
+  });
+}
