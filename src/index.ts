@@ -51,3 +51,15 @@ export {
 } from "./nn/transformer.js";
 export { TransformerDecoderLayer, TransformerDecoder, type DecoderLayerForwardOptions, type TransformerDecoderOptions } from "./nn/transformer-decoder.js";
 export { Transformer, type TransformerOptions, type TransformerForwardOptions } from "./nn/transformer-model.js";
+
+export * from "./attention/sparse.js";
+export * from "./attention/window.js";
+export * from "./attention/global.js";
+export * from "./attention/bigbird.js";
+export * from "./attention/block-sparse.js";
+export * from "./attention/linformer.js";
+export * from "./attention/nystrom.js";
+export * from "./attention/linear.js";
+export * from "./attention/performer.js";
+export * from "./attention/select.js";
+export * from "./nn/efficient-self-attention.js";
