@@ -52,6 +52,14 @@ export {
 export { TransformerDecoderLayer, TransformerDecoder, type DecoderLayerForwardOptions, type TransformerDecoderOptions } from "./nn/transformer-decoder.js";
 export { Transformer, type TransformerOptions, type TransformerForwardOptions } from "./nn/transformer-model.js";
 
+export { Optimizer, type BaseOptions, type ParamGroup, type ParamGroupSpec, type Params, type ParamGroupState, type OptimizerState, type HyperValue } from "./optim/optimizer.js";
+export { SGD, type SGDOptions } from "./optim/sgd.js";
+export { Adam, AdamW, type AdamOptions } from "./optim/adam.js";
+export { LRScheduler, constant, warmupCosine, warmupInverseSqrt, type Schedule, type SchedulerState } from "./optim/schedule.js";
+export { clipGradNorm, clipGradValue } from "./optim/clip.js";
+export { fit, type FitOptions, type FitResult, type StepInfo, type StepCallback } from "./train/fit.js";
+export { captureTrainState, restoreTrainState, type TrainState, type TrainParts, type EvalRecord, type GeneratorState } from "./train/state.js";
+
 export * from "./attention/sparse.js";
 export * from "./attention/window.js";
 export * from "./attention/global.js";

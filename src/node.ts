@@ -21,3 +21,6 @@ export function loadBackends(opts: { quiet?: boolean } = {}): void {
   void opts;
   void registerBackend;
 }
+
+export { saveCheckpoint, loadCheckpoint, latestCheckpoint, checkpointWriter, checkpointFileName, type CheckpointParts } from "./train/node/checkpoint.js";
+export { progressReporter, progressLine, progressRates, formatDuration, type ProgressOptions, type ProgressReporter } from "./train/node/progress.js";

@@ -1,0 +1,197 @@
+/**
+ * The training loop (browser-safe): for each step, take a batch, compute the loss, back-propagate,
+ * optionally clip the gradient norm, update, advance the schedule; evaluate and checkpoint every
+ * so many steps. Seeded runs are bit-for-bit reproducible, and a run resumed from a checkpoint
+ * taken after step k gives exactly the losses of the uninterrupted run from k on.
+ *
+ * ```ts
+ * manualSeed(0);
+ * const model = new Linear(4, 1);
+ * const optimizer = new AdamW(model.parameters(), { lr: 1e-2 });
+ * const { losses } = await fit({
+ *   model, optimizer,
+ *   scheduler: new LRScheduler(optimizer, warmupCosine({ warmupSteps: 10, totalSteps: 100 })),
+ *   batches: (step) => makeBatch(step),
+ *   trainStep: ({ x, y }) => mseLoss(model.forward(x), y),
+ *   steps: 100, clipNorm: 1, seed: 1,
+ *   evalEvery: 25, evaluate: () => ({ valLoss: validate(model) }),
+ * });
+ * ```
+ */
+import { backward } from "../autograd/backward.js";
+import { noGrad } from "../autograd/graph.js";
+import { Module } from "../nn/module.js";
+import { clipGradNorm } from "../optim/clip.js";
+import { Optimizer, type BaseOptions } from "../optim/optimizer.js";
+import { LRScheduler } from "../optim/schedule.js";
+import { ValueError } from "../tensor/errors.js";
+import { manualSeed, type Generator } from "../tensor/rng.js";
+import { Tensor } from "../tensor/tensor.js";
+import { captureTrainState, restoreTrainState, type EvalRecord, type TrainParts, type TrainState } from "./state.js";
+
+/** What the step callbacks receive after each update. */
+export interface StepInfo {
+  /** Updates taken so far (1 after the first). */
+  step: number;
+  totalSteps: number;
+  /** The step this call of fit started from (0, or the resumed step). */
+  startStep: number;
+  /** The loss of this update. */
+  loss: number;
+  /** Learning rate of the first parameter group used for this update. */
+  lr: number;
+  /** Total gradient norm before clipping (null without clipNorm). */
+  gradNorm: number | null;
+  /** Milliseconds since this call of fit started. */
+  elapsedMs: number;
+}
+
+export type StepCallback = (info: StepInfo) => void | Promise<void>;
+
+export interface FitOptions<B> {
+  model: Module;
+  optimizer: Optimizer<BaseOptions>;
+  /** Advanced once after every update. */
+  scheduler?: LRScheduler;
+  /** Computes the scalar loss of a batch (with the graph recorded); `step` is 0-based. */
+  trainStep: (batch: B, step: number) => Tensor;
+  /** The batch of each step (0-based), or an iterable of batches (on resume, the first `k` are skipped). */
+  batches: ((step: number) => B) | Iterable<B>;
+  /** Total number of updates (including those before a resumed checkpoint). */
+  steps: number;
+  /** Clip the total gradient 2-norm to this before each update. */
+  clipNorm?: number;
+  /** Run `evaluate` after every `evalEvery` updates (and after the last). */
+  evalEvery?: number;
+  /** Metrics of the model after `step` updates; runs in eval mode without gradient recording. */
+  evaluate?: (step: number) => Record<string, number>;
+  onStep?: StepCallback | readonly StepCallback[];
+  onEval?: (record: EvalRecord) => void | Promise<void>;
+  /** Call `checkpoint` after every `checkpointEvery` updates. */
+  checkpointEvery?: number;
+  /** Receives a copy of the state (e.g. to write it to a file); awaited before training goes on. */
+  checkpoint?: (state: TrainState) => void | Promise<void>;
+  /** Continue from this state (restores model, optimizer, scheduler, generators and history). */
+  resumeFrom?: TrainState;
+  /** Seeds the default generator before the first step (ignored when resuming: the state's generators win). */
+  seed?: number;
+  /** Generators besides the default one whose positions go into checkpoints (e.g. a dropout generator). */
+  generators?: Record<string, Generator>;
+}
+
+export interface FitResult {
+  /** Loss of every update from 0 (those before a resumed checkpoint come from its history). */
+  losses: number[];
+  evals: EvalRecord[];
+  startStep: number;
+  /** A copy of the final state (as a checkpoint would hold it). */
+  state: () => TrainState;
+}
+
+function positiveInt(v: unknown, arg: string, zeroOk = false): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < (zeroOk ? 0 : 1)) {
+    throw new ValueError("fit", arg, zeroOk ? "an integer >= 0" : "an integer >= 1", String(v));
+  }
+}
+
+function validate<B>(o: FitOptions<B>): void {
+  if (typeof o !== "object" || o === null) throw new ValueError("fit", "options", "an options object", String(o));
+  if (!(o.model instanceof Module)) throw new ValueError("fit", "model", "a Module", String(o.model));
+  if (!(o.optimizer instanceof Optimizer)) throw new ValueError("fit", "optimizer", "an Optimizer", String(o.optimizer));
+  if (o.scheduler !== undefined && !(o.scheduler instanceof LRScheduler)) throw new ValueError("fit", "scheduler", "an LRScheduler", String(o.scheduler));
+  if (o.scheduler && o.scheduler.optimizer !== o.optimizer) throw new ValueError("fit", "scheduler", "a scheduler of the given optimizer", "a scheduler of another optimizer");
+  if (typeof o.trainStep !== "function") throw new ValueError("fit", "trainStep", "a function (batch, step) => loss", String(o.trainStep));
+  const b: unknown = o.batches;
+  if (typeof b !== "function" && !(typeof b === "object" && b !== null && Symbol.iterator in b)) {
+    throw new ValueError("fit", "batches", "a function step => batch or an iterable of batches", String(b));
+  }
+  positiveInt(o.steps, "steps", true);
+  if (o.clipNorm !== undefined && !(typeof o.clipNorm === "number" && o.clipNorm > 0)) throw new ValueError("fit", "clipNorm", "a number > 0", String(o.clipNorm));
+  if (o.evalEvery !== undefined) {
+    positiveInt(o.evalEvery, "evalEvery");
+    if (typeof o.evaluate !== "function") throw new ValueError("fit", "evaluate", "a function (with evalEvery)", String(o.evaluate));
+  }
+  if (o.checkpointEvery !== undefined) {
+    positiveInt(o.checkpointEvery, "checkpointEvery");
+    if (typeof o.checkpoint !== "function") throw new ValueError("fit", "checkpoint", "a function (with checkpointEvery)", String(o.checkpoint));
+  }
+  if (o.seed !== undefined && !(typeof o.seed === "number" && Number.isFinite(o.seed))) throw new ValueError("fit", "seed", "a finite number", String(o.seed));
+  if (o.resumeFrom && o.resumeFrom.step > o.steps) throw new ValueError("fit", "resumeFrom", `a state at step <= steps (${o.steps})`, `step ${o.resumeFrom.step}`);
+}
+
+const now = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
+
+/** Runs the training loop; resolves with the loss curve and the evaluation history. */
+export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
+  validate(opts);
+  const { model, optimizer, scheduler, trainStep, steps } = opts;
+  const parts: TrainParts = { model, optimizer, scheduler: scheduler ?? null, generators: opts.generators ?? {} };
+  const callbacks: readonly StepCallback[] = opts.onStep === undefined ? [] : typeof opts.onStep === "function" ? [opts.onStep] : opts.onStep;
+  const batches = opts.batches;
+  let next: (step: number) => B;
+  if (typeof batches === "function") next = batches;
+  else {
+    const it = batches[Symbol.iterator]();
+    let taken = 0;
+    next = () => {
+      const r = it.next();
+      if (r.done) throw new ValueError("fit", "batches", `at least ${steps} batches`, `${taken}`);
+      taken++;
+      return r.value;
+    };
+    // the batches the checkpointed run already used; skipped before the generators are restored,
+    // so that drawing them does not move the restored positions
+    for (let s = 0; s < (opts.resumeFrom?.step ?? 0); s++) next(s);
+  }
+
+  let losses: number[] = [];
+  let evals: EvalRecord[] = [];
+  let start = 0;
+  if (opts.resumeFrom) {
+    restoreTrainState(parts, opts.resumeFrom);
+    start = opts.resumeFrom.step;
+    losses = opts.resumeFrom.losses.slice();
+    evals = opts.resumeFrom.evals.map((e) => ({ step: e.step, metrics: { ...e.metrics } }));
+  } else if (opts.seed !== undefined) manualSeed(opts.seed);
+
+  const t0 = now();
+  const params = optimizer.params();
+  model.train();
+  for (let s = start; s < steps; s++) {
+    const batch = next(s);
+    optimizer.zeroGrad();
+    const loss = trainStep(batch, s);
+    if (!(loss instanceof Tensor) || loss.size !== 1) {
+      throw new ValueError("fit", "trainStep", "a one-element loss tensor", loss instanceof Tensor ? `shape [${loss.shape.join(", ")}] at step ${s}` : `${String(loss)} at step ${s}`);
+    }
+    if (!loss.requiresGrad) throw new ValueError("fit", "trainStep", "a loss that depends on the parameters (requires grad)", `a constant loss at step ${s}`);
+    const lossValue = loss.item();
+    backward(loss);
+    const gradNorm = opts.clipNorm !== undefined ? clipGradNorm(params, opts.clipNorm) : null;
+    const lr = optimizer.paramGroups[0]!.lr;
+    optimizer.step();
+    scheduler?.step();
+    losses.push(lossValue);
+    const done = s + 1;
+    const info: StepInfo = { step: done, totalSteps: steps, startStep: start, loss: lossValue, lr, gradNorm, elapsedMs: now() - t0 };
+    for (const cb of callbacks) await cb(info);
+    if (opts.evaluate && opts.evalEvery !== undefined && (done % opts.evalEvery === 0 || done === steps)) {
+      const evaluate = opts.evaluate;
+      model.eval();
+      let metrics: Record<string, number>;
+      try {
+        metrics = noGrad(() => evaluate(done));
+      } finally {
+        model.train();
+      }
+      const record: EvalRecord = { step: done, metrics: { ...metrics } };
+      evals.push(record);
+      await opts.onEval?.(record);
+    }
+    if (opts.checkpoint && opts.checkpointEvery !== undefined && done % opts.checkpointEvery === 0) {
+      await opts.checkpoint(captureTrainState(parts, done, { losses, evals }));
+    }
+  }
+  optimizer.zeroGrad();
+  return { losses, evals, startStep: start, state: () => captureTrainState(parts, steps, { losses, evals }) };
+}
