@@ -67,8 +67,8 @@ export function alibiBias(numHeads: number, L: number, S: number = L, opts: Alib
       const p = offset + i;
       for (let j = 0; j < S; j++) {
         const at = (h * L + i) * S + j;
-        if (causal) d[at] = j > p ? -Infinity : -mh * (p - j);
-        else d[at] = -mh * Math.abs(p - j);
+        if (causal) d[at] = j > p ? -Infinity : 0 - mh * (p - j);
+        else d[at] = 0 - mh * Math.abs(p - j); // 0 - x: +0 on the diagonal
       }
     }
   }
