@@ -17,6 +17,19 @@ function tmpWith(files: Record<string, FxFile>): string {
 }
 
 describe("parity tool", () => {
+  test("every implemented family passes the independent fixture set (other shapes, heads, masks, options)", () => {
+    const dir = new URL("../fixtures/generated/", import.meta.url).pathname;
+    const reports = runFixtureDir(dir);
+    assert.ok(reports.length >= 4);
+    for (const r of reports) {
+      if (r.skipped) continue;
+      const failed = r.cases.filter((c) => !c.ok);
+      assert.deepEqual(failed.map((c) => `${r.family}/${c.name}: ${c.problems.join("; ")}`), []);
+    }
+    for (const fam of ["sdpa", "dot_cosine", "mha", "basic", "transformer", "optim", "rope", "alibi", "gqa"]) {
+      assert.ok(reports.some((r) => r.family === fam && !r.skipped && r.cases.length > 0), fam);
+    }
+  });
   test("a corrupted output or gradient is reported as a failed case", () => {
     const fx = JSON.parse(readFileSync(join(fixtures, "sdpa.json"), "utf8")) as FxFile;
     const c0 = fx.cases[0]!, c1 = fx.cases[1]!;
