@@ -1,0 +1,67 @@
+// Fused scaled-dot-product attention (FlashAttention-2 style), forward and backward.
+#pragma once
+
+#include <cstdint>
+
+namespace qkv {
+
+// The sizes and options of one attention call (see AttentionArgs in src/backend/backend.ts).
+// q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, L, Dv], lse [B, H, L].
+struct AttentionParams {
+  int64_t B, H, Hkv, L, S, D, Dv;
+  float scale;
+  bool causal;
+  const float* mask;  // additive, at b * maskStrideB + h * maskStrideH + i * maskStrideL + j; may be null
+  int64_t maskStrideB, maskStrideH, maskStrideL;
+  double dropoutP;
+  uint32_t seedK0, seedK1;
+  uint64_t seedStart;
+};
+
+// The counter-based generator of src/tensor/rng.ts (randomBits), bit for bit.
+inline uint32_t mix32(uint32_t x) {
+  x = (x ^ (x >> 16)) * 0x7feb352du;
+  x = (x ^ (x >> 15)) * 0x846ca68bu;
+  return x ^ (x >> 16);
+}
+inline uint32_t randomBits(uint32_t k0, uint32_t k1, uint64_t counter) {
+  const uint32_t c = static_cast<uint32_t>(counter), hi = static_cast<uint32_t>(counter >> 32);
+  uint32_t x = mix32(c ^ k0);
+  x = mix32(x + (k1 ^ (hi * 0x9e3779b9u)));
+  return mix32(x ^ k0 ^ 0x5bd1e995u);
+}
+// Dropout drops an element when uniformAt(...) < p, i.e. when (randomBits >> 8) < dropThreshold(p).
+inline uint32_t dropThreshold(double p) {
+  if (!(p > 0.0)) return 0;
+  if (p >= 1.0) return 1u << 24;
+  // uniformAt = (r + 0.5) * 2^-24 < p  <=>  r < p * 2^24 - 0.5  <=>  r < ceil(p * 2^24 - 0.5).
+  double t = p * 16777216.0 - 0.5;
+  double c = static_cast<double>(static_cast<int64_t>(t));
+  if (c < t) c += 1.0;
+  return static_cast<uint32_t>(c < 0.0 ? 0.0 : c);
+}
+
+// out [B, H, L, Dv], lse [B, H, L].
+void attentionForward(float* out, float* lse, const float* q, const float* k, const float* v, const AttentionParams& p);
+// Writes dq [B, H, L, D], dk [B, Hkv, S, D], dv [B, Hkv, S, Dv].
+void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                       const float* v, const float* out, const float* lse, const AttentionParams& p);
+
+// Per instruction set (attention_avx512.cc, attention_portable.cc).
+namespace avx512 {
+void attentionForward(float* out, float* lse, const float* q, const float* k, const float* v, const AttentionParams& p);
+void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                       const float* v, const float* out, const float* lse, const AttentionParams& p);
+}  // namespace avx512
+namespace avx2 {
+void attentionForward(float* out, float* lse, const float* q, const float* k, const float* v, const AttentionParams& p);
+void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                       const float* v, const float* out, const float* lse, const AttentionParams& p);
+}  // namespace avx2
+namespace scalar {
+void attentionForward(float* out, float* lse, const float* q, const float* k, const float* v, const AttentionParams& p);
+void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                       const float* v, const float* out, const float* lse, const AttentionParams& p);
+}  // namespace scalar
+
+}  // namespace qkv

@@ -1,0 +1,317 @@
+// The fused attention driver, written once and compiled per instruction set: it is included inside
+// namespace qkv::<isa> after that namespace's TileOps (so plain loops here vectorize for the
+// instruction set of the including file). No include guard on purpose.
+//
+// TileOps::gemmK / gemmR compute  C[M, N] = (accumulate ? rowScale * C : 0) + A[M, K] @ B[K, N]
+// with B rows at b + k * ldb and A "k-major" (element (r, k) at a[k * lda + r]) or "row-major"
+// (at a[r * lda + k]); rowScale may be null (1).
+//
+// Forward (per batch b, head h, tile of kBr queries; FlashAttention-2 loop order):
+//   Qs = scale * Q_tile, m = -inf, l = 0, O = 0
+//   for each block of kBc keys (stopping at the diagonal when causal):
+//     S = Qs @ K_blk^T (+ mask, -inf where causal/out of range)            [kBr, kBc]
+//     m' = max(m, rowmax S); alpha = exp(m - m'); P = exp(S - m'); l = alpha l + rowsum P
+//     O = alpha O + dropout(P) @ V_blk
+//   O /= l, lse = m + log l
+// Backward (per batch b, kv head, block of kBc keys; dK, dV of the block stay hot):
+//   for each query head sharing the kv head, each query tile (from the diagonal when causal):
+//     P = exp(S - lse), dPd = dO @ V_blk^T, dS = P * (dropout'(dPd) - Di) * scale, Di = rowsum(dO * O)
+//     dV += dropout(P)^T @ dO, dK += dS^T @ Q, dQ += dS @ K_blk
+
+constexpr int64_t kBr = 96;  // queries per tile
+constexpr int64_t kBc = 64;  // keys per block
+
+// exp(x) in float (Cephes polynomial, ~1 ulp), branch-free so loops over it vectorize; 0 for x <= -88.
+inline float expApprox(float x) {
+  x = x < -88.0f ? -88.0f : (x > 88.5f ? 88.5f : x);
+  const float t = x * 1.44269504088896341f + 12582912.0f;  // round(x / ln 2) in the low mantissa bits
+  const float n = t - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  const int32_t e = (static_cast<int32_t>(n) + 127) << 23;
+  float scaleBits;
+  std::memcpy(&scaleBits, &e, sizeof(float));
+  return y * scaleBits;
+}
+
+// The additive mask, causal limit and key range of one row of scores s[0:kBc] (keys j0 + j).
+inline void maskRow(float* s, const AttentionParams& p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t bc) {
+  int64_t jmax = bc;
+  if (p.causal) jmax = std::min<int64_t>(bc, std::max<int64_t>(0, i - j0 + 1));
+  if (p.mask != nullptr) {
+    const float* mrow = p.mask + b * p.maskStrideB + h * p.maskStrideH + i * p.maskStrideL + j0;
+    for (int64_t j = 0; j < jmax; j++) s[j] += mrow[j];
+  }
+  for (int64_t j = jmax; j < kBc; j++) s[j] = -std::numeric_limits<float>::infinity();
+}
+
+inline float rowMax(const float* s, int64_t n) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
+  return m;
+}
+
+// s = exp(s - m); returns the sum.
+inline float expShiftSum(float* s, int64_t n, float m) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; j++) {
+    const float e = expApprox(s[j] - m);
+    s[j] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+// keep[j] = the dropout keep factor (0 or 1 / (1 - p)) of counters base + j.
+inline void dropoutRow(float* keep, uint32_t k0, uint32_t k1, uint64_t base, int64_t n, uint32_t threshold,
+                       float keepScale) {
+  for (int64_t j = 0; j < n; j++) {
+    const uint32_t r = randomBits(k0, k1, base + static_cast<uint64_t>(j)) >> 8;
+    keep[j] = r < threshold ? 0.0f : keepScale;
+  }
+}
+
+// kt[(unit * nkb + kb) * D * kBc + d * kBc + j] = x[unit][kb * kBc + j][d], zero past S.
+inline void packTransposedBlocks(float* kt, const float* x, int64_t units, int64_t S, int64_t D) {
+  const int64_t nkb = (S + kBc - 1) / kBc;
+  parallelFor(units * nkb, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * kBc, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; it++) {
+      const int64_t unit = it / nkb, kb = it % nkb, j0 = kb * kBc, bc = std::min(kBc, S - j0);
+      float* dst = kt + it * D * kBc;
+      const float* src = x + (unit * S + j0) * D;
+      for (int64_t j = 0; j < bc; j++)
+        for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * D + d];
+      for (int64_t d = 0; d < D; d++)
+        for (int64_t j = bc; j < kBc; j++) dst[d * kBc + j] = 0.0f;
+    }
+  });
+}
+
+// qt[(unit * nqt + t) * D * kBr + d * kBr + r] = scale * x[unit][t * kBr + r][d], zero past L.
+inline void packQueryTiles(float* qt, const float* x, int64_t units, int64_t L, int64_t D, float scale) {
+  const int64_t nqt = (L + kBr - 1) / kBr;
+  parallelFor(units * nqt, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * kBr, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; it++) {
+      const int64_t unit = it / nqt, t = it % nqt, i0 = t * kBr, rows = std::min(kBr, L - i0);
+      float* dst = qt + it * D * kBr;
+      const float* src = x + (unit * L + i0) * D;
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t d = 0; d < D; d++) dst[d * kBr + r] = scale * src[r * D + d];
+      for (int64_t d = 0; d < D; d++)
+        for (int64_t r = rows; r < kBr; r++) dst[d * kBr + r] = 0.0f;
+    }
+  });
+}
+
+// One query tile: qp[d * kBr + r] = scale * x[r][d], zero for rows <= r < kBr.
+inline void packQueryTile(float* qp, const float* x, int64_t rows, int64_t D, float scale) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t d = 0; d < D; d++) qp[d * kBr + r] = scale * x[r * D + d];
+  for (int64_t d = 0; d < D; d++)
+    for (int64_t r = rows; r < kBr; r++) qp[d * kBr + r] = 0.0f;
+}
+
+inline void zeroFill(float* x, int64_t n) {
+  parallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
+    std::memset(x + begin, 0, sizeof(float) * static_cast<size_t>(end - begin));
+  });
+}
+
+void attentionForward(float* out, float* lse, const float* q, const float* k, const float* v,
+                      const AttentionParams& p) {
+  const int64_t B = p.B, H = p.H, Hkv = p.Hkv, L = p.L, S = p.S, D = p.D, Dv = p.Dv;
+  if (B == 0 || H == 0 || L == 0) return;
+  if (S == 0) {
+    zeroFill(out, B * H * L * Dv);
+    for (int64_t i = 0; i < B * H * L; i++) lse[i] = -std::numeric_limits<float>::infinity();
+    return;
+  }
+  const int64_t group = H / Hkv, nqt = (L + kBr - 1) / kBr, nkb = (S + kBc - 1) / kBc;
+  float* kt = scratch(ScratchSlot::AttnA, static_cast<size_t>(B * Hkv * nkb * D * kBc));
+  if (kt == nullptr) throw std::bad_alloc();
+  packTransposedBlocks(kt, k, B * Hkv, S, D);
+  const uint32_t threshold = dropThreshold(p.dropoutP);
+  const float keepScale = p.dropoutP < 1.0 ? static_cast<float>(1.0 / (1.0 - p.dropoutP)) : 0.0f;
+  const double tileFlops = 2.0 * static_cast<double>(kBr * std::min(S, kBc * 4) * (D + Dv));
+  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(2e6 / tileFlops));
+
+  parallelFor(B * H * nqt, grain, [&](int64_t begin, int64_t end) {
+    float* qp = scratch(ScratchSlot::AttnB, static_cast<size_t>(D * kBr));
+    float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(kBr * kBc + kBc));
+    if (qp == nullptr || sbuf == nullptr) return;
+    float* keep = sbuf + kBr * kBc;
+    float m[kBr], l[kBr], alpha[kBr];
+    for (int64_t item = begin; item < end; item++) {
+      const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, bk = b * Hkv + h / group;
+      const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
+      packQueryTile(qp, q + (bh * L + i0) * D, rows, D, p.scale);
+      float* o = out + (bh * L + i0) * Dv;
+      for (int64_t r = 0; r < rows; r++) { m[r] = -std::numeric_limits<float>::infinity(); l[r] = 0.0f; }
+      const int64_t kbEnd = p.causal ? std::min(nkb, (std::min(S, i0 + rows) + kBc - 1) / kBc) : nkb;
+      bool first = true;
+      for (int64_t kb = 0; kb < kbEnd; kb++) {
+        const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
+        TileOps::gemmK(sbuf, kBc, qp, kBr, kt + (bk * nkb + kb) * D * kBc, kBc, rows, kBc, D, false, nullptr);
+        for (int64_t r = 0; r < rows; r++) {
+          const int64_t i = i0 + r;
+          float* s = sbuf + r * kBc;
+          maskRow(s, p, b, h, i, j0, bc);
+          const float mnew = std::max(m[r], rowMax(s, kBc));
+          if (mnew == -std::numeric_limits<float>::infinity()) {
+            for (int64_t j = 0; j < kBc; j++) s[j] = 0.0f;
+            alpha[r] = 1.0f;
+            continue;
+          }
+          alpha[r] = expApprox(m[r] - mnew);
+          l[r] = l[r] * alpha[r] + expShiftSum(s, kBc, mnew);
+          m[r] = mnew;
+          if (threshold > 0) {
+            dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
+                       threshold, keepScale);
+            for (int64_t j = 0; j < bc; j++) s[j] *= keep[j];
+          }
+        }
+        TileOps::gemmR(o, Dv, sbuf, kBc, v + (bk * S + j0) * Dv, Dv, rows, Dv, bc, !first, alpha);
+        first = false;
+      }
+      float* lrow = lse + bh * L + i0;
+      for (int64_t r = 0; r < rows; r++) {
+        float* orow = o + r * Dv;
+        if (first || !(l[r] > 0.0f)) {
+          for (int64_t c = 0; c < Dv; c++) orow[c] = 0.0f;
+          lrow[r] = -std::numeric_limits<float>::infinity();
+          continue;
+        }
+        const float inv = 1.0f / l[r];
+        for (int64_t c = 0; c < Dv; c++) orow[c] *= inv;
+        lrow[r] = m[r] + std::log(l[r]);
+      }
+    }
+  });
+}
+
+void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                       const float* v, const float* out, const float* lse, const AttentionParams& p) {
+  const int64_t B = p.B, H = p.H, Hkv = p.Hkv, L = p.L, S = p.S, D = p.D, Dv = p.Dv;
+  zeroFill(dq, B * H * L * D);
+  zeroFill(dk, B * Hkv * S * D);
+  zeroFill(dv, B * Hkv * S * Dv);
+  if (B == 0 || H == 0 || L == 0 || S == 0) return;
+  const int64_t group = H / Hkv, nqt = (L + kBr - 1) / kBr, nkb = (S + kBc - 1) / kBc;
+  const size_t qtSize = static_cast<size_t>(B * H * nqt * kBr);
+  float* qT = scratch(ScratchSlot::AttnA, qtSize * static_cast<size_t>(D + Dv) + static_cast<size_t>(B * H * L));
+  if (qT == nullptr) throw std::bad_alloc();
+  float* doT = qT + qtSize * static_cast<size_t>(D);
+  float* di = doT + qtSize * static_cast<size_t>(Dv);
+  packQueryTiles(qT, q, B * H, L, D, p.scale);
+  packQueryTiles(doT, dout, B * H, L, Dv, 1.0f);
+  parallelFor(B * H * L, std::max<int64_t>(1, 16384 / std::max<int64_t>(Dv, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) {
+      const float* a = dout + i * Dv;
+      const float* o = out + i * Dv;
+      float s = 0.0f;
+      for (int64_t c = 0; c < Dv; c++) s += a[c] * o[c];
+      di[i] = s;
+    }
+  });
+  const uint32_t threshold = dropThreshold(p.dropoutP);
+  const float keepScale = p.dropoutP < 1.0 ? static_cast<float>(1.0 / (1.0 - p.dropoutP)) : 0.0f;
+
+  // One key block of one kv head, over every query that reads it; dQ goes to dqOut.
+  auto keyBlock = [&](int64_t bk, int64_t kb, float* dqOut) {
+    float* kT = scratch(ScratchSlot::AttnB, static_cast<size_t>((D + Dv) * kBc));
+    float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(2 * kBr * kBc + kBc));
+    if (kT == nullptr || sbuf == nullptr) return;
+    float* vT = kT + D * kBc;
+    float* dsbuf = sbuf + kBr * kBc;
+    float* keep = dsbuf + kBr * kBc;
+    const int64_t b = bk / Hkv, j0 = kb * kBc, bc = std::min(kBc, S - j0);
+    const float* kblk = k + (bk * S + j0) * D;
+    const float* vblk = v + (bk * S + j0) * Dv;
+    for (int64_t j = 0; j < bc; j++) {
+      for (int64_t d = 0; d < D; d++) kT[d * kBc + j] = kblk[j * D + d];
+      for (int64_t c = 0; c < Dv; c++) vT[c * kBc + j] = vblk[j * Dv + c];
+    }
+    for (int64_t d = 0; d < D + Dv; d++)
+      for (int64_t j = bc; j < kBc; j++) kT[d * kBc + j] = 0.0f;
+    float* dkBlk = dk + (bk * S + j0) * D;
+    float* dvBlk = dv + (bk * S + j0) * Dv;
+    const int64_t qtBegin = p.causal ? std::min(nqt, j0 / kBr) : 0;
+    for (int64_t h = (bk % Hkv) * group; h < (bk % Hkv + 1) * group; h++) {
+      const int64_t bh = b * H + h;
+      for (int64_t qt = qtBegin; qt < nqt; qt++) {
+        const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
+        TileOps::gemmK(sbuf, kBc, qT + (bh * nqt + qt) * D * kBr, kBr, kT, kBc, rows, kBc, D, false, nullptr);
+        TileOps::gemmK(dsbuf, kBc, doT + (bh * nqt + qt) * Dv * kBr, kBr, vT, kBc, rows, kBc, Dv, false, nullptr);
+        for (int64_t r = 0; r < rows; r++) {
+          const int64_t i = i0 + r;
+          float* s = sbuf + r * kBc;
+          float* ds = dsbuf + r * kBc;
+          const float li = lse[bh * L + i];
+          if (li == -std::numeric_limits<float>::infinity()) {
+            for (int64_t j = 0; j < kBc; j++) s[j] = ds[j] = 0.0f;
+            continue;
+          }
+          maskRow(s, p, b, h, i, j0, bc);
+          for (int64_t j = 0; j < kBc; j++) s[j] = expApprox(s[j] - li);
+          const float dii = di[bh * L + i];
+          if (threshold > 0) {
+            dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
+                       threshold, keepScale);
+            for (int64_t j = bc; j < kBc; j++) keep[j] = 0.0f;
+            for (int64_t j = 0; j < kBc; j++) {
+              ds[j] = s[j] * (ds[j] * keep[j] - dii) * p.scale;
+              s[j] *= keep[j];
+            }
+          } else {
+            for (int64_t j = 0; j < kBc; j++) ds[j] = s[j] * (ds[j] - dii) * p.scale;
+          }
+        }
+        // dV[bc, Dv] += Pd^T @ dO;  dK[bc, D] += dS^T @ Q;  dQ[rows, D] += dS @ K_blk
+        TileOps::gemmK(dvBlk, Dv, sbuf, kBc, dout + (bh * L + i0) * Dv, Dv, bc, Dv, rows, true, nullptr);
+        TileOps::gemmK(dkBlk, D, dsbuf, kBc, q + (bh * L + i0) * D, D, bc, D, rows, true, nullptr);
+        TileOps::gemmR(dqOut + (bh * L + i0) * D, D, dsbuf, kBc, kblk, D, rows, D, bc, true, nullptr);
+      }
+    }
+  };
+
+  const int threads = numThreads();
+  const int64_t units = B * Hkv;
+  const double work = static_cast<double>(L) * static_cast<double>(S) * static_cast<double>(group) * static_cast<double>(D + Dv) * 4.0;
+  if (threads == 1 || units % threads == 0 || units >= 4 * threads || work * static_cast<double>(units) < 4e6) {
+    // Whole kv heads per task: every dQ row has a single writer.
+    const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(4e6 / std::max(work, 1.0)));
+    parallelFor(units, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t bk = begin; bk < end; bk++)
+        for (int64_t kb = 0; kb < nkb; kb++) keyBlock(bk, kb, dq);
+    });
+    return;
+  }
+  // Key blocks per task; each thread sums dQ into its own buffer, reduced at the end.
+  const int64_t dqSize = B * H * L * D;
+  std::vector<float> partial(static_cast<size_t>(dqSize) * static_cast<size_t>(threads - 1), 0.0f);
+  std::atomic<int64_t> next{0};
+  int used = 1;
+  parallelRun(threads, [&](int tid, int nth) {
+    if (tid == 0) used = nth;
+    float* target = tid == 0 ? dq : partial.data() + static_cast<size_t>(tid - 1) * static_cast<size_t>(dqSize);
+    for (;;) {
+      const int64_t it = next.fetch_add(1, std::memory_order_relaxed);
+      if (it >= units * nkb) break;
+      keyBlock(it / nkb, it % nkb, target);
+    }
+  });
+  parallelFor(dqSize, 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int t = 1; t < used; t++) {
+      const float* src = partial.data() + static_cast<size_t>(t - 1) * static_cast<size_t>(dqSize);
+      for (int64_t i = begin; i < end; i++) dq[i] += src[i];
+    }
+  });
+}

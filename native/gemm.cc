@@ -1,0 +1,205 @@
+// GEMM driver (GotoBLAS/BLIS loop structure):
+//   for jc in N step NC:            [KC, NC] panel of B packed once, shared by all threads (L3)
+//     for pc in K step KC:
+//       for ic in M step MC:        [MC, KC] block of A packed per thread (L2)
+//         for jr in NC step NR:     [KC, NR] micro-panel of B (L1)
+//           for ir in MC step MR:   micro-kernel: an [MR, NR] tile of C in registers
+// Threads split C into a tm x tn grid of row panels x column micro-panels.
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "cpu.h"
+#include "pool.h"
+#include "scratch.h"
+
+namespace qkv {
+
+namespace {
+
+const GemmKernel& activeKernel() {
+  switch (activeIsa()) {
+    case Isa::Avx512: return gemmKernelAvx512();
+    case Isa::Avx2: return gemmKernelAvx2();
+    default: return gemmKernelScalar();
+  }
+}
+
+// Element (i, k) of a matrix operand lives at p[i * rs + k * cs].
+struct View {
+  const float* p;
+  int64_t rs, cs;
+};
+
+// dst[(panel * kc + k) * MR + r] = A(i0 + panel * MR + r, p0 + k), zero past mc.   A [mc, kc] -> panels
+void packA(float* dst, View a, int64_t mc, int64_t kc, int MR) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+    int64_t mr = std::min<int64_t>(MR, mc - i0);
+    const float* src = a.p + i0 * a.rs;
+    if (a.rs == 1) {
+      for (int64_t k = 0; k < kc; k++) {
+        const float* s = src + k * a.cs;
+        float* d = dst + k * MR;
+        for (int64_t r = 0; r < mr; r++) d[r] = s[r];
+        for (int64_t r = mr; r < MR; r++) d[r] = 0.0f;
+      }
+    } else {
+      for (int64_t r = 0; r < mr; r++) {
+        const float* s = src + r * a.rs;
+        for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = s[k * a.cs];
+      }
+      for (int64_t r = mr; r < MR; r++)
+        for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+    }
+  }
+}
+
+// dst[(panel * kc + k) * NR + c] = B(k, j0 + panel * NR + c), zero past nc.   B [kc, nc] -> panels
+void packBPanel(float* dst, View b, int64_t nr, int64_t kc, int NR) {
+  if (b.cs == 1) {
+    for (int64_t k = 0; k < kc; k++) {
+      const float* s = b.p + k * b.rs;
+      float* d = dst + k * NR;
+      if (nr == NR) {
+        std::memcpy(d, s, sizeof(float) * NR);
+      } else {
+        for (int64_t c = 0; c < nr; c++) d[c] = s[c];
+        for (int64_t c = nr; c < NR; c++) d[c] = 0.0f;
+      }
+    }
+  } else {
+    for (int64_t c = 0; c < nr; c++) {
+      const float* s = b.p + c * b.cs;
+      for (int64_t k = 0; k < kc; k++) dst[k * NR + c] = s[k * b.rs];
+    }
+    for (int64_t c = nr; c < NR; c++)
+      for (int64_t k = 0; k < kc; k++) dst[k * NR + c] = 0.0f;
+  }
+}
+
+// One [mr, nr] tile: the full micro-kernel when the tile is whole, else through a temporary.
+inline void runTile(const GemmKernel& g, int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc,
+                    int64_t mr, int64_t nr, bool overwrite) {
+  if (mr == g.MR && nr == g.NR) {
+    g.kernel(kc, ap, bp, c, ldc, overwrite);
+    return;
+  }
+  alignas(64) float tmp[16 * 64];
+  g.kernel(kc, ap, bp, tmp, g.NR, true);
+  for (int64_t r = 0; r < mr; r++) {
+    float* cr = c + r * ldc;
+    const float* tr = tmp + r * g.NR;
+    if (overwrite)
+      for (int64_t j = 0; j < nr; j++) cr[j] = tr[j];
+    else
+      for (int64_t j = 0; j < nr; j++) cr[j] += tr[j];
+  }
+}
+
+void zeroOrKeep(float* c, int64_t ldc, int64_t M, int64_t N, bool accumulate) {
+  if (accumulate) return;
+  for (int64_t i = 0; i < M; i++) std::memset(c + i * ldc, 0, sizeof(float) * N);
+}
+
+// Thread `tid` of `nth` (a tm x tn grid) computes its share of C [M, N] (=|+=) A [M, K] @ B [K, N].
+// packedB is shared ([KC, NC] floats); every thread of the job must call this (barriers inside).
+void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, int64_t K,
+              bool accumulate, int tid, int nth, int tm, int tn, float* packedB, SpinBarrier& barrier) {
+  const int MR = g.MR, NR = g.NR;
+  const int64_t KC = g.KC, NC = g.NC;
+  const int ti = tid / tn, tj = tid % tn;
+  const int64_t mPanels = (M + MR - 1) / MR;
+  const int64_t rowBegin = std::min(M, (mPanels * ti / tm) * MR);
+  const int64_t rowEnd = std::min(M, (mPanels * (ti + 1) / tm) * MR);
+  const int64_t MC = std::max<int64_t>(MR, (g.MC / MR) * MR);
+  float* packedA = scratch(ScratchSlot::GemmA, static_cast<size_t>(MC * KC));
+
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    const int64_t nPanels = (nc + NR - 1) / NR;
+    const int64_t colPanelBegin = nPanels * tj / tn, colPanelEnd = nPanels * (tj + 1) / tn;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const bool overwrite = pc == 0 && !accumulate;
+      // All threads pack the shared B panel together.
+      for (int64_t q = nPanels * tid / nth; q < nPanels * (tid + 1) / nth; q++) {
+        View bq{b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs, b.cs};
+        packBPanel(packedB + q * kc * NR, bq, std::min<int64_t>(NR, nc - q * NR), kc, NR);
+      }
+      barrier.wait(nth);
+      for (int64_t ic = rowBegin; ic < rowEnd; ic += MC) {
+        const int64_t mc = std::min(MC, rowEnd - ic);
+        packA(packedA, View{a.p + ic * a.rs + pc * a.cs, a.rs, a.cs}, mc, kc, MR);
+        for (int64_t q = colPanelBegin; q < colPanelEnd; q++) {
+          const int64_t jr = q * NR, nr = std::min<int64_t>(NR, nc - jr);
+          const float* bp = packedB + q * kc * NR;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = std::min<int64_t>(MR, mc - ir);
+            runTile(g, kc, packedA + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, overwrite);
+          }
+        }
+      }
+      barrier.wait(nth);
+    }
+  }
+}
+
+void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, int64_t K, bool accumulate,
+                   int maxThreads) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) { zeroOrKeep(c, ldc, M, N, accumulate); return; }
+  const GemmKernel& g = activeKernel();
+  const size_t packedBSize = static_cast<size_t>(g.KC) * static_cast<size_t>(((std::min<int64_t>(g.NC, N) + g.NR - 1) / g.NR) * g.NR);
+  float* packedB = scratch(ScratchSlot::GemmB, packedBSize);
+  if (packedB == nullptr) throw std::bad_alloc();
+  // About 1 MFLOP per thread pays for waking it.
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  int threads = static_cast<int>(std::min<double>(maxThreads, std::max(1.0, flops / 1.5e6)));
+  SpinBarrier barrier;
+  parallelRun(threads, [&](int tid, int nth) {
+    // Pick the grid that gives each thread the smallest tile.
+    const int64_t mPanels = (M + g.MR - 1) / g.MR, nPanels = (N + g.NR - 1) / g.NR;
+    int tm = nth, tn = 1;
+    double best = 1e300;
+    for (int cand = nth; cand >= 1; cand--) {
+      if (nth % cand != 0) continue;
+      const int ctn = nth / cand;
+      double cost = static_cast<double>((mPanels + cand - 1) / cand) * g.MR * static_cast<double>((nPanels + ctn - 1) / ctn) * g.NR;
+      if (cost < best * 0.999) { best = cost; tm = cand; tn = ctn; }
+    }
+    gemmPart(g, c, ldc, a, b, M, N, K, accumulate, tid, nth, tm, tn, packedB, barrier);
+  });
+}
+
+}  // namespace
+
+void sgemmSerial(float* c, int64_t ldc, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t rsB,
+                 int64_t csB, int64_t M, int64_t N, int64_t K, bool accumulate) {
+  gemmOnThreads(c, ldc, View{a, rsA, csA}, View{b, rsB, csB}, M, N, K, accumulate, 1);
+}
+
+void sgemmBatched(float* out, const float* a, const float* bm, int64_t batch, int64_t M, int64_t N, int64_t K,
+                  bool transA, bool transB, int64_t strideA, int64_t strideB, bool accumulate) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  const int64_t rsA = transA ? 1 : K, csA = transA ? M : 1;
+  const int64_t rsB = transB ? 1 : N, csB = transB ? K : 1;
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const int threads = numThreads();
+  // Many small products: one whole product per task. Otherwise each product uses all threads.
+  if (batch > 1 && threads > 1 && (batch >= 2 * threads || flops < 4e6) && flops * static_cast<double>(batch) > 2e6) {
+    const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(1e6 / std::max(flops, 1.0)));
+    parallelFor(batch, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; i++)
+        gemmOnThreads(out + i * M * N, N, View{a + i * strideA, rsA, csA}, View{bm + i * strideB, rsB, csB}, M, N,
+                      K, accumulate, 1);
+    });
+    return;
+  }
+  for (int64_t i = 0; i < batch; i++)
+    gemmOnThreads(out + i * M * N, N, View{a + i * strideA, rsA, csA}, View{bm + i * strideB, rsB, csB}, M, N, K,
+                  accumulate, threads);
+}
+
+}  // namespace qkv

@@ -1,0 +1,33 @@
+// Single-precision GEMM: BLIS-style blocking and packing around register-tile micro-kernels.
+#pragma once
+
+#include <cstdint>
+
+namespace qkv {
+
+// out[b] (=|+=) op(a[b]) @ op(bm[b]) for b < batch; out [batch, M, N] contiguous.
+// a holds [M, K] (or [K, M] when transA) at offset b * strideA (0: shared); bm holds [K, N]
+// (or [N, K] when transB) at offset b * strideB.
+void sgemmBatched(float* out, const float* a, const float* bm, int64_t batch, int64_t M, int64_t N, int64_t K,
+                  bool transA, bool transB, int64_t strideA, int64_t strideB, bool accumulate);
+
+// One GEMM with arbitrary element strides, on the calling thread only:
+// C[i, j] (=|+=) sum_k A[i * rsA + k * csA] * B[k * rsB + j * csB], C row stride ldc.
+void sgemmSerial(float* c, int64_t ldc, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t rsB,
+                 int64_t csB, int64_t M, int64_t N, int64_t K, bool accumulate);
+
+// The micro-kernel of one instruction set: c[MR, NR] (=|+=) a-panel[kc, MR]^T @ b-panel[kc, NR].
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool overwrite);
+
+struct GemmKernel {
+  MicroKernel kernel;
+  int MR, NR;   // register tile
+  int KC, MC, NC;  // cache blocks: a [MC, KC] block stays in L2, a [KC, NC] panel in L3
+};
+
+// Per instruction set (defined in kernels_*.cc).
+const GemmKernel& gemmKernelScalar();
+const GemmKernel& gemmKernelAvx2();
+const GemmKernel& gemmKernelAvx512();
+
+}  // namespace qkv

@@ -1,0 +1,64 @@
+// AVX2 + FMA kernels (compiled with function-level target options, chosen at run time).
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "gemm.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define QKV_HAVE_X86 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+namespace qkv {
+namespace avx2 {
+
+constexpr int kMR = 6, kNR = 16;
+
+// c[6, 16] (=|+=) sum_k a[k, 0:6]^T b[k, 0:16]: 12 ymm accumulators.
+void gemmMicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool overwrite) {
+  __m256 acc0[kMR], acc1[kMR];
+#pragma GCC unroll 6
+  for (int r = 0; r < kMR; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < kMR; r++) {
+      const __m256 ar = _mm256_broadcast_ss(a + r);
+      acc0[r] = _mm256_fmadd_ps(ar, b0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(ar, b1, acc1[r]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < kMR; r++) {
+    float* cr = c + r * ldc;
+    if (overwrite) {
+      _mm256_storeu_ps(cr, acc0[r]);
+      _mm256_storeu_ps(cr + 8, acc1[r]);
+    } else {
+      _mm256_storeu_ps(cr, _mm256_add_ps(acc0[r], _mm256_loadu_ps(cr)));
+      _mm256_storeu_ps(cr + 8, _mm256_add_ps(acc1[r], _mm256_loadu_ps(cr + 8)));
+    }
+  }
+}
+
+}  // namespace avx2
+}  // namespace qkv
+
+#pragma GCC pop_options
+#endif
+
+namespace qkv {
+
+const GemmKernel& gemmKernelAvx2() {
+#if QKV_HAVE_X86
+  static const GemmKernel k{avx2::gemmMicroKernel, avx2::kMR, avx2::kNR, 256, 144, 3072};
+  return k;
+#else
+  return gemmKernelScalar();
+#endif
+}
+
+}  // namespace qkv

@@ -1,0 +1,74 @@
+// AVX-512 kernels (compiled for AVX-512 with function-level target options, chosen at run time).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstdlib>
+
+#include "gemm.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define QKV_HAVE_X86 1
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi,bmi2")
+
+namespace qkv {
+namespace avx512 {
+
+constexpr int kMR = 14, kNR = 32;
+
+// c[14, 32] (=|+=) sum_k a[k, 0:14]^T b[k, 0:32]: 28 zmm accumulators, B rows loaded, A broadcast.
+void gemmMicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool overwrite) {
+  __m512 acc0[kMR], acc1[kMR];
+#pragma GCC unroll 14
+  for (int r = 0; r < kMR; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(a + 8 * kMR), _MM_HINT_T0);
+#pragma GCC unroll 14
+    for (int r = 0; r < kMR; r++) {
+      const __m512 ar = _mm512_set1_ps(a[r]);
+      acc0[r] = _mm512_fmadd_ps(ar, b0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(ar, b1, acc1[r]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+  if (overwrite) {
+#pragma GCC unroll 14
+    for (int r = 0; r < kMR; r++) {
+      _mm512_storeu_ps(c + r * ldc, acc0[r]);
+      _mm512_storeu_ps(c + r * ldc + 16, acc1[r]);
+    }
+  } else {
+#pragma GCC unroll 14
+    for (int r = 0; r < kMR; r++) {
+      _mm512_storeu_ps(c + r * ldc, _mm512_add_ps(acc0[r], _mm512_loadu_ps(c + r * ldc)));
+      _mm512_storeu_ps(c + r * ldc + 16, _mm512_add_ps(acc1[r], _mm512_loadu_ps(c + r * ldc + 16)));
+    }
+  }
+}
+
+}  // namespace avx512
+}  // namespace qkv
+
+#pragma GCC pop_options
+#endif
+
+namespace qkv {
+
+static int envInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : fallback;
+}
+
+const GemmKernel& gemmKernelAvx512() {
+#if QKV_HAVE_X86
+  static const GemmKernel k{avx512::gemmMicroKernel, avx512::kMR, avx512::kNR, envInt("QKV_GEMM_KC", 256),
+                            envInt("QKV_GEMM_MC", 336), envInt("QKV_GEMM_NC", 3072)};
+  return k;
+#else
+  return gemmKernelScalar();
+#endif
+}
+
+}  // namespace qkv

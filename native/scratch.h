@@ -1,0 +1,35 @@
+// Grow-only, 64-byte aligned scratch buffers, one set per thread (kernels reuse them across calls).
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+
+namespace qkv {
+
+enum class ScratchSlot { GemmA = 0, GemmB, AttnA, AttnB, AttnC, Count };
+
+// A buffer of at least n floats for this thread and slot; contents are unspecified.
+inline float* scratch(ScratchSlot slot, size_t n) {
+  struct Buffers {
+    float* ptr[static_cast<int>(ScratchSlot::Count)] = {};
+    size_t cap[static_cast<int>(ScratchSlot::Count)] = {};
+    ~Buffers() {
+      for (float* p : ptr) std::free(p);
+    }
+  };
+  static thread_local Buffers buffers;
+  int s = static_cast<int>(slot);
+  if (buffers.cap[s] < n) {
+    std::free(buffers.ptr[s]);
+    size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+    buffers.ptr[s] = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (buffers.ptr[s] == nullptr) {
+      buffers.cap[s] = 0;
+      return nullptr;
+    }
+    buffers.cap[s] = n;
+  }
+  return buffers.ptr[s];
+}
+
+}  // namespace qkv
