@@ -57,6 +57,18 @@ function dot(q: FloatArray, qo: number, k: FloatArray, ko: number, D: number): n
   return s0 + s1 + s2 + s3;
 }
 
+/** y[yo..yo+n) += a · x[xo..xo+n), unrolled by 4. */
+function axpy(y: Float64Array, yo: number, a: number, x: FloatArray, xo: number, n: number): void {
+  let d = 0;
+  for (; d + 3 < n; d += 4) {
+    y[yo + d]! += a * x[xo + d]!;
+    y[yo + d + 1]! += a * x[xo + d + 1]!;
+    y[yo + d + 2]! += a * x[xo + d + 2]!;
+    y[yo + d + 3]! += a * x[xo + d + 3]!;
+  }
+  for (; d < n; d++) y[yo + d]! += a * x[xo + d]!;
+}
+
 export function sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
   a: SparseAttentionArgs): void {
   const { B, H, Hkv, D, Dv, scale, pattern } = a;
@@ -96,8 +108,7 @@ export function sparseAttentionForward(out: FloatArray, lse: FloatArray, q: Floa
           for (let j = spans[3 * r]!; j < e; j += st) {
             const p = Math.exp(row[n++]! - m);
             sum += p;
-            const vj = vo + j * Dv;
-            for (let d = 0; d < Dv; d++) acc[d]! += p * v[vj + d]!;
+            axpy(acc, 0, p, v, vo + j * Dv, Dv);
           }
         }
         const inv = 1 / sum;
@@ -139,16 +150,12 @@ export function sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: Floa
                 const p = Math.exp(dot(q, qo, k, kj, D) * scale - l); // undoes the forward's normalization
                 // undo out = sum_j p_j v_j
                 const dp = dot(dout, oo, v, vj, Dv);
-                const dvj = j * Dv;
-                for (let d = 0; d < Dv; d++) dv64[dvj + d]! += p * dout[oo + d]!;
+                axpy(dv64, j * Dv, p, dout, oo, Dv);
                 // undo the softmax, then the scaled dot product
                 const ds = p * (dp - Di) * scale;
                 if (ds === 0) continue;
-                const dkj = j * D;
-                for (let d = 0; d < D; d++) {
-                  dqi[d]! += ds * k[kj + d]!;
-                  dk64[dkj + d]! += ds * q[qo + d]!;
-                }
+                axpy(dqi, 0, ds, k, kj, D);
+                axpy(dk64, j * D, ds, q, qo, D);
               }
             }
           }
