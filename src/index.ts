@@ -71,3 +71,7 @@ export * from "./attention/linear.js";
 export * from "./attention/performer.js";
 export * from "./attention/select.js";
 export * from "./nn/efficient-self-attention.js";
+export { scatterAdd, segmentSoftmax } from "./ops/scatter.js";
+export { LSTMCell, GRUCell, lstmStep, gruStep, type RNNCellOptions } from "./nn/rnn-cell.js";
+export { LSTM, GRU, type RNNOptions, type RNNResult, type LSTMResult } from "./nn/rnn.js";
+export { GATConv, type GATConvOptions, type GATConvForwardOptions, type GATConvResult } from "./nn/gat.js";

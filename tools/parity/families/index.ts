@@ -8,6 +8,8 @@ import { transformer } from "./transformer.js";
 import { mha } from "./mha.js";
 import { optim } from "./optim.js";
 import { dotCosine, gqa, sdpa } from "./sdpa.js";
+import { rnn } from "./rnn.js";
+import { gat } from "./gat.js";
 
 export const families: Record<string, FamilyRunner> = {
   sdpa,
@@ -20,4 +22,6 @@ export const families: Record<string, FamilyRunner> = {
   transformer,
   optim,
   efficient,
+  rnn,
+  gat,
 };
