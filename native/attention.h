@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace qkv {
 
@@ -39,6 +40,26 @@ inline uint32_t dropThreshold(double p) {
   double c = static_cast<double>(static_cast<int64_t>(t));
   if (c < t) c += 1.0;
   return static_cast<uint32_t>(c < 0.0 ? 0.0 : c);
+}
+
+// exp(x) in float (Cephes polynomial, ~1 ulp), branch-free so loops over it vectorize; 0 for x <= -88.
+inline float expApprox(float x) {
+  x = x < -88.0f ? -88.0f : (x > 88.5f ? 88.5f : x);
+  const float t = x * 1.44269504088896341f + 12582912.0f;  // round(x / ln 2) in the low mantissa bits
+  const float n = t - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  const int32_t e = (static_cast<int32_t>(n) + 127) << 23;
+  float scaleBits;
+  std::memcpy(&scaleBits, &e, sizeof(float));
+  return y * scaleBits;
 }
 
 // out [B, H, L, Dv], lse [B, H, L].

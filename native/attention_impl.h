@@ -2,7 +2,8 @@
 // namespace qkv::<isa> after that namespace's TileOps (so plain loops here vectorize for the
 // instruction set of the including file). No include guard on purpose.
 //
-// TileOps::gemmK / gemmR compute  C[M, N] = (accumulate ? rowScale * C : 0) + A[M, K] @ B[K, N]
+// TileOps::rowMax(s, n) and TileOps::expShiftSum(s, n, m) (s = exp(s - m), returns the sum) work
+// on n a multiple of 16. TileOps::gemmK / gemmR compute  C[M, N] = (accumulate ? rowScale * C : 0) + A[M, K] @ B[K, N]
 // with B rows at b + k * ldb and A "k-major" (element (r, k) at a[k * lda + r]) or "row-major"
 // (at a[r * lda + k]); rowScale may be null (1).
 //
@@ -21,26 +22,6 @@
 constexpr int64_t kBr = 96;  // queries per tile
 constexpr int64_t kBc = 64;  // keys per block
 
-// exp(x) in float (Cephes polynomial, ~1 ulp), branch-free so loops over it vectorize; 0 for x <= -88.
-inline float expApprox(float x) {
-  x = x < -88.0f ? -88.0f : (x > 88.5f ? 88.5f : x);
-  const float t = x * 1.44269504088896341f + 12582912.0f;  // round(x / ln 2) in the low mantissa bits
-  const float n = t - 12582912.0f;
-  float r = x - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  const int32_t e = (static_cast<int32_t>(n) + 127) << 23;
-  float scaleBits;
-  std::memcpy(&scaleBits, &e, sizeof(float));
-  return y * scaleBits;
-}
-
 // The additive mask, causal limit and key range of one row of scores s[0:kBc] (keys j0 + j).
 inline void maskRow(float* s, const AttentionParams& p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t bc) {
   int64_t jmax = bc;
@@ -50,23 +31,6 @@ inline void maskRow(float* s, const AttentionParams& p, int64_t b, int64_t h, in
     for (int64_t j = 0; j < jmax; j++) s[j] += mrow[j];
   }
   for (int64_t j = jmax; j < kBc; j++) s[j] = -std::numeric_limits<float>::infinity();
-}
-
-inline float rowMax(const float* s, int64_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
-  return m;
-}
-
-// s = exp(s - m); returns the sum.
-inline float expShiftSum(float* s, int64_t n, float m) {
-  float sum = 0.0f;
-  for (int64_t j = 0; j < n; j++) {
-    const float e = expApprox(s[j] - m);
-    s[j] = e;
-    sum += e;
-  }
-  return sum;
 }
 
 // keep[j] = the dropout keep factor (0 or 1 / (1 - p)) of counters base + j.
@@ -163,14 +127,14 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
           const int64_t i = i0 + r;
           float* s = sbuf + r * kBc;
           maskRow(s, p, b, h, i, j0, bc);
-          const float mnew = std::max(m[r], rowMax(s, kBc));
+          const float mnew = std::max(m[r], TileOps::rowMax(s, kBc));
           if (mnew == -std::numeric_limits<float>::infinity()) {
             for (int64_t j = 0; j < kBc; j++) s[j] = 0.0f;
             alpha[r] = 1.0f;
             continue;
           }
           alpha[r] = expApprox(m[r] - mnew);
-          l[r] = l[r] * alpha[r] + expShiftSum(s, kBc, mnew);
+          l[r] = l[r] * alpha[r] + TileOps::expShiftSum(s, kBc, mnew);
           m[r] = mnew;
           if (threshold > 0) {
             dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,

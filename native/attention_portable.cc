@@ -35,6 +35,27 @@
     }                                                                                                           \
   }                                                                                                             \
   struct TileOps {                                                                                              \
+    static float rowMax(const float* s, int64_t n) {                                                            \
+      float m[8];                                                                                               \
+      for (int t = 0; t < 8; t++) m[t] = -std::numeric_limits<float>::infinity();                               \
+      for (int64_t j = 0; j < n; j += 8)                                                                        \
+        for (int t = 0; t < 8; t++) m[t] = s[j + t] > m[t] ? s[j + t] : m[t];                                   \
+      float r = m[0];                                                                                           \
+      for (int t = 1; t < 8; t++) r = m[t] > r ? m[t] : r;                                                      \
+      return r;                                                                                                 \
+    }                                                                                                           \
+    static float expShiftSum(float* s, int64_t n, float m) {                                                    \
+      float acc[8] = {};                                                                                        \
+      for (int64_t j = 0; j < n; j += 8)                                                                        \
+        for (int t = 0; t < 8; t++) {                                                                           \
+          const float e = expApprox(s[j + t] - m);                                                              \
+          s[j + t] = e;                                                                                         \
+          acc[t] += e;                                                                                          \
+        }                                                                                                       \
+      float r = 0.0f;                                                                                           \
+      for (int t = 0; t < 8; t++) r += acc[t];                                                                  \
+      return r;                                                                                                 \
+    }                                                                                                           \
     static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,          \
                       int64_t M, int64_t N, int64_t K, bool accumulate, const float* rowScale) {                \
       tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);                                   \

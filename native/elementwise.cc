@@ -107,7 +107,7 @@ void unary(UnaryOp op, float* out, const float* x, int64_t n, float alpha) {
     case UnaryOp::Tanh: return mapUnary(out, x, n, [](float v) { return std::tanh(v); });
     case UnaryOp::Erf: return mapUnary(out, x, n, [](float v) { return std::erf(v); });
     case UnaryOp::Abs: return mapUnary(out, x, n, [](float v) { return std::fabs(v); });
-    case UnaryOp::Relu: return mapUnary(out, x, n, [](float v) { return v > 0.0f ? v : (v != v ? v : 0.0f); });
+    case UnaryOp::Relu: return mapUnary(out, x, n, [](float v) { return v > 0.0f ? v : 0.0f; });
     case UnaryOp::Sigmoid: return mapUnary(out, x, n, [](float v) { return sigmoidf(v); });
     case UnaryOp::GeluErf:
       return mapUnary(out, x, n, [](float v) { return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f)); });

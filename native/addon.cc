@@ -1,0 +1,375 @@
+// The N-API entry points: argument checks (TypeError / RangeError, never a crash), then the kernels.
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "attention.h"
+#include "cpu.h"
+#include "elementwise.h"
+#include "gemm.h"
+#include "norm.h"
+#include "pool.h"
+
+namespace {
+
+using qkv::AttentionParams;
+
+constexpr double kMaxSafe = 9007199254740991.0;  // 2^53 - 1
+
+struct Ctx {
+  const Napi::CallbackInfo& info;
+  const char* fn;
+
+  [[noreturn]] void typeError(const std::string& msg) const {
+    throw Napi::TypeError::New(info.Env(), std::string("qkv native ") + fn + ": " + msg);
+  }
+  [[noreturn]] void rangeError(const std::string& msg) const {
+    throw Napi::RangeError::New(info.Env(), std::string("qkv native ") + fn + ": " + msg);
+  }
+
+  void argc(size_t n) const {
+    if (info.Length() < n) typeError("expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
+  }
+
+  // A Float32Array of at least `need` elements.
+  float* f32(const Napi::Value& v, const char* name, int64_t need) const {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      typeError(std::string(name) + " must be a Float32Array (float64 runs on the js backend)");
+    auto arr = v.As<Napi::Float32Array>();
+    if (static_cast<int64_t>(arr.ElementLength()) < need)
+      rangeError(std::string(name) + " has " + std::to_string(arr.ElementLength()) + " elements, needs " +
+                 std::to_string(need));
+    return need == 0 ? nullptr : arr.Data();
+  }
+  float* f32(size_t i, const char* name, int64_t need) const { return f32(info[i], name, need); }
+
+  // A Float32Array of at least `need` elements, or null / undefined.
+  float* f32OrNull(size_t i, const char* name, int64_t need) const {
+    if (info[i].IsNull() || info[i].IsUndefined()) return nullptr;
+    float* p = f32(i, name, need);
+    if (p == nullptr) p = info[i].As<Napi::Float32Array>().Data();
+    return p;
+  }
+
+  int64_t size(const Napi::Value& v, const char* name) const {
+    if (!v.IsNumber()) typeError(std::string(name) + " must be a number");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0.0) || d > kMaxSafe || std::floor(d) != d)
+      rangeError(std::string(name) + " must be a non-negative integer, got " + std::to_string(d));
+    return static_cast<int64_t>(d);
+  }
+  int64_t size(size_t i, const char* name) const { return size(info[i], name); }
+
+  double number(const Napi::Value& v, const char* name) const {
+    if (!v.IsNumber()) typeError(std::string(name) + " must be a number");
+    return v.As<Napi::Number>().DoubleValue();
+  }
+
+  bool boolean(const Napi::Value& v, const char* name) const {
+    if (!v.IsBoolean()) typeError(std::string(name) + " must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+  bool boolean(size_t i, const char* name) const { return boolean(info[i], name); }
+
+  std::string string(size_t i, const char* name) const {
+    if (!info[i].IsString()) typeError(std::string(name) + " must be a string");
+    return info[i].As<Napi::String>().Utf8Value();
+  }
+
+  // a * b * ..., as a RangeError when it leaves the exactly representable range.
+  int64_t product(std::initializer_list<int64_t> xs) const {
+    double p = 1.0;
+    int64_t r = 1;
+    for (int64_t x : xs) {
+      p *= static_cast<double>(x);
+      if (p > kMaxSafe) rangeError("sizes too large");
+      r *= x;
+    }
+    return r;
+  }
+};
+
+// Runs a kernel entry point, turning C++ failures (out of memory, thread creation) into JS errors.
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), "qkv native: out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("qkv native: ") + e.what());
+  }
+}
+
+// matmul(out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate)
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "matmul"};
+    c.argc(12);
+    const int64_t batch = c.size(3, "batch"), M = c.size(4, "M"), N = c.size(5, "N"), K = c.size(6, "K");
+    const bool transA = c.boolean(7, "transA"), transB = c.boolean(8, "transB");
+    const int64_t strideA = c.size(9, "strideA"), strideB = c.size(10, "strideB");
+    const bool accumulate = c.boolean(11, "accumulate");
+    const int64_t mk = c.product({M, K}), kn = c.product({K, N});
+    const int64_t needA = batch == 0 || mk == 0 ? 0 : c.product({batch - 1, strideA}) + mk;
+    const int64_t needB = batch == 0 || kn == 0 ? 0 : c.product({batch - 1, strideB}) + kn;
+    float* out = c.f32(0, "out", c.product({batch, M, N}));
+    const float* a = c.f32(1, "a", needA);
+    const float* b = c.f32(2, "b", needB);
+    qkv::sgemmBatched(out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+    return info.Env().Undefined();
+  });
+}
+
+// unary(op, out, x, n, alpha)
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "unary"};
+    c.argc(5);
+    qkv::UnaryOp op;
+    const std::string name = c.string(0, "op");
+    if (!qkv::parseUnaryOp(name.c_str(), &op)) c.rangeError("unknown unary op '" + name + "'");
+    const int64_t n = c.size(3, "n");
+    float* out = c.f32(1, "out", n);
+    const float* x = c.f32(2, "x", n);
+    const double alpha = c.number(info[4], "alpha");
+    qkv::unary(op, out, x, n, static_cast<float>(alpha));
+    return info.Env().Undefined();
+  });
+}
+
+std::vector<int64_t> sizeList(const Ctx& c, size_t i, const char* name) {
+  if (!c.info[i].IsArray()) c.typeError(std::string(name) + " must be an array of integers");
+  auto arr = c.info[i].As<Napi::Array>();
+  if (arr.Length() > 64) c.rangeError(std::string(name) + " has too many dims");
+  std::vector<int64_t> r(arr.Length());
+  for (uint32_t d = 0; d < arr.Length(); d++) r[d] = c.size(arr.Get(d), name);
+  return r;
+}
+
+// binary(op, out, a, b, outShape, aStrides, bStrides)
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "binary"};
+    c.argc(7);
+    qkv::BinaryOp op;
+    const std::string name = c.string(0, "op");
+    if (!qkv::parseBinaryOp(name.c_str(), &op)) c.rangeError("unknown binary op '" + name + "'");
+    const std::vector<int64_t> shape = sizeList(c, 4, "outShape"), sa = sizeList(c, 5, "aStrides"),
+                               sb = sizeList(c, 6, "bStrides");
+    if (sa.size() != shape.size() || sb.size() != shape.size())
+      c.rangeError("outShape, aStrides and bStrides must have the same length");
+    int64_t n = 1, lastA = 0, lastB = 0;
+    for (size_t d = 0; d < shape.size(); d++) {
+      n = c.product({n, shape[d]});
+      if (shape[d] > 0) {
+        lastA += c.product({shape[d] - 1, sa[d]});
+        lastB += c.product({shape[d] - 1, sb[d]});
+      }
+    }
+    float* out = c.f32(1, "out", n);
+    const float* a = c.f32(2, "a", n == 0 ? 0 : lastA + 1);
+    const float* b = c.f32(3, "b", n == 0 ? 0 : lastB + 1);
+    if (n == 0) return info.Env().Undefined();
+    qkv::binary(op, out, a, b, shape.data(), sa.data(), sb.data(), static_cast<int>(shape.size()));
+    return info.Env().Undefined();
+  });
+}
+
+// softmax(out, x, rows, cols, log)
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "softmax"};
+    c.argc(5);
+    const int64_t rows = c.size(2, "rows"), cols = c.size(3, "cols"), n = c.product({rows, cols});
+    float* out = c.f32(0, "out", n);
+    const float* x = c.f32(1, "x", n);
+    qkv::softmaxForward(out, x, rows, cols, c.boolean(4, "log"));
+    return info.Env().Undefined();
+  });
+}
+
+// softmaxBackward(dx, y, dy, rows, cols, log)
+Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "softmaxBackward"};
+    c.argc(6);
+    const int64_t rows = c.size(3, "rows"), cols = c.size(4, "cols"), n = c.product({rows, cols});
+    float* dx = c.f32(0, "dx", n);
+    const float* y = c.f32(1, "y", n);
+    const float* dy = c.f32(2, "dy", n);
+    qkv::softmaxBackward(dx, y, dy, rows, cols, c.boolean(5, "log"));
+    return info.Env().Undefined();
+  });
+}
+
+// layerNorm(out, mean, rstd, x, weight, bias, rows, cols, eps)
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "layerNorm"};
+    c.argc(9);
+    const int64_t rows = c.size(6, "rows"), cols = c.size(7, "cols"), n = c.product({rows, cols});
+    float* out = c.f32(0, "out", n);
+    float* mean = c.f32(1, "mean", rows);
+    float* rstd = c.f32(2, "rstd", rows);
+    const float* x = c.f32(3, "x", n);
+    const float* weight = c.f32OrNull(4, "weight", cols);
+    const float* bias = c.f32OrNull(5, "bias", cols);
+    const double eps = c.number(info[8], "eps");
+    qkv::layerNormForward(out, mean, rstd, x, weight, bias, rows, cols, static_cast<float>(eps));
+    return info.Env().Undefined();
+  });
+}
+
+// layerNormBackward(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols)
+Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "layerNormBackward"};
+    c.argc(10);
+    const int64_t rows = c.size(8, "rows"), cols = c.size(9, "cols"), n = c.product({rows, cols});
+    float* dx = c.f32(0, "dx", n);
+    float* dweight = c.f32OrNull(1, "dweight", cols);
+    float* dbias = c.f32OrNull(2, "dbias", cols);
+    const float* dy = c.f32(3, "dy", n);
+    const float* x = c.f32(4, "x", n);
+    const float* mean = c.f32(5, "mean", rows);
+    const float* rstd = c.f32(6, "rstd", rows);
+    const float* weight = c.f32OrNull(7, "weight", cols);
+    qkv::layerNormBackward(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
+    return info.Env().Undefined();
+  });
+}
+
+AttentionParams attentionParams(const Ctx& c, const Napi::Value& v) {
+  if (!v.IsObject()) c.typeError("args must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  AttentionParams p{};
+  p.B = c.size(o.Get("B"), "args.B");
+  p.H = c.size(o.Get("H"), "args.H");
+  p.Hkv = c.size(o.Get("Hkv"), "args.Hkv");
+  p.L = c.size(o.Get("L"), "args.L");
+  p.S = c.size(o.Get("S"), "args.S");
+  p.D = c.size(o.Get("D"), "args.D");
+  p.Dv = c.size(o.Get("Dv"), "args.Dv");
+  if (p.Hkv == 0 ? p.H != 0 : p.H % p.Hkv != 0) c.rangeError("args.H must be a multiple of args.Hkv");
+  p.scale = static_cast<float>(c.number(o.Get("scale"), "args.scale"));
+  p.causal = c.boolean(o.Get("causal"), "args.causal");
+  p.maskStrideB = c.size(o.Get("maskStrideB"), "args.maskStrideB");
+  p.maskStrideH = c.size(o.Get("maskStrideH"), "args.maskStrideH");
+  p.maskStrideL = c.size(o.Get("maskStrideL"), "args.maskStrideL");
+  const Napi::Value mask = o.Get("mask");
+  if (!mask.IsNull() && !mask.IsUndefined()) {
+    int64_t need = 0;
+    if (p.B > 0 && p.H > 0 && p.L > 0 && p.S > 0)
+      need = c.product({p.B - 1, p.maskStrideB}) + c.product({p.H - 1, p.maskStrideH}) +
+             c.product({p.L - 1, p.maskStrideL}) + p.S;
+    p.mask = c.f32(mask, "args.mask", need);
+  }
+  p.dropoutP = c.number(o.Get("dropoutP"), "args.dropoutP");
+  if (!(p.dropoutP >= 0.0 && p.dropoutP <= 1.0)) c.rangeError("args.dropoutP must be in [0, 1]");
+  const double k0 = c.number(o.Get("seedK0"), "args.seedK0"), k1 = c.number(o.Get("seedK1"), "args.seedK1");
+  if (!std::isfinite(k0) || !std::isfinite(k1)) c.rangeError("args.seedK0 / seedK1 must be finite");
+  // As JS `x >>> 0` does.
+  p.seedK0 = static_cast<uint32_t>(static_cast<int64_t>(std::fmod(std::trunc(k0), 4294967296.0)));
+  p.seedK1 = static_cast<uint32_t>(static_cast<int64_t>(std::fmod(std::trunc(k1), 4294967296.0)));
+  p.seedStart = static_cast<uint64_t>(c.size(o.Get("seedStart"), "args.seedStart"));
+  c.product({p.B, p.H, p.L, p.S});
+  return p;
+}
+
+// attentionForward(out, lse, q, k, v, args)
+Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "attentionForward"};
+    c.argc(6);
+    const AttentionParams p = attentionParams(c, info[5]);
+    float* out = c.f32(0, "out", c.product({p.B, p.H, p.L, p.Dv}));
+    float* lse = c.f32(1, "lse", c.product({p.B, p.H, p.L}));
+    const float* q = c.f32(2, "q", c.product({p.B, p.H, p.L, p.D}));
+    const float* k = c.f32(3, "k", c.product({p.B, p.Hkv, p.S, p.D}));
+    const float* v = c.f32(4, "v", c.product({p.B, p.Hkv, p.S, p.Dv}));
+    qkv::attentionForward(out, lse, q, k, v, p);
+    return info.Env().Undefined();
+  });
+}
+
+// attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args)
+Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "attentionBackward"};
+    c.argc(10);
+    const AttentionParams p = attentionParams(c, info[9]);
+    const int64_t nq = c.product({p.B, p.H, p.L, p.D}), nk = c.product({p.B, p.Hkv, p.S, p.D});
+    const int64_t nv = c.product({p.B, p.Hkv, p.S, p.Dv}), no = c.product({p.B, p.H, p.L, p.Dv});
+    float* dq = c.f32(0, "dq", nq);
+    float* dk = c.f32(1, "dk", nk);
+    float* dv = c.f32(2, "dv", nv);
+    const float* dout = c.f32(3, "dout", no);
+    const float* q = c.f32(4, "q", nq);
+    const float* k = c.f32(5, "k", nk);
+    const float* v = c.f32(6, "v", nv);
+    const float* out = c.f32(7, "out", no);
+    const float* lse = c.f32(8, "lse", c.product({p.B, p.H, p.L}));
+    qkv::attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, p);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "setNumThreads"};
+    c.argc(1);
+    const int64_t n = c.size(0, "n");
+    if (n < 1 || n > 256) c.rangeError("n must be in [1, 256]");
+    qkv::setNumThreads(static_cast<int>(n));
+    return Napi::Number::New(info.Env(), qkv::numThreads());
+  });
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), qkv::numThreads()); }
+
+Napi::Value GetIsa(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), qkv::isaName(qkv::activeIsa()));
+}
+
+// setIsa("avx512" | "avx2" | "scalar"): caps the kernels' instruction set; returns the one in effect.
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "setIsa"};
+    c.argc(1);
+    const std::string name = c.string(0, "isa");
+    qkv::Isa isa;
+    if (name == "avx512") isa = qkv::Isa::Avx512;
+    else if (name == "avx2") isa = qkv::Isa::Avx2;
+    else if (name == "scalar") isa = qkv::Isa::Scalar;
+    else c.rangeError("unknown isa '" + name + "'");
+    return Napi::String::New(info.Env(), qkv::isaName(qkv::setIsa(isa)));
+  });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
+  exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
+  exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
+  exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
+  exports.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward, "softmaxBackward"));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm, "layerNorm"));
+  exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward, "layerNormBackward"));
+  exports.Set("attentionForward", Napi::Function::New(env, AttentionForward, "attentionForward"));
+  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward, "attentionBackward"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("getIsa", Napi::Function::New(env, GetIsa, "getIsa"));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(qkv_native, Init)

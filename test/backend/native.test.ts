@@ -1,0 +1,307 @@
+/**
+ * The native backend against the js reference kernels: random inputs of awkward sizes, every
+ * option, every instruction set the CPU has (avx512 / avx2 / scalar kernels) and 1 or 2 threads.
+ * Skipped when the addon is not built.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { AttentionArgs, Backend, BinaryOp, UnaryOp } from "../../src/backend/backend.js";
+import { jsBackend } from "../../src/backend/js/index.js";
+import {
+  getNativeIsa, getNumThreads, loadNativeBackend, setNativeIsa, setNumThreads, type NativeIsa,
+} from "../../src/backend/native/index.js";
+import { Generator } from "../../src/tensor/rng.js";
+
+const native = loadNativeBackend({ quiet: true });
+const skip = native === null ? "native addon not built (npm install builds it when a C++ compiler is present)" : false;
+const gen = new Generator(1234);
+
+function rand(n: number, scale = 1): Float32Array {
+  const x = new Float32Array(n);
+  gen.fillNormal(x, 0, scale);
+  return x;
+}
+
+/** |a - e| <= atol + rtol |e| elementwise; infinities must match exactly. */
+function close(actual: Float32Array, expected: Float32Array, atol: number, rtol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let worst = 0, at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    if (a === e || (Number.isNaN(a) && Number.isNaN(e))) continue;
+    const err = Math.abs(a - e) - (atol + rtol * Math.abs(e));
+    if (!(err <= 0) && (!(err <= worst) || at < 0)) { worst = err; at = i; }
+  }
+  assert.ok(at < 0, `${what}: [${at}] native ${actual[at]} vs js ${expected[at]}`);
+}
+
+function isas(): NativeIsa[] {
+  const best = getNativeIsa();
+  const all: NativeIsa[] = best === "avx512" ? ["avx512", "avx2", "scalar"] : best === "avx2" ? ["avx2", "scalar"] : ["scalar"];
+  return all;
+}
+
+/** Runs `body` once per instruction set and thread count, restoring the defaults after. */
+function everyConfig(body: (tag: string) => void, threads: number[] = [1, 2]): void {
+  const best = getNativeIsa(), defaultThreads = getNumThreads();
+  try {
+    for (const isa of isas()) {
+      setNativeIsa(isa);
+      for (const t of threads) {
+        setNumThreads(t);
+        body(`${isa}/${t}t`);
+      }
+    }
+  } finally {
+    setNativeIsa(best);
+    setNumThreads(defaultThreads);
+  }
+}
+
+describe("native backend", { skip }, () => {
+  const nb = native as Backend;
+
+  test("matmul: trans flags, batch strides (0 = shared), accumulate, awkward sizes", () => {
+    const shapes: [number, number, number][] = [[1, 1, 1], [7, 33, 65], [33, 7, 1], [65, 130, 33], [130, 65, 300], [14, 32, 7]];
+    everyConfig((tag) => {
+      for (const [M, N, K] of shapes) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            for (const [batch, shareA, shareB] of [[1, false, false], [3, true, false], [2, false, true]] as const) {
+              const strideA = shareA ? 0 : M * K, strideB = shareB ? 0 : K * N;
+              const a = rand(shareA ? M * K : batch * M * K), b = rand(shareB ? K * N : batch * K * N);
+              for (const accumulate of [false, true]) {
+                const init = rand(batch * M * N);
+                const want = init.slice(), got = init.slice();
+                jsBackend.matmul(want, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+                nb.matmul(got, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+                close(got, want, 2e-5 * Math.sqrt(K), 1e-4,
+                  `${tag} matmul ${M}x${N}x${K} tA=${transA} tB=${transB} batch=${batch} acc=${accumulate}`);
+              }
+            }
+          }
+        }
+      }
+    });
+  });
+
+  test("matmul: large enough to block and thread; K = 0", () => {
+    const M = 257, N = 515, K = 301;
+    const a = rand(M * K), b = rand(K * N);
+    const want = new Float32Array(M * N);
+    jsBackend.matmul(want, a, b, 1, M, N, K, false, true, 0, 0, false);
+    everyConfig((tag) => {
+      const got = new Float32Array(M * N);
+      nb.matmul(got, a, b, 1, M, N, K, false, true, 0, 0, false);
+      close(got, want, 1e-3, 1e-4, `${tag} matmul ${M}x${N}x${K}`);
+    });
+    const out = new Float32Array(6).fill(5);
+    nb.matmul(out, new Float32Array(0), new Float32Array(0), 1, 2, 3, 0, false, false, 0, 0, false);
+    assert.deepEqual([...out], [0, 0, 0, 0, 0, 0]);
+  });
+
+  test("unary: every op", () => {
+    const ops: UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "abs", "relu", "sigmoid", "geluErf",
+      "geluTanh", "sin", "cos", "square", "reciprocal", "sign", "elu"];
+    for (const n of [1, 7, 1000, 70001]) {
+      const x = rand(n, 2);
+      x[0] = 0;
+      const pos = x.map((v) => Math.abs(v) + 0.01);
+      for (const op of ops) {
+        const input = op === "log" || op === "sqrt" || op === "rsqrt" ? pos : x;
+        const want = new Float32Array(n), got = new Float32Array(n);
+        jsBackend.unary(op, want, input, n, 0.7);
+        nb.unary(op, got, input, n, 0.7);
+        close(got, want, op === "erf" || op === "geluErf" ? 3e-7 : 1e-6, 2e-6, `unary ${op} n=${n}`);
+      }
+    }
+  });
+
+  test("binary: every op with broadcasting strides", () => {
+    const ops: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"];
+    // out [2, 3, 33]: a full, b broadcast along dims 0 and 2; then a [3, 1] x b [1, 33] outer; then scalars.
+    const cases: [number[], number[], number[], number, number][] = [
+      [[2, 3, 33], [99, 33, 1], [0, 1, 0], 198, 3],
+      [[3, 33], [1, 0], [0, 1], 3, 33],
+      [[7], [0], [1], 1, 7],
+      [[130, 7], [7, 1], [7, 1], 910, 910],
+      [[4, 1, 65], [65, 0, 1], [0, 0, 1], 260, 65],
+    ];
+    for (const [shape, sa, sb, na, nb2] of cases) {
+      const n = shape.reduce((p, s) => p * s, 1);
+      const a = rand(na).map((v) => Math.abs(v) + 0.1), b = rand(nb2);
+      for (const op of ops) {
+        const want = new Float32Array(n), got = new Float32Array(n);
+        jsBackend.binary(op, want, a, b, shape, sa, sb);
+        nb.binary(op, got, a, b, shape, sa, sb);
+        close(got, want, 1e-6, 2e-6, `binary ${op} [${shape}]`);
+      }
+    }
+  });
+
+  test("softmax / log-softmax forward and backward, fully masked rows", () => {
+    for (const [rows, cols] of [[1, 1], [7, 33], [65, 130], [3, 1000]] as const) {
+      const x = rand(rows * cols, 3);
+      for (let j = 0; j < cols; j++) x[j] = -Infinity; // row 0 fully masked
+      if (cols > 2) x[cols + 1] = -Infinity;
+      const dy = rand(rows * cols);
+      for (const log of [false, true]) {
+        const want = new Float32Array(rows * cols), got = new Float32Array(rows * cols);
+        jsBackend.softmax(want, x, rows, cols, log);
+        nb.softmax(got, x, rows, cols, log);
+        close(got, want, 1e-6, 1e-5, `softmax log=${log} ${rows}x${cols}`);
+        const y = want.map((v) => (log && v === -Infinity ? -1e30 : v));
+        const dwant = new Float32Array(rows * cols), dgot = new Float32Array(rows * cols);
+        jsBackend.softmaxBackward(dwant, y, dy, rows, cols, log);
+        nb.softmaxBackward(dgot, y, dy, rows, cols, log);
+        close(dgot, dwant, 1e-5, 1e-4, `softmaxBackward log=${log} ${rows}x${cols}`);
+      }
+    }
+  });
+
+  test("layerNorm forward and backward, with and without weight / bias", () => {
+    for (const [rows, cols] of [[1, 1], [7, 33], [130, 65], [5, 700]] as const) {
+      const x = rand(rows * cols, 2).map((v) => v + 3), dy = rand(rows * cols);
+      const w = rand(cols), bias = rand(cols);
+      for (const [weight, b] of [[w, bias], [null, null], [w, null], [null, bias]] as const) {
+        const out = [new Float32Array(rows * cols), new Float32Array(rows * cols)] as const;
+        const mean = [new Float32Array(rows), new Float32Array(rows)] as const;
+        const rstd = [new Float32Array(rows), new Float32Array(rows)] as const;
+        jsBackend.layerNorm(out[0], mean[0], rstd[0], x, weight, b, rows, cols, 1e-5);
+        nb.layerNorm(out[1], mean[1], rstd[1], x, weight, b, rows, cols, 1e-5);
+        const tag = `${rows}x${cols} w=${weight !== null} b=${b !== null}`;
+        close(out[1], out[0], 1e-5, 1e-4, `layerNorm out ${tag}`);
+        close(mean[1], mean[0], 1e-6, 1e-5, `layerNorm mean ${tag}`);
+        close(rstd[1], rstd[0], 1e-6, 1e-4, `layerNorm rstd ${tag}`);
+        const dx = [new Float32Array(rows * cols), new Float32Array(rows * cols)] as const;
+        const dw = [new Float32Array(cols), new Float32Array(cols)] as const;
+        const db = [new Float32Array(cols), new Float32Array(cols)] as const;
+        jsBackend.layerNormBackward(dx[0], dw[0], db[0], dy, x, mean[0], rstd[0], weight, rows, cols);
+        nb.layerNormBackward(dx[1], dw[1], db[1], dy, x, mean[0], rstd[0], weight, rows, cols);
+        close(dx[1], dx[0], 1e-4, 1e-3, `layerNormBackward dx ${tag}`);
+        close(dw[1], dw[0], 1e-4, 1e-4, `layerNormBackward dweight ${tag}`);
+        close(db[1], db[0], 1e-4, 1e-4, `layerNormBackward dbias ${tag}`);
+      }
+    }
+  });
+
+  interface Case {
+    B: number; H: number; Hkv: number; L: number; S: number; D: number; Dv: number;
+    causal?: boolean; mask?: "none" | "full" | "row" | "keys"; dropoutP?: number; maskedRows?: number[];
+  }
+
+  function attentionCase(c: Case): { args: AttentionArgs; q: Float32Array; k: Float32Array; v: Float32Array; dout: Float32Array } {
+    const { B, H, Hkv, L, S, D, Dv } = c;
+    let mask: Float32Array | null = null, maskStrideB = 0, maskStrideH = 0, maskStrideL = 0;
+    if (c.mask !== undefined && c.mask !== "none") {
+      // "full": [B, H, L, S]; "row": [L, S] broadcast over B and H; "keys": [B, 1, 1, S] (padding mask)
+      if (c.mask === "full") { maskStrideB = H * L * S; maskStrideH = L * S; maskStrideL = S; }
+      if (c.mask === "row") maskStrideL = S;
+      if (c.mask === "keys") maskStrideB = S;
+      const n = c.mask === "full" ? B * H * L * S : c.mask === "row" ? L * S : B * S;
+      mask = rand(n);
+      for (let i = 0; i < n; i += 5) mask[i] = -Infinity;
+      for (const r of c.maskedRows ?? []) for (let j = 0; j < S; j++) mask[r * maskStrideL + j] = -Infinity;
+    }
+    const args: AttentionArgs = {
+      B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal: c.causal ?? false, mask, maskStrideB, maskStrideH,
+      maskStrideL, dropoutP: c.dropoutP ?? 0, seedK0: 0x9e3779b9, seedK1: 12345, seedStart: 4294967000,
+    };
+    return { args, q: rand(B * H * L * D), k: rand(B * Hkv * S * D), v: rand(B * Hkv * S * Dv), dout: rand(B * H * L * Dv) };
+  }
+
+  function checkAttention(c: Case, threads: number[] = [1, 2]): void {
+    const { args, q, k, v, dout } = attentionCase(c);
+    const { B, H, Hkv, L, S, D, Dv } = args;
+    const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
+    const dq = new Float32Array(B * H * L * D), dk = new Float32Array(B * Hkv * S * D), dv = new Float32Array(B * Hkv * S * Dv);
+    jsBackend.attentionForward(out, lse, q, k, v, args);
+    jsBackend.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
+    const name = JSON.stringify(c);
+    everyConfig((tag) => {
+      const o = new Float32Array(out.length).fill(NaN), l = new Float32Array(lse.length).fill(NaN);
+      nb.attentionForward(o, l, q, k, v, args);
+      close(o, out, 2e-5, 1e-4, `${tag} attention out ${name}`);
+      close(l, lse, 2e-5, 1e-5, `${tag} attention lse ${name}`);
+      const gq = new Float32Array(dq.length).fill(NaN), gk = new Float32Array(dk.length).fill(NaN);
+      const gv = new Float32Array(dv.length).fill(NaN);
+      nb.attentionBackward(gq, gk, gv, dout, q, k, v, out, lse, args);
+      close(gq, dq, 1e-4, 1e-3, `${tag} attention dq ${name}`);
+      close(gk, dk, 1e-4, 1e-3, `${tag} attention dk ${name}`);
+      close(gv, dv, 1e-4, 1e-3, `${tag} attention dv ${name}`);
+    }, threads);
+  }
+
+  test("attention: plain, odd head dims, L != S", () => {
+    checkAttention({ B: 1, H: 1, Hkv: 1, L: 1, S: 1, D: 1, Dv: 1 });
+    checkAttention({ B: 2, H: 2, Hkv: 2, L: 7, S: 33, D: 16, Dv: 16 });
+    checkAttention({ B: 1, H: 3, Hkv: 3, L: 130, S: 65, D: 33, Dv: 17 });
+    checkAttention({ B: 1, H: 2, Hkv: 2, L: 65, S: 130, D: 64, Dv: 80 });
+  });
+
+  test("attention: causal (top-left) with L < S and L > S", () => {
+    checkAttention({ B: 1, H: 2, Hkv: 2, L: 33, S: 130, D: 16, Dv: 16, causal: true });
+    checkAttention({ B: 2, H: 1, Hkv: 1, L: 200, S: 65, D: 32, Dv: 24, causal: true });
+    checkAttention({ B: 1, H: 2, Hkv: 1, L: 197, S: 197, D: 64, Dv: 64, causal: true });
+  });
+
+  test("attention: additive masks with broadcasting strides, fully masked rows", () => {
+    checkAttention({ B: 2, H: 2, Hkv: 2, L: 33, S: 70, D: 8, Dv: 8, mask: "full" });
+    checkAttention({ B: 2, H: 3, Hkv: 1, L: 65, S: 33, D: 16, Dv: 7, mask: "row", maskedRows: [0, 5, 64] });
+    checkAttention({ B: 3, H: 2, Hkv: 2, L: 7, S: 130, D: 20, Dv: 20, mask: "keys", causal: true });
+    const { args, q, k, v, dout } = attentionCase({ B: 1, H: 2, Hkv: 2, L: 9, S: 20, D: 8, Dv: 8, mask: "row", maskedRows: [3] });
+    const out = new Float32Array(2 * 9 * 8), lse = new Float32Array(2 * 9);
+    nb.attentionForward(out, lse, q, k, v, args);
+    for (const h of [0, 1]) {
+      assert.equal(lse[h * 9 + 3], -Infinity);
+      for (let c = 0; c < 8; c++) assert.equal(out[(h * 9 + 3) * 8 + c], 0);
+    }
+    const dq = new Float32Array(q.length).fill(NaN);
+    nb.attentionBackward(dq, new Float32Array(k.length), new Float32Array(v.length), dout, q, k, v, out, lse, args);
+    for (const h of [0, 1]) for (let c = 0; c < 8; c++) assert.equal(dq[(h * 9 + 3) * 8 + c], 0);
+  });
+
+  test("attention: grouped-query heads (GQA) and multi-query", () => {
+    checkAttention({ B: 2, H: 4, Hkv: 2, L: 33, S: 65, D: 16, Dv: 16, causal: true });
+    checkAttention({ B: 1, H: 6, Hkv: 1, L: 100, S: 130, D: 32, Dv: 32, mask: "row" });
+  });
+
+  test("attention: dropout regenerated from the counter RNG matches js exactly", () => {
+    checkAttention({ B: 1, H: 2, Hkv: 2, L: 33, S: 65, D: 16, Dv: 16, dropoutP: 0.3 });
+    checkAttention({ B: 2, H: 2, Hkv: 1, L: 65, S: 33, D: 8, Dv: 8, dropoutP: 0.5, causal: true, mask: "keys" });
+    checkAttention({ B: 1, H: 1, Hkv: 1, L: 7, S: 7, D: 4, Dv: 4, dropoutP: 1 });
+  });
+
+  test("attention: sizes that split key blocks over threads (one kv head)", () => {
+    checkAttention({ B: 1, H: 1, Hkv: 1, L: 300, S: 400, D: 64, Dv: 64, causal: true, dropoutP: 0.1 }, [2, 3]);
+  });
+
+  test("argument checks throw TypeError / RangeError", () => {
+    const f = new Float32Array(4);
+    assert.throws(() => nb.matmul(f, new Float64Array(4), f, 1, 2, 2, 1, false, false, 0, 0, false), TypeError);
+    assert.throws(() => nb.matmul(f, f, f, 1, 2, 2, 3, false, false, 0, 0, false), RangeError);
+    assert.throws(() => nb.matmul(f, f, f, 1, -2, 2, 1, false, false, 0, 0, false), RangeError);
+    assert.throws(() => nb.matmul(f, f, f, 1, 2.5, 2, 1, false, false, 0, 0, false), RangeError);
+    assert.throws(() => nb.unary("nope" as UnaryOp, f, f, 4, 0), RangeError);
+    assert.throws(() => nb.unary("exp", f, f, 5, 0), RangeError);
+    assert.throws(() => nb.binary("add", f, f, f, [2, 3], [3, 1], [3, 1]), RangeError);
+    assert.throws(() => nb.softmax(f, f, 2, 3, false), RangeError);
+    assert.throws(() => nb.layerNorm(f, f, f, f, new Float32Array(1), null, 2, 2, 1e-5), RangeError);
+    const { args, q, k, v } = attentionCase({ B: 1, H: 2, Hkv: 2, L: 4, S: 4, D: 4, Dv: 4 });
+    const out = new Float32Array(32), lse = new Float32Array(8);
+    assert.throws(() => nb.attentionForward(out, lse, q, k, v, { ...args, H: 3 }), RangeError);
+    assert.throws(() => nb.attentionForward(out, lse, q, k.subarray(1), v, args), RangeError);
+    assert.throws(() => nb.attentionForward(out, lse, q, k, v, { ...args, mask: new Float32Array(3), maskStrideL: 4 }), RangeError);
+    assert.throws(() => nb.attentionForward(out, new Float64Array(8), q, k, v, args), TypeError);
+    assert.throws(() => nb.attentionForward(out, lse, q, k, v, { ...args, dropoutP: 2 }), RangeError);
+    assert.throws(() => setNumThreads(0), RangeError);
+  });
+
+  test("thread count is configurable", () => {
+    const before = getNumThreads();
+    setNumThreads(3);
+    assert.equal(getNumThreads(), 3);
+    setNumThreads(before);
+    assert.equal(getNumThreads(), before);
+  });
+});
