@@ -6,12 +6,13 @@
  * with the inputs allocated.
  *
  *   npx tsx bench/efficient.ts [--max 65536] [--min 1024] [--svg docs/efficient-attention.svg]
- *                              [--variants window,linear] [--reps 3] [--limit 60]
+ *                              [--variants window,linear] [--reps 3] [--limit 60] [--md docs/efficient-attention.md]
  *
  * Full attention is skipped where its extrapolated (quadratic) time passes --limit seconds.
+ * --md replaces the text between `<!-- bench:begin -->` and `<!-- bench:end -->` in that file.
  */
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { backward } from "../src/autograd/backward.js";
 import { noGrad } from "../src/autograd/graph.js";
@@ -55,11 +56,11 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Runs fn up to `reps` times (stopping once 20 s are spent), returns the median ms and the count. */
+/** Runs fn up to `reps` times (stopping once 10 s are spent), returns the median ms and the count. */
 function time(fn: () => void, reps: number): [number, number] {
   const ts: number[] = [];
   const t0 = performance.now();
-  while (ts.length < reps && (ts.length === 0 || performance.now() - t0 < 20_000)) {
+  while (ts.length < reps && (ts.length === 0 || performance.now() - t0 < 10_000)) {
     const t = performance.now();
     fn();
     ts.push(performance.now() - t);
@@ -159,9 +160,11 @@ function main(): void {
   const self = fileURLToPath(import.meta.url);
   const rows: Row[] = [];
   const notes: string[] = [];
-  console.log(`B=1, H=${H}, D=${D}, float32; time = median of up to ${reps} runs; memory = peak RSS increase (MB) in a fresh process`);
-  console.log("| variant | N | forward | fwd+bwd | fwd MB | fwd+bwd MB |");
-  console.log("|---|---:|---:|---:|---:|---:|");
+  const lines: string[] = [];
+  const say = (l: string): void => { lines.push(l); console.log(l); };
+  say(`B=1, H=${H}, D=${D}, float32; time = median of up to ${reps} runs; memory = peak RSS increase (MB) in a fresh process\n`);
+  say("| variant | N | forward | fwd+bwd | fwd MB | fwd+bwd MB |");
+  say("|---|---:|---:|---:|---:|---:|");
   for (const name of names) {
     let prev: Row | null = null;
     for (let N = min; N <= max; N *= 2) {
@@ -180,18 +183,26 @@ function main(): void {
       const row = JSON.parse(line) as Row;
       rows.push(row);
       prev = row;
-      console.log(`| ${name} | ${N} | ${fmtMs(row.fwdMs)} | ${fmtMs(row.fwdBwdMs)} | ${row.fwdMB.toFixed(0)} | ${row.fwdBwdMB.toFixed(0)} |`);
+      say(`| ${name} | ${N} | ${fmtMs(row.fwdMs)} | ${fmtMs(row.fwdBwdMs)} | ${row.fwdMB.toFixed(0)} | ${row.fwdBwdMB.toFixed(0)} |`);
     }
   }
-  console.log("\nGrowth 16k -> 32k (linear-time variants must stay <= 2.5x):");
+  say("\nGrowth 16k -> 32k (linear-time variants must stay <= 2.5x):\n");
   for (const name of names) {
     const a = rows.find((r) => r.variant === name && r.N === 16384), b = rows.find((r) => r.variant === name && r.N === 32768);
     if (a && b) {
       const rf = b.fwdMs / a.fwdMs, rb = b.fwdBwdMs / a.fwdBwdMs;
-      console.log(`  ${name}: forward x${rf.toFixed(2)}, fwd+bwd x${rb.toFixed(2)}${name !== "full" && Math.max(rf, rb) > 2.5 ? "  ** above 2.5x **" : ""}`);
+      say(`- ${name}: forward x${rf.toFixed(2)}, fwd+bwd x${rb.toFixed(2)}${name !== "full" && Math.max(rf, rb) > 2.5 ? "  ** above 2.5x **" : ""}`);
     }
   }
-  for (const n of notes) console.log(`note: ${n}`);
+  if (notes.length) say("");
+  for (const n of notes) say(`- note: ${n}`);
+  const md = arg("md", "");
+  if (md) {
+    const text = readFileSync(md, "utf8");
+    const begin = "<!-- bench:begin -->", end = "<!-- bench:end -->";
+    const a = text.indexOf(begin), b = text.indexOf(end);
+    if (a >= 0 && b > a) writeFileSync(md, `${text.slice(0, a + begin.length)}\n${lines.join("\n")}\n${text.slice(b)}`);
+  }
   if (svg && rows.length) {
     writeFileSync(svg, svgPlot(rows, `attention forward + backward, B=1 H=${H} D=${D} (float32, js backend)`));
     console.log(`wrote ${svg}`);
