@@ -1,16 +1,19 @@
 /**
- * Node-only entry: everything in index.ts plus the native backend loader and file I/O.
+ * Node-only entry: everything in index.ts plus the native backend, file I/O, checkpoints and
+ * terminal progress. Importing it registers the backends that load and makes the fastest the
+ * default (native when its addon built, else js), with one notice when native is unavailable.
  *
  * ```ts
- * import { loadBackends, getBackend } from "qkv/node";
- * loadBackends();        // native when it built, else js
- * getBackend().name;
+ * import { getBackend } from "qkv";   // in Node, "qkv" resolves to this entry
+ * getBackend().name;                  // "native"
  * ```
  */
 import { registerBackend } from "./backend/registry.js";
+import { loadNativeBackend } from "./backend/native/index.js";
 
 export * from "./index.js";
 export * from "./io/safetensors-node.js";
+export { setNumThreads, getNumThreads, nativeLoadError } from "./backend/native/index.js";
 
 let loaded = false;
 
@@ -18,9 +21,11 @@ let loaded = false;
 export function loadBackends(opts: { quiet?: boolean } = {}): void {
   if (loaded) return;
   loaded = true;
-  void opts;
-  void registerBackend;
+  const native = loadNativeBackend(opts);
+  if (native) registerBackend(native, true);
 }
 
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, checkpointWriter, checkpointFileName, type CheckpointParts } from "./train/node/checkpoint.js";
 export { progressReporter, progressLine, progressRates, formatDuration, type ProgressOptions, type ProgressReporter } from "./train/node/progress.js";
+
+loadBackends();
