@@ -16,6 +16,7 @@ export * from "./tensor/tensor.js";
 
 export type { Backend, BackendName, AttentionArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
 export { setBackend, getBackend, availableBackends, registerBackend } from "./backend/registry.js";
+export { loadWasmBackend, loadWasmBackendSync, useWasm } from "./backend/wasm/load.js";
 
 export { noGrad, enableGrad, isGradEnabled } from "./autograd/graph.js";
 export { backward, zeroGrad } from "./autograd/backward.js";

@@ -1,0 +1,237 @@
+/**
+ * The wasm backend: kernels compiled to WebAssembly with 128-bit SIMD (wasm/assembly). Each call
+ * copies its inputs into the module's memory (a bump arena reset per call), runs one kernel and
+ * copies the outputs back, so tensors stay plain Float32Arrays. Float64Array arguments (never sent
+ * by the op layer, which routes float64 to js) run on the js kernels.
+ */
+import type { FloatArray } from "../../tensor/dtype.js";
+import type { AttentionArgs, Backend, BinaryOp, UnaryOp } from "../backend.js";
+import { jsBackend } from "../js/index.js";
+import { Arena } from "./arena.js";
+import { binaryCode, unaryCode } from "./codes.js";
+import type { KernelExports } from "./exports.js";
+
+/** Copies src into the f32 view at byte pointer p. */
+function put(view: Float32Array, p: number, src: Float32Array): void {
+  view.set(src, p >>> 2);
+}
+
+/** Copies n floats at byte pointer p out into dst. */
+function get(dst: Float32Array, view: Float32Array, p: number, n: number): void {
+  dst.set(view.subarray(p >>> 2, (p >>> 2) + n));
+}
+
+function isF32(...xs: (FloatArray | null)[]): boolean {
+  return xs.every((x) => x === null || x instanceof Float32Array);
+}
+
+export class WasmBackend implements Backend {
+  readonly name = "wasm" as const;
+  private readonly arena: Arena;
+
+  constructor(private readonly k: KernelExports) {
+    this.arena = new Arena(k);
+  }
+
+  /** Bytes of linear memory the kernels hold (it grows to the largest call and stays). */
+  get memoryBytes(): number {
+    return this.arena.capacity;
+  }
+
+  matmul(out: FloatArray, a: FloatArray, b: FloatArray, batch: number, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
+    if (!(out instanceof Float32Array) || !(a instanceof Float32Array) || !(b instanceof Float32Array)) {
+      jsBackend.matmul(out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+      return;
+    }
+    const n = batch * M * N;
+    if (n === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const po = ar.take(n * 4), pa = ar.take(a.length * 4), pb = ar.take(b.length * 4);
+    const pw = ar.take(this.k.gemmWorkBytes(M, N, K));
+    const { f32 } = ar.commit();
+    put(f32, pa, a);
+    put(f32, pb, b);
+    if (accumulate) put(f32, po, out.subarray(0, n));
+    this.k.matmul(po, pa, pb, batch, M, N, K, +transA, +transB, strideA, strideB, +accumulate, pw);
+    get(out, f32, po, n);
+  }
+
+  unary(op: UnaryOp, out: FloatArray, x: FloatArray, n: number, alpha: number): void {
+    if (!(out instanceof Float32Array) || !(x instanceof Float32Array)) {
+      jsBackend.unary(op, out, x, n, alpha);
+      return;
+    }
+    if (n === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const po = ar.take(n * 4), px = ar.take(n * 4);
+    const { f32 } = ar.commit();
+    put(f32, px, x.subarray(0, n));
+    this.k.unary(unaryCode[op], po, px, n, alpha);
+    get(out, f32, po, n);
+  }
+
+  binary(op: BinaryOp, out: FloatArray, a: FloatArray, b: FloatArray,
+    outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
+    if (!(out instanceof Float32Array) || !(a instanceof Float32Array) || !(b instanceof Float32Array)) {
+      jsBackend.binary(op, out, a, b, outShape, aStrides, bStrides);
+      return;
+    }
+    const n = out.length, rank = outShape.length;
+    if (n === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const po = ar.take(n * 4), pa = ar.take(a.length * 4), pb = ar.take(b.length * 4);
+    const ps = ar.take(rank * 4), psa = ar.take(rank * 4), psb = ar.take(rank * 4), pi = ar.take(rank * 4);
+    const { f32, i32 } = ar.commit();
+    put(f32, pa, a);
+    put(f32, pb, b);
+    i32.set(outShape, ps >>> 2);
+    i32.set(aStrides, psa >>> 2);
+    i32.set(bStrides, psb >>> 2);
+    this.k.binary(binaryCode[op], po, pa, pb, rank, ps, psa, psb, pi, n);
+    get(out, f32, po, n);
+  }
+
+  softmax(out: FloatArray, x: FloatArray, rows: number, cols: number, log: boolean): void {
+    if (!(out instanceof Float32Array) || !(x instanceof Float32Array)) {
+      jsBackend.softmax(out, x, rows, cols, log);
+      return;
+    }
+    const n = rows * cols;
+    if (n === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const po = ar.take(n * 4), px = ar.take(n * 4);
+    const { f32 } = ar.commit();
+    put(f32, px, x.subarray(0, n));
+    this.k.softmax(po, px, rows, cols, +log);
+    get(out, f32, po, n);
+  }
+
+  softmaxBackward(dx: FloatArray, y: FloatArray, dy: FloatArray, rows: number, cols: number, log: boolean): void {
+    if (!(dx instanceof Float32Array) || !(y instanceof Float32Array) || !(dy instanceof Float32Array)) {
+      jsBackend.softmaxBackward(dx, y, dy, rows, cols, log);
+      return;
+    }
+    const n = rows * cols;
+    if (n === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const pdx = ar.take(n * 4), py = ar.take(n * 4), pdy = ar.take(n * 4);
+    const { f32 } = ar.commit();
+    put(f32, py, y.subarray(0, n));
+    put(f32, pdy, dy.subarray(0, n));
+    this.k.softmaxBackward(pdx, py, pdy, rows, cols, +log);
+    get(dx, f32, pdx, n);
+  }
+
+  layerNorm(out: FloatArray, mean: FloatArray, rstd: FloatArray, x: FloatArray, weight: FloatArray | null,
+    bias: FloatArray | null, rows: number, cols: number, eps: number): void {
+    if (!(out instanceof Float32Array) || !(mean instanceof Float32Array) || !(rstd instanceof Float32Array) ||
+      !(x instanceof Float32Array) || !isF32(weight, bias)) {
+      jsBackend.layerNorm(out, mean, rstd, x, weight, bias, rows, cols, eps);
+      return;
+    }
+    const n = rows * cols;
+    if (n === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const po = ar.take(n * 4), pm = ar.take(rows * 4), pr = ar.take(rows * 4), px = ar.take(n * 4);
+    const pw = weight ? ar.take(cols * 4) : 0, pb = bias ? ar.take(cols * 4) : 0;
+    const { f32 } = ar.commit();
+    put(f32, px, x.subarray(0, n));
+    if (weight instanceof Float32Array) put(f32, pw, weight.subarray(0, cols));
+    if (bias instanceof Float32Array) put(f32, pb, bias.subarray(0, cols));
+    this.k.layerNorm(po, pm, pr, px, pw, pb, rows, cols, eps);
+    get(out, f32, po, n);
+    get(mean, f32, pm, rows);
+    get(rstd, f32, pr, rows);
+  }
+
+  layerNormBackward(dx: FloatArray, dweight: FloatArray | null, dbias: FloatArray | null, dy: FloatArray,
+    x: FloatArray, mean: FloatArray, rstd: FloatArray, weight: FloatArray | null, rows: number, cols: number): void {
+    if (!(dx instanceof Float32Array) || !(dy instanceof Float32Array) || !(x instanceof Float32Array) ||
+      !(mean instanceof Float32Array) || !(rstd instanceof Float32Array) || !isF32(dweight, dbias, weight)) {
+      jsBackend.layerNormBackward(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
+      return;
+    }
+    const n = rows * cols;
+    const ar = this.arena;
+    ar.reset();
+    const pdx = ar.take(n * 4), pdy = ar.take(n * 4), px = ar.take(n * 4), pm = ar.take(rows * 4), pr = ar.take(rows * 4);
+    const pw = weight ? ar.take(cols * 4) : 0;
+    const pdw = dweight ? ar.take(cols * 4) : 0, pdb = dbias ? ar.take(cols * 4) : 0;
+    const pwork = ar.take(cols * 16);
+    const { f32 } = ar.commit();
+    put(f32, pdy, dy.subarray(0, n));
+    put(f32, px, x.subarray(0, n));
+    put(f32, pm, mean.subarray(0, rows));
+    put(f32, pr, rstd.subarray(0, rows));
+    if (weight instanceof Float32Array) put(f32, pw, weight.subarray(0, cols));
+    this.k.layerNormBackward(pdx, pdw, pdb, pdy, px, pm, pr, pw, rows, cols, pwork);
+    get(dx, f32, pdx, n);
+    if (dweight instanceof Float32Array) get(dweight, f32, pdw, cols);
+    if (dbias instanceof Float32Array) get(dbias, f32, pdb, cols);
+  }
+
+  attentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray, a: AttentionArgs): void {
+    if (!(out instanceof Float32Array) || !(lse instanceof Float32Array) || !(q instanceof Float32Array) ||
+      !(k instanceof Float32Array) || !(v instanceof Float32Array) || !isF32(a.mask)) {
+      jsBackend.attentionForward(out, lse, q, k, v, a);
+      return;
+    }
+    const { B, H, Hkv, L, S, D, Dv } = a;
+    const nOut = B * H * L * Dv, nLse = B * H * L;
+    if (nLse === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const po = ar.take(nOut * 4), pl = ar.take(nLse * 4);
+    const pq = ar.take(q.length * 4), pk = ar.take(k.length * 4), pv = ar.take(v.length * 4);
+    const pm = a.mask ? ar.take(a.mask.length * 4) : 0;
+    const pw = ar.take(this.k.attentionWorkBytes(D, Dv, 0));
+    const { f32 } = ar.commit();
+    put(f32, pq, q);
+    put(f32, pk, k);
+    put(f32, pv, v);
+    if (a.mask instanceof Float32Array) put(f32, pm, a.mask);
+    this.k.attentionForward(po, pl, pq, pk, pv, B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, pm,
+      a.maskStrideB, a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw);
+    get(out, f32, po, nOut);
+    get(lse, f32, pl, nLse);
+  }
+
+  attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray, k: FloatArray,
+    v: FloatArray, out: FloatArray, lse: FloatArray, a: AttentionArgs): void {
+    if (!(dq instanceof Float32Array) || !(dk instanceof Float32Array) || !(dv instanceof Float32Array) ||
+      !(dout instanceof Float32Array) || !(q instanceof Float32Array) || !(k instanceof Float32Array) ||
+      !(v instanceof Float32Array) || !(out instanceof Float32Array) || !(lse instanceof Float32Array) || !isF32(a.mask)) {
+      jsBackend.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, a);
+      return;
+    }
+    const { B, H, Hkv, L, S, D, Dv } = a;
+    const nq = B * H * L * D, nk = B * Hkv * S * D, nv = B * Hkv * S * Dv, no = B * H * L * Dv, nl = B * H * L;
+    const ar = this.arena;
+    ar.reset();
+    const pdq = ar.take(nq * 4), pdk = ar.take(nk * 4), pdv = ar.take(nv * 4);
+    const pdo = ar.take(no * 4), pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
+    const po = ar.take(no * 4), pl = ar.take(nl * 4);
+    const pm = a.mask ? ar.take(a.mask.length * 4) : 0;
+    const pw = ar.take(this.k.attentionWorkBytes(D, Dv, 1));
+    const { f32 } = ar.commit();
+    put(f32, pdo, dout.subarray(0, no));
+    put(f32, pq, q.subarray(0, nq));
+    put(f32, pk, k.subarray(0, nk));
+    put(f32, pv, v.subarray(0, nv));
+    put(f32, po, out.subarray(0, no));
+    put(f32, pl, lse.subarray(0, nl));
+    if (a.mask instanceof Float32Array) put(f32, pm, a.mask);
+    this.k.attentionBackward(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, pm,
+      a.maskStrideB, a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw);
+    get(dq, f32, pdq, nq);
+    get(dk, f32, pdk, nk);
+    get(dv, f32, pdv, nv);
+  }
+}
