@@ -19,8 +19,12 @@
 //     P = exp(S - lse), dPd = dO @ V_blk^T, dS = P * (dropout'(dPd) - Di) * scale, Di = rowsum(dO * O)
 //     dV += dropout(P)^T @ dO, dK += dS^T @ Q, dQ += dS @ K_blk
 
-constexpr int64_t kBr = 96;  // queries per tile
-constexpr int64_t kBc = 64;  // keys per block
+#ifndef QKV_BR
+#define QKV_BR 96
+#define QKV_BC 128
+#endif
+constexpr int64_t kBr = QKV_BR;  // queries per tile
+constexpr int64_t kBc = QKV_BC;  // keys per block
 
 // The additive mask, causal limit and key range of one row of scores s[0:kBc] (keys j0 + j).
 inline void maskRow(float* s, const AttentionParams& p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t bc) {

@@ -3,6 +3,9 @@
 
 #include <cstddef>
 #include <cstdlib>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace qkv {
 
@@ -21,8 +24,13 @@ inline float* scratch(ScratchSlot slot, size_t n) {
   int s = static_cast<int>(slot);
   if (buffers.cap[s] < n) {
     std::free(buffers.ptr[s]);
-    size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-    buffers.ptr[s] = static_cast<float*>(std::aligned_alloc(64, bytes));
+    // Large buffers on 2 MiB boundaries, as transparent huge pages where the OS offers them.
+    const size_t align = n * sizeof(float) >= (size_t{4} << 20) ? (size_t{2} << 20) : 64;
+    const size_t bytes = ((n * sizeof(float) + align - 1) / align) * align;
+    buffers.ptr[s] = static_cast<float*>(std::aligned_alloc(align, bytes));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (buffers.ptr[s] != nullptr && align > 64) madvise(buffers.ptr[s], bytes, MADV_HUGEPAGE);
+#endif
     if (buffers.ptr[s] == nullptr) {
       buffers.cap[s] = 0;
       return nullptr;
