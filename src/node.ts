@@ -1,7 +1,7 @@
 /**
  * Node-only entry: everything in index.ts plus the native backend, file I/O, checkpoints and
  * terminal progress. Importing it registers the backends that load and makes the fastest the
- * default (native when its addon built, else js), with one notice when native is unavailable.
+ * default (native when its addon built, else wasm, else js), with one notice when native is unavailable.
  *
  * ```ts
  * import { getBackend } from "qkv";   // in Node, "qkv" resolves to this entry
@@ -10,6 +10,7 @@
  */
 import { registerBackend } from "./backend/registry.js";
 import { loadNativeBackend } from "./backend/native/index.js";
+import { loadWasmBackendSync } from "./backend/wasm/load.js";
 
 export * from "./index.js";
 export * from "./io/safetensors-node.js";
@@ -21,6 +22,9 @@ let loaded = false;
 export function loadBackends(opts: { quiet?: boolean } = {}): void {
   if (loaded) return;
   loaded = true;
+  // fastest first: native (when the addon built), then wasm (SIMD), then the js reference
+  const wasm = loadWasmBackendSync();
+  if (wasm) registerBackend(wasm, true);
   const native = loadNativeBackend(opts);
   if (native) registerBackend(native, true);
 }
