@@ -1,0 +1,64 @@
+/**
+ * The benchmark harness (bench/run.ts) still runs and writes the JSON it documents: a smoke run of
+ * the core rows on the js backend, no peers. It spawns its own process and forces js, so it runs
+ * once, in the js pass of the per-backend suite.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, test } from "node:test";
+
+const root = new URL("../../", import.meta.url).pathname;
+const backend = process.env.QKV_BACKEND;
+
+interface Cell { impl: string; ms: number; minMs: number; reps: number; gflops: number }
+interface Row { id: string; group: string; pass: string; N: number; gflop: number; results: Cell[]; skipped: unknown[]; ratios: unknown[] }
+interface Mem { id: string; group: string; N: number; impl: string; peakMiB: number; baselineMiB: number; deltaMiB: number; ms: number }
+interface Report {
+  schema: number; date: string; command: string; machine: { cpu: string; cores: number; loadAvgStart: number };
+  backends: string[]; threads: Record<string, number>; peers: Record<string, unknown>; rows: Row[]; memory: Mem[];
+  memorySkipped: unknown[]; checks: unknown[]; notes: string[];
+}
+
+describe("bench/run.ts", { skip: backend !== undefined && backend !== "js" ? "runs in the js pass only" : false }, () => {
+  test("--quick --filter core on js writes every documented field", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "qkv-bench-test-"));
+    try {
+      const json = path.join(dir, "bench.json");
+      const r = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--quick", "--filter", "core", "--backends", "js",
+        "--no-peers", "--sizes", "32,64", "--json", json], { cwd: root, encoding: "utf8", timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const rep = JSON.parse(readFileSync(json, "utf8")) as Report;
+      assert.equal(rep.schema, 1);
+      assert.ok(!Number.isNaN(Date.parse(rep.date)));
+      assert.match(rep.command, /--quick/);
+      assert.ok(rep.machine.cpu.length > 0 && rep.machine.cores >= 1);
+      assert.deepEqual(rep.backends, ["js"]);
+      assert.equal(rep.threads["qkv:js"], 1);
+      assert.deepEqual(rep.peers, { ort: null, tfjs: null, torch: null });
+      assert.deepEqual(rep.rows.map((x) => x.id), ["core fwd N=32", "core fwd N=64", "core fwd+bwd N=32", "core fwd+bwd N=64"]);
+      for (const row of rep.rows) {
+        assert.equal(row.group, "core");
+        assert.ok(row.gflop > 0);
+        assert.equal(row.results.length, 1);
+        const c = row.results[0]!;
+        assert.equal(c.impl, "qkv:js");
+        assert.ok(c.ms > 0 && c.minMs > 0 && c.minMs <= c.ms && c.reps >= 2 && c.gflops > 0);
+        assert.ok(Math.abs(c.gflops - row.gflop / (c.ms / 1000)) < 1e-6 * c.gflops);
+        assert.deepEqual(row.ratios, []);
+      }
+      // backward counts twice the forward
+      assert.ok(Math.abs(rep.rows[2]!.gflop - 3 * rep.rows[0]!.gflop) < 1e-12);
+      assert.equal(rep.memory.length, 1);
+      const m = rep.memory[0]!;
+      assert.equal(m.id, "memory core fwd+bwd N=64");
+      assert.equal(m.impl, "qkv:js");
+      assert.ok(m.peakMiB > 0 && m.baselineMiB > 0 && m.peakMiB >= m.baselineMiB && m.ms > 0);
+      assert.match(r.stdout, /\| N \| GFLOP \| qkv:js \|/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
