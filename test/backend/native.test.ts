@@ -62,7 +62,7 @@ describe("native backend", { skip }, () => {
   const nb = native as Backend;
 
   test("matmul: trans flags, batch strides (0 = shared), accumulate, awkward sizes", () => {
-    const shapes: [number, number, number][] = [[1, 1, 1], [7, 33, 65], [33, 7, 1], [65, 130, 33], [130, 65, 300], [14, 32, 7]];
+    const shapes: [number, number, number][] = [[1, 1, 1], [7, 33, 65], [33, 7, 1], [65, 130, 33], [130, 65, 300], [14, 32, 7], [15, 33, 1100]];
     everyConfig((tag) => {
       for (const [M, N, K] of shapes) {
         for (const transA of [false, true]) {
