@@ -8,8 +8,9 @@
  * lse -Infinity and zero gradients.
  *
  * ```ts
- * const p = buildPattern(L, S, (i, add) => add(Math.max(0, i - w), Math.min(S, i + w + 1), 1));
- * sparseAttentionForward(out, lse, q, k, v, { B, H, Hkv, D, Dv, scale, pattern: p });
+ * const pattern = windowPattern(L, S, w);           // attention/window.ts
+ * sparseAttentionForward(out, lse, q, k, v, { B, H, Hkv, D, Dv, scale, pattern });
+ * sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, { B, H, Hkv, D, Dv, scale, pattern });
  * ```
  */
 import type { FloatArray } from "../../tensor/dtype.js";
