@@ -170,7 +170,7 @@ function main(): void {
     for (let N = min; N <= max; N *= 2) {
       const quadratic = name === "full";
       const est = prev ? prev.fwdBwdMs * (quadratic ? 4 : 2) : 0;
-      if (prev && est > limit) {
+      if (quadratic && prev && est > limit) {
         notes.push(`${name}: skipped N >= ${N} (fwd+bwd estimated ${fmtMs(est)} > ${fmtMs(limit)})`);
         break;
       }
