@@ -489,7 +489,7 @@ async function main(): Promise<void> {
       } catch {
         // thread count unknown
       }
-    } else if (b === "js") threads["qkv:js"] = 1;
+    } else threads[`qkv:${b}`] = 1; // js and wasm run on the calling thread
   }
   log(`qkv bench: ${rows.length} timing rows, memory rows: ${memGroups.join(", ") || "none"}; backends: ${backends.join(", ")}; peers: ${o.peers ? "on" : "off"}`);
 
