@@ -39,6 +39,10 @@ export interface DatesDemoOptions {
   log?: (line: string) => void;
   /** Force the progress bar on or off (default: when stdout is a TTY). */
   tty?: boolean;
+  /** Peak learning rate (default 3e-3). */
+  lr?: number;
+  /** Report held-out accuracy on 200 pairs every this many steps (default: never). */
+  evalEvery?: number;
 }
 
 export interface DatesDemoResult {
@@ -108,12 +112,12 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   manualSeed(seed);
   const { train, test } = splitDates(seed, { trainSize: steps * batchSize, testSize });
   const vocab = CharVocab.fromStrings(generateDatePairs(5000, seed + 1).flatMap((p) => [p.source, p.target]));
-  const model = new DateModel({ vocabSize: vocab.size, dModel, nhead: 4, layers, dimFeedforward: 2 * dModel, dropout: 0.1 });
+  const model = new DateModel({ vocabSize: vocab.size, dModel, nhead: 4, layers, dimFeedforward: 2 * dModel, dropout: 0 });
   const nParams = model.parameters().reduce((s, p) => s + p.size, 0);
   log(`qkv demo: dates -> ISO 8601, a ${layers}+${layers}-layer transformer (dModel ${dModel}, 4 heads, ${nParams.toLocaleString("en-US")} parameters)`);
   log(`backend ${getBackend().name}; ${train.length.toLocaleString("en-US")} training pairs, ${test.length} held-out pairs (dates never seen in training)`);
 
-  const optimizer = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0.01, betas: [0.9, 0.98] });
+  const optimizer = new AdamW(model.parameters(), { lr: opts.lr ?? 3e-3, weightDecay: 0.01, betas: [0.9, 0.98] });
   const scheduler = new LRScheduler(optimizer, warmupCosine({ warmupSteps: Math.min(100, Math.max(1, Math.floor(steps / 10))), totalSteps: steps, minLr: 0.02 }));
   const progress = progressReporter({ label: "train", ...(opts.tty !== undefined ? { tty: opts.tty } : {}) });
   try {
@@ -122,6 +126,11 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
       batches: (s) => makeBatch(train.slice(s * batchSize, (s + 1) * batchSize), vocab),
       trainStep: (b) => crossEntropy(flatLogits(model.forward(b.src, b.srcPad, b.tgtIn)), reshape(b.tgtOut, [-1]), { ignoreIndex: vocab.padId, labelSmoothing: 0.05 }),
       onStep: progress,
+      ...(opts.evalEvery ? {
+        evalEvery: opts.evalEvery,
+        evaluate: () => ({ exactMatch: evaluate(model, test.slice(0, 200), vocab).acc }),
+        onEval: (r: { step: number; metrics: Record<string, number> }) => log(`step ${r.step}: exact match ${(100 * (r.metrics.exactMatch ?? 0)).toFixed(1)}% (200 held-out pairs)`),
+      } : {}),
     });
   } finally {
     progress.stop();

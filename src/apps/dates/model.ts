@@ -7,7 +7,7 @@
  * const logits = m.forward(batch.src, batch.srcPad, batch.tgtIn); // [B, T, V]
  * ```
  */
-import { add, mul } from "../../ops/elementwise.js";
+import { add } from "../../ops/elementwise.js";
 import { reshape, slice } from "../../ops/shape.js";
 import { LayerNorm, Embedding, Linear } from "../../nn/layers.js";
 import { Module } from "../../nn/module.js";
@@ -46,11 +46,15 @@ export class DateModel extends Module {
     this.pe = this.registerBuffer("pe", sinusoidalPositionalEncoding(config.maxLen ?? 64, E));
   }
 
-  /** ids [B, N] -> embeddings scaled by sqrt(E) plus positions starting at `offset`: [B, N, E] */
+  /**
+   * ids [B, N] -> token embeddings plus positions starting at `offset`: [B, N, E]. The embeddings
+   * start as N(0, 1) (nn.Embedding's init), the same scale as the sinusoids, so neither drowns
+   * the other (scaling by sqrt(E) is for embeddings initialized at std 1/sqrt(E)).
+   */
   private embed(table: Embedding, ids: Tensor, offset = 0): Tensor {
     const N = ids.shape[1]!;
     const pos = slice(this.pe, 0, offset, offset + N); // [N, E]
-    return add(mul(table.forward(ids), Math.sqrt(this.config.dModel)), pos);
+    return add(table.forward(ids), pos);
   }
 
   /** src ids [B, S], srcPad [B, S] -> memory [B, S, E] */
