@@ -14,7 +14,7 @@
  */
 import { scaledDotProductAttention } from "../attention/sdpa.js";
 import { add } from "../ops/elementwise.js";
-import { chunk, concat, expand, permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
+import { concat, expand, permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
 import { linear } from "../ops/matmul.js";
 import { mean } from "../ops/reduce.js";
 import { checkDropoutP } from "../ops/util.js";
@@ -187,14 +187,11 @@ export class MultiheadAttention extends Module {
     const toBF = (t: Tensor): Tensor => (!batched ? unsqueeze(t, 0) : bf ? t : transpose(t, 0, 1));
     const qIn = toBF(query), kIn = key === query ? qIn : toBF(key), vIn = value === key ? kIn : toBF(value);
     const { w, b } = this.projections();
-    let q: Tensor, k: Tensor, v: Tensor;
-    if (this.inProjWeight && query === key && key === value) {
-      [q, k, v] = chunk(linear(qIn, this.inProjWeight, this.inProjBias), 3, -1) as [Tensor, Tensor, Tensor]; // 3 x [B, L, E]
-    } else {
-      q = linear(qIn, w[0], b[0]); // [B, L, E]
-      k = linear(kIn, w[1], b[1]); // [B, S, E]
-      v = linear(vIn, w[2], b[2]); // [B, S, E]
-    }
+    // three projections against slices of in_proj_weight: the same work as one fused projection,
+    // without the [B, L, 3E] intermediate and its chunk copies
+    const q = linear(qIn, w[0], b[0]); // [B, L, E]
+    let k = linear(kIn, w[1], b[1]); // [B, S, E]
+    let v = linear(vIn, w[2], b[2]); // [B, S, E]
     // masks as [B, 1|H, L|1, S] pieces, padded alongside the keys
     let mask4: Tensor | null = am ? (am.rank === 2 ? reshape(am, [1, 1, L, S]) : reshape(am, [B, H, L, S])) : null;
     let kpm4: Tensor | null = kpm ? reshape(kpm, [B, 1, 1, S]) : null;
