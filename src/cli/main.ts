@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<void> {
       "train a small encoder-decoder transformer to rewrite dates (\"the 3rd of March 1999\", \"3/3/99\", ...) into ISO form,\n" +
       "report exact-match accuracy on held-out dates, print examples, and write the cross-attention per head as HTML",
     )
-    .option("--steps <n>", "training steps", int("--steps"), 1500)
+    .option("--steps <n>", "training steps", int("--steps"), 1000)
     .option("--seed <n>", "seed for data, initialization and dropout (same seed, same run)", int("--seed"), 0)
     .option("--batch-size <n>", "examples per step", int("--batch-size"), 64)
     .option("--test-size <n>", "held-out examples to evaluate", int("--test-size"), 1000)

@@ -39,7 +39,7 @@ export interface DatesDemoOptions {
   log?: (line: string) => void;
   /** Force the progress bar on or off (default: when stdout is a TTY). */
   tty?: boolean;
-  /** Peak learning rate (default 3e-3). */
+  /** Peak learning rate (default 6e-3). */
   lr?: number;
   /** Report held-out accuracy on 200 pairs every this many steps (default: never). */
   evalEvery?: number;
@@ -96,8 +96,8 @@ function crossAttention(model: DateModel, pairs: DatePair[], outputs: string[], 
 }
 
 export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDemoResult> {
-  const steps = opts.steps ?? 1500, seed = opts.seed ?? 0, batchSize = opts.batchSize ?? 64, testSize = opts.testSize ?? 1000;
-  const dModel = opts.dModel ?? 64, layers = opts.layers ?? 2;
+  const steps = opts.steps ?? 1000, seed = opts.seed ?? 0, batchSize = opts.batchSize ?? 64, testSize = opts.testSize ?? 1000;
+  const dModel = opts.dModel ?? 64, layers = opts.layers ?? 1;
   checkInt(steps, "steps", 1);
   checkInt(batchSize, "batchSize", 1);
   checkInt(testSize, "testSize", 1);
@@ -117,7 +117,7 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   log(`qkv demo: dates -> ISO 8601, a ${layers}+${layers}-layer transformer (dModel ${dModel}, 4 heads, ${nParams.toLocaleString("en-US")} parameters)`);
   log(`backend ${getBackend().name}; ${train.length.toLocaleString("en-US")} training pairs, ${test.length} held-out pairs (dates never seen in training)`);
 
-  const optimizer = new AdamW(model.parameters(), { lr: opts.lr ?? 3e-3, weightDecay: 0.01, betas: [0.9, 0.98] });
+  const optimizer = new AdamW(model.parameters(), { lr: opts.lr ?? 6e-3, weightDecay: 0.01, betas: [0.9, 0.98] });
   const scheduler = new LRScheduler(optimizer, warmupCosine({ warmupSteps: Math.min(100, Math.max(1, Math.floor(steps / 10))), totalSteps: steps, minLr: 0.02 }));
   const progress = progressReporter({ label: "train", ...(opts.tty !== undefined ? { tty: opts.tty } : {}) });
   try {
