@@ -81,7 +81,8 @@ function crossAttention(model: DateModel, pairs: DatePair[], outputs: string[], 
       const w = model.decoder.crossAttentionWeights().at(-1); // [1, H, T, S]
       if (!w) return;
       const [, H, T, S] = w.shape as [number, number, number, number];
-      const rowLabels = ["<bos>", ...Array.from(out)].slice(0, T).map((c, t) => `${t === 0 ? "→" : ""}${c}`);
+      // row t is the step that writes output character t (the last one writes <eos>)
+      const rowLabels = [...Array.from(out), "<eos>"].slice(0, T).map((c) => `writes ${c}`);
       const colLabels = Array.from(p.source);
       const heads: ReportHead[] = [];
       for (let h = 0; h < H; h++) {
@@ -147,7 +148,7 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
     title: `${JSON.stringify(shown[i]!.source)} → ${outputs[i]!}`,
     heads,
   }));
-  const html = attentionReportHtml(sections, { title: "qkv demo: decoder cross-attention (last layer), per head" });
+  const html = attentionReportHtml(sections, { title: "qkv demo: where the decoder looks in the input while writing each character (cross-attention, last layer, per head)" });
   const tmp = `${out}.tmp-${process.pid}`;
   writeFileSync(tmp, html);
   renameSync(tmp, out);
