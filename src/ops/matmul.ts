@@ -87,10 +87,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const out = empty([...x.shape.slice(0, -1), O], x.dtype);
   const od = fdata(out);
   be.matmul(od, fdata(x), fdata(weight), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
-  if (bias) {
-    const bd = fdata(bias);
-    for (let r = 0; r < R; r++) for (let o = 0; o < O; o++) od[r * O + o]! += bd[o]!;
-  }
+  if (bias) be.binary("add", od, od, fdata(bias), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return attach(out, "linear", inputs, (g) => {
     const gd = fdata(g);
@@ -105,8 +102,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     }
     if (bias && bias.requiresGrad) {
       db = empty([O], x.dtype);
-      const d = fdata(db);
-      for (let r = 0; r < R; r++) for (let o = 0; o < O; o++) d[o]! += gd[r * O + o]!;
+      const ones = fdata(empty([R], x.dtype)).fill(1);
+      be.matmul(fdata(db), ones, gd, 1, 1, O, R, false, false, 0, 0, false); // [1, R] @ [R, out]: column sums
     }
     return bias ? [dx, dw, db] : [dx, dw];
   });

@@ -1,6 +1,7 @@
 /**
  * Shape ops: reshape, permute/transpose, expand, slice, indexSelect, concat/stack, split/chunk.
- * reshape shares the data (tensors are contiguous); the others copy.
+ * reshape shares the data (tensors are contiguous), and so does a slice that is one contiguous
+ * block (unit step, along the first dim that is not 1); the others copy.
  *
  * ```ts
  * const heads = permute(reshape(x, [B, L, H, D]), [0, 2, 1, 3]); // [B, H, L, D]
@@ -147,8 +148,12 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   const len = Math.max(0, Math.ceil((e - s) / step));
   const shape = x.shape.slice();
   shape[d] = len;
-  const out = empty(shape, x.dtype);
-  copyBlock(out, x, d, s, step, false);
+  const inner = numel(x.shape.slice(d + 1));
+  // a contiguous block (unit step, no larger dim before `dim`) is a view sharing x's data
+  const out = step === 1 && numel(x.shape.slice(0, d)) === 1
+    ? new Tensor(x.data.subarray(s * inner, (s + len) * inner), shape, x.dtype)
+    : empty(shape, x.dtype);
+  if (out.data.buffer !== x.data.buffer) copyBlock(out, x, d, s, step, false);
   return attach(out, "slice", [x], (g) => {
     const dx = empty(x.shape, g.dtype);
     copyBlock(dx, g, d, s, step, true);
