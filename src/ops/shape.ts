@@ -66,7 +66,10 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const st = p.map((d) => inStr[d]!); // input stride of each output dim
   const od = out.data, xd = x.data;
   const n = od.length;
-  if (n > 0) {
+  if (n > 0 && p[r - 1] === r - 1 && outShape[r - 1]! >= 16) {
+    // the last dim stays: copy whole rows (e.g. [B, L, H, D] -> [B, H, L, D])
+    permuteRows(od, xd, outShape, st);
+  } else if (n > 0) {
     const inner = outShape[r - 1]!, si = st[r - 1]!;
     const idx = new Array<number>(r).fill(0);
     let pi = 0;
@@ -84,6 +87,31 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const inv = new Array<number>(r);
   p.forEach((d, i) => (inv[d] = i));
   return attach(out, "permute", [x], (g) => [permute(g, inv)]);
+}
+
+/** out = x permuted, where the last dim is unchanged: rows of length outShape[-1] are copied whole. */
+function permuteRows(od: Tensor["data"], xd: Tensor["data"], outShape: readonly number[], st: readonly number[]): void {
+  const r = outShape.length;
+  const row = outShape[r - 1]!;
+  const idx = new Array<number>(r - 1).fill(0);
+  const f32 = od instanceof Float32Array && xd instanceof Float32Array;
+  let pi = 0;
+  for (let o = 0; o < od.length; o += row) {
+    if (f32) copyF32(od, xd, o, pi, row);
+    else od.set(xd.subarray(pi, pi + row), o);
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]!++;
+      pi += st[d]!;
+      if (idx[d]! < outShape[d]!) break;
+      pi -= st[d]! * outShape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+/** dst[o .. o + n) = src[p .. p + n), a monomorphic loop (faster than set() for short rows). */
+function copyF32(dst: Float32Array, src: Float32Array, o: number, p: number, n: number): void {
+  for (let j = 0; j < n; j++) dst[o + j] = src[p + j]!;
 }
 
 /** Swaps two dims. */
