@@ -14,7 +14,8 @@
  * ```
  */
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
-import { broadcastStrides, broadcastsTo, sameShape } from "../tensor/shape.js";
+import { canonQKV } from "./canon.js";
+import { broadcastStrides, broadcastsTo } from "../tensor/shape.js";
 import type { Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { fusedAttention, type FusedMask } from "../ops/attention.js";
@@ -24,7 +25,7 @@ import { matmul } from "../ops/matmul.js";
 import { sum } from "../ops/reduce.js";
 import { expand, indexSelect, reshape, transpose } from "../ops/shape.js";
 import { softmax } from "../ops/softmax.js";
-import { checkDropoutP, floatOf } from "../ops/util.js";
+import { checkDropoutP } from "../ops/util.js";
 
 export interface AttentionOptions {
   /** bool (true = may not attend) or float (added), broadcastable to [..., L, S]. */
@@ -55,30 +56,7 @@ interface Canon {
 }
 
 function validate(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Canon {
-  expectTensor(q, "q", op);
-  expectTensor(k, "k", op);
-  expectTensor(v, "v", op);
-  const dtype = floatOf(q, "q", op);
-  for (const [n, t] of [["k", k], ["v", v]] as const) if (t.dtype !== dtype) throw new DTypeError(op, n, dtype, t.dtype);
-  if (q.rank < 2) throw new ShapeError(op, "q", "[..., L, D]", fmtShape(q.shape));
-  const r = q.rank;
-  const lead = q.shape.slice(0, -2);
-  const L = q.shape[r - 2]!, D = q.shape[r - 1]!;
-  if (k.rank !== r) throw new ShapeError(op, "k", `[${[...lead.map(String), "S", String(D)].join(", ")}]`, fmtShape(k.shape));
-  const S = k.shape[r - 2]!;
-  let Hkv = r >= 3 ? lead[lead.length - 1]! : 1;
-  const H = Hkv;
-  const kLead = k.shape.slice(0, -2);
-  if (!sameShape(kLead, lead) || k.shape[r - 1] !== D) {
-    // grouped-query: fewer kv heads on dim -3 that divide the query heads
-    const kh = r >= 3 ? kLead[kLead.length - 1]! : -1;
-    const gqa = r >= 3 && sameShape(kLead.slice(0, -1), lead.slice(0, -1)) && kh > 0 && H % kh === 0 && k.shape[r - 1] === D;
-    if (!gqa) throw new ShapeError(op, "k", `[${[...lead.map(String), "S", String(D)].join(", ")}]`, fmtShape(k.shape));
-    Hkv = kh;
-  }
-  const Dv = v.shape[r - 1] ?? 0;
-  const vExp = [...k.shape.slice(0, -1), Dv];
-  if (v.rank !== r || !sameShape(v.shape, vExp)) throw new ShapeError(op, "v", `[${[...kLead.map(String), String(S), "Dv"].join(", ")}]`, fmtShape(v.shape));
+  const { lead, L, S, D, Dv, Hkv } = canonQKV(op, q, k, v);
   const m = opts.attnMask;
   if (m !== undefined && m !== null) {
     expectTensor(m, "attnMask", op);
