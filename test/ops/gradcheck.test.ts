@@ -45,6 +45,8 @@ describe("gradcheck: elementwise", () => {
     assertGrad((a) => ops.abs(a), [awayFromZero([10])]);
     assertGrad((a) => ops.relu(a), [awayFromZero([10])]);
     assertGrad((a) => ops.elu(a, 0.7), [awayFromZero([10])]);
+    assertGrad((a) => ops.mul(ops.sign(a), a), [awayFromZero([10])]); // sign has zero gradient; |x| through it
+    assertGrad((a) => ops.flatten(a, 1), [r64([2, 3, 2])]);
   });
   test("gelu, exact and tanh", () => {
     assertGrad((a) => ops.gelu(a), [r64([10])]);
