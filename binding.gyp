@@ -14,8 +14,10 @@
         "native/kernels_avx512.cc",
         "native/kernels_scalar.cc",
         "native/layernorm.cc",
+        "native/linear_attention.cc",
         "native/pool.cc",
-        "native/softmax.cc"
+        "native/softmax.cc",
+        "native/sparse_attention.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -1,6 +1,7 @@
 // The N-API entry points: argument checks (TypeError / RangeError, never a crash), then the kernels.
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <exception>
@@ -9,6 +10,7 @@
 
 #include "attention.h"
 #include "cpu.h"
+#include "efficient_attention.h"
 #include "elementwise.h"
 #include "gemm.h"
 #include "norm.h"
@@ -321,6 +323,156 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// An Int32Array (its elements and length).
+const int32_t* i32(const Ctx& c, const Napi::Value& v, const char* name, int64_t* length) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    c.typeError(std::string(name) + " must be an Int32Array");
+  auto arr = v.As<Napi::Int32Array>();
+  *length = static_cast<int64_t>(arr.ElementLength());
+  return arr.ElementLength() == 0 ? nullptr : arr.Data();
+}
+
+// args: { B, H, Hkv, D, Dv, scale, pattern: { L, S, rowLo, rowHi, spans } }. Checks that every row's
+// ranges exist and every range lies in [0, S] with a positive step; maxRow and nnz are recounted.
+qkv::SparseParams sparseParams(const Ctx& c, const Napi::Value& v) {
+  if (!v.IsObject()) c.typeError("args must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  qkv::SparseParams p{};
+  p.B = c.size(o.Get("B"), "args.B");
+  p.H = c.size(o.Get("H"), "args.H");
+  p.Hkv = c.size(o.Get("Hkv"), "args.Hkv");
+  p.D = c.size(o.Get("D"), "args.D");
+  p.Dv = c.size(o.Get("Dv"), "args.Dv");
+  if (p.Hkv == 0 ? p.H != 0 : p.H % p.Hkv != 0) c.rangeError("args.H must be a multiple of args.Hkv");
+  p.scale = static_cast<float>(c.number(o.Get("scale"), "args.scale"));
+  const Napi::Value pv = o.Get("pattern");
+  if (!pv.IsObject()) c.typeError("args.pattern must be an object");
+  Napi::Object pat = pv.As<Napi::Object>();
+  p.L = c.size(pat.Get("L"), "args.pattern.L");
+  p.S = c.size(pat.Get("S"), "args.pattern.S");
+  if (p.S > 2147483647) c.rangeError("args.pattern.S must fit an int32");
+  int64_t nLo = 0, nHi = 0, nSpans = 0;
+  p.rowLo = i32(c, pat.Get("rowLo"), "args.pattern.rowLo", &nLo);
+  p.rowHi = i32(c, pat.Get("rowHi"), "args.pattern.rowHi", &nHi);
+  p.spans = i32(c, pat.Get("spans"), "args.pattern.spans", &nSpans);
+  if (nLo < p.L || nHi < p.L) c.rangeError("args.pattern.rowLo / rowHi need L elements");
+  const int64_t ranges = nSpans / 3;
+  for (int64_t r = 0; r < ranges; r++) {
+    const int64_t s = p.spans[3 * r], e = p.spans[3 * r + 1], st = p.spans[3 * r + 2];
+    if (st < 1 || s < 0 || (e > s && e > p.S)) c.rangeError("args.pattern.spans: range " + std::to_string(r) + " is outside [0, S) or has a step < 1");
+  }
+  double nnz = 0.0;
+  for (int64_t i = 0; i < p.L; i++) {
+    const int64_t lo = p.rowLo[i], hi = p.rowHi[i];
+    if (lo < 0 || hi < lo || hi > ranges) c.rangeError("args.pattern: row " + std::to_string(i) + " has ranges outside spans");
+    int64_t n = 0;
+    for (int64_t r = lo; r < hi; r++) {
+      const int64_t s = p.spans[3 * r], e = p.spans[3 * r + 1], st = p.spans[3 * r + 2];
+      if (e > s) n += (e - s + st - 1) / st;
+    }
+    p.maxRow = std::max(p.maxRow, n);
+    nnz += static_cast<double>(n);
+  }
+  p.nnz = static_cast<int64_t>(nnz);
+  c.product({p.B, p.H, p.L, std::max<int64_t>(p.D, p.Dv)});
+  return p;
+}
+
+// sparseAttentionForward(out, lse, q, k, v, args)
+Napi::Value SparseAttentionForward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "sparseAttentionForward"};
+    c.argc(6);
+    const qkv::SparseParams p = sparseParams(c, info[5]);
+    float* out = c.f32(0, "out", c.product({p.B, p.H, p.L, p.Dv}));
+    float* lse = c.f32(1, "lse", c.product({p.B, p.H, p.L}));
+    const float* q = c.f32(2, "q", c.product({p.B, p.H, p.L, p.D}));
+    const float* k = c.f32(3, "k", c.product({p.B, p.Hkv, p.S, p.D}));
+    const float* v = c.f32(4, "v", c.product({p.B, p.Hkv, p.S, p.Dv}));
+    qkv::sparseAttentionForward(out, lse, q, k, v, p);
+    return info.Env().Undefined();
+  });
+}
+
+// sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args)
+Napi::Value SparseAttentionBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "sparseAttentionBackward"};
+    c.argc(10);
+    const qkv::SparseParams p = sparseParams(c, info[9]);
+    const int64_t nq = c.product({p.B, p.H, p.L, p.D}), nk = c.product({p.B, p.Hkv, p.S, p.D});
+    const int64_t nv = c.product({p.B, p.Hkv, p.S, p.Dv}), no = c.product({p.B, p.H, p.L, p.Dv});
+    float* dq = c.f32(0, "dq", nq);
+    float* dk = c.f32(1, "dk", nk);
+    float* dv = c.f32(2, "dv", nv);
+    const float* dout = c.f32(3, "dout", no);
+    const float* q = c.f32(4, "q", nq);
+    const float* k = c.f32(5, "k", nk);
+    const float* v = c.f32(6, "v", nv);
+    const float* out = c.f32(7, "out", no);
+    const float* lse = c.f32(8, "lse", c.product({p.B, p.H, p.L}));
+    qkv::sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, p);
+    return info.Env().Undefined();
+  });
+}
+
+// args: { B, H, Hkv, L, S, M, Dv, causal }
+qkv::LinearParams linearParams(const Ctx& c, const Napi::Value& v) {
+  if (!v.IsObject()) c.typeError("args must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  qkv::LinearParams p{};
+  p.B = c.size(o.Get("B"), "args.B");
+  p.H = c.size(o.Get("H"), "args.H");
+  p.Hkv = c.size(o.Get("Hkv"), "args.Hkv");
+  p.L = c.size(o.Get("L"), "args.L");
+  p.S = c.size(o.Get("S"), "args.S");
+  p.M = c.size(o.Get("M"), "args.M");
+  p.Dv = c.size(o.Get("Dv"), "args.Dv");
+  p.causal = c.boolean(o.Get("causal"), "args.causal");
+  if (p.Hkv == 0 ? p.H != 0 : p.H % p.Hkv != 0) c.rangeError("args.H must be a multiple of args.Hkv");
+  if (p.causal && p.L != p.S) c.rangeError("args.causal needs L = S");
+  c.product({p.B, p.H, std::max(p.L, p.S), std::max(p.M, p.Dv)});
+  return p;
+}
+
+// linearAttentionForward(out, den, fq, fk, v, args)
+Napi::Value LinearAttentionForward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "linearAttentionForward"};
+    c.argc(6);
+    const qkv::LinearParams p = linearParams(c, info[5]);
+    float* out = c.f32(0, "out", c.product({p.B, p.H, p.L, p.Dv}));
+    float* den = c.f32(1, "den", c.product({p.B, p.H, p.L}));
+    const float* fq = c.f32(2, "fq", c.product({p.B, p.H, p.L, p.M}));
+    const float* fk = c.f32(3, "fk", c.product({p.B, p.Hkv, p.S, p.M}));
+    const float* v = c.f32(4, "v", c.product({p.B, p.Hkv, p.S, p.Dv}));
+    qkv::linearAttentionForward(out, den, fq, fk, v, p);
+    return info.Env().Undefined();
+  });
+}
+
+// linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, args)
+Napi::Value LinearAttentionBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "linearAttentionBackward"};
+    c.argc(10);
+    const qkv::LinearParams p = linearParams(c, info[9]);
+    const int64_t nq = c.product({p.B, p.H, p.L, p.M}), nk = c.product({p.B, p.Hkv, p.S, p.M});
+    const int64_t nv = c.product({p.B, p.Hkv, p.S, p.Dv}), no = c.product({p.B, p.H, p.L, p.Dv});
+    float* dfq = c.f32(0, "dfq", nq);
+    float* dfk = c.f32(1, "dfk", nk);
+    float* dv = c.f32(2, "dv", nv);
+    const float* dout = c.f32(3, "dout", no);
+    const float* fq = c.f32(4, "fq", nq);
+    const float* fk = c.f32(5, "fk", nk);
+    const float* v = c.f32(6, "v", nv);
+    const float* out = c.f32(7, "out", no);
+    const float* den = c.f32(8, "den", c.product({p.B, p.H, p.L}));
+    qkv::linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, p);
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Ctx c{info, "setNumThreads"};
@@ -363,6 +515,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward, "layerNormBackward"));
   exports.Set("attentionForward", Napi::Function::New(env, AttentionForward, "attentionForward"));
   exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward, "attentionBackward"));
+  exports.Set("sparseAttentionForward", Napi::Function::New(env, SparseAttentionForward, "sparseAttentionForward"));
+  exports.Set("sparseAttentionBackward", Napi::Function::New(env, SparseAttentionBackward, "sparseAttentionBackward"));
+  exports.Set("linearAttentionForward", Napi::Function::New(env, LinearAttentionForward, "linearAttentionForward"));
+  exports.Set("linearAttentionBackward", Napi::Function::New(env, LinearAttentionBackward, "linearAttentionBackward"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("getIsa", Napi::Function::New(env, GetIsa, "getIsa"));

@@ -8,7 +8,7 @@
  * const { output } = blockSparseAttention(q, k, v, { layout, blockSize: 4 }); // q [.., 8, D]
  * ```
  */
-import type { SparsePattern } from "../backend/js/sparse-attention.js";
+import type { SparsePattern } from "../backend/backend.js";
 import { DTypeError, ShapeError, fmtShape } from "../tensor/errors.js";
 import { expectTensor, type Tensor } from "../tensor/tensor.js";
 import { canonQKV, intAtLeast } from "./canon.js";

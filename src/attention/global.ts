@@ -8,7 +8,7 @@
  * const { output } = longformerAttention(q, k, v, { window: 1, numGlobal: 1 }); // [1, 2, 6, 4]
  * ```
  */
-import type { SparsePattern } from "../backend/js/sparse-attention.js";
+import type { SparsePattern } from "../backend/backend.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { canonQKV, intAtLeast } from "./canon.js";
 import type { AttentionResult } from "./sdpa.js";

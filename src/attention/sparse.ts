@@ -9,7 +9,7 @@
  * const { output } = sparseAttention(q, k, v, p);            // = sdpa with attnMask: patternMask(p)
  * ```
  */
-import type { SparsePattern } from "../backend/js/sparse-attention.js";
+import type { SparsePattern } from "../backend/backend.js";
 import { sparseAttentionOp } from "../ops/sparse-attention.js";
 import { reshape } from "../ops/shape.js";
 import { ShapeError, fmtShape } from "../tensor/errors.js";
@@ -17,7 +17,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { canonQKV, scaleOf, to4d } from "./canon.js";
 import { scaledDotProductAttention, type AttentionResult } from "./sdpa.js";
 
-export type { SparsePattern } from "../backend/js/sparse-attention.js";
+export type { SparsePattern } from "../backend/backend.js";
 
 export interface SparseAttentionOptions {
   /** Score scale; default 1/sqrt(D). */

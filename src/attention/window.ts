@@ -9,7 +9,7 @@
  * const { output: o2 } = dilatedWindowAttention(q, k, v, { window: 1, dilation: 2 });
  * ```
  */
-import type { SparsePattern } from "../backend/js/sparse-attention.js";
+import type { SparsePattern } from "../backend/backend.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { canonQKV, intAtLeast } from "./canon.js";
 import type { AttentionResult } from "./sdpa.js";

@@ -39,6 +39,48 @@ export interface AttentionArgs {
   seedK0: number; seedK1: number; seedStart: number;
 }
 
+/**
+ * The allowed keys of each query row of sparse attention, shared by every batch and head: row i's
+ * keys are the union of the strided ranges r in [rowLo[i], rowHi[i]), range r holding keys
+ * spans[3r] + t·spans[3r+2] < spans[3r+1] (t = 0, 1, ...). Ranges of a row are disjoint.
+ * Rows may share ranges (block patterns store one list per block row).
+ */
+export interface SparsePattern {
+  L: number;
+  S: number;
+  rowLo: Int32Array;
+  rowHi: Int32Array;
+  spans: Int32Array;
+  /** The largest number of keys of a row. */
+  maxRow: number;
+  /** Total allowed (query, key) pairs. */
+  nnz: number;
+}
+
+/**
+ * Sizes of one sparse attention call: q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv],
+ * out [B, H, L, Dv], lse [B, H, L] (L, S from the pattern). Query head h reads kv head
+ * floor(h / (H / Hkv)). A row with no allowed key gives output 0, lse -Infinity and zero gradients.
+ */
+export interface SparseAttentionArgs {
+  B: number; H: number; Hkv: number; D: number; Dv: number;
+  scale: number;
+  pattern: SparsePattern;
+}
+
+/**
+ * Sizes of one linear attention call over feature-mapped queries and keys:
+ * fq [B, H, L, M], fk [B, Hkv, S, M], v [B, Hkv, S, Dv] -> out [B, H, L, Dv], den [B, H, L].
+ */
+export interface LinearAttentionArgs {
+  B: number; H: number; Hkv: number; L: number; S: number;
+  /** Feature dimension of fq / fk. */
+  M: number;
+  Dv: number;
+  /** Query i sees keys j <= i (requires L = S). */
+  causal: boolean;
+}
+
 export interface Backend {
   readonly name: BackendName;
 
@@ -74,4 +116,18 @@ export interface Backend {
   /** Fused attention backward: recomputes scores from lse. Writes (not accumulates) dq, dk, dv. */
   attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray, k: FloatArray,
     v: FloatArray, out: FloatArray, lse: FloatArray, args: AttentionArgs): void;
+
+  /** Sparse attention forward: softmax over each row's allowed keys only; saves lse. */
+  sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
+    args: SparseAttentionArgs): void;
+  /** Sparse attention backward from the saved lse. Writes (not accumulates) dq, dk, dv. */
+  sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray,
+    k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray, args: SparseAttentionArgs): void;
+
+  /** Linear attention forward: out_i = fq_i^T (sum_j fk_j v_j^T) / den_i, den_i = fq_i^T sum_j fk_j. */
+  linearAttentionForward(out: FloatArray, den: FloatArray, fq: FloatArray, fk: FloatArray, v: FloatArray,
+    args: LinearAttentionArgs): void;
+  /** Linear attention backward. Writes (not accumulates) dfq, dfk, dv. */
+  linearAttentionBackward(dfq: FloatArray, dfk: FloatArray, dv: FloatArray, dout: FloatArray, fq: FloatArray,
+    fk: FloatArray, v: FloatArray, out: FloatArray, den: FloatArray, args: LinearAttentionArgs): void;
 }

@@ -1,5 +1,5 @@
 /**
- * The linear attention op over feature-mapped queries and keys: the prefix-scan kernel with its
+ * The linear attention op over feature-mapped queries and keys: the backend's prefix-scan kernel with its
  * recorded backward (forward scan + reverse scan, no per-position state). Public entries:
  * attention/linear.ts (elu + 1) and attention/performer.ts (FAVOR+).
  *
@@ -10,9 +10,9 @@
  * ```
  */
 import { attach } from "../autograd/graph.js";
-import { linearAttentionBackward, linearAttentionForward, type LinearAttentionArgs } from "../backend/js/linear-attention.js";
+import type { LinearAttentionArgs } from "../backend/backend.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { empty, fdata } from "./util.js";
+import { backendFor, empty, fdata } from "./util.js";
 
 export function linearAttentionOp(fq: Tensor, fk: Tensor, v: Tensor, causal: boolean): Tensor {
   const [B, H, L, M] = fq.shape as [number, number, number, number];
@@ -20,10 +20,11 @@ export function linearAttentionOp(fq: Tensor, fk: Tensor, v: Tensor, causal: boo
   const args: LinearAttentionArgs = { B, H, Hkv, L, S, M, Dv, causal };
   const out = empty([B, H, L, Dv], fq.dtype);
   const den = empty([B, H, L], fq.dtype);
-  linearAttentionForward(fdata(out), fdata(den), fdata(fq), fdata(fk), fdata(v), args);
+  const be = backendFor(fq.dtype);
+  be.linearAttentionForward(fdata(out), fdata(den), fdata(fq), fdata(fk), fdata(v), args);
   return attach(out, "linearAttention", [fq, fk, v], (g) => {
     const dfq = empty(fq.shape, fq.dtype), dfk = empty(fk.shape, fq.dtype), dv = empty(v.shape, fq.dtype);
-    linearAttentionBackward(fdata(dfq), fdata(dfk), fdata(dv), fdata(g), fdata(fq), fdata(fk), fdata(v), fdata(out), fdata(den), args);
+    be.linearAttentionBackward(fdata(dfq), fdata(dfk), fdata(dv), fdata(g), fdata(fq), fdata(fk), fdata(v), fdata(out), fdata(den), args);
     return [dfq, dfk, dv];
   });
 }

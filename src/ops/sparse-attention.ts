@@ -1,5 +1,5 @@
 /**
- * The sparse attention op: the sparse kernel (softmax over each row's allowed keys only) with its
+ * The sparse attention op: the backend's sparse kernel (softmax over each row's allowed keys only) with its
  * recorded backward. Public entries: attention/window.ts, global.ts, bigbird.ts, block-sparse.ts.
  *
  * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] -> out [B, H, L, Dv]
@@ -9,9 +9,9 @@
  * ```
  */
 import { attach } from "../autograd/graph.js";
-import { sparseAttentionBackward, sparseAttentionForward, type SparseAttentionArgs, type SparsePattern } from "../backend/js/sparse-attention.js";
+import type { SparseAttentionArgs, SparsePattern } from "../backend/backend.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { empty, fdata } from "./util.js";
+import { backendFor, empty, fdata } from "./util.js";
 
 export function sparseAttentionOp(q: Tensor, k: Tensor, v: Tensor, pattern: SparsePattern, scale: number): Tensor {
   const [B, H, L, D] = q.shape as [number, number, number, number];
@@ -19,10 +19,11 @@ export function sparseAttentionOp(q: Tensor, k: Tensor, v: Tensor, pattern: Spar
   const args: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale, pattern };
   const out = empty([B, H, L, Dv], q.dtype);
   const lse = empty([B, H, L], q.dtype);
-  sparseAttentionForward(fdata(out), fdata(lse), fdata(q), fdata(k), fdata(v), args);
+  const be = backendFor(q.dtype);
+  be.sparseAttentionForward(fdata(out), fdata(lse), fdata(q), fdata(k), fdata(v), args);
   return attach(out, "sparseAttention", [q, k, v], (g) => {
     const dq = empty(q.shape, q.dtype), dk = empty(k.shape, q.dtype), dv = empty(v.shape, q.dtype);
-    sparseAttentionBackward(fdata(dq), fdata(dk), fdata(dv), fdata(g), fdata(q), fdata(k), fdata(v), fdata(out), fdata(lse), args);
+    be.sparseAttentionBackward(fdata(dq), fdata(dk), fdata(dv), fdata(g), fdata(q), fdata(k), fdata(v), fdata(out), fdata(lse), args);
     return [dq, dk, dv];
   });
 }

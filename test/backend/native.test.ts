@@ -5,12 +5,20 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { AttentionArgs, Backend, BinaryOp, UnaryOp } from "../../src/backend/backend.js";
+import { bigbirdLayout } from "../../src/attention/bigbird.js";
+import { blockSparsePattern } from "../../src/attention/block-sparse.js";
+import { longformerPattern } from "../../src/attention/global.js";
+import { buildPattern } from "../../src/attention/sparse.js";
+import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
+import type {
+  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
+} from "../../src/backend/backend.js";
 import { jsBackend } from "../../src/backend/js/index.js";
 import {
   getNativeIsa, getNumThreads, loadNativeBackend, setNativeIsa, setNumThreads, type NativeIsa,
 } from "../../src/backend/native/index.js";
 import { Generator } from "../../src/tensor/rng.js";
+import { Tensor } from "../../src/tensor/tensor.js";
 
 const native = loadNativeBackend({ quiet: true });
 const skip = native === null ? "native addon not built (npm install builds it when a C++ compiler is present)" : false;
@@ -274,6 +282,138 @@ describe("native backend", { skip }, () => {
 
   test("attention: sizes that split key blocks over threads (one kv head)", () => {
     checkAttention({ B: 1, H: 1, Hkv: 1, L: 300, S: 400, D: 64, Dv: 64, causal: true, dropoutP: 0.1 }, [2, 3]);
+  });
+
+  /** Sparse attention on native against js: out, lse, dq, dk, dv. */
+  function checkSparse(B: number, H: number, Hkv: number, D: number, Dv: number, pattern: SparsePattern, what: string,
+    threads: number[] = [1, 2]): void {
+    const { L, S } = pattern;
+    const args: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale: 1 / Math.sqrt(D), pattern };
+    const q = rand(B * H * L * D), k = rand(B * Hkv * S * D), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
+    const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
+    const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length);
+    jsBackend.sparseAttentionForward(out, lse, q, k, v, args);
+    jsBackend.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
+    const name = `${what} B=${B} H=${H} Hkv=${Hkv} L=${L} S=${S} D=${D} Dv=${Dv}`;
+    everyConfig((tag) => {
+      const o = new Float32Array(out.length).fill(NaN), l = new Float32Array(lse.length).fill(NaN);
+      nb.sparseAttentionForward(o, l, q, k, v, args);
+      close(o, out, 2e-5, 1e-4, `${tag} sparse out ${name}`);
+      close(l, lse, 2e-5, 1e-5, `${tag} sparse lse ${name}`);
+      const gq = new Float32Array(dq.length).fill(NaN), gk = new Float32Array(dk.length).fill(NaN);
+      const gv = new Float32Array(dv.length).fill(NaN);
+      nb.sparseAttentionBackward(gq, gk, gv, dout, q, k, v, out, lse, args);
+      close(gq, dq, 1e-4, 1e-3, `${tag} sparse dq ${name}`);
+      close(gk, dk, 1e-4, 1e-3, `${tag} sparse dk ${name}`);
+      close(gv, dv, 1e-4, 1e-3, `${tag} sparse dv ${name}`);
+    }, threads);
+  }
+
+  test("sparse attention: windows (symmetric, causal, L != S), odd head dims", () => {
+    checkSparse(1, 1, 1, 1, 1, windowPattern(1, 1, 0), "window w=0");
+    checkSparse(2, 2, 2, 16, 16, windowPattern(37, 37, 3), "window w=3");
+    checkSparse(1, 3, 3, 33, 17, windowPattern(130, 130, 40, true), "causal window w=40");
+    checkSparse(1, 2, 2, 64, 80, windowPattern(65, 200, 70), "window L<S w=70");
+    checkSparse(2, 1, 1, 20, 24, windowPattern(150, 90, 100, true), "causal window L>S w=100");
+  });
+
+  test("sparse attention: dilated (strided ranges), longformer (global rows and keys)", () => {
+    checkSparse(1, 2, 2, 16, 16, dilatedWindowPattern(97, 97, 5, 3), "dilated w=5 d=3");
+    checkSparse(2, 2, 1, 33, 9, dilatedWindowPattern(120, 120, 8, 4, true), "causal dilated w=8 d=4");
+    checkSparse(1, 3, 3, 32, 32, longformerPattern(150, 150, 9, 5), "longformer w=9 g=5");
+    checkSparse(2, 2, 2, 7, 7, longformerPattern(70, 70, 0, 1), "longformer w=0 g=1");
+  });
+
+  test("sparse attention: block layouts (bigbird, random blocks, empty rows)", () => {
+    const bb = { window: 1, numGlobal: 1, numRandom: 2, blockSize: 16, seed: 3 };
+    checkSparse(1, 2, 2, 32, 32, blockSparsePattern(150, 150, bigbirdLayout(150, 150, bb), 16), "bigbird bs=16");
+    checkSparse(2, 4, 2, 16, 24, blockSparsePattern(100, 70, bigbirdLayout(100, 70, { ...bb, blockSize: 8 }), 8), "bigbird L!=S bs=8");
+    // a random layout with an all-empty block row: those rows give 0 and lse -Infinity
+    const nQb = 6, nKb = 5;
+    const lay = new Uint8Array(nQb * nKb);
+    for (let x = 0; x < lay.length; x++) lay[x] = (x * 7919) % 3 === 0 ? 1 : 0;
+    for (let c = 0; c < nKb; c++) lay[2 * nKb + c] = 0;
+    const pat = blockSparsePattern(6 * 11 - 3, 5 * 11 - 2, new Tensor(lay, [nQb, nKb], "bool"), 11);
+    checkSparse(1, 3, 1, 12, 12, pat, "random blocks with an empty row");
+    const out = new Float32Array(3 * pat.L * 12), lse = new Float32Array(3 * pat.L);
+    nb.sparseAttentionForward(out, lse, rand(3 * pat.L * 12), rand(pat.S * 12), rand(pat.S * 12),
+      { B: 1, H: 3, Hkv: 1, D: 12, Dv: 12, scale: 0.3, pattern: pat });
+    assert.equal(lse[2 * 11], -Infinity);
+    assert.equal(out[2 * 11 * 12], 0);
+  });
+
+  test("sparse attention: GQA / MQA and sizes that split rows over threads (one kv head)", () => {
+    checkSparse(2, 4, 2, 16, 16, windowPattern(70, 70, 9, true), "GQA causal window");
+    checkSparse(1, 6, 1, 32, 32, longformerPattern(90, 90, 6, 3), "MQA longformer");
+    // one kv unit and 3 threads: rows split over the pool, dk / dv summed per thread
+    checkSparse(1, 2, 1, 64, 64, longformerPattern(400, 400, 20, 4), "one unit, threads", [2, 3]);
+    checkSparse(1, 1, 1, 24, 24, dilatedWindowPattern(300, 300, 6, 5), "one head, threads", [3]);
+  });
+
+  test("sparse attention: a hand-built pattern with several ranges per row and shared rows", () => {
+    const pat = buildPattern(50, 61, (i, add) => {
+      add(0, 2);
+      if (i % 3 !== 0) add(5 + (i % 7), 30 + (i % 11), 1 + (i % 4));
+      add(40 + (i % 5), 61, 7);
+    }, (i) => (i % 10 === 9 ? i - 1 : i));
+    checkSparse(2, 2, 2, 17, 5, pat, "hand-built");
+  });
+
+  /** Linear attention on native against js: out, den, dfq, dfk, dv (positive features). */
+  function checkLinear(a: LinearAttentionArgs, threads: number[] = [1, 2]): void {
+    const { B, H, Hkv, L, S, M, Dv } = a;
+    const pos = (n: number): Float32Array => rand(n).map((x) => Math.exp(0.5 * x));
+    const fq = pos(B * H * L * M), fk = pos(B * Hkv * S * M), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
+    const out = new Float32Array(B * H * L * Dv), den = new Float32Array(B * H * L);
+    const dq = new Float32Array(fq.length), dk = new Float32Array(fk.length), dv = new Float32Array(v.length);
+    jsBackend.linearAttentionForward(out, den, fq, fk, v, a);
+    jsBackend.linearAttentionBackward(dq, dk, dv, dout, fq, fk, v, out, den, a);
+    const name = JSON.stringify(a);
+    everyConfig((tag) => {
+      const o = new Float32Array(out.length).fill(NaN), d = new Float32Array(den.length).fill(NaN);
+      nb.linearAttentionForward(o, d, fq, fk, v, a);
+      close(o, out, 1e-5, 1e-4, `${tag} linear out ${name}`);
+      close(d, den, 1e-5, 1e-5, `${tag} linear den ${name}`);
+      const gq = new Float32Array(dq.length).fill(NaN), gk = new Float32Array(dk.length).fill(NaN);
+      const gv = new Float32Array(dv.length).fill(NaN);
+      nb.linearAttentionBackward(gq, gk, gv, dout, fq, fk, v, out, den, a);
+      close(gq, dq, 1e-5, 1e-3, `${tag} linear dfq ${name}`);
+      close(gk, dk, 1e-5, 1e-3, `${tag} linear dfk ${name}`);
+      close(gv, dv, 1e-5, 1e-3, `${tag} linear dv ${name}`);
+    }, threads);
+  }
+
+  test("linear attention: causal and not, L != S, odd feature dims, GQA", () => {
+    checkLinear({ B: 1, H: 1, Hkv: 1, L: 1, S: 1, M: 1, Dv: 1, causal: true });
+    checkLinear({ B: 2, H: 2, Hkv: 2, L: 37, S: 37, M: 16, Dv: 16, causal: true });
+    checkLinear({ B: 1, H: 3, Hkv: 3, L: 130, S: 130, M: 33, Dv: 17, causal: true });
+    checkLinear({ B: 2, H: 2, Hkv: 2, L: 65, S: 90, M: 20, Dv: 64, causal: false });
+    checkLinear({ B: 1, H: 4, Hkv: 2, L: 50, S: 50, M: 24, Dv: 8, causal: true });
+    checkLinear({ B: 2, H: 6, Hkv: 1, L: 40, S: 33, M: 7, Dv: 12, causal: false }, [1, 3]);
+  });
+
+  test("sparse / linear argument checks throw TypeError / RangeError", () => {
+    const pat = windowPattern(4, 4, 1);
+    const args: SparseAttentionArgs = { B: 1, H: 2, Hkv: 2, D: 4, Dv: 4, scale: 0.5, pattern: pat };
+    const f = (n: number): Float32Array => new Float32Array(n);
+    assert.throws(() => nb.sparseAttentionForward(f(32), f(8), f(32), f(31), f(32), args), RangeError);
+    assert.throws(() => nb.sparseAttentionForward(f(32), f(8), f(32), f(32), f(32), { ...args, H: 3 }), RangeError);
+    assert.throws(() => nb.sparseAttentionForward(f(32), new Float64Array(8), f(32), f(32), f(32), args), TypeError);
+    const badSpan = { ...pat, spans: pat.spans.slice() };
+    badSpan.spans[1] = 9; // a range past S
+    assert.throws(() => nb.sparseAttentionForward(f(32), f(8), f(32), f(32), f(32), { ...args, pattern: badSpan }), RangeError);
+    const badRow = { ...pat, rowHi: pat.rowHi.slice() };
+    badRow.rowHi[3] = 99;
+    assert.throws(() => nb.sparseAttentionForward(f(32), f(8), f(32), f(32), f(32), { ...args, pattern: badRow }), RangeError);
+    const noStep = { ...pat, spans: pat.spans.slice() };
+    noStep.spans[2] = 0;
+    assert.throws(() => nb.sparseAttentionForward(f(32), f(8), f(32), f(32), f(32), { ...args, pattern: noStep }), RangeError);
+    assert.throws(() => nb.sparseAttentionForward(f(32), f(8), f(32), f(32), f(32),
+      { ...args, pattern: { ...pat, rowLo: new Float32Array(4) as unknown as Int32Array } }), TypeError);
+    const la: LinearAttentionArgs = { B: 1, H: 1, Hkv: 1, L: 4, S: 4, M: 2, Dv: 2, causal: true };
+    assert.throws(() => nb.linearAttentionForward(f(8), f(4), f(8), f(8), f(8), { ...la, S: 5 }), RangeError);
+    assert.throws(() => nb.linearAttentionForward(f(8), f(4), f(8), f(7), f(8), la), RangeError);
+    assert.throws(() => nb.linearAttentionBackward(f(8), f(8), f(8), f(8), f(8), f(8), f(8), f(8), new Float64Array(4), la), TypeError);
   });
 
   test("argument checks throw TypeError / RangeError", () => {

@@ -3,8 +3,10 @@ import type { Backend } from "../backend.js";
 import { attentionBackward, attentionForward } from "./attention.js";
 import { binary, unary } from "./elementwise.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
+import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { matmul } from "./matmul.js";
 import { softmax, softmaxBackward } from "./softmax.js";
+import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attention.js";
 
 class JsBackend implements Backend {
   readonly name = "js" as const;
@@ -17,6 +19,10 @@ class JsBackend implements Backend {
   layerNormBackward = layerNormBackward;
   attentionForward = attentionForward;
   attentionBackward = attentionBackward;
+  sparseAttentionForward = sparseAttentionForward;
+  sparseAttentionBackward = sparseAttentionBackward;
+  linearAttentionForward = linearAttentionForward;
+  linearAttentionBackward = linearAttentionBackward;
 }
 
 export const jsBackend: Backend = new JsBackend();

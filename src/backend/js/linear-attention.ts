@@ -16,15 +16,9 @@
  * ```
  */
 import type { FloatArray } from "../../tensor/dtype.js";
+import type { LinearAttentionArgs } from "../backend.js";
 
-export interface LinearAttentionArgs {
-  B: number; H: number; Hkv: number; L: number; S: number;
-  /** Feature dimension of fq / fk. */
-  M: number;
-  Dv: number;
-  /** Query i sees keys j <= i (requires L = S). */
-  causal: boolean;
-}
+export type { LinearAttentionArgs } from "../backend.js";
 
 /** kv[m, e] += fk_j[m] v_j[e]; z[m] += fk_j[m]. */
 function addKey(kv: Float64Array, z: Float64Array, fk: FloatArray, fo: number, v: FloatArray, vo: number, M: number, Dv: number): void {

@@ -14,30 +14,9 @@
  * ```
  */
 import type { FloatArray } from "../../tensor/dtype.js";
+import type { SparseAttentionArgs } from "../backend.js";
 
-/**
- * The allowed keys of each query row, shared by every batch and head: row i's keys are the union
- * of the strided ranges r in [rowLo[i], rowHi[i]), range r holding keys
- * spans[3r] + t·spans[3r+2] < spans[3r+1] (t = 0, 1, ...). Ranges of a row are disjoint.
- * Rows may share ranges (block patterns store one list per block row).
- */
-export interface SparsePattern {
-  L: number;
-  S: number;
-  rowLo: Int32Array;
-  rowHi: Int32Array;
-  spans: Int32Array;
-  /** The largest number of keys of a row. */
-  maxRow: number;
-  /** Total allowed (query, key) pairs. */
-  nnz: number;
-}
-
-export interface SparseAttentionArgs {
-  B: number; H: number; Hkv: number; D: number; Dv: number;
-  scale: number;
-  pattern: SparsePattern;
-}
+export type { SparseAttentionArgs, SparsePattern } from "../backend.js";
 
 /** Number of keys in range r of `spans`. */
 export function spanCount(spans: Int32Array, r: number): number {

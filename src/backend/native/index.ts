@@ -1,6 +1,6 @@
 /**
  * The native backend: C++ kernels (blocked AVX-512 / AVX2 GEMM, fused FlashAttention-style
- * attention, vectorized elementwise and normalization kernels, a persistent thread pool) loaded
+ * attention, sparse and linear attention, vectorized elementwise and normalization kernels, a persistent thread pool) loaded
  * from the N-API addon build/Release/qkv_native.node, which `npm install` builds when a C++
  * compiler is present.
  *
@@ -14,7 +14,9 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import type { AttentionArgs, Backend, BinaryOp, UnaryOp } from "../backend.js";
+import type {
+  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+} from "../backend.js";
 import type { FloatArray } from "../../tensor/dtype.js";
 
 /** The instruction sets the native kernels are compiled for (chosen at run time from the CPU). */
@@ -37,6 +39,14 @@ export interface NativeAddon {
     args: AttentionArgs): void;
   attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray, k: FloatArray,
     v: FloatArray, out: FloatArray, lse: FloatArray, args: AttentionArgs): void;
+  sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
+    args: SparseAttentionArgs): void;
+  sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray,
+    k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray, args: SparseAttentionArgs): void;
+  linearAttentionForward(out: FloatArray, den: FloatArray, fq: FloatArray, fk: FloatArray, v: FloatArray,
+    args: LinearAttentionArgs): void;
+  linearAttentionBackward(dfq: FloatArray, dfk: FloatArray, dv: FloatArray, dout: FloatArray, fq: FloatArray,
+    fk: FloatArray, v: FloatArray, out: FloatArray, den: FloatArray, args: LinearAttentionArgs): void;
   setNumThreads(n: number): number;
   getNumThreads(): number;
   getIsa(): NativeIsa;
@@ -130,6 +140,28 @@ export class NativeBackend implements Backend {
     if (args.mask !== null) f32(args.mask, "args.mask");
     this.lib.attentionBackward(f32(dq, "dq"), f32(dk, "dk"), f32(dv, "dv"), f32(dout, "dout"), f32(q, "q"),
       f32(k, "k"), f32(v, "v"), f32(out, "out"), f32(lse, "lse"), args);
+  }
+
+  sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
+    args: SparseAttentionArgs): void {
+    this.lib.sparseAttentionForward(f32(out, "out"), f32(lse, "lse"), f32(q, "q"), f32(k, "k"), f32(v, "v"), args);
+  }
+
+  sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray,
+    k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray, args: SparseAttentionArgs): void {
+    this.lib.sparseAttentionBackward(f32(dq, "dq"), f32(dk, "dk"), f32(dv, "dv"), f32(dout, "dout"), f32(q, "q"),
+      f32(k, "k"), f32(v, "v"), f32(out, "out"), f32(lse, "lse"), args);
+  }
+
+  linearAttentionForward(out: FloatArray, den: FloatArray, fq: FloatArray, fk: FloatArray, v: FloatArray,
+    args: LinearAttentionArgs): void {
+    this.lib.linearAttentionForward(f32(out, "out"), f32(den, "den"), f32(fq, "fq"), f32(fk, "fk"), f32(v, "v"), args);
+  }
+
+  linearAttentionBackward(dfq: FloatArray, dfk: FloatArray, dv: FloatArray, dout: FloatArray, fq: FloatArray,
+    fk: FloatArray, v: FloatArray, out: FloatArray, den: FloatArray, args: LinearAttentionArgs): void {
+    this.lib.linearAttentionBackward(f32(dfq, "dfq"), f32(dfk, "dfk"), f32(dv, "dv"), f32(dout, "dout"),
+      f32(fq, "fq"), f32(fk, "fk"), f32(v, "v"), f32(out, "out"), f32(den, "den"), args);
   }
 }
 

@@ -5,7 +5,9 @@
  * by the op layer, which routes float64 to js) run on the js kernels.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
-import type { AttentionArgs, Backend, BinaryOp, UnaryOp } from "../backend.js";
+import type {
+  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+} from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import { Arena } from "./arena.js";
 import { binaryCode, unaryCode } from "./codes.js";
@@ -233,5 +235,27 @@ export class WasmBackend implements Backend {
     get(dq, f32, pdq, nq);
     get(dk, f32, pdk, nk);
     get(dv, f32, pdv, nv);
+  }
+
+  // Sparse and linear attention have no wasm kernels yet: they run on the js reference kernels.
+
+  sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
+    a: SparseAttentionArgs): void {
+    jsBackend.sparseAttentionForward(out, lse, q, k, v, a);
+  }
+
+  sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray,
+    k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray, a: SparseAttentionArgs): void {
+    jsBackend.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, a);
+  }
+
+  linearAttentionForward(out: FloatArray, den: FloatArray, fq: FloatArray, fk: FloatArray, v: FloatArray,
+    a: LinearAttentionArgs): void {
+    jsBackend.linearAttentionForward(out, den, fq, fk, v, a);
+  }
+
+  linearAttentionBackward(dfq: FloatArray, dfk: FloatArray, dv: FloatArray, dout: FloatArray, fq: FloatArray,
+    fk: FloatArray, v: FloatArray, out: FloatArray, den: FloatArray, a: LinearAttentionArgs): void {
+    jsBackend.linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, a);
   }
 }
