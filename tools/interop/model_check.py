@@ -7,14 +7,50 @@ MultiheadAttention, TransformerEncoderLayer and TransformerDecoderLayer.
 Run from the repository root:
     python3 -m venv /tmp/stvenv && /tmp/stvenv/bin/pip install safetensors torch numpy
     /tmp/stvenv/bin/python tools/interop/model_check.py
-(Debian's python3-torch with python3-safetensors works the same.)
+or with Debian's python3-torch (1.13), whose missing safetensors module is replaced by a reader and
+writer of the format below:
+    apt-get install python3-torch && /usr/bin/python3 tools/interop/model_check.py
 """
+import json
+import struct
 import subprocess
 import sys
 import tempfile
 
 import torch
-from safetensors.torch import load_file, save_file
+
+try:
+    from safetensors.torch import load_file, save_file
+except ImportError:  # Debian ships python3-torch but no python3-safetensors: read/write the format here
+    _DT = {"F32": torch.float32, "F64": torch.float64, "I32": torch.int32, "I64": torch.int64, "BOOL": torch.bool}
+    _NAME = {v: k for k, v in _DT.items()}
+
+    def load_file(path):
+        with open(path, "rb") as f:
+            data = f.read()
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+        header.pop("__metadata__", None)
+        body = data[8 + n:]
+        out = {}
+        for name, info in header.items():
+            b, e = info["data_offsets"]
+            t = torch.frombuffer(bytearray(body[b:e]), dtype=_DT[info["dtype"]]) if e > b else torch.empty(0, dtype=_DT[info["dtype"]])
+            out[name] = t.reshape(info["shape"]).clone()
+        return out
+
+    def save_file(tensors, path):
+        header, chunks, off = {}, [], 0
+        for name in sorted(tensors):
+            t = tensors[name].contiguous()
+            raw = t.numpy().tobytes()
+            header[name] = {"dtype": _NAME[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+            chunks.append(raw)
+            off += len(raw)
+        h = json.dumps(header).encode()
+        h += b" " * (-len(h) % 8)
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h + b"".join(chunks))
 
 TOL = 1e-5
 
@@ -29,7 +65,7 @@ def modules():
                           lambda m, x: m(x["x"]),
                           lambda: {"x": torch.randn(2, 5, 16)}),
         "decoder_layer": (lambda: torch.nn.TransformerDecoderLayer(16, 4, 32, 0.0, batch_first=True, norm_first=True),
-                          lambda m, x: m(x["x"], x["memory"], tgt_mask=torch.nn.Transformer.generate_square_subsequent_mask(x["x"].shape[1]), tgt_is_causal=True),
+                          lambda m, x: m(x["x"], x["memory"], tgt_mask=torch.nn.Transformer.generate_square_subsequent_mask(x["x"].shape[1])),
                           lambda: {"x": torch.randn(2, 4, 16), "memory": torch.randn(2, 6, 16)}),
     }
 
