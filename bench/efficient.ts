@@ -1,7 +1,7 @@
 /**
  * Efficient attention benchmark: time (median of repeats) and peak memory of forward and
  * forward + backward against N for every variant and for fused full attention (B=1, H=8, D=64,
- * float32, the active backend). Each (variant, N) runs in its own child process, so the peak RSS of
+ * float32, the default backend of the Node entry: native when its addon is built). Each (variant, N) runs in its own child process, so the peak RSS of
  * one row is not inflated by another; memory is the peak-RSS increase over the child's baseline
  * with the inputs allocated.
  *
@@ -14,6 +14,9 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { getNumThreads } from "../src/node.js";
+import { getNativeIsa } from "../src/backend/native/index.js";
+import { getBackend } from "../src/backend/registry.js";
 import { backward } from "../src/autograd/backward.js";
 import { noGrad } from "../src/autograd/graph.js";
 import { efficientAttention, type AttentionSpec, type EfficientAttentionOptions } from "../src/attention/select.js";
@@ -162,7 +165,9 @@ function main(): void {
   const notes: string[] = [];
   const lines: string[] = [];
   const say = (l: string): void => { lines.push(l); console.log(l); };
-  say(`B=1, H=${H}, D=${D}, float32; time = median of up to ${reps} runs; memory = peak RSS increase (MB) in a fresh process\n`);
+  const be = getBackend().name;
+  const backendLabel = be === "native" ? `native backend (${getNativeIsa()}, ${getNumThreads()} threads)` : `${be} backend`;
+  say(`B=1, H=${H}, D=${D}, float32, ${backendLabel}; time = median of up to ${reps} runs; memory = peak RSS increase (MB) in a fresh process\n`);
   say("| variant | N | forward | fwd+bwd | fwd MB | fwd+bwd MB |");
   say("|---|---:|---:|---:|---:|---:|");
   for (const name of names) {
@@ -186,13 +191,19 @@ function main(): void {
       say(`| ${name} | ${N} | ${fmtMs(row.fwdMs)} | ${fmtMs(row.fwdBwdMs)} | ${row.fwdMB.toFixed(0)} | ${row.fwdBwdMB.toFixed(0)} |`);
     }
   }
-  say("\nGrowth 16k -> 32k (linear-time variants must stay <= 2.5x):\n");
+  say("\nGrowth per doubling, 16k -> 32k and 32k -> 64k (linear-time variants must stay <= 2.5x):\n");
   for (const name of names) {
-    const a = rows.find((r) => r.variant === name && r.N === 16384), b = rows.find((r) => r.variant === name && r.N === 32768);
-    if (a && b) {
+    const at = (n: number): Row | undefined => rows.find((r) => r.variant === name && r.N === n);
+    const parts: string[] = [];
+    let above = false;
+    for (const [lo, hi] of [[16384, 32768], [32768, 65536]] as const) {
+      const a = at(lo), b = at(hi);
+      if (!a || !b) continue;
       const rf = b.fwdMs / a.fwdMs, rb = b.fwdBwdMs / a.fwdBwdMs;
-      say(`- ${name}: forward x${rf.toFixed(2)}, fwd+bwd x${rb.toFixed(2)}${name !== "full" && Math.max(rf, rb) > 2.5 ? "  ** above 2.5x **" : ""}`);
+      above ||= Math.max(rf, rb) > 2.5;
+      parts.push(`${lo / 1024}k -> ${hi / 1024}k: forward x${rf.toFixed(2)}, fwd+bwd x${rb.toFixed(2)}`);
     }
+    if (parts.length) say(`- ${name}: ${parts.join("; ")}${name !== "full" && above ? "  ** above 2.5x **" : ""}`);
   }
   if (notes.length) say("");
   for (const n of notes) say(`- note: ${n}`);
@@ -204,7 +215,7 @@ function main(): void {
     if (a >= 0 && b > a) writeFileSync(md, `${text.slice(0, a + begin.length)}\n${lines.join("\n")}\n${text.slice(b)}`);
   }
   if (svg && rows.length) {
-    writeFileSync(svg, svgPlot(rows, `attention forward + backward, B=1 H=${H} D=${D} (float32, js backend)`));
+    writeFileSync(svg, svgPlot(rows, `attention forward + backward, B=1 H=${H} D=${D} (float32, ${backendLabel})`));
     console.log(`wrote ${svg}`);
   }
 }

@@ -44,6 +44,20 @@ inline void axpy(float* y, float a, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+// y[0:n) += sum_t a[t] * x[t * step + 0:n) over t < cnt, four rows of x per pass over y.
+inline void axpyRows(float* y, const float* a, const float* x, int64_t step, int64_t cnt, int64_t n) {
+  int64_t t = 0;
+  for (; t + 4 <= cnt; t += 4) {
+    const float a0 = a[t], a1 = a[t + 1], a2 = a[t + 2], a3 = a[t + 3];
+    const float* x0 = x + t * step;
+    const float* x1 = x0 + step;
+    const float* x2 = x1 + step;
+    const float* x3 = x2 + step;
+    for (int64_t i = 0; i < n; i++) y[i] += (a0 * x0[i] + a1 * x1[i]) + (a2 * x2[i] + a3 * x3[i]);
+  }
+  for (; t < cnt; t++) axpy(y, a[t], x + t * step, n);
+}
+
 inline float maxLanes(const float* x, int64_t n) {
   float m[16];
   for (int t = 0; t < 16; t++) m[t] = -std::numeric_limits<float>::infinity();

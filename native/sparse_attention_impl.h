@@ -86,8 +86,11 @@ void sparseAttentionForward(float* out, float* lse, const float* q, const float*
           for (int64_t c = 0; c < Dv; c++) acc[c] = 0.0f;
           int64_t t = 0;
           for (int64_t r = p.rowLo[i]; r < p.rowHi[i]; r++) {
-            const int64_t e = p.spans[3 * r + 1], st = p.spans[3 * r + 2];
-            for (int64_t j = p.spans[3 * r]; j < e; j += st) axpy(acc, s[t++], vu + j * Dv, Dv);
+            const int64_t s0 = p.spans[3 * r], e = p.spans[3 * r + 1], st = p.spans[3 * r + 2];
+            if (e <= s0) continue;
+            const int64_t cnt = (e - s0 + st - 1) / st;
+            axpyRows(acc, s + t, vu + s0 * Dv, st * Dv, cnt, Dv);
+            t += cnt;
           }
           const float inv = 1.0f / sum;
           for (int64_t c = 0; c < Dv; c++) o[c] = acc[c] * inv;
@@ -131,13 +134,13 @@ inline void sparseBackwardRows(float* dq, float* dku, float* dvu, const float* d
     for (int64_t d = 0; d < D; d++) dqi[d] = 0.0f;
     int64_t t = 0;
     for (int64_t r = p.rowLo[i]; r < p.rowHi[i]; r++) {
-      const int64_t e = p.spans[3 * r + 1], st = p.spans[3 * r + 2];
-      for (int64_t j = p.spans[3 * r]; j < e; j += st, t++) {
+      const int64_t s0 = p.spans[3 * r], e = p.spans[3 * r + 1], st = p.spans[3 * r + 2];
+      if (e <= s0) continue;
+      const int64_t cnt = (e - s0 + st - 1) / st;
+      axpyRows(dqi, dp + t, ku + s0 * D, st * D, cnt, D);
+      for (int64_t j = s0; j < e; j += st, t++) {
         axpy(dvu + j * Dv, s[t], gi, Dv);
-        const float ds = dp[t];
-        if (ds == 0.0f) continue;
-        axpy(dqi, ds, ku + j * D, D);
-        axpy(dku + j * D, ds, qi, D);
+        axpy(dku + j * D, dp[t], qi, D);
       }
     }
     for (int64_t d = 0; d < D; d++) dqr[d] = dqi[d];
