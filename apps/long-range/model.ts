@@ -1,5 +1,5 @@
 /**
- * The small model of the long-range experiment: value embedding + "first" marker embedding, one
+ * The small model of the long-range experiment: value embedding + "flag" marker embedding, one
  * EfficientSelfAttention layer with a residual connection, a linear read-out per position.
  *
  * ```ts
