@@ -13,6 +13,8 @@
  * ```
  */
 import { scaledDotProductAttention } from "../attention/sdpa.js";
+import { attentionKinds, efficientAttention, type AttentionSpec } from "../attention/select.js";
+import { PerformerFeatures } from "../attention/performer.js";
 import { add } from "../ops/elementwise.js";
 import { concat, expand, permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
 import { linear } from "../ops/matmul.js";
@@ -34,6 +36,14 @@ export interface MultiheadAttentionOptions {
   vdim?: number;
   batchFirst?: boolean;
   generator?: Generator;
+  /**
+   * The attention variant (default `{ kind: "full" }`): sparse, low-rank or linear kinds of
+   * attention/select.ts. They take no attnMask or keyPaddingMask and no attention dropout;
+   * isCausal maps onto the kinds that have a causal form.
+   */
+  attention?: AttentionSpec;
+  /** Longest key sequence, for kind "linformer" (its E and F parameters are [k, maxLen]). */
+  maxLen?: number;
 }
 
 export interface MultiheadAttentionForwardOptions {
@@ -84,6 +94,11 @@ export class MultiheadAttention extends Module {
   biasK: Tensor | null;
   biasV: Tensor | null;
   outProj: Linear;
+  /** Linformer's projections [k, maxLen] along the sequence (kind "linformer" only). */
+  linformerE: Tensor | null = null;
+  linformerF: Tensor | null = null;
+  readonly attention: AttentionSpec;
+  private performer: PerformerFeatures | null = null;
   private readonly generator: Generator | undefined;
 
   constructor(readonly embedDim: number, readonly numHeads: number, readonly opts: MultiheadAttentionOptions = {}) {
@@ -125,6 +140,35 @@ export class MultiheadAttention extends Module {
     }
     this.outProj = this.registerModule("out_proj", new Linear(E, E, { bias, ...(g ? { generator: g } : {}) }));
     if (this.outProj.bias) this.outProj.bias.data.fill(0);
+    this.attention = opts.attention ?? { kind: "full" };
+    const kind = this.attention.kind;
+    if (!attentionKinds.includes(kind)) throw new ValueError("MultiheadAttention", "attention.kind", attentionKinds.join(" | "), String(kind));
+    if (kind !== "full" && this.dropout > 0) {
+      throw new ValueError("MultiheadAttention", "dropout", `0 with attention kind "${kind}" (the efficient kernels have no attention dropout)`, String(this.dropout));
+    }
+    if (this.attention.kind === "linformer") {
+      const maxLen = opts.maxLen;
+      if (maxLen === undefined || !Number.isInteger(maxLen) || maxLen < 1) throw new ValueError("MultiheadAttention", "maxLen", 'a positive integer with attention kind "linformer"', String(maxLen));
+      const kk = this.attention.k;
+      this.linformerE = this.registerParameter("E", xavierUniform([kk, maxLen], 1, g));
+      this.linformerF = this.registerParameter("F", xavierUniform([kk, maxLen], 1, g));
+    }
+    if (this.attention.kind === "performer") this.performer = new PerformerFeatures(this.headDim, this.attention.features, this.attention.seed);
+  }
+
+  /** Draws new Performer features (kind "performer"; no effect otherwise). */
+  redraw(): void {
+    this.performer?.redraw();
+  }
+
+  /** The variant with isCausal folded in, for the kinds that have a causal form. */
+  private causalSpec(isCausal: boolean): AttentionSpec {
+    const a = this.attention;
+    if (!isCausal) return a;
+    switch (a.kind) {
+      case "full": case "window": case "dilated": case "linear": case "performer": return { ...a, causal: true };
+      default: throw new ValueError(OP, "isCausal", `an attention kind with a causal form (not "${a.kind}")`, "true");
+    }
   }
 
   /** The q, k, v projection weights [E, E|kdim|vdim] and biases [E] (views into in_proj_* when shared). */
@@ -233,13 +277,24 @@ export class MultiheadAttention extends Module {
     }
     if (merged && merged.dtype !== "bool" && merged.dtype !== dtype) merged = additive(merged, dtype);
 
-    const { output: oh, weights } = scaledDotProductAttention(qh, kh, vh, {
-      attnMask: merged,
-      isCausal: fo.isCausal ?? false,
-      dropoutP: this.training ? this.dropout : 0,
-      needWeights,
-      ...(this.generator ? { generator: this.generator } : {}),
-    }); // [B, H, L, D], [B, H, L, S']
+    let attended: { output: Tensor; weights: Tensor | null };
+    if (this.attention.kind === "full") {
+      attended = scaledDotProductAttention(qh, kh, vh, {
+        attnMask: merged,
+        isCausal: fo.isCausal ?? false,
+        dropoutP: this.training ? this.dropout : 0,
+        needWeights,
+        ...(this.generator ? { generator: this.generator } : {}),
+      }); // [B, H, L, D], [B, H, L, S']
+    } else {
+      if (merged) throw new ValueError(OP, am ? "attnMask" : "keyPaddingMask", `none with attention kind "${this.attention.kind}"`, "a mask");
+      attended = efficientAttention(qh, kh, vh, this.causalSpec(fo.isCausal ?? false), {
+        needWeights,
+        ...(this.linformerE && this.linformerF ? { E: this.linformerE, F: this.linformerF } : {}),
+        ...(this.performer ? { features: this.performer } : {}),
+      });
+    }
+    const { output: oh, weights } = attended;
     const o = reshape(permute(oh, [0, 2, 1, 3]), [B, L, E]); // [B, L, E]
     let output = this.outProj.forward(o);
     output = !batched ? squeeze(output, 0) : bf ? output : transpose(output, 0, 1);
@@ -255,6 +310,10 @@ export class MultiheadAttention extends Module {
 export interface SelfAttentionOptions {
   dropout?: number;
   bias?: boolean;
+  /** The attention variant (default full); see MultiheadAttentionOptions.attention. */
+  attention?: AttentionSpec;
+  /** Longest sequence, for kind "linformer". */
+  maxLen?: number;
   /** [B, L, E] when true (default), [L, B, E] when false. */
   batchFirst?: boolean;
   generator?: Generator;

@@ -110,6 +110,9 @@ export class TransformerDecoderLayer extends Module {
   constructor(readonly dModel: number, readonly nhead: number, opts: TransformerLayerOptions = {}) {
     super();
     const o = (this.options = resolveLayerOptions("TransformerDecoderLayer", dModel, nhead, opts));
+    if (o.attention && o.attention.kind !== "full") {
+      throw new ValueError("TransformerDecoderLayer", "attention", 'kind "full" (efficient kinds are for encoder layers and MultiheadAttention)', JSON.stringify(o.attention.kind));
+    }
     const c = childOptions(o), g = o.generator;
     const mo = { dropout: o.dropout, batchFirst: o.batchFirst, ...c };
     this.selfAttn = this.registerModule("self_attn", new MultiheadAttention(dModel, nhead, mo));

@@ -23,6 +23,7 @@ import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { Dropout, LayerNorm, Linear } from "./layers.js";
 import { Module, ModuleList } from "./module.js";
 import { MultiheadAttention } from "./multihead-attention.js";
+import type { AttentionSpec } from "../attention/select.js";
 
 export type Activation = "relu" | "gelu" | ((x: Tensor) => Tensor);
 
@@ -43,6 +44,14 @@ export interface TransformerLayerOptions {
   /** Bias in every Linear, attention projection and LayerNorm (default true). */
   bias?: boolean;
   generator?: Generator;
+  /**
+   * The self-attention variant of TransformerEncoderLayer (default full): e.g.
+   * `{ kind: "window", window: 128 }`; see attention/select.ts. Attention-weight dropout applies
+   * to full attention only; the other dropouts are unchanged.
+   */
+  attention?: AttentionSpec;
+  /** Longest sequence, for attention kind "linformer". */
+  maxLen?: number;
 }
 
 export interface ResolvedLayerOptions {
@@ -54,6 +63,8 @@ export interface ResolvedLayerOptions {
   normFirst: boolean;
   bias: boolean;
   generator: Generator | undefined;
+  attention: AttentionSpec | undefined;
+  maxLen: number | undefined;
 }
 
 /** Validates dModel, nhead and the options; returns the options with their defaults. */
@@ -71,6 +82,8 @@ export function resolveLayerOptions(op: string, dModel: number, nhead: number, o
     normFirst: opts.normFirst ?? false,
     bias: opts.bias ?? true,
     generator: opts.generator,
+    attention: opts.attention,
+    maxLen: opts.maxLen,
   };
   if (!Number.isInteger(r.dimFeedforward) || r.dimFeedforward < 1) throw new ValueError(op, "dimFeedforward", "a positive integer", String(r.dimFeedforward));
   if (typeof r.dropout !== "number" || !(r.dropout >= 0 && r.dropout < 1)) throw new ValueError(op, "dropout", "a probability in [0, 1)", String(r.dropout));
@@ -173,7 +186,11 @@ export class TransformerEncoderLayer extends Module {
     super();
     const o = (this.options = resolveLayerOptions("TransformerEncoderLayer", dModel, nhead, opts));
     const c = childOptions(o), g = o.generator;
-    this.selfAttn = this.registerModule("self_attn", new MultiheadAttention(dModel, nhead, { dropout: o.dropout, batchFirst: o.batchFirst, ...c }));
+    const efficient = o.attention !== undefined && o.attention.kind !== "full";
+    this.selfAttn = this.registerModule("self_attn", new MultiheadAttention(dModel, nhead, {
+      dropout: efficient ? 0 : o.dropout, batchFirst: o.batchFirst, ...c,
+      ...(o.attention ? { attention: o.attention } : {}), ...(o.maxLen !== undefined ? { maxLen: o.maxLen } : {}),
+    }));
     this.linear1 = this.registerModule("linear1", new Linear(dModel, o.dimFeedforward, c));
     this.dropout = this.registerModule("dropout", new Dropout(o.dropout, g));
     this.linear2 = this.registerModule("linear2", new Linear(o.dimFeedforward, dModel, c));
@@ -186,8 +203,10 @@ export class TransformerEncoderLayer extends Module {
 
   /** A new layer with the same options and a copy of the parameters (as torch's deepcopy). */
   clone(): TransformerEncoderLayer {
-    const { generator, ...rest } = this.options;
-    const l = new TransformerEncoderLayer(this.dModel, this.nhead, { ...rest, ...(generator ? { generator } : {}) });
+    const { generator, attention, maxLen, ...rest } = this.options;
+    const l = new TransformerEncoderLayer(this.dModel, this.nhead, {
+      ...rest, ...(generator ? { generator } : {}), ...(attention ? { attention } : {}), ...(maxLen !== undefined ? { maxLen } : {}),
+    });
     l.loadStateDict(this.stateDict());
     l.train(this.training);
     return l;
