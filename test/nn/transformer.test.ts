@@ -56,7 +56,7 @@ describe("state dicts match torch.nn", () => {
     const t = new Transformer({ dModel: 8, nhead: 2, numEncoderLayers: 2, numDecoderLayers: 1, dimFeedforward: 4 });
     assert.deepEqual(Object.keys(t.stateDict()), TRANSFORMER_KEYS);
     const l = new TransformerEncoderLayer(8, 2);
-    assert.deepEqual(l.options, { dimFeedforward: 2048, dropout: 0.1, activation: "relu", layerNormEps: 1e-5, batchFirst: false, normFirst: false, bias: true, generator: undefined });
+    assert.deepEqual(l.options, { dimFeedforward: 2048, dropout: 0.1, activation: "relu", layerNormEps: 1e-5, batchFirst: false, normFirst: false, bias: true, generator: undefined, attention: undefined, maxLen: undefined });
     const d = new Transformer({ numEncoderLayers: 1, numDecoderLayers: 1 });
     assert.equal(d.dModel, 512);
     assert.deepEqual(d.stateDict()["decoder.layers.0.linear1.weight"]!.shape, [2048, 512]);
