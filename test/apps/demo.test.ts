@@ -15,6 +15,8 @@ describe("qkv demo", () => {
       const lines: string[] = [];
       const out = join(dir, "attn.html");
       const r = await runDatesDemo({ steps: 6, testSize: 8, batchSize: 8, out, log: (l) => lines.push(l), tty: false });
+      // a single step works too (no warm-up then)
+      assert.equal((await runDatesDemo({ steps: 1, testSize: 2, batchSize: 2, out, log: () => {}, tty: false })).steps, 1);
       assert.equal(r.steps, 6);
       assert.ok(r.exactMatch >= 0 && r.exactMatch <= 1);
       assert.match(lines.at(-1)!, /^exact match: \d+\.\d%$/);

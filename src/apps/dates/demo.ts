@@ -119,7 +119,7 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   log(`backend ${getBackend().name}; ${train.length.toLocaleString("en-US")} training pairs, ${test.length} held-out pairs (dates never seen in training)`);
 
   const optimizer = new AdamW(model.parameters(), { lr: opts.lr ?? 6e-3, weightDecay: 0.01, betas: [0.9, 0.98] });
-  const scheduler = new LRScheduler(optimizer, warmupCosine({ warmupSteps: Math.min(100, Math.max(1, Math.floor(steps / 10))), totalSteps: steps, minLr: 0.02 }));
+  const scheduler = new LRScheduler(optimizer, warmupCosine({ warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps, minLr: 0.02 }));
   const progress = progressReporter({ label: "train", ...(opts.tty !== undefined ? { tty: opts.tty } : {}) });
   try {
     await fit<Batch>({
