@@ -70,39 +70,31 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (n > 0 && be.name !== "js" && x.dtype === "float32") {
     // the fast backends walk strided rows at memory speed: out = x * 1 (exact, keeps -0 and NaN)
     be.binary("mul", od as Float32Array, xd as Float32Array, new Float32Array([1]), outShape, st, outShape.map(() => 0));
-  } else if (n > 0 && p[r - 1] === r - 1 && outShape[r - 1]! >= 16) {
-    // the last dim stays: copy whole rows (e.g. [B, L, H, D] -> [B, H, L, D])
-    permuteRows(od, xd, outShape, st);
   } else if (n > 0) {
-    const inner = outShape[r - 1]!, si = st[r - 1]!;
-    const idx = new Array<number>(r).fill(0);
-    let pi = 0;
-    for (let o = 0; o < n; o += inner) {
-      for (let j = 0; j < inner; j++) od[o + j] = xd[pi + j * si]!;
-      for (let d = r - 2; d >= 0; d--) {
-        idx[d]!++;
-        pi += st[d]!;
-        if (idx[d]! < outShape[d]!) break;
-        pi -= st[d]! * outShape[d]!;
-        idx[d] = 0;
-      }
-    }
+    stridedCopy(od, xd, outShape, st);
   }
   const inv = new Array<number>(r);
   p.forEach((d, i) => (inv[d] = i));
   return attach(out, "permute", [x], (g) => [permute(g, inv)]);
 }
 
-/** out = x permuted, where the last dim is unchanged: rows of length outShape[-1] are copied whole. */
-function permuteRows(od: Tensor["data"], xd: Tensor["data"], outShape: readonly number[], st: readonly number[]): void {
+/**
+ * od [outShape] (contiguous) = xd read at input strides `st` per output dim (0 broadcasts):
+ * the one strided walk behind permute and expand. Rows of the last dim are copied whole.
+ */
+function stridedCopy(od: Tensor["data"], xd: Tensor["data"], outShape: readonly number[], st: readonly number[]): void {
   const r = outShape.length;
-  const row = outShape[r - 1]!;
+  if (r === 0) {
+    od[0] = xd[0]!;
+    return;
+  }
+  const row = outShape[r - 1]!, sr = st[r - 1]!;
+  const f32 = sr === 1 && od instanceof Float32Array && xd instanceof Float32Array;
   const idx = new Array<number>(r - 1).fill(0);
-  const f32 = od instanceof Float32Array && xd instanceof Float32Array;
   let pi = 0;
   for (let o = 0; o < od.length; o += row) {
     if (f32) copyF32(od, xd, o, pi, row);
-    else od.set(xd.subarray(pi, pi + row), o);
+    else for (let j = 0; j < row; j++) od[o + j] = xd[pi + j * sr]!;
     for (let d = r - 2; d >= 0; d--) {
       idx[d]!++;
       pi += st[d]!;
@@ -135,21 +127,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   if (off < 0 || !broadcastsTo(x.shape, s)) throw new ShapeError("expand", "shape", `a shape ${fmtShape(x.shape)} broadcasts to`, fmtShape(shape));
   if (sameShape(s, x.shape)) return x;
   const out = empty(s, x.dtype);
-  const st = broadcastStrides(x.shape, s);
-  const od = out.data, xd = x.data;
-  const r = s.length;
-  const idx = new Array<number>(r).fill(0);
-  let pi = 0;
-  for (let o = 0; o < od.length; o++) {
-    od[o] = xd[pi]!;
-    for (let d = r - 1; d >= 0; d--) {
-      idx[d]!++;
-      pi += st[d]!;
-      if (idx[d]! < s[d]!) break;
-      pi -= st[d]! * s[d]!;
-      idx[d] = 0;
-    }
-  }
+  if (out.size > 0) stridedCopy(out.data, x.data, s, broadcastStrides(x.shape, s));
   return attach(out, "expand", [x], (g) => [sumToShape(g, x.shape)]);
 }
 
