@@ -92,6 +92,12 @@ export interface Backend {
   matmul(out: FloatArray, a: FloatArray, b: FloatArray, batch: number, M: number, N: number, K: number,
     transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void;
 
+  /**
+   * out [outShape] (contiguous) = x read at element strides `strides` per out dim (0 broadcasts):
+   * the copy behind permute and expand.
+   */
+  stridedCopy(out: FloatArray, x: FloatArray, outShape: readonly number[], strides: readonly number[]): void;
+
   /** out[i] = op(x[i]) for i < n; `alpha` parameterizes elu. */
   unary(op: UnaryOp, out: FloatArray, x: FloatArray, n: number, alpha: number): void;
 

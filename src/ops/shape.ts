@@ -12,7 +12,8 @@ import { attach } from "../autograd/graph.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { backendFor, empty, sumToShape } from "./util.js";
+import { stridedCopy } from "../backend/js/copy.js";
+import { backendFor, empty, fdata, sumToShape } from "./util.js";
 
 /** Same data, new shape; one entry may be -1. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -64,50 +65,16 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const out = empty(outShape, x.dtype);
   const inStr = stridesOf(x.shape);
   const st = p.map((d) => inStr[d]!); // input stride of each output dim
-  const od = out.data, xd = x.data;
-  const n = od.length;
-  const be = backendFor(x.dtype);
-  if (n > 0 && be.name !== "js" && x.dtype === "float32") {
-    // the fast backends walk strided rows at memory speed: out = x * 1 (exact, keeps -0 and NaN)
-    be.binary("mul", od as Float32Array, xd as Float32Array, new Float32Array([1]), outShape, st, outShape.map(() => 0));
-  } else if (n > 0) {
-    stridedCopy(od, xd, outShape, st);
-  }
+  if (out.size > 0) copyStrided(out, x, outShape, st);
   const inv = new Array<number>(r);
   p.forEach((d, i) => (inv[d] = i));
   return attach(out, "permute", [x], (g) => [permute(g, inv)]);
 }
 
-/**
- * od [outShape] (contiguous) = xd read at input strides `st` per output dim (0 broadcasts):
- * the one strided walk behind permute and expand. Rows of the last dim are copied whole.
- */
-function stridedCopy(od: Tensor["data"], xd: Tensor["data"], outShape: readonly number[], st: readonly number[]): void {
-  const r = outShape.length;
-  if (r === 0) {
-    od[0] = xd[0]!;
-    return;
-  }
-  const row = outShape[r - 1]!, sr = st[r - 1]!;
-  const f32 = sr === 1 && od instanceof Float32Array && xd instanceof Float32Array;
-  const idx = new Array<number>(r - 1).fill(0);
-  let pi = 0;
-  for (let o = 0; o < od.length; o += row) {
-    if (f32) copyF32(od, xd, o, pi, row);
-    else for (let j = 0; j < row; j++) od[o + j] = xd[pi + j * sr]!;
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]!++;
-      pi += st[d]!;
-      if (idx[d]! < outShape[d]!) break;
-      pi -= st[d]! * outShape[d]!;
-      idx[d] = 0;
-    }
-  }
-}
-
-/** dst[o .. o + n) = src[p .. p + n), a monomorphic loop (faster than set() for short rows). */
-function copyF32(dst: Float32Array, src: Float32Array, o: number, p: number, n: number): void {
-  for (let j = 0; j < n; j++) dst[o + j] = src[p + j]!;
+/** out = x at `strides` per out dim: the backend's kernel for float tensors, the js walk otherwise. */
+function copyStrided(out: Tensor, x: Tensor, outShape: readonly number[], strides: readonly number[]): void {
+  if (x.dtype === "float32" || x.dtype === "float64") backendFor(x.dtype).stridedCopy(fdata(out), fdata(x), outShape, strides);
+  else stridedCopy(out.data, x.data, outShape, strides);
 }
 
 /** Swaps two dims. */
@@ -127,7 +94,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   if (off < 0 || !broadcastsTo(x.shape, s)) throw new ShapeError("expand", "shape", `a shape ${fmtShape(x.shape)} broadcasts to`, fmtShape(shape));
   if (sameShape(s, x.shape)) return x;
   const out = empty(s, x.dtype);
-  if (out.size > 0) stridedCopy(out.data, x.data, s, broadcastStrides(x.shape, s));
+  if (out.size > 0) copyStrided(out, x, s, broadcastStrides(x.shape, s));
   return attach(out, "expand", [x], (g) => [sumToShape(g, x.shape)]);
 }
 

@@ -147,6 +147,21 @@ describe("native backend", { skip }, () => {
     }
   });
 
+  test("stridedCopy: permutations and broadcasts, bit for bit (-0 and NaN kept)", () => {
+    // [2, 3, 4, 5] permuted to [2, 4, 3, 5] (rows stay), to [5, 4, 3, 2] (all reversed), and [3, 1] broadcast to [2, 3, 4]
+    const x = rand(120);
+    x[0] = -0;
+    x[1] = NaN;
+    const cases: [number[], number[]][] = [[[2, 4, 3, 5], [60, 5, 20, 1]], [[5, 4, 3, 2], [1, 5, 20, 60]], [[2, 3, 4], [0, 1, 0]]];
+    for (const [shape, st] of cases) {
+      const n = shape.reduce((p, d) => p * d, 1);
+      const want = new Float32Array(n), got = new Float32Array(n);
+      jsBackend.stridedCopy(want, x, shape, st);
+      nb.stridedCopy(got, x, shape, st);
+      assert.deepEqual(got, want, `stridedCopy [${shape}]`);
+    }
+  });
+
   test("softmax / log-softmax forward and backward, fully masked rows", () => {
     for (const [rows, cols] of [[1, 1], [7, 33], [65, 130], [3, 1000]] as const) {
       const x = rand(rows * cols, 3);

@@ -2,6 +2,7 @@
 import type { Backend } from "../backend.js";
 import { attentionBackward, attentionForward } from "./attention.js";
 import { binary, unary } from "./elementwise.js";
+import { stridedCopy } from "./copy.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { matmul } from "./matmul.js";
@@ -13,6 +14,7 @@ class JsBackend implements Backend {
   matmul = matmul;
   unary = unary;
   binary = binary;
+  stridedCopy = stridedCopy;
   softmax = softmax;
   softmaxBackward = softmaxBackward;
   layerNorm = layerNorm;

@@ -75,6 +75,11 @@ export class WasmBackend implements Backend {
     get(out, f32, po, n);
   }
 
+  /** A copy gains nothing from a trip through linear memory: the js walk. */
+  stridedCopy(out: FloatArray, x: FloatArray, outShape: readonly number[], strides: readonly number[]): void {
+    jsBackend.stridedCopy(out, x, outShape, strides);
+  }
+
   binary(op: BinaryOp, out: FloatArray, a: FloatArray, b: FloatArray,
     outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
     if (!(out instanceof Float32Array) || !(a instanceof Float32Array) || !(b instanceof Float32Array)) {
