@@ -4,6 +4,7 @@
       "target_name": "qkv_native",
       "sources": [
         "native/addon.cc",
+        "native/allocator.cc",
         "native/attention.cc",
         "native/attention_avx512.cc",
         "native/attention_portable.cc",

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "allocator.h"
 #include "attention.h"
 #include "cpu.h"
 #include "efficient_attention.h"
@@ -506,6 +507,7 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("allocatorTuned", Napi::Boolean::New(env, qkv::tuneAllocator()));
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
   exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
   exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
