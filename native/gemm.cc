@@ -70,9 +70,15 @@ void packBPanel(float* dst, View b, int64_t nr, int64_t kc, int NR) {
       }
     }
   } else {
-    for (int64_t c = 0; c < nr; c++) {
-      const float* s = b.p + c * b.cs;
-      for (int64_t k = 0; k < kc; k++) dst[k * NR + c] = s[k * b.rs];
+    // B stored by columns (a linear layer's weight): 16 k at a time, so the [16, NR] destination
+    // rows stay in L1 while each column's 16 contiguous elements are read once.
+    for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+      const int64_t kn = std::min<int64_t>(16, kc - k0);
+      float* d = dst + k0 * NR;
+      for (int64_t c = 0; c < nr; c++) {
+        const float* s = b.p + c * b.cs + k0 * b.rs;
+        for (int64_t k = 0; k < kn; k++) d[k * NR + c] = s[k * b.rs];
+      }
     }
     for (int64_t c = nr; c < NR; c++)
       for (int64_t k = 0; k < kc; k++) dst[k * NR + c] = 0.0f;
@@ -84,6 +90,10 @@ inline void runTile(const GemmKernel& g, int64_t kc, const float* ap, const floa
                     int64_t mr, int64_t nr, bool overwrite) {
   if (mr == g.MR && nr == g.NR) {
     g.kernel(kc, ap, bp, c, ldc, overwrite);
+    return;
+  }
+  if (g.edge != nullptr) {
+    g.edge[mr](kc, ap, bp, c, ldc, overwrite, nr);
     return;
   }
   alignas(64) float tmp[16 * 64];

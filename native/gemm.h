@@ -19,10 +19,16 @@ void sgemmSerial(float* c, int64_t ldc, const float* a, int64_t rsA, int64_t csA
 // The micro-kernel of one instruction set: c[MR, NR] (=|+=) a-panel[kc, MR]^T @ b-panel[kc, NR].
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool overwrite);
 
+// An edge micro-kernel: c[mr, nr] (=|+=) with mr fixed by the kernel (A still packed in MR-row
+// panels) and nr <= NR.
+using EdgeKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool overwrite,
+                            int64_t nr);
+
 struct GemmKernel {
   MicroKernel kernel;
   int MR, NR;   // register tile
   int KC, MC, NC;  // cache blocks: a [MC, KC] block stays in L2, a [KC, NC] panel in L3
+  const EdgeKernel* edge = nullptr;  // edge[mr] for 1 <= mr <= MR, or null: edges through a temporary tile
 };
 
 // Per instruction set (defined in kernels_*.cc).

@@ -93,6 +93,24 @@ describe("native backend", { skip }, () => {
     });
   });
 
+  test("matmul: every edge tile (rows 1..29 x columns 1..65)", () => {
+    everyConfig((tag) => {
+      for (let M = 1; M <= 29; M++) {
+        for (const N of [1, 5, 16, 17, 31, 32, 33, 47, 65]) {
+          const K = 19;
+          const a = rand(M * K), b = rand(K * N);
+          for (const accumulate of [false, true]) {
+            const init = rand(M * N);
+            const want = init.slice(), got = init.slice();
+            jsBackend.matmul(want, a, b, 1, M, N, K, false, true, 0, 0, accumulate);
+            nb.matmul(got, a, b, 1, M, N, K, false, true, 0, 0, accumulate);
+            close(got, want, 2e-5 * Math.sqrt(K), 1e-4, `${tag} matmul ${M}x${N}x${K} acc=${accumulate}`);
+          }
+        }
+      }
+    });
+  });
+
   test("matmul: large enough to block and thread; K = 0", () => {
     const M = 257, N = 515, K = 301;
     const a = rand(M * K), b = rand(K * N);
