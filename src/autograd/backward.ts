@@ -8,7 +8,8 @@
  * w.grad; // 2w
  * ```
  */
-import { allocate } from "../tensor/dtype.js";
+import { getBackend, jsBackend } from "../backend/registry.js";
+import { allocate, type FloatArray } from "../tensor/dtype.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -17,10 +18,11 @@ import { noGrad } from "./graph.js";
 /** acc + g as a new tensor (`copy`: never hand out g itself, which other inputs may share). */
 function addInto(acc: Tensor | null, g: Tensor, copy: boolean): Tensor {
   if (acc === null) return copy ? g.clone() : g;
-  const a = acc.data as Float32Array | Float64Array, b = g.data as Float32Array | Float64Array;
-  const data = allocate(acc.dtype === "float64" ? "float64" : "float32", acc.size);
-  for (let i = 0; i < data.length; i++) data[i] = a[i]! + b[i]!;
-  return new Tensor(data, acc.shape, data instanceof Float64Array ? "float64" : "float32");
+  const dtype = acc.dtype === "float64" ? "float64" : "float32";
+  const data = allocate(dtype, acc.size) as FloatArray;
+  // float64 on the reference kernels, float32 on the active backend (as the ops do)
+  if (data.length > 0) (dtype === "float64" ? jsBackend : getBackend()).binary("add", data, acc.data as FloatArray, g.data as FloatArray, [data.length], [1], [1]);
+  return new Tensor(data, acc.shape, dtype);
 }
 
 /** Computes gradients of `root` (a scalar, or any tensor given its `gradient`). */

@@ -98,18 +98,22 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   return attach(out, "expand", [x], (g) => [sumToShape(g, x.shape)]);
 }
 
-/** Copies the block [start, end) of `dim` of x into a new tensor, or adds g into that block of a zero tensor. */
-function copyBlock(dst: Tensor, src: Tensor, dim: number, start: number, step: number, toDst: boolean): void {
-  // dst is the narrow tensor when !toDst... both laid out as [outer, n, inner]
-  const big = toDst ? dst : src, small = toDst ? src : dst;
+/**
+ * Copies between a narrow tensor and the block start, start + step, ... of `dim` of a big one,
+ * both laid out as [outer, n, inner]: big -> small when !toBig, small -> big (assigning; the
+ * block's elements are written once) when toBig. Runs are copied with TypedArray.set.
+ */
+function copyBlock(small: Tensor, big: Tensor, dim: number, start: number, step: number, toBig: boolean): void {
   const outer = numel(big.shape.slice(0, dim)), inner = numel(big.shape.slice(dim + 1));
   const nb = big.shape[dim]!, ns = small.shape[dim]!;
   const bd = big.data, sd = small.data;
+  // with a unit step, one outer index's block is a single run of ns * inner elements
+  const run = step === 1 ? ns * inner : inner, runs = step === 1 ? 1 : ns;
   for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < ns; i++) {
+    for (let i = 0; i < runs; i++) {
       const pb = (o * nb + start + i * step) * inner, ps = (o * ns + i) * inner;
-      if (toDst) for (let j = 0; j < inner; j++) bd[pb + j]! += sd[ps + j]!;
-      else for (let j = 0; j < inner; j++) sd[ps + j] = bd[pb + j]!;
+      if (toBig) bd.set(sd.subarray(ps, ps + run), pb);
+      else sd.set(bd.subarray(pb, pb + run), ps);
     }
   }
 }
@@ -133,7 +137,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   if (out.data.buffer !== x.data.buffer) copyBlock(out, x, d, s, step, false);
   return attach(out, "slice", [x], (g) => {
     const dx = empty(x.shape, g.dtype);
-    copyBlock(dx, g, d, s, step, true);
+    copyBlock(g, dx, d, s, step, true);
     return [dx];
   });
 }
@@ -191,7 +195,7 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   const out = empty(shape, first.dtype);
   let start = 0;
   for (const t of tensors) {
-    copyBlock(out, t, d, start, 1, true);
+    copyBlock(t, out, d, start, 1, true);
     start += t.shape[d]!;
   }
   return attach(out, "concat", tensors, (g) => {
