@@ -230,26 +230,35 @@ export class MultiheadAttention extends Module {
     // canonical: batch-first [B, L, E]
     const toBF = (t: Tensor): Tensor => (!batched ? unsqueeze(t, 0) : bf ? t : transpose(t, 0, 1));
     const qIn = toBF(query), kIn = key === query ? qIn : toBF(key), vIn = value === key ? kIn : toBF(value);
-    const { w, b } = this.projections();
-    // three projections against slices of in_proj_weight: the same work as one fused projection,
-    // without the [B, L, 3E] intermediate and its chunk copies
-    const q = linear(qIn, w[0], b[0]); // [B, L, E]
-    let k = linear(kIn, w[1], b[1]); // [B, S, E]
-    let v = linear(vIn, w[2], b[2]); // [B, S, E]
     // masks as [B, 1|H, L|1, S] pieces, padded alongside the keys
     let mask4: Tensor | null = am ? (am.rank === 2 ? reshape(am, [1, 1, L, S]) : reshape(am, [B, H, L, S])) : null;
     let kpm4: Tensor | null = kpm ? reshape(kpm, [B, 1, 1, S]) : null;
     let Sx = S;
-    if (this.biasK && this.biasV) {
-      k = concat([k, expand(this.biasK, [B, 1, E])], 1); // [B, S+1, E]
-      v = concat([v, expand(this.biasV, [B, 1, E])], 1);
-      if (mask4) mask4 = padMask(mask4, 1);
-      if (kpm4) kpm4 = padMask(kpm4, 1);
-      Sx++;
+    let qh: Tensor, kh: Tensor, vh: Tensor; // [B, H, L|S', D]
+    if (this.inProjWeight && query === key && key === value && !this.biasK) {
+      // self-attention: one [B, L, 3E] projection, split into heads by one copy
+      // [B, L, 3, H, D] -> [3, B, H, L, D], whose q / k / v blocks are views
+      const qkv = permute(reshape(linear(qIn, this.inProjWeight, this.inProjBias), [B, L, 3, H, D]), [2, 0, 3, 1, 4]);
+      [qh, kh, vh] = [0, 1, 2].map((i) => reshape(slice(qkv, 0, i, i + 1), [B, H, L, D])) as [Tensor, Tensor, Tensor];
+    } else {
+      const { w, b } = this.projections();
+      // three projections against slices of in_proj_weight: the same work as one fused projection,
+      // without the [B, L, 3E] intermediate and its chunk copies
+      const q = linear(qIn, w[0], b[0]); // [B, L, E]
+      let k = linear(kIn, w[1], b[1]); // [B, S, E]
+      let v = linear(vIn, w[2], b[2]); // [B, S, E]
+      if (this.biasK && this.biasV) {
+        k = concat([k, expand(this.biasK, [B, 1, E])], 1); // [B, S+1, E]
+        v = concat([v, expand(this.biasV, [B, 1, E])], 1);
+        if (mask4) mask4 = padMask(mask4, 1);
+        if (kpm4) kpm4 = padMask(kpm4, 1);
+        Sx++;
+      }
+      const heads = (t: Tensor, n: number): Tensor => permute(reshape(t, [B, n, H, D]), [0, 2, 1, 3]); // [B, H, n, D]
+      qh = heads(q, L);
+      kh = heads(k, Sx);
+      vh = heads(v, Sx);
     }
-    const heads = (t: Tensor, n: number): Tensor => permute(reshape(t, [B, n, H, D]), [0, 2, 1, 3]); // [B, H, n, D]
-    const qh = heads(q, L);
-    let kh = heads(k, Sx), vh = heads(v, Sx);
     if (this.opts.addZeroAttn) {
       const z = new Tensor(dtype === "float64" ? new Float64Array(B * H * D) : new Float32Array(B * H * D), [B, H, 1, D], dtype);
       kh = concat([kh, z], 2); // [B, H, S'+1, D]
