@@ -15,7 +15,7 @@ const args = process.argv.slice(2);
 const ri = args.indexOf("--reps");
 const reps = ri >= 0 ? Number(args[ri + 1]) : 5;
 const withJs = !args.includes("--no-js");
-const wasm = loadWasmBackendSync();
+const wasm = loadWasmBackendSync({ threads: 1 });
 if (!wasm) throw new Error("the wasm backend does not load here");
 const gen = new Generator(0);
 

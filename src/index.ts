@@ -16,7 +16,10 @@ export * from "./tensor/tensor.js";
 
 export type { Backend, BackendName, AttentionArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
 export { setBackend, getBackend, availableBackends, registerBackend } from "./backend/registry.js";
-export { loadWasmBackend, loadWasmBackendSync, useWasm } from "./backend/wasm/load.js";
+export {
+  loadWasmBackend, loadWasmBackendSync, useWasm, setWasmThreads, getWasmThreads, defaultWasmThreads, type WasmOptions,
+} from "./backend/wasm/load.js";
+export type { WasmBackend } from "./backend/wasm/backend.js";
 
 export { noGrad, enableGrad, isGradEnabled } from "./autograd/graph.js";
 export { backward, zeroGrad } from "./autograd/backward.js";

@@ -1,6 +1,6 @@
 /**
- * Node-only entry: everything in index.ts plus the native backend, file I/O, checkpoints and
- * terminal progress. Importing it registers the backends that load and makes the fastest the
+ * Node-only entry: everything in index.ts plus the native backend, the wasm backend's worker
+ * threads (worker_threads), file I/O, checkpoints and terminal progress. Importing it registers the backends that load and makes the fastest the
  * default (native when its addon built, else wasm, else js), with one notice when native is unavailable.
  *
  * ```ts
@@ -11,10 +11,15 @@
 import { registerBackend } from "./backend/registry.js";
 import { loadNativeBackend } from "./backend/native/index.js";
 import { loadWasmBackendSync } from "./backend/wasm/load.js";
+import { nodeWasmPlatform } from "./backend/wasm/node-platform.js";
+import { setWasmPlatform } from "./backend/wasm/platform.js";
 
 export * from "./index.js";
 export * from "./io/safetensors-node.js";
 export { setNumThreads, getNumThreads, nativeLoadError } from "./backend/native/index.js";
+
+// the wasm backend's threads are worker_threads here
+setWasmPlatform(nodeWasmPlatform);
 
 let loaded = false;
 

@@ -4,6 +4,7 @@ import { after, describe, test } from "node:test";
 import type { AttentionArgs, Backend, BinaryOp, UnaryOp } from "../../src/backend/backend.js";
 import { getBackend, jsBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { wasmSourceHash } from "../../src/backend/wasm/binary.js";
+import { wasmThreadsSourceHash } from "../../src/backend/wasm/binary-threads.js";
 import { loadWasmBackend, loadWasmBackendSync } from "../../src/backend/wasm/load.js";
 import {
   Generator, backward, layerNorm, logSoftmax, matmul, mul, randn, scaledDotProductAttention, softmax, sum, tensor,
@@ -33,8 +34,10 @@ function close(actual: ArrayLike<number>, expected: ArrayLike<number>, what: str
 }
 
 describe("wasm backend: shipped binary", () => {
-  test("binary.ts is built from the current wasm/ sources (else: npx tsx tools/build-wasm.ts)", () => {
-    assert.equal(wasmSourceHash, sourceHash());
+  test("binary.ts and binary-threads.ts are built from the current wasm/ sources (else: npx tsx tools/build-wasm.ts)", () => {
+    const hash = sourceHash();
+    assert.equal(wasmSourceHash, hash, "binary.ts");
+    assert.equal(wasmThreadsSourceHash, hash, "binary-threads.ts");
   });
   test("the async loader returns the same backend", async () => {
     assert.equal(await loadWasmBackend(), wasm);

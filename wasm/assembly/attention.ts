@@ -8,11 +8,17 @@
  * Backward recomputes P = exp(S - lse) per tile: dV += Pz^T dO, dP = (dO V^T) z,
  * dS = P (dP - rowsum(dO out)) scale, dQ += dS K, dK += dS^T Q (z: the dropout multipliers).
  * Scratch: a few BR x BC tiles, never L x S.
+ *
+ * Parts (threads): the forward splits into (b, h, block of BR query rows) units, dealt round-robin
+ * (causal blocks differ in cost); the backward into kv heads (b, kv head): a part writes dK / dV of
+ * its kv heads and dQ of the query heads that read them, summing in the single-threaded order.
+ * Part p's scratch starts at work + p * attentionWorkBytes(D, Dv, backward).
  */
 import { gemm, gemmWorkBytes } from "./gemm";
 import { expShiftSum, rowMax, scaleRow } from "./softmax";
 import { exps, hsum } from "./simd-math";
 import { uniformAt } from "./rng";
+import { partStart } from "./parts";
 
 const BR: i32 = 64;
 const BC: i32 = 256;
@@ -72,63 +78,64 @@ function dropoutRow(row: usize, z: usize, bc: i32, counter: u64, p: f64, k0: u32
 
 export function attentionForward(out: usize, lse: usize, q: usize, k: usize, v: usize,
   B: i32, H: i32, Hkv: i32, L: i32, S: i32, D: i32, Dv: i32, scale: f32, causal: bool,
-  mask: usize, msB: i32, msH: i32, msL: i32, dropoutP: f64, k0: u32, k1: u32, seedStart: f64, work: usize): void {
+  mask: usize, msB: i32, msH: i32, msL: i32, dropoutP: f64, k0: u32, k1: u32, seedStart: f64, work: usize,
+  part: i32, parts: i32): void {
   const G = H / Hkv;
-  const St = align64(work);
+  const St = align64(work + <usize>part * attentionWorkBytes(D, Dv, false));
   const mrow = St + TILE, lrow = mrow + (<usize>BR << 2);
   const gw = align64(lrow + (<usize>BR << 2));
   const seed = <u64>seedStart;
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const bh = b * H + h, kvh = b * Hkv + h / G;
-      const qh = q + (<usize>(bh * L * D) << 2), oh = out + (<usize>(bh * L * Dv) << 2);
-      const kh = k + (<usize>(kvh * S * D) << 2), vh = v + (<usize>(kvh * S * Dv) << 2);
-      for (let i0 = 0; i0 < L; i0 += BR) {
-        const br = min(BR, L - i0);
-        const ob = oh + (<usize>(i0 * Dv) << 2);
-        memory.fill(ob, 0, <usize>(br * Dv) << 2);
-        for (let r = 0; r < br; r++) {
-          store<f32>(mrow + (<usize>r << 2), -Infinity);
-          store<f32>(lrow + (<usize>r << 2), 0);
+  const blocks = (L + BR - 1) / BR;
+  const units = B * H * blocks;
+  for (let u = part; u < units; u += parts) {
+    const bh = u / blocks, i0 = (u % blocks) * BR;
+    const b = bh / H, h = bh % H;
+    const kvh = b * Hkv + h / G;
+    const qh = q + (<usize>(bh * L * D) << 2), oh = out + (<usize>(bh * L * Dv) << 2);
+    const kh = k + (<usize>(kvh * S * D) << 2), vh = v + (<usize>(kvh * S * Dv) << 2);
+    const br = min(BR, L - i0);
+    const ob = oh + (<usize>(i0 * Dv) << 2);
+    memory.fill(ob, 0, <usize>(br * Dv) << 2);
+    for (let r = 0; r < br; r++) {
+      store<f32>(mrow + (<usize>r << 2), -Infinity);
+      store<f32>(lrow + (<usize>r << 2), 0);
+    }
+    const jEnd = causal ? min(S, i0 + br) : S;
+    for (let j0 = 0; j0 < jEnd; j0 += BC) {
+      const bc = min(BC, jEnd - j0);
+      gemm(St, bc, qh + (<usize>(i0 * D) << 2), D, false, kh + (<usize>(j0 * D) << 2), D, true, br, bc, D, false, gw);
+      for (let r = 0; r < br; r++) {
+        const i = i0 + r;
+        const row = St + (<usize>(r * bc) << 2);
+        const n = causal ? min(bc, i - j0 + 1) : bc;
+        const mp = mask ? mask + (<usize>(b * msB + h * msH + i * msL + j0) << 2) : 0;
+        const tmax = scoreRow(row, bc, n, scale, mp);
+        const mold = load<f32>(mrow + (<usize>r << 2));
+        const mnew = max(mold, tmax);
+        if (mnew == -Infinity) {
+          memory.fill(row, 0, <usize>bc << 2);
+          continue;
         }
-        const jEnd = causal ? min(S, i0 + br) : S;
-        for (let j0 = 0; j0 < jEnd; j0 += BC) {
-          const bc = min(BC, jEnd - j0);
-          gemm(St, bc, qh + (<usize>(i0 * D) << 2), D, false, kh + (<usize>(j0 * D) << 2), D, true, br, bc, D, false, gw);
-          for (let r = 0; r < br; r++) {
-            const i = i0 + r;
-            const row = St + (<usize>(r * bc) << 2);
-            const n = causal ? min(bc, i - j0 + 1) : bc;
-            const mp = mask ? mask + (<usize>(b * msB + h * msH + i * msL + j0) << 2) : 0;
-            const tmax = scoreRow(row, bc, n, scale, mp);
-            const mold = load<f32>(mrow + (<usize>r << 2));
-            const mnew = max(mold, tmax);
-            if (mnew == -Infinity) {
-              memory.fill(row, 0, <usize>bc << 2);
-              continue;
-            }
-            const alpha = exps(mold - mnew);
-            const sum = expShiftSum(row, row, bc, mnew);
-            store<f32>(lrow + (<usize>r << 2), load<f32>(lrow + (<usize>r << 2)) * alpha + sum);
-            store<f32>(mrow + (<usize>r << 2), mnew);
-            if (alpha != 1) scaleRow(ob + (<usize>(r * Dv) << 2), Dv, alpha);
-            if (dropoutP > 0) dropoutRow(row, 0, bc, seed + (<u64>(bh * L + i)) * <u64>S + <u64>j0, dropoutP, k0, k1);
-          }
-          gemm(ob, Dv, St, bc, false, vh + (<usize>(j0 * Dv) << 2), Dv, false, br, Dv, bc, true, gw);
-        }
-        for (let r = 0; r < br; r++) {
-          const m = load<f32>(mrow + (<usize>r << 2));
-          const lp = lse + (<usize>(bh * L + i0 + r) << 2);
-          if (m == -Infinity) {
-            // every key masked: output 0 (nothing was added), lse -Infinity
-            store<f32>(lp, -Infinity);
-            continue;
-          }
-          const l = load<f32>(lrow + (<usize>r << 2));
-          scaleRow(ob + (<usize>(r * Dv) << 2), Dv, <f32>(1 / <f64>l));
-          store<f32>(lp, <f32>(<f64>m + Math.log(<f64>l)));
-        }
+        const alpha = exps(mold - mnew);
+        const sum = expShiftSum(row, row, bc, mnew);
+        store<f32>(lrow + (<usize>r << 2), load<f32>(lrow + (<usize>r << 2)) * alpha + sum);
+        store<f32>(mrow + (<usize>r << 2), mnew);
+        if (alpha != 1) scaleRow(ob + (<usize>(r * Dv) << 2), Dv, alpha);
+        if (dropoutP > 0) dropoutRow(row, 0, bc, seed + (<u64>(bh * L + i)) * <u64>S + <u64>j0, dropoutP, k0, k1);
       }
+      gemm(ob, Dv, St, bc, false, vh + (<usize>(j0 * Dv) << 2), Dv, false, br, Dv, bc, true, gw);
+    }
+    for (let r = 0; r < br; r++) {
+      const m = load<f32>(mrow + (<usize>r << 2));
+      const lp = lse + (<usize>(bh * L + i0 + r) << 2);
+      if (m == -Infinity) {
+        // every key masked: output 0 (nothing was added), lse -Infinity
+        store<f32>(lp, -Infinity);
+        continue;
+      }
+      const l = load<f32>(lrow + (<usize>r << 2));
+      scaleRow(ob + (<usize>(r * Dv) << 2), Dv, <f32>(1 / <f64>l));
+      store<f32>(lp, <f32>(<f64>m + Math.log(<f64>l)));
     }
   }
 }
@@ -145,20 +152,23 @@ function dot(x: usize, y: usize, n: i32): f32 {
 
 export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, out: usize, lse: usize,
   B: i32, H: i32, Hkv: i32, L: i32, S: i32, D: i32, Dv: i32, scale: f32, causal: bool,
-  mask: usize, msB: i32, msH: i32, msL: i32, dropoutP: f64, k0: u32, k1: u32, seedStart: f64, work: usize): void {
+  mask: usize, msB: i32, msH: i32, msL: i32, dropoutP: f64, k0: u32, k1: u32, seedStart: f64, work: usize,
+  part: i32, parts: i32): void {
   const G = H / Hkv;
-  const P = align64(work);
+  const P = align64(work + <usize>part * attentionWorkBytes(D, Dv, true));
   const Pz = P + TILE, Z = Pz + TILE, dP = Z + TILE;
   const Di = dP + TILE;
   const gw = align64(Di + (<usize>BR << 2));
   const seed = <u64>seedStart;
   const drop = dropoutP > 0;
-  memory.fill(dq, 0, <usize>(B * H * L * D) << 2);
-  memory.fill(dk, 0, <usize>(B * Hkv * S * D) << 2);
-  memory.fill(dv, 0, <usize>(B * Hkv * S * Dv) << 2);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const bh = b * H + h, kvh = b * Hkv + h / G;
+  for (let kvh = part; kvh < B * Hkv; kvh += parts) {
+    // kv head (b, kvh % Hkv) and its query heads h in [h0, h0 + G), in the single-threaded order
+    const b = kvh / Hkv, h0 = (kvh % Hkv) * G;
+    memory.fill(dk + (<usize>(kvh * S * D) << 2), 0, <usize>(S * D) << 2);
+    memory.fill(dv + (<usize>(kvh * S * Dv) << 2), 0, <usize>(S * Dv) << 2);
+    memory.fill(dq + (<usize>((b * H + h0) * L * D) << 2), 0, <usize>(G * L * D) << 2);
+    for (let h = h0; h < h0 + G; h++) {
+      const bh = b * H + h;
       const qo = <usize>(bh * L * D) << 2, oo = <usize>(bh * L * Dv) << 2;
       const ko = <usize>(kvh * S * D) << 2, vo = <usize>(kvh * S * Dv) << 2;
       for (let i0 = 0; i0 < L; i0 += BR) {

@@ -1,7 +1,9 @@
 /**
  * Elementwise kernels. Op codes follow the order of UnaryOp / BinaryOp in src/backend/wasm/codes.ts.
  * Cheap ops run on f32x4; transcendental ones in f64 (correctly rounded to f32 like the js kernels).
+ * Parts (threads) take 4-aligned ranges of elements (unary) or of rows / columns (binary).
  */
+import { partStart, partStartAligned } from "./parts";
 
 // unary codes
 const NEG = 0, EXP = 1, LOG = 2, SQRT = 3, RSQRT = 4, TANH = 5, ERF = 6, ABS = 7, RELU = 8, SIGMOID = 9;
@@ -58,8 +60,13 @@ function unaryVector(op: i32, x: v128): v128 {
   }
 }
 
-/** out[i] = op(x[i]) for i < n. */
-export function unary(op: i32, out: usize, x: usize, n: i32, alpha: f64): void {
+/** out[i] = op(x[i]) for i in part `part` of [0, n). */
+export function unary(op: i32, out: usize, x: usize, n: i32, alpha: f64, part: i32, parts: i32): void {
+  const i0 = partStartAligned(n, part, parts, 4);
+  unaryRange(op, out + (<usize>i0 << 2), x + (<usize>i0 << 2), partStartAligned(n, part + 1, parts, 4) - i0, alpha);
+}
+
+function unaryRange(op: i32, out: usize, x: usize, n: i32, alpha: f64): void {
   let i = 0;
   if (op == NEG || op == SQRT || op == ABS || op == RELU || op == SQUARE || op == RECIPROCAL) {
     for (; i + 4 <= n; i += 4) {
@@ -131,13 +138,15 @@ function binaryRow(op: i32, out: usize, a: usize, sa: i32, b: usize, sb: i32, n:
 
 /**
  * out = a (op) b with broadcasting: shape, aStrides, bStrides are i32 [rank] (element strides per
- * out dim, 0 broadcasts); idx is i32 [rank] scratch; n = prod(shape).
+ * out dim, 0 broadcasts); idx is i32 [parts, rank] scratch; n = prod(shape). Trailing dims that are
+ * contiguous in out, a and b alike merge into rows; part `part` takes a share of the rows, or, when
+ * there are fewer rows than parts, a 4-aligned share of every row's columns.
  */
 export function binary(op: i32, out: usize, a: usize, b: usize, rank: i32, shape: usize, aStrides: usize, bStrides: usize,
-  idx: usize, n: i32): void {
+  idx: usize, n: i32, part: i32, parts: i32): void {
   if (n == 0) return;
   if (rank == 0) {
-    store<f32>(out, binaryScalar(op, load<f32>(a), load<f32>(b)));
+    if (part == 0) store<f32>(out, binaryScalar(op, load<f32>(a), load<f32>(b)));
     return;
   }
   // merge trailing dims that are contiguous in out, a and b alike (fewer, longer rows)
@@ -151,10 +160,31 @@ export function binary(op: i32, out: usize, a: usize, b: usize, rank: i32, shape
     inner *= len;
     outer--;
   }
-  for (let d = 0; d < outer; d++) store<i32>(idx + (<usize>d << 2), 0);
-  let pa = 0, pb = 0;
-  for (let o = 0; o < n; o += inner) {
-    binaryRow(op, out + (<usize>o << 2), a + (<usize>pa << 2), sa, b + (<usize>pb << 2), sb, inner);
+  const rows = n / inner;
+  let r0 = 0, r1 = rows, c0 = 0, c1 = inner;
+  if (rows >= parts) {
+    r0 = partStart(rows, part, parts);
+    r1 = partStart(rows, part + 1, parts);
+  } else {
+    c0 = partStartAligned(inner, part, parts, 4);
+    c1 = partStartAligned(inner, part + 1, parts, 4);
+  }
+  if (r0 >= r1 || c0 >= c1) return;
+  // the index of row r0 over the outer dims, and its offsets into a and b
+  idx += <usize>(part * rank) << 2;
+  let pa = 0, pb = 0, r = r0;
+  for (let d = outer - 1; d >= 0; d--) {
+    const dd = <usize>d << 2;
+    const len = load<i32>(shape + dd);
+    const i = r % len;
+    r /= len;
+    store<i32>(idx + dd, i);
+    pa += i * load<i32>(aStrides + dd);
+    pb += i * load<i32>(bStrides + dd);
+  }
+  for (let o = r0; o < r1; o++) {
+    binaryRow(op, out + (<usize>(o * inner + c0) << 2), a + (<usize>(pa + c0 * sa) << 2), sa, b + (<usize>(pb + c0 * sb) << 2), sb,
+      c1 - c0);
     for (let d = outer - 1; d >= 0; d--) {
       const dd = <usize>d << 2;
       const i = load<i32>(idx + dd) + 1;

@@ -1,5 +1,6 @@
 /** Row-wise softmax / log-softmax of x [rows, cols] and its backward, on f32x4 with a vector exp. */
 import { expv, exps, hmax, hsum } from "./simd-math";
+import { partStart } from "./parts";
 
 /** Largest value of x[0, n). */
 export function rowMax(x: usize, n: i32): f32 {
@@ -46,8 +47,10 @@ export function scaleRow(x: usize, n: i32, c: f32): void {
   for (; j < n; j++) store<f32>(x + (<usize>j << 2), load<f32>(x + (<usize>j << 2)) * c);
 }
 
-export function softmax(out: usize, x: usize, rows: i32, cols: i32, log: bool): void {
-  for (let r = 0; r < rows; r++) {
+/** Rows [partStart(rows, part), partStart(rows, part + 1)) of out = softmax(x) (log-softmax when `log`). */
+export function softmax(out: usize, x: usize, rows: i32, cols: i32, log: bool, part: i32, parts: i32): void {
+  const r1 = partStart(rows, part + 1, parts);
+  for (let r = partStart(rows, part, parts); r < r1; r++) {
     const o = <usize>(r * cols) << 2;
     const xr = x + o, yr = out + o;
     const m = rowMax(xr, cols);
@@ -71,8 +74,10 @@ export function softmax(out: usize, x: usize, rows: i32, cols: i32, log: bool): 
   }
 }
 
-export function softmaxBackward(dx: usize, y: usize, dy: usize, rows: i32, cols: i32, log: bool): void {
-  for (let r = 0; r < rows; r++) {
+/** Rows of part `part` of dx from y = softmax(x) (or log-softmax) and dy. */
+export function softmaxBackward(dx: usize, y: usize, dy: usize, rows: i32, cols: i32, log: bool, part: i32, parts: i32): void {
+  const r1 = partStart(rows, part + 1, parts);
+  for (let r = partStart(rows, part, parts); r < r1; r++) {
     const o = <usize>(r * cols) << 2;
     const yr = y + o, gr = dy + o, xr = dx + o;
     let j = 0;

@@ -11,11 +11,12 @@ export interface ArenaViews { f32: Float32Array; i32: Int32Array }
 export class Arena {
   private top = 0;
 
-  constructor(private readonly k: KernelExports) {}
+  /** `reserved`: bytes kept at the start of the heap (the worker pool's control block). */
+  constructor(private readonly k: KernelExports, private readonly reserved = 0) {}
 
   /** Frees everything (the start of a kernel call). */
   reset(): void {
-    this.top = this.k.heapBase();
+    this.top = this.k.heapBase() + this.reserved;
   }
 
   /** A 64-byte aligned block of `bytes`; returns its byte pointer. */

@@ -3,6 +3,10 @@
  * copies its inputs into the module's memory (a bump arena reset per call), runs one kernel and
  * copies the outputs back, so tensors stay plain Float32Arrays. Float64Array arguments (never sent
  * by the op layer, which routes float64 to js) run on the js kernels.
+ *
+ * With a worker pool (the threaded module over shared memory) a call large enough to pay for
+ * waking the workers is split into parts (wasm/assembly/parts.ts): part 0 here, the others on the
+ * workers. Parts never share a sum, so the results equal the single-threaded module's bit for bit.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
 import type {
@@ -11,7 +15,13 @@ import type {
 import { jsBackend } from "../js/index.js";
 import { Arena } from "./arena.js";
 import { binaryCode, unaryCode } from "./codes.js";
-import type { KernelExports } from "./exports.js";
+import { CONTROL_BYTES } from "./control.js";
+import { partKernelNames, partKernels, type KernelExports, type PartKernel, type PartKernelName } from "./exports.js";
+import type { WorkerPool } from "./pool.js";
+
+/** Least work per thread before a call is split: multiply-adds (matmul, attention) or elements. */
+const MIN_MACS_PER_PART = 1 << 19;
+const MIN_ELEMENTS_PER_PART = 1 << 15;
 
 /** Copies src into the f32 view at byte pointer p. */
 function put(view: Float32Array, p: number, src: Float32Array): void {
@@ -27,12 +37,47 @@ function isF32(...xs: (FloatArray | null)[]): boolean {
   return xs.every((x) => x === null || x instanceof Float32Array);
 }
 
+export interface WasmBackendOptions {
+  /** Split every call into as many parts as it has units (tests of the split on small sizes). */
+  splitAll?: boolean;
+}
+
 export class WasmBackend implements Backend {
   readonly name = "wasm" as const;
   private readonly arena: Arena;
+  private readonly fns: Readonly<Record<PartKernelName, PartKernel>>;
+  private readonly splitAll: boolean;
 
-  constructor(private readonly k: KernelExports) {
-    this.arena = new Arena(k);
+  /** `pool`: the workers of the threaded module (its control block sits at heapBase()), or null. */
+  constructor(private readonly k: KernelExports, private pool: WorkerPool | null = null, opts: WasmBackendOptions = {}) {
+    this.arena = new Arena(k, pool ? CONTROL_BYTES : 0);
+    this.fns = partKernels(k);
+    this.splitAll = opts.splitAll ?? false;
+  }
+
+  /** Threads a large call runs on (this one included); 1 for the single-threaded module. */
+  get threads(): number {
+    return this.pool?.usable ? this.pool.threads : 1;
+  }
+
+  /** Terminates the workers; the backend goes on, on the calling thread only. Idempotent. */
+  dispose(): void {
+    this.pool?.dispose();
+    this.pool = null;
+  }
+
+  /**
+   * Runs kernel `name` over `args`, split into at most `units` parts when `work` is at least
+   * `perPart` per part and the pool is ready (started here at the first split, where that can block).
+   */
+  private exec(name: PartKernelName, args: number[], work: number, perPart: number, units: number): void {
+    const fn = this.fns[name], pool = this.pool;
+    const parts = pool?.usable ? Math.min(pool.threads, units, this.splitAll ? units : Math.floor(work / perPart)) : 1;
+    if (pool && parts > 1 && (pool.ready || pool.startSync())) {
+      pool.run(partKernelNames.indexOf(name), args, parts, () => fn(...args, 0, parts));
+    } else {
+      fn(...args, 0, 1);
+    }
   }
 
   /** Bytes of linear memory the kernels hold (it grows to the largest call and stays). */
@@ -51,12 +96,16 @@ export class WasmBackend implements Backend {
     const ar = this.arena;
     ar.reset();
     const po = ar.take(n * 4), pa = ar.take(a.length * 4), pb = ar.take(b.length * 4);
-    const pw = ar.take(this.k.gemmWorkBytes(M, N, K));
+    const parts = this.threads;
+    const pw = ar.take(parts * this.k.gemmWorkBytes(M, N, K));
     const { f32 } = ar.commit();
     put(f32, pa, a);
     put(f32, pb, b);
     if (accumulate) put(f32, po, out.subarray(0, n));
-    this.k.matmul(po, pa, pb, batch, M, N, K, +transA, +transB, strideA, strideB, +accumulate, pw);
+    // units: whole matrices, or MR-row / NR-column slices of each (wasm/assembly/matmul.ts)
+    const units = batch >= parts ? batch : batch * Math.max(Math.ceil(M / 5), Math.ceil(N / 8));
+    this.exec("matmul", [po, pa, pb, batch, M, N, K, +transA, +transB, strideA, strideB, +accumulate, pw],
+      batch * M * N * Math.max(K, 1), MIN_MACS_PER_PART, units);
     get(out, f32, po, n);
   }
 
@@ -71,7 +120,7 @@ export class WasmBackend implements Backend {
     const po = ar.take(n * 4), px = ar.take(n * 4);
     const { f32 } = ar.commit();
     put(f32, px, x.subarray(0, n));
-    this.k.unary(unaryCode[op], po, px, n, alpha);
+    this.exec("unary", [unaryCode[op], po, px, n, alpha], n, MIN_ELEMENTS_PER_PART, Math.ceil(n / 4));
     get(out, f32, po, n);
   }
 
@@ -91,14 +140,15 @@ export class WasmBackend implements Backend {
     const ar = this.arena;
     ar.reset();
     const po = ar.take(n * 4), pa = ar.take(a.length * 4), pb = ar.take(b.length * 4);
-    const ps = ar.take(rank * 4), psa = ar.take(rank * 4), psb = ar.take(rank * 4), pi = ar.take(rank * 4);
+    const ps = ar.take(rank * 4), psa = ar.take(rank * 4), psb = ar.take(rank * 4), pi = ar.take(this.threads * rank * 4);
     const { f32, i32 } = ar.commit();
     put(f32, pa, a);
     put(f32, pb, b);
     i32.set(outShape, ps >>> 2);
     i32.set(aStrides, psa >>> 2);
     i32.set(bStrides, psb >>> 2);
-    this.k.binary(binaryCode[op], po, pa, pb, rank, ps, psa, psb, pi, n);
+    this.exec("binary", [binaryCode[op], po, pa, pb, rank, ps, psa, psb, pi, n], n, MIN_ELEMENTS_PER_PART,
+      Math.ceil(n / 4));
     get(out, f32, po, n);
   }
 
@@ -114,7 +164,7 @@ export class WasmBackend implements Backend {
     const po = ar.take(n * 4), px = ar.take(n * 4);
     const { f32 } = ar.commit();
     put(f32, px, x.subarray(0, n));
-    this.k.softmax(po, px, rows, cols, +log);
+    this.exec("softmax", [po, px, rows, cols, +log], n, MIN_ELEMENTS_PER_PART, rows);
     get(out, f32, po, n);
   }
 
@@ -131,7 +181,7 @@ export class WasmBackend implements Backend {
     const { f32 } = ar.commit();
     put(f32, py, y.subarray(0, n));
     put(f32, pdy, dy.subarray(0, n));
-    this.k.softmaxBackward(pdx, py, pdy, rows, cols, +log);
+    this.exec("softmaxBackward", [pdx, py, pdy, rows, cols, +log], n, MIN_ELEMENTS_PER_PART, rows);
     get(dx, f32, pdx, n);
   }
 
@@ -152,7 +202,7 @@ export class WasmBackend implements Backend {
     put(f32, px, x.subarray(0, n));
     if (weight instanceof Float32Array) put(f32, pw, weight.subarray(0, cols));
     if (bias instanceof Float32Array) put(f32, pb, bias.subarray(0, cols));
-    this.k.layerNorm(po, pm, pr, px, pw, pb, rows, cols, eps);
+    this.exec("layerNorm", [po, pm, pr, px, pw, pb, rows, cols, eps], n, MIN_ELEMENTS_PER_PART, rows);
     get(out, f32, po, n);
     get(mean, f32, pm, rows);
     get(rstd, f32, pr, rows);
@@ -178,7 +228,8 @@ export class WasmBackend implements Backend {
     put(f32, pm, mean.subarray(0, rows));
     put(f32, pr, rstd.subarray(0, rows));
     if (weight instanceof Float32Array) put(f32, pw, weight.subarray(0, cols));
-    this.k.layerNormBackward(pdx, pdw, pdb, pdy, px, pm, pr, pw, rows, cols, pwork);
+    this.exec("layerNormBackward", [pdx, pdw, pdb, pdy, px, pm, pr, pw, rows, cols, pwork], n, MIN_ELEMENTS_PER_PART,
+      Math.max(rows, dweight || dbias ? cols : 0));
     get(dx, f32, pdx, n);
     if (dweight instanceof Float32Array) get(dweight, f32, pdw, cols);
     if (dbias instanceof Float32Array) get(dbias, f32, pdb, cols);
@@ -198,14 +249,16 @@ export class WasmBackend implements Backend {
     const po = ar.take(nOut * 4), pl = ar.take(nLse * 4);
     const pq = ar.take(q.length * 4), pk = ar.take(k.length * 4), pv = ar.take(v.length * 4);
     const pm = a.mask ? ar.take(a.mask.length * 4) : 0;
-    const pw = ar.take(this.k.attentionWorkBytes(D, Dv, 0));
+    const pw = ar.take(this.threads * this.k.attentionWorkBytes(D, Dv, 0));
     const { f32 } = ar.commit();
     put(f32, pq, q);
     put(f32, pk, k);
     put(f32, pv, v);
     if (a.mask instanceof Float32Array) put(f32, pm, a.mask);
-    this.k.attentionForward(po, pl, pq, pk, pv, B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, pm,
-      a.maskStrideB, a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw);
+    // units: (b, h, block of 64 query rows)
+    this.exec("attentionForward", [po, pl, pq, pk, pv, B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, pm,
+      a.maskStrideB, a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw],
+    nLse * S * (D + Dv), MIN_MACS_PER_PART, B * H * Math.ceil(L / 64));
     get(out, f32, po, nOut);
     get(lse, f32, pl, nLse);
   }
@@ -226,7 +279,7 @@ export class WasmBackend implements Backend {
     const pdo = ar.take(no * 4), pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
     const po = ar.take(no * 4), pl = ar.take(nl * 4);
     const pm = a.mask ? ar.take(a.mask.length * 4) : 0;
-    const pw = ar.take(this.k.attentionWorkBytes(D, Dv, 1));
+    const pw = ar.take(this.threads * this.k.attentionWorkBytes(D, Dv, 1));
     const { f32 } = ar.commit();
     put(f32, pdo, dout.subarray(0, no));
     put(f32, pq, q.subarray(0, nq));
@@ -235,8 +288,10 @@ export class WasmBackend implements Backend {
     put(f32, po, out.subarray(0, no));
     put(f32, pl, lse.subarray(0, nl));
     if (a.mask instanceof Float32Array) put(f32, pm, a.mask);
-    this.k.attentionBackward(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, pm,
-      a.maskStrideB, a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw);
+    // units: kv heads (b, kv head)
+    this.exec("attentionBackward", [pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, pm,
+      a.maskStrideB, a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw],
+    nl * S * 2 * (D + Dv), MIN_MACS_PER_PART, B * Hkv);
     get(dq, f32, pdq, nq);
     get(dk, f32, pdk, nk);
     get(dv, f32, pdv, nv);

@@ -3,37 +3,51 @@
  * loader uses (declared here: the project's lib settings carry no WebAssembly types).
  */
 
-/** Byte pointers into the module's memory; booleans are 0 / 1. */
+/** The module's linear memory (shared in the threaded build: its buffer is a SharedArrayBuffer). */
+export interface WasmMemory { buffer: ArrayBuffer | SharedArrayBuffer; grow(pages: number): number }
+
+/**
+ * Byte pointers into the module's memory; booleans are 0 / 1. Every kernel ends in (part, parts):
+ * it computes part `part` of `parts` of the call (wasm/assembly/parts.ts); one thread passes 0, 1.
+ */
 export interface KernelExports {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  memory: WasmMemory;
   heapBase(): number;
   gemmWorkBytes(M: number, N: number, K: number): number;
   matmul(out: number, a: number, b: number, batch: number, M: number, N: number, K: number, transA: number, transB: number,
-    strideA: number, strideB: number, accumulate: number, work: number): void;
-  unary(op: number, out: number, x: number, n: number, alpha: number): void;
+    strideA: number, strideB: number, accumulate: number, work: number, part: number, parts: number): void;
+  unary(op: number, out: number, x: number, n: number, alpha: number, part: number, parts: number): void;
   binary(op: number, out: number, a: number, b: number, rank: number, shape: number, aStrides: number, bStrides: number,
-    idx: number, n: number): void;
-  softmax(out: number, x: number, rows: number, cols: number, log: number): void;
-  softmaxBackward(dx: number, y: number, dy: number, rows: number, cols: number, log: number): void;
+    idx: number, n: number, part: number, parts: number): void;
+  softmax(out: number, x: number, rows: number, cols: number, log: number, part: number, parts: number): void;
+  softmaxBackward(dx: number, y: number, dy: number, rows: number, cols: number, log: number, part: number, parts: number): void;
   layerNorm(out: number, mean: number, rstd: number, x: number, weight: number, bias: number, rows: number, cols: number,
-    eps: number): void;
+    eps: number, part: number, parts: number): void;
   layerNormBackward(dx: number, dweight: number, dbias: number, dy: number, x: number, mean: number, rstd: number,
-    weight: number, rows: number, cols: number, work: number): void;
+    weight: number, rows: number, cols: number, work: number, part: number, parts: number): void;
   attentionWorkBytes(D: number, Dv: number, backward: number): number;
   attentionForward(out: number, lse: number, q: number, k: number, v: number,
     B: number, H: number, Hkv: number, L: number, S: number, D: number, Dv: number, scale: number, causal: number,
     mask: number, msB: number, msH: number, msL: number, dropoutP: number, k0: number, k1: number, seedStart: number,
-    work: number): void;
+    work: number, part: number, parts: number): void;
   attentionBackward(dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number, out: number,
     lse: number, B: number, H: number, Hkv: number, L: number, S: number, D: number, Dv: number, scale: number,
     causal: number, mask: number, msB: number, msH: number, msL: number, dropoutP: number, k0: number, k1: number,
-    seedStart: number, work: number): void;
+    seedStart: number, work: number, part: number, parts: number): void;
 }
 
-const kernelNames = [
-  "heapBase", "gemmWorkBytes", "matmul", "unary", "binary", "softmax", "softmaxBackward", "layerNorm",
-  "layerNormBackward", "attentionWorkBytes", "attentionForward", "attentionBackward",
+/** The kernels that take (part, parts), in the order the worker pool numbers them. */
+export const partKernelNames = [
+  "matmul", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward", "attentionForward",
+  "attentionBackward",
 ] as const;
+
+export type PartKernelName = (typeof partKernelNames)[number];
+
+/** A kernel called with its arguments and (part, parts) appended. */
+export type PartKernel = (...args: number[]) => void;
+
+const kernelNames = ["heapBase", "gemmWorkBytes", "attentionWorkBytes", ...partKernelNames] as const;
 
 /** Narrows an instance's exports to KernelExports, checking each name. */
 export function isKernelExports(e: Record<string, unknown>): e is Record<string, unknown> & KernelExports {
@@ -42,14 +56,28 @@ export function isKernelExports(e: Record<string, unknown>): e is Record<string,
   return kernelNames.every((n) => typeof e[n] === "function");
 }
 
+/** The part kernels of an instance, by name. */
+export function partKernels(k: KernelExports): Readonly<Record<PartKernelName, PartKernel>> {
+  return {
+    matmul: k.matmul, unary: k.unary, binary: k.binary, softmax: k.softmax, softmaxBackward: k.softmaxBackward,
+    layerNorm: k.layerNorm, layerNormBackward: k.layerNormBackward, attentionForward: k.attentionForward,
+    attentionBackward: k.attentionBackward,
+  };
+}
+
 export interface WasmInstance { exports: Record<string, unknown> }
+
+/** Imports of the threaded build: its memory, `env.memory`. */
+export type WasmImports = Record<string, Record<string, unknown>>;
 
 /** The slice of the WebAssembly namespace used here. */
 export interface WasmHost {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, never>) => WasmInstance;
-  instantiate(bytes: Uint8Array, imports: Record<string, never>): Promise<{ instance: WasmInstance }>;
+  Instance: new (module: object, imports: WasmImports) => WasmInstance;
+  Memory: new (desc: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+  compile(bytes: Uint8Array): Promise<object>;
+  instantiate(module: object, imports: WasmImports): Promise<WasmInstance>;
 }
 
 /** globalThis.WebAssembly where the host has one. */
