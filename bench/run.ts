@@ -24,8 +24,8 @@ import path from "node:path";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
-  availableBackends, backward, getNumThreads, Generator, MultiheadAttention, noGrad, randn, scaledDotProductAttention,
-  setBackend, Tensor, type BackendName,
+  availableBackends, backward, getNumThreads, getWasmThreads, Generator, MultiheadAttention, noGrad, randn,
+  scaledDotProductAttention, setBackend, Tensor, type BackendName,
 } from "../src/node.js";
 import {
   B, D, E, H, errorLine, flopsOf, fmtMs, fmtRatio, fmtSeconds, machineInfo, measure, memoryId, peakRssMiB, rowId,
@@ -489,7 +489,9 @@ async function main(): Promise<void> {
       } catch {
         // thread count unknown
       }
-    } else threads[`qkv:${b}`] = 1; // js and wasm run on the calling thread
+    } else if (b === "wasm") {
+      threads["qkv:wasm"] = getWasmThreads(); // workers over shared memory (default: the cores)
+    } else threads[`qkv:${b}`] = 1; // js runs on the calling thread
   }
   log(`qkv bench: ${rows.length} timing rows, memory rows: ${memGroups.join(", ") || "none"}; backends: ${backends.join(", ")}; peers: ${o.peers ? "on" : "off"}`);
 
