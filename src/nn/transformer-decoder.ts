@@ -173,8 +173,8 @@ export class TransformerDecoderLayer extends Module {
     if (cache !== null && !(cache instanceof KVCache)) throw new ValueError(op, "cache", "a KVCache", typeof cache);
     const kind = this.selfAttn.attention.kind;
     if (kind !== "full") {
-      for (const [arg, m] of [["tgtMask", fo.tgtMask], ["tgtKeyPaddingMask", fo.tgtKeyPaddingMask]] as const) {
-        if (m) throw new ValueError(op, arg, `none with attention kind "${kind}" (its self-attention is causal by construction)`, "a mask");
+      for (const [arg, mask] of [["tgtMask", fo.tgtMask], ["tgtKeyPaddingMask", fo.tgtKeyPaddingMask]] as const) {
+        if (mask) throw new ValueError(op, arg, `none with attention kind "${kind}" (its self-attention is causal by construction)`, "a mask");
       }
       if (cache && !cachedKinds.includes(kind)) {
         throw new ValueError(op, "cache", `none with attention kind "${kind}" (cached decoding: full | ${cachedKinds.join(" | ")})`, "a KVCache");
