@@ -5,8 +5,9 @@
  * one row is not inflated by another; memory is the peak-RSS increase over the child's baseline
  * with the inputs allocated.
  *
- *   npx tsx bench/efficient.ts [--max 65536] [--min 1024] [--svg docs/efficient-attention.svg]
+ *   npm run bench -- efficient [--max 65536] [--min 1024] [--svg docs/efficient-attention.svg]
  *                              [--variants window,linear] [--reps 3] [--limit 60] [--md docs/efficient-attention.md]
+ *   (or npx tsx bench/efficient.ts with the same options)
  *
  * Full attention is skipped where its extrapolated (quadratic) time passes --limit seconds.
  * --md replaces the text between `<!-- bench:begin -->` and `<!-- bench:end -->` in that file.
@@ -149,7 +150,20 @@ export function svgPlot(rows: Row[], title: string): string {
   return out.join("\n");
 }
 
+const help = `npm run bench -- efficient [options]   (or npx tsx bench/efficient.ts [options])
+  --min N           smallest sequence length (default 1024; N doubles up to --max)
+  --max N           largest sequence length (default 65536)
+  --variants LIST   comma-separated variant names (default all: ${Object.keys(variants).join(", ")})
+  --reps N          repeats per row, median reported (default 3; fewer once 10 s are spent)
+  --limit S         skip full attention where its estimated time passes S seconds (default 60)
+  --md FILE         replace the text between <!-- bench:begin --> and <!-- bench:end --> in FILE
+  --svg FILE        write a log-log plot of forward + backward time against N`;
+
 function main(): void {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log(help);
+    return;
+  }
   if (process.argv.includes("--child")) {
     const i = process.argv.indexOf("--child");
     const row = child(process.argv[i + 1]!, Number(process.argv[i + 2]), Number(arg("reps", "3")));

@@ -8,6 +8,8 @@
  * each forward and forward + backward, N in 128, 512, 1024, 2048, 4096; plus the peak RSS of one
  * forward + backward at N = 16384, each in a fresh child process.
  *
+ *   npm run bench -- efficient [...]   runs bench/efficient.ts with the remaining arguments
+ *
  *   npm run bench -- [--json FILE] [--md FILE] [--filter SUBSTRING] [--quick] [--no-peers]
  *                    [--python PATH] [--backends native,js] [--sizes 128,512] [--mem-n 16384]
  *                    [--row-limit 20] [--mem-limit 120] [--threads 2]
@@ -114,6 +116,7 @@ function parseArgs(argv: string[]): Options {
 function fileHelp(): string {
   return [
     "npm run bench -- [options]",
+    "npm run bench -- efficient [options]   the efficient attention benchmark (bench/efficient.ts; its options: efficient --help)",
     "  --json FILE        write every figure as JSON",
     "  --md FILE          write the report (markdown) to FILE as well as stdout",
     "  --filter TEXT      only rows whose id contains TEXT (ids: 'core fwd N=512', 'mha fwd+bwd N=1024', 'memory core fwd+bwd N=16384')",
@@ -466,6 +469,11 @@ function compressNotes(notes: string[]): string[] {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv[0] === "efficient") {
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bench", "efficient.ts"), ...argv.slice(1)], { stdio: "inherit" });
+    process.exitCode = r.status ?? 1;
+    return;
+  }
   if (argv[0] === "--child-mem") {
     childMemory(argv[1] as Group, argv[2] as BackendName, Number(argv[3]));
     return;

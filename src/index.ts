@@ -74,6 +74,7 @@ export * from "./attention/nystrom.js";
 export * from "./attention/linear.js";
 export * from "./attention/performer.js";
 export * from "./attention/select.js";
+export * from "./attention/causal.js";
 export * from "./nn/efficient-self-attention.js";
 export { scatterAdd, segmentSoftmax } from "./ops/scatter.js";
 export { LSTMCell, GRUCell, lstmStep, gruStep, type RNNCellOptions } from "./nn/rnn-cell.js";

@@ -1,7 +1,7 @@
 /**
  * Sliding window + global tokens (Longformer), exact and O(N·(w + g)) plus O(g·N) for the global
  * rows: query i attends key j iff |i - j| <= w OR i < g OR j < g — the first g tokens attend
- * everywhere and are attended by all.
+ * everywhere and are attended by all. Causal: the same pairs with j <= i.
  *
  * ```ts
  * const q = randn([1, 2, 6, 4]), k = randn([1, 2, 6, 4]), v = randn([1, 2, 6, 4]);
@@ -18,13 +18,18 @@ export interface LongformerOptions extends SparseAttentionOptions {
   window: number;
   /** The first numGlobal tokens are global. */
   numGlobal: number;
+  /** Only keys j <= i (the pattern above intersected with the causal mask). */
+  causal?: boolean;
 }
 
-export function longformerPattern(L: number, S: number, window: number, numGlobal: number): SparsePattern {
+/** The Longformer pattern (causal: keys j <= p only), query i at position p = offset + i. */
+export function longformerPattern(L: number, S: number, window: number, numGlobal: number, causal = false, offset = 0): SparsePattern {
   const g = numGlobal;
   return buildPattern(L, S, (i, add) => {
-    if (i < g) { add(0, S); return; }
-    const lo = Math.max(0, i - window), hi = i + window + 1;
+    const p = offset + i;
+    const hi = causal ? p + 1 : p + window + 1;
+    if (p < g) { add(0, causal ? p + 1 : S); return; }
+    const lo = Math.max(0, p - window);
     if (lo <= g) { add(0, hi); return; }
     add(0, g);
     add(lo, hi);
@@ -36,5 +41,5 @@ export function longformerAttention(q: Tensor, k: Tensor, v: Tensor, opts: Longf
   const c = canonQKV(op, q, k, v);
   const w = intAtLeast(op, "window", opts.window, 0);
   const g = intAtLeast(op, "numGlobal", opts.numGlobal, 0);
-  return sparseAttention(q, k, v, longformerPattern(c.L, c.S, w, g), opts, op);
+  return sparseAttention(q, k, v, longformerPattern(c.L, c.S, w, g, opts.causal ?? false), opts, op);
 }

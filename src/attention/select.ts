@@ -3,6 +3,8 @@
  * exact full attention, the exact sparse variants (window, dilated, longformer, bigbird, block),
  * the low-rank ones (linformer, nystrom) or the linear ones (linear, performer).
  * Window sizes of window/dilated/longformer are in tokens, bigbird's window and numGlobal in blocks.
+ * `causal` (query i sees keys j <= i) exists for every kind but linformer and nystrom; attention/causal.ts
+ * maps a spec onto its causal form.
  *
  * ```ts
  * const q = randn([1, 8, 4096, 64]), k = randn([1, 8, 4096, 64]), v = randn([1, 8, 4096, 64]);
@@ -27,9 +29,9 @@ export type AttentionSpec =
   | { kind: "full"; causal?: boolean }
   | { kind: "window"; window: number; causal?: boolean }
   | { kind: "dilated"; window: number; dilation: number; causal?: boolean }
-  | { kind: "longformer"; window: number; numGlobal: number }
-  | { kind: "bigbird"; window: number; numGlobal: number; numRandom: number; blockSize: number; seed: number }
-  | { kind: "block"; layout: Tensor; blockSize: number }
+  | { kind: "longformer"; window: number; numGlobal: number; causal?: boolean }
+  | { kind: "bigbird"; window: number; numGlobal: number; numRandom: number; blockSize: number; seed: number; causal?: boolean }
+  | { kind: "block"; layout: Tensor; blockSize: number; causal?: boolean }
   | { kind: "linformer"; k: number }
   | { kind: "nystrom"; landmarks: number }
   | { kind: "linear"; causal?: boolean }
@@ -65,9 +67,9 @@ export function efficientAttention(q: Tensor, k: Tensor, v: Tensor, spec: Attent
     case "full": return scaledDotProductAttention(q, k, v, { ...common, isCausal: spec.causal ?? false });
     case "window": return windowAttention(q, k, v, { ...common, window: spec.window, causal: spec.causal ?? false });
     case "dilated": return dilatedWindowAttention(q, k, v, { ...common, window: spec.window, dilation: spec.dilation, causal: spec.causal ?? false });
-    case "longformer": return longformerAttention(q, k, v, { ...common, window: spec.window, numGlobal: spec.numGlobal });
+    case "longformer": return longformerAttention(q, k, v, { ...common, window: spec.window, numGlobal: spec.numGlobal, causal: spec.causal ?? false });
     case "bigbird": return bigbirdAttention(q, k, v, { ...common, ...spec });
-    case "block": return blockSparseAttention(q, k, v, { ...common, layout: spec.layout, blockSize: spec.blockSize });
+    case "block": return blockSparseAttention(q, k, v, { ...common, layout: spec.layout, blockSize: spec.blockSize, causal: spec.causal ?? false });
     case "linformer": {
       if (!opts.E || !opts.F) throw new ValueError(op, "opts.E/opts.F", "Linformer projections [k, S]", "none");
       if (opts.E.shape[0] !== spec.k) throw new ValueError(op, "spec.k", `the rows of E (${opts.E.shape[0]})`, String(spec.k));

@@ -26,17 +26,24 @@ export interface DilatedWindowOptions extends WindowOptions {
   dilation: number;
 }
 
-/** Pattern of the (causal) sliding window over L queries and S keys. */
-export function windowPattern(L: number, S: number, window: number, causal = false): SparsePattern {
-  return buildPattern(L, S, (i, add) => add(i - window, causal ? i + 1 : i + window + 1));
+/**
+ * Pattern of the (causal) sliding window over L queries and S keys; query i sits at position
+ * offset + i (offset > 0: the new rows of a decoder step after `offset` cached tokens).
+ */
+export function windowPattern(L: number, S: number, window: number, causal = false, offset = 0): SparsePattern {
+  return buildPattern(L, S, (i, add) => {
+    const p = offset + i;
+    add(p - window, causal ? p + 1 : p + window + 1);
+  });
 }
 
-/** Pattern of the dilated window: keys i + t·dilation, |t| <= window (t <= 0 when causal). */
-export function dilatedWindowPattern(L: number, S: number, window: number, dilation: number, causal = false): SparsePattern {
+/** Pattern of the dilated window: keys p + t·dilation, |t| <= window (t <= 0 when causal), p = offset + i. */
+export function dilatedWindowPattern(L: number, S: number, window: number, dilation: number, causal = false, offset = 0): SparsePattern {
   return buildPattern(L, S, (i, add) => {
-    const tMin = Math.max(-window, -Math.floor(i / dilation));
-    const tMax = causal ? 0 : Math.min(window, Math.floor((S - 1 - i) / dilation));
-    if (tMax >= tMin) add(i + tMin * dilation, i + tMax * dilation + 1, dilation);
+    const p = offset + i;
+    const tMin = Math.max(-window, -Math.floor(p / dilation));
+    const tMax = causal ? 0 : Math.min(window, Math.floor((S - 1 - p) / dilation));
+    if (tMax >= tMin) add(p + tMin * dilation, p + tMax * dilation + 1, dilation);
   });
 }
 

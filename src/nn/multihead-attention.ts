@@ -13,6 +13,7 @@
  * ```
  */
 import { scaledDotProductAttention } from "../attention/sdpa.js";
+import { causalForm } from "../attention/causal.js";
 import { attentionKinds, efficientAttention, type AttentionSpec } from "../attention/select.js";
 import { PerformerFeatures } from "../attention/performer.js";
 import { add } from "../ops/elementwise.js";
@@ -39,7 +40,8 @@ export interface MultiheadAttentionOptions {
   /**
    * The attention variant (default `{ kind: "full" }`): sparse, low-rank or linear kinds of
    * attention/select.ts. They take no attnMask or keyPaddingMask and no attention dropout;
-   * isCausal maps onto the kinds that have a causal form.
+   * isCausal maps onto the kinds that have a causal form (all but linformer and nystrom; a block
+   * layout must then be lower-triangular).
    */
   attention?: AttentionSpec;
   /** Longest key sequence, for kind "linformer" (its E and F parameters are [k, maxLen]). */
@@ -163,12 +165,7 @@ export class MultiheadAttention extends Module {
 
   /** The variant with isCausal folded in, for the kinds that have a causal form. */
   private causalSpec(isCausal: boolean): AttentionSpec {
-    const a = this.attention;
-    if (!isCausal) return a;
-    switch (a.kind) {
-      case "full": case "window": case "dilated": case "linear": case "performer": return { ...a, causal: true };
-      default: throw new ValueError(OP, "isCausal", `an attention kind with a causal form (not "${a.kind}")`, "true");
-    }
+    return isCausal ? causalForm(this.attention, OP, "isCausal", `true (kind "${this.attention.kind}")`) : this.attention;
   }
 
   /** The q, k, v projection weights [E, E|kdim|vdim] and biases [E] (views into in_proj_* when shared). */

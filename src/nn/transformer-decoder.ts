@@ -11,15 +11,23 @@
  * exact for post- and pre-norm alike, since a causal position never sees later ones), so decoding
  * one token costs one row per layer.
  *
+ * The `attention` option selects the self-attention variant. An efficient kind runs in its causal
+ * form (attention/causal.ts: query i sees keys j <= i; linformer and nystrom have none and are
+ * refused, a block layout must be lower-triangular), takes no tgtMask or tgtKeyPaddingMask, and
+ * decodes with a cache for window, dilated, longformer and bigbird (other kinds refuse a cache).
+ * The cross-attention over the memory stays full.
+ *
  * ```ts
  * const dec = new TransformerDecoder(new TransformerDecoderLayer(32, 4, { batchFirst: true }), 2);
  * const y = dec.forward(tgt, memory, { tgtIsCausal: true });              // [B, T, 32]
  * const cache = new DecoderCache(2);
  * for (let t = 0; t < T; t++) dec.forward(slice(tgt, 1, t, t + 1), memory, { cache }); // [B, 1, 32]
  * dec.setCaptureAttention(true); dec.forward(tgt, memory); dec.crossAttentionWeights(); // per layer [B, H, T, S]
+ * const local = new TransformerDecoderLayer(32, 4, { batchFirst: true, attention: { kind: "window", window: 64 } });
  * ```
  */
-import { scaledDotProductAttention } from "../attention/sdpa.js";
+import { cachedAttention, cachedKinds, causalForm } from "../attention/causal.js";
+import { scaledDotProductAttention, type AttentionResult } from "../attention/sdpa.js";
 import { add, logicalOr, where } from "../ops/elementwise.js";
 import { linear } from "../ops/matmul.js";
 import { permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
@@ -67,6 +75,8 @@ function mergeMasks(masks: (Tensor | null)[]): Tensor | null {
  */
 function cachedSelfAttention(mha: MultiheadAttention, x: Tensor, cache: KVCache, attnMask: Tensor | null, keyPaddingMask: Tensor | null,
   needWeights: boolean, training: boolean): { output: Tensor; weights: Tensor | null } {
+  // full attention: the causal mask merged with the user's masks; an efficient kind (no masks,
+  // checked by the layer): its causal pattern for the rows past .. S - 1
   const W = mha.inProjWeight;
   if (!W || mha.biasK || mha.opts.addZeroAttn) throw new ValueError("TransformerDecoderLayer.forward", "cache", "a self-attention with packed projections", "an unsupported MultiheadAttention");
   const E = mha.embedDim, H = mha.numHeads, D = mha.headDim;
@@ -78,10 +88,16 @@ function cachedSelfAttention(mha: MultiheadAttention, x: Tensor, cache: KVCache,
   const heads = (t: Tensor): Tensor => permute(reshape(t, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
   const q = heads(linear(x, ...part(0))); // [B, H, T, D]
   const { k, v } = cache.append(heads(linear(x, ...part(1))), heads(linear(x, ...part(2)))); // [B, H, S, D]
-  const am = attnMask ? (attnMask.rank === 2 ? attnMask : reshape(attnMask, [B, H, T, S])) : null; // [T, S] | [B, H, T, S]
-  const kpm = keyPaddingMask ? reshape(keyPaddingMask, [B, 1, 1, S]) : null;
-  const mask = mergeMasks([T > 1 ? cachedCausalMask(T, past) : null, am, kpm]);
-  const { output: oh, weights } = scaledDotProductAttention(q, k, v, { attnMask: mask, dropoutP: training ? mha.dropout : 0, needWeights });
+  let r: AttentionResult;
+  if (mha.attention.kind === "full") {
+    const am = attnMask ? (attnMask.rank === 2 ? attnMask : reshape(attnMask, [B, H, T, S])) : null; // [T, S] | [B, H, T, S]
+    const kpm = keyPaddingMask ? reshape(keyPaddingMask, [B, 1, 1, S]) : null;
+    const mask = mergeMasks([T > 1 ? cachedCausalMask(T, past) : null, am, kpm]);
+    r = scaledDotProductAttention(q, k, v, { attnMask: mask, dropoutP: training ? mha.dropout : 0, needWeights }); // [B, H, T, D]
+  } else {
+    r = cachedAttention(q, k, v, mha.attention, past, { needWeights }, "TransformerDecoderLayer.forward"); // [B, H, T, D]
+  }
+  const { output: oh, weights } = r;
   const o = reshape(permute(oh, [0, 2, 1, 3]), [B, T, E]); // [B, T, E]
   return { output: mha.outProj.forward(o), weights };
 }
@@ -110,12 +126,14 @@ export class TransformerDecoderLayer extends Module {
   constructor(readonly dModel: number, readonly nhead: number, opts: TransformerLayerOptions = {}) {
     super();
     const o = (this.options = resolveLayerOptions("TransformerDecoderLayer", dModel, nhead, opts));
-    if (o.attention && o.attention.kind !== "full") {
-      throw new ValueError("TransformerDecoderLayer", "attention", 'kind "full" (efficient kinds are for encoder layers and MultiheadAttention)', JSON.stringify(o.attention.kind));
-    }
     const c = childOptions(o), g = o.generator;
     const mo = { dropout: o.dropout, batchFirst: o.batchFirst, ...c };
-    this.selfAttn = this.registerModule("self_attn", new MultiheadAttention(dModel, nhead, mo));
+    // an efficient self-attention is causal by construction (it takes no tgtMask to make it so)
+    const efficient = o.attention !== undefined && o.attention.kind !== "full";
+    this.selfAttn = this.registerModule("self_attn", new MultiheadAttention(dModel, nhead, efficient ? {
+      ...mo, dropout: 0, attention: causalForm(o.attention!, "TransformerDecoderLayer", "attention"),
+      ...(o.maxLen !== undefined ? { maxLen: o.maxLen } : {}),
+    } : mo));
     this.multiheadAttn = this.registerModule("multihead_attn", new MultiheadAttention(dModel, nhead, mo));
     this.linear1 = this.registerModule("linear1", new Linear(dModel, o.dimFeedforward, c));
     this.dropout = this.registerModule("dropout", new Dropout(o.dropout, g));
@@ -132,8 +150,10 @@ export class TransformerDecoderLayer extends Module {
 
   /** A new layer with the same options and a copy of the parameters (as torch's deepcopy). */
   clone(): TransformerDecoderLayer {
-    const { generator, ...rest } = this.options;
-    const l = new TransformerDecoderLayer(this.dModel, this.nhead, { ...rest, ...(generator ? { generator } : {}) });
+    const { generator, attention, maxLen, ...rest } = this.options;
+    const l = new TransformerDecoderLayer(this.dModel, this.nhead, {
+      ...rest, ...(generator ? { generator } : {}), ...(attention ? { attention } : {}), ...(maxLen !== undefined ? { maxLen } : {}),
+    });
     l.loadStateDict(this.stateDict());
     l.train(this.training);
     return l;
@@ -151,6 +171,15 @@ export class TransformerDecoderLayer extends Module {
     const m = checkSeq(op, "memory", memory, E, bf, "S", t.batched ? t.B : undefined);
     const cache = fo.cache ?? null;
     if (cache !== null && !(cache instanceof KVCache)) throw new ValueError(op, "cache", "a KVCache", typeof cache);
+    const kind = this.selfAttn.attention.kind;
+    if (kind !== "full") {
+      for (const [arg, mask] of [["tgtMask", fo.tgtMask], ["tgtKeyPaddingMask", fo.tgtKeyPaddingMask]] as const) {
+        if (mask) throw new ValueError(op, arg, `none with attention kind "${kind}" (its self-attention is causal by construction)`, "a mask");
+      }
+      if (cache && !cachedKinds.includes(kind)) {
+        throw new ValueError(op, "cache", `none with attention kind "${kind}" (cached decoding: full | ${cachedKinds.join(" | ")})`, "a KVCache");
+      }
+    }
     const Sself = t.n + (cache ? cache.length : 0);
     checkAttnMask(op, "tgtMask", fo.tgtMask, t, Sself, this.nhead);
     checkKeyPaddingMask(op, "tgtKeyPaddingMask", fo.tgtKeyPaddingMask, t, Sself);

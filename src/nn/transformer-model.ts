@@ -10,8 +10,11 @@
  * const memory = model.encode(src);
  * const cache = model.decoder.createCache();
  * const y0 = model.decode(tgt0, memory, { cache });                     // tgt0 [B, 1, 32]
+ * // local attention everywhere: window in the encoder, causal window in the decoder
+ * const local = new Transformer({ dModel: 32, nhead: 4, batchFirst: true, attention: { kind: "window", window: 64 } });
  * ```
  */
+import type { AttentionSpec } from "../attention/select.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { xavierUniform } from "./init.js";
@@ -34,6 +37,11 @@ export interface TransformerOptions extends TransformerLayerOptions {
   customEncoder?: TransformerEncoder;
   /** Use this decoder instead of building one. */
   customDecoder?: TransformerDecoder;
+  /**
+   * The decoder's self-attention variant (default: `attention`, which the encoder layers take);
+   * in the decoder it runs causal, so it needs a kind with a causal form (not linformer or nystrom).
+   */
+  decoderAttention?: AttentionSpec;
 }
 
 export interface TransformerForwardOptions {
@@ -57,7 +65,7 @@ export class Transformer extends Module {
 
   constructor(opts: TransformerOptions = {}) {
     super();
-    const { dModel = 512, nhead = 8, numEncoderLayers = 6, numDecoderLayers = 6, customEncoder, customDecoder, ...layerOpts } = opts;
+    const { dModel = 512, nhead = 8, numEncoderLayers = 6, numDecoderLayers = 6, customEncoder, customDecoder, decoderAttention, ...layerOpts } = opts;
     for (const [arg, v] of [["numEncoderLayers", numEncoderLayers], ["numDecoderLayers", numDecoderLayers]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new ValueError("Transformer", arg, "a positive integer", String(v));
     }
@@ -68,7 +76,8 @@ export class Transformer extends Module {
     this.encoder = this.registerModule("encoder", customEncoder ??
       new TransformerEncoder(new TransformerEncoderLayer(dModel, nhead, layerOpts), numEncoderLayers, { norm: new LayerNorm(dModel, { eps, bias }) }));
     this.decoder = this.registerModule("decoder", customDecoder ??
-      new TransformerDecoder(new TransformerDecoderLayer(dModel, nhead, layerOpts), numDecoderLayers, { norm: new LayerNorm(dModel, { eps, bias }) }));
+      new TransformerDecoder(new TransformerDecoderLayer(dModel, nhead, decoderAttention ? { ...layerOpts, attention: decoderAttention } : layerOpts),
+        numDecoderLayers, { norm: new LayerNorm(dModel, { eps, bias }) }));
     if (!customEncoder || !customDecoder) {
       for (const p of this.parameters()) {
         if (p.rank > 1) p.data.set(xavierUniform(p.shape, 1, opts.generator).data);

@@ -383,6 +383,22 @@ describe("native backend", { skip }, () => {
     checkSparse(1, 1, 1, 24, 24, dilatedWindowPattern(300, 300, 6, 5), "one head, threads", [3]);
   });
 
+  test("sparse attention: wide rows (1024 keys or more) in chunks of keys, both backward modes", () => {
+    // global rows over 1100 keys: one group, the chunk tasks and the merge of their partials
+    checkSparse(1, 2, 2, 16, 16, longformerPattern(1100, 1100, 3, 40), "wide longformer g=40", [1, 2, 3]);
+    // strided wide rows whose ranges start off the chunk grid; L < S
+    checkSparse(1, 2, 1, 8, 12, dilatedWindowPattern(700, 2400, 700, 2), "wide dilated w=700 d=2", [1, 3]);
+    // every row wide, several groups (G = 2: 32 rows per group), grouped-query heads
+    const nKb = Math.ceil(1300 / 10);
+    checkSparse(1, 4, 2, 9, 7, blockSparsePattern(150, 1300, new Tensor(new Uint8Array(15 * nKb).fill(1), [15, nKb], "bool"), 10),
+      "dense layout", [1, 2, 3]);
+    // wide rows with empty chunks (gaps and a tail past their keys), mixed with narrow rows
+    const pat = buildPattern(90, 3000, (i, add) => {
+      if (i % 3 === 0) { add(0, 600); add(2000, 2600); } else add(i, i + 5);
+    });
+    checkSparse(2, 1, 1, 16, 16, pat, "wide rows with gaps", [1, 2, 3]);
+  });
+
   test("sparse attention: a hand-built pattern with several ranges per row and shared rows", () => {
     const pat = buildPattern(50, 61, (i, add) => {
       add(0, 2);

@@ -61,4 +61,11 @@ describe("bench/run.ts", { skip: backend !== undefined && backend !== "js" ? "ru
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  test("`npm run bench -- efficient` runs the efficient attention benchmark with the remaining arguments", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "efficient", "--min", "1024", "--max", "1024",
+      "--variants", "window w=64", "--reps", "1"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\| window w=64 \| 1024 \| \d+ ms \| \d+ ms \| -?\d+ \| -?\d+ \|$/m);
+    assert.doesNotMatch(r.stdout, /\| full \|/);
+  });
 });
