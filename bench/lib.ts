@@ -73,7 +73,9 @@ export function flopsOf(group: Group, pass: Pass, N: number): number {
 }
 
 export interface TimingOptions {
+  /** Untimed runs first; more follow (up to 50) until warmupMs have passed, so JIT tiers settle. */
   warmup: number;
+  warmupMs: number;
   minReps: number;
   maxReps: number;
   /** Stop repeating once this many ms were spent (after minReps). */
@@ -92,9 +94,10 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Median wall time of fn (awaited when it returns a promise) after `warmup` untimed runs. */
+/** Median wall time of fn (awaited when it returns a promise) after the untimed warm-up runs. */
 export async function measure(fn: () => unknown, o: TimingOptions): Promise<Timing> {
-  for (let i = 0; i < o.warmup; i++) {
+  const w0 = performance.now();
+  for (let i = 0; i < o.warmup || (o.warmup > 0 && i < 50 && performance.now() - w0 < o.warmupMs); i++) {
     const r = fn();
     if (r instanceof Promise) await r;
   }

@@ -486,7 +486,9 @@ async function main(): Promise<void> {
   if (o.backends) {
     for (const b of o.backends) if (!available.includes(b)) notes.push(`backend ${b} requested but not available here (available: ${available.join(", ")})`);
   }
-  const timing: TimingOptions = o.quick ? { warmup: 1, minReps: 2, maxReps: 3, budgetMs: 200 } : { warmup: 1, minReps: 3, maxReps: 25, budgetMs: 1500 };
+  const timing: TimingOptions = o.quick
+    ? { warmup: 1, warmupMs: 0, minReps: 2, maxReps: 3, budgetMs: 200 }
+    : { warmup: 1, warmupMs: 300, minReps: 3, maxReps: 50, budgetMs: 1500 };
   const { rows, memory: memGroups } = plan(o);
   const guard = new SeriesGuard(o.rowLimitMs, timing);
   const threads: Record<string, number> = {};
