@@ -13,16 +13,16 @@ import { allocate, type FloatArray } from "../tensor/dtype.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
+import { checkGradShape, GradSums } from "./grad-sums.js";
 import { noGrad } from "./graph.js";
 
-/** acc + g as a new tensor (`copy`: never hand out g itself, which other inputs may share). */
-function addInto(acc: Tensor | null, g: Tensor, copy: boolean): Tensor {
-  if (acc === null) return copy ? g.clone() : g;
-  const dtype = acc.dtype === "float64" ? "float64" : "float32";
-  const data = allocate(dtype, acc.size) as FloatArray;
+/** a + b as a new tensor (a leaf's existing `.grad` plus this pass's gradient). */
+function plus(a: Tensor, b: Tensor): Tensor {
+  const dtype = a.dtype === "float64" ? "float64" : "float32";
+  const data = allocate(dtype, a.size) as FloatArray;
   // float64 on the reference kernels, float32 on the active backend (as the ops do)
-  if (data.length > 0) (dtype === "float64" ? jsBackend : getBackend()).binary("add", data, acc.data as FloatArray, g.data as FloatArray, [data.length], [1], [1]);
-  return new Tensor(data, acc.shape, dtype);
+  if (data.length > 0) (dtype === "float64" ? jsBackend : getBackend()).binary("add", data, a.data as FloatArray, b.data as FloatArray, [data.length], [1], [1]);
+  return new Tensor(data, a.shape, dtype);
 }
 
 /** Computes gradients of `root` (a scalar, or any tensor given its `gradient`). */
@@ -62,6 +62,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     }
   }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  const sums = new GradSums();
   noGrad(() => {
     for (let n = order.length - 1; n >= 0; n--) {
       const t = order[n]!;
@@ -69,20 +70,18 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       if (!g) continue;
       grads.delete(t);
       if (t.gradFn === null) {
-        t.grad = addInto(t.grad, g, true);
+        t.grad = t.grad === null ? sums.take(g) : plus(t.grad, g);
         continue;
       }
-      if (t.retainsGrad) t.grad = addInto(t.grad, g, true);
+      if (t.retainsGrad) t.grad = t.grad === null ? g.clone() : plus(t.grad, g);
       const fn = t.gradFn;
-      const gi = fn.backward(g);
+      const gi = fn.backward(sums.release(g));
       for (let k = 0; k < fn.inputs.length; k++) {
         const inp = fn.inputs[k]!;
         const gk = gi[k];
         if (!gk || !inp.requiresGrad) continue;
-        if (!sameShape(gk.shape, inp.shape)) {
-          throw new ShapeError(`backward(${fn.op})`, `grad of input ${k}`, fmtShape(inp.shape), fmtShape(gk.shape));
-        }
-        grads.set(inp, addInto(grads.get(inp) ?? null, gk, false));
+        checkGradShape(gk, inp, fn.op, k);
+        grads.set(inp, sums.add(grads.get(inp) ?? null, gk, inp));
       }
     }
   });

@@ -6,7 +6,7 @@
  * const y = noGrad(() => model.forward(x)); // nothing recorded
  * ```
  */
-import type { Tensor } from "../tensor/tensor.js";
+import type { BlockGrad, Tensor } from "../tensor/tensor.js";
 
 let gradEnabled = true;
 
@@ -45,10 +45,10 @@ export function needsGrad(inputs: readonly (Tensor | null | undefined)[]): boole
 
 /**
  * Records `out = op(inputs)` when an input requires grad. `backward(g)` returns the gradient of
- * each input (same shape as that input) or null.
+ * each input (same shape as that input; or a BlockGrad, zero outside one block) or null.
  */
 export function attach<T extends Tensor>(out: T, op: string, inputs: readonly Tensor[],
-  backward: (grad: Tensor) => readonly (Tensor | null)[]): T {
+  backward: (grad: Tensor) => readonly (Tensor | BlockGrad | null)[]): T {
   if (!needsGrad(inputs)) return out;
   out.requiresGrad = true;
   out.gradFn = { op, inputs, backward };

@@ -135,11 +135,8 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
     ? new Tensor(x.data.subarray(s * inner, (s + len) * inner), shape, x.dtype)
     : empty(shape, x.dtype);
   if (out.data.buffer !== x.data.buffer) copyBlock(out, x, d, s, step, false);
-  return attach(out, "slice", [x], (g) => {
-    const dx = empty(x.shape, g.dtype);
-    copyBlock(g, dx, d, s, step, true);
-    return [dx];
-  });
+  // the gradient is g in the sliced block, zero elsewhere: handed to the engine as that block
+  return attach(out, "slice", [x], (g) => [{ kind: "block", block: g, dim: d, start: s, step }]);
 }
 
 /** Picks entries of `dim` by an int32 index tensor (1-D): out.shape[dim] = indices.length. */

@@ -13,12 +13,26 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "./errors.js";
 import { defaultGenerator, type Generator } from "./rng.js";
 import { numel, type Shape } from "./shape.js";
 
+/**
+ * A gradient that is zero except on one block of its input: along `dim`, the positions
+ * start, start + step, ... hold `block` (the input's shape with `dim` narrowed). Slicing ops return
+ * it so that the engine adds the block into one accumulator instead of materializing a mostly-zero
+ * tensor per slice.
+ */
+export interface BlockGrad {
+  readonly kind: "block";
+  readonly block: Tensor;
+  readonly dim: number;
+  readonly start: number;
+  readonly step: number;
+}
+
 /** The record an op leaves on its output so that backward() can run (see autograd/). */
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
   /** Given d(loss)/d(output), returns d(loss)/d(input) per input (null: no gradient). */
-  readonly backward: (grad: Tensor) => readonly (Tensor | null)[];
+  readonly backward: (grad: Tensor) => readonly (Tensor | BlockGrad | null)[];
 }
 
 export class Tensor<D extends DType = DType> {

@@ -1,0 +1,119 @@
+/**
+ * Gradient sums of one backward pass. The engine owns the sums it allocates: nothing else refers to
+ * them until they are handed out (to a backward function, or to a leaf's `.grad`), so further
+ * contributions are added into them in place. A contribution the engine does not own (an op's
+ * returned gradient, which the op may have given to several inputs) is never written.
+ * A BlockGrad (zero outside one block, from slicing ops) is added into the sum's block only.
+ *
+ * ```ts
+ * const sums = new GradSums();
+ * let acc = sums.add(null, g1, x);   // g1 itself (not owned)
+ * acc = sums.add(acc, g2, x);        // a new tensor g1 + g2 (owned)
+ * acc = sums.add(acc, block, x);     // added in place
+ * fn.backward(sums.release(acc));    // handed out: never written again
+ * ```
+ */
+import type { Backend } from "../backend/backend.js";
+import { getBackend, jsBackend } from "../backend/registry.js";
+import { allocate, type FloatArray } from "../tensor/dtype.js";
+import { ShapeError, fmtShape } from "../tensor/errors.js";
+import { numel, sameShape } from "../tensor/shape.js";
+import { Tensor, type BlockGrad } from "../tensor/tensor.js";
+
+/** Runs at least this long are added on the backend; shorter ones in a loop here. */
+const BACKEND_RUN = 1024;
+
+function backendOf(t: Tensor): Backend {
+  return t.dtype === "float64" ? jsBackend : getBackend();
+}
+
+/** out[0:n] = a[0:n] + b[0:n] (views of float arrays). */
+function addRun(be: Backend, out: FloatArray, a: FloatArray, b: FloatArray): void {
+  const n = out.length;
+  if (n >= BACKEND_RUN) {
+    be.binary("add", out, a, b, [n], [1], [1]);
+    return;
+  }
+  for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
+}
+
+/** Adds (or, into a zero tensor, copies) g's block into full, in place. */
+function addBlock(full: Tensor, g: BlockGrad, copy: boolean): void {
+  const { block, dim, start, step } = g;
+  const outer = numel(full.shape.slice(0, dim)), inner = numel(full.shape.slice(dim + 1));
+  const nb = full.shape[dim]!, ns = block.shape[dim]!;
+  const fd = full.data as FloatArray, bd = block.data as FloatArray;
+  const be = backendOf(full);
+  // with a unit step, one outer index's block is a single run of ns * inner elements
+  const run = step === 1 ? ns * inner : inner, runs = step === 1 ? 1 : ns;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < runs; i++) {
+      const pf = (o * nb + start + i * step) * inner, pb = (o * ns + i) * inner;
+      const dst = fd.subarray(pf, pf + run), src = bd.subarray(pb, pb + run);
+      if (copy) dst.set(src);
+      else addRun(be, dst, dst, src);
+    }
+  }
+}
+
+/** Throws unless g fits `like` (the input it is the gradient of). */
+export function checkGradShape(g: Tensor | BlockGrad, like: Tensor, op: string, k: number): void {
+  if (g instanceof Tensor) {
+    if (!sameShape(g.shape, like.shape)) throw new ShapeError(`backward(${op})`, `grad of input ${k}`, fmtShape(like.shape), fmtShape(g.shape));
+    return;
+  }
+  const b = g.block;
+  const ok = b.rank === like.rank && g.dim >= 0 && g.dim < like.rank && g.step >= 1 && g.start >= 0 &&
+    b.shape.every((d, i) => (i === g.dim ? g.start + (d - 1) * g.step < like.shape[i]! || d === 0 : d === like.shape[i]));
+  if (!ok) {
+    throw new ShapeError(`backward(${op})`, `grad of input ${k}`, `a block of ${fmtShape(like.shape)}`,
+      `${fmtShape(b.shape)} at ${g.start} step ${g.step} of dim ${g.dim}`);
+  }
+}
+
+export class GradSums {
+  private readonly owned = new Set<Tensor>();
+
+  private fresh(like: Tensor): Tensor {
+    const dtype = like.dtype === "float64" ? "float64" : "float32";
+    const t = new Tensor(allocate(dtype, like.size), like.shape, dtype);
+    this.owned.add(t);
+    return t;
+  }
+
+  /** acc + g, where acc (null: nothing yet) sums gradients of `like`; in place when owned. */
+  add(acc: Tensor | null, g: Tensor | BlockGrad, like: Tensor): Tensor {
+    if (!(g instanceof Tensor)) {
+      if (acc === null) {
+        const t = this.fresh(like);
+        addBlock(t, g, true);
+        return t;
+      }
+      const t = this.owned.has(acc) ? acc : this.copy(acc);
+      addBlock(t, g, false);
+      return t;
+    }
+    if (acc === null) return g;
+    const out = this.owned.has(acc) ? acc : this.fresh(acc);
+    if (out.size > 0) backendOf(out).binary("add", out.data as FloatArray, acc.data as FloatArray, g.data as FloatArray, [out.size], [1], [1]);
+    return out;
+  }
+
+  private copy(t: Tensor): Tensor {
+    const c = this.fresh(t);
+    (c.data as FloatArray).set(t.data as FloatArray);
+    return c;
+  }
+
+  /** Hands a sum out to a backward function: the engine never writes it again. */
+  release(t: Tensor): Tensor {
+    this.owned.delete(t);
+    return t;
+  }
+
+  /** A tensor for a leaf's `.grad`: the sum itself when owned (handed out), else a copy. */
+  take(t: Tensor): Tensor {
+    if (this.owned.delete(t)) return t;
+    return t.clone();
+  }
+}
