@@ -76,8 +76,12 @@ def make_runner(impl, group, pass_, n, gen):
 
 
 def measure(fn, o):
-    for _ in range(o["warmup"]):
+    # the same warm-up as bench/lib.ts: the given runs, then more (up to 50) until warmupMs passed
+    w0 = time.perf_counter()
+    i = 0
+    while i < o["warmup"] or (o["warmup"] > 0 and i < 50 and (time.perf_counter() - w0) * 1000 < o.get("warmupMs", 0)):
         fn()
+        i += 1
     ts = []
     t0 = time.perf_counter()
     while len(ts) < o["minReps"] or (len(ts) < o["maxReps"] and (time.perf_counter() - t0) * 1000 < o["budgetMs"]):
