@@ -6,9 +6,12 @@
  * docs/efficient-attention.md.
  *
  *   npx tsx apps/long-range/run.ts [--n 2048] [--steps 300] [--lr 0.01] [--batch 8] [--task random|first]
- *                                  [--variants full,window] [--no-docs]
+ *                                  [--seeds 3] [--variants full,window] [--no-docs]
  *
- * Each variant trains in its own child process (so its peak RSS is its own).
+ * Each (variant, seed) trains in its own child process (so its peak RSS is its own); seed s draws
+ * the model's initial weights, the training batches and the evaluation sequences (seed 0: model 0,
+ * data 1, evaluation 99). Writes the table into docs/efficient-attention.md and the plot of
+ * accuracy against time per step to docs/long-range-tradeoff.svg.
  */
 import { getNumThreads } from "../../src/node.js";
 import { getNativeIsa } from "../../src/backend/native/index.js";
@@ -26,6 +29,7 @@ import { clipGradNorm } from "../../src/optim/clip.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { LongRangeModel } from "./model.js";
+import { tradeoffSvg } from "./plot.js";
 import { makeBatch, type FlagPosition } from "./task.js";
 
 const V = 8, D_MODEL = 32, HEADS = 2;
@@ -52,16 +56,16 @@ export const variants: Record<string, (N: number) => AttentionSpec> = {
 };
 
 interface Result {
-  variant: string; acc: number; nearAcc: number; farAcc: number; loss: number; msPerStep: number; peakMB: number;
-  steps: number; trainS: number;
+  variant: string; seed: number; acc: number; nearAcc: number; farAcc: number; loss: number; msPerStep: number;
+  peakMB: number; steps: number; trainS: number;
 }
 
-function train(name: string, N: number, steps: number, B: number, lr: number, task: FlagPosition): Result {
+function train(name: string, N: number, steps: number, B: number, lr: number, task: FlagPosition, seed: number): Result {
   const mk = variants[name];
   if (!mk) throw new Error(`unknown variant ${name}`);
-  const model = new LongRangeModel(V, D_MODEL, HEADS, N, mk(N), 0);
+  const model = new LongRangeModel(V, D_MODEL, HEADS, N, mk(N), seed);
   const opt = new Adam(model.parameters(), { lr });
-  const data = new Generator(1);
+  const data = new Generator(1 + 1000 * seed);
   const base = process.resourceUsage().maxRSS / 1024;
   const times: number[] = [];
   const losses: number[] = [];
@@ -82,7 +86,7 @@ function train(name: string, N: number, steps: number, B: number, lr: number, ta
   const loss = tail.reduce((a, b) => a + b, 0) / tail.length;
   const peakMB = process.resourceUsage().maxRSS / 1024 - base;
   // evaluation on 32 fresh sequences: all positions, those near the flag, those far from it
-  const test = makeBatch(new Generator(99), 32, N, V, task);
+  const test = makeBatch(new Generator(99 + 1000 * seed), 32, N, V, task);
   const pred = noGrad(() => argmax(model.forward(test.ids, test.flags), -1));
   let ok = 0, near = 0, nNear = 0, far = 0, nFar = 0;
   for (let x = 0; x < pred.size; x++) {
@@ -94,7 +98,7 @@ function train(name: string, N: number, steps: number, B: number, lr: number, ta
   }
   times.sort((a, b) => a - b);
   return {
-    variant: name, acc: ok / pred.size, nearAcc: near / nNear, farAcc: far / nFar, loss,
+    variant: name, seed, acc: ok / pred.size, nearAcc: near / nNear, farAcc: far / nFar, loss,
     msPerStep: times[Math.floor(times.length / 2)]!, peakMB, steps, trainS,
   };
 }
@@ -104,39 +108,66 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** One variant over its seeds. */
+interface Summary {
+  variant: string; acc: number; accMin: number; accMax: number; nearAcc: number; farAcc: number; loss: number;
+  msPerStep: number; peakMB: number;
+}
+
+function summarize(variant: string, runs: readonly Result[]): Summary {
+  const accs = runs.map((r) => r.acc);
+  return {
+    variant, acc: mean(accs), accMin: Math.min(...accs), accMax: Math.max(...accs),
+    nearAcc: mean(runs.map((r) => r.nearAcc)), farAcc: mean(runs.map((r) => r.farAcc)), loss: mean(runs.map((r) => r.loss)),
+    msPerStep: mean(runs.map((r) => r.msPerStep)), peakMB: Math.max(...runs.map((r) => r.peakMB)),
+  };
+}
+
 function main(): void {
   const N = Number(arg("n", "2048")), steps = Number(arg("steps", "300")), B = Number(arg("batch", "8")), lr = Number(arg("lr", "0.01"));
+  const seeds = Number(arg("seeds", "3"));
+  if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${arg("seeds", "3")}`);
   const task = arg("task", "random");
   if (task !== "random" && task !== "first") throw new Error(`--task must be random or first, got ${task}`);
   if (process.argv.includes("--child")) {
-    process.stdout.write(`${JSON.stringify(train(arg("child", ""), N, steps, B, lr, task))}\n`);
+    process.stdout.write(`${JSON.stringify(train(arg("child", ""), N, steps, B, lr, task, Number(arg("seed", "0"))))}\n`);
     return;
   }
   const names = arg("variants", Object.keys(variants).join(",")).split(",").map((s) => s.trim());
   const self = fileURLToPath(import.meta.url);
-  const rows: Result[] = [];
+  const rows: Summary[] = [];
   const t0 = performance.now();
   for (const name of names) {
-    const r = spawnSync(process.execPath, ["--import", "tsx", self, "--child", name, "--n", String(N), "--steps", String(steps), "--batch", String(B), "--lr", String(lr), "--task", task], { encoding: "utf8" });
-    const line = r.stdout.trim().split("\n").pop() ?? "";
-    if (r.status !== 0 || !line.startsWith("{")) throw new Error(`${name} failed: ${r.stderr}`);
-    const row = JSON.parse(line) as Result;
-    rows.push(row);
-    console.error(`${name}: acc ${row.acc.toFixed(3)}, near ${row.nearAcc.toFixed(3)}, far ${row.farAcc.toFixed(3)}, ` +
-      `loss ${row.loss.toFixed(3)}, ${row.msPerStep.toFixed(0)} ms/step, ${row.peakMB.toFixed(0)} MB, ${row.trainS.toFixed(0)} s`);
+    const runs: Result[] = [];
+    for (let seed = 0; seed < seeds; seed++) {
+      const r = spawnSync(process.execPath, ["--import", "tsx", self, "--child", name, "--seed", String(seed), "--n", String(N),
+        "--steps", String(steps), "--batch", String(B), "--lr", String(lr), "--task", task], { encoding: "utf8" });
+      const line = r.stdout.trim().split("\n").pop() ?? "";
+      if (r.status !== 0 || !line.startsWith("{")) throw new Error(`${name} seed ${seed} failed: ${r.stderr}`);
+      const row = JSON.parse(line) as Result;
+      runs.push(row);
+      console.error(`${name} seed ${seed}: acc ${row.acc.toFixed(3)}, near ${row.nearAcc.toFixed(3)}, far ${row.farAcc.toFixed(3)}, ` +
+        `loss ${row.loss.toFixed(3)}, ${row.msPerStep.toFixed(0)} ms/step, ${row.peakMB.toFixed(0)} MB, ${row.trainS.toFixed(0)} s`);
+    }
+    rows.push(summarize(name, runs));
   }
   const be = getBackend().name;
   const backendLabel = be === "native" ? `native backend (${getNativeIsa()}, ${getNumThreads()} threads)` : `${be} backend`;
   const what = task === "random" ? "Retrieve-the-flagged-token (flag at a uniformly random position)" : "Copy-the-first-token (flag at position 0)";
   const table = [
     `${what}, N = ${N}, V = ${V} (chance ${(1 / V).toFixed(3)}), dModel ${D_MODEL}, ${HEADS} heads, 1 layer, batch ${B}, ` +
-    `${steps} Adam steps (lr ${lr}, gradient norm clipped to 1), float32 on the ${backendLabel}; accuracy on 32 fresh sequences: ` +
-    `all positions / within ${NEAR} of the flag / farther than ${FAR} from it; loss = mean of the last 10 training steps; ` +
-    `time = median per training step; memory = peak RSS increase during training.`,
+    `${steps} Adam steps (lr ${lr}, gradient norm clipped to 1), float32 on the ${backendLabel}, ${seeds} seed${seeds === 1 ? "" : "s"} ` +
+    `(initial weights, training data and evaluation sequences); accuracy on 32 fresh sequences per seed: ` +
+    `all positions (mean, lowest–highest seed) / within ${NEAR} of the flag / farther than ${FAR} from it (means); loss = mean of ` +
+    `the last 10 training steps; time = median per training step (mean over seeds); memory = peak RSS increase during training ` +
+    `(highest seed).`,
     "",
-    "| variant | accuracy | near accuracy | far accuracy | loss | ms / step | peak MB |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.variant} | ${r.acc.toFixed(3)} | ${r.nearAcc.toFixed(3)} | ${r.farAcc.toFixed(3)} | ${r.loss.toFixed(3)} | ${r.msPerStep.toFixed(0)} | ${r.peakMB.toFixed(0)} |`),
+    "| variant | accuracy | range | near accuracy | far accuracy | loss | ms / step | peak MB |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map((r) => `| ${r.variant} | ${r.acc.toFixed(3)} | ${r.accMin.toFixed(3)}–${r.accMax.toFixed(3)} | ${r.nearAcc.toFixed(3)} | ` +
+      `${r.farAcc.toFixed(3)} | ${r.loss.toFixed(3)} | ${r.msPerStep.toFixed(0)} | ${r.peakMB.toFixed(0)} |`),
   ].join("\n");
   console.log(table);
   console.error(`total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -149,6 +180,10 @@ function main(): void {
       writeFileSync(doc, `${text.slice(0, a + begin.length)}\n${table}\n${text.slice(b)}`);
       console.error(`updated ${doc}`);
     }
+    const svg = "docs/long-range-tradeoff.svg";
+    const points = rows.map((r) => ({ label: r.variant, acc: r.acc, accMin: r.accMin, accMax: r.accMax, msPerStep: r.msPerStep, peakMB: r.peakMB }));
+    writeFileSync(svg, tradeoffSvg(points, `${task === "random" ? "retrieve-the-flagged-token" : "copy-the-first-token"}, N = ${N}: accuracy against time per step (${seeds} seeds)`, 1 / V));
+    console.error(`wrote ${svg}`);
   }
 }
 
