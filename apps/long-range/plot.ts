@@ -26,8 +26,9 @@ export function tradeoffSvg(points: readonly TradeoffPoint[], title: string, cha
   const pw = W - left - right, ph = H - top - bottom;
   const xMax = Math.max(1, ...points.map((p) => p.msPerStep)) * 1.1;
   const step = xMax > 400 ? 100 : xMax > 200 ? 50 : 25;
-  const x = (ms: number): number => left + (ms / xMax) * pw;
-  const y = (acc: number): number => top + (1 - acc) * ph;
+  const round = (v: number): number => Math.round(v * 10) / 10;
+  const x = (ms: number): number => round(left + (ms / xMax) * pw);
+  const y = (acc: number): number => round(top + (1 - acc) * ph);
   const mbMax = Math.max(1, ...points.map((p) => p.peakMB));
   const radius = (mb: number): number => 4 + 8 * Math.sqrt(Math.max(0, mb) / mbMax);
   const out: string[] = [];
