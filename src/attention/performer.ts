@@ -13,11 +13,8 @@
  * f.redraw();
  * ```
  */
-import { exp, mul, sub } from "../ops/elementwise.js";
-import { matmul } from "../ops/matmul.js";
-import { sum } from "../ops/reduce.js";
-import { transpose } from "../ops/shape.js";
-import { allocate, type FloatDType } from "../tensor/dtype.js";
+import { favorFeaturesOp } from "../ops/favor-features.js";
+import type { FloatDType } from "../tensor/dtype.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Generator } from "../tensor/rng.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -89,26 +86,9 @@ export class PerformerFeatures {
   }
 }
 
-/** Max of x [..., N, m] over the last `span` elements (m: per row; N·m: per matrix), as a constant of shape `shape`. */
-function blockMax(x: Tensor, span: number, shape: number[]): Tensor {
-  const d = x.data;
-  const out = allocate(x.dtype as FloatDType, d.length / span);
-  for (let b = 0; b < out.length; b++) {
-    let m = -Infinity;
-    for (let t = b * span; t < (b + 1) * span; t++) if (d[t]! > m) m = d[t]!;
-    out[b] = m;
-  }
-  return new Tensor(out, shape, x.dtype);
-}
-
-/** phi(x) [..., N, m] for x [..., N, D]; queries stabilize per row, keys per matrix. */
+/** phi(x) [..., N, m] for x [..., N, D]; queries stabilize per row, keys per matrix (ops/favor-features.ts). */
 export function favorFeatures(x: Tensor, omega: Tensor, scale: number, isQuery: boolean): Tensor {
-  const m = omega.shape[0]!, N = x.shape[x.rank - 2]!;
-  const xs = mul(x, Math.sqrt(scale));
-  const logits = sub(matmul(xs, transpose(omega, 0, 1)), mul(sum(mul(xs, xs), -1, { keepdim: true }), 0.5)); // [..., N, m]
-  const lead = x.shape.slice(0, -2);
-  const stab = isQuery ? blockMax(logits, m, [...lead, N, 1]) : blockMax(logits, N * m, [...lead, 1, 1]);
-  return mul(exp(sub(logits, stab)), 1 / Math.sqrt(m));
+  return favorFeaturesOp(x, omega, scale, isQuery);
 }
 
 export interface PerformerOptions {
