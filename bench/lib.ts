@@ -88,6 +88,20 @@ export interface Timing {
   reps: number;
 }
 
+/** Median wall and CPU seconds (CPU: every thread of the process) of `fn` over `n` runs after one warm-up run. */
+export function wallAndCpu(fn: () => void, n: number): { wall: number; cpu: number } {
+  fn();
+  const wall: number[] = [], cpu: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    fn();
+    const c = process.cpuUsage(c0);
+    wall.push((performance.now() - t0) / 1000);
+    cpu.push((c.user + c.system) / 1e6);
+  }
+  return { wall: median(wall), cpu: median(cpu) };
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

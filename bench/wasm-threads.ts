@@ -14,6 +14,7 @@ import { createWasmBackendSync } from "../src/backend/wasm/load.js";
 import { nodeWasmPlatform } from "../src/backend/wasm/node-platform.js";
 import { setWasmPlatform } from "../src/backend/wasm/platform.js";
 import { Generator } from "../src/tensor/rng.js";
+import { wallAndCpu as time } from "./lib.js";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number): number => {
@@ -35,20 +36,6 @@ function rand(n: number): Float32Array {
   return x;
 }
 
-/** Median wall and CPU seconds of `fn` over `n` runs after one warm-up run. */
-function time(fn: () => void, n: number): { wall: number; cpu: number } {
-  fn();
-  const wall: number[] = [], cpu: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c0 = process.cpuUsage(), t0 = performance.now();
-    fn();
-    const c = process.cpuUsage(c0);
-    wall.push((performance.now() - t0) / 1000);
-    cpu.push((c.user + c.system) / 1e6);
-  }
-  const med = (x: number[]): number => x.sort((a, b) => a - b)[Math.floor(x.length / 2)]!;
-  return { wall: med(wall), cpu: med(cpu) };
-}
 
 /** One row: each backend's median ms and GFLOP/s, and the speed-up. */
 function row(label: string, gflop: number, run: (b: WasmBackend) => void): void {

@@ -10,6 +10,7 @@ import type { AttentionArgs, Backend } from "../src/backend/backend.js";
 import { jsBackend } from "../src/backend/registry.js";
 import { loadWasmBackendSync } from "../src/backend/wasm/load.js";
 import { Generator } from "../src/tensor/rng.js";
+import { wallAndCpu as time } from "./lib.js";
 
 const args = process.argv.slice(2);
 const ri = args.indexOf("--reps");
@@ -25,20 +26,6 @@ function rand(n: number): Float32Array {
   return x;
 }
 
-/** Median CPU and wall seconds of `fn` over `n` runs after one warm-up run. */
-function time(fn: () => void, n: number): { cpu: number; wall: number } {
-  fn();
-  const cpu: number[] = [], wall: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c0 = process.cpuUsage(), t0 = performance.now();
-    fn();
-    const c = process.cpuUsage(c0);
-    wall.push((performance.now() - t0) / 1000);
-    cpu.push((c.user + c.system) / 1e6);
-  }
-  const med = (x: number[]): number => x.sort((a, b) => a - b)[Math.floor(x.length / 2)]!;
-  return { cpu: med(cpu), wall: med(wall) };
-}
 
 const backends: Backend[] = withJs ? [wasm, jsBackend] : [wasm];
 console.log(`matmul (float32, 1 thread), median of ${reps}`);
