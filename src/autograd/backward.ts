@@ -8,22 +8,12 @@
  * w.grad; // 2w
  * ```
  */
-import { getBackend, jsBackend } from "../backend/registry.js";
-import { allocate, type FloatArray } from "../tensor/dtype.js";
+import { allocate } from "../tensor/dtype.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { checkGradShape, GradSums } from "./grad-sums.js";
+import { addTensors, checkGradShape, GradSums, zerosLike } from "./grad-sums.js";
 import { noGrad } from "./graph.js";
-
-/** a + b as a new tensor (a leaf's existing `.grad` plus this pass's gradient). */
-function plus(a: Tensor, b: Tensor): Tensor {
-  const dtype = a.dtype === "float64" ? "float64" : "float32";
-  const data = allocate(dtype, a.size) as FloatArray;
-  // float64 on the reference kernels, float32 on the active backend (as the ops do)
-  if (data.length > 0) (dtype === "float64" ? jsBackend : getBackend()).binary("add", data, a.data as FloatArray, b.data as FloatArray, [data.length], [1], [1]);
-  return new Tensor(data, a.shape, dtype);
-}
 
 /** Computes gradients of `root` (a scalar, or any tensor given its `gradient`). */
 export function backward(root: Tensor, gradient?: Tensor): void {
@@ -70,10 +60,10 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       if (!g) continue;
       grads.delete(t);
       if (t.gradFn === null) {
-        t.grad = t.grad === null ? sums.take(g) : plus(t.grad, g);
+        t.grad = t.grad === null ? sums.take(g) : addTensors(zerosLike(t.grad), t.grad, g);
         continue;
       }
-      if (t.retainsGrad) t.grad = t.grad === null ? g.clone() : plus(t.grad, g);
+      if (t.retainsGrad) t.grad = t.grad === null ? g.clone() : addTensors(zerosLike(t.grad), t.grad, g);
       const fn = t.gradFn;
       const gi = fn.backward(sums.release(g));
       for (let k = 0; k < fn.inputs.length; k++) {

@@ -27,6 +27,18 @@ function backendOf(t: Tensor): Backend {
   return t.dtype === "float64" ? jsBackend : getBackend();
 }
 
+/** out = a + b over whole tensors of one size (out may be a), on the backend of out's dtype. */
+export function addTensors(out: Tensor, a: Tensor, b: Tensor): Tensor {
+  if (out.size > 0) backendOf(out).binary("add", out.data as FloatArray, a.data as FloatArray, b.data as FloatArray, [out.size], [1], [1]);
+  return out;
+}
+
+/** A new zero tensor shaped like t (float32, or float64 for float64). */
+export function zerosLike(t: Tensor): Tensor {
+  const dtype = t.dtype === "float64" ? "float64" : "float32";
+  return new Tensor(allocate(dtype, t.size), t.shape, dtype);
+}
+
 /** out[0:n] = a[0:n] + b[0:n] (views of float arrays). */
 function addRun(be: Backend, out: FloatArray, a: FloatArray, b: FloatArray): void {
   const n = out.length;
@@ -75,8 +87,7 @@ export class GradSums {
   private readonly owned = new Set<Tensor>();
 
   private fresh(like: Tensor): Tensor {
-    const dtype = like.dtype === "float64" ? "float64" : "float32";
-    const t = new Tensor(allocate(dtype, like.size), like.shape, dtype);
+    const t = zerosLike(like);
     this.owned.add(t);
     return t;
   }
@@ -94,9 +105,7 @@ export class GradSums {
       return t;
     }
     if (acc === null) return g;
-    const out = this.owned.has(acc) ? acc : this.fresh(acc);
-    if (out.size > 0) backendOf(out).binary("add", out.data as FloatArray, acc.data as FloatArray, g.data as FloatArray, [out.size], [1], [1]);
-    return out;
+    return addTensors(this.owned.has(acc) ? acc : this.fresh(acc), acc, g);
   }
 
   private copy(t: Tensor): Tensor {
