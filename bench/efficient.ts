@@ -159,6 +159,16 @@ const help = `npm run bench -- efficient [options]   (or npx tsx bench/efficient
   --md FILE         replace the text between <!-- bench:begin --> and <!-- bench:end --> in FILE
   --svg FILE        write a log-log plot of forward + backward time against N`;
 
+/** A whole-number option of at least `least`; exits with a message naming the option otherwise. */
+function intOption(name: string, fallback: string, least: number): number {
+  const raw = arg(name, fallback), v = Number(raw);
+  if (!Number.isInteger(v) || v < least) {
+    console.error(`bench efficient: --${name} expected an integer >= ${least}, got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return v;
+}
+
 function main(): void {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
     console.log(help);
@@ -170,9 +180,14 @@ function main(): void {
     process.stdout.write(`${JSON.stringify(row)}\n`);
     return;
   }
-  const max = Number(arg("max", "65536")), min = Number(arg("min", "1024"));
-  const reps = arg("reps", "3"), limit = Number(arg("limit", "60")) * 1000;
+  const min = intOption("min", "1024", 1), max = intOption("max", "65536", min);
+  const reps = String(intOption("reps", "3", 1)), limit = intOption("limit", "60", 0) * 1000;
   const names = arg("variants", Object.keys(variants).join(",")).split(",").map((s) => s.trim());
+  const unknown = names.filter((n) => !(n in variants));
+  if (unknown.length) {
+    console.error(`bench efficient: --variants expected names from ${Object.keys(variants).join(", ")}; got unknown ${unknown.map((n) => JSON.stringify(n)).join(", ")}`);
+    process.exit(2);
+  }
   const svg = arg("svg", "");
   const self = fileURLToPath(import.meta.url);
   const rows: Row[] = [];

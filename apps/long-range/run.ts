@@ -126,9 +126,15 @@ function summarize(variant: string, runs: readonly Result[]): Summary {
 }
 
 function main(): void {
-  const N = Number(arg("n", "2048")), steps = Number(arg("steps", "300")), B = Number(arg("batch", "8")), lr = Number(arg("lr", "0.01"));
-  const seeds = Number(arg("seeds", "3"));
-  if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${arg("seeds", "3")}`);
+  const positiveInt = (name: string, fallback: string): number => {
+    const v = Number(arg(name, fallback));
+    if (!Number.isInteger(v) || v < 1) throw new Error(`long-range: --${name} expected a positive integer, got ${JSON.stringify(arg(name, fallback))}`);
+    return v;
+  };
+  const N = positiveInt("n", "2048"), steps = positiveInt("steps", "300"), B = positiveInt("batch", "8");
+  const seeds = positiveInt("seeds", "3");
+  const lr = Number(arg("lr", "0.01"));
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`long-range: --lr expected a positive number, got ${JSON.stringify(arg("lr", "0.01"))}`);
   const task = arg("task", "random");
   if (task !== "random" && task !== "first") throw new Error(`--task must be random or first, got ${task}`);
   if (process.argv.includes("--child")) {
@@ -136,6 +142,8 @@ function main(): void {
     return;
   }
   const names = arg("variants", Object.keys(variants).join(",")).split(",").map((s) => s.trim());
+  const unknown = names.filter((n) => !(n in variants));
+  if (unknown.length) throw new Error(`long-range: --variants expected names from ${Object.keys(variants).join(", ")}; got unknown ${unknown.join(", ")}`);
   const self = fileURLToPath(import.meta.url);
   const rows: Summary[] = [];
   const t0 = performance.now();
