@@ -27,17 +27,16 @@ export function favorFeaturesOp(x: Tensor, omega: Tensor, scale: number, perRow:
   const out = empty([...x.shape.slice(0, -1), m], dtype);
   const od = fdata(out); // [rows, m]
   if (rows === 0 || m === 0) return attach(out, "favorFeatures", [x], () => [empty(x.shape, dtype)]);
-  be.matmul(od, xd, wd, 1, rows, m, D, false, true, 0, 0, false); // x Ωᵀ
   const rs = Math.sqrt(scale);
+  const ws = allocate(dtype, m * D) as FloatArray; // sqrt(s) Ω, [m, D]: small next to [rows, m]
+  for (let t = 0; t < m * D; t++) ws[t] = rs * wd[t]!;
+  be.matmul(od, xd, ws, 1, rows, m, D, false, true, 0, 0, false); // sqrt(s) x Ωᵀ
   const half = allocate(dtype, rows) as FloatArray; // (s / 2) ‖x_r‖²
   for (let r = 0; r < rows; r++) {
     let acc = 0;
     for (let d = r * D; d < (r + 1) * D; d++) acc += xd[d]! * xd[d]!;
     half[r] = 0.5 * scale * acc;
   }
-  const scalar = allocate(dtype, 1) as FloatArray;
-  scalar[0] = rs;
-  be.binary("mul", od, od, scalar, [rows * m], [1], [0]);
   be.binary("sub", od, od, half, [rows, m], [m, 1], [1, 0]); // logits
   // stab + log(sqrt(m)), per row or per matrix (folds the 1 / sqrt(m) into the exponent)
   const span = perRow ? m : N * m, blocks = (rows * m) / span;
@@ -55,12 +54,12 @@ export function favorFeaturesOp(x: Tensor, omega: Tensor, scale: number, perRow:
     be.binary("mul", dl, fdata(g), od, [rows * m], [1], [1]); // g ⊙ phi
     const dx = empty(x.shape, dtype);
     const dxd = fdata(dx);
-    be.matmul(dxd, dl, wd, 1, rows, D, m, false, false, 0, 0, false); // dl Ω  [rows, D]
+    be.matmul(dxd, dl, ws, 1, rows, D, m, false, false, 0, 0, false); // sqrt(s) dl Ω  [rows, D]
     for (let r = 0; r < rows; r++) {
       let sr = 0;
       for (let j = r * m; j < (r + 1) * m; j++) sr += dl[j]!;
       const c = scale * sr;
-      for (let d = r * D; d < (r + 1) * D; d++) dxd[d] = rs * dxd[d]! - c * xd[d]!;
+      for (let d = r * D; d < (r + 1) * D; d++) dxd[d] = dxd[d]! - c * xd[d]!;
     }
     return [dx];
   });
