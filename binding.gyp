@@ -9,6 +9,7 @@
         "native/attention_avx512.cc",
         "native/attention_portable.cc",
         "native/cpu.cc",
+        "native/dropout.cc",
         "native/elementwise.cc",
         "native/gemm.cc",
         "native/kernels_avx2.cc",

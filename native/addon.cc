@@ -11,6 +11,7 @@
 #include "allocator.h"
 #include "attention.h"
 #include "cpu.h"
+#include "dropout.h"
 #include "efficient_attention.h"
 #include "elementwise.h"
 #include "gemm.h"
@@ -143,6 +144,24 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
     const float* x = c.f32(2, "x", n);
     const double alpha = c.number(info[4], "alpha");
     qkv::unary(op, out, x, n, static_cast<float>(alpha));
+    return info.Env().Undefined();
+  });
+}
+
+// dropout(out, x, n, p, k0, k1, start)
+Napi::Value Dropout(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "dropout"};
+    c.argc(7);
+    const int64_t n = c.size(2, "n");
+    float* out = c.f32(0, "out", n);
+    const float* x = c.f32(1, "x", n);
+    const double p = c.number(info[3], "p");
+    if (!(p >= 0.0 && p < 1.0)) c.rangeError("p must be in [0, 1)");
+    const double k0 = c.number(info[4], "k0"), k1 = c.number(info[5], "k1"), start = c.number(info[6], "start");
+    if (!(k0 >= 0 && k0 <= 4294967295.0 && k1 >= 0 && k1 <= 4294967295.0)) c.rangeError("k0, k1 must be 32-bit unsigned integers");
+    if (!(start >= 0 && start <= 9007199254740991.0)) c.rangeError("start must be a safe non-negative integer");
+    qkv::dropout(out, x, n, p, static_cast<uint32_t>(k0), static_cast<uint32_t>(k1), static_cast<uint64_t>(start));
     return info.Env().Undefined();
   });
 }
@@ -510,6 +529,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   qkv::tuneAllocator();  // once, when the addon loads (see allocator.h)
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
   exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
+  exports.Set("dropout", Napi::Function::New(env, Dropout, "dropout"));
   exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward, "softmaxBackward"));

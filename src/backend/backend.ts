@@ -101,6 +101,13 @@ export interface Backend {
   /** out[i] = op(x[i]) for i < n; `alpha` parameterizes elu. */
   unary(op: UnaryOp, out: FloatArray, x: FloatArray, n: number, alpha: number): void;
 
+  /**
+   * Dropout with the counter-based generator: out[i] = 0 when uniformAt(k0, k1, start + i) < p,
+   * else x[i] / (1 - p) (computed in float64, rounded once), for i < n. Applied to the incoming
+   * gradient with the same counters, it is its own backward.
+   */
+  dropout(out: FloatArray, x: FloatArray, n: number, p: number, k0: number, k1: number, start: number): void;
+
   /** out = a (op) b with NumPy broadcasting; strides are element strides into a and b per out dim (0 = broadcast). */
   binary(op: BinaryOp, out: FloatArray, a: FloatArray, b: FloatArray,
     outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;

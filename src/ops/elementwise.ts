@@ -147,7 +147,14 @@ function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
   return attach(out, name, [x], (g) => {
     const dx = empty(x.shape, g.dtype);
     const d = fdata(dx), xd = fdata(x), yd = fdata(out), gd = fdata(g);
-    for (let i = 0; i < d.length; i++) d[i] = gd[i]! * derivative(op, xd[i]!, yd[i]!, alpha);
+    const be = backendFor(g.dtype), n = d.length, flat = [n], one = [1];
+    // the common derivatives as backend kernels on y: relu' = sign(y), exp' = y, neg' = -1
+    if (op === "relu") {
+      be.unary("sign", d, yd, n, 1);
+      be.binary("mul", d, gd, d, flat, one, one);
+    } else if (op === "exp") be.binary("mul", d, gd, yd, flat, one, one);
+    else if (op === "neg") be.unary("neg", d, gd, n, 1);
+    else for (let i = 0; i < n; i++) d[i] = gd[i]! * derivative(op, xd[i]!, yd[i]!, alpha);
     return [dx];
   });
 }

@@ -10,12 +10,12 @@
 import { attach } from "../autograd/graph.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
-import { defaultGenerator, type Generator, uniformAt } from "../tensor/rng.js";
+import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { mean, sum } from "./reduce.js";
 import { mul, sub } from "./elementwise.js";
 import { logSoftmax } from "./softmax.js";
-import { checkDropoutP, empty, fdata, floatOf, sameFloat } from "./util.js";
+import { backendFor, checkDropoutP, empty, fdata, floatOf, sameFloat } from "./util.js";
 
 export interface DropoutOptions {
   training?: boolean;
@@ -29,16 +29,13 @@ export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor
   checkDropoutP(p, "dropout");
   if (!(opts.training ?? true) || p === 0) return x;
   const { k0, k1, start } = (opts.generator ?? defaultGenerator).take(x.size);
-  const scale = 1 / (1 - p);
-  const keep = new Float64Array(x.size);
-  for (let i = 0; i < x.size; i++) keep[i] = uniformAt(k0, k1, start + i) < p ? 0 : scale;
+  const be = backendFor(x.dtype);
   const out = empty(x.shape, x.dtype);
-  const od = fdata(out), xd = fdata(x);
-  for (let i = 0; i < od.length; i++) od[i] = xd[i]! * keep[i]!;
+  be.dropout(fdata(out), fdata(x), x.size, p, k0, k1, start);
   return attach(out, "dropout", [x], (g) => {
+    // the same counters give the same mask: dropout of the gradient is the backward
     const dx = empty(x.shape, g.dtype);
-    const d = fdata(dx), gd = fdata(g);
-    for (let i = 0; i < d.length; i++) d[i] = gd[i]! * keep[i]!;
+    backendFor(g.dtype).dropout(fdata(dx), fdata(g), g.size, p, k0, k1, start);
     return [dx];
   });
 }

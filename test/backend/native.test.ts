@@ -313,6 +313,21 @@ describe("native backend", { skip }, () => {
     checkAttention({ B: 1, H: 1, Hkv: 1, L: 7, S: 7, D: 4, Dv: 4, dropoutP: 1 });
   });
 
+  test("dropout: the counter RNG's mask and scale, bit for bit with js (counters past 2^32 too)", () => {
+    for (const [n, p, start] of [[100_003, 0.1, 0], [70_001, 0.5, 4294967000], [33, 0.3, 2 ** 40 + 5]] as const) {
+      const x = rand(n), want = new Float32Array(n);
+      jsBackend.dropout(want, x, n, p, 0x9e3779b9, 12345, start);
+      let dropped = 0;
+      for (let i = 0; i < n; i++) if (want[i] === 0) dropped++;
+      assert.ok(Math.abs(dropped / n - p) < (n > 1000 ? 0.01 : 0.3), `dropped ${dropped} of ${n}`);
+      everyConfig((tag) => {
+        const got = new Float32Array(n).fill(NaN);
+        nb.dropout(got, x, n, p, 0x9e3779b9, 12345, start);
+        assert.deepEqual(got, want, `${tag} dropout n=${n} p=${p}`);
+      });
+    }
+  });
+
   test("attention: sizes that split key blocks over threads (one kv head)", () => {
     checkAttention({ B: 1, H: 1, Hkv: 1, L: 300, S: 400, D: 64, Dv: 64, causal: true, dropoutP: 0.1 }, [2, 3]);
   });

@@ -2,6 +2,7 @@
 import type { Backend } from "../backend.js";
 import { attentionBackward, attentionForward } from "./attention.js";
 import { binary, unary } from "./elementwise.js";
+import { dropout } from "./dropout.js";
 import { stridedCopy } from "./copy.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
@@ -14,6 +15,7 @@ class JsBackend implements Backend {
   matmul = matmul;
   unary = unary;
   binary = binary;
+  dropout = dropout;
   stridedCopy = stridedCopy;
   softmax = softmax;
   softmaxBackward = softmaxBackward;

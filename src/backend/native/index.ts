@@ -27,6 +27,7 @@ export interface NativeAddon {
   matmul(out: FloatArray, a: FloatArray, b: FloatArray, batch: number, M: number, N: number, K: number,
     transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void;
   unary(op: UnaryOp, out: FloatArray, x: FloatArray, n: number, alpha: number): void;
+  dropout(out: FloatArray, x: FloatArray, n: number, p: number, k0: number, k1: number, start: number): void;
   binary(op: BinaryOp, out: FloatArray, a: FloatArray, b: FloatArray,
     outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
   softmax(out: FloatArray, x: FloatArray, rows: number, cols: number, log: boolean): void;
@@ -104,6 +105,10 @@ export class NativeBackend implements Backend {
 
   unary(op: UnaryOp, out: FloatArray, x: FloatArray, n: number, alpha: number): void {
     this.lib.unary(op, f32(out, "out"), f32(x, "x"), n, alpha);
+  }
+
+  dropout(out: FloatArray, x: FloatArray, n: number, p: number, k0: number, k1: number, start: number): void {
+    this.lib.dropout(f32(out, "out"), f32(x, "x"), n, p, k0, k1, start);
   }
 
   binary(op: BinaryOp, out: FloatArray, a: FloatArray, b: FloatArray,

@@ -124,6 +124,11 @@ export class WasmBackend implements Backend {
     get(out, f32, po, n);
   }
 
+  /** Dropout: the js kernel (a hash per element; the copy into linear memory would cost as much). */
+  dropout(out: FloatArray, x: FloatArray, n: number, p: number, k0: number, k1: number, start: number): void {
+    jsBackend.dropout(out, x, n, p, k0, k1, start);
+  }
+
   /** A copy gains nothing from a trip through linear memory: the js walk. */
   stridedCopy(out: FloatArray, x: FloatArray, outShape: readonly number[], strides: readonly number[]): void {
     jsBackend.stridedCopy(out, x, outShape, strides);
