@@ -22,6 +22,7 @@ import {
   planSafetensors,
   safetensorsTensorBytes,
   type DecodeOptions,
+  type SafetensorsEncodeOptions,
   type SafetensorsHeader,
 } from "./safetensors.js";
 
@@ -80,15 +81,16 @@ async function syncDir(dir: string): Promise<void> {
  * await saveSafetensors("ckpt.safetensors", model.stateDict(), { step: String(step) });
  * ```
  */
-export async function saveSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
-  const plan = planSafetensors(tensors, metadata, "saveSafetensors");
+export async function saveSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>,
+  opts: SafetensorsEncodeOptions = {}): Promise<void> {
+  const plan = planSafetensors(tensors, metadata, "saveSafetensors", opts);
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`);
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, "wx");
     await writeAll(fh, plan.head, 0);
-    for (const e of plan.entries) await writeAll(fh, safetensorsTensorBytes(e.tensor), plan.head.length + e.begin);
+    for (const e of plan.entries) await writeAll(fh, safetensorsTensorBytes(e.tensor, e.dtype), plan.head.length + e.begin);
     await fh.sync();
     await fh.close();
     fh = undefined;

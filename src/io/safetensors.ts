@@ -243,6 +243,30 @@ function parseEntry(name: string, entry: unknown, dataBytes: number, op: string)
   return { name, dtype: dtype as SafetensorsDType, shape: shape.slice(), dataOffsets: [begin, end] };
 }
 
+/** A number to float16 bits: round to nearest even; overflow gives ±Infinity, NaN a quiet NaN. */
+export function numberToFloat16(x: number): number {
+  if (Number.isNaN(x)) return 0x7e00;
+  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
+  const a = Math.abs(x);
+  if (a >= 65520) return sign | 0x7c00; // rounds past the largest half (65504)
+  if (a < 2 ** -14) {
+    // subnormal: a multiple of 2^-24, rounded to nearest even
+    return sign | roundEven(a * 2 ** 24);
+  }
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  let m = roundEven((a / 2 ** e - 1) * 1024);
+  if (m === 1024) { m = 0; e++; }
+  if (e > 15) return sign | 0x7c00;
+  return sign | ((e + 15) << 10) | m;
+}
+
+function roundEven(v: number): number {
+  const f = Math.floor(v), r = v - f;
+  return r > 0.5 || (r === 0.5 && f % 2 === 1) ? f + 1 : f;
+}
+
 /** float16 bits to a number (exact). */
 export function float16ToNumber(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
@@ -359,8 +383,8 @@ export function decodeSafetensors(bytes: Uint8Array, opts: DecodeOptions = {}): 
 export interface SafetensorsPlan {
   /** The 8-byte length prefix and the JSON header, padded with spaces to a multiple of 8. */
   head: Uint8Array;
-  /** The tensors in data order (sorted by name) with their offsets in the data region. */
-  entries: { name: string; tensor: Tensor; begin: number; end: number }[];
+  /** The tensors in data order (sorted by name) with their stored dtype and offsets in the data region. */
+  entries: { name: string; tensor: Tensor; dtype: SafetensorsDType; begin: number; end: number }[];
   /** Total file size in bytes. */
   totalBytes: number;
 }
@@ -374,7 +398,15 @@ export interface SafetensorsPlan {
  * plan.head; // write this first, then safetensorsTensorBytes(e.tensor) for each of plan.entries
  * ```
  */
-export function planSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>, op = "encodeSafetensors"): SafetensorsPlan {
+export interface SafetensorsEncodeOptions {
+  /** Store float32 tensors as F32 (default) or as F16 (half the bytes; rounded to nearest even, overflow to ±Infinity). */
+  float32As?: "F32" | "F16";
+}
+
+export function planSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>, op = "encodeSafetensors",
+  opts: SafetensorsEncodeOptions = {}): SafetensorsPlan {
+  const f32As = opts.float32As ?? "F32";
+  if (f32As !== "F32" && f32As !== "F16") throw new ValueError(op, "float32As", '"F32" or "F16"', describe(f32As));
   if (tensors === null || typeof tensors !== "object") throw new ValueError(op, "tensors", "a Map or record of tensors", describe(tensors));
   const pairs: [string, Tensor][] = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -392,11 +424,11 @@ export function planSafetensors(tensors: Map<string, Tensor> | Record<string, Te
     if (typeof name !== "string" || name.length === 0) throw new ValueError(op, "tensor name", "a non-empty string", describe(name));
     if (name === "__metadata__") throw new ValueError(op, "tensor name", 'a name other than "__metadata__"', quote(name));
     if (!(t instanceof Tensor)) throw new ValueError(op, `tensor ${quote(name)}`, "a Tensor", describe(t));
-    const dtype = ENCODE_DTYPE[t.dtype];
+    const dtype = t.dtype === "float32" ? f32As : ENCODE_DTYPE[t.dtype];
     if (dtype === undefined) throw new ValueError(op, `tensor ${quote(name)} dtype`, "float32, float64, int32 or bool", String(t.dtype));
     const size = t.shape.reduce((a, b) => a * b, 1) * SAFETENSORS_DTYPES[dtype].bytes;
     header[name] = { dtype, shape: t.shape.slice(), data_offsets: [offset, offset + size] };
-    entries.push({ name, tensor: t, begin: offset, end: offset + size });
+    entries.push({ name, tensor: t, dtype, begin: offset, end: offset + size });
     offset += size;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -415,8 +447,14 @@ export function planSafetensors(tensors: Map<string, Tensor> | Record<string, Te
  * safetensorsTensorBytes(tensor([1], { dtype: "int32" })); // Uint8Array [1, 0, 0, 0]
  * ```
  */
-export function safetensorsTensorBytes(t: Tensor): Uint8Array {
+export function safetensorsTensorBytes(t: Tensor, as?: SafetensorsDType): Uint8Array {
   const data = t.data;
+  if (as === "F16" && t.dtype === "float32") {
+    const out = new Uint8Array(2 * data.length);
+    const dv = new DataView(out.buffer);
+    for (let i = 0; i < data.length; i++) dv.setUint16(2 * i, numberToFloat16(data[i]!), true);
+    return out;
+  }
   if (t.dtype === "bool") {
     const u8 = data as Uint8Array;
     return u8.every((x) => x <= 1) ? u8 : u8.map((x) => (x !== 0 ? 1 : 0));
@@ -441,10 +479,10 @@ export function safetensorsTensorBytes(t: Tensor): Uint8Array {
  * const bytes = encodeSafetensors(new Map([["emb", randn([10, 4])]]), { step: "100" });
  * ```
  */
-export function encodeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
-  const plan = planSafetensors(tensors, metadata, "encodeSafetensors");
+export function encodeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>, opts: SafetensorsEncodeOptions = {}): Uint8Array {
+  const plan = planSafetensors(tensors, metadata, "encodeSafetensors", opts);
   const out = new Uint8Array(plan.totalBytes);
   out.set(plan.head, 0);
-  for (const e of plan.entries) out.set(safetensorsTensorBytes(e.tensor), plan.head.length + e.begin);
+  for (const e of plan.entries) out.set(safetensorsTensorBytes(e.tensor, e.dtype), plan.head.length + e.begin);
   return out;
 }

@@ -12,7 +12,7 @@
  * cache.reset();
  * ```
  */
-import { concat } from "../ops/shape.js";
+import { concat, indexSelect } from "../ops/shape.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 
@@ -64,6 +64,18 @@ export class KVCache {
     return { k: this.k, v: this.v };
   }
 
+  /**
+   * Keeps the batch rows `rows` (in that order; repeats allowed), e.g. the surviving hypotheses
+   * of a beam search: keys [B, …] -> [rows.length, …].
+   */
+  reorder(rows: readonly number[]): void {
+    if (!this.k || !this.v) return;
+    const B = this.k.shape[0]!;
+    for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= B) throw new ValueError("KVCache.reorder", "rows", `indices in [0, ${B})`, String(r));
+    this.k = indexSelect(this.k, 0, rows);
+    this.v = indexSelect(this.v, 0, rows);
+  }
+
   /** Forgets every cached token. */
   reset(): void {
     this.k = this.v = null;
@@ -86,6 +98,10 @@ export class DecoderCache {
     const c = this.layers[i];
     if (!c) throw new ValueError("DecoderCache.layer", "i", `an index in [0, ${this.numLayers})`, String(i));
     return c;
+  }
+  /** Keeps the batch rows `rows` in every layer (see KVCache.reorder). */
+  reorder(rows: readonly number[]): void {
+    for (const c of this.layers) c.reorder(rows);
   }
   reset(): void {
     for (const c of this.layers) c.reset();

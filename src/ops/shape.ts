@@ -139,6 +139,11 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   return attach(out, "slice", [x], (g) => [{ kind: "block", block: g, dim: d, start: s, step }]);
 }
 
+/** dst[pd … pd + n) = src[ps … ps + n) for arrays of one element type. */
+function copyRun(dst: Tensor["data"], src: Tensor["data"], pd: number, ps: number, n: number): void {
+  (dst as Float32Array).set((src as Float32Array).subarray(ps, ps + n), pd);
+}
+
 /** Picks entries of `dim` by an int32 index tensor (1-D): out.shape[dim] = indices.length. */
 export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly number[]): Tensor {
   expectTensor(x, "x", "indexSelect");
@@ -158,7 +163,7 @@ export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly n
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < id.length; k++) {
       const ps = (o * n + id[k]!) * inner, pd = (o * id.length + k) * inner;
-      for (let j = 0; j < inner; j++) out.data[pd + j] = x.data[ps + j]!;
+      copyRun(out.data, x.data, pd, ps, inner);
     }
   }
   return attach(out, "indexSelect", [x], (g) => {

@@ -7,6 +7,7 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   float16ToNumber,
+  numberToFloat16,
   parseSafetensorsHeader,
 } from "../../src/io/safetensors.js";
 import { loadSafetensors, loadSafetensorsHeader, saveSafetensors } from "../../src/io/safetensors-node.js";
@@ -122,6 +123,31 @@ describe("encodeSafetensors / decodeSafetensors round trip", () => {
       assert.deepEqual([...tensors.get("y")!.data], [Math.E]);
       assert.deepEqual([...tensors.get("z")!.data], [-123456]);
     }
+  });
+});
+
+describe("writing float32 as F16", () => {
+  test("every half value survives numberToFloat16 -> float16ToNumber; ties round to even", () => {
+    for (let h = 0; h < 65536; h++) {
+      const v = float16ToNumber(h);
+      if (!Number.isNaN(v)) assert.equal(numberToFloat16(v), h, `bits ${h.toString(16)}`);
+    }
+    assert.equal(numberToFloat16(1 + 2 ** -11), 0x3c00); // halfway between 1 and the next half: even
+    assert.equal(numberToFloat16(1 + 3 * 2 ** -11), 0x3c02);
+    assert.equal(numberToFloat16(65520), 0x7c00);
+    assert.equal(numberToFloat16(-1e-9), 0x8000);
+    assert.equal(numberToFloat16(NaN), 0x7e00);
+  });
+
+  test("a file written with float32As F16 stores F16 and reads back rounded", () => {
+    const t = tensor([0.1, -2.5, 1e5, 3e-6]);
+    const bytes = encodeSafetensors({ w: t, i: tensor([3], { dtype: "int32" }) }, undefined, { float32As: "F16" });
+    const { tensors } = decodeSafetensors(bytes);
+    const w = tensors.get("w")!;
+    assert.equal(w.dtype, "float32");
+    assert.deepEqual(Array.from(w.data), [float16ToNumber(0x2e66), -2.5, Infinity, float16ToNumber(numberToFloat16(3e-6))]);
+    assert.deepEqual(Array.from(tensors.get("i")!.data), [3]);
+    assert.ok(new TextDecoder().decode(bytes.subarray(8, 200)).includes('"dtype":"F16"'));
   });
 });
 
