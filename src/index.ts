@@ -80,3 +80,7 @@ export { scatterAdd, segmentSoftmax } from "./ops/scatter.js";
 export { LSTMCell, GRUCell, lstmStep, gruStep, type RNNCellOptions } from "./nn/rnn-cell.js";
 export { LSTM, GRU, type RNNOptions, type RNNResult, type LSTMResult } from "./nn/rnn.js";
 export { GATConv, type GATConvOptions, type GATConvForwardOptions, type GATConvResult } from "./nn/gat.js";
+
+// metrics
+export { corpusBleu, sentenceBleu, formatBleu, tokenize13a, type BleuOptions, type BleuResult, type BleuTokenizer, type BleuSmoothing } from "./metrics/bleu.js";
+export { corpusRouge, sentenceRouge, rougeN, rougeL, rougeTokenize, type RougeScore, type RougeScores, type CorpusRouge } from "./metrics/rouge.js";
