@@ -44,7 +44,7 @@ export interface BpeTrainOptions {
 }
 
 /** Options of `BpeTokenizer.decode`. */
-export interface DecodeOptions {
+export interface BpeDecodeOptions {
   /** Leave special tokens out of the text (default true). */
   skipSpecialTokens?: boolean;
 }
@@ -222,7 +222,7 @@ export class BpeTokenizer {
    * The text of `ids`: tokens joined, byte symbols turned back into UTF-8 (invalid sequences
    * become U+FFFD), then the decoder's strip (one leading space for a trained tokenizer).
    */
-  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+  decode(ids: readonly number[], opts: BpeDecodeOptions = {}): string {
     const op = "BpeTokenizer.decode";
     if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new ValueError(op, "ids", "an array of token ids", String(ids));
     const skip = opts.skipSpecialTokens ?? true;

@@ -241,13 +241,13 @@ export function parseTokenizerJson(text: string, source = "tokenizer.json"): Bpe
     }
     added.push({ id, content, special, inVocab: inVocab !== undefined });
   });
+  for (const c of BYTE_TO_CHAR) {
+    if (!ids.has(c)) r.fail("model.vocab", "all 256 byte-level symbols", `no ${show(c)} (byte ${BYTE_TO_CHAR.indexOf(c)})`);
+  }
   const tokens: string[] = new Array<string>(byId.size);
   for (const [id, token] of byId) {
     if (id >= byId.size) r.fail(origin.get(id)!, `an id in [0, ${byId.size - 1}] (ids 0..n-1 for n tokens)`, `${id}`);
     tokens[id] = token;
-  }
-  for (const c of BYTE_TO_CHAR) {
-    if (!ids.has(c)) r.fail("model.vocab", "all 256 byte-level symbols", `no ${show(c)} (byte ${BYTE_TO_CHAR.indexOf(c)})`);
   }
   if (unkToken !== null && !ids.has(unkToken)) r.fail("model.unk_token", "a token of the vocabulary", show(unkToken));
 
