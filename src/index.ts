@@ -84,3 +84,8 @@ export { GATConv, type GATConvOptions, type GATConvForwardOptions, type GATConvR
 // metrics
 export { corpusBleu, sentenceBleu, formatBleu, tokenize13a, type BleuOptions, type BleuResult, type BleuTokenizer, type BleuSmoothing } from "./metrics/bleu.js";
 export { corpusRouge, sentenceRouge, rougeN, rougeL, rougeTokenize, type RougeScore, type RougeScores, type CorpusRouge } from "./metrics/rouge.js";
+
+// text
+export { BpeTokenizer, DEFAULT_SPECIAL_TOKENS, type BpeTrainOptions, type BpeDecodeOptions } from "./text/bpe.js";
+export { BYTE_TO_CHAR, CHAR_TO_BYTE, GPT2_PATTERN, preTokenize, bytesToSymbols, symbolsToBytes, symbolsToText } from "./text/byte-level.js";
+export { MAX_TOKENIZER_JSON_CHARS, MAX_TOKENIZER_ENTRIES } from "./text/tokenizer-json.js";

@@ -16,6 +16,7 @@ import { setWasmPlatform } from "./backend/wasm/platform.js";
 
 export * from "./index.js";
 export * from "./io/safetensors-node.js";
+export { loadTokenizer, saveTokenizer, MAX_TOKENIZER_FILE_BYTES } from "./text/node.js";
 export { setNumThreads, getNumThreads, nativeLoadError } from "./backend/native/index.js";
 
 // the wasm backend's threads are worker_threads here
