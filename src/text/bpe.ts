@@ -26,9 +26,9 @@
  * ```
  */
 import { ValueError } from "../tensor/errors.js";
-import { learnMerges, MAX_LEARNED_TOKENS } from "./bpe-train.js";
+import { learnMerges } from "./bpe-train.js";
 import { BYTE_TO_CHAR, bytesToSymbols, preTokenize, symbolsToBytes } from "./byte-level.js";
-import { parseTokenizerJson, writeTokenizerJson, type BpeConfig } from "./tokenizer-json.js";
+import { MAX_TOKENIZER_ENTRIES, parseTokenizerJson, writeTokenizerJson, type BpeConfig } from "./tokenizer-json.js";
 
 /** The special tokens a trained tokenizer gets by default, with ids 0, 1, 2, 3. */
 export const DEFAULT_SPECIAL_TOKENS: readonly string[] = Object.freeze(["<pad>", "<s>", "</s>", "<unk>"]);
@@ -123,8 +123,8 @@ export class BpeTokenizer {
     });
     const min = specials.length + 256;
     const { vocabSize, minFrequency = 2 } = opts;
-    if (!Number.isInteger(vocabSize) || vocabSize < min || vocabSize > MAX_LEARNED_TOKENS) {
-      throw new ValueError(op, "vocabSize", `an integer in [${min}, ${MAX_LEARNED_TOKENS}] (specials + 256 bytes at least)`, String(vocabSize));
+    if (!Number.isInteger(vocabSize) || vocabSize < min || vocabSize > MAX_TOKENIZER_ENTRIES) {
+      throw new ValueError(op, "vocabSize", `an integer in [${min}, ${MAX_TOKENIZER_ENTRIES}] (specials + 256 bytes at least)`, String(vocabSize));
     }
     if (!Number.isInteger(minFrequency) || minFrequency < 1) throw new ValueError(op, "minFrequency", "an integer >= 1", String(minFrequency));
     if (texts === null || typeof (texts as Partial<Iterable<string>>)[Symbol.iterator] !== "function") {

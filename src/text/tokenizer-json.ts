@@ -203,7 +203,7 @@ export function parseTokenizerJson(text: string, source = "tokenizer.json"): Bpe
   const byId = new Map<number, string>();
   const ids = new Map<string, number>();
   const origin = new Map<number, string>(); // id -> the field that gave it
-  for (const key in vocab) {
+  for (const key of Object.keys(vocab)) {
     const field = `model.vocab[${show(key)}]`;
     if (ids.size >= MAX_TOKENIZER_ENTRIES) r.fail("model.vocab", `at most ${MAX_TOKENIZER_ENTRIES} tokens`, "more");
     if (key.length === 0) r.fail(field, "a non-empty token", "\"\"");

@@ -143,7 +143,7 @@ describe("BpeTokenizer.train", () => {
   test("validates its options", () => {
     assert.throws(() => BpeTokenizer.train(["x"], { vocabSize: 100 }), (e: unknown) => {
       assert.ok(e instanceof ValueError);
-      assert.equal(e.message, "BpeTokenizer.train: vocabSize expected an integer in [260, 2097152] (specials + 256 bytes at least), got 100");
+      assert.equal(e.message, "BpeTokenizer.train: vocabSize expected an integer in [260, 1048576] (specials + 256 bytes at least), got 100");
       return true;
     });
     assert.throws(() => BpeTokenizer.train(["x"], { vocabSize: 300, minFrequency: 0 }), ValueError);
