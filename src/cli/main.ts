@@ -1,42 +1,27 @@
 /**
- * The `qkv` command.
+ * The `qkv` command: every application registers its subcommands from its own folder
+ * (src/apps/<app>/cli.ts); this file picks the backend and turns typed errors into one line on
+ * stderr and exit code 1.
  *
  * ```sh
- * npx qkv demo --steps 1500 --seed 0 --out dates-attention.html
+ * npx qkv demo
+ * npx qkv translate "In the beginning was the Word."
+ * npx qkv summarize eval --data data/summarization-debian/test.tsv
  * ```
  */
-import { Command, InvalidArgumentError } from "commander";
-import { runDatesDemo } from "../apps/dates/demo.js";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { registerDatesCommands } from "../apps/dates/cli.js";
+import { registerTextCommands } from "../apps/text/cli.js";
 import { loadBackends } from "../node.js";
 import { setBackend, availableBackends } from "../backend/registry.js";
 import type { BackendName } from "../backend/backend.js";
 import { QkvError } from "../tensor/errors.js";
 
-function int(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
-    return n;
-  };
-}
-
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("qkv").description("qkv: self-attention with autograd, PyTorch semantics, in TypeScript").showHelpAfterError();
   program.option("--backend <name>", "compute backend: native, wasm or js (default: the fastest that loads)");
-  program
-    .command("demo")
-    .description(
-      "train a small encoder-decoder transformer to rewrite dates (\"the 3rd of March 1999\", \"3/3/99\", ...) into ISO form,\n" +
-      "report exact-match accuracy on held-out dates, print examples, and write the cross-attention per head as HTML",
-    )
-    .option("--steps <n>", "training steps", int("--steps"), 1000)
-    .option("--seed <n>", "seed for data, initialization and dropout (same seed, same run)", int("--seed"), 0)
-    .option("--batch-size <n>", "examples per step", int("--batch-size"), 64)
-    .option("--test-size <n>", "held-out examples to evaluate", int("--test-size"), 1000)
-    .option("--out <path>", "where to write the attention report (HTML)", "qkv-demo-attention.html")
-    .action(async (o: { steps: number; seed: number; batchSize: number; testSize: number; out: string }) => {
-      await runDatesDemo({ steps: o.steps, seed: o.seed, batchSize: o.batchSize, testSize: o.testSize, out: o.out });
-    });
+  registerDatesCommands(program);
+  registerTextCommands(program);
   program.hook("preAction", () => {
     loadBackends();
     const b = program.opts<{ backend?: string }>().backend;
@@ -50,7 +35,11 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof QkvError || e instanceof InvalidArgumentError) {
       console.error(`qkv: ${e.message}`);
-      process.exitCode = 2;
+      process.exitCode = 1;
+      return;
+    }
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
       return;
     }
     throw e;

@@ -73,6 +73,8 @@ export interface FitOptions<B> {
   checkpoint?: (state: TrainState) => void | Promise<void>;
   /** Continue from this state (restores model, optimizer, scheduler, generators and history). */
   resumeFrom?: TrainState;
+  /** Checked after each step (after its evaluation and checkpoint): true ends training there (e.g. a time budget). */
+  stopWhen?: (info: StepInfo) => boolean;
   /** Seeds the default generator before the first step (ignored when resuming: the state's generators win). */
   seed?: number;
   /** Generators besides the default one whose positions go into checkpoints (e.g. a dropout generator). */
@@ -84,6 +86,8 @@ export interface FitResult {
   losses: number[];
   evals: EvalRecord[];
   startStep: number;
+  /** Updates taken in all (steps, or fewer when stopWhen ended the run). */
+  finalStep: number;
   /** A copy of the final state (as a checkpoint would hold it). */
   state: () => TrainState;
 }
@@ -115,6 +119,7 @@ function validate<B>(o: FitOptions<B>): void {
     positiveInt(o.checkpointEvery, "checkpointEvery");
     if (typeof o.checkpoint !== "function") throw new ValueError("fit", "checkpoint", "a function (with checkpointEvery)", String(o.checkpoint));
   }
+  if (o.stopWhen !== undefined && typeof o.stopWhen !== "function") throw new ValueError("fit", "stopWhen", "a function (info) => boolean", String(o.stopWhen));
   if (o.seed !== undefined && !(typeof o.seed === "number" && Number.isFinite(o.seed))) throw new ValueError("fit", "seed", "a finite number", String(o.seed));
   if (o.resumeFrom && o.resumeFrom.step > o.steps) throw new ValueError("fit", "resumeFrom", `a state at step <= steps (${o.steps})`, `step ${o.resumeFrom.step}`);
 }
@@ -157,6 +162,7 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
   const t0 = now();
   const params = optimizer.params();
   model.train();
+  let finalStep = start;
   for (let s = start; s < steps; s++) {
     const batch = next(s);
     optimizer.zeroGrad();
@@ -191,7 +197,9 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
     if (opts.checkpoint && opts.checkpointEvery !== undefined && done % opts.checkpointEvery === 0) {
       await opts.checkpoint(captureTrainState(parts, done, { losses, evals }));
     }
+    finalStep = done;
+    if (opts.stopWhen?.(info)) break;
   }
   optimizer.zeroGrad();
-  return { losses, evals, startStep: start, state: () => captureTrainState(parts, steps, { losses, evals }) };
+  return { losses, evals, startStep: start, finalStep, state: () => captureTrainState(parts, finalStep, { losses, evals }) };
 }

@@ -26,7 +26,12 @@ export interface ProgressOptions {
 }
 
 /** A step callback for fit, plus stop() to end the bar early (e.g. when training throws). */
-export type ProgressReporter = StepCallback & { stop(): void };
+export type ProgressReporter = StepCallback & {
+  /** Ends the bar for good. */
+  stop(): void;
+  /** Ends the current bar so other lines can be printed; the next step starts a new one. */
+  pause(): void;
+};
 
 /** Seconds as "42s", "3m07s", "1h02m". */
 export function formatDuration(seconds: number): string {
@@ -67,6 +72,10 @@ export function progressReporter(opts: ProgressOptions = {}): ProgressReporter {
     if (bar && !stopped) bar.stop();
     stopped = true;
   };
+  const pause = (): void => {
+    if (bar && !stopped) bar.stop();
+    bar = null;
+  };
 
   const onStep = (info: StepInfo): void => {
     if (stopped) return;
@@ -88,5 +97,5 @@ export function progressReporter(opts: ProgressOptions = {}): ProgressReporter {
     }
     if (info.step >= info.totalSteps) stop();
   };
-  return Object.assign(onStep, { stop });
+  return Object.assign(onStep, { stop, pause });
 }

@@ -1,0 +1,34 @@
+/**
+ * The `qkv demo` command (the dates app).
+ *
+ * ```sh
+ * npx qkv demo --steps 1500 --seed 0 --out dates-attention.html
+ * ```
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { runDatesDemo } from "./demo.js";
+
+function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
+    return n;
+  };
+}
+
+export function registerDatesCommands(program: Command): void {
+  program
+    .command("demo")
+    .description(
+      "train a small encoder-decoder transformer to rewrite dates (\"the 3rd of March 1999\", \"3/3/99\", ...) into ISO form,\n" +
+      "report exact-match accuracy on held-out dates, print examples, and write the cross-attention per head as HTML",
+    )
+    .option("--steps <n>", "training steps", int("--steps"), 1000)
+    .option("--seed <n>", "seed for data, initialization and dropout (same seed, same run)", int("--seed"), 0)
+    .option("--batch-size <n>", "examples per step", int("--batch-size"), 64)
+    .option("--test-size <n>", "held-out examples to evaluate", int("--test-size"), 1000)
+    .option("--out <path>", "where to write the attention report (HTML)", "qkv-demo-attention.html")
+    .action(async (o: { steps: number; seed: number; batchSize: number; testSize: number; out: string }) => {
+      await runDatesDemo({ steps: o.steps, seed: o.seed, batchSize: o.batchSize, testSize: o.testSize, out: o.out });
+    });
+}

@@ -1,0 +1,89 @@
+/**
+ * Text-model and dataset files on disk (Node): bounded reads (the size is checked before a byte is
+ * read), atomic writes (a temporary file renamed over the target, so a reader sees the old file or
+ * the new one), and errors that name the file.
+ *
+ * ```ts
+ * const bundle = await loadTextModelDir("models/translate-en-es");
+ * await saveTextModelDir("runs/mt", bundle);
+ * const rows = await readTsvFile("data/translation-en-es/test.tsv", ["en", "es"]);
+ * ```
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { parseTsv, type TsvTable } from "../../data/tsv.js";
+import { FormatError } from "../../tensor/errors.js";
+import { MAX_TOKENIZER_JSON_CHARS } from "../../text/tokenizer-json.js";
+import { decodeTextModel, encodeTextModel, type TextModelBundle } from "./model-file.js";
+
+/** Largest model file read (bytes). */
+export const MAX_MODEL_BYTES = 512 * 2 ** 20;
+/** Largest dataset file read (bytes). */
+export const MAX_TSV_BYTES = 512 * 2 ** 20;
+
+/** Reads a whole file after checking that it exists, is a file, and is at most `max` bytes. */
+export async function readBounded(path: string, max: number, op: string): Promise<Buffer> {
+  let size: number;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new FormatError(op, path, "a file", "a directory or special file");
+    size = s.size;
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FormatError(op, path, "a readable file", code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String((e as Error).message));
+  }
+  if (size > max) throw new FormatError(op, path, `at most ${max} bytes`, `${size} bytes`);
+  return readFile(path);
+}
+
+/** Writes bytes or text atomically: a temporary file in the same directory, fsynced, renamed. */
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`);
+  const fh = await open(tmp, "wx");
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, path);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** A TSV file with the named columns (FormatError naming the file when it is missing one). */
+export async function readTsvFile(path: string, columns: readonly string[], opts: { skipEmpty?: boolean } = {}): Promise<TsvTable> {
+  const buf = await readBounded(path, MAX_TSV_BYTES, "readTsvFile");
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
+  } catch {
+    throw new FormatError("readTsvFile", path, "UTF-8 text", "invalid UTF-8");
+  }
+  return parseTsv(text, { columns, source: path, ...(opts.skipEmpty ? { skipEmpty: true } : {}) });
+}
+
+/** The model in `dir` (model.safetensors + tokenizer.json), or a model file whose tokenizer.json sits beside it. */
+export async function loadTextModelDir(path: string): Promise<TextModelBundle> {
+  let dir = path, file = join(path, "model.safetensors");
+  if (path.endsWith(".safetensors")) {
+    dir = dirname(path);
+    file = path;
+  }
+  const bytes = await readBounded(file, MAX_MODEL_BYTES, "loadTextModel");
+  const tokPath = join(dir, "tokenizer.json");
+  const tokBytes = await readBounded(tokPath, 4 * MAX_TOKENIZER_JSON_CHARS, "loadTextModel");
+  const bundle = decodeTextModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), tokBytes.toString("utf8"), file, { tokenizerSource: tokPath });
+  return bundle;
+}
+
+/** Writes model.safetensors (F16 unless float32) and tokenizer.json into `dir`, each atomically. */
+export async function saveTextModelDir(dir: string, bundle: TextModelBundle, opts: { float32?: boolean } = {}): Promise<void> {
+  const { bytes, tokenizerJson } = encodeTextModel(bundle, opts);
+  await writeAtomic(join(dir, "tokenizer.json"), tokenizerJson);
+  await writeAtomic(join(dir, "model.safetensors"), bytes);
+}

@@ -1,0 +1,96 @@
+/**
+ * Training an encoder–decoder text model (translation): a byte-level BPE tokenizer trained on
+ * the training split (or the resumed run's, or the init model's), token-bucketed batches, AdamW
+ * with warm-up and inverse-square-root decay, label smoothing, gradient clipping; validation loss
+ * on the whole validation split and the task's metric on a sample of it (greedy) every so many
+ * steps; checkpoints and resume (train-loop.ts).
+ *
+ * Output directory: tokenizer.json, model.safetensors, checkpoints/step-N.safetensors (the last
+ * two), log.jsonl (one JSON line per validation).
+ *
+ * ```ts
+ * await trainSeq2Seq({ task: TASKS.translate, outDir: "runs/mt", minutes: 60 });
+ * ```
+ */
+import { join } from "node:path";
+import { noGrad } from "../../autograd/graph.js";
+import { Seq2SeqTransformer, type Seq2SeqConfig } from "../../nn/seq2seq.js";
+import { crossEntropy } from "../../ops/functional.js";
+import { reshape } from "../../ops/shape.js";
+import { AdamW } from "../../optim/adam.js";
+import { LRScheduler, warmupInverseSqrt } from "../../optim/schedule.js";
+import { TokenBatches, type IdPair, type Seq2SeqBatch } from "../../seq2seq/batching.js";
+import { manualSeed } from "../../tensor/rng.js";
+import { BpeTokenizer } from "../../text/bpe.js";
+import { TextGenerator } from "./generator.js";
+import { readTsvFile } from "./node-files.js";
+import { scoreTask, type TextTask } from "./tasks.js";
+import { checkTrainOptions, prepareRun, runTraining, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
+
+export interface Seq2SeqTrainOptions extends TrainCommonOptions {
+  task: TextTask;
+  dModel?: number;
+  nhead?: number;
+  layers?: number;
+  dimFeedforward?: number;
+  dropout?: number;
+  labelSmoothing?: number;
+  /** Validation sentences decoded for the metric at each validation (default 200). */
+  evalSamples?: number;
+}
+
+export async function trainSeq2Seq(o: Seq2SeqTrainOptions): Promise<TrainResult> {
+  checkTrainOptions(o, ["dModel", "nhead", "layers", "dimFeedforward", "evalSamples"]);
+  const task = o.task, dataDir = o.dataDir ?? task.dataDir, seed = o.seed ?? 0;
+  const train = await readTsvFile(join(dataDir, "train.tsv"), [task.srcColumn, task.tgtColumn]);
+  const valid = await readTsvFile(join(dataDir, "valid.tsv"), [task.srcColumn, task.tgtColumn]);
+  const run = await prepareRun(o, () => BpeTokenizer.train(train.rows.flatMap((r) => [r[task.srcColumn]!, r[task.tgtColumn]!]), { vocabSize: o.vocabSize ?? 8000 }));
+  const { tokenizer, log } = run;
+
+  const encodePairs = (rows: Record<string, string>[]): IdPair[] => rows.map((r) => ({
+    src: tokenizer.encode(r[task.srcColumn]!).slice(0, task.maxSrcLen),
+    tgt: tokenizer.encode(r[task.tgtColumn]!).slice(0, task.maxTgtLen - 1),
+  }));
+  const trainPairs = encodePairs(train.rows), validPairs = encodePairs(valid.rows);
+  const ids = { padId: tokenizer.padId, bosId: tokenizer.bosId, eosId: tokenizer.eosId };
+  const maxTokens = o.maxTokens ?? 2048;
+  const plan = new TokenBatches(trainPairs, { maxTokens, seed, ...ids });
+  const validPlan = new TokenBatches(validPairs, { maxTokens: 4096, seed, ...ids });
+
+  manualSeed(seed);
+  const config: Seq2SeqConfig = run.init ? (run.init.model as Seq2SeqTransformer).config : {
+    vocabSize: tokenizer.vocabSize, dModel: o.dModel ?? 256, nhead: o.nhead ?? 4, encoderLayers: o.layers ?? 3, decoderLayers: o.layers ?? 3,
+    dimFeedforward: o.dimFeedforward ?? 1024, dropout: o.dropout ?? 0.1, maxLen: Math.max(task.maxSrcLen, task.maxTgtLen), padId: tokenizer.padId,
+  };
+  const model = new Seq2SeqTransformer(config);
+  if (run.init) model.loadStateDict(run.init.model.stateDict());
+  const V = config.vocabSize;
+  const nParams = model.parameters().reduce((s, p) => s + p.size, 0);
+  log(`${task.name}: ${trainPairs.length.toLocaleString("en-US")} training pairs in ${plan.batchesPerEpoch} batches of <= ${maxTokens} tokens; ` +
+    `${config.encoderLayers}+${config.decoderLayers} layers, dModel ${config.dModel}, ${config.nhead} heads, ${nParams.toLocaleString("en-US")} parameters`);
+
+  const optimizer = new AdamW(model.parameters(), { lr: o.lr ?? 7e-4, betas: [0.9, 0.98], eps: 1e-9, weightDecay: 1e-4 });
+  const scheduler = new LRScheduler(optimizer, warmupInverseSqrt({ warmupSteps: o.warmup ?? 600 }));
+  const ls = o.labelSmoothing ?? 0.1;
+  const validLoss = (): number => noGrad(() => {
+    let total = 0, tokens = 0;
+    for (let i = 0; i < validPlan.batchesPerEpoch; i++) {
+      const b = validPlan.batchAt(i);
+      total += crossEntropy(reshape(model.forward(b.src, b.tgtIn), [-1, V]), b.tgtOut, { ignoreIndex: ids.padId, reduction: "sum" }).item();
+      tokens += b.tokens;
+    }
+    return total / tokens;
+  });
+  const nSamples = Math.min(o.evalSamples ?? 200, valid.rows.length);
+  const bundle = { kind: "seq2seq" as const, task: task.name, model, tokenizer };
+  return runTraining<Seq2SeqBatch>(o, run, {
+    model, optimizer, scheduler, bundle,
+    batchAt: (s) => plan.batchAt(s),
+    epochOf: (s) => plan.epochOf(s),
+    lossOf: (b) => crossEntropy(reshape(model.forward(b.src, b.tgtIn), [-1, V]), b.tgtOut, { ignoreIndex: ids.padId, labelSmoothing: ls }),
+    evaluate: () => {
+      const hyps = new TextGenerator(bundle).generate(valid.rows.slice(0, nSamples).map((r) => r[task.srcColumn]!), { beam: 1 });
+      return { validLoss: validLoss(), ...scoreTask(task, hyps, valid.rows.slice(0, nSamples).map((r) => r[task.tgtColumn]!)) };
+    },
+  });
+}

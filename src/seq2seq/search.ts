@@ -1,0 +1,199 @@
+/**
+ * Decoding for encoder–decoder models: batched greedy search and beam search, both through the
+ * decoder's KV cache (each step runs the decoder on the newest token only).
+ *
+ * Beam search keeps `beam` hypotheses per source; a hypothesis that emits </s> is finished and
+ * scored by its log-probability divided by the GNMT length penalty ((5 + n) / 6)^alpha (n tokens,
+ * </s> included; alpha = lengthPenalty, 0 = raw log-probability). A source is done when it has
+ * `beam` finished hypotheses (fairseq's rule), or at maxLen.
+ *
+ * ```ts
+ * const outs = beamSearch(model, src, { bosId: 1, eosId: 2, beam: 4, maxLen: 80 }); // ids per source
+ * const fast = greedySearch(model, src, { bosId: 1, eosId: 2, maxLen: 80 });
+ * ```
+ */
+import { noGrad } from "../autograd/graph.js";
+import type { DecoderCache } from "../nn/kv-cache.js";
+import { indexSelect, reshape } from "../ops/shape.js";
+import { logSoftmax } from "../ops/softmax.js";
+import { ValueError } from "../tensor/errors.js";
+import { Tensor } from "../tensor/tensor.js";
+
+/** What search needs of a model (Seq2SeqTransformer has it). */
+export interface Seq2SeqModel {
+  paddingMask(ids: Tensor): Tensor;
+  encode(src: Tensor, srcPad: Tensor): Tensor;
+  decode(tgt: Tensor, memory: Tensor, srcPad: Tensor, opts: { cache?: DecoderCache; offset?: number }): Tensor;
+  readonly decoder: { createCache(): DecoderCache };
+  readonly config: { maxLen: number };
+}
+
+export interface SearchOptions {
+  bosId: number;
+  eosId: number;
+  /** Most tokens to generate per source, </s> included (default: the model's maxLen). */
+  maxLen?: number;
+  /** Token ids never to generate (e.g. <pad>, <s>). */
+  banned?: readonly number[];
+  /** Per-source caps (each <= maxLen), so that a source's output does not depend on its batch. */
+  maxLens?: readonly number[];
+}
+
+export interface BeamOptions extends SearchOptions {
+  /** Hypotheses kept per source (default 4; 1 is greedy). */
+  beam?: number;
+  /** GNMT length penalty exponent alpha (default 0.6). */
+  lengthPenalty?: number;
+}
+
+function checkSearch(op: string, model: Seq2SeqModel, src: Tensor, o: SearchOptions): number {
+  if (src.dtype !== "int32" || src.rank !== 2) throw new ValueError(op, "src", "int32 ids [B, S]", `${src.dtype} [${src.shape.join(", ")}]`);
+  const max = o.maxLen ?? model.config.maxLen;
+  if (!Number.isInteger(max) || max < 1 || max > model.config.maxLen) throw new ValueError(op, "maxLen", `an integer in [1, ${model.config.maxLen}]`, String(o.maxLen));
+  if (o.maxLens !== undefined && (o.maxLens.length !== src.shape[0] || o.maxLens.some((m) => !Number.isInteger(m) || m < 1 || m > max))) {
+    throw new ValueError(op, "maxLens", `${src.shape[0]} integers in [1, ${max}] (one per source)`, `[${o.maxLens.slice(0, 8).join(", ")}${o.maxLens.length > 8 ? ", …" : ""}] (${o.maxLens.length})`);
+  }
+  return max;
+}
+
+/** Log-probabilities [N, V] of the next token for the N rows of `tok` (with banned tokens at -Infinity). */
+function nextLogProbs(model: Seq2SeqModel, tok: Int32Array, memory: Tensor, srcPad: Tensor, cache: DecoderCache, t: number, banned: readonly number[]): Float32Array {
+  const N = tok.length;
+  const logits = model.decode(new Tensor(tok, [N, 1], "int32"), memory, srcPad, { cache, offset: t }); // [N, 1, V]
+  const lp = logSoftmax(reshape(logits, [N, -1]), -1).data as Float32Array; // [N, V]
+  if (banned.length) {
+    const V = lp.length / N;
+    for (let n = 0; n < N; n++) for (const b of banned) lp[n * V + b] = -Infinity;
+  }
+  return lp;
+}
+
+/** Greedy decoding of src ids [B, S] (padding = the model's padId): token ids per source, without </s>. */
+export function greedySearch(model: Seq2SeqModel, src: Tensor, o: SearchOptions): number[][] {
+  const maxLen = checkSearch("greedySearch", model, src, o);
+  return noGrad(() => {
+    const B = src.shape[0]!;
+    const srcPad = model.paddingMask(src);
+    const memory = model.encode(src, srcPad); // [B, S, E]
+    const cache = model.decoder.createCache();
+    const out: number[][] = Array.from({ length: B }, () => []);
+    const done = new Uint8Array(B);
+    let tok = new Int32Array(B).fill(o.bosId);
+    for (let t = 0; t < maxLen; t++) {
+      const lp = nextLogProbs(model, tok, memory, srcPad, cache, t, o.banned ?? []); // [B, V]
+      const V = lp.length / B;
+      const next = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        let best = 0, bv = -Infinity;
+        for (let v = 0; v < V; v++) if (lp[b * V + v]! > bv) { bv = lp[b * V + v]!; best = v; }
+        next[b] = best;
+        if (!done[b]) {
+          if (best === o.eosId) done[b] = 1;
+          else out[b]!.push(best);
+          if (t + 1 >= (o.maxLens?.[b] ?? maxLen)) done[b] = 1;
+        }
+      }
+      tok = next;
+      if (done.every((d) => d === 1)) break;
+    }
+    return out;
+  });
+}
+
+interface Hyp {
+  tokens: number[];
+  /** Sum of log-probabilities. */
+  logp: number;
+}
+
+const penalty = (n: number, alpha: number): number => Math.pow((5 + n) / 6, alpha);
+
+/** Beam search over src ids [B, S]: the best hypothesis per source, token ids without </s>. */
+export function beamSearch(model: Seq2SeqModel, src: Tensor, o: BeamOptions): number[][] {
+  const op = "beamSearch";
+  const maxLen = checkSearch(op, model, src, o);
+  const K = o.beam ?? 4, alpha = o.lengthPenalty ?? 0.6;
+  if (!Number.isInteger(K) || K < 1) throw new ValueError(op, "beam", "a positive integer", String(o.beam));
+  if (!(alpha >= 0)) throw new ValueError(op, "lengthPenalty", "a number >= 0", String(o.lengthPenalty));
+  if (K === 1) return greedySearch(model, src, o);
+  const banned = o.banned ?? [];
+  return noGrad(() => {
+    const B = src.shape[0]!;
+    const srcPad0 = model.paddingMask(src);
+    const memory0 = model.encode(src, srcPad0); // [B, S, E]
+    // rows of live hypotheses: source b's beams are rows alive[b] (start: one row per source)
+    let rowsOf: number[][] = Array.from({ length: B }, (_, b) => [b]);
+    let live: Hyp[][] = Array.from({ length: B }, () => [{ tokens: [], logp: 0 }]);
+    let memory = memory0, srcPad = srcPad0;
+    let tok = new Int32Array(B).fill(o.bosId);
+    const finished: Hyp[][] = Array.from({ length: B }, () => []);
+    const cache = model.decoder.createCache();
+    let rowSource = Array.from({ length: B }, (_, b) => b); // source of each memory row
+    for (let t = 0; t < maxLen; t++) {
+      const lp = nextLogProbs(model, tok, memory, srcPad, cache, t, banned); // [N, V]
+      const N = tok.length, V = lp.length / N;
+      const keepRows: number[] = [], nextTok: number[] = [], nextRowsOf: number[][] = [], nextLive: Hyp[][] = [];
+      for (let b = 0; b < B; b++) {
+        const rows = rowsOf[b]!, hyps = live[b]!, last = (o.maxLens?.[b] ?? maxLen) - 1;
+        nextRowsOf.push([]);
+        nextLive.push([]);
+        if (rows.length === 0) continue;
+        // the 2K best extensions of this source's live hypotheses
+        const cand: { r: number; h: number; v: number; s: number }[] = [];
+        let floor = -Infinity;
+        rows.forEach((r, h) => {
+          const base = hyps[h]!.logp;
+          for (let v = 0; v < V; v++) {
+            const s = base + lp[r * V + v]!;
+            if (s <= floor) continue;
+            cand.push({ r, h, v, s });
+            if (cand.length >= 8 * K) {
+              cand.sort((x, y) => y.s - x.s);
+              cand.length = 2 * K;
+              floor = cand[cand.length - 1]!.s;
+            }
+          }
+        });
+        cand.sort((x, y) => y.s - x.s);
+        const cont: { r: number; v: number; hyp: Hyp }[] = [];
+        for (const [i, c] of cand.slice(0, 2 * K).entries()) {
+          if (!Number.isFinite(c.s)) break;
+          const tokens = [...hyps[c.h]!.tokens, c.v];
+          // an ending among the K best finishes a hypothesis (fairseq); lower ones are dropped
+          if (c.v === o.eosId) {
+            if (i < K) finished[b]!.push({ tokens: tokens.slice(0, -1), logp: c.s });
+          } else if (t === last) {
+            if (finished[b]!.length < K) finished[b]!.push({ tokens, logp: c.s });
+          } else if (cont.length < K) cont.push({ r: c.r, v: c.v, hyp: { tokens, logp: c.s } });
+        }
+        // done when K hypotheses are finished (fairseq's stopping rule), or at the source's cap
+        if (finished[b]!.length >= K || t === last) continue;
+        for (const c of cont) {
+          nextRowsOf[b]!.push(keepRows.length);
+          keepRows.push(c.r);
+          nextTok.push(c.v);
+          nextLive[b]!.push(c.hyp);
+        }
+      }
+      if (keepRows.length === 0) break;
+      // keep the surviving rows: cache, memory and padding follow their hypotheses
+      cache.reorder(keepRows);
+      const srcRows = keepRows.map((r) => rowSource[r]!);
+      memory = indexSelect(memory0, 0, srcRows);
+      srcPad = indexSelect(srcPad0, 0, srcRows);
+      rowSource = srcRows;
+      rowsOf = nextRowsOf;
+      live = nextLive;
+      tok = Int32Array.from(nextTok);
+    }
+    return finished.map((fin, b) => {
+      const pool = fin.length ? fin : live[b]!;
+      let best = pool[0]!, bs = -Infinity;
+      for (const h of pool) {
+        const s = h.logp / penalty(h.tokens.length + 1, alpha);
+        if (s > bs) { bs = s; best = h; }
+      }
+      return best ? best.tokens : [];
+    });
+  });
+}
