@@ -68,6 +68,19 @@ describe("fit", () => {
     assert.deepEqual(resumedIt.result.losses, fullIt.result.losses);
   });
 
+  test("stopWhen ends the run after that step; the state and finalStep say where", async () => {
+    const s = setup(0, STEPS);
+    const r = await fit({
+      model: s.model, optimizer: s.optimizer, scheduler: s.scheduler, trainStep: s.trainStep, batches: () => drawBatch(),
+      steps: STEPS, clipNorm: 1, seed: 7, generators: { dropout: s.dropGen }, stopWhen: (i) => i.step === 5,
+    });
+    assert.equal(r.finalStep, 5);
+    assert.equal(r.losses.length, 5);
+    assert.equal(r.state().step, 5);
+    const full = await run();
+    assert.deepEqual(r.losses, full.result.losses.slice(0, 5));
+  });
+
   test("bad options", async () => {
     const s = setup(0, STEPS);
     const base = { model: s.model, optimizer: s.optimizer, trainStep: s.trainStep, batches: () => drawBatch(), steps: 2 };

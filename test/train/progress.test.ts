@@ -37,3 +37,15 @@ test("a bar on a TTY, stopped after the last step", () => {
 test("formatDuration", () => {
   assert.deepEqual([formatDuration(42.4), formatDuration(187), formatDuration(3720), formatDuration(Infinity)], ["42s", "3m07s", "1h02m", "?"]);
 });
+
+test("pause ends the bar so other lines can be printed; the next step starts a new one", () => {
+  const out = sink();
+  const report = progressReporter({ stream: out.stream, tty: true, label: "train" });
+  report(info(1, 1));
+  report.pause();
+  out.stream.write("step 1: validation\n");
+  report(info(2, 1));
+  report.stop();
+  const text = out.text();
+  assert.ok(text.indexOf("step 1: validation") < text.lastIndexOf("2/6"), text);
+});
