@@ -89,3 +89,9 @@ export { corpusRouge, sentenceRouge, rougeN, rougeL, rougeTokenize, type RougeSc
 export { BpeTokenizer, DEFAULT_SPECIAL_TOKENS, type BpeTrainOptions, type BpeDecodeOptions } from "./text/bpe.js";
 export { BYTE_TO_CHAR, CHAR_TO_BYTE, GPT2_PATTERN, preTokenize, bytesToSymbols, symbolsToBytes, symbolsToText } from "./text/byte-level.js";
 export { MAX_TOKENIZER_JSON_CHARS, MAX_TOKENIZER_ENTRIES } from "./text/tokenizer-json.js";
+
+// vision
+export { conv2d, type Conv2dOptions, type IntPair } from "./ops/conv.js";
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from "./ops/pool.js";
+export { batchNorm, type BatchNormOptions } from "./ops/batchnorm.js";
+export { Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d, type Conv2dModuleOptions, type BatchNorm2dOptions } from "./nn/conv.js";

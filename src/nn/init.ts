@@ -38,6 +38,16 @@ export function xavierNormal(shape: Shape, gain = 1, gen?: Generator): Tensor {
   return normal(shape, 0, gain * Math.sqrt(2 / (fi + fo)), gen);
 }
 
+/**
+ * nn.init.kaiming_uniform_ with mode fan_in and the leaky_relu gain sqrt(2 / (1 + a^2)):
+ * U(-b, b), b = gain * sqrt(3 / fan_in). With a = sqrt(5) (nn.Conv2d's default) b = 1 / sqrt(fan_in).
+ */
+export function kaimingUniform(shape: Shape, a = 0, gen?: Generator): Tensor {
+  const [fi] = fans(shape);
+  const b = fi > 0 ? Math.sqrt(2 / (1 + a * a)) * Math.sqrt(3 / fi) : 0;
+  return uniform(shape, -b, b, gen);
+}
+
 /** nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias alike. */
 export function linearDefault(shape: Shape, fanIn: number, gen?: Generator): Tensor {
   const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
