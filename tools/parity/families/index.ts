@@ -10,6 +10,7 @@ import { optim } from "./optim.js";
 import { dotCosine, gqa, sdpa } from "./sdpa.js";
 import { rnn } from "./rnn.js";
 import { gat } from "./gat.js";
+import { vision } from "./vision.js";
 
 export const families: Record<string, FamilyRunner> = {
   sdpa,
@@ -24,4 +25,5 @@ export const families: Record<string, FamilyRunner> = {
   efficient,
   rnn,
   gat,
+  vision,
 };
