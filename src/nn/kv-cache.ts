@@ -19,6 +19,12 @@ import { Tensor, expectTensor } from "../tensor/tensor.js";
 export class KVCache {
   private k: Tensor | null = null;
   private v: Tensor | null = null;
+  /**
+   * A decoder layer's projected memory keys and values [B, H, S, D] for its cross-attention,
+   * computed at the first step from `memory` and reused while the layer is given that same
+   * memory tensor (another memory recomputes them).
+   */
+  memoryKV: { memory: Tensor; k: Tensor; v: Tensor } | null = null;
 
   /** Number of cached tokens T. */
   get length(): number {
@@ -66,19 +72,26 @@ export class KVCache {
 
   /**
    * Keeps the batch rows `rows` (in that order; repeats allowed), e.g. the surviving hypotheses
-   * of a beam search: keys [B, …] -> [rows.length, …].
+   * of a beam search: keys [B, …] -> [rows.length, …]. The memory keys and values follow the rows
+   * when `memory` (the memory tensor with those rows, passed to the next steps) is given, else
+   * they are dropped and recomputed.
    */
-  reorder(rows: readonly number[]): void {
+  reorder(rows: readonly number[], memory?: Tensor): void {
     if (!this.k || !this.v) return;
     const B = this.k.shape[0]!;
     for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= B) throw new ValueError("KVCache.reorder", "rows", `indices in [0, ${B})`, String(r));
     this.k = indexSelect(this.k, 0, rows);
     this.v = indexSelect(this.v, 0, rows);
+    if (this.memoryKV) {
+      const { k, v } = this.memoryKV;
+      this.memoryKV = memory ? { memory, k: indexSelect(k, 0, rows), v: indexSelect(v, 0, rows) } : null;
+    }
   }
 
-  /** Forgets every cached token. */
+  /** Forgets every cached token (and the memory keys and values). */
   reset(): void {
     this.k = this.v = null;
+    this.memoryKV = null;
   }
 }
 
@@ -100,8 +113,8 @@ export class DecoderCache {
     return c;
   }
   /** Keeps the batch rows `rows` in every layer (see KVCache.reorder). */
-  reorder(rows: readonly number[]): void {
-    for (const c of this.layers) c.reorder(rows);
+  reorder(rows: readonly number[], memory?: Tensor): void {
+    for (const c of this.layers) c.reorder(rows, memory);
   }
   reset(): void {
     for (const c of this.layers) c.reset();

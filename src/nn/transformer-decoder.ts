@@ -102,6 +102,30 @@ function cachedSelfAttention(mha: MultiheadAttention, x: Tensor, cache: KVCache,
   return { output: mha.outProj.forward(o), weights };
 }
 
+/**
+ * Cross-attention of x [B, T, E] over memory [B, S, E] through mha's projections, with the
+ * memory's keys and values projected once per cache (cache.memoryKV) and reused at every step.
+ * -> output [B, T, E], weights [B, H, T, S].
+ */
+function cachedCrossAttention(mha: MultiheadAttention, x: Tensor, memory: Tensor, cache: KVCache, keyPaddingMask: Tensor | null,
+  needWeights: boolean, training: boolean): { output: Tensor; weights: Tensor | null } {
+  const W = mha.inProjWeight;
+  if (!W || mha.biasK || mha.opts.addZeroAttn) throw new ValueError("TransformerDecoderLayer.forward", "cache", "a cross-attention with packed projections", "an unsupported MultiheadAttention");
+  const E = mha.embedDim, H = mha.numHeads, D = mha.headDim;
+  const B = x.shape[0]!, T = x.shape[1]!, S = memory.shape[1]!;
+  const bias = mha.inProjBias;
+  const part = (i: number): [Tensor, Tensor | null] => [slice(W, 0, i * E, (i + 1) * E), bias ? slice(bias, 0, i * E, (i + 1) * E) : null];
+  const heads = (t: Tensor, n: number): Tensor => permute(reshape(t, [B, n, H, D]), [0, 2, 1, 3]); // [B, H, n, D]
+  if (cache.memoryKV?.memory !== memory) {
+    cache.memoryKV = { memory, k: heads(linear(memory, ...part(1)), S), v: heads(linear(memory, ...part(2)), S) }; // [B, H, S, D]
+  }
+  const q = heads(linear(x, ...part(0)), T); // [B, H, T, D]
+  const mask = keyPaddingMask ? reshape(keyPaddingMask, [B, 1, 1, S]) : null;
+  const r = scaledDotProductAttention(q, cache.memoryKV.k, cache.memoryKV.v, { attnMask: mask, dropoutP: training ? mha.dropout : 0, needWeights }); // [B, H, T, D]
+  const o = reshape(permute(r.output, [0, 2, 1, 3]), [B, T, E]); // [B, T, E]
+  return { output: mha.outProj.forward(o), weights: r.weights };
+}
+
 export class TransformerDecoderLayer extends Module {
   readonly options: ResolvedLayerOptions;
   readonly selfAttn: MultiheadAttention;
@@ -188,11 +212,11 @@ export class TransformerDecoderLayer extends Module {
     let x = tgt;
     if (this.options.normFirst) {
       x = add(x, this.sa(this.norm1.forward(x), fo, cache, t.batched));
-      x = add(x, this.mha(this.norm2.forward(x), memory, fo));
+      x = add(x, this.mha(this.norm2.forward(x), memory, fo, cache, t.batched));
       x = add(x, this.ff(this.norm3.forward(x)));
     } else {
       x = this.norm1.forward(add(x, this.sa(x, fo, cache, t.batched)));
-      x = this.norm2.forward(add(x, this.mha(x, memory, fo)));
+      x = this.norm2.forward(add(x, this.mha(x, memory, fo, cache, t.batched)));
       x = this.norm3.forward(add(x, this.ff(x)));
     }
     return x;
@@ -223,7 +247,13 @@ export class TransformerDecoderLayer extends Module {
     return this.dropout1.forward(out);
   }
 
-  private mha(x: Tensor, memory: Tensor, fo: DecoderLayerForwardOptions): Tensor {
+  private mha(x: Tensor, memory: Tensor, fo: DecoderLayerForwardOptions, cache: KVCache | null, batched: boolean): Tensor {
+    // with a cache, batch-first and no memory mask: the memory's keys and values are projected once
+    if (cache && batched && this.options.batchFirst && !fo.memoryMask && !fo.memoryIsCausal && this.multiheadAttn.inProjWeight) {
+      const r = cachedCrossAttention(this.multiheadAttn, x, memory, cache, fo.memoryKeyPaddingMask ?? null, this.captureAttention, this.training);
+      this.lastCrossAttnWeights = this.captureAttention ? r.weights : null;
+      return this.dropout2.forward(r.output);
+    }
     const r = this.multiheadAttn.forward(x, memory, memory, {
       attnMask: fo.memoryMask ?? null,
       keyPaddingMask: fo.memoryKeyPaddingMask ?? null,

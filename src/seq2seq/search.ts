@@ -177,9 +177,9 @@ export function beamSearch(model: Seq2SeqModel, src: Tensor, o: BeamOptions): nu
       }
       if (keepRows.length === 0) break;
       // keep the surviving rows: cache, memory and padding follow their hypotheses
-      cache.reorder(keepRows);
       const srcRows = keepRows.map((r) => rowSource[r]!);
       memory = indexSelect(memory0, 0, srcRows);
+      cache.reorder(keepRows, memory);
       srcPad = indexSelect(srcPad0, 0, srcRows);
       rowSource = srcRows;
       rowsOf = nextRowsOf;
