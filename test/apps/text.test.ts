@@ -141,6 +141,11 @@ describe("training", () => {
     assert.deepEqual(log.map((l) => l.step), [2, 4]);
     const b = await loadTextModelDir(join(dir, "run-a"));
     assert.equal(b.kind, "seq2seq");
+    // a run started from a trained model continues its step count (and learning-rate schedule)
+    const lines: string[] = [];
+    await trainSeq2Seq({ ...common, outDir: join(dir, "run-c"), steps: 2, init: join(dir, "run-a"), log: (l) => lines.push(l) });
+    assert.ok(lines.some((l) => l.includes("trained 4 steps")), lines.join("\n"));
+    assert.equal((await loadTextModelDir(join(dir, "run-c"))).info?.steps, 6);
   });
   test("span: trains a few steps and scores ROUGE", async () => {
     const data = join(dir, "sum");

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { noGrad } from "../../autograd/graph.js";
 import type { Module } from "../../nn/module.js";
 import type { AdamW } from "../../optim/adam.js";
-import type { LRScheduler } from "../../optim/schedule.js";
+import { warmupInverseSqrt, type LRScheduler, type Schedule } from "../../optim/schedule.js";
 import { ValueError } from "../../tensor/errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { BpeTokenizer } from "../../text/bpe.js";
@@ -58,6 +58,8 @@ export interface TrainResult {
 export interface PreparedRun {
   tokenizer: BpeTokenizer;
   init: TextModelBundle | null;
+  /** Updates the init model had (its info.steps), 0 otherwise: the schedule continues from there. */
+  initSteps: number;
   resumeFrom: TrainState | null;
   log: (line: string) => void;
   t0: number;
@@ -86,7 +88,7 @@ export async function prepareRun(o: TrainCommonOptions, newTokenizer: () => BpeT
   const t0 = performance.now();
   await mkdir(o.outDir, { recursive: true });
   const tokPath = join(o.outDir, "tokenizer.json");
-  let tokenizer: BpeTokenizer, init: TextModelBundle | null = null, resumeFrom: TrainState | null = null;
+  let tokenizer: BpeTokenizer, init: TextModelBundle | null = null, resumeFrom: TrainState | null = null, initSteps = 0;
   const ckptDir = join(o.outDir, "checkpoints");
   if (o.resume) {
     const last = await latestCheckpoint(ckptDir).catch(() => null);
@@ -100,14 +102,16 @@ export async function prepareRun(o: TrainCommonOptions, newTokenizer: () => BpeT
   } else if (o.init) {
     init = await loadTextModelDir(o.init);
     tokenizer = init.tokenizer;
-    log(`starting from the weights of ${o.init}`);
+    const st = init.info?.steps;
+    initSteps = typeof st === "number" && Number.isInteger(st) && st > 0 ? st : 0;
+    log(`starting from the weights of ${o.init}${initSteps ? ` (trained ${initSteps} steps: the learning-rate schedule continues from there)` : ""}`);
   } else {
     const tt = performance.now();
     tokenizer = newTokenizer();
     log(`tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained in ${((performance.now() - tt) / 1000).toFixed(1)} s`);
   }
   await writeAtomic(tokPath, tokenizer.toJSON());
-  return { tokenizer, init, resumeFrom, log, t0 };
+  return { tokenizer, init, initSteps, resumeFrom, log, t0 };
 }
 
 export interface TrainingParts<B> {
@@ -124,6 +128,15 @@ export interface TrainingParts<B> {
 
 const fmtMetrics = (m: Record<string, number>): string => Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(k.endsWith("Loss") ? 4 : 2)}`).join(", ");
 
+/**
+ * Warm-up then inverse square root of the step, continuing `offset` steps in (a run started from
+ * a trained model); such a run re-warms over its first 200 steps, since its optimizer starts afresh.
+ */
+export function textSchedule(warmupSteps: number, offset: number): Schedule {
+  const base = warmupInverseSqrt({ warmupSteps });
+  return offset > 0 ? (s) => base(s + offset) * Math.min(1, (s + 1) / 200) : base;
+}
+
 /** Runs fit with progress, validation, checkpoints and the budget; saves the model files. */
 export async function runTraining<B>(o: TrainCommonOptions, run: PreparedRun, p: TrainingParts<B>): Promise<TrainResult> {
   const { log, t0 } = run;
@@ -137,7 +150,8 @@ export async function runTraining<B>(o: TrainCommonOptions, run: PreparedRun, p:
     const seconds = (performance.now() - t0) / 1000;
     log(`step ${step} (epoch ${p.epochOf(Math.max(0, step - 1)) + 1}, ${formatDuration(seconds)}): ${fmtMetrics(metrics)}`);
     await appendFile(join(o.outDir, "log.jsonl"), JSON.stringify({ step, seconds: Math.round(seconds), ...metrics }) + "\n");
-    await saveTextModelDir(o.outDir, { ...p.bundle, info: { steps: step, ...metrics } });
+    // steps in all, counting the init model's, so that a run started from this model continues the schedule
+    await saveTextModelDir(o.outDir, { ...p.bundle, info: { steps: run.initSteps + step, ...metrics } });
   };
   // with a time budget only, the bar's total is the steps the budget allows at the current rate
   const onStep = o.steps !== undefined ? progress : (info: StepInfo): void => {

@@ -18,14 +18,14 @@ import { Seq2SeqTransformer, type Seq2SeqConfig } from "../../nn/seq2seq.js";
 import { crossEntropy } from "../../ops/functional.js";
 import { reshape } from "../../ops/shape.js";
 import { AdamW } from "../../optim/adam.js";
-import { LRScheduler, warmupInverseSqrt } from "../../optim/schedule.js";
+import { LRScheduler } from "../../optim/schedule.js";
 import { TokenBatches, type IdPair, type Seq2SeqBatch } from "../../seq2seq/batching.js";
 import { manualSeed } from "../../tensor/rng.js";
 import { BpeTokenizer } from "../../text/bpe.js";
 import { TextGenerator } from "./generator.js";
 import { readTsvFile } from "./node-files.js";
 import { scoreTask, type TextTask } from "./tasks.js";
-import { checkTrainOptions, prepareRun, runTraining, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
+import { checkTrainOptions, prepareRun, runTraining, textSchedule, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
 
 export interface Seq2SeqTrainOptions extends TrainCommonOptions {
   task: TextTask;
@@ -70,7 +70,7 @@ export async function trainSeq2Seq(o: Seq2SeqTrainOptions): Promise<TrainResult>
     `${config.encoderLayers}+${config.decoderLayers} layers, dModel ${config.dModel}, ${config.nhead} heads, ${nParams.toLocaleString("en-US")} parameters`);
 
   const optimizer = new AdamW(model.parameters(), { lr: o.lr ?? 7e-4, betas: [0.9, 0.98], eps: 1e-9, weightDecay: 1e-4 });
-  const scheduler = new LRScheduler(optimizer, warmupInverseSqrt({ warmupSteps: o.warmup ?? 600 }));
+  const scheduler = new LRScheduler(optimizer, textSchedule(o.warmup ?? 600, run.initSteps));
   const ls = o.labelSmoothing ?? 0.1;
   const validLoss = (): number => noGrad(() => {
     let total = 0, tokens = 0;

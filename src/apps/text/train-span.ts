@@ -14,7 +14,7 @@ import { SpanExtractor } from "../../nn/span-extractor.js";
 import { add, mul } from "../../ops/elementwise.js";
 import { crossEntropy } from "../../ops/functional.js";
 import { AdamW } from "../../optim/adam.js";
-import { LRScheduler, warmupInverseSqrt } from "../../optim/schedule.js";
+import { LRScheduler } from "../../optim/schedule.js";
 import { Generator, manualSeed } from "../../tensor/rng.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { BpeTokenizer } from "../../text/bpe.js";
@@ -23,7 +23,7 @@ import { MAX_SPAN_WORDS } from "./generator.js";
 import { readTsvFile } from "./node-files.js";
 import { oracleSpan, wordTokens } from "./span-data.js";
 import { scoreTask, type TextTask } from "./tasks.js";
-import { checkTrainOptions, prepareRun, runTraining, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
+import { checkTrainOptions, prepareRun, runTraining, textSchedule, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
 
 export interface SpanTrainOptions extends TrainCommonOptions {
   task: TextTask;
@@ -104,7 +104,7 @@ export async function trainSpan(o: SpanTrainOptions): Promise<TrainResult> {
   log(`${task.name}: span extraction; ${examples.length.toLocaleString("en-US")} of ${train.rows.length.toLocaleString("en-US")} training rows have an oracle span ` +
     `(${batches.length} batches of <= ${maxTokens} tokens); ${config.layers} layers, dModel ${config.dModel}, ${nParams.toLocaleString("en-US")} parameters`);
   const optimizer = new AdamW(model.parameters(), { lr: o.lr ?? 5e-4, betas: [0.9, 0.98], eps: 1e-9, weightDecay: 1e-2 });
-  const scheduler = new LRScheduler(optimizer, warmupInverseSqrt({ warmupSteps: o.warmup ?? 300 }));
+  const scheduler = new LRScheduler(optimizer, textSchedule(o.warmup ?? 300, run.initSteps));
   const bundle = { kind: "span" as const, task: task.name, model, tokenizer };
   return runTraining<SpanBatch>(o, run, {
     model, optimizer, scheduler, bundle,
