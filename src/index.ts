@@ -95,3 +95,13 @@ export { conv2d, type Conv2dOptions, type IntPair } from "./ops/conv.js";
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from "./ops/pool.js";
 export { batchNorm, type BatchNormOptions } from "./ops/batchnorm.js";
 export { Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d, type Conv2dModuleOptions, type BatchNorm2dOptions } from "./nn/conv.js";
+
+// sequence to sequence (the text applications' pieces)
+export { Seq2SeqTransformer, resolveSeq2SeqConfig, type Seq2SeqConfig } from "./nn/seq2seq.js";
+export { SpanExtractor, resolveSpanConfig, type SpanConfig } from "./nn/span-extractor.js";
+export { TokenBatches, makeSeq2SeqBatch, type IdPair, type Seq2SeqBatch, type TokenBatchOptions } from "./seq2seq/batching.js";
+export { greedySearch, beamSearch, type Seq2SeqModel, type SearchOptions, type BeamOptions } from "./seq2seq/search.js";
+export { parseTsv, type TsvOptions, type TsvTable } from "./data/tsv.js";
+export { encodeTextModel, decodeTextModel, tokenizerFingerprint, type TextModelBundle, type TextModelKind, type TextTaskName } from "./apps/text/model-file.js";
+export { TextGenerator, type GenerateOptions } from "./apps/text/generator.js";
+export { TASKS, scoreTask, formatScoreLine, type TextTask } from "./apps/text/tasks.js";

@@ -38,4 +38,11 @@ export function loadBackends(opts: { quiet?: boolean } = {}): void {
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, checkpointWriter, checkpointFileName, type CheckpointParts } from "./train/node/checkpoint.js";
 export { progressReporter, progressLine, progressRates, formatDuration, type ProgressOptions, type ProgressReporter } from "./train/node/progress.js";
 
+// the text applications (translation, summarization): loading, running, evaluating, training
+export { loadTranslator, loadSummarizer, Translator, Summarizer } from "./apps/text/api.js";
+export { loadTextModelDir, saveTextModelDir, readTsvFile } from "./apps/text/node-files.js";
+export { evaluateFile, type EvaluateOptions, type EvaluateResult } from "./apps/text/evaluate.js";
+export { trainSeq2Seq, type Seq2SeqTrainOptions } from "./apps/text/train-seq2seq.js";
+export { trainSpan, type SpanTrainOptions } from "./apps/text/train-span.js";
+
 loadBackends();
