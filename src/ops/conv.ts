@@ -1,7 +1,7 @@
 /**
- * 2-D convolution over NCHW images (torch.nn.functional.conv2d): im2col, then one batched GEMM
- * per call on the active backend (a batch of `groups` matrices); the backward runs two more GEMMs
- * (weight and column gradients) and col2im.
+ * 2-D convolution over NCHW images (torch.nn.functional.conv2d): im2col into per-image columns,
+ * then the active backend's batched GEMM (one call over the images; with groups, one call per
+ * image over the groups); the backward runs the column and weight GEMMs and col2im.
  *
  * ```ts
  * const y = conv2d(x, weight, bias, { stride: 2, padding: 1 });  // x [B, C, H, W], weight [O, C, 3, 3] -> [B, O, H/2, W/2]
@@ -10,7 +10,7 @@
  */
 import { attach } from "../autograd/graph.js";
 import { col2im, im2col } from "../backend/js/im2col.js";
-import { allocate } from "../tensor/dtype.js";
+import { allocate, type FloatArray } from "../tensor/dtype.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { checkOutSize, imageDims, outSize, pair, type IntPair } from "./conv-args.js";
@@ -18,6 +18,9 @@ import { reshape } from "./shape.js";
 import { backendFor, empty, fdata, sameFloat } from "./util.js";
 
 export type { IntPair } from "./conv-args.js";
+
+/** Column elements per chunk of images (16 MiB of float32): memory stays bounded and the chunk stays in cache longer. */
+const COLUMN_CHUNK = 1 << 22;
 
 export interface Conv2dOptions {
   /** Step between output positions (default 1). */
@@ -89,51 +92,85 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const dtype = sameFloat(x, weight, "x", "weight", "conv2d");
   const { g, batched } = geometry(x, weight, bias, opts);
   const { B, C, H, W, O, kH, kW, oH, oW, sH, sW, padTop, padLeft, dH, dW, G } = g;
-  const L = oH * oW, N = B * L;           // output positions per image, in the batch
-  const Og = O / G, Kg = (C / G) * kH * kW; // per group: output channels, GEMM depth
+  const L = oH * oW, K = C * kH * kW;        // output positions and GEMM depth per image
+  const Og = O / G, Kg = K / G;               // per group
   const be = backendFor(dtype);
-  const columns = (): Float32Array | Float64Array => {
-    const cols = allocate(dtype, C * kH * kW * N); // [G, Kg, B, L]
-    im2col(cols, fdata(x), B, C, H, W, kH, kW, oH, oW, sH, sW, padTop, padLeft, dH, dW);
-    return cols;
+  const xd = fdata(x), wd = fdata(weight), CHW = C * H * W;
+  // images per chunk: a chunk's columns stay near COLUMN_CHUNK elements, one buffer reused by every chunk
+  const nb = Math.max(1, Math.min(B, Math.floor(COLUMN_CHUNK / Math.max(1, K * L))));
+  /** cols [n, K, L] of images b0 .. b0 + n. */
+  const columns = (cols: FloatArray, b0: number, n: number): void =>
+    im2col(cols, xd.subarray(b0 * CHW, (b0 + n) * CHW), n, C, H, W, kH, kW, oH, oW, sH, sW, padTop, padLeft, dH, dW);
+  /** out_(b, g) [M, N] = op(weight_g) @ rhs_(b, g) for n images: one call over them, or one per image over the groups. */
+  const withWeight = (n: number, out: FloatArray, rhs: FloatArray, M: number, N: number, depth: number, transW: boolean, rhsStride: number): void => {
+    if (G === 1) {
+      be.matmul(out, wd, rhs, n, M, N, depth, transW, false, 0, rhsStride, false);
+      return;
+    }
+    for (let b = 0; b < n; b++) {
+      be.matmul(out.subarray(b * G * M * N, (b + 1) * G * M * N), wd, rhs.subarray(b * G * rhsStride, (b + 1) * G * rhsStride),
+        G, M, N, depth, transW, false, Og * Kg, rhsStride, false);
+    }
   };
 
-  // 1. outT [G, Og, B * L] = weight_g [Og, Kg] @ cols_g [Kg, B * L]
-  const outT = allocate(dtype, O * N);
-  if (N > 0) be.matmul(outT, fdata(weight), columns(), G, Og, N, Kg, false, false, Og * Kg, Kg * N, false);
-  // 2. + bias [O] on every column
-  if (bias && N > 0) be.binary("add", outT, outT, fdata(bias), [O, N], [N, 1], [1, 0]);
-  // 3. [O, B, L] -> [B, O, L] (already in place for one image)
-  const out = B === 1 ? new Tensor(outT, [1, O, oH, oW], dtype) : empty([B, O, oH, oW], dtype);
-  if (B > 1) be.stridedCopy(fdata(out), outT, [B, O, L], [L, N, 1]);
+  const out = empty([B, O, oH, oW], dtype);
+  const od = fdata(out);
+  if (B > 0) {
+    const cols = allocate(dtype, nb * K * L); // [nb, G, Kg, L]
+    for (let b0 = 0; b0 < B; b0 += nb) {
+      const n = Math.min(nb, B - b0), c = cols.subarray(0, n * K * L);
+      columns(c, b0, n);
+      // 1. out_(b, g) [Og, L] = weight_g [Og, Kg] @ cols_(b, g) [Kg, L]
+      withWeight(n, od.subarray(b0 * O * L, (b0 + n) * O * L), c, Og, L, Kg, false, Kg * L);
+    }
+    // 2. + bias [O] at every position
+    if (bias) be.binary("add", od, od, fdata(bias), [B, O, L], [O * L, L, 1], [0, 1, 0]);
+  }
 
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const rec = attach(out, "conv2d", inputs, (grad) => {
-    // undoes 3: gT [O, B, L] from grad [B, O, L]
-    let gT = fdata(grad);
-    if (B > 1) {
-      gT = allocate(dtype, O * N);
-      be.stridedCopy(gT, fdata(grad), [O, B, L], [L, O * L, 1]);
-    }
-    let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
-    if (x.requiresGrad) {
-      // undoes 1 for x: dcols_g [Kg, B * L] = weight_g^T @ gT_g, then col2im
-      dx = empty(x.shape, dtype);
-      if (N > 0) {
-        const dcols = allocate(dtype, C * kH * kW * N);
-        be.matmul(dcols, fdata(weight), gT, G, Kg, N, Og, true, false, Og * Kg, Og * N, false);
-        col2im(fdata(dx), dcols, B, C, H, W, kH, kW, oH, oW, sH, sW, padTop, padLeft, dH, dW);
+    const gd = fdata(grad); // [B, G, Og, L]
+    const dx = x.requiresGrad ? empty(x.shape, dtype) : null;
+    const dw = weight.requiresGrad ? empty(weight.shape, dtype) : null;
+    let db: Tensor | null = null;
+    if (B > 0 && (dx || dw)) {
+      const buf = allocate(dtype, nb * K * L);
+      // weight: dw_g^T [Kg, Og] = sum_b cols_(b, g) [Kg, L] @ grad_(b, g)^T, from columns recomputed per chunk (not kept);
+      // with Og <= L one product per (image, group) into parts no larger than the columns, then a sum over the chunk's images
+      const dwT = dw ? allocate(dtype, K * Og) : null; // [G, Kg, Og]
+      const part = dw && Og <= L ? allocate(dtype, nb * K * Og) : null;
+      const ones = allocate(dtype, nb).fill(1);
+      for (let b0 = 0; b0 < B; b0 += nb) {
+        const n = Math.min(nb, B - b0), c = buf.subarray(0, n * K * L), gc = gd.subarray(b0 * O * L, (b0 + n) * O * L);
+        if (dwT) {
+          // undoes 1 for weight
+          columns(c, b0, n);
+          if (part) {
+            be.matmul(part, c, gc, n * G, Kg, Og, L, false, true, Kg * L, Og * L, false);
+            be.matmul(dwT, ones, part, 1, 1, K * Og, n, false, false, 0, 0, b0 > 0);
+          } else {
+            for (let b = 0; b < n; b++) {
+              be.matmul(dwT, c.subarray(b * K * L, (b + 1) * K * L), gc.subarray(b * O * L, (b + 1) * O * L),
+                G, Kg, Og, L, false, true, Kg * L, Og * L, b0 + b > 0);
+            }
+          }
+        }
+        if (dx) {
+          // undoes 1 for x: dcols_(b, g) [Kg, L] = weight_g^T @ grad_(b, g), then col2im
+          withWeight(n, c, gc, Kg, L, Og, true, Og * L);
+          col2im(fdata(dx).subarray(b0 * CHW, (b0 + n) * CHW), c, n, C, H, W, kH, kW, oH, oW, sH, sW, padTop, padLeft, dH, dW);
+        }
       }
-    }
-    if (weight.requiresGrad) {
-      // undoes 1 for weight: dw_g [Og, Kg] = gT_g [Og, B * L] @ cols_g^T (cols recomputed, not kept)
-      dw = empty(weight.shape, dtype);
-      if (N > 0) be.matmul(fdata(dw), gT, columns(), G, Og, Kg, N, false, true, Og * N, Kg * N, false);
+      if (dw && dwT) be.stridedCopy(fdata(dw), dwT, [G, Og, Kg], [Kg * Og, 1, Og]); // [G, Kg, Og] -> [G, Og, Kg]
     }
     if (bias && bias.requiresGrad) {
-      // undoes 2: row sums of gT [O, B * L]
+      // undoes 2: sums of grad [B, O, L] over B and L
       db = empty([O], dtype);
-      if (N > 0) be.matmul(fdata(db), gT, allocate(dtype, N).fill(1), 1, O, 1, N, false, false, 0, 0, false);
+      if (B > 0) {
+        const rows = allocate(dtype, B * O);
+        be.matmul(rows, gd, allocate(dtype, L).fill(1), 1, B * O, 1, L, false, false, 0, 0, false); // [B * O, L] @ [L, 1]
+        be.matmul(fdata(db), allocate(dtype, B).fill(1), rows, 1, 1, O, B, false, false, 0, 0, false); // [1, B] @ [B, O]
+      }
     }
     return bias ? [dx, dw, db] : [dx, dw];
   });

@@ -64,9 +64,13 @@ describe(`conv2d against direct loops (${getBackend().name} backend)`, () => {
       ref: { sH: 1, sW: 1, pT: 1, pL: 1, dH: 1, dW: 1, G: 3, oH: 5, oW: 5 } },
     { name: "same, even kernel (extra padding bottom / right)", x: [2, 2, 5, 6], w: [3, 2, 2, 4], bias: true, opts: { padding: "same" },
       ref: { sH: 1, sW: 1, pT: 0, pL: 1, dH: 1, dW: 1, G: 1, oH: 5, oW: 6 } },
+    { name: "more output channels than positions, groups 2", x: [3, 4, 5, 4], w: [12, 2, 3, 3], bias: true, opts: { groups: 2, stride: 2 },
+      ref: { sH: 2, sW: 2, pT: 0, pL: 0, dH: 1, dW: 1, G: 2, oH: 2, oW: 1 } },
     { name: "1x1 over a large batch", x: [64, 8, 4, 4], w: [16, 8, 1, 1], bias: true, opts: {}, ref: { sH: 1, sW: 1, pT: 0, pL: 0, dH: 1, dW: 1, G: 1, oH: 4, oW: 4 } },
     { name: "64 -> 32 channels, 3x3 (a GEMM past the small-size paths)", x: [4, 64, 12, 12], w: [32, 64, 3, 3], bias: true, opts: { padding: 1 },
       ref: { sH: 1, sW: 1, pT: 1, pL: 1, dH: 1, dW: 1, G: 1, oH: 12, oW: 12 } },
+    { name: "columns in chunks of images (2, then 1), groups 2", x: [3, 64, 36, 36], w: [2, 32, 5, 5], bias: true, opts: { groups: 2, padding: 2 },
+      ref: { sH: 1, sW: 1, pT: 2, pL: 2, dH: 1, dW: 1, G: 2, oH: 36, oW: 36 } },
   ];
   for (const c of cases) {
     test(c.name, () => {
@@ -120,6 +124,9 @@ describe("gradcheck: convolution, pooling, batch norm", () => {
     assertGrad((x, w, b) => conv2d(x, w, b, { groups: 2, stride: 2 }), [r64([2, 4, 5, 5]), r64([4, 2, 2, 2]), r64([4])]);
     assertGrad((x, w) => conv2d(x, w, null, { groups: 3, padding: "same" }), [r64([2, 3, 4, 4]), r64([3, 1, 2, 3])]);
     assertGrad((x, w, b) => conv2d(x, w, b), [r64([3, 4, 4]), r64([2, 3, 1, 1]), r64([2])]);
+    // more output channels per group than output positions (the weight gradient's other path)
+    assertGrad((x, w, b) => conv2d(x, w, b, { groups: 2, stride: 2 }), [r64([2, 4, 4, 3]), r64([6, 2, 3, 2]), r64([6])]);
+    assertGrad((x, w) => conv2d(x, w, null, { padding: [1, 0] }), [r64([3, 2, 2, 2]), r64([5, 2, 3, 2])]);
   });
   test("maxPool2d (no ties), with padding, dilation and ceilMode", () => {
     assertGrad((x) => maxPool2d(x, 2), [r64([2, 2, 5, 5])]);
