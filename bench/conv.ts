@@ -1,0 +1,120 @@
+/**
+ * conv2d speed: a k x k, C -> C convolution with padding k / 2 on x [batch, C, size, size]
+ * (default 3x3, 64 -> 64, 32x32, batch 32), forward and forward + backward, on each qkv backend
+ * asked for, against PyTorch CPU (F.conv2d) when its python imports torch. Also times the parts of
+ * the qkv path: im2col, col2im and the GEMMs alone on the first backend.
+ *
+ *   npm run bench -- conv [--backends native,wasm] [--batch 32] [--channels 64] [--size 32] [--kernel 3]
+ *                         [--reps 10] [--threads 2] [--python PATH] [--no-peers]
+ *
+ * Cells: median wall ms and process CPU ms (all threads) after a warm-up run; on a machine shared
+ * with other work, wall time counts the slices other processes took. GFLOP/s from wall time, with
+ * 2·B·C·C·k²·size² FLOPs for the forward and three times that for forward + backward.
+ */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { col2im, im2col } from "../src/backend/js/im2col.js";
+import {
+  availableBackends, backward, conv2d, Generator, getBackend, loadBackends, mul, noGrad, randn, setBackend, setNumThreads, sum,
+  type BackendName,
+} from "../src/node.js";
+import { wallAndCpu } from "./lib.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const argv = process.argv.slice(2);
+function opt(name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+function num(name: string, fallback: number): number {
+  const v = opt(name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer, got ${v}`);
+  return n;
+}
+if (argv.includes("-h") || argv.includes("--help")) {
+  console.log("npm run bench -- conv [--backends native,wasm] [--batch 32] [--channels 64] [--size 32] [--kernel 3] [--reps 10] [--threads 2] [--python PATH] [--no-peers]");
+  process.exit(0);
+}
+const Bn = num("batch", 32), C = num("channels", 64), S = num("size", 32), k = num("kernel", 3);
+const reps = num("reps", 10), threads = num("threads", 2);
+const python = opt("python") ?? process.env.QKV_BENCH_PYTHON ?? "python3";
+
+loadBackends({ quiet: true });
+setNumThreads(threads);
+const backends = (opt("backends")?.split(",") ?? [availableBackends()[0]!]) as BackendName[];
+const gflop = (2 * Bn * C * C * k * k * S * S) / 1e9;
+const gen = new Generator(0);
+const x = randn([Bn, C, S, S], { generator: gen });
+const w = mul(randn([C, C, k, k], { generator: gen }), 0.05);
+const b = randn([C], { generator: gen });
+const dy = randn([Bn, C, S, S], { generator: gen });
+const pad = k >> 1;
+
+const fmt = (t: { wall: number; cpu: number }, flops: number): string =>
+  `${(t.wall * 1000).toFixed(1).padStart(8)} ms wall ${(t.cpu * 1000).toFixed(1).padStart(8)} ms cpu ${(flops / t.wall).toFixed(1).padStart(7)} GFLOP/s`;
+
+console.log(`conv2d ${k}x${k}, ${C} -> ${C} channels, x [${Bn}, ${C}, ${S}, ${S}], padding ${pad}, float32; ${threads} threads; median of ${reps}`);
+console.log(`GFLOP: forward ${gflop.toFixed(2)}, forward + backward ${(3 * gflop).toFixed(2)}`);
+for (const name of backends) {
+  setBackend(name);
+  const fwd = wallAndCpu(() => { noGrad(() => conv2d(x, w, b, { padding: pad })); }, reps);
+  const xs = x.detach().requiresGrad_(true), ws = w.detach().requiresGrad_(true), bs = b.detach().requiresGrad_(true);
+  const fb = wallAndCpu(() => {
+    xs.grad = ws.grad = bs.grad = null;
+    backward(sum(mul(conv2d(xs, ws, bs, { padding: pad }), dy)));
+  }, reps);
+  console.log(`  qkv:${name.padEnd(7)} forward           ${fmt(fwd, gflop)}`);
+  console.log(`  qkv:${name.padEnd(7)} forward + backward ${fmt(fb, 3 * gflop)}`);
+}
+
+// the parts of the qkv path, on the first backend
+{
+  setBackend(backends[0]!);
+  const be = getBackend();
+  const L = S * S, N = Bn * L, K = C * k * k;
+  const cols = new Float32Array(K * N), out = new Float32Array(C * N), dx = new Float32Array(x.size);
+  const xd = x.data as Float32Array, wd = w.data as Float32Array;
+  const part = new Float32Array(Bn * K * C);
+  const parts: [string, () => void, number][] = [
+    ["im2col", () => im2col(cols, xd, Bn, C, S, S, k, k, S, S, 1, 1, pad, pad, 1, 1), 0],
+    ["col2im", () => { dx.fill(0); col2im(dx, cols, Bn, C, S, S, k, k, S, S, 1, 1, pad, pad, 1, 1); }, 0],
+    ["GEMM weight @ cols_b", () => be.matmul(out, wd, cols, Bn, C, L, K, false, false, 0, K * L, false), gflop],
+    ["GEMM weight^T @ dy_b", () => be.matmul(cols, wd, out, Bn, K, L, C, true, false, 0, C * L, false), gflop],
+    ["GEMM cols_b @ dy_b^T", () => be.matmul(part, cols, out, Bn, K, C, L, false, true, K * L, C * L, false), gflop],
+  ];
+  console.log(`parts of the qkv path (${be.name}; cols [${Bn}, ${K}, ${L}] = ${((K * N * 4) / 2 ** 20).toFixed(0)} MiB)`);
+  for (const [label, fn, f] of parts) {
+    const t = wallAndCpu(fn, reps);
+    console.log(`  ${label.padEnd(20)} ${(t.wall * 1000).toFixed(1).padStart(8)} ms wall ${(t.cpu * 1000).toFixed(1).padStart(8)} ms cpu${f ? ` ${(f / t.wall).toFixed(1).padStart(7)} GFLOP/s` : ""}`);
+  }
+}
+
+interface TorchConv {
+  version: string; threads: number; mkldnn: boolean; cpuCapability: string;
+  fwd: { ms: number; cpuMs: number }; fwdBwd: { ms: number; cpuMs: number };
+}
+
+if (!argv.includes("--no-peers")) {
+  const r = spawnSync(python, [path.join(root, "bench", "peers", "torch_conv.py"), "--batch", String(Bn), "--channels", String(C),
+    "--size", String(S), "--kernel", String(k), "--reps", String(reps), "--threads", String(threads)],
+  { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) } });
+  const last = r.stdout?.trim().split("\n").pop() ?? "";
+  let t: TorchConv | null = null;
+  try {
+    t = r.status === 0 ? JSON.parse(last) as TorchConv : null;
+  } catch {
+    t = null;
+  }
+  if (!t) {
+    console.log(`PyTorch: not run (${r.error ? r.error.message : `${python} exited ${r.status}: ${(r.stderr ?? "").trim().split("\n").pop() ?? ""}`}); pass --python /path/to/python with torch`);
+  } else {
+    console.log(`PyTorch ${t.version} (CPU capability ${t.cpuCapability}, mkldnn ${t.mkldnn}, ${t.threads} threads)`);
+    const row = (label: string, c: { ms: number; cpuMs: number }, f: number): string =>
+      `  torch         ${label} ${fmt({ wall: c.ms / 1000, cpu: c.cpuMs / 1000 }, f)}`;
+    console.log(row("forward          ", t.fwd, gflop));
+    console.log(row("forward + backward", t.fwdBwd, 3 * gflop));
+  }
+}
