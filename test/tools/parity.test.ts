@@ -26,7 +26,7 @@ describe("parity tool", () => {
       const failed = r.cases.filter((c) => !c.ok);
       assert.deepEqual(failed.map((c) => `${r.family}/${c.name}: ${c.problems.join("; ")}`), []);
     }
-    for (const fam of ["sdpa", "dot_cosine", "mha", "basic", "transformer", "optim", "rope", "alibi", "gqa"]) {
+    for (const fam of ["sdpa", "dot_cosine", "mha", "basic", "transformer", "optim", "rope", "alibi", "gqa", "vision"]) {
       assert.ok(reports.some((r) => r.family === fam && !r.skipped && r.cases.length > 0), fam);
     }
   });

@@ -8,8 +8,8 @@ import { flatten, transpose } from "../../../src/ops/shape.js";
 import type { Tensor } from "../../../src/tensor/tensor.js";
 import { cfg, type FamilyRunner, type FxCase, type Forward } from "../fixture.js";
 
-function pairOf(c: FxCase, key: string): [number, number] {
-  const v = c.config[key];
+function pairOf(c: FxCase, key: string, fallback?: [number, number]): [number, number] {
+  const v = c.config[key] ?? fallback;
   if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => typeof n === "number")) throw new Error(`fixture ${c.name}: config.${key} expected [h, w]`);
   return [v[0] as number, v[1] as number];
 }
@@ -27,8 +27,10 @@ export const vision: FamilyRunner = ({ c, inputs, params }) => {
   if (!x) throw new Error("input x expected");
   switch (op) {
     case "conv2d": {
+      const p = c.config.padding;
+      const padding = p === "same" || p === "valid" ? p : pairOf(c, "padding");
       const m = new Conv2d(cfg(c, "in_channels", "number"), cfg(c, "out_channels", "number"), pairOf(c, "kernel_size"), {
-        stride: pairOf(c, "stride"), padding: pairOf(c, "padding"), dilation: pairOf(c, "dilation"),
+        stride: pairOf(c, "stride"), padding, dilation: pairOf(c, "dilation"),
         groups: cfg(c, "groups", "number"), bias: cfg(c, "bias", "boolean"),
       });
       return withParams(m, params, inputs, () => ({ y: m.forward(x) }));
@@ -41,18 +43,23 @@ export const vision: FamilyRunner = ({ c, inputs, params }) => {
     case "max_pool2d":
       return {
         outputs: {
-          y: new MaxPool2d(pairOf(c, "kernel_size"), { stride: pairOf(c, "stride"), padding: pairOf(c, "padding"), ceilMode: cfg(c, "ceil_mode", "boolean") }).forward(x),
+          y: new MaxPool2d(pairOf(c, "kernel_size"), {
+            stride: pairOf(c, "stride"), padding: pairOf(c, "padding"), dilation: pairOf(c, "dilation", [1, 1]), ceilMode: cfg(c, "ceil_mode", "boolean"),
+          }).forward(x),
         },
       };
-    case "avg_pool2d":
+    case "avg_pool2d": {
+      const d = c.config.divisor_override;
+      if (d !== undefined && d !== null && typeof d !== "number") throw new Error(`fixture ${c.name}: config.divisor_override expected a number or null`);
       return {
         outputs: {
           y: new AvgPool2d(pairOf(c, "kernel_size"), {
             stride: pairOf(c, "stride"), padding: pairOf(c, "padding"), ceilMode: cfg(c, "ceil_mode", "boolean"),
-            countIncludePad: cfg(c, "count_include_pad", "boolean"),
+            countIncludePad: cfg(c, "count_include_pad", "boolean"), ...(typeof d === "number" ? { divisorOverride: d } : {}),
           }).forward(x),
         },
       };
+    }
     case "adaptive_avg_pool2d":
       return { outputs: { y: new AdaptiveAvgPool2d(pairOf(c, "output_size")).forward(x) } };
     case "batch_norm2d":
