@@ -6,7 +6,7 @@
  * checkpoint and validation.
  *
  * ```ts
- * const run = await prepareRun(opts, () => BpeTokenizer.train(texts, { vocabSize: 8000 }));
+ * const run = await prepareRun(opts);   // opts.task, opts.outDir, …: data, tokenizer, resume state
  * const result = await runTraining(opts, run, { model, optimizer, scheduler, bundle, batchAt, epochOf, lossOf, evaluate });
  * ```
  */
@@ -24,7 +24,9 @@ import { checkpointWriter, latestCheckpoint, loadCheckpoint } from "../../train/
 import { formatDuration, progressReporter } from "../../train/node/progress.js";
 import type { TrainState } from "../../train/state.js";
 import type { TextModelBundle } from "./model-file.js";
-import { loadTextModelDir, readBounded, saveTextModelDir, writeAtomic } from "./node-files.js";
+import { loadTextModelDir, readBounded, readTsvFile, saveTextModelDir, writeAtomic } from "./node-files.js";
+import type { TextTask } from "./tasks.js";
+import type { TsvTable } from "../../data/tsv.js";
 
 export interface TrainCommonOptions {
   /** Directory with train.tsv and valid.tsv (default: the task's). */
@@ -56,6 +58,9 @@ export interface TrainResult {
 }
 
 export interface PreparedRun {
+  /** The training and validation splits (the task's two columns). */
+  train: TsvTable;
+  valid: TsvTable;
   tokenizer: BpeTokenizer;
   init: TextModelBundle | null;
   /** Updates the init model had (its info.steps), 0 otherwise: the schedule continues from there. */
@@ -82,10 +87,17 @@ export function checkTrainOptions<O extends TrainCommonOptions>(opts: O, ints: r
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ValueError(op, "seed", "an integer", String(o.seed));
 }
 
-/** The run's tokenizer (written to outDir/tokenizer.json), init model and resume state. */
-export async function prepareRun(o: TrainCommonOptions, newTokenizer: () => BpeTokenizer): Promise<PreparedRun> {
+/**
+ * The run's data (train.tsv and valid.tsv of the data directory), tokenizer (written to
+ * outDir/tokenizer.json: the resumed run's, the init model's, or a new one trained on both columns
+ * of the training split), init model and resume state.
+ */
+export async function prepareRun(o: TrainCommonOptions & { task: TextTask }): Promise<PreparedRun> {
   const log = o.log ?? ((l: string) => console.log(l));
   const t0 = performance.now();
+  const task = o.task, dataDir = o.dataDir ?? task.dataDir;
+  const train = await readTsvFile(join(dataDir, "train.tsv"), [task.srcColumn, task.tgtColumn]);
+  const valid = await readTsvFile(join(dataDir, "valid.tsv"), [task.srcColumn, task.tgtColumn]);
   await mkdir(o.outDir, { recursive: true });
   const tokPath = join(o.outDir, "tokenizer.json");
   let tokenizer: BpeTokenizer, init: TextModelBundle | null = null, resumeFrom: TrainState | null = null, initSteps = 0;
@@ -107,11 +119,11 @@ export async function prepareRun(o: TrainCommonOptions, newTokenizer: () => BpeT
     log(`starting from the weights of ${o.init}${initSteps ? ` (trained ${initSteps} steps: the learning-rate schedule continues from there)` : ""}`);
   } else {
     const tt = performance.now();
-    tokenizer = newTokenizer();
+    tokenizer = BpeTokenizer.train(train.rows.flatMap((r) => [r[task.srcColumn]!, r[task.tgtColumn]!]), { vocabSize: o.vocabSize ?? 8000 });
     log(`tokenizer: byte-level BPE, ${tokenizer.vocabSize} tokens, trained in ${((performance.now() - tt) / 1000).toFixed(1)} s`);
   }
   await writeAtomic(tokPath, tokenizer.toJSON());
-  return { tokenizer, init, initSteps, resumeFrom, log, t0 };
+  return { train, valid, tokenizer, init, initSteps, resumeFrom, log, t0 };
 }
 
 export interface TrainingParts<B> {

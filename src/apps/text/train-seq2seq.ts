@@ -12,7 +12,6 @@
  * await trainSeq2Seq({ task: TASKS.translate, outDir: "runs/mt", minutes: 60 });
  * ```
  */
-import { join } from "node:path";
 import { noGrad } from "../../autograd/graph.js";
 import { Seq2SeqTransformer, type Seq2SeqConfig } from "../../nn/seq2seq.js";
 import { crossEntropy } from "../../ops/functional.js";
@@ -21,9 +20,7 @@ import { AdamW } from "../../optim/adam.js";
 import { LRScheduler } from "../../optim/schedule.js";
 import { TokenBatches, type IdPair, type Seq2SeqBatch } from "../../seq2seq/batching.js";
 import { manualSeed } from "../../tensor/rng.js";
-import { BpeTokenizer } from "../../text/bpe.js";
 import { TextGenerator } from "./generator.js";
-import { readTsvFile } from "./node-files.js";
 import { scoreTask, type TextTask } from "./tasks.js";
 import { checkTrainOptions, prepareRun, runTraining, textSchedule, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
 
@@ -41,11 +38,9 @@ export interface Seq2SeqTrainOptions extends TrainCommonOptions {
 
 export async function trainSeq2Seq(o: Seq2SeqTrainOptions): Promise<TrainResult> {
   checkTrainOptions(o, ["dModel", "nhead", "layers", "dimFeedforward", "evalSamples"]);
-  const task = o.task, dataDir = o.dataDir ?? task.dataDir, seed = o.seed ?? 0;
-  const train = await readTsvFile(join(dataDir, "train.tsv"), [task.srcColumn, task.tgtColumn]);
-  const valid = await readTsvFile(join(dataDir, "valid.tsv"), [task.srcColumn, task.tgtColumn]);
-  const run = await prepareRun(o, () => BpeTokenizer.train(train.rows.flatMap((r) => [r[task.srcColumn]!, r[task.tgtColumn]!]), { vocabSize: o.vocabSize ?? 8000 }));
-  const { tokenizer, log } = run;
+  const task = o.task, seed = o.seed ?? 0;
+  const run = await prepareRun(o);
+  const { train, valid, tokenizer, log } = run;
 
   const encodePairs = (rows: Record<string, string>[]): IdPair[] => rows.map((r) => ({
     src: tokenizer.encode(r[task.srcColumn]!).slice(0, task.maxSrcLen),

@@ -9,7 +9,6 @@
  * await trainSpan({ task: TASKS.summarize, outDir: "runs/sum", minutes: 20 });
  * ```
  */
-import { join } from "node:path";
 import { SpanExtractor } from "../../nn/span-extractor.js";
 import { add, mul } from "../../ops/elementwise.js";
 import { crossEntropy } from "../../ops/functional.js";
@@ -17,10 +16,8 @@ import { AdamW } from "../../optim/adam.js";
 import { LRScheduler } from "../../optim/schedule.js";
 import { Generator, manualSeed } from "../../tensor/rng.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { BpeTokenizer } from "../../text/bpe.js";
 import { TextGenerator } from "./generator.js";
 import { MAX_SPAN_WORDS } from "./generator.js";
-import { readTsvFile } from "./node-files.js";
 import { oracleSpan, wordTokens } from "./span-data.js";
 import { scoreTask, type TextTask } from "./tasks.js";
 import { checkTrainOptions, prepareRun, runTraining, textSchedule, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
@@ -50,11 +47,9 @@ interface SpanBatch {
 
 export async function trainSpan(o: SpanTrainOptions): Promise<TrainResult> {
   checkTrainOptions(o, ["dModel", "nhead", "layers", "dimFeedforward", "maxLen"]);
-  const task = o.task, dataDir = o.dataDir ?? task.dataDir, seed = o.seed ?? 0;
-  const train = await readTsvFile(join(dataDir, "train.tsv"), [task.srcColumn, task.tgtColumn]);
-  const valid = await readTsvFile(join(dataDir, "valid.tsv"), [task.srcColumn, task.tgtColumn]);
-  const run = await prepareRun(o, () => BpeTokenizer.train(train.rows.flatMap((r) => [r[task.srcColumn]!, r[task.tgtColumn]!]), { vocabSize: o.vocabSize ?? 8000 }));
-  const { tokenizer, log } = run;
+  const task = o.task, seed = o.seed ?? 0;
+  const run = await prepareRun(o);
+  const { train, valid, tokenizer, log } = run;
   const maxLen = o.maxLen ?? 160;
 
   // each description with its oracle span as token positions (rows whose synopsis shares no word are left out)
