@@ -53,3 +53,10 @@ export class FormatError extends QkvError {}
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
 }
+
+/** A model has parts an exporter cannot write (e.g. an op with no ONNX form): every one is listed. */
+export class ExportError extends QkvError {
+  constructor(op: string, readonly problems: string[]) {
+    super(op, "model", "parts with an ONNX form", problems.join("; "), `${op}: cannot export: ${problems.join("; ")}`);
+  }
+}
