@@ -146,6 +146,11 @@ describe("training", () => {
     await trainSeq2Seq({ ...common, outDir: join(dir, "run-c"), steps: 2, init: join(dir, "run-a"), log: (l) => lines.push(l) });
     assert.ok(lines.some((l) => l.includes("trained 4 steps")), lines.join("\n"));
     assert.equal((await loadTextModelDir(join(dir, "run-c"))).info?.steps, 6);
+    // Ctrl-C ends the run after the current step, with its checkpoint and model files
+    const stopped = await trainSeq2Seq({ ...common, outDir: join(dir, "run-d"), steps: 50, evalEvery: 1,
+      log: (l) => { if (l.startsWith("step 1 ")) process.emit("SIGINT"); } });
+    assert.equal(stopped.steps, 1);
+    assert.equal(process.listenerCount("SIGINT"), 0);
   });
   test("span: trains a few steps and scores ROUGE", async () => {
     const data = join(dir, "sum");

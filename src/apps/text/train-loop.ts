@@ -170,20 +170,35 @@ export async function runTraining<B>(o: TrainCommonOptions, run: PreparedRun, p:
     const rate = Math.max(1, info.step - info.startStep) / Math.max(1, info.elapsedMs);
     progress({ ...info, totalSteps: info.step + Math.max(1, Math.round((budgetMs - info.elapsedMs) * rate)) });
   };
-  const result = await fit<B>({
-    model: p.model, optimizer: p.optimizer, scheduler: p.scheduler, steps: totalSteps, seed: o.seed ?? 0, clipNorm: 1,
-    batches: p.batchAt, trainStep: p.lossOf, onStep,
-    evalEvery: o.evalEvery ?? 500,
-    evaluate: () => p.evaluate(),
-    onEval: async (r) => {
-      progress.pause();
-      await record(r.step, r.metrics);
-    },
-    checkpointEvery: o.checkpointEvery ?? 200,
-    checkpoint: writer,
-    stopWhen: (info) => info.elapsedMs >= budgetMs,
-    ...(run.resumeFrom ? { resumeFrom: run.resumeFrom } : {}),
-  });
+  // Ctrl-C (or SIGTERM) ends the run after the current step, with its checkpoint, validation and model files
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log("stopping after this step (again to quit at once)");
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let result;
+  try {
+    result = await fit<B>({
+      model: p.model, optimizer: p.optimizer, scheduler: p.scheduler, steps: totalSteps, seed: o.seed ?? 0, clipNorm: 1,
+      batches: p.batchAt, trainStep: p.lossOf, onStep,
+      evalEvery: o.evalEvery ?? 500,
+      evaluate: () => p.evaluate(),
+      onEval: async (r) => {
+        progress.pause();
+        await record(r.step, r.metrics);
+      },
+      checkpointEvery: o.checkpointEvery ?? 200,
+      checkpoint: writer,
+      stopWhen: (info) => interrupted || info.elapsedMs >= budgetMs,
+      ...(run.resumeFrom ? { resumeFrom: run.resumeFrom } : {}),
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
   progress.stop();
   await writer(result.state());
   if (result.evals.at(-1)?.step !== result.finalStep) {
