@@ -87,8 +87,9 @@ describe("ONNX export: Seq2SeqTransformer (encoder, decoder, decoder with past)"
     test(`encoder outputs and greedy generation equal qkv's (${mode})`, async () => {
       const g = new Generator(5);
       const model = new Seq2SeqTransformer(cfg, { generator: g }).eval();
-      // larger weights than the init, so that the tiny model's greedy outputs vary with the source
-      noGrad(() => { for (const p of model.parameters()) if (p.rank > 1) for (let i = 0; i < p.data.length; i++) p.data[i] = Number(p.data[i]) * 2; });
+      // larger layer weights than the init: a tiny random model with tied embeddings otherwise
+      // repeats one token whatever the source
+      noGrad(() => { for (const [n, p] of model.namedParameters()) if (p.rank > 1 && n !== "embed.weight") for (let i = 0; i < p.data.length; i++) p.data[i] = Number(p.data[i]) * 5; });
       const files = onnxGraphs(model, {}, { attention: mode });
       assert.deepEqual(files.map((f) => f.name), ["encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"]);
       assert.deepEqual(files[2]!.inputs.slice(0, 4), ["input_ids", "encoder_attention_mask", "past_key_values.0.decoder.key", "past_key_values.0.decoder.value"]);
@@ -105,7 +106,7 @@ describe("ONNX export: Seq2SeqTransformer (encoder, decoder, decoder with past)"
         const got = await ortGreedy(model, s, src, 12);
         assert.deepEqual(got.tokens, want, `lengths ${lengths}`);
         assert.ok(got.logitDiff <= TOL, `decoder logits, lengths ${lengths}: max |diff| ${got.logitDiff}`);
-        assert.ok(want.some((w) => w.length > 0), "some tokens generated");
+        if (lengths.length > 2) assert.ok(new Set(want.flat()).size > 2, `varied tokens: ${JSON.stringify(want)}`);
       }
       await Promise.all([s.enc.release(), s.dec.release(), s.past.release()]);
     });

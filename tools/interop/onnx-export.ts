@@ -1,0 +1,81 @@
+/**
+ * The TypeScript half of the ONNX check with Python's `onnx` and `onnxruntime` (not part of the
+ * test suite; tools/interop/onnx_check.py runs it). `npx tsx tools/interop/onnx-export.ts <dir>`
+ * exports each test model to `<dir>/<case>/…onnx` and writes `<dir>/<case>.io.json`: for each graph
+ * file, its feeds and qkv's outputs for them; for the Seq2SeqTransformer also the source ids and
+ * qkv's greedy tokens.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { noGrad } from "../../src/autograd/graph.js";
+import { loadBackends } from "../../src/node.js";
+import { LayerNorm } from "../../src/nn/layers.js";
+import type { Module } from "../../src/nn/module.js";
+import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
+import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
+import { TransformerDecoder, TransformerDecoderLayer } from "../../src/nn/transformer-decoder.js";
+import { TransformerEncoder, TransformerEncoderLayer } from "../../src/nn/transformer.js";
+import { exportOnnx } from "../../src/onnx/node.js";
+import { greedySearch } from "../../src/seq2seq/search.js";
+import { Generator } from "../../src/tensor/rng.js";
+import { Tensor, randn } from "../../src/tensor/tensor.js";
+
+loadBackends({ quiet: true });
+const out = process.argv[2];
+if (!out) throw new Error("usage: onnx-export.ts <dir>");
+const g = new Generator(3);
+
+interface Json { dtype: string; dims: number[]; data: number[] }
+const j = (t: Tensor, dtype = t.dtype === "int32" ? "int64" : t.dtype): Json => ({ dtype, dims: t.shape.slice(), data: Array.from(t.data as ArrayLike<number>) });
+
+function padMask(B: number, n: number): Tensor {
+  const m = new Tensor(new Uint8Array(B * n), [B, n], "bool");
+  for (let k = n - 2; k < n; k++) if (k > 0) m.data[n + k] = 1;
+  return m;
+}
+
+async function write(name: string, model: Module, example: object, attention: "plain" | "fused", io: Record<string, unknown>): Promise<void> {
+  const dir = join(out!, name);
+  mkdirSync(dir, { recursive: true });
+  const files = await exportOnnx(model, example, model instanceof Seq2SeqTransformer ? dir : join(dir, "model.onnx"), { attention });
+  writeFileSync(join(out!, `${name}.io.json`), JSON.stringify({ files: files.map((f) => f.name), attention, ...io }));
+  console.log(`${name}: ${files.map((f) => f.name).join(", ")}`);
+}
+
+for (const attention of ["plain", "fused"] as const) {
+  const mha = new MultiheadAttention(16, 4, { batchFirst: true, generator: g }).eval();
+  const x = randn([2, 9, 16], { generator: g }), kpm = padMask(2, 9);
+  const y = noGrad(() => mha.forward(x, x, x, { keyPaddingMask: kpm, needWeights: false }).output);
+  await write(`mha_${attention}`, mha, { query: x, keyPaddingMask: kpm }, attention,
+    { runs: [{ file: "model.onnx", feeds: { query: j(x), key_padding_mask: j(kpm) }, expected: { output: j(y) } }] });
+
+  const enc = new TransformerEncoder(new TransformerEncoderLayer(16, 4, { dimFeedforward: 32, dropout: 0, batchFirst: true, normFirst: true, activation: "gelu",
+    attention: { kind: "window", window: 2 }, generator: g }), 2, { norm: new LayerNorm(16) }).eval();
+  const src = randn([2, 11, 16], { generator: g });
+  await write(`encoder_window_${attention}`, enc, { src }, attention,
+    { runs: [{ file: "model.onnx", feeds: { src: j(src) }, expected: { output: j(noGrad(() => enc.forward(src))) } }] });
+
+  const dec = new TransformerDecoder(new TransformerDecoderLayer(16, 2, { dimFeedforward: 32, dropout: 0, generator: g }), 2).eval();
+  const tgt = randn([6, 2, 16], { generator: g }), mem = randn([8, 2, 16], { generator: g }), mkpm = padMask(2, 8);
+  await write(`decoder_${attention}`, dec, { tgt, memory: mem, memoryKeyPaddingMask: mkpm, tgtIsCausal: true }, attention, {
+    runs: [{ file: "model.onnx", feeds: { tgt: j(tgt), memory: j(mem), memory_key_padding_mask: j(mkpm) },
+      expected: { output: j(noGrad(() => dec.forward(tgt, mem, { memoryKeyPaddingMask: mkpm, tgtIsCausal: true }))) } }],
+  });
+
+  const cfg = { vocabSize: 48, dModel: 16, nhead: 2, encoderLayers: 2, decoderLayers: 2, dimFeedforward: 32, dropout: 0, maxLen: 40, padId: 0 };
+  const s2s = new Seq2SeqTransformer(cfg, { generator: new Generator(5) }).eval();
+  // larger layer weights than the init, so that the greedy tokens vary (see test/onnx/seq2seq.test.ts)
+  noGrad(() => { for (const [n, p] of s2s.namedParameters()) if (p.rank > 1 && n !== "embed.weight") for (let i = 0; i < p.data.length; i++) p.data[i] = Number(p.data[i]) * 5; });
+  const ids = new Tensor(Int32Array.from([5, 9, 14, 20, 33, 7, 11, 0, 0, 0, 40, 41, 42, 43, 44, 45, 46, 47, 3, 4]), [2, 10], "int32");
+  const mask = new Tensor(Int32Array.from(ids.data as Int32Array, (v) => (v === 0 ? 0 : 1)), [2, 10], "int32");
+  const memory = noGrad(() => s2s.encode(ids));
+  const tgtIn = new Tensor(Int32Array.from([1, 7, 9, 11, 1, 8, 10, 12]), [2, 4], "int32");
+  await write(`seq2seq_${attention}`, s2s, {}, attention, {
+    runs: [
+      { file: "encoder_model.onnx", feeds: { input_ids: j(ids), attention_mask: j(mask) }, expected: { last_hidden_state: j(memory) } },
+      { file: "decoder_model.onnx", feeds: { input_ids: j(tgtIn), encoder_attention_mask: j(mask), encoder_hidden_states: j(memory) },
+        expected: { logits: j(noGrad(() => s2s.forward(ids, tgtIn))) } },
+    ],
+    greedy: { input_ids: j(ids), attention_mask: j(mask), bos: 1, eos: 2, maxLen: 12, layers: cfg.decoderLayers, tokens: greedySearch(s2s, ids, { bosId: 1, eosId: 2, maxLen: 12 }) },
+  });
+}
