@@ -13,6 +13,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { registerDatesCommands } from "../apps/dates/cli.js";
 import { registerExportCommands } from "../apps/export/cli.js";
 import { registerTextCommands } from "../apps/text/cli.js";
+import { registerVizCommands } from "../apps/viz/cli.js";
 import { loadBackends } from "../node.js";
 import { setBackend, availableBackends } from "../backend/registry.js";
 import type { BackendName } from "../backend/backend.js";
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
   program.option("--backend <name>", "compute backend: native, wasm or js (default: the fastest that loads)");
   registerDatesCommands(program);
   registerTextCommands(program);
+  registerVizCommands(program);
   registerExportCommands(program);
   program.hook("preAction", () => {
     loadBackends();

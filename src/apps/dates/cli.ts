@@ -3,6 +3,7 @@
  *
  * ```sh
  * npx qkv demo --steps 1500 --seed 0 --out dates-attention.html
+ * npx qkv demo --viz dates-viz.html          # also the head view / model view page
  * ```
  */
 import { Command, InvalidArgumentError } from "commander";
@@ -28,7 +29,8 @@ export function registerDatesCommands(program: Command): void {
     .option("--batch-size <n>", "examples per step", int("--batch-size"), 64)
     .option("--test-size <n>", "held-out examples to evaluate", int("--test-size"), 1000)
     .option("--out <path>", "where to write the attention report (HTML)", "qkv-demo-attention.html")
-    .action(async (o: { steps: number; seed: number; batchSize: number; testSize: number; out: string }) => {
-      await runDatesDemo({ steps: o.steps, seed: o.seed, batchSize: o.batchSize, testSize: o.testSize, out: o.out });
+    .option("--viz <file.html>", "also write the interactive attention page (head view, model view, rollout) of the first held-out example")
+    .action(async (o: { steps: number; seed: number; batchSize: number; testSize: number; out: string; viz?: string }) => {
+      await runDatesDemo({ steps: o.steps, seed: o.seed, batchSize: o.batchSize, testSize: o.testSize, out: o.out, ...(o.viz ? { viz: o.viz } : {}) });
     });
 }

@@ -22,6 +22,7 @@ import { manualSeed } from "../../tensor/rng.js";
 import { fit } from "../../train/fit.js";
 import { progressReporter } from "../../train/node/progress.js";
 import { attentionReportHtml, type ReportHead } from "../../viz/heatmap.js";
+import { datesPage } from "../viz/pages.js";
 import { makeBatch, type Batch } from "./batches.js";
 import { greedyDecode } from "./decode.js";
 import { DateModel, flatLogits } from "./model.js";
@@ -31,8 +32,12 @@ export interface DatesDemoOptions {
   seed?: number;
   batchSize?: number;
   testSize?: number;
-  /** Path of the HTML attention report. */
-  out?: string;
+  /** Path of the HTML attention report (null: none). */
+  out?: string | null;
+  /** Also write the interactive attention page (head view, model view, rollout) of one example here. */
+  viz?: string;
+  /** The source shown by `viz` (default: the first held-out example). */
+  vizSource?: string;
   dModel?: number;
   layers?: number;
   /** Write progress and examples here (default stdout). */
@@ -51,7 +56,14 @@ export interface DatesDemoResult {
   trainSeconds: number;
   steps: number;
   examples: { source: string; target: string; output: string }[];
-  reportPath: string;
+  reportPath: string | null;
+  vizPath: string | null;
+}
+
+function writeAtomicSync(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
 }
 
 function checkInt(v: number, arg: string, min: number): void {
@@ -106,8 +118,10 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   checkInt(layers, "layers", 1);
   if (dModel % 4 !== 0) throw new ValueError("qkv demo", "dModel", "a multiple of 4 (4 heads)", String(dModel));
   if (!Number.isInteger(seed)) throw new ValueError("qkv demo", "seed", "an integer", String(seed));
+  const vizLen = opts.vizSource === undefined ? 1 : Array.from(opts.vizSource).length;
+  if (vizLen < 1 || vizLen > 64) throw new ValueError("qkv demo", "--text", "1 to 64 characters (the model's positions)", `${vizLen} characters`);
   const log = opts.log ?? ((l: string) => console.log(l));
-  const out = opts.out ?? "qkv-demo-attention.html";
+  const out = opts.out === undefined ? "qkv-demo-attention.html" : opts.out;
   const t0 = performance.now();
 
   manualSeed(seed);
@@ -144,19 +158,25 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   for (const e of examples) log(`  ${e.output === e.target ? "✓" : "✗"} ${JSON.stringify(e.source).padEnd(34)} -> ${e.output}${e.output === e.target ? "" : `   (expected ${e.target})`}`);
 
   const shown = test.slice(0, 3);
-  const sections = crossAttention(model, shown, outputs.slice(0, 3), vocab).map((heads, i) => ({
-    title: `${JSON.stringify(shown[i]!.source)} → ${outputs[i]!}`,
-    heads,
-  }));
-  const html = attentionReportHtml(sections, { title: "qkv demo: where the decoder looks in the input while writing each character (cross-attention, last layer, per head)" });
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(tmp, html);
-  renameSync(tmp, out);
+  if (out !== null) {
+    const sections = crossAttention(model, shown, outputs.slice(0, 3), vocab).map((heads, i) => ({
+      title: `${JSON.stringify(shown[i]!.source)} → ${outputs[i]!}`,
+      heads,
+    }));
+    const html = attentionReportHtml(sections, { title: "qkv demo: where the decoder looks in the input while writing each character (cross-attention, last layer, per head)" });
+    writeAtomicSync(out, html);
+    log("");
+    log(`cross-attention of ${shown.length} examples, per head: ${out}`);
+  }
+  if (opts.viz) {
+    const source = opts.vizSource ?? test[0]!.source;
+    const output = opts.vizSource === undefined ? outputs[0]! : evaluate(model, [{ source, target: "" }], vocab).outputs[0]!;
+    writeAtomicSync(opts.viz, datesPage(model, vocab, source, output, { op: "qkv demo", textArg: "--text" }));
+    log(`attention of every layer and head (head view, model view, rollout) for ${JSON.stringify(source)} -> ${output}: ${opts.viz}`);
+  }
   const seconds = (performance.now() - t0) / 1000;
-  log("");
-  log(`cross-attention of ${shown.length} examples, per head: ${out}`);
   log(`trained ${steps} steps in ${trainSeconds.toFixed(1)} s; total ${seconds.toFixed(1)} s`);
   log(`exact match: ${(acc * 100).toFixed(1)}%`);
-  return { exactMatch: acc, seconds, trainSeconds, steps, examples, reportPath: out };
+  return { exactMatch: acc, seconds, trainSeconds, steps, examples, reportPath: out, vizPath: opts.viz ?? null };
 }
 
