@@ -14,7 +14,8 @@ import { ValueError } from "../../tensor/errors.js";
 import { evaluateFile } from "./evaluate.js";
 import { TextGenerator } from "./generator.js";
 import type { TextTaskName } from "./model-file.js";
-import { loadTextModelDir, readBounded } from "./node-files.js";
+import { loadTextModelDir, readBounded, writeAtomic } from "./node-files.js";
+import { textModelPage } from "../viz/pages.js";
 import { TASKS } from "./tasks.js";
 import { trainSeq2Seq } from "./train-seq2seq.js";
 import { trainSpan } from "./train-span.js";
@@ -69,7 +70,8 @@ function addTask(program: Command, name: TextTaskName, what: { run: string; outp
     .option("--file <path>", "read inputs from this file, one per line")
     .option("--model <path>", "model directory (or its model.safetensors)", task.modelDir)
     .option("--beam <n>", "beam width (1 = greedy)", int("--beam"), 4)
-    .action(async (words: string[], o: { file?: string; model: string; beam: number }) => {
+    .option("--viz <file.html>", "also write the attention page (head view, model view, rollout) of the first input")
+    .action(async (words: string[], o: { file?: string; model: string; beam: number; viz?: string }) => {
       const lines = await inputs(`qkv ${name}`, words, o.file);
       const gen = new TextGenerator(await loadTextModelDir(o.model));
       if (gen.bundle.task !== name) throw new ValueError(`qkv ${name}`, "--model", `a ${name} model`, `a ${gen.bundle.task} model (${o.model})`);
@@ -77,6 +79,7 @@ function addTask(program: Command, name: TextTaskName, what: { run: string; outp
         beam: o.beam,
         onTruncate: (i, n, kept) => console.error(`warning: input ${i + 1} has ${n} tokens; the model reads the first ${kept}`),
       });
+      if (o.viz) await writeAtomic(o.viz, textModelPage(gen.bundle, lines[0]!, { op: `qkv ${name}`, target: outs[0]!, clipTarget: true }));
       for (const line of outs) console.log(line);
     });
   cmd.command("eval")
