@@ -81,6 +81,15 @@ export { LSTMCell, GRUCell, lstmStep, gruStep, type RNNCellOptions } from "./nn/
 export { LSTM, GRU, type RNNOptions, type RNNResult, type LSTMResult } from "./nn/rnn.js";
 export { GATConv, type GATConvOptions, type GATConvForwardOptions, type GATConvResult } from "./nn/gat.js";
 
+// interpretability
+export { captureAttention, attentionModules, recordsOf, attentionTimesGradient, type AttentionRecord, type AttentionRecordKind, type CaptureOptions, type CaptureResult } from "./interpret/capture.js";
+export { attentionRollout, attentionFlow, headMean, residualAttention, type RolloutOptions, type FlowOptions } from "./interpret/rollout.js";
+export { FlowNetwork } from "./interpret/maxflow.js";
+export { headStats, type HeadStats } from "./interpret/head-stats.js";
+export { attentionPageHtml, type AttentionPageData, type ViewGroup, type ViewLayer, type ViewMatrix } from "./viz/attention-view.js";
+export { pageDataFromCapture, type PageFromCaptureOptions } from "./viz/from-capture.js";
+export { graphPageHtml, graphLayerFromRecord, type GraphPageData, type GraphLayer } from "./viz/graph-view.js";
+
 // metrics
 export { corpusBleu, sentenceBleu, formatBleu, tokenize13a, type BleuOptions, type BleuResult, type BleuTokenizer, type BleuSmoothing } from "./metrics/bleu.js";
 export { corpusRouge, sentenceRouge, rougeN, rougeL, rougeTokenize, type RougeScore, type RougeScores, type CorpusRouge } from "./metrics/rouge.js";
