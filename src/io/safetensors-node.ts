@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { FormatError } from "../tensor/errors.js";
+import { fileError, openRegularFile } from "./files.js";
 import type { Tensor } from "../tensor/tensor.js";
 import {
   decodeSafetensorsTensor,
@@ -114,7 +115,7 @@ async function readHeader(fh: FileHandle, path: string, opts: DecodeOptions, op:
     await readAll(fh, headerBytes, 8, op, path);
     return { header: parseSafetensorsHeader(headerBytes, size - 8 - n, op), dataStart: 8 + n };
   } catch (e) {
-    throw withPath(e, path);
+    throw e instanceof FormatError || errCode(e) === undefined ? withPath(e, path) : fileError(op, path, e);
   }
 }
 
@@ -128,7 +129,7 @@ async function readHeader(fh: FileHandle, path: string, opts: DecodeOptions, op:
  * ```
  */
 export async function loadSafetensorsHeader(path: string, opts: DecodeOptions = {}): Promise<SafetensorsHeader> {
-  const fh = await open(path, "r");
+  const { fh } = await openRegularFile(path, "loadSafetensorsHeader");
   try {
     return (await readHeader(fh, path, opts, "loadSafetensorsHeader")).header;
   } finally {
@@ -148,7 +149,7 @@ export async function loadSafetensorsHeader(path: string, opts: DecodeOptions = 
  */
 export async function loadSafetensors(path: string, opts: DecodeOptions = {}): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
   const op = "loadSafetensors";
-  const fh = await open(path, "r");
+  const { fh } = await openRegularFile(path, op);
   try {
     const { header, dataStart } = await readHeader(fh, path, opts, op);
     const tensors = new Map<string, Tensor>();

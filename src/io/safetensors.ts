@@ -4,7 +4,8 @@
  * file functions live in `safetensors-node.ts`.
  *
  * Every field of a file is validated before anything large is allocated, so a truncated or
- * hostile file fails fast with a FormatError naming the field, what was expected and what came.
+ * hostile file fails fast with a FormatError naming the field, what was expected and what came
+ * (the header's JSON nests at most 128 deep; docs/robustness.md lists every limit).
  *
  * ```ts
  * const bytes = encodeSafetensors({ w: tensor([[1, 2], [3, 4]]) }, { format: "pt" });
@@ -15,6 +16,7 @@
 import { allocate, type DType, type TypedArray } from "../tensor/dtype.js";
 import { FormatError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
+import { parseJsonBounded } from "./json.js";
 
 /** The dtypes this module reads. */
 export type SafetensorsDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
@@ -159,12 +161,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, dataBytes: numbe
   } catch {
     throw new FormatError(op, "header", "valid UTF-8", "invalid UTF-8 bytes");
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new FormatError(op, "header", "valid JSON", `a parse error (${(e as Error).message})`);
-  }
+  const json = parseJsonBounded(text, op, "header");
   if (!isRecord(json)) throw new FormatError(op, "header", "a JSON object", describe(json));
   checkDuplicateKeys(text, op);
 

@@ -11,6 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { openRegularFile } from "../io/files.js";
 import { FormatError, ValueError } from "../tensor/errors.js";
 import { BpeTokenizer } from "./bpe.js";
 import { MAX_TOKENIZER_JSON_CHARS } from "./tokenizer-json.js";
@@ -22,10 +23,9 @@ export const MAX_TOKENIZER_FILE_BYTES = MAX_TOKENIZER_JSON_CHARS;
 export async function loadTokenizer(path: string): Promise<BpeTokenizer> {
   const op = "loadTokenizer";
   if (typeof path !== "string" || path.length === 0) throw new ValueError(op, "path", "a file path", String(path));
-  const fh = await open(path, "r");
+  const { fh, size } = await openRegularFile(path, op);
   let text: string;
   try {
-    const { size } = await fh.stat();
     if (size > MAX_TOKENIZER_FILE_BYTES) throw new FormatError(op, "file", `at most ${MAX_TOKENIZER_FILE_BYTES} bytes`, `${size} bytes (${path})`);
     const buf = Buffer.alloc(size);
     for (let off = 0; off < size;) {

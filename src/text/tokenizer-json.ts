@@ -10,6 +10,7 @@
  * writeTokenizerJson(config) === text; // for files written by writeTokenizerJson
  * ```
  */
+import { parseJsonBounded } from "../io/json.js";
 import { FormatError } from "../tensor/errors.js";
 import { BYTE_TO_CHAR } from "./byte-level.js";
 
@@ -176,12 +177,7 @@ export function parseTokenizerJson(text: string, source = "tokenizer.json"): Bpe
   const r = new Reader(source);
   if (typeof text !== "string") r.fail("text", "a string", typeof text);
   if (text.length > MAX_TOKENIZER_JSON_CHARS) r.fail("text", `at most ${MAX_TOKENIZER_JSON_CHARS} characters`, `${text.length}`);
-  let json: Json;
-  try {
-    json = JSON.parse(text) as Json;
-  } catch (e) {
-    return r.fail("text", "valid JSON", e instanceof Error ? e.message : String(e));
-  }
+  const json = parseJsonBounded(text, OP, "text", source) as Json;
   const root = r.obj(json, "(root)");
   if (root.version !== "1.0") r.fail("version", "\"1.0\"", show(root.version));
   r.none(root.truncation, "truncation", "truncation");

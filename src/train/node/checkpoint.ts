@@ -14,6 +14,8 @@
  */
 import { mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { fileError } from "../../io/files.js";
+import { jsonDepthExceeded, MAX_JSON_DEPTH } from "../../io/json.js";
 import { loadSafetensors, saveSafetensors } from "../../io/safetensors-node.js";
 import { Module, type StateDict } from "../../nn/module.js";
 import type { ParamGroupState } from "../../optim/optimizer.js";
@@ -91,6 +93,7 @@ export async function saveCheckpoint(target: string, state: TrainState | Checkpo
 function parseJson(meta: Record<string, string>, key: string, path: string): unknown {
   const text = meta[key];
   if (text === undefined) throw new FormatError("loadCheckpoint", `metadata["${key}"]`, "present", `absent (file ${path})`);
+  if (jsonDepthExceeded(text) >= 0) throw new FormatError("loadCheckpoint", `metadata["${key}"]`, `JSON nested at most ${MAX_JSON_DEPTH} deep`, `deeper nesting (file ${path})`);
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -109,7 +112,13 @@ const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "obj
  * Every metadata field is validated; a malformed file throws a FormatError naming the field.
  */
 export async function loadCheckpoint(path: string): Promise<TrainState> {
-  if ((await stat(path)).isDirectory()) {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(path)).isDirectory();
+  } catch (e) {
+    throw fileError("loadCheckpoint", path, e);
+  }
+  if (isDir) {
     const latest = await latestCheckpoint(path);
     if (!latest) throw new FormatError("loadCheckpoint", "path", "a checkpoint file or a directory holding one", `a directory without checkpoints (${path})`);
     path = latest;
