@@ -13,12 +13,13 @@
  * const back = decodeTextModel(bytes, tokenizerJson, "models/translate-en-es");
  * ```
  */
+import { jsonDepthExceeded, MAX_JSON_DEPTH } from "../../io/json.js";
 import { decodeSafetensors, encodeSafetensors } from "../../io/safetensors.js";
-import { Seq2SeqTransformer, resolveSeq2SeqConfig } from "../../nn/seq2seq.js";
+import { Seq2SeqTransformer, resolveSeq2SeqConfig, type Seq2SeqConfig } from "../../nn/seq2seq.js";
 import { FormatError, QkvError, StateDictError } from "../../tensor/errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { BpeTokenizer } from "../../text/bpe.js";
-import { SpanExtractor, resolveSpanConfig } from "../../nn/span-extractor.js";
+import { SpanExtractor, resolveSpanConfig, type SpanConfig } from "../../nn/span-extractor.js";
 
 export type TextModelKind = "seq2seq" | "span";
 export type TextTaskName = "translate" | "summarize";
@@ -33,6 +34,8 @@ export interface TextModelBundle {
 }
 
 const FORMAT = "text-model";
+/** Largest maxLen a model file may ask for (its positional table is built, not read). */
+export const MAX_TEXT_MODEL_POSITIONS = 65536;
 const VERSION = "1";
 
 /** FNV-1a 32-bit over the tokenizer's tokens and merges: ties a model to its tokenizer. */
@@ -74,36 +77,55 @@ export function encodeTextModel(b: TextModelBundle, opts: { float32?: boolean } 
  */
 export function decodeTextModel(bytes: Uint8Array, tokenizerJson: string, source: string, opts: { tokenizerSource?: string } = {}): TextModelBundle {
   const op = "loadTextModel";
-  const { tensors, metadata } = decodeSafetensors(bytes);
   const fail = (field: string, expected: string, actual: string): never => {
     throw new FormatError(op, `${source}: ${field}`, expected, actual);
   };
+  let decoded: ReturnType<typeof decodeSafetensors>;
+  try {
+    decoded = decodeSafetensors(bytes);
+  } catch (e) {
+    if (e instanceof FormatError) return fail(e.arg, e.expected, e.actual);
+    throw e;
+  }
+  const { tensors, metadata } = decoded;
   if (metadata["qkv.format"] !== FORMAT) fail(`metadata["qkv.format"]`, `"${FORMAT}" (a qkv text model)`, JSON.stringify(metadata["qkv.format"]) ?? "none");
   if (metadata["qkv.version"] !== VERSION) fail(`metadata["qkv.version"]`, `"${VERSION}"`, JSON.stringify(metadata["qkv.version"]) ?? "none");
   const kindRaw = metadata["qkv.kind"], taskRaw = metadata["qkv.task"];
   if (kindRaw !== "seq2seq" && kindRaw !== "span") return fail(`metadata["qkv.kind"]`, '"seq2seq" or "span"', JSON.stringify(kindRaw) ?? "none");
   if (taskRaw !== "translate" && taskRaw !== "summarize") return fail(`metadata["qkv.task"]`, '"translate" or "summarize"', JSON.stringify(taskRaw) ?? "none");
   const kind: TextModelKind = kindRaw, task: TextTaskName = taskRaw;
-  let config: unknown, info: unknown;
-  try {
-    config = JSON.parse(metadata["qkv.config"] ?? "null");
-    info = JSON.parse(metadata["qkv.info"] ?? "{}");
-  } catch {
-    fail(`metadata["qkv.config"]`, "JSON", "unparsable text");
-  }
+  const json = (key: string, fallback: string): unknown => {
+    const text = metadata[key] ?? fallback;
+    if (jsonDepthExceeded(text) >= 0) fail(`metadata["${key}"]`, `JSON nested at most ${MAX_JSON_DEPTH} deep`, "deeper nesting");
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return fail(`metadata["${key}"]`, "JSON", "unparsable text");
+    }
+  };
+  const config = json("qkv.config", "null"), info = json("qkv.info", "{}");
   const tokenizer = BpeTokenizer.fromJSON(tokenizerJson, opts.tokenizerSource ?? `${source}/tokenizer.json`);
-  let model: Seq2SeqTransformer | SpanExtractor;
+  let resolved: Required<Seq2SeqConfig> | Required<SpanConfig>;
   try {
-    model = kind === "seq2seq" ? new Seq2SeqTransformer(resolveSeq2SeqConfig(config, op)) : new SpanExtractor(resolveSpanConfig(config, op));
+    resolved = kind === "seq2seq" ? resolveSeq2SeqConfig(config, op) : resolveSpanConfig(config, op);
   } catch (e) {
     if (e instanceof QkvError) fail(`metadata["qkv.config"]`, "a valid model config", e.message);
     throw e;
   }
+  // Bound what the config makes us allocate by what the file holds, before building the model:
+  // its parameters must all come from the file (loadStateDict checks them exactly afterwards).
+  const { vocabSize: V, dModel: E, dimFeedforward: F, maxLen } = resolved;
   const fp = tokenizerFingerprint(tokenizer);
   if (metadata["qkv.tokenizer"] !== fp) {
     fail("tokenizer", `the model's tokenizer (fingerprint ${metadata["qkv.tokenizer"] ?? "none"})`, `a different tokenizer (fingerprint ${fp}, ${tokenizer.vocabSize} tokens)`);
   }
-  if (tokenizer.vocabSize !== model.config.vocabSize) fail("tokenizer", `${model.config.vocabSize} tokens (the model's vocabSize)`, `${tokenizer.vocabSize}`);
+  if (tokenizer.vocabSize !== V) fail("tokenizer", `${V} tokens (the model's vocabSize)`, `${tokenizer.vocabSize}`);
+  const fileElements = [...tensors.values()].reduce((n, t) => n + t.data.length, 0);
+  const layer = 4 * E * E + 2 * E * F; // the least an encoder layer holds: attention projections and feed-forward
+  const least = V * E + ("layers" in resolved ? resolved.layers * layer : resolved.encoderLayers * layer + resolved.decoderLayers * (layer + 4 * E * E));
+  if (least > fileElements) fail(`metadata["qkv.config"]`, `a model of at most the ${fileElements} weights in the file`, `a config of at least ${least} weights`);
+  if (maxLen > MAX_TEXT_MODEL_POSITIONS) fail(`metadata["qkv.config"]`, `maxLen at most ${MAX_TEXT_MODEL_POSITIONS}`, `${maxLen}`);
+  const model = "layers" in resolved ? new SpanExtractor(resolved) : new Seq2SeqTransformer(resolved);
   const state: Record<string, Tensor> = {};
   for (const [name, t] of tensors) state[name] = t;
   state["pe"] = model.stateDict()["pe"]!;

@@ -40,17 +40,32 @@ export async function readBounded(path: string, max: number, op: string): Promis
 
 /** Writes bytes or text atomically: a temporary file in the same directory, fsynced, renamed. */
 export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`);
-  const fh = await open(tmp, "wx");
+  await writeAtomicAll([[path, data]]);
+}
+
+/**
+ * Writes several files, each atomically, and makes them appear together: every temporary file is
+ * written and fsynced before the first rename, so a crash leaves at most the instant between two
+ * renames in which some files are new and others old (not a whole write's length).
+ */
+async function writeAtomicAll(files: readonly [string, Uint8Array | string][]): Promise<void> {
+  const tmps: string[] = [];
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
+    for (const [path, data] of files) {
+      await mkdir(dirname(path), { recursive: true });
+      const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`);
+      tmps.push(tmp);
+      const fh = await open(tmp, "wx");
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    for (const [i, [path]] of files.entries()) await rename(tmps[i]!, path);
   } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
+    for (const tmp of tmps) await unlink(tmp).catch(() => undefined);
     throw e;
   }
 }
@@ -81,9 +96,8 @@ export async function loadTextModelDir(path: string): Promise<TextModelBundle> {
   return bundle;
 }
 
-/** Writes model.safetensors (F16 unless float32) and tokenizer.json into `dir`, each atomically. */
+/** Writes model.safetensors (F16 unless float32) and tokenizer.json into `dir`, each atomically, renamed together. */
 export async function saveTextModelDir(dir: string, bundle: TextModelBundle, opts: { float32?: boolean } = {}): Promise<void> {
   const { bytes, tokenizerJson } = encodeTextModel(bundle, opts);
-  await writeAtomic(join(dir, "tokenizer.json"), tokenizerJson);
-  await writeAtomic(join(dir, "model.safetensors"), bytes);
+  await writeAtomicAll([[join(dir, "tokenizer.json"), tokenizerJson], [join(dir, "model.safetensors"), bytes]]);
 }
