@@ -5,6 +5,7 @@
  * const w = xavierUniform([12, 4]); // U(-a, a), a = sqrt(6 / (fan_in + fan_out))
  * ```
  */
+import { allocate } from "../tensor/dtype.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import { numel, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -16,13 +17,13 @@ function fans(shape: Shape): [number, number] {
 }
 
 export function uniform(shape: Shape, low: number, high: number, gen: Generator = defaultGenerator): Tensor {
-  const d = new Float32Array(numel(shape));
+  const d = allocate("float32", numel(shape));
   gen.fillUniform(d, low, high);
   return new Tensor(d, shape, "float32");
 }
 
 export function normal(shape: Shape, mean: number, std: number, gen: Generator = defaultGenerator): Tensor {
-  const d = new Float32Array(numel(shape));
+  const d = allocate("float32", numel(shape));
   gen.fillNormal(d, mean, std);
   return new Tensor(d, shape, "float32");
 }
@@ -55,9 +56,9 @@ export function linearDefault(shape: Shape, fanIn: number, gen?: Generator): Ten
 }
 
 export function zerosParam(shape: Shape): Tensor {
-  return new Tensor(new Float32Array(numel(shape)), shape, "float32");
+  return new Tensor(allocate("float32", numel(shape)), shape, "float32");
 }
 
 export function onesParam(shape: Shape): Tensor {
-  return new Tensor(new Float32Array(numel(shape)).fill(1), shape, "float32");
+  return new Tensor(allocate("float32", numel(shape)).fill(1), shape, "float32");
 }

@@ -24,6 +24,7 @@ type Dims = number | readonly number[] | undefined;
 /** Normalized, sorted, unique reduced dims (all dims when undefined). */
 function reducedDims(x: Tensor, dims: Dims, op: string): number[] {
   if (dims === undefined) return x.shape.map((_, i) => i);
+  if (typeof dims !== "number" && !Array.isArray(dims)) throw new ValueError(op, "dim", "an integer or a list of integers", String(dims));
   const list = typeof dims === "number" ? [dims] : dims.slice();
   const r = [...new Set(list.map((d) => normAxis(d, x.rank, op)))].sort((a, b) => a - b);
   if (r.length !== list.length) throw new ValueError(op, "dim", "distinct dims", `[${list.join(", ")}]`);

@@ -2,6 +2,8 @@
  * Data types. float32 is the storage of models; float64 exists for gradient checks and references
  * (computed by the js backend); int32 holds indices; bool holds masks (one byte per element).
  */
+import { ValueError } from "./errors.js";
+
 export type DType = "float32" | "float64" | "int32" | "bool";
 export type FloatDType = "float32" | "float64";
 
@@ -17,11 +19,17 @@ export interface ArrayFor {
 
 export function allocate<D extends DType>(dtype: D, n: number): ArrayFor[D];
 export function allocate(dtype: DType, n: number): TypedArray {
-  switch (dtype) {
-    case "float32": return new Float32Array(n);
-    case "float64": return new Float64Array(n);
-    case "int32": return new Int32Array(n);
-    case "bool": return new Uint8Array(n);
+  try {
+    switch (dtype) {
+      case "float32": return new Float32Array(n);
+      case "float64": return new Float64Array(n);
+      case "int32": return new Int32Array(n);
+      case "bool": return new Uint8Array(n);
+    }
+  } catch (e) {
+    // a size past what typed arrays hold, or than memory allows: a typed error, not a RangeError
+    if (e instanceof RangeError) throw new ValueError("allocate", "size", "a tensor that fits in memory", `${n} ${dtype} elements`);
+    throw e;
   }
 }
 
