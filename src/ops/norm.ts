@@ -24,7 +24,7 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
     sameFloat(x, p, "x", arg, "layerNorm");
     if (!sameShape(p.shape, normalizedShape)) throw new ShapeError("layerNorm", arg, fmtShape(normalizedShape), fmtShape(p.shape));
   }
-  if (!(eps >= 0)) throw new ValueError("layerNorm", "eps", "a non-negative number", String(eps));
+  if (typeof eps !== "number" || !(eps >= 0)) throw new ValueError("layerNorm", "eps", "a non-negative number", String(eps));
   const cols = numel(normalizedShape);
   const rows = cols === 0 ? 0 : x.size / cols;
   const be = backendFor(dtype);

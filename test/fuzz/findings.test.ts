@@ -10,6 +10,7 @@ import { decodeSafetensors, encodeSafetensors } from "../../src/io/safetensors.j
 import { loadSafetensors, loadSafetensorsHeader } from "../../src/io/safetensors-node.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
+import { layerNorm } from "../../src/ops/norm.js";
 import { sum } from "../../src/ops/reduce.js";
 import { FormatError, ValueError } from "../../src/tensor/errors.js";
 import { full } from "../../src/tensor/tensor.js";
@@ -85,6 +86,12 @@ describe("text model files", () => {
 describe("ops: bad options are typed errors", () => {
   test("sum with a dim that is neither a number nor a list", () => {
     assert.throws(() => sum(full([2, 2], 1), "1" as unknown as number), (e: unknown) => e instanceof ValueError && e.message === "sum: dim expected an integer or a list of integers, got 1");
+  });
+  test("layerNorm's eps of the wrong kind (the native kernel threw a TypeError)", () => {
+    for (const eps of ["1", [], null]) {
+      assert.throws(() => layerNorm(full([2, 4], 1), [4], null, null, eps as unknown as number),
+        (e: unknown) => e instanceof ValueError && e.message === `layerNorm: eps expected a non-negative number, got ${String(eps)}`);
+    }
   });
   test("a module too large to allocate", () => {
     assert.throws(() => new MultiheadAttention(1e9, 1), (e: unknown) => e instanceof ValueError && e.message === "allocate: size expected a tensor that fits in memory, got 3000000000000000000 float32 elements");
