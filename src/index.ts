@@ -114,3 +114,6 @@ export { parseTsv, type TsvOptions, type TsvTable } from "./data/tsv.js";
 export { encodeTextModel, decodeTextModel, tokenizerFingerprint, type TextModelBundle, type TextModelKind, type TextTaskName } from "./apps/text/model-file.js";
 export { TextGenerator, type GenerateOptions } from "./apps/text/generator.js";
 export { TASKS, scoreTask, formatScoreLine, type TextTask } from "./apps/text/tasks.js";
+
+// Hugging Face checkpoints (BERT-shaped encoders)
+export { loadHfBert, parseHfBertConfig, hfBertNameMap, BertModel, BertEmbeddings, HfConfigError, HF_IGNORED_FIELDS, type HfBertConfig, type BertForwardOptions } from "./interop/hf.js";
