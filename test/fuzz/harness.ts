@@ -97,7 +97,7 @@ export async function runTargets(targets: readonly FuzzTarget[], budget: FuzzBud
     for (const t of targets) {
       const seed = budget.seed + round * 7919 + targets.indexOf(t);
       const share = budget.minutes !== undefined ? Math.max(1000, (budget.minutes * 60_000 * (t.weight ?? 1)) / total / 10) : undefined;
-      if (Date.now() > deadline) break;
+      if (deadline - Date.now() < 1000) break;
       let tried = 0;
       const prop = fc.asyncProperty(t.arbitrary, async (input) => {
         tried++;
@@ -106,15 +106,21 @@ export async function runTargets(targets: readonly FuzzTarget[], budget: FuzzBud
         const ms = performance.now() - t0;
         if (ms > maxCaseMs) throw new Finding(`one input took ${ms.toFixed(0)} ms (limit ${maxCaseMs} ms)`);
       });
+      const slice = share !== undefined ? Math.min(share, deadline - Date.now()) : undefined;
       const details = await fc.check(prop, {
         seed,
-        numRuns: share !== undefined ? 1_000_000_000 : Math.max(1, Math.round((budget.runs ?? 50) * (t.weight ?? 1))),
-        ...(share !== undefined ? { interruptAfterTimeLimit: Math.min(share, Math.max(1, deadline - Date.now())), markInterruptAsFailure: false } : {}),
+        numRuns: slice !== undefined ? 1_000_000_000 : Math.max(1, Math.round((budget.runs ?? 50) * (t.weight ?? 1))),
+        ...(slice !== undefined ? { interruptAfterTimeLimit: slice, markInterruptAsFailure: false } : {}),
         endOnFailure: true,
       });
       report.tried += tried;
       report.perTarget[t.name] = (report.perTarget[t.name] ?? 0) + tried;
-      if (details.failed) {
+      // fast-check counts a time slice in which no input finished as a failure, without an input:
+      // a finding only when the slice was longer than one case may take (an input that hangs)
+      const emptySlice = details.failed && details.interrupted && details.counterexample === null;
+      if (emptySlice && slice !== undefined && slice > maxCaseMs) {
+        report.findings.push({ target: t.name, seed, message: `no input finished within ${slice.toFixed(0)} ms`, counterexample: "(unknown: the run was interrupted)" });
+      } else if (details.failed && !emptySlice) {
         const err = details.errorInstance;
         report.findings.push({
           target: t.name,
