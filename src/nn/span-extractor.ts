@@ -101,10 +101,17 @@ export class SpanExtractor extends Module {
   }
 
   /**
-   * The best span of each row: argmax of start[i] + end[j] over i <= j < i + maxSpan, where
-   * `canStart` / `canEnd` (per row, per position) allow it (e.g. word boundaries).
+   * The best span of each row: argmax of start[i] + end[j] (+ bonus(b, i, j)) over
+   * i <= j < i + maxSpan, where `canStart` / `canEnd` (per row, per position) allow it (e.g. word
+   * boundaries).
    */
-  bestSpans(ids: Tensor, opts: { maxSpan?: number; canStart?: (b: number, i: number) => boolean; canEnd?: (b: number, j: number) => boolean } = {}): { start: number; end: number; score: number }[] {
+  bestSpans(ids: Tensor, opts: {
+    maxSpan?: number;
+    canStart?: (b: number, i: number) => boolean;
+    canEnd?: (b: number, j: number) => boolean;
+    /** Added to start[i] + end[j] (e.g. a prior on the span's length). */
+    bonus?: (b: number, i: number, j: number) => number;
+  } = {}): { start: number; end: number; score: number }[] {
     const maxSpan = opts.maxSpan ?? 32;
     if (!Number.isInteger(maxSpan) || maxSpan < 1) throw new ValueError("SpanExtractor.bestSpans", "maxSpan", "a positive integer", String(opts.maxSpan));
     return noGrad(() => {
@@ -120,7 +127,8 @@ export class SpanExtractor extends Module {
           for (let j = i; j < Math.min(N, i + maxSpan); j++) {
             const ej = ed[b * N + j]!;
             if (ej === -Infinity || (opts.canEnd && !opts.canEnd(b, j))) continue;
-            if (si + ej > best.score) best = { start: i, end: j, score: si + ej };
+            const sc = si + ej + (opts.bonus ? opts.bonus(b, i, j) : 0);
+            if (sc > best.score) best = { start: i, end: j, score: sc };
           }
         }
         out.push(best);

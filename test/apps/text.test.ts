@@ -106,6 +106,10 @@ describe("spans", () => {
     const outs = gen.generate([EN[4]!, EN[5]!, ""]);
     for (const [i, o] of outs.slice(0, 2).entries()) assert.ok(EN[4 + i]!.includes(o) && o.length > 0, `"${o}"`);
     assert.equal(outs[2], "");
+    // a strong length prior picks spans of about its length
+    const two = gen.generate([EN[4]!, EN[5]!], { spanLengthPrior: { weight: 1e3, words: 2 } });
+    for (const o of two) assert.equal(o.split(" ").length, 2, `"${o}"`);
+    assert.throws(() => gen.generate([EN[4]!], { spanLengthPrior: { weight: -1, words: 2 } }), /spanLengthPrior/);
   });
 });
 

@@ -23,12 +23,20 @@ export interface GenerateOptions {
   lengthPenalty?: number;
   /** Sentences per batch (default 64). */
   batchSize?: number;
+  /**
+   * Span models: a prior on the span's length in words, -weight * |ln(words / target)| added to
+   * its score (default { weight: 0.3, words: 7 }, chosen on the validation split; weight 0 = none).
+   */
+  spanLengthPrior?: { weight: number; words: number };
   /** Called with the index of each input that was cut to the model's length. */
   onTruncate?: (index: number, tokens: number, kept: number) => void;
 }
 
 /** Longest extracted span in words. */
 export const MAX_SPAN_WORDS = 24;
+
+/** The span-length prior of summarization (chosen on the validation split; docs/applications.md). */
+export const DEFAULT_SPAN_LENGTH_PRIOR = Object.freeze({ weight: 0.3, words: 7 });
 
 export class TextGenerator {
   constructor(readonly bundle: TextModelBundle) {
@@ -43,6 +51,8 @@ export class TextGenerator {
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== "string")) throw new ValueError(op, "texts", "an array of strings", String(texts));
     const bs = opts.batchSize ?? 64;
     if (!Number.isInteger(bs) || bs < 1) throw new ValueError(op, "batchSize", "a positive integer", String(opts.batchSize));
+    const pr = opts.spanLengthPrior;
+    if (pr !== undefined && !(pr.weight >= 0 && pr.words > 0)) throw new ValueError(op, "spanLengthPrior", "{ weight >= 0, words > 0 }", JSON.stringify(pr));
     const m = this.bundle.model;
     m.eval();
     return m instanceof Seq2SeqTransformer ? this.seq2seq(m, texts, opts, bs) : this.spans(m as SpanExtractor, texts, opts, bs);
@@ -89,8 +99,14 @@ export class TextGenerator {
       const N = Math.max(...live.map(({ w }) => w.ids.length));
       const ids = new Int32Array(live.length * N).fill(tok.padId);
       live.forEach(({ w }, b) => ids.set(w.ids, b * N));
+      const prior = o.spanLengthPrior ?? DEFAULT_SPAN_LENGTH_PRIOR;
+      const words = (b: number, i: number, j: number): number => live[b]!.w.wordOf[j]! - live[b]!.w.wordOf[i]! + 1;
       const best = m.bestSpans(new Tensor(ids, [live.length, N], "int32"), {
         maxSpan: 3 * MAX_SPAN_WORDS,
+        bonus: (b, i, j) => {
+          const n = words(b, i, j);
+          return n > MAX_SPAN_WORDS ? -Infinity : prior.weight > 0 ? -prior.weight * Math.abs(Math.log(n / prior.words)) : 0;
+        },
         canStart: (b, p) => { const wo = live[b]!.w.wordOf; return p < wo.length && (p === 0 || wo[p - 1] !== wo[p]); },
         canEnd: (b, p) => { const wo = live[b]!.w.wordOf; return p < wo.length && (p === wo.length - 1 || wo[p + 1] !== wo[p]); },
       });
