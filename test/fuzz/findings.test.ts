@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { decodeTextModel, encodeTextModel } from "../../src/apps/text/model-file.js";
+import { loadTextModelDir } from "../../src/apps/text/node-files.js";
 import { jsonDepthExceeded } from "../../src/io/json.js";
 import { decodeSafetensors, encodeSafetensors } from "../../src/io/safetensors.js";
 import { loadSafetensors, loadSafetensorsHeader } from "../../src/io/safetensors-node.js";
@@ -80,6 +81,25 @@ describe("text model files", () => {
     }
     const long = encodeSafetensors(tensors, { ...metadata, "qkv.config": JSON.stringify({ ...JSON.parse(metadata["qkv.config"]!), maxLen: 2 ** 30 }) });
     assert.throws(() => decodeTextModel(long, tokenizerJson, "models/x"), formatError('models/x: metadata["qkv.config"]', /expected maxLen at most 65536, got 1073741824$/));
+  });
+});
+
+describe("a text model directory whose writer died between its two renames", () => {
+  test("loads the new model with the new tokenizer's pending temporary file; without it, a FormatError", async () => {
+    const make = (texts: string[]) => {
+      const tokenizer = BpeTokenizer.train(texts, { vocabSize: 265 });
+      const model = new Seq2SeqTransformer({ vocabSize: tokenizer.vocabSize, dModel: 8, nhead: 2, encoderLayers: 1, decoderLayers: 1, dimFeedforward: 8, dropout: 0, maxLen: 16, padId: tokenizer.padId });
+      return encodeTextModel({ kind: "seq2seq", task: "translate", model, tokenizer, info: { v: texts[0] } });
+    };
+    const oldOne = make(["aaaa aaaa aaaa"]), newOne = make(["zzzz zzzz zzzz"]);
+    const d = join(dir, "half-renamed");
+    mkdirSync(d);
+    writeFileSync(join(d, "model.safetensors"), newOne.bytes);
+    writeFileSync(join(d, "tokenizer.json"), oldOne.tokenizerJson);
+    await assert.rejects(loadTextModelDir(d), formatError(`${join(d, "model.safetensors")}: tokenizer`, /expected the model's tokenizer/));
+    writeFileSync(join(d, ".tokenizer.json.1.x.tmp"), "{ a partial write");
+    writeFileSync(join(d, ".tokenizer.json.2.y.tmp"), newOne.tokenizerJson);
+    assert.equal((await loadTextModelDir(d)).info?.["v"], "zzzz zzzz zzzz");
   });
 });
 

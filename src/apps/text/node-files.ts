@@ -10,7 +10,7 @@
  * ```
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { parseTsv, type TsvTable } from "../../data/tsv.js";
 import { FormatError } from "../../tensor/errors.js";
@@ -82,7 +82,11 @@ export async function readTsvFile(path: string, columns: readonly string[], opts
   return parseTsv(text, { columns, source: path, ...(opts.skipEmpty ? { skipEmpty: true } : {}) });
 }
 
-/** The model in `dir` (model.safetensors + tokenizer.json), or a model file whose tokenizer.json sits beside it. */
+/**
+ * The model in `dir` (model.safetensors + tokenizer.json), or a model file whose tokenizer.json
+ * sits beside it. A directory whose writer was killed between its two renames (a new model beside
+ * the old tokenizer) loads the new model with the new tokenizer's pending temporary file.
+ */
 export async function loadTextModelDir(path: string): Promise<TextModelBundle> {
   let dir = path, file = join(path, "model.safetensors");
   if (path.endsWith(".safetensors")) {
@@ -92,12 +96,29 @@ export async function loadTextModelDir(path: string): Promise<TextModelBundle> {
   const bytes = await readBounded(file, MAX_MODEL_BYTES, "loadTextModel");
   const tokPath = join(dir, "tokenizer.json");
   const tokBytes = await readBounded(tokPath, 4 * MAX_TOKENIZER_JSON_CHARS, "loadTextModel");
-  const bundle = decodeTextModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), tokBytes.toString("utf8"), file, { tokenizerSource: tokPath });
-  return bundle;
+  const modelBytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  try {
+    return decodeTextModel(modelBytes, tokBytes.toString("utf8"), file, { tokenizerSource: tokPath });
+  } catch (e) {
+    // saveTextModelDir renames the model first, then the tokenizer, whose complete, fsynced
+    // temporary file is still beside it if the writer died in between: use it (roll forward)
+    if (!(e instanceof FormatError && e.arg === `${file}: tokenizer` && e.expected.startsWith("the model's tokenizer"))) throw e;
+    const pending = (await readdir(dir)).filter((n) => /^\.tokenizer\.json\..+\.tmp$/.test(n));
+    for (const name of pending) {
+      const text = (await readBounded(join(dir, name), 4 * MAX_TOKENIZER_JSON_CHARS, "loadTextModel")).toString("utf8");
+      try {
+        return decodeTextModel(modelBytes, text, file, { tokenizerSource: join(dir, name) });
+      } catch {
+        // a temporary file of another write (or a partial one): not this model's tokenizer
+      }
+    }
+    throw e;
+  }
 }
 
 /** Writes model.safetensors (F16 unless float32) and tokenizer.json into `dir`, each atomically, renamed together. */
 export async function saveTextModelDir(dir: string, bundle: TextModelBundle, opts: { float32?: boolean } = {}): Promise<void> {
   const { bytes, tokenizerJson } = encodeTextModel(bundle, opts);
-  await writeAtomicAll([[join(dir, "tokenizer.json"), tokenizerJson], [join(dir, "model.safetensors"), bytes]]);
+  // the model is renamed first: see loadTextModelDir for a crash between the two renames
+  await writeAtomicAll([[join(dir, "model.safetensors"), bytes], [join(dir, "tokenizer.json"), tokenizerJson]]);
 }
