@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { Translator } from "../../src/apps/text/api.js";
+import { averageStateDicts } from "../../src/apps/text/average.js";
 import { TextGenerator } from "../../src/apps/text/generator.js";
 import { decodeTextModel, encodeTextModel, type TextModelBundle } from "../../src/apps/text/model-file.js";
 import { loadTextModelDir, saveTextModelDir } from "../../src/apps/text/node-files.js";
@@ -84,6 +85,15 @@ describe("model files", () => {
     const back = await loadTextModelDir(join(dir, "m1"));
     assert.equal(back.tokenizer.vocabSize, tok.vocabSize);
     await assert.rejects(loadTextModelDir(join(dir, "nope")), (e: unknown) => e instanceof FormatError && e.message.includes("nope/model.safetensors") && e.message.includes("no such file"));
+  });
+});
+
+describe("checkpoint averaging", () => {
+  test("the element-wise mean; mismatched dicts are refused", () => {
+    const a = { w: new Tensor(Float32Array.from([1, 2]), [2], "float32") }, b = { w: new Tensor(Float32Array.from([3, 6]), [2], "float32") };
+    assert.deepEqual(Array.from(averageStateDicts([a, b]).w!.data), [2, 4]);
+    assert.throws(() => averageStateDicts([a, { v: b.w }]), /states\[1\]\["w"\] expected a tensor of 2 elements, got none/);
+    assert.throws(() => averageStateDicts([]), /at least one state dict/);
   });
 });
 

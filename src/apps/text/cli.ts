@@ -11,6 +11,7 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { ValueError } from "../../tensor/errors.js";
+import { averageCheckpointsInto } from "./average.js";
 import { evaluateFile } from "./evaluate.js";
 import { TextGenerator } from "./generator.js";
 import type { TextTaskName } from "./model-file.js";
@@ -93,6 +94,15 @@ function addTask(program: Command, name: TextTaskName, what: { run: string; outp
       const r = await evaluateFile(bundle, task, o.data, { beam: o.beam, ...(o.hypOut ? { hypOut: o.hypOut } : {}) });
       console.log(`${r.rows} rows in ${r.seconds.toFixed(1)} s${o.hypOut ? `; outputs in ${o.hypOut}` : ""}`);
       console.log(r.line);
+    });
+  cmd.command("average")
+    .description("write a model whose weights are the mean of several checkpoints of one run (e.g. the last two)")
+    .requiredOption("--run <dir>", "the training run's output directory (its model files give the config and tokenizer)")
+    .requiredOption("--out <dir>", "where to write model.safetensors and tokenizer.json")
+    .argument("<checkpoints...>", "checkpoint files of that run")
+    .action(async (checkpoints: string[], o: { run: string; out: string }) => {
+      await averageCheckpointsInto(o.run, checkpoints, o.out);
+      console.log(`averaged ${checkpoints.length} checkpoints into ${o.out}`);
     });
   cmd.command("train")
     .description(`train a ${name} model from the data (checkpoints and resume; the same seed gives the same run)`)
