@@ -112,6 +112,11 @@ describe("search", () => {
       const lp = seqLogProb(m, src, s);
       if (lp > bestLp) { bestLp = lp; best = s; }
     }
+    // and the hypotheses the length limit ends: 4 tokens, no </s>
+    for (const s of seqs.filter((x) => x.length === 3)) for (const v of [3, 4]) {
+      const lp = seqLogProb(m, src, [...s, v], false);
+      if (lp > bestLp) { bestLp = lp; best = [...s, v]; }
+    }
     const wide = beamSearch(m, ids([src]), { bosId: BOS, eosId: EOS, maxLen: 4, beam: 30, lengthPenalty: 0, banned })[0]!;
     assert.deepEqual(wide, best);
     assert.ok(seqLogProb(m, src, wide) >= seqLogProb(m, src, g[0]!) - 1e-6 || g[0]!.length === 4);
