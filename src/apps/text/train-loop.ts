@@ -166,9 +166,14 @@ export async function runTraining<B>(o: TrainCommonOptions, run: PreparedRun, p:
     await saveTextModelDir(o.outDir, { ...p.bundle, info: { steps: run.initSteps + step, ...metrics } });
   };
   // with a time budget only, the bar's total is the steps the budget allows at the current rate
-  const onStep = o.steps !== undefined ? progress : (info: StepInfo): void => {
+  const report = o.steps !== undefined ? progress : (info: StepInfo): void => {
     const rate = Math.max(1, info.step - info.startStep) / Math.max(1, info.elapsedMs);
     progress({ ...info, totalSteps: info.step + Math.max(1, Math.round((budgetMs - info.elapsedMs) * rate)) });
+  };
+  // one turn of the event loop per step, so that a signal's handler runs between steps
+  const onStep = async (info: StepInfo): Promise<void> => {
+    report(info);
+    await new Promise<void>((resolve) => setImmediate(resolve));
   };
   // Ctrl-C (or SIGTERM) ends the run after the current step, with its checkpoint, validation and model files
   let interrupted = false;
