@@ -181,6 +181,32 @@ describe("training", () => {
   });
 });
 
+describe("training stops on a real SIGINT", () => {
+  test("after the current step, with its checkpoint, validation and model files (exit 0)", async () => {
+    const data = join(dir, "sig");
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(data, { recursive: true });
+    const rows = EN.map((e, i) => [`r${i}`, e, ES[i]!]);
+    writeTsv(join(data, "train.tsv"), ["ref", "en", "es"], rows);
+    writeTsv(join(data, "valid.tsv"), ["ref", "en", "es"], rows.slice(0, 2));
+    const { spawn } = await import("node:child_process");
+    const out = join(dir, "sig-run");
+    const child = spawn(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "translate", "train", "--data", data, "--out", out, "--steps", "100000"],
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, QKV_NUM_THREADS: "1" } });
+    let text = "";
+    child.stdout.on("data", (b: Buffer) => {
+      text += b.toString();
+      if (/train step 50\//.test(text) && !child.killed) child.kill("SIGINT");
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(code, 0, text);
+    assert.match(text, /stopping after this step/);
+    const steps = Number(/trained to step (\d+)/.exec(text)?.[1]);
+    assert.ok(steps >= 50 && steps < 150, `stopped at ${steps}: the signal must be handled before the first checkpoint (step 200)`);
+    assert.equal((await loadTextModelDir(out)).info?.steps, steps);
+  });
+});
+
 describe("qkv translate / summarize (CLI)", () => {
   const cli = (args: string[], input?: string) => spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", ...args],
     { encoding: "utf8", ...(input !== undefined ? { input } : {}) });
