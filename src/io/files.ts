@@ -1,14 +1,20 @@
 /**
- * Opening untrusted files for reading (Node): a path that is missing, a directory, a FIFO or
+ * Files on disk (Node). Reading untrusted files: a path that is missing, a directory, a FIFO or
  * device (whose read could block forever), unreadable or malformed is a FormatError of the caller
- * naming the file and the reason, never a raw system error.
+ * naming the file and the reason, never a raw system error; whole-file reads are bounded (the size
+ * is checked before a byte is read). Writing is atomic: a temporary file in the same directory,
+ * fsynced and renamed over the target, so a reader sees the old file or the new one.
  *
  * ```ts
  * const { fh, size } = await openRegularFile("model.safetensors", "loadSafetensors");
  * try { ... } finally { await fh.close(); }
+ * const bytes = await readBounded("data/train.tsv", 512 * 2 ** 20, "readTsvFile");
+ * await writeAtomic("out/report.html", html);
  * ```
  */
-import { open, stat, type FileHandle } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { FormatError } from "../tensor/errors.js";
 
 const REASONS: Record<string, string> = {
@@ -52,5 +58,53 @@ export async function openRegularFile(path: string, op: string): Promise<{ fh: F
   } catch (e) {
     await fh.close();
     throw e instanceof FormatError ? e : fileError(op, path, e);
+  }
+}
+
+/** Reads a whole file after checking that it exists, is a file, and is at most `max` bytes. */
+export async function readBounded(path: string, max: number, op: string): Promise<Buffer> {
+  let size: number;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new FormatError(op, path, "a file", "a directory or special file");
+    size = s.size;
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FormatError(op, path, "a readable file", code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String((e as Error).message));
+  }
+  if (size > max) throw new FormatError(op, path, `at most ${max} bytes`, `${size} bytes`);
+  return readFile(path);
+}
+
+/** Writes bytes or text atomically: a temporary file in the same directory, fsynced, renamed. */
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  await writeAtomicAll([[path, data]]);
+}
+
+/**
+ * Writes several files, each atomically, and makes them appear together: every temporary file is
+ * written and fsynced before the first rename, so a crash leaves at most the instant between two
+ * renames in which some files are new and others old (not a whole write's length).
+ */
+export async function writeAtomicAll(files: readonly [string, Uint8Array | string][]): Promise<void> {
+  const tmps: string[] = [];
+  try {
+    for (const [path, data] of files) {
+      await mkdir(dirname(path), { recursive: true });
+      const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`);
+      tmps.push(tmp);
+      const fh = await open(tmp, "wx");
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    for (const [i, [path]] of files.entries()) await rename(tmps[i]!, path);
+  } catch (e) {
+    for (const tmp of tmps) await unlink(tmp).catch(() => undefined);
+    throw e;
   }
 }

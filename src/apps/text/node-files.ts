@@ -1,7 +1,6 @@
 /**
- * Text-model and dataset files on disk (Node): bounded reads (the size is checked before a byte is
- * read), atomic writes (a temporary file renamed over the target, so a reader sees the old file or
- * the new one), and errors that name the file.
+ * Text-model and dataset files on disk (Node), through the bounded reads and atomic writes of
+ * io/files.ts (re-exported here), with errors that name the file.
  *
  * ```ts
  * const bundle = await loadTextModelDir("models/translate-en-es");
@@ -9,10 +8,10 @@
  * const rows = await readTsvFile("data/translation-en-es/test.tsv", ["en", "es"]);
  * ```
  */
-import { randomUUID } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { readdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { parseTsv, type TsvTable } from "../../data/tsv.js";
+import { readBounded, writeAtomicAll } from "../../io/files.js";
 import { FormatError } from "../../tensor/errors.js";
 import { MAX_TOKENIZER_JSON_CHARS } from "../../text/tokenizer-json.js";
 import { decodeTextModel, encodeTextModel, type TextModelBundle } from "./model-file.js";
@@ -22,53 +21,7 @@ export const MAX_MODEL_BYTES = 512 * 2 ** 20;
 /** Largest dataset file read (bytes). */
 export const MAX_TSV_BYTES = 512 * 2 ** 20;
 
-/** Reads a whole file after checking that it exists, is a file, and is at most `max` bytes. */
-export async function readBounded(path: string, max: number, op: string): Promise<Buffer> {
-  let size: number;
-  try {
-    const s = await stat(path);
-    if (!s.isFile()) throw new FormatError(op, path, "a file", "a directory or special file");
-    size = s.size;
-  } catch (e) {
-    if (e instanceof FormatError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FormatError(op, path, "a readable file", code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String((e as Error).message));
-  }
-  if (size > max) throw new FormatError(op, path, `at most ${max} bytes`, `${size} bytes`);
-  return readFile(path);
-}
-
-/** Writes bytes or text atomically: a temporary file in the same directory, fsynced, renamed. */
-export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await writeAtomicAll([[path, data]]);
-}
-
-/**
- * Writes several files, each atomically, and makes them appear together: every temporary file is
- * written and fsynced before the first rename, so a crash leaves at most the instant between two
- * renames in which some files are new and others old (not a whole write's length).
- */
-async function writeAtomicAll(files: readonly [string, Uint8Array | string][]): Promise<void> {
-  const tmps: string[] = [];
-  try {
-    for (const [path, data] of files) {
-      await mkdir(dirname(path), { recursive: true });
-      const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`);
-      tmps.push(tmp);
-      const fh = await open(tmp, "wx");
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    }
-    for (const [i, [path]] of files.entries()) await rename(tmps[i]!, path);
-  } catch (e) {
-    for (const tmp of tmps) await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-}
+export { readBounded, writeAtomic } from "../../io/files.js";
 
 /** A TSV file with the named columns (FormatError naming the file when it is missing one). */
 export async function readTsvFile(path: string, columns: readonly string[], opts: { skipEmpty?: boolean } = {}): Promise<TsvTable> {
