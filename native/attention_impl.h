@@ -18,6 +18,9 @@
 //   for each query head sharing the kv head, each query tile (from the diagonal when causal):
 //     P = exp(S - lse), dPd = dO @ V_blk^T, dS = P * (dropout'(dPd) - Di) * scale, Di = rowsum(dO * O)
 //     dV += dropout(P)^T @ dO, dK += dS^T @ Q, dQ += dS @ K_blk
+//   With fewer kv heads than threads: dK, dV by key blocks over the pool, then dQ by query tiles,
+//   each tile recomputed and its key blocks summed in the same order. Either way every output
+//   element is summed by one task in one order, so the bits do not depend on the thread count.
 
 #ifndef QKV_BR
 #define QKV_BR 96
@@ -191,16 +194,10 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   });
   const uint32_t threshold = dropThreshold(p.dropoutP);
   const float keepScale = p.dropoutP < 1.0 ? static_cast<float>(1.0 / (1.0 - p.dropoutP)) : 0.0f;
+  std::atomic<bool> failed{false};
 
-  // One key block of one kv head, over every query that reads it; dQ goes to dqOut.
-  auto keyBlock = [&](int64_t bk, int64_t kb, float* dqOut) {
-    float* kT = scratch(ScratchSlot::AttnB, static_cast<size_t>((D + Dv) * kBc));
-    float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(2 * kBr * kBc + kBc));
-    if (kT == nullptr || sbuf == nullptr) return;
-    float* vT = kT + D * kBc;
-    float* dsbuf = sbuf + kBr * kBc;
-    float* keep = dsbuf + kBr * kBc;
-    const int64_t b = bk / Hkv, j0 = kb * kBc, bc = std::min(kBc, S - j0);
+  // kT [D, kBc], vT [Dv, kBc]: key block kb of kv unit bk transposed, zero past S.
+  auto packKeyBlock = [&](float* kT, float* vT, int64_t bk, int64_t j0, int64_t bc) {
     const float* kblk = k + (bk * S + j0) * D;
     const float* vblk = v + (bk * S + j0) * Dv;
     for (int64_t j = 0; j < bc; j++) {
@@ -209,47 +206,111 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
     }
     for (int64_t d = 0; d < D + Dv; d++)
       for (int64_t j = bc; j < kBc; j++) kT[d * kBc + j] = 0.0f;
+  };
+
+  // Query tile qt of head bh against key block kb (packed in kT / vT): sbuf = dropout(P),
+  // dsbuf = dS, both [rows, kBc].
+  auto tileGrads = [&](float* sbuf, float* dsbuf, float* keep, const float* kT, const float* vT, int64_t bh,
+                       int64_t qt, int64_t kb) {
+    const int64_t b = bh / H, h = bh % H, i0 = qt * kBr, rows = std::min(kBr, L - i0);
+    const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
+    TileOps::gemmK(sbuf, kBc, qT + (bh * nqt + qt) * D * kBr, kBr, kT, kBc, rows, kBc, D, false, nullptr);
+    TileOps::gemmK(dsbuf, kBc, doT + (bh * nqt + qt) * Dv * kBr, kBr, vT, kBc, rows, kBc, Dv, false, nullptr);
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t i = i0 + r;
+      float* s = sbuf + r * kBc;
+      float* ds = dsbuf + r * kBc;
+      const float li = lse[bh * L + i];
+      if (li == -std::numeric_limits<float>::infinity()) {
+        for (int64_t j = 0; j < kBc; j++) s[j] = ds[j] = 0.0f;
+        continue;
+      }
+      maskRow(s, p, b, h, i, j0, bc);
+      for (int64_t j = 0; j < kBc; j++) s[j] = expApprox(s[j] - li);
+      const float dii = di[bh * L + i];
+      if (threshold > 0) {
+        dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
+                   threshold, keepScale);
+        for (int64_t j = bc; j < kBc; j++) keep[j] = 0.0f;
+        for (int64_t j = 0; j < kBc; j++) {
+          ds[j] = s[j] * (ds[j] * keep[j] - dii) * p.scale;
+          s[j] *= keep[j];
+        }
+      } else {
+        for (int64_t j = 0; j < kBc; j++) ds[j] = s[j] * (ds[j] - dii) * p.scale;
+      }
+    }
+  };
+  // The first query tile that reads key block kb (the causal diagonal).
+  auto firstTile = [&](int64_t kb) -> int64_t { return p.causal ? std::min(nqt, kb * kBc / kBr) : 0; };
+
+  // The dS tiles of the few-heads path, kept from its dK / dV pass for its dQ pass when they fit in
+  // kDsStoreFloats (else that pass computes them again): tile (bh, qt, kb) at dsTile(bh, qt, kb).
+  constexpr int64_t kDsStoreFloats = int64_t{1} << 24;
+  std::unique_ptr<float[]> dsStore;
+  auto dsTile = [&](int64_t bh, int64_t qt, int64_t kb) -> float* {
+    return dsStore.get() + ((bh * nqt + qt) * nkb + kb) * kBr * kBc;
+  };
+
+  // One key block of one kv head, over every query that reads it; with dqOut, its dQ terms are
+  // added too (dQ tiles of the block's queries have no other writer while this runs); else the dS
+  // tiles go to dsStore when there is one.
+  auto keyBlock = [&](int64_t bk, int64_t kb, float* dqOut) {
+    float* kT = scratch(ScratchSlot::AttnB, static_cast<size_t>((D + Dv) * kBc));
+    float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(2 * kBr * kBc + kBc));
+    if (kT == nullptr || sbuf == nullptr) { failed = true; return; }
+    float* vT = kT + D * kBc;
+    float* keep = sbuf + 2 * kBr * kBc;
+    const int64_t b = bk / Hkv, j0 = kb * kBc, bc = std::min(kBc, S - j0);
+    packKeyBlock(kT, vT, bk, j0, bc);
+    const float* kblk = k + (bk * S + j0) * D;
     float* dkBlk = dk + (bk * S + j0) * D;
     float* dvBlk = dv + (bk * S + j0) * Dv;
-    const int64_t qtBegin = p.causal ? std::min(nqt, j0 / kBr) : 0;
     for (int64_t h = (bk % Hkv) * group; h < (bk % Hkv + 1) * group; h++) {
       const int64_t bh = b * H + h;
-      for (int64_t qt = qtBegin; qt < nqt; qt++) {
+      for (int64_t qt = firstTile(kb); qt < nqt; qt++) {
         const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
-        TileOps::gemmK(sbuf, kBc, qT + (bh * nqt + qt) * D * kBr, kBr, kT, kBc, rows, kBc, D, false, nullptr);
-        TileOps::gemmK(dsbuf, kBc, doT + (bh * nqt + qt) * Dv * kBr, kBr, vT, kBc, rows, kBc, Dv, false, nullptr);
-        for (int64_t r = 0; r < rows; r++) {
-          const int64_t i = i0 + r;
-          float* s = sbuf + r * kBc;
-          float* ds = dsbuf + r * kBc;
-          const float li = lse[bh * L + i];
-          if (li == -std::numeric_limits<float>::infinity()) {
-            for (int64_t j = 0; j < kBc; j++) s[j] = ds[j] = 0.0f;
-            continue;
-          }
-          maskRow(s, p, b, h, i, j0, bc);
-          for (int64_t j = 0; j < kBc; j++) s[j] = expApprox(s[j] - li);
-          const float dii = di[bh * L + i];
-          if (threshold > 0) {
-            dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
-                       threshold, keepScale);
-            for (int64_t j = bc; j < kBc; j++) keep[j] = 0.0f;
-            for (int64_t j = 0; j < kBc; j++) {
-              ds[j] = s[j] * (ds[j] * keep[j] - dii) * p.scale;
-              s[j] *= keep[j];
-            }
-          } else {
-            for (int64_t j = 0; j < kBc; j++) ds[j] = s[j] * (ds[j] - dii) * p.scale;
-          }
-        }
+        float* dsbuf = dqOut == nullptr && dsStore ? dsTile(bh, qt, kb) : sbuf + kBr * kBc;
+        tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
         // dV[bc, Dv] += Pd^T @ dO;  dK[bc, D] += dS^T @ Q;  dQ[rows, D] += dS @ K_blk
         TileOps::gemmK(dvBlk, Dv, sbuf, kBc, dout + (bh * L + i0) * Dv, Dv, bc, Dv, rows, true, nullptr);
         TileOps::gemmK(dkBlk, D, dsbuf, kBc, q + (bh * L + i0) * D, D, bc, D, rows, true, nullptr);
-        TileOps::gemmR(dqOut + (bh * L + i0) * D, D, dsbuf, kBc, kblk, D, rows, D, bc, true, nullptr);
+        if (dqOut != nullptr)
+          TileOps::gemmR(dqOut + (bh * L + i0) * D, D, dsbuf, kBc, kblk, D, rows, D, bc, true, nullptr);
       }
     }
   };
 
+  // dQ of query tile qt of head bh: the dS tiles of keyBlock (kept, or computed again the same way)
+  // over its key blocks in keyBlock's order, so the sums are those of the whole-head path bit for bit.
+  auto queryTile = [&](int64_t bh, int64_t qt) {
+    const int64_t bk = (bh / H) * Hkv + (bh % H) / group, i0 = qt * kBr, rows = std::min(kBr, L - i0);
+    float* dqTile = dq + (bh * L + i0) * D;
+    if (dsStore) {
+      for (int64_t kb = 0; kb < nkb; kb++) {
+        if (firstTile(kb) > qt) continue;
+        const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
+        TileOps::gemmR(dqTile, D, dsTile(bh, qt, kb), kBc, k + (bk * S + j0) * D, D, rows, D, bc, true, nullptr);
+      }
+      return;
+    }
+    float* kT = scratch(ScratchSlot::AttnB, static_cast<size_t>((D + Dv) * kBc));
+    float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(2 * kBr * kBc + kBc));
+    if (kT == nullptr || sbuf == nullptr) { failed = true; return; }
+    float* vT = kT + D * kBc;
+    float* dsbuf = sbuf + kBr * kBc;
+    float* keep = dsbuf + kBr * kBc;
+    for (int64_t kb = 0; kb < nkb; kb++) {
+      if (firstTile(kb) > qt) continue;
+      const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
+      packKeyBlock(kT, vT, bk, j0, bc);
+      tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
+      TileOps::gemmR(dqTile, D, dsbuf, kBc, k + (bk * S + j0) * D, D, rows, D, bc, true, nullptr);
+    }
+  };
+
+  // Every output element is summed by one task in a fixed order, so the result does not depend on
+  // the thread count (or on which thread ran which task).
   const int threads = numThreads();
   const int64_t units = B * Hkv;
   const double work = static_cast<double>(L) * static_cast<double>(S) * static_cast<double>(group) * static_cast<double>(D + Dv) * 4.0;
@@ -260,26 +321,17 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       for (int64_t bk = begin; bk < end; bk++)
         for (int64_t kb = 0; kb < nkb; kb++) keyBlock(bk, kb, dq);
     });
-    return;
+  } else {
+    // Few kv heads for the threads: dK, dV by key blocks over the pool, then dQ by query tiles
+    // (FlashAttention-2's deterministic backward).
+    const int64_t storeFloats = B * H * nqt * nkb * kBr * kBc;
+    if (storeFloats <= kDsStoreFloats) dsStore.reset(new (std::nothrow) float[static_cast<size_t>(storeFloats)]);
+    parallelFor(units * nkb, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t it = begin; it < end; it++) keyBlock(it / nkb, it % nkb, nullptr);
+    });
+    parallelFor(B * H * nqt, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t it = begin; it < end; it++) queryTile(it / nqt, it % nqt);
+    });
   }
-  // Key blocks per task; each thread sums dQ into its own buffer, reduced at the end.
-  const int64_t dqSize = B * H * L * D;
-  std::vector<float> partial(static_cast<size_t>(dqSize) * static_cast<size_t>(threads - 1), 0.0f);
-  std::atomic<int64_t> next{0};
-  int used = 1;
-  parallelRun(threads, [&](int tid, int nth) {
-    if (tid == 0) used = nth;
-    float* target = tid == 0 ? dq : partial.data() + static_cast<size_t>(tid - 1) * static_cast<size_t>(dqSize);
-    for (;;) {
-      const int64_t it = next.fetch_add(1, std::memory_order_relaxed);
-      if (it >= units * nkb) break;
-      keyBlock(it / nkb, it % nkb, target);
-    }
-  });
-  parallelFor(dqSize, 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int t = 1; t < used; t++) {
-      const float* src = partial.data() + static_cast<size_t>(t - 1) * static_cast<size_t>(dqSize);
-      for (int64_t i = begin; i < end; i++) dq[i] += src[i];
-    }
-  });
+  if (failed) throw std::bad_alloc();
 }

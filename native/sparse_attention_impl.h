@@ -6,8 +6,9 @@
 // ranges take one dot product per key. Then, per query row of the unit's heads (tasks of kRows
 // rows over the pool): scores into a row buffer, max, exp and sum, out = sum_j p_j v_j / sum.
 // Backward recomputes p_j = exp(s_j - lse) per row; dk/dv are summed per kv unit by one task
-// (whole units per task), or, with fewer units than threads, rows are split over the pool and
-// each thread sums into its own dk/dv buffer (reduced after each unit).
+// (whole units per task), or, with fewer units than threads, rows are split over the pool in fixed
+// ranges and each thread sums into its own dk/dv buffer (reduced after each unit, in thread order:
+// the same bits for the same thread count, not across thread counts).
 //
 // Wide rows (kWideKeys keys or more, such as Longformer's and BigBird's global rows, which attend
 // every key) leave the row tasks: they go in groups of up to kWideGroup rows over chunks of
@@ -427,7 +428,6 @@ void sparseAttentionBackward(float* dq, float* dk, float* dv, const float* dout,
     packColumns(kt, ld, ku, S, D, true);
     packColumns(vt, ld, vu, S, Dv, true);
     std::fill(partial.begin(), partial.end(), 0.0f);
-    std::atomic<int64_t> next{0};
     int used = 1;
     parallelRun(threads, [&](int tid, int nth) {
       if (tid == 0) used = nth;
@@ -435,9 +435,10 @@ void sparseAttentionBackward(float* dq, float* dk, float* dv, const float* dout,
       if (buf == nullptr) { failed = true; return; }
       float* tk = tid == 0 ? dku : partial.data() + static_cast<size_t>(tid - 1) * unitSize;
       float* tv = tid == 0 ? dvu : tk + S * D;
-      for (;;) {
-        const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
-        if (item >= G * nblk) break;
+      // A fixed range of row items per thread (not first come, first served): each thread's dk / dv
+      // sum, and so the result, then depends on the thread count only.
+      const int64_t items = G * nblk;
+      for (int64_t item = items * tid / nth; item < items * (tid + 1) / nth; item++) {
         const int64_t i0 = (item % nblk) * kSparseRows;
         sparseBackwardRows(dq, tk, tv, dout, q, ku, vu, kt, vt, ld, out, lse,
                            (unit / Hkv) * H + (unit % Hkv) * G + item / nblk, i0, std::min(L, i0 + kSparseRows), buf, p,
