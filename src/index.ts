@@ -14,7 +14,7 @@ export { numel, broadcastShapes, type Shape } from "./tensor/shape.js";
 export * from "./tensor/rng.js";
 export * from "./tensor/tensor.js";
 
-export type { Backend, BackendName, AttentionArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
+export type { Backend, BackendName, AttentionArgs, Conv2dArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
 export { setBackend, getBackend, availableBackends, registerBackend } from "./backend/registry.js";
 export {
   loadWasmBackend, loadWasmBackendSync, useWasm, setWasmThreads, getWasmThreads, defaultWasmThreads, type WasmOptions,
@@ -104,6 +104,11 @@ export { conv2d, type Conv2dOptions, type IntPair } from "./ops/conv.js";
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from "./ops/pool.js";
 export { batchNorm, type BatchNormOptions } from "./ops/batchnorm.js";
 export { Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d, type Conv2dModuleOptions, type BatchNorm2dOptions } from "./nn/conv.js";
+export {
+  PatchEmbedding, ViTAttention, ViTMlp, ViTBlock, VisionTransformer, sincos2dPositionalEncoding, resolveViTConfig, vitTokens, vitStateSize,
+  MAX_VIT_IMAGE_SIDE, type ViTConfig, type ResolvedViTConfig, type ViTPooling, type ViTPositions,
+} from "./nn/vit.js";
+export { ConvStem, ConvStage, stemStateSize } from "./nn/hybrid.js";
 
 // sequence to sequence (the text applications' pieces)
 export { Seq2SeqTransformer, resolveSeq2SeqConfig, type Seq2SeqConfig } from "./nn/seq2seq.js";

@@ -11,6 +11,7 @@
  *   (cross-attention) [B, H, T, S], on every path, KV-cached decoding included (one record per step);
  * - any other MultiheadAttention (SelfAttention's `attn` among them), GroupedQueryAttention and
  *   EfficientSelfAttention: [B, H, L, S] (S: the keys the variant attends, e.g. Linformer's k);
+ * - ViTAttention (a VisionTransformer's `blocks.{i}.attn`): [B, H, T, T] over the image's tokens;
  * - GATConv: [E', H] per edge, with the edges used (`edgeIndex`, self-loops included).
  *
  * With `gradient`, the weights stay on the autograd graph, `gradient(output)` (a scalar) is
@@ -34,6 +35,7 @@ import { Module } from "../nn/module.js";
 import { MultiheadAttention, type MultiheadAttentionForwardOptions } from "../nn/multihead-attention.js";
 import { TransformerDecoderLayer } from "../nn/transformer-decoder.js";
 import { TransformerEncoderLayer } from "../nn/transformer.js";
+import { ViTAttention } from "../nn/vit.js";
 import { mean } from "../ops/reduce.js";
 import { unsqueeze } from "../ops/shape.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -84,7 +86,7 @@ export function attentionModules(model: Module): [string, Module][] {
       covered.add(m.multiheadAttn);
     }
     const isAttn = m instanceof TransformerEncoderLayer || m instanceof TransformerDecoderLayer || m instanceof MultiheadAttention ||
-      m instanceof GroupedQueryAttention || m instanceof EfficientSelfAttention || m instanceof GATConv;
+      m instanceof GroupedQueryAttention || m instanceof EfficientSelfAttention || m instanceof ViTAttention || m instanceof GATConv;
     if (isAttn && !covered.has(m)) out.push([name, m]);
   }
   return out;
@@ -106,7 +108,7 @@ export function captureAttention<T>(model: Module, fn: () => T, opts: CaptureOpt
   if (opts.gradient !== undefined && typeof opts.gradient !== "function") throw new ValueError(OP, "opts.gradient", "a function", typeof opts.gradient);
   const mods = attentionModules(model);
   if (!mods.length) {
-    throw new ValueError(OP, "model", "a model with attention modules (MultiheadAttention, Transformer layers, GroupedQueryAttention, EfficientSelfAttention, GATConv)",
+    throw new ValueError(OP, "model", "a model with attention modules (MultiheadAttention, Transformer layers, GroupedQueryAttention, EfficientSelfAttention, ViTAttention, GATConv)",
       `none in ${model.constructor.name}`);
   }
   const records: AttentionRecord[] = [];
@@ -178,6 +180,13 @@ export function captureAttention<T>(model: Module, fn: () => T, opts: CaptureOpt
       patch(m, (x: Tensor, fo: { needWeights?: boolean } = {}) => {
         const r = orig.call(m, x, { ...fo, needWeights: true });
         record(name, "self", m, r.weights && batched(r.weights));
+        return { output: r.output, weights: fo.needWeights ? r.weights : null };
+      });
+    } else if (m instanceof ViTAttention) {
+      const orig = m.forward;
+      patch(m, (x: Tensor, fo: { needWeights?: boolean } = {}) => {
+        const r = orig.call(m, x, { ...fo, needWeights: true });
+        record(name, "self", m, r.weights);
         return { output: r.output, weights: fo.needWeights ? r.weights : null };
       });
     } else if (m instanceof GATConv) {

@@ -1,10 +1,11 @@
 /**
  * vision family: conv2d (through the Conv2d module, parameters by their state-dict names), a ViT
- * patch embedding, max / avg / adaptive-avg pooling, BatchNorm2d in train and eval mode.
+ * patch embedding (through the PatchEmbedding module), max / avg / adaptive-avg pooling,
+ * BatchNorm2d in train and eval mode.
  */
 import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d } from "../../../src/nn/conv.js";
 import type { Module } from "../../../src/nn/module.js";
-import { flatten, transpose } from "../../../src/ops/shape.js";
+import { PatchEmbedding } from "../../../src/nn/vit.js";
 import type { Tensor } from "../../../src/tensor/tensor.js";
 import { cfg, type FamilyRunner, type FxCase, type Forward } from "../fixture.js";
 
@@ -36,9 +37,10 @@ export const vision: FamilyRunner = ({ c, inputs, params }) => {
       return withParams(m, params, inputs, () => ({ y: m.forward(x) }));
     }
     case "patch_embed": {
-      const p = cfg(c, "patch", "number");
-      const m = new Conv2d(cfg(c, "in_channels", "number"), cfg(c, "embed_dim", "number"), p, { stride: p });
-      return withParams(m, params, inputs, () => ({ y: transpose(flatten(m.forward(x), 2), 1, 2) })); // [B, E, h, w] -> [B, h * w, E]
+      // the fixture's weight and bias are the projection's (timm: patch_embed.proj.*)
+      const m = new PatchEmbedding(cfg(c, "in_channels", "number"), cfg(c, "embed_dim", "number"), cfg(c, "patch", "number"));
+      m.loadStateDict({ "proj.weight": params.weight!, "proj.bias": params.bias! });
+      return { outputs: { y: m.forward(x) }, gradTarget: (n) => (n === "x" ? x : n === "weight" ? m.proj.weight : n === "bias" ? m.proj.bias : undefined) };
     }
     case "max_pool2d":
       return {
