@@ -80,6 +80,7 @@ export { scatterAdd, segmentSoftmax } from "./ops/scatter.js";
 export { LSTMCell, GRUCell, lstmStep, gruStep, type RNNCellOptions } from "./nn/rnn-cell.js";
 export { LSTM, GRU, type RNNOptions, type RNNResult, type LSTMResult } from "./nn/rnn.js";
 export { GATConv, type GATConvOptions, type GATConvForwardOptions, type GATConvResult } from "./nn/gat.js";
+export { TransformerConv, type TransformerConvOptions, type TransformerConvForwardOptions, type TransformerConvResult } from "./nn/transformer-conv.js";
 
 // interpretability
 export { captureAttention, attentionModules, recordsOf, attentionTimesGradient, type AttentionRecord, type AttentionRecordKind, type CaptureOptions, type CaptureResult } from "./interpret/capture.js";

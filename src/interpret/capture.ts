@@ -12,7 +12,8 @@
  * - any other MultiheadAttention (SelfAttention's `attn` among them), GroupedQueryAttention and
  *   EfficientSelfAttention: [B, H, L, S] (S: the keys the variant attends, e.g. Linformer's k);
  * - ViTAttention (a VisionTransformer's `blocks.{i}.attn`): [B, H, T, T] over the image's tokens;
- * - GATConv: [E', H] per edge, with the edges used (`edgeIndex`, self-loops included).
+ * - GATConv: [E', H] per edge, with the edges used (`edgeIndex`, self-loops included);
+ *   TransformerConv: [E, H] per edge of its edgeIndex.
  *
  * With `gradient`, the weights stay on the autograd graph, `gradient(output)` (a scalar) is
  * differentiated, and each record gets `grad`, d gradient / d weights, of the weights' shape
@@ -33,6 +34,7 @@ import { GATConv, type GATConvForwardOptions, type GATConvResult } from "../nn/g
 import { GroupedQueryAttention, type GroupedQueryAttentionForwardOptions } from "../nn/gqa-attention.js";
 import { Module } from "../nn/module.js";
 import { MultiheadAttention, type MultiheadAttentionForwardOptions } from "../nn/multihead-attention.js";
+import { TransformerConv, type TransformerConvForwardOptions, type TransformerConvResult } from "../nn/transformer-conv.js";
 import { TransformerDecoderLayer } from "../nn/transformer-decoder.js";
 import { TransformerEncoderLayer } from "../nn/transformer.js";
 import { ViTAttention } from "../nn/vit.js";
@@ -86,7 +88,8 @@ export function attentionModules(model: Module): [string, Module][] {
       covered.add(m.multiheadAttn);
     }
     const isAttn = m instanceof TransformerEncoderLayer || m instanceof TransformerDecoderLayer || m instanceof MultiheadAttention ||
-      m instanceof GroupedQueryAttention || m instanceof EfficientSelfAttention || m instanceof ViTAttention || m instanceof GATConv;
+      m instanceof GroupedQueryAttention || m instanceof EfficientSelfAttention || m instanceof ViTAttention || m instanceof GATConv ||
+      m instanceof TransformerConv;
     if (isAttn && !covered.has(m)) out.push([name, m]);
   }
   return out;
@@ -108,7 +111,7 @@ export function captureAttention<T>(model: Module, fn: () => T, opts: CaptureOpt
   if (opts.gradient !== undefined && typeof opts.gradient !== "function") throw new ValueError(OP, "opts.gradient", "a function", typeof opts.gradient);
   const mods = attentionModules(model);
   if (!mods.length) {
-    throw new ValueError(OP, "model", "a model with attention modules (MultiheadAttention, Transformer layers, GroupedQueryAttention, EfficientSelfAttention, ViTAttention, GATConv)",
+    throw new ValueError(OP, "model", "a model with attention modules (MultiheadAttention, Transformer layers, GroupedQueryAttention, EfficientSelfAttention, ViTAttention, GATConv, TransformerConv)",
       `none in ${model.constructor.name}`);
   }
   const records: AttentionRecord[] = [];
@@ -192,6 +195,13 @@ export function captureAttention<T>(model: Module, fn: () => T, opts: CaptureOpt
     } else if (m instanceof GATConv) {
       const orig = m.forward;
       patch(m, (x: Tensor, edgeIndex: Tensor, fo: GATConvForwardOptions = {}): GATConvResult => {
+        const r = orig.call(m, x, edgeIndex, { ...fo, returnAttentionWeights: true });
+        record(name, "graph", m, r.alpha ?? null, r.edgeIndex);
+        return fo.returnAttentionWeights ? r : { output: r.output };
+      });
+    } else if (m instanceof TransformerConv) {
+      const orig = m.forward;
+      patch(m, (x: Tensor, edgeIndex: Tensor, fo: TransformerConvForwardOptions = {}): TransformerConvResult => {
         const r = orig.call(m, x, edgeIndex, { ...fo, returnAttentionWeights: true });
         record(name, "graph", m, r.alpha ?? null, r.edgeIndex);
         return fo.returnAttentionWeights ? r : { output: r.output };

@@ -35,7 +35,7 @@ export interface GraphPageData {
 
 /** A GATConv record of captureAttention as a graph layer. */
 export function graphLayerFromRecord(r: AttentionRecord): GraphLayer {
-  if (r.kind !== "graph" || !r.edgeIndex) throw new ValueError("graphLayerFromRecord", "record", "a graph record (GATConv)", `a ${r.kind} record (${r.name})`);
+  if (r.kind !== "graph" || !r.edgeIndex) throw new ValueError("graphLayerFromRecord", "record", "a graph record (GATConv, TransformerConv)", `a ${r.kind} record (${r.name})`);
   const E = r.edgeIndex.shape[1]!;
   const ei = Array.from(r.edgeIndex.data, Number);
   return { name: r.name || "graph attention", src: ei.slice(0, E), dst: ei.slice(E), alpha: Array.from(r.weights.data, Number), heads: r.weights.shape[1]! };
