@@ -39,7 +39,7 @@ interface Size { vocab: number; dModel: number; nhead: number; ff: number; batch
 const SMALL: Size = { vocab: 50, dModel: 16, nhead: 2, ff: 32, batch: 4, srcLen: 10, tgtLen: 8 };
 /**
  * Large enough that the native and wasm kernels split their work: the projections and the output
- * layer are products of 128 to 384 rows (2^20 to 2^23 multiply-adds), the feed-forward
+ * layer are products of 128 to 384 rows (2^19 to 2^23 multiply-adds), the feed-forward
  * activations and the vocabulary's softmax 2^15 to 2^17 elements, and the encoder's attention
  * 4 (batch, head) pairs of 192 x 192 scores, two key blocks each (on 3 native threads, the
  * backward's path for fewer kv heads than threads).
