@@ -7,11 +7,13 @@
  * npx qkv demo
  * npx qkv translate "In the beginning was the Word."
  * npx qkv summarize eval --data data/summarization-debian/test.tsv
+ * npx qkv graph eval --data debian --model gat
  * ```
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { registerDatesCommands } from "../apps/dates/cli.js";
 import { registerExportCommands } from "../apps/export/cli.js";
+import { registerGraphCommands } from "../apps/graph/cli.js";
 import { registerTextCommands } from "../apps/text/cli.js";
 import { registerVizCommands } from "../apps/viz/cli.js";
 import { loadBackends } from "../node.js";
@@ -26,6 +28,7 @@ export async function main(argv: string[]): Promise<void> {
   registerTextCommands(program);
   registerVizCommands(program);
   registerExportCommands(program);
+  registerGraphCommands(program);
   program.hook("preAction", () => {
     loadBackends();
     const b = program.opts<{ backend?: string }>().backend;
