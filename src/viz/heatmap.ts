@@ -11,7 +11,8 @@
  */
 import { ValueError } from "../tensor/errors.js";
 
-export type ColorScale = "viridis" | "blues";
+/** Sequential from 0 ("viridis", "blues"), or diverging around 0 ("rdbu": blue below, white at 0, red above). */
+export type ColorScale = "viridis" | "blues" | "rdbu";
 
 export interface HeatmapOptions {
   /** One label per row (the queries); defaults to the row index. */
@@ -22,14 +23,18 @@ export interface HeatmapOptions {
   /** Cell edge in pixels; by default the larger side of the matrix spans about 400 px (6 to 28 px per cell). */
   cellSize?: number;
   colorScale?: ColorScale;
-  /** The value drawn with the top color (default: the largest value of the matrix). */
+  /**
+   * The value drawn with the top color (default: the largest value of the matrix; with "rdbu",
+   * the largest magnitude, and -vmax gets the bottom color).
+   */
   vmax?: number;
 }
 
-/** Color stops at 0, 1/(n-1), ..., 1 (matplotlib's viridis, ColorBrewer's Blues). */
+/** Color stops at 0, 1/(n-1), ..., 1 (matplotlib's viridis, ColorBrewer's Blues and RdBu, the latter reversed). */
 const SCALES: Record<ColorScale, readonly string[]> = {
   viridis: ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725"],
   blues: ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"],
+  rdbu: ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"],
 };
 
 /** Color of NaN cells (e.g. fully masked rows). */
@@ -112,20 +117,27 @@ function renderHeatmap(op: string, weights: ArrayLike<number>, rows: number, col
   const rowLabels = checkLabels(op, "rowLabels", opts.rowLabels, rows, "row") ?? Array.from({ length: rows }, (_, i) => String(i));
   const colLabels = checkLabels(op, "colLabels", opts.colLabels, cols, "column") ?? Array.from({ length: cols }, (_, j) => String(j));
   const scale = opts.colorScale ?? "viridis";
-  if (!Object.hasOwn(SCALES, scale)) throw new ValueError(op, "colorScale", '"viridis" or "blues"', String(scale));
+  if (!Object.hasOwn(SCALES, scale)) throw new ValueError(op, "colorScale", '"viridis", "blues" or "rdbu"', String(scale));
+  const diverging = scale === "rdbu";
   const cell = opts.cellSize ?? Math.max(6, Math.min(28, Math.floor(400 / Math.max(rows, cols))));
   if (typeof cell !== "number" || !Number.isFinite(cell) || cell <= 0) throw new ValueError(op, "cellSize", "a positive number", String(cell));
 
   let max = -Infinity;
   for (let i = 0; i < weights.length; i++) {
     const v = weights[i]!;
-    if (v > max) max = v;
+    const m = diverging ? (Number.isFinite(v) ? Math.abs(v) : -Infinity) : v;
+    if (m > max) max = m;
   }
   const vmax = opts.vmax ?? max;
   if (opts.vmax !== undefined && (typeof vmax !== "number" || !(vmax > 0) || !Number.isFinite(vmax))) {
     throw new ValueError(op, "vmax", "a positive finite number", String(opts.vmax));
   }
-  const norm = (v: number): number => (Number.isNaN(v) ? NaN : vmax > 0 && Number.isFinite(vmax) ? Math.min(1, Math.max(0, v / vmax)) : 0);
+  const ok = vmax > 0 && Number.isFinite(vmax);
+  // diverging: -vmax..vmax onto 0..1, an infinite value (a masked score) gray like NaN
+  const norm = diverging
+    ? (v: number): number => (!Number.isFinite(v) ? NaN : ok ? Math.min(1, Math.max(0, 0.5 + (0.5 * v) / vmax)) : 0.5)
+    : (v: number): number => (Number.isNaN(v) ? NaN : ok ? Math.min(1, Math.max(0, v / vmax)) : 0);
+  const bottom = diverging && ok ? fmt(-vmax) : "0";
 
   // Layout: title, rotated column labels above the grid, row labels to its left, color bar to its right.
   const font = Math.max(8, Math.min(12, cell * 0.75));
@@ -143,7 +155,7 @@ function renderHeatmap(op: string, weights: ArrayLike<number>, rows: number, col
   const barX = x0 + gw + 12;
   const barW = 10;
   const barH = Math.max(gh, 60);
-  const barLabelW = Math.max(textWidth(fmt(vmax > 0 ? vmax : 0), 10), textWidth("0", 10));
+  const barLabelW = Math.max(textWidth(fmt(vmax > 0 ? vmax : 0), 10), textWidth(bottom, 10));
   const width = Math.ceil(Math.max(barX + barW + 4 + barLabelW + pad, x0 + (cols - 0.5) * cell + maxColW * Math.SQRT1_2 + font + pad, textWidth(title, 14) + 2 * pad));
   const height = Math.ceil(y0 + Math.max(gh, barH) + pad);
 
@@ -177,7 +189,7 @@ function renderHeatmap(op: string, weights: ArrayLike<number>, rows: number, col
   }
   out.push("</g>");
 
-  // Color bar: bottom 0, top vmax, drawn as horizontal bands.
+  // Color bar: bottom 0 (diverging: -vmax), top vmax, drawn as horizontal bands.
   const bands = 48;
   out.push(`<g shape-rendering="crispEdges">`);
   for (let k = 0; k < bands; k++) {
@@ -188,7 +200,7 @@ function renderHeatmap(op: string, weights: ArrayLike<number>, rows: number, col
   out.push("</g>");
   out.push(`<g font-size="10" fill="#555">`);
   out.push(`<text x="${r1(barX + barW + 4)}" y="${r1(y0 + 4)}" dominant-baseline="central">${escapeXml(fmt(vmax > 0 ? vmax : 0))}</text>`);
-  out.push(`<text x="${r1(barX + barW + 4)}" y="${r1(y0 + barH - 4)}" dominant-baseline="central">0</text>`);
+  out.push(`<text x="${r1(barX + barW + 4)}" y="${r1(y0 + barH - 4)}" dominant-baseline="central">${escapeXml(bottom)}</text>`);
   out.push("</g>");
   out.push("</svg>");
   return out.join("\n");
@@ -196,7 +208,8 @@ function renderHeatmap(op: string, weights: ArrayLike<number>, rows: number, col
 
 /**
  * A heatmap of a [rows, cols] row-major matrix as an SVG string: one rect per cell colored by
- * value / vmax (vmax defaults to the matrix maximum; values are clamped to [0, 1], NaN is gray),
+ * value / vmax (vmax defaults to the matrix maximum; values are clamped to [0, 1], NaN is gray;
+ * "rdbu" colors -vmax..vmax, white at 0, and draws infinite values gray too),
  * row labels on the left, column labels rotated above, a title, a color bar and a
  * `row → col: value` tooltip per cell. All text is XML-escaped.
  *

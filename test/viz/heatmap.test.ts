@@ -83,6 +83,17 @@ describe("heatmapSvg", () => {
     assert.deepEqual(cellFills(heatmapSvg([0, 0], 1, 2)), [colorAt(0), colorAt(0)]);
   });
 
+  test("rdbu diverges around 0: -max|v| bottom, 0 white, max|v| top; infinite values gray", () => {
+    const fills = cellFills(heatmapSvg([-2, 0, 1, 2, -Infinity, NaN], 1, 6, { colorScale: "rdbu" }));
+    assert.deepEqual(fills, [colorAt(0, "rdbu"), colorAt(0.5, "rdbu"), colorAt(0.75, "rdbu"), colorAt(1, "rdbu"), "#d9d9d9", "#d9d9d9"]);
+    assert.equal(colorAt(0.5, "rdbu"), "#f7f7f7");
+    const svg = heatmapSvg([-1, 4], 1, 2, { colorScale: "rdbu", vmax: 2 });
+    assert.deepEqual(cellFills(svg), [colorAt(0.25, "rdbu"), colorAt(1, "rdbu")]);
+    assert.match(svg, />-2<\/text>/, "the color bar's bottom is -vmax");
+    assert.match(svg, /<title>0 → 0: -1<\/title>/);
+    assert.deepEqual(cellFills(heatmapSvg([0, 0], 1, 2, { colorScale: "rdbu" })), [colorAt(0.5, "rdbu"), colorAt(0.5, "rdbu")]);
+  });
+
   test("wrong sizes and options are ValueErrors naming heatmapSvg and the argument", () => {
     throwsValue(() => heatmapSvg([1, 2, 3], 2, 2), "heatmapSvg", "weights", "2 x 2 = 4 values", "3 values");
     throwsValue(() => heatmapSvg([1, 2, 3, 4], 2, 2, { rowLabels: ["a"] }), "heatmapSvg", "rowLabels", "2 labels (one per row)", "1 labels");
