@@ -21,6 +21,17 @@ describe("forward values", () => {
     assertClose(q.rsqrt(tensor([4])).data, [0.5]);
     assertClose(q.pow(tensor([2, 3]), 2).data, [4, 9]);
   });
+  test("gelu's backward on the active backend (float32) equals Φ(x) + x φ(x)", () => {
+    const xs = Array.from({ length: 241 }, (_, i) => -6 + i * 0.05);
+    const gs = xs.map((_, i) => 1 + (i % 7) * 0.25);
+    const x = tensor(xs).requiresGrad_(true);
+    q.backward(q.sum(q.mul(q.gelu(x), tensor(gs))));
+    // Φ from the float64 exact gelu: gelu(x) = x Φ(x); at 0, Φ = 1/2
+    const phi = (v: number): number => Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
+    const cdf = q.gelu(tensor(xs, { dtype: "float64" })).data;
+    const want = xs.map((v, i) => gs[i]! * ((v === 0 ? 0.5 : Number(cdf[i]) / v) + v * phi(v)));
+    assertClose(x.grad!.data, want, 2e-6, 1e-5);
+  });
   test("matmul shapes follow torch.matmul", () => {
     assert.deepEqual(q.matmul(q.ones([2, 1, 3, 4]), q.ones([5, 4, 2])).shape, [2, 5, 3, 2]);
     assert.deepEqual(q.matmul(q.ones([4]), q.ones([4])).shape, []);
