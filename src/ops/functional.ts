@@ -117,7 +117,7 @@ export function nllLoss(logProbs: Tensor, target: Tensor, opts: CrossEntropyOpti
       const y = td[n]!;
       if (y === ignore) continue;
       const gn = gd[n]!;
-      if (eps > 0) for (let c = 0; c < C; c++) d[n * C + c] = -(eps / C) * gn;
+      if (eps > 0) d.fill(-(eps / C) * gn, n * C, n * C + C);
       d[n * C + y]! += -(1 - eps) * gn;
     }
     return [dx];

@@ -65,6 +65,10 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
       const bc2Sqrt = Math.sqrt(1 - b2 ** t);
       const decay = this.decoupled ? 1 - lr * weightDecay : 1;
       const l2 = this.decoupled ? 0 : weightDecay;
+      if (!vmax && !maximize && l2 === 0 && pd instanceof Float32Array && gd instanceof Float32Array) {
+        adamStep32(pd, gd, m, v, b1, b2, decay, stepSize, bc2Sqrt, eps);
+        continue;
+      }
       for (let i = 0; i < pd.length; i++) {
         const w = pd[i]! * decay;
         let g = maximize ? -gd[i]! : gd[i]!;
@@ -80,6 +84,23 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
         pd[i] = w - stepSize * mi / (Math.sqrt(vi) / bc2Sqrt + eps);
       }
     }
+  }
+}
+
+/**
+ * The common case of the update above (float32, no AMSGrad, not maximizing, no L2 term) as one
+ * monomorphic loop: the same arithmetic in the same order, so the same bits.
+ */
+function adamStep32(pd: Float32Array, gd: Float32Array, m: Float64Array, v: Float64Array, b1: number, b2: number,
+  decay: number, stepSize: number, bc2Sqrt: number, eps: number): void {
+  for (let i = 0; i < pd.length; i++) {
+    const w = pd[i]! * decay;
+    const g = gd[i]!;
+    const mi = b1 * m[i]! + (1 - b1) * g;
+    const vi = b2 * v[i]! + (1 - b2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    pd[i] = w - stepSize * mi / (Math.sqrt(vi) / bc2Sqrt + eps);
   }
 }
 

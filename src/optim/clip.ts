@@ -23,6 +23,26 @@ function gradsOf(params: Iterable<Tensor> | Tensor, op: string): (Float32Array |
   return out;
 }
 
+// one loop per array type, so that each stays monomorphic (the common case is float32)
+function sumOfSquares(g: Float32Array | Float64Array): number {
+  return g instanceof Float32Array ? squares32(g) : squares64(g);
+}
+function squares32(g: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+  return s;
+}
+function squares64(g: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+  return s;
+}
+function sumOfPowers(g: Float32Array | Float64Array, normType: number): number {
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += Math.abs(g[i]!) ** normType;
+  return s;
+}
+
 /**
  * Scales all gradients together so that their total `normType`-norm is at most `maxNorm`, and
  * returns the total norm before clipping (the norm of the per-parameter norms; `Infinity` for
@@ -41,11 +61,7 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number,
     // a NaN entry makes the max norm NaN, as torch's
     for (const g of grads) for (let i = 0; i < g.length; i++) if (Number.isNaN(g[i]!)) total = NaN;
   } else {
-    for (const g of grads) {
-      let s = 0;
-      for (let i = 0; i < g.length; i++) s += Math.abs(g[i]!) ** normType;
-      total += s;
-    }
+    for (const g of grads) total += normType === 2 ? sumOfSquares(g) : sumOfPowers(g, normType);
     total = total ** (1 / normType);
   }
   if (opts.errorIfNonfinite && !Number.isFinite(total)) {
