@@ -7,6 +7,8 @@
  * ```
  */
 export function packageRoot(rel: string): string {
-  const u = new URL(`../../../${rel}`, import.meta.url);
+  // not a literal or template first argument: bundlers (Vite) rewrite `new URL(literal, import.meta.url)`
+  // into assets, and a template here would copy every file of the package root into a web build
+  const u = new URL("../../../" + rel, import.meta.url);
   return u.protocol === "file:" ? decodeURIComponent(u.pathname) : u.href;
 }
