@@ -1,0 +1,42 @@
+/**
+ * The messages between the page and its two workers (train-worker.ts, model-worker.ts). Every
+ * worker first answers `ready` with the backend it got, so the page can say how it runs.
+ */
+import type { CrossAttention, TrainConfig } from "./train-core.js";
+
+/** What a worker's wasm backend came up with. */
+export interface BackendReport {
+  backend: string;
+  threads: number;
+  isolated: boolean;
+}
+
+export type TrainRequest =
+  | { type: "start" }
+  | { type: "pause" }
+  | { type: "reset" }
+  /** Show the cross-attention for this input (also every PROBE_EVERY steps while training). */
+  | { type: "probe"; source: string };
+
+export type TrainReply =
+  | ({ type: "ready" } & BackendReport)
+  | { type: "model"; config: TrainConfig; parameters: number }
+  /** One step: its loss and how long the step itself took. */
+  | { type: "step"; step: number; loss: number; ms: number }
+  | { type: "paused"; step: number }
+  | { type: "accuracy"; step: number; accuracy: number; pairs: number }
+  | { type: "attention"; step: number; attention: CrossAttention }
+  | { type: "error"; message: string };
+
+export type ModelRequest =
+  /** Load models/<name>/ from `base` (an absolute URL ending in "/"). */
+  | { type: "load"; name: string; base: string }
+  | { type: "run"; text: string; beam: number };
+
+export type ModelReply =
+  | ({ type: "ready" } & BackendReport)
+  | { type: "progress"; file: string; loaded: number; total: number | null }
+  | { type: "loaded"; name: string; task: string; kind: string; maxLen: number; parameters: number; ms: number }
+  /** The output, and the attention page of the input (null when it could not be drawn, with the reason). */
+  | { type: "result"; output: string; ms: number; html: string | null; viewNote: string | null; truncated: { tokens: number; kept: number } | null }
+  | { type: "error"; stage: "load" | "run"; message: string };

@@ -1,0 +1,241 @@
+/**
+ * The playground (playground/) as a user gets it: the static site is built (Vite) into a temporary
+ * folder, served by a small node:http server with the two cross-origin isolation headers (and by a
+ * second one without them), and opened in headless Chromium. Checked: the page loads with no
+ * console errors and no request elsewhere, it is cross-origin isolated and its wasm backend and
+ * training worker report their threads; the step-by-step numbers of a fixed input equal the
+ * library's MultiheadAttention and attention functions in Node; 50 training steps in the worker
+ * lower the loss; the shipped translator gives the output it gives in Node; and bad input (empty
+ * and over-long text, a model that does not load, a page without isolation) ends in a message
+ * while the rest still works.
+ *
+ * Needs a Chromium binary (QKV_CHROMIUM, else chromium / chromium-browser / google-chrome on the
+ * PATH); without one the tests are skipped with a message. The browser does not depend on the Node
+ * backend, so they run in the first backend's pass of tools/test-backends.ts only.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { Browser, Page } from "puppeteer-core";
+import { loadTranslator } from "../../src/apps/text/api.js";
+import { availableBackends } from "../../src/backend/registry.js";
+import { cosineAttention, dotProductAttention, linear, noGrad, reshape, scaledDotProductAttention, slice, Tensor, transpose } from "../../src/index.js";
+import { PAD, stepInputs, stepModule, stepTokens, type StepsInput } from "../../playground/src/steps.js";
+import { buildPlayground, findChromium, launchChromium, serveStatic, type StaticServer } from "../../tools/playground/site.js";
+
+const chromium = findChromium();
+const first = !process.env.QKV_BACKEND || process.env.QKV_BACKEND === availableBackends()[0];
+const skip = !chromium ? "no Chromium binary found (install Debian's chromium package or set QKV_CHROMIUM to a Chromium/Chrome binary)"
+  : !first ? "the browser tests run in the first backend's pass only" : false;
+
+let dir: string, browser: Browser, isolated: StaticServer, plain: StaticServer;
+
+interface Opened { page: Page; errors: string[]; elsewhere: string[] }
+
+async function open(url: string, allow: RegExp | null = null): Promise<Opened> {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1200, height: 900, deviceScaleFactor: 1 });
+  const errors: string[] = [], elsewhere: string[] = [];
+  const origin = new URL(url).origin;
+  page.on("console", (m) => { if (m.type() === "error" && !(allow && allow.test(m.text()))) errors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("request", (r) => { const u = r.url(); if (!u.startsWith(origin) && !/^(data|blob|about):/.test(u)) elsewhere.push(u); });
+  await page.goto(url, { waitUntil: "load" });
+  await page.waitForSelector("body[data-ready='1']", { timeout: 30_000 });
+  return { page, errors, elsewhere };
+}
+
+const get = async <T>(page: Page, expr: string): Promise<T> => JSON.parse(String(await page.evaluate(`JSON.stringify(${expr})`))) as T;
+const texts = (page: Page, sel: string): Promise<string[]> => page.$$eval(sel, (els) => els.map((e) => e.textContent ?? ""));
+
+/** Largest |a - b| over two equal-length lists. */
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
+  assert.equal(a.length, b.length, `${what}: length`);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = Number(a[i]), y = Number(b[i]);
+    if (x === y) continue; // equal infinities too
+    d = Math.max(d, Math.abs(x - y));
+  }
+  return d;
+}
+
+/** heatmapSvg's number format. */
+const fmt = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(4))) : String(v));
+
+describe("the playground in Chromium", { skip }, () => {
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "qkv-playground-"));
+    await buildPlayground(join(dir, "site"));
+    isolated = await serveStatic(join(dir, "site"), { isolated: true });
+    plain = await serveStatic(join(dir, "site"), { isolated: false });
+    browser = await launchChromium(chromium!);
+  });
+  after(async () => {
+    await browser?.close();
+    await isolated?.close();
+    await plain?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("loads with no console errors, cross-origin isolated, the wasm backend on every core", async () => {
+    const { page, errors, elsewhere } = await open(isolated.url);
+    assert.equal(await page.evaluate("crossOriginIsolated"), true);
+    const cores = Number(await page.evaluate("navigator.hardwareConcurrency"));
+    const main = await get<{ backend: string; threads: number; isolated: boolean }>(page, "window.qkvPlayground.main");
+    assert.deepEqual(main, { backend: "wasm", threads: cores, isolated: true });
+    assert.match((await texts(page, "#env"))[0]!, new RegExp(`wasm, ${cores} thread`));
+    assert.deepEqual(await texts(page, "#messages .msg"), [], "no warning when isolated");
+    assert.ok((await page.$$("#steps-out svg")).length > 10, "the steps are drawn");
+    assert.deepEqual(errors, []);
+    assert.deepEqual(elsewhere, []);
+    await page.close();
+  });
+
+  test("the step-by-step numbers equal the library's MultiheadAttention and attention functions in Node", async () => {
+    const { page, errors } = await open(isolated.url);
+    const cases: StepsInput[] = [
+      { text: "The cat sat on the mat, didn't it?", seed: 7, heads: 2, causal: true, padding: true },
+      { text: "Attention is all you need.", seed: 0, heads: 4, causal: false, padding: false },
+    ];
+    for (const c of cases) {
+      await page.$eval("#steps-text", (el, v) => { (el as unknown as { value: string }).value = v; }, c.text);
+      await page.$eval("#steps-seed", (el, v) => { (el as unknown as { value: string }).value = v; }, String(c.seed));
+      await page.select("#steps-heads", String(c.heads));
+      for (const [id, on] of [["#steps-causal", c.causal], ["#steps-padding", c.padding]] as const) {
+        if ((await page.$eval(id, (el) => (el as unknown as { checked: boolean }).checked)) !== on) await page.click(id);
+      }
+      await page.type("#steps-text", " "); // an input event: recompute
+      const want = JSON.stringify({ ...c, text: `${c.text} ` });
+      await page.waitForFunction(`JSON.stringify(window.qkvPlayground.steps && window.qkvPlayground.steps.input) === ${JSON.stringify(want)}`, { timeout: 10_000 });
+      const got = await get<{ tokens: string[]; q: number[][]; k: number[][]; v: number[][]; weights: number[][]; output: number[]; dot: number[][]; scaled: number[][]; cosine: number[][] }>(page,
+        `(() => { const s = window.qkvPlayground.steps, a = (m) => Array.from(m.values, (x) => Number.isFinite(x) ? x : String(x)), h = (l) => l.map(a);
+          return { tokens: s.tokens, q: h(s.q), k: h(s.k), v: h(s.v), weights: h(s.weights), output: a(s.output), dot: h(s.compare.dot), scaled: h(s.compare.scaled), cosine: h(s.compare.cosine) }; })()`);
+      // the same in Node, through the library's own modules and functions
+      const { tokens } = stepTokens(c);
+      assert.deepEqual(got.tokens, tokens);
+      const N = tokens.length, E = 8, H = c.heads, D = E / H;
+      noGrad(() => {
+        const mha = stepModule(c.seed, H);
+        const { x } = stepInputs(tokens, c.seed); // [1, N, E]
+        const pad = new Tensor(Uint8Array.from(tokens, (t) => (t === PAD ? 1 : 0)), [1, N], "bool");
+        const r = mha.forward(x, x, x, { keyPaddingMask: pad, isCausal: c.causal, needWeights: true, averageAttnWeights: false });
+        assert.ok(maxDiff(got.output, r.output.data, "output") < 1e-5, "output");
+        const w = mha.inProjWeight!;
+        const [q, k, v] = [0, 1, 2].map((i) => transpose(reshape(linear(x, slice(w, 0, i * E, (i + 1) * E)), [1, N, H, D]), 1, 2)); // [1, H, N, D]
+        const mask = new Tensor(Uint8Array.from({ length: N * N }, (_, p) => ((c.causal && p % N > Math.floor(p / N)) || tokens[p % N] === PAD ? 1 : 0)), [N, N], "bool");
+        const ref = {
+          q: q!, k: k!, v: v!, weights: r.weights!,
+          dot: dotProductAttention(q!, k!, v!, { attnMask: mask, needWeights: true }).weights!,
+          scaled: scaledDotProductAttention(q!, k!, v!, { attnMask: mask, needWeights: true }).weights!,
+          cosine: cosineAttention(q!, k!, v!, { attnMask: mask, needWeights: true }).weights!,
+        };
+        for (const [name, t] of Object.entries(ref)) {
+          const per = t.size / H;
+          for (let h = 0; h < H; h++) {
+            const d = maxDiff(got[name as keyof typeof ref][h]!, t.data.subarray(h * per, (h + 1) * per), `${name}[${h}]`);
+            assert.ok(d < 1e-5, `${name}, head ${h}: off by ${d}`);
+          }
+        }
+        if (c.causal) assert.equal(got.weights[0]![1], 0, "the causal mask hides later keys");
+      });
+      // and the page shows them: a cell's number on hover
+      const cell = (await page.$$("#step-softmax rect"))[N + 1]!; // head 0, query 1, key 1
+      await cell.hover();
+      assert.equal((await texts(page, "#readout"))[0], `weights, head 0: ${tokens[1]} → ${tokens[1]}: ${fmt(got.weights[0]![N + 1]!)}`);
+    }
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test("50 training steps in the worker lower the loss; the attention maps change", async (t) => {
+    const { page, errors } = await open(`${isolated.url}#train`);
+    await page.waitForFunction("window.qkvPlayground.train.worker !== null && document.querySelectorAll('#train-attn svg').length > 0", { timeout: 30_000 });
+    const cores = Number(await page.evaluate("navigator.hardwareConcurrency"));
+    assert.deepEqual(await get(page, "window.qkvPlayground.train.worker"), { backend: "wasm", threads: cores, isolated: true });
+    const before = await page.$eval("#train-attn", (e) => e.innerHTML);
+    await page.click("#train-start");
+    await page.waitForFunction("window.qkvPlayground.train.step >= 50", { timeout: 120_000, polling: 100 });
+    await page.click("#train-pause");
+    await page.waitForFunction("!window.qkvPlayground.train.running", { timeout: 30_000 });
+    const st = await get<{ losses: number[]; stepsPerSecond: number; step: number }>(page, "window.qkvPlayground.train");
+    const mean = (l: number[]): number => l.reduce((a, b) => a + b, 0) / l.length;
+    const head = mean(st.losses.slice(0, 5)), tail = mean(st.losses.slice(45, 50));
+    const line = `training in the tab: ${st.stepsPerSecond.toFixed(1)} steps/s (wasm, ${cores} threads); loss ${head.toFixed(3)} (steps 1-5) -> ${tail.toFixed(3)} (steps 46-50)`;
+    t.diagnostic(line);
+    console.log(`playground: ${line}`);
+    assert.ok(tail < 0.8 * head, line);
+    assert.notEqual(await page.$eval("#train-attn", (e) => e.innerHTML), before, "the attention maps are redrawn as it learns");
+    assert.equal(await page.$eval("#train-start", (e) => e.textContent), "Resume");
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test("the shipped translator gives in the page the output it gives in Node, with its attention view", async () => {
+    const text = "In the beginning God created the heaven and the earth.";
+    const node = (await loadTranslator()).translate([text], { beam: 4 })[0]!;
+    const { page, errors, elsewhere } = await open(`${isolated.url}#models`);
+    await page.select("#model-name", "translate-en-es");
+    await page.click("#model-load");
+    await page.waitForFunction("window.qkvPlayground.models.loaded === 'translate-en-es'", { timeout: 120_000 });
+    assert.match((await texts(page, "#model-status"))[0]!, /^Loaded translate-en-es: an encoder-decoder transformer/);
+    await page.$eval("#model-text", (el, v) => { (el as unknown as { value: string }).value = v; }, text);
+    await page.select("#model-beam", "4");
+    await page.click("#model-run");
+    await page.waitForFunction("window.qkvPlayground.models.output !== null", { timeout: 120_000 });
+    assert.equal(await get<string>(page, "window.qkvPlayground.models.output"), node);
+    assert.equal((await texts(page, "#model-output"))[0], node);
+    const frame = await (await page.$("#model-view"))!.contentFrame();
+    await frame.waitForSelector("body[data-ready='1']", { timeout: 30_000 });
+    assert.equal(await frame.$$eval("#group option", (o) => o.length), 3, "encoder self, decoder self and cross-attention");
+    // over-long text: a message, no run
+    await page.$eval("#model-text", (el) => { (el as unknown as { value: string }).value = "word ".repeat(900); });
+    await page.click("#model-run");
+    assert.match((await texts(page, "#model-msg .msg.warn")).join(" "), /4500 characters; the page takes at most 4000/);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(elsewhere, []);
+    await page.close();
+  });
+
+  test("bad input: messages that say what happened and what still works, never a blank page", async () => {
+    // empty and over-long sentences
+    const a = await open(isolated.url);
+    await a.page.$eval("#steps-text", (el) => { (el as unknown as { value: string }).value = ""; });
+    await a.page.type("#steps-text", " ");
+    await a.page.waitForSelector("#steps-msg .msg.warn");
+    assert.match((await texts(a.page, "#steps-msg .msg.warn"))[0]!, /no words.*other tabs still work/);
+    assert.equal(await a.page.evaluate("window.qkvPlayground.steps"), null);
+    const long = Array.from({ length: 30 }, (_, i) => `w${i}`).join(" ");
+    await a.page.$eval("#steps-text", (el, v) => { (el as unknown as { value: string }).value = v; }, long);
+    await a.page.type("#steps-text", " ");
+    await a.page.waitForFunction("window.qkvPlayground.steps !== null && window.qkvPlayground.steps.dropped > 0", { timeout: 10_000 });
+    assert.match((await texts(a.page, "#steps-msg .msg.warn"))[0]!, /has 30 tokens; the walk-through shows the first 24 \(6 left out\)/);
+    assert.equal(await a.page.evaluate("window.qkvPlayground.steps.tokens.length"), 24);
+    assert.deepEqual(a.errors, []);
+    await a.page.close();
+
+    // a model that does not load (not where the page looks for it)
+    const b = await open(`${isolated.url}?models=nowhere/#models`, /Failed to load resource.*404/);
+    await b.page.click("#model-load");
+    await b.page.waitForSelector("#model-msg .msg.error", { timeout: 30_000 });
+    const msg = (await texts(b.page, "#model-msg .msg.error"))[0]!;
+    assert.match(msg, /^Could not load translate-en-es: tokenizer.json: HTTP 404/);
+    assert.match(msg, /step-by-step and training tabs still work/);
+    assert.equal(await b.page.$eval("#model-run", (e) => (e as unknown as { disabled: boolean }).disabled), true);
+    assert.deepEqual(b.errors, []);
+    await b.page.close();
+
+    // no cross-origin isolation: no SharedArrayBuffer, one thread, everything else works
+    const c = await open(plain.url);
+    assert.equal(await c.page.evaluate("crossOriginIsolated"), false);
+    assert.deepEqual(await get(c.page, "window.qkvPlayground.main"), { backend: "wasm", threads: 1, isolated: false });
+    const warn = await texts(c.page, "#messages .msg.warn");
+    assert.equal(warn.length, 1);
+    assert.match(warn[0]!, /runs on one thread: everything works, more slowly.*Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp/);
+    assert.ok((await c.page.$$("#steps-out svg")).length > 10, "the steps are drawn");
+    assert.deepEqual(c.errors, []);
+    await c.page.close();
+  });
+});
