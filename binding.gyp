@@ -8,6 +8,7 @@
         "native/attention.cc",
         "native/attention_avx512.cc",
         "native/attention_portable.cc",
+        "native/conv.cc",
         "native/cpu.cc",
         "native/dropout.cc",
         "native/elementwise.cc",

@@ -10,6 +10,7 @@
 
 #include "allocator.h"
 #include "attention.h"
+#include "conv.h"
 #include "cpu.h"
 #include "dropout.h"
 #include "efficient_attention.h"
@@ -493,6 +494,82 @@ Napi::Value LinearAttentionBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// args: { B, C, H, W, O, kH, kW, oH, oW, sH, sW, padTop, padLeft, dH, dW, G }. Any sizes are safe
+// (the kernels read x only inside the image); kernel sizes, strides, dilations and G must be positive.
+qkv::ConvShape convShape(const Ctx& c, const Napi::Value& v) {
+  if (!v.IsObject()) c.typeError("args must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  qkv::ConvShape s{};
+  s.B = c.size(o.Get("B"), "args.B");
+  s.C = c.size(o.Get("C"), "args.C");
+  s.H = c.size(o.Get("H"), "args.H");
+  s.W = c.size(o.Get("W"), "args.W");
+  s.O = c.size(o.Get("O"), "args.O");
+  s.kH = c.size(o.Get("kH"), "args.kH");
+  s.kW = c.size(o.Get("kW"), "args.kW");
+  s.oH = c.size(o.Get("oH"), "args.oH");
+  s.oW = c.size(o.Get("oW"), "args.oW");
+  s.sH = c.size(o.Get("sH"), "args.sH");
+  s.sW = c.size(o.Get("sW"), "args.sW");
+  s.padTop = c.size(o.Get("padTop"), "args.padTop");
+  s.padLeft = c.size(o.Get("padLeft"), "args.padLeft");
+  s.dH = c.size(o.Get("dH"), "args.dH");
+  s.dW = c.size(o.Get("dW"), "args.dW");
+  s.G = c.size(o.Get("G"), "args.G");
+  if (s.kH < 1 || s.kW < 1 || s.sH < 1 || s.sW < 1 || s.dH < 1 || s.dW < 1)
+    c.rangeError("args: kernel sizes, strides and dilations must be >= 1");
+  if (s.G < 1 || s.C % s.G != 0 || s.O % s.G != 0) c.rangeError("args.G must be >= 1 and divide args.C and args.O");
+  // every index the kernels form stays exactly representable
+  c.product({s.B, std::max<int64_t>(s.C, s.O), std::max<int64_t>(s.H, s.oH) + s.padTop, std::max<int64_t>(s.W, s.oW) + s.padLeft});
+  c.product({std::max<int64_t>(s.H, s.oH), s.sH + s.dH, s.kH + 1});
+  c.product({std::max<int64_t>(s.W, s.oW), s.sW + s.dW, s.kW + 1});
+  c.product({s.O, s.C, s.kH, s.kW});
+  return s;
+}
+
+// conv2dForward(out, x, weight, bias, args)
+Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "conv2dForward"};
+    c.argc(5);
+    const qkv::ConvShape s = convShape(c, info[4]);
+    float* out = c.f32(0, "out", c.product({s.B, s.O, s.oH, s.oW}));
+    const float* x = c.f32(1, "x", c.product({s.B, s.C, s.H, s.W}));
+    const float* w = c.f32(2, "weight", c.product({s.O, s.C / s.G, s.kH, s.kW}));
+    const float* bias = c.f32OrNull(3, "bias", s.O);
+    qkv::conv2dForward(out, x, w, bias, s);
+    return info.Env().Undefined();
+  });
+}
+
+// conv2dBackwardInput(dx, dy, weight, args)
+Napi::Value Conv2dBackwardInput(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "conv2dBackwardInput"};
+    c.argc(4);
+    const qkv::ConvShape s = convShape(c, info[3]);
+    float* dx = c.f32(0, "dx", c.product({s.B, s.C, s.H, s.W}));
+    const float* dy = c.f32(1, "dy", c.product({s.B, s.O, s.oH, s.oW}));
+    const float* w = c.f32(2, "weight", c.product({s.O, s.C / s.G, s.kH, s.kW}));
+    qkv::conv2dBackwardInput(dx, dy, w, s);
+    return info.Env().Undefined();
+  });
+}
+
+// conv2dBackwardWeight(dweight, dy, x, args)
+Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "conv2dBackwardWeight"};
+    c.argc(4);
+    const qkv::ConvShape s = convShape(c, info[3]);
+    float* dw = c.f32(0, "dweight", c.product({s.O, s.C / s.G, s.kH, s.kW}));
+    const float* dy = c.f32(1, "dy", c.product({s.B, s.O, s.oH, s.oW}));
+    const float* x = c.f32(2, "x", c.product({s.B, s.C, s.H, s.W}));
+    qkv::conv2dBackwardWeight(dw, dy, x, s);
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Ctx c{info, "setNumThreads"};
@@ -541,6 +618,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sparseAttentionBackward", Napi::Function::New(env, SparseAttentionBackward, "sparseAttentionBackward"));
   exports.Set("linearAttentionForward", Napi::Function::New(env, LinearAttentionForward, "linearAttentionForward"));
   exports.Set("linearAttentionBackward", Napi::Function::New(env, LinearAttentionBackward, "linearAttentionBackward"));
+  exports.Set("conv2dForward", Napi::Function::New(env, Conv2dForward, "conv2dForward"));
+  exports.Set("conv2dBackwardInput", Napi::Function::New(env, Conv2dBackwardInput, "conv2dBackwardInput"));
+  exports.Set("conv2dBackwardWeight", Napi::Function::New(env, Conv2dBackwardWeight, "conv2dBackwardWeight"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("getIsa", Napi::Function::New(env, GetIsa, "getIsa"));

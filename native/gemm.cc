@@ -17,15 +17,37 @@
 
 namespace qkv {
 
-namespace {
-
-const GemmKernel& activeKernel() {
+const GemmKernel& gemmKernel() {
   switch (activeIsa()) {
     case Isa::Avx512: return gemmKernelAvx512();
     case Isa::Avx2: return gemmKernelAvx2();
     default: return gemmKernelScalar();
   }
 }
+
+void gemmTile(const GemmKernel& g, int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr,
+              int64_t nr, bool overwrite) {
+  if (mr == g.MR && nr == g.NR) {
+    g.kernel(kc, ap, bp, c, ldc, overwrite);
+    return;
+  }
+  if (g.edge != nullptr) {
+    g.edge[mr](kc, ap, bp, c, ldc, overwrite, nr);
+    return;
+  }
+  alignas(64) float tmp[16 * 64];
+  g.kernel(kc, ap, bp, tmp, g.NR, true);
+  for (int64_t r = 0; r < mr; r++) {
+    float* cr = c + r * ldc;
+    const float* tr = tmp + r * g.NR;
+    if (overwrite)
+      for (int64_t j = 0; j < nr; j++) cr[j] = tr[j];
+    else
+      for (int64_t j = 0; j < nr; j++) cr[j] += tr[j];
+  }
+}
+
+namespace {
 
 // Element (i, k) of a matrix operand lives at p[i * rs + k * cs].
 struct View {
@@ -85,29 +107,6 @@ void packBPanel(float* dst, View b, int64_t nr, int64_t kc, int NR) {
   }
 }
 
-// One [mr, nr] tile: the full micro-kernel when the tile is whole, else through a temporary.
-inline void runTile(const GemmKernel& g, int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc,
-                    int64_t mr, int64_t nr, bool overwrite) {
-  if (mr == g.MR && nr == g.NR) {
-    g.kernel(kc, ap, bp, c, ldc, overwrite);
-    return;
-  }
-  if (g.edge != nullptr) {
-    g.edge[mr](kc, ap, bp, c, ldc, overwrite, nr);
-    return;
-  }
-  alignas(64) float tmp[16 * 64];
-  g.kernel(kc, ap, bp, tmp, g.NR, true);
-  for (int64_t r = 0; r < mr; r++) {
-    float* cr = c + r * ldc;
-    const float* tr = tmp + r * g.NR;
-    if (overwrite)
-      for (int64_t j = 0; j < nr; j++) cr[j] = tr[j];
-    else
-      for (int64_t j = 0; j < nr; j++) cr[j] += tr[j];
-  }
-}
-
 void zeroOrKeep(float* c, int64_t ldc, int64_t M, int64_t N, bool accumulate) {
   if (accumulate) return;
   for (int64_t i = 0; i < M; i++) std::memset(c + i * ldc, 0, sizeof(float) * N);
@@ -147,7 +146,7 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
           const float* bp = packedB + q * kc * NR;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
-            runTile(g, kc, packedA + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, overwrite);
+            gemmTile(g, kc, packedA + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, overwrite);
           }
         }
       }
@@ -160,7 +159,7 @@ void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, 
                    int maxThreads) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) { zeroOrKeep(c, ldc, M, N, accumulate); return; }
-  const GemmKernel& g = activeKernel();
+  const GemmKernel& g = gemmKernel();
   const size_t packedBSize = static_cast<size_t>(g.KC) * static_cast<size_t>(((std::min<int64_t>(g.NC, N) + g.NR - 1) / g.NR) * g.NR);
   float* packedB = scratch(ScratchSlot::GemmB, packedBSize);
   if (packedB == nullptr) throw std::bad_alloc();

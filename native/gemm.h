@@ -31,6 +31,15 @@ struct GemmKernel {
   const EdgeKernel* edge = nullptr;  // edge[mr] for 1 <= mr <= MR, or null: edges through a temporary tile
 };
 
+// The micro-kernel of the instruction set in effect (activeIsa()).
+const GemmKernel& gemmKernel();
+
+// One [mr, nr] tile of C (mr <= MR, nr <= NR) (=|+=) a-panel[kc, MR]^T @ b-panel[kc, NR]: the
+// full micro-kernel when the tile is whole, else the edge kernel or a temporary tile. The
+// b-panel is 64-byte aligned; rows of the a-panel past mr are zero.
+void gemmTile(const GemmKernel& g, int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr,
+              int64_t nr, bool overwrite);
+
 // Per instruction set (defined in kernels_*.cc).
 const GemmKernel& gemmKernelScalar();
 const GemmKernel& gemmKernelAvx2();

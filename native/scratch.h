@@ -9,7 +9,7 @@
 
 namespace qkv {
 
-enum class ScratchSlot { GemmA = 0, GemmB, AttnA, AttnB, AttnC, Count };
+enum class ScratchSlot { GemmA = 0, GemmB, AttnA, AttnB, AttnC, ConvA, ConvB, Count };
 
 // A buffer of at least n floats for this thread and slot; contents are unspecified.
 inline float* scratch(ScratchSlot slot, size_t n) {

@@ -81,6 +81,18 @@ export interface LinearAttentionArgs {
   causal: boolean;
 }
 
+/**
+ * Sizes of one 2-D convolution, NCHW (torch's cross-correlation): x [B, C, H, W], weight
+ * [O, C / G, kH, kW], out [B, O, oH, oW]; G channel groups (input channels g C/G.. feed output
+ * channels g O/G..). Output position (oh, ow) of tap (i, j) reads input row oh sH - padTop + i dH
+ * and column ow sW - padLeft + j dW, zero outside the image; the bottom / right padding is whatever
+ * oH, oW imply.
+ */
+export interface Conv2dArgs {
+  B: number; C: number; H: number; W: number; O: number; kH: number; kW: number; oH: number; oW: number;
+  sH: number; sW: number; padTop: number; padLeft: number; dH: number; dW: number; G: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
 
@@ -129,6 +141,13 @@ export interface Backend {
   /** Fused attention backward: recomputes scores from lse. Writes (not accumulates) dq, dk, dv. */
   attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray, k: FloatArray,
     v: FloatArray, out: FloatArray, lse: FloatArray, args: AttentionArgs): void;
+
+  /** Convolution forward: out [B, O, oH, oW] = conv(x, weight), plus bias [O] when not null. */
+  conv2dForward(out: FloatArray, x: FloatArray, weight: FloatArray, bias: FloatArray | null, args: Conv2dArgs): void;
+  /** Convolution backward for x: dx [B, C, H, W] from dy [B, O, oH, oW] (written, not accumulated). */
+  conv2dBackwardInput(dx: FloatArray, dy: FloatArray, weight: FloatArray, args: Conv2dArgs): void;
+  /** Convolution backward for the weight: dweight [O, C / G, kH, kW] from dy and x (written, not accumulated). */
+  conv2dBackwardWeight(dweight: FloatArray, dy: FloatArray, x: FloatArray, args: Conv2dArgs): void;
 
   /** Sparse attention forward: softmax over each row's allowed keys only; saves lse. */
   sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,

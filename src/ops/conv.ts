@@ -1,7 +1,8 @@
 /**
- * 2-D convolution over NCHW images (torch.nn.functional.conv2d): im2col into per-image columns,
- * then the active backend's batched GEMM (one call over the images; with groups, one call per
- * image over the groups); the backward runs the column and weight GEMMs and col2im.
+ * 2-D convolution over NCHW images (torch.nn.functional.conv2d): validated here, computed by the
+ * backend's convolution kernels (native and wasm: GEMMs whose packing reads the image, no columns
+ * written out; js: im2col + the batched GEMM, the reference); the backward is the kernels for x
+ * and the weight and a sum of the incoming gradient for the bias.
  *
  * ```ts
  * const y = conv2d(x, weight, bias, { stride: 2, padding: 1 });  // x [B, C, H, W], weight [O, C, 3, 3] -> [B, O, H/2, W/2]
@@ -9,8 +10,8 @@
  * ```
  */
 import { attach } from "../autograd/graph.js";
-import { col2im, im2col } from "../backend/js/im2col.js";
-import { allocate, type FloatArray } from "../tensor/dtype.js";
+import type { Conv2dArgs } from "../backend/backend.js";
+import { allocate } from "../tensor/dtype.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { checkOutSize, imageDims, outSize, pair, type IntPair } from "./conv-args.js";
@@ -18,9 +19,6 @@ import { reshape } from "./shape.js";
 import { backendFor, empty, fdata, sameFloat } from "./util.js";
 
 export type { IntPair } from "./conv-args.js";
-
-/** Column elements per chunk of images (16 MiB of float32): memory stays bounded and the chunk stays in cache longer. */
-const COLUMN_CHUNK = 1 << 22;
 
 export interface Conv2dOptions {
   /** Step between output positions (default 1). */
@@ -37,13 +35,7 @@ export interface Conv2dOptions {
 }
 
 /** Everything the forward and backward need about one call, validated. */
-interface ConvGeometry {
-  B: number; C: number; H: number; W: number; O: number; kH: number; kW: number;
-  oH: number; oW: number; sH: number; sW: number; padTop: number; padLeft: number; dH: number; dW: number;
-  G: number;
-}
-
-function geometry(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: Conv2dOptions): { g: ConvGeometry; batched: boolean } {
+function geometry(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: Conv2dOptions): { g: Conv2dArgs; batched: boolean } {
   const op = "conv2d";
   const { dims: [B, C, H, W], batched } = imageDims(x, op);
   if (weight.rank !== 4) throw new ShapeError(op, "weight", "[O, C / groups, kH, kW]", fmtShape(weight.shape));
@@ -91,80 +83,28 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   expectTensor(weight, "weight", "conv2d");
   const dtype = sameFloat(x, weight, "x", "weight", "conv2d");
   const { g, batched } = geometry(x, weight, bias, opts);
-  const { B, C, H, W, O, kH, kW, oH, oW, sH, sW, padTop, padLeft, dH, dW, G } = g;
-  const L = oH * oW, K = C * kH * kW;        // output positions and GEMM depth per image
-  const Og = O / G, Kg = K / G;               // per group
+  const { B, O, oH, oW } = g;
+  const L = oH * oW;
   const be = backendFor(dtype);
-  const xd = fdata(x), wd = fdata(weight), CHW = C * H * W;
-  // images per chunk: a chunk's columns stay near COLUMN_CHUNK elements, one buffer reused by every chunk
-  const nb = Math.max(1, Math.min(B, Math.floor(COLUMN_CHUNK / Math.max(1, K * L))));
-  /** cols [n, K, L] of images b0 .. b0 + n. */
-  const columns = (cols: FloatArray, b0: number, n: number): void =>
-    im2col(cols, xd.subarray(b0 * CHW, (b0 + n) * CHW), n, C, H, W, kH, kW, oH, oW, sH, sW, padTop, padLeft, dH, dW);
-  /** out_(b, g) [M, N] = op(weight_g) @ rhs_(b, g) for n images: one call over them, or one per image over the groups. */
-  const withWeight = (n: number, out: FloatArray, rhs: FloatArray, M: number, N: number, depth: number, transW: boolean, rhsStride: number): void => {
-    if (G === 1) {
-      be.matmul(out, wd, rhs, n, M, N, depth, transW, false, 0, rhsStride, false);
-      return;
-    }
-    for (let b = 0; b < n; b++) {
-      be.matmul(out.subarray(b * G * M * N, (b + 1) * G * M * N), wd, rhs.subarray(b * G * rhsStride, (b + 1) * G * rhsStride),
-        G, M, N, depth, transW, false, Og * Kg, rhsStride, false);
-    }
-  };
-
+  // 1. out [B, O, oH, oW] = conv(x, weight) + bias
   const out = empty([B, O, oH, oW], dtype);
-  const od = fdata(out);
-  if (B > 0) {
-    const cols = allocate(dtype, nb * K * L); // [nb, G, Kg, L]
-    for (let b0 = 0; b0 < B; b0 += nb) {
-      const n = Math.min(nb, B - b0), c = cols.subarray(0, n * K * L);
-      columns(c, b0, n);
-      // 1. out_(b, g) [Og, L] = weight_g [Og, Kg] @ cols_(b, g) [Kg, L]
-      withWeight(n, od.subarray(b0 * O * L, (b0 + n) * O * L), c, Og, L, Kg, false, Kg * L);
-    }
-    // 2. + bias [O] at every position
-    if (bias) be.binary("add", od, od, fdata(bias), [B, O, L], [O * L, L, 1], [0, 1, 0]);
-  }
+  be.conv2dForward(fdata(out), fdata(x), fdata(weight), bias ? fdata(bias) : null, g);
 
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const rec = attach(out, "conv2d", inputs, (grad) => {
-    const gd = fdata(grad); // [B, G, Og, L]
-    const dx = x.requiresGrad ? empty(x.shape, dtype) : null;
-    const dw = weight.requiresGrad ? empty(weight.shape, dtype) : null;
-    let db: Tensor | null = null;
-    if (B > 0 && (dx || dw)) {
-      const buf = allocate(dtype, nb * K * L);
-      // weight: dw_g^T [Kg, Og] = sum_b cols_(b, g) [Kg, L] @ grad_(b, g)^T, from columns recomputed per chunk (not kept);
-      // with Og <= L one product per (image, group) into parts no larger than the columns, then a sum over the chunk's images
-      const dwT = dw ? allocate(dtype, K * Og) : null; // [G, Kg, Og]
-      const part = dw && Og <= L ? allocate(dtype, nb * K * Og) : null;
-      const ones = allocate(dtype, nb).fill(1);
-      for (let b0 = 0; b0 < B; b0 += nb) {
-        const n = Math.min(nb, B - b0), c = buf.subarray(0, n * K * L), gc = gd.subarray(b0 * O * L, (b0 + n) * O * L);
-        if (dwT) {
-          // undoes 1 for weight
-          columns(c, b0, n);
-          if (part) {
-            be.matmul(part, c, gc, n * G, Kg, Og, L, false, true, Kg * L, Og * L, false);
-            be.matmul(dwT, ones, part, 1, 1, K * Og, n, false, false, 0, 0, b0 > 0);
-          } else {
-            for (let b = 0; b < n; b++) {
-              be.matmul(dwT, c.subarray(b * K * L, (b + 1) * K * L), gc.subarray(b * O * L, (b + 1) * O * L),
-                G, Kg, Og, L, false, true, Kg * L, Og * L, b0 + b > 0);
-            }
-          }
-        }
-        if (dx) {
-          // undoes 1 for x: dcols_(b, g) [Kg, L] = weight_g^T @ grad_(b, g), then col2im
-          withWeight(n, c, gc, Kg, L, Og, true, Og * L);
-          col2im(fdata(dx).subarray(b0 * CHW, (b0 + n) * CHW), c, n, C, H, W, kH, kW, oH, oW, sH, sW, padTop, padLeft, dH, dW);
-        }
-      }
-      if (dw && dwT) be.stridedCopy(fdata(dw), dwT, [G, Og, Kg], [Kg * Og, 1, Og]); // [G, Kg, Og] -> [G, Og, Kg]
+    const gd = fdata(grad); // [B, O, L]
+    let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+    // undoes 1 for x and for the weight
+    if (x.requiresGrad) {
+      dx = empty(x.shape, dtype);
+      be.conv2dBackwardInput(fdata(dx), gd, fdata(weight), g);
+    }
+    if (weight.requiresGrad) {
+      dw = empty(weight.shape, dtype);
+      be.conv2dBackwardWeight(fdata(dw), gd, fdata(x), g);
     }
     if (bias && bias.requiresGrad) {
-      // undoes 2: sums of grad [B, O, L] over B and L
+      // undoes the bias of 1: sums of grad [B, O, L] over B and L
       db = empty([O], dtype);
       if (B > 0) {
         const rows = allocate(dtype, B * O);

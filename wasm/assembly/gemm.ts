@@ -85,7 +85,7 @@ function packB(dst: usize, B: usize, ldb: i32, transB: bool, k0: i32, kc: i32, n
 }
 
 /** C tile [5, 8] at c (row stride ldc elements) (+)= Apanel [kc][5] @ Bpanel [kc][8]. */
-function kernel5x8(a: usize, b: usize, kc: i32, c: usize, ldc: i32, accumulate: bool): void {
+export function kernel5x8(a: usize, b: usize, kc: i32, c: usize, ldc: i32, accumulate: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);

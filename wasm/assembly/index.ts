@@ -13,6 +13,7 @@ export { unary, binary } from "./elementwise";
 export { softmax, softmaxBackward } from "./softmax";
 export { layerNorm, layerNormBackward } from "./layernorm";
 export { attentionForward, attentionBackward, attentionWorkBytes } from "./attention";
+export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dWorkBytes } from "./conv";
 
 /** First free byte after the static data: the arena the host allocates from. */
 export function heapBase(): usize {

@@ -1,6 +1,7 @@
 /** The js backend: the reference kernels, always present, the only one for float64. */
 import type { Backend } from "../backend.js";
 import { attentionBackward, attentionForward } from "./attention.js";
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "./conv.js";
 import { binary, unary } from "./elementwise.js";
 import { dropout } from "./dropout.js";
 import { stridedCopy } from "./copy.js";
@@ -23,6 +24,9 @@ class JsBackend implements Backend {
   layerNormBackward = layerNormBackward;
   attentionForward = attentionForward;
   attentionBackward = attentionBackward;
+  conv2dForward = conv2dForward;
+  conv2dBackwardInput = conv2dBackwardInput;
+  conv2dBackwardWeight = conv2dBackwardWeight;
   sparseAttentionForward = sparseAttentionForward;
   sparseAttentionBackward = sparseAttentionBackward;
   linearAttentionForward = linearAttentionForward;

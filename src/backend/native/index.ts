@@ -1,7 +1,8 @@
 /**
  * The native backend: C++ kernels (blocked AVX-512 / AVX2 GEMM, fused FlashAttention-style
- * attention, sparse and linear attention, vectorized elementwise and normalization kernels, a persistent thread pool) loaded
- * from the N-API addon build/Release/qkv_native.node, which `npm install` builds when a C++
+ * attention, sparse and linear attention, convolution with im2col fused into the GEMM packing,
+ * vectorized elementwise and normalization kernels, a persistent thread pool) loaded from the
+ * N-API addon build/Release/qkv_native.node, which `npm install` builds when a C++
  * compiler is present.
  *
  * Node only: import this module from Node entry points, never from the browser bundle.
@@ -15,7 +16,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type {
-  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { FloatArray } from "../../tensor/dtype.js";
 
@@ -40,6 +41,9 @@ export interface NativeAddon {
     args: AttentionArgs): void;
   attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray, k: FloatArray,
     v: FloatArray, out: FloatArray, lse: FloatArray, args: AttentionArgs): void;
+  conv2dForward(out: FloatArray, x: FloatArray, weight: FloatArray, bias: FloatArray | null, args: Conv2dArgs): void;
+  conv2dBackwardInput(dx: FloatArray, dy: FloatArray, weight: FloatArray, args: Conv2dArgs): void;
+  conv2dBackwardWeight(dweight: FloatArray, dy: FloatArray, x: FloatArray, args: Conv2dArgs): void;
   sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
     args: SparseAttentionArgs): void;
   sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray,
@@ -152,6 +156,18 @@ export class NativeBackend implements Backend {
     if (args.mask !== null) f32(args.mask, "args.mask");
     this.lib.attentionBackward(f32(dq, "dq"), f32(dk, "dk"), f32(dv, "dv"), f32(dout, "dout"), f32(q, "q"),
       f32(k, "k"), f32(v, "v"), f32(out, "out"), f32(lse, "lse"), args);
+  }
+
+  conv2dForward(out: FloatArray, x: FloatArray, weight: FloatArray, bias: FloatArray | null, args: Conv2dArgs): void {
+    this.lib.conv2dForward(f32(out, "out"), f32(x, "x"), f32(weight, "weight"), f32OrNull(bias, "bias"), args);
+  }
+
+  conv2dBackwardInput(dx: FloatArray, dy: FloatArray, weight: FloatArray, args: Conv2dArgs): void {
+    this.lib.conv2dBackwardInput(f32(dx, "dx"), f32(dy, "dy"), f32(weight, "weight"), args);
+  }
+
+  conv2dBackwardWeight(dweight: FloatArray, dy: FloatArray, x: FloatArray, args: Conv2dArgs): void {
+    this.lib.conv2dBackwardWeight(f32(dweight, "dweight"), f32(dy, "dy"), f32(x, "x"), args);
   }
 
   sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,

@@ -10,7 +10,7 @@
  */
 import type { FloatArray } from "../../tensor/dtype.js";
 import type {
-  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import { Arena } from "./arena.js";
@@ -300,6 +300,77 @@ export class WasmBackend implements Backend {
     get(dq, f32, pdq, nq);
     get(dk, f32, pdk, nk);
     get(dv, f32, pdv, nv);
+  }
+
+  /** The Conv2dArgs sizes in the kernels' argument order. */
+  private static convSizes(a: Conv2dArgs): number[] {
+    return [a.B, a.C, a.H, a.W, a.O, a.kH, a.kW, a.oH, a.oW, a.sH, a.sW, a.padTop, a.padLeft, a.dH, a.dW, a.G];
+  }
+
+  /** Scratch of every part of a convolution call. */
+  private convWork(a: Conv2dArgs): number {
+    return this.threads * this.k.conv2dWorkBytes(a.C, a.O, a.kH, a.kW, a.oH, a.oW, a.sH, a.sW, a.dH, a.dW, a.G);
+  }
+
+  conv2dForward(out: FloatArray, x: FloatArray, weight: FloatArray, bias: FloatArray | null, a: Conv2dArgs): void {
+    if (!(out instanceof Float32Array) || !(x instanceof Float32Array) || !(weight instanceof Float32Array) || !isF32(bias)) {
+      jsBackend.conv2dForward(out, x, weight, bias, a);
+      return;
+    }
+    const L = a.oH * a.oW, nOut = a.B * a.O * L, nx = a.B * a.C * a.H * a.W, Kg = (a.C / a.G) * a.kH * a.kW, nw = a.O * Kg;
+    if (nOut === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const po = ar.take(nOut * 4), px = ar.take(nx * 4), pw = ar.take(nw * 4), pb = bias ? ar.take(a.O * 4) : 0;
+    const pwork = ar.take(this.convWork(a));
+    const { f32 } = ar.commit();
+    put(f32, px, x.subarray(0, nx));
+    put(f32, pw, weight.subarray(0, nw));
+    if (bias instanceof Float32Array) put(f32, pb, bias.subarray(0, a.O));
+    // units: (group, image, 8-column chunk of positions)
+    this.exec("conv2dForward", [po, px, pw, pb, ...WasmBackend.convSizes(a), pwork], nOut * Kg,
+      MIN_MACS_PER_PART, a.B * a.G * Math.ceil(L / 8));
+    get(out, f32, po, nOut);
+  }
+
+  conv2dBackwardInput(dx: FloatArray, dy: FloatArray, weight: FloatArray, a: Conv2dArgs): void {
+    if (!(dx instanceof Float32Array) || !(dy instanceof Float32Array) || !(weight instanceof Float32Array)) {
+      jsBackend.conv2dBackwardInput(dx, dy, weight, a);
+      return;
+    }
+    const L = a.oH * a.oW, ny = a.B * a.O * L, nx = a.B * a.C * a.H * a.W, Kg = (a.C / a.G) * a.kH * a.kW, nw = a.O * Kg;
+    if (nx === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const pdx = ar.take(nx * 4), pdy = ar.take(ny * 4), pw = ar.take(nw * 4);
+    const pwork = ar.take(this.convWork(a));
+    const { f32 } = ar.commit();
+    put(f32, pdy, dy.subarray(0, ny));
+    put(f32, pw, weight.subarray(0, nw));
+    // units: (group, image, channel)
+    this.exec("conv2dBackwardInput", [pdx, pdy, pw, ...WasmBackend.convSizes(a), pwork], ny * Kg,
+      MIN_MACS_PER_PART, a.B * a.C);
+    get(dx, f32, pdx, nx);
+  }
+
+  conv2dBackwardWeight(dweight: FloatArray, dy: FloatArray, x: FloatArray, a: Conv2dArgs): void {
+    if (!(dweight instanceof Float32Array) || !(dy instanceof Float32Array) || !(x instanceof Float32Array)) {
+      jsBackend.conv2dBackwardWeight(dweight, dy, x, a);
+      return;
+    }
+    const L = a.oH * a.oW, ny = a.B * a.O * L, nx = a.B * a.C * a.H * a.W, Kg = (a.C / a.G) * a.kH * a.kW, nw = a.O * Kg;
+    if (nw === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const pdw = ar.take(nw * 4), pdy = ar.take(ny * 4), px = ar.take(nx * 4);
+    const pwork = ar.take(this.convWork(a));
+    const { f32 } = ar.commit();
+    put(f32, pdy, dy.subarray(0, ny));
+    put(f32, px, x.subarray(0, nx));
+    // units: 8-column panels of each group's dw [O / G, Kg]
+    this.exec("conv2dBackwardWeight", [pdw, pdy, px, ...WasmBackend.convSizes(a), pwork], ny * Kg,
+      MIN_MACS_PER_PART, a.G * Math.ceil(Kg / 8));
+    get(dweight, f32, pdw, nw);
   }
 
   // Sparse and linear attention have no wasm kernels yet: they run on the js reference kernels.

@@ -34,12 +34,23 @@ export interface KernelExports {
     lse: number, B: number, H: number, Hkv: number, L: number, S: number, D: number, Dv: number, scale: number,
     causal: number, mask: number, msB: number, msH: number, msL: number, dropoutP: number, k0: number, k1: number,
     seedStart: number, work: number, part: number, parts: number): void;
+  conv2dWorkBytes(C: number, O: number, kH: number, kW: number, oH: number, oW: number, sH: number, sW: number, dH: number,
+    dW: number, G: number): number;
+  conv2dForward(out: number, x: number, w: number, bias: number, B: number, C: number, H: number, W: number, O: number,
+    kH: number, kW: number, oH: number, oW: number, sH: number, sW: number, padTop: number, padLeft: number, dH: number,
+    dW: number, G: number, work: number, part: number, parts: number): void;
+  conv2dBackwardInput(dx: number, dy: number, w: number, B: number, C: number, H: number, W: number, O: number,
+    kH: number, kW: number, oH: number, oW: number, sH: number, sW: number, padTop: number, padLeft: number, dH: number,
+    dW: number, G: number, work: number, part: number, parts: number): void;
+  conv2dBackwardWeight(dw: number, dy: number, x: number, B: number, C: number, H: number, W: number, O: number,
+    kH: number, kW: number, oH: number, oW: number, sH: number, sW: number, padTop: number, padLeft: number, dH: number,
+    dW: number, G: number, work: number, part: number, parts: number): void;
 }
 
 /** The kernels that take (part, parts), in the order the worker pool numbers them. */
 export const partKernelNames = [
   "matmul", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward", "attentionForward",
-  "attentionBackward",
+  "attentionBackward", "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight",
 ] as const;
 
 export type PartKernelName = (typeof partKernelNames)[number];
@@ -47,7 +58,7 @@ export type PartKernelName = (typeof partKernelNames)[number];
 /** A kernel called with its arguments and (part, parts) appended. */
 export type PartKernel = (...args: number[]) => void;
 
-const kernelNames = ["heapBase", "gemmWorkBytes", "attentionWorkBytes", ...partKernelNames] as const;
+const kernelNames = ["heapBase", "gemmWorkBytes", "attentionWorkBytes", "conv2dWorkBytes", ...partKernelNames] as const;
 
 /** Narrows an instance's exports to KernelExports, checking each name. */
 export function isKernelExports(e: Record<string, unknown>): e is Record<string, unknown> & KernelExports {
@@ -61,7 +72,8 @@ export function partKernels(k: KernelExports): Readonly<Record<PartKernelName, P
   return {
     matmul: k.matmul, unary: k.unary, binary: k.binary, softmax: k.softmax, softmaxBackward: k.softmaxBackward,
     layerNorm: k.layerNorm, layerNormBackward: k.layerNormBackward, attentionForward: k.attentionForward,
-    attentionBackward: k.attentionBackward,
+    attentionBackward: k.attentionBackward, conv2dForward: k.conv2dForward, conv2dBackwardInput: k.conv2dBackwardInput,
+    conv2dBackwardWeight: k.conv2dBackwardWeight,
   };
 }
 
