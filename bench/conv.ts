@@ -1,8 +1,9 @@
 /**
  * conv2d speed: a k x k, C -> C convolution with padding k / 2 on x [batch, C, size, size]
  * (default 3x3, 64 -> 64, 32x32, batch 32), forward and forward + backward, on each qkv backend
- * asked for, against PyTorch CPU (F.conv2d) when its python imports torch. Also times the parts of
- * the qkv path: im2col, col2im and the GEMMs alone on the first backend.
+ * asked for, against PyTorch CPU (F.conv2d) when its python imports torch; forward + backward is
+ * y.backward(dy) on both sides. Also times the backend kernels alone (forward, input gradient,
+ * weight gradient) on each backend.
  *
  *   npm run bench -- conv [--backends native,wasm] [--batch 32] [--channels 64] [--size 32] [--kernel 3]
  *                         [--reps 10] [--threads 2] [--python PATH] [--no-peers]
@@ -14,10 +15,9 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { col2im, im2col } from "../src/backend/js/im2col.js";
 import {
-  availableBackends, backward, conv2d, Generator, getBackend, loadBackends, mul, noGrad, randn, setBackend, setNumThreads, sum,
-  type BackendName,
+  availableBackends, backward, conv2d, Generator, getBackend, loadBackends, mul, noGrad, randn, setBackend, setNumThreads,
+  type BackendName, type Conv2dArgs,
 } from "../src/node.js";
 import { wallAndCpu } from "./lib.js";
 
@@ -58,37 +58,35 @@ const fmt = (t: { wall: number; cpu: number }, flops: number): string =>
 
 console.log(`conv2d ${k}x${k}, ${C} -> ${C} channels, x [${Bn}, ${C}, ${S}, ${S}], padding ${pad}, float32; ${threads} threads; median of ${reps}`);
 console.log(`GFLOP: forward ${gflop.toFixed(2)}, forward + backward ${(3 * gflop).toFixed(2)}`);
+const timed: { name: string; fwd: { wall: number; cpu: number }; fb: { wall: number; cpu: number } }[] = [];
 for (const name of backends) {
   setBackend(name);
   const fwd = wallAndCpu(() => { noGrad(() => conv2d(x, w, b, { padding: pad })); }, reps);
   const xs = x.detach().requiresGrad_(true), ws = w.detach().requiresGrad_(true), bs = b.detach().requiresGrad_(true);
   const fb = wallAndCpu(() => {
     xs.grad = ws.grad = bs.grad = null;
-    backward(sum(mul(conv2d(xs, ws, bs, { padding: pad }), dy)));
+    backward(conv2d(xs, ws, bs, { padding: pad }), dy);
   }, reps);
   console.log(`  qkv:${name.padEnd(7)} forward           ${fmt(fwd, gflop)}`);
   console.log(`  qkv:${name.padEnd(7)} forward + backward ${fmt(fb, 3 * gflop)}`);
+  timed.push({ name, fwd, fb });
 }
 
-// the parts of the qkv path, on the first backend
+// the backend kernels alone, on each backend
 {
-  setBackend(backends[0]!);
-  const be = getBackend();
-  const L = S * S, N = Bn * L, K = C * k * k;
-  const cols = new Float32Array(K * N), out = new Float32Array(C * N), dx = new Float32Array(x.size);
-  const xd = x.data as Float32Array, wd = w.data as Float32Array;
-  const part = new Float32Array(Bn * K * C);
-  const parts: [string, () => void, number][] = [
-    ["im2col", () => im2col(cols, xd, Bn, C, S, S, k, k, S, S, 1, 1, pad, pad, 1, 1), 0],
-    ["col2im", () => { dx.fill(0); col2im(dx, cols, Bn, C, S, S, k, k, S, S, 1, 1, pad, pad, 1, 1); }, 0],
-    ["GEMM weight @ cols_b", () => be.matmul(out, wd, cols, Bn, C, L, K, false, false, 0, K * L, false), gflop],
-    ["GEMM weight^T @ dy_b", () => be.matmul(cols, wd, out, Bn, K, L, C, true, false, 0, C * L, false), gflop],
-    ["GEMM cols_b @ dy_b^T", () => be.matmul(part, cols, out, Bn, K, C, L, false, true, K * L, C * L, false), gflop],
-  ];
-  console.log(`parts of the qkv path (${be.name}; cols [${Bn}, ${K}, ${L}] = ${((K * N * 4) / 2 ** 20).toFixed(0)} MiB)`);
-  for (const [label, fn, f] of parts) {
-    const t = wallAndCpu(fn, reps);
-    console.log(`  ${label.padEnd(20)} ${(t.wall * 1000).toFixed(1).padStart(8)} ms wall ${(t.cpu * 1000).toFixed(1).padStart(8)} ms cpu${f ? ` ${(f / t.wall).toFixed(1).padStart(7)} GFLOP/s` : ""}`);
+  const args: Conv2dArgs = { B: Bn, C, H: S, W: S, O: C, kH: k, kW: k, oH: S, oW: S, sH: 1, sW: 1, padTop: pad, padLeft: pad, dH: 1, dW: 1, G: 1 };
+  const out = new Float32Array(dy.size), dx = new Float32Array(x.size), dw = new Float32Array(w.size);
+  const xd = x.data as Float32Array, wd = w.data as Float32Array, bd = b.data as Float32Array, dyd = dy.data as Float32Array;
+  for (const name of backends) {
+    setBackend(name);
+    const be = getBackend();
+    const parts: [string, () => void][] = [
+      ["conv2dForward", () => be.conv2dForward(out, xd, wd, bd, args)],
+      ["conv2dBackwardInput", () => be.conv2dBackwardInput(dx, dyd, wd, args)],
+      ["conv2dBackwardWeight", () => be.conv2dBackwardWeight(dw, dyd, xd, args)],
+    ];
+    console.log(`kernels (${be.name})`);
+    for (const [label, fn] of parts) console.log(`  ${label.padEnd(20)} ${fmt(wallAndCpu(fn, reps), gflop)}`);
   }
 }
 
@@ -116,5 +114,11 @@ if (!argv.includes("--no-peers")) {
       `  torch         ${label} ${fmt({ wall: c.ms / 1000, cpu: c.cpuMs / 1000 }, f)}`;
     console.log(row("forward          ", t.fwd, gflop));
     console.log(row("forward + backward", t.fwdBwd, 3 * gflop));
+    const ratio = (q: { wall: number; cpu: number }, c: { ms: number; cpuMs: number }): string =>
+      `${((q.wall * 1000) / c.ms).toFixed(2)}x wall, ${((q.cpu * 1000) / c.cpuMs).toFixed(2)}x cpu`;
+    console.log("qkv / torch (this run; below 1: qkv faster)");
+    for (const q of timed) {
+      console.log(`  qkv:${q.name.padEnd(7)} forward ${ratio(q.fwd, t.fwd)}; forward + backward ${ratio(q.fb, t.fwdBwd)}`);
+    }
   }
 }
