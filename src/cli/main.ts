@@ -8,10 +8,12 @@
  * npx qkv translate "In the beginning was the Word."
  * npx qkv summarize eval --data data/summarization-debian/test.tsv
  * npx qkv graph eval --data debian --model gat
+ * npx qkv experiments --quick
  * ```
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { registerDatesCommands } from "../apps/dates/cli.js";
+import { registerExperimentsCommands } from "../apps/experiments/cli.js";
 import { registerExportCommands } from "../apps/export/cli.js";
 import { registerGraphCommands } from "../apps/graph/cli.js";
 import { registerTextCommands } from "../apps/text/cli.js";
@@ -28,6 +30,7 @@ export async function main(argv: string[]): Promise<void> {
   registerTextCommands(program);
   registerVizCommands(program);
   registerExportCommands(program);
+  registerExperimentsCommands(program);
   registerGraphCommands(program);
   program.hook("preAction", () => {
     loadBackends();
