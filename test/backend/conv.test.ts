@@ -4,7 +4,7 @@
  * sizes that hit every edge of the fused kernels (row tiles, column panels that wrap output rows,
  * depth blocks, strides, dilation, asymmetric padding, groups, chunked units), on every native
  * instruction set and thread count, and the wasm kernels split between threads against one thread
- * bit for bit.
+ * bit for bit; the native kernels give the same bits on any thread count and refuse bad arguments.
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
@@ -152,6 +152,41 @@ describe(`conv kernels: ${active.name} against the js reference`, () => {
       });
     });
   }
+  test("native: the same bits on 1, 2 and 3 threads, every instruction set", { skip: active.name === "native" ? false : "runs in the native pass only" }, () => {
+    const threads = getNumThreads();
+    try {
+      for (const [name, a] of cases) {
+        const { x, w, bias, dy } = inputs(a);
+        everyConfig((tag) => {
+          const t = getNumThreads();
+          setNumThreads(1);
+          const one = run(active, x, w, bias, dy, a);
+          setNumThreads(t);
+          const many = run(active, x, w, bias, dy, a);
+          same(many.out, one.out, `${name} ${tag} out`);
+          same(many.dx, one.dx, `${name} ${tag} dx`);
+          same(many.dw, one.dw, `${name} ${tag} dw`);
+        });
+      }
+    } finally {
+      setNumThreads(threads);
+    }
+  });
+  test("native: arrays too short, bad groups or sizes are a RangeError, float64 a TypeError", { skip: active.name === "native" ? false : "runs in the native pass only" }, () => {
+    const a = args(2, 4, 5, 5, 6, 3, 3, { p: [1, 1, 1, 1] });
+    const { x, w, bias, dy } = inputs(a);
+    const out = new Float32Array(dy.length), dx = new Float32Array(x.length), dw = new Float32Array(w.length);
+    assert.throws(() => active.conv2dForward(out.subarray(1), x, w, bias, a), RangeError);
+    assert.throws(() => active.conv2dForward(out, x.subarray(1), w, bias, a), RangeError);
+    assert.throws(() => active.conv2dForward(out, x, w, bias.subarray(1), a), RangeError);
+    assert.throws(() => active.conv2dBackwardInput(dx, dy.subarray(1), w, a), RangeError);
+    assert.throws(() => active.conv2dBackwardWeight(dw.subarray(1), dy, x, a), RangeError);
+    assert.throws(() => active.conv2dForward(out, x, w, bias, { ...a, G: 3 }), RangeError);
+    assert.throws(() => active.conv2dForward(out, x, w, bias, { ...a, sH: 0 }), RangeError);
+    assert.throws(() => active.conv2dForward(out, x, w, bias, { ...a, kW: 0 }), RangeError);
+    assert.throws(() => active.conv2dForward(out, x, w, bias, { ...a, padTop: -1 }), RangeError);
+    assert.throws(() => active.conv2dForward(out, new Float64Array(x.length), w, bias, a), TypeError);
+  });
   test("no images: out untouched, dx empty, dweight zero", () => {
     const a = args(0, 3, 5, 5, 4, 3, 3);
     const dw = new Float32Array(4 * 3 * 9).fill(7);
