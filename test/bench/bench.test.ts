@@ -68,13 +68,16 @@ describe("bench/run.ts", { skip: backend !== undefined && backend !== "js" ? "ru
     assert.match(r.stdout, /^\| window w=64 \| 1024 \| \d+ ms \| \d+ ms \| -?\d+ \| -?\d+ \|$/m);
     assert.doesNotMatch(r.stdout, /\| full \|/);
   });
-  test("`npm run bench -- conv` times conv2d and its parts with the remaining arguments", () => {
+  test("`npm run bench -- conv` times conv2d and its backend kernels with the remaining arguments", () => {
     const r = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "conv", "--backends", "js", "--batch", "2", "--channels", "4",
       "--size", "8", "--reps", "1", "--no-peers"], { cwd: root, encoding: "utf8", timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^conv2d 3x3, 4 -> 4 channels, x \[2, 4, 8, 8\]/m);
     assert.match(r.stdout, /^ {2}qkv:js +forward \+ backward +[\d.]+ ms wall/m);
-    for (const part of ["im2col", "col2im", "GEMM weight @ cols_b"]) assert.match(r.stdout, new RegExp(`^  ${part} +[\\d.]+ ms wall`, "m"));
+    assert.match(r.stdout, /^kernels \(js\)$/m);
+    for (const part of ["conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight"]) {
+      assert.match(r.stdout, new RegExp(`^  ${part} +[\\d.]+ ms wall`, "m"));
+    }
     assert.doesNotMatch(r.stdout, /PyTorch/);
   });
 });
