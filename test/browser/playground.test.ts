@@ -10,8 +10,8 @@
  * while the rest still works.
  *
  * Needs a Chromium binary (QKV_CHROMIUM, else chromium / chromium-browser / google-chrome on the
- * PATH); without one the tests are skipped with a message. The browser does not depend on the Node
- * backend, so they run in the first backend's pass of tools/test-backends.ts only.
+ * PATH); without one the tests are skipped with a message. The page runs on the wasm backend, so
+ * they run once, in the wasm pass of tools/test-backends.ts, where Node computes on the same kernels.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,9 +26,11 @@ import { PAD, stepInputs, stepModule, stepTokens, type StepsInput } from "../../
 import { buildPlayground, findChromium, launchChromium, serveStatic, type StaticServer } from "../../tools/playground/site.js";
 
 const chromium = findChromium();
-const first = !process.env.QKV_BACKEND || process.env.QKV_BACKEND === availableBackends()[0];
+// the page runs on the wasm backend: its pass compares with Node on the same kernels
+const pass = availableBackends().includes("wasm") ? "wasm" : availableBackends()[0];
+const mine = !process.env.QKV_BACKEND || process.env.QKV_BACKEND === pass;
 const skip = !chromium ? "no Chromium binary found (install Debian's chromium package or set QKV_CHROMIUM to a Chromium/Chrome binary)"
-  : !first ? "the browser tests run in the first backend's pass only" : false;
+  : !mine ? `the playground tests run in the ${pass} backend's pass only` : false;
 
 let dir: string, browser: Browser, isolated: StaticServer, plain: StaticServer;
 
