@@ -7,11 +7,13 @@
  * npx qkv demo
  * npx qkv translate "In the beginning was the Word."
  * npx qkv summarize eval --data data/summarization-debian/test.tsv
+ * npx qkv classify eval --data mnist
  * npx qkv graph eval --data debian --model gat
  * npx qkv experiments --quick
  * ```
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { registerClassifyCommands } from "../apps/classify/cli.js";
 import { registerDatesCommands } from "../apps/dates/cli.js";
 import { registerExperimentsCommands } from "../apps/experiments/cli.js";
 import { registerExportCommands } from "../apps/export/cli.js";
@@ -28,6 +30,7 @@ export async function main(argv: string[]): Promise<void> {
   program.option("--backend <name>", "compute backend: native, wasm or js (default: the fastest that loads)");
   registerDatesCommands(program);
   registerTextCommands(program);
+  registerClassifyCommands(program);
   registerVizCommands(program);
   registerExportCommands(program);
   registerExperimentsCommands(program);
