@@ -121,5 +121,12 @@ export { encodeTextModel, decodeTextModel, tokenizerFingerprint, type TextModelB
 export { TextGenerator, type GenerateOptions } from "./apps/text/generator.js";
 export { TASKS, scoreTask, formatScoreLine, type TextTask } from "./apps/text/tasks.js";
 
+// image classification (the qkv classify app's browser-safe parts)
+export { encodeClassifier, decodeClassifier, type ClassifierBundle, type ClassifierKind } from "./apps/classify/model-file.js";
+export { DATASETS, DATASET_NAMES, splitValidation, subset, type DatasetName, type DatasetInfo, type ImageSet } from "./apps/classify/datasets.js";
+export { parseIdx, type IdxArray } from "./apps/classify/idx.js";
+export { ImageBatches, imagesToTensor, type ImageBatch, type ImageBatchOptions, type Normalization } from "./apps/classify/batches.js";
+export { scoreImages, formatAccuracyLine, type ImageScores } from "./apps/classify/evaluate.js";
+
 // Hugging Face checkpoints (BERT-shaped encoders)
 export { loadHfBert, parseHfBertConfig, hfBertNameMap, BertModel, BertEmbeddings, HfConfigError, HF_IGNORED_FIELDS, type HfBertConfig, type BertForwardOptions } from "./interop/hf.js";

@@ -48,4 +48,10 @@ export { evaluateFile, type EvaluateOptions, type EvaluateResult } from "./apps/
 export { trainSeq2Seq, type Seq2SeqTrainOptions } from "./apps/text/train-seq2seq.js";
 export { trainSpan, type SpanTrainOptions } from "./apps/text/train-span.js";
 
+// image classification: datasets, model files, training, PNG input
+export { loadImageSet, defaultDataDir } from "./apps/classify/idx-files.js";
+export { loadClassifierDir, saveClassifierDir } from "./apps/classify/node-files.js";
+export { trainClassifier, type ClassifyTrainOptions } from "./apps/classify/train.js";
+export { readPngImage, decodePngImage, type GrayImage } from "./apps/classify/png.js";
+
 loadBackends();
