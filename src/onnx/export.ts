@@ -5,10 +5,11 @@
  * an ONNX form is named in one ExportError.
  *
  * Exported: MultiheadAttention, TransformerEncoderLayer / TransformerEncoder,
- * TransformerDecoderLayer / TransformerDecoder (whole target), and Seq2SeqTransformer as three
+ * TransformerDecoderLayer / TransformerDecoder (whole target), Seq2SeqTransformer as three
  * graphs in the layout ONNX Runtime generation code and transformers.js read (encoder_model,
- * decoder_model, decoder_with_past_model; see docs/onnx.md). Attention kinds: full, window,
- * dilated, longformer (their patterns become masks).
+ * decoder_model, decoder_with_past_model; see docs/onnx.md), and VisionTransformer (patch or
+ * CNN-stem embedding; pixel_values -> logits). Attention kinds: full, window, dilated, longformer
+ * (their patterns become masks).
  *
  * ```ts
  * const files = onnxGraphs(mha, { query: randn([2, 5, 16]) });          // [{ name: "model.onnx", bytes, … }]
@@ -20,11 +21,13 @@ import { MultiheadAttention } from "../nn/multihead-attention.js";
 import { Seq2SeqTransformer } from "../nn/seq2seq.js";
 import { TransformerDecoder, TransformerDecoderLayer } from "../nn/transformer-decoder.js";
 import { TransformerEncoder, TransformerEncoderLayer } from "../nn/transformer.js";
+import { VisionTransformer, vitTokens } from "../nn/vit.js";
 import { ExportError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { dimScalar, emitMha, mhaProblems, paddingMask, sumMasks, userMask } from "./emit-attention.js";
 import { emitSeq2SeqDecoder, emitSeq2SeqEncoder } from "./emit-seq2seq.js";
 import { MaskCache, emitDecoder, emitDecoderLayer, emitEncoder, emitEncoderLayer } from "./emit-transformer.js";
+import { emitViT, imageProblems } from "./emit-vit.js";
 import { GraphBuilder, type Dim } from "./graph.js";
 
 const OP = "exportOnnx";
@@ -35,6 +38,8 @@ export interface OnnxExportOptions {
    * "fused": ONNX Runtime's com.microsoft.MultiHeadAttention (faster there, ORT only).
    */
   attention?: "plain" | "fused";
+  /** More metadata_props for every file written (e.g. a classifier's class names). */
+  metadata?: Record<string, string>;
 }
 
 /** One exported graph: the file name it is written under, its bytes and its interface. */
@@ -78,12 +83,19 @@ export interface DecoderExample {
   tgtIsCausal?: boolean;
 }
 
-export type ExportableModel = MultiheadAttention | TransformerEncoderLayer | TransformerEncoder | TransformerDecoderLayer | TransformerDecoder | Seq2SeqTransformer;
+/** Example input of a VisionTransformer (optional: the graph's image size comes from the config). */
+export interface ViTExample {
+  /** [B, C, H, W], checked against the config when given. */
+  x?: Tensor;
+}
+
+export type ExportableModel = MultiheadAttention | TransformerEncoderLayer | TransformerEncoder | TransformerDecoderLayer | TransformerDecoder | Seq2SeqTransformer
+  | VisionTransformer;
 
 /** Everything in `model` that has no ONNX form, by module name. */
 export function exportProblems(model: Module): string[] {
   const out: string[] = [];
-  const known = [MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, Seq2SeqTransformer];
+  const known = [MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, Seq2SeqTransformer, VisionTransformer];
   if (!known.some((k) => model instanceof k)) out.push(`${model.constructor.name}: no ONNX emitter (exportable: ${known.map((k) => k.name).join(", ")})`);
   for (const [name, m] of model.namedModules()) {
     if (m instanceof MultiheadAttention) out.push(...mhaProblems(m, name));
@@ -91,11 +103,20 @@ export function exportProblems(model: Module): string[] {
       out.push(`${name || m.constructor.name}: a custom activation function has no ONNX form (exportable: "relu", "gelu")`);
     }
   }
+  out.push(...imageProblems(model));
   return out;
 }
 
-const fileOf = (g: GraphBuilder, name: string, inputs: string[], outputs: string[], fused: boolean, meta: Record<string, string>): OnnxGraphFile =>
-  ({ name, bytes: g.finish({ ...meta, "qkv.attention": fused ? "fused" : "plain" }), inputs, outputs, attention: fused ? "fused" : "plain" });
+/** A graph built but not yet encoded (onnxGraphs adds the metadata every file shares). */
+interface PendingFile { g: GraphBuilder; name: string; inputs: string[]; outputs: string[]; meta: Record<string, string> }
+
+const fileOf = (g: GraphBuilder, name: string, inputs: string[], outputs: string[], meta: Record<string, string>): PendingFile =>
+  ({ g, name, inputs, outputs, meta });
+
+function finish(p: PendingFile, fused: boolean, extra: Record<string, string>): OnnxGraphFile {
+  const attention = fused ? "fused" : "plain";
+  return { name: p.name, bytes: p.g.finish({ ...extra, ...p.meta, "qkv.attention": attention }), inputs: p.inputs, outputs: p.outputs, attention };
+}
 
 /** Checks an example tensor is batched [*, *, E] (rank 3) float; pushes what is wrong. */
 function checkExample(problems: string[], what: string, t: Tensor | undefined, lastDim: number | null, rank = 3): void {
@@ -132,7 +153,7 @@ function maskInputs(g: GraphBuilder, inputs: string[], kpm: { name: string; t: T
   return sumMasks(g, parts);
 }
 
-function mhaGraphs(m: MultiheadAttention, ex: MhaExample, fused: boolean): OnnxGraphFile[] {
+function mhaGraphs(m: MultiheadAttention, ex: MhaExample, fused: boolean): PendingFile[] {
   const problems: string[] = [];
   checkExample(problems, "query", ex.query, m.embedDim);
   checkExample(problems, "key", ex.key, m.kdim);
@@ -156,10 +177,10 @@ function mhaGraphs(m: MultiheadAttention, ex: MhaExample, fused: boolean): OnnxG
   const spec = ex.isCausal ? { ...m.attention, causal: true } : m.attention;
   const mask = new MaskCache(g, base, dimScalar(g, q, 1), dimScalar(g, k, 1)).of(spec);
   seqOutput(g, emitMha(g, m, "", { q, k, v, mask, fused }), "output", bf, "seq", E);
-  return [fileOf(g, "model.onnx", inputs, ["output"], fused, { "qkv.model": "MultiheadAttention" })];
+  return [fileOf(g, "model.onnx", inputs, ["output"], { "qkv.model": "MultiheadAttention" })];
 }
 
-function encoderGraphs(m: TransformerEncoderLayer | TransformerEncoder, ex: EncoderExample, fused: boolean): OnnxGraphFile[] {
+function encoderGraphs(m: TransformerEncoderLayer | TransformerEncoder, ex: EncoderExample, fused: boolean): PendingFile[] {
   const layer = m instanceof TransformerEncoder ? m.layers.at(0) : m;
   const E = layer.dModel, bf = layer.options.batchFirst;
   const problems: string[] = [];
@@ -175,10 +196,10 @@ function encoderGraphs(m: TransformerEncoderLayer | TransformerEncoder, ex: Enco
   const masks = new MaskCache(g, ex.isCausal ? sumMasks(g, [base, new MaskCache(g, null, L, L).of({ kind: "full", causal: true })]) : base, L, L);
   const y = m instanceof TransformerEncoder ? emitEncoder(g, m, "", x, masks, fused) : emitEncoderLayer(g, m, "", x, masks, fused);
   seqOutput(g, y, "output", bf, "seq", E);
-  return [fileOf(g, "model.onnx", inputs, ["output"], fused, { "qkv.model": m.constructor.name })];
+  return [fileOf(g, "model.onnx", inputs, ["output"], { "qkv.model": m.constructor.name })];
 }
 
-function decoderGraphs(m: TransformerDecoderLayer | TransformerDecoder, ex: DecoderExample, fused: boolean): OnnxGraphFile[] {
+function decoderGraphs(m: TransformerDecoderLayer | TransformerDecoder, ex: DecoderExample, fused: boolean): PendingFile[] {
   const layer = m instanceof TransformerDecoder ? m.layers.at(0) : m;
   const E = layer.dModel, bf = layer.options.batchFirst;
   const problems: string[] = [];
@@ -202,32 +223,53 @@ function decoderGraphs(m: TransformerDecoderLayer | TransformerDecoder, ex: Deco
     ? emitDecoder(g, m, "", x, mem, { self: selfMasks, cross }, fused)
     : emitDecoderLayer(g, m, "", x, mem, { self: selfMasks, cross }, fused);
   seqOutput(g, y, "output", bf, "seq", E);
-  return [fileOf(g, "model.onnx", inputs, ["output"], fused, { "qkv.model": m.constructor.name })];
+  return [fileOf(g, "model.onnx", inputs, ["output"], { "qkv.model": m.constructor.name })];
 }
 
-function seq2seqGraphs(m: Seq2SeqTransformer, fused: boolean): OnnxGraphFile[] {
+function vitGraphs(m: VisionTransformer, ex: ViTExample, fused: boolean): PendingFile[] {
+  const c = m.config, [H, W] = c.imageSize;
+  if (ex.x !== undefined) {
+    const x = ex.x;
+    if (!(x instanceof Tensor) || x.rank !== 4 || x.shape[1] !== c.inChannels || x.shape[2] !== H || x.shape[3] !== W) {
+      throw new ExportError(OP, [`example x: expected [B, ${c.inChannels}, ${H}, ${W}] (the model's config), got ${x instanceof Tensor ? `[${x.shape.join(", ")}]` : "not a Tensor"}`]);
+    }
+  }
+  const g = new GraphBuilder("VisionTransformer");
+  const x = g.input("pixel_values", "float32", ["batch", c.inChannels, H, W]);
+  const { logits, tokens } = emitViT(g, m, "", x, fused);
+  g.output(logits, "logits", "float32", ["batch", c.numClasses]);
+  g.output(tokens, "last_hidden_state", "float32", ["batch", vitTokens(c).tokens, c.dim]);
+  return [fileOf(g, "model.onnx", ["pixel_values"], ["logits", "last_hidden_state"],
+    { "qkv.model": "VisionTransformer", "qkv.config": JSON.stringify(c) })];
+}
+
+function seq2seqGraphs(m: Seq2SeqTransformer, fused: boolean): PendingFile[] {
   const meta = { "qkv.model": "Seq2SeqTransformer", "qkv.config": JSON.stringify(m.config) };
   const enc = emitSeq2SeqEncoder(m, fused);
   const dec = emitSeq2SeqDecoder(m, fused, false);
   const past = emitSeq2SeqDecoder(m, fused, true);
   return [
-    fileOf(enc.g, "encoder_model.onnx", enc.inputs, enc.outputs, fused, meta),
-    fileOf(dec.g, "decoder_model.onnx", dec.inputs, dec.outputs, fused, meta),
-    fileOf(past.g, "decoder_with_past_model.onnx", past.inputs, past.outputs, fused, meta),
+    fileOf(enc.g, "encoder_model.onnx", enc.inputs, enc.outputs, meta),
+    fileOf(dec.g, "decoder_model.onnx", dec.inputs, dec.outputs, meta),
+    fileOf(past.g, "decoder_with_past_model.onnx", past.inputs, past.outputs, meta),
   ];
 }
 
 /**
- * The ONNX graphs of `model` (eval-mode: no dropout), as file names and bytes: "model.onnx" for a
- * module, encoder_model.onnx / decoder_model.onnx / decoder_with_past_model.onnx for a
- * Seq2SeqTransformer. The example inputs say which optional inputs (masks) the graph takes and the
- * layout; batch and sequence sizes are symbolic. Throws an ExportError naming every part without an
- * ONNX form (attention kind, addBiasKV, custom activation, wrong example).
+ * The ONNX graphs of `model` (eval-mode: no dropout; BatchNorm with its running statistics), as
+ * file names and bytes: "model.onnx" for a module, encoder_model.onnx / decoder_model.onnx /
+ * decoder_with_past_model.onnx for a Seq2SeqTransformer. The example inputs say which optional
+ * inputs (masks) the graph takes and the layout; batch and sequence sizes are symbolic (a
+ * VisionTransformer's image size is its config's: pixel_values [batch, C, H, W] -> logits
+ * [batch, classes] and last_hidden_state [batch, T, E]). Throws an ExportError naming every part
+ * without an ONNX form (attention kind, addBiasKV, custom activation, BatchNorm2d without running
+ * statistics, wrong example).
  */
 export function onnxGraphs(model: MultiheadAttention, example: MhaExample, opts?: OnnxExportOptions): OnnxGraphFile[];
 export function onnxGraphs(model: TransformerEncoderLayer | TransformerEncoder, example: EncoderExample, opts?: OnnxExportOptions): OnnxGraphFile[];
 export function onnxGraphs(model: TransformerDecoderLayer | TransformerDecoder, example: DecoderExample, opts?: OnnxExportOptions): OnnxGraphFile[];
 export function onnxGraphs(model: Seq2SeqTransformer, example?: Record<string, never>, opts?: OnnxExportOptions): OnnxGraphFile[];
+export function onnxGraphs(model: VisionTransformer, example?: ViTExample, opts?: OnnxExportOptions): OnnxGraphFile[];
 export function onnxGraphs(model: Module, example?: unknown, opts?: OnnxExportOptions): OnnxGraphFile[];
 export function onnxGraphs(model: Module, example: unknown = {}, opts: OnnxExportOptions = {}): OnnxGraphFile[] {
   const problems = exportProblems(model);
@@ -235,8 +277,13 @@ export function onnxGraphs(model: Module, example: unknown = {}, opts: OnnxExpor
   if (attention !== "plain" && attention !== "fused") problems.push(`options.attention: expected "plain" or "fused", got ${JSON.stringify(attention)}`);
   if (problems.length) throw new ExportError(OP, problems);
   const fused = attention === "fused";
+  return graphsOf(model, example, fused).map((f) => finish(f, fused, opts.metadata ?? {}));
+}
+
+function graphsOf(model: Module, example: unknown, fused: boolean): PendingFile[] {
   if (model instanceof Seq2SeqTransformer) return seq2seqGraphs(model, fused);
   if (typeof example !== "object" || example === null) throw new ExportError(OP, ["exampleInputs: expected an object of example tensors"]);
+  if (model instanceof VisionTransformer) return vitGraphs(model, example as ViTExample, fused);
   if (model instanceof MultiheadAttention) return mhaGraphs(model, example as MhaExample, fused);
   if (model instanceof TransformerEncoderLayer || model instanceof TransformerEncoder) return encoderGraphs(model, example as EncoderExample, fused);
   return decoderGraphs(model as TransformerDecoderLayer | TransformerDecoder, example as DecoderExample, fused);
