@@ -4,13 +4,16 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { loadClassifierDir, saveClassifierDir } from "../../src/apps/classify/node-files.js";
 import { loadTextModelDir, saveTextModelDir } from "../../src/apps/text/node-files.js";
 import { noGrad } from "../../src/autograd/graph.js";
 import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
+import { VisionTransformer } from "../../src/nn/vit.js";
+import { decodeModelProto } from "../../src/onnx/proto.js";
 import { BpeTokenizer } from "../../src/text/bpe.js";
 import { Generator } from "../../src/tensor/rng.js";
-import { Tensor } from "../../src/tensor/tensor.js";
-import { int64, maxDiff, ortSkip, session } from "./ort.js";
+import { Tensor, randn } from "../../src/tensor/tensor.js";
+import { int64, maxDiff, ortSkip, session, toOrt } from "./ort.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-export-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,6 +40,30 @@ describe("qkv export --format onnx", { skip: ortSkip }, () => {
     const s = await session(new Uint8Array(readFileSync(join(out, "encoder_model.onnx"))));
     const got = await s.run({ input_ids: int64(ids, [1, ids.length]), attention_mask: int64(ids.map(() => 1), [1, ids.length]) });
     const d = maxDiff(got.last_hidden_state!.data as Float32Array, want.data as Float32Array);
+    assert.ok(d <= 1e-5, `max |diff| ${d}`);
+  });
+
+  test("an image classifier (qkv classify's model file): model.onnx with the classes and normalization in its metadata", async () => {
+    const g = new Generator(4);
+    const model = new VisionTransformer({ imageSize: 12, patchSize: 4, inChannels: 1, numClasses: 3, dim: 16, depth: 1, heads: 2, stem: [4, 8] }, { generator: g });
+    for (const [n, t] of Object.entries(model.stateDict())) if (n.endsWith("running_var")) t.data.fill(2.5);
+    const m = join(dir, "classifier");
+    await saveClassifierDir(m, { kind: "hybrid", dataset: "mnist", classes: ["zero", "one", "two"], normalize: { mean: 0.1307, std: 0.3081 }, model });
+    const out = join(dir, "classifier-onnx");
+    const r = cli(["export", "--format", "onnx", "--model", m, "--out", out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(out), ["model.onnx"]);
+    assert.match(r.stdout, /model\.onnx: \d+ bytes, inputs 1, outputs 2, attention plain/);
+    assert.match(r.stdout, /classes \(metadata qkv\.classes\): zero, one, two/);
+    const bytes = new Uint8Array(readFileSync(join(out, "model.onnx")));
+    const meta = Object.fromEntries(decodeModelProto(bytes).metadata_props.map((p) => [p.key, p.value]));
+    assert.deepEqual([meta["qkv.kind"], meta["qkv.dataset"], meta["qkv.classes"], meta["qkv.normalize"]], ["hybrid", "mnist", '["zero","one","two"]', '{"mean":0.1307,"std":0.3081}']);
+    const saved = (await loadClassifierDir(m)).model; // F16 weights, eval mode
+    const x = randn([2, 1, 12, 12], { generator: g });
+    const want = noGrad(() => saved.forward(x));
+    const s = await session(bytes);
+    const got = await s.run({ pixel_values: toOrt(x) });
+    const d = maxDiff(got.logits!.data as Float32Array, want.data as Float32Array);
     assert.ok(d <= 1e-5, `max |diff| ${d}`);
   });
 

@@ -1,23 +1,32 @@
 /**
- * The `qkv export` command: writes a model directory's model as ONNX graphs (src/onnx), with its
- * tokenizer.json beside them.
+ * The `qkv export` command: writes a model directory's model as ONNX graphs (src/onnx). A text
+ * model (translate, summarize) gives its generation graphs with tokenizer.json beside them; an
+ * image classifier (qkv classify) gives model.onnx, its class names, dataset and input
+ * normalization in the file's metadata.
  *
  * ```sh
  * npx qkv export --format onnx --model models/translate-en-es --out out/translate-onnx
  * npx qkv export --format onnx --model runs/translate --out out/fused --attention fused
+ * npx qkv export --format onnx --model runs/classify-mnist --out out/classify-onnx
  * ```
  */
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { loadTextModelDir } from "../text/node-files.js";
+import { loadSafetensorsHeader } from "../../io/safetensors-node.js";
 import { exportOnnx } from "../../onnx/node.js";
+import { loadClassifierDir, modelFileOf } from "../classify/node-files.js";
+import { loadTextModelDir } from "../text/node-files.js";
+
+type Printable = { path: string; bytes: Uint8Array; inputs: string[]; outputs: string[]; attention: string };
+const line = (f: Printable): string => `${f.path}: ${f.bytes.length} bytes, inputs ${f.inputs.length}, outputs ${f.outputs.length}, attention ${f.attention}`;
 
 /** Adds `export` to the program. */
 export function registerExportCommands(program: Command): void {
   program.command("export")
-    .description("export a model directory (model.safetensors + tokenizer.json) as ONNX: encoder_model.onnx, decoder_model.onnx,\n" +
-      "decoder_with_past_model.onnx (opset 17, dynamic batch and lengths) and tokenizer.json in --out")
+    .description("export a model directory as ONNX (opset 17, dynamic batch): a text model (model.safetensors + tokenizer.json) as\n" +
+      "encoder_model.onnx, decoder_model.onnx, decoder_with_past_model.onnx and tokenizer.json; an image classifier\n" +
+      "(qkv classify) as model.onnx (pixel_values -> logits, last_hidden_state)")
     .option("--format <name>", "output format (onnx)", "onnx")
     .requiredOption("--model <path>", "model directory (or its model.safetensors)")
     .requiredOption("--out <dir>", "output directory")
@@ -25,12 +34,30 @@ export function registerExportCommands(program: Command): void {
     .action(async (o: { format: string; model: string; out: string; attention: string }) => {
       if (o.format !== "onnx") throw new InvalidArgumentError(`--format must be onnx, got "${o.format}"`);
       if (o.attention !== "plain" && o.attention !== "fused") throw new InvalidArgumentError(`--attention must be plain or fused, got "${o.attention}"`);
+      const attention = o.attention;
+      // the file's own metadata says what it holds; the loaders check everything else
+      const { metadata } = await loadSafetensorsHeader(modelFileOf(o.model));
+      if (metadata["qkv.format"] === "image-classifier") {
+        const b = await loadClassifierDir(o.model);
+        await mkdir(o.out, { recursive: true });
+        const files = await exportOnnx(b.model.eval(), {}, join(o.out, "model.onnx"), {
+          attention,
+          metadata: {
+            "qkv.kind": b.kind, "qkv.dataset": b.dataset, "qkv.classes": JSON.stringify(b.classes),
+            "qkv.normalize": JSON.stringify({ mean: b.normalize.mean, std: b.normalize.std }),
+          },
+        });
+        for (const f of files) console.log(line(f));
+        console.log(`input: pixel_values [batch, ${b.model.config.inChannels}, ${b.model.config.imageSize.join(", ")}], pixels in [0, 1] normalized as (x - ${b.normalize.mean}) / ${b.normalize.std}; ` +
+          `classes (metadata qkv.classes): ${b.classes.join(", ")}`);
+        return;
+      }
       const bundle = await loadTextModelDir(o.model);
       await mkdir(o.out, { recursive: true });
-      const files = await exportOnnx(bundle.model.eval(), {}, o.out, { attention: o.attention });
+      const files = await exportOnnx(bundle.model.eval(), {}, o.out, { attention });
       const dir = o.model.endsWith(".safetensors") ? dirname(o.model) : o.model;
       await copyFile(join(dir, "tokenizer.json"), join(o.out, "tokenizer.json"));
-      for (const f of files) console.log(`${f.path}: ${f.bytes.length} bytes, inputs ${f.inputs.length}, outputs ${f.outputs.length}, attention ${f.attention}`);
+      for (const f of files) console.log(line(f));
       console.log(`${join(o.out, "tokenizer.json")}: the model's tokenizer`);
     });
 }
