@@ -3,7 +3,8 @@
  * test suite; tools/interop/onnx_check.py runs it). `npx tsx tools/interop/onnx-export.ts <dir>`
  * exports each test model to `<dir>/<case>/…onnx` and writes `<dir>/<case>.io.json`: for each graph
  * file, its feeds and qkv's outputs for them; for the Seq2SeqTransformer also the source ids and
- * qkv's greedy tokens.
+ * qkv's greedy tokens. Models: MultiheadAttention, a window-attention encoder, a decoder, a
+ * Seq2SeqTransformer, a ViT and a CNN-stem hybrid ViT (random BatchNorm statistics).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
 import { TransformerDecoder, TransformerDecoderLayer } from "../../src/nn/transformer-decoder.js";
 import { TransformerEncoder, TransformerEncoderLayer } from "../../src/nn/transformer.js";
+import { VisionTransformer, type ViTConfig } from "../../src/nn/vit.js";
 import { exportOnnx } from "../../src/onnx/node.js";
 import { greedySearch } from "../../src/seq2seq/search.js";
 import { Generator } from "../../src/tensor/rng.js";
@@ -40,6 +42,18 @@ async function write(name: string, model: Module, example: object, attention: "p
   const files = await exportOnnx(model, example, model instanceof Seq2SeqTransformer ? dir : join(dir, "model.onnx"), { attention });
   writeFileSync(join(out!, `${name}.io.json`), JSON.stringify({ files: files.map((f) => f.name), attention, ...io }));
   console.log(`${name}: ${files.map((f) => f.name).join(", ")}`);
+}
+
+/** A ViT with random BatchNorm statistics and biases (fresh ones are the identity and zeros). */
+function vitModel(config: ViTConfig): VisionTransformer {
+  const m = new VisionTransformer(config, { generator: g }).eval();
+  for (const [n, t] of Object.entries(m.stateDict())) {
+    if (t.dtype !== "float32") continue;
+    const r = randn(t.shape, { generator: g }).data as Float32Array, d = t.data as Float32Array;
+    if (n.endsWith("running_var")) for (let i = 0; i < d.length; i++) d[i] = 0.5 + Math.abs(r[i]!);
+    else if (n.endsWith("running_mean") || n.endsWith("bias")) for (let i = 0; i < d.length; i++) d[i] = 0.3 * r[i]!;
+  }
+  return m;
 }
 
 for (const attention of ["plain", "fused"] as const) {
@@ -78,4 +92,18 @@ for (const attention of ["plain", "fused"] as const) {
     ],
     greedy: { input_ids: j(ids), attention_mask: j(mask), bos: 1, eos: 2, maxLen: 12, layers: cfg.decoderLayers, tokens: greedySearch(s2s, ids, { bosId: 1, eosId: 2, maxLen: 12 }) },
   });
+
+  const vits: [string, ViTConfig][] = [
+    ["vit", { imageSize: 28, patchSize: 7, inChannels: 1, numClasses: 10, dim: 32, depth: 2, heads: 4 }],
+    ["hybrid", { imageSize: [16, 24], patchSize: 4, inChannels: 3, numClasses: 5, dim: 24, depth: 2, heads: 3, stem: [6, 12], pooling: "mean", positions: "sincos2d" }],
+  ];
+  for (const [name, config] of vits) {
+    const vit = vitModel(config);
+    const [H, W] = vit.config.imageSize;
+    const px = randn([3, vit.config.inChannels, H, W], { generator: g });
+    await write(`${name}_${attention}`, vit, {}, attention, {
+      runs: [{ file: "model.onnx", feeds: { pixel_values: j(px) },
+        expected: { logits: j(noGrad(() => vit.forward(px))), last_hidden_state: j(noGrad(() => vit.features(px))) } }],
+    });
+  }
 }

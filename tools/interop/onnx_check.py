@@ -1,8 +1,9 @@
 """ONNX export check with Python's `onnx` and `onnxruntime` (not part of the test suite).
 
 Runs tools/interop/onnx-export.ts, which exports MultiheadAttention, a window-attention
-TransformerEncoder, a TransformerDecoder and a Seq2SeqTransformer (encoder, decoder,
-decoder-with-past graphs), each with plain and with fused attention, together with qkv's outputs.
+TransformerEncoder, a TransformerDecoder, a Seq2SeqTransformer (encoder, decoder,
+decoder-with-past graphs), a VisionTransformer and a CNN-stem hybrid (Conv, BatchNormalization,
+MaxPool), each with plain and with fused attention, together with qkv's outputs.
 Then, for each file: onnx.checker.check_model (full_check: types and shapes inferred through the
 graph; com.microsoft operators are outside the standard schemas and skipped by the checker), an
 onnxruntime session whose outputs must equal qkv's within 1e-5, and for the Seq2SeqTransformer
@@ -10,7 +11,7 @@ greedy decoding through the three graphs, whose tokens must equal qkv's greedySe
 
 Run from the repository root:
     python3 -m venv /tmp/onnxvenv && /tmp/onnxvenv/bin/pip install onnx onnxruntime numpy
-    /tmp/onnxvenv/bin/python tools/interop/onnx_check.py
+    /tmp/onnxvenv/bin/python tools/interop/onnx_check.py [case prefixes, e.g. vit hybrid]
 Exits non-zero on any failure.
 """
 import json
@@ -75,8 +76,11 @@ def main():
     print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["npx", "tsx", "tools/interop/onnx-export.ts", tmp], check=True, stdout=subprocess.DEVNULL)
+        only = sys.argv[1:]
         for io_name in sorted(f for f in os.listdir(tmp) if f.endswith(".io.json")):
             case = io_name[: -len(".io.json")]
+            if only and not any(case.startswith(p) for p in only):
+                continue
             with open(os.path.join(tmp, io_name)) as f:
                 io = json.load(f)
             d = os.path.join(tmp, case)
