@@ -109,17 +109,17 @@ export class ViTMlp extends Module {
   }
 }
 
-/** A pre-norm encoder block: x + attn(norm1(x)), then x + mlp(norm2(x)). */
+/** A pre-norm encoder block: x + attn(norm1(x)), then x + mlp(norm2(x)). LayerNorm eps: timm's 1e-6 unless given. */
 export class ViTBlock extends Module {
   readonly norm1: LayerNorm;
   readonly attn: ViTAttention;
   readonly norm2: LayerNorm;
   readonly mlp: ViTMlp;
-  constructor(dim: number, heads: number, hidden: number, dropout = 0, generator?: Generator) {
+  constructor(dim: number, heads: number, hidden: number, dropout = 0, generator?: Generator, eps = 1e-6) {
     super();
-    this.norm1 = this.registerModule("norm1", new LayerNorm(dim, { eps: 1e-6 }));
+    this.norm1 = this.registerModule("norm1", new LayerNorm(dim, { eps }));
     this.attn = this.registerModule("attn", new ViTAttention(dim, heads, dropout, generator));
-    this.norm2 = this.registerModule("norm2", new LayerNorm(dim, { eps: 1e-6 }));
+    this.norm2 = this.registerModule("norm2", new LayerNorm(dim, { eps }));
     this.mlp = this.registerModule("mlp", new ViTMlp(dim, hidden, dropout, generator));
   }
   /** [B, T, E] -> [B, T, E] */
@@ -180,6 +180,8 @@ export interface ViTConfig {
   positions?: ViTPositions;
   /** A CNN stem instead of the patch projection: the channels of each stage (conv 3x3, BN, ReLU, 2x2 max-pool); null or absent: none. */
   stem?: readonly number[] | null;
+  /** The LayerNorms' epsilon (default 1e-6, timm's; Hugging Face's ViT configs use 1e-12). */
+  layerNormEps?: number;
 }
 
 export interface ResolvedViTConfig {
@@ -195,9 +197,10 @@ export interface ResolvedViTConfig {
   pooling: ViTPooling;
   positions: ViTPositions;
   stem: number[] | null;
+  layerNormEps: number;
 }
 
-const KEYS = ["imageSize", "patchSize", "inChannels", "numClasses", "dim", "depth", "heads", "mlpRatio", "dropout", "pooling", "positions", "stem"] as const;
+const KEYS = ["imageSize", "patchSize", "inChannels", "numClasses", "dim", "depth", "heads", "mlpRatio", "dropout", "pooling", "positions", "stem", "layerNormEps"] as const;
 /** Largest image side a config may ask for (its positions are built from it). */
 export const MAX_VIT_IMAGE_SIDE = 4096;
 
@@ -222,7 +225,11 @@ export function resolveViTConfig(c: unknown, op = "VisionTransformer"): Resolved
   const r: ResolvedViTConfig = {
     imageSize, patchSize: int("patchSize", 1), inChannels: int("inChannels", 1, 3), numClasses: int("numClasses", 1),
     dim: int("dim", 1), depth: int("depth", 1), heads: int("heads", 1), mlpRatio: 4, dropout: 0, pooling: "cls", positions: "learned", stem: null,
+    layerNormEps: 1e-6,
   };
+  const eps = o.layerNormEps ?? 1e-6;
+  if (typeof eps !== "number" || !(eps >= 0 && eps <= 1)) throw new ValueError(op, "config.layerNormEps", "a number in [0, 1]", JSON.stringify(eps) ?? String(eps));
+  r.layerNormEps = eps;
   const mlpRatio = o.mlpRatio ?? 4;
   if (typeof mlpRatio !== "number" || !(mlpRatio > 0) || !Number.isInteger(mlpRatio * r.dim)) {
     throw new ValueError(op, "config.mlpRatio", `a positive number with dim * mlpRatio an integer (dim ${r.dim})`, String(mlpRatio));
@@ -273,7 +280,7 @@ export function vitStateSize(config: ViTConfig): number {
 
 /**
  * A ViT classifier, x [B, C, H, W] -> logits [B, numClasses]. Initialization as timm's: Linear
- * weights N(0, 0.02) and zero biases, pos_embed N(0, 0.02), cls_token N(0, 1e-6); LayerNorm eps 1e-6.
+ * weights N(0, 0.02) and zero biases, pos_embed N(0, 0.02), cls_token N(0, 1e-6); LayerNorm eps 1e-6 unless config.layerNormEps says otherwise.
  */
 export class VisionTransformer extends Module {
   readonly config: ResolvedViTConfig;
@@ -301,8 +308,8 @@ export class VisionTransformer extends Module {
       this.posEmbed = new Tensor(d, [1, tokens, E], "float32");
     }
     this.posDrop = this.registerModule("pos_drop", new Dropout(c.dropout, g));
-    this.blocks = this.registerModule("blocks", new ModuleList(Array.from({ length: c.depth }, () => new ViTBlock(E, c.heads, E * c.mlpRatio, c.dropout, g))));
-    this.norm = this.registerModule("norm", new LayerNorm(E, { eps: 1e-6 }));
+    this.blocks = this.registerModule("blocks", new ModuleList(Array.from({ length: c.depth }, () => new ViTBlock(E, c.heads, E * c.mlpRatio, c.dropout, g, c.layerNormEps))));
+    this.norm = this.registerModule("norm", new LayerNorm(E, { eps: c.layerNormEps }));
     this.head = this.registerModule("head", new Linear(E, c.numClasses, gen(g)));
     for (const [, m] of this.namedModules()) {
       if (m instanceof Linear) {

@@ -206,6 +206,10 @@ describe("VisionTransformer", () => {
     assertThrowsMsg(() => new VisionTransformer({ ...tiny, depth: 0 }), ValueError, "config.depth expected an integer >= 1, got 0");
     assertThrowsMsg(() => new VisionTransformer({ ...tiny, mlpRatio: 0.1 }), ValueError, "config.mlpRatio");
     assertThrowsMsg(() => resolveViTConfig({ ...tiny, layers: 2 }), ValueError, "config expected only the keys", "unknown layers");
+    assertThrowsMsg(() => resolveViTConfig({ ...tiny, layerNormEps: -1 }), ValueError, "config.layerNormEps expected a number in [0, 1], got -1");
+    assert.equal(resolveViTConfig(tiny).layerNormEps, 1e-6);
+    const eps = new VisionTransformer({ ...tiny, layerNormEps: 1e-12 });
+    assert.deepEqual([eps.norm.opts.eps, eps.blocks.at(0).norm1.opts.eps, eps.blocks.at(0).norm2.opts.eps], [1e-12, 1e-12, 1e-12]);
     const m = new VisionTransformer(tiny);
     assertThrowsMsg(() => m.forward(randn([2, 1, 8, 8])), ShapeError, "VisionTransformer.forward: x expected [B, 2, 8, 8], got [2, 1, 8, 8]");
     assertThrowsMsg(() => m.forward(randn([2, 2, 8])), ShapeError, "got [2, 2, 8]");
