@@ -17,14 +17,15 @@ interface Settings {
   kinds: ModelKind[];
   /** Width E of the reference transformer; every model is sized to its parameter count. */
   referenceWidth: number;
+  heads: number;
   steps: number;
   batchSize: number;
   probeSize: number;
   evalSize: number;
 }
 
-const FULL: Settings = { length: 128, kinds: ["lstm", "gru", "transformer", "linear", "window"], referenceWidth: 40, steps: 300, batchSize: 32, probeSize: 64, evalSize: 512 };
-const QUICK: Settings = { length: 32, kinds: ["lstm", "gru", "transformer", "linear", "window"], referenceWidth: 40, steps: 30, batchSize: 16, probeSize: 16, evalSize: 64 };
+const FULL: Settings = { length: 128, kinds: ["lstm", "gru", "transformer", "linear", "window"], referenceWidth: 40, heads: 2, steps: 200, batchSize: 32, probeSize: 64, evalSize: 512 };
+const QUICK: Settings = { length: 32, kinds: ["lstm", "gru", "transformer", "linear", "window"], referenceWidth: 40, heads: 2, steps: 30, batchSize: 16, probeSize: 16, evalSize: 64 };
 
 interface Run {
   kind: ModelKind;
@@ -49,7 +50,7 @@ async function run(ctx: RunContext): Promise<ExperimentOutput> {
   for (const kind of s.kinds) {
     for (const seed of ctx.seeds) {
       manualSeed(seed);
-      const model = new SequenceClassifier(matchedTo(kind, { vocabSize: task.vocabSize, classes: task.classes, maxLen: L }, s.referenceWidth));
+      const model = new SequenceClassifier(matchedTo(kind, { vocabSize: task.vocabSize, classes: task.classes, maxLen: L }, s.referenceWidth, { heads: s.heads }));
       const init = inputGradientNorms(model, probe.ids, probe.labels);
       const r = await trainClassifier(model, task, { steps: s.steps, batchSize: s.batchSize, seed, evalSize: s.evalSize });
       const trained = inputGradientNorms(model, probe.ids, probe.labels);
@@ -110,6 +111,6 @@ export const gradientFlow: Experiment = {
   title: "3. Gradient flow",
   question: "RNNs suffer from vanishing and exploding gradients through the time chain; self-attention has no gradient path through a time chain.",
   defaultSeeds: [0, 1],
-  fullMinutes: 6,
+  fullMinutes: 5,
   run,
 };

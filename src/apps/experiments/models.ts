@@ -156,12 +156,15 @@ export function matchedConfig(kind: ModelKind, task: TaskShape, target: number, 
   return best!;
 }
 
-/** The parameter count of the reference model: the 2-layer, 4-head transformer of width `referenceWidth` for this task. */
+/** The parameter count of the reference model: the 2-layer transformer of width `referenceWidth` for this task. */
 export function referenceParameters(task: TaskShape, referenceWidth: number): number {
   return parameterCount({ kind: "transformer", ...task, width: referenceWidth });
 }
 
-/** `kind` sized to the reference transformer's parameter count (for transformer kinds: the reference itself). */
-export function matchedTo(kind: ModelKind, task: TaskShape, referenceWidth: number): ClassifierConfig {
-  return matchedConfig(kind, task, referenceParameters(task, referenceWidth));
+/**
+ * `kind` sized to the reference transformer's parameter count (for transformer kinds: the reference
+ * itself; the number of heads does not change the count).
+ */
+export function matchedTo(kind: ModelKind, task: TaskShape, referenceWidth: number, opts: { heads?: number } = {}): ClassifierConfig {
+  return matchedConfig(kind, task, referenceParameters(task, referenceWidth), isRecurrent(kind) ? {} : opts);
 }

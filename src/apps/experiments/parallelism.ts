@@ -27,12 +27,13 @@ interface Settings {
   lengths: number[];
   kinds: ModelKind[];
   batchSize: number;
+  heads: number;
   /** Width E of the reference transformer; every model is sized to its parameter count. */
   referenceWidth: number;
 }
 
-const FULL: Settings = { lengths: [64, 128, 256, 512, 1024, 2048, 4096, 8192], kinds: ["lstm", "gru", "transformer"], batchSize: 8, referenceWidth: 40 };
-const QUICK: Settings = { lengths: [64, 256], kinds: ["lstm", "gru", "transformer"], batchSize: 4, referenceWidth: 40 };
+const FULL: Settings = { lengths: [64, 128, 256, 512, 1024, 2048, 4096, 8192], kinds: ["lstm", "gru", "transformer"], batchSize: 4, heads: 2, referenceWidth: 40 };
+const QUICK: Settings = { lengths: [64, 256], kinds: ["lstm", "gru", "transformer"], batchSize: 2, heads: 2, referenceWidth: 40 };
 
 interface Timing {
   kind: ModelKind;
@@ -100,7 +101,7 @@ async function run(ctx: RunContext): Promise<ExperimentOutput> {
       if (native) setNumThreads(threads);
       for (const kind of s.kinds) {
         manualSeed(ctx.seeds[0] ?? 0);
-        const model = new SequenceClassifier(matchedTo(kind, { vocabSize: task.vocabSize, classes: task.classes, maxLen: maxN }, s.referenceWidth));
+        const model = new SequenceClassifier(matchedTo(kind, { vocabSize: task.vocabSize, classes: task.classes, maxLen: maxN }, s.referenceWidth, { heads: s.heads }));
         for (const N of s.lengths) {
           const b = flaggedTokenTask({ length: N, distance: 1 }).batch(s.batchSize, new Generator(N));
           const reps = N >= 2048 ? 1 : 3, warmup = N >= 2048 ? 0 : 1;
@@ -182,6 +183,6 @@ export const parallelism: Experiment = {
   title: "2. Parallelism",
   question: "RNNs cannot compute the time steps in parallel, so they train slowly; self-attention computes all positions in parallel.",
   defaultSeeds: [0],
-  fullMinutes: 5,
+  fullMinutes: 6,
   run,
 };

@@ -36,7 +36,7 @@ export function reportMarkdown(reports: readonly ExperimentReport[], o: ReportOp
   const out: string[] = [];
   out.push("# Experiments: self-attention against recurrent networks, and how many heads", "");
   out.push(
-    "The source document (an article on self-attention; see the summary in the project's notes) claims that self-attention beats",
+    "The article on self-attention that this project started from claims that self-attention beats",
     "recurrent networks on three counts — long-range dependencies, parallel computation and gradient flow — and that more heads are",
     "more expressive at more cost. Each claim is an experiment here, rerun by one command:",
     "",
