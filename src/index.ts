@@ -107,7 +107,7 @@ export { batchNorm, type BatchNormOptions } from "./ops/batchnorm.js";
 export { Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d, type Conv2dModuleOptions, type BatchNorm2dOptions } from "./nn/conv.js";
 export {
   PatchEmbedding, ViTAttention, ViTMlp, ViTBlock, VisionTransformer, sincos2dPositionalEncoding, resolveViTConfig, vitTokens, vitStateSize,
-  MAX_VIT_IMAGE_SIDE, type ViTConfig, type ResolvedViTConfig, type ViTPooling, type ViTPositions,
+  MAX_VIT_IMAGE_SIDE, type ViTConfig, type ViTLayerOptions, type ResolvedViTConfig, type ViTPooling, type ViTPositions,
 } from "./nn/vit.js";
 export { ConvStem, ConvStage, stemStateSize } from "./nn/hybrid.js";
 

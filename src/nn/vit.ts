@@ -32,6 +32,12 @@ import { Module, ModuleList } from "./module.js";
 type Gen = { generator?: Generator };
 const gen = (g: Generator | undefined): Gen => (g ? { generator: g } : {});
 
+/** Options of the encoder's parts: dropout probability (default 0), the generator of initialization and dropout. */
+export interface ViTLayerOptions {
+  dropout?: number;
+  generator?: Generator;
+}
+
 /**
  * Patch embedding: x [B, C, H, W] -> tokens [B, N, E], N = (H / p) (W / p), through `proj`, a
  * Conv2d(C, E, p, stride p) whose output [B, E, H / p, W / p] is flattened row by row. H and W
@@ -63,14 +69,18 @@ export class ViTAttention extends Module {
   readonly headDim: number;
   readonly qkv: Linear;
   readonly proj: Linear;
+  readonly dropout: number;
   private readonly projDrop: Dropout;
-  constructor(readonly dim: number, readonly heads: number, readonly dropout = 0, private readonly generator?: Generator) {
+  private readonly generator: Generator | undefined;
+  constructor(readonly dim: number, readonly heads: number, opts: ViTLayerOptions = {}) {
     super();
+    const generator = (this.generator = opts.generator);
+    this.dropout = opts.dropout ?? 0;
     if (!Number.isInteger(heads) || heads < 1 || dim % heads !== 0) throw new ValueError("ViTAttention", "heads", `a positive divisor of dim ${dim}`, String(heads));
     this.headDim = dim / heads;
     this.qkv = this.registerModule("qkv", new Linear(dim, 3 * dim, gen(generator)));
     this.proj = this.registerModule("proj", new Linear(dim, dim, gen(generator)));
-    this.projDrop = this.registerModule("proj_drop", new Dropout(dropout, generator));
+    this.projDrop = this.registerModule("proj_drop", new Dropout(this.dropout, generator));
   }
   /** x [B, T, E] -> output [B, T, E]; weights [B, H, T, T] when needWeights. */
   forward(x: Tensor, opts: { needWeights?: boolean } = {}): AttentionResult {
@@ -96,8 +106,9 @@ export class ViTMlp extends Module {
   readonly fc2: Linear;
   private readonly drop1: Dropout;
   private readonly drop2: Dropout;
-  constructor(dim: number, hidden: number, dropout = 0, generator?: Generator) {
+  constructor(dim: number, hidden: number, opts: ViTLayerOptions = {}) {
     super();
+    const { dropout = 0, generator } = opts;
     this.fc1 = this.registerModule("fc1", new Linear(dim, hidden, gen(generator)));
     this.drop1 = this.registerModule("drop1", new Dropout(dropout, generator));
     this.fc2 = this.registerModule("fc2", new Linear(hidden, dim, gen(generator)));
@@ -115,12 +126,13 @@ export class ViTBlock extends Module {
   readonly attn: ViTAttention;
   readonly norm2: LayerNorm;
   readonly mlp: ViTMlp;
-  constructor(dim: number, heads: number, hidden: number, dropout = 0, generator?: Generator, eps = 1e-6) {
+  constructor(dim: number, heads: number, hidden: number, opts: ViTLayerOptions & { layerNormEps?: number } = {}) {
     super();
+    const eps = opts.layerNormEps ?? 1e-6;
     this.norm1 = this.registerModule("norm1", new LayerNorm(dim, { eps }));
-    this.attn = this.registerModule("attn", new ViTAttention(dim, heads, dropout, generator));
+    this.attn = this.registerModule("attn", new ViTAttention(dim, heads, opts));
     this.norm2 = this.registerModule("norm2", new LayerNorm(dim, { eps }));
-    this.mlp = this.registerModule("mlp", new ViTMlp(dim, hidden, dropout, generator));
+    this.mlp = this.registerModule("mlp", new ViTMlp(dim, hidden, opts));
   }
   /** [B, T, E] -> [B, T, E] */
   forward(x: Tensor): Tensor {
@@ -308,7 +320,7 @@ export class VisionTransformer extends Module {
       this.posEmbed = new Tensor(d, [1, tokens, E], "float32");
     }
     this.posDrop = this.registerModule("pos_drop", new Dropout(c.dropout, g));
-    this.blocks = this.registerModule("blocks", new ModuleList(Array.from({ length: c.depth }, () => new ViTBlock(E, c.heads, E * c.mlpRatio, c.dropout, g, c.layerNormEps))));
+    this.blocks = this.registerModule("blocks", new ModuleList(Array.from({ length: c.depth }, () => new ViTBlock(E, c.heads, E * c.mlpRatio, { dropout: c.dropout, layerNormEps: c.layerNormEps, ...gen(g) }))));
     this.norm = this.registerModule("norm", new LayerNorm(E, { eps: c.layerNormEps }));
     this.head = this.registerModule("head", new Linear(E, c.numClasses, gen(g)));
     for (const [, m] of this.namedModules()) {
