@@ -128,5 +128,6 @@ export { parseIdx, type IdxArray } from "./apps/classify/idx.js";
 export { ImageBatches, imagesToTensor, type ImageBatch, type ImageBatchOptions, type Normalization } from "./apps/classify/batches.js";
 export { scoreImages, formatAccuracyLine, type ImageScores } from "./apps/classify/evaluate.js";
 
-// Hugging Face checkpoints (BERT-shaped encoders)
+// Hugging Face checkpoints (BERT-shaped encoders, ViTs)
 export { loadHfBert, parseHfBertConfig, hfBertNameMap, BertModel, BertEmbeddings, HfConfigError, HF_IGNORED_FIELDS, type HfBertConfig, type BertForwardOptions } from "./interop/hf.js";
+export { loadHfViT, parseHfViTConfig, hfViTNameMap, vitConfigOfHf, type HfViTConfig } from "./interop/hf-vit.js";

@@ -19,7 +19,7 @@ export * from "./io/safetensors-node.js";
 export { exportOnnx } from "./onnx/node.js";
 export { onnxGraphs, exportProblems, type OnnxExportOptions, type OnnxGraphFile, type MhaExample, type EncoderExample, type DecoderExample, type ViTExample, type ExportableModel } from "./onnx/export.js";
 export { loadTokenizer, saveTokenizer, MAX_TOKENIZER_FILE_BYTES } from "./text/node.js";
-export { loadHfBertDir } from "./interop/hf-node.js";
+export { loadHfBertDir, loadHfViTDir } from "./interop/hf-node.js";
 export { setNumThreads, getNumThreads, nativeLoadError } from "./backend/native/index.js";
 
 // the wasm backend's threads are worker_threads here

@@ -56,8 +56,8 @@ export interface HfBertConfig {
 
 /** config.json is not a BERT config qkv can build: `problems` holds every unknown or bad field. */
 export class HfConfigError extends ValueError {
-  constructor(op: string, readonly problems: string[]) {
-    super(op, "config.json", "a BERT config qkv can build", problems.join("; "), `${op}: config.json: ${problems.join("; ")}`);
+  constructor(op: string, readonly problems: string[], expected = "a BERT config qkv can build") {
+    super(op, "config.json", expected, problems.join("; "), `${op}: config.json: ${problems.join("; ")}`);
   }
 }
 
