@@ -239,9 +239,9 @@ describe("qkv experiments --quick, end to end", { skip: first ? false : "runs on
     const files = readdirSync(out).sort();
     for (const rep of r.reports) {
       const json = JSON.parse(readFileSync(join(out, `${rep.name}.json`), "utf8")) as ExperimentReport;
-      for (const k of ["name", "title", "question", "setup", "plots", "tables", "verdict", "quick", "seeds", "backend", "seconds", "finished", "data"] as const) assert.ok(k in json, `${rep.name}.${k}`);
+      for (const k of ["name", "title", "question", "setup", "plots", "tables", "verdict", "quick", "seeds", "backend", "seconds", "cpuSeconds", "finished", "data"] as const) assert.ok(k in json, `${rep.name}.${k}`);
       assert.equal(json.quick, true);
-      assert.ok(json.seconds > 0 && Number.isFinite(json.seconds));
+      assert.ok(json.seconds > 0 && Number.isFinite(json.seconds) && json.cpuSeconds > 0 && Number.isFinite(json.cpuSeconds));
       assert.ok(json.verdict.length > 40 && !/NaN|undefined/.test(json.verdict), json.verdict);
       assert.ok(md.includes(`](exp/${rep.name}.json)`), `${rep.name}.json linked`);
       for (const p of json.plots) {

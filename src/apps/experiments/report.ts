@@ -33,6 +33,7 @@ const minutes = (s: number): string => (s < 90 ? `${s.toFixed(0)} s` : `${(s / 6
 export function reportMarkdown(reports: readonly ExperimentReport[], o: ReportOptions): string {
   const quick = reports.some((r) => r.quick);
   const total = reports.reduce((s, r) => s + r.seconds, 0);
+  const cpuTotal = reports.reduce((s, r) => s + (r.cpuSeconds ?? NaN), 0);
   const out: string[] = [];
   out.push("# Experiments: self-attention against recurrent networks, and how many heads", "");
   out.push(
@@ -57,12 +58,16 @@ export function reportMarkdown(reports: readonly ExperimentReport[], o: ReportOp
   }
   out.push(
     `Every run is seeded; each experiment's raw results are in \`${o.dir}/<name>.json\` beside its plots. Times are wall-clock on the`,
-    `machine that ran them (${reports.length ? `backend ${[...new Set(reports.map((r) => r.backend))].join(", ")}` : "none yet"}); in all ${minutes(total)}.`,
+    `machine that ran them (${reports.length ? `backend ${[...new Set(reports.map((r) => r.backend))].join(", ")}` : "none yet"}), in all ${minutes(total)}; the CPU time of the process (all`,
+    `threads${Number.isFinite(cpuTotal) ? `, in all ${minutes(cpuTotal)}` : ""}) is beside it: a wall time far above it means the machine was busy with other work.`,
     "",
   );
-  out.push("| experiment | mode | seeds | time | finished |", "|---|---|---|---:|---|");
-  for (const r of reports) out.push(`| [${r.title}](#${anchor(r.title)}) | ${r.quick ? "quick" : "full"} | ${r.seeds.join(", ")} | ${minutes(r.seconds)} | ${r.finished.slice(0, 16).replace("T", " ")} |`);
-  for (const m of o.missing ?? []) out.push(`| ${m.title} | not run yet | | | |`);
+  out.push("| experiment | mode | seeds | wall time | CPU time | finished |", "|---|---|---|---:|---:|---|");
+  for (const r of reports) {
+    const cpu = r.cpuSeconds === undefined ? "–" : minutes(r.cpuSeconds);
+    out.push(`| [${r.title}](#${anchor(r.title)}) | ${r.quick ? "quick" : "full"} | ${r.seeds.join(", ")} | ${minutes(r.seconds)} | ${cpu} | ${r.finished.slice(0, 16).replace("T", " ")} |`);
+  }
+  for (const m of o.missing ?? []) out.push(`| ${m.title} | not run yet | | | | |`);
   out.push("");
   for (const r of reports) {
     out.push(`## ${r.title}`, "");

@@ -54,7 +54,10 @@ export interface ExperimentReport {
   quick: boolean;
   seeds: number[];
   backend: string;
+  /** Wall time of the experiment, s. */
   seconds: number;
+  /** CPU time of the process over the experiment (all threads), s: comparable across loaded and idle machines. */
+  cpuSeconds: number;
   /** When the experiment finished (ISO 8601). */
   finished: string;
   /** Every number behind the tables and plots. */
@@ -63,7 +66,7 @@ export interface ExperimentReport {
 
 /** What an experiment's run returns: its report (without the bookkeeping the runner adds) and the SVG text of each plot. */
 export interface ExperimentOutput {
-  report: Omit<ExperimentReport, "name" | "title" | "question" | "quick" | "backend" | "seconds" | "finished">;
+  report: Omit<ExperimentReport, "name" | "title" | "question" | "quick" | "backend" | "seconds" | "cpuSeconds" | "finished">;
   svgs: Record<string, string>;
 }
 

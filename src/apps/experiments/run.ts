@@ -49,11 +49,12 @@ export async function runExperiments(o: RunExperimentsOptions = {}): Promise<Run
   for (const e of experiments.filter((x) => names.includes(x.name))) {
     const seeds = o.seeds ?? (quick ? e.defaultSeeds.slice(0, 1) : e.defaultSeeds);
     log(`${e.title} (${quick ? "quick" : `full, about ${e.fullMinutes} min on 2 cores`}; seeds ${seeds.join(", ")})`);
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     const { report, svgs } = await e.run({ quick, seeds, log });
+    const cpu = process.cpuUsage(c0);
     const full: ExperimentReport = {
       name: e.name, title: e.title, question: e.question, quick, backend: getBackend().name,
-      seconds: (performance.now() - t0) / 1000, finished: new Date().toISOString(), ...report,
+      seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, finished: new Date().toISOString(), ...report,
     };
     for (const [file, svg] of Object.entries(svgs)) {
       await writeAtomic(join(out, file), svg);
@@ -63,7 +64,7 @@ export async function runExperiments(o: RunExperimentsOptions = {}): Promise<Run
     files.push(join(out, `${e.name}.json`));
     reports.push(full);
     log(`  ${full.verdict}`);
-    log(`  done in ${full.seconds.toFixed(1)} s`);
+    log(`  done in ${full.seconds.toFixed(1)} s (CPU ${full.cpuSeconds.toFixed(1)} s)`);
   }
   const docPath = `${out}.md`;
   const all: ExperimentReport[] = [];
