@@ -1,56 +1,84 @@
 /**
- * ONNX Runtime timing of qkv's exported MultiheadAttention, plain ops against the fused
- * com.microsoft.MultiHeadAttention, and of a qkv forward for scale: self-attention, B = 1,
- * E = 512, H = 8, forward only, CPU execution provider.
+ * ONNX Runtime timing of qkv's exported attention, plain ops against the fused
+ * com.microsoft.MultiHeadAttention, and of a qkv forward for scale, CPU execution provider,
+ * forward only, B = 1:
+ *   --model mha (default): one self-attention MultiheadAttention, E = 512, H = 8, x [1, N, 512];
+ *   --model vit: a VisionTransformer whose N tokens are the patches of a 4 N-pixel-wide strip
+ *     (1 x 4 x 4N image, patch 4, mean pooling, no class token), E = 512, H = 8, 2 blocks.
+ * qkv runs with QKV_NUM_THREADS threads (set it to match --threads). Each line gives the median
+ * wall time and the median CPU time of the process per call: on a machine shared with other work
+ * the wall time includes waiting for a core, while the CPU time of a 1-thread run does not.
  *
  * ```sh
- * npx tsx bench/onnx-mha.ts [--n 1024] [--threads 2] [--reps 10]
+ * QKV_NUM_THREADS=1 npm run bench -- onnx-mha [--model mha|vit] [--n 1024] [--threads 1] [--reps 10]
  * ```
  */
 import { createRequire } from "node:module";
 import { noGrad } from "../src/autograd/graph.js";
 import { getBackend } from "../src/backend/registry.js";
-import { loadBackends } from "../src/node.js";
+import { getNumThreads, loadBackends } from "../src/node.js";
+import type { Module } from "../src/nn/module.js";
 import { MultiheadAttention } from "../src/nn/multihead-attention.js";
+import { VisionTransformer } from "../src/nn/vit.js";
 import { onnxGraphs } from "../src/onnx/export.js";
 import { Generator } from "../src/tensor/rng.js";
-import { randn } from "../src/tensor/tensor.js";
-import { median } from "./lib.js";
+import { randn, type Tensor } from "../src/tensor/tensor.js";
+import { machineInfo, median } from "./lib.js";
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
+const which = process.argv.includes("--model") ? process.argv[process.argv.indexOf("--model") + 1] : "mha";
+if (which !== "mha" && which !== "vit") throw new Error(`--model must be mha or vit, got ${which}`);
 const N = arg("--n", 1024), threads = arg("--threads", 2), reps = arg("--reps", 10);
 const E = 512, H = 8;
 loadBackends({ quiet: true });
-const ort = createRequire(import.meta.url)("onnxruntime-node") as typeof import("onnxruntime-node");
-const mha = new MultiheadAttention(E, H, { batchFirst: true, generator: new Generator(1) }).eval();
-const x = randn([1, N, E], { generator: new Generator(2) });
+const req = createRequire(import.meta.url);
+const ort = req("onnxruntime-node") as typeof import("onnxruntime-node");
 
-async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
-  await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
+let model: Module, x: Tensor, input: string, output: string, run: () => Tensor, what: string;
+if (which === "mha") {
+  const mha = new MultiheadAttention(E, H, { batchFirst: true, generator: new Generator(1) }).eval();
+  x = randn([1, N, E], { generator: new Generator(2) });
+  [model, input, output, what] = [mha, "query", "output", `MultiheadAttention E=${E} H=${H}, B=1, N=${N}`];
+  run = () => mha.forward(x, x, x, { needWeights: false }).output;
+} else {
+  const vit = new VisionTransformer({ imageSize: [4, 4 * N], patchSize: 4, inChannels: 1, numClasses: 10, dim: E, depth: 2, heads: H, pooling: "mean" }, { generator: new Generator(1) }).eval();
+  x = randn([1, 1, 4, 4 * N], { generator: new Generator(2) });
+  [model, input, output, what] = [vit, "pixel_values", "logits", `VisionTransformer E=${E} H=${H} depth 2, B=1, N=${N} tokens`];
+  run = () => vit.forward(x);
 }
 
-const ref = noGrad(() => mha.forward(x, x, x, { needWeights: false }).output.data as Float32Array);
-console.log(`MultiheadAttention E=${E} H=${H}, B=1, N=${N}, forward; onnxruntime-node ${(createRequire(import.meta.url)("onnxruntime-node/package.json") as { version: string }).version}, ${threads} intra-op threads; median of ${reps}`);
+/** Median wall and CPU milliseconds per call (after one warm-up call). */
+async function time(fn: () => Promise<unknown> | unknown): Promise<{ wall: number; cpu: number }> {
+  await fn();
+  const walls: number[] = [], cpus: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    await fn();
+    walls.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpus.push((c.user + c.system) / 1000);
+  }
+  return { wall: median(walls), cpu: median(cpus) };
+}
+const fmt = (t: { wall: number; cpu: number }): string => `${t.wall.toFixed(1)} ms wall, ${t.cpu.toFixed(1)} ms CPU`;
+
+const m = machineInfo();
+const ref = noGrad(run).data as Float32Array;
+console.log(`${what}, forward; onnxruntime-node ${(req("onnxruntime-node/package.json") as { version: string }).version}, ${threads} intra-op threads; median of ${reps}`);
+console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, node ${m.node}, load average ${m.loadAvgStart.toFixed(1)} at the start`);
 for (const attention of ["plain", "fused"] as const) {
-  const [f] = onnxGraphs(mha, { query: x }, { attention });
+  const [f] = onnxGraphs(model, input === "query" ? { query: x } : {}, { attention });
   const s = await ort.InferenceSession.create(f!.bytes, { executionProviders: ["cpu"], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all" });
-  const feeds = { query: new ort.Tensor("float32", x.data as Float32Array, [1, N, E]) };
-  const out = (await s.run(feeds)).output!.data as Float32Array;
+  const feeds = { [input]: new ort.Tensor("float32", x.data as Float32Array, x.shape) };
+  const out = (await s.run(feeds))[output]!.data as Float32Array;
   let d = 0;
   for (let i = 0; i < out.length; i++) d = Math.max(d, Math.abs(out[i]! - ref[i]!));
-  const ms = await time(() => s.run(feeds));
-  console.log(`ort ${attention.padEnd(5)}: ${ms.toFixed(2)} ms  (max |diff| vs qkv ${d.toExponential(2)})`);
+  const t = await time(() => s.run(feeds));
+  console.log(`ort ${attention.padEnd(5)}: ${fmt(t)}  (max |diff| vs qkv ${d.toExponential(2)})`);
   await s.release();
 }
-const qms = await time(() => noGrad(() => mha.forward(x, x, x, { needWeights: false })));
-console.log(`qkv ${getBackend().name.padEnd(5)}: ${qms.toFixed(2)} ms`);
+const q = await time(() => noGrad(run));
+console.log(`qkv ${getBackend().name.padEnd(5)}: ${fmt(q)}  (${getNumThreads()} threads)`);
