@@ -73,22 +73,27 @@ export function linearTicks(lo: number, hi: number, target = 5): number[] {
   return out;
 }
 
-/** base^e, exact for negative powers of 10 too (10 ** -5 is 0.000009999999999999999 in floating point). */
-const power = (base: number, e: number): number => (e < 0 ? 1 / base ** -e : base ** e);
+/** base^e; powers of 10 parsed from "1e<e>", the double nearest them (10 ** -5 is 0.000009999999999999999). */
+const power = (base: number, e: number): number => (base === 10 ? Number(`1e${e}`) : base ** e);
 
-/** Ticks of a log axis over [lo, hi] (lo > 0): powers of 10, or of 2 when fewer than 3 powers of 10 fall inside. */
+/**
+ * Ticks of a log axis over [lo, hi] (lo > 0): powers of 10 (every k-th exponent when there are more
+ * than 8), or powers of 2 when fewer than 3 powers of 10 fall inside.
+ */
 export function logTicks(lo: number, hi: number): number[] {
-  const pick = (base: number): number[] => {
+  const exponents = (base: number): number[] => {
     const out: number[] = [];
-    for (let e = Math.ceil(Math.log(lo) / Math.log(base) - 1e-9); power(base, e) <= hi * (1 + 1e-9); e++) out.push(power(base, e));
+    for (let e = Math.ceil(Math.log(lo) / Math.log(base) - 1e-9); power(base, e) <= hi * (1 + 1e-9); e++) out.push(e);
     return out;
   };
-  const tens = pick(10);
-  if (tens.length >= 3) return tens;
-  const twos = pick(2);
-  // at most about 8 labels: every other power of 2 when there are many
-  const stride = Math.ceil(twos.length / 8);
-  return twos.filter((_, i) => i % stride === 0);
+  const tens = exponents(10);
+  if (tens.length >= 3) {
+    const k = Math.ceil(tens.length / 8);
+    return tens.filter((e) => e % k === 0).map((e) => power(10, e));
+  }
+  const twos = exponents(2);
+  const k = Math.ceil(twos.length / 8);
+  return twos.filter((_, i) => i % k === 0).map((e) => power(2, e));
 }
 
 function checkFinite(op: string, arg: string, v: unknown, positive: boolean): void {

@@ -29,6 +29,7 @@ describe("lineChartSvg", () => {
     assert.deepEqual(linearTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
     assert.deepEqual(logTicks(1e-8, 0.1), [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]);
     assert.deepEqual(logTicks(8, 64), [8, 16, 32, 64]);
+    assert.deepEqual(logTicks(1e-34, 0.1), [1e-30, 1e-25, 1e-20, 1e-15, 1e-10, 1e-5]); // every 5th power of 34
     assert.deepEqual([tickLabel(8192), tickLabel(0.25), tickLabel(1e-5), tickLabel(20000)], ["8192", "0.25", "1e-5", "20k"]);
   });
 });
