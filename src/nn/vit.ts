@@ -25,7 +25,7 @@ import type { Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { Conv2d } from "./conv.js";
 import { ConvStem, stemStateSize } from "./hybrid.js";
-import { normal } from "./init.js";
+import { normal, xavierUniform } from "./init.js";
 import { Dropout, LayerNorm, Linear } from "./layers.js";
 import { Module, ModuleList } from "./module.js";
 
@@ -291,8 +291,11 @@ export function vitStateSize(config: ViTConfig): number {
 }
 
 /**
- * A ViT classifier, x [B, C, H, W] -> logits [B, numClasses]. Initialization as timm's: Linear
- * weights N(0, 0.02) and zero biases, pos_embed N(0, 0.02), cls_token N(0, 1e-6); LayerNorm eps 1e-6 unless config.layerNormEps says otherwise.
+ * A ViT classifier, x [B, C, H, W] -> logits [B, numClasses]. Initialization: Linear weights
+ * Xavier-uniform and zero biases (timm's "jax" scheme: timm's default N(0, 0.02) does not scale
+ * with the width, and at the small widths of MNIST-sized models it leaves every block close to the
+ * identity, which slows the start of training), pos_embed N(0, 0.02), cls_token N(0, 1e-6);
+ * convolutions PyTorch's default; LayerNorm eps 1e-6 unless config.layerNormEps says otherwise.
  */
 export class VisionTransformer extends Module {
   readonly config: ResolvedViTConfig;
@@ -325,7 +328,7 @@ export class VisionTransformer extends Module {
     this.head = this.registerModule("head", new Linear(E, c.numClasses, gen(g)));
     for (const [, m] of this.namedModules()) {
       if (m instanceof Linear) {
-        m.weight.data.set(normal(m.weight.shape, 0, 0.02, g).data);
+        m.weight.data.set(xavierUniform(m.weight.shape, 1, g).data);
         m.bias?.data.fill(0);
       }
     }

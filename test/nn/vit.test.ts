@@ -112,6 +112,17 @@ describe("VisionTransformer", () => {
       assert.equal(vitStateSize(c), n, JSON.stringify(c));
     }
   });
+  test("Linear weights are Xavier-uniform (they scale with the width), biases zero", () => {
+    manualSeed(11);
+    const m = new VisionTransformer({ ...tiny, dim: 64, heads: 4, depth: 2 });
+    for (const [name, fi, fo] of [["blocks.0.attn.qkv", 64, 192], ["blocks.1.mlp.fc1", 64, 256], ["head", 64, 3]] as const) {
+      const w = Array.from(m.stateDict()[`${name}.weight`]!.data, Number), bound = Math.sqrt(6 / (fi + fo));
+      const std = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
+      assert.ok(w.every((v) => Math.abs(v) <= bound), name);
+      assert.ok(Math.abs(std - bound / Math.sqrt(3)) < 0.1 * bound, `${name}: std ${std}, bound ${bound}`);
+      assert.ok(m.stateDict()[`${name}.bias`]!.data.every((v) => v === 0), name);
+    }
+  });
   test("hybrid: a CNN stem (conv, BN, ReLU, max-pool per stage) feeds the encoder", () => {
     manualSeed(5);
     const m = new VisionTransformer({ ...tiny, stem: [4, 6] });
