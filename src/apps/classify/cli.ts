@@ -3,7 +3,7 @@
  * Fashion-MNIST, score a model on the official test split, classify PNG images.
  *
  * ```sh
- * npx qkv classify train --data mnist --epochs 15 --out runs/classify-mnist
+ * npx qkv classify train --data mnist --epochs 30 --out runs/classify-mnist
  * npx qkv classify eval --data fashion-mnist              # last line: accuracy: <percent>%
  * npx qkv classify run digit.png                          # the top 3 classes with their probabilities
  * ```
@@ -103,7 +103,7 @@ export function registerClassifyCommands(program: Command): void {
     .description("train a classifier (progress, validation accuracy per epoch, checkpoints and --resume; the same seed gives the same run)")
     .requiredOption("--data <name>", `dataset: ${DATASET_NAMES.join(" or ")}`, dataName)
     .option("--arch <kind>", "vit, or hybrid (a CNN stem feeding the encoder)", archName, "vit")
-    .option("--epochs <n>", "passes over the training images (the schedule's length)", int("--epochs"), 15)
+    .option("--epochs <n>", "passes over the training images (the schedule's length)", int("--epochs"), 30)
     .option("--steps <n>", "stop after this many updates in all (and make the schedule this long)", int("--steps"))
     .option("--minutes <m>", "stop after this many minutes", num("--minutes"))
     .option("--out <dir>", "output directory (model.safetensors, checkpoints/, log.jsonl); default runs/classify-<data>")

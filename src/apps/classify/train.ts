@@ -10,7 +10,7 @@
  * two), log.jsonl (one JSON line per validation).
  *
  * ```ts
- * await trainClassifier({ dataset: "mnist", outDir: "runs/classify-mnist", epochs: 15 });
+ * await trainClassifier({ dataset: "mnist", outDir: "runs/classify-mnist", epochs: 30 });
  * ```
  */
 import { mkdir } from "node:fs/promises";
@@ -36,7 +36,7 @@ export interface ClassifyTrainOptions extends RunOptions {
   dataDir?: string;
   /** "vit" (default) or "hybrid" (a CNN stem instead of the patch projection). */
   arch?: ClassifierKind;
-  /** Passes over the training images (default 15): the schedule's length and a budget. */
+  /** Passes over the training images (default 30): the schedule's length and a budget. */
   epochs?: number;
   /** Continue from the latest checkpoint in outDir/checkpoints (same options). */
   resume?: boolean;
@@ -93,7 +93,7 @@ export async function trainClassifier(o: ClassifyTrainOptions): Promise<TrainRes
   const { fit, valid } = splitValidation(all, o.validSize ?? 5000);
   const norm = { mean: info.mean, std: info.std };
   const plan = new ImageBatches(fit, { batchSize: o.batchSize ?? 128, seed, shift: o.shift ?? 2, ...norm });
-  const epochs = o.epochs ?? 15;
+  const epochs = o.epochs ?? 30;
   const total = o.steps ?? epochs * plan.batchesPerEpoch;
   await mkdir(o.outDir, { recursive: true });
   const resumeFrom = await resumeState(o.outDir, o.resume === true, log);
