@@ -161,7 +161,7 @@ async function run(ctx: RunContext): Promise<ExperimentOutput> {
   const verdict =
     (bd === H1 && bp === H1 ? `More heads were better on both tasks at this width` : `More heads are not simply better at a fixed width`) +
     `: the best count is ${bd} for dates (${accAt("dates", H0)}% with ${H0}, ${accAt("dates", H1)}% with ${H1}) and ${bp} for pair sum (${accAt("pair-sum", H0)}% → ${accAt("pair-sum", H1)}%), ` +
-    `while a step with ${H1} heads takes ${slow("dates")}× (dates) and ${slow("pair-sum")}× (pair sum) the time of ${H0} — the same FLOPs in smaller matrices. ` +
+    `while a step with ${H1} heads takes ${slow("dates")}× (dates) and ${slow("pair-sum")}× (pair sum) the time of ${H0} (the FLOPs are the same, split into smaller matrices). ` +
     `With ${H1} heads, ${sig3(stat("dates", H1, (r) => r.prunable / r.totalHeads).mean * 100)}% (dates) and ${sig3(stat("pair-sum", H1, (r) => r.prunable / r.totalHeads).mean * 100)}% (pair sum) of them can be switched off for at most ${100 * s.tolerance} point of accuracy.`;
 
   return {
