@@ -125,6 +125,6 @@ export const longRange: Experiment = {
   title: "1. Long-range dependencies",
   question: "RNNs capture long-range dependencies poorly; self-attention relates every position to every other directly, so it captures them.",
   defaultSeeds: [0, 1],
-  fullMinutes: 28,
+  fullMinutes: 25,
   run,
 };

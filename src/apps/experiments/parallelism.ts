@@ -183,6 +183,6 @@ export const parallelism: Experiment = {
   title: "2. Parallelism",
   question: "RNNs cannot compute the time steps in parallel, so they train slowly; self-attention computes all positions in parallel.",
   defaultSeeds: [0],
-  fullMinutes: 6,
+  fullMinutes: 4,
   run,
 };
