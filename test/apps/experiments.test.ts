@@ -19,7 +19,7 @@ import { experimentNames } from "../../src/apps/experiments/registry.js";
 import { anchor, tableMarkdown } from "../../src/apps/experiments/report.js";
 import { sig3, spread, type ExperimentReport } from "../../src/apps/experiments/results.js";
 import { runExperiments } from "../../src/apps/experiments/run.js";
-import { flaggedTokenTask, pairSumTask } from "../../src/apps/experiments/tasks.js";
+import { flaggedTokenTask, pairRecallTask } from "../../src/apps/experiments/tasks.js";
 import { availableBackends } from "../../src/backend/registry.js";
 import { Linear } from "../../src/nn/layers.js";
 import { Module } from "../../src/nn/module.js";
@@ -71,17 +71,21 @@ describe("experiment tasks", () => {
     assert.deepEqual([...seen].sort((a, c) => a - c), Array.from({ length: 11 }, (_, i) => i + 1));
   });
 
-  test("pair sum: the answer is (a + b) mod K of the two flagged tokens, at two different places", () => {
-    const K = 8, L = 10;
-    const b = pairSumTask({ length: L, values: K }).batch(100, new Generator(3));
+  test("pair recall: the answer is the pair (a, b) of the two flagged tokens, at two different places", () => {
+    const K = 4, L = 10;
+    const task = pairRecallTask({ length: L, values: K });
+    assert.equal(task.classes, K * K);
+    const b = task.batch(100, new Generator(3));
     const ids = b.ids.data as Int32Array, labels = b.labels.data as Int32Array;
     for (let n = 0; n < 100; n++) {
       const [p, q] = b.sources[n]!;
       assert.notEqual(p, q);
       const a = ids[n * L + p!]! - K, c = ids[n * L + q!]! - 2 * K;
       assert.ok(a >= 0 && a < K && c >= 0 && c < K);
-      assert.equal(labels[n], (a + c) % K);
+      assert.equal(labels[n], a * K + c);
       assert.equal(ids[n * L + L - 1], 3 * K);
+      const row = Array.from(ids.subarray(n * L, (n + 1) * L - 1));
+      assert.equal(row.filter((t) => t >= K).length, 2, "exactly two flagged tokens");
     }
   });
 
@@ -273,7 +277,7 @@ describe("qkv experiments --quick, end to end", { skip: first ? false : "runs on
     }
 
     const hd = get("heads").data as { runs: { task: string; heads: number; accuracy: number; prunable: number; totalHeads: number; msPerStep: number }[] };
-    assert.deepEqual([...new Set(hd.runs.map((x) => x.task))], ["dates", "pair-sum"]);
+    assert.deepEqual([...new Set(hd.runs.map((x) => x.task))], ["dates", "pair-recall"]);
     for (const run of hd.runs) {
       assert.ok(unit(run.accuracy) && pos(run.msPerStep), JSON.stringify(run));
       assert.ok(Number.isInteger(run.prunable) && run.prunable >= 0 && run.prunable <= run.totalHeads);

@@ -1,11 +1,10 @@
 /**
  * Synthetic sequence tasks whose answer sits at a known place: the flagged-token task (the answer
  * is the value of the one flagged token, exactly D positions before the query at the end) and the
- * pair-sum task (two differently flagged tokens anywhere; the answer is the sum of their values mod
- * K). Seeded through the counter-based Generator: the same seed gives the same batches everywhere.
+ * pair-recall task (two differently flagged tokens anywhere; the answer is the pair of their values). Seeded through the counter-based Generator: the same seed gives the same batches everywhere.
  *
- * Token ids, with K values: 0..K-1 plain values (noise), K..2K-1 a flagged value (pair-sum: kind A),
- * 2K..3K-1 pair-sum's kind B flags, and the last id the query token, always at position L-1.
+ * Token ids, with K values: 0..K-1 plain values (noise), K..2K-1 a flagged value (pair recall: kind A),
+ * 2K..3K-1 pair recall's kind B flags, and the last id the query token, always at position L-1.
  *
  * ```ts
  * const task = flaggedTokenTask({ length: 40, distance: 32, values: 8 });
@@ -91,29 +90,30 @@ export function flaggedTokenTask(o: FlaggedTokenOptions): SequenceTask {
   };
 }
 
-export interface PairSumOptions {
+export interface PairRecallOptions {
   /** Sequence length L, the query included; at least 3. */
   length: number;
-  /** Number of values K (default 8). */
+  /** Number of values K (default 4; K * K classes). */
   values?: number;
 }
 
 /**
- * The pair-sum task: L-1 random plain values among which one A-flagged value a and one B-flagged
- * value b, at two different random positions, then the query; the label is (a + b) mod K. The
- * answer needs both tokens at once (one attention head can fetch one, or average both).
+ * The pair-recall task: L-1 random plain values among which one A-flagged value a and one B-flagged
+ * value b, at two different random positions, then the query; the label is the pair, a * K + b
+ * (K * K classes). The answer needs both tokens at once (one attention head can fetch one, or
+ * average both).
  */
-export function pairSumTask(o: PairSumOptions): SequenceTask {
-  const op = "pairSumTask";
-  const K = o.values ?? 8;
+export function pairRecallTask(o: PairRecallOptions): SequenceTask {
+  const op = "pairRecallTask";
+  const K = o.values ?? 4;
   checkInt(op, "values", K, 2);
   checkInt(op, "length", o.length, 3);
   const L = o.length, query = 3 * K;
   return {
-    name: "pair sum",
+    name: "pair recall",
     length: L,
     vocabSize: 3 * K + 1,
-    classes: K,
+    classes: K * K,
     batch(B, gen) {
       checkInt(op, "batch size", B, 1);
       const ids = ints(gen, B * L, 0, K);
@@ -126,7 +126,7 @@ export function pairSumTask(o: PairSumOptions): SequenceTask {
         ids[n * L + p] = K + a[n]!;
         ids[n * L + q] = 2 * K + c[n]!;
         ids[n * L + L - 1] = query;
-        labels[n] = (a[n]! + c[n]!) % K;
+        labels[n] = a[n]! * K + c[n]!;
         sources.push([p, q]);
       }
       return { ids: new Tensor(ids, [B, L], "int32"), labels: new Tensor(labels, [B], "int32"), sources };
