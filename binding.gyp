@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/allocator.cc",
         "native/attention.cc",
+        "native/attention_avx2.cc",
         "native/attention_avx512.cc",
         "native/attention_portable.cc",
         "native/conv.cc",
@@ -25,7 +26,7 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-Wall", "-Wno-unused-function", "-Wno-maybe-uninitialized"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wno-unused-function", "-Wno-maybe-uninitialized"],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++20", "-std=c++20"],
       "ldflags": ["-pthread"],
       "xcode_settings": {

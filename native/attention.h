@@ -68,7 +68,7 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
 void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                        const float* v, const float* out, const float* lse, const AttentionParams& p);
 
-// Per instruction set (attention_avx512.cc, attention_portable.cc).
+// Per instruction set (attention_avx512.cc, attention_avx2.cc, attention_portable.cc).
 namespace avx512 {
 void attentionForward(float* out, float* lse, const float* q, const float* k, const float* v, const AttentionParams& p);
 void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,

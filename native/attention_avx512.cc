@@ -137,6 +137,10 @@ struct TileOps {
     }
     return _mm512_reduce_add_ps(sum);
   }
+  static void expShift(float* s, int64_t n, float m) {
+    const __m512 mv = _mm512_set1_ps(m);
+    for (int64_t j = 0; j < n; j += 16) _mm512_storeu_ps(s + j, exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), mv)));
+  }
   static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
                     int64_t N, int64_t K, bool accumulate, const float* rowScale) {
     tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);

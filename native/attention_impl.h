@@ -2,8 +2,8 @@
 // namespace qkv::<isa> after that namespace's TileOps (so plain loops here vectorize for the
 // instruction set of the including file). No include guard on purpose.
 //
-// TileOps::rowMax(s, n) and TileOps::expShiftSum(s, n, m) (s = exp(s - m), returns the sum) work
-// on n a multiple of 16. TileOps::gemmK / gemmR compute  C[M, N] = (accumulate ? rowScale * C : 0) + A[M, K] @ B[K, N]
+// TileOps::rowMax(s, n), TileOps::expShiftSum(s, n, m) (s = exp(s - m), returns the sum) and
+// TileOps::expShift(s, n, m) (s = exp(s - m)) work on n a multiple of 16. TileOps::gemmK / gemmR compute  C[M, N] = (accumulate ? rowScale * C : 0) + A[M, K] @ B[K, N]
 // with B rows at b + k * ldb and A "k-major" (element (r, k) at a[k * lda + r]) or "row-major"
 // (at a[r * lda + k]); rowScale may be null (1).
 //
@@ -29,7 +29,11 @@
 constexpr int64_t kBr = QKV_BR;  // queries per tile
 constexpr int64_t kBc = QKV_BC;  // keys per block
 
-// The additive mask, causal limit and key range of one row of scores s[0:kBc] (keys j0 + j).
+// The columns of a key block that are computed: its bc keys rounded up to 16 (the row ops' step),
+// so short sequences do not pay for a whole kBc-wide block. Columns past bc are masked to -inf.
+inline int64_t blockWidth(int64_t bc) { return std::min(kBc, (bc + 15) / 16 * 16); }
+
+// The additive mask, causal limit and key range of one row of scores s[0:blockWidth(bc)] (keys j0 + j).
 inline void maskRow(float* s, const AttentionParams& p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t bc) {
   int64_t jmax = bc;
   if (p.causal) jmax = std::min<int64_t>(bc, std::max<int64_t>(0, i - j0 + 1));
@@ -37,7 +41,7 @@ inline void maskRow(float* s, const AttentionParams& p, int64_t b, int64_t h, in
     const float* mrow = p.mask + b * p.maskStrideB + h * p.maskStrideH + i * p.maskStrideL + j0;
     for (int64_t j = 0; j < jmax; j++) s[j] += mrow[j];
   }
-  for (int64_t j = jmax; j < kBc; j++) s[j] = -std::numeric_limits<float>::infinity();
+  for (int64_t j = jmax, bw = blockWidth(bc); j < bw; j++) s[j] = -std::numeric_limits<float>::infinity();
 }
 
 // keep[j] = the dropout keep factor (0 or 1 / (1 - p)) of counters base + j.
@@ -128,20 +132,20 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
       const int64_t kbEnd = p.causal ? std::min(nkb, (std::min(S, i0 + rows) + kBc - 1) / kBc) : nkb;
       bool first = true;
       for (int64_t kb = 0; kb < kbEnd; kb++) {
-        const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
-        TileOps::gemmK(sbuf, kBc, qp, kBr, kt + (bk * nkb + kb) * D * kBc, kBc, rows, kBc, D, false, nullptr);
+        const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0), bw = blockWidth(bc);
+        TileOps::gemmK(sbuf, kBc, qp, kBr, kt + (bk * nkb + kb) * D * kBc, kBc, rows, bw, D, false, nullptr);
         for (int64_t r = 0; r < rows; r++) {
           const int64_t i = i0 + r;
           float* s = sbuf + r * kBc;
           maskRow(s, p, b, h, i, j0, bc);
-          const float mnew = std::max(m[r], TileOps::rowMax(s, kBc));
+          const float mnew = std::max(m[r], TileOps::rowMax(s, bw));
           if (mnew == -std::numeric_limits<float>::infinity()) {
-            for (int64_t j = 0; j < kBc; j++) s[j] = 0.0f;
+            for (int64_t j = 0; j < bw; j++) s[j] = 0.0f;
             alpha[r] = 1.0f;
             continue;
           }
           alpha[r] = expApprox(m[r] - mnew);
-          l[r] = l[r] * alpha[r] + TileOps::expShiftSum(s, kBc, mnew);
+          l[r] = l[r] * alpha[r] + TileOps::expShiftSum(s, bw, mnew);
           m[r] = mnew;
           if (threshold > 0) {
             dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
@@ -213,31 +217,31 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   auto tileGrads = [&](float* sbuf, float* dsbuf, float* keep, const float* kT, const float* vT, int64_t bh,
                        int64_t qt, int64_t kb) {
     const int64_t b = bh / H, h = bh % H, i0 = qt * kBr, rows = std::min(kBr, L - i0);
-    const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
-    TileOps::gemmK(sbuf, kBc, qT + (bh * nqt + qt) * D * kBr, kBr, kT, kBc, rows, kBc, D, false, nullptr);
-    TileOps::gemmK(dsbuf, kBc, doT + (bh * nqt + qt) * Dv * kBr, kBr, vT, kBc, rows, kBc, Dv, false, nullptr);
+    const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0), bw = blockWidth(bc);
+    TileOps::gemmK(sbuf, kBc, qT + (bh * nqt + qt) * D * kBr, kBr, kT, kBc, rows, bw, D, false, nullptr);
+    TileOps::gemmK(dsbuf, kBc, doT + (bh * nqt + qt) * Dv * kBr, kBr, vT, kBc, rows, bw, Dv, false, nullptr);
     for (int64_t r = 0; r < rows; r++) {
       const int64_t i = i0 + r;
       float* s = sbuf + r * kBc;
       float* ds = dsbuf + r * kBc;
       const float li = lse[bh * L + i];
       if (li == -std::numeric_limits<float>::infinity()) {
-        for (int64_t j = 0; j < kBc; j++) s[j] = ds[j] = 0.0f;
+        for (int64_t j = 0; j < bw; j++) s[j] = ds[j] = 0.0f;
         continue;
       }
       maskRow(s, p, b, h, i, j0, bc);
-      for (int64_t j = 0; j < kBc; j++) s[j] = expApprox(s[j] - li);
+      TileOps::expShift(s, bw, li);
       const float dii = di[bh * L + i];
       if (threshold > 0) {
         dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
                    threshold, keepScale);
-        for (int64_t j = bc; j < kBc; j++) keep[j] = 0.0f;
-        for (int64_t j = 0; j < kBc; j++) {
+        for (int64_t j = bc; j < bw; j++) keep[j] = 0.0f;
+        for (int64_t j = 0; j < bw; j++) {
           ds[j] = s[j] * (ds[j] * keep[j] - dii) * p.scale;
           s[j] *= keep[j];
         }
       } else {
-        for (int64_t j = 0; j < kBc; j++) ds[j] = s[j] * (ds[j] - dii) * p.scale;
+        for (int64_t j = 0; j < bw; j++) ds[j] = s[j] * (ds[j] - dii) * p.scale;
       }
     }
   };

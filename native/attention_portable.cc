@@ -1,5 +1,5 @@
-// Fused attention with portable tile products: compiled twice, for AVX2 + FMA (function-level
-// target options) and for the baseline instruction set.
+// Fused attention with portable tile products, for the baseline instruction set (AVX2 has its
+// own tile products in attention_avx2.cc).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -13,87 +13,72 @@
 #include "pool.h"
 #include "scratch.h"
 
-// C[M, N] (=|+= rowScale *) A[M, K] @ B[K, N], one row of C at a time in a local accumulator.
-#define QKV_PORTABLE_TILE_OPS                                                                                   \
-  template <bool kRowMajorA>                                                                                    \
-  void tileGemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,      \
-                int64_t N, int64_t K, bool accumulate, const float* rowScale) {                                 \
-    constexpr int64_t kChunk = 64;                                                                              \
-    float acc[kChunk];                                                                                          \
-    for (int64_t n0 = 0; n0 < N; n0 += kChunk) {                                                                \
-      const int64_t nc = std::min(kChunk, N - n0);                                                              \
-      for (int64_t r = 0; r < M; r++) {                                                                         \
-        float* cr = c + r * ldc + n0;                                                                           \
-        const float sc = rowScale != nullptr ? rowScale[r] : 1.0f;                                              \
-        for (int64_t j = 0; j < nc; j++) acc[j] = accumulate ? cr[j] * sc : 0.0f;                               \
-        for (int64_t k = 0; k < K; k++) {                                                                       \
-          const float av = kRowMajorA ? a[r * lda + k] : a[k * lda + r];                                        \
-          const float* br = b + k * ldb + n0;                                                                   \
-          for (int64_t j = 0; j < nc; j++) acc[j] += av * br[j];                                                \
-        }                                                                                                       \
-        for (int64_t j = 0; j < nc; j++) cr[j] = acc[j];                                                        \
-      }                                                                                                         \
-    }                                                                                                           \
-  }                                                                                                             \
-  struct TileOps {                                                                                              \
-    static float rowMax(const float* s, int64_t n) {                                                            \
-      float m[8];                                                                                               \
-      for (int t = 0; t < 8; t++) m[t] = -std::numeric_limits<float>::infinity();                               \
-      for (int64_t j = 0; j < n; j += 8)                                                                        \
-        for (int t = 0; t < 8; t++) m[t] = s[j + t] > m[t] ? s[j + t] : m[t];                                   \
-      float r = m[0];                                                                                           \
-      for (int t = 1; t < 8; t++) r = m[t] > r ? m[t] : r;                                                      \
-      return r;                                                                                                 \
-    }                                                                                                           \
-    static float expShiftSum(float* s, int64_t n, float m) {                                                    \
-      float acc[8] = {};                                                                                        \
-      for (int64_t j = 0; j < n; j += 8)                                                                        \
-        for (int t = 0; t < 8; t++) {                                                                           \
-          const float e = expApprox(s[j + t] - m);                                                              \
-          s[j + t] = e;                                                                                         \
-          acc[t] += e;                                                                                          \
-        }                                                                                                       \
-      float r = 0.0f;                                                                                           \
-      for (int t = 0; t < 8; t++) r += acc[t];                                                                  \
-      return r;                                                                                                 \
-    }                                                                                                           \
-    static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,          \
-                      int64_t M, int64_t N, int64_t K, bool accumulate, const float* rowScale) {                \
-      tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);                                   \
-    }                                                                                                           \
-    static void gemmR(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,          \
-                      int64_t M, int64_t N, int64_t K, bool accumulate, const float* rowScale) {                \
-      tileGemm<true>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);                                    \
-    }                                                                                                           \
-  };
-
 namespace qkv {
 namespace scalar {
-QKV_PORTABLE_TILE_OPS
+
+// Row operations on n a multiple of 8: the maximum; s = exp(s - m) with its sum over 8 lane
+// accumulators added in lane order; s = exp(s - m).
+struct RowOps {
+  static float rowMax(const float* s, int64_t n) {
+    float m[8];
+    for (int t = 0; t < 8; t++) m[t] = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < n; j += 8)
+      for (int t = 0; t < 8; t++) m[t] = s[j + t] > m[t] ? s[j + t] : m[t];
+    float r = m[0];
+    for (int t = 1; t < 8; t++) r = m[t] > r ? m[t] : r;
+    return r;
+  }
+  static float expShiftSum(float* s, int64_t n, float m) {
+    float acc[8] = {};
+    for (int64_t j = 0; j < n; j += 8)
+      for (int t = 0; t < 8; t++) {
+        const float e = expApprox(s[j + t] - m);
+        s[j + t] = e;
+        acc[t] += e;
+      }
+    float r = 0.0f;
+    for (int t = 0; t < 8; t++) r += acc[t];
+    return r;
+  }
+  static void expShift(float* s, int64_t n, float m) {
+    for (int64_t j = 0; j < n; j++) s[j] = expApprox(s[j] - m);
+  }
+};
+
+// C[M, N] (=|+= rowScale *) A[M, K] @ B[K, N], one row of C at a time in a local accumulator.
+template <bool kRowMajorA>
+void tileGemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M, int64_t N,
+              int64_t K, bool accumulate, const float* rowScale) {
+  constexpr int64_t kChunk = 64;
+  float acc[kChunk];
+  for (int64_t n0 = 0; n0 < N; n0 += kChunk) {
+    const int64_t nc = std::min(kChunk, N - n0);
+    for (int64_t r = 0; r < M; r++) {
+      float* cr = c + r * ldc + n0;
+      const float sc = rowScale != nullptr ? rowScale[r] : 1.0f;
+      for (int64_t j = 0; j < nc; j++) acc[j] = accumulate ? cr[j] * sc : 0.0f;
+      for (int64_t k = 0; k < K; k++) {
+        const float av = kRowMajorA ? a[r * lda + k] : a[k * lda + r];
+        const float* br = b + k * ldb + n0;
+        for (int64_t j = 0; j < nc; j++) acc[j] += av * br[j];
+      }
+      for (int64_t j = 0; j < nc; j++) cr[j] = acc[j];
+    }
+  }
+}
+
+struct TileOps : RowOps {
+  static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
+                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
+    tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
+  }
+  static void gemmR(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
+                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
+    tileGemm<true>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
+  }
+};
+
 #include "attention_impl.h"
+
 }  // namespace scalar
 }  // namespace qkv
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace qkv {
-namespace avx2 {
-QKV_PORTABLE_TILE_OPS
-#include "attention_impl.h"
-}  // namespace avx2
-}  // namespace qkv
-#pragma GCC pop_options
-#else
-namespace qkv {
-namespace avx2 {
-void attentionForward(float* out, float* lse, const float* q, const float* k, const float* v, const AttentionParams& p) {
-  scalar::attentionForward(out, lse, q, k, v, p);
-}
-void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                       const float* v, const float* out, const float* lse, const AttentionParams& p) {
-  scalar::attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, p);
-}
-}  // namespace avx2
-}  // namespace qkv
-#endif

@@ -1,0 +1,183 @@
+// Fused attention with AVX2 + FMA tile products (compiled with function-level target options):
+// C tiles of 6 rows x 16 columns held in registers, as the AVX-512 file does with 16-float vectors.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "attention.h"
+#include "pool.h"
+#include "scratch.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+namespace qkv {
+namespace avx2 {
+
+// exp(x) for 8 floats: the polynomial of expApprox, 2^n built in the exponent bits; 0 for x <= -88.
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(88.5f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(_mm256_mul_ps(y, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+// Row operations on n a multiple of 8: the maximum; s = exp(s - m) with its sum; s = exp(s - m).
+struct RowOps {
+  static float rowMax(const float* s, int64_t n) {
+    __m256 m = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int64_t j = 0; j < n; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(s + j));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, m);
+    float r = lanes[0];
+    for (int t = 1; t < 8; t++) r = lanes[t] > r ? lanes[t] : r;
+    return r;
+  }
+  static float expShiftSum(float* s, int64_t n, float m) {
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n; j += 8) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), mv));
+      _mm256_storeu_ps(s + j, e);
+      sum = _mm256_add_ps(sum, e);
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, sum);
+    float r = 0.0f;
+    for (int t = 0; t < 8; t++) r += lanes[t];
+    return r;
+  }
+  static void expShift(float* s, int64_t n, float m) {
+    const __m256 mv = _mm256_set1_ps(m);
+    for (int64_t j = 0; j < n; j += 8) _mm256_storeu_ps(s + j, exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), mv)));
+  }
+};
+
+// C[MR, 8 NV] (=|+= rowScale *) A[MR, K] @ B[K, 8 NV] in registers; `last` masks the final vector.
+template <int MR, int NV, bool kRowMajorA>
+inline void tileKernel(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t K,
+                       bool accumulate, const float* rowScale, __m256i last) {
+  __m256 acc[MR][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; r++) {
+    const __m256 sc = _mm256_set1_ps(rowScale != nullptr ? rowScale[r] : 1.0f);
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+      if (accumulate) {
+        const __m256 old = v == NV - 1 ? _mm256_maskload_ps(c + r * ldc + 8 * v, last) : _mm256_loadu_ps(c + r * ldc + 8 * v);
+        acc[r][v] = _mm256_mul_ps(old, sc);
+      } else {
+        acc[r][v] = _mm256_setzero_ps();
+      }
+    }
+  }
+  const float* ar[MR];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; r++) ar[r] = a + r * lda;
+  for (int64_t k = 0; k < K; k++) {
+    __m256 bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) bv[v] = v == NV - 1 ? _mm256_maskload_ps(b + 8 * v, last) : _mm256_loadu_ps(b + 8 * v);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+      const __m256 av = _mm256_broadcast_ss(kRowMajorA ? ar[r] + k : a + r);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+    b += ldb;
+    if (!kRowMajorA) a += lda;
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; r++) {
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+      if (v == NV - 1) _mm256_maskstore_ps(c + r * ldc + 8 * v, last, acc[r][v]);
+      else _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);
+    }
+  }
+}
+
+template <int MR, bool kRowMajorA>
+inline void tileRows(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t K,
+                     bool accumulate, const float* rowScale, int nv, __m256i last) {
+  if (nv == 1) tileKernel<MR, 1, kRowMajorA>(c, ldc, a, lda, b, ldb, K, accumulate, rowScale, last);
+  else tileKernel<MR, 2, kRowMajorA>(c, ldc, a, lda, b, ldb, K, accumulate, rowScale, last);
+}
+
+// C[M, N] (=|+= rowScale *) A[M, K] @ B[K, N] by 6 x 16 register tiles.
+template <bool kRowMajorA>
+void tileGemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M, int64_t N,
+              int64_t K, bool accumulate, const float* rowScale) {
+  constexpr int MR = 6;
+  for (int64_t n0 = 0; n0 < N; n0 += 16) {
+    const int64_t nc = std::min<int64_t>(16, N - n0);
+    const int nv = static_cast<int>((nc + 7) / 8);
+    const int tail = static_cast<int>(nc - 8 * (nv - 1));
+    alignas(32) int32_t lanes[8];
+    for (int t = 0; t < 8; t++) lanes[t] = t < tail ? -1 : 0;
+    const __m256i last = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+      const int mr = static_cast<int>(std::min<int64_t>(MR, M - m0));
+      float* cm = c + m0 * ldc + n0;
+      const float* am = kRowMajorA ? a + m0 * lda : a + m0;
+      const float* rs = rowScale != nullptr ? rowScale + m0 : nullptr;
+      switch (mr) {
+        case 1: tileRows<1, kRowMajorA>(cm, ldc, am, lda, b + n0, ldb, K, accumulate, rs, nv, last); break;
+        case 2: tileRows<2, kRowMajorA>(cm, ldc, am, lda, b + n0, ldb, K, accumulate, rs, nv, last); break;
+        case 3: tileRows<3, kRowMajorA>(cm, ldc, am, lda, b + n0, ldb, K, accumulate, rs, nv, last); break;
+        case 4: tileRows<4, kRowMajorA>(cm, ldc, am, lda, b + n0, ldb, K, accumulate, rs, nv, last); break;
+        case 5: tileRows<5, kRowMajorA>(cm, ldc, am, lda, b + n0, ldb, K, accumulate, rs, nv, last); break;
+        default: tileRows<6, kRowMajorA>(cm, ldc, am, lda, b + n0, ldb, K, accumulate, rs, nv, last); break;
+      }
+    }
+  }
+}
+
+struct TileOps : RowOps {
+  static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
+                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
+    tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
+  }
+  static void gemmR(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
+                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
+    tileGemm<true>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
+  }
+};
+
+#include "attention_impl.h"
+
+}  // namespace avx2
+}  // namespace qkv
+
+#pragma GCC pop_options
+#else
+namespace qkv {
+namespace avx2 {
+void attentionForward(float* out, float* lse, const float* q, const float* k, const float* v, const AttentionParams& p) {
+  scalar::attentionForward(out, lse, q, k, v, p);
+}
+void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                       const float* v, const float* out, const float* lse, const AttentionParams& p) {
+  scalar::attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, p);
+}
+}  // namespace avx2
+}  // namespace qkv
+#endif
