@@ -2,13 +2,14 @@
  * ONNX emitters for attention: the additive masks (key padding, user masks, causal, and the
  * patterns of the exact sparse kinds window / dilated / longformer, built from Range over the
  * graph's symbolic lengths), MultiheadAttention in plain ops (MatMul / Add / Reshape / Transpose /
- * Softmax) or through com.microsoft.MultiHeadAttention (ONNX Runtime's fused kernel), and the
- * shared layer helpers (Linear, LayerNorm, activations). All values are batch-first [B, L, E].
+ * Softmax), through com.microsoft.MultiHeadAttention (ONNX Runtime's fused kernel) or through
+ * the standard Attention operator of opset 23, and the shared layer helpers (Linear, LayerNorm,
+ * activations). All values are batch-first [B, L, E].
  *
  * ```ts
  * const g = new GraphBuilder("mha");
  * const x = g.input("query", "float32", ["batch", "seq", 16]);
- * const y = emitMha(g, mha, "", { q: x, k: x, v: x, mask: null, fused: false }); // [B, L, 16]
+ * const y = emitMha(g, mha, "", { q: x, k: x, v: x, mask: null, form: "plain" }); // [B, L, 16]
  * ```
  */
 import type { AttentionSpec } from "../attention/select.js";
@@ -16,7 +17,17 @@ import type { LayerNorm, Linear } from "../nn/layers.js";
 import type { MultiheadAttention } from "../nn/multihead-attention.js";
 import type { Activation } from "../nn/transformer.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { MS_DOMAIN, type GraphBuilder } from "./graph.js";
+import { ATTENTION_OPSET, MS_DOMAIN, OPSET, type GraphBuilder } from "./graph.js";
+
+/**
+ * How the attention core is written: "plain" ops, "fused" com.microsoft.MultiHeadAttention, or
+ * "opset23" the standard Attention operator (the graph then imports ai.onnx opset 23).
+ */
+export type AttentionForm = "plain" | "fused" | "opset23";
+export const attentionForms: readonly AttentionForm[] = ["plain", "fused", "opset23"];
+
+/** The ai.onnx opset a graph with attention written as `form` imports. */
+export const opsetOf = (form: AttentionForm): number => (form === "opset23" ? ATTENTION_OPSET : OPSET);
 
 /** The attention kinds an export writes: full, and the exact sparse kinds whose pattern is a mask. */
 export const exportableKinds = ["full", "window", "dilated", "longformer"] as const;
@@ -124,8 +135,8 @@ export interface MhaInputs {
   v: string;
   /** Additive mask broadcastable to [B, H, L, S] with dims [B|1, 1, L|1, S], or null. */
   mask: string | null;
-  /** com.microsoft.MultiHeadAttention instead of plain ops. */
-  fused: boolean;
+  /** How the attention core is written. */
+  form: AttentionForm;
 }
 
 /** The projections q, k, v [B, n, E] of the inputs (one packed MatMul for self-attention). */
@@ -136,7 +147,7 @@ export function emitProjections(g: GraphBuilder, mha: MultiheadAttention, prefix
   const all = which.length === 3;
   if (mha.inProjWeight && all && q === k && k === v) {
     const w = g.param(dot(prefix, "in_proj_weight"), mha.inProjWeight);
-    const [pq, pk, pv] = g.nodeN("Split", [matmulT(g, q, w, bias)], 3, { axis: -1 });
+    const [pq, pk, pv] = g.split(matmulT(g, q, w, bias), 3, -1);
     return { q: pq!, k: pk!, v: pv! };
   }
   const out: Partial<Record<"q" | "k" | "v", string>> = {};
@@ -178,21 +189,47 @@ export function emitCore(g: GraphBuilder, qh: string, kh: string, vh: string, ma
  * the mask goes in as attention_bias, expanded to [B, 1, L, S].
  */
 export function emitFusedCore(g: GraphBuilder, q: string, k: string, v: string, mask: string | null, H: number, kvHeads: boolean): string {
-  let bias = "";
-  if (mask) {
-    const shape = g.node("Concat", [dimVector(g, q, 0), g.ints([1]), dimVector(g, q, 1), dimVector(g, k, kvHeads ? 2 : 1)], { axis: 0 });
-    bias = g.node("Expand", [mask, shape]);
-  }
+  const bias = mask ? expandMask(g, mask, q, k, kvHeads ? 2 : 1) : "";
   return g.node("MultiHeadAttention", [q, k, v, "", "", bias], { num_heads: H }, { domain: MS_DOMAIN });
+}
+
+/** An additive mask [B|1, 1, L|1, S] expanded to [B, 1, L, S] (q [B, L, …], k's length on `kAxis`). */
+function expandMask(g: GraphBuilder, mask: string, q: string, k: string, kAxis: number): string {
+  const shape = g.node("Concat", [dimVector(g, q, 0), g.ints([1]), dimVector(g, q, 1), dimVector(g, k, kAxis)], { axis: 0 });
+  return g.node("Expand", [mask, shape]);
+}
+
+/**
+ * The opset-23 Attention operator on q [B, L, E] and k, v ([B, S, E], or heads [B, H, S, D]) ->
+ * [B, L, E]. ONNX Runtime wants q, k and v of one rank and a mask with the query length, so heads
+ * k, v take heads q (and the output its heads merged), and the mask is expanded to [B, 1, L, S].
+ */
+export function emitStdAttentionCore(g: GraphBuilder, q: string, k: string, v: string, mask: string | null, H: number, D: number, kvHeads: boolean): string {
+  const m = mask ? expandMask(g, mask, q, k, kvHeads ? 2 : 1) : "";
+  const scale = { scale: { f: 1 / Math.sqrt(D) } };
+  const inputs = (qq: string): string[] => (m ? [qq, k, v, m] : [qq, k, v]);
+  if (!kvHeads) return g.node("Attention", inputs(q), { q_num_heads: H, kv_num_heads: H, ...scale }); // [B, L, E]
+  const o = g.node("Attention", inputs(splitHeads(g, q, H, D)), scale); // [B, H, L, D]
+  return g.node("Reshape", [g.node("Transpose", [o], { perm: [0, 2, 1, 3] }), g.ints([0, -1, H * D])]); // [B, L, E]
+}
+
+/**
+ * Attention of q [B, L, E] over k, v ([B, S, E], or heads [B, H, S, D] when kvHeads) in the given
+ * form, heads merged -> [B, L, E].
+ */
+export function emitAttentionCore(g: GraphBuilder, form: AttentionForm, q: string, k: string, v: string, mask: string | null, H: number, D: number,
+  kvHeads: boolean): string {
+  if (form === "fused") return emitFusedCore(g, q, k, v, mask, H, kvHeads);
+  if (form === "opset23") return emitStdAttentionCore(g, q, k, v, mask, H, D, kvHeads);
+  const heads = (x: string): string => (kvHeads ? x : splitHeads(g, x, H, D));
+  return emitCore(g, splitHeads(g, q, H, D), heads(k), heads(v), mask, H, D);
 }
 
 /** MultiheadAttention (batch-first values): projections, attention, output projection -> [B, L, E]. */
 export function emitMha(g: GraphBuilder, mha: MultiheadAttention, prefix: string, a: MhaInputs): string {
   const H = mha.numHeads, D = mha.headDim;
   const p = emitProjections(g, mha, prefix, a.q, a.k, a.v);
-  const o = a.fused
-    ? emitFusedCore(g, p.q!, p.k!, p.v!, a.mask, H, false)
-    : emitCore(g, splitHeads(g, p.q!, H, D), splitHeads(g, p.k!, H, D), splitHeads(g, p.v!, H, D), a.mask, H, D);
+  const o = emitAttentionCore(g, a.form, p.q!, p.k!, p.v!, a.mask, H, D, false);
   return emitLinear(g, mha.outProj, dot(prefix, "out_proj"), o);
 }
 

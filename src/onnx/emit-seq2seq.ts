@@ -15,11 +15,11 @@
  * position input.
  *
  * ```ts
- * const { g, inputs, outputs } = emitSeq2SeqDecoder(model, false, true);
+ * const { g, inputs, outputs } = emitSeq2SeqDecoder(model, "plain", true);
  * ```
  */
 import type { Seq2SeqTransformer } from "../nn/seq2seq.js";
-import { dimScalar, dimVector, paddingMask } from "./emit-attention.js";
+import { dimScalar, dimVector, opsetOf, paddingMask, type AttentionForm } from "./emit-attention.js";
 import { MaskCache, emitDecoderStep, emitEncoder, type StepCache } from "./emit-transformer.js";
 import { GraphBuilder } from "./graph.js";
 
@@ -45,22 +45,22 @@ function hfPadding(g: GraphBuilder, mask: string): string {
   return paddingMask(g, g.node("Equal", [mask, g.constant({ type: "int64", dims: [], data: [0] }, "int")]));
 }
 
-export function emitSeq2SeqEncoder(m: Seq2SeqTransformer, fused: boolean): EmittedGraph {
-  const g = new GraphBuilder("Seq2SeqTransformer.encoder");
+export function emitSeq2SeqEncoder(m: Seq2SeqTransformer, form: AttentionForm): EmittedGraph {
+  const g = new GraphBuilder("Seq2SeqTransformer.encoder", opsetOf(form));
   const dims = ["batch", "encoder_sequence_length"];
   const ids = g.input("input_ids", "int64", dims);
   const mask = g.input("attention_mask", "int64", dims);
   const x = embedTokens(g, m, ids, null);
   const L = dimScalar(g, ids, 1);
-  const y = emitEncoder(g, m.encoder, "encoder", x, new MaskCache(g, hfPadding(g, mask), L, L), fused);
+  const y = emitEncoder(g, m.encoder, "encoder", x, new MaskCache(g, hfPadding(g, mask), L, L), form);
   g.output(y, "last_hidden_state", "float32", [...dims, m.config.dModel]);
   return { g, inputs: ["input_ids", "attention_mask"], outputs: ["last_hidden_state"] };
 }
 
 /** The decoder graph: the first step (withPast false: memory in, cross keys/values out) or a later one. */
-export function emitSeq2SeqDecoder(m: Seq2SeqTransformer, fused: boolean, withPast: boolean): EmittedGraph {
+export function emitSeq2SeqDecoder(m: Seq2SeqTransformer, form: AttentionForm, withPast: boolean): EmittedGraph {
   const c = m.config, H = c.nhead, D = c.dModel / c.nhead, N = c.decoderLayers;
-  const g = new GraphBuilder(withPast ? "Seq2SeqTransformer.decoder_with_past" : "Seq2SeqTransformer.decoder");
+  const g = new GraphBuilder(withPast ? "Seq2SeqTransformer.decoder_with_past" : "Seq2SeqTransformer.decoder", opsetOf(form));
   const ids = g.input("input_ids", "int64", ["batch", "decoder_sequence_length"]);
   const encMask = g.input("encoder_attention_mask", "int64", ["batch", "encoder_sequence_length"]);
   const inputs = ["input_ids", "encoder_attention_mask"];
@@ -86,7 +86,7 @@ export function emitSeq2SeqDecoder(m: Seq2SeqTransformer, fused: boolean, withPa
   const T = dimScalar(g, ids, 1);
   const S = past ? g.node("Add", [past, T]) : T;
   const selfMask = new MaskCache(g, null, T, S, past).of({ kind: "full", causal: true });
-  const { out, present } = emitDecoderStep(g, m.decoder, "decoder", x, cache, selfMask, hfPadding(g, encMask), fused);
+  const { out, present } = emitDecoderStep(g, m.decoder, "decoder", x, cache, selfMask, hfPadding(g, encMask), form);
   const logits = g.node("MatMul", [out, g.node("Transpose", [g.param("embed.weight", m.embed.weight)], { perm: [1, 0] })]);
   g.output(logits, "logits", "float32", ["batch", "decoder_sequence_length", c.vocabSize]);
   const outputs = ["logits"];

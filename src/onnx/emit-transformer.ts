@@ -6,7 +6,7 @@
  * Values are batch-first [B, n, E]; dropout is left out (an export is an eval-mode graph).
  *
  * ```ts
- * const y = emitEncoder(g, enc, "", x, { base: padMask, fused: false }); // [B, L, E]
+ * const y = emitEncoder(g, enc, "", x, masks, "plain"); // [B, L, E]
  * ```
  */
 import type { AttentionSpec } from "../attention/select.js";
@@ -14,7 +14,7 @@ import type { MultiheadAttention } from "../nn/multihead-attention.js";
 import type { TransformerDecoder, TransformerDecoderLayer } from "../nn/transformer-decoder.js";
 import type { Activation, TransformerEncoder, TransformerEncoderLayer } from "../nn/transformer.js";
 import {
-  dimScalar, emitActivation, emitCore, emitFusedCore, emitLayerNorm, emitLinear, emitMha, emitProjections, patternMask, splitHeads, sumMasks,
+  dimScalar, emitActivation, emitAttentionCore, emitLayerNorm, emitLinear, emitMha, emitProjections, patternMask, splitHeads, sumMasks, type AttentionForm,
 } from "./emit-attention.js";
 import type { GraphBuilder } from "./graph.js";
 
@@ -50,17 +50,17 @@ function residual(g: GraphBuilder, normFirst: boolean, x: string, norm: () => (h
 }
 
 /** One encoder layer: x [B, L, E] -> [B, L, E]. */
-export function emitEncoderLayer(g: GraphBuilder, l: TransformerEncoderLayer, prefix: string, x: string, masks: MaskCache, fused: boolean): string {
+export function emitEncoderLayer(g: GraphBuilder, l: TransformerEncoderLayer, prefix: string, x: string, masks: MaskCache, form: AttentionForm): string {
   const nf = l.options.normFirst;
   const mask = masks.of(l.selfAttn.attention);
-  const sa = (h: string): string => emitMha(g, l.selfAttn, dot(prefix, "self_attn"), { q: h, k: h, v: h, mask, fused });
+  const sa = (h: string): string => emitMha(g, l.selfAttn, dot(prefix, "self_attn"), { q: h, k: h, v: h, mask, form });
   x = residual(g, nf, x, () => (h) => emitLayerNorm(g, l.norm1, dot(prefix, "norm1"), h), sa);
   return residual(g, nf, x, () => (h) => emitLayerNorm(g, l.norm2, dot(prefix, "norm2"), h), (h) => feedForward(g, l, prefix, h));
 }
 
 /** The encoder stack and its final norm: x [B, L, E] -> [B, L, E]. */
-export function emitEncoder(g: GraphBuilder, enc: TransformerEncoder, prefix: string, x: string, masks: MaskCache, fused: boolean): string {
-  enc.layers.items.forEach((l, i) => { x = emitEncoderLayer(g, l, dot(prefix, `layers.${i}`), x, masks, fused); });
+export function emitEncoder(g: GraphBuilder, enc: TransformerEncoder, prefix: string, x: string, masks: MaskCache, form: AttentionForm): string {
+  enc.layers.items.forEach((l, i) => { x = emitEncoderLayer(g, l, dot(prefix, `layers.${i}`), x, masks, form); });
   return enc.norm ? emitLayerNorm(g, enc.norm, dot(prefix, "norm"), x) : x;
 }
 
@@ -72,19 +72,19 @@ export interface DecoderMasks {
 }
 
 /** One decoder layer over the whole target: x [B, T, E], memory [B, S, E] -> [B, T, E]. */
-export function emitDecoderLayer(g: GraphBuilder, l: TransformerDecoderLayer, prefix: string, x: string, memory: string, masks: DecoderMasks, fused: boolean): string {
+export function emitDecoderLayer(g: GraphBuilder, l: TransformerDecoderLayer, prefix: string, x: string, memory: string, masks: DecoderMasks, form: AttentionForm): string {
   const nf = l.options.normFirst;
   const selfMask = masks.self.of(l.selfAttn.attention);
-  const sa = (h: string): string => emitMha(g, l.selfAttn, dot(prefix, "self_attn"), { q: h, k: h, v: h, mask: selfMask, fused });
-  const ca = (h: string): string => emitMha(g, l.multiheadAttn, dot(prefix, "multihead_attn"), { q: h, k: memory, v: memory, mask: masks.cross, fused });
+  const sa = (h: string): string => emitMha(g, l.selfAttn, dot(prefix, "self_attn"), { q: h, k: h, v: h, mask: selfMask, form });
+  const ca = (h: string): string => emitMha(g, l.multiheadAttn, dot(prefix, "multihead_attn"), { q: h, k: memory, v: memory, mask: masks.cross, form });
   x = residual(g, nf, x, () => (h) => emitLayerNorm(g, l.norm1, dot(prefix, "norm1"), h), sa);
   x = residual(g, nf, x, () => (h) => emitLayerNorm(g, l.norm2, dot(prefix, "norm2"), h), ca);
   return residual(g, nf, x, () => (h) => emitLayerNorm(g, l.norm3, dot(prefix, "norm3"), h), (h) => feedForward(g, l, prefix, h));
 }
 
 /** The decoder stack and its final norm over the whole target. */
-export function emitDecoder(g: GraphBuilder, dec: TransformerDecoder, prefix: string, x: string, memory: string, masks: DecoderMasks, fused: boolean): string {
-  dec.layers.items.forEach((l, i) => { x = emitDecoderLayer(g, l, dot(prefix, `layers.${i}`), x, memory, masks, fused); });
+export function emitDecoder(g: GraphBuilder, dec: TransformerDecoder, prefix: string, x: string, memory: string, masks: DecoderMasks, form: AttentionForm): string {
+  dec.layers.items.forEach((l, i) => { x = emitDecoderLayer(g, l, dot(prefix, `layers.${i}`), x, memory, masks, form); });
   return dec.norm ? emitLayerNorm(g, dec.norm, dot(prefix, "norm"), x) : x;
 }
 
@@ -107,22 +107,22 @@ export interface StepCache {
  * Self-attention of the new tokens x [B, T, E] over past + new keys: appends the new keys/values
  * to the past ones (present = concat on the length axis). -> output [B, T, E], present k, v.
  */
-function stepSelfAttention(g: GraphBuilder, mha: MultiheadAttention, prefix: string, x: string, pastK: string | null, pastV: string | null, mask: string | null, fused: boolean):
+function stepSelfAttention(g: GraphBuilder, mha: MultiheadAttention, prefix: string, x: string, pastK: string | null, pastV: string | null, mask: string | null, form: AttentionForm):
   { out: string; k: string; v: string } {
   const H = mha.numHeads, D = mha.headDim;
   const p = emitProjections(g, mha, prefix, x, x, x);
   const kNew = splitHeads(g, p.k!, H, D), vNew = splitHeads(g, p.v!, H, D); // [B, H, T, D]
   const k = pastK ? g.node("Concat", [pastK, kNew], { axis: 2 }) : kNew; // [B, H, past + T, D]
   const v = pastV ? g.node("Concat", [pastV, vNew], { axis: 2 }) : vNew;
-  const o = fused ? emitFusedCore(g, p.q!, k, v, mask, H, true) : emitCore(g, splitHeads(g, p.q!, H, D), k, v, mask, H, D);
+  const o = emitAttentionCore(g, form, p.q!, k, v, mask, H, D, true);
   return { out: emitLinear(g, mha.outProj, dot(prefix, "out_proj"), o), k, v };
 }
 
 /** Cross-attention of x [B, T, E] over cached memory keys/values [B, H, S, D]. */
-function stepCrossAttention(g: GraphBuilder, mha: MultiheadAttention, prefix: string, x: string, k: string, v: string, mask: string | null, fused: boolean): string {
+function stepCrossAttention(g: GraphBuilder, mha: MultiheadAttention, prefix: string, x: string, k: string, v: string, mask: string | null, form: AttentionForm): string {
   const H = mha.numHeads, D = mha.headDim;
   const q = emitProjections(g, mha, prefix, x, x, x, ["q"]).q!;
-  const o = fused ? emitFusedCore(g, q, k, v, mask, H, true) : emitCore(g, splitHeads(g, q, H, D), k, v, mask, H, D);
+  const o = emitAttentionCore(g, form, q, k, v, mask, H, D, true);
   return emitLinear(g, mha.outProj, dot(prefix, "out_proj"), o);
 }
 
@@ -132,7 +132,7 @@ function stepCrossAttention(g: GraphBuilder, mha: MultiheadAttention, prefix: st
  * over past + T keys (causal); `crossMask` the memory's padding.
  */
 export function emitDecoderStep(g: GraphBuilder, dec: TransformerDecoder, prefix: string, x: string, cache: StepCache, selfMask: string | null,
-  crossMask: string | null, fused: boolean): { out: string; present: LayerKV[] } {
+  crossMask: string | null, form: AttentionForm): { out: string; present: LayerKV[] } {
   const present: LayerKV[] = [];
   dec.layers.items.forEach((l, i) => {
     const lp = dot(prefix, `layers.${i}`), nf = l.options.normFirst;
@@ -147,13 +147,13 @@ export function emitDecoderStep(g: GraphBuilder, dec: TransformerDecoder, prefix
     }
     let selfK = "", selfV = "";
     const sa = (h: string): string => {
-      const r = stepSelfAttention(g, l.selfAttn, dot(lp, "self_attn"), h, past.selfK, past.selfV, selfMask, fused);
+      const r = stepSelfAttention(g, l.selfAttn, dot(lp, "self_attn"), h, past.selfK, past.selfV, selfMask, form);
       selfK = r.k;
       selfV = r.v;
       return r.out;
     };
     const ck = crossK, cv = crossV;
-    const ca = (h: string): string => stepCrossAttention(g, l.multiheadAttn, dot(lp, "multihead_attn"), h, ck, cv, crossMask, fused);
+    const ca = (h: string): string => stepCrossAttention(g, l.multiheadAttn, dot(lp, "multihead_attn"), h, ck, cv, crossMask, form);
     x = residual(g, nf, x, () => (h) => emitLayerNorm(g, l.norm1, dot(lp, "norm1"), h), sa);
     x = residual(g, nf, x, () => (h) => emitLayerNorm(g, l.norm2, dot(lp, "norm2"), h), ca);
     x = residual(g, nf, x, () => (h) => emitLayerNorm(g, l.norm3, dot(lp, "norm3"), h), (h) => feedForward(g, l, lp, h));

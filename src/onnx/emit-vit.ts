@@ -3,13 +3,13 @@
  * Conv (the patch projection, the stem's 3x3 convolutions and its 1x1 projection),
  * BatchNormalization with the running statistics (eval mode), Relu, MaxPool, the tokens
  * (flatten + transpose, class token, positions), the pre-norm blocks through the attention
- * emitters (plain ops or com.microsoft.MultiHeadAttention), the final norm, the pooling (class
+ * emitters (plain ops, com.microsoft.MultiHeadAttention or opset-23 Attention), the final norm, the pooling (class
  * token or mean) and the head. Images are NCHW with a symbolic batch.
  *
  * ```ts
  * const g = new GraphBuilder("VisionTransformer");
  * const x = g.input("pixel_values", "float32", ["batch", 1, 28, 28]);
- * const { logits, tokens } = emitViT(g, vit, "", x, false); // [B, classes], [B, T, E]
+ * const { logits, tokens } = emitViT(g, vit, "", x, "plain"); // [B, classes], [B, T, E]
  * ```
  */
 import { BatchNorm2d, type Conv2d } from "../nn/conv.js";
@@ -17,7 +17,7 @@ import type { ConvStage, ConvStem } from "../nn/hybrid.js";
 import type { Module } from "../nn/module.js";
 import { PatchEmbedding, type ViTAttention, type ViTBlock, type VisionTransformer } from "../nn/vit.js";
 import { pair } from "../ops/conv-args.js";
-import { dimVector, emitActivation, emitCore, emitFusedCore, emitLayerNorm, emitLinear, splitHeads } from "./emit-attention.js";
+import { dimVector, emitActivation, emitAttentionCore, emitLayerNorm, emitLinear, type AttentionForm } from "./emit-attention.js";
 import type { GraphBuilder } from "./graph.js";
 
 const dot = (prefix: string, name: string): string => (prefix ? `${prefix}.${name}` : name);
@@ -77,16 +77,16 @@ export function emitPatchEmbed(g: GraphBuilder, m: PatchEmbedding | ConvStem, pr
 }
 
 /** timm's Attention: qkv projection, split into q, k, v [B, T, E], attention over heads, proj -> [B, T, E]. */
-export function emitViTAttention(g: GraphBuilder, a: ViTAttention, prefix: string, x: string, fused: boolean): string {
+export function emitViTAttention(g: GraphBuilder, a: ViTAttention, prefix: string, x: string, form: AttentionForm): string {
   const H = a.heads, D = a.headDim;
-  const [q, k, v] = g.nodeN("Split", [emitLinear(g, a.qkv, dot(prefix, "qkv"), x)], 3, { axis: -1 }) as [string, string, string];
-  const o = fused ? emitFusedCore(g, q, k, v, null, H, false) : emitCore(g, splitHeads(g, q, H, D), splitHeads(g, k, H, D), splitHeads(g, v, H, D), null, H, D);
+  const [q, k, v] = g.split(emitLinear(g, a.qkv, dot(prefix, "qkv"), x), 3, -1) as [string, string, string];
+  const o = emitAttentionCore(g, form, q, k, v, null, H, D, false);
   return emitLinear(g, a.proj, dot(prefix, "proj"), o);
 }
 
 /** A pre-norm block: x + attn(norm1(x)), then x + fc2(gelu(fc1(norm2(x)))). */
-export function emitViTBlock(g: GraphBuilder, b: ViTBlock, prefix: string, x: string, fused: boolean): string {
-  const h = g.node("Add", [x, emitViTAttention(g, b.attn, dot(prefix, "attn"), emitLayerNorm(g, b.norm1, dot(prefix, "norm1"), x), fused)]);
+export function emitViTBlock(g: GraphBuilder, b: ViTBlock, prefix: string, x: string, form: AttentionForm): string {
+  const h = g.node("Add", [x, emitViTAttention(g, b.attn, dot(prefix, "attn"), emitLayerNorm(g, b.norm1, dot(prefix, "norm1"), x), form)]);
   const n2 = emitLayerNorm(g, b.norm2, dot(prefix, "norm2"), h);
   const m = emitLinear(g, b.mlp.fc2, dot(prefix, "mlp.fc2"), emitActivation(g, "gelu", emitLinear(g, b.mlp.fc1, dot(prefix, "mlp.fc1"), n2)));
   return g.node("Add", [h, m]);
@@ -96,7 +96,7 @@ export function emitViTBlock(g: GraphBuilder, b: ViTBlock, prefix: string, x: st
  * The whole classifier: images x [B, C, H, W] -> logits [B, classes], and the normalized tokens
  * [B, T, E] the pooling reads (the class token first when there is one).
  */
-export function emitViT(g: GraphBuilder, vit: VisionTransformer, prefix: string, x: string, fused: boolean): { logits: string; tokens: string } {
+export function emitViT(g: GraphBuilder, vit: VisionTransformer, prefix: string, x: string, form: AttentionForm): { logits: string; tokens: string } {
   const E = vit.config.dim;
   let h = emitPatchEmbed(g, vit.patchEmbed, dot(prefix, "patch_embed"), x); // [B, N, E]
   if (vit.clsToken) {
@@ -105,11 +105,11 @@ export function emitViT(g: GraphBuilder, vit: VisionTransformer, prefix: string,
   }
   // learned positions are a parameter; fixed 2-D sine-cosine ones a buffer, written under the same name
   h = g.node("Add", [h, g.param(dot(prefix, "pos_embed"), vit.posEmbed)]);
-  vit.blocks.items.forEach((b, i) => { h = emitViTBlock(g, b, dot(prefix, `blocks.${i}`), h, fused); });
+  vit.blocks.items.forEach((b, i) => { h = emitViTBlock(g, b, dot(prefix, `blocks.${i}`), h, form); });
   const tokens = emitLayerNorm(g, vit.norm, dot(prefix, "norm"), h); // [B, T, E]
   const pooled = vit.clsToken
     ? g.node("Gather", [tokens, g.constant({ type: "int64", dims: [], data: [0] }, "int")], { axis: 1 }) // [B, E]
-    : g.node("ReduceMean", [tokens], { axes: [1], keepdims: 0 });
+    : g.reduceMean(tokens, [1], 0);
   return { logits: emitLinear(g, vit.head, dot(prefix, "head"), pooled), tokens };
 }
 

@@ -9,11 +9,13 @@
  * graphs in the layout ONNX Runtime generation code and transformers.js read (encoder_model,
  * decoder_model, decoder_with_past_model; see docs/onnx.md), and VisionTransformer (patch or
  * CNN-stem embedding; pixel_values -> logits). Attention kinds: full, window, dilated, longformer
- * (their patterns become masks).
+ * (their patterns become masks). Attention forms: plain ops, com.microsoft.MultiHeadAttention, or
+ * the standard Attention operator (opset 23; the graph imports ai.onnx 23).
  *
  * ```ts
  * const files = onnxGraphs(mha, { query: randn([2, 5, 16]) });          // [{ name: "model.onnx", bytes, … }]
  * const s2s = onnxGraphs(model, {}, { attention: "fused" });             // encoder + two decoder graphs
+ * const std = onnxGraphs(mha, { query: x }, { attention: "opset23" });    // ai.onnx Attention, opset 23
  * ```
  */
 import type { Module } from "../nn/module.js";
@@ -24,7 +26,9 @@ import { TransformerEncoder, TransformerEncoderLayer } from "../nn/transformer.j
 import { VisionTransformer, vitTokens } from "../nn/vit.js";
 import { ExportError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
-import { dimScalar, emitMha, mhaProblems, paddingMask, sumMasks, userMask } from "./emit-attention.js";
+import {
+  attentionForms, dimScalar, emitMha, mhaProblems, opsetOf, paddingMask, sumMasks, userMask, type AttentionForm,
+} from "./emit-attention.js";
 import { emitSeq2SeqDecoder, emitSeq2SeqEncoder } from "./emit-seq2seq.js";
 import { MaskCache, emitDecoder, emitDecoderLayer, emitEncoder, emitEncoderLayer } from "./emit-transformer.js";
 import { emitViT, imageProblems } from "./emit-vit.js";
@@ -35,9 +39,10 @@ const OP = "exportOnnx";
 export interface OnnxExportOptions {
   /**
    * "plain" (default): attention in standard ops (MatMul, Softmax, …), runs anywhere;
-   * "fused": ONNX Runtime's com.microsoft.MultiHeadAttention (faster there, ORT only).
+   * "fused": ONNX Runtime's com.microsoft.MultiHeadAttention (faster there, ORT only);
+   * "opset23": the standard Attention operator of opset 23 (runtimes with opset 23, e.g. ORT >= 1.23).
    */
-  attention?: "plain" | "fused";
+  attention?: AttentionForm;
   /** More metadata_props for every file written (e.g. a classifier's class names). */
   metadata?: Record<string, string>;
 }
@@ -48,7 +53,7 @@ export interface OnnxGraphFile {
   bytes: Uint8Array;
   inputs: string[];
   outputs: string[];
-  attention: "plain" | "fused";
+  attention: AttentionForm;
 }
 
 /** Example inputs of a MultiheadAttention: which inputs the graph has (their sizes stay symbolic). */
@@ -113,8 +118,7 @@ interface PendingFile { g: GraphBuilder; name: string; inputs: string[]; outputs
 const fileOf = (g: GraphBuilder, name: string, inputs: string[], outputs: string[], meta: Record<string, string>): PendingFile =>
   ({ g, name, inputs, outputs, meta });
 
-function finish(p: PendingFile, fused: boolean, extra: Record<string, string>): OnnxGraphFile {
-  const attention = fused ? "fused" : "plain";
+function finish(p: PendingFile, attention: AttentionForm, extra: Record<string, string>): OnnxGraphFile {
   return { name: p.name, bytes: p.g.finish({ ...extra, ...p.meta, "qkv.attention": attention }), inputs: p.inputs, outputs: p.outputs, attention };
 }
 
@@ -153,7 +157,7 @@ function maskInputs(g: GraphBuilder, inputs: string[], kpm: { name: string; t: T
   return sumMasks(g, parts);
 }
 
-function mhaGraphs(m: MultiheadAttention, ex: MhaExample, fused: boolean): PendingFile[] {
+function mhaGraphs(m: MultiheadAttention, ex: MhaExample, form: AttentionForm): PendingFile[] {
   const problems: string[] = [];
   checkExample(problems, "query", ex.query, m.embedDim);
   checkExample(problems, "key", ex.key, m.kdim);
@@ -161,7 +165,7 @@ function mhaGraphs(m: MultiheadAttention, ex: MhaExample, fused: boolean): Pendi
   checkExample(problems, "keyPaddingMask", ex.keyPaddingMask, null, 2);
   checkExample(problems, "attnMask", ex.attnMask, null, 2);
   if (problems.length) throw new ExportError(OP, problems);
-  const g = new GraphBuilder("MultiheadAttention");
+  const g = new GraphBuilder("MultiheadAttention", opsetOf(form));
   const bf = m.batchFirst, E = m.embedDim;
   const self = (ex.key === undefined || ex.key === ex.query) && (ex.value === undefined || ex.value === ex.query);
   const inputs = ["query"];
@@ -176,11 +180,11 @@ function mhaGraphs(m: MultiheadAttention, ex: MhaExample, fused: boolean): Pendi
   const base = maskInputs(g, inputs, { name: "key_padding_mask", t: ex.keyPaddingMask, len: S }, { name: "attn_mask", t: ex.attnMask, lq: "seq", lk: S });
   const spec = ex.isCausal ? { ...m.attention, causal: true } : m.attention;
   const mask = new MaskCache(g, base, dimScalar(g, q, 1), dimScalar(g, k, 1)).of(spec);
-  seqOutput(g, emitMha(g, m, "", { q, k, v, mask, fused }), "output", bf, "seq", E);
+  seqOutput(g, emitMha(g, m, "", { q, k, v, mask, form }), "output", bf, "seq", E);
   return [fileOf(g, "model.onnx", inputs, ["output"], { "qkv.model": "MultiheadAttention" })];
 }
 
-function encoderGraphs(m: TransformerEncoderLayer | TransformerEncoder, ex: EncoderExample, fused: boolean): PendingFile[] {
+function encoderGraphs(m: TransformerEncoderLayer | TransformerEncoder, ex: EncoderExample, form: AttentionForm): PendingFile[] {
   const layer = m instanceof TransformerEncoder ? m.layers.at(0) : m;
   const E = layer.dModel, bf = layer.options.batchFirst;
   const problems: string[] = [];
@@ -188,18 +192,18 @@ function encoderGraphs(m: TransformerEncoderLayer | TransformerEncoder, ex: Enco
   checkExample(problems, "srcKeyPaddingMask", ex.srcKeyPaddingMask, null, 2);
   checkExample(problems, "srcMask", ex.srcMask, null, 2);
   if (problems.length) throw new ExportError(OP, problems);
-  const g = new GraphBuilder(m.constructor.name);
+  const g = new GraphBuilder(m.constructor.name, opsetOf(form));
   const inputs = ["src"];
   const x = seqInput(g, "src", bf, "seq", E);
   const base = maskInputs(g, inputs, { name: "src_key_padding_mask", t: ex.srcKeyPaddingMask, len: "seq" }, { name: "src_mask", t: ex.srcMask, lq: "seq", lk: "seq" });
   const L = dimScalar(g, x, 1);
   const masks = new MaskCache(g, ex.isCausal ? sumMasks(g, [base, new MaskCache(g, null, L, L).of({ kind: "full", causal: true })]) : base, L, L);
-  const y = m instanceof TransformerEncoder ? emitEncoder(g, m, "", x, masks, fused) : emitEncoderLayer(g, m, "", x, masks, fused);
+  const y = m instanceof TransformerEncoder ? emitEncoder(g, m, "", x, masks, form) : emitEncoderLayer(g, m, "", x, masks, form);
   seqOutput(g, y, "output", bf, "seq", E);
   return [fileOf(g, "model.onnx", inputs, ["output"], { "qkv.model": m.constructor.name })];
 }
 
-function decoderGraphs(m: TransformerDecoderLayer | TransformerDecoder, ex: DecoderExample, fused: boolean): PendingFile[] {
+function decoderGraphs(m: TransformerDecoderLayer | TransformerDecoder, ex: DecoderExample, form: AttentionForm): PendingFile[] {
   const layer = m instanceof TransformerDecoder ? m.layers.at(0) : m;
   const E = layer.dModel, bf = layer.options.batchFirst;
   const problems: string[] = [];
@@ -209,7 +213,7 @@ function decoderGraphs(m: TransformerDecoderLayer | TransformerDecoder, ex: Deco
   checkExample(problems, "tgtKeyPaddingMask", ex.tgtKeyPaddingMask, null, 2);
   checkExample(problems, "memoryKeyPaddingMask", ex.memoryKeyPaddingMask, null, 2);
   if (problems.length) throw new ExportError(OP, problems);
-  const g = new GraphBuilder(m.constructor.name);
+  const g = new GraphBuilder(m.constructor.name, opsetOf(form));
   const inputs = ["tgt", "memory"];
   const x = seqInput(g, "tgt", bf, "seq", E);
   const mem = seqInput(g, "memory", bf, "memory_seq", E);
@@ -220,13 +224,13 @@ function decoderGraphs(m: TransformerDecoderLayer | TransformerDecoder, ex: Deco
   const causal = ex.tgtIsCausal ? new MaskCache(g, null, T, T).of({ kind: "full", causal: true }) : null;
   const selfMasks = new MaskCache(g, layer.selfAttn.attention.kind === "full" ? sumMasks(g, [selfBase, causal]) : selfBase, T, T);
   const y = m instanceof TransformerDecoder
-    ? emitDecoder(g, m, "", x, mem, { self: selfMasks, cross }, fused)
-    : emitDecoderLayer(g, m, "", x, mem, { self: selfMasks, cross }, fused);
+    ? emitDecoder(g, m, "", x, mem, { self: selfMasks, cross }, form)
+    : emitDecoderLayer(g, m, "", x, mem, { self: selfMasks, cross }, form);
   seqOutput(g, y, "output", bf, "seq", E);
   return [fileOf(g, "model.onnx", inputs, ["output"], { "qkv.model": m.constructor.name })];
 }
 
-function vitGraphs(m: VisionTransformer, ex: ViTExample, fused: boolean): PendingFile[] {
+function vitGraphs(m: VisionTransformer, ex: ViTExample, form: AttentionForm): PendingFile[] {
   const c = m.config, [H, W] = c.imageSize;
   if (ex.x !== undefined) {
     const x = ex.x;
@@ -234,20 +238,20 @@ function vitGraphs(m: VisionTransformer, ex: ViTExample, fused: boolean): Pendin
       throw new ExportError(OP, [`example x: expected [B, ${c.inChannels}, ${H}, ${W}] (the model's config), got ${x instanceof Tensor ? `[${x.shape.join(", ")}]` : "not a Tensor"}`]);
     }
   }
-  const g = new GraphBuilder("VisionTransformer");
+  const g = new GraphBuilder("VisionTransformer", opsetOf(form));
   const x = g.input("pixel_values", "float32", ["batch", c.inChannels, H, W]);
-  const { logits, tokens } = emitViT(g, m, "", x, fused);
+  const { logits, tokens } = emitViT(g, m, "", x, form);
   g.output(logits, "logits", "float32", ["batch", c.numClasses]);
   g.output(tokens, "last_hidden_state", "float32", ["batch", vitTokens(c).tokens, c.dim]);
   return [fileOf(g, "model.onnx", ["pixel_values"], ["logits", "last_hidden_state"],
     { "qkv.model": "VisionTransformer", "qkv.config": JSON.stringify(c) })];
 }
 
-function seq2seqGraphs(m: Seq2SeqTransformer, fused: boolean): PendingFile[] {
+function seq2seqGraphs(m: Seq2SeqTransformer, form: AttentionForm): PendingFile[] {
   const meta = { "qkv.model": "Seq2SeqTransformer", "qkv.config": JSON.stringify(m.config) };
-  const enc = emitSeq2SeqEncoder(m, fused);
-  const dec = emitSeq2SeqDecoder(m, fused, false);
-  const past = emitSeq2SeqDecoder(m, fused, true);
+  const enc = emitSeq2SeqEncoder(m, form);
+  const dec = emitSeq2SeqDecoder(m, form, false);
+  const past = emitSeq2SeqDecoder(m, form, true);
   return [
     fileOf(enc.g, "encoder_model.onnx", enc.inputs, enc.outputs, meta),
     fileOf(dec.g, "decoder_model.onnx", dec.inputs, dec.outputs, meta),
@@ -274,17 +278,18 @@ export function onnxGraphs(model: Module, example?: unknown, opts?: OnnxExportOp
 export function onnxGraphs(model: Module, example: unknown = {}, opts: OnnxExportOptions = {}): OnnxGraphFile[] {
   const problems = exportProblems(model);
   const attention = opts.attention ?? "plain";
-  if (attention !== "plain" && attention !== "fused") problems.push(`options.attention: expected "plain" or "fused", got ${JSON.stringify(attention)}`);
+  if (!attentionForms.includes(attention)) {
+    problems.push(`options.attention: expected ${attentionForms.map((f) => JSON.stringify(f)).join(", ")}, got ${JSON.stringify(attention)}`);
+  }
   if (problems.length) throw new ExportError(OP, problems);
-  const fused = attention === "fused";
-  return graphsOf(model, example, fused).map((f) => finish(f, fused, opts.metadata ?? {}));
+  return graphsOf(model, example, attention).map((f) => finish(f, attention, opts.metadata ?? {}));
 }
 
-function graphsOf(model: Module, example: unknown, fused: boolean): PendingFile[] {
-  if (model instanceof Seq2SeqTransformer) return seq2seqGraphs(model, fused);
+function graphsOf(model: Module, example: unknown, form: AttentionForm): PendingFile[] {
+  if (model instanceof Seq2SeqTransformer) return seq2seqGraphs(model, form);
   if (typeof example !== "object" || example === null) throw new ExportError(OP, ["exampleInputs: expected an object of example tensors"]);
-  if (model instanceof VisionTransformer) return vitGraphs(model, example as ViTExample, fused);
-  if (model instanceof MultiheadAttention) return mhaGraphs(model, example as MhaExample, fused);
-  if (model instanceof TransformerEncoderLayer || model instanceof TransformerEncoder) return encoderGraphs(model, example as EncoderExample, fused);
-  return decoderGraphs(model as TransformerDecoderLayer | TransformerDecoder, example as DecoderExample, fused);
+  if (model instanceof VisionTransformer) return vitGraphs(model, example as ViTExample, form);
+  if (model instanceof MultiheadAttention) return mhaGraphs(model, example as MhaExample, form);
+  if (model instanceof TransformerEncoderLayer || model instanceof TransformerEncoder) return encoderGraphs(model, example as EncoderExample, form);
+  return decoderGraphs(model as TransformerDecoderLayer | TransformerDecoder, example as DecoderExample, form);
 }

@@ -1,8 +1,10 @@
 /**
  * A small ONNX graph builder for the emitters: graph inputs and outputs with symbolic dims
  * ("batch", "seq", …), initializers from a module's parameters (under their state-dict names),
- * constants, and nodes; `finish` gives the bytes of a .onnx file (ai.onnx opset 17, plus
- * com.microsoft opset 1 when a contrib operator was used).
+ * constants, and nodes; `finish` gives the bytes of a .onnx file (ai.onnx opset 17, or 23 for a
+ * graph with the standard Attention operator, plus com.microsoft opset 1 when a contrib operator
+ * was used). `split` and `reduceMean` write the form of the builder's opset (their axes and
+ * output count moved from attributes to inputs in opset 18).
  *
  * ```ts
  * const g = new GraphBuilder("linear");
@@ -27,6 +29,10 @@ export interface ConstTensor { type: ElemType; dims: number[]; data: ArrayLike<n
 
 /** The ai.onnx opset the export writes: 17 (LayerNormalization is from 17). */
 export const OPSET = 17;
+/** The ai.onnx opset of the standard Attention operator. */
+export const ATTENTION_OPSET = 23;
+/** The IR version each opset needs: 8 for opset 17, 10 for 21 … 22, 11 for 23. */
+const irVersion = (opset: number): number => (opset >= 23 ? 11 : opset >= 21 ? 10 : 8);
 export const MS_DOMAIN = "com.microsoft";
 
 function rawData(t: ConstTensor): Uint8Array {
@@ -73,7 +79,12 @@ export class GraphBuilder {
   private counter = 0;
   private contrib = false;
 
-  constructor(readonly name: string) {}
+  /** opset: the ai.onnx opset the graph imports (17 … 23). */
+  constructor(readonly name: string, readonly opset: number = OPSET) {
+    if (!Number.isInteger(opset) || opset < OPSET || opset > ATTENTION_OPSET) {
+      throw new ValueError("GraphBuilder", "opset", `an integer in ${OPSET} … ${ATTENTION_OPSET}`, String(opset));
+    }
+  }
 
   /** A fresh value name starting with `prefix`. */
   fresh(prefix: string): string {
@@ -151,6 +162,18 @@ export class GraphBuilder {
     return outs;
   }
 
+  /** Splits x into n equal parts along `axis`; returns the parts' names. */
+  split(x: string, n: number, axis: number): string[] {
+    return this.nodeN("Split", [x], n, this.opset >= 18 ? { axis, num_outputs: n } : { axis });
+  }
+
+  /** The mean of x over `axes` (keepdims 0 or 1). */
+  reduceMean(x: string, axes: readonly number[], keepdims: 0 | 1): string {
+    return this.opset >= 18
+      ? this.node("ReduceMean", [x, this.ints(axes)], { keepdims })
+      : this.node("ReduceMean", [x], { axes: axes.slice(), keepdims });
+  }
+
   /** The number of nodes so far. */
   get size(): number {
     return this.nodes.length;
@@ -159,10 +182,10 @@ export class GraphBuilder {
   /** The bytes of the .onnx file. */
   finish(meta: Record<string, string> = {}, docString = ""): Uint8Array {
     return encodeModelProto({
-      ir_version: 8,
+      ir_version: irVersion(this.opset),
       producer_name: "qkv",
       producer_version: "0.1.0",
-      opset_import: [{ domain: "", version: OPSET }, ...(this.contrib ? [{ domain: MS_DOMAIN, version: 1 }] : [])],
+      opset_import: [{ domain: "", version: this.opset }, ...(this.contrib ? [{ domain: MS_DOMAIN, version: 1 }] : [])],
       metadata_props: Object.entries(meta).map(([key, value]) => ({ key, value })),
       ...(docString ? { doc_string: docString } : {}),
       graph: { name: this.name, node: this.nodes, initializer: [...this.inits.values()], input: this.inputs, output: this.outputs },

@@ -16,7 +16,7 @@ import { maxDiff, ortSkip, session, toOrt } from "./ort.js";
 
 const TOL = 1e-5;
 const LENGTHS = [1, 4, 9, 17];
-const modes = ["plain", "fused"] as const;
+const modes = ["plain", "fused", "opset23"] as const;
 const gen = new Generator(11);
 
 /** bool [B, n]: batch row 1 has its last `pad` positions padded. */
@@ -150,6 +150,29 @@ describe("ONNX export: the file", () => {
     assert.equal(mf.graph.node.filter((n) => n.op_type === "MultiHeadAttention").length, 1);
     assert.equal(fused!.attention, "fused");
   });
+
+  test("opset23: ai.onnx Attention in opset 23 (IR 11), heads and scale as attributes, the mask at its query length", () => {
+    const enc = new TransformerEncoder(new TransformerEncoderLayer(8, 2, layerOpts({ batchFirst: true })), 2);
+    const [f] = onnxGraphs(enc, { src: randn([1, 2, 8]), srcKeyPaddingMask: padding(1, 2, 1) }, { attention: "opset23" });
+    assert.equal(f!.attention, "opset23");
+    const m = decodeModelProto(f!.bytes);
+    assert.deepEqual(m.opset_import.map((o) => `${o.domain ?? ""}:${o.version}`), [":23"]);
+    assert.equal(m.ir_version, 11);
+    const att = m.graph.node.filter((n) => n.op_type === "Attention");
+    assert.equal(att.length, 2);
+    assert.ok(!m.graph.node.some((n) => n.op_type === "Softmax" || n.domain === "com.microsoft"));
+    for (const n of att) {
+      assert.equal(n.domain ?? "", "");
+      const attrs = Object.fromEntries(n.attribute.map((a) => [a.name, a.i ?? a.f]));
+      assert.deepEqual(Object.keys(attrs).sort(), ["kv_num_heads", "q_num_heads", "scale"]);
+      assert.equal(attrs.q_num_heads, 2);
+      assert.equal(attrs.kv_num_heads, 2);
+      assert.ok(Math.abs((attrs.scale as number) - 0.5) < 1e-7);
+      assert.equal(n.input.length, 4); // q, k, v, the expanded additive mask
+    }
+    // opset 18+ forms of the other operators: Split with num_outputs
+    for (const n of m.graph.node.filter((x) => x.op_type === "Split")) assert.ok(n.attribute.some((a) => a.name === "num_outputs" && a.i === 3));
+  });
 });
 
 describe("ONNX export: what has no ONNX form", () => {
@@ -180,6 +203,6 @@ describe("ONNX export: what has no ONNX form", () => {
     const mha = new MultiheadAttention(8, 2);
     assertThrowsMsg(() => onnxGraphs(mha, { query: randn([2, 8]), key: randn([2, 1, 5]) }), ExportError,
       "example query: expected rank 3 with last dim 8 (batched), got [2, 8]", "example key: expected rank 3 with last dim 8 (batched), got [2, 1, 5]");
-    assertThrowsMsg(() => onnxGraphs(mha, { query: randn([2, 1, 8]) }, { attention: "flash" as "fused" }), ExportError, 'options.attention: expected "plain" or "fused", got "flash"');
+    assertThrowsMsg(() => onnxGraphs(mha, { query: randn([2, 1, 8]) }, { attention: "flash" as "fused" }), ExportError, 'options.attention: expected "plain", "fused", "opset23", got "flash"');
   });
 });

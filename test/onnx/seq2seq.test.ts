@@ -83,7 +83,7 @@ async function ortGreedy(model: Seq2SeqTransformer, s: Graphs, src: Tensor, maxL
 }
 
 describe("ONNX export: Seq2SeqTransformer (encoder, decoder, decoder with past)", { skip: ortSkip }, () => {
-  for (const mode of ["plain", "fused"] as const) {
+  for (const mode of ["plain", "fused", "opset23"] as const) {
     test(`encoder outputs and greedy generation equal qkv's (${mode})`, async () => {
       const g = new Generator(5);
       const model = new Seq2SeqTransformer(cfg, { generator: g }).eval();

@@ -51,7 +51,7 @@ const cases: { name: string; config: ViTConfig }[] = [
 
 describe("ONNX export: VisionTransformer", { skip: ortSkip }, () => {
   for (const c of cases) {
-    for (const mode of ["plain", "fused"] as const) {
+    for (const mode of ["plain", "fused", "opset23"] as const) {
       test(`${c.name} (${mode})`, async () => {
         const vit = model(c.config);
         const [H, W] = vit.config.imageSize, C = vit.config.inChannels;
