@@ -90,6 +90,9 @@ export { headStats, type HeadStats } from "./interpret/head-stats.js";
 export { attentionPageHtml, type AttentionPageData, type ViewGroup, type ViewLayer, type ViewMatrix } from "./viz/attention-view.js";
 export { pageDataFromCapture, type PageFromCaptureOptions } from "./viz/from-capture.js";
 export { graphPageHtml, graphLayerFromRecord, type GraphPageData, type GraphLayer } from "./viz/graph-view.js";
+export { gradientRollout, positiveGradientAttention } from "./interpret/gradient-rollout.js";
+export { imagePageHtml, type ImagePageData, type ImageLayer, type ImageOverlay, type ViewImage } from "./viz/image-view.js";
+export { imagePageDataFromCapture, pooledRow, type ImagePageFromCaptureOptions } from "./viz/image-from-capture.js";
 
 // metrics
 export { corpusBleu, sentenceBleu, formatBleu, tokenize13a, type BleuOptions, type BleuResult, type BleuTokenizer, type BleuSmoothing } from "./metrics/bleu.js";

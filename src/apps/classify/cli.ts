@@ -6,6 +6,7 @@
  * npx qkv classify train --data mnist --epochs 30 --out runs/classify-mnist
  * npx qkv classify eval --data fashion-mnist              # last line: accuracy: <percent>%
  * npx qkv classify run digit.png                          # the top 3 classes with their probabilities
+ * npx qkv classify run digit.png --viz digit-viz.html      # and the image view of the attention
  * ```
  */
 import { stat } from "node:fs/promises";
@@ -18,9 +19,11 @@ import { DATASETS, DATASET_NAMES, type DatasetName } from "./datasets.js";
 import { formatAccuracyLine, scoreImages } from "./evaluate.js";
 import { loadImageSet } from "./idx-files.js";
 import type { ClassifierBundle, ClassifierKind } from "./model-file.js";
+import { writeAtomic } from "../../io/files.js";
 import { loadClassifierDir, modelFileOf, shippedModelDir } from "./node-files.js";
 import { readPngImage } from "./png.js";
 import { trainClassifier } from "./train.js";
+import { classifierAttentionPage } from "./viz.js";
 
 const int = (name: string, min = 1) => (v: string): number => {
   const n = Number(v);
@@ -68,7 +71,8 @@ export function registerClassifyCommands(program: Command): void {
     .description("print the top 3 classes of each PNG image with their probabilities (28 x 28; any colour type; a light background is inverted)")
     .argument("<images...>", "PNG files")
     .option("--model <path>", "model directory (or its model.safetensors)", shippedModelDir("mnist"))
-    .action(async (images: string[], o: { model: string }) => {
+    .option("--viz <file.html>", "also write the image view of the attention (rollout, attention × gradient, every layer and head) of the first image")
+    .action(async (images: string[], o: { model: string; viz?: string }) => {
       const op = "qkv classify run";
       const bundle = await loadModel(op, o.model, undefined);
       const [H, W] = bundle.model.config.imageSize;
@@ -80,7 +84,9 @@ export function registerClassifyCommands(program: Command): void {
         if (images.length > 1) console.log(`${n ? "\n" : ""}${path}${inverted ? " (light background: inverted)" : ""}`);
         else if (inverted) console.error("note: light background: the image was inverted (the model reads light strokes on dark)");
         for (const [p, k] of top) console.log(`${bundle.classes[k]}: ${(100 * p).toFixed(2)}%`);
+        if (n === 0 && o.viz) await writeAtomic(o.viz, classifierAttentionPage(bundle, pixels, { op, source: path }));
       }
+      if (o.viz) console.error(`attention of every layer and head over ${images[0]}: ${o.viz}`);
     });
 
   cmd.command("eval")
