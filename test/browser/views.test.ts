@@ -19,6 +19,7 @@ import { PNG } from "pngjs";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { attentionPageHtml, type AttentionPageData } from "../../src/viz/attention-view.js";
 import { graphPageHtml } from "../../src/viz/graph-view.js";
+import { imagePageHtml, type ImagePageData } from "../../src/viz/image-view.js";
 import { captureAttention } from "../../src/interpret/capture.js";
 import { pageDataFromCapture } from "../../src/viz/from-capture.js";
 import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
@@ -65,6 +66,21 @@ function fixedPage(n: number, heads = 4, layers = 2, cross = false): AttentionPa
   const groups = [{ name: "encoder self-attention", rows: toks, cols: toks, layers: mk(n, n) }];
   if (cross) groups.push({ name: "cross-attention", rows: toks.slice(0, 6), cols: toks, layers: mk(6, n) });
   return { title: `fixed attention, ${n} tokens`, groups };
+}
+
+/** A fixed image page: a ring on 28 x 28 pixels, a 7 x 7 grid, 2 layers x 3 heads looking at different patches, with attention × gradient. */
+function fixedImagePage(): ImagePageData {
+  const pixels = Array.from({ length: 784 }, (_, p) => {
+    const d = Math.hypot(Math.floor(p / 28) - 13.5, (p % 28) - 13.5);
+    return d > 7 && d < 11 ? 240 : 10;
+  });
+  const spot = (r0: number, c0: number, w: number): number[] => Array.from({ length: 49 }, (_, k) => Math.exp(-w * ((Math.floor(k / 7) - r0) ** 2 + ((k % 7) - c0) ** 2)));
+  const layers = [0, 1].map((l) => ({ name: `blocks.${l}.attn`, heads: [0, 1, 2].map((h) => spot(1 + 2 * h, 1 + 2 * l + h, 0.3 + 0.2 * l)) }));
+  return {
+    title: "fixed image, 7 x 7 patches", image: { height: 28, width: 28, channels: 1, pixels }, grid: [7, 7],
+    overlays: [{ name: "attention rollout", values: spot(3, 3, 0.15), note: "rollout" }, { name: "attention × gradient rollout", values: spot(1, 5, 0.5) }],
+    layers, gradLayers: layers.map((l) => ({ name: l.name, heads: l.heads.map((m) => m.map((v, k) => v * (k % 2))) })),
+  };
 }
 
 let browser: Browser;
@@ -177,6 +193,43 @@ describe("attention views in Chromium", { skip }, () => {
     await page.select("#head", "1");
     assert.notEqual(await canvasData(page, "#gv"), h0, "another head changes the drawing");
     compareWithReference(await page.screenshot({ type: "png" }), "graph-view.png");
+    assert.deepEqual(errors, []);
+    assert.deepEqual(requests, []);
+    await page.close();
+  });
+
+  test("image view: no console errors or requests, selecting a head or a map redraws, screenshot matches", async () => {
+    const { page, errors, requests } = await open(imagePageHtml(fixedImagePage()), "image.html");
+    assert.equal(await page.$$eval("#grid .thumb", (d) => d.length), 8, "2 layers x (3 heads + their mean)");
+    const rollout = await canvasData(page, "#ov");
+    await page.click("#grid .thumb[data-key='a:1:2']");
+    assert.equal(await page.evaluate("window.qkvView.state.map"), "a:1:2");
+    const head = await canvasData(page, "#ov");
+    assert.notEqual(head, rollout, "a head's map changes the drawing");
+    await page.click("#grid .thumb[data-key='a:0:0']");
+    assert.notEqual(await canvasData(page, "#ov"), head, "another head changes it again");
+    // the mean thumbnail is the mean of the layer's heads
+    const mean = Number(await page.evaluate("window.qkvView.value('a:0:m', 10)"));
+    const heads = await page.evaluate("[0, 1, 2].map((h) => window.qkvView.value('a:0:' + h, 10))") as number[];
+    assert.ok(Math.abs(mean - (heads[0]! + heads[1]! + heads[2]!) / 3) < 1e-6, `${mean} vs ${heads.join(", ")}`);
+    // attention × gradient thumbnails, and the map selector
+    await page.select("#kind", "grad");
+    assert.equal(await page.$$eval("#grid .thumb[data-key^='g:']", (d) => d.length), 8);
+    await page.select("#map", "o:1");
+    assert.match(await page.$eval("#map-name", (e) => (e as unknown as { textContent: string }).textContent), /^attention × gradient rollout/);
+    const before = await canvasData(page, "#ov");
+    await page.$eval("#alpha", (e) => { const i = e as unknown as { value: string; dispatchEvent(ev: unknown): void }; i.value = "20"; i.dispatchEvent(new Event("input")); });
+    assert.notEqual(await canvasData(page, "#ov"), before, "the opacity changes the drawing");
+    // hovering a patch gives its value
+    const b = (await (await page.$("#ov"))!.boundingBox())!;
+    await page.mouse.move(b.x + b.width * (5.5 / 7), b.y + b.height * (1.5 / 7));
+    assert.match(await page.$eval("#tip", (t) => (t as unknown as { textContent: string }).textContent), /^patch \(row 1, column 5\): 1\.00 \(100% of the largest\)/);
+    await page.mouse.move(0, 0);
+    await page.$eval("#alpha", (e) => { const i = e as unknown as { value: string; dispatchEvent(ev: unknown): void }; i.value = "60"; i.dispatchEvent(new Event("input")); });
+    await page.select("#map", "o:0");
+    await page.select("#kind", "attn");
+    await page.evaluate("window.scrollTo(0, 0)");
+    compareWithReference(await page.screenshot({ type: "png" }), "image-view.png");
     assert.deepEqual(errors, []);
     assert.deepEqual(requests, []);
     await page.close();
