@@ -19,6 +19,7 @@
  * ```
  */
 import type { Seq2SeqTransformer } from "../nn/seq2seq.js";
+import type { SpanExtractor } from "../nn/span-extractor.js";
 import { dimScalar, dimVector, opsetOf, paddingMask, type AttentionForm } from "./emit-attention.js";
 import { MaskCache, emitDecoderStep, emitEncoder, type StepCache } from "./emit-transformer.js";
 import { GraphBuilder } from "./graph.js";
@@ -29,8 +30,11 @@ export interface EmittedGraph {
   outputs: string[];
 }
 
-/** Scaled embeddings plus positions offset … offset + N - 1 of ids [B, N] -> [B, N, E]. */
-function embedTokens(g: GraphBuilder, m: Seq2SeqTransformer, ids: string, offset: string | null): string {
+/**
+ * Scaled embeddings plus positions offset … offset + N - 1 of ids [B, N] -> [B, N, E] (a model
+ * with `embed.weight` [V, E] and the sinusoidal table `pe` [maxLen, E] in its state dict).
+ */
+export function embedTokens(g: GraphBuilder, m: Seq2SeqTransformer | SpanExtractor, ids: string, offset: string | null): string {
   const E = m.config.dModel;
   const pe = m.stateDict().pe!;
   const n = dimVector(g, ids, 1);

@@ -8,7 +8,8 @@
  * TransformerDecoderLayer / TransformerDecoder (whole target), Seq2SeqTransformer as three
  * graphs in the layout ONNX Runtime generation code and transformers.js read (encoder_model,
  * decoder_model, decoder_with_past_model; see docs/onnx.md), and VisionTransformer (patch or
- * CNN-stem embedding; pixel_values -> logits). Attention kinds: full, window, dilated, longformer
+ * CNN-stem embedding; pixel_values -> logits) and SpanExtractor (input_ids -> start_logits,
+ * end_logits). Attention kinds: full, window, dilated, longformer
  * (their patterns become masks). Attention forms: plain ops, com.microsoft.MultiHeadAttention, or
  * the standard Attention operator (opset 23; the graph imports ai.onnx 23).
  *
@@ -21,6 +22,7 @@
 import type { Module } from "../nn/module.js";
 import { MultiheadAttention } from "../nn/multihead-attention.js";
 import { Seq2SeqTransformer } from "../nn/seq2seq.js";
+import { SpanExtractor } from "../nn/span-extractor.js";
 import { TransformerDecoder, TransformerDecoderLayer } from "../nn/transformer-decoder.js";
 import { TransformerEncoder, TransformerEncoderLayer } from "../nn/transformer.js";
 import { VisionTransformer, vitTokens } from "../nn/vit.js";
@@ -30,6 +32,7 @@ import {
   attentionForms, dimScalar, emitMha, mhaProblems, opsetOf, paddingMask, sumMasks, userMask, type AttentionForm,
 } from "./emit-attention.js";
 import { emitSeq2SeqDecoder, emitSeq2SeqEncoder } from "./emit-seq2seq.js";
+import { emitSpanExtractor } from "./emit-span.js";
 import { MaskCache, emitDecoder, emitDecoderLayer, emitEncoder, emitEncoderLayer } from "./emit-transformer.js";
 import { emitViT, imageProblems } from "./emit-vit.js";
 import { GraphBuilder, type Dim } from "./graph.js";
@@ -95,12 +98,12 @@ export interface ViTExample {
 }
 
 export type ExportableModel = MultiheadAttention | TransformerEncoderLayer | TransformerEncoder | TransformerDecoderLayer | TransformerDecoder | Seq2SeqTransformer
-  | VisionTransformer;
+  | VisionTransformer | SpanExtractor;
 
 /** Everything in `model` that has no ONNX form, by module name. */
 export function exportProblems(model: Module): string[] {
   const out: string[] = [];
-  const known = [MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, Seq2SeqTransformer, VisionTransformer];
+  const known = [MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, Seq2SeqTransformer, VisionTransformer, SpanExtractor];
   if (!known.some((k) => model instanceof k)) out.push(`${model.constructor.name}: no ONNX emitter (exportable: ${known.map((k) => k.name).join(", ")})`);
   for (const [name, m] of model.namedModules()) {
     if (m instanceof MultiheadAttention) out.push(...mhaProblems(m, name));
@@ -247,6 +250,11 @@ function vitGraphs(m: VisionTransformer, ex: ViTExample, form: AttentionForm): P
     { "qkv.model": "VisionTransformer", "qkv.config": JSON.stringify(c) })];
 }
 
+function spanGraphs(m: SpanExtractor, form: AttentionForm): PendingFile[] {
+  const { g, inputs, outputs } = emitSpanExtractor(m, form);
+  return [fileOf(g, "model.onnx", inputs, outputs, { "qkv.model": "SpanExtractor", "qkv.config": JSON.stringify(m.config) })];
+}
+
 function seq2seqGraphs(m: Seq2SeqTransformer, form: AttentionForm): PendingFile[] {
   const meta = { "qkv.model": "Seq2SeqTransformer", "qkv.config": JSON.stringify(m.config) };
   const enc = emitSeq2SeqEncoder(m, form);
@@ -274,6 +282,7 @@ export function onnxGraphs(model: TransformerEncoderLayer | TransformerEncoder, 
 export function onnxGraphs(model: TransformerDecoderLayer | TransformerDecoder, example: DecoderExample, opts?: OnnxExportOptions): OnnxGraphFile[];
 export function onnxGraphs(model: Seq2SeqTransformer, example?: Record<string, never>, opts?: OnnxExportOptions): OnnxGraphFile[];
 export function onnxGraphs(model: VisionTransformer, example?: ViTExample, opts?: OnnxExportOptions): OnnxGraphFile[];
+export function onnxGraphs(model: SpanExtractor, example?: Record<string, never>, opts?: OnnxExportOptions): OnnxGraphFile[];
 export function onnxGraphs(model: Module, example?: unknown, opts?: OnnxExportOptions): OnnxGraphFile[];
 export function onnxGraphs(model: Module, example: unknown = {}, opts: OnnxExportOptions = {}): OnnxGraphFile[] {
   const problems = exportProblems(model);
@@ -287,6 +296,7 @@ export function onnxGraphs(model: Module, example: unknown = {}, opts: OnnxExpor
 
 function graphsOf(model: Module, example: unknown, form: AttentionForm): PendingFile[] {
   if (model instanceof Seq2SeqTransformer) return seq2seqGraphs(model, form);
+  if (model instanceof SpanExtractor) return spanGraphs(model, form);
   if (typeof example !== "object" || example === null) throw new ExportError(OP, ["exampleInputs: expected an object of example tensors"]);
   if (model instanceof VisionTransformer) return vitGraphs(model, example as ViTExample, form);
   if (model instanceof MultiheadAttention) return mhaGraphs(model, example as MhaExample, form);

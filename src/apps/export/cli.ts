@@ -1,12 +1,14 @@
 /**
- * The `qkv export` command: writes a model directory's model as ONNX graphs (src/onnx). A text
- * model (translate, summarize) gives its generation graphs with tokenizer.json beside them; an
- * image classifier (qkv classify) gives model.onnx, its class names, dataset and input
- * normalization in the file's metadata.
+ * The `qkv export` command: writes a model directory's model as ONNX graphs (src/onnx). A
+ * sequence-to-sequence text model (translate) gives its generation graphs with tokenizer.json
+ * beside them; the extractive summarizer (a SpanExtractor) gives model.onnx (input_ids ->
+ * start_logits, end_logits) and tokenizer.json; an image classifier (qkv classify) gives
+ * model.onnx, its class names, dataset and input normalization in the file's metadata.
  *
  * ```sh
  * npx qkv export --format onnx --model models/translate-en-es --out out/translate-onnx
  * npx qkv export --format onnx --model runs/translate --out out/fused --attention fused
+ * npx qkv export --format onnx --model models/summarize-debian --out out/summarize-onnx --attention opset23
  * npx qkv export --format onnx --model runs/classify-mnist --out out/classify-onnx
  * ```
  */
@@ -14,6 +16,8 @@ import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { loadSafetensorsHeader } from "../../io/safetensors-node.js";
+import { SpanExtractor } from "../../nn/span-extractor.js";
+import { attentionForms } from "../../onnx/emit-attention.js";
 import { exportOnnx } from "../../onnx/node.js";
 import { loadClassifierDir, modelFileOf } from "../classify/node-files.js";
 import { loadTextModelDir } from "../text/node-files.js";
@@ -24,17 +28,19 @@ const line = (f: Printable): string => `${f.path}: ${f.bytes.length} bytes, inpu
 /** Adds `export` to the program. */
 export function registerExportCommands(program: Command): void {
   program.command("export")
-    .description("export a model directory as ONNX (opset 17, dynamic batch): a text model (model.safetensors + tokenizer.json) as\n" +
-      "encoder_model.onnx, decoder_model.onnx, decoder_with_past_model.onnx and tokenizer.json; an image classifier\n" +
+    .description("export a model directory as ONNX (opset 17, or 23 with --attention opset23; dynamic batch): a translation model\n" +
+      "(model.safetensors + tokenizer.json) as encoder_model.onnx, decoder_model.onnx, decoder_with_past_model.onnx and tokenizer.json;\n" +
+      "a summarization model as model.onnx (input_ids -> start_logits, end_logits) and tokenizer.json; an image classifier\n" +
       "(qkv classify) as model.onnx (pixel_values -> logits, last_hidden_state)")
     .option("--format <name>", "output format (onnx)", "onnx")
     .requiredOption("--model <path>", "model directory (or its model.safetensors)")
     .requiredOption("--out <dir>", "output directory")
-    .option("--attention <impl>", "plain (standard ops, any runtime) or fused (ONNX Runtime's com.microsoft.MultiHeadAttention)", "plain")
+    .option("--attention <impl>", "plain (standard ops, any runtime), fused (ONNX Runtime's com.microsoft.MultiHeadAttention) " +
+      "or opset23 (the standard Attention operator, opset 23)", "plain")
     .action(async (o: { format: string; model: string; out: string; attention: string }) => {
       if (o.format !== "onnx") throw new InvalidArgumentError(`--format must be onnx, got "${o.format}"`);
-      if (o.attention !== "plain" && o.attention !== "fused") throw new InvalidArgumentError(`--attention must be plain or fused, got "${o.attention}"`);
-      const attention = o.attention;
+      const attention = attentionForms.find((f) => f === o.attention);
+      if (!attention) throw new InvalidArgumentError(`--attention must be ${attentionForms.join(", ")}, got "${o.attention}"`);
       // the file's own metadata says what it holds; the loaders check everything else
       const { metadata } = await loadSafetensorsHeader(modelFileOf(o.model));
       if (metadata["qkv.format"] === "image-classifier") {
@@ -54,7 +60,9 @@ export function registerExportCommands(program: Command): void {
       }
       const bundle = await loadTextModelDir(o.model);
       await mkdir(o.out, { recursive: true });
-      const files = await exportOnnx(bundle.model.eval(), {}, o.out, { attention });
+      const model = bundle.model.eval();
+      const files = await exportOnnx(model, {}, model instanceof SpanExtractor ? join(o.out, "model.onnx") : o.out,
+        { attention, metadata: { "qkv.task": bundle.task } });
       const dir = o.model.endsWith(".safetensors") ? dirname(o.model) : o.model;
       await copyFile(join(dir, "tokenizer.json"), join(o.out, "tokenizer.json"));
       for (const f of files) console.log(line(f));
