@@ -81,9 +81,10 @@ if (!argv.includes("--no-peers")) {
   const r = spawnSync(python, [path.join(root, "bench", "peers", "torch_sdpa.py"), "--shapes", shapes.map((s) => s.join("x")).join(","),
     "--reps", String(reps), "--threads", String(threads), ...(forwardOnly ? ["--forward"] : [])],
   { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) } });
-  let t: { version: string; rows: Record<string, { ms: number; cpuMs: number }> } | null = null;
+  interface TorchRows { version: string; rows: Record<string, { ms: number; cpuMs: number }> }
+  let t: TorchRows | null = null;
   try {
-    t = r.status === 0 ? JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as typeof t : null;
+    t = r.status === 0 ? JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as TorchRows : null;
   } catch {
     t = null;
   }
