@@ -4,16 +4,21 @@
  * exports each test model to `<dir>/<case>/…onnx` and writes `<dir>/<case>.io.json`: for each graph
  * file, its feeds and qkv's outputs for them; for the Seq2SeqTransformer also the source ids and
  * qkv's greedy tokens. Models: MultiheadAttention, a window-attention encoder, a decoder, a
- * Seq2SeqTransformer, a ViT and a CNN-stem hybrid ViT (random BatchNorm statistics).
+ * Seq2SeqTransformer, a ViT, a CNN-stem hybrid ViT (random BatchNorm statistics) and a
+ * SpanExtractor, each in the three attention forms (plain, fused, opset23), and the shipped
+ * summarizer (models/summarize-debian, when present) on tokenized text. Non-finite numbers (the
+ * SpanExtractor's -Infinity at padding) are written as the strings "-Infinity", "Infinity", "NaN".
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { noGrad } from "../../src/autograd/graph.js";
+import { loadTextModelDir } from "../../src/apps/text/node-files.js";
 import { loadBackends } from "../../src/node.js";
 import { LayerNorm } from "../../src/nn/layers.js";
 import type { Module } from "../../src/nn/module.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
+import { SpanExtractor } from "../../src/nn/span-extractor.js";
 import { TransformerDecoder, TransformerDecoderLayer } from "../../src/nn/transformer-decoder.js";
 import { TransformerEncoder, TransformerEncoderLayer } from "../../src/nn/transformer.js";
 import { VisionTransformer, type ViTConfig } from "../../src/nn/vit.js";
@@ -27,8 +32,9 @@ const out = process.argv[2];
 if (!out) throw new Error("usage: onnx-export.ts <dir>");
 const g = new Generator(3);
 
-interface Json { dtype: string; dims: number[]; data: number[] }
-const j = (t: Tensor, dtype = t.dtype === "int32" ? "int64" : t.dtype): Json => ({ dtype, dims: t.shape.slice(), data: Array.from(t.data as ArrayLike<number>) });
+interface Json { dtype: string; dims: number[]; data: (number | string)[] }
+const j = (t: Tensor, dtype = t.dtype === "int32" ? "int64" : t.dtype): Json =>
+  ({ dtype, dims: t.shape.slice(), data: Array.from(t.data as ArrayLike<number>, (x) => (Number.isFinite(x) ? x : String(x))) });
 
 function padMask(B: number, n: number): Tensor {
   const m = new Tensor(new Uint8Array(B * n), [B, n], "bool");
@@ -36,7 +42,9 @@ function padMask(B: number, n: number): Tensor {
   return m;
 }
 
-async function write(name: string, model: Module, example: object, attention: "plain" | "fused", io: Record<string, unknown>): Promise<void> {
+type Form = "plain" | "fused" | "opset23";
+
+async function write(name: string, model: Module, example: object, attention: Form, io: Record<string, unknown>): Promise<void> {
   const dir = join(out!, name);
   mkdirSync(dir, { recursive: true });
   const files = await exportOnnx(model, example, model instanceof Seq2SeqTransformer ? dir : join(dir, "model.onnx"), { attention });
@@ -56,7 +64,13 @@ function vitModel(config: ViTConfig): VisionTransformer {
   return m;
 }
 
-for (const attention of ["plain", "fused"] as const) {
+/** A SpanExtractor case: ids [B, N] -> qkv's start_logits, end_logits. */
+async function spanCase(name: string, m: SpanExtractor, ids: Tensor, attention: Form): Promise<void> {
+  const { start, end } = noGrad(() => m.forward(ids));
+  await write(name, m, {}, attention, { runs: [{ file: "model.onnx", feeds: { input_ids: j(ids) }, expected: { start_logits: j(start), end_logits: j(end) } }] });
+}
+
+for (const attention of ["plain", "fused", "opset23"] as const) {
   const mha = new MultiheadAttention(16, 4, { batchFirst: true, generator: g }).eval();
   const x = randn([2, 9, 16], { generator: g }), kpm = padMask(2, 9);
   const y = noGrad(() => mha.forward(x, x, x, { keyPaddingMask: kpm, needWeights: false }).output);
@@ -106,4 +120,19 @@ for (const attention of ["plain", "fused"] as const) {
         expected: { logits: j(noGrad(() => vit.forward(px))), last_hidden_state: j(noGrad(() => vit.features(px))) } }],
     });
   }
+
+  const span = new SpanExtractor({ vocabSize: 40, dModel: 16, nhead: 4, layers: 2, dimFeedforward: 32, dropout: 0, maxLen: 32, padId: 0 }, { generator: new Generator(7) }).eval();
+  await spanCase(`span_${attention}`, span, new Tensor(Int32Array.from([5, 9, 14, 20, 33, 7, 11, 2, 0, 0, 0, 40 - 1, 12, 3]), [2, 7], "int32"), attention);
+}
+
+const SUMMARIZER = "models/summarize-debian";
+if (existsSync(SUMMARIZER)) {
+  const b = await loadTextModelDir(SUMMARIZER);
+  const m = (b.model as SpanExtractor).eval();
+  const texts = ["a command-line tool that converts images between formats and resizes them",
+    "library for parsing and writing JSON documents, with a streaming interface"];
+  const enc = texts.map((t) => b.tokenizer.encode(t).slice(0, m.config.maxLen));
+  const N = Math.max(...enc.map((e) => e.length));
+  const ids = new Tensor(Int32Array.from(enc.flatMap((e) => [...e, ...Array<number>(N - e.length).fill(m.config.padId)])), [texts.length, N], "int32");
+  for (const attention of ["plain", "opset23"] as const) await spanCase(`summarizer_${attention}`, m, ids, attention);
 }
