@@ -1,7 +1,7 @@
 /**
- * ONNX Runtime timing of qkv's exported attention, plain ops against the fused
- * com.microsoft.MultiHeadAttention, and of a qkv forward for scale, CPU execution provider,
- * forward only, B = 1:
+ * ONNX Runtime timing of qkv's exported attention in its three forms (plain ops, the fused
+ * com.microsoft.MultiHeadAttention, the standard opset-23 Attention), and of a qkv forward for
+ * scale, CPU execution provider, forward only, B = 1:
  *   --model mha (default): one self-attention MultiheadAttention, E = 512, H = 8, x [1, N, 512];
  *   --model vit: a VisionTransformer whose N tokens are the patches of a 4 N-pixel-wide strip
  *     (1 x 4 x 4N image, patch 4, mean pooling, no class token), E = 512, H = 8, 2 blocks.
@@ -69,7 +69,7 @@ const m = machineInfo();
 const ref = noGrad(run).data as Float32Array;
 console.log(`${what}, forward; onnxruntime-node ${(req("onnxruntime-node/package.json") as { version: string }).version}, ${threads} intra-op threads; median of ${reps}`);
 console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, node ${m.node}, load average ${m.loadAvgStart.toFixed(1)} at the start`);
-for (const attention of ["plain", "fused"] as const) {
+for (const attention of ["plain", "fused", "opset23"] as const) {
   const [f] = onnxGraphs(model, input === "query" ? { query: x } : {}, { attention });
   const s = await ort.InferenceSession.create(f!.bytes, { executionProviders: ["cpu"], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all" });
   const feeds = { [input]: new ort.Tensor("float32", x.data as Float32Array, x.shape) };
@@ -77,8 +77,8 @@ for (const attention of ["plain", "fused"] as const) {
   let d = 0;
   for (let i = 0; i < out.length; i++) d = Math.max(d, Math.abs(out[i]! - ref[i]!));
   const t = await time(() => s.run(feeds));
-  console.log(`ort ${attention.padEnd(5)}: ${fmt(t)}  (max |diff| vs qkv ${d.toExponential(2)})`);
+  console.log(`ort ${attention.padEnd(7)}: ${fmt(t)}  (max |diff| vs qkv ${d.toExponential(2)})`);
   await s.release();
 }
 const q = await time(() => noGrad(run));
-console.log(`qkv ${getBackend().name.padEnd(5)}: ${fmt(q)}  (${getNumThreads()} threads)`);
+console.log(`qkv ${getBackend().name.padEnd(7)}: ${fmt(q)}  (${getNumThreads()} threads)`);

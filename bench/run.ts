@@ -10,7 +10,7 @@
  *
  *   npm run bench -- efficient [...]   runs bench/efficient.ts with the remaining arguments
  *   npm run bench -- conv [...]        runs bench/conv.ts (conv2d against PyTorch) with the remaining arguments
- *   npm run bench -- onnx-mha [...]    runs bench/onnx-mha.ts (exported attention in ONNX Runtime, plain against fused)
+ *   npm run bench -- onnx-mha [...]    runs bench/onnx-mha.ts (exported attention in ONNX Runtime: plain, fused, opset23)
  *   npm run bench -- short-attention [...]  runs bench/short-attention.ts (fused against composed at short lengths)
  *
  *   npm run bench -- [--json FILE] [--md FILE] [--filter SUBSTRING] [--quick] [--no-peers]
@@ -122,7 +122,7 @@ function fileHelp(): string {
     "npm run bench -- efficient [options]   the efficient attention benchmark (bench/efficient.ts; its options: efficient --help)",
     "npm run bench -- conv [options]        conv2d against PyTorch (bench/conv.ts; its options: conv --help)",
     "npm run bench -- short-attention [options]  fused against composed attention at short lengths, and PyTorch (bench/short-attention.ts)",
-    "npm run bench -- onnx-mha [options]    exported attention in ONNX Runtime, plain ops against fused (bench/onnx-mha.ts: --model mha|vit --n --threads --reps)",
+    "npm run bench -- onnx-mha [options]    exported attention in ONNX Runtime: plain ops, fused, opset23 (bench/onnx-mha.ts: --model mha|vit --n --threads --reps)",
     "  --json FILE        write every figure as JSON",
     "  --md FILE          write the report (markdown) to FILE as well as stdout",
     "  --filter TEXT      only rows whose id contains TEXT (ids: 'core fwd N=512', 'mha fwd+bwd N=1024', 'memory core fwd+bwd N=16384')",
