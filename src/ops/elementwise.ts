@@ -163,6 +163,20 @@ function geluErfBackward(be: Backend, d: FloatArray, g: FloatArray, x: FloatArra
   be.binary("mul", d, d, g, flat, one, one);
 }
 
+/** d = g σ'(x) = g y (1 - y) for sigmoid, d = g tanh'(x) = g (1 - y²) for tanh, from y, in backend kernels. */
+function squashBackward(be: Backend, op: "sigmoid" | "tanh", d: FloatArray, g: FloatArray, y: FloatArray, n: number): void {
+  const flat = [n], one = [1], bcast = [0];
+  const c1 = d instanceof Float64Array ? Float64Array.of(1) : Float32Array.of(1);
+  if (op === "sigmoid") {
+    be.binary("sub", d, c1, y, flat, bcast, one); // d = 1 - y
+    be.binary("mul", d, d, y, flat, one, one); // d = y (1 - y)
+  } else {
+    be.binary("mul", d, y, y, flat, one, one);
+    be.binary("sub", d, c1, d, flat, bcast, one); // d = 1 - y²
+  }
+  be.binary("mul", d, d, g, flat, one, one);
+}
+
 function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
   const out = unaryRaw(op, x, alpha, name);
   return attach(out, name, [x], (g) => {
@@ -176,6 +190,7 @@ function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
     } else if (op === "exp") be.binary("mul", d, gd, yd, flat, one, one);
     else if (op === "neg") be.unary("neg", d, gd, n, 1);
     else if (op === "geluErf") geluErfBackward(be, d, gd, xd, n);
+    else if (op === "sigmoid" || op === "tanh") squashBackward(be, op, d, gd, yd, n);
     else for (let i = 0; i < n; i++) d[i] = gd[i]! * derivative(op, xd[i]!, yd[i]!, alpha);
     return [dx];
   });
