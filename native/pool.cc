@@ -66,7 +66,9 @@ class Pool {
       if (++spins < 4000) QKV_PAUSE();
       else std::this_thread::yield();
     }
+    std::lock_guard<std::mutex> lock(mutex_);
     job_ = nullptr;
+    jobThreads_ = 0;
   }
 
  private:
@@ -99,14 +101,21 @@ class Pool {
         QKV_PAUSE();
         if ((++spins & 255) == 0 && std::chrono::steady_clock::now() > spinUntil) break;
       }
+      // The generation, job and thread count are read together under the lock: a worker that
+      // wakes late for a job it has no part in must not see the next job's count with the old
+      // generation, or it would run that job twice and take pending_ past zero.
+      const std::function<void(int, int)>* job;
+      int threads;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
         seen = generation_.load(std::memory_order_acquire);
         if (stop_) return;
+        job = job_;
+        threads = jobThreads_;
       }
-      if (id < jobThreads_) {
-        (*job_)(id, jobThreads_);
+      if (id < threads && job != nullptr) {
+        (*job)(id, threads);
         pending_.fetch_sub(1, std::memory_order_acq_rel);
       }
     }
