@@ -9,46 +9,23 @@ import { decodeTextModel, type TextModelBundle } from "../../src/apps/text/model
 import { TextGenerator } from "../../src/apps/text/generator.js";
 import { textModelPage } from "../../src/apps/viz/pages.js";
 import { getBackend, getWasmThreads, useWasm } from "../../src/index.js";
+import { fetchBytes } from "./fetch-bytes.js";
 import type { ModelReply, ModelRequest } from "./messages.js";
 
 const post = (m: ModelReply): void => self.postMessage(m);
 const backendReady = useWasm();
 let loaded: { bundle: TextModelBundle; generator: TextGenerator } | null = null;
 
-/** A file's bytes, reporting progress about every 256 KiB. */
-async function fetchBytes(url: string, file: string): Promise<Uint8Array> {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`${file}: HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ""} from ${url}`);
-  const total = Number(r.headers.get("content-length")) || null;
-  if (!r.body) {
-    const b = new Uint8Array(await r.arrayBuffer());
-    post({ type: "progress", file, loaded: b.length, total: b.length });
-    return b;
-  }
-  const reader = r.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let n = 0, reported = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    n += value.length;
-    if (n - reported >= 262_144) { post({ type: "progress", file, loaded: n, total }); reported = n; }
-  }
-  post({ type: "progress", file, loaded: n, total: total ?? n });
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
-  return out;
-}
+const fetchFile = (url: string, file: string): Promise<Uint8Array> =>
+  fetchBytes(url, file, (loaded, total) => post({ type: "progress", file, loaded, total }));
 
 async function load(name: string, base: string): Promise<void> {
   loaded = null;
   await backendReady;
   const t0 = performance.now();
   const dir = new URL(`${encodeURIComponent(name)}/`, base).href;
-  const tokenizerJson = new TextDecoder().decode(await fetchBytes(`${dir}tokenizer.json`, "tokenizer.json"));
-  const bytes = await fetchBytes(`${dir}model.safetensors`, "model.safetensors");
+  const tokenizerJson = new TextDecoder().decode(await fetchFile(`${dir}tokenizer.json`, "tokenizer.json"));
+  const bytes = await fetchFile(`${dir}model.safetensors`, "model.safetensors");
   const bundle = decodeTextModel(bytes, tokenizerJson, `${name}/model.safetensors`);
   loaded = { bundle, generator: new TextGenerator(bundle) };
   const parameters = bundle.model.parameters().reduce((s, p) => s + p.size, 0);
