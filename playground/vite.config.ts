@@ -13,9 +13,19 @@ import { defineConfig, type Plugin, type ViteDevServer } from "vite";
 const root = fileURLToPath(new URL(".", import.meta.url));
 const repo = fileURLToPath(new URL("..", import.meta.url));
 
-/** The models the page offers (playground/src/models-panel.ts) and the files each needs. */
-const MODELS = ["translate-en-es", "summarize-debian"];
-const MODEL_FILES = ["model.safetensors", "tokenizer.json"];
+/**
+ * The models the page offers and the files each needs: the text models of
+ * playground/src/models-panel.ts and the image classifiers of playground/src/image-models.ts.
+ */
+const MODEL_FILES: Readonly<Record<string, readonly string[]>> = {
+  "translate-en-es": ["model.safetensors", "tokenizer.json"],
+  "summarize-debian": ["model.safetensors", "tokenizer.json"],
+  "classify-mnist": ["model.safetensors"],
+  "classify-fashion-mnist": ["model.safetensors"],
+};
+const IMAGE_MODELS = ["classify-mnist", "classify-fashion-mnist"];
+/** The image classifiers of models/ (the page offers only these; a text model that is missing fails to load with a message). */
+const builtImageModels = IMAGE_MODELS.filter((name) => existsSync(join(repo, "models", name, "model.safetensors")));
 
 /** Cross-origin isolation: without these two, browsers give no SharedArrayBuffer and the backend runs on one thread. */
 export const ISOLATION_HEADERS = {
@@ -26,7 +36,7 @@ export const ISOLATION_HEADERS = {
 /** models/<name>/<file> of the repository, for a known model and file only. */
 function modelFile(url: string): string | null {
   const m = /^\/([a-z0-9-]+)\/([a-z.]+)(?:\?.*)?$/.exec(url);
-  if (!m || !MODELS.includes(m[1]!) || !MODEL_FILES.includes(m[2]!)) return null;
+  if (!m || !(MODEL_FILES[m[1]!]?.includes(m[2]!) ?? false)) return null;
   const path = join(repo, "models", m[1]!, m[2]!);
   return existsSync(path) ? path : null;
 }
@@ -45,10 +55,13 @@ function shippedModels(): Plugin {
     },
     writeBundle(options) {
       const out = options.dir ?? join(root, "dist");
-      for (const name of MODELS) {
-        for (const file of MODEL_FILES) {
+      for (const [name, files] of Object.entries(MODEL_FILES)) {
+        for (const file of files) {
           const src = join(repo, "models", name, file);
-          if (!existsSync(src)) { this.warn(`models/${name}/${file} is missing: the page will say that ${name} cannot be loaded`); continue; }
+          if (!existsSync(src)) {
+            if (!IMAGE_MODELS.includes(name)) this.warn(`models/${name}/${file} is missing: the page will say that ${name} cannot be loaded`);
+            continue;
+          }
           mkdirSync(join(out, "models", name), { recursive: true });
           copyFileSync(src, join(out, "models", name, file));
         }
@@ -61,6 +74,7 @@ export default defineConfig({
   root,
   base: "./",
   plugins: [shippedModels()],
+  define: { __QKV_IMAGE_MODELS__: JSON.stringify(builtImageModels) },
   server: { headers: ISOLATION_HEADERS, fs: { allow: [repo] } },
   preview: { headers: ISOLATION_HEADERS },
   worker: { format: "es" },

@@ -6,6 +6,7 @@
  */
 import "./style.css";
 import { getBackend, getWasmThreads, useWasm } from "../../src/index.js";
+import { setUpImages } from "./image-panel.js";
 import { setUpModels } from "./models-panel.js";
 import { byId, errorText, say } from "./page.js";
 import { setUpSteps } from "./steps-panel.js";
@@ -45,6 +46,7 @@ async function boot(): Promise<void> {
     main: { backend: getBackend().name, threads: 1, isolated }, steps: null,
     train: { worker: null, step: 0, running: false, losses: [], stepMs: [], stepsPerSecond: 0, accuracy: null },
     models: { worker: null, loaded: null, output: null, busy: false },
+    images: { worker: null, loaded: null, busy: false, input: null, result: null },
   };
   say(messages, "boot", "info", null);
   if (!isolated || !shared) {
@@ -68,6 +70,7 @@ async function boot(): Promise<void> {
   setUpSteps();
   setUpTraining(opened.train);
   setUpModels(opened.models, modelsBase);
+  setUpImages(opened.models, modelsBase);
   document.body.dataset.ready = "1";
 }
 

@@ -1,7 +1,9 @@
 /**
- * The messages between the page and its two workers (train-worker.ts, model-worker.ts). Every
+ * The messages between the page and its workers (train-worker.ts, model-worker.ts,
+ * image-worker.ts). Every
  * worker first answers `ready` with the backend it got, so the page can say how it runs.
  */
+import type { ImageClassification } from "./classify-core.js";
 import type { CrossAttention, TrainConfig } from "./train-core.js";
 
 /** What a worker's wasm backend came up with. */
@@ -40,3 +42,19 @@ export type ModelReply =
   /** The output, and the attention page of the input (null when it could not be drawn, with the reason). */
   | { type: "result"; output: string; ms: number; html: string | null; viewNote: string | null; truncated: { tokens: number; kept: number } | null }
   | { type: "error"; stage: "load" | "run"; message: string };
+
+export type ImageRequest =
+  /** Load the classifier models/<name>/model.safetensors from `base` (an absolute URL ending in "/"). */
+  | { type: "load"; name: string; base: string }
+  /** Classify one image: gray pixels [H * W] in 0..255, white on black; `id` comes back with the result. */
+  | { type: "classify"; id: number; pixels: Uint8Array };
+
+export type ImageReply =
+  | ({ type: "ready" } & BackendReport)
+  | { type: "progress"; file: string; loaded: number; total: number | null }
+  | {
+    type: "loaded"; name: string; dataset: string; kind: string; classes: string[]; imageSize: [number, number];
+    grid: [number, number]; layers: number; heads: number; parameters: number; ms: number;
+  }
+  | ({ type: "result"; id: number; ms: number } & ImageClassification)
+  | { type: "error"; stage: "load" | "classify"; id: number | null; message: string };

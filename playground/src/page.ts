@@ -2,6 +2,7 @@
  * Small DOM helpers of the page: typed element look-ups, the message lines ("what happened and
  * what still works"), and the handle tests and curious users read (`window.qkvPlayground`).
  */
+import type { ClassScore } from "./classify-core.js";
 import type { BackendReport } from "./messages.js";
 import type { Steps } from "./steps.js";
 
@@ -52,6 +53,15 @@ export interface PlaygroundHandle {
     loaded: string | null;
     output: string | null;
     busy: boolean;
+  };
+  images: {
+    worker: BackendReport | null;
+    loaded: string | null;
+    busy: boolean;
+    /** What the classifier is shown: where it came from ("sample 7", "drawing") and its gray pixels. */
+    input: { source: string; pixels: number[] } | null;
+    /** The last classification of the input shown, with what it was of. */
+    result: { source: string; top: ClassScore[]; probs: number[]; grid: [number, number]; rollout: number[]; layers: number; heads: number; ms: number } | null;
   };
 }
 
