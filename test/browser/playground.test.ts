@@ -5,9 +5,11 @@
  * console errors and no request elsewhere, it is cross-origin isolated and its wasm backend and
  * training worker report their threads; the step-by-step numbers of a fixed input equal the
  * library's MultiheadAttention and attention functions in Node; 50 training steps in the worker
- * lower the loss; the shipped translator gives the output it gives in Node; and bad input (empty
- * and over-long text, a model that does not load, a page without isolation) ends in a message
- * while the rest still works.
+ * lower the loss; the shipped translator and summarizer give the outputs they give in Node; the
+ * shipped MNIST classifier classifies a sample digit as in Node (same pixels, probabilities and
+ * rollout) and draws its rollout and every layer × head, and a digit drawn with the mouse is
+ * prepared and classified; and bad input (empty and over-long text, a model that does not load,
+ * a page without isolation) ends in a message while the rest still works.
  *
  * Needs a Chromium binary (QKV_CHROMIUM, else chromium / chromium-browser / google-chrome on the
  * PATH); without one the tests are skipped with a message. The page runs on the wasm backend, so
@@ -19,9 +21,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "puppeteer-core";
-import { loadTranslator } from "../../src/apps/text/api.js";
+import { loadClassifierDir } from "../../src/apps/classify/node-files.js";
+import { readPngImage } from "../../src/apps/classify/png.js";
+import { loadSummarizer, loadTranslator } from "../../src/apps/text/api.js";
 import { availableBackends } from "../../src/backend/registry.js";
 import { cosineAttention, dotProductAttention, linear, noGrad, reshape, scaledDotProductAttention, slice, Tensor, transpose } from "../../src/index.js";
+import { classifyImage, type ClassScore } from "../../playground/src/classify-core.js";
 import { PAD, stepInputs, stepModule, stepTokens, type StepsInput } from "../../playground/src/steps.js";
 import { buildPlayground, findChromium, launchChromium, serveStatic, type StaticServer } from "../../tools/playground/site.js";
 
@@ -196,6 +201,86 @@ describe("the playground in Chromium", { skip }, () => {
     await page.$eval("#model-text", (el) => { (el as unknown as { value: string }).value = "word ".repeat(900); });
     await page.click("#model-run");
     assert.match((await texts(page, "#model-msg .msg.warn")).join(" "), /4500 characters; the page takes at most 4000/);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(elsewhere, []);
+    await page.close();
+  });
+
+  test("the shipped summarizer gives in the page the synopsis it gives in Node", async () => {
+    const text = "This package contains a small tool that can be used to generate key events as if the corresponding key was pressed. " +
+      "It is used by scripts processing ACPI events to translate these events to key presses but can also be used separately.";
+    const node = (await loadSummarizer()).summarize([text])[0]!;
+    const { page, errors, elsewhere } = await open(`${isolated.url}#models`);
+    await page.select("#model-name", "summarize-debian");
+    await page.click("#model-load");
+    await page.waitForFunction("window.qkvPlayground.models.loaded === 'summarize-debian'", { timeout: 120_000 });
+    assert.match((await texts(page, "#model-status"))[0]!, /^Loaded summarize-debian: a span extractor/);
+    await page.$eval("#model-text", (el, v) => { (el as unknown as { value: string }).value = v; }, text);
+    await page.click("#model-run");
+    await page.waitForFunction("window.qkvPlayground.models.output !== null", { timeout: 120_000 });
+    const got = await get<string>(page, "window.qkvPlayground.models.output");
+    assert.ok(got.trim().length > 0, "a non-empty synopsis");
+    assert.equal(got, node);
+    assert.equal((await texts(page, "#model-output"))[0], node);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(elsewhere, []);
+    await page.close();
+  });
+
+  test("the shipped MNIST classifier: a sample digit classified as in Node, its rollout and every layer × head drawn, a drawn digit classified", async () => {
+    const { page, errors, elsewhere } = await open(`${isolated.url}#models`);
+    assert.ok((await page.$$eval("#image-model option", (o) => o.map((e) => (e as unknown as { value: string }).value))).includes("classify-mnist"));
+    await page.select("#image-model", "classify-mnist");
+    await page.click("#image-load");
+    await page.waitForFunction("window.qkvPlayground.images.loaded === 'classify-mnist'", { timeout: 60_000 });
+    assert.match((await texts(page, "#image-status"))[0]!, /^Loaded classify-mnist: a vision transformer on 28 x 28 mnist images, 7 x 7 patches/);
+    // a clear 7 (MNIST's first test image)
+    await page.click("#image-samples button[data-sample='7']");
+    await page.waitForFunction("window.qkvPlayground.images.result !== null && window.qkvPlayground.images.result.source === 'sample 7'", { timeout: 60_000 });
+    const input = await get<{ source: string; pixels: number[] }>(page, "window.qkvPlayground.images.input");
+    const got = await get<{ top: ClassScore[]; probs: number[]; grid: [number, number]; rollout: number[]; layers: number; heads: number }>(page, "window.qkvPlayground.images.result");
+    assert.equal(got.top[0]!.label, "7");
+    assert.equal(got.top.length, 3);
+    assert.ok(got.top[0]!.p >= got.top[1]!.p && got.top[1]!.p >= got.top[2]!.p);
+    assert.match((await texts(page, "#image-top li"))[0]!, /^7: \d+(\.\d+)?%$/);
+    // the same pixels, probabilities and rollout in Node, from the files the page loaded
+    const { pixels } = await readPngImage(join(dir, "site", "samples", "mnist", "7.png"), [28, 28]);
+    assert.deepEqual(input.pixels, Array.from(pixels));
+    const node = classifyImage(await loadClassifierDir(join(dir, "site", "models", "classify-mnist")), pixels);
+    assert.deepEqual(got.top.map((t) => t.index), node.top.map((t) => t.index));
+    assert.ok(maxDiff(got.probs, node.probs, "probabilities") < 1e-5, "probabilities");
+    assert.ok(maxDiff(got.rollout, node.rollout, "rollout") < 1e-5, "rollout");
+    assert.deepEqual(got.grid, node.grid);
+    // the rollout drawn over the digit, in more than a few colours; every layer × head and the means as thumbnails
+    const colours = async (): Promise<number> => Number(await page.$eval("#image-map", (c) => {
+      const cv = c as unknown as { width: number; height: number; getContext(k: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+      const d = cv.getContext("2d").getImageData(0, 0, cv.width, cv.height).data, seen = new Set<number>();
+      for (let i = 0; i < d.length; i += 4) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+      return seen.size;
+    }));
+    assert.ok(await colours() > 10, "the rollout map is drawn");
+    assert.equal((await texts(page, "#image-map-name"))[0], "attention rollout from the class token");
+    assert.equal((await page.$$("#image-layers canvas")).length, got.layers * (got.heads + 1));
+    await page.click("#image-layers canvas[data-layer='1'][data-head='2']");
+    assert.match((await texts(page, "#image-map-name"))[0]!, /, head 2$/);
+    await (await page.$("#image-map"))!.hover();
+    assert.match((await texts(page, "#image-readout"))[0]!, /head 2, patch \(row \d, column \d\): \d/);
+    // a digit drawn with the mouse: a vertical stroke, prepared as MNIST's digits (centred) and classified
+    await page.click("#image-clear");
+    await page.$eval("#image-pad", (el) => el.scrollIntoView());
+    const box = (await (await page.$("#image-pad"))!.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.15);
+    await page.mouse.down();
+    for (let k = 1; k <= 10; k++) await page.mouse.move(box.x + box.width * (0.55 - 0.01 * k), box.y + box.height * (0.15 + 0.07 * k));
+    await page.mouse.up();
+    await page.waitForFunction("window.qkvPlayground.images.result !== null && window.qkvPlayground.images.result.source === 'drawing'", { timeout: 60_000 });
+    const drawn = (await get<{ pixels: number[] }>(page, "window.qkvPlayground.images.input")).pixels;
+    let mass = 0, cx = 0, cy = 0;
+    drawn.forEach((v, p) => { mass += v; cx += v * ((p % 28) + 0.5); cy += v * (Math.floor(p / 28) + 0.5); });
+    assert.ok(mass > 0, "the drawing reaches the model");
+    assert.ok(Math.abs(cx / mass - 14) <= 1 && Math.abs(cy / mass - 14) <= 1, `centred by its centre of mass: (${(cx / mass).toFixed(2)}, ${(cy / mass).toFixed(2)})`);
+    assert.equal((await get<{ top: ClassScore[] }>(page, "window.qkvPlayground.images.result")).top.length, 3);
+    assert.ok(await colours() > 10, "the drawing's rollout is drawn");
     assert.deepEqual(errors, []);
     assert.deepEqual(elsewhere, []);
     await page.close();
