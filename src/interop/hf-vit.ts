@@ -38,6 +38,7 @@ import { VisionTransformer, resolveViTConfig, type ResolvedViTConfig, type ViTCo
 import { QkvError, StateDictError } from "../tensor/errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { HF_IGNORED_FIELDS, HfConfigError } from "./hf.js";
+import { layerBoundProblem, parseConfigText, showValue, unknownFieldsProblem } from "./hf-config.js";
 
 /** The fields of a ViT config.json that qkv builds from, with transformers' defaults. */
 export interface HfViTConfig {
@@ -56,12 +57,12 @@ export interface HfViTConfig {
 }
 
 type Check = (v: unknown) => string | null;
-const int = (min: number): Check => (v) => (typeof v === "number" && Number.isInteger(v) && v >= min ? null : `expected an integer >= ${min}, got ${JSON.stringify(v)}`);
-const prob: Check = (v) => (typeof v === "number" && v >= 0 && v < 1 ? null : `expected a probability in [0, 1), got ${JSON.stringify(v)}`);
-const oneOf = (...xs: unknown[]): Check => (v) => (xs.includes(v) ? null : `expected ${xs.map((x) => JSON.stringify(x)).join(" or ")}, got ${JSON.stringify(v)}`);
+const int = (min: number): Check => (v) => (typeof v === "number" && Number.isInteger(v) && v >= min ? null : `expected an integer >= ${min}, got ${showValue(v)}`);
+const prob: Check = (v) => (typeof v === "number" && v >= 0 && v < 1 ? null : `expected a probability in [0, 1), got ${showValue(v)}`);
+const oneOf = (...xs: unknown[]): Check => (v) => (xs.includes(v) ? null : `expected ${xs.map((x) => JSON.stringify(x)).join(" or ")}, got ${showValue(v)}`);
 const side: Check = (v) => {
   const ok = (x: unknown): boolean => typeof x === "number" && Number.isInteger(x) && x >= 1;
-  return ok(v) || (Array.isArray(v) && v.length === 2 && v.every(ok)) ? null : `expected a positive integer or [height, width], got ${JSON.stringify(v)}`;
+  return ok(v) || (Array.isArray(v) && v.length === 2 && v.every(ok)) ? null : `expected a positive integer or [height, width], got ${showValue(v)}`;
 };
 
 const VIT_FIELDS: Record<string, [unknown, Check]> = {
@@ -73,13 +74,13 @@ const VIT_FIELDS: Record<string, [unknown, Check]> = {
   hidden_act: ["gelu", oneOf("gelu")],
   hidden_dropout_prob: [0, prob],
   attention_probs_dropout_prob: [0, prob],
-  layer_norm_eps: [1e-12, (v) => (typeof v === "number" && v >= 0 && v <= 1 ? null : `expected a number in [0, 1], got ${JSON.stringify(v)}`)],
+  layer_norm_eps: [1e-12, (v) => (typeof v === "number" && v >= 0 && v <= 1 ? null : `expected a number in [0, 1], got ${showValue(v)}`)],
   image_size: [224, side],
-  patch_size: [16, (v) => (side(v) === null && (!Array.isArray(v) || v[0] === v[1]) ? null : `expected a square patch (an integer or [p, p]), got ${JSON.stringify(v)}`)],
+  patch_size: [16, (v) => (side(v) === null && (!Array.isArray(v) || v[0] === v[1]) ? null : `expected a square patch (an integer or [p, p]), got ${showValue(v)}`)],
   num_channels: [3, int(1)],
   qkv_bias: [true, oneOf(true)],
   model_type: ["vit", oneOf("vit")],
-  num_labels: [null, (v) => (v === null || (typeof v === "number" && Number.isInteger(v) && v >= 1) ? null : `expected an integer >= 1, got ${JSON.stringify(v)}`)],
+  num_labels: [null, (v) => (v === null || (typeof v === "number" && Number.isInteger(v) && v >= 1) ? null : `expected an integer >= 1, got ${showValue(v)}`)],
 };
 
 /** ViT fields that do not change last_hidden_state or the classifier's logits. */
@@ -95,18 +96,15 @@ export function parseHfViTConfig(config: string | object, op = "loadHfViT"): HfV
   };
   let o: unknown = config;
   if (typeof config === "string") {
-    try {
-      o = JSON.parse(config) as unknown;
-    } catch (e) {
-      fail([`not JSON (${(e as Error).message})`]);
-    }
+    const r = parseConfigText(config);
+    o = "problem" in r ? fail([r.problem]) : r.value;
   }
-  if (typeof o !== "object" || o === null || Array.isArray(o)) return fail([`expected a JSON object, got ${Array.isArray(o) ? "an array" : String(o)}`]);
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return fail([`expected a JSON object, got ${Array.isArray(o) ? "an array" : showValue(o)}`]);
   const c = o as Record<string, unknown>;
   const problems: string[] = [];
   // id2label / label2id (transformers writes both) count as ignored: they only name the classes
   const unknown = Object.keys(c).filter((k) => !(k in VIT_FIELDS) && !HF_IGNORED_FIELDS.includes(k) && !VIT_IGNORED.includes(k));
-  if (unknown.length) problems.push(`unknown fields: ${unknown.join(", ")}`);
+  if (unknown.length) problems.push(unknownFieldsProblem(unknown));
   const v: Record<string, unknown> = {};
   for (const [k, [dflt, check]] of Object.entries(VIT_FIELDS)) {
     v[k] = k in c ? c[k] : dflt;
@@ -121,7 +119,7 @@ export function parseHfViTConfig(config: string | object, op = "loadHfViT"): HfV
   const patchSize = Array.isArray(ps) ? ps[0] : ps;
   if (good("hidden_size") && good("num_attention_heads") && E % H !== 0) problems.push(`hidden_size expected a multiple of num_attention_heads (${H}), got ${E}`);
   if (good("image_size") && good("patch_size") && (imageSize[0] % patchSize !== 0 || imageSize[1] % patchSize !== 0)) {
-    problems.push(`image_size expected multiples of patch_size (${patchSize}), got ${JSON.stringify(img)}`);
+    problems.push(`image_size expected multiples of patch_size (${patchSize}), got ${showValue(img)}`);
   }
   if (good("hidden_size") && good("intermediate_size") && (I / E) * E !== I) {
     problems.push(`intermediate_size expected a width qkv's ViT can hold as hidden_size * ratio, got ${I} for hidden_size ${E}`);
@@ -203,6 +201,8 @@ export function loadHfViT(config: string | object, tensors: Map<string, Tensor> 
     throw e;
   }
   const given = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
+  const tooDeep = layerBoundProblem(c.numHiddenLayers, given.size);
+  if (tooDeep) throw new HfConfigError(op, [tooDeep], "a ViT config qkv can build");
   const prefix = [...given.keys()].some((n) => n.startsWith("vit.")) ? "vit." : "";
   const byName = new Map<string, Tensor>();
   const unexpected: string[] = [];
@@ -213,6 +213,12 @@ export function loadHfViT(config: string | object, tensors: Map<string, Tensor> 
     else if (!POOLER.includes(k)) byName.set(k, t);
   }
   const classifier = byName.has("classifier.weight") || byName.has("classifier.bias");
+  // without a classifier the head is built of zeros: no larger than the checkpoint's weights
+  const weights = [...given.values()].reduce((n, t) => n + t.data.length, 0);
+  if (!classifier && c.numLabels * c.hiddenSize > weights) {
+    throw new HfConfigError(op, [`num_labels expected a zero head (num_labels x hidden_size) no larger than the checkpoint's ${weights} weights, got ${c.numLabels} x ${c.hiddenSize}`],
+      "a ViT config qkv can build");
+  }
   const map = hfViTNameMap(c, { classifier });
   const known = new Set(map.map((r) => r.hf));
   for (const k of byName.keys()) if (!known.has(k)) unexpected.push(k.startsWith("classifier.") ? k : prefix + k);

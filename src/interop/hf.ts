@@ -35,6 +35,7 @@ import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
 import { TransformerEncoder, TransformerEncoderLayer, type Activation } from "../nn/transformer.js";
 import { DTypeError, ShapeError, StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
+import { layerBoundProblem, parseConfigText, showValue, unknownFieldsProblem } from "./hf-config.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 
 /** The fields of a BERT config.json that qkv builds from (camelCased), with transformers' defaults. */
@@ -63,9 +64,9 @@ export class HfConfigError extends ValueError {
 
 // field -> [default, check]; the checks return a problem or null
 type Check = (v: unknown) => string | null;
-const int = (min: number): Check => (v) => (typeof v === "number" && Number.isInteger(v) && v >= min ? null : `expected an integer >= ${min}, got ${JSON.stringify(v)}`);
-const prob: Check = (v) => (typeof v === "number" && v >= 0 && v < 1 ? null : `expected a probability in [0, 1), got ${JSON.stringify(v)}`);
-const oneOf = (...xs: unknown[]): Check => (v) => (xs.includes(v) ? null : `expected ${xs.map((x) => JSON.stringify(x)).join(" or ")}, got ${JSON.stringify(v)}`);
+const int = (min: number): Check => (v) => (typeof v === "number" && Number.isInteger(v) && v >= min ? null : `expected an integer >= ${min}, got ${showValue(v)}`);
+const prob: Check = (v) => (typeof v === "number" && v >= 0 && v < 1 ? null : `expected a probability in [0, 1), got ${showValue(v)}`);
+const oneOf = (...xs: unknown[]): Check => (v) => (xs.includes(v) ? null : `expected ${xs.map((x) => JSON.stringify(x)).join(" or ")}, got ${showValue(v)}`);
 
 const BERT_FIELDS: Record<string, [unknown, Check]> = {
   vocab_size: [30522, int(1)],
@@ -78,8 +79,8 @@ const BERT_FIELDS: Record<string, [unknown, Check]> = {
   attention_probs_dropout_prob: [0.1, prob],
   max_position_embeddings: [512, int(1)],
   type_vocab_size: [2, int(1)],
-  layer_norm_eps: [1e-12, (v) => (typeof v === "number" && v >= 0 ? null : `expected a number >= 0, got ${JSON.stringify(v)}`)],
-  pad_token_id: [0, (v) => (v === null || (typeof v === "number" && Number.isInteger(v) && v >= 0) ? null : `expected a token id or null, got ${JSON.stringify(v)}`)],
+  layer_norm_eps: [1e-12, (v) => (typeof v === "number" && v >= 0 ? null : `expected a number >= 0, got ${showValue(v)}`)],
+  pad_token_id: [0, (v) => (v === null || (typeof v === "number" && Number.isInteger(v) && v >= 0) ? null : `expected a token id or null, got ${showValue(v)}`)],
   // what qkv's BertModel is: an absolute-position encoder without cross-attention
   position_embedding_type: ["absolute", oneOf("absolute")],
   is_decoder: [false, oneOf(false)],
@@ -107,17 +108,15 @@ export const HF_IGNORED_FIELDS: readonly string[] = [
 export function parseHfBertConfig(config: string | object, op = "loadHfBert"): HfBertConfig {
   let o: unknown = config;
   if (typeof config === "string") {
-    try {
-      o = JSON.parse(config) as unknown;
-    } catch (e) {
-      throw new HfConfigError(op, [`not JSON (${(e as Error).message})`]);
-    }
+    const r = parseConfigText(config);
+    if ("problem" in r) throw new HfConfigError(op, [r.problem]);
+    o = r.value;
   }
-  if (typeof o !== "object" || o === null || Array.isArray(o)) throw new HfConfigError(op, [`expected a JSON object, got ${Array.isArray(o) ? "an array" : String(o)}`]);
+  if (typeof o !== "object" || o === null || Array.isArray(o)) throw new HfConfigError(op, [`expected a JSON object, got ${Array.isArray(o) ? "an array" : showValue(o)}`]);
   const c = o as Record<string, unknown>;
   const problems: string[] = [];
   const unknown = Object.keys(c).filter((k) => !(k in BERT_FIELDS) && !HF_IGNORED_FIELDS.includes(k));
-  if (unknown.length) problems.push(`unknown fields: ${unknown.join(", ")}`);
+  if (unknown.length) problems.push(unknownFieldsProblem(unknown));
   const v: Record<string, unknown> = {};
   for (const [k, [dflt, check]] of Object.entries(BERT_FIELDS)) {
     v[k] = k in c ? c[k] : dflt;
@@ -279,6 +278,8 @@ export function loadHfBert(config: string | object, tensors: Map<string, Tensor>
   const op = "loadHfBert";
   const c = parseHfBertConfig(config, op);
   const given = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
+  const tooDeep = layerBoundProblem(c.numHiddenLayers, given.size);
+  if (tooDeep) throw new HfConfigError(op, [tooDeep]);
   const names = [...given.keys()];
   const prefix = names.some((n) => n.startsWith("bert.")) ? "bert." : "";
   const byName = new Map<string, Tensor>();
