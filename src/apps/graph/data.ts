@@ -14,7 +14,8 @@
  * - `edges`: [sources, targets], an undirected graph with each edge once and no self-loops (the
  *   models see both directions);
  * - `features` (optional): `{ kind: "bag-of-words", vocabulary: V words, indices: N lists of word
- *   indices }`; without it, every node's feature is its one-hot id (N <= MAX_ONE_HOT_NODES);
+ *   indices }` with N x V <= MAX_FEATURE_VALUES; without it, every node's feature is its one-hot
+ *   id (N <= MAX_ONE_HOT_NODES);
  * - `split`: `{ train, valid, test }`, disjoint node lists (train and test not empty).
  */
 import { parseJsonBounded } from "../../io/json.js";
@@ -28,6 +29,8 @@ export const MAX_GRAPH_CLASSES = 1_000;
 export const MAX_VOCABULARY = 100_000;
 /** Largest graph without features (its one-hot ids are an [N, N] matrix). */
 export const MAX_ONE_HOT_NODES = 4_096;
+/** Largest feature matrix (nodes × vocabulary float32 values, 256 MiB) that graphTensors builds. */
+export const MAX_FEATURE_VALUES = 2 ** 26;
 
 export interface GraphSplit {
   train: Int32Array;
@@ -98,6 +101,10 @@ export function parseGraphDataset(text: string, file: string): GraphDataset {
     if (typeof f !== "object" || Array.isArray(f)) fail("features", "an object { kind, vocabulary, indices }", kind(f));
     if (f.kind !== "bag-of-words") fail("features.kind", '"bag-of-words"', kind(f.kind));
     const vocabulary = strings("features.vocabulary", f.vocabulary, 1, MAX_VOCABULARY);
+    // the [N, V] feature matrix is bounded before anything is built in its size
+    if (N * vocabulary.length > MAX_FEATURE_VALUES) {
+      fail("features.vocabulary", `at most ${MAX_FEATURE_VALUES} feature values (nodes x vocabulary words)`, `${N} x ${vocabulary.length}`);
+    }
     if (!Array.isArray(f.indices) || f.indices.length !== N) fail("features.indices", `${N} lists of word indices (one per node)`, kind(f.indices));
     const indices = (f.indices as unknown[]).map((v, i) => ints(`features.indices[${i}]`, v, vocabulary.length, "word indices", vocabulary.length));
     features = { vocabulary, indices };
