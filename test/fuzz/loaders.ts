@@ -1,6 +1,8 @@
 /**
  * Fuzz targets for every file loader: safetensors (bytes and files), checkpoints, tokenizer.json
- * (text and files), TSV (text and files) and text-model directories. Each hostile input must give
+ * (text and files), TSV (text and files), text-model directories, and those of app-loaders.ts
+ * (PNG images, IDX image sets, classifier models, graph datasets) and hf-loaders.ts (Hugging Face
+ * ViT and BERT imports). Each hostile input must give
  * a FormatError that names the field (and the file, for the file loaders), or a correct result;
  * nothing else may escape, and no input may take longer than the harness's case limit.
  *
@@ -14,6 +16,7 @@ import { join } from "node:path";
 import { decodeTextModel, encodeTextModel } from "../../src/apps/text/model-file.js";
 import { loadTextModelDir, readTsvFile } from "../../src/apps/text/node-files.js";
 import { parseTsv } from "../../src/data/tsv.js";
+import { loadHfBertDir, loadHfViTDir } from "../../src/interop/hf-node.js";
 import { decodeSafetensors, encodeSafetensors } from "../../src/io/safetensors.js";
 import { loadSafetensors, loadSafetensorsHeader } from "../../src/io/safetensors-node.js";
 import { Linear } from "../../src/nn/layers.js";
@@ -25,7 +28,9 @@ import { full, tensor, type Tensor } from "../../src/tensor/tensor.js";
 import { BpeTokenizer } from "../../src/text/bpe.js";
 import { loadTokenizer } from "../../src/text/node.js";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/node/checkpoint.js";
+import { appFileLoaders, appLoaderTargets } from "./app-loaders.js";
 import { expectTyped, Finding, target, type FuzzTarget } from "./harness.js";
+import { hfLoaderTargets } from "./hf-loaders.js";
 import { mutatedBytes, mutatedJson, structuredSafetensors } from "./hostile.js";
 
 const FORMAT = [FormatError] as const;
@@ -188,16 +193,20 @@ export async function loaderTargets(dir: string): Promise<FuzzTarget[]> {
   });
   add({
     name: "file loaders on paths that are not files",
-    arbitrary: fc.tuple(fc.constantFrom("loadSafetensors", "loadSafetensorsHeader", "loadCheckpoint", "loadTokenizer", "readTsvFile", "loadTextModelDir"), badPaths(dir, ".safetensors")),
+    arbitrary: fc.tuple(fc.constantFrom("loadSafetensors", "loadSafetensorsHeader", "loadCheckpoint", "loadTokenizer", "readTsvFile", "loadTextModelDir",
+      ...Object.keys(appFileLoaders), "loadHfViTDir", "loadHfBertDir"), badPaths(dir, ".safetensors")),
     weight: 0.5,
     check: async ([fn, p]) => {
       const run: Record<string, () => Promise<unknown>> = {
         loadSafetensors: () => loadSafetensors(p), loadSafetensorsHeader: () => loadSafetensorsHeader(p), loadCheckpoint: () => loadCheckpoint(p),
         loadTokenizer: () => loadTokenizer(p), readTsvFile: () => readTsvFile(p, ["en"]), loadTextModelDir: () => loadTextModelDir(p),
+        loadHfViTDir: () => loadHfViTDir(p), loadHfBertDir: () => loadHfBertDir(p),
+        ...Object.fromEntries(Object.entries(appFileLoaders).map(([k, f]) => [k, () => f(p)])),
       };
       const shown = p.split("\u0000")[0]!;
       await expectTyped(run[fn]!, { allowed: [FormatError, ValueError], mustName: [shown.slice(0, 40)] });
     },
   });
+  targets.push(...appLoaderTargets(dir), ...hfLoaderTargets(dir));
   return targets;
 }
