@@ -19,21 +19,12 @@ import {
   availableBackends, backward, conv2d, Generator, getBackend, loadBackends, mul, noGrad, randn, setBackend, setNumThreads,
   type BackendName, type Conv2dArgs,
 } from "../src/node.js";
+import { benchArgs } from "./argv.js";
 import { wallAndCpu } from "./lib.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
-function opt(name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-function num(name: string, fallback: number): number {
-  const v = opt(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer, got ${v}`);
-  return n;
-}
+const { opt, int: num } = benchArgs(argv);
 if (argv.includes("-h") || argv.includes("--help")) {
   console.log("npm run bench -- conv [--backends native,wasm] [--batch 32] [--channels 64] [--size 32] [--kernel 3] [--reps 10] [--threads 2] [--python PATH] [--no-peers]");
   process.exit(0);

@@ -18,21 +18,12 @@ import {
   availableBackends, backward, Generator, loadBackends, noGrad, randn, scaledDotProductAttention, setBackend, setNumThreads,
   type BackendName, type Tensor,
 } from "../src/node.js";
+import { benchArgs } from "./argv.js";
 import { wallAndCpu } from "./lib.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
-function opt(name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-function int(name: string, fallback: number): number {
-  const v = opt(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer, got ${v}`);
-  return n;
-}
+const { opt, int } = benchArgs(argv);
 const usage = "npm run bench -- short-attention [--backends native,wasm] [--shapes 128x4x50x16,...] [--reps 10] [--threads 1] [--forward] [--python PATH] [--no-peers]";
 if (argv.includes("-h") || argv.includes("--help")) {
   console.log(usage);

@@ -8,28 +8,11 @@ wall and process CPU ms over the repeats, after two warm-up runs.
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn.functional as F
 
-
-def median(xs):
-    s = sorted(xs)
-    m = len(s) // 2
-    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
-
-
-def timed(fn, reps):
-    fn()
-    fn()
-    wall, cpu = [], []
-    for _ in range(reps):
-        c0, t0 = time.process_time(), time.perf_counter()
-        fn()
-        wall.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
-    return {"ms": median(wall), "cpuMs": median(cpu)}
+from timing import timed
 
 
 def main():
