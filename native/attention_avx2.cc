@@ -151,17 +151,6 @@ void tileGemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
-struct TileOps : RowOps {
-  static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
-                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
-    tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
-  }
-  static void gemmR(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
-                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
-    tileGemm<true>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
-  }
-};
-
 #include "attention_impl.h"
 
 }  // namespace avx2

@@ -121,7 +121,7 @@ inline __m512 exp16(__m512 x) {
   return _mm512_scalef_ps(y, n);
 }
 
-struct TileOps {
+struct RowOps {
   static float rowMax(const float* s, int64_t n) {
     __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
     for (int64_t j = 0; j < n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(s + j));
@@ -140,14 +140,6 @@ struct TileOps {
   static void expShift(float* s, int64_t n, float m) {
     const __m512 mv = _mm512_set1_ps(m);
     for (int64_t j = 0; j < n; j += 16) _mm512_storeu_ps(s + j, exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), mv)));
-  }
-  static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
-                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
-    tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
-  }
-  static void gemmR(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
-                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
-    tileGemm<true>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
   }
 };
 

@@ -1,5 +1,5 @@
 // The fused attention driver, written once and compiled per instruction set: it is included inside
-// namespace qkv::<isa> after that namespace's TileOps (so plain loops here vectorize for the
+// namespace qkv::<isa> after that namespace's RowOps and tileGemm (so plain loops here vectorize for the
 // instruction set of the including file). No include guard on purpose.
 //
 // TileOps::rowMax(s, n), TileOps::expShiftSum(s, n, m) (s = exp(s - m), returns the sum) and
@@ -21,6 +21,18 @@
 //   With fewer kv heads than threads: dK, dV by key blocks over the pool, then dQ by query tiles,
 //   each tile recomputed and its key blocks summed in the same order. Either way every output
 //   element is summed by one task in one order, so the bits do not depend on the thread count.
+
+// The tile products of the including file's tileGemm<kRowMajorA>, and its RowOps.
+struct TileOps : RowOps {
+  static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
+                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
+    tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
+  }
+  static void gemmR(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
+                    int64_t N, int64_t K, bool accumulate, const float* rowScale) {
+    tileGemm<true>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
+  }
+};
 
 #ifndef QKV_BR
 #define QKV_BR 96
