@@ -13,6 +13,7 @@ export * from "./tensor/errors.js";
 export { numel, broadcastShapes, type Shape } from "./tensor/shape.js";
 export * from "./tensor/rng.js";
 export * from "./tensor/tensor.js";
+export { setBufferPool, clearPool, poolBytes } from "./tensor/pool.js";
 
 export type { Backend, BackendName, AttentionArgs, Conv2dArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
 export { setBackend, getBackend, availableBackends, registerBackend } from "./backend/registry.js";

@@ -11,9 +11,11 @@
 import { allocate } from "../tensor/dtype.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
+import { trackBorn } from "../tensor/pool.js";
 import { Tensor } from "../tensor/tensor.js";
 import { addTensors, checkGradShape, GradSums, zerosLike } from "./grad-sums.js";
 import { noGrad } from "./graph.js";
+import { Recycler } from "./recycle.js";
 
 /** Computes gradients of `root` (a scalar, or any tensor given its `gradient`). */
 export function backward(root: Tensor, gradient?: Tensor): void {
@@ -53,28 +55,62 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const sums = new GradSums();
-  noGrad(() => {
+  // gradient temporaries go back to the buffer pool as soon as nothing pending refers to them
+  const rc = new Recycler();
+  for (const t of order) rc.pin(t);
+  rc.ref(seed);
+  noGrad(() => trackBorn(rc.born, () => {
     for (let n = order.length - 1; n >= 0; n--) {
       const t = order[n]!;
       const g = grads.get(t);
       if (!g) continue;
       grads.delete(t);
+      rc.unref(g);
       if (t.gradFn === null) {
-        t.grad = t.grad === null ? sums.take(g) : addTensors(zerosLike(t.grad), t.grad, g);
+        if (t.grad === null) {
+          // an op's gradient that nothing else refers to becomes the leaf's own, uncopied
+          t.grad = rc.exclusive(g) ? sums.release(g) : sums.take(g);
+          if (t.grad === g) rc.pin(g);
+          else rc.drop(g);
+        } else {
+          t.grad = addTensors(zerosLike(t.grad), t.grad, g);
+          rc.pin(t.grad);
+          rc.drop(g);
+        }
         continue;
       }
-      if (t.retainsGrad) t.grad = t.grad === null ? g.clone() : addTensors(zerosLike(t.grad), t.grad, g);
+      if (t.retainsGrad) {
+        t.grad = t.grad === null ? g.clone() : addTensors(zerosLike(t.grad), t.grad, g);
+        rc.pin(t.grad);
+      }
       const fn = t.gradFn;
       const gi = fn.backward(sums.release(g));
+      const dead: Tensor[] = [g];
       for (let k = 0; k < fn.inputs.length; k++) {
         const inp = fn.inputs[k]!;
         const gk = gi[k];
-        if (!gk || !inp.requiresGrad) continue;
+        if (!gk) continue;
+        const gt = gk instanceof Tensor ? gk : gk.block;
+        if (!inp.requiresGrad) {
+          dead.push(gt);
+          continue;
+        }
         checkGradShape(gk, inp, fn.op, k);
-        grads.set(inp, sums.add(grads.get(inp) ?? null, gk, inp));
+        const prev = grads.get(inp) ?? null;
+        const acc = sums.add(prev, gk, inp);
+        if (acc !== prev) {
+          if (prev !== null) {
+            rc.unref(prev);
+            dead.push(prev);
+          }
+          rc.ref(acc);
+        }
+        if (acc !== gt) dead.push(gt);
+        grads.set(inp, acc);
       }
+      for (const d of dead) rc.drop(d);
     }
-  });
+  }));
 }
 
 /** Clears `.grad` of the given tensors. */

@@ -9,7 +9,7 @@ import type { AttentionArgs } from "../backend/backend.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { backendFor, empty, fdata } from "./util.js";
+import { backendFor, emptyUninit, fdata } from "./util.js";
 
 export interface FusedMask {
   /** Additive mask values (0 or -Infinity for bool masks). */
@@ -31,11 +31,11 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: FusedMask 
     dropoutP, seedK0: seed.k0, seedK1: seed.k1, seedStart: seed.start,
   };
   const be = backendFor(q.dtype);
-  const out = empty([B, H, L, Dv], q.dtype);
-  const lse = empty([B, H, L], q.dtype);
+  const out = emptyUninit([B, H, L, Dv], q.dtype);
+  const lse = emptyUninit([B, H, L], q.dtype);
   be.attentionForward(fdata(out), fdata(lse), fdata(q), fdata(k), fdata(v), args);
   return attach(out, "fusedAttention", [q, k, v], (g) => {
-    const dq = empty(q.shape, q.dtype), dk = empty(k.shape, q.dtype), dv = empty(v.shape, q.dtype);
+    const dq = emptyUninit(q.shape, q.dtype), dk = emptyUninit(k.shape, q.dtype), dv = emptyUninit(v.shape, q.dtype);
     be.attentionBackward(fdata(dq), fdata(dk), fdata(dv), fdata(g), fdata(q), fdata(k), fdata(v), fdata(out), fdata(lse), args);
     return [dq, dk, dv];
   });

@@ -15,7 +15,7 @@ import { isFloat, promote, type FloatArray } from "../tensor/dtype.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides, broadcastsTo } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { backendFor, empty, fdata, floatOf, scalar, sumToShape } from "./util.js";
+import { backendFor, empty, emptyUninit, fdata, floatOf, scalar, sumToShape } from "./util.js";
 
 export type TensorLike = Tensor | number;
 
@@ -32,7 +32,7 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, name: string): Tensor {
   if (a.dtype !== dtype || b.dtype !== dtype) {
     throw new DTypeError(name, a.dtype !== dtype ? "a" : "b", dtype, a.dtype !== dtype ? a.dtype : b.dtype);
   }
-  const out = empty(outShape, dtype);
+  const out = emptyUninit(outShape, dtype);
   backendFor(dtype).binary(op, fdata(out), fdata(a), fdata(b), outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
   return out;
 }
@@ -108,7 +108,7 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
 function unaryRaw(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
   expectTensor(x, "x", name);
   const dtype = floatOf(x, "x", name);
-  const out = empty(x.shape, dtype);
+  const out = emptyUninit(x.shape, dtype);
   backendFor(dtype).unary(op, fdata(out), fdata(x), x.size, alpha);
   return out;
 }

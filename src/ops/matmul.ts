@@ -12,11 +12,11 @@ import { ShapeError, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { expand, reshape } from "./shape.js";
-import { backendFor, empty, fdata, sameFloat, sumToShape } from "./util.js";
+import { backendFor, empty, emptyUninit, fdata, sameFloat, sumToShape } from "./util.js";
 
 /** out [P, M, N] = op(a) @ op(b) for 3-D operands whose batch is P or 1. */
 function bmm(a: Tensor, b: Tensor, P: number, M: number, N: number, K: number, transA: boolean, transB: boolean): Tensor {
-  const out = empty([P, M, N], a.dtype);
+  const out = emptyUninit([P, M, N], a.dtype);
   const sa = a.shape[0] === 1 ? 0 : M * K, sb = b.shape[0] === 1 ? 0 : K * N;
   backendFor(a.dtype).matmul(fdata(out), fdata(a), fdata(b), P, M, N, K, transA, transB, sa, sb, false);
   return out;
@@ -84,7 +84,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   const R = x.size / I;
   const be = backendFor(x.dtype);
-  const out = empty([...x.shape.slice(0, -1), O], x.dtype);
+  const out = emptyUninit([...x.shape.slice(0, -1), O], x.dtype);
   const od = fdata(out);
   be.matmul(od, fdata(x), fdata(weight), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
   if (bias) be.binary("add", od, od, fdata(bias), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]
@@ -93,11 +93,11 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     const gd = fdata(g);
     let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
     if (x.requiresGrad) {
-      dx = empty(x.shape, x.dtype);
+      dx = emptyUninit(x.shape, x.dtype);
       be.matmul(fdata(dx), gd, fdata(weight), 1, R, I, O, false, false, 0, 0, false); // [R, out] @ [out, in]
     }
     if (weight.requiresGrad) {
-      dw = empty(weight.shape, x.dtype);
+      dw = emptyUninit(weight.shape, x.dtype);
       be.matmul(fdata(dw), gd, fdata(x), 1, O, I, R, true, false, 0, 0, false); // [out, R] @ [R, in]
     }
     if (bias && bias.requiresGrad) {

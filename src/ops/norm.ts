@@ -9,7 +9,7 @@ import { attach } from "../autograd/graph.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { numel, sameShape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { backendFor, empty, fdata, floatOf, sameFloat } from "./util.js";
+import { backendFor, empty, emptyUninit, fdata, floatOf, sameFloat } from "./util.js";
 
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   expectTensor(x, "x", "layerNorm");
@@ -28,14 +28,14 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const cols = numel(normalizedShape);
   const rows = cols === 0 ? 0 : x.size / cols;
   const be = backendFor(dtype);
-  const out = empty(x.shape, dtype);
+  const out = emptyUninit(x.shape, dtype);
   const mean = empty([rows], dtype), rstd = empty([rows], dtype);
   be.layerNorm(fdata(out), fdata(mean), fdata(rstd), fdata(x), weight ? fdata(weight) : null, bias ? fdata(bias) : null, rows, cols, eps);
   const inputs: Tensor[] = [x];
   if (weight) inputs.push(weight);
   if (bias) inputs.push(bias);
   return attach(out, "layerNorm", inputs, (g) => {
-    const dx = empty(x.shape, dtype);
+    const dx = emptyUninit(x.shape, dtype);
     const dw = weight ? empty(weight.shape, dtype) : null;
     const db = bias ? empty(bias.shape, dtype) : null;
     be.layerNormBackward(fdata(dx), dw ? fdata(dw) : null, db ? fdata(db) : null, fdata(g), fdata(x), fdata(mean), fdata(rstd),

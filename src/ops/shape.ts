@@ -13,7 +13,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { stridedCopy } from "../backend/js/copy.js";
-import { backendFor, empty, fdata, sumToShape } from "./util.js";
+import { backendFor, empty, emptyUninit, fdata, sumToShape } from "./util.js";
 
 /** Same data, new shape; one entry may be -1. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -62,7 +62,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (p.length !== r || new Set(p).size !== r) throw new ValueError("permute", "dims", `a permutation of ${r} dims`, `[${dims.join(", ")}]`);
   if (p.every((d, i) => d === i)) return x;
   const outShape = p.map((d) => x.shape[d]!);
-  const out = empty(outShape, x.dtype);
+  const out = emptyUninit(outShape, x.dtype);
   const inStr = stridesOf(x.shape);
   const st = p.map((d) => inStr[d]!); // input stride of each output dim
   if (out.size > 0) copyStrided(out, x, outShape, st);
@@ -93,7 +93,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   const s = shape.map((d, i) => (d === -1 ? x.shape[i - off]! : d));
   if (off < 0 || !broadcastsTo(x.shape, s)) throw new ShapeError("expand", "shape", `a shape ${fmtShape(x.shape)} broadcasts to`, fmtShape(shape));
   if (sameShape(s, x.shape)) return x;
-  const out = empty(s, x.dtype);
+  const out = emptyUninit(s, x.dtype);
   if (out.size > 0) copyStrided(out, x, s, broadcastStrides(x.shape, s));
   return attach(out, "expand", [x], (g) => [sumToShape(g, x.shape)]);
 }

@@ -11,16 +11,16 @@ import { ShapeError } from "../tensor/errors.js";
 import { normAxis } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { transpose } from "./shape.js";
-import { backendFor, empty, fdata, floatOf } from "./util.js";
+import { backendFor, emptyUninit, fdata, floatOf } from "./util.js";
 
 function softmaxLast(x: Tensor, log: boolean): Tensor {
   const cols = x.shape[x.rank - 1] ?? 1;
   const rows = cols === 0 ? 0 : x.size / cols;
   const be = backendFor(x.dtype);
-  const out = empty(x.shape, x.dtype);
+  const out = emptyUninit(x.shape, x.dtype);
   be.softmax(fdata(out), fdata(x), rows, cols, log);
   return attach(out, log ? "logSoftmax" : "softmax", [x], (g) => {
-    const dx = empty(x.shape, g.dtype);
+    const dx = emptyUninit(x.shape, g.dtype);
     be.softmaxBackward(fdata(dx), fdata(out), fdata(g), rows, cols, log);
     return [dx];
   });

@@ -1,7 +1,7 @@
 /** Shared plumbing of the op layer: making outputs, picking the backend, reducing broadcast grads. */
 import type { Backend } from "../backend/backend.js";
 import { getBackend, jsBackend } from "../backend/registry.js";
-import { allocate, type DType, type FloatArray, type FloatDType } from "../tensor/dtype.js";
+import { allocate, allocateUninit, type DType, type FloatArray, type FloatDType } from "../tensor/dtype.js";
 import { DTypeError, ValueError } from "../tensor/errors.js";
 import { numel, sameShape, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -9,6 +9,11 @@ import { Tensor } from "../tensor/tensor.js";
 /** A fresh output tensor. */
 export function empty(shape: Shape, dtype: DType): Tensor {
   return new Tensor(allocate(dtype, numel(shape)), shape, dtype);
+}
+
+/** A fresh output tensor whose contents are unspecified: only for outputs a kernel writes in full. */
+export function emptyUninit(shape: Shape, dtype: DType): Tensor {
+  return new Tensor(allocateUninit(dtype, numel(shape)), shape, dtype);
 }
 
 /** The float data of a float tensor (callers have checked the dtype). */

@@ -3,6 +3,7 @@
  * (computed by the js backend); int32 holds indices; bool holds masks (one byte per element).
  */
 import { ValueError } from "./errors.js";
+import { noteBorn, poisoning, takeFloat32 } from "./pool.js";
 
 export type DType = "float32" | "float64" | "int32" | "bool";
 export type FloatDType = "float32" | "float64";
@@ -17,11 +18,20 @@ export interface ArrayFor {
   bool: Uint8Array;
 }
 
+/** A zero-filled array of n elements (float32 ones may come from the buffer pool, tensor/pool.ts). */
 export function allocate<D extends DType>(dtype: D, n: number): ArrayFor[D];
 export function allocate(dtype: DType, n: number): TypedArray {
+  if (dtype === "float32") {
+    const pooled = takeFloat32(n);
+    if (pooled !== null) return pooled.fill(0);
+  }
   try {
     switch (dtype) {
-      case "float32": return new Float32Array(n);
+      case "float32": {
+        const a = new Float32Array(n);
+        noteBorn(a);
+        return a;
+      }
       case "float64": return new Float64Array(n);
       case "int32": return new Int32Array(n);
       case "bool": return new Uint8Array(n);
@@ -31,6 +41,20 @@ export function allocate(dtype: DType, n: number): TypedArray {
     if (e instanceof RangeError) throw new ValueError("allocate", "size", "a tensor that fits in memory", `${n} ${dtype} elements`);
     throw e;
   }
+}
+
+/**
+ * An array of n elements whose contents are unspecified: for outputs a kernel writes in full.
+ * float32 ones come from the buffer pool without being zero-filled (the tests poison them with
+ * NaN, tensor/pool.ts); anything else is `allocate`'s.
+ */
+export function allocateUninit<D extends DType>(dtype: D, n: number): ArrayFor[D];
+export function allocateUninit(dtype: DType, n: number): TypedArray {
+  if (dtype === "float32") {
+    const pooled = takeFloat32(n);
+    if (pooled !== null) return poisoning() ? pooled.fill(NaN) : pooled;
+  }
+  return allocate(dtype, n);
 }
 
 export function isFloat(dtype: DType): dtype is FloatDType {
