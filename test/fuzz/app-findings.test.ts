@@ -10,10 +10,12 @@ import { deflateSync } from "node:zlib";
 import { after, describe, test } from "node:test";
 import { decodePngImage, maxPngDataBytes } from "../../src/apps/classify/png.js";
 import { MAX_FEATURE_VALUES, parseGraphDataset } from "../../src/apps/graph/data.js";
+import { loadGraphDataset, loadGraphModel } from "../../src/apps/graph/files.js";
 import { HfConfigError, hfBertNameMap, parseHfBertConfig, loadHfBert } from "../../src/interop/hf.js";
 import { loadHfBertDir, loadHfViTDir } from "../../src/interop/hf-node.js";
 import { hfViTNameMap, loadHfViT, parseHfViTConfig } from "../../src/interop/hf-vit.js";
 import { encodeSafetensors } from "../../src/io/safetensors.js";
+import { saveSafetensors } from "../../src/io/safetensors-node.js";
 import { FormatError } from "../../src/tensor/errors.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { concat, deepJson } from "./hostile.js";
@@ -95,5 +97,22 @@ describe("graph datasets", () => {
     };
     assert.throws(() => parseGraphDataset(JSON.stringify(doc), "wide.json"), (e: unknown) => e instanceof FormatError && e.arg === "features.vocabulary"
       && e.message === `loadGraphDataset: features.vocabulary expected at most ${MAX_FEATURE_VALUES} feature values (nodes x vocabulary words), got 1000 x 100000 (file wide.json)`);
+  });
+  test("a version (or other field) that cannot be turned into a string is described, not a TypeError (String({ toString: 1 }) threw)", () => {
+    const text = '{"format":"qkv-graph","version":{"toString":1},"name":"x"}';
+    assert.throws(() => parseGraphDataset(text, "v.json"), (e: unknown) => e instanceof FormatError && e.arg === "version"
+      && e.message === "loadGraphDataset: version expected 1, got object (file v.json)");
+  });
+  test("a graph model whose metadata fields cannot be turned into strings is a FormatError naming them", async () => {
+    const ds = await loadGraphDataset("karate");
+    const dir = mkdtempSync(join(tmpdir(), "qkv-graph-meta-"));
+    try {
+      const path = join(dir, "m.safetensors");
+      await saveSafetensors(path, { w: new Tensor(new Float32Array(2), [2], "float32") },
+        { "qkv.kind": "qkv-graph-node-classifier", "qkv.graph": `{"dataset":${JSON.stringify(ds.name)},"nodes":{"toString":1}}` });
+      await assert.rejects(loadGraphModel(path, ds), (e: unknown) => e instanceof FormatError && e.message.includes('({"toString":1} nodes)'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

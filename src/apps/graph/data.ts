@@ -63,7 +63,7 @@ export function parseGraphDataset(text: string, file: string): GraphDataset {
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) return fail("file", "a JSON object", kind(doc));
   const d = doc as Record<string, unknown>;
   if (d.format !== "qkv-graph") fail("format", '"qkv-graph"', kind(d.format));
-  if (d.version !== 1) fail("version", "1", String(d.version));
+  if (d.version !== 1) fail("version", "1", typeof d.version === "number" ? String(d.version) : kind(d.version));
   const str = (field: string, v: unknown): string => (typeof v === "string" ? v : fail(field, "a string", kind(v)));
   const strings = (field: string, v: unknown, min: number, max: number): string[] => {
     if (!Array.isArray(v) || v.length < min || v.length > max) return fail(field, `an array of ${min} to ${max} strings`, kind(v));

@@ -9,6 +9,7 @@
  * const model = await loadGraphModel("runs/karate-gat.safetensors", ds);
  * ```
  */
+import { showValue } from "../../interop/hf-config.js";
 import { openRegularFile, readBounded } from "../../io/files.js";
 import { parseJsonBounded } from "../../io/json.js";
 import { loadSafetensors, saveSafetensors } from "../../io/safetensors-node.js";
@@ -63,13 +64,13 @@ export async function loadGraphModel(path: string, ds: GraphDataset): Promise<No
   const kind = st.metadata["qkv.kind"];
   if (kind !== MODEL_KIND) fail("metadata qkv.kind", `"${MODEL_KIND}" (a model written by qkv graph train)`, kind === undefined ? "none" : JSON.stringify(kind.slice(0, 60)));
   const meta = parseJsonBounded(st.metadata["qkv.graph"] ?? "", op, "metadata qkv.graph", path) as Record<string, unknown> | null;
-  if (meta === null || typeof meta !== "object") return fail("metadata qkv.graph", "a JSON object", String(meta));
+  if (meta === null || typeof meta !== "object") return fail("metadata qkv.graph", "a JSON object", showValue(meta));
   if (meta.dataset !== ds.name || meta.nodes !== ds.nodes.length) {
-    fail("metadata qkv.graph", `a model of the dataset ${ds.name} (${ds.nodes.length} nodes)`, `a model of ${JSON.stringify(meta.dataset)} (${String(meta.nodes)} nodes)`);
+    fail("metadata qkv.graph", `a model of the dataset ${ds.name} (${ds.nodes.length} nodes)`, `a model of ${showValue(meta.dataset)} (${showValue(meta.nodes)} nodes)`);
   }
   const F = ds.features ? ds.features.vocabulary.length : ds.nodes.length, C = ds.classes.length;
   if (meta.inFeatures !== F || meta.classes !== C) {
-    fail("metadata qkv.graph", `a model of ${F} input features and ${C} classes (the dataset's)`, `${String(meta.inFeatures)} and ${String(meta.classes)}`);
+    fail("metadata qkv.graph", `a model of ${F} input features and ${C} classes (the dataset's)`, `${showValue(meta.inFeatures)} and ${showValue(meta.classes)}`);
   }
   let model: NodeClassifier;
   try {
