@@ -14,7 +14,7 @@ import { DateModel, flatLogits } from "../../src/apps/dates/model.js";
 import { makeBatch } from "../../src/apps/dates/batches.js";
 import { greedyDecode } from "../../src/apps/dates/decode.js";
 import { CharVocab, generateDatePairs, splitDates, type DatePair } from "../../src/data/dates.js";
-import { AdamW, captureAttention, clipGradNorm, crossEntropy, manualSeed, noGrad, reshape } from "../../src/index.js";
+import { AdamW, captureAttention, clipGradNorm, crossEntropy, freeGraph, manualSeed, noGrad, reshape } from "../../src/index.js";
 
 export interface TrainConfig {
   seed: number;
@@ -81,7 +81,9 @@ export class DatesTrainer {
     clipGradNorm(this.model.parameters(), 1);
     this.optimizer.step();
     this.steps++;
-    return loss.data[0]!;
+    const value = loss.data[0]!;
+    freeGraph(loss); // the next step reuses this one's buffers
+    return value;
   }
 
   /** Greedy outputs for `sources`. */

@@ -8,6 +8,7 @@
  * const [q, k, v] = chunk(qkv, 3, -1);
  * ```
  */
+import { noteView } from "../tensor/pool.js";
 import { attach } from "../autograd/graph.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
@@ -30,6 +31,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   }
   if (sameShape(s, x.shape)) return x;
   const out = new Tensor(x.data, s, x.dtype);
+  noteView(x.data);
   return attach(out, "reshape", [x], (g) => [reshape(g, x.shape)]);
 }
 
@@ -135,6 +137,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
     ? new Tensor(x.data.subarray(s * inner, (s + len) * inner), shape, x.dtype)
     : empty(shape, x.dtype);
   if (out.data.buffer !== x.data.buffer) copyBlock(out, x, d, s, step, false);
+  else noteView(x.data);
   // the gradient is g in the sliced block, zero elsewhere: handed to the engine as that block
   return attach(out, "slice", [x], (g) => [{ kind: "block", block: g, dim: d, start: s, step }]);
 }

@@ -30,6 +30,14 @@ export class DTypeError extends QkvError {}
 /** An option or scalar argument is out of range or of the wrong kind. */
 export class ValueError extends QkvError {}
 
+/** A tensor's data was given back to the buffer pool with its graph (freeGraph, fit's `freeGraph`). */
+export class FreedTensorError extends QkvError {
+  constructor(tensor: string) {
+    super("Tensor.data", "tensor", "a tensor whose data is still held",
+      `${tensor}, an intermediate of a training step whose graph was freed after the update (clone() it before freeGraph to keep it)`);
+  }
+}
+
 /** A state dict does not match a module: missing, unexpected or wrongly shaped entries. */
 export class StateDictError extends QkvError {
   constructor(

@@ -15,13 +15,15 @@
 
 /** Smaller buffers are cheap for the collector; pooling them would only cost lookups. */
 export const MIN_ELEMENTS = 1024;
-const CAP_BYTES = 256 * 2 ** 20;
-const PER_SIZE = 16;
+const CAP_BYTES = 512 * 2 ** 20;
+const PER_SIZE = 256;
 
 const free = new Map<number, Float32Array[]>();
 let pooledBytes = 0;
 let born: Set<ArrayBuffer> | null = null;
 let enabled = true;
+/** Tensors made as views of each buffer (reshape, contiguous slices, detach), besides its owner. */
+const views = new WeakMap<ArrayBuffer, number>();
 
 let poison = false;
 
@@ -71,6 +73,7 @@ export function recycleFloat32(a: Float32Array): void {
   let list = free.get(n);
   if (list === undefined) free.set(n, (list = []));
   if (list.length >= PER_SIZE) return;
+  views.delete(a.buffer as ArrayBuffer); // its tensors are gone: a new life starts without views
   list.push(a);
   pooledBytes += a.byteLength;
 }
@@ -84,6 +87,18 @@ export function trackBorn<T>(set: Set<ArrayBuffer>, fn: () => T): T {
   } finally {
     born = prev;
   }
+}
+
+
+/** Records that a new tensor shares `a`'s buffer. */
+export function noteView(a: ArrayBufferView): void {
+  const b = a.buffer as ArrayBuffer;
+  views.set(b, (views.get(b) ?? 0) + 1);
+}
+
+/** How many view tensors of the buffer were ever made (0 for a buffer with only its owner). */
+export function viewCount(b: ArrayBuffer): number {
+  return views.get(b) ?? 0;
 }
 
 /** Empties the pool (tests; freeing memory for other work). */

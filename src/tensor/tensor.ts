@@ -11,6 +11,7 @@
 import { allocate, type ArrayFor, type DType, type TypedArray, isFloat } from "./dtype.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "./errors.js";
 import { defaultGenerator, type Generator } from "./rng.js";
+import { noteView } from "./pool.js";
 import { numel, type Shape } from "./shape.js";
 
 /**
@@ -102,6 +103,7 @@ export class Tensor<D extends DType = DType> {
 
   /** A new leaf sharing no graph with this one (the data is shared, not copied). */
   detach(): Tensor<D> {
+    noteView(this.data);
     return new Tensor(this.data, this.shape, this.dtype);
   }
 

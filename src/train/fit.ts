@@ -19,6 +19,7 @@
  * ```
  */
 import { backward } from "../autograd/backward.js";
+import { freeGraph } from "../autograd/free-graph.js";
 import { noGrad } from "../autograd/graph.js";
 import { Module } from "../nn/module.js";
 import { clipGradNorm } from "../optim/clip.js";
@@ -79,6 +80,12 @@ export interface FitOptions<B> {
   seed?: number;
   /** Generators besides the default one whose positions go into checkpoints (e.g. a dropout generator). */
   generators?: Record<string, Generator>;
+  /**
+   * After each update, give the buffers of the step's intermediate tensors back to the buffer pool
+   * (autograd/free-graph.ts): the next step reuses them instead of allocating. Reading a tensor of
+   * the step's graph afterwards throws (trainStep's closures must not keep them). Default false.
+   */
+  freeGraph?: boolean;
 }
 
 export interface FitResult {
@@ -176,6 +183,7 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
     const gradNorm = opts.clipNorm !== undefined ? clipGradNorm(params, opts.clipNorm) : null;
     const lr = optimizer.paramGroups[0]!.lr;
     optimizer.step();
+    if (opts.freeGraph) freeGraph(loss);
     scheduler?.step();
     losses.push(lossValue);
     const done = s + 1;

@@ -137,7 +137,7 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   const progress = progressReporter({ label: "train", ...(opts.tty !== undefined ? { tty: opts.tty } : {}) });
   try {
     await fit<Batch>({
-      model, optimizer, scheduler, steps, seed, clipNorm: 1,
+      model, optimizer, scheduler, steps, seed, clipNorm: 1, freeGraph: true,
       batches: (s) => makeBatch(train.slice(s * batchSize, (s + 1) * batchSize), vocab),
       trainStep: (b) => crossEntropy(flatLogits(model.forward(b.src, b.srcPad, b.tgtIn)), reshape(b.tgtOut, [-1]), { ignoreIndex: vocab.padId, labelSmoothing: 0.05 }),
       onStep: progress,

@@ -83,7 +83,7 @@ async function runDates(s: Settings, H: number, seed: number): Promise<Run> {
   const scheduler = new LRScheduler(optimizer, warmupCosine({ warmupSteps, totalSteps: o.steps, minLr: 0.02 }));
   const t0 = performance.now();
   await fit<Batch>({
-    model, optimizer, scheduler, steps: o.steps, seed, clipNorm: 1,
+    model, optimizer, scheduler, steps: o.steps, seed, clipNorm: 1, freeGraph: true,
     batches: (i) => makeBatch(train.slice(i * o.batchSize, (i + 1) * o.batchSize), vocab),
     trainStep: (b) => crossEntropy(flatLogits(model.forward(b.src, b.srcPad, b.tgtIn)), reshape(b.tgtOut, [-1]), { ignoreIndex: vocab.padId, labelSmoothing: 0.05 }),
   });

@@ -75,7 +75,7 @@ export async function trainClassifier(model: SequenceClassifier, task: SequenceT
   const scheduler = steps > warmupSteps ? new LRScheduler(optimizer, warmupCosine({ warmupSteps, totalSteps: steps, minLr: 0.05 })) : undefined;
   const t0 = performance.now();
   const r = await fit<TaskBatch>({
-    model, optimizer, steps, seed, clipNorm: 1,
+    model, optimizer, steps, seed, clipNorm: 1, freeGraph: true,
     ...(scheduler ? { scheduler } : {}),
     batches: () => task.batch(batchSize, data),
     trainStep: (b) => crossEntropy(model.forward(b.ids), b.labels),

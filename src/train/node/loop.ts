@@ -138,7 +138,7 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
   try {
     result = await fit<B>({
       model: p.model, optimizer: p.optimizer, scheduler: p.scheduler, steps: totalSteps, seed: o.seed ?? 0, clipNorm: 1,
-      batches: p.batchAt, trainStep: p.lossOf, onStep,
+      batches: p.batchAt, trainStep: p.lossOf, onStep, freeGraph: true,
       evalEvery: o.evalEvery ?? 500,
       evaluate: () => p.evaluate(),
       onEval: async (r) => {

@@ -1,0 +1,73 @@
+/**
+ * Frees a training step's graph once its update is done: the buffers of the intermediate tensors
+ * (every non-leaf the loss was computed through) go back to the buffer pool (tensor/pool.ts), so the
+ * next step's forward reuses them instead of allocating and the garbage collector has little to do.
+ * Reading a freed tensor afterwards throws a `FreedTensorError`; keep what you need with `clone()`
+ * before the call. The loss itself, leaves (parameters, inputs) and anything sharing their memory
+ * are never freed, nor is a buffer shared with a tensor outside the graph (a `detach()`ed copy, a
+ * view taken with recording off): every view made of a buffer is counted (tensor/pool.ts), and a
+ * buffer goes back only when all the tensors that share it are on the graph.
+ *
+ * ```ts
+ * const loss = crossEntropy(model.forward(x), y);
+ * const value = loss.item();
+ * backward(loss);
+ * optimizer.step();
+ * freeGraph(loss); // fit({ freeGraph: true }) does this after every update
+ * ```
+ */
+import { FreedTensorError } from "../tensor/errors.js";
+import { MIN_ELEMENTS, recycleFloat32, viewCount } from "../tensor/pool.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+/** Makes every access to t's data throw (t's buffer has been given back). */
+function poison(t: Tensor): void {
+  const desc = t.toString();
+  Object.defineProperty(t, "data", {
+    get(): never {
+      throw new FreedTensorError(desc);
+    },
+  });
+}
+
+/** Gives back the buffers of root's graph's intermediate tensors; returns the bytes freed. */
+export function freeGraph(root: Tensor): number {
+  // every tensor the loss was computed through (as backward walks them)
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>([root]);
+  const stack: Tensor[] = [root];
+  while (stack.length) {
+    const t = stack.pop()!;
+    order.push(t);
+    for (const c of t.gradFn?.inputs ?? []) {
+      if (c.requiresGrad && !seen.has(c)) {
+        seen.add(c);
+        stack.push(c);
+      }
+    }
+  }
+  // the graph's tensors per buffer; leaves and the root pin theirs
+  const sharers = new Map<ArrayBuffer, Tensor[]>();
+  const pinned = new Set<ArrayBuffer>();
+  for (const t of order) {
+    const a = t.data;
+    if (!(a instanceof Float32Array)) continue;
+    const b = a.buffer as ArrayBuffer;
+    if (t.gradFn === null || t === root || b.byteLength < MIN_ELEMENTS * 4) {
+      pinned.add(b);
+      continue;
+    }
+    const list = sharers.get(b);
+    if (list) list.push(t);
+    else sharers.set(b, [t]);
+  }
+  let bytes = 0;
+  for (const [b, list] of sharers) {
+    // all of the buffer's tensors must be these: its owner and every view ever made of it
+    if (pinned.has(b) || list.length !== 1 + viewCount(b)) continue;
+    for (const t of list) poison(t);
+    recycleFloat32(new Float32Array(b));
+    bytes += b.byteLength;
+  }
+  return bytes;
+}

@@ -1,0 +1,90 @@
+/**
+ * freeGraph (autograd/free-graph.ts): a step's intermediate buffers go back to the pool after the
+ * update; the same training gives the same bits, freed tensors throw a typed error, and nothing
+ * shared with the world outside the graph is ever freed.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  AdamW, FreedTensorError, Generator, Linear, TransformerEncoderLayer, backward, crossEntropy, fit, freeGraph, matmul, mul, noGrad,
+  randint, randn, reshape, sum, tanh, type Tensor,
+} from "../../src/index.js";
+import { takeFloat32 } from "../../src/tensor/pool.js";
+
+/** Drains the pool, scribbling over every buffer that comes out. */
+function scribble(n: number): void {
+  for (let b = takeFloat32(n); b !== null; b = takeFloat32(n)) b.fill(12345);
+}
+
+async function train(free: boolean): Promise<number[]> {
+  const layer = new TransformerEncoderLayer(32, 4, { dimFeedforward: 64, dropout: 0, batchFirst: true, normFirst: true });
+  const head = new Linear(32, 5);
+  const g = new Generator(2);
+  for (const p of [...layer.parameters(), ...head.parameters()]) noGrad(() => p.data.set(randn(p.shape, { generator: g }).data.map((v) => v * 0.1)));
+  const params = [...layer.parameters(), ...head.parameters()];
+  const model = { parameters: () => params };
+  const optimizer = new AdamW(params, { lr: 1e-2 });
+  const x = randn([4, 24, 32], { generator: new Generator(3) });
+  const y = randint(0, 5, [4 * 24], { generator: new Generator(4) });
+  const { losses } = await fit({
+    model: layer, optimizer, steps: 6, batches: () => x, freeGraph: free,
+    trainStep: (b) => crossEntropy(reshape(head.forward(layer.forward(b)), [-1, 5]), y),
+  });
+  void model;
+  return losses;
+}
+
+describe("freeGraph", () => {
+  test("training with the graph freed after every update gives the same losses, bit for bit", async () => {
+    const kept = await train(false);
+    const freed = await train(true);
+    assert.deepEqual(freed, kept);
+  });
+
+  test("a freed intermediate throws FreedTensorError; the loss, leaves and parameters stay", () => {
+    const w = randn([40, 40], { requiresGrad: true, generator: new Generator(5) });
+    const x = randn([40, 40], { generator: new Generator(6) });
+    const h = tanh(matmul(x, w));
+    const loss = sum(mul(h, h));
+    backward(loss);
+    const value = loss.item(), wCopy = Array.from(w.data), xCopy = Array.from(x.data), gCopy = Array.from(w.grad!.data);
+    assert.ok(freeGraph(loss) >= 2 * 40 * 40 * 4);
+    scribble(1600);
+    assert.throws(() => h.data, (e: unknown) => e instanceof FreedTensorError && e.message.startsWith("Tensor.data: tensor expected a tensor whose data is still held, got Tensor(float32, [40, 40])"));
+    assert.throws(() => sum(h), FreedTensorError);
+    assert.equal(loss.item(), value);
+    assert.deepEqual(Array.from(w.data), wCopy);
+    assert.deepEqual(Array.from(x.data), xCopy);
+    assert.deepEqual(Array.from(w.grad!.data), gCopy);
+    // backward through the freed graph again is the typed error, not garbage
+    assert.throws(() => backward(loss), FreedTensorError);
+  });
+
+  test("intermediates shared outside the graph are kept: detached, viewed with recording off, or a view the loss does not use", () => {
+    const w = randn([32, 64], { requiresGrad: true, generator: new Generator(7) });
+    const x = randn([32, 32], { generator: new Generator(8) });
+    const a = tanh(matmul(x, w)), b = mul(matmul(x, w), 2), c = tanh(mul(matmul(x, w), 3));
+    const kept = a.detach();
+    const quiet = noGrad(() => reshape(b, [64, 32]));
+    const side = reshape(c, [16, 128]); // recorded, but not on the loss's path
+    const copies = [Array.from(kept.data), Array.from(quiet.data), Array.from(side.data)];
+    const loss = sum(mul(mul(a, b), c));
+    backward(loss);
+    freeGraph(loss);
+    scribble(32 * 64);
+    assert.deepEqual([Array.from(kept.data), Array.from(quiet.data), Array.from(side.data)], copies);
+    assert.deepEqual(Array.from(a.data), copies[0]);
+  });
+
+  test("parameters used through a view (reshape of a weight) are never freed", () => {
+    const w = randn([64, 32], { requiresGrad: true, generator: new Generator(9) });
+    const copy = Array.from(w.data);
+    const wr: Tensor = reshape(w, [32, 64]);
+    const loss = sum(tanh(matmul(randn([8, 32], { generator: new Generator(10) }), wr)));
+    backward(loss);
+    freeGraph(loss);
+    scribble(2048);
+    assert.deepEqual(Array.from(w.data), copy);
+    assert.deepEqual(Array.from(wr.data), copy);
+  });
+});
