@@ -1,0 +1,46 @@
+/// <reference types="@webgpu/types" />
+/**
+ * What a kernel function sees: device arrays, a pipeline cache and a way to record one dispatch.
+ * Kernel files (matmul.ts, elementwise.ts, ...) are plain functions over this interface;
+ * WebGPUKernels (kernels.ts) implements it.
+ *
+ * Binding convention of every kernel: binding 0 is the uniform parameter block, bindings 1.. are
+ * the outputs then the inputs in the order given to `dispatch`, and the last binding, when a table
+ * is given, is a read-only `array<u32>` (shapes and strides). The parameter block starts with one
+ * u32 per array, its element offset inside the bound window (`o_<name>` in WGSL, see wgsl.ts), then
+ * the kernel's own words.
+ */
+
+/** A device array: `length` float32 elements at element `offset` of `buffer`. */
+export interface GpuArray {
+  buffer: GPUBuffer;
+  offset: number;
+  length: number;
+}
+
+export interface KernelContext {
+  /** The compiled pipeline of `key`, compiled from `source()` the first time it is asked for. */
+  pipeline(key: string, source: () => string): GPUComputePipeline;
+  /**
+   * Records one dispatch of `pipeline` (named `kernel` in errors) over `groups` workgroups (a
+   * number is laid out over x and y; the kernel recovers it as wid.y * nwg.x + wid.x and guards
+   * against the excess). `params` are u32 words (floats through `f32Bits`).
+   */
+  dispatch(kernel: string, pipeline: GPUComputePipeline, outputs: readonly GpuArray[], inputs: readonly GpuArray[],
+    params: readonly number[], groups: number | readonly [number, number, number], table?: Uint32Array): void;
+  /** A temporary array of n elements, valid for dispatches recorded before `release`. */
+  scratch(n: number): GpuArray;
+  release(arr: GpuArray): void;
+  /** Floats of workgroup memory a kernel may use. */
+  readonly workgroupFloats: number;
+}
+
+const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
+
+/** The bits of x as float32, for a u32 parameter word. */
+export function f32Bits(x: number): number {
+  f32[0] = x;
+  return u32[0]!;
+}
+
+export const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);

@@ -1,0 +1,272 @@
+/// <reference types="@webgpu/types" />
+/**
+ * WebGPUKernels: the device, its buffer pool, the compiled pipelines (one per kernel and variant)
+ * and one command encoder the kernels record into. Its kernel methods mirror the Backend
+ * interface's (same arguments, same semantics, fp32) with GpuArray in place of FloatArray; work is
+ * submitted at `flush()`, by `read`, or when the encoder holds 256 dispatches.
+ *
+ * Errors that WebGPU reports asynchronously (a shader that does not compile, an allocation that
+ * ran out of memory, a validation error) are kept and thrown by the next `read` or `finish`; a
+ * lost device makes every later call throw DeviceLostError.
+ *
+ * ```ts
+ * const gpu = await WebGPUKernels.create(navigator.gpu);
+ * const a = gpu.upload(aHost), b = gpu.upload(bHost), out = gpu.alloc(M * N);
+ * gpu.matmul(out, a, b, 1, M, N, K, false, false, 0, 0, false);
+ * const host = await gpu.read(out); // Float32Array [M * N]
+ * ```
+ */
+import type { BinaryOp, UnaryOp } from "../backend.js";
+import { attentionBackward, attentionForward, type GpuAttentionArgs } from "./attention.js";
+import type { GpuArray, KernelContext } from "./context.js";
+import { stridedCopy } from "./copy.js";
+import { requestGpuDevice, type GpuDevice } from "./device.js";
+import { binary, unary } from "./elementwise.js";
+import { DeviceLostError, GpuValidationError, WebGPUUnsupportedError } from "./errors.js";
+import { layerNorm, layerNormBackward } from "./layernorm.js";
+import { matmul } from "./matmul.js";
+import { BufferPool } from "./pool.js";
+import { Recorder } from "./recorder.js";
+import { PipelineCache } from "./shader.js";
+import { softmax, softmaxBackward } from "./softmax.js";
+
+/** Workgroup memory a kernel plans for: 16 KiB (or less where the device has less), in floats. */
+const WORKGROUP_BYTES = 16384;
+
+export class WebGPUKernels implements KernelContext {
+  readonly recorder: Recorder;
+  readonly pool: BufferPool;
+  readonly workgroupFloats: number;
+  private readonly pipelines: PipelineCache;
+  private errors: Error[] = [];
+  private readonly checks = new Set<Promise<unknown>>();
+  private lost: { reason: string; message: string } | null = null;
+
+  /** Kernels on a device from `gpu` (default navigator.gpu); throws WebGPUUnavailableError. */
+  static async create(gpu?: Pick<GPU, "requestAdapter"> | null): Promise<WebGPUKernels> {
+    return new WebGPUKernels(await requestGpuDevice(gpu));
+  }
+
+  constructor(readonly gpu: GpuDevice) {
+    const keep = (e: Error): void => { this.errors.push(e); };
+    // a check WebGPU answers later: its error is kept until the next read or finish, which wait for it
+    const report = (check: Promise<Error | null>): void => {
+      const p = check.then((e) => { if (e) keep(e); }, (e: unknown) => { keep(e instanceof Error ? e : new Error(String(e))); });
+      this.checks.add(p);
+      void p.then(() => this.checks.delete(p));
+    };
+    this.recorder = new Recorder(gpu);
+    this.pool = new BufferPool(gpu, this.recorder, report);
+    this.pipelines = new PipelineCache(gpu.device, report);
+    this.workgroupFloats = Math.min(WORKGROUP_BYTES, gpu.limits.maxComputeWorkgroupStorageSize) / 4;
+    void gpu.device.lost.then((info) => { this.lost = { reason: info.reason ?? "unknown", message: info.message }; });
+    gpu.device.addEventListener("uncapturederror", (ev) => {
+      const message = (ev as GPUUncapturedErrorEvent).error.message;
+      keep(new GpuValidationError("WebGPUKernels", "recorded work", "no WebGPU errors", message));
+    });
+  }
+
+  /** Compiled pipelines so far. */
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
+  private live(op: string): void {
+    if (this.lost) throw new DeviceLostError(op, this.lost.reason, this.lost.message);
+  }
+
+  /** Waits for the outstanding checks, then throws (and clears) the first error WebGPU reported. */
+  private async settle(): Promise<void> {
+    await Promise.all([...this.checks]);
+    this.raise();
+  }
+
+  private raise(): void {
+    const e = this.errors[0];
+    this.errors = [];
+    if (e) throw e;
+  }
+
+  /** A device array of n elements (contents undefined). */
+  alloc(n: number): GpuArray {
+    this.live("alloc");
+    return this.pool.acquire(n);
+  }
+
+  /** Gives an array's buffer back to the pool (work already recorded still sees it). */
+  release(arr: GpuArray): void {
+    this.pool.release(arr);
+  }
+
+  /** A device array holding `host`. */
+  upload(host: Float32Array): GpuArray {
+    this.live("upload");
+    return this.pool.upload(host);
+  }
+
+  /** Writes `host` into `arr`, after the work recorded so far. */
+  write(arr: GpuArray, host: Float32Array): void {
+    this.live("write");
+    this.pool.write(arr, host);
+  }
+
+  /** The contents of `arr` once the work recorded before has run. */
+  async read(arr: GpuArray): Promise<Float32Array> {
+    this.live("read");
+    let host: Float32Array;
+    try {
+      host = await this.pool.read(arr);
+    } catch (e) {
+      this.live("read");
+      await this.settle();
+      throw e;
+    }
+    await this.settle();
+    return host;
+  }
+
+  /** Submits the recorded work. */
+  flush(): void {
+    this.live("flush");
+    this.recorder.flush();
+  }
+
+  /** Submits the recorded work, waits for it, and throws any error WebGPU reported. */
+  async finish(): Promise<void> {
+    this.flush();
+    await this.gpu.device.queue.onSubmittedWorkDone();
+    this.live("finish");
+    await this.settle();
+  }
+
+  // KernelContext
+
+  pipeline(key: string, source: () => string): GPUComputePipeline {
+    return this.pipelines.get(key, source);
+  }
+
+  scratch(n: number): GpuArray {
+    return this.pool.acquire(n);
+  }
+
+  dispatch(kernel: string, pipeline: GPUComputePipeline, outputs: readonly GpuArray[], inputs: readonly GpuArray[],
+    params: readonly number[], groups: number | readonly [number, number, number], table?: Uint32Array): void {
+    const { minStorageBufferOffsetAlignment: align, maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: maxDim } = this.gpu.limits;
+    // each array is bound from the aligned byte below its offset; its element offset in that window goes first in the params
+    const window = (arr: GpuArray): { start: number; size: number } => {
+      const start = Math.floor((arr.offset * 4) / align) * align;
+      return { start, size: Math.min(arr.buffer.size - start, Math.max(4, (arr.offset + arr.length) * 4 - start)) };
+    };
+    const overlap = (a: GpuArray, b: GpuArray): boolean => {
+      const x = window(a), y = window(b);
+      return a.buffer === b.buffer && x.start < y.start + y.size && y.start < x.start + x.size;
+    };
+    // WebGPU refuses overlapping writable windows, and a buffer bound writable and read-only at
+    // once: such an output is computed in a scratch array (copied in, then back), such an input is
+    // read from a copy, which also keeps in-place calls exact
+    const scratch: GpuArray[] = [], back: [GpuArray, GpuArray][] = [];
+    const copyOf = (x: GpuArray): GpuArray => {
+      const c = this.pool.acquire(x.length);
+      if (x.length > 0) this.recorder.copy(x.buffer, x.offset * 4, c.buffer, 0, x.length * 4);
+      scratch.push(c);
+      return c;
+    };
+    const outs: GpuArray[] = [];
+    for (const o of outputs) {
+      if (!outs.some((p) => overlap(p, o))) outs.push(o);
+      else {
+        const c = copyOf(o);
+        back.push([c, o]);
+        outs.push(c);
+      }
+    }
+    const ins = inputs.map((x) => (outs.some((o) => o.buffer === x.buffer) ? copyOf(x) : x));
+    const offsets: number[] = [];
+    const entries: GPUBindGroupEntry[] = [...outs, ...ins].map((arr, i) => {
+      const { start, size } = window(arr);
+      if (size > maxStorageBufferBindingSize) {
+        throw new WebGPUUnsupportedError(kernel, `array ${i}`, `at most maxStorageBufferBindingSize (${maxStorageBufferBindingSize}) bytes`, `${size} bytes`);
+      }
+      offsets.push(arr.offset - start / 4);
+      return { binding: i + 1, resource: { buffer: arr.buffer, offset: start, size } };
+    });
+    let grid: readonly [number, number, number];
+    if (typeof groups === "number") {
+      const x = Math.min(groups, maxDim);
+      grid = [x, x === 0 ? 1 : Math.ceil(groups / x), 1];
+    } else grid = groups;
+    if (grid[1] > maxDim || grid[2] > maxDim || grid[0] > maxDim) {
+      throw new WebGPUUnsupportedError(kernel, "workgroups", `at most ${maxDim} per dimension`, `[${grid.join(", ")}]`);
+    }
+    this.recorder.dispatch(pipeline, entries, Uint32Array.from([...offsets, ...params]), table, grid);
+    for (const [c, o] of back) if (o.length > 0) this.recorder.copy(c.buffer, 0, o.buffer, o.offset * 4, o.length * 4);
+    for (const c of scratch) this.pool.release(c);
+  }
+
+  // kernels: Backend's methods over device arrays
+
+  /** Batched matmul, as Backend.matmul. */
+  matmul(out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
+    this.live("matmul");
+    matmul(this, out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+  }
+
+  /** out [outShape] = x at `strides`, as Backend.stridedCopy. */
+  stridedCopy(out: GpuArray, x: GpuArray, outShape: readonly number[], strides: readonly number[]): void {
+    this.live("stridedCopy");
+    stridedCopy(this, out, x, outShape, strides);
+  }
+
+  /** out[i] = op(x[i]), as Backend.unary. */
+  unary(op: UnaryOp, out: GpuArray, x: GpuArray, n: number, alpha: number): void {
+    this.live("unary");
+    unary(this, op, out, x, n, alpha);
+  }
+
+  /** out = a (op) b with broadcasting strides, as Backend.binary. */
+  binary(op: BinaryOp, out: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], aStrides: readonly number[],
+    bStrides: readonly number[]): void {
+    this.live("binary");
+    binary(this, op, out, a, b, outShape, aStrides, bStrides);
+  }
+
+  /** Row softmax / log-softmax, as Backend.softmax. */
+  softmax(out: GpuArray, x: GpuArray, rows: number, cols: number, log: boolean): void {
+    this.live("softmax");
+    softmax(this, out, x, rows, cols, log);
+  }
+
+  /** As Backend.softmaxBackward. */
+  softmaxBackward(dx: GpuArray, y: GpuArray, dy: GpuArray, rows: number, cols: number, log: boolean): void {
+    this.live("softmaxBackward");
+    softmaxBackward(this, dx, y, dy, rows, cols, log);
+  }
+
+  /** As Backend.layerNorm. */
+  layerNorm(out: GpuArray, mean: GpuArray, rstd: GpuArray, x: GpuArray, weight: GpuArray | null, bias: GpuArray | null,
+    rows: number, cols: number, eps: number): void {
+    this.live("layerNorm");
+    layerNorm(this, out, mean, rstd, x, weight, bias, rows, cols, eps);
+  }
+
+  /** As Backend.layerNormBackward (dweight, dbias written, not accumulated). */
+  layerNormBackward(dx: GpuArray, dweight: GpuArray | null, dbias: GpuArray | null, dy: GpuArray, x: GpuArray, mean: GpuArray,
+    rstd: GpuArray, weight: GpuArray | null, rows: number, cols: number): void {
+    this.live("layerNormBackward");
+    layerNormBackward(this, dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
+  }
+
+  /** Fused attention forward, as Backend.attentionForward (no dropout yet). */
+  attentionForward(out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray, args: GpuAttentionArgs): void {
+    this.live("attentionForward");
+    attentionForward(this, out, lse, q, k, v, args);
+  }
+
+  /** Fused attention backward, as Backend.attentionBackward (dq, dk, dv written, not accumulated). */
+  attentionBackward(dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray,
+    out: GpuArray, lse: GpuArray, args: GpuAttentionArgs): void {
+    this.live("attentionBackward");
+    attentionBackward(this, dq, dk, dv, dout, q, k, v, out, lse, args);
+  }
+}

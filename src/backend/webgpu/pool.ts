@@ -1,0 +1,116 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Device memory: a pool of storage buffers in power-of-two size classes (at least 256 bytes), so
+ * that a released buffer serves the next request of its class; plus the two host transfers,
+ * `upload` (a mapped staging buffer copied in the recorder's order, so it lands after every kernel
+ * recorded before it) and `read` (copy to a staging buffer, submit, mapAsync).
+ *
+ * ```ts
+ * const x = pool.upload(Float32Array.of(1, 2, 3)); // GpuArray { buffer, offset: 0, length: 3 }
+ * await pool.read(x); // Float32Array [1, 2, 3]
+ * pool.release(x);
+ * ```
+ */
+import type { GpuArray } from "./context.js";
+import type { GpuDevice } from "./device.js";
+import { GpuOutOfMemoryError } from "./errors.js";
+import type { Recorder } from "./recorder.js";
+
+const MIN_BYTES = 256;
+
+/** The size class of `bytes`: the next power of two (at least 256), capped at the device's largest buffer. */
+export function sizeClass(bytes: number, maxBufferSize: number): number {
+  const c = Math.max(MIN_BYTES, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1))));
+  return Math.min(c, maxBufferSize - (maxBufferSize % 4));
+}
+
+export class BufferPool {
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly owned = new WeakSet<GPUBuffer>();
+  private readonly idle = new WeakSet<GPUBuffer>();
+  /** Bytes in buffers this pool created and has not destroyed. */
+  bytesAllocated = 0;
+
+  constructor(private readonly gpu: GpuDevice, private readonly recorder: Recorder,
+    private readonly report: (check: Promise<Error | null>) => void) {}
+
+  /** An array of n float32 elements (contents undefined) from the pool or a new buffer. */
+  acquire(n: number): GpuArray {
+    const bytes = Math.max(4, n * 4);
+    const { maxBufferSize } = this.gpu.limits;
+    if (!Number.isSafeInteger(n) || n < 0 || bytes > maxBufferSize) {
+      throw new GpuOutOfMemoryError("BufferPool.acquire", bytes, `the device's maxBufferSize is ${maxBufferSize}`);
+    }
+    const size = sizeClass(bytes, maxBufferSize);
+    const list = this.free.get(size);
+    const reused = list?.pop();
+    if (reused) {
+      this.idle.delete(reused);
+      return { buffer: reused, offset: 0, length: n };
+    }
+    const device = this.gpu.device;
+    device.pushErrorScope("out-of-memory");
+    const buffer = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    this.report(device.popErrorScope().then((err) => (err ? new GpuOutOfMemoryError("BufferPool.acquire", size, err.message) : null)));
+    this.owned.add(buffer);
+    this.bytesAllocated += size;
+    return { buffer, offset: 0, length: n };
+  }
+
+  /**
+   * Returns an array's buffer to its class. Dispatches recorded before still see the old contents
+   * (the queue runs in order); arrays not from `acquire` and second releases are ignored.
+   */
+  release(arr: GpuArray): void {
+    const b = arr.buffer;
+    if (!this.owned.has(b) || this.idle.has(b)) return;
+    this.idle.add(b);
+    const list = this.free.get(b.size);
+    if (list) list.push(b);
+    else this.free.set(b.size, [b]);
+  }
+
+  /** Destroys every idle buffer. */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const b of list) {
+        this.bytesAllocated -= b.size;
+        b.destroy();
+      }
+    }
+    this.free.clear();
+  }
+
+  /** A new array holding `host`. */
+  upload(host: Float32Array): GpuArray {
+    const arr = this.acquire(host.length);
+    this.write(arr, host);
+    return arr;
+  }
+
+  /** Writes `host` into arr (host.length <= arr.length), ordered after the kernels recorded so far. */
+  write(arr: GpuArray, host: Float32Array): void {
+    if (host.length === 0) return;
+    const bytes = host.length * 4;
+    const staging = this.gpu.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    new Float32Array(staging.getMappedRange()).set(host);
+    staging.unmap();
+    this.recorder.copy(staging, 0, arr.buffer, arr.offset * 4, bytes);
+    this.recorder.destroyAfterSubmit(staging);
+  }
+
+  /** The array's contents once every kernel recorded before has run (submits them). */
+  async read(arr: GpuArray): Promise<Float32Array> {
+    if (arr.length === 0) return new Float32Array(0);
+    const bytes = arr.length * 4;
+    const staging = this.gpu.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.recorder.copy(arr.buffer, arr.offset * 4, staging, 0, bytes);
+    this.recorder.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      return new Float32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.destroy();
+    }
+  }
+}

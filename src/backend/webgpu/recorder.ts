@@ -1,0 +1,109 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Command recording: one command encoder that kernels record compute dispatches and copies into,
+ * submitted at `flush()` (a read flushes; so does the encoder filling up). Every dispatch's
+ * parameter words (and its shape table) go into one arena buffer at 256-byte-aligned slots; the
+ * arena is written to the device once per submission, just before it.
+ *
+ * ```ts
+ * const rec = new Recorder(gpu);
+ * rec.dispatch(pipeline, entries, params, undefined, [4, 1, 1]);
+ * rec.flush();
+ * ```
+ */
+import type { GpuDevice } from "./device.js";
+
+export class Recorder {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly host: Uint32Array;
+  private readonly arena: GPUBuffer;
+  private readonly align: number;
+  private used = 0;
+  private recorded = 0;
+  private garbage: GPUBuffer[] = [];
+  /** Submissions so far. */
+  submissions = 0;
+  /** Dispatches so far. */
+  dispatches = 0;
+
+  constructor(private readonly gpu: GpuDevice, private readonly arenaBytes = 1 << 16, private readonly maxDispatches = 256) {
+    this.host = new Uint32Array(arenaBytes / 4);
+    this.align = Math.max(gpu.limits.minUniformBufferOffsetAlignment, gpu.limits.minStorageBufferOffsetAlignment);
+    this.arena = gpu.device.createBuffer({ size: arenaBytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  }
+
+  private enc(): GPUCommandEncoder {
+    this.encoder ??= this.gpu.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Records a buffer-to-buffer copy (byte offsets and size multiples of 4). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.endPass();
+    this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.recorded++;
+  }
+
+  /** Destroys b once the commands recorded so far are submitted. */
+  destroyAfterSubmit(b: GPUBuffer): void {
+    this.garbage.push(b);
+  }
+
+  private slotBytes(bytes: number): number {
+    return Math.ceil(Math.max(bytes, 16) / this.align) * this.align;
+  }
+
+  private slot(bytes: number): number {
+    const at = this.used;
+    this.used += this.slotBytes(bytes);
+    return at;
+  }
+
+  /**
+   * Records one dispatch: binding 0 is `params` (uniform), then `entries` (bindings 1..), then
+   * `table` (read-only storage) when given.
+   */
+  dispatch(pipeline: GPUComputePipeline, entries: readonly GPUBindGroupEntry[], params: Uint32Array,
+    table: Uint32Array | undefined, groups: readonly [number, number, number]): void {
+    const need = this.slotBytes(params.byteLength) + (table ? this.slotBytes(table.byteLength) : 0);
+    if (need > this.arenaBytes) throw new RangeError(`Recorder.dispatch: parameters of ${need} bytes exceed the arena`);
+    if (this.used + need > this.arenaBytes || this.recorded >= this.maxDispatches) this.flush();
+    const pAt = this.slot(params.byteLength);
+    this.host.set(params, pAt / 4);
+    const all: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset: pAt, size: Math.max(16, Math.ceil(params.byteLength / 16) * 16) } }, ...entries];
+    if (table) {
+      const tAt = this.slot(table.byteLength);
+      this.host.set(table, tAt / 4);
+      all.push({ binding: entries.length + 1, resource: { buffer: this.arena, offset: tAt, size: Math.max(4, table.byteLength) } });
+    }
+    const bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: all });
+    this.pass ??= this.enc().beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    this.recorded++;
+    this.dispatches++;
+  }
+
+  /** Submits everything recorded (nothing when nothing was). */
+  flush(): void {
+    this.endPass();
+    if (this.encoder) {
+      const queue = this.gpu.device.queue;
+      if (this.used > 0) queue.writeBuffer(this.arena, 0, this.host.buffer, 0, this.used);
+      queue.submit([this.encoder.finish()]);
+      this.submissions++;
+    }
+    this.encoder = null;
+    this.used = 0;
+    this.recorded = 0;
+    for (const b of this.garbage) b.destroy();
+    this.garbage = [];
+  }
+}

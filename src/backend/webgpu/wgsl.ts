@@ -1,0 +1,47 @@
+/**
+ * WGSL pieces every kernel shares: the binding header (see context.ts for the convention) and
+ * helpers for infinities. WGSL lets a compiler assume no infinities, and a constant expression may
+ * not produce one, so -Infinity is made from bits at run time and recognised by its bits, never by
+ * comparison or arithmetic; "no finite value seen yet" is the finite LOWEST.
+ */
+
+/** WGSL text declaring the parameter block `p` and the arrays `b_<name>`, outputs writable. */
+export function header(outputs: readonly string[], inputs: readonly string[], fields: readonly string[], table = false): string {
+  const offsets = [...outputs, ...inputs].map((n) => `o_${n}: u32`);
+  const lines = [`struct Params { ${[...offsets, ...fields].join(", ")} }`, "@group(0) @binding(0) var<uniform> p: Params;"];
+  let i = 1;
+  for (const n of outputs) lines.push(`@group(0) @binding(${i++}) var<storage, read_write> b_${n}: array<f32>;`);
+  for (const n of inputs) lines.push(`@group(0) @binding(${i++}) var<storage, read> b_${n}: array<f32>;`);
+  if (table) lines.push(`@group(0) @binding(${i++}) var<storage, read> tab: array<u32>;`);
+  return `${lines.join("\n")}\n${COMMON}`;
+}
+
+const COMMON = /* wgsl */ `
+const LOWEST: f32 = -3.40282346638528859812e+38;
+var<private> NEG_INF_BITS: u32 = 0xff800000u;
+var<private> POS_INF_BITS: u32 = 0x7f800000u;
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+fn negInf() -> f32 { return bitcast<f32>(NEG_INF_BITS); }
+fn posInf() -> f32 { return bitcast<f32>(POS_INF_BITS); }
+fn nanF() -> f32 { return bitcast<f32>(NAN_BITS); }
+fn isNegInf(x: f32) -> bool { return bitcast<u32>(x) == 0xff800000u; }
+fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+/** The linear workgroup index of a dispatch laid out over x and y. */
+fn groupIndex(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + wid.x; }
+`;
+
+/** A tree reduction over a workgroup of WG threads through \`red\` (workgroup array<f32, WG>); OP combines two values. */
+export function reduceFn(name: string, WG: number, op: (a: string, b: string) => string): string {
+  return /* wgsl */ `
+fn ${name}(t: u32, v: f32) -> f32 {
+  red[t] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (t < s) { red[t] = ${op("red[t]", "red[t + s]")}; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}`;
+}

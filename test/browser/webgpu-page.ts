@@ -1,0 +1,544 @@
+/**
+ * The page of test/browser/webgpu.test.ts (bundled by esbuild, opened as a file:// page in
+ * headless Chromium on SwiftShader): runs every WebGPU kernel on seeded random inputs and compares
+ * it with the js reference kernel. `window.qkvWebgpu.run(family)` resolves to one result per case;
+ * a case passes when every element is within its tolerance and the guard elements around each
+ * device array (arrays sit at odd offsets inside larger buffers) are untouched.
+ */
+import type { AttentionArgs, BinaryOp, UnaryOp } from "../../src/backend/backend.js";
+import { attentionBackward, attentionForward } from "../../src/backend/js/attention.js";
+import { stridedCopy } from "../../src/backend/js/copy.js";
+import { binary, unary } from "../../src/backend/js/elementwise.js";
+import { layerNorm, layerNormBackward } from "../../src/backend/js/layernorm.js";
+import { matmul } from "../../src/backend/js/matmul.js";
+import { softmax, softmaxBackward } from "../../src/backend/js/softmax.js";
+import {
+  compileShader, requestGpuDevice, WebGPUKernels, type GpuArray, type GpuAttentionArgs,
+} from "../../src/backend/webgpu/index.js";
+
+/** One checked case: `worst` is the largest |got - want| / tolerance (at most 1 to pass). */
+export interface CaseResult { name: string; ok: boolean; worst: number; detail: string }
+
+/** An error a call threw, for the errors family. */
+export interface ThrownResult { name: string; error: string; message: string }
+
+export interface PageApi {
+  info: { vendor: string; architecture: string; subgroups: boolean; shaderF16: boolean };
+  run(family: string): Promise<CaseResult[]>;
+  errors(): Promise<ThrownResult[]>;
+}
+
+const U = 2 ** -24;
+const GUARD = -7777.5;
+
+/** mulberry32: a small seeded generator. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randn(r: () => number, n: number, scale = 1, shift = 0): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = shift + scale * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+  return out;
+}
+
+function uniform(r: () => number, n: number, lo: number, hi: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+const fmt = (v: number): string => (Number.isFinite(v) ? v.toPrecision(8) : String(v));
+
+let k: WebGPUKernels;
+
+/** A device array of `host` at element offset `pad` inside a buffer whose other elements are GUARD. */
+interface Placed { arr: GpuArray; whole: GpuArray; pad: number; n: number }
+
+function place(host: Float32Array, pad: number): Placed {
+  const n = host.length;
+  const full = new Float32Array(n + 2 * pad + 3).fill(GUARD);
+  full.set(host, pad);
+  const whole = k.upload(full);
+  return { arr: { buffer: whole.buffer, offset: pad, length: n }, whole, pad, n };
+}
+
+/** An output array: filled with a value no kernel produces, so unwritten elements show. */
+const output = (n: number, pad: number): Placed => place(new Float32Array(n).fill(1.2345e30), pad);
+
+/** The array's elements, and whether every guard element is untouched. */
+async function fetchPlaced(p: Placed): Promise<{ data: Float32Array; guards: boolean }> {
+  const all = await k.read(p.whole);
+  let guards = true;
+  for (let i = 0; i < all.length; i++) if ((i < p.pad || i >= p.pad + p.n) && all[i] !== GUARD) guards = false;
+  return { data: all.slice(p.pad, p.pad + p.n), guards };
+}
+
+class Results {
+  readonly list: CaseResult[] = [];
+
+  /** got against want: equal (infinities, NaN included) or |got - want| <= tol(i). */
+  compare(name: string, got: Float32Array, want: ArrayLike<number>, tol: (i: number) => number, guards = true): void {
+    let worst = 0, detail = "";
+    let ok = got.length === want.length && guards;
+    if (got.length !== want.length) detail = `length ${got.length}, want ${want.length}`;
+    if (!guards) detail = "an element outside the array was written";
+    for (let i = 0; i < Math.min(got.length, want.length); i++) {
+      const g = got[i]!, w = want[i]!;
+      if (g === w || (Number.isNaN(g) && Number.isNaN(w))) continue;
+      const t = tol(i);
+      const r = Number.isFinite(w) && Number.isFinite(g) ? Math.abs(g - w) / t : Infinity;
+      if (r > worst) {
+        worst = r;
+        if (r > 1 || !detail) detail = `[${i}] got ${fmt(g)}, want ${fmt(w)}, tolerance ${t.toExponential(2)}`;
+      }
+      if (!(r <= 1)) ok = false;
+    }
+    this.list.push({ name, ok, worst, detail: detail || "exact" });
+  }
+
+  /** rtol * |want| + atol * max |want|. */
+  close(name: string, got: Float32Array, want: ArrayLike<number>, rtol: number, atol: number, guards = true): void {
+    let m = 0;
+    for (let i = 0; i < want.length; i++) if (Number.isFinite(want[i]!)) m = Math.max(m, Math.abs(want[i]!));
+    const floor = atol * m + 1e-30;
+    this.compare(name, got, want, (i) => rtol * Math.abs(want[i]!) + floor, guards);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul: tolerance (K + 2) u (|A| |B|)_ij + 2 u (|want| + |out0|): fp32's summation bound, the
+// final roundings of both sides and the accumulated addend
+
+async function matmulCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const cases: [number, number, number, number, boolean, boolean, boolean, boolean, boolean][] = [
+    // batch, M, N, K, transA, transB, shareA, shareB, accumulate
+    [1, 1, 1, 1, false, false, false, false, false],
+    [1, 7, 33, 65, false, true, false, false, false],
+    [2, 65, 7, 33, true, false, false, false, false],
+    [3, 33, 65, 7, true, true, false, false, false],
+    [2, 130, 70, 66, false, false, false, true, false],
+    [2, 64, 64, 16, false, false, false, false, true],
+    [3, 5, 130, 1, true, false, true, false, true],
+    [4, 1, 129, 64, false, true, false, true, false],
+    [1, 17, 3, 0, false, false, false, false, false],
+    [2, 9, 11, 200, true, true, true, false, true],
+  ];
+  let seed = 1;
+  for (const [batch, M, N, K, tA, tB, shA, shB, acc] of cases) {
+    const r = rng(seed++);
+    const sA = shA ? 0 : M * K, sB = shB ? 0 : K * N;
+    const a = randn(r, Math.max(1, shA ? M * K : batch * M * K)), b = randn(r, Math.max(1, shB ? K * N : batch * K * N));
+    const out0 = acc ? randn(r, batch * M * N) : new Float32Array(batch * M * N);
+    const want = Float32Array.from(out0);
+    matmul(want, a, b, batch, M, N, K, tA, tB, sA, sB, acc);
+    const bound = new Float32Array(batch * M * N);
+    matmul(bound, a.map(Math.abs), b.map(Math.abs), batch, M, N, K, tA, tB, sA, sB, false);
+    const pad = seed % 2 ? 37 : 0;
+    const pa = place(a, pad), pb = place(b, 2 * pad + 5), po = acc ? place(out0, pad + 1) : output(batch * M * N, pad + 1);
+    k.matmul(po.arr, pa.arr, pb.arr, batch, M, N, K, tA, tB, sA, sB, acc);
+    const got = await fetchPlaced(po);
+    const name = `batch ${batch}, ${M}x${N}x${K}, ${tA ? "T" : "N"}${tB ? "T" : "N"}${shA ? ", a shared" : ""}${shB ? ", b shared" : ""}${acc ? ", accumulate" : ""}`;
+    res.compare(name, got.data, want, (i) => (K + 2) * U * bound[i]! + 2 * U * (Math.abs(want[i]!) + Math.abs(out0[i]!)) + 1e-30, got.guards);
+  }
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// unary: every op, inputs across its domain plus small and large values
+
+const UNARY_OPS: UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "abs", "relu", "sigmoid", "geluErf",
+  "geluTanh", "sin", "cos", "square", "reciprocal", "sign", "elu"];
+
+/** Tolerances from WGSL's accuracy: exp 3 + 2|x| ulp, log 2^-21 absolute near 1, erf-based ~2e-7 absolute. */
+const UNARY_TOL: Record<UnaryOp, [number, number]> = {
+  neg: [0, 0], abs: [0, 0], relu: [0, 0], sign: [0, 0], square: [U, 0],
+  exp: [30 * U, 0], log: [4 * U, 5e-7], sqrt: [2 * U, 0], rsqrt: [4 * U, 0], reciprocal: [4 * U, 0],
+  tanh: [16 * U, 1e-7], erf: [16 * U, 3e-7], sigmoid: [32 * U, 1e-7], geluErf: [16 * U, 3e-7], geluTanh: [32 * U, 1e-7],
+  sin: [8 * U, 1e-7], cos: [8 * U, 1e-7], elu: [32 * U, 1e-7],
+};
+
+function unaryInput(op: UnaryOp, r: () => number, n: number): Float32Array {
+  if (op === "log" || op === "sqrt" || op === "rsqrt") return uniform(r, n, 1e-3, 20);
+  const x = uniform(r, n, -6, 6);
+  if (op === "reciprocal") return x.map((v) => (Math.abs(v) < 0.05 ? 0.5 : v));
+  const special = [0, 1e-8, -1e-8, 1e-4, -1e-4, 0.2, -0.2, 0.49, -0.51, 0.7, -0.8, 3, -3, 9, -9, 12, -12, 20, -20, 40, -40];
+  for (let i = 0; i < special.length && i < n; i++) x[i] = special[i]!;
+  return x;
+}
+
+async function unaryCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  for (const [idx, op] of UNARY_OPS.entries()) {
+    for (const n of [1, 1037]) {
+      const r = rng(100 + idx * 7 + n);
+      const x = unaryInput(op, r, n);
+      const want = new Float32Array(n);
+      unary(op, want, x, n, 0.7);
+      const px = place(x, 37), po = output(n, 3);
+      k.unary(op, po.arr, px.arr, n, 0.7);
+      const got = await fetchPlaced(po);
+      const [rtol, atol] = UNARY_TOL[op];
+      res.compare(`${op}, n ${n}`, got.data, want, (i) => rtol * Math.abs(want[i]!) + atol + 1e-37, got.guards);
+    }
+  }
+  // in place: out and x the same array (the kernels read a copy)
+  const x = uniform(rng(5), 300, -3, 3), want = new Float32Array(300);
+  unary("tanh", want, x, 300, 0);
+  const p = place(x, 11);
+  k.unary("tanh", p.arr, p.arr, 300, 0);
+  const got = await fetchPlaced(p);
+  res.compare("tanh in place", got.data, want, (i) => 16 * U * Math.abs(want[i]!) + 1e-7, got.guards);
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// binary: every op, same shapes, broadcasting, a scalar, permuted strides, rank 9
+
+const BINARY_OPS: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"];
+
+const contiguous = (shape: readonly number[]): number[] => {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]!; }
+  return s;
+};
+
+/** Strides of an operand of `shape` broadcast to the out rank (0 where it has size 1). */
+const bcast = (shape: readonly number[]): number[] => contiguous(shape).map((s, d) => (shape[d] === 1 ? 0 : s));
+
+async function binaryCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  // [name, outShape, aShape, aStrides, bShape, bStrides]
+  const shapes: [string, number[], number, number[], number, number[]][] = [
+    ["same [7, 33]", [7, 33], 231, contiguous([7, 33]), 231, contiguous([7, 33])],
+    ["[5, 1, 7] with [1, 3, 7]", [5, 3, 7], 35, bcast([5, 1, 7]), 21, bcast([1, 3, 7])],
+    ["[130] with a scalar", [130], 130, [1], 1, [0]],
+    ["a scalar with [2, 65]", [2, 65], 1, [0, 0], 130, contiguous([2, 65])],
+    ["a transposed [33, 7] with [7, 1]", [7, 33], 231, [1, 7], 7, [1, 0]],
+    // b holds [3, 3, 3] read permuted at out dims 2, 5 and 8 (strides 1, 9, 3), broadcast elsewhere
+    ["rank 9 broadcast", [2, 1, 3, 2, 1, 3, 2, 2, 3], 432, contiguous([2, 1, 3, 2, 1, 3, 2, 2, 3]), 27, [0, 0, 1, 0, 0, 9, 0, 0, 3]],
+  ];
+  for (const [oi, op] of BINARY_OPS.entries()) {
+    for (const [si, [name, outShape, na, aSt, nb, bSt]] of shapes.entries()) {
+      const r = rng(1000 + oi * 31 + si);
+      const n = outShape.reduce((x, y) => x * y, 1);
+      let a = randn(r, na, 2), b = randn(r, nb, 2);
+      if (op === "div") b = b.map((v) => (Math.abs(v) < 0.1 ? 0.5 : v));
+      if (op === "pow") {
+        a = uniform(r, na, 0.05, 4);
+        b = uniform(r, nb, -3, 3);
+        if (si === 0) {
+          // negative bases with integer exponents, zero bases, exponent 0 and 2
+          for (let i = 0; i < 12; i++) { a[i] = -1.5 - i * 0.25; b[i] = (i % 5) - 1; }
+          a[12] = 0; b[12] = 2.5; a[13] = 0; b[13] = -1; a[14] = 3; b[14] = 0; a[15] = -2.5; b[15] = 0.5;
+        }
+      }
+      if ((op === "maximum" || op === "minimum") && si === 0) { a[3] = NaN; b[4] = NaN; a[5] = b[5]!; }
+      const want = new Float32Array(n);
+      binary(op, want, a, b, outShape, aSt, bSt);
+      const pa = place(a, 1), pb = place(b, 70), po = output(n, 2);
+      k.binary(op, po.arr, pa.arr, pb.arr, outShape, aSt, bSt);
+      const got = await fetchPlaced(po);
+      const rtol = op === "pow" ? 64 * U : op === "div" ? 4 * U : 0;
+      res.compare(`${op}, ${name}`, got.data, want, (i) => rtol * Math.abs(want[i]!) + 1e-37, got.guards);
+    }
+  }
+  // in place: a += b with out = a
+  const a = randn(rng(9), 200), b = randn(rng(10), 200), want = new Float32Array(200);
+  binary("add", want, a, b, [200], [1], [1]);
+  const pa = place(a, 0), pb = place(b, 0);
+  k.binary("add", pa.arr, pa.arr, pb.arr, [200], [1], [1]);
+  const got = await fetchPlaced(pa);
+  res.compare("add in place", got.data, want, () => 1e-37, got.guards);
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// stridedCopy: exact
+
+async function copyCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const perm = (shape: number[], order: number[]): [number[], number[]] => {
+    const st = contiguous(shape);
+    return [order.map((d) => shape[d]!), order.map((d) => st[d]!)];
+  };
+  const cases: [string, number, number[], number[]][] = [
+    ["rank 0", 1, [], []],
+    ["a plain copy [7, 33]", 231, [7, 33], contiguous([7, 33])],
+    ["[2, 3, 4] to [4, 2, 3]", 24, ...perm([2, 3, 4], [2, 0, 1])],
+    ["transpose [65, 33]", 65 * 33, ...perm([65, 33], [1, 0])],
+    ["expand [1, 7] to [5, 7]", 7, [5, 7], [0, 1]],
+    ["expand [3, 1] to [3, 130]", 3, [3, 130], [1, 0]],
+    ["rank 8 permutation", 2 * 3 * 2 * 2 * 3 * 2 * 2 * 2, ...perm([2, 3, 2, 2, 3, 2, 2, 2], [7, 1, 0, 5, 3, 2, 6, 4])],
+    ["expand and permute", 12, [4, 5, 3], [1, 0, 4]],
+  ];
+  for (const [ci, [name, nx, shape, strides]] of cases.entries()) {
+    const x = randn(rng(2000 + ci), nx);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const want = new Float32Array(n);
+    stridedCopy(want, x, shape, strides);
+    const px = place(x, 13 * ci), po = output(n, 64);
+    k.stridedCopy(po.arr, px.arr, shape, strides);
+    const got = await fetchPlaced(po);
+    res.compare(name, got.data, want, () => 1e-37, got.guards);
+  }
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// softmax and its backward
+
+async function softmaxCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const shapes: [number, number][] = [[1, 1], [7, 33], [65, 130], [3, 1000], [130, 7]];
+  for (const [si, [rows, cols]] of shapes.entries()) {
+    for (const log of [false, true]) {
+      const r = rng(3000 + si * 2 + (log ? 1 : 0));
+      const x = randn(r, rows * cols, 3);
+      // -Infinity entries, and rows of only -Infinity
+      if (cols > 1) for (let i = 0; i < x.length; i += 5) x[i] = -Infinity;
+      if (rows > 2) x.fill(-Infinity, cols, 2 * cols);
+      if (rows === 1 && cols === 1 && log) x[0] = -Infinity;
+      const y = new Float32Array(rows * cols);
+      softmax(y, x, rows, cols, log);
+      const px = place(x, 5), po = output(rows * cols, 77);
+      k.softmax(po.arr, px.arr, rows, cols, log);
+      const got = await fetchPlaced(po);
+      const name = `${log ? "log-softmax" : "softmax"} ${rows}x${cols}`;
+      // exp is 3 + 2|x| ulp; the row sum adds (cols / 64 + 6) u
+      res.close(name, got.data, y, log ? 16 * U : 64 * U, log ? 16 * U : 4 * U, got.guards);
+      // backward from the js forward's output
+      const dy = randn(r, rows * cols);
+      const want = new Float32Array(rows * cols);
+      softmaxBackward(want, y, dy, rows, cols, log);
+      const pyy = place(y, 0), pdy = place(dy, 9), pdx = output(rows * cols, 1);
+      k.softmaxBackward(pdx.arr, pyy.arr, pdy.arr, rows, cols, log);
+      const gdx = await fetchPlaced(pdx);
+      res.close(`${name} backward`, gdx.data, want, 64 * U, 16 * U, gdx.guards);
+    }
+  }
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// layerNorm and its backward
+
+async function layerNormCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const cases: [number, number, boolean, boolean][] = [[1, 1, true, true], [7, 33, true, true], [65, 130, false, false],
+    [3, 1000, true, false], [130, 7, false, true], [2, 64, true, true]];
+  for (const [ci, [rows, cols, hasW, hasB]] of cases.entries()) {
+    const r = rng(4000 + ci);
+    const x = randn(r, rows * cols, 2, ci === 2 ? 100 : 0.5); // one case far from 0: the variance is taken about the mean
+    const w = hasW ? randn(r, cols, 1, 1) : null, b = hasB ? randn(r, cols) : null;
+    const out = new Float32Array(rows * cols), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+    layerNorm(out, mean, rstd, x, w, b, rows, cols, 1e-5);
+    const px = place(x, 3), pw = w ? place(w, 40) : null, pb = b ? place(b, 41) : null;
+    const po = output(rows * cols, 6);
+    // mean and rstd as two views of one buffer (two writable bindings of one buffer)
+    const stats = output(2 * rows + 7, 0);
+    const pm: Placed = { ...stats, arr: { buffer: stats.arr.buffer, offset: 0, length: rows }, n: 2 * rows + 7 };
+    const ps: GpuArray = { buffer: stats.arr.buffer, offset: rows + 7, length: rows };
+    k.layerNorm(po.arr, pm.arr, ps, px.arr, pw?.arr ?? null, pb?.arr ?? null, rows, cols, 1e-5);
+    const name = `${rows}x${cols}${hasW ? ", weight" : ""}${hasB ? ", bias" : ""}`;
+    const got = await fetchPlaced(po);
+    res.close(`forward ${name}`, got.data, out, 16 * U, 16 * U, got.guards);
+    const st = await fetchPlaced(stats);
+    res.close(`mean ${name}`, st.data.slice(0, rows), mean, 16 * U, 16 * U, st.guards);
+    res.close(`rstd ${name}`, st.data.slice(rows + 7), rstd, 16 * U, 0, st.guards);
+    // backward, with the saved statistics of the js forward
+    const dy = randn(r, rows * cols);
+    const dx = new Float32Array(rows * cols), dw = hasW ? new Float32Array(cols) : null, db = hasB ? new Float32Array(cols) : null;
+    layerNormBackward(dx, dw, db, dy, x, mean, rstd, w, rows, cols);
+    const pdy = place(dy, 2), pmean = place(mean, 3), prstd = place(rstd, 4), pdx = output(rows * cols, 5);
+    const pdw = dw ? output(cols, 6) : null, pdb = db ? output(cols, 7) : null;
+    k.layerNormBackward(pdx.arr, pdw?.arr ?? null, pdb?.arr ?? null, pdy.arr, px.arr, pmean.arr, prstd.arr, pw?.arr ?? null, rows, cols);
+    const gdx = await fetchPlaced(pdx);
+    res.close(`dx ${name}`, gdx.data, dx, 16 * U, 16 * U, gdx.guards);
+    // dweight and dbias sum over the rows
+    if (pdw && dw) { const g = await fetchPlaced(pdw); res.close(`dweight ${name}`, g.data, dw, 16 * U, 2 * rows * U, g.guards); }
+    if (pdb && db) { const g = await fetchPlaced(pdb); res.close(`dbias ${name}`, g.data, db, 16 * U, 2 * rows * U, g.guards); }
+  }
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// attention forward and backward
+
+interface AttCase {
+  name: string; B: number; H: number; Hkv: number; L: number; S: number; D: number; Dv: number; causal: boolean;
+  /** mask [mB, mH, L, S] (1 broadcasts), with -Infinity where `masked` says */
+  mask?: { mB: number; mH: number; masked: (b: number, h: number, i: number, j: number) => boolean; rowOnly?: boolean };
+}
+
+const ATT_CASES: AttCase[] = [
+  { name: "1 x 1, D 1", B: 1, H: 1, Hkv: 1, L: 1, S: 1, D: 1, Dv: 1, causal: false },
+  { name: "L 7, S 33, D 16", B: 2, H: 2, Hkv: 2, L: 7, S: 33, D: 16, Dv: 16, causal: false },
+  { name: "GQA 4/2, causal, L 33, S 65, D 8, Dv 24", B: 1, H: 4, Hkv: 2, L: 33, S: 65, D: 8, Dv: 24, causal: true },
+  { name: "GQA 2/1, mask [B, 1, L, S] with -Infinity and fully masked rows, L 130, S 70, D 32, Dv 16",
+    B: 2, H: 2, Hkv: 1, L: 130, S: 70, D: 32, Dv: 16, causal: false,
+    mask: { mB: 2, mH: 1, masked: (b, _h, i, j) => (i % 17 === 3 && b === 1) || (i * 7 + j * 3 + b) % 5 === 0 } },
+  { name: "causal with L > S and a per-head mask, L 65, S 33, D 16, Dv 8", B: 1, H: 3, Hkv: 3, L: 65, S: 33, D: 16, Dv: 8, causal: true,
+    mask: { mB: 1, mH: 3, masked: (_b, h, i, j) => (h === 1 && j === 0) || (i + h) % 11 === 0 && j < 20 } },
+  { name: "key padding mask [B, 1, 1, S], L 65, S 130, D 64", B: 2, H: 2, Hkv: 1, L: 65, S: 130, D: 64, Dv: 64, causal: false,
+    mask: { mB: 2, mH: 1, masked: (b, _h, _i, j) => j >= 130 - 40 * b, rowOnly: true } },
+  { name: "every key masked in batch 1, L 7, S 9, D 4, Dv 5", B: 2, H: 2, Hkv: 2, L: 7, S: 9, D: 4, Dv: 5, causal: false,
+    mask: { mB: 2, mH: 1, masked: (b) => b === 1 } },
+  { name: "GQA 8/2 decode row, L 1, S 130, D 32", B: 2, H: 8, Hkv: 2, L: 1, S: 130, D: 32, Dv: 32, causal: false },
+  { name: "no keys (S 0)", B: 1, H: 2, Hkv: 1, L: 5, S: 0, D: 4, Dv: 3, causal: false },
+];
+
+/** The args and host tensors of a case; the mask holds finite negative values besides -Infinity. */
+function attInputs(c: AttCase, seed: number) {
+  const r = rng(seed);
+  const { B, H, Hkv, L, S, D, Dv } = c;
+  const q = randn(r, B * H * L * D), kk = randn(r, B * Hkv * S * D), v = randn(r, B * Hkv * S * Dv), dout = randn(r, B * H * L * Dv);
+  let mask: Float32Array | null = null, msB = 0, msH = 0, msL = 0;
+  if (c.mask) {
+    const { mB, mH, masked, rowOnly } = c.mask;
+    const mL = rowOnly ? 1 : L;
+    mask = new Float32Array(mB * mH * mL * S);
+    msL = rowOnly ? 0 : S;
+    msH = mH === 1 ? 0 : mL * S;
+    msB = mB === 1 ? 0 : mH * mL * S;
+    for (let b = 0; b < mB; b++) for (let h = 0; h < mH; h++) for (let i = 0; i < mL; i++) for (let j = 0; j < S; j++) {
+      mask[((b * mH + h) * mL + i) * S + j] = masked(b, h, i, j) ? -Infinity : -2 * r();
+    }
+  }
+  const args: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal: c.causal, mask,
+    maskStrideB: msB, maskStrideH: msH, maskStrideL: msL, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
+  return { q, k: kk, v, dout, mask, args };
+}
+
+async function attentionCases(backward: boolean): Promise<CaseResult[]> {
+  const res = new Results();
+  for (const [ci, c] of ATT_CASES.entries()) {
+    const { q, k: kk, v, dout, mask, args } = attInputs(c, 5000 + ci);
+    const { B, H, L, Dv } = c;
+    const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
+    attentionForward(out, lse, q, kk, v, args);
+    const pq = place(q, 3), pk = place(kk, 70), pv = place(v, 1), pm = mask ? place(mask, 2) : null;
+    const gargs: GpuAttentionArgs = { ...args, mask: pm?.arr ?? null };
+    if (!backward) {
+      const po = output(out.length, 4), pl = output(lse.length, 5);
+      k.attentionForward(po.arr, pl.arr, pq.arr, pk.arr, pv.arr, gargs);
+      const go = await fetchPlaced(po), gl = await fetchPlaced(pl);
+      // softmax weights within ~(S + 3 |s|) u of each other, out a convex combination of v
+      res.close(`out: ${c.name}`, go.data, out, 64 * U, 16 * U, go.guards);
+      res.close(`lse: ${c.name}`, gl.data, lse, 16 * U, 4 * U, gl.guards);
+      continue;
+    }
+    const dq = new Float32Array(q.length), dk = new Float32Array(kk.length), dv = new Float32Array(v.length);
+    attentionBackward(dq, dk, dv, dout, q, kk, v, out, lse, args);
+    const pdo = place(dout, 6), pout = place(out, 7), plse = place(lse, 8);
+    const pdq = output(dq.length, 9), pdk = output(dk.length, 10), pdv = output(dv.length, 11);
+    k.attentionBackward(pdq.arr, pdk.arr, pdv.arr, pdo.arr, pq.arr, pk.arr, pv.arr, pout.arr, plse.arr, gargs);
+    // gradients are sums over rows and keys of products: ~1e-6 relative to their largest element
+    for (const [name, p, want] of [["dq", pdq, dq], ["dk", pdk, dk], ["dv", pdv, dv]] as const) {
+      const g = await fetchPlaced(p);
+      res.close(`${name}: ${c.name}`, g.data, want, 1e-5, 1e-6, g.guards);
+    }
+  }
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// pool and recorder: round trips, reuse, many dispatches in one submission
+
+async function poolCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const x = randn(rng(7), 1000);
+  const a = k.upload(x);
+  res.compare("upload then read", await k.read(a), x, () => 1e-37);
+  const buf = a.buffer;
+  k.release(a);
+  const b = k.alloc(700);
+  res.list.push({ name: "a released buffer serves the next request of its size class", ok: b.buffer === buf, worst: 0, detail: `size ${buf.size}` });
+  // 600 dependent dispatches (more than one submission's worth) recorded before one read
+  const y = k.upload(Float32Array.of(0, 1, 2)), one = k.upload(Float32Array.of(1, 1, 1));
+  const submissions = k.recorder.submissions;
+  for (let i = 0; i < 600; i++) k.binary("add", y, y, one, [3], [1], [1]); // each a copy of y and a dispatch
+  res.compare("600 dispatches in order", await k.read(y), [600, 601, 602], () => 1e-37);
+  // 1200 commands: submitted when 256 are recorded or the parameter arena (128 slots of two) is full, and at the read
+  const n = k.recorder.submissions - submissions;
+  res.list.push({ name: "work is submitted in batches, not per dispatch", ok: n >= 5 && n <= 11, worst: 0, detail: `${n} submissions` });
+  // write after recorded work lands after it
+  const z = k.upload(Float32Array.of(5, 5));
+  k.unary("neg", z, z, 2, 0);
+  k.write(z, Float32Array.of(7, 8));
+  res.compare("a write lands after the work recorded before it", await k.read(z), [7, 8], () => 1e-37);
+  await k.finish();
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// errors
+
+async function thrown(name: string, f: () => unknown): Promise<ThrownResult> {
+  try {
+    await f();
+    return { name, error: "none", message: "" };
+  } catch (e) {
+    const err = e as Error;
+    return { name, error: err.name, message: err.message };
+  }
+}
+
+async function errorCases(): Promise<ThrownResult[]> {
+  const out: ThrownResult[] = [];
+  out.push(await thrown("compileShader with a syntax error", () => compileShader(k.gpu.device, "broken", "fn main( {\n}")));
+  // a pipeline of a broken kernel: the compiler's error comes out of finish()
+  const other = await WebGPUKernels.create();
+  other.pipeline("brokenKernel", () => "@compute @workgroup_size(1) fn main() { let x: f32 = undefinedThing; }");
+  out.push(await thrown("a broken kernel's pipeline, then finish()", () => other.finish()));
+  out.push(await thrown("requestAdapter resolving null", () => requestGpuDevice({ requestAdapter: async () => null })));
+  out.push(await thrown("no GPU object", () => requestGpuDevice(null)));
+  out.push(await thrown("an allocation over maxBufferSize", () => k.alloc(k.gpu.limits.maxBufferSize)));
+  const { args } = attInputs(ATT_CASES[1]!, 1);
+  const t = k.alloc(4096);
+  out.push(await thrown("attention with dropout", () => k.attentionForward(t, t, t, t, t, { ...args, mask: null, dropoutP: 0.1 })));
+  other.gpu.device.destroy();
+  await other.gpu.device.lost;
+  out.push(await thrown("a call after the device is lost", () => other.alloc(4)));
+  return out;
+}
+
+const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
+  matmul: matmulCases, unary: unaryCases, binary: binaryCases, stridedCopy: copyCases, softmax: softmaxCases,
+  layerNorm: layerNormCases, attentionForward: () => attentionCases(false), attentionBackward: () => attentionCases(true),
+  pool: poolCases,
+};
+
+async function start(): Promise<void> {
+  const body = (globalThis as { document?: { body: { dataset: Record<string, string> } } }).document!.body;
+  try {
+    k = await WebGPUKernels.create();
+    const api: PageApi = {
+      info: { vendor: k.gpu.vendor, architecture: k.gpu.architecture, ...k.gpu.features },
+      run: async (family) => {
+        const f = FAMILIES[family];
+        if (!f) throw new Error(`no family ${family}`);
+        const list = await f();
+        await k.finish();
+        return list;
+      },
+      errors: errorCases,
+    };
+    (globalThis as { qkvWebgpu?: PageApi }).qkvWebgpu = api;
+    body.dataset.ready = "1";
+  } catch (e) {
+    body.dataset.error = String(e);
+    body.dataset.ready = "1";
+  }
+}
+
+void start();

@@ -1,0 +1,113 @@
+/**
+ * The WebGPU kernels (src/backend/webgpu/) in headless Chromium on SwiftShader, WebGPU's CPU
+ * adapter: test/browser/webgpu-page.ts is bundled with esbuild into a temporary folder and opened
+ * as a file:// page (navigator.gpu needs a secure context), where every kernel runs on seeded
+ * random inputs of awkward sizes and is compared with the js reference kernel; one test per kernel
+ * family asserts its cases, so a failing case names itself. Also checked: upload / read, pool
+ * reuse and batched submission, and the typed errors (a shader that does not compile, no adapter,
+ * no GPU object, an allocation over the device's limit, attention dropout, a lost device).
+ *
+ * Needs a Chromium binary (QKV_CHROMIUM, else chromium / chromium-browser / google-chrome on the
+ * PATH); without one the tests are skipped with a message. The page compares with the js kernels
+ * whatever the backend, so the tests run once, in the pass of tools/test-backends.ts that the
+ * other browser tests use (wasm where it loads). QKV_WEBGPU_ALL=1 logs every case's error as a
+ * fraction of its tolerance.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { after, before, describe, test, type TestContext } from "node:test";
+import { build } from "esbuild";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { availableBackends } from "../../src/backend/registry.js";
+import { findChromium } from "../../tools/playground/site.js";
+import type { CaseResult, PageApi, ThrownResult } from "./webgpu-page.js";
+
+const chromium = findChromium();
+const pass = availableBackends().includes("wasm") ? "wasm" : availableBackends()[0];
+const mine = !process.env.QKV_BACKEND || process.env.QKV_BACKEND === pass;
+const skip = !chromium ? "no Chromium binary found (install Debian's chromium package or set QKV_CHROMIUM to a Chromium/Chrome binary)"
+  : !mine ? `the WebGPU browser tests run in the ${pass} backend's pass only` : false;
+
+/** WebGPU on SwiftShader, Chromium's CPU implementation of Vulkan. */
+const ARGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan",
+  "--disable-dev-shm-usage", "--disable-background-networking"];
+
+let dir: string, browser: Browser, page: Page;
+const pageErrors: string[] = [];
+
+type Api = { qkvWebgpu?: PageApi };
+
+async function run(family: string): Promise<CaseResult[]> {
+  return page.evaluate((f) => (globalThis as Api).qkvWebgpu!.run(f), family);
+}
+
+/** Every case of a family passes; the worst error (as a fraction of its tolerance) goes to the log. */
+async function family(t: TestContext, name: string, atLeast: number): Promise<void> {
+  const list = await run(name);
+  assert.ok(list.length >= atLeast, `${name}: ${list.length} cases, expected at least ${atLeast}`);
+  const worst = list.reduce((w, c) => (c.worst > w.worst ? c : w), list[0]!);
+  t.diagnostic(`${list.length} cases; closest to its tolerance: ${worst.name} (${worst.worst.toFixed(3)} of it; ${worst.detail})`);
+  if (process.env.QKV_WEBGPU_ALL) for (const c of list) t.diagnostic(`${c.worst.toFixed(3)} ${c.name}: ${c.detail}`);
+  assert.deepEqual(list.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`), []);
+  assert.deepEqual(pageErrors, []);
+}
+
+describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "qkv-webgpu-"));
+    await build({
+      entryPoints: [fileURLToPath(new URL("./webgpu-page.ts", import.meta.url))], bundle: true, format: "iife",
+      platform: "browser", target: "es2022", outfile: join(dir, "page.js"), logLevel: "warning",
+    });
+    writeFileSync(join(dir, "index.html"), '<!doctype html><meta charset="utf-8"><title>qkv webgpu</title><body><script src="page.js"></script></body>');
+    browser = await puppeteer.launch({ executablePath: chromium!, headless: true, args: ARGS });
+    page = await browser.newPage();
+    page.on("pageerror", (e) => pageErrors.push(String(e)));
+    await page.goto(pathToFileURL(join(dir, "index.html")).href, { waitUntil: "load" });
+    await page.waitForSelector("body[data-ready='1']", { timeout: 30_000 });
+    const error = await page.$eval("body", (b) => (b as unknown as { dataset: Record<string, string> }).dataset.error ?? "");
+    assert.equal(error, "", "the page obtains a WebGPU device");
+  });
+  after(async () => {
+    await browser?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the adapter is SwiftShader's", async (t) => {
+    const info = await page.evaluate(() => (globalThis as Api).qkvWebgpu!.info);
+    t.diagnostic(JSON.stringify(info));
+    assert.equal(info.architecture, "swiftshader");
+  });
+
+  test("matmul: batched, transposes, shared operands, accumulate, sizes off the tile", (t) => family(t, "matmul", 10));
+  test("unary: every op, n = 1 and 1037, in place", (t) => family(t, "unary", 37));
+  test("binary: every op, broadcasting, scalars, permuted strides, rank 9, in place", (t) => family(t, "binary", 43));
+  test("stridedCopy: permutes and expands up to rank 8, rank 0", (t) => family(t, "stridedCopy", 8));
+  test("softmax and log-softmax, forward and backward, -Infinity entries and rows", (t) => family(t, "softmax", 20));
+  test("layerNorm forward and backward, weight and bias optional", (t) => family(t, "layerNorm", 20));
+  test("attention forward: GQA, causal, masks with -Infinity, fully masked rows, Dv != D", (t) => family(t, "attentionForward", 18));
+  test("attention backward: dq, dk, dv written", (t) => family(t, "attentionBackward", 27));
+  test("pool and submission: round trips, reuse, 600 dispatches, ordered writes", (t) => family(t, "pool", 5));
+
+  test("typed errors", async () => {
+    const list = await page.evaluate(() => (globalThis as Api).qkvWebgpu!.errors());
+    const byName = new Map(list.map((e: ThrownResult) => [e.name, e]));
+    const expect = (name: string, error: string, message: RegExp): void => {
+      const e = byName.get(name);
+      assert.ok(e, name);
+      assert.equal(e.error, error, `${name}: ${e.message}`);
+      assert.match(e.message, message, name);
+    };
+    expect("compileShader with a syntax error", "ShaderCompileError", /^compileShader: kernel broken failed to compile:\n\d+:\d+: /);
+    expect("a broken kernel's pipeline, then finish()", "ShaderCompileError", /^compileShader: kernel brokenKernel failed to compile:\n\d+:\d+: .*undefinedThing/);
+    expect("requestAdapter resolving null", "WebGPUUnavailableError", /^requestGpuDevice: requestAdapter\(\) expected a GPUAdapter, got null \(no adapter\)$/);
+    expect("no GPU object", "WebGPUUnavailableError", /^requestGpuDevice: gpu expected a GPU object \(navigator.gpu\), got none/);
+    expect("an allocation over maxBufferSize", "GpuOutOfMemoryError", /^BufferPool.acquire: bytes expected an allocation the device can hold, got \d+ bytes \(the device's maxBufferSize is \d+\)$/);
+    expect("attention with dropout", "WebGPUUnsupportedError", /^attentionForward: dropoutP expected 0 \(dropout in attention is not yet on webgpu\), got 0.1$/);
+    expect("a call after the device is lost", "DeviceLostError", /^alloc: device expected a live GPUDevice, got lost \(destroyed/);
+    assert.equal(list.length, 7);
+  });
+});
