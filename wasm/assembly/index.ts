@@ -14,6 +14,8 @@ export { softmax, softmaxBackward } from "./softmax";
 export { layerNorm, layerNormBackward } from "./layernorm";
 export { attentionForward, attentionBackward, attentionWorkBytes } from "./attention";
 export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dWorkBytes } from "./conv";
+export { sparseAttentionForward, sparseAttentionBackward, sparseAttentionWorkBytes } from "./sparse-attention";
+export { linearAttentionForward, linearAttentionBackward, linearAttentionWorkBytes } from "./linear-attention";
 
 /** First free byte after the static data: the arena the host allocates from. */
 export function heapBase(): usize {

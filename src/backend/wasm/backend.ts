@@ -10,7 +10,7 @@
  */
 import type { FloatArray } from "../../tensor/dtype.js";
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import { Arena } from "./arena.js";
@@ -373,25 +373,154 @@ export class WasmBackend implements Backend {
     get(dweight, f32, pdw, nw);
   }
 
-  // Sparse and linear attention have no wasm kernels yet: they run on the js reference kernels.
+  /** The pattern's row bounds and ranges copied into the arena (taken by the caller): [rowLo, rowHi, spans]. */
+  private static putPattern(i32: Int32Array, p: SparsePattern, at: readonly [number, number, number]): void {
+    i32.set(p.rowLo.subarray(0, p.L), at[0] >>> 2);
+    i32.set(p.rowHi.subarray(0, p.L), at[1] >>> 2);
+    i32.set(p.spans, at[2] >>> 2);
+  }
+
+  /**
+   * Arena blocks for the pattern's row bounds and ranges, after checking that every row's ranges
+   * exist and every range lies in [0, S] with a step >= 1 (as the native addon does): the kernels
+   * index k, v, dk and dv by its keys, and a key outside its kv head would read or write another
+   * buffer of the shared memory (a step of 0 would never end).
+   */
+  private takePattern(fn: string, p: SparsePattern): [number, number, number] {
+    const { L, S, rowLo, rowHi, spans } = p;
+    const ranges = Math.floor(spans.length / 3);
+    if (rowLo.length < L || rowHi.length < L) throw new RangeError(`${fn}: args.pattern.rowLo / rowHi need L elements`);
+    for (let r = 0; r < ranges; r++) {
+      const s = spans[3 * r]!, e = spans[3 * r + 1]!, st = spans[3 * r + 2]!;
+      if (st < 1 || s < 0 || (e > s && e > S)) {
+        throw new RangeError(`${fn}: args.pattern.spans: range ${r} is outside [0, S) or has a step < 1`);
+      }
+    }
+    for (let i = 0; i < L; i++) {
+      const lo = rowLo[i]!, hi = rowHi[i]!;
+      if (lo < 0 || hi < lo || hi > ranges) throw new RangeError(`${fn}: args.pattern: row ${i} has ranges outside spans`);
+    }
+    const ar = this.arena;
+    return [ar.take(L * 4), ar.take(L * 4), ar.take(spans.length * 4)];
+  }
 
   sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
     a: SparseAttentionArgs): void {
-    jsBackend.sparseAttentionForward(out, lse, q, k, v, a);
+    if (!(out instanceof Float32Array) || !(lse instanceof Float32Array) || !(q instanceof Float32Array) ||
+      !(k instanceof Float32Array) || !(v instanceof Float32Array)) {
+      jsBackend.sparseAttentionForward(out, lse, q, k, v, a);
+      return;
+    }
+    const { B, H, Hkv, D, Dv, pattern } = a;
+    const { L, S } = pattern;
+    const nq = B * H * L * D, nk = B * Hkv * S * D, nv = B * Hkv * S * Dv, nOut = B * H * L * Dv, nLse = B * H * L;
+    if (nLse === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const po = ar.take(nOut * 4), pl = ar.take(nLse * 4);
+    const pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
+    const pp = this.takePattern("sparseAttentionForward", pattern);
+    const pw = ar.take(this.threads * this.k.sparseAttentionWorkBytes());
+    const { f32, i32 } = ar.commit();
+    put(f32, pq, q.subarray(0, nq));
+    put(f32, pk, k.subarray(0, nk));
+    put(f32, pv, v.subarray(0, nv));
+    WasmBackend.putPattern(i32, pattern, pp);
+    // units: (b, h, row), cut into ranges of equal cost
+    this.exec("sparseAttentionForward", [po, pl, pq, pk, pv, ...pp, B, H, Hkv, L, S, D, Dv, a.scale, pw],
+      B * H * pattern.nnz * (D + Dv), MIN_MACS_PER_PART, nLse);
+    get(out, f32, po, nOut);
+    get(lse, f32, pl, nLse);
   }
 
   sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray,
     k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray, a: SparseAttentionArgs): void {
-    jsBackend.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, a);
+    if (!(dq instanceof Float32Array) || !(dk instanceof Float32Array) || !(dv instanceof Float32Array) ||
+      !(dout instanceof Float32Array) || !(q instanceof Float32Array) || !(k instanceof Float32Array) ||
+      !(v instanceof Float32Array) || !(out instanceof Float32Array) || !(lse instanceof Float32Array)) {
+      jsBackend.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, a);
+      return;
+    }
+    const { B, H, Hkv, D, Dv, pattern } = a;
+    const { L, S } = pattern;
+    const nq = B * H * L * D, nk = B * Hkv * S * D, nv = B * Hkv * S * Dv, no = B * H * L * Dv, nl = B * H * L;
+    const ar = this.arena;
+    ar.reset();
+    const pdq = ar.take(nq * 4), pdk = ar.take(nk * 4), pdv = ar.take(nv * 4);
+    const pdo = ar.take(no * 4), pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
+    const po = ar.take(no * 4), pl = ar.take(nl * 4);
+    const pp = this.takePattern("sparseAttentionBackward", pattern);
+    const pw = ar.take(this.threads * this.k.sparseAttentionWorkBytes());
+    const { f32, i32 } = ar.commit();
+    put(f32, pdo, dout.subarray(0, no));
+    put(f32, pq, q.subarray(0, nq));
+    put(f32, pk, k.subarray(0, nk));
+    put(f32, pv, v.subarray(0, nv));
+    put(f32, po, out.subarray(0, no));
+    put(f32, pl, lse.subarray(0, nl));
+    WasmBackend.putPattern(i32, pattern, pp);
+    // units: kv heads (b, kv head)
+    this.exec("sparseAttentionBackward", [pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, ...pp, B, H, Hkv, L, S, D, Dv, a.scale, pw],
+      2 * B * H * pattern.nnz * (D + Dv), MIN_MACS_PER_PART, B * Hkv);
+    get(dq, f32, pdq, nq);
+    get(dk, f32, pdk, nk);
+    get(dv, f32, pdv, nv);
   }
 
   linearAttentionForward(out: FloatArray, den: FloatArray, fq: FloatArray, fk: FloatArray, v: FloatArray,
     a: LinearAttentionArgs): void {
-    jsBackend.linearAttentionForward(out, den, fq, fk, v, a);
+    if (!(out instanceof Float32Array) || !(den instanceof Float32Array) || !(fq instanceof Float32Array) ||
+      !(fk instanceof Float32Array) || !(v instanceof Float32Array)) {
+      jsBackend.linearAttentionForward(out, den, fq, fk, v, a);
+      return;
+    }
+    const { B, H, Hkv, L, S, M, Dv } = a;
+    const nq = B * H * L * M, nk = B * Hkv * S * M, nv = B * Hkv * S * Dv, nOut = B * H * L * Dv, nDen = B * H * L;
+    if (nDen === 0) return;
+    const ar = this.arena;
+    ar.reset();
+    const po = ar.take(nOut * 4), pd = ar.take(nDen * 4);
+    const pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
+    const pw = ar.take(this.threads * this.k.linearAttentionWorkBytes(M, Dv));
+    const { f32 } = ar.commit();
+    put(f32, pq, fq.subarray(0, nq));
+    put(f32, pk, fk.subarray(0, nk));
+    put(f32, pv, v.subarray(0, nv));
+    // units: kv heads (b, kv head)
+    this.exec("linearAttentionForward", [po, pd, pq, pk, pv, B, H, Hkv, L, S, M, Dv, +a.causal, pw],
+      2 * (nDen + B * Hkv * S) * M * Dv, MIN_MACS_PER_PART, B * Hkv);
+    get(out, f32, po, nOut);
+    get(den, f32, pd, nDen);
   }
 
   linearAttentionBackward(dfq: FloatArray, dfk: FloatArray, dv: FloatArray, dout: FloatArray, fq: FloatArray,
     fk: FloatArray, v: FloatArray, out: FloatArray, den: FloatArray, a: LinearAttentionArgs): void {
-    jsBackend.linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, a);
+    if (!(dfq instanceof Float32Array) || !(dfk instanceof Float32Array) || !(dv instanceof Float32Array) ||
+      !(dout instanceof Float32Array) || !(fq instanceof Float32Array) || !(fk instanceof Float32Array) ||
+      !(v instanceof Float32Array) || !(out instanceof Float32Array) || !(den instanceof Float32Array)) {
+      jsBackend.linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, a);
+      return;
+    }
+    const { B, H, Hkv, L, S, M, Dv } = a;
+    const nq = B * H * L * M, nk = B * Hkv * S * M, nv = B * Hkv * S * Dv, no = B * H * L * Dv, nd = B * H * L;
+    const ar = this.arena;
+    ar.reset();
+    const pdq = ar.take(nq * 4), pdk = ar.take(nk * 4), pdv = ar.take(nv * 4);
+    const pdo = ar.take(no * 4), pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
+    const po = ar.take(no * 4), pd = ar.take(nd * 4);
+    const pw = ar.take(this.threads * this.k.linearAttentionWorkBytes(M, Dv));
+    const { f32 } = ar.commit();
+    put(f32, pdo, dout.subarray(0, no));
+    put(f32, pq, fq.subarray(0, nq));
+    put(f32, pk, fk.subarray(0, nk));
+    put(f32, pv, v.subarray(0, nv));
+    put(f32, po, out.subarray(0, no));
+    put(f32, pd, den.subarray(0, nd));
+    // units: kv heads (b, kv head)
+    this.exec("linearAttentionBackward", [pdq, pdk, pdv, pdo, pq, pk, pv, po, pd, B, H, Hkv, L, S, M, Dv, +a.causal, pw],
+      4 * (nd + B * Hkv * S) * M * Dv, MIN_MACS_PER_PART, B * Hkv);
+    get(dfq, f32, pdq, nq);
+    get(dfk, f32, pdk, nk);
+    get(dv, f32, pdv, nv);
   }
 }

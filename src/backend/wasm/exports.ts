@@ -45,12 +45,26 @@ export interface KernelExports {
   conv2dBackwardWeight(dw: number, dy: number, x: number, B: number, C: number, H: number, W: number, O: number,
     kH: number, kW: number, oH: number, oW: number, sH: number, sW: number, padTop: number, padLeft: number, dH: number,
     dW: number, G: number, work: number, part: number, parts: number): void;
+  sparseAttentionWorkBytes(): number;
+  sparseAttentionForward(out: number, lse: number, q: number, k: number, v: number, rowLo: number, rowHi: number,
+    spans: number, B: number, H: number, Hkv: number, L: number, S: number, D: number, Dv: number, scale: number,
+    work: number, part: number, parts: number): void;
+  sparseAttentionBackward(dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number, out: number,
+    lse: number, rowLo: number, rowHi: number, spans: number, B: number, H: number, Hkv: number, L: number, S: number,
+    D: number, Dv: number, scale: number, work: number, part: number, parts: number): void;
+  linearAttentionWorkBytes(M: number, Dv: number): number;
+  linearAttentionForward(out: number, den: number, fq: number, fk: number, v: number, B: number, H: number, Hkv: number,
+    L: number, S: number, M: number, Dv: number, causal: number, work: number, part: number, parts: number): void;
+  linearAttentionBackward(dfq: number, dfk: number, dv: number, dout: number, fq: number, fk: number, v: number,
+    out: number, den: number, B: number, H: number, Hkv: number, L: number, S: number, M: number, Dv: number,
+    causal: number, work: number, part: number, parts: number): void;
 }
 
 /** The kernels that take (part, parts), in the order the worker pool numbers them. */
 export const partKernelNames = [
   "matmul", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward", "attentionForward",
-  "attentionBackward", "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight",
+  "attentionBackward", "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "sparseAttentionForward",
+  "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward",
 ] as const;
 
 export type PartKernelName = (typeof partKernelNames)[number];
@@ -58,7 +72,10 @@ export type PartKernelName = (typeof partKernelNames)[number];
 /** A kernel called with its arguments and (part, parts) appended. */
 export type PartKernel = (...args: number[]) => void;
 
-const kernelNames = ["heapBase", "gemmWorkBytes", "attentionWorkBytes", "conv2dWorkBytes", ...partKernelNames] as const;
+const kernelNames = [
+  "heapBase", "gemmWorkBytes", "attentionWorkBytes", "conv2dWorkBytes", "sparseAttentionWorkBytes",
+  "linearAttentionWorkBytes", ...partKernelNames,
+] as const;
 
 /** Narrows an instance's exports to KernelExports, checking each name. */
 export function isKernelExports(e: Record<string, unknown>): e is Record<string, unknown> & KernelExports {
@@ -73,7 +90,9 @@ export function partKernels(k: KernelExports): Readonly<Record<PartKernelName, P
     matmul: k.matmul, unary: k.unary, binary: k.binary, softmax: k.softmax, softmaxBackward: k.softmaxBackward,
     layerNorm: k.layerNorm, layerNormBackward: k.layerNormBackward, attentionForward: k.attentionForward,
     attentionBackward: k.attentionBackward, conv2dForward: k.conv2dForward, conv2dBackwardInput: k.conv2dBackwardInput,
-    conv2dBackwardWeight: k.conv2dBackwardWeight,
+    conv2dBackwardWeight: k.conv2dBackwardWeight, sparseAttentionForward: k.sparseAttentionForward,
+    sparseAttentionBackward: k.sparseAttentionBackward, linearAttentionForward: k.linearAttentionForward,
+    linearAttentionBackward: k.linearAttentionBackward,
   };
 }
 
