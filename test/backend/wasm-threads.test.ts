@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, describe, test } from "node:test";
-import type { AttentionArgs, BinaryOp, UnaryOp } from "../../src/backend/backend.js";
+import { blockSparsePattern } from "../../src/attention/block-sparse.js";
+import { longformerPattern } from "../../src/attention/global.js";
+import { buildPattern } from "../../src/attention/sparse.js";
+import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
+import type {
+  AttentionArgs, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
+} from "../../src/backend/backend.js";
 import { availableBackends, getBackend, setBackend } from "../../src/backend/registry.js";
 import type { WasmBackend } from "../../src/backend/wasm/backend.js";
 import {
@@ -14,7 +20,7 @@ import {
 } from "../../src/backend/wasm/load.js";
 import { setWasmPlatform, threadsUnavailable, type WasmPlatform } from "../../src/backend/wasm/platform.js";
 import { nodeWasmPlatform } from "../../src/backend/wasm/node-platform.js";
-import { Generator, ValueError } from "../../src/index.js";
+import { Generator, Tensor, ValueError } from "../../src/index.js";
 
 const backend = process.env.QKV_BACKEND;
 const skip = backend !== undefined && backend !== "wasm" ? "runs in the wasm pass only" : false;
@@ -181,6 +187,65 @@ describe("wasm threads: split kernels equal the single-threaded module bit for b
       }
     });
   }
+
+  /** Sparse attention forward and backward, threaded against single-threaded, every element written. */
+  function sparseSame(B: number, H: number, Hkv: number, D: number, Dv: number, pattern: SparsePattern, what: string): void {
+    const { L, S } = pattern;
+    const a: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale: 1 / Math.sqrt(D), pattern };
+    const q = rand(B * H * L * D), k = rand(B * Hkv * S * D), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
+    const f1 = [new Float32Array(B * H * L * Dv), new Float32Array(B * H * L)] as const;
+    const f2 = [new Float32Array(B * H * L * Dv).fill(NaN), new Float32Array(B * H * L).fill(NaN)] as const;
+    st!.sparseAttentionForward(f1[0], f1[1], q, k, v, a);
+    mt!.sparseAttentionForward(f2[0], f2[1], q, k, v, a);
+    same(f2[0], f1[0], `${what}: out`);
+    same(f2[1], f1[1], `${what}: lse`);
+    const g1 = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
+    const g2 = [new Float32Array(q.length).fill(NaN), new Float32Array(k.length).fill(NaN), new Float32Array(v.length).fill(NaN)] as const;
+    st!.sparseAttentionBackward(g1[0], g1[1], g1[2], dout, q, k, v, f1[0], f1[1], a);
+    mt!.sparseAttentionBackward(g2[0], g2[1], g2[2], dout, q, k, v, f1[0], f1[1], a);
+    for (let t = 0; t < 3; t++) same(g2[t]!, g1[t]!, `${what}: d${"qkv"[t]}`);
+  }
+
+  test("sparse attention: GQA, strided ranges, global rows over several key chunks, empty rows", () => {
+    sparseSame(1, 1, 1, 3, 5, windowPattern(2, 2, 0), "two rows");
+    sparseSame(2, 4, 2, 16, 8, windowPattern(70, 70, 9, true), "GQA causal window");
+    sparseSame(1, 3, 1, 33, 9, dilatedWindowPattern(120, 150, 8, 4, true), "MQA causal dilated, L < S");
+    sparseSame(1, 2, 2, 8, 8, longformerPattern(700, 700, 5, 3), "longformer (rows of 700 keys)");
+    const lay = new Uint8Array(6 * 5);
+    for (let x = 0; x < lay.length; x++) lay[x] = (x * 7919) % 3 === 0 ? 1 : 0;
+    for (let c = 0; c < 5; c++) lay[2 * 5 + c] = 0;
+    sparseSame(2, 3, 3, 12, 7, blockSparsePattern(63, 53, new Tensor(lay, [6, 5], "bool"), 11), "random blocks, an empty block row");
+    sparseSame(1, 2, 1, 9, 4, buildPattern(40, 600, (i, add) => {
+      if (i % 5 === 0) { add(0, 290); add(300, 600, 3); } else if (i % 4 !== 1) add(i, i + 3);
+    }), "wide, narrow and empty rows");
+  });
+
+  /** Linear attention forward and backward, threaded against single-threaded, every element written. */
+  function linearSame(a: LinearAttentionArgs): void {
+    const { B, H, Hkv, L, S, M, Dv } = a;
+    const pos = (n: number): Float32Array => rand(n).map((x) => Math.exp(0.5 * x));
+    const fq = pos(B * H * L * M), fk = pos(B * Hkv * S * M), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
+    const what = JSON.stringify(a);
+    const f1 = [new Float32Array(B * H * L * Dv), new Float32Array(B * H * L)] as const;
+    const f2 = [new Float32Array(B * H * L * Dv).fill(NaN), new Float32Array(B * H * L).fill(NaN)] as const;
+    st!.linearAttentionForward(f1[0], f1[1], fq, fk, v, a);
+    mt!.linearAttentionForward(f2[0], f2[1], fq, fk, v, a);
+    same(f2[0], f1[0], `${what}: out`);
+    same(f2[1], f1[1], `${what}: den`);
+    const g1 = [new Float32Array(fq.length), new Float32Array(fk.length), new Float32Array(v.length)] as const;
+    const g2 = [new Float32Array(fq.length).fill(NaN), new Float32Array(fk.length).fill(NaN), new Float32Array(v.length).fill(NaN)] as const;
+    st!.linearAttentionBackward(g1[0], g1[1], g1[2], dout, fq, fk, v, f1[0], f1[1], a);
+    mt!.linearAttentionBackward(g2[0], g2[1], g2[2], dout, fq, fk, v, f1[0], f1[1], a);
+    for (const [t, n] of ["dfq", "dfk", "dv"].entries()) same(g2[t]!, g1[t]!, `${what}: ${n}`);
+  }
+
+  test("linear attention: causal over several chunks, GQA, MQA, L != S, fewer kv heads than threads", () => {
+    linearSame({ B: 1, H: 1, Hkv: 1, L: 3, S: 3, M: 2, Dv: 5, causal: true });
+    linearSame({ B: 2, H: 4, Hkv: 2, L: 150, S: 150, M: 13, Dv: 7, causal: true });
+    linearSame({ B: 1, H: 6, Hkv: 3, L: 65, S: 65, M: 24, Dv: 8, causal: true });
+    linearSame({ B: 2, H: 3, Hkv: 1, L: 40, S: 90, M: 9, Dv: 12, causal: false });
+    linearSame({ B: 3, H: 2, Hkv: 2, L: 70, S: 33, M: 5, Dv: 3, causal: false });
+  });
 });
 
 describe("wasm threads: large calls through the default thresholds", { skip }, () => {

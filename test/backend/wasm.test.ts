@@ -1,14 +1,21 @@
 /** The wasm backend: every kernel against the js reference, public ops end to end on it, the shipped binary. */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import type { AttentionArgs, Backend, BinaryOp, UnaryOp } from "../../src/backend/backend.js";
+import { bigbirdLayout } from "../../src/attention/bigbird.js";
+import { blockSparsePattern } from "../../src/attention/block-sparse.js";
+import { longformerPattern } from "../../src/attention/global.js";
+import { buildPattern } from "../../src/attention/sparse.js";
+import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
+import type {
+  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
+} from "../../src/backend/backend.js";
 import { getBackend, jsBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { wasmSourceHash } from "../../src/backend/wasm/binary.js";
 import { wasmThreadsSourceHash } from "../../src/backend/wasm/binary-threads.js";
 import { loadWasmBackend, loadWasmBackendSync } from "../../src/backend/wasm/load.js";
 import {
   Generator, backward, layerNorm, logSoftmax, matmul, mul, randn, scaledDotProductAttention, softmax, sum, tensor,
-  type Tensor,
+  Tensor,
 } from "../../src/index.js";
 import { sourceHash } from "../../tools/build-wasm.js";
 
@@ -204,6 +211,130 @@ describe("wasm backend: fused attention", () => {
       }
     });
   }
+});
+
+describe("wasm backend: sparse attention against the js kernels", () => {
+  /** out, lse, dq, dk, dv of wasm against js on random inputs; every output element must be written. */
+  function check(B: number, H: number, Hkv: number, D: number, Dv: number, pattern: SparsePattern, what: string): void {
+    const { L, S } = pattern;
+    const a: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale: 1 / Math.sqrt(D), pattern };
+    const q = rand(B * H * L * D), k = rand(B * Hkv * S * D), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
+    const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
+    jsBackend.sparseAttentionForward(out, lse, q, k, v, a);
+    const o = new Float32Array(out.length).fill(NaN), l = new Float32Array(lse.length).fill(NaN);
+    wasm.sparseAttentionForward(o, l, q, k, v, a);
+    close(o, out, `${what}: out`, 2e-5, 1e-4);
+    close(l, lse, `${what}: lse`, 2e-5, 1e-5);
+    const g1 = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
+    const g2 = [new Float32Array(q.length).fill(NaN), new Float32Array(k.length).fill(NaN), new Float32Array(v.length).fill(NaN)] as const;
+    jsBackend.sparseAttentionBackward(g1[0], g1[1], g1[2], dout, q, k, v, out, lse, a);
+    wasm.sparseAttentionBackward(g2[0], g2[1], g2[2], dout, q, k, v, out, lse, a);
+    for (let t = 0; t < 3; t++) close(g2[t]!, g1[t]!, `${what}: d${"qkv"[t]}`, 1e-4, 1e-3);
+  }
+
+  test("windows: symmetric, causal, L < S and L > S, odd head dims", () => {
+    check(1, 1, 1, 1, 1, windowPattern(1, 1, 0), "window w=0");
+    check(2, 2, 2, 16, 16, windowPattern(37, 37, 3), "window w=3");
+    check(1, 3, 3, 33, 17, windowPattern(130, 130, 40, true), "causal window w=40");
+    check(1, 2, 2, 64, 80, windowPattern(65, 200, 70), "window L<S w=70");
+    check(2, 1, 1, 20, 24, windowPattern(150, 90, 100, true), "causal window L>S w=100");
+  });
+
+  test("strided ranges (dilated) and Longformer's global rows of more keys than one chunk (256)", () => {
+    check(1, 2, 2, 16, 16, dilatedWindowPattern(97, 97, 5, 3), "dilated w=5 d=3");
+    check(2, 2, 1, 33, 9, dilatedWindowPattern(120, 120, 8, 4, true), "causal dilated w=8 d=4");
+    check(1, 3, 3, 32, 32, longformerPattern(600, 600, 9, 5), "longformer w=9 g=5");
+    check(2, 2, 2, 7, 7, longformerPattern(70, 70, 0, 1), "longformer w=0 g=1");
+    check(1, 2, 1, 8, 12, dilatedWindowPattern(300, 1100, 300, 2), "wide dilated w=300 d=2");
+  });
+
+  test("block layouts (BigBird, random blocks with an empty row), GQA and MQA", () => {
+    const bb = { window: 1, numGlobal: 1, numRandom: 2, blockSize: 16, seed: 3 };
+    check(1, 2, 2, 32, 32, blockSparsePattern(150, 150, bigbirdLayout(150, 150, bb), 16), "bigbird bs=16");
+    check(2, 4, 2, 16, 24, blockSparsePattern(100, 70, bigbirdLayout(100, 70, { ...bb, blockSize: 8 }), 8), "bigbird L!=S bs=8");
+    const nQb = 6, nKb = 5;
+    const lay = new Uint8Array(nQb * nKb);
+    for (let x = 0; x < lay.length; x++) lay[x] = (x * 7919) % 3 === 0 ? 1 : 0;
+    for (let c = 0; c < nKb; c++) lay[2 * nKb + c] = 0;
+    const pat = blockSparsePattern(6 * 11 - 3, 5 * 11 - 2, new Tensor(lay, [nQb, nKb], "bool"), 11);
+    check(1, 3, 1, 12, 12, pat, "random blocks with an empty block row");
+    const out = new Float32Array(3 * pat.L * 12).fill(NaN), lse = new Float32Array(3 * pat.L).fill(NaN);
+    wasm.sparseAttentionForward(out, lse, rand(3 * pat.L * 12), rand(pat.S * 12), rand(pat.S * 12),
+      { B: 1, H: 3, Hkv: 1, D: 12, Dv: 12, scale: 0.3, pattern: pat });
+    assert.equal(lse[2 * 11], -Infinity, "an empty row's lse");
+    assert.deepEqual(out.subarray(2 * 11 * 12, 3 * 11 * 12), new Float32Array(11 * 12), "an empty row's output");
+    check(2, 4, 2, 16, 16, windowPattern(70, 70, 9, true), "GQA causal window");
+    check(1, 6, 1, 32, 32, longformerPattern(90, 90, 6, 3), "MQA longformer");
+  });
+
+  test("a hand-built pattern: several ranges per row, shared rows, rows with gaps and no keys", () => {
+    const pat = buildPattern(50, 61, (i, add) => {
+      add(0, 2);
+      if (i % 3 !== 0) add(5 + (i % 7), 30 + (i % 11), 1 + (i % 4));
+      add(40 + (i % 5), 61, 7);
+    }, (i) => (i % 10 === 9 ? i - 1 : i));
+    check(2, 2, 2, 17, 5, pat, "hand-built");
+    const gaps = buildPattern(90, 700, (i, add) => {
+      if (i % 3 === 0) { add(0, 300); add(500, 650, 2); } else if (i % 7 !== 1) add(i, i + 5);
+    });
+    check(2, 1, 1, 16, 16, gaps, "wide rows with gaps, empty rows");
+  });
+
+  test("a pattern with a range outside [0, S], a step < 1 or rows past its ranges throws RangeError", () => {
+    const pat = windowPattern(4, 4, 1);
+    const a: SparseAttentionArgs = { B: 1, H: 2, Hkv: 2, D: 4, Dv: 4, scale: 0.5, pattern: pat };
+    const f = (n: number): Float32Array => new Float32Array(n);
+    const bad = (edit: (p: SparsePattern) => void): SparseAttentionArgs => {
+      const p = { ...pat, rowLo: pat.rowLo.slice(), rowHi: pat.rowHi.slice(), spans: pat.spans.slice() };
+      edit(p);
+      return { ...a, pattern: p };
+    };
+    assert.throws(() => wasm.sparseAttentionForward(f(32), f(8), f(32), f(32), f(32), bad((p) => { p.spans[1] = 5; })),
+      { name: "RangeError", message: "sparseAttentionForward: args.pattern.spans: range 0 is outside [0, S) or has a step < 1" });
+    assert.throws(() => wasm.sparseAttentionForward(f(32), f(8), f(32), f(32), f(32), bad((p) => { p.spans[3] = -1; })), RangeError);
+    assert.throws(() => wasm.sparseAttentionForward(f(32), f(8), f(32), f(32), f(32), bad((p) => { p.spans[2] = 0; })), RangeError);
+    assert.throws(() => wasm.sparseAttentionBackward(f(32), f(32), f(32), f(32), f(32), f(32), f(32), f(32), f(8),
+      bad((p) => { p.rowHi[3] = 99; })),
+    { name: "RangeError", message: "sparseAttentionBackward: args.pattern: row 3 has ranges outside spans" });
+  });
+});
+
+describe("wasm backend: linear attention against the js kernels", () => {
+  /** out, den, dfq, dfk, dv of wasm against js (positive features); every output element must be written. */
+  function check(a: LinearAttentionArgs): void {
+    const { B, H, Hkv, L, S, M, Dv } = a;
+    const pos = (n: number): Float32Array => rand(n).map((x) => Math.exp(0.5 * x));
+    const fq = pos(B * H * L * M), fk = pos(B * Hkv * S * M), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
+    const out = new Float32Array(B * H * L * Dv), den = new Float32Array(B * H * L);
+    jsBackend.linearAttentionForward(out, den, fq, fk, v, a);
+    const what = JSON.stringify(a);
+    const o = new Float32Array(out.length).fill(NaN), d = new Float32Array(den.length).fill(NaN);
+    wasm.linearAttentionForward(o, d, fq, fk, v, a);
+    close(o, out, `${what}: out`, 1e-5, 1e-4);
+    close(d, den, `${what}: den`, 1e-5, 1e-5);
+    const g1 = [new Float32Array(fq.length), new Float32Array(fk.length), new Float32Array(v.length)] as const;
+    const g2 = [new Float32Array(fq.length).fill(NaN), new Float32Array(fk.length).fill(NaN), new Float32Array(v.length).fill(NaN)] as const;
+    jsBackend.linearAttentionBackward(g1[0], g1[1], g1[2], dout, fq, fk, v, out, den, a);
+    wasm.linearAttentionBackward(g2[0], g2[1], g2[2], dout, fq, fk, v, out, den, a);
+    for (const [t, n] of ["dfq", "dfk", "dv"].entries()) close(g2[t]!, g1[t]!, `${what}: ${n}`, 1e-5, 1e-3);
+  }
+
+  test("causal: one row, chunk edges (64, 65 and 130 rows), odd feature dims, GQA", () => {
+    check({ B: 1, H: 1, Hkv: 1, L: 1, S: 1, M: 1, Dv: 1, causal: true });
+    check({ B: 2, H: 2, Hkv: 2, L: 37, S: 37, M: 16, Dv: 16, causal: true });
+    check({ B: 1, H: 1, Hkv: 1, L: 64, S: 64, M: 8, Dv: 8, causal: true });
+    check({ B: 1, H: 2, Hkv: 2, L: 65, S: 65, M: 9, Dv: 6, causal: true });
+    check({ B: 1, H: 3, Hkv: 3, L: 130, S: 130, M: 33, Dv: 17, causal: true });
+    check({ B: 1, H: 4, Hkv: 2, L: 150, S: 150, M: 24, Dv: 8, causal: true });
+  });
+
+  test("non-causal: L != S, odd feature dims, MQA; causal past the keys (L > S) and short of them (L < S)", () => {
+    check({ B: 2, H: 2, Hkv: 2, L: 65, S: 90, M: 20, Dv: 64, causal: false });
+    check({ B: 2, H: 6, Hkv: 1, L: 40, S: 33, M: 7, Dv: 12, causal: false });
+    check({ B: 1, H: 2, Hkv: 1, L: 300, S: 5, M: 130, Dv: 3, causal: false });
+    check({ B: 1, H: 2, Hkv: 1, L: 100, S: 70, M: 7, Dv: 12, causal: true });
+    check({ B: 1, H: 2, Hkv: 1, L: 70, S: 100, M: 7, Dv: 12, causal: true });
+  });
 });
 
 describe("wasm backend: memory and float64", () => {
