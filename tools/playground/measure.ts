@@ -4,7 +4,7 @@
  * isolated, trains --steps steps in headless Chromium's worker, then the same steps in Node on the
  * wasm backend with as many threads as the tab got (and on the native backend, where it loads).
  * Both sides time the steps themselves and skip the first --warmup. Optionally writes a screenshot
- * of the page (--screenshot docs/playground.png).
+ * of the page: the step-by-step walk-through and the image classifier (--screenshot docs/playground.png).
  *
  * npx tsx tools/playground/measure.ts [--steps 100] [--warmup 5] [--site dir] [--screenshot file.png]
  */
@@ -63,7 +63,19 @@ async function inTheTab(): Promise<{ rate: number; threads: number }> {
       await cell.hover();
       const y = Number(await page.evaluate("window.scrollY")); // clips are in page coordinates
       const steps = await page.screenshot({ type: "png", clip: { x: 0, y, width: 1100, height: 600 } });
-      writeFileSync(o.screenshot, stack([top, steps]));
+      // then the image classifier: MNIST's first test digit, its top classes and attention rollout
+      await page.click("#go-models");
+      await page.select("#image-model", "classify-mnist");
+      await page.click("#image-load");
+      await page.waitForFunction("window.qkvPlayground.images.loaded === 'classify-mnist'", { timeout: 120_000 });
+      await page.click("#image-samples button[data-sample='7']");
+      await page.waitForFunction("window.qkvPlayground.images.result !== null", { timeout: 120_000 });
+      await new Promise((r) => setTimeout(r, 500));
+      await page.$eval("#image-model", (e) => (e as unknown as { scrollIntoView(): void }).scrollIntoView());
+      await page.evaluate("window.scrollBy(0, -60)"); // the panel's heading
+      const yi = Number(await page.evaluate("window.scrollY"));
+      const image = await page.screenshot({ type: "png", clip: { x: 0, y: yi, width: 1100, height: 580 } });
+      writeFileSync(o.screenshot, stack([top, steps, image]));
       console.log(`screenshot: ${o.screenshot}`);
     }
     return { rate: rate(ms.slice(warmup, warmup + steps)), threads };
