@@ -16,6 +16,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { addTensors, checkGradShape, GradSums, zerosLike } from "./grad-sums.js";
 import { noGrad } from "./graph.js";
 import { Recycler } from "./recycle.js";
+import { topologicalOrder } from "./topo.js";
 
 /** Computes gradients of `root` (a scalar, or any tensor given its `gradient`). */
 export function backward(root: Tensor, gradient?: Tensor): void {
@@ -32,27 +33,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     if (!sameShape(gradient.shape, root.shape)) throw new ShapeError("backward", "gradient", fmtShape(root.shape), fmtShape(gradient.shape));
     seed = gradient;
   }
-  // topological order by iterative DFS
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
-  const stack: [Tensor, number][] = [[root, 0]];
-  seen.add(root);
-  while (stack.length) {
-    const top = stack[stack.length - 1]!;
-    const [t, i] = top;
-    const inputs = t.gradFn?.inputs ?? [];
-    if (i < inputs.length) {
-      top[1]++;
-      const c = inputs[i]!;
-      if (c.requiresGrad && !seen.has(c)) {
-        seen.add(c);
-        stack.push([c, 0]);
-      }
-    } else {
-      stack.pop();
-      order.push(t);
-    }
-  }
+  const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const sums = new GradSums();
   // gradient temporaries go back to the buffer pool as soon as nothing pending refers to them

@@ -19,6 +19,7 @@
 import { FreedTensorError } from "../tensor/errors.js";
 import { MIN_ELEMENTS, recycleFloat32, viewCount } from "../tensor/pool.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { topologicalOrder } from "./topo.js";
 
 /** Makes every access to t's data throw (t's buffer has been given back). */
 function poison(t: Tensor): void {
@@ -32,20 +33,7 @@ function poison(t: Tensor): void {
 
 /** Gives back the buffers of root's graph's intermediate tensors; returns the bytes freed. */
 export function freeGraph(root: Tensor): number {
-  // every tensor the loss was computed through (as backward walks them)
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>([root]);
-  const stack: Tensor[] = [root];
-  while (stack.length) {
-    const t = stack.pop()!;
-    order.push(t);
-    for (const c of t.gradFn?.inputs ?? []) {
-      if (c.requiresGrad && !seen.has(c)) {
-        seen.add(c);
-        stack.push(c);
-      }
-    }
-  }
+  const order = topologicalOrder(root); // every tensor the loss was computed through
   // the graph's tensors per buffer; leaves and the root pin theirs
   const sharers = new Map<ArrayBuffer, Tensor[]>();
   const pinned = new Set<ArrayBuffer>();
