@@ -1,7 +1,7 @@
 /**
  * The part of onnx.proto (ONNX's protobuf schema, proto2) that an exported model uses, as a
  * protobufjs JSON descriptor: field names and numbers copied from onnx/onnx.proto. protobufjs does
- * the wire encoding.
+ * the wire encoding. A subgraph (an If branch) is a GraphProto in an attribute's `g`.
  *
  * ```ts
  * const bytes = encodeModelProto({ ir_version: 8, opset_import: [{ domain: "", version: 17 }], graph });
@@ -19,7 +19,7 @@ const descriptor = {
       nested: {
         AttributeProto: {
           fields: {
-            name: o("string", 1), f: o("float", 2), i: o("int64", 3), s: o("bytes", 4), t: o("TensorProto", 5),
+            name: o("string", 1), f: o("float", 2), i: o("int64", 3), s: o("bytes", 4), t: o("TensorProto", 5), g: o("GraphProto", 6),
             floats: r("float", 7), ints: r("int64", 8), type: o("AttributeType", 20),
           },
           nested: {
@@ -73,10 +73,10 @@ export const DataType = { float32: 1, int32: 6, int64: 7, bool: 9 } as const;
 export type ElemType = keyof typeof DataType;
 
 /** AttributeProto.AttributeType values. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
 
 export interface TensorMsg { name: string; dims: number[]; data_type: number; raw_data: Uint8Array }
-export interface AttributeMsg { name: string; type: number; f?: number; i?: number; s?: Uint8Array; ints?: number[]; floats?: number[]; t?: TensorMsg }
+export interface AttributeMsg { name: string; type: number; f?: number; i?: number; s?: Uint8Array; ints?: number[]; floats?: number[]; t?: TensorMsg; g?: GraphMsg }
 export interface NodeMsg { input: string[]; output: string[]; name: string; op_type: string; domain?: string; attribute: AttributeMsg[] }
 export interface DimMsg { dim_value?: number; dim_param?: string }
 export interface ValueInfoMsg { name: string; type: { tensor_type: { elem_type: number; shape: { dim: DimMsg[] } } } }
