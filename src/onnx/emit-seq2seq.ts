@@ -12,7 +12,8 @@
  *                            [batch, H, encoder_sequence_length, D] -> logits, present.N.decoder.key/value
  *
  * The decoder's positions start at the past length (the past keys' dim 2), so a step needs no
- * position input.
+ * position input. The decoder's inputs, body and outputs are separate functions, so that
+ * emit-merged-decoder.ts can write both bodies as the branches of one graph.
  *
  * ```ts
  * const { g, inputs, outputs } = emitSeq2SeqDecoder(model, "plain", true);
@@ -21,8 +22,8 @@
 import type { Seq2SeqTransformer } from "../nn/seq2seq.js";
 import type { SpanExtractor } from "../nn/span-extractor.js";
 import { dimScalar, dimVector, opsetOf, paddingMask, type AttentionForm } from "./emit-attention.js";
-import { MaskCache, emitDecoderStep, emitEncoder, type StepCache } from "./emit-transformer.js";
-import { GraphBuilder } from "./graph.js";
+import { MaskCache, emitDecoderStep, emitEncoder, type LayerKV, type StepCache } from "./emit-transformer.js";
+import { GraphBuilder, type Dim } from "./graph.js";
 
 export interface EmittedGraph {
   g: GraphBuilder;
@@ -61,51 +62,94 @@ export function emitSeq2SeqEncoder(m: Seq2SeqTransformer, form: AttentionForm): 
   return { g, inputs: ["input_ids", "attention_mask"], outputs: ["last_hidden_state"] };
 }
 
-/** The decoder graph: the first step (withPast false: memory in, cross keys/values out) or a later one. */
-export function emitSeq2SeqDecoder(m: Seq2SeqTransformer, form: AttentionForm, withPast: boolean): EmittedGraph {
-  const c = m.config, H = c.nhead, D = c.dModel / c.nhead, N = c.decoderLayers;
-  const g = new GraphBuilder(withPast ? "Seq2SeqTransformer.decoder_with_past" : "Seq2SeqTransformer.decoder", opsetOf(form));
-  const ids = g.input("input_ids", "int64", ["batch", "decoder_sequence_length"]);
-  const encMask = g.input("encoder_attention_mask", "int64", ["batch", "encoder_sequence_length"]);
-  const inputs = ["input_ids", "encoder_attention_mask"];
-  const cache: StepCache = { past: [], memory: null };
-  if (withPast) {
-    for (let i = 0; i < N; i++) {
-      const kv = (side: string, len: string): string[] => ["key", "value"].map((w) => {
-        const name = `past_key_values.${i}.${side}.${w}`;
-        inputs.push(name);
-        return g.input(name, "float32", ["batch", H, len, D]);
-      });
-      const [selfK, selfV] = kv("decoder", "past_decoder_sequence_length");
-      const [crossK, crossV] = kv("encoder", "encoder_sequence_length");
-      cache.past.push({ selfK: selfK!, selfV: selfV!, crossK: crossK!, crossV: crossV! });
+/** The lengths named in a decoder step's output dims. */
+export interface StepDims {
+  /** The present self-attention keys/values' length: past + new tokens. */
+  total: string;
+  /** The present cross-attention keys/values' length. */
+  encoder: string;
+}
+
+/** A decoder graph's values: the step's logits [B, T, V] and each layer's present keys/values. */
+export interface StepValues {
+  logits: string;
+  present: LayerKV[];
+}
+
+/**
+ * Declares the decoder's inputs in `g`: input_ids, encoder_attention_mask, then
+ * encoder_hidden_states when `memory`, and past_key_values.N.* when `past` (its two entries name
+ * the past lengths of the self- and cross-attention keys). Returns the input names in order.
+ */
+export function declareDecoderInputs(g: GraphBuilder, m: Seq2SeqTransformer, memory: boolean, past: { decoder: string; encoder: string } | null): string[] {
+  const c = m.config, H = c.nhead, D = c.dModel / c.nhead;
+  const inputs = [g.input("input_ids", "int64", ["batch", "decoder_sequence_length"]), g.input("encoder_attention_mask", "int64", ["batch", "encoder_sequence_length"])];
+  if (memory) inputs.push(g.input("encoder_hidden_states", "float32", ["batch", "encoder_sequence_length", c.dModel]));
+  if (past) {
+    for (let i = 0; i < c.decoderLayers; i++) {
+      for (const [side, len] of [["decoder", past.decoder], ["encoder", past.encoder]] as const) {
+        for (const w of ["key", "value"]) inputs.push(g.input(`past_key_values.${i}.${side}.${w}`, "float32", ["batch", H, len, D]));
+      }
     }
-  } else {
-    cache.memory = g.input("encoder_hidden_states", "float32", ["batch", "encoder_sequence_length", c.dModel]);
-    inputs.push("encoder_hidden_states");
-    for (let i = 0; i < N; i++) cache.past.push({ selfK: null, selfV: null, crossK: null, crossV: null });
   }
-  const past = withPast ? dimScalar(g, cache.past[0]!.selfK!, 2) : null;
-  const x = embedTokens(g, m, ids, past);
-  const T = dimScalar(g, ids, 1);
+  return inputs;
+}
+
+/**
+ * The decoder's body in `g`, reading the inputs of declareDecoderInputs by name (`g` may be a
+ * subgraph of the graph that declares them): with `withPast`, the past keys/values (the positions
+ * start at their length); without, the memory (cross keys/values projected from it).
+ */
+export function emitSeq2SeqStep(g: GraphBuilder, m: Seq2SeqTransformer, form: AttentionForm, withPast: boolean): StepValues {
+  const c = m.config;
+  const layer = (i: number, side: string, w: string): string => `past_key_values.${i}.${side}.${w}`;
+  const cache: StepCache = withPast
+    ? {
+      memory: null,
+      past: Array.from({ length: c.decoderLayers }, (_, i) => ({
+        selfK: layer(i, "decoder", "key"), selfV: layer(i, "decoder", "value"), crossK: layer(i, "encoder", "key"), crossV: layer(i, "encoder", "value"),
+      })),
+    }
+    : { memory: "encoder_hidden_states", past: Array.from({ length: c.decoderLayers }, () => ({ selfK: null, selfV: null, crossK: null, crossV: null })) };
+  const past = withPast ? dimScalar(g, layer(0, "decoder", "key"), 2) : null;
+  const x = embedTokens(g, m, "input_ids", past);
+  const T = dimScalar(g, "input_ids", 1);
   const S = past ? g.node("Add", [past, T]) : T;
   const selfMask = new MaskCache(g, null, T, S, past).of({ kind: "full", causal: true });
-  const { out, present } = emitDecoderStep(g, m.decoder, "decoder", x, cache, selfMask, hfPadding(g, encMask), form);
-  const logits = g.node("MatMul", [out, g.node("Transpose", [g.param("embed.weight", m.embed.weight)], { perm: [1, 0] })]);
-  g.output(logits, "logits", "float32", ["batch", "decoder_sequence_length", c.vocabSize]);
-  const outputs = ["logits"];
-  const total = withPast ? "total_decoder_sequence_length" : "decoder_sequence_length";
-  present.forEach((p, i) => {
-    const out = (v: string, name: string, len: string): void => {
-      g.output(v, name, "float32", ["batch", H, len, D]);
-      outputs.push(name);
-    };
-    out(p.selfK, `present.${i}.decoder.key`, total);
-    out(p.selfV, `present.${i}.decoder.value`, total);
-    if (!withPast) {
-      out(p.crossK, `present.${i}.encoder.key`, "encoder_sequence_length");
-      out(p.crossV, `present.${i}.encoder.value`, "encoder_sequence_length");
+  const { out, present } = emitDecoderStep(g, m.decoder, "decoder", x, cache, selfMask, hfPadding(g, "encoder_attention_mask"), form);
+  const logits = g.node("MatMul", [out, g.node("Transpose", [g.param("embed.weight", m.embed.weight)], { perm: [1, 0] })]); // [B, T, V]
+  return { logits, present };
+}
+
+/**
+ * Declares a step's outputs in `g`: logits, present.N.decoder.key/value and, with `encoder`,
+ * present.N.encoder.key/value, each named `prefix` + its name. Returns the names without the prefix.
+ */
+export function declareStepOutputs(g: GraphBuilder, m: Seq2SeqTransformer, step: StepValues, dims: StepDims, encoder: boolean, prefix = ""): string[] {
+  const c = m.config, H = c.nhead, D = c.dModel / c.nhead;
+  const outputs: string[] = [];
+  const out = (v: string, name: string, dims: readonly Dim[]): void => {
+    g.output(v, prefix + name, "float32", dims);
+    outputs.push(name);
+  };
+  out(step.logits, "logits", ["batch", "decoder_sequence_length", c.vocabSize]);
+  step.present.forEach((p, i) => {
+    out(p.selfK, `present.${i}.decoder.key`, ["batch", H, dims.total, D]);
+    out(p.selfV, `present.${i}.decoder.value`, ["batch", H, dims.total, D]);
+    if (encoder) {
+      out(p.crossK, `present.${i}.encoder.key`, ["batch", H, dims.encoder, D]);
+      out(p.crossV, `present.${i}.encoder.value`, ["batch", H, dims.encoder, D]);
     }
   });
+  return outputs;
+}
+
+/** The decoder graph: the first step (withPast false: memory in, cross keys/values out) or a later one. */
+export function emitSeq2SeqDecoder(m: Seq2SeqTransformer, form: AttentionForm, withPast: boolean): EmittedGraph {
+  const g = new GraphBuilder(withPast ? "Seq2SeqTransformer.decoder_with_past" : "Seq2SeqTransformer.decoder", opsetOf(form));
+  const inputs = declareDecoderInputs(g, m, !withPast, withPast ? { decoder: "past_decoder_sequence_length", encoder: "encoder_sequence_length" } : null);
+  const step = emitSeq2SeqStep(g, m, form, withPast);
+  const total = withPast ? "total_decoder_sequence_length" : "decoder_sequence_length";
+  const outputs = declareStepOutputs(g, m, step, { total, encoder: "encoder_sequence_length" }, !withPast);
   return { g, inputs, outputs };
 }

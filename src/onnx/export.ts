@@ -5,9 +5,10 @@
  * an ONNX form is named in one ExportError.
  *
  * Exported: MultiheadAttention, TransformerEncoderLayer / TransformerEncoder,
- * TransformerDecoderLayer / TransformerDecoder (whole target), Seq2SeqTransformer as three
+ * TransformerDecoderLayer / TransformerDecoder (whole target), Seq2SeqTransformer as four
  * graphs in the layout ONNX Runtime generation code and transformers.js read (encoder_model,
- * decoder_model, decoder_with_past_model; see docs/onnx.md), and VisionTransformer (patch or
+ * decoder_model, decoder_with_past_model, and decoder_model_merged: both decoders behind an If on
+ * use_cache_branch; see docs/onnx.md), and VisionTransformer (patch or
  * CNN-stem embedding; pixel_values -> logits) and SpanExtractor (input_ids -> start_logits,
  * end_logits). Attention kinds: full, window, dilated, longformer
  * (their patterns become masks). Attention forms: plain ops, com.microsoft.MultiHeadAttention, or
@@ -15,7 +16,7 @@
  *
  * ```ts
  * const files = onnxGraphs(mha, { query: randn([2, 5, 16]) });          // [{ name: "model.onnx", bytes, … }]
- * const s2s = onnxGraphs(model, {}, { attention: "fused" });             // encoder + two decoder graphs
+ * const s2s = onnxGraphs(model, {}, { attention: "fused" });             // encoder + three decoder graphs
  * const std = onnxGraphs(mha, { query: x }, { attention: "opset23" });    // ai.onnx Attention, opset 23
  * ```
  */
@@ -31,6 +32,7 @@ import { Tensor } from "../tensor/tensor.js";
 import {
   attentionForms, dimScalar, emitMha, mhaProblems, opsetOf, paddingMask, sumMasks, userMask, type AttentionForm,
 } from "./emit-attention.js";
+import { emitSeq2SeqMergedDecoder } from "./emit-merged-decoder.js";
 import { emitSeq2SeqDecoder, emitSeq2SeqEncoder } from "./emit-seq2seq.js";
 import { emitSpanExtractor } from "./emit-span.js";
 import { MaskCache, emitDecoder, emitDecoderLayer, emitEncoder, emitEncoderLayer } from "./emit-transformer.js";
@@ -260,17 +262,19 @@ function seq2seqGraphs(m: Seq2SeqTransformer, form: AttentionForm): PendingFile[
   const enc = emitSeq2SeqEncoder(m, form);
   const dec = emitSeq2SeqDecoder(m, form, false);
   const past = emitSeq2SeqDecoder(m, form, true);
+  const merged = emitSeq2SeqMergedDecoder(m, form);
   return [
     fileOf(enc.g, "encoder_model.onnx", enc.inputs, enc.outputs, meta),
     fileOf(dec.g, "decoder_model.onnx", dec.inputs, dec.outputs, meta),
     fileOf(past.g, "decoder_with_past_model.onnx", past.inputs, past.outputs, meta),
+    fileOf(merged.g, "decoder_model_merged.onnx", merged.inputs, merged.outputs, meta),
   ];
 }
 
 /**
  * The ONNX graphs of `model` (eval-mode: no dropout; BatchNorm with its running statistics), as
  * file names and bytes: "model.onnx" for a module, encoder_model.onnx / decoder_model.onnx /
- * decoder_with_past_model.onnx for a Seq2SeqTransformer. The example inputs say which optional
+ * decoder_with_past_model.onnx / decoder_model_merged.onnx for a Seq2SeqTransformer. The example inputs say which optional
  * inputs (masks) the graph takes and the layout; batch and sequence sizes are symbolic (a
  * VisionTransformer's image size is its config's: pixel_values [batch, C, H, W] -> logits
  * [batch, classes] and last_hidden_state [batch, T, E]). Throws an ExportError naming every part

@@ -1,11 +1,11 @@
 /**
  * ONNX export to files (Node): `exportOnnx` writes a module's graph to `path`, or a
- * Seq2SeqTransformer's three graphs into the directory `path` (each file written to a temporary
+ * Seq2SeqTransformer's four graphs into the directory `path` (each file written to a temporary
  * name, then renamed).
  *
  * ```ts
  * await exportOnnx(encoder, { src: randn([2, 7, 32]) }, "encoder.onnx");
- * await exportOnnx(model, {}, "out/onnx", { attention: "fused" }); // encoder_model.onnx, decoder_model.onnx, decoder_with_past_model.onnx
+ * await exportOnnx(model, {}, "out/onnx", { attention: "fused" }); // encoder_model.onnx, decoder_model.onnx, decoder_with_past_model.onnx, decoder_model_merged.onnx
  * ```
  */
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";

@@ -29,7 +29,8 @@ const line = (f: Printable): string => `${f.path}: ${f.bytes.length} bytes, inpu
 export function registerExportCommands(program: Command): void {
   program.command("export")
     .description("export a model directory as ONNX (opset 17, or 23 with --attention opset23; dynamic batch): a translation model\n" +
-      "(model.safetensors + tokenizer.json) as encoder_model.onnx, decoder_model.onnx, decoder_with_past_model.onnx and tokenizer.json;\n" +
+      "(model.safetensors + tokenizer.json) as encoder_model.onnx, decoder_model.onnx, decoder_with_past_model.onnx,\n" +
+      "decoder_model_merged.onnx (both decoders behind an If on use_cache_branch) and tokenizer.json;\n" +
       "a summarization model as model.onnx (input_ids -> start_logits, end_logits) and tokenizer.json; an image classifier\n" +
       "(qkv classify) as model.onnx (pixel_values -> logits, last_hidden_state)")
     .option("--format <name>", "output format (onnx)", "onnx")
