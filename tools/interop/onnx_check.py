@@ -2,7 +2,7 @@
 
 Runs tools/interop/onnx-export.ts, which exports MultiheadAttention, a window-attention
 TransformerEncoder, a TransformerDecoder, a Seq2SeqTransformer (encoder, decoder,
-decoder-with-past graphs), a VisionTransformer, a CNN-stem hybrid (Conv, BatchNormalization,
+decoder-with-past and merged decoder graphs), a VisionTransformer, a CNN-stem hybrid (Conv, BatchNormalization,
 MaxPool) and a SpanExtractor, each with plain, fused (com.microsoft.MultiHeadAttention) and
 opset23 (the standard Attention operator, opset 23) attention, and the shipped summarizer
 (models/summarize-debian) on tokenized text, together with qkv's outputs.
@@ -10,7 +10,11 @@ Then, for each file: onnx.checker.check_model (full_check: types and shapes infe
 graph; com.microsoft operators are outside the standard schemas and skipped by the checker), an
 onnxruntime session whose outputs must equal qkv's within 1e-5 (equal infinities, the
 SpanExtractor's padding scores, count as equal), and for the Seq2SeqTransformer
-greedy decoding through the three graphs, whose tokens must equal qkv's greedySearch.
+greedy decoding through the three graphs and through the encoder and decoder_model_merged, whose
+tokens must equal qkv's greedySearch, and decoder_model_merged against the two decoders: with
+use_cache_branch false and empty pasts (past length 0, as transformers.js feeds them) it must give
+decoder_model's outputs, with true decoder_with_past_model's and the past encoder keys/values
+passed through, within 1e-5; its size is printed beside decoder_model's.
 
 Run from the repository root:
     python3 -m venv /tmp/onnxvenv && /tmp/onnxvenv/bin/pip install onnx onnxruntime numpy
@@ -41,20 +45,35 @@ def session(path):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def greedy(d, g):
-    enc, dec, past = (session(os.path.join(d, n)) for n in ("encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"))
+def empty_pasts(s, batch):
+    """past_key_values.* of a merged decoder's first step: empty, past length 0."""
+    return {i.name: np.zeros((batch, i.shape[1], 0, i.shape[3]), dtype=np.float32) for i in s.get_inputs() if i.name.startswith("past_key_values.")}
+
+
+def run(s, feeds):
+    return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
+
+
+def greedy(d, g, merged=False):
+    """Greedy tokens through encoder + decoder_model + decoder_with_past_model, or (merged) encoder + decoder_model_merged."""
+    enc = session(os.path.join(d, "encoder_model.onnx"))
+    if merged:
+        m = session(os.path.join(d, "decoder_model_merged.onnx"))
+    else:
+        dec, past = (session(os.path.join(d, n)) for n in ("decoder_model.onnx", "decoder_with_past_model.onnx"))
     ids, mask = arr(g["input_ids"]), arr(g["attention_mask"])
     (memory,) = enc.run(None, {"input_ids": ids, "attention_mask": mask})
     B = ids.shape[0]
     tok = np.full((B, 1), g["bos"], dtype=np.int64)
     out, done, feeds = [[] for _ in range(B)], [False] * B, {}
-    names = [o.name for o in dec.get_outputs()]
-    past_names = [o.name for o in past.get_outputs()]
     for t in range(g["maxLen"]):
-        if t == 0:
-            r = dict(zip(names, dec.run(None, {"input_ids": tok, "encoder_attention_mask": mask, "encoder_hidden_states": memory})))
+        if merged:
+            pasts = empty_pasts(m, B) if t == 0 else feeds
+            r = run(m, {"input_ids": tok, "encoder_attention_mask": mask, "encoder_hidden_states": memory, **pasts, "use_cache_branch": np.array([t > 0])})
+        elif t == 0:
+            r = run(dec, {"input_ids": tok, "encoder_attention_mask": mask, "encoder_hidden_states": memory})
         else:
-            r = dict(zip(past_names, past.run(None, {"input_ids": tok, "encoder_attention_mask": mask, **feeds})))
+            r = run(past, {"input_ids": tok, "encoder_attention_mask": mask, **feeds})
         nxt = r["logits"][:, -1, :].argmax(-1)
         for b in range(B):
             if not done[b]:
@@ -72,6 +91,36 @@ def greedy(d, g):
         if all(done):
             break
     return out
+
+
+def max_diff(got, want):
+    return float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
+
+
+def merged_check(d, g):
+    """decoder_model_merged against decoder_model (use_cache_branch false, empty pasts) and
+    decoder_with_past_model (true): the largest |diff| over each step's outputs, and whether the
+    with-past branch returns the past encoder keys/values unchanged."""
+    enc, dec, past, m = (session(os.path.join(d, n)) for n in ("encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx"))
+    ids, mask = arr(g["input_ids"]), arr(g["attention_mask"])
+    (memory,) = enc.run(None, {"input_ids": ids, "attention_mask": mask})
+    B = ids.shape[0]
+    first = {"input_ids": np.tile(np.array([[g["bos"], 7, 9]], dtype=np.int64), (B, 1)), "encoder_attention_mask": mask, "encoder_hidden_states": memory}
+    r0 = run(dec, first)
+    m0 = run(m, {**first, **empty_pasts(m, B), "use_cache_branch": np.array([False])})
+    d0 = max(max_diff(m0[k], v) for k, v in r0.items())
+    pasts = {k.replace("present.", "past_key_values."): v for k, v in r0.items() if k.startswith("present.")}
+    later = {"input_ids": np.tile(np.array([[11, 13]], dtype=np.int64), (B, 1)), "encoder_attention_mask": mask, **pasts}
+    r1 = run(past, later)
+    m1 = run(m, {**later, "encoder_hidden_states": memory, "use_cache_branch": np.array([True])})
+    d1 = max(max_diff(m1[k], v) for k, v in r1.items())
+    through = all(np.array_equal(m1[k], r0[k]) for k in r0 if ".encoder." in k)
+    return d0, d1, through
+
+
+def count_nodes(g):
+    """Nodes of a graph and of its subgraphs (an If's branches)."""
+    return len(g.node) + sum(count_nodes(a.g) for n in g.node for a in n.attribute if a.type == onnx.AttributeProto.GRAPH)
 
 
 def main():
@@ -97,7 +146,9 @@ def main():
                     verdict = f"checker FAILED: {str(e).splitlines()[0]}"
                     failed += 1
                 opsets = ", ".join(f"{o.domain or 'ai.onnx'} {o.version}" for o in m.opset_import)
-                print(f"{case}/{name}: {verdict} (opsets: {opsets}; {len(m.graph.node)} nodes)")
+                inner = count_nodes(m.graph) - len(m.graph.node)
+                nodes = f"{len(m.graph.node)} nodes" + (f", {inner} in its If branches" if inner else "")
+                print(f"{case}/{name}: {verdict} (opsets: {opsets}; {nodes})")
             for run in io["runs"]:
                 s = session(os.path.join(d, run["file"]))
                 outs = s.run(list(run["expected"]), {k: arr(v) for k, v in run["feeds"].items()})
@@ -109,10 +160,21 @@ def main():
                     failed += 0 if ok else 1
                     print(f"  {run['file']} {k}: max |diff| vs qkv {diff:.2e} {'ok' if ok else 'MISMATCH'}")
             if "greedy" in io:
-                got = greedy(d, io["greedy"])
-                ok = got == io["greedy"]["tokens"]
+                want = io["greedy"]["tokens"]
+                for merged, through in ((False, "the three graphs"), (True, "encoder + decoder_model_merged")):
+                    got = greedy(d, io["greedy"], merged)
+                    ok = got == want
+                    failed += 0 if ok else 1
+                    print(f"  greedy through {through}: {got} {'== qkv greedySearch' if ok else '!= qkv ' + str(want)}")
+            if "decoder_model_merged.onnx" in io["files"]:
+                d0, d1, passed_through = merged_check(d, io["greedy"])
+                ok = d0 <= TOL and d1 <= TOL and passed_through
                 failed += 0 if ok else 1
-                print(f"  greedy through the three graphs: {got} {'== qkv greedySearch' if ok else '!= qkv ' + str(io['greedy']['tokens'])}")
+                size = {n: os.path.getsize(os.path.join(d, n)) for n in ("decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx")}
+                print(f"  decoder_model_merged: use_cache_branch false vs decoder_model max |diff| {d0:.2e}, true vs decoder_with_past_model {d1:.2e}, "
+                      f"encoder keys/values passed through: {passed_through} {'ok' if ok else 'MISMATCH'}")
+                print(f"  sizes: decoder_model {size['decoder_model.onnx']} bytes, decoder_with_past_model {size['decoder_with_past_model.onnx']}, "
+                      f"decoder_model_merged {size['decoder_model_merged.onnx']}")
     print("all checks passed" if failed == 0 else f"{failed} checks FAILED")
     return 1 if failed else 0
 
