@@ -12,6 +12,7 @@
  *   npm run bench -- conv [...]        runs bench/conv.ts (conv2d against PyTorch) with the remaining arguments
  *   npm run bench -- onnx-mha [...]    runs bench/onnx-mha.ts (exported attention in ONNX Runtime: plain, fused, opset23)
  *   npm run bench -- short-attention [...]  runs bench/short-attention.ts (fused against composed at short lengths)
+ *   npm run bench -- train-step [...]  runs bench/train-step.ts (a ViT training step with the buffer pool off, recycling, freeing the graph)
  *
  *   npm run bench -- [--json FILE] [--md FILE] [--filter SUBSTRING] [--quick] [--no-peers]
  *                    [--python PATH] [--backends native,js] [--sizes 128,512] [--mem-n 16384]
@@ -122,6 +123,7 @@ function fileHelp(): string {
     "npm run bench -- efficient [options]   the efficient attention benchmark (bench/efficient.ts; its options: efficient --help)",
     "npm run bench -- conv [options]        conv2d against PyTorch (bench/conv.ts; its options: conv --help)",
     "npm run bench -- short-attention [options]  fused against composed attention at short lengths, and PyTorch (bench/short-attention.ts)",
+    "npm run bench -- train-step [options]  a ViT training step with the buffer pool off, recycling, freeing the graph (bench/train-step.ts: --steps --rounds)",
     "npm run bench -- onnx-mha [options]    exported attention in ONNX Runtime: plain ops, fused, opset23 (bench/onnx-mha.ts: --model mha|vit --n --threads --reps)",
     "  --json FILE        write every figure as JSON",
     "  --md FILE          write the report (markdown) to FILE as well as stdout",
@@ -475,7 +477,7 @@ function compressNotes(notes: string[]): string[] {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv[0] === "efficient" || argv[0] === "conv" || argv[0] === "onnx-mha" || argv[0] === "short-attention") {
+  if (argv[0] === "efficient" || argv[0] === "conv" || argv[0] === "onnx-mha" || argv[0] === "short-attention" || argv[0] === "train-step") {
     const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bench", `${argv[0]}.ts`), ...argv.slice(1)], { stdio: "inherit" });
     process.exitCode = r.status ?? 1;
     return;
