@@ -15,6 +15,9 @@ import { softmax, softmaxBackward } from "../../src/backend/js/softmax.js";
 import {
   compileShader, requestGpuDevice, WebGPUKernels, type GpuArray, type GpuAttentionArgs,
 } from "../../src/backend/webgpu/index.js";
+import type { KernelContext } from "../../src/backend/webgpu/context.js";
+import { gridOf } from "../../src/backend/webgpu/kernels.js";
+import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
 
 /** One checked case: `worst` is the largest |got - want| / tolerance (at most 1 to pass). */
 export interface CaseResult { name: string; ok: boolean; worst: number; detail: string }
@@ -330,6 +333,63 @@ async function softmaxCases(): Promise<CaseResult[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// past 65535 workgroups: the dispatch is laid out over x and y (kernels.ts gridOf), and every
+// element, the last ones too, is computed once and in its place
+
+/** x[i], distinct per index (a multiplicative hash), so a misplaced element shows. */
+function hashed(n: number): Float32Array {
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = (Math.imul(i, 0x9e3779b1) >>> 0) / 2 ** 29 - 4;
+  return x;
+}
+
+async function largeCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const maxDim = k.gpu.limits.maxComputeWorkgroupsPerDimension;
+  const grid = (groups: number): string => gridOf(groups, maxDim).slice(0, 2).join(" x ");
+  // unary: 256 threads a workgroup, so n = 65535 * 256 + 1000 needs 65539 workgroups
+  const n = maxDim * 256 + 1000;
+  const x = hashed(n);
+  const px = place(x, 3), po = output(n, 5);
+  k.unary("neg", po.arr, px.arr, n, 0);
+  const got = await fetchPlaced(po);
+  res.compare(`neg over ${n} elements, ${grid(Math.ceil(n / 256))} workgroups`, got.data, x.map((v) => -v), () => 1e-37, got.guards);
+  for (const p of [px, po]) k.release(p.whole);
+  // softmax: a workgroup per row, 66000 rows of 256
+  const rows = maxDim + 465, cols = 256;
+  const xs = hashed(rows * cols);
+  const want = new Float32Array(rows * cols);
+  softmax(want, xs, rows, cols, false);
+  const ps = place(xs, 7), pso = output(rows * cols, 1);
+  k.softmax(pso.arr, ps.arr, rows, cols, false);
+  const gs = await fetchPlaced(pso);
+  res.close(`softmax ${rows}x${cols}, ${grid(rows)} workgroups`, gs.data, want, 64 * U, 4 * U, gs.guards);
+  for (const p of [ps, pso]) k.release(p.whole);
+  // matmul past 65535 tiles (N or M past 4194240) is split into dispatches of at most that many
+  // tiles per dimension; as SwiftShader takes minutes over such a matmul, the split is checked
+  // with the limit at 2 tiles: 3 x 4 tiles x batch 3 is 8 dispatches
+  let dispatches = 0;
+  const limited: KernelContext = {
+    pipeline: (key, source) => k.pipeline(key, source),
+    dispatch: (...args) => { dispatches++; k.dispatch(...args); },
+    scratch: (n) => k.scratch(n), release: (arr) => k.release(arr),
+    workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: 2,
+  };
+  const [B, M, N, K] = [3, 130, 200, 33];
+  const a = hashed(B * M * K), b = hashed(B * K * N).map((v) => v / 3);
+  const wantM = new Float32Array(B * M * N), bound = new Float32Array(B * M * N);
+  matmul(wantM, a, b, B, M, N, K, false, true, M * K, K * N, false);
+  matmul(bound, a.map(Math.abs), b.map(Math.abs), B, M, N, K, false, true, M * K, K * N, false);
+  const pa = place(a, 1), pb = place(b, 2), pm = output(B * M * N, 3);
+  gpuMatmul(limited, pm.arr, pa.arr, pb.arr, B, M, N, K, false, true, M * K, K * N, false);
+  const gm = await fetchPlaced(pm);
+  res.compare(`matmul ${B}x${M}x${N}x${K} in ${dispatches} dispatches of at most 2 x 2 x 2 workgroups`, gm.data, wantM,
+    (i) => (K + 2) * U * bound[i]! + 2 * U * Math.abs(wantM[i]!) + 1e-30, gm.guards && dispatches === 8);
+  for (const p of [pa, pb, pm]) k.release(p.whole);
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
 // layerNorm and its backward
 
 async function layerNormCases(): Promise<CaseResult[]> {
@@ -506,6 +566,14 @@ async function errorCases(): Promise<ThrownResult[]> {
   const { args } = attInputs(ATT_CASES[1]!, 1);
   const t = k.alloc(4096);
   out.push(await thrown("attention with dropout", () => k.attentionForward(t, t, t, t, t, { ...args, mask: null, dropoutP: 0.1 })));
+  // the limits are checked before anything is recorded
+  const probe = k.pipeline("unary.neg", () => "");
+  const recorded = k.recorder.dispatches;
+  const maxDim = k.gpu.limits.maxComputeWorkgroupsPerDimension;
+  out.push(await thrown("workgroups over the limit", () => k.dispatch("probe", probe, [t], [t], [1, 0], [maxDim + 1, 1, 1])));
+  const many = Array.from({ length: k.gpu.limits.maxStorageBuffersPerShaderStage + 1 }, () => k.alloc(4));
+  out.push(await thrown("storage bindings over the limit", () => k.dispatch("probe", probe, [], many, [], 1)));
+  if (k.recorder.dispatches !== recorded) out.push({ name: "a refused dispatch was recorded", error: "none", message: "" });
   other.gpu.device.destroy();
   await other.gpu.device.lost;
   out.push(await thrown("a call after the device is lost", () => other.alloc(4)));
@@ -515,7 +583,7 @@ async function errorCases(): Promise<ThrownResult[]> {
 const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   matmul: matmulCases, unary: unaryCases, binary: binaryCases, stridedCopy: copyCases, softmax: softmaxCases,
   layerNorm: layerNormCases, attentionForward: () => attentionCases(false), attentionBackward: () => attentionCases(true),
-  pool: poolCases,
+  pool: poolCases, large: largeCases,
 };
 
 async function start(): Promise<void> {

@@ -1,11 +1,13 @@
 /**
  * The WebGPU kernels (src/backend/webgpu/) in headless Chromium on SwiftShader, WebGPU's CPU
  * adapter: test/browser/webgpu-page.ts is bundled with esbuild into a temporary folder and opened
- * as a file:// page (navigator.gpu needs a secure context), where every kernel runs on seeded
- * random inputs of awkward sizes and is compared with the js reference kernel; one test per kernel
- * family asserts its cases, so a failing case names itself. Also checked: upload / read, pool
- * reuse and batched submission, and the typed errors (a shader that does not compile, no adapter,
- * no GPU object, an allocation over the device's limit, attention dropout, a lost device).
+ * as a file:// page (webgpu-harness.ts; navigator.gpu needs a secure context), where every kernel
+ * runs on seeded random inputs of awkward sizes and is compared with the js reference kernel; one
+ * test per kernel family asserts its cases, so a failing case names itself. Also checked: upload /
+ * read, pool reuse and batched submission, dispatches of more than 65535 workgroups (elementwise
+ * over 65535 * 256 + 1000 elements, softmax over 66000 rows, matmul split by tiles), and the typed
+ * errors (a shader that does not compile, no adapter, no GPU object, an allocation over the
+ * device's limit, attention dropout, a lost device, workgroups or storage bindings over the limits).
  *
  * Needs a Chromium binary (QKV_CHROMIUM, else chromium / chromium-browser / google-chrome on the
  * PATH); without one the tests are skipped with a message. The page compares with the js kernels
@@ -14,15 +16,12 @@
  * fraction of its tolerance.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, before, describe, test, type TestContext } from "node:test";
-import { build } from "esbuild";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
 import { availableBackends } from "../../src/backend/registry.js";
+import { gridOf } from "../../src/backend/webgpu/kernels.js";
 import { findChromium } from "../../tools/playground/site.js";
+import { openWebgpuPage, type WebgpuPage } from "./webgpu-harness.js";
 import type { CaseResult, PageApi, ThrownResult } from "./webgpu-page.js";
 
 const chromium = findChromium();
@@ -31,12 +30,7 @@ const mine = !process.env.QKV_BACKEND || process.env.QKV_BACKEND === pass;
 const skip = !chromium ? "no Chromium binary found (install Debian's chromium package or set QKV_CHROMIUM to a Chromium/Chrome binary)"
   : !mine ? `the WebGPU browser tests run in the ${pass} backend's pass only` : false;
 
-/** WebGPU on SwiftShader, Chromium's CPU implementation of Vulkan. */
-const ARGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan",
-  "--disable-dev-shm-usage", "--disable-background-networking"];
-
-let dir: string, browser: Browser, page: Page;
-const pageErrors: string[] = [];
+let opened: WebgpuPage, page: Page;
 
 type Api = { qkvWebgpu?: PageApi };
 
@@ -52,28 +46,16 @@ async function family(t: TestContext, name: string, atLeast: number): Promise<vo
   t.diagnostic(`${list.length} cases; closest to its tolerance: ${worst.name} (${worst.worst.toFixed(3)} of it; ${worst.detail})`);
   if (process.env.QKV_WEBGPU_ALL) for (const c of list) t.diagnostic(`${c.worst.toFixed(3)} ${c.name}: ${c.detail}`);
   assert.deepEqual(list.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`), []);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(opened.errors, []);
 }
 
 describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "qkv-webgpu-"));
-    await build({
-      entryPoints: [fileURLToPath(new URL("./webgpu-page.ts", import.meta.url))], bundle: true, format: "iife",
-      platform: "browser", target: "es2022", outfile: join(dir, "page.js"), logLevel: "warning",
-    });
-    writeFileSync(join(dir, "index.html"), '<!doctype html><meta charset="utf-8"><title>qkv webgpu</title><body><script src="page.js"></script></body>');
-    browser = await puppeteer.launch({ executablePath: chromium!, headless: true, args: ARGS });
-    page = await browser.newPage();
-    page.on("pageerror", (e) => pageErrors.push(String(e)));
-    await page.goto(pathToFileURL(join(dir, "index.html")).href, { waitUntil: "load" });
-    await page.waitForSelector("body[data-ready='1']", { timeout: 30_000 });
-    const error = await page.$eval("body", (b) => (b as unknown as { dataset: Record<string, string> }).dataset.error ?? "");
-    assert.equal(error, "", "the page obtains a WebGPU device");
+    opened = await openWebgpuPage(chromium!, new URL("./webgpu-page.ts", import.meta.url));
+    page = opened.page;
   });
   after(async () => {
-    await browser?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await opened?.close();
   });
 
   test("the adapter is SwiftShader's", async (t) => {
@@ -91,6 +73,7 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("attention forward: GQA, causal, masks with -Infinity, fully masked rows, Dv != D", (t) => family(t, "attentionForward", 18));
   test("attention backward: dq, dk, dv written", (t) => family(t, "attentionBackward", 27));
   test("pool and submission: round trips, reuse, 600 dispatches, ordered writes", (t) => family(t, "pool", 5));
+  test("past 65535 workgroups: neg over 65535 * 256 + 1000 elements, softmax over 66000 rows, matmul split by tiles", (t) => family(t, "large", 3));
 
   test("typed errors", async () => {
     const list = await page.evaluate(() => (globalThis as Api).qkvWebgpu!.errors());
@@ -108,6 +91,23 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
     expect("an allocation over maxBufferSize", "GpuOutOfMemoryError", /^BufferPool.acquire: bytes expected an allocation the device can hold, got \d+ bytes \(the device's maxBufferSize is \d+\)$/);
     expect("attention with dropout", "WebGPUUnsupportedError", /^attentionForward: dropoutP expected 0 \(dropout in attention is not yet on webgpu\), got 0.1$/);
     expect("a call after the device is lost", "DeviceLostError", /^alloc: device expected a live GPUDevice, got lost \(destroyed/);
-    assert.equal(list.length, 7);
+    expect("workgroups over the limit", "WebGPUUnsupportedError", /^probe: workgroups expected at most \d+ per dimension, got \[\d+, 1, 1\]$/);
+    expect("storage bindings over the limit", "WebGPUUnsupportedError", /^probe: arrays expected at most maxStorageBuffersPerShaderStage \(\d+\) storage bindings, got \d+$/);
+    assert.equal(list.length, 9);
+  });
+});
+
+describe("gridOf: a dispatch of more workgroups than one dimension takes", { skip: mine ? false : `runs in the ${pass} backend's pass` }, () => {
+  test("x * y covers the groups with less than a row of excess, each within the limit", () => {
+    assert.deepEqual(gridOf(0, 65535), [0, 1, 1]);
+    assert.deepEqual(gridOf(65535, 65535), [65535, 1, 1]);
+    assert.deepEqual(gridOf(65536, 65535), [32768, 2, 1]);
+    assert.deepEqual(gridOf(65539, 65535), [32770, 2, 1]);
+    assert.deepEqual(gridOf(65535 * 65535, 65535), [65535, 65535, 1]);
+    for (const groups of [1, 7, 65534, 131070, 131071, 1_000_003, 16_777_216, 65535 * 65534 + 1]) {
+      const [x, y] = gridOf(groups, 65535);
+      assert.ok(x <= 65535 && y <= 65535 && x * y >= groups && x * y - groups < y, `${groups}: ${x} x ${y}`);
+    }
+    assert.ok(gridOf(65535 * 65535 + 1, 65535)[1] > 65535, "past 65535^2 the grid is over the limit, and dispatch refuses it");
   });
 });

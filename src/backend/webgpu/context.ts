@@ -33,6 +33,8 @@ export interface KernelContext {
   release(arr: GpuArray): void;
   /** Floats of workgroup memory a kernel may use. */
   readonly workgroupFloats: number;
+  /** Workgroups a dispatch may have in one dimension (the device's maxComputeWorkgroupsPerDimension). */
+  readonly maxWorkgroupsPerDimension: number;
 }
 
 const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);

@@ -33,6 +33,17 @@ import { softmax, softmaxBackward } from "./softmax.js";
 /** Workgroup memory a kernel plans for: 16 KiB (or less where the device has less), in floats. */
 const WORKGROUP_BYTES = 16384;
 
+/**
+ * `groups` workgroups as an x * y grid within `maxDim` per dimension, x as even as it can be (65536
+ * groups: 32768 x 2, not 65535 x 2); the kernel takes wid.y * nwg.x + wid.x and skips the excess
+ * (fewer than y groups). Past maxDim * maxDim groups y is over the limit, which the caller refuses.
+ */
+export function gridOf(groups: number, maxDim: number): [number, number, number] {
+  if (groups <= maxDim) return [groups, 1, 1];
+  const y = Math.ceil(groups / maxDim);
+  return [Math.ceil(groups / y), y, 1];
+}
+
 export class WebGPUKernels implements KernelContext {
   readonly recorder: Recorder;
   readonly pool: BufferPool;
@@ -64,6 +75,10 @@ export class WebGPUKernels implements KernelContext {
       const message = (ev as GPUUncapturedErrorEvent).error.message;
       keep(new GpuValidationError("WebGPUKernels", "recorded work", "no WebGPU errors", message));
     });
+  }
+
+  get maxWorkgroupsPerDimension(): number {
+    return this.gpu.limits.maxComputeWorkgroupsPerDimension;
   }
 
   /** Compiled pipelines so far. */
@@ -190,11 +205,11 @@ export class WebGPUKernels implements KernelContext {
       offsets.push(arr.offset - start / 4);
       return { binding: i + 1, resource: { buffer: arr.buffer, offset: start, size } };
     });
-    let grid: readonly [number, number, number];
-    if (typeof groups === "number") {
-      const x = Math.min(groups, maxDim);
-      grid = [x, x === 0 ? 1 : Math.ceil(groups / x), 1];
-    } else grid = groups;
+    const storage = entries.length + (table ? 1 : 0);
+    if (storage > this.gpu.limits.maxStorageBuffersPerShaderStage) {
+      throw new WebGPUUnsupportedError(kernel, "arrays", `at most maxStorageBuffersPerShaderStage (${this.gpu.limits.maxStorageBuffersPerShaderStage}) storage bindings`, String(storage));
+    }
+    const grid = typeof groups === "number" ? gridOf(groups, maxDim) : groups;
     if (grid[1] > maxDim || grid[2] > maxDim || grid[0] > maxDim) {
       throw new WebGPUUnsupportedError(kernel, "workgroups", `at most ${maxDim} per dimension`, `[${grid.join(", ")}]`);
     }

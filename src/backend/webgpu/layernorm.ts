@@ -97,8 +97,8 @@ ${header([...(dw ? ["dw"] : []), ...(db ? ["db"] : [])], ["dy", "x", "mean", "rs
 var<workgroup> pw: array<f32, ${LANES * WG}>;
 var<workgroup> pb: array<f32, ${LANES * WG}>;
 @compute @workgroup_size(${WG}, ${LANES})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let c = wid.x * ${WG}u + lid.x;
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = groupIndex(wid, nwg) * ${WG}u + lid.x;
   var sw = 0.0;
   var sb = 0.0;
   if (c < p.cols) {
@@ -131,6 +131,6 @@ export function layerNormBackward(ctx: KernelContext, dx: GpuArray, dweight: Gpu
   if (dweight || dbias) {
     const key = `layerNormBackward.${dweight ? "dw" : ""}${dbias ? "db" : ""}`;
     const outs = [...(dweight ? [dweight] : []), ...(dbias ? [dbias] : [])];
-    ctx.dispatch(key, ctx.pipeline(key, paramSource(!!dweight, !!dbias)), outs, [dy, x, mean, rstd], [rows, cols], [ceilDiv(cols, WG), 1, 1]);
+    ctx.dispatch(key, ctx.pipeline(key, paramSource(!!dweight, !!dbias)), outs, [dy, x, mean, rstd], [rows, cols], ceilDiv(cols, WG));
   }
 }

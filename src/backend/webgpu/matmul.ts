@@ -7,7 +7,8 @@
  * k runs in steps of 16 through two workgroup tiles (A as 16 k x 64 rows, B as 16 k x 64 columns,
  * both as vec4 so a thread reads its 4 rows and 4 columns in one load each). Loads outside
  * [M, N, K] read 0 and stores outside are skipped, so any size works. One pipeline per
- * (transA, transB); the batch is the z dimension of the dispatch.
+ * (transA, transB); the dispatch is column tiles x row tiles x batch, split into several
+ * dispatches where one of them passes the device's limit per dimension (65535: N or M past 4194240).
  *
  * ```ts
  * matmul(ctx, out, a, b, 1, 7, 33, 65, false, true, 0, 0, false); // out [7, 33] = a [7, 65] @ b [33, 65]^T
@@ -17,10 +18,10 @@ import type { GpuArray, KernelContext } from "./context.js";
 import { ceilDiv } from "./context.js";
 import { header } from "./wgsl.js";
 
-const TILE = 64, TK = 16, MAX_Z = 65535;
+const TILE = 64, TK = 16;
 
 const source = (transA: boolean, transB: boolean) => (): string => /* wgsl */ `
-${header(["out"], ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32"])}
+${header(["out"], ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32", "tileM0: u32", "tileN0: u32"])}
 // As[k * 16 + q] holds rows 4q .. 4q + 3 of the tile at k; Bs[k * 16 + q] columns 4q .. 4q + 3
 var<workgroup> As: array<vec4<f32>, ${TK * 16}>;
 var<workgroup> Bs: array<vec4<f32>, ${TK * 16}>;
@@ -40,8 +41,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let ty = lid.y;
   let t = ty * 16u + tx;
   let batch = p.batch0 + wid.z;
-  let m0 = wid.y * ${TILE}u;
-  let n0 = wid.x * ${TILE}u;
+  let m0 = (p.tileM0 + wid.y) * ${TILE}u;
+  let n0 = (p.tileN0 + wid.x) * ${TILE}u;
   let aOff = batch * p.strideA;
   let bOff = batch * p.strideB;
   var acc: array<vec4<f32>, 4>;
@@ -89,9 +90,13 @@ export function matmul(ctx: KernelContext, out: GpuArray, a: GpuArray, b: GpuArr
   if (batch === 0 || M === 0 || N === 0) return;
   const key = `matmul.${transA ? "T" : "N"}${transB ? "T" : "N"}`;
   const pipeline = ctx.pipeline(key, source(transA, transB));
-  for (let b0 = 0; b0 < batch; b0 += MAX_Z) {
-    const z = Math.min(MAX_Z, batch - b0);
-    ctx.dispatch(key, pipeline, [out], [a, b], [M, N, K, strideA, strideB, accumulate ? 1 : 0, b0],
-      [ceilDiv(N, TILE), ceilDiv(M, TILE), z]);
+  const tilesM = ceilDiv(M, TILE), tilesN = ceilDiv(N, TILE), max = ctx.maxWorkgroupsPerDimension;
+  for (let b0 = 0; b0 < batch; b0 += max) {
+    for (let tm = 0; tm < tilesM; tm += max) {
+      for (let tn = 0; tn < tilesN; tn += max) {
+        ctx.dispatch(key, pipeline, [out], [a, b], [M, N, K, strideA, strideB, accumulate ? 1 : 0, b0, tm, tn],
+          [Math.min(max, tilesN - tn), Math.min(max, tilesM - tm), Math.min(max, batch - b0)]);
+      }
+    }
   }
 }
