@@ -1,9 +1,11 @@
 /// <reference types="@webgpu/types" />
 /**
  * Obtaining a GPUDevice: from `navigator.gpu` in a browser, or from any `GPU` object the caller
- * passes (in Node, the `webgpu` package's). The device asks for the adapter's own limits on buffer
- * and workgroup-memory sizes (the defaults are far below what adapters offer) and for the
- * `subgroups` and `shader-f16` features when the adapter has them.
+ * passes (in Node, the `webgpu` package's: node-gpu.ts). The device asks for the adapter's own
+ * limits on buffer and workgroup-memory sizes (the defaults are far below what adapters offer) and
+ * for the `subgroups`, `shader-f16` and `timestamp-query` features when the adapter has them. The
+ * GpuDevice holds the GPU object it came from: dawn.node tears its instance down when that object
+ * is collected, and a device still in use then takes the process down with it.
  *
  * ```ts
  * const gpu = await requestGpuDevice(navigator.gpu);
@@ -15,10 +17,13 @@ import { WebGPUUnavailableError } from "./errors.js";
 /** A device with what the kernels need to know about it. */
 export interface GpuDevice {
   device: GPUDevice;
-  /** The adapter's vendor and architecture ("google", "swiftshader" on SwiftShader). */
+  /** The adapter's vendor and architecture ("google", "swiftshader" on SwiftShader) and description. */
   vendor: string;
   architecture: string;
-  features: { subgroups: boolean; shaderF16: boolean };
+  description: string;
+  /** A CPU implementation (SwiftShader, lavapipe): right answers, no GPU's speed. */
+  cpu: boolean;
+  features: { subgroups: boolean; shaderF16: boolean; timestampQuery: boolean };
   limits: {
     maxStorageBufferBindingSize: number;
     maxBufferSize: number;
@@ -28,6 +33,8 @@ export interface GpuDevice {
     minUniformBufferOffsetAlignment: number;
     maxComputeWorkgroupsPerDimension: number;
   };
+  /** The GPU object the device came from, held as long as the device is (see the file comment). */
+  readonly source: unknown;
 }
 
 /** The limits taken at the adapter's value instead of WebGPU's defaults. */
@@ -54,8 +61,10 @@ export async function requestGpuDevice(gpu: Pick<GPU, "requestAdapter"> | null |
   for (const name of RAISED) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures: GPUFeatureName[] = [];
   const subgroups = adapter.features.has("subgroups"), shaderF16 = adapter.features.has("shader-f16");
+  const timestampQuery = adapter.features.has("timestamp-query");
   if (subgroups) requiredFeatures.push("subgroups" as GPUFeatureName);
   if (shaderF16) requiredFeatures.push("shader-f16");
+  if (timestampQuery) requiredFeatures.push("timestamp-query");
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
@@ -63,13 +72,18 @@ export async function requestGpuDevice(gpu: Pick<GPU, "requestAdapter"> | null |
     throw new WebGPUUnavailableError(op, "requestDevice()", "a GPUDevice", `an error: ${String(e)}`);
   }
   // GPUAdapter.info (newer than these type declarations, which have requestAdapterInfo())
-  const info = (adapter as { info?: { vendor?: string; architecture?: string } }).info;
+  const info = (adapter as { info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean } }).info;
+  const vendor = info?.vendor ?? "", architecture = info?.architecture ?? "", description = info?.description ?? "";
+  const cpu = info?.isFallbackAdapter === true || adapter.isFallbackAdapter === true
+    || /swiftshader|llvmpipe|lavapipe/i.test(`${architecture} ${description}`);
   const l = device.limits;
   return {
     device,
-    vendor: info?.vendor ?? "",
-    architecture: info?.architecture ?? "",
-    features: { subgroups, shaderF16 },
+    vendor,
+    architecture,
+    description,
+    cpu,
+    features: { subgroups, shaderF16, timestampQuery },
     limits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
@@ -79,5 +93,6 @@ export async function requestGpuDevice(gpu: Pick<GPU, "requestAdapter"> | null |
       minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
+    source: gpu,
   };
 }

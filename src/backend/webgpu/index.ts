@@ -13,5 +13,6 @@ export type { GpuAttentionArgs } from "./attention.js";
 export { requestGpuDevice, navigatorGpu, type GpuDevice } from "./device.js";
 export { BufferPool, sizeClass } from "./pool.js";
 export { compileShader } from "./shader.js";
+export { GpuTimer } from "./timer.js";
 export { DeviceLostError, GpuOutOfMemoryError, GpuValidationError, ShaderCompileError, WebGPUUnavailableError,
   WebGPUUnsupportedError } from "./errors.js";

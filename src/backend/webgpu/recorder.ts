@@ -3,7 +3,9 @@
  * Command recording: one command encoder that kernels record compute dispatches and copies into,
  * submitted at `flush()` (a read flushes; so does the encoder filling up). Every dispatch's
  * parameter words (and its shape table) go into one arena buffer at 256-byte-aligned slots; the
- * arena is written to the device once per submission, just before it.
+ * arena is written to the device once per submission, just before it. Between `startTimestamps`
+ * and `stopTimestamps` every compute pass writes a timestamp where it begins and where it ends
+ * (timer.ts reads them).
  *
  * ```ts
  * const rec = new Recorder(gpu);
@@ -22,6 +24,7 @@ export class Recorder {
   private used = 0;
   private recorded = 0;
   private garbage: GPUBuffer[] = [];
+  private timer: { set: GPUQuerySet; next: number } | null = null;
   /** Submissions so far. */
   submissions = 0;
   /** Dispatches so far. */
@@ -55,6 +58,41 @@ export class Recorder {
     this.garbage.push(b);
   }
 
+  /**
+   * From now until `stopTimestamps`, each compute pass writes timestamps 2i (where it begins) and
+   * 2i + 1 (where it ends) of `set`, from i = 0; the device needs the timestamp-query feature.
+   */
+  startTimestamps(set: GPUQuerySet): void {
+    this.endPass();
+    this.timer = { set, next: 0 };
+  }
+
+  /** Ends the timed passes and returns how many timestamps they write. */
+  stopTimestamps(): number {
+    this.endPass();
+    const n = this.timer?.next ?? 0;
+    this.timer = null;
+    return n;
+  }
+
+  /** Records resolving timestamps 0 .. count - 1 of `set` into `dst` (QUERY_RESOLVE usage) from byte 0. */
+  resolveTimestamps(set: GPUQuerySet, count: number, dst: GPUBuffer): void {
+    this.endPass();
+    this.enc().resolveQuerySet(set, 0, count, dst, 0);
+    this.recorded++;
+  }
+
+  private beginPass(): GPUComputePassEncoder {
+    const t = this.timer;
+    if (!t) return this.enc().beginComputePass();
+    if (t.next + 2 > t.set.count) {
+      throw new RangeError(`Recorder.dispatch: more timed passes than the ${t.set.count / 2} the query set holds`);
+    }
+    const timestampWrites = { querySet: t.set, beginningOfPassWriteIndex: t.next, endOfPassWriteIndex: t.next + 1 };
+    t.next += 2;
+    return this.enc().beginComputePass({ timestampWrites });
+  }
+
   private slotBytes(bytes: number): number {
     return Math.ceil(Math.max(bytes, 16) / this.align) * this.align;
   }
@@ -83,7 +121,7 @@ export class Recorder {
       all.push({ binding: entries.length + 1, resource: { buffer: this.arena, offset: tAt, size: Math.max(4, table.byteLength) } });
     }
     const bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: all });
-    this.pass ??= this.enc().beginComputePass();
+    this.pass ??= this.beginPass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
