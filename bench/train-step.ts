@@ -54,7 +54,7 @@ async function child(mode: Mode, steps: number): Promise<Result> {
   let major = 0, minor = 0;
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      const kind = (e.detail as { kind?: number } | undefined)?.kind;
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
       if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
       else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
     }
