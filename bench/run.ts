@@ -13,6 +13,7 @@
  *   npm run bench -- onnx-mha [...]    runs bench/onnx-mha.ts (exported attention in ONNX Runtime: plain, fused, opset23)
  *   npm run bench -- short-attention [...]  runs bench/short-attention.ts (fused against composed at short lengths)
  *   npm run bench -- train-step [...]  runs bench/train-step.ts (a ViT training step with the buffer pool off, recycling, freeing the graph)
+ *   npm run bench -- webgpu [...]      runs bench/webgpu.ts (the WebGPU kernels on a GPU: GEMM, attention, PyTorch CUDA)
  *
  *   npm run bench -- [--json FILE] [--md FILE] [--filter SUBSTRING] [--quick] [--no-peers]
  *                    [--python PATH] [--backends native,js] [--sizes 128,512] [--mem-n 16384]
@@ -125,6 +126,7 @@ function fileHelp(): string {
     "npm run bench -- short-attention [options]  fused against composed attention at short lengths, and PyTorch (bench/short-attention.ts)",
     "npm run bench -- train-step [options]  a ViT training step with the buffer pool off, recycling, freeing the graph (bench/train-step.ts: --steps --rounds)",
     "npm run bench -- onnx-mha [options]    exported attention in ONNX Runtime: plain ops, fused, opset23 (bench/onnx-mha.ts: --model mha|vit --n --threads --reps)",
+    "npm run bench -- webgpu [options]      the WebGPU kernels on a GPU: GEMM, attention, PyTorch CUDA with --torch (bench/webgpu.ts: webgpu --help)",
     "  --json FILE        write every figure as JSON",
     "  --md FILE          write the report (markdown) to FILE as well as stdout",
     "  --filter TEXT      only rows whose id contains TEXT (ids: 'core fwd N=512', 'mha fwd+bwd N=1024', 'memory core fwd+bwd N=16384')",
@@ -477,7 +479,8 @@ function compressNotes(notes: string[]): string[] {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv[0] === "efficient" || argv[0] === "conv" || argv[0] === "onnx-mha" || argv[0] === "short-attention" || argv[0] === "train-step") {
+  if (argv[0] === "efficient" || argv[0] === "conv" || argv[0] === "onnx-mha" || argv[0] === "short-attention" || argv[0] === "train-step"
+    || argv[0] === "webgpu") {
     const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bench", `${argv[0]}.ts`), ...argv.slice(1)], { stdio: "inherit" });
     process.exitCode = r.status ?? 1;
     return;

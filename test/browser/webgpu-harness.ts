@@ -32,8 +32,12 @@ export interface WebgpuPage {
   close(): Promise<void>;
 }
 
-/** `entry` bundled and opened in headless Chromium with `args`; throws when the page got no device. */
-export async function openWebgpuPage(chromium: string, entry: URL, args: readonly string[] = SWIFTSHADER_ARGS): Promise<WebgpuPage> {
+/**
+ * `entry` bundled and opened in headless Chromium with `args`; throws when the page got no device.
+ * A page call may take up to `protocolTimeoutMs`.
+ */
+export async function openWebgpuPage(chromium: string, entry: URL, args: readonly string[] = SWIFTSHADER_ARGS,
+  protocolTimeoutMs = 180_000): Promise<WebgpuPage> {
   const dir = mkdtempSync(join(tmpdir(), "qkv-webgpu-"));
   const errors: string[] = [];
   let browser: Awaited<ReturnType<typeof puppeteer.launch>> | null = null;
@@ -47,7 +51,7 @@ export async function openWebgpuPage(chromium: string, entry: URL, args: readonl
       outfile: join(dir, "page.js"), logLevel: "warning",
     });
     writeFileSync(join(dir, "index.html"), '<!doctype html><meta charset="utf-8"><title>qkv webgpu</title><body><script src="page.js"></script></body>');
-    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: [...args] });
+    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: [...args], protocolTimeout: protocolTimeoutMs });
     const page = await browser.newPage();
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(pathToFileURL(join(dir, "index.html")).href, { waitUntil: "load" });

@@ -1,0 +1,256 @@
+/**
+ * The measurement of `npm run bench -- webgpu` (bench/webgpu.ts), on any WebGPUKernels: in Node
+ * on a dawn.node device, or in Chromium through webgpu-bench-page.ts. fp32 throughout.
+ *
+ * - GEMM: out [n, n] = a [n, n] @ b [n, n], 2 n^3 flops.
+ * - Attention core, B = 1: attentionForward (out, lse) and attentionForward + attentionBackward
+ *   (dq, dk, dv) over q, k, v, dout [1, H, N, D]; 4 N^2 D H flops forward, 2.5 times that backward.
+ *
+ * Each is recorded, submitted and waited for `warmup + reps` times; the median of the last `reps`
+ * is reported, as GPU time from timestamp queries (first pass begins to last pass ends) where the
+ * device has timestamp-query, and always as wall time from submit to onSubmittedWorkDone. The
+ * results are checked on sampled entries against float64 sums on the host (a wrong kernel is off
+ * by O(1); the bounds are fp32's accumulation over K or S terms): 16 entries of each GEMM, and for
+ * attention 4 rows of out, lse and dq and 4 keys of dk and dv.
+ *
+ * ```ts
+ * const result = await runBench(kernels, { sizes: [1024], H: 8, D: 64, reps: 10, warmup: 2 }, console.log);
+ * ```
+ */
+import { GpuTimer, type GpuArray, type WebGPUKernels } from "../../src/backend/webgpu/index.js";
+
+export interface BenchConfig {
+  /** GEMM n and attention N. */
+  sizes: number[];
+  H: number;
+  D: number;
+  reps: number;
+  warmup: number;
+}
+
+/** Medians in milliseconds; `ms` is GPU time where timestamps were read, else the wall time. */
+export interface Timing { ms: number; wallMs: number; tflops: number }
+
+/** A spot check: `worst` is the largest |got - want| / bound over the samples (at most 1 passes). */
+export interface Check { ok: boolean; samples: number; worst: number; detail: string }
+
+export interface GemmRow { n: number; time: Timing; check: Check }
+export interface AttentionRow { N: number; forward: Timing; forwardBackward: Timing; check: Check }
+
+export interface BenchResult {
+  adapter: { vendor: string; architecture: string; description: string; cpu: boolean };
+  features: string[];
+  limits: Record<string, number>;
+  timing: "timestamps" | "wall";
+  config: BenchConfig;
+  gemm: GemmRow[];
+  attention: AttentionRow[];
+}
+
+/** mulberry32 */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randn(r: () => number, n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+  return out;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const U = 2 ** -24;
+
+/** Collects |got - want| / bound over samples. */
+class Checker {
+  private worst = 0;
+  private samples = 0;
+  private detail = "";
+
+  add(what: string, got: number, want: number, bound: number): void {
+    this.samples++;
+    const r = Number.isFinite(got) ? Math.abs(got - want) / bound : Infinity;
+    if (r > this.worst || !this.detail) {
+      this.worst = Math.max(this.worst, r);
+      this.detail = `${what}: got ${got.toPrecision(8)}, want ${want.toPrecision(8)}, bound ${bound.toExponential(2)}`;
+    }
+  }
+
+  result(): Check {
+    return { ok: this.worst <= 1, samples: this.samples, worst: this.worst, detail: this.detail };
+  }
+}
+
+/** Times `record` (which records one run's kernels): medians over `reps` after `warmup`. */
+async function time(k: WebGPUKernels, timer: GpuTimer | null, record: () => void, flop: number, c: BenchConfig): Promise<Timing> {
+  const gpu: number[] = [], wall: number[] = [];
+  for (let i = 0; i < c.warmup + c.reps; i++) {
+    timer?.start();
+    record();
+    timer?.stop();
+    const t0 = performance.now();
+    k.flush();
+    await k.gpu.device.queue.onSubmittedWorkDone();
+    const t1 = performance.now();
+    const g = timer ? await timer.read() : NaN;
+    if (i < c.warmup) continue;
+    wall.push(t1 - t0);
+    if (timer) gpu.push(g);
+  }
+  await k.finish(); // throws what WebGPU reported (a validation error, out of memory)
+  const wallMs = median(wall);
+  const ms = timer ? median(gpu) : wallMs;
+  return { ms, wallMs, tflops: flop / (ms * 1e-3) / 1e12 };
+}
+
+async function gemm(k: WebGPUKernels, timer: GpuTimer | null, n: number, c: BenchConfig): Promise<GemmRow> {
+  const r = rng(n);
+  const a = randn(r, n * n), b = randn(r, n * n);
+  const ga = k.upload(a), gb = k.upload(b), gout = k.alloc(n * n);
+  const t = await time(k, timer, () => k.matmul(gout, ga, gb, 1, n, n, n, false, false, 0, 0, false), 2 * n ** 3, c);
+  const out = await k.read(gout);
+  const check = new Checker();
+  for (let s = 0; s < 16; s++) {
+    const i = s === 15 ? n - 1 : Math.floor(r() * n), j = s === 15 ? n - 1 : Math.floor(r() * n);
+    let want = 0, abs = 0;
+    for (let q = 0; q < n; q++) {
+      want += a[i * n + q]! * b[q * n + j]!;
+      abs += Math.abs(a[i * n + q]! * b[q * n + j]!);
+    }
+    // fp32 summation over n terms: (n + 2) u sum |a_iq b_qj|
+    check.add(`out[${i}, ${j}]`, out[i * n + j]!, want, (n + 2) * U * abs + 1e-30);
+  }
+  for (const x of [ga, gb, gout]) k.release(x);
+  return { n, time: t, check: check.result() };
+}
+
+/** Checks sampled rows (out, lse, dq) and keys (dk, dv) of one head against float64 sums on the host. */
+function checkAttention(N: number, D: number, H: number, scale: number, host: Record<"q" | "k" | "v" | "dout", Float32Array>,
+  got: Record<"out" | "lse" | "dq" | "dk" | "dv", Float32Array>, r: () => number): Check {
+  const { q, k, v, dout } = host;
+  const check = new Checker();
+  const dot = (x: Float32Array, xo: number, y: Float32Array, yo: number): number => {
+    let s = 0;
+    for (let d = 0; d < D; d++) s += x[xo + d]! * y[yo + d]!;
+    return s;
+  };
+  const pick = (s: number): [number, number] => (s === 3 ? [H - 1, N - 1] : [Math.floor(r() * H), Math.floor(r() * N)]);
+  for (let s = 0; s < 4; s++) {
+    // a query row: its scores, softmax, out, lse, then dq from the host's own delta
+    const [h, i] = pick(s);
+    const base = h * N, row = (base + i) * D;
+    const sc = new Float64Array(N);
+    let m = -Infinity;
+    for (let j = 0; j < N; j++) m = Math.max(m, (sc[j] = dot(q, row, k, (base + j) * D) * scale));
+    let l = 0;
+    for (let j = 0; j < N; j++) l += (sc[j] = Math.exp(sc[j]! - m));
+    const lse = m + Math.log(l);
+    check.add(`lse[${h}, ${i}]`, got.lse[base + i]!, lse, (N + D) * U * (Math.abs(lse) + 1) + 4 * U * N);
+    const out = new Float64Array(D), outAbs = new Float64Array(D);
+    for (let j = 0; j < N; j++) {
+      for (let d = 0; d < D; d++) {
+        out[d]! += (sc[j]! / l) * v[(base + j) * D + d]!;
+        outAbs[d]! += (sc[j]! / l) * Math.abs(v[(base + j) * D + d]!);
+      }
+    }
+    let delta = 0;
+    for (let d = 0; d < D; d++) {
+      check.add(`out[${h}, ${i}, ${d}]`, got.out[row + d]!, out[d]!, 4 * (N + D) * U * outAbs[d]! + 1e-30);
+      delta += dout[row + d]! * out[d]!;
+    }
+    const dq = new Float64Array(D), dqAbs = new Float64Array(D);
+    for (let j = 0; j < N; j++) {
+      const p = sc[j]! / l, ds = p * (dot(dout, row, v, (base + j) * D) - delta) * scale;
+      for (let d = 0; d < D; d++) {
+        dq[d]! += ds * k[(base + j) * D + d]!;
+        dqAbs[d]! += Math.abs(ds * k[(base + j) * D + d]!) + p * scale * Math.abs(k[(base + j) * D + d]!) * (Math.abs(delta) + 1);
+      }
+    }
+    for (let d = 0; d < D; d++) check.add(`dq[${h}, ${i}, ${d}]`, got.dq[row + d]!, dq[d]!, 4 * (N + D) * U * dqAbs[d]! + 1e-30);
+  }
+  for (let s = 0; s < 4; s++) {
+    // a key: the probabilities of every query row from the device's lse and out (themselves checked above)
+    const [h, j] = pick(s);
+    const base = h * N, key = (base + j) * D;
+    const dk = new Float64Array(D), dv = new Float64Array(D), dkAbs = new Float64Array(D), dvAbs = new Float64Array(D);
+    for (let i = 0; i < N; i++) {
+      const row = (base + i) * D;
+      const p = Math.exp(dot(q, row, k, key) * scale - got.lse[base + i]!);
+      const delta = dot(dout, row, got.out, row);
+      const ds = p * (dot(dout, row, v, key) - delta) * scale;
+      for (let d = 0; d < D; d++) {
+        dv[d]! += p * dout[row + d]!;
+        dvAbs[d]! += p * Math.abs(dout[row + d]!);
+        dk[d]! += ds * q[row + d]!;
+        dkAbs[d]! += Math.abs(ds * q[row + d]!) + p * scale * Math.abs(q[row + d]!) * (Math.abs(delta) + 1);
+      }
+    }
+    for (let d = 0; d < D; d++) {
+      check.add(`dv[${h}, ${j}, ${d}]`, got.dv[key + d]!, dv[d]!, 4 * (N + D) * U * dvAbs[d]! + 1e-30);
+      check.add(`dk[${h}, ${j}, ${d}]`, got.dk[key + d]!, dk[d]!, 4 * (N + D) * U * dkAbs[d]! + 1e-30);
+    }
+  }
+  return check.result();
+}
+
+async function attention(k: WebGPUKernels, timer: GpuTimer | null, N: number, c: BenchConfig): Promise<AttentionRow> {
+  const { H, D } = c;
+  const r = rng(1000 + N);
+  const n = H * N * D;
+  const host = { q: randn(r, n), k: randn(r, n), v: randn(r, n), dout: randn(r, n) };
+  const [gq, gk, gv, gdout] = [host.q, host.k, host.v, host.dout].map((x) => k.upload(x)) as [GpuArray, GpuArray, GpuArray, GpuArray];
+  const [gout, gdq, gdk, gdv] = [0, 1, 2, 3].map(() => k.alloc(n)) as [GpuArray, GpuArray, GpuArray, GpuArray];
+  const glse = k.alloc(H * N);
+  const scale = 1 / Math.sqrt(D);
+  const args = { B: 1, H, Hkv: H, L: N, S: N, D, Dv: D, scale, causal: false, mask: null, maskStrideB: 0, maskStrideH: 0,
+    maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
+  const fwd = (): void => k.attentionForward(gout, glse, gq, gk, gv, args);
+  const flop = 4 * N * N * D * H;
+  const forward = await time(k, timer, fwd, flop, c);
+  const forwardBackward = await time(k, timer, () => {
+    fwd();
+    k.attentionBackward(gdq, gdk, gdv, gdout, gq, gk, gv, gout, glse, args);
+  }, 3.5 * flop, c);
+  const got = { out: await k.read(gout), lse: await k.read(glse), dq: await k.read(gdq), dk: await k.read(gdk), dv: await k.read(gdv) };
+  for (const x of [gq, gk, gv, gdout, gout, gdq, gdk, gdv, glse]) k.release(x);
+  return { N, forward, forwardBackward, check: checkAttention(N, D, H, scale, host, got, r) };
+}
+
+/** Every GEMM and attention row of `c` on `k`; `log` gets a line per row as it is done. */
+export async function runBench(k: WebGPUKernels, c: BenchConfig, log: (line: string) => void = () => {}): Promise<BenchResult> {
+  const timer = k.gpu.features.timestampQuery ? new GpuTimer(k) : null;
+  const g = k.gpu;
+  const result: BenchResult = {
+    adapter: { vendor: g.vendor, architecture: g.architecture, description: g.description, cpu: g.cpu },
+    features: [g.features.subgroups && "subgroups", g.features.shaderF16 && "shader-f16", g.features.timestampQuery && "timestamp-query"]
+      .filter((f): f is string => !!f),
+    limits: { ...g.limits },
+    timing: timer ? "timestamps" : "wall",
+    config: c,
+    gemm: [],
+    attention: [],
+  };
+  for (const n of c.sizes) {
+    const row = await gemm(k, timer, n, c);
+    result.gemm.push(row);
+    log(`gemm n=${n}: ${row.time.ms.toFixed(3)} ms, ${row.time.tflops.toFixed(2)} TFLOP/s`);
+  }
+  for (const N of c.sizes) {
+    const row = await attention(k, timer, N, c);
+    result.attention.push(row);
+    log(`attention N=${N}: forward ${row.forward.ms.toFixed(3)} ms, forward + backward ${row.forwardBackward.ms.toFixed(3)} ms`);
+  }
+  timer?.destroy();
+  return result;
+}
