@@ -176,6 +176,22 @@ export class WebGPUKernels implements KernelContext {
       const x = window(a), y = window(b);
       return a.buffer === b.buffer && x.start < y.start + y.size && y.start < x.start + x.size;
     };
+    // the device's limits, checked before anything is recorded (a scratch copy's window is no larger than its array's)
+    const { maxStorageBuffersPerShaderStage: maxStorage } = this.gpu.limits;
+    const storage = outputs.length + inputs.length + (table ? 1 : 0);
+    if (storage > maxStorage) {
+      throw new WebGPUUnsupportedError(kernel, "arrays", `at most maxStorageBuffersPerShaderStage (${maxStorage}) storage bindings`, String(storage));
+    }
+    const grid = typeof groups === "number" ? gridOf(groups, maxDim) : groups;
+    if (grid[1] > maxDim || grid[2] > maxDim || grid[0] > maxDim) {
+      throw new WebGPUUnsupportedError(kernel, "workgroups", `at most ${maxDim} per dimension`, `[${grid.join(", ")}]`);
+    }
+    for (const [i, arr] of [...outputs, ...inputs].entries()) {
+      const { size } = window(arr);
+      if (size > maxStorageBufferBindingSize) {
+        throw new WebGPUUnsupportedError(kernel, `array ${i}`, `at most maxStorageBufferBindingSize (${maxStorageBufferBindingSize}) bytes`, `${size} bytes`);
+      }
+    }
     // WebGPU refuses overlapping writable windows, and a buffer bound writable and read-only at
     // once: such an output is computed in a scratch array (copied in, then back), such an input is
     // read from a copy, which also keeps in-place calls exact
@@ -199,20 +215,9 @@ export class WebGPUKernels implements KernelContext {
     const offsets: number[] = [];
     const entries: GPUBindGroupEntry[] = [...outs, ...ins].map((arr, i) => {
       const { start, size } = window(arr);
-      if (size > maxStorageBufferBindingSize) {
-        throw new WebGPUUnsupportedError(kernel, `array ${i}`, `at most maxStorageBufferBindingSize (${maxStorageBufferBindingSize}) bytes`, `${size} bytes`);
-      }
       offsets.push(arr.offset - start / 4);
       return { binding: i + 1, resource: { buffer: arr.buffer, offset: start, size } };
     });
-    const storage = entries.length + (table ? 1 : 0);
-    if (storage > this.gpu.limits.maxStorageBuffersPerShaderStage) {
-      throw new WebGPUUnsupportedError(kernel, "arrays", `at most maxStorageBuffersPerShaderStage (${this.gpu.limits.maxStorageBuffersPerShaderStage}) storage bindings`, String(storage));
-    }
-    const grid = typeof groups === "number" ? gridOf(groups, maxDim) : groups;
-    if (grid[1] > maxDim || grid[2] > maxDim || grid[0] > maxDim) {
-      throw new WebGPUUnsupportedError(kernel, "workgroups", `at most ${maxDim} per dimension`, `[${grid.join(", ")}]`);
-    }
     this.recorder.dispatch(pipeline, entries, Uint32Array.from([...offsets, ...params]), table, grid);
     for (const [c, o] of back) if (o.length > 0) this.recorder.copy(c.buffer, 0, o.buffer, o.offset * 4, o.length * 4);
     for (const c of scratch) this.pool.release(c);
