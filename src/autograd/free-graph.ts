@@ -17,7 +17,7 @@
  * ```
  */
 import { FreedTensorError } from "../tensor/errors.js";
-import { MIN_ELEMENTS, recycleFloat32, viewCount } from "../tensor/pool.js";
+import { MIN_ELEMENTS, recycleBuffer, viewCount } from "../tensor/pool.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { topologicalOrder } from "./topo.js";
 
@@ -54,7 +54,7 @@ export function freeGraph(root: Tensor): number {
     // all of the buffer's tensors must be these: its owner and every view ever made of it
     if (pinned.has(b) || list.length !== 1 + viewCount(b)) continue;
     for (const t of list) poison(t);
-    recycleFloat32(new Float32Array(b));
+    recycleBuffer(b);
     bytes += b.byteLength;
   }
   return bytes;

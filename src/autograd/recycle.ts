@@ -9,7 +9,7 @@
  *   handed to two inputs, or a view of one (reshape, contiguous slice, a BlockGrad's block), keeps
  *   the buffer alive until the last of them is consumed.
  */
-import { recycleFloat32 } from "../tensor/pool.js";
+import { recycleBuffer } from "../tensor/pool.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export class Recycler {
@@ -42,8 +42,7 @@ export class Recycler {
     const a = t.data;
     if (!(a instanceof Float32Array)) return false;
     const b = a.buffer as ArrayBuffer;
-    return this.born.has(b) && !this.pinned.has(b) && !this.refs.has(b) &&
-      a.byteOffset === 0 && a.byteLength === b.byteLength;
+    return this.born.has(b) && !this.pinned.has(b) && !this.refs.has(b) && a.byteOffset === 0;
   }
 
   /** Recycles t's buffer when it is the pass's own and nothing refers to it any more. */
@@ -53,6 +52,6 @@ export class Recycler {
     const b = a.buffer as ArrayBuffer;
     if (!this.born.has(b) || this.pinned.has(b) || this.refs.has(b)) return;
     this.born.delete(b); // once: a later view of the same buffer must not give it back again
-    recycleFloat32(a.byteOffset === 0 && a.byteLength === b.byteLength ? a : new Float32Array(b));
+    recycleBuffer(b);
   }
 }

@@ -3,7 +3,7 @@
  * (computed by the js backend); int32 holds indices; bool holds masks (one byte per element).
  */
 import { ValueError } from "./errors.js";
-import { noteBorn, poisoning, takeFloat32 } from "./pool.js";
+import { newFloat32, poisoning, takeFloat32 } from "./pool.js";
 
 export type DType = "float32" | "float64" | "int32" | "bool";
 export type FloatDType = "float32" | "float64";
@@ -27,11 +27,7 @@ export function allocate(dtype: DType, n: number): TypedArray {
   }
   try {
     switch (dtype) {
-      case "float32": {
-        const a = new Float32Array(n);
-        noteBorn(a);
-        return a;
-      }
+      case "float32": return newFloat32(n);
       case "float64": return new Float64Array(n);
       case "int32": return new Int32Array(n);
       case "bool": return new Uint8Array(n);

@@ -1,12 +1,13 @@
 /**
- * Recycled float32 buffers. The autograd engine hands back the gradient temporaries it has proved
- * dead (autograd/backward.ts); `allocate` takes them again, by exact length, before asking the
- * garbage collector for new memory. A training step allocates the same sizes every time, so most
- * of its backward pass, and much of the next forward, runs without new buffers: less zero-filling
- * by the allocator, fewer collections.
+ * Recycled float32 buffers. The autograd engine hands back the buffers it has proved dead
+ * (autograd/recycle.ts, autograd/free-graph.ts); `allocate` takes them again before asking the
+ * garbage collector for new memory, so a training step runs mostly on the previous step's buffers:
+ * less zero-filling by the allocator, far fewer collections.
  *
- * Only whole buffers of at least MIN_ELEMENTS are pooled; the pool holds at most CAP_BYTES and at
- * most PER_SIZE buffers of one length (the oldest are left to the collector).
+ * Arrays of at least MIN_ELEMENTS are views of an ArrayBuffer of their size class (the length
+ * rounded up to a quarter of its power of two, so at most 25% larger), which is what the pool holds:
+ * batches of varying shape (token-bucketed text) reuse buffers of neighbouring sizes. The pool holds
+ * at most CAP_BYTES and PER_SIZE buffers of one class (the rest are left to the collector).
  *
  * While `trackBorn` is active, every float32 buffer allocated is recorded: the engine only ever
  * recycles a buffer born inside its own backward pass, never one that existed before (a parameter,
@@ -18,7 +19,10 @@ export const MIN_ELEMENTS = 1024;
 const CAP_BYTES = 512 * 2 ** 20;
 const PER_SIZE = 256;
 
-const free = new Map<number, Float32Array[]>();
+/** Free buffers by size class (in elements). */
+const free = new Map<number, ArrayBuffer[]>();
+/** The buffers made here (only these are ever pooled). */
+const ours = new WeakSet<ArrayBuffer>();
 let pooledBytes = 0;
 let born: Set<ArrayBuffer> | null = null;
 let enabled = true;
@@ -46,36 +50,45 @@ export function setBufferPool(on: boolean): void {
   if (!on) clearPool();
 }
 
-/** A pooled buffer of exactly n elements (contents arbitrary), or null. */
-export function takeFloat32(n: number): Float32Array | null {
-  if (n < MIN_ELEMENTS) return null;
-  const list = free.get(n);
-  const a = list?.pop();
-  if (a === undefined) return null;
-  pooledBytes -= a.byteLength;
-  if (born !== null) born.add(a.buffer as ArrayBuffer);
-  return a;
+/** The size class of n elements: n rounded up to a multiple of a quarter of its power of two. */
+export function sizeClass(n: number): number {
+  const step = 2 ** Math.max(0, Math.floor(Math.log2(n)) - 2);
+  return Math.ceil(n / step) * step;
 }
 
-/** Records a freshly allocated buffer while a backward pass tracks them. */
-export function noteBorn(a: Float32Array): void {
-  if (born !== null && a.length >= MIN_ELEMENTS) born.add(a.buffer as ArrayBuffer);
+/** A new zero-filled float32 array of n elements (a view of its size class's buffer when large). */
+export function newFloat32(n: number): Float32Array {
+  if (n < MIN_ELEMENTS) return new Float32Array(n);
+  const b = new ArrayBuffer(4 * sizeClass(n));
+  ours.add(b);
+  if (born !== null) born.add(b);
+  return new Float32Array(b, 0, n);
+}
+
+/** A pooled array of n elements (contents arbitrary), or null. */
+export function takeFloat32(n: number): Float32Array | null {
+  if (n < MIN_ELEMENTS) return null;
+  const b = free.get(sizeClass(n))?.pop();
+  if (b === undefined) return null;
+  pooledBytes -= b.byteLength;
+  if (born !== null) born.add(b);
+  return new Float32Array(b, 0, n);
 }
 
 /**
- * Gives a buffer back. The caller guarantees that nothing will read or write it again; `a` must
- * span its whole ArrayBuffer.
+ * Gives a buffer back. The caller guarantees that nothing will read or write it again; buffers
+ * not made here are ignored.
  */
-export function recycleFloat32(a: Float32Array): void {
-  const n = a.length;
-  if (!enabled || n < MIN_ELEMENTS || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) return;
-  if (pooledBytes + a.byteLength > CAP_BYTES) return;
-  let list = free.get(n);
-  if (list === undefined) free.set(n, (list = []));
-  if (list.length >= PER_SIZE) return;
-  views.delete(a.buffer as ArrayBuffer); // its tensors are gone: a new life starts without views
-  list.push(a);
-  pooledBytes += a.byteLength;
+export function recycleBuffer(b: ArrayBuffer): void {
+  if (!enabled || !ours.has(b)) return;
+  if (pooledBytes + b.byteLength > CAP_BYTES) return;
+  const k = b.byteLength / 4;
+  let list = free.get(k);
+  if (list === undefined) free.set(k, (list = []));
+  if (list.length >= PER_SIZE || list.includes(b)) return;
+  views.delete(b); // its tensors are gone: a new life starts without views
+  list.push(b);
+  pooledBytes += b.byteLength;
 }
 
 /** Runs fn with buffer births recorded into `set` (nested calls restore the outer set). */

@@ -9,7 +9,8 @@ import {
   add, backward, clearPool, crossEntropy, matmul, mul, poolBytes, randint, randn, reshape, setBufferPool, slice, sum, tanh,
   Generator, manualSeed, type Tensor, TransformerEncoderLayer, VisionTransformer,
 } from "../../src/index.js";
-import { poisonUninitialized, takeFloat32 } from "../../src/tensor/pool.js";
+import { poisonUninitialized, sizeClass, takeFloat32 } from "../../src/tensor/pool.js";
+import { allocate } from "../../src/tensor/dtype.js";
 
 after(() => {
   poisonUninitialized(false);
@@ -131,5 +132,19 @@ describe("buffer pool and gradient recycling", () => {
       b.fill(NaN);
     }
     assert.deepEqual(Array.from(seed.data), copy);
+  });
+
+  test("buffers are pooled by size class: a batch of another shape reuses them, with arrays of its exact length", () => {
+    assert.deepEqual([1024, 1025, 1280, 1281, 1600, 4096, 5000].map(sizeClass), [1024, 1280, 1280, 1536, 1792, 4096, 5120]);
+    clearPool();
+    const x = randn([40, 40], { requiresGrad: true, generator: new Generator(12) });
+    backward(sum(mul(tanh(x), tanh(x))));
+    const pooled = takeFloat32(1700); // 1600-element gradients went back; 1700 is in their class
+    assert.ok(pooled !== null);
+    assert.equal(pooled.length, 1700);
+    assert.equal(pooled.buffer.byteLength, 4 * 1792);
+    const fresh = allocate("float32", 1700);
+    assert.equal(fresh.length, 1700);
+    assert.ok(fresh.every((v) => v === 0));
   });
 });
