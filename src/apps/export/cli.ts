@@ -1,7 +1,8 @@
 /**
  * The `qkv export` command: writes a model directory's model as ONNX graphs (src/onnx). A
- * sequence-to-sequence text model (translate) gives its generation graphs with tokenizer.json
- * beside them; the extractive summarizer (a SpanExtractor) gives model.onnx (input_ids ->
+ * sequence-to-sequence text model (translate) gives its generation graphs with tokenizer.json,
+ * config.json, generation_config.json and tokenizer_config.json beside them (src/onnx/hf-config.ts:
+ * the directory loads in transformers.js); the extractive summarizer (a SpanExtractor) gives model.onnx (input_ids ->
  * start_logits, end_logits) and tokenizer.json; an image classifier (qkv classify) gives
  * model.onnx, its class names, dataset and input normalization in the file's metadata.
  *
@@ -12,12 +13,14 @@
  * npx qkv export --format onnx --model runs/classify-mnist --out out/classify-onnx
  * ```
  */
-import { copyFile, mkdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { writeAtomicAll } from "../../io/files.js";
 import { loadSafetensorsHeader } from "../../io/safetensors-node.js";
 import { SpanExtractor } from "../../nn/span-extractor.js";
 import { attentionForms } from "../../onnx/emit-attention.js";
+import { hfSeq2SeqConfigs } from "../../onnx/hf-config.js";
 import { exportOnnx } from "../../onnx/node.js";
 import { loadClassifierDir, modelFileOf } from "../classify/node-files.js";
 import { loadTextModelDir } from "../text/node-files.js";
@@ -30,7 +33,8 @@ export function registerExportCommands(program: Command): void {
   program.command("export")
     .description("export a model directory as ONNX (opset 17, or 23 with --attention opset23; dynamic batch): a translation model\n" +
       "(model.safetensors + tokenizer.json) as encoder_model.onnx, decoder_model.onnx, decoder_with_past_model.onnx,\n" +
-      "decoder_model_merged.onnx (both decoders behind an If on use_cache_branch) and tokenizer.json;\n" +
+      "decoder_model_merged.onnx (both decoders behind an If on use_cache_branch), tokenizer.json and the Hugging Face\n" +
+      "config.json, generation_config.json, tokenizer_config.json (model_type marian: loads in transformers.js);\n" +
       "a summarization model as model.onnx (input_ids -> start_logits, end_logits) and tokenizer.json; an image classifier\n" +
       "(qkv classify) as model.onnx (pixel_values -> logits, last_hidden_state)")
     .option("--format <name>", "output format (onnx)", "onnx")
@@ -62,11 +66,15 @@ export function registerExportCommands(program: Command): void {
       const bundle = await loadTextModelDir(o.model);
       await mkdir(o.out, { recursive: true });
       const model = bundle.model.eval();
+      // the tokenizer the model was loaded with (tokenizer.json as qkv writes it), and for a
+      // translation model the Hugging Face configs that make the directory loadable by transformers.js
+      const extra: [string, string][] = [["tokenizer.json", bundle.tokenizer.toJSON()]];
+      if (!(model instanceof SpanExtractor)) extra.push(...Object.entries(hfSeq2SeqConfigs(model, bundle.tokenizer)));
       const files = await exportOnnx(model, {}, model instanceof SpanExtractor ? join(o.out, "model.onnx") : o.out,
         { attention, metadata: { "qkv.task": bundle.task } });
-      const dir = o.model.endsWith(".safetensors") ? dirname(o.model) : o.model;
-      await copyFile(join(dir, "tokenizer.json"), join(o.out, "tokenizer.json"));
+      await writeAtomicAll(extra.map(([name, text]) => [join(o.out, name), text]));
       for (const f of files) console.log(line(f));
       console.log(`${join(o.out, "tokenizer.json")}: the model's tokenizer`);
+      if (extra.length > 1) console.log(`${extra.slice(1).map(([name]) => join(o.out, name)).join(", ")}: Hugging Face configs (model_type marian), for transformers.js`);
     });
 }
