@@ -20,7 +20,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", ...args], { encoding: "utf8" });
 
 describe("qkv export --format onnx", { skip: ortSkip }, () => {
-  test("writes the four graphs and the tokenizer; the encoder graph equals the model file's encoder", async () => {
+  test("writes the four graphs, the tokenizer and the Hugging Face configs; the encoder graph equals the model file's encoder", async () => {
     const tok = BpeTokenizer.train(["the earth was formless and empty", "let there be light", "la tierra estaba desordenada y vacía"], { vocabSize: 280 });
     const model = new Seq2SeqTransformer({ vocabSize: tok.vocabSize, dModel: 16, nhead: 2, encoderLayers: 1, decoderLayers: 1, dimFeedforward: 32, dropout: 0, maxLen: 32, padId: tok.padId },
       { generator: new Generator(2) });
@@ -29,7 +29,8 @@ describe("qkv export --format onnx", { skip: ortSkip }, () => {
     const out = join(dir, "onnx");
     const r = cli(["export", "--format", "onnx", "--model", m, "--out", out, "--attention", "fused"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(readdirSync(out).sort(), ["decoder_model.onnx", "decoder_model_merged.onnx", "decoder_with_past_model.onnx", "encoder_model.onnx", "tokenizer.json"]);
+    assert.deepEqual(readdirSync(out).sort(), ["config.json", "decoder_model.onnx", "decoder_model_merged.onnx", "decoder_with_past_model.onnx", "encoder_model.onnx",
+      "generation_config.json", "tokenizer.json", "tokenizer_config.json"]);
     assert.match(r.stdout, /decoder_model_merged\.onnx: \d+ bytes, inputs 8, outputs 5, attention fused/);
     assert.match(r.stdout, /encoder_model\.onnx: \d+ bytes, inputs 2, outputs 1, attention fused/);
     // the model as saved (F16 weights), against the exported graph
