@@ -18,6 +18,7 @@ export * from "./index.js";
 export * from "./io/safetensors-node.js";
 export { exportOnnx } from "./onnx/node.js";
 export { onnxGraphs, exportProblems, type OnnxExportOptions, type OnnxGraphFile, type MhaExample, type EncoderExample, type DecoderExample, type ViTExample, type ExportableModel } from "./onnx/export.js";
+export { hfSeq2SeqConfigs, HF_CONFIG_FILES, HF_MODEL_TYPE, type HfConfigFiles, type HfTokenizerInfo } from "./onnx/hf-config.js";
 export { loadTokenizer, saveTokenizer, MAX_TOKENIZER_FILE_BYTES } from "./text/node.js";
 export { loadHfBertDir, loadHfViTDir } from "./interop/hf-node.js";
 export { setNumThreads, getNumThreads, nativeLoadError } from "./backend/native/index.js";
