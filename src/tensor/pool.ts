@@ -7,16 +7,22 @@
  * Arrays of at least MIN_ELEMENTS are views of an ArrayBuffer of their size class (the length
  * rounded up to a quarter of its power of two, so at most 25% larger), which is what the pool holds:
  * batches of varying shape (token-bucketed text) reuse buffers of neighbouring sizes. The pool holds
- * at most CAP_BYTES and PER_SIZE buffers of one class (the rest are left to the collector).
+ * at most `maxBytes` (DEFAULT_MAX_BYTES unless setBufferPool says otherwise) and PER_SIZE buffers of
+ * one class (the rest are left to the collector). The cap should hold a whole training step's
+ * buffers: a step of the translation model (2,048-token batches, an 8,000-word output layer) gives
+ * back about 1.2 GB, and every buffer the cap turns away is a new allocation the next step.
  *
  * While `trackBorn` is active, every float32 buffer allocated is recorded: the engine only ever
  * recycles a buffer born inside its own backward pass, never one that existed before (a parameter,
  * a cached constant, a tensor the caller holds).
  */
 
+import { ValueError } from "./errors.js";
+
 /** Smaller buffers are cheap for the collector; pooling them would only cost lookups. */
 export const MIN_ELEMENTS = 1024;
-const CAP_BYTES = 512 * 2 ** 20;
+/** The default cap on the bytes the pool holds (only buffers a step already used are ever held). */
+export const DEFAULT_MAX_BYTES = 4 * 2 ** 30;
 const PER_SIZE = 256;
 
 /** Free buffers by size class (in elements). */
@@ -24,6 +30,7 @@ const free = new Map<number, ArrayBuffer[]>();
 /** The buffers made here (only these are ever pooled). */
 const ours = new WeakSet<ArrayBuffer>();
 let pooledBytes = 0;
+let maxBytes = DEFAULT_MAX_BYTES;
 let born: Set<ArrayBuffer> | null = null;
 let enabled = true;
 /** Tensors made as views of each buffer (reshape, contiguous slices, detach), besides its owner. */
@@ -44,9 +51,23 @@ export function poisoning(): boolean {
   return poison;
 }
 
-/** Turns recycling on or off (on by default); off also empties the pool. */
-export function setBufferPool(on: boolean): void {
+/**
+ * Turns recycling on or off (on by default); off also empties the pool. `maxBytes` caps what the pool
+ * holds (default DEFAULT_MAX_BYTES, 4 GiB); lowering it drops pooled buffers past the new cap.
+ */
+export function setBufferPool(on: boolean, opts: { maxBytes?: number } = {}): void {
+  if (typeof on !== "boolean") throw new ValueError("setBufferPool", "on", "a boolean", typeof on);
+  const m = opts.maxBytes;
+  if (m !== undefined && !(Number.isSafeInteger(m) && m >= 0)) {
+    throw new ValueError("setBufferPool", "maxBytes", "a whole number of bytes >= 0", String(m));
+  }
   enabled = on;
+  if (m !== undefined) {
+    maxBytes = m;
+    for (const list of free.values()) {
+      while (pooledBytes > maxBytes && list.length > 0) pooledBytes -= list.pop()!.byteLength;
+    }
+  }
   if (!on) clearPool();
 }
 
@@ -81,7 +102,7 @@ export function takeFloat32(n: number): Float32Array | null {
  */
 export function recycleBuffer(b: ArrayBuffer): void {
   if (!enabled || !ours.has(b)) return;
-  if (pooledBytes + b.byteLength > CAP_BYTES) return;
+  if (pooledBytes + b.byteLength > maxBytes) return;
   const k = b.byteLength / 4;
   let list = free.get(k);
   if (list === undefined) free.set(k, (list = []));

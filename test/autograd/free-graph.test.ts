@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  AdamW, FreedTensorError, Generator, Linear, TransformerEncoderLayer, backward, crossEntropy, fit, freeGraph, matmul, mul, noGrad,
-  randint, randn, reshape, sum, tanh, type Tensor,
+  AdamW, FreedTensorError, Generator, Linear, TransformerEncoderLayer, ValueError, backward, crossEntropy, fit, freeGraph, matmul, mul,
+  noGrad, poolBytes, randint, randn, reshape, setBufferPool, sum, tanh, type Tensor,
 } from "../../src/index.js";
-import { takeFloat32 } from "../../src/tensor/pool.js";
+import { DEFAULT_MAX_BYTES, takeFloat32 } from "../../src/tensor/pool.js";
 
 /** Drains the pool, scribbling over every buffer that comes out. */
 function scribble(n: number): void {
@@ -86,5 +86,39 @@ describe("freeGraph", () => {
     scribble(2048);
     assert.deepEqual(Array.from(w.data), copy);
     assert.deepEqual(Array.from(wr.data), copy);
+  });
+});
+
+describe("the pool's cap", () => {
+  /** Frees the graph of one step over two [40, 40] weights (two buffers of 6,400 bytes and more). */
+  function step(): void {
+    const w = randn([40, 40], { requiresGrad: true, generator: new Generator(11) });
+    const h = tanh(matmul(randn([40, 40], { generator: new Generator(13) }), w));
+    const loss = sum(mul(h, h));
+    backward(loss);
+    freeGraph(loss);
+  }
+
+  test("the pool holds at most maxBytes; lowering it drops what is past the cap; a bad cap is a ValueError", () => {
+    try {
+      setBufferPool(true, { maxBytes: 0 });
+      step();
+      assert.equal(poolBytes(), 0);
+      setBufferPool(true, { maxBytes: 8192 });
+      step();
+      assert.ok(poolBytes() > 0 && poolBytes() <= 8192, `pool ${poolBytes()}`);
+      setBufferPool(true, { maxBytes: 2 ** 30 });
+      step();
+      step();
+      const held = poolBytes();
+      assert.ok(held > 8192, `pool ${held}`);
+      setBufferPool(true, { maxBytes: 8192 });
+      assert.ok(poolBytes() <= 8192, `pool ${poolBytes()} after lowering the cap`);
+      assert.throws(() => setBufferPool(true, { maxBytes: -1 }), ValueError);
+      assert.throws(() => setBufferPool(true, { maxBytes: 1.5 }), ValueError);
+      assert.throws(() => setBufferPool("yes" as unknown as boolean), ValueError);
+    } finally {
+      setBufferPool(true, { maxBytes: DEFAULT_MAX_BYTES });
+    }
   });
 });
