@@ -26,9 +26,9 @@
  */
 import type { AttentionArgs } from "../backend.js";
 import type { GpuArray, KernelContext } from "./context.js";
-import { ceilDiv, f32Bits } from "./context.js";
+import { ceilDiv, dispatchKernel, f32Bits } from "./context.js";
 import { WebGPUUnsupportedError } from "./errors.js";
-import { header } from "./wgsl.js";
+import { computeMain, header } from "./wgsl.js";
 
 /** AttentionArgs with the mask on the device. */
 export type GpuAttentionArgs = Omit<AttentionArgs, "mask"> & { mask: GpuArray | null };
@@ -57,16 +57,56 @@ function words(a: GpuAttentionArgs, blocks: number): number[] {
     a.maskStrideB, a.maskStrideH, a.maskStrideL];
 }
 
+/** `names` followed by "mask" when there is one. */
+const withMask = <T>(names: T[], mask: T | null | false): T[] => (mask ? [...names, mask] : names);
+
 /**
- * WGSL shared by the row-owning passes: a workgroup's (b, kv head), its rows r in [0, G L) with
- * their head h and position i, and keyEnd (past the last key any of its rows may see).
+ * One pass of the forward or backward over `blocks` workgroups per (b, kv head); its pipeline is
+ * keyed by the pass, the head dims, the staged block (`BC32`, `BQ16`) and whether there is a mask.
  */
-const ROWS = /* wgsl */ `
+function dispatchPass(ctx: KernelContext, pass: string, block: string, source: (mask: boolean) => () => string,
+  outputs: GpuArray[], inputs: GpuArray[], a: GpuAttentionArgs, blocks: number): void {
+  const key = `${pass}.D${a.D}.Dv${a.Dv}.${block}${a.mask ? ".mask" : ""}`;
+  dispatchKernel(ctx, key, source(!!a.mask), outputs, withMask(inputs, a.mask), words(a, blocks), a.B * a.Hkv * blocks);
+}
+
+/**
+ * The opening shared by the passes: the header over `outputs` and `inputs` (and the mask), D, DV,
+ * the block size constant `block` = n, the workgroup arrays `staged` ([name, floats]), the score
+ * function and main over `wg` threads, down to the workgroup's (b, kv head): bkv, b and kvh.
+ */
+const prelude = (outputs: string[], inputs: string[], mask: boolean, D: number, Dv: number, block: [string, number],
+  staged: [string, number][], wg: number): string => /* wgsl */ `
+${header(outputs, withMask(inputs, mask && "mask"), FIELDS)}
+const D = ${D}u;
+const DV = ${Dv}u;
+const ${block[0]} = ${block[1]}u;
+${staged.map(([name, n]) => `var<workgroup> ${name}: array<f32, ${n}>;`).join("\n")}
+${scoreFn(mask)}
+${computeMain(wg)} {
   let g = groupIndex(wid, nwg);
   if (g >= p.groups) { return; }
   let bkv = g / p.blocks;
   let b = bkv / p.Hkv;
-  let kvh = bkv % p.Hkv;
+  let kvh = bkv % p.Hkv;`;
+
+/** WGSL: `dst`[e] = `src` for e in [0, `n`), strided over the `wg` threads. */
+const stage = (dst: string, n: string, src: string, wg: number): string =>
+  `for (var e = t; e < ${n}; e += ${wg}u) { ${dst}[e] = ${src}; }`;
+
+/** WGSL: `s` = the score of query row (h, i) against key `j`, from the dot product of `q(d)` and `k(d)`; `then` when unmasked. */
+const scoreOf = (q: string, k: string, j: string, then: string): string => /* wgsl */ `
+        var qk = 0.0;
+        for (var d = 0u; d < D; d++) { qk = fma(${q}, ${k}, qk); }
+        var s = 0.0;
+        if (${then === "continue" ? `!score(qk, b, h, i, ${j}, &s)) { continue; }` : `score(qk, b, h, i, ${j}, &s)) {${then}`}`;
+
+/**
+ * WGSL shared by the row-owning passes after the prelude: the workgroup's rows r in [0, G L) with
+ * their head h and position i, keyEnd (past the last key any of its rows may see), and the row of
+ * q in qr.
+ */
+const ROWS = /* wgsl */ `
   let r0 = (g % p.blocks) * ${BR}u;
   let valid = r0 + t < p.GL;
   let r = min(r0 + t, p.GL - 1u);
@@ -76,11 +116,24 @@ const ROWS = /* wgsl */ `
   let rLast = min(r0 + ${BR}u, p.GL) - 1u;
   var keyEnd = p.S;
   if (p.causal != 0u) {
-    let maxI = select(p.L - 1u, rLast % p.L, r0 / p.L == rLast / p.L);
-    keyEnd = min(p.S, maxI + 1u);
+    keyEnd = min(p.S, lastQuery(r0, rLast) + 1u);
   }
   let kBase = p.o_k + bkv * p.S * D;
-  let vBase = p.o_v + bkv * p.S * DV;`;
+  let vBase = p.o_v + bkv * p.S * DV;
+  var qr: array<f32, D>;
+  for (var d = 0u; d < D; d++) { qr[d] = b_q[p.o_q + row * D + d]; }`;
+
+/** WGSL: the loop of a row-owning pass over key blocks staged in Ks / Vs, `body` on each where `cond`. */
+const keyBlocks = (cond: string, body: string): string => /* wgsl */ `
+  for (var j0 = 0u; j0 < keyEnd; j0 += BC) {
+    let nk = min(BC, keyEnd - j0);
+    ${stage("Ks", "nk * D", "b_k[kBase + j0 * D + e]", BR)}
+    ${stage("Vs", "nk * DV", "b_v[vBase + j0 * DV + e]", BR)}
+    workgroupBarrier();
+    if (${cond}) {${body}
+    }
+    workgroupBarrier();
+  }`;
 
 /** WGSL: score of query row (h, i) against key j from the dot product `qk`; false when masked. */
 const scoreFn = (mask: boolean): string => /* wgsl */ `
@@ -92,46 +145,27 @@ fn score(qk: f32, b: u32, h: u32, i: u32, j: u32, s: ptr<function, f32>) -> bool
   v += mv;` : ""}
   *s = v;
   return true;
-}`;
+}
+/** The last query position among rows r0 ..= rLast (causal: past it no key is seen). */
+fn lastQuery(r0: u32, rLast: u32) -> u32 { return select(p.L - 1u, rLast % p.L, r0 / p.L == rLast / p.L); }`;
 
-const MAIN = "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32)";
-
-const forwardSource = (D: number, Dv: number, BC: number, mask: boolean) => (): string => /* wgsl */ `
-${header(["out", "lse"], ["q", "k", "v", ...(mask ? ["mask"] : [])], FIELDS)}
-const D = ${D}u;
-const DV = ${Dv}u;
-const BC = ${BC}u;
-var<workgroup> Ks: array<f32, ${BC * D}>;
-var<workgroup> Vs: array<f32, ${BC * Dv}>;
-${scoreFn(mask)}
-@compute @workgroup_size(${BR})
-${MAIN} {
+const forwardSource = (D: number, Dv: number, BC: number) => (mask: boolean) => (): string => /* wgsl */ `
+${prelude(["out", "lse"], ["q", "k", "v"], mask, D, Dv, ["BC", BC], [["Ks", BC * D], ["Vs", BC * Dv]], BR)}
 ${ROWS}
-  var qr: array<f32, D>;
-  for (var d = 0u; d < D; d++) { qr[d] = b_q[p.o_q + row * D + d]; }
   var acc: array<f32, DV>;
   var sc: array<f32, BC>;
   var m = LOWEST;
   var l = 0.0;
   var seen = false;
-  for (var j0 = 0u; j0 < keyEnd; j0 += BC) {
-    let nk = min(BC, keyEnd - j0);
-    for (var e = t; e < nk * D; e += ${BR}u) { Ks[e] = b_k[kBase + j0 * D + e]; }
-    for (var e = t; e < nk * DV; e += ${BR}u) { Vs[e] = b_v[vBase + j0 * DV + e]; }
-    workgroupBarrier();
-    if (valid) {
+${keyBlocks("valid", /* wgsl */ `
       // scores of the block, their max, and which keys are live (bit c)
       var live = 0u;
       var bm = LOWEST;
-      for (var c = 0u; c < nk; c++) {
-        var qk = 0.0;
-        for (var d = 0u; d < D; d++) { qk = fma(qr[d], Ks[c * D + d], qk); }
-        var s = 0.0;
-        if (score(qk, b, h, i, j0 + c, &s)) {
+      for (var c = 0u; c < nk; c++) {${scoreOf("qr[d]", "Ks[c * D + d]", "j0 + c", `
           sc[c] = s;
           live |= 1u << c;
           bm = max(bm, s);
-        }
+        }`)}
       }
       if (live != 0u) {
         // online softmax: rescale what came before to the new max, add the block
@@ -147,10 +181,7 @@ ${ROWS}
           l += pr;
           for (var d = 0u; d < DV; d++) { acc[d] = fma(pr, Vs[c * DV + d], acc[d]); }
         }
-      }
-    }
-    workgroupBarrier();
-  }
+      }`)}
   if (valid) {
     let oo = p.o_out + row * DV;
     if (seen) {
@@ -170,9 +201,7 @@ export function attentionForward(ctx: KernelContext, out: GpuArray, lse: GpuArra
   const BC = check("attentionForward", a, ctx.workgroupFloats, a.D + a.Dv);
   const G = a.H / a.Hkv, blocks = ceilDiv(G * a.L, BR);
   if (a.B * a.H * a.L === 0) return;
-  const key = `attentionForward.D${a.D}.Dv${a.Dv}.BC${BC}${a.mask ? ".mask" : ""}`;
-  const pipeline = ctx.pipeline(key, forwardSource(a.D, a.Dv, BC, !!a.mask));
-  ctx.dispatch(key, pipeline, [out, lse], [q, k, v, ...(a.mask ? [a.mask] : [])], words(a, blocks), a.B * a.Hkv * blocks);
+  dispatchPass(ctx, "attentionForward", `BC${BC}`, forwardSource(a.D, a.Dv, BC), [out, lse], [q, k, v], a, blocks);
 }
 
 const STATS_WG = 64;
@@ -180,8 +209,7 @@ const STATS_WG = 64;
 /** (1): stats [rows, 2] = (lse, dout . out) per query row. */
 const statsSource = (Dv: number) => (): string => /* wgsl */ `
 ${header(["stats"], ["lse", "dout", "o"], ["rows: u32"])}
-@compute @workgroup_size(${STATS_WG})
-${MAIN} {
+${computeMain(STATS_WG)} {
   let row = groupIndex(wid, nwg) * ${STATS_WG}u + t;
   if (row >= p.rows) { return; }
   var s = 0.0;
@@ -190,23 +218,12 @@ ${MAIN} {
   b_stats[p.o_stats + 2u * row + 1u] = s;
 }`;
 
+/** The inputs of the backward passes (2) and (3), before the mask. */
+const BACKWARD_INPUTS = ["q", "k", "v", "dout", "stats"];
+
 /** (2): dk [B, Hkv, S, D] and dv [B, Hkv, S, Dv], a thread per key, query rows staged BQ at a time. */
-const kvSource = (D: number, Dv: number, BQ: number, mask: boolean) => (): string => /* wgsl */ `
-${header(["dk", "dv"], ["q", "k", "v", "dout", "stats", ...(mask ? ["mask"] : [])], FIELDS)}
-const D = ${D}u;
-const DV = ${Dv}u;
-const BQ = ${BQ}u;
-var<workgroup> Qs: array<f32, ${BQ * D}>;
-var<workgroup> Os: array<f32, ${BQ * Dv}>;
-var<workgroup> Ss: array<f32, ${BQ * 2}>;
-${scoreFn(mask)}
-@compute @workgroup_size(${BKV})
-${MAIN} {
-  let g = groupIndex(wid, nwg);
-  if (g >= p.groups) { return; }
-  let bkv = g / p.blocks;
-  let b = bkv / p.Hkv;
-  let kvh = bkv % p.Hkv;
+const kvSource = (D: number, Dv: number, BQ: number) => (mask: boolean) => (): string => /* wgsl */ `
+${prelude(["dk", "dv"], BACKWARD_INPUTS, mask, D, Dv, ["BQ", BQ], [["Qs", BQ * D], ["Os", BQ * Dv], ["Ss", BQ * 2]], BKV)}
   let jFirst = (g % p.blocks) * ${BKV}u;
   let j = min(jFirst + t, p.S - 1u);
   let valid = jFirst + t < p.S;
@@ -220,14 +237,10 @@ ${MAIN} {
   let rowBase = (b * p.H + kvh * p.G) * p.L;
   for (var r0 = 0u; r0 < p.GL; r0 += BQ) {
     let nq = min(BQ, p.GL - r0);
-    if (p.causal != 0u) {
-      let rLast = r0 + nq - 1u;
-      let maxI = select(p.L - 1u, rLast % p.L, r0 / p.L == rLast / p.L);
-      if (maxI < jFirst) { continue; }
-    }
-    for (var e = t; e < nq * D; e += ${BKV}u) { Qs[e] = b_q[p.o_q + (rowBase + r0) * D + e]; }
-    for (var e = t; e < nq * DV; e += ${BKV}u) { Os[e] = b_dout[p.o_dout + (rowBase + r0) * DV + e]; }
-    for (var e = t; e < nq * 2u; e += ${BKV}u) { Ss[e] = b_stats[p.o_stats + (rowBase + r0) * 2u + e]; }
+    if (p.causal != 0u && lastQuery(r0, r0 + nq - 1u) < jFirst) { continue; }
+    ${stage("Qs", "nq * D", "b_q[p.o_q + (rowBase + r0) * D + e]", BKV)}
+    ${stage("Os", "nq * DV", "b_dout[p.o_dout + (rowBase + r0) * DV + e]", BKV)}
+    ${stage("Ss", "nq * 2u", "b_stats[p.o_stats + (rowBase + r0) * 2u + e]", BKV)}
     workgroupBarrier();
     if (valid) {
       for (var c = 0u; c < nq; c++) {
@@ -235,11 +248,7 @@ ${MAIN} {
         if (isNegInf(lse)) { continue; }
         let r = r0 + c;
         let h = kvh * p.G + r / p.L;
-        let i = r % p.L;
-        var qk = 0.0;
-        for (var d = 0u; d < D; d++) { qk = fma(Qs[c * D + d], kr[d], qk); }
-        var s = 0.0;
-        if (!score(qk, b, h, i, j, &s)) { continue; }
+        let i = r % p.L;${scoreOf("Qs[c * D + d]", "kr[d]", "j", "continue")}
         let pr = exp(s - lse);
         // undo out = P v: dv += p dout; dp = dout . v
         var dp = 0.0;
@@ -262,45 +271,23 @@ ${MAIN} {
 }`;
 
 /** (3): dq [B, H, L, D], a thread per query row, key blocks staged as in the forward. */
-const qSource = (D: number, Dv: number, BC: number, mask: boolean) => (): string => /* wgsl */ `
-${header(["dq"], ["q", "k", "v", "dout", "stats", ...(mask ? ["mask"] : [])], FIELDS)}
-const D = ${D}u;
-const DV = ${Dv}u;
-const BC = ${BC}u;
-var<workgroup> Ks: array<f32, ${BC * D}>;
-var<workgroup> Vs: array<f32, ${BC * Dv}>;
-${scoreFn(mask)}
-@compute @workgroup_size(${BR})
-${MAIN} {
+const qSource = (D: number, Dv: number, BC: number) => (mask: boolean) => (): string => /* wgsl */ `
+${prelude(["dq"], BACKWARD_INPUTS, mask, D, Dv, ["BC", BC], [["Ks", BC * D], ["Vs", BC * Dv]], BR)}
 ${ROWS}
-  var qr: array<f32, D>;
   var dor: array<f32, DV>;
   var dq: array<f32, D>;
-  for (var d = 0u; d < D; d++) { qr[d] = b_q[p.o_q + row * D + d]; }
   for (var d = 0u; d < DV; d++) { dor[d] = b_dout[p.o_dout + row * DV + d]; }
   let lse = b_stats[p.o_stats + 2u * row];
   let delta = b_stats[p.o_stats + 2u * row + 1u];
   let live = valid && !isNegInf(lse);
-  for (var j0 = 0u; j0 < keyEnd; j0 += BC) {
-    let nk = min(BC, keyEnd - j0);
-    for (var e = t; e < nk * D; e += ${BR}u) { Ks[e] = b_k[kBase + j0 * D + e]; }
-    for (var e = t; e < nk * DV; e += ${BR}u) { Vs[e] = b_v[vBase + j0 * DV + e]; }
-    workgroupBarrier();
-    if (live) {
-      for (var c = 0u; c < nk; c++) {
-        var qk = 0.0;
-        for (var d = 0u; d < D; d++) { qk = fma(qr[d], Ks[c * D + d], qk); }
-        var s = 0.0;
-        if (!score(qk, b, h, i, j0 + c, &s)) { continue; }
+${keyBlocks("live", /* wgsl */ `
+      for (var c = 0u; c < nk; c++) {${scoreOf("qr[d]", "Ks[c * D + d]", "j0 + c", "continue")}
         let pr = exp(s - lse);
         var dp = 0.0;
         for (var d = 0u; d < DV; d++) { dp = fma(dor[d], Vs[c * DV + d], dp); }
         let ds = pr * (dp - delta) * p.scale;
         for (var d = 0u; d < D; d++) { dq[d] = fma(ds, Ks[c * D + d], dq[d]); }
-      }
-    }
-    workgroupBarrier();
-  }
+      }`)}
   if (valid) {
     for (var d = 0u; d < D; d++) { b_dq[p.o_dq + row * D + d] = dq[d]; }
   }
@@ -313,18 +300,13 @@ export function attentionBackward(ctx: KernelContext, dq: GpuArray, dk: GpuArray
   const BC = check("attentionBackward", a, ctx.workgroupFloats, D + Dv);
   const BQ = check("attentionBackward", a, ctx.workgroupFloats, D + Dv + 2);
   const rows = B * H * L, G = H / Hkv;
-  const inputs = (extra: GpuArray[]): GpuArray[] => [q, k, v, dout, ...extra, ...(a.mask ? [a.mask] : [])];
-  const m = a.mask ? ".mask" : "";
   const stats = rows > 0 ? ctx.scratch(2 * rows) : null;
   if (stats) {
-    const key = `attentionRowStats.Dv${Dv}`;
-    ctx.dispatch(key, ctx.pipeline(key, statsSource(Dv)), [stats], [lse, dout, out], [rows], ceilDiv(rows, STATS_WG));
+    dispatchKernel(ctx, `attentionRowStats.Dv${Dv}`, statsSource(Dv), [stats], [lse, dout, out], [rows], ceilDiv(rows, STATS_WG));
   }
   if (B * Hkv * S > 0) {
     if (stats) {
-      const blocks = ceilDiv(S, BKV);
-      const key = `attentionBackwardKV.D${D}.Dv${Dv}.BQ${BQ}${m}`;
-      ctx.dispatch(key, ctx.pipeline(key, kvSource(D, Dv, BQ, !!a.mask)), [dk, dv], inputs([stats]), words(a, blocks), B * Hkv * blocks);
+      dispatchPass(ctx, "attentionBackwardKV", `BQ${BQ}`, kvSource(D, Dv, BQ), [dk, dv], [q, k, v, dout, stats], a, ceilDiv(S, BKV));
     } else {
       // no query rows: every key's gradient is 0 (zeros from a key-pass with no rows to visit)
       zero(ctx, dk, B * Hkv * S * D);
@@ -332,17 +314,14 @@ export function attentionBackward(ctx: KernelContext, dq: GpuArray, dk: GpuArray
     }
   }
   if (stats) {
-    const blocks = ceilDiv(G * L, BR);
-    const key = `attentionBackwardQ.D${D}.Dv${Dv}.BC${BC}${m}`;
-    ctx.dispatch(key, ctx.pipeline(key, qSource(D, Dv, BC, !!a.mask)), [dq], inputs([stats]), words(a, blocks), B * Hkv * blocks);
+    dispatchPass(ctx, "attentionBackwardQ", `BC${BC}`, qSource(D, Dv, BC), [dq], [q, k, v, dout, stats], a, ceilDiv(G * L, BR));
     ctx.release(stats);
   }
 }
 
 const zeroSource = (): string => /* wgsl */ `
 ${header(["x"], [], ["n: u32"])}
-@compute @workgroup_size(64)
-${MAIN} {
+${computeMain(64)} {
   let e = groupIndex(wid, nwg) * 64u + t;
   if (e < p.n) { b_x[p.o_x + e] = 0.0; }
 }`;
@@ -350,5 +329,5 @@ ${MAIN} {
 /** x[0 .. n) = 0. */
 export function zero(ctx: KernelContext, x: GpuArray, n: number): void {
   if (n === 0) return;
-  ctx.dispatch("zero", ctx.pipeline("zero", zeroSource), [x], [], [n], ceilDiv(n, 64));
+  dispatchKernel(ctx, "zero", zeroSource, [x], [], [n], ceilDiv(n, 64));
 }

@@ -46,3 +46,12 @@ export function f32Bits(x: number): number {
 }
 
 export const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
+
+/**
+ * Records one dispatch of the pipeline of `key` (compiled from `source()` the first time), named
+ * `key` in errors: ctx.pipeline and ctx.dispatch in one call.
+ */
+export function dispatchKernel(ctx: KernelContext, key: string, source: () => string, outputs: readonly GpuArray[],
+  inputs: readonly GpuArray[], params: readonly number[], groups: number | readonly [number, number, number], table?: Uint32Array): void {
+  ctx.dispatch(key, ctx.pipeline(key, source), outputs, inputs, params, groups, table);
+}

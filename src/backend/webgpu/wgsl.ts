@@ -30,6 +30,15 @@ fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 fn groupIndex(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + wid.x; }
 `;
 
+/**
+ * WGSL opening the entry point of a kernel of `size` threads per workgroup (a number, or WGSL text
+ * such as "64, 4"), with the builtins most kernels read: wid, nwg and t (the thread's index).
+ */
+export function computeMain(size: number | string): string {
+  return `@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32)`;
+}
+
 /** A tree reduction over a workgroup of WG threads through \`red\` (workgroup array<f32, WG>); OP combines two values. */
 export function reduceFn(name: string, WG: number, op: (a: string, b: string) => string): string {
   return /* wgsl */ `
