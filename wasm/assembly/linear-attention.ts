@@ -25,14 +25,11 @@
  * starts at work + p * linearAttentionWorkBytes(M, Dv).
  */
 import { gemm, gemmWorkBytes } from "./gemm";
+import { align64, axpy, dot, rowPtr } from "./rows";
 import { scaleRow } from "./softmax";
 
 /** Rows per chunk of the causal scans (and of the non-causal backward's rows). */
 const C: i32 = 64;
-
-function align64(p: usize): usize {
-  return (p + 63) & ~(<usize>63);
-}
 
 function bytes(n: i32): usize {
   return align64(<usize>n << 2);
@@ -44,64 +41,60 @@ export function linearAttentionWorkBytes(M: i32, Dv: i32): usize {
     gemmWorkBytes(1 << 30, max(max(M, Dv), C), 1 << 30);
 }
 
-/** sum_d x[d] y[d] */
-function dot(x: usize, y: usize, n: i32): f32 {
-  let d = 0;
-  let vs = f32x4.splat(0);
-  for (; d + 4 <= n; d += 4) vs = f32x4.add(vs, f32x4.mul(v128.load(x + (<usize>d << 2)), v128.load(y + (<usize>d << 2))));
-  let r = f32x4.extract_lane(vs, 0) + f32x4.extract_lane(vs, 1) + f32x4.extract_lane(vs, 2) + f32x4.extract_lane(vs, 3);
-  for (; d < n; d++) r += load<f32>(x + (<usize>d << 2)) * load<f32>(y + (<usize>d << 2));
-  return r;
+/** Keys of the causal chunk of rows [i0, i0 + cr) that are its own: [i0, i0 + cj), none past S. */
+// @ts-ignore: decorator
+@inline function ownKeys(i0: i32, cr: i32, S: i32): i32 {
+  return max(0, min(cr, S - i0));
 }
 
-/** y[0, n) += a x[0, n). */
-function axpy(y: usize, a: f32, x: usize, n: i32): void {
-  const va = f32x4.splat(a);
-  let d = 0;
-  for (; d + 4 <= n; d += 4) {
-    const o = <usize>d << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(va, v128.load(x + o))));
-  }
-  for (; d < n; d++) {
-    const o = <usize>d << 2;
-    store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
-  }
-}
-
-/** z (+)= sum of the `rows` rows of x [rows, n]. */
-function columnSums(z: usize, x: usize, rows: i32, n: i32, accumulate: bool): void {
-  if (!accumulate) memory.fill(z, 0, <usize>n << 2);
-  for (let j = 0; j < rows; j++) axpy(z, 1, x + (<usize>(j * n) << 2), n);
+/** A state [M, Dv] and its vector [M] set to 0. */
+// @ts-ignore: decorator
+@inline function clearState(X: usize, x: usize, M: i32, Dv: i32): void {
+  memory.fill(X, 0, <usize>(M * Dv) << 2);
+  memory.fill(x, 0, <usize>M << 2);
 }
 
 /**
- * The chunk's [cr, cj] block at a (row stride C) with its upper triangle (t > r) zeroed; with
- * `rowAdd`, rowAdd[r] added first to each row's kept entries.
+ * Over `rows` rows of a [rows, M], b [rows, Dv] and w [rows] (w 0: ones): X (+)= a^T b [M, Dv] and
+ * x (+)= a^T w [M], row by row in order.
  */
-function lowerTriangle(a: usize, cr: i32, cj: i32, rowAdd: usize): void {
+// @ts-ignore: decorator
+@inline function addState(X: usize, x: usize, a: usize, b: usize, w: usize, rows: i32, M: i32, Dv: i32, accumulate: bool,
+  gw: usize): void {
+  gemm(X, Dv, a, M, true, b, Dv, false, M, Dv, rows, accumulate, gw);
+  if (!accumulate) memory.fill(x, 0, <usize>M << 2);
+  for (let t = 0; t < rows; t++) axpy(x, w ? load<f32>(w + (<usize>t << 2)) : 1, rowPtr(a, t, M), M);
+}
+
+/**
+ * t [cr, cj] (row stride C) = x y^T over n columns (x [cr, n], y [cj, n]) with its upper triangle
+ * (column > row) zeroed; with `rowAdd`, rowAdd[r] added first to each row's kept entries.
+ */
+function lowerTriangle(t: usize, x: usize, y: usize, n: i32, cr: i32, cj: i32, rowAdd: usize, gw: usize): void {
+  gemm(t, C, x, n, false, y, n, true, cr, cj, n, false, gw);
   for (let r = 0; r < cr; r++) {
-    const ar = a + (<usize>(r * C) << 2);
+    const tr = rowPtr(t, r, C);
     const keep = min(r + 1, cj);
     if (rowAdd) {
-      const x = load<f32>(rowAdd + (<usize>r << 2));
-      for (let t = 0; t < keep; t++) store<f32>(ar + (<usize>t << 2), load<f32>(ar + (<usize>t << 2)) + x);
+      const a = load<f32>(rowAdd + (<usize>r << 2));
+      for (let c = 0; c < keep; c++) store<f32>(tr + (<usize>c << 2), load<f32>(tr + (<usize>c << 2)) + a);
     }
-    if (keep < cj) memory.fill(ar + (<usize>keep << 2), 0, <usize>(cj - keep) << 2);
+    if (keep < cj) memory.fill(tr + (<usize>keep << 2), 0, <usize>(cj - keep) << 2);
   }
 }
 
 /** out rows [cr, Dv] /= den (written to den), den_r = fq_r . z (+ sum_t a[r, t] when a). */
 function divideRows(out: usize, den: usize, fq: usize, z: usize, a: usize, cr: i32, cj: i32, M: i32, Dv: i32): void {
   for (let r = 0; r < cr; r++) {
-    let d = dot(fq + (<usize>(r * M) << 2), z, M);
+    let d = dot(rowPtr(fq, r, M), z, M);
     if (a) {
-      const ar = a + (<usize>(r * C) << 2);
+      const ar = rowPtr(a, r, C);
       let s: f32 = 0;
       for (let t = 0; t < cj; t++) s += load<f32>(ar + (<usize>t << 2));
       d += s;
     }
     store<f32>(den + (<usize>r << 2), d);
-    scaleRow(out + (<usize>(r * Dv) << 2), Dv, <f32>(1 / <f64>d));
+    scaleRow(rowPtr(out, r, Dv), Dv, <f32>(1 / <f64>d));
   }
 }
 
@@ -113,52 +106,63 @@ export function linearAttentionForward(out: usize, den: usize, fq: usize, fk: us
   const gw = A + 2 * bytes(C * C);
   for (let u = part; u < B * Hkv; u += parts) {
     const b = u / Hkv, h0 = (u % Hkv) * G;
-    const fku = fk + (<usize>(u * S * M) << 2), vu = v + (<usize>(u * S * Dv) << 2);
+    const fku = rowPtr(fk, u * S, M), vu = rowPtr(v, u * S, Dv);
     if (!causal) {
-      gemm(KV, Dv, fku, M, true, vu, Dv, false, M, Dv, S, false, gw);
-      columnSums(z, fku, S, M, false);
+      addState(KV, z, fku, vu, 0, S, M, Dv, false, gw);
       for (let h = h0; h < h0 + G; h++) {
         const bh = b * H + h;
-        const oh = out + (<usize>(bh * L * Dv) << 2), qh = fq + (<usize>(bh * L * M) << 2);
+        const oh = rowPtr(out, bh * L, Dv), qh = rowPtr(fq, bh * L, M);
         gemm(oh, Dv, qh, M, false, KV, Dv, false, L, Dv, M, false, gw);
         divideRows(oh, den + (<usize>(bh * L) << 2), qh, z, 0, L, 0, M, Dv);
       }
       continue;
     }
-    memory.fill(KV, 0, <usize>(M * Dv) << 2);
-    memory.fill(z, 0, <usize>M << 2);
+    clearState(KV, z, M, Dv);
     for (let i0 = 0; i0 < L; i0 += C) {
-      // rows [i0, i0 + cr) and their own keys [i0, i0 + cj) (none past S)
-      const cr = min(C, L - i0), cj = max(0, min(cr, S - i0));
-      const kc = fku + (<usize>(i0 * M) << 2), vc = vu + (<usize>(i0 * Dv) << 2);
+      // rows [i0, i0 + cr) and their own keys [i0, i0 + cj)
+      const cr = min(C, L - i0), cj = ownKeys(i0, cr, S);
+      const kc = rowPtr(fku, i0, M), vc = rowPtr(vu, i0, Dv);
       for (let h = h0; h < h0 + G; h++) {
         const row = (b * H + h) * L + i0;
-        const oc = out + (<usize>(row * Dv) << 2), qc = fq + (<usize>(row * M) << 2);
+        const oc = rowPtr(out, row, Dv), qc = rowPtr(fq, row, M);
         gemm(oc, Dv, qc, M, false, KV, Dv, false, cr, Dv, M, false, gw);
         if (cj > 0) {
-          gemm(A, C, qc, M, false, kc, M, true, cr, cj, M, false, gw);
-          lowerTriangle(A, cr, cj, 0);
+          lowerTriangle(A, qc, kc, M, cr, cj, 0, gw);
           gemm(oc, Dv, A, C, false, vc, Dv, false, cr, Dv, cj, true, gw);
         }
         divideRows(oc, den + (<usize>row << 2), qc, z, cj > 0 ? A : 0, cr, cj, M, Dv);
       }
-      if (cj > 0) {
-        gemm(KV, Dv, kc, M, true, vc, Dv, false, M, Dv, cj, true, gw);
-        columnSums(z, kc, cj, M, true);
-      }
+      if (cj > 0) addState(KV, z, kc, vc, 0, cj, M, Dv, true, gw);
     }
   }
 }
 
-/** dn [cr, Dv] = g / den and dd [cr] = -(g . out) / den for the chunk's rows. */
-function rowGrads(dn: usize, dd: usize, g: usize, out: usize, den: usize, cr: i32, Dv: i32): void {
+/** dn [cr, Dv] = g / den and dd [cr] = -(g . out) / den for rows [row, row + cr) of dout (g), out and den. */
+function rowGrads(dn: usize, dd: usize, dout: usize, out: usize, den: usize, row: i32, cr: i32, Dv: i32): void {
+  const g = rowPtr(dout, row, Dv), y = rowPtr(out, row, Dv), dr = den + (<usize>row << 2);
   for (let r = 0; r < cr; r++) {
     const o = <usize>(r * Dv) << 2;
-    const inv = <f32>(1 / <f64>load<f32>(den + (<usize>r << 2)));
+    const inv = <f32>(1 / <f64>load<f32>(dr + (<usize>r << 2)));
     memory.copy(dn + o, g + o, <usize>Dv << 2);
     scaleRow(dn + o, Dv, inv);
-    store<f32>(dd + (<usize>r << 2), -dot(g + o, out + o, Dv) * inv);
+    store<f32>(dd + (<usize>r << 2), -dot(g + o, y + o, Dv) * inv);
   }
+}
+
+/** dq [rows, M] = dn KV^T + dd z^T (dn [rows, Dv], dd [rows]). */
+// @ts-ignore: decorator
+@inline function queryGrads(dq: usize, dn: usize, dd: usize, KV: usize, z: usize, rows: i32, M: i32, Dv: i32, gw: usize): void {
+  gemm(dq, M, dn, Dv, false, KV, Dv, true, rows, M, Dv, false, gw);
+  for (let t = 0; t < rows; t++) axpy(rowPtr(dq, t, M), load<f32>(dd + (<usize>t << 2)), z, M);
+}
+
+/** dk [rows, M] = v R^T + 1 r^T and dv [rows, Dv] = k R. */
+// @ts-ignore: decorator
+@inline function keyGrads(dk: usize, dv: usize, k: usize, v: usize, R: usize, r: usize, rows: i32, M: i32, Dv: i32,
+  gw: usize): void {
+  gemm(dk, M, v, Dv, false, R, Dv, true, rows, M, Dv, false, gw);
+  for (let t = 0; t < rows; t++) axpy(rowPtr(dk, t, M), 1, r, M);
+  gemm(dv, Dv, k, M, false, R, Dv, false, rows, Dv, M, false, gw);
 }
 
 export function linearAttentionBackward(dfq: usize, dfk: usize, dv: usize, dout: usize, fq: usize, fk: usize, v: usize,
@@ -171,87 +175,66 @@ export function linearAttentionBackward(dfq: usize, dfk: usize, dv: usize, dout:
   const gw = W + bytes(C * C);
   for (let u = part; u < B * Hkv; u += parts) {
     const b = u / Hkv, h0 = (u % Hkv) * G;
-    const fku = fk + (<usize>(u * S * M) << 2), vu = v + (<usize>(u * S * Dv) << 2);
-    const dku = dfk + (<usize>(u * S * M) << 2), dvu = dv + (<usize>(u * S * Dv) << 2);
-    memory.fill(R, 0, <usize>(M * Dv) << 2);
-    memory.fill(r, 0, <usize>M << 2);
+    const fku = rowPtr(fk, u * S, M), vu = rowPtr(v, u * S, Dv);
+    const dku = rowPtr(dfk, u * S, M), dvu = rowPtr(dv, u * S, Dv);
+    clearState(R, r, M, Dv);
     if (!causal) {
-      gemm(KV, Dv, fku, M, true, vu, Dv, false, M, Dv, S, false, gw);
-      columnSums(z, fku, S, M, false);
+      addState(KV, z, fku, vu, 0, S, M, Dv, false, gw);
       for (let h = h0; h < h0 + G; h++) {
         for (let i0 = 0; i0 < L; i0 += C) {
           const cr = min(C, L - i0), row = (b * H + h) * L + i0;
-          const qc = fq + (<usize>(row * M) << 2), dqc = dfq + (<usize>(row * M) << 2);
-          rowGrads(dn, dd, dout + (<usize>(row * Dv) << 2), out + (<usize>(row * Dv) << 2), den + (<usize>row << 2), cr, Dv);
-          // dfq = dn KV^T + dd z^T
-          gemm(dqc, M, dn, Dv, false, KV, Dv, true, cr, M, Dv, false, gw);
-          for (let t = 0; t < cr; t++) axpy(dqc + (<usize>(t * M) << 2), load<f32>(dd + (<usize>t << 2)), z, M);
+          const qc = rowPtr(fq, row, M);
+          rowGrads(dn, dd, dout, out, den, row, cr, Dv);
+          queryGrads(rowPtr(dfq, row, M), dn, dd, KV, z, cr, M, Dv, gw);
           // R += fq^T dn, r += fq^T dd
-          gemm(R, Dv, qc, M, true, dn, Dv, false, M, Dv, cr, true, gw);
-          for (let t = 0; t < cr; t++) axpy(r, load<f32>(dd + (<usize>t << 2)), qc + (<usize>(t * M) << 2), M);
+          addState(R, r, qc, dn, dd, cr, M, Dv, true, gw);
         }
       }
-      // dfk = v R^T + 1 r^T, dv = fk R
-      gemm(dku, M, vu, Dv, false, R, Dv, true, S, M, Dv, false, gw);
-      for (let j = 0; j < S; j++) axpy(dku + (<usize>(j * M) << 2), 1, r, M);
-      gemm(dvu, Dv, fku, M, false, R, Dv, false, S, Dv, M, false, gw);
+      keyGrads(dku, dvu, fku, vu, R, r, S, M, Dv, gw);
       continue;
     }
     // keys no row sees (past L): no gradient
     if (S > L) {
-      memory.fill(dku + (<usize>(L * M) << 2), 0, <usize>((S - L) * M) << 2);
-      memory.fill(dvu + (<usize>(L * Dv) << 2), 0, <usize>((S - L) * Dv) << 2);
+      memory.fill(rowPtr(dku, L, M), 0, <usize>((S - L) * M) << 2);
+      memory.fill(rowPtr(dvu, L, Dv), 0, <usize>((S - L) * Dv) << 2);
     }
     // forward scan: dfq from the state of the keys before each chunk and the chunk's own
-    memory.fill(KV, 0, <usize>(M * Dv) << 2);
-    memory.fill(z, 0, <usize>M << 2);
+    clearState(KV, z, M, Dv);
     for (let i0 = 0; i0 < L; i0 += C) {
-      const cr = min(C, L - i0), cj = max(0, min(cr, S - i0));
-      const kc = fku + (<usize>(i0 * M) << 2), vc = vu + (<usize>(i0 * Dv) << 2);
+      const cr = min(C, L - i0), cj = ownKeys(i0, cr, S);
+      const kc = rowPtr(fku, i0, M), vc = rowPtr(vu, i0, Dv);
       for (let h = h0; h < h0 + G; h++) {
         const row = (b * H + h) * L + i0;
-        const dqc = dfq + (<usize>(row * M) << 2);
-        rowGrads(dn, dd, dout + (<usize>(row * Dv) << 2), out + (<usize>(row * Dv) << 2), den + (<usize>row << 2), cr, Dv);
+        const dqc = rowPtr(dfq, row, M);
+        rowGrads(dn, dd, dout, out, den, row, cr, Dv);
         // dfq_c = dn KV^T + dd z^T + W fk_c
-        gemm(dqc, M, dn, Dv, false, KV, Dv, true, cr, M, Dv, false, gw);
-        for (let t = 0; t < cr; t++) axpy(dqc + (<usize>(t * M) << 2), load<f32>(dd + (<usize>t << 2)), z, M);
+        queryGrads(dqc, dn, dd, KV, z, cr, M, Dv, gw);
         if (cj > 0) {
-          gemm(W, C, dn, Dv, false, vc, Dv, true, cr, cj, Dv, false, gw);
-          lowerTriangle(W, cr, cj, dd);
+          lowerTriangle(W, dn, vc, Dv, cr, cj, dd, gw);
           gemm(dqc, M, W, C, false, kc, M, false, cr, M, cj, true, gw);
         }
       }
-      if (cj > 0) {
-        gemm(KV, Dv, kc, M, true, vc, Dv, false, M, Dv, cj, true, gw);
-        columnSums(z, kc, cj, M, true);
-      }
+      if (cj > 0) addState(KV, z, kc, vc, 0, cj, M, Dv, true, gw);
     }
     // reverse scan: dfk, dv of each chunk's keys from R, r of the later rows and the chunk's own
     for (let i0 = (L - 1) / C * C; i0 >= 0; i0 -= C) {
-      const cr = min(C, L - i0), cj = max(0, min(cr, S - i0));
-      const kc = fku + (<usize>(i0 * M) << 2), vc = vu + (<usize>(i0 * Dv) << 2);
-      const dkc = dku + (<usize>(i0 * M) << 2), dvc = dvu + (<usize>(i0 * Dv) << 2);
-      if (cj > 0) {
-        gemm(dkc, M, vc, Dv, false, R, Dv, true, cj, M, Dv, false, gw);
-        for (let t = 0; t < cj; t++) axpy(dkc + (<usize>(t * M) << 2), 1, r, M);
-        gemm(dvc, Dv, kc, M, false, R, Dv, false, cj, Dv, M, false, gw);
-      }
+      const cr = min(C, L - i0), cj = ownKeys(i0, cr, S);
+      const kc = rowPtr(fku, i0, M), vc = rowPtr(vu, i0, Dv);
+      const dkc = rowPtr(dku, i0, M), dvc = rowPtr(dvu, i0, Dv);
+      if (cj > 0) keyGrads(dkc, dvc, kc, vc, R, r, cj, M, Dv, gw);
       for (let h = h0; h < h0 + G; h++) {
         const row = (b * H + h) * L + i0;
-        const qc = fq + (<usize>(row * M) << 2);
-        rowGrads(dn, dd, dout + (<usize>(row * Dv) << 2), out + (<usize>(row * Dv) << 2), den + (<usize>row << 2), cr, Dv);
+        const qc = rowPtr(fq, row, M);
+        rowGrads(dn, dd, dout, out, den, row, cr, Dv);
         if (cj > 0) {
           // dfk_c += W^T fq_c; dv_c += A^T dn
-          gemm(W, C, dn, Dv, false, vc, Dv, true, cr, cj, Dv, false, gw);
-          lowerTriangle(W, cr, cj, dd);
+          lowerTriangle(W, dn, vc, Dv, cr, cj, dd, gw);
           gemm(dkc, M, W, C, true, qc, M, false, cj, M, cr, true, gw);
-          gemm(A, C, qc, M, false, kc, M, true, cr, cj, M, false, gw);
-          lowerTriangle(A, cr, cj, 0);
+          lowerTriangle(A, qc, kc, M, cr, cj, 0, gw);
           gemm(dvc, Dv, A, C, true, dn, Dv, false, cj, Dv, cr, true, gw);
         }
         // R += fq_c^T dn, r += fq_c^T dd
-        gemm(R, Dv, qc, M, true, dn, Dv, false, M, Dv, cr, true, gw);
-        for (let t = 0; t < cr; t++) axpy(r, load<f32>(dd + (<usize>t << 2)), qc + (<usize>(t * M) << 2), M);
+        addState(R, r, qc, dn, dd, cr, M, Dv, true, gw);
       }
     }
   }

@@ -24,6 +24,7 @@
  * them, summing in the single-threaded order. Part p's scratch starts at
  * work + p * sparseAttentionWorkBytes().
  */
+import { align64, axpy, dot, rowPtr } from "./rows";
 import { expShiftSum, rowMax, scaleRow } from "./softmax";
 import { expv, exps } from "./simd-math";
 
@@ -38,26 +39,27 @@ export function sparseAttentionWorkBytes(): usize {
   return 3 * LIST + 64 + 128;
 }
 
-function align64(p: usize): usize {
-  return (p + 63) & ~(<usize>63);
-}
-
 /** Keys of row i. */
 function rowKeys(rowLo: usize, rowHi: usize, spans: usize, i: i32): i32 {
   let n = 0;
   const hi = load<i32>(rowHi + (<usize>i << 2));
   for (let r = load<i32>(rowLo + (<usize>i << 2)); r < hi; r++) {
-    const sp = spans + (<usize>(3 * r) << 2);
+    const sp = rowPtr(spans, r, 3);
     const s = load<i32>(sp), e = load<i32>(sp, 4), st = load<i32>(sp, 8);
     if (e > s) n += (e - s + st - 1) / st;
   }
   return n;
 }
 
-/** Starts the walk of the ranges [lo, hi): the cursor (range, next key) at cur. */
-function keysStart(cur: usize, lo: i32, hi: i32, spans: usize): void {
+/**
+ * Starts the walk of row i's ranges [rowLo[i], rowHi[i]): the cursor (range, next key) at cur;
+ * returns rowHi[i].
+ */
+function keysStart(cur: usize, rowLo: usize, rowHi: usize, spans: usize, i: i32): i32 {
+  const lo = load<i32>(rowLo + (<usize>i << 2)), hi = load<i32>(rowHi + (<usize>i << 2));
   store<i32>(cur, lo);
-  store<i32>(cur, lo < hi ? load<i32>(spans + (<usize>(3 * lo) << 2)) : 0, 4);
+  store<i32>(cur, lo < hi ? load<i32>(rowPtr(spans, lo, 3)) : 0, 4);
+  return hi;
 }
 
 /**
@@ -68,10 +70,10 @@ function keysNext(idx: usize, cur: usize, hi: i32, spans: usize): i32 {
   let r = load<i32>(cur), j = load<i32>(cur, 4);
   let n = 0;
   while (r < hi && n < CH) {
-    const sp = spans + (<usize>(3 * r) << 2);
+    const sp = rowPtr(spans, r, 3);
     const e = load<i32>(sp, 4), st = load<i32>(sp, 8);
     for (; j < e && n < CH; j += st) store<i32>(idx + (<usize>(n++) << 2), j);
-    if (j >= e && ++r < hi) j = load<i32>(spans + (<usize>(3 * r) << 2));
+    if (j >= e && ++r < hi) j = load<i32>(rowPtr(spans, r, 3));
   }
   store<i32>(cur, r);
   store<i32>(cur, j, 4);
@@ -139,42 +141,49 @@ function axpy4(y: usize, a: v128, x0: usize, x1: usize, x2: usize, x3: usize, n:
   }
 }
 
-/** y[0, n) += a x[0, n). */
-function axpy(y: usize, a: f32, x: usize, n: i32): void {
-  const va = f32x4.splat(a);
-  let d = 0;
-  for (; d + 4 <= n; d += 4) {
-    const o = <usize>d << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(va, v128.load(x + o))));
-  }
-  for (; d < n; d++) {
-    const o = <usize>d << 2;
-    store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
-  }
-}
-
 /** Byte address of row idx[t] of a [S, n] block at base. */
 function rowAt(base: usize, idx: usize, t: i32, n: i32): usize {
   return base + (<usize>(load<i32>(idx + (<usize>t << 2)) * n) << 2);
+}
+
+/** dot4 of x with the listed rows idx[t, t + 4) of y [S, n]. */
+// @ts-ignore: decorator
+@inline function dot4At(x: usize, y: usize, idx: usize, t: i32, n: i32): v128 {
+  return dot4(x, rowAt(y, idx, t, n), rowAt(y, idx, t + 1, n), rowAt(y, idx, t + 2, n), rowAt(y, idx, t + 3, n), n);
+}
+
+/** s[0, n) = (x . y_j) scale over the listed rows j = idx[t] of y [S, nx], four at a time (n padded to 4). */
+// @ts-ignore: decorator
+@inline function scores(s: usize, x: usize, y: usize, idx: usize, n: i32, nx: i32, scale: v128): void {
+  for (let t = 0; t < n; t += 4) v128.store(s + (<usize>t << 2), f32x4.mul(dot4At(x, y, idx, t, nx), scale));
+}
+
+/**
+ * o[0, no) += sum_t a[t] x_j over the listed rows j = idx[t] of x [S, no], four at a time; a[n, pad)
+ * (to a multiple of 4) is set to 0 first.
+ */
+// @ts-ignore: decorator
+@inline function addRows(o: usize, a: usize, x: usize, idx: usize, n: i32, no: i32): void {
+  for (let t = n; (t & 3) != 0; t++) store<f32>(a + (<usize>t << 2), 0);
+  for (let t = 0; t < n; t += 4) {
+    axpy4(o, v128.load(a + (<usize>t << 2)), rowAt(x, idx, t, no), rowAt(x, idx, t + 1, no), rowAt(x, idx, t + 2, no),
+      rowAt(x, idx, t + 3, no), no);
+  }
 }
 
 /** out / lse of query row i of head bh (see the file comment). */
 function forwardRow(out: usize, lse: usize, q: usize, kh: usize, vh: usize, rowLo: usize, rowHi: usize, spans: usize,
   bh: i32, i: i32, L: i32, D: i32, Dv: i32, scale: f32, idx: usize, s: usize, cur: usize): void {
   const row = bh * L + i;
-  const qi = q + (<usize>(row * D) << 2), o = out + (<usize>(row * Dv) << 2);
-  const hi = load<i32>(rowHi + (<usize>i << 2));
+  const qi = rowPtr(q, row, D), o = rowPtr(out, row, Dv);
   memory.fill(o, 0, <usize>Dv << 2);
-  keysStart(cur, load<i32>(rowLo + (<usize>i << 2)), hi, spans);
+  const hi = keysStart(cur, rowLo, rowHi, spans, i);
   const vs = f32x4.splat(scale);
   let m: f32 = -Infinity, l: f32 = 0;
   for (;;) {
     const n = keysNext(idx, cur, hi, spans);
     if (n == 0) break;
-    for (let t = 0; t < n; t += 4) {
-      const sv = dot4(qi, rowAt(kh, idx, t, D), rowAt(kh, idx, t + 1, D), rowAt(kh, idx, t + 2, D), rowAt(kh, idx, t + 3, D), D);
-      v128.store(s + (<usize>t << 2), f32x4.mul(sv, vs));
-    }
+    scores(s, qi, kh, idx, n, D, vs);
     const mnew = max(m, rowMax(s, n));
     if (mnew == -Infinity) continue;
     if (m != -Infinity && mnew != m) {
@@ -184,11 +193,7 @@ function forwardRow(out: usize, lse: usize, q: usize, kh: usize, vh: usize, rowL
     }
     l += expShiftSum(s, s, n, mnew);
     m = mnew;
-    for (let t = n; (t & 3) != 0; t++) store<f32>(s + (<usize>t << 2), 0);
-    for (let t = 0; t < n; t += 4) {
-      axpy4(o, v128.load(s + (<usize>t << 2)), rowAt(vh, idx, t, Dv), rowAt(vh, idx, t + 1, Dv), rowAt(vh, idx, t + 2, Dv),
-        rowAt(vh, idx, t + 3, Dv), Dv);
-    }
+    addRows(o, s, vh, idx, n, Dv);
   }
   const lp = lse + (<usize>row << 2);
   if (m == -Infinity) {
@@ -216,22 +221,12 @@ export function sparseAttentionForward(out: usize, lse: usize, q: usize, k: usiz
     let c = <i64>bh * perHead;
     if (c >= c1) break;
     const kvh = (bh / H) * Hkv + (bh % H) / G;
-    const kh = k + (<usize>(kvh * S * D) << 2), vh = v + (<usize>(kvh * S * Dv) << 2);
+    const kh = rowPtr(k, kvh * S, D), vh = rowPtr(v, kvh * S, Dv);
     for (let i = 0; i < L && c < c1; i++) {
       if (c >= c0) forwardRow(out, lse, q, kh, vh, rowLo, rowHi, spans, bh, i, L, D, Dv, scale, idx, s, cur);
       c += ROW_COST + <i64>rowKeys(rowLo, rowHi, spans, i);
     }
   }
-}
-
-/** sum_d x[d] y[d] */
-function dot(x: usize, y: usize, n: i32): f32 {
-  let d = 0;
-  let vs = f32x4.splat(0);
-  for (; d + 4 <= n; d += 4) vs = f32x4.add(vs, f32x4.mul(v128.load(x + (<usize>d << 2)), v128.load(y + (<usize>d << 2))));
-  let r = f32x4.extract_lane(vs, 0) + f32x4.extract_lane(vs, 1) + f32x4.extract_lane(vs, 2) + f32x4.extract_lane(vs, 3);
-  for (; d < n; d++) r += load<f32>(x + (<usize>d << 2)) * load<f32>(y + (<usize>d << 2));
-  return r;
 }
 
 export function sparseAttentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize,
@@ -244,41 +239,36 @@ export function sparseAttentionBackward(dq: usize, dk: usize, dv: usize, dout: u
   for (let kvh = part; kvh < B * Hkv; kvh += parts) {
     // kv head (b, kvh % Hkv) and its query heads h in [h0, h0 + G), in the single-threaded order
     const b = kvh / Hkv, h0 = (kvh % Hkv) * G;
-    const kh = k + (<usize>(kvh * S * D) << 2), vh = v + (<usize>(kvh * S * Dv) << 2);
-    const dkh = dk + (<usize>(kvh * S * D) << 2), dvh = dv + (<usize>(kvh * S * Dv) << 2);
+    const kh = rowPtr(k, kvh * S, D), vh = rowPtr(v, kvh * S, Dv);
+    const dkh = rowPtr(dk, kvh * S, D), dvh = rowPtr(dv, kvh * S, Dv);
     memory.fill(dkh, 0, <usize>(S * D) << 2);
     memory.fill(dvh, 0, <usize>(S * Dv) << 2);
     for (let h = h0; h < h0 + G; h++) {
       const bh = b * H + h;
       for (let i = 0; i < L; i++) {
         const row = bh * L + i;
-        const qi = q + (<usize>(row * D) << 2), dqi = dq + (<usize>(row * D) << 2);
-        const gi = dout + (<usize>(row * Dv) << 2);
+        const qi = rowPtr(q, row, D), dqi = rowPtr(dq, row, D);
+        const gi = rowPtr(dout, row, Dv);
         memory.fill(dqi, 0, <usize>D << 2);
         const l = load<f32>(lse + (<usize>row << 2));
         if (l == -Infinity) continue; // no key: no gradient
-        const vl = f32x4.splat(l), vdi = f32x4.splat(dot(gi, out + (<usize>(row * Dv) << 2), Dv));
-        const hi = load<i32>(rowHi + (<usize>i << 2));
-        keysStart(cur, load<i32>(rowLo + (<usize>i << 2)), hi, spans);
+        const vl = f32x4.splat(l), vdi = f32x4.splat(dot(gi, rowPtr(out, row, Dv), Dv));
+        const hi = keysStart(cur, rowLo, rowHi, spans, i);
         for (;;) {
           const n = keysNext(idx, cur, hi, spans);
           if (n == 0) break;
+          scores(ps, qi, kh, idx, n, D, vsc);
           for (let t = 0; t < n; t += 4) {
             const o = <usize>t << 2;
             // p = exp(s - lse) undoes the forward's normalization
-            const sv = dot4(qi, rowAt(kh, idx, t, D), rowAt(kh, idx, t + 1, D), rowAt(kh, idx, t + 2, D), rowAt(kh, idx, t + 3, D), D);
-            const p = expv(f32x4.sub(f32x4.mul(sv, vsc), vl));
+            const p = expv(f32x4.sub(v128.load(ps + o), vl));
             // undo out = sum_j p_j v_j (dp), then the softmax (ds)
-            const dp = dot4(gi, rowAt(vh, idx, t, Dv), rowAt(vh, idx, t + 1, Dv), rowAt(vh, idx, t + 2, Dv), rowAt(vh, idx, t + 3, Dv), Dv);
+            const dp = dot4At(gi, vh, idx, t, Dv);
             v128.store(ps + o, p);
             v128.store(ds + o, f32x4.mul(f32x4.mul(p, f32x4.sub(dp, vdi)), vsc));
           }
-          for (let t = n; (t & 3) != 0; t++) store<f32>(ds + (<usize>t << 2), 0);
           // undo the scaled dot product: dq_i += ds_j k_j; dk_j += ds_j q_i; and dv_j += p_j dout_i
-          for (let t = 0; t < n; t += 4) {
-            axpy4(dqi, v128.load(ds + (<usize>t << 2)), rowAt(kh, idx, t, D), rowAt(kh, idx, t + 1, D), rowAt(kh, idx, t + 2, D),
-              rowAt(kh, idx, t + 3, D), D);
-          }
+          addRows(dqi, ds, kh, idx, n, D);
           for (let t = 0; t < n; t++) {
             const o = <usize>t << 2;
             axpy(rowAt(dvh, idx, t, Dv), load<f32>(ps + o), gi, Dv);
