@@ -37,6 +37,24 @@ function isF32(...xs: (FloatArray | null)[]): boolean {
   return xs.every((x) => x === null || x instanceof Float32Array);
 }
 
+/** Sizes of q, k, v, out and lse (den) of an attention call; D is the size of a q / k row (M for linear attention). */
+function attentionSizes(B: number, H: number, Hkv: number, L: number, S: number, D: number, Dv: number): [number, number, number, number, number] {
+  return [B * H * L * D, B * Hkv * S * D, B * Hkv * S * Dv, B * H * L * Dv, B * H * L];
+}
+
+/** One call's arrays for WasmBackend.marshal: each with how many of its floats the kernel writes or reads. */
+interface Marshal {
+  outs: readonly (readonly [FloatArray, number])[];
+  /** A null input (an absent mask) gets pointer 0. */
+  ins: readonly (readonly [FloatArray | null, number])[];
+  /** The kernel's name (for its errors) and pattern, for sparse attention. */
+  pattern?: readonly [string, SparsePattern];
+  /** Scratch bytes of one part. */
+  workBytes: number;
+  /** The js kernel, for arrays that are not all Float32Array. */
+  js: () => void;
+}
+
 export interface WasmBackendOptions {
   /** Split every call into as many parts as it has units (tests of the split on small sizes). */
   splitAll?: boolean;
@@ -240,66 +258,59 @@ export class WasmBackend implements Backend {
     if (dbias instanceof Float32Array) get(dbias, f32, pdb, cols);
   }
 
-  attentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray, a: AttentionArgs): void {
-    if (!(out instanceof Float32Array) || !(lse instanceof Float32Array) || !(q instanceof Float32Array) ||
-      !(k instanceof Float32Array) || !(v instanceof Float32Array) || !isF32(a.mask)) {
-      jsBackend.attentionForward(out, lse, q, k, v, a);
+  /**
+   * The marshalling of one attention-style call: unless every array is a Float32Array, `js` runs
+   * instead, and with every output empty, nothing. Otherwise the arena takes the outputs' blocks, the
+   * inputs' (their first n floats copied in; a null input gets pointer 0), the pattern's (checked and
+   * copied in) and `threads * workBytes` of scratch; `run` gets the pointers of the outputs, inputs
+   * and pattern, in that order, and the scratch's, and calls the kernel; the outputs are copied back.
+   */
+  private marshal(c: Marshal, run: (p: number[], work: number) => void): void {
+    if (!c.outs.every(([x]) => x instanceof Float32Array) || !c.ins.every(([x]) => isF32(x))) {
+      c.js();
       return;
     }
-    const { B, H, Hkv, L, S, D, Dv } = a;
-    const nOut = B * H * L * Dv, nLse = B * H * L;
-    if (nLse === 0) return;
+    if (c.outs.every(([, n]) => n === 0)) return;
     const ar = this.arena;
     ar.reset();
-    const po = ar.take(nOut * 4), pl = ar.take(nLse * 4);
-    const pq = ar.take(q.length * 4), pk = ar.take(k.length * 4), pv = ar.take(v.length * 4);
-    const pm = a.mask ? ar.take(a.mask.length * 4) : 0;
-    const pw = ar.take(this.threads * this.k.attentionWorkBytes(D, Dv, 0));
-    const { f32 } = ar.commit();
-    put(f32, pq, q);
-    put(f32, pk, k);
-    put(f32, pv, v);
-    if (a.mask instanceof Float32Array) put(f32, pm, a.mask);
-    // units: (b, h, block of 64 query rows)
-    this.exec("attentionForward", [po, pl, pq, pk, pv, B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, pm,
-      a.maskStrideB, a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw],
-    nLse * S * (D + Dv), MIN_MACS_PER_PART, B * H * Math.ceil(L / 64));
-    get(out, f32, po, nOut);
-    get(lse, f32, pl, nLse);
+    const po = c.outs.map(([, n]) => ar.take(n * 4)), pi = c.ins.map(([x, n]) => (x ? ar.take(n * 4) : 0));
+    const pp = c.pattern ? this.takePattern(c.pattern[0], c.pattern[1]) : null;
+    const pw = ar.take(this.threads * c.workBytes);
+    const { f32, i32 } = ar.commit();
+    c.ins.forEach(([x, n], i) => { if (x) put(f32, pi[i]!, x.subarray(0, n) as Float32Array); });
+    if (c.pattern && pp) WasmBackend.putPattern(i32, c.pattern[1], pp);
+    run([...po, ...pi, ...(pp ?? [])], pw);
+    c.outs.forEach(([x, n], i) => get(x as Float32Array, f32, po[i]!, n));
+  }
+
+  attentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray, a: AttentionArgs): void {
+    const { B, H, Hkv, L, S, D, Dv } = a;
+    const nLse = B * H * L;
+    this.marshal({
+      outs: [[out, nLse * Dv], [lse, nLse]], ins: [[q, q.length], [k, k.length], [v, v.length], [a.mask, a.mask?.length ?? 0]],
+      workBytes: this.k.attentionWorkBytes(D, Dv, 0), js: () => jsBackend.attentionForward(out, lse, q, k, v, a),
+    }, (p, pw) => {
+      // units: (b, h, block of 64 query rows)
+      this.exec("attentionForward", [...p.slice(0, 5), B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, p[5]!, a.maskStrideB,
+        a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw],
+      nLse * S * (D + Dv), MIN_MACS_PER_PART, B * H * Math.ceil(L / 64));
+    });
   }
 
   attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray, k: FloatArray,
     v: FloatArray, out: FloatArray, lse: FloatArray, a: AttentionArgs): void {
-    if (!(dq instanceof Float32Array) || !(dk instanceof Float32Array) || !(dv instanceof Float32Array) ||
-      !(dout instanceof Float32Array) || !(q instanceof Float32Array) || !(k instanceof Float32Array) ||
-      !(v instanceof Float32Array) || !(out instanceof Float32Array) || !(lse instanceof Float32Array) || !isF32(a.mask)) {
-      jsBackend.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, a);
-      return;
-    }
     const { B, H, Hkv, L, S, D, Dv } = a;
-    const nq = B * H * L * D, nk = B * Hkv * S * D, nv = B * Hkv * S * Dv, no = B * H * L * Dv, nl = B * H * L;
-    const ar = this.arena;
-    ar.reset();
-    const pdq = ar.take(nq * 4), pdk = ar.take(nk * 4), pdv = ar.take(nv * 4);
-    const pdo = ar.take(no * 4), pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
-    const po = ar.take(no * 4), pl = ar.take(nl * 4);
-    const pm = a.mask ? ar.take(a.mask.length * 4) : 0;
-    const pw = ar.take(this.threads * this.k.attentionWorkBytes(D, Dv, 1));
-    const { f32 } = ar.commit();
-    put(f32, pdo, dout.subarray(0, no));
-    put(f32, pq, q.subarray(0, nq));
-    put(f32, pk, k.subarray(0, nk));
-    put(f32, pv, v.subarray(0, nv));
-    put(f32, po, out.subarray(0, no));
-    put(f32, pl, lse.subarray(0, nl));
-    if (a.mask instanceof Float32Array) put(f32, pm, a.mask);
-    // units: kv heads (b, kv head)
-    this.exec("attentionBackward", [pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, pm,
-      a.maskStrideB, a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw],
-    nl * S * 2 * (D + Dv), MIN_MACS_PER_PART, B * Hkv);
-    get(dq, f32, pdq, nq);
-    get(dk, f32, pdk, nk);
-    get(dv, f32, pdv, nv);
+    const [nq, nk, nv, no, nl] = attentionSizes(B, H, Hkv, L, S, D, Dv);
+    this.marshal({
+      outs: [[dq, nq], [dk, nk], [dv, nv]],
+      ins: [[dout, no], [q, nq], [k, nk], [v, nv], [out, no], [lse, nl], [a.mask, a.mask?.length ?? 0]],
+      workBytes: this.k.attentionWorkBytes(D, Dv, 1), js: () => jsBackend.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, a),
+    }, (p, pw) => {
+      // units: kv heads (b, kv head)
+      this.exec("attentionBackward", [...p.slice(0, 9), B, H, Hkv, L, S, D, Dv, a.scale, +a.causal, p[9]!, a.maskStrideB,
+        a.maskStrideH, a.maskStrideL, a.dropoutP, a.seedK0, a.seedK1, a.seedStart, pw], nl * S * 2 * (D + Dv), MIN_MACS_PER_PART,
+      B * Hkv);
+    });
   }
 
   /** The Conv2dArgs sizes in the kernels' argument order. */
@@ -406,121 +417,61 @@ export class WasmBackend implements Backend {
 
   sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
     a: SparseAttentionArgs): void {
-    if (!(out instanceof Float32Array) || !(lse instanceof Float32Array) || !(q instanceof Float32Array) ||
-      !(k instanceof Float32Array) || !(v instanceof Float32Array)) {
-      jsBackend.sparseAttentionForward(out, lse, q, k, v, a);
-      return;
-    }
     const { B, H, Hkv, D, Dv, pattern } = a;
     const { L, S } = pattern;
-    const nq = B * H * L * D, nk = B * Hkv * S * D, nv = B * Hkv * S * Dv, nOut = B * H * L * Dv, nLse = B * H * L;
-    if (nLse === 0) return;
-    const ar = this.arena;
-    ar.reset();
-    const po = ar.take(nOut * 4), pl = ar.take(nLse * 4);
-    const pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
-    const pp = this.takePattern("sparseAttentionForward", pattern);
-    const pw = ar.take(this.threads * this.k.sparseAttentionWorkBytes());
-    const { f32, i32 } = ar.commit();
-    put(f32, pq, q.subarray(0, nq));
-    put(f32, pk, k.subarray(0, nk));
-    put(f32, pv, v.subarray(0, nv));
-    WasmBackend.putPattern(i32, pattern, pp);
-    // units: (b, h, row), cut into ranges of equal cost
-    this.exec("sparseAttentionForward", [po, pl, pq, pk, pv, ...pp, B, H, Hkv, L, S, D, Dv, a.scale, pw],
-      B * H * pattern.nnz * (D + Dv), MIN_MACS_PER_PART, nLse);
-    get(out, f32, po, nOut);
-    get(lse, f32, pl, nLse);
+    const [nq, nk, nv, nOut, nLse] = attentionSizes(B, H, Hkv, L, S, D, Dv);
+    this.marshal({
+      outs: [[out, nOut], [lse, nLse]], ins: [[q, nq], [k, nk], [v, nv]], pattern: ["sparseAttentionForward", pattern],
+      workBytes: this.k.sparseAttentionWorkBytes(), js: () => jsBackend.sparseAttentionForward(out, lse, q, k, v, a),
+    }, (p, pw) => {
+      // units: (b, h, row), cut into ranges of equal cost
+      this.exec("sparseAttentionForward", [...p, B, H, Hkv, L, S, D, Dv, a.scale, pw],
+        B * H * pattern.nnz * (D + Dv), MIN_MACS_PER_PART, nLse);
+    });
   }
 
   sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray,
     k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray, a: SparseAttentionArgs): void {
-    if (!(dq instanceof Float32Array) || !(dk instanceof Float32Array) || !(dv instanceof Float32Array) ||
-      !(dout instanceof Float32Array) || !(q instanceof Float32Array) || !(k instanceof Float32Array) ||
-      !(v instanceof Float32Array) || !(out instanceof Float32Array) || !(lse instanceof Float32Array)) {
-      jsBackend.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, a);
-      return;
-    }
     const { B, H, Hkv, D, Dv, pattern } = a;
     const { L, S } = pattern;
-    const nq = B * H * L * D, nk = B * Hkv * S * D, nv = B * Hkv * S * Dv, no = B * H * L * Dv, nl = B * H * L;
-    const ar = this.arena;
-    ar.reset();
-    const pdq = ar.take(nq * 4), pdk = ar.take(nk * 4), pdv = ar.take(nv * 4);
-    const pdo = ar.take(no * 4), pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
-    const po = ar.take(no * 4), pl = ar.take(nl * 4);
-    const pp = this.takePattern("sparseAttentionBackward", pattern);
-    const pw = ar.take(this.threads * this.k.sparseAttentionWorkBytes());
-    const { f32, i32 } = ar.commit();
-    put(f32, pdo, dout.subarray(0, no));
-    put(f32, pq, q.subarray(0, nq));
-    put(f32, pk, k.subarray(0, nk));
-    put(f32, pv, v.subarray(0, nv));
-    put(f32, po, out.subarray(0, no));
-    put(f32, pl, lse.subarray(0, nl));
-    WasmBackend.putPattern(i32, pattern, pp);
-    // units: kv heads (b, kv head)
-    this.exec("sparseAttentionBackward", [pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, ...pp, B, H, Hkv, L, S, D, Dv, a.scale, pw],
-      2 * B * H * pattern.nnz * (D + Dv), MIN_MACS_PER_PART, B * Hkv);
-    get(dq, f32, pdq, nq);
-    get(dk, f32, pdk, nk);
-    get(dv, f32, pdv, nv);
+    const [nq, nk, nv, no, nl] = attentionSizes(B, H, Hkv, L, S, D, Dv);
+    this.marshal({
+      outs: [[dq, nq], [dk, nk], [dv, nv]], ins: [[dout, no], [q, nq], [k, nk], [v, nv], [out, no], [lse, nl]],
+      pattern: ["sparseAttentionBackward", pattern], workBytes: this.k.sparseAttentionWorkBytes(),
+      js: () => jsBackend.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, a),
+    }, (p, pw) => {
+      // units: kv heads (b, kv head)
+      this.exec("sparseAttentionBackward", [...p, B, H, Hkv, L, S, D, Dv, a.scale, pw],
+        2 * B * H * pattern.nnz * (D + Dv), MIN_MACS_PER_PART, B * Hkv);
+    });
   }
 
   linearAttentionForward(out: FloatArray, den: FloatArray, fq: FloatArray, fk: FloatArray, v: FloatArray,
     a: LinearAttentionArgs): void {
-    if (!(out instanceof Float32Array) || !(den instanceof Float32Array) || !(fq instanceof Float32Array) ||
-      !(fk instanceof Float32Array) || !(v instanceof Float32Array)) {
-      jsBackend.linearAttentionForward(out, den, fq, fk, v, a);
-      return;
-    }
     const { B, H, Hkv, L, S, M, Dv } = a;
-    const nq = B * H * L * M, nk = B * Hkv * S * M, nv = B * Hkv * S * Dv, nOut = B * H * L * Dv, nDen = B * H * L;
-    if (nDen === 0) return;
-    const ar = this.arena;
-    ar.reset();
-    const po = ar.take(nOut * 4), pd = ar.take(nDen * 4);
-    const pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
-    const pw = ar.take(this.threads * this.k.linearAttentionWorkBytes(M, Dv));
-    const { f32 } = ar.commit();
-    put(f32, pq, fq.subarray(0, nq));
-    put(f32, pk, fk.subarray(0, nk));
-    put(f32, pv, v.subarray(0, nv));
-    // units: kv heads (b, kv head)
-    this.exec("linearAttentionForward", [po, pd, pq, pk, pv, B, H, Hkv, L, S, M, Dv, +a.causal, pw],
-      2 * (nDen + B * Hkv * S) * M * Dv, MIN_MACS_PER_PART, B * Hkv);
-    get(out, f32, po, nOut);
-    get(den, f32, pd, nDen);
+    const [nq, nk, nv, nOut, nDen] = attentionSizes(B, H, Hkv, L, S, M, Dv);
+    this.marshal({
+      outs: [[out, nOut], [den, nDen]], ins: [[fq, nq], [fk, nk], [v, nv]],
+      workBytes: this.k.linearAttentionWorkBytes(M, Dv), js: () => jsBackend.linearAttentionForward(out, den, fq, fk, v, a),
+    }, (p, pw) => {
+      // units: kv heads (b, kv head)
+      this.exec("linearAttentionForward", [...p, B, H, Hkv, L, S, M, Dv, +a.causal, pw],
+        2 * (nDen + B * Hkv * S) * M * Dv, MIN_MACS_PER_PART, B * Hkv);
+    });
   }
 
   linearAttentionBackward(dfq: FloatArray, dfk: FloatArray, dv: FloatArray, dout: FloatArray, fq: FloatArray,
     fk: FloatArray, v: FloatArray, out: FloatArray, den: FloatArray, a: LinearAttentionArgs): void {
-    if (!(dfq instanceof Float32Array) || !(dfk instanceof Float32Array) || !(dv instanceof Float32Array) ||
-      !(dout instanceof Float32Array) || !(fq instanceof Float32Array) || !(fk instanceof Float32Array) ||
-      !(v instanceof Float32Array) || !(out instanceof Float32Array) || !(den instanceof Float32Array)) {
-      jsBackend.linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, a);
-      return;
-    }
     const { B, H, Hkv, L, S, M, Dv } = a;
-    const nq = B * H * L * M, nk = B * Hkv * S * M, nv = B * Hkv * S * Dv, no = B * H * L * Dv, nd = B * H * L;
-    const ar = this.arena;
-    ar.reset();
-    const pdq = ar.take(nq * 4), pdk = ar.take(nk * 4), pdv = ar.take(nv * 4);
-    const pdo = ar.take(no * 4), pq = ar.take(nq * 4), pk = ar.take(nk * 4), pv = ar.take(nv * 4);
-    const po = ar.take(no * 4), pd = ar.take(nd * 4);
-    const pw = ar.take(this.threads * this.k.linearAttentionWorkBytes(M, Dv));
-    const { f32 } = ar.commit();
-    put(f32, pdo, dout.subarray(0, no));
-    put(f32, pq, fq.subarray(0, nq));
-    put(f32, pk, fk.subarray(0, nk));
-    put(f32, pv, v.subarray(0, nv));
-    put(f32, po, out.subarray(0, no));
-    put(f32, pd, den.subarray(0, nd));
-    // units: kv heads (b, kv head)
-    this.exec("linearAttentionBackward", [pdq, pdk, pdv, pdo, pq, pk, pv, po, pd, B, H, Hkv, L, S, M, Dv, +a.causal, pw],
-      4 * (nd + B * Hkv * S) * M * Dv, MIN_MACS_PER_PART, B * Hkv);
-    get(dfq, f32, pdq, nq);
-    get(dfk, f32, pdk, nk);
-    get(dv, f32, pdv, nv);
+    const [nq, nk, nv, no, nd] = attentionSizes(B, H, Hkv, L, S, M, Dv);
+    this.marshal({
+      outs: [[dfq, nq], [dfk, nk], [dv, nv]], ins: [[dout, no], [fq, nq], [fk, nk], [v, nv], [out, no], [den, nd]],
+      workBytes: this.k.linearAttentionWorkBytes(M, Dv),
+      js: () => jsBackend.linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, a),
+    }, (p, pw) => {
+      // units: kv heads (b, kv head)
+      this.exec("linearAttentionBackward", [...p, B, H, Hkv, L, S, M, Dv, +a.causal, pw],
+        4 * (nd + B * Hkv * S) * M * Dv, MIN_MACS_PER_PART, B * Hkv);
+    });
   }
 }
