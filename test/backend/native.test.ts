@@ -10,38 +10,21 @@ import { blockSparsePattern } from "../../src/attention/block-sparse.js";
 import { longformerPattern } from "../../src/attention/global.js";
 import { buildPattern } from "../../src/attention/sparse.js";
 import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
-import type {
-  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
-} from "../../src/backend/backend.js";
+import type { AttentionArgs, Backend, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp } from "../../src/backend/backend.js";
 import { jsBackend } from "../../src/backend/js/index.js";
 import {
   getNativeIsa, getNumThreads, loadNativeBackend, setNativeIsa, setNumThreads, type NativeIsa,
 } from "../../src/backend/native/index.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
+import {
+  checkAttention, checkBinary, checkLayerNorm, checkLinear, checkSoftmax, checkSparse, checkUnary, close, closeCheck, normals,
+  type KernelTarget,
+} from "./kernel-cases.js";
 
 const native = loadNativeBackend({ quiet: true });
 const skip = native === null ? "native addon not built (npm install builds it when a C++ compiler is present)" : false;
-const gen = new Generator(1234);
-
-function rand(n: number, scale = 1): Float32Array {
-  const x = new Float32Array(n);
-  gen.fillNormal(x, 0, scale);
-  return x;
-}
-
-/** |a - e| <= atol + rtol |e| elementwise; infinities must match exactly. */
-function close(actual: Float32Array, expected: Float32Array, atol: number, rtol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let worst = 0, at = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
-    if (a === e || (Number.isNaN(a) && Number.isNaN(e))) continue;
-    const err = Math.abs(a - e) - (atol + rtol * Math.abs(e));
-    if (!(err <= 0) && (!(err <= worst) || at < 0)) { worst = err; at = i; }
-  }
-  assert.ok(at < 0, `${what}: [${at}] native ${actual[at]} vs js ${expected[at]}`);
-}
+const rand = normals(new Generator(1234));
 
 function isas(): NativeIsa[] {
   const best = getNativeIsa();
@@ -68,6 +51,7 @@ function everyConfig(body: (tag: string) => void, threads: number[] = [1, 2]): v
 
 describe("native backend", { skip }, () => {
   const nb = native as Backend;
+  const t: KernelTarget = { sut: nb, ref: jsBackend, rand, check: closeCheck, each: everyConfig };
 
   test("matmul: trans flags, batch strides (0 = shared), accumulate, awkward sizes", () => {
     const shapes: [number, number, number][] = [[1, 1, 1], [7, 33, 65], [33, 7, 1], [65, 130, 33], [130, 65, 300], [14, 32, 7], [15, 33, 1100]];
@@ -127,24 +111,15 @@ describe("native backend", { skip }, () => {
   });
 
   test("unary: every op", () => {
-    const ops: UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "abs", "relu", "sigmoid", "geluErf",
-      "geluTanh", "sin", "cos", "square", "reciprocal", "sign", "elu"];
     for (const n of [1, 7, 1000, 70001]) {
       const x = rand(n, 2);
       x[0] = 0;
       const pos = x.map((v) => Math.abs(v) + 0.01);
-      for (const op of ops) {
-        const input = op === "log" || op === "sqrt" || op === "rsqrt" ? pos : x;
-        const want = new Float32Array(n), got = new Float32Array(n);
-        jsBackend.unary(op, want, input, n, 0.7);
-        nb.unary(op, got, input, n, 0.7);
-        close(got, want, op === "erf" || op === "geluErf" ? 3e-7 : 1e-6, 2e-6, `unary ${op} n=${n}`);
-      }
+      checkUnary(t, x, pos, (op) => [op === "erf" || op === "geluErf" ? 3e-7 : 1e-6, 2e-6], `n=${n}`);
     }
   });
 
   test("binary: every op with broadcasting strides", () => {
-    const ops: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"];
     // out [2, 3, 33]: a full, b broadcast along dims 0 and 2; then a [3, 1] x b [1, 33] outer; then scalars.
     const cases: [number[], number[], number[], number, number][] = [
       [[2, 3, 33], [99, 33, 1], [0, 1, 0], 198, 3],
@@ -154,14 +129,8 @@ describe("native backend", { skip }, () => {
       [[4, 1, 65], [65, 0, 1], [0, 0, 1], 260, 65],
     ];
     for (const [shape, sa, sb, na, nb2] of cases) {
-      const n = shape.reduce((p, s) => p * s, 1);
       const a = rand(na).map((v) => Math.abs(v) + 0.1), b = rand(nb2);
-      for (const op of ops) {
-        const want = new Float32Array(n), got = new Float32Array(n);
-        jsBackend.binary(op, want, a, b, shape, sa, sb);
-        nb.binary(op, got, a, b, shape, sa, sb);
-        close(got, want, 1e-6, 2e-6, `binary ${op} [${shape}]`);
-      }
+      checkBinary(t, a, b, shape, sa, sb, () => [1e-6, 2e-6], `[${shape}]`);
     }
   });
 
@@ -187,15 +156,8 @@ describe("native backend", { skip }, () => {
       if (cols > 2) x[cols + 1] = -Infinity;
       const dy = rand(rows * cols);
       for (const log of [false, true]) {
-        const want = new Float32Array(rows * cols), got = new Float32Array(rows * cols);
-        jsBackend.softmax(want, x, rows, cols, log);
-        nb.softmax(got, x, rows, cols, log);
-        close(got, want, 1e-6, 1e-5, `softmax log=${log} ${rows}x${cols}`);
-        const y = want.map((v) => (log && v === -Infinity ? -1e30 : v));
-        const dwant = new Float32Array(rows * cols), dgot = new Float32Array(rows * cols);
-        jsBackend.softmaxBackward(dwant, y, dy, rows, cols, log);
-        nb.softmaxBackward(dgot, y, dy, rows, cols, log);
-        close(dgot, dwant, 1e-5, 1e-4, `softmaxBackward log=${log} ${rows}x${cols}`);
+        checkSoftmax(t, x, dy, rows, cols, log, { forward: [1e-6, 1e-5], backward: [1e-5, 1e-4] },
+          (y) => y.map((v) => (log && v === -Infinity ? -1e30 : v)));
       }
     }
   });
@@ -205,23 +167,8 @@ describe("native backend", { skip }, () => {
       const x = rand(rows * cols, 2).map((v) => v + 3), dy = rand(rows * cols);
       const w = rand(cols), bias = rand(cols);
       for (const [weight, b] of [[w, bias], [null, null], [w, null], [null, bias]] as const) {
-        const out = [new Float32Array(rows * cols), new Float32Array(rows * cols)] as const;
-        const mean = [new Float32Array(rows), new Float32Array(rows)] as const;
-        const rstd = [new Float32Array(rows), new Float32Array(rows)] as const;
-        jsBackend.layerNorm(out[0], mean[0], rstd[0], x, weight, b, rows, cols, 1e-5);
-        nb.layerNorm(out[1], mean[1], rstd[1], x, weight, b, rows, cols, 1e-5);
-        const tag = `${rows}x${cols} w=${weight !== null} b=${b !== null}`;
-        close(out[1], out[0], 1e-5, 1e-4, `layerNorm out ${tag}`);
-        close(mean[1], mean[0], 1e-6, 1e-5, `layerNorm mean ${tag}`);
-        close(rstd[1], rstd[0], 1e-6, 1e-4, `layerNorm rstd ${tag}`);
-        const dx = [new Float32Array(rows * cols), new Float32Array(rows * cols)] as const;
-        const dw = [new Float32Array(cols), new Float32Array(cols)] as const;
-        const db = [new Float32Array(cols), new Float32Array(cols)] as const;
-        jsBackend.layerNormBackward(dx[0], dw[0], db[0], dy, x, mean[0], rstd[0], weight, rows, cols);
-        nb.layerNormBackward(dx[1], dw[1], db[1], dy, x, mean[0], rstd[0], weight, rows, cols);
-        close(dx[1], dx[0], 1e-4, 1e-3, `layerNormBackward dx ${tag}`);
-        close(dw[1], dw[0], 1e-4, 1e-4, `layerNormBackward dweight ${tag}`);
-        close(db[1], db[0], 1e-4, 1e-4, `layerNormBackward dbias ${tag}`);
+        checkLayerNorm(t, x, dy, weight, b, rows, cols, true,
+          { out: [1e-5, 1e-4], mean: [1e-6, 1e-5], rstd: [1e-6, 1e-4], dx: [1e-4, 1e-3], dweight: [1e-4, 1e-4], dbias: [1e-4, 1e-4] });
       }
     }
   });
@@ -251,45 +198,28 @@ describe("native backend", { skip }, () => {
     return { args, q: rand(B * H * L * D), k: rand(B * Hkv * S * D), v: rand(B * Hkv * S * Dv), dout: rand(B * H * L * Dv) };
   }
 
-  function checkAttention(c: Case, threads: number[] = [1, 2]): void {
+  function attention(c: Case, threads: number[] = [1, 2]): void {
     const { args, q, k, v, dout } = attentionCase(c);
-    const { B, H, Hkv, L, S, D, Dv } = args;
-    const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
-    const dq = new Float32Array(B * H * L * D), dk = new Float32Array(B * Hkv * S * D), dv = new Float32Array(B * Hkv * S * Dv);
-    jsBackend.attentionForward(out, lse, q, k, v, args);
-    jsBackend.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
-    const name = JSON.stringify(c);
-    everyConfig((tag) => {
-      const o = new Float32Array(out.length).fill(NaN), l = new Float32Array(lse.length).fill(NaN);
-      nb.attentionForward(o, l, q, k, v, args);
-      close(o, out, 2e-5, 1e-4, `${tag} attention out ${name}`);
-      close(l, lse, 2e-5, 1e-5, `${tag} attention lse ${name}`);
-      const gq = new Float32Array(dq.length).fill(NaN), gk = new Float32Array(dk.length).fill(NaN);
-      const gv = new Float32Array(dv.length).fill(NaN);
-      nb.attentionBackward(gq, gk, gv, dout, q, k, v, out, lse, args);
-      close(gq, dq, 1e-4, 1e-3, `${tag} attention dq ${name}`);
-      close(gk, dk, 1e-4, 1e-3, `${tag} attention dk ${name}`);
-      close(gv, dv, 1e-4, 1e-3, `${tag} attention dv ${name}`);
-    }, threads);
+    checkAttention(t, args, q, k, v, dout, { out: [2e-5, 1e-4], lse: [2e-5, 1e-5], grad: [1e-4, 1e-3] }, JSON.stringify(c), threads);
   }
 
   test("attention: plain, odd head dims, L != S", () => {
-    checkAttention({ B: 1, H: 1, Hkv: 1, L: 1, S: 1, D: 1, Dv: 1 });
-    checkAttention({ B: 2, H: 2, Hkv: 2, L: 7, S: 33, D: 16, Dv: 16 });
-    checkAttention({ B: 1, H: 3, Hkv: 3, L: 130, S: 65, D: 33, Dv: 17 });
-    checkAttention({ B: 1, H: 2, Hkv: 2, L: 65, S: 130, D: 64, Dv: 80 });
+    attention({ B: 1, H: 1, Hkv: 1, L: 1, S: 1, D: 1, Dv: 1 });
+    attention({ B: 2, H: 2, Hkv: 2, L: 7, S: 33, D: 16, Dv: 16 });
+    attention({ B: 1, H: 3, Hkv: 3, L: 130, S: 65, D: 33, Dv: 17 });
+    attention({ B: 1, H: 2, Hkv: 2, L: 65, S: 130, D: 64, Dv: 80 });
   });
 
   test("attention: causal (top-left) with L < S and L > S", () => {
-    checkAttention({ B: 1, H: 2, Hkv: 2, L: 33, S: 130, D: 16, Dv: 16, causal: true });
-    checkAttention({ B: 2, H: 1, Hkv: 1, L: 200, S: 65, D: 32, Dv: 24, causal: true });
-    checkAttention({ B: 1, H: 2, Hkv: 1, L: 197, S: 197, D: 64, Dv: 64, causal: true });
+    attention({ B: 1, H: 2, Hkv: 2, L: 33, S: 130, D: 16, Dv: 16, causal: true });
+    attention({ B: 2, H: 1, Hkv: 1, L: 200, S: 65, D: 32, Dv: 24, causal: true });
+    attention({ B: 1, H: 2, Hkv: 1, L: 197, S: 197, D: 64, Dv: 64, causal: true });
   });
 
   test("attention: additive masks with broadcasting strides, fully masked rows", () => {
-    checkAttention({ B: 2, H: 2, Hkv: 2, L: 33, S: 70, D: 8, Dv: 8, mask: "full" });
-    checkAttention({ B: 2, H: 3, Hkv: 1, L: 65, S: 33, D: 16, Dv: 7, mask: "row", maskedRows: [0, 5, 64] });
-    checkAttention({ B: 3, H: 2, Hkv: 2, L: 7, S: 130, D: 20, Dv: 20, mask: "keys", causal: true });
+    attention({ B: 2, H: 2, Hkv: 2, L: 33, S: 70, D: 8, Dv: 8, mask: "full" });
+    attention({ B: 2, H: 3, Hkv: 1, L: 65, S: 33, D: 16, Dv: 7, mask: "row", maskedRows: [0, 5, 64] });
+    attention({ B: 3, H: 2, Hkv: 2, L: 7, S: 130, D: 20, Dv: 20, mask: "keys", causal: true });
     const { args, q, k, v, dout } = attentionCase({ B: 1, H: 2, Hkv: 2, L: 9, S: 20, D: 8, Dv: 8, mask: "row", maskedRows: [3] });
     const out = new Float32Array(2 * 9 * 8), lse = new Float32Array(2 * 9);
     nb.attentionForward(out, lse, q, k, v, args);
@@ -303,14 +233,14 @@ describe("native backend", { skip }, () => {
   });
 
   test("attention: grouped-query heads (GQA) and multi-query", () => {
-    checkAttention({ B: 2, H: 4, Hkv: 2, L: 33, S: 65, D: 16, Dv: 16, causal: true });
-    checkAttention({ B: 1, H: 6, Hkv: 1, L: 100, S: 130, D: 32, Dv: 32, mask: "row" });
+    attention({ B: 2, H: 4, Hkv: 2, L: 33, S: 65, D: 16, Dv: 16, causal: true });
+    attention({ B: 1, H: 6, Hkv: 1, L: 100, S: 130, D: 32, Dv: 32, mask: "row" });
   });
 
   test("attention: dropout regenerated from the counter RNG matches js exactly", () => {
-    checkAttention({ B: 1, H: 2, Hkv: 2, L: 33, S: 65, D: 16, Dv: 16, dropoutP: 0.3 });
-    checkAttention({ B: 2, H: 2, Hkv: 1, L: 65, S: 33, D: 8, Dv: 8, dropoutP: 0.5, causal: true, mask: "keys" });
-    checkAttention({ B: 1, H: 1, Hkv: 1, L: 7, S: 7, D: 4, Dv: 4, dropoutP: 1 });
+    attention({ B: 1, H: 2, Hkv: 2, L: 33, S: 65, D: 16, Dv: 16, dropoutP: 0.3 });
+    attention({ B: 2, H: 2, Hkv: 1, L: 65, S: 33, D: 8, Dv: 8, dropoutP: 0.5, causal: true, mask: "keys" });
+    attention({ B: 1, H: 1, Hkv: 1, L: 7, S: 7, D: 4, Dv: 4, dropoutP: 1 });
   });
 
   test("dropout: the counter RNG's mask and scale, bit for bit with js (counters past 2^32 too)", () => {
@@ -329,60 +259,38 @@ describe("native backend", { skip }, () => {
   });
 
   test("attention: sizes that split key blocks over threads (one kv head)", () => {
-    checkAttention({ B: 1, H: 1, Hkv: 1, L: 300, S: 400, D: 64, Dv: 64, causal: true, dropoutP: 0.1 }, [2, 3]);
+    attention({ B: 1, H: 1, Hkv: 1, L: 300, S: 400, D: 64, Dv: 64, causal: true, dropoutP: 0.1 }, [2, 3]);
   });
 
-  /** Sparse attention on native against js: out, lse, dq, dk, dv. */
-  function checkSparse(B: number, H: number, Hkv: number, D: number, Dv: number, pattern: SparsePattern, what: string,
-    threads: number[] = [1, 2]): void {
-    const { L, S } = pattern;
-    const args: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale: 1 / Math.sqrt(D), pattern };
-    const q = rand(B * H * L * D), k = rand(B * Hkv * S * D), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
-    const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
-    const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length);
-    jsBackend.sparseAttentionForward(out, lse, q, k, v, args);
-    jsBackend.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
-    const name = `${what} B=${B} H=${H} Hkv=${Hkv} L=${L} S=${S} D=${D} Dv=${Dv}`;
-    everyConfig((tag) => {
-      const o = new Float32Array(out.length).fill(NaN), l = new Float32Array(lse.length).fill(NaN);
-      nb.sparseAttentionForward(o, l, q, k, v, args);
-      close(o, out, 2e-5, 1e-4, `${tag} sparse out ${name}`);
-      close(l, lse, 2e-5, 1e-5, `${tag} sparse lse ${name}`);
-      const gq = new Float32Array(dq.length).fill(NaN), gk = new Float32Array(dk.length).fill(NaN);
-      const gv = new Float32Array(dv.length).fill(NaN);
-      nb.sparseAttentionBackward(gq, gk, gv, dout, q, k, v, out, lse, args);
-      close(gq, dq, 1e-4, 1e-3, `${tag} sparse dq ${name}`);
-      close(gk, dk, 1e-4, 1e-3, `${tag} sparse dk ${name}`);
-      close(gv, dv, 1e-4, 1e-3, `${tag} sparse dv ${name}`);
-    }, threads);
-  }
+  const sparse = (B: number, H: number, Hkv: number, D: number, Dv: number, pattern: SparsePattern, what: string,
+    threads: number[] = [1, 2]): void => checkSparse(t, B, H, Hkv, D, Dv, pattern, what, threads);
 
   test("sparse attention: windows (symmetric, causal, L != S), odd head dims", () => {
-    checkSparse(1, 1, 1, 1, 1, windowPattern(1, 1, 0), "window w=0");
-    checkSparse(2, 2, 2, 16, 16, windowPattern(37, 37, 3), "window w=3");
-    checkSparse(1, 3, 3, 33, 17, windowPattern(130, 130, 40, true), "causal window w=40");
-    checkSparse(1, 2, 2, 64, 80, windowPattern(65, 200, 70), "window L<S w=70");
-    checkSparse(2, 1, 1, 20, 24, windowPattern(150, 90, 100, true), "causal window L>S w=100");
+    sparse(1, 1, 1, 1, 1, windowPattern(1, 1, 0), "window w=0");
+    sparse(2, 2, 2, 16, 16, windowPattern(37, 37, 3), "window w=3");
+    sparse(1, 3, 3, 33, 17, windowPattern(130, 130, 40, true), "causal window w=40");
+    sparse(1, 2, 2, 64, 80, windowPattern(65, 200, 70), "window L<S w=70");
+    sparse(2, 1, 1, 20, 24, windowPattern(150, 90, 100, true), "causal window L>S w=100");
   });
 
   test("sparse attention: dilated (strided ranges), longformer (global rows and keys)", () => {
-    checkSparse(1, 2, 2, 16, 16, dilatedWindowPattern(97, 97, 5, 3), "dilated w=5 d=3");
-    checkSparse(2, 2, 1, 33, 9, dilatedWindowPattern(120, 120, 8, 4, true), "causal dilated w=8 d=4");
-    checkSparse(1, 3, 3, 32, 32, longformerPattern(150, 150, 9, 5), "longformer w=9 g=5");
-    checkSparse(2, 2, 2, 7, 7, longformerPattern(70, 70, 0, 1), "longformer w=0 g=1");
+    sparse(1, 2, 2, 16, 16, dilatedWindowPattern(97, 97, 5, 3), "dilated w=5 d=3");
+    sparse(2, 2, 1, 33, 9, dilatedWindowPattern(120, 120, 8, 4, true), "causal dilated w=8 d=4");
+    sparse(1, 3, 3, 32, 32, longformerPattern(150, 150, 9, 5), "longformer w=9 g=5");
+    sparse(2, 2, 2, 7, 7, longformerPattern(70, 70, 0, 1), "longformer w=0 g=1");
   });
 
   test("sparse attention: block layouts (bigbird, random blocks, empty rows)", () => {
     const bb = { window: 1, numGlobal: 1, numRandom: 2, blockSize: 16, seed: 3 };
-    checkSparse(1, 2, 2, 32, 32, blockSparsePattern(150, 150, bigbirdLayout(150, 150, bb), 16), "bigbird bs=16");
-    checkSparse(2, 4, 2, 16, 24, blockSparsePattern(100, 70, bigbirdLayout(100, 70, { ...bb, blockSize: 8 }), 8), "bigbird L!=S bs=8");
+    sparse(1, 2, 2, 32, 32, blockSparsePattern(150, 150, bigbirdLayout(150, 150, bb), 16), "bigbird bs=16");
+    sparse(2, 4, 2, 16, 24, blockSparsePattern(100, 70, bigbirdLayout(100, 70, { ...bb, blockSize: 8 }), 8), "bigbird L!=S bs=8");
     // a random layout with an all-empty block row: those rows give 0 and lse -Infinity
     const nQb = 6, nKb = 5;
     const lay = new Uint8Array(nQb * nKb);
     for (let x = 0; x < lay.length; x++) lay[x] = (x * 7919) % 3 === 0 ? 1 : 0;
     for (let c = 0; c < nKb; c++) lay[2 * nKb + c] = 0;
     const pat = blockSparsePattern(6 * 11 - 3, 5 * 11 - 2, new Tensor(lay, [nQb, nKb], "bool"), 11);
-    checkSparse(1, 3, 1, 12, 12, pat, "random blocks with an empty row");
+    sparse(1, 3, 1, 12, 12, pat, "random blocks with an empty row");
     const out = new Float32Array(3 * pat.L * 12), lse = new Float32Array(3 * pat.L);
     nb.sparseAttentionForward(out, lse, rand(3 * pat.L * 12), rand(pat.S * 12), rand(pat.S * 12),
       { B: 1, H: 3, Hkv: 1, D: 12, Dv: 12, scale: 0.3, pattern: pat });
@@ -391,27 +299,27 @@ describe("native backend", { skip }, () => {
   });
 
   test("sparse attention: GQA / MQA and sizes that split rows over threads (one kv head)", () => {
-    checkSparse(2, 4, 2, 16, 16, windowPattern(70, 70, 9, true), "GQA causal window");
-    checkSparse(1, 6, 1, 32, 32, longformerPattern(90, 90, 6, 3), "MQA longformer");
+    sparse(2, 4, 2, 16, 16, windowPattern(70, 70, 9, true), "GQA causal window");
+    sparse(1, 6, 1, 32, 32, longformerPattern(90, 90, 6, 3), "MQA longformer");
     // one kv unit and 3 threads: rows split over the pool, dk / dv summed per thread
-    checkSparse(1, 2, 1, 64, 64, longformerPattern(400, 400, 20, 4), "one unit, threads", [2, 3]);
-    checkSparse(1, 1, 1, 24, 24, dilatedWindowPattern(300, 300, 6, 5), "one head, threads", [3]);
+    sparse(1, 2, 1, 64, 64, longformerPattern(400, 400, 20, 4), "one unit, threads", [2, 3]);
+    sparse(1, 1, 1, 24, 24, dilatedWindowPattern(300, 300, 6, 5), "one head, threads", [3]);
   });
 
   test("sparse attention: wide rows (1024 keys or more) in chunks of keys, both backward modes", () => {
     // global rows over 1100 keys: one group, the chunk tasks and the merge of their partials
-    checkSparse(1, 2, 2, 16, 16, longformerPattern(1100, 1100, 3, 40), "wide longformer g=40", [1, 2, 3]);
+    sparse(1, 2, 2, 16, 16, longformerPattern(1100, 1100, 3, 40), "wide longformer g=40", [1, 2, 3]);
     // strided wide rows whose ranges start off the chunk grid; L < S
-    checkSparse(1, 2, 1, 8, 12, dilatedWindowPattern(700, 2400, 700, 2), "wide dilated w=700 d=2", [1, 3]);
+    sparse(1, 2, 1, 8, 12, dilatedWindowPattern(700, 2400, 700, 2), "wide dilated w=700 d=2", [1, 3]);
     // every row wide, several groups (G = 2: 32 rows per group), grouped-query heads
     const nKb = Math.ceil(1300 / 10);
-    checkSparse(1, 4, 2, 9, 7, blockSparsePattern(150, 1300, new Tensor(new Uint8Array(15 * nKb).fill(1), [15, nKb], "bool"), 10),
+    sparse(1, 4, 2, 9, 7, blockSparsePattern(150, 1300, new Tensor(new Uint8Array(15 * nKb).fill(1), [15, nKb], "bool"), 10),
       "dense layout", [1, 2, 3]);
     // wide rows with empty chunks (gaps and a tail past their keys), mixed with narrow rows
     const pat = buildPattern(90, 3000, (i, add) => {
       if (i % 3 === 0) { add(0, 600); add(2000, 2600); } else add(i, i + 5);
     });
-    checkSparse(2, 1, 1, 16, 16, pat, "wide rows with gaps", [1, 2, 3]);
+    sparse(2, 1, 1, 16, 16, pat, "wide rows with gaps", [1, 2, 3]);
   });
 
   test("sparse attention: a hand-built pattern with several ranges per row and shared rows", () => {
@@ -420,40 +328,18 @@ describe("native backend", { skip }, () => {
       if (i % 3 !== 0) add(5 + (i % 7), 30 + (i % 11), 1 + (i % 4));
       add(40 + (i % 5), 61, 7);
     }, (i) => (i % 10 === 9 ? i - 1 : i));
-    checkSparse(2, 2, 2, 17, 5, pat, "hand-built");
+    sparse(2, 2, 2, 17, 5, pat, "hand-built");
   });
 
-  /** Linear attention on native against js: out, den, dfq, dfk, dv (positive features). */
-  function checkLinear(a: LinearAttentionArgs, threads: number[] = [1, 2]): void {
-    const { B, H, Hkv, L, S, M, Dv } = a;
-    const pos = (n: number): Float32Array => rand(n).map((x) => Math.exp(0.5 * x));
-    const fq = pos(B * H * L * M), fk = pos(B * Hkv * S * M), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
-    const out = new Float32Array(B * H * L * Dv), den = new Float32Array(B * H * L);
-    const dq = new Float32Array(fq.length), dk = new Float32Array(fk.length), dv = new Float32Array(v.length);
-    jsBackend.linearAttentionForward(out, den, fq, fk, v, a);
-    jsBackend.linearAttentionBackward(dq, dk, dv, dout, fq, fk, v, out, den, a);
-    const name = JSON.stringify(a);
-    everyConfig((tag) => {
-      const o = new Float32Array(out.length).fill(NaN), d = new Float32Array(den.length).fill(NaN);
-      nb.linearAttentionForward(o, d, fq, fk, v, a);
-      close(o, out, 1e-5, 1e-4, `${tag} linear out ${name}`);
-      close(d, den, 1e-5, 1e-5, `${tag} linear den ${name}`);
-      const gq = new Float32Array(dq.length).fill(NaN), gk = new Float32Array(dk.length).fill(NaN);
-      const gv = new Float32Array(dv.length).fill(NaN);
-      nb.linearAttentionBackward(gq, gk, gv, dout, fq, fk, v, out, den, a);
-      close(gq, dq, 1e-5, 1e-3, `${tag} linear dfq ${name}`);
-      close(gk, dk, 1e-5, 1e-3, `${tag} linear dfk ${name}`);
-      close(gv, dv, 1e-5, 1e-3, `${tag} linear dv ${name}`);
-    }, threads);
-  }
+  const linear = (a: LinearAttentionArgs, threads: number[] = [1, 2]): void => checkLinear(t, a, threads);
 
   test("linear attention: causal and not, L != S, odd feature dims, GQA", () => {
-    checkLinear({ B: 1, H: 1, Hkv: 1, L: 1, S: 1, M: 1, Dv: 1, causal: true });
-    checkLinear({ B: 2, H: 2, Hkv: 2, L: 37, S: 37, M: 16, Dv: 16, causal: true });
-    checkLinear({ B: 1, H: 3, Hkv: 3, L: 130, S: 130, M: 33, Dv: 17, causal: true });
-    checkLinear({ B: 2, H: 2, Hkv: 2, L: 65, S: 90, M: 20, Dv: 64, causal: false });
-    checkLinear({ B: 1, H: 4, Hkv: 2, L: 50, S: 50, M: 24, Dv: 8, causal: true });
-    checkLinear({ B: 2, H: 6, Hkv: 1, L: 40, S: 33, M: 7, Dv: 12, causal: false }, [1, 3]);
+    linear({ B: 1, H: 1, Hkv: 1, L: 1, S: 1, M: 1, Dv: 1, causal: true });
+    linear({ B: 2, H: 2, Hkv: 2, L: 37, S: 37, M: 16, Dv: 16, causal: true });
+    linear({ B: 1, H: 3, Hkv: 3, L: 130, S: 130, M: 33, Dv: 17, causal: true });
+    linear({ B: 2, H: 2, Hkv: 2, L: 65, S: 90, M: 20, Dv: 64, causal: false });
+    linear({ B: 1, H: 4, Hkv: 2, L: 50, S: 50, M: 24, Dv: 8, causal: true });
+    linear({ B: 2, H: 6, Hkv: 1, L: 40, S: 33, M: 7, Dv: 12, causal: false }, [1, 3]);
   });
 
   test("sparse / linear argument checks throw TypeError / RangeError", () => {

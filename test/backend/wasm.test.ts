@@ -6,9 +6,7 @@ import { blockSparsePattern } from "../../src/attention/block-sparse.js";
 import { longformerPattern } from "../../src/attention/global.js";
 import { buildPattern } from "../../src/attention/sparse.js";
 import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
-import type {
-  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
-} from "../../src/backend/backend.js";
+import type { Backend, LinearAttentionArgs, SparseAttentionArgs, SparsePattern } from "../../src/backend/backend.js";
 import { getBackend, jsBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { wasmSourceHash } from "../../src/backend/wasm/binary.js";
 import { wasmThreadsSourceHash } from "../../src/backend/wasm/binary-threads.js";
@@ -18,27 +16,16 @@ import {
   Tensor,
 } from "../../src/index.js";
 import { sourceHash } from "../../tools/build-wasm.js";
+import {
+  attentionSweep, checkBinary, checkLayerNorm, checkLinear, checkMatmul, checkSoftmax, checkSparse, checkUnary, close, closeCheck,
+  normals, type KernelTarget, type MaskCase,
+} from "./kernel-cases.js";
 
 const loaded = loadWasmBackendSync();
 assert.ok(loaded, "the wasm backend loads here");
 const wasm: Backend = loaded;
-const gen = new Generator(5);
-
-function rand(n: number, scale = 1): Float32Array {
-  const x = new Float32Array(n);
-  gen.fillNormal(x, 0, scale);
-  return x;
-}
-
-/** |a - e| <= atol + rtol |e| elementwise; equal non-finite values (and NaN = NaN) match. */
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, atol = 1e-5, rtol = 1e-5): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
-    if (Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e))) continue;
-    assert.ok(Math.abs(a - e) <= atol + rtol * Math.abs(e), `${what}: [${i}] ${a} vs ${e}`);
-  }
-}
+const rand = normals(new Generator(5));
+const t: KernelTarget = { sut: wasm, ref: jsBackend, rand, check: closeCheck };
 
 describe("wasm backend: shipped binary", () => {
   test("binary.ts and binary-threads.ts are built from the current wasm/ sources (else: npx tsx tools/build-wasm.ts)", () => {
@@ -58,37 +45,17 @@ describe("wasm backend: matmul", () => {
   ];
   for (const [batch, M, N, K] of sizes) {
     test(`batch ${batch}, M ${M}, N ${N}, K ${K}: transposes, shared operands, accumulate`, () => {
-      for (const transA of [false, true]) for (const transB of [false, true]) for (const share of ["none", "a", "b"]) {
-        for (const accumulate of [false, true]) {
-          const strideA = share === "a" ? 0 : M * K, strideB = share === "b" ? 0 : K * N;
-          const a = rand(Math.max(strideA * batch, M * K)), b = rand(Math.max(strideB * batch, K * N));
-          const init = rand(batch * M * N);
-          const o1 = init.slice(), o2 = init.slice();
-          wasm.matmul(o1, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
-          jsBackend.matmul(o2, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
-          close(o1, o2, `matmul tA=${transA} tB=${transB} share=${share} acc=${accumulate}`, 1e-5 * Math.sqrt(K + 1), 1e-5);
-        }
-      }
+      checkMatmul(t, batch, M, N, K, [1e-5 * Math.sqrt(K + 1), 1e-5]);
     });
   }
 });
 
 describe("wasm backend: elementwise", () => {
-  const unaryOps: UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "abs", "relu", "sigmoid", "geluErf",
-    "geluTanh", "sin", "cos", "square", "reciprocal", "sign", "elu"];
   test("every unary op, special values included", () => {
     const x = new Float32Array([...rand(37, 3), 0, -0, NaN, Infinity, -Infinity, 1e-30, -100, 100]);
-    const pos = x.map(Math.abs);
-    for (const op of unaryOps) {
-      const inp = op === "log" || op === "sqrt" || op === "rsqrt" ? pos : x;
-      const o1 = new Float32Array(inp.length), o2 = new Float32Array(inp.length);
-      wasm.unary(op, o1, inp, inp.length, 0.7);
-      jsBackend.unary(op, o2, inp, inp.length, 0.7);
-      close(o1, o2, op, 0, 2e-7);
-    }
+    checkUnary(t, x, x.map(Math.abs), () => [0, 2e-7], "special values");
   });
 
-  const binaryOps: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"];
   const contiguous = (shape: number[]): number[] => {
     const st = new Array<number>(shape.length).fill(0);
     let acc = 1;
@@ -109,17 +76,10 @@ describe("wasm backend: elementwise", () => {
   ];
   for (const [name, shape, sa, sb, na, nb] of layouts) {
     test(`every binary op: ${name}`, () => {
-      const n = shape.reduce((p, s) => p * s, 1);
       const a = rand(na, 2), b = rand(nb, 2);
       a[0] = NaN; if (na > 2) { a[1] = 0; a[2] = -0; }
       if (nb > 3) { b[1] = -0; b[2] = 0; b[3] = NaN; }
-      for (const op of binaryOps) {
-        const pa = op === "pow" ? a.map(Math.abs) : a;
-        const o1 = new Float32Array(n), o2 = new Float32Array(n);
-        wasm.binary(op, o1, pa, b, shape, sa, sb);
-        jsBackend.binary(op, o2, pa, b, shape, sa, sb);
-        close(o1, o2, `${op} ${name}`, 0, op === "pow" ? 2e-7 : 0);
-      }
+      checkBinary(t, a, b, shape, sa, sb, (op) => [0, op === "pow" ? 2e-7 : 0], name);
     });
   }
 });
@@ -131,17 +91,7 @@ describe("wasm backend: softmax, layerNorm", () => {
       const x = rand(rows * cols, 4);
       x.fill(-Infinity, 0, cols); // a fully masked row
       if (cols > 2) { x[cols + 1] = -Infinity; x[2 * cols] = 80; }
-      for (const log of [false, true]) {
-        const y1 = new Float32Array(x.length), y2 = new Float32Array(x.length);
-        wasm.softmax(y1, x, rows, cols, log);
-        jsBackend.softmax(y2, x, rows, cols, log);
-        close(y1, y2, `softmax log=${log}`, 1e-6, 2e-6);
-        const dy = rand(x.length);
-        const d1 = new Float32Array(x.length), d2 = new Float32Array(x.length);
-        wasm.softmaxBackward(d1, y2, dy, rows, cols, log);
-        jsBackend.softmaxBackward(d2, y2, dy, rows, cols, log);
-        close(d1, d2, `softmaxBackward log=${log}`, 1e-5, 1e-5);
-      }
+      for (const log of [false, true]) checkSoftmax(t, x, rand(x.length), rows, cols, log, { forward: [1e-6, 2e-6], backward: [1e-5, 1e-5] });
     });
   }
   for (const cols of [1, 7, 64]) {
@@ -150,20 +100,8 @@ describe("wasm backend: softmax, layerNorm", () => {
       const x = rand(rows * cols, 3);
       for (const affine of [false, true]) {
         const w = affine ? rand(cols) : null, b = affine ? rand(cols) : null;
-        const [o1, m1, r1] = [new Float32Array(x.length), new Float32Array(rows), new Float32Array(rows)];
-        const [o2, m2, r2] = [new Float32Array(x.length), new Float32Array(rows), new Float32Array(rows)];
-        wasm.layerNorm(o1, m1, r1, x, w, b, rows, cols, 1e-5);
-        jsBackend.layerNorm(o2, m2, r2, x, w, b, rows, cols, 1e-5);
-        close(o1, o2, "layerNorm out", 1e-6, 1e-6);
-        close(m1, m2, "mean", 0, 0);
-        close(r1, r2, "rstd", 0, 0);
-        const dy = rand(x.length);
-        const [dx1, dw1, db1] = [new Float32Array(x.length), affine ? new Float32Array(cols) : null, affine ? new Float32Array(cols) : null];
-        const [dx2, dw2, db2] = [new Float32Array(x.length), affine ? new Float32Array(cols) : null, affine ? new Float32Array(cols) : null];
-        wasm.layerNormBackward(dx1, dw1, db1, dy, x, m2, r2, w, rows, cols);
-        jsBackend.layerNormBackward(dx2, dw2, db2, dy, x, m2, r2, w, rows, cols);
-        close(dx1, dx2, "dx", 1e-6, 1e-6);
-        if (dw1 && dw2 && db1 && db2) { close(dw1, dw2, "dweight", 0, 0); close(db1, db2, "dbias", 0, 0); }
+        checkLayerNorm(t, x, rand(x.length), w, b, rows, cols, affine,
+          { out: [1e-6, 1e-6], mean: [0, 0], rstd: [0, 0], dx: [1e-6, 1e-6], dweight: [0, 0], dbias: [0, 0] });
       }
     });
   }
@@ -177,60 +115,32 @@ describe("wasm backend: fused attention", () => {
     { B: 1, H: 3, Hkv: 1, L: 9, S: 3, D: 5, Dv: 5 }, // L > S (causal rows past S see every key), MQA
     { B: 1, H: 1, Hkv: 1, L: 1, S: 1, D: 1, Dv: 1 },
   ];
-  const masks = ["none", "[L, S]", "[B, H, L, S] with fully masked rows"] as const;
   for (const sh of shapes) {
     test(`B${sh.B} H${sh.H}/${sh.Hkv} L${sh.L} S${sh.S} D${sh.D} Dv${sh.Dv}: masks x causal x dropout, forward and backward`, () => {
-      const { B, H, Hkv, L, S, D, Dv } = sh;
-      const q = rand(B * H * L * D), k = rand(B * Hkv * S * D), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
-      for (const m of masks) for (const causal of [false, true]) for (const dropoutP of [0, 0.3]) {
-        let mask: Float32Array | null = null, msB = 0, msH = 0, msL = 0;
-        if (m === "[L, S]") {
-          mask = rand(L * S);
+      const { B, H, L, S } = sh;
+      const masks = [
+        (): MaskCase => ({ name: "none", mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideL: 0 }),
+        (): MaskCase => {
+          const mask = rand(L * S);
           for (let i = 0; i < mask.length; i += 3) mask[i] = -Infinity;
-          msL = S;
-        } else if (m !== "none") {
-          mask = rand(B * H * L * S);
+          return { name: "[L, S]", mask, maskStrideB: 0, maskStrideH: 0, maskStrideL: S };
+        },
+        (): MaskCase => {
+          const mask = rand(B * H * L * S);
           for (let i = 0; i < mask.length; i += 4) mask[i] = -Infinity;
           mask.fill(-Infinity, 0, S); // row (0, 0, 0) fully masked
           if (L > 1) mask.fill(-Infinity, (L - 1) * S, L * S);
-          [msB, msH, msL] = [H * L * S, L * S, S];
-        }
-        const a: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal, mask, maskStrideB: msB,
-          maskStrideH: msH, maskStrideL: msL, dropoutP, seedK0: 0x9e3779b9, seedK1: 12345, seedStart: 2 ** 32 - 1000 };
-        const what = `mask ${m} causal ${causal} p ${dropoutP}`;
-        const [o1, l1, o2, l2] = [new Float32Array(B * H * L * Dv), new Float32Array(B * H * L), new Float32Array(B * H * L * Dv), new Float32Array(B * H * L)];
-        wasm.attentionForward(o1, l1, q, k, v, a);
-        jsBackend.attentionForward(o2, l2, q, k, v, a);
-        close(o1, o2, `out ${what}`, 2e-5, 1e-4);
-        close(l1, l2, `lse ${what}`, 2e-5, 1e-5);
-        const g1 = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
-        const g2 = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
-        wasm.attentionBackward(g1[0], g1[1], g1[2], dout, q, k, v, o2, l2, a);
-        jsBackend.attentionBackward(g2[0], g2[1], g2[2], dout, q, k, v, o2, l2, a);
-        for (let t = 0; t < 3; t++) close(g1[t]!, g2[t]!, `${"qkv"[t]} grad ${what}`, 5e-5, 1e-4);
-      }
+          return { name: "[B, H, L, S] with fully masked rows", mask, maskStrideB: H * L * S, maskStrideH: L * S, maskStrideL: S };
+        },
+      ];
+      attentionSweep(t, sh, masks, { seedK1: 12345, seedStart: 2 ** 32 - 1000 }, { out: [2e-5, 1e-4], lse: [2e-5, 1e-5], grad: [5e-5, 1e-4] });
     });
   }
 });
 
 describe("wasm backend: sparse attention against the js kernels", () => {
-  /** out, lse, dq, dk, dv of wasm against js on random inputs; every output element must be written. */
-  function check(B: number, H: number, Hkv: number, D: number, Dv: number, pattern: SparsePattern, what: string): void {
-    const { L, S } = pattern;
-    const a: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale: 1 / Math.sqrt(D), pattern };
-    const q = rand(B * H * L * D), k = rand(B * Hkv * S * D), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
-    const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
-    jsBackend.sparseAttentionForward(out, lse, q, k, v, a);
-    const o = new Float32Array(out.length).fill(NaN), l = new Float32Array(lse.length).fill(NaN);
-    wasm.sparseAttentionForward(o, l, q, k, v, a);
-    close(o, out, `${what}: out`, 2e-5, 1e-4);
-    close(l, lse, `${what}: lse`, 2e-5, 1e-5);
-    const g1 = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
-    const g2 = [new Float32Array(q.length).fill(NaN), new Float32Array(k.length).fill(NaN), new Float32Array(v.length).fill(NaN)] as const;
-    jsBackend.sparseAttentionBackward(g1[0], g1[1], g1[2], dout, q, k, v, out, lse, a);
-    wasm.sparseAttentionBackward(g2[0], g2[1], g2[2], dout, q, k, v, out, lse, a);
-    for (let t = 0; t < 3; t++) close(g2[t]!, g1[t]!, `${what}: d${"qkv"[t]}`, 1e-4, 1e-3);
-  }
+  const check = (B: number, H: number, Hkv: number, D: number, Dv: number, pattern: SparsePattern, what: string): void =>
+    checkSparse(t, B, H, Hkv, D, Dv, pattern, what);
 
   test("windows: symmetric, causal, L < S and L > S, odd head dims", () => {
     check(1, 1, 1, 1, 1, windowPattern(1, 1, 0), "window w=0");
@@ -300,24 +210,7 @@ describe("wasm backend: sparse attention against the js kernels", () => {
 });
 
 describe("wasm backend: linear attention against the js kernels", () => {
-  /** out, den, dfq, dfk, dv of wasm against js (positive features); every output element must be written. */
-  function check(a: LinearAttentionArgs): void {
-    const { B, H, Hkv, L, S, M, Dv } = a;
-    const pos = (n: number): Float32Array => rand(n).map((x) => Math.exp(0.5 * x));
-    const fq = pos(B * H * L * M), fk = pos(B * Hkv * S * M), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
-    const out = new Float32Array(B * H * L * Dv), den = new Float32Array(B * H * L);
-    jsBackend.linearAttentionForward(out, den, fq, fk, v, a);
-    const what = JSON.stringify(a);
-    const o = new Float32Array(out.length).fill(NaN), d = new Float32Array(den.length).fill(NaN);
-    wasm.linearAttentionForward(o, d, fq, fk, v, a);
-    close(o, out, `${what}: out`, 1e-5, 1e-4);
-    close(d, den, `${what}: den`, 1e-5, 1e-5);
-    const g1 = [new Float32Array(fq.length), new Float32Array(fk.length), new Float32Array(v.length)] as const;
-    const g2 = [new Float32Array(fq.length).fill(NaN), new Float32Array(fk.length).fill(NaN), new Float32Array(v.length).fill(NaN)] as const;
-    jsBackend.linearAttentionBackward(g1[0], g1[1], g1[2], dout, fq, fk, v, out, den, a);
-    wasm.linearAttentionBackward(g2[0], g2[1], g2[2], dout, fq, fk, v, out, den, a);
-    for (const [t, n] of ["dfq", "dfk", "dv"].entries()) close(g2[t]!, g1[t]!, `${what}: ${n}`, 1e-5, 1e-3);
-  }
+  const check = (a: LinearAttentionArgs): void => checkLinear(t, a);
 
   test("causal: one row, chunk edges (64, 65 and 130 rows), odd feature dims, GQA", () => {
     check({ B: 1, H: 1, Hkv: 1, L: 1, S: 1, M: 1, Dv: 1, causal: true });
@@ -343,11 +236,11 @@ describe("wasm backend: memory and float64", () => {
     const x = rand(n), o1 = new Float32Array(n), o2 = new Float32Array(n);
     wasm.unary("relu", o1, x, n, 0);
     jsBackend.unary("relu", o2, x, n, 0);
-    close(o1, o2, "relu", 0, 0);
+    close(o1, o2, 0, 0, "relu");
     const a = rand(6), b = rand(6), m1 = new Float32Array(4), m2 = new Float32Array(4);
     wasm.matmul(m1, a, b, 1, 2, 2, 3, false, false, 6, 6, false);
     jsBackend.matmul(m2, a, b, 1, 2, 2, 3, false, false, 6, 6, false);
-    close(m1, m2, "matmul", 1e-6, 1e-6);
+    close(m1, m2, 1e-6, 1e-6, "matmul");
   });
   test("Float64Array arguments run on the js kernels", () => {
     const a = Float64Array.from(rand(12)), b = Float64Array.from(rand(12));
@@ -386,7 +279,7 @@ describe("wasm backend: public ops end to end", () => {
       backward(sum(mul(y, tensor(Array.from({ length: 6 }, (_, i) => i - 2.5)))));
       return [y, x.grad!, w.grad!, lw.grad!, lb.grad!].map((t: Tensor) => Float32Array.from(t.data as Float32Array));
     });
-    r1.forEach((t, i) => close(r2[i]!, t, `tensor ${i}`, 1e-5, 1e-4));
+    r1.forEach((t, i) => close(r2[i]!, t, 1e-5, 1e-4, `tensor ${i}`));
   });
 
   test("scaledDotProductAttention fused path (causal, GQA, dropout) with backward", () => {
@@ -399,6 +292,6 @@ describe("wasm backend: public ops end to end", () => {
       backward(sum(mul(output, randn(output.shape, { generator: new Generator(3) }))));
       return [output, q.grad!, k.grad!, v.grad!].map((t: Tensor) => Float32Array.from(t.data as Float32Array));
     });
-    r1.forEach((t, i) => close(r2[i]!, t, `tensor ${i}`, 2e-5, 1e-4));
+    r1.forEach((t, i) => close(r2[i]!, t, 2e-5, 1e-4, `tensor ${i}`));
   });
 });

@@ -1,0 +1,264 @@
+/**
+ * The kernel checks that native.test.ts, wasm.test.ts and wasm-threads.test.ts share: each runs a
+ * kernel of the backend under test and of a reference (the js kernels, or the single-threaded
+ * wasm module) on the same random inputs and compares the outputs, within tolerances or bit for
+ * bit as the target's `check` decides. The inputs come from the target's own generator, drawn in
+ * the order the checks state, so each file keeps its seed and its cases.
+ *
+ * ```ts
+ * const t: KernelTarget = { sut: native, ref: jsBackend, rand: normals(new Generator(1234)), check: closeCheck };
+ * checkSparse(t, 1, 2, 2, 16, 16, windowPattern(37, 37, 3), "window w=3");
+ * ```
+ */
+import assert from "node:assert/strict";
+import type {
+  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
+} from "../../src/backend/backend.js";
+import type { Generator } from "../../src/tensor/rng.js";
+
+/** [atol, rtol]: |got - want| <= atol + rtol |want|. */
+export type Tol = readonly [number, number];
+
+export interface KernelTarget {
+  /** The backend under test. */
+  sut: Backend;
+  /** The backend it is compared with. */
+  ref: Backend;
+  /** n normal samples times `scale`, from the file's generator. */
+  rand(n: number, scale?: number): Float32Array;
+  /** Asserts that `got` matches `want` (within `tol`, or exactly where the target compares bits). */
+  check(got: Float32Array, want: Float32Array, tol: Tol, what: string): void;
+  /** Runs `body` once per configuration of the backend (`tag` names it; `threads` where it takes thread counts); default once. */
+  each?(body: (tag: string) => void, threads?: number[]): void;
+}
+
+/** rand for a KernelTarget: normal samples from `gen`. */
+export function normals(gen: Generator): (n: number, scale?: number) => Float32Array {
+  return (n, scale = 1) => {
+    const x = new Float32Array(n);
+    gen.fillNormal(x, 0, scale);
+    return x;
+  };
+}
+
+/** |a - e| <= atol + rtol |e| elementwise; equal values (infinities too) and NaN = NaN match; the worst element fails. */
+export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let worst = 0, at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    if (a === e || (Number.isNaN(a) && Number.isNaN(e))) continue;
+    const err = Math.abs(a - e) - (atol + rtol * Math.abs(e));
+    if (!(err <= 0) && (!(err <= worst) || at < 0)) { worst = err; at = i; }
+  }
+  assert.ok(at < 0, `${what}: [${at}] got ${actual[at]} vs ${expected[at]}`);
+}
+
+/** KernelTarget.check by `close`. */
+export const closeCheck = (got: Float32Array, want: Float32Array, [atol, rtol]: Tol, what: string): void => close(got, want, atol, rtol, what);
+
+/** Bit-identical (NaN payloads aside): the first differing index fails. */
+export function same(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    if (!Object.is(a, e) && !(Number.isNaN(a) && Number.isNaN(e))) assert.fail(`${what}: [${i}] ${a} vs ${e}`);
+  }
+}
+
+/** KernelTarget.check by `same` (the tolerance is not used). */
+export const sameCheck = (got: Float32Array, want: Float32Array, _tol: Tol, what: string): void => same(got, want, what);
+
+const once = (body: (tag: string) => void): void => body("");
+const each = (t: KernelTarget, body: (tag: string) => void, threads?: number[]): void => (t.each ?? once)(body, threads);
+const nans = (n: number): Float32Array => new Float32Array(n).fill(NaN);
+const prefix = (tag: string): string => (tag ? `${tag} ` : "");
+
+export const UNARY_OPS: readonly UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "abs", "relu", "sigmoid",
+  "geluErf", "geluTanh", "sin", "cos", "square", "reciprocal", "sign", "elu"];
+export const BINARY_OPS: readonly BinaryOp[] = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"];
+
+/** Every unary op over x (over `pos` for log, sqrt and rsqrt), alpha 0.7. */
+export function checkUnary(t: KernelTarget, x: Float32Array, pos: Float32Array, tol: (op: UnaryOp) => Tol, what: string): void {
+  for (const op of UNARY_OPS) {
+    const input = op === "log" || op === "sqrt" || op === "rsqrt" ? pos : x;
+    const want = new Float32Array(input.length), got = new Float32Array(input.length);
+    t.ref.unary(op, want, input, input.length, 0.7);
+    t.sut.unary(op, got, input, input.length, 0.7);
+    t.check(got, want, tol(op), `unary ${op} ${what}`);
+  }
+}
+
+/** Every binary op over a and b laid out by `shape`, `sa`, `sb` (pow over |a|). */
+export function checkBinary(t: KernelTarget, a: Float32Array, b: Float32Array, shape: number[], sa: number[], sb: number[],
+  tol: (op: BinaryOp) => Tol, what: string): void {
+  const n = shape.reduce((p, s) => p * s, 1);
+  for (const op of BINARY_OPS) {
+    const pa = op === "pow" ? a.map(Math.abs) : a;
+    const want = new Float32Array(n), got = new Float32Array(n);
+    t.ref.binary(op, want, pa, b, shape, sa, sb);
+    t.sut.binary(op, got, pa, b, shape, sa, sb);
+    t.check(got, want, tol(op), `binary ${op} ${what}`);
+  }
+}
+
+/** matmul [batch, M, N, K] with both transposes, either operand shared (batch stride 0), accumulate or not. */
+export function checkMatmul(t: KernelTarget, batch: number, M: number, N: number, K: number, tol: Tol): void {
+  for (const transA of [false, true]) for (const transB of [false, true]) for (const share of ["none", "a", "b"]) {
+    for (const accumulate of [false, true]) {
+      const strideA = share === "a" ? 0 : M * K, strideB = share === "b" ? 0 : K * N;
+      const a = t.rand(Math.max(strideA * batch, M * K)), b = t.rand(Math.max(strideB * batch, K * N));
+      const init = t.rand(batch * M * N);
+      const want = init.slice(), got = init.slice();
+      t.ref.matmul(want, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+      t.sut.matmul(got, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+      t.check(got, want, tol, `matmul tA=${transA} tB=${transB} share=${share} acc=${accumulate}`);
+    }
+  }
+}
+
+/**
+ * Softmax (or log-softmax) of x [rows, cols], then its backward from dy over the reference's
+ * output (through `backwardY` where given).
+ */
+export function checkSoftmax(t: KernelTarget, x: Float32Array, dy: Float32Array, rows: number, cols: number, log: boolean,
+  tol: { forward: Tol; backward: Tol }, backwardY: (y: Float32Array) => Float32Array = (y) => y): void {
+  const want = new Float32Array(rows * cols), got = new Float32Array(rows * cols);
+  t.ref.softmax(want, x, rows, cols, log);
+  t.sut.softmax(got, x, rows, cols, log);
+  t.check(got, want, tol.forward, `softmax log=${log} ${rows}x${cols}`);
+  const y = backwardY(want);
+  const dwant = new Float32Array(rows * cols), dgot = new Float32Array(rows * cols);
+  t.ref.softmaxBackward(dwant, y, dy, rows, cols, log);
+  t.sut.softmaxBackward(dgot, y, dy, rows, cols, log);
+  t.check(dgot, dwant, tol.backward, `softmaxBackward log=${log} ${rows}x${cols}`);
+}
+
+export interface LayerNormTol { out: Tol; mean: Tol; rstd: Tol; dx: Tol; dweight: Tol; dbias: Tol }
+
+/**
+ * layerNorm of x [rows, cols] (eps 1e-5), then its backward from dy over the reference's mean and
+ * rstd; dweight and dbias are asked for (and compared) when `paramGrads`.
+ */
+export function checkLayerNorm(t: KernelTarget, x: Float32Array, dy: Float32Array, weight: Float32Array | null,
+  bias: Float32Array | null, rows: number, cols: number, paramGrads: boolean, tol: LayerNormTol): void {
+  const tag = `${rows}x${cols} w=${weight !== null} b=${bias !== null}`;
+  const out = [new Float32Array(rows * cols), new Float32Array(rows * cols)] as const;
+  const mean = [new Float32Array(rows), new Float32Array(rows)] as const;
+  const rstd = [new Float32Array(rows), new Float32Array(rows)] as const;
+  t.ref.layerNorm(out[0], mean[0], rstd[0], x, weight, bias, rows, cols, 1e-5);
+  t.sut.layerNorm(out[1], mean[1], rstd[1], x, weight, bias, rows, cols, 1e-5);
+  t.check(out[1], out[0], tol.out, `layerNorm out ${tag}`);
+  t.check(mean[1], mean[0], tol.mean, `layerNorm mean ${tag}`);
+  t.check(rstd[1], rstd[0], tol.rstd, `layerNorm rstd ${tag}`);
+  const grads = (): [Float32Array, Float32Array | null, Float32Array | null] =>
+    [new Float32Array(rows * cols), paramGrads ? new Float32Array(cols) : null, paramGrads ? new Float32Array(cols) : null];
+  const [dx0, dw0, db0] = grads(), [dx1, dw1, db1] = grads();
+  t.ref.layerNormBackward(dx0, dw0, db0, dy, x, mean[0], rstd[0], weight, rows, cols);
+  t.sut.layerNormBackward(dx1, dw1, db1, dy, x, mean[0], rstd[0], weight, rows, cols);
+  t.check(dx1, dx0, tol.dx, `layerNormBackward dx ${tag}`);
+  if (dw0 && dw1 && db0 && db1) {
+    t.check(dw1, dw0, tol.dweight, `layerNormBackward dweight ${tag}`);
+    t.check(db1, db0, tol.dbias, `layerNormBackward dbias ${tag}`);
+  }
+}
+
+export interface AttentionTol { out: Tol; lse: Tol; grad: Tol }
+
+/**
+ * Fused attention forward (out, lse) and backward (dq, dk, dv over the reference's out and lse),
+ * per configuration; the outputs start as NaN, so every element must be written.
+ */
+export function checkAttention(t: KernelTarget, args: AttentionArgs, q: Float32Array, k: Float32Array, v: Float32Array,
+  dout: Float32Array, tol: AttentionTol, what: string, threads?: number[]): void {
+  const { B, H, Hkv, L, S, D, Dv } = args;
+  const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
+  const dq = new Float32Array(B * H * L * D), dk = new Float32Array(B * Hkv * S * D), dv = new Float32Array(B * Hkv * S * Dv);
+  t.ref.attentionForward(out, lse, q, k, v, args);
+  t.ref.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
+  each(t, (tag) => {
+    const o = nans(out.length), l = nans(lse.length);
+    t.sut.attentionForward(o, l, q, k, v, args);
+    t.check(o, out, tol.out, `${prefix(tag)}attention out ${what}`);
+    t.check(l, lse, tol.lse, `${prefix(tag)}attention lse ${what}`);
+    const gq = nans(dq.length), gk = nans(dk.length), gv = nans(dv.length);
+    t.sut.attentionBackward(gq, gk, gv, dout, q, k, v, out, lse, args);
+    t.check(gq, dq, tol.grad, `${prefix(tag)}attention dq ${what}`);
+    t.check(gk, dk, tol.grad, `${prefix(tag)}attention dk ${what}`);
+    t.check(gv, dv, tol.grad, `${prefix(tag)}attention dv ${what}`);
+  }, threads);
+}
+
+/** A mask of the fused attention, its strides, and its name. */
+export interface MaskCase { name: string; mask: Float32Array | null; maskStrideB: number; maskStrideH: number; maskStrideL: number }
+
+/**
+ * Fused attention over [B, H / Hkv, L, S, D, Dv]: q, k, v, dout drawn first, then for every mask
+ * (drawn by `masks`, anew for each case) x causal x dropout 0 and 0.3, `checkAttention`.
+ */
+export function attentionSweep(t: KernelTarget, sh: { B: number; H: number; Hkv: number; L: number; S: number; D: number; Dv: number },
+  masks: readonly (() => MaskCase)[], seeds: { seedK1: number; seedStart: number }, tol: AttentionTol): void {
+  const { B, H, Hkv, L, S, D, Dv } = sh;
+  const q = t.rand(B * H * L * D), k = t.rand(B * Hkv * S * D), v = t.rand(B * Hkv * S * Dv), dout = t.rand(B * H * L * Dv);
+  for (const drawMask of masks) for (const causal of [false, true]) for (const dropoutP of [0, 0.3]) {
+    const { name, ...mask } = drawMask();
+    const a: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal, ...mask, dropoutP, seedK0: 0x9e3779b9, ...seeds };
+    checkAttention(t, a, q, k, v, dout, tol, `mask ${name} causal ${causal} p ${dropoutP}`);
+  }
+}
+
+/** Sparse attention's tolerances, the same on every backend checked against js. */
+const SPARSE_TOL: AttentionTol = { out: [2e-5, 1e-4], lse: [2e-5, 1e-5], grad: [1e-4, 1e-3] };
+
+/**
+ * Sparse attention forward (out, lse) and backward (dq, dk, dv over the reference's out and lse)
+ * over `pattern`, per configuration; the outputs start as NaN, so every element must be written.
+ */
+export function checkSparse(t: KernelTarget, B: number, H: number, Hkv: number, D: number, Dv: number, pattern: SparsePattern,
+  what: string, threads?: number[]): void {
+  const { L, S } = pattern;
+  const args: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale: 1 / Math.sqrt(D), pattern };
+  const q = t.rand(B * H * L * D), k = t.rand(B * Hkv * S * D), v = t.rand(B * Hkv * S * Dv), dout = t.rand(B * H * L * Dv);
+  const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
+  const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length);
+  t.ref.sparseAttentionForward(out, lse, q, k, v, args);
+  t.ref.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
+  const name = `${what} B=${B} H=${H} Hkv=${Hkv} L=${L} S=${S} D=${D} Dv=${Dv}`;
+  each(t, (tag) => {
+    const o = nans(out.length), l = nans(lse.length);
+    t.sut.sparseAttentionForward(o, l, q, k, v, args);
+    t.check(o, out, SPARSE_TOL.out, `${prefix(tag)}sparse out ${name}`);
+    t.check(l, lse, SPARSE_TOL.lse, `${prefix(tag)}sparse lse ${name}`);
+    const gq = nans(dq.length), gk = nans(dk.length), gv = nans(dv.length);
+    t.sut.sparseAttentionBackward(gq, gk, gv, dout, q, k, v, out, lse, args);
+    t.check(gq, dq, SPARSE_TOL.grad, `${prefix(tag)}sparse dq ${name}`);
+    t.check(gk, dk, SPARSE_TOL.grad, `${prefix(tag)}sparse dk ${name}`);
+    t.check(gv, dv, SPARSE_TOL.grad, `${prefix(tag)}sparse dv ${name}`);
+  }, threads);
+}
+
+/**
+ * Linear attention forward (out, den) and backward (dfq, dfk, dv over the reference's out and den)
+ * on positive features, per configuration; the outputs start as NaN.
+ */
+export function checkLinear(t: KernelTarget, a: LinearAttentionArgs, threads?: number[]): void {
+  const { B, H, Hkv, L, S, M, Dv } = a;
+  const pos = (n: number): Float32Array => t.rand(n).map((x) => Math.exp(0.5 * x));
+  const fq = pos(B * H * L * M), fk = pos(B * Hkv * S * M), v = t.rand(B * Hkv * S * Dv), dout = t.rand(B * H * L * Dv);
+  const out = new Float32Array(B * H * L * Dv), den = new Float32Array(B * H * L);
+  const dq = new Float32Array(fq.length), dk = new Float32Array(fk.length), dv = new Float32Array(v.length);
+  t.ref.linearAttentionForward(out, den, fq, fk, v, a);
+  t.ref.linearAttentionBackward(dq, dk, dv, dout, fq, fk, v, out, den, a);
+  const name = JSON.stringify(a);
+  each(t, (tag) => {
+    const o = nans(out.length), d = nans(den.length);
+    t.sut.linearAttentionForward(o, d, fq, fk, v, a);
+    t.check(o, out, [1e-5, 1e-4], `${prefix(tag)}linear out ${name}`);
+    t.check(d, den, [1e-5, 1e-5], `${prefix(tag)}linear den ${name}`);
+    const gq = nans(dq.length), gk = nans(dk.length), gv = nans(dv.length);
+    t.sut.linearAttentionBackward(gq, gk, gv, dout, fq, fk, v, out, den, a);
+    t.check(gq, dq, [1e-5, 1e-3], `${prefix(tag)}linear dfq ${name}`);
+    t.check(gk, dk, [1e-5, 1e-3], `${prefix(tag)}linear dfk ${name}`);
+    t.check(gv, dv, [1e-5, 1e-3], `${prefix(tag)}linear dv ${name}`);
+  }, threads);
+}
