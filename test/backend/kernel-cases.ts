@@ -166,41 +166,70 @@ export function checkLayerNorm(t: KernelTarget, x: Float32Array, dy: Float32Arra
 export interface AttentionTol { out: Tol; lse: Tol; grad: Tol }
 
 /**
+ * A forward of two outputs then its backward of three (over the reference's forward outputs): the
+ * reference once, then the backend under test per configuration, its outputs starting as NaN so
+ * that every element must be written. `names` and `sizes` are of out, lse (or den), then the grads.
+ */
+function checkForwardBackward(t: KernelTarget, what: string, names: readonly string[], sizes: readonly number[], tol: AttentionTol,
+  forward: (b: Backend, out: Float32Array, lse: Float32Array) => void,
+  backward: (b: Backend, g0: Float32Array, g1: Float32Array, g2: Float32Array, out: Float32Array, lse: Float32Array) => void,
+  threads?: number[]): void {
+  const [out, lse, g0, g1, g2] = sizes.map((n) => new Float32Array(n)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  forward(t.ref, out, lse);
+  backward(t.ref, g0, g1, g2, out, lse);
+  const tols = [tol.out, tol.lse, tol.grad, tol.grad, tol.grad];
+  each(t, (tag) => {
+    const got = sizes.map(nans) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    forward(t.sut, got[0], got[1]);
+    backward(t.sut, got[2], got[3], got[4], out, lse);
+    [out, lse, g0, g1, g2].forEach((want, i) => t.check(got[i]!, want, tols[i]!, `${prefix(tag)}${names[i]} ${what}`));
+  }, threads);
+}
+
+/**
  * Fused attention forward (out, lse) and backward (dq, dk, dv over the reference's out and lse),
  * per configuration; the outputs start as NaN, so every element must be written.
  */
 export function checkAttention(t: KernelTarget, args: AttentionArgs, q: Float32Array, k: Float32Array, v: Float32Array,
   dout: Float32Array, tol: AttentionTol, what: string, threads?: number[]): void {
   const { B, H, Hkv, L, S, D, Dv } = args;
-  const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
-  const dq = new Float32Array(B * H * L * D), dk = new Float32Array(B * Hkv * S * D), dv = new Float32Array(B * Hkv * S * Dv);
-  t.ref.attentionForward(out, lse, q, k, v, args);
-  t.ref.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
-  each(t, (tag) => {
-    const o = nans(out.length), l = nans(lse.length);
-    t.sut.attentionForward(o, l, q, k, v, args);
-    t.check(o, out, tol.out, `${prefix(tag)}attention out ${what}`);
-    t.check(l, lse, tol.lse, `${prefix(tag)}attention lse ${what}`);
-    const gq = nans(dq.length), gk = nans(dk.length), gv = nans(dv.length);
-    t.sut.attentionBackward(gq, gk, gv, dout, q, k, v, out, lse, args);
-    t.check(gq, dq, tol.grad, `${prefix(tag)}attention dq ${what}`);
-    t.check(gk, dk, tol.grad, `${prefix(tag)}attention dk ${what}`);
-    t.check(gv, dv, tol.grad, `${prefix(tag)}attention dv ${what}`);
-  }, threads);
+  checkForwardBackward(t, what, ["attention out", "attention lse", "attention dq", "attention dk", "attention dv"],
+    [B * H * L * Dv, B * H * L, B * H * L * D, B * Hkv * S * D, B * Hkv * S * Dv], tol,
+    (b, out, lse) => b.attentionForward(out, lse, q, k, v, args),
+    (b, dq, dk, dv, out, lse) => b.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args), threads);
 }
 
 /** A mask of the fused attention, its strides, and its name. */
-export interface MaskCase { name: string; mask: Float32Array | null; maskStrideB: number; maskStrideH: number; maskStrideL: number }
+interface MaskCase { name: string; mask: Float32Array | null; maskStrideB: number; maskStrideH: number; maskStrideL: number }
+
+type Shape = { B: number; H: number; Hkv: number; L: number; S: number; D: number; Dv: number };
+
+/** The masks of attentionSweep: none; [L, S] broadcast over B and H, every third entry -Infinity; [B, H, L, S], `full.mark`ed. */
+function masks(t: KernelTarget, { B, H, L, S }: Shape, full: { name: string; mark(mask: Float32Array): void }): (() => MaskCase)[] {
+  return [
+    () => ({ name: "none", mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideL: 0 }),
+    () => {
+      const mask = t.rand(L * S);
+      for (let i = 0; i < mask.length; i += 3) mask[i] = -Infinity;
+      return { name: "[L, S]", mask, maskStrideB: 0, maskStrideH: 0, maskStrideL: S };
+    },
+    () => {
+      const mask = t.rand(B * H * L * S);
+      full.mark(mask);
+      return { name: full.name, mask, maskStrideB: H * L * S, maskStrideH: L * S, maskStrideL: S };
+    },
+  ];
+}
 
 /**
  * Fused attention over [B, H / Hkv, L, S, D, Dv]: q, k, v, dout drawn first, then for every mask
- * (drawn by `masks`, anew for each case) x causal x dropout 0 and 0.3, `checkAttention`.
+ * (see `masks`, drawn anew for each case) x causal x dropout 0 and 0.3, `checkAttention`.
  */
-export function attentionSweep(t: KernelTarget, sh: { B: number; H: number; Hkv: number; L: number; S: number; D: number; Dv: number },
-  masks: readonly (() => MaskCase)[], seeds: { seedK1: number; seedStart: number }, tol: AttentionTol): void {
+export function attentionSweep(t: KernelTarget, sh: Shape, full: { name: string; mark(mask: Float32Array): void },
+  seeds: { seedK1: number; seedStart: number }, tol: AttentionTol): void {
   const { B, H, Hkv, L, S, D, Dv } = sh;
   const q = t.rand(B * H * L * D), k = t.rand(B * Hkv * S * D), v = t.rand(B * Hkv * S * Dv), dout = t.rand(B * H * L * Dv);
-  for (const drawMask of masks) for (const causal of [false, true]) for (const dropoutP of [0, 0.3]) {
+  for (const drawMask of masks(t, sh, full)) for (const causal of [false, true]) for (const dropoutP of [0, 0.3]) {
     const { name, ...mask } = drawMask();
     const a: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal, ...mask, dropoutP, seedK0: 0x9e3779b9, ...seeds };
     checkAttention(t, a, q, k, v, dout, tol, `mask ${name} causal ${causal} p ${dropoutP}`);
@@ -219,22 +248,10 @@ export function checkSparse(t: KernelTarget, B: number, H: number, Hkv: number, 
   const { L, S } = pattern;
   const args: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale: 1 / Math.sqrt(D), pattern };
   const q = t.rand(B * H * L * D), k = t.rand(B * Hkv * S * D), v = t.rand(B * Hkv * S * Dv), dout = t.rand(B * H * L * Dv);
-  const out = new Float32Array(B * H * L * Dv), lse = new Float32Array(B * H * L);
-  const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length);
-  t.ref.sparseAttentionForward(out, lse, q, k, v, args);
-  t.ref.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
-  const name = `${what} B=${B} H=${H} Hkv=${Hkv} L=${L} S=${S} D=${D} Dv=${Dv}`;
-  each(t, (tag) => {
-    const o = nans(out.length), l = nans(lse.length);
-    t.sut.sparseAttentionForward(o, l, q, k, v, args);
-    t.check(o, out, SPARSE_TOL.out, `${prefix(tag)}sparse out ${name}`);
-    t.check(l, lse, SPARSE_TOL.lse, `${prefix(tag)}sparse lse ${name}`);
-    const gq = nans(dq.length), gk = nans(dk.length), gv = nans(dv.length);
-    t.sut.sparseAttentionBackward(gq, gk, gv, dout, q, k, v, out, lse, args);
-    t.check(gq, dq, SPARSE_TOL.grad, `${prefix(tag)}sparse dq ${name}`);
-    t.check(gk, dk, SPARSE_TOL.grad, `${prefix(tag)}sparse dk ${name}`);
-    t.check(gv, dv, SPARSE_TOL.grad, `${prefix(tag)}sparse dv ${name}`);
-  }, threads);
+  checkForwardBackward(t, `${what} B=${B} H=${H} Hkv=${Hkv} L=${L} S=${S} D=${D} Dv=${Dv}`,
+    ["sparse out", "sparse lse", "sparse dq", "sparse dk", "sparse dv"], [B * H * L * Dv, B * H * L, q.length, k.length, v.length], SPARSE_TOL,
+    (b, out, lse) => b.sparseAttentionForward(out, lse, q, k, v, args),
+    (b, dq, dk, dv, out, lse) => b.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args), threads);
 }
 
 /**
@@ -245,20 +262,8 @@ export function checkLinear(t: KernelTarget, a: LinearAttentionArgs, threads?: n
   const { B, H, Hkv, L, S, M, Dv } = a;
   const pos = (n: number): Float32Array => t.rand(n).map((x) => Math.exp(0.5 * x));
   const fq = pos(B * H * L * M), fk = pos(B * Hkv * S * M), v = t.rand(B * Hkv * S * Dv), dout = t.rand(B * H * L * Dv);
-  const out = new Float32Array(B * H * L * Dv), den = new Float32Array(B * H * L);
-  const dq = new Float32Array(fq.length), dk = new Float32Array(fk.length), dv = new Float32Array(v.length);
-  t.ref.linearAttentionForward(out, den, fq, fk, v, a);
-  t.ref.linearAttentionBackward(dq, dk, dv, dout, fq, fk, v, out, den, a);
-  const name = JSON.stringify(a);
-  each(t, (tag) => {
-    const o = nans(out.length), d = nans(den.length);
-    t.sut.linearAttentionForward(o, d, fq, fk, v, a);
-    t.check(o, out, [1e-5, 1e-4], `${prefix(tag)}linear out ${name}`);
-    t.check(d, den, [1e-5, 1e-5], `${prefix(tag)}linear den ${name}`);
-    const gq = nans(dq.length), gk = nans(dk.length), gv = nans(dv.length);
-    t.sut.linearAttentionBackward(gq, gk, gv, dout, fq, fk, v, out, den, a);
-    t.check(gq, dq, [1e-5, 1e-3], `${prefix(tag)}linear dfq ${name}`);
-    t.check(gk, dk, [1e-5, 1e-3], `${prefix(tag)}linear dfk ${name}`);
-    t.check(gv, dv, [1e-5, 1e-3], `${prefix(tag)}linear dv ${name}`);
-  }, threads);
+  checkForwardBackward(t, JSON.stringify(a), ["linear out", "linear den", "linear dfq", "linear dfk", "linear dv"],
+    [B * H * L * Dv, B * H * L, fq.length, fk.length, v.length], { out: [1e-5, 1e-4], lse: [1e-5, 1e-5], grad: [1e-5, 1e-3] },
+    (b, out, den) => b.linearAttentionForward(out, den, fq, fk, v, a),
+    (b, dfq, dfk, dv, out, den) => b.linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, a), threads);
 }

@@ -16,26 +16,13 @@ import type {
 } from "../../src/backend/backend.js";
 import { getNumThreads, loadNativeBackend, setNumThreads } from "../../src/backend/native/index.js";
 import { Generator } from "../../src/tensor/rng.js";
+import { normals, same } from "./kernel-cases.js";
 
 const backend = process.env.QKV_BACKEND;
 const native = loadNativeBackend({ quiet: true });
 const skip = native === null ? "native addon not built" : backend !== undefined && backend !== "native" ? "runs in the native pass only" : false;
 
-const gen = new Generator(2024);
-function rand(n: number, scale = 1): Float32Array {
-  const x = new Float32Array(n);
-  gen.fillNormal(x, 0, scale);
-  return x;
-}
-
-/** Bit-identical (NaN payloads aside): the first differing index fails. */
-function same(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
-    if (!Object.is(a, e) && !(Number.isNaN(a) && Number.isNaN(e))) assert.fail(`${what}: [${i}] ${a} vs ${e}`);
-  }
-}
+const rand = normals(new Generator(2024));
 
 /** Outputs prefilled with NaN, so that an element a kernel skips shows. */
 const outputs = (...sizes: number[]): Float32Array[] => sizes.map((n) => new Float32Array(n).fill(NaN));

@@ -10,9 +10,7 @@ import { blockSparsePattern } from "../../src/attention/block-sparse.js";
 import { longformerPattern } from "../../src/attention/global.js";
 import { buildPattern } from "../../src/attention/sparse.js";
 import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
-import type {
-  AttentionArgs, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
-} from "../../src/backend/backend.js";
+import type { AttentionArgs } from "../../src/backend/backend.js";
 import { availableBackends, getBackend, setBackend } from "../../src/backend/registry.js";
 import type { WasmBackend } from "../../src/backend/wasm/backend.js";
 import {
@@ -21,32 +19,24 @@ import {
 import { setWasmPlatform, threadsUnavailable, type WasmPlatform } from "../../src/backend/wasm/platform.js";
 import { nodeWasmPlatform } from "../../src/backend/wasm/node-platform.js";
 import { Generator, Tensor, ValueError } from "../../src/index.js";
+import {
+  attentionSweep, checkBinary, checkLayerNorm, checkLinear, checkMatmul, checkSoftmax, checkSparse, checkUnary, normals, same,
+  sameCheck, type KernelTarget, type Tol,
+} from "./kernel-cases.js";
 
 const backend = process.env.QKV_BACKEND;
 const skip = backend !== undefined && backend !== "wasm" ? "runs in the wasm pass only" : false;
 const root = new URL("../../", import.meta.url).pathname;
 
-const gen = new Generator(11);
-function rand(n: number, scale = 1): Float32Array {
-  const x = new Float32Array(n);
-  gen.fillNormal(x, 0, scale);
-  return x;
-}
-
-/** Bit-identical (NaN payloads aside): the first differing index fails. */
-function same(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
-    if (!Object.is(a, e) && !(Number.isNaN(a) && Number.isNaN(e))) assert.fail(`${what}: [${i}] ${a} vs ${e}`);
-  }
-}
+const rand = normals(new Generator(11));
+const EXACT: Tol = [0, 0];
 
 describe("wasm threads: split kernels equal the single-threaded module bit for bit", { skip }, () => {
   const st = createWasmBackendSync({ threads: 1 });
   // 3 threads (uneven shares), every call split however small
   const mt = createWasmBackendSync({ threads: 3, splitAll: true });
   after(() => mt?.dispose());
+  const t: KernelTarget = { sut: mt!, ref: st!, rand, check: sameCheck };
 
   test("the backends load with the thread counts asked for", () => {
     assert.ok(st && mt);
@@ -61,32 +51,14 @@ describe("wasm threads: split kernels equal the single-threaded module bit for b
   ];
   for (const [batch, M, N, K] of sizes) {
     test(`matmul batch ${batch}, M ${M}, N ${N}, K ${K}: transposes, shared operands, accumulate`, () => {
-      for (const transA of [false, true]) for (const transB of [false, true]) for (const share of ["none", "a", "b"]) {
-        for (const accumulate of [false, true]) {
-          const strideA = share === "a" ? 0 : M * K, strideB = share === "b" ? 0 : K * N;
-          const a = rand(Math.max(strideA * batch, M * K)), b = rand(Math.max(strideB * batch, K * N));
-          const init = rand(batch * M * N);
-          const o1 = init.slice(), o2 = init.slice();
-          st!.matmul(o1, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
-          mt!.matmul(o2, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
-          same(o2, o1, `matmul tA=${transA} tB=${transB} share=${share} acc=${accumulate}`);
-        }
-      }
+      checkMatmul(t, batch, M, N, K, EXACT);
     });
   }
 
   test("every unary op, lengths around the 4-aligned shares", () => {
-    const ops: UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "abs", "relu", "sigmoid", "geluErf",
-      "geluTanh", "sin", "cos", "square", "reciprocal", "sign", "elu"];
     for (const n of [1, 5, 13, 64, 1001]) {
       const x = rand(n, 3);
-      for (const op of ops) {
-        const inp = op === "log" || op === "sqrt" || op === "rsqrt" ? x.map(Math.abs) : x;
-        const o1 = new Float32Array(n), o2 = new Float32Array(n);
-        st!.unary(op, o1, inp, n, 0.7);
-        mt!.unary(op, o2, inp, n, 0.7);
-        same(o2, o1, `${op} n=${n}`);
-      }
+      checkUnary(t, x, x.map(Math.abs), () => EXACT, `n=${n}`);
     }
   });
 
@@ -102,15 +74,7 @@ describe("wasm threads: split kernels equal the single-threaded module bit for b
   ];
   for (const [name, shape, sa, sb, na, nb] of layouts) {
     test(`every binary op: ${name}`, () => {
-      const n = shape.reduce((p, s) => p * s, 1);
-      const a = rand(na, 2), b = rand(nb, 2);
-      for (const op of ["add", "sub", "mul", "div", "pow", "maximum", "minimum"] as BinaryOp[]) {
-        const pa = op === "pow" ? a.map(Math.abs) : a;
-        const o1 = new Float32Array(n), o2 = new Float32Array(n);
-        st!.binary(op, o1, pa, b, shape, sa, sb);
-        mt!.binary(op, o2, pa, b, shape, sa, sb);
-        same(o2, o1, `${op} ${name}`);
-      }
+      checkBinary(t, rand(na, 2), rand(nb, 2), shape, sa, sb, () => EXACT, name);
     });
   }
 
@@ -118,29 +82,11 @@ describe("wasm threads: split kernels equal the single-threaded module bit for b
     test(`softmax, log-softmax and layerNorm forward and backward, ${rows} x ${cols}`, () => {
       const x = rand(rows * cols, 4), dy = rand(rows * cols);
       x.fill(-Infinity, 0, cols); // a fully masked row
-      for (const log of [false, true]) {
-        const y1 = new Float32Array(x.length), y2 = new Float32Array(x.length);
-        st!.softmax(y1, x, rows, cols, log);
-        mt!.softmax(y2, x, rows, cols, log);
-        same(y2, y1, `softmax log=${log}`);
-        const d1 = new Float32Array(x.length), d2 = new Float32Array(x.length);
-        st!.softmaxBackward(d1, y1, dy, rows, cols, log);
-        mt!.softmaxBackward(d2, y1, dy, rows, cols, log);
-        same(d2, d1, `softmaxBackward log=${log}`);
-      }
+      for (const log of [false, true]) checkSoftmax(t, x, dy, rows, cols, log, { forward: EXACT, backward: EXACT });
       const xf = rand(rows * cols, 3);
       for (const affine of [false, true]) {
         const w = affine ? rand(cols) : null, b = affine ? rand(cols) : null;
-        const r1 = [new Float32Array(xf.length), new Float32Array(rows), new Float32Array(rows)] as const;
-        const r2 = [new Float32Array(xf.length), new Float32Array(rows), new Float32Array(rows)] as const;
-        st!.layerNorm(r1[0], r1[1], r1[2], xf, w, b, rows, cols, 1e-5);
-        mt!.layerNorm(r2[0], r2[1], r2[2], xf, w, b, rows, cols, 1e-5);
-        for (let t = 0; t < 3; t++) same(r2[t]!, r1[t]!, `layerNorm affine=${affine} output ${t}`);
-        const g1 = [new Float32Array(xf.length), new Float32Array(cols), new Float32Array(cols)] as const;
-        const g2 = [new Float32Array(xf.length), new Float32Array(cols), new Float32Array(cols)] as const;
-        st!.layerNormBackward(g1[0], affine ? g1[1] : null, affine ? g1[2] : null, dy, xf, r1[1], r1[2], w, rows, cols);
-        mt!.layerNormBackward(g2[0], affine ? g2[1] : null, affine ? g2[2] : null, dy, xf, r1[1], r1[2], w, rows, cols);
-        for (let t = 0; t < 3; t++) same(g2[t]!, g1[t]!, `layerNormBackward affine=${affine} output ${t}`);
+        checkLayerNorm(t, xf, dy, w, b, rows, cols, affine, { out: EXACT, mean: EXACT, rstd: EXACT, dx: EXACT, dweight: EXACT, dbias: EXACT });
       }
     });
   }
@@ -154,97 +100,32 @@ describe("wasm threads: split kernels equal the single-threaded module bit for b
   ];
   for (const sh of shapes) {
     test(`attention B${sh.B} H${sh.H}/${sh.Hkv} L${sh.L} S${sh.S} D${sh.D} Dv${sh.Dv}: masks x causal x dropout`, () => {
-      const { B, H, Hkv, L, S, D, Dv } = sh;
-      const q = rand(B * H * L * D), k = rand(B * Hkv * S * D), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
-      for (const m of ["none", "[L, S]", "[B, H, L, S]"] as const) for (const causal of [false, true]) {
-        for (const dropoutP of [0, 0.3]) {
-          let mask: Float32Array | null = null, msB = 0, msH = 0, msL = 0;
-          if (m === "[L, S]") {
-            mask = rand(L * S);
-            for (let i = 0; i < mask.length; i += 3) mask[i] = -Infinity;
-            msL = S;
-          } else if (m !== "none") {
-            mask = rand(B * H * L * S);
-            mask.fill(-Infinity, 0, S); // a fully masked row
-            [msB, msH, msL] = [H * L * S, L * S, S];
-          }
-          const a: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal, mask, maskStrideB: msB,
-            maskStrideH: msH, maskStrideL: msL, dropoutP, seedK0: 0x9e3779b9, seedK1: 777, seedStart: 2 ** 32 - 500 };
-          const what = `mask ${m} causal ${causal} p ${dropoutP}`;
-          const f1 = [new Float32Array(B * H * L * Dv), new Float32Array(B * H * L)] as const;
-          const f2 = [new Float32Array(B * H * L * Dv), new Float32Array(B * H * L)] as const;
-          st!.attentionForward(f1[0], f1[1], q, k, v, a);
-          mt!.attentionForward(f2[0], f2[1], q, k, v, a);
-          same(f2[0], f1[0], `out ${what}`);
-          same(f2[1], f1[1], `lse ${what}`);
-          const g1 = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
-          const g2 = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
-          g2[0].fill(NaN); g2[1].fill(NaN); g2[2].fill(NaN); // every element must be written
-          st!.attentionBackward(g1[0], g1[1], g1[2], dout, q, k, v, f1[0], f1[1], a);
-          mt!.attentionBackward(g2[0], g2[1], g2[2], dout, q, k, v, f1[0], f1[1], a);
-          for (let t = 0; t < 3; t++) same(g2[t]!, g1[t]!, `d${"qkv"[t]} ${what}`);
-        }
-      }
+      // a fully masked row
+      const full = { name: "[B, H, L, S]", mark: (mask: Float32Array): void => void mask.fill(-Infinity, 0, sh.S) };
+      attentionSweep(t, sh, full, { seedK1: 777, seedStart: 2 ** 32 - 500 }, { out: EXACT, lse: EXACT, grad: EXACT });
     });
   }
 
-  /** Sparse attention forward and backward, threaded against single-threaded, every element written. */
-  function sparseSame(B: number, H: number, Hkv: number, D: number, Dv: number, pattern: SparsePattern, what: string): void {
-    const { L, S } = pattern;
-    const a: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale: 1 / Math.sqrt(D), pattern };
-    const q = rand(B * H * L * D), k = rand(B * Hkv * S * D), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
-    const f1 = [new Float32Array(B * H * L * Dv), new Float32Array(B * H * L)] as const;
-    const f2 = [new Float32Array(B * H * L * Dv).fill(NaN), new Float32Array(B * H * L).fill(NaN)] as const;
-    st!.sparseAttentionForward(f1[0], f1[1], q, k, v, a);
-    mt!.sparseAttentionForward(f2[0], f2[1], q, k, v, a);
-    same(f2[0], f1[0], `${what}: out`);
-    same(f2[1], f1[1], `${what}: lse`);
-    const g1 = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
-    const g2 = [new Float32Array(q.length).fill(NaN), new Float32Array(k.length).fill(NaN), new Float32Array(v.length).fill(NaN)] as const;
-    st!.sparseAttentionBackward(g1[0], g1[1], g1[2], dout, q, k, v, f1[0], f1[1], a);
-    mt!.sparseAttentionBackward(g2[0], g2[1], g2[2], dout, q, k, v, f1[0], f1[1], a);
-    for (let t = 0; t < 3; t++) same(g2[t]!, g1[t]!, `${what}: d${"qkv"[t]}`);
-  }
-
   test("sparse attention: GQA, strided ranges, global rows over several key chunks, empty rows", () => {
-    sparseSame(1, 1, 1, 3, 5, windowPattern(2, 2, 0), "two rows");
-    sparseSame(2, 4, 2, 16, 8, windowPattern(70, 70, 9, true), "GQA causal window");
-    sparseSame(1, 3, 1, 33, 9, dilatedWindowPattern(120, 150, 8, 4, true), "MQA causal dilated, L < S");
-    sparseSame(1, 2, 2, 8, 8, longformerPattern(700, 700, 5, 3), "longformer (rows of 700 keys)");
+    checkSparse(t, 1, 1, 1, 3, 5, windowPattern(2, 2, 0), "two rows");
+    checkSparse(t, 2, 4, 2, 16, 8, windowPattern(70, 70, 9, true), "GQA causal window");
+    checkSparse(t, 1, 3, 1, 33, 9, dilatedWindowPattern(120, 150, 8, 4, true), "MQA causal dilated, L < S");
+    checkSparse(t, 1, 2, 2, 8, 8, longformerPattern(700, 700, 5, 3), "longformer (rows of 700 keys)");
     const lay = new Uint8Array(6 * 5);
     for (let x = 0; x < lay.length; x++) lay[x] = (x * 7919) % 3 === 0 ? 1 : 0;
     for (let c = 0; c < 5; c++) lay[2 * 5 + c] = 0;
-    sparseSame(2, 3, 3, 12, 7, blockSparsePattern(63, 53, new Tensor(lay, [6, 5], "bool"), 11), "random blocks, an empty block row");
-    sparseSame(1, 2, 1, 9, 4, buildPattern(40, 600, (i, add) => {
+    checkSparse(t, 2, 3, 3, 12, 7, blockSparsePattern(63, 53, new Tensor(lay, [6, 5], "bool"), 11), "random blocks, an empty block row");
+    checkSparse(t, 1, 2, 1, 9, 4, buildPattern(40, 600, (i, add) => {
       if (i % 5 === 0) { add(0, 290); add(300, 600, 3); } else if (i % 4 !== 1) add(i, i + 3);
     }), "wide, narrow and empty rows");
   });
 
-  /** Linear attention forward and backward, threaded against single-threaded, every element written. */
-  function linearSame(a: LinearAttentionArgs): void {
-    const { B, H, Hkv, L, S, M, Dv } = a;
-    const pos = (n: number): Float32Array => rand(n).map((x) => Math.exp(0.5 * x));
-    const fq = pos(B * H * L * M), fk = pos(B * Hkv * S * M), v = rand(B * Hkv * S * Dv), dout = rand(B * H * L * Dv);
-    const what = JSON.stringify(a);
-    const f1 = [new Float32Array(B * H * L * Dv), new Float32Array(B * H * L)] as const;
-    const f2 = [new Float32Array(B * H * L * Dv).fill(NaN), new Float32Array(B * H * L).fill(NaN)] as const;
-    st!.linearAttentionForward(f1[0], f1[1], fq, fk, v, a);
-    mt!.linearAttentionForward(f2[0], f2[1], fq, fk, v, a);
-    same(f2[0], f1[0], `${what}: out`);
-    same(f2[1], f1[1], `${what}: den`);
-    const g1 = [new Float32Array(fq.length), new Float32Array(fk.length), new Float32Array(v.length)] as const;
-    const g2 = [new Float32Array(fq.length).fill(NaN), new Float32Array(fk.length).fill(NaN), new Float32Array(v.length).fill(NaN)] as const;
-    st!.linearAttentionBackward(g1[0], g1[1], g1[2], dout, fq, fk, v, f1[0], f1[1], a);
-    mt!.linearAttentionBackward(g2[0], g2[1], g2[2], dout, fq, fk, v, f1[0], f1[1], a);
-    for (const [t, n] of ["dfq", "dfk", "dv"].entries()) same(g2[t]!, g1[t]!, `${what}: ${n}`);
-  }
-
   test("linear attention: causal over several chunks, GQA, MQA, L != S, fewer kv heads than threads", () => {
-    linearSame({ B: 1, H: 1, Hkv: 1, L: 3, S: 3, M: 2, Dv: 5, causal: true });
-    linearSame({ B: 2, H: 4, Hkv: 2, L: 150, S: 150, M: 13, Dv: 7, causal: true });
-    linearSame({ B: 1, H: 6, Hkv: 3, L: 65, S: 65, M: 24, Dv: 8, causal: true });
-    linearSame({ B: 2, H: 3, Hkv: 1, L: 40, S: 90, M: 9, Dv: 12, causal: false });
-    linearSame({ B: 3, H: 2, Hkv: 2, L: 70, S: 33, M: 5, Dv: 3, causal: false });
+    checkLinear(t, { B: 1, H: 1, Hkv: 1, L: 3, S: 3, M: 2, Dv: 5, causal: true });
+    checkLinear(t, { B: 2, H: 4, Hkv: 2, L: 150, S: 150, M: 13, Dv: 7, causal: true });
+    checkLinear(t, { B: 1, H: 6, Hkv: 3, L: 65, S: 65, M: 24, Dv: 8, causal: true });
+    checkLinear(t, { B: 2, H: 3, Hkv: 1, L: 40, S: 90, M: 9, Dv: 12, causal: false });
+    checkLinear(t, { B: 3, H: 2, Hkv: 2, L: 70, S: 33, M: 5, Dv: 3, causal: false });
   });
 });
 
