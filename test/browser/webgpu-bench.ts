@@ -18,6 +18,7 @@
  * ```
  */
 import { GpuTimer, type GpuArray, type WebGPUKernels } from "../../src/backend/webgpu/index.js";
+import { randn, rng } from "./webgpu-page-setup.js";
 
 export interface BenchConfig {
   /** GEMM n and attention N. */
@@ -45,24 +46,6 @@ export interface BenchResult {
   config: BenchConfig;
   gemm: GemmRow[];
   attention: AttentionRow[];
-}
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randn(r: () => number, n: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  return out;
 }
 
 const median = (xs: number[]): number => {

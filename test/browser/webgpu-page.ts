@@ -18,6 +18,7 @@ import {
 import type { KernelContext } from "../../src/backend/webgpu/context.js";
 import { gridOf } from "../../src/backend/webgpu/kernels.js";
 import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
+import { randn, rng, startPage } from "./webgpu-page-setup.js";
 
 /** One checked case: `worst` is the largest |got - want| / tolerance (at most 1 to pass). */
 export interface CaseResult { name: string; ok: boolean; worst: number; detail: string }
@@ -33,24 +34,6 @@ export interface PageApi {
 
 const U = 2 ** -24;
 const GUARD = -7777.5;
-
-/** mulberry32: a small seeded generator. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randn(r: () => number, n: number, scale = 1, shift = 0): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = shift + scale * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  return out;
-}
 
 function uniform(r: () => number, n: number, lo: number, hi: number): Float32Array {
   const out = new Float32Array(n);
@@ -586,27 +569,17 @@ const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   pool: poolCases, large: largeCases,
 };
 
-async function start(): Promise<void> {
-  const body = (globalThis as { document?: { body: { dataset: Record<string, string> } } }).document!.body;
-  try {
-    k = await WebGPUKernels.create();
-    const api: PageApi = {
-      info: { vendor: k.gpu.vendor, architecture: k.gpu.architecture, ...k.gpu.features },
-      run: async (family) => {
-        const f = FAMILIES[family];
-        if (!f) throw new Error(`no family ${family}`);
-        const list = await f();
-        await k.finish();
-        return list;
-      },
-      errors: errorCases,
-    };
-    (globalThis as { qkvWebgpu?: PageApi }).qkvWebgpu = api;
-    body.dataset.ready = "1";
-  } catch (e) {
-    body.dataset.error = String(e);
-    body.dataset.ready = "1";
-  }
-}
-
-void start();
+void startPage("qkvWebgpu", (kernels): PageApi => {
+  k = kernels;
+  return {
+    info: { vendor: k.gpu.vendor, architecture: k.gpu.architecture, ...k.gpu.features },
+    run: async (family) => {
+      const f = FAMILIES[family];
+      if (!f) throw new Error(`no family ${family}`);
+      const list = await f();
+      await k.finish();
+      return list;
+    },
+    errors: errorCases,
+  };
+});
