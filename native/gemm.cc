@@ -126,6 +126,7 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
   const int64_t rowBegin = std::min(M, (mPanels * ti / tm) * MR);
   const int64_t rowEnd = std::min(M, (mPanels * (ti + 1) / tm) * MR);
   const int64_t MC = std::max<int64_t>(MR, (g.MC / MR) * MR);
+  const bool direct = g.direct != nullptr && a.cs == 1;  // A row-major: no packing
   float* packedA = scratch(ScratchSlot::GemmA, static_cast<size_t>(MC * KC));
 
   for (int64_t jc = 0; jc < N; jc += NC) {
@@ -143,13 +144,37 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
       barrier.wait(nth);
       for (int64_t ic = rowBegin; ic < rowEnd; ic += MC) {
         const int64_t mc = std::min(MC, rowEnd - ic);
-        packA(packedA, View{a.p + ic * a.rs + pc * a.cs, a.rs, a.cs}, mc, kc, MR);
+        const float* ablk = a.p + ic * a.rs + pc * a.cs;
+        // Whole MR-row panels of a row-major A are read where they lie; only a partial last panel
+        // is packed (zero rows past mc), at the start of packedA.
+        const int64_t fullRows = direct ? mc / MR * MR : 0;
+        if (fullRows < mc) {
+          packA(packedA, View{ablk + fullRows * a.rs, a.rs, a.cs}, mc - fullRows, kc, MR);
+        }
         for (int64_t q = colPanelBegin; q < colPanelEnd; q++) {
           const int64_t jr = q * NR, nr = std::min<int64_t>(NR, nc - jr);
           const float* bp = packedB + q * kc * NR;
-          for (int64_t ir = 0; ir < mc; ir += MR) {
+          for (int64_t ir = 0; ir < fullRows; ir += MR) {
+            float* ct = c + (ic + ir) * ldc + jc + jr;
+            if (nr == NR) {
+              g.direct(kc, ablk + ir * a.rs, a.rs, bp, ct, ldc, overwrite);
+            } else {
+              // the b-panel is zero past nr: a whole tile in a temporary, nr columns kept
+              alignas(64) float tmp[16 * 64];
+              g.direct(kc, ablk + ir * a.rs, a.rs, bp, tmp, NR, true);
+              for (int64_t r = 0; r < MR; r++) {
+                float* cr = ct + r * ldc;
+                const float* tr = tmp + r * NR;
+                if (overwrite)
+                  for (int64_t j = 0; j < nr; j++) cr[j] = tr[j];
+                else
+                  for (int64_t j = 0; j < nr; j++) cr[j] += tr[j];
+              }
+            }
+          }
+          for (int64_t ir = fullRows; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
-            gemmTile(g, kc, packedA + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, overwrite);
+            gemmTile(g, kc, packedA + (ir - fullRows) * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, overwrite);
           }
         }
       }

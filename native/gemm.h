@@ -24,11 +24,17 @@ using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* 
 using EdgeKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool overwrite,
                             int64_t nr);
 
+// The micro-kernel reading A where it lies: c[MR, NR] (=|+=) A[MR, kc] @ b-panel[kc, NR], row r of A
+// at a + r * lda with its kc elements contiguous (a row-major operand needs no packing).
+using DirectKernel = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                              bool overwrite);
+
 struct GemmKernel {
   MicroKernel kernel;
   int MR, NR;   // register tile
   int KC, MC, NC;  // cache blocks: a [MC, KC] block stays in L2, a [KC, NC] panel in L3
   const EdgeKernel* edge = nullptr;  // edge[mr] for 1 <= mr <= MR, or null: edges through a temporary tile
+  DirectKernel direct = nullptr;     // or null: A is always packed
 };
 
 // The micro-kernel of the instruction set in effect (activeIsa()).

@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstdlib>
 
 #include "gemm.h"
 
@@ -44,6 +45,39 @@ void gemmMicroKernel(int64_t kc, const float* a, const float* b, float* c, int64
   }
 }
 
+// c[6, 16] (=|+=) A[6, kc] @ b[kc, 0:16] with A's rows at a + r * lda (not packed).
+void gemmMicroKernelDirect(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                           bool overwrite) {
+  __m256 acc0[kMR], acc1[kMR];
+  const float* ar[kMR];
+#pragma GCC unroll 6
+  for (int r = 0; r < kMR; r++) {
+    acc0[r] = acc1[r] = _mm256_setzero_ps();
+    ar[r] = a + r * lda;
+  }
+  for (int64_t k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < kMR; r++) {
+      const __m256 av = _mm256_broadcast_ss(ar[r] + k);
+      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
+    }
+    b += kNR;
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < kMR; r++) {
+    float* cr = c + r * ldc;
+    if (overwrite) {
+      _mm256_storeu_ps(cr, acc0[r]);
+      _mm256_storeu_ps(cr + 8, acc1[r]);
+    } else {
+      _mm256_storeu_ps(cr, _mm256_add_ps(acc0[r], _mm256_loadu_ps(cr)));
+      _mm256_storeu_ps(cr + 8, _mm256_add_ps(acc1[r], _mm256_loadu_ps(cr + 8)));
+    }
+  }
+}
+
 }  // namespace avx2
 }  // namespace qkv
 
@@ -54,7 +88,8 @@ namespace qkv {
 
 const GemmKernel& gemmKernelAvx2() {
 #if QKV_HAVE_X86
-  static const GemmKernel k{avx2::gemmMicroKernel, avx2::kMR, avx2::kNR, 256, 144, 3072};
+  static const GemmKernel k{avx2::gemmMicroKernel, avx2::kMR, avx2::kNR, 256, 144, 3072, nullptr,
+                            std::getenv("QKV_GEMM_PACK_A") != nullptr ? nullptr : avx2::gemmMicroKernelDirect};
   return k;
 #else
   return gemmKernelScalar();
