@@ -29,6 +29,8 @@ const PER_SIZE = 256;
 const free = new Map<number, ArrayBuffer[]>();
 /** The buffers made here (only these are ever pooled). */
 const ours = new WeakSet<ArrayBuffer>();
+/** The buffers in `free` now (a buffer given back twice is pooled once). */
+const pooled = new WeakSet<ArrayBuffer>();
 let pooledBytes = 0;
 let maxBytes = DEFAULT_MAX_BYTES;
 let born: Set<ArrayBuffer> | null = null;
@@ -65,7 +67,11 @@ export function setBufferPool(on: boolean, opts: { maxBytes?: number } = {}): vo
   if (m !== undefined) {
     maxBytes = m;
     for (const list of free.values()) {
-      while (pooledBytes > maxBytes && list.length > 0) pooledBytes -= list.pop()!.byteLength;
+      while (pooledBytes > maxBytes && list.length > 0) {
+        const b = list.pop()!;
+        pooled.delete(b);
+        pooledBytes -= b.byteLength;
+      }
     }
   }
   if (!on) clearPool();
@@ -91,6 +97,7 @@ export function takeFloat32(n: number): Float32Array | null {
   if (n < MIN_ELEMENTS) return null;
   const b = free.get(sizeClass(n))?.pop();
   if (b === undefined) return null;
+  pooled.delete(b);
   pooledBytes -= b.byteLength;
   if (born !== null) born.add(b);
   return new Float32Array(b, 0, n);
@@ -106,9 +113,10 @@ export function recycleBuffer(b: ArrayBuffer): void {
   const k = b.byteLength / 4;
   let list = free.get(k);
   if (list === undefined) free.set(k, (list = []));
-  if (list.length >= PER_SIZE || list.includes(b)) return;
+  if (list.length >= PER_SIZE || pooled.has(b)) return;
   views.delete(b); // its tensors are gone: a new life starts without views
   list.push(b);
+  pooled.add(b);
   pooledBytes += b.byteLength;
 }
 
@@ -137,6 +145,7 @@ export function viewCount(b: ArrayBuffer): number {
 
 /** Empties the pool (tests; freeing memory for other work). */
 export function clearPool(): void {
+  for (const list of free.values()) for (const b of list) pooled.delete(b);
   free.clear();
   pooledBytes = 0;
 }

@@ -9,7 +9,7 @@ import {
   AdamW, FreedTensorError, Generator, Linear, TransformerEncoderLayer, ValueError, backward, crossEntropy, fit, freeGraph, matmul, mul,
   noGrad, poolBytes, randint, randn, reshape, setBufferPool, sum, tanh, type Tensor,
 } from "../../src/index.js";
-import { DEFAULT_MAX_BYTES, takeFloat32 } from "../../src/tensor/pool.js";
+import { DEFAULT_MAX_BYTES, clearPool, newFloat32, recycleBuffer, takeFloat32 } from "../../src/tensor/pool.js";
 
 /** Drains the pool, scribbling over every buffer that comes out. */
 function scribble(n: number): void {
@@ -98,6 +98,20 @@ describe("the pool's cap", () => {
     backward(loss);
     freeGraph(loss);
   }
+
+  test("a buffer given back twice is pooled once, and taken once", () => {
+    clearPool();
+    const a = newFloat32(5000); // a size no other test uses
+    recycleBuffer(a.buffer as ArrayBuffer);
+    const held = poolBytes();
+    recycleBuffer(a.buffer as ArrayBuffer);
+    assert.equal(poolBytes(), held);
+    assert.ok(held >= 5000 * 4);
+    assert.equal(takeFloat32(5000)?.buffer, a.buffer);
+    assert.equal(takeFloat32(5000), null);
+    recycleBuffer(a.buffer as ArrayBuffer); // back again after being taken: pooled again
+    assert.equal(takeFloat32(5000)?.buffer, a.buffer);
+  });
 
   test("the pool holds at most maxBytes; lowering it drops what is past the cap; a bad cap is a ValueError", () => {
     try {
