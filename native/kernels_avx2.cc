@@ -16,20 +16,27 @@ namespace avx2 {
 
 constexpr int kMR = 6, kNR = 16;
 
-// c[6, 16] (=|+=) sum_k a[k, 0:6]^T b[k, 0:16]: 12 ymm accumulators.
-void gemmMicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool overwrite) {
+// c[6, 16] (=|+=) A[6, kc] @ b[kc, 0:16] in 12 ymm accumulators. kPacked: A is a packed panel,
+// element (r, k) at a[k * 6 + r]; otherwise A lies where it is, row r at a + r * lda.
+template <bool kPacked>
+inline void microTile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                      bool overwrite) {
   __m256 acc0[kMR], acc1[kMR];
+  const float* ar[kMR];
 #pragma GCC unroll 6
-  for (int r = 0; r < kMR; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  for (int r = 0; r < kMR; r++) {
+    acc0[r] = acc1[r] = _mm256_setzero_ps();
+    ar[r] = a + r * lda;
+  }
   for (int64_t k = 0; k < kc; k++) {
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < kMR; r++) {
-      const __m256 ar = _mm256_broadcast_ss(a + r);
-      acc0[r] = _mm256_fmadd_ps(ar, b0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(ar, b1, acc1[r]);
+      const __m256 av = _mm256_broadcast_ss(kPacked ? a + r : ar[r] + k);
+      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
     }
-    a += kMR;
+    if (kPacked) a += kMR;
     b += kNR;
   }
 #pragma GCC unroll 6
@@ -45,37 +52,15 @@ void gemmMicroKernel(int64_t kc, const float* a, const float* b, float* c, int64
   }
 }
 
+// c[6, 16] (=|+=) sum_k a[k, 0:6]^T b[k, 0:16] over a packed A panel.
+void gemmMicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool overwrite) {
+  microTile<true>(kc, a, 0, b, c, ldc, overwrite);
+}
+
 // c[6, 16] (=|+=) A[6, kc] @ b[kc, 0:16] with A's rows at a + r * lda (not packed).
 void gemmMicroKernelDirect(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                            bool overwrite) {
-  __m256 acc0[kMR], acc1[kMR];
-  const float* ar[kMR];
-#pragma GCC unroll 6
-  for (int r = 0; r < kMR; r++) {
-    acc0[r] = acc1[r] = _mm256_setzero_ps();
-    ar[r] = a + r * lda;
-  }
-  for (int64_t k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-    for (int r = 0; r < kMR; r++) {
-      const __m256 av = _mm256_broadcast_ss(ar[r] + k);
-      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
-    }
-    b += kNR;
-  }
-#pragma GCC unroll 6
-  for (int r = 0; r < kMR; r++) {
-    float* cr = c + r * ldc;
-    if (overwrite) {
-      _mm256_storeu_ps(cr, acc0[r]);
-      _mm256_storeu_ps(cr + 8, acc1[r]);
-    } else {
-      _mm256_storeu_ps(cr, _mm256_add_ps(acc0[r], _mm256_loadu_ps(cr)));
-      _mm256_storeu_ps(cr + 8, _mm256_add_ps(acc1[r], _mm256_loadu_ps(cr + 8)));
-    }
-  }
+  microTile<false>(kc, a, lda, b, c, ldc, overwrite);
 }
 
 }  // namespace avx2
