@@ -25,6 +25,18 @@ const GemmKernel& gemmKernel() {
   }
 }
 
+// c[mr, nr] (=|+=) the top-left corner of a whole tile computed into tmp (row stride ldt).
+static void keepTile(float* c, int64_t ldc, const float* tmp, int64_t ldt, int64_t mr, int64_t nr, bool overwrite) {
+  for (int64_t r = 0; r < mr; r++) {
+    float* cr = c + r * ldc;
+    const float* tr = tmp + r * ldt;
+    if (overwrite)
+      for (int64_t j = 0; j < nr; j++) cr[j] = tr[j];
+    else
+      for (int64_t j = 0; j < nr; j++) cr[j] += tr[j];
+  }
+}
+
 void gemmTile(const GemmKernel& g, int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr,
               int64_t nr, bool overwrite) {
   if (mr == g.MR && nr == g.NR) {
@@ -37,14 +49,7 @@ void gemmTile(const GemmKernel& g, int64_t kc, const float* ap, const float* bp,
   }
   alignas(64) float tmp[16 * 64];
   g.kernel(kc, ap, bp, tmp, g.NR, true);
-  for (int64_t r = 0; r < mr; r++) {
-    float* cr = c + r * ldc;
-    const float* tr = tmp + r * g.NR;
-    if (overwrite)
-      for (int64_t j = 0; j < nr; j++) cr[j] = tr[j];
-    else
-      for (int64_t j = 0; j < nr; j++) cr[j] += tr[j];
-  }
+  keepTile(c, ldc, tmp, g.NR, mr, nr, overwrite);
 }
 
 namespace {
@@ -162,14 +167,7 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
               // the b-panel is zero past nr: a whole tile in a temporary, nr columns kept
               alignas(64) float tmp[16 * 64];
               g.direct(kc, ablk + ir * a.rs, a.rs, bp, tmp, NR, true);
-              for (int64_t r = 0; r < MR; r++) {
-                float* cr = ct + r * ldc;
-                const float* tr = tmp + r * NR;
-                if (overwrite)
-                  for (int64_t j = 0; j < nr; j++) cr[j] = tr[j];
-                else
-                  for (int64_t j = 0; j < nr; j++) cr[j] += tr[j];
-              }
+              keepTile(ct, ldc, tmp, NR, MR, nr, overwrite);
             }
           }
           for (int64_t ir = fullRows; ir < mc; ir += MR) {
