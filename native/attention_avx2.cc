@@ -71,8 +71,9 @@ struct RowOps {
   }
 };
 
-// C[MR, 8 NV] (=|+= rowScale *) A[MR, K] @ B[K, 8 NV] in registers; `last` masks the final vector.
-template <int MR, int NV, bool kRowMajorA>
+// C[MR, 8 NV] (=|+= rowScale *) A[MR, K] @ B[K, 8 NV] in registers; with kMasked, `last` masks the
+// final vector (masked stores are slow on some cores, so a full tile uses plain ones).
+template <int MR, int NV, bool kRowMajorA, bool kMasked>
 inline void tileKernel(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t K,
                        bool accumulate, const float* rowScale, __m256i last) {
   __m256 acc[MR][NV];
@@ -82,7 +83,7 @@ inline void tileKernel(float* c, int64_t ldc, const float* a, int64_t lda, const
 #pragma GCC unroll 2
     for (int v = 0; v < NV; v++) {
       if (accumulate) {
-        const __m256 old = v == NV - 1 ? _mm256_maskload_ps(c + r * ldc + 8 * v, last) : _mm256_loadu_ps(c + r * ldc + 8 * v);
+        const __m256 old = kMasked && v == NV - 1 ? _mm256_maskload_ps(c + r * ldc + 8 * v, last) : _mm256_loadu_ps(c + r * ldc + 8 * v);
         acc[r][v] = _mm256_mul_ps(old, sc);
       } else {
         acc[r][v] = _mm256_setzero_ps();
@@ -95,7 +96,7 @@ inline void tileKernel(float* c, int64_t ldc, const float* a, int64_t lda, const
   for (int64_t k = 0; k < K; k++) {
     __m256 bv[NV];
 #pragma GCC unroll 2
-    for (int v = 0; v < NV; v++) bv[v] = v == NV - 1 ? _mm256_maskload_ps(b + 8 * v, last) : _mm256_loadu_ps(b + 8 * v);
+    for (int v = 0; v < NV; v++) bv[v] = kMasked && v == NV - 1 ? _mm256_maskload_ps(b + 8 * v, last) : _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
       const __m256 av = _mm256_broadcast_ss(kRowMajorA ? ar[r] + k : a + r);
@@ -109,7 +110,7 @@ inline void tileKernel(float* c, int64_t ldc, const float* a, int64_t lda, const
   for (int r = 0; r < MR; r++) {
 #pragma GCC unroll 2
     for (int v = 0; v < NV; v++) {
-      if (v == NV - 1) _mm256_maskstore_ps(c + r * ldc + 8 * v, last, acc[r][v]);
+      if (kMasked && v == NV - 1) _mm256_maskstore_ps(c + r * ldc + 8 * v, last, acc[r][v]);
       else _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);
     }
   }
@@ -118,8 +119,14 @@ inline void tileKernel(float* c, int64_t ldc, const float* a, int64_t lda, const
 template <int MR, bool kRowMajorA>
 inline void tileRows(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t K,
                      bool accumulate, const float* rowScale, int nv, __m256i last) {
-  if (nv == 1) tileKernel<MR, 1, kRowMajorA>(c, ldc, a, lda, b, ldb, K, accumulate, rowScale, last);
-  else tileKernel<MR, 2, kRowMajorA>(c, ldc, a, lda, b, ldb, K, accumulate, rowScale, last);
+  const bool masked = _mm256_movemask_ps(_mm256_castsi256_ps(last)) != 0xff;
+  if (nv == 1) {
+    if (masked) tileKernel<MR, 1, kRowMajorA, true>(c, ldc, a, lda, b, ldb, K, accumulate, rowScale, last);
+    else tileKernel<MR, 1, kRowMajorA, false>(c, ldc, a, lda, b, ldb, K, accumulate, rowScale, last);
+  } else {
+    if (masked) tileKernel<MR, 2, kRowMajorA, true>(c, ldc, a, lda, b, ldb, K, accumulate, rowScale, last);
+    else tileKernel<MR, 2, kRowMajorA, false>(c, ldc, a, lda, b, ldb, K, accumulate, rowScale, last);
+  }
 }
 
 // C[M, N] (=|+= rowScale *) A[M, K] @ B[K, N] by 6 x 16 register tiles.
