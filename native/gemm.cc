@@ -181,10 +181,45 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
   }
 }
 
+// One row of C: c[0, j] (=|+=) sum_k a[0, k] B[k, j] (a bias gradient's column sums, a vector times
+// a matrix) in one pass over B, no packing. Each c[j] is summed over k in order by one thread, so
+// the bits do not depend on the thread count.
+void gemvRow(float* c, View a, View b, int64_t N, int64_t K, bool accumulate, int maxThreads) {
+  constexpr int64_t kBlock = 256;  // columns summed at once in a stack accumulator (row-major B)
+  const double flops = 2.0 * static_cast<double>(N) * static_cast<double>(K);
+  const int threads = static_cast<int>(std::min<double>(maxThreads, std::max(1.0, flops / 1e6)));
+  auto part = [&](int tid, int nth) {
+    const int64_t j0 = N * tid / nth, j1 = N * (tid + 1) / nth;
+    if (b.cs == 1) {
+      alignas(64) float acc[kBlock];
+      for (int64_t jb = j0; jb < j1; jb += kBlock) {
+        const int64_t nj = std::min(kBlock, j1 - jb);
+        for (int64_t j = 0; j < nj; j++) acc[j] = accumulate ? c[jb + j] : 0.0f;
+        for (int64_t k = 0; k < K; k++) {
+          const float ak = a.p[k * a.cs];
+          const float* brow = b.p + k * b.rs + jb;
+          for (int64_t j = 0; j < nj; j++) acc[j] += ak * brow[j];
+        }
+        std::memcpy(c + jb, acc, sizeof(float) * static_cast<size_t>(nj));
+      }
+    } else {
+      for (int64_t j = j0; j < j1; j++) {
+        float s = accumulate ? c[j] : 0.0f;
+        const float* bcol = b.p + j * b.cs;
+        for (int64_t k = 0; k < K; k++) s += a.p[k * a.cs] * bcol[k * b.rs];
+        c[j] = s;
+      }
+    }
+  };
+  if (threads <= 1) part(0, 1);
+  else parallelRun(threads, part);
+}
+
 void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, int64_t K, bool accumulate,
                    int maxThreads) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) { zeroOrKeep(c, ldc, M, N, accumulate); return; }
+  if (M == 1) { gemvRow(c, a, b, N, K, accumulate, maxThreads); return; }
   const GemmKernel& g = gemmKernel();
   const size_t packedBSize = static_cast<size_t>(g.KC) * static_cast<size_t>(((std::min<int64_t>(g.NC, N) + g.NR - 1) / g.NR) * g.NR);
   float* packedB = scratch(ScratchSlot::GemmB, packedBSize);
