@@ -65,7 +65,8 @@ inline void dropoutRow(float* keep, uint32_t k0, uint32_t k1, uint64_t base, int
   }
 }
 
-// kt[(unit * nkb + kb) * D * kBc + d * kBc + j] = x[unit][kb * kBc + j][d], zero past S.
+// kt[(unit * nkb + kb) * D * kBc + d * kBc + j] = x[unit][kb * kBc + j][d], zero past S to the
+// block's computed width (blockWidth); columns past that are never read.
 inline void packTransposedBlocks(float* kt, const float* x, int64_t units, int64_t S, int64_t D) {
   const int64_t nkb = (S + kBc - 1) / kBc;
   parallelFor(units * nkb, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * kBc, 1)), [&](int64_t begin, int64_t end) {
@@ -75,13 +76,14 @@ inline void packTransposedBlocks(float* kt, const float* x, int64_t units, int64
       const float* src = x + (unit * S + j0) * D;
       for (int64_t j = 0; j < bc; j++)
         for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * D + d];
-      for (int64_t d = 0; d < D; d++)
-        for (int64_t j = bc; j < kBc; j++) dst[d * kBc + j] = 0.0f;
+      for (int64_t d = 0, bw = blockWidth(bc); d < D; d++)
+        for (int64_t j = bc; j < bw; j++) dst[d * kBc + j] = 0.0f;
     }
   });
 }
 
-// qt[(unit * nqt + t) * D * kBr + d * kBr + r] = scale * x[unit][t * kBr + r][d], zero past L.
+// qt[(unit * nqt + t) * D * kBr + d * kBr + r] = scale * x[unit][t * kBr + r][d] for rows before L
+// (the tile products read only a tile's rows, so rows past L are left unwritten).
 inline void packQueryTiles(float* qt, const float* x, int64_t units, int64_t L, int64_t D, float scale) {
   const int64_t nqt = (L + kBr - 1) / kBr;
   parallelFor(units * nqt, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * kBr, 1)), [&](int64_t begin, int64_t end) {
@@ -91,18 +93,14 @@ inline void packQueryTiles(float* qt, const float* x, int64_t units, int64_t L, 
       const float* src = x + (unit * L + i0) * D;
       for (int64_t r = 0; r < rows; r++)
         for (int64_t d = 0; d < D; d++) dst[d * kBr + r] = scale * src[r * D + d];
-      for (int64_t d = 0; d < D; d++)
-        for (int64_t r = rows; r < kBr; r++) dst[d * kBr + r] = 0.0f;
     }
   });
 }
 
-// One query tile: qp[d * kBr + r] = scale * x[r][d], zero for rows <= r < kBr.
+// One query tile: qp[d * kBr + r] = scale * x[r][d] for r < rows (rows past it are never read).
 inline void packQueryTile(float* qp, const float* x, int64_t rows, int64_t D, float scale) {
   for (int64_t r = 0; r < rows; r++)
     for (int64_t d = 0; d < D; d++) qp[d * kBr + r] = scale * x[r * D + d];
-  for (int64_t d = 0; d < D; d++)
-    for (int64_t r = rows; r < kBr; r++) qp[d * kBr + r] = 0.0f;
 }
 
 inline void zeroFill(float* x, int64_t n) {
@@ -187,10 +185,14 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
 void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                        const float* v, const float* out, const float* lse, const AttentionParams& p) {
   const int64_t B = p.B, H = p.H, Hkv = p.Hkv, L = p.L, S = p.S, D = p.D, Dv = p.Dv;
-  zeroFill(dq, B * H * L * D);
-  zeroFill(dk, B * Hkv * S * D);
-  zeroFill(dv, B * Hkv * S * Dv);
-  if (B == 0 || H == 0 || L == 0 || S == 0) return;
+  if (B == 0 || H == 0 || L == 0 || S == 0) {
+    zeroFill(dq, B * H * L * D);
+    zeroFill(dk, B * Hkv * S * D);
+    zeroFill(dv, B * Hkv * S * Dv);
+    return;
+  }
+  // No zero-fill: the first product into each dQ tile (key block 0, which every query tile reads)
+  // and into each dK / dV block overwrites; a key block no query reads is zeroed.
   const int64_t group = H / Hkv, nqt = (L + kBr - 1) / kBr, nkb = (S + kBc - 1) / kBc;
   const size_t qtSize = static_cast<size_t>(B * H * nqt * kBr);
   float* qT = scratch(ScratchSlot::AttnA, qtSize * static_cast<size_t>(D + Dv) + static_cast<size_t>(B * H * L));
@@ -212,7 +214,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   const float keepScale = p.dropoutP < 1.0 ? static_cast<float>(1.0 / (1.0 - p.dropoutP)) : 0.0f;
   std::atomic<bool> failed{false};
 
-  // kT [D, kBc], vT [Dv, kBc]: key block kb of kv unit bk transposed, zero past S.
+  // kT [D, kBc], vT [Dv, kBc]: key block kb of kv unit bk transposed, zero past S to blockWidth.
   auto packKeyBlock = [&](float* kT, float* vT, int64_t bk, int64_t j0, int64_t bc) {
     const float* kblk = k + (bk * S + j0) * D;
     const float* vblk = v + (bk * S + j0) * Dv;
@@ -220,8 +222,8 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       for (int64_t d = 0; d < D; d++) kT[d * kBc + j] = kblk[j * D + d];
       for (int64_t c = 0; c < Dv; c++) vT[c * kBc + j] = vblk[j * Dv + c];
     }
-    for (int64_t d = 0; d < D + Dv; d++)
-      for (int64_t j = bc; j < kBc; j++) kT[d * kBc + j] = 0.0f;
+    for (int64_t d = 0, bw = blockWidth(bc); d < D + Dv; d++)
+      for (int64_t j = bc; j < bw; j++) kT[d * kBc + j] = 0.0f;
   };
 
   // Query tile qt of head bh against key block kb (packed in kT / vT): sbuf = dropout(P),
@@ -282,6 +284,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
     const float* kblk = k + (bk * S + j0) * D;
     float* dkBlk = dk + (bk * S + j0) * D;
     float* dvBlk = dv + (bk * S + j0) * Dv;
+    bool firstKv = true;
     for (int64_t h = (bk % Hkv) * group; h < (bk % Hkv + 1) * group; h++) {
       const int64_t bh = b * H + h;
       for (int64_t qt = firstTile(kb); qt < nqt; qt++) {
@@ -289,11 +292,16 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
         float* dsbuf = dqOut == nullptr && dsStore ? dsTile(bh, qt, kb) : sbuf + kBr * kBc;
         tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
         // dV[bc, Dv] += Pd^T @ dO;  dK[bc, D] += dS^T @ Q;  dQ[rows, D] += dS @ K_blk
-        TileOps::gemmK(dvBlk, Dv, sbuf, kBc, dout + (bh * L + i0) * Dv, Dv, bc, Dv, rows, true, nullptr);
-        TileOps::gemmK(dkBlk, D, dsbuf, kBc, q + (bh * L + i0) * D, D, bc, D, rows, true, nullptr);
+        TileOps::gemmK(dvBlk, Dv, sbuf, kBc, dout + (bh * L + i0) * Dv, Dv, bc, Dv, rows, !firstKv, nullptr);
+        TileOps::gemmK(dkBlk, D, dsbuf, kBc, q + (bh * L + i0) * D, D, bc, D, rows, !firstKv, nullptr);
+        firstKv = false;
         if (dqOut != nullptr)
-          TileOps::gemmR(dqOut + (bh * L + i0) * D, D, dsbuf, kBc, kblk, D, rows, D, bc, true, nullptr);
+          TileOps::gemmR(dqOut + (bh * L + i0) * D, D, dsbuf, kBc, kblk, D, rows, D, bc, kb > 0, nullptr);
       }
+    }
+    if (firstKv) {
+      std::memset(dkBlk, 0, sizeof(float) * static_cast<size_t>(bc * D));
+      std::memset(dvBlk, 0, sizeof(float) * static_cast<size_t>(bc * Dv));
     }
   };
 
@@ -306,7 +314,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       for (int64_t kb = 0; kb < nkb; kb++) {
         if (firstTile(kb) > qt) continue;
         const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
-        TileOps::gemmR(dqTile, D, dsTile(bh, qt, kb), kBc, k + (bk * S + j0) * D, D, rows, D, bc, true, nullptr);
+        TileOps::gemmR(dqTile, D, dsTile(bh, qt, kb), kBc, k + (bk * S + j0) * D, D, rows, D, bc, kb > 0, nullptr);
       }
       return;
     }
@@ -321,7 +329,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
       packKeyBlock(kT, vT, bk, j0, bc);
       tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
-      TileOps::gemmR(dqTile, D, dsbuf, kBc, k + (bk * S + j0) * D, D, rows, D, bc, true, nullptr);
+      TileOps::gemmR(dqTile, D, dsbuf, kBc, k + (bk * S + j0) * D, D, rows, D, bc, kb > 0, nullptr);
     }
   };
 
