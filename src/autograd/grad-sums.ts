@@ -15,7 +15,7 @@
  */
 import type { Backend } from "../backend/backend.js";
 import { getBackend, jsBackend } from "../backend/registry.js";
-import { allocate, type FloatArray } from "../tensor/dtype.js";
+import { allocate, allocateUninit, type FloatArray } from "../tensor/dtype.js";
 import { ShapeError, fmtShape } from "../tensor/errors.js";
 import { numel, sameShape } from "../tensor/shape.js";
 import { Tensor, type BlockGrad } from "../tensor/tensor.js";
@@ -37,6 +37,12 @@ export function addTensors(out: Tensor, a: Tensor, b: Tensor): Tensor {
 export function zerosLike(t: Tensor): Tensor {
   const dtype = t.dtype === "float64" ? "float64" : "float32";
   return new Tensor(allocate(dtype, t.size), t.shape, dtype);
+}
+
+/** A new tensor shaped like t whose every element the caller writes (not zero-filled). */
+function uninitLike(t: Tensor): Tensor {
+  const dtype = t.dtype === "float64" ? "float64" : "float32";
+  return new Tensor(allocateUninit(dtype, t.size), t.shape, dtype);
 }
 
 /** out[0:n] = a[0:n] + b[0:n] (views of float arrays). */
@@ -86,8 +92,9 @@ export function checkGradShape(g: Tensor | BlockGrad, like: Tensor, op: string, 
 export class GradSums {
   private readonly owned = new Set<Tensor>();
 
-  private fresh(like: Tensor): Tensor {
-    const t = zerosLike(like);
+  /** A new owned sum: zero, or uninitialized when the caller writes all of it. */
+  private fresh(like: Tensor, zero = true): Tensor {
+    const t = zero ? zerosLike(like) : uninitLike(like);
     this.owned.add(t);
     return t;
   }
@@ -105,11 +112,11 @@ export class GradSums {
       return t;
     }
     if (acc === null) return g;
-    return addTensors(this.owned.has(acc) ? acc : this.fresh(acc), acc, g);
+    return addTensors(this.owned.has(acc) ? acc : this.fresh(acc, false), acc, g);
   }
 
   private copy(t: Tensor): Tensor {
-    const c = this.fresh(t);
+    const c = this.fresh(t, false);
     (c.data as FloatArray).set(t.data as FloatArray);
     return c;
   }
