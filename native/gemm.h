@@ -35,6 +35,9 @@ struct GemmKernel {
   int KC, MC, NC;  // cache blocks: a [MC, KC] block stays in L2, a [KC, NC] panel in L3
   const EdgeKernel* edge = nullptr;  // edge[mr] for 1 <= mr <= MR, or null: edges through a temporary tile
   DirectKernel direct = nullptr;     // or null: A is always packed
+  // The micro-kernel reading a column-major A where it lies (element (r, k) at a[k * lda + r]), or
+  // null: such an A is packed.
+  DirectKernel directT = nullptr;
 };
 
 // The micro-kernel of the instruction set in effect (activeIsa()).

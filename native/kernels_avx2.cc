@@ -16,13 +16,18 @@ namespace avx2 {
 
 constexpr int kMR = 6, kNR = 16;
 
-// c[6, 16] (=|+=) A[6, kc] @ b[kc, 0:16] in 12 ymm accumulators. kPacked: A is a packed panel,
-// element (r, k) at a[k * 6 + r]; otherwise A lies where it is, row r at a + r * lda.
-template <bool kPacked>
+// Where the micro-kernel reads A: a packed panel (element (r, k) at a[k * 6 + r]), a row-major A
+// where it lies (row r at a + r * lda, its k contiguous), or a column-major A where it lies
+// (element (r, k) at a[k * lda + r]: the transposed operand of a weight gradient).
+enum class ALayout { Packed, RowMajor, ColMajor };
+
+// c[6, 16] (=|+=) A[6, kc] @ b[kc, 0:16] in 12 ymm accumulators, A read as kLayout says.
+template <ALayout kLayout>
 inline void microTile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                       bool overwrite) {
   __m256 acc0[kMR], acc1[kMR];
   const float* ar[kMR];
+  const int64_t step = kLayout == ALayout::Packed ? kMR : lda;  // from one k to the next (k-major A)
 #pragma GCC unroll 6
   for (int r = 0; r < kMR; r++) {
     acc0[r] = acc1[r] = _mm256_setzero_ps();
@@ -32,11 +37,11 @@ inline void microTile(int64_t kc, const float* a, int64_t lda, const float* b, f
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < kMR; r++) {
-      const __m256 av = _mm256_broadcast_ss(kPacked ? a + r : ar[r] + k);
+      const __m256 av = _mm256_broadcast_ss(kLayout == ALayout::RowMajor ? ar[r] + k : a + r);
       acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
       acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
     }
-    if (kPacked) a += kMR;
+    if (kLayout != ALayout::RowMajor) a += step;
     b += kNR;
   }
 #pragma GCC unroll 6
@@ -54,13 +59,19 @@ inline void microTile(int64_t kc, const float* a, int64_t lda, const float* b, f
 
 // c[6, 16] (=|+=) sum_k a[k, 0:6]^T b[k, 0:16] over a packed A panel.
 void gemmMicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool overwrite) {
-  microTile<true>(kc, a, 0, b, c, ldc, overwrite);
+  microTile<ALayout::Packed>(kc, a, kMR, b, c, ldc, overwrite);
 }
 
 // c[6, 16] (=|+=) A[6, kc] @ b[kc, 0:16] with A's rows at a + r * lda (not packed).
 void gemmMicroKernelDirect(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                            bool overwrite) {
-  microTile<false>(kc, a, lda, b, c, ldc, overwrite);
+  microTile<ALayout::RowMajor>(kc, a, lda, b, c, ldc, overwrite);
+}
+
+// c[6, 16] (=|+=) A[6, kc] @ b[kc, 0:16] with A's element (r, k) at a[k * lda + r] (not packed).
+void gemmMicroKernelDirectT(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                            bool overwrite) {
+  microTile<ALayout::ColMajor>(kc, a, lda, b, c, ldc, overwrite);
 }
 
 }  // namespace avx2
@@ -73,8 +84,9 @@ namespace qkv {
 
 const GemmKernel& gemmKernelAvx2() {
 #if QKV_HAVE_X86
+  static const bool packA = std::getenv("QKV_GEMM_PACK_A") != nullptr;
   static const GemmKernel k{avx2::gemmMicroKernel, avx2::kMR, avx2::kNR, 256, 144, 3072, nullptr,
-                            std::getenv("QKV_GEMM_PACK_A") != nullptr ? nullptr : avx2::gemmMicroKernelDirect};
+                            packA ? nullptr : avx2::gemmMicroKernelDirect, packA ? nullptr : avx2::gemmMicroKernelDirectT};
   return k;
 #else
   return gemmKernelScalar();
