@@ -89,42 +89,49 @@ void layerNormForward(float* out, float* mean, float* rstd, const float* x, cons
 void layerNormBackward(float* dx, float* dweight, float* dbias, const float* dy, const float* x, const float* mean,
                        const float* rstd, const float* weight, int64_t rows, int64_t cols) {
   // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * weight, xhat = (x - mean) * rstd.
-  parallelFor(rows, rowGrain(cols), [&](int64_t begin, int64_t end) {
+  // dweight = sum over rows of dy * xhat, dbias = sum of dy: per chunk of kChunkRows rows in float
+  // (vectorized), the chunks then summed in order in double. The chunks do not depend on the thread
+  // count, so neither do the bits.
+  constexpr int64_t kChunkRows = 64;
+  const int64_t chunks = (rows + kChunkRows - 1) / kChunkRows;
+  const bool colSums = dweight != nullptr || dbias != nullptr;
+  std::vector<float> partial(colSums ? static_cast<size_t>(chunks * 2 * cols) : 0);
+  parallelFor(chunks, std::max<int64_t>(1, rowGrain(cols) / kChunkRows), [&](int64_t begin, int64_t end) {
     std::vector<float> gbuf(static_cast<size_t>(cols));
     float* g = gbuf.data();
-    for (int64_t r = begin; r < end; r++) {
-      const float* xr = x + r * cols;
-      float* dr = dx + r * cols;
-      const float m = mean[r], rs = rstd[r];
-      double sg = 0.0, sgx = 0.0;
-      gradSums(g, dy + r * cols, xr, weight, m, rs, cols, &sg, &sgx);
-      const float mg = cols > 0 ? static_cast<float>(sg / static_cast<double>(cols)) : 0.0f;
-      const float mgx = cols > 0 ? static_cast<float>(sgx / static_cast<double>(cols)) : 0.0f;
-      for (int64_t j = 0; j < cols; j++) dr[j] = rs * (g[j] - mg - (xr[j] - m) * rs * mgx);
-    }
-  });
-  if (dweight == nullptr && dbias == nullptr) return;
-  // Column sums, in blocks of columns so each task reads rows of contiguous floats.
-  constexpr int64_t kCols = 256;
-  const int64_t blocks = (cols + kCols - 1) / kCols;
-  parallelFor(blocks, std::max<int64_t>(1, kGrain / std::max<int64_t>(rows * kCols, 1)), [&](int64_t begin, int64_t end) {
-    alignas(64) double sw[kCols], sb[kCols];
-    for (int64_t blk = begin; blk < end; blk++) {
-      const int64_t j0 = blk * kCols, nj = std::min(kCols, cols - j0);
-      for (int64_t j = 0; j < kCols; j++) sw[j] = sb[j] = 0.0;
-      for (int64_t r = 0; r < rows; r++) {
-        const float* xr = x + r * cols + j0;
-        const float* gr = dy + r * cols + j0;
+    for (int64_t c = begin; c < end; c++) {
+      float* pw = colSums ? partial.data() + c * 2 * cols : nullptr;
+      float* pb = colSums ? pw + cols : nullptr;
+      if (colSums) std::fill(pw, pw + 2 * cols, 0.0f);
+      for (int64_t r = c * kChunkRows, rEnd = std::min(rows, r + kChunkRows); r < rEnd; r++) {
+        const float* xr = x + r * cols;
+        const float* gr = dy + r * cols;
+        float* dr = dx + r * cols;
         const float m = mean[r], rs = rstd[r];
-        for (int64_t j = 0; j < nj; j++) {
-          sw[j] += static_cast<double>(gr[j]) * static_cast<double>((xr[j] - m) * rs);
-          sb[j] += static_cast<double>(gr[j]);
+        double sg = 0.0, sgx = 0.0;
+        gradSums(g, gr, xr, weight, m, rs, cols, &sg, &sgx);
+        const float mg = cols > 0 ? static_cast<float>(sg / static_cast<double>(cols)) : 0.0f;
+        const float mgx = cols > 0 ? static_cast<float>(sgx / static_cast<double>(cols)) : 0.0f;
+        for (int64_t j = 0; j < cols; j++) dr[j] = rs * (g[j] - mg - (xr[j] - m) * rs * mgx);
+        if (colSums) {
+          for (int64_t j = 0; j < cols; j++) {
+            pw[j] += gr[j] * ((xr[j] - m) * rs);
+            pb[j] += gr[j];
+          }
         }
       }
-      for (int64_t j = 0; j < nj; j++) {
-        if (dweight != nullptr) dweight[j0 + j] = static_cast<float>(sw[j]);
-        if (dbias != nullptr) dbias[j0 + j] = static_cast<float>(sb[j]);
+    }
+  });
+  if (!colSums) return;
+  parallelFor(cols, std::max<int64_t>(1, kGrain / std::max<int64_t>(chunks, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; j++) {
+      double sw = 0.0, sb = 0.0;
+      for (int64_t c = 0; c < chunks; c++) {
+        sw += static_cast<double>(partial[static_cast<size_t>(c * 2 * cols + j)]);
+        sb += static_cast<double>(partial[static_cast<size_t>(c * 2 * cols + cols + j)]);
       }
+      if (dweight != nullptr) dweight[j] = static_cast<float>(sw);
+      if (dbias != nullptr) dbias[j] = static_cast<float>(sb);
     }
   });
 }
