@@ -49,6 +49,16 @@ export function scalar(value: number, dtype: DType): Tensor {
 /** Sums a broadcast gradient back down to `shape` (NumPy broadcasting in reverse). */
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g;
+  const cols = trailingCols(g.shape, shape);
+  if (cols !== null && g.size > 0) {
+    // shape is g's trailing dims behind broadcast ones: column sums of g as [R, cols], on the
+    // backend (ones[1, R] @ g[R, cols], each column summed over the rows in order)
+    const out = emptyUninit(shape, g.dtype);
+    const R = g.size / cols;
+    const ones = allocateUninit(g.dtype, R).fill(1) as FloatArray;
+    backendFor(g.dtype).matmul(fdata(out), ones, fdata(g), 1, 1, cols, R, false, false, 0, 0, false);
+    return out;
+  }
   const out = empty(shape, g.dtype);
   const od = fdata(out), gd = fdata(g);
   const rank = g.shape.length;
@@ -73,6 +83,21 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
     }
   }
   return out;
+}
+
+/**
+ * When `shape` keeps only trailing dims of `gShape` (the rest broadcast: missing or 1), the
+ * number of elements of those trailing dims; else null.
+ */
+function trailingCols(gShape: Shape, shape: Shape): number | null {
+  const off = gShape.length - shape.length;
+  if (off < 0) return null;
+  let k = gShape.length; // the first kept dim of gShape
+  while (k > off && shape[k - 1 - off] === gShape[k - 1]) k--;
+  for (let d = off; d < k; d++) if (shape[d - off] !== 1) return null;
+  let cols = 1;
+  for (let d = k; d < gShape.length; d++) cols *= gShape[d]!;
+  return cols;
 }
 
 /** Throws a ValueError unless `p` is a probability in [0, 1). */
