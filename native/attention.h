@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "inline.h"
+
 namespace qkv {
 
 // The sizes and options of one attention call (see AttentionArgs in src/backend/backend.ts).
@@ -43,7 +45,7 @@ inline uint32_t dropThreshold(double p) {
 }
 
 // exp(x) in float (Cephes polynomial, ~1 ulp), branch-free so loops over it vectorize; 0 for x <= -88.
-inline float expApprox(float x) {
+QKV_ALWAYS_INLINE float expApprox(float x) {
   x = x < -88.0f ? -88.0f : (x > 88.5f ? 88.5f : x);
   const float t = x * 1.44269504088896341f + 12582912.0f;  // round(x / ln 2) in the low mantissa bits
   const float n = t - 12582912.0f;

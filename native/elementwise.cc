@@ -1,7 +1,8 @@
 // Elementwise kernels. Each op is a tight loop over contiguous runs, compiled per instruction set
 // (elementwise_impl.h) so that it vectorizes for the widest one the CPU has; large arrays are split
 // over the thread pool. exp, erf, gelu and sigmoid use the branch-free approximations below (a few
-// ulp), which vectorize where libm's calls do not.
+// ulp), which vectorize where libm's calls do not; they are forced inline (inline.h) so that the
+// loops calling them do.
 #include "elementwise.h"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "attention.h"
 #include "cpu.h"
+#include "inline.h"
 #include "pool.h"
 
 namespace qkv {
@@ -21,10 +23,10 @@ namespace {
 constexpr int64_t kGrain = 1 << 15;  // elements per task worth waking a thread for
 
 // exp(v) with libm's overflow to +inf; expApprox elsewhere (0 below -88, where exp is subnormal).
-inline float expFast(float v) { return v > 88.7228394f ? std::numeric_limits<float>::infinity() : expApprox(v); }
+QKV_ALWAYS_INLINE float expFast(float v) { return v > 88.7228394f ? std::numeric_limits<float>::infinity() : expApprox(v); }
 
 // erf(v) for |v| <= 1 as v P(v^2) / Q(v^2) (v clamped to [-4, 4], where erf is +-1 in float).
-inline float erfRational(float v) {
+QKV_ALWAYS_INLINE float erfRational(float v) {
   const float x = v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
   const float x2 = x * x;
   float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
@@ -42,7 +44,7 @@ inline float erfRational(float v) {
 
 // erfc(z) for z >= 0 (z clamped to 10, where erfc underflows) as t exp(-z^2 + P(t)), t = 1 / (1 + z/2):
 // the Chebyshev fit of Numerical Recipes' erfcc, relative error below 6e-6 in float.
-inline float erfcPositive(float z) {
+QKV_ALWAYS_INLINE float erfcPositive(float z) {
   z = z > 10.0f ? 10.0f : z;
   const float t = 1.0f / (1.0f + 0.5f * z);
   float p = 0.17087277f;
@@ -60,7 +62,7 @@ inline float erfcPositive(float z) {
 
 // erf(v): the rational form for |v| <= 1, 1 - erfc(|v|) with v's sign beyond; absolute error
 // below 2.1e-7 (4 ulp) against erf in double, relative below 3e-7. NaN stays NaN.
-inline float erfApprox(float v) {
+QKV_ALWAYS_INLINE float erfApprox(float v) {
   const float a = v < 0.0f ? -v : v;
   const float tail = 1.0f - erfcPositive(a);
   return a > 1.0f ? (v < 0.0f ? -tail : tail) : erfRational(v);
@@ -68,7 +70,7 @@ inline float erfApprox(float v) {
 
 // gelu(v) = v Phi(v) with Phi(v) = erfc(-v / sqrt 2) / 2 taken from erfc on the side where it is
 // small, so that the tail v -> -inf keeps its relative accuracy (1 + erf there would cancel).
-inline float geluErf(float v) {
+QKV_ALWAYS_INLINE float geluErf(float v) {
   const float c = 0.5f * erfcPositive((v < 0.0f ? -v : v) * 0.70710678118654752f);  // Phi(-|v|)
   return v * (v < 0.0f ? c : 1.0f - c);
 }

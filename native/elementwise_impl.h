@@ -9,7 +9,7 @@ void mapUnary(float* out, const float* x, int64_t n, F f) {
   });
 }
 
-inline float sigmoidf(float v) { return 1.0f / (1.0f + expFast(-v)); }
+QKV_ALWAYS_INLINE float sigmoidf(float v) { return 1.0f / (1.0f + expFast(-v)); }
 
 inline float maxNan(float a, float b) { return a != a ? a : (b != b ? b : (a > b ? a : b)); }
 inline float minNan(float a, float b) { return a != a ? a : (b != b ? b : (a < b ? a : b)); }
