@@ -1,8 +1,8 @@
 // Elementwise kernels. Each op is a tight loop over contiguous runs, compiled per instruction set
 // (elementwise_impl.h) so that it vectorizes for the widest one the CPU has; large arrays are split
-// over the thread pool. exp, erf, gelu and sigmoid use the branch-free approximations below (a few
-// ulp), which vectorize where libm's calls do not; they are forced inline (inline.h) so that the
-// loops calling them do.
+// over the thread pool. exp, erf, gelu, gelu's derivative and sigmoid use the branch-free
+// approximations below (a few ulp), which vectorize where libm's calls do not; they are forced
+// inline (inline.h) so that the loops calling them do.
 #include "elementwise.h"
 
 #include <algorithm>
@@ -75,6 +75,18 @@ QKV_ALWAYS_INLINE float geluErf(float v) {
   return v * (v < 0.0f ? c : 1.0f - c);
 }
 
+// gelu'(v) = Phi(v) + v phi(v), phi(v) = exp(-v^2 / 2) / sqrt(2 pi): the exact GELU's derivative,
+// branch-free. Phi from erfc on the side where it is small, as geluErf. v phi(v) is 0 in float past
+// |v| = 14, so it takes v clamped to [-20, 20]: +-inf give the limits 1 and 0, not inf * 0 (NaN
+// stays NaN). Each term is within about (8 + 2.3 v^2) 2^-24 relative: v^2 rounded in exp's
+// argument turns into relative error (the bound is derived in test/backend/gelu-reference.ts).
+QKV_ALWAYS_INLINE float geluErfDerivative(float v) {
+  const float c = 0.5f * erfcPositive((v < 0.0f ? -v : v) * 0.70710678118654752f);  // Phi(-|v|)
+  const float w = v > 20.0f ? 20.0f : (v < -20.0f ? -20.0f : v);
+  const float xphi = w * 0.39894228040143268f * expApprox(-0.5f * w * w);
+  return (v < 0.0f ? c : 1.0f - c) + xphi;
+}
+
 namespace isa_scalar {
 #include "elementwise_impl.h"
 }  // namespace isa_scalar
@@ -113,7 +125,8 @@ bool parseUnaryOp(const char* name, UnaryOp* op) {
 bool parseBinaryOp(const char* name, BinaryOp* op) {
   static const struct { const char* name; BinaryOp op; } table[] = {
       {"add", BinaryOp::Add}, {"sub", BinaryOp::Sub}, {"mul", BinaryOp::Mul}, {"div", BinaryOp::Div},
-      {"pow", BinaryOp::Pow}, {"maximum", BinaryOp::Maximum}, {"minimum", BinaryOp::Minimum}};
+      {"pow", BinaryOp::Pow}, {"maximum", BinaryOp::Maximum}, {"minimum", BinaryOp::Minimum},
+      {"geluErfGrad", BinaryOp::GeluErfGrad}};
   for (const auto& e : table)
     if (std::strcmp(e.name, name) == 0) { *op = e.op; return true; }
   return false;

@@ -8,7 +8,8 @@ namespace qkv {
 enum class UnaryOp {
   Neg, Exp, Log, Sqrt, Rsqrt, Tanh, Erf, Abs, Relu, Sigmoid, GeluErf, GeluTanh, Sin, Cos, Square, Reciprocal, Sign, Elu
 };
-enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
+// GeluErfGrad: a * gelu'(b), the exact GELU's backward (a the incoming gradient, b the input).
+enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, GeluErfGrad };
 
 // Parses the op names of the TypeScript Backend interface; false when unknown.
 bool parseUnaryOp(const char* name, UnaryOp* op);

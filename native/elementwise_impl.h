@@ -1,6 +1,6 @@
 // The elementwise loops, written once and compiled per instruction set: included inside
 // namespace qkv::<anonymous>::isa_<name> (so the plain loops vectorize for that instruction set).
-// Needs kGrain, parallelFor, expFast, erfApprox and geluErf in scope. No include guard on purpose.
+// Needs kGrain, parallelFor, expFast, erfApprox, geluErf and geluErfDerivative in scope. No include guard on purpose.
 
 template <typename F>
 void mapUnary(float* out, const float* x, int64_t n, F f) {
@@ -104,5 +104,7 @@ void binaryOp(BinaryOp op, float* out, const float* a, const float* b, const std
     case BinaryOp::Pow: return mapBinary(out, a, b, shape, sa, sb, [](float x, float y) { return std::pow(x, y); });
     case BinaryOp::Maximum: return mapBinary(out, a, b, shape, sa, sb, maxNan);
     case BinaryOp::Minimum: return mapBinary(out, a, b, shape, sa, sb, minNan);
+    case BinaryOp::GeluErfGrad:
+      return mapBinary(out, a, b, shape, sa, sb, [](float g, float x) { return g * geluErfDerivative(x); });
   }
 }

@@ -15,8 +15,13 @@ export type UnaryOp =
   | "neg" | "exp" | "log" | "sqrt" | "rsqrt" | "tanh" | "erf" | "abs" | "relu" | "sigmoid"
   | "geluErf" | "geluTanh" | "sin" | "cos" | "square" | "reciprocal" | "sign" | "elu";
 
-/** Elementwise binary kernels with broadcasting (a closed set). */
-export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum";
+/**
+ * Elementwise binary kernels with broadcasting (a closed set). `geluErfGrad` is the exact GELU's
+ * backward, a · gelu'(b) with a the incoming gradient and b the input (PyTorch's
+ * gelu_backward(grad, self)): gelu'(x) = Φ(x) + x φ(x) = (1 + erf(x / √2)) / 2 + x e^(-x² / 2) / √(2π),
+ * taken at its limits 1 and 0 for x = +Infinity and -Infinity.
+ */
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "geluErfGrad";
 
 /**
  * Sizes and options of one attention call.

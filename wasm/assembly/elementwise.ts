@@ -1,6 +1,7 @@
 /**
  * Elementwise kernels. Op codes follow the order of UnaryOp / BinaryOp in src/backend/wasm/codes.ts.
- * Cheap ops run on f32x4; transcendental ones in f64 (correctly rounded to f32 like the js kernels).
+ * Cheap ops run on f32x4; transcendental ones (pow and geluErfGrad among the binary ones) in f64,
+ * rounded once to f32 like the js kernels.
  * Parts (threads) take 4-aligned ranges of elements (unary) or of rows / columns (binary).
  */
 import { partStart, partStartAligned } from "./parts";
@@ -9,19 +10,34 @@ import { partStart, partStartAligned } from "./parts";
 const NEG = 0, EXP = 1, LOG = 2, SQRT = 3, RSQRT = 4, TANH = 5, ERF = 6, ABS = 7, RELU = 8, SIGMOID = 9;
 const GELU_ERF = 10, GELU_TANH = 11, SIN = 12, COS = 13, SQUARE = 14, RECIPROCAL = 15, SIGN = 16, ELU = 17;
 // binary codes
-const ADD = 0, SUB = 1, MUL = 2, DIV = 3, POW = 4, MAXIMUM = 5, MINIMUM = 6;
+const ADD = 0, SUB = 1, MUL = 2, DIV = 3, POW = 4, MAXIMUM = 5, MINIMUM = 6, GELU_ERF_GRAD = 7;
 
-/** erf with |error| < 1.2e-7 (the js kernel's fit, same constants). */
-function erf(x: f64): f64 {
-  const z = Math.abs(x);
+/** erfc(z) for z >= 0 with relative error < 1.2e-7 (the js kernel's fit, same constants). */
+function erfcPositive(z: f64): f64 {
   const t = 1 / (1 + 0.5 * z);
-  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+  return t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
     t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+}
+
+/** erf with |error| < 1.2e-7 (1 - erfc, as the js kernel). */
+function erf(x: f64): f64 {
+  const r = erfcPositive(Math.abs(x));
   return x >= 0 ? 1 - r : r - 1;
 }
 
 const SQRT_2_OVER_PI: f64 = 0.7978845608028654;
 const SQRT1_2: f64 = 0.7071067811865476;
+const INV_SQRT_2PI: f64 = 0.3989422804014327;
+
+/**
+ * gelu'(x) = Φ(x) + x φ(x), as the js kernel: Φ from erfc on the side where it is small, x φ(x) 0
+ * past |x| = 40 (so ±Infinity give the limits 1 and 0).
+ */
+function geluErfDerivative(x: f64): f64 {
+  const c = 0.5 * erfcPositive(Math.abs(x) * SQRT1_2);
+  const xphi = Math.abs(x) > 40 ? 0 : x * Math.exp(-0.5 * x * x) * INV_SQRT_2PI;
+  return (x < 0 ? c : 1 - c) + xphi;
+}
 
 function unaryScalar(op: i32, x: f64, alpha: f64): f64 {
   switch (op) {
@@ -90,6 +106,7 @@ function unaryRange(op: i32, out: usize, x: usize, n: i32, alpha: f64): void {
     case POW: return <f32>Math.pow(<f64>a, <f64>b);
     case MAXIMUM: return a > b || a != a ? a : b;
     case MINIMUM: return a < b || a != a ? a : b;
+    case GELU_ERF_GRAD: return <f32>(<f64>a * geluErfDerivative(<f64>b));
     default: return NaN;
   }
 }
@@ -111,7 +128,7 @@ function unaryRange(op: i32, out: usize, x: usize, n: i32, alpha: f64): void {
 /** out[j] = a[j * sa] (op) b[j * sb] for j < n (strides in elements). */
 function binaryRow(op: i32, out: usize, a: usize, sa: i32, b: usize, sb: i32, n: i32): void {
   let j = 0;
-  if (op != POW) {
+  if (op != POW && op != GELU_ERF_GRAD) {
     if (sa == 1 && sb == 1) {
       for (; j + 4 <= n; j += 4) {
         const o = <usize>j << 2;

@@ -7,7 +7,8 @@
  * may be sinh / cosh, NaN past 89), so tanh, erf, sin, cos and expm1 are written out here:
  * erf by its Maclaurin series below 0.5 and Numerical Recipes' erfc (relative error < 1.2e-7)
  * above, so erf is within ~2e-7 absolute; gelu with erf uses erfc directly on its negative side,
- * and gelu with tanh is x * sigmoid(2u), so neither tail cancels.
+ * and gelu with tanh is x * sigmoid(2u), so neither tail cancels. The binary geluErfGrad,
+ * a * gelu'(b), takes Φ(b) from erfc on its small side the same way.
  *
  * ```ts
  * unary(ctx, "geluErf", out, x, n, 0);
@@ -156,6 +157,22 @@ fn pow_(a: f32, b: f32) -> f32 {
   return select(r, -r, odd);
 }`;
 
+/**
+ * gelu'(x) = Φ(x) + x φ(x), Φ from erfc on the side where it is small (erfcPos of MATH). x φ(x) is
+ * 0 in f32 past |x| = 14, so it takes x clamped to ±20: ±Infinity give the limits 1 and 0, not
+ * Infinity · 0 (NaN stays NaN: the comparisons are false).
+ */
+const GELU_ERF_GRAD = /* wgsl */ `
+fn geluErfDerivative(x: f32) -> f32 {
+  let c = 0.5 * erfcPos(abs(x) * 0.70710678118654752);
+  let w = select(select(x, -20.0, x < -20.0), 20.0, x > 20.0);
+  let xphi = w * 0.39894228040143268 * exp(-0.5 * w * w);
+  return select(1.0 - c, c, x < 0.0) + xphi;
+}`;
+
+/** The WGSL functions each binary op's expression calls. */
+const BINARY_FNS: Partial<Record<BinaryOp, string>> = { pow: POW, geluErfGrad: `${MATH}\n${GELU_ERF_GRAD}` };
+
 const BINARY: Record<BinaryOp, string> = {
   add: "a + b",
   sub: "a - b",
@@ -164,12 +181,13 @@ const BINARY: Record<BinaryOp, string> = {
   pow: "pow_(a, b)",
   maximum: "select(b, a, a > b || isNan(a))",
   minimum: "select(b, a, a < b || isNan(a))",
+  geluErfGrad: "a * geluErfDerivative(b)",
 };
 
 const binarySource = (op: BinaryOp) => (): string => /* wgsl */ `
 ${header(["out"], ["a", "b"], ["n: u32", "rank: u32"], true)}
 ${walkFn(2)}
-${POW}
+${BINARY_FNS[op] ?? ""}
 fn f(a: f32, b: f32) -> f32 { return ${BINARY[op]}; }
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
