@@ -15,6 +15,7 @@ import type {
   AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../../src/backend/backend.js";
 import type { Generator } from "../../src/tensor/rng.js";
+import { cpuExpUlps, geluErfGradReference, geluGradInputs } from "./gelu-reference.js";
 
 /** [atol, rtol]: |got - want| <= atol + rtol |want|. */
 export type Tol = readonly [number, number];
@@ -76,7 +77,11 @@ const prefix = (tag: string): string => (tag ? `${tag} ` : "");
 
 export const UNARY_OPS: readonly UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "abs", "relu", "sigmoid",
   "geluErf", "geluTanh", "sin", "cos", "square", "reciprocal", "sign", "elu"];
-export const BINARY_OPS: readonly BinaryOp[] = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"];
+// every op once (a Record, so that a new op fails to compile until it is listed)
+const BINARY_OP_SET: Record<BinaryOp, true> = {
+  add: true, sub: true, mul: true, div: true, pow: true, maximum: true, minimum: true, geluErfGrad: true,
+};
+export const BINARY_OPS: readonly BinaryOp[] = Object.keys(BINARY_OP_SET) as BinaryOp[];
 
 /** Every unary op over x (over `pos` for log, sqrt and rsqrt), alpha 0.7. */
 export function checkUnary(t: KernelTarget, x: Float32Array, pos: Float32Array, tol: (op: UnaryOp) => Tol, what: string): void {
@@ -99,6 +104,53 @@ export function checkBinary(t: KernelTarget, a: Float32Array, b: Float32Array, s
     t.ref.binary(op, want, pa, b, shape, sa, sb);
     t.sut.binary(op, got, pa, b, shape, sa, sb);
     t.check(got, want, tol(op), `binary ${op} ${what}`);
+  }
+}
+
+/** Every got[i] equals want[i] (NaN = NaN, infinities alike) or lies within bound[i] of it; the worst element fails. */
+export function within(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let worst = 1, at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!, w = want[i]!;
+    if (g === w || (Number.isNaN(g) && Number.isNaN(w))) continue;
+    const r = Math.abs(g - w) / bound[i]!;
+    if (!(r <= worst)) { worst = r; at = i; }
+  }
+  assert.ok(at < 0, `${what}: [${at}] got ${got[at]}, want ${want[at]} (bound ${bound[at]}, ${worst.toPrecision(3)} of it)`);
+}
+
+/**
+ * binary geluErfGrad (out = a · gelu'(b), a the incoming gradient, b the input) against the float64
+ * reference within float32's error bound, per configuration, outputs starting as NaN: every argument
+ * of geluGradInputs (across [-10, 10], the cancelling zero of gelu', the underflow, huge, infinite,
+ * NaN) with random gradients and special ones (0 · NaN, NaN · 1, ∞ · 0.5, 0 · ∞, ∞ · gelu'(-∞) = ∞ · 0,
+ * a product past float32's range); then broadcast: a scalar gradient, a scalar x, [5, 1, 7] with
+ * [1, 3, 7], a transposed x, rank 0.
+ */
+export function checkGeluErfGrad(t: KernelTarget, threads?: number[]): void {
+  const xs = geluGradInputs();
+  const specials: [number, number][] = [[0, NaN], [NaN, 1], [Infinity, 0], [-Infinity, 2], [0, Infinity], [Infinity, -Infinity],
+    [1e-30, 1], [3e38, 1.5], [-2, -0]];
+  const n = xs.length + specials.length;
+  const x = new Float32Array(n), g = t.rand(n, 2);
+  x.set(xs);
+  specials.forEach(([gv, xv], i) => { g[xs.length + i] = gv; x[xs.length + i] = xv; });
+  const cases: [string, number[], number[], number[], Float32Array, Float32Array][] = [
+    ["every argument", [n], [1], [1], g, x],
+    ["a scalar gradient [7, 33]", [7, 33], [0, 0], [33, 1], t.rand(1, 2), t.rand(231, 4)],
+    ["a scalar x [130]", [130], [1], [0], t.rand(130, 2), Float32Array.of(-0.75)],
+    ["[5, 1, 7] with [1, 3, 7]", [5, 3, 7], [7, 0, 1], [0, 7, 1], t.rand(35, 2), t.rand(21, 4)],
+    ["a transposed x [33, 7]", [33, 7], [7, 1], [1, 33], t.rand(231, 2), t.rand(231, 4)],
+    ["rank 0", [], [], [], Float32Array.of(1.5), Float32Array.of(-2.5)],
+  ];
+  for (const [name, shape, sa, sb, a, b] of cases) {
+    const { want, bound } = geluErfGradReference(a, b, shape, sa, sb, cpuExpUlps);
+    each(t, (tag) => {
+      const got = nans(want.length);
+      t.sut.binary("geluErfGrad", got, a, b, shape, sa, sb);
+      within(got, want, bound, `${prefix(tag)}geluErfGrad ${name}`);
+    }, threads);
   }
 }
 

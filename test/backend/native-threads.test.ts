@@ -81,7 +81,7 @@ describe("native kernels: the same bits for 1, 2, 3 and 4 threads", { skip }, ()
     }
     // [512, 300] (op) [300]: rows split
     const rows = 512, cols = 300, a = rand(rows * cols), b = rand(cols);
-    for (const op of ["add", "mul", "div", "maximum"] as BinaryOp[]) {
+    for (const op of ["add", "mul", "div", "maximum", "geluErfGrad"] as BinaryOp[]) {
       acrossThreads(`binary ${op} [512, 300] with [300]`, () => {
         const [out] = outputs(rows * cols);
         nb.binary(op, out!, a, b, [rows, cols], [cols, 1], [0, 1]);

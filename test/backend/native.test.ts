@@ -18,7 +18,8 @@ import {
 import { Generator } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import {
-  checkAttention, checkBinary, checkLayerNorm, checkLinear, checkSoftmax, checkSparse, checkUnary, close, closeCheck, normals,
+  checkAttention, checkBinary, checkGeluErfGrad, checkLayerNorm, checkLinear, checkSoftmax, checkSparse, checkUnary, close, closeCheck,
+  normals,
   type KernelTarget,
 } from "./kernel-cases.js";
 
@@ -132,6 +133,10 @@ describe("native backend", { skip }, () => {
       const a = rand(na).map((v) => Math.abs(v) + 0.1), b = rand(nb2);
       checkBinary(t, a, b, shape, sa, sb, () => [1e-6, 2e-6], `[${shape}]`);
     }
+  });
+
+  test("binary geluErfGrad against the float64 reference, within float32's bound: special values, broadcasting", () => {
+    checkGeluErfGrad(t);
   });
 
   test("stridedCopy: permutations and broadcasts, bit for bit (-0 and NaN kept)", () => {

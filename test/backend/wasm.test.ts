@@ -17,8 +17,8 @@ import {
 } from "../../src/index.js";
 import { sourceHash } from "../../tools/build-wasm.js";
 import {
-  attentionSweep, checkBinary, checkLayerNorm, checkLinear, checkMatmul, checkSoftmax, checkSparse, checkUnary, close, closeCheck,
-  normals, type KernelTarget,
+  attentionSweep, checkBinary, checkGeluErfGrad, checkLayerNorm, checkLinear, checkMatmul, checkSoftmax, checkSparse, checkUnary, close,
+  closeCheck, normals, type KernelTarget,
 } from "./kernel-cases.js";
 
 const loaded = loadWasmBackendSync();
@@ -79,9 +79,13 @@ describe("wasm backend: elementwise", () => {
       const a = rand(na, 2), b = rand(nb, 2);
       a[0] = NaN; if (na > 2) { a[1] = 0; a[2] = -0; }
       if (nb > 3) { b[1] = -0; b[2] = 0; b[3] = NaN; }
-      checkBinary(t, a, b, shape, sa, sb, (op) => [0, op === "pow" ? 2e-7 : 0], name);
+      // pow and geluErfGrad run in f64 with Math.exp / Math.pow of their own: a rounding apart
+      checkBinary(t, a, b, shape, sa, sb, (op) => [0, op === "pow" || op === "geluErfGrad" ? 2e-7 : 0], name);
     });
   }
+  test("binary geluErfGrad against the float64 reference, within float32's bound: special values, broadcasting", () => {
+    checkGeluErfGrad(t);
+  });
 });
 
 describe("wasm backend: softmax, layerNorm", () => {

@@ -19,6 +19,7 @@ import type { KernelContext } from "../../src/backend/webgpu/context.js";
 import { gridOf } from "../../src/backend/webgpu/kernels.js";
 import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
 import { randn, rng, startPage } from "./webgpu-page-setup.js";
+import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
 
 /** One checked case: `worst` is the largest |got - want| / tolerance (at most 1 to pass). */
 export interface CaseResult { name: string; ok: boolean; worst: number; detail: string }
@@ -187,9 +188,17 @@ async function unaryCases(): Promise<CaseResult[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// binary: every op, same shapes, broadcasting, a scalar, permuted strides, rank 9
+// binary: every op, same shapes, broadcasting, a scalar, permuted strides, rank 9; geluErfGrad
+// against the float64 reference within float32's bound with WGSL's exp (3 + 2|x| ulp)
 
-const BINARY_OPS: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"];
+// every op once (a Record, so that a new op fails to compile until it is listed)
+const BINARY_OP_SET: Record<BinaryOp, true> = {
+  add: true, sub: true, mul: true, div: true, pow: true, maximum: true, minimum: true, geluErfGrad: true,
+};
+const BINARY_OPS = Object.keys(BINARY_OP_SET) as BinaryOp[];
+
+/** gelu' arguments where its terms cancel, underflow, vanish or are not finite. */
+const GELU_SPECIAL = [0, -0, -0.7517915, -0.75, 1e-30, 5, -5, 10, -10, 13.5, -13.5, 20, -20, 1e20, -1e20, Infinity, -Infinity, NaN];
 
 const contiguous = (shape: readonly number[]): number[] => {
   const s = new Array<number>(shape.length);
@@ -229,11 +238,20 @@ async function binaryCases(): Promise<CaseResult[]> {
         }
       }
       if ((op === "maximum" || op === "minimum") && si === 0) { a[3] = NaN; b[4] = NaN; a[5] = b[5]!; }
+      if (op === "geluErfGrad") {
+        b = b.map((v) => v * 3);
+        if (si === 0) GELU_SPECIAL.forEach((v, i) => { b[i] = v; });
+      }
       const want = new Float32Array(n);
       binary(op, want, a, b, outShape, aSt, bSt);
       const pa = place(a, 1), pb = place(b, 70), po = output(n, 2);
       k.binary(op, po.arr, pa.arr, pb.arr, outShape, aSt, bSt);
       const got = await fetchPlaced(po);
+      if (op === "geluErfGrad") {
+        const { want: want64, bound } = geluErfGradReference(a, b, outShape, aSt, bSt, wgslExpUlps);
+        res.compare(`${op}, ${name}`, got.data, want64, (i) => bound[i]!, got.guards);
+        continue;
+      }
       const rtol = op === "pow" ? 64 * U : op === "div" ? 4 * U : 0;
       res.compare(`${op}, ${name}`, got.data, want, (i) => rtol * Math.abs(want[i]!) + 1e-37, got.guards);
     }
