@@ -10,7 +10,7 @@
  */
 import { attach } from "../autograd/graph.js";
 import type { Backend, BinaryOp, UnaryOp } from "../backend/backend.js";
-import { erf } from "../backend/js/elementwise.js";
+import { geluErfDerivative } from "../backend/js/elementwise.js";
 import { isFloat, promote, type FloatArray } from "../tensor/dtype.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides, broadcastsTo } from "../tensor/shape.js";
@@ -126,7 +126,7 @@ function derivative(op: UnaryOp, x: number, y: number, alpha: number): number {
     case "abs": return x > 0 ? 1 : x < 0 ? -1 : 0;
     case "relu": return x > 0 ? 1 : 0;
     case "sigmoid": return y * (1 - y);
-    case "geluErf": return 0.5 * (1 + erf(x * Math.SQRT1_2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+    case "geluErf": return geluErfDerivative(x);
     case "geluTanh": {
       const c = Math.sqrt(2 / Math.PI);
       const u = c * (x + 0.044715 * x * x * x);
@@ -143,24 +143,11 @@ function derivative(op: UnaryOp, x: number, y: number, alpha: number): number {
 }
 
 /**
- * d = g gelu'(x) in backend kernels (the per-element loop calls a scalar erf and is the slowest
- * part of a transformer MLP's backward): gelu'(x) = Φ(x) + x φ(x) = 0.5 (1 + erf(x / √2)) + x e^(-x² / 2) / √(2π).
+ * d = g gelu'(x), gelu'(x) = Φ(x) + x φ(x) = 0.5 (1 + erf(x / √2)) + x e^(-x² / 2) / √(2π), in one
+ * backend pass (the fused kernel is PyTorch's gelu_backward).   d, g, x [n]
  */
 function geluErfBackward(be: Backend, d: FloatArray, g: FloatArray, x: FloatArray, n: number): void {
-  const flat = [n], one = [1], bcast = [0];
-  const c = (v: number): FloatArray => (d instanceof Float64Array ? Float64Array.of(v) : Float32Array.of(v));
-  const u = d instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
-  be.binary("mul", u, x, c(Math.SQRT1_2), flat, one, bcast); // u = x / √2
-  be.unary("erf", d, u, n, 1); // d = erf(x / √2)
-  be.unary("square", u, u, n, 1); // u = x² / 2
-  be.unary("neg", u, u, n, 1);
-  be.unary("exp", u, u, n, 1); // u = e^(-x² / 2)
-  be.binary("mul", u, u, x, flat, one, one);
-  be.binary("mul", u, u, c(1 / Math.sqrt(2 * Math.PI)), flat, one, bcast); // u = x φ(x)
-  be.binary("mul", d, d, c(0.5), flat, one, bcast);
-  be.binary("add", d, d, c(0.5), flat, one, bcast); // d = Φ(x)
-  be.binary("add", d, d, u, flat, one, one);
-  be.binary("mul", d, d, g, flat, one, one);
+  be.binary("geluErfGrad", d, g, x, [n], [1], [1]);
 }
 
 /** d = g σ'(x) = g y (1 - y) for sigmoid, d = g tanh'(x) = g (1 - y²) for tanh, from y, in backend kernels. */
@@ -180,7 +167,7 @@ function squashBackward(be: Backend, op: "sigmoid" | "tanh", d: FloatArray, g: F
 function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
   const out = unaryRaw(op, x, alpha, name);
   return attach(out, name, [x], (g) => {
-    const dx = empty(x.shape, g.dtype);
+    const dx = emptyUninit(x.shape, g.dtype); // every branch below writes all of it
     const d = fdata(dx), xd = fdata(x), yd = fdata(out), gd = fdata(g);
     const be = backendFor(g.dtype), n = d.length, flat = [n], one = [1];
     // the common derivatives as backend kernels on y: relu' = sign(y), exp' = y, neg' = -1

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as q from "../../src/index.js";
 import { DTypeError, ShapeError, ValueError, tensor } from "../../src/index.js";
+import { poisonUninitialized } from "../../src/tensor/pool.js";
 import { assertClose, assertThrowsMsg } from "../helpers.js";
 
 describe("forward values", () => {
@@ -31,6 +32,31 @@ describe("forward values", () => {
     const cdf = q.gelu(tensor(xs, { dtype: "float64" })).data;
     const want = xs.map((v, i) => gs[i]! * ((v === 0 ? 0.5 : Number(cdf[i]) / v) + v * phi(v)));
     assertClose(x.grad!.data, want, 2e-6, 1e-5);
+  });
+  test("every unary op's backward writes all of its gradient (uninitialized buffers poisoned with NaN)", () => {
+    const unary: [string, (x: q.Tensor) => q.Tensor][] = [
+      ["neg", q.neg], ["exp", q.exp], ["log", q.log], ["sqrt", q.sqrt], ["rsqrt", q.rsqrt], ["tanh", q.tanh], ["erf", q.erfOp],
+      ["abs", q.abs], ["relu", q.relu], ["sigmoid", q.sigmoid], ["sin", q.sin], ["cos", q.cos], ["square", q.square],
+      ["reciprocal", q.reciprocal], ["sign", q.sign], ["elu", (x) => q.elu(x, 0.7)], ["gelu", (x) => q.gelu(x)],
+      ["gelu tanh", (x) => q.gelu(x, "tanh")],
+    ];
+    // float32 and at least the pool's smallest size: only those buffers come back from the pool
+    const xs = Array.from({ length: 2000 }, (_, i) => 0.05 + (i % 37) * 0.11);
+    const grad = (f: (x: q.Tensor) => q.Tensor): number[] => {
+      const x = tensor(xs).requiresGrad_(true);
+      q.backward(q.sum(q.mul(f(x), 1.5)));
+      return Array.from(x.grad!.data);
+    };
+    for (const [name, f] of unary) {
+      const want = grad(f);
+      poisonUninitialized(true);
+      try {
+        grad(f);
+        assert.deepEqual(grad(f), want, name);
+      } finally {
+        poisonUninitialized(false);
+      }
+    }
   });
   test("matmul shapes follow torch.matmul", () => {
     assert.deepEqual(q.matmul(q.ones([2, 1, 3, 4]), q.ones([5, 4, 2])).shape, [2, 5, 3, 2]);
