@@ -84,8 +84,10 @@ void packA(float* dst, View a, int64_t mc, int64_t kc, int MR) {
 }
 
 // dst[(panel * kc + k) * NR + c] = B(k, j0 + panel * NR + c), zero past nc.   B [kc, nc] -> panels
-void packBPanel(float* dst, View b, int64_t nr, int64_t kc, int NR) {
-  if (b.cs == 1) {
+void packBPanel(const GemmKernel& g, float* dst, View b, int64_t nr, int64_t kc, int NR) {
+  if (b.cs != 1 && b.rs == 1 && nr == NR && g.packBColMajor != nullptr) {
+    g.packBColMajor(dst, b.p, b.cs, kc);
+  } else if (b.cs == 1) {
     for (int64_t k = 0; k < kc; k++) {
       const float* s = b.p + k * b.rs;
       float* d = dst + k * NR;
@@ -150,7 +152,7 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
       // All threads pack the shared B panel together.
       for (int64_t q = nPanels * tid / nth; q < nPanels * (tid + 1) / nth; q++) {
         View bq{b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs, b.cs};
-        packBPanel(packedB + q * kc * NR, bq, std::min<int64_t>(NR, nc - q * NR), kc, NR);
+        packBPanel(g, packedB + q * kc * NR, bq, std::min<int64_t>(NR, nc - q * NR), kc, NR);
       }
       barrier.wait(nth);
       for (int64_t ic = rowBegin; ic < rowEnd; ic += MC) {

@@ -38,6 +38,9 @@ struct GemmKernel {
   // The micro-kernel reading a column-major A where it lies (element (r, k) at a[k * lda + r]), or
   // null: such an A is packed.
   DirectKernel directT = nullptr;
+  // Packs a whole [kc, NR] panel of a column-major B (column c at b + c * ldb, its k contiguous),
+  // or null: the portable loop.
+  void (*packBColMajor)(float* dst, const float* b, int64_t ldb, int64_t kc) = nullptr;
 };
 
 // The micro-kernel of the instruction set in effect (activeIsa()).

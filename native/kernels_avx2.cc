@@ -74,6 +74,44 @@ void gemmMicroKernelDirectT(int64_t kc, const float* a, int64_t lda, const float
   microTile<ALayout::ColMajor>(kc, a, lda, b, c, ldc, overwrite);
 }
 
+// Transposes the 8 x 8 block in r[0..7] (r[i] = row i) in place.
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// dst[k * 16 + c] = b[c * ldb + k] for k < kc, c < 16: a whole panel of a column-major B (a
+// linear layer's weight, each column's k contiguous) by 8 x 8 transposes.
+void packBPanelColMajor(float* dst, const float* b, int64_t ldb, int64_t kc) {
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    for (int c0 = 0; c0 < kNR; c0 += 8) {
+      __m256 r[8];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(b + (c0 + i) * ldb + k);
+      transpose8(r);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + (k + i) * kNR + c0, r[i]);
+    }
+  }
+  for (; k < kc; k++)
+    for (int c = 0; c < kNR; c++) dst[k * kNR + c] = b[c * ldb + k];
+}
+
 }  // namespace avx2
 }  // namespace qkv
 
@@ -86,7 +124,8 @@ const GemmKernel& gemmKernelAvx2() {
 #if QKV_HAVE_X86
   static const bool packA = std::getenv("QKV_GEMM_PACK_A") != nullptr;
   static const GemmKernel k{avx2::gemmMicroKernel, avx2::kMR, avx2::kNR, 256, 144, 3072, nullptr,
-                            packA ? nullptr : avx2::gemmMicroKernelDirect, packA ? nullptr : avx2::gemmMicroKernelDirectT};
+                            packA ? nullptr : avx2::gemmMicroKernelDirect, packA ? nullptr : avx2::gemmMicroKernelDirectT,
+                            avx2::packBPanelColMajor};
   return k;
 #else
   return gemmKernelScalar();
