@@ -38,6 +38,7 @@ export function freeGraph(root: Tensor): number {
   const sharers = new Map<ArrayBuffer, Tensor[]>();
   const pinned = new Set<ArrayBuffer>();
   for (const t of order) {
+    if (t.device !== null) continue; // device buffers go back through their store's pool
     const a = t.data;
     if (!(a instanceof Float32Array)) continue;
     const b = a.buffer as ArrayBuffer;

@@ -20,17 +20,20 @@ export class Recycler {
 
   /** Never recycle t's buffer. */
   pin(t: Tensor): void {
+    if (t.device !== null) return; // device buffers are the device pool's (DeviceRelease)
     this.pinned.add(t.data.buffer as ArrayBuffer);
   }
 
   /** A pending gradient now refers to t's buffer. */
   ref(t: Tensor): void {
+    if (t.device !== null) return;
     const b = t.data.buffer as ArrayBuffer;
     this.refs.set(b, (this.refs.get(b) ?? 0) + 1);
   }
 
   /** A pending reference to t's buffer is gone. */
   unref(t: Tensor): void {
+    if (t.device !== null) return;
     const b = t.data.buffer as ArrayBuffer;
     const n = (this.refs.get(b) ?? 0) - 1;
     if (n > 0) this.refs.set(b, n);
@@ -39,6 +42,7 @@ export class Recycler {
 
   /** True when t's buffer is the pass's own and nothing else refers to it. */
   exclusive(t: Tensor): boolean {
+    if (t.device !== null) return false;
     const a = t.data;
     if (!(a instanceof Float32Array)) return false;
     const b = a.buffer as ArrayBuffer;
@@ -47,6 +51,7 @@ export class Recycler {
 
   /** Recycles t's buffer when it is the pass's own and nothing refers to it any more. */
   drop(t: Tensor): void {
+    if (t.device !== null) return;
     const a = t.data;
     if (!(a instanceof Float32Array)) return;
     const b = a.buffer as ArrayBuffer;

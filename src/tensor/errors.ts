@@ -38,6 +38,17 @@ export class FreedTensorError extends QkvError {
   }
 }
 
+/**
+ * A synchronous read (`data`, `item()`, `toArray()`, or an op whose loop runs on the host) of a
+ * tensor whose data lives on a device and has not been read back: `await t.read()` first.
+ */
+export class DeviceSyncError extends QkvError {
+  constructor(op: string, tensor: string, device: string) {
+    super(op, "tensor", "a tensor whose data is on the host (await t.read() first)",
+      `${tensor}, whose data is on the ${device} device and has not been read back`);
+  }
+}
+
 /** A state dict does not match a module: missing, unexpected or wrongly shaped entries. */
 export class StateDictError extends QkvError {
   constructor(

@@ -1,6 +1,9 @@
 /**
- * The Tensor type: a shape, a dtype and a contiguous typed array, plus the autograd fields.
- * No math lives here (see ops/); memory is the garbage collector's.
+ * The Tensor type: a shape, a dtype and contiguous data, plus the autograd fields. The data is a
+ * host typed array (every CPU backend) or a device array (tensor/device.ts: a GPU buffer of a
+ * device backend). `data` is synchronous: on a device tensor it returns the copy `await t.read()`
+ * made, and before that throws a DeviceSyncError. No math lives here (see ops/); host memory is the
+ * garbage collector's, device memory its backend's pool's.
  *
  * ```ts
  * const x = tensor([[1, 2], [3, 4]]);       // float32 [2, 2]
@@ -9,7 +12,8 @@
  * ```
  */
 import { allocate, type ArrayFor, type DType, type TypedArray, isFloat } from "./dtype.js";
-import { DTypeError, ShapeError, ValueError, fmtShape } from "./errors.js";
+import type { DeviceArray, DeviceStore } from "./device.js";
+import { DTypeError, DeviceSyncError, ShapeError, ValueError, fmtShape } from "./errors.js";
 import { defaultGenerator, type Generator } from "./rng.js";
 import { noteView } from "./pool.js";
 import { numel, type Shape } from "./shape.js";
@@ -39,7 +43,15 @@ export interface GradNode {
 export class Tensor<D extends DType = DType> {
   readonly shape: readonly number[];
   readonly dtype: D;
-  readonly data: ArrayFor[D];
+  /**
+   * The host array: the data of a host tensor; on a device tensor null until `read()` caches a
+   * copy (cleared by `deviceWritten()`). Read it through `data`.
+   */
+  host: ArrayFor[D] | null;
+  /** The device array of a device tensor (its store in `store`); null on a host tensor. */
+  device: DeviceArray | null;
+  /** The backend holding `device`. */
+  store: DeviceStore | null;
   /** True for a leaf that collects `.grad`, or for a result that depends on one. */
   requiresGrad = false;
   /** Accumulated gradient (leaves, and any tensor after retainGrad()). */
@@ -49,20 +61,69 @@ export class Tensor<D extends DType = DType> {
   /** Keep `.grad` on a non-leaf during backward. */
   retainsGrad = false;
 
-  constructor(data: ArrayFor[D], shape: Shape, dtype: D) {
-    if (data.length !== numel(shape)) {
-      throw new ShapeError("Tensor", "data", `${numel(shape)} elements for shape ${fmtShape(shape)}`, `${data.length}`);
+  /** A tensor over `data` (shared, not copied); with `data` null, over `device` on `store`. */
+  constructor(data: ArrayFor[D] | null, shape: Shape, dtype: D, device: DeviceArray | null = null, store: DeviceStore | null = null) {
+    const n = data !== null ? data.length : device !== null ? device.length : -1;
+    if (n !== numel(shape) || (data === null && store === null)) {
+      throw new ShapeError("Tensor", "data", `${numel(shape)} elements for shape ${fmtShape(shape)}`, data === null && device === null ? "no data" : `${n}`);
     }
-    this.data = data;
+    this.host = data;
+    this.device = device;
+    this.store = store;
     this.shape = Object.freeze(shape.slice());
     this.dtype = dtype;
+  }
+
+  /** A float32 tensor whose data is `arr` on `store`'s device (shared, not copied). */
+  static fromDevice(arr: DeviceArray, store: DeviceStore, shape: Shape): Tensor<"float32"> {
+    return new Tensor<"float32">(null, shape, "float32", arr, store);
+  }
+
+  /**
+   * The host array. On a device tensor: the copy the last `await read()` made; before one (or
+   * after the device data changed) throws DeviceSyncError.
+   */
+  get data(): ArrayFor[D] {
+    const h = this.host;
+    if (h !== null) return h;
+    return this.hostFor("data");
+  }
+
+  /** The host array (through `data`, which freeGraph may have poisoned), or a DeviceSyncError naming `op`. */
+  private hostFor(op: string): ArrayFor[D] {
+    if (this.host !== null) return this.data;
+    throw new DeviceSyncError(op, this.toString(), this.store?.name ?? "unknown");
+  }
+
+  /** True when the data lives on a device (see `read()`). */
+  get onDevice(): boolean {
+    return this.device !== null;
+  }
+
+  /**
+   * The data on the host: at once on a host tensor; on a device tensor once the work recorded so
+   * far has run, copied back and cached (so `data`, `item()` and `toArray()` work afterwards).
+   */
+  async read(): Promise<ArrayFor[D]> {
+    const dev = this.device;
+    if (dev === null) return this.data;
+    const copy = (await this.store!.read(dev)) as ArrayFor[D];
+    // a later write to the device data clears the copy; keep it only when none came meanwhile
+    if (this.device === dev) this.host = copy;
+    return copy;
+  }
+
+  /** Drops the host copy of a device tensor (its device data was written in place). */
+  deviceWritten(): void {
+    if (this.device !== null) this.host = null;
   }
 
   get rank(): number {
     return this.shape.length;
   }
   get size(): number {
-    return this.data.length;
+    const dev = this.device;
+    return dev === null ? this.data.length : dev.length;
   }
   get isLeaf(): boolean {
     return this.gradFn === null;
@@ -83,15 +144,16 @@ export class Tensor<D extends DType = DType> {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.data.length !== 1) throw new ShapeError("item", "tensor", "one element", fmtShape(this.shape));
-    return Number(this.data[0]);
+    if (this.size !== 1) throw new ShapeError("item", "tensor", "one element", fmtShape(this.shape));
+    return Number(this.hostFor("item")[0]);
   }
 
   /** Nested arrays (numbers; booleans for bool tensors). */
   toArray(): NestedArray {
+    const data = this.hostFor("toArray");
     const conv = this.dtype === "bool" ? (x: number) => x !== 0 : (x: number) => x;
     const rec = (dim: number, off: number): NestedArray => {
-      if (dim === this.shape.length) return conv(Number(this.data[off]));
+      if (dim === this.shape.length) return conv(Number(data[off]));
       const n = this.shape[dim]!;
       const inner = numel(this.shape.slice(dim + 1));
       const out: NestedArray[] = [];
@@ -103,13 +165,14 @@ export class Tensor<D extends DType = DType> {
 
   /** A new leaf sharing no graph with this one (the data is shared, not copied). */
   detach(): Tensor<D> {
+    if (this.device !== null) return new Tensor(null, this.shape, this.dtype, this.device, this.store);
     noteView(this.data);
     return new Tensor(this.data, this.shape, this.dtype);
   }
 
-  /** A deep copy, as a leaf. */
+  /** A deep copy, as a leaf (of a host tensor, or of a device tensor's host copy). */
   clone(): Tensor<D> {
-    return new Tensor(this.data.slice() as ArrayFor[D], this.shape, this.dtype);
+    return new Tensor(this.hostFor("clone").slice() as ArrayFor[D], this.shape, this.dtype);
   }
 
   toString(): string {
@@ -118,6 +181,7 @@ export class Tensor<D extends DType = DType> {
 }
 
 export type NestedArray = number | boolean | NestedArray[];
+
 
 export interface CreateOptions {
   dtype?: DType;

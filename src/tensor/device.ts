@@ -1,0 +1,27 @@
+/**
+ * Device storage of a tensor, seen from the tensor layer: an opaque array that lives in another
+ * memory (a GPU buffer) and the store that made it, which can read it back and take it back.
+ * The tensor layer imports nothing from backend/; a device backend (backend/webgpu/) implements
+ * `DeviceStore` over its own array type.
+ *
+ * ```ts
+ * const t = Tensor.onDevice(arr, store, [2, 3], "float32");
+ * t.data;            // throws DeviceSyncError
+ * await t.read();    // Float32Array [6], cached: t.data now returns it
+ * ```
+ */
+
+/** An array in device memory: `length` float32 elements (the rest is the store's business). */
+export interface DeviceArray {
+  readonly length: number;
+}
+
+/** What a tensor needs from the backend that holds its device array. */
+export interface DeviceStore<A extends DeviceArray = DeviceArray> {
+  /** The backend's name, for messages. */
+  readonly name: string;
+  /** The contents of `arr` once the work recorded before has run. */
+  read(arr: A): Promise<Float32Array>;
+  /** Gives `arr` back to the store's pool (work already recorded still sees it). */
+  release(arr: A): void;
+}
