@@ -8,6 +8,7 @@
  * w.grad; // 2w
  * ```
  */
+import { backendOf, copyTensor, fullOn } from "../backend/tensor-arrays.js";
 import { allocate } from "../tensor/dtype.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
@@ -26,9 +27,12 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   let seed: Tensor;
   if (gradient === undefined) {
     if (root.size !== 1) throw new ShapeError("backward", "gradient", `given for non-scalar output ${fmtShape(root.shape)}`, "none");
-    const d = allocate(root.dtype, 1);
-    d[0] = 1;
-    seed = new Tensor(d, root.shape, root.dtype);
+    if (root.device !== null) seed = fullOn(backendOf(root), root.shape, root.dtype, 1);
+    else {
+      const d = allocate(root.dtype, 1);
+      d[0] = 1;
+      seed = new Tensor(d, root.shape, root.dtype);
+    }
   } else {
     if (!sameShape(gradient.shape, root.shape)) throw new ShapeError("backward", "gradient", fmtShape(root.shape), fmtShape(gradient.shape));
     seed = gradient;
@@ -61,7 +65,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
         continue;
       }
       if (t.retainsGrad) {
-        t.grad = t.grad === null ? g.clone() : addTensors(zerosLike(t.grad), t.grad, g);
+        t.grad = t.grad === null ? copyTensor(g) : addTensors(zerosLike(t.grad), t.grad, g);
         rc.pin(t.grad);
       }
       const fn = t.gradFn;

@@ -14,9 +14,10 @@
  * ```
  */
 import type { Backend } from "../backend/backend.js";
-import { getBackend, jsBackend } from "../backend/registry.js";
-import { allocate, allocateUninit, type FloatArray } from "../tensor/dtype.js";
-import { ShapeError, fmtShape } from "../tensor/errors.js";
+import { arrayOf, backendOf as kernelsOf, copyTensor, emptyOn, fullOn } from "../backend/tensor-arrays.js";
+import { hostBackend, jsBackend } from "../backend/registry.js";
+import type { FloatArray } from "../tensor/dtype.js";
+import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { numel, sameShape } from "../tensor/shape.js";
 import { Tensor, type BlockGrad } from "../tensor/tensor.js";
 
@@ -24,25 +25,26 @@ import { Tensor, type BlockGrad } from "../tensor/tensor.js";
 const BACKEND_RUN = 1024;
 
 function backendOf(t: Tensor): Backend {
-  return t.dtype === "float64" ? jsBackend : getBackend();
+  return t.dtype === "float64" ? jsBackend : hostBackend();
 }
 
-/** out = a + b over whole tensors of one size (out may be a), on the backend of out's dtype. */
+/** out = a + b over whole tensors of one size (out may be a), where out's data lives. */
 export function addTensors(out: Tensor, a: Tensor, b: Tensor): Tensor {
-  if (out.size > 0) backendOf(out).binary("add", out.data as FloatArray, a.data as FloatArray, b.data as FloatArray, [out.size], [1], [1]);
+  if (out.size === 0) return out;
+  const be = kernelsOf(out);
+  be.binary("add", arrayOf(out, be), arrayOf(a, be), arrayOf(b, be), [out.size], [1], [1]);
+  out.deviceWritten();
   return out;
 }
 
-/** A new zero tensor shaped like t (float32, or float64 for float64). */
+/** A new zero tensor shaped like t (float32, or float64 for float64), where t's data lives. */
 export function zerosLike(t: Tensor): Tensor {
-  const dtype = t.dtype === "float64" ? "float64" : "float32";
-  return new Tensor(allocate(dtype, t.size), t.shape, dtype);
+  return fullOn(kernelsOf(t), t.shape, t.dtype === "float64" ? "float64" : "float32", 0);
 }
 
 /** A new tensor shaped like t whose every element the caller writes (not zero-filled). */
 function uninitLike(t: Tensor): Tensor {
-  const dtype = t.dtype === "float64" ? "float64" : "float32";
-  return new Tensor(allocateUninit(dtype, t.size), t.shape, dtype);
+  return emptyOn(kernelsOf(t), t.shape, t.dtype === "float64" ? "float64" : "float32");
 }
 
 /** out[0:n] = a[0:n] + b[0:n] (views of float arrays). */
@@ -58,6 +60,9 @@ function addRun(be: Backend, out: FloatArray, a: FloatArray, b: FloatArray): voi
 /** Adds (or, into a zero tensor, copies) g's block into full, in place. */
 function addBlock(full: Tensor, g: BlockGrad, copy: boolean): void {
   const { block, dim, start, step } = g;
+  if (full.device !== null || block.device !== null) {
+    throw new ValueError("backward", "gradient", "a block gradient (from a slicing op) of a host tensor", `one of ${full.toString()} on the ${(full.store ?? block.store)!.name} device`);
+  }
   const outer = numel(full.shape.slice(0, dim)), inner = numel(full.shape.slice(dim + 1));
   const nb = full.shape[dim]!, ns = block.shape[dim]!;
   const fd = full.data as FloatArray, bd = block.data as FloatArray;
@@ -116,6 +121,11 @@ export class GradSums {
   }
 
   private copy(t: Tensor): Tensor {
+    if (t.device !== null) {
+      const d = copyTensor(t);
+      this.owned.add(d);
+      return d;
+    }
     const c = this.fresh(t, false);
     (c.data as FloatArray).set(t.data as FloatArray);
     return c;
@@ -130,6 +140,6 @@ export class GradSums {
   /** A tensor for a leaf's `.grad`: the sum itself when owned (handed out), else a copy. */
   take(t: Tensor): Tensor {
     if (this.owned.delete(t)) return t;
-    return t.clone();
+    return copyTensor(t);
   }
 }

@@ -1,14 +1,23 @@
 /**
- * The Backend interface: the few dozen kernels every op bottoms out in. Kernels take flat typed
- * arrays and sizes, outputs first, and never validate (the op above did). A backend class that
- * misses a kernel fails to compile.
+ * The Backend interface: the few dozen kernels every op bottoms out in. Kernels take flat arrays
+ * and sizes, outputs first, and never validate (the op above did). A backend class that misses a
+ * kernel fails to compile.
+ *
+ * The array type is a parameter: `FloatArray` (host typed arrays) for js, native and wasm,
+ * `GpuArray` (a buffer of the device's pool, an element offset and a length) for webgpu. Ops ask a
+ * tensor for its array of the backend they run on (ops/util.ts `arrayOf`), so each op is written
+ * once for both kinds.
  *
  * float64 tensors (gradient checks, references) always run on the js backend; the fast backends
- * only ever see Float32Array.
+ * only ever see float32.
  */
+import type { DeviceArray } from "../tensor/device.js";
 import type { FloatArray } from "../tensor/dtype.js";
 
-export type BackendName = "js" | "native" | "wasm";
+export type BackendName = "js" | "native" | "wasm" | "webgpu";
+
+/** An array of some backend: a host typed array or a device array. */
+export type KernelArray = FloatArray | DeviceArray;
 
 /** Elementwise unary kernels (a closed set). */
 export type UnaryOp =
@@ -34,11 +43,11 @@ export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "mini
  * and scales kept weights by 1 / (1 - dropoutP).
  * A row with every key masked gives output 0 and lse -Infinity; its gradients are 0.
  */
-export interface AttentionArgs {
+export interface AttentionArgs<A = FloatArray> {
   B: number; H: number; Hkv: number; L: number; S: number; D: number; Dv: number;
   scale: number;
   causal: boolean;
-  mask: FloatArray | null;
+  mask: A | null;
   maskStrideB: number; maskStrideH: number; maskStrideL: number;
   dropoutP: number;
   seedK0: number; seedK1: number; seedStart: number;
@@ -98,73 +107,85 @@ export interface Conv2dArgs {
   sH: number; sW: number; padTop: number; padLeft: number; dH: number; dW: number; G: number;
 }
 
-export interface Backend {
+export interface Backend<A = FloatArray> {
   readonly name: BackendName;
+  /** "host": arrays are host typed arrays (tensors keep `data`); "device": arrays live in device memory. */
+  readonly kind: "host" | "device";
+
+  /** An array of n float32 elements, contents unspecified. */
+  alloc(n: number): A;
+  /** An array holding `host` (a host backend may return `host` itself). */
+  upload(host: Float32Array): A;
+  /** The contents of `arr` on the host once the work recorded before has run (a host backend resolves at once). */
+  read(arr: A): Promise<Float32Array>;
 
   /**
    * Batched matmul: out[b] = op(a[b]) @ op(b[b]), out [batch, M, N] contiguous.
    * a holds [M, K] (or [K, M] when transA) per batch at offset b * strideA (0: shared), likewise b
    * holds [K, N] (or [N, K] when transB) at offset b * strideB. When `accumulate`, out += result.
    */
-  matmul(out: FloatArray, a: FloatArray, b: FloatArray, batch: number, M: number, N: number, K: number,
+  matmul(out: A, a: A, b: A, batch: number, M: number, N: number, K: number,
     transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void;
 
   /**
    * out [outShape] (contiguous) = x read at element strides `strides` per out dim (0 broadcasts):
    * the copy behind permute and expand.
    */
-  stridedCopy(out: FloatArray, x: FloatArray, outShape: readonly number[], strides: readonly number[]): void;
+  stridedCopy(out: A, x: A, outShape: readonly number[], strides: readonly number[]): void;
 
   /** out[i] = op(x[i]) for i < n; `alpha` parameterizes elu. */
-  unary(op: UnaryOp, out: FloatArray, x: FloatArray, n: number, alpha: number): void;
+  unary(op: UnaryOp, out: A, x: A, n: number, alpha: number): void;
 
   /**
    * Dropout with the counter-based generator: out[i] = 0 when uniformAt(k0, k1, start + i) < p,
    * else x[i] / (1 - p) (computed in float64, rounded once), for i < n. Applied to the incoming
    * gradient with the same counters, it is its own backward.
    */
-  dropout(out: FloatArray, x: FloatArray, n: number, p: number, k0: number, k1: number, start: number): void;
+  dropout(out: A, x: A, n: number, p: number, k0: number, k1: number, start: number): void;
 
   /** out = a (op) b with NumPy broadcasting; strides are element strides into a and b per out dim (0 = broadcast). */
-  binary(op: BinaryOp, out: FloatArray, a: FloatArray, b: FloatArray,
+  binary(op: BinaryOp, out: A, a: A, b: A,
     outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
 
   /** Row-wise softmax (or log-softmax) of x [rows, cols]; rows of only -Infinity give 0 (softmax) or -Infinity. */
-  softmax(out: FloatArray, x: FloatArray, rows: number, cols: number, log: boolean): void;
+  softmax(out: A, x: A, rows: number, cols: number, log: boolean): void;
   /** dx from the forward output y and the incoming dy. */
-  softmaxBackward(dx: FloatArray, y: FloatArray, dy: FloatArray, rows: number, cols: number, log: boolean): void;
+  softmaxBackward(dx: A, y: A, dy: A, rows: number, cols: number, log: boolean): void;
 
   /** LayerNorm over the last `cols` of x [rows, cols]; saves mean and rstd [rows]. weight/bias may be null. */
-  layerNorm(out: FloatArray, mean: FloatArray, rstd: FloatArray, x: FloatArray, weight: FloatArray | null,
-    bias: FloatArray | null, rows: number, cols: number, eps: number): void;
+  layerNorm(out: A, mean: A, rstd: A, x: A, weight: A | null,
+    bias: A | null, rows: number, cols: number, eps: number): void;
   /** Writes dx; writes (not accumulates) dweight and dbias when not null. */
-  layerNormBackward(dx: FloatArray, dweight: FloatArray | null, dbias: FloatArray | null, dy: FloatArray,
-    x: FloatArray, mean: FloatArray, rstd: FloatArray, weight: FloatArray | null, rows: number, cols: number): void;
+  layerNormBackward(dx: A, dweight: A | null, dbias: A | null, dy: A,
+    x: A, mean: A, rstd: A, weight: A | null, rows: number, cols: number): void;
 
   /** Fused attention forward (online softmax, O(L + S) extra memory per head). */
-  attentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray, args: AttentionArgs): void;
+  attentionForward(out: A, lse: A, q: A, k: A, v: A, args: AttentionArgs<A>): void;
   /** Fused attention backward: recomputes scores from lse. Writes (not accumulates) dq, dk, dv. */
-  attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray, k: FloatArray,
-    v: FloatArray, out: FloatArray, lse: FloatArray, args: AttentionArgs): void;
+  attentionBackward(dq: A, dk: A, dv: A, dout: A, q: A, k: A,
+    v: A, out: A, lse: A, args: AttentionArgs<A>): void;
 
   /** Convolution forward: out [B, O, oH, oW] = conv(x, weight), plus bias [O] when not null. */
-  conv2dForward(out: FloatArray, x: FloatArray, weight: FloatArray, bias: FloatArray | null, args: Conv2dArgs): void;
+  conv2dForward(out: A, x: A, weight: A, bias: A | null, args: Conv2dArgs): void;
   /** Convolution backward for x: dx [B, C, H, W] from dy [B, O, oH, oW] (written, not accumulated). */
-  conv2dBackwardInput(dx: FloatArray, dy: FloatArray, weight: FloatArray, args: Conv2dArgs): void;
+  conv2dBackwardInput(dx: A, dy: A, weight: A, args: Conv2dArgs): void;
   /** Convolution backward for the weight: dweight [O, C / G, kH, kW] from dy and x (written, not accumulated). */
-  conv2dBackwardWeight(dweight: FloatArray, dy: FloatArray, x: FloatArray, args: Conv2dArgs): void;
+  conv2dBackwardWeight(dweight: A, dy: A, x: A, args: Conv2dArgs): void;
 
   /** Sparse attention forward: softmax over each row's allowed keys only; saves lse. */
-  sparseAttentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray,
+  sparseAttentionForward(out: A, lse: A, q: A, k: A, v: A,
     args: SparseAttentionArgs): void;
   /** Sparse attention backward from the saved lse. Writes (not accumulates) dq, dk, dv. */
-  sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray, dout: FloatArray, q: FloatArray,
-    k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray, args: SparseAttentionArgs): void;
+  sparseAttentionBackward(dq: A, dk: A, dv: A, dout: A, q: A,
+    k: A, v: A, out: A, lse: A, args: SparseAttentionArgs): void;
 
   /** Linear attention forward: out_i = fq_i^T (sum_j fk_j v_j^T) / den_i, den_i = fq_i^T sum_j fk_j. */
-  linearAttentionForward(out: FloatArray, den: FloatArray, fq: FloatArray, fk: FloatArray, v: FloatArray,
+  linearAttentionForward(out: A, den: A, fq: A, fk: A, v: A,
     args: LinearAttentionArgs): void;
   /** Linear attention backward. Writes (not accumulates) dfq, dfk, dv. */
-  linearAttentionBackward(dfq: FloatArray, dfk: FloatArray, dv: FloatArray, dout: FloatArray, fq: FloatArray,
-    fk: FloatArray, v: FloatArray, out: FloatArray, den: FloatArray, args: LinearAttentionArgs): void;
+  linearAttentionBackward(dfq: A, dfk: A, dv: A, dout: A, fq: A,
+    fk: A, v: A, out: A, den: A, args: LinearAttentionArgs): void;
 }
+
+/** A backend of either kind, as the registry holds it (ops pass it arrays from `arrayOf`). */
+export type AnyBackend = Backend<KernelArray>;

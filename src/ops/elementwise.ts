@@ -9,13 +9,13 @@
  * ```
  */
 import { attach } from "../autograd/graph.js";
-import type { Backend, BinaryOp, UnaryOp } from "../backend/backend.js";
+import type { AnyBackend, BinaryOp, KernelArray, UnaryOp } from "../backend/backend.js";
 import { geluErfDerivative } from "../backend/js/elementwise.js";
-import { isFloat, promote, type FloatArray } from "../tensor/dtype.js";
-import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
+import { isFloat, promote } from "../tensor/dtype.js";
+import { DTypeError, DeviceOpError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides, broadcastsTo } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { backendFor, empty, emptyUninit, fdata, floatOf, scalar, sumToShape } from "./util.js";
+import { arrayOf, backendFor, empty, emptyOn, fdata, filledArray, floatOf, kernelsFor, scalar, sumToShape } from "./util.js";
 
 export type TensorLike = Tensor | number;
 
@@ -32,8 +32,9 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, name: string): Tensor {
   if (a.dtype !== dtype || b.dtype !== dtype) {
     throw new DTypeError(name, a.dtype !== dtype ? "a" : "b", dtype, a.dtype !== dtype ? a.dtype : b.dtype);
   }
-  const out = emptyUninit(outShape, dtype);
-  backendFor(dtype).binary(op, fdata(out), fdata(a), fdata(b), outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
+  const be = kernelsFor(dtype);
+  const out = emptyOn(be, outShape, dtype);
+  be.binary(op, arrayOf(out, be), arrayOf(a, be), arrayOf(b, be), outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
   return out;
 }
 
@@ -108,8 +109,9 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
 function unaryRaw(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
   expectTensor(x, "x", name);
   const dtype = floatOf(x, "x", name);
-  const out = emptyUninit(x.shape, dtype);
-  backendFor(dtype).unary(op, fdata(out), fdata(x), x.size, alpha);
+  const be = kernelsFor(dtype);
+  const out = emptyOn(be, x.shape, dtype);
+  be.unary(op, arrayOf(out, be), arrayOf(x, be), x.size, alpha);
   return out;
 }
 
@@ -146,14 +148,14 @@ function derivative(op: UnaryOp, x: number, y: number, alpha: number): number {
  * d = g gelu'(x), gelu'(x) = Φ(x) + x φ(x) = 0.5 (1 + erf(x / √2)) + x e^(-x² / 2) / √(2π), in one
  * backend pass (the fused kernel is PyTorch's gelu_backward).   d, g, x [n]
  */
-function geluErfBackward(be: Backend, d: FloatArray, g: FloatArray, x: FloatArray, n: number): void {
+function geluErfBackward(be: AnyBackend, d: KernelArray, g: KernelArray, x: KernelArray, n: number): void {
   be.binary("geluErfGrad", d, g, x, [n], [1], [1]);
 }
 
 /** d = g σ'(x) = g y (1 - y) for sigmoid, d = g tanh'(x) = g (1 - y²) for tanh, from y, in backend kernels. */
-function squashBackward(be: Backend, op: "sigmoid" | "tanh", d: FloatArray, g: FloatArray, y: FloatArray, n: number): void {
+function squashBackward(be: AnyBackend, op: "sigmoid" | "tanh", d: KernelArray, g: KernelArray, y: KernelArray, n: number): void {
   const flat = [n], one = [1], bcast = [0];
-  const c1 = d instanceof Float64Array ? Float64Array.of(1) : Float32Array.of(1);
+  const c1 = filledArray(be, d instanceof Float64Array ? "float64" : "float32", 1, 1);
   if (op === "sigmoid") {
     be.binary("sub", d, c1, y, flat, bcast, one); // d = 1 - y
     be.binary("mul", d, d, y, flat, one, one); // d = y (1 - y)
@@ -167,18 +169,24 @@ function squashBackward(be: Backend, op: "sigmoid" | "tanh", d: FloatArray, g: F
 function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
   const out = unaryRaw(op, x, alpha, name);
   return attach(out, name, [x], (g) => {
-    const dx = emptyUninit(x.shape, g.dtype); // every branch below writes all of it
-    const d = fdata(dx), xd = fdata(x), yd = fdata(out), gd = fdata(g);
-    const be = backendFor(g.dtype), n = d.length, flat = [n], one = [1];
+    const be = kernelsFor(g.dtype);
+    const dx = emptyOn(be, x.shape, g.dtype); // every branch below writes all of it
+    const n = dx.size, flat = [n], one = [1];
+    const d = arrayOf(dx, be), gd = arrayOf(g, be);
+    const xd = (): KernelArray => arrayOf(x, be), yd = (): KernelArray => arrayOf(out, be);
     // the common derivatives as backend kernels on y: relu' = sign(y), exp' = y, neg' = -1
     if (op === "relu") {
-      be.unary("sign", d, yd, n, 1);
+      be.unary("sign", d, yd(), n, 1);
       be.binary("mul", d, gd, d, flat, one, one);
-    } else if (op === "exp") be.binary("mul", d, gd, yd, flat, one, one);
+    } else if (op === "exp") be.binary("mul", d, gd, yd(), flat, one, one);
     else if (op === "neg") be.unary("neg", d, gd, n, 1);
-    else if (op === "geluErf") geluErfBackward(be, d, gd, xd, n);
-    else if (op === "sigmoid" || op === "tanh") squashBackward(be, op, d, gd, yd, n);
-    else for (let i = 0; i < n; i++) d[i] = gd[i]! * derivative(op, xd[i]!, yd[i]!, alpha);
+    else if (op === "geluErf") geluErfBackward(be, d, gd, xd(), n);
+    else if (op === "sigmoid" || op === "tanh") squashBackward(be, op, d, gd, yd(), n);
+    else {
+      if (be.kind === "device") throw new DeviceOpError(`backward(${name})`, "x", be.name, `the derivative of ${op} runs on the host`);
+      const dh = fdata(dx), xh = fdata(x), yh = fdata(out), gh = fdata(g);
+      for (let i = 0; i < n; i++) dh[i] = gh[i]! * derivative(op, xh[i]!, yh[i]!, alpha);
+    }
     return [dx];
   });
 }

@@ -1,8 +1,8 @@
 /** Shared plumbing of the op layer: making outputs, picking the backend, reducing broadcast grads. */
 import type { Backend } from "../backend/backend.js";
-import { getBackend, jsBackend } from "../backend/registry.js";
+import { arrayOf, backendOf, emptyOn, filledArray, fullOn, hostKernelsFor, kernelsFor } from "../backend/tensor-arrays.js";
 import { allocate, allocateUninit, type DType, type FloatArray, type FloatDType } from "../tensor/dtype.js";
-import { DTypeError, ValueError } from "../tensor/errors.js";
+import { DTypeError, DeviceOpError, ValueError } from "../tensor/errors.js";
 import { numel, sameShape, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -21,10 +21,16 @@ export function fdata(t: Tensor): FloatArray {
   return t.data as FloatArray;
 }
 
-/** float64 always runs on the reference kernels; float32 on the active backend. */
+/**
+ * The host backend of `dtype` for ops that work on host arrays: float64 on the reference
+ * kernels, float32 on the active backend (or, while a device backend is active, the fastest host
+ * one). Ops that run on either kind use `kernelsFor` and `arrayOf` (backend/tensor-arrays.ts).
+ */
 export function backendFor(dtype: DType): Backend {
-  return dtype === "float64" ? jsBackend : getBackend();
+  return hostKernelsFor(dtype);
 }
+
+export { arrayOf, backendOf, emptyOn, filledArray, fullOn, kernelsFor };
 
 /** Throws unless `t` is float32 or float64; returns the dtype. */
 export function floatOf(t: Tensor, arg: string, op: string): FloatDType {
@@ -53,12 +59,14 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
   if (cols !== null && g.size > 0) {
     // shape is g's trailing dims behind broadcast ones: column sums of g as [R, cols], on the
     // backend (ones[1, R] @ g[R, cols], each column summed over the rows in order)
-    const out = emptyUninit(shape, g.dtype);
+    const be = g.device !== null ? backendOf(g) : backendFor(g.dtype);
+    const out = emptyOn(be, shape, g.dtype);
     const R = g.size / cols;
-    const ones = allocateUninit(g.dtype, R).fill(1) as FloatArray;
-    backendFor(g.dtype).matmul(fdata(out), ones, fdata(g), 1, 1, cols, R, false, false, 0, 0, false);
+    const ones = filledArray(be, g.dtype, R, 1);
+    be.matmul(arrayOf(out, be), ones, arrayOf(g, be), 1, 1, cols, R, false, false, 0, 0, false);
     return out;
   }
+  if (g.device !== null) throw new DeviceOpError("sumToShape", "g", g.store!.name, `a sum over non-trailing broadcast dims to ${JSON.stringify(shape)}`);
   const out = empty(shape, g.dtype);
   const od = fdata(out), gd = fdata(g);
   const rank = g.shape.length;

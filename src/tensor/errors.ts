@@ -49,6 +49,14 @@ export class DeviceSyncError extends QkvError {
   }
 }
 
+/** An op (or a branch of one) that has no kernel on the device a tensor lives on yet. */
+export class DeviceOpError extends QkvError {
+  constructor(op: string, arg: string, device: string, detail = "") {
+    super(op, arg, "a host tensor (this op runs on the host only for now)",
+      `a tensor on the ${device} device${detail ? ` (${detail})` : ""}`);
+  }
+}
+
 /** A state dict does not match a module: missing, unexpected or wrongly shaped entries. */
 export class StateDictError extends QkvError {
   constructor(

@@ -11,12 +11,12 @@ import { after, describe, test } from "node:test";
 import type { Backend, Conv2dArgs } from "../../src/backend/backend.js";
 import { jsBackend } from "../../src/backend/js/index.js";
 import { getNativeIsa, getNumThreads, setNativeIsa, setNumThreads, type NativeIsa } from "../../src/backend/native/index.js";
-import { getBackend } from "../../src/backend/registry.js";
+import { hostBackend } from "../../src/backend/registry.js";
 import { createWasmBackendSync } from "../../src/backend/wasm/load.js";
 import { Generator } from "../../src/tensor/rng.js";
 
 const gen = new Generator(17);
-const active: Backend = getBackend();
+const active: Backend = hostBackend();
 
 function rand(n: number): Float32Array {
   const x = new Float32Array(n);

@@ -4,6 +4,7 @@ import { attentionBackward, attentionForward } from "./attention.js";
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "./conv.js";
 import { binary, unary } from "./elementwise.js";
 import { dropout } from "./dropout.js";
+import { hostAlloc, hostRead, hostUpload } from "../host-arrays.js";
 import { stridedCopy } from "./copy.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
@@ -13,6 +14,10 @@ import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attent
 
 class JsBackend implements Backend {
   readonly name = "js" as const;
+  readonly kind = "host" as const;
+  alloc = hostAlloc;
+  upload = hostUpload;
+  read = hostRead;
   matmul = matmul;
   unary = unary;
   binary = binary;

@@ -19,6 +19,7 @@ import type {
   AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { FloatArray } from "../../tensor/dtype.js";
+import { hostAlloc, hostRead, hostUpload } from "../host-arrays.js";
 
 /** The instruction sets the native kernels are compiled for (chosen at run time from the CPU). */
 export type NativeIsa = "avx512" | "avx2" | "scalar";
@@ -98,6 +99,10 @@ const ONE = new Float32Array([1]);
 
 export class NativeBackend implements Backend {
   readonly name = "native" as const;
+  readonly kind = "host" as const;
+  readonly alloc = hostAlloc;
+  readonly upload = hostUpload;
+  readonly read = hostRead;
 
   constructor(private readonly lib: NativeAddon) {}
 

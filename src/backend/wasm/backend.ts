@@ -9,6 +9,7 @@
  * workers. Parts never share a sum, so the results equal the single-threaded module's bit for bit.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
+import { hostAlloc, hostRead, hostUpload } from "../host-arrays.js";
 import type {
   AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
@@ -62,6 +63,10 @@ export interface WasmBackendOptions {
 
 export class WasmBackend implements Backend {
   readonly name = "wasm" as const;
+  readonly kind = "host" as const;
+  readonly alloc = hostAlloc;
+  readonly upload = hostUpload;
+  readonly read = hostRead;
   private readonly arena: Arena;
   private readonly fns: Readonly<Record<PartKernelName, PartKernel>>;
   private readonly splitAll: boolean;

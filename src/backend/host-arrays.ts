@@ -1,0 +1,20 @@
+/**
+ * alloc / upload / read of the host backends (js, native, wasm), whose arrays are the tensors'
+ * own typed arrays: allocation from the buffer pool, upload and read the identity.
+ */
+import { allocateUninit } from "../tensor/dtype.js";
+
+/** n float32 elements from the buffer pool, contents unspecified. */
+export function hostAlloc(n: number): Float32Array {
+  return allocateUninit("float32", n);
+}
+
+/** The host array itself: it already is the backend's array. */
+export function hostUpload(host: Float32Array): Float32Array {
+  return host;
+}
+
+/** The array itself, at once (nothing is pending on a host backend). */
+export function hostRead(arr: Float32Array | Float64Array): Promise<Float32Array> {
+  return Promise.resolve(arr instanceof Float32Array ? arr : Float32Array.from(arr));
+}

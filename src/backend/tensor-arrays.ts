@@ -1,0 +1,106 @@
+/**
+ * A tensor's array for the backend an op runs on, and new tensors where a backend keeps its
+ * arrays: the one place that knows host tensors from device ones, so that ops and the autograd
+ * engine are written once for both.
+ *
+ * - host backend, host tensor: its typed array (`t.data`);
+ * - host backend, device tensor: `t.data`, i.e. the copy `await t.read()` made, else DeviceSyncError;
+ * - device backend, its own device tensor: the device array;
+ * - device backend, host tensor: an upload of the data (a transient copy; move long-lived tensors
+ *   such as parameters with `toDevice`).
+ *
+ * ```ts
+ * const be = kernelsFor(x.dtype);
+ * const out = emptyOn(be, x.shape, x.dtype);
+ * be.unary("exp", arrayOf(out, be), arrayOf(x, be), x.size, 0);
+ * ```
+ */
+import { allocate, allocateUninit, type DType, type FloatArray } from "../tensor/dtype.js";
+import type { DeviceStore } from "../tensor/device.js";
+import { DTypeError, ValueError } from "../tensor/errors.js";
+import { numel, type Shape } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+import type { AnyBackend, Backend, KernelArray } from "./backend.js";
+import { getBackend, hostBackend, jsBackend } from "./registry.js";
+
+/** A device backend is also the store of its tensors' arrays. */
+export type DeviceBackend = AnyBackend & DeviceStore;
+
+/** float64 always runs on the reference kernels; float32 on the active backend (host or device). */
+export function kernelsFor(dtype: DType): AnyBackend {
+  return dtype === "float64" ? jsBackend : getBackend();
+}
+
+/** The backend a tensor's array belongs to: its device's, or the host backend of its dtype. */
+export function backendOf(t: Tensor): AnyBackend {
+  if (t.device !== null) return t.store as unknown as DeviceBackend;
+  return t.dtype === "float64" ? jsBackend : hostBackend();
+}
+
+/** t's array for `be` (see the module comment). */
+export function arrayOf(t: Tensor, be: AnyBackend): KernelArray {
+  if (be.kind === "host") return t.data as FloatArray;
+  return deviceArrayOf(t, be);
+}
+
+function deviceArrayOf(t: Tensor, be: AnyBackend): KernelArray {
+  if (t.device !== null) {
+    if ((t.store as unknown) === be) return t.device;
+    throw new ValueError("arrayOf", "tensor", `a tensor on the ${be.name} device or on the host`, `${t.toString()} on the ${t.store!.name} device`);
+  }
+  if (t.dtype !== "float32") throw new DTypeError("arrayOf", "tensor", `float32 on the ${be.name} device`, t.dtype);
+  return be.upload(t.data as Float32Array);
+}
+
+/** A new tensor for `be` to write in full: host (uninitialized, pooled) or device. */
+export function emptyOn(be: AnyBackend, shape: Shape, dtype: DType): Tensor {
+  if (be.kind === "host" || dtype !== "float32") return new Tensor(allocateUninit(dtype, numel(shape)), shape, dtype);
+  return new Tensor(null, shape, "float32", be.alloc(numel(shape)), be as DeviceBackend);
+}
+
+/** A new tensor for `be` filled with `value`. */
+export function fullOn(be: AnyBackend, shape: Shape, dtype: DType, value: number): Tensor {
+  if (be.kind === "host" || dtype !== "float32") {
+    const d = value === 0 ? allocate(dtype, numel(shape)) : allocateUninit(dtype, numel(shape)).fill(value);
+    return new Tensor(d, shape, dtype);
+  }
+  const host = new Float32Array(numel(shape));
+  if (value !== 0) host.fill(value);
+  return new Tensor(null, shape, "float32", be.upload(host), be as DeviceBackend);
+}
+
+/** An array of n copies of `value` for `be` (not attached to a tensor). */
+export function filledArray(be: AnyBackend, dtype: DType, n: number, value: number): KernelArray {
+  if (be.kind === "host" || dtype !== "float32") return (allocateUninit(dtype, n) as FloatArray).fill(value);
+  return be.upload(new Float32Array(n).fill(value));
+}
+
+/** A new tensor with t's contents, where t's data lives. */
+export function copyTensor(t: Tensor): Tensor {
+  if (t.device === null) return t.clone();
+  const be = backendOf(t);
+  const c = emptyOn(be, t.shape, t.dtype);
+  if (t.size > 0) be.stridedCopy(arrayOf(c, be), t.device, [t.size], [1]);
+  return c;
+}
+
+/**
+ * Moves t's data to `be`'s device in place (parameters before training there): the host array is
+ * uploaded and dropped, so `t.data` needs `await t.read()` afterwards. A no-op on a host backend
+ * or when t is already there.
+ */
+export function toDevice(t: Tensor, be: AnyBackend): Tensor {
+  if (be.kind === "host" || ((t.store as unknown) === be && t.device !== null)) return t;
+  if (t.dtype !== "float32") throw new DTypeError("toDevice", "tensor", "float32", t.dtype);
+  const arr = be.upload(t.data as Float32Array);
+  t.device = arr;
+  t.store = be as DeviceBackend;
+  t.host = null;
+  if (t.grad !== null) t.grad = toDevice(t.grad, be);
+  return t;
+}
+
+/** The host backend of ops whose loops run on host arrays. */
+export function hostKernelsFor(dtype: DType): Backend {
+  return dtype === "float64" ? jsBackend : hostBackend();
+}

@@ -1,0 +1,157 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The webgpu Backend: WebGPUKernels behind the Backend interface over GpuArray, and the store of
+ * its tensors' device arrays (tensor/device.ts). Arrays it hands out (alloc, upload) go back to the
+ * pool when the last tensor holding them is collected (a FinalizationRegistry), or earlier through
+ * `release` (at most once either way). Kernels with no WGSL form yet (convolution, sparse and linear
+ * attention, dropout) throw WebGPUUnsupportedError.
+ *
+ * ```ts
+ * const be = await WebGPUBackend.create(navigator.gpu);
+ * registerBackend(be, true);                 // or: await useWebGPU()
+ * ```
+ */
+import type {
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+} from "../backend.js";
+import type { DeviceStore } from "../../tensor/device.js";
+import type { GpuArray } from "./context.js";
+import { WebGPUUnsupportedError } from "./errors.js";
+import { WebGPUKernels } from "./kernels.js";
+
+/** What the registry keeps to give a collected array's buffer back: a copy of the array and whether it is still out. */
+interface Held { arr: GpuArray; live: boolean }
+
+export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray> {
+  readonly name = "webgpu" as const;
+  readonly kind = "device" as const;
+  private readonly held = new WeakMap<GpuArray, Held>();
+  private readonly registry: FinalizationRegistry<Held>;
+
+  /** A backend on a device from `gpu` (default navigator.gpu); throws WebGPUUnavailableError. */
+  static async create(gpu?: Pick<GPU, "requestAdapter"> | null): Promise<WebGPUBackend> {
+    return new WebGPUBackend(await WebGPUKernels.create(gpu));
+  }
+
+  constructor(readonly kernels: WebGPUKernels) {
+    this.registry = new FinalizationRegistry((h) => this.giveBack(h));
+  }
+
+  private giveBack(h: Held): void {
+    if (!h.live) return;
+    h.live = false;
+    this.kernels.release(h.arr);
+  }
+
+  /** Watches arr: its buffer goes back to the pool once nothing holds it. */
+  private own(arr: GpuArray): GpuArray {
+    const h: Held = { arr: { buffer: arr.buffer, offset: arr.offset, length: arr.length }, live: true };
+    this.held.set(arr, h);
+    this.registry.register(arr, h, arr);
+    return arr;
+  }
+
+  alloc(n: number): GpuArray {
+    return this.own(this.kernels.alloc(n));
+  }
+
+  upload(host: Float32Array): GpuArray {
+    return this.own(this.kernels.upload(host));
+  }
+
+  read(arr: GpuArray): Promise<Float32Array> {
+    return this.kernels.read(arr);
+  }
+
+  /** Gives arr's buffer back now (work already recorded still sees it); a second release is ignored. */
+  release(arr: GpuArray): void {
+    const h = this.held.get(arr);
+    if (!h) return;
+    this.registry.unregister(arr);
+    this.giveBack(h);
+  }
+
+  /** Submits the recorded work (the optimizers' step calls it). */
+  flush(): void {
+    this.kernels.flush();
+  }
+
+  /** Submits, waits for the device and throws any error it reported. */
+  finish(): Promise<void> {
+    return this.kernels.finish();
+  }
+
+  matmul(out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
+    this.kernels.matmul(out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+  }
+
+  stridedCopy(out: GpuArray, x: GpuArray, outShape: readonly number[], strides: readonly number[]): void {
+    this.kernels.stridedCopy(out, x, outShape, strides);
+  }
+
+  unary(op: UnaryOp, out: GpuArray, x: GpuArray, n: number, alpha: number): void {
+    this.kernels.unary(op, out, x, n, alpha);
+  }
+
+  binary(op: BinaryOp, out: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], aStrides: readonly number[],
+    bStrides: readonly number[]): void {
+    this.kernels.binary(op, out, a, b, outShape, aStrides, bStrides);
+  }
+
+  softmax(out: GpuArray, x: GpuArray, rows: number, cols: number, log: boolean): void {
+    this.kernels.softmax(out, x, rows, cols, log);
+  }
+
+  softmaxBackward(dx: GpuArray, y: GpuArray, dy: GpuArray, rows: number, cols: number, log: boolean): void {
+    this.kernels.softmaxBackward(dx, y, dy, rows, cols, log);
+  }
+
+  layerNorm(out: GpuArray, mean: GpuArray, rstd: GpuArray, x: GpuArray, weight: GpuArray | null, bias: GpuArray | null,
+    rows: number, cols: number, eps: number): void {
+    this.kernels.layerNorm(out, mean, rstd, x, weight, bias, rows, cols, eps);
+  }
+
+  layerNormBackward(dx: GpuArray, dweight: GpuArray | null, dbias: GpuArray | null, dy: GpuArray, x: GpuArray,
+    mean: GpuArray, rstd: GpuArray, weight: GpuArray | null, rows: number, cols: number): void {
+    this.kernels.layerNormBackward(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
+  }
+
+  attentionForward(out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray, args: AttentionArgs<GpuArray>): void {
+    this.kernels.attentionForward(out, lse, q, k, v, args);
+  }
+
+  attentionBackward(dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray,
+    out: GpuArray, lse: GpuArray, args: AttentionArgs<GpuArray>): void {
+    this.kernels.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
+  }
+
+  dropout(): void {
+    throw unsupported("dropout");
+  }
+  conv2dForward(_out: GpuArray, _x: GpuArray, _w: GpuArray, _b: GpuArray | null, _args: Conv2dArgs): void {
+    throw unsupported("conv2dForward");
+  }
+  conv2dBackwardInput(): void {
+    throw unsupported("conv2dBackwardInput");
+  }
+  conv2dBackwardWeight(): void {
+    throw unsupported("conv2dBackwardWeight");
+  }
+  sparseAttentionForward(_out: GpuArray, _lse: GpuArray, _q: GpuArray, _k: GpuArray, _v: GpuArray, _args: SparseAttentionArgs): void {
+    throw unsupported("sparseAttentionForward");
+  }
+  sparseAttentionBackward(): void {
+    throw unsupported("sparseAttentionBackward");
+  }
+  linearAttentionForward(_out: GpuArray, _den: GpuArray, _fq: GpuArray, _fk: GpuArray, _v: GpuArray, _args: LinearAttentionArgs): void {
+    throw unsupported("linearAttentionForward");
+  }
+  linearAttentionBackward(): void {
+    throw unsupported("linearAttentionBackward");
+  }
+}
+
+function unsupported(kernel: string): WebGPUUnsupportedError {
+  return new WebGPUUnsupportedError(kernel, "backend", "a kernel the webgpu backend has", "none yet (use a host backend for this op)");
+}
