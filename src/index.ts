@@ -15,8 +15,11 @@ export * from "./tensor/rng.js";
 export * from "./tensor/tensor.js";
 export { setBufferPool, clearPool, poolBytes } from "./tensor/pool.js";
 
-export type { Backend, BackendName, AttentionArgs, Conv2dArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
-export { setBackend, getBackend, availableBackends, registerBackend } from "./backend/registry.js";
+export type { Backend, AnyBackend, KernelArray, BackendName, AttentionArgs, Conv2dArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
+export { setBackend, getBackend, availableBackends, registerBackend, hostBackend } from "./backend/registry.js";
+export { toDevice } from "./backend/tensor-arrays.js";
+export type { DeviceArray, DeviceStore } from "./tensor/device.js";
+export { WebGPUBackend, useWebGPU, type UseWebGPUOptions } from "./backend/webgpu/index.js";
 export {
   loadWasmBackend, loadWasmBackendSync, useWasm, setWasmThreads, getWasmThreads, defaultWasmThreads, type WasmOptions,
 } from "./backend/wasm/load.js";

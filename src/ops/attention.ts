@@ -5,11 +5,11 @@
  * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] -> out [B, H, L, Dv]
  */
 import { attach } from "../autograd/graph.js";
-import type { AttentionArgs } from "../backend/backend.js";
+import type { AttentionArgs, KernelArray } from "../backend/backend.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { backendFor, emptyUninit, fdata } from "./util.js";
+import { arrayOf, emptyOn, kernelsFor } from "./util.js";
 
 export interface FusedMask {
   /** Additive mask values (0 or -Infinity for bool masks). */
@@ -24,19 +24,22 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: FusedMask 
   const [B, H, L, D] = q.shape as [number, number, number, number];
   const Hkv = k.shape[1]!, S = k.shape[2]!, Dv = v.shape[3]!;
   const seed = dropoutP > 0 ? (generator ?? defaultGenerator).take(B * H * L * S) : { k0: 0, k1: 0, start: 0 };
-  const args: AttentionArgs = {
+  const be = kernelsFor(q.dtype);
+  // a mask is built on the host; a device backend gets an upload of it
+  const maskArr: KernelArray | null = mask === null ? null : be.kind === "host" ? mask.data : be.upload(mask.data as Float32Array);
+  const args: AttentionArgs<KernelArray> = {
     B, H, Hkv, L, S, D, Dv, scale, causal,
-    mask: mask ? mask.data : null,
+    mask: maskArr,
     maskStrideB: mask?.strideB ?? 0, maskStrideH: mask?.strideH ?? 0, maskStrideL: mask?.strideL ?? 0,
     dropoutP, seedK0: seed.k0, seedK1: seed.k1, seedStart: seed.start,
   };
-  const be = backendFor(q.dtype);
-  const out = emptyUninit([B, H, L, Dv], q.dtype);
-  const lse = emptyUninit([B, H, L], q.dtype);
-  be.attentionForward(fdata(out), fdata(lse), fdata(q), fdata(k), fdata(v), args);
+  const out = emptyOn(be, [B, H, L, Dv], q.dtype);
+  const lse = emptyOn(be, [B, H, L], q.dtype);
+  be.attentionForward(arrayOf(out, be), arrayOf(lse, be), arrayOf(q, be), arrayOf(k, be), arrayOf(v, be), args);
   return attach(out, "fusedAttention", [q, k, v], (g) => {
-    const dq = emptyUninit(q.shape, q.dtype), dk = emptyUninit(k.shape, q.dtype), dv = emptyUninit(v.shape, q.dtype);
-    be.attentionBackward(fdata(dq), fdata(dk), fdata(dv), fdata(g), fdata(q), fdata(k), fdata(v), fdata(out), fdata(lse), args);
+    const dq = emptyOn(be, q.shape, q.dtype), dk = emptyOn(be, k.shape, q.dtype), dv = emptyOn(be, v.shape, q.dtype);
+    be.attentionBackward(arrayOf(dq, be), arrayOf(dk, be), arrayOf(dv, be), arrayOf(g, be), arrayOf(q, be), arrayOf(k, be),
+      arrayOf(v, be), arrayOf(out, be), arrayOf(lse, be), args);
     return [dq, dk, dv];
   });
 }

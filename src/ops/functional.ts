@@ -98,6 +98,7 @@ export function nllLoss(logProbs: Tensor, target: Tensor, opts: CrossEntropyOpti
   const reduction = opts.reduction ?? "mean";
   if (!["mean", "sum", "none"].includes(reduction)) throw new ValueError(op, "reduction", '"mean", "sum" or "none"', JSON.stringify(reduction));
   for (const y of td) if (y !== ignore && (y < 0 || y >= C)) throw new ValueError(op, "target", `class indices in [0, ${C}) or ignoreIndex ${ignore}`, String(y));
+  if (logProbs.device !== null) return nllOnDevice(logProbs, td, N, C, ignore, eps, reduction);
   const lp = fdata(logProbs);
   const per = empty(expT, logProbs.dtype);
   const pd = fdata(per);
@@ -124,6 +125,27 @@ export function nllLoss(logProbs: Tensor, target: Tensor, opts: CrossEntropyOpti
   });
   if (reduction === "none") return perRec;
   const total = sum(perRec);
+  return reduction === "sum" ? total : mul(total, 1 / Math.max(count, 1));
+}
+
+/**
+ * nllLoss of log-probabilities on a device: the targets (on the host) become a weight matrix
+ * W [N, C] (W[n, c] = -eps / C, plus -(1 - eps) at c = y_n; rows of ignored targets 0), and the
+ * per-target losses are the row sums of W * lp, so mul and sum record the backward.
+ */
+function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: number, eps: number, reduction: Reduction): Tensor {
+  const w = new Float32Array(N * C);
+  let count = 0;
+  for (let n = 0; n < N; n++) {
+    const y = td[n]!;
+    if (y === ignore) continue;
+    count++;
+    if (eps > 0) w.fill(-eps / C, n * C, n * C + C);
+    w[n * C + y]! += -(1 - eps);
+  }
+  const per = sum(mul(lp, new Tensor(w, lp.shape, "float32")), -1); // [N] (or [] unbatched)
+  if (reduction === "none") return per;
+  const total = sum(per);
   return reduction === "sum" ? total : mul(total, 1 / Math.max(count, 1));
 }
 

@@ -12,13 +12,14 @@ import { ShapeError, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { expand, reshape } from "./shape.js";
-import { backendFor, empty, emptyUninit, fdata, sameFloat, sumToShape } from "./util.js";
+import { arrayOf, emptyOn, filledArray, fullOn, kernelsFor, sameFloat, sumToShape } from "./util.js";
 
 /** out [P, M, N] = op(a) @ op(b) for 3-D operands whose batch is P or 1. */
 function bmm(a: Tensor, b: Tensor, P: number, M: number, N: number, K: number, transA: boolean, transB: boolean): Tensor {
-  const out = emptyUninit([P, M, N], a.dtype);
+  const be = kernelsFor(a.dtype);
+  const out = emptyOn(be, [P, M, N], a.dtype);
   const sa = a.shape[0] === 1 ? 0 : M * K, sb = b.shape[0] === 1 ? 0 : K * N;
-  backendFor(a.dtype).matmul(fdata(out), fdata(a), fdata(b), P, M, N, K, transA, transB, sa, sb, false);
+  be.matmul(arrayOf(out, be), arrayOf(a, be), arrayOf(b, be), P, M, N, K, transA, transB, sa, sb, false);
   return out;
 }
 
@@ -83,27 +84,27 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     if (bias.rank !== 1 || bias.shape[0] !== O) throw new ShapeError("linear", "bias", `[${O}]`, fmtShape(bias.shape));
   }
   const R = x.size / I;
-  const be = backendFor(x.dtype);
-  const out = emptyUninit([...x.shape.slice(0, -1), O], x.dtype);
-  const od = fdata(out);
-  be.matmul(od, fdata(x), fdata(weight), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
-  if (bias) be.binary("add", od, od, fdata(bias), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]
+  const be = kernelsFor(x.dtype);
+  const out = emptyOn(be, [...x.shape.slice(0, -1), O], x.dtype);
+  const od = arrayOf(out, be);
+  be.matmul(od, arrayOf(x, be), arrayOf(weight, be), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
+  if (bias) be.binary("add", od, od, arrayOf(bias, be), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return attach(out, "linear", inputs, (g) => {
-    const gd = fdata(g);
+    const gd = arrayOf(g, be);
     let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
     if (x.requiresGrad) {
-      dx = emptyUninit(x.shape, x.dtype);
-      be.matmul(fdata(dx), gd, fdata(weight), 1, R, I, O, false, false, 0, 0, false); // [R, out] @ [out, in]
+      dx = emptyOn(be, x.shape, x.dtype);
+      be.matmul(arrayOf(dx, be), gd, arrayOf(weight, be), 1, R, I, O, false, false, 0, 0, false); // [R, out] @ [out, in]
     }
     if (weight.requiresGrad) {
-      dw = emptyUninit(weight.shape, x.dtype);
-      be.matmul(fdata(dw), gd, fdata(x), 1, O, I, R, true, false, 0, 0, false); // [out, R] @ [R, in]
+      dw = emptyOn(be, weight.shape, x.dtype);
+      be.matmul(arrayOf(dw, be), gd, arrayOf(x, be), 1, O, I, R, true, false, 0, 0, false); // [out, R] @ [R, in]
     }
     if (bias && bias.requiresGrad) {
-      db = empty([O], x.dtype);
-      const ones = fdata(empty([R], x.dtype)).fill(1);
-      be.matmul(fdata(db), ones, gd, 1, 1, O, R, false, false, 0, 0, false); // [1, R] @ [R, out]: column sums
+      db = fullOn(be, [O], x.dtype, 0);
+      const ones = filledArray(be, x.dtype, R, 1);
+      be.matmul(arrayOf(db, be), ones, gd, 1, 1, O, R, false, false, 0, 0, false); // [1, R] @ [R, out]: column sums
     }
     return bias ? [dx, dw, db] : [dx, dw];
   });

@@ -9,7 +9,7 @@ import { attach } from "../autograd/graph.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { numel, sameShape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { backendFor, empty, emptyUninit, fdata, floatOf, sameFloat } from "./util.js";
+import { arrayOf, emptyOn, floatOf, fullOn, kernelsFor, sameFloat } from "./util.js";
 
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   expectTensor(x, "x", "layerNorm");
@@ -27,19 +27,20 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   if (typeof eps !== "number" || !(eps >= 0)) throw new ValueError("layerNorm", "eps", "a non-negative number", String(eps));
   const cols = numel(normalizedShape);
   const rows = cols === 0 ? 0 : x.size / cols;
-  const be = backendFor(dtype);
-  const out = emptyUninit(x.shape, dtype);
-  const mean = empty([rows], dtype), rstd = empty([rows], dtype);
-  be.layerNorm(fdata(out), fdata(mean), fdata(rstd), fdata(x), weight ? fdata(weight) : null, bias ? fdata(bias) : null, rows, cols, eps);
+  const be = kernelsFor(dtype);
+  const out = emptyOn(be, x.shape, dtype);
+  const mean = fullOn(be, [rows], dtype, 0), rstd = fullOn(be, [rows], dtype, 0);
+  be.layerNorm(arrayOf(out, be), arrayOf(mean, be), arrayOf(rstd, be), arrayOf(x, be), weight ? arrayOf(weight, be) : null,
+    bias ? arrayOf(bias, be) : null, rows, cols, eps);
   const inputs: Tensor[] = [x];
   if (weight) inputs.push(weight);
   if (bias) inputs.push(bias);
   return attach(out, "layerNorm", inputs, (g) => {
-    const dx = emptyUninit(x.shape, dtype);
-    const dw = weight ? empty(weight.shape, dtype) : null;
-    const db = bias ? empty(bias.shape, dtype) : null;
-    be.layerNormBackward(fdata(dx), dw ? fdata(dw) : null, db ? fdata(db) : null, fdata(g), fdata(x), fdata(mean), fdata(rstd),
-      weight ? fdata(weight) : null, rows, cols);
+    const dx = emptyOn(be, x.shape, dtype);
+    const dw = weight ? fullOn(be, weight.shape, dtype, 0) : null;
+    const db = bias ? fullOn(be, bias.shape, dtype, 0) : null;
+    be.layerNormBackward(arrayOf(dx, be), dw ? arrayOf(dw, be) : null, db ? arrayOf(db, be) : null, arrayOf(g, be), arrayOf(x, be),
+      arrayOf(mean, be), arrayOf(rstd, be), weight ? arrayOf(weight, be) : null, rows, cols);
     const r: (Tensor | null)[] = [dx];
     if (weight) r.push(dw);
     if (bias) r.push(db);

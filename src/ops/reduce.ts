@@ -11,9 +11,9 @@ import { attach } from "../autograd/graph.js";
 import { normAxis, numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { ValueError } from "../tensor/errors.js";
-import { expand, reshape } from "./shape.js";
+import { expand, permute, reshape } from "./shape.js";
 import { add, div, log, exp, mul, sub } from "./elementwise.js";
-import { empty, fdata, floatOf } from "./util.js";
+import { arrayOf, backendOf, empty, emptyOn, fdata, filledArray, floatOf, fullOn } from "./util.js";
 
 export interface ReduceOptions {
   keepdim?: boolean;
@@ -71,7 +71,11 @@ export function sum(x: Tensor, dims?: Dims, opts: ReduceOptions = {}): Tensor {
   const dtype = floatOf(x, "x", "sum");
   const red = reducedDims(x, dims, "sum");
   const kept = keptShape(x, red);
-  const out = empty(kept, dtype);
+  const out = x.device !== null ? sumOnDevice(x, red, kept) : empty(kept, dtype);
+  if (x.device !== null) {
+    const res = attach(out, "sum", [x], (g) => [expand(reshape(g, kept), x.shape)]);
+    return reshape(res, finalShape(x, red, opts.keepdim ?? false));
+  }
   const od = fdata(out), xd = fdata(x);
   const last = x.rank - 1;
   if (red.length === 1 && red[0] === last) {
@@ -89,6 +93,22 @@ export function sum(x: Tensor, dims?: Dims, opts: ReduceOptions = {}): Tensor {
   }
   const res = attach(out, "sum", [x], (g) => [expand(reshape(g, kept), x.shape)]);
   return reshape(res, finalShape(x, red, opts.keepdim ?? false));
+}
+
+/**
+ * The sum of a device tensor over `red` as a tensor of shape `kept` (not recorded): the reduced
+ * dims moved last (a strided copy unless they already are), then one matrix-vector product
+ * [R, n] @ ones [n] on the device.
+ */
+function sumOnDevice(x: Tensor, red: number[], kept: number[]): Tensor {
+  const be = backendOf(x);
+  const keptDims = x.shape.map((_, i) => i).filter((i) => !red.includes(i));
+  const xl = permute(x.detach(), [...keptDims, ...red]);
+  const n = numel(red.map((d) => x.shape[d]!)), R = n === 0 ? numel(kept) : x.size / n;
+  if (R === 0 || n === 0) return fullOn(be, kept, x.dtype, 0);
+  const out = emptyOn(be, kept, x.dtype);
+  be.matmul(arrayOf(out, be), arrayOf(xl, be), filledArray(be, x.dtype, n, 1), 1, R, 1, n, false, false, 0, 0, false); // [R, n] @ [n, 1]
+  return out;
 }
 
 /** Mean over `dims`. */

@@ -14,7 +14,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { stridedCopy } from "../backend/js/copy.js";
-import { backendFor, empty, emptyUninit, fdata, sumToShape } from "./util.js";
+import { arrayOf, empty, emptyOn, emptyUninit, kernelsFor, sumToShape } from "./util.js";
 
 /** Same data, new shape; one entry may be -1. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -30,8 +30,12 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     throw new ShapeError("reshape", "shape", `a shape with ${x.size} elements (input ${fmtShape(x.shape)})`, fmtShape(shape));
   }
   if (sameShape(s, x.shape)) return x;
-  const out = new Tensor(x.data, s, x.dtype);
-  noteView(x.data);
+  let out: Tensor;
+  if (x.device !== null) out = new Tensor(null, s, x.dtype, x.device, x.store);
+  else {
+    out = new Tensor(x.data, s, x.dtype);
+    noteView(x.data);
+  }
   return attach(out, "reshape", [x], (g) => [reshape(g, x.shape)]);
 }
 
@@ -64,7 +68,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (p.length !== r || new Set(p).size !== r) throw new ValueError("permute", "dims", `a permutation of ${r} dims`, `[${dims.join(", ")}]`);
   if (p.every((d, i) => d === i)) return x;
   const outShape = p.map((d) => x.shape[d]!);
-  const out = emptyUninit(outShape, x.dtype);
+  const out = emptyStrided(outShape, x.dtype);
   const inStr = stridesOf(x.shape);
   const st = p.map((d) => inStr[d]!); // input stride of each output dim
   if (out.size > 0) copyStrided(out, x, outShape, st);
@@ -73,10 +77,17 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return attach(out, "permute", [x], (g) => [permute(g, inv)]);
 }
 
+/** The output of a strided copy: where the backend of float tensors keeps its arrays, on the host otherwise. */
+function emptyStrided(shape: readonly number[], dtype: Tensor["dtype"]): Tensor {
+  return dtype === "float32" || dtype === "float64" ? emptyOn(kernelsFor(dtype), shape, dtype) : emptyUninit(shape, dtype);
+}
+
 /** out = x at `strides` per out dim: the backend's kernel for float tensors, the js walk otherwise. */
 function copyStrided(out: Tensor, x: Tensor, outShape: readonly number[], strides: readonly number[]): void {
-  if (x.dtype === "float32" || x.dtype === "float64") backendFor(x.dtype).stridedCopy(fdata(out), fdata(x), outShape, strides);
-  else stridedCopy(out.data, x.data, outShape, strides);
+  if (x.dtype === "float32" || x.dtype === "float64") {
+    const be = kernelsFor(x.dtype);
+    be.stridedCopy(arrayOf(out, be), arrayOf(x, be), outShape, strides);
+  } else stridedCopy(out.data, x.data, outShape, strides);
 }
 
 /** Swaps two dims. */
@@ -95,7 +106,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   const s = shape.map((d, i) => (d === -1 ? x.shape[i - off]! : d));
   if (off < 0 || !broadcastsTo(x.shape, s)) throw new ShapeError("expand", "shape", `a shape ${fmtShape(x.shape)} broadcasts to`, fmtShape(shape));
   if (sameShape(s, x.shape)) return x;
-  const out = emptyUninit(s, x.dtype);
+  const out = emptyStrided(s, x.dtype);
   if (out.size > 0) copyStrided(out, x, s, broadcastStrides(x.shape, s));
   return attach(out, "expand", [x], (g) => [sumToShape(g, x.shape)]);
 }

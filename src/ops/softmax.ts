@@ -11,17 +11,17 @@ import { ShapeError } from "../tensor/errors.js";
 import { normAxis } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { transpose } from "./shape.js";
-import { backendFor, emptyUninit, fdata, floatOf } from "./util.js";
+import { arrayOf, emptyOn, floatOf, kernelsFor } from "./util.js";
 
 function softmaxLast(x: Tensor, log: boolean): Tensor {
   const cols = x.shape[x.rank - 1] ?? 1;
   const rows = cols === 0 ? 0 : x.size / cols;
-  const be = backendFor(x.dtype);
-  const out = emptyUninit(x.shape, x.dtype);
-  be.softmax(fdata(out), fdata(x), rows, cols, log);
+  const be = kernelsFor(x.dtype);
+  const out = emptyOn(be, x.shape, x.dtype);
+  be.softmax(arrayOf(out, be), arrayOf(x, be), rows, cols, log);
   return attach(out, log ? "logSoftmax" : "softmax", [x], (g) => {
-    const dx = emptyUninit(x.shape, g.dtype);
-    be.softmaxBackward(fdata(dx), fdata(out), fdata(g), rows, cols, log);
+    const dx = emptyOn(be, x.shape, g.dtype);
+    be.softmaxBackward(arrayOf(dx, be), arrayOf(out, be), arrayOf(g, be), rows, cols, log);
     return [dx];
   });
 }

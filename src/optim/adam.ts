@@ -15,6 +15,8 @@
  * ```
  */
 import { ValueError } from "../tensor/errors.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { adamStepDevice } from "./device-step.js";
 import { checkBool, checkNonNegative, checkUnitInterval, floatData, gradData, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
 import { definedOnly } from "./sgd.js";
 
@@ -34,6 +36,21 @@ export interface AdamOptions {
 }
 
 abstract class AdamBase extends Optimizer<AdamOptions> {
+  /** The update of a parameter on a device (float32 moments there). */
+  private stepOnDevice(p: Tensor, group: ParamGroup<AdamOptions>): void {
+    const g = this.deviceGrad(p, `${this.name}.step`);
+    if (!g) return;
+    const { lr, eps, weightDecay, amsgrad, maximize } = group;
+    const [b1, b2] = group.betas;
+    const t = ++this.stateOf(p).step;
+    const m = this.deviceBuffer(p, "exp_avg").buf, v = this.deviceBuffer(p, "exp_avg_sq").buf;
+    const vmax = amsgrad ? this.deviceBuffer(p, "max_exp_avg_sq").buf : null;
+    adamStepDevice(p, g, m, v, vmax, {
+      b1, b2, eps, maximize, stepSize: lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t),
+      decay: this.decoupled ? 1 - lr * weightDecay : 1, l2: this.decoupled ? 0 : weightDecay,
+    });
+  }
+
   protected constructor(name: string, params: Params<AdamOptions>, opts: Partial<AdamOptions>, weightDecay: number,
     private readonly decoupled: boolean) {
     const defaults: AdamOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay, amsgrad: false, maximize: false, ...definedOnly(opts) };
@@ -53,6 +70,10 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     const { lr, eps, weightDecay, amsgrad, maximize } = group;
     const [b1, b2] = group.betas;
     for (const p of group.params) {
+      if (p.device !== null) {
+        this.stepOnDevice(p, group);
+        continue;
+      }
       const gd = gradData(p, `${this.name}.step`);
       if (!gd) continue;
       const pd = floatData(p);

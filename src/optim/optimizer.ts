@@ -18,7 +18,9 @@
  * ```
  */
 import { noGrad } from "../autograd/graph.js";
-import { StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
+import { fullOn, backendOf } from "../backend/tensor-arrays.js";
+import type { DeviceStore } from "../tensor/device.js";
+import { DeviceOpError, StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -82,6 +84,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   readonly paramGroups: ParamGroup<O>[] = [];
   /** Per-parameter state, created on a parameter's first update. */
   protected readonly state = new Map<Tensor, ParamState>();
+  /** The state of parameters on a device: float32 device tensors by parameter and PyTorch's buffer name. */
+  private readonly deviceBuffers = new Map<Tensor, Map<string, Tensor>>();
 
   /**
    * @param name the optimizer's name in error messages ("SGD", "Adam", ...)
@@ -138,14 +142,39 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     for (const g of this.paramGroups) for (const p of g.params) p.grad = null;
   }
 
-  /** One update of every parameter that has a gradient, in place, in float64 arithmetic. */
+  /**
+   * One update of every parameter that has a gradient, in place, in float64 arithmetic (float32
+   * kernels for parameters on a device, whose recorded work is then submitted).
+   */
   step(): void {
+    const stores = new Set<DeviceStore>();
     noGrad(() => {
       for (const g of this.paramGroups) {
         this.validate(g, "");
         this.updateGroup(g);
+        for (const p of g.params) if (p.store !== null) stores.add(p.store);
       }
     });
+    for (const s of stores) s.flush();
+  }
+
+  /** The device state buffer `key` of a parameter on a device (zeros on first use), and whether it was just made. */
+  protected deviceBuffer(p: Tensor, key: string): { buf: Tensor; first: boolean } {
+    let m = this.deviceBuffers.get(p);
+    if (!m) this.deviceBuffers.set(p, (m = new Map()));
+    const b = m.get(key);
+    if (b) return { buf: b, first: false };
+    const buf = fullOn(backendOf(p), p.shape, "float32", 0);
+    m.set(key, buf);
+    return { buf, first: true };
+  }
+
+  /** p's gradient when p is on a device and has one (shape checked), else null. */
+  protected deviceGrad(p: Tensor, op: string): Tensor | null {
+    const g = p.grad;
+    if (!g) return null;
+    if (!sameShape(g.shape, p.shape)) throw new ValueError(op, "param.grad", `shape ${fmtShape(p.shape)}`, fmtShape(g.shape));
+    return g;
   }
 
   /** The state of `p`, created empty on first use. */
@@ -170,6 +199,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
 
   /** A copy of the state: float64 tensors `state.{i}.step` and `state.{i}.{buffer}`, and the groups. */
   stateDict(): OptimizerState {
+    if (this.deviceBuffers.size > 0) {
+      const p = this.deviceBuffers.keys().next().value!;
+      throw new DeviceOpError("stateDict", "state", p.store?.name ?? "unknown", "the moments of parameters trained there");
+    }
     const tensors: Record<string, Tensor> = {};
     const paramGroups: ParamGroupState[] = [];
     let index = 0;

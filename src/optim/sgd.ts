@@ -15,6 +15,7 @@
  * ```
  */
 import { ValueError } from "../tensor/errors.js";
+import { sgdStepDevice } from "./device-step.js";
 import { checkBool, checkNonNegative, floatData, gradData, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
 
 export interface SGDOptions {
@@ -49,6 +50,14 @@ export class SGD extends Optimizer<SGDOptions> {
   protected updateGroup(group: ParamGroup<SGDOptions>): void {
     const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
     for (const p of group.params) {
+      if (p.device !== null) {
+        const g = this.deviceGrad(p, "SGD.step");
+        if (!g) continue;
+        this.stateOf(p).step++;
+        const mb = momentum !== 0 ? this.deviceBuffer(p, "momentum_buffer") : null;
+        sgdStepDevice(p, g, group, mb?.buf ?? null, mb?.first ?? false);
+        continue;
+      }
       const gd = gradData(p, "SGD.step");
       if (!gd) continue;
       const pd = floatData(p);

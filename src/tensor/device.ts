@@ -24,4 +24,6 @@ export interface DeviceStore<A extends DeviceArray = DeviceArray> {
   read(arr: A): Promise<Float32Array>;
   /** Gives `arr` back to the store's pool (work already recorded still sees it). */
   release(arr: A): void;
+  /** Submits the work recorded so far (the optimizers' step calls it once per step). */
+  flush(): void;
 }

@@ -18,6 +18,7 @@ class FakeStore implements DeviceStore<FakeArray> {
   release(arr: FakeArray): void {
     this.released.push(arr);
   }
+  flush(): void {}
 }
 
 const fake = (values: number[]): FakeArray => ({ length: values.length, values: Float32Array.from(values) });

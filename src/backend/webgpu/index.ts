@@ -1,13 +1,15 @@
 /**
- * The WebGPU kernel layer: a device, a buffer pool and the kernels of the Backend interface over
- * device arrays (not yet a Backend in the registry).
+ * The WebGPU backend: a device, a buffer pool, the kernels of the Backend interface over device
+ * arrays (WebGPUKernels) and the Backend over them (WebGPUBackend), chosen with `useWebGPU()`.
  *
  * ```ts
- * import { WebGPUKernels } from "./backend/webgpu/index.js";
- * const gpu = await WebGPUKernels.create(navigator.gpu);
+ * import { useWebGPU } from "./backend/webgpu/index.js";
+ * const be = await useWebGPU();
  * ```
  */
 export { WebGPUKernels } from "./kernels.js";
+export { WebGPUBackend } from "./backend.js";
+export { useWebGPU, type UseWebGPUOptions } from "./use.js";
 export type { GpuArray, KernelContext } from "./context.js";
 export type { GpuAttentionArgs } from "./attention.js";
 export { requestGpuDevice, navigatorGpu, type GpuDevice } from "./device.js";

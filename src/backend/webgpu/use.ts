@@ -1,0 +1,47 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Choosing the webgpu backend: `await useWebGPU()` gets a device from `navigator.gpu` (or the GPU
+ * object given), registers the backend and makes it active. When WebGPU cannot start (no GPU
+ * object, no adapter, no device) it prints one notice (once per page or process) and keeps the
+ * active host backend, which it returns; other failures are thrown.
+ *
+ * ```ts
+ * const be = await useWebGPU();           // webgpu, or the best CPU backend with a notice
+ * for (const p of model.parameters()) toDevice(p, be);
+ * ```
+ */
+import type { AnyBackend } from "../backend.js";
+import { getBackend, registerBackend, registeredBackend } from "../registry.js";
+import { WebGPUBackend } from "./backend.js";
+import { WebGPUUnavailableError } from "./errors.js";
+
+let noticed = false;
+
+export interface UseWebGPUOptions {
+  /** The GPU object (default navigator.gpu; in Node, node-gpu.ts's). */
+  gpu?: Pick<GPU, "requestAdapter"> | null;
+  /** No notice when falling back. */
+  quiet?: boolean;
+}
+
+/** Registers and activates the webgpu backend (once; later calls reuse it), or keeps the host backend with one notice. */
+export async function useWebGPU(opts: UseWebGPUOptions = {}): Promise<AnyBackend> {
+  const have = registeredBackend("webgpu");
+  if (have) {
+    registerBackend(have, true);
+    return have;
+  }
+  try {
+    const be = await WebGPUBackend.create(opts.gpu);
+    registerBackend(be, true);
+    return be;
+  } catch (e) {
+    if (!(e instanceof WebGPUUnavailableError)) throw e;
+    const keep = getBackend();
+    if (!opts.quiet && !noticed) {
+      noticed = true;
+      console.warn(`qkv: WebGPU is not available (${e.message}); keeping the ${keep.name} backend`);
+    }
+    return keep;
+  }
+}

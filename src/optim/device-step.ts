@@ -1,0 +1,141 @@
+/**
+ * The optimizers' updates on a device, in float32 with the backend's elementwise kernels (the host
+ * updates run in float64): the same formulas as sgd.ts and adam.ts, each line one or two binary
+ * kernels over the parameter's n elements, scalars as one-element arrays broadcast (stride 0).
+ * The state (momentum, moments) is device tensors the optimizer keeps beside its host state.
+ *
+ * ```ts
+ * sgdStepDevice(p, g, { lr: 0.1, weightDecay: 0, momentum: 0, dampening: 0, nesterov: false, maximize: false }, null, true);
+ * ```
+ */
+import type { AnyBackend, BinaryOp, KernelArray } from "../backend/backend.js";
+import { arrayOf, backendOf } from "../backend/tensor-arrays.js";
+import type { DeviceStore } from "../tensor/device.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+/** One parameter's update: its backend, its size, scratch arrays and scalar arrays. */
+class Update {
+  private readonly scratch: KernelArray[] = [];
+  private readonly flat: number[];
+
+  constructor(readonly be: AnyBackend, readonly n: number) {
+    this.flat = [n];
+  }
+
+  /** A scratch array of n elements, given back at `done()`. */
+  tmp(): KernelArray {
+    const a = this.be.alloc(this.n);
+    this.scratch.push(a);
+    return a;
+  }
+
+  /** A one-element array holding `v`, given back at `done()`. */
+  scalar(v: number): KernelArray {
+    const a = this.be.upload(Float32Array.of(v));
+    this.scratch.push(a);
+    return a;
+  }
+
+  /** out = a (op) b, all n elements. */
+  op(op: BinaryOp, out: KernelArray, a: KernelArray, b: KernelArray): void {
+    this.be.binary(op, out, a, b, this.flat, [1], [1]);
+  }
+
+  /** out = a (op) s, s a scalar. */
+  opScalar(op: BinaryOp, out: KernelArray, a: KernelArray, s: number): void {
+    this.be.binary(op, out, a, this.scalar(s), this.flat, [1], [0]);
+  }
+
+  /** Gives the scratch arrays back (the recorded kernels still see them). */
+  done(): void {
+    const store = this.be as unknown as DeviceStore<KernelArray & { length: number }>;
+    for (const a of this.scratch) store.release(a);
+  }
+}
+
+export interface SgdStepOptions {
+  lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean;
+}
+
+/** p -= lr * d, d the (decayed, momentum-averaged) gradient g; buf: the momentum buffer, `first` on its first use. */
+export function sgdStepDevice(p: Tensor, g: Tensor, o: SgdStepOptions, buf: Tensor | null, first: boolean): void {
+  const be = backendOf(p), u = new Update(be, p.size);
+  const P = arrayOf(p, be), G = arrayOf(g, be);
+  const d = u.tmp();
+  if (o.maximize) be.unary("neg", d, G, p.size, 1);
+  else u.opScalar("mul", d, G, 1);
+  if (o.weightDecay !== 0) {
+    const t = u.tmp();
+    u.opScalar("mul", t, P, o.weightDecay);
+    u.op("add", d, d, t);
+  }
+  if (buf) {
+    const B = arrayOf(buf, be);
+    if (first) u.opScalar("mul", B, d, 1);
+    else {
+      const t = u.tmp();
+      u.opScalar("mul", B, B, o.momentum);
+      u.opScalar("mul", t, d, 1 - o.dampening);
+      u.op("add", B, B, t);
+    }
+    if (o.nesterov) {
+      const t = u.tmp();
+      u.opScalar("mul", t, B, o.momentum);
+      u.op("add", d, d, t);
+    } else u.opScalar("mul", d, B, 1);
+    buf.deviceWritten();
+  }
+  u.opScalar("mul", d, d, o.lr);
+  u.op("sub", P, P, d);
+  p.deviceWritten();
+  u.done();
+}
+
+export interface AdamStepOptions {
+  b1: number; b2: number; eps: number; decay: number; l2: number; stepSize: number; bc2Sqrt: number; maximize: boolean;
+}
+
+/**
+ * One Adam / AdamW update of p from g with the moments m, v (and vmax for amsgrad):
+ * w = p decay; g' = ±g + l2 w; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'²;
+ * p = w - stepSize m / (sqrt(v) / bc2Sqrt + eps).
+ */
+export function adamStepDevice(p: Tensor, g: Tensor, m: Tensor, v: Tensor, vmax: Tensor | null, o: AdamStepOptions): void {
+  const be = backendOf(p), u = new Update(be, p.size);
+  const P = arrayOf(p, be), G = arrayOf(g, be), M = arrayOf(m, be), V = arrayOf(v, be);
+  if (o.decay !== 1) u.opScalar("mul", P, P, o.decay);
+  let gg = G;
+  if (o.maximize || o.l2 !== 0) {
+    gg = u.tmp();
+    if (o.maximize) be.unary("neg", gg, G, p.size, 1);
+    else u.opScalar("mul", gg, G, 1);
+    if (o.l2 !== 0) {
+      const t = u.tmp();
+      u.opScalar("mul", t, P, o.l2);
+      u.op("add", gg, gg, t);
+    }
+  }
+  const t = u.tmp();
+  u.opScalar("mul", M, M, o.b1);
+  u.opScalar("mul", t, gg, 1 - o.b1);
+  u.op("add", M, M, t);
+  u.op("mul", t, gg, gg);
+  u.opScalar("mul", t, t, 1 - o.b2);
+  u.opScalar("mul", V, V, o.b2);
+  u.op("add", V, V, t);
+  let vv = V;
+  if (vmax) {
+    vv = arrayOf(vmax, be);
+    u.op("maximum", vv, vv, V);
+    vmax.deviceWritten();
+  }
+  const den = u.tmp();
+  be.unary("sqrt", den, vv, p.size, 1);
+  u.opScalar("div", den, den, o.bc2Sqrt);
+  u.opScalar("add", den, den, o.eps);
+  u.op("div", t, M, den);
+  u.opScalar("mul", t, t, o.stepSize);
+  u.op("sub", P, P, t);
+  for (const x of [p, m, v]) x.deviceWritten();
+  u.done();
+}
