@@ -1,0 +1,138 @@
+/**
+ * The page of test/browser/webgpu-train.test.ts (bundled by esbuild, opened in headless Chromium on
+ * SwiftShader): trains one small transformer block (layer norm, q / k / v projections, fused
+ * causal attention, output projection, a GELU MLP, residuals, mean pooling, a classifier, cross
+ * entropy, AdamW) for a few steps on the js backend and, from the same seeded initialization, on
+ * the webgpu backend with its parameters moved to the device; returns both loss curves. Also
+ * checks the device-tensor contract: `t.data` throws DeviceSyncError until `await t.read()`.
+ */
+import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
+import { backward } from "../../src/autograd/backward.js";
+import { freeGraph } from "../../src/autograd/free-graph.js";
+import type { AnyBackend } from "../../src/backend/backend.js";
+import { setBackend } from "../../src/backend/registry.js";
+import { toDevice } from "../../src/backend/tensor-arrays.js";
+import { useWebGPU } from "../../src/backend/webgpu/use.js";
+import { add, gelu } from "../../src/ops/elementwise.js";
+import { crossEntropy } from "../../src/ops/functional.js";
+import { linear } from "../../src/ops/matmul.js";
+import { layerNorm } from "../../src/ops/norm.js";
+import { mean } from "../../src/ops/reduce.js";
+import { permute, reshape } from "../../src/ops/shape.js";
+import { AdamW } from "../../src/optim/adam.js";
+import { DeviceSyncError } from "../../src/tensor/errors.js";
+import { Generator } from "../../src/tensor/rng.js";
+import { ones, randint, randn, zeros, type Tensor } from "../../src/tensor/tensor.js";
+
+/** Sizes of the block: batch B, sequence L, width E, H heads, C classes. */
+const SIZES = { B: 4, L: 8, E: 16, H: 2, C: 5 } as const;
+
+export interface TrainResult { js: number[]; webgpu: number[]; backend: string; submissions: number; sizes: typeof SIZES }
+export interface SyncResult { threw: string; op: string; message: string; read: number[]; afterRead: number[]; hostRead: boolean }
+
+export interface TrainApi {
+  train(steps: number): Promise<TrainResult>;
+  sync(): Promise<SyncResult>;
+}
+
+type Params = Record<string, Tensor>;
+
+function init(seed: number): Params {
+  const { E, C } = SIZES;
+  const g = new Generator(seed);
+  const w = (o: number, i: number): Tensor => {
+    const t = randn([o, i], { generator: g });
+    const d = t.data as Float32Array;
+    for (let j = 0; j < d.length; j++) d[j]! *= 1 / Math.sqrt(i);
+    return t.requiresGrad_();
+  };
+  const b = (n: number): Tensor => zeros([n]).requiresGrad_();
+  return {
+    lnW: ones([E]).requiresGrad_(), lnB: b(E),
+    wq: w(E, E), bq: b(E), wk: w(E, E), bk: b(E), wv: w(E, E), bv: b(E), wo: w(E, E), bo: b(E),
+    w1: w(4 * E, E), b1: b(4 * E), w2: w(E, 4 * E), b2: b(E), wc: w(C, E), bc: b(C),
+  };
+}
+
+/** [B, L, E] -> [B, H, L, E / H] */
+function heads(x: Tensor): Tensor {
+  const { B, L, E, H } = SIZES;
+  return permute(reshape(x, [B, L, H, E / H]), [0, 2, 1, 3]);
+}
+
+function forward(p: Params, x: Tensor, y: Tensor): Tensor {
+  const { B, L, E } = SIZES;
+  const h = layerNorm(x, [E], p.lnW, p.lnB);
+  const q = heads(linear(h, p.wq!, p.bq)), k = heads(linear(h, p.wk!, p.bk)), v = heads(linear(h, p.wv!, p.bv));
+  const a = scaledDotProductAttention(q, k, v, { isCausal: true }).output; // [B, H, L, E / H]
+  const r = add(x, linear(reshape(permute(a, [0, 2, 1, 3]), [B, L, E]), p.wo!, p.bo)); // [B, L, E]
+  const r2 = add(r, linear(gelu(linear(r, p.w1!, p.b1)), p.w2!, p.b2));
+  return crossEntropy(linear(mean(r2, 1), p.wc!, p.bc), y); // logits [B, C]
+}
+
+async function trainOn(be: AnyBackend | null, steps: number): Promise<number[]> {
+  const { B, L, E, C } = SIZES;
+  const p = init(1);
+  if (be) for (const t of Object.values(p)) toDevice(t, be);
+  const opt = new AdamW(Object.values(p), { lr: 1e-2 });
+  const data = new Generator(2);
+  const x = randn([B, L, E], { generator: data }), y = randint(0, C, [B], { generator: data });
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    opt.zeroGrad();
+    const loss = forward(p, x, y);
+    backward(loss);
+    opt.step();
+    losses.push((await loss.read())[0]!);
+    freeGraph(loss);
+  }
+  return losses;
+}
+
+let gpu: AnyBackend;
+
+const api: TrainApi = {
+  async train(steps) {
+    setBackend("js");
+    const js = await trainOn(null, steps);
+    setBackend("webgpu");
+    const before = (gpu as unknown as { kernels: { recorder: { submissions: number } } }).kernels.recorder.submissions;
+    const webgpu = await trainOn(gpu, steps);
+    const after = (gpu as unknown as { kernels: { recorder: { submissions: number } } }).kernels.recorder.submissions;
+    setBackend("js");
+    return { js, webgpu, backend: gpu.name, submissions: after - before, sizes: SIZES };
+  },
+  async sync() {
+    setBackend("webgpu");
+    const t = toDevice(randn([2, 3], { generator: new Generator(5) }), gpu);
+    const want = Array.from(randn([2, 3], { generator: new Generator(5) }).data);
+    let threw = "", op = "", message = "";
+    try {
+      void t.data;
+    } catch (e) {
+      threw = e instanceof DeviceSyncError ? "DeviceSyncError" : String(e);
+      op = (e as DeviceSyncError).op;
+      message = (e as Error).message;
+    }
+    const read = Array.from(await t.read());
+    const afterRead = Array.from(t.data);
+    const h = randn([2]);
+    const hostRead = (await h.read()) === h.data;
+    setBackend("js");
+    return { threw, op, message, read: read.map((v, i) => v - want[i]!), afterRead: afterRead.map((v, i) => v - want[i]!), hostRead };
+  },
+};
+
+async function start(): Promise<void> {
+  const body = (globalThis as { document?: { body: { dataset: Record<string, string> } } }).document!.body;
+  try {
+    gpu = await useWebGPU();
+    if (gpu.name !== "webgpu") throw new Error(`useWebGPU kept ${gpu.name}`);
+    setBackend("js");
+    (globalThis as Record<string, unknown>).qkvTrain = api;
+  } catch (e) {
+    body.dataset.error = String(e);
+  }
+  body.dataset.ready = "1";
+}
+void start();

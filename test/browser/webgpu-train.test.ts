@@ -1,0 +1,66 @@
+/**
+ * Training on the webgpu backend in headless Chromium on SwiftShader (webgpu-harness.ts opens
+ * webgpu-train-page.ts): a small transformer block trained for a few AdamW steps on js and, from
+ * the same seeded initialization, on webgpu; the loss curves must agree within float32's error
+ * bound for these sizes. Also: `t.data` on a device tensor throws DeviceSyncError naming the call
+ * and `await t.read()`, and the read copy is cached. Skipped without a Chromium binary, and run in
+ * one backend's pass only (as webgpu.test.ts).
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { availableBackends } from "../../src/backend/registry.js";
+import { findChromium } from "../../tools/playground/site.js";
+import { openWebgpuPage, type WebgpuPage } from "./webgpu-harness.js";
+import type { TrainApi } from "./webgpu-train-page.js";
+
+const chromium = findChromium();
+const pass = availableBackends().includes("wasm") ? "wasm" : availableBackends()[0];
+const mine = !process.env.QKV_BACKEND || process.env.QKV_BACKEND === pass || process.env.QKV_WEBGPU_TRAIN === "1";
+const skip = !chromium ? "no Chromium binary found (install Debian's chromium package or set QKV_CHROMIUM)"
+  : !mine ? `the WebGPU browser tests run in the ${pass} backend's pass only` : false;
+
+type Api = { qkvTrain?: TrainApi };
+const STEPS = 4;
+
+describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
+  let opened: WebgpuPage;
+  before(async () => {
+    opened = await openWebgpuPage(chromium!, new URL("./webgpu-train-page.ts", import.meta.url));
+  });
+  after(async () => {
+    await opened?.close();
+  });
+
+  test("t.data on a device tensor throws DeviceSyncError until await t.read()", async () => {
+    const r = await opened.page.evaluate(() => (globalThis as Api).qkvTrain!.sync());
+    assert.equal(r.threw, "DeviceSyncError");
+    assert.equal(r.op, "data");
+    assert.match(r.message, /await t\.read\(\)/);
+    assert.deepEqual(r.read, [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(r.afterRead, [0, 0, 0, 0, 0, 0]);
+    assert.ok(r.hostRead, "read() of a host tensor resolves to its data");
+    assert.deepEqual(opened.errors, []);
+  });
+
+  test(`a transformer block trains ${STEPS} AdamW steps on webgpu with js's losses`, async (t) => {
+    const r = await opened.page.evaluate((n) => (globalThis as Api).qkvTrain!.train(n), STEPS);
+    assert.equal(r.backend, "webgpu");
+    const { L, E, C } = r.sizes;
+    // float32 rounding: each value of the forward pass is a chain of about 12 layers of sums of
+    // at most K terms (K = the longest inner dimension: 4E in the MLP), each contributing at most
+    // (K + 2) u relative error (the losses are O(1)); the loss of step s also carries s AdamW
+    // updates, whose normalized steps move the weights by lr times a relative error of the same
+    // order, so the bound grows by one such term per step
+    const u = 2 ** -24, K = Math.max(4 * E, L, C), layers = 12;
+    const tol = (s: number): number => layers * (K + 2) * u * (1 + s);
+    for (let s = 0; s < STEPS; s++) {
+      const d = Math.abs(r.webgpu[s]! - r.js[s]!);
+      t.diagnostic(`step ${s}: js ${r.js[s]}, webgpu ${r.webgpu[s]}, |diff| ${d.toExponential(2)} (${(d / tol(s)).toFixed(3)} of the bound)`);
+      assert.ok(Number.isFinite(r.webgpu[s]!), `step ${s}: webgpu loss ${r.webgpu[s]}`);
+      assert.ok(d <= tol(s), `step ${s}: |${r.webgpu[s]} - ${r.js[s]}| = ${d} > ${tol(s)}`);
+    }
+    assert.ok(r.js[STEPS - 1]! < r.js[0]!, `the loss decreases on js: ${r.js.join(", ")}`);
+    t.diagnostic(`${r.submissions} submissions for ${STEPS} steps`);
+    assert.deepEqual(opened.errors, []);
+  });
+});
