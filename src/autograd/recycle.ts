@@ -8,33 +8,32 @@
  * - no pending gradient refers to it: references are counted per ArrayBuffer, so a gradient an op
  *   handed to two inputs, or a view of one (reshape, contiguous slice, a BlockGrad's block), keeps
  *   the buffer alive until the last of them is consumed.
+ * Device tensors are counted the same way by their device array (a reshape shares it), and a dead
+ * one goes back to its backend's pool (`DeviceStore.release`) instead of the host pool.
  */
 import { recycleBuffer } from "../tensor/pool.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export class Recycler {
-  /** Buffers born during the pass (filled by tensor/pool.ts while tracked). */
-  readonly born = new Set<ArrayBuffer>();
-  private readonly pinned = new Set<ArrayBuffer>();
-  private readonly refs = new Map<ArrayBuffer, number>();
+  /** Buffers born during the pass (filled by tensor/pool.ts while tracked): ArrayBuffers, and device arrays. */
+  readonly born = new Set<object>();
+  private readonly pinned = new Set<object>();
+  private readonly refs = new Map<object, number>();
 
   /** Never recycle t's buffer. */
   pin(t: Tensor): void {
-    if (t.device !== null) return; // device buffers are the device pool's (DeviceRelease)
-    this.pinned.add(t.data.buffer as ArrayBuffer);
+    this.pinned.add(keyOf(t));
   }
 
   /** A pending gradient now refers to t's buffer. */
   ref(t: Tensor): void {
-    if (t.device !== null) return;
-    const b = t.data.buffer as ArrayBuffer;
+    const b = keyOf(t);
     this.refs.set(b, (this.refs.get(b) ?? 0) + 1);
   }
 
   /** A pending reference to t's buffer is gone. */
   unref(t: Tensor): void {
-    if (t.device !== null) return;
-    const b = t.data.buffer as ArrayBuffer;
+    const b = keyOf(t);
     const n = (this.refs.get(b) ?? 0) - 1;
     if (n > 0) this.refs.set(b, n);
     else this.refs.delete(b);
@@ -42,16 +41,23 @@ export class Recycler {
 
   /** True when t's buffer is the pass's own and nothing else refers to it. */
   exclusive(t: Tensor): boolean {
-    if (t.device !== null) return false;
+    const dev = t.device;
+    if (dev !== null) return this.born.has(dev) && !this.pinned.has(dev) && !this.refs.has(dev);
     const a = t.data;
     if (!(a instanceof Float32Array)) return false;
     const b = a.buffer as ArrayBuffer;
     return this.born.has(b) && !this.pinned.has(b) && !this.refs.has(b) && a.byteOffset === 0;
   }
 
-  /** Recycles t's buffer when it is the pass's own and nothing refers to it any more. */
+  /** Recycles t's buffer (gives a device array back to its store) when it is the pass's own and nothing refers to it any more. */
   drop(t: Tensor): void {
-    if (t.device !== null) return;
+    const dev = t.device;
+    if (dev !== null) {
+      if (!this.born.has(dev) || this.pinned.has(dev) || this.refs.has(dev)) return;
+      this.born.delete(dev);
+      t.store!.release(dev);
+      return;
+    }
     const a = t.data;
     if (!(a instanceof Float32Array)) return;
     const b = a.buffer as ArrayBuffer;
@@ -59,4 +65,9 @@ export class Recycler {
     this.born.delete(b); // once: a later view of the same buffer must not give it back again
     recycleBuffer(b);
   }
+}
+
+/** The identity of t's memory: its device array, or its host array's ArrayBuffer (shared by views). */
+function keyOf(t: Tensor): object {
+  return t.device ?? t.data.buffer;
 }

@@ -18,6 +18,7 @@
 import { allocate, allocateUninit, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { DeviceStore } from "../tensor/device.js";
 import { DTypeError, ValueError } from "../tensor/errors.js";
+import { noteDeviceBorn } from "../tensor/pool.js";
 import { numel, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { AnyBackend, Backend, KernelArray } from "./backend.js";
@@ -55,7 +56,9 @@ function deviceArrayOf(t: Tensor, be: AnyBackend): KernelArray {
 /** A new tensor for `be` to write in full: host (uninitialized, pooled) or device. */
 export function emptyOn(be: AnyBackend, shape: Shape, dtype: DType): Tensor {
   if (be.kind === "host" || dtype !== "float32") return new Tensor(allocateUninit(dtype, numel(shape)), shape, dtype);
-  return new Tensor(null, shape, "float32", be.alloc(numel(shape)), be as DeviceBackend);
+  const arr = be.alloc(numel(shape));
+  noteDeviceBorn(arr);
+  return new Tensor(null, shape, "float32", arr, be as DeviceBackend);
 }
 
 /** A new tensor for `be` filled with `value`. */
@@ -66,7 +69,9 @@ export function fullOn(be: AnyBackend, shape: Shape, dtype: DType, value: number
   }
   const host = new Float32Array(numel(shape));
   if (value !== 0) host.fill(value);
-  return new Tensor(null, shape, "float32", be.upload(host), be as DeviceBackend);
+  const arr = be.upload(host);
+  noteDeviceBorn(arr);
+  return new Tensor(null, shape, "float32", arr, be as DeviceBackend);
 }
 
 /** An array of n copies of `value` for `be` (not attached to a tensor). */

@@ -33,7 +33,7 @@ const ours = new WeakSet<ArrayBuffer>();
 const pooled = new WeakSet<ArrayBuffer>();
 let pooledBytes = 0;
 let maxBytes = DEFAULT_MAX_BYTES;
-let born: Set<ArrayBuffer> | null = null;
+let born: Set<object> | null = null;
 let enabled = true;
 /** Tensors made as views of each buffer (reshape, contiguous slices, detach), besides its owner. */
 const views = new WeakMap<ArrayBuffer, number>();
@@ -120,8 +120,13 @@ export function recycleBuffer(b: ArrayBuffer): void {
   pooledBytes += b.byteLength;
 }
 
+/** Records a device array made for a new tensor (its births count as the host buffers' do). */
+export function noteDeviceBorn(arr: object): void {
+  if (born !== null) born.add(arr);
+}
+
 /** Runs fn with buffer births recorded into `set` (nested calls restore the outer set). */
-export function trackBorn<T>(set: Set<ArrayBuffer>, fn: () => T): T {
+export function trackBorn<T>(set: Set<object>, fn: () => T): T {
   const prev = born;
   born = set;
   try {

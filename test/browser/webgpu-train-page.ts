@@ -27,7 +27,11 @@ import { ones, randint, randn, zeros, type Tensor } from "../../src/tensor/tenso
 /** Sizes of the block: batch B, sequence L, width E, H heads, C classes. */
 const SIZES = { B: 4, L: 8, E: 16, H: 2, C: 5 } as const;
 
-export interface TrainResult { js: number[]; webgpu: number[]; backend: string; submissions: number; sizes: typeof SIZES }
+export interface TrainResult {
+  js: number[]; webgpu: number[]; backend: string; submissions: number; sizes: typeof SIZES;
+  /** Bytes of device buffers the pool holds after each webgpu step. */
+  poolBytes: number[];
+}
 export interface SyncResult { threw: string; op: string; message: string; read: number[]; afterRead: number[]; hostRead: boolean }
 
 export interface TrainApi {
@@ -70,7 +74,10 @@ function forward(p: Params, x: Tensor, y: Tensor): Tensor {
   return crossEntropy(linear(mean(r2, 1), p.wc!, p.bc), y); // logits [B, C]
 }
 
-async function trainOn(be: AnyBackend | null, steps: number): Promise<number[]> {
+interface Kernels { recorder: { submissions: number }; pool: { bytesAllocated: number } }
+const kernelsOf = (be: AnyBackend): Kernels => (be as unknown as { kernels: Kernels }).kernels;
+
+async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[] = []): Promise<number[]> {
   const { B, L, E, C } = SIZES;
   const p = init(1);
   if (be) for (const t of Object.values(p)) toDevice(t, be);
@@ -85,6 +92,7 @@ async function trainOn(be: AnyBackend | null, steps: number): Promise<number[]> 
     opt.step();
     losses.push((await loss.read())[0]!);
     freeGraph(loss);
+    if (be) poolBytes.push(kernelsOf(be).pool.bytesAllocated);
   }
   return losses;
 }
@@ -96,11 +104,12 @@ const api: TrainApi = {
     setBackend("js");
     const js = await trainOn(null, steps);
     setBackend("webgpu");
-    const before = (gpu as unknown as { kernels: { recorder: { submissions: number } } }).kernels.recorder.submissions;
-    const webgpu = await trainOn(gpu, steps);
-    const after = (gpu as unknown as { kernels: { recorder: { submissions: number } } }).kernels.recorder.submissions;
+    const before = kernelsOf(gpu).recorder.submissions;
+    const poolBytes: number[] = [];
+    const webgpu = await trainOn(gpu, steps, poolBytes);
+    const after = kernelsOf(gpu).recorder.submissions;
     setBackend("js");
-    return { js, webgpu, backend: gpu.name, submissions: after - before, sizes: SIZES };
+    return { js, webgpu, backend: gpu.name, submissions: after - before, sizes: SIZES, poolBytes };
   },
   async sync() {
     setBackend("webgpu");

@@ -60,7 +60,7 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
       assert.ok(d <= tol(s), `step ${s}: |${r.webgpu[s]} - ${r.js[s]}| = ${d} > ${tol(s)}`);
     }
     assert.ok(r.js[STEPS - 1]! < r.js[0]!, `the loss decreases on js: ${r.js.join(", ")}`);
-    t.diagnostic(`${r.submissions} submissions for ${STEPS} steps`);
+    t.diagnostic(`${r.submissions} submissions for ${STEPS} steps; device pool bytes after each step: ${r.poolBytes.join(", ")}`);
     assert.deepEqual(opened.errors, []);
   });
 });
