@@ -15,7 +15,7 @@ import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { mean, sum } from "./reduce.js";
 import { mul, sub } from "./elementwise.js";
 import { logSoftmax } from "./softmax.js";
-import { backendFor, checkDropoutP, empty, fdata, floatOf, sameFloat } from "./util.js";
+import { arrayOf, backendFor, backendOf, checkDropoutP, empty, emptyOn, fdata, floatOf, fullOn, sameFloat } from "./util.js";
 
 export interface DropoutOptions {
   training?: boolean;
@@ -55,6 +55,7 @@ export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: 
   const [V, E] = [weight.shape[0]!, weight.shape[1]!];
   for (const i of id) if (i < 0 || i >= V) throw new ValueError("embedding", "indices", `values in [0, ${V})`, String(i));
   const pad = opts.paddingIdx;
+  if (weight.device !== null) return embeddingOnDevice(indices.shape, id, weight, pad);
   const out = empty([...indices.shape, E], weight.dtype);
   const od = fdata(out), wd = fdata(weight);
   for (let n = 0; n < id.length; n++) od.set(wd.subarray(id[n]! * E, id[n]! * E + E), n * E);
@@ -66,6 +67,33 @@ export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: 
       if (r === pad) continue; // the padding row gets no gradient
       for (let e = 0; e < E; e++) d[r * E + e]! += gd[n * E + e]!;
     }
+    return [dw];
+  });
+}
+
+/**
+ * embedding of a weight on a device: the rows picked by a one-hot matrix built on the host,
+ * out [N, E] = onehot [N, V] @ weight [V, E] (exact: one 1 per row); backward
+ * dweight [V, E] = onehot^T @ g, with the padding row's ones taken out.
+ */
+function embeddingOnDevice(shape: readonly number[], id: Int32Array, weight: Tensor, pad: number | undefined): Tensor {
+  const be = backendOf(weight);
+  const [V, E] = [weight.shape[0]!, weight.shape[1]!], N = id.length;
+  const oh = new Float32Array(N * V);
+  for (let n = 0; n < N; n++) oh[n * V + id[n]!] = 1;
+  const ohArr = be.upload(oh);
+  const out = emptyOn(be, [...shape, E], "float32");
+  if (N > 0) be.matmul(arrayOf(out, be), ohArr, arrayOf(weight, be), 1, N, E, V, false, false, 0, 0, false); // [N, V] @ [V, E]
+  return attach(out, "embedding", [weight], (g) => {
+    let ohg = ohArr;
+    if (pad !== undefined && id.includes(pad)) {
+      const np = oh.slice();
+      for (let n = 0; n < N; n++) if (id[n] === pad) np[n * V + pad] = 0; // the padding row gets no gradient
+      ohg = be.upload(np);
+    }
+    if (N === 0) return [fullOn(be, weight.shape, "float32", 0)];
+    const dw = emptyOn(be, weight.shape, "float32");
+    be.matmul(arrayOf(dw, be), ohg, arrayOf(g, be), 1, V, E, N, true, false, 0, 0, false); // [V, N] @ [N, E]
     return [dw];
   });
 }

@@ -1,6 +1,7 @@
 /**
  * The page of test/browser/webgpu-train.test.ts (bundled by esbuild, opened in headless Chromium on
- * SwiftShader): trains one small transformer block (layer norm, q / k / v projections, fused
+ * SwiftShader): trains one small transformer block (token embedding with a padding index, a
+ * positional input, layer norm, q / k / v projections, fused
  * causal attention, output projection, a GELU MLP, residuals, mean pooling, a classifier, cross
  * entropy, AdamW) for a few steps on the js backend and, from the same seeded initialization, on
  * the webgpu backend with its parameters moved to the device; returns both loss curves. Also
@@ -14,7 +15,7 @@ import { setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { add, gelu } from "../../src/ops/elementwise.js";
-import { crossEntropy } from "../../src/ops/functional.js";
+import { crossEntropy, embedding } from "../../src/ops/functional.js";
 import { linear } from "../../src/ops/matmul.js";
 import { layerNorm } from "../../src/ops/norm.js";
 import { mean } from "../../src/ops/reduce.js";
@@ -25,7 +26,7 @@ import { Generator } from "../../src/tensor/rng.js";
 import { ones, randint, randn, zeros, type Tensor } from "../../src/tensor/tensor.js";
 
 /** Sizes of the block: batch B, sequence L, width E, H heads, C classes. */
-const SIZES = { B: 4, L: 8, E: 16, H: 2, C: 5 } as const;
+const SIZES = { B: 4, L: 8, E: 16, H: 2, C: 5, V: 11 } as const;
 
 export interface TrainResult {
   js: number[]; webgpu: number[]; backend: string; submissions: number; sizes: typeof SIZES;
@@ -42,7 +43,7 @@ export interface TrainApi {
 type Params = Record<string, Tensor>;
 
 function init(seed: number): Params {
-  const { E, C } = SIZES;
+  const { E, C, V } = SIZES;
   const g = new Generator(seed);
   const w = (o: number, i: number): Tensor => {
     const t = randn([o, i], { generator: g });
@@ -52,7 +53,7 @@ function init(seed: number): Params {
   };
   const b = (n: number): Tensor => zeros([n]).requiresGrad_();
   return {
-    lnW: ones([E]).requiresGrad_(), lnB: b(E),
+    wte: w(V, E), lnW: ones([E]).requiresGrad_(), lnB: b(E),
     wq: w(E, E), bq: b(E), wk: w(E, E), bk: b(E), wv: w(E, E), bv: b(E), wo: w(E, E), bo: b(E),
     w1: w(4 * E, E), b1: b(4 * E), w2: w(E, 4 * E), b2: b(E), wc: w(C, E), bc: b(C),
   };
@@ -64,8 +65,9 @@ function heads(x: Tensor): Tensor {
   return permute(reshape(x, [B, L, H, E / H]), [0, 2, 1, 3]);
 }
 
-function forward(p: Params, x: Tensor, y: Tensor): Tensor {
+function forward(p: Params, tokens: Tensor, pos: Tensor, y: Tensor): Tensor {
   const { B, L, E } = SIZES;
+  const x = add(embedding(tokens, p.wte!, { paddingIdx: 0 }), pos); // [B, L, E]
   const h = layerNorm(x, [E], p.lnW, p.lnB);
   const q = heads(linear(h, p.wq!, p.bq)), k = heads(linear(h, p.wk!, p.bk)), v = heads(linear(h, p.wv!, p.bv));
   const a = scaledDotProductAttention(q, k, v, { isCausal: true }).output; // [B, H, L, E / H]
@@ -78,16 +80,17 @@ interface Kernels { recorder: { submissions: number }; pool: { bytesAllocated: n
 const kernelsOf = (be: AnyBackend): Kernels => (be as unknown as { kernels: Kernels }).kernels;
 
 async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[] = []): Promise<number[]> {
-  const { B, L, E, C } = SIZES;
+  const { B, L, E, C, V } = SIZES;
   const p = init(1);
   if (be) for (const t of Object.values(p)) toDevice(t, be);
   const opt = new AdamW(Object.values(p), { lr: 1e-2 });
   const data = new Generator(2);
-  const x = randn([B, L, E], { generator: data }), y = randint(0, C, [B], { generator: data });
+  const tokens = randint(0, V, [B, L], { generator: data }); // 0 is the padding index
+  const pos = randn([B, L, E], { generator: data }), y = randint(0, C, [B], { generator: data });
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     opt.zeroGrad();
-    const loss = forward(p, x, y);
+    const loss = forward(p, tokens, pos, y);
     backward(loss);
     opt.step();
     losses.push((await loss.read())[0]!);
