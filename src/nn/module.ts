@@ -11,6 +11,8 @@
  * m.stateDict(); // { weight: Tensor [4, 4] }
  * ```
  */
+import type { AnyBackend } from "../backend/backend.js";
+import { toDevice } from "../backend/tensor-arrays.js";
 import { StateDictError, ValueError } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -96,6 +98,17 @@ export class Module {
 
   zeroGrad(): void {
     for (const p of this.parameters()) p.grad = null;
+  }
+
+  /**
+   * Moves every float32 parameter and buffer to `be`'s device in place (a no-op on a host
+   * backend): optimizers made before or after keep working on the same tensors. Reading them on
+   * the host afterwards needs `await t.read()`.
+   */
+  toDevice(be: AnyBackend): this {
+    for (const p of this.parameters()) if (p.dtype === "float32") toDevice(p, be);
+    for (const [, b] of this.namedBuffers()) if (b.dtype === "float32") toDevice(b, be);
+    return this;
   }
 
   /** Parameters and buffers by dotted name (the tensors themselves, not copies). */

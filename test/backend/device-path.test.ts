@@ -1,0 +1,138 @@
+/**
+ * The device path of tensors, ops, autograd and optimizers in Node, on a device backend whose
+ * memory is host memory (host-device.ts: js kernels behind device arrays): a small transformer
+ * block of nn modules moved with Module.toDevice trains as it does on js; device tensors throw
+ * DeviceSyncError until read; backward gives its device temporaries back; the optimizer submits
+ * once per step; useWebGPU falls back with one notice. The same path on a real GPU is
+ * test/browser/webgpu-train.test.ts.
+ */
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
+import { backward } from "../../src/autograd/backward.js";
+import { freeGraph } from "../../src/autograd/free-graph.js";
+import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
+import { arrayOf, toDevice } from "../../src/backend/tensor-arrays.js";
+import { useWebGPU } from "../../src/backend/webgpu/use.js";
+import { Embedding, LayerNorm, Linear } from "../../src/nn/layers.js";
+import { Module } from "../../src/nn/module.js";
+import { add, gelu } from "../../src/ops/elementwise.js";
+import { crossEntropy } from "../../src/ops/functional.js";
+import { mean } from "../../src/ops/reduce.js";
+import { indexSelect, permute, reshape } from "../../src/ops/shape.js";
+import { AdamW } from "../../src/optim/adam.js";
+import type { Optimizer } from "../../src/optim/optimizer.js";
+import { SGD } from "../../src/optim/sgd.js";
+import { DeviceSyncError } from "../../src/tensor/errors.js";
+import { Generator } from "../../src/tensor/rng.js";
+import { randint, randn, type Tensor } from "../../src/tensor/tensor.js";
+import { hostDevice } from "./host-device.js";
+
+const B = 3, L = 6, E = 8, H = 2, C = 4, V = 9;
+
+class Block extends Module {
+  readonly emb: Embedding; readonly ln: LayerNorm; readonly q: Linear; readonly k: Linear; readonly v: Linear;
+  readonly o: Linear; readonly up: Linear; readonly down: Linear; readonly cls: Linear;
+  constructor(seed: number) {
+    super();
+    const generator = new Generator(seed);
+    this.emb = this.registerModule("emb", new Embedding(V, E, { paddingIdx: 0, generator }));
+    this.ln = this.registerModule("ln", new LayerNorm(E));
+    this.q = this.registerModule("q", new Linear(E, E, { generator }));
+    this.k = this.registerModule("k", new Linear(E, E, { generator }));
+    this.v = this.registerModule("v", new Linear(E, E, { generator }));
+    this.o = this.registerModule("o", new Linear(E, E, { generator }));
+    this.up = this.registerModule("up", new Linear(E, 2 * E, { generator }));
+    this.down = this.registerModule("down", new Linear(2 * E, E, { generator }));
+    this.cls = this.registerModule("cls", new Linear(E, C, { generator }));
+  }
+  forward(tokens: Tensor, y: Tensor): Tensor {
+    const heads = (t: Tensor): Tensor => permute(reshape(t, [B, L, H, E / H]), [0, 2, 1, 3]); // [B, H, L, E / H]
+    const x = this.emb.forward(tokens); // [B, L, E]
+    const h = this.ln.forward(x);
+    const a = scaledDotProductAttention(heads(this.q.forward(h)), heads(this.k.forward(h)), heads(this.v.forward(h)), { isCausal: true }).output;
+    const r = add(x, this.o.forward(reshape(permute(a, [0, 2, 1, 3]), [B, L, E])));
+    const r2 = add(r, this.down.forward(gelu(this.up.forward(r))));
+    return crossEntropy(this.cls.forward(mean(r2, 1)), y, { labelSmoothing: 0.1 });
+  }
+}
+
+const host = getBackend();
+const dev = hostDevice();
+after(() => setBackend(host.name));
+
+async function train(onDevice: boolean, makeOpt: (m: Block) => Optimizer<never>, steps: number): Promise<{ losses: number[]; model: Block }> {
+  registerBackend(dev); // named webgpu: registered after the useWebGPU test, which needs none
+  setBackend(onDevice ? dev.name : host.name);
+  const model = new Block(1);
+  if (onDevice) model.toDevice(dev);
+  const opt = makeOpt(model);
+  const g = new Generator(2);
+  const tokens = randint(0, V, [B, L], { generator: g }), y = randint(0, C, [B], { generator: g });
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    opt.zeroGrad();
+    const loss = model.forward(tokens, y);
+    backward(loss);
+    opt.step();
+    losses.push((await loss.read())[0]!);
+    freeGraph(loss);
+  }
+  setBackend(host.name);
+  return { losses, model };
+}
+
+// float32 rounding over about 10 layers of sums of at most 2E terms, one such term more per update
+const U = 2 ** -24, tol = (s: number): number => 10 * (2 * E + 2) * U * (1 + s);
+
+describe("device path on a host-memory device backend", () => {
+  test("useWebGPU without a GPU object keeps the host backend and gives one notice", async () => {
+    const warn = console.warn;
+    const notes: string[] = [];
+    console.warn = (m: string) => notes.push(m);
+    try {
+      assert.equal(await useWebGPU({ gpu: null }), host);
+      assert.equal(await useWebGPU({ gpu: null }), host);
+    } finally {
+      console.warn = warn;
+    }
+    assert.equal(getBackend(), host);
+    assert.equal(notes.length, 1);
+    assert.match(notes[0]!, /WebGPU is not available .*keeping the \w+ backend/);
+  });
+
+  const optimizers: [string, (m: Block) => Optimizer<never>][] = [
+    ["AdamW", (m) => new AdamW(m.parameters(), { lr: 1e-2 }) as unknown as Optimizer<never>],
+    ["SGD with Nesterov momentum and weight decay", (m) => new SGD(m.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }) as unknown as Optimizer<never>],
+  ];
+  for (const [name, make] of optimizers) {
+    test(`${name}: the device losses and parameters are js's within float32's bound`, async (t) => {
+      const steps = 4;
+      const ref = await train(false, make, steps);
+      const flushes = dev.flushes, releases = dev.releases;
+      const got = await train(true, make, steps);
+      for (let s = 0; s < steps; s++) {
+        const d = Math.abs(got.losses[s]! - ref.losses[s]!);
+        t.diagnostic(`step ${s}: js ${ref.losses[s]}, device ${got.losses[s]}, |diff| ${d.toExponential(2)}`);
+        assert.ok(d <= tol(s), `step ${s}: ${got.losses[s]} vs ${ref.losses[s]}`);
+      }
+      assert.ok(ref.losses[steps - 1]! < ref.losses[0]!, `js's loss decreases: ${ref.losses.join(", ")}`);
+      assert.equal(dev.flushes - flushes, steps, "one submission per optimizer step");
+      assert.ok(dev.releases > releases, "backward gives device temporaries back");
+      const p = got.model.up.weight;
+      assert.ok(p.onDevice, "up.weight is on the device");
+      assert.throws(() => p.data, DeviceSyncError);
+      const pd = await p.read();
+      const rd = ref.model.up.weight.data;
+      let worst = 0;
+      for (let i = 0; i < pd.length; i++) worst = Math.max(worst, Math.abs(pd[i]! - rd[i]!));
+      assert.ok(worst <= tol(steps), `up.weight differs by ${worst}`);
+    });
+  }
+
+  test("ops whose loops run on the host refuse a device tensor with DeviceSyncError", () => {
+    const t = toDevice(randn([4, 3]), dev);
+    assert.throws(() => indexSelect(t, 0, [1, 2]), DeviceSyncError);
+    assert.throws(() => arrayOf(t, host), DeviceSyncError);
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * A device backend whose "device memory" is host memory: every array is a `HostDeviceArray`
+ * ({ length, values }) and every kernel is the js reference kernel on the values. It exercises the
+ * device path of tensors, ops, autograd and optimizers in Node without a GPU: anything that reads
+ * a device tensor's `data` behind the backend's back throws DeviceSyncError here as it would on
+ * webgpu. Counts releases and reads.
+ *
+ * ```ts
+ * const dev = hostDevice();
+ * registerBackend(dev, true);
+ * ```
+ */
+import type { AnyBackend } from "../../src/backend/backend.js";
+import { jsBackend } from "../../src/backend/js/index.js";
+import type { DeviceArray, DeviceStore } from "../../src/tensor/device.js";
+
+export interface HostDeviceArray extends DeviceArray { values: Float32Array }
+
+export type HostDevice = AnyBackend & DeviceStore<HostDeviceArray> & { releases: number; reads: number; flushes: number };
+
+const isArr = (x: unknown): x is HostDeviceArray =>
+  typeof x === "object" && x !== null && !ArrayBuffer.isView(x) && (x as HostDeviceArray).values instanceof Float32Array;
+
+/** A host array for the js kernel: a device array's values; a host typed array here is a bug in the caller. */
+function unwrap(x: unknown, kernel: string, i: number): unknown {
+  if (isArr(x)) return x.values;
+  if (ArrayBuffer.isView(x)) throw new Error(`${kernel}: argument ${i} is a host array on a device backend`);
+  if (typeof x === "object" && x !== null && "mask" in x) {
+    const m = (x as { mask: unknown }).mask;
+    return { ...x, mask: m === null ? null : unwrap(m, kernel, i) };
+  }
+  return x;
+}
+
+const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward",
+  "attentionForward", "attentionBackward"] as const;
+
+export function hostDevice(): HostDevice {
+  const dev: Record<string, unknown> & { releases: number; reads: number; flushes: number } = {
+    name: "webgpu",
+    kind: "device",
+    releases: 0,
+    reads: 0,
+    flushes: 0,
+    alloc: (n: number): HostDeviceArray => ({ length: n, values: new Float32Array(n).fill(NaN) }),
+    upload: (host: Float32Array): HostDeviceArray => ({ length: host.length, values: Float32Array.from(host) }),
+    read(arr: HostDeviceArray): Promise<Float32Array> {
+      dev.reads++;
+      return Promise.resolve(arr.values.slice());
+    },
+    release(arr: HostDeviceArray): void {
+      dev.releases++;
+      arr.values.fill(NaN); // a released array must not be read again
+    },
+    flush(): void {
+      dev.flushes++;
+    },
+  };
+  for (const k of KERNELS) {
+    dev[k] = (...args: unknown[]): void => {
+      (jsBackend[k] as (...a: unknown[]) => void)(...args.map((a, i) => unwrap(a, k, i)));
+    };
+  }
+  for (const k of ["dropout", "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "sparseAttentionForward",
+    "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward"]) {
+    dev[k] = (): never => {
+      throw new Error(`${k}: not on the host device`);
+    };
+  }
+  return dev as unknown as HostDevice;
+}
