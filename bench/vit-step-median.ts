@@ -1,7 +1,8 @@
 /**
  * Median wall time of one ViT training step (the `qkv classify` default: dim 64, depth 6, 4 heads,
  * MLP ratio 2, batch 128, AdamW, cross-entropy, backward, step, freeGraph) over 20 steps after 3 of
- * warm-up, on the backend loadBackends picks. Used to check that device-tensor storage leaves the
+ * warm-up, on the backend loadBackends picks, in wall time and in this process's CPU time (which
+ * other load on the machine disturbs less). Used to check that device-tensor storage leaves the
  * CPU path's speed as it was (docs/device-tensors-status.md).
  *
  *   QKV_NUM_THREADS=1 npx tsx bench/vit-step-median.ts [steps]
@@ -32,12 +33,16 @@ const step = (): void => {
   freeGraph(loss);
 };
 for (let i = 0; i < 3; i++) step();
-const times: number[] = [];
+const times: number[] = [], cpu: number[] = [];
 for (let i = 0; i < steps; i++) {
-  const t0 = performance.now();
+  const t0 = performance.now(), c0 = process.cpuUsage();
   step();
+  const c = process.cpuUsage(c0);
   times.push(performance.now() - t0);
+  cpu.push((c.user + c.system) / 1e3);
 }
 times.sort((a, b) => a - b);
+cpu.sort((a, b) => a - b);
 console.log(`backend ${getBackend().name}: median ${times[times.length >> 1]!.toFixed(1)} ms/step ` +
-  `(min ${times[0]!.toFixed(1)}, max ${times[times.length - 1]!.toFixed(1)}), last loss ${last}`);
+  `(min ${times[0]!.toFixed(1)}, max ${times[times.length - 1]!.toFixed(1)}); CPU median ${cpu[cpu.length >> 1]!.toFixed(1)} ms/step ` +
+  `(min ${cpu[0]!.toFixed(1)}); last loss ${last}`);
