@@ -17,7 +17,7 @@ import type { Backend } from "../backend/backend.js";
 import { arrayOf, backendOf as kernelsOf, copyTensor, emptyOn, fullOn } from "../backend/tensor-arrays.js";
 import { hostBackend, jsBackend } from "../backend/registry.js";
 import type { FloatArray } from "../tensor/dtype.js";
-import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
+import { DeviceOpError, ShapeError, fmtShape } from "../tensor/errors.js";
 import { numel, sameShape } from "../tensor/shape.js";
 import { Tensor, type BlockGrad } from "../tensor/tensor.js";
 
@@ -61,7 +61,7 @@ function addRun(be: Backend, out: FloatArray, a: FloatArray, b: FloatArray): voi
 function addBlock(full: Tensor, g: BlockGrad, copy: boolean): void {
   const { block, dim, start, step } = g;
   if (full.device !== null || block.device !== null) {
-    throw new ValueError("backward", "gradient", "a block gradient (from a slicing op) of a host tensor", `one of ${full.toString()} on the ${(full.store ?? block.store)!.name} device`);
+    throw new DeviceOpError("backward", "gradient", (full.store ?? block.store)!.name, "a block gradient from a slicing op");
   }
   const outer = numel(full.shape.slice(0, dim)), inner = numel(full.shape.slice(dim + 1));
   const nb = full.shape[dim]!, ns = block.shape[dim]!;
