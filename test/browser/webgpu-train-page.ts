@@ -13,6 +13,7 @@ import { freeGraph } from "../../src/autograd/free-graph.js";
 import type { AnyBackend } from "../../src/backend/backend.js";
 import { setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
+import type { WebGPUBackend } from "../../src/backend/webgpu/backend.js";
 import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { add, gelu } from "../../src/ops/elementwise.js";
 import { crossEntropy, embedding } from "../../src/ops/functional.js";
@@ -33,7 +34,11 @@ export interface TrainResult {
   /** Bytes of device buffers the pool holds after each webgpu step. */
   poolBytes: number[];
 }
-export interface SyncResult { threw: string; op: string; message: string; read: number[]; afterRead: number[]; hostRead: boolean }
+export interface SyncResult {
+  threw: string; op: string; message: string; read: number[]; afterRead: number[]; hostRead: boolean;
+  /** A stale second release of an array, after its buffer went to a new array, leaves that array's buffer out of the pool. */
+  secondReleaseIgnored: boolean;
+}
 
 export interface TrainApi {
   train(steps: number): Promise<TrainResult>;
@@ -130,8 +135,16 @@ const api: TrainApi = {
     const afterRead = Array.from(t.data);
     const h = randn([2]);
     const hostRead = (await h.read()) === h.data;
+    const wb = gpu as WebGPUBackend;
+    const a = wb.alloc(1000);
+    wb.release(a);
+    const b = wb.alloc(1000); // a's buffer, reused
+    wb.release(a); // stale: must not give b's buffer back
+    const c = wb.alloc(1000);
+    const secondReleaseIgnored = b.buffer === a.buffer && c.buffer !== b.buffer;
     setBackend("js");
-    return { threw, op, message, read: read.map((v, i) => v - want[i]!), afterRead: afterRead.map((v, i) => v - want[i]!), hostRead };
+    return { threw, op, message, read: read.map((v, i) => v - want[i]!), afterRead: afterRead.map((v, i) => v - want[i]!), hostRead,
+      secondReleaseIgnored };
   },
 };
 

@@ -39,6 +39,7 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
     assert.deepEqual(r.read, [0, 0, 0, 0, 0, 0]);
     assert.deepEqual(r.afterRead, [0, 0, 0, 0, 0, 0]);
     assert.ok(r.hostRead, "read() of a host tensor resolves to its data");
+    assert.ok(r.secondReleaseIgnored, "a stale second release does not give away the buffer's new owner");
     assert.deepEqual(opened.errors, []);
   });
 
