@@ -60,9 +60,11 @@ function addRun(be: Backend, out: FloatArray, a: FloatArray, b: FloatArray): voi
 /** Adds (or, into a zero tensor, copies) g's block into full, in place. */
 function addBlock(full: Tensor, g: BlockGrad, copy: boolean): void {
   const { block, dim, start, step } = g;
-  if (full.device !== null || block.device !== null) {
-    throw new DeviceOpError("backward", "gradient", (full.store ?? block.store)!.name, "a block gradient from a slicing op");
+  if (full.device !== null) {
+    addBlockOnDevice(full, g);
+    return;
   }
+  if (block.device !== null) throw new DeviceOpError("backward", "gradient", block.store!.name, "a block gradient of a host tensor");
   const outer = numel(full.shape.slice(0, dim)), inner = numel(full.shape.slice(dim + 1));
   const nb = full.shape[dim]!, ns = block.shape[dim]!;
   const fd = full.data as FloatArray, bd = block.data as FloatArray;
@@ -77,6 +79,38 @@ function addBlock(full: Tensor, g: BlockGrad, copy: boolean): void {
       else addRun(be, dst, dst, src);
     }
   }
+}
+
+/**
+ * Adds g's block into `full` on full's device (full is zero when it is a new sum). A contiguous
+ * block (unit step, nothing before `dim`) is one add into a view of full; any other is placed by a
+ * product with a 0/1 matrix, P [nb, ns] @ block as [ns, outer * inner] (one 1 per row at most, so
+ * exact for finite gradients), then added whole.
+ */
+function addBlockOnDevice(full: Tensor, g: BlockGrad): void {
+  const { block, dim, start, step } = g;
+  if (block.size === 0) return;
+  const be = kernelsOf(full);
+  const outer = numel(full.shape.slice(0, dim)), inner = numel(full.shape.slice(dim + 1));
+  const nb = full.shape[dim]!, ns = block.shape[dim]!;
+  const F = arrayOf(full, be), Bk = arrayOf(block, be);
+  if (step === 1 && outer === 1) {
+    const region = be.view(F, start * inner, ns * inner);
+    be.binary("add", region, region, Bk, [ns * inner], [1], [1]);
+  } else {
+    const M = outer * inner;
+    const bp = be.alloc(ns * M); // block [outer, ns, inner] -> [ns, outer, inner]
+    be.stridedCopy(bp, Bk, [ns, outer, inner], [inner, ns * inner, 1]);
+    const P = new Float32Array(nb * ns);
+    for (let k = 0; k < ns; k++) P[(start + k * step) * ns + k] = 1;
+    const Pa = be.upload(P), dp = be.alloc(nb * M);
+    be.matmul(dp, Pa, bp, 1, nb, M, ns, false, false, 0, 0, false); // [nb, ns] @ [ns, M]
+    const dense = be.alloc(full.size); // [nb, outer, inner] -> [outer, nb, inner]
+    be.stridedCopy(dense, dp, [outer, nb, inner], [inner, M, 1]);
+    be.binary("add", F, F, dense, [full.size], [1], [1]);
+    for (const a of [bp, Pa, dp, dense]) full.store!.release(a);
+  }
+  full.deviceWritten();
 }
 
 /** Throws unless g fits `like` (the input it is the gradient of). */

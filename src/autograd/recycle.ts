@@ -42,7 +42,7 @@ export class Recycler {
   /** True when t's buffer is the pass's own and nothing else refers to it. */
   exclusive(t: Tensor): boolean {
     const dev = t.device;
-    if (dev !== null) return this.born.has(dev) && !this.pinned.has(dev) && !this.refs.has(dev);
+    if (dev !== null) return dev.base === undefined && this.born.has(dev) && !this.pinned.has(dev) && !this.refs.has(dev);
     const a = t.data;
     if (!(a instanceof Float32Array)) return false;
     const b = a.buffer as ArrayBuffer;
@@ -53,9 +53,10 @@ export class Recycler {
   drop(t: Tensor): void {
     const dev = t.device;
     if (dev !== null) {
-      if (!this.born.has(dev) || this.pinned.has(dev) || this.refs.has(dev)) return;
-      this.born.delete(dev);
-      t.store!.release(dev);
+      const root = dev.base ?? dev; // a view gives back the array it was taken from, as a host view its buffer
+      if (!this.born.has(root) || this.pinned.has(root) || this.refs.has(root)) return;
+      this.born.delete(root);
+      t.store!.release(root);
       return;
     }
     const a = t.data;
@@ -67,7 +68,8 @@ export class Recycler {
   }
 }
 
-/** The identity of t's memory: its device array, or its host array's ArrayBuffer (shared by views). */
+/** The identity of t's memory: its device array (a view's base), or its host array's ArrayBuffer (shared by views). */
 function keyOf(t: Tensor): object {
-  return t.device ?? t.data.buffer;
+  const d = t.device;
+  return d === null ? t.data.buffer : d.base ?? d;
 }

@@ -118,6 +118,8 @@ export interface Backend<A = FloatArray> {
   upload(host: Float32Array): A;
   /** The contents of `arr` on the host once the work recorded before has run (a host backend resolves at once). */
   read(arr: A): Promise<Float32Array>;
+  /** Elements [offset, offset + length) of `arr`, sharing its memory (a subarray; a device view keeps arr alive). */
+  view(arr: A, offset: number, length: number): A;
 
   /**
    * Batched matmul: out[b] = op(a[b]) @ op(b[b]), out [batch, M, N] contiguous.

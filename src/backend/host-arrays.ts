@@ -14,6 +14,11 @@ export function hostUpload(host: Float32Array): Float32Array {
   return host;
 }
 
+/** A subarray sharing arr's memory. */
+export function hostView<T extends Float32Array | Float64Array>(arr: T, offset: number, length: number): T {
+  return arr.subarray(offset, offset + length) as T;
+}
+
 /** The array itself, at once (nothing is pending on a host backend). */
 export function hostRead(arr: Float32Array | Float64Array): Promise<Float32Array> {
   return Promise.resolve(arr instanceof Float32Array ? arr : Float32Array.from(arr));

@@ -14,7 +14,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { stridedCopy } from "../backend/js/copy.js";
-import { arrayOf, empty, emptyOn, emptyUninit, kernelsFor, sumToShape } from "./util.js";
+import { arrayOf, backendOf, empty, emptyOn, emptyUninit, kernelsFor, sumToShape } from "./util.js";
 
 /** Same data, new shape; one entry may be -1. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -143,6 +143,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   const shape = x.shape.slice();
   shape[d] = len;
   const inner = numel(x.shape.slice(d + 1));
+  if (x.device !== null) return sliceOnDevice(x, d, s, len, step, shape, inner);
   // a contiguous block (unit step, no larger dim before `dim`) is a view sharing x's data
   const out = step === 1 && numel(x.shape.slice(0, d)) === 1
     ? new Tensor(x.data.subarray(s * inner, (s + len) * inner), shape, x.dtype)
@@ -151,6 +152,23 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   else noteView(x.data);
   // the gradient is g in the sliced block, zero elsewhere: handed to the engine as that block
   return attach(out, "slice", [x], (g) => [{ kind: "block", block: g, dim: d, start: s, step }]);
+}
+
+/**
+ * slice of a device tensor: a contiguous block is a view of x's array (Backend.view), any other a
+ * strided copy of the positions start, start + step, ... of `dim`, x seen as [outer, n, inner].
+ */
+function sliceOnDevice(x: Tensor, d: number, start: number, len: number, step: number, shape: number[], inner: number): Tensor {
+  const be = backendOf(x), xa = arrayOf(x, be);
+  const outer = numel(x.shape.slice(0, d)), n = x.shape[d]!;
+  let out: Tensor;
+  if (step === 1 && outer === 1) out = new Tensor(null, shape, x.dtype, be.view(xa, start * inner, len * inner), x.store);
+  else {
+    out = emptyOn(be, shape, x.dtype);
+    const from = be.view(xa, start * inner, x.size - start * inner);
+    if (out.size > 0) be.stridedCopy(arrayOf(out, be), from, [outer, len, inner], [n * inner, step * inner, 1]);
+  }
+  return attach(out, "slice", [x], (g) => [{ kind: "block", block: g, dim: d, start, step }]);
 }
 
 /** dst[pd … pd + n) = src[ps … ps + n) for arrays of one element type. */

@@ -14,6 +14,8 @@
 /** An array in device memory: `length` float32 elements (the rest is the store's business). */
 export interface DeviceArray {
   readonly length: number;
+  /** For a view (Backend.view): the array it was taken from, which it keeps alive. */
+  readonly base?: DeviceArray;
 }
 
 /** What a tensor needs from the backend that holds its device array. */

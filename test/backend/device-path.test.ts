@@ -16,10 +16,11 @@ import { arrayOf, toDevice } from "../../src/backend/tensor-arrays.js";
 import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { Embedding, LayerNorm, Linear } from "../../src/nn/layers.js";
 import { Module } from "../../src/nn/module.js";
-import { add, gelu } from "../../src/ops/elementwise.js";
+import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
+import { add, gelu, mul } from "../../src/ops/elementwise.js";
 import { crossEntropy } from "../../src/ops/functional.js";
-import { mean } from "../../src/ops/reduce.js";
-import { indexSelect, permute, reshape } from "../../src/ops/shape.js";
+import { mean, sum } from "../../src/ops/reduce.js";
+import { indexSelect, permute, reshape, slice } from "../../src/ops/shape.js";
 import { AdamW } from "../../src/optim/adam.js";
 import type { Optimizer } from "../../src/optim/optimizer.js";
 import { SGD } from "../../src/optim/sgd.js";
@@ -129,6 +130,55 @@ describe("device path on a host-memory device backend", () => {
       assert.ok(worst <= tol(steps), `up.weight differs by ${worst}`);
     });
   }
+
+  test("slices of a device tensor (views and strided copies) and their block gradients match js", async () => {
+    const run = async (onDevice: boolean): Promise<[number[], number[]]> => {
+      registerBackend(dev);
+      setBackend(onDevice ? dev.name : host.name);
+      const x = randn([4, 6, 3], { generator: new Generator(7) }).requiresGrad_();
+      if (onDevice) toDevice(x, dev);
+      // a contiguous view (dim 0), strided copies along dims 1 and 2 and with a step along dim 0, overlapping
+      const parts = [slice(x, 0, 1, 3), slice(x, 1, 1, 6, 2), slice(x, 2, 0, 2), slice(x, 0, 0, 4, 3)];
+      let loss: Tensor | null = null;
+      parts.forEach((p, i) => {
+        const term = sum(mul(p, randn(p.shape, { generator: new Generator(9 + i) }))); // weights on the host, uploaded
+        loss = loss ? add(loss, term) : term;
+      });
+      backward(loss!);
+      const out = [Array.from(await loss!.read()), Array.from(await x.grad!.read())] as [number[], number[]];
+      setBackend(host.name);
+      return out;
+    };
+    const [refLoss, refGrad] = await run(false);
+    const [gotLoss, gotGrad] = await run(true);
+    assert.ok(Math.abs(gotLoss[0]! - refLoss[0]!) <= 1e-5 * (1 + Math.abs(refLoss[0]!)), `${gotLoss} vs ${refLoss}`);
+    // each gradient element is a sum of at most 4 products of one weight: exact up to the order of the adds
+    for (let i = 0; i < refGrad.length; i++) assert.ok(Math.abs(gotGrad[i]! - refGrad[i]!) <= 4 * U * (1 + Math.abs(refGrad[i]!)), `grad ${i}`);
+  });
+
+  test("MultiheadAttention (packed in-projection, sliced) trains on the device as on js", async () => {
+    const run = async (onDevice: boolean): Promise<number[]> => {
+      registerBackend(dev);
+      setBackend(onDevice ? dev.name : host.name);
+      const mha = new MultiheadAttention(E, H, { batchFirst: true, generator: new Generator(3) });
+      if (onDevice) mha.toDevice(dev);
+      const opt = new AdamW(mha.parameters(), { lr: 1e-2 });
+      const x = randn([B, L, E], { generator: new Generator(4) });
+      const losses: number[] = [];
+      for (let s = 0; s < 3; s++) {
+        opt.zeroGrad();
+        const { output } = mha.forward(x, x, x, { needWeights: false });
+        const loss = mean(mul(output, output));
+        backward(loss);
+        opt.step();
+        losses.push((await loss.read())[0]!);
+      }
+      setBackend(host.name);
+      return losses;
+    };
+    const ref = await run(false), got = await run(true);
+    for (let s = 0; s < ref.length; s++) assert.ok(Math.abs(got[s]! - ref[s]!) <= tol(s) * Math.max(1, Math.abs(ref[s]!)), `step ${s}: ${got[s]} vs ${ref[s]}`);
+  });
 
   test("ops whose loops run on the host refuse a device tensor with DeviceSyncError", () => {
     const t = toDevice(randn([4, 3]), dev);

@@ -55,6 +55,8 @@ export function hostDevice(): HostDevice {
     flush(): void {
       dev.flushes++;
     },
+    view: (arr: HostDeviceArray, offset: number, length: number): HostDeviceArray =>
+      ({ length, values: arr.values.subarray(offset, offset + length), base: arr.base ?? arr }),
   };
   for (const k of KERNELS) {
     dev[k] = (...args: unknown[]): void => {

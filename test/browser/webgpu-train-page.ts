@@ -1,11 +1,12 @@
 /**
  * The page of test/browser/webgpu-train.test.ts (bundled by esbuild, opened in headless Chromium on
  * SwiftShader): trains one small transformer block (token embedding with a padding index, a
- * positional input, layer norm, q / k / v projections, fused
- * causal attention, output projection, a GELU MLP, residuals, mean pooling, a classifier, cross
- * entropy, AdamW) for a few steps on the js backend and, from the same seeded initialization, on
- * the webgpu backend with its parameters moved to the device; returns both loss curves. Also
- * checks the device-tensor contract: `t.data` throws DeviceSyncError until `await t.read()`.
+ * positional input, layer norm, q / k / v projections, fused causal attention, output projection,
+ * an nn.MultiheadAttention whose packed in-projection is sliced, a GELU MLP, residuals, mean
+ * pooling, a classifier, cross entropy, AdamW) for a few steps on the js backend and, from the
+ * same seeded initialization, on the webgpu backend with its parameters moved to the device;
+ * returns both loss curves. Also checks the device-tensor contract: `t.data` throws
+ * DeviceSyncError until `await t.read()`.
  */
 import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
 import { backward } from "../../src/autograd/backward.js";
@@ -15,6 +16,7 @@ import { setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import type { WebGPUBackend } from "../../src/backend/webgpu/backend.js";
 import { useWebGPU } from "../../src/backend/webgpu/use.js";
+import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { add, gelu } from "../../src/ops/elementwise.js";
 import { crossEntropy, embedding } from "../../src/ops/functional.js";
 import { linear } from "../../src/ops/matmul.js";
@@ -70,14 +72,15 @@ function heads(x: Tensor): Tensor {
   return permute(reshape(x, [B, L, H, E / H]), [0, 2, 1, 3]);
 }
 
-function forward(p: Params, tokens: Tensor, pos: Tensor, y: Tensor): Tensor {
+function forward(p: Params, mha: MultiheadAttention, tokens: Tensor, pos: Tensor, y: Tensor): Tensor {
   const { B, L, E } = SIZES;
   const x = add(embedding(tokens, p.wte!, { paddingIdx: 0 }), pos); // [B, L, E]
   const h = layerNorm(x, [E], p.lnW, p.lnB);
   const q = heads(linear(h, p.wq!, p.bq)), k = heads(linear(h, p.wk!, p.bk)), v = heads(linear(h, p.wv!, p.bv));
   const a = scaledDotProductAttention(q, k, v, { isCausal: true }).output; // [B, H, L, E / H]
   const r = add(x, linear(reshape(permute(a, [0, 2, 1, 3]), [B, L, E]), p.wo!, p.bo)); // [B, L, E]
-  const r2 = add(r, linear(gelu(linear(r, p.w1!, p.b1)), p.w2!, p.b2));
+  const r1 = add(r, mha.forward(r, r, r, { needWeights: false }).output); // packed in-projection: slices of one weight
+  const r2 = add(r1, linear(gelu(linear(r1, p.w1!, p.b1)), p.w2!, p.b2));
   return crossEntropy(linear(mean(r2, 1), p.wc!, p.bc), y); // logits [B, C]
 }
 
@@ -87,15 +90,19 @@ const kernelsOf = (be: AnyBackend): Kernels => (be as unknown as { kernels: Kern
 async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[] = []): Promise<number[]> {
   const { B, L, E, C, V } = SIZES;
   const p = init(1);
-  if (be) for (const t of Object.values(p)) toDevice(t, be);
-  const opt = new AdamW(Object.values(p), { lr: 1e-2 });
+  const mha = new MultiheadAttention(SIZES.E, SIZES.H, { batchFirst: true, generator: new Generator(3) });
+  if (be) {
+    for (const t of Object.values(p)) toDevice(t, be);
+    mha.toDevice(be);
+  }
+  const opt = new AdamW([...Object.values(p), ...mha.parameters()], { lr: 1e-2 });
   const data = new Generator(2);
   const tokens = randint(0, V, [B, L], { generator: data }); // 0 is the padding index
   const pos = randn([B, L, E], { generator: data }), y = randint(0, C, [B], { generator: data });
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     opt.zeroGrad();
-    const loss = forward(p, tokens, pos, y);
+    const loss = forward(p, mha, tokens, pos, y);
     backward(loss);
     opt.step();
     losses.push((await loss.read())[0]!);

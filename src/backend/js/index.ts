@@ -4,7 +4,7 @@ import { attentionBackward, attentionForward } from "./attention.js";
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "./conv.js";
 import { binary, unary } from "./elementwise.js";
 import { dropout } from "./dropout.js";
-import { hostAlloc, hostRead, hostUpload } from "../host-arrays.js";
+import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
 import { stridedCopy } from "./copy.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
@@ -18,6 +18,7 @@ class JsBackend implements Backend {
   alloc = hostAlloc;
   upload = hostUpload;
   read = hostRead;
+  view = hostView;
   matmul = matmul;
   unary = unary;
   binary = binary;

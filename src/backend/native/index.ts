@@ -19,7 +19,7 @@ import type {
   AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { FloatArray } from "../../tensor/dtype.js";
-import { hostAlloc, hostRead, hostUpload } from "../host-arrays.js";
+import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
 
 /** The instruction sets the native kernels are compiled for (chosen at run time from the CPU). */
 export type NativeIsa = "avx512" | "avx2" | "scalar";
@@ -103,6 +103,7 @@ export class NativeBackend implements Backend {
   readonly alloc = hostAlloc;
   readonly upload = hostUpload;
   readonly read = hostRead;
+  readonly view = hostView;
 
   constructor(private readonly lib: NativeAddon) {}
 

@@ -63,6 +63,11 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray> {
     return this.kernels.read(arr);
   }
 
+  /** Elements [offset, offset + length) of arr in its buffer; the view keeps arr's root alive and is never released itself. */
+  view(arr: GpuArray, offset: number, length: number): GpuArray {
+    return { buffer: arr.buffer, offset: arr.offset + offset, length, base: arr.base ?? arr };
+  }
+
   /** Gives arr's buffer back now (work already recorded still sees it); a second release is ignored. */
   release(arr: GpuArray): void {
     const h = this.held.get(arr);

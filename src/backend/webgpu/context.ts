@@ -16,6 +16,8 @@ export interface GpuArray {
   buffer: GPUBuffer;
   offset: number;
   length: number;
+  /** For a view: the array it was taken from (kept alive, so its buffer stays out of the pool). */
+  base?: GpuArray;
 }
 
 export interface KernelContext {
