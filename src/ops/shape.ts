@@ -171,6 +171,32 @@ function sliceOnDevice(x: Tensor, d: number, start: number, len: number, step: n
   return attach(out, "slice", [x], (g) => [{ kind: "block", block: g, dim: d, start, step }]);
 }
 
+/**
+ * concat on the device (the active backend; host tensors among the pieces are uploaded), out seen
+ * as [outer, N, inner]: with nothing before `dim` each piece is copied into a view of out;
+ * otherwise each piece goes, permuted to [n, outer, inner], into a view of a [N, outer, inner]
+ * scratch array that one strided copy then permutes back.
+ */
+function concatOnDevice(tensors: readonly Tensor[], d: number, shape: number[]): Tensor {
+  const be = kernelsFor(tensors[0]!.dtype);
+  const outer = numel(shape.slice(0, d)), inner = numel(shape.slice(d + 1)), N = shape[d]!;
+  const out = emptyOn(be, shape, tensors[0]!.dtype);
+  if (out.size === 0) return out;
+  const O = arrayOf(out, be);
+  const P = outer === 1 ? O : be.alloc(out.size);
+  let start = 0;
+  for (const t of tensors) {
+    const n = t.shape[d]!;
+    if (n > 0) be.stridedCopy(be.view(P, start * outer * inner, n * outer * inner), arrayOf(t, be), [n, outer, inner], [inner, n * inner, 1]);
+    start += n;
+  }
+  if (P !== O) {
+    be.stridedCopy(O, P, [outer, N, inner], [inner, outer * inner, 1]);
+    (out.store as unknown as { release(a: unknown): void }).release(P);
+  }
+  return out;
+}
+
 /** dst[pd … pd + n) = src[ps … ps + n) for arrays of one element type. */
 function copyRun(dst: Tensor["data"], src: Tensor["data"], pd: number, ps: number, n: number): void {
   (dst as Float32Array).set((src as Float32Array).subarray(ps, ps + n), pd);
@@ -226,11 +252,15 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   const sizes = tensors.map((t) => t.shape[d]!);
   const shape = first.shape.slice();
   shape[d] = sizes.reduce((a, b) => a + b, 0);
-  const out = empty(shape, first.dtype);
-  let start = 0;
-  for (const t of tensors) {
-    copyBlock(t, out, d, start, 1, true);
-    start += t.shape[d]!;
+  let out: Tensor;
+  if (tensors.some((t) => t.device !== null)) out = concatOnDevice(tensors, d, shape);
+  else {
+    out = empty(shape, first.dtype);
+    let start = 0;
+    for (const t of tensors) {
+      copyBlock(t, out, d, start, 1, true);
+      start += t.shape[d]!;
+    }
   }
   return attach(out, "concat", tensors, (g) => {
     let s = 0;

@@ -20,7 +20,7 @@ import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { add, gelu, mul } from "../../src/ops/elementwise.js";
 import { crossEntropy } from "../../src/ops/functional.js";
 import { mean, sum } from "../../src/ops/reduce.js";
-import { indexSelect, permute, reshape, slice } from "../../src/ops/shape.js";
+import { concat, indexSelect, permute, reshape, slice, stack } from "../../src/ops/shape.js";
 import { AdamW } from "../../src/optim/adam.js";
 import type { Optimizer } from "../../src/optim/optimizer.js";
 import { SGD } from "../../src/optim/sgd.js";
@@ -154,6 +154,25 @@ describe("device path on a host-memory device backend", () => {
     assert.ok(Math.abs(gotLoss[0]! - refLoss[0]!) <= 1e-5 * (1 + Math.abs(refLoss[0]!)), `${gotLoss} vs ${refLoss}`);
     // each gradient element is a sum of at most 4 products of one weight: exact up to the order of the adds
     for (let i = 0; i < refGrad.length; i++) assert.ok(Math.abs(gotGrad[i]! - refGrad[i]!) <= 4 * U * (1 + Math.abs(refGrad[i]!)), `grad ${i}`);
+  });
+
+  test("concat and stack of device tensors (and a host one) and their gradients match js", async () => {
+    const run = async (onDevice: boolean): Promise<number[][]> => {
+      registerBackend(dev);
+      setBackend(onDevice ? dev.name : host.name);
+      const a = randn([2, 3, 4], { generator: new Generator(11) }).requiresGrad_();
+      const b = randn([2, 1, 4], { generator: new Generator(12) }).requiresGrad_();
+      const c = randn([2, 3, 4], { generator: new Generator(13) }); // stays on the host
+      if (onDevice) [a, b].forEach((t) => toDevice(t, dev));
+      const y0 = concat([a, b, c], 1), y1 = concat([a, c], 0), y2 = stack([a, c], 2);
+      const loss = add(add(sum(mul(y0, y0)), sum(mul(y1, randn(y1.shape, { generator: new Generator(14) })))), sum(mul(y2, y2)));
+      backward(loss);
+      const out = [Array.from(await loss.read()), Array.from(await a.grad!.read()), Array.from(await b.grad!.read()), Array.from(await y2.read())];
+      setBackend(host.name);
+      return out;
+    };
+    const ref = await run(false), got = await run(true);
+    ref.forEach((r, k) => r.forEach((v, i) => assert.ok(Math.abs(got[k]![i]! - v) <= 64 * U * (1 + Math.abs(v)), `output ${k}[${i}]: ${got[k]![i]} vs ${v}`)));
   });
 
   test("MultiheadAttention (packed in-projection, sliced) trains on the device as on js", async () => {
