@@ -2,8 +2,8 @@
 import type { Backend } from "../backend/backend.js";
 import { arrayOf, backendOf, emptyOn, filledArray, fullOn, hostKernelsFor, kernelsFor } from "../backend/tensor-arrays.js";
 import { allocate, allocateUninit, type DType, type FloatArray, type FloatDType } from "../tensor/dtype.js";
-import { DTypeError, DeviceOpError, ValueError } from "../tensor/errors.js";
-import { numel, sameShape, type Shape } from "../tensor/shape.js";
+import { DTypeError, ValueError } from "../tensor/errors.js";
+import { numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
 /** A fresh output tensor. */
@@ -66,7 +66,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
     be.matmul(arrayOf(out, be), ones, arrayOf(g, be), 1, 1, cols, R, false, false, 0, 0, false);
     return out;
   }
-  if (g.device !== null) throw new DeviceOpError("sumToShape", "g", g.store!.name, `a sum over non-trailing broadcast dims to ${JSON.stringify(shape)}`);
+  if (g.device !== null) return sumToShapeOnDevice(g, shape);
   const out = empty(shape, g.dtype);
   const od = fdata(out), gd = fdata(g);
   const rank = g.shape.length;
@@ -90,6 +90,26 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
       idx[d] = 0;
     }
   }
+  return out;
+}
+
+/**
+ * sumToShape of a device tensor: g's dims that `shape` broadcasts (missing or 1) are moved last
+ * by one strided copy, then summed by a matrix-vector product with ones. g [..gShape] -> [..shape]
+ */
+function sumToShapeOnDevice(g: Tensor, shape: Shape): Tensor {
+  const be = backendOf(g);
+  const rank = g.shape.length, off = rank - shape.length;
+  const keep: number[] = [], red: number[] = [];
+  for (let d = 0; d < rank; d++) (d < off || (shape[d - off] === 1 && g.shape[d] !== 1) ? red : keep).push(d);
+  const st = stridesOf(g.shape), order = [...keep, ...red];
+  const n = numel(red.map((d) => g.shape[d]!)), R = numel(shape);
+  if (n === 0 || R === 0) return fullOn(be, shape, g.dtype, 0);
+  const moved = be.alloc(g.size); // [R, n]
+  be.stridedCopy(moved, arrayOf(g, be), order.map((d) => g.shape[d]!), order.map((d) => st[d]!));
+  const out = emptyOn(be, shape, g.dtype);
+  be.matmul(arrayOf(out, be), moved, filledArray(be, g.dtype, n, 1), 1, R, 1, n, false, false, 0, 0, false); // [R, n] @ [n, 1]
+  (g.store as unknown as { release(a: unknown): void }).release(moved);
   return out;
 }
 

@@ -19,7 +19,7 @@ import { Module } from "../../src/nn/module.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { add, gelu, mul } from "../../src/ops/elementwise.js";
 import { crossEntropy } from "../../src/ops/functional.js";
-import { mean, sum } from "../../src/ops/reduce.js";
+import { mean, sum, variance } from "../../src/ops/reduce.js";
 import { concat, indexSelect, permute, reshape, slice, stack } from "../../src/ops/shape.js";
 import { AdamW } from "../../src/optim/adam.js";
 import type { Optimizer } from "../../src/optim/optimizer.js";
@@ -168,6 +168,23 @@ describe("device path on a host-memory device backend", () => {
       const loss = add(add(sum(mul(y0, y0)), sum(mul(y1, randn(y1.shape, { generator: new Generator(14) })))), sum(mul(y2, y2)));
       backward(loss);
       const out = [Array.from(await loss.read()), Array.from(await a.grad!.read()), Array.from(await b.grad!.read()), Array.from(await y2.read())];
+      setBackend(host.name);
+      return out;
+    };
+    const ref = await run(false), got = await run(true);
+    ref.forEach((r, k) => r.forEach((v, i) => assert.ok(Math.abs(got[k]![i]! - v) <= 64 * U * (1 + Math.abs(v)), `output ${k}[${i}]: ${got[k]![i]} vs ${v}`)));
+  });
+
+  test("gradients of broadcasts over any dims (variance, a [B, 1, E] operand) match js", async () => {
+    const run = async (onDevice: boolean): Promise<number[][]> => {
+      registerBackend(dev);
+      setBackend(onDevice ? dev.name : host.name);
+      const x = randn([3, 4, 5], { generator: new Generator(21) }).requiresGrad_();
+      const s = randn([3, 1, 5], { generator: new Generator(22) }).requiresGrad_();
+      if (onDevice) [x, s].forEach((t) => toDevice(t, dev));
+      const loss = add(sum(variance(x, -1)), sum(mul(mul(x, s), x)));
+      backward(loss);
+      const out = [Array.from(await loss.read()), Array.from(await x.grad!.read()), Array.from(await s.grad!.read())];
       setBackend(host.name);
       return out;
     };
