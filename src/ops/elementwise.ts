@@ -166,6 +166,33 @@ function squashBackward(be: AnyBackend, op: "sigmoid" | "tanh", d: KernelArray, 
   be.binary("mul", d, d, g, flat, one, one);
 }
 
+/**
+ * d = g op'(x) on a device, from x and y = op(x) with elementwise kernels (the host computes
+ * `derivative` in a loop): log' = 1 / x, sqrt' = 0.5 / y, rsqrt' = -0.5 y³, erf' = 2 / √π e^(-x²),
+ * abs' = sign(x), sin' = cos(x), cos' = -sin(x), square' = 2x, reciprocal' = -y², sign' = 0.
+ * elu and tanh-GELU have no kernel form yet.   d, g, x, y [n]
+ */
+function derivativeOnDevice(be: AnyBackend, op: UnaryOp, d: KernelArray, g: KernelArray, x: KernelArray, y: KernelArray,
+  n: number, name: string): void {
+  const flat = [n], one = [1], bcast = [0];
+  const c = (v: number): KernelArray => filledArray(be, "float32", 1, v);
+  const mul = (out: KernelArray, a: KernelArray, b: KernelArray): void => be.binary("mul", out, a, b, flat, one, one);
+  const scale = (out: KernelArray, a: KernelArray, v: number): void => be.binary("mul", out, a, c(v), flat, one, bcast);
+  switch (op) {
+    case "log": be.binary("div", d, g, x, flat, one, one); return;
+    case "sqrt": be.binary("div", d, g, y, flat, one, one); scale(d, d, 0.5); return;
+    case "rsqrt": mul(d, y, y); mul(d, d, y); scale(d, d, -0.5); mul(d, d, g); return;
+    case "erf": mul(d, x, x); be.unary("neg", d, d, n, 1); be.unary("exp", d, d, n, 1); scale(d, d, 2 / Math.sqrt(Math.PI)); mul(d, d, g); return;
+    case "abs": be.unary("sign", d, x, n, 1); mul(d, d, g); return;
+    case "sin": be.unary("cos", d, x, n, 1); mul(d, d, g); return;
+    case "cos": be.unary("sin", d, x, n, 1); be.unary("neg", d, d, n, 1); mul(d, d, g); return;
+    case "square": scale(d, x, 2); mul(d, d, g); return;
+    case "reciprocal": mul(d, y, y); be.unary("neg", d, d, n, 1); mul(d, d, g); return;
+    case "sign": scale(d, g, 0); return;
+    default: throw new DeviceOpError(`backward(${name})`, "x", be.name, `the derivative of ${op} runs on the host`);
+  }
+}
+
 function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
   const out = unaryRaw(op, x, alpha, name);
   return attach(out, name, [x], (g) => {
@@ -182,8 +209,8 @@ function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
     else if (op === "neg") be.unary("neg", d, gd, n, 1);
     else if (op === "geluErf") geluErfBackward(be, d, gd, xd(), n);
     else if (op === "sigmoid" || op === "tanh") squashBackward(be, op, d, gd, yd(), n);
+    else if (be.kind === "device") derivativeOnDevice(be, op, d, gd, xd(), yd(), n, name);
     else {
-      if (be.kind === "device") throw new DeviceOpError(`backward(${name})`, "x", be.name, `the derivative of ${op} runs on the host`);
       const dh = fdata(dx), xh = fdata(x), yh = fdata(out), gh = fdata(g);
       for (let i = 0; i < n; i++) dh[i] = gh[i]! * derivative(op, xh[i]!, yh[i]!, alpha);
     }

@@ -17,7 +17,7 @@ import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { Embedding, LayerNorm, Linear } from "../../src/nn/layers.js";
 import { Module } from "../../src/nn/module.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
-import { add, gelu, mul } from "../../src/ops/elementwise.js";
+import { abs, add, cos, erfOp, gelu, log, mul, reciprocal, rsqrt, sign, sin, sqrt, square } from "../../src/ops/elementwise.js";
 import { crossEntropy } from "../../src/ops/functional.js";
 import { mean, sum, variance } from "../../src/ops/reduce.js";
 import { concat, indexSelect, permute, reshape, slice, stack } from "../../src/ops/shape.js";
@@ -26,7 +26,7 @@ import type { Optimizer } from "../../src/optim/optimizer.js";
 import { SGD } from "../../src/optim/sgd.js";
 import { DeviceSyncError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
-import { randint, randn, type Tensor } from "../../src/tensor/tensor.js";
+import { rand, randint, randn, type Tensor } from "../../src/tensor/tensor.js";
 import { hostDevice } from "./host-device.js";
 
 const B = 3, L = 6, E = 8, H = 2, C = 4, V = 9;
@@ -190,6 +190,27 @@ describe("device path on a host-memory device backend", () => {
     };
     const ref = await run(false), got = await run(true);
     ref.forEach((r, k) => r.forEach((v, i) => assert.ok(Math.abs(got[k]![i]! - v) <= 64 * U * (1 + Math.abs(v)), `output ${k}[${i}]: ${got[k]![i]} vs ${v}`)));
+  });
+
+  test("unary derivatives computed with kernels on the device match js's loop", async () => {
+    const ops = { log, sqrt, rsqrt, erfOp, abs, sin, cos, square, reciprocal, sign } as const;
+    for (const [name, f] of Object.entries(ops)) {
+      const run = async (onDevice: boolean): Promise<number[]> => {
+        registerBackend(dev);
+        setBackend(onDevice ? dev.name : host.name);
+        const x = rand([37], { generator: new Generator(31) });
+        const xd = x.data as Float32Array;
+        for (let i = 0; i < xd.length; i++) xd[i] = 0.25 + 2 * xd[i]!; // positive, away from 0 (log, sqrt, rsqrt)
+        x.requiresGrad_();
+        if (onDevice) toDevice(x, dev);
+        backward(sum(mul(f(x), randn([37], { generator: new Generator(32) }))));
+        const gx = Array.from(await x.grad!.read());
+        setBackend(host.name);
+        return gx;
+      };
+      const ref = await run(false), got = await run(true);
+      ref.forEach((v, i) => assert.ok(Math.abs(got[i]! - v) <= 16 * U * (1 + Math.abs(v)), `${name}'[${i}]: ${got[i]} vs ${v}`));
+    }
   });
 
   test("MultiheadAttention (packed in-projection, sliced) trains on the device as on js", async () => {
