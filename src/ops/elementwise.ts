@@ -11,6 +11,7 @@
 import { attach } from "../autograd/graph.js";
 import type { AnyBackend, BinaryOp, KernelArray, UnaryOp } from "../backend/backend.js";
 import { geluErfDerivative } from "../backend/js/elementwise.js";
+import type { DeviceArray, DeviceStore } from "../tensor/device.js";
 import { isFloat, promote } from "../tensor/dtype.js";
 import { DTypeError, DeviceOpError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides, broadcastsTo } from "../tensor/shape.js";
@@ -169,15 +170,18 @@ function squashBackward(be: AnyBackend, op: "sigmoid" | "tanh", d: KernelArray, 
 /**
  * d = g op'(x) on a device, from x and y = op(x) with elementwise kernels (the host computes
  * `derivative` in a loop): log' = 1 / x, sqrt' = 0.5 / y, rsqrt' = -0.5 y³, erf' = 2 / √π e^(-x²),
- * abs' = sign(x), sin' = cos(x), cos' = -sin(x), square' = 2x, reciprocal' = -y², sign' = 0.
- * elu and tanh-GELU have no kernel form yet.   d, g, x, y [n]
+ * abs' = sign(x), sin' = cos(x), cos' = -sin(x), square' = 2x, reciprocal' = -y², sign' = 0,
+ * elu' = s + (1 - s)(y + alpha) with s = sign(relu(x)), and the tanh GELU's
+ * 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3k x²), t = tanh(c (x + k x³)).   d, g, x, y [n]
  */
 function derivativeOnDevice(be: AnyBackend, op: UnaryOp, d: KernelArray, g: KernelArray, x: KernelArray, y: KernelArray,
-  n: number, name: string): void {
+  n: number, alpha: number, name: string): void {
   const flat = [n], one = [1], bcast = [0];
   const c = (v: number): KernelArray => filledArray(be, "float32", 1, v);
   const mul = (out: KernelArray, a: KernelArray, b: KernelArray): void => be.binary("mul", out, a, b, flat, one, one);
   const scale = (out: KernelArray, a: KernelArray, v: number): void => be.binary("mul", out, a, c(v), flat, one, bcast);
+  const shift = (out: KernelArray, a: KernelArray, v: number): void => be.binary("add", out, a, c(v), flat, one, bcast);
+  const oneMinus = (out: KernelArray, a: KernelArray): void => be.binary("sub", out, c(1), a, flat, bcast, one);
   switch (op) {
     case "log": be.binary("div", d, g, x, flat, one, one); return;
     case "sqrt": be.binary("div", d, g, y, flat, one, one); scale(d, d, 0.5); return;
@@ -189,8 +193,40 @@ function derivativeOnDevice(be: AnyBackend, op: UnaryOp, d: KernelArray, g: Kern
     case "square": scale(d, x, 2); mul(d, d, g); return;
     case "reciprocal": mul(d, y, y); be.unary("neg", d, d, n, 1); mul(d, d, g); return;
     case "sign": scale(d, g, 0); return;
+    case "elu": {
+      const s = be.alloc(n), u = be.alloc(n);
+      be.unary("relu", s, x, n, 1);
+      be.unary("sign", s, s, n, 1); // s = 1 where x > 0, else 0
+      shift(d, y, alpha);
+      oneMinus(u, s);
+      mul(d, d, u);
+      be.binary("add", d, d, s, flat, one, one);
+      mul(d, d, g);
+      release(be, s, u);
+      return;
+    }
+    case "geluTanh": {
+      const k = 0.044715, cc = Math.sqrt(2 / Math.PI);
+      const x2 = be.alloc(n), t = be.alloc(n), b = be.alloc(n);
+      mul(x2, x, x);
+      scale(t, x2, k); shift(t, t, 1); mul(t, t, x); scale(t, t, cc); // c (x + k x³)
+      be.unary("tanh", t, t, n, 1);
+      mul(b, t, t); oneMinus(b, b); // 1 - t²
+      scale(x2, x2, 3 * k); shift(x2, x2, 1); scale(x2, x2, cc); // c (1 + 3k x²)
+      mul(b, b, x2); mul(b, b, x); scale(b, b, 0.5);
+      shift(d, t, 1); scale(d, d, 0.5); // 0.5 (1 + t)
+      be.binary("add", d, d, b, flat, one, one);
+      mul(d, d, g);
+      release(be, x2, t, b);
+      return;
+    }
     default: throw new DeviceOpError(`backward(${name})`, "x", be.name, `the derivative of ${op} runs on the host`);
   }
+}
+
+/** Gives scratch arrays of a device backend back to its pool (the kernels recorded before still see them). */
+function release(be: AnyBackend, ...arrays: KernelArray[]): void {
+  for (const a of arrays) (be as unknown as DeviceStore).release(a as DeviceArray);
 }
 
 function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
@@ -209,7 +245,7 @@ function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
     else if (op === "neg") be.unary("neg", d, gd, n, 1);
     else if (op === "geluErf") geluErfBackward(be, d, gd, xd(), n);
     else if (op === "sigmoid" || op === "tanh") squashBackward(be, op, d, gd, yd(), n);
-    else if (be.kind === "device") derivativeOnDevice(be, op, d, gd, xd(), yd(), n, name);
+    else if (be.kind === "device") derivativeOnDevice(be, op, d, gd, xd(), yd(), n, alpha, name);
     else {
       const dh = fdata(dx), xh = fdata(x), yh = fdata(out), gh = fdata(g);
       for (let i = 0; i < n; i++) dh[i] = gh[i]! * derivative(op, xh[i]!, yh[i]!, alpha);

@@ -17,7 +17,7 @@ import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { Embedding, LayerNorm, Linear } from "../../src/nn/layers.js";
 import { Module } from "../../src/nn/module.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
-import { abs, add, cos, erfOp, gelu, log, mul, reciprocal, rsqrt, sign, sin, sqrt, square } from "../../src/ops/elementwise.js";
+import { abs, add, cos, elu, erfOp, gelu, log, mul, reciprocal, rsqrt, sign, sin, sqrt, square } from "../../src/ops/elementwise.js";
 import { crossEntropy } from "../../src/ops/functional.js";
 import { mean, sum, variance } from "../../src/ops/reduce.js";
 import { concat, indexSelect, permute, reshape, slice, stack } from "../../src/ops/shape.js";
@@ -193,14 +193,18 @@ describe("device path on a host-memory device backend", () => {
   });
 
   test("unary derivatives computed with kernels on the device match js's loop", async () => {
-    const ops = { log, sqrt, rsqrt, erfOp, abs, sin, cos, square, reciprocal, sign } as const;
+    const ops = {
+      log, sqrt, rsqrt, erfOp, abs, sin, cos, square, reciprocal, sign,
+      elu: (t: Tensor) => elu(t, 0.7), geluTanh: (t: Tensor) => gelu(t, "tanh"),
+    } as const;
     for (const [name, f] of Object.entries(ops)) {
       const run = async (onDevice: boolean): Promise<number[]> => {
         registerBackend(dev);
         setBackend(onDevice ? dev.name : host.name);
         const x = rand([37], { generator: new Generator(31) });
         const xd = x.data as Float32Array;
-        for (let i = 0; i < xd.length; i++) xd[i] = 0.25 + 2 * xd[i]!; // positive, away from 0 (log, sqrt, rsqrt)
+        const signed = name === "elu" || name === "geluTanh" || name === "abs" || name === "sign" || name === "sin";
+        for (let i = 0; i < xd.length; i++) xd[i] = signed ? 4 * xd[i]! - 2 : 0.25 + 2 * xd[i]!; // log, sqrt, rsqrt: positive
         x.requiresGrad_();
         if (onDevice) toDevice(x, dev);
         backward(sum(mul(f(x), randn([37], { generator: new Generator(32) }))));
