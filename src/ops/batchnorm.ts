@@ -12,7 +12,7 @@ import { batchNormBackward, batchNormForward, batchNormStats } from "../backend/
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { empty, fdata, floatOf, sameFloat } from "./util.js";
+import { empty, expectHost, fdata, floatOf, sameFloat } from "./util.js";
 
 export interface BatchNormOptions {
   /** Batch statistics and a running-buffer update (true), or the running statistics (false, the default as in torch). */
@@ -34,6 +34,9 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   bias?: Tensor | null, opts: BatchNormOptions = {}): Tensor {
   const op = "batchNorm";
   expectTensor(x, "x", op);
+  for (const [arg, t] of [["x", x], ["runningMean", runningMean], ["runningVar", runningVar], ["weight", weight], ["bias", bias]] as const) {
+    expectHost(t, arg, op);
+  }
   const dtype = floatOf(x, "x", op);
   if (x.rank < 2) throw new ShapeError(op, "x", "[B, C, ...]", fmtShape(x.shape));
   const B = x.shape[0]!, C = x.shape[1]!, S = numel(x.shape.slice(2));

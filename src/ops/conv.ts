@@ -16,7 +16,7 @@ import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { checkOutSize, imageDims, outSize, pair, type IntPair } from "./conv-args.js";
 import { reshape } from "./shape.js";
-import { backendFor, empty, fdata, sameFloat } from "./util.js";
+import { backendFor, empty, expectHost, fdata, sameFloat } from "./util.js";
 
 export type { IntPair } from "./conv-args.js";
 
@@ -81,6 +81,9 @@ function geometry(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, op
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   expectTensor(x, "x", "conv2d");
   expectTensor(weight, "weight", "conv2d");
+  expectHost(x, "x", "conv2d");
+  expectHost(weight, "weight", "conv2d");
+  expectHost(bias, "bias", "conv2d");
   const dtype = sameFloat(x, weight, "x", "weight", "conv2d");
   const { g, batched } = geometry(x, weight, bias, opts);
   const { B, O, oH, oW } = g;

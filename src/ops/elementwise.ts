@@ -16,7 +16,7 @@ import { isFloat, promote } from "../tensor/dtype.js";
 import { DTypeError, DeviceOpError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides, broadcastsTo } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { arrayOf, backendFor, empty, emptyOn, fdata, filledArray, floatOf, kernelsFor, scalar, sumToShape } from "./util.js";
+import { arrayOf, backendFor, empty, emptyOn, expectHost, fdata, filledArray, floatOf, kernelsFor, scalar, sumToShape } from "./util.js";
 
 export type TensorLike = Tensor | number;
 
@@ -283,6 +283,8 @@ export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 /** Elementwise comparison, giving a bool tensor (no gradient). */
 export function compare(op: CompareOp, a: TensorLike, b: TensorLike, name: string = op): Tensor {
   const [x, y] = binaryArgs(a, b, name);
+  expectHost(x, "a", name);
+  expectHost(y, "b", name);
   const outShape = broadcastShapes(x.shape, y.shape, name);
   const out = empty(outShape, "bool");
   const sa = broadcastStrides(x.shape, outShape), sb = broadcastStrides(y.shape, outShape);
@@ -347,6 +349,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   expectTensor(cond, "cond", "where");
   if (cond.dtype !== "bool") throw new DTypeError("where", "cond", "bool", cond.dtype);
   const [x, y] = binaryArgs(a, b, "where");
+  expectHost(x, "a", "where");
+  expectHost(y, "b", "where");
   const shape = broadcastShapes(broadcastShapes(cond.shape, x.shape, "where", "cond", "a"), y.shape, "where", "a", "b");
   const dtype = promote(x.dtype, y.dtype);
   if (!isFloat(dtype) || x.dtype !== y.dtype) throw new DTypeError("where", "b", `the float dtype of a (${x.dtype})`, y.dtype);
@@ -371,6 +375,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   expectTensor(x, "x", "maskedFill");
   expectTensor(mask, "mask", "maskedFill");
   floatOf(x, "x", "maskedFill");
+  expectHost(x, "x", "maskedFill");
   if (mask.dtype !== "bool") throw new DTypeError("maskedFill", "mask", "bool", mask.dtype);
   if (!broadcastsTo(mask.shape, x.shape)) {
     throw new ShapeError("maskedFill", "mask", `a shape broadcastable to ${fmtShape(x.shape)}`, fmtShape(mask.shape));

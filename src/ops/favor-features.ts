@@ -16,9 +16,11 @@
 import { attach } from "../autograd/graph.js";
 import { allocate, type FloatArray, type FloatDType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { backendFor, empty, fdata } from "./util.js";
+import { backendFor, empty, expectHost, fdata } from "./util.js";
 
 export function favorFeaturesOp(x: Tensor, omega: Tensor, scale: number, perRow: boolean): Tensor {
+  expectHost(x, "x", "favorFeatures");
+  expectHost(omega, "omega", "favorFeatures");
   const m = omega.shape[0]!, D = omega.shape[1]!;
   const N = x.shape[x.rank - 2]!, rows = x.size / D;
   const dtype = x.dtype as FloatDType;

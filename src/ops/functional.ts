@@ -15,7 +15,7 @@ import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { mean, sum } from "./reduce.js";
 import { mul, sub } from "./elementwise.js";
 import { logSoftmax } from "./softmax.js";
-import { arrayOf, backendFor, backendOf, checkDropoutP, empty, emptyOn, fdata, floatOf, fullOn, sameFloat } from "./util.js";
+import { arrayOf, backendFor, backendOf, checkDropoutP, empty, emptyOn, expectHost, fdata, floatOf, fullOn, sameFloat } from "./util.js";
 
 export interface DropoutOptions {
   training?: boolean;
@@ -28,6 +28,7 @@ export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor
   floatOf(x, "x", "dropout");
   checkDropoutP(p, "dropout");
   if (!(opts.training ?? true) || p === 0) return x;
+  expectHost(x, "x", "dropout");
   const { k0, k1, start } = (opts.generator ?? defaultGenerator).take(x.size);
   const be = backendFor(x.dtype);
   const out = empty(x.shape, x.dtype);

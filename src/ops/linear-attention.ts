@@ -12,9 +12,10 @@
 import { attach } from "../autograd/graph.js";
 import type { LinearAttentionArgs } from "../backend/backend.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { backendFor, empty, fdata } from "./util.js";
+import { backendFor, empty, expectHost, fdata } from "./util.js";
 
 export function linearAttentionOp(fq: Tensor, fk: Tensor, v: Tensor, causal: boolean): Tensor {
+  for (const [arg, t] of [["fq", fq], ["fk", fk], ["v", v]] as const) expectHost(t, arg, "linearAttention");
   const [B, H, L, M] = fq.shape as [number, number, number, number];
   const Hkv = fk.shape[1]!, S = fk.shape[2]!, Dv = v.shape[3]!;
   const args: LinearAttentionArgs = { B, H, Hkv, L, S, M, Dv, causal };

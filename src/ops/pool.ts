@@ -16,7 +16,7 @@ import {
 import { ValueError } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { checkOutSize, imageDims, outSize, pair, type IntPair } from "./conv-args.js";
-import { empty, fdata, floatOf } from "./util.js";
+import { empty, expectHost, fdata, floatOf } from "./util.js";
 
 export interface MaxPool2dOptions {
   /** Default: the kernel size. */
@@ -66,6 +66,7 @@ function window(x: Tensor, kernelSize: IntPair, stride: IntPair | undefined, pad
 
 /** Max over kH x kW windows: x [B, C, H, W] -> [B, C, oH, oW]; the gradient goes to each window's max. */
 export function maxPool2d(x: Tensor, kernelSize: IntPair, opts: MaxPool2dOptions = {}): Tensor {
+  expectHost(x, "x", "maxPool2d");
   const w = window(x, kernelSize, opts.stride, opts.padding, opts.dilation, opts.ceilMode, "maxPool2d");
   const out = empty(w.outShape, x.dtype);
   const idx = new Int32Array(out.size);
@@ -80,6 +81,7 @@ export function maxPool2d(x: Tensor, kernelSize: IntPair, opts: MaxPool2dOptions
 /** Mean over kH x kW windows (torch's divisor rules): x [B, C, H, W] -> [B, C, oH, oW]. */
 export function avgPool2d(x: Tensor, kernelSize: IntPair, opts: AvgPool2dOptions = {}): Tensor {
   const op = "avgPool2d";
+  expectHost(x, "x", op);
   const w = window(x, kernelSize, opts.stride, opts.padding, 1, opts.ceilMode, op);
   const include = opts.countIncludePad ?? true;
   if (typeof include !== "boolean") throw new ValueError(op, "countIncludePad", "a boolean", String(include));
@@ -103,6 +105,7 @@ export function avgPool2d(x: Tensor, kernelSize: IntPair, opts: AvgPool2dOptions
 export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [number | null, number | null]): Tensor {
   const op = "adaptiveAvgPool2d";
   expectTensor(x, "x", op);
+  expectHost(x, "x", op);
   floatOf(x, "x", op);
   const { dims: [B, C, H, W], batched } = imageDims(x, op);
   if (H < 1 || W < 1) throw new ValueError(op, "x", "an input of at least [1, 1] per plane", `[${H}, ${W}]`);

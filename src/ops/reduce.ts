@@ -13,7 +13,7 @@ import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { ValueError } from "../tensor/errors.js";
 import { expand, permute, reshape } from "./shape.js";
 import { add, div, log, exp, mul, sub } from "./elementwise.js";
-import { arrayOf, backendOf, empty, emptyOn, fdata, filledArray, floatOf, fullOn } from "./util.js";
+import { arrayOf, backendOf, empty, emptyOn, expectHost, fdata, filledArray, floatOf, fullOn } from "./util.js";
 
 export interface ReduceOptions {
   keepdim?: boolean;
@@ -130,6 +130,7 @@ export function variance(x: Tensor, dims?: Dims, opts: ReduceOptions & { correct
 
 function extreme(x: Tensor, dim: number, keepdim: boolean, op: "max" | "min"): { values: Tensor; indices: Tensor } {
   expectTensor(x, "x", op);
+  expectHost(x, "x", op);
   const dtype = floatOf(x, "x", op);
   const d = normAxis(dim, x.rank, op);
   const n = x.shape[d]!;

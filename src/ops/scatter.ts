@@ -14,7 +14,7 @@ import { attach } from "../autograd/graph.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { empty, fdata, floatOf } from "./util.js";
+import { empty, expectHost, fdata, floatOf } from "./util.js";
 
 /** Validates src [E, ...], index int32 [E] with values in [0, numSegments); returns the index data and the row width. */
 function segmentArgs(op: string, src: Tensor, index: Tensor, numSegments: number): { id: Int32Array; inner: number } {
@@ -37,6 +37,7 @@ function segmentArgs(op: string, src: Tensor, index: Tensor, numSegments: number
  */
 export function scatterAdd(src: Tensor, index: Tensor, numSegments: number): Tensor {
   const op = "scatterAdd";
+  expectHost(src, "src", op);
   const { id, inner } = segmentArgs(op, src, index, numSegments);
   const out = empty([numSegments, ...src.shape.slice(1)], src.dtype);
   const od = fdata(out), sd = fdata(src);
@@ -59,6 +60,7 @@ export function scatterAdd(src: Tensor, index: Tensor, numSegments: number): Ten
  */
 export function segmentSoftmax(src: Tensor, index: Tensor, numSegments: number): Tensor {
   const op = "segmentSoftmax";
+  expectHost(src, "src", op);
   const { id, inner } = segmentArgs(op, src, index, numSegments);
   const sd = fdata(src);
   const mx = new Float64Array(numSegments * inner).fill(-Infinity);

@@ -14,7 +14,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { stridedCopy } from "../backend/js/copy.js";
-import { arrayOf, backendOf, empty, emptyOn, emptyUninit, kernelsFor, sumToShape } from "./util.js";
+import { arrayOf, backendOf, empty, emptyOn, emptyUninit, expectHost, kernelsFor, sumToShape } from "./util.js";
 
 /** Same data, new shape; one entry may be -1. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -204,6 +204,7 @@ function copyRun(dst: Tensor["data"], src: Tensor["data"], pd: number, ps: numbe
 
 /** Picks entries of `dim` by an int32 index tensor (1-D): out.shape[dim] = indices.length. */
 export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly number[]): Tensor {
+  expectHost(x, "x", "indexSelect");
   expectTensor(x, "x", "indexSelect");
   const d = normAxis(dim, x.rank, "indexSelect");
   const idx = Array.isArray(indices) ? Int32Array.from(indices as number[]) : (indices as Tensor);

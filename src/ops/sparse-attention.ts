@@ -11,9 +11,10 @@
 import { attach } from "../autograd/graph.js";
 import type { SparseAttentionArgs, SparsePattern } from "../backend/backend.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { backendFor, empty, fdata } from "./util.js";
+import { backendFor, empty, expectHost, fdata } from "./util.js";
 
 export function sparseAttentionOp(q: Tensor, k: Tensor, v: Tensor, pattern: SparsePattern, scale: number): Tensor {
+  for (const [arg, t] of [["q", q], ["k", k], ["v", v]] as const) expectHost(t, arg, "sparseAttention");
   const [B, H, L, D] = q.shape as [number, number, number, number];
   const Hkv = k.shape[1]!, Dv = v.shape[3]!;
   const args: SparseAttentionArgs = { B, H, Hkv, D, Dv, scale, pattern };
