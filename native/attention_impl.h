@@ -65,17 +65,18 @@ inline void dropoutRow(float* keep, uint32_t k0, uint32_t k1, uint64_t base, int
   }
 }
 
-// kt[(unit * nkb + kb) * D * kBc + d * kBc + j] = x[unit][kb * kBc + j][d], zero past S to the
-// block's computed width (blockWidth); columns past that are never read.
-inline void packTransposedBlocks(float* kt, const float* x, int64_t units, int64_t S, int64_t D) {
+// kt[(unit * nkb + kb) * D * kBc + d * kBc + j] = x[unit][kb * kBc + j][d] (unit = b * heads + h, x at
+// strides st), zero past S to the block's computed width (blockWidth); columns past that are never read.
+inline void packTransposedBlocks(float* kt, const float* x, const RowStrides& st, int64_t units, int64_t heads,
+                                 int64_t S, int64_t D) {
   const int64_t nkb = (S + kBc - 1) / kBc;
   parallelFor(units * nkb, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * kBc, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t it = begin; it < end; it++) {
       const int64_t unit = it / nkb, kb = it % nkb, j0 = kb * kBc, bc = std::min(kBc, S - j0);
       float* dst = kt + it * D * kBc;
-      const float* src = x + (unit * S + j0) * D;
+      const float* src = x + st.at(unit / heads, unit % heads, j0);
       for (int64_t j = 0; j < bc; j++)
-        for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * D + d];
+        for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * st.sL + d];
       for (int64_t d = 0, bw = blockWidth(bc); d < D; d++)
         for (int64_t j = bc; j < bw; j++) dst[d * kBc + j] = 0.0f;
     }
@@ -83,29 +84,35 @@ inline void packTransposedBlocks(float* kt, const float* x, int64_t units, int64
 }
 
 // qt[(unit * nqt + t) * D * kBr + d * kBr + r] = scale * x[unit][t * kBr + r][d] for rows before L
-// (the tile products read only a tile's rows, so rows past L are left unwritten).
-inline void packQueryTiles(float* qt, const float* x, int64_t units, int64_t L, int64_t D, float scale) {
+// (unit = b * heads + h, x at strides st; the tile products read only a tile's rows, so rows past L
+// are left unwritten).
+inline void packQueryTiles(float* qt, const float* x, const RowStrides& st, int64_t units, int64_t heads, int64_t L,
+                           int64_t D, float scale) {
   const int64_t nqt = (L + kBr - 1) / kBr;
   parallelFor(units * nqt, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * kBr, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t it = begin; it < end; it++) {
       const int64_t unit = it / nqt, t = it % nqt, i0 = t * kBr, rows = std::min(kBr, L - i0);
       float* dst = qt + it * D * kBr;
-      const float* src = x + (unit * L + i0) * D;
+      const float* src = x + st.at(unit / heads, unit % heads, i0);
       for (int64_t r = 0; r < rows; r++)
-        for (int64_t d = 0; d < D; d++) dst[d * kBr + r] = scale * src[r * D + d];
+        for (int64_t d = 0; d < D; d++) dst[d * kBr + r] = scale * src[r * st.sL + d];
     }
   });
 }
 
-// One query tile: qp[d * kBr + r] = scale * x[r][d] for r < rows (rows past it are never read).
-inline void packQueryTile(float* qp, const float* x, int64_t rows, int64_t D, float scale) {
+// One query tile: qp[d * kBr + r] = scale * x[r * ld + d] for r < rows (rows past it are never read).
+inline void packQueryTile(float* qp, const float* x, int64_t rows, int64_t ld, int64_t D, float scale) {
   for (int64_t r = 0; r < rows; r++)
-    for (int64_t d = 0; d < D; d++) qp[d * kBr + r] = scale * x[r * D + d];
+    for (int64_t d = 0; d < D; d++) qp[d * kBr + r] = scale * x[r * ld + d];
 }
 
-inline void zeroFill(float* x, int64_t n) {
-  parallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
-    std::memset(x + begin, 0, sizeof(float) * static_cast<size_t>(end - begin));
+// Zeroes the elements of x [B, heads, rows, n] at strides st (and nothing between them).
+inline void zeroRows(float* x, const RowStrides& st, int64_t B, int64_t heads, int64_t rows, int64_t n) {
+  parallelFor(B * heads * rows, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(n, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; it++) {
+      const int64_t bh = it / rows;
+      std::memset(x + st.at(bh / heads, bh % heads, it % rows), 0, sizeof(float) * static_cast<size_t>(n));
+    }
   });
 }
 
@@ -114,14 +121,14 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
   const int64_t B = p.B, H = p.H, Hkv = p.Hkv, L = p.L, S = p.S, D = p.D, Dv = p.Dv;
   if (B == 0 || H == 0 || L == 0) return;
   if (S == 0) {
-    zeroFill(out, B * H * L * Dv);
+    zeroRows(out, p.os, B, H, L, Dv);
     for (int64_t i = 0; i < B * H * L; i++) lse[i] = -std::numeric_limits<float>::infinity();
     return;
   }
   const int64_t group = H / Hkv, nqt = (L + kBr - 1) / kBr, nkb = (S + kBc - 1) / kBc;
   float* kt = scratch(ScratchSlot::AttnA, static_cast<size_t>(B * Hkv * nkb * D * kBc));
   if (kt == nullptr) throw std::bad_alloc();
-  packTransposedBlocks(kt, k, B * Hkv, S, D);
+  packTransposedBlocks(kt, k, p.ks, B * Hkv, Hkv, S, D);
   const uint32_t threshold = dropThreshold(p.dropoutP);
   const float keepScale = p.dropoutP < 1.0 ? static_cast<float>(1.0 / (1.0 - p.dropoutP)) : 0.0f;
   const double tileFlops = 2.0 * static_cast<double>(kBr * std::min(S, kBc * 4) * (D + Dv));
@@ -134,10 +141,10 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
     float* keep = sbuf + kBr * kBc;
     float m[kBr], l[kBr], alpha[kBr];
     for (int64_t item = begin; item < end; item++) {
-      const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, bk = b * Hkv + h / group;
+      const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, hk = h / group, bk = b * Hkv + hk;
       const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
-      packQueryTile(qp, q + (bh * L + i0) * D, rows, D, p.scale);
-      float* o = out + (bh * L + i0) * Dv;
+      packQueryTile(qp, q + p.qs.at(b, h, i0), rows, p.qs.sL, D, p.scale);
+      float* o = out + p.os.at(b, h, i0);
       for (int64_t r = 0; r < rows; r++) { m[r] = -std::numeric_limits<float>::infinity(); l[r] = 0.0f; }
       const int64_t kbEnd = p.causal ? std::min(nkb, (std::min(S, i0 + rows) + kBc - 1) / kBc) : nkb;
       bool first = true;
@@ -163,12 +170,12 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
             for (int64_t j = 0; j < bc; j++) s[j] *= keep[j];
           }
         }
-        TileOps::gemmR(o, Dv, sbuf, kBc, v + (bk * S + j0) * Dv, Dv, rows, Dv, bc, !first, alpha);
+        TileOps::gemmR(o, p.os.sL, sbuf, kBc, v + p.vs.at(b, hk, j0), p.vs.sL, rows, Dv, bc, !first, alpha);
         first = false;
       }
       float* lrow = lse + bh * L + i0;
       for (int64_t r = 0; r < rows; r++) {
-        float* orow = o + r * Dv;
+        float* orow = o + r * p.os.sL;
         if (first || !(l[r] > 0.0f)) {
           for (int64_t c = 0; c < Dv; c++) orow[c] = 0.0f;
           lrow[r] = -std::numeric_limits<float>::infinity();
@@ -186,25 +193,27 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
                        const float* v, const float* out, const float* lse, const AttentionParams& p) {
   const int64_t B = p.B, H = p.H, Hkv = p.Hkv, L = p.L, S = p.S, D = p.D, Dv = p.Dv;
   if (B == 0 || H == 0 || L == 0 || S == 0) {
-    zeroFill(dq, B * H * L * D);
-    zeroFill(dk, B * Hkv * S * D);
-    zeroFill(dv, B * Hkv * S * Dv);
+    zeroRows(dq, p.qs, B, H, L, D);
+    zeroRows(dk, p.ks, B, Hkv, S, D);
+    zeroRows(dv, p.vs, B, Hkv, S, Dv);
     return;
   }
   // No zero-fill: the first product into each dQ tile (key block 0, which every query tile reads)
-  // and into each dK / dV block overwrites; a key block no query reads is zeroed.
+  // and into each dK / dV block overwrites; a key block no query reads is zeroed. Only the operands'
+  // own elements are written (dq, dk and dv may be interleaved views of one buffer).
   const int64_t group = H / Hkv, nqt = (L + kBr - 1) / kBr, nkb = (S + kBc - 1) / kBc;
   const size_t qtSize = static_cast<size_t>(B * H * nqt * kBr);
   float* qT = scratch(ScratchSlot::AttnA, qtSize * static_cast<size_t>(D + Dv) + static_cast<size_t>(B * H * L));
   if (qT == nullptr) throw std::bad_alloc();
   float* doT = qT + qtSize * static_cast<size_t>(D);
   float* di = doT + qtSize * static_cast<size_t>(Dv);
-  packQueryTiles(qT, q, B * H, L, D, p.scale);
-  packQueryTiles(doT, dout, B * H, L, Dv, 1.0f);
+  packQueryTiles(qT, q, p.qs, B * H, H, L, D, p.scale);
+  packQueryTiles(doT, dout, p.os, B * H, H, L, Dv, 1.0f);
   parallelFor(B * H * L, std::max<int64_t>(1, 16384 / std::max<int64_t>(Dv, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) {
-      const float* a = dout + i * Dv;
-      const float* o = out + i * Dv;
+      const int64_t bh = i / L, at = p.os.at(bh / H, bh % H, i % L);
+      const float* a = dout + at;
+      const float* o = out + at;
       float s = 0.0f;
       for (int64_t c = 0; c < Dv; c++) s += a[c] * o[c];
       di[i] = s;
@@ -216,11 +225,11 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
 
   // kT [D, kBc], vT [Dv, kBc]: key block kb of kv unit bk transposed, zero past S to blockWidth.
   auto packKeyBlock = [&](float* kT, float* vT, int64_t bk, int64_t j0, int64_t bc) {
-    const float* kblk = k + (bk * S + j0) * D;
-    const float* vblk = v + (bk * S + j0) * Dv;
+    const float* kblk = k + p.ks.at(bk / Hkv, bk % Hkv, j0);
+    const float* vblk = v + p.vs.at(bk / Hkv, bk % Hkv, j0);
     for (int64_t j = 0; j < bc; j++) {
-      for (int64_t d = 0; d < D; d++) kT[d * kBc + j] = kblk[j * D + d];
-      for (int64_t c = 0; c < Dv; c++) vT[c * kBc + j] = vblk[j * Dv + c];
+      for (int64_t d = 0; d < D; d++) kT[d * kBc + j] = kblk[j * p.ks.sL + d];
+      for (int64_t c = 0; c < Dv; c++) vT[c * kBc + j] = vblk[j * p.vs.sL + c];
     }
     for (int64_t d = 0, bw = blockWidth(bc); d < D + Dv; d++)
       for (int64_t j = bc; j < bw; j++) kT[d * kBc + j] = 0.0f;
@@ -279,42 +288,44 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
     if (kT == nullptr || sbuf == nullptr) { failed = true; return; }
     float* vT = kT + D * kBc;
     float* keep = sbuf + 2 * kBr * kBc;
-    const int64_t b = bk / Hkv, j0 = kb * kBc, bc = std::min(kBc, S - j0);
+    const int64_t b = bk / Hkv, hk = bk % Hkv, j0 = kb * kBc, bc = std::min(kBc, S - j0);
     packKeyBlock(kT, vT, bk, j0, bc);
-    const float* kblk = k + (bk * S + j0) * D;
-    float* dkBlk = dk + (bk * S + j0) * D;
-    float* dvBlk = dv + (bk * S + j0) * Dv;
+    const float* kblk = k + p.ks.at(b, hk, j0);
+    float* dkBlk = dk + p.ks.at(b, hk, j0);
+    float* dvBlk = dv + p.vs.at(b, hk, j0);
     bool firstKv = true;
-    for (int64_t h = (bk % Hkv) * group; h < (bk % Hkv + 1) * group; h++) {
+    for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
       const int64_t bh = b * H + h;
       for (int64_t qt = firstTile(kb); qt < nqt; qt++) {
         const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
         float* dsbuf = dqOut == nullptr && dsStore ? dsTile(bh, qt, kb) : sbuf + kBr * kBc;
         tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
         // dV[bc, Dv] += Pd^T @ dO;  dK[bc, D] += dS^T @ Q;  dQ[rows, D] += dS @ K_blk
-        TileOps::gemmK(dvBlk, Dv, sbuf, kBc, dout + (bh * L + i0) * Dv, Dv, bc, Dv, rows, !firstKv, nullptr);
-        TileOps::gemmK(dkBlk, D, dsbuf, kBc, q + (bh * L + i0) * D, D, bc, D, rows, !firstKv, nullptr);
+        TileOps::gemmK(dvBlk, p.vs.sL, sbuf, kBc, dout + p.os.at(b, h, i0), p.os.sL, bc, Dv, rows, !firstKv, nullptr);
+        TileOps::gemmK(dkBlk, p.ks.sL, dsbuf, kBc, q + p.qs.at(b, h, i0), p.qs.sL, bc, D, rows, !firstKv, nullptr);
         firstKv = false;
         if (dqOut != nullptr)
-          TileOps::gemmR(dqOut + (bh * L + i0) * D, D, dsbuf, kBc, kblk, D, rows, D, bc, kb > 0, nullptr);
+          TileOps::gemmR(dqOut + p.qs.at(b, h, i0), p.qs.sL, dsbuf, kBc, kblk, p.ks.sL, rows, D, bc, kb > 0, nullptr);
       }
     }
     if (firstKv) {
-      std::memset(dkBlk, 0, sizeof(float) * static_cast<size_t>(bc * D));
-      std::memset(dvBlk, 0, sizeof(float) * static_cast<size_t>(bc * Dv));
+      for (int64_t j = 0; j < bc; j++) {
+        std::memset(dkBlk + j * p.ks.sL, 0, sizeof(float) * static_cast<size_t>(D));
+        std::memset(dvBlk + j * p.vs.sL, 0, sizeof(float) * static_cast<size_t>(Dv));
+      }
     }
   };
 
   // dQ of query tile qt of head bh: the dS tiles of keyBlock (kept, or computed again the same way)
   // over its key blocks in keyBlock's order, so the sums are those of the whole-head path bit for bit.
   auto queryTile = [&](int64_t bh, int64_t qt) {
-    const int64_t bk = (bh / H) * Hkv + (bh % H) / group, i0 = qt * kBr, rows = std::min(kBr, L - i0);
-    float* dqTile = dq + (bh * L + i0) * D;
+    const int64_t b = bh / H, hk = (bh % H) / group, bk = b * Hkv + hk, i0 = qt * kBr, rows = std::min(kBr, L - i0);
+    float* dqTile = dq + p.qs.at(b, bh % H, i0);
     if (dsStore) {
       for (int64_t kb = 0; kb < nkb; kb++) {
         if (firstTile(kb) > qt) continue;
         const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
-        TileOps::gemmR(dqTile, D, dsTile(bh, qt, kb), kBc, k + (bk * S + j0) * D, D, rows, D, bc, kb > 0, nullptr);
+        TileOps::gemmR(dqTile, p.qs.sL, dsTile(bh, qt, kb), kBc, k + p.ks.at(b, hk, j0), p.ks.sL, rows, D, bc, kb > 0, nullptr);
       }
       return;
     }
@@ -329,7 +340,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
       packKeyBlock(kT, vT, bk, j0, bc);
       tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
-      TileOps::gemmR(dqTile, D, dsbuf, kBc, k + (bk * S + j0) * D, D, rows, D, bc, kb > 0, nullptr);
+      TileOps::gemmR(dqTile, p.qs.sL, dsbuf, kBc, k + p.ks.at(b, hk, j0), p.ks.sL, rows, D, bc, kb > 0, nullptr);
     }
   };
 

@@ -15,7 +15,8 @@ export * from "./tensor/rng.js";
 export * from "./tensor/tensor.js";
 export { setBufferPool, clearPool, poolBytes } from "./tensor/pool.js";
 
-export type { Backend, BackendName, AttentionArgs, Conv2dArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
+export type { Backend, BackendName, AttentionArgs, AttentionLayouts, RowStrides, Conv2dArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
+export { contiguousLayouts, contiguousRowStrides } from "./backend/backend.js";
 export { setBackend, getBackend, availableBackends, registerBackend } from "./backend/registry.js";
 export {
   loadWasmBackend, loadWasmBackendSync, useWasm, setWasmThreads, getWasmThreads, defaultWasmThreads, type WasmOptions,

@@ -5,7 +5,7 @@
  * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] -> out [B, H, L, Dv]
  */
 import { attach } from "../autograd/graph.js";
-import type { AttentionArgs } from "../backend/backend.js";
+import { contiguousLayouts, type AttentionArgs } from "../backend/backend.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -25,7 +25,7 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: FusedMask 
   const Hkv = k.shape[1]!, S = k.shape[2]!, Dv = v.shape[3]!;
   const seed = dropoutP > 0 ? (generator ?? defaultGenerator).take(B * H * L * S) : { k0: 0, k1: 0, start: 0 };
   const args: AttentionArgs = {
-    B, H, Hkv, L, S, D, Dv, scale, causal,
+    B, H, Hkv, L, S, D, Dv, scale, causal, ...contiguousLayouts({ H, Hkv, L, S, D, Dv }),
     mask: mask ? mask.data : null,
     maskStrideB: mask?.strideB ?? 0, maskStrideH: mask?.strideH ?? 0, maskStrideL: mask?.strideL ?? 0,
     dropoutP, seedK0: seed.k0, seedK1: seed.k1, seedStart: seed.start,

@@ -5,7 +5,7 @@
  * a case passes when every element is within its tolerance and the guard elements around each
  * device array (arrays sit at odd offsets inside larger buffers) are untouched.
  */
-import type { AttentionArgs, BinaryOp, UnaryOp } from "../../src/backend/backend.js";
+import { contiguousLayouts, type AttentionArgs, type BinaryOp, type UnaryOp } from "../../src/backend/backend.js";
 import { attentionBackward, attentionForward } from "../../src/backend/js/attention.js";
 import { stridedCopy } from "../../src/backend/js/copy.js";
 import { binary, unary } from "../../src/backend/js/elementwise.js";
@@ -475,7 +475,7 @@ function attInputs(c: AttCase, seed: number) {
       mask[((b * mH + h) * mL + i) * S + j] = masked(b, h, i, j) ? -Infinity : -2 * r();
     }
   }
-  const args: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal: c.causal, mask,
+  const args: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal: c.causal, ...contiguousLayouts(c), mask,
     maskStrideB: msB, maskStrideH: msH, maskStrideL: msL, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
   return { q, k: kk, v, dout, mask, args };
 }

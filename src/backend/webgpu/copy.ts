@@ -2,7 +2,8 @@
  * Strided copy on the device, and the shape/stride walk it shares with the binary kernels.
  *
  * out [outShape] (contiguous) = x read at element strides `strides` per out dim (0 broadcasts),
- * as Backend.stridedCopy. The host first merges dims that every operand walks contiguously
+ * as Backend.stridedCopy; `stridedScatter` is the reverse, out at strides (distinct elements) = x
+ * contiguous, writing nothing else of out. The host first merges dims that every operand walks contiguously
  * (`coalesce`), so a plain copy or a broadcast of rows is a walk over one or two dims; the shape
  * and strides go to the kernel in a u32 table [shape(R), strides(R) per operand].
  *
@@ -78,4 +79,24 @@ export function stridedCopy(ctx: KernelContext, out: GpuArray, x: GpuArray, outS
   const w = coalesce(outShape, [strides]);
   const pipeline = ctx.pipeline("stridedCopy", copySource);
   ctx.dispatch("stridedCopy", pipeline, [out], [x], [n, w.shape.length], ceilDiv(n, WG), walkTable(w.shape, w.strides));
+}
+
+const scatterSource = (): string => /* wgsl */ `
+${header(["out"], ["x"], ["n: u32", "rank: u32"], true)}
+${walkFn(1)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let i = groupIndex(wid, nwg) * ${WG}u + t;
+  if (i >= p.n) { return; }
+  let w = walk(i);
+  b_out[p.o_out + w[0]] = b_x[p.o_x + i];
+}`;
+
+/** out at `strides` (element strides per dim of `shape`, each element once) = x [shape] (contiguous). */
+export function stridedScatter(ctx: KernelContext, out: GpuArray, x: GpuArray, shape: readonly number[], strides: readonly number[]): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n === 0) return;
+  const w = coalesce(shape, [strides]);
+  const pipeline = ctx.pipeline("stridedScatter", scatterSource);
+  ctx.dispatch("stridedScatter", pipeline, [out], [x], [n, w.shape.length], ceilDiv(n, WG), walkTable(w.shape, w.strides));
 }
