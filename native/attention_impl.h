@@ -7,7 +7,8 @@
 // with B rows at b + k * ldb and A "k-major" (element (r, k) at a[k * lda + r]) or "row-major"
 // (at a[r * lda + k]); rowScale may be null (1).
 //
-// Forward (per batch b, head h, tile of kBr queries; FlashAttention-2 loop order):
+// Forward (per batch b, head h, tile of kBr queries; FlashAttention-2 loop order; the keys and values
+// of a kv head are packed, K transposed by blocks and V as dense rows, by the task that first needs them):
 //   Qs = scale * Q_tile, m = -inf, l = 0, O = 0
 //   for each block of kBc keys (stopping at the diagonal when causal):
 //     S = Qs @ K_blk^T (+ mask, -inf where causal/out of range)            [kBr, kBc]
@@ -65,22 +66,18 @@ inline void dropoutRow(float* keep, uint32_t k0, uint32_t k1, uint64_t base, int
   }
 }
 
-// kt[(unit * nkb + kb) * D * kBc + d * kBc + j] = x[unit][kb * kBc + j][d] (unit = b * heads + h, x at
-// strides st), zero past S to the block's computed width (blockWidth); columns past that are never read.
-inline void packTransposedBlocks(float* kt, const float* x, const RowStrides& st, int64_t units, int64_t heads,
-                                 int64_t S, int64_t D) {
-  const int64_t nkb = (S + kBc - 1) / kBc;
-  parallelFor(units * nkb, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * kBc, 1)), [&](int64_t begin, int64_t end) {
-    for (int64_t it = begin; it < end; it++) {
-      const int64_t unit = it / nkb, kb = it % nkb, j0 = kb * kBc, bc = std::min(kBc, S - j0);
-      float* dst = kt + it * D * kBc;
-      const float* src = x + st.at(unit / heads, unit % heads, j0);
-      for (int64_t j = 0; j < bc; j++)
-        for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * st.sL + d];
-      for (int64_t d = 0, bw = blockWidth(bc); d < D; d++)
-        for (int64_t j = bc; j < bw; j++) dst[d * kBc + j] = 0.0f;
-    }
-  });
+// The keys of one kv head transposed by blocks: kt[kb * D * kBc + d * kBc + j] = x[kb * kBc + j][d] (rows
+// ld apart), zero past S to the block's computed width (blockWidth); columns past that are never read.
+inline void packTransposedBlocks(float* kt, const float* x, int64_t ld, int64_t S, int64_t D) {
+  for (int64_t j0 = 0; j0 < S; j0 += kBc) {
+    const int64_t bc = std::min(kBc, S - j0);
+    float* dst = kt + (j0 / kBc) * D * kBc;
+    const float* src = x + j0 * ld;
+    for (int64_t j = 0; j < bc; j++)
+      for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * ld + d];
+    for (int64_t d = 0, bw = blockWidth(bc); d < D; d++)
+      for (int64_t j = bc; j < bw; j++) dst[d * kBc + j] = 0.0f;
+  }
 }
 
 // qt[(unit * nqt + t) * D * kBr + d * kBr + r] = scale * x[unit][t * kBr + r][d] for rows before L
@@ -126,22 +123,33 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
     return;
   }
   const int64_t group = H / Hkv, nqt = (L + kBr - 1) / kBr, nkb = (S + kBc - 1) / kBc;
-  float* kt = scratch(ScratchSlot::AttnA, static_cast<size_t>(B * Hkv * nkb * D * kBc));
-  if (kt == nullptr) throw std::bad_alloc();
-  packTransposedBlocks(kt, k, p.ks, B * Hkv, Hkv, S, D);
   const uint32_t threshold = dropThreshold(p.dropoutP);
   const float keepScale = p.dropoutP < 1.0 ? static_cast<float>(1.0 / (1.0 - p.dropoutP)) : 0.0f;
   const double tileFlops = 2.0 * static_cast<double>(kBr * std::min(S, kBc * 4) * (D + Dv));
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(2e6 / tileFlops));
 
+  std::atomic<bool> failed{false};
+
   parallelFor(B * H * nqt, grain, [&](int64_t begin, int64_t end) {
+    // the keys (transposed by blocks) and values (dense rows) of the kv head of the items at hand,
+    // packed when it changes (the items of one kv head are consecutive), so the tile products read
+    // them from cache and from dense rows whatever the operands' strides
+    float* kt = scratch(ScratchSlot::AttnA, static_cast<size_t>(nkb * D * kBc + S * Dv));
     float* qp = scratch(ScratchSlot::AttnB, static_cast<size_t>(D * kBr));
     float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(kBr * kBc + kBc));
-    if (qp == nullptr || sbuf == nullptr) return;
+    if (kt == nullptr || qp == nullptr || sbuf == nullptr) { failed = true; return; }
     float* keep = sbuf + kBr * kBc;
     float m[kBr], l[kBr], alpha[kBr];
+    int64_t packed = -1;
     for (int64_t item = begin; item < end; item++) {
       const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, hk = h / group, bk = b * Hkv + hk;
+      float* vd = kt + nkb * D * kBc;
+      if (bk != packed) {
+        packTransposedBlocks(kt, k + p.ks.at(b, hk, 0), p.ks.sL, S, D);
+        const float* vsrc = v + p.vs.at(b, hk, 0);
+        for (int64_t j = 0; j < S; j++) std::memcpy(vd + j * Dv, vsrc + j * p.vs.sL, sizeof(float) * static_cast<size_t>(Dv));
+        packed = bk;
+      }
       const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
       packQueryTile(qp, q + p.qs.at(b, h, i0), rows, p.qs.sL, D, p.scale);
       float* o = out + p.os.at(b, h, i0);
@@ -150,7 +158,7 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
       bool first = true;
       for (int64_t kb = 0; kb < kbEnd; kb++) {
         const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0), bw = blockWidth(bc);
-        TileOps::gemmK(sbuf, kBc, qp, kBr, kt + (bk * nkb + kb) * D * kBc, kBc, rows, bw, D, false, nullptr);
+        TileOps::gemmK(sbuf, kBc, qp, kBr, kt + kb * D * kBc, kBc, rows, bw, D, false, nullptr);
         for (int64_t r = 0; r < rows; r++) {
           const int64_t i = i0 + r;
           float* s = sbuf + r * kBc;
@@ -170,7 +178,7 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
             for (int64_t j = 0; j < bc; j++) s[j] *= keep[j];
           }
         }
-        TileOps::gemmR(o, p.os.sL, sbuf, kBc, v + p.vs.at(b, hk, j0), p.vs.sL, rows, Dv, bc, !first, alpha);
+        TileOps::gemmR(o, p.os.sL, sbuf, kBc, vd + j0 * Dv, Dv, rows, Dv, bc, !first, alpha);
         first = false;
       }
       float* lrow = lse + bh * L + i0;
@@ -187,6 +195,7 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
       }
     }
   });
+  if (failed) throw std::bad_alloc();
 }
 
 void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
