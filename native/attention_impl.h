@@ -211,13 +211,33 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   // and into each dK / dV block overwrites; a key block no query reads is zeroed. Only the operands'
   // own elements are written (dq, dk and dv may be interleaved views of one buffer).
   const int64_t group = H / Hkv, nqt = (L + kBr - 1) / kBr, nkb = (S + kBc - 1) / kBc;
-  const size_t qtSize = static_cast<size_t>(B * H * nqt * kBr);
-  float* qT = scratch(ScratchSlot::AttnA, qtSize * static_cast<size_t>(D + Dv) + static_cast<size_t>(B * H * L));
-  if (qT == nullptr) throw std::bad_alloc();
-  float* doT = qT + qtSize * static_cast<size_t>(D);
-  float* di = doT + qtSize * static_cast<size_t>(Dv);
-  packQueryTiles(qT, q, p.qs, B * H, H, L, D, p.scale);
-  packQueryTiles(doT, dout, p.os, B * H, H, L, Dv, 1.0f);
+  // Every output element is summed by one task in a fixed order, so the result does not depend on
+  // the thread count (or on which thread ran which task).
+  const int threads = numThreads();
+  const int64_t units = B * Hkv;
+  const double work = static_cast<double>(L) * static_cast<double>(S) * static_cast<double>(group) * static_cast<double>(D + Dv) * 4.0;
+  const bool wholeHeads = threads == 1 || units % threads == 0 || units >= 4 * threads || work * static_cast<double>(units) < 4e6;
+  // The scaled queries and dO by k-major tiles (Tiles): with whole kv heads per task, each task
+  // packs the tiles of its kv head's query heads just before it reads them (they stay in cache);
+  // otherwise every head's up front, for the two passes.
+  std::unique_ptr<float[]> diStore(new (std::nothrow) float[static_cast<size_t>(B * H * L)]);
+  float* di = diStore.get();
+  if (di == nullptr) throw std::bad_alloc();
+  struct Tiles {
+    const float* q;   // tile (bh, qt) at q + ((bh - bh0) * nqt + qt) * D * kBr
+    const float* dO;  // and at dO + ((bh - bh0) * nqt + qt) * Dv * kBr
+    int64_t bh0;
+  };
+  Tiles all{nullptr, nullptr, 0};
+  if (!wholeHeads) {
+    const size_t qtSize = static_cast<size_t>(B * H * nqt * kBr);
+    float* qT = scratch(ScratchSlot::AttnA, qtSize * static_cast<size_t>(D + Dv));
+    if (qT == nullptr) throw std::bad_alloc();
+    float* doT = qT + qtSize * static_cast<size_t>(D);
+    packQueryTiles(qT, q, p.qs, B * H, H, L, D, p.scale);
+    packQueryTiles(doT, dout, p.os, B * H, H, L, Dv, 1.0f);
+    all = Tiles{qT, doT, 0};
+  }
   parallelFor(B * H * L, std::max<int64_t>(1, 16384 / std::max<int64_t>(Dv, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) {
       const int64_t bh = i / L, at = p.os.at(bh / H, bh % H, i % L);
@@ -244,14 +264,15 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       for (int64_t j = bc; j < bw; j++) kT[d * kBc + j] = 0.0f;
   };
 
-  // Query tile qt of head bh against key block kb (packed in kT / vT): sbuf = dropout(P),
-  // dsbuf = dS, both [rows, kBc].
-  auto tileGrads = [&](float* sbuf, float* dsbuf, float* keep, const float* kT, const float* vT, int64_t bh,
-                       int64_t qt, int64_t kb) {
+  // Query tile qt of head bh (its tiles in t) against key block kb (packed in kT / vT):
+  // sbuf = dropout(P), dsbuf = dS, both [rows, kBc].
+  auto tileGrads = [&](float* sbuf, float* dsbuf, float* keep, const float* kT, const float* vT, const Tiles& t,
+                       int64_t bh, int64_t qt, int64_t kb) {
     const int64_t b = bh / H, h = bh % H, i0 = qt * kBr, rows = std::min(kBr, L - i0);
     const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0), bw = blockWidth(bc);
-    TileOps::gemmK(sbuf, kBc, qT + (bh * nqt + qt) * D * kBr, kBr, kT, kBc, rows, bw, D, false, nullptr);
-    TileOps::gemmK(dsbuf, kBc, doT + (bh * nqt + qt) * Dv * kBr, kBr, vT, kBc, rows, bw, Dv, false, nullptr);
+    const int64_t tile = (bh - t.bh0) * nqt + qt;
+    TileOps::gemmK(sbuf, kBc, t.q + tile * D * kBr, kBr, kT, kBc, rows, bw, D, false, nullptr);
+    TileOps::gemmK(dsbuf, kBc, t.dO + tile * Dv * kBr, kBr, vT, kBc, rows, bw, Dv, false, nullptr);
     for (int64_t r = 0; r < rows; r++) {
       const int64_t i = i0 + r;
       float* s = sbuf + r * kBc;
@@ -291,7 +312,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   // One key block of one kv head, over every query that reads it; with dqOut, its dQ terms are
   // added too (dQ tiles of the block's queries have no other writer while this runs); else the dS
   // tiles go to dsStore when there is one.
-  auto keyBlock = [&](int64_t bk, int64_t kb, float* dqOut) {
+  auto keyBlock = [&](const Tiles& t, int64_t bk, int64_t kb, float* dqOut) {
     float* kT = scratch(ScratchSlot::AttnB, static_cast<size_t>((D + Dv) * kBc));
     float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(2 * kBr * kBc + kBc));
     if (kT == nullptr || sbuf == nullptr) { failed = true; return; }
@@ -308,7 +329,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       for (int64_t qt = firstTile(kb); qt < nqt; qt++) {
         const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
         float* dsbuf = dqOut == nullptr && dsStore ? dsTile(bh, qt, kb) : sbuf + kBr * kBc;
-        tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
+        tileGrads(sbuf, dsbuf, keep, kT, vT, t, bh, qt, kb);
         // dV[bc, Dv] += Pd^T @ dO;  dK[bc, D] += dS^T @ Q;  dQ[rows, D] += dS @ K_blk
         TileOps::gemmK(dvBlk, p.vs.sL, sbuf, kBc, dout + p.os.at(b, h, i0), p.os.sL, bc, Dv, rows, !firstKv, nullptr);
         TileOps::gemmK(dkBlk, p.ks.sL, dsbuf, kBc, q + p.qs.at(b, h, i0), p.qs.sL, bc, D, rows, !firstKv, nullptr);
@@ -348,22 +369,29 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       if (firstTile(kb) > qt) continue;
       const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
       packKeyBlock(kT, vT, bk, j0, bc);
-      tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
+      tileGrads(sbuf, dsbuf, keep, kT, vT, all, bh, qt, kb);
       TileOps::gemmR(dqTile, p.qs.sL, dsbuf, kBc, k + p.ks.at(b, hk, j0), p.ks.sL, rows, D, bc, kb > 0, nullptr);
     }
   };
 
-  // Every output element is summed by one task in a fixed order, so the result does not depend on
-  // the thread count (or on which thread ran which task).
-  const int threads = numThreads();
-  const int64_t units = B * Hkv;
-  const double work = static_cast<double>(L) * static_cast<double>(S) * static_cast<double>(group) * static_cast<double>(D + Dv) * 4.0;
-  if (threads == 1 || units % threads == 0 || units >= 4 * threads || work * static_cast<double>(units) < 4e6) {
+  if (wholeHeads) {
     // Whole kv heads per task: every dQ row has a single writer.
     const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(4e6 / std::max(work, 1.0)));
     parallelFor(units, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t bk = begin; bk < end; bk++)
-        for (int64_t kb = 0; kb < nkb; kb++) keyBlock(bk, kb, dq);
+      const size_t tiles = static_cast<size_t>(group * nqt * kBr);
+      float* local = scratch(ScratchSlot::AttnA, tiles * static_cast<size_t>(D + Dv));
+      if (local == nullptr) { failed = true; return; }
+      for (int64_t bk = begin; bk < end; bk++) {
+        const int64_t b = bk / Hkv, h0 = (bk % Hkv) * group;
+        const Tiles t{local, local + tiles * static_cast<size_t>(D), b * H + h0};
+        for (int64_t g = 0; g < group; g++)
+          for (int64_t qt = 0; qt < nqt; qt++) {
+            const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0), tile = g * nqt + qt;
+            packQueryTile(local + tile * D * kBr, q + p.qs.at(b, h0 + g, i0), rows, p.qs.sL, D, p.scale);
+            packQueryTile(local + tiles * D + tile * Dv * kBr, dout + p.os.at(b, h0 + g, i0), rows, p.os.sL, Dv, 1.0f);
+          }
+        for (int64_t kb = 0; kb < nkb; kb++) keyBlock(t, bk, kb, dq);
+      }
     });
   } else {
     // Few kv heads for the threads: dK, dV by key blocks over the pool, then dQ by query tiles
@@ -371,7 +399,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
     const int64_t storeFloats = B * H * nqt * nkb * kBr * kBc;
     if (storeFloats <= kDsStoreFloats) dsStore.reset(new (std::nothrow) float[static_cast<size_t>(storeFloats)]);
     parallelFor(units * nkb, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t it = begin; it < end; it++) keyBlock(it / nkb, it % nkb, nullptr);
+      for (int64_t it = begin; it < end; it++) keyBlock(all, it / nkb, it % nkb, nullptr);
     });
     parallelFor(B * H * nqt, 1, [&](int64_t begin, int64_t end) {
       for (int64_t it = begin; it < end; it++) queryTile(it / nqt, it % nqt);
