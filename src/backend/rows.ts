@@ -29,28 +29,26 @@ export function isDense(r: Rows): boolean {
     (r.rows <= 1 || sL === r.n) && (r.heads <= 1 || sH === r.rows * r.n) && (r.B <= 1 || sB === r.heads * r.rows * r.n);
 }
 
-/** dst[at ..] = x's elements as a dense [B, heads, rows, n]. */
-export function gatherRows(dst: Float32Array, at: number, x: FloatArray, r: Rows): void {
+/** Calls visit(o, at) for each row of r in dense order: o its offset at r's strides, at its dense one. */
+function eachRow(r: Rows, at: number, visit: (o: number, at: number) => void): void {
   const { st, B, heads, rows, n } = r;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < heads; h++) {
-      for (let i = 0; i < rows; i++, at += n) {
-        const o = b * st[0] + h * st[1] + i * st[2];
-        for (let c = 0; c < n; c++) dst[at + c] = x[o + c]!;
-      }
+      for (let i = 0; i < rows; i++, at += n) visit(b * st[0] + h * st[1] + i * st[2], at);
     }
   }
 }
 
+/** dst[at ..] = x's elements as a dense [B, heads, rows, n]. */
+export function gatherRows(dst: Float32Array, at: number, x: FloatArray, r: Rows): void {
+  eachRow(r, at, (o, d) => {
+    for (let c = 0; c < r.n; c++) dst[d + c] = x[o + c]!;
+  });
+}
+
 /** x's elements = src[at ..] read as a dense [B, heads, rows, n]; nothing else of x is written. */
 export function scatterRows(x: FloatArray, src: Float32Array, at: number, r: Rows): void {
-  const { st, B, heads, rows, n } = r;
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < heads; h++) {
-      for (let i = 0; i < rows; i++, at += n) {
-        const o = b * st[0] + h * st[1] + i * st[2];
-        for (let c = 0; c < n; c++) x[o + c] = src[at + c]!;
-      }
-    }
-  }
+  eachRow(r, at, (o, d) => {
+    for (let c = 0; c < r.n; c++) x[o + c] = src[d + c]!;
+  });
 }

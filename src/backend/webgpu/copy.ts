@@ -61,7 +61,8 @@ ${vars.map((_, q) => `    r[${q}] += c * tab[${q + 1}u * p.rank + k];`).join("\n
 }`;
 }
 
-const copySource = (): string => /* wgsl */ `
+// One walk both ways: a gather reads x at the walked offset (out dense), a scatter writes out there (x dense).
+const walkSource = (scatter: boolean) => (): string => /* wgsl */ `
 ${header(["out"], ["x"], ["n: u32", "rank: u32"], true)}
 ${walkFn(1)}
 @compute @workgroup_size(${WG})
@@ -69,34 +70,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = groupIndex(wid, nwg) * ${WG}u + t;
   if (i >= p.n) { return; }
   let w = walk(i);
-  b_out[p.o_out + i] = b_x[p.o_x + w[0]];
+  ${scatter ? "b_out[p.o_out + w[0]] = b_x[p.o_x + i];" : "b_out[p.o_out + i] = b_x[p.o_x + w[0]];"}
 }`;
+const copySource = walkSource(false), scatterSource = walkSource(true);
 
-/** out [outShape] = x at `strides` (see the file comment). */
-export function stridedCopy(ctx: KernelContext, out: GpuArray, x: GpuArray, outShape: readonly number[], strides: readonly number[]): void {
-  const n = outShape.reduce((a, b) => a * b, 1);
-  if (n === 0) return;
-  const w = coalesce(outShape, [strides]);
-  const pipeline = ctx.pipeline("stridedCopy", copySource);
-  ctx.dispatch("stridedCopy", pipeline, [out], [x], [n, w.shape.length], ceilDiv(n, WG), walkTable(w.shape, w.strides));
-}
-
-const scatterSource = (): string => /* wgsl */ `
-${header(["out"], ["x"], ["n: u32", "rank: u32"], true)}
-${walkFn(1)}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let i = groupIndex(wid, nwg) * ${WG}u + t;
-  if (i >= p.n) { return; }
-  let w = walk(i);
-  b_out[p.o_out + w[0]] = b_x[p.o_x + i];
-}`;
-
-/** out at `strides` (element strides per dim of `shape`, each element once) = x [shape] (contiguous). */
-export function stridedScatter(ctx: KernelContext, out: GpuArray, x: GpuArray, shape: readonly number[], strides: readonly number[]): void {
+function walkCopy(ctx: KernelContext, name: "stridedCopy" | "stridedScatter", out: GpuArray, x: GpuArray,
+  shape: readonly number[], strides: readonly number[]): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
   const w = coalesce(shape, [strides]);
-  const pipeline = ctx.pipeline("stridedScatter", scatterSource);
-  ctx.dispatch("stridedScatter", pipeline, [out], [x], [n, w.shape.length], ceilDiv(n, WG), walkTable(w.shape, w.strides));
+  const pipeline = ctx.pipeline(name, name === "stridedCopy" ? copySource : scatterSource);
+  ctx.dispatch(name, pipeline, [out], [x], [n, w.shape.length], ceilDiv(n, WG), walkTable(w.shape, w.strides));
+}
+
+/** out [outShape] = x at `strides` (see the file comment). */
+export function stridedCopy(ctx: KernelContext, out: GpuArray, x: GpuArray, outShape: readonly number[], strides: readonly number[]): void {
+  walkCopy(ctx, "stridedCopy", out, x, outShape, strides);
+}
+
+/** out at `strides` (element strides per dim of `shape`, each element once) = x [shape] (contiguous). */
+export function stridedScatter(ctx: KernelContext, out: GpuArray, x: GpuArray, shape: readonly number[], strides: readonly number[]): void {
+  walkCopy(ctx, "stridedScatter", out, x, shape, strides);
 }
