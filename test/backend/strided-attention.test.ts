@@ -11,10 +11,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { contiguousLayouts, type AttentionArgs, type Backend, type RowStrides } from "../../src/backend/backend.js";
-import { getNativeIsa, getNumThreads, setNativeIsa, setNumThreads, type NativeIsa } from "../../src/backend/native/index.js";
 import { getBackend } from "../../src/backend/registry.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { normals, same } from "./kernel-cases.js";
+import { everyConfig } from "./native-configs.js";
 
 const rand = normals(new Generator(2024));
 const GUARD = 7777.25;
@@ -154,33 +154,11 @@ function checkCase(be: Backend, c: Case, layout: Layout, tag: string): void {
   guarded(gradBufs.map((i) => grads[i]!), [pl.q, pl.k, pl.v].map((p) => ({ ...p, buf: gradBufs.indexOf(p.buf) })), `${what}: backward`);
 }
 
-/** Runs `body` per configuration: on native every instruction set and 1, 2, 3 threads; else once. */
-function configs(be: Backend, body: (tag: string) => void): void {
-  if (be.name !== "native") {
-    body(be.name);
-    return;
-  }
-  const best = getNativeIsa(), threads = getNumThreads();
-  const isas: NativeIsa[] = best === "avx512" ? ["avx512", "avx2", "scalar"] : best === "avx2" ? ["avx2", "scalar"] : ["scalar"];
-  try {
-    for (const isa of isas) {
-      setNativeIsa(isa);
-      for (const t of [1, 2, 3]) {
-        setNumThreads(t);
-        body(`native ${isa}/${t}t`);
-      }
-    }
-  } finally {
-    setNativeIsa(best);
-    setNumThreads(threads);
-  }
-}
-
 describe(`strided attention operands equal dense ones bit for bit (${getBackend().name})`, () => {
   for (const c of CASES) {
     test(c.name, () => {
       const be = getBackend();
-      configs(be, (tag) => { for (const layout of c.layouts) checkCase(be, c, layout, tag); });
+      everyConfig(be, (tag) => { for (const layout of c.layouts) checkCase(be, c, layout, tag); });
     });
   }
 });
