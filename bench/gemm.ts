@@ -8,7 +8,7 @@
  * FLOPs: GEMM 2 M N K; attention forward 4 B H N^2 D (QK^T and PV), backward 2.5x the forward
  * (five N x N x D products: QK^T and dO V^T recomputed, dV, dK, dQ).
  */
-import type { AttentionArgs } from "../src/backend/backend.js";
+import { contiguousLayouts, type AttentionArgs } from "../src/backend/backend.js";
 import { getNativeIsa, getNumThreads, loadNativeBackend, setNumThreads } from "../src/backend/native/index.js";
 import { Generator } from "../src/tensor/rng.js";
 
@@ -76,7 +76,7 @@ const B = 1, H = 8, D = 64;
 for (const N of attnSizes) {
   const args: AttentionArgs = {
     B, H, Hkv: H, L: N, S: N, D, Dv: D, scale: 1 / Math.sqrt(D), causal: false, mask: null,
-    maskStrideB: 0, maskStrideH: 0, maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0,
+    ...contiguousLayouts({ H, Hkv: H, L: N, S: N, D, Dv: D }), maskStrideB: 0, maskStrideH: 0, maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0,
   };
   const q = rand(B * H * N * D), k = rand(B * H * N * D), v = rand(B * H * N * D), dout = rand(B * H * N * D);
   const out = new Float32Array(B * H * N * D), lse = new Float32Array(B * H * N);

@@ -8,7 +8,7 @@
  *   npx tsx bench/wasm-threads.ts [--reps 5] [--threads 2]
  */
 import os from "node:os";
-import type { AttentionArgs } from "../src/backend/backend.js";
+import { contiguousLayouts, type AttentionArgs } from "../src/backend/backend.js";
 import type { WasmBackend } from "../src/backend/wasm/backend.js";
 import { createWasmBackendSync } from "../src/backend/wasm/load.js";
 import { nodeWasmPlatform } from "../src/backend/wasm/node-platform.js";
@@ -62,7 +62,7 @@ const out = new Float32Array(B * H * N * D), lse = new Float32Array(B * H * N);
 const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length);
 for (const causal of [false, true]) {
   const a: AttentionArgs = { B, H, Hkv: H, L: N, S: N, D, Dv: D, scale: 1 / Math.sqrt(D), causal, mask: null,
-    maskStrideB: 0, maskStrideH: 0, maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
+    ...contiguousLayouts({ H, Hkv: H, L: N, S: N, D, Dv: D }), maskStrideB: 0, maskStrideH: 0, maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
   // forward: QK^T and PV, 2 * 2 * B H N^2 D; the backward counted as twice the forward
   const fwd = (4 * B * H * N * N * D * (causal ? 0.5 : 1)) / 1e9;
   row(`core fwd${causal ? " causal" : ""}`, fwd, (be) => be.attentionForward(out, lse, q, k, v, a));

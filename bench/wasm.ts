@@ -11,7 +11,7 @@
  */
 import { longformerPattern } from "../src/attention/global.js";
 import { windowPattern } from "../src/attention/window.js";
-import type { AttentionArgs, Backend, LinearAttentionArgs, SparseAttentionArgs, SparsePattern } from "../src/backend/backend.js";
+import { contiguousLayouts, type AttentionArgs, Backend, LinearAttentionArgs, SparseAttentionArgs, SparsePattern } from "../src/backend/backend.js";
 import { jsBackend } from "../src/backend/registry.js";
 import { loadWasmBackendSync } from "../src/backend/wasm/load.js";
 import { Generator } from "../src/tensor/rng.js";
@@ -53,7 +53,7 @@ const out = new Float32Array(B * H * N * D), lse = new Float32Array(B * H * N);
 if (only.has("attention")) console.log(`fused attention forward B=${B} H=${H} L=S=${N} D=${D}`);
 for (const causal of only.has("attention") ? [false, true] : []) {
   const a: AttentionArgs = { B, H, Hkv: H, L: N, S: N, D, Dv: D, scale: 1 / Math.sqrt(D), causal, mask: null,
-    maskStrideB: 0, maskStrideH: 0, maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
+    ...contiguousLayouts({ H, Hkv: H, L: N, S: N, D, Dv: D }), maskStrideB: 0, maskStrideH: 0, maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
   const flops = 4 * B * H * N * N * D * (causal ? 0.5 : 1);
   const row = [`  causal=${causal}`];
   for (const be of backends) {

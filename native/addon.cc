@@ -167,14 +167,15 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
   });
 }
 
-std::vector<int64_t> sizeList(const Ctx& c, size_t i, const char* name) {
-  if (!c.info[i].IsArray()) c.typeError(std::string(name) + " must be an array of integers");
-  auto arr = c.info[i].As<Napi::Array>();
+std::vector<int64_t> sizeList(const Ctx& c, const Napi::Value& v, const char* name) {
+  if (!v.IsArray()) c.typeError(std::string(name) + " must be an array of integers");
+  auto arr = v.As<Napi::Array>();
   if (arr.Length() > 64) c.rangeError(std::string(name) + " has too many dims");
   std::vector<int64_t> r(arr.Length());
   for (uint32_t d = 0; d < arr.Length(); d++) r[d] = c.size(arr.Get(d), name);
   return r;
 }
+std::vector<int64_t> sizeList(const Ctx& c, size_t i, const char* name) { return sizeList(c, c.info[i], name); }
 
 // binary(op, out, a, b, outShape, aStrides, bStrides)
 Napi::Value Binary(const Napi::CallbackInfo& info) {
@@ -283,6 +284,15 @@ AttentionParams attentionParams(const Ctx& c, const Napi::Value& v) {
   if (p.Hkv == 0 ? p.H != 0 : p.H % p.Hkv != 0) c.rangeError("args.H must be a multiple of args.Hkv");
   p.scale = static_cast<float>(c.number(o.Get("scale"), "args.scale"));
   p.causal = c.boolean(o.Get("causal"), "args.causal");
+  const auto strides = [&](const char* key, const char* name) {
+    const std::vector<int64_t> s = sizeList(c, o.Get(key), name);
+    if (s.size() != 3) c.rangeError(std::string(name) + " must hold 3 strides [sB, sH, sL]");
+    return qkv::RowStrides{s[0], s[1], s[2]};
+  };
+  p.qs = strides("qStrides", "args.qStrides");
+  p.ks = strides("kStrides", "args.kStrides");
+  p.vs = strides("vStrides", "args.vStrides");
+  p.os = strides("oStrides", "args.oStrides");
   p.maskStrideB = c.size(o.Get("maskStrideB"), "args.maskStrideB");
   p.maskStrideH = c.size(o.Get("maskStrideH"), "args.maskStrideH");
   p.maskStrideL = c.size(o.Get("maskStrideL"), "args.maskStrideL");
@@ -306,17 +316,23 @@ AttentionParams attentionParams(const Ctx& c, const Napi::Value& v) {
   return p;
 }
 
+// The floats an operand [B, heads, rows, n] at strides st spans (0 when it has no element).
+int64_t extent(const Ctx& c, const qkv::RowStrides& st, int64_t B, int64_t heads, int64_t rows, int64_t n) {
+  if (B == 0 || heads == 0 || rows == 0 || n == 0) return 0;
+  return c.product({B - 1, st.sB}) + c.product({heads - 1, st.sH}) + c.product({rows - 1, st.sL}) + n;
+}
+
 // attentionForward(out, lse, q, k, v, args)
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Ctx c{info, "attentionForward"};
     c.argc(6);
     const AttentionParams p = attentionParams(c, info[5]);
-    float* out = c.f32(0, "out", c.product({p.B, p.H, p.L, p.Dv}));
+    float* out = c.f32(0, "out", extent(c, p.os, p.B, p.H, p.L, p.Dv));
     float* lse = c.f32(1, "lse", c.product({p.B, p.H, p.L}));
-    const float* q = c.f32(2, "q", c.product({p.B, p.H, p.L, p.D}));
-    const float* k = c.f32(3, "k", c.product({p.B, p.Hkv, p.S, p.D}));
-    const float* v = c.f32(4, "v", c.product({p.B, p.Hkv, p.S, p.Dv}));
+    const float* q = c.f32(2, "q", extent(c, p.qs, p.B, p.H, p.L, p.D));
+    const float* k = c.f32(3, "k", extent(c, p.ks, p.B, p.Hkv, p.S, p.D));
+    const float* v = c.f32(4, "v", extent(c, p.vs, p.B, p.Hkv, p.S, p.Dv));
     qkv::attentionForward(out, lse, q, k, v, p);
     return info.Env().Undefined();
   });
@@ -328,8 +344,8 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
     Ctx c{info, "attentionBackward"};
     c.argc(10);
     const AttentionParams p = attentionParams(c, info[9]);
-    const int64_t nq = c.product({p.B, p.H, p.L, p.D}), nk = c.product({p.B, p.Hkv, p.S, p.D});
-    const int64_t nv = c.product({p.B, p.Hkv, p.S, p.Dv}), no = c.product({p.B, p.H, p.L, p.Dv});
+    const int64_t nq = extent(c, p.qs, p.B, p.H, p.L, p.D), nk = extent(c, p.ks, p.B, p.Hkv, p.S, p.D);
+    const int64_t nv = extent(c, p.vs, p.B, p.Hkv, p.S, p.Dv), no = extent(c, p.os, p.B, p.H, p.L, p.Dv);
     float* dq = c.f32(0, "dq", nq);
     float* dk = c.f32(1, "dk", nk);
     float* dv = c.f32(2, "dv", nv);

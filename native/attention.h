@@ -8,10 +8,20 @@
 
 namespace qkv {
 
+// Element strides of one [B, heads, rows, n] operand: element (b, h, i, c) at b * sB + h * sH + i * sL + c.
+struct RowStrides {
+  int64_t sB, sH, sL;
+  // Offset of row i of head h of batch b.
+  int64_t at(int64_t b, int64_t h, int64_t i) const { return b * sB + h * sH + i * sL; }
+};
+
 // The sizes and options of one attention call (see AttentionArgs in src/backend/backend.ts).
-// q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, L, Dv], lse [B, H, L].
+// q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, L, Dv] at their strides (dq, dk, dv
+// at those of q, k, v; dout at out's), lse [B, H, L] contiguous. Operands may be interleaved views of
+// one buffer: the kernels write only their outputs' own elements.
 struct AttentionParams {
   int64_t B, H, Hkv, L, S, D, Dv;
+  RowStrides qs, ks, vs, os;
   float scale;
   bool causal;
   const float* mask;  // additive, at b * maskStrideB + h * maskStrideH + i * maskStrideL + j; may be null

@@ -7,7 +7,8 @@
 // with B rows at b + k * ldb and A "k-major" (element (r, k) at a[k * lda + r]) or "row-major"
 // (at a[r * lda + k]); rowScale may be null (1).
 //
-// Forward (per batch b, head h, tile of kBr queries; FlashAttention-2 loop order):
+// Forward (per batch b, head h, tile of kBr queries; FlashAttention-2 loop order; the keys and values
+// of a kv head are packed, K transposed by blocks and V as dense rows, by the task that first needs them):
 //   Qs = scale * Q_tile, m = -inf, l = 0, O = 0
 //   for each block of kBc keys (stopping at the diagonal when causal):
 //     S = Qs @ K_blk^T (+ mask, -inf where causal/out of range)            [kBr, kBc]
@@ -65,47 +66,50 @@ inline void dropoutRow(float* keep, uint32_t k0, uint32_t k1, uint64_t base, int
   }
 }
 
-// kt[(unit * nkb + kb) * D * kBc + d * kBc + j] = x[unit][kb * kBc + j][d], zero past S to the
-// block's computed width (blockWidth); columns past that are never read.
-inline void packTransposedBlocks(float* kt, const float* x, int64_t units, int64_t S, int64_t D) {
-  const int64_t nkb = (S + kBc - 1) / kBc;
-  parallelFor(units * nkb, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * kBc, 1)), [&](int64_t begin, int64_t end) {
-    for (int64_t it = begin; it < end; it++) {
-      const int64_t unit = it / nkb, kb = it % nkb, j0 = kb * kBc, bc = std::min(kBc, S - j0);
-      float* dst = kt + it * D * kBc;
-      const float* src = x + (unit * S + j0) * D;
-      for (int64_t j = 0; j < bc; j++)
-        for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * D + d];
-      for (int64_t d = 0, bw = blockWidth(bc); d < D; d++)
-        for (int64_t j = bc; j < bw; j++) dst[d * kBc + j] = 0.0f;
-    }
-  });
+// The keys of one kv head transposed by blocks: kt[kb * D * kBc + d * kBc + j] = x[kb * kBc + j][d] (rows
+// ld apart), zero past S to the block's computed width (blockWidth); columns past that are never read.
+inline void packTransposedBlocks(float* kt, const float* x, int64_t ld, int64_t S, int64_t D) {
+  for (int64_t j0 = 0; j0 < S; j0 += kBc) {
+    const int64_t bc = std::min(kBc, S - j0);
+    float* dst = kt + (j0 / kBc) * D * kBc;
+    const float* src = x + j0 * ld;
+    for (int64_t j = 0; j < bc; j++)
+      for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * ld + d];
+    for (int64_t d = 0, bw = blockWidth(bc); d < D; d++)
+      for (int64_t j = bc; j < bw; j++) dst[d * kBc + j] = 0.0f;
+  }
 }
 
 // qt[(unit * nqt + t) * D * kBr + d * kBr + r] = scale * x[unit][t * kBr + r][d] for rows before L
-// (the tile products read only a tile's rows, so rows past L are left unwritten).
-inline void packQueryTiles(float* qt, const float* x, int64_t units, int64_t L, int64_t D, float scale) {
+// (unit = b * heads + h, x at strides st; the tile products read only a tile's rows, so rows past L
+// are left unwritten).
+inline void packQueryTiles(float* qt, const float* x, const RowStrides& st, int64_t units, int64_t heads, int64_t L,
+                           int64_t D, float scale) {
   const int64_t nqt = (L + kBr - 1) / kBr;
   parallelFor(units * nqt, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * kBr, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t it = begin; it < end; it++) {
       const int64_t unit = it / nqt, t = it % nqt, i0 = t * kBr, rows = std::min(kBr, L - i0);
       float* dst = qt + it * D * kBr;
-      const float* src = x + (unit * L + i0) * D;
+      const float* src = x + st.at(unit / heads, unit % heads, i0);
       for (int64_t r = 0; r < rows; r++)
-        for (int64_t d = 0; d < D; d++) dst[d * kBr + r] = scale * src[r * D + d];
+        for (int64_t d = 0; d < D; d++) dst[d * kBr + r] = scale * src[r * st.sL + d];
     }
   });
 }
 
-// One query tile: qp[d * kBr + r] = scale * x[r][d] for r < rows (rows past it are never read).
-inline void packQueryTile(float* qp, const float* x, int64_t rows, int64_t D, float scale) {
+// One query tile: qp[d * kBr + r] = scale * x[r * ld + d] for r < rows (rows past it are never read).
+inline void packQueryTile(float* qp, const float* x, int64_t rows, int64_t ld, int64_t D, float scale) {
   for (int64_t r = 0; r < rows; r++)
-    for (int64_t d = 0; d < D; d++) qp[d * kBr + r] = scale * x[r * D + d];
+    for (int64_t d = 0; d < D; d++) qp[d * kBr + r] = scale * x[r * ld + d];
 }
 
-inline void zeroFill(float* x, int64_t n) {
-  parallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
-    std::memset(x + begin, 0, sizeof(float) * static_cast<size_t>(end - begin));
+// Zeroes the elements of x [B, heads, rows, n] at strides st (and nothing between them).
+inline void zeroRows(float* x, const RowStrides& st, int64_t B, int64_t heads, int64_t rows, int64_t n) {
+  parallelFor(B * heads * rows, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(n, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; it++) {
+      const int64_t bh = it / rows;
+      std::memset(x + st.at(bh / heads, bh % heads, it % rows), 0, sizeof(float) * static_cast<size_t>(n));
+    }
   });
 }
 
@@ -114,36 +118,47 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
   const int64_t B = p.B, H = p.H, Hkv = p.Hkv, L = p.L, S = p.S, D = p.D, Dv = p.Dv;
   if (B == 0 || H == 0 || L == 0) return;
   if (S == 0) {
-    zeroFill(out, B * H * L * Dv);
+    zeroRows(out, p.os, B, H, L, Dv);
     for (int64_t i = 0; i < B * H * L; i++) lse[i] = -std::numeric_limits<float>::infinity();
     return;
   }
   const int64_t group = H / Hkv, nqt = (L + kBr - 1) / kBr, nkb = (S + kBc - 1) / kBc;
-  float* kt = scratch(ScratchSlot::AttnA, static_cast<size_t>(B * Hkv * nkb * D * kBc));
-  if (kt == nullptr) throw std::bad_alloc();
-  packTransposedBlocks(kt, k, B * Hkv, S, D);
   const uint32_t threshold = dropThreshold(p.dropoutP);
   const float keepScale = p.dropoutP < 1.0 ? static_cast<float>(1.0 / (1.0 - p.dropoutP)) : 0.0f;
   const double tileFlops = 2.0 * static_cast<double>(kBr * std::min(S, kBc * 4) * (D + Dv));
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(2e6 / tileFlops));
 
+  std::atomic<bool> failed{false};
+
   parallelFor(B * H * nqt, grain, [&](int64_t begin, int64_t end) {
+    // the keys (transposed by blocks) and values (dense rows) of the kv head of the items at hand,
+    // packed when it changes (the items of one kv head are consecutive), so the tile products read
+    // them from cache and from dense rows whatever the operands' strides
+    float* kt = scratch(ScratchSlot::AttnA, static_cast<size_t>(nkb * D * kBc + S * Dv));
     float* qp = scratch(ScratchSlot::AttnB, static_cast<size_t>(D * kBr));
     float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(kBr * kBc + kBc));
-    if (qp == nullptr || sbuf == nullptr) return;
+    if (kt == nullptr || qp == nullptr || sbuf == nullptr) { failed = true; return; }
     float* keep = sbuf + kBr * kBc;
     float m[kBr], l[kBr], alpha[kBr];
+    int64_t packed = -1;
     for (int64_t item = begin; item < end; item++) {
-      const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, bk = b * Hkv + h / group;
+      const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, hk = h / group, bk = b * Hkv + hk;
+      float* vd = kt + nkb * D * kBc;
+      if (bk != packed) {
+        packTransposedBlocks(kt, k + p.ks.at(b, hk, 0), p.ks.sL, S, D);
+        const float* vsrc = v + p.vs.at(b, hk, 0);
+        for (int64_t j = 0; j < S; j++) std::memcpy(vd + j * Dv, vsrc + j * p.vs.sL, sizeof(float) * static_cast<size_t>(Dv));
+        packed = bk;
+      }
       const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
-      packQueryTile(qp, q + (bh * L + i0) * D, rows, D, p.scale);
-      float* o = out + (bh * L + i0) * Dv;
+      packQueryTile(qp, q + p.qs.at(b, h, i0), rows, p.qs.sL, D, p.scale);
+      float* o = out + p.os.at(b, h, i0);
       for (int64_t r = 0; r < rows; r++) { m[r] = -std::numeric_limits<float>::infinity(); l[r] = 0.0f; }
       const int64_t kbEnd = p.causal ? std::min(nkb, (std::min(S, i0 + rows) + kBc - 1) / kBc) : nkb;
       bool first = true;
       for (int64_t kb = 0; kb < kbEnd; kb++) {
         const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0), bw = blockWidth(bc);
-        TileOps::gemmK(sbuf, kBc, qp, kBr, kt + (bk * nkb + kb) * D * kBc, kBc, rows, bw, D, false, nullptr);
+        TileOps::gemmK(sbuf, kBc, qp, kBr, kt + kb * D * kBc, kBc, rows, bw, D, false, nullptr);
         for (int64_t r = 0; r < rows; r++) {
           const int64_t i = i0 + r;
           float* s = sbuf + r * kBc;
@@ -163,12 +178,12 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
             for (int64_t j = 0; j < bc; j++) s[j] *= keep[j];
           }
         }
-        TileOps::gemmR(o, Dv, sbuf, kBc, v + (bk * S + j0) * Dv, Dv, rows, Dv, bc, !first, alpha);
+        TileOps::gemmR(o, p.os.sL, sbuf, kBc, vd + j0 * Dv, Dv, rows, Dv, bc, !first, alpha);
         first = false;
       }
       float* lrow = lse + bh * L + i0;
       for (int64_t r = 0; r < rows; r++) {
-        float* orow = o + r * Dv;
+        float* orow = o + r * p.os.sL;
         if (first || !(l[r] > 0.0f)) {
           for (int64_t c = 0; c < Dv; c++) orow[c] = 0.0f;
           lrow[r] = -std::numeric_limits<float>::infinity();
@@ -180,31 +195,54 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
       }
     }
   });
+  if (failed) throw std::bad_alloc();
 }
 
 void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                        const float* v, const float* out, const float* lse, const AttentionParams& p) {
   const int64_t B = p.B, H = p.H, Hkv = p.Hkv, L = p.L, S = p.S, D = p.D, Dv = p.Dv;
   if (B == 0 || H == 0 || L == 0 || S == 0) {
-    zeroFill(dq, B * H * L * D);
-    zeroFill(dk, B * Hkv * S * D);
-    zeroFill(dv, B * Hkv * S * Dv);
+    zeroRows(dq, p.qs, B, H, L, D);
+    zeroRows(dk, p.ks, B, Hkv, S, D);
+    zeroRows(dv, p.vs, B, Hkv, S, Dv);
     return;
   }
   // No zero-fill: the first product into each dQ tile (key block 0, which every query tile reads)
-  // and into each dK / dV block overwrites; a key block no query reads is zeroed.
+  // and into each dK / dV block overwrites; a key block no query reads is zeroed. Only the operands'
+  // own elements are written (dq, dk and dv may be interleaved views of one buffer).
   const int64_t group = H / Hkv, nqt = (L + kBr - 1) / kBr, nkb = (S + kBc - 1) / kBc;
-  const size_t qtSize = static_cast<size_t>(B * H * nqt * kBr);
-  float* qT = scratch(ScratchSlot::AttnA, qtSize * static_cast<size_t>(D + Dv) + static_cast<size_t>(B * H * L));
-  if (qT == nullptr) throw std::bad_alloc();
-  float* doT = qT + qtSize * static_cast<size_t>(D);
-  float* di = doT + qtSize * static_cast<size_t>(Dv);
-  packQueryTiles(qT, q, B * H, L, D, p.scale);
-  packQueryTiles(doT, dout, B * H, L, Dv, 1.0f);
+  // Every output element is summed by one task in a fixed order, so the result does not depend on
+  // the thread count (or on which thread ran which task).
+  const int threads = numThreads();
+  const int64_t units = B * Hkv;
+  const double work = static_cast<double>(L) * static_cast<double>(S) * static_cast<double>(group) * static_cast<double>(D + Dv) * 4.0;
+  const bool wholeHeads = threads == 1 || units % threads == 0 || units >= 4 * threads || work * static_cast<double>(units) < 4e6;
+  // The scaled queries and dO by k-major tiles (Tiles): with whole kv heads per task, each task
+  // packs the tiles of its kv head's query heads just before it reads them (they stay in cache);
+  // otherwise every head's up front, for the two passes.
+  std::unique_ptr<float[]> diStore(new (std::nothrow) float[static_cast<size_t>(B * H * L)]);
+  float* di = diStore.get();
+  if (di == nullptr) throw std::bad_alloc();
+  struct Tiles {
+    const float* q;   // tile (bh, qt) at q + ((bh - bh0) * nqt + qt) * D * kBr
+    const float* dO;  // and at dO + ((bh - bh0) * nqt + qt) * Dv * kBr
+    int64_t bh0;
+  };
+  Tiles all{nullptr, nullptr, 0};
+  if (!wholeHeads) {
+    const size_t qtSize = static_cast<size_t>(B * H * nqt * kBr);
+    float* qT = scratch(ScratchSlot::AttnA, qtSize * static_cast<size_t>(D + Dv));
+    if (qT == nullptr) throw std::bad_alloc();
+    float* doT = qT + qtSize * static_cast<size_t>(D);
+    packQueryTiles(qT, q, p.qs, B * H, H, L, D, p.scale);
+    packQueryTiles(doT, dout, p.os, B * H, H, L, Dv, 1.0f);
+    all = Tiles{qT, doT, 0};
+  }
   parallelFor(B * H * L, std::max<int64_t>(1, 16384 / std::max<int64_t>(Dv, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) {
-      const float* a = dout + i * Dv;
-      const float* o = out + i * Dv;
+      const int64_t bh = i / L, at = p.os.at(bh / H, bh % H, i % L);
+      const float* a = dout + at;
+      const float* o = out + at;
       float s = 0.0f;
       for (int64_t c = 0; c < Dv; c++) s += a[c] * o[c];
       di[i] = s;
@@ -216,24 +254,25 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
 
   // kT [D, kBc], vT [Dv, kBc]: key block kb of kv unit bk transposed, zero past S to blockWidth.
   auto packKeyBlock = [&](float* kT, float* vT, int64_t bk, int64_t j0, int64_t bc) {
-    const float* kblk = k + (bk * S + j0) * D;
-    const float* vblk = v + (bk * S + j0) * Dv;
+    const float* kblk = k + p.ks.at(bk / Hkv, bk % Hkv, j0);
+    const float* vblk = v + p.vs.at(bk / Hkv, bk % Hkv, j0);
     for (int64_t j = 0; j < bc; j++) {
-      for (int64_t d = 0; d < D; d++) kT[d * kBc + j] = kblk[j * D + d];
-      for (int64_t c = 0; c < Dv; c++) vT[c * kBc + j] = vblk[j * Dv + c];
+      for (int64_t d = 0; d < D; d++) kT[d * kBc + j] = kblk[j * p.ks.sL + d];
+      for (int64_t c = 0; c < Dv; c++) vT[c * kBc + j] = vblk[j * p.vs.sL + c];
     }
     for (int64_t d = 0, bw = blockWidth(bc); d < D + Dv; d++)
       for (int64_t j = bc; j < bw; j++) kT[d * kBc + j] = 0.0f;
   };
 
-  // Query tile qt of head bh against key block kb (packed in kT / vT): sbuf = dropout(P),
-  // dsbuf = dS, both [rows, kBc].
-  auto tileGrads = [&](float* sbuf, float* dsbuf, float* keep, const float* kT, const float* vT, int64_t bh,
-                       int64_t qt, int64_t kb) {
+  // Query tile qt of head bh (its tiles in t) against key block kb (packed in kT / vT):
+  // sbuf = dropout(P), dsbuf = dS, both [rows, kBc].
+  auto tileGrads = [&](float* sbuf, float* dsbuf, float* keep, const float* kT, const float* vT, const Tiles& t,
+                       int64_t bh, int64_t qt, int64_t kb) {
     const int64_t b = bh / H, h = bh % H, i0 = qt * kBr, rows = std::min(kBr, L - i0);
     const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0), bw = blockWidth(bc);
-    TileOps::gemmK(sbuf, kBc, qT + (bh * nqt + qt) * D * kBr, kBr, kT, kBc, rows, bw, D, false, nullptr);
-    TileOps::gemmK(dsbuf, kBc, doT + (bh * nqt + qt) * Dv * kBr, kBr, vT, kBc, rows, bw, Dv, false, nullptr);
+    const int64_t tile = (bh - t.bh0) * nqt + qt;
+    TileOps::gemmK(sbuf, kBc, t.q + tile * D * kBr, kBr, kT, kBc, rows, bw, D, false, nullptr);
+    TileOps::gemmK(dsbuf, kBc, t.dO + tile * Dv * kBr, kBr, vT, kBc, rows, bw, Dv, false, nullptr);
     for (int64_t r = 0; r < rows; r++) {
       const int64_t i = i0 + r;
       float* s = sbuf + r * kBc;
@@ -273,48 +312,50 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   // One key block of one kv head, over every query that reads it; with dqOut, its dQ terms are
   // added too (dQ tiles of the block's queries have no other writer while this runs); else the dS
   // tiles go to dsStore when there is one.
-  auto keyBlock = [&](int64_t bk, int64_t kb, float* dqOut) {
+  auto keyBlock = [&](const Tiles& t, int64_t bk, int64_t kb, float* dqOut) {
     float* kT = scratch(ScratchSlot::AttnB, static_cast<size_t>((D + Dv) * kBc));
     float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(2 * kBr * kBc + kBc));
     if (kT == nullptr || sbuf == nullptr) { failed = true; return; }
     float* vT = kT + D * kBc;
     float* keep = sbuf + 2 * kBr * kBc;
-    const int64_t b = bk / Hkv, j0 = kb * kBc, bc = std::min(kBc, S - j0);
+    const int64_t b = bk / Hkv, hk = bk % Hkv, j0 = kb * kBc, bc = std::min(kBc, S - j0);
     packKeyBlock(kT, vT, bk, j0, bc);
-    const float* kblk = k + (bk * S + j0) * D;
-    float* dkBlk = dk + (bk * S + j0) * D;
-    float* dvBlk = dv + (bk * S + j0) * Dv;
+    const float* kblk = k + p.ks.at(b, hk, j0);
+    float* dkBlk = dk + p.ks.at(b, hk, j0);
+    float* dvBlk = dv + p.vs.at(b, hk, j0);
     bool firstKv = true;
-    for (int64_t h = (bk % Hkv) * group; h < (bk % Hkv + 1) * group; h++) {
+    for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
       const int64_t bh = b * H + h;
       for (int64_t qt = firstTile(kb); qt < nqt; qt++) {
         const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
         float* dsbuf = dqOut == nullptr && dsStore ? dsTile(bh, qt, kb) : sbuf + kBr * kBc;
-        tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
+        tileGrads(sbuf, dsbuf, keep, kT, vT, t, bh, qt, kb);
         // dV[bc, Dv] += Pd^T @ dO;  dK[bc, D] += dS^T @ Q;  dQ[rows, D] += dS @ K_blk
-        TileOps::gemmK(dvBlk, Dv, sbuf, kBc, dout + (bh * L + i0) * Dv, Dv, bc, Dv, rows, !firstKv, nullptr);
-        TileOps::gemmK(dkBlk, D, dsbuf, kBc, q + (bh * L + i0) * D, D, bc, D, rows, !firstKv, nullptr);
+        TileOps::gemmK(dvBlk, p.vs.sL, sbuf, kBc, dout + p.os.at(b, h, i0), p.os.sL, bc, Dv, rows, !firstKv, nullptr);
+        TileOps::gemmK(dkBlk, p.ks.sL, dsbuf, kBc, q + p.qs.at(b, h, i0), p.qs.sL, bc, D, rows, !firstKv, nullptr);
         firstKv = false;
         if (dqOut != nullptr)
-          TileOps::gemmR(dqOut + (bh * L + i0) * D, D, dsbuf, kBc, kblk, D, rows, D, bc, kb > 0, nullptr);
+          TileOps::gemmR(dqOut + p.qs.at(b, h, i0), p.qs.sL, dsbuf, kBc, kblk, p.ks.sL, rows, D, bc, kb > 0, nullptr);
       }
     }
     if (firstKv) {
-      std::memset(dkBlk, 0, sizeof(float) * static_cast<size_t>(bc * D));
-      std::memset(dvBlk, 0, sizeof(float) * static_cast<size_t>(bc * Dv));
+      for (int64_t j = 0; j < bc; j++) {
+        std::memset(dkBlk + j * p.ks.sL, 0, sizeof(float) * static_cast<size_t>(D));
+        std::memset(dvBlk + j * p.vs.sL, 0, sizeof(float) * static_cast<size_t>(Dv));
+      }
     }
   };
 
   // dQ of query tile qt of head bh: the dS tiles of keyBlock (kept, or computed again the same way)
   // over its key blocks in keyBlock's order, so the sums are those of the whole-head path bit for bit.
   auto queryTile = [&](int64_t bh, int64_t qt) {
-    const int64_t bk = (bh / H) * Hkv + (bh % H) / group, i0 = qt * kBr, rows = std::min(kBr, L - i0);
-    float* dqTile = dq + (bh * L + i0) * D;
+    const int64_t b = bh / H, hk = (bh % H) / group, bk = b * Hkv + hk, i0 = qt * kBr, rows = std::min(kBr, L - i0);
+    float* dqTile = dq + p.qs.at(b, bh % H, i0);
     if (dsStore) {
       for (int64_t kb = 0; kb < nkb; kb++) {
         if (firstTile(kb) > qt) continue;
         const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
-        TileOps::gemmR(dqTile, D, dsTile(bh, qt, kb), kBc, k + (bk * S + j0) * D, D, rows, D, bc, kb > 0, nullptr);
+        TileOps::gemmR(dqTile, p.qs.sL, dsTile(bh, qt, kb), kBc, k + p.ks.at(b, hk, j0), p.ks.sL, rows, D, bc, kb > 0, nullptr);
       }
       return;
     }
@@ -328,22 +369,29 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       if (firstTile(kb) > qt) continue;
       const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0);
       packKeyBlock(kT, vT, bk, j0, bc);
-      tileGrads(sbuf, dsbuf, keep, kT, vT, bh, qt, kb);
-      TileOps::gemmR(dqTile, D, dsbuf, kBc, k + (bk * S + j0) * D, D, rows, D, bc, kb > 0, nullptr);
+      tileGrads(sbuf, dsbuf, keep, kT, vT, all, bh, qt, kb);
+      TileOps::gemmR(dqTile, p.qs.sL, dsbuf, kBc, k + p.ks.at(b, hk, j0), p.ks.sL, rows, D, bc, kb > 0, nullptr);
     }
   };
 
-  // Every output element is summed by one task in a fixed order, so the result does not depend on
-  // the thread count (or on which thread ran which task).
-  const int threads = numThreads();
-  const int64_t units = B * Hkv;
-  const double work = static_cast<double>(L) * static_cast<double>(S) * static_cast<double>(group) * static_cast<double>(D + Dv) * 4.0;
-  if (threads == 1 || units % threads == 0 || units >= 4 * threads || work * static_cast<double>(units) < 4e6) {
+  if (wholeHeads) {
     // Whole kv heads per task: every dQ row has a single writer.
     const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(4e6 / std::max(work, 1.0)));
     parallelFor(units, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t bk = begin; bk < end; bk++)
-        for (int64_t kb = 0; kb < nkb; kb++) keyBlock(bk, kb, dq);
+      const size_t tiles = static_cast<size_t>(group * nqt * kBr);
+      float* local = scratch(ScratchSlot::AttnA, tiles * static_cast<size_t>(D + Dv));
+      if (local == nullptr) { failed = true; return; }
+      for (int64_t bk = begin; bk < end; bk++) {
+        const int64_t b = bk / Hkv, h0 = (bk % Hkv) * group;
+        const Tiles t{local, local + tiles * static_cast<size_t>(D), b * H + h0};
+        for (int64_t g = 0; g < group; g++)
+          for (int64_t qt = 0; qt < nqt; qt++) {
+            const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0), tile = g * nqt + qt;
+            packQueryTile(local + tile * D * kBr, q + p.qs.at(b, h0 + g, i0), rows, p.qs.sL, D, p.scale);
+            packQueryTile(local + tiles * D + tile * Dv * kBr, dout + p.os.at(b, h0 + g, i0), rows, p.os.sL, Dv, 1.0f);
+          }
+        for (int64_t kb = 0; kb < nkb; kb++) keyBlock(t, bk, kb, dq);
+      }
     });
   } else {
     // Few kv heads for the threads: dK, dV by key blocks over the pool, then dQ by query tiles
@@ -351,7 +399,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
     const int64_t storeFloats = B * H * nqt * nkb * kBr * kBc;
     if (storeFloats <= kDsStoreFloats) dsStore.reset(new (std::nothrow) float[static_cast<size_t>(storeFloats)]);
     parallelFor(units * nkb, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t it = begin; it < end; it++) keyBlock(it / nkb, it % nkb, nullptr);
+      for (int64_t it = begin; it < end; it++) keyBlock(all, it / nkb, it % nkb, nullptr);
     });
     parallelFor(B * H * nqt, 1, [&](int64_t begin, int64_t end) {
       for (int64_t it = begin; it < end; it++) queryTile(it / nqt, it % nqt);

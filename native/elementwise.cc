@@ -87,26 +87,8 @@ QKV_ALWAYS_INLINE float geluErfDerivative(float v) {
   return (v < 0.0f ? c : 1.0f - c) + xphi;
 }
 
-namespace isa_scalar {
-#include "elementwise_impl.h"
-}  // namespace isa_scalar
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace isa_avx2 {
-#include "elementwise_impl.h"
-}  // namespace isa_avx2
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
-namespace isa_avx512 {
-#include "elementwise_impl.h"
-}  // namespace isa_avx512
-#pragma GCC pop_options
-#define QKV_ELEMENTWISE_ISA(isa, fn) isa::fn
-#else
-#define QKV_ELEMENTWISE_ISA(isa, fn) isa_scalar::fn
-#endif
+#define QKV_PER_ISA_IMPL "elementwise_impl.h"
+#include "per_isa.h"
 
 }  // namespace
 
@@ -134,8 +116,8 @@ bool parseBinaryOp(const char* name, BinaryOp* op) {
 
 void unary(UnaryOp op, float* out, const float* x, int64_t n, float alpha) {
   switch (activeIsa()) {
-    case Isa::Avx512: return QKV_ELEMENTWISE_ISA(isa_avx512, unaryOp)(op, out, x, n, alpha);
-    case Isa::Avx2: return QKV_ELEMENTWISE_ISA(isa_avx2, unaryOp)(op, out, x, n, alpha);
+    case Isa::Avx512: return QKV_ISA_FN(isa_avx512, unaryOp)(op, out, x, n, alpha);
+    case Isa::Avx2: return QKV_ISA_FN(isa_avx2, unaryOp)(op, out, x, n, alpha);
     default: return isa_scalar::unaryOp(op, out, x, n, alpha);
   }
 }
@@ -159,8 +141,8 @@ void binary(BinaryOp op, float* out, const float* a, const float* b, const int64
   }
   if (shape.empty()) { shape = {1}; sa = {0}; sb = {0}; }
   switch (activeIsa()) {
-    case Isa::Avx512: return QKV_ELEMENTWISE_ISA(isa_avx512, binaryOp)(op, out, a, b, shape, sa, sb);
-    case Isa::Avx2: return QKV_ELEMENTWISE_ISA(isa_avx2, binaryOp)(op, out, a, b, shape, sa, sb);
+    case Isa::Avx512: return QKV_ISA_FN(isa_avx512, binaryOp)(op, out, a, b, shape, sa, sb);
+    case Isa::Avx2: return QKV_ISA_FN(isa_avx2, binaryOp)(op, out, a, b, shape, sa, sb);
     default: return isa_scalar::binaryOp(op, out, a, b, shape, sa, sb);
   }
 }

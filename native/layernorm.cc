@@ -16,33 +16,15 @@ namespace {
 constexpr int64_t kGrain = 1 << 14;  // elements per task
 inline int64_t rowGrain(int64_t cols) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(cols, 1)); }
 
-namespace isa_scalar {
-#include "layernorm_impl.h"
-}  // namespace isa_scalar
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace isa_avx2 {
-#include "layernorm_impl.h"
-}  // namespace isa_avx2
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
-namespace isa_avx512 {
-#include "layernorm_impl.h"
-}  // namespace isa_avx512
-#pragma GCC pop_options
-#define QKV_LAYERNORM_ISA(isa, fn) isa::fn
-#else
-#define QKV_LAYERNORM_ISA(isa, fn) isa_scalar::fn
-#endif
+#define QKV_PER_ISA_IMPL "layernorm_impl.h"
+#include "per_isa.h"
 }  // namespace
 
 void layerNormForward(float* out, float* mean, float* rstd, const float* x, const float* weight, const float* bias,
                       int64_t rows, int64_t cols, float eps) {
   switch (activeIsa()) {
-    case Isa::Avx512: return QKV_LAYERNORM_ISA(isa_avx512, layerNormForward)(out, mean, rstd, x, weight, bias, rows, cols, eps);
-    case Isa::Avx2: return QKV_LAYERNORM_ISA(isa_avx2, layerNormForward)(out, mean, rstd, x, weight, bias, rows, cols, eps);
+    case Isa::Avx512: return QKV_ISA_FN(isa_avx512, layerNormForward)(out, mean, rstd, x, weight, bias, rows, cols, eps);
+    case Isa::Avx2: return QKV_ISA_FN(isa_avx2, layerNormForward)(out, mean, rstd, x, weight, bias, rows, cols, eps);
     default: return isa_scalar::layerNormForward(out, mean, rstd, x, weight, bias, rows, cols, eps);
   }
 }
@@ -51,9 +33,9 @@ void layerNormBackward(float* dx, float* dweight, float* dbias, const float* dy,
                        const float* rstd, const float* weight, int64_t rows, int64_t cols) {
   switch (activeIsa()) {
     case Isa::Avx512:
-      return QKV_LAYERNORM_ISA(isa_avx512, layerNormBackward)(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
+      return QKV_ISA_FN(isa_avx512, layerNormBackward)(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
     case Isa::Avx2:
-      return QKV_LAYERNORM_ISA(isa_avx2, layerNormBackward)(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
+      return QKV_ISA_FN(isa_avx2, layerNormBackward)(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
     default: return isa_scalar::layerNormBackward(dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
   }
 }

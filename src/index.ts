@@ -15,7 +15,10 @@ export * from "./tensor/rng.js";
 export * from "./tensor/tensor.js";
 export { setBufferPool, clearPool, poolBytes } from "./tensor/pool.js";
 
-export type { Backend, AnyBackend, KernelArray, BackendName, AttentionArgs, Conv2dArgs, UnaryOp, BinaryOp } from "./backend/backend.js";
+export type {
+  Backend, AnyBackend, KernelArray, BackendName, AttentionArgs, AttentionLayouts, RowStrides, Conv2dArgs, UnaryOp, BinaryOp,
+} from "./backend/backend.js";
+export { contiguousLayouts, contiguousRowStrides } from "./backend/backend.js";
 export { setBackend, getBackend, availableBackends, registerBackend, hostBackend } from "./backend/registry.js";
 export { toDevice } from "./backend/tensor-arrays.js";
 export type { DeviceArray, DeviceStore } from "./tensor/device.js";
@@ -39,6 +42,7 @@ export * from "./ops/norm.js";
 export * from "./ops/functional.js";
 
 export * from "./attention/sdpa.js";
+export { packedSelfAttention, type PackedAttentionOptions } from "./ops/packed-attention.js";
 
 export * from "./nn/module.js";
 export * from "./nn/init.js";

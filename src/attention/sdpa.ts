@@ -15,15 +15,16 @@
  */
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { canonQKV } from "./canon.js";
-import { broadcastStrides, broadcastsTo } from "../tensor/shape.js";
+import { broadcastsTo } from "../tensor/shape.js";
 import type { Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { fusedAttention, type FusedMask } from "../ops/attention.js";
+import { fusedAttention } from "../ops/attention.js";
+import { fusedMask } from "../ops/fused-mask.js";
 import { add, div, maskedFill, mul, sqrt } from "../ops/elementwise.js";
 import { dropout } from "../ops/functional.js";
 import { matmul } from "../ops/matmul.js";
 import { sum } from "../ops/reduce.js";
-import { expand, indexSelect, reshape, transpose } from "../ops/shape.js";
+import { indexSelect, reshape, transpose } from "../ops/shape.js";
 import { softmax } from "../ops/softmax.js";
 import { checkDropoutP } from "../ops/util.js";
 
@@ -103,35 +104,7 @@ function attend(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpti
     const q4 = reshape(q, [B, H, L, D]);
     const k4 = reshape(k, [B, Hkv, S, D]);
     const v4 = reshape(v, [B, Hkv, S, Dv]);
-    let fm: FusedMask | null = null;
-    if (mask) {
-      // pad the mask to [B', H, L, S] rank, collapse leading batch dims
-      let mm = mask;
-      const full = [...lead, L, S];
-      if (lead.length > 2) mm = expand(reshape(mm, [...new Array<number>(full.length - mm.rank).fill(1), ...mm.shape]), full);
-      const shape4 = lead.length > 2 ? [B, H, L, S] : [...new Array<number>(4 - Math.min(mm.rank, 4)).fill(1), ...mm.shape];
-      const m4 = reshape(mm, shape4);
-      const st = broadcastStrides(m4.shape, [B, H, L, S]);
-      let data: Float32Array | Float64Array;
-      if (m4.dtype === "bool") {
-        data = q.dtype === "float64" ? new Float64Array(m4.size) : new Float32Array(m4.size);
-        for (let i = 0; i < m4.size; i++) data[i] = m4.data[i] ? -Infinity : 0;
-      } else {
-        data = q.dtype === "float64" ? Float64Array.from(m4.data) : Float32Array.from(m4.data);
-      }
-      // a broadcast column dim must be materialized: the kernel reads columns densely
-      if (m4.shape[3] === 1 && S !== 1) {
-        const rows = m4.size;
-        const wide = q.dtype === "float64" ? new Float64Array(rows * S) : new Float32Array(rows * S);
-        for (let r = 0; r < rows; r++) wide.fill(data[r]!, r * S, r * S + S);
-        data = wide;
-        const sh = [m4.shape[0]!, m4.shape[1]!, m4.shape[2]!, S];
-        const st2 = broadcastStrides(sh, [B, H, L, S]);
-        fm = { data, strideB: st2[0]!, strideH: st2[1]!, strideL: st2[2]! };
-      } else {
-        fm = { data, strideB: st[0]!, strideH: st[1]!, strideL: st[2]! };
-      }
-    }
+    const fm = mask ? fusedMask(mask, lead, L, S, q.dtype === "float64" ? "float64" : "float32") : null;
     const out = fusedAttention(q4, k4, v4, fm, causal, scale, p, opts.generator);
     return { output: reshape(out, [...lead, L, Dv]), weights: null };
   }

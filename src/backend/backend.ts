@@ -33,8 +33,37 @@ export type UnaryOp =
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "geluErfGrad";
 
 /**
- * Sizes and options of one attention call.
- * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, L, Dv], lse [B, H, L].
+ * Element strides [sB, sH, sL] of one [B, heads, rows, D] attention operand: element (b, h, i, d) sits
+ * at b * sB + h * sH + i * sL + d (the last dim is always contiguous). The strides are non-negative
+ * and each operand's elements are distinct, so operands may be interleaved views of one buffer (q, k
+ * and v of a packed [B, T, 3, H, D] projection; dq, dk and dv of its gradient).
+ */
+export type RowStrides = readonly [sB: number, sH: number, sL: number];
+
+/** The strides of a contiguous [B, heads, rows, D] operand. */
+export function contiguousRowStrides(heads: number, rows: number, D: number): RowStrides {
+  return [heads * rows * D, rows * D, D];
+}
+
+/** The layouts of an attention call's operands (see AttentionArgs). */
+export interface AttentionLayouts {
+  qStrides: RowStrides; kStrides: RowStrides; vStrides: RowStrides; oStrides: RowStrides;
+}
+
+/** The layouts of contiguous q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] and out [B, H, L, Dv]. */
+export function contiguousLayouts(a: { H: number; Hkv: number; L: number; S: number; D: number; Dv: number }): AttentionLayouts {
+  return {
+    qStrides: contiguousRowStrides(a.H, a.L, a.D), kStrides: contiguousRowStrides(a.Hkv, a.S, a.D),
+    vStrides: contiguousRowStrides(a.Hkv, a.S, a.Dv), oStrides: contiguousRowStrides(a.H, a.L, a.Dv),
+  };
+}
+
+/**
+ * Sizes, layouts and options of one attention call.
+ * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, L, Dv], each at its strides
+ * (`qStrides`, `kStrides`, `vStrides`, `oStrides`; `contiguousLayouts` gives the dense ones);
+ * lse [B, H, L] is contiguous. In the backward, dq / dk / dv have the layouts of q / k / v and dout
+ * that of out; only the operands' own elements are written.
  * Query head h reads kv head floor(h / (H / Hkv)).
  * `mask` is additive (float, may hold -Infinity), indexed
  * `b * maskStrideB + h * maskStrideH + i * maskStrideL + j` (a stride of 0 broadcasts).
@@ -43,7 +72,7 @@ export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "mini
  * and scales kept weights by 1 / (1 - dropoutP).
  * A row with every key masked gives output 0 and lse -Infinity; its gradients are 0.
  */
-export interface AttentionArgs<A = FloatArray> {
+export interface AttentionArgs<A = FloatArray> extends AttentionLayouts {
   B: number; H: number; Hkv: number; L: number; S: number; D: number; Dv: number;
   scale: number;
   causal: boolean;

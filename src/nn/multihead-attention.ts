@@ -19,6 +19,7 @@ import { PerformerFeatures } from "../attention/performer.js";
 import { add } from "../ops/elementwise.js";
 import { concat, expand, permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
 import { linear } from "../ops/matmul.js";
+import { packedSelfAttention } from "../ops/packed-attention.js";
 import { mean } from "../ops/reduce.js";
 import { checkDropoutP } from "../ops/util.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -71,6 +72,31 @@ function additive(m: Tensor, dtype: "float32" | "float64"): Tensor {
   if (m.dtype === "bool") for (let i = 0; i < n; i++) d[i] = m.data[i] ? -Infinity : 0;
   else for (let i = 0; i < n; i++) d[i] = Number(m.data[i]);
   return new Tensor(d, m.shape, dtype);
+}
+
+/**
+ * attnMask [1|B, 1|H, L, S] and keyPaddingMask [B, 1, 1, S] as one mask: bool when both are bool, else
+ * additive in `dtype`; either alone as it is (a float one converted to `dtype`).
+ */
+function mergeMasks(mask4: Tensor | null, kpm4: Tensor | null, B: number, L: number, S: number, dtype: "float32" | "float64"): Tensor | null {
+  let merged: Tensor | null;
+  if (mask4 && kpm4) {
+    if (mask4.dtype === "bool" && kpm4.dtype === "bool") {
+      const Hm = mask4.shape[1]!;
+      const m = new Tensor(new Uint8Array(B * Hm * L * S), [B, Hm, L, S], "bool");
+      for (let bb = 0; bb < B; bb++) for (let h = 0; h < Hm; h++) for (let i = 0; i < L; i++) for (let j = 0; j < S; j++) {
+        const mi = ((mask4.shape[0] === 1 ? 0 : bb) * Hm + h) * L * S + i * S + j;
+        m.data[((bb * Hm + h) * L + i) * S + j] = mask4.data[mi] || kpm4.data[bb * S + j] ? 1 : 0;
+      }
+      merged = m;
+    } else {
+      merged = add(additive(mask4, dtype), additive(kpm4, dtype));
+    }
+  } else {
+    merged = mask4 ?? kpm4;
+  }
+  if (merged && merged.dtype !== "bool" && merged.dtype !== dtype) merged = additive(merged, dtype);
+  return merged;
 }
 
 /** Appends `n` unmasked columns to the last dim of a mask. */
@@ -231,11 +257,39 @@ export class MultiheadAttention extends Module {
     let mask4: Tensor | null = am ? (am.rank === 2 ? reshape(am, [1, 1, L, S]) : reshape(am, [B, H, L, S])) : null;
     let kpm4: Tensor | null = kpm ? reshape(kpm, [B, 1, 1, S]) : null;
     let Sx = S;
+    // the out-projection, back to query's layout; the weights [B, L, S'] (averaged) or [B, H, L, S']
+    const finish = (o: Tensor, weights: Tensor | null): { output: Tensor; weights: Tensor | null } => {
+      let output = this.outProj.forward(o); // [B, L, E]
+      output = !batched ? squeeze(output, 0) : bf ? output : transpose(output, 0, 1);
+      let wts: Tensor | null = null;
+      if (needWeights && weights) {
+        wts = average ? mean(weights, 1) : weights;
+        if (!batched) wts = squeeze(wts, 0);
+      }
+      return { output, weights: wts };
+    };
+    const inProj = this.inProjWeight;
+    const selfAttention = inProj !== null && query === key && key === value && !this.biasK;
+    if (selfAttention && this.attention.kind === "full" && !needWeights && !this.opts.addZeroAttn) {
+      const merged = mergeMasks(mask4, kpm4, B, L, S, dtype);
+      if (!merged || merged.dtype === "bool" || !merged.requiresGrad) {
+        // the attention reads q, k, v where the fused projection put them and writes [B, L, E]:
+        // no split into heads, no merge back
+        const qkv = linear(qIn, inProj, this.inProjBias); // [B, L, 3E]
+        const o = packedSelfAttention(qkv, H, {
+          attnMask: merged,
+          isCausal: fo.isCausal ?? false,
+          dropoutP: this.training ? this.dropout : 0,
+          ...(this.generator ? { generator: this.generator } : {}),
+        }); // [B, L, E]
+        return finish(o, null);
+      }
+    }
     let qh: Tensor, kh: Tensor, vh: Tensor; // [B, H, L|S', D]
-    if (this.inProjWeight && query === key && key === value && !this.biasK) {
+    if (selfAttention) {
       // self-attention: one [B, L, 3E] projection, split into heads by one copy
       // [B, L, 3, H, D] -> [3, B, H, L, D], whose q / k / v blocks are views
-      const qkv = permute(reshape(linear(qIn, this.inProjWeight, this.inProjBias), [B, L, 3, H, D]), [2, 0, 3, 1, 4]);
+      const qkv = permute(reshape(linear(qIn, inProj, this.inProjBias), [B, L, 3, H, D]), [2, 0, 3, 1, 4]);
       [qh, kh, vh] = [0, 1, 2].map((i) => reshape(slice(qkv, 0, i, i + 1), [B, H, L, D])) as [Tensor, Tensor, Tensor];
     } else {
       const { w, b } = this.projections();
@@ -265,23 +319,7 @@ export class MultiheadAttention extends Module {
       Sx++;
     }
     // one mask: bool when both are bool, else additive float
-    let merged: Tensor | null = null;
-    if (mask4 && kpm4) {
-      if (mask4.dtype === "bool" && kpm4.dtype === "bool") {
-        const m = new Tensor(new Uint8Array(B * (mask4.shape[1]!) * L * Sx), [B, mask4.shape[1]!, L, Sx], "bool");
-        const Hm = mask4.shape[1]!;
-        for (let bb = 0; bb < B; bb++) for (let h = 0; h < Hm; h++) for (let i = 0; i < L; i++) for (let j = 0; j < Sx; j++) {
-          const mi = ((mask4.shape[0] === 1 ? 0 : bb) * Hm + h) * L * Sx + i * Sx + j;
-          m.data[((bb * Hm + h) * L + i) * Sx + j] = mask4.data[mi] || kpm4.data[bb * Sx + j] ? 1 : 0;
-        }
-        merged = m;
-      } else {
-        merged = add(additive(mask4, dtype), additive(kpm4, dtype));
-      }
-    } else {
-      merged = mask4 ?? kpm4;
-    }
-    if (merged && merged.dtype !== "bool" && merged.dtype !== dtype) merged = additive(merged, dtype);
+    const merged = mergeMasks(mask4, kpm4, B, L, Sx, dtype);
 
     let attended: { output: Tensor; weights: Tensor | null };
     if (this.attention.kind === "full") {
@@ -301,15 +339,7 @@ export class MultiheadAttention extends Module {
       });
     }
     const { output: oh, weights } = attended;
-    const o = reshape(permute(oh, [0, 2, 1, 3]), [B, L, E]); // [B, L, E]
-    let output = this.outProj.forward(o);
-    output = !batched ? squeeze(output, 0) : bf ? output : transpose(output, 0, 1);
-    let wts: Tensor | null = null;
-    if (needWeights && weights) {
-      wts = average ? mean(weights, 1) : weights; // [B, L, S'] or [B, H, L, S']
-      if (!batched) wts = squeeze(wts, 0);
-    }
-    return { output, weights: wts };
+    return finish(reshape(permute(oh, [0, 2, 1, 3]), [B, L, E]), weights); // [B, H, L, D] -> [B, L, E]
   }
 }
 

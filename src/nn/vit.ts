@@ -18,6 +18,7 @@
  */
 import { scaledDotProductAttention, type AttentionResult } from "../attention/sdpa.js";
 import { add, gelu } from "../ops/elementwise.js";
+import { packedSelfAttention } from "../ops/packed-attention.js";
 import { mean } from "../ops/reduce.js";
 import { concat, expand, flatten, permute, reshape, slice, squeeze, transpose } from "../ops/shape.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -63,7 +64,8 @@ export class PatchEmbedding extends Module {
 
 /**
  * timm's Attention: one projection to q, k, v (`qkv`, [3E, E]), multi-head scaled dot-product
- * attention (the fused kernel unless the weights are asked for), the output projection `proj`.
+ * attention (the fused kernel over the packed projection, packedSelfAttention, unless the weights
+ * are asked for), the output projection `proj`.
  */
 export class ViTAttention extends Module {
   readonly headDim: number;
@@ -89,12 +91,16 @@ export class ViTAttention extends Module {
     if (x.rank !== 3 || x.shape[2] !== this.dim) throw new ShapeError(op, "x", `[B, T, ${this.dim}]`, fmtShape(x.shape));
     const [B, T] = x.shape as [number, number, number];
     const H = this.heads, D = this.headDim;
+    const dropoutP = this.training ? this.dropout : 0;
+    if (!(opts.needWeights ?? false)) {
+      // the fused kernel reads q, k, v inside [B, T, 3E] and writes [B, T, E]: no permutes
+      const o = packedSelfAttention(this.qkv.forward(x), H, { dropoutP, ...gen(this.generator) }); // [B, T, E]
+      return { output: this.projDrop.forward(this.proj.forward(o)), weights: null };
+    }
     // [B, T, 3E] -> [B, T, 3, H, D] -> [3, B, H, T, D]; q, k, v are views of its three blocks
     const qkv = permute(reshape(this.qkv.forward(x), [B, T, 3, H, D]), [2, 0, 3, 1, 4]);
     const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(qkv, 0, i, i + 1), [B, H, T, D])) as [Tensor, Tensor, Tensor];
-    const r = scaledDotProductAttention(q, k, v, {
-      dropoutP: this.training ? this.dropout : 0, needWeights: opts.needWeights ?? false, ...gen(this.generator),
-    });
+    const r = scaledDotProductAttention(q, k, v, { dropoutP, needWeights: true, ...gen(this.generator) });
     const o = reshape(permute(r.output, [0, 2, 1, 3]), [B, T, this.dim]); // [B, H, T, D] -> [B, T, E]
     return { output: this.projDrop.forward(this.proj.forward(o)), weights: r.weights };
   }

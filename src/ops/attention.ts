@@ -5,7 +5,7 @@
  * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] -> out [B, H, L, Dv]
  */
 import { attach } from "../autograd/graph.js";
-import type { AttentionArgs, KernelArray } from "../backend/backend.js";
+import { contiguousLayouts, type AttentionArgs, type KernelArray } from "../backend/backend.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -28,7 +28,7 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: FusedMask 
   // a mask is built on the host; a device backend gets an upload of it
   const maskArr: KernelArray | null = mask === null ? null : be.kind === "host" ? mask.data : be.upload(mask.data as Float32Array);
   const args: AttentionArgs<KernelArray> = {
-    B, H, Hkv, L, S, D, Dv, scale, causal,
+    B, H, Hkv, L, S, D, Dv, scale, causal, ...contiguousLayouts({ H, Hkv, L, S, D, Dv }),
     mask: maskArr,
     maskStrideB: mask?.strideB ?? 0, maskStrideH: mask?.strideH ?? 0, maskStrideL: mask?.strideL ?? 0,
     dropoutP, seedK0: seed.k0, seedK1: seed.k1, seedStart: seed.start,

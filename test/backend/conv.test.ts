@@ -10,10 +10,11 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import type { Backend, Conv2dArgs } from "../../src/backend/backend.js";
 import { jsBackend } from "../../src/backend/js/index.js";
-import { getNativeIsa, getNumThreads, setNativeIsa, setNumThreads, type NativeIsa } from "../../src/backend/native/index.js";
+import { getNumThreads, setNumThreads } from "../../src/backend/native/index.js";
 import { hostBackend } from "../../src/backend/registry.js";
 import { createWasmBackendSync } from "../../src/backend/wasm/load.js";
 import { Generator } from "../../src/tensor/rng.js";
+import { everyConfig } from "./native-configs.js";
 
 const gen = new Generator(17);
 const active: Backend = hostBackend();
@@ -100,28 +101,6 @@ function inputs(a: Conv2dArgs) {
   };
 }
 
-/** Every native instruction set and 1 / 2 / 3 threads on the native pass; the backend as it is elsewhere. */
-function everyConfig(body: (tag: string) => void): void {
-  if (active.name !== "native") {
-    body(active.name);
-    return;
-  }
-  const best = getNativeIsa(), threads = getNumThreads();
-  const isas: NativeIsa[] = best === "avx512" ? ["avx512", "avx2", "scalar"] : best === "avx2" ? ["avx2", "scalar"] : ["scalar"];
-  try {
-    for (const isa of isas) {
-      setNativeIsa(isa);
-      for (const t of [1, 2, 3]) {
-        setNumThreads(t);
-        body(`native ${isa}/${t}t`);
-      }
-    }
-  } finally {
-    setNativeIsa(best);
-    setNumThreads(threads);
-  }
-}
-
 describe("conv kernels: js reference against direct float64 loops", () => {
   for (const [name, a] of cases) {
     test(name, () => {
@@ -141,7 +120,7 @@ describe(`conv kernels: ${active.name} against the js reference`, () => {
       const { x, w, bias, dy } = inputs(a);
       const want = run(jsBackend, x, w, bias, dy, a);
       const depth = (a.C / a.G) * a.kH * a.kW, positions = a.B * a.oH * a.oW;
-      everyConfig((tag) => {
+      everyConfig(active, (tag) => {
         for (const b of [bias, null]) {
           const got = run(active, x, w, b, dy, a);
           const ref = b ? want.out : run(jsBackend, x, w, null, dy, a).out;
@@ -157,7 +136,7 @@ describe(`conv kernels: ${active.name} against the js reference`, () => {
     try {
       for (const [name, a] of cases) {
         const { x, w, bias, dy } = inputs(a);
-        everyConfig((tag) => {
+        everyConfig(active, (tag) => {
           const t = getNumThreads();
           setNumThreads(1);
           const one = run(active, x, w, bias, dy, a);

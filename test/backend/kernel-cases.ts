@@ -11,8 +11,9 @@
  * ```
  */
 import assert from "node:assert/strict";
-import type {
-  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
+import {
+  contiguousLayouts, type AttentionArgs, type Backend, type BinaryOp, type LinearAttentionArgs, type SparseAttentionArgs,
+  type SparsePattern, type UnaryOp,
 } from "../../src/backend/backend.js";
 import type { Generator } from "../../src/tensor/rng.js";
 import { cpuExpUlps, geluErfGradReference, geluGradInputs } from "./gelu-reference.js";
@@ -283,7 +284,8 @@ export function attentionSweep(t: KernelTarget, sh: Shape, full: { name: string;
   const q = t.rand(B * H * L * D), k = t.rand(B * Hkv * S * D), v = t.rand(B * Hkv * S * Dv), dout = t.rand(B * H * L * Dv);
   for (const drawMask of masks(t, sh, full)) for (const causal of [false, true]) for (const dropoutP of [0, 0.3]) {
     const { name, ...mask } = drawMask();
-    const a: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal, ...mask, dropoutP, seedK0: 0x9e3779b9, ...seeds };
+    const a: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal, ...contiguousLayouts(sh), ...mask, dropoutP,
+      seedK0: 0x9e3779b9, ...seeds };
     checkAttention(t, a, q, k, v, dout, tol, `mask ${name} causal ${causal} p ${dropoutP}`);
   }
 }

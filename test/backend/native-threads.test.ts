@@ -11,8 +11,9 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { longformerPattern } from "../../src/attention/global.js";
 import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
-import type {
-  AttentionArgs, Backend, BinaryOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
+import {
+  contiguousLayouts, type AttentionArgs, type Backend, type BinaryOp, type LinearAttentionArgs, type SparseAttentionArgs,
+  type SparsePattern, type UnaryOp,
 } from "../../src/backend/backend.js";
 import { getNumThreads, loadNativeBackend, setNumThreads } from "../../src/backend/native/index.js";
 import { Generator } from "../../src/tensor/rng.js";
@@ -124,7 +125,8 @@ describe("native kernels: the same bits for 1, 2, 3 and 4 threads", { skip }, ()
     const { B, H, Hkv, L, S, D } = c;
     const mask = c.mask ? rand(L * S) : null;
     if (mask) for (let i = 0; i < mask.length; i += 7) mask[i] = -Infinity;
-    const args: AttentionArgs = { B, H, Hkv, L, S, D, Dv: D, scale: 1 / Math.sqrt(D), causal: c.causal, mask, maskStrideB: 0, maskStrideH: 0,
+    const args: AttentionArgs = { B, H, Hkv, L, S, D, Dv: D, scale: 1 / Math.sqrt(D), causal: c.causal,
+      ...contiguousLayouts({ H, Hkv, L, S, D, Dv: D }), mask, maskStrideB: 0, maskStrideH: 0,
       maskStrideL: mask ? S : 0, dropoutP: c.dropoutP, seedK0: 0x2545f491, seedK1: 99, seedStart: 12345 };
     const q = rand(B * H * L * D), k = rand(B * Hkv * S * D), v = rand(B * Hkv * S * D), dout = rand(B * H * L * D);
     const out = new Float32Array(B * H * L * D), lse = new Float32Array(B * H * L);

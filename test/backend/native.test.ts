@@ -10,7 +10,9 @@ import { blockSparsePattern } from "../../src/attention/block-sparse.js";
 import { longformerPattern } from "../../src/attention/global.js";
 import { buildPattern } from "../../src/attention/sparse.js";
 import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
-import type { AttentionArgs, Backend, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp } from "../../src/backend/backend.js";
+import {
+  contiguousLayouts, type AttentionArgs, type Backend, type LinearAttentionArgs, type SparseAttentionArgs, type SparsePattern, type UnaryOp,
+} from "../../src/backend/backend.js";
 import { jsBackend } from "../../src/backend/js/index.js";
 import {
   getNativeIsa, getNumThreads, loadNativeBackend, setNativeIsa, setNumThreads, type NativeIsa,
@@ -197,7 +199,8 @@ describe("native backend", { skip }, () => {
       for (const r of c.maskedRows ?? []) for (let j = 0; j < S; j++) mask[r * maskStrideL + j] = -Infinity;
     }
     const args: AttentionArgs = {
-      B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal: c.causal ?? false, mask, maskStrideB, maskStrideH,
+      B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal: c.causal ?? false, ...contiguousLayouts({ H, Hkv, L, S, D, Dv }),
+      mask, maskStrideB, maskStrideH,
       maskStrideL, dropoutP: c.dropoutP ?? 0, seedK0: 0x9e3779b9, seedK1: 12345, seedStart: 4294967000,
     };
     return { args, q: rand(B * H * L * D), k: rand(B * Hkv * S * D), v: rand(B * Hkv * S * Dv), dout: rand(B * H * L * Dv) };

@@ -10,7 +10,7 @@ import { blockSparsePattern } from "../../src/attention/block-sparse.js";
 import { longformerPattern } from "../../src/attention/global.js";
 import { buildPattern } from "../../src/attention/sparse.js";
 import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
-import type { AttentionArgs } from "../../src/backend/backend.js";
+import { contiguousLayouts, type AttentionArgs } from "../../src/backend/backend.js";
 import { availableBackends, getBackend, setBackend } from "../../src/backend/registry.js";
 import type { WasmBackend } from "../../src/backend/wasm/backend.js";
 import {
@@ -140,7 +140,8 @@ describe("wasm threads: large calls through the default thresholds", { skip }, (
       same(o2, o1, "matmul");
       const [B, H, L, D] = [1, 4, 256, 32];
       const q = rand(B * H * L * D), k = rand(B * H * L * D), v = rand(B * H * L * D);
-      const args: AttentionArgs = { B, H, Hkv: H, L, S: L, D, Dv: D, scale: 0.2, causal: true, mask: null, maskStrideB: 0,
+      const args: AttentionArgs = { B, H, Hkv: H, L, S: L, D, Dv: D, scale: 0.2, causal: true, mask: null,
+        ...contiguousLayouts({ H, Hkv: H, L, S: L, D, Dv: D }), maskStrideB: 0,
         maskStrideH: 0, maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
       const r = [new Float32Array(q.length), new Float32Array(B * H * L), new Float32Array(q.length), new Float32Array(B * H * L)] as const;
       st.attentionForward(r[0], r[1], q, k, v, args);

@@ -17,6 +17,7 @@
  * const result = await runBench(kernels, { sizes: [1024], H: 8, D: 64, reps: 10, warmup: 2 }, console.log);
  * ```
  */
+import { contiguousLayouts } from "../../src/backend/backend.js";
 import { GpuTimer, type GpuArray, type WebGPUKernels } from "../../src/backend/webgpu/index.js";
 import { randn, rng } from "./webgpu-page-setup.js";
 
@@ -196,7 +197,8 @@ async function attention(k: WebGPUKernels, timer: GpuTimer | null, N: number, c:
   const [gout, gdq, gdk, gdv] = [0, 1, 2, 3].map(() => k.alloc(n)) as [GpuArray, GpuArray, GpuArray, GpuArray];
   const glse = k.alloc(H * N);
   const scale = 1 / Math.sqrt(D);
-  const args = { B: 1, H, Hkv: H, L: N, S: N, D, Dv: D, scale, causal: false, mask: null, maskStrideB: 0, maskStrideH: 0,
+  const args = { B: 1, H, Hkv: H, L: N, S: N, D, Dv: D, scale, causal: false, mask: null,
+    ...contiguousLayouts({ H, Hkv: H, L: N, S: N, D, Dv: D }), maskStrideB: 0, maskStrideH: 0,
     maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
   const fwd = (): void => k.attentionForward(gout, glse, gq, gk, gv, args);
   const flop = 4 * N * N * D * H;

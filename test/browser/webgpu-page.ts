@@ -5,7 +5,7 @@
  * a case passes when every element is within its tolerance and the guard elements around each
  * device array (arrays sit at odd offsets inside larger buffers) are untouched.
  */
-import type { AttentionArgs, BinaryOp, UnaryOp } from "../../src/backend/backend.js";
+import { contiguousLayouts, type AttentionArgs, type BinaryOp, type UnaryOp } from "../../src/backend/backend.js";
 import { attentionBackward, attentionForward } from "../../src/backend/js/attention.js";
 import { stridedCopy } from "../../src/backend/js/copy.js";
 import { binary, unary } from "../../src/backend/js/elementwise.js";
@@ -475,7 +475,7 @@ function attInputs(c: AttCase, seed: number) {
       mask[((b * mH + h) * mL + i) * S + j] = masked(b, h, i, j) ? -Infinity : -2 * r();
     }
   }
-  const args: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal: c.causal, mask,
+  const args: AttentionArgs = { B, H, Hkv, L, S, D, Dv, scale: 1 / Math.sqrt(D), causal: c.causal, ...contiguousLayouts(c), mask,
     maskStrideB: msB, maskStrideH: msH, maskStrideL: msL, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
   return { q, k: kk, v, dout, mask, args };
 }
@@ -509,7 +509,73 @@ async function attentionCases(backward: boolean): Promise<CaseResult[]> {
       res.close(`${name}: ${c.name}`, g.data, want, 1e-5, 1e-6, g.guards);
     }
   }
+  await packedAttentionCases(res, backward);
   return res.list;
+}
+
+/**
+ * Strided operands: q, k, v read where a fused projection [B, T, H D + Hkv D + Hkv Dv + 1] put them
+ * (the last column a gap), out written as [B, T, H, Dv], and dq, dk, dv as three interleaved views
+ * of one such buffer whose gap column must stay unwritten; against the js kernels on the dense copies.
+ */
+async function packedAttentionCases(res: Results, backward: boolean): Promise<void> {
+  const cases = [
+    { name: "packed GQA 4/2, causal, T 33, D 8", B: 2, H: 4, Hkv: 2, T: 33, D: 8, Dv: 8, causal: true },
+    { name: "packed T 70, D 16, Dv 12", B: 1, H: 2, Hkv: 2, T: 70, D: 16, Dv: 12, causal: false },
+  ];
+  for (const [ci, c] of cases.entries()) {
+    const r = rng(6000 + ci);
+    const { B, H, Hkv, T, D, Dv } = c;
+    const W = H * D + Hkv * D + Hkv * Dv + 1;
+    // element (b, h, t, d) of a block at column offset `col`, `n` wide
+    const gatherCols = (x: Float32Array, col: number, heads: number, n: number): Float32Array => {
+      const o = new Float32Array(B * heads * T * n);
+      for (let b = 0; b < B; b++) for (let h = 0; h < heads; h++) for (let t = 0; t < T; t++) for (let d = 0; d < n; d++) {
+        o[((b * heads + h) * T + t) * n + d] = x[(b * T + t) * W + col + h * n + d]!;
+      }
+      return o;
+    };
+    const toBTHD = (x: Float32Array): Float32Array => {
+      const o = new Float32Array(x.length);
+      for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let d = 0; d < Dv; d++) {
+        o[((b * T + t) * H + h) * Dv + d] = x[((b * H + h) * T + t) * Dv + d]!;
+      }
+      return o;
+    };
+    const qkv = randn(r, B * T * W);
+    const q = gatherCols(qkv, 0, H, D), kk = gatherCols(qkv, H * D, Hkv, D), v = gatherCols(qkv, H * D + Hkv * D, Hkv, Dv);
+    const base: AttentionArgs = { B, H, Hkv, L: T, S: T, D, Dv, scale: 1 / Math.sqrt(D), causal: c.causal,
+      ...contiguousLayouts({ H, Hkv, L: T, S: T, D, Dv }), mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideL: 0,
+      dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
+    const rowsOf = (n: number): [number, number, number] => [T * W, n, W];
+    const gargs: GpuAttentionArgs = { ...base, qStrides: rowsOf(D), kStrides: rowsOf(D), vStrides: rowsOf(Dv),
+      oStrides: [T * H * Dv, Dv, H * Dv], mask: null };
+    const out = new Float32Array(B * H * T * Dv), lse = new Float32Array(B * H * T);
+    attentionForward(out, lse, q, kk, v, base);
+    const pin = place(qkv, 5);
+    const at = (p: Placed, col: number): GpuArray => ({ buffer: p.arr.buffer, offset: p.arr.offset + col, length: p.n - col });
+    if (!backward) {
+      const po = output(out.length, 4), pl = output(lse.length, 3);
+      k.attentionForward(po.arr, pl.arr, at(pin, 0), at(pin, H * D), at(pin, H * D + Hkv * D), gargs);
+      const go = await fetchPlaced(po), gl = await fetchPlaced(pl);
+      res.close(`out: ${c.name}`, go.data, toBTHD(out), 64 * U, 16 * U, go.guards);
+      res.close(`lse: ${c.name}`, gl.data, lse, 16 * U, 4 * U, gl.guards);
+      continue;
+    }
+    const dout = randn(r, out.length);
+    const dq = new Float32Array(q.length), dk = new Float32Array(kk.length), dv = new Float32Array(v.length);
+    attentionBackward(dq, dk, dv, dout, q, kk, v, out, lse, base);
+    const pdo = place(toBTHD(dout), 6), pout = place(toBTHD(out), 7), plse = place(lse, 8);
+    const pg = output(qkv.length, 9);
+    k.attentionBackward(at(pg, 0), at(pg, H * D), at(pg, H * D + Hkv * D), pdo.arr, at(pin, 0), at(pin, H * D),
+      at(pin, H * D + Hkv * D), pout.arr, plse.arr, gargs);
+    const g = await fetchPlaced(pg);
+    let gap = true;
+    for (let row = 0; row < B * T; row++) if (g.data[row * W + W - 1] !== Math.fround(1.2345e30)) gap = false;
+    for (const [name, col, heads, n, want] of [["dq", 0, H, D, dq], ["dk", H * D, Hkv, D, dk], ["dv", H * D + Hkv * D, Hkv, Dv, dv]] as const) {
+      res.close(`${name}: ${c.name}`, gatherCols(g.data, col, heads, n), want, 1e-5, 1e-6, g.guards && gap);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -70,8 +70,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("stridedCopy: permutes and expands up to rank 8, rank 0", (t) => family(t, "stridedCopy", 8));
   test("softmax and log-softmax, forward and backward, -Infinity entries and rows", (t) => family(t, "softmax", 20));
   test("layerNorm forward and backward, weight and bias optional", (t) => family(t, "layerNorm", 20));
-  test("attention forward: GQA, causal, masks with -Infinity, fully masked rows, Dv != D", (t) => family(t, "attentionForward", 18));
-  test("attention backward: dq, dk, dv written", (t) => family(t, "attentionBackward", 27));
+  test("attention forward: GQA, causal, masks with -Infinity, fully masked rows, Dv != D, strided q / k / v / out", (t) => family(t, "attentionForward", 22));
+  test("attention backward: dq, dk, dv written, also as interleaved views of one buffer", (t) => family(t, "attentionBackward", 33));
   test("pool and submission: round trips, reuse, 600 dispatches, ordered writes", (t) => family(t, "pool", 5));
   test("past 65535 workgroups: neg over 65535 * 256 + 1000 elements, softmax over 66000 rows, matmul split by tiles", (t) => family(t, "large", 3));
 

@@ -15,6 +15,7 @@ import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { add, mul } from "../../src/ops/elementwise.js";
 import { matmul } from "../../src/ops/matmul.js";
+import { packedSelfAttention } from "../../src/ops/packed-attention.js";
 import { layerNorm } from "../../src/ops/norm.js";
 import { sum } from "../../src/ops/reduce.js";
 import { permute, reshape } from "../../src/ops/shape.js";
@@ -127,6 +128,43 @@ export function opTargets(): FuzzTarget[] {
           if (rowsKeepAKey && finiteScale && (c.dropoutP === null || c.dropoutP === 0)) {
             output.data.forEach((x, i) => check(Number.isFinite(x), `output[${i}] = ${x} on finite inputs (causal ${c.causal}, big ${c.big})`));
             weights?.data.forEach((x, i) => check(Number.isFinite(x), `weights[${i}] = ${x} on finite inputs`));
+          }
+        }, { allowed: TYPED });
+      },
+    }),
+    target({
+      name: "packedSelfAttention",
+      arbitrary: fc.record({
+        B: dim, T: dim, heads: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 3 }), weight: 6 }, optionValue), D: fc.integer({ min: 1, max: 6 }),
+        extra: fc.constantFrom(0, 0, 0, 1), causal: fc.boolean(), big: fc.boolean(),
+        dropoutP: fc.option(optionValue, { freq: 4 }), scale: fc.option(optionValue, { freq: 4 }),
+        mask: fc.option(fc.constantFrom("bool", "float", "badshape"), { freq: 3 }),
+      }).chain((c) => {
+        // qkv sized for the heads asked for when they are small; a hostile count meets a small tensor
+        const H = typeof c.heads === "number" && Number.isInteger(c.heads) && c.heads > 0 && c.heads <= 3 ? c.heads : 1;
+        const big = c.big ? fc.constantFrom(1e4, -1e4, 50, -50) : finiteValue;
+        const qkv = tensorOf([c.B, c.T, 3 * H * c.D + c.extra], "float32", big);
+        const m = c.mask === null ? fc.constant(null)
+          : c.mask === "bool" ? tensorOf([c.T, c.T], "bool", fc.double({ min: -1, max: 1, noNaN: true }))
+          : c.mask === "float" ? tensorOf([c.T, c.T], "float32", fc.constantFrom(0, -Infinity, -1e4, 1))
+          : tensorOf([c.T + 1, c.T], "float32", fc.constant(0));
+        return fc.tuple(fc.constant(c), qkv, m);
+      }),
+      check: async ([c, qkv, m]) => {
+        const opts = { isCausal: c.causal, ...(m ? { attnMask: m } : {}),
+          ...(c.dropoutP !== null ? { dropoutP: c.dropoutP as number } : {}), ...(c.scale !== null ? { scale: c.scale as number } : {}) };
+        qkv.requiresGrad_(true);
+        await expectTyped(() => {
+          const out = packedSelfAttention(qkv, c.heads as number, opts);
+          const E = (qkv.shape[2]! / 3);
+          check(out.shape.join() === [c.B, c.T, E].join(), `output shape [${out.shape}]`);
+          // Finite logits and no mask that can empty a row: the output and the gradient are finite.
+          if (c.T > 0 && m === null && (c.dropoutP === null || c.dropoutP === 0)) {
+            out.data.forEach((x, i) => check(Number.isFinite(x), `output[${i}] = ${x} on finite inputs (causal ${c.causal}, big ${c.big})`));
+            if (out.size > 0) {
+              sum(out).backward();
+              qkv.grad?.data.forEach((x, i) => check(Number.isFinite(x), `grad[${i}] = ${x} on finite inputs`));
+            }
           }
         }, { allowed: TYPED });
       },

@@ -14,6 +14,7 @@ import type {
   AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
 import { jsBackend } from "../js/index.js";
+import { gatherRows, isDense, scatterRows, type Rows } from "../rows.js";
 import { Arena } from "./arena.js";
 import { binaryCode, unaryCode } from "./codes.js";
 import { CONTROL_BYTES } from "./control.js";
@@ -43,11 +44,27 @@ function attentionSizes(B: number, H: number, Hkv: number, L: number, S: number,
   return [B * H * L * D, B * Hkv * S * D, B * Hkv * S * Dv, B * H * L * Dv, B * H * L];
 }
 
-/** One call's arrays for WasmBackend.marshal: each with how many of its floats the kernel writes or reads. */
+/** The layouts of an attention call's q, k, v and out (dq, dk, dv and dout share them). */
+function attentionRows(a: AttentionArgs): { q: Rows; k: Rows; v: Rows; o: Rows } {
+  const { B, H, Hkv, L, S, D, Dv } = a;
+  return {
+    q: { st: a.qStrides, B, heads: H, rows: L, n: D }, k: { st: a.kStrides, B, heads: Hkv, rows: S, n: D },
+    v: { st: a.vStrides, B, heads: Hkv, rows: S, n: Dv }, o: { st: a.oStrides, B, heads: H, rows: L, n: Dv },
+  };
+}
+
+/**
+ * One array of a call for WasmBackend.marshal: the array, how many floats the kernel writes or reads,
+ * and for a strided attention operand its layout (those floats are its elements as a dense
+ * [B, heads, rows, n], gathered in and scattered out).
+ */
+type Operand<T> = readonly [T, number, Rows?];
+
+/** One call's arrays for WasmBackend.marshal. */
 interface Marshal {
-  outs: readonly (readonly [FloatArray, number])[];
+  outs: readonly Operand<FloatArray>[];
   /** A null input (an absent mask) gets pointer 0. */
-  ins: readonly (readonly [FloatArray | null, number])[];
+  ins: readonly Operand<FloatArray | null>[];
   /** The kernel's name (for its errors) and pattern, for sparse attention. */
   pattern?: readonly [string, SparsePattern];
   /** Scratch bytes of one part. */
@@ -283,17 +300,25 @@ export class WasmBackend implements Backend {
     const pp = c.pattern ? this.takePattern(c.pattern[0], c.pattern[1]) : null;
     const pw = ar.take(this.threads * c.workBytes);
     const { f32, i32 } = ar.commit();
-    c.ins.forEach(([x, n], i) => { if (x) put(f32, pi[i]!, x.subarray(0, n) as Float32Array); });
+    c.ins.forEach(([x, n, rows], i) => {
+      if (!x) return;
+      if (rows && !isDense(rows)) gatherRows(f32, pi[i]! >>> 2, x, rows);
+      else put(f32, pi[i]!, x.subarray(0, n) as Float32Array);
+    });
     if (c.pattern && pp) WasmBackend.putPattern(i32, c.pattern[1], pp);
     run([...po, ...pi, ...(pp ?? [])], pw);
-    c.outs.forEach(([x, n], i) => get(x as Float32Array, f32, po[i]!, n));
+    c.outs.forEach(([x, n, rows], i) => {
+      if (rows && !isDense(rows)) scatterRows(x, f32, po[i]! >>> 2, rows);
+      else get(x as Float32Array, f32, po[i]!, n);
+    });
   }
 
   attentionForward(out: FloatArray, lse: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray, a: AttentionArgs): void {
     const { B, H, Hkv, L, S, D, Dv } = a;
-    const nLse = B * H * L;
+    const [nq, nk, nv, no, nLse] = attentionSizes(B, H, Hkv, L, S, D, Dv);
+    const r = attentionRows(a);
     this.marshal({
-      outs: [[out, nLse * Dv], [lse, nLse]], ins: [[q, q.length], [k, k.length], [v, v.length], [a.mask, a.mask?.length ?? 0]],
+      outs: [[out, no, r.o], [lse, nLse]], ins: [[q, nq, r.q], [k, nk, r.k], [v, nv, r.v], [a.mask, a.mask?.length ?? 0]],
       workBytes: this.k.attentionWorkBytes(D, Dv, 0), js: () => jsBackend.attentionForward(out, lse, q, k, v, a),
     }, (p, pw) => {
       // units: (b, h, block of 64 query rows)
@@ -307,9 +332,10 @@ export class WasmBackend implements Backend {
     v: FloatArray, out: FloatArray, lse: FloatArray, a: AttentionArgs): void {
     const { B, H, Hkv, L, S, D, Dv } = a;
     const [nq, nk, nv, no, nl] = attentionSizes(B, H, Hkv, L, S, D, Dv);
+    const r = attentionRows(a);
     this.marshal({
-      outs: [[dq, nq], [dk, nk], [dv, nv]],
-      ins: [[dout, no], [q, nq], [k, nk], [v, nv], [out, no], [lse, nl], [a.mask, a.mask?.length ?? 0]],
+      outs: [[dq, nq, r.q], [dk, nk, r.k], [dv, nv, r.v]],
+      ins: [[dout, no, r.o], [q, nq, r.q], [k, nk, r.k], [v, nv, r.v], [out, no, r.o], [lse, nl], [a.mask, a.mask?.length ?? 0]],
       workBytes: this.k.attentionWorkBytes(D, Dv, 1), js: () => jsBackend.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, a),
     }, (p, pw) => {
       // units: kv heads (b, kv head)

@@ -2,7 +2,8 @@
  * Strided copy on the device, and the shape/stride walk it shares with the binary kernels.
  *
  * out [outShape] (contiguous) = x read at element strides `strides` per out dim (0 broadcasts),
- * as Backend.stridedCopy. The host first merges dims that every operand walks contiguously
+ * as Backend.stridedCopy; `stridedScatter` is the reverse, out at strides (distinct elements) = x
+ * contiguous, writing nothing else of out. The host first merges dims that every operand walks contiguously
  * (`coalesce`), so a plain copy or a broadcast of rows is a walk over one or two dims; the shape
  * and strides go to the kernel in a u32 table [shape(R), strides(R) per operand].
  *
@@ -60,7 +61,8 @@ ${vars.map((_, q) => `    r[${q}] += c * tab[${q + 1}u * p.rank + k];`).join("\n
 }`;
 }
 
-const copySource = (): string => /* wgsl */ `
+// One walk both ways: a gather reads x at the walked offset (out dense), a scatter writes out there (x dense).
+const walkSource = (scatter: boolean) => (): string => /* wgsl */ `
 ${header(["out"], ["x"], ["n: u32", "rank: u32"], true)}
 ${walkFn(1)}
 @compute @workgroup_size(${WG})
@@ -68,14 +70,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = groupIndex(wid, nwg) * ${WG}u + t;
   if (i >= p.n) { return; }
   let w = walk(i);
-  b_out[p.o_out + i] = b_x[p.o_x + w[0]];
+  ${scatter ? "b_out[p.o_out + w[0]] = b_x[p.o_x + i];" : "b_out[p.o_out + i] = b_x[p.o_x + w[0]];"}
 }`;
+const copySource = walkSource(false), scatterSource = walkSource(true);
+
+function walkCopy(ctx: KernelContext, name: "stridedCopy" | "stridedScatter", out: GpuArray, x: GpuArray,
+  shape: readonly number[], strides: readonly number[]): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n === 0) return;
+  const w = coalesce(shape, [strides]);
+  const pipeline = ctx.pipeline(name, name === "stridedCopy" ? copySource : scatterSource);
+  ctx.dispatch(name, pipeline, [out], [x], [n, w.shape.length], ceilDiv(n, WG), walkTable(w.shape, w.strides));
+}
 
 /** out [outShape] = x at `strides` (see the file comment). */
 export function stridedCopy(ctx: KernelContext, out: GpuArray, x: GpuArray, outShape: readonly number[], strides: readonly number[]): void {
-  const n = outShape.reduce((a, b) => a * b, 1);
-  if (n === 0) return;
-  const w = coalesce(outShape, [strides]);
-  const pipeline = ctx.pipeline("stridedCopy", copySource);
-  ctx.dispatch("stridedCopy", pipeline, [out], [x], [n, w.shape.length], ceilDiv(n, WG), walkTable(w.shape, w.strides));
+  walkCopy(ctx, "stridedCopy", out, x, outShape, strides);
+}
+
+/** out at `strides` (element strides per dim of `shape`, each element once) = x [shape] (contiguous). */
+export function stridedScatter(ctx: KernelContext, out: GpuArray, x: GpuArray, shape: readonly number[], strides: readonly number[]): void {
+  walkCopy(ctx, "stridedScatter", out, x, shape, strides);
 }

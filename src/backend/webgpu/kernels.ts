@@ -17,7 +17,8 @@
  * ```
  */
 import type { BinaryOp, UnaryOp } from "../backend.js";
-import { attentionBackward, attentionForward, type GpuAttentionArgs } from "./attention.js";
+import type { GpuAttentionArgs } from "./attention.js";
+import { stridedAttentionBackward, stridedAttentionForward } from "./attention-strided.js";
 import type { GpuArray, KernelContext } from "./context.js";
 import { stridedCopy } from "./copy.js";
 import { requestGpuDevice, type GpuDevice } from "./device.js";
@@ -277,16 +278,16 @@ export class WebGPUKernels implements KernelContext {
     layerNormBackward(this, dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
   }
 
-  /** Fused attention forward, as Backend.attentionForward (no dropout yet). */
+  /** Fused attention forward, as Backend.attentionForward (operands at their strides; no dropout yet). */
   attentionForward(out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray, args: GpuAttentionArgs): void {
     this.live("attentionForward");
-    attentionForward(this, out, lse, q, k, v, args);
+    stridedAttentionForward(this, out, lse, q, k, v, args);
   }
 
-  /** Fused attention backward, as Backend.attentionBackward (dq, dk, dv written, not accumulated). */
+  /** Fused attention backward, as Backend.attentionBackward (dq, dk, dv written, not accumulated; operands at their strides). */
   attentionBackward(dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray,
     out: GpuArray, lse: GpuArray, args: GpuAttentionArgs): void {
     this.live("attentionBackward");
-    attentionBackward(this, dq, dk, dv, dout, q, k, v, out, lse, args);
+    stridedAttentionBackward(this, dq, dk, dv, dout, q, k, v, out, lse, args);
   }
 }
