@@ -53,6 +53,17 @@ class Update {
   }
 }
 
+/** dst = (maximize ? -g : g) + decay * p: the gradient an update steps along, both optimizers' first step. */
+function decayedGrad(u: Update, dst: KernelArray, G: KernelArray, P: KernelArray, maximize: boolean, decay: number): void {
+  if (maximize) u.be.unary("neg", dst, G, u.n, 1);
+  else u.opScalar("mul", dst, G, 1);
+  if (decay !== 0) {
+    const t = u.tmp();
+    u.opScalar("mul", t, P, decay);
+    u.op("add", dst, dst, t);
+  }
+}
+
 export interface SgdStepOptions {
   lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean;
 }
@@ -62,13 +73,7 @@ export function sgdStepDevice(p: Tensor, g: Tensor, o: SgdStepOptions, buf: Tens
   const be = backendOf(p), u = new Update(be, p.size);
   const P = arrayOf(p, be), G = arrayOf(g, be);
   const d = u.tmp();
-  if (o.maximize) be.unary("neg", d, G, p.size, 1);
-  else u.opScalar("mul", d, G, 1);
-  if (o.weightDecay !== 0) {
-    const t = u.tmp();
-    u.opScalar("mul", t, P, o.weightDecay);
-    u.op("add", d, d, t);
-  }
+  decayedGrad(u, d, G, P, o.maximize, o.weightDecay);
   if (buf) {
     const B = arrayOf(buf, be);
     if (first) u.opScalar("mul", B, d, 1);
@@ -107,13 +112,7 @@ export function adamStepDevice(p: Tensor, g: Tensor, m: Tensor, v: Tensor, vmax:
   let gg = G;
   if (o.maximize || o.l2 !== 0) {
     gg = u.tmp();
-    if (o.maximize) be.unary("neg", gg, G, p.size, 1);
-    else u.opScalar("mul", gg, G, 1);
-    if (o.l2 !== 0) {
-      const t = u.tmp();
-      u.opScalar("mul", t, P, o.l2);
-      u.op("add", gg, gg, t);
-    }
+    decayedGrad(u, gg, G, P, o.maximize, o.l2);
   }
   const t = u.tmp();
   u.opScalar("mul", M, M, o.b1);
