@@ -19,7 +19,7 @@ const [dir] = program.args;
 const opts = program.opts<{ family?: string; backend?: string; verbose?: boolean }>();
 loadBackends({ quiet: true });
 if (opts.backend) setBackend(opts.backend as BackendName);
-const reports = runFixtureDir(dir!, opts.family?.split(","));
+const reports = await runFixtureDir(dir!, opts.family?.split(","));
 let passed = 0, failed = 0;
 for (const r of reports) {
   if (r.skipped) {

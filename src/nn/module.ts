@@ -12,10 +12,10 @@
  * ```
  */
 import type { AnyBackend } from "../backend/backend.js";
-import { toDevice } from "../backend/tensor-arrays.js";
+import { arrayOf, backendOf, toDevice } from "../backend/tensor-arrays.js";
 import { StateDictError, ValueError } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { Tensor } from "../tensor/tensor.js";
 
 export type StateDict = Record<string, Tensor>;
 
@@ -145,6 +145,10 @@ export class Module {
     for (const [name, t] of given) {
       const mine = own[name];
       if (!mine) continue;
+      if (mine.device !== null) {
+        copyToDevice(mine, t);
+        continue;
+      }
       const d = mine.data;
       for (let i = 0; i < d.length; i++) d[i] = Number(t.data[i]);
     }
@@ -173,4 +177,15 @@ export class ModuleList<M extends Module = Module> extends Module {
   [Symbol.iterator](): Iterator<M> {
     return this.items[Symbol.iterator]();
   }
+}
+
+/**
+ * dst (a device tensor) = src, copied on dst's device: src is uploaded when it is on the host
+ * (converted to float32), or copied there when it is on the same device.
+ */
+function copyToDevice(dst: Tensor, src: Tensor): void {
+  const be = backendOf(dst);
+  const from = src.device !== null ? src : new Tensor(Float32Array.from(src.data as ArrayLike<number>), src.shape, "float32");
+  if (dst.size > 0) be.stridedCopy(arrayOf(dst, be), arrayOf(from, be), [dst.size], [1]);
+  dst.deviceWritten();
 }

@@ -6,6 +6,8 @@
  * Layouts: "half" (GPT-NeoX, Hugging Face Llama `rotate_half`) pairs (x[i], x[i + R/2]);
  * "interleaved" (GPT-J, RoFormer) pairs (x[2i], x[2i + 1]). Features R..D-1 pass through.
  * applyRotary is one differentiable op; its backward is the transposed rotation (angle -p·θ_i).
+ * On a device backend it is composed of device ops (a pair-swapping matmul, products with the
+ * cos / sin tables), whose autograd gives the same backward.
  *
  * ```ts
  * const q = randn([2, 4, 5, 16]);                                   // [B, H, L, D]
@@ -15,6 +17,8 @@
  * ```
  */
 import { attach } from "../autograd/graph.js";
+import { add, mul } from "../ops/elementwise.js";
+import { matmul } from "../ops/matmul.js";
 import { empty, fdata, floatOf } from "../ops/util.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
@@ -70,7 +74,32 @@ function rotate(x: Tensor, cos: Float64Array, sin: Float64Array, sign: 1 | -1, R
   return out;
 }
 
+/**
+ * The rotation from device ops (x on a device): x * C + (x @ P) * S, where P [D, D] swaps each
+ * pair's features, and C, S [L, D] hold cos and ∓sin per pair (1 and 0 past R).
+ */
+function rotateOnDevice(x: Tensor, cos: Float64Array, sin: Float64Array, R: number, layout: RotaryLayout): Tensor {
+  const D = x.shape[x.rank - 1]!, L = x.shape[x.rank - 2]!, half = R / 2;
+  const P = new Float32Array(D * D), C = new Float32Array(L * D).fill(1), S = new Float32Array(L * D);
+  for (let j = R; j < D; j++) P[j * D + j] = 1;
+  for (let i = 0; i < half; i++) {
+    const i0 = layout === "half" ? i : 2 * i, i1 = layout === "half" ? i + half : 2 * i + 1;
+    P[i1 * D + i0] = 1; // (x @ P)[i0] = x[i1]
+    P[i0 * D + i1] = 1;
+    for (let l = 0; l < L; l++) {
+      const c = cos[l * half + i]!, s = sin[l * half + i]!;
+      C[l * D + i0] = c;
+      C[l * D + i1] = c;
+      S[l * D + i0] = -s; // out[i0] = x[i0] c - x[i1] s
+      S[l * D + i1] = s; //  out[i1] = x[i1] c + x[i0] s
+    }
+  }
+  const t = (a: Float32Array, shape: number[]): Tensor => new Tensor(a, shape, "float32");
+  return add(mul(x, t(C, [L, D])), mul(matmul(x, t(P, [D, D])), t(S, [L, D])));
+}
+
 function rotaryOp(x: Tensor, cos: Float64Array, sin: Float64Array, sign: 1 | -1, R: number, layout: RotaryLayout): Tensor {
+  if (x.onDevice) return rotateOnDevice(x, cos, sign === 1 ? sin : sin.map((v) => -v), R, layout);
   return attach(rotate(x, cos, sin, sign, R, layout), "applyRotary", [x], (g) => [rotaryOp(g, cos, sin, sign === 1 ? -1 : 1, R, layout)]);
 }
 

@@ -196,13 +196,13 @@ describe("param groups and state dict", () => {
 });
 
 for (const set of ["pytorch", "generated"]) {
-  test(`optim fixtures (${set}) pass`, () => {
+  test(`optim fixtures (${set}) pass`, async () => {
     const url = new URL(`../fixtures/${set}/optim.json`, import.meta.url);
     if (!existsSync(url)) return;
     const fx = JSON.parse(readFileSync(url, "utf8")) as FxFile;
     assert.ok(fx.cases.length > 0);
     for (const c of fx.cases) {
-      const r = runCase(c, optim);
+      const r = await runCase(c, optim);
       assert.ok(r.ok, `${c.name}: ${r.problems.join("; ")}`);
     }
   });

@@ -17,9 +17,9 @@ function tmpWith(files: Record<string, FxFile>): string {
 }
 
 describe("parity tool", () => {
-  test("every implemented family passes the independent fixture set (other shapes, heads, masks, options)", () => {
+  test("every implemented family passes the independent fixture set (other shapes, heads, masks, options)", async () => {
     const dir = new URL("../fixtures/generated/", import.meta.url).pathname;
-    const reports = runFixtureDir(dir);
+    const reports = await runFixtureDir(dir);
     assert.ok(reports.length >= 4);
     for (const r of reports) {
       if (r.skipped) continue;
@@ -30,14 +30,14 @@ describe("parity tool", () => {
       assert.ok(reports.some((r) => r.family === fam && !r.skipped && r.cases.length > 0), fam);
     }
   });
-  test("a corrupted output or gradient is reported as a failed case", () => {
+  test("a corrupted output or gradient is reported as a failed case", async () => {
     const fx = JSON.parse(readFileSync(join(fixtures, "sdpa.json"), "utf8")) as FxFile;
     const c0 = fx.cases[0]!, c1 = fx.cases[1]!;
     c0.outputs.output!.data[3] = Number(c0.outputs.output!.data[3]) + 0.01;
     c1.grads.k!.data[0] = Number(c1.grads.k!.data[0]) * 1.01 + 1e-3;
     const dir = tmpWith({ "sdpa.json": { ...fx, cases: [c0, c1, fx.cases[2]!] } });
     try {
-      const [r] = runFixtureDir(dir);
+      const [r] = await runFixtureDir(dir);
       assert.deepEqual(r!.cases.map((c) => c.ok), [false, false, true]);
       assert.match(r!.cases[0]!.problems.join(), /output output: 1\/\d+ entries off/);
       assert.match(r!.cases[1]!.problems.join(), /grad k: 1\/\d+ entries off/);
@@ -45,13 +45,13 @@ describe("parity tool", () => {
       rmSync(dir, { recursive: true });
     }
   });
-  test("an expected NaN row requires the documented zeros", () => {
+  test("an expected NaN row requires the documented zeros", async () => {
     const fx = JSON.parse(readFileSync(join(fixtures, "sdpa.json"), "utf8")) as FxFile;
     const nanCase = fx.cases.find((c) => c.outputs.output!.data.includes("NaN"));
     assert.ok(nanCase, "the shared set has a fully masked case");
     const dir = tmpWith({ "sdpa.json": { ...fx, cases: [nanCase] } });
     try {
-      assert.equal(runFixtureDir(dir)[0]!.cases[0]!.ok, true);
+      assert.equal((await runFixtureDir(dir))[0]!.cases[0]!.ok, true);
     } finally {
       rmSync(dir, { recursive: true });
     }

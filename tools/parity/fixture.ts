@@ -2,8 +2,16 @@
  * The PyTorch fixture format (see test/fixtures/pytorch/README.md) and the generic case runner:
  * build inputs and parameters, run a family's forward, back-propagate the stored cotangents, and
  * compare outputs and gradients elementwise with the case's tolerance.
+ *
+ * A case runs on the host, or on a device backend (`runCase(c, runner, be)`, with `be` active):
+ * float inputs and parameters are moved there before the forward (bool and integer inputs stay
+ * on the host, as masks and indices do), modules loaded through `ctx.load` are moved there, and
+ * outputs and gradients are read back before they are compared.
  */
 import { backward } from "../../src/autograd/backward.js";
+import type { AnyBackend } from "../../src/backend/backend.js";
+import { toDevice } from "../../src/backend/tensor-arrays.js";
+import type { Module } from "../../src/nn/module.js";
 import { mul } from "../../src/ops/elementwise.js";
 import { sum } from "../../src/ops/reduce.js";
 import { add } from "../../src/ops/elementwise.js";
@@ -60,6 +68,8 @@ export interface CaseContext {
   inputs: Record<string, Tensor>;
   /** Parameters as leaf tensors that require grad. */
   params: Record<string, Tensor>;
+  /** Puts `m` where the case runs (on its device, for a device run), then loads `state` into it by state-dict name. */
+  load(m: Module, state: Record<string, Tensor>, opts?: { strict?: boolean }): void;
 }
 
 export type FamilyRunner = (ctx: CaseContext) => Forward;
@@ -93,20 +103,32 @@ export function compare(label: string, actual: Tensor, expected: FxTensor, rtol:
   return bad ? `${label}: ${bad}/${e.length} entries off, first ${first}` : null;
 }
 
-export function runCase(c: FxCase, runner: FamilyRunner): CaseOutcome {
+/** Reads a device tensor back (so that `data` works); a host tensor as it is. */
+async function settled(t: Tensor | null | undefined): Promise<void> {
+  if (t?.onDevice) await t.read();
+}
+
+/** Runs one case: on the host, or on the device backend `device` (which must be the active backend). */
+export async function runCase(c: FxCase, runner: FamilyRunner, device: AnyBackend | null = null): Promise<CaseOutcome> {
   const problems: string[] = [];
+  const place = (t: Tensor): Tensor => (device && t.dtype === "float32" ? toDevice(t, device) : t);
   const inputs: Record<string, Tensor> = {};
   for (const [n, t] of Object.entries(c.inputs ?? {})) {
-    const x = fxTensor(t);
+    const x = place(fxTensor(t));
     if (x.dtype === "float32") x.requiresGrad_(true);
     inputs[n] = x;
   }
   const params: Record<string, Tensor> = {};
-  for (const [n, t] of Object.entries(c.params ?? {})) params[n] = fxTensor(t).requiresGrad_(true);
+  for (const [n, t] of Object.entries(c.params ?? {})) params[n] = place(fxTensor(t)).requiresGrad_(true);
+  const load = (m: Module, state: Record<string, Tensor>, opts?: { strict?: boolean }): void => {
+    if (device) m.toDevice(device);
+    m.loadStateDict(state, opts);
+  };
   const { rtol, atol } = c.tolerance ?? { rtol: 1e-4, atol: 1e-5 };
   let fwd: Forward;
   try {
-    fwd = runner({ c, inputs, params });
+    fwd = runner({ c, inputs, params, load });
+    for (const o of Object.values(fwd.outputs)) await settled(o);
   } catch (e) {
     return { name: c.name, ok: false, problems: [`threw ${(e as Error).stack ?? String(e)}`] };
   }
@@ -127,6 +149,7 @@ export function runCase(c: FxCase, runner: FamilyRunner): CaseOutcome {
     }
     try {
       if (loss && loss.requiresGrad) backward(loss);
+      for (const n of Object.keys(c.grads ?? {})) await settled((fwd.gradTarget?.(n) ?? inputs[n] ?? params[n])?.grad);
     } catch (e) {
       return { name: c.name, ok: false, problems: [...problems, `backward threw ${(e as Error).stack ?? String(e)}`] };
     }

@@ -2,7 +2,7 @@
 import { GATConv } from "../../../src/nn/gat.js";
 import { cfg, type FamilyRunner } from "../fixture.js";
 
-export const gat: FamilyRunner = ({ c, inputs, params }) => {
+export const gat: FamilyRunner = ({ c, inputs, params, load }) => {
   const m = new GATConv(cfg(c, "in_channels", "number"), cfg(c, "out_channels", "number"), {
     heads: cfg(c, "heads", "number", 1),
     concat: cfg(c, "concat", "boolean", true),
@@ -11,7 +11,7 @@ export const gat: FamilyRunner = ({ c, inputs, params }) => {
     addSelfLoops: cfg(c, "add_self_loops", "boolean", true),
     bias: cfg(c, "bias", "boolean", true),
   });
-  m.loadStateDict(params);
+  load(m, params);
   const own = Object.fromEntries(m.namedParameters());
   const { x, edge_index } = inputs;
   if (!x || !edge_index) throw new Error("inputs x and edge_index expected");

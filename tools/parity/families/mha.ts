@@ -2,7 +2,7 @@
 import { MultiheadAttention } from "../../../src/nn/multihead-attention.js";
 import { cfg, type FamilyRunner } from "../fixture.js";
 
-export const mha: FamilyRunner = ({ c, inputs, params }) => {
+export const mha: FamilyRunner = ({ c, inputs, params, load }) => {
   const E = cfg(c, "embed_dim", "number");
   const m = new MultiheadAttention(E, cfg(c, "num_heads", "number"), {
     dropout: cfg(c, "dropout", "number", 0),
@@ -13,7 +13,7 @@ export const mha: FamilyRunner = ({ c, inputs, params }) => {
     vdim: cfg(c, "vdim", "number", E),
     batchFirst: cfg(c, "batch_first", "boolean", false),
   });
-  m.loadStateDict(params);
+  load(m, params);
   const own = Object.fromEntries(m.namedParameters());
   const { query, key, value } = inputs;
   if (!query || !key || !value) throw new Error("inputs query, key, value expected");

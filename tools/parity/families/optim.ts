@@ -5,7 +5,8 @@
 import { Adam, AdamW } from "../../../src/optim/adam.js";
 import type { Optimizer } from "../../../src/optim/optimizer.js";
 import { SGD } from "../../../src/optim/sgd.js";
-import { Tensor } from "../../../src/tensor/tensor.js";
+import { copyTensor } from "../../../src/backend/tensor-arrays.js";
+import type { Tensor } from "../../../src/tensor/tensor.js";
 import { cfg, type FamilyRunner, type FxCase } from "../fixture.js";
 
 function betas(c: FxCase): [number, number] {
@@ -47,17 +48,17 @@ export const optim: FamilyRunner = ({ c, inputs, params }) => {
   const names = Object.keys(params);
   // the optimizer updates these copies in place; the originals stay as the case's start values
   const live: Record<string, Tensor> = {};
-  for (const n of names) live[n] = params[n]!.detach().clone().requiresGrad_(true);
+  for (const n of names) live[n] = copyTensor(params[n]!).requiresGrad_(true);
   const opt = make(c, names.map((n) => live[n]!));
   const steps = cfg(c, "steps", "number");
   const outputs: Record<string, Tensor> = {};
   for (let s = 1; s <= steps; s++) {
     for (const n of names) {
       const g = inputs[`grad_step${s}.${n}`];
-      live[n]!.grad = g ? new Tensor(Float32Array.from(g.data), g.shape, "float32") : null;
+      live[n]!.grad = g ? copyTensor(g) : null;
     }
     opt.step();
-    for (const n of names) outputs[`after_step${s}.${n}`] = live[n]!.clone();
+    for (const n of names) outputs[`after_step${s}.${n}`] = copyTensor(live[n]!);
   }
   return { outputs };
 };

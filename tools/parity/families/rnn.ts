@@ -2,7 +2,7 @@
 import { GRU, LSTM } from "../../../src/nn/rnn.js";
 import { cfg, type FamilyRunner } from "../fixture.js";
 
-export const rnn: FamilyRunner = ({ c, inputs, params }) => {
+export const rnn: FamilyRunner = ({ c, inputs, params, load }) => {
   const kind = cfg(c, "module", "string");
   const opts = {
     numLayers: cfg(c, "num_layers", "number", 1),
@@ -16,7 +16,7 @@ export const rnn: FamilyRunner = ({ c, inputs, params }) => {
   if (!input) throw new Error("input expected");
   if (kind === "LSTM") {
     const m = new LSTM(I, H, opts);
-    m.loadStateDict(params);
+    load(m, params);
     const own = Object.fromEntries(m.namedParameters());
     if ((h0 === undefined) !== (c0 === undefined)) throw new Error("h0 and c0 come together");
     const r = m.forward(input, h0 && c0 ? [h0, c0] : null);
@@ -24,7 +24,7 @@ export const rnn: FamilyRunner = ({ c, inputs, params }) => {
   }
   if (kind === "GRU") {
     const m = new GRU(I, H, opts);
-    m.loadStateDict(params);
+    load(m, params);
     const own = Object.fromEntries(m.namedParameters());
     const r = m.forward(input, h0 ?? null);
     return { outputs: { output: r.output, h_n: r.hN }, gradTarget: (n) => own[n] ?? inputs[n] };

@@ -30,20 +30,20 @@ function need(t: Tensor | undefined, name: string): Tensor {
   return t;
 }
 
-export const transformer: FamilyRunner = ({ c, inputs, params }) => {
+export const transformer: FamilyRunner = ({ c, inputs, params, load }) => {
   const kind = cfg(c, "module", "string");
   const E = cfg(c, "d_model", "number"), H = cfg(c, "nhead", "number");
   const o = layerOptions(c);
   switch (kind) {
     case "TransformerEncoderLayer": {
       const m = new TransformerEncoderLayer(E, H, o);
-      m.loadStateDict(params);
+      load(m, params);
       const y = m.forward(need(inputs.src, "src"), { srcMask: inputs.src_mask ?? null, srcKeyPaddingMask: inputs.src_key_padding_mask ?? null });
       return loaded(m, params, inputs, y);
     }
     case "TransformerDecoderLayer": {
       const m = new TransformerDecoderLayer(E, H, o);
-      m.loadStateDict(params);
+      load(m, params);
       const y = m.forward(need(inputs.tgt, "tgt"), need(inputs.memory, "memory"), {
         tgtMask: inputs.tgt_mask ?? null,
         memoryMask: inputs.memory_mask ?? null,
@@ -56,7 +56,7 @@ export const transformer: FamilyRunner = ({ c, inputs, params }) => {
       const finalNorm = cfg(c, "final_norm", "boolean", false);
       const norm = finalNorm ? new LayerNorm(E, { eps: o.layerNormEps ?? 1e-5, bias: o.bias ?? true }) : null;
       const m = new TransformerEncoder(new TransformerEncoderLayer(E, H, o), cfg(c, "num_layers", "number"), { norm });
-      m.loadStateDict(params);
+      load(m, params);
       const y = m.forward(need(inputs.src, "src"), { srcMask: inputs.mask ?? null, srcKeyPaddingMask: inputs.src_key_padding_mask ?? null });
       return loaded(m, params, inputs, y);
     }

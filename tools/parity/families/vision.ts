@@ -7,7 +7,7 @@ import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d } from "..
 import type { Module } from "../../../src/nn/module.js";
 import { PatchEmbedding } from "../../../src/nn/vit.js";
 import type { Tensor } from "../../../src/tensor/tensor.js";
-import { cfg, type FamilyRunner, type FxCase, type Forward } from "../fixture.js";
+import { cfg, type CaseContext, type FamilyRunner, type FxCase, type Forward } from "../fixture.js";
 
 function pairOf(c: FxCase, key: string, fallback?: [number, number]): [number, number] {
   const v = c.config[key] ?? fallback;
@@ -16,13 +16,13 @@ function pairOf(c: FxCase, key: string, fallback?: [number, number]): [number, n
 }
 
 /** Loads the case's tensors into `m` by state-dict name, then runs it; gradients are read from the module's own parameters. */
-function withParams(m: Module, state: Record<string, Tensor>, inputs: Record<string, Tensor>, run: () => Forward["outputs"], strict = true): Forward {
-  m.loadStateDict(state, { strict });
+function withParams(load: CaseContext["load"], m: Module, state: Record<string, Tensor>, inputs: Record<string, Tensor>, run: () => Forward["outputs"], strict = true): Forward {
+  load(m, state, { strict });
   const own = Object.fromEntries(m.namedParameters());
   return { outputs: run(), gradTarget: (n) => own[n] ?? inputs[n] };
 }
 
-export const vision: FamilyRunner = ({ c, inputs, params }) => {
+export const vision: FamilyRunner = ({ c, inputs, params, load }) => {
   const op = cfg(c, "op", "string");
   const x = inputs.x;
   if (!x) throw new Error("input x expected");
@@ -34,12 +34,12 @@ export const vision: FamilyRunner = ({ c, inputs, params }) => {
         stride: pairOf(c, "stride"), padding, dilation: pairOf(c, "dilation"),
         groups: cfg(c, "groups", "number"), bias: cfg(c, "bias", "boolean"),
       });
-      return withParams(m, params, inputs, () => ({ y: m.forward(x) }));
+      return withParams(load, m, params, inputs, () => ({ y: m.forward(x) }));
     }
     case "patch_embed": {
       // the fixture's weight and bias are the projection's (timm: patch_embed.proj.*)
       const m = new PatchEmbedding(cfg(c, "in_channels", "number"), cfg(c, "embed_dim", "number"), cfg(c, "patch", "number"));
-      m.loadStateDict({ "proj.weight": params.weight!, "proj.bias": params.bias! });
+      load(m, { "proj.weight": params.weight!, "proj.bias": params.bias! });
       return { outputs: { y: m.forward(x) }, gradTarget: (n) => (n === "x" ? x : n === "weight" ? m.proj.weight : n === "bias" ? m.proj.bias : undefined) };
     }
     case "max_pool2d":
@@ -71,7 +71,7 @@ export const vision: FamilyRunner = ({ c, inputs, params }) => {
       if (!rm || !rv) throw new Error("inputs running_mean_in and running_var_in expected");
       if (op === "batch_norm2d_eval") m.eval();
       // num_batches_tracked is not in the fixture: the rest of the state dict loads by name
-      return withParams(m, { ...params, running_mean: rm, running_var: rv }, inputs, () => {
+      return withParams(load, m, { ...params, running_mean: rm, running_var: rv }, inputs, () => {
         const y = m.forward(x);
         return op === "batch_norm2d" ? { y, running_mean: m.runningMean, running_var: m.runningVar } : { y };
       }, false);
