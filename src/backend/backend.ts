@@ -218,5 +218,30 @@ export interface Backend<A = FloatArray> {
     fk: A, v: A, out: A, den: A, args: LinearAttentionArgs): void;
 }
 
+/** An SGD update's settings (optim/sgd.ts's group options). */
+export interface SgdStepArgs {
+  lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean;
+}
+
+/**
+ * An Adam / AdamW update's settings: w = p decay; g' = ±g + l2 w; m = b1 m + (1 - b1) g';
+ * v = b2 v + (1 - b2) g'²; p = w - stepSize m / (sqrt(v) / bc2Sqrt + eps).
+ */
+export interface AdamStepArgs {
+  b1: number; b2: number; eps: number; decay: number; l2: number; stepSize: number; bc2Sqrt: number; maximize: boolean;
+}
+
+/**
+ * Optimizer updates a device backend may fuse into one kernel per parameter (optim/device-step.ts
+ * uses them where the backend has them, else composes the update from binary kernels). Same
+ * numbers as the composed update.
+ */
+export interface FusedOptimizerSteps<A = KernelArray> {
+  /** p -= lr d (d: the decayed, momentum-averaged gradient g); buf (the momentum buffer) is written when given, `first` on its first use. */
+  sgdStep(p: A, g: A, buf: A | null, n: number, args: SgdStepArgs, first: boolean): void;
+  /** One Adam / AdamW update of p with the moments m, v (and vmax for amsgrad), all n elements. */
+  adamStep(p: A, g: A, m: A, v: A, vmax: A | null, n: number, args: AdamStepArgs): void;
+}
+
 /** A backend of either kind, as the registry holds it (ops pass it arrays from `arrayOf`). */
 export type AnyBackend = Backend<KernelArray>;

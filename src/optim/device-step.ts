@@ -2,13 +2,15 @@
  * The optimizers' updates on a device, in float32 with the backend's elementwise kernels (the host
  * updates run in float64): the same formulas as sgd.ts and adam.ts, each line one or two binary
  * kernels over the parameter's n elements, scalars as one-element arrays broadcast (stride 0).
- * The state (momentum, moments) is device tensors the optimizer keeps beside its host state.
+ * The state (momentum, moments) is device tensors the optimizer keeps beside its host state. A
+ * backend with fused updates (FusedOptimizerSteps: webgpu) runs each update as one kernel instead,
+ * with the same numbers.
  *
  * ```ts
  * sgdStepDevice(p, g, { lr: 0.1, weightDecay: 0, momentum: 0, dampening: 0, nesterov: false, maximize: false }, null, true);
  * ```
  */
-import type { AnyBackend, BinaryOp, KernelArray } from "../backend/backend.js";
+import type { AdamStepArgs, AnyBackend, BinaryOp, FusedOptimizerSteps, KernelArray, SgdStepArgs } from "../backend/backend.js";
 import { arrayOf, backendOf } from "../backend/tensor-arrays.js";
 import type { DeviceStore } from "../tensor/device.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -64,13 +66,34 @@ function decayedGrad(u: Update, dst: KernelArray, G: KernelArray, P: KernelArray
   }
 }
 
-export interface SgdStepOptions {
-  lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean;
+export type SgdStepOptions = SgdStepArgs;
+
+/** The backend's fused updates, when it has them (and they are not switched off for a comparison). */
+function fusedOf(be: AnyBackend): FusedOptimizerSteps | null {
+  const f = be as Partial<FusedOptimizerSteps>;
+  return fusedSteps && typeof f.sgdStep === "function" && typeof f.adamStep === "function" ? (f as FusedOptimizerSteps) : null;
+}
+
+let fusedSteps = true;
+
+/** Whether device updates use the backend's fused kernels where it has them (default true); returns the previous setting. For comparisons. */
+export function useFusedOptimizerSteps(on: boolean): boolean {
+  const was = fusedSteps;
+  fusedSteps = on;
+  return was;
 }
 
 /** p -= lr * d, d the (decayed, momentum-averaged) gradient g; buf: the momentum buffer, `first` on its first use. */
 export function sgdStepDevice(p: Tensor, g: Tensor, o: SgdStepOptions, buf: Tensor | null, first: boolean): void {
-  const be = backendOf(p), u = new Update(be, p.size);
+  const be = backendOf(p);
+  const fused = fusedOf(be);
+  if (fused) {
+    fused.sgdStep(arrayOf(p, be), arrayOf(g, be), buf ? arrayOf(buf, be) : null, p.size, o, first);
+    buf?.deviceWritten();
+    p.deviceWritten();
+    return;
+  }
+  const u = new Update(be, p.size);
   const P = arrayOf(p, be), G = arrayOf(g, be);
   const d = u.tmp();
   decayedGrad(u, d, G, P, o.maximize, o.weightDecay);
@@ -96,9 +119,7 @@ export function sgdStepDevice(p: Tensor, g: Tensor, o: SgdStepOptions, buf: Tens
   u.done();
 }
 
-export interface AdamStepOptions {
-  b1: number; b2: number; eps: number; decay: number; l2: number; stepSize: number; bc2Sqrt: number; maximize: boolean;
-}
+export type AdamStepOptions = AdamStepArgs;
 
 /**
  * One Adam / AdamW update of p from g with the moments m, v (and vmax for amsgrad):
@@ -106,7 +127,15 @@ export interface AdamStepOptions {
  * p = w - stepSize m / (sqrt(v) / bc2Sqrt + eps).
  */
 export function adamStepDevice(p: Tensor, g: Tensor, m: Tensor, v: Tensor, vmax: Tensor | null, o: AdamStepOptions): void {
-  const be = backendOf(p), u = new Update(be, p.size);
+  const be = backendOf(p);
+  const fused = fusedOf(be);
+  if (fused) {
+    fused.adamStep(arrayOf(p, be), arrayOf(g, be), arrayOf(m, be), arrayOf(v, be), vmax ? arrayOf(vmax, be) : null, p.size, o);
+    for (const x of [p, m, v]) x.deviceWritten();
+    vmax?.deviceWritten();
+    return;
+  }
+  const u = new Update(be, p.size);
   const P = arrayOf(p, be), G = arrayOf(g, be), M = arrayOf(m, be), V = arrayOf(v, be);
   if (o.decay !== 1) u.opScalar("mul", P, P, o.decay);
   let gg = G;

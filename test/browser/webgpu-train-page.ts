@@ -23,7 +23,10 @@ import { linear } from "../../src/ops/matmul.js";
 import { layerNorm } from "../../src/ops/norm.js";
 import { mean } from "../../src/ops/reduce.js";
 import { permute, reshape } from "../../src/ops/shape.js";
-import { AdamW } from "../../src/optim/adam.js";
+import { Adam, AdamW } from "../../src/optim/adam.js";
+import { useFusedOptimizerSteps } from "../../src/optim/device-step.js";
+import type { Optimizer } from "../../src/optim/optimizer.js";
+import { SGD } from "../../src/optim/sgd.js";
 import { DeviceSyncError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { ones, randint, randn, zeros, type Tensor } from "../../src/tensor/tensor.js";
@@ -42,9 +45,21 @@ export interface SyncResult {
   secondReleaseIgnored: boolean;
 }
 
+/** One optimizer setting run on webgpu with its fused kernels and with the composed update. */
+export interface OptimResult {
+  name: string;
+  /** Largest |fused - composed| over the parameters after 3 steps, in units of the composed value's float32 spacing. */
+  maxUlps: number;
+  /** Largest |fused - js| (the host update, float64 inside) over the parameters, relative to 1 + |js|. */
+  maxRelToHost: number;
+  /** Kernel dispatches of one step of one parameter: fused, composed. */
+  dispatches: [number, number];
+}
+
 export interface TrainApi {
   train(steps: number): Promise<TrainResult>;
   sync(): Promise<SyncResult>;
+  optimizers(): Promise<OptimResult[]>;
 }
 
 type Params = Record<string, Tensor>;
@@ -84,7 +99,7 @@ function forward(p: Params, mha: MultiheadAttention, tokens: Tensor, pos: Tensor
   return crossEntropy(linear(mean(r2, 1), p.wc!, p.bc), y); // logits [B, C]
 }
 
-interface Kernels { recorder: { submissions: number }; pool: { bytesAllocated: number } }
+interface Kernels { recorder: { submissions: number; dispatches: number }; pool: { bytesAllocated: number } }
 const kernelsOf = (be: AnyBackend): Kernels => (be as unknown as { kernels: Kernels }).kernels;
 
 async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[] = []): Promise<number[]> {
@@ -112,6 +127,40 @@ async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[]
   return losses;
 }
 
+const OPTIMIZERS: { name: string; make: (p: Tensor[]) => Optimizer }[] = [
+  { name: "SGD", make: (p) => new SGD(p, { lr: 0.1 }) },
+  { name: "SGD momentum, dampening, weight decay", make: (p) => new SGD(p, { lr: 0.05, momentum: 0.9, dampening: 0.3, weightDecay: 0.01 }) },
+  { name: "SGD Nesterov, maximize", make: (p) => new SGD(p, { lr: 0.05, momentum: 0.8, nesterov: true, maximize: true }) },
+  { name: "Adam", make: (p) => new Adam(p, { lr: 1e-2 }) },
+  { name: "Adam L2, amsgrad, maximize", make: (p) => new Adam(p, { lr: 1e-2, weightDecay: 0.1, amsgrad: true, maximize: true }) },
+  { name: "AdamW", make: (p) => new AdamW(p, { lr: 1e-2, weightDecay: 0.05, betas: [0.8, 0.99] }) },
+];
+
+/** p after 3 steps of `make` from fixed values and gradients, on `be` (null: the host); and the dispatches of the last step. */
+async function optimize(be: AnyBackend | null, make: (p: Tensor[]) => Optimizer): Promise<{ values: Float32Array; dispatches: number }> {
+  const n = 1000;
+  const p = randn([n], { generator: new Generator(11) }).requiresGrad_();
+  if (be) toDevice(p, be);
+  const opt = make([p]);
+  const grads = new Generator(12);
+  let dispatches = 0;
+  for (let s = 0; s < 3; s++) {
+    const g = randn([n], { generator: grads });
+    p.grad = be ? toDevice(g, be) : g;
+    const before = be ? kernelsOf(be).recorder.dispatches : 0;
+    opt.step();
+    if (be) dispatches = kernelsOf(be).recorder.dispatches - before;
+  }
+  return { values: Float32Array.from(await p.read()), dispatches };
+}
+
+/** The spacing of float32 numbers at |x|. */
+function ulpOf(x: number): number {
+  const a = Math.abs(x);
+  if (a < 2 ** -126) return 2 ** -149;
+  return 2 ** (Math.floor(Math.log2(a)) - 23);
+}
+
 let gpu: AnyBackend;
 
 const api: TrainApi = {
@@ -125,6 +174,27 @@ const api: TrainApi = {
     const after = kernelsOf(gpu).recorder.submissions;
     setBackend("js");
     return { js, webgpu, backend: gpu.name, submissions: after - before, sizes: SIZES, poolBytes };
+  },
+  async optimizers() {
+    const out: OptimResult[] = [];
+    for (const { name, make } of OPTIMIZERS) {
+      setBackend("js");
+      const host = await optimize(null, make);
+      setBackend("webgpu");
+      const fused = await optimize(gpu, make);
+      const was = useFusedOptimizerSteps(false);
+      const composed = await optimize(gpu, make);
+      useFusedOptimizerSteps(was);
+      setBackend("js");
+      let maxUlps = 0, maxRelToHost = 0;
+      for (let i = 0; i < host.values.length; i++) {
+        const f = fused.values[i]!, c = composed.values[i]!, h = host.values[i]!;
+        maxUlps = Math.max(maxUlps, Number.isNaN(f) || Number.isNaN(c) ? Infinity : Math.abs(f - c) / ulpOf(c));
+        maxRelToHost = Math.max(maxRelToHost, Number.isNaN(f) ? Infinity : Math.abs(f - h) / (1 + Math.abs(h)));
+      }
+      out.push({ name, maxUlps, maxRelToHost, dispatches: [fused.dispatches, composed.dispatches] });
+    }
+    return out;
   },
   async sync() {
     setBackend("webgpu");

@@ -3,7 +3,8 @@
  * webgpu-train-page.ts): a small transformer block trained for a few AdamW steps on js and, from
  * the same seeded initialization, on webgpu; the loss curves must agree within float32's error
  * bound for these sizes. Also: `t.data` on a device tensor throws DeviceSyncError naming the call
- * and `await t.read()`, and the read copy is cached. Skipped without a Chromium binary, and run in
+ * and `await t.read()`, and the read copy is cached; the fused optimizer kernels give the composed
+ * update's numbers. Skipped without a Chromium binary, and run in
  * one backend's pass only (as webgpu.test.ts).
  */
 import assert from "node:assert/strict";
@@ -62,6 +63,21 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
     }
     assert.ok(r.js[STEPS - 1]! < r.js[0]!, `the loss decreases on js: ${r.js.join(", ")}`);
     t.diagnostic(`${r.submissions} submissions for ${STEPS} steps; device pool bytes after each step: ${r.poolBytes.join(", ")}`);
+    assert.deepEqual(opened.errors, []);
+  });
+
+  test("the fused optimizer kernels give the composed update's numbers in one dispatch per parameter", async (t) => {
+    const rs = await opened.page.evaluate(() => (globalThis as Api).qkvTrain!.optimizers());
+    assert.equal(rs.length, 6);
+    for (const r of rs) {
+      t.diagnostic(`${r.name}: fused vs composed ${r.maxUlps} ulp, vs host ${r.maxRelToHost.toExponential(2)}, dispatches ${r.dispatches.join(" vs ")}`);
+      // the same float32 operations in the same order; a compiler may still contract a * b + c into one fma
+      assert.ok(r.maxUlps <= 2, `${r.name}: fused and composed differ by ${r.maxUlps} ulp`);
+      // the host update computes in float64 and rounds once: 3 steps of a few float32 roundings each
+      assert.ok(r.maxRelToHost <= 3e-6, `${r.name}: ${r.maxRelToHost} from the host update`);
+      assert.equal(r.dispatches[0], 1, `${r.name}: one dispatch per step`);
+      assert.ok(r.dispatches[1] > 1, `${r.name}: the composed update takes ${r.dispatches[1]} dispatches`);
+    }
     assert.deepEqual(opened.errors, []);
   });
 });

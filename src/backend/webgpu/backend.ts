@@ -12,7 +12,8 @@
  * ```
  */
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+  AdamStepArgs, AttentionArgs, Backend, BinaryOp, Conv2dArgs, FusedOptimizerSteps, LinearAttentionArgs, SgdStepArgs,
+  SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
 import type { GpuArray } from "./context.js";
@@ -22,7 +23,7 @@ import { WebGPUKernels } from "./kernels.js";
 /** What the registry keeps to give a collected array's buffer back: a copy of the array and whether it is still out. */
 interface Held { arr: GpuArray; live: boolean }
 
-export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray> {
+export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, FusedOptimizerSteps<GpuArray> {
   readonly name = "webgpu" as const;
   readonly kind = "device" as const;
   private readonly held = new WeakMap<GpuArray, Held>();
@@ -129,6 +130,14 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray> {
   attentionBackward(dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray,
     out: GpuArray, lse: GpuArray, args: AttentionArgs<GpuArray>): void {
     this.kernels.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
+  }
+
+  sgdStep(p: GpuArray, g: GpuArray, buf: GpuArray | null, n: number, args: SgdStepArgs, first: boolean): void {
+    this.kernels.sgdStep(p, g, buf, n, args, first);
+  }
+
+  adamStep(p: GpuArray, g: GpuArray, m: GpuArray, v: GpuArray, vmax: GpuArray | null, n: number, args: AdamStepArgs): void {
+    this.kernels.adamStep(p, g, m, v, vmax, n, args);
   }
 
   dropout(): void {

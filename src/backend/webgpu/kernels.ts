@@ -16,7 +16,7 @@
  * const host = await gpu.read(out); // Float32Array [M * N]
  * ```
  */
-import type { BinaryOp, UnaryOp } from "../backend.js";
+import type { AdamStepArgs, BinaryOp, SgdStepArgs, UnaryOp } from "../backend.js";
 import type { GpuAttentionArgs } from "./attention.js";
 import { stridedAttentionBackward, stridedAttentionForward } from "./attention-strided.js";
 import type { GpuArray, KernelContext } from "./context.js";
@@ -26,6 +26,7 @@ import { binary, unary } from "./elementwise.js";
 import { DeviceLostError, GpuValidationError, WebGPUUnsupportedError } from "./errors.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { matmul } from "./matmul.js";
+import { adamStep, sgdStep } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
 import { PipelineCache } from "./shader.js";
@@ -289,5 +290,17 @@ export class WebGPUKernels implements KernelContext {
     out: GpuArray, lse: GpuArray, args: GpuAttentionArgs): void {
     this.live("attentionBackward");
     stridedAttentionBackward(this, dq, dk, dv, dout, q, k, v, out, lse, args);
+  }
+
+  /** The fused SGD update, as FusedOptimizerSteps.sgdStep. */
+  sgdStep(p: GpuArray, g: GpuArray, buf: GpuArray | null, n: number, args: SgdStepArgs, first: boolean): void {
+    this.live("sgdStep");
+    sgdStep(this, p, g, buf, n, args, first);
+  }
+
+  /** The fused Adam / AdamW update, as FusedOptimizerSteps.adamStep. */
+  adamStep(p: GpuArray, g: GpuArray, m: GpuArray, v: GpuArray, vmax: GpuArray | null, n: number, args: AdamStepArgs): void {
+    this.live("adamStep");
+    adamStep(this, p, g, m, v, vmax, n, args);
   }
 }
