@@ -14,6 +14,7 @@
  *   npm run bench -- short-attention [...]  runs bench/short-attention.ts (fused against composed at short lengths)
  *   npm run bench -- train-step [...]  runs bench/train-step.ts (a ViT training step with the buffer pool off, recycling, freeing the graph)
  *   npm run bench -- webgpu [...]      runs bench/webgpu.ts (the WebGPU kernels on a GPU: GEMM, attention, PyTorch CUDA)
+ *   npm run bench -- ops [...]         runs bench/ops.ts (where a step's time goes, per backend kernel)
  *
  *   npm run bench -- [--json FILE] [--md FILE] [--filter SUBSTRING] [--quick] [--no-peers]
  *                    [--python PATH] [--backends native,js] [--sizes 128,512] [--mem-n 16384]
@@ -127,6 +128,7 @@ function fileHelp(): string {
     "npm run bench -- train-step [options]  a ViT training step with the buffer pool off, recycling, freeing the graph (bench/train-step.ts: --steps --rounds)",
     "npm run bench -- onnx-mha [options]    exported attention in ONNX Runtime: plain ops, fused, opset23 (bench/onnx-mha.ts: --model mha|vit --n --threads --reps)",
     "npm run bench -- webgpu [options]      the WebGPU kernels on a GPU: GEMM, attention, PyTorch CUDA with --torch (bench/webgpu.ts: webgpu --help)",
+    "npm run bench -- ops [options]         where a step's time goes, per backend kernel (bench/ops.ts: --model vit|mha --n --steps --top --backend)",
     "  --json FILE        write every figure as JSON",
     "  --md FILE          write the report (markdown) to FILE as well as stdout",
     "  --filter TEXT      only rows whose id contains TEXT (ids: 'core fwd N=512', 'mha fwd+bwd N=1024', 'memory core fwd+bwd N=16384')",
@@ -480,7 +482,7 @@ function compressNotes(notes: string[]): string[] {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === "efficient" || argv[0] === "conv" || argv[0] === "onnx-mha" || argv[0] === "short-attention" || argv[0] === "train-step"
-    || argv[0] === "webgpu") {
+    || argv[0] === "webgpu" || argv[0] === "ops") {
     const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bench", `${argv[0]}.ts`), ...argv.slice(1)], { stdio: "inherit" });
     process.exitCode = r.status ?? 1;
     return;
