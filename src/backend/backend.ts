@@ -216,6 +216,35 @@ export interface Backend<A = FloatArray> {
   /** Linear attention backward. Writes (not accumulates) dfq, dfk, dv. */
   linearAttentionBackward(dfq: A, dfk: A, dv: A, dout: A, fq: A,
     fk: A, v: A, out: A, den: A, args: LinearAttentionArgs): void;
+
+  // --- selection, reductions along a dim and gathers (where, max / min, logsumexp, indexSelect) ---
+  // Integers (a condition, an index) travel as float32 values: exact below 2^24.
+
+  /**
+   * out [outShape] = cond != 0 ? a : b, each operand read at its element strides per out dim (0
+   * broadcasts); cond holds 0 / 1.
+   */
+  where(out: A, cond: A, a: A, b: A, outShape: readonly number[], condStrides: readonly number[],
+    aStrides: readonly number[], bStrides: readonly number[]): void;
+  /**
+   * The max (or min) of x [outer, n, inner] over n (n >= 1): values [outer, inner] and indices
+   * [outer, inner], the first index holding it, as floats. A NaN wins (the first one), as in PyTorch.
+   */
+  extreme(values: A, indices: A, x: A, outer: number, n: number, inner: number, op: ExtremeOp): void;
+  /** dx [outer, n, inner] = g [outer, inner] at indices [outer, inner] along n, 0 elsewhere (written in full). */
+  extremeBackward(dx: A, g: A, indices: A, outer: number, n: number, inner: number): void;
+  /**
+   * out [outer, inner] = log sum_k exp(x[o, k, j]) over n, each term shifted by the max m over n (by 0
+   * when m is not finite, so a row of only -Infinity gives -Infinity). The backward is g exp(x - out).
+   */
+  logsumexp(out: A, x: A, outer: number, n: number, inner: number): void;
+  /** out [outer, m, inner] = x [outer, n, inner] at index [m] along n (integers in [0, n)). */
+  indexSelect(out: A, x: A, index: A, outer: number, n: number, inner: number, m: number): void;
+  /**
+   * dx [outer, n, inner] (written in full): row r of each outer block is the sum, in order of k, of
+   * the rows k of g [outer, m, inner] with index[k] == r; an index outside [0, n) adds nowhere.
+   */
+  indexSelectBackward(dx: A, g: A, index: A, outer: number, n: number, inner: number, m: number): void;
 }
 
 /** An SGD update's settings (optim/sgd.ts's group options). */
@@ -242,6 +271,9 @@ export interface FusedOptimizerSteps<A = KernelArray> {
   /** One Adam / AdamW update of p with the moments m, v (and vmax for amsgrad), all n elements. */
   adamStep(p: A, g: A, m: A, v: A, vmax: A | null, n: number, args: AdamStepArgs): void;
 }
+
+/** The reduction of Backend.extreme. */
+export type ExtremeOp = "max" | "min";
 
 /** A backend of either kind, as the registry holds it (ops pass it arrays from `arrayOf`). */
 export type AnyBackend = Backend<KernelArray>;

@@ -16,7 +16,7 @@ import { isFloat, promote } from "../tensor/dtype.js";
 import { DTypeError, DeviceOpError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides, broadcastsTo } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { arrayOf, backendFor, empty, emptyOn, expectHost, fdata, filledArray, floatOf, kernelsFor, scalar, sumToShape } from "./util.js";
+import { arrayOf, backendFor, backendOf, empty, emptyOn, expectHost, fdata, filledArray, floatOf, kernelsFor, scalar, sumToShape } from "./util.js";
 
 export type TensorLike = Tensor | number;
 
@@ -347,13 +347,13 @@ function broadcastFloat(t: Tensor, shape: readonly number[]): Float64Array {
 /** cond ? a : b, elementwise with broadcasting; cond is bool. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   expectTensor(cond, "cond", "where");
-  if (cond.dtype !== "bool") throw new DTypeError("where", "cond", "bool", cond.dtype);
+  if (cond.dtype !== "bool" && cond.device === null) throw new DTypeError("where", "cond", "bool", cond.dtype);
   const [x, y] = binaryArgs(a, b, "where");
-  expectHost(x, "a", "where");
-  expectHost(y, "b", "where");
   const shape = broadcastShapes(broadcastShapes(cond.shape, x.shape, "where", "cond", "a"), y.shape, "where", "a", "b");
   const dtype = promote(x.dtype, y.dtype);
   if (!isFloat(dtype) || x.dtype !== y.dtype) throw new DTypeError("where", "b", `the float dtype of a (${x.dtype})`, y.dtype);
+  const dev = x.device !== null ? x : y.device !== null ? y : cond.device !== null ? cond : null;
+  if (dev !== null) return whereOnDevice(backendOf(dev), cond, x, y, shape);
   const c = broadcastFloat(cond, shape), xa = broadcastFloat(x, shape), ya = broadcastFloat(y, shape);
   const out = empty(shape, dtype);
   const od = fdata(out);
@@ -375,10 +375,13 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   expectTensor(x, "x", "maskedFill");
   expectTensor(mask, "mask", "maskedFill");
   floatOf(x, "x", "maskedFill");
-  expectHost(x, "x", "maskedFill");
-  if (mask.dtype !== "bool") throw new DTypeError("maskedFill", "mask", "bool", mask.dtype);
+  if (mask.dtype !== "bool" && mask.device === null) throw new DTypeError("maskedFill", "mask", "bool", mask.dtype);
   if (!broadcastsTo(mask.shape, x.shape)) {
     throw new ShapeError("maskedFill", "mask", `a shape broadcastable to ${fmtShape(x.shape)}`, fmtShape(mask.shape));
+  }
+  if (x.device !== null || mask.device !== null) {
+    const be = backendOf(x.device !== null ? x : mask);
+    return whereOnDevice(be, mask, scalar(value, x.dtype), x, x.shape, "maskedFill");
   }
   const m = broadcastFloat(mask, x.shape);
   const out = x.clone();
@@ -389,5 +392,30 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
     const d = fdata(dx);
     for (let i = 0; i < d.length; i++) if (m[i]) d[i] = 0;
     return [dx];
+  });
+}
+
+/**
+ * where (and maskedFill, as where(mask, value, x)) on a device: a bool cond is uploaded as float
+ * 0 / 1 (a float32 cond already on the device is taken as it is: 0 false, else true), then one
+ * select kernel; the gradients are the same selects of g against 0, summed back to a and b's
+ * shapes. out [shape]
+ */
+function whereOnDevice(be: AnyBackend, cond: Tensor, x: Tensor, y: Tensor, shape: readonly number[], name = "where"): Tensor {
+  if (x.dtype !== "float32") throw new DTypeError(name, name === "where" ? "a" : "x", `float32 on the ${be.name} device`, x.dtype);
+  const c = cond.device !== null ? arrayOf(cond, be) : be.upload(Float32Array.from(cond.data as ArrayLike<number>, Number));
+  const cs = broadcastStrides(cond.shape, shape);
+  const select = (a: Tensor, b: Tensor): Tensor => {
+    const out = emptyOn(be, shape, "float32");
+    be.where(arrayOf(out, be), c, arrayOf(a, be), arrayOf(b, be), shape, cs, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+    return out;
+  };
+  const out = select(x, y);
+  return attach(out, name, [x, y], (g) => {
+    const zero = scalar(0, "float32");
+    return [
+      x.requiresGrad ? sumToShape(select(g, zero), x.shape) : null,
+      y.requiresGrad ? sumToShape(select(zero, g), y.shape) : null,
+    ];
   });
 }

@@ -15,7 +15,7 @@ import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { mean, sum } from "./reduce.js";
 import { mul, sub } from "./elementwise.js";
 import { logSoftmax } from "./softmax.js";
-import { arrayOf, backendFor, backendOf, checkDropoutP, empty, emptyOn, expectHost, fdata, floatOf, fullOn, sameFloat } from "./util.js";
+import { arrayOf, backendFor, backendOf, checkDropoutP, empty, emptyOn, fdata, floatOf, sameFloat } from "./util.js";
 
 export interface DropoutOptions {
   training?: boolean;
@@ -28,8 +28,8 @@ export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor
   floatOf(x, "x", "dropout");
   checkDropoutP(p, "dropout");
   if (!(opts.training ?? true) || p === 0) return x;
-  expectHost(x, "x", "dropout");
   const { k0, k1, start } = (opts.generator ?? defaultGenerator).take(x.size);
+  if (x.device !== null) return dropoutOnDevice(x, p, k0, k1, start);
   const be = backendFor(x.dtype);
   const out = empty(x.shape, x.dtype);
   be.dropout(fdata(out), fdata(x), x.size, p, k0, k1, start);
@@ -37,6 +37,18 @@ export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor
     // the same counters give the same mask: dropout of the gradient is the backward
     const dx = empty(x.shape, g.dtype);
     backendFor(g.dtype).dropout(fdata(dx), fdata(g), g.size, p, k0, k1, start);
+    return [dx];
+  });
+}
+
+/** dropout of a device tensor: the backend's kernel with the same counters forward and backward (the js kernel's mask). */
+function dropoutOnDevice(x: Tensor, p: number, k0: number, k1: number, start: number): Tensor {
+  const be = backendOf(x);
+  const out = emptyOn(be, x.shape, x.dtype);
+  be.dropout(arrayOf(out, be), arrayOf(x, be), x.size, p, k0, k1, start);
+  return attach(out, "dropout", [x], (g) => {
+    const dx = emptyOn(be, x.shape, g.dtype);
+    be.dropout(arrayOf(dx, be), arrayOf(g, be), g.size, p, k0, k1, start);
     return [dx];
   });
 }
@@ -73,28 +85,22 @@ export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: 
 }
 
 /**
- * embedding of a weight on a device: the rows picked by a one-hot matrix built on the host,
- * out [N, E] = onehot [N, V] @ weight [V, E] (exact: one 1 per row); backward
- * dweight [V, E] = onehot^T @ g, with the padding row's ones taken out.
+ * embedding of a weight on a device: the rows gathered by one kernel, out [N, E] = weight [V, E]
+ * at ids (uploaded as float32 values); backward dweight [V, E], each row the sum of the gradient
+ * rows of its ids in order (no atomics), the padding index's entries marked -1 so they add nowhere.
  */
 function embeddingOnDevice(shape: readonly number[], id: Int32Array, weight: Tensor, pad: number | undefined): Tensor {
   const be = backendOf(weight);
   const [V, E] = [weight.shape[0]!, weight.shape[1]!], N = id.length;
-  const oh = new Float32Array(N * V);
-  for (let n = 0; n < N; n++) oh[n * V + id[n]!] = 1;
-  const ohArr = be.upload(oh);
+  const ids = Float32Array.from(id);
+  const index = be.upload(ids);
   const out = emptyOn(be, [...shape, E], "float32");
-  if (N > 0) be.matmul(arrayOf(out, be), ohArr, arrayOf(weight, be), 1, N, E, V, false, false, 0, 0, false); // [N, V] @ [V, E]
+  be.indexSelect(arrayOf(out, be), arrayOf(weight, be), index, 1, V, E, N);
   return attach(out, "embedding", [weight], (g) => {
-    let ohg = ohArr;
-    if (pad !== undefined && id.includes(pad)) {
-      const np = oh.slice();
-      for (let n = 0; n < N; n++) if (id[n] === pad) np[n * V + pad] = 0; // the padding row gets no gradient
-      ohg = be.upload(np);
-    }
-    if (N === 0) return [fullOn(be, weight.shape, "float32", 0)];
+    let gIndex = index;
+    if (pad !== undefined && id.includes(pad)) gIndex = be.upload(ids.map((i) => (i === pad ? -1 : i))); // the padding row gets no gradient
     const dw = emptyOn(be, weight.shape, "float32");
-    be.matmul(arrayOf(dw, be), ohg, arrayOf(g, be), 1, V, E, N, true, false, 0, 0, false); // [V, N] @ [N, E]
+    be.indexSelectBackward(arrayOf(dw, be), arrayOf(g, be), gIndex, 1, V, E, N);
     return [dw];
   });
 }

@@ -1,5 +1,7 @@
 /**
- * Reductions over dims with keepdim: sum, mean, var, max, min, argmax, logsumexp.
+ * Reductions over dims with keepdim: sum, mean, var, max, min, argmax, argmin, logsumexp. On a device,
+ * max / min / argmax / argmin / logsumexp run as one kernel each; indices there are an int32 tensor
+ * whose device array holds float32 values (exact below 2^24), and `await i.read()` gives an Int32Array.
  *
  * ```ts
  * const m = mean(x, -1, { keepdim: true }); // [B, L, 1]
@@ -13,7 +15,7 @@ import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { ValueError } from "../tensor/errors.js";
 import { expand, permute, reshape } from "./shape.js";
 import { add, div, log, exp, mul, sub } from "./elementwise.js";
-import { arrayOf, backendOf, empty, emptyOn, expectHost, fdata, filledArray, floatOf, fullOn } from "./util.js";
+import { arrayOf, backendOf, empty, emptyOn, fdata, filledArray, floatOf, fullOn } from "./util.js";
 
 export interface ReduceOptions {
   keepdim?: boolean;
@@ -130,13 +132,17 @@ export function variance(x: Tensor, dims?: Dims, opts: ReduceOptions & { correct
 
 function extreme(x: Tensor, dim: number, keepdim: boolean, op: "max" | "min"): { values: Tensor; indices: Tensor } {
   expectTensor(x, "x", op);
-  expectHost(x, "x", op);
   const dtype = floatOf(x, "x", op);
   const d = normAxis(dim, x.rank, op);
   const n = x.shape[d]!;
   if (n === 0) throw new ValueError(op, "x", "a non-empty dim", "size 0");
   const outer = numel(x.shape.slice(0, d)), inner = numel(x.shape.slice(d + 1));
   const kept = keptShape(x, [d]);
+  if (x.device !== null) {
+    const { values, indices } = extremeOnDevice(x, outer, n, inner, kept, op);
+    const shape = finalShape(x, [d], keepdim);
+    return { values: reshape(values, shape), indices: reshape(indices, shape) };
+  }
   const values = empty(kept, dtype), indices = empty(kept, "int32");
   const vd = fdata(values), id = indices.data as Int32Array, xd = fdata(x);
   for (let o = 0; o < outer; o++) {
@@ -177,8 +183,54 @@ export function argmax(x: Tensor, dim: number, opts: ReduceOptions = {}): Tensor
   return extreme(x, dim, opts.keepdim ?? false, "max").indices;
 }
 
+/** Index of the min over one dim (int32). */
+export function argmin(x: Tensor, dim: number, opts: ReduceOptions = {}): Tensor {
+  return extreme(x, dim, opts.keepdim ?? false, "min").indices;
+}
+
+/**
+ * max / min over n of a device tensor x [outer, n, inner] with one kernel: values (recorded:
+ * the gradient goes to the index) and indices [kept], an int32 tensor whose device array holds the
+ * indices as float32 values (exact below 2^24; `await indices.read()` gives an Int32Array).
+ */
+function extremeOnDevice(x: Tensor, outer: number, n: number, inner: number, kept: number[], op: "max" | "min"): { values: Tensor; indices: Tensor } {
+  const be = backendOf(x);
+  const values = emptyOn(be, kept, "float32"), idx = emptyOn(be, kept, "float32");
+  const ia = arrayOf(idx, be);
+  be.extreme(arrayOf(values, be), ia, arrayOf(x, be), outer, n, inner, op);
+  const indices = new Tensor(null, kept, "int32", idx.device, idx.store);
+  const res = attach(values, op, [x], (g) => {
+    const dx = emptyOn(be, x.shape, "float32");
+    be.extremeBackward(arrayOf(dx, be), arrayOf(g, be), ia, outer, n, inner);
+    return [dx];
+  });
+  return { values: res, indices };
+}
+
+/**
+ * logsumexp of a device tensor over dim d with one kernel; the gradient is g exp(x - out), made
+ * with the elementwise kernels. out [kept]
+ */
+function logsumexpOnDevice(x: Tensor, d: number): Tensor {
+  const be = backendOf(x);
+  const n = x.shape[d]!;
+  if (n === 0) throw new ValueError("logsumexp", "x", "a non-empty dim", "size 0");
+  const outer = numel(x.shape.slice(0, d)), inner = numel(x.shape.slice(d + 1));
+  const out = emptyOn(be, keptShape(x, [d]), "float32");
+  be.logsumexp(arrayOf(out, be), arrayOf(x, be), outer, n, inner);
+  const lse = out.detach();
+  return attach(out, "logsumexp", [x], (g) => [mul(exp(sub(x.detach(), lse)), g)]);
+}
+
 /** log(sum(exp(x))) over one dim, stable. */
 export function logsumexp(x: Tensor, dim: number, opts: ReduceOptions = {}): Tensor {
+  expectTensor(x, "x", "logsumexp");
+  if (x.device !== null) {
+    floatOf(x, "x", "logsumexp");
+    const d = normAxis(dim, x.rank, "logsumexp");
+    const r = logsumexpOnDevice(x, d);
+    return opts.keepdim ? r : reshape(r, finalShape(x, [d], false));
+  }
   const m = max(x, dim, { keepdim: true }).values.detach();
   // a row of only -Infinity shifts by 0, so it stays -Infinity instead of NaN
   const safe = m.clone();

@@ -14,7 +14,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { stridedCopy } from "../backend/js/copy.js";
-import { arrayOf, backendOf, empty, emptyOn, emptyUninit, expectHost, kernelsFor, sumToShape } from "./util.js";
+import { arrayOf, backendOf, empty, emptyOn, emptyUninit, kernelsFor, sumToShape } from "./util.js";
 
 /** Same data, new shape; one entry may be -1. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -204,7 +204,6 @@ function copyRun(dst: Tensor["data"], src: Tensor["data"], pd: number, ps: numbe
 
 /** Picks entries of `dim` by an int32 index tensor (1-D): out.shape[dim] = indices.length. */
 export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly number[]): Tensor {
-  expectHost(x, "x", "indexSelect");
   expectTensor(x, "x", "indexSelect");
   const d = normAxis(dim, x.rank, "indexSelect");
   const idx = Array.isArray(indices) ? Int32Array.from(indices as number[]) : (indices as Tensor);
@@ -217,8 +216,9 @@ export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly n
   for (const i of id) if (i < 0 || i >= n) throw new ValueError("indexSelect", "indices", `values in [0, ${n})`, String(i));
   const shape = x.shape.slice();
   shape[d] = id.length;
-  const out = empty(shape, x.dtype);
   const outer = numel(x.shape.slice(0, d)), inner = numel(x.shape.slice(d + 1));
+  if (x.device !== null) return indexSelectOnDevice(x, id, shape, outer, n, inner);
+  const out = empty(shape, x.dtype);
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < id.length; k++) {
       const ps = (o * n + id[k]!) * inner, pd = (o * id.length + k) * inner;
@@ -233,6 +233,24 @@ export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly n
         for (let j = 0; j < inner; j++) dx.data[ps + j]! += g.data[pd + j]!;
       }
     }
+    return [dx];
+  });
+}
+
+/**
+ * indexSelect of a device tensor x [outer, n, inner]: the indices uploaded as float32 values, one
+ * gather kernel; backward one kernel summing, for each row, the gradient rows that picked it.
+ * out [outer, m, inner]
+ */
+function indexSelectOnDevice(x: Tensor, id: Int32Array, shape: number[], outer: number, n: number, inner: number): Tensor {
+  const be = backendOf(x);
+  const m = id.length;
+  const index = be.upload(Float32Array.from(id));
+  const out = emptyOn(be, shape, x.dtype);
+  be.indexSelect(arrayOf(out, be), arrayOf(x, be), index, outer, n, inner, m);
+  return attach(out, "indexSelect", [x], (g) => {
+    const dx = emptyOn(be, x.shape, g.dtype);
+    be.indexSelectBackward(arrayOf(dx, be), arrayOf(g, be), index, outer, n, inner, m);
     return [dx];
   });
 }

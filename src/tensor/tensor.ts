@@ -107,7 +107,9 @@ export class Tensor<D extends DType = DType> {
   async read(): Promise<ArrayFor[D]> {
     const dev = this.device;
     if (dev === null) return this.data;
-    const copy = (await this.store!.read(dev)) as ArrayFor[D];
+    const raw = await this.store!.read(dev);
+    // an int32 tensor on a device (indices) holds its integers as float32 values
+    const copy = (this.dtype === "float32" ? raw : allocate(this.dtype, raw.length).map((_, i) => raw[i]!)) as ArrayFor[D];
     // a later write to the device data clears the copy; keep it only when none came meanwhile
     if (this.device === dev) this.host = copy;
     return copy;

@@ -17,10 +17,10 @@ import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { Embedding, LayerNorm, Linear } from "../../src/nn/layers.js";
 import { Module } from "../../src/nn/module.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
-import { abs, add, cos, elu, erfOp, gelu, gt, log, maskedFill, mul, reciprocal, rsqrt, sign, sin, sqrt, square } from "../../src/ops/elementwise.js";
-import { crossEntropy, dropout } from "../../src/ops/functional.js";
-import { max, mean, sum, variance } from "../../src/ops/reduce.js";
-import { concat, indexSelect, permute, reshape, slice, stack } from "../../src/ops/shape.js";
+import { abs, add, cos, elu, erfOp, gelu, gt, log, mul, reciprocal, rsqrt, sign, sin, sqrt, square } from "../../src/ops/elementwise.js";
+import { crossEntropy } from "../../src/ops/functional.js";
+import { mean, sum, variance } from "../../src/ops/reduce.js";
+import { concat, permute, reshape, slice, stack } from "../../src/ops/shape.js";
 import { AdamW } from "../../src/optim/adam.js";
 import type { Optimizer } from "../../src/optim/optimizer.js";
 import { SGD } from "../../src/optim/sgd.js";
@@ -244,10 +244,8 @@ describe("device path on a host-memory device backend", () => {
   test("ops whose loops run on the host refuse a device tensor with DeviceOpError naming the op", () => {
     const t = toDevice(randn([4, 3]), dev);
     const named = (op: string) => (e: unknown): boolean => e instanceof DeviceOpError && e.op === op && /webgpu device/.test(e.message);
-    assert.throws(() => indexSelect(t, 0, [1, 2]), named("indexSelect"));
-    assert.throws(() => max(t, 1), named("max"));
-    assert.throws(() => maskedFill(t, gt(randn([4, 3]), 0), 0), named("maskedFill"));
-    assert.throws(() => dropout(t, 0.5), named("dropout"));
+    assert.throws(() => gt(t, 0), named("gt"));
+    assert.throws(() => gt(randn([4, 3]), t), named("gt"));
     // a host backend's kernels get a device tensor's data: DeviceSyncError until it is read
     assert.throws(() => arrayOf(t, host), DeviceSyncError);
   });

@@ -12,6 +12,11 @@ import { binary, unary } from "../../src/backend/js/elementwise.js";
 import { layerNorm, layerNormBackward } from "../../src/backend/js/layernorm.js";
 import { matmul } from "../../src/backend/js/matmul.js";
 import { softmax, softmaxBackward } from "../../src/backend/js/softmax.js";
+import { dropout as jsDropout } from "../../src/backend/js/dropout.js";
+import { indexSelect as jsIndexSelect, indexSelectBackward as jsIndexSelectBackward } from "../../src/backend/js/gather.js";
+import { extreme as jsExtreme, extremeBackward as jsExtremeBackward, logsumexp as jsLogsumexp } from "../../src/backend/js/reduce-dim.js";
+import { where as jsWhere } from "../../src/backend/js/select.js";
+import { broadcastStrides, numel, stridesOf } from "../../src/tensor/shape.js";
 import {
   compileShader, requestGpuDevice, WebGPUKernels, type GpuArray, type GpuAttentionArgs,
 } from "../../src/backend/webgpu/index.js";
@@ -579,6 +584,163 @@ async function packedAttentionCases(res: Results, backward: boolean): Promise<vo
 }
 
 // ---------------------------------------------------------------------------------------------
+// where, reductions along a dim (max / min with indices, their backward, logsumexp), gathers
+// (indexSelect and its backward) and dropout: each against its js kernel, exact except logsumexp
+// (js sums in float64)
+
+async function selectCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  // [out shape, cond shape, a shape, b shape, transpose cond's last two dims]
+  const cases: [number[], number[], number[], number[], boolean][] = [
+    [[1], [1], [1], [1], false],
+    [[3, 2, 4], [3, 1, 4], [2, 1], [4], false],
+    [[7, 37], [37], [7, 1], [7, 37], false],
+    [[2, 3, 1, 5, 4], [2, 3, 1, 4, 5], [3, 1, 1, 1], [1], true],
+    [[1037], [1037], [1], [1037], false],
+  ];
+  let seed = 200;
+  for (const [shape, cs, as, bs, tr] of cases) {
+    const r = rng(seed++);
+    const n = numel(shape);
+    const c = Float32Array.from({ length: numel(cs) }, () => (r() < 0.5 ? 0 : 1));
+    const a = randn(r, numel(as)), b = randn(r, numel(bs));
+    let cStrides = broadcastStrides(cs, shape);
+    if (tr) { // cond stored transposed: read it at swapped strides
+      const st = stridesOf(cs);
+      cStrides = [...cStrides.slice(0, -2), st[st.length - 1]!, st[st.length - 2]!];
+    }
+    const aStrides = broadcastStrides(as, shape), bStrides = broadcastStrides(bs, shape);
+    const want = new Float32Array(n);
+    jsWhere(want, c, a, b, shape, cStrides, aStrides, bStrides);
+    const pc = place(c, 3), pa = place(a, 5), pb = place(b, 8), po = output(n, 1);
+    k.where(po.arr, pc.arr, pa.arr, pb.arr, shape, cStrides, aStrides, bStrides);
+    const got = await fetchPlaced(po);
+    res.compare(`where [${shape.join(", ")}] from cond [${cs.join(", ")}]${tr ? " (transposed)" : ""}, a [${as.join(", ")}], b [${bs.join(", ")}]`,
+      got.data, want, () => 1e-37, got.guards);
+  }
+  // in place: out is a's array
+  const r = rng(250);
+  const c = Float32Array.from({ length: 300 }, () => (r() < 0.3 ? 1 : 0)), a = randn(r, 300), b = randn(r, 1);
+  const want = new Float32Array(300);
+  jsWhere(want, c, a, b, [300], [1], [1], [0]);
+  const pc = place(c, 2), pa = place(a, 9), pb = place(b, 4);
+  k.where(pa.arr, pc.arr, pa.arr, pb.arr, [300], [1], [1], [0]);
+  const got = await fetchPlaced(pa);
+  res.compare("where in place (out = a)", got.data, want, () => 1e-37, got.guards);
+  // past 65535 workgroups: 256 threads a workgroup
+  const n = k.gpu.limits.maxComputeWorkgroupsPerDimension * 256 + 1000;
+  const x = hashed(n), cond = x.map((v) => (v > 0 ? 1 : 0)), zero = Float32Array.of(0);
+  const pl = place(cond, 1), px = place(x, 3), pz = place(zero, 0), pout = output(n, 5);
+  k.where(pout.arr, pl.arr, px.arr, pz.arr, [n], [1], [1], [0]);
+  const gl = await fetchPlaced(pout);
+  res.compare(`where over ${n} elements`, gl.data, x.map((v) => (v > 0 ? v : 0)), () => 1e-37, gl.guards);
+  for (const p of [pl, px, pz, pout]) k.release(p.whole);
+  return res.list;
+}
+
+/** outer, n, inner of the reduction cases. */
+const REDUCE_SIZES: [number, number, number][] = [[1, 1, 1], [3, 5, 4], [2, 1037, 1], [7, 3, 33], [1, 17, 300], [5, 2, 1]];
+
+async function reduceDimCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  let seed = 300;
+  for (const [outer, n, inner] of REDUCE_SIZES) {
+    const r = rng(seed++);
+    // values on a grid of halves (ties), with a NaN and -Infinity here and there
+    const x = randn(r, outer * n * inner).map((v) => Math.round(v * 2) / 2);
+    for (let i = 0; i < x.length; i++) {
+      const u = r();
+      if (u < 0.02) x[i] = NaN;
+      else if (u < 0.06) x[i] = -Infinity;
+    }
+    if (inner === 1 && outer === 5) x.fill(-Infinity, 0, n); // a row of only -Infinity
+    const name = `[${outer}, ${n}, ${inner}]`;
+    const px = place(x, 7);
+    for (const op of ["max", "min"] as const) {
+      const wv = new Float32Array(outer * inner), wi = new Float32Array(outer * inner);
+      jsExtreme(wv, wi, x, outer, n, inner, op);
+      const pv = output(outer * inner, 2), pi = output(outer * inner, 5);
+      k.extreme(pv.arr, pi.arr, px.arr, outer, n, inner, op);
+      const gv = await fetchPlaced(pv), gi = await fetchPlaced(pi);
+      res.compare(`${op} values ${name}`, gv.data, wv, () => 1e-37, gv.guards);
+      res.compare(`${op} indices ${name}`, gi.data, wi, () => 1e-37, gi.guards);
+      const g = randn(r, outer * inner);
+      const wdx = new Float32Array(outer * n * inner);
+      jsExtremeBackward(wdx, g, wi, outer, n, inner);
+      const pg = place(g, 4), pdx = output(outer * n * inner, 6);
+      k.extremeBackward(pdx.arr, pg.arr, pi.arr, outer, n, inner);
+      const gdx = await fetchPlaced(pdx);
+      res.compare(`${op} backward ${name}`, gdx.data, wdx, () => 1e-37, gdx.guards);
+    }
+    // logsumexp of finite values with -Infinity entries (NaN left out): f32 sums of n terms against float64
+    const y = randn(r, outer * n * inner, 3).map((v, i) => (x[i] === -Infinity ? -Infinity : v));
+    const want = new Float32Array(outer * inner);
+    jsLogsumexp(want, y, outer, n, inner);
+    const py = place(y, 3), pl = output(outer * inner, 1);
+    k.logsumexp(pl.arr, py.arr, outer, n, inner);
+    const gl = await fetchPlaced(pl);
+    res.compare(`logsumexp ${name}`, gl.data, want, (i) => (n + 4) * U * (1 + Math.abs(want[i]!)), gl.guards);
+  }
+  return res.list;
+}
+
+async function gatherCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  // outer, n, inner, m
+  const cases: [number, number, number, number][] = [[1, 5, 4, 7], [3, 10, 1, 1037], [2, 1, 33, 5], [1, 9, 300, 64], [4, 7, 3, 1]];
+  let seed = 400;
+  for (const [outer, n, inner, m] of cases) {
+    const r = rng(seed++);
+    const x = randn(r, outer * n * inner);
+    const index = Float32Array.from({ length: m }, () => Math.floor(r() * n));
+    const name = `[${outer}, ${n}, ${inner}] at ${m} indices`;
+    const want = new Float32Array(outer * m * inner);
+    jsIndexSelect(want, x, index, outer, n, inner, m);
+    const px = place(x, 3), pidx = place(index, 6), po = output(outer * m * inner, 2);
+    k.indexSelect(po.arr, px.arr, pidx.arr, outer, n, inner, m);
+    const got = await fetchPlaced(po);
+    res.compare(`indexSelect ${name}`, got.data, want, () => 1e-37, got.guards);
+    // backward, some indices -1 (padding: add nowhere); the same order of float32 sums: the same bits
+    const bIndex = index.map((v) => (r() < 0.1 ? -1 : v));
+    const g = randn(r, outer * m * inner);
+    const wdx = new Float32Array(outer * n * inner);
+    jsIndexSelectBackward(wdx, g, bIndex, outer, n, inner, m);
+    const pg = place(g, 5), pb = place(bIndex, 1), pdx = output(outer * n * inner, 4);
+    k.indexSelectBackward(pdx.arr, pg.arr, pb.arr, outer, n, inner, m);
+    const gdx = await fetchPlaced(pdx);
+    res.compare(`indexSelectBackward ${name}`, gdx.data, wdx, () => 1e-37, gdx.guards);
+  }
+  return res.list;
+}
+
+async function dropoutCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const r = rng(500);
+  const u32 = (): number => Math.floor(r() * 4294967296) >>> 0;
+  // values at every scale, signed zeros, infinities, NaN, and products that overflow to Infinity
+  const special = [0, -0, 1, -1, Infinity, -Infinity, NaN, 3.3e38, -3.3e38, 1.17549435e-38, 1e-30, 2 ** 24 + 1, 0.1, 1 / 3];
+  const cases: [number, number, number][] = [ // n, p, start
+    [1, 0.5, 0], [1037, 0.1, 0], [1037, 0.5, 12345], [4099, 0.9, 2 ** 32 - 100], [1037, 1 / 3, 2 ** 33 + 5],
+    [2000, 0.37, 7], [1037, 1e-9, 99], [1037, 0.999999, 2 ** 40 + 3],
+  ];
+  for (const [n, p, start] of cases) {
+    const x = randn(r, n).map((v, i) => (i < special.length ? special[i]! : v * 10 ** Math.floor(r() * 20 - 10)));
+    const k0 = u32(), k1 = u32();
+    const want = new Float32Array(n);
+    jsDropout(want, x, n, p, k0, k1, start);
+    const px = place(x, 3), po = output(n, 2);
+    k.dropout(po.arr, px.arr, n, p, k0, k1, start);
+    const got = await fetchPlaced(po);
+    res.compare(`dropout n ${n}, p ${p}, start ${start}`, got.data, want, () => 1e-37, got.guards);
+    let bits = true;
+    const gb = new Uint32Array(got.data.buffer), wb = new Uint32Array(want.buffer);
+    for (let i = 0; i < n; i++) if (gb[i] !== wb[i] && !(Number.isNaN(got.data[i]!) && Number.isNaN(want[i]!))) bits = false;
+    res.list.push({ name: `dropout n ${n}, p ${p}, start ${start}: the same bits`, ok: bits && got.guards, worst: 0, detail: bits ? "exact" : "bits differ" });
+  }
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
 // pool and recorder: round trips, reuse, many dispatches in one submission
 
 async function poolCases(): Promise<CaseResult[]> {
@@ -651,6 +813,7 @@ const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   matmul: matmulCases, unary: unaryCases, binary: binaryCases, stridedCopy: copyCases, softmax: softmaxCases,
   layerNorm: layerNormCases, attentionForward: () => attentionCases(false), attentionBackward: () => attentionCases(true),
   pool: poolCases, large: largeCases,
+  select: selectCases, reduceDim: reduceDimCases, gather: gatherCases, dropout: dropoutCases,
 };
 
 void startPage("qkvWebgpu", (kernels): PageApi => {

@@ -4,11 +4,14 @@ import { attentionBackward, attentionForward } from "./attention.js";
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "./conv.js";
 import { binary, unary } from "./elementwise.js";
 import { dropout } from "./dropout.js";
+import { indexSelect, indexSelectBackward } from "./gather.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
 import { stridedCopy } from "./copy.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { matmul } from "./matmul.js";
+import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
+import { where } from "./select.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attention.js";
 
@@ -37,6 +40,13 @@ class JsBackend implements Backend {
   sparseAttentionBackward = sparseAttentionBackward;
   linearAttentionForward = linearAttentionForward;
   linearAttentionBackward = linearAttentionBackward;
+  // selection, reductions along a dim, gathers
+  where = where;
+  extreme = extreme;
+  extremeBackward = extremeBackward;
+  logsumexp = logsumexp;
+  indexSelect = indexSelect;
+  indexSelectBackward = indexSelectBackward;
 }
 
 export const jsBackend: Backend = new JsBackend();

@@ -16,8 +16,9 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, ExtremeOp, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
+import { jsBackend } from "../js/index.js";
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
 
@@ -196,6 +197,33 @@ export class NativeBackend implements Backend {
     fk: FloatArray, v: FloatArray, out: FloatArray, den: FloatArray, args: LinearAttentionArgs): void {
     this.lib.linearAttentionBackward(f32(dfq, "dfq"), f32(dfk, "dfk"), f32(dv, "dv"), f32(dout, "dout"),
       f32(fq, "fq"), f32(fk, "fk"), f32(v, "v"), f32(out, "out"), f32(den, "den"), args);
+  }
+
+  // selection, reductions along a dim, gathers: the js kernels (the ops' host loops serve host tensors)
+
+  where(out: FloatArray, cond: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[],
+    condStrides: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
+    jsBackend.where(out, cond, a, b, outShape, condStrides, aStrides, bStrides);
+  }
+
+  extreme(values: FloatArray, indices: FloatArray, x: FloatArray, outer: number, n: number, inner: number, op: ExtremeOp): void {
+    jsBackend.extreme(values, indices, x, outer, n, inner, op);
+  }
+
+  extremeBackward(dx: FloatArray, g: FloatArray, indices: FloatArray, outer: number, n: number, inner: number): void {
+    jsBackend.extremeBackward(dx, g, indices, outer, n, inner);
+  }
+
+  logsumexp(out: FloatArray, x: FloatArray, outer: number, n: number, inner: number): void {
+    jsBackend.logsumexp(out, x, outer, n, inner);
+  }
+
+  indexSelect(out: FloatArray, x: FloatArray, index: FloatArray, outer: number, n: number, inner: number, m: number): void {
+    jsBackend.indexSelect(out, x, index, outer, n, inner, m);
+  }
+
+  indexSelectBackward(dx: FloatArray, g: FloatArray, index: FloatArray, outer: number, n: number, inner: number, m: number): void {
+    jsBackend.indexSelectBackward(dx, g, index, outer, n, inner, m);
   }
 }
 

@@ -11,7 +11,7 @@
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, ExtremeOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import { gatherRows, isDense, scatterRows, type Rows } from "../rows.js";
@@ -505,5 +505,32 @@ export class WasmBackend implements Backend {
       this.exec("linearAttentionBackward", [...p, B, H, Hkv, L, S, M, Dv, +a.causal, pw],
         4 * (nd + B * Hkv * S) * M * Dv, MIN_MACS_PER_PART, B * Hkv);
     });
+  }
+
+  // selection, reductions along a dim, gathers: the js kernels (the ops' host loops serve host tensors)
+
+  where(out: FloatArray, cond: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[],
+    condStrides: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
+    jsBackend.where(out, cond, a, b, outShape, condStrides, aStrides, bStrides);
+  }
+
+  extreme(values: FloatArray, indices: FloatArray, x: FloatArray, outer: number, n: number, inner: number, op: ExtremeOp): void {
+    jsBackend.extreme(values, indices, x, outer, n, inner, op);
+  }
+
+  extremeBackward(dx: FloatArray, g: FloatArray, indices: FloatArray, outer: number, n: number, inner: number): void {
+    jsBackend.extremeBackward(dx, g, indices, outer, n, inner);
+  }
+
+  logsumexp(out: FloatArray, x: FloatArray, outer: number, n: number, inner: number): void {
+    jsBackend.logsumexp(out, x, outer, n, inner);
+  }
+
+  indexSelect(out: FloatArray, x: FloatArray, index: FloatArray, outer: number, n: number, inner: number, m: number): void {
+    jsBackend.indexSelect(out, x, index, outer, n, inner, m);
+  }
+
+  indexSelectBackward(dx: FloatArray, g: FloatArray, index: FloatArray, outer: number, n: number, inner: number, m: number): void {
+    jsBackend.indexSelectBackward(dx, g, index, outer, n, inner, m);
   }
 }

@@ -4,7 +4,7 @@
  * its tensors' device arrays (tensor/device.ts). Arrays it hands out (alloc, upload) go back to the
  * pool when the last tensor holding them is collected (a FinalizationRegistry), or earlier through
  * `release` (at most once either way). Kernels with no WGSL form yet (convolution, sparse and linear
- * attention, dropout) throw WebGPUUnsupportedError.
+ * attention) throw WebGPUUnsupportedError.
  *
  * ```ts
  * const be = await WebGPUBackend.create(navigator.gpu);
@@ -12,7 +12,7 @@
  * ```
  */
 import type {
-  AdamStepArgs, AttentionArgs, Backend, BinaryOp, Conv2dArgs, FusedOptimizerSteps, LinearAttentionArgs, SgdStepArgs,
+  AdamStepArgs, AttentionArgs, Backend, BinaryOp, Conv2dArgs, ExtremeOp, FusedOptimizerSteps, LinearAttentionArgs, SgdStepArgs,
   SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
@@ -140,9 +140,37 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.adamStep(p, g, m, v, vmax, n, args);
   }
 
-  dropout(): void {
-    throw unsupported("dropout");
+  // dropout, selection, reductions along a dim, gathers
+
+  dropout(out: GpuArray, x: GpuArray, n: number, p: number, k0: number, k1: number, start: number): void {
+    this.kernels.dropout(out, x, n, p, k0, k1, start);
   }
+
+  where(out: GpuArray, cond: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], condStrides: readonly number[],
+    aStrides: readonly number[], bStrides: readonly number[]): void {
+    this.kernels.where(out, cond, a, b, outShape, condStrides, aStrides, bStrides);
+  }
+
+  extreme(values: GpuArray, indices: GpuArray, x: GpuArray, outer: number, n: number, inner: number, op: ExtremeOp): void {
+    this.kernels.extreme(values, indices, x, outer, n, inner, op);
+  }
+
+  extremeBackward(dx: GpuArray, g: GpuArray, indices: GpuArray, outer: number, n: number, inner: number): void {
+    this.kernels.extremeBackward(dx, g, indices, outer, n, inner);
+  }
+
+  logsumexp(out: GpuArray, x: GpuArray, outer: number, n: number, inner: number): void {
+    this.kernels.logsumexp(out, x, outer, n, inner);
+  }
+
+  indexSelect(out: GpuArray, x: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number): void {
+    this.kernels.indexSelect(out, x, index, outer, n, inner, m);
+  }
+
+  indexSelectBackward(dx: GpuArray, g: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number): void {
+    this.kernels.indexSelectBackward(dx, g, index, outer, n, inner, m);
+  }
+
   conv2dForward(_out: GpuArray, _x: GpuArray, _w: GpuArray, _b: GpuArray | null, _args: Conv2dArgs): void {
     throw unsupported("conv2dForward");
   }

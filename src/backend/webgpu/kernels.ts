@@ -16,19 +16,23 @@
  * const host = await gpu.read(out); // Float32Array [M * N]
  * ```
  */
-import type { AdamStepArgs, BinaryOp, SgdStepArgs, UnaryOp } from "../backend.js";
+import type { AdamStepArgs, BinaryOp, ExtremeOp, SgdStepArgs, UnaryOp } from "../backend.js";
 import type { GpuAttentionArgs } from "./attention.js";
 import { stridedAttentionBackward, stridedAttentionForward } from "./attention-strided.js";
 import type { GpuArray, KernelContext } from "./context.js";
 import { stridedCopy } from "./copy.js";
 import { requestGpuDevice, type GpuDevice } from "./device.js";
+import { dropout } from "./dropout.js";
 import { binary, unary } from "./elementwise.js";
 import { DeviceLostError, GpuValidationError, WebGPUUnsupportedError } from "./errors.js";
+import { indexSelect, indexSelectBackward } from "./gather.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { matmul } from "./matmul.js";
 import { adamStep, sgdStep } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
+import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
+import { where } from "./select.js";
 import { PipelineCache } from "./shader.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 
@@ -302,5 +306,50 @@ export class WebGPUKernels implements KernelContext {
   adamStep(p: GpuArray, g: GpuArray, m: GpuArray, v: GpuArray, vmax: GpuArray | null, n: number, args: AdamStepArgs): void {
     this.live("adamStep");
     adamStep(this, p, g, m, v, vmax, n, args);
+  }
+
+  // dropout, selection, reductions along a dim, gathers
+
+  /** As Backend.dropout (the js kernel's mask and values, bit for bit). */
+  dropout(out: GpuArray, x: GpuArray, n: number, p: number, k0: number, k1: number, start: number): void {
+    this.live("dropout");
+    dropout(this, out, x, n, p, k0, k1, start);
+  }
+
+  /** out = cond ? a : b with broadcasting strides, as Backend.where. */
+  where(out: GpuArray, cond: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], condStrides: readonly number[],
+    aStrides: readonly number[], bStrides: readonly number[]): void {
+    this.live("where");
+    where(this, out, cond, a, b, outShape, condStrides, aStrides, bStrides);
+  }
+
+  /** As Backend.extreme (indices as floats). */
+  extreme(values: GpuArray, indices: GpuArray, x: GpuArray, outer: number, n: number, inner: number, op: ExtremeOp): void {
+    this.live("extreme");
+    extreme(this, values, indices, x, outer, n, inner, op);
+  }
+
+  /** As Backend.extremeBackward. */
+  extremeBackward(dx: GpuArray, g: GpuArray, indices: GpuArray, outer: number, n: number, inner: number): void {
+    this.live("extremeBackward");
+    extremeBackward(this, dx, g, indices, outer, n, inner);
+  }
+
+  /** As Backend.logsumexp. */
+  logsumexp(out: GpuArray, x: GpuArray, outer: number, n: number, inner: number): void {
+    this.live("logsumexp");
+    logsumexp(this, out, x, outer, n, inner);
+  }
+
+  /** As Backend.indexSelect. */
+  indexSelect(out: GpuArray, x: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number): void {
+    this.live("indexSelect");
+    indexSelect(this, out, x, index, outer, n, inner, m);
+  }
+
+  /** As Backend.indexSelectBackward. */
+  indexSelectBackward(dx: GpuArray, g: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number): void {
+    this.live("indexSelectBackward");
+    indexSelectBackward(this, dx, g, index, outer, n, inner, m);
   }
 }

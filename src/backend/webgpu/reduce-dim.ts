@@ -1,0 +1,92 @@
+/**
+ * Reductions along one dim of x [outer, n, inner] on the device, as Backend.extreme /
+ * extremeBackward / logsumexp: a thread per output element walks its n inputs in order (so the
+ * first extreme wins ties, as on the host), max / min with the index as a float (exact below
+ * 2^24) and a NaN winning; the backward a thread per dx element; logsumexp shifted by the max
+ * (by 0 when the max is not finite), -Infinity terms skipped by their bits and a row of only
+ * -Infinity giving -Infinity.
+ *
+ * ```ts
+ * extreme(ctx, values, indices, x, outer, n, inner, "max"); // values, indices [outer, inner]
+ * logsumexp(ctx, out, x, outer, n, inner);                  // out [outer, inner]
+ * ```
+ */
+import type { ExtremeOp } from "../backend.js";
+import type { GpuArray, KernelContext } from "./context.js";
+import { ceilDiv, dispatchKernel } from "./context.js";
+import { computeMain, header } from "./wgsl.js";
+
+const WG = 256;
+const SIZES = ["outer: u32", "n: u32", "inner: u32"];
+
+/** The thread's output (o, j) of [outer, inner] and the offset of its first input. */
+const OUTPUT = /* wgsl */ `
+  let i = groupIndex(wid, nwg) * ${WG}u + t;
+  if (i >= p.outer * p.inner) { return; }
+  let o = i / p.inner;
+  let j = i - o * p.inner;
+  let x0 = o * p.n * p.inner + j;`;
+
+const extremeSource = (op: ExtremeOp) => (): string => /* wgsl */ `
+${header(["values", "indices"], ["x"], SIZES)}
+${computeMain(WG)} {${OUTPUT}
+  var best = b_x[p.o_x + x0];
+  var bi = 0u;
+  for (var k = 1u; k < p.n && !isNan(best); k++) {
+    let v = b_x[p.o_x + x0 + k * p.inner];
+    if (v ${op === "max" ? ">" : "<"} best || isNan(v)) { best = v; bi = k; }
+  }
+  b_values[p.o_values + i] = best;
+  b_indices[p.o_indices + i] = f32(bi);
+}`;
+
+/** values, indices [outer, inner] = the max (or min) of x [outer, n, inner] over n and its first index. */
+export function extreme(ctx: KernelContext, values: GpuArray, indices: GpuArray, x: GpuArray, outer: number, n: number,
+  inner: number, op: ExtremeOp): void {
+  if (outer * inner === 0) return;
+  dispatchKernel(ctx, `extreme.${op}`, extremeSource(op), [values, indices], [x], [outer, n, inner], ceilDiv(outer * inner, WG));
+}
+
+const extremeBackwardSource = (): string => /* wgsl */ `
+${header(["dx"], ["g", "indices"], SIZES)}
+${computeMain(WG)} {
+  let e = groupIndex(wid, nwg) * ${WG}u + t;
+  if (e >= p.outer * p.n * p.inner) { return; }
+  let j = e % p.inner;
+  let ok = e / p.inner;
+  let k = ok % p.n;
+  let oi = (ok / p.n) * p.inner + j;
+  b_dx[p.o_dx + e] = select(0.0, b_g[p.o_g + oi], u32(b_indices[p.o_indices + oi]) == k);
+}`;
+
+/** dx [outer, n, inner] = g [outer, inner] at indices along n, 0 elsewhere. */
+export function extremeBackward(ctx: KernelContext, dx: GpuArray, g: GpuArray, indices: GpuArray, outer: number, n: number,
+  inner: number): void {
+  const total = outer * n * inner;
+  if (total === 0) return;
+  dispatchKernel(ctx, "extremeBackward", extremeBackwardSource, [dx], [g, indices], [outer, n, inner], ceilDiv(total, WG));
+}
+
+const logsumexpSource = (): string => /* wgsl */ `
+${header(["out"], ["x"], SIZES)}
+fn isFinite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
+${computeMain(WG)} {${OUTPUT}
+  var m = b_x[p.o_x + x0];
+  for (var k = 1u; k < p.n && !isNan(m); k++) {
+    let v = b_x[p.o_x + x0 + k * p.inner];
+    if (v > m || isNan(v)) { m = v; }
+  }
+  let shift = select(0.0, m, isFinite(m));
+  var s = 0.0;
+  for (var k = 0u; k < p.n; k++) {
+    let v = b_x[p.o_x + x0 + k * p.inner];
+    if (!isNegInf(v)) { s += exp(v - shift); }
+  }
+  b_out[p.o_out + i] = select(log(s) + shift, negInf(), s == 0.0);
+}`;
+
+/** out [outer, inner] = log sum exp of x [outer, n, inner] over n. */
+export function logsumexp(ctx: KernelContext, out: GpuArray, x: GpuArray, outer: number, n: number, inner: number): void {
+  if (outer * inner === 0) return;
+  dispatchKernel(ctx, "logsumexp", logsumexpSource, [out], [x], [outer, n, inner], ceilDiv(outer * inner, WG));
+}

@@ -1,0 +1,263 @@
+/**
+ * where / maskedFill, max / min / argmax / argmin, logsumexp, dropout, indexSelect, embedding and
+ * sdpa's weights path on device tensors, in Node on the host-memory device backend (host-device.ts:
+ * the js kernels behind device arrays): each op's output and gradients against the same op on js
+ * host tensors, a float32 finite-difference check of each new device backward, indices read back as
+ * integers, and the typed errors. The WGSL kernels themselves are compared with the js kernels in
+ * test/browser/webgpu.test.ts.
+ */
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
+import { backward } from "../../src/autograd/backward.js";
+import { noGrad } from "../../src/autograd/graph.js";
+import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
+import { toDevice } from "../../src/backend/tensor-arrays.js";
+import { maskedFill, mul, where } from "../../src/ops/elementwise.js";
+import { dropout, embedding } from "../../src/ops/functional.js";
+import { argmax, argmin, logsumexp, max, min, sum } from "../../src/ops/reduce.js";
+import { indexSelect } from "../../src/ops/shape.js";
+import { DTypeError, ShapeError, ValueError } from "../../src/tensor/errors.js";
+import { Generator } from "../../src/tensor/rng.js";
+import { Tensor, randn, tensor } from "../../src/tensor/tensor.js";
+import { assertThrowsMsg } from "../helpers.js";
+import { hostDevice } from "./host-device.js";
+
+const host = getBackend();
+const dev = hostDevice();
+registerBackend(dev);
+after(() => setBackend(host.name));
+
+const U = 2 ** -24;
+
+/** A float32 host leaf of seeded normals. */
+function leaf(shape: number[], seed: number): Tensor {
+  return randn(shape, { generator: new Generator(seed) }).requiresGrad_(true);
+}
+
+/** A bool tensor from 0 / 1 values. */
+const bools = (values: number[], shape: number[]): Tensor => new Tensor(Uint8Array.from(values), shape, "bool");
+
+interface Run { out: Float32Array; grads: Float32Array[] }
+
+/**
+ * f on host copies of `inputs` with the js backend and on device copies with the device backend;
+ * backward of sum(f(x) * w) (w seeded) gives the gradients. Returns both runs' outputs and grads.
+ */
+async function onBoth(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor): Promise<{ js: Run; dev: Run }> {
+  const run = async (device: boolean): Promise<Run> => {
+    setBackend(device ? dev.name : host.name);
+    try {
+      const xs = inputs.map((t) => {
+        const c = new Tensor(Float32Array.from(t.data as Float32Array), t.shape, "float32").requiresGrad_(true);
+        return device ? toDevice(c, dev) : c;
+      });
+      const y = f(...xs);
+      assert.equal(y.onDevice, device, `the output is ${device ? "" : "not "}on the device`);
+      const w = randn(y.shape, { generator: new Generator(99) });
+      backward(sum(mul(y, w)));
+      const grads: Float32Array[] = [];
+      for (const x of xs) grads.push(x.grad === null ? new Float32Array(x.size) : Float32Array.from(await x.grad.read() as Float32Array));
+      return { out: Float32Array.from(await y.read() as Float32Array), grads };
+    } finally {
+      setBackend(host.name);
+    }
+  };
+  return { js: await run(false), dev: await run(true) };
+}
+
+function assertNear(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!, w = want[i]!;
+    assert.ok(g === w || (Number.isNaN(g) && Number.isNaN(w)) || Math.abs(g - w) <= tol * (1 + Math.abs(w)),
+      `${what}[${i}]: ${g} vs ${w}`);
+  }
+}
+
+/** Outputs and gradients of the device path equal js's (within `tol` relative; 0: the same bits). */
+async function assertSame(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, tol = 0): Promise<void> {
+  const r = await onBoth(inputs, f);
+  assertNear(r.dev.out, r.js.out, tol, "out");
+  r.js.grads.forEach((g, i) => assertNear(r.dev.grads[i]!, g, tol, `grad ${i}`));
+}
+
+/**
+ * Central differences in float32 of s(x) = sum(f(x) * w) on the device against the device
+ * backward. Error bound: each s is a sum of N terms, off by at most N u sum |f w| per evaluation,
+ * so the difference quotient is off by N u S / h, plus h² |s'''| / 6 (|s'''| <= 1 here).
+ */
+async function deviceGradcheck(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, h = 1e-2): Promise<void> {
+  setBackend(dev.name);
+  try {
+    const make = (i: number, host: Float32Array): Tensor => toDevice(new Tensor(Float32Array.from(host), inputs[i]!.shape, "float32").requiresGrad_(true), dev);
+    const hosts = inputs.map((t) => Float32Array.from(t.data as Float32Array));
+    const xs = hosts.map((hh, i) => make(i, hh));
+    const y = f(...xs);
+    const w = randn(y.shape, { generator: new Generator(98) });
+    backward(sum(mul(y, w)));
+    const N = y.size;
+    const value = async (i: number, host: Float32Array): Promise<{ s: number; S: number }> => {
+      const args = xs.map((x, j) => (j === i ? make(i, host) : x.detach()));
+      const out = noGrad(() => f(...args));
+      const o = await out.read() as Float32Array, wd = w.data as Float32Array;
+      let s = 0, S = 0;
+      for (let k = 0; k < o.length; k++) { s += o[k]! * wd[k]!; S += Math.abs(o[k]! * wd[k]!); }
+      return { s: Math.fround(s), S };
+    };
+    for (let i = 0; i < xs.length; i++) {
+      const g = await xs[i]!.grad!.read() as Float32Array;
+      for (let e = 0; e < hosts[i]!.length; e++) {
+        const plus = hosts[i]!.slice(), minus = hosts[i]!.slice();
+        plus[e]! += h;
+        minus[e]! -= h;
+        const hp = plus[e]! - hosts[i]![e]!, hm = hosts[i]![e]! - minus[e]!; // the steps float32 took
+        const a = await value(i, plus), b = await value(i, minus);
+        const fd = (a.s - b.s) / (hp + hm);
+        const tol = (N * U * (a.S + b.S)) / (hp + hm) + (h * h) / 6 + 4 * U * Math.abs(g[e]!);
+        assert.ok(Math.abs(fd - g[e]!) <= tol, `input ${i}[${e}]: backward ${g[e]}, differences ${fd} (tolerance ${tol.toExponential(2)})`);
+      }
+    }
+  } finally {
+    setBackend(host.name);
+  }
+}
+
+describe("ops on device tensors (host-memory device backend)", () => {
+  test("where: broadcasting cond, a and b, scalars; gradients to a and b", async () => {
+    const c = bools([1, 0, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1], [3, 1, 4]);
+    // a and b's gradients are sums over broadcast dims, in another order on the device: at most 12 terms
+    await assertSame([leaf([2, 1], 1), leaf([4], 2)], (a, b) => where(c, a, b), 12 * U);
+    await assertSame([leaf([3, 2, 4], 3)], (a) => where(c, a, 0.5));
+    await assertSame([leaf([2, 4], 4)], (b) => where(c, -1, b), 12 * U);
+    await deviceGradcheck([leaf([2, 1], 1), leaf([4], 2)], (a, b) => where(c, a, b), 1e-3);
+  });
+
+  test("where with a float 0 / 1 condition on the device", async () => {
+    setBackend(dev.name);
+    try {
+      const c = toDevice(tensor([1, 0, 0, 1]), dev), a = toDevice(tensor([1, 2, 3, 4]), dev);
+      const y = where(c, a, -1);
+      assert.deepEqual(Array.from(await y.read()), [1, -1, -1, 4]);
+    } finally {
+      setBackend(host.name);
+    }
+  });
+
+  test("maskedFill: broadcast mask, -Infinity, masked entries get no gradient", async () => {
+    const m = bools([0, 1, 1, 0, 0, 1], [2, 1, 3]);
+    await assertSame([leaf([2, 4, 3], 5)], (x) => maskedFill(x, m, -Infinity));
+    await assertSame([leaf([2, 4, 3], 6)], (x) => maskedFill(x, m, 2.5));
+    await deviceGradcheck([leaf([2, 4, 3], 6)], (x) => maskedFill(x, m, 2.5), 1e-3);
+  });
+
+  test("max / min values and indices over first, middle and last dims, keepdim; gradients", async () => {
+    for (const [dim, keepdim] of [[0, false], [1, true], [2, false], [-1, true]] as const) {
+      for (const f of [max, min]) {
+        await assertSame([leaf([3, 5, 4], 7 + dim)], (x) => f(x, dim, { keepdim }).values);
+        const x = leaf([3, 5, 4], 7 + dim);
+        const want = f(x, dim, { keepdim }).indices;
+        setBackend(dev.name);
+        try {
+          const got = f(toDevice(new Tensor(Float32Array.from(x.data as Float32Array), x.shape, "float32"), dev), dim, { keepdim }).indices;
+          assert.equal(got.dtype, "int32");
+          assert.deepEqual(got.shape, want.shape);
+          const read = await got.read();
+          assert.ok(read instanceof Int32Array, "indices read back as an Int32Array");
+          assert.deepEqual(Array.from(read), Array.from(want.data as Int32Array));
+          assert.deepEqual(Array.from(got.data as Int32Array), Array.from(want.data as Int32Array), "data after read()");
+        } finally {
+          setBackend(host.name);
+        }
+      }
+    }
+    // piecewise linear: a step below the gaps between the values (the smallest here is 0.0099)
+    await deviceGradcheck([leaf([3, 5, 4], 11)], (x) => max(x, 1).values, 1e-3);
+    await deviceGradcheck([leaf([3, 5, 4], 12)], (x) => min(x, -1).values, 1e-3);
+  });
+
+  test("argmax / argmin on the device: ties go to the first index, NaN wins", async () => {
+    const x = tensor([[1, 3, 3, -2], [NaN, 0, 5, NaN], [-1, -1, -1, -1]]);
+    setBackend(dev.name);
+    try {
+      const d = toDevice(new Tensor(Float32Array.from(x.data as Float32Array), x.shape, "float32"), dev);
+      assert.deepEqual(Array.from(await argmax(d, 1).read()), [1, 0, 0]);
+      assert.deepEqual(Array.from(await argmin(d, 1).read()), [3, 0, 0]);
+      assert.deepEqual(Array.from(await max(d, 1).values.read()), [3, NaN, -1]);
+    } finally {
+      setBackend(host.name);
+    }
+    assert.deepEqual(Array.from(argmax(x, 1).data), [1, 0, 0]);
+    assert.deepEqual(Array.from(argmin(x, 1).data), [3, 0, 0]);
+  });
+
+  test("logsumexp over each dim, rows with -Infinity; gradient g exp(x - out)", async () => {
+    // the device kernel sums in float64 (js) where the host composes float32 ops: a few roundings of log-sum-exp
+    for (const [dim, keepdim] of [[0, false], [1, true], [-1, false]] as const) {
+      await assertSame([leaf([3, 5, 4], 20 + dim)], (x) => logsumexp(x, dim, { keepdim }), 16 * U);
+    }
+    await assertSame([leaf([2, 6], 23)], (x) => logsumexp(maskedFill(x, bools([1, 0, 1, 1, 0, 0], [1, 6]), -Infinity), -1), 16 * U);
+    setBackend(dev.name);
+    try {
+      const x = toDevice(tensor([[-Infinity, -Infinity], [0, -Infinity]]), dev);
+      assert.deepEqual(Array.from(await logsumexp(x, 1).read()), [-Infinity, 0]);
+    } finally {
+      setBackend(host.name);
+    }
+    await deviceGradcheck([leaf([3, 5], 24)], (x) => logsumexp(x, 1));
+    await deviceGradcheck([leaf([3, 5], 25)], (x) => logsumexp(x, 0, { keepdim: true }));
+  });
+
+  test("dropout on the device: the js kernel's mask and values, forward and backward", async () => {
+    const r = await onBoth([leaf([7, 33], 30)], (x) => dropout(x, 0.3, { generator: new Generator(5) }));
+    assertNear(r.dev.out, r.js.out, 0, "out");
+    assertNear(r.dev.grads[0]!, r.js.grads[0]!, 0, "grad");
+    const zeros = r.js.out.filter((v) => v === 0).length;
+    assert.ok(zeros > 40 && zeros < 100, `${zeros} of 231 dropped at p = 0.3`);
+  });
+
+  test("indexSelect on each dim with repeated indices; gradients summed per row", async () => {
+    await assertSame([leaf([4, 3], 40)], (x) => indexSelect(x, 0, [2, 0, 2, 3, 2]));
+    await assertSame([leaf([2, 5, 3], 41)], (x) => indexSelect(x, 1, tensor([4, 4, 1], { dtype: "int32" })));
+    await assertSame([leaf([2, 3, 5], 42)], (x) => indexSelect(x, -1, []));
+    await deviceGradcheck([leaf([4, 3], 40)], (x) => indexSelect(x, 0, [2, 0, 2, 3, 2]), 1e-3);
+  });
+
+  test("embedding by a gather on the device: padding row without gradient, repeated ids summed", async () => {
+    const ids = tensor([[1, 0, 3], [3, 3, 2]], { dtype: "int32" });
+    await assertSame([leaf([5, 4], 50)], (w) => embedding(ids, w, { paddingIdx: 0 }));
+    await assertSame([leaf([5, 4], 51)], (w) => embedding(ids, w));
+    await deviceGradcheck([leaf([5, 4], 50)], (w) => embedding(ids, w), 1e-3);
+  });
+
+  test("sdpa's weights path on the device: masks, causal, GQA", async () => {
+    const mask = bools([0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], [3, 5]);
+    const tol = 64 * U;
+    await assertSame([leaf([2, 4, 3, 6], 60), leaf([2, 2, 5, 6], 61), leaf([2, 2, 5, 3], 62)],
+      (q, k, v) => scaledDotProductAttention(q, k, v, { needWeights: true, attnMask: mask }).weights!, tol);
+    await assertSame([leaf([2, 4, 3, 6], 63), leaf([2, 2, 5, 6], 64), leaf([2, 2, 5, 3], 65)],
+      (q, k, v) => scaledDotProductAttention(q, k, v, { needWeights: true, isCausal: true }).output, tol);
+  });
+
+  test("sdpa with dropout on the device: the fused kernel's mask on js, through the composition", async () => {
+    const tol = 64 * U;
+    await assertSame([leaf([2, 2, 4, 8], 70), leaf([2, 2, 6, 8], 71), leaf([2, 2, 6, 8], 72)],
+      (q, k, v) => scaledDotProductAttention(q, k, v, { dropoutP: 0.25, generator: new Generator(3) }).output, tol);
+  });
+
+  test("typed errors", () => {
+    setBackend(dev.name);
+    try {
+      const x = toDevice(randn([3, 4]), dev);
+      assertThrowsMsg(() => where(tensor([1, 0, 1, 0]), x, 0), DTypeError, "where", "cond", "bool");
+      assertThrowsMsg(() => maskedFill(x, tensor([1, 0, 1, 0]), 0), DTypeError, "maskedFill", "mask", "bool");
+      assertThrowsMsg(() => maskedFill(x, bools([1, 0], [2, 1]), 0), ShapeError, "maskedFill", "mask");
+      assertThrowsMsg(() => max(toDevice(randn([3, 0]), dev), 1), ValueError, "max", "non-empty");
+      assertThrowsMsg(() => logsumexp(toDevice(randn([0, 3]), dev), 0), ValueError, "logsumexp", "non-empty");
+      assertThrowsMsg(() => indexSelect(x, 1, [0, 4]), ValueError, "indexSelect", "indices", "[0, 4)");
+      assertThrowsMsg(() => embedding(tensor([5], { dtype: "int32" }), x), ValueError, "embedding", "indices", "[0, 3)");
+    } finally {
+      setBackend(host.name);
+    }
+  });
+});
