@@ -227,6 +227,13 @@ export interface Backend<A = FloatArray> {
   where(out: A, cond: A, a: A, b: A, outShape: readonly number[], condStrides: readonly number[],
     aStrides: readonly number[], bStrides: readonly number[]): void;
   /**
+   * out [outShape] = a (op) b ? 1 : 0 with NumPy broadcasting (element strides per out dim, 0
+   * broadcasts): the comparisons on a device, whose bool result holds 0 / 1 as floats. A NaN
+   * compares unequal to everything, itself included.
+   */
+  compare(op: CompareOp, out: A, a: A, b: A, outShape: readonly number[], aStrides: readonly number[],
+    bStrides: readonly number[]): void;
+  /**
    * The max (or min) of x [outer, n, inner] over n (n >= 1): values [outer, inner] and indices
    * [outer, inner], the first index holding it, as floats. A NaN wins (the first one), as in PyTorch.
    */
@@ -271,6 +278,9 @@ export interface FusedOptimizerSteps<A = KernelArray> {
   /** One Adam / AdamW update of p with the moments m, v (and vmax for amsgrad), all n elements. */
   adamStep(p: A, g: A, m: A, v: A, vmax: A | null, n: number, args: AdamStepArgs): void;
 }
+
+/** An elementwise comparison (Backend.compare; ops/elementwise.ts's eq, ne, lt, le, gt, ge). */
+export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 
 /** The reduction of Backend.extreme. */
 export type ExtremeOp = "max" | "min";

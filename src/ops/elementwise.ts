@@ -9,14 +9,14 @@
  * ```
  */
 import { attach } from "../autograd/graph.js";
-import type { AnyBackend, BinaryOp, KernelArray, UnaryOp } from "../backend/backend.js";
+import type { AnyBackend, BinaryOp, CompareOp, KernelArray, UnaryOp } from "../backend/backend.js";
 import { geluErfDerivative } from "../backend/js/elementwise.js";
 import type { DeviceArray, DeviceStore } from "../tensor/device.js";
 import { isFloat, promote } from "../tensor/dtype.js";
 import { DTypeError, DeviceOpError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
-import { broadcastShapes, broadcastStrides, broadcastsTo } from "../tensor/shape.js";
+import { broadcastShapes, broadcastStrides, broadcastsTo, numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { arrayOf, backendFor, backendOf, empty, emptyOn, expectHost, fdata, filledArray, floatOf, kernelsFor, scalar, sumToShape } from "./util.js";
+import { arrayOf, backendFor, backendOf, empty, emptyOn, fdata, filledArray, floatOf, kernelsFor, scalar, sumToShape } from "./util.js";
 
 export type TensorLike = Tensor | number;
 
@@ -278,14 +278,14 @@ export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
   return unaryOp(approximate === "none" ? "geluErf" : "geluTanh", x, 1, "gelu");
 }
 
-export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
+export type { CompareOp } from "../backend/backend.js";
 
 /** Elementwise comparison, giving a bool tensor (no gradient). */
 export function compare(op: CompareOp, a: TensorLike, b: TensorLike, name: string = op): Tensor {
   const [x, y] = binaryArgs(a, b, name);
-  expectHost(x, "a", name);
-  expectHost(y, "b", name);
   const outShape = broadcastShapes(x.shape, y.shape, name);
+  const dev = x.device !== null ? x : y.device !== null ? y : null;
+  if (dev !== null) return compareOnDevice(backendOf(dev), op, x, y, outShape);
   const out = empty(outShape, "bool");
   const sa = broadcastStrides(x.shape, outShape), sb = broadcastStrides(y.shape, outShape);
   // index walk shared with the backend's binary kernel: compute a - b style index pairs
@@ -308,6 +308,21 @@ export function compare(op: CompareOp, a: TensorLike, b: TensorLike, name: strin
   }
   return out;
 }
+/**
+ * A comparison on a device: a bool tensor there whose array holds 0 / 1 as floats (`where` and
+ * `maskedFill` take it as a condition; `await t.read()` gives its Uint8Array). Operands that are
+ * not float32 (integers, bools) are compared as their float32 values.
+ */
+function compareOnDevice(be: AnyBackend, op: CompareOp, x: Tensor, y: Tensor, shape: readonly number[]): Tensor {
+  const on = (t: Tensor): KernelArray => {
+    if (t.device !== null) return arrayOf(t, be);
+    return be.upload(t.dtype === "float32" ? (t.data as Float32Array) : Float32Array.from(t.data as ArrayLike<number>, Number));
+  };
+  const arr = be.alloc(numel(shape));
+  be.compare(op, arr, on(x), on(y), shape, broadcastStrides(x.shape, shape), broadcastStrides(y.shape, shape));
+  return new Tensor(null, shape, "bool", arr as DeviceArray, be as unknown as DeviceStore);
+}
+
 export const eq = (a: TensorLike, b: TensorLike): Tensor => compare("eq", a, b);
 export const ne = (a: TensorLike, b: TensorLike): Tensor => compare("ne", a, b);
 export const lt = (a: TensorLike, b: TensorLike): Tensor => compare("lt", a, b);
@@ -318,6 +333,7 @@ export const ge = (a: TensorLike, b: TensorLike): Tensor => compare("ge", a, b);
 /** Logical not of a bool tensor. */
 export function logicalNot(x: Tensor): Tensor {
   if (x.dtype !== "bool") throw new DTypeError("logicalNot", "x", "bool", x.dtype);
+  if (x.device !== null) return compareOnDevice(backendOf(x), "eq", x, scalar(0, "float32"), x.shape); // 0 / 1 floats
   const out = empty(x.shape, "bool");
   for (let i = 0; i < x.size; i++) out.data[i] = x.data[i] ? 0 : 1;
   return out;
@@ -328,6 +344,14 @@ export function logicalOr(a: Tensor, b: Tensor): Tensor {
   if (a.dtype !== "bool") throw new DTypeError("logicalOr", "a", "bool", a.dtype);
   if (b.dtype !== "bool") throw new DTypeError("logicalOr", "b", "bool", b.dtype);
   const shape = broadcastShapes(a.shape, b.shape, "logicalOr");
+  const dev = a.device !== null ? a : b.device !== null ? b : null;
+  if (dev !== null) {
+    // 0 / 1 floats on the device: a or b is their maximum, a bool there again
+    const be = backendOf(dev), on = (t: Tensor): KernelArray => (t.device !== null ? arrayOf(t, be) : be.upload(Float32Array.from(t.data as Uint8Array)));
+    const arr = be.alloc(numel(shape));
+    be.binary("maximum", arr, on(a), on(b), shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+    return new Tensor(null, shape, "bool", arr as DeviceArray, be as unknown as DeviceStore);
+  }
   const out = empty(shape, "bool");
   const fa = broadcastFloat(a, shape), fb = broadcastFloat(b, shape);
   for (let i = 0; i < out.size; i++) out.data[i] = fa[i] || fb[i] ? 1 : 0;

@@ -1,5 +1,5 @@
 /**
- * where / maskedFill, max / min / argmax / argmin, logsumexp, dropout, indexSelect, embedding and
+ * where / maskedFill, comparisons, max / min / argmax / argmin, logsumexp, dropout, indexSelect, embedding and
  * sdpa's weights path on device tensors, in Node on the host-memory device backend (host-device.ts:
  * the js kernels behind device arrays): each op's output and gradients against the same op on js
  * host tensors, a float32 finite-difference check of each new device backward, indices read back as
@@ -13,7 +13,7 @@ import { backward } from "../../src/autograd/backward.js";
 import { noGrad } from "../../src/autograd/graph.js";
 import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
-import { maskedFill, mul, where } from "../../src/ops/elementwise.js";
+import { compare, gt, logicalNot, logicalOr, maskedFill, mul, where } from "../../src/ops/elementwise.js";
 import { dropout, embedding } from "../../src/ops/functional.js";
 import { argmax, argmin, logsumexp, max, min, sum } from "../../src/ops/reduce.js";
 import { indexSelect } from "../../src/ops/shape.js";
@@ -142,6 +142,40 @@ describe("ops on device tensors (host-memory device backend)", () => {
     } finally {
       setBackend(host.name);
     }
+  });
+
+  test("comparisons on the device: a bool tensor there, broadcasting, NaN, integer operands; logicalNot / logicalOr; a LeakyReLU by where", async () => {
+    const a = new Tensor(Float32Array.from([1, -2, NaN, 0, 3, -0, 5, 2]), [2, 4], "float32");
+    const b = new Tensor(Float32Array.from([1, NaN, 0, -1]), [4], "float32");
+    const ids = new Tensor(Int32Array.from([0, 2, 7, 2]), [4], "int32");
+    for (const op of ["eq", "ne", "lt", "le", "gt", "ge"] as const) {
+      const want = Array.from(compare(op, a, b).data);
+      setBackend(dev.name);
+      try {
+        const got = compare(op, toDevice(new Tensor(Float32Array.from(a.data as Float32Array), a.shape, "float32"), dev), b);
+        assert.ok(got.onDevice, `${op}: on the device`);
+        assert.equal(got.dtype, "bool");
+        const read = await got.read();
+        assert.ok(read instanceof Uint8Array, `${op}: read back as bools`);
+        assert.deepEqual(Array.from(read), want, op);
+        // an integer operand against a device one, and a scalar
+        const c2 = compare(op, ids, toDevice(new Tensor(Float32Array.from([0, 1, 7, 3]), [4], "float32"), dev));
+        assert.deepEqual(Array.from(await c2.read()), Array.from(compare(op, ids, new Tensor(Float32Array.from([0, 1, 7, 3]), [4], "float32")).data), `${op} int32`);
+      } finally {
+        setBackend(host.name);
+      }
+    }
+    const m = bools([1, 0, 0, 1], [4]);
+    setBackend(dev.name);
+    try {
+      const d = compare("gt", toDevice(new Tensor(Float32Array.from([1, -1, 2, -2]), [4], "float32"), dev), 0);
+      assert.deepEqual(Array.from(await logicalNot(d).read()), [0, 1, 0, 1]);
+      assert.deepEqual(Array.from(await logicalOr(d, m).read()), [1, 0, 1, 1]);
+    } finally {
+      setBackend(host.name);
+    }
+    // GATConv's LeakyReLU: where(gt(s, 0), s, s * slope), differentiated on the device
+    await assertSame([leaf([3, 5], 7)], (s) => where(gt(s, 0), s, mul(s, 0.2)));
   });
 
   test("maskedFill: broadcast mask, -Infinity, masked entries get no gradient", async () => {

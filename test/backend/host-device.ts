@@ -34,7 +34,7 @@ function unwrap(x: unknown, kernel: string, i: number): unknown {
 
 const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward",
   "attentionForward", "attentionBackward",
-  "dropout", "where", "extreme", "extremeBackward", "logsumexp", "indexSelect", "indexSelectBackward"] as const;
+  "dropout", "where", "compare", "extreme", "extremeBackward", "logsumexp", "indexSelect", "indexSelectBackward"] as const;
 
 export function hostDevice(): HostDevice {
   const dev: Record<string, unknown> & { releases: number; reads: number; flushes: number } = {

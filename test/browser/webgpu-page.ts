@@ -16,6 +16,7 @@ import { dropout as jsDropout } from "../../src/backend/js/dropout.js";
 import { indexSelect as jsIndexSelect, indexSelectBackward as jsIndexSelectBackward } from "../../src/backend/js/gather.js";
 import { extreme as jsExtreme, extremeBackward as jsExtremeBackward, logsumexp as jsLogsumexp } from "../../src/backend/js/reduce-dim.js";
 import { where as jsWhere } from "../../src/backend/js/select.js";
+import { compare as jsCompare } from "../../src/backend/js/compare.js";
 import { broadcastStrides, numel, stridesOf } from "../../src/tensor/shape.js";
 import {
   compileShader, requestGpuDevice, WebGPUKernels, type GpuArray, type GpuAttentionArgs,
@@ -635,6 +636,23 @@ async function selectCases(): Promise<CaseResult[]> {
   const gl = await fetchPlaced(pout);
   res.compare(`where over ${n} elements`, gl.data, x.map((v) => (v > 0 ? v : 0)), () => 1e-37, gl.guards);
   for (const p of [pl, px, pz, pout]) k.release(p.whole);
+  // comparisons: every op, broadcasting, ties, NaN, infinities, signed zeros
+  const specials = [0, -0, 1, -1, 0.5, NaN, Infinity, -Infinity];
+  for (const [shape, as, bs] of [[[8, 8], [8, 1], [8]], [[3, 2, 37], [3, 1, 37], [2, 1]], [[1037], [1037], [1]]] as [number[], number[], number[]][]) {
+    const r = rng(seed++);
+    const a = Float32Array.from({ length: numel(as) }, (_, i) => (shape[0] === 8 ? specials[i % 8]! : Math.round(randn(r, 1)[0]! * 2) / 2));
+    const b = Float32Array.from({ length: numel(bs) }, (_, i) => (shape[0] === 8 ? specials[i]! : Math.round(randn(r, 1)[0]! * 2) / 2));
+    const aStrides = broadcastStrides(as, shape), bStrides = broadcastStrides(bs, shape);
+    for (const op of ["eq", "ne", "lt", "le", "gt", "ge"] as const) {
+      const want = new Float32Array(numel(shape));
+      jsCompare(op, want, a, b, shape, aStrides, bStrides);
+      const pa = place(a, 2), pb = place(b, 7), po = output(want.length, 3);
+      k.compare(op, po.arr, pa.arr, pb.arr, shape, aStrides, bStrides);
+      const got = await fetchPlaced(po);
+      res.compare(`compare ${op} [${shape.join(", ")}] from a [${as.join(", ")}], b [${bs.join(", ")}]`, got.data, want, () => 1e-37, got.guards);
+      for (const p of [pa, pb, po]) k.release(p.whole);
+    }
+  }
   return res.list;
 }
 

@@ -72,7 +72,7 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("layerNorm forward and backward, weight and bias optional", (t) => family(t, "layerNorm", 20));
   test("attention forward: GQA, causal, masks with -Infinity, fully masked rows, Dv != D, strided q / k / v / out", (t) => family(t, "attentionForward", 22));
   test("attention backward: dq, dk, dv written, also as interleaved views of one buffer", (t) => family(t, "attentionBackward", 33));
-  test("where: broadcasting cond / a / b, transposed cond, in place, past 65535 workgroups", (t) => family(t, "select", 7));
+  test("where: broadcasting cond / a / b, transposed cond, in place, past 65535 workgroups; comparisons with NaN, infinities, signed zeros", (t) => family(t, "select", 25));
   test("max / min with indices and their backward, logsumexp: ties, NaN, -Infinity, rows of -Infinity", (t) => family(t, "reduceDim", 36));
   test("indexSelect and its backward: repeated indices, -1 entries adding nowhere", (t) => family(t, "gather", 10));
   test("dropout: the js kernel's bits, counters across 2^32, overflow, signed zeros, NaN", (t) => family(t, "dropout", 16));

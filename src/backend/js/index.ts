@@ -12,6 +12,7 @@ import { linearAttentionBackward, linearAttentionForward } from "./linear-attent
 import { matmul } from "./matmul.js";
 import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
 import { where } from "./select.js";
+import { compare } from "./compare.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attention.js";
 
@@ -42,6 +43,7 @@ class JsBackend implements Backend {
   linearAttentionBackward = linearAttentionBackward;
   // selection, reductions along a dim, gathers
   where = where;
+  compare = compare;
   extreme = extreme;
   extremeBackward = extremeBackward;
   logsumexp = logsumexp;

@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, ExtremeOp, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, CompareOp, ExtremeOp, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import type { FloatArray } from "../../tensor/dtype.js";
@@ -204,6 +204,11 @@ export class NativeBackend implements Backend {
   where(out: FloatArray, cond: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[],
     condStrides: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
     jsBackend.where(out, cond, a, b, outShape, condStrides, aStrides, bStrides);
+  }
+
+  compare(op: CompareOp, out: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[], aStrides: readonly number[],
+    bStrides: readonly number[]): void {
+    jsBackend.compare(op, out, a, b, outShape, aStrides, bStrides);
   }
 
   extreme(values: FloatArray, indices: FloatArray, x: FloatArray, outer: number, n: number, inner: number, op: ExtremeOp): void {

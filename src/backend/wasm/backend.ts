@@ -11,7 +11,7 @@
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, ExtremeOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, CompareOp, ExtremeOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import { gatherRows, isDense, scatterRows, type Rows } from "../rows.js";
@@ -512,6 +512,11 @@ export class WasmBackend implements Backend {
   where(out: FloatArray, cond: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[],
     condStrides: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
     jsBackend.where(out, cond, a, b, outShape, condStrides, aStrides, bStrides);
+  }
+
+  compare(op: CompareOp, out: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[], aStrides: readonly number[],
+    bStrides: readonly number[]): void {
+    jsBackend.compare(op, out, a, b, outShape, aStrides, bStrides);
   }
 
   extreme(values: FloatArray, indices: FloatArray, x: FloatArray, outer: number, n: number, inner: number, op: ExtremeOp): void {

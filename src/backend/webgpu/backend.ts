@@ -12,7 +12,7 @@
  * ```
  */
 import type {
-  AdamStepArgs, AttentionArgs, Backend, BinaryOp, Conv2dArgs, ExtremeOp, FusedOptimizerSteps, LinearAttentionArgs, SgdStepArgs,
+  AdamStepArgs, AttentionArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp, FusedOptimizerSteps, LinearAttentionArgs, SgdStepArgs,
   SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
@@ -149,6 +149,11 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   where(out: GpuArray, cond: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], condStrides: readonly number[],
     aStrides: readonly number[], bStrides: readonly number[]): void {
     this.kernels.where(out, cond, a, b, outShape, condStrides, aStrides, bStrides);
+  }
+
+  compare(op: CompareOp, out: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], aStrides: readonly number[],
+    bStrides: readonly number[]): void {
+    this.kernels.compare(op, out, a, b, outShape, aStrides, bStrides);
   }
 
   extreme(values: GpuArray, indices: GpuArray, x: GpuArray, outer: number, n: number, inner: number, op: ExtremeOp): void {

@@ -16,7 +16,7 @@
  * const host = await gpu.read(out); // Float32Array [M * N]
  * ```
  */
-import type { AdamStepArgs, BinaryOp, ExtremeOp, SgdStepArgs, UnaryOp } from "../backend.js";
+import type { AdamStepArgs, BinaryOp, CompareOp, ExtremeOp, SgdStepArgs, UnaryOp } from "../backend.js";
 import type { GpuAttentionArgs } from "./attention.js";
 import { stridedAttentionBackward, stridedAttentionForward } from "./attention-strided.js";
 import type { GpuArray, KernelContext } from "./context.js";
@@ -33,6 +33,7 @@ import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
 import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
 import { where } from "./select.js";
+import { compare } from "./compare.js";
 import { PipelineCache } from "./shader.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 
@@ -321,6 +322,13 @@ export class WebGPUKernels implements KernelContext {
     aStrides: readonly number[], bStrides: readonly number[]): void {
     this.live("where");
     where(this, out, cond, a, b, outShape, condStrides, aStrides, bStrides);
+  }
+
+  /** out = a (op) b ? 1 : 0 with broadcasting strides, as Backend.compare. */
+  compare(op: CompareOp, out: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], aStrides: readonly number[],
+    bStrides: readonly number[]): void {
+    this.live("compare");
+    compare(this, op, out, a, b, outShape, aStrides, bStrides);
   }
 
   /** As Backend.extreme (indices as floats). */

@@ -1,0 +1,43 @@
+/**
+ * The comparison kernel: out = a (op) b ? 1 : 0 with broadcasting through element strides (the
+ * walk of the binary kernel), for bool results kept as floats (on a device).
+ *
+ * ```ts
+ * compare("gt", out, a, b, [2, 3], [3, 1], [0, 0]); // a [2, 3] > the scalar b
+ * ```
+ */
+import type { CompareOp } from "../backend.js";
+import type { FloatArray } from "../../tensor/dtype.js";
+
+/** Whether u (op) v, for numbers (NaN: only "ne" holds). */
+export function compares(op: CompareOp, u: number, v: number): boolean {
+  switch (op) {
+    case "eq": return u === v;
+    case "ne": return u !== v;
+    case "lt": return u < v;
+    case "le": return u <= v;
+    case "gt": return u > v;
+    case "ge": return u >= v;
+  }
+}
+
+/** out [outShape] (contiguous) = a (op) b ? 1 : 0, a and b read at their strides per out dim (0 broadcasts). */
+export function compare(op: CompareOp, out: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[],
+  aStrides: readonly number[], bStrides: readonly number[]): void {
+  const rank = outShape.length;
+  const n = outShape.reduce((x, y) => x * y, 1);
+  const idx = new Array<number>(rank).fill(0);
+  let pa = 0, pb = 0;
+  for (let i = 0; i < n; i++) {
+    out[i] = compares(op, a[pa]!, b[pb]!) ? 1 : 0;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      pa += aStrides[d]!;
+      pb += bStrides[d]!;
+      if (idx[d]! < outShape[d]!) break;
+      pa -= aStrides[d]! * outShape[d]!;
+      pb -= bStrides[d]! * outShape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
