@@ -33,7 +33,8 @@ function unwrap(x: unknown, kernel: string, i: number): unknown {
 }
 
 const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward",
-  "attentionForward", "attentionBackward"] as const;
+  "attentionForward", "attentionBackward",
+  "sparseAttentionForward", "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward"] as const;
 
 export function hostDevice(): HostDevice {
   const dev: Record<string, unknown> & { releases: number; reads: number; flushes: number } = {
@@ -63,8 +64,7 @@ export function hostDevice(): HostDevice {
       (jsBackend[k] as (...a: unknown[]) => void)(...args.map((a, i) => unwrap(a, k, i)));
     };
   }
-  for (const k of ["dropout", "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "sparseAttentionForward",
-    "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward"]) {
+  for (const k of ["dropout", "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight"]) {
     dev[k] = (): never => {
       throw new Error(`${k}: not on the host device`);
     };
