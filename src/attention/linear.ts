@@ -10,15 +10,16 @@
  * const { output } = linearAttention(q, k, v, { causal: true }); // [1, 2, 5, 4]
  * ```
  */
-import { add, div, elu, maskedFill } from "../ops/elementwise.js";
+import { add, div, elu, mul } from "../ops/elementwise.js";
 import { linearAttentionOp } from "../ops/linear-attention.js";
 import { matmul } from "../ops/matmul.js";
 import { sum } from "../ops/reduce.js";
 import { indexSelect, reshape, transpose } from "../ops/shape.js";
+import type { DType } from "../tensor/dtype.js";
 import { ShapeError, fmtShape } from "../tensor/errors.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { Tensor } from "../tensor/tensor.js";
 import { canonQKV, to4d, type Canon } from "./canon.js";
-import { causalMask, type AttentionResult } from "./sdpa.js";
+import type { AttentionResult } from "./sdpa.js";
 
 export interface LinearAttentionOptions {
   /** Query i sees keys j <= i (requires L = S). */
@@ -30,6 +31,13 @@ export interface LinearAttentionOptions {
 /** phi(x) = elu(x) + 1. */
 export function eluFeatureMap(x: Tensor): Tensor {
   return add(elu(x, 1), 1);
+}
+
+/** [L, S] in `dtype`: 1 where key j may be seen by query i (j <= i), else 0. */
+function causalKeep(L: number, S: number, dtype: DType): Tensor {
+  const m = dtype === "float64" ? new Float64Array(L * S) : new Float32Array(L * S);
+  for (let i = 0; i < L; i++) m.fill(1, i * S, i * S + Math.min(S, i + 1));
+  return new Tensor(m, [L, S], dtype === "float64" ? "float64" : "float32");
 }
 
 /**
@@ -50,7 +58,7 @@ export function featureAttention(op: string, fq: Tensor, fk: Tensor, v: Tensor, 
       kk = indexSelect(fk, fk.rank - 3, idx);
     }
     let a = matmul(fq, transpose(kk, -2, -1)); // [..., L, S]
-    if (causal) a = maskedFill(a, causalMask(c.L, c.S), 0);
+    if (causal) a = mul(a, causalKeep(c.L, c.S, fq.dtype)); // zero above the diagonal (a product, so it also serves device tensors)
     weights = div(a, sum(a, -1, { keepdim: true }));
   }
   return { output, weights };

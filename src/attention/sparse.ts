@@ -13,6 +13,7 @@ import type { SparsePattern } from "../backend/backend.js";
 import { sparseAttentionOp } from "../ops/sparse-attention.js";
 import { reshape } from "../ops/shape.js";
 import { ShapeError, fmtShape } from "../tensor/errors.js";
+import type { DType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
 import { canonQKV, scaleOf, to4d } from "./canon.js";
 import { scaledDotProductAttention, type AttentionResult } from "./sdpa.js";
@@ -85,9 +86,25 @@ export function patternMask(p: SparsePattern): Tensor {
 }
 
 /**
+ * The additive mask [L, S] of a pattern in `dtype`: 0 where a query may attend, -Infinity elsewhere
+ * (the same scores as patternMask's bool mask, added instead of filled, so it also serves device
+ * tensors).
+ */
+function patternScoreMask(p: SparsePattern, dtype: DType): Tensor {
+  const m = (dtype === "float64" ? new Float64Array(p.L * p.S) : new Float32Array(p.L * p.S)).fill(-Infinity);
+  for (let i = 0; i < p.L; i++) {
+    for (let r = p.rowLo[i]!; r < p.rowHi[i]!; r++) {
+      const e = p.spans[3 * r + 1]!, st = p.spans[3 * r + 2]!;
+      for (let j = p.spans[3 * r]!; j < e; j += st) m[i * p.S + j] = 0;
+    }
+  }
+  return new Tensor(m, [p.L, p.S], dtype === "float64" ? "float64" : "float32");
+}
+
+/**
  * Attention restricted to a pattern. q [..., L, D], k [..., S, D] (or fewer kv heads on dim -3),
  * v [..., S, Dv] -> output [..., L, Dv]. With needWeights the weights come from the plain
- * composition with patternMask (the output still from the sparse kernel).
+ * composition with the pattern's mask (the output still from the sparse kernel).
  */
 export function sparseAttention(q: Tensor, k: Tensor, v: Tensor, pattern: SparsePattern, opts: SparseAttentionOptions = {},
   op = "sparseAttention"): AttentionResult {
@@ -99,7 +116,7 @@ export function sparseAttention(q: Tensor, k: Tensor, v: Tensor, pattern: Sparse
   const [q4, k4, v4] = to4d(q, k, v, c);
   const output = reshape(sparseAttentionOp(q4, k4, v4, pattern, scale), [...c.lead, c.L, c.Dv]);
   const weights = opts.needWeights
-    ? scaledDotProductAttention(q, k, v, { attnMask: patternMask(pattern), scale, needWeights: true }).weights
+    ? scaledDotProductAttention(q, k, v, { attnMask: patternScoreMask(pattern, q.dtype), scale, needWeights: true }).weights
     : null;
   return { output, weights };
 }

@@ -9,18 +9,25 @@
  * attention's normalization. Backward, with dl = g ⊙ phi:  dx = sqrt(s) dl Ω − s x ⊙ rowsum(dl).
  * Public entry: attention/performer.ts.
  *
+ * On a device backend the same steps run as device kernels (favorFeaturesOnDevice): the squared
+ * norms as a product with (s / 2)·ones, and the stabilizer's max by halving the span with elementwise
+ * maximums (log2 of the span dispatches), so phi is the host's up to float32 rounding.
+ *
  * ```ts
  * const fq = favorFeaturesOp(q, omega, 1 / Math.sqrt(D), true); // [B, H, L, m]
  * ```
  */
 import { attach } from "../autograd/graph.js";
+import type { AnyBackend, KernelArray } from "../backend/backend.js";
+import type { DeviceBackend } from "../backend/tensor-arrays.js";
+import type { DeviceArray } from "../tensor/device.js";
 import { allocate, type FloatArray, type FloatDType } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { backendFor, empty, expectHost, fdata } from "./util.js";
+import { arrayOf, backendFor, empty, emptyOn, fdata, filledArray, fullOn, kernelsFor } from "./util.js";
 
 export function favorFeaturesOp(x: Tensor, omega: Tensor, scale: number, perRow: boolean): Tensor {
-  expectHost(x, "x", "favorFeatures");
-  expectHost(omega, "omega", "favorFeatures");
+  const dev = kernelsFor(x.dtype);
+  if (dev.kind === "device") return favorFeaturesOnDevice(dev, x, omega, scale, perRow);
   const m = omega.shape[0]!, D = omega.shape[1]!;
   const N = x.shape[x.rank - 2]!, rows = x.size / D;
   const dtype = x.dtype as FloatDType;
@@ -63,6 +70,69 @@ export function favorFeaturesOp(x: Tensor, omega: Tensor, scale: number, perRow:
       const c = scale * sr;
       for (let d = r * D; d < (r + 1) * D; d++) dxd[d] = dxd[d]! - c * xd[d]!;
     }
+    return [dx];
+  });
+}
+
+/** Gives device temporaries back to their pool. */
+function release(be: AnyBackend, ...arrays: KernelArray[]): void {
+  for (const a of arrays) (be as DeviceBackend).release(a as DeviceArray);
+}
+
+/**
+ * The max of each row of x [blocks, span] (span >= 1) in a new array [blocks]: max(x[:, i], x[:, i +
+ * floor(n / 2)]) for i < ceil(n / 2) halves the n columns until one is left.
+ */
+function rowMax(be: AnyBackend, x: KernelArray, blocks: number, span: number): KernelArray {
+  let cur = x, n = span;
+  if (n === 1) {
+    const c = be.alloc(blocks);
+    be.stridedCopy(c, x, [blocks], [1]);
+    return c;
+  }
+  while (n > 1) {
+    const h = Math.ceil(n / 2), off = Math.floor(n / 2);
+    const next = be.alloc(blocks * h); // [blocks, h]
+    be.binary("maximum", next, cur, be.view(cur, off, cur.length - off), [blocks, h], [n, 1], [n, 1]);
+    if (cur !== x) release(be, cur);
+    cur = next;
+    n = h;
+  }
+  return cur;
+}
+
+/** favorFeaturesOp on a device backend: the host path's steps as device kernels. */
+function favorFeaturesOnDevice(be: AnyBackend, x: Tensor, omega: Tensor, scale: number, perRow: boolean): Tensor {
+  const m = omega.shape[0]!, D = omega.shape[1]!;
+  const N = x.shape[x.rank - 2]!, rows = x.size / D;
+  const dtype = "float32";
+  const out = emptyOn(be, [...x.shape.slice(0, -1), m], dtype);
+  if (rows === 0 || m === 0) return attach(out, "favorFeatures", [x], () => [fullOn(be, x.shape, dtype, 0)]);
+  const xa = arrayOf(x, be), od = arrayOf(out, be); // [rows, D], [rows, m]
+  const ws = be.alloc(m * D); // sqrt(s) Ω [m, D]
+  be.binary("mul", ws, arrayOf(omega, be), filledArray(be, dtype, 1, Math.sqrt(scale)), [m * D], [1], [0]);
+  be.matmul(od, xa, ws, 1, rows, m, D, false, true, 0, 0, false); // sqrt(s) x Ωᵀ
+  const sq = be.alloc(rows * D), half = be.alloc(rows);
+  be.binary("mul", sq, xa, xa, [rows * D], [1], [1]);
+  be.matmul(half, sq, filledArray(be, dtype, D, 0.5 * scale), 1, rows, 1, D, false, false, 0, 0, false); // (s / 2) ‖x_r‖² [rows, 1]
+  be.binary("sub", od, od, half, [rows, m], [m, 1], [1, 0]); // logits
+  const span = perRow ? m : N * m, blocks = (rows * m) / span;
+  const stab = rowMax(be, od, blocks, span); // [blocks]
+  be.binary("add", stab, stab, filledArray(be, dtype, 1, 0.5 * Math.log(m)), [blocks], [1], [0]);
+  be.binary("sub", od, od, stab, [blocks, span], [span, 1], [1, 0]);
+  be.unary("exp", od, od, rows * m, 0); // phi
+  release(be, sq, half, stab);
+  return attach(out, "favorFeatures", [x], (g) => {
+    const dl = be.alloc(rows * m), rsum = be.alloc(rows), t = be.alloc(rows * D);
+    be.binary("mul", dl, arrayOf(g, be), od, [rows * m], [1], [1]); // g ⊙ phi
+    const dx = emptyOn(be, x.shape, dtype);
+    const dxa = arrayOf(dx, be);
+    be.matmul(dxa, dl, ws, 1, rows, D, m, false, false, 0, 0, false); // sqrt(s) dl Ω  [rows, D]
+    be.matmul(rsum, dl, filledArray(be, dtype, m, scale), 1, rows, 1, m, false, false, 0, 0, false); // s rowsum(dl) [rows, 1]
+    const xg = arrayOf(x, be);
+    be.binary("mul", t, xg, rsum, [rows, D], [D, 1], [1, 0]);
+    be.binary("sub", dxa, dxa, t, [rows * D], [1], [1]);
+    release(be, dl, rsum, t);
     return [dx];
   });
 }

@@ -34,7 +34,8 @@ function unwrap(x: unknown, kernel: string, i: number): unknown {
 
 const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward",
   "attentionForward", "attentionBackward",
-  "dropout", "where", "compare", "extreme", "extremeBackward", "logsumexp", "indexSelect", "indexSelectBackward"] as const;
+  "dropout", "where", "compare", "extreme", "extremeBackward", "logsumexp", "indexSelect", "indexSelectBackward",
+  "sparseAttentionForward", "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward"] as const;
 
 export function hostDevice(): HostDevice {
   const dev: Record<string, unknown> & { releases: number; reads: number; flushes: number } = {
@@ -64,8 +65,7 @@ export function hostDevice(): HostDevice {
       (jsBackend[k] as (...a: unknown[]) => void)(...args.map((a, i) => unwrap(a, k, i)));
     };
   }
-  for (const k of ["conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "sparseAttentionForward",
-    "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward"]) {
+  for (const k of ["conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight"]) {
     dev[k] = (): never => {
       throw new Error(`${k}: not on the host device`);
     };

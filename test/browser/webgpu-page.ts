@@ -24,6 +24,7 @@ import {
 import type { KernelContext } from "../../src/backend/webgpu/context.js";
 import { gridOf } from "../../src/backend/webgpu/kernels.js";
 import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
+import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { randn, rng, startPage } from "./webgpu-page-setup.js";
 import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
 
@@ -53,7 +54,7 @@ const fmt = (v: number): string => (Number.isFinite(v) ? v.toPrecision(8) : Stri
 let k: WebGPUKernels;
 
 /** A device array of `host` at element offset `pad` inside a buffer whose other elements are GUARD. */
-interface Placed { arr: GpuArray; whole: GpuArray; pad: number; n: number }
+export interface Placed { arr: GpuArray; whole: GpuArray; pad: number; n: number }
 
 function place(host: Float32Array, pad: number): Placed {
   const n = host.length;
@@ -74,7 +75,7 @@ async function fetchPlaced(p: Placed): Promise<{ data: Float32Array; guards: boo
   return { data: all.slice(p.pad, p.pad + p.n), guards };
 }
 
-class Results {
+export class Results {
   readonly list: CaseResult[] = [];
 
   /** got against want: equal (infinities, NaN included) or |got - want| <= tol(i). */
@@ -832,6 +833,7 @@ const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   layerNorm: layerNormCases, attentionForward: () => attentionCases(false), attentionBackward: () => attentionCases(true),
   pool: poolCases, large: largeCases,
   select: selectCases, reduceDim: reduceDimCases, gather: gatherCases, dropout: dropoutCases,
+  ...efficientFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
 };
 
 void startPage("qkvWebgpu", (kernels): PageApi => {

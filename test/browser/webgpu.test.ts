@@ -76,6 +76,10 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("max / min with indices and their backward, logsumexp: ties, NaN, -Infinity, rows of -Infinity", (t) => family(t, "reduceDim", 36));
   test("indexSelect and its backward: repeated indices, -1 entries adding nowhere", (t) => family(t, "gather", 10));
   test("dropout: the js kernel's bits, counters across 2^32, overflow, signed zeros, NaN", (t) => family(t, "dropout", 16));
+  test("sparse attention forward: every pattern builder, rows with no key, GQA, L != S, Dv != D", (t) => family(t, "sparseAttentionForward", 16));
+  test("sparse attention backward: dq, dk, dv written, rows with no key", (t) => family(t, "sparseAttentionBackward", 24));
+  test("linear attention forward and backward: causal and not, GQA, L != S, chunks of 15 and 64, 0 / 0, M + Dv too large", (t) => family(t, "linearAttention", 33));
+  test("sparse and linear attention past 65535 workgroups: rows, keys and chunks", (t) => family(t, "efficientLarge", 10));
   test("pool and submission: round trips, reuse, 600 dispatches, ordered writes", (t) => family(t, "pool", 5));
   test("past 65535 workgroups: neg over 65535 * 256 + 1000 elements, softmax over 66000 rows, matmul split by tiles", (t) => family(t, "large", 3));
 

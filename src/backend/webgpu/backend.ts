@@ -3,8 +3,8 @@
  * The webgpu Backend: WebGPUKernels behind the Backend interface over GpuArray, and the store of
  * its tensors' device arrays (tensor/device.ts). Arrays it hands out (alloc, upload) go back to the
  * pool when the last tensor holding them is collected (a FinalizationRegistry), or earlier through
- * `release` (at most once either way). Kernels with no WGSL form yet (convolution, sparse and linear
- * attention) throw WebGPUUnsupportedError.
+ * `release` (at most once either way). Kernels with no WGSL form yet (convolution) throw
+ * WebGPUUnsupportedError.
  *
  * ```ts
  * const be = await WebGPUBackend.create(navigator.gpu);
@@ -185,17 +185,25 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   conv2dBackwardWeight(): void {
     throw unsupported("conv2dBackwardWeight");
   }
-  sparseAttentionForward(_out: GpuArray, _lse: GpuArray, _q: GpuArray, _k: GpuArray, _v: GpuArray, _args: SparseAttentionArgs): void {
-    throw unsupported("sparseAttentionForward");
+
+  // --- sparse and linear attention ---
+
+  sparseAttentionForward(out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray, args: SparseAttentionArgs): void {
+    this.kernels.sparseAttentionForward(out, lse, q, k, v, args);
   }
-  sparseAttentionBackward(): void {
-    throw unsupported("sparseAttentionBackward");
+
+  sparseAttentionBackward(dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray,
+    out: GpuArray, lse: GpuArray, args: SparseAttentionArgs): void {
+    this.kernels.sparseAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
   }
-  linearAttentionForward(_out: GpuArray, _den: GpuArray, _fq: GpuArray, _fk: GpuArray, _v: GpuArray, _args: LinearAttentionArgs): void {
-    throw unsupported("linearAttentionForward");
+
+  linearAttentionForward(out: GpuArray, den: GpuArray, fq: GpuArray, fk: GpuArray, v: GpuArray, args: LinearAttentionArgs): void {
+    this.kernels.linearAttentionForward(out, den, fq, fk, v, args);
   }
-  linearAttentionBackward(): void {
-    throw unsupported("linearAttentionBackward");
+
+  linearAttentionBackward(dfq: GpuArray, dfk: GpuArray, dv: GpuArray, dout: GpuArray, fq: GpuArray, fk: GpuArray, v: GpuArray,
+    out: GpuArray, den: GpuArray, args: LinearAttentionArgs): void {
+    this.kernels.linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, args);
   }
 }
 

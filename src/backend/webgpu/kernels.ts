@@ -16,7 +16,7 @@
  * const host = await gpu.read(out); // Float32Array [M * N]
  * ```
  */
-import type { AdamStepArgs, BinaryOp, CompareOp, ExtremeOp, SgdStepArgs, UnaryOp } from "../backend.js";
+import type { AdamStepArgs, BinaryOp, CompareOp, ExtremeOp, LinearAttentionArgs, SgdStepArgs, SparseAttentionArgs, UnaryOp } from "../backend.js";
 import type { GpuAttentionArgs } from "./attention.js";
 import { stridedAttentionBackward, stridedAttentionForward } from "./attention-strided.js";
 import type { GpuArray, KernelContext } from "./context.js";
@@ -27,6 +27,7 @@ import { binary, unary } from "./elementwise.js";
 import { DeviceLostError, GpuValidationError, WebGPUUnsupportedError } from "./errors.js";
 import { indexSelect, indexSelectBackward } from "./gather.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
+import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { matmul } from "./matmul.js";
 import { adamStep, sgdStep } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
@@ -36,6 +37,7 @@ import { where } from "./select.js";
 import { compare } from "./compare.js";
 import { PipelineCache } from "./shader.js";
 import { softmax, softmaxBackward } from "./softmax.js";
+import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attention.js";
 
 /** Workgroup memory a kernel plans for: 16 KiB (or less where the device has less), in floats. */
 const WORKGROUP_BYTES = 16384;
@@ -359,5 +361,33 @@ export class WebGPUKernels implements KernelContext {
   indexSelectBackward(dx: GpuArray, g: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number): void {
     this.live("indexSelectBackward");
     indexSelectBackward(this, dx, g, index, outer, n, inner, m);
+  }
+
+  // --- sparse and linear attention ---
+
+  /** Sparse attention forward, as Backend.sparseAttentionForward (the pattern uploaded per call). */
+  sparseAttentionForward(out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray, args: SparseAttentionArgs): void {
+    this.live("sparseAttentionForward");
+    sparseAttentionForward(this, out, lse, q, k, v, args);
+  }
+
+  /** Sparse attention backward, as Backend.sparseAttentionBackward (dq, dk, dv written, not accumulated). */
+  sparseAttentionBackward(dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray,
+    out: GpuArray, lse: GpuArray, args: SparseAttentionArgs): void {
+    this.live("sparseAttentionBackward");
+    sparseAttentionBackward(this, dq, dk, dv, dout, q, k, v, out, lse, args);
+  }
+
+  /** Linear attention forward, as Backend.linearAttentionForward. */
+  linearAttentionForward(out: GpuArray, den: GpuArray, fq: GpuArray, fk: GpuArray, v: GpuArray, args: LinearAttentionArgs): void {
+    this.live("linearAttentionForward");
+    linearAttentionForward(this, out, den, fq, fk, v, args);
+  }
+
+  /** Linear attention backward, as Backend.linearAttentionBackward (dfq, dfk, dv written, not accumulated). */
+  linearAttentionBackward(dfq: GpuArray, dfk: GpuArray, dv: GpuArray, dout: GpuArray, fq: GpuArray, fk: GpuArray, v: GpuArray,
+    out: GpuArray, den: GpuArray, args: LinearAttentionArgs): void {
+    this.live("linearAttentionBackward");
+    linearAttentionBackward(this, dfq, dfk, dv, dout, fq, fk, v, out, den, args);
   }
 }
