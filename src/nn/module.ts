@@ -12,7 +12,8 @@
  * ```
  */
 import type { AnyBackend } from "../backend/backend.js";
-import { toDevice } from "../backend/tensor-arrays.js";
+import { readAll } from "../backend/host-copies.js";
+import { toDevice, writeValues } from "../backend/tensor-arrays.js";
 import { StateDictError, ValueError } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -120,7 +121,19 @@ export class Module {
   }
 
   /**
-   * Copies values from a state dict. Checks every name and shape first and names every
+   * The state dict after reading every parameter and buffer on a device back: their `data` (and
+   * so `clone()`, saving, `captureTrainState`) works until the next update writes them. On a host
+   * model the same as `stateDict()`.
+   */
+  async readState(): Promise<StateDict> {
+    const sd = this.stateDict();
+    await readAll(Object.values(sd));
+    return sd;
+  }
+
+  /**
+   * Copies values from a state dict (into a parameter or buffer on a device too, in place there;
+   * the given tensors must be on the host, or read back). Checks every name and shape first and names every
    * missing, unexpected or wrongly shaped entry in one StateDictError; nothing is copied then.
    * `strict: false` ignores missing and unexpected names (shapes are still checked).
    */
@@ -144,9 +157,7 @@ export class Module {
     }
     for (const [name, t] of given) {
       const mine = own[name];
-      if (!mine) continue;
-      const d = mine.data;
-      for (let i = 0; i < d.length; i++) d[i] = Number(t.data[i]);
+      if (mine) writeValues(mine, t.data);
     }
   }
 }
