@@ -10,6 +10,7 @@
  * npx qkv classify eval --data mnist
  * npx qkv graph eval --data debian --model gat
  * npx qkv experiments --quick
+ * npx qkv --backend webgpu demo --steps 300       # train on a GPU (npm install webgpu), else on the CPU with a notice
  * ```
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
@@ -25,9 +26,20 @@ import { setBackend, availableBackends } from "../backend/registry.js";
 import type { BackendName } from "../backend/backend.js";
 import { QkvError } from "../tensor/errors.js";
 
+/**
+ * `--backend webgpu`: a device from the optional webgpu package (node-gpu.ts) made the active
+ * backend; without the package, a Vulkan loader or an adapter, one notice and the fastest CPU
+ * backend stays active. Loaded only when asked for.
+ */
+async function useNodeWebGPU(): Promise<void> {
+  const [{ useWebGPU }, { requestNodeGpuDevice }] = await Promise.all([import("../backend/webgpu/use.js"), import("../backend/webgpu/node-gpu.js")]);
+  await useWebGPU({ device: () => requestNodeGpuDevice() });
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("qkv").description("qkv: self-attention with autograd, PyTorch semantics, in TypeScript").showHelpAfterError();
-  program.option("--backend <name>", "compute backend: native, wasm or js (default: the fastest that loads)");
+  program.option("--backend <name>", "compute backend: native, wasm, js, or webgpu (a GPU through the optional webgpu package; " +
+    "falls back to the fastest CPU backend with a notice) (default: the fastest CPU backend that loads)");
   registerDatesCommands(program);
   registerTextCommands(program);
   registerClassifyCommands(program);
@@ -35,10 +47,11 @@ export async function main(argv: string[]): Promise<void> {
   registerExportCommands(program);
   registerExperimentsCommands(program);
   registerGraphCommands(program);
-  program.hook("preAction", () => {
+  program.hook("preAction", async () => {
     loadBackends();
     const b = program.opts<{ backend?: string }>().backend;
-    if (b) {
+    if (b === "webgpu") await useNodeWebGPU();
+    else if (b) {
       if (!(availableBackends() as string[]).includes(b)) throw new InvalidArgumentError(`--backend must be one of ${availableBackends().join(", ")}, got "${b}"`);
       setBackend(b as BackendName);
     }
