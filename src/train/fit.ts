@@ -29,8 +29,8 @@
 import { backward } from "../autograd/backward.js";
 import { freeGraph } from "../autograd/free-graph.js";
 import { noGrad } from "../autograd/graph.js";
-import { Module } from "../nn/module.js";
 import { anyOnDevice, withHostData } from "../backend/host-copies.js";
+import { Module } from "../nn/module.js";
 import { clipGradNorm, clipGradNormTensor } from "../optim/clip.js";
 import { Optimizer, type BaseOptions } from "../optim/optimizer.js";
 import { LRScheduler } from "../optim/schedule.js";

@@ -4,7 +4,8 @@
  * (test/backend/host-device.ts), against the host backend, within float32's error; their
  * evaluation, decoding, model files and checkpoints run on the host from parameters read back, and
  * a device run resumed from its checkpoint is the uninterrupted device run. And `qkv --backend
- * webgpu` without a GPU (no webgpu package here) says so once and trains on the CPU.
+ * webgpu` without a GPU (no webgpu package here) says so once and trains on the CPU (and a
+ * command that only runs a model keeps the CPU backend).
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -107,5 +108,12 @@ describe("applications on a device backend", () => {
     assert.ok(backend === "native" || backend === "wasm" || backend === "js", `trained on ${backend}`);
     assert.match(r.stdout, /^exact match: \d+\.\d%$/m);
     assert.ok(existsSync(join(dir, "cli-demo.html")));
+    // a command that runs a model (not a training one) stays on the CPU backend, and says so
+    const run = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "classify", "run", join(dir, "none.png")],
+      { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^qkv: --backend webgpu is for the training commands \(demo, .*\); classify run runs on the (native|wasm|js) backend$/m);
+    assert.doesNotMatch(run.stderr, /WebGPU is not available/);
+    assert.match(run.stderr, /none\.png expected a readable file/);
   });
 });
