@@ -21,6 +21,7 @@ export type {
 export { contiguousLayouts, contiguousRowStrides } from "./backend/backend.js";
 export { setBackend, getBackend, availableBackends, registerBackend, hostBackend } from "./backend/registry.js";
 export { toDevice } from "./backend/tensor-arrays.js";
+export { withHostData } from "./backend/host-copies.js";
 export type { DeviceArray, DeviceStore } from "./tensor/device.js";
 export { WebGPUBackend, useWebGPU, type UseWebGPUOptions } from "./backend/webgpu/index.js";
 export {
@@ -69,9 +70,9 @@ export { Optimizer, type BaseOptions, type ParamGroup, type ParamGroupSpec, type
 export { SGD, type SGDOptions } from "./optim/sgd.js";
 export { Adam, AdamW, type AdamOptions } from "./optim/adam.js";
 export { LRScheduler, constant, warmupCosine, warmupInverseSqrt, type Schedule, type SchedulerState } from "./optim/schedule.js";
-export { clipGradNorm, clipGradValue } from "./optim/clip.js";
+export { clipGradNorm, clipGradNormAsync, clipGradNormTensor, clipGradValue } from "./optim/clip.js";
 export { fit, type FitOptions, type FitResult, type StepInfo, type StepCallback } from "./train/fit.js";
-export { captureTrainState, restoreTrainState, type TrainState, type TrainParts, type EvalRecord, type GeneratorState } from "./train/state.js";
+export { captureTrainState, captureTrainStateAsync, restoreTrainState, type TrainState, type TrainParts, type EvalRecord, type GeneratorState } from "./train/state.js";
 
 export * from "./attention/sparse.js";
 export * from "./attention/window.js";

@@ -109,3 +109,22 @@ export function toDevice(t: Tensor, be: AnyBackend): Tensor {
 export function hostKernelsFor(dtype: DType): Backend {
   return dtype === "float64" ? jsBackend : hostBackend();
 }
+
+// ---- host values into device tensors (loading a state dict into a model or optimizer on a device) ----
+
+/**
+ * Writes `values` (t.size of them) into t's data where it lives: a host tensor's array, or a
+ * device tensor's array in place (an upload copied in; views of it see the new values).
+ */
+export function writeValues(t: Tensor, values: ArrayLike<number>): void {
+  if (t.device === null) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) d[i] = Number(values[i]);
+    return;
+  }
+  const be = backendOf(t), store = t.store as DeviceStore<KernelArray & { length: number }>;
+  const up = be.upload(Float32Array.from(values));
+  if (t.size > 0) be.stridedCopy(t.device, up, [t.size], [1]);
+  store.release(up);
+  t.deviceWritten();
+}

@@ -10,6 +10,7 @@
  * npx qkv classify eval --data mnist
  * npx qkv graph eval --data debian --model gat
  * npx qkv experiments --quick
+ * npx qkv --backend webgpu demo --steps 300       # train on a GPU (npm install webgpu), else on the CPU with a notice
  * ```
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
@@ -21,13 +22,37 @@ import { registerGraphCommands } from "../apps/graph/cli.js";
 import { registerTextCommands } from "../apps/text/cli.js";
 import { registerVizCommands } from "../apps/viz/cli.js";
 import { loadBackends } from "../node.js";
-import { setBackend, availableBackends } from "../backend/registry.js";
+import { setBackend, availableBackends, getBackend } from "../backend/registry.js";
 import type { BackendName } from "../backend/backend.js";
 import { QkvError } from "../tensor/errors.js";
 
+/**
+ * `--backend webgpu`: a device from the optional webgpu package (node-gpu.ts) made the active
+ * backend; without the package, a Vulkan loader or an adapter, one notice and the fastest CPU
+ * backend stays active. Loaded only when asked for.
+ */
+async function useNodeWebGPU(): Promise<void> {
+  const [{ useWebGPU }, { requestNodeGpuDevice }] = await Promise.all([import("../backend/webgpu/use.js"), import("../backend/webgpu/node-gpu.js")]);
+  await useWebGPU({ device: () => requestNodeGpuDevice() });
+}
+
+/**
+ * The commands that train a model, whose loops move it to a device backend (the others load a
+ * model and run it on the host, so they keep a CPU backend under `--backend webgpu`).
+ */
+const DEVICE_COMMANDS: readonly string[] = ["demo", "translate train", "summarize train", "classify train", "graph train", "graph eval", "graph compare"];
+
+/** "graph train" for the action command `train` of `graph` (the program's name left out). */
+function commandPath(c: Command): string {
+  const names: string[] = [];
+  for (let x: Command | null = c; x?.parent; x = x.parent) names.unshift(x.name());
+  return names.join(" ");
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("qkv").description("qkv: self-attention with autograd, PyTorch semantics, in TypeScript").showHelpAfterError();
-  program.option("--backend <name>", "compute backend: native, wasm or js (default: the fastest that loads)");
+  program.option("--backend <name>", "compute backend: native, wasm, js, or webgpu (training commands: a GPU through the optional webgpu " +
+    "package, else the fastest CPU backend with a notice) (default: the fastest CPU backend that loads)");
   registerDatesCommands(program);
   registerTextCommands(program);
   registerClassifyCommands(program);
@@ -35,10 +60,14 @@ export async function main(argv: string[]): Promise<void> {
   registerExportCommands(program);
   registerExperimentsCommands(program);
   registerGraphCommands(program);
-  program.hook("preAction", () => {
+  program.hook("preAction", async (_program, action) => {
     loadBackends();
     const b = program.opts<{ backend?: string }>().backend;
-    if (b) {
+    if (b === "webgpu") {
+      const cmd = commandPath(action);
+      if (DEVICE_COMMANDS.includes(cmd)) await useNodeWebGPU();
+      else console.warn(`qkv: --backend webgpu is for the training commands (${DEVICE_COMMANDS.join(", ")}); ${cmd} runs on the ${getBackend().name} backend`);
+    } else if (b) {
       if (!(availableBackends() as string[]).includes(b)) throw new InvalidArgumentError(`--backend must be one of ${availableBackends().join(", ")}, got "${b}"`);
       setBackend(b as BackendName);
     }

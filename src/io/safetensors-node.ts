@@ -75,7 +75,7 @@ async function syncDir(dir: string): Promise<void> {
 
 /**
  * Writes tensors to `path` atomically (temp file in the same directory, fsync, rename, fsync of
- * the directory). The tensors are streamed one at a time; on any error the temporary file is
+ * the directory). Tensors on a device are read back (`await t.read()`) as they are written. The tensors are streamed one at a time; on any error the temporary file is
  * removed, the error rethrown, and a file already at `path` is left as it was.
  *
  * ```ts
@@ -91,7 +91,11 @@ export async function saveSafetensors(path: string, tensors: Map<string, Tensor>
   try {
     fh = await open(tmp, "wx");
     await writeAll(fh, plan.head, 0);
-    for (const e of plan.entries) await writeAll(fh, safetensorsTensorBytes(e.tensor, e.dtype), plan.head.length + e.begin);
+    for (const e of plan.entries) {
+      // a tensor on a device (a model trained there) is read back first
+      if (e.tensor.device !== null && e.tensor.host === null) await e.tensor.read();
+      await writeAll(fh, safetensorsTensorBytes(e.tensor, e.dtype), plan.head.length + e.begin);
+    }
     await fh.sync();
     await fh.close();
     fh = undefined;

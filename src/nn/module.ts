@@ -12,7 +12,8 @@
  * ```
  */
 import type { AnyBackend } from "../backend/backend.js";
-import { arrayOf, backendOf, toDevice } from "../backend/tensor-arrays.js";
+import { readAll } from "../backend/host-copies.js";
+import { arrayOf, backendOf, toDevice, writeValues } from "../backend/tensor-arrays.js";
 import { StateDictError, ValueError } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -120,7 +121,19 @@ export class Module {
   }
 
   /**
-   * Copies values from a state dict. Checks every name and shape first and names every
+   * The state dict after reading every parameter and buffer on a device back: their `data` (and
+   * so `clone()`, saving, `captureTrainState`) works until the next update writes them. On a host
+   * model the same as `stateDict()`.
+   */
+  async readState(): Promise<StateDict> {
+    const sd = this.stateDict();
+    await readAll(Object.values(sd));
+    return sd;
+  }
+
+  /**
+   * Copies values from a state dict (into a parameter or buffer on a device too, in place there;
+   * the given tensors must be on the host, or read back). Checks every name and shape first and names every
    * missing, unexpected or wrongly shaped entry in one StateDictError; nothing is copied then.
    * `strict: false` ignores missing and unexpected names (shapes are still checked).
    */
@@ -145,12 +158,8 @@ export class Module {
     for (const [name, t] of given) {
       const mine = own[name];
       if (!mine) continue;
-      if (mine.device !== null) {
-        copyToDevice(mine, t);
-        continue;
-      }
-      const d = mine.data;
-      for (let i = 0; i < d.length; i++) d[i] = Number(t.data[i]);
+      if (mine.device !== null && t.device !== null) copyOnDevice(mine, t);
+      else writeValues(mine, t.data);
     }
   }
 }
@@ -179,13 +188,9 @@ export class ModuleList<M extends Module = Module> extends Module {
   }
 }
 
-/**
- * dst (a device tensor) = src, copied on dst's device: src is uploaded when it is on the host
- * (converted to float32), or copied there when it is on the same device.
- */
-function copyToDevice(dst: Tensor, src: Tensor): void {
+/** dst = src, both on the same device: a copy there. */
+function copyOnDevice(dst: Tensor, src: Tensor): void {
   const be = backendOf(dst);
-  const from = src.device !== null ? src : new Tensor(Float32Array.from(src.data as ArrayLike<number>), src.shape, "float32");
-  if (dst.size > 0) be.stridedCopy(arrayOf(dst, be), arrayOf(from, be), [dst.size], [1]);
+  if (dst.size > 0) be.stridedCopy(arrayOf(dst, be), arrayOf(src, be), [dst.size], [1]);
   dst.deviceWritten();
 }

@@ -8,19 +8,38 @@
  * clipGradValue(model.parameters(), 0.5);              // every entry into [-0.5, 0.5]
  * opt.step();
  * ```
+ *
+ * Gradients on a device (a model trained there): `clipGradNormTensor` clips there and returns the
+ * total norm as a tensor without waiting for the device; `await clipGradNormAsync(...)` reads it
+ * back (one read). The synchronous `clipGradNorm` needs host gradients, since its result is a
+ * number. `clipGradValue` works on either.
  */
-import { ValueError } from "../tensor/errors.js";
+import { DeviceOpError, ValueError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
+import { clampOnDevice, deviceTotalNorm, scaleByValue, scaleToNorm } from "./clip-device.js";
 import { floatData } from "./optimizer.js";
 
-function gradsOf(params: Iterable<Tensor> | Tensor, op: string): (Float32Array | Float64Array)[] {
+/** The gradients of the given parameters (those that have one). */
+function gradTensors(params: Iterable<Tensor> | Tensor, op: string): Tensor[] {
   const list = params instanceof Tensor ? [params] : [...params];
-  const out: (Float32Array | Float64Array)[] = [];
+  const out: Tensor[] = [];
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new ValueError(op, `params[${i}]`, "a Tensor", String(p));
-    if (p.grad) out.push(floatData(p.grad));
+    if (p.grad) out.push(p.grad);
   });
   return out;
+}
+
+function gradsOf(params: Iterable<Tensor> | Tensor, op: string, deviceHint: string): (Float32Array | Float64Array)[] {
+  return gradTensors(params, op).map((g, i) => {
+    if (g.device !== null) throw new DeviceOpError(op, `gradients[${i}]`, g.store!.name, deviceHint);
+    return floatData(g);
+  });
+}
+
+function checkClipArgs(maxNorm: number, normType: number, op: string): void {
+  if (typeof maxNorm !== "number" || !(maxNorm >= 0)) throw new ValueError(op, "maxNorm", "a number >= 0", String(maxNorm));
+  if (typeof normType !== "number" || !(normType > 0)) throw new ValueError(op, "normType", "a number > 0 or Infinity", String(normType));
 }
 
 // one loop per array type, so that each stays monomorphic (the common case is float32)
@@ -51,9 +70,8 @@ function sumOfPowers(g: Float32Array | Float64Array, normType: number): number {
  */
 export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number, normType = 2, opts: { errorIfNonfinite?: boolean } = {}): number {
   const op = "clipGradNorm";
-  if (typeof maxNorm !== "number" || !(maxNorm >= 0)) throw new ValueError(op, "maxNorm", "a number >= 0", String(maxNorm));
-  if (typeof normType !== "number" || !(normType > 0)) throw new ValueError(op, "normType", "a number > 0 or Infinity", String(normType));
-  const grads = gradsOf(params, op);
+  checkClipArgs(maxNorm, normType, op);
+  const grads = gradsOf(params, op, "a number needs a read: clipGradNormTensor, or await clipGradNormAsync");
   if (grads.length === 0) return 0;
   let total = 0;
   if (normType === Infinity) {
@@ -72,10 +90,51 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number,
   return total;
 }
 
-/** Clamps every gradient entry into `[-clipValue, clipValue]`. */
+/**
+ * clipGradNorm for gradients on a device or on the host: clips them where they live and returns
+ * the total norm before clipping as a [] tensor there (float32 on a device, whose scale is computed
+ * there in float32; nothing is read back). Host gradients give clipGradNorm's result as a float64
+ * tensor. The max norm (Infinity) on a device throws DeviceOpError (no max reduction there yet).
+ */
+export function clipGradNormTensor(params: Iterable<Tensor> | Tensor, maxNorm: number, normType = 2): Tensor {
+  const op = "clipGradNormTensor";
+  checkClipArgs(maxNorm, normType, op);
+  const grads = gradTensors(params, op);
+  if (!grads.some((g) => g.device !== null)) return new Tensor(Float64Array.of(clipGradNorm(params, maxNorm, normType)), [], "float64");
+  const total = deviceTotalNorm(grads, normType, op);
+  scaleToNorm(grads, total, maxNorm);
+  return total;
+}
+
+/**
+ * clipGradNorm for gradients on a device: the total norm is reduced there and read back (one
+ * read), checked (`errorIfNonfinite`), and the scale `min(1, maxNorm / (total + 1e-6))` applied
+ * there. Host gradients: clipGradNorm.
+ */
+export async function clipGradNormAsync(params: Iterable<Tensor> | Tensor, maxNorm: number, normType = 2, opts: { errorIfNonfinite?: boolean } = {}): Promise<number> {
+  const op = "clipGradNormAsync";
+  checkClipArgs(maxNorm, normType, op);
+  const grads = gradTensors(params, op);
+  if (!grads.some((g) => g.device !== null)) return clipGradNorm(params, maxNorm, normType, opts);
+  const total = (await deviceTotalNorm(grads, normType, op).read())[0]!;
+  if (opts.errorIfNonfinite && !Number.isFinite(total)) {
+    throw new ValueError(op, "gradients", "a finite total norm (errorIfNonfinite)", String(total));
+  }
+  const coef = Math.min(1, maxNorm / (total + 1e-6));
+  if (coef !== 1) scaleByValue(grads, coef);
+  return total;
+}
+
+/** Clamps every gradient entry into `[-clipValue, clipValue]` (in place, on the host or on a device). */
 export function clipGradValue(params: Iterable<Tensor> | Tensor, clipValue: number): void {
   if (typeof clipValue !== "number" || !(clipValue >= 0)) throw new ValueError("clipGradValue", "clipValue", "a number >= 0", String(clipValue));
-  for (const g of gradsOf(params, "clipGradValue")) {
+  const all = gradTensors(params, "clipGradValue");
+  if (all.some((g) => g.device !== null)) {
+    clampOnDevice(all, clipValue, "clipGradValue");
+    return;
+  }
+  for (const t of all) {
+    const g = floatData(t);
     for (let i = 0; i < g.length; i++) g[i] = Math.min(clipValue, Math.max(-clipValue, g[i]!));
   }
 }

@@ -18,9 +18,10 @@
  * ```
  */
 import { noGrad } from "../autograd/graph.js";
-import { fullOn, backendOf } from "../backend/tensor-arrays.js";
+import { readAll } from "../backend/host-copies.js";
+import { fullOn, backendOf, writeValues } from "../backend/tensor-arrays.js";
 import type { DeviceStore } from "../tensor/device.js";
-import { DeviceOpError, StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
+import { DeviceSyncError, StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -164,9 +165,14 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     if (!m) this.deviceBuffers.set(p, (m = new Map()));
     const b = m.get(key);
     if (b) return { buf: b, first: false };
+    // state loaded (or made) while p was on the host moves to the device on first use
+    const s = this.state.get(p), fromHost = s?.buffers.get(key);
     const buf = fullOn(backendOf(p), p.shape, "float32", 0);
     m.set(key, buf);
-    return { buf, first: true };
+    if (!fromHost) return { buf, first: true };
+    writeValues(buf, fromHost);
+    s!.buffers.delete(key);
+    return { buf, first: false };
   }
 
   /** p's gradient when p is on a device and has one (shape checked), else null. */
@@ -197,12 +203,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     return b;
   }
 
-  /** A copy of the state: float64 tensors `state.{i}.step` and `state.{i}.{buffer}`, and the groups. */
+  /**
+   * A copy of the state: float64 tensors `state.{i}.step` and `state.{i}.{buffer}`, and the groups.
+   * The buffers of parameters trained on a device must have been read back (`readState()`), else
+   * DeviceSyncError.
+   */
   stateDict(): OptimizerState {
-    if (this.deviceBuffers.size > 0) {
-      const p = this.deviceBuffers.keys().next().value!;
-      throw new DeviceOpError("stateDict", "state", p.store?.name ?? "unknown", "the moments of parameters trained there");
-    }
     const tensors: Record<string, Tensor> = {};
     const paramGroups: ParamGroupState[] = [];
     let index = 0;
@@ -213,6 +219,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
         if (s) {
           tensors[`state.${index}.step`] = new Tensor(Float64Array.of(s.step), [], "float64");
           for (const [k, b] of s.buffers) tensors[`state.${index}.${k}`] = new Tensor(b.slice(), p.shape, "float64");
+          for (const [k, b] of this.deviceBuffers.get(p) ?? []) {
+            if (b.host === null) throw new DeviceSyncError(`${this.name}.stateDict`, `state.${index}.${k} (await optimizer.readState() first)`, b.store?.name ?? "unknown");
+            tensors[`state.${index}.${k}`] = new Tensor(Float64Array.from(b.host as Float32Array), p.shape, "float64");
+          }
         }
         ids.push(index++);
       }
@@ -225,6 +235,17 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       paramGroups.push({ ...hyper, params: ids });
     }
     return { tensors, paramGroups };
+  }
+
+  /**
+   * The state dict after reading the state of parameters trained on a device back (their moments
+   * are float32 device tensors); on the host the same as `stateDict()`.
+   */
+  async readState(): Promise<OptimizerState> {
+    const bufs: Tensor[] = [];
+    for (const m of this.deviceBuffers.values()) bufs.push(...m.values());
+    await readAll(bufs);
+    return this.stateDict();
   }
 
   /**
@@ -286,6 +307,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     if (unexpected.length || missing.length || mismatched.length) throw new StateDictError(op, missing, unexpected, mismatched);
     newGroups.forEach((g, i) => Object.assign(this.paramGroups[i]!, g));
     this.state.clear();
+    // the buffers of a parameter on a device move there at its next update (deviceBuffer)
+    this.deviceBuffers.clear();
     for (const [p, s] of next) this.state.set(p, s);
   }
 }

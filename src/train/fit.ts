@@ -17,18 +17,27 @@
  *   evalEvery: 25, evaluate: () => ({ valLoss: validate(model) }),
  * });
  * ```
+ *
+ * A model on a device (`model.toDevice(be)`, its backend active) trains there: the loss is read
+ * with `await loss.read()` after the update (with the clipped gradient norm, which stays on the
+ * device until then: `clipGradNormTensor`), so a step waits for the device once. `evaluate` runs
+ * on the host, on copies of the model's parameters and buffers read back, with the host backend
+ * active (`withHostData`): it may use any op and read any value. Checkpoints read the model and
+ * the optimizer's device state back (`captureTrainStateAsync`); `resumeFrom` loads into the
+ * device model. A host model takes the synchronous path, unchanged.
  */
 import { backward } from "../autograd/backward.js";
 import { freeGraph } from "../autograd/free-graph.js";
 import { noGrad } from "../autograd/graph.js";
+import { anyOnDevice, withHostData } from "../backend/host-copies.js";
 import { Module } from "../nn/module.js";
-import { clipGradNorm } from "../optim/clip.js";
+import { clipGradNorm, clipGradNormTensor } from "../optim/clip.js";
 import { Optimizer, type BaseOptions } from "../optim/optimizer.js";
 import { LRScheduler } from "../optim/schedule.js";
 import { ValueError } from "../tensor/errors.js";
 import { manualSeed, type Generator } from "../tensor/rng.js";
 import { Tensor } from "../tensor/tensor.js";
-import { captureTrainState, restoreTrainState, type EvalRecord, type TrainParts, type TrainState } from "./state.js";
+import { captureTrainState, captureTrainStateAsync, restoreTrainState, type EvalRecord, type TrainParts, type TrainState } from "./state.js";
 
 /** What the step callbacks receive after each update. */
 export interface StepInfo {
@@ -95,8 +104,13 @@ export interface FitResult {
   startStep: number;
   /** Updates taken in all (steps, or fewer when stopWhen ended the run). */
   finalStep: number;
-  /** A copy of the final state (as a checkpoint would hold it). */
+  /**
+   * A copy of the final state (as a checkpoint would hold it). A model trained on a device needs
+   * its state read back first: use `readState()` (else DeviceSyncError).
+   */
   state: () => TrainState;
+  /** The final state after reading a device model's parameters and optimizer state back (on the host, `state()`). */
+  readState: () => Promise<TrainState>;
 }
 
 function positiveInt(v: unknown, arg: string, zeroOk = false): void {
@@ -168,6 +182,7 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
 
   const t0 = now();
   const params = optimizer.params();
+  const onDevice = anyOnDevice(params);
   model.train();
   let finalStep = start;
   for (let s = start; s < steps; s++) {
@@ -178,11 +193,23 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       throw new ValueError("fit", "trainStep", "a one-element loss tensor", loss instanceof Tensor ? `shape [${loss.shape.join(", ")}] at step ${s}` : `${String(loss)} at step ${s}`);
     }
     if (!loss.requiresGrad) throw new ValueError("fit", "trainStep", "a loss that depends on the parameters (requires grad)", `a constant loss at step ${s}`);
-    const lossValue = loss.item();
-    backward(loss);
-    const gradNorm = opts.clipNorm !== undefined ? clipGradNorm(params, opts.clipNorm) : null;
-    const lr = optimizer.paramGroups[0]!.lr;
-    optimizer.step();
+    let lossValue: number, gradNorm: number | null, lr: number;
+    if (loss.device === null) {
+      lossValue = loss.item();
+      backward(loss);
+      gradNorm = opts.clipNorm !== undefined ? clipGradNorm(params, opts.clipNorm) : null;
+      lr = optimizer.paramGroups[0]!.lr;
+      optimizer.step();
+    } else {
+      backward(loss);
+      const norm = opts.clipNorm !== undefined ? clipGradNormTensor(params, opts.clipNorm) : null;
+      lr = optimizer.paramGroups[0]!.lr;
+      optimizer.step();
+      // one wait for the device per step: the loss and the norm after the update was recorded
+      const [l, n] = await Promise.all([loss.read(), norm?.read()]);
+      lossValue = l[0]!;
+      gradNorm = n ? n[0]! : null;
+    }
     if (opts.freeGraph) freeGraph(loss);
     scheduler?.step();
     losses.push(lossValue);
@@ -191,23 +218,30 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
     for (const cb of callbacks) await cb(info);
     if (opts.evaluate && opts.evalEvery !== undefined && (done % opts.evalEvery === 0 || done === steps)) {
       const evaluate = opts.evaluate;
-      model.eval();
-      let metrics: Record<string, number>;
-      try {
-        metrics = noGrad(() => evaluate(done));
-      } finally {
-        model.train();
-      }
+      const run = (): Record<string, number> => {
+        model.eval();
+        try {
+          return noGrad(() => evaluate(done));
+        } finally {
+          model.train();
+        }
+      };
+      const metrics = onDevice ? await withHostData(Object.values(model.stateDict()), run) : run();
       const record: EvalRecord = { step: done, metrics: { ...metrics } };
       evals.push(record);
       await opts.onEval?.(record);
     }
     if (opts.checkpoint && opts.checkpointEvery !== undefined && done % opts.checkpointEvery === 0) {
-      await opts.checkpoint(captureTrainState(parts, done, { losses, evals }));
+      const history = { losses, evals };
+      await opts.checkpoint(onDevice ? await captureTrainStateAsync(parts, done, history) : captureTrainState(parts, done, history));
     }
     finalStep = done;
     if (opts.stopWhen?.(info)) break;
   }
   optimizer.zeroGrad();
-  return { losses, evals, startStep: start, finalStep, state: () => captureTrainState(parts, finalStep, { losses, evals }) };
+  return {
+    losses, evals, startStep: start, finalStep,
+    state: () => captureTrainState(parts, finalStep, { losses, evals }),
+    readState: () => captureTrainStateAsync(parts, finalStep, { losses, evals }),
+  };
 }

@@ -8,7 +8,15 @@
  * const state = captureTrainState({ model, optimizer, scheduler }, step);
  * // ... later, on freshly built objects:
  * restoreTrainState({ model, optimizer, scheduler }, state);
+ * // a model (and so its optimizer state) on a device: read back first
+ * const s = await captureTrainStateAsync({ model, optimizer, scheduler }, step);
  * ```
+ *
+ * A model trained on a device: `captureTrainState` needs its parameters and the optimizer's
+ * device moments on the host, which takes a read (`Module.readState()`,
+ * `Optimizer.readState()`); `captureTrainStateAsync` does those reads and then captures, and
+ * captures at once on the host. The captured state is host tensors either way (the same file
+ * format), and `restoreTrainState` loads it into a model on the host or on a device alike.
  */
 import type { Module, StateDict } from "../nn/module.js";
 import type { BaseOptions, Optimizer, OptimizerState } from "../optim/optimizer.js";
@@ -74,6 +82,13 @@ export function captureTrainState(parts: TrainParts, step: number, history: { lo
   };
   if (parts.scheduler) state.scheduler = parts.scheduler.stateDict();
   return state;
+}
+
+/** captureTrainState after reading a device model's parameters and its optimizer's device state back. */
+export async function captureTrainStateAsync(parts: TrainParts, step: number, history: { losses?: readonly number[]; evals?: readonly EvalRecord[] } = {}): Promise<TrainState> {
+  await parts.model.readState();
+  await parts.optimizer.readState();
+  return captureTrainState(parts, step, history);
 }
 
 /**

@@ -101,27 +101,27 @@ describe("graph datasets", () => {
 });
 
 describe("graph models", () => {
-  test("on the karate club, attention over the friendships labels the factions and the feature-only MLP cannot", () => {
-    const gat = trainNodeClassifier(karate, { kind: "gat", seed: 0, epochs: 100 });
-    const tr = trainNodeClassifier(karate, { kind: "transformer", seed: 0, epochs: 100 });
-    const mlp = trainNodeClassifier(karate, { kind: "mlp", seed: 0, epochs: 100 });
+  test("on the karate club, attention over the friendships labels the factions and the feature-only MLP cannot", async () => {
+    const gat = await trainNodeClassifier(karate, { kind: "gat", seed: 0, epochs: 100 });
+    const tr = await trainNodeClassifier(karate, { kind: "transformer", seed: 0, epochs: 100 });
+    const mlp = await trainNodeClassifier(karate, { kind: "mlp", seed: 0, epochs: 100 });
     assert.ok(gat.test >= 0.8, `gat ${gat.test}`);
     assert.ok(tr.test >= 0.8, `transformer ${tr.test}`);
     assert.ok(mlp.test <= 0.7, `mlp ${mlp.test}`); // one-hot ids of unseen members carry nothing
     assert.equal(gat.train, 1);
-    assert.deepEqual(trainNodeClassifier(karate, { kind: "gat", seed: 0, epochs: 100 }).test, gat.test, "one seed, one run");
+    assert.deepEqual((await trainNodeClassifier(karate, { kind: "gat", seed: 0, epochs: 100 })).test, gat.test, "one seed, one run");
   });
 
-  test("the best validation epoch is kept", () => {
+  test("the best validation epoch is kept", async () => {
     const tiny2 = parseGraphDataset(JSON.stringify(tiny()), "t.json");
-    const r = trainNodeClassifier(tiny2, { kind: "gat", seed: 1, epochs: 30 });
+    const r = await trainNodeClassifier(tiny2, { kind: "gat", seed: 1, epochs: 30 });
     assert.ok(r.epoch >= 1 && r.epoch <= 30);
     assert.equal(r.valid, evaluateNodeClassifier(r.model, tiny2).valid);
-    assert.throws(() => trainNodeClassifier(tiny2, { kind: "gat", epochs: 0 }), ValueError);
+    await assert.rejects(trainNodeClassifier(tiny2, { kind: "gat", epochs: 0 }), ValueError);
   });
 
   test("model files round-trip; another dataset's or kind's file is a FormatError naming it", async () => {
-    const r = trainNodeClassifier(karate, { kind: "transformer", seed: 3, epochs: 5 });
+    const r = await trainNodeClassifier(karate, { kind: "transformer", seed: 3, epochs: 5 });
     const path = join(dir, "k.safetensors");
     await saveGraphModel(path, r.model, karate);
     const back = await loadGraphModel(path, karate);
@@ -137,8 +137,8 @@ describe("graph models", () => {
     await assert.rejects(loadGraphModel(bad, karate), (e: unknown) => e instanceof FormatError && e.message.includes("the transformer model's weights"));
   });
 
-  test("the graph view draws the karate club whole and a Debian package's neighbourhood", () => {
-    const r = trainNodeClassifier(karate, { kind: "gat", seed: 0, epochs: 5 });
+  test("the graph view draws the karate club whole and a Debian package's neighbourhood", async () => {
+    const r = await trainNodeClassifier(karate, { kind: "gat", seed: 0, epochs: 5 });
     const data = (html: string) => JSON.parse(/id="qkv-data">(.*?)<\/script>/s.exec(html)![1]!) as { nodes: string[]; layers: { name: string; src: number[] }[] };
     const k = data(graphAttentionPage(r.model, karate));
     assert.equal(k.nodes.length, 34);

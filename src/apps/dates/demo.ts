@@ -2,7 +2,9 @@
  * `qkv demo`: trains a small encoder-decoder transformer to rewrite dates written many ways
  * ("the 3rd of March 1999", "3/3/99", "March 3, 1999") into ISO form, reports exact-match accuracy
  * on held-out dates, prints a few examples, and writes the decoder's cross-attention per head as a
- * self-contained HTML page.
+ * self-contained HTML page. On a device backend (`qkv --backend webgpu`) the model trains on the
+ * device (every op it uses has a device kernel); decoding and the reports run on the host, on
+ * copies of its parameters.
  *
  * ```ts
  * const r = await runDatesDemo({ steps: 1200, seed: 0, out: "dates-attention.html" });
@@ -11,6 +13,7 @@
  */
 import { writeFileSync, renameSync } from "node:fs";
 import { noGrad } from "../../autograd/graph.js";
+import { withHostData } from "../../backend/host-copies.js";
 import { getBackend } from "../../backend/registry.js";
 import { CharVocab, generateDatePairs, splitDates, type DatePair } from "../../data/dates.js";
 import { crossEntropy } from "../../ops/functional.js";
@@ -55,6 +58,8 @@ export interface DatesDemoResult {
   seconds: number;
   trainSeconds: number;
   steps: number;
+  /** The training loss of every step. */
+  losses: number[];
   examples: { source: string; target: string; output: string }[];
   reportPath: string | null;
   vizPath: string | null;
@@ -128,15 +133,18 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   const { train, test } = splitDates(seed, { trainSize: steps * batchSize, testSize });
   const vocab = CharVocab.fromStrings(generateDatePairs(5000, seed + 1).flatMap((p) => [p.source, p.target]));
   const model = new DateModel({ vocabSize: vocab.size, dModel, nhead: 4, layers, dimFeedforward: 2 * dModel, dropout: 0 });
+  // on a device backend (qkv --backend webgpu) the model trains there; a no-op on a CPU backend
+  model.toDevice(getBackend());
   const nParams = model.parameters().reduce((s, p) => s + p.size, 0);
   log(`qkv demo: dates -> ISO 8601, a ${layers}+${layers}-layer transformer (dModel ${dModel}, 4 heads, ${nParams.toLocaleString("en-US")} parameters)`);
   log(`backend ${getBackend().name}; ${train.length.toLocaleString("en-US")} training pairs, ${test.length} held-out pairs (dates never seen in training)`);
 
   const optimizer = new AdamW(model.parameters(), { lr: opts.lr ?? 6e-3, weightDecay: 0.01, betas: [0.9, 0.98] });
   const scheduler = new LRScheduler(optimizer, warmupCosine({ warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps, minLr: 0.02 }));
+  let losses: number[] = [];
   const progress = progressReporter({ label: "train", ...(opts.tty !== undefined ? { tty: opts.tty } : {}) });
   try {
-    await fit<Batch>({
+    losses = (await fit<Batch>({
       model, optimizer, scheduler, steps, seed, clipNorm: 1, freeGraph: true,
       batches: (s) => makeBatch(train.slice(s * batchSize, (s + 1) * batchSize), vocab),
       trainStep: (b) => crossEntropy(flatLogits(model.forward(b.src, b.srcPad, b.tgtIn)), reshape(b.tgtOut, [-1]), { ignoreIndex: vocab.padId, labelSmoothing: 0.05 }),
@@ -146,12 +154,22 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
         evaluate: () => ({ exactMatch: evaluate(model, test.slice(0, 200), vocab).acc }),
         onEval: (r: { step: number; metrics: Record<string, number> }) => log(`step ${r.step}: exact match ${(100 * (r.metrics.exactMatch ?? 0)).toFixed(1)}% (200 held-out pairs)`),
       } : {}),
-    });
+    })).losses;
   } finally {
     progress.stop();
   }
   const trainSeconds = (performance.now() - t0) / 1000;
+  // decoding and the reports run on the host (on copies of a device model's parameters)
+  return withHostData(Object.values(model.stateDict()), () => report(model, { test, vocab, out, opts, log, t0, trainSeconds, steps, losses }));
+}
 
+interface ReportArgs {
+  test: DatePair[]; vocab: CharVocab; out: string | null; opts: DatesDemoOptions; log: (line: string) => void;
+  t0: number; trainSeconds: number; steps: number; losses: number[];
+}
+
+/** Held-out accuracy, examples, the attention report and page of a trained model. */
+function report(model: DateModel, { test, vocab, out, opts, log, t0, trainSeconds, steps, losses }: ReportArgs): DatesDemoResult {
   const { acc, outputs } = evaluate(model, test, vocab);
   const examples = test.slice(0, 8).map((p, i) => ({ source: p.source, target: p.target, output: outputs[i]! }));
   log("");
@@ -177,6 +195,6 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   const seconds = (performance.now() - t0) / 1000;
   log(`trained ${steps} steps in ${trainSeconds.toFixed(1)} s; total ${seconds.toFixed(1)} s`);
   log(`exact match: ${(acc * 100).toFixed(1)}%`);
-  return { exactMatch: acc, seconds, trainSeconds, steps, examples, reportPath: out, vizPath: opts.viz ?? null };
+  return { exactMatch: acc, seconds, trainSeconds, steps, losses, examples, reportPath: out, vizPath: opts.viz ?? null };
 }
 

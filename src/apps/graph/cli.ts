@@ -12,6 +12,7 @@
  * ```
  */
 import { Command, InvalidArgumentError } from "commander";
+import { withHostData } from "../../backend/host-copies.js";
 import { writeAtomic } from "../../io/files.js";
 import type { GraphDataset } from "./data.js";
 import { edgeHomophily } from "./data.js";
@@ -45,7 +46,7 @@ function describe(ds: GraphDataset): string {
     `split ${ds.split.train.length} / ${ds.split.valid.length} / ${ds.split.test.length}`;
 }
 
-function train(ds: GraphDataset, o: TrainCli, log: boolean): TrainGraphResult {
+function train(ds: GraphDataset, o: TrainCli, log: boolean): Promise<TrainGraphResult> {
   const every = Math.max(1, Math.round(o.epochs / 10));
   const onEpoch = (r: EpochReport): void => {
     if (r.epoch % every !== 0 && r.epoch !== r.epochs) return;
@@ -79,13 +80,16 @@ export function registerGraphCommands(program: Command): void {
     .action(async (o: TrainCli) => {
       const ds = await loadGraphDataset(o.data);
       console.log(describe(ds));
-      const r = train(ds, o, true);
+      const r = await train(ds, o, true);
       console.log(`kept epoch ${r.epoch}: train ${pct(r.train)}${r.valid === null ? "" : `, valid ${pct(r.valid)}`} (${r.seconds.toFixed(1)} s)`);
-      if (o.out) {
-        await saveGraphModel(o.out, r.model, ds);
-        console.log(`model: ${o.out}`);
-      }
-      await writeViz(r.model, ds, o);
+      // saving and the attention page on the host (copies of a model trained on a device)
+      await withHostData(Object.values(r.model.stateDict()), async () => {
+        if (o.out) {
+          await saveGraphModel(o.out, r.model, ds);
+          console.log(`model: ${o.out}`);
+        }
+        await writeViz(r.model, ds, o);
+      });
       console.log(`test accuracy: ${pct(r.test)}`);
     });
 
@@ -99,12 +103,15 @@ export function registerGraphCommands(program: Command): void {
         console.log(`${model.config.kind} model ${o.weights} on ${ds.name}`);
       } else {
         console.log(`training ${o.model} on ${ds.name} (seed ${o.seed}, ${o.epochs} epochs)`);
-        const r = train(ds, o, false);
+        const r = await train(ds, o, false);
         model = r.model;
         console.log(`kept epoch ${r.epoch} (${r.seconds.toFixed(1)} s)`);
       }
-      await writeViz(model, ds, o);
-      console.log(`accuracy: ${pct(evaluateNodeClassifier(model, ds).test)}`);
+      const test = await withHostData(Object.values(model.stateDict()), async () => {
+        await writeViz(model, ds, o);
+        return evaluateNodeClassifier(model, ds).test;
+      });
+      console.log(`accuracy: ${pct(test)}`);
     });
 
   graph.command("compare")
@@ -122,7 +129,7 @@ export function registerGraphCommands(program: Command): void {
         const acc: number[] = [];
         let seconds = 0;
         for (let seed = 0; seed < o.seeds; seed++) {
-          const r = trainNodeClassifier(ds, { kind, seed, epochs: o.epochs });
+          const r = await trainNodeClassifier(ds, { kind, seed, epochs: o.epochs });
           acc.push(r.test);
           seconds += r.seconds;
           console.log(`${kind} seed ${seed}: test ${pct(r.test)} (epoch ${r.epoch}, ${r.seconds.toFixed(1)} s)`);

@@ -2,15 +2,22 @@
  * Full-batch training of a node classifier (the whole graph every epoch, the loss on the training
  * nodes only), Adam with an L2 penalty as GAT's citation-graph recipe; the parameters of the epoch
  * with the best validation accuracy are kept (the last epoch when there are no validation nodes).
- * Seeded: one seed, one run.
+ * Seeded: one seed, one run. On a device backend (`qkv --backend webgpu`) the model trains on the
+ * device and is evaluated on the host, on copies of its parameters, after every epoch; the model
+ * returned stays on the device (evaluate it with `withHostData`). Today every kind needs an op
+ * without a device kernel (indexSelect for the training nodes' loss; dropout; GAT's scatter), so
+ * that op's DeviceOpError surfaces.
  *
  * ```ts
- * const r = trainNodeClassifier(ds, { kind: "gat", seed: 0, epochs: 200 });
+ * const r = await trainNodeClassifier(ds, { kind: "gat", seed: 0, epochs: 200 });
  * console.log(r.test);                          // test accuracy in [0, 1]
  * ```
  */
 import { backward } from "../../autograd/backward.js";
 import { noGrad } from "../../autograd/graph.js";
+import { withHostData } from "../../backend/host-copies.js";
+import { getBackend } from "../../backend/registry.js";
+import { writeValues } from "../../backend/tensor-arrays.js";
 import { crossEntropy } from "../../ops/functional.js";
 import { argmax } from "../../ops/reduce.js";
 import { indexSelect } from "../../ops/shape.js";
@@ -85,7 +92,7 @@ export function evaluateNodeClassifier(model: NodeClassifier, ds: GraphDataset, 
   };
 }
 
-export function trainNodeClassifier(ds: GraphDataset, o: TrainGraphOptions): TrainGraphResult {
+export async function trainNodeClassifier(ds: GraphDataset, o: TrainGraphOptions): Promise<TrainGraphResult> {
   const op = "trainNodeClassifier";
   const epochs = o.epochs ?? 200, seed = o.seed ?? 0;
   if (!Number.isInteger(epochs) || epochs < 1) throw new ValueError(op, "epochs", "a positive integer", String(epochs));
@@ -96,7 +103,11 @@ export function trainNodeClassifier(ds: GraphDataset, o: TrainGraphOptions): Tra
     kind: o.kind, inFeatures: t.x.shape[1]!, classes: ds.classes.length,
     ...(o.hidden !== undefined ? { hidden: o.hidden } : {}), ...(o.heads !== undefined ? { heads: o.heads } : {}), ...(o.dropout !== undefined ? { dropout: o.dropout } : {}),
   }, new Generator(seed));
+  model.toDevice(getBackend()); // a no-op on a CPU backend
   const params = model.parameters();
+  const tensors = Object.values(model.stateDict());
+  // evaluation on the host: on copies of a device model's parameters (as is, on a host model)
+  const evaluate = (): Promise<ReturnType<typeof evaluateNodeClassifier>> => withHostData(tensors, () => evaluateNodeClassifier(model, ds, t));
   const opt = new Adam(params, { lr: o.lr ?? 0.005, weightDecay: o.weightDecay ?? 5e-4 });
   const trainIdx = new Tensor(ds.split.train, [ds.split.train.length], "int32");
   const trainLabels = indexSelect(t.labels, 0, trainIdx); // [T]
@@ -108,13 +119,15 @@ export function trainNodeClassifier(ds: GraphDataset, o: TrainGraphOptions): Tra
     const loss = crossEntropy(indexSelect(logits, 0, trainIdx), trainLabels); // over the training nodes
     backward(loss);
     opt.step();
-    const acc = evaluateNodeClassifier(model, ds, t);
+    const lossValue = Number((await loss.read())[0]);
+    const acc = await evaluate();
     if (acc.valid !== null && acc.valid > best.valid) {
+      // the evaluation read a device model's parameters back: their data is current
       best = { epoch, valid: acc.valid, params: params.map((p) => (p.data as Float32Array | Float64Array).slice()) };
     }
-    o.onEpoch?.({ epoch, epochs, loss: Number(loss.data[0]), train: acc.train, valid: acc.valid });
+    o.onEpoch?.({ epoch, epochs, loss: lossValue, train: acc.train, valid: acc.valid });
   }
-  if (best.params) params.forEach((p, i) => p.data.set(best.params![i]!));
-  const acc = evaluateNodeClassifier(model, ds, t);
+  if (best.params) params.forEach((p, i) => writeValues(p, best.params![i]!));
+  const acc = await evaluate();
   return { model, epoch: best.epoch, ...acc, seconds: (Date.now() - started) / 1000 };
 }

@@ -13,7 +13,9 @@
 import type { AnyBackend } from "../backend.js";
 import { getBackend, registerBackend, registeredBackend } from "../registry.js";
 import { WebGPUBackend } from "./backend.js";
+import type { GpuDevice } from "./device.js";
 import { WebGPUUnavailableError } from "./errors.js";
+import { WebGPUKernels } from "./kernels.js";
 
 let noticed = false;
 
@@ -22,6 +24,12 @@ export interface UseWebGPUOptions {
   gpu?: Pick<GPU, "requestAdapter"> | null;
   /** No notice when falling back. */
   quiet?: boolean;
+  /**
+   * Makes the device instead of `gpu` (Node: `() => requestNodeGpuDevice()` of node-gpu.ts, which
+   * says which of the package, the Vulkan loader or an adapter is missing); its
+   * WebGPUUnavailableError falls back as any other.
+   */
+  device?: () => Promise<GpuDevice>;
 }
 
 /** Registers and activates the webgpu backend (once; later calls reuse it), or keeps the host backend with one notice. */
@@ -32,7 +40,7 @@ export async function useWebGPU(opts: UseWebGPUOptions = {}): Promise<AnyBackend
     return have;
   }
   try {
-    const be = await WebGPUBackend.create(opts.gpu);
+    const be = opts.device ? new WebGPUBackend(new WebGPUKernels(await opts.device())) : await WebGPUBackend.create(opts.gpu);
     registerBackend(be, true);
     return be;
   } catch (e) {

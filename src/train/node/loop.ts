@@ -5,6 +5,11 @@
  * kept), a budget in steps and / or minutes, Ctrl-C (or SIGTERM) ending the run after the current
  * step, a final checkpoint and validation.
  *
+ * When the active backend is a device backend (`qkv --backend webgpu`), the model moves there
+ * (`Module.toDevice`) and trains there; validation runs on the host on copies of its parameters
+ * (fit's `evaluate`, and the final one through `withHostData`), and the model files and
+ * checkpoints are written from parameters read back.
+ *
  * ```ts
  * checkRunOptions("train", opts);
  * const resumeFrom = await resumeState(opts.outDir, opts.resume === true, log);
@@ -15,6 +20,8 @@
 import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { noGrad } from "../../autograd/graph.js";
+import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
+import { getBackend } from "../../backend/registry.js";
 import type { Module } from "../../nn/module.js";
 import type { Optimizer, BaseOptions } from "../../optim/optimizer.js";
 import type { LRScheduler } from "../../optim/schedule.js";
@@ -103,6 +110,8 @@ const fmtMetrics = (m: Record<string, number>): string => Object.entries(m).map(
 /** Runs fit with progress, validation, checkpoints and the budget; `save` writes the model files. */
 export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise<TrainResult> {
   const { log, t0 } = p;
+  p.model.toDevice(getBackend()); // a no-op on a host backend
+  const onDevice = anyOnDevice(p.model.parameters());
   const budgetMs = o.minutes !== undefined ? o.minutes * 60_000 : Infinity;
   const totalSteps = o.steps ?? Number.MAX_SAFE_INTEGER;
   const progress = progressReporter({ label: "train", every: o.progressEvery ?? 50, ...(o.tty !== undefined ? { tty: o.tty } : {}) });
@@ -113,6 +122,7 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
     const seconds = (performance.now() - t0) / 1000;
     log(`step ${step} (epoch ${p.epochOf(Math.max(0, step - 1)) + 1}, ${formatDuration(seconds)}): ${fmtMetrics(metrics)}`);
     await appendFile(join(o.outDir, "log.jsonl"), JSON.stringify({ step, seconds: Math.round(seconds), ...metrics }) + "\n");
+    if (onDevice) await p.model.readState();
     await p.save(step, metrics);
   };
   // with a time budget only, the bar's total is the steps the budget allows at the current rate
@@ -155,12 +165,17 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
     process.off("SIGTERM", onSignal);
   }
   progress.stop();
-  await writer(result.state());
+  await writer(onDevice ? await result.readState() : result.state());
   if (result.evals.at(-1)?.step !== result.finalStep) {
-    p.model.eval();
-    const m = noGrad(() => p.evaluate());
-    p.model.train();
-    await record(result.finalStep, m);
+    const final = (): Record<string, number> => {
+      p.model.eval();
+      try {
+        return noGrad(() => p.evaluate());
+      } finally {
+        p.model.train();
+      }
+    };
+    await record(result.finalStep, onDevice ? await withHostData(Object.values(p.model.stateDict()), final) : final());
   }
   const seconds = (performance.now() - t0) / 1000;
   log(`trained to step ${result.finalStep} in ${formatDuration(seconds)}; model: ${p.modelFile}`);

@@ -1,0 +1,57 @@
+/**
+ * Running host code on tensors that live on a device: `withHostData(tensors, fn)` reads every
+ * device tensor of `tensors` back, makes each a host tensor over its copy for the duration of
+ * `fn`, with the host backend active, and afterwards puts them back on their device (the copies
+ * stay cached, so `t.data` keeps working until the device data is next written). This is how a
+ * model trained on a device is evaluated, decoded or saved with ops that have no device kernel
+ * yet, without moving it off the device. `fn` must not write the tensors (its writes would not
+ * reach the device).
+ *
+ * ```ts
+ * const acc = await withHostData(model.parameters(), () => noGrad(() => accuracy(model, valid)));
+ * ```
+ */
+import type { DeviceArray, DeviceStore } from "../tensor/device.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { getBackend, hostBackend, setBackend } from "./registry.js";
+
+/** True when some tensor of `tensors` lives on a device. */
+export function anyOnDevice(tensors: Iterable<Tensor>): boolean {
+  for (const t of tensors) if (t.device !== null) return true;
+  return false;
+}
+
+/**
+ * Reads every device tensor of `tensors` back (cached on each, see Tensor.read); host tensors, and
+ * device tensors whose copy is still current, are left alone.
+ */
+export async function readAll(tensors: Iterable<Tensor>): Promise<void> {
+  const reads: Promise<unknown>[] = [];
+  for (const t of tensors) if (t.device !== null && t.host === null) reads.push(t.read());
+  await Promise.all(reads);
+}
+
+/** Runs `fn` with `tensors` as host tensors over copies of their data and the host backend active (see the module comment). */
+export async function withHostData<R>(tensors: Iterable<Tensor>, fn: () => R | Promise<R>): Promise<R> {
+  const list = [...tensors];
+  await readAll(list);
+  const moved: { t: Tensor; device: DeviceArray; store: DeviceStore }[] = [];
+  for (const t of list) {
+    if (t.device === null || t.host === null) continue;
+    moved.push({ t, device: t.device, store: t.store! });
+    t.device = null;
+    t.store = null;
+  }
+  const active = getBackend();
+  if (active.kind === "device") setBackend(hostBackend().name);
+  try {
+    return await fn();
+  } finally {
+    if (active.kind === "device") setBackend(active.name);
+    // the host copy stays: nothing wrote the device data meanwhile
+    for (const { t, device, store } of moved) {
+      t.device = device;
+      t.store = store;
+    }
+  }
+}

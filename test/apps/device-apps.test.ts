@@ -1,0 +1,119 @@
+/**
+ * The applications whose models use only ops with device kernels train on a device as on the host:
+ * the dates demo and translation (seq2seq without dropout), on the host-memory device backend
+ * (test/backend/host-device.ts), against the host backend, within float32's error; their
+ * evaluation, decoding, model files and checkpoints run on the host from parameters read back, and
+ * a device run resumed from its checkpoint is the uninterrupted device run. And `qkv --backend
+ * webgpu` without a GPU (no webgpu package here) says so once and trains on the CPU (and a
+ * command that only runs a model keeps the CPU backend).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { runDatesDemo } from "../../src/apps/dates/demo.js";
+import { TASKS } from "../../src/apps/text/tasks.js";
+import { trainSeq2Seq } from "../../src/apps/text/train-seq2seq.js";
+import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
+import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoint.js";
+import { hostDevice } from "../backend/host-device.js";
+
+const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-"));
+const host = getBackend();
+const dev = hostDevice();
+registerBackend(dev);
+setBackend(host.name);
+after(() => {
+  setBackend(host.name);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const U = 2 ** -24;
+
+/** Runs `f` with the device backend active (or the host one). */
+async function on<R>(device: boolean, f: () => Promise<R>): Promise<R> {
+  setBackend(device ? dev.name : host.name);
+  try {
+    return await f();
+  } finally {
+    setBackend(host.name);
+  }
+}
+
+describe("applications on a device backend", () => {
+  test("dates demo: the device losses are the host's within float32's error; decoding and the reports on the host", async () => {
+    const run = (device: boolean) => on(device, () => runDatesDemo({
+      steps: 4, testSize: 6, batchSize: 6, dModel: 16, evalEvery: 2, log: () => {}, tty: false,
+      out: join(dir, `dates-${device}.html`), viz: join(dir, `dates-viz-${device}.html`),
+    }));
+    const ref = await run(false);
+    const reads = dev.reads;
+    const got = await run(true);
+    assert.ok(dev.reads > reads, "the device run read its losses back");
+    assert.equal(got.losses.length, 4);
+    // float32 rounding through the encoder-decoder's sums (at most 2 * dModel + vocab terms), one such error more per update
+    got.losses.forEach((l, s) => assert.ok(Math.abs(l - ref.losses[s]!) <= 10 * (2 * 16 + 64) * U * (1 + s) * ref.losses[s]!,
+      `step ${s}: device ${l}, host ${ref.losses[s]}`));
+    assert.ok(ref.losses[3]! < ref.losses[0]!, `the loss decreases: ${ref.losses.join(", ")}`);
+    assert.deepEqual(got.examples, ref.examples);
+    assert.equal(got.exactMatch, ref.exactMatch);
+    for (const f of [`dates-true.html`, `dates-viz-true.html`]) assert.match(readFileSync(join(dir, f), "utf8"), /<svg|qkv-data/);
+  });
+
+  test("translate train: device run equals the host run; model files and checkpoints from the device; resume on the device", async () => {
+    const EN = ["In the beginning God created the heavens and the earth.", "The earth was formless and empty.", "God said, let there be light.", "And there was light."];
+    const ES = ["En el principio crió Dios los cielos y la tierra.", "Y la tierra estaba desordenada y vacía.", "Y dijo Dios: Sea la luz.", "Y fué la luz."];
+    const data = join(dir, "mt");
+    mkdirSync(data, { recursive: true });
+    const tsv = (rows: string[][]) => ["ref\ten\tes", ...rows.map((r) => r.join("\t"))].join("\n") + "\n";
+    const rows = EN.map((e, i) => [`r${i}`, e, ES[i]!]);
+    writeFileSync(join(data, "train.tsv"), tsv(rows));
+    writeFileSync(join(data, "valid.tsv"), tsv(rows.slice(0, 2)));
+    // dropout 0: dropout has no device kernel yet
+    const common = { task: TASKS.translate, dataDir: data, vocabSize: 300, dModel: 16, nhead: 2, layers: 1, dimFeedforward: 32, maxTokens: 64, dropout: 0,
+      evalEvery: 2, checkpointEvery: 2, evalSamples: 2, log: () => {}, tty: false };
+    const ref = await on(false, () => trainSeq2Seq({ ...common, outDir: join(dir, "mt-host"), steps: 4 }));
+    const got = await on(true, () => trainSeq2Seq({ ...common, outDir: join(dir, "mt-dev"), steps: 4 }));
+    assert.equal(got.steps, 4);
+    const vl = ref.lastEval!.validLoss!;
+    assert.ok(Math.abs(got.lastEval!.validLoss! - vl) <= 10 * (2 * 16 + 300) * U * 4 * vl, `valid loss: device ${got.lastEval!.validLoss}, host ${vl}`);
+    assert.equal(got.lastEval!.bleu, ref.lastEval!.bleu);
+    assert.ok(existsSync(join(dir, "mt-dev", "model.safetensors")));
+    // the checkpoint of the device run: host tensors, within float32 of the host run's
+    const [a, b] = await Promise.all(["mt-host", "mt-dev"].map(async (d) => loadCheckpoint((await latestCheckpoint(join(dir, d, "checkpoints")))!)));
+    assert.equal(b!.step, 4);
+    for (let s = 0; s < 4; s++) assert.ok(Math.abs(b!.losses[s]! - a!.losses[s]!) <= 10 * (2 * 16 + 300) * U * (1 + s) * a!.losses[s]!, `loss ${s}`);
+    for (const [name, t] of Object.entries(a!.model)) {
+      const d = b!.model[name]!.data, r = t.data;
+      for (let i = 0; i < r.length; i++) assert.ok(Math.abs(Number(d[i]) - Number(r[i])) <= 1e-5 * (1 + Math.abs(Number(r[i]))), `${name}[${i}]: ${d[i]} vs ${r[i]}`);
+    }
+    // two steps, then resumed to four, on the device: the uninterrupted device run
+    await on(true, () => trainSeq2Seq({ ...common, outDir: join(dir, "mt-dev-b"), steps: 2 }));
+    const resumed = await on(true, () => trainSeq2Seq({ ...common, outDir: join(dir, "mt-dev-b"), steps: 4, resume: true }));
+    assert.deepEqual(resumed.lastEval, got.lastEval);
+    const c = await loadCheckpoint((await latestCheckpoint(join(dir, "mt-dev-b", "checkpoints")))!);
+    assert.deepEqual(c.losses, b!.losses);
+  });
+
+  test("qkv --backend webgpu without a GPU: one notice, then the demo trains on the CPU backend", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "demo", "--steps", "2", "--batch-size", "4",
+      "--test-size", "4", "--out", join(dir, "cli-demo.html")], { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });
+    assert.equal(r.status, 0, r.stderr);
+    const notices = `${r.stdout}\n${r.stderr}`.split("\n").filter((l) => /WebGPU/.test(l));
+    assert.equal(notices.length, 1, notices.join("\n"));
+    assert.match(notices[0]!, /^qkv: WebGPU is not available \(nodeGpu: webgpu expected the optional webgpu package .*\); keeping the (native|wasm|js) backend$/);
+    const backend = /^backend (\w+);/m.exec(r.stdout)?.[1];
+    assert.ok(backend === "native" || backend === "wasm" || backend === "js", `trained on ${backend}`);
+    assert.match(r.stdout, /^exact match: \d+\.\d%$/m);
+    assert.ok(existsSync(join(dir, "cli-demo.html")));
+    // a command that runs a model (not a training one) stays on the CPU backend, and says so
+    const run = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "classify", "run", join(dir, "none.png")],
+      { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^qkv: --backend webgpu is for the training commands \(demo, .*\); classify run runs on the (native|wasm|js) backend$/m);
+    assert.doesNotMatch(run.stderr, /WebGPU is not available/);
+    assert.match(run.stderr, /none\.png expected a readable file/);
+  });
+});

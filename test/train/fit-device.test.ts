@@ -1,0 +1,349 @@
+/**
+ * fit() with a model on a device, on the host-memory device backend (test/backend/host-device.ts:
+ * js kernels behind device arrays, so that any host read of a device tensor that was not read back
+ * throws as on webgpu): the losses, gradient norms (clipNorm), learning rates (a scheduler) and
+ * evaluations equal the host run's within float32's error; a checkpoint of a device run resumes
+ * to exactly the uninterrupted device run; the state dicts of the model and of the optimizer come
+ * back from the device and load into it; clipping on the device; saving a device model.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { backward } from "../../src/autograd/backward.js";
+import { withHostData } from "../../src/backend/host-copies.js";
+import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
+import { toDevice } from "../../src/backend/tensor-arrays.js";
+import { loadSafetensors, saveSafetensors } from "../../src/io/safetensors-node.js";
+import { LayerNorm, Linear } from "../../src/nn/layers.js";
+import { Module } from "../../src/nn/module.js";
+import { add, gelu, mul } from "../../src/ops/elementwise.js";
+import { crossEntropy } from "../../src/ops/functional.js";
+import { argmax, sum } from "../../src/ops/reduce.js";
+import { AdamW } from "../../src/optim/adam.js";
+import { clipGradNorm, clipGradNormAsync, clipGradNormTensor, clipGradValue } from "../../src/optim/clip.js";
+import type { Optimizer, BaseOptions } from "../../src/optim/optimizer.js";
+import { LRScheduler, warmupCosine } from "../../src/optim/schedule.js";
+import { SGD } from "../../src/optim/sgd.js";
+import { DeviceOpError, DeviceSyncError, ValueError } from "../../src/tensor/errors.js";
+import { Generator } from "../../src/tensor/rng.js";
+import { randn, Tensor } from "../../src/tensor/tensor.js";
+import { fit, type FitResult, type StepInfo } from "../../src/train/fit.js";
+import { captureTrainState, captureTrainStateAsync, type TrainState } from "../../src/train/state.js";
+import { hostDevice } from "../backend/host-device.js";
+
+const N = 8, E = 6, C = 3, STEPS = 10, CLIP = 0.1;
+const U = 2 ** -24;
+
+class Net extends Module {
+  readonly ln: LayerNorm; readonly up: Linear; readonly down: Linear;
+  constructor(seed: number) {
+    super();
+    const generator = new Generator(seed);
+    this.ln = this.registerModule("ln", new LayerNorm(E));
+    this.up = this.registerModule("up", new Linear(E, 2 * E, { generator }));
+    this.down = this.registerModule("down", new Linear(2 * E, C, { generator }));
+  }
+  forward(x: Tensor): Tensor {
+    return this.down.forward(gelu(this.up.forward(this.ln.forward(x)))); // [N, C]
+  }
+}
+
+interface Batch { x: Tensor; y: Tensor }
+// the same batches on every run, drawn from their own generator per step; the class is how many
+// of the first two features are positive (learnable)
+const batchAt = (s: number): Batch => {
+  const x = randn([N, E], { generator: new Generator(1000 + s) });
+  const d = x.data;
+  return { x, y: new Tensor(Int32Array.from({ length: N }, (_, i) => Number(d[i * E]! > 0) + Number(d[i * E + 1]! > 0)), [N], "int32") };
+};
+const probe = batchAt(999);
+
+const host = getBackend();
+const dev = hostDevice();
+registerBackend(dev);
+setBackend(host.name);
+after(() => setBackend(host.name));
+
+interface Run { model: Net; optimizer: Optimizer<BaseOptions>; scheduler: LRScheduler; result: FitResult; infos: StepInfo[]; checkpoints: TrainState[] }
+
+type MakeOpt = (m: Net) => Optimizer<BaseOptions>;
+const adamw: MakeOpt = (m) => new AdamW(m.parameters(), { lr: 2e-2, weightDecay: 0.05 });
+const sgd: MakeOpt = (m) => new SGD(m.parameters(), { lr: 0.2, momentum: 0.9, nesterov: true, weightDecay: 1e-3 });
+
+async function run(onDevice: boolean, o: { makeOpt?: MakeOpt; initSeed?: number; resumeFrom?: TrainState; steps?: number } = {}): Promise<Run> {
+  setBackend(onDevice ? dev.name : host.name);
+  try {
+    const model = new Net(o.initSeed ?? 1);
+    if (onDevice) model.toDevice(dev);
+    const optimizer = (o.makeOpt ?? adamw)(model);
+    const scheduler = new LRScheduler(optimizer, warmupCosine({ warmupSteps: 3, totalSteps: STEPS, minLr: 0.1 }));
+    const infos: StepInfo[] = [], checkpoints: TrainState[] = [];
+    const result = await fit<Batch>({
+      model, optimizer, scheduler, steps: o.steps ?? STEPS, seed: 3,
+      // small enough that every step clips
+      clipNorm: CLIP,
+      batches: batchAt,
+      trainStep: (b) => crossEntropy(model.forward(b.x), b.y),
+      evalEvery: 3,
+      evaluate: () => {
+        // on the host, on copies of the parameters: any op, any read
+        const logits = model.forward(probe.x);
+        assert.equal(logits.onDevice, false);
+        const pred = argmax(logits, 1).data, y = probe.y.data;
+        let ok = 0;
+        for (let i = 0; i < N; i++) if (pred[i] === y[i]) ok++;
+        return { probeLoss: crossEntropy(logits, probe.y).item(), accuracy: ok / N };
+      },
+      onStep: (i) => { infos.push(i); },
+      checkpointEvery: 4,
+      checkpoint: (st) => { checkpoints.push(st); },
+      ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
+    });
+    return { model, optimizer, scheduler, result, infos, checkpoints };
+  } finally {
+    setBackend(host.name);
+  }
+}
+
+/** |a - b| <= bound(i) for every i, naming the quantity. */
+function close(what: string, got: readonly number[], ref: readonly number[], bound: (i: number) => number): void {
+  assert.equal(got.length, ref.length, `${what}: length`);
+  ref.forEach((r, i) => assert.ok(Math.abs(got[i]! - r) <= bound(i), `${what}[${i}]: device ${got[i]}, host ${r} (bound ${bound(i)})`));
+}
+
+// float32 rounding in sums of at most 2E + 2 terms over the few layers, one such error more per update
+const tol = (s: number): number => 10 * (2 * E + 2) * U * (1 + s);
+
+describe("fit with a model on a device", () => {
+  for (const [name, makeOpt] of [["AdamW", adamw], ["SGD with Nesterov momentum", sgd]] as const) {
+    test(`${name}: losses, gradient norms, learning rates and evaluations equal the host run's`, async (t) => {
+      const ref = await run(false, { makeOpt });
+      const reads = dev.reads;
+      const got = await run(true, { makeOpt });
+      const losses = got.result.losses, refLosses = ref.result.losses;
+      t.diagnostic(`max |loss diff| ${Math.max(...losses.map((l, i) => Math.abs(l - refLosses[i]!))).toExponential(2)}`);
+      close("loss", losses, refLosses, (i) => tol(i) * Math.max(1, refLosses[i]!));
+      assert.ok(refLosses.at(-1)! < refLosses[0]!, `the loss decreases: ${refLosses.join(", ")}`);
+      close("gradNorm", got.infos.map((i) => i.gradNorm!), ref.infos.map((i) => i.gradNorm!), (i) => tol(i) * Math.max(1, ref.infos[i]!.gradNorm!));
+      assert.ok(ref.infos.every((i) => i.gradNorm! > CLIP), `every step clips: ${ref.infos.map((i) => i.gradNorm).join(", ")}`);
+      assert.deepEqual(got.infos.map((i) => i.lr), ref.infos.map((i) => i.lr));
+      assert.deepEqual(got.result.evals.map((e) => e.step), [3, 6, 9, 10]);
+      got.result.evals.forEach((e, k) => {
+        const r = ref.result.evals[k]!;
+        assert.equal(e.metrics.accuracy, r.metrics.accuracy, `accuracy at step ${e.step}`);
+        assert.ok(Math.abs(e.metrics.probeLoss! - r.metrics.probeLoss!) <= tol(e.step) * Math.max(1, r.metrics.probeLoss!), `probe loss at step ${e.step}`);
+      });
+      // one read of the loss and one of the norm per step, plus the evaluations' and checkpoints' reads
+      assert.ok(dev.reads - reads >= 2 * STEPS, `${dev.reads - reads} reads`);
+      // the model is still on the device, and the active backend is the host one again after fit
+      assert.ok(got.model.up.weight.onDevice);
+    });
+  }
+
+  test("a checkpoint of a device run resumes to exactly the uninterrupted device run", async () => {
+    const full = await run(true);
+    assert.deepEqual(full.checkpoints.map((c) => c.step), [4, 8]);
+    const k4 = full.checkpoints[0]!;
+    // the checkpoint is host tensors (the format of a host run's)
+    for (const t of Object.values(k4.model)) assert.equal(t.onDevice, false);
+    for (const t of Object.values(k4.optimizer.tensors)) assert.equal(t.onDevice, false);
+    assert.ok("state.0.exp_avg" in k4.optimizer.tensors && "state.0.step" in k4.optimizer.tensors);
+    assert.equal(k4.optimizer.tensors["state.0.step"]!.item(), 4);
+    // another initialization: everything must come from the checkpoint
+    const resumed = await run(true, { initSeed: 77, resumeFrom: k4 });
+    assert.equal(resumed.result.startStep, 4);
+    assert.deepEqual(resumed.result.losses, full.result.losses);
+    assert.deepEqual(resumed.infos.map((i) => i.gradNorm), full.infos.slice(4).map((i) => i.gradNorm));
+    assert.deepEqual(resumed.result.evals, full.result.evals);
+    // a host run's checkpoint resumes on the device too (within float32 of the host run)
+    const hostRun = await run(false);
+    const cross = await run(true, { initSeed: 77, resumeFrom: hostRun.checkpoints[0]! });
+    close("loss", cross.result.losses, hostRun.result.losses, (i) => tol(i) * Math.max(1, hostRun.result.losses[i]!));
+  });
+
+  test("the final state of a device run: state() needs readState(), which equals a checkpoint's capture", async () => {
+    // 7 steps: the last was evaluated (the parameters were read) but not checkpointed (the moments were not)
+    const r = await run(true, { steps: 7 });
+    assert.throws(() => r.result.state(), (e: unknown) => e instanceof DeviceSyncError && /readState/.test(e.message));
+    const st = await r.result.readState();
+    assert.equal(st.step, 7);
+    assert.deepEqual(st.losses, r.result.losses);
+    // once read, the synchronous capture works (until the next update writes the parameters)
+    const again = captureTrainState({ model: r.model, optimizer: r.optimizer, scheduler: r.scheduler }, 7);
+    const viaAsync = await captureTrainStateAsync({ model: r.model, optimizer: r.optimizer, scheduler: r.scheduler }, 7);
+    for (const s2 of [again, viaAsync]) {
+      for (const [name, t] of Object.entries(st.model)) assert.deepEqual([...s2.model[name]!.data], [...t.data], name);
+      for (const [name, t] of Object.entries(st.optimizer.tensors)) assert.deepEqual([...s2.optimizer.tensors[name]!.data], [...t.data], name);
+    }
+    const ref = await run(false, { steps: 7 });
+    const want = ref.result.state();
+    for (const [name, t] of Object.entries(want.model)) close(name, [...st.model[name]!.data], [...t.data], () => 4 * tol(7));
+  });
+});
+
+describe("state dicts of a model and its optimizer on a device", () => {
+  /** Two AdamW steps of a Net on `be` (the device or the host). */
+  async function trained(onDevice: boolean): Promise<{ model: Net; opt: AdamW }> {
+    setBackend(onDevice ? dev.name : host.name);
+    try {
+      const model = new Net(5);
+      if (onDevice) model.toDevice(dev);
+      const opt = new AdamW(model.parameters(), { lr: 1e-2, amsgrad: true });
+      for (let s = 0; s < 2; s++) {
+        opt.zeroGrad();
+        const b = batchAt(s);
+        backward(crossEntropy(model.forward(b.x), b.y));
+        opt.step();
+      }
+      return { model, opt };
+    } finally {
+      setBackend(host.name);
+    }
+  }
+
+  test("read back, they equal the host run's; loaded into a device model and optimizer, training goes on as it would", async () => {
+    const ref = await trained(false), got = await trained(true);
+    assert.throws(() => got.opt.stateDict(), (e: unknown) => e instanceof DeviceSyncError && /readState/.test(e.message));
+    assert.throws(() => got.model.stateDict()["up.weight"]!.clone(), DeviceSyncError);
+    const sd = await got.model.readState(), osd = await got.opt.readState();
+    const rsd = ref.model.stateDict(), rosd = ref.opt.stateDict();
+    assert.deepEqual(Object.keys(sd), Object.keys(rsd));
+    assert.deepEqual(Object.keys(osd.tensors).sort(), Object.keys(rosd.tensors).sort());
+    for (const [k, t] of Object.entries(rsd)) close(k, [...sd[k]!.data], [...t.data], () => 4 * tol(2));
+    for (const [k, t] of Object.entries(rosd.tensors)) {
+      assert.equal(osd.tensors[k]!.dtype, "float64", k);
+      close(k, [...osd.tensors[k]!.data], [...t.data], (i) => 4 * tol(2) * Math.max(1e-3, Math.abs(t.data[i] as number)));
+    }
+    assert.deepEqual(osd.paramGroups, rosd.paramGroups);
+
+    // into a fresh model and optimizer on the device: one more step gives the same parameters as
+    // one more step of the original device run (the state round trip is exact: float32 in float64)
+    const copies = { model: Object.fromEntries(Object.entries(sd).map(([k, t]) => [k, t.clone()])), opt: { tensors: { ...osd.tensors }, paramGroups: osd.paramGroups } };
+    setBackend(dev.name);
+    let fresh: Net, fopt: AdamW;
+    try {
+      fresh = new Net(99).toDevice(dev);
+      fresh.loadStateDict(copies.model);
+      fopt = new AdamW(fresh.parameters(), { lr: 1e-2, amsgrad: true });
+      fopt.loadStateDict(copies.opt);
+      for (const [m, o] of [[got.model, got.opt], [fresh, fopt]] as const) {
+        o.zeroGrad();
+        const b = batchAt(2);
+        backward(crossEntropy(m.forward(b.x), b.y));
+        o.step();
+      }
+    } finally {
+      setBackend(host.name);
+    }
+    const a = await got.model.readState(), b = await fresh.readState();
+    for (const k of Object.keys(a)) assert.deepEqual([...b[k]!.data], [...a[k]!.data], k);
+    const oa = await got.opt.readState(), ob = await fopt.readState();
+    for (const k of Object.keys(oa.tensors)) assert.deepEqual([...ob.tensors[k]!.data], [...oa.tensors[k]!.data], k);
+  });
+
+  test("state loaded while the parameters are on the host moves to the device with them", async () => {
+    const ref = await trained(false);
+    const osd = ref.opt.stateDict();
+    const model = new Net(5);
+    model.loadStateDict(ref.model.stateDict());
+    const opt = new AdamW(model.parameters(), { lr: 1e-2, amsgrad: true });
+    opt.loadStateDict(osd);
+    model.toDevice(dev);
+    // before any device update the state is the loaded one
+    assert.deepEqual(opt.stateDict().tensors["state.1.exp_avg"]!.data, osd.tensors["state.1.exp_avg"]!.data);
+    setBackend(dev.name);
+    try {
+      opt.zeroGrad();
+      backward(crossEntropy(model.forward(batchAt(2).x), batchAt(2).y));
+      opt.step();
+    } finally {
+      setBackend(host.name);
+    }
+    ref.opt.zeroGrad();
+    backward(crossEntropy(ref.model.forward(batchAt(2).x), batchAt(2).y));
+    ref.opt.step();
+    const got = await opt.readState(), want = ref.opt.stateDict();
+    assert.equal(got.tensors["state.0.step"]!.item(), 3);
+    for (const [k, t] of Object.entries(want.tensors)) close(k, [...got.tensors[k]!.data], [...t.data], (i) => 8 * tol(3) * Math.max(1e-3, Math.abs(t.data[i] as number)));
+  });
+
+  test("saveSafetensors reads a device model back; withHostData runs host code on copies", async () => {
+    const got = await trained(true);
+    const dir = mkdtempSync(join(tmpdir(), "qkv-dev-save-"));
+    try {
+      const path = join(dir, "m.safetensors");
+      const w = got.model.up.weight;
+      assert.equal(w.host, null);
+      await saveSafetensors(path, got.model.stateDict());
+      const { tensors } = await loadSafetensors(path);
+      assert.deepEqual([...tensors.get("up.weight")!.data], [...await w.read()]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    setBackend(dev.name);
+    try {
+      const tensors = Object.values(got.model.stateDict());
+      const out = await withHostData(tensors, () => {
+        assert.equal(getBackend().kind, "host");
+        assert.ok(tensors.every((t) => !t.onDevice));
+        return got.model.forward(probe.x);
+      });
+      assert.equal(out.onDevice, false);
+      assert.equal(getBackend(), dev, "the device backend is active again");
+      assert.ok(tensors.every((t) => t.onDevice), "the parameters are on the device again");
+    } finally {
+      setBackend(host.name);
+    }
+  });
+});
+
+describe("gradient clipping on a device", () => {
+  /** Gradients of a few parameters, on the host or on the device (same values). */
+  function grads(onDevice: boolean, scale = 1): Tensor[] {
+    const g = new Generator(42);
+    const ps = [randn([5, 7], { generator: g }), randn([13], { generator: g }), randn([2, 3, 4], { generator: g })].map((p) => p.requiresGrad_());
+    setBackend(onDevice ? dev.name : host.name);
+    try {
+      if (onDevice) ps.forEach((p) => toDevice(p, dev));
+      backward(ps.map((p, i) => sum(mul(mul(p, p), scale * (i + 1)))).reduce((a, b) => add(a, b)));
+    } finally {
+      setBackend(host.name);
+    }
+    return ps;
+  }
+
+  test("clipGradNormTensor and clipGradNormAsync equal clipGradNorm, for norms 1, 2 and 3; clipGradValue", async () => {
+    for (const normType of [1, 2, 3]) {
+      for (const maxNorm of [0.5, 1e6]) {
+        const ref = grads(false), refTotal = clipGradNorm(ref, maxNorm, normType);
+        for (const variant of ["tensor", "async"] as const) {
+          const ps = grads(true);
+          const total = variant === "tensor" ? (await clipGradNormTensor(ps, maxNorm, normType).read())[0]! : await clipGradNormAsync(ps, maxNorm, normType);
+          const what = `${variant}, norm ${normType}, maxNorm ${maxNorm}`;
+          assert.ok(Math.abs(total - refTotal) <= 64 * U * refTotal, `${what}: ${total} vs ${refTotal}`);
+          for (let k = 0; k < ps.length; k++) {
+            const r = ref[k]!.grad!.data;
+            close(`${what}: grad ${k}`, [...await ps[k]!.grad!.read()], [...r], (i) => 64 * U * Math.max(1e-3, Math.abs(r[i] as number)));
+          }
+        }
+      }
+    }
+    const ref = grads(false), ps = grads(true);
+    clipGradValue(ref, 1.5);
+    clipGradValue(ps, 1.5);
+    for (let k = 0; k < ps.length; k++) assert.deepEqual([...await ps[k]!.grad!.read()], [...ref[k]!.grad!.data]);
+    assert.ok([...ref[2]!.grad!.data].some((v) => v === 1.5 || v === -1.5), "some entries were clamped");
+  });
+
+  test("what a device cannot do names itself", async () => {
+    const ps = grads(true);
+    assert.throws(() => clipGradNorm(ps, 1), (e: unknown) => e instanceof DeviceOpError && e.op === "clipGradNorm" && /clipGradNormAsync/.test(e.message));
+    assert.throws(() => clipGradNormTensor(ps, 1, Infinity), (e: unknown) => e instanceof DeviceOpError && /max reduction/.test(e.message));
+    const inf = grads(true, Infinity);
+    await assert.rejects(clipGradNormAsync(inf, 1, 2, { errorIfNonfinite: true }), ValueError);
+    const mixed = [...grads(true).slice(0, 1), ...grads(false).slice(1)];
+    assert.throws(() => clipGradNormTensor(mixed, 1), ValueError);
+  });
+});
