@@ -33,7 +33,11 @@ function unwrap(x: unknown, kernel: string, i: number): unknown {
 }
 
 const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward",
-  "attentionForward", "attentionBackward"] as const;
+  "attentionForward", "attentionBackward",
+  // convolution, pooling and batch norm
+  "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "maxPool2d", "maxPool2dBackward", "avgPool2d", "avgPool2dBackward",
+  "adaptiveAvgPool2d", "adaptiveAvgPool2dBackward", "batchNormStats", "batchNormUpdate", "batchNormForward", "batchNormBackward",
+] as const;
 
 export function hostDevice(): HostDevice {
   const dev: Record<string, unknown> & { releases: number; reads: number; flushes: number } = {
@@ -63,7 +67,7 @@ export function hostDevice(): HostDevice {
       (jsBackend[k] as (...a: unknown[]) => void)(...args.map((a, i) => unwrap(a, k, i)));
     };
   }
-  for (const k of ["dropout", "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "sparseAttentionForward",
+  for (const k of ["dropout", "sparseAttentionForward",
     "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward"]) {
     dev[k] = (): never => {
       throw new Error(`${k}: not on the host device`);

@@ -9,6 +9,7 @@ import { stridedCopy } from "./copy.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { matmul } from "./matmul.js";
+import { poolNormMethods } from "./pool-norm-methods.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attention.js";
 
@@ -37,6 +38,19 @@ class JsBackend implements Backend {
   sparseAttentionBackward = sparseAttentionBackward;
   linearAttentionForward = linearAttentionForward;
   linearAttentionBackward = linearAttentionBackward;
+
+  // ---- pooling and batch norm: the js kernels (pool-norm-methods.ts)
+  maxPool2d = poolNormMethods.maxPool2d;
+  maxPool2dBackward = poolNormMethods.maxPool2dBackward;
+  avgPool2d = poolNormMethods.avgPool2d;
+  avgPool2dBackward = poolNormMethods.avgPool2dBackward;
+  adaptiveAvgPool2d = poolNormMethods.adaptiveAvgPool2d;
+  adaptiveAvgPool2dBackward = poolNormMethods.adaptiveAvgPool2dBackward;
+  batchNormStats = poolNormMethods.batchNormStats;
+  batchNormUpdate = poolNormMethods.batchNormUpdate;
+  batchNormForward = poolNormMethods.batchNormForward;
+  batchNormBackward = poolNormMethods.batchNormBackward;
+  // ---- end pooling and batch norm
 }
 
 export const jsBackend: Backend = new JsBackend();

@@ -20,6 +20,7 @@ import type {
 } from "../backend.js";
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
+import { poolNormMethods } from "../js/pool-norm-methods.js";
 
 /** The instruction sets the native kernels are compiled for (chosen at run time from the CPU). */
 export type NativeIsa = "avx512" | "avx2" | "scalar";
@@ -197,6 +198,19 @@ export class NativeBackend implements Backend {
     this.lib.linearAttentionBackward(f32(dfq, "dfq"), f32(dfk, "dfk"), f32(dv, "dv"), f32(dout, "dout"),
       f32(fq, "fq"), f32(fk, "fk"), f32(v, "v"), f32(out, "out"), f32(den, "den"), args);
   }
+
+  // ---- pooling and batch norm: the js kernels (pool-norm-methods.ts)
+  readonly maxPool2d = poolNormMethods.maxPool2d;
+  readonly maxPool2dBackward = poolNormMethods.maxPool2dBackward;
+  readonly avgPool2d = poolNormMethods.avgPool2d;
+  readonly avgPool2dBackward = poolNormMethods.avgPool2dBackward;
+  readonly adaptiveAvgPool2d = poolNormMethods.adaptiveAvgPool2d;
+  readonly adaptiveAvgPool2dBackward = poolNormMethods.adaptiveAvgPool2dBackward;
+  readonly batchNormStats = poolNormMethods.batchNormStats;
+  readonly batchNormUpdate = poolNormMethods.batchNormUpdate;
+  readonly batchNormForward = poolNormMethods.batchNormForward;
+  readonly batchNormBackward = poolNormMethods.batchNormBackward;
+  // ---- end pooling and batch norm
 }
 
 let backend: NativeBackend | null = null;

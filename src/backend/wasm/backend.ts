@@ -10,6 +10,7 @@
  */
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
+import { poolNormMethods } from "../js/pool-norm-methods.js";
 import type {
   AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
@@ -506,4 +507,17 @@ export class WasmBackend implements Backend {
         4 * (nd + B * Hkv * S) * M * Dv, MIN_MACS_PER_PART, B * Hkv);
     });
   }
+
+  // ---- pooling and batch norm: the js kernels (pool-norm-methods.ts)
+  readonly maxPool2d = poolNormMethods.maxPool2d;
+  readonly maxPool2dBackward = poolNormMethods.maxPool2dBackward;
+  readonly avgPool2d = poolNormMethods.avgPool2d;
+  readonly avgPool2dBackward = poolNormMethods.avgPool2dBackward;
+  readonly adaptiveAvgPool2d = poolNormMethods.adaptiveAvgPool2d;
+  readonly adaptiveAvgPool2dBackward = poolNormMethods.adaptiveAvgPool2dBackward;
+  readonly batchNormStats = poolNormMethods.batchNormStats;
+  readonly batchNormUpdate = poolNormMethods.batchNormUpdate;
+  readonly batchNormForward = poolNormMethods.batchNormForward;
+  readonly batchNormBackward = poolNormMethods.batchNormBackward;
+  // ---- end pooling and batch norm
 }

@@ -3,8 +3,8 @@
  * The webgpu Backend: WebGPUKernels behind the Backend interface over GpuArray, and the store of
  * its tensors' device arrays (tensor/device.ts). Arrays it hands out (alloc, upload) go back to the
  * pool when the last tensor holding them is collected (a FinalizationRegistry), or earlier through
- * `release` (at most once either way). Kernels with no WGSL form yet (convolution, sparse and linear
- * attention, dropout) throw WebGPUUnsupportedError.
+ * `release` (at most once either way). Kernels with no WGSL form yet (sparse and linear attention,
+ * dropout) throw WebGPUUnsupportedError.
  *
  * ```ts
  * const be = await WebGPUBackend.create(navigator.gpu);
@@ -12,7 +12,8 @@
  * ```
  */
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+  AdaptivePool2dArgs, AttentionArgs, AvgPool2dArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, Pool2dArgs,
+  SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
 import type { GpuArray } from "./context.js";
@@ -134,15 +135,6 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray> {
   dropout(): void {
     throw unsupported("dropout");
   }
-  conv2dForward(_out: GpuArray, _x: GpuArray, _w: GpuArray, _b: GpuArray | null, _args: Conv2dArgs): void {
-    throw unsupported("conv2dForward");
-  }
-  conv2dBackwardInput(): void {
-    throw unsupported("conv2dBackwardInput");
-  }
-  conv2dBackwardWeight(): void {
-    throw unsupported("conv2dBackwardWeight");
-  }
   sparseAttentionForward(_out: GpuArray, _lse: GpuArray, _q: GpuArray, _k: GpuArray, _v: GpuArray, _args: SparseAttentionArgs): void {
     throw unsupported("sparseAttentionForward");
   }
@@ -155,6 +147,63 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray> {
   linearAttentionBackward(): void {
     throw unsupported("linearAttentionBackward");
   }
+  // ---- convolution, pooling and batch norm
+
+  conv2dForward(out: GpuArray, x: GpuArray, weight: GpuArray, bias: GpuArray | null, args: Conv2dArgs): void {
+    this.kernels.conv2dForward(out, x, weight, bias, args);
+  }
+
+  conv2dBackwardInput(dx: GpuArray, dy: GpuArray, weight: GpuArray, args: Conv2dArgs): void {
+    this.kernels.conv2dBackwardInput(dx, dy, weight, args);
+  }
+
+  conv2dBackwardWeight(dweight: GpuArray, dy: GpuArray, x: GpuArray, args: Conv2dArgs): void {
+    this.kernels.conv2dBackwardWeight(dweight, dy, x, args);
+  }
+
+  maxPool2d(out: GpuArray, argmax: GpuArray, x: GpuArray, args: Pool2dArgs): void {
+    this.kernels.maxPool2d(out, argmax, x, args);
+  }
+
+  maxPool2dBackward(dx: GpuArray, dy: GpuArray, argmax: GpuArray, args: Pool2dArgs): void {
+    this.kernels.maxPool2dBackward(dx, dy, argmax, args);
+  }
+
+  avgPool2d(out: GpuArray, x: GpuArray, args: AvgPool2dArgs): void {
+    this.kernels.avgPool2d(out, x, args);
+  }
+
+  avgPool2dBackward(dx: GpuArray, dy: GpuArray, args: AvgPool2dArgs): void {
+    this.kernels.avgPool2dBackward(dx, dy, args);
+  }
+
+  adaptiveAvgPool2d(out: GpuArray, x: GpuArray, args: AdaptivePool2dArgs): void {
+    this.kernels.adaptiveAvgPool2d(out, x, args);
+  }
+
+  adaptiveAvgPool2dBackward(dx: GpuArray, dy: GpuArray, args: AdaptivePool2dArgs): void {
+    this.kernels.adaptiveAvgPool2dBackward(dx, dy, args);
+  }
+
+  batchNormStats(mean: GpuArray, variance: GpuArray, x: GpuArray, B: number, C: number, S: number): void {
+    this.kernels.batchNormStats(mean, variance, x, B, C, S);
+  }
+
+  batchNormUpdate(runningMean: GpuArray, runningVar: GpuArray, mean: GpuArray, variance: GpuArray, C: number, momentum: number,
+    unbias: number): void {
+    this.kernels.batchNormUpdate(runningMean, runningVar, mean, variance, C, momentum, unbias);
+  }
+
+  batchNormForward(out: GpuArray, x: GpuArray, mean: GpuArray, variance: GpuArray, weight: GpuArray | null, bias: GpuArray | null,
+    B: number, C: number, S: number, eps: number): void {
+    this.kernels.batchNormForward(out, x, mean, variance, weight, bias, B, C, S, eps);
+  }
+
+  batchNormBackward(dx: GpuArray | null, dweight: GpuArray | null, dbias: GpuArray | null, dy: GpuArray, x: GpuArray, mean: GpuArray,
+    variance: GpuArray, weight: GpuArray | null, B: number, C: number, S: number, eps: number, batchStats: boolean): void {
+    this.kernels.batchNormBackward(dx, dweight, dbias, dy, x, mean, variance, weight, B, C, S, eps, batchStats);
+  }
+  // ---- end convolution, pooling and batch norm
 }
 
 function unsupported(kernel: string): WebGPUUnsupportedError {
