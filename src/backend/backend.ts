@@ -268,6 +268,19 @@ export interface Backend<A = FloatArray> {
   batchNormBackward(dx: A | null, dweight: A | null, dbias: A | null, dy: A, x: A, mean: A, variance: A,
     weight: A | null, B: number, C: number, S: number, eps: number, batchStats: boolean): void;
   // ---- end pooling and batch norm
+
+  // ---- segment ops (ops/scatter.ts on a device): rows grouped CSR-style on the host; order [E],
+  // offsets [S + 1] and index [E] hold integers as floats (exact below 2^24); see backend/js/segment.ts
+
+  /** out [S, inner] = the sum of each segment's rows of src [E, inner] in row order (0 for an empty segment). */
+  segmentSum(out: A, src: A, order: A, offsets: A, S: number, inner: number): void;
+  /** out [E, inner] = x [S, inner] at row index[e] (the backward of segmentSum). */
+  segmentBroadcast(out: A, x: A, index: A, E: number, inner: number): void;
+  /** out [E, inner] = softmax of src over the rows of each segment, per trailing element. */
+  segmentSoftmax(out: A, src: A, order: A, offsets: A, S: number, inner: number): void;
+  /** dx [E, inner] = y (dy - sum over the segment of dy y) (written). */
+  segmentSoftmaxBackward(dx: A, y: A, dy: A, order: A, offsets: A, S: number, inner: number): void;
+  // ---- end segment ops
 }
 
 /** A backend of either kind, as the registry holds it (ops pass it arrays from `arrayOf`). */

@@ -37,6 +37,8 @@ const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmax
   // convolution, pooling and batch norm
   "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "maxPool2d", "maxPool2dBackward", "avgPool2d", "avgPool2dBackward",
   "adaptiveAvgPool2d", "adaptiveAvgPool2dBackward", "batchNormStats", "batchNormUpdate", "batchNormForward", "batchNormBackward",
+  // segment ops
+  "segmentSum", "segmentBroadcast", "segmentSoftmax", "segmentSoftmaxBackward",
 ] as const;
 
 export function hostDevice(): HostDevice {

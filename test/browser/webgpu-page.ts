@@ -13,6 +13,7 @@ import { layerNorm, layerNormBackward } from "../../src/backend/js/layernorm.js"
 import { matmul } from "../../src/backend/js/matmul.js";
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "../../src/backend/js/conv.js";
 import { poolNormMethods as host } from "../../src/backend/js/pool-norm-methods.js";
+import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "../../src/backend/js/segment.js";
 import type { AvgPool2dArgs, Conv2dArgs, Pool2dArgs } from "../../src/backend/backend.js";
 import { softmax, softmaxBackward } from "../../src/backend/js/softmax.js";
 import {
@@ -821,6 +822,59 @@ async function batchNormCases(): Promise<CaseResult[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// segment ops: rows grouped CSR-style (a counting sort of the ids, as ops/scatter.ts builds it)
+
+function grouping(id: number[], S: number): { order: Float32Array; offsets: Float32Array; index: Float32Array } {
+  const offsets = new Float32Array(S + 1);
+  for (const s of id) offsets[s + 1]!++;
+  for (let s = 0; s < S; s++) offsets[s + 1]! += offsets[s]!;
+  const next = offsets.slice(0, S), order = new Float32Array(id.length);
+  id.forEach((s, e) => { order[next[s]!++] = e; });
+  return { order, offsets, index: Float32Array.from(id) };
+}
+
+async function segmentCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const cases: [string, number, number, number][] = [
+    // name, E, S, inner (ids drawn at random; some segments empty)
+    ["one row", 1, 1, 1], ["10 rows into 6 segments, inner 6", 10, 6, 6], ["1000 rows into 3 segments", 1000, 3, 5],
+    ["700 rows into 900 segments, inner 1", 700, 900, 1], ["300 rows into 40 segments, inner 33", 300, 40, 33],
+  ];
+  let seed = 9000;
+  for (const [name, E, S, inner] of cases) {
+    const r = rng(seed++);
+    const id = Array.from({ length: E }, () => Math.floor(r() * S));
+    const g = grouping(id, S);
+    const src = randn(r, E * inner, 3), dy = randn(r, E * inner), dOut = randn(r, S * inner);
+    const sum = new Float32Array(S * inner), bc = new Float32Array(E * inner), sm = new Float32Array(E * inner), dsm = new Float32Array(E * inner);
+    segmentSum(sum, src, g.order, g.offsets, S, inner);
+    segmentBroadcast(bc, dOut, g.index, E, inner);
+    segmentSoftmax(sm, src, g.order, g.offsets, S, inner);
+    segmentSoftmaxBackward(dsm, sm, dy, g.order, g.offsets, S, inner);
+    const psrc = place(src, 3), porder = place(g.order, 5), poff = place(g.offsets, 7), pidx = place(g.index, 2);
+    const pdOut = place(dOut, 4), pdy = place(dy, 6), psm = place(sm, 8);
+    const oSum = output(S * inner, 1), oBc = output(E * inner, 2), oSm = output(E * inner, 3), oDsm = output(E * inner, 4);
+    k.segmentSum(oSum.arr, psrc.arr, porder.arr, poff.arr, S, inner);
+    k.segmentBroadcast(oBc.arr, pdOut.arr, pidx.arr, E, inner);
+    k.segmentSoftmax(oSm.arr, psrc.arr, porder.arr, poff.arr, S, inner);
+    k.segmentSoftmaxBackward(oDsm.arr, psm.arr, pdy.arr, porder.arr, poff.arr, S, inner);
+    const gs = await fetchPlaced(oSum), gb = await fetchPlaced(oBc), gm = await fetchPlaced(oSm), gd = await fetchPlaced(oDsm);
+    const rows = new Float64Array(S);
+    for (const s of id) rows[s]!++;
+    const absSum = new Float32Array(S * inner);
+    segmentSum(absSum, src.map(Math.abs), g.order, g.offsets, S, inner);
+    // fp32 sums in row order against float64 ones: (rows + 2) u sum |src|
+    res.compare(`segmentSum ${name}`, gs.data, sum, (i) => (rows[Math.floor(i / inner)]! + 2) * U * absSum[i]! + 1e-30, gs.guards);
+    res.compare(`segmentBroadcast ${name}`, gb.data, bc, () => 1e-37, gb.guards);
+    // WGSL's exp is within 3 + 2 |y| ulp, y = x - max (|y| <= -log(out)); the denominator sums the segment's rows
+    const rowsOf = (i: number): number => rows[id[Math.floor(i / inner)]!]!;
+    res.compare(`segmentSoftmax ${name}`, gm.data, sm, (i) => (8 + 2 * rowsOf(i) + 4 * Math.abs(Math.log(sm[i]!))) * U * sm[i]! + 1e-30, gm.guards);
+    res.close(`segmentSoftmaxBackward ${name}`, gd.data, dsm, 8 * U, 16 * U, gd.guards);
+  }
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
 // errors
 
 async function thrown(name: string, f: () => unknown): Promise<ThrownResult> {
@@ -863,7 +917,7 @@ async function errorCases(): Promise<ThrownResult[]> {
 const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   matmul: matmulCases, unary: unaryCases, binary: binaryCases, stridedCopy: copyCases, softmax: softmaxCases,
   layerNorm: layerNormCases, attentionForward: () => attentionCases(false), attentionBackward: () => attentionCases(true),
-  pool: poolCases, large: largeCases, conv2d: convCases, pooling: poolingCases, batchNorm: batchNormCases,
+  pool: poolCases, large: largeCases, conv2d: convCases, pooling: poolingCases, batchNorm: batchNormCases, segment: segmentCases,
 };
 
 void startPage("qkvWebgpu", (kernels): PageApi => {

@@ -10,6 +10,7 @@ import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { matmul } from "./matmul.js";
 import { poolNormMethods } from "./pool-norm-methods.js";
+import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "./segment.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attention.js";
 
@@ -51,6 +52,12 @@ class JsBackend implements Backend {
   batchNormForward = poolNormMethods.batchNormForward;
   batchNormBackward = poolNormMethods.batchNormBackward;
   // ---- end pooling and batch norm
+  // ---- segment ops: the js kernels
+  segmentSum = segmentSum;
+  segmentBroadcast = segmentBroadcast;
+  segmentSoftmax = segmentSoftmax;
+  segmentSoftmaxBackward = segmentSoftmaxBackward;
+  // ---- end segment ops
 }
 
 export const jsBackend: Backend = new JsBackend();

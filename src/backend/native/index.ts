@@ -21,6 +21,7 @@ import type {
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
 import { poolNormMethods } from "../js/pool-norm-methods.js";
+import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "../js/segment.js";
 
 /** The instruction sets the native kernels are compiled for (chosen at run time from the CPU). */
 export type NativeIsa = "avx512" | "avx2" | "scalar";
@@ -211,6 +212,12 @@ export class NativeBackend implements Backend {
   readonly batchNormForward = poolNormMethods.batchNormForward;
   readonly batchNormBackward = poolNormMethods.batchNormBackward;
   // ---- end pooling and batch norm
+  // ---- segment ops: the js kernels
+  readonly segmentSum = segmentSum;
+  readonly segmentBroadcast = segmentBroadcast;
+  readonly segmentSoftmax = segmentSoftmax;
+  readonly segmentSoftmaxBackward = segmentSoftmaxBackward;
+  // ---- end segment ops
 }
 
 let backend: NativeBackend | null = null;

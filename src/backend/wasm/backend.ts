@@ -11,6 +11,7 @@
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
 import { poolNormMethods } from "../js/pool-norm-methods.js";
+import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "../js/segment.js";
 import type {
   AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
@@ -520,4 +521,10 @@ export class WasmBackend implements Backend {
   readonly batchNormForward = poolNormMethods.batchNormForward;
   readonly batchNormBackward = poolNormMethods.batchNormBackward;
   // ---- end pooling and batch norm
+  // ---- segment ops: the js kernels
+  readonly segmentSum = segmentSum;
+  readonly segmentBroadcast = segmentBroadcast;
+  readonly segmentSoftmax = segmentSoftmax;
+  readonly segmentSoftmaxBackward = segmentSoftmaxBackward;
+  // ---- end segment ops
 }

@@ -204,6 +204,25 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray> {
     this.kernels.batchNormBackward(dx, dweight, dbias, dy, x, mean, variance, weight, B, C, S, eps, batchStats);
   }
   // ---- end convolution, pooling and batch norm
+
+  // ---- segment ops
+
+  segmentSum(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.kernels.segmentSum(out, src, order, offsets, S, inner);
+  }
+
+  segmentBroadcast(out: GpuArray, x: GpuArray, index: GpuArray, E: number, inner: number): void {
+    this.kernels.segmentBroadcast(out, x, index, E, inner);
+  }
+
+  segmentSoftmax(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.kernels.segmentSoftmax(out, src, order, offsets, S, inner);
+  }
+
+  segmentSoftmaxBackward(dx: GpuArray, y: GpuArray, dy: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.kernels.segmentSoftmaxBackward(dx, y, dy, order, offsets, S, inner);
+  }
+  // ---- end segment ops
 }
 
 function unsupported(kernel: string): WebGPUUnsupportedError {

@@ -33,6 +33,7 @@ import { Recorder } from "./recorder.js";
 import {
   adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward,
 } from "./pooling.js";
+import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "./segment.js";
 import { PipelineCache } from "./shader.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 
@@ -379,4 +380,31 @@ export class WebGPUKernels implements KernelContext {
     batchNormBackward(this, dx, dweight, dbias, dy, x, mean, variance, weight, B, C, S, eps, batchStats);
   }
   // ---- end convolution, pooling and batch norm
+
+  // ---- segment ops
+
+  /** As Backend.segmentSum. */
+  segmentSum(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.live("segmentSum");
+    segmentSum(this, out, src, order, offsets, S, inner);
+  }
+
+  /** As Backend.segmentBroadcast. */
+  segmentBroadcast(out: GpuArray, x: GpuArray, index: GpuArray, E: number, inner: number): void {
+    this.live("segmentBroadcast");
+    segmentBroadcast(this, out, x, index, E, inner);
+  }
+
+  /** As Backend.segmentSoftmax. */
+  segmentSoftmax(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.live("segmentSoftmax");
+    segmentSoftmax(this, out, src, order, offsets, S, inner);
+  }
+
+  /** As Backend.segmentSoftmaxBackward. */
+  segmentSoftmaxBackward(dx: GpuArray, y: GpuArray, dy: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.live("segmentSoftmaxBackward");
+    segmentSoftmaxBackward(this, dx, y, dy, order, offsets, S, inner);
+  }
+  // ---- end segment ops
 }
