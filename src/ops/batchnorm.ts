@@ -12,7 +12,7 @@
  */
 import { attach } from "../autograd/graph.js";
 import { batchNormBackward, batchNormForward, batchNormStats } from "../backend/js/batchnorm.js";
-import type { AnyBackend } from "../backend/backend.js";
+import type { AnyBackend, KernelArray } from "../backend/backend.js";
 import type { DeviceBackend } from "../backend/tensor-arrays.js";
 import type { DeviceArray } from "../tensor/device.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -113,20 +113,23 @@ function batchNormOnDevice(x: Tensor, runningMean: Tensor | null, runningVar: Te
   const op = "batchNorm";
   const B = x.shape[0]!, C = x.shape[1]!, S = numel(x.shape.slice(2));
   const { training, momentum, eps } = o;
-  let mean, variance;
-  const temps: unknown[] = [];
+  if (training && runningMean && runningVar) {
+    // updated in place: they must live where the kernel writes
+    for (const [arg, t] of [["runningMean", runningMean], ["runningVar", runningVar]] as const) {
+      if (t.device === null || (t.store as unknown) !== be) {
+        throw new ValueError(op, arg, `a buffer on the ${be.name} device (updated there in place when training)`,
+          t.device === null ? "a host tensor" : `a tensor on the ${t.store!.name} device`);
+      }
+    }
+  }
+  let mean: KernelArray, variance: KernelArray; // [C]
+  const temps: KernelArray[] = [];
   if (training) {
     mean = be.alloc(C);
     variance = be.alloc(C);
     temps.push(mean, variance);
     be.batchNormStats(mean, variance, arrayOf(x, be), B, C, S);
     if (runningMean && runningVar) {
-      // updated in place: they must live where the kernel writes
-      for (const [arg, t] of [["runningMean", runningMean], ["runningVar", runningVar]] as const) {
-        if (t.device === null || (t.store as unknown) !== be) {
-          throw new ValueError(op, arg, `a buffer on the ${be.name} device (updated there in place when training)`, "a host tensor");
-        }
-      }
       be.batchNormUpdate(arrayOf(runningMean, be), arrayOf(runningVar, be), mean, variance, C, momentum, (B * S) / (B * S - 1));
       runningMean.deviceWritten();
       runningVar.deviceWritten();
