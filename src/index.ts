@@ -18,6 +18,7 @@ export { setBufferPool, clearPool, poolBytes } from "./tensor/pool.js";
 export type {
   Backend, AnyBackend, KernelArray, BackendName, AttentionArgs, AttentionLayouts, RowStrides, Conv2dArgs, UnaryOp, BinaryOp,
 } from "./backend/backend.js";
+export type { Pool2dArgs, AvgPool2dArgs, AdaptivePool2dArgs } from "./backend/backend.js";
 export { contiguousLayouts, contiguousRowStrides } from "./backend/backend.js";
 export { setBackend, getBackend, availableBackends, registerBackend, hostBackend } from "./backend/registry.js";
 export { toDevice } from "./backend/tensor-arrays.js";

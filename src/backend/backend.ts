@@ -136,6 +136,22 @@ export interface Conv2dArgs {
   sH: number; sW: number; padTop: number; padLeft: number; dH: number; dW: number; G: number;
 }
 
+/**
+ * Sizes of one 2-D pooling call over planes: x [P, H, W] (P = B * C), out [P, oH, oW]. Output
+ * (oh, ow) covers rows oh sH - padH + i dH (i < kH) and likewise columns; taps in the padding are
+ * skipped (max) or counted per `countIncludePad` (average, where dH = dW = 1).
+ */
+export interface Pool2dArgs {
+  P: number; H: number; W: number; oH: number; oW: number;
+  kH: number; kW: number; sH: number; sW: number; padH: number; padW: number; dH: number; dW: number;
+}
+
+/** Average pooling: Pool2dArgs with torch's divisor rules (`divisor` > 0 overrides the window size; 0: none). */
+export interface AvgPool2dArgs extends Pool2dArgs { countIncludePad: boolean; divisor: number }
+
+/** Adaptive average pooling [P, H, W] -> [P, oH, oW]: output o covers [floor(o n / m), ceil((o + 1) n / m)). */
+export interface AdaptivePool2dArgs { P: number; H: number; W: number; oH: number; oW: number }
+
 export interface Backend<A = FloatArray> {
   readonly name: BackendName;
   /** "host": arrays are host typed arrays (tensors keep `data`); "device": arrays live in device memory. */
@@ -252,6 +268,56 @@ export interface Backend<A = FloatArray> {
    * the rows k of g [outer, m, inner] with index[k] == r; an index outside [0, n) adds nowhere.
    */
   indexSelectBackward(dx: A, g: A, index: A, outer: number, n: number, inner: number, m: number): void;
+
+  // ---- pooling and batch norm (kernels the device path of ops/pool.ts and ops/batchnorm.ts calls)
+
+  /**
+   * Max pooling: out [P, oH, oW] and argmax [P, oH, oW], the flat h W + w of each window's max as
+   * a float (the first in row-major order on ties, a NaN wins; -1 for a window with no tap inside).
+   */
+  maxPool2d(out: A, argmax: A, x: A, args: Pool2dArgs): void;
+  /** dx [P, H, W] = dy routed to the saved argmax of each window (written, not accumulated). */
+  maxPool2dBackward(dx: A, dy: A, argmax: A, args: Pool2dArgs): void;
+  /** Average pooling (torch's divisor rules); a window wholly in the padding gives 0. */
+  avgPool2d(out: A, x: A, args: AvgPool2dArgs): void;
+  /** dx [P, H, W]: each output's gradient over its divisor, spread over its window (written). */
+  avgPool2dBackward(dx: A, dy: A, args: AvgPool2dArgs): void;
+  /** Adaptive average pooling. */
+  adaptiveAvgPool2d(out: A, x: A, args: AdaptivePool2dArgs): void;
+  /** dx [P, H, W] of adaptive average pooling (written). */
+  adaptiveAvgPool2dBackward(dx: A, dy: A, args: AdaptivePool2dArgs): void;
+
+  /** Batch statistics of x [B, C, S]: mean [C] and biased variance [C] over the B * S values of each channel. */
+  batchNormStats(mean: A, variance: A, x: A, B: number, C: number, S: number): void;
+  /**
+   * Running statistics in place, [C]: runningMean = (1 - momentum) runningMean + momentum mean,
+   * runningVar = (1 - momentum) runningVar + momentum unbias variance.
+   */
+  batchNormUpdate(runningMean: A, runningVar: A, mean: A, variance: A, C: number, momentum: number, unbias: number): void;
+  /** out [B, C, S] = (x - mean) / sqrt(variance + eps) weight + bias per channel; weight / bias may be null. */
+  batchNormForward(out: A, x: A, mean: A, variance: A, weight: A | null, bias: A | null,
+    B: number, C: number, S: number, eps: number): void;
+  /**
+   * Gradients of batchNormForward, written (not accumulated) where not null. `batchStats`: mean
+   * and variance came from x (training), so dx = invstd w (dy - mean(dy) - xhat mean(dy xhat));
+   * otherwise dx = invstd w dy.
+   */
+  batchNormBackward(dx: A | null, dweight: A | null, dbias: A | null, dy: A, x: A, mean: A, variance: A,
+    weight: A | null, B: number, C: number, S: number, eps: number, batchStats: boolean): void;
+  // ---- end pooling and batch norm
+
+  // ---- segment ops (ops/scatter.ts on a device): rows grouped CSR-style on the host; order [E],
+  // offsets [S + 1] and index [E] hold integers as floats (exact below 2^24); see backend/js/segment.ts
+
+  /** out [S, inner] = the sum of each segment's rows of src [E, inner] in row order (0 for an empty segment). */
+  segmentSum(out: A, src: A, order: A, offsets: A, S: number, inner: number): void;
+  /** out [E, inner] = x [S, inner] at row index[e] (the backward of segmentSum). */
+  segmentBroadcast(out: A, x: A, index: A, E: number, inner: number): void;
+  /** out [E, inner] = softmax of src over the rows of each segment, per trailing element. */
+  segmentSoftmax(out: A, src: A, order: A, offsets: A, S: number, inner: number): void;
+  /** dx [E, inner] = y (dy - sum over the segment of dy y) (written). */
+  segmentSoftmaxBackward(dx: A, y: A, dy: A, order: A, offsets: A, S: number, inner: number): void;
+  // ---- end segment ops
 }
 
 /** An SGD update's settings (optim/sgd.ts's group options). */

@@ -1,5 +1,8 @@
 /**
  * Batch normalization over the channel dim 1 of x [B, C, ...] (torch.nn.functional.batch_norm).
+ * On a host backend the js kernels run with float64 statistics; on a device backend its batch
+ * norm kernels (float32 statistics; the running buffers, which must then be on the device, are
+ * updated there in place).
  *
  * ```ts
  * const rm = zeros([C]), rv = ones([C]);
@@ -9,10 +12,13 @@
  */
 import { attach } from "../autograd/graph.js";
 import { batchNormBackward, batchNormForward, batchNormStats } from "../backend/js/batchnorm.js";
+import type { AnyBackend, KernelArray } from "../backend/backend.js";
+import type { DeviceBackend } from "../backend/tensor-arrays.js";
+import type { DeviceArray } from "../tensor/device.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { empty, expectHost, fdata, floatOf, sameFloat } from "./util.js";
+import { arrayOf, empty, emptyOn, fdata, floatOf, kernelsFor, sameFloat } from "./util.js";
 
 export interface BatchNormOptions {
   /** Batch statistics and a running-buffer update (true), or the running statistics (false, the default as in torch). */
@@ -34,9 +40,6 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   bias?: Tensor | null, opts: BatchNormOptions = {}): Tensor {
   const op = "batchNorm";
   expectTensor(x, "x", op);
-  for (const [arg, t] of [["x", x], ["runningMean", runningMean], ["runningVar", runningVar], ["weight", weight], ["bias", bias]] as const) {
-    expectHost(t, arg, op);
-  }
   const dtype = floatOf(x, "x", op);
   if (x.rank < 2) throw new ShapeError(op, "x", "[B, C, ...]", fmtShape(x.shape));
   const B = x.shape[0]!, C = x.shape[1]!, S = numel(x.shape.slice(2));
@@ -58,6 +61,10 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const n = B * S;
   if (training && n <= 1) throw new ValueError(op, "x", "more than 1 value per channel when training", `${fmtShape(x.shape)}`);
 
+  const be = kernelsFor(dtype);
+  if (be.kind === "device") {
+    return batchNormOnDevice(x, runningMean, runningVar, weight ?? null, bias ?? null, { training, momentum, eps }, be);
+  }
   const mean = new Float64Array(C), invstd = new Float64Array(C);
   if (training) {
     const v = new Float64Array(C);
@@ -92,4 +99,67 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     if (bias) r.push(db);
     return r;
   });
+}
+
+// ---- the device path: the backend's batch norm kernels on its arrays
+
+/**
+ * batchNorm on a device backend (arguments validated by batchNorm): statistics, the running
+ * update and the normalization as kernels; the saved mean and variance [C] stay on the device
+ * for the backward.
+ */
+function batchNormOnDevice(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null,
+  o: { training: boolean; momentum: number; eps: number }, be: AnyBackend): Tensor {
+  const op = "batchNorm";
+  const B = x.shape[0]!, C = x.shape[1]!, S = numel(x.shape.slice(2));
+  const { training, momentum, eps } = o;
+  if (training && runningMean && runningVar) {
+    // updated in place: they must live where the kernel writes
+    for (const [arg, t] of [["runningMean", runningMean], ["runningVar", runningVar]] as const) {
+      if (t.device === null || (t.store as unknown) !== be) {
+        throw new ValueError(op, arg, `a buffer on the ${be.name} device (updated there in place when training)`,
+          t.device === null ? "a host tensor" : `a tensor on the ${t.store!.name} device`);
+      }
+    }
+  }
+  let mean: KernelArray, variance: KernelArray; // [C]
+  const temps: KernelArray[] = [];
+  if (training) {
+    mean = be.alloc(C);
+    variance = be.alloc(C);
+    temps.push(mean, variance);
+    be.batchNormStats(mean, variance, arrayOf(x, be), B, C, S);
+    if (runningMean && runningVar) {
+      be.batchNormUpdate(arrayOf(runningMean, be), arrayOf(runningVar, be), mean, variance, C, momentum, (B * S) / (B * S - 1));
+      runningMean.deviceWritten();
+      runningVar.deviceWritten();
+    }
+  } else {
+    // a snapshot of the running buffers, as the host path takes (a later update must not reach the backward)
+    mean = be.alloc(C);
+    variance = be.alloc(C);
+    temps.push(mean, variance);
+    be.stridedCopy(mean, arrayOf(runningMean!, be), [C], [1]);
+    be.stridedCopy(variance, arrayOf(runningVar!, be), [C], [1]);
+  }
+  const out = emptyOn(be, x.shape, x.dtype);
+  const w = weight ? arrayOf(weight, be) : null;
+  be.batchNormForward(arrayOf(out, be), arrayOf(x, be), mean, variance, w, bias ? arrayOf(bias, be) : null, B, C, S, eps);
+  const inputs: Tensor[] = [x];
+  if (weight) inputs.push(weight);
+  if (bias) inputs.push(bias);
+  const rec = attach(out, op, inputs, (g) => {
+    const dx = x.requiresGrad ? emptyOn(be, x.shape, x.dtype) : null;
+    const dw = weight?.requiresGrad ? emptyOn(be, [C], x.dtype) : null;
+    const db = bias?.requiresGrad ? emptyOn(be, [C], x.dtype) : null;
+    be.batchNormBackward(dx ? arrayOf(dx, be) : null, dw ? arrayOf(dw, be) : null, db ? arrayOf(db, be) : null, arrayOf(g, be),
+      arrayOf(x, be), mean, variance, w, B, C, S, eps, training);
+    const r: (Tensor | null)[] = [dx];
+    if (weight) r.push(dw);
+    if (bias) r.push(db);
+    return r;
+  });
+  // the batch statistics go back now when there is no backward; else when the graph is collected
+  if (!rec.requiresGrad) for (const a of temps) (be as DeviceBackend).release(a as DeviceArray);
+  return rec;
 }

@@ -1,8 +1,10 @@
 /**
  * 2-D convolution over NCHW images (torch.nn.functional.conv2d): validated here, computed by the
  * backend's convolution kernels (native and wasm: GEMMs whose packing reads the image, no columns
- * written out; js: im2col + the batched GEMM, the reference); the backward is the kernels for x
- * and the weight and a sum of the incoming gradient for the bias.
+ * written out; js: im2col + the batched GEMM, the reference; webgpu: im2col, one GEMM over the
+ * groups, col2im as a gather), on the active backend's arrays (a device tensor stays on its
+ * device); the backward is the kernels for x and the weight and a sum of the incoming gradient
+ * for the bias.
  *
  * ```ts
  * const y = conv2d(x, weight, bias, { stride: 2, padding: 1 });  // x [B, C, H, W], weight [O, C, 3, 3] -> [B, O, H/2, W/2]
@@ -11,12 +13,14 @@
  */
 import { attach } from "../autograd/graph.js";
 import type { Conv2dArgs } from "../backend/backend.js";
+import type { DeviceBackend } from "../backend/tensor-arrays.js";
+import type { DeviceArray } from "../tensor/device.js";
 import { allocate } from "../tensor/dtype.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { checkOutSize, imageDims, outSize, pair, type IntPair } from "./conv-args.js";
 import { reshape } from "./shape.js";
-import { backendFor, empty, expectHost, fdata, sameFloat } from "./util.js";
+import { arrayOf, empty, emptyOn, filledArray, fullOn, kernelsFor, sameFloat } from "./util.js";
 
 export type { IntPair } from "./conv-args.js";
 
@@ -81,38 +85,41 @@ function geometry(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, op
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   expectTensor(x, "x", "conv2d");
   expectTensor(weight, "weight", "conv2d");
-  expectHost(x, "x", "conv2d");
-  expectHost(weight, "weight", "conv2d");
-  expectHost(bias, "bias", "conv2d");
   const dtype = sameFloat(x, weight, "x", "weight", "conv2d");
   const { g, batched } = geometry(x, weight, bias, opts);
   const { B, O, oH, oW } = g;
   const L = oH * oW;
-  const be = backendFor(dtype);
+  // the active backend's kernels: a host backend's on host arrays, a device backend's on its arrays
+  const be = kernelsFor(dtype);
+  const host = be.kind === "host";
+  const make = (shape: readonly number[]): Tensor => (host ? empty(shape, dtype) : emptyOn(be, shape, dtype));
   // 1. out [B, O, oH, oW] = conv(x, weight) + bias
-  const out = empty([B, O, oH, oW], dtype);
-  be.conv2dForward(fdata(out), fdata(x), fdata(weight), bias ? fdata(bias) : null, g);
+  const out = make([B, O, oH, oW]);
+  be.conv2dForward(arrayOf(out, be), arrayOf(x, be), arrayOf(weight, be), bias ? arrayOf(bias, be) : null, g);
 
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const rec = attach(out, "conv2d", inputs, (grad) => {
-    const gd = fdata(grad); // [B, O, L]
+    const gd = arrayOf(grad, be); // [B, O, L]
     let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
     // undoes 1 for x and for the weight
     if (x.requiresGrad) {
-      dx = empty(x.shape, dtype);
-      be.conv2dBackwardInput(fdata(dx), gd, fdata(weight), g);
+      dx = make(x.shape);
+      be.conv2dBackwardInput(arrayOf(dx, be), gd, arrayOf(weight, be), g);
     }
     if (weight.requiresGrad) {
-      dw = empty(weight.shape, dtype);
-      be.conv2dBackwardWeight(fdata(dw), gd, fdata(x), g);
+      dw = make(weight.shape);
+      be.conv2dBackwardWeight(arrayOf(dw, be), gd, arrayOf(x, be), g);
     }
     if (bias && bias.requiresGrad) {
       // undoes the bias of 1: sums of grad [B, O, L] over B and L
-      db = empty([O], dtype);
+      db = host ? empty([O], dtype) : B === 0 ? fullOn(be, [O], dtype, 0) : emptyOn(be, [O], dtype);
       if (B > 0) {
-        const rows = allocate(dtype, B * O);
-        be.matmul(rows, gd, allocate(dtype, L).fill(1), 1, B * O, 1, L, false, false, 0, 0, false); // [B * O, L] @ [L, 1]
-        be.matmul(fdata(db), allocate(dtype, B).fill(1), rows, 1, 1, O, B, false, false, 0, 0, false); // [1, B] @ [B, O]
+        const rows = host ? allocate(dtype, B * O) : be.alloc(B * O);
+        const onesL = host ? allocate(dtype, L).fill(1) : filledArray(be, dtype, L, 1);
+        const onesB = host ? allocate(dtype, B).fill(1) : filledArray(be, dtype, B, 1);
+        be.matmul(rows, gd, onesL, 1, B * O, 1, L, false, false, 0, 0, false); // [B * O, L] @ [L, 1]
+        be.matmul(arrayOf(db, be), onesB, rows, 1, 1, O, B, false, false, 0, 0, false); // [1, B] @ [B, O]
+        if (!host) for (const a of [rows, onesL, onesB]) (be as DeviceBackend).release(a as DeviceArray);
       }
     }
     return bias ? [dx, dw, db] : [dx, dw];

@@ -1,6 +1,8 @@
 /**
  * 2-D pooling over NCHW images with torch's output sizes: maxPool2d, avgPool2d, adaptiveAvgPool2d.
- * Inputs are [B, C, H, W] or unbatched [C, H, W].
+ * Inputs are [B, C, H, W] or unbatched [C, H, W]. On a host backend the js kernels run on the
+ * host arrays; on a device backend its pooling kernels (the argmax of max pooling kept on the
+ * device as floats, its backward a gather).
  *
  * ```ts
  * const m = maxPool2d(x, 3, { stride: 2, padding: 1 });   // [B, C, 32, 32] -> [B, C, 16, 16]
@@ -13,10 +15,13 @@ import {
   adaptiveAvgPool2d as adaptiveKernel, adaptiveAvgPool2dBackward, avgPool2d as avgKernel, avgPool2dBackward,
   maxPool2d as maxKernel, maxPool2dBackward,
 } from "../backend/js/pool.js";
+import type { AdaptivePool2dArgs, AnyBackend, AvgPool2dArgs, Pool2dArgs } from "../backend/backend.js";
+import type { DeviceBackend } from "../backend/tensor-arrays.js";
+import type { DeviceArray } from "../tensor/device.js";
 import { ValueError } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { checkOutSize, imageDims, outSize, pair, type IntPair } from "./conv-args.js";
-import { empty, expectHost, fdata, floatOf } from "./util.js";
+import { arrayOf, empty, emptyOn, fdata, floatOf, kernelsFor } from "./util.js";
 
 export interface MaxPool2dOptions {
   /** Default: the kernel size. */
@@ -66,8 +71,9 @@ function window(x: Tensor, kernelSize: IntPair, stride: IntPair | undefined, pad
 
 /** Max over kH x kW windows: x [B, C, H, W] -> [B, C, oH, oW]; the gradient goes to each window's max. */
 export function maxPool2d(x: Tensor, kernelSize: IntPair, opts: MaxPool2dOptions = {}): Tensor {
-  expectHost(x, "x", "maxPool2d");
   const w = window(x, kernelSize, opts.stride, opts.padding, opts.dilation, opts.ceilMode, "maxPool2d");
+  const be = kernelsFor(x.dtype);
+  if (be.kind === "device") return maxPool2dOnDevice(x, w, be);
   const out = empty(w.outShape, x.dtype);
   const idx = new Int32Array(out.size);
   maxKernel(fdata(out), idx, fdata(x), w.P, w.H, w.W, w.oH, w.oW, w.kH, w.kW, w.sH, w.sW, w.pH, w.pW, w.dH, w.dW);
@@ -81,13 +87,14 @@ export function maxPool2d(x: Tensor, kernelSize: IntPair, opts: MaxPool2dOptions
 /** Mean over kH x kW windows (torch's divisor rules): x [B, C, H, W] -> [B, C, oH, oW]. */
 export function avgPool2d(x: Tensor, kernelSize: IntPair, opts: AvgPool2dOptions = {}): Tensor {
   const op = "avgPool2d";
-  expectHost(x, "x", op);
   const w = window(x, kernelSize, opts.stride, opts.padding, 1, opts.ceilMode, op);
   const include = opts.countIncludePad ?? true;
   if (typeof include !== "boolean") throw new ValueError(op, "countIncludePad", "a boolean", String(include));
   const div = opts.divisorOverride;
   if (div !== undefined && !(Number.isInteger(div) && div > 0)) throw new ValueError(op, "divisorOverride", "a positive integer", String(div));
   const divisor = div ?? 0;
+  const be = kernelsFor(x.dtype);
+  if (be.kind === "device") return avgPool2dOnDevice(x, w, include, divisor, be);
   const out = empty(w.outShape, x.dtype);
   avgKernel(fdata(out), fdata(x), w.P, w.H, w.W, w.oH, w.oW, w.kH, w.kW, w.sH, w.sW, w.pH, w.pW, include, divisor);
   return attach(out, op, [x], (g) => {
@@ -105,7 +112,6 @@ export function avgPool2d(x: Tensor, kernelSize: IntPair, opts: AvgPool2dOptions
 export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [number | null, number | null]): Tensor {
   const op = "adaptiveAvgPool2d";
   expectTensor(x, "x", op);
-  expectHost(x, "x", op);
   floatOf(x, "x", op);
   const { dims: [B, C, H, W], batched } = imageDims(x, op);
   if (H < 1 || W < 1) throw new ValueError(op, "x", "an input of at least [1, 1] per plane", `[${H}, ${W}]`);
@@ -117,11 +123,56 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   }
   const oH = given[0] ?? H, oW = given[1] ?? W;
   const P = B * C;
+  const be = kernelsFor(x.dtype);
+  if (be.kind === "device") return adaptiveOnDevice(x, batched ? [B, C, oH, oW] : [C, oH, oW], { P, H, W, oH, oW }, be);
   const out = empty(batched ? [B, C, oH, oW] : [C, oH, oW], x.dtype);
   adaptiveKernel(fdata(out), fdata(x), P, H, W, oH, oW);
   return attach(out, op, [x], (g) => {
     const dx = empty(x.shape, g.dtype);
     adaptiveAvgPool2dBackward(fdata(dx), fdata(g), P, H, W, oH, oW);
+    return [dx];
+  });
+}
+
+// ---- the device path: the backend's pooling kernels on its arrays
+
+const poolArgs = (w: Window): Pool2dArgs => ({
+  P: w.P, H: w.H, W: w.W, oH: w.oH, oW: w.oW, kH: w.kH, kW: w.kW, sH: w.sH, sW: w.sW, padH: w.pH, padW: w.pW, dH: w.dH, dW: w.dW,
+});
+
+function maxPool2dOnDevice(x: Tensor, w: Window, be: AnyBackend): Tensor {
+  if (w.H * w.W > 2 ** 24) throw new ValueError("maxPool2d", "x", "planes of at most 2^24 elements on a device", `[${w.H}, ${w.W}]`);
+  const a = poolArgs(w);
+  const out = emptyOn(be, w.outShape, x.dtype);
+  const argmax = be.alloc(out.size); // [P, oH, oW], flat h W + w as floats (exact below 2^24)
+  be.maxPool2d(arrayOf(out, be), argmax, arrayOf(x, be), a);
+  const rec = attach(out, "maxPool2d", [x], (g) => {
+    const dx = emptyOn(be, x.shape, g.dtype);
+    be.maxPool2dBackward(arrayOf(dx, be), arrayOf(g, be), argmax, a);
+    return [dx];
+  });
+  // without a backward the argmax goes back now; with one, when the graph is collected
+  if (!rec.requiresGrad) (be as DeviceBackend).release(argmax as DeviceArray);
+  return rec;
+}
+
+function avgPool2dOnDevice(x: Tensor, w: Window, countIncludePad: boolean, divisor: number, be: AnyBackend): Tensor {
+  const a: AvgPool2dArgs = { ...poolArgs(w), countIncludePad, divisor };
+  const out = emptyOn(be, w.outShape, x.dtype);
+  be.avgPool2d(arrayOf(out, be), arrayOf(x, be), a);
+  return attach(out, "avgPool2d", [x], (g) => {
+    const dx = emptyOn(be, x.shape, g.dtype);
+    be.avgPool2dBackward(arrayOf(dx, be), arrayOf(g, be), a);
+    return [dx];
+  });
+}
+
+function adaptiveOnDevice(x: Tensor, outShape: number[], a: AdaptivePool2dArgs, be: AnyBackend): Tensor {
+  const out = emptyOn(be, outShape, x.dtype);
+  be.adaptiveAvgPool2d(arrayOf(out, be), arrayOf(x, be), a);
+  return attach(out, "adaptiveAvgPool2d", [x], (g) => {
+    const dx = emptyOn(be, x.shape, g.dtype);
+    be.adaptiveAvgPool2dBackward(arrayOf(dx, be), arrayOf(g, be), a);
     return [dx];
   });
 }

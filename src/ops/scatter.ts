@@ -3,6 +3,9 @@
  * building blocks of message passing on graphs: scatterAdd sums the rows of each segment,
  * segmentSoftmax normalizes within each segment (PyTorch Geometric's `scatter(..., reduce="sum")`
  * and `softmax(src, index, num_nodes=...)`). Gather rows with indexSelect(x, 0, index).
+ * The index is an int32 host tensor; on a device backend the rows are grouped by segment on the
+ * host (a CSR-style order, uploaded) and each segment is reduced by one device thread per trailing
+ * element: deterministic, no atomics.
  *
  * ```ts
  * const target = tensor([1, 1, 0], { dtype: "int32" });    // edge -> target node
@@ -14,7 +17,10 @@ import { attach } from "../autograd/graph.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { empty, expectHost, fdata, floatOf } from "./util.js";
+import type { AnyBackend, KernelArray } from "../backend/backend.js";
+import type { DeviceBackend } from "../backend/tensor-arrays.js";
+import type { DeviceArray } from "../tensor/device.js";
+import { arrayOf, empty, emptyOn, fdata, floatOf, fullOn, kernelsFor } from "./util.js";
 
 /** Validates src [E, ...], index int32 [E] with values in [0, numSegments); returns the index data and the row width. */
 function segmentArgs(op: string, src: Tensor, index: Tensor, numSegments: number): { id: Int32Array; inner: number } {
@@ -37,8 +43,9 @@ function segmentArgs(op: string, src: Tensor, index: Tensor, numSegments: number
  */
 export function scatterAdd(src: Tensor, index: Tensor, numSegments: number): Tensor {
   const op = "scatterAdd";
-  expectHost(src, "src", op);
   const { id, inner } = segmentArgs(op, src, index, numSegments);
+  const be = kernelsFor(src.dtype);
+  if (be.kind === "device") return scatterAddOnDevice(src, id, inner, numSegments, be);
   const out = empty([numSegments, ...src.shape.slice(1)], src.dtype);
   const od = fdata(out), sd = fdata(src);
   for (let e = 0; e < id.length; e++) {
@@ -60,8 +67,9 @@ export function scatterAdd(src: Tensor, index: Tensor, numSegments: number): Ten
  */
 export function segmentSoftmax(src: Tensor, index: Tensor, numSegments: number): Tensor {
   const op = "segmentSoftmax";
-  expectHost(src, "src", op);
   const { id, inner } = segmentArgs(op, src, index, numSegments);
+  const be = kernelsFor(src.dtype);
+  if (be.kind === "device") return segmentSoftmaxOnDevice(src, id, inner, numSegments, be);
   const sd = fdata(src);
   const mx = new Float64Array(numSegments * inner).fill(-Infinity);
   for (let e = 0; e < id.length; e++) {
@@ -96,6 +104,58 @@ export function segmentSoftmax(src: Tensor, index: Tensor, numSegments: number):
     for (let e = 0; e < id.length; e++) {
       const pm = id[e]! * inner, ps = e * inner;
       for (let j = 0; j < inner; j++) d[ps + j] = od[ps + j]! * (gd[ps + j]! - dot[pm + j]!);
+    }
+    return [dx];
+  });
+}
+
+// ---- the device path: rows grouped by segment on the host, the backend's segment kernels
+
+/** The rows of each segment in order (a counting sort of the ids): order [E], offsets [S + 1], the ids [E], as floats. */
+function grouping(op: string, id: Int32Array, S: number): { order: Float32Array; offsets: Float32Array; index: Float32Array } {
+  const E = id.length;
+  if (E >= 2 ** 24 || S >= 2 ** 24) throw new ValueError(op, "index", "fewer than 2^24 rows and segments on a device", `${E} rows, ${S} segments`);
+  const offsets = new Float32Array(S + 1);
+  for (let e = 0; e < E; e++) offsets[id[e]! + 1]!++;
+  for (let s = 0; s < S; s++) offsets[s + 1]! += offsets[s]!;
+  const next = offsets.slice(0, S), order = new Float32Array(E);
+  for (let e = 0; e < E; e++) order[next[id[e]!]!++] = e;
+  return { order, offsets, index: Float32Array.from(id) };
+}
+
+/** Runs f on uploads of `arrays`, then gives them back (the work f recorded still sees them). */
+function withUploads(be: AnyBackend, arrays: Float32Array[], f: (...a: KernelArray[]) => void): void {
+  const up = arrays.map((a) => be.upload(a));
+  f(...up);
+  for (const a of up) (be as DeviceBackend).release(a as DeviceArray);
+}
+
+function scatterAddOnDevice(src: Tensor, id: Int32Array, inner: number, S: number, be: AnyBackend): Tensor {
+  const E = id.length, shape = [S, ...src.shape.slice(1)];
+  const g = grouping("scatterAdd", id, S);
+  let out: Tensor;
+  if (E === 0) out = fullOn(be, shape, src.dtype, 0);
+  else {
+    out = emptyOn(be, shape, src.dtype);
+    withUploads(be, [g.order, g.offsets], (order, offsets) => be.segmentSum(arrayOf(out, be), arrayOf(src, be), order!, offsets!, S, inner));
+  }
+  return attach(out, "scatterAdd", [src], (grad) => {
+    const dx = emptyOn(be, src.shape, grad.dtype);
+    if (E > 0) withUploads(be, [g.index], (index) => be.segmentBroadcast(arrayOf(dx, be), arrayOf(grad, be), index!, E, inner));
+    return [dx];
+  });
+}
+
+function segmentSoftmaxOnDevice(src: Tensor, id: Int32Array, inner: number, S: number, be: AnyBackend): Tensor {
+  const E = id.length;
+  const g = grouping("segmentSoftmax", id, S);
+  const out = emptyOn(be, src.shape, src.dtype);
+  if (E > 0) withUploads(be, [g.order, g.offsets], (order, offsets) => be.segmentSoftmax(arrayOf(out, be), arrayOf(src, be), order!, offsets!, S, inner));
+  return attach(out, "segmentSoftmax", [src], (grad) => {
+    const dx = emptyOn(be, src.shape, grad.dtype);
+    if (E > 0) {
+      withUploads(be, [g.order, g.offsets], (order, offsets) =>
+        be.segmentSoftmaxBackward(arrayOf(dx, be), arrayOf(out, be), arrayOf(grad, be), order!, offsets!, S, inner));
     }
     return [dx];
   });

@@ -35,7 +35,13 @@ function unwrap(x: unknown, kernel: string, i: number): unknown {
 const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward",
   "attentionForward", "attentionBackward",
   "dropout", "where", "compare", "extreme", "extremeBackward", "logsumexp", "indexSelect", "indexSelectBackward",
-  "sparseAttentionForward", "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward"] as const;
+  "sparseAttentionForward", "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward",
+  // convolution, pooling and batch norm
+  "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "maxPool2d", "maxPool2dBackward", "avgPool2d", "avgPool2dBackward",
+  "adaptiveAvgPool2d", "adaptiveAvgPool2dBackward", "batchNormStats", "batchNormUpdate", "batchNormForward", "batchNormBackward",
+  // segment ops
+  "segmentSum", "segmentBroadcast", "segmentSoftmax", "segmentSoftmaxBackward",
+] as const;
 
 export function hostDevice(): HostDevice {
   const dev: Record<string, unknown> & { releases: number; reads: number; flushes: number } = {
@@ -63,11 +69,6 @@ export function hostDevice(): HostDevice {
   for (const k of KERNELS) {
     dev[k] = (...args: unknown[]): void => {
       (jsBackend[k] as (...a: unknown[]) => void)(...args.map((a, i) => unwrap(a, k, i)));
-    };
-  }
-  for (const k of ["conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight"]) {
-    dev[k] = (): never => {
-      throw new Error(`${k}: not on the host device`);
     };
   }
   return dev as unknown as HostDevice;

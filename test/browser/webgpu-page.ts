@@ -11,6 +11,10 @@ import { stridedCopy } from "../../src/backend/js/copy.js";
 import { binary, unary } from "../../src/backend/js/elementwise.js";
 import { layerNorm, layerNormBackward } from "../../src/backend/js/layernorm.js";
 import { matmul } from "../../src/backend/js/matmul.js";
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "../../src/backend/js/conv.js";
+import { poolNormMethods as host } from "../../src/backend/js/pool-norm-methods.js";
+import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "../../src/backend/js/segment.js";
+import type { AvgPool2dArgs, Conv2dArgs, Pool2dArgs } from "../../src/backend/backend.js";
 import { softmax, softmaxBackward } from "../../src/backend/js/softmax.js";
 import { dropout as jsDropout } from "../../src/backend/js/dropout.js";
 import { indexSelect as jsIndexSelect, indexSelectBackward as jsIndexSelectBackward } from "../../src/backend/js/gather.js";
@@ -789,6 +793,269 @@ async function poolCases(): Promise<CaseResult[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// convolution, pooling and batch norm
+
+/** Conv2dArgs for padding pT / pL on both sides. */
+function convArgs(B: number, C: number, H: number, W: number, O: number, kH: number, kW: number, sH: number, sW: number,
+  pT: number, pL: number, dH: number, dW: number, G: number): Conv2dArgs {
+  const oH = Math.floor((H + 2 * pT - dH * (kH - 1) - 1) / sH) + 1, oW = Math.floor((W + 2 * pL - dW * (kW - 1) - 1) / sW) + 1;
+  return { B, C, H, W, O, kH, kW, oH, oW, sH, sW, padTop: pT, padLeft: pL, dH, dW, G };
+}
+
+async function convCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const cases: [string, Conv2dArgs, boolean][] = [
+    ["1x1x1x1, 1x1 kernel", convArgs(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1), true],
+    ["3x3 pad 1", convArgs(2, 3, 7, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1), true],
+    ["stride [2, 3], padding [0, 2], dilation [2, 1]", convArgs(3, 2, 9, 8, 5, 3, 2, 2, 3, 0, 2, 2, 1, 1), false],
+    ["groups 3", convArgs(2, 6, 5, 7, 9, 3, 1, 1, 2, 1, 0, 1, 1, 3), true],
+    ["depthwise 5x5, stride 2, padding 2", convArgs(3, 4, 11, 10, 8, 5, 5, 2, 2, 2, 2, 1, 1, 4), true],
+    ["patch embedding 4x4 stride 4, 70 output channels", convArgs(2, 3, 12, 16, 70, 4, 4, 4, 4, 0, 0, 1, 1, 1), true],
+    ["dilation 3, kernel past the padding", convArgs(1, 2, 13, 5, 3, 2, 2, 1, 1, 3, 1, 3, 2, 1), false],
+    // 9 images of 16 x 3 x 3 columns over 64 x 64 positions: more than one chunk of 4M column elements
+    ["9 images in two chunks", convArgs(9, 16, 64, 64, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2), true],
+  ];
+  let seed = 6000;
+  for (const [name, a, hasBias] of cases) {
+    const r = rng(seed++);
+    const L = a.oH * a.oW, Kg = (a.C / a.G) * a.kH * a.kW, Og = a.O / a.G;
+    const x = randn(r, a.B * a.C * a.H * a.W), w = randn(r, a.O * Kg), bias = hasBias ? randn(r, a.O) : null;
+    const dy = randn(r, a.B * a.O * L);
+    const abs = (v: Float32Array): Float32Array => v.map(Math.abs);
+    // the js kernels, and the same on absolute values: fp32's summation bound (n + 2) u sum |terms|, both sides
+    const want = new Float32Array(a.B * a.O * L), bound = new Float32Array(want.length);
+    conv2dForward(want, x, w, bias, a);
+    conv2dForward(bound, abs(x), abs(w), bias ? abs(bias) : null, a);
+    const dx = new Float32Array(x.length), dxBound = new Float32Array(x.length);
+    conv2dBackwardInput(dx, dy, w, a);
+    conv2dBackwardInput(dxBound, abs(dy), abs(w), a);
+    const dw = new Float32Array(w.length), dwBound = new Float32Array(w.length);
+    conv2dBackwardWeight(dw, dy, x, a);
+    conv2dBackwardWeight(dwBound, abs(dy), abs(x), a);
+    const px = place(x, 3), pw = place(w, 5), pb = bias ? place(bias, 7) : null, pdy = place(dy, 9);
+    const po = output(want.length, 2), pdx = output(dx.length, 4), pdw = output(dw.length, 6);
+    k.conv2dForward(po.arr, px.arr, pw.arr, pb?.arr ?? null, a);
+    k.conv2dBackwardInput(pdx.arr, pdy.arr, pw.arr, a);
+    k.conv2dBackwardWeight(pdw.arr, pdy.arr, px.arr, a);
+    const tol = (n: number, b: Float32Array) => (i: number): number => 2 * (n + 2) * U * b[i]! + 1e-30;
+    const go = await fetchPlaced(po), gdx = await fetchPlaced(pdx), gdw = await fetchPlaced(pdw);
+    res.compare(`forward ${name}`, go.data, want, tol(Kg + 1, bound), go.guards);
+    res.compare(`dx ${name}`, gdx.data, dx, tol(Og * a.kH * a.kW, dxBound), gdx.guards);
+    res.compare(`dweight ${name}`, gdw.data, dw, tol(a.B * L, dwBound), gdw.guards);
+  }
+  return res.list;
+}
+
+/** Pool2dArgs with torch's output size (ceilMode: the last window must start inside the input or the left padding). */
+function poolArgs(P: number, H: number, W: number, kH: number, kW: number, sH: number, sW: number, padH: number, padW: number,
+  dH: number, dW: number, ceil: boolean): Pool2dArgs {
+  const size = (n: number, k: number, s: number, p: number, d: number): number => {
+    const span = n + 2 * p - d * (k - 1) - 1;
+    let o = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+    if (ceil && (o - 1) * s >= n + p) o--;
+    return o;
+  };
+  return { P, H, W, oH: size(H, kH, sH, padH, dH), oW: size(W, kW, sW, padW, dW), kH, kW, sH, sW, padH, padW, dH, dW };
+}
+
+async function poolingCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const maxCases: [string, Pool2dArgs][] = [
+    ["1x1", poolArgs(1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, false)],
+    ["3x3 stride 2 pad 1 ceilMode", poolArgs(6, 9, 8, 3, 3, 2, 2, 1, 1, 1, 1, true)],
+    ["[2, 3] stride 1 dilation [2, 1]", poolArgs(2, 10, 11, 2, 3, 1, 1, 0, 0, 2, 1, false)],
+    ["[3, 2] stride [1, 3] pad [1, 1] dilation [1, 2]", poolArgs(5, 7, 13, 3, 2, 1, 3, 1, 1, 1, 2, true)],
+    ["2x2 over 300 planes of 17 x 9", poolArgs(300, 17, 9, 2, 2, 2, 2, 0, 0, 1, 1, true)],
+  ];
+  let seed = 7000;
+  for (const [name, a] of maxCases) {
+    const r = rng(seed++);
+    const x = randn(r, a.P * a.H * a.W);
+    // ties (rounded values), -Infinity and NaN
+    for (let i = 0; i < x.length; i++) {
+      x[i] = Math.round(x[i]! * 2) / 2;
+      if (i % 37 === 5) x[i] = -Infinity;
+    }
+    if (x.length > 50) x[41] = NaN;
+    const n = a.P * a.oH * a.oW;
+    const want = new Float32Array(n), argmax = new Float32Array(n);
+    host.maxPool2d(want, argmax, x, a);
+    const dy = randn(r, n), dx = new Float32Array(x.length);
+    host.maxPool2dBackward(dx, dy, argmax, a);
+    const px = place(x, 3), po = output(n, 5), pa = output(n, 8);
+    k.maxPool2d(po.arr, pa.arr, px.arr, a);
+    const pdy = place(dy, 2), pdx = output(x.length, 1);
+    k.maxPool2dBackward(pdx.arr, pdy.arr, pa.arr, a);
+    const go = await fetchPlaced(po), ga = await fetchPlaced(pa), gdx = await fetchPlaced(pdx);
+    res.compare(`max ${name}`, go.data, want, () => 1e-37, go.guards);
+    res.compare(`max argmax ${name}`, ga.data, argmax, () => 1e-37, ga.guards);
+    // a sum of the few windows' gradients, in the js kernel's order
+    res.compare(`max backward ${name}`, gdx.data, dx, (i) => 4 * U * Math.abs(dx[i]!) + 1e-30, gdx.guards);
+  }
+  const avgCases: [string, AvgPool2dArgs][] = [
+    ["3x3 stride 2 pad 1 ceilMode", { ...poolArgs(6, 8, 7, 3, 3, 2, 2, 1, 1, 1, 1, true), countIncludePad: true, divisor: 0 }],
+    ["3x3 stride 2 pad 1 ceilMode, no countIncludePad", { ...poolArgs(6, 8, 7, 3, 3, 2, 2, 1, 1, 1, 1, true), countIncludePad: false, divisor: 0 }],
+    ["[3, 2] stride [2, 1] pad [1, 1]", { ...poolArgs(3, 7, 9, 3, 2, 2, 1, 1, 1, 1, 1, false), countIncludePad: false, divisor: 0 }],
+    ["4x4 stride 3 pad 2, divisor 5", { ...poolArgs(2, 6, 6, 4, 4, 3, 3, 2, 2, 1, 1, true), countIncludePad: true, divisor: 5 }],
+    ["1x1 stride 2", { ...poolArgs(4, 5, 5, 1, 1, 2, 2, 0, 0, 1, 1, false), countIncludePad: true, divisor: 0 }],
+  ];
+  for (const [name, a] of avgCases) {
+    const r = rng(seed++);
+    const x = randn(r, a.P * a.H * a.W), n = a.P * a.oH * a.oW;
+    const want = new Float32Array(n), dy = randn(r, n), dx = new Float32Array(x.length);
+    host.avgPool2d(want, x, a);
+    host.avgPool2dBackward(dx, dy, a);
+    const px = place(x, 3), po = output(n, 5), pdy = place(dy, 2), pdx = output(x.length, 1);
+    k.avgPool2d(po.arr, px.arr, a);
+    k.avgPool2dBackward(pdx.arr, pdy.arr, a);
+    const go = await fetchPlaced(po), gdx = await fetchPlaced(pdx);
+    // sums of at most kH kW terms of at most max |x| (forward) or max |dy| (backward, each over its divisor >= 1)
+    const taps = a.kH * a.kW + 2;
+    res.close(`avg ${name}`, go.data, want, 4 * U, 2 * taps * U, go.guards);
+    res.close(`avg backward ${name}`, gdx.data, dx, 4 * U, 2 * taps * U, gdx.guards);
+  }
+  const adaptiveCases: [number, number, number, number, number][] = [[2, 7, 10, 3, 4], [3, 3, 4, 5, 4], [4, 6, 5, 1, 1], [1, 13, 1, 13, 1], [2, 5, 9, 2, 7]];
+  for (const [P, H, W, oH, oW] of adaptiveCases) {
+    const a = { P, H, W, oH, oW };
+    const r = rng(seed++);
+    const x = randn(r, P * H * W), n = P * oH * oW;
+    const want = new Float32Array(n), dy = randn(r, n), dx = new Float32Array(x.length);
+    host.adaptiveAvgPool2d(want, x, a);
+    host.adaptiveAvgPool2dBackward(dx, dy, a);
+    const px = place(x, 3), po = output(n, 5), pdy = place(dy, 2), pdx = output(x.length, 1);
+    k.adaptiveAvgPool2d(po.arr, px.arr, a);
+    k.adaptiveAvgPool2dBackward(pdx.arr, pdy.arr, a);
+    const go = await fetchPlaced(po), gdx = await fetchPlaced(pdx);
+    const taps = (Math.ceil(H / oH) + 1) * (Math.ceil(W / oW) + 1) + 2;
+    const name = `[${P}, ${H}, ${W}] -> [${oH}, ${oW}]`;
+    res.close(`adaptive ${name}`, go.data, want, 4 * U, 2 * taps * U, go.guards);
+    res.close(`adaptive backward ${name}`, gdx.data, dx, 4 * U, 2 * taps * U, gdx.guards);
+  }
+  return res.list;
+}
+
+async function batchNormCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const cases: [number, number, number, boolean, boolean, number][] = [
+    // B, C, S, weight, bias, shift
+    [2, 1, 1, true, true, 0], [3, 4, 10, true, true, 0], [5, 3, 77, false, false, 50], [1, 7, 300, true, false, -3],
+    [16, 2, 1025, false, true, 0], [2, 300, 3, true, true, 1],
+  ];
+  let seed = 8000;
+  for (const [B, C, S, hasW, hasB, shift] of cases) {
+    const r = rng(seed++);
+    const n = B * S, N = B * C * S, eps = 1e-3;
+    const x = randn(r, N, 2, shift), w = hasW ? randn(r, C) : null, b = hasB ? randn(r, C) : null, dy = randn(r, N);
+    const name = `B ${B}, C ${C}, S ${S}${hasW ? ", weight" : ""}${hasB ? ", bias" : ""}${shift ? `, mean ${shift}` : ""}`;
+    // statistics: float64 sums on the host; fp32 tree sums of n terms on the device
+    const mean = new Float64Array(C), variance = new Float64Array(C);
+    host.batchNormStats(mean, variance, x, B, C, S);
+    const pm = output(C, 3), pv = output(C, 4), px = place(x, 5);
+    k.batchNormStats(pm.arr, pv.arr, px.arr, B, C, S);
+    const gm = await fetchPlaced(pm), gv = await fetchPlaced(pv);
+    const sumTol = (16 + n / 128) * U;
+    const absMean = new Float64Array(C);
+    for (let i = 0; i < N; i++) absMean[Math.floor(i / S) % C]! += Math.abs(x[i]!) / n;
+    res.compare(`mean ${name}`, gm.data, mean, (c) => sumTol * absMean[c]! + 1e-30, gm.guards);
+    res.compare(`variance ${name}`, gv.data, variance, (c) => 2 * sumTol * variance[c]! + 1e-30, gv.guards);
+    // running update
+    const rm = randn(r, C), rv = randn(r, C).map(Math.abs), m32 = Float32Array.from(mean), v32 = Float32Array.from(variance);
+    const wantRm = Float32Array.from(rm), wantRv = Float32Array.from(rv);
+    host.batchNormUpdate(wantRm, wantRv, m32, v32, C, 0.3, n / (n - 1));
+    const prm = place(rm, 2), prv = place(rv, 6), pm32 = place(m32, 1), pv32 = place(v32, 9);
+    k.batchNormUpdate(prm.arr, prv.arr, pm32.arr, pv32.arr, C, 0.3, n / (n - 1));
+    const grm = await fetchPlaced(prm), grv = await fetchPlaced(prv);
+    res.close(`running mean ${name}`, grm.data, wantRm, 8 * U, 8 * U, grm.guards);
+    res.close(`running var ${name}`, grv.data, wantRv, 8 * U, 8 * U, grv.guards);
+    // forward and backward from the same (float32) statistics
+    const out = new Float32Array(N);
+    host.batchNormForward(out, x, m32, v32, w, b, B, C, S, eps);
+    const pw = w ? place(w, 7) : null, pb = b ? place(b, 8) : null, po = output(N, 2);
+    k.batchNormForward(po.arr, px.arr, pm32.arr, pv32.arr, pw?.arr ?? null, pb?.arr ?? null, B, C, S, eps);
+    const go = await fetchPlaced(po);
+    const invstd = Array.from(v32, (v) => 1 / Math.sqrt(v + eps));
+    const chan = (i: number): number => Math.floor(i / S) % C;
+    const scale = (c: number): number => invstd[c]! * Math.abs(w ? w[c]! : 1);
+    res.compare(`forward ${name}`, go.data, out, (i) => {
+      const c = chan(i);
+      return 16 * U * (Math.abs(x[i]! - m32[c]!) * scale(c) + Math.abs(x[i]!) * scale(c) + Math.abs(b ? b[c]! : 0)) + 1e-30;
+    }, go.guards);
+    for (const batchStats of [true, false]) {
+      const dx = new Float32Array(N), dw = w ? new Float32Array(C) : null, db = b ? new Float32Array(C) : null;
+      host.batchNormBackward(dx, dw, db, dy, x, m32, v32, w, B, C, S, eps, batchStats);
+      const pdy = place(dy, 3), pdx = output(N, 5), pdw = dw ? output(C, 6) : null, pdb = db ? output(C, 7) : null;
+      k.batchNormBackward(pdx.arr, pdw?.arr ?? null, pdb?.arr ?? null, pdy.arr, px.arr, pm32.arr, pv32.arr, pw?.arr ?? null,
+        B, C, S, eps, batchStats);
+      // S1 = sum |dy| (1 + |xhat|) per channel: the scale of the sums' rounding
+      const s1 = new Float64Array(C);
+      for (let i = 0; i < N; i++) s1[chan(i)]! += Math.abs(dy[i]!) * (1 + Math.abs((x[i]! - m32[chan(i)]!) * invstd[chan(i)]!));
+      const gdx = await fetchPlaced(pdx);
+      const tag = `${batchStats ? "batch statistics" : "running statistics"} ${name}`;
+      res.compare(`dx ${tag}`, gdx.data, dx, (i) => {
+        const c = chan(i), xh = Math.abs((x[i]! - m32[c]!) * invstd[c]!);
+        return scale(c) * (16 * U * (Math.abs(dy[i]!) + (batchStats ? 2 * s1[c]! / n * (1 + xh) : 0)) + (batchStats ? sumTol * s1[c]! / n * (1 + xh) * 2 : 0)) + 1e-30;
+      }, gdx.guards);
+      if (pdw && dw) { const g = await fetchPlaced(pdw); res.compare(`dweight ${tag}`, g.data, dw, (c) => 2 * sumTol * s1[c]! + 1e-30, g.guards); }
+      if (pdb && db) { const g = await fetchPlaced(pdb); res.compare(`dbias ${tag}`, g.data, db, (c) => 2 * sumTol * s1[c]! + 1e-30, g.guards); }
+    }
+  }
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// segment ops: rows grouped CSR-style (a counting sort of the ids, as ops/scatter.ts builds it)
+
+function grouping(id: number[], S: number): { order: Float32Array; offsets: Float32Array; index: Float32Array } {
+  const offsets = new Float32Array(S + 1);
+  for (const s of id) offsets[s + 1]!++;
+  for (let s = 0; s < S; s++) offsets[s + 1]! += offsets[s]!;
+  const next = offsets.slice(0, S), order = new Float32Array(id.length);
+  id.forEach((s, e) => { order[next[s]!++] = e; });
+  return { order, offsets, index: Float32Array.from(id) };
+}
+
+async function segmentCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const cases: [string, number, number, number][] = [
+    // name, E, S, inner (ids drawn at random; some segments empty)
+    ["one row", 1, 1, 1], ["10 rows into 6 segments, inner 6", 10, 6, 6], ["1000 rows into 3 segments", 1000, 3, 5],
+    ["700 rows into 900 segments, inner 1", 700, 900, 1], ["300 rows into 40 segments, inner 33", 300, 40, 33],
+  ];
+  let seed = 9000;
+  for (const [name, E, S, inner] of cases) {
+    const r = rng(seed++);
+    const id = Array.from({ length: E }, () => Math.floor(r() * S));
+    const g = grouping(id, S);
+    const src = randn(r, E * inner, 3), dy = randn(r, E * inner), dOut = randn(r, S * inner);
+    const sum = new Float32Array(S * inner), bc = new Float32Array(E * inner), sm = new Float32Array(E * inner), dsm = new Float32Array(E * inner);
+    segmentSum(sum, src, g.order, g.offsets, S, inner);
+    segmentBroadcast(bc, dOut, g.index, E, inner);
+    segmentSoftmax(sm, src, g.order, g.offsets, S, inner);
+    segmentSoftmaxBackward(dsm, sm, dy, g.order, g.offsets, S, inner);
+    const psrc = place(src, 3), porder = place(g.order, 5), poff = place(g.offsets, 7), pidx = place(g.index, 2);
+    const pdOut = place(dOut, 4), pdy = place(dy, 6), psm = place(sm, 8);
+    const oSum = output(S * inner, 1), oBc = output(E * inner, 2), oSm = output(E * inner, 3), oDsm = output(E * inner, 4);
+    k.segmentSum(oSum.arr, psrc.arr, porder.arr, poff.arr, S, inner);
+    k.segmentBroadcast(oBc.arr, pdOut.arr, pidx.arr, E, inner);
+    k.segmentSoftmax(oSm.arr, psrc.arr, porder.arr, poff.arr, S, inner);
+    k.segmentSoftmaxBackward(oDsm.arr, psm.arr, pdy.arr, porder.arr, poff.arr, S, inner);
+    const gs = await fetchPlaced(oSum), gb = await fetchPlaced(oBc), gm = await fetchPlaced(oSm), gd = await fetchPlaced(oDsm);
+    const rows = new Float64Array(S);
+    for (const s of id) rows[s]!++;
+    const absSum = new Float32Array(S * inner);
+    segmentSum(absSum, src.map(Math.abs), g.order, g.offsets, S, inner);
+    // fp32 sums in row order against float64 ones: (rows + 2) u sum |src|
+    res.compare(`segmentSum ${name}`, gs.data, sum, (i) => (rows[Math.floor(i / inner)]! + 2) * U * absSum[i]! + 1e-30, gs.guards);
+    res.compare(`segmentBroadcast ${name}`, gb.data, bc, () => 1e-37, gb.guards);
+    // WGSL's exp is within 3 + 2 |y| ulp, y = x - max (|y| <= -log(out)); the denominator sums the segment's rows
+    const rowsOf = (i: number): number => rows[id[Math.floor(i / inner)]!]!;
+    res.compare(`segmentSoftmax ${name}`, gm.data, sm, (i) => (8 + 2 * rowsOf(i) + 4 * Math.abs(Math.log(sm[i]!))) * U * sm[i]! + 1e-30, gm.guards);
+    res.close(`segmentSoftmaxBackward ${name}`, gd.data, dsm, 8 * U, 16 * U, gd.guards);
+  }
+  return res.list;
+}
+
+// ---------------------------------------------------------------------------------------------
 // errors
 
 async function thrown(name: string, f: () => unknown): Promise<ThrownResult> {
@@ -831,7 +1098,7 @@ async function errorCases(): Promise<ThrownResult[]> {
 const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   matmul: matmulCases, unary: unaryCases, binary: binaryCases, stridedCopy: copyCases, softmax: softmaxCases,
   layerNorm: layerNormCases, attentionForward: () => attentionCases(false), attentionBackward: () => attentionCases(true),
-  pool: poolCases, large: largeCases,
+  pool: poolCases, large: largeCases, conv2d: convCases, pooling: poolingCases, batchNorm: batchNormCases, segment: segmentCases,
   select: selectCases, reduceDim: reduceDimCases, gather: gatherCases, dropout: dropoutCases,
   ...efficientFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
 };

@@ -5,7 +5,9 @@
  * an nn.MultiheadAttention whose packed in-projection is sliced, a GELU MLP, residuals, mean
  * pooling, a classifier, cross entropy, AdamW) for a few steps on the js backend and, from the
  * same seeded initialization, on the webgpu backend with its parameters moved to the device;
- * returns both loss curves. Also checks the device-tensor contract: `t.data` throws
+ * returns both loss curves. `trainCnn` does the same for a small CNN (convolutions with groups,
+ * stride, dilation and padding, batch norm with its running statistics, max / average / adaptive
+ * pooling) under SGD with momentum. Also checks the device-tensor contract: `t.data` throws
  * DeviceSyncError until `await t.read()`.
  */
 import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
@@ -16,8 +18,11 @@ import { setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import type { WebGPUBackend } from "../../src/backend/webgpu/backend.js";
 import { useWebGPU } from "../../src/backend/webgpu/use.js";
+import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d } from "../../src/nn/conv.js";
+import { Linear } from "../../src/nn/layers.js";
+import { Module } from "../../src/nn/module.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
-import { add, gelu } from "../../src/ops/elementwise.js";
+import { add, gelu, relu } from "../../src/ops/elementwise.js";
 import { crossEntropy, embedding } from "../../src/ops/functional.js";
 import { linear } from "../../src/ops/matmul.js";
 import { layerNorm } from "../../src/ops/norm.js";
@@ -56,8 +61,17 @@ export interface OptimResult {
   dispatches: [number, number];
 }
 
+export interface CnnResult {
+  js: number[]; webgpu: number[];
+  /** The batch norm's running mean and variance after the steps, on each backend. */
+  running: { js: number[]; webgpu: number[] };
+  /** The eval-mode logits after the steps (running statistics), on each backend. */
+  evalLogits: { js: number[]; webgpu: number[] };
+}
+
 export interface TrainApi {
   train(steps: number): Promise<TrainResult>;
+  trainCnn(steps: number): Promise<CnnResult>;
   sync(): Promise<SyncResult>;
   optimizers(): Promise<OptimResult[]>;
 }
@@ -161,6 +175,48 @@ function ulpOf(x: number): number {
   return 2 ** (Math.floor(Math.log2(a)) - 23);
 }
 
+/** x [4, 3, 11, 9] -> logits [4, 4]. */
+class SmallCnn extends Module {
+  readonly c1: Conv2d; readonly bn: BatchNorm2d; readonly pool: MaxPool2d; readonly c2: Conv2d; readonly avg: AvgPool2d;
+  readonly gap: AdaptiveAvgPool2d; readonly fc: Linear;
+  constructor(g: Generator) {
+    super();
+    this.c1 = this.registerModule("c1", new Conv2d(3, 6, 3, { padding: 1, generator: g }));
+    this.bn = this.registerModule("bn", new BatchNorm2d(6));
+    this.pool = this.registerModule("pool", new MaxPool2d(3, { stride: 2, padding: 1, ceilMode: true }));
+    this.c2 = this.registerModule("c2", new Conv2d(6, 6, 3, { groups: 3, stride: [2, 1], dilation: [1, 2], padding: 2, bias: false, generator: g }));
+    this.avg = this.registerModule("avg", new AvgPool2d(2, { padding: 1, ceilMode: true, countIncludePad: false }));
+    this.gap = this.registerModule("gap", new AdaptiveAvgPool2d([2, 1]));
+    this.fc = this.registerModule("fc", new Linear(12, 4, { generator: g }));
+  }
+  forward(x: Tensor): Tensor {
+    const h = this.pool.forward(relu(this.bn.forward(this.c1.forward(x)))); // [B, 6, 6, 5]
+    const a = this.gap.forward(this.avg.forward(relu(this.c2.forward(h)))); // [B, 6, 2, 1]
+    return this.fc.forward(reshape(a, [x.shape[0]!, 12]));
+  }
+}
+
+async function trainCnnOn(be: AnyBackend | null, steps: number): Promise<{ losses: number[]; running: number[]; evalLogits: number[] }> {
+  const model = new SmallCnn(new Generator(1));
+  if (be) model.toDevice(be);
+  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+  const data = new Generator(2);
+  const x = randn([4, 3, 11, 9], { generator: data }), y = randint(0, 4, [4], { generator: data });
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    opt.zeroGrad();
+    const loss = crossEntropy(model.forward(x), y);
+    backward(loss);
+    opt.step();
+    losses.push((await loss.read())[0]!);
+    freeGraph(loss);
+  }
+  const running = [...await model.bn.runningMean!.read(), ...await model.bn.runningVar!.read()];
+  model.eval();
+  const evalLogits = Array.from(await model.forward(x).read());
+  return { losses, running, evalLogits };
+}
+
 let gpu: AnyBackend;
 
 const api: TrainApi = {
@@ -195,6 +251,15 @@ const api: TrainApi = {
       out.push({ name, maxUlps, maxRelToHost, dispatches: [fused.dispatches, composed.dispatches] });
     }
     return out;
+  },
+  async trainCnn(steps) {
+    setBackend("js");
+    const js = await trainCnnOn(null, steps);
+    setBackend("webgpu");
+    const webgpu = await trainCnnOn(gpu, steps);
+    setBackend("js");
+    return { js: js.losses, webgpu: webgpu.losses, running: { js: js.running, webgpu: webgpu.running },
+      evalLogits: { js: js.evalLogits, webgpu: webgpu.evalLogits } };
   },
   async sync() {
     setBackend("webgpu");

@@ -2,9 +2,10 @@
  * Training on the webgpu backend in headless Chromium on SwiftShader (webgpu-harness.ts opens
  * webgpu-train-page.ts): a small transformer block trained for a few AdamW steps on js and, from
  * the same seeded initialization, on webgpu; the loss curves must agree within float32's error
- * bound for these sizes. Also: `t.data` on a device tensor throws DeviceSyncError naming the call
- * and `await t.read()`, and the read copy is cached; the fused optimizer kernels give the composed
- * update's numbers. Skipped without a Chromium binary, and run in
+ * bound for these sizes; likewise a small CNN (convolutions, batch norm, pooling) under SGD. Also:
+ * `t.data` on a device tensor throws DeviceSyncError naming the call and `await t.read()`, and the
+ * read copy is cached; the fused optimizer kernels give the composed update's numbers. Skipped
+ * without a Chromium binary, and run in
  * one backend's pass only (as webgpu.test.ts).
  */
 import assert from "node:assert/strict";
@@ -77,6 +78,25 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
       assert.ok(r.maxRelToHost <= 3e-6, `${r.name}: ${r.maxRelToHost} from the host update`);
       assert.equal(r.dispatches[0], 1, `${r.name}: one dispatch per step`);
       assert.ok(r.dispatches[1] > 1, `${r.name}: the composed update takes ${r.dispatches[1]} dispatches`);
+    }
+    assert.deepEqual(opened.errors, []);
+  });
+
+  test(`a small CNN (conv, batch norm, pooling) trains ${STEPS} SGD steps on webgpu with js's losses and running statistics`, async (t) => {
+    const r = await opened.page.evaluate((n) => (globalThis as Api).qkvTrain!.trainCnn(n), STEPS);
+    // as above, with K the longest sum: the batch statistics over B H W = 4 * 11 * 9 values per
+    // channel (float32 on the device, float64 on js), through about 8 layers
+    const u = 2 ** -24, K = 4 * 11 * 9, layers = 8;
+    const tol = (s: number): number => layers * (K + 2) * u * (1 + s);
+    for (let s = 0; s < STEPS; s++) {
+      const d = Math.abs(r.webgpu[s]! - r.js[s]!);
+      t.diagnostic(`step ${s}: js ${r.js[s]}, webgpu ${r.webgpu[s]}, |diff| ${d.toExponential(2)} (${(d / tol(s)).toFixed(3)} of the bound)`);
+      assert.ok(Number.isFinite(r.webgpu[s]!) && d <= tol(s), `step ${s}: |${r.webgpu[s]} - ${r.js[s]}| = ${d} > ${tol(s)}`);
+    }
+    assert.ok(r.js[STEPS - 1]! < r.js[0]!, `the loss decreases on js: ${r.js.join(", ")}`);
+    for (const [what, got, want] of [["running statistics", r.running.webgpu, r.running.js], ["eval logits", r.evalLogits.webgpu, r.evalLogits.js]] as const) {
+      assert.equal(got.length, want.length, what);
+      want.forEach((w, i) => assert.ok(Math.abs(got[i]! - w) <= tol(STEPS) * (1 + Math.abs(w)), `${what}[${i}]: ${got[i]} vs ${w}`));
     }
     assert.deepEqual(opened.errors, []);
   });

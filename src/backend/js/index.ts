@@ -13,6 +13,8 @@ import { matmul } from "./matmul.js";
 import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
 import { where } from "./select.js";
 import { compare } from "./compare.js";
+import { poolNormMethods } from "./pool-norm-methods.js";
+import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "./segment.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attention.js";
 
@@ -49,6 +51,25 @@ class JsBackend implements Backend {
   logsumexp = logsumexp;
   indexSelect = indexSelect;
   indexSelectBackward = indexSelectBackward;
+
+  // ---- pooling and batch norm: the js kernels (pool-norm-methods.ts)
+  maxPool2d = poolNormMethods.maxPool2d;
+  maxPool2dBackward = poolNormMethods.maxPool2dBackward;
+  avgPool2d = poolNormMethods.avgPool2d;
+  avgPool2dBackward = poolNormMethods.avgPool2dBackward;
+  adaptiveAvgPool2d = poolNormMethods.adaptiveAvgPool2d;
+  adaptiveAvgPool2dBackward = poolNormMethods.adaptiveAvgPool2dBackward;
+  batchNormStats = poolNormMethods.batchNormStats;
+  batchNormUpdate = poolNormMethods.batchNormUpdate;
+  batchNormForward = poolNormMethods.batchNormForward;
+  batchNormBackward = poolNormMethods.batchNormBackward;
+  // ---- end pooling and batch norm
+  // ---- segment ops: the js kernels
+  segmentSum = segmentSum;
+  segmentBroadcast = segmentBroadcast;
+  segmentSoftmax = segmentSoftmax;
+  segmentSoftmaxBackward = segmentSoftmaxBackward;
+  // ---- end segment ops
 }
 
 export const jsBackend: Backend = new JsBackend();

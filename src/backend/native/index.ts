@@ -21,6 +21,8 @@ import type {
 import { jsBackend } from "../js/index.js";
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
+import { poolNormMethods } from "../js/pool-norm-methods.js";
+import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "../js/segment.js";
 
 /** The instruction sets the native kernels are compiled for (chosen at run time from the CPU). */
 export type NativeIsa = "avx512" | "avx2" | "scalar";
@@ -230,6 +232,25 @@ export class NativeBackend implements Backend {
   indexSelectBackward(dx: FloatArray, g: FloatArray, index: FloatArray, outer: number, n: number, inner: number, m: number): void {
     jsBackend.indexSelectBackward(dx, g, index, outer, n, inner, m);
   }
+
+  // ---- pooling and batch norm: the js kernels (pool-norm-methods.ts)
+  readonly maxPool2d = poolNormMethods.maxPool2d;
+  readonly maxPool2dBackward = poolNormMethods.maxPool2dBackward;
+  readonly avgPool2d = poolNormMethods.avgPool2d;
+  readonly avgPool2dBackward = poolNormMethods.avgPool2dBackward;
+  readonly adaptiveAvgPool2d = poolNormMethods.adaptiveAvgPool2d;
+  readonly adaptiveAvgPool2dBackward = poolNormMethods.adaptiveAvgPool2dBackward;
+  readonly batchNormStats = poolNormMethods.batchNormStats;
+  readonly batchNormUpdate = poolNormMethods.batchNormUpdate;
+  readonly batchNormForward = poolNormMethods.batchNormForward;
+  readonly batchNormBackward = poolNormMethods.batchNormBackward;
+  // ---- end pooling and batch norm
+  // ---- segment ops: the js kernels
+  readonly segmentSum = segmentSum;
+  readonly segmentBroadcast = segmentBroadcast;
+  readonly segmentSoftmax = segmentSoftmax;
+  readonly segmentSoftmaxBackward = segmentSoftmaxBackward;
+  // ---- end segment ops
 }
 
 let backend: NativeBackend | null = null;

@@ -3,8 +3,8 @@
  * The webgpu Backend: WebGPUKernels behind the Backend interface over GpuArray, and the store of
  * its tensors' device arrays (tensor/device.ts). Arrays it hands out (alloc, upload) go back to the
  * pool when the last tensor holding them is collected (a FinalizationRegistry), or earlier through
- * `release` (at most once either way). Kernels with no WGSL form yet (convolution) throw
- * WebGPUUnsupportedError.
+ * `release` (at most once either way). Every Backend kernel has a WGSL form; fused SGD / Adam
+ * updates too (FusedOptimizerSteps).
  *
  * ```ts
  * const be = await WebGPUBackend.create(navigator.gpu);
@@ -12,12 +12,12 @@
  * ```
  */
 import type {
-  AdamStepArgs, AttentionArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp, FusedOptimizerSteps, LinearAttentionArgs, SgdStepArgs,
+  AdamStepArgs, AdaptivePool2dArgs, AttentionArgs, AvgPool2dArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp,
+  FusedOptimizerSteps, LinearAttentionArgs, Pool2dArgs, SgdStepArgs,
   SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
 import type { GpuArray } from "./context.js";
-import { WebGPUUnsupportedError } from "./errors.js";
 import { WebGPUKernels } from "./kernels.js";
 
 /** What the registry keeps to give a collected array's buffer back: a copy of the array and whether it is still out. */
@@ -176,16 +176,6 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.indexSelectBackward(dx, g, index, outer, n, inner, m);
   }
 
-  conv2dForward(_out: GpuArray, _x: GpuArray, _w: GpuArray, _b: GpuArray | null, _args: Conv2dArgs): void {
-    throw unsupported("conv2dForward");
-  }
-  conv2dBackwardInput(): void {
-    throw unsupported("conv2dBackwardInput");
-  }
-  conv2dBackwardWeight(): void {
-    throw unsupported("conv2dBackwardWeight");
-  }
-
   // --- sparse and linear attention ---
 
   sparseAttentionForward(out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray, args: SparseAttentionArgs): void {
@@ -205,8 +195,80 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     out: GpuArray, den: GpuArray, args: LinearAttentionArgs): void {
     this.kernels.linearAttentionBackward(dfq, dfk, dv, dout, fq, fk, v, out, den, args);
   }
-}
+  // ---- convolution, pooling and batch norm
 
-function unsupported(kernel: string): WebGPUUnsupportedError {
-  return new WebGPUUnsupportedError(kernel, "backend", "a kernel the webgpu backend has", "none yet (use a host backend for this op)");
+  conv2dForward(out: GpuArray, x: GpuArray, weight: GpuArray, bias: GpuArray | null, args: Conv2dArgs): void {
+    this.kernels.conv2dForward(out, x, weight, bias, args);
+  }
+
+  conv2dBackwardInput(dx: GpuArray, dy: GpuArray, weight: GpuArray, args: Conv2dArgs): void {
+    this.kernels.conv2dBackwardInput(dx, dy, weight, args);
+  }
+
+  conv2dBackwardWeight(dweight: GpuArray, dy: GpuArray, x: GpuArray, args: Conv2dArgs): void {
+    this.kernels.conv2dBackwardWeight(dweight, dy, x, args);
+  }
+
+  maxPool2d(out: GpuArray, argmax: GpuArray, x: GpuArray, args: Pool2dArgs): void {
+    this.kernels.maxPool2d(out, argmax, x, args);
+  }
+
+  maxPool2dBackward(dx: GpuArray, dy: GpuArray, argmax: GpuArray, args: Pool2dArgs): void {
+    this.kernels.maxPool2dBackward(dx, dy, argmax, args);
+  }
+
+  avgPool2d(out: GpuArray, x: GpuArray, args: AvgPool2dArgs): void {
+    this.kernels.avgPool2d(out, x, args);
+  }
+
+  avgPool2dBackward(dx: GpuArray, dy: GpuArray, args: AvgPool2dArgs): void {
+    this.kernels.avgPool2dBackward(dx, dy, args);
+  }
+
+  adaptiveAvgPool2d(out: GpuArray, x: GpuArray, args: AdaptivePool2dArgs): void {
+    this.kernels.adaptiveAvgPool2d(out, x, args);
+  }
+
+  adaptiveAvgPool2dBackward(dx: GpuArray, dy: GpuArray, args: AdaptivePool2dArgs): void {
+    this.kernels.adaptiveAvgPool2dBackward(dx, dy, args);
+  }
+
+  batchNormStats(mean: GpuArray, variance: GpuArray, x: GpuArray, B: number, C: number, S: number): void {
+    this.kernels.batchNormStats(mean, variance, x, B, C, S);
+  }
+
+  batchNormUpdate(runningMean: GpuArray, runningVar: GpuArray, mean: GpuArray, variance: GpuArray, C: number, momentum: number,
+    unbias: number): void {
+    this.kernels.batchNormUpdate(runningMean, runningVar, mean, variance, C, momentum, unbias);
+  }
+
+  batchNormForward(out: GpuArray, x: GpuArray, mean: GpuArray, variance: GpuArray, weight: GpuArray | null, bias: GpuArray | null,
+    B: number, C: number, S: number, eps: number): void {
+    this.kernels.batchNormForward(out, x, mean, variance, weight, bias, B, C, S, eps);
+  }
+
+  batchNormBackward(dx: GpuArray | null, dweight: GpuArray | null, dbias: GpuArray | null, dy: GpuArray, x: GpuArray, mean: GpuArray,
+    variance: GpuArray, weight: GpuArray | null, B: number, C: number, S: number, eps: number, batchStats: boolean): void {
+    this.kernels.batchNormBackward(dx, dweight, dbias, dy, x, mean, variance, weight, B, C, S, eps, batchStats);
+  }
+  // ---- end convolution, pooling and batch norm
+
+  // ---- segment ops
+
+  segmentSum(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.kernels.segmentSum(out, src, order, offsets, S, inner);
+  }
+
+  segmentBroadcast(out: GpuArray, x: GpuArray, index: GpuArray, E: number, inner: number): void {
+    this.kernels.segmentBroadcast(out, x, index, E, inner);
+  }
+
+  segmentSoftmax(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.kernels.segmentSoftmax(out, src, order, offsets, S, inner);
+  }
+
+  segmentSoftmaxBackward(dx: GpuArray, y: GpuArray, dy: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.kernels.segmentSoftmaxBackward(dx, y, dy, order, offsets, S, inner);
+  }
+  // ---- end segment ops
 }

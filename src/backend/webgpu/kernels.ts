@@ -16,10 +16,15 @@
  * const host = await gpu.read(out); // Float32Array [M * N]
  * ```
  */
-import type { AdamStepArgs, BinaryOp, CompareOp, ExtremeOp, LinearAttentionArgs, SgdStepArgs, SparseAttentionArgs, UnaryOp } from "../backend.js";
+import type {
+  AdamStepArgs, AdaptivePool2dArgs, AvgPool2dArgs, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp, LinearAttentionArgs, Pool2dArgs,
+  SgdStepArgs, SparseAttentionArgs, UnaryOp,
+} from "../backend.js";
 import type { GpuAttentionArgs } from "./attention.js";
 import { stridedAttentionBackward, stridedAttentionForward } from "./attention-strided.js";
+import { batchNormBackward, batchNormForward, batchNormStats, batchNormUpdate } from "./batchnorm.js";
 import type { GpuArray, KernelContext } from "./context.js";
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "./conv.js";
 import { stridedCopy } from "./copy.js";
 import { requestGpuDevice, type GpuDevice } from "./device.js";
 import { dropout } from "./dropout.js";
@@ -35,6 +40,10 @@ import { Recorder } from "./recorder.js";
 import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
 import { where } from "./select.js";
 import { compare } from "./compare.js";
+import {
+  adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward,
+} from "./pooling.js";
+import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "./segment.js";
 import { PipelineCache } from "./shader.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attention.js";
@@ -390,4 +399,115 @@ export class WebGPUKernels implements KernelContext {
     this.live("linearAttentionBackward");
     linearAttentionBackward(this, dfq, dfk, dv, dout, fq, fk, v, out, den, args);
   }
+
+  // ---- convolution, pooling and batch norm
+
+  /** As Backend.conv2dForward. */
+  conv2dForward(out: GpuArray, x: GpuArray, weight: GpuArray, bias: GpuArray | null, args: Conv2dArgs): void {
+    this.live("conv2dForward");
+    conv2dForward(this, out, x, weight, bias, args);
+  }
+
+  /** As Backend.conv2dBackwardInput (dx written). */
+  conv2dBackwardInput(dx: GpuArray, dy: GpuArray, weight: GpuArray, args: Conv2dArgs): void {
+    this.live("conv2dBackwardInput");
+    conv2dBackwardInput(this, dx, dy, weight, args);
+  }
+
+  /** As Backend.conv2dBackwardWeight (dweight written). */
+  conv2dBackwardWeight(dweight: GpuArray, dy: GpuArray, x: GpuArray, args: Conv2dArgs): void {
+    this.live("conv2dBackwardWeight");
+    conv2dBackwardWeight(this, dweight, dy, x, args);
+  }
+
+  /** As Backend.maxPool2d. */
+  maxPool2d(out: GpuArray, argmax: GpuArray, x: GpuArray, args: Pool2dArgs): void {
+    this.live("maxPool2d");
+    maxPool2d(this, out, argmax, x, args);
+  }
+
+  /** As Backend.maxPool2dBackward. */
+  maxPool2dBackward(dx: GpuArray, dy: GpuArray, argmax: GpuArray, args: Pool2dArgs): void {
+    this.live("maxPool2dBackward");
+    maxPool2dBackward(this, dx, dy, argmax, args);
+  }
+
+  /** As Backend.avgPool2d. */
+  avgPool2d(out: GpuArray, x: GpuArray, args: AvgPool2dArgs): void {
+    this.live("avgPool2d");
+    avgPool2d(this, out, x, args);
+  }
+
+  /** As Backend.avgPool2dBackward. */
+  avgPool2dBackward(dx: GpuArray, dy: GpuArray, args: AvgPool2dArgs): void {
+    this.live("avgPool2dBackward");
+    avgPool2dBackward(this, dx, dy, args);
+  }
+
+  /** As Backend.adaptiveAvgPool2d. */
+  adaptiveAvgPool2d(out: GpuArray, x: GpuArray, args: AdaptivePool2dArgs): void {
+    this.live("adaptiveAvgPool2d");
+    adaptiveAvgPool2d(this, out, x, args);
+  }
+
+  /** As Backend.adaptiveAvgPool2dBackward. */
+  adaptiveAvgPool2dBackward(dx: GpuArray, dy: GpuArray, args: AdaptivePool2dArgs): void {
+    this.live("adaptiveAvgPool2dBackward");
+    adaptiveAvgPool2dBackward(this, dx, dy, args);
+  }
+
+  /** As Backend.batchNormStats. */
+  batchNormStats(mean: GpuArray, variance: GpuArray, x: GpuArray, B: number, C: number, S: number): void {
+    this.live("batchNormStats");
+    batchNormStats(this, mean, variance, x, B, C, S);
+  }
+
+  /** As Backend.batchNormUpdate. */
+  batchNormUpdate(runningMean: GpuArray, runningVar: GpuArray, mean: GpuArray, variance: GpuArray, C: number, momentum: number,
+    unbias: number): void {
+    this.live("batchNormUpdate");
+    batchNormUpdate(this, runningMean, runningVar, mean, variance, C, momentum, unbias);
+  }
+
+  /** As Backend.batchNormForward. */
+  batchNormForward(out: GpuArray, x: GpuArray, mean: GpuArray, variance: GpuArray, weight: GpuArray | null, bias: GpuArray | null,
+    B: number, C: number, S: number, eps: number): void {
+    this.live("batchNormForward");
+    batchNormForward(this, out, x, mean, variance, weight, bias, B, C, S, eps);
+  }
+
+  /** As Backend.batchNormBackward. */
+  batchNormBackward(dx: GpuArray | null, dweight: GpuArray | null, dbias: GpuArray | null, dy: GpuArray, x: GpuArray, mean: GpuArray,
+    variance: GpuArray, weight: GpuArray | null, B: number, C: number, S: number, eps: number, batchStats: boolean): void {
+    this.live("batchNormBackward");
+    batchNormBackward(this, dx, dweight, dbias, dy, x, mean, variance, weight, B, C, S, eps, batchStats);
+  }
+  // ---- end convolution, pooling and batch norm
+
+  // ---- segment ops
+
+  /** As Backend.segmentSum. */
+  segmentSum(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.live("segmentSum");
+    segmentSum(this, out, src, order, offsets, S, inner);
+  }
+
+  /** As Backend.segmentBroadcast. */
+  segmentBroadcast(out: GpuArray, x: GpuArray, index: GpuArray, E: number, inner: number): void {
+    this.live("segmentBroadcast");
+    segmentBroadcast(this, out, x, index, E, inner);
+  }
+
+  /** As Backend.segmentSoftmax. */
+  segmentSoftmax(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.live("segmentSoftmax");
+    segmentSoftmax(this, out, src, order, offsets, S, inner);
+  }
+
+  /** As Backend.segmentSoftmaxBackward. */
+  segmentSoftmaxBackward(dx: GpuArray, y: GpuArray, dy: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
+    this.live("segmentSoftmaxBackward");
+    segmentSoftmaxBackward(this, dx, y, dy, order, offsets, S, inner);
+  }
+  // ---- end segment ops
 }
