@@ -2,7 +2,7 @@
 import type { Backend } from "../backend/backend.js";
 import { arrayOf, backendOf, emptyOn, filledArray, fullOn, hostKernelsFor, kernelsFor } from "../backend/tensor-arrays.js";
 import { allocate, allocateUninit, type DType, type FloatArray, type FloatDType } from "../tensor/dtype.js";
-import { DTypeError, DeviceOpError, ValueError } from "../tensor/errors.js";
+import { DTypeError, ValueError } from "../tensor/errors.js";
 import { numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -31,14 +31,6 @@ export function backendFor(dtype: DType): Backend {
 }
 
 export { arrayOf, backendOf, emptyOn, filledArray, fullOn, kernelsFor };
-
-/**
- * Throws DeviceOpError (naming op and arg) when t's data is on a device: for ops whose loops run on
- * host arrays, until they get device kernels.
- */
-export function expectHost(t: Tensor | null | undefined, arg: string, op: string): void {
-  if (t && t.device !== null) throw new DeviceOpError(op, arg, t.store!.name);
-}
 
 /** Throws unless `t` is float32 or float64; returns the dtype. */
 export function floatOf(t: Tensor, arg: string, op: string): FloatDType {
