@@ -149,12 +149,18 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool overwrite = pc == 0 && !accumulate;
-      // All threads pack the shared B panel together.
-      for (int64_t q = nPanels * tid / nth; q < nPanels * (tid + 1) / nth; q++) {
+      // With one row panel per thread (tm == 1) each thread packs the B panels it alone reads: no
+      // panel crosses cores and no barrier is needed. Otherwise all threads pack the shared panel.
+      // Panel q sits at q * KC * NR whatever kc is, so that a thread packing the next K block never
+      // writes where another thread still reads this one.
+      const bool ownPanels = tm == 1;
+      const int64_t packBegin = ownPanels ? colPanelBegin : nPanels * tid / nth;
+      const int64_t packEnd = ownPanels ? colPanelEnd : nPanels * (tid + 1) / nth;
+      for (int64_t q = packBegin; q < packEnd; q++) {
         View bq{b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs, b.cs};
-        packBPanel(g, packedB + q * kc * NR, bq, std::min<int64_t>(NR, nc - q * NR), kc, NR);
+        packBPanel(g, packedB + q * KC * NR, bq, std::min<int64_t>(NR, nc - q * NR), kc, NR);
       }
-      barrier.wait(nth);
+      if (!ownPanels) barrier.wait(nth);
       for (int64_t ic = rowBegin; ic < rowEnd; ic += MC) {
         const int64_t mc = std::min(MC, rowEnd - ic);
         const float* ablk = a.p + ic * a.rs + pc * a.cs;
@@ -166,7 +172,7 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
         }
         for (int64_t q = colPanelBegin; q < colPanelEnd; q++) {
           const int64_t jr = q * NR, nr = std::min<int64_t>(NR, nc - jr);
-          const float* bp = packedB + q * kc * NR;
+          const float* bp = packedB + q * KC * NR;
           for (int64_t ir = 0; ir < fullRows; ir += MR) {
             float* ct = c + (ic + ir) * ldc + jc + jr;
             if (nr == NR) {
@@ -184,7 +190,7 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
           }
         }
       }
-      barrier.wait(nth);
+      if (!ownPanels) barrier.wait(nth);
     }
   }
 }
@@ -245,7 +251,10 @@ void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, 
       if (nth % cand != 0) continue;
       const int ctn = nth / cand;
       double cost = static_cast<double>((mPanels + cand - 1) / cand) * g.MR * static_cast<double>((nPanels + ctn - 1) / ctn) * g.NR;
-      if (cost < best * 0.999) { best = cost; tm = cand; tn = ctn; }
+      // On a tie, a wide C (N >= M) is split by columns: each thread then packs only the B panels
+      // it reads (no panel crosses cores, no barrier), and A, the smaller operand, is read by all.
+      const bool tie = cost < best * 1.001 && cost > best * 0.999;
+      if (cost < best * 0.999 || (tie && N >= M && ctn > tn)) { best = cost; tm = cand; tn = ctn; }
     }
     gemmPart(g, c, ldc, a, b, M, N, K, accumulate, tid, nth, tm, tn, packedB, barrier);
   });
