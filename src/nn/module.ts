@@ -14,6 +14,7 @@
 import type { AnyBackend } from "../backend/backend.js";
 import { arrayOf, backendOf, toDevice } from "../backend/tensor-arrays.js";
 import { StateDictError, ValueError } from "../tensor/errors.js";
+import { dropPrepacked } from "../tensor/prepacked.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -145,6 +146,7 @@ export class Module {
     for (const [name, t] of given) {
       const mine = own[name];
       if (!mine) continue;
+      dropPrepacked(mine);
       if (mine.device !== null) {
         copyToDevice(mine, t);
         continue;

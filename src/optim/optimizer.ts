@@ -18,6 +18,7 @@
  * ```
  */
 import { noGrad } from "../autograd/graph.js";
+import { dropPrepacked } from "../tensor/prepacked.js";
 import { fullOn, backendOf } from "../backend/tensor-arrays.js";
 import type { DeviceStore } from "../tensor/device.js";
 import { DeviceOpError, StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -152,7 +153,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       for (const g of this.paramGroups) {
         this.validate(g, "");
         this.updateGroup(g);
-        for (const p of g.params) if (p.store !== null) stores.add(p.store);
+        for (const p of g.params) {
+          if (p.store !== null) stores.add(p.store);
+          dropPrepacked(p); // a packed copy kept for inference is stale now
+        }
       }
     });
     for (const s of stores) s.flush();
