@@ -5,7 +5,8 @@
  *   --model mha (default): one self-attention MultiheadAttention, E = 512, H = 8, x [1, N, 512];
  *   --model vit: a VisionTransformer whose N tokens are the patches of a 4 N-pixel-wide strip
  *     (1 x 4 x 4N image, patch 4, mean pooling, no class token), E = 512, H = 8, 2 blocks.
- * qkv runs with QKV_NUM_THREADS threads (set it to match --threads). Each line gives the median
+ * qkv runs with QKV_NUM_THREADS threads (set it to match --threads), as it is and with its weights
+ * prepacked (prepackWeights, as ONNX Runtime packs them when it makes a session). Each line gives the median
  * wall time and the median CPU time of the process per call: on a machine shared with other work
  * the wall time includes waiting for a core, while the CPU time of a 1-thread run does not.
  *
@@ -19,6 +20,7 @@ import { getBackend } from "../src/backend/registry.js";
 import { getNumThreads, loadBackends } from "../src/node.js";
 import type { Module } from "../src/nn/module.js";
 import { MultiheadAttention } from "../src/nn/multihead-attention.js";
+import { prepackWeights } from "../src/nn/prepack.js";
 import { VisionTransformer } from "../src/nn/vit.js";
 import { onnxGraphs } from "../src/onnx/export.js";
 import { Generator } from "../src/tensor/rng.js";
@@ -82,3 +84,7 @@ for (const attention of ["plain", "fused", "opset23"] as const) {
 }
 const q = await time(() => noGrad(run));
 console.log(`qkv ${getBackend().name.padEnd(7)}: ${fmt(q)}  (${getNumThreads()} threads)`);
+// the weights packed once, as ONNX Runtime does when it creates the session
+prepackWeights(model);
+const qp = await time(() => noGrad(run));
+console.log(`qkv ${getBackend().name} prepacked: ${fmt(qp)}  (prepackWeights)`);

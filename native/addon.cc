@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -128,6 +129,72 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
     const float* a = c.f32(1, "a", needA);
     const float* b = c.f32(2, "b", needB);
     qkv::sgemmBatched(out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+    return info.Env().Undefined();
+  });
+}
+
+// packedMatmulBLength(N, K): floats of a B packed by packMatmulB for the instruction set in effect
+Napi::Value PackedMatmulBLength(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "packedMatmulBLength"};
+    c.argc(2);
+    const int64_t N = c.size(0, "N"), K = c.size(1, "K");
+    c.product({N, K});
+    return Napi::Number::New(info.Env(), static_cast<double>(qkv::packedBLength(N, K)));
+  });
+}
+
+// packMatmulB(b, N, K, transB): B [K, N] (or [N, K] when transB) packed for the instruction set in
+// effect, as { data: Float32Array over memory of its own, 64-byte aligned as the GEMM's panels
+// must be (and never moved, unlike a buffer on V8's heap), isa }
+Napi::Value PackMatmulB(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "packMatmulB"};
+    c.argc(4);
+    const int64_t N = c.size(1, "N"), K = c.size(2, "K");
+    const bool transB = c.boolean(3, "transB");
+    const float* b = c.f32(0, "b", c.product({N, K}));
+    const int64_t length = std::max<int64_t>(1, qkv::packedBLength(N, K));
+    const size_t bytes = (static_cast<size_t>(length) * sizeof(float) + 63) / 64 * 64;
+    float* mem = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (mem == nullptr) throw std::bad_alloc();
+    const char* isa;
+    try {
+      isa = qkv::isaName(qkv::packB(mem, b, N, K, transB));
+    } catch (...) {
+      std::free(mem);
+      throw;
+    }
+    Napi::Env env = info.Env();
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+    auto release = [bytes](Napi::Env e, void* p) {
+      std::free(p);
+      Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(bytes));
+    };
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, mem, static_cast<size_t>(length) * sizeof(float), release);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("data", Napi::Float32Array::New(env, static_cast<size_t>(length), ab, 0));
+    r.Set("isa", Napi::String::New(env, isa));
+    return r;
+  });
+}
+
+// matmulPrepacked(out, a, packed, M, N, K, transA, accumulate, isa): out [M, N] (+)= op(a) @ B
+Napi::Value MatmulPrepacked(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "matmulPrepacked"};
+    c.argc(9);
+    const int64_t M = c.size(3, "M"), N = c.size(4, "N"), K = c.size(5, "K");
+    const bool transA = c.boolean(6, "transA"), accumulate = c.boolean(7, "accumulate");
+    const std::string isa = c.string(8, "isa");
+    if (isa != qkv::isaName(qkv::activeIsa())) {
+      c.rangeError("packed for " + isa + ", but the instruction set in effect is " + qkv::isaName(qkv::activeIsa()));
+    }
+    float* out = c.f32(0, "out", c.product({M, N}));
+    const float* a = c.f32(1, "a", c.product({M, K}));
+    const float* packed = c.f32(2, "packed", qkv::packedBLength(N, K));
+    if (reinterpret_cast<uintptr_t>(packed) % 64 != 0) c.rangeError("packed must be the data packMatmulB returned (64-byte aligned)");
+    qkv::sgemmPrepacked(out, a, packed, M, N, K, transA, accumulate);
     return info.Env().Undefined();
   });
 }
@@ -621,6 +688,9 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   qkv::tuneAllocator();  // once, when the addon loads (see allocator.h)
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
+  exports.Set("packedMatmulBLength", Napi::Function::New(env, PackedMatmulBLength, "packedMatmulBLength"));
+  exports.Set("packMatmulB", Napi::Function::New(env, PackMatmulB, "packMatmulB"));
+  exports.Set("matmulPrepacked", Napi::Function::New(env, MatmulPrepacked, "matmulPrepacked"));
   exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
   exports.Set("dropout", Napi::Function::New(env, Dropout, "dropout"));
   exports.Set("binary", Napi::Function::New(env, Binary, "binary"));

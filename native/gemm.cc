@@ -117,6 +117,12 @@ void packBPanel(const GemmKernel& g, float* dst, View b, int64_t nr, int64_t kc,
   }
 }
 
+// Where the [K, NC] column block of B at column jc starts in packB's layout: after the blocks
+// before it, each K x NC rounded up to whole panels.
+int64_t packedBlockStart(const GemmKernel& g, int64_t jc, int64_t K) {
+  return (jc / g.NC) * K * ((g.NC + g.NR - 1) / g.NR) * g.NR;
+}
+
 void zeroOrKeep(float* c, int64_t ldc, int64_t M, int64_t N, bool accumulate) {
   if (accumulate) return;
   for (int64_t i = 0; i < M; i++) std::memset(c + i * ldc, 0, sizeof(float) * N);
@@ -124,8 +130,10 @@ void zeroOrKeep(float* c, int64_t ldc, int64_t M, int64_t N, bool accumulate) {
 
 // Thread `tid` of `nth` (a tm x tn grid) computes its share of C [M, N] (=|+=) A [M, K] @ B [K, N].
 // packedB is shared ([KC, NC] floats); every thread of the job must call this (barriers inside).
+// With `prepacked` (packB's layout), B is not packed: its panels are read from there.
 void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, int64_t K,
-              bool accumulate, int tid, int nth, int tm, int tn, float* packedB, SpinBarrier& barrier) {
+              bool accumulate, int tid, int nth, int tm, int tn, float* packedB, SpinBarrier& barrier,
+              const float* prepacked) {
   const int MR = g.MR, NR = g.NR;
   const int64_t KC = g.KC, NC = g.NC;
   const int ti = tid / tn, tj = tid % tn;
@@ -149,12 +157,21 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool overwrite = pc == 0 && !accumulate;
-      // All threads pack the shared B panel together.
-      for (int64_t q = nPanels * tid / nth; q < nPanels * (tid + 1) / nth; q++) {
+      // With one row panel per thread (tm == 1) each thread packs the B panels it alone reads: no
+      // panel crosses cores and no barrier is needed. Otherwise all threads pack the shared panel.
+      // Panel q sits at q * KC * NR whatever kc is, so that a thread packing the next K block never
+      // writes where another thread still reads this one.
+      const bool ownPanels = tm == 1 || prepacked != nullptr;
+      const int64_t packBegin = ownPanels ? colPanelBegin : nPanels * tid / nth;
+      const int64_t packEnd = ownPanels ? colPanelEnd : nPanels * (tid + 1) / nth;
+      for (int64_t q = packBegin; q < packEnd && prepacked == nullptr; q++) {
         View bq{b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs, b.cs};
-        packBPanel(g, packedB + q * kc * NR, bq, std::min<int64_t>(NR, nc - q * NR), kc, NR);
+        packBPanel(g, packedB + q * KC * NR, bq, std::min<int64_t>(NR, nc - q * NR), kc, NR);
       }
-      barrier.wait(nth);
+      if (!ownPanels) barrier.wait(nth);
+      // panel q of this (jc, pc) block: in the shared buffer, or in the prepacked B
+      const float* panels = prepacked != nullptr ? prepacked + packedBlockStart(g, jc, K) + pc * nPanels * NR : packedB;
+      const int64_t panelStride = prepacked != nullptr ? kc * NR : KC * NR;
       for (int64_t ic = rowBegin; ic < rowEnd; ic += MC) {
         const int64_t mc = std::min(MC, rowEnd - ic);
         const float* ablk = a.p + ic * a.rs + pc * a.cs;
@@ -166,7 +183,7 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
         }
         for (int64_t q = colPanelBegin; q < colPanelEnd; q++) {
           const int64_t jr = q * NR, nr = std::min<int64_t>(NR, nc - jr);
-          const float* bp = packedB + q * kc * NR;
+          const float* bp = panels + q * panelStride;
           for (int64_t ir = 0; ir < fullRows; ir += MR) {
             float* ct = c + (ic + ir) * ldc + jc + jr;
             if (nr == NR) {
@@ -184,8 +201,11 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
           }
         }
       }
-      barrier.wait(nth);
+      if (!ownPanels) barrier.wait(nth);
     }
+    // the next column block splits its panels differently: a thread packing its first ones must
+    // not overwrite panels another thread still reads (a prepacked B is only read)
+    if (tm == 1 && prepacked == nullptr && jc + NC < N) barrier.wait(nth);
   }
 }
 
@@ -224,14 +244,17 @@ void gemvRow(float* c, View a, View b, int64_t N, int64_t K, bool accumulate, in
 }
 
 void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, int64_t K, bool accumulate,
-                   int maxThreads) {
+                   int maxThreads, const float* prepacked = nullptr) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) { zeroOrKeep(c, ldc, M, N, accumulate); return; }
-  if (M == 1) { gemvRow(c, a, b, N, K, accumulate, maxThreads); return; }
+  if (M == 1 && prepacked == nullptr) { gemvRow(c, a, b, N, K, accumulate, maxThreads); return; }
   const GemmKernel& g = gemmKernel();
-  const size_t packedBSize = static_cast<size_t>(g.KC) * static_cast<size_t>(((std::min<int64_t>(g.NC, N) + g.NR - 1) / g.NR) * g.NR);
-  float* packedB = scratch(ScratchSlot::GemmB, packedBSize);
-  if (packedB == nullptr) throw std::bad_alloc();
+  float* packedB = nullptr;
+  if (prepacked == nullptr) {
+    const size_t packedBSize = static_cast<size_t>(g.KC) * static_cast<size_t>(((std::min<int64_t>(g.NC, N) + g.NR - 1) / g.NR) * g.NR);
+    packedB = scratch(ScratchSlot::GemmB, packedBSize);
+    if (packedB == nullptr) throw std::bad_alloc();
+  }
   // About 1 MFLOP per thread pays for waking it.
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   int threads = static_cast<int>(std::min<double>(maxThreads, std::max(1.0, flops / 1.5e6)));
@@ -245,9 +268,12 @@ void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, 
       if (nth % cand != 0) continue;
       const int ctn = nth / cand;
       double cost = static_cast<double>((mPanels + cand - 1) / cand) * g.MR * static_cast<double>((nPanels + ctn - 1) / ctn) * g.NR;
-      if (cost < best * 0.999) { best = cost; tm = cand; tn = ctn; }
+      // On a tie, a wide C (N >= M) is split by columns: each thread then packs only the B panels
+      // it reads (no panel crosses cores, no barrier), and A, the smaller operand, is read by all.
+      const bool tie = cost < best * 1.001 && cost > best * 0.999;
+      if (cost < best * 0.999 || (tie && N >= M && ctn > tn)) { best = cost; tm = cand; tn = ctn; }
     }
-    gemmPart(g, c, ldc, a, b, M, N, K, accumulate, tid, nth, tm, tn, packedB, barrier);
+    gemmPart(g, c, ldc, a, b, M, N, K, accumulate, tid, nth, tm, tn, packedB, barrier, prepacked);
   });
 }
 
@@ -256,6 +282,40 @@ void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, 
 void sgemmSerial(float* c, int64_t ldc, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t rsB,
                  int64_t csB, int64_t M, int64_t N, int64_t K, bool accumulate) {
   gemmOnThreads(c, ldc, View{a, rsA, csA}, View{b, rsB, csB}, M, N, K, accumulate, 1);
+}
+
+int64_t packedBLength(int64_t N, int64_t K) {
+  const GemmKernel& g = gemmKernel();
+  const int64_t full = N / g.NC, rest = N - full * g.NC;
+  return packedBlockStart(g, full * g.NC, K) + K * ((rest + g.NR - 1) / g.NR) * g.NR;
+}
+
+Isa packB(float* dst, const float* bm, int64_t N, int64_t K, bool transB) {
+  const Isa isa = activeIsa();
+  const GemmKernel& g = gemmKernel();
+  const View b{bm, transB ? 1 : N, transB ? K : 1};
+  const int64_t NR = g.NR;
+  // block (jc, pc) at jc * K + pc * (its panels * NR); panel q of it at q * kc * NR
+  for (int64_t jc = 0; jc < N; jc += g.NC) {
+    const int64_t nc = std::min<int64_t>(g.NC, N - jc), nPanels = (nc + NR - 1) / NR;
+    parallelFor(nPanels, 8, [&](int64_t q0, int64_t q1) {
+      for (int64_t pc = 0; pc < K; pc += g.KC) {
+        const int64_t kc = std::min<int64_t>(g.KC, K - pc);
+        float* block = dst + packedBlockStart(g, jc, K) + pc * nPanels * NR;
+        for (int64_t q = q0; q < q1; q++) {
+          View bq{b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs, b.cs};
+          packBPanel(g, block + q * kc * NR, bq, std::min<int64_t>(NR, nc - q * NR), kc, static_cast<int>(NR));
+        }
+      }
+    });
+  }
+  return isa;
+}
+
+void sgemmPrepacked(float* out, const float* a, const float* packed, int64_t M, int64_t N, int64_t K, bool transA,
+                    bool accumulate) {
+  const View av{a, transA ? 1 : K, transA ? M : 1};
+  gemmOnThreads(out, N, av, View{nullptr, 0, 0}, M, N, K, accumulate, numThreads(), packed);
 }
 
 void sgemmBatched(float* out, const float* a, const float* bm, int64_t batch, int64_t M, int64_t N, int64_t K,

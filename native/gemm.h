@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "cpu.h"
+
 namespace qkv {
 
 // out[b] (=|+=) op(a[b]) @ op(bm[b]) for b < batch; out [batch, M, N] contiguous.
@@ -10,6 +12,16 @@ namespace qkv {
 // (or [N, K] when transB) at offset b * strideB.
 void sgemmBatched(float* out, const float* a, const float* bm, int64_t batch, int64_t M, int64_t N, int64_t K,
                   bool transA, bool transB, int64_t strideA, int64_t strideB, bool accumulate);
+
+// B packed once for many products (a layer's weight at inference): B [K, N] (or [N, K] when
+// transB) in the panel layout of the instruction set in effect, packedBLength(N, K) floats at
+// dst. Returns that instruction set: the packed B is valid only while it is active.
+int64_t packedBLength(int64_t N, int64_t K);
+Isa packB(float* dst, const float* bm, int64_t N, int64_t K, bool transB);
+
+// out [M, N] (=|+=) op(a) @ B, B from packB (same N, K and instruction set).
+void sgemmPrepacked(float* out, const float* a, const float* packed, int64_t M, int64_t N, int64_t K, bool transA,
+                    bool accumulate);
 
 // One GEMM with arbitrary element strides, on the calling thread only:
 // C[i, j] (=|+=) sum_k A[i * rsA + k * csA] * B[k * rsB + j * csB], C row stride ldc.

@@ -47,6 +47,7 @@ export * from "./attention/sdpa.js";
 export { packedSelfAttention, type PackedAttentionOptions } from "./ops/packed-attention.js";
 
 export * from "./nn/module.js";
+export * from "./nn/prepack.js";
 export * from "./nn/init.js";
 export * from "./nn/layers.js";
 export * from "./nn/multihead-attention.js";

@@ -351,5 +351,28 @@ export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 /** The reduction of Backend.extreme. */
 export type ExtremeOp = "max" | "min";
 
+/** A GEMM operand packed once for many products (a layer's weight at inference); only the backend that made it reads it. */
+export interface PackedMatrix {
+  /** B's shape as the product sees it: [K, N]. */
+  readonly N: number;
+  readonly K: number;
+  /** The packed panels, in the layout of the instruction set `isa`. */
+  readonly data: Float32Array;
+  readonly isa: string;
+}
+
+/**
+ * Products with a prepacked right operand, for a host backend whose GEMM packs B (native): the
+ * packing every call would repeat is done once (what ONNX Runtime does when it loads a model).
+ */
+export interface PrepackedMatmul {
+  /** B [K, N] (or [N, K] when transB) packed for the GEMM as it runs now. */
+  packMatmulB(b: FloatArray, N: number, K: number, transB: boolean): PackedMatrix;
+  /** Whether `packed` can be used now (it was packed for the instruction set in effect). */
+  packedUsable(packed: PackedMatrix): boolean;
+  /** out [M, N] (=|+=) op(a) [M, K] @ B (a: [K, M] when transA). */
+  matmulPrepacked(out: FloatArray, a: FloatArray, packed: PackedMatrix, M: number, transA: boolean, accumulate: boolean): void;
+}
+
 /** A backend of either kind, as the registry holds it (ops pass it arrays from `arrayOf`). */
 export type AnyBackend = Backend<KernelArray>;

@@ -19,6 +19,7 @@ import { allocate, allocateUninit, type DType, type FloatArray } from "../tensor
 import type { DeviceStore } from "../tensor/device.js";
 import { DTypeError, ValueError } from "../tensor/errors.js";
 import { noteDeviceBorn } from "../tensor/pool.js";
+import { dropPrepacked } from "../tensor/prepacked.js";
 import { numel, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { AnyBackend, Backend, KernelArray } from "./backend.js";
@@ -97,6 +98,7 @@ export function copyTensor(t: Tensor): Tensor {
 export function toDevice(t: Tensor, be: AnyBackend): Tensor {
   if (be.kind === "host" || ((t.store as unknown) === be && t.device !== null)) return t;
   if (t.dtype !== "float32") throw new DTypeError("toDevice", "tensor", "float32", t.dtype);
+  dropPrepacked(t);
   const arr = be.upload(t.data as Float32Array);
   t.device = arr;
   t.store = be as DeviceBackend;

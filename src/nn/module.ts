@@ -15,6 +15,7 @@ import type { AnyBackend } from "../backend/backend.js";
 import { readAll } from "../backend/host-copies.js";
 import { arrayOf, backendOf, toDevice, writeValues } from "../backend/tensor-arrays.js";
 import { StateDictError, ValueError } from "../tensor/errors.js";
+import { dropPrepacked } from "../tensor/prepacked.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -158,6 +159,7 @@ export class Module {
     for (const [name, t] of given) {
       const mine = own[name];
       if (!mine) continue;
+      dropPrepacked(mine);
       if (mine.device !== null && t.device !== null) copyOnDevice(mine, t);
       else writeValues(mine, t.data);
     }

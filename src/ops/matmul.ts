@@ -7,8 +7,11 @@
  * const z = linear(x, weight, bias); // [..., in] -> [..., out]
  * ```
  */
-import { attach } from "../autograd/graph.js";
+import { attach, isGradEnabled } from "../autograd/graph.js";
+import type { AnyBackend, PackedMatrix, PrepackedMatmul } from "../backend/backend.js";
+import type { FloatArray } from "../tensor/dtype.js";
 import { ShapeError, fmtShape } from "../tensor/errors.js";
+import { keepPrepacked, prepackedOf } from "../tensor/prepacked.js";
 import { broadcastShapes, numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { expand, reshape } from "./shape.js";
@@ -71,6 +74,27 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 /** y = x W^T + b over the last dim: x [..., in], weight [out, in], bias [out] -> [..., out]. */
+/** Whether an op on these inputs records a graph node (grad mode on and an input requires grad). */
+function recordsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+  return isGradEnabled() && inputs.some((t) => t?.requiresGrad === true);
+}
+
+/**
+ * The packed copy of a weight marked for prepacking (tensor/prepacked.ts), packed now when it has
+ * none or the one it has no longer fits the backend; null when the weight is not marked or the
+ * backend packs no operands.
+ */
+function prepackedWeight(w: Tensor, be: AnyBackend, N: number, K: number): PackedMatrix | null {
+  const have = prepackedOf(w);
+  if (have === undefined || be.kind !== "host" || w.dtype !== "float32" || w.onDevice) return null;
+  const pm = be as unknown as Partial<PrepackedMatmul>;
+  if (typeof pm.packMatmulB !== "function" || typeof pm.packedUsable !== "function") return null;
+  if (have && have.N === N && have.K === K && pm.packedUsable(have)) return have;
+  const made = pm.packMatmulB(arrayOf(w, be) as FloatArray, N, K, true); // w [N, K] = B^T
+  keepPrepacked(w, made);
+  return made;
+}
+
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   expectTensor(x, "x", "linear");
   expectTensor(weight, "weight", "linear");
@@ -87,7 +111,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const be = kernelsFor(x.dtype);
   const out = emptyOn(be, [...x.shape.slice(0, -1), O], x.dtype);
   const od = arrayOf(out, be);
-  be.matmul(od, arrayOf(x, be), arrayOf(weight, be), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
+  // (one row is a vector-matrix product, which packs nothing)
+  const packed = R < 2 || recordsGrad(x, weight, bias) ? null : prepackedWeight(weight, be, O, I);
+  if (packed) (be as unknown as PrepackedMatmul).matmulPrepacked(od as FloatArray, arrayOf(x, be) as FloatArray, packed, R, false, false);
+  else be.matmul(od, arrayOf(x, be), arrayOf(weight, be), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
   if (bias) be.binary("add", od, od, arrayOf(bias, be), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return attach(out, "linear", inputs, (g) => {

@@ -20,6 +20,7 @@
 import { noGrad } from "../autograd/graph.js";
 import { readAll } from "../backend/host-copies.js";
 import { fullOn, backendOf, writeValues } from "../backend/tensor-arrays.js";
+import { dropPrepacked } from "../tensor/prepacked.js";
 import type { DeviceStore } from "../tensor/device.js";
 import { DeviceSyncError, StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
@@ -153,7 +154,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       for (const g of this.paramGroups) {
         this.validate(g, "");
         this.updateGroup(g);
-        for (const p of g.params) if (p.store !== null) stores.add(p.store);
+        for (const p of g.params) {
+          if (p.store !== null) stores.add(p.store);
+          dropPrepacked(p); // a packed copy kept for inference is stale now
+        }
       }
     });
     for (const s of stores) s.flush();

@@ -60,6 +60,18 @@ describe("native kernels: the same bits for 1, 2, 3 and 4 threads", { skip }, ()
         return [out];
       });
     }
+    // wide products split by columns, each thread packing its own B panels for several K blocks
+    // (K past 2 KC; the panels of a thread that moved on to the next K block must not land where
+    // another still reads; nor may a thread starting the next column block, N past 3072 on AVX2):
+    // repeated, as a race shows only now and then
+    for (const [M, N, K] of [[130, 1536, 600], [64, 515, 301], [130, 3100, 300]] as const) {
+      const a = rand(M * K), b = rand(K * N);
+      acrossThreads(`matmul ${M}x${N}x${K} tB, split by columns`, () => {
+        const [out] = outputs(M * N);
+        nb.matmul(out!, a, b, 1, M, N, K, false, true, 0, 0, false);
+        return [out!];
+      }, THREADS, 12);
+    }
     // a batch of small products: one whole product per task
     const [batch, M, N, K] = [12, 70, 65, 64];
     const a = rand(batch * M * K), b = rand(K * N);

@@ -16,7 +16,8 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, CompareOp, ExtremeOp, LinearAttentionArgs, SparseAttentionArgs, UnaryOp,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, CompareOp, ExtremeOp, LinearAttentionArgs, PackedMatrix, PrepackedMatmul,
+  SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import { jsBackend } from "../js/index.js";
 import type { FloatArray } from "../../tensor/dtype.js";
@@ -56,6 +57,10 @@ export interface NativeAddon {
     args: LinearAttentionArgs): void;
   linearAttentionBackward(dfq: FloatArray, dfk: FloatArray, dv: FloatArray, dout: FloatArray, fq: FloatArray,
     fk: FloatArray, v: FloatArray, out: FloatArray, den: FloatArray, args: LinearAttentionArgs): void;
+  packedMatmulBLength(N: number, K: number): number;
+  packMatmulB(b: Float32Array, N: number, K: number, transB: boolean): { data: Float32Array; isa: NativeIsa };
+  matmulPrepacked(out: Float32Array, a: Float32Array, packed: Float32Array, M: number, N: number, K: number,
+    transA: boolean, accumulate: boolean, isa: string): void;
   setNumThreads(n: number): number;
   getNumThreads(): number;
   getIsa(): NativeIsa;
@@ -100,7 +105,7 @@ function f32OrNull(x: FloatArray | null, name: string): Float32Array | null {
 /** The Backend over the addon. Every kernel forwards to C++, which checks sizes and types again. */
 const ONE = new Float32Array([1]);
 
-export class NativeBackend implements Backend {
+export class NativeBackend implements Backend, PrepackedMatmul {
   readonly name = "native" as const;
   readonly kind = "host" as const;
   readonly alloc = hostAlloc;
@@ -114,6 +119,19 @@ export class NativeBackend implements Backend {
     transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
     this.lib.matmul(f32(out, "out"), f32(a, "a"), f32(b, "b"), batch, M, N, K, transA, transB, strideA, strideB,
       accumulate);
+  }
+
+  packMatmulB(b: FloatArray, N: number, K: number, transB: boolean): PackedMatrix {
+    const { data, isa } = this.lib.packMatmulB(f32(b, "b"), N, K, transB);
+    return { N, K, data, isa };
+  }
+
+  packedUsable(packed: PackedMatrix): boolean {
+    return packed.isa === this.lib.getIsa();
+  }
+
+  matmulPrepacked(out: FloatArray, a: FloatArray, packed: PackedMatrix, M: number, transA: boolean, accumulate: boolean): void {
+    this.lib.matmulPrepacked(f32(out, "out"), f32(a, "a"), packed.data, M, packed.N, packed.K, transA, accumulate, packed.isa);
   }
 
   unary(op: UnaryOp, out: FloatArray, x: FloatArray, n: number, alpha: number): void {
