@@ -60,3 +60,20 @@ export function freeGraph(root: Tensor): number {
   }
   return bytes;
 }
+
+/**
+ * Gives back the buffer of `t`, a temporary computed without recording a graph (inference) that
+ * nothing else shares: no gradient function, no views made of its buffer, host float32 data from
+ * the pool. Reading `t` afterwards throws FreedTensorError. Returns whether the buffer went back.
+ * Modules call it on their own intermediates under noGrad, where no graph frees them.
+ */
+export function releaseTemporary(t: Tensor): boolean {
+  if (t.gradFn !== null || t.requiresGrad || t.device !== null) return false;
+  const a = t.data;
+  if (!(a instanceof Float32Array)) return false;
+  const b = a.buffer as ArrayBuffer;
+  if (b.byteLength < MIN_ELEMENTS * 4 || viewCount(b) !== 0) return false;
+  poison(t);
+  recycleBuffer(b);
+  return true;
+}

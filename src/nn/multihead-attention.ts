@@ -12,6 +12,7 @@
  * const { output, weights } = mha.forward(x, x, x);         // [5, 2, 16], [2, 5, 5]
  * ```
  */
+import { releaseTemporary } from "../autograd/free-graph.js";
 import { scaledDotProductAttention } from "../attention/sdpa.js";
 import { causalForm } from "../attention/causal.js";
 import { attentionKinds, efficientAttention, type AttentionSpec } from "../attention/select.js";
@@ -282,7 +283,10 @@ export class MultiheadAttention extends Module {
           dropoutP: this.training ? this.dropout : 0,
           ...(this.generator ? { generator: this.generator } : {}),
         }); // [B, L, E]
-        return finish(o, null);
+        releaseTemporary(qkv); // inference: no graph holds it (a no-op when one does)
+        const r = finish(o, null);
+        releaseTemporary(o);
+        return r;
       }
     }
     let qh: Tensor, kh: Tensor, vh: Tensor; // [B, H, L|S', D]

@@ -17,6 +17,7 @@
  * ```
  */
 import { scaledDotProductAttention, type AttentionResult } from "../attention/sdpa.js";
+import { releaseTemporary } from "../autograd/free-graph.js";
 import { add, gelu } from "../ops/elementwise.js";
 import { packedSelfAttention } from "../ops/packed-attention.js";
 import { mean } from "../ops/reduce.js";
@@ -94,8 +95,12 @@ export class ViTAttention extends Module {
     const dropoutP = this.training ? this.dropout : 0;
     if (!(opts.needWeights ?? false)) {
       // the fused kernel reads q, k, v inside [B, T, 3E] and writes [B, T, E]: no permutes
-      const o = packedSelfAttention(this.qkv.forward(x), H, { dropoutP, ...gen(this.generator) }); // [B, T, E]
-      return { output: this.projDrop.forward(this.proj.forward(o)), weights: null };
+      const qkv = this.qkv.forward(x); // [B, T, 3E]
+      const o = packedSelfAttention(qkv, H, { dropoutP, ...gen(this.generator) }); // [B, T, E]
+      releaseTemporary(qkv); // inference: no graph holds it (a no-op when one does)
+      const output = this.projDrop.forward(this.proj.forward(o));
+      releaseTemporary(o);
+      return { output, weights: null };
     }
     // [B, T, 3E] -> [B, T, 3, H, D] -> [3, B, H, T, D]; q, k, v are views of its three blocks
     const qkv = permute(reshape(this.qkv.forward(x), [B, T, 3, H, D]), [2, 0, 3, 1, 4]);

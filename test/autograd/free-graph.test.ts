@@ -9,6 +9,8 @@ import {
   AdamW, FreedTensorError, Generator, Linear, TransformerEncoderLayer, ValueError, backward, crossEntropy, fit, freeGraph, matmul, mul,
   noGrad, poolBytes, randint, randn, reshape, setBufferPool, sum, tanh, type Tensor,
 } from "../../src/index.js";
+import { releaseTemporary } from "../../src/autograd/free-graph.js";
+import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { DEFAULT_MAX_BYTES, clearPool, newFloat32, recycleBuffer, takeFloat32 } from "../../src/tensor/pool.js";
 
 /** Drains the pool, scribbling over every buffer that comes out. */
@@ -134,5 +136,42 @@ describe("the pool's cap", () => {
     } finally {
       setBufferPool(true, { maxBytes: DEFAULT_MAX_BYTES });
     }
+  });
+});
+
+describe("releaseTemporary", () => {
+  test("an unrecorded temporary's buffer goes back to the pool; reading it afterwards throws", () => {
+    clearPool();
+    const t = noGrad(() => tanh(randn([64, 32], { generator: new Generator(5) })));
+    const buf = (t.data as Float32Array).buffer;
+    assert.equal(releaseTemporary(t), true);
+    assert.throws(() => t.data, FreedTensorError);
+    assert.equal(takeFloat32(64 * 32)?.buffer, buf, "the next allocation of its size takes the buffer");
+  });
+
+  test("nothing that is recorded, shared, small or a leaf is released", () => {
+    const x = randn([64, 32], { generator: new Generator(6) }).requiresGrad_(true);
+    const recorded = tanh(x);
+    assert.equal(releaseTemporary(recorded), false, "a node of a graph");
+    assert.equal(releaseTemporary(x), false, "a leaf that requires grad");
+    const shared = noGrad(() => tanh(randn([64, 32])));
+    const view = reshape(shared, [32, 64]);
+    assert.equal(releaseTemporary(shared), false, "its buffer has a view");
+    assert.equal(view.data.length, 2048);
+    assert.equal(releaseTemporary(noGrad(() => tanh(randn([3, 4])))), false, "too small for the pool");
+  });
+
+  test("MultiheadAttention's inference forward gives its intermediates back and the same output every call; training still differentiates", () => {
+    const mha = new MultiheadAttention(64, 4, { batchFirst: true, generator: new Generator(7) }).eval();
+    const x = randn([2, 20, 64], { generator: new Generator(8) });
+    clearPool();
+    const first = Array.from(noGrad(() => mha.forward(x, x, x, { needWeights: false }).output).data);
+    assert.ok(poolBytes() > 0, "the projection and the attention output went back to the pool");
+    for (let i = 0; i < 3; i++) assert.deepEqual(Array.from(noGrad(() => mha.forward(x, x, x, { needWeights: false }).output).data), first);
+    const xg = x.clone().requiresGrad_(true);
+    const y = mha.forward(xg, xg, xg, { needWeights: false }).output;
+    assert.deepEqual(Array.from(y.data), first);
+    backward(sum(y));
+    assert.ok(xg.grad && Array.from(xg.grad.data).some((v) => v !== 0));
   });
 });
