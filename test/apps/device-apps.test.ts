@@ -1,6 +1,6 @@
 /**
- * The applications whose models use only ops with device kernels train on a device as on the host:
- * the dates demo and translation (seq2seq without dropout), on the host-memory device backend
+ * The dates demo and translation (seq2seq, here without dropout; with it and the other apps:
+ * device-apps-more.test.ts) train on a device as on the host, on the host-memory device backend
  * (test/backend/host-device.ts), against the host backend, within float32's error; their
  * evaluation, decoding, model files and checkpoints run on the host from parameters read back, and
  * a device run resumed from its checkpoint is the uninterrupted device run. And `qkv --backend
@@ -71,7 +71,7 @@ describe("applications on a device backend", () => {
     const rows = EN.map((e, i) => [`r${i}`, e, ES[i]!]);
     writeFileSync(join(data, "train.tsv"), tsv(rows));
     writeFileSync(join(data, "valid.tsv"), tsv(rows.slice(0, 2)));
-    // dropout 0: dropout has no device kernel yet
+    // dropout 0 here (its default, 0.1, on the device: device-apps-more.test.ts)
     const common = { task: TASKS.translate, dataDir: data, vocabSize: 300, dModel: 16, nhead: 2, layers: 1, dimFeedforward: 32, maxTokens: 64, dropout: 0,
       evalEvery: 2, checkpointEvery: 2, evalSamples: 2, log: () => {}, tty: false };
     const ref = await on(false, () => trainSeq2Seq({ ...common, outDir: join(dir, "mt-host"), steps: 4 }));
