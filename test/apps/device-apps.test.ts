@@ -43,7 +43,7 @@ async function on<R>(device: boolean, f: () => Promise<R>): Promise<R> {
 }
 
 describe("applications on a device backend", () => {
-  test("dates demo: the device losses are the host's within float32's error; decoding and the reports on the host", async () => {
+  test("dates demo: the device losses are the host's within float32's error; decoding and the reports on the host", async (t) => {
     const run = (device: boolean) => on(device, () => runDatesDemo({
       steps: 4, testSize: 6, batchSize: 6, dModel: 16, evalEvery: 2, log: () => {}, tty: false,
       out: join(dir, `dates-${device}.html`), viz: join(dir, `dates-viz-${device}.html`),
@@ -56,13 +56,14 @@ describe("applications on a device backend", () => {
     // float32 rounding through the encoder-decoder's sums (at most 2 * dModel + vocab terms), one such error more per update
     got.losses.forEach((l, s) => assert.ok(Math.abs(l - ref.losses[s]!) <= 10 * (2 * 16 + 64) * U * (1 + s) * ref.losses[s]!,
       `step ${s}: device ${l}, host ${ref.losses[s]}`));
+    t.diagnostic(`largest loss difference ${Math.max(...got.losses.map((l, s) => Math.abs(l - ref.losses[s]!))).toExponential(2)}`);
     assert.ok(ref.losses[3]! < ref.losses[0]!, `the loss decreases: ${ref.losses.join(", ")}`);
     assert.deepEqual(got.examples, ref.examples);
     assert.equal(got.exactMatch, ref.exactMatch);
     for (const f of [`dates-true.html`, `dates-viz-true.html`]) assert.match(readFileSync(join(dir, f), "utf8"), /<svg|qkv-data/);
   });
 
-  test("translate train: device run equals the host run; model files and checkpoints from the device; resume on the device", async () => {
+  test("translate train: device run equals the host run; model files and checkpoints from the device; resume on the device", async (t) => {
     const EN = ["In the beginning God created the heavens and the earth.", "The earth was formless and empty.", "God said, let there be light.", "And there was light."];
     const ES = ["En el principio crió Dios los cielos y la tierra.", "Y la tierra estaba desordenada y vacía.", "Y dijo Dios: Sea la luz.", "Y fué la luz."];
     const data = join(dir, "mt");
@@ -85,6 +86,7 @@ describe("applications on a device backend", () => {
     const [a, b] = await Promise.all(["mt-host", "mt-dev"].map(async (d) => loadCheckpoint((await latestCheckpoint(join(dir, d, "checkpoints")))!)));
     assert.equal(b!.step, 4);
     for (let s = 0; s < 4; s++) assert.ok(Math.abs(b!.losses[s]! - a!.losses[s]!) <= 10 * (2 * 16 + 300) * U * (1 + s) * a!.losses[s]!, `loss ${s}`);
+    t.diagnostic(`largest loss difference ${Math.max(...b!.losses.map((l, s) => Math.abs(l - a!.losses[s]!))).toExponential(2)}`);
     for (const [name, t] of Object.entries(a!.model)) {
       const d = b!.model[name]!.data, r = t.data;
       for (let i = 0; i < r.length; i++) assert.ok(Math.abs(Number(d[i]) - Number(r[i])) <= 1e-5 * (1 + Math.abs(Number(r[i]))), `${name}[${i}]: ${d[i]} vs ${r[i]}`);
