@@ -13,7 +13,7 @@ import { sameShape } from "../tensor/shape.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { mean, sum } from "./reduce.js";
-import { mul, sub } from "./elementwise.js";
+import { maskedFill, mul, sub } from "./elementwise.js";
 import { logSoftmax } from "./softmax.js";
 import { arrayOf, backendFor, backendOf, checkDropoutP, empty, emptyOn, fdata, floatOf, sameFloat } from "./util.js";
 
@@ -166,7 +166,10 @@ export function nllLoss(logProbs: Tensor, target: Tensor, opts: CrossEntropyOpti
 /**
  * nllLoss of log-probabilities on a device: the targets (on the host) become a weight matrix
  * W [N, C] (W[n, c] = -eps / C, plus -(1 - eps) at c = y_n; rows of ignored targets 0), and the
- * per-target losses are the row sums of W * lp, so mul and sum record the backward.
+ * per-target losses are the row sums of W * lp, so mul and sum record the backward. The entries
+ * of lp where W is 0 are set to 0 first (maskedFill), so that a log-probability of -Infinity
+ * there (a class masked out of the logits, e.g. a padding position) adds 0, not 0 * -Infinity =
+ * NaN: the loss reads only the entries the host loop reads.
  */
 function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: number, eps: number, reduction: Reduction): Tensor {
   const w = new Float32Array(N * C);
@@ -178,7 +181,9 @@ function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: n
     if (eps > 0) w.fill(-eps / C, n * C, n * C + C);
     w[n * C + y]! += -(1 - eps);
   }
-  const per = sum(mul(lp, new Tensor(w, lp.shape, "float32")), -1); // [N] (or [] unbatched)
+  const unread = Uint8Array.from(w, (v) => (v === 0 ? 1 : 0));
+  const read = unread.includes(1) ? maskedFill(lp, new Tensor(unread, lp.shape, "bool"), 0) : lp; // [N, C]
+  const per = sum(mul(read, new Tensor(w, lp.shape, "float32")), -1); // [N] (or [] unbatched)
   if (reduction === "none") return per;
   const total = sum(per);
   return reduction === "sum" ? total : mul(total, 1 / Math.max(count, 1));

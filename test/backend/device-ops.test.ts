@@ -14,7 +14,7 @@ import { noGrad } from "../../src/autograd/graph.js";
 import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import { compare, gt, logicalNot, logicalOr, maskedFill, mul, where } from "../../src/ops/elementwise.js";
-import { dropout, embedding } from "../../src/ops/functional.js";
+import { crossEntropy, dropout, embedding, nllLoss } from "../../src/ops/functional.js";
 import { argmax, argmin, logsumexp, max, min, sum } from "../../src/ops/reduce.js";
 import { indexSelect } from "../../src/ops/shape.js";
 import { DTypeError, ShapeError, ValueError } from "../../src/tensor/errors.js";
@@ -183,6 +183,26 @@ describe("ops on device tensors (host-memory device backend)", () => {
     await assertSame([leaf([2, 4, 3], 5)], (x) => maskedFill(x, m, -Infinity));
     await assertSame([leaf([2, 4, 3], 6)], (x) => maskedFill(x, m, 2.5));
     await deviceGradcheck([leaf([2, 4, 3], 6)], (x) => maskedFill(x, m, 2.5), 1e-3);
+  });
+
+  test("crossEntropy / nllLoss with classes masked to -Infinity, ignored targets, label smoothing: the host's values, not 0 * -Infinity", async () => {
+    // a padding position's score is -Infinity (as SpanExtractor's); row 2 is ignored and row 3 masked but for its target
+    const m = bools([0, 1, 0, 0, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1], [4, 5]);
+    const y = new Tensor(Int32Array.from([2, 0, -100, 1]), [4], "int32");
+    // the device sums C = 5 float32 products per row (and 4 rows) where the host sums in float64: 9 roundings at most
+    for (const reduction of ["none", "sum", "mean"] as const) {
+      for (const labelSmoothing of [0, 0.1]) {
+        const r = await onBoth([leaf([4, 5], 30)], (x) => crossEntropy(maskedFill(x, m, -Infinity), y, { reduction, labelSmoothing }));
+        if (labelSmoothing === 0) assert.ok(Array.from(r.dev.out).every(Number.isFinite), `${reduction}: ${Array.from(r.dev.out).join(", ")}`);
+        assertNear(r.dev.out, r.js.out, 9 * U, `${reduction}, smoothing ${labelSmoothing}: out`);
+        assertNear(r.dev.grads[0]!, r.js.grads[0]!, 9 * U, `${reduction}, smoothing ${labelSmoothing}: grad`);
+      }
+    }
+    // with label smoothing a masked class enters the loss: +Infinity on both (the host's loop sums every class)
+    const inf = await onBoth([leaf([4, 5], 31)], (x) => nllLoss(maskedFill(x, m, -Infinity), y, { reduction: "none", labelSmoothing: 0.1 }));
+    assert.deepEqual(Array.from(inf.dev.out), Array.from(inf.js.out));
+    assert.deepEqual(Array.from(inf.js.out), [Infinity, Infinity, 0, Infinity]);
+    await deviceGradcheck([leaf([4, 5], 32)], (x) => crossEntropy(maskedFill(x, m, -Infinity), y, { reduction: "none" }), 1e-3);
   });
 
   test("max / min values and indices over first, middle and last dims, keepdim; gradients", async () => {

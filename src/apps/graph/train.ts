@@ -4,9 +4,8 @@
  * with the best validation accuracy are kept (the last epoch when there are no validation nodes).
  * Seeded: one seed, one run. On a device backend (`qkv --backend webgpu`) the model trains on the
  * device and is evaluated on the host, on copies of its parameters, after every epoch; the model
- * returned stays on the device (evaluate it with `withHostData`). Today every kind needs an op
- * without a device kernel (indexSelect for the training nodes' loss; dropout; GAT's scatter), so
- * that op's DeviceOpError surfaces.
+ * returned stays on the device (evaluate it with `withHostData`). Every kind trains there (the
+ * training nodes' loss gathered by indexSelect, dropout, the attention layers' segment ops).
  *
  * ```ts
  * const r = await trainNodeClassifier(ds, { kind: "gat", seed: 0, epochs: 200 });
