@@ -8,7 +8,6 @@
  * gen.generate(["In the beginning was the Word."], { beam: 4 }); // ["En el principio era el Verbo."]
  * ```
  */
-import { prepackWeights } from "../../nn/prepack.js";
 import { Seq2SeqTransformer } from "../../nn/seq2seq.js";
 import { SpanExtractor } from "../../nn/span-extractor.js";
 import { beamSearch, greedySearch } from "../../seq2seq/search.js";
@@ -44,9 +43,6 @@ export class TextGenerator {
     if (!(bundle.model instanceof Seq2SeqTransformer) && !(bundle.model instanceof SpanExtractor)) {
       throw new ValueError("TextGenerator", "bundle.model", "a Seq2SeqTransformer or SpanExtractor", String(bundle.model));
     }
-    // decoding runs the same weights for every token: packed once for the native GEMM (a training
-    // step drops the copies; the next generator packs again)
-    prepackWeights(bundle.model);
   }
 
   /** One output per input, in input order. */
