@@ -6,7 +6,9 @@
  *
  * The pattern goes to the device as u32 words: rowLo [L], rowHi [L] and the spans [3 R] (and, for
  * the backward, its transpose: for each key j the query rows that may see it, colPtr [S + 1] and
- * the rows [nnz], built on the host once per pattern object and kept beside it).
+ * the rows [nnz], built on the host once per pattern object and kept beside it). The words are
+ * uploaded once per device and pattern object and kept while the pattern lives (a module reuses
+ * its pattern for every call); a collected pattern gives them back to the pool.
  *
  * Forward: a thread per query row (b, h, i), its q row and output accumulator in registers, walks
  * the row's ranges with an online softmax (the accumulator rescaled when the max grows). A row with
@@ -87,11 +89,34 @@ function words(p: SparsePattern, withColumns: boolean): { data: Uint32Array; spa
   return { data: entry.all, spanAt, colAt, rowsAt: colAt + p.S + 1 };
 }
 
-/** The pattern on the device (its u32 words through a float32 view: the upload copies the bits) and the parameter words before `n`. */
+/** A pattern's words on one device: rows only, and with the transpose (each uploaded once, when first needed). */
+interface OnDevice { rows: GpuArray | null; all: GpuArray | null }
+
+/** The device copies, by context and pattern (patterns are immutable, and a module reuses its own). */
+const copies = new WeakMap<UploadContext, WeakMap<SparsePattern, OnDevice>>();
+
+/** A collected pattern gives its device copies back to the pool. */
+const reclaim = new FinalizationRegistry<{ ctx: UploadContext; copy: OnDevice }>(({ ctx, copy }) => {
+  if (copy.rows) ctx.release(copy.rows);
+  if (copy.all) ctx.release(copy.all);
+});
+
+/**
+ * The pattern on the device (its u32 words through a float32 view: the upload copies the bits),
+ * uploaded on first use and kept while the pattern lives, and the parameter words before `n`.
+ */
 function upload(ctx: UploadContext, a: SparseAttentionArgs, withColumns: boolean): { pat: GpuArray; params: (n: number) => number[] } {
   const { B, H, Hkv, pattern: p } = a;
   const w = words(p, withColumns);
-  const pat = ctx.upload(new Float32Array(w.data.buffer, w.data.byteOffset, w.data.length));
+  let byPattern = copies.get(ctx);
+  if (!byPattern) copies.set(ctx, (byPattern = new WeakMap()));
+  let copy = byPattern.get(p);
+  if (!copy) {
+    byPattern.set(p, (copy = { rows: null, all: null }));
+    reclaim.register(p, { ctx, copy });
+  }
+  const key = withColumns ? "all" : "rows";
+  const pat = copy[key] ?? (copy[key] = ctx.upload(new Float32Array(w.data.buffer, w.data.byteOffset, w.data.length)));
   return { pat, params: (n) => [B, H, Hkv, p.L, p.S, H / Hkv, n, f32Bits(a.scale), w.spanAt, w.colAt, w.rowsAt] };
 }
 
@@ -170,7 +195,6 @@ export function sparseAttentionForward(ctx: UploadContext, out: GpuArray, lse: G
   const { pat, params } = upload(ctx, a, false);
   dispatchKernel(ctx, `sparseAttentionForward.D${a.D}.Dv${a.Dv}`, forwardSource(a.D, a.Dv), [out, lse], [q, k, v, pat], params(rows),
     ceilDiv(rows, WG));
-  ctx.release(pat);
 }
 
 /** (1): stats [rows, 2] = (lse, dout . out) per query row. */
@@ -269,5 +293,4 @@ export function sparseAttentionBackward(ctx: UploadContext, dq: GpuArray, dk: Gp
       ceilDiv(rows, WG));
   }
   ctx.release(stats);
-  ctx.release(pat);
 }
