@@ -31,8 +31,10 @@ import { permute, reshape } from "../../src/ops/shape.js";
 import { Adam, AdamW } from "../../src/optim/adam.js";
 import { useFusedOptimizerSteps } from "../../src/optim/device-step.js";
 import type { Optimizer } from "../../src/optim/optimizer.js";
+import { LRScheduler, warmupCosine } from "../../src/optim/schedule.js";
 import { SGD } from "../../src/optim/sgd.js";
 import { DeviceSyncError } from "../../src/tensor/errors.js";
+import { fit } from "../../src/train/fit.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { ones, randint, randn, zeros, type Tensor } from "../../src/tensor/tensor.js";
 
@@ -69,9 +71,14 @@ export interface CnnResult {
   evalLogits: { js: number[]; webgpu: number[] };
 }
 
+/** fit() on each backend: the per-step losses and clipped gradient norms, the evaluations, and a checkpoint's first value. */
+export interface FitRun { losses: number[]; gradNorms: number[]; evals: number[]; checkpointSteps: number[]; lrs: number[] }
+export interface FitResult { js: FitRun; webgpu: FitRun }
+
 export interface TrainApi {
   train(steps: number): Promise<TrainResult>;
   trainCnn(steps: number): Promise<CnnResult>;
+  fitCnn(steps: number): Promise<FitResult>;
   sync(): Promise<SyncResult>;
   optimizers(): Promise<OptimResult[]>;
 }
@@ -196,6 +203,30 @@ class SmallCnn extends Module {
   }
 }
 
+/**
+ * The CNN trained by fit(): AdamW, gradient clipping (norm 0.05, so every step clips), a warm-up +
+ * cosine schedule, an evaluation every 2 steps (the eval-mode loss, on host copies when on a device)
+ * and a checkpoint every 3; the model and optimizer on `be` (null: the host).
+ */
+async function fitCnnOn(be: AnyBackend | null, steps: number): Promise<FitRun> {
+  const model = new SmallCnn(new Generator(1));
+  if (be) model.toDevice(be);
+  const optimizer = new AdamW(model.parameters(), { lr: 1e-2 });
+  const scheduler = new LRScheduler(optimizer, warmupCosine({ warmupSteps: 2, totalSteps: steps }));
+  const data = new Generator(2);
+  const x = randn([4, 3, 11, 9], { generator: data }), y = randint(0, 4, [4], { generator: data });
+  const gradNorms: number[] = [], lrs: number[] = [], checkpointSteps: number[] = [];
+  const r = await fit({
+    model, optimizer, scheduler, steps, clipNorm: 0.05, seed: 3, freeGraph: true,
+    batches: () => ({ x, y }),
+    trainStep: (b) => crossEntropy(model.forward(b.x), b.y),
+    onStep: (info) => { gradNorms.push(info.gradNorm ?? NaN); lrs.push(info.lr); },
+    evalEvery: 2, evaluate: () => ({ loss: crossEntropy(model.forward(x), y).item() }),
+    checkpointEvery: 3, checkpoint: (state) => { checkpointSteps.push(state.step); },
+  });
+  return { losses: r.losses, gradNorms, evals: r.evals.map((e) => e.metrics.loss!), checkpointSteps, lrs };
+}
+
 async function trainCnnOn(be: AnyBackend | null, steps: number): Promise<{ losses: number[]; running: number[]; evalLogits: number[] }> {
   const model = new SmallCnn(new Generator(1));
   if (be) model.toDevice(be);
@@ -251,6 +282,14 @@ const api: TrainApi = {
       out.push({ name, maxUlps, maxRelToHost, dispatches: [fused.dispatches, composed.dispatches] });
     }
     return out;
+  },
+  async fitCnn(steps) {
+    setBackend("js");
+    const js = await fitCnnOn(null, steps);
+    setBackend("webgpu");
+    const webgpu = await fitCnnOn(gpu, steps);
+    setBackend("js");
+    return { js, webgpu };
   },
   async trainCnn(steps) {
     setBackend("js");

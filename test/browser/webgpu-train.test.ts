@@ -82,6 +82,27 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
     assert.deepEqual(opened.errors, []);
   });
 
+  test("fit() trains the CNN on webgpu as on js: losses, clipped gradient norms, learning rates, evaluations, checkpoints", async (t) => {
+    const steps = 6;
+    const r = await opened.page.evaluate((n) => (globalThis as Api).qkvTrain!.fitCnn(n), steps);
+    // the CNN's bound (below), per step; the norms are sums of squares of about 400 gradients
+    const u = 2 ** -24, K = 4 * 11 * 9, layers = 8;
+    const tol = (s: number): number => layers * (K + 2) * u * (1 + s);
+    assert.equal(r.webgpu.losses.length, steps);
+    for (let s = 0; s < steps; s++) {
+      const d = Math.abs(r.webgpu.losses[s]! - r.js.losses[s]!), dn = Math.abs(r.webgpu.gradNorms[s]! - r.js.gradNorms[s]!);
+      t.diagnostic(`step ${s}: loss |diff| ${d.toExponential(2)}, grad norm ${r.js.gradNorms[s]} vs ${r.webgpu.gradNorms[s]}`);
+      assert.ok(d <= tol(s) * Math.max(1, Math.abs(r.js.losses[s]!)), `step ${s}: loss ${r.webgpu.losses[s]} vs ${r.js.losses[s]}`);
+      assert.ok(r.js.gradNorms[s]! > 0.05, `step ${s}: the norm ${r.js.gradNorms[s]} is clipped`);
+      assert.ok(dn <= tol(s) * r.js.gradNorms[s]!, `step ${s}: grad norm ${r.webgpu.gradNorms[s]} vs ${r.js.gradNorms[s]}`);
+    }
+    assert.deepEqual(r.webgpu.lrs, r.js.lrs);
+    assert.equal(r.webgpu.evals.length, 3);
+    r.js.evals.forEach((e, i) => assert.ok(Math.abs(r.webgpu.evals[i]! - e) <= tol(steps) * Math.max(1, Math.abs(e)), `eval ${i}: ${r.webgpu.evals[i]} vs ${e}`));
+    assert.deepEqual(r.webgpu.checkpointSteps, [3, 6]);
+    assert.deepEqual(opened.errors, []);
+  });
+
   test(`a small CNN (conv, batch norm, pooling) trains ${STEPS} SGD steps on webgpu with js's losses and running statistics`, async (t) => {
     const r = await opened.page.evaluate((n) => (globalThis as Api).qkvTrain!.trainCnn(n), STEPS);
     // as above, with K the longest sum: the batch statistics over B H W = 4 * 11 * 9 values per
