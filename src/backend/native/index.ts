@@ -16,14 +16,12 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, CompareOp, ExtremeOp, LinearAttentionArgs, PackedMatrix, PrepackedMatmul,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, PackedMatrix, PrepackedMatmul,
   SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
-import { jsBackend } from "../js/index.js";
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
-import { poolNormMethods } from "../js/pool-norm-methods.js";
-import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "../js/segment.js";
+import { DevicePathKernels } from "../js/device-path-kernels.js";
 
 /** The instruction sets the native kernels are compiled for (chosen at run time from the CPU). */
 export type NativeIsa = "avx512" | "avx2" | "scalar";
@@ -105,7 +103,7 @@ function f32OrNull(x: FloatArray | null, name: string): Float32Array | null {
 /** The Backend over the addon. Every kernel forwards to C++, which checks sizes and types again. */
 const ONE = new Float32Array([1]);
 
-export class NativeBackend implements Backend, PrepackedMatmul {
+export class NativeBackend extends DevicePathKernels implements Backend, PrepackedMatmul {
   readonly name = "native" as const;
   readonly kind = "host" as const;
   readonly alloc = hostAlloc;
@@ -113,7 +111,9 @@ export class NativeBackend implements Backend, PrepackedMatmul {
   readonly read = hostRead;
   readonly view = hostView;
 
-  constructor(private readonly lib: NativeAddon) {}
+  constructor(private readonly lib: NativeAddon) {
+    super();
+  }
 
   matmul(out: FloatArray, a: FloatArray, b: FloatArray, batch: number, M: number, N: number, K: number,
     transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
@@ -218,57 +218,6 @@ export class NativeBackend implements Backend, PrepackedMatmul {
     this.lib.linearAttentionBackward(f32(dfq, "dfq"), f32(dfk, "dfk"), f32(dv, "dv"), f32(dout, "dout"),
       f32(fq, "fq"), f32(fk, "fk"), f32(v, "v"), f32(out, "out"), f32(den, "den"), args);
   }
-
-  // selection, reductions along a dim, gathers: the js kernels (the ops' host loops serve host tensors)
-
-  where(out: FloatArray, cond: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[],
-    condStrides: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
-    jsBackend.where(out, cond, a, b, outShape, condStrides, aStrides, bStrides);
-  }
-
-  compare(op: CompareOp, out: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[], aStrides: readonly number[],
-    bStrides: readonly number[]): void {
-    jsBackend.compare(op, out, a, b, outShape, aStrides, bStrides);
-  }
-
-  extreme(values: FloatArray, indices: FloatArray, x: FloatArray, outer: number, n: number, inner: number, op: ExtremeOp): void {
-    jsBackend.extreme(values, indices, x, outer, n, inner, op);
-  }
-
-  extremeBackward(dx: FloatArray, g: FloatArray, indices: FloatArray, outer: number, n: number, inner: number): void {
-    jsBackend.extremeBackward(dx, g, indices, outer, n, inner);
-  }
-
-  logsumexp(out: FloatArray, x: FloatArray, outer: number, n: number, inner: number): void {
-    jsBackend.logsumexp(out, x, outer, n, inner);
-  }
-
-  indexSelect(out: FloatArray, x: FloatArray, index: FloatArray, outer: number, n: number, inner: number, m: number): void {
-    jsBackend.indexSelect(out, x, index, outer, n, inner, m);
-  }
-
-  indexSelectBackward(dx: FloatArray, g: FloatArray, index: FloatArray, outer: number, n: number, inner: number, m: number): void {
-    jsBackend.indexSelectBackward(dx, g, index, outer, n, inner, m);
-  }
-
-  // ---- pooling and batch norm: the js kernels (pool-norm-methods.ts)
-  readonly maxPool2d = poolNormMethods.maxPool2d;
-  readonly maxPool2dBackward = poolNormMethods.maxPool2dBackward;
-  readonly avgPool2d = poolNormMethods.avgPool2d;
-  readonly avgPool2dBackward = poolNormMethods.avgPool2dBackward;
-  readonly adaptiveAvgPool2d = poolNormMethods.adaptiveAvgPool2d;
-  readonly adaptiveAvgPool2dBackward = poolNormMethods.adaptiveAvgPool2dBackward;
-  readonly batchNormStats = poolNormMethods.batchNormStats;
-  readonly batchNormUpdate = poolNormMethods.batchNormUpdate;
-  readonly batchNormForward = poolNormMethods.batchNormForward;
-  readonly batchNormBackward = poolNormMethods.batchNormBackward;
-  // ---- end pooling and batch norm
-  // ---- segment ops: the js kernels
-  readonly segmentSum = segmentSum;
-  readonly segmentBroadcast = segmentBroadcast;
-  readonly segmentSoftmax = segmentSoftmax;
-  readonly segmentSoftmaxBackward = segmentSoftmaxBackward;
-  // ---- end segment ops
 }
 
 let backend: NativeBackend | null = null;

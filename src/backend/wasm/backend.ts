@@ -10,11 +10,10 @@
  */
 import type { FloatArray } from "../../tensor/dtype.js";
 import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
-import { poolNormMethods } from "../js/pool-norm-methods.js";
-import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "../js/segment.js";
 import type {
-  AttentionArgs, Backend, BinaryOp, Conv2dArgs, CompareOp, ExtremeOp, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
+  AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
+import { DevicePathKernels } from "../js/device-path-kernels.js";
 import { jsBackend } from "../js/index.js";
 import { gatherRows, isDense, scatterRows, type Rows } from "../rows.js";
 import { Arena } from "./arena.js";
@@ -80,7 +79,7 @@ export interface WasmBackendOptions {
   splitAll?: boolean;
 }
 
-export class WasmBackend implements Backend {
+export class WasmBackend extends DevicePathKernels implements Backend {
   readonly name = "wasm" as const;
   readonly kind = "host" as const;
   readonly alloc = hostAlloc;
@@ -93,6 +92,7 @@ export class WasmBackend implements Backend {
 
   /** `pool`: the workers of the threaded module (its control block sits at heapBase()), or null. */
   constructor(private readonly k: KernelExports, private pool: WorkerPool | null = null, opts: WasmBackendOptions = {}) {
+    super();
     this.arena = new Arena(k, pool ? CONTROL_BYTES : 0);
     this.fns = partKernels(k);
     this.splitAll = opts.splitAll ?? false;
@@ -508,55 +508,4 @@ export class WasmBackend implements Backend {
         4 * (nd + B * Hkv * S) * M * Dv, MIN_MACS_PER_PART, B * Hkv);
     });
   }
-
-  // selection, reductions along a dim, gathers: the js kernels (the ops' host loops serve host tensors)
-
-  where(out: FloatArray, cond: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[],
-    condStrides: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
-    jsBackend.where(out, cond, a, b, outShape, condStrides, aStrides, bStrides);
-  }
-
-  compare(op: CompareOp, out: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[], aStrides: readonly number[],
-    bStrides: readonly number[]): void {
-    jsBackend.compare(op, out, a, b, outShape, aStrides, bStrides);
-  }
-
-  extreme(values: FloatArray, indices: FloatArray, x: FloatArray, outer: number, n: number, inner: number, op: ExtremeOp): void {
-    jsBackend.extreme(values, indices, x, outer, n, inner, op);
-  }
-
-  extremeBackward(dx: FloatArray, g: FloatArray, indices: FloatArray, outer: number, n: number, inner: number): void {
-    jsBackend.extremeBackward(dx, g, indices, outer, n, inner);
-  }
-
-  logsumexp(out: FloatArray, x: FloatArray, outer: number, n: number, inner: number): void {
-    jsBackend.logsumexp(out, x, outer, n, inner);
-  }
-
-  indexSelect(out: FloatArray, x: FloatArray, index: FloatArray, outer: number, n: number, inner: number, m: number): void {
-    jsBackend.indexSelect(out, x, index, outer, n, inner, m);
-  }
-
-  indexSelectBackward(dx: FloatArray, g: FloatArray, index: FloatArray, outer: number, n: number, inner: number, m: number): void {
-    jsBackend.indexSelectBackward(dx, g, index, outer, n, inner, m);
-  }
-
-  // ---- pooling and batch norm: the js kernels (pool-norm-methods.ts)
-  readonly maxPool2d = poolNormMethods.maxPool2d;
-  readonly maxPool2dBackward = poolNormMethods.maxPool2dBackward;
-  readonly avgPool2d = poolNormMethods.avgPool2d;
-  readonly avgPool2dBackward = poolNormMethods.avgPool2dBackward;
-  readonly adaptiveAvgPool2d = poolNormMethods.adaptiveAvgPool2d;
-  readonly adaptiveAvgPool2dBackward = poolNormMethods.adaptiveAvgPool2dBackward;
-  readonly batchNormStats = poolNormMethods.batchNormStats;
-  readonly batchNormUpdate = poolNormMethods.batchNormUpdate;
-  readonly batchNormForward = poolNormMethods.batchNormForward;
-  readonly batchNormBackward = poolNormMethods.batchNormBackward;
-  // ---- end pooling and batch norm
-  // ---- segment ops: the js kernels
-  readonly segmentSum = segmentSum;
-  readonly segmentBroadcast = segmentBroadcast;
-  readonly segmentSoftmax = segmentSoftmax;
-  readonly segmentSoftmaxBackward = segmentSoftmaxBackward;
-  // ---- end segment ops
 }
