@@ -46,4 +46,9 @@ const char* isaName(Isa isa) {
   }
 }
 
+int envInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : fallback;
+}
+
 }  // namespace qkv

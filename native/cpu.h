@@ -13,4 +13,8 @@ Isa activeIsa();
 Isa setIsa(Isa want);
 const char* isaName(Isa isa);
 
+// The positive integer in environment variable `name`, else `fallback` (the GEMM's block sizes for
+// tuning on other CPUs: QKV_GEMM_KC / QKV_GEMM_MC / QKV_GEMM_NC).
+int envInt(const char* name, int fallback);
+
 }  // namespace qkv

@@ -88,11 +88,6 @@ const EdgeKernel edgeKernels[kMR + 1] = {nullptr, rowsKernel<1>, rowsKernel<2>, 
 
 namespace qkv {
 
-static int envInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : fallback;
-}
-
 // Blocks tuned on Zen 4 (1 MiB L2 per core, 32 MiB L3): long k blocks amortize the C tile updates;
 // QKV_GEMM_KC / QKV_GEMM_MC / QKV_GEMM_NC override them for tuning on other CPUs.
 const GemmKernel& gemmKernelAvx512() {
