@@ -662,7 +662,9 @@ async function selectCases(): Promise<CaseResult[]> {
 }
 
 /** outer, n, inner of the reduction cases. */
-const REDUCE_SIZES: [number, number, number][] = [[1, 1, 1], [3, 5, 4], [2, 1037, 1], [7, 3, 33], [1, 17, 300], [5, 2, 1]];
+const REDUCE_SIZES: [number, number, number][] = [[1, 1, 1], [3, 5, 4], [2, 1037, 1], [7, 3, 33], [1, 17, 300], [5, 2, 1],
+  // few long rows (a workgroup per output for max / min): the odd rows without NaN
+  [1, 5000, 1], [3, 4099, 2], [2, 3000, 1]];
 
 async function reduceDimCases(): Promise<CaseResult[]> {
   const res = new Results();
@@ -677,6 +679,15 @@ async function reduceDimCases(): Promise<CaseResult[]> {
       else if (u < 0.06) x[i] = -Infinity;
     }
     if (inner === 1 && outer === 5) x.fill(-Infinity, 0, n); // a row of only -Infinity
+    if (n >= 2000) { // odd rows without NaN, their maximum and minimum repeated (ties across the walk)
+      for (let o = 1; o < outer; o += 2) {
+        for (let q = 0; q < n * inner; q++) if (Number.isNaN(x[o * n * inner + q]!)) x[o * n * inner + q] = 0.5;
+        for (let jj = 0; jj < inner; jj++) {
+          x[(o * n + 7) * inner + jj] = 9; x[(o * n + n - 300) * inner + jj] = 9;
+          x[(o * n + 300) * inner + jj] = -9; x[(o * n + n - 1) * inner + jj] = -9;
+        }
+      }
+    }
     const name = `[${outer}, ${n}, ${inner}]`;
     const px = place(x, 7);
     for (const op of ["max", "min"] as const) {

@@ -1,7 +1,8 @@
 /**
  * Reductions along one dim of x [outer, n, inner] on the device, as Backend.extreme /
  * extremeBackward / logsumexp: a thread per output element walks its n inputs in order (so the
- * first extreme wins ties, as on the host), max / min with the index as a float (exact below
+ * first extreme wins ties, as on the host; for a few long rows, max / min take a workgroup per
+ * output whose partial walks combine to the same result), max / min with the index as a float (exact below
  * 2^24) and a NaN winning; the backward a thread per dx element; logsumexp shifted by the max
  * (by 0 when the max is not finite), -Infinity terms skipped by their bits and a row of only
  * -Infinity giving -Infinity.
@@ -40,11 +41,76 @@ ${computeMain(WG)} {${OUTPUT}
   b_indices[p.o_indices + i] = f32(bi);
 }`;
 
+/**
+ * (v, i) or (w, j), whichever the sequential walk would keep: a NaN over any number (the first
+ * NaN: the smaller index), else the larger (max) / smaller (min) value, else (a tie) the smaller
+ * index.
+ */
+const KEEP = (op: ExtremeOp): string => /* wgsl */ `
+fn keepSecond(v: f32, i: u32, w: f32, j: u32) -> bool {
+  if (isNan(v) && isNan(w)) { return j < i; }
+  if (isNan(v)) { return false; }
+  if (isNan(w)) { return true; }
+  if (w ${op === "max" ? ">" : "<"} v) { return true; }
+  return w == v && j < i;
+}`;
+
+/**
+ * A workgroup per output, for few outputs of long rows (an argmax over a vocabulary): thread t walks
+ * k = t, t + WG, ... as the sequential walk does, then the WG partial results are combined pairwise
+ * in workgroup memory with the same rule (keepSecond), so the result is the sequential walk's.
+ */
+const extremeRowSource = (op: ExtremeOp) => (): string => /* wgsl */ `
+${header(["values", "indices"], ["x"], SIZES)}
+var<workgroup> rv: array<f32, ${WG}>;
+var<workgroup> ri: array<u32, ${WG}>;
+${KEEP(op)}
+${computeMain(WG)} {
+  let i = groupIndex(wid, nwg);
+  if (i >= p.outer * p.inner) { return; }
+  let o = i / p.inner;
+  let j = i - o * p.inner;
+  let x0 = o * p.n * p.inner + j;
+  var best = b_x[p.o_x + x0];
+  var bi = 0u;
+  if (t < p.n) {
+    best = b_x[p.o_x + x0 + t * p.inner];
+    bi = t;
+    for (var k = t + ${WG}u; k < p.n && !isNan(best); k += ${WG}u) {
+      let v = b_x[p.o_x + x0 + k * p.inner];
+      if (v ${op === "max" ? ">" : "<"} best || isNan(v)) { best = v; bi = k; }
+    }
+  }
+  rv[t] = best;
+  ri[t] = bi;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (t < s && keepSecond(rv[t], ri[t], rv[t + s], ri[t + s])) {
+      rv[t] = rv[t + s];
+      ri[t] = ri[t + s];
+    }
+    workgroupBarrier();
+  }
+  if (t == 0u) {
+    b_values[p.o_values + i] = rv[0];
+    b_indices[p.o_indices + i] = f32(ri[0]);
+  }
+}`;
+
+/** Rows at least this long, when there are at most ROW_OUTPUTS outputs, take a workgroup each. */
+const LONG_ROW = 1024;
+const ROW_OUTPUTS = 1024;
+
 /** values, indices [outer, inner] = the max (or min) of x [outer, n, inner] over n and its first index. */
 export function extreme(ctx: KernelContext, values: GpuArray, indices: GpuArray, x: GpuArray, outer: number, n: number,
   inner: number, op: ExtremeOp): void {
-  if (outer * inner === 0) return;
-  dispatchKernel(ctx, `extreme.${op}`, extremeSource(op), [values, indices], [x], [outer, n, inner], ceilDiv(outer * inner, WG));
+  const outputs = outer * inner;
+  if (outputs === 0) return;
+  if (n >= LONG_ROW && outputs <= ROW_OUTPUTS) {
+    dispatchKernel(ctx, `extremeRow.${op}`, extremeRowSource(op), [values, indices], [x], [outer, n, inner], outputs);
+    return;
+  }
+  dispatchKernel(ctx, `extreme.${op}`, extremeSource(op), [values, indices], [x], [outer, n, inner], ceilDiv(outputs, WG));
 }
 
 const extremeBackwardSource = (): string => /* wgsl */ `
