@@ -4,6 +4,10 @@
  * (non-causal, no mask, no dropout), printing ms and GFLOP/s (best of the repeats).
  *
  *   npx tsx bench/gemm.ts [--threads 1,2] [--sizes 256,512,1024,2048] [--attn 1024,4096] [--reps 5]
+ *                         [--shapes 128x1536x512tB,6400x64x192,192x64x6400tA]
+ *
+ * --shapes times those products instead of the square ones (M x N x K, `tA` / `tB` for a
+ * transposed operand, as a weight gradient's or a linear layer's); --attn "" leaves attention out.
  *
  * FLOPs: GEMM 2 M N K; attention forward 4 B H N^2 D (QK^T and PV), backward 2.5x the forward
  * (five N x N x D products: QK^T and dO V^T recomputed, dV, dK, dQ).
@@ -23,9 +27,20 @@ if (native === null) {
   console.log("native backend not built: nothing to benchmark");
   process.exit(0);
 }
+/** Products named M x N x K with optional tA / tB, e.g. "128x1536x512tB". */
+function shapesOption(): { M: number; N: number; K: number; tA: boolean; tB: boolean; name: string }[] | null {
+  const i = process.argv.indexOf("--shapes");
+  if (i < 0) return null;
+  return (process.argv[i + 1] ?? "").split(",").filter(Boolean).map((name) => {
+    const m = /^(\d+)x(\d+)x(\d+)(tA)?(tB)?$/.exec(name);
+    if (!m) throw new Error(`--shapes: expected MxNxK with optional tA / tB (e.g. 128x1536x512tB), got "${name}"`);
+    return { M: Number(m[1]), N: Number(m[2]), K: Number(m[3]), tA: m[4] !== undefined, tB: m[5] !== undefined, name };
+  });
+}
+
 const threadCounts = option("threads", [1, 2]);
 const sizes = option("sizes", [256, 512, 1024, 2048]);
-const attnSizes = option("attn", [1024, 4096]);
+const attnSizes = option("attn", [1024, 4096]).filter((n) => n > 0);
 const reps = option("reps", [5])[0] ?? 5;
 const gen = new Generator(0);
 
@@ -60,7 +75,17 @@ const defaultThreads = getNumThreads();
 console.log(`native kernels: ${getNativeIsa()}, default threads ${defaultThreads}`);
 console.log("\nGEMM (float32, row-major, C = A @ B)");
 console.log("    size  threads        ms   GFLOP/s  GFLOP/s/thread  GFLOP/s per CPU-second");
-for (const n of sizes) {
+const shapes = shapesOption();
+for (const { M, N, K, tA, tB, name } of shapes ?? []) {
+  const a = rand(M * K), b = rand(K * N), c = new Float32Array(M * N);
+  for (const t of threadCounts) {
+    setNumThreads(t);
+    const { ms, cpuMs } = best(() => native.matmul(c, a, b, 1, M, N, K, tA, tB, 0, 0, false), 4000);
+    const flops = 2 * M * N * K;
+    console.log(`${name.padStart(18)}  ${String(t).padStart(2)}  ${ms.toFixed(3).padStart(9)} ms  ${(flops / (ms * 1e6)).toFixed(1).padStart(7)} GFLOP/s  ${(flops / (cpuMs * 1e6)).toFixed(1).padStart(7)} per CPU-second`);
+  }
+}
+for (const n of shapes ? [] : sizes) {
   const a = rand(n * n), b = rand(n * n), c = new Float32Array(n * n);
   for (const t of threadCounts) {
     setNumThreads(t);
@@ -70,8 +95,8 @@ for (const n of sizes) {
   }
 }
 
-console.log("\nFused attention (B=1, H=8, D=64, L=S=N, float32)");
-console.log("       N  threads    fwd ms  fwd GFLOP/s  fwd+bwd ms  fwd+bwd GFLOP/s  (per CPU-second: fwd  fwd+bwd)");
+if (attnSizes.length) console.log("\nFused attention (B=1, H=8, D=64, L=S=N, float32)");
+if (attnSizes.length) console.log("       N  threads    fwd ms  fwd GFLOP/s  fwd+bwd ms  fwd+bwd GFLOP/s  (per CPU-second: fwd  fwd+bwd)");
 const B = 1, H = 8, D = 64;
 for (const N of attnSizes) {
   const args: AttentionArgs = {
