@@ -16,10 +16,16 @@
  * ```
  */
 import { markPrepacked, unmarkPrepacked } from "../tensor/prepacked.js";
-import type { Module } from "./module.js";
+import { ValueError } from "../tensor/errors.js";
+import { Module } from "./module.js";
+
+function expectModule(module: unknown, op: string): void {
+  if (!(module instanceof Module)) throw new ValueError(op, "module", "a Module", module === null ? "null" : typeof module);
+}
 
 /** Marks every float32 weight matrix (rank 2) of `module` to be kept prepacked; returns how many. */
 export function prepackWeights(module: Module): number {
+  expectModule(module, "prepackWeights");
   let n = 0;
   for (const p of module.parameters()) {
     if (p.rank !== 2 || p.dtype !== "float32") continue;
@@ -31,5 +37,6 @@ export function prepackWeights(module: Module): number {
 
 /** Unmarks the weights of `module` and drops their packed copies. */
 export function unpackWeights(module: Module): void {
+  expectModule(module, "unpackWeights");
   for (const p of module.parameters()) unmarkPrepacked(p);
 }

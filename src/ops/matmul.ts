@@ -74,9 +74,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 /** y = x W^T + b over the last dim: x [..., in], weight [out, in], bias [out] -> [..., out]. */
-/** Whether an op on these inputs records a graph node (grad mode on and an input requires grad). */
-function recordsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
-  return isGradEnabled() && inputs.some((t) => t?.requiresGrad === true);
+/** Whether linear on these inputs records a graph node (grad mode on and an input requires grad). */
+function recordsGrad(x: Tensor, weight: Tensor, bias: Tensor | null | undefined): boolean {
+  return isGradEnabled() && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad === true);
 }
 
 /**

@@ -12,17 +12,27 @@ import { noGrad } from "../../src/autograd/graph.js";
 import type { Backend } from "../../src/backend/backend.js";
 import { getBackend } from "../../src/backend/registry.js";
 import { Linear } from "../../src/nn/layers.js";
+import { Module } from "../../src/nn/module.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { prepackWeights, unpackWeights } from "../../src/nn/prepack.js";
 import { linear } from "../../src/ops/matmul.js";
 import { sum } from "../../src/ops/reduce.js";
 import { SGD } from "../../src/optim/sgd.js";
 import { isPrepacked, prepackedOf } from "../../src/tensor/prepacked.js";
+import { ValueError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { randn, type Tensor } from "../../src/tensor/tensor.js";
 import { everyConfig } from "../backend/native-configs.js";
 
 const be = getBackend() as Backend;
+
+/** A module holding one weight, to mark it. */
+class Holder extends Module {
+  constructor(w: Tensor) {
+    super();
+    this.registerParameter("w", w);
+  }
+}
 const bits = (t: Tensor): number[] => Array.from(t.data, Number);
 
 describe("prepacked weights", () => {
@@ -30,10 +40,11 @@ describe("prepacked weights", () => {
     // N past AVX2's column block (3072) and K past a K block (256 on AVX2, 1024 on AVX-512)
     const w = randn([3100, 1100], { generator: new Generator(1) }), bias = randn([3100], { generator: new Generator(2) });
     const xs = [1, 7, 130].map((m, i) => randn([m, 1100], { generator: new Generator(3 + i) }));
+    const holder = new Holder(w);
     everyConfig(be, (tag) => {
-      unpackWeights({ parameters: () => [w] } as never);
+      unpackWeights(holder);
       const want = xs.map((x) => bits(noGrad(() => linear(x, w, bias))));
-      prepackWeights({ parameters: () => [w] } as never);
+      prepackWeights(holder);
       for (let rep = 0; rep < 2; rep++) {
         xs.forEach((x, i) => assert.deepEqual(bits(noGrad(() => linear(x, w, bias))), want[i], `${tag}, M = ${x.shape[0]}, call ${rep + 1}`));
       }
@@ -70,6 +81,13 @@ describe("prepacked weights", () => {
     m.loadStateDict(new Linear(40, 30, { generator: new Generator(9) }).stateDict());
     ref.loadStateDict(new Linear(40, 30, { generator: new Generator(9) }).stateDict());
     assert.deepEqual(bits(noGrad(() => m.forward(x))), bits(noGrad(() => ref.forward(x))));
+  });
+
+  test("a module is required", () => {
+    for (const bad of [null, undefined, {}, 3]) {
+      assert.throws(() => prepackWeights(bad as never), (e: unknown) => e instanceof ValueError && /prepackWeights: module/.test((e as Error).message));
+      assert.throws(() => unpackWeights(bad as never), (e: unknown) => e instanceof ValueError && /unpackWeights: module/.test((e as Error).message));
+    }
   });
 
   test("products that record a gradient leave the marks alone and differentiate as before", () => {

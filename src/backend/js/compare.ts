@@ -8,6 +8,7 @@
  */
 import type { CompareOp } from "../backend.js";
 import type { FloatArray } from "../../tensor/dtype.js";
+import { binaryWith } from "./elementwise.js";
 
 /** Whether u (op) v, for numbers (NaN: only "ne" holds). */
 export function compares(op: CompareOp, u: number, v: number): boolean {
@@ -24,20 +25,6 @@ export function compares(op: CompareOp, u: number, v: number): boolean {
 /** out [outShape] (contiguous) = a (op) b ? 1 : 0, a and b read at their strides per out dim (0 broadcasts). */
 export function compare(op: CompareOp, out: FloatArray, a: FloatArray, b: FloatArray, outShape: readonly number[],
   aStrides: readonly number[], bStrides: readonly number[]): void {
-  const rank = outShape.length;
   const n = outShape.reduce((x, y) => x * y, 1);
-  const idx = new Array<number>(rank).fill(0);
-  let pa = 0, pb = 0;
-  for (let i = 0; i < n; i++) {
-    out[i] = compares(op, a[pa]!, b[pb]!) ? 1 : 0;
-    for (let d = rank - 1; d >= 0; d--) {
-      idx[d]!++;
-      pa += aStrides[d]!;
-      pb += bStrides[d]!;
-      if (idx[d]! < outShape[d]!) break;
-      pa -= aStrides[d]! * outShape[d]!;
-      pb -= bStrides[d]! * outShape[d]!;
-      idx[d] = 0;
-    }
-  }
+  binaryWith((u, v) => (compares(op, u, v) ? 1 : 0), n, out, a, b, outShape, aStrides, bStrides);
 }

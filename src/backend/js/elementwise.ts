@@ -79,7 +79,16 @@ function binaryFn(op: BinaryOp): (a: number, b: number) => number {
 
 export function binary(op: BinaryOp, out: FloatArray, a: FloatArray, b: FloatArray,
   outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
-  const n = out.length;
+  binaryWith(binaryFn(op), out.length, out, a, b, outShape, aStrides, bStrides, op);
+}
+
+/**
+ * out[i] = f(a, b) for the first n elements of out [outShape], a and b read at their strides per out
+ * dim (0 broadcasts): the walk of `binary`, for any function of two numbers (the comparisons use
+ * it); `op` names a BinaryOp with an inlined loop for the same-layout case.
+ */
+export function binaryWith(f: (x: number, y: number) => number, n: number, out: FloatArray, a: FloatArray, b: FloatArray,
+  outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[], op?: BinaryOp): void {
   const rank = outShape.length;
   // fast paths: same layout, or a scalar operand
   let aFull = true, bFull = true, aScalar = true, bScalar = true;
@@ -93,7 +102,6 @@ export function binary(op: BinaryOp, out: FloatArray, a: FloatArray, b: FloatArr
   }
   if (op === "add" && aFull && bFull) { for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!; return; }
   if (op === "mul" && aFull && bFull) { for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!; return; }
-  const f = binaryFn(op);
   if (aFull && bFull) { for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!); return; }
   if (aFull && bScalar) { const s = b[0]!; for (let i = 0; i < n; i++) out[i] = f(a[i]!, s); return; }
   if (aScalar && bFull) { const s = a[0]!; for (let i = 0; i < n; i++) out[i] = f(s, b[i]!); return; }
