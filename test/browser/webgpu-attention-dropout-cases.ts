@@ -5,7 +5,9 @@
  * and fully masked rows, GQA, L != S, counters that cross 2^32 within a call and start past 2^40.
  * The mask itself is compared exactly: with v the identity (Dv = S) the output row is the dropped
  * weights, so an element is 0 on the device exactly where the js kernel dropped it (or the key is
- * masked). Tolerances are fp32 bounds from the magnitudes of the summed terms (see `bounds`).
+ * masked). One case lays q, k, v, out (and the gradients) out as [B, L, H, D] (the strided path,
+ * packedSelfAttention's kind of layout). Tolerances are fp32 bounds from the magnitudes of the
+ * summed terms (see `bounds`).
  *
  * ```ts
  * const families = attentionDropoutFamilies(kit); // { attentionDropout }
@@ -28,6 +30,8 @@ interface DropCase {
   masked?: (b: number, h: number, i: number, j: number) => boolean;
   /** v [B, Hkv, S, S] the identity in each head: out is the dropped weights */
   identity?: boolean;
+  /** every operand on the device as [B, rows, heads, n] (row strides [rows heads n, n, heads n]) */
+  strided?: boolean;
 }
 
 const CASES: DropCase[] = [
@@ -41,6 +45,8 @@ const CASES: DropCase[] = [
   { name: "p 0.1, causal with L > S and a per-head mask, L 65, S 33, D 16, Dv 8, counters past 2^40",
     B: 1, H: 3, Hkv: 3, L: 65, S: 33, D: 16, Dv: 8, causal: true, p: 0.1, start: 2 ** 40 + 7,
     masked: (_b, h, i, j) => (h === 1 && j === 0) || ((i + h) % 11 === 0 && j < 20) },
+  { name: "p 0.5, strided operands [B, L, H, D], GQA 4/2, causal, L 19, S 23, D 8, Dv 12", B: 2, H: 4, Hkv: 2, L: 19, S: 23,
+    D: 8, Dv: 12, causal: true, p: 0.5, start: 77, strided: true },
   { name: "p 0.1, GQA 8/2 decode row, L 1, S 130, D 32", B: 2, H: 8, Hkv: 2, L: 1, S: 130, D: 32, Dv: 32, causal: false,
     p: 0.1, start: 99 },
   { name: "the mask: v the identity, p 0.5, causal, L 20, S 37", B: 2, H: 2, Hkv: 1, L: 20, S: 37, D: 8, Dv: 37, causal: true,
@@ -126,6 +132,17 @@ function bounds(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32
   return { out: bo, dq: bq, dk: bk, dv: bv };
 }
 
+/** x [B, heads, rows, n] as [B, rows, heads, n] (`back`: the other way). */
+function swapHeads(x: Float32Array, B: number, heads: number, rows: number, n: number, back = false): Float32Array {
+  const o = new Float32Array(x.length);
+  for (let b = 0; b < B; b++) for (let h = 0; h < heads; h++) for (let i = 0; i < rows; i++) for (let d = 0; d < n; d++) {
+    const dense = ((b * heads + h) * rows + i) * n + d, swapped = ((b * rows + i) * heads + h) * n + d;
+    if (back) o[dense] = x[swapped]!;
+    else o[swapped] = x[dense]!;
+  }
+  return o;
+}
+
 /** Whether got and want are 0 at the same elements (the mask, with v the identity). */
 function sameZeros(name: string, got: Float32Array, want: Float32Array): CaseResult {
   let bad = 0, first = "";
@@ -149,23 +166,34 @@ async function dropoutCases(kit: Kit): Promise<CaseResult[]> {
     attentionBackward(dq, dk, dv, dout, q, kk, v, out, lse, args);
     const bound = bounds(q, kk, v, dout, out, lse, args);
 
-    const pq = kit.place(q, 3), pk = kit.place(kk, 70), pv = kit.place(v, 1), pm = mask ? kit.place(mask, 2) : null;
-    const gargs: GpuAttentionArgs = { ...args, mask: pm?.arr ?? null };
+    // the device's layout of a [B, heads, rows, n] operand, and back
+    const { Hkv, S, D } = c;
+    const lay = (x: Float32Array, heads: number, rows: number, n: number): Float32Array =>
+      (c.strided ? swapHeads(x, B, heads, rows, n) : x);
+    const unlay = (x: Float32Array, heads: number, rows: number, n: number): Float32Array =>
+      (c.strided ? swapHeads(x, B, heads, rows, n, true) : x);
+    const rowsOf = (heads: number, rows: number, n: number): [number, number, number] => [rows * heads * n, n, heads * n];
+    const pq = kit.place(lay(q, H, L, D), 3), pk = kit.place(lay(kk, Hkv, S, D), 70), pv = kit.place(lay(v, Hkv, S, Dv), 1);
+    const pm = mask ? kit.place(mask, 2) : null;
+    const gargs: GpuAttentionArgs = { ...args, mask: pm?.arr ?? null,
+      ...(c.strided ? { qStrides: rowsOf(H, L, D), kStrides: rowsOf(Hkv, S, D), vStrides: rowsOf(Hkv, S, Dv), oStrides: rowsOf(H, L, Dv) } : {}) };
     const po = kit.output(out.length, 4), pl = kit.output(lse.length, 5);
     k.attentionForward(po.arr, pl.arr, pq.arr, pk.arr, pv.arr, gargs);
     const go = await kit.fetchPlaced(po), gl = await kit.fetchPlaced(pl);
-    res.compare(`out: ${c.name}`, go.data, out, (e) => bound.out[e]!, go.guards);
+    const gout = unlay(go.data, H, L, Dv);
+    res.compare(`out: ${c.name}`, gout, out, (e) => bound.out[e]!, go.guards);
     // lse is the undropped softmax's: the tolerance of the dropout-free family
     res.close(`lse: ${c.name}`, gl.data, lse, 16 * U, 4 * U, gl.guards);
-    if (c.identity) res.list.push(sameZeros(`mask: ${c.name}`, go.data, out));
+    if (c.identity) res.list.push(sameZeros(`mask: ${c.name}`, gout, out));
 
     // the backward from the js forward's out and lse, so that only the backward is compared
-    const pdo = kit.place(dout, 6), pout = kit.place(out, 7), plse = kit.place(lse, 8);
+    const pdo = kit.place(lay(dout, H, L, Dv), 6), pout = kit.place(lay(out, H, L, Dv), 7), plse = kit.place(lse, 8);
     const pdq = kit.output(dq.length, 9), pdk = kit.output(dk.length, 10), pdv = kit.output(dv.length, 11);
     k.attentionBackward(pdq.arr, pdk.arr, pdv.arr, pdo.arr, pq.arr, pk.arr, pv.arr, pout.arr, plse.arr, gargs);
-    for (const [name, p, want, b] of [["dq", pdq, dq, bound.dq], ["dk", pdk, dk, bound.dk], ["dv", pdv, dv, bound.dv]] as const) {
+    for (const [name, p, want, b, heads, rows, n] of [["dq", pdq, dq, bound.dq, H, L, D], ["dk", pdk, dk, bound.dk, Hkv, S, D],
+      ["dv", pdv, dv, bound.dv, Hkv, S, Dv]] as const) {
       const g = await kit.fetchPlaced(p);
-      res.compare(`${name}: ${c.name}`, g.data, want, (e) => b[e]!, g.guards);
+      res.compare(`${name}: ${c.name}`, unlay(g.data, heads, rows, n), want, (e) => b[e]!, g.guards);
     }
   }
   return res.list;
