@@ -26,7 +26,7 @@ import { matmul } from "../ops/matmul.js";
 import { sum } from "../ops/reduce.js";
 import { indexSelect, reshape, transpose } from "../ops/shape.js";
 import { softmax } from "../ops/softmax.js";
-import { checkDropoutP, kernelsFor } from "../ops/util.js";
+import { checkDropoutP } from "../ops/util.js";
 
 export interface AttentionOptions {
   /** bool (true = may not attend) or float (added), broadcastable to [..., L, S]. */
@@ -98,10 +98,7 @@ function attend(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpti
   const p = opts.dropoutP ?? 0;
   const H = lead.length ? lead[lead.length - 1]! : 1;
   const floatMaskGrad = mask !== null && mask.dtype !== "bool" && mask.requiresGrad;
-  // a device backend's fused kernel has no dropout: the composition below draws the same mask
-  // (dropout of the weights [..., L, S] takes its counters in the fused kernel's (b, h, i, j) order)
-  const deviceDropout = p > 0 && (q.device !== null || kernelsFor(q.dtype).kind === "device");
-  if (!opts.needWeights && !floatMaskGrad && !deviceDropout) {
+  if (!opts.needWeights && !floatMaskGrad) {
     // canonical case: [B, H, L, D] for the fused kernel
     const B = lead.length >= 2 ? lead.slice(0, -1).reduce((a, b) => a * b, 1) : 1;
     const q4 = reshape(q, [B, H, L, D]);
@@ -121,6 +118,7 @@ function attend(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpti
   }
   if (causal) scores = maskedFill(scores, causalMask(L, S), -Infinity);
   let weights = softmax(scores, -1); // [..., L, S]; rows of only -Infinity give 0
+  // dropout of the weights takes its counters in the fused kernel's (b, h, i, j) order: the same mask
   if (p > 0) weights = dropout(weights, p, { training: true, ...(opts.generator ? { generator: opts.generator } : {}) });
   const output = matmul(weights, vv); // [..., L, Dv]
   return { output, weights: opts.needWeights ? weights : null };

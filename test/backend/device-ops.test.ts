@@ -293,10 +293,30 @@ describe("ops on device tensors (host-memory device backend)", () => {
       (q, k, v) => scaledDotProductAttention(q, k, v, { needWeights: true, isCausal: true }).output, tol);
   });
 
-  test("sdpa with dropout on the device: the fused kernel's mask on js, through the composition", async () => {
-    const tol = 64 * U;
-    await assertSame([leaf([2, 2, 4, 8], 70), leaf([2, 2, 6, 8], 71), leaf([2, 2, 6, 8], 72)],
-      (q, k, v) => scaledDotProductAttention(q, k, v, { dropoutP: 0.25, generator: new Generator(3) }).output, tol);
+  test("sdpa with dropout on the device: the fused kernel (js's mask and numbers), the composition's output, finite differences", async () => {
+    const inputs = [leaf([2, 2, 4, 8], 70), leaf([2, 2, 6, 8], 71), leaf([2, 2, 6, 8], 72)];
+    const mask = bools([0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1], [4, 6]);
+    const fused = (q: Tensor, k: Tensor, v: Tensor): Tensor =>
+      scaledDotProductAttention(q, k, v, { dropoutP: 0.25, attnMask: mask, generator: new Generator(3) }).output;
+    // the device path takes the fused kernel, once forward and once backward
+    const calls = { forward: 0, backward: 0 };
+    const { attentionForward, attentionBackward } = dev;
+    dev.attentionForward = (...a) => { calls.forward++; attentionForward(...a); };
+    dev.attentionBackward = (...a) => { calls.backward++; attentionBackward(...a); };
+    try {
+      await assertSame(inputs, fused); // the same js kernel on the same float32 arrays: the same bits
+    } finally {
+      dev.attentionForward = attentionForward;
+      dev.attentionBackward = attentionBackward;
+    }
+    assert.deepEqual(calls, { forward: 1, backward: 1 });
+    // the composition (needWeights) draws the same mask: the fused kernel's output and gradients on the device
+    const r = await onBoth(inputs, fused);
+    const composed = await onBoth(inputs, (q, k, v) => scaledDotProductAttention(q, k, v,
+      { dropoutP: 0.25, attnMask: mask, generator: new Generator(3), needWeights: true }).output);
+    assertNear(r.dev.out, composed.dev.out, 64 * U, "fused against the composition");
+    composed.dev.grads.forEach((g, i) => assertNear(r.dev.grads[i]!, g, 64 * U, `grad ${i}, fused against the composition`));
+    await deviceGradcheck(inputs, fused, 1e-2);
   });
 
   test("typed errors", () => {

@@ -5,7 +5,8 @@
  * an nn.MultiheadAttention whose packed in-projection is sliced, a GELU MLP, residuals, mean
  * pooling, a classifier, cross entropy, AdamW) for a few steps on the js backend and, from the
  * same seeded initialization, on the webgpu backend with its parameters moved to the device;
- * returns both loss curves. `trainCnn` does the same for a small CNN (convolutions with groups,
+ * returns both loss curves (with `attnDropout`, the fused attention drops its weights, seeded alike on
+ * both backends: js's fused kernel and the WGSL one draw the same mask). `trainCnn` does the same for a small CNN (convolutions with groups,
  * stride, dilation and padding, batch norm with its running statistics, max / average / adaptive
  * pooling) under SGD with momentum. Also checks the device-tensor contract: `t.data` throws
  * DeviceSyncError until `await t.read()`.
@@ -76,7 +77,7 @@ export interface FitRun { losses: number[]; gradNorms: number[]; evals: number[]
 export interface FitResult { js: FitRun; webgpu: FitRun }
 
 export interface TrainApi {
-  train(steps: number): Promise<TrainResult>;
+  train(steps: number, attnDropout?: number): Promise<TrainResult>;
   trainCnn(steps: number): Promise<CnnResult>;
   fitCnn(steps: number): Promise<FitResult>;
   sync(): Promise<SyncResult>;
@@ -108,12 +109,16 @@ function heads(x: Tensor): Tensor {
   return permute(reshape(x, [B, L, H, E / H]), [0, 2, 1, 3]);
 }
 
-function forward(p: Params, mha: MultiheadAttention, tokens: Tensor, pos: Tensor, y: Tensor): Tensor {
+/** Attention dropout of the block's fused attention: its probability and generator. */
+interface AttnDrop { p: number; generator: Generator }
+
+function forward(p: Params, mha: MultiheadAttention, tokens: Tensor, pos: Tensor, y: Tensor, drop?: AttnDrop): Tensor {
   const { B, L, E } = SIZES;
   const x = add(embedding(tokens, p.wte!, { paddingIdx: 0 }), pos); // [B, L, E]
   const h = layerNorm(x, [E], p.lnW, p.lnB);
   const q = heads(linear(h, p.wq!, p.bq)), k = heads(linear(h, p.wk!, p.bk)), v = heads(linear(h, p.wv!, p.bv));
-  const a = scaledDotProductAttention(q, k, v, { isCausal: true }).output; // [B, H, L, E / H]
+  const a = scaledDotProductAttention(q, k, v, { isCausal: true, ...(drop ? { dropoutP: drop.p, generator: drop.generator } : {}) })
+    .output; // [B, H, L, E / H]
   const r = add(x, linear(reshape(permute(a, [0, 2, 1, 3]), [B, L, E]), p.wo!, p.bo)); // [B, L, E]
   const r1 = add(r, mha.forward(r, r, r, { needWeights: false }).output); // packed in-projection: slices of one weight
   const r2 = add(r1, linear(gelu(linear(r1, p.w1!, p.b1)), p.w2!, p.b2));
@@ -123,7 +128,7 @@ function forward(p: Params, mha: MultiheadAttention, tokens: Tensor, pos: Tensor
 interface Kernels { recorder: { submissions: number; dispatches: number }; pool: { bytesAllocated: number } }
 const kernelsOf = (be: AnyBackend): Kernels => (be as unknown as { kernels: Kernels }).kernels;
 
-async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[] = []): Promise<number[]> {
+async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[] = [], attnDropout = 0): Promise<number[]> {
   const { B, L, E, C, V } = SIZES;
   const p = init(1);
   const mha = new MultiheadAttention(SIZES.E, SIZES.H, { batchFirst: true, generator: new Generator(3) });
@@ -135,10 +140,11 @@ async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[]
   const data = new Generator(2);
   const tokens = randint(0, V, [B, L], { generator: data }); // 0 is the padding index
   const pos = randn([B, L, E], { generator: data }), y = randint(0, C, [B], { generator: data });
+  const drop = attnDropout > 0 ? { p: attnDropout, generator: new Generator(5) } : undefined;
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     opt.zeroGrad();
-    const loss = forward(p, mha, tokens, pos, y);
+    const loss = forward(p, mha, tokens, pos, y, drop);
     backward(loss);
     opt.step();
     losses.push((await loss.read())[0]!);
@@ -251,13 +257,13 @@ async function trainCnnOn(be: AnyBackend | null, steps: number): Promise<{ losse
 let gpu: AnyBackend;
 
 const api: TrainApi = {
-  async train(steps) {
+  async train(steps, attnDropout = 0) {
     setBackend("js");
-    const js = await trainOn(null, steps);
+    const js = await trainOn(null, steps, [], attnDropout);
     setBackend("webgpu");
     const before = kernelsOf(gpu).recorder.submissions;
     const poolBytes: number[] = [];
-    const webgpu = await trainOn(gpu, steps, poolBytes);
+    const webgpu = await trainOn(gpu, steps, poolBytes, attnDropout);
     const after = kernelsOf(gpu).recorder.submissions;
     setBackend("js");
     return { js, webgpu, backend: gpu.name, submissions: after - before, sizes: SIZES, poolBytes };

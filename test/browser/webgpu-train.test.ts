@@ -2,7 +2,8 @@
  * Training on the webgpu backend in headless Chromium on SwiftShader (webgpu-harness.ts opens
  * webgpu-train-page.ts): a small transformer block trained for a few AdamW steps on js and, from
  * the same seeded initialization, on webgpu; the loss curves must agree within float32's error
- * bound for these sizes; likewise a small CNN (convolutions, batch norm, pooling) under SGD. Also:
+ * bound for these sizes (also with attention dropout, the fused kernels drawing one mask on both);
+ * likewise a small CNN (convolutions, batch norm, pooling) under SGD. Also:
  * `t.data` on a device tensor throws DeviceSyncError naming the call and `await t.read()`, and the
  * read copy is cached; the fused optimizer kernels give the composed update's numbers. Skipped
  * without a Chromium binary, and run in
@@ -64,6 +65,21 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
     }
     assert.ok(r.js[STEPS - 1]! < r.js[0]!, `the loss decreases on js: ${r.js.join(", ")}`);
     t.diagnostic(`${r.submissions} submissions for ${STEPS} steps; device pool bytes after each step: ${r.poolBytes.join(", ")}`);
+    assert.deepEqual(opened.errors, []);
+  });
+
+  test(`with attention dropout 0.25 the block trains ${STEPS} steps on webgpu with js's losses (the fused kernels' one mask)`, async (t) => {
+    const r = await opened.page.evaluate((n) => (globalThis as Api).qkvTrain!.train(n, 0.25), STEPS);
+    const noDrop = await opened.page.evaluate((n) => (globalThis as Api).qkvTrain!.train(n), 1);
+    // the bound of the test above; a mask that differed from js's would move the loss by far more
+    const u = 2 ** -24, K = Math.max(4 * r.sizes.E, r.sizes.L, r.sizes.C), layers = 12;
+    const tol = (s: number): number => layers * (K + 2) * u * (1 + s);
+    assert.notEqual(r.js[0], noDrop.js[0], "dropout changes the first loss");
+    for (let s = 0; s < STEPS; s++) {
+      const d = Math.abs(r.webgpu[s]! - r.js[s]!);
+      t.diagnostic(`step ${s}: js ${r.js[s]}, webgpu ${r.webgpu[s]}, |diff| ${d.toExponential(2)} (${(d / tol(s)).toFixed(3)} of the bound)`);
+      assert.ok(Number.isFinite(r.webgpu[s]!) && d <= tol(s), `step ${s}: |${r.webgpu[s]} - ${r.js[s]}| = ${d} > ${tol(s)}`);
+    }
     assert.deepEqual(opened.errors, []);
   });
 

@@ -18,7 +18,13 @@
  * forward, loop over key blocks for dq += ds k. Each pass writes its own elements once: dq, dk, dv
  * are written, not accumulated; rows with lse -Infinity contribute nothing.
  *
- * One pipeline per (pass, D, Dv, mask or not). Dropout is not on the device yet.
+ * Dropout (dropoutP > 0) keeps the probability of (row, key) where the js kernel does: the counter
+ * seedStart + row S + j (row = (b H + h) L + i) in 64-bit arithmetic on two words, hashed as
+ * dropout.ts does, so the mask is the js kernel's. Kept probabilities are scaled by 1 / (1 - p),
+ * the row sum l (hence lse) stays the undropped softmax's; the backward takes dp = z (dout . v)
+ * with z = 0 or 1 / (1 - p), dv += p z dout, and delta = dout . out of the dropped output.
+ *
+ * One pipeline per (pass, D, Dv, mask or not, dropout or not).
  *
  * ```ts
  * attentionForward(ctx, out, lse, q, k, v, { B, H, Hkv, L, S, D, Dv, scale, causal: true, mask: null, ... });
@@ -27,6 +33,7 @@
 import type { AttentionArgs } from "../backend.js";
 import type { GpuArray, KernelContext } from "./context.js";
 import { ceilDiv, dispatchKernel, f32Bits } from "./context.js";
+import { counterWords, DROP_BITS, dropThreshold } from "./dropout.js";
 import { WebGPUUnsupportedError } from "./errors.js";
 import { computeMain, header } from "./wgsl.js";
 
@@ -37,12 +44,13 @@ export type GpuAttentionArgs = Omit<AttentionArgs, "mask"> & { mask: GpuArray | 
 const BR = 64, BKV = 64, MAX_BLOCK = 32;
 
 const FIELDS = ["B: u32", "H: u32", "Hkv: u32", "L: u32", "S: u32", "G: u32", "GL: u32", "blocks: u32", "groups: u32",
-  "scale: f32", "causal: u32", "msB: u32", "msH: u32", "msL: u32"];
+  "scale: f32", "causal: u32", "msB: u32", "msH: u32", "msL: u32",
+  "k0: u32", "k1: u32", "startLo: u32", "startHi: u32", "threshold: u32", "keep: f32"];
+
+/** Which pipeline of a pass: with an additive mask, with dropout. */
+interface Variant { mask: boolean; drop: boolean }
 
 function check(op: string, a: GpuAttentionArgs, budget: number, perItem: number): number {
-  if (a.dropoutP > 0) {
-    throw new WebGPUUnsupportedError(op, "dropoutP", "0 (dropout in attention is not yet on webgpu)", String(a.dropoutP));
-  }
   const n = Math.min(MAX_BLOCK, Math.floor(budget / perItem));
   if (n < 1) {
     throw new WebGPUUnsupportedError(op, "D + Dv", `at most ${budget - 2} (workgroup memory)`, String(a.D + a.Dv));
@@ -53,8 +61,11 @@ function check(op: string, a: GpuAttentionArgs, budget: number, perItem: number)
 /** The parameter words after the array offsets; `blocks` is the number of workgroups per (b, kv head). */
 function words(a: GpuAttentionArgs, blocks: number): number[] {
   const G = a.H / a.Hkv;
+  const drop = a.dropoutP > 0;
   return [a.B, a.H, a.Hkv, a.L, a.S, G, G * a.L, blocks, a.B * a.Hkv * blocks, f32Bits(a.scale), a.causal ? 1 : 0,
-    a.maskStrideB, a.maskStrideH, a.maskStrideL];
+    a.maskStrideB, a.maskStrideH, a.maskStrideL,
+    a.seedK0 >>> 0, a.seedK1 >>> 0, ...counterWords(drop ? a.seedStart : 0), dropThreshold(a.dropoutP),
+    f32Bits(drop ? 1 / (1 - a.dropoutP) : 1)];
 }
 
 /** `names` followed by "mask" when there is one. */
@@ -62,27 +73,30 @@ const withMask = <T>(names: T[], mask: T | null | false): T[] => (mask ? [...nam
 
 /**
  * One pass of the forward or backward over `blocks` workgroups per (b, kv head); its pipeline is
- * keyed by the pass, the head dims, the staged block (`BC32`, `BQ16`) and whether there is a mask.
+ * keyed by the pass, the head dims, the staged block (`BC32`, `BQ16`), whether there is a mask and
+ * whether there is dropout.
  */
-function dispatchPass(ctx: KernelContext, pass: string, block: string, source: (mask: boolean) => () => string,
+function dispatchPass(ctx: KernelContext, pass: string, block: string, source: (v: Variant) => () => string,
   outputs: GpuArray[], inputs: GpuArray[], a: GpuAttentionArgs, blocks: number): void {
-  const key = `${pass}.D${a.D}.Dv${a.Dv}.${block}${a.mask ? ".mask" : ""}`;
-  dispatchKernel(ctx, key, source(!!a.mask), outputs, withMask(inputs, a.mask), words(a, blocks), a.B * a.Hkv * blocks);
+  const v: Variant = { mask: !!a.mask, drop: a.dropoutP > 0 };
+  const key = `${pass}.D${a.D}.Dv${a.Dv}.${block}${v.mask ? ".mask" : ""}${v.drop ? ".drop" : ""}`;
+  dispatchKernel(ctx, key, source(v), outputs, withMask(inputs, a.mask), words(a, blocks), a.B * a.Hkv * blocks);
 }
 
 /**
  * The opening shared by the passes: the header over `outputs` and `inputs` (and the mask), D, DV,
  * the block size constant `block` = n, the workgroup arrays `staged` ([name, floats]), the score
- * function and main over `wg` threads, down to the workgroup's (b, kv head): bkv, b and kvh.
+ * function (and with dropout `kept`) and main over `wg` threads, down to the workgroup's (b, kv
+ * head): bkv, b and kvh.
  */
-const prelude = (outputs: string[], inputs: string[], mask: boolean, D: number, Dv: number, block: [string, number],
+const prelude = (outputs: string[], inputs: string[], v: Variant, D: number, Dv: number, block: [string, number],
   staged: [string, number][], wg: number): string => /* wgsl */ `
-${header(outputs, withMask(inputs, mask && "mask"), FIELDS)}
+${header(outputs, withMask(inputs, v.mask && "mask"), FIELDS)}
 const D = ${D}u;
 const DV = ${Dv}u;
 const ${block[0]} = ${block[1]}u;
 ${staged.map(([name, n]) => `var<workgroup> ${name}: array<f32, ${n}>;`).join("\n")}
-${scoreFn(mask)}
+${scoreFn(v.mask)}${v.drop ? KEPT : ""}
 ${computeMain(wg)} {
   let g = groupIndex(wid, nwg);
   if (g >= p.groups) { return; }
@@ -149,8 +163,32 @@ fn score(qk: f32, b: u32, h: u32, i: u32, j: u32, s: ptr<function, f32>) -> bool
 /** The last query position among rows r0 ..= rLast (causal: past it no key is seen). */
 fn lastQuery(r0: u32, rLast: u32) -> u32 { return select(p.L - 1u, rLast % p.L, r0 / p.L == rLast / p.L); }`;
 
-const forwardSource = (D: number, Dv: number, BC: number) => (mask: boolean) => (): string => /* wgsl */ `
-${prelude(["out", "lse"], ["q", "k", "v"], mask, D, Dv, ["BC", BC], [["Ks", BC * D], ["Vs", BC * Dv]], BR)}
+/**
+ * WGSL: whether dropout keeps query row `row` ((b H + h) L + i) against key j: the js kernel's
+ * counter seedStart + row S + j as two words (row S by 16-bit halves), hashed by dropout.ts's dropBits.
+ */
+const KEPT = /* wgsl */ `
+${DROP_BITS}
+fn kept(row: u32, j: u32) -> bool {
+  let a0 = row & 0xffffu;
+  let a1 = row >> 16u;
+  let b0 = p.S & 0xffffu;
+  let b1 = p.S >> 16u;
+  let p00 = a0 * b0;
+  let p01 = a0 * b1;
+  let p10 = a1 * b0;
+  let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+  var lo = (p00 & 0xffffu) | (mid << 16u);
+  var hi = a1 * b1 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
+  lo += j;
+  hi += select(0u, 1u, lo < j);
+  lo += p.startLo;
+  hi += p.startHi + select(0u, 1u, lo < p.startLo);
+  return dropBits(lo, hi, p.k0, p.k1) >= p.threshold;
+}`;
+
+const forwardSource = (D: number, Dv: number, BC: number) => (v: Variant) => (): string => /* wgsl */ `
+${prelude(["out", "lse"], ["q", "k", "v"], v, D, Dv, ["BC", BC], [["Ks", BC * D], ["Vs", BC * Dv]], BR)}
 ${ROWS}
   var acc: array<f32, DV>;
   var sc: array<f32, BC>;
@@ -178,14 +216,15 @@ ${keyBlocks("valid", /* wgsl */ `
         for (var c = 0u; c < nk; c++) {
           if ((live & (1u << c)) == 0u) { continue; }
           let pr = exp(sc[c] - m);
-          l += pr;
+          l += pr;${v.drop ? `
+          if (!kept(row, j0 + c)) { continue; } // dropped: in l, not in acc` : ""}
           for (var d = 0u; d < DV; d++) { acc[d] = fma(pr, Vs[c * DV + d], acc[d]); }
         }
       }`)}
   if (valid) {
     let oo = p.o_out + row * DV;
     if (seen) {
-      let inv = 1.0 / l;
+      let inv = ${v.drop ? "p.keep / l" : "1.0 / l"};
       for (var d = 0u; d < DV; d++) { b_out[oo + d] = acc[d] * inv; }
       b_lse[p.o_lse + row] = m + log(l);
     } else {
@@ -222,8 +261,8 @@ ${computeMain(STATS_WG)} {
 const BACKWARD_INPUTS = ["q", "k", "v", "dout", "stats"];
 
 /** (2): dk [B, Hkv, S, D] and dv [B, Hkv, S, Dv], a thread per key, query rows staged BQ at a time. */
-const kvSource = (D: number, Dv: number, BQ: number) => (mask: boolean) => (): string => /* wgsl */ `
-${prelude(["dk", "dv"], BACKWARD_INPUTS, mask, D, Dv, ["BQ", BQ], [["Qs", BQ * D], ["Os", BQ * Dv], ["Ss", BQ * 2]], BKV)}
+const kvSource = (D: number, Dv: number, BQ: number) => (v: Variant) => (): string => /* wgsl */ `
+${prelude(["dk", "dv"], BACKWARD_INPUTS, v, D, Dv, ["BQ", BQ], [["Qs", BQ * D], ["Os", BQ * Dv], ["Ss", BQ * 2]], BKV)}
   let jFirst = (g % p.blocks) * ${BKV}u;
   let j = min(jFirst + t, p.S - 1u);
   let valid = jFirst + t < p.S;
@@ -249,14 +288,17 @@ ${prelude(["dk", "dv"], BACKWARD_INPUTS, mask, D, Dv, ["BQ", BQ], [["Qs", BQ * D
         let r = r0 + c;
         let h = kvh * p.G + r / p.L;
         let i = r % p.L;${scoreOf("Qs[c * D + d]", "kr[d]", "j", "continue")}
-        let pr = exp(s - lse);
-        // undo out = P v: dv += p dout; dp = dout . v
+        let pr = exp(s - lse);${v.drop ? `
+        let z = select(0.0, p.keep, kept(rowBase + r, j)); // the forward's dropout of (row, j)
+        let pz = pr * z;` : ""}
+        // undo out = P v: dv += p dout; dp = dout . v${v.drop ? " (times z)" : ""}
         var dp = 0.0;
         for (var d = 0u; d < DV; d++) {
           let o = Os[c * DV + d];
-          dv[d] = fma(pr, o, dv[d]);
+          dv[d] = fma(${v.drop ? "pz" : "pr"}, o, dv[d]);
           dp = fma(o, vr[d], dp);
-        }
+        }${v.drop ? `
+        dp *= z;` : ""}
         // undo the softmax, then the scaled dot product
         let ds = pr * (dp - Ss[2u * c + 1u]) * p.scale;
         for (var d = 0u; d < D; d++) { dk[d] = fma(ds, Qs[c * D + d], dk[d]); }
@@ -271,8 +313,8 @@ ${prelude(["dk", "dv"], BACKWARD_INPUTS, mask, D, Dv, ["BQ", BQ], [["Qs", BQ * D
 }`;
 
 /** (3): dq [B, H, L, D], a thread per query row, key blocks staged as in the forward. */
-const qSource = (D: number, Dv: number, BC: number) => (mask: boolean) => (): string => /* wgsl */ `
-${prelude(["dq"], BACKWARD_INPUTS, mask, D, Dv, ["BC", BC], [["Ks", BC * D], ["Vs", BC * Dv]], BR)}
+const qSource = (D: number, Dv: number, BC: number) => (v: Variant) => (): string => /* wgsl */ `
+${prelude(["dq"], BACKWARD_INPUTS, v, D, Dv, ["BC", BC], [["Ks", BC * D], ["Vs", BC * Dv]], BR)}
 ${ROWS}
   var dor: array<f32, DV>;
   var dq: array<f32, D>;
@@ -284,7 +326,8 @@ ${keyBlocks("live", /* wgsl */ `
       for (var c = 0u; c < nk; c++) {${scoreOf("qr[d]", "Ks[c * D + d]", "j0 + c", "continue")}
         let pr = exp(s - lse);
         var dp = 0.0;
-        for (var d = 0u; d < DV; d++) { dp = fma(dor[d], Vs[c * DV + d], dp); }
+        for (var d = 0u; d < DV; d++) { dp = fma(dor[d], Vs[c * DV + d], dp); }${v.drop ? `
+        dp *= select(0.0, p.keep, kept(row, j0 + c));` : ""}
         let ds = pr * (dp - delta) * p.scale;
         for (var d = 0u; d < D; d++) { dq[d] = fma(ds, Ks[c * D + d], dq[d]); }
       }`)}

@@ -36,14 +36,32 @@ export function scaleParts(scale: number): { limbs: [number, number, number, num
   return { limbs: [lo & 0xffff, lo >>> 16, mhi & 0xffff, mhi >>> 16], es: e - 52 };
 }
 
-const dropoutSource = (): string => /* wgsl */ `
-${header(["out"], ["x"], ["n: u32", "k0: u32", "k1: u32", "startLo: u32", "startHi: u32", "threshold: u32",
-    "s0: u32", "s1: u32", "s2: u32", "s3: u32", "es: i32"])}
+/**
+ * WGSL: tensor/rng.ts's `randomBits(k0, k1, counter) >>> 8` (the 24 bits uniformAt is made of) as
+ * `dropBits(lo, hi, k0, k1)`, the counter's low and high words in lo, hi; `r >= threshold`
+ * (dropThreshold) keeps the element. Shared with the fused attention kernels (attention.ts).
+ */
+export const DROP_BITS = /* wgsl */ `
 fn mix32(v: u32) -> u32 {
   var x = (v ^ (v >> 16u)) * 0x7feb352du;
   x = (x ^ (x >> 15u)) * 0x846ca68bu;
   return x ^ (x >> 16u);
 }
+fn dropBits(lo: u32, hi: u32, k0: u32, k1: u32) -> u32 {
+  var h = mix32(lo ^ k0);
+  h = mix32(h + (k1 ^ (hi * 0x9e3779b9u)));
+  return mix32(h ^ k0 ^ 0x5bd1e995u) >> 8u;
+}`;
+
+/** A counter start as its low and high 32-bit words. */
+export function counterWords(start: number): [number, number] {
+  return [start % 4294967296, Math.floor(start / 4294967296) >>> 0];
+}
+
+const dropoutSource = (): string => /* wgsl */ `
+${header(["out"], ["x"], ["n: u32", "k0: u32", "k1: u32", "startLo: u32", "startHi: u32", "threshold: u32",
+    "s0: u32", "s1: u32", "s2: u32", "s3: u32", "es: i32"])}
+${DROP_BITS}
 /** The low 32 bits of the 96-bit w >> s (s < 96). */
 fn bitsAt(words: array<u32, 3>, s: u32) -> u32 {
   var w = words;
@@ -104,9 +122,7 @@ ${computeMain(WG)} {
   if (i >= p.n) { return; }
   let lo = p.startLo + i;
   let hi = p.startHi + select(0u, 1u, lo < p.startLo);
-  var h = mix32(lo ^ p.k0);
-  h = mix32(h + (p.k1 ^ (hi * 0x9e3779b9u)));
-  let r = mix32(h ^ p.k0 ^ 0x5bd1e995u) >> 8u;
+  let r = dropBits(lo, hi, p.k0, p.k1);
   b_out[p.o_out + i] = select(0.0, scaled(b_x[p.o_x + i]), r >= p.threshold);
 }`;
 
@@ -114,7 +130,6 @@ ${computeMain(WG)} {
 export function dropout(ctx: KernelContext, out: GpuArray, x: GpuArray, n: number, p: number, k0: number, k1: number, start: number): void {
   if (n === 0) return;
   const { limbs, es } = scaleParts(1 / (1 - p));
-  const startLo = start % 4294967296, startHi = Math.floor(start / 4294967296);
   dispatchKernel(ctx, "dropout", dropoutSource, [out], [x],
-    [n, k0 >>> 0, k1 >>> 0, startLo, startHi >>> 0, dropThreshold(p), ...limbs, es >>> 0], ceilDiv(n, WG));
+    [n, k0 >>> 0, k1 >>> 0, ...counterWords(start), dropThreshold(p), ...limbs, es >>> 0], ceilDiv(n, WG));
 }

@@ -295,7 +295,7 @@ export class WebGPUKernels implements KernelContext {
     layerNormBackward(this, dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
   }
 
-  /** Fused attention forward, as Backend.attentionForward (operands at their strides; no dropout yet). */
+  /** Fused attention forward, as Backend.attentionForward (operands at their strides; dropout as the js kernel's). */
   attentionForward(out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray, args: GpuAttentionArgs): void {
     this.live("attentionForward");
     stridedAttentionForward(this, out, lse, q, k, v, args);

@@ -1,11 +1,12 @@
 /**
  * Reductions along one dim of x [outer, n, inner] on the device, as Backend.extreme /
  * extremeBackward / logsumexp: a thread per output element walks its n inputs in order (so the
- * first extreme wins ties, as on the host; for a few long rows, max / min take a workgroup per
- * output whose partial walks combine to the same result), max / min with the index as a float (exact below
- * 2^24) and a NaN winning; the backward a thread per dx element; logsumexp shifted by the max
- * (by 0 when the max is not finite), -Infinity terms skipped by their bits and a row of only
- * -Infinity giving -Infinity.
+ * first extreme wins ties, as on the host; for a few long rows, max / min and logsumexp take a
+ * workgroup per output whose partial walks combine in workgroup memory), max / min with the index
+ * as a float (exact below 2^24) and a NaN winning; the backward a thread per dx element; logsumexp
+ * shifted by the max (by 0 when the max is not finite), -Infinity terms skipped by their bits and
+ * a row of only -Infinity giving -Infinity (a max of NaN or +Infinity is the result, as the js
+ * kernel's unshifted sum gives).
  *
  * ```ts
  * extreme(ctx, values, indices, x, outer, n, inner, "max"); // values, indices [outer, inner]
@@ -15,7 +16,7 @@
 import type { ExtremeOp } from "../backend.js";
 import type { GpuArray, KernelContext } from "./context.js";
 import { ceilDiv, dispatchKernel } from "./context.js";
-import { computeMain, header } from "./wgsl.js";
+import { computeMain, header, reduceFn } from "./wgsl.js";
 
 const WG = 256;
 const SIZES = ["outer: u32", "n: u32", "inner: u32"];
@@ -151,8 +152,49 @@ ${computeMain(WG)} {${OUTPUT}
   b_out[p.o_out + i] = select(log(s) + shift, negInf(), s == 0.0);
 }`;
 
+/**
+ * logsumexp with a workgroup per output (rows of at least LONG_ROW >= WG, so every thread has an
+ * element): pass 1, each thread's strided walk k = t, t + WG, ... keeps its max (a NaN winning), the
+ * WG maxima combine in workgroup memory to the row's; pass 2, the threads' sums of exp(x - max)
+ * (-Infinity terms skipped by their bits) combine likewise. A max that is NaN, +Infinity or
+ * -Infinity (every term -Infinity) is the result; else log(sum) + max.
+ */
+const logsumexpRowSource = (): string => /* wgsl */ `
+${header(["out"], ["x"], SIZES)}
+var<workgroup> red: array<f32, ${WG}>;
+fn isFinite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
+/** The larger of a and b, a NaN winning. */
+fn maxNan(a: f32, b: f32) -> f32 { return select(select(a, b, b > a), b, isNan(b) && !isNan(a)); }
+${reduceFn("maxAll", WG, (a, b) => `maxNan(${a}, ${b})`)}
+${reduceFn("sumAll", WG, (a, b) => `${a} + ${b}`)}
+${computeMain(WG)} {
+  let i = groupIndex(wid, nwg);
+  if (i >= p.outer * p.inner) { return; }
+  let o = i / p.inner;
+  let j = i - o * p.inner;
+  let x0 = p.o_x + o * p.n * p.inner + j;
+  var m = b_x[x0 + t * p.inner];
+  for (var k = t + ${WG}u; k < p.n; k += ${WG}u) { m = maxNan(m, b_x[x0 + k * p.inner]); }
+  m = maxAll(t, m);
+  let finite = isFinite(m);
+  var s = 0.0;
+  if (finite) {
+    for (var k = t; k < p.n; k += ${WG}u) {
+      let v = b_x[x0 + k * p.inner];
+      if (!isNegInf(v)) { s += exp(v - m); }
+    }
+  }
+  s = sumAll(t, s);
+  if (t == 0u) { b_out[p.o_out + i] = select(m, log(s) + m, finite); }
+}`;
+
 /** out [outer, inner] = log sum exp of x [outer, n, inner] over n. */
 export function logsumexp(ctx: KernelContext, out: GpuArray, x: GpuArray, outer: number, n: number, inner: number): void {
-  if (outer * inner === 0) return;
+  const outputs = outer * inner;
+  if (outputs === 0) return;
+  if (n >= LONG_ROW && outputs <= ROW_OUTPUTS) {
+    dispatchKernel(ctx, "logsumexpRow", logsumexpRowSource, [out], [x], [outer, n, inner], outputs);
+    return;
+  }
   dispatchKernel(ctx, "logsumexp", logsumexpSource, [out], [x], [outer, n, inner], ceilDiv(outer * inner, WG));
 }
