@@ -128,12 +128,22 @@ void zeroOrKeep(float* c, int64_t ldc, int64_t M, int64_t N, bool accumulate) {
   for (int64_t i = 0; i < M; i++) std::memset(c + i * ldc, 0, sizeof(float) * N);
 }
 
+// c[r, j] += bias[j] for r < mr, j < nr: a linear layer's bias, added to a tile of C right after its
+// last k block (still in L1), so the bits are those of the product followed by a separate add.
+void addBias(float* c, int64_t ldc, const float* bias, int64_t mr, int64_t nr) {
+  for (int64_t r = 0; r < mr; r++) {
+    float* row = c + r * ldc;
+    for (int64_t j = 0; j < nr; j++) row[j] += bias[j];
+  }
+}
+
 // Thread `tid` of `nth` (a tm x tn grid) computes its share of C [M, N] (=|+=) A [M, K] @ B [K, N].
 // packedB is shared ([KC, NC] floats); every thread of the job must call this (barriers inside).
-// With `prepacked` (packB's layout), B is not packed: its panels are read from there.
+// With `prepacked` (packB's layout), B is not packed: its panels are read from there. With `bias`
+// ([N]), each row of C gets it added after the product.
 void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, int64_t K,
               bool accumulate, int tid, int nth, int tm, int tn, float* packedB, SpinBarrier& barrier,
-              const float* prepacked) {
+              const float* prepacked, const float* bias) {
   const int MR = g.MR, NR = g.NR;
   const int64_t KC = g.KC, NC = g.NC;
   const int ti = tid / tn, tj = tid % tn;
@@ -157,6 +167,7 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool overwrite = pc == 0 && !accumulate;
+      const float* lastBias = bias != nullptr && pc + kc >= K ? bias + jc : nullptr;  // the last k block adds it
       // With one row panel per thread (tm == 1) each thread packs the B panels it alone reads: no
       // panel crosses cores and no barrier is needed. Otherwise all threads pack the shared panel.
       // Panel q sits at q * KC * NR whatever kc is, so that a thread packing the next K block never
@@ -194,10 +205,13 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
               direct(kc, ablk + ir * a.rs, lda, bp, tmp, NR, true);
               keepTile(ct, ldc, tmp, NR, MR, nr, overwrite);
             }
+            if (lastBias != nullptr) addBias(ct, ldc, lastBias + jr, MR, nr);
           }
           for (int64_t ir = fullRows; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
-            gemmTile(g, kc, packedA + (ir - fullRows) * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, overwrite);
+            float* ct = c + (ic + ir) * ldc + jc + jr;
+            gemmTile(g, kc, packedA + (ir - fullRows) * kc, bp, ct, ldc, mr, nr, overwrite);
+            if (lastBias != nullptr) addBias(ct, ldc, lastBias + jr, mr, nr);
           }
         }
       }
@@ -244,9 +258,13 @@ void gemvRow(float* c, View a, View b, int64_t N, int64_t K, bool accumulate, in
 }
 
 void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, int64_t K, bool accumulate,
-                   int maxThreads, const float* prepacked = nullptr) {
+                   int maxThreads, const float* prepacked = nullptr, const float* bias = nullptr) {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0) { zeroOrKeep(c, ldc, M, N, accumulate); return; }
+  if (K <= 0) {
+    zeroOrKeep(c, ldc, M, N, accumulate);
+    if (bias != nullptr) addBias(c, ldc, bias, M, N);
+    return;
+  }
   if (M == 1 && prepacked == nullptr) { gemvRow(c, a, b, N, K, accumulate, maxThreads); return; }
   const GemmKernel& g = gemmKernel();
   float* packedB = nullptr;
@@ -273,7 +291,7 @@ void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, 
       const bool tie = cost < best * 1.001 && cost > best * 0.999;
       if (cost < best * 0.999 || (tie && N >= M && ctn > tn)) { best = cost; tm = cand; tn = ctn; }
     }
-    gemmPart(g, c, ldc, a, b, M, N, K, accumulate, tid, nth, tm, tn, packedB, barrier, prepacked);
+    gemmPart(g, c, ldc, a, b, M, N, K, accumulate, tid, nth, tm, tn, packedB, barrier, prepacked, bias);
   });
 }
 
@@ -313,9 +331,9 @@ Isa packB(float* dst, const float* bm, int64_t N, int64_t K, bool transB) {
 }
 
 void sgemmPrepacked(float* out, const float* a, const float* packed, int64_t M, int64_t N, int64_t K, bool transA,
-                    bool accumulate) {
+                    bool accumulate, const float* bias) {
   const View av{a, transA ? 1 : K, transA ? M : 1};
-  gemmOnThreads(out, N, av, View{nullptr, 0, 0}, M, N, K, accumulate, numThreads(), packed);
+  gemmOnThreads(out, N, av, View{nullptr, 0, 0}, M, N, K, accumulate, numThreads(), packed, bias);
 }
 
 void sgemmBatched(float* out, const float* a, const float* bm, int64_t batch, int64_t M, int64_t N, int64_t K,
