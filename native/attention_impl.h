@@ -135,7 +135,9 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
     // packed when it changes (the items of one kv head are consecutive), so the tile products read
     // them from cache and from dense rows whatever the operands' strides
     float* kt = scratch(ScratchSlot::AttnA, static_cast<size_t>(nkb * D * kBc + S * Dv));
-    float* qp = scratch(ScratchSlot::AttnB, static_cast<size_t>(D * kBr));
+    // the query tile, then the tile's output rows, dense (the output itself may be a strided view,
+    // e.g. into a [L, E] row of heads, whose rows 2 KB apart would share a few L1 sets)
+    float* qp = scratch(ScratchSlot::AttnB, static_cast<size_t>(D * kBr + kBr * Dv));
     float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(kBr * kBc + kBc));
     if (kt == nullptr || qp == nullptr || sbuf == nullptr) { failed = true; return; }
     float* keep = sbuf + kBr * kBc;
@@ -152,7 +154,7 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
       }
       const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
       packQueryTile(qp, q + p.qs.at(b, h, i0), rows, p.qs.sL, D, p.scale);
-      float* o = out + p.os.at(b, h, i0);
+      float* o = qp + D * kBr;  // [rows, Dv]
       for (int64_t r = 0; r < rows; r++) { m[r] = -std::numeric_limits<float>::infinity(); l[r] = 0.0f; }
       const int64_t kbEnd = p.causal ? std::min(nkb, (std::min(S, i0 + rows) + kBc - 1) / kBc) : nkb;
       bool first = true;
@@ -178,19 +180,19 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
             for (int64_t j = 0; j < bc; j++) s[j] *= keep[j];
           }
         }
-        TileOps::gemmR(o, p.os.sL, sbuf, kBc, vd + j0 * Dv, Dv, rows, Dv, bc, !first, alpha);
+        TileOps::gemmR(o, Dv, sbuf, kBc, vd + j0 * Dv, Dv, rows, Dv, bc, !first, alpha);
         first = false;
       }
       float* lrow = lse + bh * L + i0;
       for (int64_t r = 0; r < rows; r++) {
-        float* orow = o + r * p.os.sL;
+        float* orow = out + p.os.at(b, h, i0 + r);
         if (first || !(l[r] > 0.0f)) {
           for (int64_t c = 0; c < Dv; c++) orow[c] = 0.0f;
           lrow[r] = -std::numeric_limits<float>::infinity();
           continue;
         }
         const float inv = 1.0f / l[r];
-        for (int64_t c = 0; c < Dv; c++) orow[c] *= inv;
+        for (int64_t c = 0; c < Dv; c++) orow[c] = o[r * Dv + c] * inv;
         lrow[r] = m[r] + std::log(l[r]);
       }
     }
