@@ -12,7 +12,7 @@
 //   Qs = scale * Q_tile, m = -inf, l = 0, O = 0
 //   for each block of kBc keys (stopping at the diagonal when causal):
 //     S = Qs @ K_blk^T (+ mask, -inf where causal/out of range)            [kBr, kBc]
-//     m' = max(m, rowmax S); alpha = exp(m - m'); P = exp(S - m'); l = alpha l + rowsum P
+//     m' = max(m, rowmax S); P = exp(S - m'); alpha = exp(m - m') (for the tile's rows at once); l = alpha l + rowsum P
 //     O = alpha O + dropout(P) @ V_blk
 //   O /= l, lse = m + log l
 // Backward (per batch b, kv head, block of kBc keys; dK, dV of the block stay hot):
@@ -141,7 +141,9 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
     float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(kBr * kBc + kBc));
     if (kt == nullptr || qp == nullptr || sbuf == nullptr) { failed = true; return; }
     float* keep = sbuf + kBr * kBc;
-    float m[kBr], l[kBr], alpha[kBr];
+    // alpha: each row's rescaling exp(m_old - m_new), exponentiated for the whole tile at once
+    // (rows past `rows` padded to the row ops' step of 16); sums: each row's block sum of P
+    float m[kBr], l[kBr], alpha[(kBr + 15) / 16 * 16], sums[kBr];
     int64_t packed = -1;
     for (int64_t item = begin; item < end; item++) {
       const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, hk = h / group, bk = b * Hkv + hk;
@@ -168,11 +170,12 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
           const float mnew = std::max(m[r], TileOps::rowMax(s, bw));
           if (mnew == -std::numeric_limits<float>::infinity()) {
             for (int64_t j = 0; j < bw; j++) s[j] = 0.0f;
-            alpha[r] = 1.0f;
+            alpha[r] = 0.0f;  // exp(0) = 1
+            sums[r] = 0.0f;
             continue;
           }
-          alpha[r] = expApprox(m[r] - mnew);
-          l[r] = l[r] * alpha[r] + TileOps::expShiftSum(s, bw, mnew);
+          alpha[r] = m[r] - mnew;  // -inf on the first block that has a key: exp gives 0
+          sums[r] = TileOps::expShiftSum(s, bw, mnew);
           m[r] = mnew;
           if (threshold > 0) {
             dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
@@ -180,6 +183,10 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
             for (int64_t j = 0; j < bc; j++) s[j] *= keep[j];
           }
         }
+        const int64_t rows16 = (rows + 15) / 16 * 16;
+        for (int64_t r = rows; r < rows16; r++) alpha[r] = 0.0f;
+        TileOps::expShift(alpha, rows16, 0.0f);
+        for (int64_t r = 0; r < rows; r++) l[r] = l[r] * alpha[r] + sums[r];
         TileOps::gemmR(o, Dv, sbuf, kBc, vd + j0 * Dv, Dv, rows, Dv, bc, !first, alpha);
         first = false;
       }
