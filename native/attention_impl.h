@@ -23,8 +23,26 @@
 //   each tile recomputed and its key blocks summed in the same order. Either way every output
 //   element is summed by one task in one order, so the bits do not depend on the thread count.
 
+// dst[c * ldd + r] = scale * src[r * lds + c] for r < rows, c < cols: the portable loop, for a RowOps
+// without its own transposeScaled.
+inline void transposeScaledLoop(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols,
+                                float scale) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) dst[c * ldd + r] = scale * src[r * lds + c];
+}
+template <class T, class = void>
+struct HasTransposeScaled : std::false_type {};
+template <class T>
+struct HasTransposeScaled<T, std::void_t<decltype(&T::transposeScaled)>> : std::true_type {};
+
 // The tile products of the including file's tileGemm<kRowMajorA>, and its RowOps.
 struct TileOps : RowOps {
+  // dst[c * ldd + r] = scale * src[r * lds + c]: RowOps's vector transposes where it has them.
+  template <class R = RowOps>
+  static void transpose(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols, float scale) {
+    if constexpr (HasTransposeScaled<R>::value) R::transposeScaled(dst, ldd, src, lds, rows, cols, scale);
+    else transposeScaledLoop(dst, ldd, src, lds, rows, cols, scale);
+  }
   static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
                     int64_t N, int64_t K, bool accumulate, const float* rowScale) {
     tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
@@ -72,9 +90,7 @@ inline void packTransposedBlocks(float* kt, const float* x, int64_t ld, int64_t 
   for (int64_t j0 = 0; j0 < S; j0 += kBc) {
     const int64_t bc = std::min(kBc, S - j0);
     float* dst = kt + (j0 / kBc) * D * kBc;
-    const float* src = x + j0 * ld;
-    for (int64_t j = 0; j < bc; j++)
-      for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * ld + d];
+    TileOps::transpose(dst, kBc, x + j0 * ld, ld, bc, D, 1.0f);
     for (int64_t d = 0, bw = blockWidth(bc); d < D; d++)
       for (int64_t j = bc; j < bw; j++) dst[d * kBc + j] = 0.0f;
   }
@@ -90,17 +106,14 @@ inline void packQueryTiles(float* qt, const float* x, const RowStrides& st, int6
     for (int64_t it = begin; it < end; it++) {
       const int64_t unit = it / nqt, t = it % nqt, i0 = t * kBr, rows = std::min(kBr, L - i0);
       float* dst = qt + it * D * kBr;
-      const float* src = x + st.at(unit / heads, unit % heads, i0);
-      for (int64_t r = 0; r < rows; r++)
-        for (int64_t d = 0; d < D; d++) dst[d * kBr + r] = scale * src[r * st.sL + d];
+      TileOps::transpose(dst, kBr, x + st.at(unit / heads, unit % heads, i0), st.sL, rows, D, scale);
     }
   });
 }
 
 // One query tile: qp[d * kBr + r] = scale * x[r * ld + d] for r < rows (rows past it are never read).
 inline void packQueryTile(float* qp, const float* x, int64_t rows, int64_t ld, int64_t D, float scale) {
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t d = 0; d < D; d++) qp[d * kBr + r] = scale * x[r * ld + d];
+  TileOps::transpose(qp, kBr, x, ld, rows, D, scale);
 }
 
 // Zeroes the elements of x [B, heads, rows, n] at strides st (and nothing between them).
@@ -265,10 +278,8 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   auto packKeyBlock = [&](float* kT, float* vT, int64_t bk, int64_t j0, int64_t bc) {
     const float* kblk = k + p.ks.at(bk / Hkv, bk % Hkv, j0);
     const float* vblk = v + p.vs.at(bk / Hkv, bk % Hkv, j0);
-    for (int64_t j = 0; j < bc; j++) {
-      for (int64_t d = 0; d < D; d++) kT[d * kBc + j] = kblk[j * p.ks.sL + d];
-      for (int64_t c = 0; c < Dv; c++) vT[c * kBc + j] = vblk[j * p.vs.sL + c];
-    }
+    TileOps::transpose(kT, kBc, kblk, p.ks.sL, bc, D, 1.0f);
+    TileOps::transpose(vT, kBc, vblk, p.vs.sL, bc, Dv, 1.0f);
     for (int64_t d = 0, bw = blockWidth(bc); d < D + Dv; d++)
       for (int64_t j = bc; j < bw; j++) kT[d * kBc + j] = 0.0f;
   };
