@@ -9,9 +9,10 @@
  * Workloads:
  *   vit   a `qkv classify` training step (ViT dim 64, depth 6, 4 heads, MLP ratio 2, batch 128, AdamW)
  *   mha   MultiheadAttention(512, 8) forward on x [1, N, 512] (no grad), as bench/onnx-mha.ts
+ *         (`--prepack`: its weights prepacked, as bench/onnx-mha.ts's "qkv prepacked")
  *
  * ```sh
- * QKV_NUM_THREADS=1 npm run bench -- ops [--model vit|mha] [--n 128] [--steps 10] [--top 25] [--backend native]
+ * QKV_NUM_THREADS=1 npm run bench -- ops [--model vit|mha] [--n 128] [--prepack] [--steps 10] [--top 25] [--backend native]
  * ```
  */
 import { freeGraph } from "../src/autograd/free-graph.js";
@@ -20,6 +21,7 @@ import { getBackend, setBackend } from "../src/backend/registry.js";
 import type { BackendName } from "../src/backend/backend.js";
 import { loadBackends } from "../src/node.js";
 import { MultiheadAttention } from "../src/nn/multihead-attention.js";
+import { prepackWeights } from "../src/nn/prepack.js";
 import { VisionTransformer } from "../src/nn/vit.js";
 import { crossEntropy } from "../src/ops/functional.js";
 import { AdamW } from "../src/optim/adam.js";
@@ -42,10 +44,11 @@ if (wanted) setBackend(wanted as BackendName);
 const be = getBackend();
 
 /** What the backend methods should not be timed as kernels. */
-const NOT_KERNELS = new Set(["constructor", "alloc", "upload", "read", "view", "release"]);
+const NOT_KERNELS = new Set(["constructor", "alloc", "upload", "read", "view", "release", "packedUsable"]);
 
 /** The row a call is counted under: the kernel, with the arguments that set its cost. */
 function keyOf(kernel: string, a: unknown[]): string {
+  if (kernel === "matmulPrepacked") return `matmulPrepacked ${a[3]}x${(a[2] as { N: number }).N}x${(a[2] as { K: number }).K}${a[6] ? " +bias" : ""}`;
   if (kernel === "matmul") return `matmul ${a[3]}x${a[4]}x${a[5]}x${a[6]}${a[7] ? " tA" : ""}${a[8] ? " tB" : ""}`;
   if (kernel === "unary") return `unary ${String(a[0])} n=${a[3]}`;
   if (kernel === "binary") return `binary ${String(a[0])} [${(a[4] as number[]).join("x")}]`;
@@ -90,8 +93,9 @@ if (model === "vit") {
 } else {
   const mha = new MultiheadAttention(512, 8, { batchFirst: true, generator: new Generator(1) }).eval();
   const x = randn([1, N, 512], { generator: new Generator(2) });
+  if (process.argv.includes("--prepack")) prepackWeights(mha);
   step = () => void noGrad(() => mha.forward(x, x, x, { needWeights: false }).output);
-  what = `MultiheadAttention(512, 8) forward, x [1, ${N}, 512]`;
+  what = `MultiheadAttention(512, 8) forward, x [1, ${N}, 512]${process.argv.includes("--prepack") ? ", weights prepacked" : ""}`;
 }
 
 for (let i = 0; i < 3; i++) step();

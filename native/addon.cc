@@ -179,7 +179,8 @@ Napi::Value PackMatmulB(const Napi::CallbackInfo& info) {
   });
 }
 
-// matmulPrepacked(out, a, packed, M, N, K, transA, accumulate, isa): out [M, N] (+)= op(a) @ B
+// matmulPrepacked(out, a, packed, M, N, K, transA, accumulate, isa[, bias]): out [M, N] (+)= op(a) @ B
+// (+ bias [N] on every row)
 Napi::Value MatmulPrepacked(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Ctx c{info, "matmulPrepacked"};
@@ -194,7 +195,8 @@ Napi::Value MatmulPrepacked(const Napi::CallbackInfo& info) {
     const float* a = c.f32(1, "a", c.product({M, K}));
     const float* packed = c.f32(2, "packed", qkv::packedBLength(N, K));
     if (reinterpret_cast<uintptr_t>(packed) % 64 != 0) c.rangeError("packed must be the data packMatmulB returned (64-byte aligned)");
-    qkv::sgemmPrepacked(out, a, packed, M, N, K, transA, accumulate);
+    const float* bias = info.Length() > 9 ? c.f32OrNull(9, "bias", N) : nullptr;
+    qkv::sgemmPrepacked(out, a, packed, M, N, K, transA, accumulate, bias);
     return info.Env().Undefined();
   });
 }

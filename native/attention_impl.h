@@ -12,7 +12,7 @@
 //   Qs = scale * Q_tile, m = -inf, l = 0, O = 0
 //   for each block of kBc keys (stopping at the diagonal when causal):
 //     S = Qs @ K_blk^T (+ mask, -inf where causal/out of range)            [kBr, kBc]
-//     m' = max(m, rowmax S); alpha = exp(m - m'); P = exp(S - m'); l = alpha l + rowsum P
+//     m' = max(m, rowmax S); P = exp(S - m'); alpha = exp(m - m') (for the tile's rows at once); l = alpha l + rowsum P
 //     O = alpha O + dropout(P) @ V_blk
 //   O /= l, lse = m + log l
 // Backward (per batch b, kv head, block of kBc keys; dK, dV of the block stay hot):
@@ -23,8 +23,26 @@
 //   each tile recomputed and its key blocks summed in the same order. Either way every output
 //   element is summed by one task in one order, so the bits do not depend on the thread count.
 
+// dst[c * ldd + r] = scale * src[r * lds + c] for r < rows, c < cols: the portable loop, for a RowOps
+// without its own transposeScaled.
+inline void transposeScaledLoop(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols,
+                                float scale) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) dst[c * ldd + r] = scale * src[r * lds + c];
+}
+template <class T, class = void>
+struct HasTransposeScaled : std::false_type {};
+template <class T>
+struct HasTransposeScaled<T, std::void_t<decltype(&T::transposeScaled)>> : std::true_type {};
+
 // The tile products of the including file's tileGemm<kRowMajorA>, and its RowOps.
 struct TileOps : RowOps {
+  // dst[c * ldd + r] = scale * src[r * lds + c]: RowOps's vector transposes where it has them.
+  template <class R = RowOps>
+  static void transpose(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols, float scale) {
+    if constexpr (HasTransposeScaled<R>::value) R::transposeScaled(dst, ldd, src, lds, rows, cols, scale);
+    else transposeScaledLoop(dst, ldd, src, lds, rows, cols, scale);
+  }
   static void gemmK(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t M,
                     int64_t N, int64_t K, bool accumulate, const float* rowScale) {
     tileGemm<false>(c, ldc, a, lda, b, ldb, M, N, K, accumulate, rowScale);
@@ -72,9 +90,7 @@ inline void packTransposedBlocks(float* kt, const float* x, int64_t ld, int64_t 
   for (int64_t j0 = 0; j0 < S; j0 += kBc) {
     const int64_t bc = std::min(kBc, S - j0);
     float* dst = kt + (j0 / kBc) * D * kBc;
-    const float* src = x + j0 * ld;
-    for (int64_t j = 0; j < bc; j++)
-      for (int64_t d = 0; d < D; d++) dst[d * kBc + j] = src[j * ld + d];
+    TileOps::transpose(dst, kBc, x + j0 * ld, ld, bc, D, 1.0f);
     for (int64_t d = 0, bw = blockWidth(bc); d < D; d++)
       for (int64_t j = bc; j < bw; j++) dst[d * kBc + j] = 0.0f;
   }
@@ -90,17 +106,14 @@ inline void packQueryTiles(float* qt, const float* x, const RowStrides& st, int6
     for (int64_t it = begin; it < end; it++) {
       const int64_t unit = it / nqt, t = it % nqt, i0 = t * kBr, rows = std::min(kBr, L - i0);
       float* dst = qt + it * D * kBr;
-      const float* src = x + st.at(unit / heads, unit % heads, i0);
-      for (int64_t r = 0; r < rows; r++)
-        for (int64_t d = 0; d < D; d++) dst[d * kBr + r] = scale * src[r * st.sL + d];
+      TileOps::transpose(dst, kBr, x + st.at(unit / heads, unit % heads, i0), st.sL, rows, D, scale);
     }
   });
 }
 
 // One query tile: qp[d * kBr + r] = scale * x[r * ld + d] for r < rows (rows past it are never read).
 inline void packQueryTile(float* qp, const float* x, int64_t rows, int64_t ld, int64_t D, float scale) {
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t d = 0; d < D; d++) qp[d * kBr + r] = scale * x[r * ld + d];
+  TileOps::transpose(qp, kBr, x, ld, rows, D, scale);
 }
 
 // Zeroes the elements of x [B, heads, rows, n] at strides st (and nothing between them).
@@ -135,11 +148,15 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
     // packed when it changes (the items of one kv head are consecutive), so the tile products read
     // them from cache and from dense rows whatever the operands' strides
     float* kt = scratch(ScratchSlot::AttnA, static_cast<size_t>(nkb * D * kBc + S * Dv));
-    float* qp = scratch(ScratchSlot::AttnB, static_cast<size_t>(D * kBr));
+    // the query tile, then the tile's output rows, dense (the output itself may be a strided view,
+    // e.g. into a [L, E] row of heads, whose rows 2 KB apart would share a few L1 sets)
+    float* qp = scratch(ScratchSlot::AttnB, static_cast<size_t>(D * kBr + kBr * Dv));
     float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(kBr * kBc + kBc));
     if (kt == nullptr || qp == nullptr || sbuf == nullptr) { failed = true; return; }
     float* keep = sbuf + kBr * kBc;
-    float m[kBr], l[kBr], alpha[kBr];
+    // alpha: each row's rescaling exp(m_old - m_new), exponentiated for the whole tile at once
+    // (rows past `rows` padded to the row ops' step of 16); sums: each row's block sum of P
+    float m[kBr], l[kBr], alpha[(kBr + 15) / 16 * 16], sums[kBr];
     int64_t packed = -1;
     for (int64_t item = begin; item < end; item++) {
       const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, hk = h / group, bk = b * Hkv + hk;
@@ -152,7 +169,7 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
       }
       const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
       packQueryTile(qp, q + p.qs.at(b, h, i0), rows, p.qs.sL, D, p.scale);
-      float* o = out + p.os.at(b, h, i0);
+      float* o = qp + D * kBr;  // [rows, Dv]
       for (int64_t r = 0; r < rows; r++) { m[r] = -std::numeric_limits<float>::infinity(); l[r] = 0.0f; }
       const int64_t kbEnd = p.causal ? std::min(nkb, (std::min(S, i0 + rows) + kBc - 1) / kBc) : nkb;
       bool first = true;
@@ -166,11 +183,12 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
           const float mnew = std::max(m[r], TileOps::rowMax(s, bw));
           if (mnew == -std::numeric_limits<float>::infinity()) {
             for (int64_t j = 0; j < bw; j++) s[j] = 0.0f;
-            alpha[r] = 1.0f;
+            alpha[r] = 0.0f;  // exp(0) = 1
+            sums[r] = 0.0f;
             continue;
           }
-          alpha[r] = expApprox(m[r] - mnew);
-          l[r] = l[r] * alpha[r] + TileOps::expShiftSum(s, bw, mnew);
+          alpha[r] = m[r] - mnew;  // -inf on the first block that has a key: exp gives 0
+          sums[r] = TileOps::expShiftSum(s, bw, mnew);
           m[r] = mnew;
           if (threshold > 0) {
             dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
@@ -178,19 +196,23 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
             for (int64_t j = 0; j < bc; j++) s[j] *= keep[j];
           }
         }
-        TileOps::gemmR(o, p.os.sL, sbuf, kBc, vd + j0 * Dv, Dv, rows, Dv, bc, !first, alpha);
+        const int64_t rows16 = (rows + 15) / 16 * 16;
+        for (int64_t r = rows; r < rows16; r++) alpha[r] = 0.0f;
+        TileOps::expShift(alpha, rows16, 0.0f);
+        for (int64_t r = 0; r < rows; r++) l[r] = l[r] * alpha[r] + sums[r];
+        TileOps::gemmR(o, Dv, sbuf, kBc, vd + j0 * Dv, Dv, rows, Dv, bc, !first, alpha);
         first = false;
       }
       float* lrow = lse + bh * L + i0;
       for (int64_t r = 0; r < rows; r++) {
-        float* orow = o + r * p.os.sL;
+        float* orow = out + p.os.at(b, h, i0 + r);
         if (first || !(l[r] > 0.0f)) {
           for (int64_t c = 0; c < Dv; c++) orow[c] = 0.0f;
           lrow[r] = -std::numeric_limits<float>::infinity();
           continue;
         }
         const float inv = 1.0f / l[r];
-        for (int64_t c = 0; c < Dv; c++) orow[c] *= inv;
+        for (int64_t c = 0; c < Dv; c++) orow[c] = o[r * Dv + c] * inv;
         lrow[r] = m[r] + std::log(l[r]);
       }
     }
@@ -256,10 +278,8 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   auto packKeyBlock = [&](float* kT, float* vT, int64_t bk, int64_t j0, int64_t bc) {
     const float* kblk = k + p.ks.at(bk / Hkv, bk % Hkv, j0);
     const float* vblk = v + p.vs.at(bk / Hkv, bk % Hkv, j0);
-    for (int64_t j = 0; j < bc; j++) {
-      for (int64_t d = 0; d < D; d++) kT[d * kBc + j] = kblk[j * p.ks.sL + d];
-      for (int64_t c = 0; c < Dv; c++) vT[c * kBc + j] = vblk[j * p.vs.sL + c];
-    }
+    TileOps::transpose(kT, kBc, kblk, p.ks.sL, bc, D, 1.0f);
+    TileOps::transpose(vT, kBc, vblk, p.vs.sL, bc, Dv, 1.0f);
     for (int64_t d = 0, bw = blockWidth(bc); d < D + Dv; d++)
       for (int64_t j = bc; j < bw; j++) kT[d * kBc + j] = 0.0f;
   };

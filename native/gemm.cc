@@ -128,12 +128,49 @@ void zeroOrKeep(float* c, int64_t ldc, int64_t M, int64_t N, bool accumulate) {
   for (int64_t i = 0; i < M; i++) std::memset(c + i * ldc, 0, sizeof(float) * N);
 }
 
+// c[r, j] += bias[j] for r < mr, j < nr: a linear layer's bias, added to a tile of C after its last
+// k block (still in L1), so the bits are those of the product followed by a separate add.
+void addBias(float* c, int64_t ldc, const float* bias, int64_t mr, int64_t nr) {
+  for (int64_t r = 0; r < mr; r++) {
+    float* row = c + r * ldc;
+    for (int64_t j = 0; j < nr; j++) row[j] += bias[j];
+  }
+}
+
+// c[r, j] = bias[j] for r < mr, j < nr.
+void fillBias(float* c, int64_t ldc, const float* bias, int64_t mr, int64_t nr) {
+  for (int64_t r = 0; r < mr; r++) {
+    // constant sizes for whole panels, so the copy is inlined (no libc call per row)
+    if (nr == 16) std::memcpy(c + r * ldc, bias, 64);
+    else if (nr == 32) std::memcpy(c + r * ldc, bias, 128);
+    else std::memcpy(c + r * ldc, bias, sizeof(float) * static_cast<size_t>(nr));
+  }
+}
+
+// The bias of a finished tile, added one tile later: reading a tile the micro-kernel has just
+// stored waits for its stores to be forwarded (on Zen 2 a 16-byte load from a 32-byte store stalls),
+// which made an add right after the product cost as much as the separate pass it replaces.
+struct DeferredBias {
+  float* c = nullptr;
+  int64_t ldc = 0, mr = 0, nr = 0;
+  const float* bias = nullptr;
+  void flush() {
+    if (c != nullptr) addBias(c, ldc, bias, mr, nr);
+    c = nullptr;
+  }
+  void add(float* tile, int64_t ld, const float* b, int64_t rows, int64_t cols) {
+    flush();
+    c = tile, ldc = ld, bias = b, mr = rows, nr = cols;
+  }
+};
+
 // Thread `tid` of `nth` (a tm x tn grid) computes its share of C [M, N] (=|+=) A [M, K] @ B [K, N].
 // packedB is shared ([KC, NC] floats); every thread of the job must call this (barriers inside).
-// With `prepacked` (packB's layout), B is not packed: its panels are read from there.
+// With `prepacked` (packB's layout), B is not packed: its panels are read from there. With `bias`
+// ([N]), each row of C gets it added after the product.
 void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, int64_t K,
               bool accumulate, int tid, int nth, int tm, int tn, float* packedB, SpinBarrier& barrier,
-              const float* prepacked) {
+              const float* prepacked, const float* bias) {
   const int MR = g.MR, NR = g.NR;
   const int64_t KC = g.KC, NC = g.NC;
   const int ti = tid / tn, tj = tid % tn;
@@ -149,6 +186,7 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
   const DirectKernel direct = g.direct != nullptr && a.cs == 1 ? g.direct : colMajorDirect ? g.directT : nullptr;
   const int64_t lda = a.cs == 1 ? a.rs : a.cs;
   float* packedA = scratch(ScratchSlot::GemmA, static_cast<size_t>(MC * KC));
+  DeferredBias biasLater;
 
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
@@ -157,6 +195,12 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool overwrite = pc == 0 && !accumulate;
+      // The bias: with one k block that writes C, C starts at the bias and the tile product adds its
+      // sum to it (one rounding of sum + bias, as a separate add); otherwise it is added to each tile
+      // after the last k block.
+      const float* lastBias = bias != nullptr && pc + kc >= K ? bias + jc : nullptr;
+      const bool biasFirst = lastBias != nullptr && overwrite;
+      const bool tileOverwrite = overwrite && !biasFirst;
       // With one row panel per thread (tm == 1) each thread packs the B panels it alone reads: no
       // panel crosses cores and no barrier is needed. Otherwise all threads pack the shared panel.
       // Panel q sits at q * KC * NR whatever kc is, so that a thread packing the next K block never
@@ -186,21 +230,27 @@ void gemmPart(const GemmKernel& g, float* c, int64_t ldc, View a, View b, int64_
           const float* bp = panels + q * panelStride;
           for (int64_t ir = 0; ir < fullRows; ir += MR) {
             float* ct = c + (ic + ir) * ldc + jc + jr;
+            if (biasFirst) fillBias(ct, ldc, lastBias + jr, MR, nr);
             if (nr == NR) {
-              direct(kc, ablk + ir * a.rs, lda, bp, ct, ldc, overwrite);
+              direct(kc, ablk + ir * a.rs, lda, bp, ct, ldc, tileOverwrite);
             } else {
               // the b-panel is zero past nr: a whole tile in a temporary, nr columns kept
               alignas(64) float tmp[16 * 64];
               direct(kc, ablk + ir * a.rs, lda, bp, tmp, NR, true);
-              keepTile(ct, ldc, tmp, NR, MR, nr, overwrite);
+              keepTile(ct, ldc, tmp, NR, MR, nr, tileOverwrite);
             }
+            if (lastBias != nullptr && !biasFirst) biasLater.add(ct, ldc, lastBias + jr, MR, nr);
           }
           for (int64_t ir = fullRows; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
-            gemmTile(g, kc, packedA + (ir - fullRows) * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, overwrite);
+            float* ct = c + (ic + ir) * ldc + jc + jr;
+            if (biasFirst) fillBias(ct, ldc, lastBias + jr, mr, nr);
+            gemmTile(g, kc, packedA + (ir - fullRows) * kc, bp, ct, ldc, mr, nr, tileOverwrite);
+            if (lastBias != nullptr && !biasFirst) biasLater.add(ct, ldc, lastBias + jr, mr, nr);
           }
         }
       }
+      biasLater.flush();
       if (!ownPanels) barrier.wait(nth);
     }
     // the next column block splits its panels differently: a thread packing its first ones must
@@ -244,9 +294,13 @@ void gemvRow(float* c, View a, View b, int64_t N, int64_t K, bool accumulate, in
 }
 
 void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, int64_t K, bool accumulate,
-                   int maxThreads, const float* prepacked = nullptr) {
+                   int maxThreads, const float* prepacked = nullptr, const float* bias = nullptr) {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0) { zeroOrKeep(c, ldc, M, N, accumulate); return; }
+  if (K <= 0) {
+    zeroOrKeep(c, ldc, M, N, accumulate);
+    if (bias != nullptr) addBias(c, ldc, bias, M, N);
+    return;
+  }
   if (M == 1 && prepacked == nullptr) { gemvRow(c, a, b, N, K, accumulate, maxThreads); return; }
   const GemmKernel& g = gemmKernel();
   float* packedB = nullptr;
@@ -273,7 +327,7 @@ void gemmOnThreads(float* c, int64_t ldc, View a, View b, int64_t M, int64_t N, 
       const bool tie = cost < best * 1.001 && cost > best * 0.999;
       if (cost < best * 0.999 || (tie && N >= M && ctn > tn)) { best = cost; tm = cand; tn = ctn; }
     }
-    gemmPart(g, c, ldc, a, b, M, N, K, accumulate, tid, nth, tm, tn, packedB, barrier, prepacked);
+    gemmPart(g, c, ldc, a, b, M, N, K, accumulate, tid, nth, tm, tn, packedB, barrier, prepacked, bias);
   });
 }
 
@@ -313,9 +367,9 @@ Isa packB(float* dst, const float* bm, int64_t N, int64_t K, bool transB) {
 }
 
 void sgemmPrepacked(float* out, const float* a, const float* packed, int64_t M, int64_t N, int64_t K, bool transA,
-                    bool accumulate) {
+                    bool accumulate, const float* bias) {
   const View av{a, transA ? 1 : K, transA ? M : 1};
-  gemmOnThreads(out, N, av, View{nullptr, 0, 0}, M, N, K, accumulate, numThreads(), packed);
+  gemmOnThreads(out, N, av, View{nullptr, 0, 0}, M, N, K, accumulate, numThreads(), packed, bias);
 }
 
 void sgemmBatched(float* out, const float* a, const float* bm, int64_t batch, int64_t M, int64_t N, int64_t K,

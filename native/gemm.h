@@ -19,9 +19,10 @@ void sgemmBatched(float* out, const float* a, const float* bm, int64_t batch, in
 int64_t packedBLength(int64_t N, int64_t K);
 Isa packB(float* dst, const float* bm, int64_t N, int64_t K, bool transB);
 
-// out [M, N] (=|+=) op(a) @ B, B from packB (same N, K and instruction set).
+// out [M, N] (=|+=) op(a) @ B (+ bias [N] on every row), B from packB (same N, K and instruction
+// set). The bias is added to each tile after its product, so the bits are those of a separate add.
 void sgemmPrepacked(float* out, const float* a, const float* packed, int64_t M, int64_t N, int64_t K, bool transA,
-                    bool accumulate);
+                    bool accumulate, const float* bias = nullptr);
 
 // One GEMM with arbitrary element strides, on the calling thread only:
 // C[i, j] (=|+=) sum_k A[i * rsA + k * csA] * B[k * rsB + j * csB], C row stride ldc.

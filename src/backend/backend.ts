@@ -370,8 +370,12 @@ export interface PrepackedMatmul {
   packMatmulB(b: FloatArray, N: number, K: number, transB: boolean): PackedMatrix;
   /** Whether `packed` can be used now (it was packed for the instruction set in effect). */
   packedUsable(packed: PackedMatrix): boolean;
-  /** out [M, N] (=|+=) op(a) [M, K] @ B (a: [K, M] when transA). */
-  matmulPrepacked(out: FloatArray, a: FloatArray, packed: PackedMatrix, M: number, transA: boolean, accumulate: boolean): void;
+  /**
+   * out [M, N] (=|+=) op(a) [M, K] @ B (a: [K, M] when transA), then + bias [N] on every row when
+   * given (added to each tile of out as it is finished: the bits of a separate add, one pass fewer).
+   */
+  matmulPrepacked(out: FloatArray, a: FloatArray, packed: PackedMatrix, M: number, transA: boolean, accumulate: boolean,
+    bias?: FloatArray | null): void;
 }
 
 /** A backend of either kind, as the registry holds it (ops pass it arrays from `arrayOf`). */

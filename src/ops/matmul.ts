@@ -113,9 +113,14 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const od = arrayOf(out, be);
   // (one row is a vector-matrix product, which packs nothing)
   const packed = R < 2 || recordsGrad(x, weight, bias) ? null : prepackedWeight(weight, be, O, I);
-  if (packed) (be as unknown as PrepackedMatmul).matmulPrepacked(od as FloatArray, arrayOf(x, be) as FloatArray, packed, R, false, false);
-  else be.matmul(od, arrayOf(x, be), arrayOf(weight, be), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
-  if (bias) be.binary("add", od, od, arrayOf(bias, be), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]
+  if (packed) {
+    // out [R, O] = x [R, in] @ packed [in, out] + bias [O], the bias added by the GEMM
+    (be as unknown as PrepackedMatmul).matmulPrepacked(od as FloatArray, arrayOf(x, be) as FloatArray, packed, R, false, false,
+      bias ? arrayOf(bias, be) as FloatArray : null);
+  } else {
+    be.matmul(od, arrayOf(x, be), arrayOf(weight, be), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
+    if (bias) be.binary("add", od, od, arrayOf(bias, be), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]
+  }
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return attach(out, "linear", inputs, (g) => {
     const gd = arrayOf(g, be);

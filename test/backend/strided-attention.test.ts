@@ -91,6 +91,8 @@ const CASES: Case[] = [
     causal: true, dropoutP: 0.1, layouts: ["padded"] },
   { name: "one kv head over the threads: T 300, H 2, D 16", B: 1, H: 2, Hkv: 1, L: 300, S: 300, D: 16, Dv: 16,
     layouts: ["packed", "padded"] },
+  { name: "D 12, Dv 10 over strided rows: the packing's 8 x 8 transposes and their edges", B: 2, H: 2, Hkv: 2, L: 27, S: 35,
+    D: 12, Dv: 10, dropoutP: 0.1, layouts: ["padded"] },
   { name: "no keys (S 0)", B: 2, H: 2, Hkv: 1, L: 5, S: 0, D: 4, Dv: 3, layouts: ["padded"] },
 ];
 

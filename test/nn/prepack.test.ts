@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { backward } from "../../src/autograd/backward.js";
 import { noGrad } from "../../src/autograd/graph.js";
-import type { Backend } from "../../src/backend/backend.js";
+import type { Backend, PrepackedMatmul } from "../../src/backend/backend.js";
 import { getBackend } from "../../src/backend/registry.js";
 import { Linear } from "../../src/nn/layers.js";
 import { Module } from "../../src/nn/module.js";
@@ -81,6 +81,29 @@ describe("prepacked weights", () => {
     m.loadStateDict(new Linear(40, 30, { generator: new Generator(9) }).stateDict());
     ref.loadStateDict(new Linear(40, 30, { generator: new Generator(9) }).stateDict());
     assert.deepEqual(bits(noGrad(() => m.forward(x))), bits(noGrad(() => ref.forward(x))));
+  });
+
+  test("matmulPrepacked's bias: the bits of the product and a separate add, with accumulate and K = 0; a short bias is refused", (t) => {
+    const pm = be as unknown as Partial<PrepackedMatmul>;
+    if (pm.packMatmulB === undefined) { t.skip("this backend does not pack"); return; }
+    everyConfig(be, (tag) => {
+      for (const [M, N, K] of [[13, 70, 600], [6, 16, 5], [4, 9, 0]] as const) {
+        const a = randn([M, K], { generator: new Generator(M) }).data as Float32Array;
+        const w = randn([N, K], { generator: new Generator(N) }).data as Float32Array;
+        const bias = randn([N], { generator: new Generator(K + 1) }).data as Float32Array;
+        const start = randn([M, N], { generator: new Generator(K + 2) }).data as Float32Array;
+        const packed = pm.packMatmulB!(w, N, K, true);
+        for (const accumulate of [false, true]) {
+          const want = Float32Array.from(start), got = Float32Array.from(start);
+          be.matmul(want, a, w, 1, M, N, K, false, true, 0, 0, accumulate);
+          be.binary("add", want, want, bias, [M, N], [N, 1], [0, 1]);
+          pm.matmulPrepacked!(got, a, packed, M, false, accumulate, bias);
+          assert.deepEqual(Array.from(got), Array.from(want), `${tag}, ${M} x ${N} x ${K}, accumulate ${accumulate}`);
+        }
+        assert.throws(() => pm.matmulPrepacked!(new Float32Array(M * N), a, packed, M, false, false, bias.subarray(1)),
+          (e: unknown) => e instanceof RangeError && /matmulPrepacked: bias has \d+ elements, needs \d+/.test((e as Error).message));
+      }
+    });
   });
 
   test("a module is required", () => {

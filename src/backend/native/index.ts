@@ -58,7 +58,7 @@ export interface NativeAddon {
   packedMatmulBLength(N: number, K: number): number;
   packMatmulB(b: Float32Array, N: number, K: number, transB: boolean): { data: Float32Array; isa: NativeIsa };
   matmulPrepacked(out: Float32Array, a: Float32Array, packed: Float32Array, M: number, N: number, K: number,
-    transA: boolean, accumulate: boolean, isa: string): void;
+    transA: boolean, accumulate: boolean, isa: string, bias?: Float32Array | null): void;
   setNumThreads(n: number): number;
   getNumThreads(): number;
   getIsa(): NativeIsa;
@@ -130,8 +130,10 @@ export class NativeBackend extends DevicePathKernels implements Backend, Prepack
     return packed.isa === this.lib.getIsa();
   }
 
-  matmulPrepacked(out: FloatArray, a: FloatArray, packed: PackedMatrix, M: number, transA: boolean, accumulate: boolean): void {
-    this.lib.matmulPrepacked(f32(out, "out"), f32(a, "a"), packed.data, M, packed.N, packed.K, transA, accumulate, packed.isa);
+  matmulPrepacked(out: FloatArray, a: FloatArray, packed: PackedMatrix, M: number, transA: boolean, accumulate: boolean,
+    bias?: FloatArray | null): void {
+    this.lib.matmulPrepacked(f32(out, "out"), f32(a, "a"), packed.data, M, packed.N, packed.K, transA, accumulate, packed.isa,
+      bias ? f32(bias, "bias") : null);
   }
 
   unary(op: UnaryOp, out: FloatArray, x: FloatArray, n: number, alpha: number): void {
