@@ -22,6 +22,8 @@
 namespace qkv {
 namespace avx2 {
 
+#include "transpose_avx2.h"
+
 // exp(x) for 8 floats: expApprox's range reduction and polynomial, 2^n built in the exponent bits; 0
 // for x <= -88. The polynomial in r is evaluated by pairs (Estrin: (p5 + p4 r) + r^2 ((p3 + p2 r) +
 // r^2 (p1 + p0 r))) rather than by Horner's rule: the same accuracy (at most 2 ulp from exp over
@@ -110,23 +112,9 @@ struct RowOps {
         const float* s = src + r0 * lds + c0;
         __m256 t[8];
         for (int i = 0; i < 8; i++) t[i] = _mm256_mul_ps(_mm256_loadu_ps(s + i * lds), sc);
-        const __m256 u0 = _mm256_unpacklo_ps(t[0], t[1]), u1 = _mm256_unpackhi_ps(t[0], t[1]);
-        const __m256 u2 = _mm256_unpacklo_ps(t[2], t[3]), u3 = _mm256_unpackhi_ps(t[2], t[3]);
-        const __m256 u4 = _mm256_unpacklo_ps(t[4], t[5]), u5 = _mm256_unpackhi_ps(t[4], t[5]);
-        const __m256 u6 = _mm256_unpacklo_ps(t[6], t[7]), u7 = _mm256_unpackhi_ps(t[6], t[7]);
-        const __m256 v0 = _mm256_shuffle_ps(u0, u2, 0x44), v1 = _mm256_shuffle_ps(u0, u2, 0xEE);
-        const __m256 v2 = _mm256_shuffle_ps(u1, u3, 0x44), v3 = _mm256_shuffle_ps(u1, u3, 0xEE);
-        const __m256 v4 = _mm256_shuffle_ps(u4, u6, 0x44), v5 = _mm256_shuffle_ps(u4, u6, 0xEE);
-        const __m256 v6 = _mm256_shuffle_ps(u5, u7, 0x44), v7 = _mm256_shuffle_ps(u5, u7, 0xEE);
+        transpose8(t);
         float* d = dst + c0 * ldd + r0;
-        _mm256_storeu_ps(d + 0 * ldd, _mm256_permute2f128_ps(v0, v4, 0x20));
-        _mm256_storeu_ps(d + 1 * ldd, _mm256_permute2f128_ps(v1, v5, 0x20));
-        _mm256_storeu_ps(d + 2 * ldd, _mm256_permute2f128_ps(v2, v6, 0x20));
-        _mm256_storeu_ps(d + 3 * ldd, _mm256_permute2f128_ps(v3, v7, 0x20));
-        _mm256_storeu_ps(d + 4 * ldd, _mm256_permute2f128_ps(v0, v4, 0x31));
-        _mm256_storeu_ps(d + 5 * ldd, _mm256_permute2f128_ps(v1, v5, 0x31));
-        _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(v2, v6, 0x31));
-        _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(v3, v7, 0x31));
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(d + i * ldd, t[i]);
       }
       for (int64_t r = r0; r < r0 + 8; r++)
         for (int64_t c = cols8; c < cols; c++) dst[c * ldd + r] = scale * src[r * lds + c];
