@@ -107,8 +107,15 @@ export class Tensor<D extends DType = DType> {
   async read(): Promise<ArrayFor[D]> {
     const dev = this.device;
     if (dev === null) return this.data;
-    const raw = await this.store!.read(dev);
-    // an int32 tensor on a device (indices) holds its integers as float32 values
+    return this.cacheRead(dev, await this.store!.read(dev));
+  }
+
+  /**
+   * The host copy of `raw`, the values `read()` (or a batched read, tensor/read-all.ts) got from
+   * `dev`, in this tensor's dtype; cached unless the device data changed meanwhile.
+   */
+  cacheRead(dev: DeviceArray, raw: Float32Array): ArrayFor[D] {
+    // an int32 tensor (indices) or a bool on a device holds its integers as float32 values
     const copy = (this.dtype === "float32" ? raw : allocate(this.dtype, raw.length).map((_, i) => raw[i]!)) as ArrayFor[D];
     // a later write to the device data clears the copy; keep it only when none came meanwhile
     if (this.device === dev) this.host = copy;
