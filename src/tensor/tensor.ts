@@ -15,7 +15,7 @@ import { allocate, type ArrayFor, type DType, type TypedArray, isFloat } from ".
 import type { DeviceArray, DeviceStore } from "./device.js";
 import { DTypeError, DeviceSyncError, ShapeError, ValueError, fmtShape } from "./errors.js";
 import { defaultGenerator, type Generator } from "./rng.js";
-import { noteView } from "./pool.js";
+import { noteDeviceTensor, noteView } from "./pool.js";
 import { numel, type Shape } from "./shape.js";
 
 /**
@@ -69,6 +69,7 @@ export class Tensor<D extends DType = DType> {
     }
     this.host = data;
     this.device = device;
+    if (device !== null) noteDeviceTensor(device);
     this.store = store;
     this.shape = Object.freeze(shape.slice());
     this.dtype = dtype;
