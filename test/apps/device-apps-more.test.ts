@@ -25,32 +25,13 @@ import { trainNodeClassifier } from "../../src/apps/graph/train.js";
 import { TASKS } from "../../src/apps/text/tasks.js";
 import { trainSeq2Seq } from "../../src/apps/text/train-seq2seq.js";
 import { trainSpan } from "../../src/apps/text/train-span.js";
-import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoint.js";
-import { hostDevice } from "../backend/host-device.js";
+import { deviceTestEnv, U } from "../backend/device-helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-more-"));
-const host = getBackend();
-const dev = hostDevice();
-registerBackend(dev);
-setBackend(host.name);
-after(() => {
-  setBackend(host.name);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const U = 2 ** -24;
-
-/** Runs `f` with the device backend active (or the host one). */
-async function on<R>(device: boolean, f: () => Promise<R>): Promise<R> {
-  setBackend(device ? dev.name : host.name);
-  try {
-    return await f();
-  } finally {
-    setBackend(host.name);
-  }
-}
+const { host, on } = deviceTestEnv();
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The losses of every step, from the latest checkpoint of a run. */
 async function lossesOf(outDir: string): Promise<number[]> {

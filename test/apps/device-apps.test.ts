@@ -16,31 +16,12 @@ import { after, describe, test } from "node:test";
 import { runDatesDemo } from "../../src/apps/dates/demo.js";
 import { TASKS } from "../../src/apps/text/tasks.js";
 import { trainSeq2Seq } from "../../src/apps/text/train-seq2seq.js";
-import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoint.js";
-import { hostDevice } from "../backend/host-device.js";
+import { deviceTestEnv, U } from "../backend/device-helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-"));
-const host = getBackend();
-const dev = hostDevice();
-registerBackend(dev);
-setBackend(host.name);
-after(() => {
-  setBackend(host.name);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const U = 2 ** -24;
-
-/** Runs `f` with the device backend active (or the host one). */
-async function on<R>(device: boolean, f: () => Promise<R>): Promise<R> {
-  setBackend(device ? dev.name : host.name);
-  try {
-    return await f();
-  } finally {
-    setBackend(host.name);
-  }
-}
+const { dev, on } = deviceTestEnv();
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("applications on a device backend", () => {
   test("dates demo: the device losses are the host's within float32's error; decoding and the reports on the host", async (t) => {

@@ -18,11 +18,8 @@ import { setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import type { WebGPUBackend } from "../../src/backend/webgpu/backend.js";
 import { useWebGPU } from "../../src/backend/webgpu/use.js";
-import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d } from "../../src/nn/conv.js";
-import { Linear } from "../../src/nn/layers.js";
-import { Module } from "../../src/nn/module.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
-import { add, gelu, relu } from "../../src/ops/elementwise.js";
+import { add, gelu } from "../../src/ops/elementwise.js";
 import { crossEntropy, embedding } from "../../src/ops/functional.js";
 import { linear } from "../../src/ops/matmul.js";
 import { layerNorm } from "../../src/ops/norm.js";
@@ -37,6 +34,7 @@ import { DeviceSyncError } from "../../src/tensor/errors.js";
 import { fit } from "../../src/train/fit.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { ones, randint, randn, zeros, type Tensor } from "../../src/tensor/tensor.js";
+import { SmallCnn, trainSteps } from "../backend/device-models.js";
 
 /** Sizes of the block: batch B, sequence L, width E, H heads, C classes. */
 const SIZES = { B: 4, L: 8, E: 16, H: 2, C: 5, V: 11 } as const;
@@ -182,27 +180,6 @@ function ulpOf(x: number): number {
   return 2 ** (Math.floor(Math.log2(a)) - 23);
 }
 
-/** x [4, 3, 11, 9] -> logits [4, 4]. */
-class SmallCnn extends Module {
-  readonly c1: Conv2d; readonly bn: BatchNorm2d; readonly pool: MaxPool2d; readonly c2: Conv2d; readonly avg: AvgPool2d;
-  readonly gap: AdaptiveAvgPool2d; readonly fc: Linear;
-  constructor(g: Generator) {
-    super();
-    this.c1 = this.registerModule("c1", new Conv2d(3, 6, 3, { padding: 1, generator: g }));
-    this.bn = this.registerModule("bn", new BatchNorm2d(6));
-    this.pool = this.registerModule("pool", new MaxPool2d(3, { stride: 2, padding: 1, ceilMode: true }));
-    this.c2 = this.registerModule("c2", new Conv2d(6, 6, 3, { groups: 3, stride: [2, 1], dilation: [1, 2], padding: 2, bias: false, generator: g }));
-    this.avg = this.registerModule("avg", new AvgPool2d(2, { padding: 1, ceilMode: true, countIncludePad: false }));
-    this.gap = this.registerModule("gap", new AdaptiveAvgPool2d([2, 1]));
-    this.fc = this.registerModule("fc", new Linear(12, 4, { generator: g }));
-  }
-  forward(x: Tensor): Tensor {
-    const h = this.pool.forward(relu(this.bn.forward(this.c1.forward(x)))); // [B, 6, 6, 5]
-    const a = this.gap.forward(this.avg.forward(relu(this.c2.forward(h)))); // [B, 6, 2, 1]
-    return this.fc.forward(reshape(a, [x.shape[0]!, 12]));
-  }
-}
-
 /**
  * The CNN trained by fit(): AdamW, gradient clipping (norm 0.05, so every step clips), a warm-up +
  * cosine schedule, an evaluation every 2 steps (the eval-mode loss, on host copies when on a device)
@@ -233,15 +210,7 @@ async function trainCnnOn(be: AnyBackend | null, steps: number): Promise<{ losse
   const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
   const data = new Generator(2);
   const x = randn([4, 3, 11, 9], { generator: data }), y = randint(0, 4, [4], { generator: data });
-  const losses: number[] = [];
-  for (let s = 0; s < steps; s++) {
-    opt.zeroGrad();
-    const loss = crossEntropy(model.forward(x), y);
-    backward(loss);
-    opt.step();
-    losses.push((await loss.read())[0]!);
-    freeGraph(loss);
-  }
+  const losses = await trainSteps(model, opt, x, y, steps);
   const running = [...await model.bn.runningMean!.read(), ...await model.bn.runningVar!.read()];
   model.eval();
   const evalLogits = Array.from(await model.forward(x).read());
