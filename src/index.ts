@@ -23,6 +23,7 @@ export { contiguousLayouts, contiguousRowStrides } from "./backend/backend.js";
 export { setBackend, getBackend, availableBackends, registerBackend, hostBackend } from "./backend/registry.js";
 export { toDevice } from "./backend/tensor-arrays.js";
 export { withHostData } from "./backend/host-copies.js";
+export { readAll } from "./tensor/read-all.js";
 export type { DeviceArray, DeviceStore } from "./tensor/device.js";
 export { WebGPUBackend, useWebGPU, type UseWebGPUOptions } from "./backend/webgpu/index.js";
 export {

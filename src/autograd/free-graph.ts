@@ -7,6 +7,10 @@
  * are never freed, nor is a buffer shared with a tensor outside the graph (a `detach()`ed copy, a
  * view taken with recording off): every view made of a buffer is counted (tensor/pool.ts), and a
  * buffer goes back only when all the tensors that share it are on the graph.
+ * Device tensors likewise: a device array (with its views: a reshape shares the array, a slice is a
+ * view of it) goes back to its store (`DeviceStore.release`, once) when every tensor ever made over
+ * it is an intermediate of the graph (tensor/pool.ts counts them); leaves and the root pin theirs.
+ * A freed device tensor throws FreedTensorError on any use (its `device` and `data`).
  *
  * ```ts
  * const loss = crossEntropy(model.forward(x), y);
@@ -17,7 +21,8 @@
  * ```
  */
 import { FreedTensorError } from "../tensor/errors.js";
-import { MIN_ELEMENTS, recycleBuffer, viewCount } from "../tensor/pool.js";
+import type { DeviceArray } from "../tensor/device.js";
+import { MIN_ELEMENTS, deviceTensorCount, recycleBuffer, viewCount } from "../tensor/pool.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { topologicalOrder } from "./topo.js";
 
@@ -31,14 +36,34 @@ function poison(t: Tensor): void {
   });
 }
 
-/** Gives back the buffers of root's graph's intermediate tensors; returns the bytes freed. */
+/** Makes every use of a device tensor throw (its array has gone back to its store). */
+function poisonDevice(t: Tensor): void {
+  const desc = t.toString();
+  const freed = { get(): never { throw new FreedTensorError(desc); } };
+  Object.defineProperty(t, "device", freed);
+  Object.defineProperty(t, "data", freed);
+}
+
+/** Gives back the buffers of root's graph's intermediate tensors; returns the bytes freed (host and device). */
 export function freeGraph(root: Tensor): number {
   const order = topologicalOrder(root); // every tensor the loss was computed through
   // the graph's tensors per buffer; leaves and the root pin theirs
   const sharers = new Map<ArrayBuffer, Tensor[]>();
   const pinned = new Set<ArrayBuffer>();
+  const devSharers = new Map<DeviceArray, Tensor[]>();
+  const devPinned = new Set<DeviceArray>();
   for (const t of order) {
-    if (t.device !== null) continue; // device buffers go back through their store's pool
+    const dev = t.device;
+    if (dev !== null) {
+      const r = dev.base ?? dev; // a view is counted on the array it was taken from
+      if (t.gradFn === null || t === root) devPinned.add(r);
+      else {
+        const list = devSharers.get(r);
+        if (list) list.push(t);
+        else devSharers.set(r, [t]);
+      }
+      continue;
+    }
     const a = t.data;
     if (!(a instanceof Float32Array)) continue;
     const b = a.buffer as ArrayBuffer;
@@ -57,6 +82,14 @@ export function freeGraph(root: Tensor): number {
     for (const t of list) poison(t);
     recycleBuffer(b);
     bytes += b.byteLength;
+  }
+  for (const [r, list] of devSharers) {
+    // every tensor made over the array or its views must be one of these
+    if (devPinned.has(r) || list.length !== deviceTensorCount(r)) continue;
+    const store = list[0]!.store!;
+    for (const t of list) poisonDevice(t);
+    store.release(r);
+    bytes += r.length * 4;
   }
   return bytes;
 }

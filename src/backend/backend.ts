@@ -166,6 +166,11 @@ export interface Backend<A = FloatArray> {
   /** Elements [offset, offset + length) of `arr`, sharing its memory (a subarray; a device view keeps arr alive). */
   view(arr: A, offset: number, length: number): A;
 
+  // ---- batched reads
+  /** The contents of each of `arrs` (in order), as `read` gives them, in one transfer where the backend can (webgpu: one submission). */
+  readMany(arrs: readonly A[]): Promise<Float32Array[]>;
+  // ---- end batched reads
+
   /**
    * Batched matmul: out[b] = op(a[b]) @ op(b[b]), out [batch, M, N] contiguous.
    * a holds [M, K] (or [K, M] when transA) per batch at offset b * strideA (0: shared), likewise b

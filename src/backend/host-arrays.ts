@@ -1,5 +1,5 @@
 /**
- * alloc / upload / read of the host backends (js, native, wasm), whose arrays are the tensors'
+ * alloc / upload / read / readMany of the host backends (js, native, wasm), whose arrays are the tensors'
  * own typed arrays: allocation from the buffer pool, upload and read the identity.
  */
 import { allocateUninit } from "../tensor/dtype.js";
@@ -22,4 +22,9 @@ export function hostView<T extends Float32Array | Float64Array>(arr: T, offset: 
 /** The array itself, at once (nothing is pending on a host backend). */
 export function hostRead(arr: Float32Array | Float64Array): Promise<Float32Array> {
   return Promise.resolve(arr instanceof Float32Array ? arr : Float32Array.from(arr));
+}
+
+/** Each array as `hostRead` gives it (nothing to batch on a host backend). */
+export function hostReadMany(arrs: readonly (Float32Array | Float64Array)[]): Promise<Float32Array[]> {
+  return Promise.resolve(arrs.map((a) => (a instanceof Float32Array ? a : Float32Array.from(a))));
 }

@@ -1,6 +1,6 @@
 /**
  * Running host code on tensors that live on a device: `withHostData(tensors, fn)` reads every
- * device tensor of `tensors` back, makes each a host tensor over its copy for the duration of
+ * device tensor of `tensors` back (together: tensor/read-all.ts), makes each a host tensor over its copy for the duration of
  * `fn`, with the host backend active, and afterwards puts them back on their device (the copies
  * stay cached, so `t.data` keeps working until the device data is next written). This is how a
  * model trained on a device is evaluated, decoded or saved with ops that have no device kernel
@@ -12,23 +12,16 @@
  * ```
  */
 import type { DeviceArray, DeviceStore } from "../tensor/device.js";
+import { readAll } from "../tensor/read-all.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { getBackend, hostBackend, setBackend } from "./registry.js";
+
+export { readAll };
 
 /** True when some tensor of `tensors` lives on a device. */
 export function anyOnDevice(tensors: Iterable<Tensor>): boolean {
   for (const t of tensors) if (t.device !== null) return true;
   return false;
-}
-
-/**
- * Reads every device tensor of `tensors` back (cached on each, see Tensor.read); host tensors, and
- * device tensors whose copy is still current, are left alone.
- */
-export async function readAll(tensors: Iterable<Tensor>): Promise<void> {
-  const reads: Promise<unknown>[] = [];
-  for (const t of tensors) if (t.device !== null && t.host === null) reads.push(t.read());
-  await Promise.all(reads);
 }
 
 /** Runs `fn` with `tensors` as host tensors over copies of their data and the host backend active (see the module comment). */

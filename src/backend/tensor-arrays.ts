@@ -18,7 +18,7 @@
 import { allocate, allocateUninit, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { DeviceStore } from "../tensor/device.js";
 import { DTypeError, ValueError } from "../tensor/errors.js";
-import { noteDeviceBorn } from "../tensor/pool.js";
+import { noteDeviceBorn, noteDeviceTensor } from "../tensor/pool.js";
 import { dropPrepacked } from "../tensor/prepacked.js";
 import { numel, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -100,6 +100,7 @@ export function toDevice(t: Tensor, be: AnyBackend): Tensor {
   if (t.dtype !== "float32") throw new DTypeError("toDevice", "tensor", "float32", t.dtype);
   dropPrepacked(t);
   const arr = be.upload(t.data as Float32Array);
+  noteDeviceTensor(arr);
   t.device = arr;
   t.store = be as DeviceBackend;
   t.host = null;

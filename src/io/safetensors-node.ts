@@ -15,6 +15,7 @@ import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { FormatError } from "../tensor/errors.js";
 import { fileError, openRegularFile } from "./files.js";
+import { readAll as readTensors } from "../tensor/read-all.js";
 import type { Tensor } from "../tensor/tensor.js";
 import {
   decodeSafetensorsTensor,
@@ -75,7 +76,7 @@ async function syncDir(dir: string): Promise<void> {
 
 /**
  * Writes tensors to `path` atomically (temp file in the same directory, fsync, rename, fsync of
- * the directory). Tensors on a device are read back (`await t.read()`) as they are written. The tensors are streamed one at a time; on any error the temporary file is
+ * the directory). Tensors on a device are read back first, together (`readAll`: one transfer). The tensors are streamed one at a time; on any error the temporary file is
  * removed, the error rethrown, and a file already at `path` is left as it was.
  *
  * ```ts
@@ -91,9 +92,9 @@ export async function saveSafetensors(path: string, tensors: Map<string, Tensor>
   try {
     fh = await open(tmp, "wx");
     await writeAll(fh, plan.head, 0);
+    // tensors on a device (a model trained there) are read back first, together
+    await readTensors(plan.entries.map((e) => e.tensor));
     for (const e of plan.entries) {
-      // a tensor on a device (a model trained there) is read back first
-      if (e.tensor.device !== null && e.tensor.host === null) await e.tensor.read();
       await writeAll(fh, safetensorsTensorBytes(e.tensor, e.dtype), plan.head.length + e.begin);
     }
     await fh.sync();

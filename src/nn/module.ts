@@ -12,7 +12,7 @@
  * ```
  */
 import type { AnyBackend } from "../backend/backend.js";
-import { readAll } from "../backend/host-copies.js";
+import { readAll } from "../tensor/read-all.js";
 import { arrayOf, backendOf, toDevice, writeValues } from "../backend/tensor-arrays.js";
 import { StateDictError, ValueError } from "../tensor/errors.js";
 import { dropPrepacked } from "../tensor/prepacked.js";

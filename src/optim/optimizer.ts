@@ -18,7 +18,7 @@
  * ```
  */
 import { noGrad } from "../autograd/graph.js";
-import { readAll } from "../backend/host-copies.js";
+import { readAll } from "../tensor/read-all.js";
 import { fullOn, backendOf, writeValues } from "../backend/tensor-arrays.js";
 import { dropPrepacked } from "../tensor/prepacked.js";
 import type { DeviceStore } from "../tensor/device.js";
@@ -246,10 +246,15 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
    * are float32 device tensors); on the host the same as `stateDict()`.
    */
   async readState(): Promise<OptimizerState> {
+    await readAll(this.deviceStateTensors());
+    return this.stateDict();
+  }
+
+  /** The state tensors that live on a device (the moments of parameters trained there), for reading them back with others at once. */
+  deviceStateTensors(): Tensor[] {
     const bufs: Tensor[] = [];
     for (const m of this.deviceBuffers.values()) bufs.push(...m.values());
-    await readAll(bufs);
-    return this.stateDict();
+    return bufs;
   }
 
   /**

@@ -8,6 +8,7 @@
  * const t = Tensor.onDevice(arr, store, [2, 3], "float32");
  * t.data;            // throws DeviceSyncError
  * await t.read();    // Float32Array [6], cached: t.data now returns it
+ * await readAll([t, u]); // both copies cached with one store.readMany (tensor/read-all.ts)
  * ```
  */
 
@@ -24,6 +25,11 @@ export interface DeviceStore<A extends DeviceArray = DeviceArray> {
   readonly name: string;
   /** The contents of `arr` once the work recorded before has run. */
   read(arr: A): Promise<Float32Array>;
+  /**
+   * The contents of every array of `arrs` (in order) once the work recorded before has run, in one
+   * transfer where the device allows (webgpu: one submission, one staging buffer per maxBufferSize).
+   */
+  readMany(arrs: readonly A[]): Promise<Float32Array[]>;
   /** Gives `arr` back to the store's pool (work already recorded still sees it). */
   release(arr: A): void;
   /** Submits the work recorded so far (the optimizers' step calls it once per step). */

@@ -17,6 +17,7 @@
  * a cached constant, a tensor the caller holds).
  */
 
+import type { DeviceArray } from "./device.js";
 import { ValueError } from "./errors.js";
 
 /** Smaller buffers are cheap for the collector; pooling them would only cost lookups. */
@@ -147,6 +148,23 @@ export function noteView(a: ArrayBufferView): void {
 export function viewCount(b: ArrayBuffer): number {
   return views.get(b) ?? 0;
 }
+
+// ---- device arrays: how many tensors share each (freeGraph gives one back only when all of them are on the freed graph)
+
+/** Tensors ever made over each device array (a view's counted on the array it was taken from). */
+const deviceTensors = new WeakMap<object, number>();
+
+/** Records a tensor made over `arr` (the Tensor constructor, toDevice). */
+export function noteDeviceTensor(arr: DeviceArray): void {
+  const root = arr.base ?? arr;
+  deviceTensors.set(root, (deviceTensors.get(root) ?? 0) + 1);
+}
+
+/** How many tensors were ever made over the device array `root` or views of it. */
+export function deviceTensorCount(root: object): number {
+  return deviceTensors.get(root) ?? 0;
+}
+// ---- end device arrays
 
 /** Empties the pool (tests; freeing memory for other work). */
 export function clearPool(): void {

@@ -15,7 +15,7 @@ import { allocate, type ArrayFor, type DType, type TypedArray, isFloat } from ".
 import type { DeviceArray, DeviceStore } from "./device.js";
 import { DTypeError, DeviceSyncError, ShapeError, ValueError, fmtShape } from "./errors.js";
 import { defaultGenerator, type Generator } from "./rng.js";
-import { noteView } from "./pool.js";
+import { noteDeviceTensor, noteView } from "./pool.js";
 import { numel, type Shape } from "./shape.js";
 
 /**
@@ -69,6 +69,7 @@ export class Tensor<D extends DType = DType> {
     }
     this.host = data;
     this.device = device;
+    if (device !== null) noteDeviceTensor(device);
     this.store = store;
     this.shape = Object.freeze(shape.slice());
     this.dtype = dtype;
@@ -107,8 +108,15 @@ export class Tensor<D extends DType = DType> {
   async read(): Promise<ArrayFor[D]> {
     const dev = this.device;
     if (dev === null) return this.data;
-    const raw = await this.store!.read(dev);
-    // an int32 tensor on a device (indices) holds its integers as float32 values
+    return this.cacheRead(dev, await this.store!.read(dev));
+  }
+
+  /**
+   * The host copy of `raw`, the values `read()` (or a batched read, tensor/read-all.ts) got from
+   * `dev`, in this tensor's dtype; cached unless the device data changed meanwhile.
+   */
+  cacheRead(dev: DeviceArray, raw: Float32Array): ArrayFor[D] {
+    // an int32 tensor (indices) or a bool on a device holds its integers as float32 values
     const copy = (this.dtype === "float32" ? raw : allocate(this.dtype, raw.length).map((_, i) => raw[i]!)) as ArrayFor[D];
     // a later write to the device data clears the copy; keep it only when none came meanwhile
     if (this.device === dev) this.host = copy;

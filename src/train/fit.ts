@@ -19,7 +19,7 @@
  * ```
  *
  * A model on a device (`model.toDevice(be)`, its backend active) trains there: the loss is read
- * with `await loss.read()` after the update (with the clipped gradient norm, which stays on the
+ * with the clipped gradient norm in one `readAll` after the update (the norm stays on the
  * device until then: `clipGradNormTensor`), so a step waits for the device once. `evaluate` runs
  * on the host, on copies of the model's parameters and buffers read back, with the host backend
  * active (`withHostData`): it may use any op and read any value. Checkpoints read the model and
@@ -35,6 +35,7 @@ import { clipGradNorm, clipGradNormTensor } from "../optim/clip.js";
 import { Optimizer, type BaseOptions } from "../optim/optimizer.js";
 import { LRScheduler } from "../optim/schedule.js";
 import { ValueError } from "../tensor/errors.js";
+import { readAll } from "../tensor/read-all.js";
 import { manualSeed, type Generator } from "../tensor/rng.js";
 import { Tensor } from "../tensor/tensor.js";
 import { captureTrainState, captureTrainStateAsync, restoreTrainState, type EvalRecord, type TrainParts, type TrainState } from "./state.js";
@@ -206,9 +207,9 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       lr = optimizer.paramGroups[0]!.lr;
       optimizer.step();
       // one wait for the device per step: the loss and the norm after the update was recorded
-      const [l, n] = await Promise.all([loss.read(), norm?.read()]);
-      lossValue = l[0]!;
-      gradNorm = n ? n[0]! : null;
+      const [l, n] = await readAll(norm ? [loss, norm] : [loss]);
+      lossValue = Number(l![0]);
+      gradNorm = n ? Number(n[0]) : null;
     }
     if (opts.freeGraph) freeGraph(loss);
     scheduler?.step();

@@ -22,6 +22,7 @@ import type { Module, StateDict } from "../nn/module.js";
 import type { BaseOptions, Optimizer, OptimizerState } from "../optim/optimizer.js";
 import type { LRScheduler, SchedulerState } from "../optim/schedule.js";
 import { ValueError } from "../tensor/errors.js";
+import { readAll } from "../tensor/read-all.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 
 /** A generator's saved position (Generator.getState()). */
@@ -84,10 +85,9 @@ export function captureTrainState(parts: TrainParts, step: number, history: { lo
   return state;
 }
 
-/** captureTrainState after reading a device model's parameters and its optimizer's device state back. */
+/** captureTrainState after reading a device model's parameters and its optimizer's device state back (together: one batched read). */
 export async function captureTrainStateAsync(parts: TrainParts, step: number, history: { losses?: readonly number[]; evals?: readonly EvalRecord[] } = {}): Promise<TrainState> {
-  await parts.model.readState();
-  await parts.optimizer.readState();
+  await readAll([...Object.values(parts.model.stateDict()), ...parts.optimizer.deviceStateTensors()]);
   return captureTrainState(parts, step, history);
 }
 

@@ -25,32 +25,14 @@ import { trainNodeClassifier } from "../../src/apps/graph/train.js";
 import { TASKS } from "../../src/apps/text/tasks.js";
 import { trainSeq2Seq } from "../../src/apps/text/train-seq2seq.js";
 import { trainSpan } from "../../src/apps/text/train-span.js";
-import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoint.js";
-import { hostDevice } from "../backend/host-device.js";
+import { deviceTestEnv, U } from "../backend/device-helpers.js";
+import { idxFile } from "../fuzz/hostile-images.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-more-"));
-const host = getBackend();
-const dev = hostDevice();
-registerBackend(dev);
-setBackend(host.name);
-after(() => {
-  setBackend(host.name);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const U = 2 ** -24;
-
-/** Runs `f` with the device backend active (or the host one). */
-async function on<R>(device: boolean, f: () => Promise<R>): Promise<R> {
-  setBackend(device ? dev.name : host.name);
-  try {
-    return await f();
-  } finally {
-    setBackend(host.name);
-  }
-}
+const { host, on } = deviceTestEnv();
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The losses of every step, from the latest checkpoint of a run. */
 async function lossesOf(outDir: string): Promise<number[]> {
@@ -76,16 +58,6 @@ function assertLosses(t: TestContext, what: string, got: number[], ref: number[]
 const EN = ["In the beginning God created the heavens and the earth.", "The earth was formless and empty.", "God said, let there be light.", "And there was light."];
 const ES = ["En el principio crió Dios los cielos y la tierra.", "Y la tierra estaba desordenada y vacía.", "Y dijo Dios: Sea la luz.", "Y fué la luz."];
 const tsv = (header: string[], rows: string[][]): string => [header.join("\t"), ...rows.map((r) => r.join("\t"))].join("\n") + "\n";
-
-/** An IDX file of unsigned bytes. */
-function idx(dims: number[], data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, 0x0800 + dims.length);
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
-}
 
 describe("every application trains on a device backend as on the host", () => {
   test("translate train with its default dropout (0.1)", async (t) => {
@@ -128,8 +100,8 @@ describe("every application trains on a device backend as on the host", () => {
     // 60 images of noise with labels 0-9: 40 to train on (5 batches of 8), the last 20 for validation
     const n = 60, u = new Float32Array(n * 784);
     new Generator(1).fillUniform(u);
-    writeFileSync(join(data, "train-images-idx3-ubyte"), idx([n, 28, 28], Uint8Array.from(u, (x) => Math.floor(255 * x))));
-    writeFileSync(join(data, "train-labels-idx1-ubyte"), idx([n], Uint8Array.from({ length: n }, (_, i) => i % 10)));
+    writeFileSync(join(data, "train-images-idx3-ubyte"), idxFile([n, 28, 28], Uint8Array.from(u, (x) => Math.floor(255 * x))));
+    writeFileSync(join(data, "train-labels-idx1-ubyte"), idxFile([n], Uint8Array.from({ length: n }, (_, i) => i % 10)));
     const common = { dataset: "mnist" as const, dataDir: data, validSize: 20, batchSize: 8, dim: 16, depth: 1, heads: 2, steps: 3,
       evalEvery: 3, checkpointEvery: 3, log: () => {}, tty: false };
     const runs: ["vit" | "hybrid", Partial<ClassifyTrainOptions>, number][] = [

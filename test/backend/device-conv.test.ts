@@ -9,19 +9,14 @@
  * test/browser/webgpu.test.ts.
  */
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { backward } from "../../src/autograd/backward.js";
-import { freeGraph } from "../../src/autograd/free-graph.js";
-import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
-import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d } from "../../src/nn/conv.js";
-import { Linear } from "../../src/nn/layers.js";
-import { Module } from "../../src/nn/module.js";
+import type { Module } from "../../src/nn/module.js";
 import { VisionTransformer } from "../../src/nn/vit.js";
 import { batchNorm } from "../../src/ops/batchnorm.js";
 import { conv2d, type Conv2dOptions } from "../../src/ops/conv.js";
-import { mul, relu } from "../../src/ops/elementwise.js";
-import { crossEntropy } from "../../src/ops/functional.js";
+import { mul } from "../../src/ops/elementwise.js";
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from "../../src/ops/pool.js";
 import { sum } from "../../src/ops/reduce.js";
 import { reshape } from "../../src/ops/shape.js";
@@ -29,35 +24,10 @@ import { SGD } from "../../src/optim/sgd.js";
 import { ValueError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { ones, randint, randn, zeros, type Tensor } from "../../src/tensor/tensor.js";
-import { hostDevice } from "./host-device.js";
+import { deviceTestEnv, near, U } from "./device-helpers.js";
+import { SmallCnn, trainSteps } from "./device-models.js";
 
-const host = getBackend();
-const dev = hostDevice();
-after(() => setBackend(host.name));
-
-const U = 2 ** -24;
-
-/** Runs f with the device backend active (true) or the host one. */
-async function on<T>(device: boolean, f: () => Promise<T>): Promise<T> {
-  registerBackend(dev);
-  setBackend(device ? dev.name : host.name);
-  try {
-    return await f();
-  } finally {
-    setBackend(host.name);
-  }
-}
-
-/** got within atol * max |want| + rtol |want| of want, element by element. */
-function near(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  let m = 0;
-  for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(want[i]!));
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!, w = want[i]!;
-    assert.ok(g === w || Math.abs(g - w) <= atol * m + rtol * Math.abs(w), `${what}[${i}]: ${g} vs ${w}`);
-  }
-}
+const { dev, on } = deviceTestEnv();
 
 /**
  * An op of fresh seeded inputs on the host and on the device: the outputs, and the gradients of
@@ -210,26 +180,6 @@ describe("conv2d, pooling and batch norm on the device path (host-memory device 
   });
 });
 
-class SmallCnn extends Module {
-  readonly c1: Conv2d; readonly bn: BatchNorm2d; readonly pool: MaxPool2d; readonly c2: Conv2d; readonly avg: AvgPool2d;
-  readonly gap: AdaptiveAvgPool2d; readonly fc: Linear;
-  constructor(g: Generator) {
-    super();
-    this.c1 = this.registerModule("c1", new Conv2d(3, 6, 3, { padding: 1, generator: g }));
-    this.bn = this.registerModule("bn", new BatchNorm2d(6));
-    this.pool = this.registerModule("pool", new MaxPool2d(3, { stride: 2, padding: 1, ceilMode: true }));
-    this.c2 = this.registerModule("c2", new Conv2d(6, 6, 3, { groups: 3, stride: [2, 1], dilation: [1, 2], padding: 2, bias: false, generator: g }));
-    this.avg = this.registerModule("avg", new AvgPool2d(2, { padding: 1, ceilMode: true, countIncludePad: false }));
-    this.gap = this.registerModule("gap", new AdaptiveAvgPool2d([2, 1]));
-    this.fc = this.registerModule("fc", new Linear(12, 4, { generator: g }));
-  }
-  forward(x: Tensor): Tensor {
-    const h = this.pool.forward(relu(this.bn.forward(this.c1.forward(x)))); // [B, 6, 6, 5]
-    const a = this.gap.forward(this.avg.forward(relu(this.c2.forward(h)))); // [B, 6, 2, 1]
-    return this.fc.forward(reshape(a, [x.shape[0]!, 12]));
-  }
-}
-
 /** Trains `make()` for `steps` SGD steps on a seeded batch: the losses, and the model's parameters and buffers read back. */
 async function train(device: boolean, make: (g: Generator) => Module & { forward(x: Tensor): Tensor }, x: number[], classes: number,
   steps: number): Promise<{ losses: number[]; state: ArrayLike<number>[]; evalOut: ArrayLike<number> }> {
@@ -240,15 +190,7 @@ async function train(device: boolean, make: (g: Generator) => Module & { forward
     const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
     const g = new Generator(2);
     const input = randn(x, { generator: g }), y = randint(0, classes, [x[0]!], { generator: g });
-    const losses: number[] = [];
-    for (let s = 0; s < steps; s++) {
-      opt.zeroGrad();
-      const loss = crossEntropy(model.forward(input), y);
-      backward(loss);
-      opt.step();
-      losses.push((await loss.read())[0]!);
-      freeGraph(loss);
-    }
+    const losses = await trainSteps(model, opt, input, y, steps);
     const state = await Promise.all(Object.values(model.stateDict()).filter((t) => t.dtype === "float32").map((t) => t.read()));
     model.eval();
     const evalOut = await model.forward(input).read();

@@ -5,9 +5,8 @@
  * typed errors. The WGSL kernels are compared with js in test/browser/webgpu.test.ts.
  */
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { backward } from "../../src/autograd/backward.js";
-import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import { mul } from "../../src/ops/elementwise.js";
 import { sum } from "../../src/ops/reduce.js";
@@ -15,22 +14,9 @@ import { scatterAdd, segmentSoftmax } from "../../src/ops/scatter.js";
 import { DTypeError, ValueError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { randn, tensor, type Tensor } from "../../src/tensor/tensor.js";
-import { hostDevice } from "./host-device.js";
+import { deviceTestEnv, U } from "./device-helpers.js";
 
-const host = getBackend();
-const dev = hostDevice();
-after(() => setBackend(host.name));
-const U = 2 ** -24;
-
-async function on<T>(device: boolean, f: () => Promise<T>): Promise<T> {
-  registerBackend(dev);
-  setBackend(device ? dev.name : host.name);
-  try {
-    return await f();
-  } finally {
-    setBackend(host.name);
-  }
-}
+const { dev, on } = deviceTestEnv();
 
 // ids with an empty segment (2), a one-row segment (4), unsorted
 const ids = [3, 0, 3, 1, 0, 3, 4, 1, 0, 3];

@@ -3,7 +3,7 @@
  * ({ length, values }) and every kernel is the js reference kernel on the values. It exercises the
  * device path of tensors, ops, autograd and optimizers in Node without a GPU: anything that reads
  * a device tensor's `data` behind the backend's back throws DeviceSyncError here as it would on
- * webgpu. Counts releases and reads.
+ * webgpu. Counts releases, reads and batched reads (`readMany`, one however many arrays).
  *
  * ```ts
  * const dev = hostDevice();
@@ -16,7 +16,7 @@ import type { DeviceArray, DeviceStore } from "../../src/tensor/device.js";
 
 export interface HostDeviceArray extends DeviceArray { values: Float32Array }
 
-export type HostDevice = AnyBackend & DeviceStore<HostDeviceArray> & { releases: number; reads: number; flushes: number };
+export type HostDevice = AnyBackend & DeviceStore<HostDeviceArray> & { releases: number; reads: number; batchedReads: number; flushes: number };
 
 const isArr = (x: unknown): x is HostDeviceArray =>
   typeof x === "object" && x !== null && !ArrayBuffer.isView(x) && (x as HostDeviceArray).values instanceof Float32Array;
@@ -44,17 +44,22 @@ const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmax
 ] as const;
 
 export function hostDevice(): HostDevice {
-  const dev: Record<string, unknown> & { releases: number; reads: number; flushes: number } = {
+  const dev: Record<string, unknown> & { releases: number; reads: number; batchedReads: number; flushes: number } = {
     name: "webgpu",
     kind: "device",
     releases: 0,
     reads: 0,
+    batchedReads: 0,
     flushes: 0,
     alloc: (n: number): HostDeviceArray => ({ length: n, values: new Float32Array(n).fill(NaN) }),
     upload: (host: Float32Array): HostDeviceArray => ({ length: host.length, values: Float32Array.from(host) }),
     read(arr: HostDeviceArray): Promise<Float32Array> {
       dev.reads++;
       return Promise.resolve(arr.values.slice());
+    },
+    readMany(arrs: readonly HostDeviceArray[]): Promise<Float32Array[]> {
+      dev.batchedReads++;
+      return Promise.resolve(arrs.map((a) => a.values.slice()));
     },
     release(arr: HostDeviceArray): void {
       dev.releases++;

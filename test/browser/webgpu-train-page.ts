@@ -9,7 +9,8 @@
  * both backends: js's fused kernel and the WGSL one draw the same mask). `trainCnn` does the same for a small CNN (convolutions with groups,
  * stride, dilation and padding, batch norm with its running statistics, max / average / adaptive
  * pooling) under SGD with momentum. Also checks the device-tensor contract: `t.data` throws
- * DeviceSyncError until `await t.read()`.
+ * DeviceSyncError until `await t.read()`; `readBatched` reads a trained model's state with readAll
+ * (one submission) and one read() per tensor; `train` reports what freeGraph gives back each step.
  */
 import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
 import { backward } from "../../src/autograd/backward.js";
@@ -19,25 +20,25 @@ import { setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import type { WebGPUBackend } from "../../src/backend/webgpu/backend.js";
 import { useWebGPU } from "../../src/backend/webgpu/use.js";
-import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d } from "../../src/nn/conv.js";
-import { Linear } from "../../src/nn/layers.js";
-import { Module } from "../../src/nn/module.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
-import { add, gelu, relu } from "../../src/ops/elementwise.js";
+import { add, gelu, gt } from "../../src/ops/elementwise.js";
 import { crossEntropy, embedding } from "../../src/ops/functional.js";
 import { linear } from "../../src/ops/matmul.js";
 import { layerNorm } from "../../src/ops/norm.js";
-import { mean } from "../../src/ops/reduce.js";
+import { argmax, mean } from "../../src/ops/reduce.js";
 import { permute, reshape } from "../../src/ops/shape.js";
 import { Adam, AdamW } from "../../src/optim/adam.js";
 import { useFusedOptimizerSteps } from "../../src/optim/device-step.js";
 import type { Optimizer } from "../../src/optim/optimizer.js";
 import { LRScheduler, warmupCosine } from "../../src/optim/schedule.js";
 import { SGD } from "../../src/optim/sgd.js";
+import type { DeviceArray } from "../../src/tensor/device.js";
 import { DeviceSyncError } from "../../src/tensor/errors.js";
+import { readAll } from "../../src/tensor/read-all.js";
 import { fit } from "../../src/train/fit.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { ones, randint, randn, zeros, type Tensor } from "../../src/tensor/tensor.js";
+import { SmallCnn, trainSteps } from "../backend/device-models.js";
 
 /** Sizes of the block: batch B, sequence L, width E, H heads, C classes. */
 const SIZES = { B: 4, L: 8, E: 16, H: 2, C: 5, V: 11 } as const;
@@ -46,6 +47,10 @@ export interface TrainResult {
   js: number[]; webgpu: number[]; backend: string; submissions: number; sizes: typeof SIZES;
   /** Bytes of device buffers the pool holds after each webgpu step. */
   poolBytes: number[];
+  /** Bytes of new device buffers each webgpu step's forward pass made (the rest came from the pool). */
+  forwardBytes: number[];
+  /** Bytes freeGraph gave back after each webgpu step. */
+  freedBytes: number[];
 }
 export interface SyncResult {
   threw: string; op: string; message: string; read: number[]; afterRead: number[]; hostRead: boolean;
@@ -76,12 +81,27 @@ export interface CnnResult {
 export interface FitRun { losses: number[]; gradNorms: number[]; evals: number[]; checkpointSteps: number[]; lrs: number[] }
 export interface FitResult { js: FitRun; webgpu: FitRun }
 
+/** The state of a trained SmallCnn (and a bool and an int32 tensor) read with readAll and with one read() per tensor. */
+export interface ReadResult {
+  /** Device tensors read. */
+  count: number;
+  /** Submissions of readAll, of the reads one tensor at a time, and of the pool's readMany split into staging buffers of 256 bytes. */
+  submissions: { batched: number; single: number; split: number };
+  /** Largest |readAll - read()| and |split readMany - read()| over every value (0: the same values). */
+  maxDiff: number; splitMaxDiff: number;
+  /** The array types readAll and read() gave, per tensor (a bool reads as a Uint8Array, indices as an Int32Array). */
+  types: string[]; singleTypes: string[];
+  /** Whether readAll cached each copy as read() does (t.data is the array returned). */
+  cached: boolean;
+}
+
 export interface TrainApi {
   train(steps: number, attnDropout?: number): Promise<TrainResult>;
   trainCnn(steps: number): Promise<CnnResult>;
   fitCnn(steps: number): Promise<FitResult>;
   sync(): Promise<SyncResult>;
   optimizers(): Promise<OptimResult[]>;
+  readBatched(): Promise<ReadResult>;
 }
 
 type Params = Record<string, Tensor>;
@@ -125,10 +145,17 @@ function forward(p: Params, mha: MultiheadAttention, tokens: Tensor, pos: Tensor
   return crossEntropy(linear(mean(r2, 1), p.wc!, p.bc), y); // logits [B, C]
 }
 
-interface Kernels { recorder: { submissions: number; dispatches: number }; pool: { bytesAllocated: number } }
+interface Kernels {
+  recorder: { submissions: number; dispatches: number };
+  pool: { bytesAllocated: number; readMany(arrs: readonly DeviceArray[], maxBytes?: number): Promise<Float32Array[]> };
+}
 const kernelsOf = (be: AnyBackend): Kernels => (be as unknown as { kernels: Kernels }).kernels;
 
-async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[] = [], attnDropout = 0): Promise<number[]> {
+/** Per-step device memory of a run: the pool after the step, new buffers of its forward pass, what freeGraph gave back. */
+interface Memory { poolBytes: number[]; forwardBytes: number[]; freedBytes: number[] }
+
+async function trainOn(be: AnyBackend | null, steps: number, mem: Memory = { poolBytes: [], forwardBytes: [], freedBytes: [] },
+  attnDropout = 0): Promise<number[]> {
   const { B, L, E, C, V } = SIZES;
   const p = init(1);
   const mha = new MultiheadAttention(SIZES.E, SIZES.H, { batchFirst: true, generator: new Generator(3) });
@@ -144,12 +171,14 @@ async function trainOn(be: AnyBackend | null, steps: number, poolBytes: number[]
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     opt.zeroGrad();
+    const before = be ? kernelsOf(be).pool.bytesAllocated : 0;
     const loss = forward(p, mha, tokens, pos, y, drop);
+    if (be) mem.forwardBytes.push(kernelsOf(be).pool.bytesAllocated - before);
     backward(loss);
     opt.step();
     losses.push((await loss.read())[0]!);
-    freeGraph(loss);
-    if (be) poolBytes.push(kernelsOf(be).pool.bytesAllocated);
+    mem.freedBytes.push(freeGraph(loss));
+    if (be) mem.poolBytes.push(kernelsOf(be).pool.bytesAllocated);
   }
   return losses;
 }
@@ -188,27 +217,6 @@ function ulpOf(x: number): number {
   return 2 ** (Math.floor(Math.log2(a)) - 23);
 }
 
-/** x [4, 3, 11, 9] -> logits [4, 4]. */
-class SmallCnn extends Module {
-  readonly c1: Conv2d; readonly bn: BatchNorm2d; readonly pool: MaxPool2d; readonly c2: Conv2d; readonly avg: AvgPool2d;
-  readonly gap: AdaptiveAvgPool2d; readonly fc: Linear;
-  constructor(g: Generator) {
-    super();
-    this.c1 = this.registerModule("c1", new Conv2d(3, 6, 3, { padding: 1, generator: g }));
-    this.bn = this.registerModule("bn", new BatchNorm2d(6));
-    this.pool = this.registerModule("pool", new MaxPool2d(3, { stride: 2, padding: 1, ceilMode: true }));
-    this.c2 = this.registerModule("c2", new Conv2d(6, 6, 3, { groups: 3, stride: [2, 1], dilation: [1, 2], padding: 2, bias: false, generator: g }));
-    this.avg = this.registerModule("avg", new AvgPool2d(2, { padding: 1, ceilMode: true, countIncludePad: false }));
-    this.gap = this.registerModule("gap", new AdaptiveAvgPool2d([2, 1]));
-    this.fc = this.registerModule("fc", new Linear(12, 4, { generator: g }));
-  }
-  forward(x: Tensor): Tensor {
-    const h = this.pool.forward(relu(this.bn.forward(this.c1.forward(x)))); // [B, 6, 6, 5]
-    const a = this.gap.forward(this.avg.forward(relu(this.c2.forward(h)))); // [B, 6, 2, 1]
-    return this.fc.forward(reshape(a, [x.shape[0]!, 12]));
-  }
-}
-
 /**
  * The CNN trained by fit(): AdamW, gradient clipping (norm 0.05, so every step clips), a warm-up +
  * cosine schedule, an evaluation every 2 steps (the eval-mode loss, on host copies when on a device)
@@ -239,15 +247,7 @@ async function trainCnnOn(be: AnyBackend | null, steps: number): Promise<{ losse
   const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
   const data = new Generator(2);
   const x = randn([4, 3, 11, 9], { generator: data }), y = randint(0, 4, [4], { generator: data });
-  const losses: number[] = [];
-  for (let s = 0; s < steps; s++) {
-    opt.zeroGrad();
-    const loss = crossEntropy(model.forward(x), y);
-    backward(loss);
-    opt.step();
-    losses.push((await loss.read())[0]!);
-    freeGraph(loss);
-  }
+  const losses = await trainSteps(model, opt, x, y, steps);
   const running = [...await model.bn.runningMean!.read(), ...await model.bn.runningVar!.read()];
   model.eval();
   const evalLogits = Array.from(await model.forward(x).read());
@@ -259,14 +259,15 @@ let gpu: AnyBackend;
 const api: TrainApi = {
   async train(steps, attnDropout = 0) {
     setBackend("js");
-    const js = await trainOn(null, steps, [], attnDropout);
+    const js = await trainOn(null, steps, undefined, attnDropout);
     setBackend("webgpu");
     const before = kernelsOf(gpu).recorder.submissions;
-    const poolBytes: number[] = [];
-    const webgpu = await trainOn(gpu, steps, poolBytes, attnDropout);
+    const mem: Memory = { poolBytes: [], forwardBytes: [], freedBytes: [] };
+    const webgpu = await trainOn(gpu, steps, mem, attnDropout);
     const after = kernelsOf(gpu).recorder.submissions;
     setBackend("js");
-    return { js, webgpu, backend: gpu.name, submissions: after - before, sizes: SIZES, poolBytes };
+    return { js, webgpu, backend: gpu.name, submissions: after - before, sizes: SIZES, poolBytes: mem.poolBytes,
+      forwardBytes: mem.forwardBytes, freedBytes: mem.freedBytes };
   },
   async optimizers() {
     const out: OptimResult[] = [];
@@ -305,6 +306,44 @@ const api: TrainApi = {
     setBackend("js");
     return { js: js.losses, webgpu: webgpu.losses, running: { js: js.running, webgpu: webgpu.running },
       evalLogits: { js: js.evalLogits, webgpu: webgpu.evalLogits } };
+  },
+  async readBatched() {
+    setBackend("webgpu");
+    const model = new SmallCnn(new Generator(1));
+    model.toDevice(gpu);
+    const data = new Generator(2);
+    const x = randn([4, 3, 11, 9], { generator: data }), y = randint(0, 4, [4], { generator: data });
+    await trainSteps(model, new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 }), x, y, 1);
+    const w = model.c1.weight;
+    const all = [...Object.values(model.stateDict()), gt(w, 0), argmax(model.fc.weight, 1)].filter((t) => t.onDevice);
+    const rec = kernelsOf(gpu).recorder;
+    let s0 = rec.submissions;
+    const batched = await readAll(all);
+    const batchedSubmissions = rec.submissions - s0;
+    const cached = all.every((t, i) => t.data === batched[i]);
+    for (const t of all) t.deviceWritten();
+    s0 = rec.submissions;
+    const single: ArrayLike<number>[] = [];
+    for (const t of all) single.push(await t.read());
+    const singleSubmissions = rec.submissions - s0;
+    s0 = rec.submissions;
+    const split = await kernelsOf(gpu).pool.readMany(all.map((t) => t.device!), 256);
+    const splitSubmissions = rec.submissions - s0;
+    const diff = (a: ArrayLike<number>[]): number => {
+      let m = 0;
+      a.forEach((v, i) => {
+        const want = single[i]!;
+        if (v.length !== want.length) m = Infinity;
+        for (let j = 0; j < want.length; j++) m = Math.max(m, Object.is(v[j], want[j]) ? 0 : Math.abs(Number(v[j]) - Number(want[j])) || Infinity);
+      });
+      return m;
+    };
+    setBackend("js");
+    return {
+      count: all.length, submissions: { batched: batchedSubmissions, single: singleSubmissions, split: splitSubmissions },
+      maxDiff: diff(batched), splitMaxDiff: diff(split), cached,
+      types: batched.map((a) => a.constructor.name), singleTypes: single.map((a) => a.constructor.name),
+    };
   },
   async sync() {
     setBackend("webgpu");

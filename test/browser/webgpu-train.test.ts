@@ -5,7 +5,8 @@
  * bound for these sizes (also with attention dropout, the fused kernels drawing one mask on both);
  * likewise a small CNN (convolutions, batch norm, pooling) under SGD. Also:
  * `t.data` on a device tensor throws DeviceSyncError naming the call and `await t.read()`, and the
- * read copy is cached; the fused optimizer kernels give the composed update's numbers. Skipped
+ * read copy is cached; the fused optimizer kernels give the composed update's numbers; readAll
+ * reads many tensors with one submission; freeGraph gives the device intermediates back. Skipped
  * without a Chromium binary, and run in
  * one backend's pass only (as webgpu.test.ts).
  */
@@ -65,6 +66,31 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
     }
     assert.ok(r.js[STEPS - 1]! < r.js[0]!, `the loss decreases on js: ${r.js.join(", ")}`);
     t.diagnostic(`${r.submissions} submissions for ${STEPS} steps; device pool bytes after each step: ${r.poolBytes.join(", ")}`);
+    t.diagnostic(`freeGraph gave back ${r.freedBytes.join(", ")} bytes; new buffers of each forward pass: ${r.forwardBytes.join(", ")} bytes`);
+    // freeGraph gives each step's device intermediates back (the same graph every step), so each
+    // later forward pass takes them from the pool: it makes new buffers only for the uploads of host
+    // inputs (a few KB, returned by the FinalizationRegistry whenever the collector runs; so are the
+    // previous step's leaf gradients, which is why the pool itself may still grow a little)
+    const freed = r.freedBytes[0]!;
+    assert.ok(freed > 0, `freeGraph gave back ${freed} bytes`);
+    assert.deepEqual(r.freedBytes, new Array<number>(STEPS).fill(freed));
+    assert.ok(r.forwardBytes[0]! >= freed, `the first forward pass made ${r.forwardBytes[0]} bytes`);
+    for (let s = 1; s < STEPS; s++) assert.ok(r.forwardBytes[s]! <= freed / 8, `step ${s}: the forward pass made ${r.forwardBytes[s]} new bytes`);
+    assert.deepEqual(opened.errors, []);
+  });
+
+  test("readAll reads a trained model's state with one submission, the values of one read() per tensor", async (t) => {
+    const r = await opened.page.evaluate(() => (globalThis as Api).qkvTrain!.readBatched());
+    t.diagnostic(`${r.count} device tensors: submissions ${r.submissions.batched} batched, ${r.submissions.single} one by one, ${r.submissions.split} split into 256-byte staging buffers`);
+    assert.ok(r.count >= 9, `${r.count} tensors`);
+    assert.equal(r.submissions.batched, 1);
+    assert.equal(r.submissions.single, r.count);
+    assert.equal(r.submissions.split, 1);
+    assert.equal(r.maxDiff, 0);
+    assert.equal(r.splitMaxDiff, 0);
+    assert.deepEqual(r.types, r.singleTypes);
+    assert.deepEqual(r.types.slice(-2), ["Uint8Array", "Int32Array"], "a bool and int32 indices on the device");
+    assert.ok(r.cached, "each copy cached as read() caches it");
     assert.deepEqual(opened.errors, []);
   });
 

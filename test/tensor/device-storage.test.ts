@@ -15,6 +15,10 @@ class FakeStore implements DeviceStore<FakeArray> {
     this.reads++;
     return Promise.resolve(arr.values.slice());
   }
+  readMany(arrs: readonly FakeArray[]): Promise<Float32Array[]> {
+    this.reads++;
+    return Promise.resolve(arrs.map((a) => a.values.slice()));
+  }
   release(arr: FakeArray): void {
     this.released.push(arr);
   }

@@ -5,7 +5,7 @@ import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "./conv
 import { binary, unary } from "./elementwise.js";
 import { DevicePathKernels } from "./device-path-kernels.js";
 import { dropout } from "./dropout.js";
-import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
+import { hostAlloc, hostRead, hostReadMany, hostUpload, hostView } from "../host-arrays.js";
 import { stridedCopy } from "./copy.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
@@ -19,6 +19,7 @@ class JsBackend extends DevicePathKernels implements Backend {
   alloc = hostAlloc;
   upload = hostUpload;
   read = hostRead;
+  readMany = hostReadMany;
   view = hostView;
   matmul = matmul;
   unary = unary;

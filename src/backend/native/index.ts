@@ -20,7 +20,7 @@ import type {
   SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { FloatArray } from "../../tensor/dtype.js";
-import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
+import { hostAlloc, hostRead, hostReadMany, hostUpload, hostView } from "../host-arrays.js";
 import { DevicePathKernels } from "../js/device-path-kernels.js";
 
 /** The instruction sets the native kernels are compiled for (chosen at run time from the CPU). */
@@ -109,6 +109,7 @@ export class NativeBackend extends DevicePathKernels implements Backend, Prepack
   readonly alloc = hostAlloc;
   readonly upload = hostUpload;
   readonly read = hostRead;
+  readonly readMany = hostReadMany;
   readonly view = hostView;
 
   constructor(private readonly lib: NativeAddon) {

@@ -9,7 +9,7 @@
  * workers. Parts never share a sum, so the results equal the single-threaded module's bit for bit.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
-import { hostAlloc, hostRead, hostUpload, hostView } from "../host-arrays.js";
+import { hostAlloc, hostRead, hostReadMany, hostUpload, hostView } from "../host-arrays.js";
 import type {
   AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
@@ -85,6 +85,7 @@ export class WasmBackend extends DevicePathKernels implements Backend {
   readonly alloc = hostAlloc;
   readonly upload = hostUpload;
   readonly read = hostRead;
+  readonly readMany = hostReadMany;
   readonly view = hostView;
   private readonly arena: Arena;
   private readonly fns: Readonly<Record<PartKernelName, PartKernel>>;

@@ -64,6 +64,11 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     return this.kernels.read(arr);
   }
 
+  /** The contents of each of `arrs`, with one submission and one staging buffer per maxBufferSize bytes. */
+  readMany(arrs: readonly GpuArray[]): Promise<Float32Array[]> {
+    return this.kernels.readMany(arrs);
+  }
+
   /** Elements [offset, offset + length) of arr in its buffer; the view keeps arr's root alive and is never released itself. */
   view(arr: GpuArray, offset: number, length: number): GpuArray {
     return { buffer: arr.buffer, offset: arr.offset + offset, length, base: arr.base ?? arr };

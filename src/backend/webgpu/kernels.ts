@@ -144,13 +144,23 @@ export class WebGPUKernels implements KernelContext {
   }
 
   /** The contents of `arr` once the work recorded before has run. */
-  async read(arr: GpuArray): Promise<Float32Array> {
-    this.live("read");
-    let host: Float32Array;
+  read(arr: GpuArray): Promise<Float32Array> {
+    return this.transfer("read", () => this.pool.read(arr));
+  }
+
+  /** The contents of each of `arrs` once the work recorded before has run: one submission (BufferPool.readMany). */
+  readMany(arrs: readonly GpuArray[], maxBytes?: number): Promise<Float32Array[]> {
+    return this.transfer("readMany", () => this.pool.readMany(arrs, maxBytes));
+  }
+
+  /** A read back from the device, then the errors WebGPU reported meanwhile (thrown before the read's own). */
+  private async transfer<R>(op: string, read: () => Promise<R>): Promise<R> {
+    this.live(op);
+    let host: R;
     try {
-      host = await this.pool.read(arr);
+      host = await read();
     } catch (e) {
-      this.live("read");
+      this.live(op);
       await this.settle();
       throw e;
     }

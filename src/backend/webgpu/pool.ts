@@ -3,11 +3,14 @@
  * Device memory: a pool of storage buffers in power-of-two size classes (at least 256 bytes), so
  * that a released buffer serves the next request of its class; plus the two host transfers,
  * `upload` (a mapped staging buffer copied in the recorder's order, so it lands after every kernel
- * recorded before it) and `read` (copy to a staging buffer, submit, mapAsync).
+ * recorded before it) and `read` (copy to a staging buffer, submit, mapAsync); `readMany` reads
+ * many arrays with one submission (their copies packed into staging buffers of at most
+ * maxBufferSize bytes, all mapped together).
  *
  * ```ts
  * const x = pool.upload(Float32Array.of(1, 2, 3)); // GpuArray { buffer, offset: 0, length: 3 }
  * await pool.read(x); // Float32Array [1, 2, 3]
+ * await pool.readMany([x, y]); // [Float32Array [1, 2, 3], ...]: one submission
  * pool.release(x);
  * ```
  */
@@ -111,6 +114,52 @@ export class BufferPool {
       return new Float32Array(staging.getMappedRange().slice(0));
     } finally {
       staging.destroy();
+    }
+  }
+
+  /**
+   * The contents of each of `arrs` (in order) once every kernel recorded before has run: the
+   * copies go into staging buffers of at most `maxBytes` bytes each (the device's largest buffer;
+   * an array larger than `maxBytes` gets one of its own), recorded into one submission, and the
+   * staging buffers are mapped together.
+   */
+  async readMany(arrs: readonly GpuArray[], maxBytes = this.gpu.limits.maxBufferSize): Promise<Float32Array[]> {
+    const out: Float32Array[] = new Array<Float32Array>(arrs.length);
+    const batches: { staging: GPUBuffer; items: { i: number; at: number; bytes: number }[] }[] = [];
+    let items: { i: number; at: number; bytes: number }[] = [], total = 0;
+    const close = (): void => {
+      if (items.length === 0) return;
+      const staging = this.gpu.device.createBuffer({ size: total, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      for (const it of items) {
+        const arr = arrs[it.i]!;
+        this.recorder.copy(arr.buffer, arr.offset * 4, staging, it.at, it.bytes);
+      }
+      batches.push({ staging, items });
+      items = [];
+      total = 0;
+    };
+    arrs.forEach((arr, i) => {
+      const bytes = arr.length * 4;
+      if (bytes === 0) {
+        out[i] = new Float32Array(0);
+        return;
+      }
+      if (total > 0 && total + bytes > maxBytes) close();
+      items.push({ i, at: total, bytes });
+      total += bytes;
+    });
+    close();
+    if (batches.length === 0) return out;
+    this.recorder.flush();
+    try {
+      await Promise.all(batches.map((b) => b.staging.mapAsync(GPUMapMode.READ)));
+      for (const { staging, items: its } of batches) {
+        const range = staging.getMappedRange();
+        for (const it of its) out[it.i] = new Float32Array(range.slice(it.at, it.at + it.bytes));
+      }
+      return out;
+    } finally {
+      for (const b of batches) b.staging.destroy();
     }
   }
 }

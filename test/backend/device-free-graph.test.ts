@@ -1,0 +1,140 @@
+/**
+ * freeGraph (autograd/free-graph.ts) on device tensors, in Node on the host-memory device backend
+ * (host-device.ts fills a released array with NaN, so a use after a release shows): a step's
+ * intermediates go back to the store once each, views counted on the array they were taken from;
+ * training with the graph freed gives the same losses bit for bit; a freed intermediate throws
+ * FreedTensorError; the loss, the leaves, parameters used through views and anything shared with a
+ * tensor off the graph (detached, a view taken with recording off) are kept.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { backward } from "../../src/autograd/backward.js";
+import { freeGraph } from "../../src/autograd/free-graph.js";
+import { noGrad } from "../../src/autograd/graph.js";
+import { toDevice } from "../../src/backend/tensor-arrays.js";
+import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
+import { add, mul, tanh } from "../../src/ops/elementwise.js";
+import { matmul } from "../../src/ops/matmul.js";
+import { mean, sum } from "../../src/ops/reduce.js";
+import { reshape, slice } from "../../src/ops/shape.js";
+import { AdamW } from "../../src/optim/adam.js";
+import type { DeviceArray } from "../../src/tensor/device.js";
+import { FreedTensorError } from "../../src/tensor/errors.js";
+import { Generator } from "../../src/tensor/rng.js";
+import { randn, type Tensor } from "../../src/tensor/tensor.js";
+import { deviceTestEnv } from "./device-helpers.js";
+
+const { dev, on } = deviceTestEnv();
+
+/** A device leaf of seeded normals. */
+const leaf = (shape: number[], seed: number, grad = true): Tensor =>
+  toDevice(randn(shape, { generator: new Generator(seed), requiresGrad: grad }), dev);
+
+/** The arrays dev releases during f (each release call, in order). */
+function released(f: () => void): DeviceArray[] {
+  const seen: DeviceArray[] = [];
+  const release = dev.release.bind(dev);
+  dev.release = (arr) => {
+    seen.push(arr);
+    release(arr);
+  };
+  try {
+    f();
+  } finally {
+    dev.release = release;
+  }
+  return seen;
+}
+
+const values = async (t: Tensor): Promise<number[]> => Array.from(await t.read());
+
+describe("freeGraph on device tensors (host-memory device backend)", () => {
+  test("intermediates go back once each (a view by its base, when the base is freed too); the loss and leaves stay", async () => {
+    await on(true, async () => {
+      const w = leaf([12, 12], 1), x = leaf([6, 12], 2, false);
+      const h = tanh(matmul(x, w)); // [6, 12]
+      const top = slice(h, 0, 0, 3); // a view of h's array
+      const loss = sum(mul(add(top, 1), slice(h, 0, 3, 6)));
+      backward(loss);
+      const keep = { w: await values(w), x: await values(x), g: await values(w.grad!), loss: await values(loss) };
+      const hArr = h.device!;
+      assert.equal(top.device!.base, hArr, "the slice is a view of h's array");
+      const freed = released(() => freeGraph(loss));
+      assert.ok(freed.length >= 3, `${freed.length} arrays released`);
+      assert.equal(new Set(freed).size, freed.length, "each array at most once");
+      assert.ok(freed.every((a) => a.base === undefined), "a view is never released itself");
+      assert.ok(freed.includes(hArr), "h's array (with its two views) went back");
+      for (const t of [h, top]) {
+        assert.throws(() => t.device, FreedTensorError);
+        assert.throws(() => t.data, FreedTensorError);
+        await assert.rejects(() => t.read(), FreedTensorError);
+      }
+      assert.throws(() => sum(h), FreedTensorError);
+      // released arrays are NaN on this backend: the kept tensors are not
+      for (const t of [w, x, w.grad!]) t.deviceWritten();
+      loss.deviceWritten();
+      assert.deepEqual({ w: await values(w), x: await values(x), g: await values(w.grad!), loss: await values(loss) }, keep);
+      // backward through the freed graph again is the typed error, not NaN
+      assert.throws(() => backward(loss), FreedTensorError);
+    });
+  });
+
+  test("arrays shared off the graph are kept: detached, reshaped or sliced with recording off, a view the loss does not use", async () => {
+    await on(true, async () => {
+      const w = leaf([16, 16], 3), x = leaf([8, 16], 4, false);
+      const a = tanh(matmul(x, w)), b = mul(matmul(x, w), 2), c = tanh(mul(matmul(x, w), 3)), d = mul(matmul(x, w), 5);
+      const kept = a.detach();
+      const quiet = noGrad(() => reshape(b, [16, 8]));
+      const side = reshape(c, [4, 32]); // recorded, but not on the loss's path
+      const part = noGrad(() => slice(d, 0, 2, 5)); // a view of d taken with recording off
+      const copies = [await values(kept), await values(quiet), await values(side), await values(part)];
+      const loss = sum(mul(mul(a, b), mul(c, d)));
+      backward(loss);
+      const freed = released(() => freeGraph(loss));
+      for (const t of [a, b, c, d]) assert.ok(!freed.includes(t.device!), "an array shared off the graph is not released");
+      for (const t of [kept, quiet, side, part]) t.deviceWritten();
+      assert.deepEqual([await values(kept), await values(quiet), await values(side), await values(part)], copies);
+      assert.deepEqual(await values(a), copies[0]);
+    });
+  });
+
+  test("parameters used through views (a reshape, slices of a packed weight) are never released", async () => {
+    await on(true, async () => {
+      const w = leaf([8, 16], 5);
+      const before = await values(w);
+      const wr = reshape(w, [16, 8]), top = slice(w, 0, 0, 4), rest = slice(w, 0, 4, 8);
+      const x = leaf([3, 16], 6, false);
+      const loss = add(sum(tanh(matmul(x, wr))), sum(mul(top, rest)));
+      backward(loss);
+      const freed = released(() => freeGraph(loss));
+      assert.ok(!freed.includes(w.device!));
+      w.deviceWritten();
+      assert.deepEqual(await values(w), before);
+      assert.deepEqual(await values(wr), before);
+    });
+  });
+
+  test("training with the graph freed after every update gives the same losses, bit for bit, and releases each step's intermediates", async () => {
+    const trainLosses = (free: boolean): Promise<{ losses: number[]; releases: number }> => on(true, async () => {
+      const mha = new MultiheadAttention(8, 2, { batchFirst: true, generator: new Generator(7) }); // packed in-projection: slices
+      mha.toDevice(dev);
+      const opt = new AdamW(mha.parameters(), { lr: 1e-2 });
+      const x = toDevice(randn([2, 5, 8], { generator: new Generator(8) }), dev);
+      const losses: number[] = [];
+      const releases = dev.releases;
+      for (let s = 0; s < 4; s++) {
+        opt.zeroGrad();
+        const loss = mean(mul(mha.forward(x, x, x, { needWeights: false }).output, x));
+        backward(loss);
+        opt.step();
+        losses.push((await loss.read())[0]!);
+        if (free) freeGraph(loss);
+      }
+      return { losses, releases: dev.releases - releases };
+    });
+    const kept = await trainLosses(false), freed = await trainLosses(true);
+    assert.ok(freed.losses.every(Number.isFinite), `losses ${freed.losses.join(", ")}`);
+    assert.deepEqual(freed.losses, kept.losses);
+    assert.ok(freed.releases >= kept.releases + 4 * 3, `${freed.releases} releases with freeGraph, ${kept.releases} without`);
+  });
+});
