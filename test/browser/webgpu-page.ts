@@ -29,6 +29,7 @@ import type { KernelContext } from "../../src/backend/webgpu/context.js";
 import { gridOf } from "../../src/backend/webgpu/kernels.js";
 import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
+import { gemmFamilies } from "./webgpu-gemm-cases.js";
 import { randn, rng, startPage } from "./webgpu-page-setup.js";
 import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
 
@@ -1112,6 +1113,7 @@ const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   pool: poolCases, large: largeCases, conv2d: convCases, pooling: poolingCases, batchNorm: batchNormCases, segment: segmentCases,
   select: selectCases, reduceDim: reduceDimCases, gather: gatherCases, dropout: dropoutCases,
   ...efficientFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
+  ...gemmFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
 };
 
 void startPage("qkvWebgpu", (kernels): PageApi => {

@@ -65,6 +65,16 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   });
 
   test("matmul: batched, transposes, shared operands, accumulate, sizes off the tile", (t) => family(t, "matmul", 10));
+  test("GEMM kernels (64, 128, subgroup, its fallback, f16 staging emulated, f16 where shader-f16): transposes, sizes off the tiles, batches, accumulate, vec4 layouts",
+    (t) => family(t, "gemm", 48));
+  test("GEMM kernels past 65535 workgroups a dimension: each split into dispatches", (t) => family(t, "gemmSplit", 2));
+  test("GEMM choice by size, and refusals: fp16 without shader-f16, subgroups without the feature", async (t) => {
+    await family(t, "gemmChoice", 8);
+    const list = await run("gemmChoice");
+    const refusal = list.find((c) => c.name === "refused: fp16 without shader-f16");
+    assert.equal(refusal?.detail,
+      "WebGPUUnsupportedError: matmul: precision expected fp32 (fp16 needs the shader-f16 feature, which this device lacks), got fp16");
+  });
   test("unary: every op, n = 1 and 1037, in place", (t) => family(t, "unary", 37));
   test("binary: every op, broadcasting, scalars, permuted strides, rank 9, in place", (t) => family(t, "binary", 49));
   test("stridedCopy: permutes and expands up to rank 8, rank 0", (t) => family(t, "stridedCopy", 8));
