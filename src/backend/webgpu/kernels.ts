@@ -62,9 +62,13 @@ export function gridOf(groups: number, maxDim: number): [number, number, number]
   return [Math.ceil(groups / y), y, 1];
 }
 
-/** QKV_WEBGPU_GEMM (64, 128, subgroup or auto; auto where unset or not in Node), for matmul's kernel. */
+/**
+ * QKV_WEBGPU_GEMM (64, 128, subgroup or auto; auto where unset), for matmul's kernel: from
+ * process.env in Node, from a global of that name in a page (the browser tests' harness sets it).
+ */
 function gemmVariantFromEnv(): GemmVariant | "auto" {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.["QKV_WEBGPU_GEMM"];
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> }; QKV_WEBGPU_GEMM?: unknown };
+  const env = g.process?.env?.["QKV_WEBGPU_GEMM"] ?? (typeof g.QKV_WEBGPU_GEMM === "string" ? g.QKV_WEBGPU_GEMM : undefined);
   if (!env || env === "auto") return "auto";
   if (!(GEMM_VARIANTS as readonly string[]).includes(env)) {
     throw new WebGPUUnsupportedError("WebGPUKernels", "QKV_WEBGPU_GEMM", `one of ${GEMM_VARIANTS.join(", ")} or auto`, env);
