@@ -4,7 +4,8 @@
  * kernel (where the device has subgroups) and the same with groups of 8 lanes (on SwiftShader's
  * 4-lane subgroups its check fails and it takes its workgroup-memory path), and the fp16 numerics:
  * f16 staging emulated in f32 ("f16-rounded", which runs everywhere) and the real f16 kernel where
- * the device has shader-f16. Shapes: every transA / transB, M, N, K off the tiles (1, 7, 63, 65,
+ * the device has shader-f16 (elsewhere its WGSL with f16 read as f32, which checks all of its text
+ * but the f16 types, against fp32's bound). Shapes: every transA / transB, M, N, K off the tiles (1, 7, 63, 65,
  * 127, 129, 200), K = 0, batches with shared (stride 0) and strided operands, accumulate, and
  * operands aligned for vec4 loads and not; every array between guard values.
  *
@@ -21,7 +22,9 @@
  */
 import { matmul } from "../../src/backend/js/matmul.js";
 import type { KernelContext } from "../../src/backend/webgpu/context.js";
+import type { WebGPUKernels } from "../../src/backend/webgpu/index.js";
 import { WebGPUUnsupportedError } from "../../src/backend/webgpu/errors.js";
+import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { chooseGemm, matmulWith, type GemmKernel, type GemmOptions } from "../../src/backend/webgpu/matmul.js";
 import type { CaseResult } from "./webgpu-page.js";
 import type { Kit } from "./webgpu-efficient-cases.js";
@@ -52,7 +55,16 @@ const SHAPES: Shape[] = [
   [2, 9, 11, 200, true, true, true, false, true, false],
 ];
 
-interface Named { name: string; kernel: GemmKernel; fp16: boolean }
+interface Named { name: string; kernel: GemmKernel; fp16: boolean; ctx?: (k: WebGPUKernels) => KernelContext }
+
+/** k, but for pipelines compiled from their WGSL with f16 read as f32: the f16 kernel's text where the device has no shader-f16. */
+function f16AsF32(k: WebGPUKernels): KernelContext {
+  return {
+    pipeline: (key, source) => k.pipeline(`${key}.as-f32`, () => source().replace("enable f16;", "").replaceAll("f16", "f32")),
+    dispatch: (...args) => k.dispatch(...args), scratch: (n) => k.scratch(n), release: (arr) => k.release(arr),
+    workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: k.maxWorkgroupsPerDimension, gemm: k.gemm,
+  };
+}
 
 /** The kernels this device runs: all but the real f16 one without shader-f16, the subgroup ones without subgroups. */
 function kernelsOf(o: GemmOptions): Named[] {
@@ -66,6 +78,7 @@ function kernelsOf(o: GemmOptions): Named[] {
     list.push({ name: "subgroup, groups of 8", kernel: { variant: "subgroup", stage: "f32", subgroupWidth: 8 }, fp16: false });
   }
   if (o.shaderF16) list.push({ name: "128 f16", kernel: { variant: "128", stage: "f16" }, fp16: true });
+  else list.push({ name: "128 f16's WGSL with f16 read as f32", kernel: { variant: "128", stage: "f16" }, fp16: false, ctx: f16AsF32 });
   return list;
 }
 
@@ -80,9 +93,17 @@ function sums(a: Float32Array, b: Float32Array, s: Shape, sA: number, sB: number
   return { ab, a1 };
 }
 
-async function gemmCases(kit: Kit): Promise<CaseResult[]> {
+/** The GEMM kernels' names as families: gemm.64, gemm.128, gemm.f16, gemm.f16-rounded, gemm.subgroup, gemm.subgroup8. */
+export const GEMM_FAMILIES = ["64", "128", "f16-rounded", "f16", "subgroup", "subgroup8"] as const;
+
+function familyOf(named: Named): (typeof GEMM_FAMILIES)[number] {
+  const { variant, stage, subgroupWidth } = named.kernel;
+  return variant === "subgroup" ? (subgroupWidth === 8 ? "subgroup8" : "subgroup") : stage === "f32" ? variant : stage;
+}
+
+async function gemmCases(kit: Kit, family: (typeof GEMM_FAMILIES)[number]): Promise<CaseResult[]> {
   const k = kit.kernels(), res = kit.results();
-  for (const named of kernelsOf(k.gemm)) {
+  for (const named of kernelsOf(k.gemm).filter((n) => familyOf(n) === family)) {
     let seed = 100;
     for (const s of SHAPES) {
       const [batch, M, N, K, tA, tB, shA, shB, acc, aligned] = s;
@@ -96,7 +117,7 @@ async function gemmCases(kit: Kit): Promise<CaseResult[]> {
       const pad = aligned ? 36 : 37;
       const pa = kit.place(a, pad), pb = kit.place(b, aligned ? 8 : 2 * pad + 5);
       const po = acc ? kit.place(out0, pad + 1) : kit.output(batch * M * N, pad + 1);
-      matmulWith(k, named.kernel, po.arr, pa.arr, pb.arr, batch, M, N, K, tA, tB, sA, sB, acc);
+      matmulWith(named.ctx?.(k) ?? k, named.kernel, po.arr, pa.arr, pb.arr, batch, M, N, K, tA, tB, sA, sB, acc);
       const got = await kit.fetchPlaced(po);
       const name = `${named.name}: batch ${batch}, ${M}x${N}x${K}, ${tA ? "T" : "N"}${tB ? "T" : "N"}${shA ? ", a shared" : ""}`
         + `${shB ? ", b shared" : ""}${acc ? ", accumulate" : ""}${aligned ? ", aligned" : ""}`;
@@ -128,7 +149,7 @@ async function gemmSplitCases(kit: Kit): Promise<CaseResult[]> {
   const want = new Float32Array(B * M * N), bound = new Float32Array(B * M * N);
   matmul(want, a, b, B, M, N, K, true, true, M * K, 0, false);
   matmul(bound, a.map(Math.abs), b.map(Math.abs), B, M, N, K, true, true, M * K, 0, false);
-  for (const named of kernelsOf(k.gemm).filter((n) => !n.fp16)) {
+  for (const named of kernelsOf(k.gemm).filter((n) => !n.fp16 && !n.ctx)) {
     let dispatches = 0;
     const limited: KernelContext = {
       pipeline: (key, source) => k.pipeline(key, source),
@@ -149,7 +170,7 @@ async function gemmSplitCases(kit: Kit): Promise<CaseResult[]> {
 }
 
 /** What chooseGemm picks, and its refusals: the case's detail is the choice or the message. */
-function gemmChoiceCases(kit: Kit): Promise<CaseResult[]> {
+async function gemmChoiceCases(kit: Kit): Promise<CaseResult[]> {
   const k = kit.kernels();
   const list: CaseResult[] = [];
   const plain: GemmOptions = { variant: "auto", precision: "fp32", subgroups: null, shaderF16: false };
@@ -179,11 +200,21 @@ function gemmChoiceCases(kit: Kit): Promise<CaseResult[]> {
     // this device: setMatmulPrecision refuses, and the precision stays fp32
     refused("refused here: setMatmulPrecision(\"fp16\")", () => k.setMatmulPrecision("fp16"));
     list.push({ name: "the precision stays fp32", ok: k.gemm.precision === "fp32", worst: 0, detail: k.gemm.precision });
+    let thrown: unknown = null;
+    try {
+      await useWebGPU({ matmulPrecision: "fp16", quiet: true });
+    } catch (e) {
+      thrown = e;
+    }
+    list.push({ name: "refused here: useWebGPU({ matmulPrecision: \"fp16\" })", ok: thrown instanceof WebGPUUnsupportedError, worst: 0,
+      detail: thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : "no error" });
   }
-  return Promise.resolve(list);
+  return list;
 }
 
-/** The GEMM families: gemm (every kernel and shape), gemmSplit (past the workgroup limit), gemmChoice. */
+/** The GEMM families: gemm.<kernel> (every shape; GEMM_FAMILIES), gemmSplit (past the workgroup limit), gemmChoice. */
 export function gemmFamilies(kit: Kit): Record<string, () => Promise<CaseResult[]>> {
-  return { gemm: () => gemmCases(kit), gemmSplit: () => gemmSplitCases(kit), gemmChoice: () => gemmChoiceCases(kit) };
+  const out: Record<string, () => Promise<CaseResult[]>> = { gemmSplit: () => gemmSplitCases(kit), gemmChoice: () => gemmChoiceCases(kit) };
+  for (const f of GEMM_FAMILIES) out[`gemm.${f}`] = () => gemmCases(kit, f);
+  return out;
 }

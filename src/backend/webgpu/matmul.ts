@@ -17,7 +17,8 @@
  * fp16 (`ctx.gemm.precision = "fp16"`, opt-in, only where the device has `shader-f16`; elsewhere
  * WebGPUUnsupportedError): the 128 kernel with A and B staged in workgroup memory as f16, each
  * product taken in f16 and accumulated in f32; storage stays f32. With u = 2^-11 (f16's unit
- * roundoff) and t = 2^-14 (f16's smallest normal, the error bound of an underflow or a flushed
+ * roundoff under round-to-nearest, as GPUs round; WGSL would also allow the other neighbour, which
+ * doubles u, and the fp32 bounds of the tests assume the same) and t = 2^-14 (f16's smallest normal, the error bound of an underflow or a flushed
  * subnormal), each product a b is off by at most (3u + 3u^2 + u^3) |a b| + t (1 + u)^2 (|a| + |b|)
  * + t (1 + u) + t^2 (two operand roundings and one of the product), about 3 * 2^-11 relative:
  * against fp32's (K + 2) 2^-24 sum |a b|, larger unless K is past ~12000. Inputs must lie within
