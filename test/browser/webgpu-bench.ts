@@ -1,8 +1,11 @@
 /**
  * The measurement of `npm run bench -- webgpu` (bench/webgpu.ts), on any WebGPUKernels: in Node
- * on a dawn.node device, or in Chromium through webgpu-bench-page.ts. fp32 throughout.
+ * on a dawn.node device, or in Chromium through webgpu-bench-page.ts. fp32 throughout, but for
+ * the GEMM's fp16 option.
  *
- * - GEMM: out [n, n] = a [n, n] @ b [n, n], 2 n^3 flops.
+ * - GEMM: out [n, n] = a [n, n] @ b [n, n], 2 n^3 flops, once per kernel the device has (matmul.ts:
+ *   the 64 and 128 tiles, the subgroup kernel where it has subgroups, the 128 tile with f16 staging
+ *   where it has shader-f16), each forced through `k.gemm` so that one run compares them.
  * - Attention core, B = 1: attentionForward (out, lse) and attentionForward + attentionBackward
  *   (dq, dk, dv) over q, k, v, dout [1, H, N, D]; 4 N^2 D H flops forward, 2.5 times that backward.
  *
@@ -10,15 +13,16 @@
  * is reported, as GPU time from timestamp queries (first pass begins to last pass ends) where the
  * device has timestamp-query, and always as wall time from submit to onSubmittedWorkDone. The
  * results are checked on sampled entries against float64 sums on the host (a wrong kernel is off
- * by O(1); the bounds are fp32's accumulation over K or S terms): 16 entries of each GEMM, and for
- * attention 4 rows of out, lse and dq and 4 keys of dk and dv.
+ * by O(1); the bounds are fp32's accumulation over K or S terms, and for fp16 staging matmul.ts's
+ * per-product bound on top): 16 entries of each GEMM, and for attention 4 rows of out, lse and dq
+ * and 4 keys of dk and dv.
  *
  * ```ts
  * const result = await runBench(kernels, { sizes: [1024], H: 8, D: 64, reps: 10, warmup: 2 }, console.log);
  * ```
  */
 import { contiguousLayouts } from "../../src/backend/backend.js";
-import { GpuTimer, type GpuArray, type WebGPUKernels } from "../../src/backend/webgpu/index.js";
+import { GpuTimer, type GemmVariant, type GpuArray, type WebGPUKernels } from "../../src/backend/webgpu/index.js";
 import { randn, rng } from "./webgpu-page-setup.js";
 
 export interface BenchConfig {
@@ -36,7 +40,9 @@ export interface Timing { ms: number; wallMs: number; tflops: number }
 /** A spot check: `worst` is the largest |got - want| / bound over the samples (at most 1 passes). */
 export interface Check { ok: boolean; samples: number; worst: number; detail: string }
 
-export interface GemmRow { n: number; time: Timing; check: Check }
+/** A GEMM kernel as the bench names it: a matmul.ts variant, or "fp16" (the 128 tile, f16 staging). */
+export type GemmName = GemmVariant | "fp16";
+export interface GemmRow { n: number; kernel: GemmName; time: Timing; check: Check }
 export interface AttentionRow { N: number; forward: Timing; forwardBackward: Timing; check: Check }
 
 export interface BenchResult {
@@ -98,25 +104,45 @@ async function time(k: WebGPUKernels, timer: GpuTimer | null, record: () => void
   return { ms, wallMs, tflops: flop / (ms * 1e-3) / 1e12 };
 }
 
-async function gemm(k: WebGPUKernels, timer: GpuTimer | null, n: number, c: BenchConfig): Promise<GemmRow> {
+/** The GEMM kernels `k` has, in the order they are timed. */
+export function gemmKernels(k: WebGPUKernels): GemmName[] {
+  const f = k.gpu.features;
+  return ["64", "128", ...(f.subgroups ? ["subgroup" as const] : []), ...(f.shaderF16 ? ["fp16" as const] : [])];
+}
+
+// fp16 staging, per product: C1 |a b| + C2 (|a| + |b|) + C3 (matmul.ts's bound: h = 2^-11, t = 2^-14)
+const H = 2 ** -11, T = 2 ** -14;
+const C1 = 3 * H + 3 * H * H + H ** 3, C2 = T * (1 + H) ** 2, C3 = T * (1 + H) + T * T;
+
+async function gemm(k: WebGPUKernels, timer: GpuTimer | null, n: number, kernel: GemmName, c: BenchConfig): Promise<GemmRow> {
   const r = rng(n);
   const a = randn(r, n * n), b = randn(r, n * n);
   const ga = k.upload(a), gb = k.upload(b), gout = k.alloc(n * n);
-  const t = await time(k, timer, () => k.matmul(gout, ga, gb, 1, n, n, n, false, false, 0, 0, false), 2 * n ** 3, c);
+  const saved = { ...k.gemm };
+  k.gemm.variant = kernel === "fp16" ? "128" : kernel;
+  k.setMatmulPrecision(kernel === "fp16" ? "fp16" : "fp32");
+  let t: Timing;
+  try {
+    t = await time(k, timer, () => k.matmul(gout, ga, gb, 1, n, n, n, false, false, 0, 0, false), 2 * n ** 3, c);
+  } finally {
+    Object.assign(k.gemm, saved);
+  }
   const out = await k.read(gout);
   const check = new Checker();
   for (let s = 0; s < 16; s++) {
     const i = s === 15 ? n - 1 : Math.floor(r() * n), j = s === 15 ? n - 1 : Math.floor(r() * n);
-    let want = 0, abs = 0;
+    let want = 0, abs = 0, ones = 0;
     for (let q = 0; q < n; q++) {
       want += a[i * n + q]! * b[q * n + j]!;
       abs += Math.abs(a[i * n + q]! * b[q * n + j]!);
+      ones += Math.abs(a[i * n + q]!) + Math.abs(b[q * n + j]!);
     }
-    // fp32 summation over n terms: (n + 2) u sum |a_iq b_qj|
-    check.add(`out[${i}, ${j}]`, out[i * n + j]!, want, (n + 2) * U * abs + 1e-30);
+    // fp32 summation over n terms: (n + 2) u sum |a_iq b_qj|; fp16 staging adds each product's error
+    const products = kernel === "fp16" ? C1 * abs + C2 * ones + C3 * n : 0;
+    check.add(`out[${i}, ${j}]`, out[i * n + j]!, want, products + (n + 2) * U * (abs + products) + 1e-30);
   }
   for (const x of [ga, gb, gout]) k.release(x);
-  return { n, time: t, check: check.result() };
+  return { n, kernel, time: t, check: check.result() };
 }
 
 /** Checks sampled rows (out, lse, dq) and keys (dk, dv) of one head against float64 sums on the host. */
@@ -227,9 +253,11 @@ export async function runBench(k: WebGPUKernels, c: BenchConfig, log: (line: str
     attention: [],
   };
   for (const n of c.sizes) {
-    const row = await gemm(k, timer, n, c);
-    result.gemm.push(row);
-    log(`gemm n=${n}: ${row.time.ms.toFixed(3)} ms, ${row.time.tflops.toFixed(2)} TFLOP/s`);
+    for (const kernel of gemmKernels(k)) {
+      const row = await gemm(k, timer, n, kernel, c);
+      result.gemm.push(row);
+      log(`gemm n=${n} ${kernel}: ${row.time.ms.toFixed(3)} ms, ${row.time.tflops.toFixed(2)} TFLOP/s`);
+    }
   }
   for (const N of c.sizes) {
     const row = await attention(k, timer, N, c);

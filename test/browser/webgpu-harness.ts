@@ -2,7 +2,8 @@
  * Headless Chromium with WebGPU, for test/browser/webgpu.test.ts and `npm run bench -- webgpu
  * --browser`: an entry module is bundled with esbuild into a temporary folder and opened as a
  * file:// page (navigator.gpu needs a secure context). The entry sets `data-ready="1"` on the body
- * once it has its device, and `data-error` when it could not get one.
+ * once it has its device, and `data-error` when it could not get one. QKV_WEBGPU_GEMM in the
+ * environment is passed to the page (it forces matmul's kernel: src/backend/webgpu/matmul.ts).
  *
  * ```ts
  * const p = await openWebgpuPage(findChromium()!, new URL("./webgpu-page.ts", import.meta.url));
@@ -53,6 +54,9 @@ export async function openWebgpuPage(chromium: string, entry: URL, args: readonl
     writeFileSync(join(dir, "index.html"), '<!doctype html><meta charset="utf-8"><title>qkv webgpu</title><body><script src="page.js"></script></body>');
     browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: [...args], protocolTimeout: protocolTimeoutMs });
     const page = await browser.newPage();
+    // QKV_WEBGPU_GEMM forces matmul's kernel in the page too (WebGPUKernels reads a global of that name)
+    const gemm = process.env.QKV_WEBGPU_GEMM;
+    if (gemm) await page.evaluateOnNewDocument((v) => { (globalThis as Record<string, unknown>).QKV_WEBGPU_GEMM = v; }, gemm);
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(pathToFileURL(join(dir, "index.html")).href, { waitUntil: "load" });
     await page.waitForSelector("body[data-ready='1']", { timeout: 30_000 });

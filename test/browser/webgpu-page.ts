@@ -30,6 +30,7 @@ import { gridOf } from "../../src/backend/webgpu/kernels.js";
 import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { attentionDropoutFamilies } from "./webgpu-attention-dropout-cases.js";
+import { gemmFamilies } from "./webgpu-gemm-cases.js";
 import { randn, rng, startPage } from "./webgpu-page-setup.js";
 import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
 
@@ -1177,6 +1178,7 @@ const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   select: selectCases, reduceDim: reduceDimCases, gather: gatherCases, dropout: dropoutCases,
   ...efficientFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
   ...attentionDropoutFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
+  ...gemmFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
 };
 
 void startPage("qkvWebgpu", (kernels): PageApi => {

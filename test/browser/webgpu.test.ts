@@ -65,6 +65,21 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   });
 
   test("matmul: batched, transposes, shared operands, accumulate, sizes off the tile", (t) => family(t, "matmul", 10));
+  // each GEMM kernel over transposes, sizes off the tiles, batches, accumulate and vec4 layouts (webgpu-gemm-cases.ts)
+  test("GEMM, 64 tile", (t) => family(t, "gemm.64", 16));
+  test("GEMM, 128 tile", (t) => family(t, "gemm.128", 16));
+  test("GEMM, subgroup kernel (groups of 4 lanes on SwiftShader)", (t) => family(t, "gemm.subgroup", 16));
+  test("GEMM, subgroup kernel in groups of 8 lanes: SwiftShader's 4-lane subgroups fail its check, its workgroup-memory path runs", (t) => family(t, "gemm.subgroup8", 16));
+  test("GEMM, f16 staging emulated in f32, within its own bound and past fp32's", (t) => family(t, "gemm.f16-rounded", 16));
+  test("GEMM, the f16 kernel (without shader-f16: its WGSL with f16 read as f32)", (t) => family(t, "gemm.f16", 16));
+  test("GEMM kernels past 65535 workgroups a dimension: each split into dispatches", (t) => family(t, "gemmSplit", 2));
+  test("GEMM choice by size, and refusals: fp16 without shader-f16, subgroups without the feature", async (t) => {
+    await family(t, "gemmChoice", 8);
+    const list = await run("gemmChoice");
+    const refusal = list.find((c) => c.name === "refused: fp16 without shader-f16");
+    assert.equal(refusal?.detail,
+      "WebGPUUnsupportedError: matmul: precision expected fp32 (fp16 needs the shader-f16 feature, which this device lacks), got fp16");
+  });
   test("unary: every op, n = 1 and 1037, in place", (t) => family(t, "unary", 37));
   test("binary: every op, broadcasting, scalars, permuted strides, rank 9, in place", (t) => family(t, "binary", 49));
   test("stridedCopy: permutes and expands up to rank 8, rank 0", (t) => family(t, "stridedCopy", 8));

@@ -11,6 +11,8 @@
  * the kernel's own words.
  */
 
+import type { GemmOptions } from "./matmul.js";
+
 /** A device array: `length` float32 elements at element `offset` of `buffer`. */
 export interface GpuArray {
   buffer: GPUBuffer;
@@ -37,6 +39,8 @@ export interface KernelContext {
   readonly workgroupFloats: number;
   /** Workgroups a dispatch may have in one dimension (the device's maxComputeWorkgroupsPerDimension). */
   readonly maxWorkgroupsPerDimension: number;
+  /** How matmul picks its kernel and what the device offers it (matmul.ts); absent: fp32, by size, no subgroups. */
+  readonly gemm?: GemmOptions;
 }
 
 const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);

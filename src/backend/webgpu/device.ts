@@ -24,6 +24,8 @@ export interface GpuDevice {
   /** A CPU implementation (SwiftShader, lavapipe): right answers, no GPU's speed. */
   cpu: boolean;
   features: { subgroups: boolean; shaderF16: boolean; timestampQuery: boolean };
+  /** The adapter's subgroup sizes (4 .. 128 lanes; 4 .. 128 where it does not say) with the subgroups feature, else null. */
+  subgroupSizes: { min: number; max: number } | null;
   limits: {
     maxStorageBufferBindingSize: number;
     maxBufferSize: number;
@@ -72,7 +74,8 @@ export async function requestGpuDevice(gpu: Pick<GPU, "requestAdapter"> | null |
     throw new WebGPUUnavailableError(op, "requestDevice()", "a GPUDevice", `an error: ${String(e)}`);
   }
   // GPUAdapter.info (newer than these type declarations, which have requestAdapterInfo())
-  const info = (adapter as { info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean } }).info;
+  const info = (adapter as { info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean;
+    subgroupMinSize?: number; subgroupMaxSize?: number; } }).info;
   const vendor = info?.vendor ?? "", architecture = info?.architecture ?? "", description = info?.description ?? "";
   const cpu = info?.isFallbackAdapter === true || adapter.isFallbackAdapter === true
     || /swiftshader|llvmpipe|lavapipe/i.test(`${architecture} ${description}`);
@@ -84,6 +87,7 @@ export async function requestGpuDevice(gpu: Pick<GPU, "requestAdapter"> | null |
     description,
     cpu,
     features: { subgroups, shaderF16, timestampQuery },
+    subgroupSizes: subgroups ? { min: info?.subgroupMinSize || 4, max: info?.subgroupMaxSize || 128 } : null,
     limits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,

@@ -11,6 +11,7 @@ export { WebGPUKernels } from "./kernels.js";
 export { WebGPUBackend } from "./backend.js";
 export { useWebGPU, type UseWebGPUOptions } from "./use.js";
 export type { GpuArray, KernelContext } from "./context.js";
+export type { GemmOptions, GemmPrecision, GemmVariant } from "./matmul.js";
 export type { GpuAttentionArgs } from "./attention.js";
 export { requestGpuDevice, navigatorGpu, type GpuDevice } from "./device.js";
 export { BufferPool, sizeClass } from "./pool.js";

@@ -33,7 +33,7 @@ import { DeviceLostError, GpuValidationError, WebGPUUnsupportedError } from "./e
 import { indexSelect, indexSelectBackward } from "./gather.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
-import { matmul } from "./matmul.js";
+import { GEMM_VARIANTS, matmul, type GemmOptions, type GemmPrecision, type GemmVariant } from "./matmul.js";
 import { adamStep, sgdStep } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
@@ -62,7 +62,23 @@ export function gridOf(groups: number, maxDim: number): [number, number, number]
   return [Math.ceil(groups / y), y, 1];
 }
 
+/**
+ * QKV_WEBGPU_GEMM (64, 128, subgroup or auto; auto where unset), for matmul's kernel: from
+ * process.env in Node, from a global of that name in a page (the browser tests' harness sets it).
+ */
+function gemmVariantFromEnv(): GemmVariant | "auto" {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> }; QKV_WEBGPU_GEMM?: unknown };
+  const env = g.process?.env?.["QKV_WEBGPU_GEMM"] ?? (typeof g.QKV_WEBGPU_GEMM === "string" ? g.QKV_WEBGPU_GEMM : undefined);
+  if (!env || env === "auto") return "auto";
+  if (!(GEMM_VARIANTS as readonly string[]).includes(env)) {
+    throw new WebGPUUnsupportedError("WebGPUKernels", "QKV_WEBGPU_GEMM", `one of ${GEMM_VARIANTS.join(", ")} or auto`, env);
+  }
+  return env as GemmVariant;
+}
+
 export class WebGPUKernels implements KernelContext {
+  /** matmul's kernel choice (matmul.ts): variant from QKV_WEBGPU_GEMM, fp32 unless setMatmulPrecision("fp16"). */
+  readonly gemm: GemmOptions;
   readonly recorder: Recorder;
   readonly pool: BufferPool;
   readonly workgroupFloats: number;
@@ -88,6 +104,7 @@ export class WebGPUKernels implements KernelContext {
     this.pool = new BufferPool(gpu, this.recorder, report);
     this.pipelines = new PipelineCache(gpu.device, report);
     this.workgroupFloats = Math.min(WORKGROUP_BYTES, gpu.limits.maxComputeWorkgroupStorageSize) / 4;
+    this.gemm = { variant: gemmVariantFromEnv(), precision: "fp32", subgroups: gpu.subgroupSizes, shaderF16: gpu.features.shaderF16 };
     void gpu.device.lost.then((info) => { this.lost = { reason: info.reason ?? "unknown", message: info.message }; });
     gpu.device.addEventListener("uncapturederror", (ev) => {
       const message = (ev as GPUUncapturedErrorEvent).error.message;
@@ -249,6 +266,17 @@ export class WebGPUKernels implements KernelContext {
     this.recorder.dispatch(pipeline, entries, Uint32Array.from([...offsets, ...params]), table, grid);
     for (const [c, o] of back) if (o.length > 0) this.recorder.copy(c.buffer, 0, o.buffer, o.offset * 4, o.length * 4);
     for (const c of scratch) this.pool.release(c);
+  }
+
+  /**
+   * The matmul precision from now on: "fp32" (the default) or "fp16" (f16 operand tiles, f32 sums:
+   * matmul.ts), which throws WebGPUUnsupportedError on a device without shader-f16.
+   */
+  setMatmulPrecision(precision: GemmPrecision): void {
+    if (precision === "fp16" && !this.gpu.features.shaderF16) {
+      throw new WebGPUUnsupportedError("setMatmulPrecision", "precision", "fp32 (fp16 needs the shader-f16 feature, which this device lacks)", "fp16");
+    }
+    this.gemm.precision = precision;
   }
 
   // kernels: Backend's methods over device arrays

@@ -3,12 +3,30 @@
  * a at b * strideA (0: shared), b at b * strideB; op transposes when transA / transB (a then
  * holds [K, M], b holds [N, K]).
  *
- * One workgroup of 16 x 16 threads computes a 64 x 64 tile of out, each thread a 4 x 4 block;
- * k runs in steps of 16 through two workgroup tiles (A as 16 k x 64 rows, B as 16 k x 64 columns,
- * both as vec4 so a thread reads its 4 rows and 4 columns in one load each). Loads outside
- * [M, N, K] read 0 and stores outside are skipped, so any size works. One pipeline per
- * (transA, transB); the dispatch is column tiles x row tiles x batch, split into several
- * dispatches where one of them passes the device's limit per dimension (65535: N or M past 4194240).
+ * Three kernels, one pipeline per (transA, transB) and layout:
+ * - "64" (matmul-tile64.ts): 64 x 64 tiles of out, 256 threads of 4 x 4, k in steps of 16;
+ * - "128" (matmul-large.ts): 128 x 128 tiles, 256 threads of 8 x 8 (four 4 x 4 blocks strided by
+ *   64), k in steps of 8 through two workgroup buffers with the next step's loads in registers,
+ *   vec4 loads from storage where the operand's layout allows;
+ * - "subgroup" (matmul-subgroup.ts): the 128 kernel with A read from registers through subgroup
+ *   shuffles instead of workgroup memory, on devices with the `subgroups` feature.
+ * `autoGemmVariant` picks one by the product's size (the rule and why: there); `ctx.gemm.variant`
+ * forces one (WebGPUKernels reads it from QKV_WEBGPU_GEMM=64|128|subgroup|auto; bench/webgpu.ts
+ * sets it to time each). How fast each is is unmeasured until a GPU run of `npm run bench -- webgpu`.
+ *
+ * fp16 (`ctx.gemm.precision = "fp16"`, opt-in, only where the device has `shader-f16`; elsewhere
+ * WebGPUUnsupportedError): the 128 kernel with A and B staged in workgroup memory as f16, each
+ * product taken in f16 and accumulated in f32; storage stays f32. With u = 2^-11 (f16's unit
+ * roundoff under round-to-nearest, as GPUs round; WGSL would also allow the other neighbour, which
+ * doubles u, and the fp32 bounds of the tests assume the same) and t = 2^-14 (f16's smallest normal, the error bound of an underflow or a flushed
+ * subnormal), each product a b is off by at most (3u + 3u^2 + u^3) |a b| + t (1 + u)^2 (|a| + |b|)
+ * + t (1 + u) + t^2 (two operand roundings and one of the product), about 3 * 2^-11 relative:
+ * against fp32's (K + 2) 2^-24 sum |a b|, larger unless K is past ~12000. Inputs must lie within
+ * f16's range (|x| < 65504); past it the result is not defined.
+ *
+ * Loads outside [M, N, K] read 0 and stores outside are skipped, so any size works. The dispatch
+ * is column tiles x row tiles x batch, split into several dispatches where one of them passes the
+ * device's limit per dimension (65535).
  *
  * ```ts
  * matmul(ctx, out, a, b, 1, 7, 33, 65, false, true, 0, 0, false); // out [7, 33] = a [7, 65] @ b [33, 65]^T
@@ -16,81 +34,92 @@
  */
 import type { GpuArray, KernelContext } from "./context.js";
 import { ceilDiv } from "./context.js";
-import { header } from "./wgsl.js";
+import { WebGPUUnsupportedError } from "./errors.js";
+import { largeKey, largeSource, TILE128, type GemmStage, type LargeGemmShape } from "./matmul-large.js";
+import { subgroupWidth } from "./matmul-subgroup.js";
+import { TILE64, tile64Source } from "./matmul-tile64.js";
 
-const TILE = 64, TK = 16;
+export type GemmVariant = "64" | "128" | "subgroup";
+export type GemmPrecision = "fp32" | "fp16";
+export const GEMM_VARIANTS: readonly GemmVariant[] = ["64", "128", "subgroup"];
 
-const source = (transA: boolean, transB: boolean) => (): string => /* wgsl */ `
-${header(["out"], ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32", "tileM0: u32", "tileN0: u32"])}
-// As[k * 16 + q] holds rows 4q .. 4q + 3 of the tile at k; Bs[k * 16 + q] columns 4q .. 4q + 3
-var<workgroup> As: array<vec4<f32>, ${TK * 16}>;
-var<workgroup> Bs: array<vec4<f32>, ${TK * 16}>;
-
-fn loadA(off: u32, m: u32, k: u32) -> f32 {
-  if (m >= p.M || k >= p.K) { return 0.0; }
-  return b_a[p.o_a + off + ${transA ? "k * p.M + m" : "m * p.K + k"}];
+/** How matmul chooses its kernel, and what the device offers it (WebGPUKernels.gemm). */
+export interface GemmOptions {
+  /** "auto": autoGemmVariant; else this kernel for every product. */
+  variant: GemmVariant | "auto";
+  /** "fp16": the f16-staged 128 kernel for every product (see the file comment); needs shaderF16. */
+  precision: GemmPrecision;
+  /** The adapter's subgroup sizes where the device has the `subgroups` feature, else null. */
+  subgroups: { min: number; max: number } | null;
+  shaderF16: boolean;
 }
-fn loadB(off: u32, k: u32, n: u32) -> f32 {
-  if (k >= p.K || n >= p.N) { return 0.0; }
-  return b_b[p.o_b + off + ${transB ? "n * p.K + k" : "k * p.N + n"}];
+
+/** A context without `gemm`: fp32, chosen by size, no subgroups. */
+const PLAIN: GemmOptions = { variant: "auto", precision: "fp32", subgroups: null, shaderF16: false };
+
+/** One kernel as matmul runs it; `subgroupWidth` (subgroup only) defaults to the adapter's (matmul-subgroup.ts). */
+export interface GemmKernel { variant: GemmVariant; stage: GemmStage; subgroupWidth?: number }
+
+/**
+ * The kernel for batch x [M, N] outputs, by size: 128 x 128 tiles (twice the arithmetic per
+ * workgroup-memory read of the 64 tile's) once there are at least 256 of them, about two per
+ * compute unit of the largest GPUs (an H100 has 132), so that the bigger tile still keeps such a
+ * GPU busy; else 64 x 64 tiles, four times as many workgroups. The subgroup form of the 128 tile
+ * where the device has subgroups. A guess until a GPU run of `npm run bench -- webgpu` times them.
+ */
+export function autoGemmVariant(batch: number, M: number, N: number, subgroups: boolean): GemmVariant {
+  const tiles = batch * ceilDiv(M, TILE128) * ceilDiv(N, TILE128);
+  if (M < TILE128 || N < TILE128 || tiles < 256) return "64";
+  return subgroups ? "subgroup" : "128";
 }
 
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let t = ty * 16u + tx;
-  let batch = p.batch0 + wid.z;
-  let m0 = (p.tileM0 + wid.y) * ${TILE}u;
-  let n0 = (p.tileN0 + wid.x) * ${TILE}u;
-  let aOff = batch * p.strideA;
-  let bOff = batch * p.strideB;
-  var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < p.K; k0 += ${TK}u) {
-    for (var e = 0u; e < 4u; e++) {
-      let idx = e * 256u + t;
-      // A tile [64 m, 16 k], read along a's contiguous dim
-      let am = ${transA ? "idx % 64u" : "idx / 16u"};
-      let ak = ${transA ? "idx / 64u" : "idx % 16u"};
-      As[ak * 16u + am / 4u][am % 4u] = loadA(aOff, m0 + am, k0 + ak);
-      // B tile [16 k, 64 n]
-      let bn = ${transB ? "idx / 16u" : "idx % 64u"};
-      let bk = ${transB ? "idx % 16u" : "idx / 64u"};
-      Bs[bk * 16u + bn / 4u][bn % 4u] = loadB(bOff, k0 + bk, n0 + bn);
-    }
-    workgroupBarrier();
-    for (var k = 0u; k < ${TK}u; k++) {
-      let av = As[k * 16u + ty];
-      let bv = Bs[k * 16u + tx];
-      acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
-      acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
-      acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
-      acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);
-    }
-    workgroupBarrier();
+/** The kernel `o` asks for (fp16 first, then a forced variant, then autoGemmVariant); throws WebGPUUnsupportedError for what the device lacks. */
+export function chooseGemm(o: GemmOptions, batch: number, M: number, N: number): GemmKernel {
+  if (o.precision === "fp16") {
+    if (!o.shaderF16) throw new WebGPUUnsupportedError("matmul", "precision", "fp32 (fp16 needs the shader-f16 feature, which this device lacks)", "fp16");
+    return { variant: "128", stage: "f16" };
   }
-  let base = p.o_out + batch * p.M * p.N;
-  for (var r = 0u; r < 4u; r++) {
-    let m = m0 + ty * 4u + r;
-    if (m >= p.M) { break; }
-    for (var c = 0u; c < 4u; c++) {
-      let n = n0 + tx * 4u + c;
-      if (n >= p.N) { break; }
-      let o = base + m * p.N + n;
-      var v = acc[r][c];
-      if (p.accumulate != 0u) { v += b_out[o]; }
-      b_out[o] = v;
-    }
+  const variant = o.variant === "auto" ? autoGemmVariant(batch, M, N, o.subgroups !== null) : o.variant;
+  if (variant === "subgroup" && !o.subgroups) {
+    throw new WebGPUUnsupportedError("matmul", "variant", "64, 128 or auto (the subgroup kernel needs the subgroups feature, which this device lacks)", "subgroup");
   }
-}`;
+  return { variant, stage: "f32" };
+}
 
-/** out [batch, M, N] (+)= op(a) @ op(b), as Backend.matmul. */
+/** out [batch, M, N] (+)= op(a) @ op(b), as Backend.matmul, by the kernel chooseGemm picks. */
 export function matmul(ctx: KernelContext, out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number, N: number, K: number,
   transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
   if (batch === 0 || M === 0 || N === 0) return;
-  const key = `matmul.${transA ? "T" : "N"}${transB ? "T" : "N"}`;
-  const pipeline = ctx.pipeline(key, source(transA, transB));
-  const tilesM = ceilDiv(M, TILE), tilesN = ceilDiv(N, TILE), max = ctx.maxWorkgroupsPerDimension;
+  const kernel = chooseGemm(ctx.gemm ?? PLAIN, batch, M, N);
+  matmulWith(ctx, kernel, out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+}
+
+/** As matmul, by the kernel given (the tests and the bench name each). */
+export function matmulWith(ctx: KernelContext, kernel: GemmKernel, out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number,
+  N: number, K: number, transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
+  if (batch === 0 || M === 0 || N === 0) return;
+  let key: string, source: () => string, tile: number;
+  if (kernel.variant === "64") {
+    if (kernel.stage !== "f32") throw new WebGPUUnsupportedError("matmul", "stage", "f32 (the 64 kernel has no f16 staging)", kernel.stage);
+    key = `matmul.64.${transA ? "T" : "N"}${transB ? "T" : "N"}`;
+    source = tile64Source(transA, transB);
+    tile = TILE64;
+  } else {
+    const sub = kernel.variant === "subgroup";
+    if (sub && kernel.stage !== "f32") throw new WebGPUUnsupportedError("matmul", "stage", "f32 (the subgroup kernel has no f16 staging)", kernel.stage);
+    // vec4 loads need the contiguous dimension, the offset and the batch stride in multiples of 4 (K = 0: nothing to load)
+    const aligned = (x: GpuArray, contiguous: number, stride: number): boolean =>
+      K > 0 && contiguous % 4 === 0 && x.offset % 4 === 0 && stride % 4 === 0;
+    const shape: LargeGemmShape = {
+      transA, transB, vecA: aligned(a, transA ? M : K, strideA), vecB: aligned(b, transB ? K : N, strideB), stage: kernel.stage,
+      subgroupWidth: sub ? kernel.subgroupWidth ?? subgroupWidth(ctx.gemm?.subgroups?.min ?? 4) : 0,
+    };
+    key = largeKey(shape);
+    source = () => largeSource(shape);
+    tile = TILE128;
+  }
+  const pipeline = ctx.pipeline(key, source);
+  const tilesM = ceilDiv(M, tile), tilesN = ceilDiv(N, tile), max = ctx.maxWorkgroupsPerDimension;
   for (let b0 = 0; b0 < batch; b0 += max) {
     for (let tm = 0; tm < tilesM; tm += max) {
       for (let tn = 0; tn < tilesN; tn += max) {

@@ -16,6 +16,7 @@ import { WebGPUBackend } from "./backend.js";
 import type { GpuDevice } from "./device.js";
 import { WebGPUUnavailableError } from "./errors.js";
 import { WebGPUKernels } from "./kernels.js";
+import type { GemmPrecision } from "./matmul.js";
 
 let noticed = false;
 
@@ -30,17 +31,25 @@ export interface UseWebGPUOptions {
    * WebGPUUnavailableError falls back as any other.
    */
   device?: () => Promise<GpuDevice>;
+  /**
+   * matmul's precision: "fp32" (default) or "fp16", f16 operand tiles with f32 sums (error about
+   * 3 * 2^-11 of sum |a b|: matmul.ts); "fp16" throws WebGPUUnsupportedError where the device lacks
+   * shader-f16.
+   */
+  matmulPrecision?: GemmPrecision;
 }
 
 /** Registers and activates the webgpu backend (once; later calls reuse it), or keeps the host backend with one notice. */
 export async function useWebGPU(opts: UseWebGPUOptions = {}): Promise<AnyBackend> {
   const have = registeredBackend("webgpu");
   if (have) {
+    if (opts.matmulPrecision && have instanceof WebGPUBackend) have.kernels.setMatmulPrecision(opts.matmulPrecision);
     registerBackend(have, true);
     return have;
   }
   try {
     const be = opts.device ? new WebGPUBackend(new WebGPUKernels(await opts.device())) : await WebGPUBackend.create(opts.gpu);
+    if (opts.matmulPrecision) be.kernels.setMatmulPrecision(opts.matmulPrecision);
     registerBackend(be, true);
     return be;
   } catch (e) {

@@ -5,13 +5,17 @@
  * comparison or arithmetic; "no finite value seen yet" is the finite LOWEST.
  */
 
-/** WGSL text declaring the parameter block `p` and the arrays `b_<name>`, outputs writable. */
-export function header(outputs: readonly string[], inputs: readonly string[], fields: readonly string[], table = false): string {
+/**
+ * WGSL text declaring the parameter block `p` and the arrays `b_<name>`, outputs writable; `types`
+ * gives an array's element type where it is not f32 (matmul-large.ts reads aligned operands as vec4<f32>).
+ */
+export function header(outputs: readonly string[], inputs: readonly string[], fields: readonly string[], table = false,
+  types: Readonly<Record<string, string>> = {}): string {
   const offsets = [...outputs, ...inputs].map((n) => `o_${n}: u32`);
   const lines = [`struct Params { ${[...offsets, ...fields].join(", ")} }`, "@group(0) @binding(0) var<uniform> p: Params;"];
   let i = 1;
-  for (const n of outputs) lines.push(`@group(0) @binding(${i++}) var<storage, read_write> b_${n}: array<f32>;`);
-  for (const n of inputs) lines.push(`@group(0) @binding(${i++}) var<storage, read> b_${n}: array<f32>;`);
+  for (const n of outputs) lines.push(`@group(0) @binding(${i++}) var<storage, read_write> b_${n}: array<${types[n] ?? "f32"}>;`);
+  for (const n of inputs) lines.push(`@group(0) @binding(${i++}) var<storage, read> b_${n}: array<${types[n] ?? "f32"}>;`);
   if (table) lines.push(`@group(0) @binding(${i++}) var<storage, read> tab: array<u32>;`);
   return `${lines.join("\n")}\n${COMMON}`;
 }
