@@ -41,12 +41,13 @@ const bools = (values: number[], shape: number[]): Tensor => new Tensor(Uint8Arr
 interface Run { out: Float32Array; grads: Float32Array[] }
 
 /**
- * f on host copies of `inputs` with the js backend and on device copies with the device backend;
- * backward of sum(f(x) * w) (w seeded) gives the gradients. Returns both runs' outputs and grads.
+ * f on host copies of `inputs` with the host backend (or `reference`, a registered host backend's
+ * name) and on device copies with the device backend; backward of sum(f(x) * w) (w seeded) gives
+ * the gradients. Returns both runs' outputs and grads ("js": the host run).
  */
-async function onBoth(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor): Promise<{ js: Run; dev: Run }> {
+async function onBoth(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, reference = host.name): Promise<{ js: Run; dev: Run }> {
   const run = async (device: boolean): Promise<Run> => {
-    setBackend(device ? dev.name : host.name);
+    setBackend(device ? dev.name : reference);
     try {
       const xs = inputs.map((t) => {
         const c = new Tensor(Float32Array.from(t.data as Float32Array), t.shape, "float32").requiresGrad_(true);
@@ -75,9 +76,12 @@ function assertNear(got: ArrayLike<number>, want: ArrayLike<number>, tol: number
   }
 }
 
-/** Outputs and gradients of the device path equal js's (within `tol` relative; 0: the same bits). */
-async function assertSame(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, tol = 0): Promise<void> {
-  const r = await onBoth(inputs, f);
+/**
+ * Outputs and gradients of the device path equal the host run's (within `tol` relative; 0: the same
+ * bits), the host run on `reference` (default: the host backend of this pass).
+ */
+async function assertSame(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, tol = 0, reference = host.name): Promise<void> {
+  const r = await onBoth(inputs, f, reference);
   assertNear(r.dev.out, r.js.out, tol, "out");
   r.js.grads.forEach((g, i) => assertNear(r.dev.grads[i]!, g, tol, `grad ${i}`));
 }
@@ -304,7 +308,8 @@ describe("ops on device tensors (host-memory device backend)", () => {
     dev.attentionForward = (...a) => { calls.forward++; attentionForward(...a); };
     dev.attentionBackward = (...a) => { calls.backward++; attentionBackward(...a); };
     try {
-      await assertSame(inputs, fused); // the same js kernel on the same float32 arrays: the same bits
+      // the device's kernels are js's: against the js backend, on the same float32 arrays, the same bits
+      await assertSame(inputs, fused, 0, "js");
     } finally {
       dev.attentionForward = attentionForward;
       dev.attentionBackward = attentionBackward;
