@@ -28,6 +28,7 @@ import {
 import type { KernelContext } from "../../src/backend/webgpu/context.js";
 import { gridOf } from "../../src/backend/webgpu/kernels.js";
 import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
+import { conv2dBackwardWeight as gpuConv2dBackwardWeight, forceConvSplitK, splitK } from "../../src/backend/webgpu/conv.js";
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { attentionDropoutFamilies } from "./webgpu-attention-dropout-cases.js";
 import { gemmFamilies } from "./webgpu-gemm-cases.js";
@@ -921,7 +922,72 @@ async function convCases(): Promise<CaseResult[]> {
     res.compare(`dx ${name}`, gdx.data, dx, tol(Og * a.kH * a.kW, dxBound), gdx.guards);
     res.compare(`dweight ${name}`, gdw.data, dw, tol(a.B * L, dwBound), gdw.guards);
   }
+  await convSplitCases(res);
   return res.list;
+}
+
+/**
+ * The weight gradient split over K (forceConvSplitK) against the js kernel, within fp32's bound
+ * d u sum |dy x| (first order, d the roundings a product passes through). Split: each product dy x
+ * is rounded once, then passes through at most kc additions in its range's GEMM, one per later
+ * chunk of images (the partial sums accumulate), S - 1 in the sum of the partials and one into an
+ * accumulated gradient: d = kc + chunks + S + 1. js: each image's L products summed (in float64,
+ * rounded to float32: at most L + 1), then the images of a chunk (at most B) and the chunks (one
+ * each): d = L + B + chunks + 2. With accumulate, u |dw0| for the last addition's rounding of dw0
+ * and u |dw0| for rounding want's dw0 + dw. The two-chunk case's inputs have mean 1, so that its
+ * sums are large against the bound (a dropped range or chunk of images fails it).
+ */
+async function convSplitCases(res: Results): Promise<void> {
+  const cases: [string, Conv2dArgs, number, boolean, number][] = [
+    // name, args, S forced, accumulate, the inputs' mean
+    ["groups 3, stride [2, 1], padding [1, 2], dilation [2, 1], 5 ranges of 23 over n L = 112",
+      convArgs(2, 6, 9, 11, 6, 3, 2, 2, 1, 1, 2, 2, 1, 3), 5, false, 0],
+    ["one range (S = 1)", convArgs(2, 3, 7, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1), 1, false, 0],
+    ["64 forced over n L = 63: 63 ranges of 1", convArgs(1, 2, 9, 7, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), 64, false, 0],
+    ["6 ranges of 2 over n L = 10: the last all padding", convArgs(1, 2, 2, 5, 4, 1, 1, 1, 1, 0, 0, 1, 1, 2), 6, false, 0],
+    ["depthwise 5x5, stride 2, padding 2, 7 ranges of 13 over 90, accumulate", convArgs(3, 4, 11, 10, 8, 5, 5, 2, 2, 2, 2, 1, 1, 4), 7, true, 0],
+    ["groups 2, 5 ranges of 29 over 144, accumulate", convArgs(2, 6, 8, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2), 5, true, 0],
+    // 3 images of 18 columns over 300 x 300 positions: chunks of 2 images and 1, ranges of 25715 and 12858
+    ["7 ranges over two chunks of images", convArgs(3, 2, 300, 300, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2), 7, false, 1],
+  ];
+  let seed = 6100;
+  for (const [name, a, S, acc, mean] of cases) {
+    const r = rng(seed++);
+    const L = a.oH * a.oW, Kg = (a.C / a.G) * a.kH * a.kW;
+    const x = randn(r, a.B * a.C * a.H * a.W, 1, mean), dy = randn(r, a.B * a.O * L, 1, mean);
+    const abs = (v: Float32Array): Float32Array => v.map(Math.abs);
+    const dw = new Float32Array(a.O * Kg), dwBound = new Float32Array(dw.length);
+    conv2dBackwardWeight(dw, dy, x, a);
+    conv2dBackwardWeight(dwBound, abs(dy), abs(x), a);
+    const dw0 = acc ? randn(r, dw.length) : new Float32Array(dw.length);
+    const want = dw.map((v, i) => v + dw0[i]!);
+    // as conv.ts chunks the images: at most 4M column elements a chunk
+    const nb = Math.max(1, Math.min(a.B, Math.floor((1 << 22) / (Math.max(a.C * a.kH * a.kW, a.O) * L))));
+    const chunks = Math.ceil(a.B / nb), ranges = Math.min(S, nb * L), kc = Math.ceil(nb * L / ranges);
+    const px = place(x, 3), pdy = place(dy, 9), pdw = acc ? place(dw0, 6) : output(dw.length, 6);
+    forceConvSplitK(S);
+    try {
+      gpuConv2dBackwardWeight(k, pdw.arr, pdy.arr, px.arr, a, acc);
+    } finally {
+      forceConvSplitK(null);
+    }
+    const got = await fetchPlaced(pdw);
+    const d = kc + chunks + ranges + 1 + (L + a.B + chunks + 2);
+    res.compare(`dweight split over K: ${name}`, got.data, want, (i) => d * U * dwBound[i]! + 2 * U * Math.abs(dw0[i]!) + 1e-30, got.guards);
+  }
+  // the rule: S x tiles reaches 512 workgroups, ranges of at least 256, at most 64
+  const rule: [string, [number, number, number, number], number][] = [
+    ["64 x 576 over 6272 positions: 9 tiles, 24 ranges of 256+", [1, 64, 576, 6272], 24],
+    ["256 x 2304 over 100000: 144 tiles, 3 ranges", [1, 256, 2304, 100000], 3],
+    ["8 x 9 over a million: 64 ranges at most", [1, 8, 9, 1 << 20], 64],
+    ["K = 511: no split", [1, 8, 9, 511], 1],
+    ["257 tiles: no split", [257, 8, 9, 1 << 20], 1],
+    ["depthwise, 128 groups of 1 x 9 over 1024: 4 ranges", [128, 1, 9, 1024], 4],
+  ];
+  for (const [name, args, want] of rule) {
+    const got = splitK(...args);
+    res.list.push({ name: `splitK: ${name}`, ok: got === want, worst: 0, detail: `${got}` });
+  }
 }
 
 /** Pool2dArgs with torch's output size (ceilMode: the last window must start inside the input or the left padding). */

@@ -8,7 +8,7 @@
  * returns both loss curves (with `attnDropout`, the fused attention drops its weights, seeded alike on
  * both backends: js's fused kernel and the WGSL one draw the same mask). `trainCnn` does the same for a small CNN (convolutions with groups,
  * stride, dilation and padding, batch norm with its running statistics, max / average / adaptive
- * pooling) under SGD with momentum. Also checks the device-tensor contract: `t.data` throws
+ * pooling) under SGD with momentum (also with the convolutions' weight gradients split over K). Also checks the device-tensor contract: `t.data` throws
  * DeviceSyncError until `await t.read()`; `readBatched` reads a trained model's state with readAll
  * (one submission) and one read() per tensor; `train` reports what freeGraph gives back each step.
  */
@@ -18,6 +18,7 @@ import { freeGraph } from "../../src/autograd/free-graph.js";
 import type { AnyBackend } from "../../src/backend/backend.js";
 import { setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
+import { forceConvSplitK } from "../../src/backend/webgpu/conv.js";
 import type { WebGPUBackend } from "../../src/backend/webgpu/backend.js";
 import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
@@ -97,7 +98,8 @@ export interface ReadResult {
 
 export interface TrainApi {
   train(steps: number, attnDropout?: number): Promise<TrainResult>;
-  trainCnn(steps: number): Promise<CnnResult>;
+  /** With `splitK`, every conv2d weight gradient on webgpu is split into that many ranges of its K (forceConvSplitK). */
+  trainCnn(steps: number, splitK?: number): Promise<CnnResult>;
   fitCnn(steps: number): Promise<FitResult>;
   sync(): Promise<SyncResult>;
   optimizers(): Promise<OptimResult[]>;
@@ -298,11 +300,17 @@ const api: TrainApi = {
     setBackend("js");
     return { js, webgpu };
   },
-  async trainCnn(steps) {
+  async trainCnn(steps, splitK) {
     setBackend("js");
     const js = await trainCnnOn(null, steps);
     setBackend("webgpu");
-    const webgpu = await trainCnnOn(gpu, steps);
+    forceConvSplitK(splitK ?? null);
+    let webgpu: Awaited<ReturnType<typeof trainCnnOn>>;
+    try {
+      webgpu = await trainCnnOn(gpu, steps);
+    } finally {
+      forceConvSplitK(null);
+    }
     setBackend("js");
     return { js: js.losses, webgpu: webgpu.losses, running: { js: js.running, webgpu: webgpu.running },
       evalLogits: { js: js.evalLogits, webgpu: webgpu.evalLogits } };

@@ -98,7 +98,7 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("sparse attention backward: dq, dk, dv written, rows with no key", (t) => family(t, "sparseAttentionBackward", 24));
   test("linear attention forward and backward: causal and not, GQA, L != S, chunks of 15 and 64, 0 / 0, M + Dv too large", (t) => family(t, "linearAttention", 33));
   test("sparse and linear attention past 65535 workgroups: rows, keys and chunks", (t) => family(t, "efficientLarge", 10));
-  test("conv2d forward, dx and dweight: groups, depthwise, stride / padding / dilation, patch embedding, two chunks of images", (t) => family(t, "conv2d", 24));
+  test("conv2d forward, dx and dweight: groups, depthwise, stride / padding / dilation, patch embedding, two chunks of images; the weight gradient split over K", (t) => family(t, "conv2d", 37));
   test("pooling: max (ties, -Infinity, NaN, argmax), average (torch's divisors, ceilMode), adaptive; forward and backward", (t) => family(t, "pooling", 35));
   test("batch norm: statistics, running update, forward, backward with batch and running statistics", (t) => family(t, "batchNorm", 40));
   test("segment ops: sums, broadcasts, softmax and its backward over CSR-grouped rows, empty segments", (t) => family(t, "segment", 20));
