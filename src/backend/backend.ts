@@ -270,9 +270,11 @@ export interface Backend<A = FloatArray> {
   indexSelect(out: A, x: A, index: A, outer: number, n: number, inner: number, m: number): void;
   /**
    * dx [outer, n, inner] (written in full): row r of each outer block is the sum, in order of k, of
-   * the rows k of g [outer, m, inner] with index[k] == r; an index outside [0, n) adds nowhere.
+   * the rows k of g [outer, m, inner] that picked r, listed by the host-built grouping
+   * (backend/index-grouping.ts): order[offsets[r] .. offsets[r + 1]), offsets [n + 1], integers as
+   * floats; an index left out of it (outside [0, n), padding) adds nowhere.
    */
-  indexSelectBackward(dx: A, g: A, index: A, outer: number, n: number, inner: number, m: number): void;
+  indexSelectBackward(dx: A, g: A, order: A, offsets: A, outer: number, n: number, inner: number, m: number): void;
 
   // ---- pooling and batch norm (kernels the device path of ops/pool.ts and ops/batchnorm.ts calls)
 

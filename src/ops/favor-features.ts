@@ -10,8 +10,8 @@
  * Public entry: attention/performer.ts.
  *
  * On a device backend the same steps run as device kernels (favorFeaturesOnDevice): the squared
- * norms as a product with (s / 2)·ones, and the stabilizer's max by halving the span with elementwise
- * maximums (log2 of the span dispatches), so phi is the host's up to float32 rounding.
+ * norms as a product with (s / 2)·ones, and the stabilizer's max as one max reduction along the span
+ * (Backend.extreme), so phi is the host's up to float32 rounding.
  *
  * ```ts
  * const fq = favorFeaturesOp(q, omega, 1 / Math.sqrt(D), true); // [B, H, L, m]
@@ -79,26 +79,12 @@ function release(be: AnyBackend, ...arrays: KernelArray[]): void {
   for (const a of arrays) (be as DeviceBackend).release(a as DeviceArray);
 }
 
-/**
- * The max of each row of x [blocks, span] (span >= 1) in a new array [blocks]: max(x[:, i], x[:, i +
- * floor(n / 2)]) for i < ceil(n / 2) halves the n columns until one is left.
- */
+/** The max of each row of x [blocks, span] (span >= 1) in a new array [blocks]: one max reduction (exact). */
 function rowMax(be: AnyBackend, x: KernelArray, blocks: number, span: number): KernelArray {
-  let cur = x, n = span;
-  if (n === 1) {
-    const c = be.alloc(blocks);
-    be.stridedCopy(c, x, [blocks], [1]);
-    return c;
-  }
-  while (n > 1) {
-    const h = Math.ceil(n / 2), off = Math.floor(n / 2);
-    const next = be.alloc(blocks * h); // [blocks, h]
-    be.binary("maximum", next, cur, be.view(cur, off, cur.length - off), [blocks, h], [n, 1], [n, 1]);
-    if (cur !== x) release(be, cur);
-    cur = next;
-    n = h;
-  }
-  return cur;
+  const values = be.alloc(blocks), indices = be.alloc(blocks);
+  be.extreme(values, indices, x, blocks, span, 1, "max");
+  release(be, indices);
+  return values;
 }
 
 /** favorFeaturesOp on a device backend: the host path's steps as device kernels. */

@@ -8,6 +8,8 @@
  * ```
  */
 import { attach } from "../autograd/graph.js";
+import { gatherBackward } from "../backend/index-grouping.js";
+import type { DeviceArray, DeviceStore } from "../tensor/device.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
@@ -87,20 +89,19 @@ export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: 
 /**
  * embedding of a weight on a device: the rows gathered by one kernel, out [N, E] = weight [V, E]
  * at ids (uploaded as float32 values); backward dweight [V, E], each row the sum of the gradient
- * rows of its ids in order (no atomics), the padding index's entries marked -1 so they add nowhere.
+ * rows of its ids in order (no atomics; the ids grouped by row on the host:
+ * backend/index-grouping.ts), the padding index left out of the grouping so it gets no gradient.
  */
 function embeddingOnDevice(shape: readonly number[], id: Int32Array, weight: Tensor, pad: number | undefined): Tensor {
   const be = backendOf(weight);
   const [V, E] = [weight.shape[0]!, weight.shape[1]!], N = id.length;
-  const ids = Float32Array.from(id);
-  const index = be.upload(ids);
+  const index = be.upload(Float32Array.from(id));
   const out = emptyOn(be, [...shape, E], "float32");
   be.indexSelect(arrayOf(out, be), arrayOf(weight, be), index, 1, V, E, N);
+  (be as unknown as DeviceStore).release(index as DeviceArray);
   return attach(out, "embedding", [weight], (g) => {
-    let gIndex = index;
-    if (pad !== undefined && id.includes(pad)) gIndex = be.upload(ids.map((i) => (i === pad ? -1 : i))); // the padding row gets no gradient
     const dw = emptyOn(be, weight.shape, "float32");
-    be.indexSelectBackward(arrayOf(dw, be), arrayOf(g, be), gIndex, 1, V, E, N);
+    gatherBackward(be, "embedding", arrayOf(dw, be), arrayOf(g, be), id, 1, V, E, pad);
     return [dw];
   });
 }

@@ -14,6 +14,8 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { stridedCopy } from "../backend/js/copy.js";
+import { gatherBackward } from "../backend/index-grouping.js";
+import type { DeviceArray, DeviceStore } from "../tensor/device.js";
 import { arrayOf, backendOf, empty, emptyOn, emptyUninit, kernelsFor, sumToShape } from "./util.js";
 
 /** Same data, new shape; one entry may be -1. */
@@ -238,8 +240,9 @@ export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly n
 }
 
 /**
- * indexSelect of a device tensor x [outer, n, inner]: the indices uploaded as float32 values, one
- * gather kernel; backward one kernel summing, for each row, the gradient rows that picked it.
+ * indexSelect of a device tensor x [outer, n, inner]: the indices uploaded as float32 values for
+ * one gather kernel; backward one kernel summing, for each row, the gradient rows that picked it
+ * (grouped by row on the host: backend/index-grouping.ts).
  * out [outer, m, inner]
  */
 function indexSelectOnDevice(x: Tensor, id: Int32Array, shape: number[], outer: number, n: number, inner: number): Tensor {
@@ -248,9 +251,10 @@ function indexSelectOnDevice(x: Tensor, id: Int32Array, shape: number[], outer: 
   const index = be.upload(Float32Array.from(id));
   const out = emptyOn(be, shape, x.dtype);
   be.indexSelect(arrayOf(out, be), arrayOf(x, be), index, outer, n, inner, m);
+  (be as unknown as DeviceStore).release(index as DeviceArray);
   return attach(out, "indexSelect", [x], (g) => {
     const dx = emptyOn(be, x.shape, g.dtype);
-    be.indexSelectBackward(arrayOf(dx, be), arrayOf(g, be), index, outer, n, inner, m);
+    gatherBackward(be, "indexSelect", arrayOf(dx, be), arrayOf(g, be), id, outer, n, inner);
     return [dx];
   });
 }

@@ -146,6 +146,30 @@ describe("linear attention and FAVOR+ on a device backend (host memory) against 
         (x) => [favorFeaturesOp(x!, omega, 0.4, perRow)], 1e-5, 1e-6);
     });
   }
+  test("favorFeaturesOp's stabilizer is one max reduction on the device: spans of 64 and 1800, phi and its gradient as js's", async () => {
+    const kernels = dev as unknown as Record<string, (...a: unknown[]) => void>;
+    const extreme = kernels.extreme!, binary = kernels.binary!;
+    const calls: string[] = [];
+    kernels.extreme = (...a: unknown[]): void => {
+      calls.push(`extreme ${a[3]}x${a[4]}x${a[5]} ${a[6]}`); // outer x n x inner, op
+      extreme(...a);
+    };
+    kernels.binary = (...a: unknown[]): void => {
+      if (a[0] === "maximum") calls.push("maximum");
+      binary(...a);
+    };
+    try {
+      for (const [perRow, m, shape, want] of [[true, 64, [1, 2, 30, 4], "extreme 60x64x1 max"], [false, 9, [2, 2, 200, 8], "extreme 4x1800x1 max"]] as const) {
+        const omega = new PerformerFeatures(shape[3], m, 5).omegaAs("float32");
+        calls.length = 0;
+        await matchesJs(() => [randn([...shape], { generator: new Generator(16) })], (x) => [favorFeaturesOp(x!, omega, 0.3, perRow)], 1e-5, 1e-6);
+        assert.deepEqual(calls, [want], `per ${perRow ? "row" : "matrix"}: the device run's max reductions`);
+      }
+    } finally {
+      kernels.extreme = extreme;
+      kernels.binary = binary;
+    }
+  });
   test("favorFeaturesOp with one feature (a span of 1)", () => {
     const omega = new PerformerFeatures(3, 1, 2).omegaAs("float32");
     return matchesJs(() => [randn([4, 3], { generator: new Generator(15) })], (x) => [favorFeaturesOp(x!, omega, 0.5, true)], 1e-5, 1e-6);

@@ -22,6 +22,7 @@ import { Generator } from "../../src/tensor/rng.js";
 import { Tensor, randn, tensor } from "../../src/tensor/tensor.js";
 import { assertThrowsMsg } from "../helpers.js";
 import { hostDevice } from "./host-device.js";
+import { indexGrouping } from "../../src/backend/index-grouping.js";
 
 const host = getBackend();
 const dev = hostDevice();
@@ -286,6 +287,31 @@ describe("ops on device tensors (host-memory device backend)", () => {
     await assertSame([leaf([5, 4], 50)], (w) => embedding(ids, w, { paddingIdx: 0 }));
     await assertSame([leaf([5, 4], 51)], (w) => embedding(ids, w));
     await deviceGradcheck([leaf([5, 4], 50)], (w) => embedding(ids, w), 1e-3);
+  });
+
+  test("the gather backward over the host grouping: heavy repeats, rows never picked, padding first, last or absent", async () => {
+    const u = new Float32Array(1000);
+    new Generator(53).fillUniform(u);
+    let t = 0;
+    const next = (): number => u[t++ % u.length]!;
+    const draw = (n: number, count: number, hot: number): number[] =>
+      Array.from({ length: count }, () => (next() < 0.6 ? hot : Math.floor(next() * n)));
+    // [3, 40, 2] along dim 1 at 200 indices, 60% of them row 7: the same bits as the host loops
+    const picks = draw(40, 200, 7);
+    await assertSame([leaf([3, 40, 2], 54)], (x) => indexSelect(x, 1, picks));
+    await assertSame([leaf([30, 4], 55)], (x) => indexSelect(x, 0, [29, 29, 0, 29, 0]));
+    const ids = new Tensor(Int32Array.from(draw(300, 4 * 50, 299)), [4, 50], "int32");
+    await assertSame([leaf([300, 3], 56)], (w) => embedding(ids, w, { paddingIdx: 299 }));
+    await assertSame([leaf([300, 3], 57)], (w) => embedding(ids, w, { paddingIdx: 0 }));
+    await assertSame([leaf([300, 3], 58)], (w) => embedding(ids, w, { paddingIdx: 5 }));
+    await assertSame([leaf([300, 3], 59)], (w) => embedding(ids, w));
+  });
+
+  test("indexGrouping: rows in order, ascending within a row, padding and out-of-range indices left out", () => {
+    const { order, offsets } = indexGrouping("embedding", [2, 0, 2, -1, 4, 2, 0, 5], 5, 4);
+    assert.deepEqual(Array.from(offsets), [0, 2, 2, 5, 5, 5]);
+    assert.deepEqual(Array.from(order), [1, 6, 0, 2, 5]);
+    assertThrowsMsg(() => indexGrouping("embedding", { length: 2 ** 24 }, 3), ValueError, "embedding", "indices", "2^24");
   });
 
   test("sdpa's weights path on the device: masks, causal, GQA", async () => {

@@ -18,6 +18,7 @@ import type { AvgPool2dArgs, Conv2dArgs, Pool2dArgs } from "../../src/backend/ba
 import { softmax, softmaxBackward } from "../../src/backend/js/softmax.js";
 import { dropout as jsDropout } from "../../src/backend/js/dropout.js";
 import { indexSelect as jsIndexSelect, indexSelectBackward as jsIndexSelectBackward } from "../../src/backend/js/gather.js";
+import { indexGrouping } from "../../src/backend/index-grouping.js";
 import { extreme as jsExtreme, extremeBackward as jsExtremeBackward, logsumexp as jsLogsumexp } from "../../src/backend/js/reduce-dim.js";
 import { where as jsWhere } from "../../src/backend/js/select.js";
 import { compare as jsCompare } from "../../src/backend/js/compare.js";
@@ -786,29 +787,66 @@ async function logsumexpRowCases(res: Results): Promise<void> {
   }
 }
 
+/**
+ * The gather backward by its definition, over the indices themselves (not the grouping): dx row r
+ * is 0 plus, in order of k, each g row k whose index is r (float32 sums), skipping `skip` and
+ * indices outside [0, n).
+ */
+function gatherBackwardByIndex(index: Float32Array, g: Float32Array, outer: number, n: number, inner: number, skip?: number): Float32Array {
+  const m = index.length, dx = new Float32Array(outer * n * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < m; k++) {
+      const r = index[k]!;
+      if (!(r >= 0 && r < n) || r === skip) continue;
+      for (let j = 0; j < inner; j++) dx[(o * n + r) * inner + j]! += g[(o * m + k) * inner + j]!;
+    }
+  }
+  return dx;
+}
+
 async function gatherCases(): Promise<CaseResult[]> {
   const res = new Results();
-  // outer, n, inner, m
-  const cases: [number, number, number, number][] = [[1, 5, 4, 7], [3, 10, 1, 1037], [2, 1, 33, 5], [1, 9, 300, 64], [4, 7, 3, 1]];
+  // outer, n, inner, m, how the indices are drawn, a skipped (padding) row
+  type Draw = (r: () => number, n: number, k: number) => number;
+  const uniform: Draw = (r, n) => Math.floor(r() * n);
+  const cases: [number, number, number, number, Draw, string, number?][] = [
+    [1, 5, 4, 7, uniform, ""], [3, 10, 1, 1037, uniform, ""], [2, 1, 33, 5, uniform, ""], [1, 9, 300, 64, uniform, ""],
+    [4, 7, 3, 1, uniform, ""],
+    [1, 3, 5, 2000, uniform, ", each row picked about 667 times"],
+    [2, 6, 7, 500, () => 4, ", every index the same row (row 4)"],
+    [3, 4, 64, 8, (_r, _n, k) => k >> 1, ", pairs in order (GQA's kv heads)"],
+    [1, 1000, 3, 10, uniform, ", most rows never picked"],
+    [1, 100_000, 1, 300, uniform, ", a 100,000-row table, most rows empty"],
+    [1, 40, 6, 400, (r, n) => (r() < 0.3 ? 0 : Math.floor(r() * n)), ", padding row 0 skipped (30% of the indices)", 0],
+    [2, 12, 5, 90, (r, n, k) => (k % 3 === 0 ? 11 : Math.floor(r() * n)), ", padding row 11 (the last) skipped", 11],
+    [1, 50, 4, 0, uniform, ", no indices"],
+    // past 65535 workgroups of 256 threads: 70,000 x 240 > 65535 * 256 dx elements
+    [1, 70_000, 240, 3000, (r, n) => Math.floor(r() * r() * n), ", past 65535 workgroups, rows picked unevenly"],
+  ];
   let seed = 400;
-  for (const [outer, n, inner, m] of cases) {
+  for (const [outer, n, inner, m, draw, what, skip] of cases) {
     const r = rng(seed++);
-    const x = randn(r, outer * n * inner);
-    const index = Float32Array.from({ length: m }, () => Math.floor(r() * n));
-    const name = `[${outer}, ${n}, ${inner}] at ${m} indices`;
-    const want = new Float32Array(outer * m * inner);
-    jsIndexSelect(want, x, index, outer, n, inner, m);
-    const px = place(x, 3), pidx = place(index, 6), po = output(outer * m * inner, 2);
-    k.indexSelect(po.arr, px.arr, pidx.arr, outer, n, inner, m);
-    const got = await fetchPlaced(po);
-    res.compare(`indexSelect ${name}`, got.data, want, () => 1e-37, got.guards);
-    // backward, some indices -1 (padding: add nowhere); the same order of float32 sums: the same bits
+    const index = Float32Array.from({ length: m }, (_, i) => draw(r, n, i));
+    const name = `[${outer}, ${n}, ${inner}] at ${m} indices${what}`;
+    if (n * inner <= 1e5) { // the forward (the largest table is for the backward's grouping)
+      const x = randn(r, outer * n * inner);
+      const want = new Float32Array(outer * m * inner);
+      jsIndexSelect(want, x, index, outer, n, inner, m);
+      const px = place(x, 3), pidx = place(index, 6), po = output(outer * m * inner, 2);
+      k.indexSelect(po.arr, px.arr, pidx.arr, outer, n, inner, m);
+      const got = await fetchPlaced(po);
+      res.compare(`indexSelect ${name}`, got.data, want, () => 1e-37, got.guards);
+    }
+    // backward, some indices -1 (add nowhere) besides the skipped row; the same order of float32 sums: the same bits
     const bIndex = index.map((v) => (r() < 0.1 ? -1 : v));
     const g = randn(r, outer * m * inner);
-    const wdx = new Float32Array(outer * n * inner);
-    jsIndexSelectBackward(wdx, g, bIndex, outer, n, inner, m);
-    const pg = place(g, 5), pb = place(bIndex, 1), pdx = output(outer * n * inner, 4);
-    k.indexSelectBackward(pdx.arr, pg.arr, pb.arr, outer, n, inner, m);
+    const wdx = gatherBackwardByIndex(bIndex, g, outer, n, inner, skip);
+    const { order, offsets } = indexGrouping("indexSelect", bIndex, n, skip);
+    const jdx = new Float32Array(outer * n * inner);
+    jsIndexSelectBackward(jdx, g, order, offsets, outer, n, inner, m);
+    res.compare(`js indexSelectBackward over the grouping ${name}`, jdx, wdx, () => 1e-37);
+    const pg = place(g, 5), po = place(order, 1), pf = place(offsets, 7), pdx = output(outer * n * inner, 4);
+    k.indexSelectBackward(pdx.arr, pg.arr, po.arr, pf.arr, outer, n, inner, m);
     const gdx = await fetchPlaced(pdx);
     res.compare(`indexSelectBackward ${name}`, gdx.data, wdx, () => 1e-37, gdx.guards);
   }

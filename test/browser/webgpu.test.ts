@@ -92,7 +92,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("where: broadcasting cond / a / b, transposed cond, in place, past 65535 workgroups; comparisons with NaN, infinities, signed zeros", (t) => family(t, "select", 25));
   test("max / min with indices and their backward, logsumexp: ties, NaN, -Infinity, rows of -Infinity, few long rows (logsumexp's with +Infinity, NaN, values near 100)",
     (t) => family(t, "reduceDim", 65));
-  test("indexSelect and its backward: repeated indices, -1 entries adding nowhere", (t) => family(t, "gather", 10));
+  test("indexSelect and its backward over the host grouping: repeated indices, rows never picked, -1 entries and a padding row adding nowhere, a 100,000-row table, past 65535 workgroups",
+    (t) => family(t, "gather", 41));
   test("dropout: the js kernel's bits, counters across 2^32, overflow, signed zeros, NaN", (t) => family(t, "dropout", 16));
   test("sparse attention forward: every pattern builder, rows with no key, GQA, L != S, Dv != D", (t) => family(t, "sparseAttentionForward", 16));
   test("sparse attention backward: dq, dk, dv written, rows with no key", (t) => family(t, "sparseAttentionBackward", 24));

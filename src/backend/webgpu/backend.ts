@@ -177,8 +177,9 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.indexSelect(out, x, index, outer, n, inner, m);
   }
 
-  indexSelectBackward(dx: GpuArray, g: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number): void {
-    this.kernels.indexSelectBackward(dx, g, index, outer, n, inner, m);
+  indexSelectBackward(dx: GpuArray, g: GpuArray, order: GpuArray, offsets: GpuArray, outer: number, n: number, inner: number,
+    m: number): void {
+    this.kernels.indexSelectBackward(dx, g, order, offsets, outer, n, inner, m);
   }
 
   // --- sparse and linear attention ---

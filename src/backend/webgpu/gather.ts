@@ -1,13 +1,15 @@
 /**
  * Gathers along one dim on the device, as Backend.indexSelect / indexSelectBackward: out [outer,
  * m, inner] = x [outer, n, inner] at index [m] (a thread per output element), and the backward
- * without atomics: a thread per dx element sums, in order of k, the gradient rows k whose index is
- * its row (so the result is deterministic and the js kernel's bits; an index outside [0, n), such
- * as the embedding's padding marked -1, adds nowhere). Indices are floats holding integers.
+ * without atomics over the indices grouped by row on the host (backend/index-grouping.ts: `order`
+ * lists the positions k row by row, ascending, row r holding order[offsets[r] .. offsets[r + 1])):
+ * a thread per dx element sums, in order of k, only the gradient rows that picked its row, so the
+ * work is O(outer (n + m) inner), the result deterministic and the js kernel's bits; an index left
+ * out of the grouping (outside [0, n), the embedding's padding) adds nowhere. Integers are floats.
  *
  * ```ts
- * indexSelect(ctx, out, weight, ids, 1, V, E, N);         // out [N, E] = weight [V, E] rows at ids
- * indexSelectBackward(ctx, dw, g, ids, 1, V, E, N);       // dw [V, E]
+ * indexSelect(ctx, out, weight, ids, 1, V, E, N);                    // out [N, E] = weight [V, E] rows at ids
+ * indexSelectBackward(ctx, dw, g, order, offsets, 1, V, E, N);       // dw [V, E]
  * ```
  */
 import type { GpuArray, KernelContext } from "./context.js";
@@ -39,25 +41,30 @@ export function indexSelect(ctx: KernelContext, out: GpuArray, x: GpuArray, inde
 }
 
 const backwardSource = (): string => /* wgsl */ `
-${header(["dx"], ["g", "index"], SIZES)}
+${header(["dx"], ["g", "order", "offsets"], SIZES)}
 ${computeMain(WG)} {
   let e = groupIndex(wid, nwg) * ${WG}u + t;
   if (e >= p.outer * p.n * p.inner) { return; }
   let j = e % p.inner;
   let row = e / p.inner;
-  let r = i32(row % p.n);
+  let r = row % p.n;
   let o = row / p.n;
+  let k0 = u32(b_offsets[p.o_offsets + r]);
+  let k1 = u32(b_offsets[p.o_offsets + r + 1u]);
   var s = 0.0;
-  for (var k = 0u; k < p.m; k++) {
-    if (i32(b_index[p.o_index + k]) == r) { s += b_g[p.o_g + (o * p.m + k) * p.inner + j]; }
+  for (var k = k0; k < k1; k++) {
+    s += b_g[p.o_g + (o * p.m + u32(b_order[p.o_order + k])) * p.inner + j];
   }
   b_dx[p.o_dx + e] = s;
 }`;
 
-/** dx [outer, n, inner] = for each row r, the sum over k with index[k] == r of g [outer, m, inner] row k. */
-export function indexSelectBackward(ctx: KernelContext, dx: GpuArray, g: GpuArray, index: GpuArray, outer: number, n: number,
-  inner: number, m: number): void {
+/**
+ * dx [outer, n, inner] = for each row r, the sum in order of k of the rows k of g [outer, m, inner]
+ * listed for r: order[offsets[r] .. offsets[r + 1]).
+ */
+export function indexSelectBackward(ctx: KernelContext, dx: GpuArray, g: GpuArray, order: GpuArray, offsets: GpuArray, outer: number,
+  n: number, inner: number, m: number): void {
   const total = outer * n * inner;
   if (total === 0) return;
-  dispatchKernel(ctx, "indexSelectBackward", backwardSource, [dx], [g, index], [outer, n, inner, m], ceilDiv(total, WG));
+  dispatchKernel(ctx, "indexSelectBackward", backwardSource, [dx], [g, order, offsets], [outer, n, inner, m], ceilDiv(total, WG));
 }

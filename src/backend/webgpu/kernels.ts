@@ -405,9 +405,10 @@ export class WebGPUKernels implements KernelContext {
   }
 
   /** As Backend.indexSelectBackward. */
-  indexSelectBackward(dx: GpuArray, g: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number): void {
+  indexSelectBackward(dx: GpuArray, g: GpuArray, order: GpuArray, offsets: GpuArray, outer: number, n: number, inner: number,
+    m: number): void {
     this.live("indexSelectBackward");
-    indexSelectBackward(this, dx, g, index, outer, n, inner, m);
+    indexSelectBackward(this, dx, g, order, offsets, outer, n, inner, m);
   }
 
   // --- sparse and linear attention ---
