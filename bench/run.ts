@@ -5,6 +5,9 @@
  * Rows (float32, B=1):
  *   core  scaledDotProductAttention (fused path), q/k/v [1, 8, N, 64]
  *   mha   MultiheadAttention(512, 8, batchFirst), self-attention on x [1, N, 512], needWeights false
+ *         (its weights prepacked with prepackWeights, as ONNX Runtime packs them when it makes a
+ *         session: the forward rows, under noGrad, use the packed copies; forward + backward
+ *         records gradients, so it packs on every call as training does)
  * each forward and forward + backward, N in 128, 512, 1024, 2048, 4096; plus the peak RSS of one
  * forward + backward at N = 16384, each in a fresh child process.
  *
@@ -32,7 +35,7 @@ import path from "node:path";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
-  availableBackends, backward, getNumThreads, getWasmThreads, Generator, MultiheadAttention, noGrad, randn,
+  availableBackends, backward, getNumThreads, getWasmThreads, Generator, MultiheadAttention, noGrad, prepackWeights, randn,
   scaledDotProductAttention, setBackend, Tensor, type BackendName,
 } from "../src/node.js";
 import {
@@ -178,6 +181,7 @@ function mha(): MultiheadAttention {
     for (const p of [mhaModule.inProjBias, mhaModule.outProj.bias]) {
       if (p) p.data.set(randn(p.shape, { generator: g }).data as Float32Array);
     }
+    prepackWeights(mhaModule); // packed for the backend active at its first product (repacked for another)
   }
   return mhaModule;
 }
