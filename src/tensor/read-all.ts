@@ -14,11 +14,16 @@
  */
 import type { ArrayFor, DType } from "./dtype.js";
 import type { DeviceArray, DeviceStore } from "./device.js";
-import type { Tensor } from "./tensor.js";
+import { ValueError } from "./errors.js";
+import { expectTensor, type Tensor } from "./tensor.js";
 
 /** The host data of each tensor of `tensors` (in order), device tensors read back together (see the module comment). */
 export async function readAll(tensors: Iterable<Tensor>): Promise<ArrayFor[DType][]> {
+  if (tensors === null || typeof (tensors as { [Symbol.iterator]?: unknown } | undefined)?.[Symbol.iterator] !== "function") {
+    throw new ValueError("readAll", "tensors", "an iterable of Tensors", tensors === null ? "null" : typeof tensors);
+  }
   const list = [...tensors];
+  list.forEach((t, i) => expectTensor(t, `tensors[${i}]`, "readAll"));
   const out: (ArrayFor[DType] | undefined)[] = new Array<ArrayFor[DType] | undefined>(list.length);
   // the device tensors still to read, per store (a tensor listed twice is read once)
   const pending = new Map<DeviceStore, { t: Tensor; dev: DeviceArray; at: number[] }[]>();

@@ -22,7 +22,7 @@ import { gt, tanh } from "../../src/ops/elementwise.js";
 import { crossEntropy } from "../../src/ops/functional.js";
 import { argmax } from "../../src/ops/reduce.js";
 import { AdamW } from "../../src/optim/adam.js";
-import { DeviceSyncError } from "../../src/tensor/errors.js";
+import { DeviceSyncError, ValueError } from "../../src/tensor/errors.js";
 import { readAll } from "../../src/tensor/read-all.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { randint, randn, tensor, type Tensor } from "../../src/tensor/tensor.js";
@@ -109,6 +109,17 @@ describe("batched reads of device tensors", () => {
       assert.equal(one.batched, 1);
       assert.deepEqual(Array.from(one.result[1]!), Array.from(got[2]!));
     });
+  });
+
+  test("readAll's bad input: a ValueError naming the argument, nothing read", async () => {
+    const cases: [unknown, RegExp][] = [
+      [null, /readAll: tensors expected an iterable of Tensors, got null/],
+      [3, /readAll: tensors expected an iterable of Tensors, got number/],
+      [[tensor([1]), "x"], /readAll: tensors\[1\] expected a Tensor, got string/],
+    ];
+    for (const [bad, msg] of cases) {
+      await assert.rejects(readAll(bad as never), (e: unknown) => e instanceof ValueError && msg.test((e as Error).message));
+    }
   });
 
   test("Module.readState of a 6-parameter model: one batched read instead of 6; the values are the single reads'", async () => {

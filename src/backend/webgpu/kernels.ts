@@ -30,6 +30,7 @@ import { requestGpuDevice, type GpuDevice } from "./device.js";
 import { dropout } from "./dropout.js";
 import { binary, unary } from "./elementwise.js";
 import { DeviceLostError, GpuValidationError, WebGPUUnsupportedError } from "./errors.js";
+import { ValueError } from "../../tensor/errors.js";
 import { indexSelect, indexSelectBackward } from "./gather.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
@@ -273,6 +274,9 @@ export class WebGPUKernels implements KernelContext {
    * matmul.ts), which throws WebGPUUnsupportedError on a device without shader-f16.
    */
   setMatmulPrecision(precision: GemmPrecision): void {
+    if (precision !== "fp32" && precision !== "fp16") {
+      throw new ValueError("setMatmulPrecision", "precision", "fp32 or fp16", String(precision));
+    }
     if (precision === "fp16" && !this.gpu.features.shaderF16) {
       throw new WebGPUUnsupportedError("setMatmulPrecision", "precision", "fp32 (fp16 needs the shader-f16 feature, which this device lacks)", "fp16");
     }
