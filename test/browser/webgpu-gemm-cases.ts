@@ -28,7 +28,7 @@ import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { chooseGemm, matmulWith, type GemmKernel, type GemmOptions } from "../../src/backend/webgpu/matmul.js";
 import type { CaseResult } from "./webgpu-page.js";
 import type { Kit } from "./webgpu-efficient-cases.js";
-import { randn, rng } from "./webgpu-page-setup.js";
+import { matmulOperands, randn, rng } from "./webgpu-page-setup.js";
 
 const U = 2 ** -24, H = 2 ** -11, T = 2 ** -14;
 const C1 = 3 * H + 3 * H * H + H ** 3, C2 = T * (1 + H) ** 2, C3 = T * (1 + H) + T * T;
@@ -107,12 +107,7 @@ async function gemmCases(kit: Kit, family: (typeof GEMM_FAMILIES)[number]): Prom
     let seed = 100;
     for (const s of SHAPES) {
       const [batch, M, N, K, tA, tB, shA, shB, acc, aligned] = s;
-      const r = rng(seed++);
-      const sA = shA ? 0 : M * K, sB = shB ? 0 : K * N;
-      const a = randn(r, Math.max(1, shA ? M * K : batch * M * K)), b = randn(r, Math.max(1, shB ? K * N : batch * K * N));
-      const out0 = acc ? randn(r, batch * M * N) : new Float32Array(batch * M * N);
-      const want = Float32Array.from(out0);
-      matmul(want, a, b, batch, M, N, K, tA, tB, sA, sB, acc);
+      const { a, b, out0, want, sA, sB } = matmulOperands(rng(seed++), batch, M, N, K, tA, tB, shA, shB, acc);
       const { ab, a1 } = sums(a, b, s, sA, sB);
       const pad = aligned ? 36 : 37;
       const pa = kit.place(a, pad), pb = kit.place(b, aligned ? 8 : 2 * pad + 5);

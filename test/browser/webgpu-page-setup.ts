@@ -8,6 +8,7 @@
  * void startPage("qkvWebgpuBench", (k) => ({ run: (config) => runBench(k, config, console.log) }));
  * ```
  */
+import { matmul as jsMatmul } from "../../src/backend/js/matmul.js";
 import { WebGPUKernels } from "../../src/backend/webgpu/index.js";
 
 /** Gets the kernels, sets `globalThis[name]` = api(kernels), then marks the body ready (with the error, if any). */
@@ -39,4 +40,18 @@ export function randn(r: () => number, n: number, scale = 1, shift = 0): Float32
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = shift + scale * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
   return out;
+}
+
+/**
+ * The operands of one batched matmul case drawn from `r`: a [batch, M, K] (one [M, K] when shared)
+ * and b likewise, the starting output (random when accumulating), and the js matmul's answer.
+ */
+export function matmulOperands(r: () => number, batch: number, M: number, N: number, K: number, tA: boolean, tB: boolean,
+  shA: boolean, shB: boolean, acc: boolean): { a: Float32Array; b: Float32Array; out0: Float32Array; want: Float32Array; sA: number; sB: number } {
+  const sA = shA ? 0 : M * K, sB = shB ? 0 : K * N;
+  const a = randn(r, Math.max(1, shA ? M * K : batch * M * K)), b = randn(r, Math.max(1, shB ? K * N : batch * K * N));
+  const out0 = acc ? randn(r, batch * M * N) : new Float32Array(batch * M * N);
+  const want = Float32Array.from(out0);
+  jsMatmul(want, a, b, batch, M, N, K, tA, tB, sA, sB, acc);
+  return { a, b, out0, want, sA, sB };
 }

@@ -33,7 +33,7 @@ import { conv2dBackwardWeight as gpuConv2dBackwardWeight, forceConvSplitK, split
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { attentionDropoutFamilies } from "./webgpu-attention-dropout-cases.js";
 import { gemmFamilies } from "./webgpu-gemm-cases.js";
-import { randn, rng, startPage } from "./webgpu-page-setup.js";
+import { matmulOperands, randn, rng, startPage } from "./webgpu-page-setup.js";
 import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
 
 /** One checked case: `worst` is the largest |got - want| / tolerance (at most 1 to pass). */
@@ -136,12 +136,7 @@ async function matmulCases(): Promise<CaseResult[]> {
   ];
   let seed = 1;
   for (const [batch, M, N, K, tA, tB, shA, shB, acc] of cases) {
-    const r = rng(seed++);
-    const sA = shA ? 0 : M * K, sB = shB ? 0 : K * N;
-    const a = randn(r, Math.max(1, shA ? M * K : batch * M * K)), b = randn(r, Math.max(1, shB ? K * N : batch * K * N));
-    const out0 = acc ? randn(r, batch * M * N) : new Float32Array(batch * M * N);
-    const want = Float32Array.from(out0);
-    matmul(want, a, b, batch, M, N, K, tA, tB, sA, sB, acc);
+    const { a, b, out0, want, sA, sB } = matmulOperands(rng(seed++), batch, M, N, K, tA, tB, shA, shB, acc);
     const bound = new Float32Array(batch * M * N);
     matmul(bound, a.map(Math.abs), b.map(Math.abs), batch, M, N, K, tA, tB, sA, sB, false);
     const pad = seed % 2 ? 37 : 0;
