@@ -100,27 +100,10 @@ struct RowOps {
     const __m256 mv = _mm256_set1_ps(m);
     for (int64_t j = 0; j < n; j += 8) _mm256_storeu_ps(s + j, exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), mv)));
   }
-  // dst[c * ldd + r] = scale * src[r * lds + c] for r < rows, c < cols: 8 x 8 blocks through
-  // registers (the keys' and queries' packing, from rows that may be strided views), the edges
-  // element by element.
+  // dst[c * ldd + r] = scale * src[r * lds + c] (transpose_avx2.h)
   static void transposeScaled(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols,
                               float scale) {
-    const __m256 sc = _mm256_set1_ps(scale);
-    const int64_t rows8 = rows / 8 * 8, cols8 = cols / 8 * 8;
-    for (int64_t r0 = 0; r0 < rows8; r0 += 8) {
-      for (int64_t c0 = 0; c0 < cols8; c0 += 8) {
-        const float* s = src + r0 * lds + c0;
-        __m256 t[8];
-        for (int i = 0; i < 8; i++) t[i] = _mm256_mul_ps(_mm256_loadu_ps(s + i * lds), sc);
-        transpose8(t);
-        float* d = dst + c0 * ldd + r0;
-        for (int i = 0; i < 8; i++) _mm256_storeu_ps(d + i * ldd, t[i]);
-      }
-      for (int64_t r = r0; r < r0 + 8; r++)
-        for (int64_t c = cols8; c < cols; c++) dst[c * ldd + r] = scale * src[r * lds + c];
-    }
-    for (int64_t r = rows8; r < rows; r++)
-      for (int64_t c = 0; c < cols; c++) dst[c * ldd + r] = scale * src[r * lds + c];
+    transposeScaled8(dst, ldd, src, lds, rows, cols, scale);
   }
 };
 

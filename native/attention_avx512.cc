@@ -21,6 +21,8 @@
 namespace qkv {
 namespace avx512 {
 
+#include "transpose_avx2.h"
+
 // C[MR, 16 NV] (=|+= rowScale *) A[MR, K] @ B[K, 16 NV] in registers; `last` masks the final vector.
 template <int MR, int NV, bool kRowMajorA>
 inline void tileKernel(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t K,
@@ -104,42 +106,69 @@ void tileGemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
-// exp(x) for 16 floats (the polynomial of expApprox, scaled with vscalefps); 0 for x <= -88.
+// exp(x) for 16 floats: expApprox's range reduction and polynomial, scaled by 2^n with vscalefps; 0
+// for x <= -88. The polynomial in r is evaluated by pairs (Estrin), as the AVX2 file's exp8 does:
+// the same accuracy with a dependency chain of three products instead of five. With kAtMostZero
+// (x - the row's maximum, so x <= 0 or NaN) the upper clamp is left out: the same result.
+template <bool kAtMostZero = false>
 inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.5f));
+  x = _mm512_max_ps(x, _mm512_set1_ps(-88.0f));  // (a NaN x gives -88: maxps returns its second operand)
+  if (!kAtMostZero) x = _mm512_min_ps(x, _mm512_set1_ps(88.5f));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
   r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
-  y = _mm512_fmadd_ps(_mm512_mul_ps(y, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512 r2 = _mm512_mul_ps(r, r);
+  const __m512 a = _mm512_fmadd_ps(r, _mm512_set1_ps(1.6666665459e-1f), _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 b = _mm512_fmadd_ps(r, _mm512_set1_ps(8.3334519073e-3f), _mm512_set1_ps(4.1665795894e-2f));
+  const __m512 c = _mm512_fmadd_ps(r, _mm512_set1_ps(1.9875691500e-4f), _mm512_set1_ps(1.3981999507e-3f));
+  const __m512 poly = _mm512_fmadd_ps(r2, _mm512_fmadd_ps(r2, c, b), a);
+  const __m512 y = _mm512_fmadd_ps(poly, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   return _mm512_scalef_ps(y, n);
 }
 
+// Row operations on n a multiple of 16 (32 in the paired loops, with one vector left over when n
+// is an odd multiple of 16): the maximum; s = exp(s - m) with its sum, m the maximum of s (so
+// s - m <= 0); s = exp(s - m) for any m. Two accumulators, so consecutive vectors do not wait on
+// each other.
 struct RowOps {
   static float rowMax(const float* s, int64_t n) {
-    __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-    for (int64_t j = 0; j < n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(s + j));
-    return _mm512_reduce_max_ps(m);
+    __m512 m0 = _mm512_set1_ps(-std::numeric_limits<float>::infinity()), m1 = m0;
+    int64_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+      m0 = _mm512_max_ps(m0, _mm512_loadu_ps(s + j));
+      m1 = _mm512_max_ps(m1, _mm512_loadu_ps(s + j + 16));
+    }
+    if (j < n) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(s + j));
+    return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
   }
   static float expShiftSum(float* s, int64_t n, float m) {
     const __m512 mv = _mm512_set1_ps(m);
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t j = 0; j < n; j += 16) {
-      const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), mv));
-      _mm512_storeu_ps(s + j, e);
-      sum = _mm512_add_ps(sum, e);
+    __m512 sum0 = _mm512_setzero_ps(), sum1 = sum0;
+    int64_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+      const __m512 e0 = exp16<true>(_mm512_sub_ps(_mm512_loadu_ps(s + j), mv));
+      const __m512 e1 = exp16<true>(_mm512_sub_ps(_mm512_loadu_ps(s + j + 16), mv));
+      _mm512_storeu_ps(s + j, e0);
+      _mm512_storeu_ps(s + j + 16, e1);
+      sum0 = _mm512_add_ps(sum0, e0);
+      sum1 = _mm512_add_ps(sum1, e1);
     }
-    return _mm512_reduce_add_ps(sum);
+    if (j < n) {
+      const __m512 e = exp16<true>(_mm512_sub_ps(_mm512_loadu_ps(s + j), mv));
+      _mm512_storeu_ps(s + j, e);
+      sum0 = _mm512_add_ps(sum0, e);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
   }
   static void expShift(float* s, int64_t n, float m) {
     const __m512 mv = _mm512_set1_ps(m);
     for (int64_t j = 0; j < n; j += 16) _mm512_storeu_ps(s + j, exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), mv)));
+  }
+  // dst[c * ldd + r] = scale * src[r * lds + c] (transpose_avx2.h)
+  static void transposeScaled(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols,
+                              float scale) {
+    transposeScaled8(dst, ldd, src, lds, rows, cols, scale);
   }
 };
 

@@ -156,7 +156,7 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
     float* keep = sbuf + kBr * kBc;
     // alpha: each row's rescaling exp(m_old - m_new), exponentiated for the whole tile at once
     // (rows past `rows` padded to the row ops' step of 16); sums: each row's block sum of P
-    float m[kBr], l[kBr], alpha[(kBr + 15) / 16 * 16], sums[kBr];
+    float m[kBr], mx[kBr], l[kBr], alpha[(kBr + 15) / 16 * 16], sums[kBr];
     int64_t packed = -1;
     for (int64_t item = begin; item < end; item++) {
       const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, hk = h / group, bk = b * Hkv + hk;
@@ -176,11 +176,17 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
       for (int64_t kb = 0; kb < kbEnd; kb++) {
         const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0), bw = blockWidth(bc);
         TileOps::gemmK(sbuf, kBc, qp, kBr, kt + kb * D * kBc, kBc, rows, bw, D, false, nullptr);
+        // the rows' new maxima first, then their exponentials: a row's exponentials do not wait for
+        // its own maximum's reduction (computed a tile's worth of independent work earlier)
+        for (int64_t r = 0; r < rows; r++) {
+          float* s = sbuf + r * kBc;
+          maskRow(s, p, b, h, i0 + r, j0, bc);
+          mx[r] = std::max(m[r], TileOps::rowMax(s, bw));
+        }
         for (int64_t r = 0; r < rows; r++) {
           const int64_t i = i0 + r;
           float* s = sbuf + r * kBc;
-          maskRow(s, p, b, h, i, j0, bc);
-          const float mnew = std::max(m[r], TileOps::rowMax(s, bw));
+          const float mnew = mx[r];
           if (mnew == -std::numeric_limits<float>::infinity()) {
             for (int64_t j = 0; j < bw; j++) s[j] = 0.0f;
             alpha[r] = 0.0f;  // exp(0) = 1
