@@ -19,6 +19,7 @@
         "native/kernels_scalar.cc",
         "native/layernorm.cc",
         "native/linear_attention.cc",
+        "native/peak.cc",
         "native/pool.cc",
         "native/softmax.cc",
         "native/sparse_attention.cc"

@@ -10,10 +10,12 @@
  * transposed operand, as a weight gradient's or a linear layer's); --attn "" leaves attention out.
  *
  * FLOPs: GEMM 2 M N K; attention forward 4 B H N^2 D (QK^T and PV), backward 2.5x the forward
- * (five N x N x D products: QK^T and dO V^T recomputed, dV, dK, dQ).
+ * (five N x N x D products: QK^T and dO V^T recomputed, dV, dK, dQ), FlashAttention's count.
+ * "% peak" divides by the fp32 peak measured first on the same thread count (`measurePeakGflops`:
+ * chains of vector FMAs on every thread).
  */
 import { contiguousLayouts, type AttentionArgs } from "../src/backend/backend.js";
-import { getNativeIsa, getNumThreads, loadNativeBackend, setNumThreads } from "../src/backend/native/index.js";
+import { getNativeIsa, getNumThreads, loadNativeBackend, measurePeakGflops, setNumThreads } from "../src/backend/native/index.js";
 import { Generator } from "../src/tensor/rng.js";
 
 function option(name: string, fallback: number[]): number[] {
@@ -73,8 +75,13 @@ function best(fn: () => void, budgetMs: number): { ms: number; cpuMs: number } {
 
 const defaultThreads = getNumThreads();
 console.log(`native kernels: ${getNativeIsa()}, default threads ${defaultThreads}`);
+/** The measured fp32 peak (GFLOP/s) per thread count. */
+const peak = new Map<number, number>();
+for (const t of threadCounts) peak.set(t, measurePeakGflops(t)?.gflops ?? NaN);
+console.log(`fp32 peak, FMA chains: ${threadCounts.map((t) => `${t} thread${t > 1 ? "s" : ""} ${peak.get(t)!.toFixed(1)} GFLOP/s`).join(", ")}`);
+const pct = (gflops: number, t: number): string => `${((100 * gflops) / peak.get(t)!).toFixed(1)}%`;
 console.log("\nGEMM (float32, row-major, C = A @ B)");
-console.log("    size  threads        ms   GFLOP/s  GFLOP/s/thread  GFLOP/s per CPU-second");
+console.log("    size  threads        ms   GFLOP/s  GFLOP/s/thread  GFLOP/s per CPU-second  % peak");
 const shapes = shapesOption();
 for (const { M, N, K, tA, tB, name } of shapes ?? []) {
   const a = rand(M * K), b = rand(K * N), c = new Float32Array(M * N);
@@ -82,7 +89,7 @@ for (const { M, N, K, tA, tB, name } of shapes ?? []) {
     setNumThreads(t);
     const { ms, cpuMs } = best(() => native.matmul(c, a, b, 1, M, N, K, tA, tB, 0, 0, false), 4000);
     const flops = 2 * M * N * K;
-    console.log(`${name.padStart(18)}  ${String(t).padStart(2)}  ${ms.toFixed(3).padStart(9)} ms  ${(flops / (ms * 1e6)).toFixed(1).padStart(7)} GFLOP/s  ${(flops / (cpuMs * 1e6)).toFixed(1).padStart(7)} per CPU-second`);
+    console.log(`${name.padStart(18)}  ${String(t).padStart(2)}  ${ms.toFixed(3).padStart(9)} ms  ${(flops / (ms * 1e6)).toFixed(1).padStart(7)} GFLOP/s  ${(flops / (cpuMs * 1e6)).toFixed(1).padStart(7)} per CPU-second  ${pct(flops / (ms * 1e6), t).padStart(6)} of peak`);
   }
 }
 for (const n of shapes ? [] : sizes) {
@@ -91,12 +98,12 @@ for (const n of shapes ? [] : sizes) {
     setNumThreads(t);
     const { ms, cpuMs } = best(() => native.matmul(c, a, b, 1, n, n, n, false, false, 0, 0, false), 4000);
     const gflops = (2 * n * n * n) / (ms * 1e6);
-    console.log(`${String(n).padStart(8)}  ${String(t).padStart(7)}  ${ms.toFixed(2).padStart(8)}  ${gflops.toFixed(1).padStart(8)}  ${(gflops / t).toFixed(1).padStart(14)}  ${((2 * n * n * n) / (cpuMs * 1e6)).toFixed(1).padStart(22)}`);
+    console.log(`${String(n).padStart(8)}  ${String(t).padStart(7)}  ${ms.toFixed(2).padStart(8)}  ${gflops.toFixed(1).padStart(8)}  ${(gflops / t).toFixed(1).padStart(14)}  ${((2 * n * n * n) / (cpuMs * 1e6)).toFixed(1).padStart(22)}  ${pct(gflops, t).padStart(6)}`);
   }
 }
 
 if (attnSizes.length) console.log("\nFused attention (B=1, H=8, D=64, L=S=N, float32)");
-if (attnSizes.length) console.log("       N  threads    fwd ms  fwd GFLOP/s  fwd+bwd ms  fwd+bwd GFLOP/s  (per CPU-second: fwd  fwd+bwd)");
+if (attnSizes.length) console.log("       N  threads    fwd ms  fwd GFLOP/s  fwd+bwd ms  fwd+bwd GFLOP/s  (per CPU-second: fwd  fwd+bwd)  % peak: fwd  fwd+bwd");
 const B = 1, H = 8, D = 64;
 for (const N of attnSizes) {
   const args: AttentionArgs = {
@@ -114,7 +121,7 @@ for (const N of attnSizes) {
       native.attentionForward(out, lse, q, k, v, args);
       native.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
     }, 20000);
-    console.log(`${String(N).padStart(8)}  ${String(t).padStart(7)}  ${fwd.ms.toFixed(1).padStart(8)}  ${(fwdFlops / (fwd.ms * 1e6)).toFixed(1).padStart(11)}  ${both.ms.toFixed(1).padStart(10)}  ${((3.5 * fwdFlops) / (both.ms * 1e6)).toFixed(1).padStart(15)}  ${(fwdFlops / (fwd.cpuMs * 1e6)).toFixed(1).padStart(24)}  ${((3.5 * fwdFlops) / (both.cpuMs * 1e6)).toFixed(1).padStart(7)}`);
+    console.log(`${String(N).padStart(8)}  ${String(t).padStart(7)}  ${fwd.ms.toFixed(1).padStart(8)}  ${(fwdFlops / (fwd.ms * 1e6)).toFixed(1).padStart(11)}  ${both.ms.toFixed(1).padStart(10)}  ${((3.5 * fwdFlops) / (both.ms * 1e6)).toFixed(1).padStart(15)}  ${(fwdFlops / (fwd.cpuMs * 1e6)).toFixed(1).padStart(24)}  ${((3.5 * fwdFlops) / (both.cpuMs * 1e6)).toFixed(1).padStart(7)}  ${pct(fwdFlops / (fwd.ms * 1e6), t).padStart(12)}  ${pct((3.5 * fwdFlops) / (both.ms * 1e6), t).padStart(7)}`);
   }
 }
 setNumThreads(defaultThreads);

@@ -18,6 +18,7 @@
 #include "elementwise.h"
 #include "gemm.h"
 #include "norm.h"
+#include "peak.h"
 #include "pool.h"
 
 namespace {
@@ -668,6 +669,22 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), qkv::numThreads()); }
 
+// fmaPeak(threads, iters): runs the FMA chains of peak.h; returns { flops, threads } (time it around the call).
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Ctx c{info, "fmaPeak"};
+    c.argc(2);
+    const int64_t threads = c.size(0, "threads"), iters = c.size(1, "iters");
+    if (threads < 1 || threads > 256) c.rangeError("threads must be in [1, 256]");
+    int used = 0;
+    const double flops = qkv::fmaPeakFlops(static_cast<int>(threads), iters, &used);
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("flops", Napi::Number::New(info.Env(), flops));
+    out.Set("threads", Napi::Number::New(info.Env(), used));
+    return out;
+  });
+}
+
 Napi::Value GetIsa(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), qkv::isaName(qkv::activeIsa()));
 }
@@ -713,6 +730,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("getIsa", Napi::Function::New(env, GetIsa, "getIsa"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   return exports;
 }
 

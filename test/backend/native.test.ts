@@ -15,7 +15,7 @@ import {
 } from "../../src/backend/backend.js";
 import { jsBackend } from "../../src/backend/js/index.js";
 import {
-  getNativeIsa, getNumThreads, loadNativeBackend, setNativeIsa, setNumThreads, type NativeIsa,
+  getNativeIsa, getNumThreads, loadNativeBackend, measurePeakGflops, setNativeIsa, setNumThreads, type NativeIsa,
 } from "../../src/backend/native/index.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
@@ -393,6 +393,23 @@ describe("native backend", { skip }, () => {
     assert.throws(() => nb.attentionForward(out, new Float64Array(8), q, k, v, args), TypeError);
     assert.throws(() => nb.attentionForward(out, lse, q, k, v, { ...args, dropoutP: 2 }), RangeError);
     assert.throws(() => setNumThreads(0), RangeError);
+  });
+
+  test("measurePeakGflops: a positive rate on at most the threads asked for; bad arguments are RangeErrors", () => {
+    const before = getNumThreads();
+    try {
+      setNumThreads(2);
+      const one = measurePeakGflops(1, 0.02)!, two = measurePeakGflops(2, 0.02)!;
+      assert.equal(one.threads, 1);
+      assert.ok(two.threads >= 1 && two.threads <= 2, `threads ${two.threads}`);
+      assert.ok(Number.isFinite(one.gflops) && one.gflops > 0, `gflops ${one.gflops}`);
+      assert.ok(Number.isFinite(two.gflops) && two.gflops > 0, `gflops ${two.gflops}`);
+    } finally {
+      setNumThreads(before);
+    }
+    assert.throws(() => measurePeakGflops(0), /measurePeakGflops: threads must be a positive integer, got 0/);
+    assert.throws(() => measurePeakGflops(1.5), RangeError);
+    assert.throws(() => measurePeakGflops(1, 0), /seconds must be positive, got 0/);
   });
 
   test("thread count is configurable", () => {

@@ -63,6 +63,7 @@ export interface NativeAddon {
   getNumThreads(): number;
   getIsa(): NativeIsa;
   setIsa(isa: NativeIsa): NativeIsa;
+  fmaPeak(threads: number, iters: number): { flops: number; threads: number };
 }
 
 /** The addon, relative to the package root (this file is 3 levels below it in src/ and in dist/). */
@@ -270,4 +271,30 @@ export function getNativeIsa(): NativeIsa {
  */
 export function setNativeIsa(isa: NativeIsa): NativeIsa {
   return load()?.setIsa(isa) ?? "scalar";
+}
+
+/**
+ * The machine's fp32 peak in GFLOP/s on `threads` threads, measured: every thread runs 12
+ * independent chains of vector FMAs on the active instruction set for about `seconds` (the fastest
+ * of 3 runs). Benchmarks quote their rates as a share of it. Null when the addon is not available.
+ */
+export function measurePeakGflops(threads: number, seconds = 0.3): { gflops: number; threads: number } | null {
+  const lib = load();
+  if (lib === null) return null;
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`measurePeakGflops: threads must be a positive integer, got ${threads}`);
+  if (!(seconds > 0)) throw new RangeError(`measurePeakGflops: seconds must be positive, got ${seconds}`);
+  // calibrate the rounds on one short run, then time 3 runs of about `seconds`
+  let iters = 1 << 16;
+  const t0 = performance.now();
+  lib.fmaPeak(1, iters);
+  const perIter = Math.max((performance.now() - t0) / 1000 / iters, 1e-10);
+  iters = Math.max(1 << 16, Math.round(seconds / perIter));
+  let best = 0, used = 1;
+  for (let r = 0; r < 3; r++) {
+    const start = performance.now();
+    const { flops, threads: ran } = lib.fmaPeak(threads, iters);
+    const s = (performance.now() - start) / 1000;
+    if (flops / s > best) { best = flops / s; used = ran; }
+  }
+  return { gflops: best / 1e9, threads: used };
 }
