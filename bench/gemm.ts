@@ -41,7 +41,7 @@ function shapesOption(): { M: number; N: number; K: number; tA: boolean; tB: boo
 }
 
 const threadCounts = option("threads", [1, 2]);
-const sizes = option("sizes", [256, 512, 1024, 2048]);
+const sizes = option("sizes", [256, 512, 1024, 2048]).filter((n) => n > 0);
 const attnSizes = option("attn", [1024, 4096]).filter((n) => n > 0);
 const reps = option("reps", [5])[0] ?? 5;
 const gen = new Generator(0);

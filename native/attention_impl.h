@@ -15,8 +15,9 @@
 //     m' = max(m, rowmax S); P = exp(S - m'); alpha = exp(m - m') (for the tile's rows at once); l = alpha l + rowsum P
 //     O = alpha O + dropout(P) @ V_blk
 //   O /= l, lse = m + log l
-// Backward (per batch b, kv head, block of kBc keys; dK, dV of the block stay hot):
-//   for each query head sharing the kv head, each query tile (from the diagonal when causal):
+// Backward (per batch b, kv head, range of query tiles whose packed Q and dO fit in L2, block of kBc
+// keys; dK, dV of the block stay hot):
+//   for each query head sharing the kv head, each query tile of the range (from the diagonal when causal):
 //     P = exp(S - lse), dPd = dO @ V_blk^T, dS = P * (dropout'(dPd) - Di) * scale, Di = rowsum(dO * O)
 //     dV += dropout(P)^T @ dO, dK += dS^T @ Q, dQ += dS @ K_blk
 //   With fewer kv heads than threads: dK, dV by key blocks over the pool, then dQ by query tiles,
@@ -252,11 +253,14 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   float* di = diStore.get();
   if (di == nullptr) throw std::bad_alloc();
   struct Tiles {
-    const float* q;   // tile (bh, qt) at q + ((bh - bh0) * nqt + qt) * D * kBr
-    const float* dO;  // and at dO + ((bh - bh0) * nqt + qt) * Dv * kBr
+    const float* q;   // tile (bh, qt) at q + ((bh - bh0) * perHead + qt - qt0) * D * kBr
+    const float* dO;  // and at dO + ((bh - bh0) * perHead + qt - qt0) * Dv * kBr
     int64_t bh0;
+    int64_t qt0, qt1;  // the query tiles held: [qt0, qt1) of each head
+    int64_t perHead;   // tiles per head in the store
+    int64_t at(int64_t bh, int64_t qt) const { return (bh - bh0) * perHead + qt - qt0; }
   };
-  Tiles all{nullptr, nullptr, 0};
+  Tiles all{nullptr, nullptr, 0, 0, nqt, nqt};
   if (!wholeHeads) {
     const size_t qtSize = static_cast<size_t>(B * H * nqt * kBr);
     float* qT = scratch(ScratchSlot::AttnA, qtSize * static_cast<size_t>(D + Dv));
@@ -264,7 +268,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
     float* doT = qT + qtSize * static_cast<size_t>(D);
     packQueryTiles(qT, q, p.qs, B * H, H, L, D, p.scale);
     packQueryTiles(doT, dout, p.os, B * H, H, L, Dv, 1.0f);
-    all = Tiles{qT, doT, 0};
+    all = Tiles{qT, doT, 0, 0, nqt, nqt};
   }
   parallelFor(B * H * L, std::max<int64_t>(1, 16384 / std::max<int64_t>(Dv, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) {
@@ -296,7 +300,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
                        int64_t bh, int64_t qt, int64_t kb) {
     const int64_t b = bh / H, h = bh % H, i0 = qt * kBr, rows = std::min(kBr, L - i0);
     const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0), bw = blockWidth(bc);
-    const int64_t tile = (bh - t.bh0) * nqt + qt;
+    const int64_t tile = t.at(bh, qt);
     TileOps::gemmK(sbuf, kBc, t.q + tile * D * kBr, kBr, kT, kBc, rows, bw, D, false, nullptr);
     TileOps::gemmK(dsbuf, kBc, t.dO + tile * Dv * kBr, kBr, vT, kBc, rows, bw, Dv, false, nullptr);
     for (int64_t r = 0; r < rows; r++) {
@@ -335,13 +339,17 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
     return dsStore.get() + ((bh * nqt + qt) * nkb + kb) * kBr * kBc;
   };
 
-  // One key block of one kv head, over every query that reads it; with dqOut, its dQ terms are
-  // added too (dQ tiles of the block's queries have no other writer while this runs); else the dS
-  // tiles go to dsStore when there is one.
-  auto keyBlock = [&](const Tiles& t, int64_t bk, int64_t kb, float* dqOut) {
+  // One key block of one kv head, over the queries of t's tiles [qt0, qt1) that read it; with dqOut,
+  // its dQ terms are added too (dQ tiles of the block's queries have no other writer while this
+  // runs); else the dS tiles go to dsStore when there is one. dK / dV of the block are overwritten,
+  // or added to with accumulateKv (an earlier range of query tiles wrote them); a block that no
+  // query reads is zeroed with the last range. Returns whether it wrote dK / dV.
+  auto keyBlock = [&](const Tiles& t, int64_t bk, int64_t kb, float* dqOut, bool accumulateKv) -> bool {
+    const int64_t qtBegin = std::max(firstTile(kb), t.qt0);
+    if (qtBegin >= t.qt1 && t.qt1 < nqt) return false;
     float* kT = scratch(ScratchSlot::AttnB, static_cast<size_t>((D + Dv) * kBc));
     float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(2 * kBr * kBc + kBc));
-    if (kT == nullptr || sbuf == nullptr) { failed = true; return; }
+    if (kT == nullptr || sbuf == nullptr) { failed = true; return false; }
     float* vT = kT + D * kBc;
     float* keep = sbuf + 2 * kBr * kBc;
     const int64_t b = bk / Hkv, hk = bk % Hkv, j0 = kb * kBc, bc = std::min(kBc, S - j0);
@@ -349,10 +357,10 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
     const float* kblk = k + p.ks.at(b, hk, j0);
     float* dkBlk = dk + p.ks.at(b, hk, j0);
     float* dvBlk = dv + p.vs.at(b, hk, j0);
-    bool firstKv = true;
+    bool firstKv = !accumulateKv;
     for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
       const int64_t bh = b * H + h;
-      for (int64_t qt = firstTile(kb); qt < nqt; qt++) {
+      for (int64_t qt = qtBegin; qt < t.qt1; qt++) {
         const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
         float* dsbuf = dqOut == nullptr && dsStore ? dsTile(bh, qt, kb) : sbuf + kBr * kBc;
         tileGrads(sbuf, dsbuf, keep, kT, vT, t, bh, qt, kb);
@@ -364,12 +372,13 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
           TileOps::gemmR(dqOut + p.qs.at(b, h, i0), p.qs.sL, dsbuf, kBc, kblk, p.ks.sL, rows, D, bc, kb > 0, nullptr);
       }
     }
-    if (firstKv) {
+    if (firstKv && t.qt1 == nqt) {
       for (int64_t j = 0; j < bc; j++) {
         std::memset(dkBlk + j * p.ks.sL, 0, sizeof(float) * static_cast<size_t>(D));
         std::memset(dvBlk + j * p.vs.sL, 0, sizeof(float) * static_cast<size_t>(Dv));
       }
     }
+    return !firstKv;
   };
 
   // dQ of query tile qt of head bh: the dS tiles of keyBlock (kept, or computed again the same way)
@@ -401,22 +410,32 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   };
 
   if (wholeHeads) {
-    // Whole kv heads per task: every dQ row has a single writer.
+    // Whole kv heads per task: every dQ row has a single writer. The query tiles go in ranges whose
+    // packed Q and dO fit kRangeBytes, each range swept by every key block, so a long sequence's
+    // tiles stay in the core's L2 cache over the sweep (one range when they fit, as for N <= 768
+    // at D = 64): dK / dV are summed over the ranges in order, dQ within its range.
+    constexpr int64_t kRangeBytes = int64_t{384} << 10;
+    const int64_t range = std::min(nqt, std::max<int64_t>(1, kRangeBytes / (group * kBr * (D + Dv) * 4)));
     const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(4e6 / std::max(work, 1.0)));
     parallelFor(units, grain, [&](int64_t begin, int64_t end) {
-      const size_t tiles = static_cast<size_t>(group * nqt * kBr);
+      const size_t tiles = static_cast<size_t>(group * range * kBr);
       float* local = scratch(ScratchSlot::AttnA, tiles * static_cast<size_t>(D + Dv));
-      if (local == nullptr) { failed = true; return; }
+      std::unique_ptr<bool[]> written(new (std::nothrow) bool[static_cast<size_t>(nkb)]);
+      if (local == nullptr || written == nullptr) { failed = true; return; }
       for (int64_t bk = begin; bk < end; bk++) {
         const int64_t b = bk / Hkv, h0 = (bk % Hkv) * group;
-        const Tiles t{local, local + tiles * static_cast<size_t>(D), b * H + h0};
-        for (int64_t g = 0; g < group; g++)
-          for (int64_t qt = 0; qt < nqt; qt++) {
-            const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0), tile = g * nqt + qt;
-            packQueryTile(local + tile * D * kBr, q + p.qs.at(b, h0 + g, i0), rows, p.qs.sL, D, p.scale);
-            packQueryTile(local + tiles * D + tile * Dv * kBr, dout + p.os.at(b, h0 + g, i0), rows, p.os.sL, Dv, 1.0f);
-          }
-        for (int64_t kb = 0; kb < nkb; kb++) keyBlock(t, bk, kb, dq);
+        std::fill(written.get(), written.get() + nkb, false);
+        for (int64_t qt0 = 0; qt0 < nqt; qt0 += range) {
+          const int64_t qt1 = std::min(nqt, qt0 + range), per = qt1 - qt0;
+          const Tiles t{local, local + tiles * static_cast<size_t>(D), b * H + h0, qt0, qt1, per};
+          for (int64_t g = 0; g < group; g++)
+            for (int64_t qt = qt0; qt < qt1; qt++) {
+              const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0), tile = g * per + qt - qt0;
+              packQueryTile(local + tile * D * kBr, q + p.qs.at(b, h0 + g, i0), rows, p.qs.sL, D, p.scale);
+              packQueryTile(local + tiles * D + tile * Dv * kBr, dout + p.os.at(b, h0 + g, i0), rows, p.os.sL, Dv, 1.0f);
+            }
+          for (int64_t kb = 0; kb < nkb; kb++) written[kb] = keyBlock(t, bk, kb, dq, written[kb]) || written[kb];
+        }
       }
     });
   } else {
@@ -425,7 +444,7 @@ void attentionBackward(float* dq, float* dk, float* dv, const float* dout, const
     const int64_t storeFloats = B * H * nqt * nkb * kBr * kBc;
     if (storeFloats <= kDsStoreFloats) dsStore.reset(new (std::nothrow) float[static_cast<size_t>(storeFloats)]);
     parallelFor(units * nkb, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t it = begin; it < end; it++) keyBlock(all, it / nkb, it % nkb, nullptr);
+      for (int64_t it = begin; it < end; it++) keyBlock(all, it / nkb, it % nkb, nullptr, false);
     });
     parallelFor(B * H * nqt, 1, [&](int64_t begin, int64_t end) {
       for (int64_t it = begin; it < end; it++) queryTile(it / nqt, it % nqt);

@@ -266,6 +266,14 @@ describe("native backend", { skip }, () => {
     }
   });
 
+  test("attention: long sequences, whose query tiles go in ranges over the key blocks (whole kv heads per task)", () => {
+    // ranges of 4 tiles (GQA pairs), causal with L > S: key blocks first read in a later range
+    attention({ B: 1, H: 4, Hkv: 2, L: 900, S: 300, D: 64, Dv: 64, causal: true });
+    // ranges of 8 tiles, causal with L < S: the last key block is read by no query (zeroed), the one
+    // before only by the second range
+    attention({ B: 1, H: 2, Hkv: 2, L: 800, S: 1000, D: 64, Dv: 64, causal: true, mask: "keys" });
+  });
+
   test("attention: sizes that split key blocks over threads (one kv head)", () => {
     attention({ B: 1, H: 1, Hkv: 1, L: 300, S: 400, D: 64, Dv: 64, causal: true, dropoutP: 0.1 }, [2, 3]);
   });
