@@ -11,8 +11,10 @@
  *
  * FLOPs: GEMM 2 M N K; attention forward 4 B H N^2 D (QK^T and PV), backward 2.5x the forward
  * (five N x N x D products: QK^T and dO V^T recomputed, dV, dK, dQ), FlashAttention's count.
- * "% peak" divides by the fp32 peak measured first on the same thread count (`measurePeakGflops`:
- * chains of vector FMAs on every thread).
+ * "% peak" divides by the fp32 peak on the same thread count (`measurePeakGflops`: chains of vector
+ * FMAs on every thread) measured just before and just after the row, the larger of the two: a
+ * shared machine's speed drifts between minutes, so a peak measured once would flatter or wrong
+ * the rows far from it.
  */
 import { contiguousLayouts, type AttentionArgs } from "../src/backend/backend.js";
 import { getNativeIsa, getNumThreads, loadNativeBackend, measurePeakGflops, setNumThreads } from "../src/backend/native/index.js";
@@ -75,35 +77,37 @@ function best(fn: () => void, budgetMs: number): { ms: number; cpuMs: number } {
 
 const defaultThreads = getNumThreads();
 console.log(`native kernels: ${getNativeIsa()}, default threads ${defaultThreads}`);
-/** The measured fp32 peak (GFLOP/s) per thread count. */
-const peak = new Map<number, number>();
-for (const t of threadCounts) peak.set(t, measurePeakGflops(t)?.gflops ?? NaN);
-console.log(`fp32 peak, FMA chains: ${threadCounts.map((t) => `${t} thread${t > 1 ? "s" : ""} ${peak.get(t)!.toFixed(1)} GFLOP/s`).join(", ")}`);
-const pct = (gflops: number, t: number): string => `${((100 * gflops) / peak.get(t)!).toFixed(1)}%`;
+/** fn's result and the fp32 peak (GFLOP/s) on t threads measured just before and after it, the larger. */
+function withPeak<T>(t: number, fn: () => T): T & { peak: number } {
+  const before = measurePeakGflops(t, 0.2)?.gflops ?? NaN;
+  const value = fn();
+  return { ...value, peak: Math.max(before, measurePeakGflops(t, 0.2)?.gflops ?? NaN) };
+}
+const pct = (gflops: number, peak: number): string => `${((100 * gflops) / peak).toFixed(1)}%`;
 console.log("\nGEMM (float32, row-major, C = A @ B)");
-console.log("    size  threads        ms   GFLOP/s  GFLOP/s/thread  GFLOP/s per CPU-second  % peak");
+console.log("    size  threads        ms   GFLOP/s  GFLOP/s/thread  GFLOP/s per CPU-second  % peak (peak GFLOP/s)");
 const shapes = shapesOption();
 for (const { M, N, K, tA, tB, name } of shapes ?? []) {
   const a = rand(M * K), b = rand(K * N), c = new Float32Array(M * N);
   for (const t of threadCounts) {
     setNumThreads(t);
-    const { ms, cpuMs } = best(() => native.matmul(c, a, b, 1, M, N, K, tA, tB, 0, 0, false), 4000);
+    const { ms, cpuMs, peak } = withPeak(t, () => best(() => native.matmul(c, a, b, 1, M, N, K, tA, tB, 0, 0, false), 4000));
     const flops = 2 * M * N * K;
-    console.log(`${name.padStart(18)}  ${String(t).padStart(2)}  ${ms.toFixed(3).padStart(9)} ms  ${(flops / (ms * 1e6)).toFixed(1).padStart(7)} GFLOP/s  ${(flops / (cpuMs * 1e6)).toFixed(1).padStart(7)} per CPU-second  ${pct(flops / (ms * 1e6), t).padStart(6)} of peak`);
+    console.log(`${name.padStart(18)}  ${String(t).padStart(2)}  ${ms.toFixed(3).padStart(9)} ms  ${(flops / (ms * 1e6)).toFixed(1).padStart(7)} GFLOP/s  ${(flops / (cpuMs * 1e6)).toFixed(1).padStart(7)} per CPU-second  ${pct(flops / (ms * 1e6), peak).padStart(6)} of peak (${peak.toFixed(1)})`);
   }
 }
 for (const n of shapes ? [] : sizes) {
   const a = rand(n * n), b = rand(n * n), c = new Float32Array(n * n);
   for (const t of threadCounts) {
     setNumThreads(t);
-    const { ms, cpuMs } = best(() => native.matmul(c, a, b, 1, n, n, n, false, false, 0, 0, false), 4000);
+    const { ms, cpuMs, peak } = withPeak(t, () => best(() => native.matmul(c, a, b, 1, n, n, n, false, false, 0, 0, false), 4000));
     const gflops = (2 * n * n * n) / (ms * 1e6);
-    console.log(`${String(n).padStart(8)}  ${String(t).padStart(7)}  ${ms.toFixed(2).padStart(8)}  ${gflops.toFixed(1).padStart(8)}  ${(gflops / t).toFixed(1).padStart(14)}  ${((2 * n * n * n) / (cpuMs * 1e6)).toFixed(1).padStart(22)}  ${pct(gflops, t).padStart(6)}`);
+    console.log(`${String(n).padStart(8)}  ${String(t).padStart(7)}  ${ms.toFixed(2).padStart(8)}  ${gflops.toFixed(1).padStart(8)}  ${(gflops / t).toFixed(1).padStart(14)}  ${((2 * n * n * n) / (cpuMs * 1e6)).toFixed(1).padStart(22)}  ${pct(gflops, peak).padStart(6)} (${peak.toFixed(1)})`);
   }
 }
 
 if (attnSizes.length) console.log("\nFused attention (B=1, H=8, D=64, L=S=N, float32)");
-if (attnSizes.length) console.log("       N  threads    fwd ms  fwd GFLOP/s  fwd+bwd ms  fwd+bwd GFLOP/s  (per CPU-second: fwd  fwd+bwd)  % peak: fwd  fwd+bwd");
+if (attnSizes.length) console.log("       N  threads    fwd ms  fwd GFLOP/s  fwd+bwd ms  fwd+bwd GFLOP/s  (per CPU-second: fwd  fwd+bwd)  % peak: fwd  fwd+bwd  (peak GFLOP/s)");
 const B = 1, H = 8, D = 64;
 for (const N of attnSizes) {
   const args: AttentionArgs = {
@@ -116,12 +120,14 @@ for (const N of attnSizes) {
   const fwdFlops = 4 * B * H * N * N * D;
   for (const t of threadCounts) {
     setNumThreads(t);
-    const fwd = best(() => native.attentionForward(out, lse, q, k, v, args), 10000);
-    const both = best(() => {
-      native.attentionForward(out, lse, q, k, v, args);
-      native.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
-    }, 20000);
-    console.log(`${String(N).padStart(8)}  ${String(t).padStart(7)}  ${fwd.ms.toFixed(1).padStart(8)}  ${(fwdFlops / (fwd.ms * 1e6)).toFixed(1).padStart(11)}  ${both.ms.toFixed(1).padStart(10)}  ${((3.5 * fwdFlops) / (both.ms * 1e6)).toFixed(1).padStart(15)}  ${(fwdFlops / (fwd.cpuMs * 1e6)).toFixed(1).padStart(24)}  ${((3.5 * fwdFlops) / (both.cpuMs * 1e6)).toFixed(1).padStart(7)}  ${pct(fwdFlops / (fwd.ms * 1e6), t).padStart(12)}  ${pct((3.5 * fwdFlops) / (both.ms * 1e6), t).padStart(7)}`);
+    const { fwd, both, peak } = withPeak(t, () => ({
+      fwd: best(() => native.attentionForward(out, lse, q, k, v, args), 10000),
+      both: best(() => {
+        native.attentionForward(out, lse, q, k, v, args);
+        native.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
+      }, 20000),
+    }));
+    console.log(`${String(N).padStart(8)}  ${String(t).padStart(7)}  ${fwd.ms.toFixed(1).padStart(8)}  ${(fwdFlops / (fwd.ms * 1e6)).toFixed(1).padStart(11)}  ${both.ms.toFixed(1).padStart(10)}  ${((3.5 * fwdFlops) / (both.ms * 1e6)).toFixed(1).padStart(15)}  ${(fwdFlops / (fwd.cpuMs * 1e6)).toFixed(1).padStart(24)}  ${((3.5 * fwdFlops) / (both.cpuMs * 1e6)).toFixed(1).padStart(7)}  ${pct(fwdFlops / (fwd.ms * 1e6), peak).padStart(12)}  ${pct((3.5 * fwdFlops) / (both.ms * 1e6), peak).padStart(7)}  (${peak.toFixed(1)})`);
   }
 }
 setNumThreads(defaultThreads);
