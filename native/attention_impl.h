@@ -7,8 +7,9 @@
 // with B rows at b + k * ldb and A "k-major" (element (r, k) at a[k * lda + r]) or "row-major"
 // (at a[r * lda + k]); rowScale may be null (1).
 //
-// Forward (per batch b, head h, tile of kBr queries; FlashAttention-2 loop order; the keys and values
-// of a kv head are packed, K transposed by blocks and V as dense rows, by the task that first needs them):
+// Forward (per batch b, head h, tile of kBr queries, or group of 4 tiles over each key block when the
+// keys and values pass 512 KB; FlashAttention-2 loop order; the keys and values of a kv head are
+// packed, K transposed by blocks and V as dense rows, by the task that first needs them):
 //   Qs = scale * Q_tile, m = -inf, l = 0, O = 0
 //   for each block of kBc keys (stopping at the diagonal when causal):
 //     S = Qs @ K_blk^T (+ mask, -inf where causal/out of range)            [kBr, kBc]
@@ -144,23 +145,36 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
 
   std::atomic<bool> failed{false};
 
-  parallelFor(B * H * nqt, grain, [&](int64_t begin, int64_t end) {
+  // Query tiles per item: one while a kv head's packed keys and values fit in 512 KB (every tile
+  // then reads them from the core's L2), else kGroup consecutive tiles of one head go over the key
+  // blocks together, so each block is brought in once for the group. A tile's sums are the same
+  // either way.
+  constexpr int64_t kGroup = 4;
+  const int64_t per = S * (D + Dv) * 4 > (int64_t{512} << 10) ? std::min(kGroup, nqt) : 1;
+  const int64_t ngr = (nqt + per - 1) / per;
+
+  parallelFor(B * H * ngr, std::max<int64_t>(1, grain / per), [&](int64_t begin, int64_t end) {
     // the keys (transposed by blocks) and values (dense rows) of the kv head of the items at hand,
     // packed when it changes (the items of one kv head are consecutive), so the tile products read
     // them from cache and from dense rows whatever the operands' strides
     float* kt = scratch(ScratchSlot::AttnA, static_cast<size_t>(nkb * D * kBc + S * Dv));
-    // the query tile, then the tile's output rows, dense (the output itself may be a strided view,
-    // e.g. into a [L, E] row of heads, whose rows 2 KB apart would share a few L1 sets)
-    float* qp = scratch(ScratchSlot::AttnB, static_cast<size_t>(D * kBr + kBr * Dv));
+    // per tile of the item: the query tile, then the tile's output rows, dense (the output itself
+    // may be a strided view, e.g. into a [L, E] row of heads, whose rows 2 KB apart would share a
+    // few L1 sets)
+    const int64_t tileFloats = D * kBr + kBr * Dv;
+    float* qps = scratch(ScratchSlot::AttnB, static_cast<size_t>(per * tileFloats));
     float* sbuf = scratch(ScratchSlot::AttnC, static_cast<size_t>(kBr * kBc + kBc));
-    if (kt == nullptr || qp == nullptr || sbuf == nullptr) { failed = true; return; }
+    if (kt == nullptr || qps == nullptr || sbuf == nullptr) { failed = true; return; }
     float* keep = sbuf + kBr * kBc;
-    // alpha: each row's rescaling exp(m_old - m_new), exponentiated for the whole tile at once
-    // (rows past `rows` padded to the row ops' step of 16); sums: each row's block sum of P
-    float m[kBr], mx[kBr], l[kBr], alpha[(kBr + 15) / 16 * 16], sums[kBr];
+    // per tile: each row's running maximum m and sum l; for the block at hand: the rows' new
+    // maxima mx, alpha, each row's rescaling exp(m_old - m_new), exponentiated for the whole tile at
+    // once (rows past `rows` padded to the row ops' step of 16), and sums, each row's block sum of P
+    float ms[kGroup][kBr], ls[kGroup][kBr], mx[kBr], alpha[(kBr + 15) / 16 * 16], sums[kBr];
+    bool firsts[kGroup];
     int64_t packed = -1;
     for (int64_t item = begin; item < end; item++) {
-      const int64_t bh = item / nqt, qt = item % nqt, b = bh / H, h = bh % H, hk = h / group, bk = b * Hkv + hk;
+      const int64_t bh = item / ngr, qt0 = (item % ngr) * per, qt1 = std::min(nqt, qt0 + per);
+      const int64_t b = bh / H, h = bh % H, hk = h / group, bk = b * Hkv + hk;
       float* vd = kt + nkb * D * kBc;
       if (bk != packed) {
         packTransposedBlocks(kt, k + p.ks.at(b, hk, 0), p.ks.sL, S, D);
@@ -168,59 +182,72 @@ void attentionForward(float* out, float* lse, const float* q, const float* k, co
         for (int64_t j = 0; j < S; j++) std::memcpy(vd + j * Dv, vsrc + j * p.vs.sL, sizeof(float) * static_cast<size_t>(Dv));
         packed = bk;
       }
-      const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0);
-      packQueryTile(qp, q + p.qs.at(b, h, i0), rows, p.qs.sL, D, p.scale);
-      float* o = qp + D * kBr;  // [rows, Dv]
-      for (int64_t r = 0; r < rows; r++) { m[r] = -std::numeric_limits<float>::infinity(); l[r] = 0.0f; }
-      const int64_t kbEnd = p.causal ? std::min(nkb, (std::min(S, i0 + rows) + kBc - 1) / kBc) : nkb;
-      bool first = true;
-      for (int64_t kb = 0; kb < kbEnd; kb++) {
+      // the key blocks tile qt reads
+      auto blocksOf = [&](int64_t qt) -> int64_t {
+        return p.causal ? std::min(nkb, (std::min(S, std::min(L, (qt + 1) * kBr)) + kBc - 1) / kBc) : nkb;
+      };
+      for (int64_t qt = qt0; qt < qt1; qt++) {
+        const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0), t = qt - qt0;
+        packQueryTile(qps + t * tileFloats, q + p.qs.at(b, h, i0), rows, p.qs.sL, D, p.scale);
+        for (int64_t r = 0; r < rows; r++) { ms[t][r] = -std::numeric_limits<float>::infinity(); ls[t][r] = 0.0f; }
+        firsts[t] = true;
+      }
+      for (int64_t kb = 0, kbEnd = blocksOf(qt1 - 1); kb < kbEnd; kb++) {
         const int64_t j0 = kb * kBc, bc = std::min(kBc, S - j0), bw = blockWidth(bc);
-        TileOps::gemmK(sbuf, kBc, qp, kBr, kt + kb * D * kBc, kBc, rows, bw, D, false, nullptr);
-        // the rows' new maxima first, then their exponentials: a row's exponentials do not wait for
-        // its own maximum's reduction (computed a tile's worth of independent work earlier)
-        for (int64_t r = 0; r < rows; r++) {
-          float* s = sbuf + r * kBc;
-          maskRow(s, p, b, h, i0 + r, j0, bc);
-          mx[r] = std::max(m[r], TileOps::rowMax(s, bw));
+        for (int64_t qt = qt0; qt < qt1; qt++) {
+          if (kb >= blocksOf(qt)) continue;
+          const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0), t = qt - qt0;
+          float *m = ms[t], *l = ls[t], *qp = qps + t * tileFloats, *o = qp + D * kBr;  // o [rows, Dv]
+          TileOps::gemmK(sbuf, kBc, qp, kBr, kt + kb * D * kBc, kBc, rows, bw, D, false, nullptr);
+          // the rows' new maxima first, then their exponentials: a row's exponentials do not wait
+          // for its own maximum's reduction (computed a tile's worth of independent work earlier)
+          for (int64_t r = 0; r < rows; r++) {
+            float* s = sbuf + r * kBc;
+            maskRow(s, p, b, h, i0 + r, j0, bc);
+            mx[r] = std::max(m[r], TileOps::rowMax(s, bw));
+          }
+          for (int64_t r = 0; r < rows; r++) {
+            const int64_t i = i0 + r;
+            float* s = sbuf + r * kBc;
+            const float mnew = mx[r];
+            if (mnew == -std::numeric_limits<float>::infinity()) {
+              for (int64_t j = 0; j < bw; j++) s[j] = 0.0f;
+              alpha[r] = 0.0f;  // exp(0) = 1
+              sums[r] = 0.0f;
+              continue;
+            }
+            alpha[r] = m[r] - mnew;  // -inf on the first block that has a key: exp gives 0
+            sums[r] = TileOps::expShiftSum(s, bw, mnew);
+            m[r] = mnew;
+            if (threshold > 0) {
+              dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
+                         threshold, keepScale);
+              for (int64_t j = 0; j < bc; j++) s[j] *= keep[j];
+            }
+          }
+          const int64_t rows16 = (rows + 15) / 16 * 16;
+          for (int64_t r = rows; r < rows16; r++) alpha[r] = 0.0f;
+          TileOps::expShift(alpha, rows16, 0.0f);
+          for (int64_t r = 0; r < rows; r++) l[r] = l[r] * alpha[r] + sums[r];
+          TileOps::gemmR(o, Dv, sbuf, kBc, vd + j0 * Dv, Dv, rows, Dv, bc, !firsts[t], alpha);
+          firsts[t] = false;
         }
+      }
+      for (int64_t qt = qt0; qt < qt1; qt++) {
+        const int64_t i0 = qt * kBr, rows = std::min(kBr, L - i0), t = qt - qt0;
+        const float *m = ms[t], *l = ls[t], *o = qps + t * tileFloats + D * kBr;
+        float* lrow = lse + bh * L + i0;
         for (int64_t r = 0; r < rows; r++) {
-          const int64_t i = i0 + r;
-          float* s = sbuf + r * kBc;
-          const float mnew = mx[r];
-          if (mnew == -std::numeric_limits<float>::infinity()) {
-            for (int64_t j = 0; j < bw; j++) s[j] = 0.0f;
-            alpha[r] = 0.0f;  // exp(0) = 1
-            sums[r] = 0.0f;
+          float* orow = out + p.os.at(b, h, i0 + r);
+          if (firsts[t] || !(l[r] > 0.0f)) {
+            for (int64_t c = 0; c < Dv; c++) orow[c] = 0.0f;
+            lrow[r] = -std::numeric_limits<float>::infinity();
             continue;
           }
-          alpha[r] = m[r] - mnew;  // -inf on the first block that has a key: exp gives 0
-          sums[r] = TileOps::expShiftSum(s, bw, mnew);
-          m[r] = mnew;
-          if (threshold > 0) {
-            dropoutRow(keep, p.seedK0, p.seedK1, p.seedStart + static_cast<uint64_t>((bh * L + i) * S + j0), bc,
-                       threshold, keepScale);
-            for (int64_t j = 0; j < bc; j++) s[j] *= keep[j];
-          }
+          const float inv = 1.0f / l[r];
+          for (int64_t c = 0; c < Dv; c++) orow[c] = o[r * Dv + c] * inv;
+          lrow[r] = m[r] + std::log(l[r]);
         }
-        const int64_t rows16 = (rows + 15) / 16 * 16;
-        for (int64_t r = rows; r < rows16; r++) alpha[r] = 0.0f;
-        TileOps::expShift(alpha, rows16, 0.0f);
-        for (int64_t r = 0; r < rows; r++) l[r] = l[r] * alpha[r] + sums[r];
-        TileOps::gemmR(o, Dv, sbuf, kBc, vd + j0 * Dv, Dv, rows, Dv, bc, !first, alpha);
-        first = false;
-      }
-      float* lrow = lse + bh * L + i0;
-      for (int64_t r = 0; r < rows; r++) {
-        float* orow = out + p.os.at(b, h, i0 + r);
-        if (first || !(l[r] > 0.0f)) {
-          for (int64_t c = 0; c < Dv; c++) orow[c] = 0.0f;
-          lrow[r] = -std::numeric_limits<float>::infinity();
-          continue;
-        }
-        const float inv = 1.0f / l[r];
-        for (int64_t c = 0; c < Dv; c++) orow[c] = o[r * Dv + c] * inv;
-        lrow[r] = m[r] + std::log(l[r]);
       }
     }
   });

@@ -266,12 +266,16 @@ describe("native backend", { skip }, () => {
     }
   });
 
-  test("attention: long sequences, whose query tiles go in ranges over the key blocks (whole kv heads per task)", () => {
+  test("attention: long sequences: query tiles in ranges (backward) and in groups (forward) over the key blocks", () => {
     // ranges of 4 tiles (GQA pairs), causal with L > S: key blocks first read in a later range
     attention({ B: 1, H: 4, Hkv: 2, L: 900, S: 300, D: 64, Dv: 64, causal: true });
     // ranges of 8 tiles, causal with L < S: the last key block is read by no query (zeroed), the one
     // before only by the second range
     attention({ B: 1, H: 2, Hkv: 2, L: 800, S: 1000, D: 64, Dv: 64, causal: true, mask: "keys" });
+    // keys and values past 512 KB: the forward takes query tiles in groups over the key blocks
+    // (a group of 4 and one of 2 tiles; causal, dropout; masked rows)
+    attention({ B: 1, H: 2, Hkv: 1, L: 500, S: 1100, D: 64, Dv: 64, causal: true, dropoutP: 0.1 });
+    attention({ B: 2, H: 2, Hkv: 2, L: 300, S: 1200, D: 64, Dv: 48, mask: "row", maskedRows: [0, 150, 299] });
   });
 
   test("attention: sizes that split key blocks over threads (one kv head)", () => {
