@@ -31,7 +31,7 @@ export {
 } from "./backend/wasm/load.js";
 export type { WasmBackend } from "./backend/wasm/backend.js";
 
-export { noGrad, enableGrad, isGradEnabled } from "./autograd/graph.js";
+export { noGrad, noGradAsync, enableGrad, isGradEnabled } from "./autograd/graph.js";
 export { backward, zeroGrad } from "./autograd/backward.js";
 export { freeGraph } from "./autograd/free-graph.js";
 export { gradcheck, type GradcheckOptions } from "./autograd/gradcheck.js";

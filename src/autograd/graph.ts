@@ -4,6 +4,7 @@
  *
  * ```ts
  * const y = noGrad(() => model.forward(x)); // nothing recorded
+ * const ids = await noGradAsync(async () => (await argmax(model.forward(x), -1).read())); // nor across its awaits
  * ```
  */
 import type { BlockGrad, Tensor } from "../tensor/tensor.js";
@@ -20,6 +21,24 @@ export function noGrad<T>(fn: () => T): T {
   gradEnabled = false;
   try {
     return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * `noGrad` for an asynchronous `fn` (e.g. an evaluation that awaits device reads): recording is
+ * off from the call until the promise `fn` returns settles (resolved or rejected), then back to
+ * what it was. The flag is one for the whole program, not per task: anything else that runs
+ * during `fn`'s awaits (a timer, another promise's continuation) runs without recording too, and
+ * two such scopes that overlap without nesting restore the flag out of order. Use it where
+ * nothing else records meanwhile (fit awaits its evaluation before the next step).
+ */
+export async function noGradAsync<T>(fn: () => T | Promise<T>): Promise<T> {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return await fn();
   } finally {
     gradEnabled = prev;
   }

@@ -20,15 +20,26 @@
  *
  * A model on a device (`model.toDevice(be)`, its backend active) trains there: the loss is read
  * with the clipped gradient norm in one `readAll` after the update (the norm stays on the
- * device until then: `clipGradNormTensor`), so a step waits for the device once. `evaluate` runs
- * on the host, on copies of the model's parameters and buffers read back, with the host backend
- * active (`withHostData`): it may use any op and read any value. Checkpoints read the model and
- * the optimizer's device state back (`captureTrainStateAsync`); `resumeFrom` loads into the
- * device model. A host model takes the synchronous path, unchanged.
+ * device until then: `clipGradNormTensor`), so a step waits for the device once. By default
+ * (`evaluateOn: "host"`) `evaluate` runs on the host, on copies of the model's parameters and
+ * buffers read back, with the host backend active (`withHostData`): it may use any op and read
+ * any value. With `evaluateOn: "device"` it runs on the device with the model's own tensors,
+ * nothing read back for it, and may be async, reading what it needs itself:
+ *
+ * ```ts
+ * evaluateOn: "device",
+ * evaluate: async () => {
+ *   const pred = argmax(model.forward(valid.x), -1); // [N], on the device
+ *   return { accuracy: accuracyOf(await pred.read(), valid.y.data) };
+ * },
+ * ```
+ *
+ * Checkpoints read the model and the optimizer's device state back (`captureTrainStateAsync`);
+ * `resumeFrom` loads into the device model. A host model takes the synchronous path, unchanged.
  */
 import { backward } from "../autograd/backward.js";
 import { freeGraph } from "../autograd/free-graph.js";
-import { noGrad } from "../autograd/graph.js";
+import { noGrad, noGradAsync } from "../autograd/graph.js";
 import { anyOnDevice, withHostData } from "../backend/host-copies.js";
 import { Module } from "../nn/module.js";
 import { clipGradNorm, clipGradNormTensor } from "../optim/clip.js";
@@ -74,8 +85,26 @@ export interface FitOptions<B> {
   clipNorm?: number;
   /** Run `evaluate` after every `evalEvery` updates (and after the last). */
   evalEvery?: number;
-  /** Metrics of the model after `step` updates; runs in eval mode without gradient recording. */
-  evaluate?: (step: number) => Record<string, number>;
+  /**
+   * Metrics of the model after `step` updates; runs in eval mode without gradient recording.
+   * Synchronous with `evaluateOn: "host"` (a Promise is a ValueError); may be async (awaited,
+   * recording off until it settles) with `evaluateOn: "device"`.
+   */
+  evaluate?: (step: number) => Record<string, number> | Promise<Record<string, number>>;
+  /**
+   * Where `evaluate` runs for a model on a device (default "host"):
+   * - "host": on the host, on copies of the model's parameters and buffers read back (one
+   *   batched read per evaluation), with the host backend active (`withHostData`); any op, any
+   *   synchronous read (`t.data`).
+   * - "device": with the model's own device tensors and the device backend active; nothing is
+   *   read back for it, so device tensors it makes have no synchronous `data` (DeviceSyncError):
+   *   it reads its results with `await t.read()` / `readAll`. Gradient recording is off from the
+   *   call until its promise settles (`noGradAsync`); the flag is global, so anything else that
+   *   runs during its awaits (a timer, another promise's continuation) runs without recording
+   *   too. `model.eval()` before, `model.train()` after, as for "host".
+   * On a model on the host both run on the host; "device" also lets `evaluate` be async.
+   */
+  evaluateOn?: "host" | "device";
   onStep?: StepCallback | readonly StepCallback[];
   onEval?: (record: EvalRecord) => void | Promise<void>;
   /** Call `checkpoint` after every `checkpointEvery` updates. */
@@ -136,6 +165,10 @@ function validate<B>(o: FitOptions<B>): void {
   if (o.evalEvery !== undefined) {
     positiveInt(o.evalEvery, "evalEvery");
     if (typeof o.evaluate !== "function") throw new ValueError("fit", "evaluate", "a function (with evalEvery)", String(o.evaluate));
+  }
+  const on: unknown = o.evaluateOn;
+  if (on !== undefined && on !== "host" && on !== "device") {
+    throw new ValueError("fit", "evaluateOn", '"host" or "device"', typeof on === "string" ? JSON.stringify(on) : String(on));
   }
   if (o.checkpointEvery !== undefined) {
     positiveInt(o.checkpointEvery, "checkpointEvery");
@@ -222,12 +255,27 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       const run = (): Record<string, number> => {
         model.eval();
         try {
-          return noGrad(() => evaluate(done));
+          const m = noGrad(() => evaluate(done));
+          if (m instanceof Promise) {
+            m.catch(() => undefined); // not awaited: its own rejection would go unhandled
+            throw new ValueError("fit", "evaluate", 'metrics, not a Promise (an async evaluate needs evaluateOn "device")', `a Promise at step ${done}`);
+          }
+          return m;
         } finally {
           model.train();
         }
       };
-      const metrics = onDevice ? await withHostData(Object.values(model.stateDict()), run) : run();
+      // on the device: the model's own tensors, the active (device) backend, awaited with recording off
+      const runOnDevice = async (): Promise<Record<string, number>> => {
+        model.eval();
+        try {
+          return await noGradAsync(() => evaluate(done));
+        } finally {
+          model.train();
+        }
+      };
+      const metrics = opts.evaluateOn === "device" ? await runOnDevice()
+        : onDevice ? await withHostData(Object.values(model.stateDict()), run) : run();
       const record: EvalRecord = { step: done, metrics: { ...metrics } };
       evals.push(record);
       await opts.onEval?.(record);
