@@ -41,7 +41,7 @@ describe("qkv demo", () => {
   });
   test("the CLI explains its options and rejects bad ones", () => {
     const help = execFileSync(process.execPath, ["--import", "tsx", "-e", "import { main } from './src/cli/main.ts'; await main(['node', 'qkv', 'demo', '--help'])"], { encoding: "utf8" });
-    for (const opt of ["--steps", "--seed", "--out", "--batch-size", "--test-size"]) assert.ok(help.includes(opt), opt);
+    for (const opt of ["--steps", "--seed", "--out", "--batch-size", "--test-size", "--eval-every"]) assert.ok(help.includes(opt), opt);
     assert.throws(() => execFileSync(process.execPath, ["--import", "tsx", "-e", "import { main } from './src/cli/main.ts'; await main(['node', 'qkv', 'demo', '--steps', 'ten'])"],
       { encoding: "utf8", stdio: "pipe" }), (e: unknown) => /--steps must be an integer, got "ten"/.test(String((e as { stderr: string }).stderr)));
   });

@@ -1,11 +1,12 @@
 /**
  * The dates demo and translation (seq2seq, here without dropout; with it and the other apps:
  * device-apps-more.test.ts) train on a device as on the host, on the host-memory device backend
- * (test/backend/host-device.ts), against the host backend, within float32's error; their
- * evaluation, decoding, model files and checkpoints run on the host from parameters read back, and
- * a device run resumed from its checkpoint is the uninterrupted device run. And `qkv --backend
- * webgpu` without a GPU (no webgpu package here) says so once and trains on the CPU (and a
- * command that only runs a model keeps the CPU backend).
+ * (test/backend/host-device.ts), against the host backend, within float32's error; the demo's
+ * periodic evaluation decodes on the device (`greedyDecodeAsync`, the host decoding's strings) and
+ * gives the host run's exact match; the other evaluation, decoding, model files and checkpoints
+ * run on the host from parameters read back, and a device run resumed from its checkpoint is the
+ * uninterrupted device run. And `qkv --backend webgpu` without a GPU (no webgpu package here) says
+ * so once and trains on the CPU (and a command that only runs a model keeps the CPU backend).
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -13,7 +14,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { makeBatch } from "../../src/apps/dates/batches.js";
+import { greedyDecode, greedyDecodeAsync } from "../../src/apps/dates/decode.js";
 import { runDatesDemo } from "../../src/apps/dates/demo.js";
+import { DateModel } from "../../src/apps/dates/model.js";
+import { isGradEnabled } from "../../src/autograd/graph.js";
+import { CharVocab, generateDatePairs } from "../../src/data/dates.js";
+import { DeviceSyncError } from "../../src/tensor/errors.js";
+import { manualSeed } from "../../src/tensor/rng.js";
 import { TASKS } from "../../src/apps/text/tasks.js";
 import { trainSeq2Seq } from "../../src/apps/text/train-seq2seq.js";
 import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoint.js";
@@ -24,15 +32,20 @@ const { dev, on } = deviceTestEnv();
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("applications on a device backend", () => {
-  test("dates demo: the device losses are the host's within float32's error; decoding and the reports on the host", async (t) => {
+  test("dates demo: the device losses are the host's within float32's error; its evaluations on the device give the host's exact match; the reports on the host", async (t) => {
     const run = (device: boolean) => on(device, () => runDatesDemo({
       steps: 4, testSize: 6, batchSize: 6, dModel: 16, evalEvery: 2, log: () => {}, tty: false,
       out: join(dir, `dates-${device}.html`), viz: join(dir, `dates-viz-${device}.html`),
     }));
     const ref = await run(false);
-    const batched = dev.batchedReads;
+    const batched = dev.batchedReads, reads = dev.reads;
     const got = await run(true);
-    assert.ok(dev.batchedReads - batched >= 4, "the device run read its losses back, one batched read a step");
+    // one batched read a step (the loss and the clipped norm), one for the final report's host
+    // copies; the evaluations at steps 2 and 4 decode on the device, reading only each step's ids
+    assert.equal(dev.batchedReads - batched, 4 + 1, "batched reads");
+    assert.ok(dev.reads - reads >= 2 && dev.reads - reads <= 2 * 12, `single reads (the ids of each decoding step): ${dev.reads - reads}`);
+    assert.deepEqual(got.evals.map((e) => e.step), [2, 4]);
+    assert.deepEqual(got.evals, ref.evals, "exact match of the device evaluations");
     assert.equal(got.losses.length, 4);
     // float32 rounding through the encoder-decoder's sums (at most 2 * dModel + vocab terms), one such error more per update
     got.losses.forEach((l, s) => assert.ok(Math.abs(l - ref.losses[s]!) <= 10 * (2 * 16 + 64) * U * (1 + s) * ref.losses[s]!,
@@ -42,6 +55,32 @@ describe("applications on a device backend", () => {
     assert.deepEqual(got.examples, ref.examples);
     assert.equal(got.exactMatch, ref.exactMatch);
     for (const f of [`dates-true.html`, `dates-viz-true.html`]) assert.match(readFileSync(join(dir, f), "utf8"), /<svg|qkv-data/);
+  });
+
+  test("greedy decoding on the device (ids read with await read()) gives the host decoding's strings", async () => {
+    manualSeed(5);
+    const pairs = generateDatePairs(12, 5);
+    const vocab = CharVocab.fromStrings(pairs.flatMap((p) => [p.source, p.target]));
+    const model = new DateModel({ vocabSize: vocab.size, dModel: 16, nhead: 4, layers: 1, dimFeedforward: 32, dropout: 0 });
+    model.eval();
+    const batch = makeBatch(pairs, vocab);
+    const want = greedyDecode(model, batch, vocab, 12);
+    const wantAsync = await greedyDecodeAsync(model, batch, vocab, 12);
+    const reads = dev.reads, batched = dev.batchedReads;
+    const got = await on(true, async () => {
+      model.toDevice(dev);
+      // device tensors have no synchronous data: the synchronous form cannot run there
+      assert.throws(() => greedyDecode(model, batch, vocab, 12), DeviceSyncError);
+      assert.equal(isGradEnabled(), true);
+      return greedyDecodeAsync(model, batch, vocab, 12);
+    });
+    assert.equal(isGradEnabled(), true);
+    assert.deepEqual(wantAsync, want);
+    assert.deepEqual(got, want);
+    assert.ok(new Set(want).size > 1, `outputs that tell the rows apart: ${want.join(" | ")}`);
+    // one read per decoding step (12 steps, unless every row ended earlier), no batched read
+    assert.equal(dev.batchedReads - batched, 0);
+    assert.ok(dev.reads - reads >= 1 && dev.reads - reads <= 12, `reads: ${dev.reads - reads}`);
   });
 
   test("translate train: device run equals the host run; model files and checkpoints from the device; resume on the device", async (t) => {
@@ -82,7 +121,7 @@ describe("applications on a device backend", () => {
 
   test("qkv --backend webgpu without a GPU: one notice, then the demo trains on the CPU backend", () => {
     const r = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "demo", "--steps", "2", "--batch-size", "4",
-      "--test-size", "4", "--out", join(dir, "cli-demo.html")], { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });
+      "--test-size", "4", "--eval-every", "1", "--out", join(dir, "cli-demo.html")], { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });
     assert.equal(r.status, 0, r.stderr);
     const notices = `${r.stdout}\n${r.stderr}`.split("\n").filter((l) => /WebGPU/.test(l));
     assert.equal(notices.length, 1, notices.join("\n"));
@@ -90,6 +129,7 @@ describe("applications on a device backend", () => {
     const backend = /^backend (\w+);/m.exec(r.stdout)?.[1];
     assert.ok(backend === "native" || backend === "wasm" || backend === "js", `trained on ${backend}`);
     assert.match(r.stdout, /^exact match: \d+\.\d%$/m);
+    assert.match(r.stdout, /^step 2: exact match \d+\.\d% \(4 held-out pairs\)$/m, "--eval-every reaches the demo");
     assert.ok(existsSync(join(dir, "cli-demo.html")));
     // a command that runs a model (not a training one) stays on the CPU backend, and says so
     const run = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "classify", "run", join(dir, "none.png")],

@@ -4,6 +4,7 @@
  * ```sh
  * npx qkv demo --steps 1500 --seed 0 --out dates-attention.html
  * npx qkv demo --viz dates-viz.html          # also the head view / model view page
+ * npx qkv --backend webgpu demo --eval-every 100   # held-out accuracy every 100 steps, decoded on the GPU
  * ```
  */
 import { Command, InvalidArgumentError } from "commander";
@@ -30,7 +31,11 @@ export function registerDatesCommands(program: Command): void {
     .option("--test-size <n>", "held-out examples to evaluate", int("--test-size"), 1000)
     .option("--out <path>", "where to write the attention report (HTML)", "qkv-demo-attention.html")
     .option("--viz <file.html>", "also write the interactive attention page (head view, model view, rollout) of the first held-out example")
-    .action(async (o: { steps: number; seed: number; batchSize: number; testSize: number; out: string; viz?: string }) => {
-      await runDatesDemo({ steps: o.steps, seed: o.seed, batchSize: o.batchSize, testSize: o.testSize, out: o.out, ...(o.viz ? { viz: o.viz } : {}) });
+    .option("--eval-every <n>", "report exact match on (up to) 200 held-out pairs every n steps (decoded on the device with --backend webgpu)", int("--eval-every"))
+    .action(async (o: { steps: number; seed: number; batchSize: number; testSize: number; out: string; viz?: string; evalEvery?: number }) => {
+      await runDatesDemo({
+        steps: o.steps, seed: o.seed, batchSize: o.batchSize, testSize: o.testSize, out: o.out,
+        ...(o.viz ? { viz: o.viz } : {}), ...(o.evalEvery !== undefined ? { evalEvery: o.evalEvery } : {}),
+      });
     });
 }

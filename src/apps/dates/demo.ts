@@ -3,7 +3,9 @@
  * ("the 3rd of March 1999", "3/3/99", "March 3, 1999") into ISO form, reports exact-match accuracy
  * on held-out dates, prints a few examples, and writes the decoder's cross-attention per head as a
  * self-contained HTML page. On a device backend (`qkv --backend webgpu`) the model trains on the
- * device (every op it uses has a device kernel); decoding and the reports run on the host, on
+ * device (every op it uses has a device kernel), and the held-out accuracy reported every
+ * `evalEvery` steps decodes there too (fit's `evaluateOn: "device"`: each step's ids read with
+ * `await read()`, no parameter read back); the final decoding and the reports run on the host, on
  * copies of its parameters.
  *
  * ```ts
@@ -13,7 +15,7 @@
  */
 import { writeFileSync, renameSync } from "node:fs";
 import { noGrad } from "../../autograd/graph.js";
-import { withHostData } from "../../backend/host-copies.js";
+import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
 import { getBackend } from "../../backend/registry.js";
 import { CharVocab, generateDatePairs, splitDates, type DatePair } from "../../data/dates.js";
 import { crossEntropy } from "../../ops/functional.js";
@@ -24,10 +26,11 @@ import { ValueError } from "../../tensor/errors.js";
 import { manualSeed } from "../../tensor/rng.js";
 import { fit } from "../../train/fit.js";
 import { progressReporter } from "../../train/node/progress.js";
+import type { EvalRecord } from "../../train/state.js";
 import { attentionReportHtml, type ReportHead } from "../../viz/heatmap.js";
 import { datesPage } from "../viz/pages.js";
 import { makeBatch, type Batch } from "./batches.js";
-import { greedyDecode } from "./decode.js";
+import { greedyDecode, greedyDecodeAsync } from "./decode.js";
 import { DateModel, flatLogits } from "./model.js";
 
 export interface DatesDemoOptions {
@@ -49,7 +52,7 @@ export interface DatesDemoOptions {
   tty?: boolean;
   /** Peak learning rate (default 6e-3). */
   lr?: number;
-  /** Report held-out accuracy on 200 pairs every this many steps (default: never). */
+  /** Report held-out accuracy on 200 pairs (or all, when fewer) every this many steps (default: never); on a device, decoded there. */
   evalEvery?: number;
 }
 
@@ -60,6 +63,8 @@ export interface DatesDemoResult {
   steps: number;
   /** The training loss of every step. */
   losses: number[];
+  /** The held-out exact match every `evalEvery` steps (`metrics.exactMatch`; none without evalEvery). */
+  evals: EvalRecord[];
   examples: { source: string; target: string; output: string }[];
   reportPath: string | null;
   vizPath: string | null;
@@ -75,14 +80,28 @@ function checkInt(v: number, arg: string, min: number): void {
   if (!Number.isInteger(v) || v < min) throw new ValueError("qkv demo", arg, `an integer >= ${min}`, String(v));
 }
 
+/** The share of `outputs` equal to their pair's target. */
+function exactMatch(pairs: DatePair[], outputs: string[]): { acc: number; outputs: string[] } {
+  const ok = outputs.filter((o, i) => o === pairs[i]!.target).length;
+  return { acc: ok / Math.max(pairs.length, 1), outputs };
+}
+
 /** Exact-match accuracy of greedy decoding over `pairs`, in chunks. */
 function evaluate(model: DateModel, pairs: DatePair[], vocab: CharVocab, chunk = 250): { acc: number; outputs: string[] } {
   model.eval();
   const outputs: string[] = [];
   for (let i = 0; i < pairs.length; i += chunk) outputs.push(...greedyDecode(model, makeBatch(pairs.slice(i, i + chunk), vocab), vocab, 12));
   model.train();
-  const ok = outputs.filter((o, i) => o === pairs[i]!.target).length;
-  return { acc: ok / Math.max(pairs.length, 1), outputs };
+  return exactMatch(pairs, outputs);
+}
+
+/** `evaluate` of a model on a device, decoded there: each step's ids read back, nothing else. */
+async function evaluateOnDevice(model: DateModel, pairs: DatePair[], vocab: CharVocab, chunk = 250): Promise<{ acc: number; outputs: string[] }> {
+  model.eval();
+  const outputs: string[] = [];
+  for (let i = 0; i < pairs.length; i += chunk) outputs.push(...await greedyDecodeAsync(model, makeBatch(pairs.slice(i, i + chunk), vocab), vocab, 12));
+  model.train();
+  return exactMatch(pairs, outputs);
 }
 
 /** Cross-attention of the last decoder layer, per head, for each example (teacher-forced on its output). */
@@ -141,35 +160,40 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
 
   const optimizer = new AdamW(model.parameters(), { lr: opts.lr ?? 6e-3, weightDecay: 0.01, betas: [0.9, 0.98] });
   const scheduler = new LRScheduler(optimizer, warmupCosine({ warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps, minLr: 0.02 }));
-  let losses: number[] = [];
+  let losses: number[] = [], evals: EvalRecord[] = [];
+  // on a device the periodic evaluation decodes there (fit awaits it); on the host as before
+  const held = test.slice(0, 200);
+  const periodic = anyOnDevice(model.parameters())
+    ? { evaluateOn: "device" as const, evaluate: async () => ({ exactMatch: (await evaluateOnDevice(model, held, vocab)).acc }) }
+    : { evaluate: () => ({ exactMatch: evaluate(model, held, vocab).acc }) };
   const progress = progressReporter({ label: "train", ...(opts.tty !== undefined ? { tty: opts.tty } : {}) });
   try {
-    losses = (await fit<Batch>({
+    ({ losses, evals } = await fit<Batch>({
       model, optimizer, scheduler, steps, seed, clipNorm: 1, freeGraph: true,
       batches: (s) => makeBatch(train.slice(s * batchSize, (s + 1) * batchSize), vocab),
       trainStep: (b) => crossEntropy(flatLogits(model.forward(b.src, b.srcPad, b.tgtIn)), reshape(b.tgtOut, [-1]), { ignoreIndex: vocab.padId, labelSmoothing: 0.05 }),
       onStep: progress,
       ...(opts.evalEvery ? {
         evalEvery: opts.evalEvery,
-        evaluate: () => ({ exactMatch: evaluate(model, test.slice(0, 200), vocab).acc }),
-        onEval: (r: { step: number; metrics: Record<string, number> }) => log(`step ${r.step}: exact match ${(100 * (r.metrics.exactMatch ?? 0)).toFixed(1)}% (200 held-out pairs)`),
+        ...periodic,
+        onEval: (r: { step: number; metrics: Record<string, number> }) => log(`step ${r.step}: exact match ${(100 * (r.metrics.exactMatch ?? 0)).toFixed(1)}% (${held.length} held-out pairs)`),
       } : {}),
-    })).losses;
+    }));
   } finally {
     progress.stop();
   }
   const trainSeconds = (performance.now() - t0) / 1000;
   // decoding and the reports run on the host (on copies of a device model's parameters)
-  return withHostData(Object.values(model.stateDict()), () => report(model, { test, vocab, out, opts, log, t0, trainSeconds, steps, losses }));
+  return withHostData(Object.values(model.stateDict()), () => report(model, { test, vocab, out, opts, log, t0, trainSeconds, steps, losses, evals }));
 }
 
 interface ReportArgs {
   test: DatePair[]; vocab: CharVocab; out: string | null; opts: DatesDemoOptions; log: (line: string) => void;
-  t0: number; trainSeconds: number; steps: number; losses: number[];
+  t0: number; trainSeconds: number; steps: number; losses: number[]; evals: EvalRecord[];
 }
 
 /** Held-out accuracy, examples, the attention report and page of a trained model. */
-function report(model: DateModel, { test, vocab, out, opts, log, t0, trainSeconds, steps, losses }: ReportArgs): DatesDemoResult {
+function report(model: DateModel, { test, vocab, out, opts, log, t0, trainSeconds, steps, losses, evals }: ReportArgs): DatesDemoResult {
   const { acc, outputs } = evaluate(model, test, vocab);
   const examples = test.slice(0, 8).map((p, i) => ({ source: p.source, target: p.target, output: outputs[i]! }));
   log("");
@@ -195,6 +219,6 @@ function report(model: DateModel, { test, vocab, out, opts, log, t0, trainSecond
   const seconds = (performance.now() - t0) / 1000;
   log(`trained ${steps} steps in ${trainSeconds.toFixed(1)} s; total ${seconds.toFixed(1)} s`);
   log(`exact match: ${(acc * 100).toFixed(1)}%`);
-  return { exactMatch: acc, seconds, trainSeconds, steps, losses, examples, reportPath: out, vizPath: opts.viz ?? null };
+  return { exactMatch: acc, seconds, trainSeconds, steps, losses, evals, examples, reportPath: out, vizPath: opts.viz ?? null };
 }
 
