@@ -7,7 +7,8 @@
  * the device has shader-f16 (elsewhere its WGSL with f16 read as f32, which checks all of its text
  * but the f16 types, against fp32's bound). Shapes: every transA / transB, M, N, K off the tiles (1, 7, 63, 65,
  * 127, 129, 200), K = 0, batches with shared (stride 0) and strided operands, accumulate, and
- * operands aligned for vec4 loads and not; every array between guard values.
+ * operands aligned for vec4 loads and not; every array between guard values. The 64, 128 and
+ * subgroup kernels run every shape, the others those of two pipelines (SHAPES_OF says why).
  *
  * Tolerances. fp32: (K + 2) u sum_k |a b| + 2 u (|want| + |out0|), u = 2^-24, fp32's summation
  * bound. fp16 staging (matmul.ts): each product within c1 |a b| + c2 (|a| + |b|) + c3, c1 =
@@ -55,6 +56,38 @@ const SHAPES: Shape[] = [
   [2, 9, 11, 200, true, true, true, false, true, false],
 ];
 
+/** The GEMM kernels' names as families: gemm.64, gemm.128, gemm.f16, gemm.f16-rounded, gemm.subgroup, gemm.subgroup8. */
+export const GEMM_FAMILIES = ["64", "128", "f16-rounded", "f16", "subgroup", "subgroup8"] as const;
+
+/** The shape of SHAPES with this batch, M, N, K. */
+function shapeOf(batch: number, M: number, N: number, K: number): Shape {
+  const s = SHAPES.find((x) => x[0] === batch && x[1] === M && x[2] === N && x[3] === K);
+  if (!s) throw new Error(`shapeOf: SHAPES has no ${batch} x ${M} x ${N} x ${K}`);
+  return s;
+}
+
+/**
+ * The shapes each family runs. On SwiftShader a family's time is its pipelines' compiles (seconds
+ * each; one pipeline per transA, transB, vecA, vecB), its dispatches take milliseconds. The 64,
+ * 128 and subgroup kernels run every shape (4, 9 and 9 pipelines). The others are the 128
+ * kernel's text but for a few lines, and run the shapes of two pipelines that between them take
+ * every branch of those lines, with tails in M, N and K, more than one tile a dimension, batches,
+ * and accumulate and not (a store past N with accumulate writes back what it read):
+ * - f16-rounded and f16 (the staging in putA / putB, one branch per transpose, and the products):
+ *   NT with element loads (7 x 63 x 65; batch 2 x 127 x 200 x 129, b shared, accumulate) and TN
+ *   with vec4 loads (batch 2 x 68 x 260 x 16, accumulate);
+ * - subgroup8 (subgroupsFit fails, then the workgroup-memory path): TT with element loads (batch 3
+ *   x 63 x 65 x 7; 200 x 129 x 65; batch 2 x 9 x 11 x 200, a shared, accumulate), gemmSplit's
+ *   pipeline too, and NN with vec4 loads (batch 3 x 128 x 128 x 64, a shared, accumulate; batch 2
+ *   x 140 x 132 x 36).
+ */
+const SHAPES_OF: Record<(typeof GEMM_FAMILIES)[number], readonly Shape[]> = {
+  "64": SHAPES, "128": SHAPES, subgroup: SHAPES,
+  "f16-rounded": [shapeOf(1, 7, 63, 65), shapeOf(2, 127, 200, 129), shapeOf(2, 68, 260, 16)],
+  f16: [shapeOf(1, 7, 63, 65), shapeOf(2, 127, 200, 129), shapeOf(2, 68, 260, 16)],
+  subgroup8: [shapeOf(3, 63, 65, 7), shapeOf(1, 200, 129, 65), shapeOf(2, 9, 11, 200), shapeOf(3, 128, 128, 64), shapeOf(2, 140, 132, 36)],
+};
+
 interface Named { name: string; kernel: GemmKernel; fp16: boolean; ctx?: (k: WebGPUKernels) => KernelContext }
 
 /** k, but for pipelines compiled from their WGSL with f16 read as f32: the f16 kernel's text where the device has no shader-f16. */
@@ -93,9 +126,6 @@ function sums(a: Float32Array, b: Float32Array, s: Shape, sA: number, sB: number
   return { ab, a1 };
 }
 
-/** The GEMM kernels' names as families: gemm.64, gemm.128, gemm.f16, gemm.f16-rounded, gemm.subgroup, gemm.subgroup8. */
-export const GEMM_FAMILIES = ["64", "128", "f16-rounded", "f16", "subgroup", "subgroup8"] as const;
-
 function familyOf(named: Named): (typeof GEMM_FAMILIES)[number] {
   const { variant, stage, subgroupWidth } = named.kernel;
   return variant === "subgroup" ? (subgroupWidth === 8 ? "subgroup8" : "subgroup") : stage === "f32" ? variant : stage;
@@ -104,10 +134,10 @@ function familyOf(named: Named): (typeof GEMM_FAMILIES)[number] {
 async function gemmCases(kit: Kit, family: (typeof GEMM_FAMILIES)[number]): Promise<CaseResult[]> {
   const k = kit.kernels(), res = kit.results();
   for (const named of kernelsOf(k.gemm).filter((n) => familyOf(n) === family)) {
-    let seed = 100;
-    for (const s of SHAPES) {
+    for (const s of SHAPES_OF[family]) {
       const [batch, M, N, K, tA, tB, shA, shB, acc, aligned] = s;
-      const { a, b, out0, want, sA, sB } = matmulOperands(rng(seed++), batch, M, N, K, tA, tB, shA, shB, acc);
+      // a shape's operands are the same in every family
+      const { a, b, out0, want, sA, sB } = matmulOperands(rng(100 + SHAPES.indexOf(s)), batch, M, N, K, tA, tB, shA, shB, acc);
       const { ab, a1 } = sums(a, b, s, sA, sB);
       const pad = aligned ? 36 : 37;
       const pa = kit.place(a, pad), pb = kit.place(b, aligned ? 8 : 2 * pad + 5);
@@ -135,7 +165,11 @@ async function gemmCases(kit: Kit, family: (typeof GEMM_FAMILIES)[number]): Prom
   return res.list;
 }
 
-/** Past 65535 tiles a dimension: each kernel with the limit at 2 workgroups, 3 x 300 x 520 x 33 (12 dispatches of the 128 tile). */
+/**
+ * Past 65535 tiles a dimension: each kernel with the limit at 2 workgroups, 3 x 300 x 520 x 33 (12
+ * dispatches of the 128 tile). a and b at odd offsets: element loads, TT, a pipeline the gemm
+ * families compiled.
+ */
 async function gemmSplitCases(kit: Kit): Promise<CaseResult[]> {
   const k = kit.kernels(), res = kit.results();
   const [B, M, N, K] = [3, 300, 520, 33];
@@ -152,7 +186,7 @@ async function gemmSplitCases(kit: Kit): Promise<CaseResult[]> {
       scratch: (n) => k.scratch(n), release: (arr) => k.release(arr),
       workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: 2, gemm: k.gemm,
     };
-    const pa = kit.place(a, 4), pb = kit.place(b, 9), pm = kit.output(B * M * N, 3);
+    const pa = kit.place(a, 5), pb = kit.place(b, 9), pm = kit.output(B * M * N, 3);
     matmulWith(limited, named.kernel, pm.arr, pa.arr, pb.arr, B, M, N, K, true, true, M * K, 0, false);
     const got = await kit.fetchPlaced(pm);
     const tile = named.kernel.variant === "64" ? 64 : 128;
@@ -207,7 +241,7 @@ async function gemmChoiceCases(kit: Kit): Promise<CaseResult[]> {
   return list;
 }
 
-/** The GEMM families: gemm.<kernel> (every shape; GEMM_FAMILIES), gemmSplit (past the workgroup limit), gemmChoice. */
+/** The GEMM families: gemm.<kernel> (SHAPES_OF; GEMM_FAMILIES), gemmSplit (past the workgroup limit), gemmChoice. */
 export function gemmFamilies(kit: Kit): Record<string, () => Promise<CaseResult[]>> {
   const out: Record<string, () => Promise<CaseResult[]>> = { gemmSplit: () => gemmSplitCases(kit), gemmChoice: () => gemmChoiceCases(kit) };
   for (const f of GEMM_FAMILIES) out[`gemm.${f}`] = () => gemmCases(kit, f);
