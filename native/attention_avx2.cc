@@ -24,27 +24,20 @@ namespace avx2 {
 
 #include "transpose_avx2.h"
 
-// exp(x) for 8 floats: expApprox's range reduction and polynomial, 2^n built in the exponent bits; 0
-// for x <= -88. The polynomial in r is evaluated by pairs (Estrin: (p5 + p4 r) + r^2 ((p3 + p2 r) +
-// r^2 (p1 + p0 r))) rather than by Horner's rule: the same accuracy (at most 2 ulp from exp over
-// [-87, 0]) with a dependency chain of three products instead of five, which a row of independent
-// exponentials overlaps better (measured on Zen 2: 14.9 -> 13.5 cycles per 8).
-// With kAtMostZero (x - the row's maximum, so x <= 0 or NaN) the upper clamp is left out: the same
-// result, one operation fewer.
+// exp(x) for 8 floats as 2^(x log2(e)): expBase2's clamp, rounding and polynomial (attention.h,
+// evaluated in the same order), 2^n built in the exponent bits. With kAtMostZero (x - the row's
+// maximum, so x <= 0 or NaN) the upper clamp is left out: the same result.
 template <bool kAtMostZero = false>
 inline __m256 exp8(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-88.0f));  // (a NaN x gives -88: maxps returns its second operand)
-  if (!kAtMostZero) x = _mm256_min_ps(x, _mm256_set1_ps(88.5f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
-  const __m256 r2 = _mm256_mul_ps(r, r);
-  const __m256 a = _mm256_fmadd_ps(r, _mm256_set1_ps(1.6666665459e-1f), _mm256_set1_ps(5.0000001201e-1f));
-  const __m256 b = _mm256_fmadd_ps(r, _mm256_set1_ps(8.3334519073e-3f), _mm256_set1_ps(4.1665795894e-2f));
-  const __m256 c = _mm256_fmadd_ps(r, _mm256_set1_ps(1.9875691500e-4f), _mm256_set1_ps(1.3981999507e-3f));
-  const __m256 poly = _mm256_fmadd_ps(r2, _mm256_fmadd_ps(r2, c, b), a);
-  const __m256 y = _mm256_fmadd_ps(poly, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(kLog2eF));
+  t = _mm256_max_ps(t, _mm256_set1_ps(-126.0f));  // (a NaN gives -126: maxps returns its second operand)
+  if (!kAtMostZero) t = _mm256_min_ps(t, _mm256_set1_ps(127.0f));
+  const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(t, n), f2 = _mm256_mul_ps(f, f);
+  const __m256 a = _mm256_fmadd_ps(_mm256_set1_ps(kExp2C2), f, _mm256_set1_ps(kExp2C1));
+  const __m256 b = _mm256_fmadd_ps(_mm256_set1_ps(kExp2C4), f, _mm256_set1_ps(kExp2C3));
+  const __m256 c = _mm256_fmadd_ps(_mm256_set1_ps(kExp2C6), f, _mm256_set1_ps(kExp2C5));
+  const __m256 y = _mm256_fmadd_ps(f, _mm256_fmadd_ps(f2, _mm256_fmadd_ps(f2, c, b), a), _mm256_set1_ps(1.0f));
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }

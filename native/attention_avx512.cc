@@ -106,24 +106,20 @@ void tileGemm(float* c, int64_t ldc, const float* a, int64_t lda, const float* b
   }
 }
 
-// exp(x) for 16 floats: expApprox's range reduction and polynomial, scaled by 2^n with vscalefps; 0
-// for x <= -88. The polynomial in r is evaluated by pairs (Estrin), as the AVX2 file's exp8 does:
-// the same accuracy with a dependency chain of three products instead of five. With kAtMostZero
-// (x - the row's maximum, so x <= 0 or NaN) the upper clamp is left out: the same result.
+// exp(x) for 16 floats as 2^(x log2(e)): expBase2's clamp, rounding and polynomial (attention.h,
+// evaluated in the same order), scaled by 2^n with vscalefps. With kAtMostZero (x - the row's
+// maximum, so x <= 0 or NaN) the upper clamp is left out: the same result.
 template <bool kAtMostZero = false>
 inline __m512 exp16(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-88.0f));  // (a NaN x gives -88: maxps returns its second operand)
-  if (!kAtMostZero) x = _mm512_min_ps(x, _mm512_set1_ps(88.5f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  const __m512 r2 = _mm512_mul_ps(r, r);
-  const __m512 a = _mm512_fmadd_ps(r, _mm512_set1_ps(1.6666665459e-1f), _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 b = _mm512_fmadd_ps(r, _mm512_set1_ps(8.3334519073e-3f), _mm512_set1_ps(4.1665795894e-2f));
-  const __m512 c = _mm512_fmadd_ps(r, _mm512_set1_ps(1.9875691500e-4f), _mm512_set1_ps(1.3981999507e-3f));
-  const __m512 poly = _mm512_fmadd_ps(r2, _mm512_fmadd_ps(r2, c, b), a);
-  const __m512 y = _mm512_fmadd_ps(poly, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(kLog2eF));
+  t = _mm512_max_ps(t, _mm512_set1_ps(-126.0f));  // (a NaN gives -126: maxps returns its second operand)
+  if (!kAtMostZero) t = _mm512_min_ps(t, _mm512_set1_ps(127.0f));
+  const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(t, n), f2 = _mm512_mul_ps(f, f);
+  const __m512 a = _mm512_fmadd_ps(_mm512_set1_ps(kExp2C2), f, _mm512_set1_ps(kExp2C1));
+  const __m512 b = _mm512_fmadd_ps(_mm512_set1_ps(kExp2C4), f, _mm512_set1_ps(kExp2C3));
+  const __m512 c = _mm512_fmadd_ps(_mm512_set1_ps(kExp2C6), f, _mm512_set1_ps(kExp2C5));
+  const __m512 y = _mm512_fmadd_ps(f, _mm512_fmadd_ps(f2, _mm512_fmadd_ps(f2, c, b), a), _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(y, n);
 }
 

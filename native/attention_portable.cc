@@ -16,8 +16,8 @@
 namespace qkv {
 namespace scalar {
 
-// Row operations on n a multiple of 8: the maximum; s = exp(s - m) with its sum over 8 lane
-// accumulators added in lane order; s = exp(s - m).
+// Row operations on n a multiple of 8: the maximum; s = exp(s - m) (expBase2) with its sum over 8
+// lane accumulators added in lane order; s = exp(s - m).
 struct RowOps {
   static float rowMax(const float* s, int64_t n) {
     float m[8];
@@ -32,7 +32,7 @@ struct RowOps {
     float acc[8] = {};
     for (int64_t j = 0; j < n; j += 8)
       for (int t = 0; t < 8; t++) {
-        const float e = expApprox(s[j + t] - m);
+        const float e = expBase2(s[j + t] - m);
         s[j + t] = e;
         acc[t] += e;
       }
@@ -41,7 +41,7 @@ struct RowOps {
     return r;
   }
   static void expShift(float* s, int64_t n, float m) {
-    for (int64_t j = 0; j < n; j++) s[j] = expApprox(s[j] - m);
+    for (int64_t j = 0; j < n; j++) s[j] = expBase2(s[j] - m);
   }
 };
 

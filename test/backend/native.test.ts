@@ -245,6 +245,29 @@ describe("native backend", { skip }, () => {
     attention({ B: 1, H: 6, Hkv: 1, L: 100, S: 130, D: 32, Dv: 32, mask: "row" });
   });
 
+  test("attention: the row work's exponential within a few ulp (scores 0 to -43.6, a probability per output column)", () => {
+    // one query, S = 32 keys with exact scores x_j = -1.406 j (q = 1, D = 1, scale 1), values the
+    // identity: out[j] = P_j, whose float64 value is known; the kernel's error is its exponential's
+    // (1.42 ulp by the polynomial, |x| 2^-24 by the rounding of x log2 e), the sum's and the division's
+    const S = 32, x = Array.from({ length: S }, (_, j) => Math.fround(-1.406 * j));
+    const args: AttentionArgs = {
+      B: 1, H: 1, Hkv: 1, L: 1, S, D: 1, Dv: S, scale: 1, causal: false, ...contiguousLayouts({ H: 1, Hkv: 1, L: 1, S, D: 1, Dv: S }),
+      mask: null, maskStrideB: 0, maskStrideH: 0, maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0,
+    };
+    const v = new Float32Array(S * S);
+    for (let j = 0; j < S; j++) v[j * S + j] = 1;
+    const sum = x.reduce((acc, xj) => acc + Math.exp(xj), 0);
+    everyConfig((tag) => {
+      const out = new Float32Array(S), lse = new Float32Array(1);
+      nb.attentionForward(out, lse, new Float32Array([1]), Float32Array.from(x), v, args);
+      for (let j = 0; j < S; j++) {
+        const want = Math.exp(x[j]!) / sum, ulps = Math.abs(out[j]! - want) / (want * 2 ** -24);
+        assert.ok(ulps <= 5 + Math.abs(x[j]!), `${tag} out[${j}] (x = ${x[j]}): ${out[j]} vs ${want}, ${ulps.toFixed(2)} ulp`);
+      }
+      assert.ok(Math.abs(lse[0]! - Math.log(sum)) <= 2 ** -23, `${tag} lse ${lse[0]} vs ${Math.log(sum)}`);
+    }, [1]);
+  });
+
   test("attention: dropout regenerated from the counter RNG matches js exactly", () => {
     attention({ B: 1, H: 2, Hkv: 2, L: 33, S: 65, D: 16, Dv: 16, dropoutP: 0.3 });
     attention({ B: 2, H: 2, Hkv: 1, L: 65, S: 33, D: 8, Dv: 8, dropoutP: 0.5, causal: true, mask: "keys" });
