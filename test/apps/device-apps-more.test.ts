@@ -5,9 +5,10 @@
  * dropout in attention and the MLP) and the graph node classifiers (GATConv, TransformerConv and
  * the MLP baseline, dropout 0.6, the loss over the training nodes gathered by indexSelect), each
  * run a few steps on the host-memory device backend (test/backend/host-device.ts) and on the
- * host backend: the losses agree within float32's error, and so do the validations (run on host
- * copies of the device parameters). Dropout draws the same counters on both, so its masks are
- * the same.
+ * host backend: the losses agree within float32's error, and so do the validations (the image
+ * classifier's run on the device, reading back only each batch's loss and predicted classes; the
+ * others' on host copies of the device parameters). Dropout draws the same counters on both, so
+ * its masks are the same.
  *
  * Each bound is 10 K u (1 + s) relative at step s (u = 2^-24): K is the longest chain of float32
  * sums through the model (the terms of its widest reductions added), the same error again after
@@ -31,7 +32,7 @@ import { deviceTestEnv, U } from "../backend/device-helpers.js";
 import { idxFile } from "../fuzz/hostile-images.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-more-"));
-const { host, on } = deviceTestEnv();
+const { host, dev, on } = deviceTestEnv();
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The losses of every step, from the latest checkpoint of a run. */
@@ -114,7 +115,21 @@ describe("every application trains on a device backend as on the host", () => {
     ];
     for (const [arch, extra, K] of runs) {
       const ref = await on(false, () => trainClassifier({ ...common, ...extra, arch, outDir: join(dir, `${arch}-host`) }));
-      const got = await on(true, () => trainClassifier({ ...common, ...extra, arch, outDir: join(dir, `${arch}-dev`) }));
+      // the array lengths of each batched read of the device run
+      const lengths: number[][] = [];
+      const readMany = dev.readMany;
+      dev.readMany = (arrs) => {
+        lengths.push(arrs.map((a) => a.length));
+        return readMany(arrs);
+      };
+      const reads = dev.reads;
+      const got = await on(true, () => trainClassifier({ ...common, ...extra, arch, outDir: join(dir, `${arch}-dev`) }))
+        .finally(() => { dev.readMany = readMany; });
+      // each step's loss and clipped norm; the validation at step 3 on the device, reading back its 20 images' summed
+      // loss and predicted classes, no parameter; then the parameters for the model file, and the checkpoint's state
+      assert.deepEqual(lengths.slice(0, 4), [[1, 1], [1, 1], [1, 1], [1, 20]], `${arch}: batched reads`);
+      assert.equal(lengths.length, 4 + 2, `${arch}: batched reads`);
+      assert.equal(dev.reads - reads, 0, `${arch}: single reads`);
       assertLosses(t, arch, await lossesOf(join(dir, `${arch}-dev`)), await lossesOf(join(dir, `${arch}-host`)), K);
       const vl = ref.lastEval!.validLoss!;
       assert.ok(Math.abs(got.lastEval!.validLoss! - vl) <= 10 * K * U * 4 * vl, `${arch} valid loss: device ${got.lastEval!.validLoss}, host ${vl}`);

@@ -3,8 +3,8 @@
  * Fashion-MNIST: the training images less the last 5,000 (the validation split), random shifts of
  * up to 2 pixels, AdamW (no decay on biases, norms, the class token and positions) with linear
  * warm-up and cosine decay over the run's epochs, label smoothing, gradient clipping; validation
- * accuracy after every epoch, checkpoints and resume through train/node/loop.ts. The same seed
- * gives the same run.
+ * accuracy after every epoch (on a device backend, run on the device: `scoreImagesAsync`),
+ * checkpoints and resume through train/node/loop.ts. The same seed gives the same run.
  *
  * Output directory: model.safetensors (rewritten after each validation), checkpoints/ (the last
  * two), log.jsonl (one JSON line per validation).
@@ -25,7 +25,7 @@ import type { Tensor } from "../../tensor/tensor.js";
 import { checkRunOptions, resumeState, runTrainingLoop, type RunOptions, type TrainResult } from "../../train/node/loop.js";
 import { ImageBatches, type ImageBatch } from "./batches.js";
 import { DATASETS, checkDatasetName, splitValidation, type DatasetName } from "./datasets.js";
-import { scoreImages } from "./evaluate.js";
+import { scoreImages, scoreImagesAsync } from "./evaluate.js";
 import { loadImageSet } from "./idx-files.js";
 import type { ClassifierKind } from "./model-file.js";
 import { saveClassifierDir } from "./node-files.js";
@@ -123,6 +123,11 @@ export async function trainClassifier(o: ClassifyTrainOptions): Promise<TrainRes
     lossOf: (b) => crossEntropy(model.forward(b.x), b.y, { labelSmoothing: ls }),
     evaluate: () => {
       const r = scoreImages(model, valid, norm);
+      return { validLoss: r.loss, validAccuracy: r.accuracy };
+    },
+    // a model on a device is validated there: each batch's loss and predicted classes read back
+    evaluateOnDevice: async () => {
+      const r = await scoreImagesAsync(model, valid, norm);
       return { validLoss: r.loss, validAccuracy: r.accuracy };
     },
     save: (step, metrics) => saveClassifierDir(o.outDir, { ...bundle, info: { steps: step, epochs: step / plan.batchesPerEpoch, ...metrics } }, o.float32 ? { float32: true } : {}),

@@ -6,9 +6,10 @@
  * step, a final checkpoint and validation.
  *
  * When the active backend is a device backend (`qkv --backend webgpu`), the model moves there
- * (`Module.toDevice`) and trains there; validation runs on the host on copies of its parameters
- * (fit's `evaluate`, and the final one through `withHostData`), and the model files and
- * checkpoints are written from parameters read back.
+ * (`Module.toDevice`) and trains there; validation runs there too when the caller gives
+ * `evaluateOnDevice` (fit's `evaluateOn: "device"`: the model's own tensors, nothing read back for
+ * it), else on the host on copies of its parameters (fit's `evaluate`, and the final one through
+ * `withHostData`); the model files and checkpoints are written from parameters read back.
  *
  * ```ts
  * checkRunOptions("train", opts);
@@ -19,7 +20,7 @@
  */
 import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
-import { noGrad } from "../../autograd/graph.js";
+import { noGrad, noGradAsync } from "../../autograd/graph.js";
 import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
 import { getBackend } from "../../backend/registry.js";
 import type { Module } from "../../nn/module.js";
@@ -60,6 +61,12 @@ export interface RunParts<B> {
   lossOf: (batch: B) => Tensor;
   /** Validation metrics (run in eval mode without gradients). */
   evaluate: () => Record<string, number>;
+  /**
+   * The same metrics of a model on a device, computed there (device backend active, reading its
+   * results with `await read()` / `readAll`); used instead of `evaluate` when the model is on a
+   * device. Without it a device model is validated on host copies.
+   */
+  evaluateOnDevice?: () => Promise<Record<string, number>>;
   /** Writes the model files after a validation at `step` updates. */
   save: (step: number, metrics: Record<string, number>) => Promise<void>;
   /** The model file `save` writes (named in the last line of the log). */
@@ -112,6 +119,7 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
   const { log, t0 } = p;
   p.model.toDevice(getBackend()); // a no-op on a host backend
   const onDevice = anyOnDevice(p.model.parameters());
+  const evaluateOnDevice = onDevice ? p.evaluateOnDevice : undefined;
   const budgetMs = o.minutes !== undefined ? o.minutes * 60_000 : Infinity;
   const totalSteps = o.steps ?? Number.MAX_SAFE_INTEGER;
   const progress = progressReporter({ label: "train", every: o.progressEvery ?? 50, ...(o.tty !== undefined ? { tty: o.tty } : {}) });
@@ -150,7 +158,7 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
       model: p.model, optimizer: p.optimizer, scheduler: p.scheduler, steps: totalSteps, seed: o.seed ?? 0, clipNorm: 1,
       batches: p.batchAt, trainStep: p.lossOf, onStep, freeGraph: true,
       evalEvery: o.evalEvery ?? 500,
-      evaluate: () => p.evaluate(),
+      ...(evaluateOnDevice ? { evaluateOn: "device" as const, evaluate: () => evaluateOnDevice() } : { evaluate: () => p.evaluate() }),
       onEval: async (r) => {
         progress.pause();
         await record(r.step, r.metrics);
@@ -175,7 +183,16 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
         p.model.train();
       }
     };
-    await record(result.finalStep, onDevice ? await withHostData(Object.values(p.model.stateDict()), final) : final());
+    const finalOnDevice = async (): Promise<Record<string, number>> => {
+      p.model.eval();
+      try {
+        return await noGradAsync(evaluateOnDevice!);
+      } finally {
+        p.model.train();
+      }
+    };
+    await record(result.finalStep, evaluateOnDevice ? await finalOnDevice()
+      : onDevice ? await withHostData(Object.values(p.model.stateDict()), final) : final());
   }
   const seconds = (performance.now() - t0) / 1000;
   log(`trained to step ${result.finalStep} in ${formatDuration(seconds)}; model: ${p.modelFile}`);
