@@ -9,42 +9,19 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isGradEnabled, noGradAsync } from "../../src/autograd/graph.js";
 import { getBackend } from "../../src/backend/registry.js";
-import { LayerNorm, Linear } from "../../src/nn/layers.js";
-import { Module } from "../../src/nn/module.js";
-import { gelu, mul } from "../../src/ops/elementwise.js";
+import { mul } from "../../src/ops/elementwise.js";
 import { crossEntropy } from "../../src/ops/functional.js";
 import { argmax } from "../../src/ops/reduce.js";
 import { AdamW } from "../../src/optim/adam.js";
 import { DeviceSyncError, ValueError } from "../../src/tensor/errors.js";
-import { Generator } from "../../src/tensor/rng.js";
-import { randn, tensor, Tensor } from "../../src/tensor/tensor.js";
+import { tensor } from "../../src/tensor/tensor.js";
 import { fit, type FitOptions, type FitResult } from "../../src/train/fit.js";
 import { deviceTestEnv, U } from "../backend/device-helpers.js";
+import { batchAt, C, E, N, Net, type Batch } from "./fit-net.js";
 
-const N = 8, E = 6, C = 3, STEPS = 6, EVERY = 2;
+const STEPS = 6, EVERY = 2;
 const { dev, on } = deviceTestEnv();
 
-class Net extends Module {
-  readonly ln: LayerNorm; readonly up: Linear; readonly down: Linear;
-  constructor(seed: number) {
-    super();
-    const generator = new Generator(seed);
-    this.ln = this.registerModule("ln", new LayerNorm(E));
-    this.up = this.registerModule("up", new Linear(E, 2 * E, { generator }));
-    this.down = this.registerModule("down", new Linear(2 * E, C, { generator }));
-  }
-  forward(x: Tensor): Tensor {
-    return this.down.forward(gelu(this.up.forward(this.ln.forward(x)))); // [N, C]
-  }
-}
-
-interface Batch { x: Tensor; y: Tensor }
-// the class is how many of the first two features are positive (learnable)
-const batchAt = (s: number): Batch => {
-  const x = randn([N, E], { generator: new Generator(1000 + s) });
-  const d = x.data;
-  return { x, y: new Tensor(Int32Array.from({ length: N }, (_, i) => Number(d[i * E]! > 0) + Number(d[i * E + 1]! > 0)), [N], "int32") };
-};
 const probe = batchAt(999);
 
 /** The metrics from the predictions [N] and the probe loss: accuracy and every prediction (base C digits), both exact. */

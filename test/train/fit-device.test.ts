@@ -16,9 +16,7 @@ import { withHostData } from "../../src/backend/host-copies.js";
 import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import { loadSafetensors, saveSafetensors } from "../../src/io/safetensors-node.js";
-import { LayerNorm, Linear } from "../../src/nn/layers.js";
-import { Module } from "../../src/nn/module.js";
-import { add, gelu, mul } from "../../src/ops/elementwise.js";
+import { add, mul } from "../../src/ops/elementwise.js";
 import { crossEntropy } from "../../src/ops/functional.js";
 import { argmax, sum } from "../../src/ops/reduce.js";
 import { AdamW } from "../../src/optim/adam.js";
@@ -32,32 +30,11 @@ import { randn, Tensor } from "../../src/tensor/tensor.js";
 import { fit, type FitResult, type StepInfo } from "../../src/train/fit.js";
 import { captureTrainState, captureTrainStateAsync, type TrainState } from "../../src/train/state.js";
 import { hostDevice } from "../backend/host-device.js";
+import { batchAt, E, N, Net, type Batch } from "./fit-net.js";
 
-const N = 8, E = 6, C = 3, STEPS = 10, CLIP = 0.1;
+const STEPS = 10, CLIP = 0.1;
 const U = 2 ** -24;
 
-class Net extends Module {
-  readonly ln: LayerNorm; readonly up: Linear; readonly down: Linear;
-  constructor(seed: number) {
-    super();
-    const generator = new Generator(seed);
-    this.ln = this.registerModule("ln", new LayerNorm(E));
-    this.up = this.registerModule("up", new Linear(E, 2 * E, { generator }));
-    this.down = this.registerModule("down", new Linear(2 * E, C, { generator }));
-  }
-  forward(x: Tensor): Tensor {
-    return this.down.forward(gelu(this.up.forward(this.ln.forward(x)))); // [N, C]
-  }
-}
-
-interface Batch { x: Tensor; y: Tensor }
-// the same batches on every run, drawn from their own generator per step; the class is how many
-// of the first two features are positive (learnable)
-const batchAt = (s: number): Batch => {
-  const x = randn([N, E], { generator: new Generator(1000 + s) });
-  const d = x.data;
-  return { x, y: new Tensor(Int32Array.from({ length: N }, (_, i) => Number(d[i * E]! > 0) + Number(d[i * E + 1]! > 0)), [N], "int32") };
-};
 const probe = batchAt(999);
 
 const host = getBackend();
