@@ -35,7 +35,13 @@ if (pathA === undefined || pathB === undefined) {
 }
 const mode = option("mode", "both");
 if (!["fwd", "bwd", "both"].includes(mode)) throw new Error(`--mode: expected fwd, bwd or both, got "${mode}"`);
-const N = Number(option("n", "2048")), rounds = Number(option("rounds", "10")), threads = Number(option("threads", "1"));
+/** A positive integer option, else an error naming it. */
+function count(name: string, fallback: string): number {
+  const v = option(name, fallback), n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${v}"`);
+  return n;
+}
+const N = count("n", "2048"), rounds = count("rounds", "10"), threads = count("threads", "1");
 const require = createRequire(import.meta.url);
 const libs = [pathA, pathB].map((p) => require(resolve(p)) as Addon);
 for (const lib of libs) lib.setNumThreads(threads);
