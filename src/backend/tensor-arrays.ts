@@ -17,7 +17,7 @@
  */
 import { allocate, allocateUninit, type DType, type FloatArray } from "../tensor/dtype.js";
 import type { DeviceStore } from "../tensor/device.js";
-import { DTypeError, ValueError } from "../tensor/errors.js";
+import { DTypeError, ShapeError, ValueError } from "../tensor/errors.js";
 import { noteDeviceBorn, noteDeviceTensor } from "../tensor/pool.js";
 import { dropPrepacked } from "../tensor/prepacked.js";
 import { numel, type Shape } from "../tensor/shape.js";
@@ -129,5 +129,20 @@ export function writeValues(t: Tensor, values: ArrayLike<number>): void {
   const up = be.upload(Float32Array.from(values));
   if (t.size > 0) be.stridedCopy(t.device, up, [t.size], [1]);
   store.release(up);
+  t.deviceWritten();
+}
+
+/**
+ * Writes src's values into t where t lives, in place (as `writeValues`): from a tensor on t's
+ * device by one copy there, nothing read back (a kept copy of a parameter put back); else from
+ * src's host data. t and src hold the same number of elements.
+ */
+export function copyValues(t: Tensor, src: Tensor): void {
+  if (src.size !== t.size) throw new ShapeError("copyValues", "src", `${t.size} elements (as t)`, `${src.size}`);
+  if (t.device === null || src.device === null || src.store !== t.store) {
+    writeValues(t, src.data);
+    return;
+  }
+  if (t.size > 0) backendOf(t).stridedCopy(t.device, src.device, [t.size], [1]);
   t.deviceWritten();
 }

@@ -7,8 +7,9 @@
  * run a few steps on the host-memory device backend (test/backend/host-device.ts) and on the
  * host backend: the losses agree within float32's error, and so do the validations (the image
  * classifier's run on the device, reading back only each batch's loss and predicted classes; the
- * others' on host copies of the device parameters). Dropout draws the same counters on both, so
- * its masks are the same.
+ * graph classifiers' too, each epoch's loss and predicted classes: graph-device-eval.test.ts; the
+ * text apps' on host copies of the device parameters). Dropout draws the same counters on both,
+ * so its masks are the same.
  *
  * Each bound is 10 K u (1 + s) relative at step s (u = 2^-24): K is the longest chain of float32
  * sums through the model (the terms of its widest reductions added), the same error again after

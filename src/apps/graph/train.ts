@@ -3,27 +3,32 @@
  * nodes only), Adam with an L2 penalty as GAT's citation-graph recipe; the parameters of the epoch
  * with the best validation accuracy are kept (the last epoch when there are no validation nodes).
  * Seeded: one seed, one run. On a device backend (`qkv --backend webgpu`) the model trains on the
- * device and is evaluated on the host, on copies of its parameters, after every epoch; the model
- * returned stays on the device (evaluate it with `withHostData`). Every kind trains there (the
- * training nodes' loss gathered by indexSelect, dropout, the attention layers' segment ops).
+ * device and is evaluated there after every epoch: the epoch's loss [] and the predicted classes of
+ * the training and validation nodes [T + V] come back in one batched read, no parameter; the best
+ * epoch's parameters are kept as copies on the device (`KeptParameters`) and put back there after
+ * the last epoch. The model returned stays on the device (`evaluateNodeClassifierAsync` evaluates
+ * it there; `withHostData` for host code). Every kind trains there (the training nodes' loss
+ * gathered by indexSelect, dropout, the attention layers' segment ops).
  *
  * ```ts
  * const r = await trainNodeClassifier(ds, { kind: "gat", seed: 0, epochs: 200 });
  * console.log(r.test);                          // test accuracy in [0, 1]
+ * const acc = await evaluateNodeClassifierAsync(r.model, ds); // a model on a device, evaluated there
  * ```
  */
 import { backward } from "../../autograd/backward.js";
-import { noGrad } from "../../autograd/graph.js";
-import { withHostData } from "../../backend/host-copies.js";
+import { noGrad, noGradAsync } from "../../autograd/graph.js";
+import { anyOnDevice } from "../../backend/host-copies.js";
 import { getBackend } from "../../backend/registry.js";
-import { writeValues } from "../../backend/tensor-arrays.js";
 import { crossEntropy } from "../../ops/functional.js";
 import { argmax } from "../../ops/reduce.js";
 import { indexSelect } from "../../ops/shape.js";
 import { Adam } from "../../optim/adam.js";
 import { ValueError } from "../../tensor/errors.js";
+import { readAll } from "../../tensor/read-all.js";
 import { Generator } from "../../tensor/rng.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { KeptParameters } from "../../train/kept-parameters.js";
 import { graphTensors, type GraphDataset, type GraphTensors } from "./data.js";
 import { NodeClassifier, type GraphModelKind } from "./model.js";
 
@@ -63,13 +68,18 @@ export interface TrainGraphResult {
   seconds: number;
 }
 
+/** The fraction of `nodes` whose predicted class (pred, by node) is their label (labels, by node). */
+function fractionCorrect(pred: ArrayLike<number>, labels: ArrayLike<number>, nodes: Int32Array): number {
+  if (nodes.length === 0) return NaN;
+  let ok = 0;
+  for (const n of nodes) if (Number(pred[n]) === Number(labels[n])) ok++;
+  return ok / nodes.length;
+}
+
 /** The fraction of `nodes` whose largest logit is their label. */
 export function accuracyOf(logits: Tensor, labels: Tensor, nodes: Int32Array): number {
   if (nodes.length === 0) return NaN;
-  const pred = argmax(logits, -1).data, y = labels.data;
-  let ok = 0;
-  for (const n of nodes) if (Number(pred[n]) === Number(y[n])) ok++;
-  return ok / nodes.length;
+  return fractionCorrect(argmax(logits, -1).data, labels.data, nodes);
 }
 
 /** The model's logits on the whole graph in evaluation mode: [N, C]. */
@@ -81,14 +91,56 @@ export function predict(model: NodeClassifier, t: GraphTensors): Tensor {
   return logits;
 }
 
+export interface NodeAccuracies { train: number; valid: number | null; test: number }
+
 /** Test accuracy of a trained model. */
-export function evaluateNodeClassifier(model: NodeClassifier, ds: GraphDataset, t: GraphTensors = graphTensors(ds)): { train: number; valid: number | null; test: number } {
+export function evaluateNodeClassifier(model: NodeClassifier, ds: GraphDataset, t: GraphTensors = graphTensors(ds)): NodeAccuracies {
   const logits = predict(model, t);
   return {
     train: accuracyOf(logits, t.labels, ds.split.train),
     valid: ds.split.valid.length ? accuracyOf(logits, t.labels, ds.split.valid) : null,
     test: accuracyOf(logits, t.labels, ds.split.test),
   };
+}
+
+/**
+ * The predicted classes of `nodes` by a model on a device, computed there (evaluation mode, the
+ * device backend active, nothing recorded): [N] by node, -1 for a node not asked. Only the rows of
+ * `nodes` are reduced to classes, and their ids [n] come back in one batched read with `also`
+ * (read in the same `readAll`, their values returned in order); no parameter is read.
+ */
+async function predictNodesAsync(model: NodeClassifier, t: GraphTensors, nodes: Int32Array, also: readonly Tensor[] = []): Promise<{ pred: Int32Array; also: ArrayLike<number>[] }> {
+  const was = model.training;
+  model.eval();
+  try {
+    return await noGradAsync(async () => {
+      const logits = model.forward(t.x, t.edgeIndex); // [N, C]
+      const ids = argmax(indexSelect(logits, 0, new Tensor(nodes, [nodes.length], "int32")), -1); // [n]
+      const [got, ...rest] = await readAll([ids, ...also]);
+      const pred = new Int32Array(t.labels.size).fill(-1);
+      nodes.forEach((n, k) => (pred[n] = Number(got![k])));
+      return { pred, also: rest };
+    });
+  } finally {
+    model.train(was);
+  }
+}
+
+/** The accuracies of the splits whose nodes `pred` (by node) holds; test NaN when it holds none of them. */
+function accuraciesOf(pred: Int32Array, t: GraphTensors, split: GraphDataset["split"], withTest: boolean): NodeAccuracies {
+  const y = t.labels.data;
+  return {
+    train: fractionCorrect(pred, y, split.train),
+    valid: split.valid.length ? fractionCorrect(pred, y, split.valid) : null,
+    test: withTest ? fractionCorrect(pred, y, split.test) : NaN,
+  };
+}
+
+/** `evaluateNodeClassifier` of a model on a device, run there: the train, valid and test nodes' predicted classes read back together, nothing else. */
+export async function evaluateNodeClassifierAsync(model: NodeClassifier, ds: GraphDataset, t: GraphTensors = graphTensors(ds)): Promise<NodeAccuracies> {
+  const { train, valid, test } = ds.split;
+  const { pred } = await predictNodesAsync(model, t, Int32Array.from([...train, ...valid, ...test]));
+  return accuraciesOf(pred, t, ds.split, true);
 }
 
 export async function trainNodeClassifier(ds: GraphDataset, o: TrainGraphOptions): Promise<TrainGraphResult> {
@@ -104,29 +156,39 @@ export async function trainNodeClassifier(ds: GraphDataset, o: TrainGraphOptions
   }, new Generator(seed));
   model.toDevice(getBackend()); // a no-op on a CPU backend
   const params = model.parameters();
-  const tensors = Object.values(model.stateDict());
-  // evaluation on the host: on copies of a device model's parameters (as is, on a host model)
-  const evaluate = (): Promise<ReturnType<typeof evaluateNodeClassifier>> => withHostData(tensors, () => evaluateNodeClassifier(model, ds, t));
+  const onDevice = anyOnDevice(params);
+  // the epoch's loss and accuracies: on the host, the loss's data and evaluateNodeClassifier; on a
+  // device, the loss and the training and validation nodes' predicted classes in one batched read
+  const trainValid = Int32Array.from([...ds.split.train, ...ds.split.valid]);
+  const epochResult = async (loss: Tensor): Promise<{ loss: number; acc: { train: number; valid: number | null } }> => {
+    if (!onDevice) return { loss: Number((await loss.read())[0]), acc: evaluateNodeClassifier(model, ds, t) };
+    const { pred, also: [l] } = await predictNodesAsync(model, t, trainValid, [loss]);
+    return { loss: Number(l![0]), acc: accuraciesOf(pred, t, ds.split, false) };
+  };
   const opt = new Adam(params, { lr: o.lr ?? 0.005, weightDecay: o.weightDecay ?? 5e-4 });
   const trainIdx = new Tensor(ds.split.train, [ds.split.train.length], "int32");
   const trainLabels = indexSelect(t.labels, 0, trainIdx); // [T]
-  let best = { epoch: epochs, valid: -1, params: null as (Float32Array | Float64Array)[] | null };
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    model.train();
-    opt.zeroGrad();
-    const logits = model.forward(t.x, t.edgeIndex); // [N, C]
-    const loss = crossEntropy(indexSelect(logits, 0, trainIdx), trainLabels); // over the training nodes
-    backward(loss);
-    opt.step();
-    const lossValue = Number((await loss.read())[0]);
-    const acc = await evaluate();
-    if (acc.valid !== null && acc.valid > best.valid) {
-      // the evaluation read a device model's parameters back: their data is current
-      best = { epoch, valid: acc.valid, params: params.map((p) => (p.data as Float32Array | Float64Array).slice()) };
+  let best = { epoch: epochs, valid: -1 };
+  const kept = new KeptParameters(); // where the parameters live: a device model's stay there
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      model.train();
+      opt.zeroGrad();
+      const logits = model.forward(t.x, t.edgeIndex); // [N, C]
+      const loss = crossEntropy(indexSelect(logits, 0, trainIdx), trainLabels); // over the training nodes
+      backward(loss);
+      opt.step();
+      const r = await epochResult(loss);
+      if (r.acc.valid !== null && r.acc.valid > best.valid) {
+        best = { epoch, valid: r.acc.valid };
+        kept.keep(params);
+      }
+      o.onEpoch?.({ epoch, epochs, loss: r.loss, train: r.acc.train, valid: r.acc.valid });
     }
-    o.onEpoch?.({ epoch, epochs, loss: lossValue, train: acc.train, valid: acc.valid });
+    kept.restore(params);
+  } finally {
+    kept.release(); // after a throw: a device model's copies go back
   }
-  if (best.params) params.forEach((p, i) => writeValues(p, best.params![i]!));
-  const acc = await evaluate();
+  const acc = onDevice ? await evaluateNodeClassifierAsync(model, ds, t) : evaluateNodeClassifier(model, ds, t);
   return { model, epoch: best.epoch, ...acc, seconds: (Date.now() - started) / 1000 };
 }
