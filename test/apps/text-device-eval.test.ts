@@ -26,7 +26,7 @@ import { trainSpan } from "../../src/apps/text/train-span.js";
 import { isGradEnabled, noGrad } from "../../src/autograd/graph.js";
 import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
 import { SpanExtractor } from "../../src/nn/span-extractor.js";
-import { greedySearch, greedySearchAsync } from "../../src/seq2seq/search.js";
+import { greedySearch, greedySearchAsync, greedySteps } from "../../src/seq2seq/search.js";
 import { ValueError } from "../../src/tensor/errors.js";
 import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../../src/tensor/read-steps.js";
 import { manualSeed } from "../../src/tensor/rng.js";
@@ -110,7 +110,9 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     const src = new Tensor(Int32Array.from([...tok.encode(EN[0]!).slice(0, 6), ...tok.encode(EN[3]!).slice(0, 6)]), [2, 6], "int32");
     const so = { bosId: tok.bosId, eosId: tok.eosId, maxLen: 12, banned: [tok.padId, tok.bosId], maxLens: [12, 7] };
     const ref = greedySearch(model, src, so);
-    assert.ok(ref[1]!.length <= 7);
+    const refSteps = hostSteps(greedySteps(model, src, so));
+    assert.deepEqual(refSteps.result, ref);
+    assert.ok(ref[1]!.length <= 7 && refSteps.sizes.length >= 1 && refSteps.sizes.length <= 12, `${refSteps.sizes.length} steps`);
 
     model.train();
     const got = await onDevice(async () => {
@@ -128,7 +130,9 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
 
     const dec = await onDevice(() => greedySearchAsync(model, src, so));
     assert.deepEqual(dec.result, ref);
-    assert.ok(dec.lengths.length >= 1 && dec.lengths.length <= 12 && dec.lengths.every((l) => l.length === 1 && l[0] === 2), `reads: ${JSON.stringify(dec.lengths)}`);
+    // one batched read of the 2 ids per step, as many as the host run's steps
+    assert.deepEqual(dec.lengths, refSteps.sizes.map(() => [2]), "batched reads");
+    assert.equal(dec.single, 0, "single reads");
     assert.deepEqual(hostCopies(model), [], "parameters read back");
   });
 
