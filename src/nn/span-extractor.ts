@@ -129,7 +129,7 @@ export class SpanExtractor extends Module {
     const maxSpan = checkMaxSpan("SpanExtractor.bestSpans", opts);
     const { start, end } = this.forward(ids); // [B, N] each
     const [B, N] = ids.shape as [number, number];
-    const [sd, ed] = yield [start, end];
+    const [sd, ed] = yield [start, end]; // [B, N] each, read together
     const out: SpanChoice[] = [];
     for (let b = 0; b < B; b++) {
       let best = { start: 0, end: 0, score: -Infinity };

@@ -73,7 +73,7 @@ export async function trainSeq2Seq(o: Seq2SeqTrainOptions): Promise<TrainResult>
     let total = 0, tokens = 0;
     for (let i = 0; i < validPlan.batchesPerEpoch; i++) {
       const b = validPlan.batchAt(i);
-      const [sum] = yield [crossEntropy(reshape(model.forward(b.src, b.tgtIn), [-1, V]), b.tgtOut, { ignoreIndex: ids.padId, reduction: "sum" })];
+      const [sum] = yield [crossEntropy(reshape(model.forward(b.src, b.tgtIn), [-1, V]), b.tgtOut, { ignoreIndex: ids.padId, reduction: "sum" })]; // []
       total += Number(sum![0]);
       tokens += b.tokens;
     }
