@@ -24,6 +24,7 @@ export { setBackend, getBackend, availableBackends, registerBackend, hostBackend
 export { toDevice } from "./backend/tensor-arrays.js";
 export { withHostData } from "./backend/host-copies.js";
 export { readAll } from "./tensor/read-all.js";
+export { runReadSteps, runReadStepsAsync, type ReadSteps } from "./tensor/read-steps.js";
 export type { DeviceArray, DeviceStore } from "./tensor/device.js";
 export { WebGPUBackend, useWebGPU, type UseWebGPUOptions } from "./backend/webgpu/index.js";
 export {
@@ -129,9 +130,9 @@ export { ConvStem, ConvStage, stemStateSize } from "./nn/hybrid.js";
 
 // sequence to sequence (the text applications' pieces)
 export { Seq2SeqTransformer, resolveSeq2SeqConfig, type Seq2SeqConfig } from "./nn/seq2seq.js";
-export { SpanExtractor, resolveSpanConfig, type SpanConfig } from "./nn/span-extractor.js";
+export { SpanExtractor, resolveSpanConfig, type SpanConfig, type SpanSearchOptions, type SpanChoice } from "./nn/span-extractor.js";
 export { TokenBatches, makeSeq2SeqBatch, type IdPair, type Seq2SeqBatch, type TokenBatchOptions } from "./seq2seq/batching.js";
-export { greedySearch, beamSearch, type Seq2SeqModel, type SearchOptions, type BeamOptions } from "./seq2seq/search.js";
+export { greedySearch, greedySearchAsync, greedySteps, beamSearch, type Seq2SeqModel, type SearchOptions, type BeamOptions } from "./seq2seq/search.js";
 export { parseTsv, type TsvOptions, type TsvTable } from "./data/tsv.js";
 export { encodeTextModel, decodeTextModel, tokenizerFingerprint, type TextModelBundle, type TextModelKind, type TextTaskName } from "./apps/text/model-file.js";
 export { TextGenerator, type GenerateOptions } from "./apps/text/generator.js";

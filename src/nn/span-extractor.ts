@@ -9,12 +9,14 @@
  * const m = new SpanExtractor({ vocabSize: 8000, dModel: 128, nhead: 4, layers: 3, dimFeedforward: 512, padId: 0 });
  * const { start, end } = m.forward(ids);              // ids int32 [B, N] -> [B, N] each
  * const best = m.bestSpans(ids, { maxSpan: 24 });      // [{ start, end }] (inclusive token indices)
+ * const same = await m.bestSpansAsync(ids, { maxSpan: 24 }); // a model on a device: its scores read back once
  * ```
  */
-import { noGrad } from "../autograd/graph.js";
+import { noGrad, noGradAsync } from "../autograd/graph.js";
 import { add, compare, mul, where } from "../ops/elementwise.js";
 import { reshape, slice, squeeze } from "../ops/shape.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
+import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../tensor/read-steps.js";
 import type { Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { normal } from "./init.js";
@@ -103,37 +105,68 @@ export class SpanExtractor extends Module {
   /**
    * The best span of each row: argmax of start[i] + end[j] (+ bonus(b, i, j)) over
    * i <= j < i + maxSpan, where `canStart` / `canEnd` (per row, per position) allow it (e.g. word
-   * boundaries).
+   * boundaries). A model on the host.
    */
-  bestSpans(ids: Tensor, opts: {
-    maxSpan?: number;
-    canStart?: (b: number, i: number) => boolean;
-    canEnd?: (b: number, j: number) => boolean;
-    /** Added to start[i] + end[j] (e.g. a prior on the span's length). */
-    bonus?: (b: number, i: number, j: number) => number;
-  } = {}): { start: number; end: number; score: number }[] {
-    const maxSpan = opts.maxSpan ?? 32;
-    if (!Number.isInteger(maxSpan) || maxSpan < 1) throw new ValueError("SpanExtractor.bestSpans", "maxSpan", "a positive integer", String(opts.maxSpan));
-    return noGrad(() => {
-      const { start, end } = this.forward(ids);
-      const [B, N] = ids.shape as [number, number];
-      const sd = start.data, ed = end.data;
-      const out: { start: number; end: number; score: number }[] = [];
-      for (let b = 0; b < B; b++) {
-        let best = { start: 0, end: 0, score: -Infinity };
-        for (let i = 0; i < N; i++) {
-          const si = sd[b * N + i]!;
-          if (si === -Infinity || (opts.canStart && !opts.canStart(b, i))) continue;
-          for (let j = i; j < Math.min(N, i + maxSpan); j++) {
-            const ej = ed[b * N + j]!;
-            if (ej === -Infinity || (opts.canEnd && !opts.canEnd(b, j))) continue;
-            const sc = si + ej + (opts.bonus ? opts.bonus(b, i, j) : 0);
-            if (sc > best.score) best = { start: i, end: j, score: sc };
-          }
-        }
-        out.push(best);
-      }
-      return out;
-    });
+  bestSpans(ids: Tensor, opts: SpanSearchOptions = {}): SpanChoice[] {
+    checkMaxSpan("SpanExtractor.bestSpans", opts);
+    return noGrad(() => runReadSteps(this.bestSpanSteps(ids, opts)));
   }
+
+  /**
+   * `bestSpans` of a model on a device (or the host), scored there: the start and end scores
+   * [B, N] come back in one batched read, nothing else; the search over spans runs on the host.
+   */
+  bestSpansAsync(ids: Tensor, opts: SpanSearchOptions = {}): Promise<SpanChoice[]> {
+    checkMaxSpan("SpanExtractor.bestSpansAsync", opts);
+    return noGradAsync(() => runReadStepsAsync(this.bestSpanSteps(ids, opts)));
+  }
+
+  /**
+   * `bestSpans` as read steps (tensor/read-steps.ts): yields the start and end scores [B, N] once
+   * and is given them back read; run it with recording off.
+   */
+  *bestSpanSteps(ids: Tensor, opts: SpanSearchOptions = {}): ReadSteps<SpanChoice[]> {
+    const maxSpan = checkMaxSpan("SpanExtractor.bestSpans", opts);
+    const { start, end } = this.forward(ids); // [B, N] each
+    const [B, N] = ids.shape as [number, number];
+    const [sd, ed] = yield [start, end]; // [B, N] each, read together
+    const out: SpanChoice[] = [];
+    for (let b = 0; b < B; b++) {
+      let best = { start: 0, end: 0, score: -Infinity };
+      for (let i = 0; i < N; i++) {
+        const si = sd![b * N + i]!;
+        if (si === -Infinity || (opts.canStart && !opts.canStart(b, i))) continue;
+        for (let j = i; j < Math.min(N, i + maxSpan); j++) {
+          const ej = ed![b * N + j]!;
+          if (ej === -Infinity || (opts.canEnd && !opts.canEnd(b, j))) continue;
+          const sc = si + ej + (opts.bonus ? opts.bonus(b, i, j) : 0);
+          if (sc > best.score) best = { start: i, end: j, score: sc };
+        }
+      }
+      out.push(best);
+    }
+    return out;
+  }
+}
+
+export interface SpanSearchOptions {
+  /** Longest span in tokens (default 32). */
+  maxSpan?: number;
+  canStart?: (b: number, i: number) => boolean;
+  canEnd?: (b: number, j: number) => boolean;
+  /** Added to start[i] + end[j] (e.g. a prior on the span's length). */
+  bonus?: (b: number, i: number, j: number) => number;
+}
+
+/** A row's best span: inclusive token indices and its score (-Infinity when no span is allowed). */
+export interface SpanChoice {
+  start: number;
+  end: number;
+  score: number;
+}
+
+function checkMaxSpan(op: string, opts: SpanSearchOptions): number {
+  const maxSpan = opts.maxSpan ?? 32;
+  if (!Number.isInteger(maxSpan) || maxSpan < 1) throw new ValueError(op, "maxSpan", "a positive integer", String(opts.maxSpan));
+  return maxSpan;
 }

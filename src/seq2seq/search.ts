@@ -7,16 +7,25 @@
  * </s> included; alpha = lengthPenalty, 0 = raw log-probability). A source is done when it has
  * `beam` finished hypotheses (fairseq's rule), or at maxLen.
  *
+ * Greedy search is written once as read steps (`greedySteps`: each step's ids [B] argmax-ed where
+ * the model is and read back), so a model on a device decodes there (`greedySearchAsync`), reading
+ * back only those ids; beam search reads every step's log-probabilities [N, V] with `data` and
+ * runs on the host.
+ *
  * ```ts
  * const outs = beamSearch(model, src, { bosId: 1, eosId: 2, beam: 4, maxLen: 80 }); // ids per source
  * const fast = greedySearch(model, src, { bosId: 1, eosId: 2, maxLen: 80 });
+ * const same = await greedySearchAsync(deviceModel, src, { bosId: 1, eosId: 2, maxLen: 80 }); // one read per step
  * ```
  */
-import { noGrad } from "../autograd/graph.js";
+import { noGrad, noGradAsync } from "../autograd/graph.js";
 import type { DecoderCache } from "../nn/kv-cache.js";
+import { maskedFill } from "../ops/elementwise.js";
+import { argmax } from "../ops/reduce.js";
 import { indexSelect, reshape } from "../ops/shape.js";
 import { logSoftmax } from "../ops/softmax.js";
 import { ValueError } from "../tensor/errors.js";
+import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../tensor/read-steps.js";
 import { Tensor } from "../tensor/tensor.js";
 
 /** What search needs of a model (Seq2SeqTransformer has it). */
@@ -68,36 +77,66 @@ function nextLogProbs(model: Seq2SeqModel, tok: Int32Array, memory: Tensor, srcP
   return lp;
 }
 
-/** Greedy decoding of src ids [B, S] (padding = the model's padId): token ids per source, without </s>. */
-export function greedySearch(model: Seq2SeqModel, src: Tensor, o: SearchOptions): number[][] {
+/**
+ * Greedy decoding of src ids [B, S] as read steps (tensor/read-steps.ts): each step yields the
+ * next ids [B] (an int32 tensor: the first argmax of the log-probabilities, banned tokens at
+ * -Infinity; on the model's device or the host) and is given them back read; returns the token
+ * ids per source, without </s>. Run it with recording off (`greedySearch`, `greedySearchAsync`).
+ */
+export function* greedySteps(model: Seq2SeqModel, src: Tensor, o: SearchOptions): ReadSteps<number[][]> {
   const maxLen = checkSearch("greedySearch", model, src, o);
-  return noGrad(() => {
-    const B = src.shape[0]!;
-    const srcPad = model.paddingMask(src);
-    const memory = model.encode(src, srcPad); // [B, S, E]
-    const cache = model.decoder.createCache();
-    const out: number[][] = Array.from({ length: B }, () => []);
-    const done = new Uint8Array(B);
-    let tok = new Int32Array(B).fill(o.bosId);
-    for (let t = 0; t < maxLen; t++) {
-      const lp = nextLogProbs(model, tok, memory, srcPad, cache, t, o.banned ?? []); // [B, V]
-      const V = lp.length / B;
-      const next = new Int32Array(B);
-      for (let b = 0; b < B; b++) {
-        let best = 0, bv = -Infinity;
-        for (let v = 0; v < V; v++) if (lp[b * V + v]! > bv) { bv = lp[b * V + v]!; best = v; }
-        next[b] = best;
-        if (!done[b]) {
-          if (best === o.eosId) done[b] = 1;
-          else out[b]!.push(best);
-          if (t + 1 >= (o.maxLens?.[b] ?? maxLen)) done[b] = 1;
-        }
+  const B = src.shape[0]!;
+  const srcPad = model.paddingMask(src);
+  const memory = model.encode(src, srcPad); // [B, S, E]
+  const cache = model.decoder.createCache();
+  const out: number[][] = Array.from({ length: B }, () => []);
+  const done = new Uint8Array(B);
+  const banned = o.banned ?? [];
+  let mask: Tensor | null = null; // [V], true where banned (made at the first step, when V is known)
+  let tok = new Int32Array(B).fill(o.bosId);
+  for (let t = 0; t < maxLen; t++) {
+    const logits = model.decode(new Tensor(tok, [B, 1], "int32"), memory, srcPad, { cache, offset: t }); // [B, 1, V]
+    let lp = logSoftmax(reshape(logits, [B, -1]), -1); // [B, V]
+    if (banned.length) lp = maskedFill(lp, mask ??= bannedMask("greedySearch", banned, lp.shape[1]!), -Infinity);
+    const [next] = yield [argmax(lp, -1)]; // [B]
+    tok = new Int32Array(B);
+    for (let b = 0; b < B; b++) {
+      const best = next![b]!;
+      tok[b] = best;
+      if (!done[b]) {
+        if (best === o.eosId) done[b] = 1;
+        else out[b]!.push(best);
+        if (t + 1 >= (o.maxLens?.[b] ?? maxLen)) done[b] = 1;
       }
-      tok = next;
-      if (done.every((d) => d === 1)) break;
     }
-    return out;
-  });
+    if (done.every((d) => d === 1)) break;
+  }
+  return out;
+}
+
+/** The banned tokens as a bool mask [V] (true where banned). */
+function bannedMask(op: string, banned: readonly number[], V: number): Tensor {
+  const m = new Uint8Array(V);
+  for (const b of banned) {
+    if (!Number.isInteger(b) || b < 0 || b >= V) throw new ValueError(op, "banned", `token ids in [0, ${V})`, `[${banned.join(", ")}]`);
+    m[b] = 1;
+  }
+  return new Tensor(m, [V], "bool");
+}
+
+/** Greedy decoding of src ids [B, S] (padding = the model's padId) by a model on the host: token ids per source, without </s>. */
+export function greedySearch(model: Seq2SeqModel, src: Tensor, o: SearchOptions): number[][] {
+  checkSearch("greedySearch", model, src, o);
+  return noGrad(() => runReadSteps(greedySteps(model, src, o)));
+}
+
+/**
+ * `greedySearch` of a model on a device (or the host), decoded there: each step's ids [B] come
+ * back in one batched read, nothing else.
+ */
+export function greedySearchAsync(model: Seq2SeqModel, src: Tensor, o: SearchOptions): Promise<number[][]> {
+  checkSearch("greedySearchAsync", model, src, o);
+  return noGradAsync(() => runReadStepsAsync(greedySteps(model, src, o)));
 }
 
 interface Hyp {

@@ -2,16 +2,22 @@
  * Text in, text out with a text model: translation and generative summarization through batched
  * beam (or greedy) search with the KV cache; extractive summarization through the best span.
  * Inputs longer than the model takes are truncated, and `onTruncate` hears of each one.
+ * Written once as read steps (`generateSteps`): `generate` runs it on the host, `generateAsync`
+ * with a model on a device (greedy decoding there, only each step's ids read back; a span model's
+ * scores read back once per batch).
  *
  * ```ts
  * const gen = new TextGenerator(await loadTextModelDir("models/translate-en-es"));
  * gen.generate(["In the beginning was the Word."], { beam: 4 }); // ["En el principio era el Verbo."]
+ * await new TextGenerator(deviceBundle).generateAsync(sentences); // greedy, decoded on the device
  * ```
  */
+import { noGrad, noGradAsync } from "../../autograd/graph.js";
 import { Seq2SeqTransformer } from "../../nn/seq2seq.js";
 import { SpanExtractor } from "../../nn/span-extractor.js";
-import { beamSearch, greedySearch } from "../../seq2seq/search.js";
+import { beamSearch, greedySteps } from "../../seq2seq/search.js";
 import { ValueError } from "../../tensor/errors.js";
+import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../../tensor/read-steps.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { TextModelBundle } from "./model-file.js";
 import { spanText, wordTokens } from "./span-data.js";
@@ -45,9 +51,35 @@ export class TextGenerator {
     }
   }
 
-  /** One output per input, in input order. */
+  /** One output per input, in input order (a model on the host). */
   generate(texts: readonly string[], opts: GenerateOptions = {}): string[] {
-    const op = "TextGenerator.generate";
+    return noGrad(() => runReadSteps(this.steps("TextGenerator.generate", texts, opts)));
+  }
+
+  /**
+   * `generate` by a model on a device (or the host), run there: translation decodes greedily (beam
+   * 1, the default here; beam search reads every step's log-probabilities and runs on the host
+   * through `generate`), each step's ids [B] read back; a span model's start and end scores
+   * [B, N] read back once per batch. Nothing else is read, no parameter.
+   */
+  async generateAsync(texts: readonly string[], opts: GenerateOptions = {}): Promise<string[]> {
+    if (this.bundle.model instanceof Seq2SeqTransformer && (opts.beam ?? 1) !== 1) {
+      throw new ValueError("TextGenerator.generateAsync", "beam", "1 (greedy; beam search runs on the host: generate)", String(opts.beam));
+    }
+    return noGradAsync(() => runReadStepsAsync(this.steps("TextGenerator.generateAsync", texts, { ...opts, beam: 1 })));
+  }
+
+  /**
+   * `generate` as read steps (tensor/read-steps.ts): each decoding step yields its ids [B], each
+   * span batch its start and end scores [B, N], and is given them back read; run it with recording
+   * off. Beam search (beam > 1) runs inside on the host, yielding nothing.
+   */
+  generateSteps(texts: readonly string[], opts: GenerateOptions = {}): ReadSteps<string[]> {
+    return this.steps("TextGenerator.generateSteps", texts, opts);
+  }
+
+  /** `generateSteps`, its bad input named as `op`'s. */
+  private *steps(op: string, texts: readonly string[], opts: GenerateOptions): ReadSteps<string[]> {
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== "string")) throw new ValueError(op, "texts", "an array of strings", String(texts));
     const bs = opts.batchSize ?? 64;
     if (!Number.isInteger(bs) || bs < 1) throw new ValueError(op, "batchSize", "a positive integer", String(opts.batchSize));
@@ -55,10 +87,10 @@ export class TextGenerator {
     if (pr !== undefined && !(pr.weight >= 0 && pr.words > 0)) throw new ValueError(op, "spanLengthPrior", "{ weight >= 0, words > 0 }", JSON.stringify(pr));
     const m = this.bundle.model;
     m.eval();
-    return m instanceof Seq2SeqTransformer ? this.seq2seq(m, texts, opts, bs) : this.spans(m as SpanExtractor, texts, opts, bs);
+    return m instanceof Seq2SeqTransformer ? yield* this.seq2seq(m, texts, opts, bs) : yield* this.spans(m as SpanExtractor, texts, opts, bs);
   }
 
-  private seq2seq(m: Seq2SeqTransformer, texts: readonly string[], o: GenerateOptions, bs: number): string[] {
+  private *seq2seq(m: Seq2SeqTransformer, texts: readonly string[], o: GenerateOptions, bs: number): ReadSteps<string[]> {
     const tok = this.bundle.tokenizer, max = m.config.maxLen;
     const enc = texts.map((t, i) => {
       const ids = tok.encode(t);
@@ -79,13 +111,13 @@ export class TextGenerator {
       const beam = o.beam ?? 4;
       // outputs stay near their input's length: at most 2 S + 10 tokens
       const lim = { ...so, maxLen: Math.min(max, 2 * S + 10), maxLens: idx.map((j) => Math.min(max, 2 * enc[j]!.length + 10)) };
-      const res = beam === 1 ? greedySearch(m, t, lim) : beamSearch(m, t, { ...lim, beam, lengthPenalty: o.lengthPenalty ?? 0.6 });
+      const res = beam === 1 ? yield* greedySteps(m, t, lim) : beamSearch(m, t, { ...lim, beam, lengthPenalty: o.lengthPenalty ?? 0.6 });
       idx.forEach((j, b) => { out[j] = tok.decode(res[b]!).trim(); });
     }
     return out;
   }
 
-  private spans(m: SpanExtractor, texts: readonly string[], o: GenerateOptions, bs: number): string[] {
+  private *spans(m: SpanExtractor, texts: readonly string[], o: GenerateOptions, bs: number): ReadSteps<string[]> {
     const tok = this.bundle.tokenizer, max = m.config.maxLen;
     const out = new Array<string>(texts.length).fill("");
     for (let i = 0; i < texts.length; i += bs) {
@@ -101,7 +133,7 @@ export class TextGenerator {
       live.forEach(({ w }, b) => ids.set(w.ids, b * N));
       const prior = o.spanLengthPrior ?? DEFAULT_SPAN_LENGTH_PRIOR;
       const words = (b: number, i: number, j: number): number => live[b]!.w.wordOf[j]! - live[b]!.w.wordOf[i]! + 1;
-      const best = m.bestSpans(new Tensor(ids, [live.length, N], "int32"), {
+      const best = yield* m.bestSpanSteps(new Tensor(ids, [live.length, N], "int32"), {
         maxSpan: 3 * MAX_SPAN_WORDS,
         bonus: (b, i, j) => {
           const n = words(b, i, j);

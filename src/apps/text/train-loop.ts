@@ -7,7 +7,7 @@
  *
  * ```ts
  * const run = await prepareRun(opts);   // opts.task, opts.outDir, …: data, tokenizer, resume state
- * const result = await runTraining(opts, run, { model, optimizer, scheduler, bundle, batchAt, epochOf, lossOf, evaluate });
+ * const result = await runTraining(opts, run, { model, optimizer, scheduler, bundle, batchAt, epochOf, lossOf, evaluate, evaluateOnDevice });
  * ```
  */
 import { mkdir, stat } from "node:fs/promises";
@@ -111,6 +111,8 @@ export interface TrainingParts<B> {
   lossOf: (batch: B) => Tensor;
   /** Validation metrics (run in eval mode without gradients). */
   evaluate: () => Record<string, number>;
+  /** The same metrics of a model on a device, computed there (train/node/loop.ts's `evaluateOnDevice`). */
+  evaluateOnDevice?: () => Promise<Record<string, number>>;
 }
 
 /**

@@ -2,7 +2,8 @@
  * Training the extractive summarizer: a SpanExtractor learns to point at the run of words of a
  * description that best matches its synopsis (the oracle span by ROUGE-L, at most 24 words).
  * Batches of similar length, AdamW with warm-up and inverse-square-root decay, validation
- * ROUGE on the whole validation split, checkpoints and resume, model files rewritten at every
+ * ROUGE on the whole validation split (a model on a device is scored there: each batch's start and
+ * end scores read back, no parameter), checkpoints and resume, model files rewritten at every
  * validation — the same loop as the seq2seq trainer.
  *
  * ```ts
@@ -14,10 +15,10 @@ import { add, mul } from "../../ops/elementwise.js";
 import { crossEntropy } from "../../ops/functional.js";
 import { AdamW } from "../../optim/adam.js";
 import { LRScheduler } from "../../optim/schedule.js";
+import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../../tensor/read-steps.js";
 import { Generator, manualSeed } from "../../tensor/rng.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { TextGenerator } from "./generator.js";
-import { MAX_SPAN_WORDS } from "./generator.js";
+import { MAX_SPAN_WORDS, TextGenerator } from "./generator.js";
 import { oracleSpan, wordTokens } from "./span-data.js";
 import { scoreTask, type TextTask } from "./tasks.js";
 import { checkTrainOptions, prepareRun, runTraining, textSchedule, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
@@ -101,6 +102,12 @@ export async function trainSpan(o: SpanTrainOptions): Promise<TrainResult> {
   const optimizer = new AdamW(model.parameters(), { lr: o.lr ?? 5e-4, betas: [0.9, 0.98], eps: 1e-9, weightDecay: 1e-2 });
   const scheduler = new LRScheduler(optimizer, textSchedule(o.warmup ?? 300, run.initSteps));
   const bundle = { kind: "span" as const, task: task.name, model, tokenizer };
+  const generator = new TextGenerator(bundle);
+  const validSrc = valid.rows.map((r) => r[task.srcColumn]!), validRef = valid.rows.map((r) => r[task.tgtColumn]!);
+  // the best span of every validation row (each batch's start and end scores read back); the same steps on the host or the device
+  function* validationSteps(): ReadSteps<Record<string, number>> {
+    return scoreTask(task, yield* generator.generateSteps(validSrc), validRef);
+  }
   return runTraining<SpanBatch>(o, run, {
     model, optimizer, scheduler, bundle,
     batchAt,
@@ -109,9 +116,7 @@ export async function trainSpan(o: SpanTrainOptions): Promise<TrainResult> {
       const { start, end } = model.forward(b.ids); // [B, N] each
       return mul(add(crossEntropy(start, b.start), crossEntropy(end, b.end)), 0.5);
     },
-    evaluate: () => {
-      const hyps = new TextGenerator(bundle).generate(valid.rows.map((r) => r[task.srcColumn]!));
-      return scoreTask(task, hyps, valid.rows.map((r) => r[task.tgtColumn]!));
-    },
+    evaluate: () => runReadSteps(validationSteps()),
+    evaluateOnDevice: () => runReadStepsAsync(validationSteps()),
   });
 }

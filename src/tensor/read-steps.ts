@@ -1,0 +1,46 @@
+/**
+ * A computation that reads results back as it goes (a decoding loop that needs each step's ids, a
+ * scoring loop that needs each batch's outputs), written once as a generator: it yields the
+ * tensors it needs on the host and is given their arrays back, in order. `runReadSteps` gives them
+ * with `data` (host tensors); `runReadStepsAsync` with one `readAll` per yield (device tensors: one
+ * batched read for all of a step's tensors), so both runs take the same path through the same
+ * code. Nested loops compose with `yield*`.
+ *
+ * ```ts
+ * function* decode(): ReadSteps<number[]> {
+ *   const [ids] = yield [argmax(logits, -1)]; // the [B] ids on the host
+ *   return Array.from(ids!);
+ * }
+ * runReadSteps(decode());             // a host model
+ * await runReadStepsAsync(decode());  // a model on a device
+ * ```
+ */
+import { ValueError } from "./errors.js";
+import { readAll } from "./read-all.js";
+import type { Tensor } from "./tensor.js";
+
+/** Yields the tensors to read at each step, is given their host arrays (in order), returns R. */
+export type ReadSteps<R> = Generator<Tensor[], R, ArrayLike<number>[]>;
+
+function checkSteps(steps: unknown, op: string): void {
+  const s = steps as { next?: unknown; [Symbol.iterator]?: unknown } | null | undefined;
+  if (typeof s?.next !== "function" || typeof s[Symbol.iterator] !== "function") {
+    throw new ValueError(op, "steps", "a generator (ReadSteps)", steps === null ? "null" : typeof steps);
+  }
+}
+
+/** Runs `steps` with host tensors: each yielded tensor's `data` (a device tensor without a current copy throws DeviceSyncError). */
+export function runReadSteps<R>(steps: ReadSteps<R>): R {
+  checkSteps(steps, "runReadSteps");
+  let r = steps.next();
+  while (!r.done) r = steps.next(r.value.map((t) => t.data));
+  return r.value;
+}
+
+/** Runs `steps` on any tensors: each yield's tensors read back together (`readAll`: one batched read per device store). */
+export async function runReadStepsAsync<R>(steps: ReadSteps<R>): Promise<R> {
+  checkSteps(steps, "runReadStepsAsync");
+  let r = steps.next();
+  while (!r.done) r = steps.next(await readAll(r.value));
+  return r.value;
+}
