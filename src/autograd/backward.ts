@@ -17,6 +17,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { addTensors, checkGradShape, GradSums, zerosLike } from "./grad-sums.js";
 import { noGrad } from "./graph.js";
 import { Recycler } from "./recycle.js";
+import { noteGradMade } from "./release-grads.js";
 import { topologicalOrder } from "./topo.js";
 
 /** Computes gradients of `root` (a scalar, or any tensor given its `gradient`). */
@@ -62,6 +63,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
           rc.pin(t.grad);
           rc.drop(g);
         }
+        noteGradMade(t.grad); // its buffer is its own: releaseGrads may give it back
         continue;
       }
       if (t.retainsGrad) {

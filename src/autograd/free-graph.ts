@@ -26,20 +26,20 @@ import { MIN_ELEMENTS, deviceTensorCount, recycleBuffer, viewCount } from "../te
 import type { Tensor } from "../tensor/tensor.js";
 import { topologicalOrder } from "./topo.js";
 
-/** Makes every access to t's data throw (t's buffer has been given back). */
-function poison(t: Tensor): void {
+/** Makes every access to t's data throw (t's buffer has been given back); `what` as FreedTensorError's. */
+export function poison(t: Tensor, what?: string): void {
   const desc = t.toString();
   Object.defineProperty(t, "data", {
     get(): never {
-      throw new FreedTensorError(desc);
+      throw new FreedTensorError(desc, what);
     },
   });
 }
 
-/** Makes every use of a device tensor throw (its array has gone back to its store). */
-function poisonDevice(t: Tensor): void {
+/** Makes every use of a device tensor throw (its array has gone back to its store); `what` as FreedTensorError's. */
+export function poisonDevice(t: Tensor, what?: string): void {
   const desc = t.toString();
-  const freed = { get(): never { throw new FreedTensorError(desc); } };
+  const freed = { get(): never { throw new FreedTensorError(desc, what); } };
   Object.defineProperty(t, "device", freed);
   Object.defineProperty(t, "data", freed);
 }

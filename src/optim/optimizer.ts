@@ -18,6 +18,7 @@
  * ```
  */
 import { noGrad } from "../autograd/graph.js";
+import { releaseGrads } from "../autograd/release-grads.js";
 import { readAll } from "../tensor/read-all.js";
 import { fullOn, backendOf, writeValues } from "../backend/tensor-arrays.js";
 import { dropPrepacked } from "../tensor/prepacked.js";
@@ -139,9 +140,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     return this.paramGroups.flatMap((g) => g.params);
   }
 
-  /** Sets every parameter's `.grad` to null (PyTorch's default `set_to_none=True`). */
-  zeroGrad(): void {
-    for (const g of this.paramGroups) for (const p of g.params) p.grad = null;
+  /**
+   * Sets every parameter's `.grad` to null (PyTorch's default `set_to_none=True`). With `release`,
+   * the gradients backward made give their memory back at once (autograd/release-grads.ts: to the
+   * buffer pool, or to their device's store), and reading one afterwards throws FreedTensorError.
+   */
+  zeroGrad(opts: { release?: boolean } = {}): void {
+    if (typeof opts !== "object" || opts === null) throw new ValueError("Optimizer.zeroGrad", "opts", "an object such as { release: true }", String(opts));
+    if (opts.release !== undefined && typeof opts.release !== "boolean") throw new ValueError("Optimizer.zeroGrad", "opts.release", "a boolean", String(opts.release));
+    if (opts.release) releaseGrads(this.params());
+    else for (const g of this.paramGroups) for (const p of g.params) p.grad = null;
   }
 
   /**

@@ -32,9 +32,9 @@ export class ValueError extends QkvError {}
 
 /** A tensor's data was given back to the buffer pool with its graph (freeGraph, fit's `freeGraph`). */
 export class FreedTensorError extends QkvError {
-  constructor(tensor: string) {
-    super("Tensor.data", "tensor", "a tensor whose data is still held",
-      `${tensor}, an intermediate of a training step whose graph was freed after the update (clone() it before freeGraph to keep it)`);
+  /** `what` says how the tensor's memory went back (default: freeGraph's intermediates). */
+  constructor(tensor: string, what = "an intermediate of a training step whose graph was freed after the update (clone() it before freeGraph to keep it)") {
+    super("Tensor.data", "tensor", "a tensor whose data is still held", `${tensor}, ${what}`);
   }
 }
 

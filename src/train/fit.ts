@@ -122,7 +122,9 @@ export interface FitOptions<B> {
   /**
    * After each update, give the buffers of the step's intermediate tensors back to the buffer pool
    * (autograd/free-graph.ts): the next step reuses them instead of allocating. Reading a tensor of
-   * the step's graph afterwards throws (trainStep's closures must not keep them). Default false.
+   * the step's graph afterwards throws (trainStep's closures must not keep them). The parameters'
+   * gradients go back too, at the next step's zeroGrad and at the end (`zeroGrad({ release: true })`):
+   * callbacks and evaluate still see the step's `.grad`s, a reference kept past them throws. Default false.
    */
   freeGraph?: boolean;
 }
@@ -221,7 +223,8 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
   let finalStep = start;
   for (let s = start; s < steps; s++) {
     const batch = next(s);
-    optimizer.zeroGrad();
+    // the previous update's gradients are fit's own: with freeGraph their memory goes back too
+    optimizer.zeroGrad({ release: opts.freeGraph === true && s > start });
     const loss = trainStep(batch, s);
     if (!(loss instanceof Tensor) || loss.size !== 1) {
       throw new ValueError("fit", "trainStep", "a one-element loss tensor", loss instanceof Tensor ? `shape [${loss.shape.join(", ")}] at step ${s}` : `${String(loss)} at step ${s}`);
@@ -287,7 +290,7 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
     finalStep = done;
     if (opts.stopWhen?.(info)) break;
   }
-  optimizer.zeroGrad();
+  optimizer.zeroGrad({ release: opts.freeGraph === true && finalStep > start });
   return {
     losses, evals, startStep: start, finalStep,
     state: () => captureTrainState(parts, finalStep, { losses, evals }),

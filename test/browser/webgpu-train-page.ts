@@ -172,7 +172,7 @@ async function trainOn(be: AnyBackend | null, steps: number, mem: Memory = { poo
   const drop = attnDropout > 0 ? { p: attnDropout, generator: new Generator(5) } : undefined;
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
-    opt.zeroGrad();
+    opt.zeroGrad({ release: true }); // the previous step's gradients go back to the pool now
     const before = be ? kernelsOf(be).pool.bytesAllocated : 0;
     const loss = forward(p, mha, tokens, pos, y, drop);
     if (be) mem.forwardBytes.push(kernelsOf(be).pool.bytesAllocated - before);
