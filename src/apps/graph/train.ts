@@ -173,7 +173,7 @@ export async function trainNodeClassifier(ds: GraphDataset, o: TrainGraphOptions
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       model.train();
-      opt.zeroGrad();
+      opt.zeroGrad({ release: true }); // the previous epoch's gradients go back to the pool
       const logits = model.forward(t.x, t.edgeIndex); // [N, C]
       const loss = crossEntropy(indexSelect(logits, 0, trainIdx), trainLabels); // over the training nodes
       backward(loss);
