@@ -4,9 +4,8 @@
  * (test/backend/host-device.ts), against the host backend, within float32's error; the demo's
  * periodic evaluation decodes on the device (`greedyDecodeAsync`, the host decoding's strings) and
  * gives the host run's exact match, one batched read of the [B] ids a decoding step; the other
- * evaluation, decoding, model files and checkpoints
- * run on the host from parameters read back, and a device run resumed from its checkpoint is the
- * uninterrupted device run. And `qkv --backend webgpu` without a GPU (no webgpu package here) says
+ * evaluation, decoding, model files and checkpoints run on the host from parameters read back, and
+ * a device run resumed from its checkpoint is the uninterrupted device run. And `qkv --backend webgpu` without a GPU (no webgpu package here) says
  * so once and trains on the CPU (and a command that only runs a model keeps the CPU backend).
  */
 import assert from "node:assert/strict";
