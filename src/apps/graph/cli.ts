@@ -1,7 +1,10 @@
 /**
  * The `qkv graph` commands: node classification on the shipped graphs (Zachary's karate club,
  * Debian's package dependencies) with graph attention (GATConv), a graph transformer
- * (TransformerConv), or an MLP that sees the node features only.
+ * (TransformerConv), or an MLP that sees the node features only. With `qkv --backend webgpu`,
+ * `graph train` and `graph eval` (from the seed) train the model on the device and evaluate it
+ * there, reading back only predicted classes; its parameters come back only for `--out` and
+ * `--viz` (host copies). A model file (`--weights`) is loaded and evaluated on the host.
  *
  * ```sh
  * npx qkv graph train --data debian --model gat --seed 0 --out runs/debian-gat.safetensors
@@ -12,13 +15,13 @@
  * ```
  */
 import { Command, InvalidArgumentError } from "commander";
-import { withHostData } from "../../backend/host-copies.js";
+import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
 import { writeAtomic } from "../../io/files.js";
 import type { GraphDataset } from "./data.js";
 import { edgeHomophily } from "./data.js";
 import { GRAPH_DATASETS, loadGraphDataset, loadGraphModel, saveGraphModel } from "./files.js";
 import { GRAPH_MODEL_KINDS, type GraphModelKind, type NodeClassifier } from "./model.js";
-import { evaluateNodeClassifier, trainNodeClassifier, type EpochReport, type TrainGraphResult } from "./train.js";
+import { evaluateNodeClassifier, evaluateNodeClassifierAsync, trainNodeClassifier, type EpochReport, type TrainGraphResult } from "./train.js";
 import { graphAttentionPage } from "./viz.js";
 
 const int = (name: string, min: number) => (v: string): number => {
@@ -82,14 +85,17 @@ export function registerGraphCommands(program: Command): void {
       console.log(describe(ds));
       const r = await train(ds, o, true);
       console.log(`kept epoch ${r.epoch}: train ${pct(r.train)}${r.valid === null ? "" : `, valid ${pct(r.valid)}`} (${r.seconds.toFixed(1)} s)`);
-      // saving and the attention page on the host (copies of a model trained on a device)
-      await withHostData(Object.values(r.model.stateDict()), async () => {
-        if (o.out) {
-          await saveGraphModel(o.out, r.model, ds);
-          console.log(`model: ${o.out}`);
-        }
-        await writeViz(r.model, ds, o);
-      });
+      // saving and the attention page on the host (copies of a model trained on a device); without
+      // them nothing more is read (the test accuracy was evaluated where the model is)
+      if (o.out || o.viz) {
+        await withHostData(Object.values(r.model.stateDict()), async () => {
+          if (o.out) {
+            await saveGraphModel(o.out, r.model, ds);
+            console.log(`model: ${o.out}`);
+          }
+          await writeViz(r.model, ds, o);
+        });
+      }
       console.log(`test accuracy: ${pct(r.test)}`);
     });
 
@@ -107,10 +113,15 @@ export function registerGraphCommands(program: Command): void {
         model = r.model;
         console.log(`kept epoch ${r.epoch} (${r.seconds.toFixed(1)} s)`);
       }
-      const test = await withHostData(Object.values(model.stateDict()), async () => {
-        await writeViz(model, ds, o);
-        return evaluateNodeClassifier(model, ds).test;
-      });
+      // a model on a device without --viz is evaluated there (only the nodes' classes read back); a
+      // host model, or the attention page, on the host (copies of a device model's parameters)
+      const state = Object.values(model.stateDict());
+      const test = anyOnDevice(state) && !o.viz
+        ? (await evaluateNodeClassifierAsync(model, ds)).test
+        : await withHostData(state, async () => {
+          await writeViz(model, ds, o);
+          return evaluateNodeClassifier(model, ds).test;
+        });
       console.log(`accuracy: ${pct(test)}`);
     });
 
