@@ -14,7 +14,8 @@
  * npx qkv graph train --data karate --viz karate-gat.html      # the attention on the graph
  * ```
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { choiceArg, integerArg, positiveArg } from "../../cli/args.js";
 import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
 import { writeAtomic } from "../../io/files.js";
 import type { GraphDataset } from "./data.js";
@@ -24,20 +25,7 @@ import { GRAPH_MODEL_KINDS, type GraphModelKind, type NodeClassifier } from "./m
 import { evaluateNodeClassifier, evaluateNodeClassifierAsync, trainNodeClassifier, type EpochReport, type TrainGraphResult } from "./train.js";
 import { graphAttentionPage } from "./viz.js";
 
-const int = (name: string, min: number) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-};
-const positive = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
-  return n;
-};
-const kindOf = (v: string): GraphModelKind => {
-  if (!(GRAPH_MODEL_KINDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`--model must be one of ${GRAPH_MODEL_KINDS.join(", ")}, got "${v}"`);
-  return v as GraphModelKind;
-};
+const kindOf = choiceArg<GraphModelKind>("--model", GRAPH_MODEL_KINDS);
 const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
 const DATA_HELP = `dataset: ${Object.keys(GRAPH_DATASETS).join(" or ")} (or a qkv-graph JSON file)`;
 
@@ -68,9 +56,9 @@ function trainingOptions(c: Command): Command {
   return c
     .requiredOption("--data <name>", DATA_HELP)
     .option("--model <kind>", `the model: ${GRAPH_MODEL_KINDS.join(", ")}`, kindOf, "gat" as GraphModelKind)
-    .option("--epochs <n>", "full-batch epochs (the parameters of the best validation epoch are kept)", int("--epochs", 1), 200)
-    .option("--seed <n>", "seed of the initialization and the dropout masks", int("--seed", 0), 0)
-    .option("--lr <x>", "Adam's learning rate", positive("--lr"), 0.005)
+    .option("--epochs <n>", "full-batch epochs (the parameters of the best validation epoch are kept)", integerArg("--epochs", 1), 200)
+    .option("--seed <n>", "seed of the initialization and the dropout masks", integerArg("--seed", 0), 0)
+    .option("--lr <x>", "Adam's learning rate", positiveArg("--lr"), 0.005)
     .option("--viz <file.html>", "also write the graph view of the attention (gat, transformer)")
     .option("--viz-node <name>", "the node whose neighbourhood --viz draws on a large graph (default: the test node of highest degree)");
 }
@@ -129,8 +117,8 @@ export function registerGraphCommands(program: Command): void {
     .description("train every model over several seeds; test accuracy mean ± standard deviation per model")
     .requiredOption("--data <name>", DATA_HELP)
     .option("--models <list>", "comma-separated models", GRAPH_MODEL_KINDS.join(","))
-    .option("--seeds <n>", "seeds 0 .. n-1", int("--seeds", 1), 5)
-    .option("--epochs <n>", "full-batch epochs", int("--epochs", 1), 200)
+    .option("--seeds <n>", "seeds 0 .. n-1", integerArg("--seeds", 1), 5)
+    .option("--epochs <n>", "full-batch epochs", integerArg("--epochs", 1), 200)
     .action(async (o: { data: string; models: string; seeds: number; epochs: number }) => {
       const kinds = o.models.split(",").map((s) => kindOf(s.trim()));
       const ds = await loadGraphDataset(o.data);
