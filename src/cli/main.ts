@@ -25,6 +25,7 @@ import { loadBackends } from "../node.js";
 import { setBackend, availableBackends, getBackend } from "../backend/registry.js";
 import type { BackendName } from "../backend/backend.js";
 import { QkvError } from "../tensor/errors.js";
+import { choiceArg } from "./args.js";
 
 /**
  * `--backend webgpu`: a device from the optional webgpu package (node-gpu.ts) made the active
@@ -68,8 +69,7 @@ export async function main(argv: string[]): Promise<void> {
       if (DEVICE_COMMANDS.includes(cmd)) await useNodeWebGPU();
       else console.warn(`qkv: --backend webgpu is for the training commands (${DEVICE_COMMANDS.join(", ")}); ${cmd} runs on the ${getBackend().name} backend`);
     } else if (b) {
-      if (!(availableBackends() as string[]).includes(b)) throw new InvalidArgumentError(`--backend must be one of ${availableBackends().join(", ")}, got "${b}"`);
-      setBackend(b as BackendName);
+      setBackend(choiceArg<BackendName>("--backend", availableBackends())(b));
     }
   });
   try {

@@ -43,6 +43,6 @@ describe("qkv demo", () => {
     const help = execFileSync(process.execPath, ["--import", "tsx", "-e", "import { main } from './src/cli/main.ts'; await main(['node', 'qkv', 'demo', '--help'])"], { encoding: "utf8" });
     for (const opt of ["--steps", "--seed", "--out", "--batch-size", "--test-size", "--eval-every"]) assert.ok(help.includes(opt), opt);
     assert.throws(() => execFileSync(process.execPath, ["--import", "tsx", "-e", "import { main } from './src/cli/main.ts'; await main(['node', 'qkv', 'demo', '--steps', 'ten'])"],
-      { encoding: "utf8", stdio: "pipe" }), (e: unknown) => /--steps must be an integer, got "ten"/.test(String((e as { stderr: string }).stderr)));
+      { encoding: "utf8", stdio: "pipe" }), (e: unknown) => /--steps must be an integer >= 1, got "ten"/.test(String((e as { stderr: string }).stderr)));
   });
 });

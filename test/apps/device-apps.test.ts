@@ -3,9 +3,9 @@
  * device-apps-more.test.ts) train on a device as on the host, on the host-memory device backend
  * (test/backend/host-device.ts), against the host backend, within float32's error; the demo's
  * periodic evaluation decodes on the device (`greedyDecodeAsync`, the host decoding's strings) and
- * gives the host run's exact match; the other evaluation, decoding, model files and checkpoints
- * run on the host from parameters read back, and a device run resumed from its checkpoint is the
- * uninterrupted device run. And `qkv --backend webgpu` without a GPU (no webgpu package here) says
+ * gives the host run's exact match, one batched read of the [B] ids a decoding step; the other
+ * evaluation, decoding, model files and checkpoints run on the host from parameters read back, and
+ * a device run resumed from its checkpoint is the uninterrupted device run. And `qkv --backend webgpu` without a GPU (no webgpu package here) says
  * so once and trains on the CPU (and a command that only runs a model keeps the CPU backend).
  */
 import assert from "node:assert/strict";
@@ -15,12 +15,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { makeBatch } from "../../src/apps/dates/batches.js";
-import { greedyDecode, greedyDecodeAsync } from "../../src/apps/dates/decode.js";
+import { greedyDecode, greedyDecodeAsync, greedyDecodeSteps } from "../../src/apps/dates/decode.js";
 import { runDatesDemo } from "../../src/apps/dates/demo.js";
 import { DateModel } from "../../src/apps/dates/model.js";
-import { isGradEnabled } from "../../src/autograd/graph.js";
+import { isGradEnabled, noGrad } from "../../src/autograd/graph.js";
 import { CharVocab, generateDatePairs } from "../../src/data/dates.js";
-import { DeviceSyncError } from "../../src/tensor/errors.js";
+import { DeviceSyncError, ValueError } from "../../src/tensor/errors.js";
+import { runReadSteps } from "../../src/tensor/read-steps.js";
 import { manualSeed } from "../../src/tensor/rng.js";
 import { TASKS } from "../../src/apps/text/tasks.js";
 import { trainSeq2Seq } from "../../src/apps/text/train-seq2seq.js";
@@ -31,6 +32,42 @@ const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-"));
 const { dev, on } = deviceTestEnv();
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Runs `f` with the device backend active, recording each batched read's array lengths and arrays read, and counting single reads. */
+async function onDevice<R>(f: () => Promise<R>): Promise<{ result: R; lengths: number[][]; arrays: ArrayLike<number>[][]; single: number }> {
+  const lengths: number[][] = [], arrays: ArrayLike<number>[][] = [];
+  const readMany = dev.readMany, reads = dev.reads;
+  dev.readMany = async (arrs) => {
+    lengths.push(arrs.map((a) => a.length));
+    const got = await readMany(arrs);
+    arrays.push(got);
+    return got;
+  };
+  try {
+    const result = await on(true, f);
+    return { result, lengths, arrays, single: dev.reads - reads };
+  } finally {
+    dev.readMany = readMany;
+  }
+}
+
+/**
+ * The steps greedy decoding takes when step t gives the ids `ids[t]` (one per row): up to the step
+ * at which every row has written <eos>, at most maxLen; and each row's ids before its <eos>.
+ */
+function decodingSteps(ids: ArrayLike<number>[], eosId: number, maxLen: number): { steps: number; rows: number[][] } {
+  const B = ids[0]?.length ?? 0;
+  const rows: number[][] = Array.from({ length: B }, () => []), done = new Array<boolean>(B).fill(false);
+  for (let t = 0; t < Math.min(ids.length, maxLen); t++) {
+    for (let b = 0; b < B; b++) {
+      if (done[b]) continue;
+      if (ids[t]![b] === eosId) done[b] = true;
+      else rows[b]!.push(ids[t]![b]!);
+    }
+    if (done.every(Boolean)) return { steps: t + 1, rows };
+  }
+  return { steps: maxLen, rows };
+}
+
 describe("applications on a device backend", () => {
   test("dates demo: the device losses are the host's within float32's error; its evaluations on the device give the host's exact match; the reports on the host", async (t) => {
     const run = (device: boolean) => on(device, () => runDatesDemo({
@@ -38,12 +75,27 @@ describe("applications on a device backend", () => {
       out: join(dir, `dates-${device}.html`), viz: join(dir, `dates-viz-${device}.html`),
     }));
     const ref = await run(false);
-    const batched = dev.batchedReads, reads = dev.reads;
-    const got = await run(true);
-    // one batched read a step (the loss and the clipped norm), one for the final report's host
-    // copies; the evaluations at steps 2 and 4 decode on the device, reading only each step's ids
-    assert.equal(dev.batchedReads - batched, 4 + 1, "batched reads");
-    assert.ok(dev.reads - reads >= 2 && dev.reads - reads <= 2 * 12, `single reads (the ids of each decoding step): ${dev.reads - reads}`);
+    const { result: got, lengths, arrays, single } = await onDevice(() => run(true));
+    // the demo's vocabulary (seed 0) and model (its state's sizes)
+    const vocab = CharVocab.fromStrings(generateDatePairs(5000, 1).flatMap((p) => [p.source, p.target]));
+    const state = Object.values(new DateModel({ vocabSize: vocab.size, dModel: 16, nhead: 4, layers: 1, dimFeedforward: 32, dropout: 0 }).stateDict()).map((t) => t.size);
+    // the batched reads: each training step's loss and clipped norm [1, 1]; after steps 2 and 4 the
+    // evaluation of the 6 held-out pairs on the device, one read of the ids [6] per decoding step,
+    // as many steps as greedy decoding takes with the ids read (12 unless every row writes <eos>
+    // sooner); then the final report's host copies of the model's state; no single read
+    const step = [1, 1];
+    const idsFrom = (at: number): ArrayLike<number>[] => {
+      const ids: ArrayLike<number>[] = [];
+      for (let k = at; lengths[k]?.length === 1 && lengths[k]![0] === 6; k++) ids.push(arrays[k]![0]!);
+      return ids;
+    };
+    const ids2 = idsFrom(2), ids4 = idsFrom(2 + ids2.length + 2);
+    const [e2, e4] = [ids2, ids4].map((ids) => decodingSteps(ids, vocab.eosId, 12)) as [ReturnType<typeof decodingSteps>, ReturnType<typeof decodingSteps>];
+    const decoding = (k: number): number[][] => Array.from({ length: k }, () => [6]);
+    assert.deepEqual(lengths, [step, step, ...decoding(e2.steps), step, step, ...decoding(e4.steps), state], "batched reads");
+    assert.equal(single, 0, "single reads");
+    // the evaluation after step 4 decodes on the device what the final report decodes on the host from the same parameters
+    assert.deepEqual(e4.rows.map((ids) => vocab.decode(ids)), got.examples.map((e) => e.output));
     assert.deepEqual(got.evals.map((e) => e.step), [2, 4]);
     assert.deepEqual(got.evals, ref.evals, "exact match of the device evaluations");
     assert.equal(got.losses.length, 4);
@@ -57,7 +109,7 @@ describe("applications on a device backend", () => {
     for (const f of [`dates-true.html`, `dates-viz-true.html`]) assert.match(readFileSync(join(dir, f), "utf8"), /<svg|qkv-data/);
   });
 
-  test("greedy decoding on the device (ids read with await read()) gives the host decoding's strings", async () => {
+  test("greedy decoding on the device (one batched read of the ids a step) gives the host decoding's strings", async () => {
     manualSeed(5);
     const pairs = generateDatePairs(12, 5);
     const vocab = CharVocab.fromStrings(pairs.flatMap((p) => [p.source, p.target]));
@@ -66,8 +118,20 @@ describe("applications on a device backend", () => {
     const batch = makeBatch(pairs, vocab);
     const want = greedyDecode(model, batch, vocab, 12);
     const wantAsync = await greedyDecodeAsync(model, batch, vocab, 12);
-    const reads = dev.reads, batched = dev.batchedReads;
-    const got = await on(true, async () => {
+    // the host run's steps: the ids [12, 1] of each
+    const sizes: number[][] = [];
+    const stepsResult = noGrad(() => {
+      const steps = greedyDecodeSteps(model, batch, vocab, 12);
+      let r = steps.next();
+      while (!r.done) {
+        sizes.push(r.value.map((t) => t.size));
+        r = steps.next(r.value.map((t) => t.data));
+      }
+      return r.value;
+    });
+    assert.deepEqual(stepsResult, want);
+    assert.ok(sizes.length >= 1 && sizes.length <= 12 && sizes.every((s) => s.length === 1 && s[0] === 12), JSON.stringify(sizes));
+    const { result: got, lengths, single } = await onDevice(async () => {
       model.toDevice(dev);
       // device tensors have no synchronous data: the synchronous form cannot run there
       assert.throws(() => greedyDecode(model, batch, vocab, 12), DeviceSyncError);
@@ -78,9 +142,21 @@ describe("applications on a device backend", () => {
     assert.deepEqual(wantAsync, want);
     assert.deepEqual(got, want);
     assert.ok(new Set(want).size > 1, `outputs that tell the rows apart: ${want.join(" | ")}`);
-    // one read per decoding step (12 steps, unless every row ended earlier), no batched read
-    assert.equal(dev.batchedReads - batched, 0);
-    assert.ok(dev.reads - reads >= 1 && dev.reads - reads <= 12, `reads: ${dev.reads - reads}`);
+    // one batched read per decoding step, the host run's steps, holding only that step's ids [12]; no single read
+    assert.deepEqual(lengths, sizes, "batched reads");
+    assert.equal(single, 0, "single reads");
+    assert.ok(model.parameters().every((p) => p.onDevice && p.host === null), "no parameter read back");
+  });
+
+  test("greedy decoding: maxLen outside the model's positions is a ValueError naming the function", () => {
+    const pairs = generateDatePairs(2, 5);
+    const vocab = CharVocab.fromStrings(pairs.flatMap((p) => [p.source, p.target]));
+    const model = new DateModel({ vocabSize: vocab.size, dModel: 8, nhead: 2, layers: 1, dimFeedforward: 16, dropout: 0, maxLen: 16 });
+    const batch = makeBatch(pairs, vocab);
+    assert.throws(() => greedyDecode(model, batch, vocab, 17), (e: unknown) => e instanceof ValueError &&
+      e.message === "greedyDecode: maxLen expected an integer in [1, 16] (the model's positions), got 17");
+    assert.throws(() => greedyDecodeAsync(model, batch, vocab, 0), /^ValueError: greedyDecodeAsync: maxLen expected an integer in \[1, 16\] \(the model's positions\), got 0$/);
+    assert.throws(() => runReadSteps(greedyDecodeSteps(model, batch, vocab, 2.5)), /greedyDecodeSteps: maxLen expected an integer in \[1, 16\]/);
   });
 
   test("translate train: device run equals the host run; model files and checkpoints from the device; resume on the device", async (t) => {

@@ -5,13 +5,22 @@
  * parameters put back exactly (those of a run stopped at that epoch, bit for bit); the losses within
  * float32's error; and nothing read back but each epoch's loss [] with the training and validation
  * nodes' predicted classes [T + V] (one batched read an epoch), then the final evaluation's
- * predicted classes of every split's nodes: no parameter.
+ * predicted classes of every split's nodes: no parameter. `qkv graph train` and `qkv graph eval`
+ * (the commands, run in this process) on the device print the host run's lines and read back the
+ * training's reads, then `graph eval` the split's predicted classes once more; the parameters only
+ * for `--out`.
  */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { Command } from "commander";
+import { registerGraphCommands } from "../../src/apps/graph/cli.js";
 import { isGradEnabled } from "../../src/autograd/graph.js";
 import type { GraphDataset } from "../../src/apps/graph/data.js";
-import { loadGraphDataset } from "../../src/apps/graph/files.js";
+import { loadGraphDataset, loadGraphModel } from "../../src/apps/graph/files.js";
+import { NodeClassifier } from "../../src/apps/graph/model.js";
 import { evaluateNodeClassifier, evaluateNodeClassifierAsync, trainNodeClassifier, type EpochReport, type TrainGraphResult } from "../../src/apps/graph/train.js";
 import { readAll } from "../../src/tensor/read-all.js";
 import { deviceTestEnv, U } from "../backend/device-helpers.js";
@@ -105,4 +114,62 @@ describe("graph train on a device: evaluated there, the best epoch kept there", 
       t.diagnostic(`${kind} on ${host.name}: kept epoch ${kept}, test accuracy ${got.r.test}; largest loss difference ${worst.toExponential(2)}`);
     });
   }
+});
+
+/** Runs `qkv graph <args>` in this process, returning the lines it prints. */
+async function graphCli(args: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...xs: unknown[]) => lines.push(xs.map(String).join(" "));
+  try {
+    const program = new Command("qkv").exitOverride();
+    registerGraphCommands(program);
+    await program.parseAsync(["node", "qkv", "graph", ...args]);
+  } finally {
+    console.log = log;
+  }
+  return lines;
+}
+
+describe("qkv graph train / eval on a device: the test accuracy evaluated there", () => {
+  const dir = mkdtempSync(join(tmpdir(), "qkv-graph-device-cli-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  // the shipped karate club: 2 training nodes, no validation node, 32 test nodes; 12 epochs
+  const E = 12, TK = 2;
+  const epochs = Array.from({ length: E }, () => [TK, 1]);
+  /** The lines without the seconds, which differ from run to run. */
+  const steady = (lines: string[]): string[] => lines.map((l) => l.replace(/\d+\.\d s\b/, "… s"));
+  /** The sizes of the model's state, in order (a NodeClassifier of that kind on the karate club). */
+  const stateSizes = (kind: "gat" | "transformer"): number[] =>
+    Object.values(new NodeClassifier({ kind, inFeatures: N, classes: karate.classes.length }).stateDict()).map((t) => t.size);
+
+  test("graph eval from the seed: the host run's lines; the training's reads, then the split's predicted classes [34]: no parameter", async () => {
+    const args = ["eval", "--data", "karate", "--model", "transformer", "--epochs", String(E)];
+    const want = await on(false, () => graphCli(args));
+    const { r: got, lengths, reads } = await counted(() => graphCli(args));
+    assert.match(want.at(-1)!, /^accuracy: \d+\.\d\d%$/);
+    assert.deepEqual(steady(got), steady(want));
+    // each epoch's training nodes' classes [2] and loss [1]; the trainer's final evaluation [34]; the command's [34]
+    assert.deepEqual(lengths, [...epochs, [N], [N]], "batched reads");
+    assert.equal(reads, 0, "single reads");
+  });
+
+  test("graph train: the host run's lines, no parameter read without --out; with --out one read of the state, the file written", async () => {
+    const args = ["train", "--data", "karate", "--model", "gat", "--epochs", String(E)];
+    const want = await on(false, () => graphCli(args));
+    const plain = await counted(() => graphCli(args));
+    assert.match(want.at(-1)!, /^test accuracy: \d+\.\d\d%$/);
+    assert.deepEqual(steady(plain.r), steady(want));
+    assert.deepEqual(plain.lengths, [...epochs, [N]], "batched reads");
+    assert.equal(plain.reads, 0, "single reads");
+    const out = join(dir, "karate-gat.safetensors");
+    const saved = await counted(() => graphCli([...args, "--out", out]));
+    assert.deepEqual(saved.lengths, [...epochs, [N], stateSizes("gat")], "batched reads with --out");
+    assert.equal(saved.reads, 0, "single reads with --out");
+    assert.deepEqual(steady(saved.r).filter((l) => !l.startsWith("model: ")), steady(want));
+    assert.ok(existsSync(out));
+    // the file's model, evaluated on the host, gives the printed accuracy
+    const loaded = await loadGraphModel(out, karate);
+    assert.equal(`test accuracy: ${(100 * evaluateNodeClassifier(loaded, karate).test).toFixed(2)}%`, want.at(-1));
+  });
 });

@@ -10,7 +10,8 @@
  * ```
  */
 import { stat } from "node:fs/promises";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { integerArg, positiveArg, choiceArg } from "../../cli/args.js";
 import { noGrad } from "../../autograd/graph.js";
 import { softmax } from "../../ops/softmax.js";
 import { FormatError, ValueError } from "../../tensor/errors.js";
@@ -25,24 +26,8 @@ import { readPngImage } from "./png.js";
 import { trainClassifier } from "./train.js";
 import { classifierAttentionPage } from "./viz.js";
 
-const int = (name: string, min = 1) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-};
-const num = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
-  return n;
-};
-const dataName = (v: string): DatasetName => {
-  if (!DATASET_NAMES.includes(v as DatasetName)) throw new InvalidArgumentError(`--data must be ${DATASET_NAMES.join(" or ")}, got "${v}"`);
-  return v as DatasetName;
-};
-const archName = (v: string): ClassifierKind => {
-  if (v !== "vit" && v !== "hybrid") throw new InvalidArgumentError(`--arch must be vit or hybrid, got "${v}"`);
-  return v;
-};
+const dataName = choiceArg("--data", DATASET_NAMES);
+const archName = choiceArg<ClassifierKind>("--arch", ["vit", "hybrid"]);
 
 /** The model at `path`; a missing default model says how to train it. */
 async function loadModel(cmd: string, path: string, dataset: DatasetName | undefined): Promise<ClassifierBundle> {
@@ -109,18 +94,18 @@ export function registerClassifyCommands(program: Command): void {
     .description("train a classifier (progress, validation accuracy per epoch, checkpoints and --resume; the same seed gives the same run)")
     .requiredOption("--data <name>", `dataset: ${DATASET_NAMES.join(" or ")}`, dataName)
     .option("--arch <kind>", "vit, or hybrid (a CNN stem feeding the encoder)", archName, "vit")
-    .option("--epochs <n>", "passes over the training images (the schedule's length)", int("--epochs"), 30)
-    .option("--steps <n>", "stop after this many updates in all (and make the schedule this long)", int("--steps"))
-    .option("--minutes <m>", "stop after this many minutes", num("--minutes"))
+    .option("--epochs <n>", "passes over the training images (the schedule's length)", integerArg("--epochs"), 30)
+    .option("--steps <n>", "stop after this many updates in all (and make the schedule this long)", integerArg("--steps"))
+    .option("--minutes <m>", "stop after this many minutes", positiveArg("--minutes"))
     .option("--out <dir>", "output directory (model.safetensors, checkpoints/, log.jsonl); default runs/classify-<data>")
     .option("--resume", "continue from the latest checkpoint in --out")
-    .option("--seed <n>", "seed for data order, augmentation, initialization and dropout", int("--seed", 0), 0)
+    .option("--seed <n>", "seed for data order, augmentation, initialization and dropout", integerArg("--seed", 0), 0)
     .option("--data-dir <dir>", "directory with the IDX files (default: where the dataset's package puts them)")
-    .option("--batch-size <n>", "images per step (default 128)", int("--batch-size"))
-    .option("--lr <x>", "peak learning rate (default 1e-3)", num("--lr"))
-    .option("--dim <n>", "token width (default 64)", int("--dim"))
-    .option("--depth <n>", "encoder blocks (default 6)", int("--depth"))
-    .option("--heads <n>", "attention heads (default 4)", int("--heads"))
+    .option("--batch-size <n>", "images per step (default 128)", integerArg("--batch-size"))
+    .option("--lr <x>", "peak learning rate (default 1e-3)", positiveArg("--lr"))
+    .option("--dim <n>", "token width (default 64)", integerArg("--dim"))
+    .option("--depth <n>", "encoder blocks (default 6)", integerArg("--depth"))
+    .option("--heads <n>", "attention heads (default 4)", integerArg("--heads"))
     .option("--float32", "save float32 weights (default F16)")
     .action(async (o: TrainCliOptions) => {
       await trainClassifier({

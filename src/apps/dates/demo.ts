@@ -4,8 +4,8 @@
  * on held-out dates, prints a few examples, and writes the decoder's cross-attention per head as a
  * self-contained HTML page. On a device backend (`qkv --backend webgpu`) the model trains on the
  * device (every op it uses has a device kernel), and the held-out accuracy reported every
- * `evalEvery` steps decodes there too (fit's `evaluateOn: "device"`: each step's ids read with
- * `await read()`, no parameter read back); the final decoding and the reports run on the host, on
+ * `evalEvery` steps decodes there too (fit's `evaluateOn: "device"`: each decoding step's ids come
+ * back in one batched read, no parameter); the final decoding and the reports run on the host, on
  * copies of its parameters.
  *
  * ```ts
@@ -95,7 +95,7 @@ function evaluate(model: DateModel, pairs: DatePair[], vocab: CharVocab, chunk =
   return exactMatch(pairs, outputs);
 }
 
-/** `evaluate` of a model on a device, decoded there: each step's ids read back, nothing else. */
+/** `evaluate` of a model on a device, decoded there: each decoding step's ids read back (one batched read), nothing else. */
 async function evaluateOnDevice(model: DateModel, pairs: DatePair[], vocab: CharVocab, chunk = 250): Promise<{ acc: number; outputs: string[] }> {
   model.eval();
   const outputs: string[] = [];

@@ -1,7 +1,10 @@
 /**
  * The `qkv graph` commands: node classification on the shipped graphs (Zachary's karate club,
  * Debian's package dependencies) with graph attention (GATConv), a graph transformer
- * (TransformerConv), or an MLP that sees the node features only.
+ * (TransformerConv), or an MLP that sees the node features only. With `qkv --backend webgpu`,
+ * `graph train` and `graph eval` (from the seed) train the model on the device and evaluate it
+ * there, reading back only predicted classes; its parameters come back only for `--out` and
+ * `--viz` (host copies). A model file (`--weights`) is loaded and evaluated on the host.
  *
  * ```sh
  * npx qkv graph train --data debian --model gat --seed 0 --out runs/debian-gat.safetensors
@@ -11,30 +14,18 @@
  * npx qkv graph train --data karate --viz karate-gat.html      # the attention on the graph
  * ```
  */
-import { Command, InvalidArgumentError } from "commander";
-import { withHostData } from "../../backend/host-copies.js";
+import { Command } from "commander";
+import { choiceArg, integerArg, positiveArg } from "../../cli/args.js";
+import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
 import { writeAtomic } from "../../io/files.js";
 import type { GraphDataset } from "./data.js";
 import { edgeHomophily } from "./data.js";
 import { GRAPH_DATASETS, loadGraphDataset, loadGraphModel, saveGraphModel } from "./files.js";
 import { GRAPH_MODEL_KINDS, type GraphModelKind, type NodeClassifier } from "./model.js";
-import { evaluateNodeClassifier, trainNodeClassifier, type EpochReport, type TrainGraphResult } from "./train.js";
+import { evaluateNodeClassifier, evaluateNodeClassifierAsync, trainNodeClassifier, type EpochReport, type TrainGraphResult } from "./train.js";
 import { graphAttentionPage } from "./viz.js";
 
-const int = (name: string, min: number) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-};
-const positive = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
-  return n;
-};
-const kindOf = (v: string): GraphModelKind => {
-  if (!(GRAPH_MODEL_KINDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`--model must be one of ${GRAPH_MODEL_KINDS.join(", ")}, got "${v}"`);
-  return v as GraphModelKind;
-};
+const kindOf = choiceArg<GraphModelKind>("--model", GRAPH_MODEL_KINDS);
 const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
 const DATA_HELP = `dataset: ${Object.keys(GRAPH_DATASETS).join(" or ")} (or a qkv-graph JSON file)`;
 
@@ -65,9 +56,9 @@ function trainingOptions(c: Command): Command {
   return c
     .requiredOption("--data <name>", DATA_HELP)
     .option("--model <kind>", `the model: ${GRAPH_MODEL_KINDS.join(", ")}`, kindOf, "gat" as GraphModelKind)
-    .option("--epochs <n>", "full-batch epochs (the parameters of the best validation epoch are kept)", int("--epochs", 1), 200)
-    .option("--seed <n>", "seed of the initialization and the dropout masks", int("--seed", 0), 0)
-    .option("--lr <x>", "Adam's learning rate", positive("--lr"), 0.005)
+    .option("--epochs <n>", "full-batch epochs (the parameters of the best validation epoch are kept)", integerArg("--epochs", 1), 200)
+    .option("--seed <n>", "seed of the initialization and the dropout masks", integerArg("--seed", 0), 0)
+    .option("--lr <x>", "Adam's learning rate", positiveArg("--lr"), 0.005)
     .option("--viz <file.html>", "also write the graph view of the attention (gat, transformer)")
     .option("--viz-node <name>", "the node whose neighbourhood --viz draws on a large graph (default: the test node of highest degree)");
 }
@@ -82,14 +73,17 @@ export function registerGraphCommands(program: Command): void {
       console.log(describe(ds));
       const r = await train(ds, o, true);
       console.log(`kept epoch ${r.epoch}: train ${pct(r.train)}${r.valid === null ? "" : `, valid ${pct(r.valid)}`} (${r.seconds.toFixed(1)} s)`);
-      // saving and the attention page on the host (copies of a model trained on a device)
-      await withHostData(Object.values(r.model.stateDict()), async () => {
-        if (o.out) {
-          await saveGraphModel(o.out, r.model, ds);
-          console.log(`model: ${o.out}`);
-        }
-        await writeViz(r.model, ds, o);
-      });
+      // saving and the attention page on the host (copies of a model trained on a device); without
+      // them nothing more is read (the test accuracy was evaluated where the model is)
+      if (o.out || o.viz) {
+        await withHostData(Object.values(r.model.stateDict()), async () => {
+          if (o.out) {
+            await saveGraphModel(o.out, r.model, ds);
+            console.log(`model: ${o.out}`);
+          }
+          await writeViz(r.model, ds, o);
+        });
+      }
       console.log(`test accuracy: ${pct(r.test)}`);
     });
 
@@ -107,10 +101,15 @@ export function registerGraphCommands(program: Command): void {
         model = r.model;
         console.log(`kept epoch ${r.epoch} (${r.seconds.toFixed(1)} s)`);
       }
-      const test = await withHostData(Object.values(model.stateDict()), async () => {
-        await writeViz(model, ds, o);
-        return evaluateNodeClassifier(model, ds).test;
-      });
+      // a model on a device without --viz is evaluated there (only the nodes' classes read back); a
+      // host model, or the attention page, on the host (copies of a device model's parameters)
+      const state = Object.values(model.stateDict());
+      const test = anyOnDevice(state) && !o.viz
+        ? (await evaluateNodeClassifierAsync(model, ds)).test
+        : await withHostData(state, async () => {
+          await writeViz(model, ds, o);
+          return evaluateNodeClassifier(model, ds).test;
+        });
       console.log(`accuracy: ${pct(test)}`);
     });
 
@@ -118,8 +117,8 @@ export function registerGraphCommands(program: Command): void {
     .description("train every model over several seeds; test accuracy mean ± standard deviation per model")
     .requiredOption("--data <name>", DATA_HELP)
     .option("--models <list>", "comma-separated models", GRAPH_MODEL_KINDS.join(","))
-    .option("--seeds <n>", "seeds 0 .. n-1", int("--seeds", 1), 5)
-    .option("--epochs <n>", "full-batch epochs", int("--epochs", 1), 200)
+    .option("--seeds <n>", "seeds 0 .. n-1", integerArg("--seeds", 1), 5)
+    .option("--epochs <n>", "full-batch epochs", integerArg("--epochs", 1), 200)
     .action(async (o: { data: string; models: string; seeds: number; epochs: number }) => {
       const kinds = o.models.split(",").map((s) => kindOf(s.trim()));
       const ds = await loadGraphDataset(o.data);

@@ -10,6 +10,7 @@
  * ```
  */
 import { Command, InvalidArgumentError } from "commander";
+import { integerArg, positiveArg } from "../../cli/args.js";
 import { ValueError } from "../../tensor/errors.js";
 import { averageCheckpointsInto } from "./average.js";
 import { evaluateFile } from "./evaluate.js";
@@ -21,16 +22,6 @@ import { TASKS } from "./tasks.js";
 import { trainSeq2Seq } from "./train-seq2seq.js";
 import { trainSpan } from "./train-span.js";
 
-const int = (name: string, min = 1) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-};
-const num = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
-  return n;
-};
 
 /** Largest input read from a file or stdin (bytes). */
 const MAX_INPUT_BYTES = 64 * 2 ** 20;
@@ -70,7 +61,7 @@ function addTask(program: Command, name: TextTaskName, what: { run: string; outp
     .argument("[text...]", "the text (else --file or stdin, one input per line)")
     .option("--file <path>", "read inputs from this file, one per line")
     .option("--model <path>", "model directory (or its model.safetensors)", task.modelDir)
-    .option("--beam <n>", "beam width (1 = greedy)", int("--beam"), 4)
+    .option("--beam <n>", "beam width (1 = greedy)", integerArg("--beam"), 4)
     .option("--viz <file.html>", "also write the attention page (head view, model view, rollout) of the first input")
     .action(async (words: string[], o: { file?: string; model: string; beam: number; viz?: string }) => {
       const lines = await inputs(`qkv ${name}`, words, o.file);
@@ -87,7 +78,7 @@ function addTask(program: Command, name: TextTaskName, what: { run: string; outp
     .description(`${what.output} for the ${task.srcColumn} column of a TSV (header with ${task.srcColumn} and ${task.tgtColumn}) and print ${what.metric} as the last line`)
     .requiredOption("--data <file.tsv>", "the TSV to score")
     .option("--model <path>", "model directory (or its model.safetensors)", task.modelDir)
-    .option("--beam <n>", "beam width (1 = greedy)", int("--beam"), 4)
+    .option("--beam <n>", "beam width (1 = greedy)", integerArg("--beam"), 4)
     .option("--hyp-out <path>", "write the outputs here, one per line in input order")
     .action(async (o: { data: string; model: string; beam: number; hypOut?: string }) => {
       const bundle = await loadTextModelDir(o.model);
@@ -108,11 +99,11 @@ function addTask(program: Command, name: TextTaskName, what: { run: string; outp
     .description(`train a ${name} model from the data (checkpoints and resume; the same seed gives the same run)`)
     .option("--data <dir>", "directory with train.tsv and valid.tsv", task.dataDir)
     .option("--out <dir>", "output directory (model.safetensors, tokenizer.json, checkpoints/, log.jsonl)", `runs/${name}`)
-    .option("--steps <n>", "stop after this many updates in all", int("--steps"))
-    .option("--minutes <m>", "stop after this many minutes", num("--minutes"))
+    .option("--steps <n>", "stop after this many updates in all", integerArg("--steps"))
+    .option("--minutes <m>", "stop after this many minutes", positiveArg("--minutes"))
     .option("--resume", "continue from the latest checkpoint in --out")
     .option("--init <dir>", "start from this model's weights and tokenizer (fresh optimizer)")
-    .option("--seed <n>", "seed for data order, initialization and dropout", int("--seed", 0), 0)
+    .option("--seed <n>", "seed for data order, initialization and dropout", integerArg("--seed", 0), 0)
     .action(async (o: TrainCliOptions) => {
       if (o.steps === undefined && o.minutes === undefined) throw new InvalidArgumentError("give a budget: --steps <n> and/or --minutes <m>");
       const common = {

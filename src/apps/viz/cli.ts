@@ -12,6 +12,7 @@
  * ```
  */
 import { Command, InvalidArgumentError } from "commander";
+import { integerArg } from "../../cli/args.js";
 import { classifierAttentionPage } from "../classify/viz.js";
 import { loadClassifierDir } from "../classify/node-files.js";
 import { readPngImage } from "../classify/png.js";
@@ -19,11 +20,6 @@ import { runDatesDemo } from "../dates/demo.js";
 import { loadTextModelDir, writeAtomic } from "../text/node-files.js";
 import { textModelPage } from "./pages.js";
 
-const int = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${v}"`);
-  return n;
-};
 
 interface VizCliOptions { model?: string; demo?: string; text?: string; image?: string; target?: string; gradient: boolean; out: string; steps: number; seed: number }
 
@@ -39,8 +35,8 @@ export function registerVizCommands(program: Command): void {
     .option("--image <file.png>", "image classifiers: the PNG image (the model's size, e.g. 28 x 28)")
     .option("--no-gradient", "image classifiers: leave out attention × gradient (of the predicted class's logit)")
     .option("--target <text>", "seq2seq models: show the attention while writing this output (default: the model's greedy output)")
-    .option("--steps <n>", "dates demo: training steps", int("--steps"), 600)
-    .option("--seed <n>", "dates demo: seed", int("--seed"), 1)
+    .option("--steps <n>", "dates demo: training steps", integerArg("--steps"), 600)
+    .option("--seed <n>", "dates demo: seed", integerArg("--seed", 0), 1)
     .option("--out <file.html>", "the page to write", "qkv-attention.html")
     .action(async (o: VizCliOptions) => {
       if ((o.model === undefined) === (o.demo === undefined)) throw new InvalidArgumentError("give either --model <dir> or --demo dates");
