@@ -1,6 +1,7 @@
 /** Test helpers: float64 inputs, gradcheck assertions, closeness. */
 import assert from "node:assert/strict";
 import { gradcheck } from "../src/autograd/gradcheck.js";
+import { availableBackends } from "../src/backend/registry.js";
 import { Generator } from "../src/tensor/rng.js";
 import { Tensor, randn } from "../src/tensor/tensor.js";
 
@@ -35,4 +36,13 @@ export function assertThrowsMsg(fn: () => unknown, cls: abstract new (...args: n
     for (const f of fragments) assert.ok((e as Error).message.includes(f), `message "${(e as Error).message}" lacks "${f}"`);
     return true;
   });
+}
+
+/**
+ * The `skip` option of a test whose subject is no kernel (files, signals, a page's drawing): it
+ * runs on the first backend's pass only, not once per backend (false there, else the reason).
+ */
+export function firstPassOnly(): false | string {
+  const first = !process.env.QKV_BACKEND || process.env.QKV_BACKEND === availableBackends()[0];
+  return first ? false : "runs once, on the first backend's pass";
 }

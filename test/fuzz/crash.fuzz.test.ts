@@ -12,11 +12,10 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadTextModelDir } from "../../src/apps/text/node-files.js";
 import { loadSafetensors } from "../../src/io/safetensors-node.js";
-import { availableBackends } from "../../src/backend/registry.js";
 import { loadCheckpoint } from "../../src/train/node/checkpoint.js";
+import { firstPassOnly } from "../helpers.js";
 
 const KILLS = Number(process.env.QKV_FUZZ_KILLS ?? 6);
-const first = !process.env.QKV_BACKEND || process.env.QKV_BACKEND === availableBackends()[0];
 
 /** Starts the writer, waits for "ready", kills it after `delayMs` and resolves when it is gone. */
 function killWriter(dir: string, delayMs: number): Promise<void> {
@@ -31,7 +30,7 @@ function killWriter(dir: string, delayMs: number): Promise<void> {
   });
 }
 
-test("files survive SIGKILL at random points of a save: the old version or the new, whole", { skip: first ? false : "runs once, on the first backend's pass" }, async () => {
+test("files survive SIGKILL at random points of a save: the old version or the new, whole", { skip: firstPassOnly() }, async () => {
   let seed = 12345;
   const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
   for (let k = 0; k < KILLS; k++) {

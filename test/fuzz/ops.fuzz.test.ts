@@ -8,13 +8,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { availableBackends } from "../../src/backend/registry.js";
 import { describeFindings, runFuzzChild } from "./run-child.js";
+import { firstPassOnly } from "../helpers.js";
 
 const RUNS = Number(process.env.QKV_FUZZ_RUNS ?? 25);
 const backends = availableBackends();
-const first = !process.env.QKV_BACKEND || process.env.QKV_BACKEND === backends[0];
 
 for (const b of backends) {
-  test(`ops and modules on the ${b} backend: typed errors or correct results, no crash`, { skip: first ? false : "runs once, on the first backend's pass" }, async () => {
+  test(`ops and modules on the ${b} backend: typed errors or correct results, no crash`, { skip: firstPassOnly() }, async () => {
     const r = await runFuzzChild(["ops", "--seed", "20240602", "--runs", String(RUNS), "--backend", b], { timeoutMs: 120_000 });
     assert.equal(r.signal, null, describeFindings(r));
     assert.ok(r.report, describeFindings(r));
