@@ -1,12 +1,14 @@
 /**
  * What the buffer pool saves a training step: the default ViT of `qkv classify` (batch 128, AdamW)
- * trained with the pool off, with backward's recycling of gradient temporaries only, and with the
- * step's graph freed after each update as the apps do (fit's `freeGraph`). Each mode runs in its
+ * trained with the pool off, with backward's recycling of gradient temporaries only, with the
+ * step's graph freed after each update, and with the parameters' gradients given back at the next
+ * step's zeroGrad too (`zeroGrad({ release: true })`: both are what fit's `freeGraph` and so the
+ * apps do). Each mode runs in its
  * own child process, the modes interleaved round after round, so that other load on the machine
  * falls on all of them alike. Per mode: CPU time per step of the whole process (every thread, the
  * garbage collector's included), wall time per step, and the collections per step (Node's `gc`
  * performance entries: major = mark-compact, minor = scavenge). The losses of every mode are the
- * same bits (test/autograd/recycle.test.ts, free-graph.test.ts).
+ * same bits (test/autograd/recycle.test.ts, free-graph.test.ts, release-grads.test.ts).
  *
  *   npm run bench -- train-step [--steps 15] [--rounds 2]
  */
@@ -24,12 +26,13 @@ import { randint, randn } from "../src/tensor/tensor.js";
 import { benchArgs } from "./argv.js";
 import { machineInfo } from "./lib.js";
 
-type Mode = "off" | "recycle" | "free";
-const MODES: readonly Mode[] = ["off", "recycle", "free"];
+type Mode = "off" | "recycle" | "free" | "grads";
+const MODES: readonly Mode[] = ["off", "recycle", "free", "grads"];
 const TITLE: Record<Mode, string> = {
   off: "pool off",
   recycle: "backward recycles gradient temporaries",
   free: "and the graph is freed after each update",
+  grads: "and the gradients go back at zeroGrad (the apps' loops)",
 };
 
 interface Result { cpuMs: number; wallMs: number; major: number; minor: number }
@@ -44,11 +47,11 @@ async function child(mode: Mode, steps: number): Promise<Result> {
   const x = randn([128, 1, 28, 28], { generator: new Generator(2) }); // [B, 1, 28, 28]
   const y = randint(0, 10, [128], { generator: new Generator(3) });
   const step = (): void => {
-    opt.zeroGrad();
+    opt.zeroGrad({ release: mode === "grads" });
     const loss = crossEntropy(vit.forward(x), y);
     loss.backward();
     opt.step();
-    if (mode === "free") freeGraph(loss);
+    if (mode === "free" || mode === "grads") freeGraph(loss);
   };
   for (let i = 0; i < 3; i++) step();
   let major = 0, minor = 0;
@@ -79,7 +82,7 @@ if (argv[0] === "--child") {
   console.log(`ViT (dim 64, depth 6, 4 heads, MLP ratio 2), batch 128, AdamW; ${steps} steps after 3 of warm-up, ${rounds} rounds, ` +
     `${getNumThreads()} thread(s)`);
   console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, node ${m.node}, load average ${m.loadAvgStart.toFixed(1)} at the start`);
-  const runs: Record<Mode, Result[]> = { off: [], recycle: [], free: [] };
+  const runs: Record<Mode, Result[]> = { off: [], recycle: [], free: [], grads: [] };
   const self = fileURLToPath(import.meta.url);
   for (let r = 0; r < rounds; r++) {
     for (const mode of MODES) {
