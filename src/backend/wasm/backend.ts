@@ -9,11 +9,10 @@
  * workers. Parts never share a sum, so the results equal the single-threaded module's bit for bit.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
-import { hostAlloc, hostRead, hostReadMany, hostUpload, hostView } from "../host-arrays.js";
+import { HostBackendBase } from "../host-arrays.js";
 import type {
   AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
-import { DevicePathKernels } from "../js/device-path-kernels.js";
 import { jsBackend } from "../js/index.js";
 import { gatherRows, isDense, scatterRows, type Rows } from "../rows.js";
 import { Arena } from "./arena.js";
@@ -79,14 +78,8 @@ export interface WasmBackendOptions {
   splitAll?: boolean;
 }
 
-export class WasmBackend extends DevicePathKernels implements Backend {
+export class WasmBackend extends HostBackendBase implements Backend {
   readonly name = "wasm" as const;
-  readonly kind = "host" as const;
-  readonly alloc = hostAlloc;
-  readonly upload = hostUpload;
-  readonly read = hostRead;
-  readonly readMany = hostReadMany;
-  readonly view = hostView;
   private readonly arena: Arena;
   private readonly fns: Readonly<Record<PartKernelName, PartKernel>>;
   private readonly splitAll: boolean;
