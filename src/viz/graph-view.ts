@@ -12,7 +12,7 @@
 import type { AttentionRecord } from "../interpret/capture.js";
 import { ValueError } from "../tensor/errors.js";
 import { scriptJson } from "./attention-view.js";
-import { escapeXml } from "./heatmap.js";
+import { escapeXml } from "./page.js";
 import { GRAPH_SCRIPT, VIEW_CSS } from "./view-script.js";
 
 export interface GraphLayer {
