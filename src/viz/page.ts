@@ -24,14 +24,17 @@ export function escapeXml(s: string): string {
     .replace(/'/g, "&#39;");
 }
 
-/** A whole page: `title` (escaped here), the style sheet `css` inline, then the `body` lines. */
-export function htmlPage(title: string, css: string, body: readonly string[]): string {
+/**
+ * A whole page: `title` (escaped here), the style sheet `css` inline, then the `body` lines.
+ * `viewport: false` leaves out the viewport meta (the graph page is written without it).
+ */
+export function htmlPage(title: string, css: string, body: readonly string[], opts: { viewport?: boolean } = {}): string {
   return [
     "<!DOCTYPE html>",
     '<html lang="en">',
     "<head>",
     '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    ...((opts.viewport ?? true) ? ['<meta name="viewport" content="width=device-width, initial-scale=1">'] : []),
     `<title>${escapeXml(title)}</title>`,
     `<style>\n${css}\n</style>`,
     "</head>",
