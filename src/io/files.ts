@@ -83,6 +83,29 @@ export async function writeAtomic(path: string, data: Uint8Array | string): Prom
 }
 
 /**
+ * Writes `path` atomically through `write`, which fills a temporary file in the same directory
+ * (created here, never over an existing one); the file is then fsynced, closed and renamed over
+ * `path`. On any error the temporary file is removed and the error thrown again. The directory
+ * must exist.
+ */
+export async function writeAtomicWith(path: string, write: (fh: FileHandle) => Promise<void>): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`);
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(tmp, "wx");
+    await write(fh);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await rename(tmp, path);
+  } catch (e) {
+    await fh?.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
  * Writes several files, each atomically, and makes them appear together: every temporary file is
  * written and fsynced before the first rename, so a crash leaves at most the instant between two
  * renames in which some files are new and others old (not a whole write's length).

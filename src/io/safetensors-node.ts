@@ -10,11 +10,10 @@
  * const header = await loadSafetensorsHeader("model.safetensors"); // names, dtypes, shapes only
  * ```
  */
-import { randomUUID } from "node:crypto";
-import { open, rename, unlink, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { open, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
 import { FormatError } from "../tensor/errors.js";
-import { fileError, openRegularFile } from "./files.js";
+import { fileError, openRegularFile, writeAtomicWith } from "./files.js";
 import { readAll as readTensors } from "../tensor/read-all.js";
 import type { Tensor } from "../tensor/tensor.js";
 import {
@@ -86,27 +85,15 @@ async function syncDir(dir: string): Promise<void> {
 export async function saveSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>,
   opts: SafetensorsEncodeOptions = {}): Promise<void> {
   const plan = planSafetensors(tensors, metadata, "saveSafetensors", opts);
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`);
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(tmp, "wx");
+  await writeAtomicWith(path, async (fh) => {
     await writeAll(fh, plan.head, 0);
     // tensors on a device (a model trained there) are read back first, together
     await readTensors(plan.entries.map((e) => e.tensor));
     for (const e of plan.entries) {
       await writeAll(fh, safetensorsTensorBytes(e.tensor, e.dtype), plan.head.length + e.begin);
     }
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await syncDir(dir);
+  });
+  await syncDir(dirname(path));
 }
 
 /** Opens `path` and reads its validated header, leaving the handle open at the data. */

@@ -8,10 +8,7 @@
  * const tok = await loadTokenizer("out/tokenizer.json"); // Tokenizer.from_file reads it too
  * ```
  */
-import { randomUUID } from "node:crypto";
-import { open, rename, unlink, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { openRegularFile } from "../io/files.js";
+import { openRegularFile, writeAtomicWith } from "../io/files.js";
 import { FormatError, ValueError } from "../tensor/errors.js";
 import { BpeTokenizer } from "./bpe.js";
 import { MAX_TOKENIZER_JSON_CHARS } from "./tokenizer-json.js";
@@ -46,18 +43,5 @@ export async function saveTokenizer(path: string, tok: BpeTokenizer): Promise<vo
   if (typeof path !== "string" || path.length === 0) throw new ValueError(op, "path", "a file path", String(path));
   if (!(tok instanceof BpeTokenizer)) throw new ValueError(op, "tok", "a BpeTokenizer", String(tok));
   const text = tok.toJSON();
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID()}.tmp`);
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(tmp, "wx");
-    await fh.writeFile(text, "utf8");
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  await writeAtomicWith(path, (fh) => fh.writeFile(text, "utf8"));
 }

@@ -16,7 +16,7 @@
  */
 import type { HeadStats } from "../interpret/head-stats.js";
 import { ValueError } from "../tensor/errors.js";
-import { escapeXml } from "./heatmap.js";
+import { escapeXml, htmlPage } from "./page.js";
 import { ATTENTION_SCRIPT, VIEW_CSS } from "./view-script.js";
 
 export interface ViewLayer {
@@ -139,22 +139,10 @@ export function attentionPageHtml(data: AttentionPageData): string {
     }
     body.push(`</table></section>`);
   }
-  return [
-    "<!DOCTYPE html>",
-    '<html lang="en">',
-    "<head>",
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeXml(title)}</title>`,
-    `<style>\n${VIEW_CSS}\n</style>`,
-    "</head>",
-    "<body>",
+  return htmlPage(title, VIEW_CSS, [
     ...body,
     '<div id="tip"></div>',
     `<script type="application/json" id="qkv-data">${scriptJson({ groups, matrices })}</script>`,
     `<script>${ATTENTION_SCRIPT}</script>`,
-    "</body>",
-    "</html>",
-    "",
-  ].join("\n");
+  ]);
 }

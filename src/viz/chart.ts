@@ -12,7 +12,7 @@
  * ```
  */
 import { ValueError } from "../tensor/errors.js";
-import { escapeXml } from "./heatmap.js";
+import { escapeXml } from "./page.js";
 
 export interface ChartPoint {
   x: number;

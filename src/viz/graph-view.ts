@@ -12,7 +12,7 @@
 import type { AttentionRecord } from "../interpret/capture.js";
 import { ValueError } from "../tensor/errors.js";
 import { scriptJson } from "./attention-view.js";
-import { escapeXml } from "./heatmap.js";
+import { escapeXml, htmlPage } from "./page.js";
 import { GRAPH_SCRIPT, VIEW_CSS } from "./view-script.js";
 
 export interface GraphLayer {
@@ -64,15 +64,7 @@ export function graphPageHtml(data: GraphPageData): string {
     return { name: String(l.name), heads: l.heads, src: Array.from(l.src), dst: Array.from(l.dst), alpha: Array.from(l.alpha, (v) => round4(Number(v))) };
   });
   const title = String(data.title ?? "Graph attention");
-  return [
-    "<!DOCTYPE html>",
-    '<html lang="en">',
-    "<head>",
-    '<meta charset="utf-8">',
-    `<title>${escapeXml(title)}</title>`,
-    `<style>\n${VIEW_CSS}\n</style>`,
-    "</head>",
-    "<body>",
+  return htmlPage(title, VIEW_CSS, [
     `<h1>${escapeXml(title)}</h1>`,
     data.subtitle ? `<p class="sub">${escapeXml(data.subtitle)}</p>` : "",
     `<section id="graph-view"><h2>Graph view</h2><div class="controls"><label>Layer <select id="layer"></select></label><label>Head <select id="head"></select></label>` +
@@ -80,8 +72,5 @@ export function graphPageHtml(data: GraphPageData): string {
     '<div id="tip"></div>',
     `<script type="application/json" id="qkv-data">${scriptJson({ nodes: data.nodes.map(String), layers })}</script>`,
     `<script>${GRAPH_SCRIPT}</script>`,
-    "</body>",
-    "</html>",
-    "",
-  ].join("\n");
+  ], { viewport: false });
 }

@@ -10,6 +10,9 @@
  * ```
  */
 import { ValueError } from "../tensor/errors.js";
+import { escapeXml, htmlPage } from "./page.js";
+
+export { escapeXml } from "./page.js";
 
 /** Sequential from 0 ("viridis", "blues"), or diverging around 0 ("rdbu": blue below, white at 0, red above). */
 export type ColorScale = "viridis" | "blues" | "rdbu";
@@ -39,22 +42,6 @@ const SCALES: Record<ColorScale, readonly string[]> = {
 
 /** Color of NaN cells (e.g. fully masked rows). */
 const NAN_COLOR = "#d9d9d9";
-
-/** Escapes text for XML/HTML content and attribute values (characters XML forbids become U+FFFD). */
-export function escapeXml(s: string): string {
-  let clean = "";
-  for (const ch of s) {
-    const c = ch.charCodeAt(0);
-    const forbidden = (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0xfffe || c === 0xffff;
-    clean += forbidden ? "\ufffd" : ch;
-  }
-  return clean
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
-}
 
 function hexToRgb(hex: string): [number, number, number] {
   const n = parseInt(hex.slice(1), 16);
@@ -291,20 +278,5 @@ export function attentionReportHtml(sections: ReportSection[], opts: ReportOptio
     });
     body.push("</div>\n</section>");
   });
-  return [
-    "<!DOCTYPE html>",
-    '<html lang="en">',
-    "<head>",
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeXml(title)}</title>`,
-    `<style>\n${CSS}\n</style>`,
-    "</head>",
-    "<body>",
-    `<h1>${escapeXml(title)}</h1>`,
-    ...body,
-    "</body>",
-    "</html>",
-    "",
-  ].join("\n");
+  return htmlPage(title, CSS, [`<h1>${escapeXml(title)}</h1>`, ...body]);
 }

@@ -16,7 +16,7 @@
  */
 import { ValueError } from "../tensor/errors.js";
 import { encodeUnit16, scriptJson } from "./attention-view.js";
-import { escapeXml } from "./heatmap.js";
+import { escapeXml, htmlPage } from "./page.js";
 import { IMAGE_CSS, IMAGE_SCRIPT } from "./image-script.js";
 import { VIEW_CSS } from "./view-script.js";
 
@@ -124,16 +124,7 @@ export function imagePageHtml(data: ImagePageData): string {
   }
   const title = String(data.title ?? "Attention on an image");
   const payload = { image: { h: im.height, w: im.width, c: im.channels, px: encodeBytes(bytes) }, grid: [g[0], g[1]], overlays, layers, gradLayers };
-  return [
-    "<!DOCTYPE html>",
-    '<html lang="en">',
-    "<head>",
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeXml(title)}</title>`,
-    `<style>\n${VIEW_CSS}\n${IMAGE_CSS}\n</style>`,
-    "</head>",
-    "<body>",
+  return htmlPage(title, `${VIEW_CSS}\n${IMAGE_CSS}`, [
     `<h1>${escapeXml(title)}</h1>`,
     data.subtitle ? `<p class="sub">${escapeXml(data.subtitle)}</p>` : "",
     `<section id="image-view"><h2>Image view</h2>`,
@@ -149,8 +140,5 @@ export function imagePageHtml(data: ImagePageData): string {
     '<div id="tip"></div>',
     `<script type="application/json" id="qkv-data">${scriptJson(payload)}</script>`,
     `<script>${IMAGE_SCRIPT}</script>`,
-    "</body>",
-    "</html>",
-    "",
-  ].join("\n");
+  ]);
 }

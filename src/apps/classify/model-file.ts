@@ -11,10 +11,10 @@
  * const back = decodeClassifier(bytes, "models/classify-mnist/model.safetensors");
  * ```
  */
-import { jsonDepthExceeded, MAX_JSON_DEPTH } from "../../io/json.js";
-import { decodeSafetensors, encodeSafetensors } from "../../io/safetensors.js";
+import { openModelFile } from "../../io/model-file.js";
+import { encodeSafetensors } from "../../io/safetensors.js";
 import { VisionTransformer, resolveViTConfig, vitStateSize, vitTokens, type ResolvedViTConfig } from "../../nn/vit.js";
-import { FormatError, QkvError, StateDictError } from "../../tensor/errors.js";
+import { QkvError, StateDictError } from "../../tensor/errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import type { Normalization } from "./batches.js";
 import { DATASET_NAMES, type DatasetName } from "./datasets.js";
@@ -65,33 +65,10 @@ export function encodeClassifier(b: ClassifierBundle, opts: { float32?: boolean 
  */
 export function decodeClassifier(bytes: Uint8Array, source: string): ClassifierBundle {
   const op = "loadClassifier";
-  const fail = (field: string, expected: string, actual: string): never => {
-    throw new FormatError(op, `${source}: ${field}`, expected, actual);
-  };
-  let decoded: ReturnType<typeof decodeSafetensors>;
-  try {
-    decoded = decodeSafetensors(bytes);
-  } catch (e) {
-    if (e instanceof FormatError) return fail(e.arg, e.expected, e.actual);
-    throw e;
-  }
-  const { tensors, metadata } = decoded;
-  const str = (key: string): string => JSON.stringify(metadata[key]) ?? "none";
-  if (metadata["qkv.format"] !== FORMAT) fail(`metadata["qkv.format"]`, `"${FORMAT}" (a qkv image classifier)`, str("qkv.format"));
-  if (metadata["qkv.version"] !== VERSION) fail(`metadata["qkv.version"]`, `"${VERSION}"`, str("qkv.version"));
+  const { tensors, metadata, fail, shown, json } = openModelFile(bytes, { op, source, format: FORMAT, what: "a qkv image classifier", version: VERSION });
   const kind = metadata["qkv.kind"], dataset = metadata["qkv.dataset"];
-  if (kind !== "vit" && kind !== "hybrid") return fail(`metadata["qkv.kind"]`, '"vit" or "hybrid"', str("qkv.kind"));
-  if (!DATASET_NAMES.includes(dataset as DatasetName)) return fail(`metadata["qkv.dataset"]`, DATASET_NAMES.map((d) => `"${d}"`).join(" or "), str("qkv.dataset"));
-  const json = (key: string, fallback?: string): unknown => {
-    const text = metadata[key] ?? fallback;
-    if (text === undefined) return fail(`metadata["${key}"]`, "present", "absent");
-    if (jsonDepthExceeded(text) >= 0) fail(`metadata["${key}"]`, `JSON nested at most ${MAX_JSON_DEPTH} deep`, "deeper nesting");
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return fail(`metadata["${key}"]`, "JSON", "unparsable text");
-    }
-  };
+  if (kind !== "vit" && kind !== "hybrid") return fail(`metadata["qkv.kind"]`, '"vit" or "hybrid"', shown("qkv.kind"));
+  if (!DATASET_NAMES.includes(dataset as DatasetName)) return fail(`metadata["qkv.dataset"]`, DATASET_NAMES.map((d) => `"${d}"`).join(" or "), shown("qkv.dataset"));
   let config: ResolvedViTConfig;
   try {
     config = resolveViTConfig(json("qkv.config"), op);
@@ -99,7 +76,7 @@ export function decodeClassifier(bytes: Uint8Array, source: string): ClassifierB
     if (e instanceof QkvError) return fail(`metadata["qkv.config"]`, "a valid VisionTransformer config", e.message);
     throw e;
   }
-  if (kindOf(config) !== kind) fail(`metadata["qkv.kind"]`, `"${kindOf(config)}" (the config ${config.stem ? "has" : "has no"} CNN stem)`, str("qkv.kind"));
+  if (kindOf(config) !== kind) fail(`metadata["qkv.kind"]`, `"${kindOf(config)}" (the config ${config.stem ? "has" : "has no"} CNN stem)`, shown("qkv.kind"));
   const classes = json("qkv.classes");
   if (!Array.isArray(classes) || classes.length !== config.numClasses || !classes.every((c) => typeof c === "string")) {
     fail(`metadata["qkv.classes"]`, `${config.numClasses} class names (the config's numClasses)`, Array.isArray(classes) ? `${classes.length} entries` : typeof classes);

@@ -13,10 +13,10 @@
  * const back = decodeTextModel(bytes, tokenizerJson, "models/translate-en-es");
  * ```
  */
-import { jsonDepthExceeded, MAX_JSON_DEPTH } from "../../io/json.js";
-import { decodeSafetensors, encodeSafetensors } from "../../io/safetensors.js";
+import { openModelFile } from "../../io/model-file.js";
+import { encodeSafetensors } from "../../io/safetensors.js";
 import { Seq2SeqTransformer, resolveSeq2SeqConfig, type Seq2SeqConfig } from "../../nn/seq2seq.js";
-import { FormatError, QkvError, StateDictError } from "../../tensor/errors.js";
+import { QkvError, StateDictError } from "../../tensor/errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { BpeTokenizer } from "../../text/bpe.js";
 import { SpanExtractor, resolveSpanConfig, type SpanConfig } from "../../nn/span-extractor.js";
@@ -77,32 +77,11 @@ export function encodeTextModel(b: TextModelBundle, opts: { float32?: boolean } 
  */
 export function decodeTextModel(bytes: Uint8Array, tokenizerJson: string, source: string, opts: { tokenizerSource?: string } = {}): TextModelBundle {
   const op = "loadTextModel";
-  const fail = (field: string, expected: string, actual: string): never => {
-    throw new FormatError(op, `${source}: ${field}`, expected, actual);
-  };
-  let decoded: ReturnType<typeof decodeSafetensors>;
-  try {
-    decoded = decodeSafetensors(bytes);
-  } catch (e) {
-    if (e instanceof FormatError) return fail(e.arg, e.expected, e.actual);
-    throw e;
-  }
-  const { tensors, metadata } = decoded;
-  if (metadata["qkv.format"] !== FORMAT) fail(`metadata["qkv.format"]`, `"${FORMAT}" (a qkv text model)`, JSON.stringify(metadata["qkv.format"]) ?? "none");
-  if (metadata["qkv.version"] !== VERSION) fail(`metadata["qkv.version"]`, `"${VERSION}"`, JSON.stringify(metadata["qkv.version"]) ?? "none");
+  const { tensors, metadata, fail, shown, json } = openModelFile(bytes, { op, source, format: FORMAT, what: "a qkv text model", version: VERSION });
   const kindRaw = metadata["qkv.kind"], taskRaw = metadata["qkv.task"];
-  if (kindRaw !== "seq2seq" && kindRaw !== "span") return fail(`metadata["qkv.kind"]`, '"seq2seq" or "span"', JSON.stringify(kindRaw) ?? "none");
-  if (taskRaw !== "translate" && taskRaw !== "summarize") return fail(`metadata["qkv.task"]`, '"translate" or "summarize"', JSON.stringify(taskRaw) ?? "none");
+  if (kindRaw !== "seq2seq" && kindRaw !== "span") return fail(`metadata["qkv.kind"]`, '"seq2seq" or "span"', shown("qkv.kind"));
+  if (taskRaw !== "translate" && taskRaw !== "summarize") return fail(`metadata["qkv.task"]`, '"translate" or "summarize"', shown("qkv.task"));
   const kind: TextModelKind = kindRaw, task: TextTaskName = taskRaw;
-  const json = (key: string, fallback: string): unknown => {
-    const text = metadata[key] ?? fallback;
-    if (jsonDepthExceeded(text) >= 0) fail(`metadata["${key}"]`, `JSON nested at most ${MAX_JSON_DEPTH} deep`, "deeper nesting");
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return fail(`metadata["${key}"]`, "JSON", "unparsable text");
-    }
-  };
   const config = json("qkv.config", "null"), info = json("qkv.info", "{}");
   const tokenizer = BpeTokenizer.fromJSON(tokenizerJson, opts.tokenizerSource ?? `${source}/tokenizer.json`);
   let resolved: Required<Seq2SeqConfig> | Required<SpanConfig>;

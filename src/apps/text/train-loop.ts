@@ -26,6 +26,13 @@ import type { TextTask } from "./tasks.js";
 import type { TsvTable } from "../../data/tsv.js";
 
 export interface TrainCommonOptions {
+  task: TextTask;
+  /** The model's sizes (each trainer has its own defaults). */
+  dModel?: number;
+  nhead?: number;
+  layers?: number;
+  dimFeedforward?: number;
+  dropout?: number;
   /** Directory with train.tsv and valid.tsv (default: the task's). */
   dataDir?: string;
   outDir: string;
@@ -74,7 +81,7 @@ export function checkTrainOptions<O extends TrainCommonOptions>(opts: O, ints: r
  * outDir/tokenizer.json: the resumed run's, the init model's, or a new one trained on both columns
  * of the training split), init model and resume state.
  */
-export async function prepareRun(o: TrainCommonOptions & { task: TextTask }): Promise<PreparedRun> {
+export async function prepareRun(o: TrainCommonOptions): Promise<PreparedRun> {
   const log = o.log ?? ((l: string) => console.log(l));
   const t0 = performance.now();
   const task = o.task, dataDir = o.dataDir ?? task.dataDir;

@@ -22,16 +22,10 @@ import { TokenBatches, type IdPair, type Seq2SeqBatch } from "../../seq2seq/batc
 import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../../tensor/read-steps.js";
 import { manualSeed } from "../../tensor/rng.js";
 import { TextGenerator } from "./generator.js";
-import { scoreTask, type TextTask } from "./tasks.js";
+import { scoreTask } from "./tasks.js";
 import { checkTrainOptions, prepareRun, runTraining, textSchedule, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
 
 export interface Seq2SeqTrainOptions extends TrainCommonOptions {
-  task: TextTask;
-  dModel?: number;
-  nhead?: number;
-  layers?: number;
-  dimFeedforward?: number;
-  dropout?: number;
   labelSmoothing?: number;
   /** Validation sentences decoded for the metric at each validation (default 200). */
   evalSamples?: number;

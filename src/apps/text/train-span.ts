@@ -20,16 +20,10 @@ import { Generator, manualSeed } from "../../tensor/rng.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { MAX_SPAN_WORDS, TextGenerator } from "./generator.js";
 import { oracleSpan, wordTokens } from "./span-data.js";
-import { scoreTask, type TextTask } from "./tasks.js";
+import { scoreTask } from "./tasks.js";
 import { checkTrainOptions, prepareRun, runTraining, textSchedule, type TrainCommonOptions, type TrainResult } from "./train-loop.js";
 
 export interface SpanTrainOptions extends TrainCommonOptions {
-  task: TextTask;
-  dModel?: number;
-  nhead?: number;
-  layers?: number;
-  dimFeedforward?: number;
-  dropout?: number;
   /** Longest input in tokens (default 160; longer descriptions are cut). */
   maxLen?: number;
 }

@@ -2,7 +2,8 @@
  * The kernels that ops call only for tensors on a device: selection and comparisons, reductions
  * along a dim, gathers, pooling, batch norm and the segment ops. Host tensors keep the ops' own
  * loops, so every host backend serves these calls with the js kernels (the host-memory device of
- * the tests runs them too); the js, native and wasm backends extend this class.
+ * the tests runs them too); the js, native and wasm backends extend this class through
+ * HostBackendBase (backend/host-arrays.ts).
  *
  * ```ts
  * class MyHostBackend extends DevicePathKernels implements Backend { ... }

@@ -3,9 +3,8 @@ import type { Backend } from "../backend.js";
 import { attentionBackward, attentionForward } from "./attention.js";
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "./conv.js";
 import { binary, unary } from "./elementwise.js";
-import { DevicePathKernels } from "./device-path-kernels.js";
 import { dropout } from "./dropout.js";
-import { hostAlloc, hostRead, hostReadMany, hostUpload, hostView } from "../host-arrays.js";
+import { HostBackendBase } from "../host-arrays.js";
 import { stridedCopy } from "./copy.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
@@ -13,14 +12,8 @@ import { matmul } from "./matmul.js";
 import { softmax, softmaxBackward } from "./softmax.js";
 import { sparseAttentionBackward, sparseAttentionForward } from "./sparse-attention.js";
 
-class JsBackend extends DevicePathKernels implements Backend {
+class JsBackend extends HostBackendBase implements Backend {
   readonly name = "js" as const;
-  readonly kind = "host" as const;
-  alloc = hostAlloc;
-  upload = hostUpload;
-  read = hostRead;
-  readMany = hostReadMany;
-  view = hostView;
   matmul = matmul;
   unary = unary;
   binary = binary;

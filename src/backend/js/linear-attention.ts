@@ -30,6 +30,14 @@ function addKey(kv: Float64Array, z: Float64Array, fk: FloatArray, fo: number, v
   }
 }
 
+/** kv = sum_{j < n} fk_j v_j^T, z = sum_{j < n} fk_j over the kv head's keys at fk[fo], v[vo] (0 for n = 0). */
+function sumKeys(kv: Float64Array, z: Float64Array, fk: FloatArray, fo: number, v: FloatArray, vo: number, n: number,
+  M: number, Dv: number): void {
+  kv.fill(0);
+  z.fill(0);
+  for (let j = 0; j < n; j++) addKey(kv, z, fk, fo + j * M, v, vo + j * Dv, M, Dv);
+}
+
 /** out_i = fq_i^T kv / fq_i^T z; returns the denominator. */
 function readRow(out: FloatArray, oo: number, fq: FloatArray, qo: number, kv: Float64Array, z: Float64Array,
   num: Float64Array, M: number, Dv: number): number {
@@ -55,17 +63,10 @@ export function linearAttentionForward(out: FloatArray, den: FloatArray, fq: Flo
     for (let hk = 0; hk < Hkv; hk++) {
       const kvh = b * Hkv + hk;
       const ko = kvh * S * M, vo = kvh * S * Dv;
-      if (!causal) {
-        kv.fill(0);
-        z.fill(0);
-        for (let j = 0; j < S; j++) addKey(kv, z, fk, ko + j * M, v, vo + j * Dv, M, Dv);
-      }
+      if (!causal) sumKeys(kv, z, fk, ko, v, vo, S, M, Dv);
       for (let h = hk * G; h < (hk + 1) * G; h++) {
         const bh = b * H + h;
-        if (causal) {
-          kv.fill(0);
-          z.fill(0);
-        }
+        if (causal) sumKeys(kv, z, fk, ko, v, vo, 0, M, Dv); // the prefix state starts empty
         for (let i = 0; i < L; i++) {
           if (causal && i < S) addKey(kv, z, fk, ko + i * M, v, vo + i * Dv, M, Dv);
           den[bh * L + i] = readRow(out, (bh * L + i) * Dv, fq, (bh * L + i) * M, kv, z, num, M, Dv);
@@ -94,17 +95,10 @@ export function linearAttentionBackward(dfq: FloatArray, dfk: FloatArray, dv: Fl
       const ko = kvh * S * M, vo = kvh * S * Dv;
       dk64.fill(0);
       dv64.fill(0);
-      if (!causal) {
-        kv.fill(0);
-        z.fill(0);
-        for (let j = 0; j < S; j++) addKey(kv, z, fk, ko + j * M, v, vo + j * Dv, M, Dv);
-      }
+      if (!causal) sumKeys(kv, z, fk, ko, v, vo, S, M, Dv);
       for (let h = hk * G; h < (hk + 1) * G; h++) {
         const bh = b * H + h;
-        if (causal) {
-          kv.fill(0);
-          z.fill(0);
-        }
+        if (causal) sumKeys(kv, z, fk, ko, v, vo, 0, M, Dv); // the prefix state starts empty
         R.fill(0);
         r.fill(0);
         // forward scan: dfq_i from the (recomputed) prefix state; non-causal also sums R, r

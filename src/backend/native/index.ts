@@ -20,8 +20,7 @@ import type {
   SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { FloatArray } from "../../tensor/dtype.js";
-import { hostAlloc, hostRead, hostReadMany, hostUpload, hostView } from "../host-arrays.js";
-import { DevicePathKernels } from "../js/device-path-kernels.js";
+import { HostBackendBase } from "../host-arrays.js";
 
 /** The instruction sets the native kernels are compiled for (chosen at run time from the CPU). */
 export type NativeIsa = "avx512" | "avx2" | "scalar";
@@ -104,14 +103,8 @@ function f32OrNull(x: FloatArray | null, name: string): Float32Array | null {
 /** The Backend over the addon. Every kernel forwards to C++, which checks sizes and types again. */
 const ONE = new Float32Array([1]);
 
-export class NativeBackend extends DevicePathKernels implements Backend, PrepackedMatmul {
+export class NativeBackend extends HostBackendBase implements Backend, PrepackedMatmul {
   readonly name = "native" as const;
-  readonly kind = "host" as const;
-  readonly alloc = hostAlloc;
-  readonly upload = hostUpload;
-  readonly read = hostRead;
-  readonly readMany = hostReadMany;
-  readonly view = hostView;
 
   constructor(private readonly lib: NativeAddon) {
     super();

@@ -9,11 +9,10 @@
  * workers. Parts never share a sum, so the results equal the single-threaded module's bit for bit.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
-import { hostAlloc, hostRead, hostReadMany, hostUpload, hostView } from "../host-arrays.js";
+import { HostBackendBase } from "../host-arrays.js";
 import type {
   AttentionArgs, Backend, BinaryOp, Conv2dArgs, LinearAttentionArgs, SparseAttentionArgs, SparsePattern, UnaryOp,
 } from "../backend.js";
-import { DevicePathKernels } from "../js/device-path-kernels.js";
 import { jsBackend } from "../js/index.js";
 import { gatherRows, isDense, scatterRows, type Rows } from "../rows.js";
 import { Arena } from "./arena.js";
@@ -79,14 +78,8 @@ export interface WasmBackendOptions {
   splitAll?: boolean;
 }
 
-export class WasmBackend extends DevicePathKernels implements Backend {
+export class WasmBackend extends HostBackendBase implements Backend {
   readonly name = "wasm" as const;
-  readonly kind = "host" as const;
-  readonly alloc = hostAlloc;
-  readonly upload = hostUpload;
-  readonly read = hostRead;
-  readonly readMany = hostReadMany;
-  readonly view = hostView;
   private readonly arena: Arena;
   private readonly fns: Readonly<Record<PartKernelName, PartKernel>>;
   private readonly splitAll: boolean;
@@ -285,8 +278,8 @@ export class WasmBackend extends DevicePathKernels implements Backend {
   }
 
   /**
-   * The marshalling of one attention-style call: unless every array is a Float32Array, `js` runs
-   * instead, and with every output empty, nothing. Otherwise the arena takes the outputs' blocks, the
+   * The marshalling of one call (attention, convolution): unless every array is a Float32Array, `js`
+   * runs instead, and with every output empty, nothing. Otherwise the arena takes the outputs' blocks, the
    * inputs' (their first n floats copied in; a null input gets pointer 0), the pattern's (checked and
    * copied in) and `threads * workBytes` of scratch; `run` gets the pointers of the outputs, inputs
    * and pattern, in that order, and the scratch's, and calls the kernel; the outputs are copied back.
@@ -353,70 +346,53 @@ export class WasmBackend extends DevicePathKernels implements Backend {
     return [a.B, a.C, a.H, a.W, a.O, a.kH, a.kW, a.oH, a.oW, a.sH, a.sW, a.padTop, a.padLeft, a.dH, a.dW, a.G];
   }
 
-  /** Scratch of every part of a convolution call. */
-  private convWork(a: Conv2dArgs): number {
-    return this.threads * this.k.conv2dWorkBytes(a.C, a.O, a.kH, a.kW, a.oH, a.oW, a.sH, a.sW, a.dH, a.dW, a.G);
+  /**
+   * Element counts of a convolution call: output positions L = oH * oW, x / dx [B, C, H, W],
+   * out / dy [B, O, L], the columns per group Kg = (C / G) * kH * kW and weight / dw [O, Kg].
+   */
+  private static convCounts(a: Conv2dArgs): { L: number; nIn: number; nOut: number; Kg: number; nW: number } {
+    const L = a.oH * a.oW, Kg = (a.C / a.G) * a.kH * a.kW;
+    return { L, nIn: a.B * a.C * a.H * a.W, nOut: a.B * a.O * L, Kg, nW: a.O * Kg };
+  }
+
+  /** Scratch of one part of a convolution call. */
+  private convWorkBytes(a: Conv2dArgs): number {
+    return this.k.conv2dWorkBytes(a.C, a.O, a.kH, a.kW, a.oH, a.oW, a.sH, a.sW, a.dH, a.dW, a.G);
   }
 
   conv2dForward(out: FloatArray, x: FloatArray, weight: FloatArray, bias: FloatArray | null, a: Conv2dArgs): void {
-    if (!(out instanceof Float32Array) || !(x instanceof Float32Array) || !(weight instanceof Float32Array) || !isF32(bias)) {
-      jsBackend.conv2dForward(out, x, weight, bias, a);
-      return;
-    }
-    const L = a.oH * a.oW, nOut = a.B * a.O * L, nx = a.B * a.C * a.H * a.W, Kg = (a.C / a.G) * a.kH * a.kW, nw = a.O * Kg;
-    if (nOut === 0) return;
-    const ar = this.arena;
-    ar.reset();
-    const po = ar.take(nOut * 4), px = ar.take(nx * 4), pw = ar.take(nw * 4), pb = bias ? ar.take(a.O * 4) : 0;
-    const pwork = ar.take(this.convWork(a));
-    const { f32 } = ar.commit();
-    put(f32, px, x.subarray(0, nx));
-    put(f32, pw, weight.subarray(0, nw));
-    if (bias instanceof Float32Array) put(f32, pb, bias.subarray(0, a.O));
-    // units: (group, image, 8-column chunk of positions)
-    this.exec("conv2dForward", [po, px, pw, pb, ...WasmBackend.convSizes(a), pwork], nOut * Kg,
-      MIN_MACS_PER_PART, a.B * a.G * Math.ceil(L / 8));
-    get(out, f32, po, nOut);
+    const { L, nIn, nOut, Kg, nW } = WasmBackend.convCounts(a);
+    this.marshal({
+      outs: [[out, nOut]], ins: [[x, nIn], [weight, nW], [bias, a.O]],
+      workBytes: this.convWorkBytes(a), js: () => jsBackend.conv2dForward(out, x, weight, bias, a),
+    }, (p, pw) => {
+      // units: (group, image, 8-column chunk of positions)
+      this.exec("conv2dForward", [...p, ...WasmBackend.convSizes(a), pw], nOut * Kg, MIN_MACS_PER_PART,
+        a.B * a.G * Math.ceil(L / 8));
+    });
   }
 
   conv2dBackwardInput(dx: FloatArray, dy: FloatArray, weight: FloatArray, a: Conv2dArgs): void {
-    if (!(dx instanceof Float32Array) || !(dy instanceof Float32Array) || !(weight instanceof Float32Array)) {
-      jsBackend.conv2dBackwardInput(dx, dy, weight, a);
-      return;
-    }
-    const L = a.oH * a.oW, ny = a.B * a.O * L, nx = a.B * a.C * a.H * a.W, Kg = (a.C / a.G) * a.kH * a.kW, nw = a.O * Kg;
-    if (nx === 0) return;
-    const ar = this.arena;
-    ar.reset();
-    const pdx = ar.take(nx * 4), pdy = ar.take(ny * 4), pw = ar.take(nw * 4);
-    const pwork = ar.take(this.convWork(a));
-    const { f32 } = ar.commit();
-    put(f32, pdy, dy.subarray(0, ny));
-    put(f32, pw, weight.subarray(0, nw));
-    // units: (group, image, channel)
-    this.exec("conv2dBackwardInput", [pdx, pdy, pw, ...WasmBackend.convSizes(a), pwork], ny * Kg,
-      MIN_MACS_PER_PART, a.B * a.C);
-    get(dx, f32, pdx, nx);
+    const { nIn, nOut, Kg, nW } = WasmBackend.convCounts(a);
+    this.marshal({
+      outs: [[dx, nIn]], ins: [[dy, nOut], [weight, nW]],
+      workBytes: this.convWorkBytes(a), js: () => jsBackend.conv2dBackwardInput(dx, dy, weight, a),
+    }, (p, pw) => {
+      // units: (group, image, channel)
+      this.exec("conv2dBackwardInput", [...p, ...WasmBackend.convSizes(a), pw], nOut * Kg, MIN_MACS_PER_PART, a.B * a.C);
+    });
   }
 
   conv2dBackwardWeight(dweight: FloatArray, dy: FloatArray, x: FloatArray, a: Conv2dArgs): void {
-    if (!(dweight instanceof Float32Array) || !(dy instanceof Float32Array) || !(x instanceof Float32Array)) {
-      jsBackend.conv2dBackwardWeight(dweight, dy, x, a);
-      return;
-    }
-    const L = a.oH * a.oW, ny = a.B * a.O * L, nx = a.B * a.C * a.H * a.W, Kg = (a.C / a.G) * a.kH * a.kW, nw = a.O * Kg;
-    if (nw === 0) return;
-    const ar = this.arena;
-    ar.reset();
-    const pdw = ar.take(nw * 4), pdy = ar.take(ny * 4), px = ar.take(nx * 4);
-    const pwork = ar.take(this.convWork(a));
-    const { f32 } = ar.commit();
-    put(f32, pdy, dy.subarray(0, ny));
-    put(f32, px, x.subarray(0, nx));
-    // units: 8-column panels of each group's dw [O / G, Kg]
-    this.exec("conv2dBackwardWeight", [pdw, pdy, px, ...WasmBackend.convSizes(a), pwork], ny * Kg,
-      MIN_MACS_PER_PART, a.G * Math.ceil(Kg / 8));
-    get(dweight, f32, pdw, nw);
+    const { nIn, nOut, Kg, nW } = WasmBackend.convCounts(a);
+    this.marshal({
+      outs: [[dweight, nW]], ins: [[dy, nOut], [x, nIn]],
+      workBytes: this.convWorkBytes(a), js: () => jsBackend.conv2dBackwardWeight(dweight, dy, x, a),
+    }, (p, pw) => {
+      // units: 8-column panels of each group's dw [O / G, Kg]
+      this.exec("conv2dBackwardWeight", [...p, ...WasmBackend.convSizes(a), pw], nOut * Kg, MIN_MACS_PER_PART,
+        a.G * Math.ceil(Kg / 8));
+    });
   }
 
   /** The pattern's row bounds and ranges copied into the arena (taken by the caller): [rowLo, rowHi, spans]. */
