@@ -1266,9 +1266,11 @@ async function errorCases(): Promise<ThrownResult[]> {
   const many = Array.from({ length: k.gpu.limits.maxStorageBuffersPerShaderStage + 1 }, () => k.alloc(4));
   out.push(await thrown("storage bindings over the limit", () => k.dispatch("probe", probe, [], many, [], 1)));
   if (k.recorder.dispatches !== recorded) out.push({ name: "a refused dispatch was recorded", error: "none", message: "" });
+  const kept = other.alloc(4);
   other.gpu.device.destroy();
   await other.gpu.device.lost;
   out.push(await thrown("a call after the device is lost", () => other.alloc(4)));
+  out.push(await thrown("a kernel after the device is lost", () => other.unary("neg", kept, kept, 4, 0)));
   return out;
 }
 
