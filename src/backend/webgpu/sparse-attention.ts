@@ -26,6 +26,7 @@
  * ```
  */
 import type { SparseAttentionArgs, SparsePattern } from "../backend.js";
+import { rowResult } from "./attention.js";
 import type { GpuArray, KernelContext } from "./context.js";
 import { ceilDiv, dispatchKernel, f32Bits } from "./context.js";
 import { computeMain, header } from "./wgsl.js";
@@ -176,15 +177,7 @@ ${eachKey("qr[d]", /* wgsl */ `
       let pr = exp(s - m);
       l += pr;
       for (var d = 0u; d < DV; d++) { acc[d] = fma(pr, b_v[vBase + j * DV + d], acc[d]); }`)}
-  let oo = p.o_out + x * DV;
-  if (seen) {
-    let inv = 1.0 / l;
-    for (var d = 0u; d < DV; d++) { b_out[oo + d] = acc[d] * inv; }
-    b_lse[p.o_lse + x] = m + log(l);
-  } else {
-    for (var d = 0u; d < DV; d++) { b_out[oo + d] = 0.0; }
-    b_lse[p.o_lse + x] = negInf();
-  }
+${rowResult("x", "1.0 / l")}
 }`;
 
 /** out [B, H, L, Dv] and lse [B, H, L] of sparse attention over q, k, v (see the file comment). */
