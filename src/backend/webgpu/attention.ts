@@ -264,6 +264,12 @@ ${computeMain(STATS_WG)} {
   b_stats[p.o_stats + 2u * row + 1u] = s;
 }`;
 
+/** (1) of this backward and of sparse-attention.ts's: stats [rows, 2] = (lse, dout . out) of lse [rows], dout and out [rows, Dv]. */
+export function attentionRowStats(ctx: KernelContext, stats: GpuArray, lse: GpuArray, dout: GpuArray, out: GpuArray, rows: number,
+  Dv: number): void {
+  dispatchKernel(ctx, `attentionRowStats.Dv${Dv}`, statsSource(Dv), [stats], [lse, dout, out], [rows], ceilDiv(rows, STATS_WG));
+}
+
 /** The inputs of the backward passes (2) and (3), before the mask. */
 const BACKWARD_INPUTS = ["q", "k", "v", "dout", "stats"];
 
@@ -352,7 +358,7 @@ export function attentionBackward(ctx: KernelContext, dq: GpuArray, dk: GpuArray
   const rows = B * H * L, G = H / Hkv;
   const stats = rows > 0 ? ctx.scratch(2 * rows) : null;
   if (stats) {
-    dispatchKernel(ctx, `attentionRowStats.Dv${Dv}`, statsSource(Dv), [stats], [lse, dout, out], [rows], ceilDiv(rows, STATS_WG));
+    attentionRowStats(ctx, stats, lse, dout, out, rows, Dv);
   }
   if (B * Hkv * S > 0) {
     if (stats) {
