@@ -17,6 +17,7 @@ import { contiguousLayouts, type AttentionArgs } from "../../src/backend/backend
 import { attentionBackward, attentionForward } from "../../src/backend/js/attention.js";
 import type { GpuAttentionArgs } from "../../src/backend/webgpu/index.js";
 import { uniformAt } from "../../src/tensor/rng.js";
+import { liveRows } from "./webgpu-attention-rows.js";
 import type { Kit } from "./webgpu-efficient-cases.js";
 import type { CaseResult } from "./webgpu-page.js";
 import { randn, rng } from "./webgpu-page-setup.js";
@@ -88,47 +89,37 @@ function bounds(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32
   a: AttentionArgs): { out: Float64Array; dq: Float64Array; dk: Float64Array; dv: Float64Array } {
   const { B, H, Hkv, L, S, D, Dv, scale } = a;
   const bo = new Float64Array(out.length), bq = new Float64Array(q.length), bk = new Float64Array(k.length), bv = new Float64Array(v.length);
-  const G = H / Hkv;
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const kvh = b * Hkv + Math.floor(h / G);
-      for (let i = 0; i < L; i++) {
-        const row = (b * H + h) * L + i, l = lse[row]!;
-        if (l === -Infinity) continue;
-        let di = 0;
-        for (let d = 0; d < Dv; d++) di += Math.abs(dout[row * Dv + d]! * out[row * Dv + d]!);
-        let wMax = 0;
-        const mag = new Float64Array(Dv);
-        for (let j = 0; j < S; j++) {
-          const mv = a.mask ? a.mask[row * S + j]! : 0;
-          if ((a.causal && j > i) || mv === -Infinity) continue;
-          const kj = kvh * S + j;
-          let sc = 0, sabs = Math.abs(mv), dp = 0;
-          for (let d = 0; d < D; d++) {
-            sc += q[row * D + d]! * k[kj * D + d]!;
-            sabs += Math.abs(q[row * D + d]! * k[kj * D + d]! * scale);
-          }
-          for (let d = 0; d < Dv; d++) dp += Math.abs(dout[row * Dv + d]! * v[kj * Dv + d]!);
-          const P = Math.exp(sc * scale + mv - l);
-          const z = uniformAt(a.seedK0, a.seedK1, a.seedStart + row * S + j) < a.dropoutP ? 0 : 1 / (1 - a.dropoutP);
-          const w = (D + Dv + S + 8 + 2 * (sabs + Math.abs(l))) * U;
-          wMax = Math.max(wMax, w);
-          for (let d = 0; d < Dv; d++) {
-            const t = P * z * Math.abs(v[kj * Dv + d]!);
-            mag[d]! += t;
-            bo[row * Dv + d]! += w * t;
-            bv[kj * Dv + d]! += w * P * z * Math.abs(dout[row * Dv + d]!);
-          }
-          const ds = w * P * (z * dp + di) * Math.abs(scale);
-          for (let d = 0; d < D; d++) {
-            bq[row * D + d]! += ds * Math.abs(k[kj * D + d]!);
-            bk[kj * D + d]! += ds * Math.abs(q[row * D + d]!);
-          }
-        }
-        for (let d = 0; d < Dv; d++) bo[row * Dv + d]! += wMax * mag[d]!;
+  liveRows(B, H, Hkv, L, Dv, lse, dout, out, (row, i, kvh, l, di) => {
+    let wMax = 0;
+    const mag = new Float64Array(Dv);
+    for (let j = 0; j < S; j++) {
+      const mv = a.mask ? a.mask[row * S + j]! : 0;
+      if ((a.causal && j > i) || mv === -Infinity) continue;
+      const kj = kvh * S + j;
+      let sc = 0, sabs = Math.abs(mv), dp = 0;
+      for (let d = 0; d < D; d++) {
+        sc += q[row * D + d]! * k[kj * D + d]!;
+        sabs += Math.abs(q[row * D + d]! * k[kj * D + d]! * scale);
+      }
+      for (let d = 0; d < Dv; d++) dp += Math.abs(dout[row * Dv + d]! * v[kj * Dv + d]!);
+      const P = Math.exp(sc * scale + mv - l);
+      const z = uniformAt(a.seedK0, a.seedK1, a.seedStart + row * S + j) < a.dropoutP ? 0 : 1 / (1 - a.dropoutP);
+      const w = (D + Dv + S + 8 + 2 * (sabs + Math.abs(l))) * U;
+      wMax = Math.max(wMax, w);
+      for (let d = 0; d < Dv; d++) {
+        const t = P * z * Math.abs(v[kj * Dv + d]!);
+        mag[d]! += t;
+        bo[row * Dv + d]! += w * t;
+        bv[kj * Dv + d]! += w * P * z * Math.abs(dout[row * Dv + d]!);
+      }
+      const ds = w * P * (z * dp + di) * Math.abs(scale);
+      for (let d = 0; d < D; d++) {
+        bq[row * D + d]! += ds * Math.abs(k[kj * D + d]!);
+        bk[kj * D + d]! += ds * Math.abs(q[row * D + d]!);
       }
     }
-  }
+    for (let d = 0; d < Dv; d++) bo[row * Dv + d]! += wMax * mag[d]!;
+  });
   return { out: bo, dq: bq, dk: bk, dv: bv };
 }
 

@@ -21,6 +21,7 @@ import { layoutPattern } from "../../src/attention/block-sparse.js";
 import { longformerPattern } from "../../src/attention/global.js";
 import { dilatedWindowPattern, windowPattern } from "../../src/attention/window.js";
 import type { CaseResult, Placed, Results } from "./webgpu-page.js";
+import { liveRows } from "./webgpu-attention-rows.js";
 import { randn, rng } from "./webgpu-page-setup.js";
 
 /** What the page lends: its kernels, placing arrays between guards, reading them back, and a result list. */
@@ -74,34 +75,24 @@ function sparseGradBounds(dout: Float32Array, q: Float32Array, k: Float32Array, 
   a: SparseAttentionArgs): [Float64Array, Float64Array, Float64Array] {
   const { B, H, Hkv, D, Dv, scale, pattern: { L, S, rowLo, rowHi, spans } } = a;
   const bq = new Float64Array(q.length), bk = new Float64Array(k.length), bv = new Float64Array(v.length);
-  const G = H / Hkv;
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const kvh = b * Hkv + Math.floor(h / G);
-      for (let i = 0; i < L; i++) {
-        const row = (b * H + h) * L + i, l = lse[row]!;
-        if (l === -Infinity) continue;
-        let di = 0;
-        for (let d = 0; d < Dv; d++) di += Math.abs(dout[row * Dv + d]! * out[row * Dv + d]!);
-        for (let r = rowLo[i]!; r < rowHi[i]!; r++) {
-          for (let j = spans[3 * r]!; j < spans[3 * r + 1]!; j += spans[3 * r + 2]!) {
-            const kj = kvh * S + j;
-            let sc = 0, dp = 0;
-            for (let d = 0; d < D; d++) sc += q[row * D + d]! * k[kj * D + d]!;
-            for (let d = 0; d < Dv; d++) dp += Math.abs(dout[row * Dv + d]! * v[kj * Dv + d]!);
-            const s = sc * scale, p = Math.exp(s - l);
-            const w = (D + Dv + 8 + 2 * (Math.abs(s) + Math.abs(l))) * U;
-            const ds = w * p * (dp + di) * Math.abs(scale);
-            for (let d = 0; d < D; d++) {
-              bq[row * D + d]! += ds * Math.abs(k[kj * D + d]!);
-              bk[kj * D + d]! += ds * Math.abs(q[row * D + d]!);
-            }
-            for (let d = 0; d < Dv; d++) bv[kj * Dv + d]! += w * p * Math.abs(dout[row * Dv + d]!);
-          }
+  liveRows(B, H, Hkv, L, Dv, lse, dout, out, (row, i, kvh, l, di) => {
+    for (let r = rowLo[i]!; r < rowHi[i]!; r++) {
+      for (let j = spans[3 * r]!; j < spans[3 * r + 1]!; j += spans[3 * r + 2]!) {
+        const kj = kvh * S + j;
+        let sc = 0, dp = 0;
+        for (let d = 0; d < D; d++) sc += q[row * D + d]! * k[kj * D + d]!;
+        for (let d = 0; d < Dv; d++) dp += Math.abs(dout[row * Dv + d]! * v[kj * Dv + d]!);
+        const s = sc * scale, p = Math.exp(s - l);
+        const w = (D + Dv + 8 + 2 * (Math.abs(s) + Math.abs(l))) * U;
+        const ds = w * p * (dp + di) * Math.abs(scale);
+        for (let d = 0; d < D; d++) {
+          bq[row * D + d]! += ds * Math.abs(k[kj * D + d]!);
+          bk[kj * D + d]! += ds * Math.abs(q[row * D + d]!);
         }
+        for (let d = 0; d < Dv; d++) bv[kj * Dv + d]! += w * p * Math.abs(dout[row * Dv + d]!);
       }
     }
-  }
+  });
   return [bq, bk, bv];
 }
 

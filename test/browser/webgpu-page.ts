@@ -14,7 +14,7 @@ import { matmul } from "../../src/backend/js/matmul.js";
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "../../src/backend/js/conv.js";
 import { poolNormMethods as host } from "../../src/backend/js/pool-norm-methods.js";
 import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "../../src/backend/js/segment.js";
-import type { AvgPool2dArgs, Conv2dArgs, Pool2dArgs } from "../../src/backend/backend.js";
+import type { AdaptivePool2dArgs, AvgPool2dArgs, Backend, Conv2dArgs, Pool2dArgs } from "../../src/backend/backend.js";
 import { softmax, softmaxBackward } from "../../src/backend/js/softmax.js";
 import { dropout as jsDropout } from "../../src/backend/js/dropout.js";
 import { indexSelect as jsIndexSelect, indexSelectBackward as jsIndexSelectBackward } from "../../src/backend/js/gather.js";
@@ -1035,6 +1035,24 @@ function poolArgs(P: number, H: number, W: number, kH: number, kW: number, sH: n
   return { P, H, W, oH: size(H, kH, sH, padH, dH), oW: size(W, kW, sW, padW, dW), kH, kW, sH, sW, padH, padW, dH, dW };
 }
 
+type AvgPoolKernels<A> = Pick<Backend<A>, "avgPool2d" | "avgPool2dBackward" | "adaptiveAvgPool2d" | "adaptiveAvgPool2dBackward">;
+
+/**
+ * An average pooling x [P, H, W] -> out [P, oH, oW] and its backward dy -> dx, as `run` calls them on
+ * `be`: by the js kernels and on the device (seeded x, then dy), compared as sums of at most `taps` terms.
+ */
+async function averagePoolCase(res: Results, kind: string, name: string, r: () => number, a: AdaptivePool2dArgs, taps: number,
+  run: <A>(be: AvgPoolKernels<A>, out: A, dx: A, x: A, dy: A) => void): Promise<void> {
+  const x = randn(r, a.P * a.H * a.W), n = a.P * a.oH * a.oW;
+  const want = new Float32Array(n), dy = randn(r, n), dx = new Float32Array(x.length);
+  run(host, want, dx, x, dy);
+  const px = place(x, 3), po = output(n, 5), pdy = place(dy, 2), pdx = output(x.length, 1);
+  run(k, po.arr, pdx.arr, px.arr, pdy.arr);
+  const go = await fetchPlaced(po), gdx = await fetchPlaced(pdx);
+  res.close(`${kind} ${name}`, go.data, want, 4 * U, 2 * taps * U, go.guards);
+  res.close(`${kind} backward ${name}`, gdx.data, dx, 4 * U, 2 * taps * U, gdx.guards);
+}
+
 async function poolingCases(): Promise<CaseResult[]> {
   const res = new Results();
   const maxCases: [string, Pool2dArgs][] = [
@@ -1077,36 +1095,20 @@ async function poolingCases(): Promise<CaseResult[]> {
     ["1x1 stride 2", { ...poolArgs(4, 5, 5, 1, 1, 2, 2, 0, 0, 1, 1, false), countIncludePad: true, divisor: 0 }],
   ];
   for (const [name, a] of avgCases) {
-    const r = rng(seed++);
-    const x = randn(r, a.P * a.H * a.W), n = a.P * a.oH * a.oW;
-    const want = new Float32Array(n), dy = randn(r, n), dx = new Float32Array(x.length);
-    host.avgPool2d(want, x, a);
-    host.avgPool2dBackward(dx, dy, a);
-    const px = place(x, 3), po = output(n, 5), pdy = place(dy, 2), pdx = output(x.length, 1);
-    k.avgPool2d(po.arr, px.arr, a);
-    k.avgPool2dBackward(pdx.arr, pdy.arr, a);
-    const go = await fetchPlaced(po), gdx = await fetchPlaced(pdx);
     // sums of at most kH kW terms of at most max |x| (forward) or max |dy| (backward, each over its divisor >= 1)
-    const taps = a.kH * a.kW + 2;
-    res.close(`avg ${name}`, go.data, want, 4 * U, 2 * taps * U, go.guards);
-    res.close(`avg backward ${name}`, gdx.data, dx, 4 * U, 2 * taps * U, gdx.guards);
+    await averagePoolCase(res, "avg", name, rng(seed++), a, a.kH * a.kW + 2, (be, out, dx, x, dy) => {
+      be.avgPool2d(out, x, a);
+      be.avgPool2dBackward(dx, dy, a);
+    });
   }
   const adaptiveCases: [number, number, number, number, number][] = [[2, 7, 10, 3, 4], [3, 3, 4, 5, 4], [4, 6, 5, 1, 1], [1, 13, 1, 13, 1], [2, 5, 9, 2, 7]];
   for (const [P, H, W, oH, oW] of adaptiveCases) {
     const a = { P, H, W, oH, oW };
-    const r = rng(seed++);
-    const x = randn(r, P * H * W), n = P * oH * oW;
-    const want = new Float32Array(n), dy = randn(r, n), dx = new Float32Array(x.length);
-    host.adaptiveAvgPool2d(want, x, a);
-    host.adaptiveAvgPool2dBackward(dx, dy, a);
-    const px = place(x, 3), po = output(n, 5), pdy = place(dy, 2), pdx = output(x.length, 1);
-    k.adaptiveAvgPool2d(po.arr, px.arr, a);
-    k.adaptiveAvgPool2dBackward(pdx.arr, pdy.arr, a);
-    const go = await fetchPlaced(po), gdx = await fetchPlaced(pdx);
     const taps = (Math.ceil(H / oH) + 1) * (Math.ceil(W / oW) + 1) + 2;
-    const name = `[${P}, ${H}, ${W}] -> [${oH}, ${oW}]`;
-    res.close(`adaptive ${name}`, go.data, want, 4 * U, 2 * taps * U, go.guards);
-    res.close(`adaptive backward ${name}`, gdx.data, dx, 4 * U, 2 * taps * U, gdx.guards);
+    await averagePoolCase(res, "adaptive", `[${P}, ${H}, ${W}] -> [${oH}, ${oW}]`, rng(seed++), a, taps, (be, out, dx, x, dy) => {
+      be.adaptiveAvgPool2d(out, x, a);
+      be.adaptiveAvgPool2dBackward(dx, dy, a);
+    });
   }
   return res.list;
 }
@@ -1264,9 +1266,11 @@ async function errorCases(): Promise<ThrownResult[]> {
   const many = Array.from({ length: k.gpu.limits.maxStorageBuffersPerShaderStage + 1 }, () => k.alloc(4));
   out.push(await thrown("storage bindings over the limit", () => k.dispatch("probe", probe, [], many, [], 1)));
   if (k.recorder.dispatches !== recorded) out.push({ name: "a refused dispatch was recorded", error: "none", message: "" });
+  const kept = other.alloc(4);
   other.gpu.device.destroy();
   await other.gpu.device.lost;
   out.push(await thrown("a call after the device is lost", () => other.alloc(4)));
+  out.push(await thrown("a kernel after the device is lost", () => other.unary("neg", kept, kept, 4, 0)));
   return out;
 }
 

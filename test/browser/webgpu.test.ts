@@ -123,9 +123,10 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
     expect("no GPU object", "WebGPUUnavailableError", /^requestGpuDevice: gpu expected a GPU object \(navigator.gpu\), got none/);
     expect("an allocation over maxBufferSize", "GpuOutOfMemoryError", /^BufferPool.acquire: bytes expected an allocation the device can hold, got \d+ bytes \(the device's maxBufferSize is \d+\)$/);
     expect("a call after the device is lost", "DeviceLostError", /^alloc: device expected a live GPUDevice, got lost \(destroyed/);
+    expect("a kernel after the device is lost", "DeviceLostError", /^unary: device expected a live GPUDevice, got lost \(destroyed/);
     expect("workgroups over the limit", "WebGPUUnsupportedError", /^probe: workgroups expected at most \d+ per dimension, got \[\d+, 1, 1\]$/);
     expect("storage bindings over the limit", "WebGPUUnsupportedError", /^probe: arrays expected at most maxStorageBuffersPerShaderStage \(\d+\) storage bindings, got \d+$/);
-    assert.equal(list.length, 8);
+    assert.equal(list.length, 9);
   });
 });
 

@@ -187,6 +187,22 @@ fn kept(row: u32, j: u32) -> bool {
   return dropBits(lo, hi, p.k0, p.k1) >= p.threshold;
 }`;
 
+/**
+ * WGSL that ends the online softmax of query row `row` (m, l, seen and acc [DV] of the forward
+ * kernels here and in sparse-attention.ts): out row = acc inv and lse = m + log(l), `inv` being
+ * 1 / l (keep / l with dropout); a row that saw no key gets zeros and lse -Infinity.
+ */
+export const rowResult = (row: string, inv: string): string => /* wgsl */ `
+  let oo = p.o_out + ${row} * DV;
+  if (seen) {
+    let inv = ${inv};
+    for (var d = 0u; d < DV; d++) { b_out[oo + d] = acc[d] * inv; }
+    b_lse[p.o_lse + ${row}] = m + log(l);
+  } else {
+    for (var d = 0u; d < DV; d++) { b_out[oo + d] = 0.0; }
+    b_lse[p.o_lse + ${row}] = negInf();
+  }`;
+
 const forwardSource = (D: number, Dv: number, BC: number) => (v: Variant) => (): string => /* wgsl */ `
 ${prelude(["out", "lse"], ["q", "k", "v"], v, D, Dv, ["BC", BC], [["Ks", BC * D], ["Vs", BC * Dv]], BR)}
 ${ROWS}
@@ -221,16 +237,7 @@ ${keyBlocks("valid", /* wgsl */ `
           for (var d = 0u; d < DV; d++) { acc[d] = fma(pr, Vs[c * DV + d], acc[d]); }
         }
       }`)}
-  if (valid) {
-    let oo = p.o_out + row * DV;
-    if (seen) {
-      let inv = ${v.drop ? "p.keep / l" : "1.0 / l"};
-      for (var d = 0u; d < DV; d++) { b_out[oo + d] = acc[d] * inv; }
-      b_lse[p.o_lse + row] = m + log(l);
-    } else {
-      for (var d = 0u; d < DV; d++) { b_out[oo + d] = 0.0; }
-      b_lse[p.o_lse + row] = negInf();
-    }
+  if (valid) {${rowResult("row", v.drop ? "p.keep / l" : "1.0 / l")}
   }
 }`;
 
@@ -256,6 +263,12 @@ ${computeMain(STATS_WG)} {
   b_stats[p.o_stats + 2u * row] = b_lse[p.o_lse + row];
   b_stats[p.o_stats + 2u * row + 1u] = s;
 }`;
+
+/** (1) of this backward and of sparse-attention.ts's: stats [rows, 2] = (lse, dout . out) of lse [rows], dout and out [rows, Dv]. */
+export function attentionRowStats(ctx: KernelContext, stats: GpuArray, lse: GpuArray, dout: GpuArray, out: GpuArray, rows: number,
+  Dv: number): void {
+  dispatchKernel(ctx, `attentionRowStats.Dv${Dv}`, statsSource(Dv), [stats], [lse, dout, out], [rows], ceilDiv(rows, STATS_WG));
+}
 
 /** The inputs of the backward passes (2) and (3), before the mask. */
 const BACKWARD_INPUTS = ["q", "k", "v", "dout", "stats"];
@@ -345,7 +358,7 @@ export function attentionBackward(ctx: KernelContext, dq: GpuArray, dk: GpuArray
   const rows = B * H * L, G = H / Hkv;
   const stats = rows > 0 ? ctx.scratch(2 * rows) : null;
   if (stats) {
-    dispatchKernel(ctx, `attentionRowStats.Dv${Dv}`, statsSource(Dv), [stats], [lse, dout, out], [rows], ceilDiv(rows, STATS_WG));
+    attentionRowStats(ctx, stats, lse, dout, out, rows, Dv);
   }
   if (B * Hkv * S > 0) {
     if (stats) {

@@ -19,15 +19,19 @@ import { computeMain, header } from "./wgsl.js";
 const WG = 256;
 const SIZES = ["outer: u32", "n: u32", "inner: u32", "m: u32"];
 
+// a thread per element e = (o, i, j) of [outer, mid, inner] (mid: p.m or p.n; i: the name its index takes); threads past the end return
+const elementThread = (mid: "m" | "n", i: string): string => /* wgsl */ `
+  let e = groupIndex(wid, nwg) * ${WG}u + t;
+  if (e >= p.outer * p.${mid} * p.inner) { return; }
+  let j = e % p.inner;
+  let row = e / p.inner;
+  let ${i} = row % p.${mid};
+  let o = row / p.${mid};`;
+
 const forwardSource = (): string => /* wgsl */ `
 ${header(["out"], ["x", "index"], SIZES)}
 ${computeMain(WG)} {
-  let e = groupIndex(wid, nwg) * ${WG}u + t;
-  if (e >= p.outer * p.m * p.inner) { return; }
-  let j = e % p.inner;
-  let ok = e / p.inner;
-  let k = ok % p.m;
-  let o = ok / p.m;
+${elementThread("m", "k")}
   let r = u32(b_index[p.o_index + k]);
   b_out[p.o_out + e] = b_x[p.o_x + (o * p.n + r) * p.inner + j];
 }`;
@@ -43,12 +47,7 @@ export function indexSelect(ctx: KernelContext, out: GpuArray, x: GpuArray, inde
 const backwardSource = (): string => /* wgsl */ `
 ${header(["dx"], ["g", "order", "offsets"], SIZES)}
 ${computeMain(WG)} {
-  let e = groupIndex(wid, nwg) * ${WG}u + t;
-  if (e >= p.outer * p.n * p.inner) { return; }
-  let j = e % p.inner;
-  let row = e / p.inner;
-  let r = row % p.n;
-  let o = row / p.n;
+${elementThread("n", "r")}
   let k0 = u32(b_offsets[p.o_offsets + r]);
   let k1 = u32(b_offsets[p.o_offsets + r + 1u]);
   var s = 0.0;

@@ -16,11 +16,6 @@
  * const host = await gpu.read(out); // Float32Array [M * N]
  * ```
  */
-import type {
-  AdamStepArgs, AdaptivePool2dArgs, AvgPool2dArgs, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp, LinearAttentionArgs, Pool2dArgs,
-  SgdStepArgs, SparseAttentionArgs, UnaryOp,
-} from "../backend.js";
-import type { GpuAttentionArgs } from "./attention.js";
 import { stridedAttentionBackward, stridedAttentionForward } from "./attention-strided.js";
 import { batchNormBackward, batchNormForward, batchNormStats, batchNormUpdate } from "./batchnorm.js";
 import type { GpuArray, KernelContext } from "./context.js";
@@ -124,6 +119,14 @@ export class WebGPUKernels implements KernelContext {
 
   private live(op: string): void {
     if (this.lost) throw new DeviceLostError(op, this.lost.reason, this.lost.message);
+  }
+
+  /** A kernel function as a method named `op`: the kernel's arguments after the context; throws DeviceLostError first. */
+  private method<A extends unknown[]>(op: string, kernel: (ctx: WebGPUKernels, ...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      this.live(op);
+      kernel(this, ...args);
+    };
   }
 
   /** Waits for the outstanding checks, then throws (and clears) the first error WebGPU reported. */
@@ -286,271 +289,135 @@ export class WebGPUKernels implements KernelContext {
   // kernels: Backend's methods over device arrays
 
   /** Batched matmul, as Backend.matmul. */
-  matmul(out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number, N: number, K: number,
-    transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
-    this.live("matmul");
-    matmul(this, out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
-  }
+  readonly matmul = this.method("matmul", matmul);
 
   /** out [outShape] = x at `strides`, as Backend.stridedCopy. */
-  stridedCopy(out: GpuArray, x: GpuArray, outShape: readonly number[], strides: readonly number[]): void {
-    this.live("stridedCopy");
-    stridedCopy(this, out, x, outShape, strides);
-  }
+  readonly stridedCopy = this.method("stridedCopy", stridedCopy);
 
   /** out[i] = op(x[i]), as Backend.unary. */
-  unary(op: UnaryOp, out: GpuArray, x: GpuArray, n: number, alpha: number): void {
-    this.live("unary");
-    unary(this, op, out, x, n, alpha);
-  }
+  readonly unary = this.method("unary", unary);
 
   /** out = a (op) b with broadcasting strides, as Backend.binary. */
-  binary(op: BinaryOp, out: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], aStrides: readonly number[],
-    bStrides: readonly number[]): void {
-    this.live("binary");
-    binary(this, op, out, a, b, outShape, aStrides, bStrides);
-  }
+  readonly binary = this.method("binary", binary);
 
   /** Row softmax / log-softmax, as Backend.softmax. */
-  softmax(out: GpuArray, x: GpuArray, rows: number, cols: number, log: boolean): void {
-    this.live("softmax");
-    softmax(this, out, x, rows, cols, log);
-  }
+  readonly softmax = this.method("softmax", softmax);
 
   /** As Backend.softmaxBackward. */
-  softmaxBackward(dx: GpuArray, y: GpuArray, dy: GpuArray, rows: number, cols: number, log: boolean): void {
-    this.live("softmaxBackward");
-    softmaxBackward(this, dx, y, dy, rows, cols, log);
-  }
+  readonly softmaxBackward = this.method("softmaxBackward", softmaxBackward);
 
   /** As Backend.layerNorm. */
-  layerNorm(out: GpuArray, mean: GpuArray, rstd: GpuArray, x: GpuArray, weight: GpuArray | null, bias: GpuArray | null,
-    rows: number, cols: number, eps: number): void {
-    this.live("layerNorm");
-    layerNorm(this, out, mean, rstd, x, weight, bias, rows, cols, eps);
-  }
+  readonly layerNorm = this.method("layerNorm", layerNorm);
 
   /** As Backend.layerNormBackward (dweight, dbias written, not accumulated). */
-  layerNormBackward(dx: GpuArray, dweight: GpuArray | null, dbias: GpuArray | null, dy: GpuArray, x: GpuArray, mean: GpuArray,
-    rstd: GpuArray, weight: GpuArray | null, rows: number, cols: number): void {
-    this.live("layerNormBackward");
-    layerNormBackward(this, dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
-  }
+  readonly layerNormBackward = this.method("layerNormBackward", layerNormBackward);
 
   /** Fused attention forward, as Backend.attentionForward (operands at their strides; dropout as the js kernel's). */
-  attentionForward(out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray, args: GpuAttentionArgs): void {
-    this.live("attentionForward");
-    stridedAttentionForward(this, out, lse, q, k, v, args);
-  }
+  readonly attentionForward = this.method("attentionForward", stridedAttentionForward);
 
   /** Fused attention backward, as Backend.attentionBackward (dq, dk, dv written, not accumulated; operands at their strides). */
-  attentionBackward(dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray,
-    out: GpuArray, lse: GpuArray, args: GpuAttentionArgs): void {
-    this.live("attentionBackward");
-    stridedAttentionBackward(this, dq, dk, dv, dout, q, k, v, out, lse, args);
-  }
+  readonly attentionBackward = this.method("attentionBackward", stridedAttentionBackward);
 
   /** The fused SGD update, as FusedOptimizerSteps.sgdStep. */
-  sgdStep(p: GpuArray, g: GpuArray, buf: GpuArray | null, n: number, args: SgdStepArgs, first: boolean): void {
-    this.live("sgdStep");
-    sgdStep(this, p, g, buf, n, args, first);
-  }
+  readonly sgdStep = this.method("sgdStep", sgdStep);
 
   /** The fused Adam / AdamW update, as FusedOptimizerSteps.adamStep. */
-  adamStep(p: GpuArray, g: GpuArray, m: GpuArray, v: GpuArray, vmax: GpuArray | null, n: number, args: AdamStepArgs): void {
-    this.live("adamStep");
-    adamStep(this, p, g, m, v, vmax, n, args);
-  }
+  readonly adamStep = this.method("adamStep", adamStep);
 
   // dropout, selection, reductions along a dim, gathers
 
   /** As Backend.dropout (the js kernel's mask and values, bit for bit). */
-  dropout(out: GpuArray, x: GpuArray, n: number, p: number, k0: number, k1: number, start: number): void {
-    this.live("dropout");
-    dropout(this, out, x, n, p, k0, k1, start);
-  }
+  readonly dropout = this.method("dropout", dropout);
 
   /** out = cond ? a : b with broadcasting strides, as Backend.where. */
-  where(out: GpuArray, cond: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], condStrides: readonly number[],
-    aStrides: readonly number[], bStrides: readonly number[]): void {
-    this.live("where");
-    where(this, out, cond, a, b, outShape, condStrides, aStrides, bStrides);
-  }
+  readonly where = this.method("where", where);
 
   /** out = a (op) b ? 1 : 0 with broadcasting strides, as Backend.compare. */
-  compare(op: CompareOp, out: GpuArray, a: GpuArray, b: GpuArray, outShape: readonly number[], aStrides: readonly number[],
-    bStrides: readonly number[]): void {
-    this.live("compare");
-    compare(this, op, out, a, b, outShape, aStrides, bStrides);
-  }
+  readonly compare = this.method("compare", compare);
 
   /** As Backend.extreme (indices as floats). */
-  extreme(values: GpuArray, indices: GpuArray, x: GpuArray, outer: number, n: number, inner: number, op: ExtremeOp): void {
-    this.live("extreme");
-    extreme(this, values, indices, x, outer, n, inner, op);
-  }
+  readonly extreme = this.method("extreme", extreme);
 
   /** As Backend.extremeBackward. */
-  extremeBackward(dx: GpuArray, g: GpuArray, indices: GpuArray, outer: number, n: number, inner: number): void {
-    this.live("extremeBackward");
-    extremeBackward(this, dx, g, indices, outer, n, inner);
-  }
+  readonly extremeBackward = this.method("extremeBackward", extremeBackward);
 
   /** As Backend.logsumexp. */
-  logsumexp(out: GpuArray, x: GpuArray, outer: number, n: number, inner: number): void {
-    this.live("logsumexp");
-    logsumexp(this, out, x, outer, n, inner);
-  }
+  readonly logsumexp = this.method("logsumexp", logsumexp);
 
   /** As Backend.indexSelect. */
-  indexSelect(out: GpuArray, x: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number): void {
-    this.live("indexSelect");
-    indexSelect(this, out, x, index, outer, n, inner, m);
-  }
+  readonly indexSelect = this.method("indexSelect", indexSelect);
 
   /** As Backend.indexSelectBackward. */
-  indexSelectBackward(dx: GpuArray, g: GpuArray, order: GpuArray, offsets: GpuArray, outer: number, n: number, inner: number,
-    m: number): void {
-    this.live("indexSelectBackward");
-    indexSelectBackward(this, dx, g, order, offsets, outer, n, inner, m);
-  }
+  readonly indexSelectBackward = this.method("indexSelectBackward", indexSelectBackward);
 
   // --- sparse and linear attention ---
 
   /** Sparse attention forward, as Backend.sparseAttentionForward (the pattern uploaded per call). */
-  sparseAttentionForward(out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray, args: SparseAttentionArgs): void {
-    this.live("sparseAttentionForward");
-    sparseAttentionForward(this, out, lse, q, k, v, args);
-  }
+  readonly sparseAttentionForward = this.method("sparseAttentionForward", sparseAttentionForward);
 
   /** Sparse attention backward, as Backend.sparseAttentionBackward (dq, dk, dv written, not accumulated). */
-  sparseAttentionBackward(dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray, k: GpuArray, v: GpuArray,
-    out: GpuArray, lse: GpuArray, args: SparseAttentionArgs): void {
-    this.live("sparseAttentionBackward");
-    sparseAttentionBackward(this, dq, dk, dv, dout, q, k, v, out, lse, args);
-  }
+  readonly sparseAttentionBackward = this.method("sparseAttentionBackward", sparseAttentionBackward);
 
   /** Linear attention forward, as Backend.linearAttentionForward. */
-  linearAttentionForward(out: GpuArray, den: GpuArray, fq: GpuArray, fk: GpuArray, v: GpuArray, args: LinearAttentionArgs): void {
-    this.live("linearAttentionForward");
-    linearAttentionForward(this, out, den, fq, fk, v, args);
-  }
+  readonly linearAttentionForward = this.method("linearAttentionForward", linearAttentionForward);
 
   /** Linear attention backward, as Backend.linearAttentionBackward (dfq, dfk, dv written, not accumulated). */
-  linearAttentionBackward(dfq: GpuArray, dfk: GpuArray, dv: GpuArray, dout: GpuArray, fq: GpuArray, fk: GpuArray, v: GpuArray,
-    out: GpuArray, den: GpuArray, args: LinearAttentionArgs): void {
-    this.live("linearAttentionBackward");
-    linearAttentionBackward(this, dfq, dfk, dv, dout, fq, fk, v, out, den, args);
-  }
+  readonly linearAttentionBackward = this.method("linearAttentionBackward", linearAttentionBackward);
 
   // ---- convolution, pooling and batch norm
 
   /** As Backend.conv2dForward. */
-  conv2dForward(out: GpuArray, x: GpuArray, weight: GpuArray, bias: GpuArray | null, args: Conv2dArgs): void {
-    this.live("conv2dForward");
-    conv2dForward(this, out, x, weight, bias, args);
-  }
+  readonly conv2dForward = this.method("conv2dForward", conv2dForward);
 
   /** As Backend.conv2dBackwardInput (dx written). */
-  conv2dBackwardInput(dx: GpuArray, dy: GpuArray, weight: GpuArray, args: Conv2dArgs): void {
-    this.live("conv2dBackwardInput");
-    conv2dBackwardInput(this, dx, dy, weight, args);
-  }
+  readonly conv2dBackwardInput = this.method("conv2dBackwardInput", conv2dBackwardInput);
 
   /** As Backend.conv2dBackwardWeight (dweight written). */
-  conv2dBackwardWeight(dweight: GpuArray, dy: GpuArray, x: GpuArray, args: Conv2dArgs): void {
-    this.live("conv2dBackwardWeight");
-    conv2dBackwardWeight(this, dweight, dy, x, args);
-  }
+  readonly conv2dBackwardWeight = this.method("conv2dBackwardWeight", conv2dBackwardWeight);
 
   /** As Backend.maxPool2d. */
-  maxPool2d(out: GpuArray, argmax: GpuArray, x: GpuArray, args: Pool2dArgs): void {
-    this.live("maxPool2d");
-    maxPool2d(this, out, argmax, x, args);
-  }
+  readonly maxPool2d = this.method("maxPool2d", maxPool2d);
 
   /** As Backend.maxPool2dBackward. */
-  maxPool2dBackward(dx: GpuArray, dy: GpuArray, argmax: GpuArray, args: Pool2dArgs): void {
-    this.live("maxPool2dBackward");
-    maxPool2dBackward(this, dx, dy, argmax, args);
-  }
+  readonly maxPool2dBackward = this.method("maxPool2dBackward", maxPool2dBackward);
 
   /** As Backend.avgPool2d. */
-  avgPool2d(out: GpuArray, x: GpuArray, args: AvgPool2dArgs): void {
-    this.live("avgPool2d");
-    avgPool2d(this, out, x, args);
-  }
+  readonly avgPool2d = this.method("avgPool2d", avgPool2d);
 
   /** As Backend.avgPool2dBackward. */
-  avgPool2dBackward(dx: GpuArray, dy: GpuArray, args: AvgPool2dArgs): void {
-    this.live("avgPool2dBackward");
-    avgPool2dBackward(this, dx, dy, args);
-  }
+  readonly avgPool2dBackward = this.method("avgPool2dBackward", avgPool2dBackward);
 
   /** As Backend.adaptiveAvgPool2d. */
-  adaptiveAvgPool2d(out: GpuArray, x: GpuArray, args: AdaptivePool2dArgs): void {
-    this.live("adaptiveAvgPool2d");
-    adaptiveAvgPool2d(this, out, x, args);
-  }
+  readonly adaptiveAvgPool2d = this.method("adaptiveAvgPool2d", adaptiveAvgPool2d);
 
   /** As Backend.adaptiveAvgPool2dBackward. */
-  adaptiveAvgPool2dBackward(dx: GpuArray, dy: GpuArray, args: AdaptivePool2dArgs): void {
-    this.live("adaptiveAvgPool2dBackward");
-    adaptiveAvgPool2dBackward(this, dx, dy, args);
-  }
+  readonly adaptiveAvgPool2dBackward = this.method("adaptiveAvgPool2dBackward", adaptiveAvgPool2dBackward);
 
   /** As Backend.batchNormStats. */
-  batchNormStats(mean: GpuArray, variance: GpuArray, x: GpuArray, B: number, C: number, S: number): void {
-    this.live("batchNormStats");
-    batchNormStats(this, mean, variance, x, B, C, S);
-  }
+  readonly batchNormStats = this.method("batchNormStats", batchNormStats);
 
   /** As Backend.batchNormUpdate. */
-  batchNormUpdate(runningMean: GpuArray, runningVar: GpuArray, mean: GpuArray, variance: GpuArray, C: number, momentum: number,
-    unbias: number): void {
-    this.live("batchNormUpdate");
-    batchNormUpdate(this, runningMean, runningVar, mean, variance, C, momentum, unbias);
-  }
+  readonly batchNormUpdate = this.method("batchNormUpdate", batchNormUpdate);
 
   /** As Backend.batchNormForward. */
-  batchNormForward(out: GpuArray, x: GpuArray, mean: GpuArray, variance: GpuArray, weight: GpuArray | null, bias: GpuArray | null,
-    B: number, C: number, S: number, eps: number): void {
-    this.live("batchNormForward");
-    batchNormForward(this, out, x, mean, variance, weight, bias, B, C, S, eps);
-  }
+  readonly batchNormForward = this.method("batchNormForward", batchNormForward);
 
   /** As Backend.batchNormBackward. */
-  batchNormBackward(dx: GpuArray | null, dweight: GpuArray | null, dbias: GpuArray | null, dy: GpuArray, x: GpuArray, mean: GpuArray,
-    variance: GpuArray, weight: GpuArray | null, B: number, C: number, S: number, eps: number, batchStats: boolean): void {
-    this.live("batchNormBackward");
-    batchNormBackward(this, dx, dweight, dbias, dy, x, mean, variance, weight, B, C, S, eps, batchStats);
-  }
+  readonly batchNormBackward = this.method("batchNormBackward", batchNormBackward);
   // ---- end convolution, pooling and batch norm
 
   // ---- segment ops
 
   /** As Backend.segmentSum. */
-  segmentSum(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
-    this.live("segmentSum");
-    segmentSum(this, out, src, order, offsets, S, inner);
-  }
+  readonly segmentSum = this.method("segmentSum", segmentSum);
 
   /** As Backend.segmentBroadcast. */
-  segmentBroadcast(out: GpuArray, x: GpuArray, index: GpuArray, E: number, inner: number): void {
-    this.live("segmentBroadcast");
-    segmentBroadcast(this, out, x, index, E, inner);
-  }
+  readonly segmentBroadcast = this.method("segmentBroadcast", segmentBroadcast);
 
   /** As Backend.segmentSoftmax. */
-  segmentSoftmax(out: GpuArray, src: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
-    this.live("segmentSoftmax");
-    segmentSoftmax(this, out, src, order, offsets, S, inner);
-  }
+  readonly segmentSoftmax = this.method("segmentSoftmax", segmentSoftmax);
 
   /** As Backend.segmentSoftmaxBackward. */
-  segmentSoftmaxBackward(dx: GpuArray, y: GpuArray, dy: GpuArray, order: GpuArray, offsets: GpuArray, S: number, inner: number): void {
-    this.live("segmentSoftmaxBackward");
-    segmentSoftmaxBackward(this, dx, y, dy, order, offsets, S, inner);
-  }
+  readonly segmentSoftmaxBackward = this.method("segmentSoftmaxBackward", segmentSoftmaxBackward);
   // ---- end segment ops
 }

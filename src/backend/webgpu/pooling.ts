@@ -28,14 +28,36 @@ function params(a: Pool2dArgs, total: number, avg?: AvgPool2dArgs): number[] {
     avg?.countIncludePad ? 1 : 0, avg?.divisor ?? 0, total];
 }
 
-const maxSource = (): string => /* wgsl */ `
-${header(["out", "argmax"], ["x"], WINDOW)}
-${computeMain(WG)} {
+// a thread per output e = (plane, oh, ow) of [P, oH, oW]; xo: where its plane starts in x
+const OUTPUT_THREAD = /* wgsl */ `
   let e = groupIndex(wid, nwg) * ${WG}u + t;
   if (e >= p.total) { return; }
   let ow = e % p.oW;
   let oh = (e / p.oW) % p.oH;
-  let xo = p.o_x + (e / (p.oW * p.oH)) * p.H * p.W;
+  let xo = p.o_x + (e / (p.oW * p.oH)) * p.H * p.W;`;
+
+// a thread per input element e = (plane, h, w) of [P, H, W]
+const INPUT_THREAD = /* wgsl */ `
+  let e = groupIndex(wid, nwg) * ${WG}u + t;
+  if (e >= p.total) { return; }
+  let w = e % p.W;
+  let h = (e / p.W) % p.H;
+  let plane = e / (p.W * p.H);`;
+
+// the sum of x over rows [h0, h1) and columns [w0, w1) of the plane at xo, row by row (the js kernels' order)
+const WINDOW_SUM = /* wgsl */ `
+fn windowSum(xo: u32, h0: i32, h1: i32, w0: i32, w1: i32) -> f32 {
+  var s = 0.0;
+  for (var h = h0; h < h1; h++) {
+    for (var w = w0; w < w1; w++) { s += b_x[xo + u32(h) * p.W + u32(w)]; }
+  }
+  return s;
+}`;
+
+const maxSource = (): string => /* wgsl */ `
+${header(["out", "argmax"], ["x"], WINDOW)}
+${computeMain(WG)} {
+${OUTPUT_THREAD}
   let h0 = i32(oh * p.sH) - i32(p.padH);
   let w0 = i32(ow * p.sW) - i32(p.padW);
   var best = negInf();
@@ -61,11 +83,7 @@ ${computeMain(WG)} {
 const maxBackwardSource = (): string => /* wgsl */ `
 ${header(["dx"], ["dy", "argmax"], WINDOW)}
 ${computeMain(WG)} {
-  let e = groupIndex(wid, nwg) * ${WG}u + t;
-  if (e >= p.total) { return; }
-  let w = e % p.W;
-  let h = (e / p.W) % p.H;
-  let plane = e / (p.W * p.H);
+${INPUT_THREAD}
   let here = f32(h * p.W + w);
   let yo = plane * p.oH * p.oW;
   var s = 0.0;
@@ -109,17 +127,11 @@ fn avgWindow(oh: u32, ow: u32) -> Win {
 const avgSource = (): string => /* wgsl */ `
 ${header(["out"], ["x"], WINDOW)}
 ${AVG_WINDOW}
+${WINDOW_SUM}
 ${computeMain(WG)} {
-  let e = groupIndex(wid, nwg) * ${WG}u + t;
-  if (e >= p.total) { return; }
-  let ow = e % p.oW;
-  let oh = (e / p.oW) % p.oH;
-  let xo = p.o_x + (e / (p.oW * p.oH)) * p.H * p.W;
+${OUTPUT_THREAD}
   let win = avgWindow(oh, ow);
-  var s = 0.0;
-  for (var h = win.h0; h < win.h1; h++) {
-    for (var w = win.w0; w < win.w1; w++) { s += b_x[xo + u32(h) * p.W + u32(w)]; }
-  }
+  let s = windowSum(xo, win.h0, win.h1, win.w0, win.w1);
   var v = 0.0;
   if (win.h0 < win.h1 && win.w0 < win.w1) { v = s / win.count; }
   b_out[p.o_out + e] = v;
@@ -135,11 +147,8 @@ fn firstCovering(x: u32, pad: u32, k: u32, s: u32) -> u32 {
   return (u32(lo) + s - 1u) / s;
 }
 ${computeMain(WG)} {
-  let e = groupIndex(wid, nwg) * ${WG}u + t;
-  if (e >= p.total) { return; }
-  let w = e % p.W;
-  let h = (e / p.W) % p.H;
-  let yo = p.o_dy + (e / (p.W * p.H)) * p.oH * p.oW;
+${INPUT_THREAD}
+  let yo = p.o_dy + plane * p.oH * p.oW;
   let ohEnd = min(p.oH, (h + p.padH) / p.sH + 1u);
   let owEnd = min(p.oW, (w + p.padW) / p.sW + 1u);
   var s = 0.0;
@@ -161,20 +170,14 @@ fn hi(o: u32, n: u32, m: u32) -> u32 { return ((o + 1u) * n + m - 1u) / m; }`;
 const adaptiveSource = (): string => /* wgsl */ `
 ${header(["out"], ["x"], ADAPTIVE)}
 ${ADAPTIVE_FNS}
+${WINDOW_SUM}
 ${computeMain(WG)} {
-  let e = groupIndex(wid, nwg) * ${WG}u + t;
-  if (e >= p.total) { return; }
-  let ow = e % p.oW;
-  let oh = (e / p.oW) % p.oH;
-  let xo = p.o_x + (e / (p.oW * p.oH)) * p.H * p.W;
+${OUTPUT_THREAD}
   let h0 = lo(oh, p.H, p.oH);
   let h1 = hi(oh, p.H, p.oH);
   let w0 = lo(ow, p.W, p.oW);
   let w1 = hi(ow, p.W, p.oW);
-  var s = 0.0;
-  for (var h = h0; h < h1; h++) {
-    for (var w = w0; w < w1; w++) { s += b_x[xo + h * p.W + w]; }
-  }
+  let s = windowSum(xo, i32(h0), i32(h1), i32(w0), i32(w1));
   b_out[p.o_out + e] = s / f32((h1 - h0) * (w1 - w0));
 }`;
 
@@ -183,11 +186,8 @@ const adaptiveBackwardSource = (): string => /* wgsl */ `
 ${header(["dx"], ["dy"], ADAPTIVE)}
 ${ADAPTIVE_FNS}
 ${computeMain(WG)} {
-  let e = groupIndex(wid, nwg) * ${WG}u + t;
-  if (e >= p.total) { return; }
-  let w = e % p.W;
-  let h = (e / p.W) % p.H;
-  let yo = p.o_dy + (e / (p.W * p.H)) * p.oH * p.oW;
+${INPUT_THREAD}
+  let yo = p.o_dy + plane * p.oH * p.oW;
   var s = 0.0;
   for (var oh = (h * p.oH) / p.H; oh < min(p.oH, hi(h, p.oH, p.H)); oh++) {
     let h0 = lo(oh, p.H, p.oH);
@@ -203,45 +203,43 @@ ${computeMain(WG)} {
   b_dx[p.o_dx + e] = s;
 }`;
 
+// a thread per element of `total` (outputs [P, oH, oW] forward, inputs [P, H, W] backward); none to run when it is 0
+function launch(ctx: KernelContext, kernel: string, source: () => string, outputs: GpuArray[], inputs: GpuArray[], total: number,
+  paramsOf: (total: number) => number[]): void {
+  if (total === 0) return;
+  dispatchKernel(ctx, kernel, source, outputs, inputs, paramsOf(total), ceilDiv(total, WG));
+}
+
+const outputs = (a: AdaptivePool2dArgs): number => a.P * a.oH * a.oW;
+const inputs = (a: AdaptivePool2dArgs): number => a.P * a.H * a.W;
+const adaptiveParams = (a: AdaptivePool2dArgs) => (total: number): number[] => [a.P, a.H, a.W, a.oH, a.oW, total];
+
 /** out, argmax [P, oH, oW] = max pooling of x [P, H, W]. */
 export function maxPool2d(ctx: KernelContext, out: GpuArray, argmax: GpuArray, x: GpuArray, a: Pool2dArgs): void {
-  const total = a.P * a.oH * a.oW;
-  if (total === 0) return;
-  dispatchKernel(ctx, "maxPool2d", maxSource, [out, argmax], [x], params(a, total), ceilDiv(total, WG));
+  launch(ctx, "maxPool2d", maxSource, [out, argmax], [x], outputs(a), (total) => params(a, total));
 }
 
 /** dx [P, H, W] = dy routed to the saved argmax (written). */
 export function maxPool2dBackward(ctx: KernelContext, dx: GpuArray, dy: GpuArray, argmax: GpuArray, a: Pool2dArgs): void {
-  const total = a.P * a.H * a.W;
-  if (total === 0) return;
-  dispatchKernel(ctx, "maxPool2dBackward", maxBackwardSource, [dx], [dy, argmax], params(a, total), ceilDiv(total, WG));
+  launch(ctx, "maxPool2dBackward", maxBackwardSource, [dx], [dy, argmax], inputs(a), (total) => params(a, total));
 }
 
 /** out [P, oH, oW] = average pooling of x [P, H, W]. */
 export function avgPool2d(ctx: KernelContext, out: GpuArray, x: GpuArray, a: AvgPool2dArgs): void {
-  const total = a.P * a.oH * a.oW;
-  if (total === 0) return;
-  dispatchKernel(ctx, "avgPool2d", avgSource, [out], [x], params(a, total, a), ceilDiv(total, WG));
+  launch(ctx, "avgPool2d", avgSource, [out], [x], outputs(a), (total) => params(a, total, a));
 }
 
 /** dx [P, H, W] of average pooling (written). */
 export function avgPool2dBackward(ctx: KernelContext, dx: GpuArray, dy: GpuArray, a: AvgPool2dArgs): void {
-  const total = a.P * a.H * a.W;
-  if (total === 0) return;
-  dispatchKernel(ctx, "avgPool2dBackward", avgBackwardSource, [dx], [dy], params(a, total, a), ceilDiv(total, WG));
+  launch(ctx, "avgPool2dBackward", avgBackwardSource, [dx], [dy], inputs(a), (total) => params(a, total, a));
 }
 
 /** out [P, oH, oW] = adaptive average pooling of x [P, H, W]. */
 export function adaptiveAvgPool2d(ctx: KernelContext, out: GpuArray, x: GpuArray, a: AdaptivePool2dArgs): void {
-  const total = a.P * a.oH * a.oW;
-  if (total === 0) return;
-  dispatchKernel(ctx, "adaptiveAvgPool2d", adaptiveSource, [out], [x], [a.P, a.H, a.W, a.oH, a.oW, total], ceilDiv(total, WG));
+  launch(ctx, "adaptiveAvgPool2d", adaptiveSource, [out], [x], outputs(a), adaptiveParams(a));
 }
 
 /** dx [P, H, W] of adaptive average pooling (written). */
 export function adaptiveAvgPool2dBackward(ctx: KernelContext, dx: GpuArray, dy: GpuArray, a: AdaptivePool2dArgs): void {
-  const total = a.P * a.H * a.W;
-  if (total === 0) return;
-  dispatchKernel(ctx, "adaptiveAvgPool2dBackward", adaptiveBackwardSource, [dx], [dy], [a.P, a.H, a.W, a.oH, a.oW, total],
-    ceilDiv(total, WG));
+  launch(ctx, "adaptiveAvgPool2dBackward", adaptiveBackwardSource, [dx], [dy], inputs(a), adaptiveParams(a));
 }

@@ -26,6 +26,7 @@
  * ```
  */
 import type { SparseAttentionArgs, SparsePattern } from "../backend.js";
+import { attentionRowStats, rowResult } from "./attention.js";
 import type { GpuArray, KernelContext } from "./context.js";
 import { ceilDiv, dispatchKernel, f32Bits } from "./context.js";
 import { computeMain, header } from "./wgsl.js";
@@ -176,15 +177,7 @@ ${eachKey("qr[d]", /* wgsl */ `
       let pr = exp(s - m);
       l += pr;
       for (var d = 0u; d < DV; d++) { acc[d] = fma(pr, b_v[vBase + j * DV + d], acc[d]); }`)}
-  let oo = p.o_out + x * DV;
-  if (seen) {
-    let inv = 1.0 / l;
-    for (var d = 0u; d < DV; d++) { b_out[oo + d] = acc[d] * inv; }
-    b_lse[p.o_lse + x] = m + log(l);
-  } else {
-    for (var d = 0u; d < DV; d++) { b_out[oo + d] = 0.0; }
-    b_lse[p.o_lse + x] = negInf();
-  }
+${rowResult("x", "1.0 / l")}
 }`;
 
 /** out [B, H, L, Dv] and lse [B, H, L] of sparse attention over q, k, v (see the file comment). */
@@ -196,18 +189,6 @@ export function sparseAttentionForward(ctx: UploadContext, out: GpuArray, lse: G
   dispatchKernel(ctx, `sparseAttentionForward.D${a.D}.Dv${a.Dv}`, forwardSource(a.D, a.Dv), [out, lse], [q, k, v, pat], params(rows),
     ceilDiv(rows, WG));
 }
-
-/** (1): stats [rows, 2] = (lse, dout . out) per query row. */
-const statsSource = (Dv: number) => (): string => /* wgsl */ `
-${header(["stats"], ["lse", "dout", "o"], ["n: u32"])}
-${computeMain(WG)} {
-  let x = groupIndex(wid, nwg) * ${WG}u + t;
-  if (x >= p.n) { return; }
-  var s = 0.0;
-  for (var d = 0u; d < ${Dv}u; d++) { s = fma(b_dout[p.o_dout + x * ${Dv}u + d], b_o[p.o_o + x * ${Dv}u + d], s); }
-  b_stats[p.o_stats + 2u * x] = b_lse[p.o_lse + x];
-  b_stats[p.o_stats + 2u * x + 1u] = s;
-}`;
 
 /** (2): dk [B, Hkv, S, D] and dv [B, Hkv, S, Dv], a thread per key x = (b, kv head, j). */
 const kvSource = (D: number, Dv: number) => (): string => /* wgsl */ `
@@ -282,7 +263,8 @@ export function sparseAttentionBackward(ctx: UploadContext, dq: GpuArray, dk: Gp
   if (rows === 0 && keys === 0) return;
   const { pat, params } = upload(ctx, a, true);
   const stats = ctx.scratch(Math.max(1, 2 * rows));
-  if (rows > 0) dispatchKernel(ctx, `sparseAttentionRowStats.Dv${Dv}`, statsSource(Dv), [stats], [lse, dout, out], [rows], ceilDiv(rows, WG));
+  // (1): stats [rows, 2] = (lse, dout . out) per query row, as the fused backward's
+  if (rows > 0) attentionRowStats(ctx, stats, lse, dout, out, rows, Dv);
   // with no query rows, every key sees none: the key pass writes zeros
   if (keys > 0) {
     dispatchKernel(ctx, `sparseAttentionBackwardKV.D${D}.Dv${Dv}`, kvSource(D, Dv), [dk, dv], [q, k, v, dout, stats, pat], params(keys),
