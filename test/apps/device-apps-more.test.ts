@@ -33,7 +33,7 @@ import { deviceTestEnv, U } from "../backend/device-helpers.js";
 import { idxFile } from "../fuzz/hostile-images.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-more-"));
-const { host, dev, on } = deviceTestEnv();
+const { host, on, watchReads } = deviceTestEnv();
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The losses of every step, from the latest checkpoint of a run. */
@@ -117,20 +117,12 @@ describe("every application trains on a device backend as on the host", () => {
     for (const [arch, extra, K] of runs) {
       const ref = await on(false, () => trainClassifier({ ...common, ...extra, arch, outDir: join(dir, `${arch}-host`) }));
       // the array lengths of each batched read of the device run
-      const lengths: number[][] = [];
-      const readMany = dev.readMany;
-      dev.readMany = (arrs) => {
-        lengths.push(arrs.map((a) => a.length));
-        return readMany(arrs);
-      };
-      const reads = dev.reads;
-      const got = await on(true, () => trainClassifier({ ...common, ...extra, arch, outDir: join(dir, `${arch}-dev`) }))
-        .finally(() => { dev.readMany = readMany; });
+      const { result: got, lengths, single } = await watchReads(() => trainClassifier({ ...common, ...extra, arch, outDir: join(dir, `${arch}-dev`) }));
       // each step's loss and clipped norm; the validation at step 3 on the device, reading back its 20 images' summed
       // loss and predicted classes, no parameter; then the parameters for the model file, and the checkpoint's state
       assert.deepEqual(lengths.slice(0, 4), [[1, 1], [1, 1], [1, 1], [1, 20]], `${arch}: batched reads`);
       assert.equal(lengths.length, 4 + 2, `${arch}: batched reads`);
-      assert.equal(dev.reads - reads, 0, `${arch}: single reads`);
+      assert.equal(single, 0, `${arch}: single reads`);
       assertLosses(t, arch, await lossesOf(join(dir, `${arch}-dev`)), await lossesOf(join(dir, `${arch}-host`)), K);
       const vl = ref.lastEval!.validLoss!;
       assert.ok(Math.abs(got.lastEval!.validLoss! - vl) <= 10 * K * U * 4 * vl, `${arch} valid loss: device ${got.lastEval!.validLoss}, host ${vl}`);

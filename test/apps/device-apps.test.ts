@@ -29,26 +29,8 @@ import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoin
 import { deviceTestEnv, U } from "../backend/device-helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-"));
-const { dev, on } = deviceTestEnv();
+const { dev, on, watchReads } = deviceTestEnv();
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Runs `f` with the device backend active, recording each batched read's array lengths and arrays read, and counting single reads. */
-async function onDevice<R>(f: () => Promise<R>): Promise<{ result: R; lengths: number[][]; arrays: ArrayLike<number>[][]; single: number }> {
-  const lengths: number[][] = [], arrays: ArrayLike<number>[][] = [];
-  const readMany = dev.readMany, reads = dev.reads;
-  dev.readMany = async (arrs) => {
-    lengths.push(arrs.map((a) => a.length));
-    const got = await readMany(arrs);
-    arrays.push(got);
-    return got;
-  };
-  try {
-    const result = await on(true, f);
-    return { result, lengths, arrays, single: dev.reads - reads };
-  } finally {
-    dev.readMany = readMany;
-  }
-}
 
 /**
  * The steps greedy decoding takes when step t gives the ids `ids[t]` (one per row): up to the step
@@ -75,7 +57,7 @@ describe("applications on a device backend", () => {
       out: join(dir, `dates-${device}.html`), viz: join(dir, `dates-viz-${device}.html`),
     }));
     const ref = await run(false);
-    const { result: got, lengths, arrays, single } = await onDevice(() => run(true));
+    const { result: got, lengths, arrays, single } = await watchReads(() => run(true));
     // the demo's vocabulary (seed 0) and model (its state's sizes)
     const vocab = CharVocab.fromStrings(generateDatePairs(5000, 1).flatMap((p) => [p.source, p.target]));
     const state = Object.values(new DateModel({ vocabSize: vocab.size, dModel: 16, nhead: 4, layers: 1, dimFeedforward: 32, dropout: 0 }).stateDict()).map((t) => t.size);
@@ -131,7 +113,7 @@ describe("applications on a device backend", () => {
     });
     assert.deepEqual(stepsResult, want);
     assert.ok(sizes.length >= 1 && sizes.length <= 12 && sizes.every((s) => s.length === 1 && s[0] === 12), JSON.stringify(sizes));
-    const { result: got, lengths, single } = await onDevice(async () => {
+    const { result: got, lengths, single } = await watchReads(async () => {
       model.toDevice(dev);
       // device tensors have no synchronous data: the synchronous form cannot run there
       assert.throws(() => greedyDecode(model, batch, vocab, 12), DeviceSyncError);

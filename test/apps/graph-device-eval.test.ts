@@ -25,7 +25,7 @@ import { evaluateNodeClassifier, evaluateNodeClassifierAsync, trainNodeClassifie
 import { readAll } from "../../src/tensor/read-all.js";
 import { deviceTestEnv, U } from "../backend/device-helpers.js";
 
-const { host, dev, on } = deviceTestEnv();
+const { host, dev, on, watchReads } = deviceTestEnv();
 
 const karate = await loadGraphDataset("karate");
 // ten of the test members as validation nodes (as device-apps-more.test.ts): T = 2, V = 10, 22 test nodes
@@ -33,22 +33,6 @@ const ds: GraphDataset = { ...karate, split: { train: karate.split.train, valid:
 const T = 2, V = 10, N = 34;
 // one-hot features of 34 nodes, 8 heads of 8 (64 terms), softmax over at most 18 neighbours (as device-apps-more.test.ts)
 const K = 34 + 64 + 18;
-
-/** Runs `f` with the device backend active, recording the array lengths of each batched read and counting the single reads. */
-async function counted<R>(f: () => Promise<R>): Promise<{ r: R; lengths: number[][]; reads: number }> {
-  const lengths: number[][] = [];
-  const readMany = dev.readMany, reads = dev.reads;
-  dev.readMany = (arrs) => {
-    lengths.push(arrs.map((a) => a.length));
-    return readMany(arrs);
-  };
-  try {
-    const r = await on(true, f);
-    return { r, lengths, reads: dev.reads - reads };
-  } finally {
-    dev.readMany = readMany;
-  }
-}
 
 interface Run { r: TrainGraphResult; epochs: EpochReport[] }
 
@@ -68,7 +52,7 @@ describe("graph train on a device: evaluated there, the best epoch kept there", 
     const { r } = await on(false, train("transformer", 12));
     const want = evaluateNodeClassifier(r.model, ds);
     assert.ok(want.test > 0 && want.test < 1, `a test accuracy that tells predictions apart: ${want.test}`);
-    const got = await counted(async () => {
+    const got = await watchReads(async () => {
       r.model.toDevice(dev);
       return evaluateNodeClassifierAsync(r.model, ds);
     });
@@ -76,15 +60,15 @@ describe("graph train on a device: evaluated there, the best epoch kept there", 
     assert.equal(r.model.training, true, "train mode restored");
     assert.equal(isGradEnabled(), true, "recording restored");
     assert.deepEqual(got.lengths, [[N]], "one batched read: the predicted classes of the train, valid and test nodes");
-    assert.equal(got.reads, 0, "single reads");
-    assert.deepEqual(got.r, want);
+    assert.equal(got.single, 0, "single reads");
+    assert.deepEqual(got.result, want);
   });
 
   for (const [kind, kept] of [["gat", 1], ["transformer", 10], ["mlp", 5]] as const) {
     test(`${kind}: the host run's accuracies and kept epoch (${kept} of 12), the kept epoch's parameters, one batched read an epoch`, async (t) => {
       const E = 12;
       const ref = await on(false, train(kind, E));
-      const { r: got, lengths, reads } = await counted(train(kind, E));
+      const { result: got, lengths, single: reads } = await watchReads(train(kind, E));
       // each epoch: the training and validation nodes' predicted classes [T + V] and its loss [1]; then the
       // final evaluation's predicted classes of the 34 split nodes; no parameter, no single read
       assert.deepEqual(lengths, [...Array.from({ length: E }, () => [T + V, 1]), [N]], `${kind}: batched reads`);
@@ -146,7 +130,7 @@ describe("qkv graph train / eval on a device: the test accuracy evaluated there"
   test("graph eval from the seed: the host run's lines; the training's reads, then the split's predicted classes [34]: no parameter", async () => {
     const args = ["eval", "--data", "karate", "--model", "transformer", "--epochs", String(E)];
     const want = await on(false, () => graphCli(args));
-    const { r: got, lengths, reads } = await counted(() => graphCli(args));
+    const { result: got, lengths, single: reads } = await watchReads(() => graphCli(args));
     assert.match(want.at(-1)!, /^accuracy: \d+\.\d\d%$/);
     assert.deepEqual(steady(got), steady(want));
     // each epoch's training nodes' classes [2] and loss [1]; the trainer's final evaluation [34]; the command's [34]
@@ -157,16 +141,16 @@ describe("qkv graph train / eval on a device: the test accuracy evaluated there"
   test("graph train: the host run's lines, no parameter read without --out; with --out one read of the state, the file written", async () => {
     const args = ["train", "--data", "karate", "--model", "gat", "--epochs", String(E)];
     const want = await on(false, () => graphCli(args));
-    const plain = await counted(() => graphCli(args));
+    const plain = await watchReads(() => graphCli(args));
     assert.match(want.at(-1)!, /^test accuracy: \d+\.\d\d%$/);
-    assert.deepEqual(steady(plain.r), steady(want));
+    assert.deepEqual(steady(plain.result), steady(want));
     assert.deepEqual(plain.lengths, [...epochs, [N]], "batched reads");
-    assert.equal(plain.reads, 0, "single reads");
+    assert.equal(plain.single, 0, "single reads");
     const out = join(dir, "karate-gat.safetensors");
-    const saved = await counted(() => graphCli([...args, "--out", out]));
+    const saved = await watchReads(() => graphCli([...args, "--out", out]));
     assert.deepEqual(saved.lengths, [...epochs, [N], stateSizes("gat")], "batched reads with --out");
-    assert.equal(saved.reads, 0, "single reads with --out");
-    assert.deepEqual(steady(saved.r).filter((l) => !l.startsWith("model: ")), steady(want));
+    assert.equal(saved.single, 0, "single reads with --out");
+    assert.deepEqual(steady(saved.result).filter((l) => !l.startsWith("model: ")), steady(want));
     assert.ok(existsSync(out));
     // the file's model, evaluated on the host, gives the printed accuracy
     const loaded = await loadGraphModel(out, karate);

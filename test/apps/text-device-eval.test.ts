@@ -36,7 +36,7 @@ import { deviceTestEnv, U } from "../backend/device-helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-text-device-eval-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const { host, dev, on } = deviceTestEnv();
+const { host, dev, on, watchReads } = deviceTestEnv();
 
 const EN = ["In the beginning God created the heavens and the earth.", "The earth was formless and empty.", "God said, let there be light.",
   "And there was light.", "God saw the light, and saw that it was good.", "He called the light Day, and the darkness he called Night.",
@@ -57,23 +57,6 @@ function hostSteps<R>(steps: ReadSteps<R>): { result: R; sizes: number[][] } {
     }
     return { result: r.value, sizes };
   });
-}
-
-/** Runs `f` with the device backend active, recording the array lengths of each batched read and counting single reads. */
-async function onDevice<R>(f: () => Promise<R>): Promise<{ result: R; lengths: number[][]; single: number }> {
-  const lengths: number[][] = [];
-  const readMany = dev.readMany;
-  dev.readMany = (arrs) => {
-    lengths.push(arrs.map((a) => a.length));
-    return readMany(arrs);
-  };
-  const reads = dev.reads;
-  try {
-    const result = await on(true, f);
-    return { result, lengths, single: dev.reads - reads };
-  } finally {
-    dev.readMany = readMany;
-  }
 }
 
 /** The runs of equal values of `xs`: [value, count] each. */
@@ -115,7 +98,7 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     assert.ok(ref[1]!.length <= 7 && refSteps.sizes.length >= 1 && refSteps.sizes.length <= 12, `${refSteps.sizes.length} steps`);
 
     model.train();
-    const got = await onDevice(async () => {
+    const got = await watchReads(async () => {
       model.toDevice(dev);
       return gen.generateAsync(texts, { batchSize: 4 });
     });
@@ -128,7 +111,7 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     assert.deepEqual(hostCopies(model), [], "parameters read back");
     t.diagnostic(`on ${host.name}: ${got.lengths.length} decoding steps, ${new Set(want).size} distinct outputs`);
 
-    const dec = await onDevice(() => greedySearchAsync(model, src, so));
+    const dec = await watchReads(() => greedySearchAsync(model, src, so));
     assert.deepEqual(dec.result, ref);
     // one batched read of the 2 ids per step, as many as the host run's steps
     assert.deepEqual(dec.lengths, refSteps.sizes.map(() => [2]), "batched reads");
@@ -156,7 +139,7 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     const ref = model.bestSpans(ids, { maxSpan: 4 });
 
     model.train();
-    const got = await onDevice(async () => {
+    const got = await watchReads(async () => {
       model.toDevice(dev);
       return gen.generateAsync(texts, { batchSize: 3 });
     });
@@ -168,7 +151,7 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     t.diagnostic(`on ${host.name}: ${new Set(want).size} distinct spans, reads ${JSON.stringify(got.lengths)}`);
 
     // bestSpansAsync itself: the spans, their scores within float32's error of the encoder's sums
-    const dec = await onDevice(() => model.bestSpansAsync(ids, { maxSpan: 4 }));
+    const dec = await watchReads(() => model.bestSpansAsync(ids, { maxSpan: 4 }));
     assert.deepEqual(dec.result.map((s) => [s.start, s.end]), ref.map((s) => [s.start, s.end]));
     dec.result.forEach((s, b) => assert.ok(Math.abs(s.score - ref[b]!.score) <= 10 * (2 * 16 + 32) * U * (1 + Math.abs(ref[b]!.score)), `score ${b}`));
     assert.deepEqual(dec.lengths, [[16, 16]]);
@@ -213,7 +196,7 @@ describe("the text trainers validate a model on a device there", () => {
     const common = { task: TASKS.translate, dataDir: data, vocabSize: 300, dModel: 16, nhead: 2, layers: 1, dimFeedforward: 32, maxTokens: 64, dropout: 0,
       steps: 2, evalEvery: 2, checkpointEvery: 2, evalSamples: 3, log: () => {}, tty: false };
     const ref = await on(false, () => trainSeq2Seq({ ...common, outDir: join(dir, "mt-host") }));
-    const got = await onDevice(() => trainSeq2Seq({ ...common, outDir: join(dir, "mt-dev") }));
+    const got = await watchReads(() => trainSeq2Seq({ ...common, outDir: join(dir, "mt-dev") }));
     const L = got.lengths;
     // two steps (each its loss and clipped norm); then the validation: greedy decoding of the 3 sampled rows (one batch,
     // each step's 3 ids), then the summed loss of each validation batch (4 rows of <= 4096 tokens: one batch); then the
@@ -239,7 +222,7 @@ describe("the text trainers validate a model on a device there", () => {
     const common = { task: TASKS.summarize, dataDir: data, vocabSize: 300, dModel: 16, nhead: 2, layers: 1, dimFeedforward: 32, maxLen: 48, maxTokens: 64,
       steps: 2, evalEvery: 2, checkpointEvery: 2, log: () => {}, tty: false };
     const ref = await on(false, () => trainSpan({ ...common, outDir: join(dir, "sum-host") }));
-    const got = await onDevice(() => trainSpan({ ...common, outDir: join(dir, "sum-dev") }));
+    const got = await watchReads(() => trainSpan({ ...common, outDir: join(dir, "sum-dev") }));
     // the run's tokenizer (trained on its data): the 3 validation rows in one batch of 64, padded to the longest
     const runTok = BpeTokenizer.fromJSON((await import("node:fs")).readFileSync(join(dir, "sum-dev", "tokenizer.json"), "utf8"), "tokenizer.json");
     const N = Math.max(...rows.slice(5).map((r) => wordTokens(runTok, r[2]!, 48).ids.length));

@@ -26,27 +26,12 @@ import { fit } from "../../src/train/fit.js";
 import { deviceTestEnv } from "../backend/device-helpers.js";
 import { batchAt, Net, type Batch } from "../train/fit-net.js";
 
-const { dev, on } = deviceTestEnv();
+const { dev, on, releasesDuring } = deviceTestEnv();
 
 /** A leaf of seeded normals (64 x 64 = 4096 elements: the pool takes its buffer). */
 const leaf = (shape: number[], seed: number): Tensor => randn(shape, { generator: new Generator(seed), requiresGrad: true });
 /** sum(tanh(x @ w)) for a fixed x [8, rows of w]. */
 const lossOf = (w: Tensor): Tensor => sum(tanh(matmul(randn([8, w.shape[0]!], { generator: new Generator(99) }), w)));
-
-/** The arrays dev releases during f, in order. */
-async function released<R>(f: () => Promise<R>): Promise<{ arrays: DeviceArray[]; result: R }> {
-  const arrays: DeviceArray[] = [];
-  const release = dev.release.bind(dev);
-  dev.release = (arr) => {
-    arrays.push(arr);
-    release(arr);
-  };
-  try {
-    return { arrays, result: await f() };
-  } finally {
-    dev.release = release;
-  }
-}
 
 describe("releaseGrads on the host", () => {
   test("a gradient backward made goes back to the pool (the next take gets its buffer) and throws when read", () => {
@@ -102,7 +87,7 @@ describe("releaseGrads on a device (host-memory device backend)", () => {
       const wArr = wg.device!;
       const seen = reshape(vg, [256]); // a second tensor over v's gradient array
       const keep = Array.from(await vg.read());
-      const { arrays, result } = await released(async () => releaseGrads([w, v]));
+      const { arrays, result } = await releasesDuring(async () => releaseGrads([w, v]));
       assert.deepEqual(arrays, [wArr]);
       assert.equal(result, 256 * 4);
       assert.throws(() => wg.device, FreedTensorError);
@@ -116,7 +101,7 @@ describe("releaseGrads on a device (host-memory device backend)", () => {
     const train = (free: boolean): Promise<{ losses: number[]; grads: DeviceArray[][]; arrays: DeviceArray[] }> => on(true, async () => {
       const model = new Net(4).toDevice(dev);
       const grads: DeviceArray[][] = [];
-      const { arrays, result } = await released(() => fit<Batch>({
+      const { arrays, result } = await releasesDuring(() => fit<Batch>({
         model, optimizer: new AdamW(model.parameters(), { lr: 0.01 }), steps: 5, seed: 3, freeGraph: free,
         batches: (s) => { const b = batchAt(s); return { x: toDevice(b.x, dev), y: b.y }; },
         trainStep: (b) => crossEntropy(model.forward(b.x), b.y),

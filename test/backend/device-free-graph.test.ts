@@ -18,33 +18,16 @@ import { matmul } from "../../src/ops/matmul.js";
 import { mean, sum } from "../../src/ops/reduce.js";
 import { reshape, slice } from "../../src/ops/shape.js";
 import { AdamW } from "../../src/optim/adam.js";
-import type { DeviceArray } from "../../src/tensor/device.js";
 import { FreedTensorError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { randn, type Tensor } from "../../src/tensor/tensor.js";
 import { deviceTestEnv } from "./device-helpers.js";
 
-const { dev, on } = deviceTestEnv();
+const { dev, on, releasesDuring } = deviceTestEnv();
 
 /** A device leaf of seeded normals. */
 const leaf = (shape: number[], seed: number, grad = true): Tensor =>
   toDevice(randn(shape, { generator: new Generator(seed), requiresGrad: grad }), dev);
-
-/** The arrays dev releases during f (each release call, in order). */
-function released(f: () => void): DeviceArray[] {
-  const seen: DeviceArray[] = [];
-  const release = dev.release.bind(dev);
-  dev.release = (arr) => {
-    seen.push(arr);
-    release(arr);
-  };
-  try {
-    f();
-  } finally {
-    dev.release = release;
-  }
-  return seen;
-}
 
 const values = async (t: Tensor): Promise<number[]> => Array.from(await t.read());
 
@@ -59,7 +42,7 @@ describe("freeGraph on device tensors (host-memory device backend)", () => {
       const keep = { w: await values(w), x: await values(x), g: await values(w.grad!), loss: await values(loss) };
       const hArr = h.device!;
       assert.equal(top.device!.base, hArr, "the slice is a view of h's array");
-      const freed = released(() => freeGraph(loss));
+      const freed = (await releasesDuring(() => freeGraph(loss))).arrays;
       assert.ok(freed.length >= 3, `${freed.length} arrays released`);
       assert.equal(new Set(freed).size, freed.length, "each array at most once");
       assert.ok(freed.every((a) => a.base === undefined), "a view is never released itself");
@@ -90,7 +73,7 @@ describe("freeGraph on device tensors (host-memory device backend)", () => {
       const copies = [await values(kept), await values(quiet), await values(side), await values(part)];
       const loss = sum(mul(mul(a, b), mul(c, d)));
       backward(loss);
-      const freed = released(() => freeGraph(loss));
+      const freed = (await releasesDuring(() => freeGraph(loss))).arrays;
       for (const t of [a, b, c, d]) assert.ok(!freed.includes(t.device!), "an array shared off the graph is not released");
       for (const t of [kept, quiet, side, part]) t.deviceWritten();
       assert.deepEqual([await values(kept), await values(quiet), await values(side), await values(part)], copies);
@@ -106,7 +89,7 @@ describe("freeGraph on device tensors (host-memory device backend)", () => {
       const x = leaf([3, 16], 6, false);
       const loss = add(sum(tanh(matmul(x, wr))), sum(mul(top, rest)));
       backward(loss);
-      const freed = released(() => freeGraph(loss));
+      const freed = (await releasesDuring(() => freeGraph(loss))).arrays;
       assert.ok(!freed.includes(w.device!));
       w.deviceWritten();
       assert.deepEqual(await values(w), before);

@@ -8,17 +8,23 @@
  * ```ts
  * const { host, dev, on } = deviceTestEnv();
  * const got = await on(true, async () => (await f().read()));
+ * const { result, lengths, single } = await watchReads(() => f().read()); // what it read back
+ * const { arrays } = await releasesDuring(() => freeGraph(loss));         // what it gave back
  * near(got, want, 1e-3, 1e-3, "logits");
  * ```
  */
 import assert from "node:assert/strict";
 import { after } from "node:test";
 import type { AnyBackend } from "../../src/backend/backend.js";
+import type { DeviceArray } from "../../src/tensor/device.js";
 import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { hostDevice, type HostDevice } from "./host-device.js";
 
 /** float32's unit roundoff. */
 export const U = 2 ** -24;
+
+/** What a run on the device read back: each batched read's array lengths and arrays, and the single reads. */
+export interface DeviceReads<R> { result: R; lengths: number[][]; arrays: ArrayLike<number>[][]; single: number }
 
 export interface DeviceTestEnv {
   /** The host backend active when the file started (active again after each `on` and after the file's tests). */
@@ -27,6 +33,10 @@ export interface DeviceTestEnv {
   dev: HostDevice;
   /** Runs `f` with the device backend active (true) or the host one, then makes the host one active again. */
   on<R>(device: boolean, f: () => Promise<R>): Promise<R>;
+  /** Runs `f` with the device backend active (as `on(true, f)`), recording what it reads back. */
+  watchReads<R>(f: () => Promise<R>): Promise<DeviceReads<R>>;
+  /** Runs `f` (with whichever backend is active), recording the arrays the device releases, in order. */
+  releasesDuring<R>(f: () => R | Promise<R>): Promise<{ result: R; arrays: DeviceArray[] }>;
 }
 
 /** A fresh host-memory device backend beside the active host backend (see the module comment). */
@@ -45,7 +55,36 @@ export function deviceTestEnv(): DeviceTestEnv {
       setBackend(host.name);
     }
   }
-  return { host, dev, on };
+  async function watchReads<R>(f: () => Promise<R>): Promise<DeviceReads<R>> {
+    const lengths: number[][] = [], arrays: ArrayLike<number>[][] = [];
+    const readMany = dev.readMany, reads = dev.reads;
+    dev.readMany = async (arrs) => {
+      lengths.push(arrs.map((a) => a.length));
+      const got = await readMany(arrs);
+      arrays.push(got);
+      return got;
+    };
+    try {
+      const result = await on(true, f);
+      return { result, lengths, arrays, single: dev.reads - reads };
+    } finally {
+      dev.readMany = readMany;
+    }
+  }
+  async function releasesDuring<R>(f: () => R | Promise<R>): Promise<{ result: R; arrays: DeviceArray[] }> {
+    const arrays: DeviceArray[] = [];
+    const release = dev.release.bind(dev);
+    dev.release = (arr) => {
+      arrays.push(arr);
+      release(arr);
+    };
+    try {
+      return { result: await f(), arrays };
+    } finally {
+      dev.release = release;
+    }
+  }
+  return { host, dev, on, watchReads, releasesDuring };
 }
 
 /** got within atol * max |want| + rtol |want| of want, element by element. */
