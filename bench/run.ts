@@ -18,6 +18,7 @@
  *   npm run bench -- train-step [...]  runs bench/train-step.ts (a ViT training step with the buffer pool off, recycling, freeing the graph)
  *   npm run bench -- webgpu [...]      runs bench/webgpu.ts (the WebGPU kernels on a GPU: GEMM, attention, PyTorch CUDA)
  *   npm run bench -- ops [...]         runs bench/ops.ts (where a step's time goes, per backend kernel)
+ *   npm run bench -- demo [...]        runs bench/demo.ts (the dates demo's training steps on one backend, webgpu included)
  *
  *   npm run bench -- [--json FILE] [--md FILE] [--filter SUBSTRING] [--quick] [--no-peers]
  *                    [--python PATH] [--backends native,js] [--sizes 128,512] [--mem-n 16384]
@@ -131,6 +132,7 @@ function fileHelp(): string {
     "npm run bench -- train-step [options]  a ViT training step with the buffer pool off, recycling, freeing the graph (bench/train-step.ts: --steps --rounds)",
     "npm run bench -- onnx-mha [options]    exported attention in ONNX Runtime: plain ops, fused, opset23 (bench/onnx-mha.ts: --model mha|vit --n --threads --reps)",
     "npm run bench -- webgpu [options]      the WebGPU kernels on a GPU: GEMM, attention, PyTorch CUDA with --torch (bench/webgpu.ts: webgpu --help)",
+    "npm run bench -- demo [options]        the dates demo's training speed on one backend, webgpu included (bench/demo.ts: demo --help)",
     "npm run bench -- ops [options]         where a step's time goes, per backend kernel (bench/ops.ts: --model vit|mha --n --steps --top --backend)",
     "  --json FILE        write every figure as JSON",
     "  --md FILE          write the report (markdown) to FILE as well as stdout",
@@ -486,7 +488,7 @@ function compressNotes(notes: string[]): string[] {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === "efficient" || argv[0] === "conv" || argv[0] === "onnx-mha" || argv[0] === "short-attention" || argv[0] === "train-step"
-    || argv[0] === "webgpu" || argv[0] === "ops") {
+    || argv[0] === "webgpu" || argv[0] === "ops" || argv[0] === "demo") {
     const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bench", `${argv[0]}.ts`), ...argv.slice(1)], { stdio: "inherit" });
     process.exitCode = r.status ?? 1;
     return;

@@ -1,0 +1,87 @@
+/**
+ * The dates demo's training speed (`qkv demo`: the 1+1-layer transformer, dModel 64, batches of 64)
+ * on one backend: the seconds its steps take (`trainSeconds` of runDatesDemo: the training pairs
+ * made, the model built and moved, the steps; not the final evaluation and report), steps per
+ * second, and the first and last losses, so two backends' runs (a GPU's and a CPU's) compare the
+ * same work.
+ *
+ *   npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2]
+ *                         [--webgpu PATH] [--cpu-adapter] [--json FILE]
+ *
+ * --backend webgpu takes a device from the optional `webgpu` package (dawn.node; --webgpu PATH when
+ * it is elsewhere), as bench/webgpu.ts does; where there is none, or only a CPU adapter (SwiftShader,
+ * lavapipe) and no --cpu-adapter, it says so, measures nothing and exits 0. The CPU backends run
+ * with --threads threads (native: its pool; wasm: its workers).
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { runDatesDemo } from "../src/apps/dates/demo.js";
+import { availableBackends, getBackend, setBackend, setNumThreads, setWasmThreads, type BackendName } from "../src/node.js";
+import { benchArgs } from "./argv.js";
+
+const argv = process.argv.slice(2);
+const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--json FILE]`;
+const { opt, int } = benchArgs(argv);
+const has = (flag: string): boolean => argv.includes(flag);
+
+/** The WebGPU adapter in use (vendor, architecture, description), once select() has taken one. */
+let adapter = "";
+
+/** Makes `name` the active backend; a string saying why not where it cannot be. */
+async function select(name: string, threads: number): Promise<string | null> {
+  if (name !== "webgpu") {
+    const names = availableBackends() as string[];
+    if (!names.includes(name)) return `backend ${name} is not available here (available: ${names.join(", ")})`;
+    setBackend(name as BackendName);
+    if (name === "native") setNumThreads(threads);
+    if (name === "wasm") setWasmThreads(threads);
+    return null;
+  }
+  const [{ useWebGPU }, { requestNodeGpuDevice }, { WebGPUUnavailableError }] = await Promise.all([
+    import("../src/backend/webgpu/use.js"), import("../src/backend/webgpu/node-gpu.js"), import("../src/backend/webgpu/index.js"),
+  ]);
+  try {
+    const device = await requestNodeGpuDevice({ module: opt("webgpu") });
+    if (device.cpu && !has("--cpu-adapter")) {
+      device.device.destroy();
+      return `the only adapter is ${device.description || device.architecture} (${device.vendor}), a CPU implementation of WebGPU (--cpu-adapter measures it anyway)`;
+    }
+    adapter = `adapter: vendor ${device.vendor || "?"}, architecture ${device.architecture || "?"}, description ${device.description || "?"}${device.cpu ? " (a CPU implementation of WebGPU, not a GPU)" : ""}`;
+    await useWebGPU({ device: () => Promise.resolve(device), quiet: true });
+    return getBackend().name === "webgpu" ? null : "the WebGPU backend did not start";
+  } catch (e) {
+    if (e instanceof WebGPUUnavailableError) return e.message;
+    throw e;
+  }
+}
+
+async function main(): Promise<void> {
+  if (has("-h") || has("--help")) {
+    console.log(usage);
+    return;
+  }
+  const name = opt("backend") ?? availableBackends()[0]!;
+  const steps = int("steps", 1000), threads = int("threads", 2);
+  const why = await select(name, threads);
+  if (why !== null) {
+    console.log(`No ${name} backend: ${why}\nNothing was measured.`);
+    return;
+  }
+  const r = await runDatesDemo({ steps, testSize: 1, out: null, log: () => undefined, tty: false });
+  const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
+  const line = {
+    backend: getBackend().name, steps, threads: name === "webgpu" ? null : threads, trainSeconds: r.trainSeconds,
+    stepsPerSecond: steps / r.trainSeconds, firstLoss: r.losses[0] ?? null, lastLoss: r.losses.at(-1) ?? null,
+  };
+  console.log(`dates demo (1+1 layers, dModel 64, batches of 64) on ${line.backend}${line.threads === null ? "" : `, ${threads} threads`}, ${cpu} (${os.cpus().length} CPUs), Node ${process.version}`);
+  if (adapter) console.log(`  ${adapter}`);
+  console.log(`  ${steps} steps in ${r.trainSeconds.toFixed(2)} s: ${line.stepsPerSecond.toFixed(1)} steps/s, ${(1000 * r.trainSeconds / steps).toFixed(2)} ms per step`);
+  console.log(`  loss ${line.firstLoss?.toFixed(4)} at step 1, ${line.lastLoss?.toFixed(4)} at step ${steps}`);
+  const json = opt("json");
+  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line }, null, 2)}\n`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+  process.exit(1);
+});
