@@ -51,7 +51,7 @@ function decodingSteps(ids: ArrayLike<number>[], eosId: number, maxLen: number):
 }
 
 describe("applications on a device backend", () => {
-  test("dates demo: the device losses are the host's within float32's error; its evaluations on the device give the host's exact match; the reports on the host", async (t) => {
+  test("dates demo: the device losses are the host's within float32's error; its evaluations on the device give the host's exact match; the attention reports on the host", async (t) => {
     const run = (device: boolean) => on(device, () => runDatesDemo({
       steps: 4, testSize: 6, batchSize: 6, dModel: 16, evalEvery: 2, log: () => {}, tty: false,
       out: join(dir, `dates-${device}.html`), viz: join(dir, `dates-viz-${device}.html`),
@@ -64,7 +64,8 @@ describe("applications on a device backend", () => {
     // the batched reads: each training step's loss and clipped norm [1, 1]; after steps 2 and 4 the
     // evaluation of the 6 held-out pairs on the device, one read of the ids [6] per decoding step,
     // as many steps as greedy decoding takes with the ids read (12 unless every row writes <eos>
-    // sooner); then the final report's host copies of the model's state; no single read
+    // sooner); the final evaluation of the same pairs, on the device too; then the attention
+    // reports' host copies of the model's state; no single read
     const step = [1, 1];
     const idsFrom = (at: number): ArrayLike<number>[] => {
       const ids: ArrayLike<number>[] = [];
@@ -73,11 +74,14 @@ describe("applications on a device backend", () => {
     };
     const ids2 = idsFrom(2), ids4 = idsFrom(2 + ids2.length + 2);
     const [e2, e4] = [ids2, ids4].map((ids) => decodingSteps(ids, vocab.eosId, 12)) as [ReturnType<typeof decodingSteps>, ReturnType<typeof decodingSteps>];
+    const eFinal = decodingSteps(idsFrom(2 + ids2.length + 2 + e4.steps), vocab.eosId, 12);
     const decoding = (k: number): number[][] => Array.from({ length: k }, () => [6]);
-    assert.deepEqual(lengths, [step, step, ...decoding(e2.steps), step, step, ...decoding(e4.steps), state], "batched reads");
+    assert.deepEqual(lengths, [step, step, ...decoding(e2.steps), step, step, ...decoding(e4.steps), ...decoding(eFinal.steps), state], "batched reads");
     assert.equal(single, 0, "single reads");
-    // the evaluation after step 4 decodes on the device what the final report decodes on the host from the same parameters
-    assert.deepEqual(e4.rows.map((ids) => vocab.decode(ids)), got.examples.map((e) => e.output));
+    // the final report's outputs are the ids its decoding read on the device, and those of the
+    // evaluation after step 4 (the same parameters)
+    assert.deepEqual(eFinal.rows.map((ids) => vocab.decode(ids)), got.examples.map((e) => e.output));
+    assert.deepEqual(eFinal.rows, e4.rows);
     assert.deepEqual(got.evals.map((e) => e.step), [2, 4]);
     assert.deepEqual(got.evals, ref.evals, "exact match of the device evaluations");
     assert.equal(got.losses.length, 4);
@@ -89,6 +93,21 @@ describe("applications on a device backend", () => {
     assert.deepEqual(got.examples, ref.examples);
     assert.equal(got.exactMatch, ref.exactMatch);
     for (const f of [`dates-true.html`, `dates-viz-true.html`]) assert.match(readFileSync(join(dir, f), "utf8"), /<svg|qkv-data/);
+  });
+
+  test("dates demo without reports: the final evaluation decodes on the device and nothing else is read back", async () => {
+    const run = (device: boolean) => on(device, () => runDatesDemo({ steps: 2, testSize: 5, batchSize: 4, dModel: 16, log: () => {}, tty: false, out: null }));
+    const ref = await run(false);
+    const { result: got, lengths, arrays, single } = await watchReads(() => run(true));
+    const vocab = CharVocab.fromStrings(generateDatePairs(5000, 1).flatMap((p) => [p.source, p.target]));
+    const ids: ArrayLike<number>[] = arrays.slice(2).map((a) => a[0]!);
+    const final = decodingSteps(ids, vocab.eosId, 12);
+    // each step's loss and clipped norm, then one read of the ids [5] per decoding step; no parameters
+    assert.deepEqual(lengths, [[1, 1], [1, 1], ...Array.from({ length: final.steps }, () => [5])], "batched reads");
+    assert.equal(single, 0, "single reads");
+    assert.deepEqual(got.examples.map((e) => e.output), final.rows.map((r) => vocab.decode(r)));
+    assert.deepEqual(got.examples, ref.examples);
+    assert.equal(got.exactMatch, ref.exactMatch);
   });
 
   test("greedy decoding on the device (one batched read of the ids a step) gives the host decoding's strings", async () => {

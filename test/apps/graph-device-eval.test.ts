@@ -11,7 +11,7 @@
  * for `--out`.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -136,6 +136,19 @@ describe("qkv graph train / eval on a device: the test accuracy evaluated there"
     // each epoch's training nodes' classes [2] and loss [1]; the trainer's final evaluation [34]; the command's [34]
     assert.deepEqual(lengths, [...epochs, [N], [N]], "batched reads");
     assert.equal(reads, 0, "single reads");
+  });
+
+  test("graph eval --viz: the split's predicted classes read on the device, then the state once for the page", async () => {
+    const page = (device: boolean): string => join(dir, `karate-viz-${device}.html`);
+    const args = (device: boolean): string[] => ["eval", "--data", "karate", "--model", "transformer", "--epochs", String(E), "--viz", page(device)];
+    const want = await on(false, () => graphCli(args(false)));
+    const { result: got, lengths, single: reads } = await watchReads(() => graphCli(args(true)));
+    assert.deepEqual(steady(got).map((l) => l.replace(page(true), "PAGE")), steady(want).map((l) => l.replace(page(false), "PAGE")));
+    assert.match(want.at(-1)!, /^accuracy: \d+\.\d\d%$/);
+    // the training's reads, the trainer's final evaluation [34], the command's [34]; then the state for the page
+    assert.deepEqual(lengths, [...epochs, [N], [N], stateSizes("transformer")], "batched reads");
+    assert.equal(reads, 0, "single reads");
+    assert.equal(readFileSync(page(true), "utf8"), readFileSync(page(false), "utf8"));
   });
 
   test("graph train: the host run's lines, no parameter read without --out; with --out one read of the state, the file written", async () => {

@@ -183,18 +183,23 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
     progress.stop();
   }
   const trainSeconds = (performance.now() - t0) / 1000;
-  // decoding and the reports run on the host (on copies of a device model's parameters)
-  return withHostData(Object.values(model.stateDict()), () => report(model, { test, vocab, out, opts, log, t0, trainSeconds, steps, losses, evals }));
+  // the held-out accuracy decodes where the model is; the attention reports (a few examples) run on
+  // the host, on copies of a device model's parameters
+  const final = anyOnDevice(model.parameters()) ? await evaluateOnDevice(model, test, vocab) : evaluate(model, test, vocab);
+  const args: ReportArgs = { test, final, vocab, out, opts, log, t0, trainSeconds, steps, losses, evals };
+  if (out === null && !opts.viz) return report(model, args);
+  return withHostData(Object.values(model.stateDict()), () => report(model, args));
 }
 
 interface ReportArgs {
-  test: DatePair[]; vocab: CharVocab; out: string | null; opts: DatesDemoOptions; log: (line: string) => void;
+  /** The held-out pairs and the model's greedy outputs for them, with their exact match. */
+  test: DatePair[]; final: { acc: number; outputs: string[] }; vocab: CharVocab; out: string | null; opts: DatesDemoOptions; log: (line: string) => void;
   t0: number; trainSeconds: number; steps: number; losses: number[]; evals: EvalRecord[];
 }
 
 /** Held-out accuracy, examples, the attention report and page of a trained model. */
-function report(model: DateModel, { test, vocab, out, opts, log, t0, trainSeconds, steps, losses, evals }: ReportArgs): DatesDemoResult {
-  const { acc, outputs } = evaluate(model, test, vocab);
+function report(model: DateModel, { test, final, vocab, out, opts, log, t0, trainSeconds, steps, losses, evals }: ReportArgs): DatesDemoResult {
+  const { acc, outputs } = final;
   const examples = test.slice(0, 8).map((p, i) => ({ source: p.source, target: p.target, output: outputs[i]! }));
   log("");
   for (const e of examples) log(`  ${e.output === e.target ? "✓" : "✗"} ${JSON.stringify(e.source).padEnd(34)} -> ${e.output}${e.output === e.target ? "" : `   (expected ${e.target})`}`);

@@ -101,15 +101,11 @@ export function registerGraphCommands(program: Command): void {
         model = r.model;
         console.log(`kept epoch ${r.epoch} (${r.seconds.toFixed(1)} s)`);
       }
-      // a model on a device without --viz is evaluated there (only the nodes' classes read back); a
-      // host model, or the attention page, on the host (copies of a device model's parameters)
+      // a model on a device is evaluated there (only the nodes' classes read back); the attention
+      // page is drawn on the host (copies of a device model's parameters)
       const state = Object.values(model.stateDict());
-      const test = anyOnDevice(state) && !o.viz
-        ? (await evaluateNodeClassifierAsync(model, ds)).test
-        : await withHostData(state, async () => {
-          await writeViz(model, ds, o);
-          return evaluateNodeClassifier(model, ds).test;
-        });
+      const test = anyOnDevice(state) ? (await evaluateNodeClassifierAsync(model, ds)).test : evaluateNodeClassifier(model, ds).test;
+      if (o.viz) await withHostData(state, () => writeViz(model, ds, o));
       console.log(`accuracy: ${pct(test)}`);
     });
 
