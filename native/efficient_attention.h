@@ -38,20 +38,4 @@ void linearAttentionForward(float* out, float* den, const float* fq, const float
 void linearAttentionBackward(float* dfq, float* dfk, float* dv, const float* dout, const float* fq, const float* fk,
                              const float* v, const float* out, const float* den, const LinearParams& p);
 
-// Per instruction set (the same source compiled three times, see efficient_attention.cc).
-#define QKV_EFFICIENT_DECLS                                                                                        \
-  void sparseAttentionForward(float* out, float* lse, const float* q, const float* k, const float* v,            \
-                              const SparseParams& p);                                                           \
-  void sparseAttentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k, \
-                               const float* v, const float* out, const float* lse, const SparseParams& p);        \
-  void linearAttentionForward(float* out, float* den, const float* fq, const float* fk, const float* v,          \
-                              const LinearParams& p);                                                           \
-  void linearAttentionBackward(float* dfq, float* dfk, float* dv, const float* dout, const float* fq,             \
-                               const float* fk, const float* v, const float* out, const float* den,             \
-                               const LinearParams& p);
-namespace avx512 { QKV_EFFICIENT_DECLS }
-namespace avx2 { QKV_EFFICIENT_DECLS }
-namespace scalar { QKV_EFFICIENT_DECLS }
-#undef QKV_EFFICIENT_DECLS
-
 }  // namespace qkv

@@ -1,5 +1,5 @@
 // Row helpers of the sparse and linear attention kernels, written as plain fixed-width loops the
-// compiler vectorizes for the instruction set of the including namespace (qkv::<isa>, with its
+// compiler vectorizes for the instruction set of the including namespace (per_isa.h, with its
 // function-level target options). No include guard on purpose: included once per instruction set.
 
 // s[0:W] = sum_d x[d] * t[d * ld + 0:W]: W columns of a transposed [D, ld] matrix against x.

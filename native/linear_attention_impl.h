@@ -1,9 +1,12 @@
-// The linear attention kernels, written once and compiled per instruction set: included inside
-// namespace qkv::<isa> after efficient_vec.h. No include guard on purpose.
+// The linear attention kernels, written once and compiled per instruction set: included in a
+// namespace per instruction set (per_isa.h), with the row helpers of efficient_vec.h. No include
+// guard on purpose.
 //
 // The js reference (src/backend/js/linear-attention.ts) in float32: the forward runs one task per
 // query head (its M x Dv state built from the whole kv head, or a prefix scan when causal); the
 // backward runs one task per kv unit, so dfk / dv of a unit have a single writer.
+
+#include "efficient_vec.h"
 
 // kv[m, e] += fk[m] v[e]; z[m] += fk[m].
 inline void linAddKey(float* kv, float* z, const float* fk, const float* v, int64_t M, int64_t Dv) {

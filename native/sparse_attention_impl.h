@@ -1,5 +1,6 @@
-// The sparse attention kernels, written once and compiled per instruction set: included inside
-// namespace qkv::<isa> after efficient_vec.h. No include guard on purpose.
+// The sparse attention kernels, written once and compiled per instruction set: included in a
+// namespace per instruction set (per_isa.h), with the row helpers of efficient_vec.h. No include
+// guard on purpose.
 //
 // Forward, per kv unit (b, kv head): the unit's keys are packed transposed (kt [D, ld]) so that a
 // row's scores over a contiguous key range are a vectorized product over key columns; strided
@@ -16,6 +17,8 @@
 // they sit in cache, instead of once per row from memory. The forward runs the chunks over the
 // pool, each chunk keeping a partial (max, sum, sum_j p_j v_j) per row, merged after as the online
 // softmax does; the backward gives each chunk its own dk / dv rows, and dq is summed over chunks.
+
+#include "efficient_vec.h"
 
 constexpr int64_t kSparseRows = 16;  // query rows per task
 
