@@ -8,7 +8,7 @@
  * const [q4, k4, v4] = to4d(q, k, v, c);
  * ```
  */
-import { reshape } from "../ops/shape.js";
+import { indexSelect, reshape } from "../ops/shape.js";
 import { floatOf } from "../ops/util.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
@@ -66,4 +66,13 @@ export function scaleOf(op: string, scale: number | undefined, D: number): numbe
 export function intAtLeast(op: string, arg: string, v: unknown, min: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw new ValueError(op, arg, `an integer >= ${min}`, String(v));
   return v;
+}
+
+/** Repeats each kv head G times along dim -3 (torch's repeat_interleave): k / v of grouped-query attention for a plain composition. */
+export function repeatKv(t: Tensor, G: number): Tensor {
+  if (G === 1) return t;
+  const Hkv = t.shape[t.rank - 3]!;
+  const idx: number[] = [];
+  for (let h = 0; h < Hkv * G; h++) idx.push(Math.floor(h / G));
+  return indexSelect(t, t.rank - 3, idx);
 }

@@ -15,11 +15,11 @@
 import { div, mul, sub } from "../ops/elementwise.js";
 import { matmul } from "../ops/matmul.js";
 import { max, sum } from "../ops/reduce.js";
-import { indexSelect, reshape, transpose } from "../ops/shape.js";
+import { reshape, transpose } from "../ops/shape.js";
 import { softmax } from "../ops/softmax.js";
 import { allocate, type FloatDType } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
-import { canonQKV, intAtLeast, scaleOf } from "./canon.js";
+import { canonQKV, intAtLeast, repeatKv, scaleOf } from "./canon.js";
 import type { AttentionResult } from "./sdpa.js";
 
 export interface NystromOptions {
@@ -59,15 +59,6 @@ export function iterativePinv(a: Tensor, iterations = 6): Tensor {
     z = mul(matmul(z, t3), 0.25);
   }
   return z;
-}
-
-/** Repeats each kv head G times along dim -3 (grouped-query). */
-function repeatKv(t: Tensor, G: number): Tensor {
-  if (G === 1) return t;
-  const Hkv = t.shape[t.rank - 3]!;
-  const idx: number[] = [];
-  for (let h = 0; h < Hkv * G; h++) idx.push(Math.floor(h / G));
-  return indexSelect(t, t.rank - 3, idx);
 }
 
 export function nystromAttention(q: Tensor, k: Tensor, v: Tensor, opts: NystromOptions): AttentionResult {

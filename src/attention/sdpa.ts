@@ -14,7 +14,7 @@
  * ```
  */
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
-import { canonQKV } from "./canon.js";
+import { canonQKV, repeatKv } from "./canon.js";
 import { broadcastsTo } from "../tensor/shape.js";
 import type { Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
@@ -24,7 +24,7 @@ import { add, div, maskedFill, mul, sqrt } from "../ops/elementwise.js";
 import { dropout } from "../ops/functional.js";
 import { matmul } from "../ops/matmul.js";
 import { sum } from "../ops/reduce.js";
-import { indexSelect, reshape, transpose } from "../ops/shape.js";
+import { reshape, transpose } from "../ops/shape.js";
 import { softmax } from "../ops/softmax.js";
 import { checkDropoutP } from "../ops/util.js";
 
@@ -72,15 +72,6 @@ function validate(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOp
   }
   checkDropoutP(opts.dropoutP ?? 0, op, "dropoutP");
   return { lead, L, S, D, Dv, Hkv };
-}
-
-/** Repeats each kv head G times along dim -3 (repeat_interleave), for the plain composition. */
-function repeatKv(t: Tensor, G: number): Tensor {
-  if (G === 1) return t;
-  const Hkv = t.shape[t.rank - 3]!;
-  const idx: number[] = [];
-  for (let h = 0; h < Hkv * G; h++) idx.push(Math.floor(h / G));
-  return indexSelect(t, t.rank - 3, idx);
 }
 
 /** The bool mask of a causal pattern [L, S]: true above the diagonal (j > i). */
