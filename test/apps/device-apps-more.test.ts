@@ -31,6 +31,7 @@ import { Generator } from "../../src/tensor/rng.js";
 import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoint.js";
 import { deviceTestEnv, U } from "../backend/device-helpers.js";
 import { idxFile } from "../fuzz/hostile-images.js";
+import { genesisPairs } from "./genesis.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-more-"));
 const { host, on, watchReads } = deviceTestEnv();
@@ -57,8 +58,7 @@ function assertLosses(t: TestContext, what: string, got: number[], ref: number[]
   t.diagnostic(`${what}: ${ref.length} steps on ${host.name} and on the device, largest loss difference ${worst.toExponential(2)}`);
 }
 
-const EN = ["In the beginning God created the heavens and the earth.", "The earth was formless and empty.", "God said, let there be light.", "And there was light."];
-const ES = ["En el principio crió Dios los cielos y la tierra.", "Y la tierra estaba desordenada y vacía.", "Y dijo Dios: Sea la luz.", "Y fué la luz."];
+const [EN, ES] = genesisPairs(4);
 const tsv = (header: string[], rows: string[][]): string => [header.join("\t"), ...rows.map((r) => r.join("\t"))].join("\n") + "\n";
 
 describe("every application trains on a device backend as on the host", () => {

@@ -27,6 +27,7 @@ import { TASKS } from "../../src/apps/text/tasks.js";
 import { trainSeq2Seq } from "../../src/apps/text/train-seq2seq.js";
 import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoint.js";
 import { deviceTestEnv, U } from "../backend/device-helpers.js";
+import { genesisPairs } from "./genesis.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-device-apps-"));
 const { dev, on, watchReads } = deviceTestEnv();
@@ -161,8 +162,7 @@ describe("applications on a device backend", () => {
   });
 
   test("translate train: device run equals the host run; model files and checkpoints from the device; resume on the device", async (t) => {
-    const EN = ["In the beginning God created the heavens and the earth.", "The earth was formless and empty.", "God said, let there be light.", "And there was light."];
-    const ES = ["En el principio crió Dios los cielos y la tierra.", "Y la tierra estaba desordenada y vacía.", "Y dijo Dios: Sea la luz.", "Y fué la luz."];
+    const [EN, ES] = genesisPairs(4);
     const data = join(dir, "mt");
     mkdirSync(data, { recursive: true });
     const tsv = (rows: string[][]) => ["ref\ten\tes", ...rows.map((r) => r.join("\t"))].join("\n") + "\n";

@@ -33,17 +33,13 @@ import { manualSeed } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { BpeTokenizer } from "../../src/text/bpe.js";
 import { deviceTestEnv, U } from "../backend/device-helpers.js";
+import { genesisPairs } from "./genesis.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-text-device-eval-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const { host, dev, on, watchReads } = deviceTestEnv();
 
-const EN = ["In the beginning God created the heavens and the earth.", "The earth was formless and empty.", "God said, let there be light.",
-  "And there was light.", "God saw the light, and saw that it was good.", "He called the light Day, and the darkness he called Night.",
-  "There was evening and there was morning, the first day.", "God made the expanse, and divided the waters."];
-const ES = ["En el principio crió Dios los cielos y la tierra.", "Y la tierra estaba desordenada y vacía.", "Y dijo Dios: Sea la luz.",
-  "Y fué la luz.", "Y vió Dios que la luz era buena.", "Y llamó Dios á la luz Día, y á las tinieblas llamó Noche.",
-  "Y fué la tarde y la mañana un día.", "E hizo Dios la expansión, y apartó las aguas."];
+const [EN, ES] = genesisPairs(8);
 const tok = BpeTokenizer.train([...EN, ...ES], { vocabSize: 300 });
 
 /** Runs `steps` on the host, recording the sizes of the tensors of each step (recording off). */

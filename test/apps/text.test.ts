@@ -28,14 +28,12 @@ import { manualSeed } from "../../src/tensor/rng.js";
 import { Tensor, randn } from "../../src/tensor/tensor.js";
 import { BpeTokenizer } from "../../src/text/bpe.js";
 import { assertThrowsMsg, firstPassOnly } from "../helpers.js";
+import { genesisPairs } from "./genesis.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-text-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const EN = ["In the beginning God created the heavens and the earth.", "The earth was formless and empty.", "God said, let there be light.",
-  "And there was light.", "God saw the light, and saw that it was good.", "He called the light Day, and the darkness he called Night."];
-const ES = ["En el principio crió Dios los cielos y la tierra.", "Y la tierra estaba desordenada y vacía.", "Y dijo Dios: Sea la luz.",
-  "Y fué la luz.", "Y vió Dios que la luz era buena.", "Y llamó Dios á la luz Día, y á las tinieblas llamó Noche."];
+const [EN, ES] = genesisPairs(6);
 const tok = BpeTokenizer.train([...EN, ...ES], { vocabSize: 300 });
 
 function seq2seq(): TextModelBundle {

@@ -30,6 +30,7 @@ import { loadCheckpoint, saveCheckpoint } from "../../src/train/node/checkpoint.
 import type { TrainState } from "../../src/train/state.js";
 import { Generator, manualSeed } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
+import { genesisPairs } from "../apps/genesis.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-determinism-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -141,10 +142,7 @@ describe(`training on the ${getBackend().name} backend is deterministic`, () => 
   });
 
   test("the text trainers: the same seed twice writes identical model and checkpoint files; another seed, other files", async () => {
-    const EN = ["In the beginning God created the heavens and the earth.", "The earth was formless and empty.", "God said, let there be light.",
-      "And there was light.", "God saw the light, and saw that it was good.", "He called the light Day, and the darkness he called Night."];
-    const ES = ["En el principio crió Dios los cielos y la tierra.", "Y la tierra estaba desordenada y vacía.", "Y dijo Dios: Sea la luz.",
-      "Y fué la luz.", "Y vió Dios que la luz era buena.", "Y llamó Dios á la luz Día, y á las tinieblas llamó Noche."];
+    const [EN, ES] = genesisPairs(6);
     const tsv = (path: string, header: string[], rows: string[][]): void =>
       writeFileSync(path, [header.join("\t"), ...rows.map((r) => r.join("\t"))].join("\n") + "\n");
     const mt = join(dir, "mt"), sum = join(dir, "sum");
