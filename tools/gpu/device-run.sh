@@ -1,0 +1,26 @@
+#!/bin/bash
+# Runs on the device machine, in the repository root, with .gpu-node, .gpu and .gl (tools/gpu/pack.sh)
+# carried: installs the Vulkan loader, unpacks node and dawn.node, then `npm run bench -- webgpu`
+# (GEMM and attention against PyTorch CUDA, with --peak 67: an H100 / H200 SXM's fp32 TFLOP/s) and
+# `npm run bench -- demo --backend webgpu --steps 1000`, writing their output and JSON under $OUT.
+# Extra arguments go to both benches (e.g. --cpu-adapter to try it on SwiftShader's Vulkan driver);
+# QKV_DEMO_STEPS changes the demo's 1000 steps.
+#
+#   bash tools/gpu/device-run.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-/tmp/qkv-gpu-out}
+mkdir -p "$out"
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig 2>/dev/null || true
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+unxz='import lzma, sys; sys.stdout.buffer.write(lzma.decompress(sys.stdin.buffer.read()))'
+node=$(command -v node) || {
+  cat .gpu-node/node.xz.* .gpu/node.xz.* | python3 -c "$unxz" > /tmp/qkv-node && chmod +x /tmp/qkv-node && node=/tmp/qkv-node
+}
+mkdir -p .gpu/node_modules/webgpu/dist/linux-x64
+python3 -c "$unxz" < .gpu/node_modules/webgpu/dawn.node.xz > .gpu/node_modules/webgpu/dist/linux-x64/dawn.node
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+"$node" .gpu/webgpu.js --torch python3 --peak 67 --json "$out/webgpu.json" "$@" 2>&1 | tee "$out/webgpu.txt"
+"$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_STEPS:-1000}" --json "$out/demo.json" "$@" 2>&1 | tail -5 | tee "$out/demo.txt"
