@@ -383,7 +383,7 @@ async function largeCases(): Promise<CaseResult[]> {
   const limited: KernelContext = {
     pipeline: (key, source) => k.pipeline(key, source),
     dispatch: (...args) => { dispatches++; k.dispatch(...args); },
-    scratch: (n) => k.scratch(n), release: (arr) => k.release(arr),
+    scratch: (n) => k.scratch(n), release: (arr) => k.release(arr), indexCheck: (c, n) => k.indexCheck(c, n),
     workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: 2,
   };
   const [B, M, N, K] = [3, 130, 200, 33];
