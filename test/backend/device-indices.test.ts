@@ -151,6 +151,9 @@ describe("gathers by indices on the device (host-memory device backend)", () => 
       const e = embedding(toDevice(tensor([[0, 7]], { dtype: "int32" }), dev), w2);
       await rejectsWith(readAll([x, w2]), outside("embedding", 5));
       assert.deepEqual(Array.from(await e.read() as Float32Array).slice(2), [0, 0]);
+      // a negative index alone
+      const neg = indexSelect(x, 1, toDevice(tensor([2, -1, 0], { dtype: "int32" }), dev));
+      await rejectsWith(neg.read(), outside("indexSelect", 3));
       // in range: nothing to report
       const ok = indexSelect(x, 0, toDevice(tensor([3, 0], { dtype: "int32" }), dev));
       assert.equal((await ok.read()).length, 6);
