@@ -33,6 +33,7 @@ import { conv2dBackwardWeight as gpuConv2dBackwardWeight, forceConvSplitK, split
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { attentionDropoutFamilies } from "./webgpu-attention-dropout-cases.js";
 import { gemmFamilies } from "./webgpu-gemm-cases.js";
+import { deviceIndexFamilies } from "./webgpu-index-cases.js";
 import { matmulOperands, randn, rng, startPage } from "./webgpu-page-setup.js";
 import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
 
@@ -1282,6 +1283,7 @@ const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   ...efficientFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
   ...attentionDropoutFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
   ...gemmFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
+  ...deviceIndexFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
 };
 
 void startPage("qkvWebgpu", (kernels): PageApi => {
