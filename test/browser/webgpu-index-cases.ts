@@ -50,6 +50,7 @@ async function gatherCases(kit: Kit): Promise<CaseResult[]> {
   const cases: [string, number, number, number, number[], boolean, string][] = [
     ["in range, repeats", 2, 7, 5, [3, 0, 6, 3, 3, 1], true, "none"],
     ["n, -1 and a million", 3, 6, 4, [5, 6, 0, -1, 1e6, 2], true, outside(check, 6)],
+    ["in range, the same check again (its slot was cleared)", 2, 6, 3, [5, 0], true, "none"],
     ["out of range, unchecked (zeros, no error)", 1, 4, 3, [1, 4, -1], false, "none"],
   ];
   let seed = 900;
@@ -65,13 +66,15 @@ async function gatherCases(kit: Kit): Promise<CaseResult[]> {
     const got = await kit.fetchPlaced(po); // a second read: the slot was cleared
     res.compare(`gather ${what}: rows (zeros out of range), the store read again`, got.data, want, EXACT, got.guards);
   }
-  // readMany: the error, then the arrays asked for and nothing more
-  const a = kit.place(Float32Array.of(1, 2, 3), 1), b = kit.place(Float32Array.of(4, 5), 2), po = kit.output(2, 1);
-  k.indexSelect(po.arr, a.arr, kit.place(Float32Array.of(3), 0).arr, 1, 3, 1, 1, { op: "indexSelect", arg: "indices" });
+  // readMany: the error; with a check in range, the arrays asked for and nothing more
+  const a = kit.place(Float32Array.of(1, 2, 3), 1), b = kit.place(Float32Array.of(4, 5), 2), po = kit.output(1, 1);
+  const select: IndexCheck = { op: "indexSelect", arg: "indices" };
+  k.indexSelect(po.arr, a.arr, kit.place(Float32Array.of(3), 0).arr, 1, 3, 1, 1, select);
   const many = await outcome(k.readMany([a.arr, b.arr]));
-  expect(res, "readMany reports a flagged check", many === outside({ op: "indexSelect", arg: "indices" }, 3), `got ${many}`);
-  const back = await k.readMany([a.arr, b.arr]);
-  expect(res, "readMany afterwards: the two arrays", back.length === 2 && back[0]!.join() === "1,2,3" && back[1]!.join() === "4,5",
+  expect(res, "readMany reports a flagged check", many === outside(select, 3), `got ${many}`);
+  k.indexSelect(po.arr, a.arr, kit.place(Float32Array.of(2), 0).arr, 1, 3, 1, 1, select);
+  const back = await k.readMany([a.arr, b.arr, po.arr]);
+  expect(res, "readMany with a check in range: the three arrays", back.length === 3 && back.map((v) => v.join()).join(" ") === "1,2,3 4,5 3",
     `got ${back.map((v) => `[${v.join()}]`).join(", ")}`);
   // more ranges than slots: the first two are read at once when the third comes, the error kept for the next read
   const small = await WebGPUKernels.create(undefined, { checkSlots: 2 });
