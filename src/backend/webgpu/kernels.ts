@@ -177,21 +177,23 @@ export class WebGPUKernels implements KernelContext {
 
   /** The contents of `arr` once the work recorded before has run. */
   read(arr: GpuArray): Promise<Float32Array> {
-    return this.transfer("read", async () => (await this.readChecked([arr]))[0]!);
+    return this.transfer("read", async () => (await this.readChecked([arr], async ([a]) => [await this.pool.read(a!)]))[0]!);
   }
 
   /** The contents of each of `arrs` once the work recorded before has run: one submission (BufferPool.readMany). */
   readMany(arrs: readonly GpuArray[], maxBytes?: number): Promise<Float32Array[]> {
-    return this.transfer("readMany", () => this.readChecked(arrs, maxBytes));
+    return this.transfer("readMany", () => this.readChecked(arrs, (as) => this.pool.readMany(as, maxBytes), maxBytes));
   }
 
   /**
-   * `arrs` read back; with index checks waiting, their slots are read in the same submission and
-   * zeroed after it, and a slot that is set throws its ValueError instead (every slot free again).
+   * `arrs` read back by `read`; with index checks waiting, with their slots in the same submission
+   * (BufferPool.readMany), zeroed after it, and a slot that is set throws its ValueError instead
+   * (every slot free again).
    */
-  private async readChecked(arrs: readonly GpuArray[], maxBytes?: number): Promise<Float32Array[]> {
+  private async readChecked(arrs: readonly GpuArray[], read: (arrs: readonly GpuArray[]) => Promise<Float32Array[]>,
+    maxBytes?: number): Promise<Float32Array[]> {
     const taken = this.indexChecks.take();
-    if (taken === null) return arrs.length === 1 && maxBytes === undefined ? [await this.pool.read(arrs[0]!)] : this.pool.readMany(arrs, maxBytes);
+    if (taken === null) return read(arrs);
     const reading = this.pool.readMany([...arrs, taken.arr], maxBytes); // records the copies and submits them
     this.indexChecks.clear(taken.ranges.length);
     const got = await reading;
