@@ -13,6 +13,7 @@
  */
 import type { DeviceArray } from "../tensor/device.js";
 import type { FloatArray } from "../tensor/dtype.js";
+import type { IndexCheck } from "./index-checks.js";
 
 export type BackendName = "js" | "native" | "wasm" | "webgpu";
 
@@ -266,15 +267,29 @@ export interface Backend<A = FloatArray> {
    * when m is not finite, so a row of only -Infinity gives -Infinity). The backward is g exp(x - out).
    */
   logsumexp(out: A, x: A, outer: number, n: number, inner: number): void;
-  /** out [outer, m, inner] = x [outer, n, inner] at index [m] along n (integers in [0, n)). */
-  indexSelect(out: A, x: A, index: A, outer: number, n: number, inner: number, m: number): void;
+  /**
+   * out [outer, m, inner] = x [outer, n, inner] at index [m] along n; the row of an index outside
+   * [0, n) is zeros. With `check`, the indices are a device array that nobody checked (an int32
+   * tensor's on the device): such an index also sets the check's flag, which the store's next read
+   * reports as a ValueError (backend/index-checks.ts); a gather with no output element checks
+   * nothing. Host backends only ever get host indices, which the op checked.
+   */
+  indexSelect(out: A, x: A, index: A, outer: number, n: number, inner: number, m: number, check?: IndexCheck): void;
   /**
    * dx [outer, n, inner] (written in full): row r of each outer block is the sum, in order of k, of
-   * the rows k of g [outer, m, inner] that picked r, listed by the host-built grouping
-   * (backend/index-grouping.ts): order[offsets[r] .. offsets[r + 1]), offsets [n + 1], integers as
-   * floats; an index left out of it (outside [0, n), padding) adds nowhere.
+   * the rows k of g [outer, m, inner] that picked r, listed by the grouping (`groupIndices`, or
+   * backend/index-grouping.ts's on the host): order[offsets[r] .. offsets[r + 1]), offsets [n + 1],
+   * integers as floats; an index left out of it (outside [0, n), padding) adds nowhere.
    */
   indexSelectBackward(dx: A, g: A, order: A, offsets: A, outer: number, n: number, inner: number, m: number): void;
+  /**
+   * The grouping indexSelectBackward takes, built where the indices are: offsets [n + 1] and order
+   * [m] (its first offsets[n] entries written) of index [m] (integers as floats), equal to what
+   * backend/index-grouping.ts's indexGrouping builds on the host: a stable counting sort, so order
+   * lists the positions k row by row, ascending within a row; an index outside [0, n), or equal
+   * to `skip` (the embedding's padding index; a value outside [0, n) skips none), is left out.
+   */
+  groupIndices(order: A, offsets: A, index: A, n: number, m: number, skip: number): void;
 
   // ---- pooling and batch norm (kernels the device path of ops/pool.ts and ops/batchnorm.ts calls)
 

@@ -1,20 +1,25 @@
 /**
- * The rows of a gather's gradient grouped by the row they picked, built on the host from the host
- * indices for Backend.indexSelectBackward: a stable counting sort, so `order` lists the positions k
- * of the indices row by row, ascending within a row, and row r holds order[offsets[r] ..
- * offsets[r + 1]). An index outside [0, n), or equal to `skip` (the embedding's padding index),
- * is left out: its gradient row adds nowhere. Integers stored as floats (exact below 2^24).
+ * The rows of a gather's gradient grouped by the row they picked, for Backend.indexSelectBackward:
+ * a stable counting sort, so `order` lists the positions k of the indices row by row, ascending
+ * within a row, and row r holds order[offsets[r] .. offsets[r + 1]). An index outside [0, n), or
+ * equal to `skip` (the embedding's padding index), is left out: its gradient row adds nowhere.
+ * Integers stored as floats (exact below 2^24).
  *
- * `gatherBackward` builds it, uploads it, runs the backend's kernel and gives the uploads back.
+ * Host indices are grouped on the host (`indexGrouping`, the js kernel `groupIndices`) and
+ * uploaded; indices on a device are grouped there by the backend's `groupIndices`, the same
+ * order and offsets, so both give the same sums in the same order. `gatherBackward` and
+ * `gatherBackwardOnDevice` run the backward each way and give their temporaries back.
  *
  * ```ts
  * const { order, offsets } = indexGrouping("embedding", ids, V, paddingIdx); // order [<= N], offsets [V + 1]
- * gatherBackward(be, "embedding", dw, g, ids, 1, V, E, paddingIdx);          // dw [V, E]
+ * gatherBackward(be, "embedding", dw, g, ids, 1, V, E, paddingIdx);          // dw [V, E], ids on the host
+ * gatherBackwardOnDevice(be, "embedding", dw, g, idsArr, N, 1, V, E, paddingIdx); // ids [N] on be's device
  * ```
  */
 import type { DeviceArray, DeviceStore } from "../tensor/device.js";
 import { ValueError } from "../tensor/errors.js";
 import type { AnyBackend, KernelArray } from "./backend.js";
+import { groupIndices } from "./js/gather.js";
 
 export interface IndexGrouping {
   /** The positions k of the kept indices, row by row, ascending within a row. */
@@ -23,23 +28,24 @@ export interface IndexGrouping {
   offsets: Float32Array;
 }
 
+/** m indices of `op` fit a device's float integers (below 2^24), else a ValueError. */
+function checkCount(op: string, m: number): void {
+  if (m >= 2 ** 24) throw new ValueError(op, "indices", "fewer than 2^24 indices on a device", String(m));
+}
+
 /** Groups the positions of `index` [m] by the row in [0, n) each picks (see the module comment). */
 export function indexGrouping(op: string, index: ArrayLike<number>, n: number, skip?: number): IndexGrouping {
   const m = index.length;
-  if (m >= 2 ** 24) throw new ValueError(op, "indices", "fewer than 2^24 indices on a device", String(m));
-  const kept = (r: number): boolean => r >= 0 && r < n && r !== skip;
-  const offsets = new Float32Array(n + 1);
-  for (let k = 0; k < m; k++) {
-    const r = index[k]!;
-    if (kept(r)) offsets[r + 1]!++;
-  }
-  for (let r = 0; r < n; r++) offsets[r + 1]! += offsets[r]!;
-  const next = offsets.slice(0, n), order = new Float32Array(offsets[n]!);
-  for (let k = 0; k < m; k++) {
-    const r = index[k]!;
-    if (kept(r)) order[next[r]!++] = k;
-  }
-  return { order, offsets };
+  checkCount(op, m);
+  const order = new Float32Array(m), offsets = new Float32Array(n + 1);
+  groupIndices(order, offsets, index, n, m, skip ?? -1);
+  return { order: order.subarray(0, offsets[n]!), offsets };
+}
+
+/** Gives the temporaries of a backward back to a device backend's store (a no-op on a host backend). */
+function giveBack(be: AnyBackend, arrs: readonly KernelArray[]): void {
+  if (be.kind === "host") return;
+  for (const a of arrs) (be as unknown as DeviceStore).release(a as DeviceArray);
 }
 
 /**
@@ -52,5 +58,19 @@ export function gatherBackward(be: AnyBackend, op: string, dx: KernelArray, g: K
   const { order, offsets } = indexGrouping(op, index, n, skip);
   const ord = be.upload(order), off = be.upload(offsets);
   be.indexSelectBackward(dx, g, ord, off, outer, n, inner, index.length);
-  for (const a of [ord, off]) (be as unknown as DeviceStore).release(a as DeviceArray);
+  giveBack(be, [ord, off]);
+}
+
+/**
+ * dx [outer, n, inner] of a gather by the indices `index` [m] that live on be's device: grouped
+ * there (be.groupIndices into order [m] and offsets [n + 1], given back after the call), then
+ * be.indexSelectBackward; nothing is read back.
+ */
+export function gatherBackwardOnDevice(be: AnyBackend, op: string, dx: KernelArray, g: KernelArray, index: KernelArray, m: number,
+  outer: number, n: number, inner: number, skip?: number): void {
+  checkCount(op, m);
+  const order = be.alloc(m), offsets = be.alloc(n + 1);
+  be.groupIndices(order, offsets, index, n, m, skip ?? -1);
+  be.indexSelectBackward(dx, g, order, offsets, outer, n, inner, m);
+  giveBack(be, [order, offsets]);
 }

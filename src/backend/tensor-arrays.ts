@@ -91,21 +91,30 @@ export function copyTensor(t: Tensor): Tensor {
 }
 
 /**
- * Moves t's data to `be`'s device in place (parameters before training there): the host array is
- * uploaded and dropped, so `t.data` needs `await t.read()` afterwards. A no-op on a host backend
- * or when t is already there.
+ * Moves t's data to `be`'s device in place (parameters before training there; int32 indices for a
+ * gather there, held as float32 values as argmax's are: within ±2^24): the host array is uploaded
+ * and dropped, so `t.data` needs `await t.read()` afterwards. A no-op on a host backend or when t
+ * is already there.
  */
 export function toDevice(t: Tensor, be: AnyBackend): Tensor {
   if (be.kind === "host" || ((t.store as unknown) === be && t.device !== null)) return t;
-  if (t.dtype !== "float32") throw new DTypeError("toDevice", "tensor", "float32", t.dtype);
+  if (t.dtype !== "float32" && t.dtype !== "int32") throw new DTypeError("toDevice", "tensor", "float32 or int32", t.dtype);
   dropPrepacked(t);
-  const arr = be.upload(t.data as Float32Array);
+  const arr = be.upload(t.dtype === "float32" ? t.data as Float32Array : deviceIntegers(t.data as Int32Array));
   noteDeviceTensor(arr);
   t.device = arr;
   t.store = be as DeviceBackend;
   t.host = null;
   if (t.grad !== null) t.grad = toDevice(t.grad, be);
   return t;
+}
+
+/** int32 values as the float32 values a device holds them in (exact within ±2^24), else a ValueError. */
+function deviceIntegers(ids: Int32Array): Float32Array {
+  for (const v of ids) {
+    if (Math.abs(v) > 2 ** 24) throw new ValueError("toDevice", "tensor", "int32 values within ±2^24 (a device holds them as float32)", String(v));
+  }
+  return Float32Array.from(ids);
 }
 
 /** The host backend of ops whose loops run on host arrays. */

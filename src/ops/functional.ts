@@ -8,8 +8,7 @@
  * ```
  */
 import { attach } from "../autograd/graph.js";
-import { gatherBackward } from "../backend/index-grouping.js";
-import type { DeviceArray, DeviceStore } from "../tensor/device.js";
+import { gatherIndices, gatherOnDevice } from "./gather.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
@@ -61,16 +60,26 @@ function intData(t: Tensor, arg: string, op: string): Int32Array {
   return t.data as Int32Array;
 }
 
-/** Rows of `weight` [V, E] picked by int32 `indices` of any shape -> [...indices.shape, E]. */
+/**
+ * Rows of `weight` [V, E] picked by int32 `indices` of any shape -> [...indices.shape, E]. The
+ * indices may live on weight's device (e.g. argmax's): the gather reads them there, checks their
+ * range on the device and an index outside it is reported by the next read (ops/gather.ts).
+ */
 export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: number } = {}): Tensor {
-  const id = intData(indices, "indices", "embedding");
+  expectTensor(indices, "indices", "embedding");
+  if (indices.dtype !== "int32") throw new DTypeError("embedding", "indices", "int32", indices.dtype);
   expectTensor(weight, "weight", "embedding");
   floatOf(weight, "weight", "embedding");
   if (weight.rank !== 2) throw new ShapeError("embedding", "weight", "[V, E]", fmtShape(weight.shape));
   const [V, E] = [weight.shape[0]!, weight.shape[1]!];
-  for (const i of id) if (i < 0 || i >= V) throw new ValueError("embedding", "indices", `values in [0, ${V})`, String(i));
+  const where = gatherIndices("embedding", indices, weight, "weight");
+  if (where.kind === "host") {
+    for (const i of where.ids) if (i < 0 || i >= V) throw new ValueError("embedding", "indices", `values in [0, ${V})`, String(i));
+  }
   const pad = opts.paddingIdx;
-  if (weight.device !== null) return embeddingOnDevice(indices.shape, id, weight, pad);
+  // the gather on the device; backward dweight [V, E], each row the sum of its ids' gradient rows in order, the padding row none
+  if (weight.device !== null) return gatherOnDevice("embedding", weight, where, [...indices.shape, E], 1, V, E, pad);
+  const id = (where as { ids: Int32Array }).ids; // weight on the host: gatherIndices gave host indices or threw
   const out = empty([...indices.shape, E], weight.dtype);
   const od = fdata(out), wd = fdata(weight);
   for (let n = 0; n < id.length; n++) od.set(wd.subarray(id[n]! * E, id[n]! * E + E), n * E);
@@ -82,26 +91,6 @@ export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: 
       if (r === pad) continue; // the padding row gets no gradient
       for (let e = 0; e < E; e++) d[r * E + e]! += gd[n * E + e]!;
     }
-    return [dw];
-  });
-}
-
-/**
- * embedding of a weight on a device: the rows gathered by one kernel, out [N, E] = weight [V, E]
- * at ids (uploaded as float32 values); backward dweight [V, E], each row the sum of the gradient
- * rows of its ids in order (no atomics; the ids grouped by row on the host:
- * backend/index-grouping.ts), the padding index left out of the grouping so it gets no gradient.
- */
-function embeddingOnDevice(shape: readonly number[], id: Int32Array, weight: Tensor, pad: number | undefined): Tensor {
-  const be = backendOf(weight);
-  const [V, E] = [weight.shape[0]!, weight.shape[1]!], N = id.length;
-  const index = be.upload(Float32Array.from(id));
-  const out = emptyOn(be, [...shape, E], "float32");
-  be.indexSelect(arrayOf(out, be), arrayOf(weight, be), index, 1, V, E, N);
-  (be as unknown as DeviceStore).release(index as DeviceArray);
-  return attach(out, "embedding", [weight], (g) => {
-    const dw = emptyOn(be, weight.shape, "float32");
-    gatherBackward(be, "embedding", arrayOf(dw, be), arrayOf(g, be), id, 1, V, E, pad);
     return [dw];
   });
 }

@@ -14,8 +14,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import { broadcastStrides, broadcastsTo, normAxis, numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { stridedCopy } from "../backend/js/copy.js";
-import { gatherBackward } from "../backend/index-grouping.js";
-import type { DeviceArray, DeviceStore } from "../tensor/device.js";
+import { gatherIndices, gatherOnDevice, type GatherIndices } from "./gather.js";
 import { arrayOf, backendOf, empty, emptyOn, emptyUninit, kernelsFor, sumToShape } from "./util.js";
 
 /** Same data, new shape; one entry may be -1. */
@@ -204,22 +203,33 @@ function copyRun(dst: Tensor["data"], src: Tensor["data"], pd: number, ps: numbe
   (dst as Float32Array).set((src as Float32Array).subarray(ps, ps + n), pd);
 }
 
-/** Picks entries of `dim` by an int32 index tensor (1-D): out.shape[dim] = indices.length. */
+/**
+ * Picks entries of `dim` by 1-D int32 indices: out.shape[dim] = indices.length. The indices are a
+ * list, a host tensor, or a tensor on x's device (e.g. argmax's), which the gather reads there:
+ * its range is checked on the device and an index outside it is reported by the next read
+ * (ops/gather.ts).
+ */
 export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly number[]): Tensor {
   expectTensor(x, "x", "indexSelect");
   const d = normAxis(dim, x.rank, "indexSelect");
-  const idx = Array.isArray(indices) ? Int32Array.from(indices as number[]) : (indices as Tensor);
-  const id = idx instanceof Int32Array ? idx : (() => {
+  let where: GatherIndices;
+  if (Array.isArray(indices)) where = { kind: "host", ids: Int32Array.from(indices as number[]) };
+  else {
+    const idx = indices as Tensor;
+    expectTensor(idx, "indices", "indexSelect");
     if (idx.dtype !== "int32") throw new DTypeError("indexSelect", "indices", "int32", idx.dtype);
     if (idx.rank !== 1) throw new ShapeError("indexSelect", "indices", "[N]", fmtShape(idx.shape));
-    return idx.data as Int32Array;
-  })();
+    where = gatherIndices("indexSelect", idx, x, "x");
+  }
   const n = x.shape[d]!;
-  for (const i of id) if (i < 0 || i >= n) throw new ValueError("indexSelect", "indices", `values in [0, ${n})`, String(i));
+  if (where.kind === "host") {
+    for (const i of where.ids) if (i < 0 || i >= n) throw new ValueError("indexSelect", "indices", `values in [0, ${n})`, String(i));
+  }
   const shape = x.shape.slice();
-  shape[d] = id.length;
+  shape[d] = where.kind === "host" ? where.ids.length : where.m;
   const outer = numel(x.shape.slice(0, d)), inner = numel(x.shape.slice(d + 1));
-  if (x.device !== null) return indexSelectOnDevice(x, id, shape, outer, n, inner);
+  if (x.device !== null) return gatherOnDevice("indexSelect", x, where, shape, outer, n, inner);
+  const id = (where as { ids: Int32Array }).ids; // x on the host: gatherIndices gave host indices or threw
   const out = empty(shape, x.dtype);
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < id.length; k++) {
@@ -235,26 +245,6 @@ export function indexSelect(x: Tensor, dim: number, indices: Tensor | readonly n
         for (let j = 0; j < inner; j++) dx.data[ps + j]! += g.data[pd + j]!;
       }
     }
-    return [dx];
-  });
-}
-
-/**
- * indexSelect of a device tensor x [outer, n, inner]: the indices uploaded as float32 values for
- * one gather kernel; backward one kernel summing, for each row, the gradient rows that picked it
- * (grouped by row on the host: backend/index-grouping.ts).
- * out [outer, m, inner]
- */
-function indexSelectOnDevice(x: Tensor, id: Int32Array, shape: number[], outer: number, n: number, inner: number): Tensor {
-  const be = backendOf(x);
-  const m = id.length;
-  const index = be.upload(Float32Array.from(id));
-  const out = emptyOn(be, shape, x.dtype);
-  be.indexSelect(arrayOf(out, be), arrayOf(x, be), index, outer, n, inner, m);
-  (be as unknown as DeviceStore).release(index as DeviceArray);
-  return attach(out, "indexSelect", [x], (g) => {
-    const dx = emptyOn(be, x.shape, g.dtype);
-    gatherBackward(be, "indexSelect", arrayOf(dx, be), arrayOf(g, be), id, outer, n, inner);
     return [dx];
   });
 }

@@ -10,7 +10,6 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
 import { backward } from "../../src/autograd/backward.js";
-import { noGrad } from "../../src/autograd/graph.js";
 import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import { compare, gt, logicalNot, logicalOr, maskedFill, mul, where } from "../../src/ops/elementwise.js";
@@ -22,6 +21,7 @@ import { Generator } from "../../src/tensor/rng.js";
 import { Tensor, randn, tensor } from "../../src/tensor/tensor.js";
 import { assertThrowsMsg } from "../helpers.js";
 import { hostDevice } from "./host-device.js";
+import { gradcheckOnDevice } from "./device-helpers.js";
 import { indexGrouping } from "../../src/backend/index-grouping.js";
 
 const host = getBackend();
@@ -87,46 +87,8 @@ async function assertSame(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, tol 
   r.js.grads.forEach((g, i) => assertNear(r.dev.grads[i]!, g, tol, `grad ${i}`));
 }
 
-/**
- * Central differences in float32 of s(x) = sum(f(x) * w) on the device against the device
- * backward. Error bound: each s is a sum of N terms, off by at most N u sum |f w| per evaluation,
- * so the difference quotient is off by N u S / h, plus h² |s'''| / 6 (|s'''| <= 1 here).
- */
-async function deviceGradcheck(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, h = 1e-2): Promise<void> {
-  setBackend(dev.name);
-  try {
-    const make = (i: number, host: Float32Array): Tensor => toDevice(new Tensor(Float32Array.from(host), inputs[i]!.shape, "float32").requiresGrad_(true), dev);
-    const hosts = inputs.map((t) => Float32Array.from(t.data as Float32Array));
-    const xs = hosts.map((hh, i) => make(i, hh));
-    const y = f(...xs);
-    const w = randn(y.shape, { generator: new Generator(98) });
-    backward(sum(mul(y, w)));
-    const N = y.size;
-    const value = async (i: number, host: Float32Array): Promise<{ s: number; S: number }> => {
-      const args = xs.map((x, j) => (j === i ? make(i, host) : x.detach()));
-      const out = noGrad(() => f(...args));
-      const o = await out.read() as Float32Array, wd = w.data as Float32Array;
-      let s = 0, S = 0;
-      for (let k = 0; k < o.length; k++) { s += o[k]! * wd[k]!; S += Math.abs(o[k]! * wd[k]!); }
-      return { s: Math.fround(s), S };
-    };
-    for (let i = 0; i < xs.length; i++) {
-      const g = await xs[i]!.grad!.read() as Float32Array;
-      for (let e = 0; e < hosts[i]!.length; e++) {
-        const plus = hosts[i]!.slice(), minus = hosts[i]!.slice();
-        plus[e]! += h;
-        minus[e]! -= h;
-        const hp = plus[e]! - hosts[i]![e]!, hm = hosts[i]![e]! - minus[e]!; // the steps float32 took
-        const a = await value(i, plus), b = await value(i, minus);
-        const fd = (a.s - b.s) / (hp + hm);
-        const tol = (N * U * (a.S + b.S)) / (hp + hm) + (h * h) / 6 + 4 * U * Math.abs(g[e]!);
-        assert.ok(Math.abs(fd - g[e]!) <= tol, `input ${i}[${e}]: backward ${g[e]}, differences ${fd} (tolerance ${tol.toExponential(2)})`);
-      }
-    }
-  } finally {
-    setBackend(host.name);
-  }
-}
+/** Central differences in float32 on the device against the device backward (device-helpers.ts). */
+const deviceGradcheck = (inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, h?: number): Promise<void> => gradcheckOnDevice(dev, inputs, f, h);
 
 describe("ops on device tensors (host-memory device backend)", () => {
   test("where: broadcasting cond, a and b, scalars; gradients to a and b", async () => {

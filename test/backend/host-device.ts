@@ -5,12 +5,19 @@
  * a device tensor's `data` behind the backend's back throws DeviceSyncError here as it would on
  * webgpu. Counts releases, reads and batched reads (`readMany`, one however many arrays).
  *
+ * Device indices are range-checked as on webgpu (src/backend/index-checks.ts): a gather with a
+ * check flags its slot when an index is outside [0, n) (the js kernel writes the zero rows), the
+ * next `read` / `readMany` throws the first flagged slot's ValueError after clearing them all, and
+ * when the slots (`checkSlots`, default 64) run out they are checked and cleared at once, the error
+ * kept for the next read.
+ *
  * ```ts
  * const dev = hostDevice();
  * registerBackend(dev, true);
  * ```
  */
 import type { AnyBackend } from "../../src/backend/backend.js";
+import { CheckSlots, flaggedError, type IndexCheck } from "../../src/backend/index-checks.js";
 import { jsBackend } from "../../src/backend/js/index.js";
 import type { DeviceArray, DeviceStore } from "../../src/tensor/device.js";
 
@@ -34,7 +41,7 @@ function unwrap(x: unknown, kernel: string, i: number): unknown {
 
 const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward",
   "attentionForward", "attentionBackward",
-  "dropout", "where", "compare", "extreme", "extremeBackward", "logsumexp", "indexSelect", "indexSelectBackward",
+  "dropout", "where", "compare", "extreme", "extremeBackward", "logsumexp", "indexSelectBackward", "groupIndices",
   "sparseAttentionForward", "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward",
   // convolution, pooling and batch norm
   "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "maxPool2d", "maxPool2dBackward", "avgPool2d", "avgPool2dBackward",
@@ -43,7 +50,22 @@ const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmax
   "segmentSum", "segmentBroadcast", "segmentSoftmax", "segmentSoftmaxBackward",
 ] as const;
 
-export function hostDevice(): HostDevice {
+export function hostDevice(opts: { checkSlots?: number } = {}): HostDevice {
+  const slots = new CheckSlots(opts.checkSlots);
+  const flags = new Uint32Array(slots.capacity);
+  let kept: Error | null = null; // found when the slots ran out, thrown by the next read
+  const checkAll = (): Error | null => {
+    const err = flaggedError(slots.take(), flags);
+    flags.fill(0);
+    return err;
+  };
+  // before a read: the error kept or flagged since the last one (slots cleared), else null
+  const readCheck = (): Error | null => {
+    const flagged = checkAll();
+    const err = kept ?? flagged;
+    kept = null;
+    return err;
+  };
   const dev: Record<string, unknown> & { releases: number; reads: number; batchedReads: number; flushes: number } = {
     name: "webgpu",
     kind: "device",
@@ -55,11 +77,26 @@ export function hostDevice(): HostDevice {
     upload: (host: Float32Array): HostDeviceArray => ({ length: host.length, values: Float32Array.from(host) }),
     read(arr: HostDeviceArray): Promise<Float32Array> {
       dev.reads++;
-      return Promise.resolve(arr.values.slice());
+      const err = readCheck();
+      return err ? Promise.reject(err) : Promise.resolve(arr.values.slice());
     },
     readMany(arrs: readonly HostDeviceArray[]): Promise<Float32Array[]> {
       dev.batchedReads++;
-      return Promise.resolve(arrs.map((a) => a.values.slice()));
+      const err = readCheck();
+      return err ? Promise.reject(err) : Promise.resolve(arrs.map((a) => a.values.slice()));
+    },
+    indexSelect(out: HostDeviceArray, x: HostDeviceArray, index: HostDeviceArray, outer: number, n: number, inner: number, m: number,
+      check?: IndexCheck): void {
+      const [o, xs, ids] = [out, x, index].map((a, i) => unwrap(a, "indexSelect", i) as Float32Array) as [Float32Array, Float32Array, Float32Array];
+      if (check && outer * m * inner > 0) {
+        let s = slots.slot(check, n);
+        if (s === null) {
+          kept ??= checkAll();
+          s = slots.slot(check, n)!;
+        }
+        for (let k = 0; k < m; k++) if (!(ids[k]! >= 0 && ids[k]! < n)) flags[s] = 1;
+      }
+      jsBackend.indexSelect(o, xs, ids, outer, n, inner, m);
     },
     release(arr: HostDeviceArray): void {
       dev.releases++;

@@ -101,7 +101,7 @@ interface Named { name: string; kernel: GemmKernel; fp16: boolean; ctx?: (k: Web
 function f16AsF32(k: WebGPUKernels): KernelContext {
   return {
     pipeline: (key, source) => k.pipeline(`${key}.as-f32`, () => source().replace("enable f16;", "").replaceAll("f16", "f32")),
-    dispatch: (...args) => k.dispatch(...args), scratch: (n) => k.scratch(n), release: (arr) => k.release(arr),
+    dispatch: (...args) => k.dispatch(...args), scratch: (n) => k.scratch(n), release: (arr) => k.release(arr), indexCheck: (c, n) => k.indexCheck(c, n),
     workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: k.maxWorkgroupsPerDimension, gemm: k.gemm,
   };
 }
@@ -190,7 +190,7 @@ async function gemmSplitCases(kit: Kit): Promise<CaseResult[]> {
     const limited: KernelContext = {
       pipeline: (key, source) => k.pipeline(key, source),
       dispatch: (...args) => { dispatches++; k.dispatch(...args); },
-      scratch: (n) => k.scratch(n), release: (arr) => k.release(arr),
+      scratch: (n) => k.scratch(n), release: (arr) => k.release(arr), indexCheck: (c, n) => k.indexCheck(c, n),
       workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: 2, gemm: k.gemm,
     };
     const pa = kit.place(a, 5), pb = kit.place(b, 9), pm = kit.output(B * M * N, 3);

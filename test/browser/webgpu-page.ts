@@ -33,6 +33,7 @@ import { conv2dBackwardWeight as gpuConv2dBackwardWeight, forceConvSplitK, split
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { attentionDropoutFamilies } from "./webgpu-attention-dropout-cases.js";
 import { gemmFamilies } from "./webgpu-gemm-cases.js";
+import { deviceIndexFamilies } from "./webgpu-index-cases.js";
 import { matmulOperands, randn, rng, startPage } from "./webgpu-page-setup.js";
 import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
 
@@ -383,7 +384,7 @@ async function largeCases(): Promise<CaseResult[]> {
   const limited: KernelContext = {
     pipeline: (key, source) => k.pipeline(key, source),
     dispatch: (...args) => { dispatches++; k.dispatch(...args); },
-    scratch: (n) => k.scratch(n), release: (arr) => k.release(arr),
+    scratch: (n) => k.scratch(n), release: (arr) => k.release(arr), indexCheck: (c, n) => k.indexCheck(c, n),
     workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: 2,
   };
   const [B, M, N, K] = [3, 130, 200, 33];
@@ -1282,6 +1283,7 @@ const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   ...efficientFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
   ...attentionDropoutFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
   ...gemmFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
+  ...deviceIndexFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
 };
 
 void startPage("qkvWebgpu", (kernels): PageApi => {

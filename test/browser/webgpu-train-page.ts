@@ -10,7 +10,9 @@
  * stride, dilation and padding, batch norm with its running statistics, max / average / adaptive
  * pooling) under SGD with momentum (also with the convolutions' weight gradients split over K). Also checks the device-tensor contract: `t.data` throws
  * DeviceSyncError until `await t.read()`; `readBatched` reads a trained model's state with readAll
- * (one submission) and one read() per tensor; `train` reports what freeGraph gives back each step.
+ * (one submission) and one read() per tensor; `train` reports what freeGraph gives back each step;
+ * `deviceIndices` runs embedding and indexSelect by argmax's indices on webgpu (forward and
+ * backward with no submission, js's bits) and one index out of range (the next read's ValueError).
  */
 import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
 import { backward } from "../../src/autograd/backward.js";
@@ -22,12 +24,12 @@ import { forceConvSplitK } from "../../src/backend/webgpu/conv.js";
 import type { WebGPUBackend } from "../../src/backend/webgpu/backend.js";
 import { useWebGPU } from "../../src/backend/webgpu/use.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
-import { add, gelu, gt } from "../../src/ops/elementwise.js";
+import { add, gelu, gt, mul } from "../../src/ops/elementwise.js";
 import { crossEntropy, embedding } from "../../src/ops/functional.js";
 import { linear } from "../../src/ops/matmul.js";
 import { layerNorm } from "../../src/ops/norm.js";
-import { argmax, mean } from "../../src/ops/reduce.js";
-import { permute, reshape } from "../../src/ops/shape.js";
+import { argmax, mean, sum } from "../../src/ops/reduce.js";
+import { indexSelect, permute, reshape } from "../../src/ops/shape.js";
 import { Adam, AdamW } from "../../src/optim/adam.js";
 import { useFusedOptimizerSteps } from "../../src/optim/device-step.js";
 import type { Optimizer } from "../../src/optim/optimizer.js";
@@ -38,7 +40,7 @@ import { DeviceSyncError } from "../../src/tensor/errors.js";
 import { readAll } from "../../src/tensor/read-all.js";
 import { fit } from "../../src/train/fit.js";
 import { Generator } from "../../src/tensor/rng.js";
-import { ones, randint, randn, zeros, type Tensor } from "../../src/tensor/tensor.js";
+import { Tensor, ones, randint, randn, tensor, zeros } from "../../src/tensor/tensor.js";
 import { SmallCnn, trainSteps } from "../backend/device-models.js";
 
 /** Sizes of the block: batch B, sequence L, width E, H heads, C classes. */
@@ -96,12 +98,23 @@ export interface ReadResult {
   cached: boolean;
 }
 
+export interface IndicesResult {
+  /** The outputs and gradients that differ from js's host-index run in some bit (none expected). */
+  differ: string[];
+  /** Submissions during the forward and backward pass with device indices (0: nothing read back). */
+  submissions: number;
+  /** What the read after an index out of range threw, then what the read after it threw. */
+  outOfRange: string;
+  afterwards: string;
+}
+
 export interface TrainApi {
   train(steps: number, attnDropout?: number): Promise<TrainResult>;
   /** With `splitK`, every conv2d weight gradient on webgpu is split into that many ranges of its K (forceConvSplitK). */
   trainCnn(steps: number, splitK?: number): Promise<CnnResult>;
   fitCnn(steps: number): Promise<FitResult>;
   sync(): Promise<SyncResult>;
+  deviceIndices(): Promise<IndicesResult>;
   optimizers(): Promise<OptimResult[]>;
   readBatched(): Promise<ReadResult>;
 }
@@ -352,6 +365,37 @@ const api: TrainApi = {
       maxDiff: diff(batched), splitMaxDiff: diff(split), cached,
       types: batched.map((a) => a.constructor.name), singleTypes: single.map((a) => a.constructor.name),
     };
+  },
+  async deviceIndices() {
+    const V = 5, ids = [1, 0, 3, 3, 3, 2], scores = new Float32Array(ids.length * V);
+    ids.forEach((v, k) => { scores[k * V + v] = 1; });
+    // embedding (padding row 3) and indexSelect along dim 1 by the same ids; the outputs and the gradients of sum(y * c)
+    const pass = async (device: boolean): Promise<Float32Array[]> => {
+      setBackend(device ? "webgpu" : "js");
+      const w = randn([V, 4], { generator: new Generator(7) }).requiresGrad_(true), x = randn([2, V, 3], { generator: new Generator(8) }).requiresGrad_(true);
+      if (device) for (const t of [w, x]) toDevice(t, gpu);
+      const before = (gpu as WebGPUBackend).kernels.recorder.submissions;
+      const idx = device ? argmax(toDevice(new Tensor(scores, [2, 3, V], "float32"), gpu), -1) : tensor([[1, 0, 3], [3, 3, 2]], { dtype: "int32" });
+      const e = embedding(idx, w, { paddingIdx: 3 }), z = indexSelect(x, 1, reshape(idx, [6]));
+      backward(add(sum(mul(e, randn(e.shape, { generator: new Generator(9) }))), sum(mul(z, randn(z.shape, { generator: new Generator(10) })))));
+      submitted = (gpu as WebGPUBackend).kernels.recorder.submissions - before;
+      const got = (await readAll([e, z, w.grad!, x.grad!])).map((a) => Float32Array.from(a as Float32Array));
+      setBackend("js");
+      return got;
+    };
+    let submitted = 0;
+    const want = await pass(false), got = await pass(true), submissions = submitted;
+    const names = ["embedding", "indexSelect", "weight's gradient", "x's gradient"];
+    const differ = names.filter((_, i) => {
+      const a = new Uint32Array(got[i]!.buffer), b = new Uint32Array(want[i]!.buffer);
+      return a.length !== b.length || a.some((v, j) => v !== b[j]);
+    });
+    // an index out of range: the next read throws, the one after it does not
+    const w = toDevice(randn([V, 4]), gpu);
+    const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => "none", (err: unknown) => `${(err as Error).name}: ${(err as Error).message}`);
+    const bad = embedding(toDevice(tensor([0, V], { dtype: "int32" }), gpu), w);
+    const outOfRange = await outcome(bad.read()), afterwards = await outcome(bad.read());
+    return { differ, submissions, outOfRange, afterwards };
   },
   async sync() {
     setBackend("webgpu");

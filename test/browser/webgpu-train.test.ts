@@ -47,6 +47,15 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
     assert.deepEqual(opened.errors, []);
   });
 
+  test("embedding and indexSelect by argmax's indices on webgpu: js's bits, nothing read back; an index out of range reported by the next read", async () => {
+    const r = await opened.page.evaluate(() => (globalThis as Api).qkvTrain!.deviceIndices());
+    assert.deepEqual(r.differ, []);
+    assert.equal(r.submissions, 0);
+    assert.equal(r.outOfRange, "ValueError: embedding: indices expected values in [0, 5), got an index outside it (found on the device)");
+    assert.equal(r.afterwards, "none");
+    assert.deepEqual(opened.errors, []);
+  });
+
   test(`a transformer block trains ${STEPS} AdamW steps on webgpu with js's losses`, async (t) => {
     const r = await opened.page.evaluate((n) => (globalThis as Api).qkvTrain!.train(n), STEPS);
     assert.equal(r.backend, "webgpu");

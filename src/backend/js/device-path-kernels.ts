@@ -10,7 +10,7 @@
  * ```
  */
 import { compare } from "./compare.js";
-import { indexSelect, indexSelectBackward } from "./gather.js";
+import { groupIndices, indexSelect, indexSelectBackward } from "./gather.js";
 import { poolNormMethods } from "./pool-norm-methods.js";
 import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
 import { segmentBroadcast, segmentSoftmax, segmentSoftmaxBackward, segmentSum } from "./segment.js";
@@ -24,6 +24,7 @@ export class DevicePathKernels {
   readonly logsumexp = logsumexp;
   readonly indexSelect = indexSelect;
   readonly indexSelectBackward = indexSelectBackward;
+  readonly groupIndices = groupIndices;
   readonly maxPool2d = poolNormMethods.maxPool2d;
   readonly maxPool2dBackward = poolNormMethods.maxPool2dBackward;
   readonly avgPool2d = poolNormMethods.avgPool2d;

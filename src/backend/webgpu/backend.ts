@@ -17,6 +17,7 @@ import type {
   SparseAttentionArgs, UnaryOp,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
+import type { IndexCheck } from "../index-checks.js";
 import type { GpuArray } from "./context.js";
 import { WebGPUKernels } from "./kernels.js";
 
@@ -173,13 +174,17 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.logsumexp(out, x, outer, n, inner);
   }
 
-  indexSelect(out: GpuArray, x: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number): void {
-    this.kernels.indexSelect(out, x, index, outer, n, inner, m);
+  indexSelect(out: GpuArray, x: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number, check?: IndexCheck): void {
+    this.kernels.indexSelect(out, x, index, outer, n, inner, m, check);
   }
 
   indexSelectBackward(dx: GpuArray, g: GpuArray, order: GpuArray, offsets: GpuArray, outer: number, n: number, inner: number,
     m: number): void {
     this.kernels.indexSelectBackward(dx, g, order, offsets, outer, n, inner, m);
+  }
+
+  groupIndices(order: GpuArray, offsets: GpuArray, index: GpuArray, n: number, m: number, skip: number): void {
+    this.kernels.groupIndices(order, offsets, index, n, m, skip);
   }
 
   // --- sparse and linear attention ---

@@ -11,6 +11,7 @@
  * the kernel's own words.
  */
 
+import type { IndexCheck } from "../index-checks.js";
 import type { GemmOptions } from "./matmul.js";
 
 /** A device array: `length` float32 elements at element `offset` of `buffer`. */
@@ -32,6 +33,11 @@ export interface KernelContext {
    */
   dispatch(kernel: string, pipeline: GPUComputePipeline, outputs: readonly GpuArray[], inputs: readonly GpuArray[],
     params: readonly number[], groups: number | readonly [number, number, number], table?: Uint32Array): void;
+  /**
+   * The flag array and slot a gather over [0, n) with unchecked device indices sets (as a u32
+   * word, to 1) when one is outside the range; the next read reports it (backend/index-checks.ts).
+   */
+  indexCheck(check: IndexCheck, n: number): { flags: GpuArray; slot: number };
   /** A temporary array of n elements, valid for dispatches recorded before `release`. */
   scratch(n: number): GpuArray;
   release(arr: GpuArray): void;

@@ -1,17 +1,22 @@
 /**
  * Gathers along one dim on the device, as Backend.indexSelect / indexSelectBackward: out [outer,
- * m, inner] = x [outer, n, inner] at index [m] (a thread per output element), and the backward
- * without atomics over the indices grouped by row on the host (backend/index-grouping.ts: `order`
- * lists the positions k row by row, ascending, row r holding order[offsets[r] .. offsets[r + 1])):
- * a thread per dx element sums, in order of k, only the gradient rows that picked its row, so the
- * work is O(outer (n + m) inner), the result deterministic and the js kernel's bits; an index left
- * out of the grouping (outside [0, n), the embedding's padding) adds nowhere. Integers are floats.
+ * m, inner] = x [outer, n, inner] at index [m] (a thread per output element; the row of an index
+ * outside [0, n) is zeros, and with a check, for indices nobody checked on the host, its thread
+ * also stores 1 in the check's flag slot: backend/index-checks.ts), and the backward without
+ * atomics over the indices grouped by row (backend/index-grouping.ts on the host, group-indices.ts
+ * on the device: `order` lists the positions k row by row, ascending, row r holding
+ * order[offsets[r] .. offsets[r + 1])): a thread per dx element sums, in order of k, only the
+ * gradient rows that picked its row, so the work is O(outer (n + m) inner), the result
+ * deterministic and the js kernel's bits; an index left out of the grouping (outside [0, n), the
+ * embedding's padding) adds nowhere. Integers are floats.
  *
  * ```ts
  * indexSelect(ctx, out, weight, ids, 1, V, E, N);                    // out [N, E] = weight [V, E] rows at ids
+ * indexSelect(ctx, out, weight, ids, 1, V, E, N, { op: "embedding", arg: "indices" }); // ids unchecked
  * indexSelectBackward(ctx, dw, g, order, offsets, 1, V, E, N);       // dw [V, E]
  * ```
  */
+import type { IndexCheck } from "../index-checks.js";
 import type { GpuArray, KernelContext } from "./context.js";
 import { ceilDiv, dispatchKernel } from "./context.js";
 import { computeMain, header } from "./wgsl.js";
@@ -28,20 +33,34 @@ const elementThread = (mid: "m" | "n", i: string): string => /* wgsl */ `
   let ${i} = row % p.${mid};
   let o = row / p.${mid};`;
 
-const forwardSource = (): string => /* wgsl */ `
-${header(["out"], ["x", "index"], SIZES)}
+// checked: the flags (atomic u32 words) are the second output, the slot the last size
+const forwardSource = (checked: boolean) => (): string => /* wgsl */ `
+${checked ? header(["out", "flags"], ["x", "index"], [...SIZES, "slot: u32"], false, { flags: "atomic<u32>" }) : header(["out"], ["x", "index"], SIZES)}
 ${computeMain(WG)} {
 ${elementThread("m", "k")}
-  let r = u32(b_index[p.o_index + k]);
-  b_out[p.o_out + e] = b_x[p.o_x + (o * p.n + r) * p.inner + j];
+  let v = b_index[p.o_index + k];
+  if (v >= 0.0 && v < f32(p.n)) {
+    b_out[p.o_out + e] = b_x[p.o_x + (o * p.n + u32(v)) * p.inner + j];
+  } else {
+    b_out[p.o_out + e] = 0.0;${checked ? `
+    atomicStore(&b_flags[p.o_flags + p.slot], 1u);` : ""}
+  }
 }`;
 
-/** out [outer, m, inner] = x [outer, n, inner] at index [m] along n. */
+/**
+ * out [outer, m, inner] = x [outer, n, inner] at index [m] along n, zeros for an index outside
+ * [0, n); with `check` such an index also sets the check's flag (ctx.indexCheck).
+ */
 export function indexSelect(ctx: KernelContext, out: GpuArray, x: GpuArray, index: GpuArray, outer: number, n: number,
-  inner: number, m: number): void {
+  inner: number, m: number, check?: IndexCheck): void {
   const total = outer * m * inner;
   if (total === 0) return;
-  dispatchKernel(ctx, "indexSelect", forwardSource, [out], [x, index], [outer, n, inner, m], ceilDiv(total, WG));
+  if (!check) {
+    dispatchKernel(ctx, "indexSelect", forwardSource(false), [out], [x, index], [outer, n, inner, m], ceilDiv(total, WG));
+    return;
+  }
+  const { flags, slot } = ctx.indexCheck(check, n);
+  dispatchKernel(ctx, "indexSelect.checked", forwardSource(true), [out, flags], [x, index], [outer, n, inner, m, slot], ceilDiv(total, WG));
 }
 
 const backwardSource = (): string => /* wgsl */ `

@@ -7,7 +7,9 @@
  *
  * Errors that WebGPU reports asynchronously (a shader that does not compile, an allocation that
  * ran out of memory, a validation error) are kept and thrown by the next `read` or `finish`; a
- * lost device makes every later call throw DeviceLostError.
+ * lost device makes every later call throw DeviceLostError. A gather's device indices found out of
+ * range on the device (`indexChecks`, backend/index-checks.ts) are reported by the next `read` /
+ * `readMany` as a ValueError: the check slots in use are read in the same submission, then cleared.
  *
  * ```ts
  * const gpu = await WebGPUKernels.create(navigator.gpu);
@@ -27,6 +29,9 @@ import { binary, unary } from "./elementwise.js";
 import { DeviceLostError, GpuValidationError, WebGPUUnsupportedError } from "./errors.js";
 import { ValueError } from "../../tensor/errors.js";
 import { indexSelect, indexSelectBackward } from "./gather.js";
+import { groupIndices } from "./group-indices.js";
+import { DeviceIndexChecks } from "./index-checks.js";
+import { flaggedError, type IndexCheck } from "../index-checks.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { GEMM_VARIANTS, matmul, type GemmOptions, type GemmPrecision, type GemmVariant } from "./matmul.js";
@@ -77,18 +82,23 @@ export class WebGPUKernels implements KernelContext {
   readonly gemm: GemmOptions;
   readonly recorder: Recorder;
   readonly pool: BufferPool;
+  /** The deferred range checks of device indices (gathers by an int32 tensor on the device). */
+  readonly indexChecks: DeviceIndexChecks;
   readonly workgroupFloats: number;
   private readonly pipelines: PipelineCache;
   private errors: Error[] = [];
   private readonly checks = new Set<Promise<unknown>>();
   private lost: { reason: string; message: string } | null = null;
 
-  /** Kernels on a device from `gpu` (default navigator.gpu); throws WebGPUUnavailableError. */
-  static async create(gpu?: Pick<GPU, "requestAdapter"> | null): Promise<WebGPUKernels> {
-    return new WebGPUKernels(await requestGpuDevice(gpu));
+  /**
+   * Kernels on a device from `gpu` (default navigator.gpu); throws WebGPUUnavailableError.
+   * `checkSlots`: how many distinct index checks may wait for a read (backend/index-checks.ts; default 64).
+   */
+  static async create(gpu?: Pick<GPU, "requestAdapter"> | null, opts: { checkSlots?: number } = {}): Promise<WebGPUKernels> {
+    return new WebGPUKernels(await requestGpuDevice(gpu), opts);
   }
 
-  constructor(readonly gpu: GpuDevice) {
+  constructor(readonly gpu: GpuDevice, opts: { checkSlots?: number } = {}) {
     const keep = (e: Error): void => { this.errors.push(e); };
     // a check WebGPU answers later: its error is kept until the next read or finish, which wait for it
     const report = (check: Promise<Error | null>): void => {
@@ -98,6 +108,7 @@ export class WebGPUKernels implements KernelContext {
     };
     this.recorder = new Recorder(gpu);
     this.pool = new BufferPool(gpu, this.recorder, report);
+    this.indexChecks = new DeviceIndexChecks(gpu, this.pool, this.recorder, report, opts.checkSlots);
     this.pipelines = new PipelineCache(gpu.device, report);
     this.workgroupFloats = Math.min(WORKGROUP_BYTES, gpu.limits.maxComputeWorkgroupStorageSize) / 4;
     this.gemm = { variant: gemmVariantFromEnv(), precision: "fp32", subgroups: gpu.subgroupSizes, shaderF16: gpu.features.shaderF16 };
@@ -166,12 +177,30 @@ export class WebGPUKernels implements KernelContext {
 
   /** The contents of `arr` once the work recorded before has run. */
   read(arr: GpuArray): Promise<Float32Array> {
-    return this.transfer("read", () => this.pool.read(arr));
+    return this.transfer("read", async () => (await this.readChecked([arr], async ([a]) => [await this.pool.read(a!)]))[0]!);
   }
 
   /** The contents of each of `arrs` once the work recorded before has run: one submission (BufferPool.readMany). */
   readMany(arrs: readonly GpuArray[], maxBytes?: number): Promise<Float32Array[]> {
-    return this.transfer("readMany", () => this.pool.readMany(arrs, maxBytes));
+    return this.transfer("readMany", () => this.readChecked(arrs, (as) => this.pool.readMany(as, maxBytes), maxBytes));
+  }
+
+  /**
+   * `arrs` read back by `read`; with index checks waiting, with their slots in the same submission
+   * (BufferPool.readMany), zeroed after it, and a slot that is set throws its ValueError instead
+   * (every slot free again).
+   */
+  private async readChecked(arrs: readonly GpuArray[], read: (arrs: readonly GpuArray[]) => Promise<Float32Array[]>,
+    maxBytes?: number): Promise<Float32Array[]> {
+    const taken = this.indexChecks.take();
+    if (taken === null) return read(arrs);
+    const reading = this.pool.readMany([...arrs, taken.arr], maxBytes); // records the copies and submits them
+    this.indexChecks.clear(taken.ranges.length);
+    const got = await reading;
+    const words = got.pop()!;
+    const err = flaggedError(taken.ranges, new Uint32Array(words.buffer, words.byteOffset, words.length));
+    if (err) throw err;
+    return got;
   }
 
   /** A read back from the device, then the errors WebGPU reported meanwhile (thrown before the read's own). */
@@ -207,6 +236,10 @@ export class WebGPUKernels implements KernelContext {
 
   pipeline(key: string, source: () => string): GPUComputePipeline {
     return this.pipelines.get(key, source);
+  }
+
+  indexCheck(check: IndexCheck, n: number): { flags: GpuArray; slot: number } {
+    return this.indexChecks.slot(check, n);
   }
 
   scratch(n: number): GpuArray {
@@ -349,6 +382,9 @@ export class WebGPUKernels implements KernelContext {
 
   /** As Backend.indexSelectBackward. */
   readonly indexSelectBackward = this.method("indexSelectBackward", indexSelectBackward);
+
+  /** As Backend.groupIndices. */
+  readonly groupIndices = this.method("groupIndices", groupIndices);
 
   // --- sparse and linear attention ---
 

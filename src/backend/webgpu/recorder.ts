@@ -53,6 +53,13 @@ export class Recorder {
     this.recorded++;
   }
 
+  /** Records zeroing `bytes` bytes of a buffer from byte `offset` (both multiples of 4). */
+  clear(buffer: GPUBuffer, offset: number, bytes: number): void {
+    this.endPass();
+    this.enc().clearBuffer(buffer, offset, bytes);
+    this.recorded++;
+  }
+
   /** Destroys b once the commands recorded so far are submitted. */
   destroyAfterSubmit(b: GPUBuffer): void {
     this.garbage.push(b);
