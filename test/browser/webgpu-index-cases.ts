@@ -88,8 +88,12 @@ async function gatherCases(kit: Kit): Promise<CaseResult[]> {
   return res.list;
 }
 
-/** The gather backward by its definition over the indices (skip and out-of-range indices adding nowhere). */
-function backwardByIndex(index: Float32Array, g: Float32Array, outer: number, n: number, inner: number, skip: number): Float32Array {
+/**
+ * The gather backward by its definition, over the indices themselves (not the grouping): dx row r
+ * is 0 plus, in order of k, each g row k whose index is r (float32 sums), skipping `skip` and
+ * indices outside [0, n).
+ */
+export function gatherBackwardByIndex(index: Float32Array, g: Float32Array, outer: number, n: number, inner: number, skip?: number): Float32Array {
   const m = index.length, dx = new Float32Array(outer * n * inner);
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < m; k++) {
@@ -133,7 +137,7 @@ async function groupingCases(kit: Kit): Promise<CaseResult[]> {
     const pg = kit.place(g, 1), pdx = kit.output(outer * n * inner, 4);
     k.indexSelectBackward(pdx.arr, pg.arr, pord.arr, poff.arr, outer, n, inner, m);
     const dx = await kit.fetchPlaced(pdx);
-    res.compare(`indexSelectBackward over the device grouping, ${what}`, dx.data, backwardByIndex(index, g, outer, n, inner, skip), EXACT, dx.guards);
+    res.compare(`indexSelectBackward over the device grouping, ${what}`, dx.data, gatherBackwardByIndex(index, g, outer, n, inner, skip), EXACT, dx.guards);
   }
   return res.list;
 }

@@ -33,7 +33,7 @@ import { conv2dBackwardWeight as gpuConv2dBackwardWeight, forceConvSplitK, split
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { attentionDropoutFamilies } from "./webgpu-attention-dropout-cases.js";
 import { gemmFamilies } from "./webgpu-gemm-cases.js";
-import { deviceIndexFamilies } from "./webgpu-index-cases.js";
+import { deviceIndexFamilies, gatherBackwardByIndex } from "./webgpu-index-cases.js";
 import { matmulOperands, randn, rng, startPage } from "./webgpu-page-setup.js";
 import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
 
@@ -781,23 +781,6 @@ async function logsumexpRowCases(res: Results): Promise<void> {
     res.compare(`logsumexp long rows [${outer}, ${n}, ${inner}]: -Infinity rows and entries, +Infinity, NaN, values near 100`,
       gl.data, want, lseRowBound(y, outer, n, inner, want), gl.guards);
   }
-}
-
-/**
- * The gather backward by its definition, over the indices themselves (not the grouping): dx row r
- * is 0 plus, in order of k, each g row k whose index is r (float32 sums), skipping `skip` and
- * indices outside [0, n).
- */
-function gatherBackwardByIndex(index: Float32Array, g: Float32Array, outer: number, n: number, inner: number, skip?: number): Float32Array {
-  const m = index.length, dx = new Float32Array(outer * n * inner);
-  for (let o = 0; o < outer; o++) {
-    for (let k = 0; k < m; k++) {
-      const r = index[k]!;
-      if (!(r >= 0 && r < n) || r === skip) continue;
-      for (let j = 0; j < inner; j++) dx[(o * n + r) * inner + j]! += g[(o * m + k) * inner + j]!;
-    }
-  }
-  return dx;
 }
 
 async function gatherCases(): Promise<CaseResult[]> {
