@@ -17,6 +17,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { runDatesDemo } from "../src/apps/dates/demo.js";
 import { availableBackends, getBackend, setBackend, setNumThreads, setWasmThreads, type BackendName } from "../src/node.js";
+import type { Recorder } from "../src/backend/webgpu/recorder.js";
 import { benchArgs } from "./argv.js";
 
 const argv = process.argv.slice(2);
@@ -67,6 +68,9 @@ async function main(): Promise<void> {
     console.log(`No ${name} backend: ${why}\nNothing was measured.`);
     return;
   }
+  // on webgpu: the recorder's counts (dispatches, submissions, bind groups made and kept) over the run
+  const recorder = name === "webgpu" ? (getBackend() as unknown as { kernels: { recorder: Recorder } }).kernels.recorder : null;
+  const before = recorder && { d: recorder.dispatches, s: recorder.submissions, made: recorder.bindGroups.made, reused: recorder.bindGroups.reused };
   const r = await runDatesDemo({ steps, testSize: 1, out: null, log: () => undefined, tty: false });
   const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
   const line = {
@@ -77,8 +81,15 @@ async function main(): Promise<void> {
   if (adapter) console.log(`  ${adapter}`);
   console.log(`  ${steps} steps in ${r.trainSeconds.toFixed(2)} s: ${line.stepsPerSecond.toFixed(1)} steps/s, ${(1000 * r.trainSeconds / steps).toFixed(2)} ms per step`);
   console.log(`  loss ${line.firstLoss?.toFixed(4)} at step 1, ${line.lastLoss?.toFixed(4)} at step ${steps}`);
+  const gpu = recorder && before && {
+    dispatches: recorder.dispatches - before.d, submissions: recorder.submissions - before.s,
+    bindGroupsMade: recorder.bindGroups.made - before.made, bindGroupsReused: recorder.bindGroups.reused - before.reused,
+  };
+  if (gpu) {
+    console.log(`  ${(gpu.dispatches / steps).toFixed(1)} dispatches and ${(gpu.submissions / steps).toFixed(1)} submissions per step; bind groups made ${gpu.bindGroupsMade}, kept and reused ${gpu.bindGroupsReused} (the run, its final evaluation included)`);
+  }
   const json = opt("json");
-  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line }, null, 2)}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, gpu }, null, 2)}\n`);
 }
 
 main().catch((e: unknown) => {

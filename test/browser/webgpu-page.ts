@@ -871,6 +871,14 @@ async function poolCases(): Promise<CaseResult[]> {
   k.release(a);
   const b = k.alloc(700);
   res.list.push({ name: "a released buffer serves the next request of its size class", ok: b.buffer === buf, worst: 0, detail: `size ${buf.size}` });
+  // whatever the order they came back in, the free buffers of a class serve in the order they were made
+  // (so a training step that takes and gives back the same arrays as the step before gets the same buffers)
+  const [p1, p2, p3] = [k.alloc(300), k.alloc(300), k.alloc(300)];
+  for (const p of [p3, p1, p2]) k.release(p);
+  const [q1, q2, q3] = [k.alloc(300), k.alloc(300), k.alloc(300)];
+  res.list.push({ name: "free buffers serve in the order they were made", ok: q1.buffer === p1.buffer && q2.buffer === p2.buffer && q3.buffer === p3.buffer,
+    worst: 0, detail: "released 3, 1, 2" });
+  for (const q of [q1, q2, q3]) k.release(q);
   // 600 dependent dispatches (more than one submission's worth) recorded before one read
   const y = k.upload(Float32Array.of(0, 1, 2)), one = k.upload(Float32Array.of(1, 1, 1));
   const submissions = k.recorder.submissions;
@@ -879,6 +887,17 @@ async function poolCases(): Promise<CaseResult[]> {
   // 1200 commands: submitted when 256 are recorded or the parameter arena (128 slots of two) is full, and at the read
   const n = k.recorder.submissions - submissions;
   res.list.push({ name: "work is submitted in batches, not per dispatch", ok: n >= 5 && n <= 11, worst: 0, detail: `${n} submissions` });
+  // one bind group for a kernel over the same arrays, its parameters at each dispatch's own arena slot
+  const ex = k.upload(Float32Array.of(-1, 0.5)), eo = k.alloc(2), acc = k.upload(Float32Array.of(0, 0));
+  const cache = k.recorder.bindGroups;
+  k.unary("elu", eo, ex, 2, 1);
+  k.binary("add", acc, acc, eo, [2], [1], [1]);
+  const made = cache.made, reused = cache.reused;
+  k.unary("elu", eo, ex, 2, 2);
+  k.binary("add", acc, acc, eo, [2], [1], [1]);
+  res.compare("a kept bind group, each dispatch's own parameters", await k.read(acc), [3 * Math.expm1(-1), 1], () => 1e-6);
+  res.list.push({ name: "the second dispatch over the same arrays reuses its bind group", ok: cache.made === made && cache.reused > reused, worst: 0,
+    detail: `made ${cache.made - made}, reused ${cache.reused - reused}` });
   // write after recorded work lands after it
   const z = k.upload(Float32Array.of(5, 5));
   k.unary("neg", z, z, 2, 0);

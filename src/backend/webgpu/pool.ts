@@ -1,7 +1,10 @@
 /// <reference types="@webgpu/types" />
 /**
  * Device memory: a pool of storage buffers in power-of-two size classes (at least 256 bytes), so
- * that a released buffer serves the next request of its class; plus the two host transfers,
+ * that a released buffer serves the next request of its class, the free ones of a class in the
+ * order they were made (not the order they came back in: a training loop that takes and gives back
+ * the same arrays step after step then gets the same buffers, and the recorder keeps their bind
+ * groups, bind-groups.ts); plus the two host transfers,
  * `upload` (a mapped staging buffer copied in the recorder's order, so it lands after every kernel
  * recorded before it) and `read` (copy to a staging buffer, submit, mapAsync); `readMany` reads
  * many arrays with one submission (their copies packed into staging buffers of at most
@@ -31,6 +34,8 @@ export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly owned = new WeakSet<GPUBuffer>();
   private readonly idle = new WeakSet<GPUBuffer>();
+  private readonly ids = new WeakMap<GPUBuffer, number>();
+  private nextId = 0;
   /** Bytes in buffers this pool created and has not destroyed. */
   bytesAllocated = 0;
 
@@ -46,7 +51,7 @@ export class BufferPool {
     }
     const size = sizeClass(bytes, maxBufferSize);
     const list = this.free.get(size);
-    const reused = list?.pop();
+    const reused = list?.shift();
     if (reused) {
       this.idle.delete(reused);
       return { buffer: reused, offset: 0, length: n };
@@ -56,6 +61,7 @@ export class BufferPool {
     const buffer = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.report(device.popErrorScope().then((err) => (err ? new GpuOutOfMemoryError("BufferPool.acquire", size, err.message) : null)));
     this.owned.add(buffer);
+    this.ids.set(buffer, this.nextId++);
     this.bytesAllocated += size;
     return { buffer, offset: 0, length: n };
   }
@@ -69,12 +75,18 @@ export class BufferPool {
     if (!this.owned.has(b) || this.idle.has(b)) return;
     this.idle.add(b);
     const list = this.free.get(b.size);
-    if (list) list.push(b);
-    else this.free.set(b.size, [b]);
+    const id = this.ids.get(b)!;
+    if (!list) this.free.set(b.size, [b]);
+    else {
+      let i = list.length;
+      while (i > 0 && this.ids.get(list[i - 1]!)! > id) i--;
+      list.splice(i, 0, b);
+    }
   }
 
-  /** Destroys every idle buffer. */
+  /** Destroys every idle buffer (and drops the kept bind groups, which may hold them). */
   trim(): void {
+    this.recorder.bindGroups.clear();
     for (const list of this.free.values()) {
       for (const b of list) {
         this.bytesAllocated -= b.size;

@@ -3,7 +3,9 @@
  * Command recording: one command encoder that kernels record compute dispatches and copies into,
  * submitted at `flush()` (a read flushes; so does the encoder filling up). Every dispatch's
  * parameter words (and its shape table) go into one arena buffer at 256-byte-aligned slots; the
- * arena is written to the device once per submission, just before it. Between `startTimestamps`
+ * arena is written to the device once per submission, just before it. A dispatch's bind group is
+ * made once for its pipeline and arrays and kept (bind-groups.ts), the slots passed as dynamic
+ * offsets. Between `startTimestamps`
  * and `stopTimestamps` every compute pass writes a timestamp where it begins and where it ends
  * (timer.ts reads them).
  *
@@ -13,6 +15,7 @@
  * rec.flush();
  * ```
  */
+import { BindGroupCache, layoutOf } from "./bind-groups.js";
 import type { GpuDevice } from "./device.js";
 
 export class Recorder {
@@ -29,11 +32,14 @@ export class Recorder {
   submissions = 0;
   /** Dispatches so far. */
   dispatches = 0;
+  /** The bind groups of pipelines with an explicit layout (bind-groups.ts). */
+  readonly bindGroups: BindGroupCache;
 
   constructor(private readonly gpu: GpuDevice, private readonly arenaBytes = 1 << 16, private readonly maxDispatches = 256) {
     this.host = new Uint32Array(arenaBytes / 4);
     this.align = Math.max(gpu.limits.minUniformBufferOffsetAlignment, gpu.limits.minStorageBufferOffsetAlignment);
     this.arena = gpu.device.createBuffer({ size: arenaBytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    this.bindGroups = new BindGroupCache(gpu.device);
   }
 
   private enc(): GPUCommandEncoder {
@@ -121,16 +127,27 @@ export class Recorder {
     if (this.used + need > this.arenaBytes || this.recorded >= this.maxDispatches) this.flush();
     const pAt = this.slot(params.byteLength);
     this.host.set(params, pAt / 4);
-    const all: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset: pAt, size: Math.max(16, Math.ceil(params.byteLength / 16) * 16) } }, ...entries];
+    const paramBytes = Math.max(16, Math.ceil(params.byteLength / 16) * 16);
+    let tAt = 0;
     if (table) {
-      const tAt = this.slot(table.byteLength);
+      tAt = this.slot(table.byteLength);
       this.host.set(table, tAt / 4);
-      all.push({ binding: entries.length + 1, resource: { buffer: this.arena, offset: tAt, size: Math.max(4, table.byteLength) } });
     }
-    const bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: all });
+    const tableBytes = table ? Math.max(4, table.byteLength) : 0;
+    const layout = layoutOf(pipeline);
+    let bindGroup: GPUBindGroup, offsets: number[] = [];
+    if (layout) {
+      // kept across dispatches over the same arrays; the arena slots as dynamic offsets
+      bindGroup = this.bindGroups.get(pipeline, layout, this.arena, entries, paramBytes, tableBytes);
+      offsets = table ? [pAt, tAt] : [pAt];
+    } else {
+      const all: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset: pAt, size: paramBytes } }, ...entries];
+      if (table) all.push({ binding: entries.length + 1, resource: { buffer: this.arena, offset: tAt, size: tableBytes } });
+      bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: all });
+    }
     this.pass ??= this.beginPass();
     this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    this.pass.setBindGroup(0, bindGroup, offsets);
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.recorded++;
     this.dispatches++;

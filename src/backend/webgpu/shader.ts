@@ -9,6 +9,7 @@
  * const module = await compileShader(device, "matmul", source); // or throws ShaderCompileError
  * ```
  */
+import { explicitLayout, registerLayout } from "./bind-groups.js";
 import { ShaderCompileError } from "./errors.js";
 
 /** The error lines of a compilation, `line:col: message`. */
@@ -25,7 +26,7 @@ export async function compileShader(device: GPUDevice, kernel: string, code: str
   return module;
 }
 
-/** Compute pipelines by key, entry point `main`, bind group layout inferred from the shader. */
+/** Compute pipelines by key, entry point `main`, the bind group layout the shader declares (bind-groups.ts; else inferred). */
 export class PipelineCache {
   private readonly cache = new Map<string, GPUComputePipeline>();
 
@@ -39,8 +40,12 @@ export class PipelineCache {
     const hit = this.cache.get(key);
     if (hit) return hit;
     this.device.pushErrorScope("validation");
-    const module = this.device.createShaderModule({ label: key, code: source() });
-    const pipeline = this.device.createComputePipeline({ label: key, layout: "auto", compute: { module, entryPoint: "main" } });
+    const code = source();
+    const module = this.device.createShaderModule({ label: key, code });
+    // the layout the code declares, with dynamic offsets for the arena's bindings (bind-groups.ts)
+    const layout = explicitLayout(this.device, code);
+    const pipeline = this.device.createComputePipeline({ label: key, layout: layout?.pipeline ?? "auto", compute: { module, entryPoint: "main" } });
+    if (layout) registerLayout(pipeline, layout.group);
     const scope = this.device.popErrorScope();
     this.report((async () => {
       const lines = await errorLines(module);
