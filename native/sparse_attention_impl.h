@@ -238,7 +238,7 @@ void sparseAttentionForward(float* out, float* lse, const float* q, const float*
 
 // Rows [i0, i1) of query head bh (but the wide ones) against kv unit ku / vu (row-major) and kt / vt
 // (transposed, [D, ld] and [Dv, ld]): writes the dq rows, accumulates into dku [S, D] and dvu [S, Dv].
-// buf holds 2 * (maxRow + 64) + D floats.
+// buf holds 2 * (maxRow + 64) + 2 D floats.
 inline void sparseBackwardRows(float* dq, float* dku, float* dvu, const float* dout, const float* q, const float* ku,
                                const float* vu, const float* kt, const float* vt, int64_t ld, const float* out,
                                const float* lse, int64_t bh, int64_t i0, int64_t i1, float* buf,
@@ -247,6 +247,7 @@ inline void sparseBackwardRows(float* dq, float* dku, float* dvu, const float* d
   float* s = buf;
   float* dp = s + p.maxRow + 64;
   float* dqi = dp + p.maxRow + 64;
+  float* xs = dqi + D;
   for (int64_t i = i0; i < i1; i++) {
     if (isWide != nullptr && isWide[i]) continue;
     const float* qi = q + (bh * L + i) * D;
@@ -258,11 +259,13 @@ inline void sparseBackwardRows(float* dq, float* dku, float* dvu, const float* d
       continue;
     }
     const float di = dotLanes(gi, out + (bh * L + i) * Dv, Dv);
-    const int64_t n = rowScores(s, qi, kt, ld, ku, D, p, i);
+    // the scores as the forward made them (the query scaled first), so s - lse <= 0 whatever their size
+    for (int64_t d = 0; d < D; d++) xs[d] = qi[d] * p.scale;
+    const int64_t n = rowScores(s, xs, kt, ld, ku, D, p, i);
     rowScores(dp, gi, vt, ld, vu, Dv, p, i);
     // p = exp(s - lse) undoes the forward's normalization; ds = p (dp - Di) scale undoes the softmax
     for (int64_t t = 0; t < n; t++) {
-      const float pr = expApprox(s[t] * p.scale - l);
+      const float pr = expApprox(s[t] - l);
       s[t] = pr;
       dp[t] = pr * (dp[t] - di) * p.scale;
     }
@@ -285,7 +288,7 @@ inline void sparseBackwardRows(float* dq, float* dku, float* dvu, const float* d
 // The items of one wide-row group (item it = head it / nr of the unit, row rows[it % nr]) against the
 // keys [c0, c1): adds each item's dq part into dqAcc [items, D] and the chunk's dk / dv rows into
 // dku / dvu. The same passes as sparseBackwardRows, restricted to the chunk. buf holds
-// 2 * (kWideChunk + 64) floats.
+// 2 * (kWideChunk + 64) + D floats.
 inline void wideBackwardChunk(float* dqAcc, float* dku, float* dvu, const float* dout, const float* q, const float* ku,
                               const float* vu, const float* kt, const float* vt, int64_t ld, const float* out,
                               const float* lse, int64_t bh0, const int64_t* rows, int64_t nr, int64_t items,
@@ -293,6 +296,7 @@ inline void wideBackwardChunk(float* dqAcc, float* dku, float* dvu, const float*
   const int64_t L = p.L, D = p.D, Dv = p.Dv;
   float* s = buf;
   float* dp = s + kWideChunk + 64;
+  float* xs = dp + kWideChunk + 64;
   for (int64_t it = 0; it < items; it++) {
     const int64_t i = rows[it % nr], bh = bh0 + it / nr;
     const float l = lse[bh * L + i];
@@ -300,11 +304,12 @@ inline void wideBackwardChunk(float* dqAcc, float* dku, float* dvu, const float*
     const float* qi = q + (bh * L + i) * D;
     const float* gi = dout + (bh * L + i) * Dv;
     const float di = dotLanes(gi, out + (bh * L + i) * Dv, Dv);
-    const int64_t n = chunkScores(s, qi, kt, ld, ku, D, p, i, c0, c1);
+    for (int64_t d = 0; d < D; d++) xs[d] = qi[d] * p.scale;  // as the forward scores
+    const int64_t n = chunkScores(s, xs, kt, ld, ku, D, p, i, c0, c1);
     if (n == 0) continue;
     chunkScores(dp, gi, vt, ld, vu, Dv, p, i, c0, c1);
     for (int64_t t = 0; t < n; t++) {
-      const float pr = expApprox(s[t] * p.scale - l);
+      const float pr = expApprox(s[t] - l);
       s[t] = pr;
       dp[t] = pr * (dp[t] - di) * p.scale;
     }
@@ -357,7 +362,7 @@ inline void wideBackwardPooled(float* dq, float* dku, float* dvu, const float* d
   for (int64_t g0 = 0; g0 < nW; g0 += R) {
     const int64_t nr = std::min(R, nW - g0), items = G * nr;
     parallelFor(nChunks, 1, [&](int64_t begin, int64_t end) {
-      float* buf = scratch(ScratchSlot::AttnC, static_cast<size_t>(2 * (kWideChunk + 64)));
+      float* buf = scratch(ScratchSlot::AttnC, static_cast<size_t>(2 * (kWideChunk + 64) + D));
       if (buf == nullptr) { failed = true; return; }
       for (int64_t c = begin; c < end; c++) {
         float* dqAcc = parts.data() + c * items * D;
@@ -388,14 +393,14 @@ void sparseAttentionBackward(float* dq, float* dk, float* dv, const float* dout,
   if (B == 0 || H == 0 || L == 0) return;
   const int64_t G = H / Hkv, ld = sparseLd(S), nblk = (L + kSparseRows - 1) / kSparseRows;
   const size_t packSize = static_cast<size_t>((D + Dv) * ld);
-  const size_t bufSize = static_cast<size_t>(2 * (p.maxRow + 64) + D);
+  const size_t bufSize = static_cast<size_t>(2 * (p.maxRow + 64) + 2 * D);
   std::atomic<bool> failed{false};
   const WideRows wide = findWideRows(p);
   const uint8_t* isWide = wide.flags();
   const int threads = numThreads();
   if (threads == 1 || units % threads == 0 || units >= 4 * threads) {
     // Whole kv units per task: the unit's dk / dv rows have a single writer.
-    const size_t wideSize = wide.rows.empty() ? 0 : static_cast<size_t>((kWideGroup + G) * D + 2 * (kWideChunk + 64));
+    const size_t wideSize = wide.rows.empty() ? 0 : static_cast<size_t>((kWideGroup + G) * D + 2 * (kWideChunk + 64) + D);
     parallelFor(units, 1, [&](int64_t begin, int64_t end) {
       float* kt = scratch(ScratchSlot::AttnA, packSize);
       float* buf = scratch(ScratchSlot::AttnB, std::max(bufSize, wideSize));
@@ -411,7 +416,7 @@ void sparseAttentionBackward(float* dq, float* dk, float* dv, const float* dout,
                              (unit / Hkv) * H + h, 0, L, buf, p, isWide);
         if (isWide != nullptr)
           wideBackwardUnit(dq, dk + unit * S * D, dv + unit * S * Dv, dout, q, ku, vu, kt, vt, ld, out, lse, unit,
-                           wide.rows, buf + 2 * (kWideChunk + 64), buf, p);
+                           wide.rows, buf + 2 * (kWideChunk + 64) + D, buf, p);
       }
     });
     if (failed) throw std::bad_alloc();

@@ -14,7 +14,11 @@ import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
 import { layerNorm } from "../../src/ops/norm.js";
 import { sum } from "../../src/ops/reduce.js";
 import { FormatError, ValueError } from "../../src/tensor/errors.js";
-import { full } from "../../src/tensor/tensor.js";
+import { full, randn, tensor, type Tensor } from "../../src/tensor/tensor.js";
+import { Generator } from "../../src/tensor/rng.js";
+import { packedSelfAttention } from "../../src/ops/packed-attention.js";
+import { windowAttention } from "../../src/attention/window.js";
+import { longformerAttention } from "../../src/attention/global.js";
 import { BpeTokenizer } from "../../src/text/bpe.js";
 import { loadTokenizer } from "../../src/text/node.js";
 import { loadCheckpoint } from "../../src/train/node/checkpoint.js";
@@ -115,5 +119,35 @@ describe("ops: bad options are typed errors", () => {
   });
   test("a module too large to allocate", () => {
     assert.throws(() => new MultiheadAttention(1e9, 1), (e: unknown) => e instanceof ValueError && e.message === "allocate: size expected a tensor that fits in memory, got 3000000000000000000 float32 elements");
+  });
+});
+
+describe("attention with a huge scale: finite gradients", () => {
+  // Scores near ±1e10 (scale 1e9): the js kernels' backward took exp(score - lse) with the score in
+  // float64 and the lse the forward stored in float32, hundreds apart at that magnitude: Infinity
+  // and NaN gradients; they recompute the row's lse in float64 now. The native sparse backward
+  // scored q . k times the scale where its forward scored (q times the scale) . k: thousands apart
+  // at that magnitude; it scores as the forward now.
+  // entries of N(0, 16), as large as the fuzzer's (scores of about 1e10 to 1e11)
+  const big = (shape: number[], g: Generator): Tensor => tensor(randn(shape, { generator: g }).data.map((x) => 4 * x), { shape }).requiresGrad_(true);
+  test("packedSelfAttention, causal and not", () => {
+    for (const isCausal of [false, true]) {
+      const qkv = big([2, 3, 18], new Generator(11));
+      sum(packedSelfAttention(qkv, 1, { scale: 1e9, isCausal })).backward();
+      const g = qkv.grad!.data;
+      assert.ok(g.every(Number.isFinite), `causal ${isCausal}: ${Array.from(g).find((x) => !Number.isFinite(x))}`);
+    }
+  });
+  test("windowAttention (the sparse kernels)", () => {
+    const g = new Generator(12);
+    const [q, k, v] = [0, 1, 2].map(() => big([1, 2, 5, 6], g)) as [Tensor, Tensor, Tensor];
+    sum(windowAttention(q, k, v, { window: 2, scale: 1e9 }).output).backward();
+    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) assert.ok(t.grad!.data.every(Number.isFinite), `d${name}`);
+  });
+  test("longformerAttention with a global token over 1100 keys (the native kernel's wide rows, in chunks of keys)", () => {
+    const g = new Generator(13);
+    const [q, k, v] = [0, 1, 2].map(() => big([1, 1, 1100, 2], g)) as [Tensor, Tensor, Tensor];
+    sum(longformerAttention(q, k, v, { window: 1, numGlobal: 1, scale: 1e9 }).output).backward();
+    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) assert.ok(t.grad!.data.every(Number.isFinite), `d${name}`);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Reference fused attention: one query row at a time, scores kept in an O(S) row buffer, never the
- * L x S matrix. Forward saves the log-sum-exp per row; backward recomputes the probabilities from it.
+ * L x S matrix. Forward saves the log-sum-exp per row; backward recomputes the scores and their
+ * log-sum-exp (in float64: the saved one is float32) and the probabilities from them.
  * Layouts and options: see AttentionArgs in ../backend.ts; every [B, heads, rows, D] operand is read
  * and written at its strides, element (b, h, i, d) at b * sB + h * sH + i * sL + d.
  */
@@ -31,6 +32,19 @@ function scoreRow(row: Float64Array, q: FloatArray, k: FloatArray, qo: number, h
     if (s > m) m = s;
   }
   return m;
+}
+
+/**
+ * log(sum_j exp(row[j])) over row[0:n] (-Infinity entries adding nothing), m the row's maximum
+ * (finite): the forward's lse, in float64. The backward recomputes it instead of reading the lse
+ * the forward stored, which is rounded to float32: for scores of large magnitude (a scale of 1e9)
+ * the float64 scores recomputed may stand hundreds above that rounded value, and exp(s - lse)
+ * would overflow.
+ */
+export function rowLogSumExp(row: Float64Array, n: number, m: number): number {
+  let sum = 0;
+  for (let j = 0; j < n; j++) sum += Math.exp(row[j]! - m);
+  return m + Math.log(sum);
 }
 
 /** Zeroes the elements of a [B, heads, rows, n] operand at `st`. */
@@ -103,10 +117,9 @@ export function attentionBackward(dq: FloatArray, dk: FloatArray, dv: FloatArray
       const bh = b * H + h;
       const hk = Math.floor(h / G);
       for (let i = 0; i < L; i++) {
-        const l = lse[bh * L + i]!;
-        if (l === -Infinity) continue; // fully masked row: zero gradients (undoes the forward's early exit)
+        if (lse[bh * L + i] === -Infinity) continue; // fully masked row: zero gradients (undoes the forward's early exit)
         const qo = at(a.qStrides, b, h, i), oo = at(a.oStrides, b, h, i);
-        scoreRow(row, q, k, qo, hk, b, h, i, a);
+        const l = rowLogSumExp(row, S, scoreRow(row, q, k, qo, hk, b, h, i, a));
         // Di = dout_i . out_i  (= sum_j p_j dp_j, also with dropout)
         let Di = 0;
         for (let d = 0; d < Dv; d++) Di += dout[oo + d]! * out[oo + d]!;

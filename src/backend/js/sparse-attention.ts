@@ -1,7 +1,8 @@
 /**
  * Reference sparse attention: softmax over a fixed set of allowed keys per query row, never the
  * L x S matrix; cost O(B·H·nnz·D) where nnz is the number of allowed (query, key) pairs.
- * Forward saves the log-sum-exp per row; backward recomputes the probabilities from it.
+ * Forward saves the log-sum-exp per row; backward recomputes the scores and their log-sum-exp (in
+ * float64: the saved one is float32) and the probabilities from them.
  *
  * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] -> out [B, H, L, Dv], lse [B, H, L].
  * Query head h reads kv head floor(h / (H / Hkv)). A row with no allowed key gives output 0,
@@ -15,6 +16,7 @@
  */
 import type { FloatArray } from "../../tensor/dtype.js";
 import type { SparseAttentionArgs } from "../backend.js";
+import { rowLogSumExp } from "./attention.js";
 
 export type { SparseAttentionArgs, SparsePattern } from "../backend.js";
 
@@ -106,6 +108,7 @@ export function sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: Floa
   const { L, S, rowLo, rowHi, spans } = pattern;
   const G = H / Hkv;
   const dqi = new Float64Array(D);
+  const row = new Float64Array(S);
   const dk64 = new Float64Array(S * D), dv64 = new Float64Array(S * Dv);
   for (let b = 0; b < B; b++) {
     for (let hk = 0; hk < Hkv; hk++) {
@@ -116,18 +119,29 @@ export function sparseAttentionBackward(dq: FloatArray, dk: FloatArray, dv: Floa
       for (let h = hk * G; h < (hk + 1) * G; h++) {
         const bh = b * H + h;
         for (let i = 0; i < L; i++) {
-          const l = lse[bh * L + i]!;
           const qo = (bh * L + i) * D, oo = (bh * L + i) * Dv;
           dqi.fill(0);
-          if (l !== -Infinity) {
+          if (lse[bh * L + i] !== -Infinity) {
+            // the row's scores and their log-sum-exp again, in float64 (the saved lse is float32)
+            let n = 0, m = -Infinity;
+            for (let r = rowLo[i]!, hi = rowHi[i]!; r < hi; r++) {
+              const e = spans[3 * r + 1]!, st = spans[3 * r + 2]!;
+              for (let j = spans[3 * r]!; j < e; j += st) {
+                const s = dot(q, qo, k, ko + j * D, D) * scale;
+                row[n++] = s;
+                if (s > m) m = s;
+              }
+            }
+            const l = rowLogSumExp(row, n, m);
             // Di = dout_i · out_i (= sum_j p_j dp_j)
             let Di = 0;
             for (let d = 0; d < Dv; d++) Di += dout[oo + d]! * out[oo + d]!;
+            n = 0;
             for (let r = rowLo[i]!, hi = rowHi[i]!; r < hi; r++) {
               const e = spans[3 * r + 1]!, st = spans[3 * r + 2]!;
               for (let j = spans[3 * r]!; j < e; j += st) {
                 const kj = ko + j * D, vj = vo + j * Dv;
-                const p = Math.exp(dot(q, qo, k, kj, D) * scale - l); // undoes the forward's normalization
+                const p = Math.exp(row[n++]! - l); // undoes the forward's normalization
                 // undo out = sum_j p_j v_j
                 const dp = dot(dout, oo, v, vj, Dv);
                 axpy(dv64, j * Dv, p, dout, oo, Dv);
