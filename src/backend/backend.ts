@@ -367,6 +367,15 @@ export interface FusedOptimizerSteps<A = KernelArray> {
   adamStep(p: A, g: A, m: A, v: A, vmax: A | null, n: number, args: AdamStepArgs): void;
 }
 
+/**
+ * A reduction a device backend may have (webgpu): acc[0] = (accumulate ? acc[0] : 0) + the sum of
+ * x[i]² over i < n, its terms spread over the device's threads. The gradient clipping's norm
+ * (optim/clip-device.ts) uses it where the backend has it, else a [1, n] @ [n, 1] matmul.
+ */
+export interface SumOfSquares<A = KernelArray> {
+  sumOfSquares(acc: A, x: A, n: number, accumulate: boolean): void;
+}
+
 /** An elementwise comparison (Backend.compare; ops/elementwise.ts's eq, ne, lt, le, gt, ge). */
 export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 

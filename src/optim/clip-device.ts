@@ -1,7 +1,8 @@
 /**
  * Gradient clipping of gradients on a device, with the backend's kernels in float32: the total
- * norm is a device reduction (a dot product of each gradient with itself, or of |g|^p with ones,
- * accumulated into one element), the scale `min(1, maxNorm / (total + 1e-6))` is computed there
+ * norm is a device reduction (each gradient's sum of squares, SumOfSquares where the backend has
+ * it, else a dot product of the gradient with itself; or |g|^p dotted with ones; accumulated into
+ * one element), the scale `min(1, maxNorm / (total + 1e-6))` is computed there
  * too, and the gradients are scaled in place: no value comes back to the host, so a training step
  * does not wait for the device here (clip.ts's `clipGradNormTensor` returns the norm as a tensor,
  * `clipGradNormAsync` reads it).
@@ -11,7 +12,7 @@
  * scaleToNorm(grads, total, 1);                   // g *= min(1, 1 / (total + 1e-6))
  * ```
  */
-import type { AnyBackend, KernelArray } from "../backend/backend.js";
+import type { AnyBackend, KernelArray, SumOfSquares } from "../backend/backend.js";
 import { arrayOf, backendOf, filledArray, fullOn } from "../backend/tensor-arrays.js";
 import type { DeviceStore } from "../tensor/device.js";
 import { DeviceOpError, ValueError } from "../tensor/errors.js";
@@ -51,13 +52,17 @@ export function deviceTotalNorm(grads: readonly Tensor[], normType: number, op: 
   if (normType === Infinity) throw new DeviceOpError(op, "normType", be.name, "the max norm needs a max reduction");
   const total = fullOn(be, [], "float32", 0);
   const acc = arrayOf(total, be);
+  // the backend's own reduction where it has one (webgpu: a workgroup per gradient)
+  const sq = be as Partial<SumOfSquares>;
+  const squares = typeof sq.sumOfSquares === "function" ? (sq as SumOfSquares) : null;
   const scratch: KernelArray[] = [];
   for (const g of grads) {
     const n = g.size;
     if (n === 0) continue;
     const G = arrayOf(g, be);
     if (normType === 2) {
-      be.matmul(acc, G, G, 1, 1, 1, n, false, false, 0, 0, true); // [1, n] @ [n, 1]: sum of g²
+      if (squares) squares.sumOfSquares(acc, G, n, true);
+      else be.matmul(acc, G, G, 1, 1, 1, n, false, false, 0, 0, true); // [1, n] @ [n, 1]: sum of g²
       continue;
     }
     const t = be.alloc(n), ones = filledArray(be, "float32", n, 1);

@@ -745,6 +745,21 @@ async function reduceDimCases(): Promise<CaseResult[]> {
       lseRows(outer, n, inner) ? lseRowBound(y, outer, n, inner, want) : (i) => (n + 4) * U * (1 + Math.abs(want[i]!)), gl.guards);
   }
   await logsumexpRowCases(res);
+  // the clipping norm's sum of squares: n from 1 to past 256 threads a few times, accumulated and not,
+  // against float64 within fp32's bound for n terms, (n + 8) u sum x^2 (walks of n / 256, a tree of 8)
+  let sq = 0;
+  for (const n of [1, 255, 256, 257, 1000, 100_003]) {
+    const x = randn(rng(900 + n), n, 2), acc = Float32Array.of(1.5);
+    let want = 0;
+    for (const v of x) want += v * v;
+    for (const accumulate of [false, true]) {
+      const px = place(x, 5), pa = place(acc, sq++ % 3);
+      k.sumOfSquares(pa.arr, px.arr, n, accumulate);
+      const got = await fetchPlaced(pa);
+      const w = accumulate ? want + 1.5 : want;
+      res.compare(`sumOfSquares n=${n}${accumulate ? ", accumulated" : ""}`, got.data, [w], () => (n + 10) * U * w, got.guards);
+    }
+  }
   return res.list;
 }
 

@@ -92,8 +92,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("attention with dropout, forward and backward: the js kernel's mask (p 0.1, 0.5), causal, masks, GQA, L != S, strided, counters across 2^32",
     (t) => family(t, "attentionDropout", 42));
   test("where: broadcasting cond / a / b, transposed cond, in place, past 65535 workgroups; comparisons with NaN, infinities, signed zeros", (t) => family(t, "select", 25));
-  test("max / min with indices and their backward, logsumexp: ties, NaN, -Infinity, rows of -Infinity, few long rows (logsumexp's with +Infinity, NaN, values near 100)",
-    (t) => family(t, "reduceDim", 65));
+  test("max / min with indices and their backward, logsumexp: ties, NaN, -Infinity, rows of -Infinity, few long rows (logsumexp's with +Infinity, NaN, values near 100); the sum of squares",
+    (t) => family(t, "reduceDim", 77));
   test("indexSelect and its backward over the host grouping: repeated indices, rows never picked, -1 entries and a padding row adding nowhere, a 100,000-row table, past 65535 workgroups",
     (t) => family(t, "gather", 41));
   test("device indices: the gather's range check reported at the next read (zeros, once, slots run out), the grouping built on the device (repeats, padding, out of range, empty)",

@@ -14,7 +14,7 @@
 import type {
   AdamStepArgs, AdaptivePool2dArgs, AttentionArgs, AvgPool2dArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp,
   FusedOptimizerSteps, LinearAttentionArgs, Pool2dArgs, SgdStepArgs,
-  SparseAttentionArgs, UnaryOp,
+  SparseAttentionArgs, SumOfSquares, UnaryOp,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
 import type { IndexCheck } from "../index-checks.js";
@@ -24,7 +24,7 @@ import { WebGPUKernels } from "./kernels.js";
 /** What the registry keeps to give a collected array's buffer back: a copy of the array and whether it is still out. */
 interface Held { arr: GpuArray; live: boolean }
 
-export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, FusedOptimizerSteps<GpuArray> {
+export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, FusedOptimizerSteps<GpuArray>, SumOfSquares<GpuArray> {
   readonly name = "webgpu" as const;
   readonly kind = "device" as const;
   private readonly held = new WeakMap<GpuArray, Held>();
@@ -172,6 +172,10 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
 
   logsumexp(out: GpuArray, x: GpuArray, outer: number, n: number, inner: number): void {
     this.kernels.logsumexp(out, x, outer, n, inner);
+  }
+
+  sumOfSquares(acc: GpuArray, x: GpuArray, n: number, accumulate: boolean): void {
+    this.kernels.sumOfSquares(acc, x, n, accumulate);
   }
 
   indexSelect(out: GpuArray, x: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number, check?: IndexCheck): void {

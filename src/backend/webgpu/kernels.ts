@@ -30,6 +30,7 @@ import { DeviceLostError, GpuValidationError, WebGPUUnsupportedError } from "./e
 import { ValueError } from "../../tensor/errors.js";
 import { indexSelect, indexSelectBackward } from "./gather.js";
 import { groupIndices } from "./group-indices.js";
+import { sumOfSquares } from "./sum-squares.js";
 import { DeviceIndexChecks } from "./index-checks.js";
 import { flaggedError, type IndexCheck } from "../index-checks.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
@@ -385,6 +386,9 @@ export class WebGPUKernels implements KernelContext {
 
   /** As Backend.groupIndices. */
   readonly groupIndices = this.method("groupIndices", groupIndices);
+
+  /** As SumOfSquares.sumOfSquares (backend.ts). */
+  readonly sumOfSquares = this.method("sumOfSquares", sumOfSquares);
 
   // --- sparse and linear attention ---
 
