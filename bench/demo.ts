@@ -6,22 +6,27 @@
  * same work.
  *
  *   npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2]
- *                         [--webgpu PATH] [--cpu-adapter] [--json FILE]
+ *                         [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--json FILE]
  *
  * --backend webgpu takes a device from the optional `webgpu` package (dawn.node; --webgpu PATH when
  * it is elsewhere), as bench/webgpu.ts does; where there is none, or only a CPU adapter (SwiftShader,
- * lavapipe) and no --cpu-adapter, it says so, measures nothing and exits 0. The CPU backends run
- * with --threads threads (native: its pool; wasm: its workers).
+ * lavapipe) and no --cpu-adapter, it says so, measures nothing and exits 0. On webgpu it also
+ * prints what a training step records, counted over steps 2 to --steps (the first compiles and
+ * allocates): dispatches, compute passes, buffer copies and clears, submissions; and with
+ * --by-kernel, the dispatches and copies by kernel. The CPU backends run with --threads threads
+ * (native: its pool; wasm: its workers).
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { runDatesDemo } from "../src/apps/dates/demo.js";
 import { availableBackends, getBackend, setBackend, setNumThreads, setWasmThreads, type BackendName } from "../src/node.js";
+import type { WebGPUKernels } from "../src/backend/webgpu/kernels.js";
 import type { Recorder } from "../src/backend/webgpu/recorder.js";
+import type { StepInfo } from "../src/train/fit.js";
 import { benchArgs } from "./argv.js";
 
 const argv = process.argv.slice(2);
-const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--json FILE]`;
+const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--json FILE]`;
 const { opt, int } = benchArgs(argv);
 const has = (flag: string): boolean => argv.includes(flag);
 
@@ -56,6 +61,21 @@ async function select(name: string, threads: number): Promise<string | null> {
   }
 }
 
+interface Counts { dispatches: number; passes: number; copies: number; clears: number; submissions: number }
+
+function counts(r: Recorder): Counts {
+  return { dispatches: r.dispatches, passes: r.passes, copies: r.copies, clears: r.clears, submissions: r.submissions };
+}
+
+/** The counts of one step, averaged over steps 2 .. steps (null with fewer than 2 steps, or off webgpu). */
+function perStep(first: Counts | null, last: Counts | null, steps: number): Counts | null {
+  if (!first || !last || steps < 2) return null;
+  const d = (k: keyof Counts): number => (last![k] - first![k]) / (steps - 1);
+  return { dispatches: d("dispatches"), passes: d("passes"), copies: d("copies"), clears: d("clears"), submissions: d("submissions") };
+}
+
+const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(1));
+
 async function main(): Promise<void> {
   if (has("-h") || has("--help")) {
     console.log(usage);
@@ -68,10 +88,26 @@ async function main(): Promise<void> {
     console.log(`No ${name} backend: ${why}\nNothing was measured.`);
     return;
   }
-  // on webgpu: the recorder's counts (dispatches, submissions, bind groups made and kept) over the run
-  const recorder = name === "webgpu" ? (getBackend() as unknown as { kernels: { recorder: Recorder } }).kernels.recorder : null;
+  // on webgpu: the recorder's counts (dispatches, submissions, bind groups made and kept) over the
+  // run, and what one step records, over steps 2 .. steps
+  const kernels = name === "webgpu" ? (getBackend() as unknown as { kernels: WebGPUKernels }).kernels : null;
+  const recorder = kernels?.recorder ?? null;
   const before = recorder && { d: recorder.dispatches, s: recorder.submissions, made: recorder.bindGroups.made, reused: recorder.bindGroups.reused };
-  const r = await runDatesDemo({ steps, testSize: 1, out: null, log: () => undefined, tty: false });
+  let first: Counts | null = null, last: Counts | null = null, byKernel: Map<string, number> | null = null;
+  const onStep = (info: StepInfo): void => {
+    if (!kernels) return;
+    if (info.step === 1) {
+      first = counts(kernels.recorder);
+      kernels.tally = new Map();
+    }
+    if (info.step === steps) {
+      last = counts(kernels.recorder);
+      byKernel = kernels.tally;
+      kernels.tally = null;
+    }
+  };
+  const r = await runDatesDemo({ steps, testSize: 1, out: null, log: () => undefined, tty: false, onStep });
+  if (kernels) kernels.tally = null;
   const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
   const line = {
     backend: getBackend().name, steps, threads: name === "webgpu" ? null : threads, trainSeconds: r.trainSeconds,
@@ -88,8 +124,17 @@ async function main(): Promise<void> {
   if (gpu) {
     console.log(`  ${(gpu.dispatches / steps).toFixed(1)} dispatches and ${(gpu.submissions / steps).toFixed(1)} submissions per step; bind groups made ${gpu.bindGroupsMade}, kept and reused ${gpu.bindGroupsReused} (the run, its final evaluation included)`);
   }
+  const step = perStep(first, last, steps);
+  if (step) {
+    console.log(`  one step (steps 2-${steps}): ${fmt(step.dispatches)} dispatches in ${fmt(step.passes)} compute passes, ${fmt(step.copies)} copies, ${fmt(step.clears)} clears, ${fmt(step.submissions)} submissions`);
+  }
+  const tally = byKernel as Map<string, number> | null;
+  if (has("--by-kernel") && tally) {
+    console.log(`  by kernel, per step (steps 2-${steps}):`);
+    for (const [k, n] of [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`    ${fmt(n / (steps - 1)).padStart(6)}  ${k}`);
+  }
   const json = opt("json");
-  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, gpu }, null, 2)}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, gpu, step }, null, 2)}\n`);
 }
 
 main().catch((e: unknown) => {

@@ -355,25 +355,51 @@ export interface AdamStepArgs {
   b1: number; b2: number; eps: number; decay: number; l2: number; stepSize: number; bc2Sqrt: number; maximize: boolean;
 }
 
+/** The settings of an Adam / AdamW update that its parameter group shares (AdamStepArgs less the step's). */
+export type AdamSharedArgs = Omit<AdamStepArgs, "stepSize" | "bc2Sqrt">;
+
+/** One parameter's part of a batched Adam / AdamW update: its arrays (n elements each) and its step's scalars. */
+export interface AdamStepItem<A = KernelArray> {
+  p: A; g: A; m: A; v: A; vmax: A | null; n: number; stepSize: number; bc2Sqrt: number;
+}
+
 /**
- * Optimizer updates a device backend may fuse into one kernel per parameter (optim/device-step.ts
- * uses them where the backend has them, else composes the update from binary kernels). Same
- * numbers as the composed update.
+ * Optimizer updates a device backend may fuse (optim/device-step.ts uses them where the backend
+ * has them, else composes the update from binary kernels). Same numbers as the composed update.
  */
 export interface FusedOptimizerSteps<A = KernelArray> {
   /** p -= lr d (d: the decayed, momentum-averaged gradient g); buf (the momentum buffer) is written when given, `first` on its first use. */
   sgdStep(p: A, g: A, buf: A | null, n: number, args: SgdStepArgs, first: boolean): void;
-  /** One Adam / AdamW update of p with the moments m, v (and vmax for amsgrad), all n elements. */
-  adamStep(p: A, g: A, m: A, v: A, vmax: A | null, n: number, args: AdamStepArgs): void;
+  /** Adam / AdamW updates of every item's p with its moments m, v (and vmax for amsgrad: all items or none). */
+  adamSteps(items: readonly AdamStepItem<A>[], args: AdamSharedArgs): void;
 }
 
 /**
- * A reduction a device backend may have (webgpu): acc[0] = (accumulate ? acc[0] : 0) + the sum of
- * x[i]² over i < n, its terms spread over the device's threads. The gradient clipping's norm
- * (optim/clip-device.ts) uses it where the backend has it, else a [1, n] @ [n, 1] matmul.
+ * A reduction a device backend may have (webgpu): acc[0] = (accumulate ? acc[0] : 0) + the sum
+ * over the arrays xs[j] of the sum of xs[j][i]² over i < ns[j], each array's terms spread over the
+ * device's threads, the arrays' sums added in order. The gradient clipping's norm
+ * (optim/clip-device.ts) uses it where the backend has it, else a [1, n] @ [n, 1] matmul per array.
  */
 export interface SumOfSquares<A = KernelArray> {
-  sumOfSquares(acc: A, x: A, n: number, accumulate: boolean): void;
+  sumOfSquares(acc: A, xs: readonly A[], ns: readonly number[], accumulate: boolean): void;
+}
+
+/**
+ * Scaling many arrays in place by one device scalar (webgpu: a few dispatches for all), which the
+ * gradient clipping uses where the backend has it, else a binary "mul" per array.
+ */
+export interface ScaleArrays<A = KernelArray> {
+  /** xs[j][i] *= s[0] for every j and i < ns[j]. */
+  scaleArrays(xs: readonly A[], ns: readonly number[], s: A): void;
+}
+
+/**
+ * Filling an array on the device (webgpu: one kernel), which fullOn / filledArray use where the
+ * backend has it instead of uploading a host array of the value.
+ */
+export interface Fill<A = KernelArray> {
+  /** out[i] = value for i < n. */
+  fill(out: A, n: number, value: number): void;
 }
 
 /** An elementwise comparison (Backend.compare; ops/elementwise.ts's eq, ne, lt, le, gt, ge). */

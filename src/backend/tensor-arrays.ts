@@ -22,7 +22,7 @@ import { noteDeviceBorn, noteDeviceTensor } from "../tensor/pool.js";
 import { dropPrepacked } from "../tensor/prepacked.js";
 import { numel, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import type { AnyBackend, Backend, KernelArray } from "./backend.js";
+import type { AnyBackend, Backend, Fill, KernelArray } from "./backend.js";
 import { getBackend, hostBackend, jsBackend } from "./registry.js";
 
 /** A device backend is also the store of its tensors' arrays. */
@@ -68,9 +68,7 @@ export function fullOn(be: AnyBackend, shape: Shape, dtype: DType, value: number
     const d = value === 0 ? allocate(dtype, numel(shape)) : allocateUninit(dtype, numel(shape)).fill(value);
     return new Tensor(d, shape, dtype);
   }
-  const host = new Float32Array(numel(shape));
-  if (value !== 0) host.fill(value);
-  const arr = be.upload(host);
+  const arr = deviceFilled(be, numel(shape), value);
   noteDeviceBorn(arr);
   return new Tensor(null, shape, "float32", arr, be as DeviceBackend);
 }
@@ -78,7 +76,34 @@ export function fullOn(be: AnyBackend, shape: Shape, dtype: DType, value: number
 /** An array of n copies of `value` for `be` (not attached to a tensor). */
 export function filledArray(be: AnyBackend, dtype: DType, n: number, value: number): KernelArray {
   if (be.kind === "host" || dtype !== "float32") return (allocateUninit(dtype, n) as FloatArray).fill(value);
-  return be.upload(new Float32Array(n).fill(value));
+  return deviceFilled(be, n, value);
+}
+
+/** Each device backend's array of ones (onesArray), grown as asked. */
+const onesOf = new WeakMap<AnyBackend, KernelArray>();
+
+/**
+ * An array of n ones for `be` to read (the column and row sums done as products with ones): on a
+ * device, a view of one array kept per backend, filled once and grown to twice the last size when a
+ * longer one is asked for, so a training step fills none. Never written nor released by callers.
+ */
+export function onesArray(be: AnyBackend, dtype: DType, n: number): KernelArray {
+  if (be.kind === "host" || dtype !== "float32") return filledArray(be, dtype, n, 1);
+  let ones = onesOf.get(be);
+  if (!ones || ones.length < n) {
+    ones = deviceFilled(be, Math.max(n, 2 * (ones?.length ?? 0), 256), 1);
+    onesOf.set(be, ones);
+  }
+  return be.view(ones, 0, n);
+}
+
+/** n copies of `value` on a device: filled there where the backend can (Fill), else uploaded. */
+function deviceFilled(be: AnyBackend, n: number, value: number): KernelArray {
+  const f = be as Partial<Fill>;
+  if (typeof f.fill !== "function") return be.upload(new Float32Array(n).fill(value));
+  const arr = be.alloc(n);
+  f.fill(arr, n, value);
+  return arr;
 }
 
 /** A new tensor with t's contents, where t's data lives. */

@@ -20,7 +20,7 @@ import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { checkOutSize, imageDims, outSize, pair, type IntPair } from "./conv-args.js";
 import { reshape } from "./shape.js";
-import { arrayOf, empty, emptyOn, filledArray, fullOn, kernelsFor, sameFloat } from "./util.js";
+import { arrayOf, empty, emptyOn, fullOn, kernelsFor, onesArray, sameFloat } from "./util.js";
 
 export type { IntPair } from "./conv-args.js";
 
@@ -115,11 +115,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
       db = host ? empty([O], dtype) : B === 0 ? fullOn(be, [O], dtype, 0) : emptyOn(be, [O], dtype);
       if (B > 0) {
         const rows = host ? allocate(dtype, B * O) : be.alloc(B * O);
-        const onesL = host ? allocate(dtype, L).fill(1) : filledArray(be, dtype, L, 1);
-        const onesB = host ? allocate(dtype, B).fill(1) : filledArray(be, dtype, B, 1);
+        const onesL = host ? allocate(dtype, L).fill(1) : onesArray(be, dtype, L);
+        const onesB = host ? allocate(dtype, B).fill(1) : onesArray(be, dtype, B);
         be.matmul(rows, gd, onesL, 1, B * O, 1, L, false, false, 0, 0, false); // [B * O, L] @ [L, 1]
         be.matmul(arrayOf(db, be), onesB, rows, 1, 1, O, B, false, false, 0, 0, false); // [1, B] @ [B, O]
-        if (!host) for (const a of [rows, onesL, onesB]) (be as DeviceBackend).release(a as DeviceArray);
+        if (!host) (be as DeviceBackend).release(rows as DeviceArray); // the ones are the backend's, kept
       }
     }
     return bias ? [dx, dw, db] : [dx, dw];

@@ -15,7 +15,7 @@ import { keepPrepacked, prepackedOf } from "../tensor/prepacked.js";
 import { broadcastShapes, numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { expand, reshape } from "./shape.js";
-import { arrayOf, emptyOn, filledArray, fullOn, kernelsFor, sameFloat, sumToShape } from "./util.js";
+import { arrayOf, emptyOn, fullOn, kernelsFor, onesArray, sameFloat, sumToShape } from "./util.js";
 
 /** out [P, M, N] = op(a) @ op(b) for 3-D operands whose batch is P or 1. */
 function bmm(a: Tensor, b: Tensor, P: number, M: number, N: number, K: number, transA: boolean, transB: boolean): Tensor {
@@ -134,8 +134,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       be.matmul(arrayOf(dw, be), gd, arrayOf(x, be), 1, O, I, R, true, false, 0, 0, false); // [out, R] @ [R, in]
     }
     if (bias && bias.requiresGrad) {
-      db = fullOn(be, [O], x.dtype, 0);
-      const ones = filledArray(be, x.dtype, R, 1);
+      db = R === 0 ? fullOn(be, [O], x.dtype, 0) : emptyOn(be, [O], x.dtype); // the product writes every sum
+      const ones = onesArray(be, x.dtype, R);
       be.matmul(arrayOf(db, be), ones, gd, 1, 1, O, R, false, false, 0, 0, false); // [1, R] @ [R, out]: column sums
     }
     return bias ? [dx, dw, db] : [dx, dw];

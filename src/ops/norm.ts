@@ -29,7 +29,7 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const rows = cols === 0 ? 0 : x.size / cols;
   const be = kernelsFor(dtype);
   const out = emptyOn(be, x.shape, dtype);
-  const mean = fullOn(be, [rows], dtype, 0), rstd = fullOn(be, [rows], dtype, 0);
+  const mean = emptyOn(be, [rows], dtype), rstd = emptyOn(be, [rows], dtype); // written row by row
   be.layerNorm(arrayOf(out, be), arrayOf(mean, be), arrayOf(rstd, be), arrayOf(x, be), weight ? arrayOf(weight, be) : null,
     bias ? arrayOf(bias, be) : null, rows, cols, eps);
   const inputs: Tensor[] = [x];
@@ -37,8 +37,9 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   if (bias) inputs.push(bias);
   return attach(out, "layerNorm", inputs, (g) => {
     const dx = emptyOn(be, x.shape, dtype);
-    const dw = weight ? fullOn(be, weight.shape, dtype, 0) : null;
-    const db = bias ? fullOn(be, bias.shape, dtype, 0) : null;
+    // written, not accumulated, by the kernel (zeros without rows)
+    const dw = weight ? (rows === 0 ? fullOn(be, weight.shape, dtype, 0) : emptyOn(be, weight.shape, dtype)) : null;
+    const db = bias ? (rows === 0 ? fullOn(be, bias.shape, dtype, 0) : emptyOn(be, bias.shape, dtype)) : null;
     be.layerNormBackward(arrayOf(dx, be), dw ? arrayOf(dw, be) : null, db ? arrayOf(db, be) : null, arrayOf(g, be), arrayOf(x, be),
       arrayOf(mean, be), arrayOf(rstd, be), weight ? arrayOf(weight, be) : null, rows, cols);
     const r: (Tensor | null)[] = [dx];

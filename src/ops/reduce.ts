@@ -15,7 +15,7 @@ import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { ValueError } from "../tensor/errors.js";
 import { expand, permute, reshape } from "./shape.js";
 import { add, div, log, exp, mul, sub } from "./elementwise.js";
-import { arrayOf, backendOf, empty, emptyOn, fdata, filledArray, floatOf, fullOn } from "./util.js";
+import { arrayOf, backendOf, empty, emptyOn, fdata, floatOf, fullOn, onesArray } from "./util.js";
 
 export interface ReduceOptions {
   keepdim?: boolean;
@@ -109,7 +109,7 @@ function sumOnDevice(x: Tensor, red: number[], kept: number[]): Tensor {
   const n = numel(red.map((d) => x.shape[d]!)), R = n === 0 ? numel(kept) : x.size / n;
   if (R === 0 || n === 0) return fullOn(be, kept, x.dtype, 0);
   const out = emptyOn(be, kept, x.dtype);
-  be.matmul(arrayOf(out, be), arrayOf(xl, be), filledArray(be, x.dtype, n, 1), 1, R, 1, n, false, false, 0, 0, false); // [R, n] @ [n, 1]
+  be.matmul(arrayOf(out, be), arrayOf(xl, be), onesArray(be, x.dtype, n), 1, R, 1, n, false, false, 0, 0, false); // [R, n] @ [n, 1]
   return out;
 }
 

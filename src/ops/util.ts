@@ -1,6 +1,6 @@
 /** Shared plumbing of the op layer: making outputs, picking the backend, reducing broadcast grads. */
 import type { Backend } from "../backend/backend.js";
-import { arrayOf, backendOf, emptyOn, filledArray, fullOn, hostKernelsFor, kernelsFor } from "../backend/tensor-arrays.js";
+import { arrayOf, backendOf, emptyOn, filledArray, fullOn, hostKernelsFor, kernelsFor, onesArray } from "../backend/tensor-arrays.js";
 import { allocate, allocateUninit, type DType, type FloatArray, type FloatDType } from "../tensor/dtype.js";
 import { DTypeError, ValueError } from "../tensor/errors.js";
 import { numel, sameShape, stridesOf, type Shape } from "../tensor/shape.js";
@@ -30,7 +30,7 @@ export function backendFor(dtype: DType): Backend {
   return hostKernelsFor(dtype);
 }
 
-export { arrayOf, backendOf, emptyOn, filledArray, fullOn, kernelsFor };
+export { arrayOf, backendOf, emptyOn, filledArray, fullOn, kernelsFor, onesArray };
 
 /** Throws unless `t` is float32 or float64; returns the dtype. */
 export function floatOf(t: Tensor, arg: string, op: string): FloatDType {
@@ -62,7 +62,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
     const be = g.device !== null ? backendOf(g) : backendFor(g.dtype);
     const out = emptyOn(be, shape, g.dtype);
     const R = g.size / cols;
-    const ones = filledArray(be, g.dtype, R, 1);
+    const ones = onesArray(be, g.dtype, R);
     be.matmul(arrayOf(out, be), ones, arrayOf(g, be), 1, 1, cols, R, false, false, 0, 0, false);
     return out;
   }
@@ -108,7 +108,7 @@ function sumToShapeOnDevice(g: Tensor, shape: Shape): Tensor {
   const moved = be.alloc(g.size); // [R, n]
   be.stridedCopy(moved, arrayOf(g, be), order.map((d) => g.shape[d]!), order.map((d) => st[d]!));
   const out = emptyOn(be, shape, g.dtype);
-  be.matmul(arrayOf(out, be), moved, filledArray(be, g.dtype, n, 1), 1, R, 1, n, false, false, 0, 0, false); // [R, n] @ [n, 1]
+  be.matmul(arrayOf(out, be), moved, onesArray(be, g.dtype, n), 1, R, 1, n, false, false, 0, 0, false); // [R, n] @ [n, 1]
   (g.store as unknown as { release(a: unknown): void }).release(moved);
   return out;
 }

@@ -16,7 +16,7 @@
  */
 import { ValueError } from "../tensor/errors.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { adamStepDevice } from "./device-step.js";
+import { adamStepsDevice, type AdamDeviceItem } from "./device-step.js";
 import { checkBool, checkNonNegative, checkUnitInterval, floatData, gradData, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
 import { definedOnly } from "./sgd.js";
 
@@ -36,19 +36,15 @@ export interface AdamOptions {
 }
 
 abstract class AdamBase extends Optimizer<AdamOptions> {
-  /** The update of a parameter on a device (float32 moments there). */
-  private stepOnDevice(p: Tensor, group: ParamGroup<AdamOptions>): void {
+  /** p's part of its group's device update (null without a gradient); advances its step count. */
+  private deviceItem(p: Tensor, group: ParamGroup<AdamOptions>): AdamDeviceItem | null {
     const g = this.deviceGrad(p, `${this.name}.step`);
-    if (!g) return;
-    const { lr, eps, weightDecay, amsgrad, maximize } = group;
+    if (!g) return null;
     const [b1, b2] = group.betas;
     const t = ++this.stateOf(p).step;
     const m = this.deviceBuffer(p, "exp_avg").buf, v = this.deviceBuffer(p, "exp_avg_sq").buf;
-    const vmax = amsgrad ? this.deviceBuffer(p, "max_exp_avg_sq").buf : null;
-    adamStepDevice(p, g, m, v, vmax, {
-      b1, b2, eps, maximize, stepSize: lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t),
-      decay: this.decoupled ? 1 - lr * weightDecay : 1, l2: this.decoupled ? 0 : weightDecay,
-    });
+    const vmax = group.amsgrad ? this.deviceBuffer(p, "max_exp_avg_sq").buf : null;
+    return { p, g, m, v, vmax, stepSize: group.lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t) };
   }
 
   protected constructor(name: string, params: Params<AdamOptions>, opts: Partial<AdamOptions>, weightDecay: number,
@@ -69,9 +65,15 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
   protected updateGroup(group: ParamGroup<AdamOptions>): void {
     const { lr, eps, weightDecay, amsgrad, maximize } = group;
     const [b1, b2] = group.betas;
+    // the group's parameters on a device update together (a few kernels on webgpu), one device each
+    const onDevice = new Map<unknown, AdamDeviceItem[]>();
     for (const p of group.params) {
       if (p.device !== null) {
-        this.stepOnDevice(p, group);
+        const item = this.deviceItem(p, group);
+        if (!item) continue;
+        const list = onDevice.get(p.store);
+        if (list) list.push(item);
+        else onDevice.set(p.store, [item]);
         continue;
       }
       const gd = gradData(p, `${this.name}.step`);
@@ -105,6 +107,8 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
         pd[i] = w - stepSize * mi / (Math.sqrt(vi) / bc2Sqrt + eps);
       }
     }
+    const shared = { b1, b2, eps, maximize, decay: this.decoupled ? 1 - lr * weightDecay : 1, l2: this.decoupled ? 0 : weightDecay };
+    for (const items of onDevice.values()) adamStepsDevice(items, shared);
   }
 }
 

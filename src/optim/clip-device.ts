@@ -1,9 +1,9 @@
 /**
  * Gradient clipping of gradients on a device, with the backend's kernels in float32: the total
- * norm is a device reduction (each gradient's sum of squares, SumOfSquares where the backend has
- * it, else a dot product of the gradient with itself; or |g|^p dotted with ones; accumulated into
+ * norm is a device reduction (the gradients' sums of squares, SumOfSquares where the backend has
+ * it, else a dot product of each gradient with itself; or |g|^p dotted with ones; accumulated into
  * one element), the scale `min(1, maxNorm / (total + 1e-6))` is computed there
- * too, and the gradients are scaled in place: no value comes back to the host, so a training step
+ * too, and the gradients are scaled in place (ScaleArrays where the backend has it): no value comes back to the host, so a training step
  * does not wait for the device here (clip.ts's `clipGradNormTensor` returns the norm as a tensor,
  * `clipGradNormAsync` reads it).
  *
@@ -12,7 +12,7 @@
  * scaleToNorm(grads, total, 1);                   // g *= min(1, 1 / (total + 1e-6))
  * ```
  */
-import type { AnyBackend, KernelArray, SumOfSquares } from "../backend/backend.js";
+import type { AnyBackend, KernelArray, ScaleArrays, SumOfSquares } from "../backend/backend.js";
 import { arrayOf, backendOf, filledArray, fullOn } from "../backend/tensor-arrays.js";
 import type { DeviceStore } from "../tensor/device.js";
 import { DeviceOpError, ValueError } from "../tensor/errors.js";
@@ -33,7 +33,7 @@ export function deviceOf(grads: readonly Tensor[], op: string): AnyBackend {
 
 /** A one-element array holding v; `scratch` collects it for release. */
 function scalarOn(be: AnyBackend, v: number, scratch: KernelArray[]): KernelArray {
-  const a = be.upload(Float32Array.of(v));
+  const a = filledArray(be, "float32", 1, v); // filled on the device where it can (no upload)
   scratch.push(a);
   return a;
 }
@@ -52,17 +52,19 @@ export function deviceTotalNorm(grads: readonly Tensor[], normType: number, op: 
   if (normType === Infinity) throw new DeviceOpError(op, "normType", be.name, "the max norm needs a max reduction");
   const total = fullOn(be, [], "float32", 0);
   const acc = arrayOf(total, be);
-  // the backend's own reduction where it has one (webgpu: a workgroup per gradient)
+  const live = grads.filter((g) => g.size > 0);
+  // the backend's own reduction where it has one (webgpu: all gradients in a few dispatches)
   const sq = be as Partial<SumOfSquares>;
-  const squares = typeof sq.sumOfSquares === "function" ? (sq as SumOfSquares) : null;
+  if (normType === 2 && typeof sq.sumOfSquares === "function") {
+    sq.sumOfSquares(acc, live.map((g) => arrayOf(g, be)), live.map((g) => g.size), true);
+    be.unary("sqrt", acc, acc, 1, 0);
+    return total;
+  }
   const scratch: KernelArray[] = [];
-  for (const g of grads) {
-    const n = g.size;
-    if (n === 0) continue;
-    const G = arrayOf(g, be);
+  for (const g of live) {
+    const n = g.size, G = arrayOf(g, be);
     if (normType === 2) {
-      if (squares) squares.sumOfSquares(acc, G, n, true);
-      else be.matmul(acc, G, G, 1, 1, 1, n, false, false, 0, 0, true); // [1, n] @ [n, 1]: sum of g²
+      be.matmul(acc, G, G, 1, 1, 1, n, false, false, 0, 0, true); // [1, n] @ [n, 1]: sum of g²
       continue;
     }
     const t = be.alloc(n), ones = filledArray(be, "float32", n, 1);
@@ -96,14 +98,21 @@ export function scaleByValue(grads: readonly Tensor[], coef: number): void {
   releaseAll(be, scratch);
 }
 
-/** Multiplies every gradient in place by the one-element array `s` (broadcast). */
+/**
+ * Multiplies every gradient in place by the one-element array `s` (broadcast): all at once where
+ * the backend can (ScaleArrays), else a binary "mul" each.
+ */
 function scaleBy(be: AnyBackend, grads: readonly Tensor[], s: KernelArray): void {
-  for (const g of grads) {
-    if (g.size === 0) continue;
-    const G = arrayOf(g, be);
-    be.binary("mul", G, G, s, [g.size], [1], [0]);
-    g.deviceWritten();
+  const live = grads.filter((g) => g.size > 0);
+  const many = be as Partial<ScaleArrays>;
+  if (typeof many.scaleArrays === "function") many.scaleArrays(live.map((g) => arrayOf(g, be)), live.map((g) => g.size), s);
+  else {
+    for (const g of live) {
+      const G = arrayOf(g, be);
+      be.binary("mul", G, G, s, [g.size], [1], [0]);
+    }
   }
+  for (const g of live) g.deviceWritten();
 }
 
 /** Clamps every gradient in place into [-clipValue, clipValue]. */

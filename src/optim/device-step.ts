@@ -10,7 +10,7 @@
  * sgdStepDevice(p, g, { lr: 0.1, weightDecay: 0, momentum: 0, dampening: 0, nesterov: false, maximize: false }, null, true);
  * ```
  */
-import type { AdamStepArgs, AnyBackend, BinaryOp, FusedOptimizerSteps, KernelArray, SgdStepArgs } from "../backend/backend.js";
+import type { AdamSharedArgs, AdamStepArgs, AnyBackend, BinaryOp, FusedOptimizerSteps, KernelArray, SgdStepArgs } from "../backend/backend.js";
 import { arrayOf, backendOf } from "../backend/tensor-arrays.js";
 import type { DeviceStore } from "../tensor/device.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -71,7 +71,7 @@ export type SgdStepOptions = SgdStepArgs;
 /** The backend's fused updates, when it has them (and they are not switched off for a comparison). */
 function fusedOf(be: AnyBackend): FusedOptimizerSteps | null {
   const f = be as Partial<FusedOptimizerSteps>;
-  return fusedSteps && typeof f.sgdStep === "function" && typeof f.adamStep === "function" ? (f as FusedOptimizerSteps) : null;
+  return fusedSteps && typeof f.sgdStep === "function" && typeof f.adamSteps === "function" ? (f as FusedOptimizerSteps) : null;
 }
 
 let fusedSteps = true;
@@ -121,20 +121,40 @@ export function sgdStepDevice(p: Tensor, g: Tensor, o: SgdStepOptions, buf: Tens
 
 export type AdamStepOptions = AdamStepArgs;
 
+/** One parameter's part of a device Adam step: the tensors and its step's scalars. */
+export interface AdamDeviceItem {
+  p: Tensor; g: Tensor; m: Tensor; v: Tensor; vmax: Tensor | null; stepSize: number; bc2Sqrt: number;
+}
+
 /**
- * One Adam / AdamW update of p from g with the moments m, v (and vmax for amsgrad):
- * w = p decay; g' = ±g + l2 w; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'²;
+ * Adam / AdamW updates of several parameters on one device (all with vmax, for amsgrad, or none):
+ * the backend's batched kernel where it has one (a few dispatches for all), else adamStepDevice each.
+ */
+export function adamStepsDevice(items: readonly AdamDeviceItem[], o: AdamSharedArgs): void {
+  if (items.length === 0) return;
+  const be = backendOf(items[0]!.p);
+  const fused = fusedOf(be);
+  if (!fused) {
+    for (const it of items) adamStepDevice(it.p, it.g, it.m, it.v, it.vmax, { ...o, stepSize: it.stepSize, bc2Sqrt: it.bc2Sqrt });
+    return;
+  }
+  fused.adamSteps(items.map((it) => ({
+    p: arrayOf(it.p, be), g: arrayOf(it.g, be), m: arrayOf(it.m, be), v: arrayOf(it.v, be), vmax: it.vmax ? arrayOf(it.vmax, be) : null,
+    n: it.p.size, stepSize: it.stepSize, bc2Sqrt: it.bc2Sqrt,
+  })), o);
+  for (const it of items) {
+    for (const x of [it.p, it.m, it.v]) x.deviceWritten();
+    it.vmax?.deviceWritten();
+  }
+}
+
+/**
+ * One Adam / AdamW update of p from g with the moments m, v (and vmax for amsgrad), composed from
+ * binary kernels: w = p decay; g' = ±g + l2 w; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'²;
  * p = w - stepSize m / (sqrt(v) / bc2Sqrt + eps).
  */
 export function adamStepDevice(p: Tensor, g: Tensor, m: Tensor, v: Tensor, vmax: Tensor | null, o: AdamStepOptions): void {
   const be = backendOf(p);
-  const fused = fusedOf(be);
-  if (fused) {
-    fused.adamStep(arrayOf(p, be), arrayOf(g, be), arrayOf(m, be), arrayOf(v, be), vmax ? arrayOf(vmax, be) : null, p.size, o);
-    for (const x of [p, m, v]) x.deviceWritten();
-    vmax?.deviceWritten();
-    return;
-  }
   const u = new Update(be, p.size);
   const P = arrayOf(p, be), G = arrayOf(g, be), M = arrayOf(m, be), V = arrayOf(v, be);
   if (o.decay !== 1) u.opScalar("mul", P, P, o.decay);

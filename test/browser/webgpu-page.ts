@@ -33,6 +33,7 @@ import { conv2dBackwardWeight as gpuConv2dBackwardWeight, forceConvSplitK, split
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { attentionDropoutFamilies } from "./webgpu-attention-dropout-cases.js";
 import { gemmFamilies } from "./webgpu-gemm-cases.js";
+import { clipFamilies } from "./webgpu-clip-cases.js";
 import { deviceIndexFamilies, gatherBackwardByIndex } from "./webgpu-index-cases.js";
 import { matmulOperands, randn, rng, startPage } from "./webgpu-page-setup.js";
 import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
@@ -82,6 +83,11 @@ async function fetchPlaced(p: Placed): Promise<{ data: Float32Array; guards: boo
   let guards = true;
   for (let i = 0; i < all.length; i++) if ((i < p.pad || i >= p.pad + p.n) && all[i] !== GUARD) guards = false;
   return { data: all.slice(p.pad, p.pad + p.n), guards };
+}
+
+/** A case that holds when a call recorded `want` buffer copies. */
+function copiesCase(name: string, copies: number, want: number): CaseResult {
+  return { name, ok: copies === want, worst: 0, detail: `${copies} copies recorded` };
 }
 
 export class Results {
@@ -188,11 +194,13 @@ async function unaryCases(): Promise<CaseResult[]> {
       res.compare(`${op}, n ${n}`, got.data, want, (i) => rtol * Math.abs(want[i]!) + atol + 1e-37, got.guards);
     }
   }
-  // in place: out and x the same array (the kernels read a copy)
+  // in place: out and x the same array, read from the output binding (no copy recorded)
   const x = uniform(rng(5), 300, -3, 3), want = new Float32Array(300);
   unary("tanh", want, x, 300, 0);
   const p = place(x, 11);
+  const copies = k.recorder.copies;
   k.unary("tanh", p.arr, p.arr, 300, 0);
+  res.list.push(copiesCase("tanh in place: no copy", k.recorder.copies - copies, 0));
   const got = await fetchPlaced(p);
   res.compare("tanh in place", got.data, want, (i) => 16 * U * Math.abs(want[i]!) + 1e-7, got.guards);
   return res.list;
@@ -274,6 +282,34 @@ async function binaryCases(): Promise<CaseResult[]> {
   k.binary("add", pa.arr, pa.arr, pb.arr, [200], [1], [1]);
   const got = await fetchPlaced(pa);
   res.compare("add in place", got.data, want, () => 1e-37, got.guards);
+  // out is a, b or both, element for element: read from the output binding, no copy recorded;
+  // out is a read transposed: a copy of a (the old values), as before
+  // [name, op, shape, which operands are out ("a", "b", "ab"), the other's strides, copies expected]
+  const inPlace: [string, BinaryOp, number[], "a" | "b" | "ab" | "aT", number[], number][] = [
+    ["g *= s, [7, 33] by a scalar", "mul", [7, 33], "a", [0, 0], 0],
+    ["out = a - out, a broadcast over rows", "sub", [7, 33], "b", [0, 1], 0],
+    ["out = out / out", "div", [5, 9], "ab", [], 0],
+    ["out = pow(out, b), [1, 40, 1]", "pow", [1, 40, 1], "a", [0, 1, 0], 0],
+    ["out = out^T - b (out read transposed: a copy)", "sub", [9, 9], "aT", [9, 1], 1],
+  ];
+  for (const [i, [name, op, shape, which, otherStrides, wantCopies]] of inPlace.entries()) {
+    const n = shape.reduce((x, y) => x * y, 1), r = rng(40 + i);
+    const own = op === "pow" ? uniform(r, n, 0.5, 2) : op === "div" ? uniform(r, n, 0.5, 2) : randn(r, n);
+    const otherN = otherStrides.reduce((m, st, d) => m + st * (shape[d]! - 1), 0) + 1;
+    const other = op === "pow" ? uniform(r, otherN, -2, 2) : randn(r, otherN);
+    const st = which === "aT" ? [1, shape[1]!] : contiguous(shape);
+    const [aHost, aSt, bHost, bSt] = which === "b" ? [other, otherStrides, own, st] : which === "ab" ? [own, st, own, st] : [own, st, other, otherStrides];
+    const wantIp = new Float32Array(n);
+    binary(op, wantIp, aHost, bHost, shape, aSt, bSt);
+    const po = place(own, 5), pother = place(other, 3);
+    const before = k.recorder.copies;
+    const A = which === "b" ? pother.arr : po.arr, B = which === "a" || which === "aT" ? pother.arr : po.arr;
+    k.binary(op, po.arr, A, B, shape, aSt, bSt);
+    const copied = k.recorder.copies - before;
+    res.list.push(copiesCase(`${name}: ${wantCopies} copies`, copied, wantCopies));
+    const gotIp = await fetchPlaced(po);
+    res.compare(name, gotIp.data, wantIp, (j) => (op === "pow" ? 64 : 4) * U * Math.abs(wantIp[j]!) + 1e-37, gotIp.guards);
+  }
   return res.list;
 }
 
@@ -385,7 +421,7 @@ async function largeCases(): Promise<CaseResult[]> {
     pipeline: (key, source) => k.pipeline(key, source),
     dispatch: (...args) => { dispatches++; k.dispatch(...args); },
     scratch: (n) => k.scratch(n), release: (arr) => k.release(arr), indexCheck: (c, n) => k.indexCheck(c, n),
-    workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: 2,
+    workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: 2, maxStorageBuffers: k.maxStorageBuffers,
   };
   const [B, M, N, K] = [3, 130, 200, 33];
   const a = hashed(B * M * K), b = hashed(B * K * N).map((v) => v / 3);
@@ -745,21 +781,6 @@ async function reduceDimCases(): Promise<CaseResult[]> {
       lseRows(outer, n, inner) ? lseRowBound(y, outer, n, inner, want) : (i) => (n + 4) * U * (1 + Math.abs(want[i]!)), gl.guards);
   }
   await logsumexpRowCases(res);
-  // the clipping norm's sum of squares: n from 1 to past 256 threads a few times, accumulated and not,
-  // against float64 within fp32's bound for n terms, (n + 8) u sum x^2 (walks of n / 256, a tree of 8)
-  let sq = 0;
-  for (const n of [1, 255, 256, 257, 1000, 100_003]) {
-    const x = randn(rng(900 + n), n, 2), acc = Float32Array.of(1.5);
-    let want = 0;
-    for (const v of x) want += v * v;
-    for (const accumulate of [false, true]) {
-      const px = place(x, 5), pa = place(acc, sq++ % 3);
-      k.sumOfSquares(pa.arr, px.arr, n, accumulate);
-      const got = await fetchPlaced(pa);
-      const w = accumulate ? want + 1.5 : want;
-      res.compare(`sumOfSquares n=${n}${accumulate ? ", accumulated" : ""}`, got.data, [w], () => (n + 10) * U * w, got.guards);
-    }
-  }
   return res.list;
 }
 
@@ -1301,6 +1322,7 @@ const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   ...attentionDropoutFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
   ...gemmFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
   ...deviceIndexFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
+  ...clipFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
 };
 
 void startPage("qkvWebgpu", (kernels): PageApi => {

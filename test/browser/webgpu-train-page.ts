@@ -68,8 +68,10 @@ export interface OptimResult {
   maxUlps: number;
   /** Largest |fused - js| (the host update, float64 inside) over the parameters, relative to 1 + |js|. */
   maxRelToHost: number;
-  /** Kernel dispatches of one step of one parameter: fused, composed. */
+  /** Kernel dispatches of the last step (three parameters): fused, composed. */
   dispatches: [number, number];
+  /** The fused dispatches the last step should take: one per parameter for SGD; Adam's three in as few as the device binds. */
+  fusedWant: number;
 }
 
 export interface CnnResult {
@@ -162,6 +164,7 @@ function forward(p: Params, mha: MultiheadAttention, tokens: Tensor, pos: Tensor
 
 interface Kernels {
   recorder: { submissions: number; dispatches: number };
+  maxStorageBuffers: number;
   pool: { bytesAllocated: number; readMany(arrs: readonly DeviceArray[], maxBytes?: number): Promise<Float32Array[]> };
 }
 const kernelsOf = (be: AnyBackend): Kernels => (be as unknown as { kernels: Kernels }).kernels;
@@ -207,22 +210,31 @@ const OPTIMIZERS: { name: string; make: (p: Tensor[]) => Optimizer }[] = [
   { name: "AdamW", make: (p) => new AdamW(p, { lr: 1e-2, weightDecay: 0.05, betas: [0.8, 0.99] }) },
 ];
 
-/** p after 3 steps of `make` from fixed values and gradients, on `be` (null: the host); and the dispatches of the last step. */
+/**
+ * Three parameters (1000, 7 and 300 elements) after 3 steps of `make` from fixed values and
+ * gradients, on `be` (null: the host), the second without a gradient at the first step (so its
+ * step count, and Adam's step size, differ from the others' in the same dispatch); and the
+ * dispatches of the last step.
+ */
 async function optimize(be: AnyBackend | null, make: (p: Tensor[]) => Optimizer): Promise<{ values: Float32Array; dispatches: number }> {
-  const n = 1000;
-  const p = randn([n], { generator: new Generator(11) }).requiresGrad_();
-  if (be) toDevice(p, be);
-  const opt = make([p]);
+  const sizes = [1000, 7, 300];
+  const gen = new Generator(11);
+  const ps = sizes.map((n) => randn([n], { generator: gen }).requiresGrad_());
+  if (be) for (const p of ps) toDevice(p, be);
+  const opt = make(ps);
   const grads = new Generator(12);
   let dispatches = 0;
   for (let s = 0; s < 3; s++) {
-    const g = randn([n], { generator: grads });
-    p.grad = be ? toDevice(g, be) : g;
+    ps.forEach((p, j) => {
+      const g = randn([sizes[j]!], { generator: grads });
+      p.grad = s === 0 && j === 1 ? null : be ? toDevice(g, be) : g;
+    });
     const before = be ? kernelsOf(be).recorder.dispatches : 0;
     opt.step();
     if (be) dispatches = kernelsOf(be).recorder.dispatches - before;
   }
-  return { values: Float32Array.from(await p.read()), dispatches };
+  const values = await Promise.all(ps.map((p) => p.read()));
+  return { values: Float32Array.from(values.flatMap((v) => [...v])), dispatches };
 }
 
 /** The spacing of float32 numbers at |x|. */
@@ -301,7 +313,10 @@ const api: TrainApi = {
         maxUlps = Math.max(maxUlps, Number.isNaN(f) || Number.isNaN(c) ? Infinity : Math.abs(f - c) / ulpOf(c));
         maxRelToHost = Math.max(maxRelToHost, Number.isNaN(f) ? Infinity : Math.abs(f - h) / (1 + Math.abs(h)));
       }
-      out.push({ name, maxUlps, maxRelToHost, dispatches: [fused.dispatches, composed.dispatches] });
+      // Adam's parameters go 4 arrays each (5 with amsgrad), at most 4 to a dispatch (webgpu/optimizer.ts)
+      const per = Math.max(1, Math.min(4, Math.floor(kernelsOf(gpu).maxStorageBuffers / (name.includes("amsgrad") ? 5 : 4))));
+      const fusedWant = name.startsWith("SGD") ? 3 : Math.ceil(3 / per);
+      out.push({ name, maxUlps, maxRelToHost, dispatches: [fused.dispatches, composed.dispatches], fusedWant });
     }
     return out;
   },

@@ -120,7 +120,7 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
     assert.deepEqual(opened.errors, []);
   });
 
-  test("the fused optimizer kernels give the composed update's numbers in one dispatch per parameter", async (t) => {
+  test("the fused optimizer kernels give the composed update's numbers: SGD in one dispatch per parameter, Adam's parameters several to a dispatch", async (t) => {
     const rs = await opened.page.evaluate(() => (globalThis as Api).qkvTrain!.optimizers());
     assert.equal(rs.length, 6);
     for (const r of rs) {
@@ -129,8 +129,8 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
       assert.ok(r.maxUlps <= 2, `${r.name}: fused and composed differ by ${r.maxUlps} ulp`);
       // the host update computes in float64 and rounds once: 3 steps of a few float32 roundings each
       assert.ok(r.maxRelToHost <= 3e-6, `${r.name}: ${r.maxRelToHost} from the host update`);
-      assert.equal(r.dispatches[0], 1, `${r.name}: one dispatch per step`);
-      assert.ok(r.dispatches[1] > 1, `${r.name}: the composed update takes ${r.dispatches[1]} dispatches`);
+      assert.equal(r.dispatches[0], r.fusedWant, `${r.name}: ${r.fusedWant} dispatches a step`);
+      assert.ok(r.dispatches[1] > 3, `${r.name}: the composed update takes ${r.dispatches[1]} dispatches`);
     }
     assert.deepEqual(opened.errors, []);
   });

@@ -82,8 +82,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
     assert.equal(refusal?.detail,
       "WebGPUUnsupportedError: matmul: precision expected fp32 (fp16 needs the shader-f16 feature, which this device lacks), got fp16");
   });
-  test("unary: every op, n = 1 and 1037, in place", (t) => family(t, "unary", 37));
-  test("binary: every op, broadcasting, scalars, permuted strides, rank 9, in place", (t) => family(t, "binary", 49));
+  test("unary: every op, n = 1 and 1037, in place", (t) => family(t, "unary", 38));
+  test("binary: every op, broadcasting, scalars, permuted strides, rank 9, in place", (t) => family(t, "binary", 59));
   test("stridedCopy: permutes and expands up to rank 8, rank 0", (t) => family(t, "stridedCopy", 8));
   test("softmax and log-softmax, forward and backward, -Infinity entries and rows", (t) => family(t, "softmax", 20));
   test("layerNorm forward and backward, weight and bias optional", (t) => family(t, "layerNorm", 20));
@@ -92,8 +92,10 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("attention with dropout, forward and backward: the js kernel's mask (p 0.1, 0.5), causal, masks, GQA, L != S, strided, counters across 2^32",
     (t) => family(t, "attentionDropout", 42));
   test("where: broadcasting cond / a / b, transposed cond, in place, past 65535 workgroups; comparisons with NaN, infinities, signed zeros", (t) => family(t, "select", 25));
-  test("max / min with indices and their backward, logsumexp: ties, NaN, -Infinity, rows of -Infinity, few long rows (logsumexp's with +Infinity, NaN, values near 100); the sum of squares",
-    (t) => family(t, "reduceDim", 77));
+  test("max / min with indices and their backward, logsumexp: ties, NaN, -Infinity, rows of -Infinity, few long rows (logsumexp's with +Infinity, NaN, values near 100)",
+    (t) => family(t, "reduceDim", 65));
+  test("the clipping's kernels: sums of squares of many arrays (one call per array's bits, 2 a dispatch), many arrays scaled (one twice, the scalar beside one), fill",
+    (t) => family(t, "clip", 45));
   test("indexSelect and its backward over the host grouping: repeated indices, rows never picked, -1 entries and a padding row adding nowhere, a 100,000-row table, past 65535 workgroups",
     (t) => family(t, "gather", 41));
   test("device indices: the gather's range check reported at the next read (zeros, once, slots run out), the grouping built on the device (repeats, padding, out of range, empty)",

@@ -24,7 +24,7 @@ import { AdamW } from "../../optim/adam.js";
 import { LRScheduler, warmupCosine } from "../../optim/schedule.js";
 import { ValueError } from "../../tensor/errors.js";
 import { manualSeed } from "../../tensor/rng.js";
-import { fit } from "../../train/fit.js";
+import { fit, type StepCallback } from "../../train/fit.js";
 import { progressReporter } from "../../train/node/progress.js";
 import type { EvalRecord } from "../../train/state.js";
 import { attentionReportHtml, type ReportHead } from "../../viz/heatmap.js";
@@ -50,6 +50,8 @@ export interface DatesDemoOptions {
   log?: (line: string) => void;
   /** Force the progress bar on or off (default: when stdout is a TTY). */
   tty?: boolean;
+  /** Called after every training step, after the progress line (bench/demo.ts counts a step's GPU commands with it). */
+  onStep?: StepCallback;
   /** Peak learning rate (default 6e-3). */
   lr?: number;
   /** Report held-out accuracy on 200 pairs (or all, when fewer) every this many steps (default: never); on a device, decoded there. */
@@ -172,7 +174,7 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
       model, optimizer, scheduler, steps, seed, clipNorm: 1, freeGraph: true,
       batches: (s) => makeBatch(train.slice(s * batchSize, (s + 1) * batchSize), vocab),
       trainStep: (b) => crossEntropy(flatLogits(model.forward(b.src, b.srcPad, b.tgtIn)), reshape(b.tgtOut, [-1]), { ignoreIndex: vocab.padId, labelSmoothing: 0.05 }),
-      onStep: progress,
+      onStep: opts.onStep ? [progress, opts.onStep] : progress,
       ...(opts.evalEvery ? {
         evalEvery: opts.evalEvery,
         ...periodic,

@@ -12,9 +12,9 @@
  * ```
  */
 import type {
-  AdamStepArgs, AdaptivePool2dArgs, AttentionArgs, AvgPool2dArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp,
+  AdamSharedArgs, AdamStepItem, AdaptivePool2dArgs, AttentionArgs, AvgPool2dArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp,
   FusedOptimizerSteps, LinearAttentionArgs, Pool2dArgs, SgdStepArgs,
-  SparseAttentionArgs, SumOfSquares, UnaryOp,
+  SparseAttentionArgs, SumOfSquares, ScaleArrays, UnaryOp, Fill,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
 import type { IndexCheck } from "../index-checks.js";
@@ -24,7 +24,8 @@ import { WebGPUKernels } from "./kernels.js";
 /** What the registry keeps to give a collected array's buffer back: a copy of the array and whether it is still out. */
 interface Held { arr: GpuArray; live: boolean }
 
-export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, FusedOptimizerSteps<GpuArray>, SumOfSquares<GpuArray> {
+export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, FusedOptimizerSteps<GpuArray>, SumOfSquares<GpuArray>, ScaleArrays<GpuArray>,
+  Fill<GpuArray> {
   readonly name = "webgpu" as const;
   readonly kind = "device" as const;
   private readonly held = new WeakMap<GpuArray, Held>();
@@ -142,8 +143,8 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.sgdStep(p, g, buf, n, args, first);
   }
 
-  adamStep(p: GpuArray, g: GpuArray, m: GpuArray, v: GpuArray, vmax: GpuArray | null, n: number, args: AdamStepArgs): void {
-    this.kernels.adamStep(p, g, m, v, vmax, n, args);
+  adamSteps(items: readonly AdamStepItem<GpuArray>[], args: AdamSharedArgs): void {
+    this.kernels.adamSteps(items, args);
   }
 
   // dropout, selection, reductions along a dim, gathers
@@ -174,8 +175,16 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.logsumexp(out, x, outer, n, inner);
   }
 
-  sumOfSquares(acc: GpuArray, x: GpuArray, n: number, accumulate: boolean): void {
-    this.kernels.sumOfSquares(acc, x, n, accumulate);
+  sumOfSquares(acc: GpuArray, xs: readonly GpuArray[], ns: readonly number[], accumulate: boolean): void {
+    this.kernels.sumOfSquares(acc, xs, ns, accumulate);
+  }
+
+  scaleArrays(xs: readonly GpuArray[], ns: readonly number[], s: GpuArray): void {
+    this.kernels.scaleArrays(xs, ns, s);
+  }
+
+  fill(out: GpuArray, n: number, value: number): void {
+    this.kernels.fill(out, n, value);
   }
 
   indexSelect(out: GpuArray, x: GpuArray, index: GpuArray, outer: number, n: number, inner: number, m: number, check?: IndexCheck): void {

@@ -45,6 +45,8 @@ export interface KernelContext {
   readonly workgroupFloats: number;
   /** Workgroups a dispatch may have in one dimension (the device's maxComputeWorkgroupsPerDimension). */
   readonly maxWorkgroupsPerDimension: number;
+  /** Storage arrays a kernel may bind (the device's maxStorageBuffersPerShaderStage). */
+  readonly maxStorageBuffers: number;
   /** How matmul picks its kernel and what the device offers it (matmul.ts); absent: fp32, by size, no subgroups. */
   readonly gemm?: GemmOptions;
 }

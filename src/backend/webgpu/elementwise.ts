@@ -1,5 +1,5 @@
 /**
- * Elementwise kernels on the device: `unary` over n elements (one pipeline per UnaryOp) and
+ * Elementwise kernels on the device: `fill`, `unary` over n elements (one pipeline per UnaryOp) and
  * `binary` with broadcasting through strides (one pipeline per BinaryOp; the shape walk of
  * copy.ts, any rank). Semantics as Backend.unary / Backend.binary in fp32.
  *
@@ -11,6 +11,7 @@
  * a * gelu'(b), takes Φ(b) from erfc on its small side the same way.
  *
  * ```ts
+ * fill(ctx, out, n, 0);
  * unary(ctx, "geluErf", out, x, n, 0);
  * binary(ctx, "add", out, a, b, [2, 3], [3, 1], [0, 1]); // a [2, 3] + b [3]
  * ```
@@ -121,22 +122,51 @@ const UNARY: Record<UnaryOp, string> = {
   elu: "select(p.alpha * expm1_(x), x, x > 0.0)",
 };
 
-const unarySource = (op: UnaryOp) => (): string => /* wgsl */ `
-${header(["out"], ["x"], ["n: u32", "alpha: f32"])}
+const fillSource = (): string => /* wgsl */ `
+${header(["out"], [], ["n: u32", "value: f32"])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let i = groupIndex(wid, nwg) * ${WG}u + t;
+  if (i >= p.n) { return; }
+  b_out[p.o_out + i] = p.value;
+}`;
+
+/** out[i] = value for i < n (value rounded to float32; NaN and infinities as given). */
+export function fill(ctx: KernelContext, out: GpuArray, n: number, value: number): void {
+  if (n === 0) return;
+  ctx.dispatch("fill", ctx.pipeline("fill", fillSource), [out], [], [n, f32Bits(value)], ceilDiv(n, WG));
+}
+
+/** With `inPlace` the kernel reads x from out itself (out and x the same array): no copy of x. */
+const unarySource = (op: UnaryOp, inPlace: boolean) => (): string => /* wgsl */ `
+${header(["out"], inPlace ? [] : ["x"], ["n: u32", "alpha: f32"])}
 ${MATH}
 fn f(x: f32) -> f32 { return ${UNARY[op]}; }
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let i = groupIndex(wid, nwg) * ${WG}u + t;
   if (i >= p.n) { return; }
-  b_out[p.o_out + i] = f(b_x[p.o_x + i]);
+  b_out[p.o_out + i] = f(${inPlace ? "b_out[p.o_out + i]" : "b_x[p.o_x + i]"});
 }`;
 
-/** out[i] = op(x[i]) for i < n; alpha parameterizes elu. */
+/**
+ * Whether x is out itself, element for element: the same buffer and offset, read at out's own
+ * row-major strides (every dim of more than one element). Each thread then reads the element it
+ * writes, so the kernel may read it from the output binding instead of a copy (WebGPU binds no
+ * buffer writable and read-only at once).
+ */
+function sameAs(out: GpuArray, x: GpuArray, shape: readonly number[], strides: readonly number[]): boolean {
+  if (x.buffer !== out.buffer || x.offset !== out.offset) return false;
+  for (let d = shape.length - 1, s = 1; d >= 0; s *= shape[d]!, d--) if (shape[d]! > 1 && strides[d] !== s) return false;
+  return true;
+}
+
+/** out[i] = op(x[i]) for i < n; alpha parameterizes elu. In place (x is out) it reads out itself. */
 export function unary(ctx: KernelContext, op: UnaryOp, out: GpuArray, x: GpuArray, n: number, alpha: number): void {
   if (n === 0) return;
-  const pipeline = ctx.pipeline(`unary.${op}`, unarySource(op));
-  ctx.dispatch(`unary.${op}`, pipeline, [out], [x], [n, f32Bits(alpha)], ceilDiv(n, WG));
+  const inPlace = sameAs(out, x, [n], [1]);
+  const key = `unary.${op}${inPlace ? ".inPlace" : ""}`;
+  ctx.dispatch(key, ctx.pipeline(key, unarySource(op, inPlace)), [out], inPlace ? [] : [x], [n, f32Bits(alpha)], ceilDiv(n, WG));
 }
 
 /**
@@ -184,8 +214,12 @@ const BINARY: Record<BinaryOp, string> = {
   geluErfGrad: "a * geluErfDerivative(b)",
 };
 
-const binarySource = (op: BinaryOp) => (): string => /* wgsl */ `
-${header(["out"], ["a", "b"], ["n: u32", "rank: u32"], true)}
+/**
+ * `aIsOut` / `bIsOut`: the operand is out itself (sameAs), read from the output binding; its walk
+ * offset is then i (the table still walks it, at out's strides).
+ */
+const binarySource = (op: BinaryOp, aIsOut: boolean, bIsOut: boolean) => (): string => /* wgsl */ `
+${header(["out"], [...(aIsOut ? [] : ["a"]), ...(bIsOut ? [] : ["b"])], ["n: u32", "rank: u32"], true)}
 ${walkFn(2)}
 ${BINARY_FNS[op] ?? ""}
 fn f(a: f32, b: f32) -> f32 { return ${BINARY[op]}; }
@@ -194,15 +228,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = groupIndex(wid, nwg) * ${WG}u + t;
   if (i >= p.n) { return; }
   let w = walk(i);
-  b_out[p.o_out + i] = f(b_a[p.o_a + w[0]], b_b[p.o_b + w[1]]);
+  let a = ${aIsOut ? "b_out[p.o_out + i]" : "b_a[p.o_a + w[0]]"};
+  let b = ${bIsOut ? "b_out[p.o_out + i]" : "b_b[p.o_b + w[1]]"};
+  b_out[p.o_out + i] = f(a, b);
 }`;
 
-/** out [outShape] = a (op) b, a and b read at their strides per out dim (0 broadcasts). */
+/**
+ * out [outShape] = a (op) b, a and b read at their strides per out dim (0 broadcasts). An operand
+ * that is out itself (g *= s, acc += x) is read from the output binding, with no copy.
+ */
 export function binary(ctx: KernelContext, op: BinaryOp, out: GpuArray, a: GpuArray, b: GpuArray,
   outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void {
   const n = outShape.reduce((x, y) => x * y, 1);
   if (n === 0) return;
+  const aIsOut = sameAs(out, a, outShape, aStrides), bIsOut = sameAs(out, b, outShape, bStrides);
   const w = coalesce(outShape, [aStrides, bStrides]);
-  const pipeline = ctx.pipeline(`binary.${op}`, binarySource(op));
-  ctx.dispatch(`binary.${op}`, pipeline, [out], [a, b], [n, w.shape.length], ceilDiv(n, WG), walkTable(w.shape, w.strides));
+  const key = `binary.${op}${aIsOut ? ".aIsOut" : ""}${bIsOut ? ".bIsOut" : ""}`;
+  const inputs = [...(aIsOut ? [] : [a]), ...(bIsOut ? [] : [b])];
+  ctx.dispatch(key, ctx.pipeline(key, binarySource(op, aIsOut, bIsOut)), [out], inputs, [n, w.shape.length], ceilDiv(n, WG), walkTable(w.shape, w.strides));
 }

@@ -25,18 +25,19 @@ import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "./conv
 import { stridedCopy } from "./copy.js";
 import { requestGpuDevice, type GpuDevice } from "./device.js";
 import { dropout } from "./dropout.js";
-import { binary, unary } from "./elementwise.js";
+import { binary, fill, unary } from "./elementwise.js";
 import { DeviceLostError, GpuValidationError, WebGPUUnsupportedError } from "./errors.js";
 import { ValueError } from "../../tensor/errors.js";
 import { indexSelect, indexSelectBackward } from "./gather.js";
 import { groupIndices } from "./group-indices.js";
+import { scaleArrays } from "./scale-arrays.js";
 import { sumOfSquares } from "./sum-squares.js";
 import { DeviceIndexChecks } from "./index-checks.js";
 import { flaggedError, type IndexCheck } from "../index-checks.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { GEMM_VARIANTS, matmul, type GemmOptions, type GemmPrecision, type GemmVariant } from "./matmul.js";
-import { adamStep, sgdStep } from "./optimizer.js";
+import { adamSteps, sgdStep } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
 import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
@@ -86,6 +87,11 @@ export class WebGPUKernels implements KernelContext {
   /** The deferred range checks of device indices (gathers by an int32 tensor on the device). */
   readonly indexChecks: DeviceIndexChecks;
   readonly workgroupFloats: number;
+  /**
+   * When set, each dispatch adds 1 to its kernel's count, and each copy an in-place call needs to
+   * `copy for <kernel>` (bench/demo.ts --by-kernel); null (the default) counts nothing.
+   */
+  tally: Map<string, number> | null = null;
   private readonly pipelines: PipelineCache;
   private errors: Error[] = [];
   private readonly checks = new Set<Promise<unknown>>();
@@ -122,6 +128,10 @@ export class WebGPUKernels implements KernelContext {
 
   get maxWorkgroupsPerDimension(): number {
     return this.gpu.limits.maxComputeWorkgroupsPerDimension;
+  }
+
+  get maxStorageBuffers(): number {
+    return this.gpu.limits.maxStorageBuffersPerShaderStage;
   }
 
   /** Compiled pipelines so far. */
@@ -281,7 +291,10 @@ export class WebGPUKernels implements KernelContext {
     const scratch: GpuArray[] = [], back: [GpuArray, GpuArray][] = [];
     const copyOf = (x: GpuArray): GpuArray => {
       const c = this.pool.acquire(x.length);
-      if (x.length > 0) this.recorder.copy(x.buffer, x.offset * 4, c.buffer, 0, x.length * 4);
+      if (x.length > 0) {
+        this.recorder.copy(x.buffer, x.offset * 4, c.buffer, 0, x.length * 4);
+        this.count(`copy for ${kernel}`);
+      }
       scratch.push(c);
       return c;
     };
@@ -302,8 +315,17 @@ export class WebGPUKernels implements KernelContext {
       return { binding: i + 1, resource: { buffer: arr.buffer, offset: start, size } };
     });
     this.recorder.dispatch(pipeline, entries, Uint32Array.from([...offsets, ...params]), table, grid);
-    for (const [c, o] of back) if (o.length > 0) this.recorder.copy(c.buffer, 0, o.buffer, o.offset * 4, o.length * 4);
+    this.count(kernel);
+    for (const [c, o] of back) {
+      if (o.length === 0) continue;
+      this.recorder.copy(c.buffer, 0, o.buffer, o.offset * 4, o.length * 4);
+      this.count(`copy for ${kernel}`);
+    }
     for (const c of scratch) this.pool.release(c);
+  }
+
+  private count(name: string): void {
+    this.tally?.set(name, (this.tally.get(name) ?? 0) + 1);
   }
 
   /**
@@ -355,8 +377,8 @@ export class WebGPUKernels implements KernelContext {
   /** The fused SGD update, as FusedOptimizerSteps.sgdStep. */
   readonly sgdStep = this.method("sgdStep", sgdStep);
 
-  /** The fused Adam / AdamW update, as FusedOptimizerSteps.adamStep. */
-  readonly adamStep = this.method("adamStep", adamStep);
+  /** The fused Adam / AdamW updates, as FusedOptimizerSteps.adamSteps. */
+  readonly adamSteps = this.method("adamSteps", adamSteps);
 
   // dropout, selection, reductions along a dim, gathers
 
@@ -389,6 +411,12 @@ export class WebGPUKernels implements KernelContext {
 
   /** As SumOfSquares.sumOfSquares (backend.ts). */
   readonly sumOfSquares = this.method("sumOfSquares", sumOfSquares);
+
+  /** As ScaleArrays.scaleArrays (backend.ts). */
+  readonly scaleArrays = this.method("scaleArrays", scaleArrays);
+
+  /** As Fill.fill (backend.ts). */
+  readonly fill = this.method("fill", fill);
 
   // --- sparse and linear attention ---
 

@@ -1,19 +1,21 @@
 /**
- * The optimizers' updates fused into one kernel per parameter: SGD (weight decay, momentum,
- * dampening, Nesterov, maximize) and Adam / AdamW (decoupled decay, L2, amsgrad, maximize). Each
+ * The optimizers' updates fused into kernels: SGD (weight decay, momentum, dampening, Nesterov,
+ * maximize), one dispatch per parameter, and Adam / AdamW (decoupled decay, L2, amsgrad, maximize),
+ * several parameters to a dispatch. Each
  * thread updates one element with the float32 operations, in the order and with the rounded
  * scalars, of the composed update in optim/device-step.ts (one binary kernel per line there), so
  * both give the same numbers; this one reads and writes each array once, in one dispatch, with
  * its scalars in the parameter block instead of one-element uploads.
  *
  * ```ts
- * adamStep(ctx, P, G, M, V, null, n, { b1: 0.9, b2: 0.999, eps: 1e-8, decay: 1 - lr * wd, l2: 0,
- *   stepSize: lr / (1 - 0.9 ** t), bc2Sqrt: Math.sqrt(1 - 0.999 ** t), maximize: false });
+ * adamSteps(ctx, [{ p: P, g: G, m: M, v: V, vmax: null, n, stepSize: lr / (1 - 0.9 ** t), bc2Sqrt: Math.sqrt(1 - 0.999 ** t) }],
+ *   { b1: 0.9, b2: 0.999, eps: 1e-8, decay: 1 - lr * wd, l2: 0, maximize: false });
  * ```
  */
-import type { AdamStepArgs, SgdStepArgs } from "../backend.js";
+import type { AdamSharedArgs, AdamStepItem, SgdStepArgs } from "../backend.js";
+import { ValueError } from "../../tensor/errors.js";
 import { ceilDiv, dispatchKernel, f32Bits, type GpuArray, type KernelContext } from "./context.js";
-import { computeMain, header } from "./wgsl.js";
+import { arraysOverGroups, computeMain, header, workgroupStarts } from "./wgsl.js";
 
 const WG = 256;
 
@@ -49,35 +51,81 @@ export function sgdStep(ctx: KernelContext, P: GpuArray, G: GpuArray, buf: GpuAr
   dispatchKernel(ctx, key, sgdSource(buf !== null), buf ? [P, buf] : [P], [G], params, ceilDiv(n, WG));
 }
 
-const adamSource = (amsgrad: boolean) => (): string => /* wgsl */ `
-${header(amsgrad ? ["p", "m", "v", "vmax"] : ["p", "m", "v"], ["g"], ["n: u32", "maximize: u32", "b1: f32", "oneMinusB1: f32",
-  "b2: f32", "oneMinusB2: f32", "eps: f32", "decay: f32", "l2: f32", "stepSize: f32", "bc2Sqrt: f32"])}
-${DECAYED}
-${computeMain(WG)} {
-  let i = groupIndex(wid, nwg) * ${WG}u + t;
-  if (i >= p.n) { return; }
-  var x = b_p[p.o_p + i];
+/** One Adam / AdamW element: the composed update's float32 operations in its order (device-step.ts). */
+const ADAM = /* wgsl */ `
+struct AdamOut { x: f32, m: f32, v: f32, vv: f32 }
+fn adam(x0: f32, g: f32, m0: f32, v0: f32, old: f32, amsgrad: bool, stepSize: f32, bc2Sqrt: f32) -> AdamOut {
+  var x = x0;
   if (p.decay != 1.0) { x = x * p.decay; }
-  let g = b_g[p.o_g + i];
   var gg = g;
   if (p.maximize != 0u || p.l2 != 0.0) { gg = decayed(g, x, p.maximize, p.l2); }
-  let m = b_m[p.o_m + i] * p.b1 + gg * p.oneMinusB1;
-  let v = b_v[p.o_v + i] * p.b2 + (gg * gg) * p.oneMinusB2;
-  b_m[p.o_m + i] = m;
-  b_v[p.o_v + i] = v;
-  ${amsgrad ? `let old = b_vmax[p.o_vmax + i];
-  let vv = select(v, old, old > v || isNan(old));
-  b_vmax[p.o_vmax + i] = vv;` : "let vv = v;"}
-  let den = sqrt(vv) / p.bc2Sqrt + p.eps;
-  b_p[p.o_p + i] = x - (m / den) * p.stepSize;
+  let m = m0 * p.b1 + gg * p.oneMinusB1;
+  let v = v0 * p.b2 + (gg * gg) * p.oneMinusB2;
+  var vv = v;
+  if (amsgrad) { vv = select(v, old, old > v || isNan(old)); }
+  let den = sqrt(vv) / bc2Sqrt + p.eps;
+  return AdamOut(x - (m / den) * stepSize, m, v, vv);
 }`;
 
-/** One Adam / AdamW update of P from G with the moments M, V (and Vmax for amsgrad); see AdamStepArgs. */
-export function adamStep(ctx: KernelContext, P: GpuArray, G: GpuArray, M: GpuArray, V: GpuArray, vmax: GpuArray | null, n: number,
-  o: AdamStepArgs): void {
-  if (n === 0) return;
-  const key = `adamStep.${vmax ? "amsgrad" : "plain"}`;
-  const params = [n, +o.maximize, f32Bits(o.b1), f32Bits(1 - o.b1), f32Bits(o.b2), f32Bits(1 - o.b2), f32Bits(o.eps), f32Bits(o.decay),
-    f32Bits(o.l2), f32Bits(o.stepSize), f32Bits(o.bc2Sqrt)];
-  dispatchKernel(ctx, key, adamSource(vmax !== null), vmax ? [P, M, V, vmax] : [P, M, V], [G], params, ceilDiv(n, WG));
+/**
+ * k parameters in one dispatch: parameter j's arrays pj, mj, vj (vmaxj), gj laid out over the
+ * workgroups one after another (arraysOverGroups), with its own n, step size and bc2Sqrt (its own
+ * step count).
+ */
+const adamSource = (k: number, amsgrad: boolean) => (): string => {
+  const js = Array.from({ length: k }, (_, j) => j);
+  const outs = js.flatMap((j) => [`p${j}`, `m${j}`, `v${j}`, ...(amsgrad ? [`vmax${j}`] : [])]);
+  const over = arraysOverGroups(k, WG);
+  const cases = js.map((j) => `    case ${j}u: {
+      if (i >= p.n${j}) { return; }
+      let r = adam(b_p${j}[p.o_p${j} + i], b_g${j}[p.o_g${j} + i], b_m${j}[p.o_m${j} + i], b_v${j}[p.o_v${j} + i],
+        ${amsgrad ? `b_vmax${j}[p.o_vmax${j} + i]` : "0.0"}, ${amsgrad}, p.stepSize${j}, p.bc2Sqrt${j});
+      b_m${j}[p.o_m${j} + i] = r.m;
+      b_v${j}[p.o_v${j} + i] = r.v;
+      ${amsgrad ? `b_vmax${j}[p.o_vmax${j} + i] = r.vv;` : ""}
+      b_p${j}[p.o_p${j} + i] = r.x;
+    }`);
+  return /* wgsl */ `
+${header(outs, js.map((j) => `g${j}`), ["maximize: u32", "b1: f32", "oneMinusB1: f32", "b2: f32", "oneMinusB2: f32", "eps: f32", "decay: f32", "l2: f32",
+  ...js.flatMap((j) => [`n${j}: u32`, `stepSize${j}: f32`, `bc2Sqrt${j}: f32`]), ...over.fields])}
+${DECAYED}
+${ADAM}
+${computeMain(WG)} {
+${over.find}
+  switch a {
+${cases.join("\n")}
+    default: {}
+  }
+}`;
+};
+
+/**
+ * Adam / AdamW updates of many parameters, each with its moments and its own step size and bc2Sqrt
+ * (see AdamStepItem), as few to a dispatch as the device binds (4 arrays a parameter, 5 with
+ * amsgrad; at most 4 parameters); a parameter sharing a buffer with one already in the group
+ * starts the next group.
+ */
+export function adamSteps(ctx: KernelContext, items: readonly AdamStepItem<GpuArray>[], o: AdamSharedArgs): void {
+  const live = items.filter((it) => it.n > 0);
+  if (live.length === 0) return;
+  const amsgrad = live[0]!.vmax !== null;
+  const per = Math.max(1, Math.min(4, Math.floor(ctx.maxStorageBuffers / (amsgrad ? 5 : 4))));
+  const shared = [+o.maximize, f32Bits(o.b1), f32Bits(1 - o.b1), f32Bits(o.b2), f32Bits(1 - o.b2), f32Bits(o.eps), f32Bits(o.decay), f32Bits(o.l2)];
+  const arrays = (it: AdamStepItem<GpuArray>): GpuArray[] => [it.p, it.m, it.v, ...(it.vmax ? [it.vmax] : []), it.g];
+  let group: AdamStepItem<GpuArray>[] = [];
+  const run = (): void => {
+    if (group.length === 0) return;
+    const k = group.length, { starts, groups } = workgroupStarts(group.map((it) => it.n), WG);
+    const params = [...shared, ...group.flatMap((it) => [it.n, f32Bits(it.stepSize), f32Bits(it.bc2Sqrt)]), ...starts];
+    const outs = group.flatMap((it) => [it.p, it.m, it.v, ...(it.vmax ? [it.vmax] : [])]);
+    dispatchKernel(ctx, `adamStep.${amsgrad ? "amsgrad" : "plain"}.k${k}`, adamSource(k, amsgrad), outs, group.map((it) => it.g), params, groups);
+    group = [];
+  };
+  for (const it of live) {
+    if ((it.vmax !== null) !== amsgrad) throw new ValueError("adamSteps", "items", "every item with vmax or none (one amsgrad setting)", "a mix");
+    const taken = new Set(group.flatMap((x) => arrays(x).map((arr) => arr.buffer)));
+    if (group.length === per || arrays(it).some((arr) => taken.has(arr.buffer))) run();
+    group.push(it);
+  }
+  run();
 }

@@ -32,6 +32,11 @@ export class Recorder {
   submissions = 0;
   /** Dispatches so far. */
   dispatches = 0;
+  /** Buffer copies and clears so far (each ends the compute pass open before it). */
+  copies = 0;
+  clears = 0;
+  /** Compute passes begun so far. */
+  passes = 0;
   /** The bind groups of pipelines with an explicit layout (bind-groups.ts). */
   readonly bindGroups: BindGroupCache;
 
@@ -57,6 +62,7 @@ export class Recorder {
     this.endPass();
     this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.recorded++;
+    this.copies++;
   }
 
   /** Records zeroing `bytes` bytes of a buffer from byte `offset` (both multiples of 4). */
@@ -64,6 +70,7 @@ export class Recorder {
     this.endPass();
     this.enc().clearBuffer(buffer, offset, bytes);
     this.recorded++;
+    this.clears++;
   }
 
   /** Destroys b once the commands recorded so far are submitted. */
@@ -96,6 +103,7 @@ export class Recorder {
   }
 
   private beginPass(): GPUComputePassEncoder {
+    this.passes++;
     const t = this.timer;
     if (!t) return this.enc().beginComputePass();
     if (t.next + 2 > t.set.count) {

@@ -58,3 +58,32 @@ fn ${name}(t: u32, v: f32) -> f32 {
   return r;
 }`;
 }
+
+/**
+ * For a kernel over k arrays laid out one after another over its workgroups (array j over
+ * workgroups [start j, start j+1), start 0 = 0; the starts are parameter fields `start1` ..):
+ * the parameter fields and the WGSL that sets `a`, the array of this workgroup, and `i`, the
+ * element of this thread in it (WG threads a workgroup). `workgroupStarts` gives the starts.
+ */
+export function arraysOverGroups(k: number, WG: number): { fields: string[]; find: string } {
+  const later = Array.from({ length: k - 1 }, (_, j) => j + 1);
+  return {
+    fields: later.map((j) => `start${j}: u32`),
+    find: `  let gi = groupIndex(wid, nwg);
+  var a = 0u;
+  var base = 0u;
+${later.map((j) => `  if (gi >= p.start${j}) { a = ${j}u; base = p.start${j}; }`).join("\n")}
+  let i = (gi - base) * ${WG}u + t;`,
+  };
+}
+
+/** The starts of arrays of ns elements laid out over workgroups of WG threads (the fields after the first), and the workgroups in all. */
+export function workgroupStarts(ns: readonly number[], WG: number): { starts: number[]; groups: number } {
+  const starts: number[] = [];
+  let groups = 0;
+  for (const n of ns) {
+    starts.push(groups);
+    groups += Math.ceil(n / WG);
+  }
+  return { starts: starts.slice(1), groups };
+}

@@ -1,0 +1,145 @@
+/**
+ * The gradient clipping's kernels on the WebGPU kernel page (webgpu-page.ts passes its helpers in):
+ * the sum of squares of many arrays into one element (SumOfSquares, WGSL sum-squares.ts), many
+ * arrays scaled by one device scalar (ScaleArrays, scale-arrays.ts), and `fill`; every array at an
+ * offset between guard values.
+ *
+ * Sum of squares: one array of n from 1 to past 256 threads a few times, accumulated and not,
+ * against float64 within fp32's bound for n terms; eleven arrays of mixed sizes (one empty) in one
+ * call give exactly the bits of one call per array, accumulated in order, both with the device's
+ * bindings and with a context that binds 3 storage arrays (2 arrays a dispatch: 6 dispatches and
+ * the combining one); nine arrays whose sum shows the order of the adds. Scaling: ten arrays, one empty and one listed twice (scaled twice), the
+ * scalar a view of the same buffer as one of them, each element exactly x * s in float32; with 3
+ * bindings, 2 arrays a dispatch. Fill: values, NaN and infinities, past 256 threads.
+ *
+ * ```ts
+ * const families = clipFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() });
+ * ```
+ */
+import type { GpuArray, KernelContext } from "../../src/backend/webgpu/context.js";
+import type { WebGPUKernels } from "../../src/backend/webgpu/index.js";
+import { scaleArrays } from "../../src/backend/webgpu/scale-arrays.js";
+import { sumOfSquares } from "../../src/backend/webgpu/sum-squares.js";
+import type { Kit } from "./webgpu-efficient-cases.js";
+import type { CaseResult, Results } from "./webgpu-page.js";
+import { randn, rng } from "./webgpu-page-setup.js";
+
+const U = 2 ** -24;
+const EXACT = (): number => 1e-37;
+
+function expect(res: Results, name: string, ok: boolean, detail: string): void {
+  res.list.push({ name, ok, worst: ok ? 0 : 1e30, detail: ok ? "as expected" : detail });
+}
+
+/** k's context with `storage` storage bindings a kernel, counting its dispatches. */
+function limited(k: WebGPUKernels, storage: number): { ctx: KernelContext; dispatches: () => number } {
+  let n = 0;
+  const ctx: KernelContext = {
+    pipeline: (key, source) => k.pipeline(key, source),
+    dispatch: (...args) => { n++; k.dispatch(...args); },
+    scratch: (m) => k.scratch(m), release: (arr) => k.release(arr), indexCheck: (c, m) => k.indexCheck(c, m),
+    workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: k.maxWorkgroupsPerDimension, maxStorageBuffers: storage,
+  };
+  return { ctx, dispatches: () => n };
+}
+
+async function sumOfSquaresCases(kit: Kit): Promise<CaseResult[]> {
+  const k = kit.kernels(), res = kit.results();
+  // one array: (n + 10) u sum x^2 (walks of n / 256, a tree of 8, the accumulated 1.5)
+  let pad = 0;
+  for (const n of [1, 255, 256, 257, 1000, 100_003]) {
+    const x = randn(rng(900 + n), n, 2), acc = Float32Array.of(1.5);
+    let want = 0;
+    for (const v of x) want += v * v;
+    for (const accumulate of [false, true]) {
+      const px = kit.place(x, 5), pa = kit.place(acc, pad++ % 3);
+      k.sumOfSquares(pa.arr, [px.arr], [n], accumulate);
+      const got = await kit.fetchPlaced(pa);
+      const w = accumulate ? want + 1.5 : want;
+      res.compare(`one array, n=${n}${accumulate ? ", accumulated" : ""}`, got.data, [w], () => (n + 10) * U * w, got.guards);
+    }
+  }
+  // eleven arrays in one call: the bits of one call per array
+  const sizes = [3, 0, 700, 1, 256, 257, 5000, 64, 129, 2, 40];
+  const xs = sizes.map((n, j) => kit.place(randn(rng(1300 + j), n, 1.5), 2 + j));
+  const one = kit.place(Float32Array.of(0.25), 1);
+  for (const x of xs) k.sumOfSquares(one.arr, [x.arr], [x.n], true);
+  const want = (await kit.fetchPlaced(one)).data;
+  let w64 = 0.25;
+  for (const x of xs) for (const v of (await kit.fetchPlaced(x)).data) w64 += v * v;
+  const all = kit.place(Float32Array.of(0.25), 4);
+  k.sumOfSquares(all.arr, xs.map((x) => x.arr), sizes, true);
+  const got = await kit.fetchPlaced(all);
+  res.compare("eleven arrays at once: one call per array's bits", got.data, want, EXACT, got.guards);
+  res.compare("eleven arrays at once: against float64", got.data, [w64], () => 5020 * U * w64, got.guards);
+  const lim = limited(k, 3), few = kit.place(Float32Array.of(0.25), 0);
+  sumOfSquares(lim.ctx, few.arr, xs.map((x) => x.arr), sizes, true);
+  const gotFew = await kit.fetchPlaced(few);
+  res.compare("eleven arrays, 2 a dispatch: the same bits", gotFew.data, want, EXACT, gotFew.guards);
+  expect(res, "eleven arrays, 2 a dispatch: 7 dispatches", lim.dispatches() === 7, `${lim.dispatches()} dispatches`);
+  // the order of the partial sums shows: 0.25 + 1, then eight 2^-24 (each half an ulp of 1.25,
+  // rounding to it, even) give 1.25; added the other way round, 0.25 + 2^-21 + 1 = 1.25 + 2^-21
+  const order = [Float32Array.of(1), ...Array.from({ length: 8 }, () => Float32Array.of(2 ** -12))].map((h, j) => kit.place(h, j));
+  const ordered = kit.place(Float32Array.of(0.25), 1);
+  k.sumOfSquares(ordered.arr, order.map((x) => x.arr), order.map(() => 1), true);
+  const gotOrder = await kit.fetchPlaced(ordered);
+  res.compare("arrays' sums added in order: 1.25", gotOrder.data, [1.25], EXACT, gotOrder.guards);
+  // no arrays: acc set to 0, or kept
+  const none = kit.place(Float32Array.of(3), 2), kept = kit.place(Float32Array.of(3), 2);
+  k.sumOfSquares(none.arr, [], [], false);
+  k.sumOfSquares(kept.arr, [], [], true);
+  const [gn, gk] = [await kit.fetchPlaced(none), await kit.fetchPlaced(kept)];
+  res.compare("no arrays, not accumulated: 0", gn.data, [0], EXACT, gn.guards);
+  res.compare("no arrays, accumulated: unchanged", gk.data, [3], EXACT, gk.guards);
+  return res.list;
+}
+
+async function scaleCases(kit: Kit): Promise<CaseResult[]> {
+  const k = kit.kernels(), res = kit.results();
+  const sizes = [3, 0, 700, 1, 256, 257, 5000, 64, 129];
+  for (const [what, storage] of [["the device's bindings", 0], ["2 a dispatch", 3]] as const) {
+    const hosts = sizes.map((n, j) => randn(rng(1500 + j), n, 2));
+    const xs = hosts.map((h, j) => kit.place(h, 1 + j));
+    // the scalar in the same buffer as array 2 (its guard element before it), read through a copy
+    const s = Math.fround(0.3719);
+    const host2 = new Float32Array(hosts[2]!.length + 1);
+    host2.set(hosts[2]!, 1);
+    host2[0] = s;
+    const shared = kit.place(host2, 3);
+    const scalar: GpuArray = { buffer: shared.arr.buffer, offset: shared.arr.offset, length: 1 };
+    const x2: GpuArray = { buffer: shared.arr.buffer, offset: shared.arr.offset + 1, length: hosts[2]!.length };
+    const arrays = xs.map((x, j) => (j === 2 ? x2 : x.arr));
+    // array 4 listed twice, first: scaled twice (its second listing starts a dispatch of its own)
+    const list = [arrays[4]!, ...arrays], ns = [sizes[4]!, ...sizes];
+    const lim = limited(k, storage === 0 ? k.maxStorageBuffers : storage);
+    scaleArrays(lim.ctx, list, ns, scalar);
+    for (const [j, h] of hosts.entries()) {
+      const times = j === 4 ? 2 : 1;
+      const want = h.map((v) => { let y = v; for (let t = 0; t < times; t++) y = Math.fround(y * s); return y; });
+      const got = await kit.fetchPlaced(j === 2 ? shared : xs[j]!);
+      const data = j === 2 ? got.data.slice(1) : got.data;
+      if (j === 2) res.compare(`${what}: the scalar beside array 2 unchanged`, got.data.slice(0, 1), [s], EXACT, got.guards);
+      res.compare(`${what}: array ${j} (n ${h.length})${times === 2 ? ", listed twice" : ""}`, data, want, EXACT, got.guards);
+    }
+    if (storage === 3) {
+      // 9 non-empty listings, 2 a dispatch: [4], [4, 0], [2, 3], [5, 6], [7, 8]
+      expect(res, `${what}: 5 dispatches`, lim.dispatches() === 5, `${lim.dispatches()} dispatches`);
+    }
+  }
+  return res.list;
+}
+
+async function fillCases(kit: Kit): Promise<CaseResult[]> {
+  const k = kit.kernels(), res = kit.results();
+  for (const [n, v] of [[1, 0], [257, -2.5], [3000, 1 / 3], [5, NaN], [7, -Infinity]] as const) {
+    const p = kit.output(n, 2);
+    k.fill(p.arr, n, v);
+    const got = await kit.fetchPlaced(p);
+    res.compare(`fill ${n} with ${v}`, got.data, new Float32Array(n).fill(v), EXACT, got.guards);
+  }
+  return res.list;
+}
+
+export function clipFamilies(kit: Kit): Record<string, () => Promise<CaseResult[]>> {
+  return { clip: async () => [...(await sumOfSquaresCases(kit)), ...(await scaleCases(kit)), ...(await fillCases(kit))] };
+}
