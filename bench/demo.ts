@@ -6,15 +6,17 @@
  * same work.
  *
  *   npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2]
- *                         [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--json FILE]
+ *                         [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--host-only] [--json FILE]
  *
  * --backend webgpu takes a device from the optional `webgpu` package (dawn.node; --webgpu PATH when
  * it is elsewhere), as bench/webgpu.ts does; where there is none, or only a CPU adapter (SwiftShader,
  * lavapipe) and no --cpu-adapter, it says so, measures nothing and exits 0. On webgpu it also
  * prints what a training step records, counted over steps 2 to --steps (the first compiles and
  * allocates): dispatches, compute passes, buffer copies and clears, submissions; and with
- * --by-kernel, the dispatches and copies by kernel. The CPU backends run with --threads threads
- * (native: its pool; wasm: its workers).
+ * --by-kernel, the dispatches and copies by kernel. --host-only records and submits every command
+ * as usual but each dispatch with zero workgroups, so the time is the host's share of a step (the
+ * library, the WebGPU implementation's CPU side, the submissions and reads; the losses are then
+ * meaningless). The CPU backends run with --threads threads (native: its pool; wasm: its workers).
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -26,7 +28,7 @@ import type { StepInfo } from "../src/train/fit.js";
 import { benchArgs } from "./argv.js";
 
 const argv = process.argv.slice(2);
-const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--json FILE]`;
+const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--host-only] [--json FILE]`;
 const { opt, int } = benchArgs(argv);
 const has = (flag: string): boolean => argv.includes(flag);
 
@@ -92,9 +94,15 @@ async function main(): Promise<void> {
   // run, and what one step records, over steps 2 .. steps
   const kernels = name === "webgpu" ? (getBackend() as unknown as { kernels: WebGPUKernels }).kernels : null;
   const recorder = kernels?.recorder ?? null;
+  const hostOnly = has("--host-only");
+  if (hostOnly && recorder) recorder.emptyDispatches = true;
   const before = recorder && { d: recorder.dispatches, s: recorder.submissions, made: recorder.bindGroups.made, reused: recorder.bindGroups.reused };
   let first: Counts | null = null, last: Counts | null = null, byKernel: Map<string, number> | null = null;
+  // the steps after the first (which compiles the kernels and fills the pool): their time, from the step callbacks
+  let t1 = 0, tN = 0;
   const onStep = (info: StepInfo): void => {
+    if (info.step === 1) t1 = performance.now();
+    if (info.step === steps) tN = performance.now();
     if (!kernels) return;
     if (info.step === 1) {
       first = counts(kernels.recorder);
@@ -111,11 +119,13 @@ async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
   const line = {
     backend: getBackend().name, steps, threads: name === "webgpu" ? null : threads, trainSeconds: r.trainSeconds,
-    stepsPerSecond: steps / r.trainSeconds, firstLoss: r.losses[0] ?? null, lastLoss: r.losses.at(-1) ?? null,
+    stepsPerSecond: steps / r.trainSeconds, laterStepMs: steps > 1 ? (tN - t1) / (steps - 1) : null, firstLoss: r.losses[0] ?? null, lastLoss: r.losses.at(-1) ?? null,
   };
   console.log(`dates demo (1+1 layers, dModel 64, batches of 64) on ${line.backend}${line.threads === null ? "" : `, ${threads} threads`}, ${cpu} (${os.cpus().length} CPUs), Node ${process.version}`);
   if (adapter) console.log(`  ${adapter}`);
+  if (hostOnly && recorder) console.log("  --host-only: every dispatch recorded with zero workgroups, so the time is the host's share (the losses are meaningless)");
   console.log(`  ${steps} steps in ${r.trainSeconds.toFixed(2)} s: ${line.stepsPerSecond.toFixed(1)} steps/s, ${(1000 * r.trainSeconds / steps).toFixed(2)} ms per step`);
+  if (steps > 1) console.log(`  steps 2-${steps}: ${((tN - t1) / (steps - 1)).toFixed(2)} ms per step (the first also compiles kernels and fills the memory pools)`);
   console.log(`  loss ${line.firstLoss?.toFixed(4)} at step 1, ${line.lastLoss?.toFixed(4)} at step ${steps}`);
   const gpu = recorder && before && {
     dispatches: recorder.dispatches - before.d, submissions: recorder.submissions - before.s,
@@ -134,7 +144,7 @@ async function main(): Promise<void> {
     for (const [k, n] of [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`    ${fmt(n / (steps - 1)).padStart(6)}  ${k}`);
   }
   const json = opt("json");
-  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, gpu, step }, null, 2)}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly: hostOnly && recorder !== null, gpu, step }, null, 2)}\n`);
 }
 
 main().catch((e: unknown) => {

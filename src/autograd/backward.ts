@@ -25,10 +25,13 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   if (!root.requiresGrad) {
     throw new ValueError("backward", "tensor", "a tensor that requires grad", "a tensor without a gradient graph");
   }
+  // gradient temporaries go back to the buffer pool as soon as nothing pending refers to them
+  const rc = new Recycler();
   let seed: Tensor;
   if (gradient === undefined) {
     if (root.size !== 1) throw new ShapeError("backward", "gradient", `given for non-scalar output ${fmtShape(root.shape)}`, "none");
-    if (root.device !== null) seed = fullOn(backendOf(root), root.shape, root.dtype, 1);
+    // on a device the seed is the pass's own (born tracked), given back once used like its other temporaries
+    if (root.device !== null) seed = trackBorn(rc.born, () => fullOn(backendOf(root), root.shape, root.dtype, 1));
     else {
       const d = allocate(root.dtype, 1);
       d[0] = 1;
@@ -41,8 +44,6 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const sums = new GradSums();
-  // gradient temporaries go back to the buffer pool as soon as nothing pending refers to them
-  const rc = new Recycler();
   for (const t of order) rc.pin(t);
   rc.ref(seed);
   noGrad(() => trackBorn(rc.born, () => {

@@ -10,6 +10,8 @@
  * Device tensors likewise: a device array (with its views: a reshape shares the array, a slice is a
  * view of it) goes back to its store (`DeviceStore.release`, once) when every tensor ever made over
  * it is an intermediate of the graph (tensor/pool.ts counts them); leaves and the root pin theirs.
+ * So do the device tensors an op saved for its backward alone (GradNode.saved: a layer norm's
+ * statistics, attention's log-sum-exps), which nothing but the graph holds.
  * A freed device tensor throws FreedTensorError on any use (its `device` and `data`).
  *
  * ```ts
@@ -52,6 +54,14 @@ export function freeGraph(root: Tensor): number {
   const pinned = new Set<ArrayBuffer>();
   const devSharers = new Map<DeviceArray, Tensor[]>();
   const devPinned = new Set<DeviceArray>();
+  // the device tensors the graph's ops saved for their backward alone: given back with the graph's
+  const saved = order.flatMap((t) => (t.gradFn?.saved ?? []).filter((s) => s.device !== null));
+  for (const s of saved) {
+    const r = s.device!.base ?? s.device!;
+    const list = devSharers.get(r);
+    if (list) list.push(s);
+    else devSharers.set(r, [s]);
+  }
   for (const t of order) {
     const dev = t.device;
     if (dev !== null) {
@@ -92,6 +102,20 @@ export function freeGraph(root: Tensor): number {
     bytes += r.length * 4;
   }
   return bytes;
+}
+
+/**
+ * Gives back the device array of `t` when t is the only tensor ever made over it (not a view, none
+ * made of it), and makes t unusable (FreedTensorError); for a temporary, or a value read already
+ * (fit's loss and clipped norm). Returns whether the array went back; a host tensor is left alone.
+ */
+export function releaseTensor(t: Tensor): boolean {
+  const dev = t.device;
+  if (dev === null || dev.base !== undefined || deviceTensorCount(dev) !== 1) return false;
+  const store = t.store!;
+  poisonDevice(t);
+  store.release(dev);
+  return true;
 }
 
 /**

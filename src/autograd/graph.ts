@@ -64,12 +64,13 @@ export function needsGrad(inputs: readonly (Tensor | null | undefined)[]): boole
 
 /**
  * Records `out = op(inputs)` when an input requires grad. `backward(g)` returns the gradient of
- * each input (same shape as that input; or a BlockGrad, zero outside one block) or null.
+ * each input (same shape as that input; or a BlockGrad, zero outside one block) or null. `saved`:
+ * tensors the op made for `backward` alone (GradNode.saved), given back by freeGraph.
  */
 export function attach<T extends Tensor>(out: T, op: string, inputs: readonly Tensor[],
-  backward: (grad: Tensor) => readonly (Tensor | BlockGrad | null)[]): T {
+  backward: (grad: Tensor) => readonly (Tensor | BlockGrad | null)[], saved?: readonly Tensor[]): T {
   if (!needsGrad(inputs)) return out;
   out.requiresGrad = true;
-  out.gradFn = { op, inputs, backward };
+  out.gradFn = saved && saved.length > 0 ? { op, inputs, backward, saved } : { op, inputs, backward };
   return out;
 }

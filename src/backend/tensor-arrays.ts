@@ -16,7 +16,7 @@
  * ```
  */
 import { allocate, allocateUninit, type DType, type FloatArray } from "../tensor/dtype.js";
-import type { DeviceStore } from "../tensor/device.js";
+import type { DeviceArray, DeviceStore } from "../tensor/device.js";
 import { DTypeError, ShapeError, ValueError } from "../tensor/errors.js";
 import { noteDeviceBorn, noteDeviceTensor } from "../tensor/pool.js";
 import { dropPrepacked } from "../tensor/prepacked.js";
@@ -52,6 +52,15 @@ function deviceArrayOf(t: Tensor, be: AnyBackend): KernelArray {
   }
   if (t.dtype !== "float32") throw new DTypeError("arrayOf", "tensor", `float32 on the ${be.name} device`, t.dtype);
   return be.upload(t.data as Float32Array);
+}
+
+/**
+ * Gives back `arr`, the array `arrayOf(t, be)` returned, when it was an upload of a host tensor's
+ * data for a device backend (nothing else holds it); otherwise does nothing. For after the kernels
+ * that read it are recorded.
+ */
+export function releaseUpload(be: AnyBackend, t: Tensor, arr: KernelArray): void {
+  if (be.kind !== "host" && t.device === null) (be as unknown as DeviceStore).release(arr as DeviceArray);
 }
 
 /** A new tensor for `be` to write in full: host (uninitialized, pooled) or device. */

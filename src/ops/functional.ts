@@ -171,8 +171,15 @@ function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: n
     if (eps > 0) w.fill(-eps / C, n * C, n * C + C);
     w[n * C + y]! += -(1 - eps);
   }
-  const unread = Uint8Array.from(w, (v) => (v === 0 ? 1 : 0));
-  const read = unread.includes(1) ? maskedFill(lp, new Tensor(unread, lp.shape, "bool"), 0) : lp; // [N, C]
+  // the entries no term reads (a plain loop: a typed array's from() with a function is slow)
+  const unread = new Uint8Array(N * C);
+  let any = false;
+  for (let i = 0; i < w.length; i++) {
+    if (w[i] !== 0) continue;
+    unread[i] = 1;
+    any = true;
+  }
+  const read = any ? maskedFill(lp, new Tensor(unread, lp.shape, "bool"), 0) : lp; // [N, C]
   const per = sum(mul(read, new Tensor(w, lp.shape, "float32")), -1); // [N] (or [] unbatched)
   if (reduction === "none") return per;
   const total = sum(per);

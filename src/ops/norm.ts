@@ -46,5 +46,5 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
     if (weight) r.push(dw);
     if (bias) r.push(db);
     return r;
-  });
+  }, [mean, rstd]);
 }

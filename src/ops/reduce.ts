@@ -9,7 +9,8 @@
  * const i = argmax(logits, -1);             // int32
  * ```
  */
-import { attach } from "../autograd/graph.js";
+import { releaseTensor } from "../autograd/free-graph.js";
+import { attach, noGrad } from "../autograd/graph.js";
 import { normAxis, numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { ValueError } from "../tensor/errors.js";
@@ -105,11 +106,15 @@ export function sum(x: Tensor, dims?: Dims, opts: ReduceOptions = {}): Tensor {
 function sumOnDevice(x: Tensor, red: number[], kept: number[]): Tensor {
   const be = backendOf(x);
   const keptDims = x.shape.map((_, i) => i).filter((i) => !red.includes(i));
-  const xl = permute(x.detach(), [...keptDims, ...red]);
   const n = numel(red.map((d) => x.shape[d]!)), R = n === 0 ? numel(kept) : x.size / n;
   if (R === 0 || n === 0) return fullOn(be, kept, x.dtype, 0);
+  // x itself when the reduced dims are last (no alias of x: freeGraph can still give x back), else
+  // a copy with them moved last, given back once the product is recorded
+  const order = [...keptDims, ...red];
+  const xl = order.every((d, i) => d === i) ? x : noGrad(() => permute(x, order));
   const out = emptyOn(be, kept, x.dtype);
   be.matmul(arrayOf(out, be), arrayOf(xl, be), onesArray(be, x.dtype, n), 1, R, 1, n, false, false, 0, 0, false); // [R, n] @ [n, 1]
+  if (xl !== x) releaseTensor(xl);
   return out;
 }
 

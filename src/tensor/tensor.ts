@@ -38,6 +38,12 @@ export interface GradNode {
   readonly inputs: readonly Tensor[];
   /** Given d(loss)/d(output), returns d(loss)/d(input) per input (null: no gradient). */
   readonly backward: (grad: Tensor) => readonly (Tensor | BlockGrad | null)[];
+  /**
+   * Tensors the op made for its backward alone (a layer norm's mean and rstd, attention's row
+   * log-sum-exps), which only `backward` holds: freeGraph gives their device arrays back with the
+   * graph's. The op must not hand them out.
+   */
+  readonly saved?: readonly Tensor[];
 }
 
 export class Tensor<D extends DType = DType> {

@@ -38,7 +38,7 @@
  * `resumeFrom` loads into the device model. A host model takes the synchronous path, unchanged.
  */
 import { backward } from "../autograd/backward.js";
-import { freeGraph } from "../autograd/free-graph.js";
+import { freeGraph, releaseTensor } from "../autograd/free-graph.js";
 import { noGrad, noGradAsync } from "../autograd/graph.js";
 import { anyOnDevice, withHostData } from "../backend/host-copies.js";
 import { Module } from "../nn/module.js";
@@ -230,7 +230,7 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       throw new ValueError("fit", "trainStep", "a one-element loss tensor", loss instanceof Tensor ? `shape [${loss.shape.join(", ")}] at step ${s}` : `${String(loss)} at step ${s}`);
     }
     if (!loss.requiresGrad) throw new ValueError("fit", "trainStep", "a loss that depends on the parameters (requires grad)", `a constant loss at step ${s}`);
-    let lossValue: number, gradNorm: number | null, lr: number;
+    let lossValue: number, gradNorm: number | null, lr: number, norm: Tensor | null = null;
     if (loss.device === null) {
       lossValue = loss.item();
       backward(loss);
@@ -239,7 +239,7 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       optimizer.step();
     } else {
       backward(loss);
-      const norm = opts.clipNorm !== undefined ? clipGradNormTensor(params, opts.clipNorm) : null;
+      norm = opts.clipNorm !== undefined ? clipGradNormTensor(params, opts.clipNorm) : null;
       lr = optimizer.paramGroups[0]!.lr;
       optimizer.step();
       // one wait for the device per step: the loss and the norm after the update was recorded
@@ -247,7 +247,12 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       lossValue = Number(l![0]);
       gradNorm = n ? Number(n[0]) : null;
     }
-    if (opts.freeGraph) freeGraph(loss);
+    if (opts.freeGraph) {
+      freeGraph(loss);
+      // on a device, the loss and the norm (read above) are fit's own: their arrays go back too
+      releaseTensor(loss);
+      if (norm) releaseTensor(norm);
+    }
     scheduler?.step();
     losses.push(lossValue);
     const done = s + 1;

@@ -10,17 +10,19 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { backward } from "../../src/autograd/backward.js";
 import { freeGraph } from "../../src/autograd/free-graph.js";
+import { releaseGrads } from "../../src/autograd/release-grads.js";
 import { noGrad } from "../../src/autograd/graph.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
 import { add, mul, tanh } from "../../src/ops/elementwise.js";
+import { layerNorm } from "../../src/ops/norm.js";
 import { matmul } from "../../src/ops/matmul.js";
 import { mean, sum } from "../../src/ops/reduce.js";
 import { reshape, slice } from "../../src/ops/shape.js";
 import { AdamW } from "../../src/optim/adam.js";
 import { FreedTensorError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
-import { randn, type Tensor } from "../../src/tensor/tensor.js";
+import { randn, Tensor } from "../../src/tensor/tensor.js";
 import { deviceTestEnv } from "./device-helpers.js";
 
 const { dev, on, releasesDuring } = deviceTestEnv();
@@ -59,6 +61,30 @@ describe("freeGraph on device tensors (host-memory device backend)", () => {
       assert.deepEqual({ w: await values(w), x: await values(x), g: await values(w.grad!), loss: await values(loss) }, keep);
       // backward through the freed graph again is the typed error, not NaN
       assert.throws(() => backward(loss), FreedTensorError);
+    });
+  });
+
+  test("what ops saved for their backward alone goes back too: a layer norm's statistics, attention's lse and mask; a sum over a leading dim leaves no alias", async () => {
+    await on(true, async () => {
+      const x = leaf([2, 5, 8], 3), w = leaf([8], 4), b = leaf([8], 5);
+      const mha = new MultiheadAttention(8, 2, { batchFirst: true, generator: new Generator(6) });
+      mha.toDevice(dev);
+      const pad = new Tensor(Uint8Array.of(0, 0, 0, 1, 1, 0, 0, 0, 0, 1), [2, 5], "bool"); // key padding: a mask upload
+      const leaves = [x, w, b, ...mha.parameters()];
+      /** Arrays left behind by a pass: the last pass's gradients given back (as zeroGrad({ release: true })), then forward, backward and freeGraph. */
+      const pass = (): number => {
+        const before = dev.made - dev.releases;
+        releaseGrads(leaves);
+        const h = layerNorm(x, [8], w, b); // [2, 5, 8]
+        const a = mha.forward(h, h, h, { keyPaddingMask: pad, needWeights: false }).output;
+        const loss = sum(sum(mul(a, 0.5), 0)); // over dim 0: moved last by a copy, not an alias of the product
+        backward(loss);
+        freeGraph(loss);
+        return dev.made - dev.releases - before;
+      };
+      pass();
+      const left = [pass(), pass()];
+      assert.deepEqual(left, [1, 1], `arrays left by a pass: ${left.join(", ")} (the gradients replace the last pass's, so the loss alone should stay)`);
     });
   });
 

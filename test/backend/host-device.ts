@@ -3,7 +3,8 @@
  * ({ length, values }) and every kernel is the js reference kernel on the values. It exercises the
  * device path of tensors, ops, autograd and optimizers in Node without a GPU: anything that reads
  * a device tensor's `data` behind the backend's back throws DeviceSyncError here as it would on
- * webgpu. Counts releases, reads and batched reads (`readMany`, one however many arrays).
+ * webgpu. Counts the arrays made (alloc, upload) and released, reads and batched reads (`readMany`,
+ * one however many arrays).
  *
  * Device indices are range-checked as on webgpu (src/backend/index-checks.ts): a gather with a
  * check flags its slot when an index is outside [0, n) (the js kernel writes the zero rows), the
@@ -23,7 +24,7 @@ import type { DeviceArray, DeviceStore } from "../../src/tensor/device.js";
 
 export interface HostDeviceArray extends DeviceArray { values: Float32Array }
 
-export type HostDevice = AnyBackend & DeviceStore<HostDeviceArray> & { releases: number; reads: number; batchedReads: number; flushes: number };
+export type HostDevice = AnyBackend & DeviceStore<HostDeviceArray> & { made: number; releases: number; reads: number; batchedReads: number; flushes: number };
 
 const isArr = (x: unknown): x is HostDeviceArray =>
   typeof x === "object" && x !== null && !ArrayBuffer.isView(x) && (x as HostDeviceArray).values instanceof Float32Array;
@@ -66,15 +67,22 @@ export function hostDevice(opts: { checkSlots?: number } = {}): HostDevice {
     kept = null;
     return err;
   };
-  const dev: Record<string, unknown> & { releases: number; reads: number; batchedReads: number; flushes: number } = {
+  const dev: Record<string, unknown> & { made: number; releases: number; reads: number; batchedReads: number; flushes: number } = {
     name: "webgpu",
     kind: "device",
+    made: 0,
     releases: 0,
     reads: 0,
     batchedReads: 0,
     flushes: 0,
-    alloc: (n: number): HostDeviceArray => ({ length: n, values: new Float32Array(n).fill(NaN) }),
-    upload: (host: Float32Array): HostDeviceArray => ({ length: host.length, values: Float32Array.from(host) }),
+    alloc: (n: number): HostDeviceArray => {
+      dev.made++;
+      return { length: n, values: new Float32Array(n).fill(NaN) };
+    },
+    upload: (host: Float32Array): HostDeviceArray => {
+      dev.made++;
+      return { length: host.length, values: Float32Array.from(host) };
+    },
     read(arr: HostDeviceArray): Promise<Float32Array> {
       dev.reads++;
       const err = readCheck();

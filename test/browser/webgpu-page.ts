@@ -918,7 +918,7 @@ async function poolCases(): Promise<CaseResult[]> {
   // 600 dependent dispatches (more than one submission's worth) recorded before one read
   const y = k.upload(Float32Array.of(0, 1, 2)), one = k.upload(Float32Array.of(1, 1, 1));
   const submissions = k.recorder.submissions;
-  for (let i = 0; i < 600; i++) k.binary("add", y, y, one, [3], [1], [1]); // each a copy of y and a dispatch
+  for (let i = 0; i < 600; i++) k.binary("add", y, y, one, [3], [1], [1]); // each a dispatch reading y from its output binding
   res.compare("600 dispatches in order", await k.read(y), [600, 601, 602], () => 1e-37);
   // 1200 commands: submitted when 256 are recorded or the parameter arena (128 slots of two) is full, and at the read
   const n = k.recorder.submissions - submissions;
@@ -939,6 +939,24 @@ async function poolCases(): Promise<CaseResult[]> {
   k.unary("neg", z, z, 2, 0);
   k.write(z, Float32Array.of(7, 8));
   res.compare("a write lands after the work recorded before it", await k.read(z), [7, 8], () => 1e-37);
+  // uploads go through the recorder's upload area (1 MiB a submission): 100 of 10,000 floats (4 MB)
+  // fill it four times, so it is submitted when full, each landing after the work recorded before it
+  const before = k.recorder.submissions, ups: GpuArray[] = [];
+  for (let i = 0; i < 100; i++) {
+    const u = k.upload(new Float32Array(10_000).fill(i));
+    k.unary("neg", u, u, 10_000, 0);
+    ups.push(u);
+  }
+  const back = await k.readMany(ups);
+  const okAll = back.every((v, i) => v.every((e) => e === -i));
+  const subs = k.recorder.submissions - before;
+  res.list.push({ name: "100 uploads of 40,000 bytes through the upload area, each before its kernel", ok: okAll && subs >= 4, worst: 0,
+    detail: `${okAll ? "all" : "not all"} as written and negated, ${subs} submissions` });
+  for (const u of ups) k.release(u);
+  // one larger than the area: a staging buffer of its own
+  const big = randn(rng(8), 300_000), pbig = k.upload(big);
+  res.compare("an upload of 1.2 MB, past the upload area", await k.read(pbig), big, () => 1e-37);
+  k.release(pbig);
   await k.finish();
   return res.list;
 }

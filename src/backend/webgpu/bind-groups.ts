@@ -90,12 +90,15 @@ export class BindGroupCache {
     const hit = this.groups.get(key);
     if (hit) {
       this.reused++;
+      // the most recently used last: the least recently used goes first when the cache is full
+      this.groups.delete(key);
+      this.groups.set(key, hit);
       return hit;
     }
     const all: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: arena, offset: 0, size: paramBytes } }, ...entries];
     if (tableBytes > 0) all.push({ binding: entries.length + 1, resource: { buffer: arena, offset: 0, size: tableBytes } });
     const made = this.device.createBindGroup({ layout: group, entries: all });
-    if (this.groups.size >= this.capacity) this.groups.clear();
+    if (this.groups.size >= this.capacity) this.groups.delete(this.groups.keys().next().value!);
     this.groups.set(key, made);
     this.made++;
     return made;

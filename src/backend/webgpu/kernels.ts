@@ -260,8 +260,12 @@ export class WebGPUKernels implements KernelContext {
   dispatch(kernel: string, pipeline: GPUComputePipeline, outputs: readonly GpuArray[], inputs: readonly GpuArray[],
     params: readonly number[], groups: number | readonly [number, number, number], table?: Uint32Array): void {
     const { minStorageBufferOffsetAlignment: align, maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: maxDim } = this.gpu.limits;
-    // each array is bound from the aligned byte below its offset; its element offset in that window goes first in the params
+    // each array is bound from the aligned byte below its offset; its element offset in that window
+    // goes first in the params. A whole array (offset 0, not a view) is bound to its buffer's end,
+    // so that its bind group does not depend on its length: the pool hands a size class's buffers
+    // to arrays of other lengths, and a step with other sequence lengths finds the same bind groups
     const window = (arr: GpuArray): { start: number; size: number } => {
+      if (arr.offset === 0 && !arr.base && arr.buffer.size <= maxStorageBufferBindingSize) return { start: 0, size: arr.buffer.size };
       const start = Math.floor((arr.offset * 4) / align) * align;
       return { start, size: Math.min(arr.buffer.size - start, Math.max(4, (arr.offset + arr.length) * 4 - start)) };
     };

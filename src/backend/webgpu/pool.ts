@@ -5,8 +5,8 @@
  * order they were made (not the order they came back in: a training loop that takes and gives back
  * the same arrays step after step then gets the same buffers, and the recorder keeps their bind
  * groups, bind-groups.ts); plus the two host transfers,
- * `upload` (a mapped staging buffer copied in the recorder's order, so it lands after every kernel
- * recorded before it) and `read` (copy to a staging buffer, submit, mapAsync); `readMany` reads
+ * `upload` (through the recorder's upload area, or a mapped staging buffer when larger, copied in
+ * the recorder's order, so it lands after every kernel recorded before it) and `read` (copy to a staging buffer, submit, mapAsync); `readMany` reads
  * many arrays with one submission (their copies packed into staging buffers of at most
  * maxBufferSize bytes, all mapped together).
  *
@@ -106,6 +106,8 @@ export class BufferPool {
   /** Writes `host` into arr (host.length <= arr.length), ordered after the kernels recorded so far. */
   write(arr: GpuArray, host: Float32Array): void {
     if (host.length === 0) return;
+    if (this.recorder.upload(host, arr.buffer, arr.offset * 4)) return;
+    // larger than the recorder's upload area: a mapped staging buffer of its own
     const bytes = host.length * 4;
     const staging = this.gpu.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
     new Float32Array(staging.getMappedRange()).set(host);

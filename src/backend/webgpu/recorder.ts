@@ -3,7 +3,8 @@
  * Command recording: one command encoder that kernels record compute dispatches and copies into,
  * submitted at `flush()` (a read flushes; so does the encoder filling up). Every dispatch's
  * parameter words (and its shape table) go into one arena buffer at 256-byte-aligned slots; the
- * arena is written to the device once per submission, just before it. A dispatch's bind group is
+ * arena is written to the device once per submission, just before it. Uploads of host data go the
+ * same way: into an upload area (1 MiB) written once per submission, copied from there in order. A dispatch's bind group is
  * made once for its pipeline and arrays and kept (bind-groups.ts), the slots passed as dynamic
  * offsets. Between `startTimestamps`
  * and `stopTimestamps` every compute pass writes a timestamp where it begins and where it ends
@@ -28,6 +29,10 @@ export class Recorder {
   private recorded = 0;
   private garbage: GPUBuffer[] = [];
   private timer: { set: GPUQuerySet; next: number } | null = null;
+  /** Host data of this submission's uploads, written to `uploads` just before it (see `upload`). */
+  private readonly staged: Uint8Array;
+  private readonly uploads: GPUBuffer;
+  private stagedBytes = 0;
   /** Submissions so far. */
   submissions = 0;
   /** Dispatches so far. */
@@ -37,11 +42,20 @@ export class Recorder {
   clears = 0;
   /** Compute passes begun so far. */
   passes = 0;
+  /**
+   * When set, every dispatch is recorded with zero workgroups (a no-op): everything else as usual,
+   * so a training loop's time is the host's share alone (bench/demo.ts --host-only). Results are
+   * meaningless meanwhile.
+   */
+  emptyDispatches = false;
   /** The bind groups of pipelines with an explicit layout (bind-groups.ts). */
   readonly bindGroups: BindGroupCache;
 
-  constructor(private readonly gpu: GpuDevice, private readonly arenaBytes = 1 << 16, private readonly maxDispatches = 256) {
+  constructor(private readonly gpu: GpuDevice, private readonly arenaBytes = 1 << 16, private readonly maxDispatches = 256,
+    private readonly uploadBytes = 1 << 20) {
     this.host = new Uint32Array(arenaBytes / 4);
+    this.staged = new Uint8Array(uploadBytes);
+    this.uploads = gpu.device.createBuffer({ size: uploadBytes, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.align = Math.max(gpu.limits.minUniformBufferOffsetAlignment, gpu.limits.minStorageBufferOffsetAlignment);
     this.arena = gpu.device.createBuffer({ size: arenaBytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     this.bindGroups = new BindGroupCache(gpu.device);
@@ -63,6 +77,23 @@ export class Recorder {
     this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.recorded++;
     this.copies++;
+  }
+
+  /**
+   * Records writing `host` into dst from byte `dstOffset` (a multiple of 4), in the recorder's
+   * order: the bytes go into this submission's upload area, written to the device by `flush` just
+   * before the submission, and a copy from there is recorded here, so the data lands after every
+   * kernel recorded before. False when they do not fit the area (the caller uploads another way).
+   */
+  upload(host: Float32Array, dst: GPUBuffer, dstOffset: number): boolean {
+    const bytes = host.byteLength;
+    if (bytes > this.uploadBytes) return false;
+    if (this.stagedBytes + bytes > this.uploadBytes) this.flush();
+    const at = this.stagedBytes;
+    this.staged.set(new Uint8Array(host.buffer, host.byteOffset, bytes), at);
+    this.stagedBytes += bytes;
+    this.copy(this.uploads, at, dst, dstOffset, bytes);
+    return true;
   }
 
   /** Records zeroing `bytes` bytes of a buffer from byte `offset` (both multiples of 4). */
@@ -156,7 +187,8 @@ export class Recorder {
     this.pass ??= this.beginPass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup, offsets);
-    this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    if (this.emptyDispatches) this.pass.dispatchWorkgroups(0, 0, 0);
+    else this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.recorded++;
     this.dispatches++;
   }
@@ -167,11 +199,13 @@ export class Recorder {
     if (this.encoder) {
       const queue = this.gpu.device.queue;
       if (this.used > 0) queue.writeBuffer(this.arena, 0, this.host.buffer, 0, this.used);
+      if (this.stagedBytes > 0) queue.writeBuffer(this.uploads, 0, this.staged.buffer, 0, this.stagedBytes);
       queue.submit([this.encoder.finish()]);
       this.submissions++;
     }
     this.encoder = null;
     this.used = 0;
+    this.stagedBytes = 0;
     this.recorded = 0;
     for (const b of this.garbage) b.destroy();
     this.garbage = [];
