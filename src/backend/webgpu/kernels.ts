@@ -269,10 +269,6 @@ export class WebGPUKernels implements KernelContext {
       const start = Math.floor((arr.offset * 4) / align) * align;
       return { start, size: Math.min(arr.buffer.size - start, Math.max(4, (arr.offset + arr.length) * 4 - start)) };
     };
-    const overlap = (a: GpuArray, b: GpuArray): boolean => {
-      const x = window(a), y = window(b);
-      return a.buffer === b.buffer && x.start < y.start + y.size && y.start < x.start + x.size;
-    };
     // the device's limits, checked before anything is recorded (a scratch copy's window is no larger than its array's)
     const { maxStorageBuffersPerShaderStage: maxStorage } = this.gpu.limits;
     const storage = outputs.length + inputs.length + (table ? 1 : 0);
@@ -283,42 +279,60 @@ export class WebGPUKernels implements KernelContext {
     if (grid[1] > maxDim || grid[2] > maxDim || grid[0] > maxDim) {
       throw new WebGPUUnsupportedError(kernel, "workgroups", `at most ${maxDim} per dimension`, `[${grid.join(", ")}]`);
     }
-    for (const [i, arr] of [...outputs, ...inputs].entries()) {
+    const n = outputs.length + inputs.length;
+    const at = (i: number): GpuArray => (i < outputs.length ? outputs[i]! : inputs[i - outputs.length]!);
+    let shared = false;
+    for (let i = 0; i < n; i++) {
+      const arr = at(i);
       const { size } = window(arr);
       if (size > maxStorageBufferBindingSize) {
         throw new WebGPUUnsupportedError(kernel, `array ${i}`, `at most maxStorageBufferBindingSize (${maxStorageBufferBindingSize}) bytes`, `${size} bytes`);
       }
+      for (let j = 0; j < i && !shared; j++) shared = at(j).buffer === arr.buffer;
     }
     // WebGPU refuses overlapping writable windows, and a buffer bound writable and read-only at
     // once: such an output is computed in a scratch array (copied in, then back), such an input is
-    // read from a copy, which also keeps in-place calls exact
+    // read from a copy, which also keeps in-place calls exact (arrays on distinct buffers, the
+    // common case, skip this)
     const scratch: GpuArray[] = [], back: [GpuArray, GpuArray][] = [];
-    const copyOf = (x: GpuArray): GpuArray => {
-      const c = this.pool.acquire(x.length);
-      if (x.length > 0) {
-        this.recorder.copy(x.buffer, x.offset * 4, c.buffer, 0, x.length * 4);
-        this.count(`copy for ${kernel}`);
+    let outs = outputs, ins = inputs;
+    if (shared) {
+      const copyOf = (x: GpuArray): GpuArray => {
+        const c = this.pool.acquire(x.length);
+        if (x.length > 0) {
+          this.recorder.copy(x.buffer, x.offset * 4, c.buffer, 0, x.length * 4);
+          this.count(`copy for ${kernel}`);
+        }
+        scratch.push(c);
+        return c;
+      };
+      const overlap = (a: GpuArray, b: GpuArray): boolean => {
+        const x = window(a), y = window(b);
+        return a.buffer === b.buffer && x.start < y.start + y.size && y.start < x.start + x.size;
+      };
+      const o2: GpuArray[] = [];
+      for (const o of outputs) {
+        if (!o2.some((p) => overlap(p, o))) o2.push(o);
+        else {
+          const c = copyOf(o);
+          back.push([c, o]);
+          o2.push(c);
+        }
       }
-      scratch.push(c);
-      return c;
-    };
-    const outs: GpuArray[] = [];
-    for (const o of outputs) {
-      if (!outs.some((p) => overlap(p, o))) outs.push(o);
-      else {
-        const c = copyOf(o);
-        back.push([c, o]);
-        outs.push(c);
-      }
+      outs = o2;
+      ins = inputs.map((x) => (o2.some((o) => o.buffer === x.buffer) ? copyOf(x) : x));
     }
-    const ins = inputs.map((x) => (outs.some((o) => o.buffer === x.buffer) ? copyOf(x) : x));
-    const offsets: number[] = [];
-    const entries: GPUBindGroupEntry[] = [...outs, ...ins].map((arr, i) => {
+    // the parameter words: each array's element offset in its window, then the kernel's own
+    const words = new Uint32Array(n + params.length);
+    const entries: GPUBindGroupEntry[] = new Array<GPUBindGroupEntry>(n);
+    for (let i = 0; i < n; i++) {
+      const arr = i < outs.length ? outs[i]! : ins[i - outs.length]!;
       const { start, size } = window(arr);
-      offsets.push(arr.offset - start / 4);
-      return { binding: i + 1, resource: { buffer: arr.buffer, offset: start, size } };
-    });
-    this.recorder.dispatch(pipeline, entries, Uint32Array.from([...offsets, ...params]), table, grid);
+      words[i] = arr.offset - start / 4;
+      entries[i] = { binding: i + 1, resource: { buffer: arr.buffer, offset: start, size } };
+    }
+    words.set(params, n);
+    this.recorder.dispatch(pipeline, entries, words, table, grid);
     this.count(kernel);
     for (const [c, o] of back) {
       if (o.length === 0) continue;

@@ -33,6 +33,9 @@ export class Recorder {
   private readonly staged: Uint8Array;
   private readonly uploads: GPUBuffer;
   private stagedBytes = 0;
+  /** The pipeline set in the open pass, and the dynamic offsets of a dispatch (reused, not made per call). */
+  private pipeline: GPUComputePipeline | null = null;
+  private readonly offsets = new Uint32Array(2);
   /** Submissions so far. */
   submissions = 0;
   /** Dispatches so far. */
@@ -69,6 +72,7 @@ export class Recorder {
   private endPass(): void {
     this.pass?.end();
     this.pass = null;
+    this.pipeline = null;
   }
 
   /** Records a buffer-to-buffer copy (byte offsets and size multiples of 4). */
@@ -174,19 +178,22 @@ export class Recorder {
     }
     const tableBytes = table ? Math.max(4, table.byteLength) : 0;
     const layout = layoutOf(pipeline);
-    let bindGroup: GPUBindGroup, offsets: number[] = [];
+    let bindGroup: GPUBindGroup, dynamic = 0;
     if (layout) {
       // kept across dispatches over the same arrays; the arena slots as dynamic offsets
       bindGroup = this.bindGroups.get(pipeline, layout, this.arena, entries, paramBytes, tableBytes);
-      offsets = table ? [pAt, tAt] : [pAt];
+      this.offsets[0] = pAt;
+      this.offsets[1] = tAt;
+      dynamic = table ? 2 : 1;
     } else {
       const all: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset: pAt, size: paramBytes } }, ...entries];
       if (table) all.push({ binding: entries.length + 1, resource: { buffer: this.arena, offset: tAt, size: tableBytes } });
       bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: all });
     }
     this.pass ??= this.beginPass();
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup, offsets);
+    if (pipeline !== this.pipeline) this.pass.setPipeline(pipeline); // the pass keeps it between dispatches
+    this.pipeline = pipeline;
+    this.pass.setBindGroup(0, bindGroup, this.offsets, 0, dynamic);
     if (this.emptyDispatches) this.pass.dispatchWorkgroups(0, 0, 0);
     else this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.recorded++;
