@@ -8,8 +8,14 @@
 export interface BenchArgs {
   /** The value after `--name`, if the option is there. */
   opt(name: string): string | undefined;
-  /** `--name` as a positive integer, or `fallback` when absent; anything else throws. */
+  /** `--name` as a positive integer, or `fallback` when absent; anything else ends the bench (badOption). */
   int(name: string, fallback: number): number;
+}
+
+/** Ends a bench over a bad option: the message on stderr, no stack trace, exit status 2. */
+export function badOption(message: string): never {
+  console.error(message);
+  process.exit(2);
 }
 
 export function benchArgs(argv: string[]): BenchArgs {
@@ -23,7 +29,7 @@ export function benchArgs(argv: string[]): BenchArgs {
       const v = opt(name);
       if (v === undefined) return fallback;
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer, got ${v}`);
+      if (!Number.isInteger(n) || n < 1) badOption(`--${name} needs a positive integer, got ${v}`);
       return n;
     },
   };

@@ -45,22 +45,12 @@ async function select(name: string, threads: number): Promise<string | null> {
     if (name === "wasm") setWasmThreads(threads);
     return null;
   }
-  const [{ useWebGPU }, { requestNodeGpuDevice }, { WebGPUUnavailableError }] = await Promise.all([
-    import("../src/backend/webgpu/use.js"), import("../src/backend/webgpu/node-gpu.js"), import("../src/backend/webgpu/index.js"),
-  ]);
-  try {
-    const device = await requestNodeGpuDevice({ module: opt("webgpu") });
-    if (device.cpu && !has("--cpu-adapter")) {
-      device.device.destroy();
-      return `the only adapter is ${device.description || device.architecture} (${device.vendor}), a CPU implementation of WebGPU (--cpu-adapter measures it anyway)`;
-    }
-    adapter = `adapter: vendor ${device.vendor || "?"}, architecture ${device.architecture || "?"}, description ${device.description || "?"}${device.cpu ? " (a CPU implementation of WebGPU, not a GPU)" : ""}`;
-    await useWebGPU({ device: () => Promise.resolve(device), quiet: true });
-    return getBackend().name === "webgpu" ? null : "the WebGPU backend did not start";
-  } catch (e) {
-    if (e instanceof WebGPUUnavailableError) return e.message;
-    throw e;
-  }
+  const [{ useWebGPU }, { adapterLine, benchDevice }] = await Promise.all([import("../src/backend/webgpu/use.js"), import("./node-device.js")]);
+  const device = await benchDevice(opt("webgpu"), has("--cpu-adapter"));
+  if (typeof device === "string") return device;
+  adapter = adapterLine(device);
+  await useWebGPU({ device: () => Promise.resolve(device), quiet: true });
+  return getBackend().name === "webgpu" ? null : "the WebGPU backend did not start";
 }
 
 interface Counts { dispatches: number; passes: number; copies: number; clears: number; submissions: number }

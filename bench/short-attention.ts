@@ -18,7 +18,7 @@ import {
   availableBackends, backward, Generator, loadBackends, noGrad, randn, scaledDotProductAttention, setBackend, setNumThreads,
   type BackendName, type Tensor,
 } from "../src/node.js";
-import { benchArgs } from "./argv.js";
+import { badOption, benchArgs } from "./argv.js";
 import { wallAndCpu } from "./lib.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -31,7 +31,7 @@ if (argv.includes("-h") || argv.includes("--help")) {
 }
 const shapes = (opt("shapes") ?? "128x4x50x16,40x4x50x64,32x8x96x32,8x8x256x64,2x8x1024x64").split(",").map((s) => {
   const dims = s.split("x").map(Number);
-  if (dims.length !== 4 || dims.some((d) => !Number.isInteger(d) || d < 1)) throw new Error(`--shapes: expected BxHxLxD, got ${s}`);
+  if (dims.length !== 4 || dims.some((d) => !Number.isInteger(d) || d < 1)) badOption(`--shapes: expected BxHxLxD, got ${s}`);
   return dims as [number, number, number, number];
 });
 const reps = int("reps", 10), threads = int("threads", 1), forwardOnly = argv.includes("--forward");

@@ -26,10 +26,10 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebGPUKernels, WebGPUUnavailableError } from "../src/backend/webgpu/index.js";
-import { requestNodeGpuDevice } from "../src/backend/webgpu/node-gpu.js";
 import type { BenchConfig, BenchResult, Check, GemmRow } from "../test/browser/webgpu-bench.js";
 import { runBench } from "../test/browser/webgpu-bench.js";
-import { benchArgs } from "./argv.js";
+import { badOption, benchArgs } from "./argv.js";
+import { benchDevice } from "./node-device.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -53,7 +53,7 @@ const tiny = (browser: boolean, cpu: boolean): boolean => (browser && !has("--br
 function sizesOf(browser: boolean, cpu: boolean): number[] {
   const given = opt("sizes");
   const sizes = (given ?? (tiny(browser, cpu) ? "32,64" : "1024,2048,4096")).split(",").map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes: expected positive integers, got ${given}`);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) badOption(`--sizes: expected positive integers, got ${given}`);
   return sizes;
 }
 
@@ -80,21 +80,12 @@ async function inBrowser(): Promise<BenchResult> {
 
 /** The measurement in Node on dawn.node; null (after saying why) where there is no GPU to measure. */
 async function inNode(): Promise<BenchResult | null> {
-  let kernels: WebGPUKernels;
-  try {
-    kernels = new WebGPUKernels(await requestNodeGpuDevice({ module: opt("webgpu") }));
-  } catch (e) {
-    if (!(e instanceof WebGPUUnavailableError)) throw e;
-    console.log(`No GPU: ${e.message}\nNothing was measured.`);
+  const device = await benchDevice(opt("webgpu"), has("--cpu-adapter"));
+  if (typeof device === "string") {
+    console.log(`No GPU: ${device}\nNothing was measured.`);
     return null;
   }
-  const g = kernels.gpu;
-  if (g.cpu && !has("--cpu-adapter")) {
-    console.log(`No GPU: the only adapter is ${g.description || g.architecture} (${g.vendor}), a CPU implementation of WebGPU.`);
-    console.log("Nothing was measured (--cpu-adapter measures it anyway, for correctness only).");
-    g.device.destroy();
-    return null;
-  }
+  const kernels = new WebGPUKernels(device), g = kernels.gpu;
   try {
     return await runBench(kernels, config(false, g.cpu), (line) => log(`  ${line}`));
   } finally {
@@ -195,7 +186,7 @@ async function main(): Promise<void> {
   const torch = !python ? null : result.adapter.cpu ? "nothing to compare with: the WebGPU adapter is a CPU implementation" : torchPeer(python, result.config);
   const peakText = opt("peak");
   const peak = peakText === undefined ? null : Number(peakText);
-  if (peak !== null && !(peak > 0)) throw new Error(`--peak: expected TFLOP/s, got ${peakText}`);
+  if (peak !== null && !(peak > 0)) badOption(`--peak: expected TFLOP/s, got ${peakText}`);
   console.log(report(result, browser ? `headless Chromium${has("--browser-gpu") ? "" : " on SwiftShader"}` : "dawn.node (the webgpu package)", torch, peak));
   const json = opt("json");
   if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, result, torch }, null, 2)}\n`);
