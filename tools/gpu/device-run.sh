@@ -2,7 +2,8 @@
 # Runs on the device machine, in the repository root, with .gpu-node, .gpu and .gl (tools/gpu/pack.sh)
 # carried: installs the Vulkan loader, unpacks node and dawn.node, then `npm run bench -- webgpu`
 # (GEMM and attention against PyTorch CUDA, with --peak 67: an H100 / H200 SXM's fp32 TFLOP/s) and
-# `npm run bench -- demo --backend webgpu --steps 1000`, writing their output and JSON under $OUT.
+# `npm run bench -- demo --backend webgpu --steps 1000` (with --by-kernel), then the demo's host
+# share alone (--host-only, 300 steps), writing their output and JSON under $OUT.
 # Extra arguments go to both benches (e.g. --cpu-adapter to try it on SwiftShader's Vulkan driver);
 # QKV_DEMO_STEPS changes the demo's 1000 steps.
 #
@@ -23,4 +24,5 @@ mkdir -p .gpu/node_modules/webgpu/dist/linux-x64
 python3 -c "$unxz" < .gpu/node_modules/webgpu/dawn.node.xz > .gpu/node_modules/webgpu/dist/linux-x64/dawn.node
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
 "$node" .gpu/webgpu.js --torch python3 --peak 67 --json "$out/webgpu.json" "$@" 2>&1 | tee "$out/webgpu.txt"
-"$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_STEPS:-1000}" --json "$out/demo.json" "$@" 2>&1 | tail -5 | tee "$out/demo.txt"
+"$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_STEPS:-1000}" --by-kernel --json "$out/demo.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo.txt"
+"$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_HOST_STEPS:-300}" --host-only --json "$out/demo-host.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo-host.txt"
