@@ -26,7 +26,8 @@ import { broadcastStrides, numel, stridesOf } from "../../src/tensor/shape.js";
 import {
   compileShader, requestGpuDevice, WebGPUKernels, type GpuArray, type GpuAttentionArgs,
 } from "../../src/backend/webgpu/index.js";
-import type { KernelContext } from "../../src/backend/webgpu/context.js";
+import { f32Bits, type KernelContext } from "../../src/backend/webgpu/context.js";
+import { computeMain, header } from "../../src/backend/webgpu/wgsl.js";
 import { gridOf } from "../../src/backend/webgpu/kernels.js";
 import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
 import { conv2dBackwardWeight as gpuConv2dBackwardWeight, forceConvSplitK, splitK } from "../../src/backend/webgpu/conv.js";
@@ -934,6 +935,22 @@ async function poolCases(): Promise<CaseResult[]> {
   res.compare("a kept bind group, each dispatch's own parameters", await k.read(acc), [3 * Math.expm1(-1), 1], () => 1e-6);
   res.list.push({ name: "the second dispatch over the same arrays reuses its bind group", ok: cache.made === made && cache.reused > reused, worst: 0,
     detail: `made ${cache.made - made}, reused ${cache.reused - reused}` });
+  // a pipeline with the "auto" layout (none derived): a bind group made per dispatch, binding the
+  // arena at each dispatch's own slots, nothing kept
+  const autoCode = `${header(["out"], ["x"], ["n: u32", "f: f32"])}
+${computeMain(64)} {
+  let i = groupIndex(wid, nwg) * 64u + t;
+  if (i < p.n) { b_out[p.o_out + i] = b_x[p.o_x + i] * p.f; }
+}`;
+  const device = k.gpu.device;
+  const auto = device.createComputePipeline({ layout: "auto", compute: { module: device.createShaderModule({ code: autoCode }), entryPoint: "main" } });
+  const ax = k.upload(Float32Array.of(1, 2, 3)), ao1 = k.alloc(3), ao2 = k.alloc(3);
+  const madeAuto = cache.made;
+  k.dispatch("auto", auto, [ao1], [ax], [3, f32Bits(2)], 1);
+  k.dispatch("auto", auto, [ao2], [ax], [3, f32Bits(-0.5)], 1);
+  const [g1, g2] = await k.readMany([ao1, ao2]);
+  res.compare("a pipeline with the auto layout, two dispatches with their own parameters", Float32Array.from([...g1!, ...g2!]), [2, 4, 6, -0.5, -1, -1.5], () => 1e-37);
+  res.list.push({ name: "the auto layout's bind groups are not kept", ok: cache.made === madeAuto, worst: 0, detail: `made ${cache.made - madeAuto}` });
   // write after recorded work lands after it
   const z = k.upload(Float32Array.of(5, 5));
   k.unary("neg", z, z, 2, 0);

@@ -57,7 +57,7 @@ export function layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout | und
   return layouts.get(pipeline);
 }
 
-/** Bind groups by pipeline and arrays (see the module comment), at most `capacity`: past it every one is dropped. */
+/** Bind groups by pipeline and arrays (see the module comment), at most `capacity`: past it the least recently used goes. */
 export class BindGroupCache {
   private readonly groups = new Map<string, GPUBindGroup>();
   private readonly ids = new WeakMap<object, number>();
