@@ -504,6 +504,7 @@ const ATT_CASES: AttCase[] = [
     mask: { mB: 2, mH: 1, masked: (b) => b === 1 } },
   { name: "GQA 8/2 decode row, L 1, S 130, D 32", B: 2, H: 8, Hkv: 2, L: 1, S: 130, D: 32, Dv: 32, causal: false },
   { name: "no keys (S 0)", B: 1, H: 2, Hkv: 1, L: 5, S: 0, D: 4, Dv: 3, causal: false },
+  { name: "no query rows (L 0): zero key gradients", B: 2, H: 2, Hkv: 1, L: 0, S: 6, D: 4, Dv: 3, causal: false },
 ];
 
 /** The args and host tensors of a case; the mask holds finite negative values besides -Infinity. */

@@ -1,7 +1,10 @@
 /**
  * Fused attention on the device, FlashAttention-style, as Backend.attentionForward /
  * attentionBackward (layouts and options: AttentionArgs in ../backend.ts), fp32:
- * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, L, Dv], lse [B, H, L].
+ * q [B, H, L, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, L, Dv], lse [B, H, L]. q, k, v
+ * and out (and dq, dk, dv, dout, which share their layouts) are read and written at their row
+ * strides (qStrides ...: [sB, sH, sL], each row's D or Dv elements contiguous), so views of a packed
+ * projection need no copies; lse and the backward's row statistics are dense.
  *
  * The G = H / Hkv query heads that read one kv head are taken together: their G * L query rows are
  * contiguous in q, out and lse, and a workgroup of BR = 64 threads owns BR of them (a thread per
@@ -30,7 +33,7 @@
  * attentionForward(ctx, out, lse, q, k, v, { B, H, Hkv, L, S, D, Dv, scale, causal: true, mask: null, ... });
  * ```
  */
-import type { AttentionArgs } from "../backend.js";
+import type { AttentionArgs, RowStrides } from "../backend.js";
 import type { GpuArray, KernelContext } from "./context.js";
 import { ceilDiv, dispatchKernel, f32Bits } from "./context.js";
 import { counterWords, DROP_BITS, dropThreshold } from "./dropout.js";
@@ -45,7 +48,23 @@ const BR = 64, BKV = 64, MAX_BLOCK = 32;
 
 const FIELDS = ["B: u32", "H: u32", "Hkv: u32", "L: u32", "S: u32", "G: u32", "GL: u32", "blocks: u32", "groups: u32",
   "scale: f32", "causal: u32", "msB: u32", "msH: u32", "msL: u32",
-  "k0: u32", "k1: u32", "startLo: u32", "startHi: u32", "threshold: u32", "keep: f32"];
+  "k0: u32", "k1: u32", "startLo: u32", "startHi: u32", "threshold: u32", "keep: f32",
+  "qsB: u32", "qsH: u32", "qsL: u32", "ksB: u32", "ksH: u32", "ksL: u32", "vsB: u32", "vsH: u32", "vsL: u32",
+  "osB: u32", "osH: u32", "osL: u32", "dqsB: u32", "dqsH: u32", "dqsL: u32", "dksB: u32", "dksH: u32", "dksL: u32",
+  "dvsB: u32", "dvsH: u32", "dvsL: u32"];
+
+/** The row strides of dq, dk and dv when they differ from q's, k's and v's (a gradient computed into a dense scratch array). */
+export interface GradStrides { dq: RowStrides; dk: RowStrides; dv: RowStrides }
+
+/** WGSL: the element offset of row (b, head, position) of q, k, v and out (the arrays' own offsets added by the caller). */
+const OFFSETS = /* wgsl */ `
+fn qOff(b: u32, h: u32, i: u32) -> u32 { return b * p.qsB + h * p.qsH + i * p.qsL; }
+fn kOff(b: u32, h: u32, j: u32) -> u32 { return b * p.ksB + h * p.ksH + j * p.ksL; }
+fn vOff(b: u32, h: u32, j: u32) -> u32 { return b * p.vsB + h * p.vsH + j * p.vsL; }
+fn oOff(b: u32, h: u32, i: u32) -> u32 { return b * p.osB + h * p.osH + i * p.osL; }
+fn dqOff(b: u32, h: u32, i: u32) -> u32 { return b * p.dqsB + h * p.dqsH + i * p.dqsL; }
+fn dkOff(b: u32, h: u32, j: u32) -> u32 { return b * p.dksB + h * p.dksH + j * p.dksL; }
+fn dvOff(b: u32, h: u32, j: u32) -> u32 { return b * p.dvsB + h * p.dvsH + j * p.dvsL; }`;
 
 /** Which pipeline of a pass: with an additive mask, with dropout. */
 interface Variant { mask: boolean; drop: boolean }
@@ -59,13 +78,14 @@ function check(op: string, a: GpuAttentionArgs, budget: number, perItem: number)
 }
 
 /** The parameter words after the array offsets; `blocks` is the number of workgroups per (b, kv head). */
-function words(a: GpuAttentionArgs, blocks: number): number[] {
+function words(a: GpuAttentionArgs, blocks: number, grads: GradStrides | undefined): number[] {
   const G = a.H / a.Hkv;
   const drop = a.dropoutP > 0;
   return [a.B, a.H, a.Hkv, a.L, a.S, G, G * a.L, blocks, a.B * a.Hkv * blocks, f32Bits(a.scale), a.causal ? 1 : 0,
     a.maskStrideB, a.maskStrideH, a.maskStrideL,
     a.seedK0 >>> 0, a.seedK1 >>> 0, ...counterWords(drop ? a.seedStart : 0), dropThreshold(a.dropoutP),
-    f32Bits(drop ? 1 / (1 - a.dropoutP) : 1)];
+    f32Bits(drop ? 1 / (1 - a.dropoutP) : 1), ...a.qStrides, ...a.kStrides, ...a.vStrides, ...a.oStrides,
+    ...(grads?.dq ?? a.qStrides), ...(grads?.dk ?? a.kStrides), ...(grads?.dv ?? a.vStrides)];
 }
 
 /** `names` followed by "mask" when there is one. */
@@ -77,10 +97,10 @@ const withMask = <T>(names: T[], mask: T | null | false): T[] => (mask ? [...nam
  * whether there is dropout.
  */
 function dispatchPass(ctx: KernelContext, pass: string, block: string, source: (v: Variant) => () => string,
-  outputs: GpuArray[], inputs: GpuArray[], a: GpuAttentionArgs, blocks: number): void {
+  outputs: GpuArray[], inputs: GpuArray[], a: GpuAttentionArgs, blocks: number, grads?: GradStrides): void {
   const v: Variant = { mask: !!a.mask, drop: a.dropoutP > 0 };
   const key = `${pass}.D${a.D}.Dv${a.Dv}.${block}${v.mask ? ".mask" : ""}${v.drop ? ".drop" : ""}`;
-  dispatchKernel(ctx, key, source(v), outputs, withMask(inputs, a.mask), words(a, blocks), a.B * a.Hkv * blocks);
+  dispatchKernel(ctx, key, source(v), outputs, withMask(inputs, a.mask), words(a, blocks, grads), a.B * a.Hkv * blocks);
 }
 
 /**
@@ -92,6 +112,7 @@ function dispatchPass(ctx: KernelContext, pass: string, block: string, source: (
 const prelude = (outputs: string[], inputs: string[], v: Variant, D: number, Dv: number, block: [string, number],
   staged: [string, number][], wg: number): string => /* wgsl */ `
 ${header(outputs, withMask(inputs, v.mask && "mask"), FIELDS)}
+${OFFSETS}
 const D = ${D}u;
 const DV = ${Dv}u;
 const ${block[0]} = ${block[1]}u;
@@ -132,17 +153,16 @@ const ROWS = /* wgsl */ `
   if (p.causal != 0u) {
     keyEnd = min(p.S, lastQuery(r0, rLast) + 1u);
   }
-  let kBase = p.o_k + bkv * p.S * D;
-  let vBase = p.o_v + bkv * p.S * DV;
   var qr: array<f32, D>;
-  for (var d = 0u; d < D; d++) { qr[d] = b_q[p.o_q + row * D + d]; }`;
+  let qAt = p.o_q + qOff(b, h, i);
+  for (var d = 0u; d < D; d++) { qr[d] = b_q[qAt + d]; }`;
 
 /** WGSL: the loop of a row-owning pass over key blocks staged in Ks / Vs, `body` on each where `cond`. */
 const keyBlocks = (cond: string, body: string): string => /* wgsl */ `
   for (var j0 = 0u; j0 < keyEnd; j0 += BC) {
     let nk = min(BC, keyEnd - j0);
-    ${stage("Ks", "nk * D", "b_k[kBase + j0 * D + e]", BR)}
-    ${stage("Vs", "nk * DV", "b_v[vBase + j0 * DV + e]", BR)}
+    ${stage("Ks", "nk * D", "b_k[p.o_k + kOff(b, kvh, j0 + e / D) + e % D]", BR)}
+    ${stage("Vs", "nk * DV", "b_v[p.o_v + vOff(b, kvh, j0 + e / DV) + e % DV]", BR)}
     workgroupBarrier();
     if (${cond}) {${body}
     }
@@ -189,11 +209,12 @@ fn kept(row: u32, j: u32) -> bool {
 
 /**
  * WGSL that ends the online softmax of query row `row` (m, l, seen and acc [DV] of the forward
- * kernels here and in sparse-attention.ts): out row = acc inv and lse = m + log(l), `inv` being
- * 1 / l (keep / l with dropout); a row that saw no key gets zeros and lse -Infinity.
+ * kernels here and in sparse-attention.ts): out row (from element `outAt`) = acc inv and lse =
+ * m + log(l), `inv` being 1 / l (keep / l with dropout); a row that saw no key gets zeros and lse
+ * -Infinity.
  */
-export const rowResult = (row: string, inv: string): string => /* wgsl */ `
-  let oo = p.o_out + ${row} * DV;
+export const rowResult = (row: string, outAt: string, inv: string): string => /* wgsl */ `
+  let oo = ${outAt};
   if (seen) {
     let inv = ${inv};
     for (var d = 0u; d < DV; d++) { b_out[oo + d] = acc[d] * inv; }
@@ -237,7 +258,7 @@ ${keyBlocks("valid", /* wgsl */ `
           for (var d = 0u; d < DV; d++) { acc[d] = fma(pr, Vs[c * DV + d], acc[d]); }
         }
       }`)}
-  if (valid) {${rowResult("row", v.drop ? "p.keep / l" : "1.0 / l")}
+  if (valid) {${rowResult("row", "p.o_out + oOff(b, h, i)", v.drop ? "p.keep / l" : "1.0 / l")}
   }
 }`;
 
@@ -252,22 +273,26 @@ export function attentionForward(ctx: KernelContext, out: GpuArray, lse: GpuArra
 
 const STATS_WG = 64;
 
-/** (1): stats [rows, 2] = (lse, dout . out) per query row. */
+/** (1): stats [rows, 2] = (lse, dout . out) per query row ((b H + h) L + i; dout and out at the strides sB, sH, sL). */
 const statsSource = (Dv: number) => (): string => /* wgsl */ `
-${header(["stats"], ["lse", "dout", "o"], ["rows: u32"])}
+${header(["stats"], ["lse", "dout", "o"], ["rows: u32", "H: u32", "L: u32", "sB: u32", "sH: u32", "sL: u32"])}
 ${computeMain(STATS_WG)} {
   let row = groupIndex(wid, nwg) * ${STATS_WG}u + t;
   if (row >= p.rows) { return; }
+  let at = (row / (p.H * p.L)) * p.sB + ((row / p.L) % p.H) * p.sH + (row % p.L) * p.sL;
   var s = 0.0;
-  for (var d = 0u; d < ${Dv}u; d++) { s = fma(b_dout[p.o_dout + row * ${Dv}u + d], b_o[p.o_o + row * ${Dv}u + d], s); }
+  for (var d = 0u; d < ${Dv}u; d++) { s = fma(b_dout[p.o_dout + at + d], b_o[p.o_o + at + d], s); }
   b_stats[p.o_stats + 2u * row] = b_lse[p.o_lse + row];
   b_stats[p.o_stats + 2u * row + 1u] = s;
 }`;
 
-/** (1) of this backward and of sparse-attention.ts's: stats [rows, 2] = (lse, dout . out) of lse [rows], dout and out [rows, Dv]. */
+/**
+ * (1) of this backward and of sparse-attention.ts's: stats [rows, 2] = (lse, dout . out) of lse
+ * [rows] and dout, out [B, H, L, Dv] at the row strides `st` (rows = B H L).
+ */
 export function attentionRowStats(ctx: KernelContext, stats: GpuArray, lse: GpuArray, dout: GpuArray, out: GpuArray, rows: number,
-  Dv: number): void {
-  dispatchKernel(ctx, `attentionRowStats.Dv${Dv}`, statsSource(Dv), [stats], [lse, dout, out], [rows], ceilDiv(rows, STATS_WG));
+  H: number, L: number, Dv: number, st: readonly [number, number, number]): void {
+  dispatchKernel(ctx, `attentionRowStats.Dv${Dv}`, statsSource(Dv), [stats], [lse, dout, out], [rows, H, L, ...st], ceilDiv(rows, STATS_WG));
 }
 
 /** The inputs of the backward passes (2) and (3), before the mask. */
@@ -283,15 +308,17 @@ ${prelude(["dk", "dv"], BACKWARD_INPUTS, v, D, Dv, ["BQ", BQ], [["Qs", BQ * D], 
   var vr: array<f32, DV>;
   var dk: array<f32, D>;
   var dv: array<f32, DV>;
-  for (var d = 0u; d < D; d++) { kr[d] = b_k[p.o_k + (bkv * p.S + j) * D + d]; }
-  for (var d = 0u; d < DV; d++) { vr[d] = b_v[p.o_v + (bkv * p.S + j) * DV + d]; }
-  // the G * L query rows of this kv head are contiguous from rowBase
+  let kAt = kOff(b, kvh, j);
+  let vAt = vOff(b, kvh, j);
+  for (var d = 0u; d < D; d++) { kr[d] = b_k[p.o_k + kAt + d]; }
+  for (var d = 0u; d < DV; d++) { vr[d] = b_v[p.o_v + vAt + d]; }
+  // the G * L query rows of this kv head: row r is (head kvh G + r / L, position r % L), numbered from rowBase
   let rowBase = (b * p.H + kvh * p.G) * p.L;
   for (var r0 = 0u; r0 < p.GL; r0 += BQ) {
     let nq = min(BQ, p.GL - r0);
     if (p.causal != 0u && lastQuery(r0, r0 + nq - 1u) < jFirst) { continue; }
-    ${stage("Qs", "nq * D", "b_q[p.o_q + (rowBase + r0) * D + e]", BKV)}
-    ${stage("Os", "nq * DV", "b_dout[p.o_dout + (rowBase + r0) * DV + e]", BKV)}
+    ${stage("Qs", "nq * D", "b_q[p.o_q + qOff(b, kvh * p.G + (r0 + e / D) / p.L, (r0 + e / D) % p.L) + e % D]", BKV)}
+    ${stage("Os", "nq * DV", "b_dout[p.o_dout + oOff(b, kvh * p.G + (r0 + e / DV) / p.L, (r0 + e / DV) % p.L) + e % DV]", BKV)}
     ${stage("Ss", "nq * 2u", "b_stats[p.o_stats + (rowBase + r0) * 2u + e]", BKV)}
     workgroupBarrier();
     if (valid) {
@@ -320,8 +347,10 @@ ${prelude(["dk", "dv"], BACKWARD_INPUTS, v, D, Dv, ["BQ", BQ], [["Qs", BQ * D], 
     workgroupBarrier();
   }
   if (valid) {
-    for (var d = 0u; d < D; d++) { b_dk[p.o_dk + (bkv * p.S + j) * D + d] = dk[d]; }
-    for (var d = 0u; d < DV; d++) { b_dv[p.o_dv + (bkv * p.S + j) * DV + d] = dv[d]; }
+    let dkAt = p.o_dk + dkOff(b, kvh, j);
+    let dvAt = p.o_dv + dvOff(b, kvh, j);
+    for (var d = 0u; d < D; d++) { b_dk[dkAt + d] = dk[d]; }
+    for (var d = 0u; d < DV; d++) { b_dv[dvAt + d] = dv[d]; }
   }
 }`;
 
@@ -331,7 +360,8 @@ ${prelude(["dq"], BACKWARD_INPUTS, v, D, Dv, ["BC", BC], [["Ks", BC * D], ["Vs",
 ${ROWS}
   var dor: array<f32, DV>;
   var dq: array<f32, D>;
-  for (var d = 0u; d < DV; d++) { dor[d] = b_dout[p.o_dout + row * DV + d]; }
+  let oAt = p.o_dout + oOff(b, h, i);
+  for (var d = 0u; d < DV; d++) { dor[d] = b_dout[oAt + d]; }
   let lse = b_stats[p.o_stats + 2u * row];
   let delta = b_stats[p.o_stats + 2u * row + 1u];
   let live = valid && !isNegInf(lse);
@@ -345,37 +375,41 @@ ${keyBlocks("live", /* wgsl */ `
         for (var d = 0u; d < D; d++) { dq[d] = fma(ds, Ks[c * D + d], dq[d]); }
       }`)}
   if (valid) {
-    for (var d = 0u; d < D; d++) { b_dq[p.o_dq + row * D + d] = dq[d]; }
+    let dqAt = p.o_dq + dqOff(b, h, i);
+    for (var d = 0u; d < D; d++) { b_dq[dqAt + d] = dq[d]; }
   }
 }`;
 
-/** dq, dk, dv (written, not accumulated) from dout and the forward's out and lse (see the file comment). */
+/**
+ * dq, dk, dv (written, not accumulated) from dout and the forward's out and lse (see the file
+ * comment); `grads`: their row strides where they are not q's, k's and v's.
+ */
 export function attentionBackward(ctx: KernelContext, dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray,
-  k: GpuArray, v: GpuArray, out: GpuArray, lse: GpuArray, a: GpuAttentionArgs): void {
+  k: GpuArray, v: GpuArray, out: GpuArray, lse: GpuArray, a: GpuAttentionArgs, grads?: GradStrides): void {
   const { B, H, Hkv, L, S, D, Dv } = a;
   const BC = check("attentionBackward", a, ctx.workgroupFloats, D + Dv);
   const BQ = check("attentionBackward", a, ctx.workgroupFloats, D + Dv + 2);
   const rows = B * H * L, G = H / Hkv;
   const stats = rows > 0 ? ctx.scratch(2 * rows) : null;
   if (stats) {
-    attentionRowStats(ctx, stats, lse, dout, out, rows, Dv);
+    attentionRowStats(ctx, stats, lse, dout, out, rows, H, L, Dv, a.oStrides);
   }
   if (B * Hkv * S > 0) {
     if (stats) {
-      dispatchPass(ctx, "attentionBackwardKV", `BQ${BQ}`, kvSource(D, Dv, BQ), [dk, dv], [q, k, v, dout, stats], a, ceilDiv(S, BKV));
+      dispatchPass(ctx, "attentionBackwardKV", `BQ${BQ}`, kvSource(D, Dv, BQ), [dk, dv], [q, k, v, dout, stats], a, ceilDiv(S, BKV), grads);
     } else {
-      // no query rows: every key's gradient is 0 (zeros from a key-pass with no rows to visit)
-      zero(ctx, dk, B * Hkv * S * D);
-      zero(ctx, dv, B * Hkv * S * Dv);
+      // no query rows: every key's gradient is 0
+      zeroRows(ctx, dk, B, Hkv, S, D, grads?.dk ?? a.kStrides);
+      zeroRows(ctx, dv, B, Hkv, S, Dv, grads?.dv ?? a.vStrides);
     }
   }
   if (stats) {
-    dispatchPass(ctx, "attentionBackwardQ", `BC${BC}`, qSource(D, Dv, BC), [dq], [q, k, v, dout, stats], a, ceilDiv(G * L, BR));
+    dispatchPass(ctx, "attentionBackwardQ", `BC${BC}`, qSource(D, Dv, BC), [dq], [q, k, v, dout, stats], a, ceilDiv(G * L, BR), grads);
     ctx.release(stats);
   }
 }
 
-const zeroSource = (): string => /* wgsl */ `
+const denseZeroSource = (): string => /* wgsl */ `
 ${header(["x"], [], ["n: u32"])}
 ${computeMain(64)} {
   let e = groupIndex(wid, nwg) * 64u + t;
@@ -385,5 +419,21 @@ ${computeMain(64)} {
 /** x[0 .. n) = 0. */
 export function zero(ctx: KernelContext, x: GpuArray, n: number): void {
   if (n === 0) return;
-  dispatchKernel(ctx, "zero", zeroSource, [x], [], [n], ceilDiv(n, 64));
+  dispatchKernel(ctx, "zero", denseZeroSource, [x], [], [n], ceilDiv(n, 64));
+}
+
+const zeroSource = (): string => /* wgsl */ `
+${header(["x"], [], ["n: u32", "H: u32", "S: u32", "D: u32", "sB: u32", "sH: u32", "sL: u32"])}
+${computeMain(64)} {
+  let e = groupIndex(wid, nwg) * 64u + t;
+  if (e >= p.n) { return; }
+  let r = e / p.D;
+  b_x[p.o_x + (r / (p.H * p.S)) * p.sB + ((r / p.S) % p.H) * p.sH + (r % p.S) * p.sL + e % p.D] = 0.0;
+}`;
+
+/** The rows of x [B, H, S, D] at row strides `st` set to 0 (only their own elements). */
+export function zeroRows(ctx: KernelContext, x: GpuArray, B: number, H: number, S: number, D: number, st: readonly [number, number, number]): void {
+  const n = B * H * S * D;
+  if (n === 0) return;
+  dispatchKernel(ctx, "zeroRows", zeroSource, [x], [], [n, H, S, D, ...st], ceilDiv(n, 64));
 }

@@ -177,7 +177,7 @@ ${eachKey("qr[d]", /* wgsl */ `
       let pr = exp(s - m);
       l += pr;
       for (var d = 0u; d < DV; d++) { acc[d] = fma(pr, b_v[vBase + j * DV + d], acc[d]); }`)}
-${rowResult("x", "1.0 / l")}
+${rowResult("x", "p.o_out + x * DV", "1.0 / l")}
 }`;
 
 /** out [B, H, L, Dv] and lse [B, H, L] of sparse attention over q, k, v (see the file comment). */
@@ -264,7 +264,7 @@ export function sparseAttentionBackward(ctx: UploadContext, dq: GpuArray, dk: Gp
   const { pat, params } = upload(ctx, a, true);
   const stats = ctx.scratch(Math.max(1, 2 * rows));
   // (1): stats [rows, 2] = (lse, dout . out) per query row, as the fused backward's
-  if (rows > 0) attentionRowStats(ctx, stats, lse, dout, out, rows, Dv);
+  if (rows > 0) attentionRowStats(ctx, stats, lse, dout, out, rows, H, a.pattern.L, Dv, [H * a.pattern.L * Dv, a.pattern.L * Dv, Dv]);
   // with no query rows, every key sees none: the key pass writes zeros
   if (keys > 0) {
     dispatchKernel(ctx, `sparseAttentionBackwardKV.D${D}.Dv${Dv}`, kvSource(D, Dv), [dk, dv], [q, k, v, dout, stats, pat], params(keys),
