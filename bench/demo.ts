@@ -16,7 +16,8 @@
  * --by-kernel, the dispatches and copies by kernel. --host-only records and submits every command
  * as usual but each dispatch with zero workgroups, so the time is the host's share of a step (the
  * library, the WebGPU implementation's CPU side, the submissions and reads; the losses are then
- * meaningless). The CPU backends run with --threads threads (native: its pool; wasm: its workers).
+ * meaningless). Both options are webgpu's: with another backend they end the bench (exit 2). The
+ * CPU backends run with --threads threads (native: its pool; wasm: its workers).
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -25,7 +26,7 @@ import { availableBackends, getBackend, setBackend, setNumThreads, setWasmThread
 import type { WebGPUKernels } from "../src/backend/webgpu/kernels.js";
 import type { Recorder } from "../src/backend/webgpu/recorder.js";
 import type { StepInfo } from "../src/train/fit.js";
-import { benchArgs } from "./argv.js";
+import { badOption, benchArgs } from "./argv.js";
 
 const argv = process.argv.slice(2);
 const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--host-only] [--json FILE]`;
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
   }
   const name = opt("backend") ?? availableBackends()[0]!;
   const steps = int("steps", 1000), threads = int("threads", 2);
+  for (const flag of ["--host-only", "--by-kernel"]) if (has(flag) && name !== "webgpu") badOption(`${flag} counts WebGPU commands: it needs --backend webgpu, got --backend ${name}`);
   const why = await select(name, threads);
   if (why !== null) {
     console.log(`No ${name} backend: ${why}\nNothing was measured.`);
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
     if (!kernels) return;
     if (info.step === 1) {
       first = counts(kernels.recorder);
-      kernels.tally = new Map();
+      if (has("--by-kernel")) kernels.tally = new Map(); // a map update per dispatch: only when asked for
     }
     if (info.step === steps) {
       last = counts(kernels.recorder);
@@ -113,9 +115,9 @@ async function main(): Promise<void> {
   };
   console.log(`dates demo (1+1 layers, dModel 64, batches of 64) on ${line.backend}${line.threads === null ? "" : `, ${threads} threads`}, ${cpu} (${os.cpus().length} CPUs), Node ${process.version}`);
   if (adapter) console.log(`  ${adapter}`);
-  if (hostOnly && recorder) console.log("  --host-only: every dispatch recorded with zero workgroups, so the time is the host's share (the losses are meaningless)");
+  if (hostOnly) console.log("  --host-only: every dispatch recorded with zero workgroups, so the time is the host's share (the losses are meaningless)");
   console.log(`  ${steps} steps in ${r.trainSeconds.toFixed(2)} s: ${line.stepsPerSecond.toFixed(1)} steps/s, ${(1000 * r.trainSeconds / steps).toFixed(2)} ms per step`);
-  if (steps > 1) console.log(`  steps 2-${steps}: ${((tN - t1) / (steps - 1)).toFixed(2)} ms per step (the first also compiles kernels and fills the memory pools)`);
+  if (line.laterStepMs !== null) console.log(`  steps 2-${steps}: ${line.laterStepMs.toFixed(2)} ms per step (the first also compiles kernels and fills the memory pools)`);
   console.log(`  loss ${line.firstLoss?.toFixed(4)} at step 1, ${line.lastLoss?.toFixed(4)} at step ${steps}`);
   const gpu = recorder && before && {
     dispatches: recorder.dispatches - before.d, submissions: recorder.submissions - before.s,
@@ -129,12 +131,12 @@ async function main(): Promise<void> {
     console.log(`  one step (steps 2-${steps}): ${fmt(step.dispatches)} dispatches in ${fmt(step.passes)} compute passes, ${fmt(step.copies)} copies, ${fmt(step.clears)} clears, ${fmt(step.submissions)} submissions`);
   }
   const tally = byKernel as Map<string, number> | null;
-  if (has("--by-kernel") && tally) {
+  if (tally) {
     console.log(`  by kernel, per step (steps 2-${steps}):`);
     for (const [k, n] of [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`    ${fmt(n / (steps - 1)).padStart(6)}  ${k}`);
   }
   const json = opt("json");
-  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly: hostOnly && recorder !== null, gpu, step }, null, 2)}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly, gpu, step }, null, 2)}\n`);
 }
 
 main().catch((e: unknown) => {

@@ -20,10 +20,17 @@ export interface FusedMask {
   strideL: number;
 }
 
-/** On a device backend, the additive mask as a device tensor (for GradNode.saved); null on the host or without a mask. */
-export function maskOn(be: AnyBackend, mask: FusedMask | null): Tensor | null {
-  if (mask === null || be.kind === "host") return null;
-  return toDevice(new Tensor(mask.data as Float32Array, [mask.data.length], "float32"), be);
+/**
+ * The additive mask's array for `be`'s kernels (null without a mask): its host data on a host
+ * backend; on a device a device tensor of it, which the op lists in `saved` (GradNode.saved) so
+ * freeGraph gives it back with the graph, after the backward that reads it.
+ */
+export function maskFor(be: AnyBackend, mask: FusedMask | null, saved: Tensor[]): KernelArray | null {
+  if (mask === null) return null;
+  if (be.kind === "host") return mask.data;
+  const t = toDevice(new Tensor(mask.data as Float32Array, [mask.data.length], "float32"), be);
+  saved.push(t);
+  return arrayOf(t, be);
 }
 
 export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: FusedMask | null, causal: boolean, scale: number,
@@ -32,9 +39,8 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: FusedMask 
   const Hkv = k.shape[1]!, S = k.shape[2]!, Dv = v.shape[3]!;
   const seed = dropoutP > 0 ? (generator ?? defaultGenerator).take(B * H * L * S) : { k0: 0, k1: 0, start: 0 };
   const be = kernelsFor(q.dtype);
-  // a mask is built on the host; a device backend gets a device tensor of it (saved for the backward)
-  const maskT = maskOn(be, mask);
-  const maskArr: KernelArray | null = mask === null ? null : maskT ? arrayOf(maskT, be) : mask.data;
+  const saved: Tensor[] = []; // what only the backward reads: lse, and on a device the mask
+  const maskArr = maskFor(be, mask, saved);
   const args: AttentionArgs<KernelArray> = {
     B, H, Hkv, L, S, D, Dv, scale, causal, ...contiguousLayouts({ H, Hkv, L, S, D, Dv }),
     mask: maskArr,
@@ -49,5 +55,5 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: FusedMask 
     be.attentionBackward(arrayOf(dq, be), arrayOf(dk, be), arrayOf(dv, be), arrayOf(g, be), arrayOf(q, be), arrayOf(k, be),
       arrayOf(v, be), arrayOf(out, be), arrayOf(lse, be), args);
     return [dq, dk, dv];
-  }, maskT ? [lse, maskT] : [lse]);
+  }, [lse, ...saved]);
 }

@@ -17,7 +17,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import { broadcastsTo } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { maskOn } from "./attention.js";
+import { maskFor } from "./attention.js";
 import { fusedMask } from "./fused-mask.js";
 import { arrayOf, checkDropoutP, emptyOn, floatOf, kernelsFor } from "./util.js";
 
@@ -68,9 +68,8 @@ export function packedSelfAttention(qkv: Tensor, heads: number, opts: PackedAtte
   // q, k, v at offsets 0, E, 2E of each [3E] row; out [B, T, H, D]
   const inRows: RowStrides = [T * W, D, W], outRows: RowStrides = [T * E, D, E];
   const be = kernelsFor(dtype);
-  // a mask is built on the host; a device backend gets a device tensor of it (saved for the backward)
-  const maskT = maskOn(be, mask);
-  const maskArr: KernelArray | null = mask === null ? null : maskT ? arrayOf(maskT, be) : mask.data;
+  const saved: Tensor[] = []; // what only the backward reads: lse, and on a device the mask
+  const maskArr = maskFor(be, mask, saved);
   const args: AttentionArgs<KernelArray> = {
     B, H, Hkv: H, L: T, S: T, D, Dv: D, scale, causal: opts.isCausal ?? false,
     qStrides: inRows, kStrides: inRows, vStrides: inRows, oStrides: outRows,
@@ -91,5 +90,5 @@ export function packedSelfAttention(qkv: Tensor, heads: number, opts: PackedAtte
     const dqkv = emptyOn(be, qkv.shape, dtype);
     be.attentionBackward(...blocks(dqkv), arrayOf(g, be), ...blocks(qkv), arrayOf(out, be), arrayOf(lse, be), args);
     return [dqkv];
-  }, maskT ? [lse, maskT] : [lse]);
+  }, [lse, ...saved]);
 }

@@ -2,9 +2,9 @@
  * Gradient clipping of gradients on a device, with the backend's kernels in float32: the total
  * norm is a device reduction (the gradients' sums of squares, SumOfSquares where the backend has
  * it, else a dot product of each gradient with itself; or |g|^p dotted with ones; accumulated into
- * one element), the scale `min(1, maxNorm / (total + 1e-6))` is computed there
- * too, and the gradients are scaled in place (ScaleArrays where the backend has it): no value comes back to the host, so a training step
- * does not wait for the device here (clip.ts's `clipGradNormTensor` returns the norm as a tensor,
+ * one element), the scale `min(1, maxNorm / (total + 1e-6))` is computed there too, and the
+ * gradients are scaled in place (ScaleArrays where the backend has it): no value comes back to
+ * the host, so a training step does not wait for the device here (clip.ts's `clipGradNormTensor` returns the norm as a tensor,
  * `clipGradNormAsync` reads it).
  *
  * ```ts

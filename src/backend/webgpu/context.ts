@@ -69,3 +69,25 @@ export function dispatchKernel(ctx: KernelContext, key: string, source: () => st
   inputs: readonly GpuArray[], params: readonly number[], groups: number | readonly [number, number, number], table?: Uint32Array): void {
   ctx.dispatch(key, ctx.pipeline(key, source), outputs, inputs, params, groups, table);
 }
+
+/**
+ * `items` split into the groups of one dispatch each, in order: at most `per` items a group, and an
+ * item with a buffer (`buffers`) already in its group starts the next one, so that no dispatch
+ * binds a buffer twice (WebGPU refuses a buffer written through two bindings).
+ */
+export function dispatchGroups<T>(items: readonly T[], per: number, buffers: (item: T) => readonly GpuArray[]): T[][] {
+  const out: T[][] = [];
+  let group: T[] = [], taken = new Set<GPUBuffer>();
+  for (const it of items) {
+    const bufs = buffers(it).map((a) => a.buffer);
+    if (group.length === per || bufs.some((b) => taken.has(b))) {
+      out.push(group);
+      group = [];
+      taken = new Set();
+    }
+    group.push(it);
+    for (const b of bufs) taken.add(b);
+  }
+  if (group.length > 0) out.push(group);
+  return out;
+}

@@ -282,9 +282,10 @@ export class WebGPUKernels implements KernelContext {
     const n = outputs.length + inputs.length;
     const at = (i: number): GpuArray => (i < outputs.length ? outputs[i]! : inputs[i - outputs.length]!);
     let shared = false;
+    const windows = new Array<{ start: number; size: number }>(n);
     for (let i = 0; i < n; i++) {
       const arr = at(i);
-      const { size } = window(arr);
+      const { size } = (windows[i] = window(arr));
       if (size > maxStorageBufferBindingSize) {
         throw new WebGPUUnsupportedError(kernel, `array ${i}`, `at most maxStorageBufferBindingSize (${maxStorageBufferBindingSize}) bytes`, `${size} bytes`);
       }
@@ -327,7 +328,8 @@ export class WebGPUKernels implements KernelContext {
     const entries: GPUBindGroupEntry[] = new Array<GPUBindGroupEntry>(n);
     for (let i = 0; i < n; i++) {
       const arr = i < outs.length ? outs[i]! : ins[i - outs.length]!;
-      const { start, size } = window(arr);
+      // the windows found above, unless the overlap pass put a scratch copy in the array's place
+      const { start, size } = arr === at(i) ? windows[i]! : window(arr);
       words[i] = arr.offset - start / 4;
       entries[i] = { binding: i + 1, resource: { buffer: arr.buffer, offset: start, size } };
     }

@@ -14,7 +14,7 @@
  */
 import type { AdamSharedArgs, AdamStepItem, SgdStepArgs } from "../backend.js";
 import { ValueError } from "../../tensor/errors.js";
-import { ceilDiv, dispatchKernel, f32Bits, type GpuArray, type KernelContext } from "./context.js";
+import { ceilDiv, dispatchGroups, dispatchKernel, f32Bits, type GpuArray, type KernelContext } from "./context.js";
 import { arraysOverGroups, computeMain, header, workgroupStarts } from "./wgsl.js";
 
 const WG = 256;
@@ -111,21 +111,14 @@ export function adamSteps(ctx: KernelContext, items: readonly AdamStepItem<GpuAr
   const amsgrad = live[0]!.vmax !== null;
   const per = Math.max(1, Math.min(4, Math.floor(ctx.maxStorageBuffers / (amsgrad ? 5 : 4))));
   const shared = [+o.maximize, f32Bits(o.b1), f32Bits(1 - o.b1), f32Bits(o.b2), f32Bits(1 - o.b2), f32Bits(o.eps), f32Bits(o.decay), f32Bits(o.l2)];
+  for (const it of live) {
+    if ((it.vmax !== null) !== amsgrad) throw new ValueError("adamSteps", "items", "every item with vmax or none (one amsgrad setting)", "a mix");
+  }
   const arrays = (it: AdamStepItem<GpuArray>): GpuArray[] => [it.p, it.m, it.v, ...(it.vmax ? [it.vmax] : []), it.g];
-  let group: AdamStepItem<GpuArray>[] = [];
-  const run = (): void => {
-    if (group.length === 0) return;
+  for (const group of dispatchGroups(live, per, arrays)) {
     const k = group.length, { starts, groups } = workgroupStarts(group.map((it) => it.n), WG);
     const params = [...shared, ...group.flatMap((it) => [it.n, f32Bits(it.stepSize), f32Bits(it.bc2Sqrt)]), ...starts];
     const outs = group.flatMap((it) => [it.p, it.m, it.v, ...(it.vmax ? [it.vmax] : [])]);
     dispatchKernel(ctx, `adamStep.${amsgrad ? "amsgrad" : "plain"}.k${k}`, adamSource(k, amsgrad), outs, group.map((it) => it.g), params, groups);
-    group = [];
-  };
-  for (const it of live) {
-    if ((it.vmax !== null) !== amsgrad) throw new ValueError("adamSteps", "items", "every item with vmax or none (one amsgrad setting)", "a mix");
-    const taken = new Set(group.flatMap((x) => arrays(x).map((arr) => arr.buffer)));
-    if (group.length === per || arrays(it).some((arr) => taken.has(arr.buffer))) run();
-    group.push(it);
   }
-  run();
 }

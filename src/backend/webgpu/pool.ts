@@ -4,11 +4,11 @@
  * that a released buffer serves the next request of its class, the free ones of a class in the
  * order they were made (not the order they came back in: a training loop that takes and gives back
  * the same arrays step after step then gets the same buffers, and the recorder keeps their bind
- * groups, bind-groups.ts); plus the two host transfers,
- * `upload` (through the recorder's upload area, or a mapped staging buffer when larger, copied in
- * the recorder's order, so it lands after every kernel recorded before it) and `read` (copy to a staging buffer, submit, mapAsync); `readMany` reads
- * many arrays with one submission (their copies packed into staging buffers of at most
- * maxBufferSize bytes, all mapped together).
+ * groups, bind-groups.ts); plus the two host transfers, `upload` (through the recorder's upload
+ * area, or a mapped staging buffer when larger, copied in the recorder's order, so it lands after
+ * every kernel recorded before it) and `read` (copy to a staging buffer, submit, mapAsync);
+ * `readMany` reads many arrays with one submission (their copies packed into staging buffers of at
+ * most maxBufferSize bytes, all mapped together).
  *
  * ```ts
  * const x = pool.upload(Float32Array.of(1, 2, 3)); // GpuArray { buffer, offset: 0, length: 3 }

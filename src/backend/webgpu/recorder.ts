@@ -4,11 +4,10 @@
  * submitted at `flush()` (a read flushes; so does the encoder filling up). Every dispatch's
  * parameter words (and its shape table) go into one arena buffer at 256-byte-aligned slots; the
  * arena is written to the device once per submission, just before it. Uploads of host data go the
- * same way: into an upload area (1 MiB) written once per submission, copied from there in order. A dispatch's bind group is
- * made once for its pipeline and arrays and kept (bind-groups.ts), the slots passed as dynamic
- * offsets. Between `startTimestamps`
- * and `stopTimestamps` every compute pass writes a timestamp where it begins and where it ends
- * (timer.ts reads them).
+ * same way: into an upload area (1 MiB) written once per submission, copied from there in order.
+ * A dispatch's bind group is made once for its pipeline and arrays and kept (bind-groups.ts), the
+ * slots passed as dynamic offsets. Between `startTimestamps` and `stopTimestamps` every compute
+ * pass writes a timestamp where it begins and where it ends (timer.ts reads them).
  *
  * ```ts
  * const rec = new Recorder(gpu);

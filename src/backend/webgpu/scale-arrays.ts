@@ -11,7 +11,7 @@
  * ```
  */
 import type { GpuArray, KernelContext } from "./context.js";
-import { dispatchKernel } from "./context.js";
+import { dispatchGroups, dispatchKernel } from "./context.js";
 import { arraysPerDispatch } from "./sum-squares.js";
 import { arraysOverGroups, computeMain, header, workgroupStarts } from "./wgsl.js";
 
@@ -39,19 +39,9 @@ ${cases.join("\n")}
  * two bindings (an array listed twice is scaled twice, as one call per array would).
  */
 export function scaleArrays(ctx: KernelContext, xs: readonly GpuArray[], ns: readonly number[], s: GpuArray): void {
-  const per = arraysPerDispatch(ctx);
-  let group: [GpuArray, number][] = [];
-  const run = (): void => {
-    if (group.length === 0) return;
-    const ns = group.map(([, n]) => n), { starts, groups } = workgroupStarts(ns, WG);
-    dispatchKernel(ctx, `scaleArrays.k${group.length}`, source(group.length), group.map(([x]) => x), [s], [...ns, ...starts], groups);
-    group = [];
-  };
-  xs.forEach((x, j) => {
-    const n = ns[j]!;
-    if (n === 0) return;
-    if (group.length === per || group.some(([y]) => y.buffer === x.buffer)) run();
-    group.push([x, n]);
-  });
-  run();
+  const live = xs.map((x, j) => ({ x, n: ns[j]! })).filter((a) => a.n > 0);
+  for (const group of dispatchGroups(live, arraysPerDispatch(ctx), (a) => [a.x])) {
+    const gns = group.map((a) => a.n), { starts, groups } = workgroupStarts(gns, WG);
+    dispatchKernel(ctx, `scaleArrays.k${group.length}`, source(group.length), group.map((a) => a.x), [s], [...gns, ...starts], groups);
+  }
 }
