@@ -6,8 +6,9 @@
  * - host backend, host tensor: its typed array (`t.data`);
  * - host backend, device tensor: `t.data`, i.e. the copy `await t.read()` made, else DeviceSyncError;
  * - device backend, its own device tensor: the device array;
- * - device backend, host tensor: an upload of the data (a transient copy; move long-lived tensors
- *   such as parameters with `toDevice`).
+ * - device backend, host tensor: an upload of the data, a transient copy that the store gives back
+ *   at its next flush or read (`releaseAtFlush`); move long-lived tensors such as parameters with
+ *   `toDevice`.
  *
  * ```ts
  * const be = kernelsFor(x.dtype);
@@ -51,16 +52,9 @@ function deviceArrayOf(t: Tensor, be: AnyBackend): KernelArray {
     throw new ValueError("arrayOf", "tensor", `a tensor on the ${be.name} device or on the host`, `${t.toString()} on the ${t.store!.name} device`);
   }
   if (t.dtype !== "float32") throw new DTypeError("arrayOf", "tensor", `float32 on the ${be.name} device`, t.dtype);
-  return be.upload(t.data as Float32Array);
-}
-
-/**
- * Gives back `arr`, the array `arrayOf(t, be)` returned, when it was an upload of a host tensor's
- * data for a device backend (nothing else holds it); otherwise does nothing. For after the kernels
- * that read it are recorded.
- */
-export function releaseUpload(be: AnyBackend, t: Tensor, arr: KernelArray): void {
-  if (be.kind !== "host" && t.device === null) (be as unknown as DeviceStore).release(arr as DeviceArray);
+  const arr = be.upload(t.data as Float32Array);
+  (be as DeviceBackend).releaseAtFlush(arr as DeviceArray);
+  return arr;
 }
 
 /** A new tensor for `be` to write in full: host (uninitialized, pooled) or device. */

@@ -16,7 +16,6 @@ import { isFloat, promote } from "../tensor/dtype.js";
 import { DTypeError, DeviceOpError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides, broadcastsTo, numel } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { releaseUpload } from "../backend/tensor-arrays.js";
 import { arrayOf, backendFor, backendOf, empty, emptyOn, fdata, filledArray, floatOf, kernelsFor, scalar, sumToShape } from "./util.js";
 
 export type TensorLike = Tensor | number;
@@ -36,11 +35,7 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, name: string): Tensor {
   }
   const be = kernelsFor(dtype);
   const out = emptyOn(be, outShape, dtype);
-  const A = arrayOf(a, be), B = arrayOf(b, be);
-  be.binary(op, arrayOf(out, be), A, B, outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
-  // a host operand (a scalar) uploaded for a device kernel goes back at once (the kernel is recorded)
-  releaseUpload(be, a, A);
-  releaseUpload(be, b, B);
+  be.binary(op, arrayOf(out, be), arrayOf(a, be), arrayOf(b, be), outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
   return out;
 }
 

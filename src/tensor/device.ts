@@ -32,6 +32,12 @@ export interface DeviceStore<A extends DeviceArray = DeviceArray> {
   readMany(arrs: readonly A[]): Promise<Float32Array[]>;
   /** Gives `arr` back to the store's pool (work already recorded still sees it). */
   release(arr: A): void;
+  /**
+   * Gives `arr` back at the store's next `flush` or read: for an upload that one op made for its
+   * own kernels (`arrayOf` of a host tensor) and that nothing holds after them. Ops are synchronous,
+   * so no flush or read falls between an upload and the kernels that use it.
+   */
+  releaseAtFlush(arr: A): void;
   /** Submits the work recorded so far (the optimizers' step calls it once per step). */
   flush(): void;
 }

@@ -14,7 +14,7 @@ import { releaseGrads } from "../../src/autograd/release-grads.js";
 import { noGrad } from "../../src/autograd/graph.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import { MultiheadAttention } from "../../src/nn/multihead-attention.js";
-import { add, mul, tanh } from "../../src/ops/elementwise.js";
+import { add, mul, tanh, where } from "../../src/ops/elementwise.js";
 import { layerNorm } from "../../src/ops/norm.js";
 import { matmul } from "../../src/ops/matmul.js";
 import { mean, sum } from "../../src/ops/reduce.js";
@@ -80,11 +80,35 @@ describe("freeGraph on device tensors (host-memory device backend)", () => {
         const loss = sum(sum(mul(a, 0.5), 0)); // over dim 0: moved last by a copy, not an alias of the product
         backward(loss);
         freeGraph(loss);
+        dev.flush();
         return dev.made - dev.releases - before;
       };
       pass();
       const left = [pass(), pass()];
       assert.deepEqual(left, [1, 1], `arrays left by a pass: ${left.join(", ")} (the gradients replace the last pass's, so the loss alone should stay)`);
+    });
+  });
+
+  test("uploads of host operands (a scalar, a host mask, a host matrix) go back at the next flush or read, after every kernel that reads them", async () => {
+    const cond = new Tensor(Uint8Array.from({ length: 24 }, (_, i) => i % 3), [4, 6], "bool");
+    const w = randn([6, 6], { generator: new Generator(8) }); // stays on the host
+    const xs = () => randn([4, 6], { generator: new Generator(7), requiresGrad: true });
+    const want = await on(false, async () => {
+      const x = xs();
+      const l = sum(where(cond, matmul(x, w), mul(x, 0.5)));
+      backward(l);
+      return [...l.data, ...x.grad!.data];
+    });
+    await on(true, async () => {
+      const x = toDevice(xs(), dev);
+      const made = dev.made, released = dev.releases;
+      const loss = sum(where(cond, matmul(x, w), mul(x, 0.5))); // uploads: w, the scalar, cond
+      backward(loss); // w again for dx
+      const waiting = dev.made - dev.releases - (made - released);
+      const got = [...await values(loss), ...await values(x.grad!)]; // a read gives the uploads back
+      assert.deepEqual(got, want, "the same values as on the host: no upload was given back before its last kernel");
+      const left = dev.made - dev.releases - (made - released);
+      assert.ok(waiting - left >= 4, `${waiting - left} uploads given back at the read (w twice, the scalar, cond)`);
     });
   });
 

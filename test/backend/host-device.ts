@@ -4,7 +4,8 @@
  * device path of tensors, ops, autograd and optimizers in Node without a GPU: anything that reads
  * a device tensor's `data` behind the backend's back throws DeviceSyncError here as it would on
  * webgpu. Counts the arrays made (alloc, upload) and released, reads and batched reads (`readMany`,
- * one however many arrays).
+ * one however many arrays). Arrays given to `releaseAtFlush` are released (filled with NaN) at the
+ * next flush or read, as webgpu gives them back then.
  *
  * Device indices are range-checked as on webgpu (src/backend/index-checks.ts): a gather with a
  * check flags its slot when an index is outside [0, n) (the js kernel writes the zero rows), the
@@ -55,6 +56,12 @@ export function hostDevice(opts: { checkSlots?: number } = {}): HostDevice {
   const slots = new CheckSlots(opts.checkSlots);
   const flags = new Uint32Array(slots.capacity);
   let kept: Error | null = null; // found when the slots ran out, thrown by the next read
+  let atFlush: HostDeviceArray[] = []; // releaseAtFlush's arrays, released (NaN) at the next flush or read
+  const releaseHeld = (): void => {
+    const arrs = atFlush;
+    atFlush = [];
+    for (const a of arrs) (dev.release as (a: HostDeviceArray) => void)(a);
+  };
   const checkAll = (): Error | null => {
     const err = flaggedError(slots.take(), flags);
     flags.fill(0);
@@ -85,13 +92,15 @@ export function hostDevice(opts: { checkSlots?: number } = {}): HostDevice {
     },
     read(arr: HostDeviceArray): Promise<Float32Array> {
       dev.reads++;
-      const err = readCheck();
-      return err ? Promise.reject(err) : Promise.resolve(arr.values.slice());
+      const err = readCheck(), values = arr.values.slice();
+      releaseHeld();
+      return err ? Promise.reject(err) : Promise.resolve(values);
     },
     readMany(arrs: readonly HostDeviceArray[]): Promise<Float32Array[]> {
       dev.batchedReads++;
-      const err = readCheck();
-      return err ? Promise.reject(err) : Promise.resolve(arrs.map((a) => a.values.slice()));
+      const err = readCheck(), values = arrs.map((a) => a.values.slice());
+      releaseHeld();
+      return err ? Promise.reject(err) : Promise.resolve(values);
     },
     indexSelect(out: HostDeviceArray, x: HostDeviceArray, index: HostDeviceArray, outer: number, n: number, inner: number, m: number,
       check?: IndexCheck): void {
@@ -110,8 +119,12 @@ export function hostDevice(opts: { checkSlots?: number } = {}): HostDevice {
       dev.releases++;
       arr.values.fill(NaN); // a released array must not be read again
     },
+    releaseAtFlush(arr: HostDeviceArray): void {
+      atFlush.push(arr);
+    },
     flush(): void {
       dev.flushes++;
+      releaseHeld();
     },
     view: (arr: HostDeviceArray, offset: number, length: number): HostDeviceArray =>
       ({ length, values: arr.values.subarray(offset, offset + length), base: arr.base ?? arr }),

@@ -22,6 +22,9 @@ class FakeStore implements DeviceStore<FakeArray> {
   release(arr: FakeArray): void {
     this.released.push(arr);
   }
+  releaseAtFlush(arr: FakeArray): void {
+    this.released.push(arr);
+  }
   flush(): void {}
 }
 

@@ -21,6 +21,9 @@ import type { IndexCheck } from "../index-checks.js";
 import type { GpuArray } from "./context.js";
 import { WebGPUKernels } from "./kernels.js";
 
+/** The most bytes of uploads that wait for a flush or read to go back (releaseAtFlush). */
+const AT_FLUSH_BYTES = 64 * 1024 * 1024;
+
 /** What the registry keeps to give a collected array's buffer back: a copy of the array and whether it is still out. */
 interface Held { arr: GpuArray; live: boolean }
 
@@ -30,6 +33,9 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   readonly kind = "device" as const;
   private readonly held = new WeakMap<GpuArray, Held>();
   private readonly registry: FinalizationRegistry<Held>;
+  /** Uploads given back at the next flush or read (releaseAtFlush), and their bytes. */
+  private atFlush: GpuArray[] = [];
+  private atFlushBytes = 0;
 
   /** A backend on a device from `gpu` (default navigator.gpu); throws WebGPUUnavailableError. */
   static async create(gpu?: Pick<GPU, "requestAdapter"> | null): Promise<WebGPUBackend> {
@@ -63,12 +69,16 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   }
 
   read(arr: GpuArray): Promise<Float32Array> {
-    return this.kernels.read(arr);
+    const p = this.kernels.read(arr);
+    this.releaseHeld();
+    return p;
   }
 
   /** The contents of each of `arrs`, with one submission and one staging buffer per maxBufferSize bytes. */
   readMany(arrs: readonly GpuArray[]): Promise<Float32Array[]> {
-    return this.kernels.readMany(arrs);
+    const p = this.kernels.readMany(arrs);
+    this.releaseHeld();
+    return p;
   }
 
   /** Elements [offset, offset + length) of arr in its buffer; the view keeps arr's root alive and is never released itself. */
@@ -84,14 +94,36 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.giveBack(h);
   }
 
+  /**
+   * Gives arr back at the next flush or read. Past AT_FLUSH_BYTES waiting (a long run of ops with
+   * host operands and no flush or read), further arrays are left to the collector instead.
+   */
+  releaseAtFlush(arr: GpuArray): void {
+    const bytes = 4 * arr.length;
+    if (this.atFlushBytes + bytes > AT_FLUSH_BYTES) return;
+    this.atFlush.push(arr);
+    this.atFlushBytes += bytes;
+  }
+
+  private releaseHeld(): void {
+    if (this.atFlush.length === 0) return;
+    const arrs = this.atFlush;
+    this.atFlush = [];
+    this.atFlushBytes = 0;
+    for (const a of arrs) this.release(a);
+  }
+
   /** Submits the recorded work (the optimizers' step calls it). */
   flush(): void {
     this.kernels.flush();
+    this.releaseHeld();
   }
 
   /** Submits, waits for the device and throws any error it reported. */
   finish(): Promise<void> {
-    return this.kernels.finish();
+    const p = this.kernels.finish();
+    this.releaseHeld();
+    return p;
   }
 
   matmul(out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number, N: number, K: number,
