@@ -30,18 +30,16 @@ import { topologicalOrder } from "./topo.js";
 
 /** Makes every access to t's data throw (t's buffer has been given back); `what` as FreedTensorError's. */
 export function poison(t: Tensor, what?: string): void {
-  const desc = t.toString();
   Object.defineProperty(t, "data", {
     get(): never {
-      throw new FreedTensorError(desc, what);
+      throw new FreedTensorError(t.toString(), what); // its dtype and shape, which stay
     },
   });
 }
 
 /** Makes every use of a device tensor throw (its array has gone back to its store); `what` as FreedTensorError's. */
 export function poisonDevice(t: Tensor, what?: string): void {
-  const desc = t.toString();
-  const freed = { get(): never { throw new FreedTensorError(desc, what); } };
+  const freed = { get(): never { throw new FreedTensorError(t.toString(), what); } };
   Object.defineProperty(t, "device", freed);
   Object.defineProperty(t, "data", freed);
 }

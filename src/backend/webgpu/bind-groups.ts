@@ -14,7 +14,7 @@
  * const ex = explicitLayout(device, code);                  // null: no bindings found, "auto" it is
  * const pipeline = device.createComputePipeline({ layout: ex!.pipeline, compute: { module, entryPoint: "main" } });
  * registerLayout(pipeline, ex!.group);
- * const group = cache.get(pipeline, arena, entries, paramBytes, tableBytes); // then setBindGroup(0, group, [paramAt, tableAt])
+ * const group = cache.get(pipeline, ex!.group, arena, bindings, paramBytes, tableBytes); // then setBindGroup(0, group, [paramAt, tableAt])
  * ```
  */
 
@@ -57,16 +57,44 @@ export function layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout | und
   return layouts.get(pipeline);
 }
 
-/** Bind groups by pipeline and arrays (see the module comment), at most `capacity`: past it the least recently used goes. */
+/**
+ * The arrays of one dispatch's bindings 1..n, each a window of a buffer: bytes [start, start + size).
+ * kernels.ts fills one and reuses it for every dispatch, so a dispatch whose bind group is kept
+ * makes no objects.
+ */
+export interface Bindings {
+  n: number;
+  buffers: GPUBuffer[];
+  starts: number[];
+  sizes: number[];
+}
+
+/** A kept bind group and the numbers it was made for (see `BindGroupCache.get`). */
+interface Kept {
+  key: number[];
+  group: GPUBindGroup;
+}
+
+/**
+ * Bind groups by pipeline and arrays (see the module comment), at most `capacity`: past it those
+ * least recently used go. A bind group's key is a list of numbers (the pipeline's id, the
+ * parameters' and table's sizes, then each binding's buffer id, start and size), kept by a hash of
+ * them and compared in full.
+ */
 export class BindGroupCache {
-  private readonly groups = new Map<string, GPUBindGroup>();
+  private readonly groups = new Map<number, Kept[]>();
   private readonly ids = new WeakMap<object, number>();
-  private nextId = 0;
+  private nextId = 1;
+  private size = 0;
+  /** The key of the dispatch being looked up (reused). */
+  private readonly key: number[] = [];
   /** Bind groups made, and dispatches that found theirs made. */
   made = 0;
   reused = 0;
 
-  constructor(private readonly device: GPUDevice, private readonly capacity = 4096) {}
+  /** `hash`: of a key's numbers (a test gives one that collides). */
+  constructor(private readonly device: Pick<GPUDevice, "createBindGroup">, private readonly capacity = 4096,
+    private readonly hash: (key: readonly number[]) => number = hashOf) {}
 
   private id(o: object): number {
     let id = this.ids.get(o);
@@ -75,31 +103,45 @@ export class BindGroupCache {
   }
 
   /**
-   * The bind group of `pipeline` (made with `group`, its explicit layout) over `entries` (bindings 1..),
-   * with the parameters (binding 0) and, when tableBytes > 0, the table (the binding after the
-   * entries) bound to `arena` from offset 0 at those sizes: the dispatch gives their slots as
-   * dynamic offsets.
+   * The bind group of `pipeline` (made with `group`, its explicit layout) over `b` (bindings 1..n),
+   * with the parameters (binding 0) and, when tableBytes > 0, the table (binding n + 1) bound to
+   * `arena` from offset 0 at those sizes: the dispatch gives their slots as dynamic offsets.
    */
-  get(pipeline: GPUComputePipeline, group: GPUBindGroupLayout, arena: GPUBuffer, entries: readonly GPUBindGroupEntry[],
-    paramBytes: number, tableBytes: number): GPUBindGroup {
-    let key = `${this.id(pipeline)}|${paramBytes}|${tableBytes}`;
-    for (const e of entries) {
-      const r = e.resource as GPUBufferBinding;
-      key += `|${this.id(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
+  get(pipeline: GPUComputePipeline, group: GPUBindGroupLayout, arena: GPUBuffer, b: Bindings, paramBytes: number,
+    tableBytes: number): GPUBindGroup {
+    const key = this.key;
+    key.length = 3 + 3 * b.n;
+    key[0] = this.id(pipeline);
+    key[1] = paramBytes;
+    key[2] = tableBytes;
+    for (let i = 0; i < b.n; i++) {
+      key[3 + 3 * i] = this.id(b.buffers[i]!);
+      key[4 + 3 * i] = b.starts[i]!;
+      key[5 + 3 * i] = b.sizes[i]!;
     }
-    const hit = this.groups.get(key);
-    if (hit) {
-      this.reused++;
-      // the most recently used last: the least recently used goes first when the cache is full
-      this.groups.delete(key);
-      this.groups.set(key, hit);
-      return hit;
+    const h = this.hash(key);
+    const bucket = this.groups.get(h);
+    if (bucket) {
+      for (const k of bucket) {
+        if (!sameKey(k.key, key)) continue;
+        this.reused++;
+        // the most recently used last: the least recently used go first when the cache is full
+        this.groups.delete(h);
+        this.groups.set(h, bucket);
+        return k.group;
+      }
     }
-    const all: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: arena, offset: 0, size: paramBytes } }, ...entries];
-    if (tableBytes > 0) all.push({ binding: entries.length + 1, resource: { buffer: arena, offset: 0, size: tableBytes } });
-    const made = this.device.createBindGroup({ layout: group, entries: all });
-    if (this.groups.size >= this.capacity) this.groups.delete(this.groups.keys().next().value!);
-    this.groups.set(key, made);
+    const made = this.device.createBindGroup({ layout: group, entries: bindGroupEntries(arena, 0, paramBytes, b, 0, tableBytes) });
+    while (this.size >= this.capacity) {
+      const [oldest, kept] = this.groups.entries().next().value!;
+      this.groups.delete(oldest);
+      this.size -= kept.length;
+    }
+    const entry = { key: key.slice(), group: made };
+    const now = this.groups.get(h);
+    if (now) now.push(entry);
+    else this.groups.set(h, [entry]);
+    this.size++;
     this.made++;
     return made;
   }
@@ -107,5 +149,34 @@ export class BindGroupCache {
   /** Drops every bind group (their buffers may be destroyed: the pool's trim). */
   clear(): void {
     this.groups.clear();
+    this.size = 0;
   }
+}
+
+/**
+ * The entries of a bind group: binding 0 the parameters at `arena` [paramAt, + paramBytes), then
+ * the windows of `b`, then (tableBytes > 0) the table at `arena` [tableAt, + tableBytes).
+ */
+export function bindGroupEntries(arena: GPUBuffer, paramAt: number, paramBytes: number, b: Bindings, tableAt: number,
+  tableBytes: number): GPUBindGroupEntry[] {
+  const all: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: arena, offset: paramAt, size: paramBytes } }];
+  for (let i = 0; i < b.n; i++) all.push({ binding: i + 1, resource: { buffer: b.buffers[i]!, offset: b.starts[i]!, size: b.sizes[i]! } });
+  if (tableBytes > 0) all.push({ binding: b.n + 1, resource: { buffer: arena, offset: tableAt, size: tableBytes } });
+  return all;
+}
+
+/** A 32-bit hash of the numbers of a key (FNV-1a over their low 32 bits and, past 2^32, the rest). */
+function hashOf(key: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (const v of key) {
+    h = Math.imul(h ^ (v | 0), 0x01000193);
+    if (v > 0xffffffff) h = Math.imul(h ^ Math.floor(v / 0x100000000), 0x01000193);
+  }
+  return h;
+}
+
+function sameKey(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -40,6 +40,7 @@ import { GEMM_VARIANTS, matmul, type GemmOptions, type GemmPrecision, type GemmV
 import { adamSteps, sgdStep } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
+import type { Bindings } from "./bind-groups.js";
 import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
 import { where } from "./select.js";
 import { compare } from "./compare.js";
@@ -79,6 +80,15 @@ function gemmVariantFromEnv(): GemmVariant | "auto" {
   return env as GemmVariant;
 }
 
+/** Buffer sizes in bytes, kept on the host: the size getter of a buffer calls into the WebGPU implementation. */
+const bufferSizes = new WeakMap<GPUBuffer, number>();
+
+function bufferBytes(b: GPUBuffer): number {
+  let n = bufferSizes.get(b);
+  if (n === undefined) bufferSizes.set(b, (n = b.size));
+  return n;
+}
+
 export class WebGPUKernels implements KernelContext {
   /** matmul's kernel choice (matmul.ts): variant from QKV_WEBGPU_GEMM, fp32 unless setMatmulPrecision("fp16"). */
   readonly gemm: GemmOptions;
@@ -93,6 +103,9 @@ export class WebGPUKernels implements KernelContext {
    */
   tally: Map<string, number> | null = null;
   private readonly pipelines: PipelineCache;
+  /** The bindings and parameter words of the dispatch being recorded (reused: a dispatch makes no objects). */
+  private readonly bindings: Bindings = { n: 0, buffers: [], starts: [], sizes: [] };
+  private words = new Uint32Array(64);
   private errors: Error[] = [];
   private readonly checks = new Set<Promise<unknown>>();
   private lost: { reason: string; message: string } | null = null;
@@ -259,19 +272,10 @@ export class WebGPUKernels implements KernelContext {
 
   dispatch(kernel: string, pipeline: GPUComputePipeline, outputs: readonly GpuArray[], inputs: readonly GpuArray[],
     params: readonly number[], groups: number | readonly [number, number, number], table?: Uint32Array): void {
-    const { minStorageBufferOffsetAlignment: align, maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: maxDim } = this.gpu.limits;
-    // each array is bound from the aligned byte below its offset; its element offset in that window
-    // goes first in the params. A whole array (offset 0, not a view) is bound to its buffer's end,
-    // so that its bind group does not depend on its length: the pool hands a size class's buffers
-    // to arrays of other lengths, and a step with other sequence lengths finds the same bind groups
-    const window = (arr: GpuArray): { start: number; size: number } => {
-      if (arr.offset === 0 && !arr.base && arr.buffer.size <= maxStorageBufferBindingSize) return { start: 0, size: arr.buffer.size };
-      const start = Math.floor((arr.offset * 4) / align) * align;
-      return { start, size: Math.min(arr.buffer.size - start, Math.max(4, (arr.offset + arr.length) * 4 - start)) };
-    };
+    const { maxStorageBufferBindingSize: maxBinding, maxComputeWorkgroupsPerDimension: maxDim, maxStorageBuffersPerShaderStage: maxStorage } = this.gpu.limits;
     // the device's limits, checked before anything is recorded (a scratch copy's window is no larger than its array's)
-    const { maxStorageBuffersPerShaderStage: maxStorage } = this.gpu.limits;
-    const storage = outputs.length + inputs.length + (table ? 1 : 0);
+    const n = outputs.length + inputs.length;
+    const storage = n + (table ? 1 : 0);
     if (storage > maxStorage) {
       throw new WebGPUUnsupportedError(kernel, "arrays", `at most maxStorageBuffersPerShaderStage (${maxStorage}) storage bindings`, String(storage));
     }
@@ -279,62 +283,96 @@ export class WebGPUKernels implements KernelContext {
     if (grid[1] > maxDim || grid[2] > maxDim || grid[0] > maxDim) {
       throw new WebGPUUnsupportedError(kernel, "workgroups", `at most ${maxDim} per dimension`, `[${grid.join(", ")}]`);
     }
-    const n = outputs.length + inputs.length;
-    const at = (i: number): GpuArray => (i < outputs.length ? outputs[i]! : inputs[i - outputs.length]!);
+    const b = this.bindings;
     let shared = false;
-    const windows = new Array<{ start: number; size: number }>(n);
     for (let i = 0; i < n; i++) {
-      const arr = at(i);
-      const { size } = (windows[i] = window(arr));
-      if (size > maxStorageBufferBindingSize) {
-        throw new WebGPUUnsupportedError(kernel, `array ${i}`, `at most maxStorageBufferBindingSize (${maxStorageBufferBindingSize}) bytes`, `${size} bytes`);
+      const arr = i < outputs.length ? outputs[i]! : inputs[i - outputs.length]!;
+      this.bindWindow(i, arr);
+      if (b.sizes[i]! > maxBinding) {
+        throw new WebGPUUnsupportedError(kernel, `array ${i}`, `at most maxStorageBufferBindingSize (${maxBinding}) bytes`, `${b.sizes[i]} bytes`);
       }
-      for (let j = 0; j < i && !shared; j++) shared = at(j).buffer === arr.buffer;
+      for (let j = 0; j < i && !shared; j++) shared = b.buffers[j] === arr.buffer;
     }
-    // WebGPU refuses overlapping writable windows, and a buffer bound writable and read-only at
-    // once: such an output is computed in a scratch array (copied in, then back), such an input is
-    // read from a copy, which also keeps in-place calls exact (arrays on distinct buffers, the
-    // common case, skip this)
-    const scratch: GpuArray[] = [], back: [GpuArray, GpuArray][] = [];
-    let outs = outputs, ins = inputs;
     if (shared) {
-      const copyOf = (x: GpuArray): GpuArray => {
-        const c = this.pool.acquire(x.length);
-        if (x.length > 0) {
-          this.recorder.copy(x.buffer, x.offset * 4, c.buffer, 0, x.length * 4);
-          this.count(`copy for ${kernel}`);
-        }
-        scratch.push(c);
-        return c;
-      };
-      const overlap = (a: GpuArray, b: GpuArray): boolean => {
-        const x = window(a), y = window(b);
-        return a.buffer === b.buffer && x.start < y.start + y.size && y.start < x.start + x.size;
-      };
-      const o2: GpuArray[] = [];
-      for (const o of outputs) {
-        if (!o2.some((p) => overlap(p, o))) o2.push(o);
-        else {
-          const c = copyOf(o);
-          back.push([c, o]);
-          o2.push(c);
-        }
+      this.dispatchShared(kernel, pipeline, outputs, inputs, params, grid, table);
+      return;
+    }
+    this.record(pipeline, outputs, inputs, params, grid, table);
+    this.count(kernel);
+  }
+
+  /**
+   * Binds `arr` as binding i + 1 (in `bindings`): from the aligned byte below its offset (its
+   * element offset in that window goes first in the params), or, a whole array (offset 0, not a
+   * view), to its buffer's end, so that its bind group does not depend on its length: the pool
+   * hands a size class's buffers to arrays of other lengths, and a step with other sequence
+   * lengths finds the same bind groups.
+   */
+  private bindWindow(i: number, arr: GpuArray): void {
+    const b = this.bindings, bytes = bufferBytes(arr.buffer);
+    b.buffers[i] = arr.buffer;
+    if (arr.offset === 0 && !arr.base && bytes <= this.gpu.limits.maxStorageBufferBindingSize) {
+      b.starts[i] = 0;
+      b.sizes[i] = bytes;
+      return;
+    }
+    const align = this.gpu.limits.minStorageBufferOffsetAlignment;
+    const start = Math.floor((arr.offset * 4) / align) * align;
+    b.starts[i] = start;
+    b.sizes[i] = Math.min(bytes - start, Math.max(4, (arr.offset + arr.length) * 4 - start));
+  }
+
+  /** Records the dispatch over `outs` and `ins`, bound in `bindings` already: their element offsets, then `params`. */
+  private record(pipeline: GPUComputePipeline, outs: readonly GpuArray[], ins: readonly GpuArray[], params: readonly number[],
+    grid: readonly [number, number, number], table: Uint32Array | undefined): void {
+    const b = this.bindings, n = outs.length + ins.length;
+    b.n = n;
+    const count = n + params.length;
+    if (this.words.length < count) this.words = new Uint32Array(2 * count);
+    const words = this.words;
+    for (let i = 0; i < n; i++) words[i] = (i < outs.length ? outs[i]! : ins[i - outs.length]!).offset - b.starts[i]! / 4;
+    for (let j = 0; j < params.length; j++) words[n + j] = params[j]!;
+    this.recorder.dispatch(pipeline, b, words, count, table, grid);
+  }
+
+  /**
+   * A dispatch whose arrays share a buffer. WebGPU refuses overlapping writable windows, and a
+   * buffer bound writable and read-only at once: such an output is computed in a scratch array
+   * (copied in, then back), such an input is read from a copy, which also keeps in-place calls
+   * exact.
+   */
+  private dispatchShared(kernel: string, pipeline: GPUComputePipeline, outputs: readonly GpuArray[], inputs: readonly GpuArray[],
+    params: readonly number[], grid: readonly [number, number, number], table: Uint32Array | undefined): void {
+    const scratch: GpuArray[] = [], back: [GpuArray, GpuArray][] = [];
+    const copyOf = (x: GpuArray): GpuArray => {
+      const c = this.pool.acquire(x.length);
+      if (x.length > 0) {
+        this.recorder.copy(x.buffer, x.offset * 4, c.buffer, 0, x.length * 4);
+        this.count(`copy for ${kernel}`);
       }
-      outs = o2;
-      ins = inputs.map((x) => (o2.some((o) => o.buffer === x.buffer) ? copyOf(x) : x));
+      scratch.push(c);
+      return c;
+    };
+    const overlap = (a: GpuArray, b: GpuArray): boolean => {
+      if (a.buffer !== b.buffer) return false;
+      this.bindWindow(0, a);
+      const xs = this.bindings.starts[0]!, xe = xs + this.bindings.sizes[0]!;
+      this.bindWindow(0, b);
+      const ys = this.bindings.starts[0]!, ye = ys + this.bindings.sizes[0]!;
+      return xs < ye && ys < xe;
+    };
+    const outs: GpuArray[] = [];
+    for (const o of outputs) {
+      if (!outs.some((p) => overlap(p, o))) outs.push(o);
+      else {
+        const c = copyOf(o);
+        back.push([c, o]);
+        outs.push(c);
+      }
     }
-    // the parameter words: each array's element offset in its window, then the kernel's own
-    const words = new Uint32Array(n + params.length);
-    const entries: GPUBindGroupEntry[] = new Array<GPUBindGroupEntry>(n);
-    for (let i = 0; i < n; i++) {
-      const arr = i < outs.length ? outs[i]! : ins[i - outs.length]!;
-      // the windows found above, unless the overlap pass put a scratch copy in the array's place
-      const { start, size } = arr === at(i) ? windows[i]! : window(arr);
-      words[i] = arr.offset - start / 4;
-      entries[i] = { binding: i + 1, resource: { buffer: arr.buffer, offset: start, size } };
-    }
-    words.set(params, n);
-    this.recorder.dispatch(pipeline, entries, words, table, grid);
+    const ins = inputs.map((x) => (outs.some((o) => o.buffer === x.buffer) ? copyOf(x) : x));
+    for (let i = 0; i < outs.length + ins.length; i++) this.bindWindow(i, i < outs.length ? outs[i]! : ins[i - outs.length]!);
+    this.record(pipeline, outs, ins, params, grid, table);
     this.count(kernel);
     for (const [c, o] of back) {
       if (o.length === 0) continue;

@@ -11,11 +11,11 @@
  *
  * ```ts
  * const rec = new Recorder(gpu);
- * rec.dispatch(pipeline, entries, params, undefined, [4, 1, 1]);
+ * rec.dispatch(pipeline, bindings, params, params.length, undefined, [4, 1, 1]);
  * rec.flush();
  * ```
  */
-import { BindGroupCache, layoutOf } from "./bind-groups.js";
+import { BindGroupCache, bindGroupEntries, layoutOf, type Bindings } from "./bind-groups.js";
 import type { GpuDevice } from "./device.js";
 
 export class Recorder {
@@ -32,9 +32,10 @@ export class Recorder {
   private readonly staged: Uint8Array;
   private readonly uploads: GPUBuffer;
   private stagedBytes = 0;
-  /** The pipeline set in the open pass, and the dynamic offsets of a dispatch (reused, not made per call). */
+  /** The pipeline set in the open pass, and the dynamic offsets of a dispatch with and without a table (reused, not made per call). */
   private pipeline: GPUComputePipeline | null = null;
-  private readonly offsets = new Uint32Array(2);
+  private readonly offsets1 = [0];
+  private readonly offsets2 = [0, 0];
   /** Submissions so far. */
   submissions = 0;
   /** Dispatches so far. */
@@ -159,40 +160,42 @@ export class Recorder {
   }
 
   /**
-   * Records one dispatch: binding 0 is `params` (uniform), then `entries` (bindings 1..), then
-   * `table` (read-only storage) when given.
+   * Records one dispatch: binding 0 is the first `words` words of `params` (uniform), then the
+   * windows of `b` (bindings 1..n), then `table` (read-only storage) when given.
    */
-  dispatch(pipeline: GPUComputePipeline, entries: readonly GPUBindGroupEntry[], params: Uint32Array,
-    table: Uint32Array | undefined, groups: readonly [number, number, number]): void {
-    const need = this.slotBytes(params.byteLength) + (table ? this.slotBytes(table.byteLength) : 0);
+  dispatch(pipeline: GPUComputePipeline, b: Bindings, params: Uint32Array, words: number, table: Uint32Array | undefined,
+    groups: readonly [number, number, number]): void {
+    const need = this.slotBytes(4 * words) + (table ? this.slotBytes(table.byteLength) : 0);
     if (need > this.arenaBytes) throw new RangeError(`Recorder.dispatch: parameters of ${need} bytes exceed the arena`);
     if (this.used + need > this.arenaBytes || this.recorded >= this.maxDispatches) this.flush();
-    const pAt = this.slot(params.byteLength);
-    this.host.set(params, pAt / 4);
-    const paramBytes = Math.max(16, Math.ceil(params.byteLength / 16) * 16);
+    const pAt = this.slot(4 * words), host = this.host;
+    for (let i = 0, w = pAt / 4; i < words; i++) host[w + i] = params[i]!;
+    const paramBytes = Math.max(16, Math.ceil(words / 4) * 16);
     let tAt = 0;
     if (table) {
       tAt = this.slot(table.byteLength);
-      this.host.set(table, tAt / 4);
+      host.set(table, tAt / 4);
     }
     const tableBytes = table ? Math.max(4, table.byteLength) : 0;
     const layout = layoutOf(pipeline);
-    let bindGroup: GPUBindGroup, dynamic = 0;
-    if (layout) {
-      // kept across dispatches over the same arrays; the arena slots as dynamic offsets
-      bindGroup = this.bindGroups.get(pipeline, layout, this.arena, entries, paramBytes, tableBytes);
-      this.offsets[0] = pAt;
-      this.offsets[1] = tAt;
-      dynamic = table ? 2 : 1;
-    } else {
-      const all: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset: pAt, size: paramBytes } }, ...entries];
-      if (table) all.push({ binding: entries.length + 1, resource: { buffer: this.arena, offset: tAt, size: tableBytes } });
-      bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: all });
-    }
     this.pass ??= this.beginPass();
     if (pipeline !== this.pipeline) this.pass.setPipeline(pipeline); // the pass keeps it between dispatches
     this.pipeline = pipeline;
-    this.pass.setBindGroup(0, bindGroup, this.offsets, 0, dynamic);
+    if (layout) {
+      // kept across dispatches over the same arrays; the arena slots as dynamic offsets
+      const group = this.bindGroups.get(pipeline, layout, this.arena, b, paramBytes, tableBytes);
+      if (table) {
+        this.offsets2[0] = pAt;
+        this.offsets2[1] = tAt;
+        this.pass.setBindGroup(0, group, this.offsets2);
+      } else {
+        this.offsets1[0] = pAt;
+        this.pass.setBindGroup(0, group, this.offsets1);
+      }
+    } else {
+      const entries = bindGroupEntries(this.arena, pAt, paramBytes, b, tAt, tableBytes);
+      this.pass.setBindGroup(0, this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+    }
     if (this.emptyDispatches) this.pass.dispatchWorkgroups(0, 0, 0);
     else this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.recorded++;
