@@ -402,6 +402,16 @@ export interface Fill<A = KernelArray> {
   fill(out: A, n: number, value: number): void;
 }
 
+/**
+ * A product with a bias added to each of its rows in one kernel (webgpu: the GEMM's store adds
+ * it), which a linear layer uses where the backend has it instead of a product and an add. The
+ * same bits as the two: the product's element rounded to float32, then the bias added.
+ */
+export interface MatmulBias<A = KernelArray> {
+  /** out [M, N] = op(a) @ op(b) + bias [N] on every row; op as Backend.matmul's transA / transB. */
+  matmulBias(out: A, a: A, b: A, bias: A, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
+}
+
 /** An elementwise comparison (Backend.compare; ops/elementwise.ts's eq, ne, lt, le, gt, ge). */
 export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 

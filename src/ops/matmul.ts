@@ -8,7 +8,7 @@
  * ```
  */
 import { attach, isGradEnabled } from "../autograd/graph.js";
-import type { AnyBackend, PackedMatrix, PrepackedMatmul } from "../backend/backend.js";
+import type { AnyBackend, MatmulBias, PackedMatrix, PrepackedMatmul } from "../backend/backend.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { ShapeError, fmtShape } from "../tensor/errors.js";
 import { keepPrepacked, prepackedOf } from "../tensor/prepacked.js";
@@ -117,6 +117,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     // out [R, O] = x [R, in] @ packed [in, out] + bias [O], the bias added by the GEMM
     (be as unknown as PrepackedMatmul).matmulPrepacked(od as FloatArray, arrayOf(x, be) as FloatArray, packed, R, false, false,
       bias ? arrayOf(bias, be) as FloatArray : null);
+  } else if (bias && typeof (be as Partial<MatmulBias>).matmulBias === "function") {
+    // out [R, O] = x [R, in] @ [in, out] + bias [O], in one kernel (the same bits as the two below)
+    (be as unknown as MatmulBias).matmulBias(od, arrayOf(x, be), arrayOf(weight, be), arrayOf(bias, be), R, O, I, false, true);
   } else {
     be.matmul(od, arrayOf(x, be), arrayOf(weight, be), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
     if (bias) be.binary("add", od, od, arrayOf(bias, be), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]

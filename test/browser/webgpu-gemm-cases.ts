@@ -168,8 +168,39 @@ async function gemmCases(kit: Kit, family: (typeof GEMM_FAMILIES)[number]): Prom
       }
       for (const p of [pa, pb, po]) k.release(p.whole);
     }
+    await biasCases(kit, named, res);
   }
   return res.list;
+}
+
+/** batch-1 shapes for the bias store: M, N, K, transA, transB (K = 0: the bias alone). */
+const BIAS_SHAPES: [number, number, number, boolean, boolean][] = [
+  [7, 63, 65, false, true],
+  [129, 127, 200, false, false],
+  [200, 129, 65, true, true],
+  [4, 129, 8, true, false],
+  [17, 3, 0, false, false],
+];
+
+/**
+ * The bias added by the kernel's store (matmulWith's bias, a linear layer's MatmulBias): the same
+ * bits as the product without it, rounded, plus the bias (Math.fround of the sum), on every row.
+ */
+async function biasCases(kit: Kit, named: Named, res: ReturnType<Kit["results"]>): Promise<void> {
+  const k = kit.kernels();
+  for (const [M, N, K, tA, tB] of BIAS_SHAPES) {
+    const r = rng(500 + M + N + K);
+    const a = randn(r, M * K), b = randn(r, K * N), bias = randn(r, N);
+    const pa = kit.place(a, 37), pb = kit.place(b, 75), pc = kit.place(bias, 11);
+    const plain = kit.output(M * N, 38), with_ = kit.output(M * N, 38);
+    const ctx = named.ctx?.(k) ?? k;
+    matmulWith(ctx, named.kernel, plain.arr, pa.arr, pb.arr, 1, M, N, K, tA, tB, 0, 0, false);
+    matmulWith(ctx, named.kernel, with_.arr, pa.arr, pb.arr, 1, M, N, K, tA, tB, 0, 0, false, pc.arr);
+    const p = await kit.fetchPlaced(plain), w = await kit.fetchPlaced(with_);
+    const want = p.data.map((v, i) => Math.fround(v + bias[i % N]!));
+    res.compare(`${named.name}: bias, ${M}x${N}x${K}, ${tA ? "T" : "N"}${tB ? "T" : "N"}`, w.data, want, () => 1e-37, w.guards);
+    for (const x of [pa, pb, pc, plain, with_]) k.release(x.whole);
+  }
 }
 
 /**

@@ -14,7 +14,7 @@
 import type {
   AdamSharedArgs, AdamStepItem, AdaptivePool2dArgs, AttentionArgs, AvgPool2dArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp,
   FusedOptimizerSteps, LinearAttentionArgs, Pool2dArgs, SgdStepArgs,
-  SparseAttentionArgs, SumOfSquares, ScaleArrays, UnaryOp, Fill,
+  SparseAttentionArgs, SumOfSquares, ScaleArrays, UnaryOp, Fill, MatmulBias,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
 import type { IndexCheck } from "../index-checks.js";
@@ -24,14 +24,19 @@ import { WebGPUKernels } from "./kernels.js";
 /** The most bytes of uploads that wait for a flush or read to go back (releaseAtFlush). */
 const AT_FLUSH_BYTES = 64 * 1024 * 1024;
 
-/** What the registry keeps to give a collected array's buffer back: a copy of the array and whether it is still out. */
-interface Held { arr: GpuArray; live: boolean }
+/**
+ * What the registry keeps to give a collected array's buffer back (the array's window, not the
+ * array itself), and whether it is still out. An array the backend handed out carries its own
+ * (`held`), so `release` finds it without a lookup.
+ */
+interface Held { buffer: GPUBuffer; offset: number; length: number; live: boolean }
+
+type OwnedArray = GpuArray & { held?: Held };
 
 export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, FusedOptimizerSteps<GpuArray>, SumOfSquares<GpuArray>, ScaleArrays<GpuArray>,
-  Fill<GpuArray> {
+  Fill<GpuArray>, MatmulBias<GpuArray> {
   readonly name = "webgpu" as const;
   readonly kind = "device" as const;
-  private readonly held = new WeakMap<GpuArray, Held>();
   private readonly registry: FinalizationRegistry<Held>;
   /** Uploads given back at the next flush or read (releaseAtFlush), and their bytes. */
   private atFlush: GpuArray[] = [];
@@ -49,14 +54,18 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   private giveBack(h: Held): void {
     if (!h.live) return;
     h.live = false;
-    this.kernels.release(h.arr);
+    this.kernels.release(h);
   }
 
-  /** Watches arr: its buffer goes back to the pool once nothing holds it. */
+  /**
+   * Watches arr: its buffer goes back to the pool once nothing holds it. Registered without an
+   * unregister token (a token costs a lookup in both register and unregister): an array released
+   * earlier is marked, and its registry callback, if it ever comes, finds it so.
+   */
   private own(arr: GpuArray): GpuArray {
-    const h: Held = { arr: { buffer: arr.buffer, offset: arr.offset, length: arr.length }, live: true };
-    this.held.set(arr, h);
-    this.registry.register(arr, h, arr);
+    const h: Held = { buffer: arr.buffer, offset: arr.offset, length: arr.length, live: true };
+    (arr as OwnedArray).held = h;
+    this.registry.register(arr, h);
     return arr;
   }
 
@@ -88,10 +97,8 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
 
   /** Gives arr's buffer back now (work already recorded still sees it); a second release is ignored. */
   release(arr: GpuArray): void {
-    const h = this.held.get(arr);
-    if (!h) return;
-    this.registry.unregister(arr);
-    this.giveBack(h);
+    const h = (arr as OwnedArray).held;
+    if (h) this.giveBack(h);
   }
 
   /**
@@ -129,6 +136,10 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   matmul(out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number, N: number, K: number,
     transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
     this.kernels.matmul(out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+  }
+
+  matmulBias(out: GpuArray, a: GpuArray, b: GpuArray, bias: GpuArray, M: number, N: number, K: number, transA: boolean, transB: boolean): void {
+    this.kernels.matmulBias(out, a, b, bias, M, N, K, transA, transB);
   }
 
   stridedCopy(out: GpuArray, x: GpuArray, outShape: readonly number[], strides: readonly number[]): void {

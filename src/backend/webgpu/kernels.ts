@@ -36,7 +36,7 @@ import { DeviceIndexChecks } from "./index-checks.js";
 import { flaggedError, type IndexCheck } from "../index-checks.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
-import { GEMM_VARIANTS, matmul, type GemmOptions, type GemmPrecision, type GemmVariant } from "./matmul.js";
+import { GEMM_VARIANTS, matmul, matmulBias, type GemmOptions, type GemmPrecision, type GemmVariant } from "./matmul.js";
 import { adamSteps, sgdStep } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
@@ -78,15 +78,6 @@ function gemmVariantFromEnv(): GemmVariant | "auto" {
     throw new WebGPUUnsupportedError("WebGPUKernels", "QKV_WEBGPU_GEMM", `one of ${GEMM_VARIANTS.join(", ")} or auto`, env);
   }
   return env as GemmVariant;
-}
-
-/** Buffer sizes in bytes, kept on the host: the size getter of a buffer calls into the WebGPU implementation. */
-const bufferSizes = new WeakMap<GPUBuffer, number>();
-
-function bufferBytes(b: GPUBuffer): number {
-  let n = bufferSizes.get(b);
-  if (n === undefined) bufferSizes.set(b, (n = b.size));
-  return n;
 }
 
 export class WebGPUKernels implements KernelContext {
@@ -309,7 +300,7 @@ export class WebGPUKernels implements KernelContext {
    * lengths finds the same bind groups.
    */
   private bindWindow(i: number, arr: GpuArray): void {
-    const b = this.bindings, bytes = bufferBytes(arr.buffer);
+    const b = this.bindings, bytes = this.pool.bytesOf(arr.buffer);
     b.buffers[i] = arr.buffer;
     if (arr.offset === 0 && !arr.base && bytes <= this.gpu.limits.maxStorageBufferBindingSize) {
       b.starts[i] = 0;
@@ -404,6 +395,9 @@ export class WebGPUKernels implements KernelContext {
 
   /** Batched matmul, as Backend.matmul. */
   readonly matmul = this.method("matmul", matmul);
+
+  /** A product with a bias on every row in one dispatch, as MatmulBias. */
+  readonly matmulBias = this.method("matmulBias", matmulBias);
 
   /** out [outShape] = x at `strides`, as Backend.stridedCopy. */
   readonly stridedCopy = this.method("stridedCopy", stridedCopy);

@@ -47,12 +47,14 @@ export interface LargeGemmShape {
   stage: GemmStage;
   /** 0: A through workgroup memory; else A through subgroup shuffles within groups of this many lanes (4, 8). */
   subgroupWidth: number;
+  /** bias[n] added to each row of the product as it is stored (a linear layer's). */
+  bias?: boolean;
 }
 
 /** The pipeline cache key of `s`. */
 export function largeKey(s: LargeGemmShape): string {
   const t = `${s.transA ? "T" : "N"}${s.transB ? "T" : "N"}`, v = `${s.vecA ? "4" : "1"}${s.vecB ? "4" : "1"}`;
-  return `matmul.${s.subgroupWidth ? `sg${s.subgroupWidth}` : "128"}.${t}.v${v}.${s.stage}`;
+  return `matmul.${s.subgroupWidth ? `sg${s.subgroupWidth}` : "128"}.${t}.v${v}.${s.stage}${s.bias ? ".bias" : ""}`;
 }
 
 const XYZW = ["x", "y", "z", "w"] as const;
@@ -133,7 +135,7 @@ export function largeSource(s: LargeGemmShape): string {
   // of the B tile [8 k, 128 n]: along n (b [K, N]) or along k (b^T [N, K])
   const bAt = transB ? ["(t % 2u) * 4u", "t / 2u"] : ["t / 32u", "(t % 32u) * 4u"];
   return /* wgsl */ `${enables}
-${header(["out"], ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32", "tileM0: u32", "tileN0: u32"],
+${header(["out"], s.bias ? ["a", "b", "bias"] : ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32", "tileM0: u32", "tileN0: u32"],
     false, { a: vecA ? "vec4<f32>" : "f32", b: vecB ? "vec4<f32>" : "f32" })}
 // two buffers of [8 k, 128]: X[(buf * 8 + k) * 32 + q] holds rows (columns) 4q .. 4q + 3 at k
 var<workgroup> As: array<vec4<${S}>, ${2 * TK * 32}>;
@@ -187,12 +189,13 @@ fn putB(buf: u32, t: u32, x: vec4<f32>) {
   for (var i = 0u; i < 4u; i++) { Bs[(buf * ${TK}u + (t % 2u) * 4u + i) * 32u + n / 4u][n % 4u] = h[i]; }`
     : `Bs[(buf * ${TK}u + t / 32u) * 32u + t % 32u] = ${stageVec};`}
 }
-/** out[row + n .. n + 3] (+)= v, the columns inside [0, N). */
+/** out[row + n .. n + 3] (+)= v (+ bias[n ..]), the columns inside [0, N). */
 fn put4(row: u32, n: u32, v: vec4<f32>) {
   for (var j = 0u; j < 4u; j++) {
     if (n + j >= p.N) { return; }
     var x = v[j];
     if (p.accumulate != 0u) { x += b_out[row + n + j]; }
+    ${s.bias ? "x += b_bias[p.o_bias + n + j];" : ""}
     b_out[row + n + j] = x;
   }
 }

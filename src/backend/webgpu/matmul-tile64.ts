@@ -15,9 +15,12 @@ import { header } from "./wgsl.js";
 export const TILE64 = 64;
 const TK = 16;
 
-/** The WGSL of the 64-tile kernel for op(a) = a^T when transA, op(b) = b^T when transB. */
-export const tile64Source = (transA: boolean, transB: boolean) => (): string => /* wgsl */ `
-${header(["out"], ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32", "tileM0: u32", "tileN0: u32"])}
+/**
+ * The WGSL of the 64-tile kernel for op(a) = a^T when transA, op(b) = b^T when transB; with
+ * `bias`, bias[n] is added to each row of the product as it is stored.
+ */
+export const tile64Source = (transA: boolean, transB: boolean, bias = false) => (): string => /* wgsl */ `
+${header(["out"], bias ? ["a", "b", "bias"] : ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32", "tileM0: u32", "tileN0: u32"])}
 // As[k * 16 + q] holds rows 4q .. 4q + 3 of the tile at k; Bs[k * 16 + q] columns 4q .. 4q + 3
 var<workgroup> As: array<vec4<f32>, ${TK * 16}>;
 var<workgroup> Bs: array<vec4<f32>, ${TK * 16}>;
@@ -75,6 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let o = base + m * p.N + n;
       var v = acc[r][c];
       if (p.accumulate != 0u) { v += b_out[o]; }
+      ${bias ? "v += b_bias[p.o_bias + n];" : ""}
       b_out[o] = v;
     }
   }

@@ -86,23 +86,33 @@ export function chooseGemm(o: GemmOptions, batch: number, M: number, N: number):
   return { variant, stage: "f32" };
 }
 
-/** out [batch, M, N] (+)= op(a) @ op(b), as Backend.matmul, by the kernel chooseGemm picks. */
+/**
+ * out [batch, M, N] (+)= op(a) @ op(b) (+ bias [N] on every row, where given), as Backend.matmul
+ * (and MatmulBias), by the kernel chooseGemm picks.
+ */
 export function matmul(ctx: KernelContext, out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number, N: number, K: number,
-  transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
+  transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean, bias: GpuArray | null = null): void {
   if (batch === 0 || M === 0 || N === 0) return;
   const kernel = chooseGemm(ctx.gemm ?? PLAIN, batch, M, N);
-  matmulWith(ctx, kernel, out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+  matmulWith(ctx, kernel, out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate, bias);
+}
+
+/** out [M, N] = op(a) @ op(b) + bias [N] on every row (a linear layer's product and bias in one dispatch), as MatmulBias. */
+export function matmulBias(ctx: KernelContext, out: GpuArray, a: GpuArray, b: GpuArray, bias: GpuArray, M: number, N: number, K: number,
+  transA: boolean, transB: boolean): void {
+  matmul(ctx, out, a, b, 1, M, N, K, transA, transB, 0, 0, false, bias);
 }
 
 /** As matmul, by the kernel given (the tests and the bench name each). */
 export function matmulWith(ctx: KernelContext, kernel: GemmKernel, out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number,
-  N: number, K: number, transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void {
+  N: number, K: number, transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean,
+  bias: GpuArray | null = null): void {
   if (batch === 0 || M === 0 || N === 0) return;
   let key: string, source: () => string, tile: number;
   if (kernel.variant === "64") {
     if (kernel.stage !== "f32") throw new WebGPUUnsupportedError("matmul", "stage", "f32 (the 64 kernel has no f16 staging)", kernel.stage);
-    key = `matmul.64.${transA ? "T" : "N"}${transB ? "T" : "N"}`;
-    source = tile64Source(transA, transB);
+    key = `matmul.64.${transA ? "T" : "N"}${transB ? "T" : "N"}${bias ? ".bias" : ""}`;
+    source = tile64Source(transA, transB, bias !== null);
     tile = TILE64;
   } else {
     const sub = kernel.variant === "subgroup";
@@ -112,7 +122,7 @@ export function matmulWith(ctx: KernelContext, kernel: GemmKernel, out: GpuArray
       K > 0 && contiguous % 4 === 0 && x.offset % 4 === 0 && stride % 4 === 0;
     const shape: LargeGemmShape = {
       transA, transB, vecA: aligned(a, transA ? M : K, strideA), vecB: aligned(b, transB ? K : N, strideB), stage: kernel.stage,
-      subgroupWidth: sub ? kernel.subgroupWidth ?? subgroupWidth(ctx.gemm?.subgroups?.min ?? 4) : 0,
+      subgroupWidth: sub ? kernel.subgroupWidth ?? subgroupWidth(ctx.gemm?.subgroups?.min ?? 4) : 0, bias: bias !== null,
     };
     key = largeKey(shape);
     source = () => largeSource(shape);
@@ -123,7 +133,7 @@ export function matmulWith(ctx: KernelContext, kernel: GemmKernel, out: GpuArray
   for (let b0 = 0; b0 < batch; b0 += max) {
     for (let tm = 0; tm < tilesM; tm += max) {
       for (let tn = 0; tn < tilesN; tn += max) {
-        ctx.dispatch(key, pipeline, [out], [a, b], [M, N, K, strideA, strideB, accumulate ? 1 : 0, b0, tm, tn],
+        ctx.dispatch(key, pipeline, [out], bias ? [a, b, bias] : [a, b], [M, N, K, strideA, strideB, accumulate ? 1 : 0, b0, tm, tn],
           [Math.min(max, tilesN - tn), Math.min(max, tilesM - tm), Math.min(max, batch - b0)]);
       }
     }

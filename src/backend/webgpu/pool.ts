@@ -30,11 +30,18 @@ export function sizeClass(bytes: number, maxBufferSize: number): number {
   return Math.min(c, maxBufferSize - (maxBufferSize % 4));
 }
 
+/** A buffer the pool made: its order of making, its size in bytes, and whether it waits in a free list. */
+interface Made {
+  buffer: GPUBuffer;
+  id: number;
+  size: number;
+  idle: boolean;
+}
+
 export class BufferPool {
-  private readonly free = new Map<number, GPUBuffer[]>();
-  private readonly owned = new WeakSet<GPUBuffer>();
-  private readonly idle = new WeakSet<GPUBuffer>();
-  private readonly ids = new WeakMap<GPUBuffer, number>();
+  /** The idle buffers of each size class, in the order they were made (the oldest is handed out first). */
+  private readonly free = new Map<number, Made[]>();
+  private readonly made = new WeakMap<GPUBuffer, Made>();
   private nextId = 0;
   /** Bytes in buffers this pool created and has not destroyed. */
   bytesAllocated = 0;
@@ -53,17 +60,21 @@ export class BufferPool {
     const list = this.free.get(size);
     const reused = list?.shift();
     if (reused) {
-      this.idle.delete(reused);
-      return { buffer: reused, offset: 0, length: n };
+      reused.idle = false;
+      return { buffer: reused.buffer, offset: 0, length: n };
     }
     const device = this.gpu.device;
     device.pushErrorScope("out-of-memory");
     const buffer = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.report(device.popErrorScope().then((err) => (err ? new GpuOutOfMemoryError("BufferPool.acquire", size, err.message) : null)));
-    this.owned.add(buffer);
-    this.ids.set(buffer, this.nextId++);
+    this.made.set(buffer, { buffer, id: this.nextId++, size, idle: false });
     this.bytesAllocated += size;
     return { buffer, offset: 0, length: n };
+  }
+
+  /** b's size in bytes, kept on the host for the pool's buffers (the size getter calls into the WebGPU implementation). */
+  bytesOf(b: GPUBuffer): number {
+    return this.made.get(b)?.size ?? b.size;
   }
 
   /**
@@ -71,16 +82,15 @@ export class BufferPool {
    * (the queue runs in order); arrays not from `acquire` and second releases are ignored.
    */
   release(arr: GpuArray): void {
-    const b = arr.buffer;
-    if (!this.owned.has(b) || this.idle.has(b)) return;
-    this.idle.add(b);
-    const list = this.free.get(b.size);
-    const id = this.ids.get(b)!;
-    if (!list) this.free.set(b.size, [b]);
+    const m = this.made.get(arr.buffer);
+    if (!m || m.idle) return;
+    m.idle = true;
+    const list = this.free.get(m.size);
+    if (!list) this.free.set(m.size, [m]);
     else {
       let i = list.length;
-      while (i > 0 && this.ids.get(list[i - 1]!)! > id) i--;
-      list.splice(i, 0, b);
+      while (i > 0 && list[i - 1]!.id > m.id) i--;
+      list.splice(i, 0, m);
     }
   }
 
@@ -88,9 +98,9 @@ export class BufferPool {
   trim(): void {
     this.recorder.bindGroups.clear();
     for (const list of this.free.values()) {
-      for (const b of list) {
-        this.bytesAllocated -= b.size;
-        b.destroy();
+      for (const m of list) {
+        this.bytesAllocated -= m.size;
+        m.buffer.destroy(); // still idle: a late release is ignored
       }
     }
     this.free.clear();
