@@ -89,8 +89,9 @@ export class WebGPUKernels implements KernelContext {
   readonly indexChecks: DeviceIndexChecks;
   readonly workgroupFloats: number;
   /**
-   * When set, each dispatch adds 1 to its kernel's count, and each copy an in-place call needs to
-   * `copy for <kernel>` (bench/demo.ts --by-kernel); null (the default) counts nothing.
+   * When set, each dispatch adds 1 to its kernel's count, each copy an in-place call needs to
+   * `copy for <kernel>`, and uploads and writes of host data to theirs (bench/demo.ts --by-kernel);
+   * null (the default) counts nothing.
    */
   tally: Map<string, number> | null = null;
   private readonly pipelines: PipelineCache;
@@ -181,12 +182,14 @@ export class WebGPUKernels implements KernelContext {
   /** A device array holding `host`. */
   upload(host: Float32Array): GpuArray {
     this.live("upload");
+    this.count(`upload of ${host.length === 1 ? "1 value" : "values"}`);
     return this.pool.upload(host);
   }
 
   /** Writes `host` into `arr`, after the work recorded so far. */
   write(arr: GpuArray, host: Float32Array): void {
     this.live("write");
+    this.count("write");
     this.pool.write(arr, host);
   }
 
