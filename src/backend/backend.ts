@@ -291,6 +291,15 @@ export interface Backend<A = FloatArray> {
    */
   groupIndices(order: A, offsets: A, index: A, n: number, m: number, skip: number): void;
 
+  // ---- the negative log-likelihood (ops/functional.ts's nllLoss on a device): log-probabilities
+  // lp [N, C], class ids held as floats (a negative id: an ignored row), label smoothing eps given
+  // as keep = 1 - eps and spread = eps / C; see backend/js/nll.ts
+
+  /** per [N] = -keep lp[n, y_n] - spread sum_c lp[n, c] (the sum only where spread != 0); 0 where y_n < 0. */
+  nllForward(per: A, lp: A, ids: A, N: number, C: number, keep: number, spread: number): void;
+  /** dlp [N, C] = g[n] (-spread - keep [c = y_n]); 0 in a row where y_n < 0. */
+  nllBackward(dlp: A, g: A, ids: A, N: number, C: number, keep: number, spread: number): void;
+
   // ---- pooling and batch norm (kernels the device path of ops/pool.ts and ops/batchnorm.ts calls)
 
   /**

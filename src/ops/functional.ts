@@ -14,7 +14,7 @@ import { sameShape } from "../tensor/shape.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { mean, sum } from "./reduce.js";
-import { maskedFill, mul, sub } from "./elementwise.js";
+import { mul, sub } from "./elementwise.js";
 import { logSoftmax } from "./softmax.js";
 import { arrayOf, backendFor, backendOf, checkDropoutP, empty, emptyOn, fdata, floatOf, sameFloat } from "./util.js";
 
@@ -123,7 +123,7 @@ export function nllLoss(logProbs: Tensor, target: Tensor, opts: CrossEntropyOpti
   const reduction = opts.reduction ?? "mean";
   if (!["mean", "sum", "none"].includes(reduction)) throw new ValueError(op, "reduction", '"mean", "sum" or "none"', JSON.stringify(reduction));
   for (const y of td) if (y !== ignore && (y < 0 || y >= C)) throw new ValueError(op, "target", `class indices in [0, ${C}) or ignoreIndex ${ignore}`, String(y));
-  if (logProbs.device !== null) return nllOnDevice(logProbs, td, N, C, ignore, eps, reduction);
+  if (logProbs.device !== null) return nllOnDevice(logProbs, td, N, C, ignore, eps, reduction, op);
   const lp = fdata(logProbs);
   const per = empty(expT, logProbs.dtype);
   const pd = fdata(per);
@@ -154,35 +154,34 @@ export function nllLoss(logProbs: Tensor, target: Tensor, opts: CrossEntropyOpti
 }
 
 /**
- * nllLoss of log-probabilities on a device: the targets (on the host) become a weight matrix
- * W [N, C] (W[n, c] = -eps / C, plus -(1 - eps) at c = y_n; rows of ignored targets 0), and the
- * per-target losses are the row sums of W * lp, so mul and sum record the backward. The entries
- * of lp where W is 0 are set to 0 first (maskedFill), so that a log-probability of -Infinity
- * there (a class masked out of the logits, e.g. a padding position) adds 0, not 0 * -Infinity =
- * NaN: the loss reads only the entries the host loop reads.
+ * nllLoss of log-probabilities on a device: the targets go there as float32 ids (-1 for an ignored
+ * one; N values, uploaded for the forward and again for the backward, each given back at the
+ * store's next flush); a kernel gives the rows' losses, another their gradient. With eps = 0 the
+ * rows are exactly the host loop's.
  */
-function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: number, eps: number, reduction: Reduction): Tensor {
-  const w = new Float32Array(N * C);
+function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: number, eps: number, reduction: Reduction, op: string): Tensor {
+  const be = backendOf(lp);
+  const idv = new Float32Array(N);
   let count = 0;
   for (let n = 0; n < N; n++) {
     const y = td[n]!;
-    if (y === ignore) continue;
-    count++;
-    if (eps > 0) w.fill(-eps / C, n * C, n * C + C);
-    w[n * C + y]! += -(1 - eps);
+    if (y === ignore) idv[n] = -1;
+    else {
+      idv[n] = y;
+      count++;
+    }
   }
-  // the entries no term reads (a plain loop: a typed array's from() with a function is slow)
-  const unread = new Uint8Array(N * C);
-  let any = false;
-  for (let i = 0; i < w.length; i++) {
-    if (w[i] !== 0) continue;
-    unread[i] = 1;
-    any = true;
-  }
-  const read = any ? maskedFill(lp, new Tensor(unread, lp.shape, "bool"), 0) : lp; // [N, C]
-  const per = sum(mul(read, new Tensor(w, lp.shape, "float32")), -1); // [N] (or [] unbatched)
-  if (reduction === "none") return per;
-  const total = sum(per);
+  const ids = new Tensor(idv, [N], "float32");
+  const keep = 1 - eps, spread = eps / C;
+  const per = emptyOn(be, lp.shape.slice(0, -1), "float32"); // [N] (or [] unbatched)
+  be.nllForward(arrayOf(per, be), arrayOf(lp, be), arrayOf(ids, be), N, C, keep, spread);
+  const perRec = attach(per, op, [lp], (g) => {
+    const dx = emptyOn(be, lp.shape, "float32");
+    be.nllBackward(arrayOf(dx, be), arrayOf(g, be), arrayOf(ids, be), N, C, keep, spread);
+    return [dx];
+  });
+  if (reduction === "none") return perRec;
+  const total = sum(perRec);
   return reduction === "sum" ? total : mul(total, 1 / Math.max(count, 1));
 }
 

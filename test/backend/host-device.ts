@@ -43,7 +43,7 @@ function unwrap(x: unknown, kernel: string, i: number): unknown {
 
 const KERNELS = ["matmul", "stridedCopy", "unary", "binary", "softmax", "softmaxBackward", "layerNorm", "layerNormBackward",
   "attentionForward", "attentionBackward",
-  "dropout", "where", "compare", "extreme", "extremeBackward", "logsumexp", "indexSelectBackward", "groupIndices",
+  "dropout", "where", "compare", "extreme", "extremeBackward", "logsumexp", "indexSelectBackward", "groupIndices", "nllForward", "nllBackward",
   "sparseAttentionForward", "sparseAttentionBackward", "linearAttentionForward", "linearAttentionBackward",
   // convolution, pooling and batch norm
   "conv2dForward", "conv2dBackwardInput", "conv2dBackwardWeight", "maxPool2d", "maxPool2dBackward", "avgPool2d", "avgPool2dBackward",

@@ -35,6 +35,7 @@ import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { attentionDropoutFamilies } from "./webgpu-attention-dropout-cases.js";
 import { gemmFamilies } from "./webgpu-gemm-cases.js";
 import { clipFamilies } from "./webgpu-clip-cases.js";
+import { nllFamilies } from "./webgpu-nll-cases.js";
 import { deviceIndexFamilies, gatherBackwardByIndex } from "./webgpu-index-cases.js";
 import { matmulOperands, randn, rng, startPage } from "./webgpu-page-setup.js";
 import { geluErfGradReference, wgslExpUlps } from "../backend/gelu-reference.js";
@@ -1359,6 +1360,7 @@ const FAMILIES: Record<string, () => Promise<CaseResult[]>> = {
   ...gemmFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
   ...deviceIndexFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
   ...clipFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
+  ...nllFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() }),
 };
 
 void startPage("qkvWebgpu", (kernels): PageApi => {

@@ -96,6 +96,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
     (t) => family(t, "reduceDim", 65));
   test("the clipping's kernels: sums of squares of many arrays (one call per array's bits, 2 a dispatch), many arrays scaled (one twice, the scalar beside one), fill",
     (t) => family(t, "clip", 45));
+  test("the negative log-likelihood's rows and gradient: the js kernels' bits, with and without smoothing, ignored rows, -Infinity entries",
+    (t) => family(t, "nll", 16));
   test("indexSelect and its backward over the host grouping: repeated indices, rows never picked, -1 entries and a padding row adding nowhere, a 100,000-row table, past 65535 workgroups",
     (t) => family(t, "gather", 41));
   test("device indices: the gather's range check reported at the next read (zeros, once, slots run out), the grouping built on the device (repeats, padding, out of range, empty)",

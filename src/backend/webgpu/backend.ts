@@ -142,6 +142,14 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.matmulBias(out, a, b, bias, M, N, K, transA, transB);
   }
 
+  nllForward(per: GpuArray, lp: GpuArray, ids: GpuArray, N: number, C: number, keep: number, spread: number): void {
+    this.kernels.nllForward(per, lp, ids, N, C, keep, spread);
+  }
+
+  nllBackward(dlp: GpuArray, g: GpuArray, ids: GpuArray, N: number, C: number, keep: number, spread: number): void {
+    this.kernels.nllBackward(dlp, g, ids, N, C, keep, spread);
+  }
+
   stridedCopy(out: GpuArray, x: GpuArray, outShape: readonly number[], strides: readonly number[]): void {
     this.kernels.stridedCopy(out, x, outShape, strides);
   }

@@ -40,6 +40,7 @@ import { GEMM_VARIANTS, matmul, matmulBias, type GemmOptions, type GemmPrecision
 import { adamSteps, sgdStep } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
+import { nllBackward, nllForward } from "./nll.js";
 import type { Bindings } from "./bind-groups.js";
 import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
 import { where } from "./select.js";
@@ -398,6 +399,10 @@ export class WebGPUKernels implements KernelContext {
 
   /** Batched matmul, as Backend.matmul. */
   readonly matmul = this.method("matmul", matmul);
+
+  /** nllLoss's rows and their gradient, as Backend.nllForward / nllBackward. */
+  readonly nllForward = this.method("nllForward", nllForward);
+  readonly nllBackward = this.method("nllBackward", nllBackward);
 
   /** A product with a bias on every row in one dispatch, as MatmulBias. */
   readonly matmulBias = this.method("matmulBias", matmulBias);
