@@ -106,7 +106,9 @@ describe("freeGraph on device tensors (host-memory device backend)", () => {
       backward(loss); // w again for dx
       const waiting = dev.made - dev.releases - (made - released);
       const got = [...await values(loss), ...await values(x.grad!)]; // a read gives the uploads back
-      assert.deepEqual(got, want, "the same values as on the host: no upload was given back before its last kernel");
+      // a released array reads NaN on this backend; the host's own kernels (native, wasm) round the product their way
+      const off = got.map((g, i) => Math.abs(g - want[i]!) / (1 + Math.abs(want[i]!)));
+      assert.ok(got.length === want.length && off.every((d) => d <= 1e-5), `the host's values: no upload was given back before its last kernel (${got.join(", ")})`);
       const left = dev.made - dev.releases - (made - released);
       assert.ok(waiting - left >= 4, `${waiting - left} uploads given back at the read (w twice, the scalar, cond)`);
     });
