@@ -17,6 +17,11 @@ export interface DeviceArray {
   readonly length: number;
   /** For a view (Backend.view): the array it was taken from, which it keeps alive. */
   readonly base?: DeviceArray;
+  /**
+   * How many tensors were ever made over this array or its views (tensor/pool.ts counts them on
+   * the array views are taken from: freeGraph gives an array back only when all of them are done).
+   */
+  tensors?: number;
 }
 
 /** What a tensor needs from the backend that holds its device array. */

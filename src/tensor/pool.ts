@@ -151,18 +151,15 @@ export function viewCount(b: ArrayBuffer): number {
 
 // ---- device arrays: how many tensors share each (freeGraph gives one back only when all of them are on the freed graph)
 
-/** Tensors ever made over each device array (a view's counted on the array it was taken from). */
-const deviceTensors = new WeakMap<object, number>();
-
-/** Records a tensor made over `arr` (the Tensor constructor, toDevice). */
+/** Records a tensor made over `arr` (the Tensor constructor, toDevice): a count on the array it was taken from (`DeviceArray.tensors`). */
 export function noteDeviceTensor(arr: DeviceArray): void {
   const root = arr.base ?? arr;
-  deviceTensors.set(root, (deviceTensors.get(root) ?? 0) + 1);
+  root.tensors = (root.tensors ?? 0) + 1;
 }
 
 /** How many tensors were ever made over the device array `root` or views of it. */
-export function deviceTensorCount(root: object): number {
-  return deviceTensors.get(root) ?? 0;
+export function deviceTensorCount(root: DeviceArray): number {
+  return root.tensors ?? 0;
 }
 // ---- end device arrays
 

@@ -19,8 +19,9 @@ const pipeA = obj<GPUComputePipeline>("a"), pipeB = obj<GPUComputePipeline>("b")
 const layout = obj<GPUBindGroupLayout>("layout"), arena = obj<GPUBuffer>("arena");
 const buf1 = obj<GPUBuffer>("1"), buf2 = obj<GPUBuffer>("2");
 
+const idOf = new Map<GPUBuffer, number>([[buf1, 1], [buf2, 2]]);
 const bind = (...w: [GPUBuffer, number, number][]): Bindings =>
-  ({ n: w.length, buffers: w.map((x) => x[0]), starts: w.map((x) => x[1]), sizes: w.map((x) => x[2]) });
+  ({ n: w.length, buffers: w.map((x) => x[0]), ids: w.map((x) => idOf.get(x[0])!), starts: w.map((x) => x[1]), sizes: w.map((x) => x[2]) });
 
 describe("webgpu bind group cache", () => {
   test("the same pipeline, sizes and windows find their group; a change in any one makes another", () => {
@@ -49,7 +50,7 @@ describe("webgpu bind group cache", () => {
       [[0, arena, 0, 16], [1, buf1, 0, 1024], [2, buf2, 256, 512], [3, arena, 0, 8]]);
   });
 
-  test("past the capacity the least recently used goes", () => {
+  test("past the capacity the least recently used go (a quarter of the capacity, at least one)", () => {
     const cache = new BindGroupCache(device(), 3);
     const at = (start: number): Bindings => bind([buf1, start, 256]);
     const g0 = cache.get(pipeA, layout, arena, at(0), 16, 0);
@@ -63,6 +64,14 @@ describe("webgpu bind group cache", () => {
     assert.equal(cache.made, made, "512's kept");
     cache.get(pipeA, layout, arena, at(256), 16, 0);
     assert.equal(cache.made, made + 1, "256's was dropped");
+    // capacity 8: the ninth drops the two least recently used at once
+    const big = new BindGroupCache(device(), 8);
+    for (let i = 0; i < 9; i++) big.get(pipeA, layout, arena, at(256 * i), 16, 0);
+    const before = big.made;
+    for (const i of [2, 3, 4, 5, 6, 7, 8]) big.get(pipeA, layout, arena, at(256 * i), 16, 0);
+    assert.equal(big.made, before, "2 .. 8 kept");
+    big.get(pipeA, layout, arena, at(256), 16, 0);
+    assert.equal(big.made, before + 1, "1's dropped with 0's");
   });
 
   test("keys whose hashes collide are told apart, and count once each against the capacity", () => {
@@ -71,12 +80,13 @@ describe("webgpu bind group cache", () => {
     assert.equal(new Set(gs).size, 3);
     assert.deepEqual([0, 256, 512].map((s) => cache.get(pipeA, layout, arena, bind([buf1, s, 256]), 16, 0)), gs);
     assert.deepEqual([cache.made, cache.reused], [3, 3]);
-    // a fifth key over the capacity drops the least recently used bucket: here all share one
+    // a fifth key over the capacity drops the least recently used (0's), not its whole bucket
     cache.get(pipeA, layout, arena, bind([buf1, 768, 256]), 16, 0);
     cache.get(pipeA, layout, arena, bind([buf1, 1024, 256]), 16, 0);
     assert.equal(cache.made, 5);
+    assert.equal(cache.get(pipeA, layout, arena, bind([buf1, 256, 256]), 16, 0), gs[1], "256's kept in the shared bucket");
     const again = cache.get(pipeA, layout, arena, bind([buf1, 0, 256]), 16, 0);
-    assert.notEqual(again, gs[0], "made anew after the bucket went");
+    assert.notEqual(again, gs[0], "0's made anew");
     cache.clear();
     cache.get(pipeA, layout, arena, bind([buf1, 1024, 256]), 16, 0);
     assert.equal(cache.made, 7, "clear drops everything");

@@ -58,34 +58,37 @@ export function layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout | und
 }
 
 /**
- * The arrays of one dispatch's bindings 1..n, each a window of a buffer: bytes [start, start + size).
- * kernels.ts fills one and reuses it for every dispatch, so a dispatch whose bind group is kept
- * makes no objects.
+ * The arrays of one dispatch's bindings 1..n, each a window of a buffer: bytes [start, start + size),
+ * and the buffer's id (kernels.ts takes the pool's). kernels.ts fills one and reuses it for every
+ * dispatch, so a dispatch whose bind group is kept makes no objects.
  */
 export interface Bindings {
   n: number;
   buffers: GPUBuffer[];
+  ids: number[];
   starts: number[];
   sizes: number[];
 }
 
-/** A kept bind group and the numbers it was made for (see `BindGroupCache.get`). */
+/** A kept bind group, the numbers it was made for (see `BindGroupCache.get`) and when it was last used. */
 interface Kept {
   key: number[];
   group: GPUBindGroup;
+  used: number;
 }
 
 /**
- * Bind groups by pipeline and arrays (see the module comment), at most `capacity`: past it those
- * least recently used go. A bind group's key is a list of numbers (the pipeline's id, the
- * parameters' and table's sizes, then each binding's buffer id, start and size), kept by a hash of
- * them and compared in full.
+ * Bind groups by pipeline and arrays (see the module comment), at most `capacity`: when it is full,
+ * the least recently used quarter goes. A bind group's key is a list of numbers (the pipeline's
+ * id, the parameters' and table's sizes, then each binding's buffer id, start and size), kept by a
+ * hash of them and compared in full.
  */
 export class BindGroupCache {
   private readonly groups = new Map<number, Kept[]>();
-  private readonly ids = new WeakMap<object, number>();
+  private readonly ids = new WeakMap<GPUComputePipeline, number>();
   private nextId = 1;
   private size = 0;
+  private clock = 0;
   /** The key of the dispatch being looked up (reused). */
   private readonly key: number[] = [];
   /** Bind groups made, and dispatches that found theirs made. */
@@ -96,9 +99,9 @@ export class BindGroupCache {
   constructor(private readonly device: Pick<GPUDevice, "createBindGroup">, private readonly capacity = 4096,
     private readonly hash: (key: readonly number[]) => number = hashOf) {}
 
-  private id(o: object): number {
-    let id = this.ids.get(o);
-    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+  private id(p: GPUComputePipeline): number {
+    let id = this.ids.get(p);
+    if (id === undefined) this.ids.set(p, (id = this.nextId++));
     return id;
   }
 
@@ -115,7 +118,7 @@ export class BindGroupCache {
     key[1] = paramBytes;
     key[2] = tableBytes;
     for (let i = 0; i < b.n; i++) {
-      key[3 + 3 * i] = this.id(b.buffers[i]!);
+      key[3 + 3 * i] = b.ids[i]!;
       key[4 + 3 * i] = b.starts[i]!;
       key[5 + 3 * i] = b.sizes[i]!;
     }
@@ -125,25 +128,33 @@ export class BindGroupCache {
       for (const k of bucket) {
         if (!sameKey(k.key, key)) continue;
         this.reused++;
-        // the most recently used last: the least recently used go first when the cache is full
-        this.groups.delete(h);
-        this.groups.set(h, bucket);
+        k.used = ++this.clock;
         return k.group;
       }
     }
     const made = this.device.createBindGroup({ layout: group, entries: bindGroupEntries(arena, 0, paramBytes, b, 0, tableBytes) });
-    while (this.size >= this.capacity) {
-      const [oldest, kept] = this.groups.entries().next().value!;
-      this.groups.delete(oldest);
-      this.size -= kept.length;
-    }
-    const entry = { key: key.slice(), group: made };
+    if (this.size >= this.capacity) this.dropOldest(Math.max(1, Math.floor(this.capacity / 4)));
+    const entry = { key: key.slice(), group: made, used: ++this.clock };
     const now = this.groups.get(h);
     if (now) now.push(entry);
     else this.groups.set(h, [entry]);
     this.size++;
     this.made++;
     return made;
+  }
+
+  /** Drops the `count` least recently used bind groups. */
+  private dropOldest(count: number): void {
+    const all: number[] = [];
+    for (const bucket of this.groups.values()) for (const k of bucket) all.push(k.used);
+    all.sort((x, y) => x - y);
+    const last = all[Math.min(count, all.length) - 1]!; // clock values are distinct
+    for (const [h, bucket] of this.groups) {
+      const keep = bucket.filter((k) => k.used > last);
+      this.size -= bucket.length - keep.length;
+      if (keep.length === 0) this.groups.delete(h);
+      else if (keep.length !== bucket.length) this.groups.set(h, keep);
+    }
   }
 
   /** Drops every bind group (their buffers may be destroyed: the pool's trim). */

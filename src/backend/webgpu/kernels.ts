@@ -97,7 +97,10 @@ export class WebGPUKernels implements KernelContext {
   tally: Map<string, number> | null = null;
   private readonly pipelines: PipelineCache;
   /** The bindings and parameter words of the dispatch being recorded (reused: a dispatch makes no objects). */
-  private readonly bindings: Bindings = { n: 0, buffers: [], starts: [], sizes: [] };
+  private readonly bindings: Bindings = { n: 0, buffers: [], ids: [], starts: [], sizes: [] };
+  /** Ids for the bind group cache of buffers the pool did not make (negative, apart from the pool's). */
+  private readonly otherIds = new WeakMap<GPUBuffer, number>();
+  private otherCount = 0;
   private words = new Uint32Array(64);
   private errors: Error[] = [];
   private readonly checks = new Set<Promise<unknown>>();
@@ -304,7 +307,17 @@ export class WebGPUKernels implements KernelContext {
    * lengths finds the same bind groups.
    */
   private bindWindow(i: number, arr: GpuArray): void {
-    const b = this.bindings, bytes = this.pool.bytesOf(arr.buffer);
+    const b = this.bindings, made = this.pool.recordOf(arr.buffer);
+    let bytes: number;
+    if (made) {
+      bytes = made.size;
+      b.ids[i] = made.id;
+    } else {
+      bytes = arr.buffer.size;
+      let id = this.otherIds.get(arr.buffer);
+      if (id === undefined) this.otherIds.set(arr.buffer, (id = -1 - this.otherCount++));
+      b.ids[i] = id;
+    }
     b.buffers[i] = arr.buffer;
     if (arr.offset === 0 && !arr.base && bytes <= this.gpu.limits.maxStorageBufferBindingSize) {
       b.starts[i] = 0;

@@ -72,9 +72,12 @@ export class BufferPool {
     return { buffer, offset: 0, length: n };
   }
 
-  /** b's size in bytes, kept on the host for the pool's buffers (the size getter calls into the WebGPU implementation). */
-  bytesOf(b: GPUBuffer): number {
-    return this.made.get(b)?.size ?? b.size;
+  /**
+   * The pool's record of b (its id, the order of making, and its size in bytes, kept on the host:
+   * the size getter calls into the WebGPU implementation); undefined for a buffer it did not make.
+   */
+  recordOf(b: GPUBuffer): { readonly id: number; readonly size: number } | undefined {
+    return this.made.get(b);
   }
 
   /**
