@@ -186,7 +186,7 @@ export class WebGPUKernels implements KernelContext {
   /** A device array holding `host`. */
   upload(host: Float32Array): GpuArray {
     this.live("upload");
-    this.count(`upload of ${host.length === 1 ? "1 value" : "values"}`);
+    if (this.tally) this.count(host.length === 1 ? "upload of 1 value" : "upload of values");
     return this.pool.upload(host);
   }
 
