@@ -319,15 +319,26 @@ export class WebGPUKernels implements KernelContext {
       b.ids[i] = id;
     }
     b.buffers[i] = arr.buffer;
-    if (arr.offset === 0 && !arr.base && bytes <= this.gpu.limits.maxStorageBufferBindingSize) {
-      b.starts[i] = 0;
-      b.sizes[i] = bytes;
-      return;
-    }
+    b.starts[i] = this.windowStart(arr, bytes);
+    b.sizes[i] = this.windowSize(arr, bytes, b.starts[i]!);
+  }
+
+  /** Whether arr is bound whole, to its buffer's end (see bindWindow): offset 0, not a view, a buffer within the binding limit. */
+  private boundWhole(arr: GpuArray, bytes: number): boolean {
+    return arr.offset === 0 && !arr.base && bytes <= this.gpu.limits.maxStorageBufferBindingSize;
+  }
+
+  /** The first byte of arr's window in its buffer of `bytes` bytes: the aligned byte at or below its offset (0 bound whole). */
+  private windowStart(arr: GpuArray, bytes: number): number {
+    if (this.boundWhole(arr, bytes)) return 0;
     const align = this.gpu.limits.minStorageBufferOffsetAlignment;
-    const start = Math.floor((arr.offset * 4) / align) * align;
-    b.starts[i] = start;
-    b.sizes[i] = Math.min(bytes - start, Math.max(4, (arr.offset + arr.length) * 4 - start));
+    return Math.floor((arr.offset * 4) / align) * align;
+  }
+
+  /** The bytes of arr's window from `start`: to the buffer's end when bound whole, else to its last element (at least 4). */
+  private windowSize(arr: GpuArray, bytes: number, start: number): number {
+    if (this.boundWhole(arr, bytes)) return bytes;
+    return Math.min(bytes - start, Math.max(4, (arr.offset + arr.length) * 4 - start));
   }
 
   /** Records the dispatch over `outs` and `ins`, bound in `bindings` already: their element offsets, then `params`. */
@@ -363,11 +374,9 @@ export class WebGPUKernels implements KernelContext {
     };
     const overlap = (a: GpuArray, b: GpuArray): boolean => {
       if (a.buffer !== b.buffer) return false;
-      this.bindWindow(0, a);
-      const xs = this.bindings.starts[0]!, xe = xs + this.bindings.sizes[0]!;
-      this.bindWindow(0, b);
-      const ys = this.bindings.starts[0]!, ye = ys + this.bindings.sizes[0]!;
-      return xs < ye && ys < xe;
+      const bytes = this.pool.recordOf(a.buffer)?.size ?? a.buffer.size;
+      const xs = this.windowStart(a, bytes), ys = this.windowStart(b, bytes);
+      return xs < ys + this.windowSize(b, bytes, ys) && ys < xs + this.windowSize(a, bytes, xs);
     };
     const outs: GpuArray[] = [];
     for (const o of outputs) {
