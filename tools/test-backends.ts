@@ -5,6 +5,7 @@
  * npm run test:unit   (this script)   [--backend js] [files...]
  */
 import { spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { availableBackends, loadBackends } from "../src/node.js";
@@ -25,12 +26,14 @@ const only = bi >= 0 ? args.splice(bi, 2)[1] : undefined;
 const files = args.length ? args : testFiles("test");
 loadBackends({ quiet: true });
 const backends = only ? [only] : availableBackends();
+// test files run in their own processes, as many at once as there are cores: most are single-threaded
+const concurrency = Math.max(1, availableParallelism());
 let passed = 0, failed = 0;
 const summary: string[] = [];
 for (const b of backends) {
   console.log(`\n=== unit tests on the ${b} backend ===`);
   const env = { ...process.env, QKV_BACKEND: b };
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--import", "./test/setup.ts", "--test", "--test-reporter=spec", ...files],
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--import", "./test/setup.ts", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files],
     { env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 28 });
   process.stdout.write(r.stdout);
   const p = Number(/ℹ pass (\d+)/.exec(r.stdout)?.[1] ?? 0), f = Number(/ℹ fail (\d+)/.exec(r.stdout)?.[1] ?? 0);
