@@ -12,7 +12,8 @@
  * it is elsewhere), as bench/webgpu.ts does; where there is none, or only a CPU adapter (SwiftShader,
  * lavapipe) and no --cpu-adapter, it says so, measures nothing and exits 0. On webgpu it also
  * prints what a training step records, counted over steps 2 to --steps (the first compiles and
- * allocates): dispatches, compute passes, buffer copies and clears, submissions; and with
+ * allocates): dispatches, compute passes, buffer copies and clears, submissions, uploads the queue
+ * wrote at once (BufferPool.upload); and with
  * --by-kernel, the dispatches and copies by kernel. --host-only records and submits every command
  * as usual but each dispatch with zero workgroups, so the time is the host's share of a step (the
  * library, the WebGPU implementation's CPU side, the submissions and reads; the losses are then
@@ -24,7 +25,6 @@ import os from "node:os";
 import { runDatesDemo } from "../src/apps/dates/demo.js";
 import { availableBackends, getBackend, setBackend, setNumThreads, setWasmThreads, type BackendName } from "../src/node.js";
 import type { WebGPUKernels } from "../src/backend/webgpu/kernels.js";
-import type { Recorder } from "../src/backend/webgpu/recorder.js";
 import type { StepInfo } from "../src/train/fit.js";
 import { badOption, benchArgs } from "./argv.js";
 
@@ -54,17 +54,18 @@ async function select(name: string, threads: number): Promise<string | null> {
   return getBackend().name === "webgpu" ? null : "the WebGPU backend did not start";
 }
 
-interface Counts { dispatches: number; passes: number; copies: number; clears: number; submissions: number }
+interface Counts { dispatches: number; passes: number; copies: number; clears: number; submissions: number; directWrites: number }
 
-function counts(r: Recorder): Counts {
-  return { dispatches: r.dispatches, passes: r.passes, copies: r.copies, clears: r.clears, submissions: r.submissions };
+function counts(k: WebGPUKernels): Counts {
+  const r = k.recorder;
+  return { dispatches: r.dispatches, passes: r.passes, copies: r.copies, clears: r.clears, submissions: r.submissions, directWrites: k.pool.directWrites };
 }
 
 /** The counts of one step, averaged over steps 2 .. steps (null with fewer than 2 steps, or off webgpu). */
 function perStep(first: Counts | null, last: Counts | null, steps: number): Counts | null {
   if (!first || !last || steps < 2) return null;
   const d = (k: keyof Counts): number => (last![k] - first![k]) / (steps - 1);
-  return { dispatches: d("dispatches"), passes: d("passes"), copies: d("copies"), clears: d("clears"), submissions: d("submissions") };
+  return { dispatches: d("dispatches"), passes: d("passes"), copies: d("copies"), clears: d("clears"), submissions: d("submissions"), directWrites: d("directWrites") };
 }
 
 const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(1));
@@ -97,11 +98,11 @@ async function main(): Promise<void> {
     if (info.step === steps) tN = performance.now();
     if (!kernels) return;
     if (info.step === 1) {
-      first = counts(kernels.recorder);
+      first = counts(kernels);
       if (has("--by-kernel")) kernels.tally = new Map(); // a map update per dispatch: only when asked for
     }
     if (info.step === steps) {
-      last = counts(kernels.recorder);
+      last = counts(kernels);
       byKernel = kernels.tally;
       kernels.tally = null;
     }
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
   }
   const step = perStep(first, last, steps);
   if (step) {
-    console.log(`  one step (steps 2-${steps}): ${fmt(step.dispatches)} dispatches in ${fmt(step.passes)} compute passes, ${fmt(step.copies)} copies, ${fmt(step.clears)} clears, ${fmt(step.submissions)} submissions`);
+    console.log(`  one step (steps 2-${steps}): ${fmt(step.dispatches)} dispatches in ${fmt(step.passes)} compute passes, ${fmt(step.copies)} copies, ${fmt(step.clears)} clears, ${fmt(step.submissions)} submissions; ${fmt(step.directWrites)} uploads written by the queue directly`);
   }
   const tally = byKernel as Map<string, number> | null;
   if (tally) {

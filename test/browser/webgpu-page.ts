@@ -29,6 +29,7 @@ import {
 import { f32Bits, type KernelContext } from "../../src/backend/webgpu/context.js";
 import { computeMain, header } from "../../src/backend/webgpu/wgsl.js";
 import { gridOf } from "../../src/backend/webgpu/kernels.js";
+import { BufferPool } from "../../src/backend/webgpu/pool.js";
 import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
 import { conv2dBackwardWeight as gpuConv2dBackwardWeight, forceConvSplitK, splitK } from "../../src/backend/webgpu/conv.js";
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
@@ -445,7 +446,7 @@ async function largeCases(): Promise<CaseResult[]> {
 async function layerNormCases(): Promise<CaseResult[]> {
   const res = new Results();
   const cases: [number, number, boolean, boolean][] = [[1, 1, true, true], [7, 33, true, true], [65, 130, false, false],
-    [3, 1000, true, false], [130, 7, false, true], [2, 64, true, true]];
+    [3, 1000, true, false], [130, 7, false, true], [2, 64, true, true], [300, 200, true, true], [0, 9, true, true]];
   for (const [ci, [rows, cols, hasW, hasB]] of cases.entries()) {
     const r = rng(4000 + ci);
     const x = randn(r, rows * cols, 2, ci === 2 ? 100 : 0.5); // one case far from 0: the variance is taken about the mean
@@ -958,24 +959,57 @@ ${computeMain(64)} {
   k.unary("neg", z, z, 2, 0);
   k.write(z, Float32Array.of(7, 8));
   res.compare("a write lands after the work recorded before it", await k.read(z), [7, 8], () => 1e-37);
-  // uploads go through the recorder's upload area (1 MiB a submission): 100 of 10,000 floats (4 MB)
+  // writes go through the recorder's upload area (1 MiB a submission): 100 of 10,000 floats (4 MB)
   // fill it four times, so it is submitted when full, each landing after the work recorded before it
   const before = k.recorder.submissions, ups: GpuArray[] = [];
   for (let i = 0; i < 100; i++) {
-    const u = k.upload(new Float32Array(10_000).fill(i));
+    const u = k.alloc(10_000);
+    k.write(u, new Float32Array(10_000).fill(i));
     k.unary("neg", u, u, 10_000, 0);
     ups.push(u);
   }
   const back = await k.readMany(ups);
   const okAll = back.every((v, i) => v.every((e) => e === -i));
   const subs = k.recorder.submissions - before;
-  res.list.push({ name: "100 uploads of 40,000 bytes through the upload area, each before its kernel", ok: okAll && subs >= 4, worst: 0,
+  res.list.push({ name: "100 writes of 40,000 bytes through the upload area, each before its kernel", ok: okAll && subs >= 4, worst: 0,
     detail: `${okAll ? "all" : "not all"} as written and negated, ${subs} submissions` });
   for (const u of ups) k.release(u);
   // one larger than the area: a staging buffer of its own
-  const big = randn(rng(8), 300_000), pbig = k.upload(big);
-  res.compare("an upload of 1.2 MB, past the upload area", await k.read(pbig), big, () => 1e-37);
+  const big = randn(rng(8), 300_000), pbig = k.alloc(300_000);
+  k.write(pbig, big);
+  res.compare("a write of 1.2 MB, past the upload area", await k.read(pbig), big, () => 1e-37);
   k.release(pbig);
+  // an upload into a buffer that no command of the open submission uses is written by the queue at
+  // once; into one given back in the open submission (its old contents still to be read by a
+  // kernel recorded before), through the upload area, after that kernel. A pool of its own, so
+  // that the buffers handed out are known.
+  const pool = new BufferPool(k.gpu, k.recorder, () => undefined), copies = k.recorder.copies;
+  const u1 = pool.upload(Float32Array.of(1, 2, 3)), v1 = k.alloc(3);
+  const newDirect = pool.directWrites === 1 && k.recorder.copies === copies;
+  k.unary("neg", v1, u1, 3, 0);
+  pool.release(u1);
+  const u2 = pool.upload(Float32Array.of(7, 8, 9));
+  const viaArea = u2.buffer === u1.buffer && pool.directWrites === 1 && k.recorder.copies === copies + 1;
+  const [r1, r2] = await k.readMany([v1, u2]);
+  res.compare("an upload into a buffer given back in the open submission lands after the kernel before it", Float32Array.from([...r1!, ...r2!]),
+    [-1, -2, -3, 7, 8, 9], () => 1e-37);
+  // given back after the submission that used it went: written at once
+  pool.release(u2);
+  const u3 = pool.upload(Float32Array.of(4, 5, 6));
+  const afterFlush = u3.buffer === u1.buffer && pool.directWrites === 2;
+  k.unary("neg", v1, u3, 3, 0);
+  const [r3, r4] = await k.readMany([v1, u3]);
+  res.compare("an upload into a buffer given back after its last submission, read by a kernel", Float32Array.from([...r3!, ...r4!]),
+    [-4, -5, -6, 4, 5, 6], () => 1e-37);
+  // a large one straight to a new buffer
+  const big2 = randn(rng(9), 300_000), pbig2 = pool.upload(big2);
+  const bigDirect = pool.directWrites === 3;
+  res.compare("an upload of 1.2 MB into a new buffer, written at once", await k.read(pbig2), big2, () => 1e-37);
+  res.list.push({ name: "uploads written at once: into new buffers and buffers given back before the open submission, not others",
+    ok: newDirect && viaArea && afterFlush && bigDirect, worst: 0, detail: `new ${newDirect}, given back in the open submission ${viaArea}, after ${afterFlush}, large ${bigDirect}` });
+  k.release(v1);
+  for (const a of [u3, pbig2]) pool.release(a);
+  pool.trim();
   await k.finish();
   return res.list;
 }

@@ -4,9 +4,12 @@
  * that a released buffer serves the next request of its class, the free ones of a class in the
  * order they were made (not the order they came back in: a training loop that takes and gives back
  * the same arrays step after step then gets the same buffers, and the recorder keeps their bind
- * groups, bind-groups.ts); plus the two host transfers, `upload` (through the recorder's upload
- * area, or a mapped staging buffer when larger, copied in the recorder's order, so it lands after
- * every kernel recorded before it) and `read` (copy to a staging buffer, submit, mapAsync);
+ * groups, bind-groups.ts); plus the two host transfers, `upload` and `read` (copy to a staging
+ * buffer, submit, mapAsync). An upload into a buffer that no command of the open submission uses
+ * (a new one, or one given back before the last submission) is written by the queue at once, ahead
+ * of that submission, with no copy in it; otherwise, as `write` always, through the recorder's
+ * upload area (or a mapped staging buffer when larger), copied in the recorder's order so that it
+ * lands after every kernel recorded before it;
  * `readMany` reads many arrays with one submission (their copies packed into staging buffers of at
  * most maxBufferSize bytes, all mapped together).
  *
@@ -30,12 +33,17 @@ export function sizeClass(bytes: number, maxBufferSize: number): number {
   return Math.min(c, maxBufferSize - (maxBufferSize % 4));
 }
 
-/** A buffer the pool made: its order of making, its size in bytes, and whether it waits in a free list. */
+/**
+ * A buffer the pool made: its order of making, its size in bytes, whether it waits in a free list,
+ * and the submission open when it was given back (the recorder's `open`; -1: none, or never given
+ * back), which may still hold commands that use it.
+ */
 interface Made {
   buffer: GPUBuffer;
   id: number;
   size: number;
   idle: boolean;
+  releasedIn: number;
 }
 
 export class BufferPool {
@@ -49,8 +57,17 @@ export class BufferPool {
   constructor(private readonly gpu: GpuDevice, private readonly recorder: Recorder,
     private readonly report: (check: Promise<Error | null>) => void) {}
 
+  /** Host data written by the queue at once (`upload` into a buffer no open command uses). */
+  directWrites = 0;
+
   /** An array of n float32 elements (contents undefined) from the pool or a new buffer. */
   acquire(n: number): GpuArray {
+    const m = this.take(n);
+    return { buffer: m.buffer, offset: 0, length: n };
+  }
+
+  /** The record of a buffer for n float32 elements: an idle one of its class, or a new one. */
+  private take(n: number): Made {
     const bytes = Math.max(4, n * 4);
     const { maxBufferSize } = this.gpu.limits;
     if (!Number.isSafeInteger(n) || n < 0 || bytes > maxBufferSize) {
@@ -61,15 +78,16 @@ export class BufferPool {
     const reused = list?.shift();
     if (reused) {
       reused.idle = false;
-      return { buffer: reused.buffer, offset: 0, length: n };
+      return reused;
     }
     const device = this.gpu.device;
     device.pushErrorScope("out-of-memory");
     const buffer = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.report(device.popErrorScope().then((err) => (err ? new GpuOutOfMemoryError("BufferPool.acquire", size, err.message) : null)));
-    this.made.set(buffer, { buffer, id: this.nextId++, size, idle: false });
+    const m: Made = { buffer, id: this.nextId++, size, idle: false, releasedIn: -1 };
+    this.made.set(buffer, m);
     this.bytesAllocated += size;
-    return { buffer, offset: 0, length: n };
+    return m;
   }
 
   /**
@@ -88,6 +106,7 @@ export class BufferPool {
     const m = this.made.get(arr.buffer);
     if (!m || m.idle) return;
     m.idle = true;
+    m.releasedIn = this.recorder.open;
     const list = this.free.get(m.size);
     if (!list) this.free.set(m.size, [m]);
     else {
@@ -109,10 +128,20 @@ export class BufferPool {
     this.free.clear();
   }
 
-  /** A new array holding `host`. */
+  /**
+   * A new array holding `host`. When no command recorded since the last submission can use its
+   * buffer (a new one, or one given back before that submission), the queue writes it at once:
+   * queue writes run after the work submitted before them and before the next submission, so the
+   * open submission needs no copy (nor a break in its compute pass). Otherwise as `write`.
+   */
   upload(host: Float32Array): GpuArray {
-    const arr = this.acquire(host.length);
-    this.write(arr, host);
+    const m = this.take(host.length);
+    const arr = { buffer: m.buffer, offset: 0, length: host.length };
+    // (from an ArrayBuffer: whether each implementation takes shared memory here is not known)
+    if (host.length > 0 && m.releasedIn < this.recorder.submissions && host.buffer instanceof ArrayBuffer) {
+      this.gpu.device.queue.writeBuffer(m.buffer, 0, host.buffer, host.byteOffset, host.byteLength);
+      this.directWrites++;
+    } else this.write(arr, host);
     return arr;
   }
 

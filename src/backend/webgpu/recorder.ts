@@ -202,6 +202,14 @@ export class Recorder {
     this.dispatches++;
   }
 
+  /**
+   * The submission that commands recorded now go into (`submissions`, the count so far) while one
+   * is open (something recorded since the last flush); -1 when none is.
+   */
+  get open(): number {
+    return this.encoder ? this.submissions : -1;
+  }
+
   /** Submits everything recorded (nothing when nothing was). */
   flush(): void {
     this.endPass();
