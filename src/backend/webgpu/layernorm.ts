@@ -4,11 +4,9 @@
  *
  * Forward and dx: one workgroup of 64 threads per row, reducing through workgroup memory. The
  * forward takes the mean, then the variance about it, as the js kernel, both of the row shifted by
- * its first element (so a row far from 0 keeps its precision). dweight / dbias [cols]: workgroups
- * of 64 columns x 4 row lanes sum dy * xhat and dy down the rows, then write them (not
- * accumulate). When both are asked for, one dispatch does both: its first workgroups take the
- * columns, the rest a row of dx each (256 threads a row). One pipeline per combination of the
- * optional arrays.
+ * its first element (so a row far from 0 keeps its precision). dweight / dbias [cols]: a second
+ * kernel where a workgroup of 64 columns x 4 row lanes sums dy * xhat and dy down the rows, then
+ * writes them (not accumulates). One pipeline per combination of the optional arrays.
  *
  * ```ts
  * layerNorm(ctx, out, mean, rstd, x, weight, bias, rows, cols, 1e-5);
@@ -65,14 +63,18 @@ export function layerNorm(ctx: KernelContext, out: GpuArray, mean: GpuArray, rst
   ctx.dispatch(key, ctx.pipeline(key, forwardSource(!!weight, !!bias)), [out, mean, rstd], inputs, [rows, cols, f32Bits(eps)], rows);
 }
 
-/** WGSL: dx of row `row` (g = dy * w; dx = rs * (g - mean(g) - xhat * mean(g * xhat))) by `wg` threads, t the thread's index. */
-const dxRow = (w: boolean, wg: number): string => /* wgsl */ `
+const dxSource = (w: boolean) => (): string => /* wgsl */ `
+${header(["dx"], ["dy", "x", "mean", "rstd", ...(w ? ["w"] : [])], ["rows: u32", "cols: u32"])}
+${ROW} {
+  let row = groupIndex(wid, nwg);
+  if (row >= p.rows) { return; }
   let base = row * p.cols;
   let m = b_mean[p.o_mean + row];
   let rs = b_rstd[p.o_rstd + row];
+  // g = dy * w; dx = rs * (g - mean(g) - xhat * mean(g * xhat))
   var sg = 0.0;
   var sgx = 0.0;
-  for (var j = t; j < p.cols; j += ${wg}u) {
+  for (var j = t; j < p.cols; j += ${WG}u) {
     let xh = (b_x[p.o_x + base + j] - m) * rs;
     let g = b_dy[p.o_dy + base + j]${w ? " * b_w[p.o_w + j]" : ""};
     sg += g;
@@ -81,28 +83,22 @@ const dxRow = (w: boolean, wg: number): string => /* wgsl */ `
   let n = f32(p.cols);
   sg = rowSum(t, sg) / n;
   sgx = rowSum(t, sgx) / n;
-  for (var j = t; j < p.cols; j += ${wg}u) {
+  for (var j = t; j < p.cols; j += ${WG}u) {
     let xh = (b_x[p.o_x + base + j] - m) * rs;
     let g = b_dy[p.o_dy + base + j]${w ? " * b_w[p.o_w + j]" : ""};
     b_dx[p.o_dx + base + j] = rs * (g - sg - xh * sgx);
-  }`;
-
-const dxSource = (w: boolean) => (): string => /* wgsl */ `
-${header(["dx"], ["dy", "x", "mean", "rstd", ...(w ? ["w"] : [])], ["rows: u32", "cols: u32"])}
-${ROW} {
-  let row = groupIndex(wid, nwg);
-  if (row >= p.rows) { return; }
-${dxRow(w, WG)}
+  }
 }`;
 
 const LANES = 4;
 
-/**
- * WGSL: dweight / dbias of the `WG` columns of column group `cg`, by WG x LANES threads (lid)
- * each summing every LANES-th row, then combined in workgroup memory.
- */
-const paramColumns = (dw: boolean, db: boolean): string => /* wgsl */ `
-  let c = cg * ${WG}u + lid.x;
+const paramSource = (dw: boolean, db: boolean) => (): string => /* wgsl */ `
+${header([...(dw ? ["dw"] : []), ...(db ? ["db"] : [])], ["dy", "x", "mean", "rstd"], ["rows: u32", "cols: u32"])}
+var<workgroup> pw: array<f32, ${LANES * WG}>;
+var<workgroup> pb: array<f32, ${LANES * WG}>;
+@compute @workgroup_size(${WG}, ${LANES})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = groupIndex(wid, nwg) * ${WG}u + lid.x;
   var sw = 0.0;
   var sb = 0.0;
   if (c < p.cols) {
@@ -121,63 +117,20 @@ const paramColumns = (dw: boolean, db: boolean): string => /* wgsl */ `
     for (var l = 0u; l < ${LANES}u; l++) { tw += pw[l * ${WG}u + lid.x]; tb += pb[l * ${WG}u + lid.x]; }
     ${dw ? "b_dw[p.o_dw + c] = tw;" : "_ = tw;"}
     ${db ? "b_db[p.o_db + c] = tb;" : "_ = tb;"}
-  }`;
-
-const PARTIALS = /* wgsl */ `
-var<workgroup> pw: array<f32, ${LANES * WG}>;
-var<workgroup> pb: array<f32, ${LANES * WG}>;`;
-
-const paramSource = (dw: boolean, db: boolean) => (): string => /* wgsl */ `
-${header([...(dw ? ["dw"] : []), ...(db ? ["db"] : [])], ["dy", "x", "mean", "rstd"], ["rows: u32", "cols: u32"])}
-${PARTIALS}
-@compute @workgroup_size(${WG}, ${LANES})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let cg = groupIndex(wid, nwg);
-${paramColumns(dw, db)}
-}`;
-
-/**
- * Both in one dispatch: the first `colGroups` workgroups take dweight / dbias as paramSource,
- * the next `rows` take a row of dx each, with all WG x LANES threads.
- */
-const fusedSource = (w: boolean, dw: boolean, db: boolean) => (): string => /* wgsl */ `
-${header(["dx", ...(dw ? ["dw"] : []), ...(db ? ["db"] : [])], ["dy", "x", "mean", "rstd", ...(w ? ["w"] : [])], ["rows: u32", "cols: u32", "colGroups: u32"])}
-${PARTIALS}
-var<workgroup> red: array<f32, ${LANES * WG}>;
-${reduceFn("rowSum", LANES * WG, (a, b) => `${a} + ${b}`)}
-@compute @workgroup_size(${WG}, ${LANES})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-  @builtin(local_invocation_index) t: u32) {
-  let gi = groupIndex(wid, nwg);
-  if (gi < p.colGroups) {
-    let cg = gi;
-${paramColumns(dw, db)}
-    return;
   }
-  let row = gi - p.colGroups;
-  if (row >= p.rows) { return; }
-${dxRow(w, LANES * WG)}
 }`;
 
-/**
- * dx [rows, cols]; dweight and dbias [cols] written (not accumulated) when not null. With rows and
- * either of them, one dispatch takes both (fusedSource).
- */
+/** dx [rows, cols]; dweight and dbias [cols] written (not accumulated) when not null. */
 export function layerNormBackward(ctx: KernelContext, dx: GpuArray, dweight: GpuArray | null, dbias: GpuArray | null, dy: GpuArray,
   x: GpuArray, mean: GpuArray, rstd: GpuArray, weight: GpuArray | null, rows: number, cols: number): void {
   if (cols === 0) return;
-  const params = !!dweight || !!dbias;
-  const outs = [...(dweight ? [dweight] : []), ...(dbias ? [dbias] : [])];
-  if (rows > 0 && params) {
-    const key = `layerNormBackward.dx${weight ? ".w" : ""}.${dweight ? "dw" : ""}${dbias ? "db" : ""}`;
-    const colGroups = ceilDiv(cols, WG);
-    ctx.dispatch(key, ctx.pipeline(key, fusedSource(!!weight, !!dweight, !!dbias)), [dx, ...outs], [dy, x, mean, rstd, ...(weight ? [weight] : [])],
-      [rows, cols, colGroups], colGroups + rows);
-  } else if (rows > 0) {
+  if (rows > 0) {
     const key = `layerNormBackward.dx${weight ? ".w" : ""}`;
     ctx.dispatch(key, ctx.pipeline(key, dxSource(!!weight)), [dx], [dy, x, mean, rstd, ...(weight ? [weight] : [])], [rows, cols], rows);
-  } else if (params) {
+  }
+  if (dweight || dbias) {
     const key = `layerNormBackward.${dweight ? "dw" : ""}${dbias ? "db" : ""}`;
+    const outs = [...(dweight ? [dweight] : []), ...(dbias ? [dbias] : [])];
     ctx.dispatch(key, ctx.pipeline(key, paramSource(!!dweight, !!dbias)), outs, [dy, x, mean, rstd], [rows, cols], ceilDiv(cols, WG));
   }
 }
