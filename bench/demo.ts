@@ -6,7 +6,7 @@
  * same work.
  *
  *   npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2]
- *                         [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--host-only] [--json FILE]
+ *                         [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]
  *
  * --backend webgpu takes a device from the optional `webgpu` package (dawn.node; --webgpu PATH when
  * it is elsewhere), as bench/webgpu.ts does; where there is none, or only a CPU adapter (SwiftShader,
@@ -17,7 +17,9 @@
  * --by-kernel, the dispatches and copies by kernel. --host-only records and submits every command
  * as usual but each dispatch with zero workgroups, so the time is the host's share of a step (the
  * library, the WebGPU implementation's CPU side, the submissions and reads; the losses are then
- * meaningless). Both options are webgpu's: with another backend they end the bench (exit 2). The
+ * meaningless). Both options are webgpu's: with another backend they end the bench (exit 2).
+ * On a device the demo records each update before the last one's loss comes back (fit's
+ * `overlap`); --sync-reads waits for each loss before the next update, as fit does by default. The
  * CPU backends run with --threads threads (native: its pool; wasm: its workers).
  */
 import { writeFileSync } from "node:fs";
@@ -29,7 +31,7 @@ import type { StepInfo } from "../src/train/fit.js";
 import { badOption, benchArgs } from "./argv.js";
 
 const argv = process.argv.slice(2);
-const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--host-only] [--json FILE]`;
+const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]`;
 const { opt, int } = benchArgs(argv);
 const has = (flag: string): boolean => argv.includes(flag);
 
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
   const name = opt("backend") ?? availableBackends()[0]!;
   const steps = int("steps", 1000), threads = int("threads", 2);
   for (const flag of ["--host-only", "--by-kernel"]) if (has(flag) && name !== "webgpu") badOption(`${flag} counts WebGPU commands: it needs --backend webgpu, got --backend ${name}`);
+  if (has("--sync-reads") && name !== "webgpu") badOption(`--sync-reads changes how a device run waits for its losses: it needs --backend webgpu, got --backend ${name}`);
   const why = await select(name, threads);
   if (why !== null) {
     console.log(`No ${name} backend: ${why}\nNothing was measured.`);
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
       kernels.tally = null;
     }
   };
-  const r = await runDatesDemo({ steps, testSize: 1, out: null, log: () => undefined, tty: false, onStep });
+  const r = await runDatesDemo({ steps, testSize: 1, out: null, log: () => undefined, tty: false, onStep, overlap: !has("--sync-reads") });
   if (kernels) kernels.tally = null;
   const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
   const line = {
@@ -117,6 +120,7 @@ async function main(): Promise<void> {
   console.log(`dates demo (1+1 layers, dModel 64, batches of 64) on ${line.backend}${line.threads === null ? "" : `, ${threads} threads`}, ${cpu} (${os.cpus().length} CPUs), Node ${process.version}`);
   if (adapter) console.log(`  ${adapter}`);
   if (hostOnly) console.log("  --host-only: every dispatch recorded with zero workgroups, so the time is the host's share (the losses are meaningless)");
+  if (kernels) console.log(has("--sync-reads") ? "  --sync-reads: each update waits for the last one's loss" : "  each update recorded before the last one's loss came back (fit's overlap)");
   console.log(`  ${steps} steps in ${r.trainSeconds.toFixed(2)} s: ${line.stepsPerSecond.toFixed(1)} steps/s, ${(1000 * r.trainSeconds / steps).toFixed(2)} ms per step`);
   if (line.laterStepMs !== null) console.log(`  steps 2-${steps}: ${line.laterStepMs.toFixed(2)} ms per step (the first also compiles kernels and fills the memory pools)`);
   console.log(`  loss ${line.firstLoss?.toFixed(4)} at step 1, ${line.lastLoss?.toFixed(4)} at step ${steps}`);

@@ -20,7 +20,9 @@
  *
  * A model on a device (`model.toDevice(be)`, its backend active) trains there: the loss is read
  * with the clipped gradient norm in one `readAll` after the update (the norm stays on the
- * device until then: `clipGradNormTensor`), so a step waits for the device once. By default
+ * device until then: `clipGradNormTensor`), so a step waits for the device once; with
+ * `overlap: true` the next update is recorded before that wait, so the device and the host work
+ * at once (step callbacks then run one update late; see the option). By default
  * (`evaluateOn: "host"`) `evaluate` runs on the host, on copies of the model's parameters and
  * buffers read back, with the host backend active (`withHostData`): it may use any op and read
  * any value. With `evaluateOn: "device"` it runs on the device with the model's own tensors,
@@ -46,6 +48,7 @@ import { clipGradNorm, clipGradNormTensor } from "../optim/clip.js";
 import { Optimizer, type BaseOptions } from "../optim/optimizer.js";
 import { LRScheduler } from "../optim/schedule.js";
 import { ValueError } from "../tensor/errors.js";
+import type { ArrayFor, DType } from "../tensor/dtype.js";
 import { readAll } from "../tensor/read-all.js";
 import { manualSeed, type Generator } from "../tensor/rng.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -127,6 +130,16 @@ export interface FitOptions<B> {
    * callbacks and evaluate still see the step's `.grad`s, a reference kept past them throws. Default false.
    */
   freeGraph?: boolean;
+  /**
+   * On a device: record each update before waiting for the previous one's loss to come back, so
+   * the device runs one update while the host records the next (instead of the two taking turns).
+   * Step s's callbacks and stopWhen then run after update s + 1 is recorded: they see the
+   * parameters and gradients of that later update, and a stop lands one update later (the
+   * recorded one counts: finalStep is s + 2). Evaluations, checkpoints and the last step still
+   * wait for their own update, so they see its state, and the losses, norms and learning rates
+   * are those of the run without it. Ignored on the host. Default false.
+   */
+  overlap?: boolean;
 }
 
 export interface FitResult {
@@ -221,7 +234,12 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
   const onDevice = anyOnDevice(params);
   model.train();
   let finalStep = start;
-  for (let s = start; s < steps; s++) {
+
+  /** What one update recorded: on a device, the read of its loss (and norm) in flight. */
+  interface Recorded { s: number; lr: number; loss: Tensor; norm: Tensor | null; read: Promise<ArrayFor[DType][]> | null; lossValue: number; gradNorm: number | null }
+
+  /** Step s's update, recorded (on a device: its loss and norm read, not waited for). */
+  const record = (s: number): Recorded => {
     const batch = next(s);
     // the previous update's gradients are fit's own: with freeGraph their memory goes back too
     optimizer.zeroGrad({ release: opts.freeGraph === true && s > start });
@@ -230,36 +248,48 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       throw new ValueError("fit", "trainStep", "a one-element loss tensor", loss instanceof Tensor ? `shape [${loss.shape.join(", ")}] at step ${s}` : `${String(loss)} at step ${s}`);
     }
     if (!loss.requiresGrad) throw new ValueError("fit", "trainStep", "a loss that depends on the parameters (requires grad)", `a constant loss at step ${s}`);
-    let lossValue: number, gradNorm: number | null, lr: number, norm: Tensor | null = null;
+    let r: Recorded;
     if (loss.device === null) {
-      lossValue = loss.item();
+      const lossValue = loss.item();
       backward(loss);
-      gradNorm = opts.clipNorm !== undefined ? clipGradNorm(params, opts.clipNorm) : null;
-      lr = optimizer.paramGroups[0]!.lr;
+      const gradNorm = opts.clipNorm !== undefined ? clipGradNorm(params, opts.clipNorm) : null;
+      const lr = optimizer.paramGroups[0]!.lr;
       optimizer.step();
+      r = { s, lr, loss, norm: null, read: null, lossValue, gradNorm };
     } else {
       backward(loss);
-      norm = opts.clipNorm !== undefined ? clipGradNormTensor(params, opts.clipNorm) : null;
-      lr = optimizer.paramGroups[0]!.lr;
+      const norm = opts.clipNorm !== undefined ? clipGradNormTensor(params, opts.clipNorm) : null;
+      const lr = optimizer.paramGroups[0]!.lr;
       optimizer.step();
-      // one wait for the device per step: the loss and the norm after the update was recorded
-      const [l, n] = await readAll(norm ? [loss, norm] : [loss]);
-      lossValue = Number(l![0]);
-      gradNorm = n ? Number(n[0]) : null;
+      // one wait for the device per step: the loss and the norm after the update was recorded (the
+      // copies are recorded by this call, so the graph's arrays may go back before it resolves)
+      const read = readAll(norm ? [loss, norm] : [loss]);
+      read.catch(() => undefined); // awaited in finish; a run that throws before then leaves it unhandled otherwise
+      r = { s, lr, loss, norm, read, lossValue: NaN, gradNorm: null };
     }
-    if (opts.freeGraph) {
-      freeGraph(loss);
-      // on a device, the loss and the norm (read above) are fit's own: their arrays go back too
-      releaseTensor(loss);
-      if (norm) releaseTensor(norm);
-    }
+    if (opts.freeGraph) freeGraph(loss);
     scheduler?.step();
-    losses.push(lossValue);
-    const done = s + 1;
-    const info: StepInfo = { step: done, totalSteps: steps, startStep: start, loss: lossValue, lr, gradNorm, elapsedMs: now() - t0 };
+    return r;
+  };
+
+  /** The rest of a recorded update: its values, callbacks, evaluation and checkpoint; true when stopWhen ends the run. */
+  const finish = async (r: Recorded): Promise<boolean> => {
+    if (r.read) {
+      const [l, n] = await r.read;
+      r.lossValue = Number(l![0]);
+      r.gradNorm = n ? Number(n[0]) : null;
+      // on a device, the loss and the norm (read above) are fit's own: their arrays go back too
+      if (opts.freeGraph) {
+        releaseTensor(r.loss);
+        if (r.norm) releaseTensor(r.norm);
+      }
+    }
+    losses.push(r.lossValue);
+    const done = r.s + 1;
+    const info: StepInfo = { step: done, totalSteps: steps, startStep: start, loss: r.lossValue, lr: r.lr, gradNorm: r.gradNorm, elapsedMs: now() - t0 };
     for (const cb of callbacks) await cb(info);
-    if (opts.evaluate && opts.evalEvery !== undefined && (done % opts.evalEvery === 0 || done === steps)) {
-      const evaluate = opts.evaluate;
+    if (evalDue(done)) {
+      const evaluate = opts.evaluate!;
       const run = (): Record<string, number> => {
         model.eval();
         try {
@@ -288,12 +318,32 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       evals.push(record);
       await opts.onEval?.(record);
     }
-    if (opts.checkpoint && opts.checkpointEvery !== undefined && done % opts.checkpointEvery === 0) {
+    if (checkpointDue(done)) {
       const history = { losses, evals };
-      await opts.checkpoint(onDevice ? await captureTrainStateAsync(parts, done, history) : captureTrainState(parts, done, history));
+      await opts.checkpoint!(onDevice ? await captureTrainStateAsync(parts, done, history) : captureTrainState(parts, done, history));
     }
     finalStep = done;
-    if (opts.stopWhen?.(info)) break;
+    return opts.stopWhen?.(info) === true;
+  };
+  const evalDue = (done: number): boolean => !!opts.evaluate && opts.evalEvery !== undefined && (done % opts.evalEvery === 0 || done === steps);
+  const checkpointDue = (done: number): boolean => !!opts.checkpoint && opts.checkpointEvery !== undefined && done % opts.checkpointEvery === 0;
+
+  // with overlap, a device update's rest waits until the next update is recorded (not past an
+  // evaluation, a checkpoint or the last step, which see the state after their own update)
+  let waiting: Recorded | null = null;
+  for (let s = start; s < steps; s++) {
+    const r = record(s);
+    if (waiting) {
+      const w = waiting;
+      waiting = null;
+      if (await finish(w)) {
+        await finish(r); // recorded already: it counts
+        break;
+      }
+    }
+    const done = s + 1;
+    if (opts.overlap === true && r.read && done < steps && !evalDue(done) && !checkpointDue(done)) waiting = r;
+    else if (await finish(r)) break;
   }
   optimizer.zeroGrad({ release: opts.freeGraph === true && finalStep > start });
   return {

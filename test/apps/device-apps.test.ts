@@ -114,11 +114,18 @@ describe("applications on a device backend", () => {
   test("dates demo on the device: each training step gives back every array it makes (the live arrays level from the second step)", async () => {
     // layer norm statistics, attention's lse and masks, scalar uploads, the loss, the clipped norm,
     // the backward's seed: the ones only a garbage collection would otherwise give back
-    const live: number[] = [];
-    await on(true, () => runDatesDemo({ steps: 6, testSize: 1, batchSize: 4, dModel: 16, log: () => {}, tty: false, out: null,
-      onStep: () => { live.push(dev.made - dev.releases); } }));
-    assert.equal(live.length, 6);
-    assert.deepEqual(live.slice(1), Array.from({ length: 5 }, () => live[1]), `live arrays after each step: ${live.join(", ")}`);
+    for (const overlap of [false, true]) {
+      const live: number[] = [];
+      await on(true, () => runDatesDemo({ steps: 6, testSize: 1, batchSize: 4, dModel: 16, log: () => {}, tty: false, out: null, overlap,
+        onStep: () => { live.push(dev.made - dev.releases); } }));
+      assert.equal(live.length, 6);
+      if (!overlap) assert.deepEqual(live.slice(1), Array.from({ length: 5 }, () => live[1]), `live arrays after each step: ${live.join(", ")}`);
+      else {
+        // step s's callback runs once update s + 1 is recorded (its arrays live), the last step's after its own
+        assert.deepEqual(live.slice(1, 5), Array.from({ length: 4 }, () => live[1]), `overlap: live arrays after each step: ${live.join(", ")}`);
+        assert.ok(live[5]! < live[1]!, `overlap: the last step waits for its own update: ${live.join(", ")}`);
+      }
+    }
   });
 
   test("greedy decoding on the device (one batched read of the ids a step) gives the host decoding's strings", async () => {

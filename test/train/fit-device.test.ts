@@ -49,7 +49,14 @@ type MakeOpt = (m: Net) => Optimizer<BaseOptions>;
 const adamw: MakeOpt = (m) => new AdamW(m.parameters(), { lr: 2e-2, weightDecay: 0.05 });
 const sgd: MakeOpt = (m) => new SGD(m.parameters(), { lr: 0.2, momentum: 0.9, nesterov: true, weightDecay: 1e-3 });
 
-async function run(onDevice: boolean, o: { makeOpt?: MakeOpt; initSeed?: number; resumeFrom?: TrainState; steps?: number } = {}): Promise<Run> {
+interface RunOpts {
+  makeOpt?: MakeOpt; initSeed?: number; resumeFrom?: TrainState; steps?: number;
+  overlap?: boolean; freeGraph?: boolean; stopWhen?: (i: StepInfo) => boolean;
+  /** "record k" when update k's trainStep runs, "done k" when its step callback does */
+  log?: string[];
+}
+
+async function run(onDevice: boolean, o: RunOpts = {}): Promise<Run> {
   setBackend(onDevice ? dev.name : host.name);
   try {
     const model = new Net(o.initSeed ?? 1);
@@ -62,7 +69,10 @@ async function run(onDevice: boolean, o: { makeOpt?: MakeOpt; initSeed?: number;
       // small enough that every step clips
       clipNorm: CLIP,
       batches: batchAt,
-      trainStep: (b) => crossEntropy(model.forward(b.x), b.y),
+      trainStep: (b, s) => {
+        o.log?.push(`record ${s + 1}`);
+        return crossEntropy(model.forward(b.x), b.y);
+      },
       evalEvery: 3,
       evaluate: () => {
         // on the host, on copies of the parameters: any op, any read
@@ -73,10 +83,16 @@ async function run(onDevice: boolean, o: { makeOpt?: MakeOpt; initSeed?: number;
         for (let i = 0; i < N; i++) if (pred[i] === y[i]) ok++;
         return { probeLoss: crossEntropy(logits, probe.y).item(), accuracy: ok / N };
       },
-      onStep: (i) => { infos.push(i); },
+      onStep: (i) => {
+        infos.push(i);
+        o.log?.push(`done ${i.step}`);
+      },
       checkpointEvery: 4,
       checkpoint: (st) => { checkpoints.push(st); },
       ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
+      ...(o.overlap !== undefined ? { overlap: o.overlap } : {}),
+      ...(o.freeGraph !== undefined ? { freeGraph: o.freeGraph } : {}),
+      ...(o.stopWhen ? { stopWhen: o.stopWhen } : {}),
     });
     return { model, optimizer, scheduler, result, infos, checkpoints };
   } finally {
@@ -141,6 +157,38 @@ describe("fit with a model on a device", () => {
     const hostRun = await run(false);
     const cross = await run(true, { initSeed: 77, resumeFrom: hostRun.checkpoints[0]! });
     close("loss", cross.result.losses, hostRun.result.losses, (i) => tol(i) * Math.max(1, hostRun.result.losses[i]!));
+  });
+
+  test("overlap: each update recorded before the last one's loss is waited for, except at evaluations, checkpoints and the end; the same run", async () => {
+    for (const freeGraph of [false, true]) {
+      const plain = await run(true, { freeGraph });
+      const reads = dev.batchedReads, log: string[] = [];
+      const got = await run(true, { overlap: true, freeGraph, log });
+      // the same device work in the same order: the same bits
+      assert.deepEqual(got.result.losses, plain.result.losses, `freeGraph ${freeGraph}`);
+      assert.ok(got.result.losses.every(Number.isFinite));
+      const seen = (r: Run) => r.infos.map((i) => [i.step, i.loss, i.lr, i.gradNorm]);
+      assert.deepEqual(seen(got), seen(plain));
+      assert.deepEqual(got.result.evals, plain.result.evals);
+      assert.deepEqual(got.checkpoints.map((c) => c.step), [4, 8]);
+      got.checkpoints.forEach((c, k) => {
+        for (const [name, t] of Object.entries(c.model)) assert.deepEqual([...t.data], [...plain.checkpoints[k]!.model[name]!.data], `${name} at ${c.step}`);
+      });
+      assert.equal(dev.batchedReads - reads, STEPS + got.result.evals.length + got.checkpoints.length, "batched reads");
+      // evaluations at 3, 6, 9, 10 and checkpoints at 4, 8 wait for their own update; 1, 2, 5, 7 for the next to be recorded
+      assert.deepEqual(log, ["record 1", "record 2", "done 1", "record 3", "done 2", "done 3", "record 4", "done 4", "record 5", "record 6",
+        "done 5", "done 6", "record 7", "record 8", "done 7", "done 8", "record 9", "done 9", "record 10", "done 10"]);
+    }
+    // a stop after update 1 lands after update 2, which was recorded already
+    const stopped = await run(true, { overlap: true, stopWhen: (i) => i.step === 1 });
+    assert.equal(stopped.result.finalStep, 2);
+    assert.deepEqual(stopped.result.losses, (await run(true, { steps: 2 })).result.losses);
+    assert.equal((await run(true, { stopWhen: (i) => i.step === 1 })).result.finalStep, 1);
+    // on the host there is nothing to wait for: ignored
+    const log: string[] = [];
+    const onHost = await run(false, { overlap: true, log, steps: 3 });
+    assert.deepEqual(log, ["record 1", "done 1", "record 2", "done 2", "record 3", "done 3"]);
+    assert.deepEqual(onHost.result.losses, (await run(false, { steps: 3 })).result.losses);
   });
 
   test("the final state of a device run: state() needs readState(), which equals a checkpoint's capture", async () => {

@@ -54,6 +54,8 @@ export interface DatesDemoOptions {
   onStep?: StepCallback;
   /** Peak learning rate (default 6e-3). */
   lr?: number;
+  /** On a device, record each update before the last one's loss comes back (fit's `overlap`; default true). */
+  overlap?: boolean;
   /** Report held-out accuracy on 200 pairs (or all, when fewer) every this many steps (default: never); on a device, decoded there. */
   evalEvery?: number;
 }
@@ -171,7 +173,7 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   const progress = progressReporter({ label: "train", ...(opts.tty !== undefined ? { tty: opts.tty } : {}) });
   try {
     ({ losses, evals } = await fit<Batch>({
-      model, optimizer, scheduler, steps, seed, clipNorm: 1, freeGraph: true,
+      model, optimizer, scheduler, steps, seed, clipNorm: 1, freeGraph: true, overlap: opts.overlap ?? true,
       batches: (s) => makeBatch(train.slice(s * batchSize, (s + 1) * batchSize), vocab),
       trainStep: (b) => crossEntropy(flatLogits(model.forward(b.src, b.srcPad, b.tgtIn)), reshape(b.tgtOut, [-1]), { ignoreIndex: vocab.padId, labelSmoothing: 0.05 }),
       onStep: opts.onStep ? [progress, opts.onStep] : progress,
