@@ -143,7 +143,8 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
     report(info);
     await new Promise<void>((resolve) => setImmediate(resolve));
   };
-  // Ctrl-C (or SIGTERM) ends the run after the current step, with its checkpoint, validation and model files
+  // Ctrl-C (or SIGTERM) ends the run after the current step (on a device, the one recorded after it), with its
+  // checkpoint, validation and model files
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) process.exit(130);
@@ -157,6 +158,8 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
     result = await fit<B>({
       model: p.model, optimizer: p.optimizer, scheduler: p.scheduler, steps: totalSteps, seed: o.seed ?? 0, clipNorm: 1,
       batches: p.batchAt, trainStep: p.lossOf, onStep, freeGraph: true,
+      // on a device, the next update is recorded while this one's loss comes back (a stop then lands one update later)
+      overlap: true,
       evalEvery: o.evalEvery ?? 500,
       ...(evaluateOnDevice ? { evaluateOn: "device" as const, evaluate: () => evaluateOnDevice() } : { evaluate: () => p.evaluate() }),
       onEval: async (r) => {
