@@ -11,10 +11,10 @@
  * --backend webgpu takes a device from the optional `webgpu` package (dawn.node; --webgpu PATH when
  * it is elsewhere), as bench/webgpu.ts does; where there is none, or only a CPU adapter (SwiftShader,
  * lavapipe) and no --cpu-adapter, it says so, measures nothing and exits 0. On webgpu it also
- * prints what a training step records, counted over steps 2 to --steps (the first compiles and
- * allocates): dispatches, compute passes, buffer copies and clears, submissions, uploads the queue
- * wrote at once (BufferPool.upload); and with
- * --by-kernel, the dispatches and copies by kernel. --host-only records and submits every command
+ * prints what a training step records, counted over steps 2 (3 with the overlap) to --steps (the
+ * first compiles and allocates): dispatches, compute passes, buffer copies and clears,
+ * submissions, uploads the queue wrote at once (BufferPool.upload); and with --by-kernel, the
+ * dispatches and copies by kernel. --host-only records and submits every command
  * as usual but each dispatch with zero workgroups, so the time is the host's share of a step (the
  * library, the WebGPU implementation's CPU side, the submissions and reads; the losses are then
  * meaningless). Both options are webgpu's: with another backend they end the bench (exit 2).
@@ -63,10 +63,10 @@ function counts(k: WebGPUKernels): Counts {
   return { dispatches: r.dispatches, passes: r.passes, copies: r.copies, clears: r.clears, submissions: r.submissions, directWrites: k.pool.directWrites };
 }
 
-/** The counts of one step, averaged over steps 2 .. steps (null with fewer than 2 steps, or off webgpu). */
-function perStep(first: Counts | null, last: Counts | null, steps: number): Counts | null {
-  if (!first || !last || steps < 2) return null;
-  const d = (k: keyof Counts): number => (last![k] - first![k]) / (steps - 1);
+/** The counts of one step, averaged over the n steps of the window (null when there are none, or off webgpu). */
+function perStep(first: Counts | null, last: Counts | null, n: number): Counts | null {
+  if (!first || !last || n < 1) return null;
+  const d = (k: keyof Counts): number => (last![k] - first![k]) / n;
   return { dispatches: d("dispatches"), passes: d("passes"), copies: d("copies"), clears: d("clears"), submissions: d("submissions"), directWrites: d("directWrites") };
 }
 
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     return;
   }
   // on webgpu: the recorder's counts (dispatches, submissions, bind groups made and kept) over the
-  // run, and what one step records, over steps 2 .. steps
+  // run, and what one step records, over steps 2 (3 with the overlap) .. steps
   const kernels = name === "webgpu" ? (getBackend() as unknown as { kernels: WebGPUKernels }).kernels : null;
   const recorder = kernels?.recorder ?? null;
   const hostOnly = has("--host-only");
@@ -111,18 +111,21 @@ async function main(): Promise<void> {
     }
   };
   const r = await runDatesDemo({ steps, testSize: 1, out: null, log: () => undefined, tty: false, onStep, overlap: !has("--sync-reads") });
+  // with the overlap (a device, no --sync-reads) step 1's callback runs once update 2 is recorded,
+  // so the window from it to the last step's callback holds updates 3 .. steps
+  const from = kernels && !has("--sync-reads") ? 3 : 2, n = steps - from + 1;
   if (kernels) kernels.tally = null;
   const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
   const line = {
     backend: getBackend().name, steps, threads: name === "webgpu" ? null : threads, trainSeconds: r.trainSeconds,
-    stepsPerSecond: steps / r.trainSeconds, laterStepMs: steps > 1 ? (tN - t1) / (steps - 1) : null, firstLoss: r.losses[0] ?? null, lastLoss: r.losses.at(-1) ?? null,
+    stepsPerSecond: steps / r.trainSeconds, laterStepMs: n > 0 ? (tN - t1) / n : null, firstLoss: r.losses[0] ?? null, lastLoss: r.losses.at(-1) ?? null,
   };
   console.log(`dates demo (1+1 layers, dModel 64, batches of 64) on ${line.backend}${line.threads === null ? "" : `, ${threads} threads`}, ${cpu} (${os.cpus().length} CPUs), Node ${process.version}`);
   if (adapter) console.log(`  ${adapter}`);
   if (hostOnly) console.log("  --host-only: every dispatch recorded with zero workgroups, so the time is the host's share (the losses are meaningless)");
   if (kernels) console.log(has("--sync-reads") ? "  --sync-reads: each update waits for the last one's loss" : "  each update recorded before the last one's loss came back (fit's overlap)");
   console.log(`  ${steps} steps in ${r.trainSeconds.toFixed(2)} s: ${line.stepsPerSecond.toFixed(1)} steps/s, ${(1000 * r.trainSeconds / steps).toFixed(2)} ms per step`);
-  if (line.laterStepMs !== null) console.log(`  steps 2-${steps}: ${line.laterStepMs.toFixed(2)} ms per step (the first also compiles kernels and fills the memory pools)`);
+  if (line.laterStepMs !== null) console.log(`  steps ${from}-${steps}: ${line.laterStepMs.toFixed(2)} ms per step (the first also compiles kernels and fills the memory pools)`);
   console.log(`  loss ${line.firstLoss?.toFixed(4)} at step 1, ${line.lastLoss?.toFixed(4)} at step ${steps}`);
   const gpu = recorder && before && {
     dispatches: recorder.dispatches - before.d, submissions: recorder.submissions - before.s,
@@ -131,14 +134,14 @@ async function main(): Promise<void> {
   if (gpu) {
     console.log(`  ${(gpu.dispatches / steps).toFixed(1)} dispatches and ${(gpu.submissions / steps).toFixed(1)} submissions per step; bind groups made ${gpu.bindGroupsMade}, kept and reused ${gpu.bindGroupsReused} (the run, its final evaluation included)`);
   }
-  const step = perStep(first, last, steps);
+  const step = perStep(first, last, n);
   if (step) {
-    console.log(`  one step (steps 2-${steps}): ${fmt(step.dispatches)} dispatches in ${fmt(step.passes)} compute passes, ${fmt(step.copies)} copies, ${fmt(step.clears)} clears, ${fmt(step.submissions)} submissions; ${fmt(step.directWrites)} uploads written by the queue directly`);
+    console.log(`  one step (steps ${from}-${steps}): ${fmt(step.dispatches)} dispatches in ${fmt(step.passes)} compute passes, ${fmt(step.copies)} copies, ${fmt(step.clears)} clears, ${fmt(step.submissions)} submissions; ${fmt(step.directWrites)} uploads written by the queue directly`);
   }
   const tally = byKernel as Map<string, number> | null;
   if (tally) {
-    console.log(`  by kernel, per step (steps 2-${steps}):`);
-    for (const [k, n] of [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`    ${fmt(n / (steps - 1)).padStart(6)}  ${k}`);
+    console.log(`  by kernel, per step (steps ${from}-${steps}):`);
+    for (const [k, c] of [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`    ${fmt(c / n).padStart(6)}  ${k}`);
   }
   const json = opt("json");
   if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly, gpu, step }, null, 2)}\n`);
