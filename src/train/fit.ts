@@ -135,9 +135,11 @@ export interface FitOptions<B> {
    * the device runs one update while the host records the next (instead of the two taking turns).
    * Step s's callbacks and stopWhen then run after update s + 1 is recorded: they see the
    * parameters and gradients of that later update, and a stop lands one update later (the
-   * recorded one counts: finalStep is s + 2). Evaluations, checkpoints and the last step still
-   * wait for their own update, so they see its state, and the losses, norms and learning rates
-   * are those of the run without it. Ignored on the host. Default false.
+   * recorded one counts: finalStep is s + 2), and so does an error the device reports at the
+   * read. Evaluations, checkpoints and the last step still wait for their own update, so they see
+   * its state (a stop there lands at once), and the losses, norms and learning rates are those of
+   * the run without it. Without freeGraph two updates' graphs are alive at once. Ignored on the
+   * host. Default false.
    */
   overlap?: boolean;
 }
@@ -332,7 +334,14 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
   // evaluation, a checkpoint or the last step, which see the state after their own update)
   let waiting: Recorded | null = null;
   for (let s = start; s < steps; s++) {
-    const r = record(s);
+    let r: Recorded;
+    try {
+      r = record(s);
+    } catch (e) {
+      // the update before was taken: its values and callbacks first, then the error
+      if (waiting) await finish(waiting);
+      throw e;
+    }
     if (waiting) {
       const w = waiting;
       waiting = null;

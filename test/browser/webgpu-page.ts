@@ -1001,14 +1001,24 @@ ${computeMain(64)} {
   const [r3, r4] = await k.readMany([v1, u3]);
   res.compare("an upload into a buffer given back after its last submission, read by a kernel", Float32Array.from([...r3!, ...r4!]),
     [-4, -5, -6, 4, 5, 6], () => 1e-37);
+  // given back in a submission that then went (a flush): written at once, after that submission's kernel
+  k.unary("neg", v1, u3, 3, 0);
+  pool.release(u3);
+  k.flush();
+  const u4 = pool.upload(Float32Array.of(-7, 0.5, 2));
+  const afterItsFlush = u4.buffer === u1.buffer && pool.directWrites === 3;
+  const [r5, r6] = await k.readMany([v1, u4]);
+  res.compare("an upload into a buffer given back in a submission since flushed, after that submission's kernel",
+    Float32Array.from([...r5!, ...r6!]), [-4, -5, -6, -7, 0.5, 2], () => 1e-37);
   // a large one straight to a new buffer
   const big2 = randn(rng(9), 300_000), pbig2 = pool.upload(big2);
-  const bigDirect = pool.directWrites === 3;
+  const bigDirect = pool.directWrites === 4;
   res.compare("an upload of 1.2 MB into a new buffer, written at once", await k.read(pbig2), big2, () => 1e-37);
   res.list.push({ name: "uploads written at once: into new buffers and buffers given back before the open submission, not others",
-    ok: newDirect && viaArea && afterFlush && bigDirect, worst: 0, detail: `new ${newDirect}, given back in the open submission ${viaArea}, after ${afterFlush}, large ${bigDirect}` });
+    ok: newDirect && viaArea && afterFlush && afterItsFlush && bigDirect, worst: 0,
+    detail: `new ${newDirect}, given back in the open submission ${viaArea}, after ${afterFlush}, after its flush ${afterItsFlush}, large ${bigDirect}` });
   k.release(v1);
-  for (const a of [u3, pbig2]) pool.release(a);
+  for (const a of [u4, pbig2]) pool.release(a);
   pool.trim();
   await k.finish();
   return res.list;

@@ -52,6 +52,8 @@ const sgd: MakeOpt = (m) => new SGD(m.parameters(), { lr: 0.2, momentum: 0.9, ne
 interface RunOpts {
   makeOpt?: MakeOpt; initSeed?: number; resumeFrom?: TrainState; steps?: number;
   overlap?: boolean; freeGraph?: boolean; stopWhen?: (i: StepInfo) => boolean;
+  /** batches from an iterable of this many (fit throws when it runs out) instead of batchAt */
+  batchCount?: number;
   /** "record k" when update k's trainStep runs, "done k" when its step callback does */
   log?: string[];
 }
@@ -68,7 +70,7 @@ async function run(onDevice: boolean, o: RunOpts = {}): Promise<Run> {
       model, optimizer, scheduler, steps: o.steps ?? STEPS, seed: 3,
       // small enough that every step clips
       clipNorm: CLIP,
-      batches: batchAt,
+      batches: o.batchCount === undefined ? batchAt : Array.from({ length: o.batchCount }, (_, i) => batchAt(i)),
       trainStep: (b, s) => {
         o.log?.push(`record ${s + 1}`);
         return crossEntropy(model.forward(b.x), b.y);
@@ -184,6 +186,12 @@ describe("fit with a model on a device", () => {
     assert.equal(stopped.result.finalStep, 2);
     assert.deepEqual(stopped.result.losses, (await run(true, { steps: 2 })).result.losses);
     assert.equal((await run(true, { stopWhen: (i) => i.step === 1 })).result.finalStep, 1);
+    // at an evaluation (step 3), nothing was recorded after it: the stop lands there
+    assert.equal((await run(true, { overlap: true, stopWhen: (i) => i.step === 3 })).result.finalStep, 3);
+    // when recording update 6 throws (no batch left), update 5, which waited, is finished first
+    const short: string[] = [];
+    await assert.rejects(run(true, { overlap: true, batchCount: 5, log: short }), (e: unknown) => e instanceof ValueError && /at least 10 batches/.test(e.message));
+    assert.deepEqual(short.slice(-2), ["record 5", "done 5"]);
     // on the host there is nothing to wait for: ignored
     const log: string[] = [];
     const onHost = await run(false, { overlap: true, log, steps: 3 });

@@ -143,8 +143,8 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
     report(info);
     await new Promise<void>((resolve) => setImmediate(resolve));
   };
-  // Ctrl-C (or SIGTERM) ends the run after the current step (on a device, the one recorded after it), with its
-  // checkpoint, validation and model files
+  // Ctrl-C (or SIGTERM) ends the run after the current step (on a device, after the one recorded after it unless
+  // the current one validates or checkpoints), with its checkpoint, validation and model files
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) process.exit(130);
