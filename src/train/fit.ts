@@ -183,6 +183,10 @@ function validate<B>(o: FitOptions<B>): void {
     positiveInt(o.evalEvery, "evalEvery");
     if (typeof o.evaluate !== "function") throw new ValueError("fit", "evaluate", "a function (with evalEvery)", String(o.evaluate));
   }
+  for (const flag of ["freeGraph", "overlap"] as const) {
+    const v: unknown = o[flag];
+    if (v !== undefined && typeof v !== "boolean") throw new ValueError("fit", flag, "true or false", typeof v === "string" ? JSON.stringify(v) : String(v));
+  }
   const on: unknown = o.evaluateOn;
   if (on !== undefined && on !== "host" && on !== "device") {
     throw new ValueError("fit", "evaluateOn", '"host" or "device"', typeof on === "string" ? JSON.stringify(on) : String(on));

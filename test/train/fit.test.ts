@@ -91,6 +91,8 @@ describe("fit", () => {
     await rejects({ evalEvery: 2 }, "fit: evaluate expected a function (with evalEvery), got undefined");
     await rejects({ checkpointEvery: 1.5, checkpoint: () => undefined }, "fit: checkpointEvery expected an integer >= 1, got 1.5");
     await rejects({ batches: 3 }, "fit: batches expected a function step => batch or an iterable of batches, got 3");
+    await rejects({ overlap: "yes" }, 'fit: overlap expected true or false, got "yes"');
+    await rejects({ freeGraph: 1 }, "fit: freeGraph expected true or false, got 1");
     await rejects({ batches: [drawBatch()] }, "fit: batches expected at least 2 batches, got 1");
     await rejects({ trainStep: () => mseLoss(tensor([1, 2]), tensor([0, 0]), { reduction: "none" }) },
       "fit: trainStep expected a one-element loss tensor, got shape [2] at step 0");
