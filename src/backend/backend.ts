@@ -387,10 +387,17 @@ export interface FusedOptimizerSteps<A = KernelArray> {
  * A reduction a device backend may have (webgpu): acc[0] = (accumulate ? acc[0] : 0) + the sum
  * over the arrays xs[j] of the sum of xs[j][i]² over i < ns[j], each array's terms spread over the
  * device's threads, the arrays' sums added in order. The gradient clipping's norm
- * (optim/clip-device.ts) uses it where the backend has it, else a [1, n] @ [n, 1] matmul per array.
+ * (optim/clip-device.ts) uses it where the backend has it, else a [1, n] @ [n, 1] matmul per array
+ * and the scale from one-element kernels.
  */
 export interface SumOfSquares<A = KernelArray> {
   sumOfSquares(acc: A, xs: readonly A[], ns: readonly number[], accumulate: boolean): void;
+  /**
+   * The clipping's norm and scale at once: norm[0] = the square root of the arrays' sums of
+   * squares (added as sumOfSquares adds them, from 0), coef[0] = min(1, maxNorm / (norm[0] + 1e-6)),
+   * each step rounded to float32 (a NaN norm gives a NaN scale).
+   */
+  clipNorm(norm: A, coef: A, xs: readonly A[], ns: readonly number[], maxNorm: number): void;
 }
 
 /**

@@ -10,10 +10,11 @@
  * ```ts
  * const total = deviceTotalNorm(grads, 2);        // [] on the device
  * scaleToNorm(grads, total, 1);                   // g *= min(1, 1 / (total + 1e-6))
+ * clipOnDevice(grads, 1, 2, "fit");               // both (webgpu: the norm and scale in one kernel)
  * ```
  */
 import type { AnyBackend, KernelArray, ScaleArrays, SumOfSquares } from "../backend/backend.js";
-import { arrayOf, backendOf, filledArray, fullOn } from "../backend/tensor-arrays.js";
+import { arrayOf, backendOf, emptyOn, filledArray, fullOn } from "../backend/tensor-arrays.js";
 import type { DeviceStore } from "../tensor/device.js";
 import { DeviceOpError, ValueError } from "../tensor/errors.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -50,16 +51,17 @@ function releaseAll(be: AnyBackend, scratch: KernelArray[]): void {
 export function deviceTotalNorm(grads: readonly Tensor[], normType: number, op: string): Tensor {
   const be = deviceOf(grads, op);
   if (normType === Infinity) throw new DeviceOpError(op, "normType", be.name, "the max norm needs a max reduction");
-  const total = fullOn(be, [], "float32", 0);
-  const acc = arrayOf(total, be);
   const live = grads.filter((g) => g.size > 0);
   // the backend's own reduction where it has one (webgpu: all gradients in a few dispatches)
   const sq = be as Partial<SumOfSquares>;
   if (normType === 2 && typeof sq.sumOfSquares === "function") {
-    sq.sumOfSquares(acc, live.map((g) => arrayOf(g, be)), live.map((g) => g.size), true);
+    const total = emptyOn(be, [], "float32"), acc = arrayOf(total, be);
+    sq.sumOfSquares(acc, live.map((g) => arrayOf(g, be)), live.map((g) => g.size), false);
     be.unary("sqrt", acc, acc, 1, 0);
     return total;
   }
+  const total = fullOn(be, [], "float32", 0);
+  const acc = arrayOf(total, be);
   const scratch: KernelArray[] = [];
   for (const g of live) {
     const n = g.size, G = arrayOf(g, be);
@@ -76,6 +78,29 @@ export function deviceTotalNorm(grads: readonly Tensor[], normType: number, op: 
   if (normType === 2) be.unary("sqrt", acc, acc, 1, 0);
   else if (normType !== 1) be.binary("pow", acc, acc, scalarOn(be, 1 / normType, scratch), [1], [1], [0]);
   releaseAll(be, scratch);
+  return total;
+}
+
+/**
+ * Clips the gradients (all on one device) in place to the total `normType`-norm maxNorm: scaled by
+ * min(1, maxNorm / (total + 1e-6)), computed there. Returns the total norm before clipping, a
+ * float32 [] tensor on the device. The 2-norm with the backend's SumOfSquares takes the norm and
+ * the scale in one kernel after the partial sums (SumOfSquares.clipNorm); otherwise
+ * `deviceTotalNorm`, then `scaleToNorm`.
+ */
+export function clipOnDevice(grads: readonly Tensor[], maxNorm: number, normType: number, op: string): Tensor {
+  const be = deviceOf(grads, op);
+  const sq = be as Partial<SumOfSquares>;
+  if (normType !== 2 || typeof sq.clipNorm !== "function") {
+    const total = deviceTotalNorm(grads, normType, op);
+    scaleToNorm(grads, total, maxNorm);
+    return total;
+  }
+  const live = grads.filter((g) => g.size > 0);
+  const total = emptyOn(be, [], "float32"), coef = be.alloc(1);
+  sq.clipNorm(arrayOf(total, be), coef, live.map((g) => arrayOf(g, be)), live.map((g) => g.size), maxNorm);
+  scaleBy(be, grads, coef);
+  releaseAll(be, [coef]);
   return total;
 }
 

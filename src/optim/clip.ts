@@ -16,7 +16,7 @@
  */
 import { DeviceOpError, ValueError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
-import { clampOnDevice, deviceTotalNorm, scaleByValue, scaleToNorm } from "./clip-device.js";
+import { clampOnDevice, clipOnDevice, deviceTotalNorm, scaleByValue } from "./clip-device.js";
 import { floatData } from "./optimizer.js";
 
 /** The gradients of the given parameters (those that have one). */
@@ -101,9 +101,7 @@ export function clipGradNormTensor(params: Iterable<Tensor> | Tensor, maxNorm: n
   checkClipArgs(maxNorm, normType, op);
   const grads = gradTensors(params, op);
   if (!grads.some((g) => g.device !== null)) return new Tensor(Float64Array.of(clipGradNorm(params, maxNorm, normType)), [], "float64");
-  const total = deviceTotalNorm(grads, normType, op);
-  scaleToNorm(grads, total, maxNorm);
-  return total;
+  return clipOnDevice(grads, maxNorm, normType, op);
 }
 
 /**

@@ -8,7 +8,10 @@
  * against float64 within fp32's bound for n terms; eleven arrays of mixed sizes (one empty) in one
  * call give exactly the bits of one call per array, accumulated in order, both with the device's
  * bindings and with a context that binds 3 storage arrays (2 arrays a dispatch: 6 dispatches and
- * the combining one); nine arrays whose sum shows the order of the adds. Scaling: ten arrays, one empty and one listed twice (scaled twice), the
+ * the combining one); nine arrays whose sum shows the order of the adds. The clipping's norm and
+ * scale in one kernel (clipNorm): the bits of the kernels it replaces, for eleven, one and no
+ * arrays, with a NaN or an infinity among them, the scale below 1, at 1 and NaN, and the float64
+ * values; the partial sums' dispatches and one more. Scaling: ten arrays, one empty and one listed twice (scaled twice), the
  * scalar a view of the same buffer as one of them, each element exactly x * s in float32; with 3
  * bindings, 2 arrays a dispatch. Fill: values, NaN and infinities, past 256 threads.
  *
@@ -19,7 +22,7 @@
 import type { GpuArray, KernelContext } from "../../src/backend/webgpu/context.js";
 import type { WebGPUKernels } from "../../src/backend/webgpu/index.js";
 import { scaleArrays } from "../../src/backend/webgpu/scale-arrays.js";
-import { sumOfSquares } from "../../src/backend/webgpu/sum-squares.js";
+import { clipNorm, sumOfSquares } from "../../src/backend/webgpu/sum-squares.js";
 import type { Kit } from "./webgpu-efficient-cases.js";
 import type { CaseResult, Results } from "./webgpu-page.js";
 import { randn, rng } from "./webgpu-page-setup.js";
@@ -94,6 +97,49 @@ async function sumOfSquaresCases(kit: Kit): Promise<CaseResult[]> {
   return res.list;
 }
 
+/**
+ * clipNorm: the norm and scale of one kernel against the kernels it replaces (the sum of squares
+ * from 0, sqrt, + 1e-6, maxNorm / that, minimum with 1), bit for bit, and against float64.
+ */
+async function clipNormCases(kit: Kit): Promise<CaseResult[]> {
+  const k = kit.kernels(), res = kit.results();
+  const scalar = (v: number, pad: number): GpuArray => kit.place(Float32Array.of(v), pad).arr;
+  const sizes = [3, 0, 700, 1, 256, 257, 5000, 64, 129, 2, 40];
+  const hosts = sizes.map((n, j) => randn(rng(1700 + j), n, 0.05));
+  const withNan = hosts.map((h, j) => (j === 6 ? h.map((v, i) => (i === 4321 ? NaN : v)) : h));
+  const withInf = hosts.map((h, j) => (j === 2 ? h.map((v, i) => (i === 9 ? -Infinity : v)) : h));
+  const sets: [string, Float32Array[]][] = [["eleven arrays", hosts], ["one array", [hosts[6]!]], ["no arrays", []],
+    ["a NaN in one array", withNan], ["-Infinity in one array", withInf]];
+  for (const [what, set] of sets) {
+    for (const maxNorm of [0.1, 1, 1e9]) {
+      const xs = set.map((h, j) => kit.place(h, 1 + (j % 3)));
+      const ns = set.map((h) => h.length);
+      // the kernels it replaces
+      const n0 = kit.place(Float32Array.of(7), 1), c0 = kit.place(Float32Array.of(7), 2);
+      k.sumOfSquares(n0.arr, xs.map((x) => x.arr), ns, false);
+      k.unary("sqrt", n0.arr, n0.arr, 1, 0);
+      k.binary("add", c0.arr, n0.arr, scalar(1e-6, 0), [1], [1], [1]);
+      k.binary("div", c0.arr, scalar(maxNorm, 1), c0.arr, [1], [1], [1]);
+      k.binary("minimum", c0.arr, c0.arr, scalar(1, 2), [1], [1], [1]);
+      const n1 = kit.place(Float32Array.of(7), 2), c1 = kit.place(Float32Array.of(7), 0);
+      const lim = limited(k, 3);
+      clipNorm(lim.ctx, n1.arr, c1.arr, xs.map((x) => x.arr), ns, maxNorm);
+      const [wn, wc, gn, gc] = [await kit.fetchPlaced(n0), await kit.fetchPlaced(c0), await kit.fetchPlaced(n1), await kit.fetchPlaced(c1)];
+      const name = `clipNorm, ${what}, maxNorm ${maxNorm}`;
+      res.compare(`${name}: the norm, the separate kernels' bits`, gn.data, wn.data, EXACT, gn.guards);
+      res.compare(`${name}: the scale, the separate kernels' bits`, gc.data, wc.data, EXACT, gc.guards);
+      let ss = 0;
+      for (const h of set) for (const v of h) ss += v * v;
+      const norm = Math.sqrt(ss), coef = Math.min(1, maxNorm / (norm + 1e-6));
+      const terms = ns.reduce((a, b) => a + b, 0) + 12;
+      res.compare(`${name}: against float64`, Float32Array.of(gn.data[0]!, gc.data[0]!), [norm, coef], (i) => (i === 0 ? terms * U * norm : (terms + 4) * U * coef), gn.guards && gc.guards);
+      const want = Math.ceil(set.length / 2) + 1;
+      expect(res, `${name}: ${want} dispatches, 2 arrays a dispatch`, lim.dispatches() === want, `${lim.dispatches()} dispatches`);
+    }
+  }
+  return res.list;
+}
+
 async function scaleCases(kit: Kit): Promise<CaseResult[]> {
   const k = kit.kernels(), res = kit.results();
   const sizes = [3, 0, 700, 1, 256, 257, 5000, 64, 129];
@@ -141,5 +187,7 @@ async function fillCases(kit: Kit): Promise<CaseResult[]> {
 }
 
 export function clipFamilies(kit: Kit): Record<string, () => Promise<CaseResult[]>> {
-  return { clip: async () => [...(await sumOfSquaresCases(kit)), ...(await scaleCases(kit)), ...(await fillCases(kit))] };
+  return {
+    clip: async () => [...(await sumOfSquaresCases(kit)), ...(await clipNormCases(kit)), ...(await scaleCases(kit)), ...(await fillCases(kit))],
+  };
 }

@@ -230,6 +230,10 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.sumOfSquares(acc, xs, ns, accumulate);
   }
 
+  clipNorm(norm: GpuArray, coef: GpuArray, xs: readonly GpuArray[], ns: readonly number[], maxNorm: number): void {
+    this.kernels.clipNorm(norm, coef, xs, ns, maxNorm);
+  }
+
   scaleArrays(xs: readonly GpuArray[], ns: readonly number[], s: GpuArray): void {
     this.kernels.scaleArrays(xs, ns, s);
   }

@@ -31,7 +31,7 @@ import { ValueError } from "../../tensor/errors.js";
 import { indexSelect, indexSelectBackward } from "./gather.js";
 import { groupIndices } from "./group-indices.js";
 import { scaleArrays } from "./scale-arrays.js";
-import { sumOfSquares } from "./sum-squares.js";
+import { clipNorm, sumOfSquares } from "./sum-squares.js";
 import { DeviceIndexChecks } from "./index-checks.js";
 import { flaggedError, type IndexCheck } from "../index-checks.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
@@ -493,6 +493,9 @@ export class WebGPUKernels implements KernelContext {
 
   /** As SumOfSquares.sumOfSquares (backend.ts). */
   readonly sumOfSquares = this.method("sumOfSquares", sumOfSquares);
+
+  /** As SumOfSquares.clipNorm (backend.ts). */
+  readonly clipNorm = this.method("clipNorm", clipNorm);
 
   /** As ScaleArrays.scaleArrays (backend.ts). */
   readonly scaleArrays = this.method("scaleArrays", scaleArrays);

@@ -6,14 +6,17 @@
  * then a tree over the workgroup into the array's partial sum; a last dispatch adds the partial
  * sums in array order to acc. The fixed order gives the same bits every run, and the same bits as
  * one array at a time (acc = ((acc + s0) + s1) + ...). It replaces one dispatch per gradient, each
- * a single workgroup, that ran one after another.
+ * a single workgroup, that ran one after another. `clipNorm` ends in a kernel that takes the root
+ * and the clipping's scale as well, in place of the five one-element kernels and three fills that
+ * computed them.
  *
  * ```ts
  * sumOfSquares(ctx, acc, [g0, g1], [n0, n1], true); // acc[0] += sum of g0[i]² + sum of g1[i]²
+ * clipNorm(ctx, norm, coef, [g0, g1], [n0, n1], 1);  // norm[0] = the 2-norm, coef[0] = min(1, 1 / (norm + 1e-6))
  * ```
  */
 import type { GpuArray, KernelContext } from "./context.js";
-import { dispatchKernel } from "./context.js";
+import { dispatchKernel, f32Bits } from "./context.js";
 import { fill } from "./elementwise.js";
 import { computeMain, header, reduceFn } from "./wgsl.js";
 
@@ -53,6 +56,32 @@ ${computeMain(1)} {
   b_acc[p.o_acc] = s;
 }`;
 
+/**
+ * norm[0] = sqrt(part[0] + ... + part[m - 1]) (added in that order, from 0) and
+ * coef[0] = min(1, maxNorm / (norm[0] + 1e-6)): each step rounded to float32, as the separate
+ * kernels (an add, a sqrt, an add, a div, a minimum) round it.
+ */
+const clipSource = (): string => /* wgsl */ `
+${header(["norm", "coef"], ["part"], ["m: u32", "maxNorm: f32"])}
+${computeMain(1)} {
+  var s = 0.0;
+  for (var j = 0u; j < p.m; j++) { s = s + b_part[p.o_part + j]; }
+  let n = sqrt(s);
+  b_norm[p.o_norm] = n;
+  let q = p.maxNorm / (n + 1e-6);
+  b_coef[p.o_coef] = select(1.0, q, q < 1.0 || isNan(q)); // a NaN norm gives a NaN scale (as binary "minimum")
+}`;
+
+/** Each array's sum of squares into part[j] (one workgroup an array, as many arrays a dispatch as bind). */
+function partialSums(ctx: KernelContext, xs: readonly GpuArray[], ns: readonly number[]): GpuArray {
+  const m = xs.length, part = ctx.scratch(m), per = arraysPerDispatch(ctx);
+  for (let first = 0; first < m; first += per) {
+    const k = Math.min(per, m - first);
+    dispatchKernel(ctx, `sumOfSquares.k${k}`, partialSource(k), [part], xs.slice(first, first + k), [first, ...ns.slice(first, first + k)], k);
+  }
+  return part;
+}
+
 /** acc[0] = (accumulate ? acc[0] : 0) + the sum over arrays j of the sum of xs[j][i]² over i < ns[j]. */
 export function sumOfSquares(ctx: KernelContext, acc: GpuArray, xs: readonly GpuArray[], ns: readonly number[], accumulate: boolean): void {
   const m = xs.length;
@@ -60,11 +89,19 @@ export function sumOfSquares(ctx: KernelContext, acc: GpuArray, xs: readonly Gpu
     if (!accumulate) fill(ctx, acc, 1, 0);
     return;
   }
-  const part = ctx.scratch(m), per = arraysPerDispatch(ctx);
-  for (let first = 0; first < m; first += per) {
-    const k = Math.min(per, m - first);
-    dispatchKernel(ctx, `sumOfSquares.k${k}`, partialSource(k), [part], xs.slice(first, first + k), [first, ...ns.slice(first, first + k)], k);
-  }
+  const part = partialSums(ctx, xs, ns);
   dispatchKernel(ctx, "sumOfSquares.combine", combineSource, [acc], [part], [m, accumulate ? 1 : 0], 1);
+  ctx.release(part);
+}
+
+/**
+ * The gradient clipping's norm and scale (ClipNorm, backend.ts): norm[0] = the 2-norm of all the
+ * arrays together (their sums of squares as `sumOfSquares` adds them), coef[0] =
+ * min(1, maxNorm / (norm[0] + 1e-6)); one dispatch besides the partial sums.
+ */
+export function clipNorm(ctx: KernelContext, norm: GpuArray, coef: GpuArray, xs: readonly GpuArray[], ns: readonly number[], maxNorm: number): void {
+  const m = xs.length;
+  const part = m > 0 ? partialSums(ctx, xs, ns) : ctx.scratch(1); // m = 0: nothing read
+  dispatchKernel(ctx, "sumOfSquares.clip", clipSource, [norm, coef], [part], [m, f32Bits(maxNorm)], 1);
   ctx.release(part);
 }
