@@ -5,10 +5,32 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { makeBatch } from "../../src/apps/dates/batches.js";
 import { runDatesDemo } from "../../src/apps/dates/demo.js";
+import { CharVocab } from "../../src/data/dates.js";
 import { ValueError } from "../../src/tensor/errors.js";
 
 describe("qkv demo", () => {
+  test("makeBatch: sources padded with their mask, targets after <bos> and before <eos>, padded to the longest plus one", () => {
+    const vocab = CharVocab.fromStrings(["abc 12", "xyz-9"]);
+    const pairs = [{ source: "ab", target: "x" }, { source: "c 12", target: "xyz-9" }, { source: "", target: "" }];
+    const b = makeBatch(pairs, vocab);
+    const P = vocab.padId, B = vocab.bosId, E = vocab.eosId, e = (s: string): number[] => vocab.encode(s);
+    const pad = (l: number[], n: number): number[] => [...l, ...Array<number>(n - l.length).fill(P)];
+    assert.deepEqual(b.src.shape, [3, 4]);
+    assert.deepEqual([...b.src.data], [...pad(e("ab"), 4), ...e("c 12"), ...pad([], 4)]);
+    assert.deepEqual([...b.srcPad.data], [0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1]);
+    assert.deepEqual(b.tgtIn.shape, [3, 6]);
+    assert.deepEqual([...b.tgtIn.data], [...pad([B, ...e("x")], 6), B, ...e("xyz-9"), ...pad([B], 6)]);
+    assert.deepEqual([...b.tgtOut.data], [...pad([...e("x"), E], 6), ...e("xyz-9"), E, ...pad([E], 6)]);
+    assert.equal(b.src.dtype, "int32");
+    assert.equal(b.tgtIn.dtype, "int32");
+    assert.equal(b.srcPad.dtype, "bool");
+    assert.equal(b.pairs, pairs);
+    const none = makeBatch([], vocab);
+    assert.deepEqual([none.src.shape, none.tgtIn.shape, none.tgtOut.shape], [[0, 1], [0, 1], [0, 1]]);
+  });
+
   test("trains, evaluates, prints examples and writes a self-contained attention report", async () => {
     const dir = mkdtempSync(join(tmpdir(), "qkv-demo-"));
     try {
