@@ -95,10 +95,18 @@ async function main(): Promise<void> {
   const before = recorder && { d: recorder.dispatches, s: recorder.submissions, made: recorder.bindGroups.made, reused: recorder.bindGroups.reused };
   let first: Counts | null = null, last: Counts | null = null, byKernel: Map<string, number> | null = null;
   // the steps after the first (which compiles the kernels and fills the pool): their time, from the step callbacks
-  let t1 = 0, tN = 0;
+  // and the process's CPU time over the same window (every thread: steadier than the wall time
+  // where the host's other tenants take turns on its cores)
+  let t1 = 0, tN = 0, c1: NodeJS.CpuUsage | null = null, cN: NodeJS.CpuUsage | null = null;
   const onStep = (info: StepInfo): void => {
-    if (info.step === 1) t1 = performance.now();
-    if (info.step === steps) tN = performance.now();
+    if (info.step === 1) {
+      t1 = performance.now();
+      c1 = process.cpuUsage();
+    }
+    if (info.step === steps) {
+      tN = performance.now();
+      cN = process.cpuUsage(c1 ?? undefined);
+    }
     if (!kernels) return;
     if (info.step === 1) {
       first = counts(kernels);
@@ -118,7 +126,8 @@ async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
   const line = {
     backend: getBackend().name, steps, threads: name === "webgpu" ? null : threads, trainSeconds: r.trainSeconds,
-    stepsPerSecond: steps / r.trainSeconds, laterStepMs: n > 0 ? (tN - t1) / n : null, firstLoss: r.losses[0] ?? null, lastLoss: r.losses.at(-1) ?? null,
+    stepsPerSecond: steps / r.trainSeconds, laterStepMs: n > 0 ? (tN - t1) / n : null,
+    laterStepCpuMs: n > 0 && cN !== null ? ((cN as NodeJS.CpuUsage).user + (cN as NodeJS.CpuUsage).system) / 1000 / n : null, firstLoss: r.losses[0] ?? null, lastLoss: r.losses.at(-1) ?? null,
   };
   console.log(`dates demo (1+1 layers, dModel 64, batches of 64) on ${line.backend}${line.threads === null ? "" : `, ${threads} threads`}, ${cpu} (${os.cpus().length} CPUs), Node ${process.version}`);
   if (adapter) console.log(`  ${adapter}`);
@@ -126,6 +135,7 @@ async function main(): Promise<void> {
   if (kernels) console.log(has("--sync-reads") ? "  --sync-reads: each update waits for the last one's loss" : "  each update recorded before the last one's loss came back (fit's overlap)");
   console.log(`  ${steps} steps in ${r.trainSeconds.toFixed(2)} s: ${line.stepsPerSecond.toFixed(1)} steps/s, ${(1000 * r.trainSeconds / steps).toFixed(2)} ms per step`);
   if (line.laterStepMs !== null) console.log(`  steps ${from}-${steps}: ${line.laterStepMs.toFixed(2)} ms per step (the first also compiles kernels and fills the memory pools)`);
+  if (line.laterStepCpuMs !== null) console.log(`  steps ${from}-${steps}: ${line.laterStepCpuMs.toFixed(2)} ms of CPU time per step (the process's threads, user and system)`);
   console.log(`  loss ${line.firstLoss?.toFixed(4)} at step 1, ${line.lastLoss?.toFixed(4)} at step ${steps}`);
   const gpu = recorder && before && {
     dispatches: recorder.dispatches - before.d, submissions: recorder.submissions - before.s,

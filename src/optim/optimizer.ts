@@ -154,9 +154,14 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
 
   /**
    * One update of every parameter that has a gradient, in place, in float64 arithmetic (float32
-   * kernels for parameters on a device, whose recorded work is then submitted).
+   * kernels for parameters on a device, whose recorded work is then submitted). With
+   * `{ submit: false }` the device work stays recorded for the next flush or read to submit (fit
+   * reads the loss right after, so the step and the read go in one submission).
    */
-  step(): void {
+  step(opts: { submit?: boolean } = {}): void {
+    if (opts.submit !== undefined && typeof opts.submit !== "boolean") {
+      throw new ValueError("Optimizer.step", "opts.submit", "true or false", JSON.stringify(opts.submit) ?? String(opts.submit));
+    }
     const stores = new Set<DeviceStore>();
     noGrad(() => {
       for (const g of this.paramGroups) {
@@ -168,7 +173,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
         }
       }
     });
-    for (const s of stores) s.flush();
+    if (opts.submit !== false) for (const s of stores) s.flush();
   }
 
   /** The device state buffer `key` of a parameter on a device (zeros on first use), and whether it was just made. */

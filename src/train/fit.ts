@@ -266,7 +266,7 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       backward(loss);
       const norm = opts.clipNorm !== undefined ? clipGradNormTensor(params, opts.clipNorm) : null;
       const lr = optimizer.paramGroups[0]!.lr;
-      optimizer.step();
+      optimizer.step({ submit: false }); // the read below submits the update with its copies
       // one wait for the device per step: the loss and the norm after the update was recorded (the
       // copies are recorded by this call, so the graph's arrays may go back before it resolves)
       const read = readAll(norm ? [loss, norm] : [loss]);

@@ -115,7 +115,7 @@ describe("fit with a model on a device", () => {
   for (const [name, makeOpt] of [["AdamW", adamw], ["SGD with Nesterov momentum", sgd]] as const) {
     test(`${name}: losses, gradient norms, learning rates and evaluations equal the host run's`, async (t) => {
       const ref = await run(false, { makeOpt });
-      const reads = dev.reads, batched = dev.batchedReads;
+      const reads = dev.reads, batched = dev.batchedReads, flushes = dev.flushes;
       const got = await run(true, { makeOpt });
       const losses = got.result.losses, refLosses = ref.result.losses;
       t.diagnostic(`max |loss diff| ${Math.max(...losses.map((l, i) => Math.abs(l - refLosses[i]!))).toExponential(2)}`);
@@ -135,6 +135,8 @@ describe("fit with a model on a device", () => {
       assert.equal(dev.reads - reads, 0, "single reads");
       assert.equal(got.checkpoints.length, 2);
       assert.equal(dev.batchedReads - batched, STEPS + got.result.evals.length + got.checkpoints.length, "batched reads");
+      // the update is submitted by the read of its loss (optimizer.step({ submit: false })), not flushed apart
+      assert.equal(dev.flushes - flushes, 0, "flushes");
       // the model is still on the device, and the active backend is the host one again after fit
       assert.ok(got.model.up.weight.onDevice);
     });
@@ -238,6 +240,26 @@ describe("state dicts of a model and its optimizer on a device", () => {
       setBackend(host.name);
     }
   }
+
+  test("step() submits the device work it recorded; step({ submit: false }) leaves it to the next read; a submit that is not a boolean is a ValueError", async () => {
+    setBackend(dev.name);
+    try {
+      const model = new Net(5);
+      model.toDevice(dev);
+      const opt = new AdamW(model.parameters(), { lr: 1e-2 });
+      const b = batchAt(0);
+      for (const submit of [undefined, true, false]) {
+        opt.zeroGrad();
+        backward(crossEntropy(model.forward(b.x), b.y));
+        const flushes = dev.flushes;
+        opt.step(submit === undefined ? undefined : { submit });
+        assert.equal(dev.flushes - flushes, submit === false ? 0 : 1, `flushes with submit ${submit}`);
+      }
+      assert.throws(() => opt.step({ submit: "no" as unknown as boolean }), (e: unknown) => e instanceof ValueError && /Optimizer\.step: opts\.submit expected true or false, got "no"/.test((e as Error).message));
+    } finally {
+      setBackend(host.name);
+    }
+  });
 
   test("read back, they equal the host run's; loaded into a device model and optimizer, training goes on as it would", async () => {
     const ref = await trained(false), got = await trained(true);
