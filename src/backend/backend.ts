@@ -421,11 +421,19 @@ export interface Fill<A = KernelArray> {
 /**
  * A product with a bias added to each of its rows in one kernel (webgpu: the GEMM's store adds
  * it), which a linear layer uses where the backend has it instead of a product and an add. The
- * same bits as the two: the product's element rounded to float32, then the bias added.
+ * same bits as the two: the product's element rounded to float32, then the bias added. Its
+ * backward likewise takes the weight's and the bias's gradients in one kernel (linearGrads)
+ * instead of two products.
  */
 export interface MatmulBias<A = KernelArray> {
   /** out [M, N] = op(a) @ op(b) + bias [N] on every row; op as Backend.matmul's transA / transB. */
   matmulBias(out: A, a: A, b: A, bias: A, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
+  /**
+   * A linear layer's weight and bias gradients at once: dw [O, I] = g^T @ x and db [O] = the
+   * column sums of g (g [R, O], x [R, I], R > 0), db's sums added in row order (the bits of
+   * ones [1, R] @ g).
+   */
+  linearGrads(dw: A, db: A, g: A, x: A, R: number, O: number, I: number): void;
 }
 
 /** An elementwise comparison (Backend.compare; ops/elementwise.ts's eq, ne, lt, le, gt, ge). */

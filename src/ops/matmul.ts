@@ -132,11 +132,17 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       dx = emptyOn(be, x.shape, x.dtype);
       be.matmul(arrayOf(dx, be), gd, arrayOf(weight, be), 1, R, I, O, false, false, 0, 0, false); // [R, out] @ [out, in]
     }
-    if (weight.requiresGrad) {
+    const fused = bias?.requiresGrad === true && weight.requiresGrad && R > 0 && typeof (be as Partial<MatmulBias>).linearGrads === "function";
+    if (fused) {
+      // dw [out, in] = g^T [out, R] @ x [R, in] and db [out] = g's column sums in one kernel
+      dw = emptyOn(be, weight.shape, x.dtype);
+      db = emptyOn(be, [O], x.dtype);
+      (be as unknown as MatmulBias).linearGrads(arrayOf(dw, be), arrayOf(db, be), gd, arrayOf(x, be), R, O, I);
+    } else if (weight.requiresGrad) {
       dw = emptyOn(be, weight.shape, x.dtype);
       be.matmul(arrayOf(dw, be), gd, arrayOf(x, be), 1, O, I, R, true, false, 0, 0, false); // [out, R] @ [R, in]
     }
-    if (bias && bias.requiresGrad) {
+    if (bias && bias.requiresGrad && !fused) {
       db = R === 0 ? fullOn(be, [O], x.dtype, 0) : emptyOn(be, [O], x.dtype); // the product writes every sum
       const ones = onesArray(be, x.dtype, R);
       be.matmul(arrayOf(db, be), ones, gd, 1, 1, O, R, false, false, 0, 0, false); // [1, R] @ [R, out]: column sums

@@ -30,7 +30,7 @@ import { f32Bits, type KernelContext } from "../../src/backend/webgpu/context.js
 import { computeMain, header } from "../../src/backend/webgpu/wgsl.js";
 import { gridOf } from "../../src/backend/webgpu/kernels.js";
 import { BufferPool } from "../../src/backend/webgpu/pool.js";
-import { matmul as gpuMatmul } from "../../src/backend/webgpu/matmul.js";
+import { matmul as gpuMatmul, type GemmVariant } from "../../src/backend/webgpu/matmul.js";
 import { conv2dBackwardWeight as gpuConv2dBackwardWeight, forceConvSplitK, splitK } from "../../src/backend/webgpu/conv.js";
 import { efficientFamilies } from "./webgpu-efficient-cases.js";
 import { attentionDropoutFamilies } from "./webgpu-attention-dropout-cases.js";
@@ -155,6 +155,53 @@ async function matmulCases(): Promise<CaseResult[]> {
     const got = await fetchPlaced(po);
     const name = `batch ${batch}, ${M}x${N}x${K}, ${tA ? "T" : "N"}${tB ? "T" : "N"}${shA ? ", a shared" : ""}${shB ? ", b shared" : ""}${acc ? ", accumulate" : ""}`;
     res.compare(name, got.data, want, (i) => (K + 2) * U * bound[i]! + 2 * U * (Math.abs(want[i]!) + Math.abs(out0[i]!)) + 1e-30, got.guards);
+  }
+  res.list.push(...await linearGradsCases());
+  return res.list;
+}
+
+/**
+ * A linear layer's weight and bias gradients in one call (matmulSums): dw = g^T x with the bits of
+ * the TN product, db with the bits of ones [1, R] @ g; in one dispatch under the 64 tile (sizes
+ * over several row and column tiles: only the first column tile sums), and as a product and a
+ * kernel of sums under the 128 tile.
+ */
+async function linearGradsCases(): Promise<CaseResult[]> {
+  const res = new Results();
+  const shapes: [number, number, number, GemmVariant | "auto"][] = [
+    [1, 1, 1, "auto"], [7, 5, 3, "auto"], [33, 70, 130, "auto"], [200, 64, 64, "auto"], [17, 130, 1, "auto"], [300, 9, 140, "128"],
+  ];
+  let seed = 700;
+  for (const [R, O, I, variant] of shapes) {
+    const g = randn(rng(seed++), R * O, 1), x = randn(rng(seed++), R * I, 1);
+    const pg = place(g, 3), px = place(x, 6), ones = place(new Float32Array(R).fill(1), 1);
+    // the two products it replaces, under the automatic choice (ones @ g: the 64 tile)
+    const dw0 = output(O * I, 2), db0 = output(O, 4);
+    k.matmul(dw0.arr, pg.arr, px.arr, 1, O, I, R, true, false, 0, 0, false);
+    k.matmul(db0.arr, ones.arr, pg.arr, 1, 1, O, R, false, false, 0, 0, false);
+    const saved = k.gemm.variant;
+    k.gemm.variant = variant;
+    const dispatches = k.recorder.dispatches;
+    const dw = output(O * I, 5), db = output(O, 1);
+    try {
+      k.matmulSums(dw.arr, db.arr, pg.arr, px.arr, O, I, R, true, false);
+    } finally {
+      k.gemm.variant = saved;
+    }
+    const n = k.recorder.dispatches - dispatches;
+    const [w0, b0, w1, b1] = [await fetchPlaced(dw0), await fetchPlaced(db0), await fetchPlaced(dw), await fetchPlaced(db)];
+    const name = `linear gradients, R ${R}, O ${O}, I ${I}${variant === "auto" ? "" : `, the ${variant} tile`}`;
+    const EXACT = (): number => 1e-37;
+    if (variant === "auto") res.compare(`${name}: dw, the TN product's bits`, w1.data, w0.data, EXACT, w1.guards);
+    else {
+      const want = new Float32Array(O * I), bound = new Float32Array(O * I);
+      matmul(want, g, x, 1, O, I, R, true, false, 0, 0, false);
+      matmul(bound, g.map(Math.abs), x.map(Math.abs), 1, O, I, R, true, false, 0, 0, false);
+      res.compare(`${name}: dw against js`, w1.data, want, (i) => (R + 2) * U * bound[i]! + 1e-30, w1.guards);
+    }
+    res.compare(`${name}: db, the bits of ones @ g`, b1.data, b0.data, EXACT, b1.guards);
+    const want = variant === "auto" ? 1 : 2;
+    res.list.push({ name: `${name}: ${want} dispatch${want > 1 ? "es" : ""}`, ok: n === want, worst: n === want ? 0 : 1e30, detail: `${n} dispatches` });
   }
   return res.list;
 }

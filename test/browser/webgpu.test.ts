@@ -64,7 +64,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
     assert.equal(info.architecture, "swiftshader");
   });
 
-  test("matmul: batched, transposes, shared operands, accumulate, sizes off the tile", (t) => family(t, "matmul", 10));
+  test("matmul: batched, transposes, shared operands, accumulate, sizes off the tile; a linear layer's weight and bias gradients in one kernel (the bits of the two products)",
+    (t) => family(t, "matmul", 28));
   // each GEMM kernel over transposes, sizes off the tiles, batches, accumulate and vec4 layouts (webgpu-gemm-cases.ts);
   // the kernels that differ from the 128 tile in a few lines over the shapes of the pipelines that take every branch of those lines (SHAPES_OF)
   test("GEMM, 64 tile, and with a bias added by its store", (t) => family(t, "gemm.64", 16 + 3));

@@ -142,6 +142,10 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.matmulBias(out, a, b, bias, M, N, K, transA, transB);
   }
 
+  linearGrads(dw: GpuArray, db: GpuArray, g: GpuArray, x: GpuArray, R: number, O: number, I: number): void {
+    this.kernels.matmulSums(dw, db, g, x, O, I, R, true, false); // dw [O, I] = g^T x, db [O] = g's column sums
+  }
+
   nllForward(per: GpuArray, lp: GpuArray, ids: GpuArray, N: number, C: number, keep: number, spread: number): void {
     this.kernels.nllForward(per, lp, ids, N, C, keep, spread);
   }

@@ -36,7 +36,7 @@ import { DeviceIndexChecks } from "./index-checks.js";
 import { flaggedError, type IndexCheck } from "../index-checks.js";
 import { layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
-import { GEMM_VARIANTS, matmul, matmulBias, type GemmOptions, type GemmPrecision, type GemmVariant } from "./matmul.js";
+import { GEMM_VARIANTS, matmul, matmulBias, matmulSums, type GemmOptions, type GemmPrecision, type GemmVariant } from "./matmul.js";
 import { adamSteps, sgdStep } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
@@ -428,6 +428,9 @@ export class WebGPUKernels implements KernelContext {
 
   /** A product with a bias on every row in one dispatch, as MatmulBias. */
   readonly matmulBias = this.method("matmulBias", matmulBias);
+
+  /** out [M, N] = op(a) @ op(b) with sums [M] of op(a)'s rows (matmul.ts's matmulSums). */
+  readonly matmulSums = this.method("matmulSums", matmulSums);
 
   /** out [outShape] = x at `strides`, as Backend.stridedCopy. */
   readonly stridedCopy = this.method("stridedCopy", stridedCopy);

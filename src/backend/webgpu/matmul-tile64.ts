@@ -17,10 +17,13 @@ const TK = 16;
 
 /**
  * The WGSL of the 64-tile kernel for op(a) = a^T when transA, op(b) = b^T when transB; with
- * `bias`, bias[n] is added to each row of the product as it is stored.
+ * `bias`, bias[n] is added to each row of the product as it is stored; with `sums`, the
+ * workgroups of the first column tile also write sums[m] = the sum over k of op(a)[m][k], added
+ * in k's order from 0 (a linear layer's bias gradient beside its weight gradient: op(a) = g^T),
+ * by the threads of their first column from the A tiles they load anyway (batch 0 only).
  */
-export const tile64Source = (transA: boolean, transB: boolean, bias = false) => (): string => /* wgsl */ `
-${header(["out"], bias ? ["a", "b", "bias"] : ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32", "tileM0: u32", "tileN0: u32"])}
+export const tile64Source = (transA: boolean, transB: boolean, bias = false, sums = false) => (): string => /* wgsl */ `
+${header(sums ? ["out", "sums"] : ["out"], bias ? ["a", "b", "bias"] : ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32", "tileM0: u32", "tileN0: u32"])}
 // As[k * 16 + q] holds rows 4q .. 4q + 3 of the tile at k; Bs[k * 16 + q] columns 4q .. 4q + 3
 var<workgroup> As: array<vec4<f32>, ${TK * 16}>;
 var<workgroup> Bs: array<vec4<f32>, ${TK * 16}>;
@@ -44,7 +47,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let n0 = (p.tileN0 + wid.x) * ${TILE64}u;
   let aOff = batch * p.strideA;
   let bOff = batch * p.strideB;
-  var acc: array<vec4<f32>, 4>;
+  var acc: array<vec4<f32>, 4>;${sums ? `
+  let summing = n0 == 0u && tx == 0u && batch == 0u;
+  var rowSums = vec4<f32>(0.0);` : ""}
   for (var k0 = 0u; k0 < p.K; k0 += ${TK}u) {
     for (var e = 0u; e < 4u; e++) {
       let idx = e * 256u + t;
@@ -64,11 +69,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
       acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
       acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
-      acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);
+      acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);${sums ? `
+      if (summing) { rowSums = rowSums + av; }` : ""}
     }
     workgroupBarrier();
   }
-  let base = p.o_out + batch * p.M * p.N;
+${sums ? `  if (summing) {
+    for (var r = 0u; r < 4u; r++) {
+      let m = m0 + ty * 4u + r;
+      if (m < p.M) { b_sums[p.o_sums + m] = rowSums[r]; }
+    }
+  }
+` : ""}  let base = p.o_out + batch * p.M * p.N;
   for (var r = 0u; r < 4u; r++) {
     let m = m0 + ty * 4u + r;
     if (m >= p.M) { break; }

@@ -33,11 +33,12 @@
  * ```
  */
 import type { GpuArray, KernelContext } from "./context.js";
-import { ceilDiv } from "./context.js";
+import { ceilDiv, dispatchKernel } from "./context.js";
 import { WebGPUUnsupportedError } from "./errors.js";
 import { largeKey, largeSource, TILE128, type GemmStage, type LargeGemmShape } from "./matmul-large.js";
 import { subgroupWidth } from "./matmul-subgroup.js";
 import { TILE64, tile64Source } from "./matmul-tile64.js";
+import { computeMain, header } from "./wgsl.js";
 
 export type GemmVariant = "64" | "128" | "subgroup";
 export type GemmPrecision = "fp32" | "fp16";
@@ -101,6 +102,42 @@ export function matmul(ctx: KernelContext, out: GpuArray, a: GpuArray, b: GpuArr
 export function matmulBias(ctx: KernelContext, out: GpuArray, a: GpuArray, b: GpuArray, bias: GpuArray, M: number, N: number, K: number,
   transA: boolean, transB: boolean): void {
   matmul(ctx, out, a, b, 1, M, N, K, transA, transB, 0, 0, false, bias);
+}
+
+/** sums[m] = the sum over k of op(a)[m][k], added in k's order from 0: one thread per m. */
+const rowSumsSource = (transA: boolean) => (): string => /* wgsl */ `
+${header(["sums"], ["a"], ["M: u32", "K: u32"])}
+${computeMain(64)} {
+  let m = groupIndex(wid, nwg) * 64u + t;
+  if (m >= p.M) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < p.K; k++) { s = s + b_a[p.o_a + ${transA ? "k * p.M + m" : "m * p.K + k"}]; }
+  b_sums[p.o_sums + m] = s;
+}`;
+
+/**
+ * out [M, N] = op(a) @ op(b) and sums [M] = the sum over k of op(a)[m][k] (added in k's order,
+ * the bits of a [1, K] @ [K, M] product with ones): a linear layer's weight gradient g^T x with its
+ * bias gradient, the column sums of g, as MatmulBias.linearGrads. One dispatch where chooseGemm
+ * picks the 64 tile (the sums from the A tiles it loads); else the product and a kernel of sums.
+ */
+export function matmulSums(ctx: KernelContext, out: GpuArray, sums: GpuArray, a: GpuArray, b: GpuArray, M: number, N: number, K: number,
+  transA: boolean, transB: boolean): void {
+  if (M === 0) return;
+  const kernel = chooseGemm(ctx.gemm ?? PLAIN, 1, M, N);
+  if (kernel.variant !== "64" || N === 0 || ceilDiv(M, TILE64) > ctx.maxWorkgroupsPerDimension) {
+    matmulWith(ctx, kernel, out, a, b, 1, M, N, K, transA, transB, 0, 0, false);
+    const key = `matmul.rowSums.${transA ? "T" : "N"}`;
+    dispatchKernel(ctx, key, rowSumsSource(transA), [sums], [a], [M, K], ceilDiv(M, 64));
+    return;
+  }
+  const key = `matmul.64.${transA ? "T" : "N"}${transB ? "T" : "N"}.sums`;
+  const pipeline = ctx.pipeline(key, tile64Source(transA, transB, false, true));
+  const tilesN = ceilDiv(N, TILE64), max = ctx.maxWorkgroupsPerDimension;
+  for (let tn = 0; tn < tilesN; tn += max) {
+    // the first chunk of column tiles holds column tile 0, whose workgroups write the sums
+    ctx.dispatch(key, pipeline, [out, sums], [a, b], [M, N, K, 0, 0, 0, 0, 0, tn], [Math.min(max, tilesN - tn), ceilDiv(M, TILE64), 1]);
+  }
 }
 
 /** As matmul, by the kernel given (the tests and the bench name each). */
