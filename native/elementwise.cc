@@ -108,7 +108,7 @@ bool parseBinaryOp(const char* name, BinaryOp* op) {
   static const struct { const char* name; BinaryOp op; } table[] = {
       {"add", BinaryOp::Add}, {"sub", BinaryOp::Sub}, {"mul", BinaryOp::Mul}, {"div", BinaryOp::Div},
       {"pow", BinaryOp::Pow}, {"maximum", BinaryOp::Maximum}, {"minimum", BinaryOp::Minimum},
-      {"geluErfGrad", BinaryOp::GeluErfGrad}};
+      {"geluErfGrad", BinaryOp::GeluErfGrad}, {"reluGrad", BinaryOp::ReluGrad}};
   for (const auto& e : table)
     if (std::strcmp(e.name, name) == 0) { *op = e.op; return true; }
   return false;

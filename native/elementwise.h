@@ -9,7 +9,8 @@ enum class UnaryOp {
   Neg, Exp, Log, Sqrt, Rsqrt, Tanh, Erf, Abs, Relu, Sigmoid, GeluErf, GeluTanh, Sin, Cos, Square, Reciprocal, Sign, Elu
 };
 // GeluErfGrad: a * gelu'(b), the exact GELU's backward (a the incoming gradient, b the input).
-enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, GeluErfGrad };
+// ReluGrad: a where b > 0, else +0 (relu's backward: a the incoming gradient, b its input or output).
+enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, GeluErfGrad, ReluGrad };
 
 // Parses the op names of the TypeScript Backend interface; false when unknown.
 bool parseUnaryOp(const char* name, UnaryOp* op);

@@ -106,5 +106,7 @@ void binaryOp(BinaryOp op, float* out, const float* a, const float* b, const std
     case BinaryOp::Minimum: return mapBinary(out, a, b, shape, sa, sb, minNan);
     case BinaryOp::GeluErfGrad:
       return mapBinary(out, a, b, shape, sa, sb, [](float g, float x) { return g * geluErfDerivative(x); });
+    case BinaryOp::ReluGrad:
+      return mapBinary(out, a, b, shape, sa, sb, [](float g, float y) { return y > 0.0f ? g : 0.0f; });
   }
 }

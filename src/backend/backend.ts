@@ -29,9 +29,11 @@ export type UnaryOp =
  * Elementwise binary kernels with broadcasting (a closed set). `geluErfGrad` is the exact GELU's
  * backward, a · gelu'(b) with a the incoming gradient and b the input (PyTorch's
  * gelu_backward(grad, self)): gelu'(x) = Φ(x) + x φ(x) = (1 + erf(x / √2)) / 2 + x e^(-x² / 2) / √(2π),
- * taken at its limits 1 and 0 for x = +Infinity and -Infinity.
+ * taken at its limits 1 and 0 for x = +Infinity and -Infinity. `reluGrad` is relu's backward,
+ * a where b > 0 else +0 (a the incoming gradient, b relu's input or output; PyTorch's
+ * threshold_backward(grad, self, 0)).
  */
-export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "geluErfGrad";
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "geluErfGrad" | "reluGrad";
 
 /**
  * Element strides [sB, sH, sL] of one [B, heads, rows, D] attention operand: element (b, h, i, d) sits

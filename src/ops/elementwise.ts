@@ -237,11 +237,9 @@ function unaryOp(op: UnaryOp, x: Tensor, alpha = 1, name: string = op): Tensor {
     const n = dx.size, flat = [n], one = [1];
     const d = arrayOf(dx, be), gd = arrayOf(g, be);
     const xd = (): KernelArray => arrayOf(x, be), yd = (): KernelArray => arrayOf(out, be);
-    // the common derivatives as backend kernels on y: relu' = sign(y), exp' = y, neg' = -1
-    if (op === "relu") {
-      be.unary("sign", d, yd(), n, 1);
-      be.binary("mul", d, gd, d, flat, one, one);
-    } else if (op === "exp") be.binary("mul", d, gd, yd(), flat, one, one);
+    // the common derivatives as backend kernels on y: relu' = [y > 0] (one kernel), exp' = y, neg' = -1
+    if (op === "relu") be.binary("reluGrad", d, gd, yd(), flat, one, one);
+    else if (op === "exp") be.binary("mul", d, gd, yd(), flat, one, one);
     else if (op === "neg") be.unary("neg", d, gd, n, 1);
     else if (op === "geluErf") geluErfBackward(be, d, gd, xd(), n);
     else if (op === "sigmoid" || op === "tanh") squashBackward(be, op, d, gd, yd(), n);

@@ -1,14 +1,15 @@
 /**
  * The js reference's elementwise kernels against float64 references: the fused GELU backward
  * (binary geluErfGrad) in float32, within float32's error bound, and in float64, the only float64
- * path (gradient checks), within the error of its erfc fit; and gelu's float64 backward through it.
+ * path (gradient checks), within the error of its erfc fit; and gelu's float64 backward through it;
+ * relu's backward (binary reluGrad) bit for bit.
  */
 import { describe, test } from "node:test";
 import { jsBackend } from "../../src/backend/js/index.js";
 import { backward, gelu, sum, mul, tensor } from "../../src/index.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { geluErfDerivative64, geluGradInputs, phiLowerTail, xPhi } from "./gelu-reference.js";
-import { checkGeluErfGrad, closeCheck, normals, within, type KernelTarget } from "./kernel-cases.js";
+import { checkGeluErfGrad, checkReluGrad, closeCheck, normals, within, type KernelTarget } from "./kernel-cases.js";
 
 const rand = normals(new Generator(31));
 
@@ -22,6 +23,12 @@ function bound64(g: number, x: number): number {
   const cdf = x < 0 ? phiLowerTail(x) : 1 - phiLowerTail(x);
   return Math.abs(g) * (1.2e-7 * cdf + 2 ** -53 * (8 + 0.5 * x * x) * Math.abs(xPhi(x))) + 1e-300;
 }
+
+describe("js reference kernels: reluGrad", () => {
+  test("a where b > 0, else +0, bit for bit: special values, broadcasting", () => {
+    checkReluGrad({ sut: jsBackend, ref: jsBackend, rand, check: closeCheck });
+  });
+});
 
 describe("js reference kernels: geluErfGrad", () => {
   test("float32 against the float64 reference within float32's bound: special values, broadcasting", () => {

@@ -80,7 +80,7 @@ export const UNARY_OPS: readonly UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqr
   "geluErf", "geluTanh", "sin", "cos", "square", "reciprocal", "sign", "elu"];
 // every op once (a Record, so that a new op fails to compile until it is listed)
 const BINARY_OP_SET: Record<BinaryOp, true> = {
-  add: true, sub: true, mul: true, div: true, pow: true, maximum: true, minimum: true, geluErfGrad: true,
+  add: true, sub: true, mul: true, div: true, pow: true, maximum: true, minimum: true, geluErfGrad: true, reluGrad: true,
 };
 export const BINARY_OPS: readonly BinaryOp[] = Object.keys(BINARY_OP_SET) as BinaryOp[];
 
@@ -152,6 +152,56 @@ export function checkGeluErfGrad(t: KernelTarget, threads?: number[]): void {
       t.sut.binary("geluErfGrad", got, a, b, shape, sa, sb);
       within(got, want, bound, `${prefix(tag)}geluErfGrad ${name}`);
     }, threads);
+  }
+}
+
+/**
+ * binary reluGrad (out = a where b > 0, else +0) bit for bit, signs of zeros included, per
+ * configuration: b across negatives, -0, +0, the smallest subnormal, positives, ±Infinity and NaN
+ * (NaN is not > 0: +0), a with -0, negatives, infinities and NaN where b > 0 (kept) and where not
+ * (+0); random operands past a vector's width, odd lengths for the tails; a scalar b, and a
+ * transposed b.
+ */
+export function checkReluGrad(t: KernelTarget, threads?: number[]): void {
+  const bs = [-3, -0, 0, 1e-45, 2, Infinity, -Infinity, NaN, 5e-39, -1e-45];
+  const as = [-2, -0, Infinity, -Infinity, NaN, 7.5];
+  const a: number[] = [], b: number[] = [];
+  for (const bv of bs) for (const av of as) { a.push(av); b.push(bv); }
+  const cases: [string, number[], number[], number[], Float32Array, Float32Array][] = [
+    ["special values", [a.length], [1], [1], Float32Array.from(a), Float32Array.from(b)],
+    ["random [1037]", [1037], [1], [1], t.rand(1037, 2), t.rand(1037, 2)],
+    ["a scalar b [33]", [33], [1], [0], t.rand(33, 2), Float32Array.of(0.5)],
+    ["a transposed b [7, 9]", [7, 9], [9, 1], [1, 7], t.rand(63, 2), t.rand(63, 2)],
+  ];
+  for (const [name, shape, sa, sb, x, y] of cases) {
+    const want = new Float32Array(numelOf(shape));
+    forEachIndex(shape, (i, ia, ib) => { want[i] = y[ib]! > 0 ? x[ia]! : 0; }, sa, sb);
+    each(t, (tag) => {
+      const got = nans(want.length);
+      t.sut.binary("reluGrad", got, x, y, shape, sa, sb);
+      for (let i = 0; i < want.length; i++) {
+        assert.ok(Object.is(got[i], want[i]), `${prefix(tag)}reluGrad ${name} [${i}]: got ${got[i]}, want ${want[i]}`);
+      }
+    }, threads);
+  }
+}
+
+function numelOf(shape: readonly number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
+}
+
+/** Calls f(i, ia, ib) for every flat output index i of `shape` with its operands' element offsets under strides sa, sb. */
+function forEachIndex(shape: readonly number[], f: (i: number, ia: number, ib: number) => void, sa: readonly number[], sb: readonly number[]): void {
+  const n = numelOf(shape);
+  for (let i = 0; i < n; i++) {
+    let rest = i, ia = 0, ib = 0;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      const c = rest % shape[d]!;
+      rest = Math.floor(rest / shape[d]!);
+      ia += c * sa[d]!;
+      ib += c * sb[d]!;
+    }
+    f(i, ia, ib);
   }
 }
 

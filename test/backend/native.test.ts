@@ -20,7 +20,7 @@ import {
 import { Generator } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import {
-  checkAttention, checkBinary, checkGeluErfGrad, checkLayerNorm, checkLinear, checkSoftmax, checkSparse, checkUnary, close, closeCheck,
+  checkAttention, checkBinary, checkGeluErfGrad, checkReluGrad, checkLayerNorm, checkLinear, checkSoftmax, checkSparse, checkUnary, close, closeCheck,
   normals,
   type KernelTarget,
 } from "./kernel-cases.js";
@@ -139,6 +139,10 @@ describe("native backend", { skip }, () => {
 
   test("binary geluErfGrad against the float64 reference, within float32's bound: special values, broadcasting", () => {
     checkGeluErfGrad(t);
+  });
+
+  test("binary reluGrad: a where b > 0, else +0, bit for bit: special values, broadcasting", () => {
+    checkReluGrad(t);
   });
 
   test("stridedCopy: permutations and broadcasts, bit for bit (-0 and NaN kept)", () => {

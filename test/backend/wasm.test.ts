@@ -17,7 +17,7 @@ import {
 } from "../../src/index.js";
 import { sourceHash } from "../../tools/build-wasm.js";
 import {
-  attentionSweep, checkBinary, checkGeluErfGrad, checkLayerNorm, checkLinear, checkMatmul, checkSoftmax, checkSparse, checkUnary, close,
+  attentionSweep, checkBinary, checkGeluErfGrad, checkReluGrad, checkLayerNorm, checkLinear, checkMatmul, checkSoftmax, checkSparse, checkUnary, close,
   closeCheck, normals, type KernelTarget,
 } from "./kernel-cases.js";
 
@@ -85,6 +85,10 @@ describe("wasm backend: elementwise", () => {
   }
   test("binary geluErfGrad against the float64 reference, within float32's bound: special values, broadcasting", () => {
     checkGeluErfGrad(t);
+  });
+
+  test("binary reluGrad: a where b > 0, else +0, bit for bit: special values, broadcasting", () => {
+    checkReluGrad(t);
   });
 });
 

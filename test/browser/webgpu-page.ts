@@ -262,7 +262,7 @@ async function unaryCases(): Promise<CaseResult[]> {
 
 // every op once (a Record, so that a new op fails to compile until it is listed)
 const BINARY_OP_SET: Record<BinaryOp, true> = {
-  add: true, sub: true, mul: true, div: true, pow: true, maximum: true, minimum: true, geluErfGrad: true,
+  add: true, sub: true, mul: true, div: true, pow: true, maximum: true, minimum: true, geluErfGrad: true, reluGrad: true,
 };
 const BINARY_OPS = Object.keys(BINARY_OP_SET) as BinaryOp[];
 
@@ -325,6 +325,16 @@ async function binaryCases(): Promise<CaseResult[]> {
       res.compare(`${op}, ${name}`, got.data, want, (i) => rtol * Math.abs(want[i]!) + 1e-37, got.guards);
     }
   }
+  // reluGrad's special values, signs of zeros included: a where b > 0, else +0 (NaN b: +0); no
+  // subnormal b (a device may flush it to zero)
+  const rb = [-3, -0, 0, 2, Infinity, -Infinity, NaN, 1e-30], ra = [-2, -0, Infinity, -Infinity, NaN, 7.5];
+  const sa = Float32Array.from(rb.flatMap(() => ra)), sb = Float32Array.from(rb.flatMap((v) => ra.map(() => v)));
+  const ps = [place(sa, 3), place(sb, 4)] as const, pso = output(sa.length, 1);
+  k.binary("reluGrad", pso.arr, ps[0].arr, ps[1].arr, [sa.length], [1], [1]);
+  const gs = await fetchPlaced(pso);
+  const bad = [...gs.data.keys()].filter((i) => !Object.is(gs.data[i], sb[i]! > 0 ? sa[i]! : 0));
+  res.list.push({ name: "reluGrad, special values, bit for bit", ok: bad.length === 0 && gs.guards, worst: bad.length ? 1e30 : 0,
+    detail: bad.length ? `[${bad[0]}] got ${gs.data[bad[0]!]}, a ${sa[bad[0]!]}, b ${sb[bad[0]!]}` : "exact" });
   // in place: a += b with out = a
   const a = randn(rng(9), 200), b = randn(rng(10), 200), want = new Float32Array(200);
   binary("add", want, a, b, [200], [1], [1]);

@@ -10,7 +10,7 @@ import { partStart, partStartAligned } from "./parts";
 const NEG = 0, EXP = 1, LOG = 2, SQRT = 3, RSQRT = 4, TANH = 5, ERF = 6, ABS = 7, RELU = 8, SIGMOID = 9;
 const GELU_ERF = 10, GELU_TANH = 11, SIN = 12, COS = 13, SQUARE = 14, RECIPROCAL = 15, SIGN = 16, ELU = 17;
 // binary codes
-const ADD = 0, SUB = 1, MUL = 2, DIV = 3, POW = 4, MAXIMUM = 5, MINIMUM = 6, GELU_ERF_GRAD = 7;
+const ADD = 0, SUB = 1, MUL = 2, DIV = 3, POW = 4, MAXIMUM = 5, MINIMUM = 6, GELU_ERF_GRAD = 7, RELU_GRAD = 8;
 
 /** erfc(z) for z >= 0 with relative error < 1.2e-7 (the js kernel's fit, same constants). */
 function erfcPositive(z: f64): f64 {
@@ -107,6 +107,7 @@ function unaryRange(op: i32, out: usize, x: usize, n: i32, alpha: f64): void {
     case MAXIMUM: return a > b || a != a ? a : b;
     case MINIMUM: return a < b || a != a ? a : b;
     case GELU_ERF_GRAD: return <f32>(<f64>a * geluErfDerivative(<f64>b));
+    case RELU_GRAD: return b > 0 ? a : 0;
     default: return NaN;
   }
 }
@@ -121,6 +122,8 @@ function unaryRange(op: i32, out: usize, x: usize, n: i32, alpha: f64): void {
     // a where a > b or a is NaN, else b (the js rule, signed zeros included)
     case MAXIMUM: return v128.bitselect(a, b, v128.or(f32x4.gt(a, b), f32x4.ne(a, a)));
     case MINIMUM: return v128.bitselect(a, b, v128.or(f32x4.lt(a, b), f32x4.ne(a, a)));
+    // a where b > 0, else +0 (the mask's zero bits)
+    case RELU_GRAD: return v128.and(a, f32x4.gt(b, f32x4.splat(0)));
     default: return a;
   }
 }

@@ -74,6 +74,7 @@ function binaryFn(op: BinaryOp): (a: number, b: number) => number {
     case "maximum": return (a, b) => (a > b || Number.isNaN(a) ? a : b);
     case "minimum": return (a, b) => (a < b || Number.isNaN(a) ? a : b);
     case "geluErfGrad": return (a, b) => a * geluErfDerivative(b);
+    case "reluGrad": return (a, b) => (b > 0 ? a : 0);
   }
 }
 

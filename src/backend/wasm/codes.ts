@@ -7,5 +7,5 @@ export const unaryCode: Readonly<Record<UnaryOp, number>> = {
 };
 
 export const binaryCode: Readonly<Record<BinaryOp, number>> = {
-  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6, geluErfGrad: 7,
+  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6, geluErfGrad: 7, reluGrad: 8,
 };

@@ -212,6 +212,7 @@ const BINARY: Record<BinaryOp, string> = {
   maximum: "select(b, a, a > b || isNan(a))",
   minimum: "select(b, a, a < b || isNan(a))",
   geluErfGrad: "a * geluErfDerivative(b)",
+  reluGrad: "select(0.0, a, b > 0.0)",
 };
 
 /**
