@@ -259,6 +259,8 @@ export class CharVocab {
   readonly eosId: number;
   readonly unkId: number;
   private readonly ids: Map<string, number>;
+  /** The ids of the ASCII characters by code (-1: not in the vocabulary), encode's fast path. */
+  private readonly ascii = new Int32Array(128).fill(-1);
 
   private constructor(specials: string[], chars: string[], op: string, err: typeof ValueError | typeof FormatError) {
     const seen = new Set<string>();
@@ -276,6 +278,7 @@ export class CharVocab {
     this.specials = Object.freeze(specials.slice());
     this.chars = Object.freeze(chars.slice());
     this.ids = ids;
+    for (const [c, id] of ids) if (c.length === 1 && c.charCodeAt(0) < 128) this.ascii[c.charCodeAt(0)] = id;
     this.padId = specials.indexOf("<pad>");
     this.bosId = specials.indexOf("<bos>");
     this.eosId = specials.indexOf("<eos>");
@@ -332,9 +335,16 @@ export class CharVocab {
     };
     const out: number[] = [];
     if (opts.bos) out.push(need(this.bosId, "<bos>"));
-    for (const ch of s) {
-      const id = this.ids.get(ch);
-      out.push(id ?? need(this.unkId, "<unk>"));
+    const ascii = this.ascii;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) {
+        // past ASCII: by code point, through the map
+        for (const ch of s.slice(i)) out.push(this.ids.get(ch) ?? need(this.unkId, "<unk>"));
+        break;
+      }
+      const id = ascii[c]!;
+      out.push(id >= 0 ? id : need(this.unkId, "<unk>"));
     }
     if (opts.eos) out.push(need(this.eosId, "<eos>"));
     if (opts.maxLen !== undefined) {

@@ -217,6 +217,12 @@ describe("CharVocab", () => {
     assert.deepEqual(bare.encode("ba"), [1, 0]);
     assert.throws(() => bare.encode("z"), (e: unknown) => e instanceof ValueError && e.expected.includes("<unk>"));
     assert.throws(() => CharVocab.fromStrings(["a"], ["<pad>", "<pad>"]), (e: unknown) => e instanceof ValueError && e.arg === "specials[1]");
+    // characters past ASCII, an astral one among them, after and between ASCII ones: one id per code point
+    const wide = CharVocab.fromStrings(["a€😀b"]);
+    const [a, euro, face, b] = ["a", "€", "😀", "b"].map((c) => wide.idOf(c)!);
+    assert.deepEqual(wide.encode("a😀€ab?"), [a, face, euro, a, b, wide.unkId]);
+    assert.deepEqual(wide.encode("😀"), [face]);
+    assert.equal(wide.decode(wide.encode("ba€😀")), "ba€😀");
   });
 
   test("toJSON / fromJSON round trip", () => {
