@@ -39,9 +39,7 @@ export function poison(t: Tensor, what?: string): void {
 
 /** Makes every use of a device tensor throw (its array has gone back to its store); `what` as FreedTensorError's. */
 export function poisonDevice(t: Tensor, what?: string): void {
-  const freed = { get(): never { throw new FreedTensorError(t.toString(), what); } };
-  Object.defineProperty(t, "device", freed);
-  Object.defineProperty(t, "data", freed);
+  t.freeDevice(what);
 }
 
 /** Gives back the buffers of root's graph's intermediate tensors; returns the bytes freed (host and device). */

@@ -13,7 +13,7 @@
  */
 import { allocate, type ArrayFor, type DType, type TypedArray, isFloat } from "./dtype.js";
 import type { DeviceArray, DeviceStore } from "./device.js";
-import { DTypeError, DeviceSyncError, ShapeError, ValueError, fmtShape } from "./errors.js";
+import { DTypeError, DeviceSyncError, FreedTensorError, ShapeError, ValueError, fmtShape } from "./errors.js";
 import { defaultGenerator, type Generator } from "./rng.js";
 import { noteDeviceTensor, noteView } from "./pool.js";
 import { numel, type Shape } from "./shape.js";
@@ -46,6 +46,21 @@ export interface GradNode {
   readonly saved?: readonly Tensor[];
 }
 
+/**
+ * The device array of a freed device tensor, told apart by its length of -1 (a real array's is at
+ * least 0): `freed` says how its memory went back (FreedTensorError's `what`).
+ */
+interface FreedMarker extends DeviceArray { readonly freed: string | undefined }
+
+const freedMarkers = new Map<string | undefined, FreedMarker>();
+
+/** One marker per reason, shared by every tensor freed for it. */
+function freedMarker(what: string | undefined): FreedMarker {
+  let m = freedMarkers.get(what);
+  if (!m) freedMarkers.set(what, (m = Object.freeze({ length: -1, freed: what })));
+  return m;
+}
+
 export class Tensor<D extends DType = DType> {
   readonly shape: readonly number[];
   readonly dtype: D;
@@ -54,8 +69,8 @@ export class Tensor<D extends DType = DType> {
    * copy (cleared by `deviceWritten()`). Read it through `data`.
    */
   host: ArrayFor[D] | null;
-  /** The device array of a device tensor (its store in `store`); null on a host tensor. */
-  device: DeviceArray | null;
+  /** The device array behind `device`, or a freed marker (freeDevice). */
+  private dev: DeviceArray | null;
   /** The backend holding `device`. */
   store: DeviceStore | null;
   /** True for a leaf that collects `.grad`, or for a result that depends on one. */
@@ -74,7 +89,7 @@ export class Tensor<D extends DType = DType> {
       throw new ShapeError("Tensor", "data", `${numel(shape)} elements for shape ${fmtShape(shape)}`, data === null && device === null ? "no data" : `${n}`);
     }
     this.host = data;
-    this.device = device;
+    this.dev = device;
     if (device !== null) noteDeviceTensor(device);
     this.store = store;
     this.shape = Object.freeze(shape.slice());
@@ -96,9 +111,35 @@ export class Tensor<D extends DType = DType> {
     return this.hostFor("data");
   }
 
+  /**
+   * The device array of a device tensor (its store in `store`); null on a host tensor. Throws
+   * FreedTensorError once the array went back to its store (freeDevice).
+   */
+  get device(): DeviceArray | null {
+    const d = this.dev;
+    if (d !== null && d.length < 0) throw new FreedTensorError(this.toString(), (d as FreedMarker).freed);
+    return d;
+  }
+
+  set device(d: DeviceArray | null) {
+    this.dev = d;
+  }
+
+  /**
+   * Marks a device tensor whose array went back to its store: every use of `device` and `data`
+   * throws FreedTensorError from now on (`what` as its). Two field writes, where redefining the
+   * two properties on the tensor cost a microsecond each (a step frees a few hundred).
+   */
+  freeDevice(what?: string): void {
+    this.dev = freedMarker(what);
+    this.host = null;
+  }
+
   /** The host array (through `data`, which freeGraph may have poisoned), or a DeviceSyncError naming `op`. */
   private hostFor(op: string): ArrayFor[D] {
     if (this.host !== null) return this.data;
+    const d = this.dev;
+    if (d !== null && d.length < 0) throw new FreedTensorError(this.toString(), (d as FreedMarker).freed);
     throw new DeviceSyncError(op, this.toString(), this.store?.name ?? "unknown");
   }
 
