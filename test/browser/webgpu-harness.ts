@@ -20,7 +20,7 @@ import puppeteer, { type Page } from "puppeteer-core";
 
 /** WebGPU on SwiftShader, Chromium's CPU implementation of Vulkan. */
 export const SWIFTSHADER_ARGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan",
-  "--disable-dev-shm-usage", "--disable-background-networking"];
+  "--disable-dev-shm-usage", "--disable-background-networking", "--js-flags=--expose-gc"];
 
 /** WebGPU on whatever adapter Chromium picks (a GPU where it has one), timestamps not quantized. */
 export const GPU_ARGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--enable-webgpu-developer-features",

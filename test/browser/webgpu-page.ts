@@ -24,7 +24,7 @@ import { where as jsWhere } from "../../src/backend/js/select.js";
 import { compare as jsCompare } from "../../src/backend/js/compare.js";
 import { broadcastStrides, numel, stridesOf } from "../../src/tensor/shape.js";
 import {
-  compileShader, requestGpuDevice, WebGPUKernels, type GpuArray, type GpuAttentionArgs,
+  compileShader, requestGpuDevice, WebGPUBackend, WebGPUKernels, type GpuArray, type GpuAttentionArgs,
 } from "../../src/backend/webgpu/index.js";
 import { f32Bits, type KernelContext } from "../../src/backend/webgpu/context.js";
 import { computeMain, header } from "../../src/backend/webgpu/wgsl.js";
@@ -1078,7 +1078,43 @@ ${computeMain(64)} {
   for (const a of [u4, pbig2]) pool.release(a);
   pool.trim();
   await k.finish();
+  res.list.push(...await collectedCases());
   return res.list;
+}
+
+/**
+ * The backend's arrays and the collector: the arrays made since a flush wait two flushes before
+ * the registry watches them (those given back first never reach it); one dropped without being
+ * given back still returns to the pool once collected.
+ */
+async function collectedCases(): Promise<CaseResult[]> {
+  const out: CaseResult[] = [];
+  const be = new WebGPUBackend(k);
+  const n = 12_345; // a size class of its own here
+  let dropped: GpuArray | null = be.alloc(n);
+  const buf = dropped.buffer, given = be.alloc(n);
+  be.release(given);
+  const before = be.unwatched;
+  be.flush();
+  const afterOne = be.unwatched;
+  be.flush();
+  const afterTwo = be.unwatched;
+  out.push({ name: "arrays wait two flushes before the registry watches them", ok: before === 2 && afterOne === 2 && afterTwo === 0, worst: 0,
+    detail: `${before}, ${afterOne} after a flush, ${afterTwo} after two` });
+  dropped = null;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let back = false;
+  for (let i = 0; i < 50 && gc && !back; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+    const a = be.alloc(n);
+    back = a.buffer === buf;
+    be.release(a);
+  }
+  out.push({ name: "an array dropped without being given back returns to the pool once collected", ok: back, worst: 0,
+    detail: gc ? (back ? "its buffer served again" : "not back after 50 collections") : "gc() is not exposed (--js-flags=--expose-gc)" });
+  void dropped;
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

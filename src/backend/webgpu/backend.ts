@@ -24,6 +24,9 @@ import { WebGPUKernels } from "./kernels.js";
 /** The most bytes of uploads that wait for a flush or read to go back (releaseAtFlush). */
 const AT_FLUSH_BYTES = 64 * 1024 * 1024;
 
+/** The most arrays that wait in one generation before the collector watches them (see `own`). */
+const YOUNG_ARRAYS = 8192;
+
 /**
  * What the registry keeps to give a collected array's buffer back (the array's window, not the
  * array itself), and whether it is still out. An array the backend handed out carries its own
@@ -41,6 +44,9 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   /** Uploads given back at the next flush or read (releaseAtFlush), and their bytes. */
   private atFlush: GpuArray[] = [];
   private atFlushBytes = 0;
+  /** Arrays handed out since the last flush, and in the flush before it, not yet watched by the registry (see `own`). */
+  private young: OwnedArray[] = [];
+  private older: OwnedArray[] = [];
 
   /** A backend on a device from `gpu` (default navigator.gpu); throws WebGPUUnavailableError. */
   static async create(gpu?: Pick<GPU, "requestAdapter"> | null): Promise<WebGPUBackend> {
@@ -58,15 +64,35 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   }
 
   /**
-   * Watches arr: its buffer goes back to the pool once nothing holds it. Registered without an
-   * unregister token (a token costs a lookup in both register and unregister): an array released
-   * earlier is marked, and its registry callback, if it ever comes, finds it so.
+   * Watches arr: its buffer goes back to the pool once nothing holds it. Most arrays are given
+   * back explicitly within a step or two (freeGraph, the ops' temporaries), so the registry, whose
+   * cells cost the collector work, sees only those still out two flushes after they were made:
+   * arr waits in `young` until the next flush (or read), in `older` until the one after, and is
+   * registered then if it was not released meanwhile (a dropped array is held until then). A
+   * generation past YOUNG_ARRAYS moves on without a flush. Registered without an unregister token
+   * (a token costs a lookup in both register and unregister): an array released earlier is
+   * marked, and its registry callback, if it ever comes, finds it so.
    */
   private own(arr: GpuArray): GpuArray {
     const h: Held = { buffer: arr.buffer, offset: arr.offset, length: arr.length, live: true };
     (arr as OwnedArray).held = h;
-    this.registry.register(arr, h);
+    this.young.push(arr);
+    if (this.young.length >= YOUNG_ARRAYS) this.age();
     return arr;
+  }
+
+  /** One generation on: the older arrays still out go to the registry, the young ones become older. */
+  private age(): void {
+    for (const a of this.older) if (a.held!.live) this.registry.register(a, a.held!);
+    const older = this.older;
+    older.length = 0;
+    this.older = this.young;
+    this.young = older;
+  }
+
+  /** Arrays handed out and not yet watched by the registry (both generations; tests). */
+  get unwatched(): number {
+    return this.young.length + this.older.length;
   }
 
   alloc(n: number): GpuArray {
@@ -113,6 +139,7 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   }
 
   private releaseHeld(): void {
+    this.age();
     if (this.atFlush.length === 0) return;
     const arrs = this.atFlush;
     this.atFlush = [];
