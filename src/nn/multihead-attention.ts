@@ -20,7 +20,7 @@ import { PerformerFeatures } from "../attention/performer.js";
 import { add } from "../ops/elementwise.js";
 import { concat, expand, permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
 import { linear } from "../ops/matmul.js";
-import { packedSelfAttention } from "../ops/packed-attention.js";
+import { headsAttention, packedSelfAttention } from "../ops/packed-attention.js";
 import { mean } from "../ops/reduce.js";
 import { checkDropoutP } from "../ops/util.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -284,6 +284,25 @@ export class MultiheadAttention extends Module {
           ...(this.generator ? { generator: this.generator } : {}),
         }); // [B, L, E]
         releaseTemporary(qkv); // inference: no graph holds it (a no-op when one does)
+        const r = finish(o, null);
+        releaseTemporary(o);
+        return r;
+      }
+    }
+    if (!selfAttention && this.attention.kind === "full" && !needWeights && !this.opts.addZeroAttn && !this.biasK) {
+      const merged = mergeMasks(mask4, kpm4, B, L, S, dtype);
+      if (!merged || merged.dtype === "bool" || !merged.requiresGrad) {
+        // separate projections (a cross-attention's): the attention reads each head's columns of
+        // q [B, L, E], k and v [B, S, E] and writes [B, L, E]: no split into heads, no merge back
+        const { w, b } = this.projections();
+        const qkv = [linear(qIn, w[0], b[0]), linear(kIn, w[1], b[1]), linear(vIn, w[2], b[2])] as const;
+        const o = headsAttention(qkv[0], qkv[1], qkv[2], H, {
+          attnMask: merged,
+          isCausal: fo.isCausal ?? false,
+          dropoutP: this.training ? this.dropout : 0,
+          ...(this.generator ? { generator: this.generator } : {}),
+        }); // [B, L, E]
+        for (const t of qkv) releaseTemporary(t); // inference: no graph holds them (a no-op when one does)
         const r = finish(o, null);
         releaseTemporary(o);
         return r;
