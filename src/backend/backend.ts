@@ -403,6 +403,16 @@ export interface SumOfSquares<A = KernelArray> {
 }
 
 /**
+ * A residual add and a layer norm in one kernel, which a post-norm transformer layer's
+ * `norm(x + sublayer(x))` uses where the backend has it (webgpu) instead of an add and a layer
+ * norm. The same bits as the two: sum = x + r rounded to float32, then Backend.layerNorm of it.
+ */
+export interface AddLayerNorm<A = KernelArray> {
+  /** sum [rows, cols] = x + r; out = layerNorm(sum) with its mean and rstd [rows], as Backend.layerNorm. */
+  addLayerNorm(out: A, mean: A, rstd: A, sum: A, x: A, r: A, weight: A | null, bias: A | null, rows: number, cols: number, eps: number): void;
+}
+
+/**
  * Scaling many arrays in place by one device scalar (webgpu: a few dispatches for all), which the
  * gradient clipping uses where the backend has it, else a binary "mul" per array.
  */

@@ -11,7 +11,7 @@ import { checkDropoutP } from "../ops/util.js";
 import { dropout } from "../ops/functional.js";
 import { embedding } from "../ops/functional.js";
 import { linear } from "../ops/matmul.js";
-import { layerNorm } from "../ops/norm.js";
+import { addLayerNorm, layerNorm } from "../ops/norm.js";
 import { ValueError } from "../tensor/errors.js";
 import type { Generator } from "../tensor/rng.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -52,6 +52,10 @@ export class LayerNorm extends Module {
   }
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.opts.eps ?? 1e-5);
+  }
+  /** x + r and forward(x + r), a residual add and the norm after it: one kernel where the backend has it (ops/norm.ts's addLayerNorm). */
+  addAndForward(x: Tensor, r: Tensor): { sum: Tensor; out: Tensor } {
+    return addLayerNorm(x, r, this.normalizedShape, this.weight, this.bias, this.opts.eps ?? 1e-5);
   }
 }
 

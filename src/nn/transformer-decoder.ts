@@ -210,14 +210,15 @@ export class TransformerDecoderLayer extends Module {
     checkAttnMask(op, "memoryMask", fo.memoryMask, t, m.n, this.nhead);
     checkKeyPaddingMask(op, "memoryKeyPaddingMask", fo.memoryKeyPaddingMask, m);
     let x = tgt;
+    // each residual add and the norm after it in one kernel where the backend has it (addAndForward)
     if (this.options.normFirst) {
-      x = add(x, this.sa(this.norm1.forward(x), fo, cache, t.batched));
-      x = add(x, this.mha(this.norm2.forward(x), memory, fo, cache, t.batched));
-      x = add(x, this.ff(this.norm3.forward(x)));
+      const a = this.norm2.addAndForward(x, this.sa(this.norm1.forward(x), fo, cache, t.batched)); // x + sa(norm1(x)), and its norm2
+      const b = this.norm3.addAndForward(a.sum, this.mha(a.out, memory, fo, cache, t.batched));
+      x = add(b.sum, this.ff(b.out));
     } else {
-      x = this.norm1.forward(add(x, this.sa(x, fo, cache, t.batched)));
-      x = this.norm2.forward(add(x, this.mha(x, memory, fo, cache, t.batched)));
-      x = this.norm3.forward(add(x, this.ff(x)));
+      x = this.norm1.addAndForward(x, this.sa(x, fo, cache, t.batched)).out;
+      x = this.norm2.addAndForward(x, this.mha(x, memory, fo, cache, t.batched)).out;
+      x = this.norm3.addAndForward(x, this.ff(x)).out;
     }
     return x;
   }

@@ -219,12 +219,13 @@ export class TransformerEncoderLayer extends Module {
     checkAttnMask(op, "srcMask", fo.srcMask, s, s.n, this.nhead);
     checkKeyPaddingMask(op, "srcKeyPaddingMask", fo.srcKeyPaddingMask, s);
     let x = src;
+    // each residual add and the norm after it in one kernel where the backend has it (addAndForward)
     if (this.options.normFirst) {
-      x = add(x, this.sa(this.norm1.forward(x), fo));
-      x = add(x, this.ff(this.norm2.forward(x)));
+      const a = this.norm2.addAndForward(x, this.sa(this.norm1.forward(x), fo)); // x + sa(norm1(x)), and its norm2
+      x = add(a.sum, this.ff(a.out));
     } else {
-      x = this.norm1.forward(add(x, this.sa(x, fo)));
-      x = this.norm2.forward(add(x, this.ff(x)));
+      x = this.norm1.addAndForward(x, this.sa(x, fo)).out;
+      x = this.norm2.addAndForward(x, this.ff(x)).out;
     }
     return x;
   }

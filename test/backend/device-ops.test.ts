@@ -12,10 +12,11 @@ import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
 import { backward } from "../../src/autograd/backward.js";
 import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
-import { compare, gt, logicalNot, logicalOr, maskedFill, mul, where } from "../../src/ops/elementwise.js";
+import { add, compare, gt, logicalNot, logicalOr, maskedFill, mul, where } from "../../src/ops/elementwise.js";
 import { crossEntropy, dropout, embedding, nllLoss } from "../../src/ops/functional.js";
 import { argmax, argmin, logsumexp, max, min, sum } from "../../src/ops/reduce.js";
 import { indexSelect } from "../../src/ops/shape.js";
+import { addLayerNorm } from "../../src/ops/norm.js";
 import { DTypeError, ShapeError, ValueError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { Tensor, randn, tensor } from "../../src/tensor/tensor.js";
@@ -91,6 +92,39 @@ async function assertSame(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, tol 
 const deviceGradcheck = (inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, h?: number): Promise<void> => gradcheckOnDevice(dev, inputs, f, h);
 
 describe("ops on device tensors (host-memory device backend)", () => {
+  test("addLayerNorm: one call on the device (AddLayerNorm), the host's add + layerNorm to the bit, the sum and its norm, gradients through both; weight and bias optional", async () => {
+    const calls = { n: 0 };
+    const fused = (dev as unknown as { addLayerNorm: (...a: unknown[]) => void }).addLayerNorm;
+    (dev as unknown as { addLayerNorm: (...a: unknown[]) => void }).addLayerNorm = (...a: unknown[]): void => { calls.n++; fused(...a); };
+    try {
+      for (const affine of [true, false]) {
+        const inputs = [leaf([3, 5, 8], 1), leaf([3, 5, 8], 2), ...(affine ? [leaf([8], 3), leaf([8], 4)] : [])];
+        // both outputs: the sum and its norm, each weighted (the sum's gradient reaches x and r by both ways)
+        const f = (x: Tensor, r: Tensor, w?: Tensor, b?: Tensor): Tensor => {
+          const { sum: s, out } = addLayerNorm(x, r, [8], w ?? null, b ?? null, 1e-5);
+          return add(mul(s, 0.5), out);
+        };
+        const before = calls.n;
+        const { js, dev: d } = await onBoth(inputs, (...xs) => f(xs[0]!, xs[1]!, xs[2], xs[3]), "js");
+        assert.equal(calls.n - before, 1, "one fused call on the device");
+        assert.deepEqual([...d.out], [...js.out], "output");
+        d.grads.forEach((g, i) => assert.deepEqual([...g], [...js.grads[i]!], `gradient ${i}`));
+        assert.deepEqual([...d.grads[0]!], [...d.grads[1]!], "x and r get the sum's gradient");
+      }
+      await deviceGradcheck([leaf([2, 3, 6], 5), leaf([2, 3, 6], 6), leaf([6], 7), leaf([6], 8)], (x, r, w, b) => { const o = addLayerNorm(x!, r!, [6], w, b); return add(mul(o.sum, 0.25), o.out); });
+      setBackend(dev.name);
+      const x = toDevice(randn([2, 4]), dev), r = toDevice(randn([2, 4]), dev);
+      assertThrowsMsg(() => addLayerNorm(x, toDevice(randn([4]), dev), [4]), ShapeError, "addLayerNorm: r expected [2, 4], got [4]");
+      assertThrowsMsg(() => addLayerNorm(x, r, [3]), ShapeError, "addLayerNorm: x expected [..., 3], got [2, 4]");
+      assertThrowsMsg(() => addLayerNorm(x, r, [4], null, null, -1), ValueError, "addLayerNorm: eps expected a non-negative number, got -1");
+    } finally {
+      (dev as unknown as { addLayerNorm: unknown }).addLayerNorm = fused;
+      setBackend(host.name);
+    }
+    // on the host, the composition; r of another dtype is refused
+    assertThrowsMsg(() => addLayerNorm(randn([2, 4]), randn([2, 4], { dtype: "float64" }), [4]), DTypeError, "addLayerNorm: r expected float32, got float64");
+  });
+
   test("where: broadcasting cond, a and b, scalars; gradients to a and b", async () => {
     const c = bools([1, 0, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1], [3, 1, 4]);
     // a and b's gradients are sums over broadcast dims, in another order on the device: at most 12 terms

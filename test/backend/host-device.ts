@@ -7,6 +7,9 @@
  * one however many arrays). Arrays given to `releaseAtFlush` are released (filled with NaN) at the
  * next flush or read, as webgpu gives them back then.
  *
+ * Like webgpu it has AddLayerNorm (a residual add and a layer norm in one call: here the js
+ * kernels one after the other), so the fused op's device path runs in Node.
+ *
  * Device indices are range-checked as on webgpu (src/backend/index-checks.ts): a gather with a
  * check flags its slot when an index is outside [0, n) (the js kernel writes the zero rows), the
  * next `read` / `readMany` throws the first flagged slot's ValueError after clearing them all, and
@@ -128,6 +131,13 @@ export function hostDevice(opts: { checkSlots?: number } = {}): HostDevice {
     },
     view: (arr: HostDeviceArray, offset: number, length: number): HostDeviceArray =>
       ({ length, values: arr.values.subarray(offset, offset + length), base: arr.base ?? arr }),
+    // AddLayerNorm (as webgpu has it): the js add, then the js layer norm of the sum
+    addLayerNorm(out: HostDeviceArray, mean: HostDeviceArray, rstd: HostDeviceArray, sum: HostDeviceArray, x: HostDeviceArray, r: HostDeviceArray,
+      weight: HostDeviceArray | null, bias: HostDeviceArray | null, rows: number, cols: number, eps: number): void {
+      const n = rows * cols;
+      jsBackend.binary("add", sum.values, x.values, r.values, [n], [1], [1]);
+      jsBackend.layerNorm(out.values, mean.values, rstd.values, sum.values, weight?.values ?? null, bias?.values ?? null, rows, cols, eps);
+    },
   };
   for (const k of KERNELS) {
     dev[k] = (...args: unknown[]): void => {

@@ -535,6 +535,23 @@ async function layerNormCases(): Promise<CaseResult[]> {
     // dweight and dbias sum over the rows
     if (pdw && dw) { const g = await fetchPlaced(pdw); res.close(`dweight ${name}`, g.data, dw, 16 * U, 2 * rows * U, g.guards); }
     if (pdb && db) { const g = await fetchPlaced(pdb); res.close(`dbias ${name}`, g.data, db, 16 * U, 2 * rows * U, g.guards); }
+    // the residual and the norm in one dispatch: the sum, the output and the statistics of the
+    // device's own add and layer norm, to the bit
+    if (rows === 0) continue;
+    const rr = randn(r, rows * cols, 1), pr = place(rr, 9);
+    const sum0 = output(rows * cols, 1), out0 = output(rows * cols, 2), m0 = output(rows, 3), s0 = output(rows, 4);
+    k.binary("add", sum0.arr, px.arr, pr.arr, [rows * cols], [1], [1]);
+    k.layerNorm(out0.arr, m0.arr, s0.arr, sum0.arr, pw?.arr ?? null, pb?.arr ?? null, rows, cols, 1e-5);
+    const sum1 = output(rows * cols, 5), out1 = output(rows * cols, 6), m1 = output(rows, 7), s1 = output(rows, 8);
+    const dispatches = k.recorder.dispatches;
+    k.addLayerNorm(out1.arr, m1.arr, s1.arr, sum1.arr, px.arr, pr.arr, pw?.arr ?? null, pb?.arr ?? null, rows, cols, 1e-5);
+    const one = k.recorder.dispatches - dispatches === 1;
+    const EXACT = (): number => 1e-37;
+    for (const [what, a, b] of [["sum", sum1, sum0], ["output", out1, out0], ["mean", m1, m0], ["rstd", s1, s0]] as const) {
+      const [ga, gb] = [await fetchPlaced(a), await fetchPlaced(b)];
+      res.compare(`addLayerNorm ${name}: the ${what}, the bits of add and layerNorm`, ga.data, gb.data, EXACT, ga.guards);
+    }
+    res.list.push({ name: `addLayerNorm ${name}: one dispatch`, ok: one, worst: one ? 0 : 1e30, detail: `${k.recorder.dispatches - dispatches} dispatches` });
   }
   return res.list;
 }

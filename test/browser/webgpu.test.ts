@@ -87,7 +87,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("binary: every op, broadcasting, scalars, permuted strides, rank 9, in place; reluGrad's special values bit for bit", (t) => family(t, "binary", 66));
   test("stridedCopy: permutes and expands up to rank 8, rank 0", (t) => family(t, "stridedCopy", 8));
   test("softmax and log-softmax, forward and backward, -Infinity entries and rows", (t) => family(t, "softmax", 20));
-  test("layerNorm forward and backward, weight and bias optional, no rows", (t) => family(t, "layerNorm", 44));
+  test("layerNorm forward and backward, weight and bias optional, no rows; a residual add and the norm in one dispatch (the bits of the two)",
+    (t) => family(t, "layerNorm", 79));
   test("attention forward: GQA, causal, masks with -Infinity, fully masked rows, Dv != D, strided q / k / v / out", (t) => family(t, "attentionForward", 24));
   test("attention backward: dq, dk, dv written, also as interleaved views of one buffer; no query rows", (t) => family(t, "attentionBackward", 36));
   test("attention with dropout, forward and backward: the js kernel's mask (p 0.1, 0.5), causal, masks, GQA, L != S, strided, counters across 2^32",

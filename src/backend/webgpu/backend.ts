@@ -14,7 +14,7 @@
 import type {
   AdamSharedArgs, AdamStepItem, AdaptivePool2dArgs, AttentionArgs, AvgPool2dArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp,
   FusedOptimizerSteps, LinearAttentionArgs, Pool2dArgs, SgdStepArgs,
-  SparseAttentionArgs, SumOfSquares, ScaleArrays, UnaryOp, Fill, MatmulBias,
+  SparseAttentionArgs, SumOfSquares, ScaleArrays, UnaryOp, Fill, MatmulBias, AddLayerNorm,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
 import type { IndexCheck } from "../index-checks.js";
@@ -37,7 +37,7 @@ interface Held { buffer: GPUBuffer; offset: number; length: number; live: boolea
 type OwnedArray = GpuArray & { held?: Held };
 
 export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, FusedOptimizerSteps<GpuArray>, SumOfSquares<GpuArray>, ScaleArrays<GpuArray>,
-  Fill<GpuArray>, MatmulBias<GpuArray> {
+  Fill<GpuArray>, MatmulBias<GpuArray>, AddLayerNorm<GpuArray> {
   readonly name = "webgpu" as const;
   readonly kind = "device" as const;
   private readonly registry: FinalizationRegistry<Held>;
@@ -205,6 +205,11 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
   layerNorm(out: GpuArray, mean: GpuArray, rstd: GpuArray, x: GpuArray, weight: GpuArray | null, bias: GpuArray | null,
     rows: number, cols: number, eps: number): void {
     this.kernels.layerNorm(out, mean, rstd, x, weight, bias, rows, cols, eps);
+  }
+
+  addLayerNorm(out: GpuArray, mean: GpuArray, rstd: GpuArray, sum: GpuArray, x: GpuArray, r: GpuArray, weight: GpuArray | null,
+    bias: GpuArray | null, rows: number, cols: number, eps: number): void {
+    this.kernels.addLayerNorm(out, mean, rstd, sum, x, r, weight, bias, rows, cols, eps);
   }
 
   layerNormBackward(dx: GpuArray, dweight: GpuArray | null, dbias: GpuArray | null, dy: GpuArray, x: GpuArray,

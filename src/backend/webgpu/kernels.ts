@@ -34,7 +34,7 @@ import { scaleArrays } from "./scale-arrays.js";
 import { clipNorm, sumOfSquares } from "./sum-squares.js";
 import { DeviceIndexChecks } from "./index-checks.js";
 import { flaggedError, type IndexCheck } from "../index-checks.js";
-import { layerNorm, layerNormBackward } from "./layernorm.js";
+import { addLayerNorm, layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { GEMM_VARIANTS, matmul, matmulBias, matmulSums, type GemmOptions, type GemmPrecision, type GemmVariant } from "./matmul.js";
 import { adamSteps, sgdStep } from "./optimizer.js";
@@ -449,6 +449,9 @@ export class WebGPUKernels implements KernelContext {
 
   /** As Backend.layerNorm. */
   readonly layerNorm = this.method("layerNorm", layerNorm);
+
+  /** As AddLayerNorm.addLayerNorm (backend.ts). */
+  readonly addLayerNorm = this.method("addLayerNorm", addLayerNorm);
 
   /** As Backend.layerNormBackward (dweight, dbias written, not accumulated). */
   readonly layerNormBackward = this.method("layerNormBackward", layerNormBackward);

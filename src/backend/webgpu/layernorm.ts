@@ -10,6 +10,7 @@
  *
  * ```ts
  * layerNorm(ctx, out, mean, rstd, x, weight, bias, rows, cols, 1e-5);
+ * addLayerNorm(ctx, out, mean, rstd, sum, x, r, weight, bias, rows, cols, 1e-5); // sum = x + r, out = layerNorm(sum)
  * layerNormBackward(ctx, dx, dweight, dbias, dy, x, mean, rstd, weight, rows, cols);
  * ```
  */
@@ -25,29 +26,38 @@ ${reduceFn("rowSum", WG, (a, b) => `${a} + ${b}`)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32)`;
 
-const forwardSource = (w: boolean, b: boolean) => (): string => /* wgsl */ `
-${header(["out", "mean", "rstd"], ["x", ...(w ? ["w"] : []), ...(b ? ["bias"] : [])], ["rows: u32", "cols: u32", "eps: f32"])}
+/**
+ * With `residual`, the row is x + r, written to sum (its own elements by each thread, read back by
+ * that thread alone; the first element, which every thread needs, each adds itself) before the
+ * statistics are taken of it.
+ */
+const forwardSource = (w: boolean, b: boolean, residual = false) => (): string => /* wgsl */ `
+${header(["out", "mean", "rstd", ...(residual ? ["sum"] : [])], [...(residual ? ["xr", "r"] : ["x"]), ...(w ? ["w"] : []), ...(b ? ["bias"] : [])],
+    ["rows: u32", "cols: u32", "eps: f32"])}
 ${ROW} {
   let row = groupIndex(wid, nwg);
   if (row >= p.rows) { return; }
-  let xo = p.o_x + row * p.cols;
   let oo = p.o_out + row * p.cols;
-  let n = f32(p.cols);
+  let n = f32(p.cols);${residual ? `
+  let ro = row * p.cols;
+  for (var j = t; j < p.cols; j += ${WG}u) { b_sum[p.o_sum + ro + j] = b_xr[p.o_xr + ro + j] + b_r[p.o_r + ro + j]; }
+  let xo = p.o_sum + ro;` : `
+  let xo = p.o_x + row * p.cols;`}
   // the mean as x0 + dm, shifted by the row's first element: x - mean is (x - x0) - dm, as
   // accurate as the spread of the row, not its distance from 0
-  let x0 = b_x[xo];
+  let x0 = ${residual ? "b_xr[p.o_xr + ro] + b_r[p.o_r + ro]" : "b_x[xo]"};
   var s = 0.0;
-  for (var j = t; j < p.cols; j += ${WG}u) { s += b_x[xo + j] - x0; }
+  for (var j = t; j < p.cols; j += ${WG}u) { s += ${residual ? "b_sum" : "b_x"}[xo + j] - x0; }
   let dm = rowSum(t, s) / n;
   var v = 0.0;
-  for (var j = t; j < p.cols; j += ${WG}u) { let d = (b_x[xo + j] - x0) - dm; v += d * d; }
+  for (var j = t; j < p.cols; j += ${WG}u) { let d = (${residual ? "b_sum" : "b_x"}[xo + j] - x0) - dm; v += d * d; }
   let rs = 1.0 / sqrt(rowSum(t, v) / n + p.eps);
   if (t == 0u) {
     b_mean[p.o_mean + row] = x0 + dm;
     b_rstd[p.o_rstd + row] = rs;
   }
   for (var j = t; j < p.cols; j += ${WG}u) {
-    var y = ((b_x[xo + j] - x0) - dm) * rs;
+    var y = ((${residual ? "b_sum" : "b_x"}[xo + j] - x0) - dm) * rs;
     ${w ? "y *= b_w[p.o_w + j];" : ""}
     ${b ? "y += b_bias[p.o_bias + j];" : ""}
     b_out[oo + j] = y;
@@ -61,6 +71,15 @@ export function layerNorm(ctx: KernelContext, out: GpuArray, mean: GpuArray, rst
   const key = `layerNorm.${weight ? "w" : ""}${bias ? "b" : ""}`;
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   ctx.dispatch(key, ctx.pipeline(key, forwardSource(!!weight, !!bias)), [out, mean, rstd], inputs, [rows, cols, f32Bits(eps)], rows);
+}
+
+/** sum = x + r and out = layer norm of sum's rows (mean, rstd saved), in one dispatch: as AddLayerNorm.addLayerNorm. */
+export function addLayerNorm(ctx: KernelContext, out: GpuArray, mean: GpuArray, rstd: GpuArray, sum: GpuArray, x: GpuArray, r: GpuArray,
+  weight: GpuArray | null, bias: GpuArray | null, rows: number, cols: number, eps: number): void {
+  if (rows === 0) return;
+  const key = `addLayerNorm.${weight ? "w" : ""}${bias ? "b" : ""}`;
+  const inputs = [x, r, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  ctx.dispatch(key, ctx.pipeline(key, forwardSource(!!weight, !!bias, true)), [out, mean, rstd, sum], inputs, [rows, cols, f32Bits(eps)], rows);
 }
 
 const dxSource = (w: boolean) => (): string => /* wgsl */ `
