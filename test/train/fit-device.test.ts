@@ -163,6 +163,20 @@ describe("fit with a model on a device", () => {
     close("loss", cross.result.losses, hostRun.result.losses, (i) => tol(i) * Math.max(1, hostRun.result.losses[i]!));
   });
 
+  test("overlap: a checkpoint resumes, with and without overlap, to exactly the uninterrupted run", async () => {
+    const full = await run(true, { overlap: true, freeGraph: true });
+    assert.deepEqual(full.checkpoints.map((c) => c.step), [4, 8]);
+    for (const [k, overlap] of [[0, true], [1, true], [0, false]] as const) {
+      const from = full.checkpoints[k]!;
+      const resumed = await run(true, { initSeed: 77, resumeFrom: from, overlap, freeGraph: true });
+      assert.equal(resumed.result.startStep, from.step);
+      assert.deepEqual(resumed.result.losses, full.result.losses, `losses from step ${from.step}, overlap ${overlap}`);
+      assert.deepEqual(resumed.infos.map((i) => i.gradNorm), full.infos.slice(from.step).map((i) => i.gradNorm));
+      assert.deepEqual(resumed.result.evals, full.result.evals);
+      assert.deepEqual(resumed.checkpoints.map((c) => c.step), full.checkpoints.slice(k + 1).map((c) => c.step));
+    }
+  });
+
   test("overlap: each update recorded before the last one's loss is waited for, except at evaluations, checkpoints and the end; the same run", async () => {
     for (const freeGraph of [false, true]) {
       const plain = await run(true, { freeGraph });
