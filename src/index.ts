@@ -46,7 +46,7 @@ export * from "./ops/norm.js";
 export * from "./ops/functional.js";
 
 export * from "./attention/sdpa.js";
-export { headsAttention, packedSelfAttention, type PackedAttentionOptions } from "./ops/packed-attention.js";
+export { headsAttention, headsAttentionKV, packedSelfAttention, type PackedAttentionOptions } from "./ops/packed-attention.js";
 
 export * from "./nn/module.js";
 export * from "./nn/prepack.js";

@@ -20,7 +20,7 @@ import { PerformerFeatures } from "../attention/performer.js";
 import { add } from "../ops/elementwise.js";
 import { concat, expand, permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
 import { linear } from "../ops/matmul.js";
-import { headsAttention, packedSelfAttention } from "../ops/packed-attention.js";
+import { headsAttention, headsAttentionKV, packedSelfAttention } from "../ops/packed-attention.js";
 import { mean } from "../ops/reduce.js";
 import { checkDropoutP } from "../ops/util.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -294,15 +294,26 @@ export class MultiheadAttention extends Module {
       if (!merged || merged.dtype === "bool" || !merged.requiresGrad) {
         // separate projections (a cross-attention's): the attention reads each head's columns of
         // q [B, L, E], k and v [B, S, E] and writes [B, L, E]: no split into heads, no merge back
-        const { w, b } = this.projections();
-        const qkv = [linear(qIn, w[0], b[0]), linear(kIn, w[1], b[1]), linear(vIn, w[2], b[2])] as const;
-        const o = headsAttention(qkv[0], qkv[1], qkv[2], H, {
+        const o4 = {
           attnMask: merged,
           isCausal: fo.isCausal ?? false,
           dropoutP: this.training ? this.dropout : 0,
           ...(this.generator ? { generator: this.generator } : {}),
-        }); // [B, L, E]
-        for (const t of qkv) releaseTemporary(t); // inference: no graph holds them (a no-op when one does)
+        };
+        let o: Tensor, made: Tensor[];
+        if (inProj && key === value) {
+          // key and value from one input: projected together by in_proj's last 2E rows, [B, S, 2E]
+          const ib = this.inProjBias;
+          const q = linear(qIn, slice(inProj, 0, 0, E), ib ? slice(ib, 0, 0, E) : null);
+          const kv = linear(kIn, slice(inProj, 0, E, 3 * E), ib ? slice(ib, 0, E, 3 * E) : null);
+          o = headsAttentionKV(q, kv, H, o4); // [B, L, E]
+          made = [q, kv];
+        } else {
+          const { w, b } = this.projections();
+          made = [linear(qIn, w[0], b[0]), linear(kIn, w[1], b[1]), linear(vIn, w[2], b[2])];
+          o = headsAttention(made[0]!, made[1]!, made[2]!, H, o4); // [B, L, E]
+        }
+        for (const t of made) releaseTemporary(t); // inference: no graph holds them (a no-op when one does)
         const r = finish(o, null);
         releaseTemporary(o);
         return r;

@@ -97,6 +97,7 @@ export function packedSelfAttention(qkv: Tensor, heads: number, opts: PackedAtte
 }
 
 const HEADS_OP = "headsAttention";
+const HEADS_KV_OP = "headsAttentionKV";
 
 /**
  * q [B, L, heads * D], k [B, S, heads * D], v [B, S, heads * Dv] -> out [B, L, heads * Dv]: head h
@@ -108,48 +109,91 @@ const HEADS_OP = "headsAttention";
 export function headsAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, opts: PackedAttentionOptions = {}): Tensor {
   for (const [t, name] of [[q, "q"], [k, "k"], [v, "v"]] as const) expectTensor(t, name, HEADS_OP);
   const dtype = floatOf(q, "q", HEADS_OP);
-  if (!Number.isInteger(heads) || heads < 1) throw new ValueError(HEADS_OP, "heads", "a positive integer", String(heads));
+  checkHeads(HEADS_OP, heads);
   for (const [t, name] of [[k, "k"], [v, "v"]] as const) if (t.dtype !== dtype) throw new DTypeError(HEADS_OP, name, dtype, t.dtype);
-  const rows = (t: Tensor): boolean => t.rank === 3 && t.shape[2]! % heads === 0 && t.shape[2]! > 0;
-  if (!rows(q)) throw new ShapeError(HEADS_OP, "q", `[B, L, ${heads} * D] (the last dim a positive multiple of ${heads})`, fmtShape(q.shape));
-  const [B, L, E] = q.shape as [number, number, number];
-  if (!rows(k) || k.shape[0] !== B || k.shape[2] !== E) throw new ShapeError(HEADS_OP, "k", `[${B}, S, ${E}]`, fmtShape(k.shape));
+  const [B, , E] = checkQ(HEADS_OP, q, heads);
+  if (!rowsOfHeads(k, heads) || k.shape[0] !== B || k.shape[2] !== E) throw new ShapeError(HEADS_OP, "k", `[${B}, S, ${E}]`, fmtShape(k.shape));
   const S = k.shape[1]!;
-  if (!rows(v) || v.shape[0] !== B || v.shape[1] !== S) throw new ShapeError(HEADS_OP, "v", `[${B}, ${S}, ${heads} * Dv]`, fmtShape(v.shape));
-  const H = heads, D = E / H, Ev = v.shape[2]!, Dv = Ev / H;
+  if (!rowsOfHeads(v, heads) || v.shape[0] !== B || v.shape[1] !== S) throw new ShapeError(HEADS_OP, "v", `[${B}, ${S}, ${heads} * Dv]`, fmtShape(v.shape));
+  return rowsAttention(HEADS_OP, q, [k, v], heads, S, v.shape[2]! / heads, opts);
+}
+
+/**
+ * headsAttention with k and v from one projection: kv [B, S, 2 * heads * D], k's columns then v's
+ * (a cross-attention's key and value projected together from its memory) -> out [B, L, heads * D].
+ * The backward writes dkv in the same layout.
+ */
+export function headsAttentionKV(q: Tensor, kv: Tensor, heads: number, opts: PackedAttentionOptions = {}): Tensor {
+  for (const [t, name] of [[q, "q"], [kv, "kv"]] as const) expectTensor(t, name, HEADS_KV_OP);
+  const dtype = floatOf(q, "q", HEADS_KV_OP);
+  checkHeads(HEADS_KV_OP, heads);
+  if (kv.dtype !== dtype) throw new DTypeError(HEADS_KV_OP, "kv", dtype, kv.dtype);
+  const [B, , E] = checkQ(HEADS_KV_OP, q, heads);
+  if (kv.rank !== 3 || kv.shape[0] !== B || kv.shape[2] !== 2 * E) throw new ShapeError(HEADS_KV_OP, "kv", `[${B}, S, ${2 * E}]`, fmtShape(kv.shape));
+  return rowsAttention(HEADS_KV_OP, q, [kv], heads, kv.shape[1]!, E / heads, opts);
+}
+
+function checkHeads(op: string, heads: number): void {
+  if (!Number.isInteger(heads) || heads < 1) throw new ValueError(op, "heads", "a positive integer", String(heads));
+}
+
+/** [B, n, heads * W] with W > 0. */
+const rowsOfHeads = (t: Tensor, heads: number): boolean => t.rank === 3 && t.shape[2]! % heads === 0 && t.shape[2]! > 0;
+
+function checkQ(op: string, q: Tensor, heads: number): [number, number, number] {
+  if (!rowsOfHeads(q, heads)) throw new ShapeError(op, "q", `[B, L, ${heads} * D] (the last dim a positive multiple of ${heads})`, fmtShape(q.shape));
+  return q.shape as [number, number, number];
+}
+
+/**
+ * The attention of headsAttention (kvs = [k, v]) and headsAttentionKV (kvs = [kv]: k at column 0
+ * of its rows, v at column heads * D), the shapes checked.
+ */
+function rowsAttention(op: string, q: Tensor, kvs: Tensor[], heads: number, S: number, Dv: number, opts: PackedAttentionOptions): Tensor {
+  const dtype = q.dtype as "float32" | "float64";
+  const [B, L, E] = q.shape as [number, number, number];
+  const H = heads, D = E / H;
   const m = opts.attnMask ?? null;
   if (m !== null) {
-    expectTensor(m, "attnMask", HEADS_OP);
-    if (m.dtype !== "bool" && m.dtype !== "float32" && m.dtype !== "float64") throw new DTypeError(HEADS_OP, "attnMask", "bool or float", m.dtype);
-    if (!broadcastsTo(m.shape, [B, H, L, S])) throw new ShapeError(HEADS_OP, "attnMask", `a shape broadcastable to ${fmtShape([B, H, L, S])}`, fmtShape(m.shape));
-    if (m.dtype !== "bool" && m.requiresGrad) throw new ValueError(HEADS_OP, "attnMask", "a mask that needs no gradient", "a float mask with requiresGrad");
+    expectTensor(m, "attnMask", op);
+    if (m.dtype !== "bool" && m.dtype !== "float32" && m.dtype !== "float64") throw new DTypeError(op, "attnMask", "bool or float", m.dtype);
+    if (!broadcastsTo(m.shape, [B, H, L, S])) throw new ShapeError(op, "attnMask", `a shape broadcastable to ${fmtShape([B, H, L, S])}`, fmtShape(m.shape));
+    if (m.dtype !== "bool" && m.requiresGrad) throw new ValueError(op, "attnMask", "a mask that needs no gradient", "a float mask with requiresGrad");
   }
   const scale = opts.scale ?? 1 / Math.sqrt(D);
-  if (!(typeof scale === "number" && Number.isFinite(scale))) throw new ValueError(HEADS_OP, "scale", "a finite number", String(scale));
+  if (!(typeof scale === "number" && Number.isFinite(scale))) throw new ValueError(op, "scale", "a finite number", String(scale));
   const p = opts.dropoutP ?? 0;
-  checkDropoutP(p, HEADS_OP, "dropoutP");
+  checkDropoutP(p, op, "dropoutP");
 
   const mask = m ? fusedMask(m, [B, H], L, S, dtype) : null;
   const seed = p > 0 ? (opts.generator ?? defaultGenerator).take(B * H * L * S) : { k0: 0, k1: 0, start: 0 };
-  // element (b, h, i, d) of a [B, n, H * W] operand at b n H W + h W + i H W + d
-  const rowsOf = (n: number, w: number): RowStrides => [n * H * w, w, H * w];
+  // element (b, h, i, d) of an operand whose rows are `row` wide and `n` to a batch, head h at column h W
+  const rowsOf = (n: number, w: number, row: number): RowStrides => [n * row, w, row];
+  const packed = kvs.length === 1;
+  const kvRow = packed ? 2 * E : E, vRow = packed ? 2 * E : H * Dv;
   const be = kernelsFor(dtype);
   const saved: Tensor[] = []; // what only the backward reads: lse, and on a device the mask
   const maskArr = maskFor(be, mask, saved);
   const args: AttentionArgs<KernelArray> = {
     B, H, Hkv: H, L, S, D, Dv, scale, causal: opts.isCausal ?? false,
-    qStrides: rowsOf(L, D), kStrides: rowsOf(S, D), vStrides: rowsOf(S, Dv), oStrides: rowsOf(L, Dv),
+    qStrides: rowsOf(L, D, E), kStrides: rowsOf(S, D, kvRow), vStrides: rowsOf(S, Dv, vRow), oStrides: rowsOf(L, Dv, H * Dv),
     mask: maskArr,
     maskStrideB: mask?.strideB ?? 0, maskStrideH: mask?.strideH ?? 0, maskStrideL: mask?.strideL ?? 0,
     dropoutP: p, seedK0: seed.k0, seedK1: seed.k1, seedStart: seed.start,
   };
-  const out = emptyOn(be, [B, L, Ev], dtype);
+  // k and v: two arrays, or the k and v blocks of kv as views from their first element
+  const kvArrays = (ts: Tensor[]): [KernelArray, KernelArray] => {
+    if (ts.length === 2) return [arrayOf(ts[0]!, be), arrayOf(ts[1]!, be)];
+    const x = arrayOf(ts[0]!, be), n = ts[0]!.size;
+    return [be.view(x, 0, n), be.view(x, E, n - E)];
+  };
+  const out = emptyOn(be, [B, L, H * Dv], dtype);
   const lse = emptyOn(be, [B, H, L], dtype);
-  be.attentionForward(arrayOf(out, be), arrayOf(lse, be), arrayOf(q, be), arrayOf(k, be), arrayOf(v, be), args);
-  return attach(out, HEADS_OP, [q, k, v], (g) => {
-    const dq = emptyOn(be, q.shape, dtype), dk = emptyOn(be, k.shape, dtype), dv = emptyOn(be, v.shape, dtype);
-    be.attentionBackward(arrayOf(dq, be), arrayOf(dk, be), arrayOf(dv, be), arrayOf(g, be), arrayOf(q, be), arrayOf(k, be),
-      arrayOf(v, be), arrayOf(out, be), arrayOf(lse, be), args);
-    return [dq, dk, dv];
+  be.attentionForward(arrayOf(out, be), arrayOf(lse, be), arrayOf(q, be), ...kvArrays(kvs), args);
+  return attach(out, op, [q, ...kvs], (g) => {
+    const dq = emptyOn(be, q.shape, dtype), dkvs = kvs.map((t) => emptyOn(be, t.shape, dtype));
+    be.attentionBackward(arrayOf(dq, be), ...kvArrays(dkvs), arrayOf(g, be), arrayOf(q, be), ...kvArrays(kvs),
+      arrayOf(out, be), arrayOf(lse, be), args);
+    return [dq, ...dkvs];
   }, [lse, ...saved]);
 }

@@ -4,13 +4,14 @@
  * forward and the gradients of q, k and v, on the active backend and in float64; a
  * finite-difference gradcheck; the typed errors. The composition runs the same kernel on dense
  * copies of the same values, so the two must agree exactly (dropout included: the same generator
- * draws the same counters).
+ * draws the same counters); headsAttentionKV, k and v as the column blocks of one tensor, exactly
+ * headsAttention over the blocks.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  DTypeError, Generator, ShapeError, Tensor, ValueError, backward, headsAttention, mul, permute, randn, reshape,
-  scaledDotProductAttention, sum, tensor, type PackedAttentionOptions,
+  DTypeError, Generator, ShapeError, Tensor, ValueError, backward, headsAttention, headsAttentionKV, mul, permute, randn, reshape,
+  scaledDotProductAttention, slice, sum, tensor, type PackedAttentionOptions,
 } from "../../src/index.js";
 import { assertClose, assertGrad, assertThrowsMsg, r64 } from "../helpers.js";
 
@@ -99,6 +100,25 @@ describe("headsAttention equals permutes + scaledDotProductAttention + permute",
   });
 });
 
+describe("headsAttentionKV (k and v as the two column blocks of one kv [B, S, 2E]) equals headsAttention over the blocks", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    for (const c of CASES.filter((x) => x.Dv === x.D)) {
+      test(`${dtype}: ${c.name}`, () => {
+        const g = new Generator(c.L + 2 * c.S);
+        const E = c.H * c.D;
+        const xs = [randn([c.B, c.L, E], { dtype, generator: g }), randn([c.B, c.S, 2 * E], { dtype, generator: g })];
+        const o = c.opts(c.B, c.L, c.S, c.H);
+        const { seed, ...rest } = o;
+        const gen = (): { generator?: Generator } => (seed !== undefined ? { generator: new Generator(seed) } : {});
+        const a = run((q, kv) => headsAttentionKV(q, kv, c.H, { ...rest, ...gen() }), xs);
+        const b = run((q, kv) => headsAttention(q, slice(kv, 2, 0, E), slice(kv, 2, E, 2 * E), c.H, { ...rest, ...gen() }), xs);
+        assertClose(a.out, b.out, 0, 0);
+        a.grads.forEach((gr, i) => assertClose(gr, b.grads[i]!, 0, 0));
+      });
+    }
+  }
+});
+
 describe("gradcheck: headsAttention", () => {
   test("plain, causal, masked, dropout, Dv != D", () => {
     const qkv = (L: number, S: number, E: number, Ev: number): Tensor[] => [r64([2, L, E]), r64([2, S, E]), r64([2, S, Ev])];
@@ -107,6 +127,7 @@ describe("gradcheck: headsAttention", () => {
     const m = bool([2, 1, 1, 4], (i) => i === 3 || i === 5);
     assertGrad((q, k, v) => headsAttention(q!, k!, v!, 2, { attnMask: m }), qkv(3, 4, 6, 4));
     assertGrad((q, k, v) => headsAttention(q!, k!, v!, 2, { dropoutP: 0.3, generator: new Generator(4) }), qkv(4, 5, 4, 4));
+    assertGrad((q, kv) => headsAttentionKV(q!, kv!, 2, { isCausal: true }), [r64([2, 3, 6]), r64([2, 4, 12])]);
   });
 });
 
@@ -135,5 +156,13 @@ describe("headsAttention input errors", () => {
     assertThrowsMsg(() => headsAttention(q, k, v, 4, { attnMask: randn([5, 7]).requiresGrad_(true) }), ValueError,
       "headsAttention: attnMask expected a mask that needs no gradient, got a float mask with requiresGrad");
     assertThrowsMsg(() => headsAttention(q, null as unknown as Tensor, v, 4), ValueError, "headsAttention: k expected a Tensor, got null");
+  });
+  test("headsAttentionKV", () => {
+    assertThrowsMsg(() => headsAttentionKV(q, randn([2, 7, 24]), 4), ShapeError, "headsAttentionKV: kv expected [2, S, 48], got [2, 7, 24]");
+    assertThrowsMsg(() => headsAttentionKV(q, randn([2, 7, 48], { dtype: "float64" }), 4), DTypeError, "headsAttentionKV: kv expected float32, got float64");
+    assertThrowsMsg(() => headsAttentionKV(randn([2, 5, 20]), randn([2, 7, 40]), 8), ShapeError, "headsAttentionKV: q expected [B, L, 8 * D]");
+    assertThrowsMsg(() => headsAttentionKV(q, randn([2, 7, 48]), 0), ValueError, "headsAttentionKV: heads expected a positive integer, got 0");
+    assertThrowsMsg(() => headsAttentionKV(q, randn([2, 7, 48]), 4, { attnMask: bool([5, 4], () => false) }), ShapeError,
+      "headsAttentionKV: attnMask expected a shape broadcastable to [2, 4, 5, 7], got [5, 4]");
   });
 });
