@@ -20,7 +20,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
 import { broadcastsTo } from "../tensor/shape.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
-import { maskFor } from "./attention.js";
+import { maskFor, type FusedMask } from "./attention.js";
 import { fusedMask } from "./fused-mask.js";
 import { arrayOf, checkDropoutP, emptyOn, floatOf, kernelsFor } from "./util.js";
 
@@ -42,6 +42,29 @@ export interface PackedAttentionOptions {
 const OP = "packedSelfAttention";
 
 /**
+ * The options checked (for `op`, over [B, H, L, S] scores of D-wide heads) and made ready for the
+ * kernels: the fused mask, the scale, the dropout probability and the generator's draw for it
+ * (B * H * L * S counters, as scaledDotProductAttention takes them).
+ */
+function attentionOptions(op: string, opts: PackedAttentionOptions, B: number, H: number, L: number, S: number, D: number,
+  dtype: "float32" | "float64"): { mask: FusedMask | null; scale: number; p: number; seed: { k0: number; k1: number; start: number } } {
+  const m = opts.attnMask ?? null;
+  if (m !== null) {
+    expectTensor(m, "attnMask", op);
+    if (m.dtype !== "bool" && m.dtype !== "float32" && m.dtype !== "float64") throw new DTypeError(op, "attnMask", "bool or float", m.dtype);
+    if (!broadcastsTo(m.shape, [B, H, L, S])) throw new ShapeError(op, "attnMask", `a shape broadcastable to ${fmtShape([B, H, L, S])}`, fmtShape(m.shape));
+    if (m.dtype !== "bool" && m.requiresGrad) throw new ValueError(op, "attnMask", "a mask that needs no gradient", "a float mask with requiresGrad");
+  }
+  const scale = opts.scale ?? 1 / Math.sqrt(D);
+  if (!(typeof scale === "number" && Number.isFinite(scale))) throw new ValueError(op, "scale", "a finite number", String(scale));
+  const p = opts.dropoutP ?? 0;
+  checkDropoutP(p, op, "dropoutP");
+  const mask = m ? fusedMask(m, [B, H], L, S, dtype) : null;
+  const seed = p > 0 ? (opts.generator ?? defaultGenerator).take(B * H * L * S) : { k0: 0, k1: 0, start: 0 };
+  return { mask, scale, p, seed };
+}
+
+/**
  * qkv [B, T, 3 * heads * D] -> softmax(q k^T · scale + mask) v [B, T, heads * D], with q, k, v the
  * three [B, T, heads, D] blocks of qkv's last dim (see the file comment).
  */
@@ -54,20 +77,7 @@ export function packedSelfAttention(qkv: Tensor, heads: number, opts: PackedAtte
   }
   const [B, T, W] = qkv.shape as [number, number, number];
   const H = heads, E = W / 3, D = E / H;
-  const m = opts.attnMask ?? null;
-  if (m !== null) {
-    expectTensor(m, "attnMask", OP);
-    if (m.dtype !== "bool" && m.dtype !== "float32" && m.dtype !== "float64") throw new DTypeError(OP, "attnMask", "bool or float", m.dtype);
-    if (!broadcastsTo(m.shape, [B, H, T, T])) throw new ShapeError(OP, "attnMask", `a shape broadcastable to ${fmtShape([B, H, T, T])}`, fmtShape(m.shape));
-    if (m.dtype !== "bool" && m.requiresGrad) throw new ValueError(OP, "attnMask", "a mask that needs no gradient", "a float mask with requiresGrad");
-  }
-  const scale = opts.scale ?? 1 / Math.sqrt(D);
-  if (!(typeof scale === "number" && Number.isFinite(scale))) throw new ValueError(OP, "scale", "a finite number", String(scale));
-  const p = opts.dropoutP ?? 0;
-  checkDropoutP(p, OP, "dropoutP");
-
-  const mask = m ? fusedMask(m, [B, H], T, T, dtype) : null;
-  const seed = p > 0 ? (opts.generator ?? defaultGenerator).take(B * H * T * T) : { k0: 0, k1: 0, start: 0 };
+  const { mask, scale, p, seed } = attentionOptions(OP, opts, B, H, T, T, D, dtype);
   // q, k, v at offsets 0, E, 2E of each [3E] row; out [B, T, H, D]
   const inRows: RowStrides = [T * W, D, W], outRows: RowStrides = [T * E, D, E];
   const be = kernelsFor(dtype);
@@ -153,20 +163,7 @@ function rowsAttention(op: string, q: Tensor, kvs: Tensor[], heads: number, S: n
   const dtype = q.dtype as "float32" | "float64";
   const [B, L, E] = q.shape as [number, number, number];
   const H = heads, D = E / H;
-  const m = opts.attnMask ?? null;
-  if (m !== null) {
-    expectTensor(m, "attnMask", op);
-    if (m.dtype !== "bool" && m.dtype !== "float32" && m.dtype !== "float64") throw new DTypeError(op, "attnMask", "bool or float", m.dtype);
-    if (!broadcastsTo(m.shape, [B, H, L, S])) throw new ShapeError(op, "attnMask", `a shape broadcastable to ${fmtShape([B, H, L, S])}`, fmtShape(m.shape));
-    if (m.dtype !== "bool" && m.requiresGrad) throw new ValueError(op, "attnMask", "a mask that needs no gradient", "a float mask with requiresGrad");
-  }
-  const scale = opts.scale ?? 1 / Math.sqrt(D);
-  if (!(typeof scale === "number" && Number.isFinite(scale))) throw new ValueError(op, "scale", "a finite number", String(scale));
-  const p = opts.dropoutP ?? 0;
-  checkDropoutP(p, op, "dropoutP");
-
-  const mask = m ? fusedMask(m, [B, H], L, S, dtype) : null;
-  const seed = p > 0 ? (opts.generator ?? defaultGenerator).take(B * H * L * S) : { k0: 0, k1: 0, start: 0 };
+  const { mask, scale, p, seed } = attentionOptions(op, opts, B, H, L, S, D, dtype);
   // element (b, h, i, d) of an operand whose rows are `row` wide and `n` to a batch, head h at column h W
   const rowsOf = (n: number, w: number, row: number): RowStrides => [n * row, w, row];
   const packed = kvs.length === 1;
