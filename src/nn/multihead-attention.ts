@@ -20,7 +20,7 @@ import { PerformerFeatures } from "../attention/performer.js";
 import { add } from "../ops/elementwise.js";
 import { concat, expand, permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
 import { linear } from "../ops/matmul.js";
-import { headsAttention, headsAttentionKV, packedSelfAttention } from "../ops/packed-attention.js";
+import { headsAttention, headsAttentionKV, packedSelfAttention, type PackedAttentionOptions } from "../ops/packed-attention.js";
 import { mean } from "../ops/reduce.js";
 import { checkDropoutP } from "../ops/util.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -185,6 +185,16 @@ export class MultiheadAttention extends Module {
     if (this.attention.kind === "performer") this.performer = new PerformerFeatures(this.headDim, this.attention.features, this.attention.seed);
   }
 
+  /** The fused attention ops' options: the merged mask, causal, dropout in training, the generator. */
+  private fusedOptions(merged: Tensor | null, fo: MultiheadAttentionForwardOptions): PackedAttentionOptions {
+    return {
+      attnMask: merged,
+      isCausal: fo.isCausal ?? false,
+      dropoutP: this.training ? this.dropout : 0,
+      ...(this.generator ? { generator: this.generator } : {}),
+    };
+  }
+
   /** Draws new Performer features (kind "performer"; no effect otherwise). */
   redraw(): void {
     this.performer?.redraw();
@@ -277,12 +287,7 @@ export class MultiheadAttention extends Module {
         // the attention reads q, k, v where the fused projection put them and writes [B, L, E]:
         // no split into heads, no merge back
         const qkv = linear(qIn, inProj, this.inProjBias); // [B, L, 3E]
-        const o = packedSelfAttention(qkv, H, {
-          attnMask: merged,
-          isCausal: fo.isCausal ?? false,
-          dropoutP: this.training ? this.dropout : 0,
-          ...(this.generator ? { generator: this.generator } : {}),
-        }); // [B, L, E]
+        const o = packedSelfAttention(qkv, H, this.fusedOptions(merged, fo)); // [B, L, E]
         releaseTemporary(qkv); // inference: no graph holds it (a no-op when one does)
         const r = finish(o, null);
         releaseTemporary(o);
@@ -294,12 +299,7 @@ export class MultiheadAttention extends Module {
       if (!merged || merged.dtype === "bool" || !merged.requiresGrad) {
         // separate projections (a cross-attention's): the attention reads each head's columns of
         // q [B, L, E], k and v [B, S, E] and writes [B, L, E]: no split into heads, no merge back
-        const o4 = {
-          attnMask: merged,
-          isCausal: fo.isCausal ?? false,
-          dropoutP: this.training ? this.dropout : 0,
-          ...(this.generator ? { generator: this.generator } : {}),
-        };
+        const o4 = this.fusedOptions(merged, fo);
         let o: Tensor, made: Tensor[];
         if (inProj && key === value) {
           // key and value from one input: projected together by in_proj's last 2E rows, [B, S, 2E]

@@ -70,40 +70,15 @@ function attentionOptions(op: string, opts: PackedAttentionOptions, B: number, H
  */
 export function packedSelfAttention(qkv: Tensor, heads: number, opts: PackedAttentionOptions = {}): Tensor {
   expectTensor(qkv, "qkv", OP);
-  const dtype = floatOf(qkv, "qkv", OP);
-  if (!Number.isInteger(heads) || heads < 1) throw new ValueError(OP, "heads", "a positive integer", String(heads));
+  floatOf(qkv, "qkv", OP);
+  checkHeads(OP, heads);
   if (qkv.rank !== 3 || qkv.shape[2]! % (3 * heads) !== 0 || qkv.shape[2] === 0) {
     throw new ShapeError(OP, "qkv", `[B, T, 3 * ${heads} * D] (the last dim a positive multiple of ${3 * heads})`, fmtShape(qkv.shape));
   }
-  const [B, T, W] = qkv.shape as [number, number, number];
-  const H = heads, E = W / 3, D = E / H;
-  const { mask, scale, p, seed } = attentionOptions(OP, opts, B, H, T, T, D, dtype);
-  // q, k, v at offsets 0, E, 2E of each [3E] row; out [B, T, H, D]
-  const inRows: RowStrides = [T * W, D, W], outRows: RowStrides = [T * E, D, E];
-  const be = kernelsFor(dtype);
-  const saved: Tensor[] = []; // what only the backward reads: lse, and on a device the mask
-  const maskArr = maskFor(be, mask, saved);
-  const args: AttentionArgs<KernelArray> = {
-    B, H, Hkv: H, L: T, S: T, D, Dv: D, scale, causal: opts.isCausal ?? false,
-    qStrides: inRows, kStrides: inRows, vStrides: inRows, oStrides: outRows,
-    mask: maskArr,
-    maskStrideB: mask?.strideB ?? 0, maskStrideH: mask?.strideH ?? 0, maskStrideL: mask?.strideL ?? 0,
-    dropoutP: p, seedK0: seed.k0, seedK1: seed.k1, seedStart: seed.start,
-  };
-  // the q, k and v blocks of a [B, T, 3E] array as views from their first element
-  const blocks = (t: Tensor): [KernelArray, KernelArray, KernelArray] => {
-    const x = arrayOf(t, be), n = t.size;
-    return [be.view(x, 0, n), be.view(x, E, n - E), be.view(x, 2 * E, n - 2 * E)];
-  };
-  const out = emptyOn(be, [B, T, E], dtype);
-  const lse = emptyOn(be, [B, H, T], dtype);
-  be.attentionForward(arrayOf(out, be), arrayOf(lse, be), ...blocks(qkv), args);
-  return attach(out, OP, [qkv], (g) => {
-    // dq, dk and dv interleave in dqkv as q, k and v do in qkv, and together cover it
-    const dqkv = emptyOn(be, qkv.shape, dtype);
-    be.attentionBackward(...blocks(dqkv), arrayOf(g, be), ...blocks(qkv), arrayOf(out, be), arrayOf(lse, be), args);
-    return [dqkv];
-  }, [lse, ...saved]);
+  const [, T, W] = qkv.shape as [number, number, number];
+  const E = W / 3, D = E / heads;
+  // q, k, v at columns 0, E, 2E of each [3E] row; out [B, T, H, D]
+  return rowsAttention(OP, [qkv], [0, 0, 0], [0, E, 2 * E], heads, T, D, D, opts);
 }
 
 const HEADS_OP = "headsAttention";
@@ -125,7 +100,7 @@ export function headsAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, o
   if (!rowsOfHeads(k, heads) || k.shape[0] !== B || k.shape[2] !== E) throw new ShapeError(HEADS_OP, "k", `[${B}, S, ${E}]`, fmtShape(k.shape));
   const S = k.shape[1]!;
   if (!rowsOfHeads(v, heads) || v.shape[0] !== B || v.shape[1] !== S) throw new ShapeError(HEADS_OP, "v", `[${B}, ${S}, ${heads} * Dv]`, fmtShape(v.shape));
-  return rowsAttention(HEADS_OP, q, [k, v], heads, S, v.shape[2]! / heads, opts);
+  return rowsAttention(HEADS_OP, [q, k, v], [0, 1, 2], [0, 0, 0], heads, S, E / heads, v.shape[2]! / heads, opts);
 }
 
 /**
@@ -140,7 +115,7 @@ export function headsAttentionKV(q: Tensor, kv: Tensor, heads: number, opts: Pac
   if (kv.dtype !== dtype) throw new DTypeError(HEADS_KV_OP, "kv", dtype, kv.dtype);
   const [B, , E] = checkQ(HEADS_KV_OP, q, heads);
   if (kv.rank !== 3 || kv.shape[0] !== B || kv.shape[2] !== 2 * E) throw new ShapeError(HEADS_KV_OP, "kv", `[${B}, S, ${2 * E}]`, fmtShape(kv.shape));
-  return rowsAttention(HEADS_KV_OP, q, [kv], heads, kv.shape[1]!, E / heads, opts);
+  return rowsAttention(HEADS_KV_OP, [q, kv], [0, 1, 1], [0, 0, E], heads, kv.shape[1]!, E / heads, E / heads, opts);
 }
 
 function checkHeads(op: string, heads: number): void {
@@ -156,41 +131,46 @@ function checkQ(op: string, q: Tensor, heads: number): [number, number, number] 
 }
 
 /**
- * The attention of headsAttention (kvs = [k, v]) and headsAttentionKV (kvs = [kv]: k at column 0
- * of its rows, v at column heads * D), the shapes checked.
+ * The attention of the three ops, the shapes checked: q, k and v are column blocks of the source
+ * tensors [B, n, width] (`from[i]` the source of q, k, v; `col[i]` its first column), head h at
+ * column h D (h Dv for v) of its block; out [B, L, heads * Dv]. The backward writes each source's
+ * gradient in the same layout.
  */
-function rowsAttention(op: string, q: Tensor, kvs: Tensor[], heads: number, S: number, Dv: number, opts: PackedAttentionOptions): Tensor {
+function rowsAttention(op: string, srcs: Tensor[], from: readonly [number, number, number], col: readonly [number, number, number], heads: number,
+  S: number, D: number, Dv: number, opts: PackedAttentionOptions): Tensor {
+  const q = srcs[from[0]]!;
   const dtype = q.dtype as "float32" | "float64";
-  const [B, L, E] = q.shape as [number, number, number];
-  const H = heads, D = E / H;
+  const [B, L] = q.shape as [number, number];
+  const H = heads;
   const { mask, scale, p, seed } = attentionOptions(op, opts, B, H, L, S, D, dtype);
-  // element (b, h, i, d) of an operand whose rows are `row` wide and `n` to a batch, head h at column h W
-  const rowsOf = (n: number, w: number, row: number): RowStrides => [n * row, w, row];
-  const packed = kvs.length === 1;
-  const kvRow = packed ? 2 * E : E, vRow = packed ? 2 * E : H * Dv;
+  // element (b, h, i, d) of a block of the source from[i]: rows `width` wide, n to a batch, head h at column h w
+  const rowsOf = (i: number, n: number, w: number): RowStrides => {
+    const width = srcs[from[i]!]!.shape[2]!;
+    return [n * width, w, width];
+  };
   const be = kernelsFor(dtype);
   const saved: Tensor[] = []; // what only the backward reads: lse, and on a device the mask
   const maskArr = maskFor(be, mask, saved);
   const args: AttentionArgs<KernelArray> = {
     B, H, Hkv: H, L, S, D, Dv, scale, causal: opts.isCausal ?? false,
-    qStrides: rowsOf(L, D, E), kStrides: rowsOf(S, D, kvRow), vStrides: rowsOf(S, Dv, vRow), oStrides: rowsOf(L, Dv, H * Dv),
+    qStrides: rowsOf(0, L, D), kStrides: rowsOf(1, S, D), vStrides: rowsOf(2, S, Dv), oStrides: [L * H * Dv, Dv, H * Dv],
     mask: maskArr,
     maskStrideB: mask?.strideB ?? 0, maskStrideH: mask?.strideH ?? 0, maskStrideL: mask?.strideL ?? 0,
     dropoutP: p, seedK0: seed.k0, seedK1: seed.k1, seedStart: seed.start,
   };
-  // k and v: two arrays, or the k and v blocks of kv as views from their first element
-  const kvArrays = (ts: Tensor[]): [KernelArray, KernelArray] => {
-    if (ts.length === 2) return [arrayOf(ts[0]!, be), arrayOf(ts[1]!, be)];
-    const x = arrayOf(ts[0]!, be), n = ts[0]!.size;
-    return [be.view(x, 0, n), be.view(x, E, n - E)];
+  // q, k and v as views of their sources from their first element
+  const blocks = (ts: Tensor[]): [KernelArray, KernelArray, KernelArray] => {
+    const arrs = ts.map((t) => arrayOf(t, be));
+    const view = (i: number): KernelArray => be.view(arrs[from[i]!]!, col[i]!, ts[from[i]!]!.size - col[i]!);
+    return [view(0), view(1), view(2)];
   };
   const out = emptyOn(be, [B, L, H * Dv], dtype);
   const lse = emptyOn(be, [B, H, L], dtype);
-  be.attentionForward(arrayOf(out, be), arrayOf(lse, be), arrayOf(q, be), ...kvArrays(kvs), args);
-  return attach(out, op, [q, ...kvs], (g) => {
-    const dq = emptyOn(be, q.shape, dtype), dkvs = kvs.map((t) => emptyOn(be, t.shape, dtype));
-    be.attentionBackward(arrayOf(dq, be), ...kvArrays(dkvs), arrayOf(g, be), arrayOf(q, be), ...kvArrays(kvs),
-      arrayOf(out, be), arrayOf(lse, be), args);
-    return [dq, ...dkvs];
+  be.attentionForward(arrayOf(out, be), arrayOf(lse, be), ...blocks(srcs), args);
+  return attach(out, op, srcs, (g) => {
+    // the gradients' blocks interleave in each source's gradient as q, k and v do in the sources
+    const dsrcs = srcs.map((t) => emptyOn(be, t.shape, dtype));
+    be.attentionBackward(...blocks(dsrcs), arrayOf(g, be), ...blocks(srcs), arrayOf(out, be), arrayOf(lse, be), args);
+    return dsrcs;
   }, [lse, ...saved]);
 }

@@ -31,7 +31,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * that thread alone; the first element, which every thread needs, each adds itself) before the
  * statistics are taken of it.
  */
-const forwardSource = (w: boolean, b: boolean, residual = false) => (): string => /* wgsl */ `
+const forwardSource = (w: boolean, b: boolean, residual = false): (() => string) => {
+  const x = residual ? "b_sum" : "b_x"; // the rows normalized
+  return (): string => /* wgsl */ `
 ${header(["out", "mean", "rstd", ...(residual ? ["sum"] : [])], [...(residual ? ["xr", "r"] : ["x"]), ...(w ? ["w"] : []), ...(b ? ["bias"] : [])],
     ["rows: u32", "cols: u32", "eps: f32"])}
 ${ROW} {
@@ -47,22 +49,23 @@ ${ROW} {
   // accurate as the spread of the row, not its distance from 0
   let x0 = ${residual ? "b_xr[p.o_xr + ro] + b_r[p.o_r + ro]" : "b_x[xo]"};
   var s = 0.0;
-  for (var j = t; j < p.cols; j += ${WG}u) { s += ${residual ? "b_sum" : "b_x"}[xo + j] - x0; }
+  for (var j = t; j < p.cols; j += ${WG}u) { s += ${x}[xo + j] - x0; }
   let dm = rowSum(t, s) / n;
   var v = 0.0;
-  for (var j = t; j < p.cols; j += ${WG}u) { let d = (${residual ? "b_sum" : "b_x"}[xo + j] - x0) - dm; v += d * d; }
+  for (var j = t; j < p.cols; j += ${WG}u) { let d = (${x}[xo + j] - x0) - dm; v += d * d; }
   let rs = 1.0 / sqrt(rowSum(t, v) / n + p.eps);
   if (t == 0u) {
     b_mean[p.o_mean + row] = x0 + dm;
     b_rstd[p.o_rstd + row] = rs;
   }
   for (var j = t; j < p.cols; j += ${WG}u) {
-    var y = ((${residual ? "b_sum" : "b_x"}[xo + j] - x0) - dm) * rs;
+    var y = ((${x}[xo + j] - x0) - dm) * rs;
     ${w ? "y *= b_w[p.o_w + j];" : ""}
     ${b ? "y += b_bias[p.o_bias + j];" : ""}
     b_out[oo + j] = y;
   }
 }`;
+};
 
 /** out [rows, cols] = layer norm of x's rows, saving mean and rstd [rows]; weight / bias [cols] or null. */
 export function layerNorm(ctx: KernelContext, out: GpuArray, mean: GpuArray, rstd: GpuArray, x: GpuArray, weight: GpuArray | null,
