@@ -74,7 +74,7 @@ export { Optimizer, type BaseOptions, type ParamGroup, type ParamGroupSpec, type
 export { SGD, type SGDOptions } from "./optim/sgd.js";
 export { Adam, AdamW, type AdamOptions } from "./optim/adam.js";
 export { LRScheduler, constant, warmupCosine, warmupInverseSqrt, type Schedule, type SchedulerState } from "./optim/schedule.js";
-export { clipGradNorm, clipGradNormAsync, clipGradNormTensor, clipGradValue } from "./optim/clip.js";
+export { clipCoefficientTensor, clipGradNorm, clipGradNormAsync, clipGradNormTensor, clipGradValue } from "./optim/clip.js";
 export { fit, type FitOptions, type FitResult, type StepInfo, type StepCallback } from "./train/fit.js";
 export { captureTrainState, captureTrainStateAsync, restoreTrainState, type TrainState, type TrainParts, type EvalRecord, type GeneratorState } from "./train/state.js";
 

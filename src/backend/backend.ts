@@ -379,10 +379,16 @@ export interface AdamStepItem<A = KernelArray> {
  * has them, else composes the update from binary kernels). Same numbers as the composed update.
  */
 export interface FusedOptimizerSteps<A = KernelArray> {
-  /** p -= lr d (d: the decayed, momentum-averaged gradient g); buf (the momentum buffer) is written when given, `first` on its first use. */
-  sgdStep(p: A, g: A, buf: A | null, n: number, args: SgdStepArgs, first: boolean): void;
-  /** Adam / AdamW updates of every item's p with its moments m, v (and vmax for amsgrad: all items or none). */
-  adamSteps(items: readonly AdamStepItem<A>[], args: AdamSharedArgs): void;
+  /**
+   * p -= lr d (d: the decayed, momentum-averaged gradient g); buf (the momentum buffer) is written
+   * when given, `first` on its first use. With `scale` (one element), g is read as g * scale[0].
+   */
+  sgdStep(p: A, g: A, buf: A | null, n: number, args: SgdStepArgs, first: boolean, scale?: A | null): void;
+  /**
+   * Adam / AdamW updates of every item's p with its moments m, v (and vmax for amsgrad: all items
+   * or none); with `scale` (one element), each g is read as g * scale[0].
+   */
+  adamSteps(items: readonly AdamStepItem<A>[], args: AdamSharedArgs, scale?: A | null): void;
 }
 
 /**

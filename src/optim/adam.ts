@@ -16,8 +16,8 @@
  */
 import { ValueError } from "../tensor/errors.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { adamStepsDevice, type AdamDeviceItem } from "./device-step.js";
-import { checkBool, checkNonNegative, checkUnitInterval, floatData, gradData, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
+import { adamStepsDevice, type AdamDeviceItem, type AdamStepOptions } from "./device-step.js";
+import { checkBool, checkNonNegative, checkUnitInterval, floatData, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
 import { definedOnly } from "./sgd.js";
 
 export interface AdamOptions {
@@ -36,15 +36,20 @@ export interface AdamOptions {
 }
 
 abstract class AdamBase extends Optimizer<AdamOptions> {
-  /** p's part of its group's device update (null without a gradient); advances its step count. */
-  private deviceItem(p: Tensor, group: ParamGroup<AdamOptions>): AdamDeviceItem | null {
-    const g = this.deviceGrad(p, `${this.name}.step`);
-    if (!g) return null;
+  /**
+   * The device update of a group's parameters on one device that have a gradient: their moments
+   * (made together, views of one flat array per moment), each step count advanced, and the update.
+   */
+  private updateOnDevice(ps: readonly Tensor[], grads: readonly Tensor[], group: ParamGroup<AdamOptions>,
+    shared: Omit<AdamStepOptions, "stepSize" | "bc2Sqrt">): void {
     const [b1, b2] = group.betas;
-    const t = ++this.stateOf(p).step;
-    const m = this.deviceBuffer(p, "exp_avg").buf, v = this.deviceBuffer(p, "exp_avg_sq").buf;
-    const vmax = group.amsgrad ? this.deviceBuffer(p, "max_exp_avg_sq").buf : null;
-    return { p, g, m, v, vmax, stepSize: group.lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t) };
+    const m = this.deviceBuffersOf(ps, "exp_avg"), v = this.deviceBuffersOf(ps, "exp_avg_sq");
+    const vmax = group.amsgrad ? this.deviceBuffersOf(ps, "max_exp_avg_sq") : null;
+    const items: AdamDeviceItem[] = ps.map((p, j) => {
+      const t = ++this.stateOf(p).step;
+      return { p, g: grads[j]!, m: m[j]!, v: v[j]!, vmax: vmax ? vmax[j]! : null, stepSize: group.lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t) };
+    });
+    adamStepsDevice(items, shared, this.deviceScale(ps[0]!));
   }
 
   protected constructor(name: string, params: Params<AdamOptions>, opts: Partial<AdamOptions>, weightDecay: number,
@@ -52,6 +57,10 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     const defaults: AdamOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay, amsgrad: false, maximize: false, ...definedOnly(opts) };
     validateAdam(defaults, "", name);
     super(name, params, defaults);
+  }
+
+  protected override get readsGradScale(): boolean {
+    return true;
   }
 
   protected validate(o: AdamOptions, where: string): void {
@@ -66,17 +75,18 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     const { lr, eps, weightDecay, amsgrad, maximize } = group;
     const [b1, b2] = group.betas;
     // the group's parameters on a device update together (a few kernels on webgpu), one device each
-    const onDevice = new Map<unknown, AdamDeviceItem[]>();
+    const onDevice = new Map<unknown, { ps: Tensor[]; grads: Tensor[] }>();
     for (const p of group.params) {
       if (p.device !== null) {
-        const item = this.deviceItem(p, group);
-        if (!item) continue;
-        const list = onDevice.get(p.store);
-        if (list) list.push(item);
-        else onDevice.set(p.store, [item]);
+        const g = this.deviceGrad(p, `${this.name}.step`);
+        if (!g) continue;
+        let list = onDevice.get(p.store);
+        if (!list) onDevice.set(p.store, (list = { ps: [], grads: [] }));
+        list.ps.push(p);
+        list.grads.push(g);
         continue;
       }
-      const gd = gradData(p, `${this.name}.step`);
+      const gd = this.hostGrad(p);
       if (!gd) continue;
       const pd = floatData(p);
       const s = this.stateOf(p);
@@ -108,7 +118,7 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
       }
     }
     const shared = { b1, b2, eps, maximize, decay: this.decoupled ? 1 - lr * weightDecay : 1, l2: this.decoupled ? 0 : weightDecay };
-    for (const items of onDevice.values()) adamStepsDevice(items, shared);
+    for (const { ps, grads } of onDevice.values()) this.updateOnDevice(ps, grads, group, shared);
   }
 }
 

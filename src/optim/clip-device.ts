@@ -83,37 +83,61 @@ export function deviceTotalNorm(grads: readonly Tensor[], normType: number, op: 
 
 /**
  * Clips the gradients (all on one device) in place to the total `normType`-norm maxNorm: scaled by
- * min(1, maxNorm / (total + 1e-6)), computed there. Returns the total norm before clipping, a
- * float32 [] tensor on the device. The 2-norm with the backend's SumOfSquares takes the norm and
- * the scale in one kernel after the partial sums (SumOfSquares.clipNorm); otherwise
- * `deviceTotalNorm`, then `scaleToNorm`.
+ * min(1, maxNorm / (total + 1e-6)), computed there (as `clipCoefficientOnDevice`). Returns the
+ * total norm before clipping, a float32 [] tensor on the device.
  */
 export function clipOnDevice(grads: readonly Tensor[], maxNorm: number, normType: number, op: string): Tensor {
-  const be = deviceOf(grads, op);
-  const sq = be as Partial<SumOfSquares>;
-  if (normType !== 2 || typeof sq.clipNorm !== "function") {
-    const total = deviceTotalNorm(grads, normType, op);
-    scaleToNorm(grads, total, maxNorm);
-    return total;
-  }
-  const live = grads.filter((g) => g.size > 0);
-  const total = emptyOn(be, [], "float32"), coef = be.alloc(1);
-  sq.clipNorm(arrayOf(total, be), coef, live.map((g) => arrayOf(g, be)), live.map((g) => g.size), maxNorm);
+  const be = deviceOf(grads, op), coef = be.alloc(1);
+  const total = normAndCoefficient(be, grads, maxNorm, normType, op, coef);
   scaleBy(be, grads, coef);
   releaseAll(be, [coef]);
   return total;
 }
 
-/** Scales every gradient in place by min(1, maxNorm / (total + 1e-6)), computed on the device. */
-export function scaleToNorm(grads: readonly Tensor[], total: Tensor, maxNorm: number): void {
-  const be = backendOf(total), scratch: KernelArray[] = [];
-  const coef = be.alloc(1);
-  scratch.push(coef);
+/**
+ * The total `normType`-norm of the gradients (all on one device) and the clipping's coefficient
+ * min(1, maxNorm / (total + 1e-6)), both float32 [] tensors there; the gradients are not touched
+ * (Optimizer.step's gradScale takes the coefficient).
+ */
+export function clipCoefficientOnDevice(grads: readonly Tensor[], maxNorm: number, normType: number, op: string): { total: Tensor; coef: Tensor } {
+  const be = deviceOf(grads, op);
+  const coef = emptyOn(be, [], "float32");
+  return { total: normAndCoefficient(be, grads, maxNorm, normType, op, arrayOf(coef, be)), coef };
+}
+
+/**
+ * The total norm (returned, a [] tensor) and the coefficient (written to `coef`): the 2-norm with
+ * the backend's SumOfSquares in one kernel after the partial sums (SumOfSquares.clipNorm);
+ * otherwise `deviceTotalNorm`, then three one-element kernels.
+ */
+function normAndCoefficient(be: AnyBackend, grads: readonly Tensor[], maxNorm: number, normType: number, op: string, coef: KernelArray): Tensor {
+  const sq = be as Partial<SumOfSquares>;
+  if (normType !== 2 || typeof sq.clipNorm !== "function") {
+    const total = deviceTotalNorm(grads, normType, op);
+    coefficientInto(be, coef, total, maxNorm);
+    return total;
+  }
+  const live = grads.filter((g) => g.size > 0);
+  const total = emptyOn(be, [], "float32");
+  sq.clipNorm(arrayOf(total, be), coef, live.map((g) => arrayOf(g, be)), live.map((g) => g.size), maxNorm);
+  return total;
+}
+
+/** coef[0] = min(1, maxNorm / (total + 1e-6)), on total's device. */
+function coefficientInto(be: AnyBackend, coef: KernelArray, total: Tensor, maxNorm: number): void {
+  const scratch: KernelArray[] = [];
   be.binary("add", coef, arrayOf(total, be), scalarOn(be, 1e-6, scratch), [1], [1], [1]);
   be.binary("div", coef, scalarOn(be, maxNorm, scratch), coef, [1], [1], [1]);
   be.binary("minimum", coef, coef, scalarOn(be, 1, scratch), [1], [1], [1]);
-  scaleBy(be, grads, coef);
   releaseAll(be, scratch);
+}
+
+/** Scales every gradient in place by min(1, maxNorm / (total + 1e-6)), computed on the device. */
+export function scaleToNorm(grads: readonly Tensor[], total: Tensor, maxNorm: number): void {
+  const be = backendOf(total), coef = be.alloc(1);
+  coefficientInto(be, coef, total, maxNorm);
+  scaleBy(be, grads, coef);
+  releaseAll(be, [coef]);
 }
 
 /** Multiplies every gradient (all on one device) in place by `coef`. */
@@ -121,6 +145,13 @@ export function scaleByValue(grads: readonly Tensor[], coef: number): void {
   const be = backendOf(grads[0]!), scratch: KernelArray[] = [];
   scaleBy(be, grads, scalarOn(be, coef, scratch));
   releaseAll(be, scratch);
+}
+
+/** Multiplies every gradient (all on one device) in place by the one-element float32 tensor `coef` there. */
+export function scaleGradsBy(grads: readonly Tensor[], coef: Tensor): void {
+  if (grads.length === 0) return;
+  const be = backendOf(coef);
+  scaleBy(be, grads, arrayOf(coef, be));
 }
 
 /**

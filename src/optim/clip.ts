@@ -16,7 +16,7 @@
  */
 import { DeviceOpError, ValueError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
-import { clampOnDevice, clipOnDevice, deviceTotalNorm, scaleByValue } from "./clip-device.js";
+import { clampOnDevice, clipCoefficientOnDevice, clipOnDevice, deviceTotalNorm, scaleByValue } from "./clip-device.js";
 import { floatData } from "./optimizer.js";
 
 /** The gradients of the given parameters (those that have one). */
@@ -62,6 +62,19 @@ function sumOfPowers(g: Float32Array | Float64Array, normType: number): number {
   return s;
 }
 
+/** The total `normType`-norm of host gradients (the norm of the per-parameter norms). */
+function hostTotalNorm(grads: readonly (Float32Array | Float64Array)[], normType: number): number {
+  let total = 0;
+  if (normType === Infinity) {
+    for (const g of grads) for (let i = 0; i < g.length; i++) total = Math.max(total, Math.abs(g[i]!));
+    // a NaN entry makes the max norm NaN, as torch's
+    for (const g of grads) for (let i = 0; i < g.length; i++) if (Number.isNaN(g[i]!)) total = NaN;
+    return total;
+  }
+  for (const g of grads) total += normType === 2 ? sumOfSquares(g) : sumOfPowers(g, normType);
+  return total ** (1 / normType);
+}
+
 /**
  * Scales all gradients together so that their total `normType`-norm is at most `maxNorm`, and
  * returns the total norm before clipping (the norm of the per-parameter norms; `Infinity` for
@@ -73,15 +86,7 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number,
   checkClipArgs(maxNorm, normType, op);
   const grads = gradsOf(params, op, "a number needs a read: clipGradNormTensor, or await clipGradNormAsync");
   if (grads.length === 0) return 0;
-  let total = 0;
-  if (normType === Infinity) {
-    for (const g of grads) for (let i = 0; i < g.length; i++) total = Math.max(total, Math.abs(g[i]!));
-    // a NaN entry makes the max norm NaN, as torch's
-    for (const g of grads) for (let i = 0; i < g.length; i++) if (Number.isNaN(g[i]!)) total = NaN;
-  } else {
-    for (const g of grads) total += normType === 2 ? sumOfSquares(g) : sumOfPowers(g, normType);
-    total = total ** (1 / normType);
-  }
+  const total = hostTotalNorm(grads, normType);
   if (opts.errorIfNonfinite && !Number.isFinite(total)) {
     throw new ValueError(op, "gradients", "a finite total norm (errorIfNonfinite)", String(total));
   }
@@ -102,6 +107,26 @@ export function clipGradNormTensor(params: Iterable<Tensor> | Tensor, maxNorm: n
   const grads = gradTensors(params, op);
   if (!grads.some((g) => g.device !== null)) return new Tensor(Float64Array.of(clipGradNorm(params, maxNorm, normType)), [], "float64");
   return clipOnDevice(grads, maxNorm, normType, op);
+}
+
+/**
+ * The clipping without touching the gradients: their total norm and the coefficient
+ * min(1, maxNorm / (norm + 1e-6)) that clipGradNorm would scale them by, as [] tensors where the
+ * gradients are (float32 on a device, computed there without a read; float64 on the host). Pass
+ * `coef` to `Optimizer.step({ gradScale: coef })`: the update then reads each gradient scaled,
+ * the same numbers as clipping first, without a pass over the gradients (fit does this on a device).
+ */
+export function clipCoefficientTensor(params: Iterable<Tensor> | Tensor, maxNorm: number, normType = 2): { norm: Tensor; coef: Tensor } {
+  const op = "clipCoefficientTensor";
+  checkClipArgs(maxNorm, normType, op);
+  const grads = gradTensors(params, op);
+  if (grads.some((g) => g.device !== null)) {
+    const { total, coef } = clipCoefficientOnDevice(grads, maxNorm, normType, op);
+    return { norm: total, coef };
+  }
+  const total = grads.length === 0 ? 0 : hostTotalNorm(grads.map((g) => floatData(g)), normType);
+  const coef = Math.min(1, maxNorm / (total + 1e-6));
+  return { norm: new Tensor(Float64Array.of(total), [], "float64"), coef: new Tensor(Float64Array.of(coef), [], "float64") };
 }
 
 /**

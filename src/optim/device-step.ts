@@ -48,6 +48,14 @@ class Update {
     this.be.binary(op, out, a, this.scalar(s), this.flat, [1], [0]);
   }
 
+  /** g, or g * scale[0] in a scratch array when a scale is given (the gradient as the update reads it). */
+  scaled(g: KernelArray, scale: Tensor | null): KernelArray {
+    if (!scale) return g;
+    const t = this.tmp();
+    this.be.binary("mul", t, g, arrayOf(scale, this.be), this.flat, [1], [0]);
+    return t;
+  }
+
   /** Gives the scratch arrays back (the recorded kernels still see them). */
   done(): void {
     const store = this.be as unknown as DeviceStore<KernelArray & { length: number }>;
@@ -83,18 +91,21 @@ export function useFusedOptimizerSteps(on: boolean): boolean {
   return was;
 }
 
-/** p -= lr * d, d the (decayed, momentum-averaged) gradient g; buf: the momentum buffer, `first` on its first use. */
-export function sgdStepDevice(p: Tensor, g: Tensor, o: SgdStepOptions, buf: Tensor | null, first: boolean): void {
+/**
+ * p -= lr * d, d the (decayed, momentum-averaged) gradient g, read as g * scale[0] when `scale` (a
+ * one-element tensor on p's device) is given; buf: the momentum buffer, `first` on its first use.
+ */
+export function sgdStepDevice(p: Tensor, g: Tensor, o: SgdStepOptions, buf: Tensor | null, first: boolean, scale: Tensor | null = null): void {
   const be = backendOf(p);
   const fused = fusedOf(be);
   if (fused) {
-    fused.sgdStep(arrayOf(p, be), arrayOf(g, be), buf ? arrayOf(buf, be) : null, p.size, o, first);
+    fused.sgdStep(arrayOf(p, be), arrayOf(g, be), buf ? arrayOf(buf, be) : null, p.size, o, first, scale ? arrayOf(scale, be) : null);
     buf?.deviceWritten();
     p.deviceWritten();
     return;
   }
   const u = new Update(be, p.size);
-  const P = arrayOf(p, be), G = arrayOf(g, be);
+  const P = arrayOf(p, be), G = u.scaled(arrayOf(g, be), scale);
   const d = u.tmp();
   decayedGrad(u, d, G, P, o.maximize, o.weightDecay);
   if (buf) {
@@ -127,21 +138,22 @@ export interface AdamDeviceItem {
 }
 
 /**
- * Adam / AdamW updates of several parameters on one device (all with vmax, for amsgrad, or none):
- * the backend's batched kernel where it has one (a few dispatches for all), else adamStepDevice each.
+ * Adam / AdamW updates of several parameters on one device (all with vmax, for amsgrad, or none),
+ * each gradient read as g * scale[0] when `scale` (a one-element tensor there) is given: the
+ * backend's batched kernel where it has one (a few dispatches for all), else adamStepDevice each.
  */
-export function adamStepsDevice(items: readonly AdamDeviceItem[], o: AdamSharedArgs): void {
+export function adamStepsDevice(items: readonly AdamDeviceItem[], o: AdamSharedArgs, scale: Tensor | null = null): void {
   if (items.length === 0) return;
   const be = backendOf(items[0]!.p);
   const fused = fusedOf(be);
   if (!fused) {
-    for (const it of items) adamStepDevice(it.p, it.g, it.m, it.v, it.vmax, { ...o, stepSize: it.stepSize, bc2Sqrt: it.bc2Sqrt });
+    for (const it of items) adamStepDevice(it.p, it.g, it.m, it.v, it.vmax, { ...o, stepSize: it.stepSize, bc2Sqrt: it.bc2Sqrt }, scale);
     return;
   }
   fused.adamSteps(items.map((it) => ({
     p: arrayOf(it.p, be), g: arrayOf(it.g, be), m: arrayOf(it.m, be), v: arrayOf(it.v, be), vmax: it.vmax ? arrayOf(it.vmax, be) : null,
     n: it.p.size, stepSize: it.stepSize, bc2Sqrt: it.bc2Sqrt,
-  })), o);
+  })), o, scale ? arrayOf(scale, be) : null);
   for (const it of items) {
     for (const x of [it.p, it.m, it.v]) x.deviceWritten();
     it.vmax?.deviceWritten();
@@ -149,14 +161,14 @@ export function adamStepsDevice(items: readonly AdamDeviceItem[], o: AdamSharedA
 }
 
 /**
- * One Adam / AdamW update of p from g with the moments m, v (and vmax for amsgrad), composed from
- * binary kernels: w = p decay; g' = ±g + l2 w; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'²;
- * p = w - stepSize m / (sqrt(v) / bc2Sqrt + eps).
+ * One Adam / AdamW update of p from g (read as g * scale[0] with a scale) with the moments m, v
+ * (and vmax for amsgrad), composed from binary kernels: w = p decay; g' = ±g + l2 w;
+ * m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'²; p = w - stepSize m / (sqrt(v) / bc2Sqrt + eps).
  */
-export function adamStepDevice(p: Tensor, g: Tensor, m: Tensor, v: Tensor, vmax: Tensor | null, o: AdamStepOptions): void {
+export function adamStepDevice(p: Tensor, g: Tensor, m: Tensor, v: Tensor, vmax: Tensor | null, o: AdamStepOptions, scale: Tensor | null = null): void {
   const be = backendOf(p);
   const u = new Update(be, p.size);
-  const P = arrayOf(p, be), G = arrayOf(g, be), M = arrayOf(m, be), V = arrayOf(v, be);
+  const P = arrayOf(p, be), G = u.scaled(arrayOf(g, be), scale), M = arrayOf(m, be), V = arrayOf(v, be);
   if (o.decay !== 1) u.opScalar("mul", P, P, o.decay);
   let gg = G;
   if (o.maximize || o.l2 !== 0) {

@@ -18,9 +18,10 @@
  * ```
  */
 import { noGrad } from "../autograd/graph.js";
+import { scaleGradsBy } from "./clip-device.js";
 import { releaseGrads } from "../autograd/release-grads.js";
 import { readAll } from "../tensor/read-all.js";
-import { fullOn, backendOf, writeValues } from "../backend/tensor-arrays.js";
+import { fullOn, backendOf, filledArray, writeValues, type DeviceBackend } from "../backend/tensor-arrays.js";
 import { dropPrepacked } from "../tensor/prepacked.js";
 import type { DeviceStore } from "../tensor/device.js";
 import { DeviceSyncError, StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -156,24 +157,79 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
    * One update of every parameter that has a gradient, in place, in float64 arithmetic (float32
    * kernels for parameters on a device, whose recorded work is then submitted). With
    * `{ submit: false }` the device work stays recorded for the next flush or read to submit (fit
-   * reads the loss right after, so the step and the read go in one submission).
+   * reads the loss right after, so the step and the read go in one submission). With
+   * `{ gradScale }`, a one-element tensor where the parameters are (on their device, or on the
+   * host), every gradient is read as gradient * gradScale (the clipping's coefficient from
+   * `clipCoefficientTensor`): the same numbers as scaling the gradients in place first, in one pass
+   * instead of two on a device; `.grad` itself is left as it was.
    */
-  step(opts: { submit?: boolean } = {}): void {
+  step(opts: { submit?: boolean; gradScale?: Tensor } = {}): void {
+    if (typeof opts !== "object" || opts === null) throw new ValueError("Optimizer.step", "opts", "an object such as { submit: false }", String(opts));
     if (opts.submit !== undefined && typeof opts.submit !== "boolean") {
       throw new ValueError("Optimizer.step", "opts.submit", "true or false", JSON.stringify(opts.submit) ?? String(opts.submit));
     }
+    const scale = opts.gradScale;
+    if (scale !== undefined && !(scale instanceof Tensor && scale.size === 1 && (scale.dtype === "float32" || scale.dtype === "float64"))) {
+      throw new ValueError("Optimizer.step", "opts.gradScale", "a one-element float tensor",
+        scale instanceof Tensor ? `a ${scale.dtype} tensor of shape ${fmtShape(scale.shape)}` : String(scale));
+    }
     const stores = new Set<DeviceStore>();
-    noGrad(() => {
-      for (const g of this.paramGroups) {
-        this.validate(g, "");
-        this.updateGroup(g);
-        for (const p of g.params) {
-          if (p.store !== null) stores.add(p.store);
-          dropPrepacked(p); // a packed copy kept for inference is stale now
+    // an optimizer whose update does not read the scale gets its gradients scaled in place first
+    if (scale !== undefined && !this.readsGradScale) scaleGradsInPlace(this.params(), scale, this.name);
+    else this.scale = scale ?? null;
+    try {
+      noGrad(() => {
+        for (const g of this.paramGroups) {
+          this.validate(g, "");
+          this.updateGroup(g);
+          for (const p of g.params) {
+            if (p.store !== null) stores.add(p.store);
+            dropPrepacked(p); // a packed copy kept for inference is stale now
+          }
         }
-      }
-    });
+      });
+    } finally {
+      this.scale = null;
+    }
     if (opts.submit !== false) for (const s of stores) s.flush();
+  }
+
+  /** The step's gradient scale (Optimizer.step's gradScale) while a step runs, else null. */
+  private scale: Tensor | null = null;
+
+  /**
+   * Whether updateGroup reads its gradients through `hostGrad` and `deviceScale`, so that a step's
+   * gradScale reaches them (SGD, Adam, AdamW); otherwise step scales the gradients in place first.
+   */
+  protected get readsGradScale(): boolean {
+    return false;
+  }
+
+  /**
+   * The gradient scale of this step for p on its device (checked to be there), or null without one.
+   * The scale is a one-element tensor the update multiplies each gradient element by as it reads it.
+   */
+  protected deviceScale(p: Tensor): Tensor | null {
+    const s = this.scale;
+    if (s !== null && (s.store !== p.store || s.dtype !== "float32")) {
+      throw new ValueError(`${this.name}.step`, "opts.gradScale", `a float32 tensor on ${p.store!.name}, where the parameters are`,
+        s.store === null ? "a host tensor" : `a ${s.dtype} tensor on ${s.store.name}`);
+    }
+    return s;
+  }
+
+  /** p's gradient data on the host (null without one), multiplied by this step's gradient scale (a copy) when there is one. */
+  protected hostGrad(p: Tensor): Float32Array | Float64Array | null {
+    const gd = gradData(p, `${this.name}.step`);
+    const s = this.scale;
+    if (!gd || s === null) return gd;
+    if (s.store !== null) {
+      throw new ValueError(`${this.name}.step`, "opts.gradScale", "a host tensor, where the parameters are", `a tensor on ${s.store.name}`);
+    }
+    const c = Number(s.data[0]);
+    const out = gd instanceof Float32Array ? new Float32Array(gd.length) : new Float64Array(gd.length);
+    for (let i = 0; i < gd.length; i++) out[i] = gd[i]! * c;
+    return out;
   }
 
   /** The device state buffer `key` of a parameter on a device (zeros on first use), and whether it was just made. */
@@ -190,6 +246,35 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     writeValues(buf, fromHost);
     s!.buffers.delete(key);
     return { buf, first: false };
+  }
+
+  /**
+   * The device state buffers `key` of parameters on one device, as deviceBuffer each; those made
+   * now are views of one flat array (zeros, or the state loaded on the host), so that a backend
+   * binding each buffer once updates many parameters in one kernel (webgpu's Adam).
+   */
+  protected deviceBuffersOf(ps: readonly Tensor[], key: string): Tensor[] {
+    const missing = ps.filter((p) => !this.deviceBuffers.get(p)?.has(key));
+    if (missing.length > 0) {
+      const be = backendOf(missing[0]!) as DeviceBackend;
+      let total = 0;
+      for (const p of missing) total += p.size;
+      const flat = filledArray(be, "float32", Math.max(1, total), 0);
+      let at = 0;
+      for (const p of missing) {
+        let m = this.deviceBuffers.get(p);
+        if (!m) this.deviceBuffers.set(p, (m = new Map()));
+        const buf = new Tensor(null, p.shape, "float32", be.view(flat, at, p.size), be);
+        at += p.size;
+        m.set(key, buf);
+        const s = this.state.get(p), fromHost = s?.buffers.get(key);
+        if (fromHost) {
+          writeValues(buf, fromHost);
+          s!.buffers.delete(key);
+        }
+      }
+    }
+    return ps.map((p) => this.deviceBuffers.get(p)!.get(key)!);
   }
 
   /** p's gradient when p is on a device and has one (shape checked), else null. */
@@ -332,6 +417,30 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     // the buffers of a parameter on a device move there at its next update (deviceBuffer)
     this.deviceBuffers.clear();
     for (const [p, s] of next) this.state.set(p, s);
+  }
+}
+
+/**
+ * Every gradient of `params` multiplied in place by the one-element `scale` (on the gradients'
+ * device, or on the host): Optimizer.step's gradScale for an update that does not read it.
+ */
+function scaleGradsInPlace(params: readonly Tensor[], scale: Tensor, name: string): void {
+  const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
+  const host = grads.filter((g) => g.device === null), device = grads.filter((g) => g.device !== null);
+  if (host.length > 0) {
+    if (scale.store !== null) throw new ValueError(`${name}.step`, "opts.gradScale", "a host tensor, where the gradients are", `a tensor on ${scale.store.name}`);
+    const c = Number(scale.data[0]);
+    for (const g of host) {
+      const d = floatData(g);
+      for (let i = 0; i < d.length; i++) d[i] = d[i]! * c;
+    }
+  }
+  if (device.length > 0) {
+    if (scale.store !== device[0]!.store || scale.dtype !== "float32") {
+      throw new ValueError(`${name}.step`, "opts.gradScale", `a float32 tensor on ${device[0]!.store!.name}, where the gradients are`,
+        scale.store === null ? "a host tensor" : `a ${scale.dtype} tensor on ${scale.store.name}`);
+    }
+    scaleGradsBy(device, scale);
   }
 }
 

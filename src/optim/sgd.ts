@@ -16,7 +16,7 @@
  */
 import { ValueError } from "../tensor/errors.js";
 import { sgdStepDevice } from "./device-step.js";
-import { checkBool, checkNonNegative, floatData, gradData, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
+import { checkBool, checkNonNegative, floatData, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
 
 export interface SGDOptions {
   lr: number;
@@ -39,6 +39,10 @@ export class SGD extends Optimizer<SGDOptions> {
     super("SGD", params, defaults);
   }
 
+  protected override get readsGradScale(): boolean {
+    return true;
+  }
+
   protected validate(o: SGDOptions, where: string): void {
     validateSGD(o, where);
   }
@@ -55,10 +59,10 @@ export class SGD extends Optimizer<SGDOptions> {
         if (!g) continue;
         this.stateOf(p).step++;
         const mb = momentum !== 0 ? this.deviceBuffer(p, "momentum_buffer") : null;
-        sgdStepDevice(p, g, group, mb?.buf ?? null, mb?.first ?? false);
+        sgdStepDevice(p, g, group, mb?.buf ?? null, mb?.first ?? false, this.deviceScale(p));
         continue;
       }
-      const gd = gradData(p, "SGD.step");
+      const gd = this.hostGrad(p);
       if (!gd) continue;
       const pd = floatData(p);
       const s = this.stateOf(p);

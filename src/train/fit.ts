@@ -19,8 +19,9 @@
  * ```
  *
  * A model on a device (`model.toDevice(be)`, its backend active) trains there: the loss is read
- * with the clipped gradient norm in one `readAll` after the update (the norm stays on the
- * device until then: `clipGradNormTensor`), so a step waits for the device once; with
+ * with the gradient norm in one `readAll` after the update (the norm stays on the device until
+ * then: `clipCoefficientTensor`, whose clipping coefficient the update reads the gradients scaled
+ * by, `Optimizer.step`'s gradScale), so a step waits for the device once; with
  * `overlap: true` the next update is recorded before that wait, so the device and the host work
  * at once (step callbacks then run one update late; see the option). By default
  * (`evaluateOn: "host"`) `evaluate` runs on the host, on copies of the model's parameters and
@@ -44,7 +45,7 @@ import { freeGraph, releaseTensor } from "../autograd/free-graph.js";
 import { noGrad, noGradAsync } from "../autograd/graph.js";
 import { anyOnDevice, withHostData } from "../backend/host-copies.js";
 import { Module } from "../nn/module.js";
-import { clipGradNorm, clipGradNormTensor } from "../optim/clip.js";
+import { clipCoefficientTensor, clipGradNorm } from "../optim/clip.js";
 import { Optimizer, type BaseOptions } from "../optim/optimizer.js";
 import { LRScheduler } from "../optim/schedule.js";
 import { ValueError } from "../tensor/errors.js";
@@ -84,7 +85,11 @@ export interface FitOptions<B> {
   batches: ((step: number) => B) | Iterable<B>;
   /** Total number of updates (including those before a resumed checkpoint). */
   steps: number;
-  /** Clip the total gradient 2-norm to this before each update. */
+  /**
+   * Clip the total gradient 2-norm to this before each update. On a device the update reads each
+   * gradient times the clipping coefficient (the same numbers), and `.grad` keeps the unclipped
+   * values; on the host the gradients are clipped in place.
+   */
   clipNorm?: number;
   /** Run `evaluate` after every `evalEvery` updates (and after the last). */
   evalEvery?: number;
@@ -264,9 +269,12 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       r = { s, lr, loss, norm: null, read: null, lossValue, gradNorm };
     } else {
       backward(loss);
-      const norm = opts.clipNorm !== undefined ? clipGradNormTensor(params, opts.clipNorm) : null;
+      // the clipping's coefficient goes into the update, which reads each gradient scaled by it
+      const clip = opts.clipNorm !== undefined ? clipCoefficientTensor(params, opts.clipNorm) : null;
+      const norm = clip ? clip.norm : null;
       const lr = optimizer.paramGroups[0]!.lr;
-      optimizer.step({ submit: false }); // the read below submits the update with its copies
+      optimizer.step({ submit: false, gradScale: clip?.coef }); // the read below submits the update with its copies
+      if (clip) releaseTensor(clip.coef);
       // one wait for the device per step: the loss and the norm after the update was recorded (the
       // copies are recorded by this call, so the graph's arrays may go back before it resolves)
       const read = readAll(norm ? [loss, norm] : [loss]);

@@ -13,7 +13,9 @@
  * arrays, with a NaN or an infinity among them, the scale below 1, at 1 and NaN, and the float64
  * values; the partial sums' dispatches and one more. Scaling: ten arrays, one empty and one listed twice (scaled twice), the
  * scalar a view of the same buffer as one of them, each element exactly x * s in float32; with 3
- * bindings, 2 arrays a dispatch. Fill: values, NaN and infinities, past 256 threads.
+ * bindings, 2 arrays a dispatch. Fill: values, NaN and infinities, past 256 threads. Adam over
+ * parameters whose moments are views of one flat array each, with and without a gradient scale,
+ * with the device's bindings, 6 and 5: the bits of one call per parameter, and the dispatches.
  *
  * ```ts
  * const families = clipFamilies({ kernels: () => k, place, output, fetchPlaced, results: () => new Results() });
@@ -21,6 +23,7 @@
  */
 import type { GpuArray, KernelContext } from "../../src/backend/webgpu/context.js";
 import type { WebGPUKernels } from "../../src/backend/webgpu/index.js";
+import { adamSteps } from "../../src/backend/webgpu/optimizer.js";
 import { scaleArrays } from "../../src/backend/webgpu/scale-arrays.js";
 import { clipNorm, sumOfSquares } from "../../src/backend/webgpu/sum-squares.js";
 import type { Kit } from "./webgpu-efficient-cases.js";
@@ -41,7 +44,7 @@ function limited(k: WebGPUKernels, storage: number): { ctx: KernelContext; dispa
     pipeline: (key, source) => k.pipeline(key, source),
     dispatch: (...args) => { n++; k.dispatch(...args); },
     scratch: (m) => k.scratch(m), release: (arr) => k.release(arr), indexCheck: (c, m) => k.indexCheck(c, m),
-    workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: k.maxWorkgroupsPerDimension, maxStorageBuffers: storage,
+    workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: k.maxWorkgroupsPerDimension, maxStorageBuffers: storage, maxBindingBytes: k.maxBindingBytes,
   };
   return { ctx, dispatches: () => n };
 }
@@ -186,8 +189,57 @@ async function fillCases(kit: Kit): Promise<CaseResult[]> {
   return res.list;
 }
 
+/**
+ * Adam over many parameters whose moments are views of one flat array each (as the optimizers keep
+ * them), with and without a scale on the gradients, where a kernel binds the device's storage
+ * arrays, 6 or 5: the bits of one call per parameter on arrays of their own, and as many
+ * dispatches as the bindings allow (each distinct buffer bound once: webgpu/shared-bindings.ts).
+ */
+async function adamCases(kit: Kit): Promise<CaseResult[]> {
+  const k = kit.kernels(), res = kit.results();
+  const sizes = [300, 1, 0, 257, 64, 1000, 5], total = sizes.reduce((a, b) => a + b, 0);
+  const starts = sizes.map((_, j) => sizes.slice(0, j).reduce((a, b) => a + b, 0));
+  const o = { b1: 0.9, b2: 0.999, eps: 1e-8, decay: 1 - 1e-2 * 0.05, l2: 0, maximize: false };
+  const ps = sizes.map((n, j) => randn(rng(1200 + j), n, 1)), gs = sizes.map((n, j) => randn(rng(1300 + j), n, 3));
+  const m0 = randn(rng(1400), total, 0.1), v0 = randn(rng(1401), total, 0.1).map((x) => x * x);
+  const steps = (j: number): { stepSize: number; bc2Sqrt: number } => ({ stepSize: 1e-2 / (1 - 0.9 ** (j + 1)), bc2Sqrt: Math.sqrt(1 - 0.999 ** (j + 1)) });
+  for (const scaled of [false, true]) {
+    // the reference: one call per parameter, each on arrays of its own
+    const want = sizes.map((n, j) => ({ p: kit.place(ps[j]!, 1), g: kit.place(gs[j]!, 2), m: kit.place(m0.slice(starts[j], starts[j]! + n), 3), v: kit.place(v0.slice(starts[j], starts[j]! + n), 1) }));
+    const sc = scaled ? kit.place(Float32Array.of(Math.fround(0.37)), 2) : null;
+    for (const [j, w] of want.entries()) {
+      k.adamSteps([{ p: w.p.arr, g: w.g.arr, m: w.m.arr, v: w.v.arr, vmax: null, n: sizes[j]!, ...steps(j) }], o, sc?.arr ?? null);
+    }
+    for (const storage of [0, 6, 5]) {
+      const what = `adamSteps, moments in one array each${scaled ? ", gradients scaled" : ""}, ${storage === 0 ? "the device's" : storage} bindings`;
+      const P = ps.map((x) => kit.place(x, 1)), G = gs.map((x) => kit.place(x, 2)), M = kit.place(m0, 3), V = kit.place(v0, 1);
+      const view = (a: GpuArray, j: number): GpuArray => ({ buffer: a.buffer, offset: a.offset + starts[j]!, length: sizes[j]!, base: a });
+      const lim = limited(k, storage === 0 ? k.maxStorageBuffers : storage);
+      const s2 = scaled ? kit.place(Float32Array.of(Math.fround(0.37)), 2) : null;
+      adamSteps(lim.ctx, sizes.map((n, j) => ({ p: P[j]!.arr, g: G[j]!.arr, m: view(M.arr, j), v: view(V.arr, j), vmax: null, n, ...steps(j) })), o, s2?.arr ?? null);
+      const gotM = await kit.fetchPlaced(M), gotV = await kit.fetchPlaced(V);
+      for (const [j, w] of want.entries()) {
+        if (sizes[j] === 0) continue;
+        const wp = await kit.fetchPlaced(w.p), wm = await kit.fetchPlaced(w.m), wv = await kit.fetchPlaced(w.v);
+        const gp = await kit.fetchPlaced(P[j]!);
+        res.compare(`${what}: parameter ${j} (n ${sizes[j]})`, gp.data, wp.data, EXACT, gp.guards);
+        res.compare(`${what}: its first moment`, gotM.data.slice(starts[j], starts[j]! + sizes[j]!), wm.data, EXACT, gotM.guards);
+        res.compare(`${what}: its second moment`, gotV.data.slice(starts[j], starts[j]! + sizes[j]!), wv.data, EXACT, gotV.guards);
+      }
+      if (storage !== 0) {
+        // 6 parameters with elements; each binds p and g, the moments' two arrays and the scale go once a dispatch
+        const per = Math.floor((storage - 2 - (scaled ? 1 : 0)) / 2);
+        const wantDispatches = Math.ceil(6 / per);
+        expect(res, `${what}: ${wantDispatches} dispatches`, lim.dispatches() === wantDispatches, `${lim.dispatches()} dispatches`);
+      }
+    }
+  }
+  return res.list;
+}
+
 export function clipFamilies(kit: Kit): Record<string, () => Promise<CaseResult[]>> {
   return {
-    clip: async () => [...(await sumOfSquaresCases(kit)), ...(await clipNormCases(kit)), ...(await scaleCases(kit)), ...(await fillCases(kit))],
+    clip: async () => [...(await sumOfSquaresCases(kit)), ...(await clipNormCases(kit)), ...(await scaleCases(kit)), ...(await fillCases(kit)),
+      ...(await adamCases(kit))],
   };
 }

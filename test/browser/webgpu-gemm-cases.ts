@@ -102,7 +102,7 @@ function f16AsF32(k: WebGPUKernels): KernelContext {
   return {
     pipeline: (key, source) => k.pipeline(`${key}.as-f32`, () => source().replace("enable f16;", "").replaceAll("f16", "f32")),
     dispatch: (...args) => k.dispatch(...args), scratch: (n) => k.scratch(n), release: (arr) => k.release(arr), indexCheck: (c, n) => k.indexCheck(c, n),
-    workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: k.maxWorkgroupsPerDimension, maxStorageBuffers: k.maxStorageBuffers, gemm: k.gemm,
+    workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: k.maxWorkgroupsPerDimension, maxStorageBuffers: k.maxStorageBuffers, maxBindingBytes: k.maxBindingBytes, gemm: k.gemm,
   };
 }
 
@@ -224,7 +224,7 @@ async function gemmSplitCases(kit: Kit): Promise<CaseResult[]> {
       pipeline: (key, source) => k.pipeline(key, source),
       dispatch: (...args) => { dispatches++; k.dispatch(...args); },
       scratch: (n) => k.scratch(n), release: (arr) => k.release(arr), indexCheck: (c, n) => k.indexCheck(c, n),
-      workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: 2, maxStorageBuffers: k.maxStorageBuffers, gemm: k.gemm,
+      workgroupFloats: k.workgroupFloats, maxWorkgroupsPerDimension: 2, maxStorageBuffers: k.maxStorageBuffers, maxBindingBytes: k.maxBindingBytes, gemm: k.gemm,
     };
     const pa = kit.place(a, 5), pb = kit.place(b, 9), pm = kit.output(B * M * N, 3);
     matmulWith(limited, named.kernel, pm.arr, pa.arr, pb.arr, B, M, N, K, true, true, M * K, 0, false);

@@ -31,6 +31,7 @@ import { layerNorm } from "../../src/ops/norm.js";
 import { argmax, mean, sum } from "../../src/ops/reduce.js";
 import { indexSelect, permute, reshape } from "../../src/ops/shape.js";
 import { Adam, AdamW } from "../../src/optim/adam.js";
+import { clipCoefficientTensor, clipGradNorm, clipGradNormTensor } from "../../src/optim/clip.js";
 import { useFusedOptimizerSteps } from "../../src/optim/device-step.js";
 import type { Optimizer } from "../../src/optim/optimizer.js";
 import { LRScheduler, warmupCosine } from "../../src/optim/schedule.js";
@@ -72,6 +73,11 @@ export interface OptimResult {
   dispatches: [number, number];
   /** The fused dispatches the last step should take: one per parameter for SGD; Adam's three in as few as the device binds. */
   fusedWant: number;
+  /** Largest |gradScale run - clipped-in-place run| (both fused, gradients clipped to norm 1), in ulps. */
+  scaledUlps: number;
+  /** The gradScale run's dispatches of the last step, and what they should be (the scale binds one more array). */
+  scaledDispatches: number;
+  scaledWant: number;
 }
 
 export interface CnnResult {
@@ -213,10 +219,13 @@ const OPTIMIZERS: { name: string; make: (p: Tensor[]) => Optimizer }[] = [
 /**
  * Three parameters (1000, 7 and 300 elements) after 3 steps of `make` from fixed values and
  * gradients, on `be` (null: the host), the second without a gradient at the first step (so its
- * step count, and Adam's step size, differ from the others' in the same dispatch); and the
- * dispatches of the last step.
+ * step count, and Adam's step size, differ from the others' in the same dispatch, and its moments
+ * are made a step later, in a flat array of their own); and the dispatches of the last step.
+ * `clip`: each step's gradients (norm about 30) clipped to norm 1, in place first ("inPlace") or
+ * read scaled by the update (Optimizer.step's gradScale, "scale").
  */
-async function optimize(be: AnyBackend | null, make: (p: Tensor[]) => Optimizer): Promise<{ values: Float32Array; dispatches: number }> {
+async function optimize(be: AnyBackend | null, make: (p: Tensor[]) => Optimizer, clip: "none" | "inPlace" | "scale" = "none"):
+  Promise<{ values: Float32Array; dispatches: number }> {
   const sizes = [1000, 7, 300];
   const gen = new Generator(11);
   const ps = sizes.map((n) => randn([n], { generator: gen }).requiresGrad_());
@@ -229,12 +238,41 @@ async function optimize(be: AnyBackend | null, make: (p: Tensor[]) => Optimizer)
       const g = randn([sizes[j]!], { generator: grads });
       p.grad = s === 0 && j === 1 ? null : be ? toDevice(g, be) : g;
     });
+    let scale: Tensor | undefined;
+    if (clip === "inPlace" && be) clipGradNormTensor(ps, 1);
+    if (clip === "inPlace" && !be) clipGradNorm(ps, 1);
+    if (clip === "scale") scale = clipCoefficientTensor(ps, 1).coef;
     const before = be ? kernelsOf(be).recorder.dispatches : 0;
-    opt.step();
+    opt.step({ gradScale: scale });
     if (be) dispatches = kernelsOf(be).recorder.dispatches - before;
   }
   const values = await Promise.all(ps.map((p) => p.read()));
   return { values: Float32Array.from(values.flatMap((v) => [...v])), dispatches };
+}
+
+/**
+ * The dispatches of optimize's last Adam step where a kernel binds `storage` arrays: each distinct
+ * buffer bound once (webgpu/shared-bindings.ts), parameters 0 and 2 sharing their moments' flat
+ * arrays (made at the first step), parameter 1 with its own (made at the second), plus the scale.
+ */
+function adamDispatches(storage: number, amsgrad: boolean, scaled: boolean): number {
+  // the arrays each parameter binds: p and g, and its moments' flat arrays ("A" or "B", one binding per moment)
+  const items = [["p0", "g0", "A"], ["p1", "g1", "B"], ["p2", "g2", "A"]];
+  const cost = (names: Set<string>): number => [...names].reduce((n, x) => n + (x === "A" || x === "B" ? (amsgrad ? 3 : 2) : 1), 0);
+  const common = scaled ? ["scale"] : [];
+  let dispatches = 1, bound = new Set(common), count = 0;
+  for (const it of items) {
+    const next = new Set([...bound, ...it]);
+    if (count > 0 && cost(next) > storage) {
+      dispatches++;
+      bound = new Set([...common, ...it]);
+      count = 1;
+    } else {
+      bound = next;
+      count++;
+    }
+  }
+  return dispatches;
 }
 
 /** The spacing of float32 numbers at |x|. */
@@ -303,20 +341,25 @@ const api: TrainApi = {
       const host = await optimize(null, make);
       setBackend("webgpu");
       const fused = await optimize(gpu, make);
+      const inPlace = await optimize(gpu, make, "inPlace"), scaled = await optimize(gpu, make, "scale");
       const was = useFusedOptimizerSteps(false);
       const composed = await optimize(gpu, make);
       useFusedOptimizerSteps(was);
       setBackend("js");
-      let maxUlps = 0, maxRelToHost = 0;
+      let maxUlps = 0, maxRelToHost = 0, scaledUlps = 0;
       for (let i = 0; i < host.values.length; i++) {
         const f = fused.values[i]!, c = composed.values[i]!, h = host.values[i]!;
         maxUlps = Math.max(maxUlps, Number.isNaN(f) || Number.isNaN(c) ? Infinity : Math.abs(f - c) / ulpOf(c));
         maxRelToHost = Math.max(maxRelToHost, Number.isNaN(f) ? Infinity : Math.abs(f - h) / (1 + Math.abs(h)));
+        const a = scaled.values[i]!, b = inPlace.values[i]!;
+        scaledUlps = Math.max(scaledUlps, Number.isNaN(a) || Number.isNaN(b) ? Infinity : Math.abs(a - b) / ulpOf(b));
       }
-      // Adam's parameters go 4 arrays each (5 with amsgrad), at most 4 to a dispatch (webgpu/optimizer.ts)
-      const per = Math.max(1, Math.min(4, Math.floor(kernelsOf(gpu).maxStorageBuffers / (name.includes("amsgrad") ? 5 : 4))));
-      const fusedWant = name.startsWith("SGD") ? 3 : Math.ceil(3 / per);
-      out.push({ name, maxUlps, maxRelToHost, dispatches: [fused.dispatches, composed.dispatches], fusedWant });
+      const storage = kernelsOf(gpu).maxStorageBuffers, amsgrad = name.includes("amsgrad");
+      const sgd = name.startsWith("SGD");
+      const fusedWant = sgd ? 3 : adamDispatches(storage, amsgrad, false);
+      const scaledWant = sgd ? 3 : adamDispatches(storage, amsgrad, true);
+      out.push({ name, maxUlps, maxRelToHost, dispatches: [fused.dispatches, composed.dispatches], fusedWant,
+        scaledUlps, scaledDispatches: scaled.dispatches, scaledWant });
     }
     return out;
   },

@@ -130,6 +130,10 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
       // the host update computes in float64 and rounds once: 3 steps of a few float32 roundings each
       assert.ok(r.maxRelToHost <= 3e-6, `${r.name}: ${r.maxRelToHost} from the host update`);
       assert.equal(r.dispatches[0], r.fusedWant, `${r.name}: ${r.fusedWant} dispatches a step`);
+      // the gradients read scaled by the update: the same bits as clipping them in place first
+      t.diagnostic(`${r.name}: gradScale vs clipped in place ${r.scaledUlps} ulp, ${r.scaledDispatches} dispatches`);
+      assert.equal(r.scaledUlps, 0, `${r.name}: the gradScale update differs from clipping in place by ${r.scaledUlps} ulp`);
+      assert.equal(r.scaledDispatches, r.scaledWant, `${r.name}: ${r.scaledWant} dispatches a step with gradScale`);
       assert.ok(r.dispatches[1] > 3, `${r.name}: the composed update takes ${r.dispatches[1]} dispatches`);
     }
     assert.deepEqual(opened.errors, []);

@@ -1,10 +1,11 @@
 /**
  * Attention over operands at any row strides (AttentionArgs' qStrides, kStrides, vStrides,
- * oStrides): the kernels of attention.ts read and write them where they lie. One case needs a
- * stand-in: dk and dv written by one dispatch into overlapping windows of one buffer (the
- * interleaved gradients of a packed projection, dqkv [B, T, 3, H, D]), which WebGPU does not bind
- * together; dv is then computed into a dense scratch array and scattered into place (its own
- * elements only), dk and dq written where they lie.
+ * oStrides): the kernels of attention.ts read and write them where they lie. dk and dv written by
+ * one dispatch into overlapping windows of one buffer (the interleaved gradients of a packed
+ * projection, dqkv [B, T, 3, H, D]), which WebGPU does not bind as two arrays, are written through
+ * one binding of the whole buffer at their offsets; a buffer larger than a binding may be takes a
+ * stand-in: dv is computed into a dense scratch array and scattered into place (its own elements
+ * only), dk and dq written where they lie.
  *
  * ```ts
  * // q, k, v: views of a packed projection qkv [B, T, 3, H, D]
@@ -15,6 +16,7 @@ import { rowsSize, type Rows } from "../rows.js";
 import { attentionBackward, attentionForward, type GpuAttentionArgs } from "./attention.js";
 import type { GpuArray, KernelContext } from "./context.js";
 import { stridedScatter } from "./copy.js";
+import { bufferBytes, wholeBuffer } from "./shared-bindings.js";
 
 /** As attention.ts's attentionForward: q, k, v and out at a's strides. */
 export function stridedAttentionForward(ctx: KernelContext, out: GpuArray, lse: GpuArray, q: GpuArray, k: GpuArray,
@@ -35,6 +37,11 @@ export function stridedAttentionBackward(ctx: KernelContext, dq: GpuArray, dk: G
   q: GpuArray, k: GpuArray, v: GpuArray, out: GpuArray, lse: GpuArray, a: GpuAttentionArgs): void {
   if (!overlapping(dk, dv)) {
     attentionBackward(ctx, dq, dk, dv, dout, q, k, v, out, lse, a);
+    return;
+  }
+  if (bufferBytes(dk.buffer) <= ctx.maxBindingBytes) {
+    // the buffer bound whole, once, and dk and dv written at their offsets in it
+    attentionBackward(ctx, dq, dk, dv, dout, q, k, v, out, lse, a, undefined, wholeBuffer(dk));
     return;
   }
   const r: Rows = { st: a.vStrides, B: a.B, heads: a.Hkv, rows: a.S, n: a.Dv };

@@ -97,10 +97,10 @@ const withMask = <T>(names: T[], mask: T | null | false): T[] => (mask ? [...nam
  * whether there is dropout.
  */
 function dispatchPass(ctx: KernelContext, pass: string, block: string, source: (v: Variant) => () => string,
-  outputs: GpuArray[], inputs: GpuArray[], a: GpuAttentionArgs, blocks: number, grads?: GradStrides): void {
+  outputs: GpuArray[], inputs: GpuArray[], a: GpuAttentionArgs, blocks: number, grads?: GradStrides, more: number[] = []): void {
   const v: Variant = { mask: !!a.mask, drop: a.dropoutP > 0 };
   const key = `${pass}.D${a.D}.Dv${a.Dv}.${block}${v.mask ? ".mask" : ""}${v.drop ? ".drop" : ""}`;
-  dispatchKernel(ctx, key, source(v), outputs, withMask(inputs, a.mask), words(a, blocks, grads), a.B * a.Hkv * blocks);
+  dispatchKernel(ctx, key, source(v), outputs, withMask(inputs, a.mask), [...words(a, blocks, grads), ...more], a.B * a.Hkv * blocks);
 }
 
 /**
@@ -110,8 +110,8 @@ function dispatchPass(ctx: KernelContext, pass: string, block: string, source: (
  * head): bkv, b and kvh.
  */
 const prelude = (outputs: string[], inputs: string[], v: Variant, D: number, Dv: number, block: [string, number],
-  staged: [string, number][], wg: number): string => /* wgsl */ `
-${header(outputs, withMask(inputs, v.mask && "mask"), FIELDS)}
+  staged: [string, number][], wg: number, more: string[] = []): string => /* wgsl */ `
+${header(outputs, withMask(inputs, v.mask && "mask"), [...FIELDS, ...more])}
 ${OFFSETS}
 const D = ${D}u;
 const DV = ${Dv}u;
@@ -298,9 +298,15 @@ export function attentionRowStats(ctx: KernelContext, stats: GpuArray, lse: GpuA
 /** The inputs of the backward passes (2) and (3), before the mask. */
 const BACKWARD_INPUTS = ["q", "k", "v", "dout", "stats"];
 
-/** (2): dk [B, Hkv, S, D] and dv [B, Hkv, S, Dv], a thread per key, query rows staged BQ at a time. */
-const kvSource = (D: number, Dv: number, BQ: number) => (v: Variant) => (): string => /* wgsl */ `
-${prelude(["dk", "dv"], BACKWARD_INPUTS, v, D, Dv, ["BQ", BQ], [["Qs", BQ * D], ["Os", BQ * Dv], ["Ss", BQ * 2]], BKV)}
+/**
+ * (2): dk [B, Hkv, S, D] and dv [B, Hkv, S, Dv], a thread per key, query rows staged BQ at a time.
+ * `oneBuffer`: dk and dv are arrays in one buffer (the interleaved gradients of a packed
+ * projection), bound once whole as dkv and reached at their offsets dkAt and dvAt (WebGPU binds a
+ * buffer written through overlapping windows only once).
+ */
+const kvSource = (D: number, Dv: number, BQ: number, oneBuffer: boolean) => (v: Variant) => (): string => /* wgsl */ `
+${prelude(oneBuffer ? ["dkv"] : ["dk", "dv"], BACKWARD_INPUTS, v, D, Dv, ["BQ", BQ], [["Qs", BQ * D], ["Os", BQ * Dv], ["Ss", BQ * 2]], BKV,
+  oneBuffer ? ["dkAt: u32", "dvAt: u32"] : [])}
   let jFirst = (g % p.blocks) * ${BKV}u;
   let j = min(jFirst + t, p.S - 1u);
   let valid = jFirst + t < p.S;
@@ -346,11 +352,15 @@ ${prelude(["dk", "dv"], BACKWARD_INPUTS, v, D, Dv, ["BQ", BQ], [["Qs", BQ * D], 
     }
     workgroupBarrier();
   }
-  if (valid) {
+  if (valid) {${oneBuffer ? `
+    let dkAt = p.o_dkv + p.dkAt + dkOff(b, kvh, j);
+    let dvAt = p.o_dkv + p.dvAt + dvOff(b, kvh, j);
+    for (var d = 0u; d < D; d++) { b_dkv[dkAt + d] = dk[d]; }
+    for (var d = 0u; d < DV; d++) { b_dkv[dvAt + d] = dv[d]; }` : `
     let dkAt = p.o_dk + dkOff(b, kvh, j);
     let dvAt = p.o_dv + dvOff(b, kvh, j);
     for (var d = 0u; d < D; d++) { b_dk[dkAt + d] = dk[d]; }
-    for (var d = 0u; d < DV; d++) { b_dv[dvAt + d] = dv[d]; }
+    for (var d = 0u; d < DV; d++) { b_dv[dvAt + d] = dv[d]; }`}
   }
 }`;
 
@@ -382,10 +392,12 @@ ${keyBlocks("live", /* wgsl */ `
 
 /**
  * dq, dk, dv (written, not accumulated) from dout and the forward's out and lse (see the file
- * comment); `grads`: their row strides where they are not q's, k's and v's.
+ * comment); `grads`: their row strides where they are not q's, k's and v's. `dkv`: dk and dv are
+ * arrays in this one buffer, bound whole once (their windows overlap: the interleaved gradients of
+ * a packed projection).
  */
 export function attentionBackward(ctx: KernelContext, dq: GpuArray, dk: GpuArray, dv: GpuArray, dout: GpuArray, q: GpuArray,
-  k: GpuArray, v: GpuArray, out: GpuArray, lse: GpuArray, a: GpuAttentionArgs, grads?: GradStrides): void {
+  k: GpuArray, v: GpuArray, out: GpuArray, lse: GpuArray, a: GpuAttentionArgs, grads?: GradStrides, dkv?: GpuArray): void {
   const { B, H, Hkv, L, S, D, Dv } = a;
   const BC = check("attentionBackward", a, ctx.workgroupFloats, D + Dv);
   const BQ = check("attentionBackward", a, ctx.workgroupFloats, D + Dv + 2);
@@ -396,7 +408,12 @@ export function attentionBackward(ctx: KernelContext, dq: GpuArray, dk: GpuArray
   }
   if (B * Hkv * S > 0) {
     if (stats) {
-      dispatchPass(ctx, "attentionBackwardKV", `BQ${BQ}`, kvSource(D, Dv, BQ), [dk, dv], [q, k, v, dout, stats], a, ceilDiv(S, BKV), grads);
+      if (dkv) {
+        dispatchPass(ctx, "attentionBackwardKV", `BQ${BQ}.dkv`, kvSource(D, Dv, BQ, true), [dkv], [q, k, v, dout, stats], a, ceilDiv(S, BKV), grads,
+          [dk.offset - dkv.offset, dv.offset - dkv.offset]);
+      } else {
+        dispatchPass(ctx, "attentionBackwardKV", `BQ${BQ}`, kvSource(D, Dv, BQ, false), [dk, dv], [q, k, v, dout, stats], a, ceilDiv(S, BKV), grads);
+      }
     } else {
       // no query rows: every key's gradient is 0
       zeroRows(ctx, dk, B, Hkv, S, D, grads?.dk ?? a.kStrides);

@@ -226,12 +226,12 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
   }
 
-  sgdStep(p: GpuArray, g: GpuArray, buf: GpuArray | null, n: number, args: SgdStepArgs, first: boolean): void {
-    this.kernels.sgdStep(p, g, buf, n, args, first);
+  sgdStep(p: GpuArray, g: GpuArray, buf: GpuArray | null, n: number, args: SgdStepArgs, first: boolean, scale: GpuArray | null = null): void {
+    this.kernels.sgdStep(p, g, buf, n, args, first, scale);
   }
 
-  adamSteps(items: readonly AdamStepItem<GpuArray>[], args: AdamSharedArgs): void {
-    this.kernels.adamSteps(items, args);
+  adamSteps(items: readonly AdamStepItem<GpuArray>[], args: AdamSharedArgs, scale: GpuArray | null = null): void {
+    this.kernels.adamSteps(items, args, scale);
   }
 
   // dropout, selection, reductions along a dim, gathers

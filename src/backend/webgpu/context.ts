@@ -47,6 +47,8 @@ export interface KernelContext {
   readonly maxWorkgroupsPerDimension: number;
   /** Storage arrays a kernel may bind (the device's maxStorageBuffersPerShaderStage). */
   readonly maxStorageBuffers: number;
+  /** Bytes one storage binding may span (the device's maxStorageBufferBindingSize). */
+  readonly maxBindingBytes: number;
   /** How matmul picks its kernel and what the device offers it (matmul.ts); absent: fp32, by size, no subgroups. */
   readonly gemm?: GemmOptions;
 }

@@ -143,6 +143,10 @@ export class WebGPUKernels implements KernelContext {
     return this.gpu.limits.maxStorageBuffersPerShaderStage;
   }
 
+  get maxBindingBytes(): number {
+    return this.gpu.limits.maxStorageBufferBindingSize;
+  }
+
   /** Compiled pipelines so far. */
   get pipelineCount(): number {
     return this.pipelines.size;

@@ -1,7 +1,9 @@
 /**
  * The optimizers' updates fused into kernels: SGD (weight decay, momentum, dampening, Nesterov,
  * maximize), one dispatch per parameter, and Adam / AdamW (decoupled decay, L2, amsgrad, maximize),
- * several parameters to a dispatch. Each
+ * several parameters to a dispatch (each distinct buffer bound once: moments that are views of one
+ * flat array share a binding). Either may multiply the gradients by a one-element scale as it
+ * reads them (the clipping's coefficient, so the gradients need no pass of their own). Each
  * thread updates one element with the float32 operations, in the order and with the rounded
  * scalars, of the composed update in optim/device-step.ts (one binary kernel per line there), so
  * both give the same numbers; this one reads and writes each array once, in one dispatch, with
@@ -14,7 +16,8 @@
  */
 import type { AdamSharedArgs, AdamStepItem, SgdStepArgs } from "../backend.js";
 import { ValueError } from "../../tensor/errors.js";
-import { ceilDiv, dispatchGroups, dispatchKernel, f32Bits, type GpuArray, type KernelContext } from "./context.js";
+import { ceilDiv, dispatchKernel, f32Bits, type GpuArray, type KernelContext } from "./context.js";
+import { planBindings, type BindingPlan, type Use } from "./shared-bindings.js";
 import { arraysOverGroups, computeMain, header, workgroupStarts } from "./wgsl.js";
 
 const WG = 256;
@@ -27,15 +30,15 @@ fn decayed(g: f32, x: f32, maximize: u32, decay: f32) -> f32 {
   return d;
 }`;
 
-const sgdSource = (momentum: boolean) => (): string => /* wgsl */ `
-${header(momentum ? ["p", "buf"] : ["p"], ["g"], ["n: u32", "maximize: u32", "first: u32", "nesterov: u32",
+const sgdSource = (momentum: boolean, scaled: boolean) => (): string => /* wgsl */ `
+${header(momentum ? ["p", "buf"] : ["p"], scaled ? ["g", "s"] : ["g"], ["n: u32", "maximize: u32", "first: u32", "nesterov: u32",
   "lr: f32", "decay: f32", "momentum: f32", "oneMinusDampening: f32"])}
 ${DECAYED}
 ${computeMain(WG)} {
   let i = groupIndex(wid, nwg) * ${WG}u + t;
   if (i >= p.n) { return; }
   let x = b_p[p.o_p + i];
-  var d = decayed(b_g[p.o_g + i], x, p.maximize, p.decay);
+  var d = decayed(b_g[p.o_g + i]${scaled ? " * b_s[p.o_s]" : ""}, x, p.maximize, p.decay);
   ${momentum ? `var B: f32;
   if (p.first != 0u) { B = d * 1.0; } else { B = b_buf[p.o_buf + i] * p.momentum + d * p.oneMinusDampening; }
   b_buf[p.o_buf + i] = B;
@@ -43,12 +46,13 @@ ${computeMain(WG)} {
   b_p[p.o_p + i] = x - d * p.lr;
 }`;
 
-/** p -= lr d, d the decayed (and, with buf, momentum-averaged) gradient; buf is written when given. */
-export function sgdStep(ctx: KernelContext, P: GpuArray, G: GpuArray, buf: GpuArray | null, n: number, o: SgdStepArgs, first: boolean): void {
+/** p -= lr d, d the decayed (and, with buf, momentum-averaged) gradient g (times scale[0] when a scale is given); buf is written when given. */
+export function sgdStep(ctx: KernelContext, P: GpuArray, G: GpuArray, buf: GpuArray | null, n: number, o: SgdStepArgs, first: boolean,
+  scale: GpuArray | null = null): void {
   if (n === 0) return;
-  const key = `sgdStep.${buf ? "momentum" : "plain"}`;
+  const key = `sgdStep.${buf ? "momentum" : "plain"}${scale ? ".scaled" : ""}`;
   const params = [n, +o.maximize, +first, +o.nesterov, f32Bits(o.lr), f32Bits(o.weightDecay), f32Bits(o.momentum), f32Bits(1 - o.dampening)];
-  dispatchKernel(ctx, key, sgdSource(buf !== null), buf ? [P, buf] : [P], [G], params, ceilDiv(n, WG));
+  dispatchKernel(ctx, key, sgdSource(buf !== null, scale !== null), buf ? [P, buf] : [P], scale ? [G, scale] : [G], params, ceilDiv(n, WG));
 }
 
 /** One Adam / AdamW element: the composed update's float32 operations in its order (device-step.ts). */
@@ -67,31 +71,51 @@ fn adam(x0: f32, g: f32, m0: f32, v0: f32, old: f32, amsgrad: bool, stepSize: f3
   return AdamOut(x - (m / den) * stepSize, m, v, vv);
 }`;
 
+/** The arrays an Adam item binds, in this order: p, m, v (vmax), written; g, read. */
+function adamUses(it: AdamStepItem<GpuArray>): Use[] {
+  const uses: Use[] = [{ arr: it.p, out: true }, { arr: it.m, out: true }, { arr: it.v, out: true }];
+  if (it.vmax) uses.push({ arr: it.vmax, out: true });
+  uses.push({ arr: it.g, out: false });
+  return uses;
+}
+
 /**
- * k parameters in one dispatch: parameter j's arrays pj, mj, vj (vmaxj), gj laid out over the
- * workgroups one after another (arraysOverGroups), with its own n, step size and bc2Sqrt (its own
- * step count).
+ * One dispatch's Adam kernel: item j's arrays are reached as b_s<slot>[p.o_s<slot> + p.x<j>_<r> + i]
+ * (its slots fixed in the source, its offsets parameters), laid out over the workgroups one after
+ * another (arraysOverGroups), each with its own n, step size and bc2Sqrt (its own step count);
+ * with a scale, every gradient element is multiplied by it as it is read.
  */
-const adamSource = (k: number, amsgrad: boolean) => (): string => {
-  const js = Array.from({ length: k }, (_, j) => j);
-  const outs = js.flatMap((j) => [`p${j}`, `m${j}`, `v${j}`, ...(amsgrad ? [`vmax${j}`] : [])]);
+const adamSource = (plan: BindingPlan<AdamStepItem<GpuArray>>, amsgrad: boolean, scaled: boolean) => (): string => {
+  const k = plan.items.length, nOut = plan.outs.length;
+  const slots = Array.from({ length: nOut + plan.ins.length }, (_, i) => `s${i}`);
+  const roles = amsgrad ? ["p", "m", "v", "vmax", "g"] : ["p", "m", "v", "g"];
   const over = arraysOverGroups(k, WG);
-  const cases = js.map((j) => `    case ${j}u: {
+  const el = (j: number, r: number): string => {
+    const s = plan.at[j]![r]!.slot;
+    return `b_s${s}[p.o_s${s} + p.x${j}_${roles[r]} + i]`;
+  };
+  const cases = plan.items.map((_, j) => {
+    const g = el(j, roles.length - 1);
+    return `    case ${j}u: {
       if (i >= p.n${j}) { return; }
-      let r = adam(b_p${j}[p.o_p${j} + i], b_g${j}[p.o_g${j} + i], b_m${j}[p.o_m${j} + i], b_v${j}[p.o_v${j} + i],
-        ${amsgrad ? `b_vmax${j}[p.o_vmax${j} + i]` : "0.0"}, ${amsgrad}, p.stepSize${j}, p.bc2Sqrt${j});
-      b_m${j}[p.o_m${j} + i] = r.m;
-      b_v${j}[p.o_v${j} + i] = r.v;
-      ${amsgrad ? `b_vmax${j}[p.o_vmax${j} + i] = r.vv;` : ""}
-      b_p${j}[p.o_p${j} + i] = r.x;
-    }`);
+      let r = adam(${el(j, 0)}, ${scaled ? `${g} * sc` : g}, ${el(j, 1)}, ${el(j, 2)},
+        ${amsgrad ? el(j, 3) : "0.0"}, ${amsgrad}, p.stepSize${j}, p.bc2Sqrt${j});
+      ${el(j, 1)} = r.m;
+      ${el(j, 2)} = r.v;
+      ${amsgrad ? `${el(j, 3)} = r.vv;` : ""}
+      ${el(j, 0)} = r.x;
+    }`;
+  });
+  const sc = scaled ? plan.common[0]! : null;
   return /* wgsl */ `
-${header(outs, js.map((j) => `g${j}`), ["maximize: u32", "b1: f32", "oneMinusB1: f32", "b2: f32", "oneMinusB2: f32", "eps: f32", "decay: f32", "l2: f32",
-  ...js.flatMap((j) => [`n${j}: u32`, `stepSize${j}: f32`, `bc2Sqrt${j}: f32`]), ...over.fields])}
+${header(slots.slice(0, nOut), slots.slice(nOut), ["maximize: u32", "b1: f32", "oneMinusB1: f32", "b2: f32", "oneMinusB2: f32", "eps: f32", "decay: f32", "l2: f32",
+  ...(sc ? ["x_scale: u32"] : []),
+  ...plan.items.flatMap((_, j) => [`n${j}: u32`, `stepSize${j}: f32`, `bc2Sqrt${j}: f32`, ...roles.map((r) => `x${j}_${r}: u32`)]), ...over.fields])}
 ${DECAYED}
 ${ADAM}
 ${computeMain(WG)} {
 ${over.find}
+  ${sc ? `let sc = b_s${sc.slot}[p.o_s${sc.slot} + p.x_scale];` : ""}
   switch a {
 ${cases.join("\n")}
     default: {}
@@ -99,26 +123,42 @@ ${cases.join("\n")}
 }`;
 };
 
+/** Items a dispatch may take (its switch's cases). */
+const MAX_ITEMS = 16;
+
 /**
  * Adam / AdamW updates of many parameters, each with its moments and its own step size and bc2Sqrt
- * (see AdamStepItem), as few to a dispatch as the device binds (4 arrays a parameter, 5 with
- * amsgrad; at most 4 parameters); a parameter sharing a buffer with one already in the group
- * starts the next group.
+ * (see AdamStepItem), with every gradient multiplied by scale[0] when a scale is given. As many to
+ * a dispatch as the device binds: each distinct buffer is bound once (shared-bindings.ts), so
+ * parameters whose moments are views of one flat array (the optimizers keep them so) take two
+ * bindings each (p and g) besides the moments' two (three with amsgrad).
  */
-export function adamSteps(ctx: KernelContext, items: readonly AdamStepItem<GpuArray>[], o: AdamSharedArgs): void {
+export function adamSteps(ctx: KernelContext, items: readonly AdamStepItem<GpuArray>[], o: AdamSharedArgs, scale: GpuArray | null = null): void {
   const live = items.filter((it) => it.n > 0);
   if (live.length === 0) return;
   const amsgrad = live[0]!.vmax !== null;
-  const per = Math.max(1, Math.min(4, Math.floor(ctx.maxStorageBuffers / (amsgrad ? 5 : 4))));
-  const shared = [+o.maximize, f32Bits(o.b1), f32Bits(1 - o.b1), f32Bits(o.b2), f32Bits(1 - o.b2), f32Bits(o.eps), f32Bits(o.decay), f32Bits(o.l2)];
   for (const it of live) {
     if ((it.vmax !== null) !== amsgrad) throw new ValueError("adamSteps", "items", "every item with vmax or none (one amsgrad setting)", "a mix");
   }
-  const arrays = (it: AdamStepItem<GpuArray>): GpuArray[] => [it.p, it.m, it.v, ...(it.vmax ? [it.vmax] : []), it.g];
-  for (const group of dispatchGroups(live, per, arrays)) {
-    const k = group.length, { starts, groups } = workgroupStarts(group.map((it) => it.n), WG);
-    const params = [...shared, ...group.flatMap((it) => [it.n, f32Bits(it.stepSize), f32Bits(it.bc2Sqrt)]), ...starts];
-    const outs = group.flatMap((it) => [it.p, it.m, it.v, ...(it.vmax ? [it.vmax] : [])]);
-    dispatchKernel(ctx, `adamStep.${amsgrad ? "amsgrad" : "plain"}.k${k}`, adamSource(k, amsgrad), outs, group.map((it) => it.g), params, groups);
+  const shared = [+o.maximize, f32Bits(o.b1), f32Bits(1 - o.b1), f32Bits(o.b2), f32Bits(1 - o.b2), f32Bits(o.eps), f32Bits(o.decay), f32Bits(o.l2)];
+  const common: Use[] = scale ? [{ arr: scale, out: false }] : [];
+  const kind = `${amsgrad ? "amsgrad" : "plain"}${scale ? ".scaled" : ""}`;
+  for (const plan of planBindings(live, adamUses, common, ctx.maxStorageBuffers, MAX_ITEMS, ctx.maxBindingBytes)) {
+    const k = plan.items.length, { starts, groups } = workgroupStarts(plan.items.map((it) => it.n), WG);
+    const params = shared.slice();
+    for (const c of plan.common) params.push(c.offset);
+    // the slots each item's arrays take name the pipeline; a training step's groups repeat, so few are compiled
+    let key = `adamStep.${kind}.${plan.outs.length}.${plan.ins.length}.`;
+    for (let j = 0; j < k; j++) {
+      const it = plan.items[j]!;
+      params.push(it.n, f32Bits(it.stepSize), f32Bits(it.bc2Sqrt));
+      for (const a of plan.at[j]!) {
+        params.push(a.offset);
+        key += `${a.slot},`;
+      }
+      key += ";";
+    }
+    for (const s of starts) params.push(s);
+    ctx.dispatch(`adamStep.${kind}.k${k}`, ctx.pipeline(key, adamSource(plan, amsgrad, scale !== null)), plan.outs, plan.ins, params, groups);
   }
 }
