@@ -25,7 +25,7 @@ import { argmax } from "../ops/reduce.js";
 import { indexSelect, reshape } from "../ops/shape.js";
 import { logSoftmax } from "../ops/softmax.js";
 import { ValueError } from "../tensor/errors.js";
-import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../tensor/read-steps.js";
+import { runReadSteps, runReadStepsAsync, stepsPerRead, type ReadSteps } from "../tensor/read-steps.js";
 import { Tensor } from "../tensor/tensor.js";
 
 /** What search needs of a model (Seq2SeqTransformer has it). */
@@ -78,10 +78,12 @@ function nextLogProbs(model: Seq2SeqModel, tok: Int32Array, memory: Tensor, srcP
 }
 
 /**
- * Greedy decoding of src ids [B, S] as read steps (tensor/read-steps.ts): each step yields the
- * next ids [B] (an int32 tensor: the first argmax of the log-probabilities, banned tokens at
- * -Infinity; on the model's device or the host) and is given them back read; returns the token
- * ids per source, without </s>. Run it with recording off (`greedySearch`, `greedySearchAsync`).
+ * Greedy decoding of src ids [B, S] as read steps (tensor/read-steps.ts): yields the next ids [B]
+ * of one or more steps (int32 tensors: the first argmax of the log-probabilities, banned tokens
+ * at -Infinity; on the model's device or the host) and is given them back read; returns the token
+ * ids per source, without </s>. Each step's ids feed the next step where they are, so on a device
+ * several steps go by between reads (`stepsPerRead`: 1, 2, 4, then 8), the same ids as a read
+ * every step. Run it with recording off (`greedySearch`, `greedySearchAsync`).
  */
 export function* greedySteps(model: Seq2SeqModel, src: Tensor, o: SearchOptions): ReadSteps<number[][]> {
   const maxLen = checkSearch("greedySearch", model, src, o);
@@ -93,22 +95,29 @@ export function* greedySteps(model: Seq2SeqModel, src: Tensor, o: SearchOptions)
   const done = new Uint8Array(B);
   const banned = o.banned ?? [];
   let mask: Tensor | null = null; // [V], true where banned (made at the first step, when V is known)
-  let tok = new Int32Array(B).fill(o.bosId);
+  let tok: Tensor = new Tensor(new Int32Array(B).fill(o.bosId), [B, 1], "int32");
+  let pending: Tensor[] = [], first = 0, reads = 0;
   for (let t = 0; t < maxLen; t++) {
-    const logits = model.decode(new Tensor(tok, [B, 1], "int32"), memory, srcPad, { cache, offset: t }); // [B, 1, V]
+    const logits = model.decode(tok, memory, srcPad, { cache, offset: t }); // [B, 1, V]
     let lp = logSoftmax(reshape(logits, [B, -1]), -1); // [B, V]
     if (banned.length) lp = maskedFill(lp, mask ??= bannedMask("greedySearch", banned, lp.shape[1]!), -Infinity);
-    const [next] = yield [argmax(lp, -1)]; // [B]
-    tok = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      const best = next![b]!;
-      tok[b] = best;
-      if (!done[b]) {
+    const next = argmax(lp, -1); // [B]
+    pending.push(next);
+    tok = reshape(next, [B, 1]);
+    if (pending.length < stepsPerRead(next.device !== null, reads) && t + 1 < maxLen) continue;
+    const ids = yield pending; // steps first .. t
+    reads++;
+    ids.forEach((step, k) => {
+      for (let b = 0; b < B; b++) {
+        const best = step[b]!;
+        if (done[b]) continue;
         if (best === o.eosId) done[b] = 1;
         else out[b]!.push(best);
-        if (t + 1 >= (o.maxLens?.[b] ?? maxLen)) done[b] = 1;
+        if (first + k + 1 >= (o.maxLens?.[b] ?? maxLen)) done[b] = 1;
       }
-    }
+    });
+    first = t + 1;
+    pending = [];
     if (done.every((d) => d === 1)) break;
   }
   return out;

@@ -29,6 +29,17 @@ function checkSteps(steps: unknown, op: string): void {
   }
 }
 
+/**
+ * How many decoding steps to record before the next read, for a loop that feeds each step's ids to
+ * the next where they are and reads them only to learn where to stop: every step on the host
+ * (reading costs nothing there, and steps past the end would be wasted), else 1, 2, 4, then 8
+ * steps (`reads` made so far): a device then records several steps without waiting for it, at the
+ * cost of at most 7 steps computed past the last row's end.
+ */
+export function stepsPerRead(onDevice: boolean, reads: number): number {
+  return onDevice ? Math.min(8, 2 ** reads) : 1;
+}
+
 /** Runs `steps` with host tensors: each yielded tensor's `data` (a device tensor without a current copy throws DeviceSyncError). */
 export function runReadSteps<R>(steps: ReadSteps<R>): R {
   checkSteps(steps, "runReadSteps");

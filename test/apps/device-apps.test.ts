@@ -21,7 +21,7 @@ import { DateModel } from "../../src/apps/dates/model.js";
 import { isGradEnabled, noGrad } from "../../src/autograd/graph.js";
 import { CharVocab, generateDatePairs } from "../../src/data/dates.js";
 import { DeviceSyncError, ValueError } from "../../src/tensor/errors.js";
-import { runReadSteps } from "../../src/tensor/read-steps.js";
+import { runReadSteps, stepsPerRead } from "../../src/tensor/read-steps.js";
 import { manualSeed } from "../../src/tensor/rng.js";
 import { TASKS } from "../../src/apps/text/tasks.js";
 import { trainSeq2Seq } from "../../src/apps/text/train-seq2seq.js";
@@ -51,6 +51,20 @@ function decodingSteps(ids: ArrayLike<number>[], eosId: number, maxLen: number):
   return { steps: maxLen, rows };
 }
 
+/** The steps of each read of a device decoding that took `steps` steps of at most maxLen: 1, 2, 4, then 8 (stepsPerRead). */
+function readWindows(steps: number, maxLen: number): number[] {
+  const out: number[] = [];
+  for (let done = 0, r = 0; done < steps; r++) {
+    const k = Math.min(stepsPerRead(true, r), maxLen - done);
+    out.push(k);
+    done += k;
+  }
+  return out;
+}
+
+/** The batched reads of a device decoding of B rows that took `steps` steps: each read holds its steps' ids [B]. */
+const decodingReads = (steps: number, B: number, maxLen: number): number[][] => readWindows(steps, maxLen).map((k) => Array.from({ length: k }, () => B));
+
 describe("applications on a device backend", () => {
   test("dates demo: the device losses are the host's within float32's error; its evaluations on the device give the host's exact match; the attention reports on the host", async (t) => {
     const run = (device: boolean) => on(device, () => runDatesDemo({
@@ -63,21 +77,22 @@ describe("applications on a device backend", () => {
     const vocab = CharVocab.fromStrings(generateDatePairs(5000, 1).flatMap((p) => [p.source, p.target]));
     const state = Object.values(new DateModel({ vocabSize: vocab.size, dModel: 16, nhead: 4, layers: 1, dimFeedforward: 32, dropout: 0 }).stateDict()).map((t) => t.size);
     // the batched reads: each training step's loss and clipped norm [1, 1]; after steps 2 and 4 the
-    // evaluation of the 6 held-out pairs on the device, one read of the ids [6] per decoding step,
-    // as many steps as greedy decoding takes with the ids read (12 unless every row writes <eos>
-    // sooner); the final evaluation of the same pairs, on the device too; then the attention
+    // evaluation of the 6 held-out pairs on the device, each read holding the ids [6] of 1, 2, 4,
+    // then 8 decoding steps, up to the read that shows every row has written <eos> (12 steps at
+    // most); the final evaluation of the same pairs, on the device too; then the attention
     // reports' host copies of the model's state; no single read
     const step = [1, 1];
-    const idsFrom = (at: number): ArrayLike<number>[] => {
+    /** The decoding from read `at` on (the ids of its steps, to the read at which every row is done) and the reads it took. */
+    const decodedFrom = (at: number): ReturnType<typeof decodingSteps> & { reads: number } => {
       const ids: ArrayLike<number>[] = [];
-      for (let k = at; lengths[k]?.length === 1 && lengths[k]![0] === 6; k++) ids.push(arrays[k]![0]!);
-      return ids;
+      for (let k = at; lengths[k]?.every((n) => n === 6); k++) ids.push(...arrays[k]!);
+      const d = decodingSteps(ids, vocab.eosId, 12);
+      return { ...d, reads: readWindows(d.steps, 12).length };
     };
-    const ids2 = idsFrom(2), ids4 = idsFrom(2 + ids2.length + 2);
-    const [e2, e4] = [ids2, ids4].map((ids) => decodingSteps(ids, vocab.eosId, 12)) as [ReturnType<typeof decodingSteps>, ReturnType<typeof decodingSteps>];
-    const eFinal = decodingSteps(idsFrom(2 + ids2.length + 2 + e4.steps), vocab.eosId, 12);
-    const decoding = (k: number): number[][] => Array.from({ length: k }, () => [6]);
+    const e2 = decodedFrom(2), e4 = decodedFrom(2 + e2.reads + 2), eFinal = decodedFrom(2 + e2.reads + 2 + e4.reads);
+    const decoding = (k: number): number[][] => decodingReads(k, 6, 12);
     assert.deepEqual(lengths, [step, step, ...decoding(e2.steps), step, step, ...decoding(e4.steps), ...decoding(eFinal.steps), state], "batched reads");
+    assert.ok(e2.reads < e2.steps || e2.steps <= 2, `fewer reads (${e2.reads}) than decoding steps (${e2.steps})`);
     assert.equal(single, 0, "single reads");
     // the final report's outputs are the ids its decoding read on the device, and those of the
     // evaluation after step 4 (the same parameters)
@@ -101,10 +116,10 @@ describe("applications on a device backend", () => {
     const ref = await run(false);
     const { result: got, lengths, arrays, single } = await watchReads(() => run(true));
     const vocab = CharVocab.fromStrings(generateDatePairs(5000, 1).flatMap((p) => [p.source, p.target]));
-    const ids: ArrayLike<number>[] = arrays.slice(2).map((a) => a[0]!);
+    const ids: ArrayLike<number>[] = arrays.slice(2).flat();
     const final = decodingSteps(ids, vocab.eosId, 12);
-    // each step's loss and clipped norm, then one read of the ids [5] per decoding step; no parameters
-    assert.deepEqual(lengths, [[1, 1], [1, 1], ...Array.from({ length: final.steps }, () => [5])], "batched reads");
+    // each step's loss and clipped norm, then the ids [5] of 1, 2, 4, then 8 decoding steps a read; no parameters
+    assert.deepEqual(lengths, [[1, 1], [1, 1], ...decodingReads(final.steps, 5, 12)], "batched reads");
     assert.equal(single, 0, "single reads");
     assert.deepEqual(got.examples.map((e) => e.output), final.rows.map((r) => vocab.decode(r)));
     assert.deepEqual(got.examples, ref.examples);
@@ -128,7 +143,7 @@ describe("applications on a device backend", () => {
     }
   });
 
-  test("greedy decoding on the device (one batched read of the ids a step) gives the host decoding's strings", async () => {
+  test("greedy decoding on the device (one batched read of the ids of 1, 2, 4, then 8 steps) gives the host decoding's strings", async () => {
     manualSeed(5);
     const pairs = generateDatePairs(12, 5);
     const vocab = CharVocab.fromStrings(pairs.flatMap((p) => [p.source, p.target]));
@@ -161,8 +176,8 @@ describe("applications on a device backend", () => {
     assert.deepEqual(wantAsync, want);
     assert.deepEqual(got, want);
     assert.ok(new Set(want).size > 1, `outputs that tell the rows apart: ${want.join(" | ")}`);
-    // one batched read per decoding step, the host run's steps, holding only that step's ids [12]; no single read
-    assert.deepEqual(lengths, sizes, "batched reads");
+    // the host run's steps, read 1, 2, 4, then 8 at a time, each read holding only its steps' ids [12]; no single read
+    assert.deepEqual(lengths, decodingReads(sizes.length, 12, 12), "batched reads");
     assert.equal(single, 0, "single reads");
     assert.ok(model.parameters().every((p) => p.onDevice && p.host === null), "no parameter read back");
   });

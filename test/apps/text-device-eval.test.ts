@@ -28,7 +28,7 @@ import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
 import { SpanExtractor } from "../../src/nn/span-extractor.js";
 import { greedySearch, greedySearchAsync, greedySteps } from "../../src/seq2seq/search.js";
 import { ValueError } from "../../src/tensor/errors.js";
-import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../../src/tensor/read-steps.js";
+import { runReadSteps, runReadStepsAsync, stepsPerRead, type ReadSteps } from "../../src/tensor/read-steps.js";
 import { manualSeed } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { BpeTokenizer } from "../../src/text/bpe.js";
@@ -66,12 +66,27 @@ function runs(xs: number[]): [number, number][] {
   return out;
 }
 
+/**
+ * Whether `reads` (the sizes of each batched read) are a device decoding of B rows that took
+ * `steps` steps: each read holds the ids [B] of 1, 2, 4, then 8 steps (stepsPerRead), the last
+ * possibly fewer (cut at maxLen), and it is the first to reach `steps`.
+ */
+function decodingWindows(reads: number[][], steps: number, B: number): boolean {
+  let sum = 0;
+  return reads.every((r, i) => {
+    const full = stepsPerRead(true, i), last = i === reads.length - 1;
+    const ok = r.every((n) => n === B) && (last ? r.length >= 1 && r.length <= full && sum + r.length >= steps : r.length === full && sum + r.length < steps);
+    sum += r.length;
+    return ok;
+  });
+}
+
 /** The parameters that have a host copy (none should: nothing read them back). */
 const hostCopies = (m: Seq2SeqTransformer | SpanExtractor): string[] =>
   Object.entries(m.stateDict()).filter(([, t]) => t.onDevice && t.host !== null).map(([k]) => k);
 
 describe("TextGenerator.generateAsync: a text model on a device, run there", () => {
-  test("translation: greedy decoding gives the host's strings; one batched read of the [B] ids per step, no parameter", async (t) => {
+  test("translation: greedy decoding gives the host's strings; one batched read of the [B] ids of 1, 2, 4, then 8 steps, no parameter", async (t) => {
     manualSeed(4);
     const model = new Seq2SeqTransformer({ vocabSize: tok.vocabSize, dModel: 16, nhead: 2, encoderLayers: 1, decoderLayers: 1, dimFeedforward: 32, dropout: 0, maxLen: 64, padId: tok.padId });
     const gen = new TextGenerator({ kind: "seq2seq", task: "translate", model, tokenizer: tok });
@@ -101,16 +116,24 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     assert.equal(model.parameters()[0]!.onDevice, true);
     assert.equal(isGradEnabled(), true, "recording restored");
     assert.deepEqual(got.result, want);
-    // the same decoding steps as the host run, each one batched read of its ids [B]; no single read, no parameter
-    assert.deepEqual(got.lengths, steps.sizes, "batched reads");
+    // each batch's decoding steps as the host run's, 1, 2, 4, then 8 of them a batched read of their ids [B]; no single read, no parameter
+    const batches = runs(steps.sizes.map((s) => s[0]!)), readBatches = runs(got.lengths.map((r) => r[0]!));
+    assert.deepEqual(readBatches.map(([B]) => B), batches.map(([B]) => B));
+    let at = 0;
+    for (const [i, [B, n]] of batches.entries()) {
+      const reads = got.lengths.slice(at, at + readBatches[i]![1]);
+      at += reads.length;
+      assert.ok(decodingWindows(reads, n, B), `batch ${i}: ${n} steps of ${B} rows read as ${JSON.stringify(reads)}`);
+    }
+    assert.ok(got.lengths.length < steps.sizes.length, `fewer reads (${got.lengths.length}) than decoding steps (${steps.sizes.length})`);
     assert.equal(got.single, 0, "single reads");
     assert.deepEqual(hostCopies(model), [], "parameters read back");
-    t.diagnostic(`on ${host.name}: ${got.lengths.length} decoding steps, ${new Set(want).size} distinct outputs`);
+    t.diagnostic(`on ${host.name}: ${steps.sizes.length} decoding steps in ${got.lengths.length} reads, ${new Set(want).size} distinct outputs`);
 
     const dec = await watchReads(() => greedySearchAsync(model, src, so));
     assert.deepEqual(dec.result, ref);
-    // one batched read of the 2 ids per step, as many as the host run's steps
-    assert.deepEqual(dec.lengths, refSteps.sizes.map(() => [2]), "batched reads");
+    // the host run's steps, 1, 2, 4, then 8 of them a batched read of their 2 ids
+    assert.ok(decodingWindows(dec.lengths, refSteps.sizes.length, 2), `${refSteps.sizes.length} steps read as ${JSON.stringify(dec.lengths)}`);
     assert.equal(dec.single, 0, "single reads");
     assert.deepEqual(hostCopies(model), [], "parameters read back");
   });
@@ -195,18 +218,20 @@ describe("the text trainers validate a model on a device there", () => {
     const got = await watchReads(() => trainSeq2Seq({ ...common, outDir: join(dir, "mt-dev") }));
     const L = got.lengths;
     // two steps (each its loss and clipped norm); then the validation: greedy decoding of the 3 sampled rows (one batch,
-    // each step's 3 ids), then the summed loss of each validation batch (4 rows of <= 4096 tokens: one batch); then the
-    // parameters for the model file
+    // the 3 ids of 1, 2, 4, then 8 steps a read), then the summed loss of each validation batch (4 rows of <= 4096
+    // tokens: one batch); then the parameters for the model file
     assert.deepEqual(L.slice(0, 2), [[1, 1], [1, 1]], `batched reads ${JSON.stringify(L)}`);
-    const decode = L.slice(2).findIndex((l) => !(l.length === 1 && l[0] === 3));
-    assert.ok(decode >= 1 && decode <= 2 * 64 + 10, `decoding steps: ${decode}`);
+    const decode = L.slice(2).findIndex((l) => !l.every((n) => n === 3));
+    const steps = L.slice(2, 2 + decode).reduce((n, l) => n + l.length, 0);
+    assert.ok(decode >= 1 && steps <= 2 * 64 + 10, `decoding reads: ${decode}, steps ${steps}`);
+    L.slice(2, 2 + decode).forEach((l, i) => assert.ok(l.length === stepsPerRead(true, i) || i === decode - 1, `read ${i}: ${JSON.stringify(l)}`));
     assert.deepEqual(L[2 + decode], [1], "the validation loss");
     assert.ok(L[3 + decode]!.length >= 10, `then the parameters for the model file: ${JSON.stringify(L[3 + decode])}`);
     assert.equal(got.single, 0, "single reads");
     assert.equal(got.result.lastEval!.bleu, ref.lastEval!.bleu);
     const vl = ref.lastEval!.validLoss!, K = 2 * 16 + 300;
     assert.ok(Math.abs(got.result.lastEval!.validLoss! - vl) <= 10 * K * U * 3 * vl, `valid loss: device ${got.result.lastEval!.validLoss}, host ${vl}`);
-    t.diagnostic(`on ${host.name}: ${decode} decoding steps; valid loss difference ${Math.abs(got.result.lastEval!.validLoss! - vl).toExponential(2)}, BLEU ${ref.lastEval!.bleu} on both`);
+    t.diagnostic(`on ${host.name}: ${steps} decoding steps in ${decode} reads; valid loss difference ${Math.abs(got.result.lastEval!.validLoss! - vl).toExponential(2)}, BLEU ${ref.lastEval!.bleu} on both`);
   });
 
   test("summarize train: each validation batch's start and end scores read back, no parameter; the host run's ROUGE", async (t) => {

@@ -3,19 +3,19 @@
  * only that token's row. The loop is written once as read steps (`greedyDecodeSteps`: each step's
  * argmax [B, 1] taken where the model is, yielded and given its ids back); `greedyDecode` runs it
  * with `runReadSteps` (a host model: the ids' `data`), `greedyDecodeAsync` with `runReadStepsAsync`
- * (a model on a device, whose tensors have no synchronous `data`: one batched read per step), so
- * both give the same strings from the same logits.
+ * (a model on a device, whose tensors have no synchronous `data`: one batched read per few steps,
+ * the ids fed from step to step on the device), so both give the same strings from the same logits.
  *
  * ```ts
  * const outs = greedyDecode(model, batch, vocab, 12); // ["1999-03-03", ...]
- * const same = await greedyDecodeAsync(deviceModel, batch, vocab, 12); // one batched read per step
+ * const same = await greedyDecodeAsync(deviceModel, batch, vocab, 12); // one batched read per 1, 2, 4, 8 steps
  * ```
  */
 import { noGrad, noGradAsync } from "../../autograd/graph.js";
 import type { CharVocab } from "../../data/dates.js";
 import { argmax } from "../../ops/reduce.js";
 import { ValueError } from "../../tensor/errors.js";
-import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../../tensor/read-steps.js";
+import { runReadSteps, runReadStepsAsync, stepsPerRead, type ReadSteps } from "../../tensor/read-steps.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { Batch } from "./batches.js";
 import type { DateModel } from "./model.js";
@@ -27,9 +27,11 @@ function checkMaxLen(op: string, model: DateModel, maxLen: number): void {
 }
 
 /**
- * The greedy decoding of `batch` as read steps: yields each step's next ids [B, 1] (an int32
- * tensor, on the model's device or the host) and is given them back; returns the strings (up to
- * <eos>, at most `maxLen` characters). Stops after the step at which every row has written <eos>.
+ * The greedy decoding of `batch` as read steps: yields the next ids [B, 1] of one or more steps
+ * (int32 tensors, on the model's device or the host) and is given them back; returns the strings
+ * (up to <eos>, at most `maxLen` characters). Each step's ids feed the next step where they are,
+ * so on a device several steps go by between reads (`stepsPerRead`: 1, 2, 4, then 8); stops at the
+ * read that shows every row has written <eos>.
  */
 export function* greedyDecodeSteps(model: DateModel, batch: Batch, vocab: CharVocab, maxLen: number): ReadSteps<string[]> {
   checkMaxLen("greedyDecodeSteps", model, maxLen);
@@ -38,15 +40,20 @@ export function* greedyDecodeSteps(model: DateModel, batch: Batch, vocab: CharVo
   const cache = model.decoder.createCache();
   const out: number[][] = Array.from({ length: B }, () => []);
   const done = new Uint8Array(B);
-  let tok = new Int32Array(B).fill(vocab.bosId);
+  let tok: Tensor = new Tensor(new Int32Array(B).fill(vocab.bosId), [B, 1], "int32");
+  let pending: Tensor[] = [], reads = 0;
   for (let t = 0; t < maxLen; t++) {
-    const logits = model.decode(new Tensor(tok, [B, 1], "int32"), memory, batch.srcPad, cache, t); // [B, 1, V]
-    const [next] = yield [argmax(logits, -1)]; // [B, 1]
-    tok = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      const id = next![b]!;
-      tok[b] = id;
-      if (!done[b]) {
+    const logits = model.decode(tok, memory, batch.srcPad, cache, t); // [B, 1, V]
+    tok = argmax(logits, -1); // [B, 1]
+    pending.push(tok);
+    if (pending.length < stepsPerRead(tok.device !== null, reads) && t + 1 < maxLen) continue;
+    const ids = yield pending;
+    reads++;
+    pending = [];
+    for (const step of ids) {
+      for (let b = 0; b < B; b++) {
+        const id = step[b]!;
+        if (done[b]) continue;
         if (id === vocab.eosId) done[b] = 1;
         else out[b]!.push(id);
       }
@@ -62,7 +69,7 @@ export function greedyDecode(model: DateModel, batch: Batch, vocab: CharVocab, m
   return noGrad(() => runReadSteps(greedyDecodeSteps(model, batch, vocab, maxLen)));
 }
 
-/** Greedy decoding of a batch by a model on a device (or the host), decoded there: each step's ids [B, 1] come back in one batched read, nothing else. */
+/** Greedy decoding of a batch by a model on a device (or the host), decoded there: the ids [B, 1] of 1, 2, 4, then 8 steps come back in one batched read, nothing else. */
 export function greedyDecodeAsync(model: DateModel, batch: Batch, vocab: CharVocab, maxLen: number): Promise<string[]> {
   checkMaxLen("greedyDecodeAsync", model, maxLen);
   return noGradAsync(() => runReadStepsAsync(greedyDecodeSteps(model, batch, vocab, maxLen)));
