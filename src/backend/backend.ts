@@ -299,8 +299,11 @@ export interface Backend<A = FloatArray> {
 
   /** per [N] = -keep lp[n, y_n] - spread sum_c lp[n, c] (the sum only where spread != 0); 0 where y_n < 0. */
   nllForward(per: A, lp: A, ids: A, N: number, C: number, keep: number, spread: number): void;
-  /** dlp [N, C] = g[n] (-spread - keep [c = y_n]); 0 in a row where y_n < 0. */
-  nllBackward(dlp: A, g: A, ids: A, N: number, C: number, keep: number, spread: number): void;
+  /**
+   * dlp [N, C] = g'[n] (-spread - keep [c = y_n]); 0 in a row where y_n < 0. g'[n] = g[n * gStride]
+   * * gScale (gStride 0: one gradient for every row, a reduced loss's; gScale 1 / count for a mean).
+   */
+  nllBackward(dlp: A, g: A, ids: A, N: number, C: number, keep: number, spread: number, gScale: number, gStride: 0 | 1): void;
 
   // ---- pooling and batch norm (kernels the device path of ops/pool.ts and ops/batchnorm.ts calls)
 

@@ -7,7 +7,9 @@
  * const loss = crossEntropy(logits, targets, { ignoreIndex: 0, labelSmoothing: 0.1 });
  * ```
  */
-import { attach } from "../autograd/graph.js";
+import { attach, noGrad } from "../autograd/graph.js";
+import type { KernelArray } from "../backend/backend.js";
+import type { DeviceStore } from "../tensor/device.js";
 import { gatherIndices, gatherOnDevice } from "./gather.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
@@ -175,14 +177,25 @@ function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: n
   const keep = 1 - eps, spread = eps / C;
   const per = emptyOn(be, lp.shape.slice(0, -1), "float32"); // [N] (or [] unbatched)
   be.nllForward(arrayOf(per, be), arrayOf(lp, be), arrayOf(ids, be), N, C, keep, spread);
-  const perRec = attach(per, op, [lp], (g) => {
+  // the rows' gradient from g [N], or from the reduced loss's one g times its scale (1 / count for
+  // the mean): one kernel, the bits of the scaled gradient broadcast to the rows first
+  const rowsGrad = (gScale: number, gStride: 0 | 1) => (g: Tensor): Tensor[] => {
     const dx = emptyOn(be, lp.shape, "float32");
-    be.nllBackward(arrayOf(dx, be), arrayOf(g, be), arrayOf(ids, be), N, C, keep, spread);
+    be.nllBackward(arrayOf(dx, be), arrayOf(g, be), arrayOf(ids, be), N, C, keep, spread, gScale, gStride);
     return [dx];
+  };
+  if (reduction === "none") return attach(per, op, [lp], rowsGrad(1, 1));
+  const scale = reduction === "sum" ? 1 : 1 / Math.max(count, 1);
+  const store = per.store as DeviceStore<KernelArray & { length: number }>;
+  const out = noGrad(() => {
+    const total = sum(per);
+    if (reduction === "sum") return total;
+    const mean = mul(total, scale);
+    store.releaseAtFlush(arrayOf(total, be));
+    return mean;
   });
-  if (reduction === "none") return perRec;
-  const total = sum(perRec);
-  return reduction === "sum" ? total : mul(total, 1 / Math.max(count, 1));
+  store.releaseAtFlush(arrayOf(per, be)); // nothing holds them after the kernels recorded
+  return attach(out, op, [lp], rowsGrad(scale, 0));
 }
 
 /** Cross-entropy of logits [N, C] (or [C]) against int32 class targets [N] (as F.cross_entropy). */

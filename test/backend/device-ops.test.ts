@@ -205,6 +205,9 @@ describe("ops on device tensors (host-memory device backend)", () => {
     assert.deepEqual(Array.from(inf.js.out), [Infinity, Infinity, 0, Infinity]);
     await deviceGradcheck([leaf([4, 5], 32)], (x) => crossEntropy(maskedFill(x, m, -Infinity), y, { reduction: "none" }), 1e-3);
     await deviceGradcheck([leaf([4, 5], 33)], (x) => crossEntropy(x, y, { labelSmoothing: 0.1 }), 1e-3);
+    // a reduced loss's backward is one kernel from its one gradient (times 1 / count for the mean)
+    await deviceGradcheck([leaf([4, 5], 34)], (x) => crossEntropy(x, y, { reduction: "sum" }), 1e-3);
+    await deviceGradcheck([leaf([4, 5], 35)], (x) => mul(crossEntropy(x, y), 3), 1e-3);
   });
 
   test("max / min values and indices over first, middle and last dims, keepdim; gradients", async () => {

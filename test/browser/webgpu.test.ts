@@ -98,8 +98,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
     (t) => family(t, "reduceDim", 65));
   test("the clipping's kernels: sums of squares of many arrays (one call per array's bits, 2 a dispatch), the norm and scale in one kernel (the bits of the kernels it replaces), many arrays scaled (one twice, the scalar beside one), fill, Adam over moments kept in one flat array (one call per parameter's bits)",
     (t) => family(t, "clip", 217));
-  test("the negative log-likelihood's rows and gradient: the js kernels' bits, with and without smoothing, ignored rows, -Infinity entries",
-    (t) => family(t, "nll", 16));
+  test("the negative log-likelihood's rows and gradient: the js kernels' bits, with and without smoothing, ignored rows, -Infinity entries; from a reduced loss's one gradient, scaled",
+    (t) => family(t, "nll", 32));
   test("indexSelect and its backward over the host grouping: repeated indices, rows never picked, -1 entries and a padding row adding nowhere, a 100,000-row table, past 65535 workgroups",
     (t) => family(t, "gather", 41));
   test("device indices: the gather's range check reported at the next read (zeros, once, slots run out), the grouping built on the device (repeats, padding, out of range, empty)",

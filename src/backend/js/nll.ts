@@ -32,11 +32,15 @@ export function nllForward(per: FloatArray, lp: FloatArray, ids: FloatArray, N: 
   }
 }
 
-/** dlp[n, c] = -spread g[n] (where spread != 0, else 0), plus -keep g[n] at c = y; 0 in a row where y < 0. */
-export function nllBackward(dlp: FloatArray, g: FloatArray, ids: FloatArray, N: number, C: number, keep: number, spread: number): void {
-  const k = f(keep), s = f(spread);
+/**
+ * dlp[n, c] = -spread g'[n] (where spread != 0, else 0), plus -keep g'[n] at c = y; 0 in a row where
+ * y < 0; g'[n] = g[n gStride] gScale (in float32).
+ */
+export function nllBackward(dlp: FloatArray, g: FloatArray, ids: FloatArray, N: number, C: number, keep: number, spread: number,
+  gScale: number, gStride: 0 | 1): void {
+  const k = f(keep), s = f(spread), sc = f(gScale);
   for (let n = 0; n < N; n++) {
-    const y = ids[n]!, gn = g[n]!;
+    const y = ids[n]!, gn = f(g[n * gStride]! * sc);
     for (let c = 0; c < C; c++) {
       let d = 0;
       if (y >= 0) {

@@ -177,8 +177,8 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.nllForward(per, lp, ids, N, C, keep, spread);
   }
 
-  nllBackward(dlp: GpuArray, g: GpuArray, ids: GpuArray, N: number, C: number, keep: number, spread: number): void {
-    this.kernels.nllBackward(dlp, g, ids, N, C, keep, spread);
+  nllBackward(dlp: GpuArray, g: GpuArray, ids: GpuArray, N: number, C: number, keep: number, spread: number, gScale: number, gStride: 0 | 1): void {
+    this.kernels.nllBackward(dlp, g, ids, N, C, keep, spread, gScale, gStride);
   }
 
   stridedCopy(out: GpuArray, x: GpuArray, outShape: readonly number[], strides: readonly number[]): void {

@@ -6,8 +6,9 @@
  *
  * - forward, a thread per row: per[n] = -keep lp[n, y] - spread sum_c lp[n, c] (the sum in order
  *   of c, only where spread != 0); 0 for an ignored row, whose entries are not read.
- * - backward, a thread per element: dlp[n, c] = -spread g[n] (where spread != 0, else 0) plus
- *   -keep g[n] at c = y; 0 in an ignored row.
+ * - backward, a thread per element: dlp[n, c] = -spread g'[n] (where spread != 0, else 0) plus
+ *   -keep g'[n] at c = y; 0 in an ignored row; g'[n] = g[n gStride] gScale, so a reduced loss's one
+ *   gradient (gStride 0, gScale 1 / count for a mean) needs no broadcast of its own.
  *
  * ```ts
  * nllForward(ctx, per, lp, ids, N, C, 0.95, 0.05 / C);
@@ -39,7 +40,7 @@ ${computeMain(WG)} {
 }`;
 
 const backwardSource = (): string => /* wgsl */ `
-${header(["dlp"], ["g", "ids"], ["N: u32", "C: u32", "keep: f32", "spread: f32"])}
+${header(["dlp"], ["g", "ids"], ["N: u32", "C: u32", "keep: f32", "spread: f32", "gScale: f32", "gStride: u32"])}
 ${computeMain(WG)} {
   let i = groupIndex(wid, nwg) * ${WG}u + t;
   if (i >= p.N * p.C) { return; }
@@ -47,7 +48,7 @@ ${computeMain(WG)} {
   let y = b_ids[p.o_ids + n];
   var d = 0.0;
   if (y >= 0.0) {
-    let g = b_g[p.o_g + n];
+    let g = b_g[p.o_g + n * p.gStride] * p.gScale;
     if (p.spread != 0.0) { d = -p.spread * g; }
     if (i % p.C == u32(y)) { d += -p.keep * g; }
   }
@@ -61,10 +62,10 @@ export function nllForward(ctx: KernelContext, per: GpuArray, lp: GpuArray, ids:
   ctx.dispatch("nll", ctx.pipeline("nll", forwardSource), [per], [lp, ids], [N, C, f32Bits(keep), f32Bits(spread)], ceilDiv(N, WG));
 }
 
-/** dlp [N, C] = the gradient of the rows' losses for g [N] (see the file comment). */
+/** dlp [N, C] = the gradient of the rows' losses for g [N] (gStride 1) or one g for all (gStride 0), times gScale (see the file comment). */
 export function nllBackward(ctx: KernelContext, dlp: GpuArray, g: GpuArray, ids: GpuArray, N: number, C: number, keep: number,
-  spread: number): void {
+  spread: number, gScale: number, gStride: 0 | 1): void {
   if (N * C === 0) return;
-  ctx.dispatch("nllBackward", ctx.pipeline("nllBackward", backwardSource), [dlp], [g, ids], [N, C, f32Bits(keep), f32Bits(spread)],
-    ceilDiv(N * C, WG));
+  ctx.dispatch("nllBackward", ctx.pipeline("nllBackward", backwardSource), [dlp], [g, ids],
+    [N, C, f32Bits(keep), f32Bits(spread), f32Bits(gScale), gStride], ceilDiv(N * C, WG));
 }
