@@ -167,6 +167,15 @@ export class Module {
 }
 
 /** A list of modules named "0", "1", ... (as torch.nn.ModuleList). */
+/**
+ * Whether `m` runs `cls`'s own forward: an instance of exactly `cls` whose forward is not replaced
+ * on the instance (interpret/capture.ts wraps forward that way). A stack may then call another
+ * entry of the class (the transformer stacks' joined residual norms) and do what forward would.
+ */
+export function plainForward(m: Module, cls: abstract new (...args: never[]) => Module): boolean {
+  return Object.getPrototypeOf(m) === cls.prototype && !Object.prototype.hasOwnProperty.call(m, "forward");
+}
+
 export class ModuleList<M extends Module = Module> extends Module {
   readonly items: M[] = [];
   constructor(modules: Iterable<M> = []) {

@@ -35,7 +35,7 @@ import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { cachedCausalMask, DecoderCache, KVCache } from "./kv-cache.js";
 import { Dropout, LayerNorm, Linear } from "./layers.js";
-import { Module, ModuleList } from "./module.js";
+import { Module, ModuleList, plainForward } from "./module.js";
 import { MultiheadAttention } from "./multihead-attention.js";
 import {
   activationFn, checkAttnMask, checkKeyPaddingMask, checkSeq, childOptions, resolveLayerOptions,
@@ -188,6 +188,18 @@ export class TransformerDecoderLayer extends Module {
    * With `cache`, tgt holds only the new tokens (positions cache.length …).
    */
   forward(tgt: Tensor, memory: Tensor, fo: DecoderLayerForwardOptions & { cache?: KVCache | null } = {}): Tensor {
+    return this.forwardJoined(tgt, memory, fo, null, null).out;
+  }
+
+  /**
+   * forward for a stack of pre-norm layers: `normed`, norm1(tgt) when the layer before computed it
+   * (null: computed here), and `next`, the norm that follows this layer (the next layer's norm1 or
+   * the stack's final norm), whose input is this layer's last residual add: the add and that norm
+   * in one kernel where the backend has it. Returns the output and, with `next`, next(output).
+   * Post-norm layers take neither (`normed` null, `next` ignored).
+   */
+  forwardJoined(tgt: Tensor, memory: Tensor, fo: DecoderLayerForwardOptions & { cache?: KVCache | null }, normed: Tensor | null,
+    next: LayerNorm | null): { out: Tensor; normed: Tensor | null } {
     const op = "TransformerDecoderLayer.forward";
     const E = this.dModel, bf = this.options.batchFirst;
     const t = checkSeq(op, "tgt", tgt, E, bf, "T");
@@ -212,15 +224,16 @@ export class TransformerDecoderLayer extends Module {
     let x = tgt;
     // each residual add and the norm after it in one kernel where the backend has it (addAndForward)
     if (this.options.normFirst) {
-      const a = this.norm2.addAndForward(x, this.sa(this.norm1.forward(x), fo, cache, t.batched)); // x + sa(norm1(x)), and its norm2
+      const a = this.norm2.addAndForward(x, this.sa(normed ?? this.norm1.forward(x), fo, cache, t.batched)); // x + sa(norm1(x)), and its norm2
       const b = this.norm3.addAndForward(a.sum, this.mha(a.out, memory, fo, cache, t.batched));
-      x = add(b.sum, this.ff(b.out));
-    } else {
-      x = this.norm1.addAndForward(x, this.sa(x, fo, cache, t.batched)).out;
-      x = this.norm2.addAndForward(x, this.mha(x, memory, fo, cache, t.batched)).out;
-      x = this.norm3.addAndForward(x, this.ff(x)).out;
+      const r = this.ff(b.out);
+      if (!next) return { out: add(b.sum, r), normed: null };
+      const c = next.addAndForward(b.sum, r);
+      return { out: c.sum, normed: c.out };
     }
-    return x;
+    x = this.norm1.addAndForward(x, this.sa(x, fo, cache, t.batched)).out;
+    x = this.norm2.addAndForward(x, this.mha(x, memory, fo, cache, t.batched)).out;
+    return { out: this.norm3.addAndForward(x, this.ff(x)).out, normed: null };
   }
 
   private sa(x: Tensor, fo: DecoderLayerForwardOptions, cache: KVCache | null, batched: boolean): Tensor {
@@ -302,11 +315,22 @@ export class TransformerDecoder extends Module {
     if (cache !== null && cache !== undefined && (!(cache instanceof DecoderCache) || cache.numLayers !== this.numLayers)) {
       throw new ValueError("TransformerDecoder.forward", "cache", `a DecoderCache of ${this.numLayers} layers`, cache instanceof DecoderCache ? `${cache.numLayers} layers` : typeof cache);
     }
+    const layers = this.layers.items;
     let x = tgt;
-    this.layers.items.forEach((layer, i) => {
-      x = layer.forward(x, memory, { ...rest, cache: cache ? cache.layer(i) : null });
+    if (!layers.every((l) => l.options.normFirst && plainForward(l, TransformerDecoderLayer) && plainForward(l.norm1, LayerNorm))) {
+      layers.forEach((layer, i) => {
+        x = layer.forward(x, memory, { ...rest, cache: cache ? cache.layer(i) : null });
+      });
+      return this.norm ? this.norm.forward(x) : x;
+    }
+    // pre-norm layers: each layer's last residual add joined with the norm after it (the next layer's norm1, or the final norm)
+    const last = this.norm && plainForward(this.norm, LayerNorm) ? this.norm : null;
+    let normed: Tensor | null = null;
+    layers.forEach((layer, i) => {
+      ({ out: x, normed } = layer.forwardJoined(x, memory, { ...rest, cache: cache ? cache.layer(i) : null }, normed,
+        i + 1 < layers.length ? layers[i + 1]!.norm1 : last));
     });
-    return this.norm ? this.norm.forward(x) : x;
+    return this.norm ? (normed ?? this.norm.forward(x)) : x;
   }
 
   /** Switches weight capture on or off in every layer. */

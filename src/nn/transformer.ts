@@ -21,7 +21,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.j
 import type { Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { Dropout, LayerNorm, Linear } from "./layers.js";
-import { Module, ModuleList } from "./module.js";
+import { Module, ModuleList, plainForward } from "./module.js";
 import { MultiheadAttention } from "./multihead-attention.js";
 import type { AttentionSpec } from "../attention/select.js";
 
@@ -214,20 +214,32 @@ export class TransformerEncoderLayer extends Module {
 
   /** src [L, B, E] (batchFirst: [B, L, E]; unbatched [L, E]) -> same shape. */
   forward(src: Tensor, fo: EncoderLayerForwardOptions = {}): Tensor {
+    return this.forwardJoined(src, fo, null, null).out;
+  }
+
+  /**
+   * forward for a stack of pre-norm layers: `normed`, norm1(src) when the layer before computed it
+   * (null: computed here), and `next`, the norm that follows this layer (the next layer's norm1 or
+   * the stack's final norm), whose input is this layer's last residual add: the add and that norm
+   * in one kernel where the backend has it. Returns the output and, with `next`, next(output).
+   * Post-norm layers take neither (`normed` null, `next` ignored).
+   */
+  forwardJoined(src: Tensor, fo: EncoderLayerForwardOptions, normed: Tensor | null, next: LayerNorm | null): { out: Tensor; normed: Tensor | null } {
     const op = "TransformerEncoderLayer.forward";
     const s = checkSeq(op, "src", src, this.dModel, this.options.batchFirst, "L");
     checkAttnMask(op, "srcMask", fo.srcMask, s, s.n, this.nhead);
     checkKeyPaddingMask(op, "srcKeyPaddingMask", fo.srcKeyPaddingMask, s);
-    let x = src;
+    const x = src;
     // each residual add and the norm after it in one kernel where the backend has it (addAndForward)
     if (this.options.normFirst) {
-      const a = this.norm2.addAndForward(x, this.sa(this.norm1.forward(x), fo)); // x + sa(norm1(x)), and its norm2
-      x = add(a.sum, this.ff(a.out));
-    } else {
-      x = this.norm1.addAndForward(x, this.sa(x, fo)).out;
-      x = this.norm2.addAndForward(x, this.ff(x)).out;
+      const a = this.norm2.addAndForward(x, this.sa(normed ?? this.norm1.forward(x), fo)); // x + sa(norm1(x)), and its norm2
+      const r = this.ff(a.out);
+      if (!next) return { out: add(a.sum, r), normed: null };
+      const b = next.addAndForward(a.sum, r);
+      return { out: b.sum, normed: b.out };
     }
-    return x;
+    const y = this.norm1.addAndForward(x, this.sa(x, fo)).out;
+    return { out: this.norm2.addAndForward(y, this.ff(y)).out, normed: null };
   }
 
   private sa(x: Tensor, fo: EncoderLayerForwardOptions): Tensor {
@@ -264,11 +276,24 @@ export class TransformerEncoder extends Module {
     this.norm = this.registerModule("norm", opts.norm ?? null);
   }
 
-  /** src [L, B, E] (batchFirst: [B, L, E]) -> same shape; the masks go to every layer. */
+  /**
+   * src [L, B, E] (batchFirst: [B, L, E]) -> same shape; the masks go to every layer. Pre-norm
+   * layers (their own forward, not replaced) join each layer's last residual add with the norm
+   * after it: the next layer's norm1, or the final norm.
+   */
   forward(src: Tensor, fo: EncoderLayerForwardOptions = {}): Tensor {
+    const layers = this.layers.items;
     let x = src;
-    for (const layer of this.layers) x = layer.forward(x, fo);
-    return this.norm ? this.norm.forward(x) : x;
+    if (!layers.every((l) => l.options.normFirst && plainForward(l, TransformerEncoderLayer) && plainForward(l.norm1, LayerNorm))) {
+      for (const layer of layers) x = layer.forward(x, fo);
+      return this.norm ? this.norm.forward(x) : x;
+    }
+    const last = this.norm && plainForward(this.norm, LayerNorm) ? this.norm : null;
+    let normed: Tensor | null = null;
+    layers.forEach((layer, i) => {
+      ({ out: x, normed } = layer.forwardJoined(x, fo, normed, i + 1 < layers.length ? layers[i + 1]!.norm1 : last));
+    });
+    return this.norm ? (normed ?? this.norm.forward(x)) : x;
   }
 
   /** Switches weight capture on or off in every layer. */

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { backward } from "../../src/autograd/backward.js";
 import { noGrad } from "../../src/autograd/graph.js";
+import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
+import { toDevice } from "../../src/backend/tensor-arrays.js";
 import { DecoderCache } from "../../src/nn/kv-cache.js";
 import { LayerNorm } from "../../src/nn/layers.js";
 import { TransformerDecoder, TransformerDecoderLayer } from "../../src/nn/transformer-decoder.js";
@@ -8,11 +11,13 @@ import { Transformer } from "../../src/nn/transformer-model.js";
 import { generateSquareSubsequentMask, TransformerEncoder, TransformerEncoderLayer } from "../../src/nn/transformer.js";
 import { concat, reshape, slice, transpose } from "../../src/ops/shape.js";
 import { sum } from "../../src/ops/reduce.js";
+import { mul } from "../../src/ops/elementwise.js";
 import { ShapeError, ValueError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { Tensor, randn } from "../../src/tensor/tensor.js";
 import { assertClose, assertGrad, assertThrowsMsg, r64 } from "../helpers.js";
 import { float64Params } from "./float64-module.js";
+import { hostDevice } from "../backend/host-device.js";
 
 // state_dict().keys() of torch.nn.TransformerEncoderLayer / TransformerDecoderLayer
 const ENCODER_LAYER_KEYS = [
@@ -173,6 +178,67 @@ describe("incremental decoding with a DecoderCache equals one causal pass", () =
     const cache = t.decoder.createCache();
     const ys = [0, 1, 2].map((i) => t.decode(slice(tgt, 1, i, i + 1), memory, { cache }));
     assertClose(concat(ys, 1).data, full.data, 1e-5);
+  });
+});
+
+describe("pre-norm stacks join each layer's last residual add with the norm after it", () => {
+  /** The stack's output and its input's and parameters' gradients, layer by layer (each layer's forward, then the final norm) or as the stack runs. */
+  function run(stack: TransformerEncoder | TransformerDecoder, x: Tensor, mem: Tensor, byLayer: boolean): number[][] {
+    for (const p of stack.parameters()) p.grad = null;
+    const xi = x.detach().requiresGrad_();
+    let y: Tensor;
+    if (!byLayer) y = stack instanceof TransformerEncoder ? stack.forward(xi) : stack.forward(xi, mem, { tgtIsCausal: true, tgtMask: generateSquareSubsequentMask(x.shape[1]!) });
+    else {
+      y = xi;
+      for (const l of stack.layers.items) y = l instanceof TransformerEncoderLayer ? l.forward(y) : (l as TransformerDecoderLayer).forward(y, mem, { tgtMask: generateSquareSubsequentMask(x.shape[1]!) });
+      if (stack.norm) y = stack.norm.forward(y);
+    }
+    backward(sum(mul(y, y)));
+    return [[...y.data], [...xi.grad!.data], ...stack.parameters().map((p) => [...p.grad!.data])];
+  }
+
+  for (const kind of ["encoder", "decoder"] as const) {
+    for (const withNorm of [true, false]) {
+      test(`${kind}, 3 layers, ${withNorm ? "a final norm" : "no final norm"}: the bits of layer by layer, forward and backward; one norm kernel fewer per layer on a device with AddLayerNorm`, () => {
+        const o = { dimFeedforward: 12, dropout: 0, normFirst: true, batchFirst: true, generator: g() };
+        const stack = kind === "encoder" ? new TransformerEncoder(new TransformerEncoderLayer(8, 2, o), 3, { norm: withNorm ? new LayerNorm(8) : null })
+          : new TransformerDecoder(new TransformerDecoderLayer(8, 2, o), 3, { norm: withNorm ? new LayerNorm(8) : null });
+        const x = randn([2, 5, 8], { generator: g() }), mem = randn([2, 4, 8], { generator: g() });
+        assert.deepEqual(run(stack, x, mem, false), run(stack, x, mem, true));
+        // on the host-memory device (which has AddLayerNorm): the joined adds counted
+        const dev = hostDevice();
+        const calls = { addLayerNorm: 0, layerNorm: 0 };
+        const be = dev as unknown as Record<string, (...a: unknown[]) => unknown>;
+        for (const k of ["addLayerNorm", "layerNorm"] as const) {
+          const f = be[k]!.bind(dev);
+          be[k] = (...a: unknown[]) => { calls[k]++; return f(...a); };
+        }
+        const host = getBackend();
+        registerBackend(dev);
+        setBackend(dev.name);
+        try {
+          stack.toDevice(dev);
+          noGrad(() => (stack instanceof TransformerEncoder ? stack.forward(toDevice(x, dev)) : stack.forward(toDevice(x, dev), toDevice(mem, dev))));
+        } finally {
+          setBackend(host.name);
+        }
+        // per layer: norm1 of the first layer only, then an add joined with each norm after it (the next layer's norm1, the final norm)
+        const perLayer = kind === "encoder" ? 1 : 2;
+        assert.deepEqual(calls, withNorm ? { layerNorm: 1, addLayerNorm: 3 * perLayer + 3 } : { layerNorm: 1, addLayerNorm: 3 * perLayer + 2 });
+      });
+    }
+  }
+
+  test("a layer whose forward is replaced (as interpret's capture does) runs the plain path: its forward is called", () => {
+    const enc = new TransformerEncoder(new TransformerEncoderLayer(8, 2, { dimFeedforward: 12, dropout: 0, normFirst: true, batchFirst: true, generator: g() }), 2, { norm: new LayerNorm(8) });
+    const x = randn([1, 3, 8], { generator: g() });
+    const want = noGrad(() => enc.forward(x));
+    let called = 0;
+    const l = enc.layers.items[1]!, orig = l.forward.bind(l);
+    Object.defineProperty(l, "forward", { value: (...a: Parameters<typeof l.forward>) => { called++; return orig(...a); }, configurable: true });
+    const got = noGrad(() => enc.forward(x));
+    assert.equal(called, 1);
+    assert.deepEqual([...got.data], [...want.data]);
   });
 });
 
