@@ -13,7 +13,8 @@
  * fn.backward(sums.release(acc));    // handed out: never written again
  * ```
  */
-import type { Backend } from "../backend/backend.js";
+import type { Backend, Fill, KernelArray } from "../backend/backend.js";
+import type { DeviceStore } from "../tensor/device.js";
 import { arrayOf, backendOf as kernelsOf, copyTensor, emptyOn, fullOn } from "../backend/tensor-arrays.js";
 import { hostBackend, jsBackend } from "../backend/registry.js";
 import type { FloatArray } from "../tensor/dtype.js";
@@ -128,8 +129,46 @@ export function checkGradShape(g: Tensor | BlockGrad, like: Tensor, op: string, 
   }
 }
 
+/** Whether g's block is one run of the full tensor (unit step, nothing before its dim) on a device: its element range, else null. */
+function deviceRun(full: Tensor, g: BlockGrad): [number, number] | null {
+  if (full.device === null || g.step !== 1 || numel(full.shape.slice(0, g.dim)) !== 1 || g.block.size === 0) return null;
+  const inner = numel(full.shape.slice(g.dim + 1));
+  return [g.start * inner, (g.start + g.block.shape[g.dim]!) * inner];
+}
+
+/** The runs [a, b) of `rs` that hold an element. */
+const nonEmpty = (rs: [number, number][]): [number, number][] => rs.filter((r) => r[1] > r[0]);
+
+/** Writes g's block (one run: deviceRun) into full's elements [a, b), replacing what was there. */
+function writeRun(full: Tensor, g: BlockGrad, a: number, b: number): void {
+  const be = kernelsOf(full);
+  be.stridedCopy(be.view(arrayOf(full, be), a, b - a), arrayOf(g.block, be), [b - a], [1]);
+  full.deviceWritten();
+}
+
+/** Zeros full's elements [a, b) on its device. */
+function zeroRun(full: Tensor, a: number, b: number): void {
+  const be = kernelsOf(full), region = be.view(arrayOf(full, be), a, b - a);
+  const f = be as Partial<Fill>;
+  if (typeof f.fill === "function") f.fill(region, b - a, 0);
+  else {
+    const z = be.upload(new Float32Array(b - a));
+    be.stridedCopy(region, z, [b - a], [1]);
+    (full.store as DeviceStore<KernelArray & { length: number }>).release(z);
+  }
+  full.deviceWritten();
+}
+
 export class GradSums {
   private readonly owned = new Set<Tensor>();
+  /**
+   * Sums on a device begun from a block that is one run of the tensor (a slice's gradient): made
+   * without zero-filling, the runs [a, b) no block has written yet. A later block in one of them
+   * is written there too; anything else (another block, a whole gradient, handing the sum out)
+   * zeroes them first. Two slices that tile a tensor (a packed projection's q and kv rows) so
+   * write its gradient in two copies, with no fill.
+   */
+  private readonly unwritten = new Map<Tensor, [number, number][]>();
 
   /** A new owned sum: zero, or uninitialized when the caller writes all of it. */
   private fresh(like: Tensor, zero = true): Tensor {
@@ -141,17 +180,42 @@ export class GradSums {
   /** acc + g, where acc (null: nothing yet) sums gradients of `like`; in place when owned. */
   add(acc: Tensor | null, g: Tensor | BlockGrad, like: Tensor): Tensor {
     if (!(g instanceof Tensor)) {
+      const run = deviceRun(like, g);
       if (acc === null) {
+        if (run) {
+          const t = this.fresh(like, false);
+          writeRun(t, g, run[0], run[1]);
+          this.unwritten.set(t, nonEmpty([[0, run[0]], [run[1], t.size]]));
+          return t;
+        }
         const t = this.fresh(like);
         addBlock(t, g, true);
         return t;
       }
-      const t = this.owned.has(acc) ? acc : this.copy(acc);
+      const gaps = this.unwritten.get(acc);
+      const k = run && gaps ? gaps.findIndex(([a, b]) => a <= run[0] && run[1] <= b) : -1;
+      if (run && gaps && k >= 0) {
+        writeRun(acc, g, run[0], run[1]);
+        const [a, b] = gaps[k]!;
+        gaps.splice(k, 1, ...nonEmpty([[a, run[0]], [run[1], b]]));
+        return acc;
+      }
+      const t = this.owned.has(acc) ? this.settled(acc) : this.copy(acc);
       addBlock(t, g, false);
       return t;
     }
     if (acc === null) return g;
-    return addTensors(this.owned.has(acc) ? acc : this.fresh(acc, false), acc, g);
+    return addTensors(this.owned.has(acc) ? this.settled(acc) : this.fresh(acc, false), acc, g);
+  }
+
+  /** t with the runs no block wrote zeroed (see `unwritten`). */
+  private settled(t: Tensor): Tensor {
+    const gaps = this.unwritten.get(t);
+    if (gaps) {
+      for (const [a, b] of gaps) zeroRun(t, a, b);
+      this.unwritten.delete(t);
+    }
+    return t;
   }
 
   private copy(t: Tensor): Tensor {
@@ -167,12 +231,14 @@ export class GradSums {
 
   /** Hands a sum out to a backward function: the engine never writes it again. */
   release(t: Tensor): Tensor {
+    this.settled(t);
     this.owned.delete(t);
     return t;
   }
 
   /** A tensor for a leaf's `.grad`: the sum itself when owned (handed out), else a copy. */
   take(t: Tensor): Tensor {
+    this.settled(t);
     if (this.owned.delete(t)) return t;
     return copyTensor(t);
   }

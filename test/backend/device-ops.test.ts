@@ -19,11 +19,12 @@ import { indexSelect } from "../../src/ops/shape.js";
 import { addLayerNorm } from "../../src/ops/norm.js";
 import { DTypeError, ShapeError, ValueError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
-import { Tensor, randn, tensor } from "../../src/tensor/tensor.js";
+import { Tensor, randn, tensor, type BlockGrad } from "../../src/tensor/tensor.js";
 import { assertThrowsMsg } from "../helpers.js";
 import { hostDevice } from "./host-device.js";
 import { gradcheckOnDevice } from "./device-helpers.js";
 import { indexGrouping } from "../../src/backend/index-grouping.js";
+import { GradSums } from "../../src/autograd/grad-sums.js";
 
 const host = getBackend();
 const dev = hostDevice();
@@ -92,6 +93,48 @@ async function assertSame(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, tol 
 const deviceGradcheck = (inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, h?: number): Promise<void> => gradcheckOnDevice(dev, inputs, f, h);
 
 describe("ops on device tensors (host-memory device backend)", () => {
+  test("gradient sums of slices: runs that tile a tensor written without a fill; gaps zeroed; overlaps, strided blocks and whole gradients added; the host's bits", async () => {
+    /** The sum of `parts` (a block [rows or columns, start, step, block values] or a whole gradient) into a [6, 3] tensor by GradSums, on the host or the device, and the device calls it took. */
+    const sumOf = async (device: boolean, parts: ([number, number, number, Tensor] | Tensor)[]): Promise<{ values: number[]; calls: Record<string, number> }> => {
+      const calls: Record<string, number> = { upload: 0, stridedCopy: 0, binary: 0, matmul: 0 };
+      const be = dev as unknown as Record<string, (...a: unknown[]) => unknown>;
+      const orig = Object.fromEntries(Object.keys(calls).map((k) => [k, be[k]!]));
+      for (const k of Object.keys(calls)) be[k] = (...a: unknown[]) => { calls[k]!++; return orig[k]!.apply(dev, a); };
+      try {
+        const on = (t: Tensor): Tensor => (device ? toDevice(new Tensor(Float32Array.from(t.data as Float32Array), t.shape, "float32"), dev) : t);
+        const like = on(new Tensor(new Float32Array(18), [6, 3], "float32"));
+        const sums = new GradSums();
+        let acc: Tensor | null = null;
+        for (const p of parts) {
+          const part: Tensor | BlockGrad = p instanceof Tensor ? on(p) : { kind: "block", dim: p[0], start: p[1], step: p[2], block: on(p[3]) };
+          for (const k of Object.keys(calls)) calls[k] = 0;
+          acc = sums.add(acc, part, like);
+        }
+        const out = sums.release(acc!);
+        return { values: [...(device ? await out.read() : out.data)], calls };
+      } finally {
+        for (const k of Object.keys(calls)) be[k] = orig[k]!;
+      }
+    };
+    const g = (shape: number[], seed: number): Tensor => randn(shape, { generator: new Generator(seed) });
+    const cases: [string, ([number, number, number, Tensor] | Tensor)[]][] = [
+      ["rows [0, 2) and [2, 6) (a packed projection's q and kv rows)", [[0, 0, 1, g([2, 3], 1)], [0, 2, 1, g([4, 3], 2)]]],
+      ["rows [1, 3) only", [[0, 1, 1, g([2, 3], 3)]]],
+      ["rows [0, 3) and [2, 5), overlapping", [[0, 0, 1, g([3, 3], 4)], [0, 2, 1, g([3, 3], 5)]]],
+      ["rows [0, 2), then a whole gradient", [[0, 0, 1, g([2, 3], 6)], g([6, 3], 7)]],
+      ["rows [4, 6), then rows 0, 2, 4 (step 2)", [[0, 4, 1, g([2, 3], 8)], [0, 0, 2, g([3, 3], 9)]]],
+      ["columns [0, 2) and [2, 3)", [[1, 0, 1, g([6, 2], 10)], [1, 2, 1, g([6, 1], 11)]]],
+    ];
+    for (const [name, parts] of cases) {
+      const want = await sumOf(false, parts), got = await sumOf(true, parts);
+      assert.deepEqual(got.values, want.values, `${name}: the host's sum`);
+      if (name.startsWith("rows [0, 2) and [2, 6)")) {
+        // the second block: one copy into its run, nothing zeroed or added, and nothing at the release
+        assert.deepEqual(got.calls, { upload: 0, stridedCopy: 1, binary: 0, matmul: 0 }, `${name}: ${JSON.stringify(got.calls)}`);
+      }
+    }
+  });
+
   test("addLayerNorm: one call on the device (AddLayerNorm), the host's add + layerNorm to the bit, the sum and its norm, gradients through both; weight and bias optional", async () => {
     const calls = { n: 0 };
     const fused = (dev as unknown as { addLayerNorm: (...a: unknown[]) => void }).addLayerNorm;
