@@ -13,7 +13,7 @@
  * arrays, with a NaN or an infinity among them, the scale below 1, at 1 and NaN, and the float64
  * values; the partial sums' dispatches and one more. Scaling: ten arrays, one empty and one listed twice (scaled twice), the
  * scalar a view of the same buffer as one of them, each element exactly x * s in float32; with 3
- * bindings, 2 arrays a dispatch. Fill: values, NaN and infinities, past 256 threads. Adam over
+ * bindings, 2 arrays a dispatch (arrays past a workgroup's chunk of 16384 elements too). Fill: values, NaN and infinities, past 256 threads. Adam over
  * parameters whose moments are views of one flat array each, with and without a gradient scale,
  * with the device's bindings, 6 and 5: the bits of one call per parameter, and the dispatches.
  *
@@ -83,6 +83,23 @@ async function sumOfSquaresCases(kit: Kit): Promise<CaseResult[]> {
   const gotFew = await kit.fetchPlaced(few);
   res.compare("eleven arrays, 2 a dispatch: the same bits", gotFew.data, want, EXACT, gotFew.guards);
   expect(res, "eleven arrays, 2 a dispatch: 7 dispatches", lim.dispatches() === 7, `${lim.dispatches()} dispatches`);
+  // arrays longer than a workgroup's chunk (16384 elements): summed by chunks, one call per
+  // array's bits, 2 arrays a dispatch the same; an array of 3 chunks + 1 against float64
+  const big = [40000, 0, 16384, 16385, 5].map((n, j) => kit.place(randn(rng(1400 + j), n, 1), 1 + j));
+  const bigSizes = big.map((x) => x.n);
+  const oneBig = kit.place(Float32Array.of(0.5), 2);
+  for (const x of big) k.sumOfSquares(oneBig.arr, [x.arr], [x.n], true);
+  const wantBig = (await kit.fetchPlaced(oneBig)).data;
+  let big64 = 0.5;
+  for (const x of big) for (const v of (await kit.fetchPlaced(x)).data) big64 += v * v;
+  const allBig = kit.place(Float32Array.of(0.5), 3), limBig = limited(k, 3), fewBig = kit.place(Float32Array.of(0.5), 1);
+  k.sumOfSquares(allBig.arr, big.map((x) => x.arr), bigSizes, true);
+  sumOfSquares(limBig.ctx, fewBig.arr, big.map((x) => x.arr), bigSizes, true);
+  const [gotBig, gotFewBig] = [await kit.fetchPlaced(allBig), await kit.fetchPlaced(fewBig)];
+  res.compare("arrays past a workgroup's chunk at once: one call per array's bits", gotBig.data, wantBig, EXACT, gotBig.guards);
+  res.compare("arrays past a workgroup's chunk, 2 a dispatch: the same bits", gotFewBig.data, wantBig, EXACT, gotFewBig.guards);
+  res.compare("arrays past a workgroup's chunk: against float64", gotBig.data, [big64], () => (64 + 3 + 8 + 5) * U * big64, gotBig.guards);
+  expect(res, "arrays past a workgroup's chunk, 2 a dispatch: 4 dispatches", limBig.dispatches() === 4, `${limBig.dispatches()} dispatches`);
   // the order of the partial sums shows: 0.25 + 1, then eight 2^-24 (each half an ulp of 1.25,
   // rounding to it, even) give 1.25; added the other way round, 0.25 + 2^-21 + 1 = 1.25 + 2^-21
   const order = [Float32Array.of(1), ...Array.from({ length: 8 }, () => Float32Array.of(2 ** -12))].map((h, j) => kit.place(h, j));

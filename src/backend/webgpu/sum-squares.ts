@@ -2,10 +2,12 @@
  * The sum of the squares of many arrays into one element, as SumOfSquares (backend.ts) for the
  * gradient clipping's norm (optim/clip-device.ts). Arrays go in groups of as many as the device
  * binds at once (maxStorageBuffersPerShaderStage less the output, at most 8): one dispatch per
- * group, one workgroup of 256 threads per array, thread t summing x[t]², x[t + 256]², ... in order,
- * then a tree over the workgroup into the array's partial sum; a last dispatch adds the partial
- * sums in array order to acc. The fixed order gives the same bits every run, and the same bits as
- * one array at a time (acc = ((acc + s0) + s1) + ...). It replaces one dispatch per gradient, each
+ * group, one workgroup of 256 threads per chunk of 16384 elements of an array (an array up to that
+ * long: one workgroup), thread t summing x[t]², x[t + 256]², ... of its chunk in order, then a tree
+ * over the workgroup into the chunk's partial sum; a last dispatch adds the partial sums in array
+ * and chunk order to acc. A large gradient is so spread over many workgroups instead of walked by
+ * one. The fixed order gives the same bits every run, and the same bits as one array at a time
+ * (acc = ((acc + s0) + s1) + ...). It replaces one dispatch per gradient, each
  * a single workgroup, that ran one after another. `clipNorm` ends in a kernel that takes the root
  * and the clipping's scale as well, in place of the five one-element kernels and three fills that
  * computed them.
@@ -18,7 +20,7 @@
 import type { GpuArray, KernelContext } from "./context.js";
 import { dispatchKernel, f32Bits } from "./context.js";
 import { fill } from "./elementwise.js";
-import { computeMain, header, reduceFn } from "./wgsl.js";
+import { arraysOverGroups, computeMain, header, reduceFn } from "./wgsl.js";
 
 const WG = 256;
 
@@ -27,22 +29,39 @@ export function arraysPerDispatch(ctx: KernelContext): number {
   return Math.max(1, Math.min(8, ctx.maxStorageBuffers - 1));
 }
 
-/** k arrays x0 .. x(k-1): workgroup j writes the sum of squares of xj to part[first + j]. */
+/** Elements one workgroup sums: 64 per thread. A longer array is summed in chunks of this many, a workgroup each. */
+const CHUNK = 64 * WG;
+
+/** The chunks array x of n elements is summed in (one at least: an empty array's partial sum is 0). */
+const chunksOf = (n: number): number => Math.max(1, Math.ceil(n / CHUNK));
+
+/**
+ * k arrays x0 .. x(k-1) laid out over the workgroups, chunks of CHUNK elements one after another
+ * (arraysOverGroups): the workgroup of chunk c of array j writes its sum of squares to
+ * part[f_j + c].
+ */
 const partialSource = (k: number) => (): string => {
-  const xs = Array.from({ length: k }, (_, j) => `x${j}`);
-  const cases = xs.map((x, j) => `    case ${j}u: { for (var i = t; i < p.n${j}; i += ${WG}u) { let v = b_${x}[p.o_${x} + i]; s = fma(v, v, s); } }`);
+  const xs = Array.from({ length: k }, (_, j) => `x${j}`), over = arraysOverGroups(k, CHUNK);
+  const cases = xs.map((x, j) => `    case ${j}u: {
+      at = p.f${j} + c;
+      let end = min(p.n${j}, (c + 1u) * ${CHUNK}u);
+      for (var e = c * ${CHUNK}u + t; e < end; e += ${WG}u) { let v = b_${x}[p.o_${x} + e]; s = fma(v, v, s); }
+    }`);
   return /* wgsl */ `
-${header(["part"], xs, ["first: u32", ...xs.map((_, j) => `n${j}: u32`)])}
+${header(["part"], xs, [...xs.map((_, j) => `n${j}: u32`), ...xs.map((_, j) => `f${j}: u32`), ...over.fields])}
 var<workgroup> red: array<f32, ${WG}>;
 ${reduceFn("total", WG, (a, b) => `${a} + ${b}`)}
 ${computeMain(WG)} {
+${over.find}
+  let c = gi - base;
   var s = 0.0;
-  switch wid.x {
+  var at = 0u;
+  switch a {
 ${cases.join("\n")}
     default: {}
   }
   let r = total(t, s);
-  if (t == 0u) { b_part[p.o_part + p.first + wid.x] = r; }
+  if (t == 0u) { b_part[p.o_part + at] = r; }
 }`;
 };
 
@@ -72,14 +91,27 @@ ${computeMain(1)} {
   b_coef[p.o_coef] = select(1.0, q, q < 1.0 || isNan(q)); // a NaN norm gives a NaN scale (as binary "minimum")
 }`;
 
-/** Each array's sum of squares into part[j] (one workgroup an array, as many arrays a dispatch as bind). */
-function partialSums(ctx: KernelContext, xs: readonly GpuArray[], ns: readonly number[]): GpuArray {
-  const m = xs.length, part = ctx.scratch(m), per = arraysPerDispatch(ctx);
-  for (let first = 0; first < m; first += per) {
-    const k = Math.min(per, m - first);
-    dispatchKernel(ctx, `sumOfSquares.k${k}`, partialSource(k), [part], xs.slice(first, first + k), [first, ...ns.slice(first, first + k)], k);
+/**
+ * Each array's sum of squares by chunks into `part` (a workgroup a chunk, as many arrays a dispatch
+ * as bind), array by array, chunk by chunk; returns it and the number of partial sums.
+ */
+function partialSums(ctx: KernelContext, xs: readonly GpuArray[], ns: readonly number[]): { part: GpuArray; m: number } {
+  const chunks = ns.map(chunksOf), m = chunks.reduce((a, b) => a + b, 0);
+  const part = ctx.scratch(m), per = arraysPerDispatch(ctx);
+  for (let first = 0, f = 0; first < xs.length; first += per) {
+    const k = Math.min(per, xs.length - first), cs = chunks.slice(first, first + k);
+    // the partial sums' offsets f_j, and the workgroup where each array after the first starts
+    const fs: number[] = [], starts: number[] = [];
+    let groups = 0;
+    cs.forEach((c, j) => {
+      fs.push(f + groups);
+      if (j > 0) starts.push(groups);
+      groups += c;
+    });
+    f += groups;
+    dispatchKernel(ctx, `sumOfSquares.k${k}`, partialSource(k), [part], xs.slice(first, first + k), [...ns.slice(first, first + k), ...fs, ...starts], groups);
   }
-  return part;
+  return { part, m };
 }
 
 /** acc[0] = (accumulate ? acc[0] : 0) + the sum over arrays j of the sum of xs[j][i]² over i < ns[j]. */
@@ -89,8 +121,8 @@ export function sumOfSquares(ctx: KernelContext, acc: GpuArray, xs: readonly Gpu
     if (!accumulate) fill(ctx, acc, 1, 0);
     return;
   }
-  const part = partialSums(ctx, xs, ns);
-  dispatchKernel(ctx, "sumOfSquares.combine", combineSource, [acc], [part], [m, accumulate ? 1 : 0], 1);
+  const { part, m: parts } = partialSums(ctx, xs, ns);
+  dispatchKernel(ctx, "sumOfSquares.combine", combineSource, [acc], [part], [parts, accumulate ? 1 : 0], 1);
   ctx.release(part);
 }
 
@@ -100,8 +132,7 @@ export function sumOfSquares(ctx: KernelContext, acc: GpuArray, xs: readonly Gpu
  * min(1, maxNorm / (norm[0] + 1e-6)); one dispatch besides the partial sums.
  */
 export function clipNorm(ctx: KernelContext, norm: GpuArray, coef: GpuArray, xs: readonly GpuArray[], ns: readonly number[], maxNorm: number): void {
-  const m = xs.length;
-  const part = m > 0 ? partialSums(ctx, xs, ns) : ctx.scratch(1); // m = 0: nothing read
+  const { part, m } = xs.length > 0 ? partialSums(ctx, xs, ns) : { part: ctx.scratch(1), m: 0 }; // m = 0: nothing read
   dispatchKernel(ctx, "sumOfSquares.clip", clipSource, [norm, coef], [part], [m, f32Bits(maxNorm)], 1);
   ctx.release(part);
 }
