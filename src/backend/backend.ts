@@ -447,8 +447,11 @@ export interface Fill<A = KernelArray> {
  * instead of two products.
  */
 export interface MatmulBias<A = KernelArray> {
-  /** out [M, N] = op(a) @ op(b) + bias [N] on every row; op as Backend.matmul's transA / transB. */
-  matmulBias(out: A, a: A, b: A, bias: A, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
+  /**
+   * out [M, N] = op(a) @ op(b) + bias [N] on every row; op as Backend.matmul's transA / transB; with
+   * `relu`, each value then as the relu kernel gives it (a linear layer and its relu in one pass).
+   */
+  matmulBias(out: A, a: A, b: A, bias: A, M: number, N: number, K: number, transA: boolean, transB: boolean, relu?: boolean): void;
   /**
    * A linear layer's weight and bias gradients at once: dw [O, I] = g^T @ x and db [O] = the
    * column sums of g (g [R, O], x [R, I], R > 0), db's sums added in row order (the bits of

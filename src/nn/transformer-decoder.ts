@@ -38,7 +38,7 @@ import { Dropout, LayerNorm, Linear } from "./layers.js";
 import { Module, ModuleList, plainForward } from "./module.js";
 import { MultiheadAttention } from "./multihead-attention.js";
 import {
-  activationFn, checkAttnMask, checkKeyPaddingMask, checkSeq, childOptions, resolveLayerOptions,
+  activationFn, checkAttnMask, checkKeyPaddingMask, checkSeq, childOptions, hiddenOf, resolveLayerOptions,
   type ResolvedLayerOptions, type TransformerLayerOptions,
 } from "./transformer.js";
 
@@ -280,7 +280,7 @@ export class TransformerDecoderLayer extends Module {
   }
 
   private ff(x: Tensor): Tensor {
-    return this.dropout3.forward(this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))));
+    return this.dropout3.forward(this.linear2.forward(this.dropout.forward(hiddenOf(this.linear1, this.options.activation, this.act, x))));
   }
 }
 

@@ -17,6 +17,7 @@
  */
 import { gelu, relu } from "../ops/elementwise.js";
 import { add } from "../ops/elementwise.js";
+import { linearRelu } from "../ops/matmul.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import type { Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
@@ -97,6 +98,14 @@ export function resolveLayerOptions(op: string, dModel: number, nhead: number, o
 /** The activation as a function. */
 export function activationFn(a: Activation): (x: Tensor) => Tensor {
   return a === "relu" ? relu : a === "gelu" ? (x: Tensor) => gelu(x, "none") : a;
+}
+
+/**
+ * act(linear1(x)), a feed-forward block's hidden layer: one op for relu (linearRelu: on webgpu the
+ * product, its bias and the relu in one kernel) where linear1 runs Linear's own forward, else the two.
+ */
+export function hiddenOf(linear1: Linear, activation: Activation, act: (x: Tensor) => Tensor, x: Tensor): Tensor {
+  return activation === "relu" && plainForward(linear1, Linear) ? linearRelu(x, linear1.weight, linear1.bias) : act(linear1.forward(x));
 }
 
 /** Options shared by child modules: bias and (when given) the generator. */
@@ -255,7 +264,7 @@ export class TransformerEncoderLayer extends Module {
   }
 
   private ff(x: Tensor): Tensor {
-    return this.dropout2.forward(this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))));
+    return this.dropout2.forward(this.linear2.forward(this.dropout.forward(hiddenOf(this.linear1, this.options.activation, this.act, x))));
   }
 }
 

@@ -8,7 +8,8 @@
  * ```
  */
 import { attach, isGradEnabled } from "../autograd/graph.js";
-import type { AnyBackend, MatmulBias, PackedMatrix, PrepackedMatmul } from "../backend/backend.js";
+import type { AnyBackend, KernelArray, MatmulBias, PackedMatrix, PrepackedMatmul } from "../backend/backend.js";
+import type { DeviceStore } from "../tensor/device.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { ShapeError, fmtShape } from "../tensor/errors.js";
 import { keepPrepacked, prepackedOf } from "../tensor/prepacked.js";
@@ -95,38 +96,63 @@ function prepackedWeight(w: Tensor, be: AnyBackend, N: number, K: number): Packe
   return made;
 }
 
+/** x [..., in] @ weight^T [in, out] (+ bias [out]) -> [..., out], as F.linear. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  expectTensor(x, "x", "linear");
-  expectTensor(weight, "weight", "linear");
-  sameFloat(x, weight, "x", "weight", "linear");
-  if (weight.rank !== 2) throw new ShapeError("linear", "weight", "[out, in]", fmtShape(weight.shape));
+  return linearWith(x, weight, bias, false, "linear");
+}
+
+/**
+ * relu(linear(x, weight, bias)) as one op: on a backend with MatmulBias (webgpu) and a bias, one
+ * kernel stores the product, its bias and the relu; its backward takes relu's gradient from the
+ * output (a kernel) and then linear's. The same bits as the two ops; the pre-activation is not kept.
+ */
+export function linearRelu(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return linearWith(x, weight, bias, true, "linearRelu");
+}
+
+function linearWith(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, relu: boolean, op: string): Tensor {
+  expectTensor(x, "x", op);
+  expectTensor(weight, "weight", op);
+  sameFloat(x, weight, "x", "weight", op);
+  if (weight.rank !== 2) throw new ShapeError(op, "weight", "[out, in]", fmtShape(weight.shape));
   const [O, I] = [weight.shape[0]!, weight.shape[1]!];
-  if (x.rank < 1 || x.shape[x.rank - 1] !== I) throw new ShapeError("linear", "x", `[..., ${I}]`, fmtShape(x.shape));
+  if (x.rank < 1 || x.shape[x.rank - 1] !== I) throw new ShapeError(op, "x", `[..., ${I}]`, fmtShape(x.shape));
   if (bias) {
-    expectTensor(bias, "bias", "linear");
-    sameFloat(x, bias, "x", "bias", "linear");
-    if (bias.rank !== 1 || bias.shape[0] !== O) throw new ShapeError("linear", "bias", `[${O}]`, fmtShape(bias.shape));
+    expectTensor(bias, "bias", op);
+    sameFloat(x, bias, "x", "bias", op);
+    if (bias.rank !== 1 || bias.shape[0] !== O) throw new ShapeError(op, "bias", `[${O}]`, fmtShape(bias.shape));
   }
   const R = x.size / I;
   const be = kernelsFor(x.dtype);
   const out = emptyOn(be, [...x.shape.slice(0, -1), O], x.dtype);
   const od = arrayOf(out, be);
+  const inGemm = bias !== null && bias !== undefined && typeof (be as Partial<MatmulBias>).matmulBias === "function";
+  // a relu after the product: in place on the host; on a device from a scratch array (a kernel there reads and writes distinct arrays)
+  const pd = relu && !inGemm && be.kind !== "host" ? be.alloc(out.size) : od;
   // (one row is a vector-matrix product, which packs nothing)
   const packed = R < 2 || recordsGrad(x, weight, bias) ? null : prepackedWeight(weight, be, O, I);
   if (packed) {
     // out [R, O] = x [R, in] @ packed [in, out] + bias [O], the bias added by the GEMM
-    (be as unknown as PrepackedMatmul).matmulPrepacked(od as FloatArray, arrayOf(x, be) as FloatArray, packed, R, false, false,
+    (be as unknown as PrepackedMatmul).matmulPrepacked(pd as FloatArray, arrayOf(x, be) as FloatArray, packed, R, false, false,
       bias ? arrayOf(bias, be) as FloatArray : null);
-  } else if (bias && typeof (be as Partial<MatmulBias>).matmulBias === "function") {
-    // out [R, O] = x [R, in] @ [in, out] + bias [O], in one kernel (the same bits as the two below)
-    (be as unknown as MatmulBias).matmulBias(od, arrayOf(x, be), arrayOf(weight, be), arrayOf(bias, be), R, O, I, false, true);
+  } else if (inGemm) {
+    // out [R, O] = x [R, in] @ [in, out] + bias [O] (then relu), in one kernel (the same bits as the kernels below)
+    (be as unknown as MatmulBias).matmulBias(od, arrayOf(x, be), arrayOf(weight, be), arrayOf(bias, be), R, O, I, false, true, relu);
   } else {
-    be.matmul(od, arrayOf(x, be), arrayOf(weight, be), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
-    if (bias) be.binary("add", od, od, arrayOf(bias, be), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]
+    be.matmul(pd, arrayOf(x, be), arrayOf(weight, be), 1, R, O, I, false, true, 0, 0, false); // [R, in] @ [in, out]
+    if (bias) be.binary("add", pd, pd, arrayOf(bias, be), [R, O], [O, 1], [0, 1]); // out [R, O] += bias [O]
   }
+  if (relu && !inGemm && out.size > 0) be.unary("relu", od, pd, out.size, 1);
+  if (pd !== od) (out.store as DeviceStore<KernelArray & { length: number }>).release(pd as KernelArray & { length: number });
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return attach(out, "linear", inputs, (g) => {
-    const gd = arrayOf(g, be);
+  return attach(out, op, inputs, (g) => {
+    let gd = arrayOf(g, be), scratch: Tensor | null = null;
+    if (relu) {
+      // relu's gradient from the output: g where out > 0, else +0
+      scratch = emptyOn(be, out.shape, x.dtype);
+      gd = arrayOf(scratch, be);
+      if (out.size > 0) be.binary("reluGrad", gd, arrayOf(g, be), arrayOf(out, be), [out.size], [1], [1]);
+    }
     let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
     if (x.requiresGrad) {
       dx = emptyOn(be, x.shape, x.dtype);
@@ -147,6 +173,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       const ones = onesArray(be, x.dtype, R);
       be.matmul(arrayOf(db, be), ones, gd, 1, 1, O, R, false, false, 0, 0, false); // [1, R] @ [R, out]: column sums
     }
+    // the recorded kernels still see it
+    if (scratch?.store) (scratch.store as DeviceStore<KernelArray & { length: number }>).release(gd as KernelArray & { length: number });
     return bias ? [dx, dw, db] : [dx, dw];
   });
 }

@@ -12,7 +12,8 @@ import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
 import { backward } from "../../src/autograd/backward.js";
 import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
-import { add, compare, gt, logicalNot, logicalOr, maskedFill, mul, where } from "../../src/ops/elementwise.js";
+import { add, compare, gt, logicalNot, logicalOr, maskedFill, mul, relu, where } from "../../src/ops/elementwise.js";
+import { linear, linearRelu } from "../../src/ops/matmul.js";
 import { crossEntropy, dropout, embedding, nllLoss } from "../../src/ops/functional.js";
 import { argmax, argmin, logsumexp, max, min, sum } from "../../src/ops/reduce.js";
 import { indexSelect } from "../../src/ops/shape.js";
@@ -93,6 +94,23 @@ async function assertSame(inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, tol 
 const deviceGradcheck = (inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, h?: number): Promise<void> => gradcheckOnDevice(dev, inputs, f, h);
 
 describe("ops on device tensors (host-memory device backend)", () => {
+  test("linearRelu: relu(linear) to the bit on the host and on the device (a product, its bias, then relu from a scratch array), gradients; the pre-activation not kept", async () => {
+    for (const withBias of [true, false]) {
+      const inputs = withBias ? [leaf([3, 4, 6], 50), leaf([5, 6], 51), leaf([5], 52)] : [leaf([3, 4, 6], 50), leaf([5, 6], 51)];
+      const fused = await onBoth(inputs, (x, w, b) => linearRelu(x!, w!, b));
+      const plain = await onBoth(inputs, (x, w, b) => relu(linear(x!, w!, b)));
+      assert.ok(Array.from(fused.js.out).some((v) => v === 0) && Array.from(fused.js.out).some((v) => v > 0), "both sides of the kink");
+      for (const side of ["js", "dev"] as const) {
+        assert.deepEqual(fused[side].out, plain[side].out, `${side}, bias ${withBias}: out`);
+        fused[side].grads.forEach((g, i) => assert.deepEqual(g, plain[side].grads[i], `${side}, bias ${withBias}: grad ${i}`));
+      }
+    }
+    // the graph holds the output, not the pre-activation: one node, whose inputs are x, w and b
+    const y = linearRelu(leaf([2, 3], 53), leaf([4, 3], 54), leaf([4], 55));
+    assert.equal(y.gradFn!.op, "linearRelu");
+    assert.equal(y.gradFn!.inputs.length, 3);
+  });
+
   test("gradient sums of slices: runs that tile a tensor written without a fill; gaps zeroed; overlaps, strided blocks and whole gradients added; the host's bits", async () => {
     /** The sum of `parts` (a block [rows or columns, start, step, block values] or a whole gradient) into a [6, 3] tensor by GradSums, on the host or the device, and the device calls it took. */
     const sumOf = async (device: boolean, parts: ([number, number, number, Tensor] | Tensor)[]): Promise<{ values: number[]; calls: Record<string, number> }> => {

@@ -186,7 +186,8 @@ const BIAS_SHAPES: [number, number, number, boolean, boolean][] = [
 
 /**
  * The bias added by the kernel's store (matmulWith's bias, a linear layer's MatmulBias): the same
- * bits as the product without it, rounded, plus the bias (Math.fround of the sum), on every row.
+ * bits as the product without it, rounded, plus the bias (Math.fround of the sum), on every row;
+ * with the relu in the store too (linearRelu), those values where above 0, else +0.
  */
 async function biasCases(kit: Kit, named: Named, res: ReturnType<Kit["results"]>): Promise<void> {
   const k = kit.kernels();
@@ -194,14 +195,19 @@ async function biasCases(kit: Kit, named: Named, res: ReturnType<Kit["results"]>
     const r = rng(500 + M + N + K);
     const a = randn(r, M * K), b = randn(r, K * N), bias = randn(r, N);
     const pa = kit.place(a, 37), pb = kit.place(b, 75), pc = kit.place(bias, 11);
-    const plain = kit.output(M * N, 38), with_ = kit.output(M * N, 38);
+    const plain = kit.output(M * N, 38), with_ = kit.output(M * N, 38), withRelu = kit.output(M * N, 21);
     const ctx = named.ctx?.(k) ?? k;
     matmulWith(ctx, named.kernel, plain.arr, pa.arr, pb.arr, 1, M, N, K, tA, tB, 0, 0, false);
     matmulWith(ctx, named.kernel, with_.arr, pa.arr, pb.arr, 1, M, N, K, tA, tB, 0, 0, false, pc.arr);
-    const p = await kit.fetchPlaced(plain), w = await kit.fetchPlaced(with_);
+    matmulWith(ctx, named.kernel, withRelu.arr, pa.arr, pb.arr, 1, M, N, K, tA, tB, 0, 0, false, pc.arr, true);
+    const p = await kit.fetchPlaced(plain), w = await kit.fetchPlaced(with_), wr = await kit.fetchPlaced(withRelu);
     const want = p.data.map((v, i) => Math.fround(v + bias[i % N]!));
-    res.compare(`${named.name}: bias, ${M}x${N}x${K}, ${tA ? "T" : "N"}${tB ? "T" : "N"}`, w.data, want, () => 1e-37, w.guards);
-    for (const x of [pa, pb, pc, plain, with_]) k.release(x.whole);
+    const shape = `${M}x${N}x${K}, ${tA ? "T" : "N"}${tB ? "T" : "N"}`;
+    res.compare(`${named.name}: bias, ${shape}`, w.data, want, () => 1e-37, w.guards);
+    // the relu in the store (linearRelu): relu's bits of the biased product, negatives and -0 to +0
+    res.compare(`${named.name}: bias and relu, ${shape}`, wr.data, want.map((v) => (v > 0 ? v : 0)), () => 1e-37, wr.guards);
+    res.list.push({ name: `${named.name}: bias and relu, ${shape}: both sides of 0`, ok: want.some((v) => v < 0) && want.some((v) => v > 0), worst: 0, detail: "values below and above 0" });
+    for (const x of [pa, pb, pc, plain, with_, withRelu]) k.release(x.whole);
   }
 }
 

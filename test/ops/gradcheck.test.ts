@@ -71,6 +71,10 @@ describe("gradcheck: matmul and linear", () => {
     assertGrad((x, w, b) => ops.linear(x, w, b), [r64([2, 3, 4]), r64([5, 4]), r64([5])]);
     assertGrad((x, w) => ops.linear(x, w), [r64([3, 4]), r64([2, 4])]);
   });
+  test("linearRelu with and without bias (no output at 0: the kink)", () => {
+    assertGrad((x, w, b) => ops.linearRelu(x, w, b), [r64([2, 3, 4]), r64([5, 4]), r64([5])]);
+    assertGrad((x, w) => ops.linearRelu(x, w), [r64([3, 4]), r64([2, 4])]);
+  });
 });
 
 describe("gradcheck: shape ops", () => {

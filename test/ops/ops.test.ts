@@ -118,6 +118,8 @@ describe("errors name the function, argument, expectation and actual value", () 
     assertThrowsMsg(() => q.matmul(q.ones([2, 3]), q.ones([4, 5])), ShapeError, "matmul: b expected [..., 3, N] to match a [2, 3], got [4, 5]");
     assertThrowsMsg(() => q.linear(q.ones([2, 3]), q.ones([4, 5])), ShapeError, "linear: x expected [..., 5], got [2, 3]");
     assertThrowsMsg(() => q.linear(q.ones([2, 5]), q.ones([4, 5]), q.ones([3])), ShapeError, "linear: bias expected [4], got [3]");
+    assertThrowsMsg(() => q.linearRelu(q.ones([2, 3]), q.ones([4, 5])), ShapeError, "linearRelu: x expected [..., 5], got [2, 3]");
+    assertThrowsMsg(() => q.linearRelu(q.ones([2, 5]), q.ones([4, 5]), q.ones([3])), ShapeError, "linearRelu: bias expected [4], got [3]");
     assertThrowsMsg(() => q.gelu(q.ones([2]), "fast" as "tanh"), ValueError, 'gelu: approximate expected "none" or "tanh", got "fast"');
     assertThrowsMsg(() => q.maskedFill(q.ones([2, 3]), tensor([true, false]), 0), ShapeError, "maskedFill: mask expected a shape broadcastable to [2, 3], got [2]");
     assertThrowsMsg(() => q.where(q.ones([2]), q.ones([2]), q.ones([2])), DTypeError, "where: cond expected bool, got float32");

@@ -165,8 +165,9 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.matmul(out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
   }
 
-  matmulBias(out: GpuArray, a: GpuArray, b: GpuArray, bias: GpuArray, M: number, N: number, K: number, transA: boolean, transB: boolean): void {
-    this.kernels.matmulBias(out, a, b, bias, M, N, K, transA, transB);
+  matmulBias(out: GpuArray, a: GpuArray, b: GpuArray, bias: GpuArray, M: number, N: number, K: number, transA: boolean, transB: boolean,
+    relu = false): void {
+    this.kernels.matmulBias(out, a, b, bias, M, N, K, transA, transB, relu);
   }
 
   linearGrads(dw: GpuArray, db: GpuArray, g: GpuArray, x: GpuArray, R: number, O: number, I: number): void {

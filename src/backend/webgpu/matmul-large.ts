@@ -49,12 +49,14 @@ export interface LargeGemmShape {
   subgroupWidth: number;
   /** bias[n] added to each row of the product as it is stored (a linear layer's). */
   bias?: boolean;
+  /** Each stored value v as select(0, v, v > 0) after the bias (a linear layer's relu, the relu kernel's). */
+  relu?: boolean;
 }
 
 /** The pipeline cache key of `s`. */
 export function largeKey(s: LargeGemmShape): string {
   const t = `${s.transA ? "T" : "N"}${s.transB ? "T" : "N"}`, v = `${s.vecA ? "4" : "1"}${s.vecB ? "4" : "1"}`;
-  return `matmul.${s.subgroupWidth ? `sg${s.subgroupWidth}` : "128"}.${t}.v${v}.${s.stage}${s.bias ? ".bias" : ""}`;
+  return `matmul.${s.subgroupWidth ? `sg${s.subgroupWidth}` : "128"}.${t}.v${v}.${s.stage}${s.bias ? ".bias" : ""}${s.relu ? ".relu" : ""}`;
 }
 
 const XYZW = ["x", "y", "z", "w"] as const;
@@ -189,13 +191,14 @@ fn putB(buf: u32, t: u32, x: vec4<f32>) {
   for (var i = 0u; i < 4u; i++) { Bs[(buf * ${TK}u + (t % 2u) * 4u + i) * 32u + n / 4u][n % 4u] = h[i]; }`
     : `Bs[(buf * ${TK}u + t / 32u) * 32u + t % 32u] = ${stageVec};`}
 }
-/** out[row + n .. n + 3] (+)= v (+ bias[n ..]), the columns inside [0, N). */
+/** out[row + n .. n + 3] (+)= v (+ bias[n ..], then relu where asked), the columns inside [0, N). */
 fn put4(row: u32, n: u32, v: vec4<f32>) {
   for (var j = 0u; j < 4u; j++) {
     if (n + j >= p.N) { return; }
     var x = v[j];
     if (p.accumulate != 0u) { x += b_out[row + n + j]; }
     ${s.bias ? "x += b_bias[p.o_bias + n + j];" : ""}
+    ${s.relu ? "x = select(0.0, x, x > 0.0);" : ""}
     b_out[row + n + j] = x;
   }
 }

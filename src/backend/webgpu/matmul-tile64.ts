@@ -20,9 +20,10 @@ const TK = 16;
  * `bias`, bias[n] is added to each row of the product as it is stored; with `sums`, the
  * workgroups of the first column tile also write sums[m] = the sum over k of op(a)[m][k], added
  * in k's order from 0 (a linear layer's bias gradient beside its weight gradient: op(a) = g^T),
- * by the threads of their first column from the A tiles they load anyway (batch 0 only).
+ * by the threads of their first column from the A tiles they load anyway (batch 0 only); with
+ * `relu`, each stored value v is select(0, v, v > 0) (the relu kernel's) after the bias.
  */
-export const tile64Source = (transA: boolean, transB: boolean, bias = false, sums = false) => (): string => /* wgsl */ `
+export const tile64Source = (transA: boolean, transB: boolean, bias = false, sums = false, relu = false) => (): string => /* wgsl */ `
 ${header(sums ? ["out", "sums"] : ["out"], bias ? ["a", "b", "bias"] : ["a", "b"], ["M: u32", "N: u32", "K: u32", "strideA: u32", "strideB: u32", "accumulate: u32", "batch0: u32", "tileM0: u32", "tileN0: u32"])}
 // As[k * 16 + q] holds rows 4q .. 4q + 3 of the tile at k; Bs[k * 16 + q] columns 4q .. 4q + 3
 var<workgroup> As: array<vec4<f32>, ${TK * 16}>;
@@ -91,6 +92,7 @@ ${sums ? `  if (summing) {
       var v = acc[r][c];
       if (p.accumulate != 0u) { v += b_out[o]; }
       ${bias ? "v += b_bias[p.o_bias + n];" : ""}
+      ${relu ? "v = select(0.0, v, v > 0.0);" : ""}
       b_out[o] = v;
     }
   }

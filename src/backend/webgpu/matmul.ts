@@ -92,16 +92,19 @@ export function chooseGemm(o: GemmOptions, batch: number, M: number, N: number):
  * (and MatmulBias), by the kernel chooseGemm picks.
  */
 export function matmul(ctx: KernelContext, out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number, N: number, K: number,
-  transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean, bias: GpuArray | null = null): void {
+  transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean, bias: GpuArray | null = null, relu = false): void {
   if (batch === 0 || M === 0 || N === 0) return;
   const kernel = chooseGemm(ctx.gemm ?? PLAIN, batch, M, N);
-  matmulWith(ctx, kernel, out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate, bias);
+  matmulWith(ctx, kernel, out, a, b, batch, M, N, K, transA, transB, strideA, strideB, accumulate, bias, relu);
 }
 
-/** out [M, N] = op(a) @ op(b) + bias [N] on every row (a linear layer's product and bias in one dispatch), as MatmulBias. */
+/**
+ * out [M, N] = op(a) @ op(b) + bias [N] on every row (a linear layer's product and bias in one
+ * dispatch), then relu where asked (as the relu kernel: select(0, v, v > 0)), as MatmulBias.
+ */
 export function matmulBias(ctx: KernelContext, out: GpuArray, a: GpuArray, b: GpuArray, bias: GpuArray, M: number, N: number, K: number,
-  transA: boolean, transB: boolean): void {
-  matmul(ctx, out, a, b, 1, M, N, K, transA, transB, 0, 0, false, bias);
+  transA: boolean, transB: boolean, relu = false): void {
+  matmul(ctx, out, a, b, 1, M, N, K, transA, transB, 0, 0, false, bias, relu);
 }
 
 /** sums[m] = the sum over k of op(a)[m][k], added in k's order from 0: one thread per m. */
@@ -143,13 +146,13 @@ export function matmulSums(ctx: KernelContext, out: GpuArray, sums: GpuArray, a:
 /** As matmul, by the kernel given (the tests and the bench name each). */
 export function matmulWith(ctx: KernelContext, kernel: GemmKernel, out: GpuArray, a: GpuArray, b: GpuArray, batch: number, M: number,
   N: number, K: number, transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean,
-  bias: GpuArray | null = null): void {
+  bias: GpuArray | null = null, relu = false): void {
   if (batch === 0 || M === 0 || N === 0) return;
   let key: string, source: () => string, tile: number;
   if (kernel.variant === "64") {
     if (kernel.stage !== "f32") throw new WebGPUUnsupportedError("matmul", "stage", "f32 (the 64 kernel has no f16 staging)", kernel.stage);
-    key = `matmul.64.${transA ? "T" : "N"}${transB ? "T" : "N"}${bias ? ".bias" : ""}`;
-    source = tile64Source(transA, transB, bias !== null);
+    key = `matmul.64.${transA ? "T" : "N"}${transB ? "T" : "N"}${bias ? ".bias" : ""}${relu ? ".relu" : ""}`;
+    source = tile64Source(transA, transB, bias !== null, false, relu);
     tile = TILE64;
   } else {
     const sub = kernel.variant === "subgroup";
@@ -159,7 +162,7 @@ export function matmulWith(ctx: KernelContext, kernel: GemmKernel, out: GpuArray
       K > 0 && contiguous % 4 === 0 && x.offset % 4 === 0 && stride % 4 === 0;
     const shape: LargeGemmShape = {
       transA, transB, vecA: aligned(a, transA ? M : K, strideA), vecB: aligned(b, transB ? K : N, strideB), stage: kernel.stage,
-      subgroupWidth: sub ? kernel.subgroupWidth ?? subgroupWidth(ctx.gemm?.subgroups?.min ?? 4) : 0, bias: bias !== null,
+      subgroupWidth: sub ? kernel.subgroupWidth ?? subgroupWidth(ctx.gemm?.subgroups?.min ?? 4) : 0, bias: bias !== null, relu,
     };
     key = largeKey(shape);
     source = () => largeSource(shape);
