@@ -187,11 +187,15 @@ const BIAS_SHAPES: [number, number, number, boolean, boolean][] = [
 /**
  * The bias added by the kernel's store (matmulWith's bias, a linear layer's MatmulBias): the same
  * bits as the product without it, rounded, plus the bias (Math.fround of the sum), on every row;
- * with the relu in the store too (linearRelu), those values where above 0, else +0.
+ * with the relu in the store too (linearRelu; the 64 and 128 tiles, the first shape), those values
+ * where above 0, else +0.
  */
 async function biasCases(kit: Kit, named: Named, res: ReturnType<Kit["results"]>): Promise<void> {
   const k = kit.kernels();
-  for (const [M, N, K, tA, tB] of BIAS_SHAPES) {
+  for (const [si, [M, N, K, tA, tB]] of BIAS_SHAPES.entries()) {
+    // the relu store is one line of the 64 tile's and of the 128 tile's WGSL (which the subgroup
+    // and f16 kernels share): checked there on the first shape, each a compilation on SwiftShader
+    const relu = si === 0 && (named.name === "64" || named.name === "128");
     const r = rng(500 + M + N + K);
     const a = randn(r, M * K), b = randn(r, K * N), bias = randn(r, N);
     const pa = kit.place(a, 37), pb = kit.place(b, 75), pc = kit.place(bias, 11);
@@ -199,14 +203,17 @@ async function biasCases(kit: Kit, named: Named, res: ReturnType<Kit["results"]>
     const ctx = named.ctx?.(k) ?? k;
     matmulWith(ctx, named.kernel, plain.arr, pa.arr, pb.arr, 1, M, N, K, tA, tB, 0, 0, false);
     matmulWith(ctx, named.kernel, with_.arr, pa.arr, pb.arr, 1, M, N, K, tA, tB, 0, 0, false, pc.arr);
-    matmulWith(ctx, named.kernel, withRelu.arr, pa.arr, pb.arr, 1, M, N, K, tA, tB, 0, 0, false, pc.arr, true);
-    const p = await kit.fetchPlaced(plain), w = await kit.fetchPlaced(with_), wr = await kit.fetchPlaced(withRelu);
+    if (relu) matmulWith(ctx, named.kernel, withRelu.arr, pa.arr, pb.arr, 1, M, N, K, tA, tB, 0, 0, false, pc.arr, true);
+    const p = await kit.fetchPlaced(plain), w = await kit.fetchPlaced(with_);
     const want = p.data.map((v, i) => Math.fround(v + bias[i % N]!));
     const shape = `${M}x${N}x${K}, ${tA ? "T" : "N"}${tB ? "T" : "N"}`;
     res.compare(`${named.name}: bias, ${shape}`, w.data, want, () => 1e-37, w.guards);
-    // the relu in the store (linearRelu): relu's bits of the biased product, negatives and -0 to +0
-    res.compare(`${named.name}: bias and relu, ${shape}`, wr.data, want.map((v) => (v > 0 ? v : 0)), () => 1e-37, wr.guards);
-    res.list.push({ name: `${named.name}: bias and relu, ${shape}: both sides of 0`, ok: want.some((v) => v < 0) && want.some((v) => v > 0), worst: 0, detail: "values below and above 0" });
+    if (relu) {
+      // the relu in the store (linearRelu): relu's bits of the biased product, negatives and -0 to +0
+      const wr = await kit.fetchPlaced(withRelu);
+      res.compare(`${named.name}: bias and relu, ${shape}`, wr.data, want.map((v) => (v > 0 ? v : 0)), () => 1e-37, wr.guards);
+      res.list.push({ name: `${named.name}: bias and relu, ${shape}: both sides of 0`, ok: want.some((v) => v < 0) && want.some((v) => v > 0), worst: 0, detail: "values below and above 0" });
+    }
     for (const x of [pa, pb, pc, plain, with_, withRelu]) k.release(x.whole);
   }
 }
