@@ -49,7 +49,7 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
       const t = ++this.stateOf(p).step;
       return { p, g: grads[j]!, m: m[j]!, v: v[j]!, vmax: vmax ? vmax[j]! : null, stepSize: group.lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t) };
     });
-    adamStepsDevice(items, shared, this.deviceScale(ps[0]!));
+    adamStepsDevice(items, shared, this.deviceScale);
   }
 
   protected constructor(name: string, params: Params<AdamOptions>, opts: Partial<AdamOptions>, weightDecay: number,

@@ -173,9 +173,11 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       throw new ValueError("Optimizer.step", "opts.gradScale", "a one-element float tensor",
         scale instanceof Tensor ? `a ${scale.dtype} tensor of shape ${fmtShape(scale.shape)}` : String(scale));
     }
+    // the scale is where every gradient is, checked before anything is updated
+    if (scale !== undefined) for (const p of this.params()) if (p.grad) checkScaleOn(scale, p.store, this.name);
     const stores = new Set<DeviceStore>();
     // an optimizer whose update does not read the scale gets its gradients scaled in place first
-    if (scale !== undefined && !this.readsGradScale) scaleGradsInPlace(this.params(), scale, this.name);
+    if (scale !== undefined && !this.readsGradScale) scaleGradsInPlace(this.params(), scale);
     else this.scale = scale ?? null;
     try {
       noGrad(() => {
@@ -206,16 +208,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   }
 
   /**
-   * The gradient scale of this step for p on its device (checked to be there), or null without one.
-   * The scale is a one-element tensor the update multiplies each gradient element by as it reads it.
+   * This step's gradient scale for the parameters on a device (step checked it is on theirs), or
+   * null without one: a one-element tensor the update multiplies each gradient element by as it
+   * reads it. Host updates read their gradients through `hostGrad`, scaled.
    */
-  protected deviceScale(p: Tensor): Tensor | null {
-    const s = this.scale;
-    if (s !== null && (s.store !== p.store || s.dtype !== "float32")) {
-      throw new ValueError(`${this.name}.step`, "opts.gradScale", `a float32 tensor on ${p.store!.name}, where the parameters are`,
-        s.store === null ? "a host tensor" : `a ${s.dtype} tensor on ${s.store.name}`);
-    }
-    return s;
+  protected get deviceScale(): Tensor | null {
+    return this.scale;
   }
 
   /** p's gradient data on the host (null without one), multiplied by this step's gradient scale (a copy) when there is one. */
@@ -223,9 +221,6 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     const gd = gradData(p, `${this.name}.step`);
     const s = this.scale;
     if (!gd || s === null) return gd;
-    if (s.store !== null) {
-      throw new ValueError(`${this.name}.step`, "opts.gradScale", "a host tensor, where the parameters are", `a tensor on ${s.store.name}`);
-    }
     const c = Number(s.data[0]);
     const out = gd instanceof Float32Array ? new Float32Array(gd.length) : new Float64Array(gd.length);
     for (let i = 0; i < gd.length; i++) out[i] = gd[i]! * c;
@@ -234,18 +229,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
 
   /** The device state buffer `key` of a parameter on a device (zeros on first use), and whether it was just made. */
   protected deviceBuffer(p: Tensor, key: string): { buf: Tensor; first: boolean } {
-    let m = this.deviceBuffers.get(p);
-    if (!m) this.deviceBuffers.set(p, (m = new Map()));
-    const b = m.get(key);
+    const b = this.deviceBuffers.get(p)?.get(key);
     if (b) return { buf: b, first: false };
-    // state loaded (or made) while p was on the host moves to the device on first use
-    const s = this.state.get(p), fromHost = s?.buffers.get(key);
     const buf = fullOn(backendOf(p), p.shape, "float32", 0);
-    m.set(key, buf);
-    if (!fromHost) return { buf, first: true };
-    writeValues(buf, fromHost);
-    s!.buffers.delete(key);
-    return { buf, first: false };
+    return { buf, first: !this.keepDeviceBuffer(p, key, buf) };
   }
 
   /**
@@ -262,19 +249,26 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       const flat = filledArray(be, "float32", Math.max(1, total), 0);
       let at = 0;
       for (const p of missing) {
-        let m = this.deviceBuffers.get(p);
-        if (!m) this.deviceBuffers.set(p, (m = new Map()));
-        const buf = new Tensor(null, p.shape, "float32", be.view(flat, at, p.size), be);
+        this.keepDeviceBuffer(p, key, new Tensor(null, p.shape, "float32", be.view(flat, at, p.size), be));
         at += p.size;
-        m.set(key, buf);
-        const s = this.state.get(p), fromHost = s?.buffers.get(key);
-        if (fromHost) {
-          writeValues(buf, fromHost);
-          s!.buffers.delete(key);
-        }
       }
     }
     return ps.map((p) => this.deviceBuffers.get(p)!.get(key)!);
+  }
+
+  /**
+   * Keeps `buf` (zeros) as p's device buffer `key`; state loaded (or made) while p was on the host
+   * moves into it (true then).
+   */
+  private keepDeviceBuffer(p: Tensor, key: string, buf: Tensor): boolean {
+    let m = this.deviceBuffers.get(p);
+    if (!m) this.deviceBuffers.set(p, (m = new Map()));
+    m.set(key, buf);
+    const s = this.state.get(p), fromHost = s?.buffers.get(key);
+    if (!fromHost) return false;
+    writeValues(buf, fromHost);
+    s!.buffers.delete(key);
+    return true;
   }
 
   /** p's gradient when p is on a device and has one (shape checked), else null. */
@@ -424,23 +418,29 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
  * Every gradient of `params` multiplied in place by the one-element `scale` (on the gradients'
  * device, or on the host): Optimizer.step's gradScale for an update that does not read it.
  */
-function scaleGradsInPlace(params: readonly Tensor[], scale: Tensor, name: string): void {
+function scaleGradsInPlace(params: readonly Tensor[], scale: Tensor): void {
   const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
   const host = grads.filter((g) => g.device === null), device = grads.filter((g) => g.device !== null);
-  if (host.length > 0) {
-    if (scale.store !== null) throw new ValueError(`${name}.step`, "opts.gradScale", "a host tensor, where the gradients are", `a tensor on ${scale.store.name}`);
-    const c = Number(scale.data[0]);
-    for (const g of host) {
-      const d = floatData(g);
-      for (let i = 0; i < d.length; i++) d[i] = d[i]! * c;
-    }
+  const c = host.length > 0 ? Number(scale.data[0]) : 1;
+  for (const g of host) {
+    const d = floatData(g);
+    for (let i = 0; i < d.length; i++) d[i] = d[i]! * c;
   }
-  if (device.length > 0) {
-    if (scale.store !== device[0]!.store || scale.dtype !== "float32") {
-      throw new ValueError(`${name}.step`, "opts.gradScale", `a float32 tensor on ${device[0]!.store!.name}, where the gradients are`,
-        scale.store === null ? "a host tensor" : `a ${scale.dtype} tensor on ${scale.store.name}`);
-    }
-    scaleGradsBy(device, scale);
+  if (device.length > 0) scaleGradsBy(device, scale);
+}
+
+/**
+ * Throws a ValueError naming opts.gradScale unless `scale` is where the parameters are: on the
+ * host (store null), or a float32 tensor on their device `store`.
+ */
+function checkScaleOn(scale: Tensor, store: DeviceStore | null, name: string): void {
+  if (store === null) {
+    if (scale.store !== null) throw new ValueError(`${name}.step`, "opts.gradScale", "a host tensor, where the parameters are", `a tensor on ${scale.store.name}`);
+    return;
+  }
+  if (scale.store !== store || scale.dtype !== "float32") {
+    throw new ValueError(`${name}.step`, "opts.gradScale", `a float32 tensor on ${store.name}, where the parameters are`,
+      scale.store === null ? "a host tensor" : `a ${scale.dtype} tensor on ${scale.store.name}`);
   }
 }
 

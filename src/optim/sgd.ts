@@ -59,7 +59,7 @@ export class SGD extends Optimizer<SGDOptions> {
         if (!g) continue;
         this.stateOf(p).step++;
         const mb = momentum !== 0 ? this.deviceBuffer(p, "momentum_buffer") : null;
-        sgdStepDevice(p, g, group, mb?.buf ?? null, mb?.first ?? false, this.deviceScale(p));
+        sgdStepDevice(p, g, group, mb?.buf ?? null, mb?.first ?? false, this.deviceScale);
         continue;
       }
       const gd = this.hostGrad(p);
