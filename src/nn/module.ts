@@ -166,7 +166,6 @@ export class Module {
   }
 }
 
-/** A list of modules named "0", "1", ... (as torch.nn.ModuleList). */
 /**
  * Whether `m` runs `cls`'s own forward: an instance of exactly `cls` whose forward is not replaced
  * on the instance (interpret/capture.ts wraps forward that way). A stack may then call another
@@ -176,6 +175,7 @@ export function plainForward(m: Module, cls: abstract new (...args: never[]) => 
   return Object.getPrototypeOf(m) === cls.prototype && !Object.prototype.hasOwnProperty.call(m, "forward");
 }
 
+/** A list of modules named "0", "1", ... (as torch.nn.ModuleList). */
 export class ModuleList<M extends Module = Module> extends Module {
   readonly items: M[] = [];
   constructor(modules: Iterable<M> = []) {

@@ -35,7 +35,8 @@ import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { cachedCausalMask, DecoderCache, KVCache } from "./kv-cache.js";
 import { Dropout, LayerNorm, Linear } from "./layers.js";
-import { Module, ModuleList, plainForward } from "./module.js";
+import { Module, ModuleList } from "./module.js";
+import { forwardStack } from "./stack-forward.js";
 import { MultiheadAttention } from "./multihead-attention.js";
 import {
   activationFn, checkAttnMask, checkKeyPaddingMask, checkSeq, childOptions, hiddenOf, resolveLayerOptions,
@@ -315,22 +316,10 @@ export class TransformerDecoder extends Module {
     if (cache !== null && cache !== undefined && (!(cache instanceof DecoderCache) || cache.numLayers !== this.numLayers)) {
       throw new ValueError("TransformerDecoder.forward", "cache", `a DecoderCache of ${this.numLayers} layers`, cache instanceof DecoderCache ? `${cache.numLayers} layers` : typeof cache);
     }
-    const layers = this.layers.items;
-    let x = tgt;
-    if (!layers.every((l) => l.options.normFirst && plainForward(l, TransformerDecoderLayer) && plainForward(l.norm1, LayerNorm))) {
-      layers.forEach((layer, i) => {
-        x = layer.forward(x, memory, { ...rest, cache: cache ? cache.layer(i) : null });
-      });
-      return this.norm ? this.norm.forward(x) : x;
-    }
-    // pre-norm layers: each layer's last residual add joined with the norm after it (the next layer's norm1, or the final norm)
-    const last = this.norm && plainForward(this.norm, LayerNorm) ? this.norm : null;
-    let normed: Tensor | null = null;
-    layers.forEach((layer, i) => {
-      ({ out: x, normed } = layer.forwardJoined(x, memory, { ...rest, cache: cache ? cache.layer(i) : null }, normed,
-        i + 1 < layers.length ? layers[i + 1]!.norm1 : last));
-    });
-    return this.norm ? (normed ?? this.norm.forward(x)) : x;
+    const layerFo = (i: number) => ({ ...rest, cache: cache ? cache.layer(i) : null });
+    return forwardStack(this.layers.items, TransformerDecoderLayer, this.norm, tgt,
+      (layer, i, x) => layer.forward(x, memory, layerFo(i)),
+      (layer, i, x, normed, next) => layer.forwardJoined(x, memory, layerFo(i), normed, next));
   }
 
   /** Switches weight capture on or off in every layer. */

@@ -23,6 +23,7 @@ import type { Generator } from "../tensor/rng.js";
 import { Tensor, expectTensor } from "../tensor/tensor.js";
 import { Dropout, LayerNorm, Linear } from "./layers.js";
 import { Module, ModuleList, plainForward } from "./module.js";
+import { forwardStack } from "./stack-forward.js";
 import { MultiheadAttention } from "./multihead-attention.js";
 import type { AttentionSpec } from "../attention/select.js";
 
@@ -291,18 +292,9 @@ export class TransformerEncoder extends Module {
    * after it: the next layer's norm1, or the final norm.
    */
   forward(src: Tensor, fo: EncoderLayerForwardOptions = {}): Tensor {
-    const layers = this.layers.items;
-    let x = src;
-    if (!layers.every((l) => l.options.normFirst && plainForward(l, TransformerEncoderLayer) && plainForward(l.norm1, LayerNorm))) {
-      for (const layer of layers) x = layer.forward(x, fo);
-      return this.norm ? this.norm.forward(x) : x;
-    }
-    const last = this.norm && plainForward(this.norm, LayerNorm) ? this.norm : null;
-    let normed: Tensor | null = null;
-    layers.forEach((layer, i) => {
-      ({ out: x, normed } = layer.forwardJoined(x, fo, normed, i + 1 < layers.length ? layers[i + 1]!.norm1 : last));
-    });
-    return this.norm ? (normed ?? this.norm.forward(x)) : x;
+    return forwardStack(this.layers.items, TransformerEncoderLayer, this.norm, src,
+      (layer, _i, x) => layer.forward(x, fo),
+      (layer, _i, x, normed, next) => layer.forwardJoined(x, fo, normed, next));
   }
 
   /** Switches weight capture on or off in every layer. */

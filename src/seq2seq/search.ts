@@ -25,7 +25,7 @@ import { argmax } from "../ops/reduce.js";
 import { indexSelect, reshape } from "../ops/shape.js";
 import { logSoftmax } from "../ops/softmax.js";
 import { ValueError } from "../tensor/errors.js";
-import { runReadSteps, runReadStepsAsync, stepsPerRead, type ReadSteps } from "../tensor/read-steps.js";
+import { greedyReads, runReadSteps, runReadStepsAsync, type ReadSteps } from "../tensor/read-steps.js";
 import { Tensor } from "../tensor/tensor.js";
 
 /** What search needs of a model (Seq2SeqTransformer has it). */
@@ -91,36 +91,17 @@ export function* greedySteps(model: Seq2SeqModel, src: Tensor, o: SearchOptions)
   const srcPad = model.paddingMask(src);
   const memory = model.encode(src, srcPad); // [B, S, E]
   const cache = model.decoder.createCache();
-  const out: number[][] = Array.from({ length: B }, () => []);
-  const done = new Uint8Array(B);
   const banned = o.banned ?? [];
   let mask: Tensor | null = null; // [V], true where banned (made at the first step, when V is known)
   let tok: Tensor = new Tensor(new Int32Array(B).fill(o.bosId), [B, 1], "int32");
-  let pending: Tensor[] = [], first = 0, reads = 0;
-  for (let t = 0; t < maxLen; t++) {
+  return yield* greedyReads(B, maxLen, o.eosId, (t) => {
     const logits = model.decode(tok, memory, srcPad, { cache, offset: t }); // [B, 1, V]
     let lp = logSoftmax(reshape(logits, [B, -1]), -1); // [B, V]
     if (banned.length) lp = maskedFill(lp, mask ??= bannedMask("greedySearch", banned, lp.shape[1]!), -Infinity);
     const next = argmax(lp, -1); // [B]
-    pending.push(next);
     tok = reshape(next, [B, 1]);
-    if (pending.length < stepsPerRead(next.device !== null, reads) && t + 1 < maxLen) continue;
-    const ids = yield pending; // steps first .. t
-    reads++;
-    ids.forEach((step, k) => {
-      for (let b = 0; b < B; b++) {
-        const best = step[b]!;
-        if (done[b]) continue;
-        if (best === o.eosId) done[b] = 1;
-        else out[b]!.push(best);
-        if (first + k + 1 >= (o.maxLens?.[b] ?? maxLen)) done[b] = 1;
-      }
-    });
-    first = t + 1;
-    pending = [];
-    if (done.every((d) => d === 1)) break;
-  }
-  return out;
+    return next;
+  }, o.maxLens);
 }
 
 /** The banned tokens as a bool mask [V] (true where banned). */

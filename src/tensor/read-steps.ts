@@ -40,6 +40,39 @@ export function stepsPerRead(onDevice: boolean, reads: number): number {
   return onDevice ? Math.min(8, 2 ** reads) : 1;
 }
 
+/**
+ * The reads of a greedy decoding loop, for B rows of at most `maxLen` steps each (`maxLens[b]`
+ * where given): `step(t)` records step t and gives its ids ([B] or [B, 1] int32, where the model
+ * is; it feeds them to step t + 1 itself). The ids are read in windows of `stepsPerRead` steps;
+ * a row ends at its first `eosId` (not kept) or its length. Returns each row's ids; stops at the
+ * read that shows every row ended.
+ */
+export function* greedyReads(B: number, maxLen: number, eosId: number, step: (t: number) => Tensor, maxLens?: readonly number[]): ReadSteps<number[][]> {
+  const out: number[][] = Array.from({ length: B }, () => []);
+  const done = new Uint8Array(B);
+  let pending: Tensor[] = [], first = 0, reads = 0;
+  for (let t = 0; t < maxLen; t++) {
+    const ids = step(t);
+    pending.push(ids);
+    if (pending.length < stepsPerRead(ids.device !== null, reads) && t + 1 < maxLen) continue;
+    const read = yield pending; // steps first .. t
+    reads++;
+    read.forEach((row, k) => {
+      for (let b = 0; b < B; b++) {
+        if (done[b]) continue;
+        const id = row[b]!;
+        if (id === eosId) done[b] = 1;
+        else out[b]!.push(id);
+        if (first + k + 1 >= (maxLens?.[b] ?? maxLen)) done[b] = 1;
+      }
+    });
+    first = t + 1;
+    pending = [];
+    if (done.every((d) => d === 1)) break;
+  }
+  return out;
+}
+
 /** Runs `steps` with host tensors: each yielded tensor's `data` (a device tensor without a current copy throws DeviceSyncError). */
 export function runReadSteps<R>(steps: ReadSteps<R>): R {
   checkSteps(steps, "runReadSteps");

@@ -15,7 +15,7 @@ import { noGrad, noGradAsync } from "../../autograd/graph.js";
 import type { CharVocab } from "../../data/dates.js";
 import { argmax } from "../../ops/reduce.js";
 import { ValueError } from "../../tensor/errors.js";
-import { runReadSteps, runReadStepsAsync, stepsPerRead, type ReadSteps } from "../../tensor/read-steps.js";
+import { greedyReads, runReadSteps, runReadStepsAsync, type ReadSteps } from "../../tensor/read-steps.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { Batch } from "./batches.js";
 import type { DateModel } from "./model.js";
@@ -38,28 +38,11 @@ export function* greedyDecodeSteps(model: DateModel, batch: Batch, vocab: CharVo
   const B = batch.src.shape[0]!;
   const memory = model.encode(batch.src, batch.srcPad); // [B, S, E]
   const cache = model.decoder.createCache();
-  const out: number[][] = Array.from({ length: B }, () => []);
-  const done = new Uint8Array(B);
   let tok: Tensor = new Tensor(new Int32Array(B).fill(vocab.bosId), [B, 1], "int32");
-  let pending: Tensor[] = [], reads = 0;
-  for (let t = 0; t < maxLen; t++) {
-    const logits = model.decode(tok, memory, batch.srcPad, cache, t); // [B, 1, V]
-    tok = argmax(logits, -1); // [B, 1]
-    pending.push(tok);
-    if (pending.length < stepsPerRead(tok.device !== null, reads) && t + 1 < maxLen) continue;
-    const ids = yield pending;
-    reads++;
-    pending = [];
-    for (const step of ids) {
-      for (let b = 0; b < B; b++) {
-        const id = step[b]!;
-        if (done[b]) continue;
-        if (id === vocab.eosId) done[b] = 1;
-        else out[b]!.push(id);
-      }
-    }
-    if (done.every((d) => d === 1)) break;
-  }
+  const out = yield* greedyReads(B, maxLen, vocab.eosId, (t) => {
+    tok = argmax(model.decode(tok, memory, batch.srcPad, cache, t), -1); // [B, 1, V] -> [B, 1]
+    return tok;
+  });
   return out.map((ids) => vocab.decode(ids));
 }
 

@@ -115,6 +115,7 @@ ${DECAYED}
 ${ADAM}
 ${computeMain(WG)} {
 ${over.find}
+${over.element}
   ${sc ? `let sc = b_s${sc.slot}[p.o_s${sc.slot} + p.x_scale];` : ""}
   switch a {
 ${cases.join("\n")}

@@ -25,6 +25,7 @@ const source = (k: number) => (): string => {
 ${header(xs, ["s"], [...xs.map((_, j) => `n${j}: u32`), ...over.fields])}
 ${computeMain(WG)} {
 ${over.find}
+${over.element}
   let s = b_s[p.o_s];
   switch a {
 ${cases.join("\n")}

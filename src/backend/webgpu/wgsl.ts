@@ -62,18 +62,19 @@ fn ${name}(t: u32, v: f32) -> f32 {
 /**
  * For a kernel over k arrays laid out one after another over its workgroups (array j over
  * workgroups [start j, start j+1), start 0 = 0; the starts are parameter fields `start1` ..):
- * the parameter fields and the WGSL that sets `a`, the array of this workgroup, and `i`, the
- * element of this thread in it (WG threads a workgroup). `workgroupStarts` gives the starts.
+ * the parameter fields; `find`, the WGSL that sets `a`, the array of this workgroup, and `base`,
+ * its first workgroup (from `gi`, this workgroup's index); and `element`, the WGSL that sets `i`,
+ * this thread's element in the array (WG threads a workgroup). `workgroupStarts` gives the starts.
  */
-export function arraysOverGroups(k: number, WG: number): { fields: string[]; find: string } {
+export function arraysOverGroups(k: number, WG: number): { fields: string[]; find: string; element: string } {
   const later = Array.from({ length: k - 1 }, (_, j) => j + 1);
   return {
     fields: later.map((j) => `start${j}: u32`),
     find: `  let gi = groupIndex(wid, nwg);
   var a = 0u;
   var base = 0u;
-${later.map((j) => `  if (gi >= p.start${j}) { a = ${j}u; base = p.start${j}; }`).join("\n")}
-  let i = (gi - base) * ${WG}u + t;`,
+${later.map((j) => `  if (gi >= p.start${j}) { a = ${j}u; base = p.start${j}; }`).join("\n")}`,
+    element: `  let i = (gi - base) * ${WG}u + t;`,
   };
 }
 
