@@ -19,6 +19,7 @@ import { mean, sum } from "./reduce.js";
 import { mul, sub } from "./elementwise.js";
 import { logSoftmax } from "./softmax.js";
 import { arrayOf, backendFor, backendOf, checkDropoutP, empty, emptyOn, fdata, floatOf, sameFloat } from "./util.js";
+import { toDevice } from "../backend/tensor-arrays.js";
 
 export interface DropoutOptions {
   training?: boolean;
@@ -157,9 +158,9 @@ export function nllLoss(logProbs: Tensor, target: Tensor, opts: CrossEntropyOpti
 
 /**
  * nllLoss of log-probabilities on a device: the targets go there as float32 ids (-1 for an ignored
- * one; N values, uploaded for the forward and again for the backward, each given back at the
- * store's next flush); a kernel gives the rows' losses, another their gradient. With eps = 0 the
- * rows are exactly the host loop's.
+ * one; N values, uploaded once for the forward and the backward, and given back with the graph,
+ * or at the store's next flush when nothing is recorded); a kernel gives the rows' losses, another
+ * their gradient. With eps = 0 the rows are exactly the host loop's.
  */
 function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: number, eps: number, reduction: Reduction, op: string): Tensor {
   const be = backendOf(lp);
@@ -173,7 +174,13 @@ function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: n
       count++;
     }
   }
-  const ids = new Tensor(idv, [N], "float32");
+  const ids = toDevice(new Tensor(idv, [N], "float32"), be); // uploaded once, read by the forward and the backward
+  const store = ids.store as DeviceStore<KernelArray & { length: number }>;
+  // the ids go back with the graph (freeGraph: saved), or at the next flush when nothing was recorded
+  const kept = (r: Tensor): Tensor => {
+    if (r.gradFn === null) store.releaseAtFlush(arrayOf(ids, be));
+    return r;
+  };
   const keep = 1 - eps, spread = eps / C;
   const per = emptyOn(be, lp.shape.slice(0, -1), "float32"); // [N] (or [] unbatched)
   be.nllForward(arrayOf(per, be), arrayOf(lp, be), arrayOf(ids, be), N, C, keep, spread);
@@ -184,9 +191,8 @@ function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: n
     be.nllBackward(arrayOf(dx, be), arrayOf(g, be), arrayOf(ids, be), N, C, keep, spread, gScale, gStride);
     return [dx];
   };
-  if (reduction === "none") return attach(per, op, [lp], rowsGrad(1, 1));
+  if (reduction === "none") return kept(attach(per, op, [lp], rowsGrad(1, 1), [ids]));
   const scale = reduction === "sum" ? 1 : 1 / Math.max(count, 1);
-  const store = per.store as DeviceStore<KernelArray & { length: number }>;
   const out = noGrad(() => {
     const total = sum(per);
     if (reduction === "sum") return total;
@@ -195,7 +201,7 @@ function nllOnDevice(lp: Tensor, td: Int32Array, N: number, C: number, ignore: n
     return mean;
   });
   store.releaseAtFlush(arrayOf(per, be)); // nothing holds them after the kernels recorded
-  return attach(out, op, [lp], rowsGrad(scale, 0));
+  return kept(attach(out, op, [lp], rowsGrad(scale, 0), [ids]));
 }
 
 /** Cross-entropy of logits [N, C] (or [C]) against int32 class targets [N] (as F.cross_entropy). */

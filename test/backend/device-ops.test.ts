@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
 import { backward } from "../../src/autograd/backward.js";
+import { freeGraph } from "../../src/autograd/free-graph.js";
+import { noGrad } from "../../src/autograd/graph.js";
 import { getBackend, registerBackend, setBackend } from "../../src/backend/registry.js";
 import { toDevice } from "../../src/backend/tensor-arrays.js";
 import { add, compare, gt, logicalNot, logicalOr, maskedFill, mul, relu, where } from "../../src/ops/elementwise.js";
@@ -269,6 +271,42 @@ describe("ops on device tensors (host-memory device backend)", () => {
     // a reduced loss's backward is one kernel from its one gradient (times 1 / count for the mean)
     await deviceGradcheck([leaf([4, 5], 34)], (x) => crossEntropy(x, y, { reduction: "sum" }), 1e-3);
     await deviceGradcheck([leaf([4, 5], 35)], (x) => mul(crossEntropy(x, y), 3), 1e-3);
+  });
+
+  test("nllLoss on a device uploads its targets once: the forward and the backward read one array, given back by freeGraph, or at the next flush with recording off", async () => {
+    const y = new Tensor(Int32Array.from([2, 0, -100, 1]), [4], "int32");
+    type Arr = { length: number; values: Float32Array };
+    const d = dev as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const seen: Arr[] = [];
+    const [fwd, bwd] = [d.nllForward!, d.nllBackward!];
+    d.nllForward = (...a: unknown[]) => { seen.push(a[2] as Arr); return fwd(...a); };
+    d.nllBackward = (...a: unknown[]) => { seen.push(a[2] as Arr); return bwd(...a); };
+    setBackend(dev.name);
+    try {
+      for (const reduction of ["none", "mean"] as const) {
+        seen.length = 0;
+        const x = toDevice(randn([4, 5], { generator: new Generator(36) }).requiresGrad_(true), dev);
+        const lp = mul(x, 1);
+        const loss = sum(nllLoss(lp, y, { reduction }));
+        backward(loss);
+        assert.equal(seen.length, 2, `${reduction}: the forward and the backward kernels`);
+        assert.equal(seen[0], seen[1], `${reduction}: one ids array for both`);
+        assert.deepEqual(Array.from(seen[0]!.values), [2, 0, -1, 1], `${reduction}: the ids, -1 where ignored`);
+        freeGraph(loss);
+        assert.ok(Number.isNaN(seen[0]!.values[0]), `${reduction}: the ids given back with the graph`);
+        assert.ok((await x.grad!.read()).every(Number.isFinite), `${reduction}: the gradient`);
+      }
+      seen.length = 0;
+      const out = noGrad(() => nllLoss(toDevice(randn([4, 5], { generator: new Generator(37) }), dev), y));
+      assert.equal(seen.length, 1);
+      assert.ok(Number.isFinite(seen[0]!.values[0]), "kept until the flush");
+      assert.ok(Number.isFinite((await out.read())[0]!), "the loss");
+      assert.ok(Number.isNaN(seen[0]!.values[0]), "the ids given back at the flush (the read)");
+    } finally {
+      d.nllForward = fwd;
+      d.nllBackward = bwd;
+      setBackend(host.name);
+    }
   });
 
   test("max / min values and indices over first, middle and last dims, keepdim; gradients", async () => {
