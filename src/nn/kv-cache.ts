@@ -25,6 +25,12 @@ export class KVCache {
    * memory tensor (another memory recomputes them).
    */
   memoryKV: { memory: Tensor; k: Tensor; v: Tensor } | null = null;
+  /**
+   * The cross-attention's key padding mask as an additive float32 mask [B, 1, 1, S] on the
+   * memory's device, made at the first step from the host mask `from` and reused while the layer
+   * is given that same mask tensor (another recomputes it).
+   */
+  memoryMask: { from: Tensor; mask: Tensor } | null = null;
 
   /** Number of cached tokens T. */
   get length(): number {
@@ -86,12 +92,14 @@ export class KVCache {
       const { k, v } = this.memoryKV;
       this.memoryKV = memory ? { memory, k: indexSelect(k, 0, rows), v: indexSelect(v, 0, rows) } : null;
     }
+    this.memoryMask = null; // the next step's mask has the kept rows: made again from it
   }
 
-  /** Forgets every cached token (and the memory keys and values). */
+  /** Forgets every cached token (and the memory keys, values and mask). */
   reset(): void {
     this.k = this.v = null;
     this.memoryKV = null;
+    this.memoryMask = null;
   }
 }
 

@@ -33,6 +33,7 @@ import { linear } from "../ops/matmul.js";
 import { permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
+import { backendOf, toDevice } from "../backend/tensor-arrays.js";
 import { cachedCausalMask, DecoderCache, KVCache } from "./kv-cache.js";
 import { Dropout, LayerNorm, Linear } from "./layers.js";
 import { Module, ModuleList } from "./module.js";
@@ -121,10 +122,25 @@ function cachedCrossAttention(mha: MultiheadAttention, x: Tensor, memory: Tensor
     cache.memoryKV = { memory, k: heads(linear(memory, ...part(1)), S), v: heads(linear(memory, ...part(2)), S) }; // [B, H, S, D]
   }
   const q = heads(linear(x, ...part(0)), T); // [B, H, T, D]
-  const mask = keyPaddingMask ? reshape(keyPaddingMask, [B, 1, 1, S]) : null;
-  const r = scaledDotProductAttention(q, cache.memoryKV.k, cache.memoryKV.v, { attnMask: mask, dropoutP: training ? mha.dropout : 0, needWeights }); // [B, H, T, D]
+  const r = scaledDotProductAttention(q, cache.memoryKV.k, cache.memoryKV.v, { attnMask: memoryMaskOf(cache, keyPaddingMask, memory, B, S), dropoutP: training ? mha.dropout : 0, needWeights }); // [B, H, T, D]
   const o = reshape(permute(r.output, [0, 2, 1, 3]), [B, T, E]); // [B, T, E]
   return { output: mha.outProj.forward(o), weights: r.weights };
+}
+
+/**
+ * The cross-attention's mask [B, 1, 1, S] from the key padding mask [B, S] (null: none). With the
+ * memory on a device and the mask on the host, the mask goes there once per cache (as additive
+ * values: true -> -Infinity) and is reused at every step it is given again.
+ */
+function memoryMaskOf(cache: KVCache, keyPaddingMask: Tensor | null, memory: Tensor, B: number, S: number): Tensor | null {
+  if (!keyPaddingMask) return null;
+  if (memory.device === null || keyPaddingMask.device !== null) return reshape(keyPaddingMask, [B, 1, 1, S]);
+  if (cache.memoryMask?.from !== keyPaddingMask) {
+    const m = keyPaddingMask.data, add = new Float32Array(B * S);
+    for (let i = 0; i < add.length; i++) add[i] = keyPaddingMask.dtype === "bool" ? (m[i] ? -Infinity : 0) : Number(m[i]);
+    cache.memoryMask = { from: keyPaddingMask, mask: toDevice(new Tensor(add, [B, 1, 1, S], "float32"), backendOf(memory)) };
+  }
+  return cache.memoryMask.mask;
 }
 
 export class TransformerDecoderLayer extends Module {

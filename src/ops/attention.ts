@@ -9,12 +9,15 @@ import { contiguousLayouts, type AnyBackend, type AttentionArgs, type KernelArra
 import { toDevice } from "../backend/tensor-arrays.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
+import { ValueError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { arrayOf, emptyOn, kernelsFor } from "./util.js";
 
 export interface FusedMask {
-  /** Additive mask values (0 or -Infinity for bool masks). */
-  data: FloatArray;
+  /** Additive mask values (0 or -Infinity for bool masks) on the host; null for a mask on a device (`tensor`). */
+  data: FloatArray | null;
+  /** A float32 additive mask on a device, dense (data null): the kernels read it there. */
+  tensor?: Tensor;
   strideB: number;
   strideH: number;
   strideL: number;
@@ -23,12 +26,20 @@ export interface FusedMask {
 /**
  * The additive mask's array for `be`'s kernels (null without a mask): its host data on a host
  * backend; on a device a device tensor of it, which the op lists in `saved` (GradNode.saved) so
- * freeGraph gives it back with the graph, after the backward that reads it.
+ * freeGraph gives it back with the graph, after the backward that reads it. A mask already on the
+ * device is read where it is (the op's backward holds its array through the kernel arguments).
  */
 export function maskFor(be: AnyBackend, mask: FusedMask | null, saved: Tensor[]): KernelArray | null {
   if (mask === null) return null;
-  if (be.kind === "host") return mask.data;
-  const t = toDevice(new Tensor(mask.data as Float32Array, [mask.data.length], "float32"), be);
+  if (mask.tensor) {
+    if ((mask.tensor.store as unknown) !== be) {
+      throw new ValueError("attention", "attnMask", `a mask on the host or on the ${be.name} device of q, k and v`,
+        `${mask.tensor.toString()} on the ${mask.tensor.store!.name} device`);
+    }
+    return arrayOf(mask.tensor, be);
+  }
+  if (be.kind === "host") return mask.data!;
+  const t = toDevice(new Tensor(mask.data as Float32Array, [mask.data!.length], "float32"), be);
   saved.push(t);
   return arrayOf(t, be);
 }

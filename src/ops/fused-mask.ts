@@ -2,7 +2,8 @@
  * A bool or float attention mask as the fused kernels take it (ops/attention.ts's FusedMask):
  * additive values (a bool mask's true becomes -Infinity) in the caller's float dtype, indexed by
  * batch, head and query row through broadcast strides (0 where the mask broadcasts), with its key
- * columns dense. Shared by scaledDotProductAttention's fused path and packedSelfAttention.
+ * columns dense. Shared by scaledDotProductAttention's fused path and packedSelfAttention. A float32
+ * mask on a device stays there (`tensor`), its columns made dense there when they broadcast.
  *
  * ```ts
  * const kpm = new Tensor(Uint8Array.of(0, 0, 1), [1, 1, 1, 3], "bool");  // [B, 1, 1, S]
@@ -27,7 +28,13 @@ export function fusedMask(mask: Tensor, lead: readonly number[], L: number, S: n
   const full = [...lead, L, S];
   if (lead.length > 2) mm = expand(reshape(mm, [...new Array<number>(full.length - mm.rank).fill(1), ...mm.shape]), full);
   const shape4 = lead.length > 2 ? [B, H, L, S] : [...new Array<number>(4 - Math.min(mm.rank, 4)).fill(1), ...mm.shape];
-  const m4 = reshape(mm, shape4);
+  let m4 = reshape(mm, shape4);
+  if (m4.device !== null) {
+    // a float32 mask on a device stays there: a broadcast column dim is materialized there
+    if (m4.shape[3] === 1 && S !== 1) m4 = expand(m4, [m4.shape[0]!, m4.shape[1]!, m4.shape[2]!, S]);
+    const sd = broadcastStrides(m4.shape, [B, H, L, S]);
+    return { data: null, tensor: m4, strideB: sd[0]!, strideH: sd[1]!, strideL: sd[2]! };
+  }
   const st = broadcastStrides(m4.shape, [B, H, L, S]);
   let data: Float32Array | Float64Array;
   if (m4.dtype === "bool") {

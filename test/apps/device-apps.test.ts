@@ -165,13 +165,25 @@ describe("applications on a device backend", () => {
     });
     assert.deepEqual(stepsResult, want);
     assert.ok(sizes.length >= 1 && sizes.length <= 12 && sizes.every((s) => s.length === 1 && s[0] === 12), JSON.stringify(sizes));
+    // the uploads of the source's padding mask [12, S] (as additive values)
+    const S = batch.src.shape[1]!, d = dev as unknown as { upload: (h: Float32Array) => unknown };
+    assert.ok((batch.srcPad.data as Uint8Array).some((m) => m === 1), "sources of several lengths");
+    const upload = d.upload;
+    let maskUploads = 0;
+    d.upload = (h: Float32Array) => {
+      if (h.length === 12 * S && h.some((x) => x === -Infinity)) maskUploads++;
+      return upload(h);
+    };
     const { result: got, lengths, single } = await watchReads(async () => {
       model.toDevice(dev);
       // device tensors have no synchronous data: the synchronous form cannot run there
       assert.throws(() => greedyDecode(model, batch, vocab, 12), DeviceSyncError);
       assert.equal(isGradEnabled(), true);
+      maskUploads = 0;
       return greedyDecodeAsync(model, batch, vocab, 12);
-    });
+    }).finally(() => { d.upload = upload; });
+    // once for the encoder's self-attention, once for the cross-attention's cache (not at every step)
+    assert.equal(maskUploads, 2, "padding mask uploads");
     assert.equal(isGradEnabled(), true);
     assert.deepEqual(wantAsync, want);
     assert.deepEqual(got, want);

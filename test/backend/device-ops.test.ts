@@ -422,6 +422,46 @@ describe("ops on device tensors (host-memory device backend)", () => {
       (q, k, v) => scaledDotProductAttention(q, k, v, { needWeights: true, isCausal: true }).output, tol);
   });
 
+  test("sdpa with a float mask on the device: read there by the fused kernel (its columns made dense there when they broadcast) and by the composition, the host mask's bits; a mask on the device with q on the host is a ValueError", async () => {
+    const values = Float32Array.from({ length: 24 }, (_, i) => (i % 5 === 2 ? -Infinity : Math.sin(i)));
+    const cases: [string, Float32Array, number[]][] = [
+      ["rows [L, S]", values, [4, 6]],
+      ["keys [B, 1, 1, S]", values.slice(0, 12), [2, 1, 1, 6]],
+      ["a column that broadcasts [B, 1, L, 1]", values.slice(0, 8), [2, 1, 4, 1]],
+    ];
+    for (const [name, data, shape] of cases) {
+      const hostMask = new Tensor(Float32Array.from(data), shape, "float32");
+      const devMask = toDevice(new Tensor(Float32Array.from(data), shape, "float32"), dev);
+      const maskOf = (q: Tensor): Tensor => (q.onDevice ? devMask : hostMask);
+      const inputs = [leaf([2, 2, 4, 8], 73), leaf([2, 2, 6, 8], 74), leaf([2, 2, 6, 8], 75)];
+      const calls = { forward: 0, uploads: 0 };
+      const { attentionForward } = dev;
+      const d = dev as unknown as { upload: (h: Float32Array) => unknown };
+      const upload = d.upload;
+      dev.attentionForward = (...a) => { calls.forward++; attentionForward(...a); };
+      d.upload = (h: Float32Array) => { if (h.includes(-Infinity)) calls.uploads++; return upload(h); }; // a mask's upload
+      try {
+        // the device's kernels are js's: the same bits as the host's fused kernel with the host mask
+        await assertSame(inputs, (q, k, v) => scaledDotProductAttention(q, k, v, { attnMask: maskOf(q) }).output, 0, "js");
+      } finally {
+        dev.attentionForward = attentionForward;
+        d.upload = upload;
+      }
+      assert.equal(calls.forward, 1, name);
+      assert.equal(calls.uploads, 0, `${name}: the mask not uploaded again`);
+      await assertSame(inputs, (q, k, v) => scaledDotProductAttention(q, k, v, { attnMask: maskOf(q), needWeights: true }).output, 64 * U);
+    }
+    setBackend(dev.name);
+    try {
+      const devMask = toDevice(randn([4, 6]), dev);
+      setBackend(host.name);
+      assertThrowsMsg(() => scaledDotProductAttention(randn([2, 2, 4, 8]), randn([2, 2, 6, 8]), randn([2, 2, 6, 8]), { attnMask: devMask }),
+        ValueError, "attention", "attnMask", "on the host or on the");
+    } finally {
+      setBackend(host.name);
+    }
+  });
+
   test("sdpa with dropout on the device: the fused kernel (js's mask and numbers), the composition's output, finite differences", async () => {
     const inputs = [leaf([2, 2, 4, 8], 70), leaf([2, 2, 6, 8], 71), leaf([2, 2, 6, 8], 72)];
     const mask = bools([0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1], [4, 6]);
