@@ -33,10 +33,10 @@ import { linear } from "../ops/matmul.js";
 import { permute, reshape, slice, squeeze, transpose, unsqueeze } from "../ops/shape.js";
 import { ShapeError, ValueError, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
-import { backendOf, toDevice } from "../backend/tensor-arrays.js";
 import { cachedCausalMask, DecoderCache, KVCache } from "./kv-cache.js";
 import { Dropout, LayerNorm, Linear } from "./layers.js";
 import { Module, ModuleList } from "./module.js";
+import { keyPaddingOn } from "./padding-mask.js";
 import { forwardStack } from "./stack-forward.js";
 import { MultiheadAttention } from "./multihead-attention.js";
 import {
@@ -135,11 +135,7 @@ function cachedCrossAttention(mha: MultiheadAttention, x: Tensor, memory: Tensor
 function memoryMaskOf(cache: KVCache, keyPaddingMask: Tensor | null, memory: Tensor, B: number, S: number): Tensor | null {
   if (!keyPaddingMask) return null;
   if (memory.device === null || keyPaddingMask.device !== null) return reshape(keyPaddingMask, [B, 1, 1, S]);
-  if (cache.memoryMask?.from !== keyPaddingMask) {
-    const m = keyPaddingMask.data, add = new Float32Array(B * S);
-    for (let i = 0; i < add.length; i++) add[i] = keyPaddingMask.dtype === "bool" ? (m[i] ? -Infinity : 0) : Number(m[i]);
-    cache.memoryMask = { from: keyPaddingMask, mask: toDevice(new Tensor(add, [B, 1, 1, S], "float32"), backendOf(memory)) };
-  }
+  if (cache.memoryMask?.from !== keyPaddingMask) cache.memoryMask = { from: keyPaddingMask, mask: keyPaddingOn(keyPaddingMask, memory, [B, 1, 1, S]) };
   return cache.memoryMask.mask;
 }
 

@@ -20,6 +20,7 @@ import { crossEntropy, dropout, embedding, nllLoss } from "../../src/ops/functio
 import { argmax, argmin, logsumexp, max, min, sum } from "../../src/ops/reduce.js";
 import { indexSelect } from "../../src/ops/shape.js";
 import { addLayerNorm } from "../../src/ops/norm.js";
+import { keyPaddingOn } from "../../src/nn/padding-mask.js";
 import { DTypeError, ShapeError, ValueError } from "../../src/tensor/errors.js";
 import { Generator } from "../../src/tensor/rng.js";
 import { Tensor, randn, tensor, type BlockGrad } from "../../src/tensor/tensor.js";
@@ -460,6 +461,20 @@ describe("ops on device tensors (host-memory device backend)", () => {
     } finally {
       setBackend(host.name);
     }
+  });
+
+  test("keyPaddingOn: a host mask on the device as additive values (bool true -> -Infinity, floats kept), reshaped; unchanged beside a host tensor or when already there; a wrong size is a ValueError", async () => {
+    const like = toDevice(randn([2]), dev);
+    const b = bools([0, 1, 0, 0, 0, 1], [2, 3]);
+    const m = keyPaddingOn(b, like, [2, 1, 1, 3]);
+    assert.ok(m.onDevice && m.dtype === "float32");
+    assert.deepEqual(m.shape, [2, 1, 1, 3]);
+    assert.deepEqual(Array.from(await m.read()), [0, -Infinity, 0, 0, 0, -Infinity]);
+    const f = new Tensor(Float64Array.of(0.5, -2, -Infinity), [1, 3], "float64");
+    assert.deepEqual(Array.from(await keyPaddingOn(f, like).read()), [0.5, -2, -Infinity]);
+    assert.equal(keyPaddingOn(b, randn([2])), b, "beside a host tensor");
+    assert.equal(keyPaddingOn(m, like), m, "already on the device");
+    assertThrowsMsg(() => keyPaddingOn(b, like, [2, 2]), ValueError, "keyPaddingOn", "shape", "6 elements");
   });
 
   test("sdpa with dropout on the device: the fused kernel (js's mask and numbers), the composition's output, finite differences", async () => {
