@@ -361,6 +361,11 @@ export interface SgdStepArgs {
   lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean;
 }
 
+/** One parameter's part of a batched SGD update: its arrays (n elements each); buf, its momentum buffer, `first` on its first use. */
+export interface SgdStepItem<A = KernelArray> {
+  p: A; g: A; buf: A | null; n: number; first: boolean;
+}
+
 /**
  * An Adam / AdamW update's settings: w = p decay; g' = ±g + l2 w; m = b1 m + (1 - b1) g';
  * v = b2 v + (1 - b2) g'²; p = w - stepSize m / (sqrt(v) / bc2Sqrt + eps).
@@ -383,10 +388,11 @@ export interface AdamStepItem<A = KernelArray> {
  */
 export interface FusedOptimizerSteps<A = KernelArray> {
   /**
-   * p -= lr d (d: the decayed, momentum-averaged gradient g); buf (the momentum buffer) is written
-   * when given, `first` on its first use. With `scale` (one element), g is read as g * scale[0].
+   * For every item, p -= lr d (d: the decayed, momentum-averaged gradient g); buf (the momentum
+   * buffer: all items or none) is written, `first` on its first use. With `scale` (one element),
+   * each g is read as g * scale[0].
    */
-  sgdStep(p: A, g: A, buf: A | null, n: number, args: SgdStepArgs, first: boolean, scale?: A | null): void;
+  sgdSteps(items: readonly SgdStepItem<A>[], args: SgdStepArgs, scale?: A | null): void;
   /**
    * Adam / AdamW updates of every item's p with its moments m, v (and vmax for amsgrad: all items
    * or none); with `scale` (one element), each g is read as g * scale[0].

@@ -47,7 +47,7 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     const vmax = group.amsgrad ? this.deviceBuffersOf(ps, "max_exp_avg_sq") : null;
     const items: AdamDeviceItem[] = ps.map((p, j) => {
       const t = ++this.stateOf(p).step;
-      return { p, g: grads[j]!, m: m[j]!, v: v[j]!, vmax: vmax ? vmax[j]! : null, stepSize: group.lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t) };
+      return { p, g: grads[j]!, m: m[j]!.buf, v: v[j]!.buf, vmax: vmax ? vmax[j]!.buf : null, stepSize: group.lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t) };
     });
     adamStepsDevice(items, shared, this.deviceScale);
   }
@@ -74,18 +74,9 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
   protected updateGroup(group: ParamGroup<AdamOptions>): void {
     const { lr, eps, weightDecay, amsgrad, maximize } = group;
     const [b1, b2] = group.betas;
-    // the group's parameters on a device update together (a few kernels on webgpu), one device each
-    const onDevice = new Map<unknown, { ps: Tensor[]; grads: Tensor[] }>();
+    const onDevice = this.onDevices(group.params);
     for (const p of group.params) {
-      if (p.device !== null) {
-        const g = this.deviceGrad(p, `${this.name}.step`);
-        if (!g) continue;
-        let list = onDevice.get(p.store);
-        if (!list) onDevice.set(p.store, (list = { ps: [], grads: [] }));
-        list.ps.push(p);
-        list.grads.push(g);
-        continue;
-      }
+      if (p.device !== null) continue;
       const gd = this.hostGrad(p);
       if (!gd) continue;
       const pd = floatData(p);
@@ -118,7 +109,7 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
       }
     }
     const shared = { b1, b2, eps, maximize, decay: this.decoupled ? 1 - lr * weightDecay : 1, l2: this.decoupled ? 0 : weightDecay };
-    for (const { ps, grads } of onDevice.values()) this.updateOnDevice(ps, grads, group, shared);
+    for (const { ps, grads } of onDevice) this.updateOnDevice(ps, grads, group, shared);
   }
 }
 

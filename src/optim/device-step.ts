@@ -7,7 +7,7 @@
  * with the same numbers.
  *
  * ```ts
- * sgdStepDevice(p, g, { lr: 0.1, weightDecay: 0, momentum: 0, dampening: 0, nesterov: false, maximize: false }, null, true);
+ * sgdStepsDevice([{ p, g, buf: null, first: true }], { lr: 0.1, weightDecay: 0, momentum: 0, dampening: 0, nesterov: false, maximize: false });
  * ```
  */
 import type { AdamSharedArgs, AdamStepArgs, AnyBackend, BinaryOp, FusedOptimizerSteps, KernelArray, SgdStepArgs } from "../backend/backend.js";
@@ -79,7 +79,7 @@ export type SgdStepOptions = SgdStepArgs;
 /** The backend's fused updates, when it has them (and they are not switched off for a comparison). */
 function fusedOf(be: AnyBackend): FusedOptimizerSteps | null {
   const f = be as Partial<FusedOptimizerSteps>;
-  return fusedSteps && typeof f.sgdStep === "function" && typeof f.adamSteps === "function" ? (f as FusedOptimizerSteps) : null;
+  return fusedSteps && typeof f.sgdSteps === "function" && typeof f.adamSteps === "function" ? (f as FusedOptimizerSteps) : null;
 }
 
 let fusedSteps = true;
@@ -91,19 +91,39 @@ export function useFusedOptimizerSteps(on: boolean): boolean {
   return was;
 }
 
+/** One parameter's part of a device SGD step: the tensors; buf, its momentum buffer, `first` on its first use. */
+export interface SgdDeviceItem {
+  p: Tensor; g: Tensor; buf: Tensor | null; first: boolean;
+}
+
+/**
+ * SGD updates of several parameters on one device (all with a momentum buffer or none), each
+ * gradient read as g * scale[0] when `scale` (a one-element tensor there) is given: the backend's
+ * batched kernel where it has one (a few dispatches for all), else sgdStepDevice each.
+ */
+export function sgdStepsDevice(items: readonly SgdDeviceItem[], o: SgdStepOptions, scale: Tensor | null = null): void {
+  if (items.length === 0) return;
+  const be = backendOf(items[0]!.p);
+  const fused = fusedOf(be);
+  if (!fused) {
+    for (const it of items) sgdStepDevice(it.p, it.g, o, it.buf, it.first, scale);
+    return;
+  }
+  fused.sgdSteps(items.map((it) => ({ p: arrayOf(it.p, be), g: arrayOf(it.g, be), buf: it.buf ? arrayOf(it.buf, be) : null, n: it.p.size, first: it.first })),
+    o, scale ? arrayOf(scale, be) : null);
+  for (const it of items) {
+    it.p.deviceWritten();
+    it.buf?.deviceWritten();
+  }
+}
+
 /**
  * p -= lr * d, d the (decayed, momentum-averaged) gradient g, read as g * scale[0] when `scale` (a
  * one-element tensor on p's device) is given; buf: the momentum buffer, `first` on its first use.
+ * Composed from binary kernels.
  */
 export function sgdStepDevice(p: Tensor, g: Tensor, o: SgdStepOptions, buf: Tensor | null, first: boolean, scale: Tensor | null = null): void {
   const be = backendOf(p);
-  const fused = fusedOf(be);
-  if (fused) {
-    fused.sgdStep(arrayOf(p, be), arrayOf(g, be), buf ? arrayOf(buf, be) : null, p.size, o, first, scale ? arrayOf(scale, be) : null);
-    buf?.deviceWritten();
-    p.deviceWritten();
-    return;
-  }
   const u = new Update(be, p.size);
   const P = arrayOf(p, be), G = u.scaled(arrayOf(g, be), scale);
   const d = u.tmp();

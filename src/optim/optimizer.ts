@@ -21,7 +21,7 @@ import { noGrad } from "../autograd/graph.js";
 import { scaleGradsBy } from "./clip-device.js";
 import { releaseGrads } from "../autograd/release-grads.js";
 import { readAll } from "../tensor/read-all.js";
-import { fullOn, backendOf, filledArray, writeValues, type DeviceBackend } from "../backend/tensor-arrays.js";
+import { backendOf, filledArray, writeValues, type DeviceBackend } from "../backend/tensor-arrays.js";
 import { dropPrepacked } from "../tensor/prepacked.js";
 import type { DeviceStore } from "../tensor/device.js";
 import { DeviceSyncError, StateDictError, ValueError, fmtShape } from "../tensor/errors.js";
@@ -227,21 +227,15 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     return out;
   }
 
-  /** The device state buffer `key` of a parameter on a device (zeros on first use), and whether it was just made. */
-  protected deviceBuffer(p: Tensor, key: string): { buf: Tensor; first: boolean } {
-    const b = this.deviceBuffers.get(p)?.get(key);
-    if (b) return { buf: b, first: false };
-    const buf = fullOn(backendOf(p), p.shape, "float32", 0);
-    return { buf, first: !this.keepDeviceBuffer(p, key, buf) };
-  }
-
   /**
-   * The device state buffers `key` of parameters on one device, as deviceBuffer each; those made
-   * now are views of one flat array (zeros, or the state loaded on the host), so that a backend
-   * binding each buffer once updates many parameters in one kernel (webgpu's Adam).
+   * The device state buffers `key` of parameters on one device, each with whether it was just made
+   * with zeros (no state loaded on the host moved into it: the update's first use of it); those
+   * made now are views of one flat array, so that a backend binding each buffer once updates many
+   * parameters in one kernel (webgpu's SGD and Adam).
    */
-  protected deviceBuffersOf(ps: readonly Tensor[], key: string): Tensor[] {
+  protected deviceBuffersOf(ps: readonly Tensor[], key: string): { buf: Tensor; first: boolean }[] {
     const missing = ps.filter((p) => !this.deviceBuffers.get(p)?.has(key));
+    const fresh = new Set<Tensor>();
     if (missing.length > 0) {
       const be = backendOf(missing[0]!) as DeviceBackend;
       let total = 0;
@@ -249,11 +243,29 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       const flat = filledArray(be, "float32", Math.max(1, total), 0);
       let at = 0;
       for (const p of missing) {
-        this.keepDeviceBuffer(p, key, new Tensor(null, p.shape, "float32", be.view(flat, at, p.size), be));
+        if (!this.keepDeviceBuffer(p, key, new Tensor(null, p.shape, "float32", be.view(flat, at, p.size), be))) fresh.add(p);
         at += p.size;
       }
     }
-    return ps.map((p) => this.deviceBuffers.get(p)!.get(key)!);
+    return ps.map((p) => ({ buf: this.deviceBuffers.get(p)!.get(key)!, first: fresh.has(p) }));
+  }
+
+  /**
+   * The parameters of `params` on a device that have a gradient (its shape checked), by device, in
+   * their order: each device's parameters update together (a few kernels on webgpu).
+   */
+  protected onDevices(params: readonly Tensor[]): { ps: Tensor[]; grads: Tensor[] }[] {
+    const by = new Map<unknown, { ps: Tensor[]; grads: Tensor[] }>();
+    for (const p of params) {
+      if (p.device === null) continue;
+      const g = this.deviceGrad(p, `${this.name}.step`);
+      if (!g) continue;
+      let list = by.get(p.store);
+      if (!list) by.set(p.store, (list = { ps: [], grads: [] }));
+      list.ps.push(p);
+      list.grads.push(g);
+    }
+    return [...by.values()];
   }
 
   /**

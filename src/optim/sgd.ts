@@ -15,7 +15,7 @@
  * ```
  */
 import { ValueError } from "../tensor/errors.js";
-import { sgdStepDevice } from "./device-step.js";
+import { sgdStepsDevice } from "./device-step.js";
 import { checkBool, checkNonNegative, floatData, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
 
 export interface SGDOptions {
@@ -53,15 +53,17 @@ export class SGD extends Optimizer<SGDOptions> {
 
   protected updateGroup(group: ParamGroup<SGDOptions>): void {
     const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
-    for (const p of group.params) {
-      if (p.device !== null) {
-        const g = this.deviceGrad(p, "SGD.step");
-        if (!g) continue;
+    // the group's parameters on a device update together (a few kernels on webgpu), their momentum
+    // buffers views of one flat array per device
+    for (const { ps, grads } of this.onDevices(group.params)) {
+      const bufs = momentum !== 0 ? this.deviceBuffersOf(ps, "momentum_buffer") : null;
+      sgdStepsDevice(ps.map((p, j) => {
         this.stateOf(p).step++;
-        const mb = momentum !== 0 ? this.deviceBuffer(p, "momentum_buffer") : null;
-        sgdStepDevice(p, g, group, mb?.buf ?? null, mb?.first ?? false, this.deviceScale);
-        continue;
-      }
+        return { p, g: grads[j]!, buf: bufs ? bufs[j]!.buf : null, first: bufs ? bufs[j]!.first : false };
+      }), group, this.deviceScale);
+    }
+    for (const p of group.params) {
+      if (p.device !== null) continue;
       const gd = this.hostGrad(p);
       if (!gd) continue;
       const pd = floatData(p);

@@ -23,7 +23,7 @@
  */
 import type { GpuArray, KernelContext } from "../../src/backend/webgpu/context.js";
 import type { WebGPUKernels } from "../../src/backend/webgpu/index.js";
-import { adamSteps } from "../../src/backend/webgpu/optimizer.js";
+import { adamSteps, sgdSteps } from "../../src/backend/webgpu/optimizer.js";
 import { scaleArrays } from "../../src/backend/webgpu/scale-arrays.js";
 import { clipNorm, sumOfSquares } from "../../src/backend/webgpu/sum-squares.js";
 import type { Kit } from "./webgpu-efficient-cases.js";
@@ -254,9 +254,61 @@ async function adamCases(kit: Kit): Promise<CaseResult[]> {
   return res.list;
 }
 
+/**
+ * SGD over many parameters, with momentum buffers that are views of one flat array (as the
+ * optimizer keeps them; some on their first use) and without, gradients scaled and not, where a
+ * kernel binds the device's storage arrays, 6 or 5: the bits of one call per parameter on arrays
+ * of its own, and as many dispatches as the bindings allow.
+ */
+async function sgdCases(kit: Kit): Promise<CaseResult[]> {
+  const k = kit.kernels(), res = kit.results();
+  const sizes = [300, 1, 0, 257, 64, 1000, 5], total = sizes.reduce((a, b) => a + b, 0);
+  const starts = sizes.map((_, j) => sizes.slice(0, j).reduce((a, b) => a + b, 0));
+  const first = (j: number): boolean => j % 3 === 1;
+  const ps = sizes.map((n, j) => randn(rng(1500 + j), n, 1)), gs = sizes.map((n, j) => randn(rng(1600 + j), n, 3));
+  const b0 = randn(rng(1700), total, 0.5);
+  for (const momentum of [true, false]) {
+    const o = momentum ? { lr: 0.05, momentum: 0.9, dampening: 0.3, weightDecay: 0.01, nesterov: false, maximize: true }
+      : { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false };
+    for (const scaled of [false, true]) {
+      // the reference: one call per parameter, each on arrays of its own
+      const want = sizes.map((n, j) => ({ p: kit.place(ps[j]!, 1), g: kit.place(gs[j]!, 2), buf: kit.place(b0.slice(starts[j], starts[j]! + n), 3) }));
+      const sc = scaled ? kit.place(Float32Array.of(Math.fround(0.37)), 2) : null;
+      for (const [j, w] of want.entries()) {
+        k.sgdSteps([{ p: w.p.arr, g: w.g.arr, buf: momentum ? w.buf.arr : null, n: sizes[j]!, first: first(j) }], o, sc?.arr ?? null);
+      }
+      for (const storage of [0, 6, 5]) {
+        const what = `sgdSteps, ${momentum ? "momentum buffers in one array" : "no momentum"}${scaled ? ", gradients scaled" : ""}, ${storage === 0 ? "the device's" : storage} bindings`;
+        const P = ps.map((x) => kit.place(x, 1)), G = gs.map((x) => kit.place(x, 2)), Bf = kit.place(b0, 3);
+        const view = (a: GpuArray, j: number): GpuArray => ({ buffer: a.buffer, offset: a.offset + starts[j]!, length: sizes[j]!, base: a });
+        const lim = limited(k, storage === 0 ? k.maxStorageBuffers : storage);
+        const s2 = scaled ? kit.place(Float32Array.of(Math.fround(0.37)), 2) : null;
+        sgdSteps(lim.ctx, sizes.map((n, j) => ({ p: P[j]!.arr, g: G[j]!.arr, buf: momentum ? view(Bf.arr, j) : null, n, first: first(j) })), o, s2?.arr ?? null);
+        const gotB = await kit.fetchPlaced(Bf);
+        for (const [j, w] of want.entries()) {
+          if (sizes[j] === 0) continue;
+          const wp = await kit.fetchPlaced(w.p), gp = await kit.fetchPlaced(P[j]!);
+          res.compare(`${what}: parameter ${j} (n ${sizes[j]}${first(j) ? ", first use" : ""})`, gp.data, wp.data, EXACT, gp.guards);
+          if (momentum) {
+            const wb = await kit.fetchPlaced(w.buf);
+            res.compare(`${what}: its momentum buffer`, gotB.data.slice(starts[j], starts[j]! + sizes[j]!), wb.data, EXACT, gotB.guards);
+          }
+        }
+        if (storage !== 0) {
+          // 6 parameters with elements; each binds p and g, the buffers' array and the scale go once a dispatch
+          const per = Math.floor((storage - (momentum ? 1 : 0) - (scaled ? 1 : 0)) / 2);
+          const wantDispatches = Math.ceil(6 / per);
+          expect(res, `${what}: ${wantDispatches} dispatches`, lim.dispatches() === wantDispatches, `${lim.dispatches()} dispatches`);
+        }
+      }
+    }
+  }
+  return res.list;
+}
+
 export function clipFamilies(kit: Kit): Record<string, () => Promise<CaseResult[]>> {
   return {
     clip: async () => [...(await sumOfSquaresCases(kit)), ...(await clipNormCases(kit)), ...(await scaleCases(kit)), ...(await fillCases(kit)),
-      ...(await adamCases(kit))],
+      ...(await adamCases(kit)), ...(await sgdCases(kit))],
   };
 }

@@ -71,7 +71,7 @@ export interface OptimResult {
   maxRelToHost: number;
   /** Kernel dispatches of the last step (three parameters): fused, composed. */
   dispatches: [number, number];
-  /** The fused dispatches the last step should take: one per parameter for SGD; Adam's three in as few as the device binds. */
+  /** The fused dispatches the last step should take: the three parameters in as few as the device binds. */
   fusedWant: number;
   /** Largest |gradScale run - clipped-in-place run| (both fused, gradients clipped to norm 1), in ulps. */
   scaledUlps: number;
@@ -251,14 +251,15 @@ async function optimize(be: AnyBackend | null, make: (p: Tensor[]) => Optimizer,
 }
 
 /**
- * The dispatches of optimize's last Adam step where a kernel binds `storage` arrays: each distinct
- * buffer bound once (webgpu/shared-bindings.ts), parameters 0 and 2 sharing their moments' flat
- * arrays (made at the first step), parameter 1 with its own (made at the second), plus the scale.
+ * The dispatches of optimize's last step where a kernel binds `storage` arrays and a parameter has
+ * `states` state arrays (SGD: its momentum buffer or none; Adam: 2 moments, 3 with amsgrad): each
+ * distinct buffer bound once (webgpu/shared-bindings.ts), parameters 0 and 2 sharing their states'
+ * flat arrays (made at the first step), parameter 1 with its own (made at the second), plus the scale.
  */
-function adamDispatches(storage: number, amsgrad: boolean, scaled: boolean): number {
-  // the arrays each parameter binds: p and g, and its moments' flat arrays ("A" or "B", one binding per moment)
+function updateDispatches(storage: number, states: number, scaled: boolean): number {
+  // the arrays each parameter binds: p and g, and its states' flat arrays ("A" or "B", one binding per state)
   const items = [["p0", "g0", "A"], ["p1", "g1", "B"], ["p2", "g2", "A"]];
-  const cost = (names: Set<string>): number => [...names].reduce((n, x) => n + (x === "A" || x === "B" ? (amsgrad ? 3 : 2) : 1), 0);
+  const cost = (names: Set<string>): number => [...names].reduce((n, x) => n + (x === "A" || x === "B" ? states : 1), 0);
   const common = scaled ? ["scale"] : [];
   let dispatches = 1, bound = new Set(common), count = 0;
   for (const it of items) {
@@ -355,9 +356,9 @@ const api: TrainApi = {
         scaledUlps = Math.max(scaledUlps, Number.isNaN(a) || Number.isNaN(b) ? Infinity : Math.abs(a - b) / ulpOf(b));
       }
       const storage = kernelsOf(gpu).maxStorageBuffers, amsgrad = name.includes("amsgrad");
-      const sgd = name.startsWith("SGD");
-      const fusedWant = sgd ? 3 : adamDispatches(storage, amsgrad, false);
-      const scaledWant = sgd ? 3 : adamDispatches(storage, amsgrad, true);
+      const states = name.startsWith("SGD") ? (name.includes("momentum") || name.includes("Nesterov") ? 1 : 0) : amsgrad ? 3 : 2;
+      const fusedWant = updateDispatches(storage, states, false);
+      const scaledWant = updateDispatches(storage, states, true);
       out.push({ name, maxUlps, maxRelToHost, dispatches: [fused.dispatches, composed.dispatches], fusedWant,
         scaledUlps, scaledDispatches: scaled.dispatches, scaledWant });
     }

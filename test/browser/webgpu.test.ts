@@ -96,8 +96,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("where: broadcasting cond / a / b, transposed cond, in place, past 65535 workgroups; comparisons with NaN, infinities, signed zeros", (t) => family(t, "select", 25));
   test("max / min with indices and their backward, logsumexp: ties, NaN, -Infinity, rows of -Infinity, few long rows (logsumexp's with +Infinity, NaN, values near 100)",
     (t) => family(t, "reduceDim", 65));
-  test("the clipping's kernels: sums of squares of many arrays (one call per array's bits, 2 a dispatch), the norm and scale in one kernel (the bits of the kernels it replaces), many arrays scaled (one twice, the scalar beside one), fill, Adam over moments kept in one flat array (one call per parameter's bits)",
-    (t) => family(t, "clip", 221));
+  test("the clipping's kernels: sums of squares of many arrays (one call per array's bits, 2 a dispatch), the norm and scale in one kernel (the bits of the kernels it replaces), many arrays scaled (one twice, the scalar beside one), fill, Adam over moments and SGD over momentum buffers kept in one flat array (one call per parameter's bits)",
+    (t) => family(t, "clip", 337));
   test("the negative log-likelihood's rows and gradient: the js kernels' bits, with and without smoothing, ignored rows, -Infinity entries; from a reduced loss's one gradient, scaled",
     (t) => family(t, "nll", 32));
   test("indexSelect and its backward over the host grouping: repeated indices, rows never picked, -1 entries and a padding row adding nowhere, a 100,000-row table, past 65535 workgroups",

@@ -69,6 +69,30 @@ async function run(onDevice: boolean, how: "clip" | "scale", make: (ps: Tensor[]
   return { values, grads, opt, ps };
 }
 
+/**
+ * The host run `ref`'s parameters and state dict into a fresh device optimizer of `make`: one more
+ * step there (gradients 0.01) gives the host's next step's state within float32's error.
+ */
+async function loadedStepMatchesHost(ref: Awaited<ReturnType<typeof run>>, make: (ps: Tensor[]) => Optimizer<BaseOptions>): Promise<void> {
+  const gen = new Generator(7);
+  const ps = SIZES.map((n) => randn([n], { generator: gen }).requiresGrad_());
+  ps.forEach((p, i) => {
+    p.data.set(ref.ps[i]!.data);
+    toDevice(p, dev);
+  });
+  const opt = make(ps);
+  opt.loadStateDict(ref.opt.stateDict());
+  ps.forEach((p, j) => { p.grad = toDevice(tensor(new Float32Array(SIZES[j]!).fill(0.01)), dev); });
+  opt.step();
+  ref.ps.forEach((p, j) => { p.grad = tensor(new Float32Array(SIZES[j]!).fill(0.01)); });
+  ref.opt.step();
+  const back = await opt.readState(), want = ref.opt.stateDict();
+  for (const [k, t] of Object.entries(want.tensors)) {
+    const a = back.tensors[k]!.data;
+    t.data.forEach((v, i) => assert.ok(Math.abs(Number(a[i]) - Number(v)) <= 1e-6 * (1 + Math.abs(Number(v))), `${k}[${i}]`));
+  }
+}
+
 describe("Optimizer.step({ gradScale })", () => {
   for (const { name, make } of SETTINGS) {
     test(`${name}: the same bits as clipping in place, on the host and on a device; .grad left unscaled`, async () => {
@@ -99,34 +123,24 @@ describe("Optimizer.step({ gradScale })", () => {
     assert.deepEqual([0, 1, 2].map((i) => Number(sd.tensors[`state.${i}.step`]!.data[0])), [3, 2, 3]);
   });
 
+  test("a device SGD's momentum buffers are views of one flat array; a parameter without a gradient at the first step starts its buffer at its first gradient later (the host's values); a state dict loaded on the host moves in (not a first use)", async () => {
+    const make = (ps: Tensor[]): Optimizer<BaseOptions> => new SGD(ps, { lr: 0.05, momentum: 0.9, dampening: 0.3, weightDecay: 0.01 });
+    const ref = await run(false, "scale", make), got = await run(true, "scale", make);
+    got.values.forEach((v, i) => assert.ok(Math.abs(v - ref.values[i]!) <= 1e-6 * (1 + Math.abs(ref.values[i]!)), `[${i}] ${v} vs ${ref.values[i]}`));
+    const bases = got.opt.deviceStateTensors().map((t) => (t.device as HostDeviceArray).base);
+    assert.equal(bases.length, 3);
+    assert.ok(bases.every((b) => b !== undefined), "every buffer is a view");
+    assert.equal(new Set(bases).size, 2, "parameters 0 and 2 share the first step's array, parameter 1 has the second's");
+    // the host run's state into a fresh device optimizer: a step there gives the host's next step
+    await loadedStepMatchesHost(ref, make);
+  });
+
   test("the moments as views train as the host does, and a state dict loaded on the host moves to the device with them", async () => {
     const make = (ps: Tensor[]): Optimizer<BaseOptions> => new AdamW(ps, { lr: 1e-2, weightDecay: 0.05 });
     const ref = await run(false, "scale", make), got = await run(true, "scale", make);
     got.values.forEach((v, i) => assert.ok(Math.abs(v - ref.values[i]!) <= 1e-6 * (1 + Math.abs(ref.values[i]!)), `[${i}] ${v} vs ${ref.values[i]}`));
     // the host run's state into a fresh device optimizer: its moments are views made from it
-    const gen = new Generator(7);
-    const ps = SIZES.map((n) => randn([n], { generator: gen }).requiresGrad_());
-    ps.forEach((p, i) => {
-      p.data.set(ref.ps[i]!.data);
-      toDevice(p, dev);
-    });
-    const opt = make(ps);
-    opt.loadStateDict(ref.opt.stateDict());
-    ps.forEach((p, j) => {
-      p.grad = toDevice(tensor(new Float32Array(SIZES[j]!).fill(0.01)), dev);
-    });
-    opt.step();
-    const back = await opt.readState();
-    const refOpt = ref.opt;
-    ref.ps.forEach((p, j) => {
-      p.grad = tensor(new Float32Array(SIZES[j]!).fill(0.01));
-    });
-    refOpt.step();
-    const want = refOpt.stateDict();
-    for (const [k, t] of Object.entries(want.tensors)) {
-      const a = back.tensors[k]!.data;
-      t.data.forEach((v, i) => assert.ok(Math.abs(Number(a[i]) - Number(v)) <= 1e-6 * (1 + Math.abs(Number(v))), `${k}[${i}]`));
-    }
+    await loadedStepMatchesHost(ref, make);
   });
 
   test("an optimizer whose update does not read the scale gets its gradients scaled in place first", () => {

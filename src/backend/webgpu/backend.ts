@@ -13,7 +13,7 @@
  */
 import type {
   AdamSharedArgs, AdamStepItem, AdaptivePool2dArgs, AttentionArgs, AvgPool2dArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp,
-  FusedOptimizerSteps, LinearAttentionArgs, Pool2dArgs, SgdStepArgs,
+  FusedOptimizerSteps, LinearAttentionArgs, Pool2dArgs, SgdStepArgs, SgdStepItem,
   SparseAttentionArgs, SumOfSquares, ScaleArrays, UnaryOp, Fill, MatmulBias, AddLayerNorm,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
@@ -227,8 +227,8 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
     this.kernels.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, args);
   }
 
-  sgdStep(p: GpuArray, g: GpuArray, buf: GpuArray | null, n: number, args: SgdStepArgs, first: boolean, scale: GpuArray | null = null): void {
-    this.kernels.sgdStep(p, g, buf, n, args, first, scale);
+  sgdSteps(items: readonly SgdStepItem<GpuArray>[], args: SgdStepArgs, scale: GpuArray | null = null): void {
+    this.kernels.sgdSteps(items, args, scale);
   }
 
   adamSteps(items: readonly AdamStepItem<GpuArray>[], args: AdamSharedArgs, scale: GpuArray | null = null): void {

@@ -37,7 +37,7 @@ import { flaggedError, type IndexCheck } from "../index-checks.js";
 import { addLayerNorm, layerNorm, layerNormBackward } from "./layernorm.js";
 import { linearAttentionBackward, linearAttentionForward } from "./linear-attention.js";
 import { GEMM_VARIANTS, matmul, matmulBias, matmulSums, type GemmOptions, type GemmPrecision, type GemmVariant } from "./matmul.js";
-import { adamSteps, sgdStep } from "./optimizer.js";
+import { adamSteps, sgdSteps } from "./optimizer.js";
 import { BufferPool } from "./pool.js";
 import { Recorder } from "./recorder.js";
 import { nllBackward, nllForward } from "./nll.js";
@@ -466,8 +466,8 @@ export class WebGPUKernels implements KernelContext {
   /** Fused attention backward, as Backend.attentionBackward (dq, dk, dv written, not accumulated; operands at their strides). */
   readonly attentionBackward = this.method("attentionBackward", stridedAttentionBackward);
 
-  /** The fused SGD update, as FusedOptimizerSteps.sgdStep. */
-  readonly sgdStep = this.method("sgdStep", sgdStep);
+  /** The fused SGD updates, as FusedOptimizerSteps.sgdSteps. */
+  readonly sgdSteps = this.method("sgdSteps", sgdSteps);
 
   /** The fused Adam / AdamW updates, as FusedOptimizerSteps.adamSteps. */
   readonly adamSteps = this.method("adamSteps", adamSteps);

@@ -1,22 +1,22 @@
 /**
  * The optimizers' updates fused into kernels: SGD (weight decay, momentum, dampening, Nesterov,
- * maximize), one dispatch per parameter, and Adam / AdamW (decoupled decay, L2, amsgrad, maximize),
- * several parameters to a dispatch (each distinct buffer bound once: moments that are views of one
- * flat array share a binding). Either may multiply the gradients by a one-element scale as it
- * reads them (the clipping's coefficient, so the gradients need no pass of their own). Each
- * thread updates one element with the float32 operations, in the order and with the rounded
- * scalars, of the composed update in optim/device-step.ts (one binary kernel per line there), so
- * both give the same numbers; this one reads and writes each array once, in one dispatch, with
- * its scalars in the parameter block instead of one-element uploads.
+ * maximize) and Adam / AdamW (decoupled decay, L2, amsgrad, maximize), several parameters to a
+ * dispatch (each distinct buffer bound once: state arrays that are views of one flat array share a
+ * binding). Either may multiply the gradients by a one-element scale as it reads them (the
+ * clipping's coefficient, so the gradients need no pass of their own). Each thread updates one
+ * element with the float32 operations, in the order and with the rounded scalars, of the composed
+ * update in optim/device-step.ts (one binary kernel per line there), so both give the same
+ * numbers; this one reads and writes each array once, in one dispatch, with its scalars in the
+ * parameter block instead of one-element uploads.
  *
  * ```ts
  * adamSteps(ctx, [{ p: P, g: G, m: M, v: V, vmax: null, n, stepSize: lr / (1 - 0.9 ** t), bc2Sqrt: Math.sqrt(1 - 0.999 ** t) }],
  *   { b1: 0.9, b2: 0.999, eps: 1e-8, decay: 1 - lr * wd, l2: 0, maximize: false });
  * ```
  */
-import type { AdamSharedArgs, AdamStepItem, SgdStepArgs } from "../backend.js";
+import type { AdamSharedArgs, AdamStepItem, SgdStepArgs, SgdStepItem } from "../backend.js";
 import { ValueError } from "../../tensor/errors.js";
-import { ceilDiv, dispatchKernel, f32Bits, type GpuArray, type KernelContext } from "./context.js";
+import { f32Bits, type GpuArray, type KernelContext } from "./context.js";
 import { planBindings, type BindingPlan, type Use } from "./shared-bindings.js";
 import { arraysOverGroups, computeMain, header, workgroupStarts } from "./wgsl.js";
 
@@ -30,29 +30,126 @@ fn decayed(g: f32, x: f32, maximize: u32, decay: f32) -> f32 {
   return d;
 }`;
 
-const sgdSource = (momentum: boolean, scaled: boolean) => (): string => /* wgsl */ `
-${header(momentum ? ["p", "buf"] : ["p"], scaled ? ["g", "s"] : ["g"], ["n: u32", "maximize: u32", "first: u32", "nesterov: u32",
-  "lr: f32", "decay: f32", "momentum: f32", "oneMinusDampening: f32"])}
-${DECAYED}
-${computeMain(WG)} {
-  let i = groupIndex(wid, nwg) * ${WG}u + t;
-  if (i >= p.n) { return; }
-  let x = b_p[p.o_p + i];
-  var d = decayed(b_g[p.o_g + i]${scaled ? " * b_s[p.o_s]" : ""}, x, p.maximize, p.decay);
-  ${momentum ? `var B: f32;
-  if (p.first != 0u) { B = d * 1.0; } else { B = b_buf[p.o_buf + i] * p.momentum + d * p.oneMinusDampening; }
-  b_buf[p.o_buf + i] = B;
-  if (p.nesterov != 0u) { d = d + B * p.momentum; } else { d = B * 1.0; }` : ""}
-  b_p[p.o_p + i] = x - d * p.lr;
+/** One SGD element: the composed update's float32 operations in its order (device-step.ts). */
+const SGD = /* wgsl */ `
+struct SgdOut { x: f32, buf: f32 }
+fn sgd(x: f32, g: f32, buf0: f32, first: bool) -> SgdOut {
+  var d = decayed(g, x, p.maximize, p.decay);
+  var B = 0.0;
+  if (p.hasBuf != 0u) {
+    if (first) { B = d * 1.0; } else { B = buf0 * p.momentum + d * p.oneMinusDampening; }
+    if (p.nesterov != 0u) { d = d + B * p.momentum; } else { d = B * 1.0; }
+  }
+  return SgdOut(x - d * p.lr, B);
 }`;
 
-/** p -= lr d, d the decayed (and, with buf, momentum-averaged) gradient g (times scale[0] when a scale is given); buf is written when given. */
-export function sgdStep(ctx: KernelContext, P: GpuArray, G: GpuArray, buf: GpuArray | null, n: number, o: SgdStepArgs, first: boolean,
-  scale: GpuArray | null = null): void {
-  if (n === 0) return;
-  const key = `sgdStep.${buf ? "momentum" : "plain"}${scale ? ".scaled" : ""}`;
-  const params = [n, +o.maximize, +first, +o.nesterov, f32Bits(o.lr), f32Bits(o.weightDecay), f32Bits(o.momentum), f32Bits(1 - o.dampening)];
-  dispatchKernel(ctx, key, sgdSource(buf !== null, scale !== null), buf ? [P, buf] : [P], scale ? [G, scale] : [G], params, ceilDiv(n, WG));
+/** The arrays an SGD item binds, in this order: p (buf), written; g, read. */
+function sgdUses(it: SgdStepItem<GpuArray>): Use[] {
+  const uses: Use[] = [{ arr: it.p, out: true }];
+  if (it.buf) uses.push({ arr: it.buf, out: true });
+  uses.push({ arr: it.g, out: false });
+  return uses;
+}
+
+/**
+ * One dispatch's kernel over several items (`update` writes item j's element i from its roles'
+ * elements), laid out over the workgroups one after another (arraysOverGroups): item j's arrays
+ * are reached as b_s<slot>[p.o_s<slot> + p.x<j>_<role> + i], its slots fixed in the source, its
+ * offsets and n parameters; with a scale, every gradient element is multiplied by it as it is read.
+ */
+function batchedSource<T>(plan: BindingPlan<T>, roles: readonly string[], fields: readonly string[], itemFields: readonly string[],
+  functions: string, update: (el: (r: number) => string, j: number) => string): string {
+  const k = plan.items.length, nOut = plan.outs.length;
+  const slots = Array.from({ length: nOut + plan.ins.length }, (_, i) => `s${i}`);
+  const over = arraysOverGroups(k, WG);
+  const cases = plan.items.map((_, j) => {
+    const el = (r: number): string => {
+      const s = plan.at[j]![r]!.slot;
+      return `b_s${s}[p.o_s${s} + p.x${j}_${roles[r]} + i]`;
+    };
+    return `    case ${j}u: {
+      if (i >= p.n${j}) { return; }
+${update(el, j)}
+    }`;
+  });
+  const sc = plan.common[0] ?? null;
+  return /* wgsl */ `
+${header(slots.slice(0, nOut), slots.slice(nOut), [...fields, ...(sc ? ["x_scale: u32"] : []),
+  ...plan.items.flatMap((_, j) => [`n${j}: u32`, ...itemFields.map((f) => `${f}${j}: ${f === "first" ? "u32" : "f32"}`), ...roles.map((r) => `x${j}_${r}: u32`)]),
+  ...over.fields])}
+${DECAYED}
+${functions}
+${computeMain(WG)} {
+${over.find}
+${over.element}
+  ${sc ? `let sc = b_s${sc.slot}[p.o_s${sc.slot} + p.x_scale];` : ""}
+  switch a {
+${cases.join("\n")}
+    default: {}
+  }
+}`;
+}
+
+const sgdSource = (plan: BindingPlan<SgdStepItem<GpuArray>>, momentum: boolean, scaled: boolean) => (): string => {
+  const roles = momentum ? ["p", "buf", "g"] : ["p", "g"];
+  return batchedSource(plan, roles, ["maximize: u32", "nesterov: u32", "hasBuf: u32", "lr: f32", "decay: f32", "momentum: f32", "oneMinusDampening: f32"],
+    ["first"], SGD, (el, j) => {
+      const g = el(roles.length - 1);
+      return `      let r = sgd(${el(0)}, ${scaled ? `${g} * sc` : g}, ${momentum ? el(1) : "0.0"}, p.first${j} != 0u);
+      ${momentum ? `${el(1)} = r.buf;` : ""}
+      ${el(0)} = r.x;`;
+    });
+};
+
+/** Items a dispatch may take (its switch's cases). */
+const MAX_ITEMS = 16;
+
+/**
+ * The dispatches of a batched update: items planned over the device's bindings (each distinct
+ * buffer bound once: shared-bindings.ts), each dispatch's parameters (shared, the common arrays'
+ * offsets, then per item its n, `scalars` and its arrays' offsets, then the arrays' first
+ * workgroups) and its pipeline named by the slots its items' arrays take (a training step's
+ * groups repeat, so few are compiled).
+ */
+function dispatchBatched<T extends { n: number }>(ctx: KernelContext, name: string, items: readonly T[], uses: (it: T) => Use[], common: Use[],
+  shared: readonly number[], scalars: (it: T) => number[], source: (plan: BindingPlan<T>) => () => string): void {
+  for (const plan of planBindings(items, uses, common, ctx.maxStorageBuffers, MAX_ITEMS, ctx.maxBindingBytes)) {
+    const k = plan.items.length, { starts, groups } = workgroupStarts(plan.items.map((it) => it.n), WG);
+    const params = shared.slice();
+    for (const c of plan.common) params.push(c.offset);
+    let key = `${name}.${plan.outs.length}.${plan.ins.length}.`;
+    for (let j = 0; j < k; j++) {
+      const it = plan.items[j]!;
+      params.push(it.n, ...scalars(it));
+      for (const a of plan.at[j]!) {
+        params.push(a.offset);
+        key += `${a.slot},`;
+      }
+      key += ";";
+    }
+    for (const s of starts) params.push(s);
+    ctx.dispatch(`${name}.k${k}`, ctx.pipeline(key, source(plan)), plan.outs, plan.ins, params, groups);
+  }
+}
+
+/**
+ * SGD updates of many parameters: p -= lr d, d the decayed (and, with momentum buffers, momentum-
+ * averaged) gradient g, times scale[0] when a scale is given; each buf (all items or none) is
+ * written, set to d on its first use. As many to a dispatch as the device binds: parameters whose
+ * buffers are views of one flat array (the optimizer keeps them so) take two bindings each (p and
+ * g) besides the buffers' one.
+ */
+export function sgdSteps(ctx: KernelContext, items: readonly SgdStepItem<GpuArray>[], o: SgdStepArgs, scale: GpuArray | null = null): void {
+  const live = items.filter((it) => it.n > 0);
+  if (live.length === 0) return;
+  const momentum = live[0]!.buf !== null;
+  for (const it of live) {
+    if ((it.buf !== null) !== momentum) throw new ValueError("sgdSteps", "items", "every item with a momentum buffer or none", "a mix");
+  }
+  const shared = [+o.maximize, +o.nesterov, +momentum, f32Bits(o.lr), f32Bits(o.weightDecay), f32Bits(o.momentum), f32Bits(1 - o.dampening)];
+  const kind = `${momentum ? "momentum" : "plain"}${scale ? ".scaled" : ""}`;
+  dispatchBatched(ctx, `sgdStep.${kind}`, live, sgdUses, scale ? [{ arr: scale, out: false }] : [], shared, (it) => [+it.first],
+    (plan) => sgdSource(plan, momentum, scale !== null));
 }
 
 /** One Adam / AdamW element: the composed update's float32 operations in its order (device-step.ts). */
@@ -79,53 +176,19 @@ function adamUses(it: AdamStepItem<GpuArray>): Use[] {
   return uses;
 }
 
-/**
- * One dispatch's Adam kernel: item j's arrays are reached as b_s<slot>[p.o_s<slot> + p.x<j>_<r> + i]
- * (its slots fixed in the source, its offsets parameters), laid out over the workgroups one after
- * another (arraysOverGroups), each with its own n, step size and bc2Sqrt (its own step count);
- * with a scale, every gradient element is multiplied by it as it is read.
- */
 const adamSource = (plan: BindingPlan<AdamStepItem<GpuArray>>, amsgrad: boolean, scaled: boolean) => (): string => {
-  const k = plan.items.length, nOut = plan.outs.length;
-  const slots = Array.from({ length: nOut + plan.ins.length }, (_, i) => `s${i}`);
   const roles = amsgrad ? ["p", "m", "v", "vmax", "g"] : ["p", "m", "v", "g"];
-  const over = arraysOverGroups(k, WG);
-  const el = (j: number, r: number): string => {
-    const s = plan.at[j]![r]!.slot;
-    return `b_s${s}[p.o_s${s} + p.x${j}_${roles[r]} + i]`;
-  };
-  const cases = plan.items.map((_, j) => {
-    const g = el(j, roles.length - 1);
-    return `    case ${j}u: {
-      if (i >= p.n${j}) { return; }
-      let r = adam(${el(j, 0)}, ${scaled ? `${g} * sc` : g}, ${el(j, 1)}, ${el(j, 2)},
-        ${amsgrad ? el(j, 3) : "0.0"}, ${amsgrad}, p.stepSize${j}, p.bc2Sqrt${j});
-      ${el(j, 1)} = r.m;
-      ${el(j, 2)} = r.v;
-      ${amsgrad ? `${el(j, 3)} = r.vv;` : ""}
-      ${el(j, 0)} = r.x;
-    }`;
-  });
-  const sc = scaled ? plan.common[0]! : null;
-  return /* wgsl */ `
-${header(slots.slice(0, nOut), slots.slice(nOut), ["maximize: u32", "b1: f32", "oneMinusB1: f32", "b2: f32", "oneMinusB2: f32", "eps: f32", "decay: f32", "l2: f32",
-  ...(sc ? ["x_scale: u32"] : []),
-  ...plan.items.flatMap((_, j) => [`n${j}: u32`, `stepSize${j}: f32`, `bc2Sqrt${j}: f32`, ...roles.map((r) => `x${j}_${r}: u32`)]), ...over.fields])}
-${DECAYED}
-${ADAM}
-${computeMain(WG)} {
-${over.find}
-${over.element}
-  ${sc ? `let sc = b_s${sc.slot}[p.o_s${sc.slot} + p.x_scale];` : ""}
-  switch a {
-${cases.join("\n")}
-    default: {}
-  }
-}`;
+  return batchedSource(plan, roles, ["maximize: u32", "b1: f32", "oneMinusB1: f32", "b2: f32", "oneMinusB2: f32", "eps: f32", "decay: f32", "l2: f32"],
+    ["stepSize", "bc2Sqrt"], ADAM, (el, j) => {
+      const g = el(roles.length - 1);
+      return `      let r = adam(${el(0)}, ${scaled ? `${g} * sc` : g}, ${el(1)}, ${el(2)},
+        ${amsgrad ? el(3) : "0.0"}, ${amsgrad}, p.stepSize${j}, p.bc2Sqrt${j});
+      ${el(1)} = r.m;
+      ${el(2)} = r.v;
+      ${amsgrad ? `${el(3)} = r.vv;` : ""}
+      ${el(0)} = r.x;`;
+    });
 };
-
-/** Items a dispatch may take (its switch's cases). */
-const MAX_ITEMS = 16;
 
 /**
  * Adam / AdamW updates of many parameters, each with its moments and its own step size and bc2Sqrt
@@ -142,24 +205,7 @@ export function adamSteps(ctx: KernelContext, items: readonly AdamStepItem<GpuAr
     if ((it.vmax !== null) !== amsgrad) throw new ValueError("adamSteps", "items", "every item with vmax or none (one amsgrad setting)", "a mix");
   }
   const shared = [+o.maximize, f32Bits(o.b1), f32Bits(1 - o.b1), f32Bits(o.b2), f32Bits(1 - o.b2), f32Bits(o.eps), f32Bits(o.decay), f32Bits(o.l2)];
-  const common: Use[] = scale ? [{ arr: scale, out: false }] : [];
   const kind = `${amsgrad ? "amsgrad" : "plain"}${scale ? ".scaled" : ""}`;
-  for (const plan of planBindings(live, adamUses, common, ctx.maxStorageBuffers, MAX_ITEMS, ctx.maxBindingBytes)) {
-    const k = plan.items.length, { starts, groups } = workgroupStarts(plan.items.map((it) => it.n), WG);
-    const params = shared.slice();
-    for (const c of plan.common) params.push(c.offset);
-    // the slots each item's arrays take name the pipeline; a training step's groups repeat, so few are compiled
-    let key = `adamStep.${kind}.${plan.outs.length}.${plan.ins.length}.`;
-    for (let j = 0; j < k; j++) {
-      const it = plan.items[j]!;
-      params.push(it.n, f32Bits(it.stepSize), f32Bits(it.bc2Sqrt));
-      for (const a of plan.at[j]!) {
-        params.push(a.offset);
-        key += `${a.slot},`;
-      }
-      key += ";";
-    }
-    for (const s of starts) params.push(s);
-    ctx.dispatch(`adamStep.${kind}.k${k}`, ctx.pipeline(key, adamSource(plan, amsgrad, scale !== null)), plan.outs, plan.ins, params, groups);
-  }
+  dispatchBatched(ctx, `adamStep.${kind}`, live, adamUses, scale ? [{ arr: scale, out: false }] : [], shared,
+    (it) => [f32Bits(it.stepSize), f32Bits(it.bc2Sqrt)], (plan) => adamSource(plan, amsgrad, scale !== null));
 }
