@@ -132,7 +132,7 @@ export { ConvStem, ConvStage, stemStateSize } from "./nn/hybrid.js";
 export { Seq2SeqTransformer, resolveSeq2SeqConfig, type Seq2SeqConfig } from "./nn/seq2seq.js";
 export { SpanExtractor, resolveSpanConfig, type SpanConfig, type SpanSearchOptions, type SpanChoice } from "./nn/span-extractor.js";
 export { TokenBatches, makeSeq2SeqBatch, type IdPair, type Seq2SeqBatch, type TokenBatchOptions } from "./seq2seq/batching.js";
-export { greedySearch, greedySearchAsync, greedySteps, beamSearch, type Seq2SeqModel, type SearchOptions, type BeamOptions } from "./seq2seq/search.js";
+export { greedySearch, greedySearchAsync, greedySteps, beamSearch, beamSearchAsync, beamSteps, type Seq2SeqModel, type SearchOptions, type BeamOptions } from "./seq2seq/search.js";
 export { parseTsv, type TsvOptions, type TsvTable } from "./data/tsv.js";
 export { encodeTextModel, decodeTextModel, tokenizerFingerprint, type TextModelBundle, type TextModelKind, type TextTaskName } from "./apps/text/model-file.js";
 export { TextGenerator, type GenerateOptions } from "./apps/text/generator.js";

@@ -7,15 +7,16 @@
  * </s> included; alpha = lengthPenalty, 0 = raw log-probability). A source is done when it has
  * `beam` finished hypotheses (fairseq's rule), or at maxLen.
  *
- * Greedy search is written once as read steps (`greedySteps`: each step's ids [B] argmax-ed where
- * the model is and read back), so a model on a device decodes there (`greedySearchAsync`), reading
- * back only those ids; beam search reads every step's log-probabilities [N, V] with `data` and
- * runs on the host.
+ * Both are written once as read steps (tensor/read-steps.ts), so a model on a device decodes there
+ * (`greedySearchAsync`, `beamSearchAsync`): greedy search argmaxes each step's ids [B] where the
+ * model is and reads them back every 1, 2, 4, then 8 steps; beam search reads each step's
+ * log-probabilities [N, V] back in one read and keeps its hypotheses on the host.
  *
  * ```ts
  * const outs = beamSearch(model, src, { bosId: 1, eosId: 2, beam: 4, maxLen: 80 }); // ids per source
  * const fast = greedySearch(model, src, { bosId: 1, eosId: 2, maxLen: 80 });
- * const same = await greedySearchAsync(deviceModel, src, { bosId: 1, eosId: 2, maxLen: 80 }); // one read per step
+ * const same = await greedySearchAsync(deviceModel, src, { bosId: 1, eosId: 2, maxLen: 80 }); // reads every few steps
+ * const beams = await beamSearchAsync(deviceModel, src, { bosId: 1, eosId: 2, beam: 4, maxLen: 80 }); // one read per step
  * ```
  */
 import { noGrad, noGradAsync } from "../autograd/graph.js";
@@ -63,18 +64,6 @@ function checkSearch(op: string, model: Seq2SeqModel, src: Tensor, o: SearchOpti
     throw new ValueError(op, "maxLens", `${src.shape[0]} integers in [1, ${max}] (one per source)`, `[${o.maxLens.slice(0, 8).join(", ")}${o.maxLens.length > 8 ? ", …" : ""}] (${o.maxLens.length})`);
   }
   return max;
-}
-
-/** Log-probabilities [N, V] of the next token for the N rows of `tok` (with banned tokens at -Infinity). */
-function nextLogProbs(model: Seq2SeqModel, tok: Int32Array, memory: Tensor, srcPad: Tensor, cache: DecoderCache, t: number, banned: readonly number[]): Float32Array {
-  const N = tok.length;
-  const logits = model.decode(new Tensor(tok, [N, 1], "int32"), memory, srcPad, { cache, offset: t }); // [N, 1, V]
-  const lp = logSoftmax(reshape(logits, [N, -1]), -1).data as Float32Array; // [N, V]
-  if (banned.length) {
-    const V = lp.length / N;
-    for (let n = 0; n < N; n++) for (const b of banned) lp[n * V + b] = -Infinity;
-  }
-  return lp;
 }
 
 /**
@@ -137,92 +126,119 @@ interface Hyp {
 
 const penalty = (n: number, alpha: number): number => Math.pow((5 + n) / 6, alpha);
 
-/** Beam search over src ids [B, S]: the best hypothesis per source, token ids without </s>. */
-export function beamSearch(model: Seq2SeqModel, src: Tensor, o: BeamOptions): number[][] {
-  const op = "beamSearch";
+/** The beam width and length penalty of `o`, checked. */
+function checkBeam(op: string, model: Seq2SeqModel, src: Tensor, o: BeamOptions): { maxLen: number; K: number; alpha: number } {
   const maxLen = checkSearch(op, model, src, o);
   const K = o.beam ?? 4, alpha = o.lengthPenalty ?? 0.6;
   if (!Number.isInteger(K) || K < 1) throw new ValueError(op, "beam", "a positive integer", String(o.beam));
   if (!(alpha >= 0)) throw new ValueError(op, "lengthPenalty", "a number >= 0", String(o.lengthPenalty));
-  if (K === 1) return greedySearch(model, src, o);
+  return { maxLen, K, alpha };
+}
+
+/** Beam search over src ids [B, S]: the best hypothesis per source, token ids without </s> (a model on the host). */
+export function beamSearch(model: Seq2SeqModel, src: Tensor, o: BeamOptions): number[][] {
+  checkBeam("beamSearch", model, src, o);
+  return noGrad(() => runReadSteps(beamSteps(model, src, o)));
+}
+
+/** Beam search on a model on a device (or the host): each step's log-probabilities [N, V] come back in one read. */
+export function beamSearchAsync(model: Seq2SeqModel, src: Tensor, o: BeamOptions): Promise<number[][]> {
+  checkBeam("beamSearchAsync", model, src, o);
+  return noGradAsync(() => runReadStepsAsync(beamSteps(model, src, o)));
+}
+
+/**
+ * Beam search over src ids [B, S] as read steps (tensor/read-steps.ts): yields each step's
+ * log-probabilities [N, V] of the N live hypotheses (banned tokens at -Infinity, computed where the
+ * model is) and is given them back read; returns the best hypothesis per source, token ids
+ * without </s>. The hypotheses' bookkeeping runs on the host; the cache, memory and padding rows
+ * follow the survivors where they are. Beam 1 is greedySteps. Run it with recording off
+ * (`beamSearch`, `beamSearchAsync`).
+ */
+export function* beamSteps(model: Seq2SeqModel, src: Tensor, o: BeamOptions): ReadSteps<number[][]> {
+  const { maxLen, K, alpha } = checkBeam("beamSearch", model, src, o);
+  if (K === 1) return yield* greedySteps(model, src, o);
   const banned = o.banned ?? [];
-  return noGrad(() => {
-    const B = src.shape[0]!;
-    const srcPad0 = model.paddingMask(src);
-    const memory0 = model.encode(src, srcPad0); // [B, S, E]
-    // rows of live hypotheses: source b's beams are rows alive[b] (start: one row per source)
-    let rowsOf: number[][] = Array.from({ length: B }, (_, b) => [b]);
-    let live: Hyp[][] = Array.from({ length: B }, () => [{ tokens: [], logp: 0 }]);
-    let memory = memory0, srcPad = srcPad0;
-    let tok = new Int32Array(B).fill(o.bosId);
-    const finished: Hyp[][] = Array.from({ length: B }, () => []);
-    const cache = model.decoder.createCache();
-    let rowSource = Array.from({ length: B }, (_, b) => b); // source of each memory row
-    for (let t = 0; t < maxLen; t++) {
-      const lp = nextLogProbs(model, tok, memory, srcPad, cache, t, banned); // [N, V]
-      const N = tok.length, V = lp.length / N;
-      const keepRows: number[] = [], nextTok: number[] = [], nextRowsOf: number[][] = [], nextLive: Hyp[][] = [];
-      for (let b = 0; b < B; b++) {
-        const rows = rowsOf[b]!, hyps = live[b]!, last = (o.maxLens?.[b] ?? maxLen) - 1;
-        nextRowsOf.push([]);
-        nextLive.push([]);
-        if (rows.length === 0) continue;
-        // the 2K best extensions of this source's live hypotheses
-        const cand: { r: number; h: number; v: number; s: number }[] = [];
-        let floor = -Infinity;
-        rows.forEach((r, h) => {
-          const base = hyps[h]!.logp;
-          for (let v = 0; v < V; v++) {
-            const s = base + lp[r * V + v]!;
-            if (s <= floor) continue;
-            cand.push({ r, h, v, s });
-            if (cand.length >= 8 * K) {
-              cand.sort((x, y) => y.s - x.s);
-              cand.length = 2 * K;
-              floor = cand[cand.length - 1]!.s;
-            }
+  let mask: Tensor | null = null; // [V], true where banned (made at the first step, when V is known)
+  const B = src.shape[0]!;
+  const srcPad0 = model.paddingMask(src);
+  const memory0 = model.encode(src, srcPad0); // [B, S, E]
+  // rows of live hypotheses: source b's beams are rows alive[b] (start: one row per source)
+  let rowsOf: number[][] = Array.from({ length: B }, (_, b) => [b]);
+  let live: Hyp[][] = Array.from({ length: B }, () => [{ tokens: [], logp: 0 }]);
+  let memory = memory0, srcPad = srcPad0;
+  let tok = new Int32Array(B).fill(o.bosId);
+  const finished: Hyp[][] = Array.from({ length: B }, () => []);
+  const cache = model.decoder.createCache();
+  let rowSource = Array.from({ length: B }, (_, b) => b); // source of each memory row
+  for (let t = 0; t < maxLen; t++) {
+    const N = tok.length;
+    const logits = model.decode(new Tensor(tok, [N, 1], "int32"), memory, srcPad, { cache, offset: t }); // [N, 1, V]
+    let lpT = logSoftmax(reshape(logits, [N, -1]), -1); // [N, V]
+    if (banned.length) lpT = maskedFill(lpT, mask ??= bannedMask("beamSearch", banned, lpT.shape[1]!), -Infinity);
+    const [lp] = yield [lpT];
+    const V = lp!.length / N;
+    const keepRows: number[] = [], nextTok: number[] = [], nextRowsOf: number[][] = [], nextLive: Hyp[][] = [];
+    for (let b = 0; b < B; b++) {
+      const rows = rowsOf[b]!, hyps = live[b]!, last = (o.maxLens?.[b] ?? maxLen) - 1;
+      nextRowsOf.push([]);
+      nextLive.push([]);
+      if (rows.length === 0) continue;
+      // the 2K best extensions of this source's live hypotheses
+      const cand: { r: number; h: number; v: number; s: number }[] = [];
+      let floor = -Infinity;
+      rows.forEach((r, h) => {
+        const base = hyps[h]!.logp;
+        for (let v = 0; v < V; v++) {
+          const s = base + lp![r * V + v]!;
+          if (s <= floor) continue;
+          cand.push({ r, h, v, s });
+          if (cand.length >= 8 * K) {
+            cand.sort((x, y) => y.s - x.s);
+            cand.length = 2 * K;
+            floor = cand[cand.length - 1]!.s;
           }
-        });
-        cand.sort((x, y) => y.s - x.s);
-        const cont: { r: number; v: number; hyp: Hyp }[] = [];
-        for (const [i, c] of cand.slice(0, 2 * K).entries()) {
-          if (!Number.isFinite(c.s)) break;
-          const tokens = [...hyps[c.h]!.tokens, c.v];
-          // an ending among the K best finishes a hypothesis (fairseq); lower ones are dropped
-          if (c.v === o.eosId) {
-            if (i < K) finished[b]!.push({ tokens: tokens.slice(0, -1), logp: c.s });
-          } else if (t === last) {
-            if (finished[b]!.length < K) finished[b]!.push({ tokens, logp: c.s });
-          } else if (cont.length < K) cont.push({ r: c.r, v: c.v, hyp: { tokens, logp: c.s } });
         }
-        // done when K hypotheses are finished (fairseq's stopping rule), or at the source's cap
-        if (finished[b]!.length >= K || t === last) continue;
-        for (const c of cont) {
-          nextRowsOf[b]!.push(keepRows.length);
-          keepRows.push(c.r);
-          nextTok.push(c.v);
-          nextLive[b]!.push(c.hyp);
-        }
+      });
+      cand.sort((x, y) => y.s - x.s);
+      const cont: { r: number; v: number; hyp: Hyp }[] = [];
+      for (const [i, c] of cand.slice(0, 2 * K).entries()) {
+        if (!Number.isFinite(c.s)) break;
+        const tokens = [...hyps[c.h]!.tokens, c.v];
+        // an ending among the K best finishes a hypothesis (fairseq); lower ones are dropped
+        if (c.v === o.eosId) {
+          if (i < K) finished[b]!.push({ tokens: tokens.slice(0, -1), logp: c.s });
+        } else if (t === last) {
+          if (finished[b]!.length < K) finished[b]!.push({ tokens, logp: c.s });
+        } else if (cont.length < K) cont.push({ r: c.r, v: c.v, hyp: { tokens, logp: c.s } });
       }
-      if (keepRows.length === 0) break;
-      // keep the surviving rows: cache, memory and padding follow their hypotheses
-      const srcRows = keepRows.map((r) => rowSource[r]!);
-      memory = indexSelect(memory0, 0, srcRows);
-      cache.reorder(keepRows, memory);
-      srcPad = indexSelect(srcPad0, 0, srcRows);
-      rowSource = srcRows;
-      rowsOf = nextRowsOf;
-      live = nextLive;
-      tok = Int32Array.from(nextTok);
+      // done when K hypotheses are finished (fairseq's stopping rule), or at the source's cap
+      if (finished[b]!.length >= K || t === last) continue;
+      for (const c of cont) {
+        nextRowsOf[b]!.push(keepRows.length);
+        keepRows.push(c.r);
+        nextTok.push(c.v);
+        nextLive[b]!.push(c.hyp);
+      }
     }
-    return finished.map((fin, b) => {
-      const pool = fin.length ? fin : live[b]!;
-      let best = pool[0]!, bs = -Infinity;
-      for (const h of pool) {
-        const s = h.logp / penalty(h.tokens.length + 1, alpha);
-        if (s > bs) { bs = s; best = h; }
-      }
-      return best ? best.tokens : [];
-    });
+    if (keepRows.length === 0) break;
+    // keep the surviving rows: cache, memory and padding follow their hypotheses
+    const srcRows = keepRows.map((r) => rowSource[r]!);
+    memory = indexSelect(memory0, 0, srcRows);
+    cache.reorder(keepRows, memory);
+    srcPad = indexSelect(srcPad0, 0, srcRows);
+    rowSource = srcRows;
+    rowsOf = nextRowsOf;
+    live = nextLive;
+    tok = Int32Array.from(nextTok);
+  }
+  return finished.map((fin, b) => {
+    const pool = fin.length ? fin : live[b]!;
+    let best = pool[0]!, bs = -Infinity;
+    for (const h of pool) {
+      const s = h.logp / penalty(h.tokens.length + 1, alpha);
+      if (s > bs) { bs = s; best = h; }
+    }
+    return best ? best.tokens : [];
   });
 }

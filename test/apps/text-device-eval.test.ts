@@ -26,7 +26,7 @@ import { trainSpan } from "../../src/apps/text/train-span.js";
 import { isGradEnabled, noGrad } from "../../src/autograd/graph.js";
 import { Seq2SeqTransformer } from "../../src/nn/seq2seq.js";
 import { SpanExtractor } from "../../src/nn/span-extractor.js";
-import { greedySearch, greedySearchAsync, greedySteps } from "../../src/seq2seq/search.js";
+import { beamSearch, beamSearchAsync, beamSteps, greedySearch, greedySearchAsync, greedySteps } from "../../src/seq2seq/search.js";
 import { ValueError } from "../../src/tensor/errors.js";
 import { runReadSteps, runReadStepsAsync, stepsPerRead, type ReadSteps } from "../../src/tensor/read-steps.js";
 import { manualSeed } from "../../src/tensor/rng.js";
@@ -104,9 +104,18 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     const src = new Tensor(Int32Array.from([...tok.encode(EN[0]!).slice(0, 6), ...tok.encode(EN[3]!).slice(0, 6)]), [2, 6], "int32");
     const so = { bosId: tok.bosId, eosId: tok.eosId, maxLen: 12, banned: [tok.padId, tok.bosId], maxLens: [12, 7] };
     const ref = greedySearch(model, src, so);
+    const refBeam = beamSearch(model, src, { ...so, beam: 3 });
+    assert.deepEqual(hostSteps(beamSteps(model, src, { ...so, beam: 3 })).result, refBeam);
     const refSteps = hostSteps(greedySteps(model, src, so));
     assert.deepEqual(refSteps.result, ref);
     assert.ok(ref[1]!.length <= 7 && refSteps.sizes.length >= 1 && refSteps.sizes.length <= 12, `${refSteps.sizes.length} steps`);
+
+    // beam search's steps: each yields the live hypotheses' log-probabilities [N, V]
+    const beamOpts = { beam: 3, batchSize: 4 };
+    const wantBeam = gen.generate(texts, beamOpts);
+    const beamHost = hostSteps(gen.generateSteps(texts, beamOpts));
+    assert.deepEqual(beamHost.result, wantBeam);
+    assert.ok(beamHost.sizes.every((s) => s.length === 1 && s[0]! % tok.vocabSize === 0), JSON.stringify(beamHost.sizes));
 
     model.train();
     const got = await watchReads(async () => {
@@ -129,6 +138,16 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     assert.equal(got.single, 0, "single reads");
     assert.deepEqual(hostCopies(model), [], "parameters read back");
     t.diagnostic(`on ${host.name}: ${steps.sizes.length} decoding steps in ${got.lengths.length} reads, ${new Set(want).size} distinct outputs`);
+
+    // beam search on the device: the host's strings, each step one read of its log-probabilities, nothing else
+    const beamGot = await watchReads(() => gen.generateAsync(texts, beamOpts));
+    assert.deepEqual(beamGot.result, wantBeam);
+    assert.deepEqual(beamGot.lengths, beamHost.sizes, "one read per step");
+    assert.equal(beamGot.single, 0, "single reads");
+    assert.deepEqual(hostCopies(model), [], "parameters read back");
+    const beamDec = await watchReads(() => beamSearchAsync(model, src, { ...so, beam: 3 }));
+    assert.deepEqual(beamDec.result, refBeam);
+    assert.ok(beamDec.lengths.every((r) => r.length === 1 && r[0]! % tok.vocabSize === 0), JSON.stringify(beamDec.lengths));
 
     const dec = await watchReads(() => greedySearchAsync(model, src, so));
     assert.deepEqual(dec.result, ref);
@@ -188,13 +207,14 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     const model = new Seq2SeqTransformer({ vocabSize: tok.vocabSize, dModel: 16, nhead: 2, encoderLayers: 1, decoderLayers: 1, dimFeedforward: 32, dropout: 0, maxLen: 64, padId: tok.padId });
     const gen = new TextGenerator({ kind: "seq2seq", task: "translate", model, tokenizer: tok });
     const is = (message: string) => (e: unknown) => e instanceof ValueError && e.message === message;
-    await assert.rejects(gen.generateAsync(EN, { beam: 4 }), is("TextGenerator.generateAsync: beam expected 1 (greedy; beam search runs on the host: generate), got 4"));
+    await assert.rejects(gen.generateAsync(EN, { beam: 0 }), is("beamSearch: beam expected a positive integer, got 0"));
     await assert.rejects(gen.generateAsync(EN, { batchSize: 0 }), is("TextGenerator.generateAsync: batchSize expected a positive integer, got 0"));
     assert.throws(() => gen.generate(EN, { batchSize: 0 }), is("TextGenerator.generate: batchSize expected a positive integer, got 0"));
     const src = new Tensor(Int32Array.from([5, 6]), [1, 2], "int32");
     assert.throws(() => greedySearch(model, src, { bosId: tok.bosId, eosId: tok.eosId, maxLen: 4, banned: [tok.vocabSize] }),
       is(`greedySearch: banned expected token ids in [0, ${tok.vocabSize}), got [${tok.vocabSize}]`));
     assert.throws(() => greedySearchAsync(model, src, { bosId: tok.bosId, eosId: tok.eosId, maxLen: 99 }), is("greedySearchAsync: maxLen expected an integer in [1, 64], got 99"));
+    assert.throws(() => beamSearchAsync(model, src, { bosId: tok.bosId, eosId: tok.eosId, beam: 2.5 }), is("beamSearchAsync: beam expected a positive integer, got 2.5"));
     assert.equal(isGradEnabled(), true);
     const span = new SpanExtractor({ vocabSize: tok.vocabSize, dModel: 16, nhead: 2, layers: 1, dimFeedforward: 32, maxLen: 24, padId: tok.padId });
     assert.throws(() => span.bestSpansAsync(src, { maxSpan: 0 }), is("SpanExtractor.bestSpansAsync: maxSpan expected a positive integer, got 0"));

@@ -15,7 +15,7 @@
 import { noGrad, noGradAsync } from "../../autograd/graph.js";
 import { Seq2SeqTransformer } from "../../nn/seq2seq.js";
 import { SpanExtractor } from "../../nn/span-extractor.js";
-import { beamSearch, greedySteps } from "../../seq2seq/search.js";
+import { beamSteps } from "../../seq2seq/search.js";
 import { ValueError } from "../../tensor/errors.js";
 import { runReadSteps, runReadStepsAsync, type ReadSteps } from "../../tensor/read-steps.js";
 import { Tensor } from "../../tensor/tensor.js";
@@ -57,22 +57,20 @@ export class TextGenerator {
   }
 
   /**
-   * `generate` by a model on a device (or the host), run there: translation decodes greedily (beam
-   * 1, the default here; beam search reads every step's log-probabilities and runs on the host
-   * through `generate`), each step's ids [B] read back; a span model's start and end scores
-   * [B, N] read back once per batch. Nothing else is read, no parameter.
+   * `generate` by a model on a device (or the host), run there: translation decodes greedily by
+   * default here (beam 1), each step's ids [B] read back every 1, 2, 4, then 8 steps; with beam > 1
+   * each step's log-probabilities [N, V] are read back once and the hypotheses kept on the host; a
+   * span model's start and end scores [B, N] are read back once per batch. Nothing else is read,
+   * no parameter.
    */
   async generateAsync(texts: readonly string[], opts: GenerateOptions = {}): Promise<string[]> {
-    if (this.bundle.model instanceof Seq2SeqTransformer && (opts.beam ?? 1) !== 1) {
-      throw new ValueError("TextGenerator.generateAsync", "beam", "1 (greedy; beam search runs on the host: generate)", String(opts.beam));
-    }
-    return noGradAsync(() => runReadStepsAsync(this.steps("TextGenerator.generateAsync", texts, { ...opts, beam: 1 })));
+    return noGradAsync(() => runReadStepsAsync(this.steps("TextGenerator.generateAsync", texts, { ...opts, beam: opts.beam ?? 1 })));
   }
 
   /**
-   * `generate` as read steps (tensor/read-steps.ts): each decoding step yields its ids [B], each
-   * span batch its start and end scores [B, N], and is given them back read; run it with recording
-   * off. Beam search (beam > 1) runs inside on the host, yielding nothing.
+   * `generate` as read steps (tensor/read-steps.ts): each decoding step yields its ids [B] (greedy)
+   * or its log-probabilities [N, V] (beam search), each span batch its start and end scores
+   * [B, N], and is given them back read; run it with recording off.
    */
   generateSteps(texts: readonly string[], opts: GenerateOptions = {}): ReadSteps<string[]> {
     return this.steps("TextGenerator.generateSteps", texts, opts);
@@ -111,7 +109,7 @@ export class TextGenerator {
       const beam = o.beam ?? 4;
       // outputs stay near their input's length: at most 2 S + 10 tokens
       const lim = { ...so, maxLen: Math.min(max, 2 * S + 10), maxLens: idx.map((j) => Math.min(max, 2 * enc[j]!.length + 10)) };
-      const res = beam === 1 ? yield* greedySteps(m, t, lim) : beamSearch(m, t, { ...lim, beam, lengthPenalty: o.lengthPenalty ?? 0.6 });
+      const res = yield* beamSteps(m, t, { ...lim, beam, lengthPenalty: o.lengthPenalty ?? 0.6 }); // beam 1: greedySteps
       idx.forEach((j, b) => { out[j] = tok.decode(res[b]!).trim(); });
     }
     return out;
