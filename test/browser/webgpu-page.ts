@@ -1107,6 +1107,22 @@ ${computeMain(64)} {
   res.list.push({ name: "uploads written at once: into new buffers and buffers given back before the open submission, not others",
     ok: newDirect && viaArea && afterFlush && afterItsFlush && bigDirect, worst: 0,
     detail: `new ${newDirect}, given back in the open submission ${viaArea}, after ${afterFlush}, after its flush ${afterItsFlush}, large ${bigDirect}` });
+  // reads keep their staging buffers by size class: the next read of a class reuses one; reads in
+  // flight together each take their own
+  const rs1 = pool.upload(Float32Array.of(1, 2, 3)), rs2 = pool.upload(Float32Array.of(4, 5)), rsBig = pool.upload(big2.subarray(0, 5000));
+  const made0 = pool.readStagingMade;
+  const a1 = await pool.read(rs1), a2 = await pool.read(rs2), a3 = await pool.read(rsBig), a4 = await pool.read(rs1);
+  const [m1, m2] = await pool.readMany([rs1, rs2]);
+  const madeSeq = pool.readStagingMade - made0;
+  const [c1, c2] = await Promise.all([pool.read(rs1), pool.read(rs2)]);
+  const madeBoth = pool.readStagingMade - made0 - madeSeq;
+  res.compare("reads through kept staging buffers: small, smaller, larger, small again, batched, two at once",
+    Float32Array.from([...a1, ...a2, ...a3.subarray(0, 3), ...a4, ...m1!, ...m2!, ...c1, ...c2]),
+    [1, 2, 3, 4, 5, big2[0]!, big2[1]!, big2[2]!, 1, 2, 3, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5], () => 1e-37);
+  res.list.push({ name: "read staging buffers kept: one per size class for reads in turn, another for a read in flight beside one",
+    ok: madeSeq === 2 && madeBoth === 1 && a3.length === 5000 && a3.every((v, i) => v === big2[i]), worst: 0,
+    detail: `made ${madeSeq} for 5 reads in turn (2 classes), ${madeBoth} more for 2 at once` });
+  for (const r of [rs1, rs2, rsBig]) pool.release(r);
   k.release(v1);
   for (const a of [u4, pbig2]) pool.release(a);
   pool.trim();

@@ -113,8 +113,8 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
   test("pooling: max (ties, -Infinity, NaN, argmax), average (torch's divisors, ceilMode), adaptive; forward and backward", (t) => family(t, "pooling", 35));
   test("batch norm: statistics, running update, forward, backward with batch and running statistics", (t) => family(t, "batchNorm", 40));
   test("segment ops: sums, broadcasts, softmax and its backward over CSR-grouped rows, empty segments", (t) => family(t, "segment", 20));
-  test("pool and submission: round trips, reuse, 600 dispatches, kept bind groups, ordered writes, writes through the upload area and past it, uploads written at once where no open command uses the buffer; arrays watched by the collector two flushes on, a dropped one back in the pool",
-    (t) => family(t, "pool", 19));
+  test("pool and submission: round trips, reuse, 600 dispatches, kept bind groups, ordered writes, writes through the upload area and past it, uploads written at once where no open command uses the buffer; read staging buffers kept by size class; arrays watched by the collector two flushes on, a dropped one back in the pool",
+    (t) => family(t, "pool", 21));
   test("past 65535 workgroups: neg over 65535 * 256 + 1000 elements, softmax over 66000 rows, matmul split by tiles", (t) => family(t, "large", 3));
 
   test("typed errors", async () => {

@@ -5,7 +5,7 @@
  * order they were made (not the order they came back in: a training loop that takes and gives back
  * the same arrays step after step then gets the same buffers, and the recorder keeps their bind
  * groups, bind-groups.ts); plus the two host transfers, `upload` and `read` (copy to a staging
- * buffer, submit, mapAsync). An upload into a buffer that no command of the open submission uses
+ * buffer, submit, mapAsync; the staging buffers of reads kept by size class for the next read). An upload into a buffer that no command of the open submission uses
  * (a new one, or one given back before the last submission) is written by the queue at once, ahead
  * of that submission, with no copy in it; otherwise, as `write` always, through the recorder's
  * upload area (or a mapped staging buffer when larger), copied in the recorder's order so that it
@@ -26,6 +26,9 @@ import { GpuOutOfMemoryError } from "./errors.js";
 import type { Recorder } from "./recorder.js";
 
 const MIN_BYTES = 256;
+/** Read staging buffers kept per size class, and the largest kept. */
+const READ_STAGING_KEPT = 2;
+const READ_STAGING_MAX_BYTES = 4 << 20;
 
 /** The size class of `bytes`: the next power of two (at least 256), capped at the device's largest buffer. */
 export function sizeClass(bytes: number, maxBufferSize: number): number {
@@ -116,8 +119,46 @@ export class BufferPool {
     }
   }
 
-  /** Destroys every idle buffer (and drops the kept bind groups, which may hold them). */
+  /**
+   * Mappable staging buffers for reads, by size class, kept for the next read of their class (a
+   * training loop reads its loss every step; a GPU driver's mappable memory is costly to make):
+   * at most READ_STAGING_KEPT a class, none past READ_STAGING_MAX_BYTES.
+   */
+  private readonly readStaging = new Map<number, GPUBuffer[]>();
+  /** The size class of each read staging buffer (kept here: GPUBuffer.size calls into the implementation). */
+  private readonly readStagingSize = new WeakMap<GPUBuffer, number>();
+  /** Staging buffers made for reads (tests). */
+  readStagingMade = 0;
+
+  /** A mappable staging buffer of at least `bytes` (its class): a kept one, or a new one. */
+  private takeReadStaging(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes, this.gpu.limits.maxBufferSize);
+    const kept = this.readStaging.get(size)?.pop();
+    if (kept) return kept;
+    this.readStagingMade++;
+    const b = this.gpu.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.readStagingSize.set(b, size);
+    return b;
+  }
+
+  /** A staging buffer whose mapped contents were copied out: unmapped and kept for the next read of its class, or destroyed. */
+  private giveReadStaging(b: GPUBuffer, mapped: boolean): void {
+    const size = this.readStagingSize.get(b)!;
+    if (!mapped || size > READ_STAGING_MAX_BYTES) {
+      b.destroy();
+      return;
+    }
+    b.unmap();
+    const list = this.readStaging.get(size);
+    if (!list) this.readStaging.set(size, [b]);
+    else if (list.length < READ_STAGING_KEPT) list.push(b);
+    else b.destroy();
+  }
+
+  /** Destroys every idle buffer (and drops the kept bind groups, which may hold them) and the kept read staging buffers. */
   trim(): void {
+    for (const list of this.readStaging.values()) for (const b of list) b.destroy();
+    this.readStaging.clear();
     this.recorder.bindGroups.clear();
     for (const list of this.free.values()) {
       for (const m of list) {
@@ -162,14 +203,16 @@ export class BufferPool {
   async read(arr: GpuArray): Promise<Float32Array> {
     if (arr.length === 0) return new Float32Array(0);
     const bytes = arr.length * 4;
-    const staging = this.gpu.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.takeReadStaging(bytes);
     this.recorder.copy(arr.buffer, arr.offset * 4, staging, 0, bytes);
     this.recorder.flush();
+    let mapped = false;
     try {
       await staging.mapAsync(GPUMapMode.READ);
-      return new Float32Array(staging.getMappedRange().slice(0));
+      mapped = true;
+      return new Float32Array(staging.getMappedRange(0, bytes).slice(0));
     } finally {
-      staging.destroy();
+      this.giveReadStaging(staging, mapped);
     }
   }
 
@@ -185,7 +228,7 @@ export class BufferPool {
     let items: { i: number; at: number; bytes: number }[] = [], total = 0;
     const close = (): void => {
       if (items.length === 0) return;
-      const staging = this.gpu.device.createBuffer({ size: total, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const staging = this.takeReadStaging(total);
       for (const it of items) {
         const arr = arrs[it.i]!;
         this.recorder.copy(arr.buffer, arr.offset * 4, staging, it.at, it.bytes);
@@ -207,15 +250,18 @@ export class BufferPool {
     close();
     if (batches.length === 0) return out;
     this.recorder.flush();
+    let mapped = false;
     try {
       await Promise.all(batches.map((b) => b.staging.mapAsync(GPUMapMode.READ)));
+      mapped = true;
       for (const { staging, items: its } of batches) {
-        const range = staging.getMappedRange();
+        const last = its[its.length - 1]!, range = staging.getMappedRange(0, last.at + last.bytes);
         for (const it of its) out[it.i] = new Float32Array(range.slice(it.at, it.at + it.bytes));
       }
       return out;
     } finally {
-      for (const b of batches) b.staging.destroy();
+      // (a failed map leaves the others' state unknown: all are destroyed then)
+      for (const b of batches) this.giveReadStaging(b.staging, mapped);
     }
   }
 }
