@@ -41,6 +41,7 @@ export * from "./ops/elementwise.js";
 export * from "./ops/matmul.js";
 export * from "./ops/shape.js";
 export * from "./ops/reduce.js";
+export { topk } from "./ops/topk.js";
 export * from "./ops/softmax.js";
 export * from "./ops/norm.js";
 export * from "./ops/functional.js";

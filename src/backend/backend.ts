@@ -428,6 +428,19 @@ export interface AddLayerNorm<A = KernelArray> {
 }
 
 /**
+ * A selection a device backend may have (webgpu), which `topk` and beam search use on a device:
+ * values, indices [rows, k] = each row of x [rows, n]'s k largest values and their indices (as
+ * float32 numbers) in js/topk.ts's order (the lower index first among equal values, NaN last);
+ * 1 <= k <= min(n, TOPK_MAX).
+ */
+export interface TopK<A = KernelArray> {
+  topK(values: A, indices: A, x: A, rows: number, n: number, k: number): void;
+}
+
+/** The largest k a device's TopK takes. */
+export const TOPK_MAX = 32;
+
+/**
  * Scaling many arrays in place by one device scalar (webgpu: a few dispatches for all), which the
  * gradient clipping uses where the backend has it, else a binary "mul" per array.
  */

@@ -9,8 +9,9 @@
  *
  * Both are written once as read steps (tensor/read-steps.ts), so a model on a device decodes there
  * (`greedySearchAsync`, `beamSearchAsync`): greedy search argmaxes each step's ids [B] where the
- * model is and reads them back every 1, 2, 4, then 8 steps; beam search reads each step's
- * log-probabilities [N, V] back in one read and keeps its hypotheses on the host.
+ * model is and reads them back every 1, 2, 4, then 8 steps; beam search reads back each step's 2K
+ * best log-probabilities and tokens of each hypothesis (`topk` where the model is) in one read and
+ * keeps its hypotheses on the host.
  *
  * ```ts
  * const outs = beamSearch(model, src, { bosId: 1, eosId: 2, beam: 4, maxLen: 80 }); // ids per source
@@ -25,6 +26,9 @@ import { maskedFill } from "../ops/elementwise.js";
 import { argmax } from "../ops/reduce.js";
 import { indexSelect, reshape } from "../ops/shape.js";
 import { logSoftmax } from "../ops/softmax.js";
+import { topk } from "../ops/topk.js";
+import { TOPK_MAX } from "../backend/backend.js";
+import { topKRows } from "../backend/js/topk.js";
 import { ValueError } from "../tensor/errors.js";
 import { greedyReads, runReadSteps, runReadStepsAsync, type ReadSteps } from "../tensor/read-steps.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -141,16 +145,17 @@ export function beamSearch(model: Seq2SeqModel, src: Tensor, o: BeamOptions): nu
   return noGrad(() => runReadSteps(beamSteps(model, src, o)));
 }
 
-/** Beam search on a model on a device (or the host): each step's log-probabilities [N, V] come back in one read. */
+/** Beam search on a model on a device (or the host): each step's 2K best log-probabilities and tokens a hypothesis [N, 2K] come back in one read. */
 export function beamSearchAsync(model: Seq2SeqModel, src: Tensor, o: BeamOptions): Promise<number[][]> {
   checkBeam("beamSearchAsync", model, src, o);
   return noGradAsync(() => runReadStepsAsync(beamSteps(model, src, o)));
 }
 
 /**
- * Beam search over src ids [B, S] as read steps (tensor/read-steps.ts): yields each step's
- * log-probabilities [N, V] of the N live hypotheses (banned tokens at -Infinity, computed where the
- * model is) and is given them back read; returns the best hypothesis per source, token ids
+ * Beam search over src ids [B, S] as read steps (tensor/read-steps.ts): yields each step's 2K best
+ * log-probabilities of each of the N live hypotheses and their tokens ([N, 2K] each: `topk` of the
+ * log-probabilities, banned tokens at -Infinity, computed where the model is) and is given them
+ * back read; returns the best hypothesis per source, token ids
  * without </s>. The hypotheses' bookkeeping runs on the host; the cache, memory and padding rows
  * follow the survivors where they are. Beam 1 is greedySteps. Run it with recording off
  * (`beamSearch`, `beamSearchAsync`).
@@ -176,29 +181,31 @@ export function* beamSteps(model: Seq2SeqModel, src: Tensor, o: BeamOptions): Re
     const logits = model.decode(new Tensor(tok, [N, 1], "int32"), memory, srcPad, { cache, offset: t }); // [N, 1, V]
     let lpT = logSoftmax(reshape(logits, [N, -1]), -1); // [N, V]
     if (banned.length) lpT = maskedFill(lpT, mask ??= bannedMask("beamSearch", banned, lpT.shape[1]!), -Infinity);
-    const [lp] = yield [lpT];
-    const V = lp!.length / N;
+    // each row's 2K best tokens (topk: where the model is, so a device sends back 2K a row, not V)
+    const V = lpT.shape[1]!, C = Math.min(2 * K, V);
+    let val: ArrayLike<number>, idx: ArrayLike<number>; // [N, C] each
+    if (lpT.device === null || C <= TOPK_MAX) {
+      const best = topk(lpT, C);
+      [val, idx] = (yield [best.values, best.indices]) as [ArrayLike<number>, ArrayLike<number>];
+    } else {
+      // a beam past a device's top-k: the rows read back whole, selected here in topk's order
+      const [lp] = yield [lpT];
+      const v = new Float32Array(N * C), ix = new Int32Array(N * C);
+      topKRows(v, ix, lp!, N, V, C);
+      [val, idx] = [v, ix];
+    }
     const keepRows: number[] = [], nextTok: number[] = [], nextRowsOf: number[][] = [], nextLive: Hyp[][] = [];
     for (let b = 0; b < B; b++) {
       const rows = rowsOf[b]!, hyps = live[b]!, last = (o.maxLens?.[b] ?? maxLen) - 1;
       nextRowsOf.push([]);
       nextLive.push([]);
       if (rows.length === 0) continue;
-      // the 2K best extensions of this source's live hypotheses
+      // the 2K best extensions of this source's live hypotheses: among its rows' 2K best tokens
+      // (in row order, each row's in topk's order: on equal scores the earlier row, then the lower token)
       const cand: { r: number; h: number; v: number; s: number }[] = [];
-      let floor = -Infinity;
       rows.forEach((r, h) => {
         const base = hyps[h]!.logp;
-        for (let v = 0; v < V; v++) {
-          const s = base + lp![r * V + v]!;
-          if (s <= floor) continue;
-          cand.push({ r, h, v, s });
-          if (cand.length >= 8 * K) {
-            cand.sort((x, y) => y.s - x.s);
-            cand.length = 2 * K;
-            floor = cand[cand.length - 1]!.s;
-          }
-        }
+        for (let c = 0; c < C; c++) cand.push({ r, h, v: idx[r * C + c]!, s: base + val[r * C + c]! });
       });
       cand.sort((x, y) => y.s - x.s);
       const cont: { r: number; v: number; hyp: Hyp }[] = [];

@@ -110,12 +110,12 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     assert.deepEqual(refSteps.result, ref);
     assert.ok(ref[1]!.length <= 7 && refSteps.sizes.length >= 1 && refSteps.sizes.length <= 12, `${refSteps.sizes.length} steps`);
 
-    // beam search's steps: each yields the live hypotheses' log-probabilities [N, V]
+    // beam search's steps: each yields the live hypotheses' 6 best log-probabilities and tokens [N, 6]
     const beamOpts = { beam: 3, batchSize: 4 };
     const wantBeam = gen.generate(texts, beamOpts);
     const beamHost = hostSteps(gen.generateSteps(texts, beamOpts));
     assert.deepEqual(beamHost.result, wantBeam);
-    assert.ok(beamHost.sizes.every((s) => s.length === 1 && s[0]! % tok.vocabSize === 0), JSON.stringify(beamHost.sizes));
+    assert.ok(beamHost.sizes.every((s) => s.length === 2 && s[0] === s[1] && s[0]! % 6 === 0), JSON.stringify(beamHost.sizes));
 
     model.train();
     const got = await watchReads(async () => {
@@ -139,7 +139,7 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     assert.deepEqual(hostCopies(model), [], "parameters read back");
     t.diagnostic(`on ${host.name}: ${steps.sizes.length} decoding steps in ${got.lengths.length} reads, ${new Set(want).size} distinct outputs`);
 
-    // beam search on the device: the host's strings, each step one read of its log-probabilities, nothing else
+    // beam search on the device: the host's strings, each step one read of its [N, 6] candidates, nothing else
     const beamGot = await watchReads(() => gen.generateAsync(texts, beamOpts));
     assert.deepEqual(beamGot.result, wantBeam);
     assert.deepEqual(beamGot.lengths, beamHost.sizes, "one read per step");
@@ -147,7 +147,7 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     assert.deepEqual(hostCopies(model), [], "parameters read back");
     const beamDec = await watchReads(() => beamSearchAsync(model, src, { ...so, beam: 3 }));
     assert.deepEqual(beamDec.result, refBeam);
-    assert.ok(beamDec.lengths.every((r) => r.length === 1 && r[0]! % tok.vocabSize === 0), JSON.stringify(beamDec.lengths));
+    assert.ok(beamDec.lengths.every((r) => r.length === 2 && r[0] === r[1] && r[0]! % 6 === 0), JSON.stringify(beamDec.lengths));
 
     const dec = await watchReads(() => greedySearchAsync(model, src, so));
     assert.deepEqual(dec.result, ref);

@@ -21,6 +21,7 @@
  * registerBackend(dev, true);
  * ```
  */
+import { topKRows } from "../../src/backend/js/topk.js";
 import type { AnyBackend } from "../../src/backend/backend.js";
 import { CheckSlots, flaggedError, type IndexCheck } from "../../src/backend/index-checks.js";
 import { jsBackend } from "../../src/backend/js/index.js";
@@ -117,6 +118,10 @@ export function hostDevice(opts: { checkSlots?: number } = {}): HostDevice {
         for (let k = 0; k < m; k++) if (!(ids[k]! >= 0 && ids[k]! < n)) flags[s] = 1;
       }
       jsBackend.indexSelect(o, xs, ids, outer, n, inner, m);
+    },
+    // TopK (as webgpu has it): the js kernel on the arrays' values
+    topK(values: HostDeviceArray, indices: HostDeviceArray, x: HostDeviceArray, rows: number, n: number, k: number): void {
+      topKRows(unwrap(values, "topK", 0) as Float32Array, unwrap(indices, "topK", 1) as Float32Array, unwrap(x, "topK", 2) as Float32Array, rows, n, k);
     },
     release(arr: HostDeviceArray): void {
       dev.releases++;

@@ -20,6 +20,8 @@ import { dropout as jsDropout } from "../../src/backend/js/dropout.js";
 import { indexSelect as jsIndexSelect, indexSelectBackward as jsIndexSelectBackward } from "../../src/backend/js/gather.js";
 import { indexGrouping } from "../../src/backend/index-grouping.js";
 import { extreme as jsExtreme, extremeBackward as jsExtremeBackward, logsumexp as jsLogsumexp } from "../../src/backend/js/reduce-dim.js";
+import { topKRows as jsTopKRows } from "../../src/backend/js/topk.js";
+import { ValueError } from "../../src/tensor/errors.js";
 import { where as jsWhere } from "../../src/backend/js/select.js";
 import { compare as jsCompare } from "../../src/backend/js/compare.js";
 import { broadcastStrides, numel, stridesOf } from "../../src/tensor/shape.js";
@@ -875,7 +877,41 @@ async function reduceDimCases(): Promise<CaseResult[]> {
       lseRows(outer, n, inner) ? lseRowBound(y, outer, n, inner, want) : (i) => (n + 4) * U * (1 + Math.abs(want[i]!)), gl.guards);
   }
   await logsumexpRowCases(res);
+  await topKCases(res);
   return res.list;
+}
+
+/**
+ * topK against the js kernel, bit for bit (values and indices): rows of values on a grid of halves
+ * (ties across threads' walks) with NaN, -Infinity and +Infinity here and there; k from 1 to 32,
+ * rows shorter than the workgroup, and rows of a vocabulary's length; k past TOPK_MAX refused.
+ */
+async function topKCases(res: Results): Promise<void> {
+  for (const [rows, n, kk] of [[1, 1, 1], [3, 7, 7], [5, 40, 5], [2, 300, 32], [4, 5000, 8], [1, 257, 2]] as const) {
+    const r = rng(450 + n);
+    const x = randn(r, rows * n).map((v) => Math.round(v * 2) / 2);
+    for (let i = 0; i < x.length; i++) {
+      const u = r();
+      if (u < 0.02) x[i] = NaN;
+      else if (u < 0.05) x[i] = -Infinity;
+      else if (u < 0.06) x[i] = Infinity;
+    }
+    const wv = new Float32Array(rows * kk), wi = new Float32Array(rows * kk);
+    jsTopKRows(wv, wi, x, rows, n, kk);
+    const px = place(x, 3), pv = output(rows * kk, 2), pi = output(rows * kk, 4);
+    k.topK(pv.arr, pi.arr, px.arr, rows, n, kk);
+    const gv = await fetchPlaced(pv), gi = await fetchPlaced(pi);
+    res.compare(`topK values [${rows}, ${n}], k ${kk}`, gv.data, wv, () => 1e-37, gv.guards);
+    res.compare(`topK indices [${rows}, ${n}], k ${kk}`, gi.data, wi, () => 1e-37, gi.guards);
+  }
+  let refused = false;
+  try {
+    const px = place(new Float32Array(40), 1), pv = output(33, 1), pi = output(33, 1);
+    k.topK(pv.arr, pi.arr, px.arr, 1, 40, 33);
+  } catch (e) {
+    refused = e instanceof ValueError && /topK: k expected an integer in \[1, 32\]/.test(e.message);
+  }
+  res.list.push({ name: "topK refuses k past 32", ok: refused, worst: 0, detail: refused ? "ValueError" : "not refused" });
 }
 
 /**

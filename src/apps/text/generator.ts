@@ -59,7 +59,8 @@ export class TextGenerator {
   /**
    * `generate` by a model on a device (or the host), run there: translation decodes greedily by
    * default here (beam 1), each step's ids [B] read back every 1, 2, 4, then 8 steps; with beam > 1
-   * each step's log-probabilities [N, V] are read back once and the hypotheses kept on the host; a
+   * each step's 2K best log-probabilities and tokens of each hypothesis are read back once (`topk` on
+   * the device) and the hypotheses kept on the host; a
    * span model's start and end scores [B, N] are read back once per batch. Nothing else is read,
    * no parameter.
    */
@@ -69,7 +70,7 @@ export class TextGenerator {
 
   /**
    * `generate` as read steps (tensor/read-steps.ts): each decoding step yields its ids [B] (greedy)
-   * or its log-probabilities [N, V] (beam search), each span batch its start and end scores
+   * or each hypothesis's 2K best log-probabilities and tokens (beam search), each span batch its start and end scores
    * [B, N], and is given them back read; run it with recording off.
    */
   generateSteps(texts: readonly string[], opts: GenerateOptions = {}): ReadSteps<string[]> {

@@ -14,7 +14,7 @@
 import type {
   AdamSharedArgs, AdamStepItem, AdaptivePool2dArgs, AttentionArgs, AvgPool2dArgs, Backend, BinaryOp, CompareOp, Conv2dArgs, ExtremeOp,
   FusedOptimizerSteps, LinearAttentionArgs, Pool2dArgs, SgdStepArgs, SgdStepItem,
-  SparseAttentionArgs, SumOfSquares, ScaleArrays, UnaryOp, Fill, MatmulBias, AddLayerNorm,
+  SparseAttentionArgs, SumOfSquares, ScaleArrays, TopK, UnaryOp, Fill, MatmulBias, AddLayerNorm,
 } from "../backend.js";
 import type { DeviceStore } from "../../tensor/device.js";
 import type { IndexCheck } from "../index-checks.js";
@@ -36,7 +36,7 @@ interface Held { buffer: GPUBuffer; offset: number; length: number; live: boolea
 
 type OwnedArray = GpuArray & { held?: Held };
 
-export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, FusedOptimizerSteps<GpuArray>, SumOfSquares<GpuArray>, ScaleArrays<GpuArray>,
+export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, FusedOptimizerSteps<GpuArray>, SumOfSquares<GpuArray>, ScaleArrays<GpuArray>, TopK<GpuArray>,
   Fill<GpuArray>, MatmulBias<GpuArray>, AddLayerNorm<GpuArray> {
   readonly name = "webgpu" as const;
   readonly kind = "device" as const;
@@ -253,6 +253,10 @@ export class WebGPUBackend implements Backend<GpuArray>, DeviceStore<GpuArray>, 
 
   extreme(values: GpuArray, indices: GpuArray, x: GpuArray, outer: number, n: number, inner: number, op: ExtremeOp): void {
     this.kernels.extreme(values, indices, x, outer, n, inner, op);
+  }
+
+  topK(values: GpuArray, indices: GpuArray, x: GpuArray, rows: number, n: number, k: number): void {
+    this.kernels.topK(values, indices, x, rows, n, k);
   }
 
   extremeBackward(dx: GpuArray, g: GpuArray, indices: GpuArray, outer: number, n: number, inner: number): void {

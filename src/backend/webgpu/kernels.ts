@@ -43,6 +43,7 @@ import { Recorder } from "./recorder.js";
 import { nllBackward, nllForward } from "./nll.js";
 import type { Bindings } from "./bind-groups.js";
 import { extreme, extremeBackward, logsumexp } from "./reduce-dim.js";
+import { topK } from "./topk.js";
 import { where } from "./select.js";
 import { compare } from "./compare.js";
 import {
@@ -485,6 +486,9 @@ export class WebGPUKernels implements KernelContext {
 
   /** As Backend.extreme (indices as floats). */
   readonly extreme = this.method("extreme", extreme);
+
+  /** Each row's k largest values and their indices, as TopK.topK. */
+  readonly topK = this.method("topK", topK);
 
   /** As Backend.extremeBackward. */
   readonly extremeBackward = this.method("extremeBackward", extremeBackward);
