@@ -3,7 +3,9 @@
 # carried: installs the Vulkan loader, unpacks node and dawn.node, then `npm run bench -- webgpu`
 # (GEMM and attention against PyTorch CUDA, with --peak 67: an H100 / H200 SXM's fp32 TFLOP/s) and
 # `npm run bench -- demo --backend webgpu --steps 1000` (with --by-kernel), then the demo's host
-# share alone (--host-only, 300 steps), writing their output and JSON under $OUT.
+# share alone (--host-only, 300 steps), writing their output and JSON under $OUT. With
+# .gpu/demo-base.js (pack.sh's QKV_BASE_REV), that build's demo and this one's are then timed in
+# turns, QKV_TURNS rounds (default 3) of 1000 steps each, into $OUT/demo-turns.txt.
 # Extra arguments go to both benches (e.g. --cpu-adapter to try it on SwiftShader's Vulkan driver);
 # QKV_DEMO_STEPS changes the demo's 1000 steps.
 #
@@ -26,3 +28,13 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,clocks.sm,clocks
 "$node" .gpu/webgpu.js --torch python3 --peak 67 --json "$out/webgpu.json" "$@" 2>&1 | tee "$out/webgpu.txt"
 "$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_STEPS:-1000}" --by-kernel --json "$out/demo.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo.txt"
 "$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_HOST_STEPS:-300}" --host-only --json "$out/demo-host.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo-host.txt"
+if [ -f .gpu/demo-base.js ]; then
+  for r in $(seq "${QKV_TURNS:-3}"); do
+    for build in base current; do
+      js=.gpu/demo.js
+      [ "$build" = base ] && js=.gpu/demo-base.js
+      echo "round $r, $build ($([ "$build" = base ] && cat .gpu/demo-base.rev || echo HEAD)):" | tee -a "$out/demo-turns.txt"
+      "$node" "$js" --backend webgpu --steps "${QKV_DEMO_STEPS:-1000}" "$@" 2>&1 | grep -E "ms per step|steps in" | tee -a "$out/demo-turns.txt"
+    done
+  done
+fi

@@ -4,11 +4,13 @@
 # "WebGPU"):
 #   .gl/        libvulkan1 (the Vulkan loader), as a .deb
 #   .gpu/       bench/webgpu.ts and bench/demo.ts bundled, the webgpu package with its dawn.node
-#               xz-compressed, and all but the first part of a compressed node binary
+#               xz-compressed, and all but the first part of a compressed node binary; with
+#               QKV_BASE_REV set (a commit), also that commit's bench/demo.ts as demo-base.js, which
+#               device-run.sh times in turns with the current one
 #   .gpu-node/  the first part of the node binary (carried by a call of its own)
 # All three are kept out of git through .git/info/exclude. Needs npm's registry and apt here.
 #
-#   bash tools/gpu/pack.sh
+#   bash tools/gpu/pack.sh                       # or: QKV_BASE_REV=52ae3ee bash tools/gpu/pack.sh
 #   then, on the device: carry [".gpu-node"] with `ls -l .gpu-node`, and at once carry
 #   [".gpu", ".gl"] with `bash tools/gpu/device-run.sh` (its results under $OUT)
 set -euo pipefail
@@ -41,5 +43,16 @@ for f in "$tmp"/node.xz.a[b-z]; do [ -e "$f" ] && mv "$f" .gpu/; done
 npx esbuild bench/webgpu.ts --bundle --splitting --packages=external --platform=node --format=esm --target=node20 --outdir=.gpu --log-level=warning
 npx esbuild bench/demo.ts --bundle --external:webgpu --platform=node --format=esm --target=node20 --outfile=.gpu/demo.js --log-level=warning \
   "--banner:js=import { createRequire as qkvRequire } from 'node:module'; const require = qkvRequire(import.meta.url);"
+
+# an earlier commit's demo, to time in turns with this one (its sources from git, this checkout's packages)
+if [ -n "${QKV_BASE_REV:-}" ]; then
+  base="$tmp/base"
+  mkdir -p "$base"
+  git archive "$QKV_BASE_REV" | tar -x -C "$base"
+  ln -s "$PWD/node_modules" "$base/node_modules"
+  (cd "$base" && npx esbuild bench/demo.ts --bundle --external:webgpu --platform=node --format=esm --target=node20 --outfile="$OLDPWD/.gpu/demo-base.js" --log-level=warning \
+    "--banner:js=import { createRequire as qkvRequire } from 'node:module'; const require = qkvRequire(import.meta.url);")
+  git rev-parse --short "$QKV_BASE_REV" > .gpu/demo-base.rev
+fi
 
 du -sh .gpu .gpu-node .gl
