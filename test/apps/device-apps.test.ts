@@ -256,8 +256,17 @@ describe("applications on a device backend", () => {
     const run = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "classify", "run", join(dir, "none.png")],
       { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /^qkv: --backend webgpu is for the training commands \(demo, .*\); classify run runs on the (native|wasm|js) backend$/m);
+    assert.match(run.stderr, /^qkv: --backend webgpu is for the training and generation commands \(demo, .*translate run.*\); classify run runs on the (native|wasm|js) backend$/m);
     assert.doesNotMatch(run.stderr, /WebGPU is not available/);
     assert.match(run.stderr, /none\.png expected a readable file/);
+    // text generation takes the device where there is one: here one notice, then the CPU backend's translation
+    const tr = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "translate", "--beam", "2", "Good morning."],
+      { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });
+    assert.equal(tr.status, 0, tr.stderr);
+    const trNotices = `${tr.stdout}\n${tr.stderr}`.split("\n").filter((l) => /WebGPU/.test(l));
+    assert.equal(trNotices.length, 1, trNotices.join("\n"));
+    assert.match(trNotices[0]!, /^qkv: WebGPU is not available .*; keeping the (native|wasm|js) backend$/);
+    assert.equal(tr.stdout.trim().split("\n").length, 1, tr.stdout);
+    assert.ok(tr.stdout.trim().length > 0);
   });
 });

@@ -18,6 +18,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { evaluateFile } from "../../src/apps/text/evaluate.js";
 import { TextGenerator } from "../../src/apps/text/generator.js";
 import { wordTokens } from "../../src/apps/text/span-data.js";
 import { TASKS } from "../../src/apps/text/tasks.js";
@@ -193,6 +194,25 @@ describe("TextGenerator.generateAsync: a text model on a device, run there", () 
     assert.deepEqual(dec.result.map((s) => [s.start, s.end]), ref.map((s) => [s.start, s.end]));
     dec.result.forEach((s, b) => assert.ok(Math.abs(s.score - ref[b]!.score) <= 10 * (2 * 16 + 32) * U * (1 + Math.abs(ref[b]!.score)), `score ${b}`));
     assert.deepEqual(dec.lengths, [[16, 16]]);
+  });
+
+  test("evaluateFile with a model on the device: the host's hypotheses and score, generated there (beam 2, batched reads)", async () => {
+    manualSeed(6);
+    const model = new Seq2SeqTransformer({ vocabSize: tok.vocabSize, dModel: 16, nhead: 2, encoderLayers: 1, decoderLayers: 1, dimFeedforward: 32, dropout: 0, maxLen: 64, padId: tok.padId });
+    model.eval();
+    const bundle = { kind: "seq2seq" as const, task: "translate" as const, model, tokenizer: tok };
+    const file = join(dir, "eval.tsv");
+    writeFileSync(file, `en\tes\n${EN.slice(0, 6).map((e, i) => `${e}\t${ES[i]}`).join("\n")}\n`);
+    const quiet = { log: () => {}, warn: () => {} };
+    const want = await evaluateFile(bundle, TASKS.translate, file, { beam: 2, batchSize: 4, ...quiet });
+    const got = await watchReads(async () => {
+      model.toDevice(dev);
+      return evaluateFile(bundle, TASKS.translate, file, { beam: 2, batchSize: 4, ...quiet });
+    });
+    assert.deepEqual(got.result.hypotheses, want.hypotheses);
+    assert.equal(got.result.line, want.line);
+    assert.ok(got.lengths.length > 0 && got.lengths.every((r) => r.length === 2), JSON.stringify(got.lengths));
+    assert.equal(got.single, 0, "single reads");
   });
 
   test("a host model: generateAsync gives generate's strings", async () => {

@@ -11,6 +11,8 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { integerArg, positiveArg } from "../../cli/args.js";
+import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
+import { getBackend } from "../../backend/registry.js";
 import { ValueError } from "../../tensor/errors.js";
 import { averageCheckpointsInto } from "./average.js";
 import { evaluateFile } from "./evaluate.js";
@@ -67,11 +69,19 @@ function addTask(program: Command, name: TextTaskName, what: { run: string; outp
       const lines = await inputs(`qkv ${name}`, words, o.file);
       const gen = new TextGenerator(await loadTextModelDir(o.model));
       if (gen.bundle.task !== name) throw new ValueError(`qkv ${name}`, "--model", `a ${name} model`, `a ${gen.bundle.task} model (${o.model})`);
-      const outs = gen.generate(lines, {
+      const model = gen.bundle.model;
+      model.toDevice(getBackend()); // a no-op on a CPU backend
+      const onDevice = anyOnDevice(model.parameters());
+      const opts = {
         beam: o.beam,
-        onTruncate: (i, n, kept) => console.error(`warning: input ${i + 1} has ${n} tokens; the model reads the first ${kept}`),
-      });
-      if (o.viz) await writeAtomic(o.viz, textModelPage(gen.bundle, lines[0]!, { op: `qkv ${name}`, target: outs[0]!, clipTarget: true }));
+        onTruncate: (i: number, n: number, kept: number) => console.error(`warning: input ${i + 1} has ${n} tokens; the model reads the first ${kept}`),
+      };
+      const outs = onDevice ? await gen.generateAsync(lines, opts) : gen.generate(lines, opts);
+      if (o.viz) {
+        // the attention page runs the model on the host (a device model's weights read back for it)
+        const page = (): string => textModelPage(gen.bundle, lines[0]!, { op: `qkv ${name}`, target: outs[0]!, clipTarget: true });
+        await writeAtomic(o.viz, onDevice ? await withHostData(Object.values(model.stateDict()), page) : page());
+      }
       for (const line of outs) console.log(line);
     });
   cmd.command("eval")
@@ -82,6 +92,7 @@ function addTask(program: Command, name: TextTaskName, what: { run: string; outp
     .option("--hyp-out <path>", "write the outputs here, one per line in input order")
     .action(async (o: { data: string; model: string; beam: number; hypOut?: string }) => {
       const bundle = await loadTextModelDir(o.model);
+      bundle.model.toDevice(getBackend()); // a no-op on a CPU backend
       const r = await evaluateFile(bundle, task, o.data, { beam: o.beam, ...(o.hypOut ? { hypOut: o.hypOut } : {}) });
       console.log(`${r.rows} rows in ${r.seconds.toFixed(1)} s${o.hypOut ? `; outputs in ${o.hypOut}` : ""}`);
       console.log(r.line);

@@ -1,7 +1,8 @@
 /**
  * Scoring a text model on a TSV file: the input column is generated in batches (beam search or
  * the best span), the outputs are scored against the reference column with the task's metric,
- * and the hypotheses can be written (one per line, input order, atomically).
+ * and the hypotheses can be written (one per line, input order, atomically). A model on a device
+ * generates there.
  *
  * ```ts
  * const r = await evaluateFile(bundle, TASKS.translate, "data/translation-en-es/test.tsv", { beam: 4 });
@@ -9,6 +10,7 @@
  * ```
  */
 import { noGrad } from "../../autograd/graph.js";
+import { anyOnDevice } from "../../backend/host-copies.js";
 import { ValueError } from "../../tensor/errors.js";
 import { TextGenerator } from "./generator.js";
 import type { TextModelBundle } from "./model-file.js";
@@ -45,11 +47,15 @@ export async function evaluateFile(bundle: TextModelBundle, task: TextTask, file
   const hyps: string[] = [];
   let truncated = 0;
   const chunk = 256;
+  // a model on a device generates there (generateAsync: each step's ids or candidates read back)
+  const onDevice = anyOnDevice(bundle.model.parameters());
+  const opts = {
+    beam: o.beam ?? 4, ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    onTruncate: () => { truncated++; },
+  };
   for (let i = 0; i < src.length; i += chunk) {
-    hyps.push(...noGrad(() => gen.generate(src.slice(i, i + chunk), {
-      ...(o.beam !== undefined ? { beam: o.beam } : {}), ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-      onTruncate: () => { truncated++; },
-    })));
+    const part = src.slice(i, i + chunk);
+    hyps.push(...(onDevice ? await gen.generateAsync(part, opts) : noGrad(() => gen.generate(part, opts))));
     log(`${Math.min(i + chunk, src.length)}/${src.length} rows (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
   if (truncated) warn(`warning: ${truncated} input${truncated > 1 ? "s were" : " was"} longer than the model takes and ${truncated > 1 ? "were" : "was"} truncated`);
