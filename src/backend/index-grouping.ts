@@ -50,15 +50,23 @@ function giveBack(be: AnyBackend, arrs: readonly KernelArray[]): void {
 
 /**
  * dx [outer, n, inner] of a gather by the host indices `index` [m] on the backend `be` (a device
- * backend: the grouping is uploaded for the call and given back after it; the recorded work still
- * sees it): be.indexSelectBackward over indexGrouping(op, index, n, skip).
+ * backend: the grouping is uploaded as one array, order then offsets, read through two views of
+ * it, and given back after the call; the recorded work still sees it): be.indexSelectBackward over
+ * indexGrouping(op, index, n, skip).
  */
 export function gatherBackward(be: AnyBackend, op: string, dx: KernelArray, g: KernelArray, index: ArrayLike<number>, outer: number,
   n: number, inner: number, skip?: number): void {
   const { order, offsets } = indexGrouping(op, index, n, skip);
-  const ord = be.upload(order), off = be.upload(offsets);
-  be.indexSelectBackward(dx, g, ord, off, outer, n, inner, index.length);
-  giveBack(be, [ord, off]);
+  if (be.kind === "host") {
+    be.indexSelectBackward(dx, g, be.upload(order), be.upload(offsets), outer, n, inner, index.length);
+    return;
+  }
+  const both = new Float32Array(order.length + offsets.length);
+  both.set(order);
+  both.set(offsets, order.length);
+  const arr = be.upload(both);
+  be.indexSelectBackward(dx, g, be.view(arr, 0, order.length), be.view(arr, order.length, offsets.length), outer, n, inner, index.length);
+  giveBack(be, [arr]);
 }
 
 /**

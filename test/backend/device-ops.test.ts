@@ -405,6 +405,22 @@ describe("ops on device tensors (host-memory device backend)", () => {
     await assertSame([leaf([300, 3], 57)], (w) => embedding(ids, w, { paddingIdx: 0 }));
     await assertSame([leaf([300, 3], 58)], (w) => embedding(ids, w, { paddingIdx: 5 }));
     await assertSame([leaf([300, 3], 59)], (w) => embedding(ids, w));
+    // the backward's grouping by host indices goes to the device as one upload (order and offsets, two views of it)
+    setBackend(dev.name);
+    const d = dev as unknown as { upload: (h: Float32Array) => unknown };
+    const upload = d.upload;
+    try {
+      const w = toDevice(leaf([300, 3], 60), dev), y = embedding(ids, w);
+      const seed = toDevice(randn(y.shape, { generator: new Generator(61) }), dev);
+      const sizes: number[] = [];
+      d.upload = (h: Float32Array) => { sizes.push(h.length); return upload(h); };
+      backward(sum(mul(y, seed)));
+      // (besides the backward's one-element seed)
+      assert.deepEqual(sizes.filter((n) => n > 1), [ids.size + 300 + 1], "one upload: the order [m] and the offsets [n + 1]");
+    } finally {
+      d.upload = upload;
+      setBackend(host.name);
+    }
   });
 
   test("indexGrouping: rows in order, ascending within a row, padding and out-of-range indices left out", () => {
