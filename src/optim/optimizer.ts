@@ -420,7 +420,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     if (unexpected.length || missing.length || mismatched.length) throw new StateDictError(op, missing, unexpected, mismatched);
     newGroups.forEach((g, i) => Object.assign(this.paramGroups[i]!, g));
     this.state.clear();
-    // the buffers of a parameter on a device move there at its next update (deviceBuffer)
+    // the buffers of a parameter on a device move there at its next update (deviceBuffersOf)
     this.deviceBuffers.clear();
     for (const [p, s] of next) this.state.set(p, s);
   }
