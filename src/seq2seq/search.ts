@@ -84,13 +84,10 @@ export function* greedySteps(model: Seq2SeqModel, src: Tensor, o: SearchOptions)
   const srcPad = model.paddingMask(src);
   const memory = model.encode(src, srcPad); // [B, S, E]
   const cache = model.decoder.createCache();
-  const banned = o.banned ?? [];
-  let mask: Tensor | null = null; // [V], true where banned (made at the first step, when V is known)
+  const logProbs = nextLogProbs("greedySearch", o.banned ?? []);
   let tok: Tensor = new Tensor(new Int32Array(B).fill(o.bosId), [B, 1], "int32");
   return yield* greedyReads(B, maxLen, o.eosId, (t) => {
-    const logits = model.decode(tok, memory, srcPad, { cache, offset: t }); // [B, 1, V]
-    let lp = logSoftmax(reshape(logits, [B, -1]), -1); // [B, V]
-    if (banned.length) lp = maskedFill(lp, mask ??= bannedMask("greedySearch", banned, lp.shape[1]!), -Infinity);
+    const lp = logProbs(model.decode(tok, memory, srcPad, { cache, offset: t })); // [B, 1, V] -> [B, V]
     const next = argmax(lp, -1); // [B]
     tok = reshape(next, [B, 1]);
     return next;
@@ -105,6 +102,18 @@ function bannedMask(op: string, banned: readonly number[], V: number): Tensor {
     m[b] = 1;
   }
   return new Tensor(m, [V], "bool");
+}
+
+/**
+ * A search's next-token log-probabilities: logits [N, 1, V] -> [N, V], the banned tokens at
+ * -Infinity (their mask made at the first step, when V is known, and kept for the others).
+ */
+function nextLogProbs(op: string, banned: readonly number[]): (logits: Tensor) => Tensor {
+  let mask: Tensor | null = null; // [V], true where banned
+  return (logits) => {
+    const lp = logSoftmax(reshape(logits, [logits.shape[0]!, -1]), -1); // [N, V]
+    return banned.length ? maskedFill(lp, mask ??= bannedMask(op, banned, lp.shape[1]!), -Infinity) : lp;
+  };
 }
 
 /** Greedy decoding of src ids [B, S] (padding = the model's padId) by a model on the host: token ids per source, without </s>. */
@@ -155,16 +164,14 @@ export function beamSearchAsync(model: Seq2SeqModel, src: Tensor, o: BeamOptions
  * Beam search over src ids [B, S] as read steps (tensor/read-steps.ts): yields each step's 2K best
  * log-probabilities of each of the N live hypotheses and their tokens ([N, 2K] each: `topk` of the
  * log-probabilities, banned tokens at -Infinity, computed where the model is) and is given them
- * back read; returns the best hypothesis per source, token ids
- * without </s>. The hypotheses' bookkeeping runs on the host; the cache, memory and padding rows
- * follow the survivors where they are. Beam 1 is greedySteps. Run it with recording off
- * (`beamSearch`, `beamSearchAsync`).
+ * back read; returns the best hypothesis per source, token ids without </s>. The hypotheses'
+ * bookkeeping runs on the host; the cache, memory and padding rows follow the survivors where they
+ * are. Beam 1 is greedySteps. Run it with recording off (`beamSearch`, `beamSearchAsync`).
  */
 export function* beamSteps(model: Seq2SeqModel, src: Tensor, o: BeamOptions): ReadSteps<number[][]> {
   const { maxLen, K, alpha } = checkBeam("beamSearch", model, src, o);
   if (K === 1) return yield* greedySteps(model, src, o);
-  const banned = o.banned ?? [];
-  let mask: Tensor | null = null; // [V], true where banned (made at the first step, when V is known)
+  const logProbs = nextLogProbs("beamSearch", o.banned ?? []);
   const B = src.shape[0]!;
   const srcPad0 = model.paddingMask(src);
   const memory0 = model.encode(src, srcPad0); // [B, S, E]
@@ -178,9 +185,7 @@ export function* beamSteps(model: Seq2SeqModel, src: Tensor, o: BeamOptions): Re
   let rowSource = Array.from({ length: B }, (_, b) => b); // source of each memory row
   for (let t = 0; t < maxLen; t++) {
     const N = tok.length;
-    const logits = model.decode(new Tensor(tok, [N, 1], "int32"), memory, srcPad, { cache, offset: t }); // [N, 1, V]
-    let lpT = logSoftmax(reshape(logits, [N, -1]), -1); // [N, V]
-    if (banned.length) lpT = maskedFill(lpT, mask ??= bannedMask("beamSearch", banned, lpT.shape[1]!), -Infinity);
+    const lpT = logProbs(model.decode(new Tensor(tok, [N, 1], "int32"), memory, srcPad, { cache, offset: t })); // [N, 1, V] -> [N, V]
     // each row's 2K best tokens (topk: where the model is, so a device sends back 2K a row, not V)
     const V = lpT.shape[1]!, C = Math.min(2 * K, V);
     let val: ArrayLike<number>, idx: ArrayLike<number>; // [N, C] each

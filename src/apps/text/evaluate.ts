@@ -12,12 +12,13 @@
 import { noGrad } from "../../autograd/graph.js";
 import { anyOnDevice } from "../../backend/host-copies.js";
 import { ValueError } from "../../tensor/errors.js";
-import { TextGenerator } from "./generator.js";
+import { DEFAULT_BEAM, TextGenerator } from "./generator.js";
 import type { TextModelBundle } from "./model-file.js";
 import { readTsvFile, writeAtomic } from "./node-files.js";
 import { formatScoreLine, scoreTask, type TextTask } from "./tasks.js";
 
 export interface EvaluateOptions {
+  /** Beam width (default DEFAULT_BEAM, on the host and on a device alike). */
   beam?: number;
   /** Write the outputs here, one per line in input order. */
   hypOut?: string;
@@ -50,7 +51,7 @@ export async function evaluateFile(bundle: TextModelBundle, task: TextTask, file
   // a model on a device generates there (generateAsync: each step's ids or candidates read back)
   const onDevice = anyOnDevice(bundle.model.parameters());
   const opts = {
-    beam: o.beam ?? 4, ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    beam: o.beam ?? DEFAULT_BEAM, ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     onTruncate: () => { truncated++; },
   };
   for (let i = 0; i < src.length; i += chunk) {

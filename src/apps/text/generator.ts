@@ -23,7 +23,7 @@ import type { TextModelBundle } from "./model-file.js";
 import { spanText, wordTokens } from "./span-data.js";
 
 export interface GenerateOptions {
-  /** Beam width (default 4; 1 = greedy). Ignored by span models. */
+  /** Beam width (default DEFAULT_BEAM, 4; generateAsync: 1; 1 = greedy). Ignored by span models. */
   beam?: number;
   /** GNMT length penalty alpha (default 0.6). */
   lengthPenalty?: number;
@@ -40,6 +40,9 @@ export interface GenerateOptions {
 
 /** Longest extracted span in words. */
 export const MAX_SPAN_WORDS = 24;
+
+/** The beam width `generate` uses when none is given. */
+export const DEFAULT_BEAM = 4;
 
 /** The span-length prior of summarization (chosen on the validation split; docs/applications.md). */
 export const DEFAULT_SPAN_LENGTH_PRIOR = Object.freeze({ weight: 1, words: 8 });
@@ -107,7 +110,7 @@ export class TextGenerator {
       const src = new Int32Array(idx.length * S).fill(tok.padId);
       idx.forEach((j, b) => src.set(enc[j]!, b * S));
       const t = new Tensor(src, [idx.length, S], "int32");
-      const beam = o.beam ?? 4;
+      const beam = o.beam ?? DEFAULT_BEAM;
       // outputs stay near their input's length: at most 2 S + 10 tokens
       const lim = { ...so, maxLen: Math.min(max, 2 * S + 10), maxLens: idx.map((j) => Math.min(max, 2 * enc[j]!.length + 10)) };
       const res = yield* beamSteps(m, t, { ...lim, beam, lengthPenalty: o.lengthPenalty ?? 0.6 }); // beam 1: greedySteps

@@ -30,16 +30,14 @@ fn decayed(g: f32, x: f32, maximize: u32, decay: f32) -> f32 {
   return d;
 }`;
 
-/** One SGD element: the composed update's float32 operations in its order (device-step.ts). */
-const SGD = /* wgsl */ `
+/** One SGD element: the composed update's float32 operations in its order (device-step.ts); the momentum's lines where it has a buffer. */
+const sgdFn = (momentum: boolean): string => /* wgsl */ `
 struct SgdOut { x: f32, buf: f32 }
 fn sgd(x: f32, g: f32, buf0: f32, first: bool) -> SgdOut {
   var d = decayed(g, x, p.maximize, p.decay);
-  var B = 0.0;
-  if (p.hasBuf != 0u) {
-    if (first) { B = d * 1.0; } else { B = buf0 * p.momentum + d * p.oneMinusDampening; }
-    if (p.nesterov != 0u) { d = d + B * p.momentum; } else { d = B * 1.0; }
-  }
+  var B = 0.0;${momentum ? `
+  if (first) { B = d * 1.0; } else { B = buf0 * p.momentum + d * p.oneMinusDampening; }
+  if (p.nesterov != 0u) { d = d + B * p.momentum; } else { d = B * 1.0; }` : ""}
   return SgdOut(x - d * p.lr, B);
 }`;
 
@@ -55,7 +53,8 @@ function sgdUses(it: SgdStepItem<GpuArray>): Use[] {
  * One dispatch's kernel over several items (`update` writes item j's element i from its roles'
  * elements), laid out over the workgroups one after another (arraysOverGroups): item j's arrays
  * are reached as b_s<slot>[p.o_s<slot> + p.x<j>_<role> + i], its slots fixed in the source, its
- * offsets and n parameters; with a scale, every gradient element is multiplied by it as it is read.
+ * offsets, n and `itemFields` ("name: type", each as name<j>) parameters; with a scale, every
+ * gradient element is multiplied by it as it is read.
  */
 function batchedSource<T>(plan: BindingPlan<T>, roles: readonly string[], fields: readonly string[], itemFields: readonly string[],
   functions: string, update: (el: (r: number) => string, j: number) => string): string {
@@ -75,7 +74,7 @@ ${update(el, j)}
   const sc = plan.common[0] ?? null;
   return /* wgsl */ `
 ${header(slots.slice(0, nOut), slots.slice(nOut), [...fields, ...(sc ? ["x_scale: u32"] : []),
-  ...plan.items.flatMap((_, j) => [`n${j}: u32`, ...itemFields.map((f) => `${f}${j}: ${f === "first" ? "u32" : "f32"}`), ...roles.map((r) => `x${j}_${r}: u32`)]),
+  ...plan.items.flatMap((_, j) => [`n${j}: u32`, ...itemFields.map((f) => f.replace(":", `${j}:`)), ...roles.map((r) => `x${j}_${r}: u32`)]),
   ...over.fields])}
 ${DECAYED}
 ${functions}
@@ -92,8 +91,8 @@ ${cases.join("\n")}
 
 const sgdSource = (plan: BindingPlan<SgdStepItem<GpuArray>>, momentum: boolean, scaled: boolean) => (): string => {
   const roles = momentum ? ["p", "buf", "g"] : ["p", "g"];
-  return batchedSource(plan, roles, ["maximize: u32", "nesterov: u32", "hasBuf: u32", "lr: f32", "decay: f32", "momentum: f32", "oneMinusDampening: f32"],
-    ["first"], SGD, (el, j) => {
+  return batchedSource(plan, roles, ["maximize: u32", "nesterov: u32", "lr: f32", "decay: f32", "momentum: f32", "oneMinusDampening: f32"],
+    ["first: u32"], sgdFn(momentum), (el, j) => {
       const g = el(roles.length - 1);
       return `      let r = sgd(${el(0)}, ${scaled ? `${g} * sc` : g}, ${momentum ? el(1) : "0.0"}, p.first${j} != 0u);
       ${momentum ? `${el(1)} = r.buf;` : ""}
@@ -146,7 +145,7 @@ export function sgdSteps(ctx: KernelContext, items: readonly SgdStepItem<GpuArra
   for (const it of live) {
     if ((it.buf !== null) !== momentum) throw new ValueError("sgdSteps", "items", "every item with a momentum buffer or none", "a mix");
   }
-  const shared = [+o.maximize, +o.nesterov, +momentum, f32Bits(o.lr), f32Bits(o.weightDecay), f32Bits(o.momentum), f32Bits(1 - o.dampening)];
+  const shared = [+o.maximize, +o.nesterov, f32Bits(o.lr), f32Bits(o.weightDecay), f32Bits(o.momentum), f32Bits(1 - o.dampening)];
   const kind = `${momentum ? "momentum" : "plain"}${scale ? ".scaled" : ""}`;
   dispatchBatched(ctx, `sgdStep.${kind}`, live, sgdUses, scale ? [{ arr: scale, out: false }] : [], shared, (it) => [+it.first],
     (plan) => sgdSource(plan, momentum, scale !== null));
@@ -179,7 +178,7 @@ function adamUses(it: AdamStepItem<GpuArray>): Use[] {
 const adamSource = (plan: BindingPlan<AdamStepItem<GpuArray>>, amsgrad: boolean, scaled: boolean) => (): string => {
   const roles = amsgrad ? ["p", "m", "v", "vmax", "g"] : ["p", "m", "v", "g"];
   return batchedSource(plan, roles, ["maximize: u32", "b1: f32", "oneMinusB1: f32", "b2: f32", "oneMinusB2: f32", "eps: f32", "decay: f32", "l2: f32"],
-    ["stepSize", "bc2Sqrt"], ADAM, (el, j) => {
+    ["stepSize: f32", "bc2Sqrt: f32"], ADAM, (el, j) => {
       const g = el(roles.length - 1);
       return `      let r = adam(${el(0)}, ${scaled ? `${g} * sc` : g}, ${el(1)}, ${el(2)},
         ${amsgrad ? el(3) : "0.0"}, ${amsgrad}, p.stepSize${j}, p.bc2Sqrt${j});

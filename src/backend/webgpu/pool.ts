@@ -5,13 +5,13 @@
  * order they were made (not the order they came back in: a training loop that takes and gives back
  * the same arrays step after step then gets the same buffers, and the recorder keeps their bind
  * groups, bind-groups.ts); plus the two host transfers, `upload` and `read` (copy to a staging
- * buffer, submit, mapAsync; the staging buffers of reads kept by size class for the next read). An upload into a buffer that no command of the open submission uses
- * (a new one, or one given back before the last submission) is written by the queue at once, ahead
- * of that submission, with no copy in it; otherwise, as `write` always, through the recorder's
- * upload area (or a mapped staging buffer when larger), copied in the recorder's order so that it
- * lands after every kernel recorded before it;
- * `readMany` reads many arrays with one submission (their copies packed into staging buffers of at
- * most maxBufferSize bytes, all mapped together).
+ * buffer, submit, mapAsync; the staging buffers of reads kept by size class for the next read).
+ * An upload into a buffer that no command of the open submission uses (a new one, or one given
+ * back before the last submission) is written by the queue at once, ahead of that submission, with
+ * no copy in it; otherwise, as `write` always, through the recorder's upload area (or a mapped
+ * staging buffer when larger), copied in the recorder's order so that it lands after every kernel
+ * recorded before it. `readMany` reads many arrays with one submission (their copies packed into
+ * staging buffers of at most maxBufferSize bytes, all mapped together); `read` is readMany of one.
  *
  * ```ts
  * const x = pool.upload(Float32Array.of(1, 2, 3)); // GpuArray { buffer, offset: 0, length: 3 }
@@ -199,21 +199,9 @@ export class BufferPool {
     this.recorder.destroyAfterSubmit(staging);
   }
 
-  /** The array's contents once every kernel recorded before has run (submits them). */
+  /** The array's contents once every kernel recorded before has run (submits them): readMany of one. */
   async read(arr: GpuArray): Promise<Float32Array> {
-    if (arr.length === 0) return new Float32Array(0);
-    const bytes = arr.length * 4;
-    const staging = this.takeReadStaging(bytes);
-    this.recorder.copy(arr.buffer, arr.offset * 4, staging, 0, bytes);
-    this.recorder.flush();
-    let mapped = false;
-    try {
-      await staging.mapAsync(GPUMapMode.READ);
-      mapped = true;
-      return new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-    } finally {
-      this.giveReadStaging(staging, mapped);
-    }
+    return (await this.readMany([arr]))[0]!;
   }
 
   /**
