@@ -38,11 +38,12 @@ async function useNodeWebGPU(): Promise<void> {
 }
 
 /**
- * The commands that train a model, whose loops move it to a device backend (the others load a
- * model and run it on the host, so they keep a CPU backend under `--backend webgpu`).
+ * The commands that move their model to a device backend: training, text generation and image
+ * classification (the others, viz, export and experiments, run on the host, so they keep a CPU
+ * backend under `--backend webgpu`).
  */
 const DEVICE_COMMANDS: readonly string[] = ["demo", "translate train", "summarize train", "classify train", "graph train", "graph eval", "graph compare",
-  "translate run", "translate eval", "summarize run", "summarize eval"];
+  "translate run", "translate eval", "summarize run", "summarize eval", "classify run", "classify eval"];
 
 /** "graph train" for the action command `train` of `graph` (the program's name left out). */
 function commandPath(c: Command): string {
@@ -53,7 +54,7 @@ function commandPath(c: Command): string {
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("qkv").description("qkv: self-attention with autograd, PyTorch semantics, in TypeScript").showHelpAfterError();
-  program.option("--backend <name>", "compute backend: native, wasm, js, or webgpu (training commands and text generation: a GPU through the optional webgpu " +
+  program.option("--backend <name>", "compute backend: native, wasm, js, or webgpu (training commands, text generation and image classification: a GPU through the optional webgpu " +
     "package, else the fastest CPU backend with a notice) (default: the fastest CPU backend that loads)");
   registerDatesCommands(program);
   registerTextCommands(program);
@@ -68,7 +69,7 @@ export async function main(argv: string[]): Promise<void> {
     if (b === "webgpu") {
       const cmd = commandPath(action);
       if (DEVICE_COMMANDS.includes(cmd)) await useNodeWebGPU();
-      else console.warn(`qkv: --backend webgpu is for the training and generation commands (${DEVICE_COMMANDS.join(", ")}); ${cmd} runs on the ${getBackend().name} backend`);
+      else console.warn(`qkv: --backend webgpu is for the training, generation and classification commands (${DEVICE_COMMANDS.join(", ")}); ${cmd} runs on the ${getBackend().name} backend`);
     } else if (b) {
       setBackend(choiceArg<BackendName>("--backend", availableBackends())(b));
     }

@@ -21,6 +21,7 @@ import { decodeClassifier, encodeClassifier, type ClassifierBundle } from "../..
 import { loadClassifierDir, saveClassifierDir } from "../../src/apps/classify/node-files.js";
 import { decodePngImage } from "../../src/apps/classify/png.js";
 import { trainClassifier } from "../../src/apps/classify/train.js";
+import { getBackend, hostBackend, setBackend } from "../../src/backend/registry.js";
 import { main } from "../../src/cli/main.js";
 import { noGrad } from "../../src/autograd/graph.js";
 import { encodeSafetensors } from "../../src/io/safetensors.js";
@@ -29,9 +30,11 @@ import { argmax } from "../../src/ops/reduce.js";
 import { FormatError, ShapeError, ValueError } from "../../src/tensor/errors.js";
 import { Generator, manualSeed } from "../../src/tensor/rng.js";
 import { randn } from "../../src/tensor/tensor.js";
+import { deviceTestEnv } from "../backend/device-helpers.js";
 import { assertClose, assertThrowsMsg } from "../helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qkv-classify-"));
+const { on, watchReads } = deviceTestEnv();
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** An IDX file of unsigned bytes. */
@@ -327,6 +330,40 @@ describe("qkv classify (CLI)", () => {
     const missing = await cli(["run", "--model", join(dir, "no-model"), files[0]!]);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /no-model\/model\.safetensors\), got no such file: train one with `npx qkv classify train --data mnist --out .*no-model`/);
+  });
+  test("on a device backend: eval and run move the model there and print the host's lines; run reads back only each image's probabilities", async () => {
+    const model = join(dir, "run-a"), files = [0, 1, 2].map((i) => join(dir, `img${i}-${[0, 2, 6][i]}.png`));
+    const viz = { host: join(dir, "viz-host.html"), dev: join(dir, "viz-dev.html") };
+    const hostEval = await cli(["eval", "--data", "mnist", "--model", model, "--data-dir", data]);
+    const hostRun = await cli(["run", "--model", model, ...files]);
+    // the page of a device model is drawn on the host backend that serves a device (the fastest host backend)
+    const pageBackend = await on(true, async () => hostBackend().name), active = getBackend().name;
+    setBackend(pageBackend);
+    const hostViz = await cli(["run", "--model", model, files[0]!, "--viz", viz.host]).finally(() => setBackend(active));
+    const devEval = await watchReads(() => cli(["eval", "--data", "mnist", "--model", model, "--data-dir", data]));
+    const devRun = await watchReads(() => cli(["run", "--model", model, ...files]));
+    const devViz = await on(true, () => cli(["run", "--model", model, files[0]!, "--viz", viz.dev]));
+    for (const r of [hostEval, hostRun, hostViz, devEval.result, devRun.result, devViz]) assert.equal(r.status, 0, r.stderr);
+    // eval: one batch of the 30 test images, its summed loss and 30 predictions read together; the same lines but the time
+    assert.deepEqual(devEval.lengths, [[1, 30]]);
+    assert.equal(devEval.single, 0);
+    const noTime = (s: string): string => s.replace(/ in \d+\.\d s,/, " in - s,");
+    assert.equal(noTime(devEval.result.stdout), noTime(hostEval.stdout));
+    // run: one read of [1, 10] probabilities an image; the same classes in the same order, the percentages within rounding
+    assert.equal(devRun.single, 3);
+    assert.deepEqual(devRun.lengths, []);
+    const parse = (s: string): [string, number][] => s.split("\n").filter((l) => !l.endsWith(".png") && l.trim()).map((l) => {
+      const m = /^(\d): (\d+\.\d\d)%$/.exec(l);
+      assert.ok(m, l);
+      return [m[1]!, Number(m[2])];
+    });
+    const [a, b] = [parse(devRun.result.stdout), parse(hostRun.stdout)];
+    assert.equal(a.length, 9);
+    assert.deepEqual(a.map((x) => x[0]), b.map((x) => x[0]));
+    a.forEach(([, p], i) => assert.ok(Math.abs(p - b[i]![1]) <= 0.011, `line ${i}: ${p} vs ${b[i]![1]}`));
+    assert.equal(devRun.result.stdout.split("\n").filter((l) => l.endsWith(".png")).length, 3);
+    // --viz: the page is drawn on the host from the weights read back: the host's page
+    assert.equal(readFileSync(viz.dev, "utf8"), readFileSync(viz.host, "utf8"));
   });
   test("a missing dataset says what to install", async () => {
     const empty = join(dir, "empty");

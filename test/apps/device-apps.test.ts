@@ -253,12 +253,19 @@ describe("applications on a device backend", () => {
     assert.match(r.stdout, /^step 2: exact match \d+\.\d% \(4 held-out pairs\)$/m, "--eval-every reaches the demo");
     assert.ok(existsSync(join(dir, "cli-demo.html")));
     // a command that runs a model (not a training one) stays on the CPU backend, and says so
-    const run = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "classify", "run", join(dir, "none.png")],
+    const run = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "viz", "--model", join(dir, "none")],
       { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /^qkv: --backend webgpu is for the training and generation commands \(demo, .*translate run.*\); classify run runs on the (native|wasm|js) backend$/m);
+    assert.match(run.stderr, /^qkv: --backend webgpu is for the training, generation and classification commands \(demo, .*translate run.*classify run.*\); viz runs on the (native|wasm|js) backend$/m);
     assert.doesNotMatch(run.stderr, /WebGPU is not available/);
-    assert.match(run.stderr, /none\.png expected a readable file/);
+    assert.match(run.stderr, /give the input with --text/);
+    // image classification takes the device where there is one: here one notice, then the CPU backend's error for a missing file
+    const cls = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "classify", "run", join(dir, "none.png")],
+      { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });
+    assert.equal(cls.status, 1);
+    assert.equal(cls.stderr.split("\n").filter((l) => /WebGPU/.test(l)).length, 1, cls.stderr);
+    assert.match(cls.stderr, /^qkv: WebGPU is not available .*; keeping the (native|wasm|js) backend$/m);
+    assert.match(cls.stderr, /none\.png expected a readable file/);
     // text generation takes the device where there is one: here one notice, then the CPU backend's translation
     const tr = spawnSync(process.execPath, ["--import", "tsx", "test/apps/cli-entry.ts", "--backend", "webgpu", "translate", "--beam", "2", "Good morning."],
       { encoding: "utf8", env: { ...process.env, QKV_NUM_THREADS: "1" } });

@@ -12,12 +12,14 @@
 import { stat } from "node:fs/promises";
 import { Command } from "commander";
 import { integerArg, positiveArg, choiceArg } from "../../cli/args.js";
-import { noGrad } from "../../autograd/graph.js";
+import { noGrad, noGradAsync } from "../../autograd/graph.js";
+import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
+import { getBackend } from "../../backend/registry.js";
 import { softmax } from "../../ops/softmax.js";
 import { FormatError, ValueError } from "../../tensor/errors.js";
 import { imagesToTensor } from "./batches.js";
 import { DATASETS, DATASET_NAMES, type DatasetName } from "./datasets.js";
-import { formatAccuracyLine, scoreImages } from "./evaluate.js";
+import { formatAccuracyLine, scoreImages, scoreImagesAsync } from "./evaluate.js";
 import { loadImageSet } from "./idx-files.js";
 import type { ClassifierBundle, ClassifierKind } from "./model-file.js";
 import { writeAtomic } from "../../io/files.js";
@@ -60,16 +62,24 @@ export function registerClassifyCommands(program: Command): void {
     .action(async (images: string[], o: { model: string; viz?: string }) => {
       const op = "qkv classify run";
       const bundle = await loadModel(op, o.model, undefined);
-      const [H, W] = bundle.model.config.imageSize;
+      const { model } = bundle;
+      model.toDevice(getBackend()); // a no-op on a CPU backend
+      const onDevice = anyOnDevice(model.parameters());
+      const [H, W] = model.config.imageSize;
       for (const [n, path] of images.entries()) {
         const { pixels, inverted } = await readPngImage(path, [H, W], op);
         const { x } = imagesToTensor({ images: pixels, labels: new Uint8Array(1), count: 1, height: H, width: W }, 0, 1, bundle.normalize);
-        const probs = noGrad(() => softmax(bundle.model.forward(x), -1)).data; // [1, K]
+        // [1, K]: on a device, run there and read back
+        const probs = onDevice ? await noGradAsync(() => softmax(model.forward(x), -1).read()) : noGrad(() => softmax(model.forward(x), -1)).data;
         const top = Array.from(probs, (p, k) => [Number(p), k] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 3);
         if (images.length > 1) console.log(`${n ? "\n" : ""}${path}${inverted ? " (light background: inverted)" : ""}`);
         else if (inverted) console.error("note: light background: the image was inverted (the model reads light strokes on dark)");
         for (const [p, k] of top) console.log(`${bundle.classes[k]}: ${(100 * p).toFixed(2)}%`);
-        if (n === 0 && o.viz) await writeAtomic(o.viz, classifierAttentionPage(bundle, pixels, { op, source: path }));
+        if (n === 0 && o.viz) {
+          // the image view runs the model on the host (a device model's weights read back for it)
+          const page = (): string => classifierAttentionPage(bundle, pixels, { op, source: path });
+          await writeAtomic(o.viz, onDevice ? await withHostData(Object.values(model.stateDict()), page) : page());
+        }
       }
       if (o.viz) console.error(`attention of every layer and head over ${images[0]}: ${o.viz}`);
     });
@@ -82,9 +92,10 @@ export function registerClassifyCommands(program: Command): void {
     .action(async (o: { data: DatasetName; model?: string; dataDir?: string }) => {
       const op = "qkv classify eval";
       const bundle = await loadModel(op, o.model ?? shippedModelDir(o.data), o.data);
+      bundle.model.toDevice(getBackend()); // a no-op on a CPU backend
       const test = await loadImageSet(o.data, "test", o.dataDir !== undefined ? { dataDir: o.dataDir } : {});
       const t0 = performance.now();
-      const r = scoreImages(bundle.model, test, bundle.normalize);
+      const r = anyOnDevice(bundle.model.parameters()) ? await scoreImagesAsync(bundle.model, test, bundle.normalize) : scoreImages(bundle.model, test, bundle.normalize);
       console.log(`${DATASETS[o.data].title} test: ${r.total.toLocaleString("en-US")} images in ${((performance.now() - t0) / 1000).toFixed(1)} s, loss ${r.loss.toFixed(4)}`);
       for (const [k, [right, all]] of r.perClass.entries()) console.log(`  ${bundle.classes[k]!.padEnd(12)} ${(all ? (100 * right) / all : 0).toFixed(2).padStart(6)}% of ${all}`);
       console.log(formatAccuracyLine(r.accuracy));
