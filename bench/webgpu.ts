@@ -2,8 +2,9 @@
  * The WebGPU kernels (src/backend/webgpu/) on a GPU, fp32: GEMM at n = 1024, 2048, 4096 by each
  * GEMM kernel the device has (the 64 and 128 tiles, the subgroup kernel, and the 128 tile with
  * fp16 staging where it has shader-f16: matmul.ts; the fastest fp32 one at each n is marked) and the
- * attention core forward and forward + backward at B = 1, H = 8, D = 64, N = 1024, 2048, 4096
- * (the measurement and its spot checks: test/browser/webgpu-bench.ts), with PyTorch CUDA's
+ * attention core forward and forward + backward at B = 1, H = 8, D = 64, N = 1024, 2048, 4096,
+ * then at each N the sliding window's sparse attention (|i - j| <= 128) and linear attention against
+ * it (the measurement and its spot checks: test/browser/webgpu-bench.ts), with PyTorch CUDA's
  * torch.matmul and F.scaled_dot_product_attention on the same GPU when --torch names a python.
  *
  *   npm run bench -- webgpu [--sizes 1024,2048,4096] [--reps 10] [--warmup 2] [--torch PYTHON]
@@ -28,6 +29,7 @@ import { fileURLToPath } from "node:url";
 import { WebGPUKernels, WebGPUUnavailableError } from "../src/backend/webgpu/index.js";
 import type { BenchConfig, BenchResult, Check, GemmRow } from "../test/browser/webgpu-bench.js";
 import { runBench } from "../test/browser/webgpu-bench.js";
+import { WINDOW } from "../test/browser/webgpu-bench-efficient.js";
 import { badOption, benchArgs } from "./argv.js";
 import { benchDevice } from "./node-device.js";
 
@@ -141,6 +143,15 @@ function report(r: BenchResult, via: string, torch: TorchPeer | string | null, p
   for (const t of r.attention) {
     out.push(`${String(t.N).padStart(6)} ${f(t.forward.ms).padStart(10)} ${f(t.forward.tflops, 2).padStart(8)} ${f(t.forwardBackward.ms).padStart(11)} ${f(t.forwardBackward.tflops, 2).padStart(8)} ${`${f(t.forward.wallMs)} / ${f(t.forwardBackward.wallMs)}`.padStart(18)}  ${checkText(t.check)}`);
   }
+  if (r.efficient.length) {
+    out.push("", `efficient attention: B 1, H ${c.H}, D ${c.D}, not causal; window: sparse attention over |i - j| <= ${WINDOW}; linear: features M = D, `
+      + "non-causal; x full: the full core's forward + backward time over the row's");
+    out.push(`${"N".padStart(6)} ${"kind".padStart(7)} ${"fwd ms".padStart(10)} ${"fwd+bwd ms".padStart(11)} ${"x full".padStart(7)} ${"wall ms".padStart(18)}  check`);
+    for (const e of r.efficient) {
+      out.push(`${String(e.N).padStart(6)} ${e.kind.padStart(7)} ${f(e.forward.ms).padStart(10)} ${f(e.forwardBackward.ms).padStart(11)} ${(e.vsFull === null ? "-" : f(e.vsFull, 2)).padStart(7)} `
+        + `${`${f(e.forward.wallMs)} / ${f(e.forwardBackward.wallMs)}`.padStart(18)}  ${checkText(e.check)}`);
+    }
+  }
   if (typeof torch === "string") out.push("", `PyTorch: not run (${torch})`);
   else if (torch) {
     out.push("", `PyTorch ${torch.version} on ${torch.device}, fp32, TF32 off, CUDA events (SDPA kernels: ${torch.sdpaKernels.join(", ") || "not listed"})`);
@@ -190,7 +201,7 @@ async function main(): Promise<void> {
   console.log(report(result, browser ? `headless Chromium${has("--browser-gpu") ? "" : " on SwiftShader"}` : "dawn.node (the webgpu package)", torch, peak));
   const json = opt("json");
   if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, result, torch }, null, 2)}\n`);
-  if (result.gemm.some((g) => !g.check.ok) || result.attention.some((t) => !t.check.ok)) process.exitCode = 1;
+  if ([...result.gemm, ...result.attention, ...result.efficient].some((row) => !row.check.ok)) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {

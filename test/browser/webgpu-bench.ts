@@ -8,6 +8,8 @@
  *   where it has shader-f16), each forced through `k.gemm` so that one run compares them.
  * - Attention core, B = 1: attentionForward (out, lse) and attentionForward + attentionBackward
  *   (dq, dk, dv) over q, k, v, dout [1, H, N, D]; 4 N^2 D H flops forward, 2.5 times that backward.
+ * - Efficient attention at each N (webgpu-bench-efficient.ts): the sliding window's sparse kernels
+ *   and linear attention, each against the full core's time.
  *
  * Each is recorded, submitted and waited for `warmup + reps` times; the median of the last `reps`
  * is reported, as GPU time from timestamp queries (first pass begins to last pass ends) where the
@@ -23,6 +25,7 @@
  */
 import { contiguousLayouts } from "../../src/backend/backend.js";
 import { GpuTimer, type GemmVariant, type GpuArray, type WebGPUKernels } from "../../src/backend/webgpu/index.js";
+import { efficientRows, type EfficientRow } from "./webgpu-bench-efficient.js";
 import { randn, rng } from "./webgpu-page-setup.js";
 
 export interface BenchConfig {
@@ -53,17 +56,19 @@ export interface BenchResult {
   config: BenchConfig;
   gemm: GemmRow[];
   attention: AttentionRow[];
+  /** Windowed sparse and linear attention at each N (webgpu-bench-efficient.ts). */
+  efficient: EfficientRow[];
 }
 
-const median = (xs: number[]): number => {
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-const U = 2 ** -24;
+export const U = 2 ** -24;
 
 /** Collects |got - want| / bound over samples. */
-class Checker {
+export class Checker {
   private worst = 0;
   private samples = 0;
   private detail = "";
@@ -83,7 +88,7 @@ class Checker {
 }
 
 /** Times `record` (which records one run's kernels): medians over `reps` after `warmup`. */
-async function time(k: WebGPUKernels, timer: GpuTimer | null, record: () => void, flop: number, c: BenchConfig): Promise<Timing> {
+export async function time(k: WebGPUKernels, timer: GpuTimer | null, record: () => void, flop: number, c: BenchConfig): Promise<Timing> {
   const gpu: number[] = [], wall: number[] = [];
   for (let i = 0; i < c.warmup + c.reps; i++) {
     timer?.start();
@@ -145,9 +150,12 @@ async function gemm(k: WebGPUKernels, timer: GpuTimer | null, n: number, kernel:
   return { n, kernel, time: t, check: check.result() };
 }
 
-/** Checks sampled rows (out, lse, dq) and keys (dk, dv) of one head against float64 sums on the host. */
-function checkAttention(N: number, D: number, H: number, scale: number, host: Record<"q" | "k" | "v" | "dout", Float32Array>,
-  got: Record<"out" | "lse" | "dq" | "dk" | "dv", Float32Array>, r: () => number): Check {
+/**
+ * Checks sampled rows (out, lse, dq) and keys (dk, dv) of one head against float64 sums on the
+ * host, over the (query, key) pairs `allowed` keeps (every pair: full attention; a sparse pattern's).
+ */
+export function checkAttention(N: number, D: number, H: number, scale: number, host: Record<"q" | "k" | "v" | "dout", Float32Array>,
+  got: Record<"out" | "lse" | "dq" | "dk" | "dv", Float32Array>, r: () => number, allowed: (i: number, j: number) => boolean = () => true): Check {
   const { q, k, v, dout } = host;
   const check = new Checker();
   const dot = (x: Float32Array, xo: number, y: Float32Array, yo: number): number => {
@@ -162,7 +170,7 @@ function checkAttention(N: number, D: number, H: number, scale: number, host: Re
     const base = h * N, row = (base + i) * D;
     const sc = new Float64Array(N);
     let m = -Infinity;
-    for (let j = 0; j < N; j++) m = Math.max(m, (sc[j] = dot(q, row, k, (base + j) * D) * scale));
+    for (let j = 0; j < N; j++) m = Math.max(m, (sc[j] = allowed(i, j) ? dot(q, row, k, (base + j) * D) * scale : -Infinity));
     let l = 0;
     for (let j = 0; j < N; j++) l += (sc[j] = Math.exp(sc[j]! - m));
     const lse = m + Math.log(l);
@@ -195,6 +203,7 @@ function checkAttention(N: number, D: number, H: number, scale: number, host: Re
     const base = h * N, key = (base + j) * D;
     const dk = new Float64Array(D), dv = new Float64Array(D), dkAbs = new Float64Array(D), dvAbs = new Float64Array(D);
     for (let i = 0; i < N; i++) {
+      if (!allowed(i, j)) continue;
       const row = (base + i) * D;
       const p = Math.exp(dot(q, row, k, key) * scale - got.lse[base + i]!);
       const delta = dot(dout, row, got.out, row);
@@ -251,6 +260,7 @@ export async function runBench(k: WebGPUKernels, c: BenchConfig, log: (line: str
     config: c,
     gemm: [],
     attention: [],
+    efficient: [],
   };
   for (const n of c.sizes) {
     for (const kernel of gemmKernels(k)) {
@@ -263,6 +273,10 @@ export async function runBench(k: WebGPUKernels, c: BenchConfig, log: (line: str
     const row = await attention(k, timer, N, c);
     result.attention.push(row);
     log(`attention N=${N}: forward ${row.forward.ms.toFixed(3)} ms, forward + backward ${row.forwardBackward.ms.toFixed(3)} ms`);
+    for (const e of await efficientRows(k, timer, N, c, row)) {
+      result.efficient.push(e);
+      log(`${e.kind} attention N=${N}: forward ${e.forward.ms.toFixed(3)} ms, forward + backward ${e.forwardBackward.ms.toFixed(3)} ms`);
+    }
   }
   timer?.destroy();
   return result;
