@@ -14,7 +14,10 @@
  * `deviceIndices` runs embedding and indexSelect by argmax's indices on webgpu (forward and
  * backward with no submission, js's bits) and one index out of range (the next read's ValueError).
  */
+import { linearAttention } from "../../src/attention/linear.js";
+import { PerformerFeatures, performerAttention } from "../../src/attention/performer.js";
 import { scaledDotProductAttention } from "../../src/attention/sdpa.js";
+import { windowAttention } from "../../src/attention/window.js";
 import { backward } from "../../src/autograd/backward.js";
 import { freeGraph } from "../../src/autograd/free-graph.js";
 import type { AnyBackend } from "../../src/backend/backend.js";
@@ -116,7 +119,11 @@ export interface IndicesResult {
   afterwards: string;
 }
 
+/** One efficient attention case: its output's and q, k, v gradients' largest |webgpu - js| over max |js|, by name. */
+export interface EfficientCase { name: string; errors: Record<string, number>; submissions: number }
+
 export interface TrainApi {
+  efficient(): Promise<EfficientCase[]>;
   train(steps: number, attnDropout?: number): Promise<TrainResult>;
   /** With `splitK`, every conv2d weight gradient on webgpu is split into that many ranges of its K (forceConvSplitK). */
   trainCnn(steps: number, splitK?: number): Promise<CnnResult>;
@@ -424,6 +431,46 @@ const api: TrainApi = {
       maxDiff: diff(batched), splitMaxDiff: diff(split), cached,
       types: batched.map((a) => a.constructor.name), singleTypes: single.map((a) => a.constructor.name),
     };
+  },
+  async efficient() {
+    // FAVOR+ (its features' row and matrix maxima included), elu + 1 linear attention, causal and
+    // not, and the sliding window's sparse kernels, as the whole op and its backward
+    const features = new PerformerFeatures(8, 16, 3);
+    const cases: [string, (q: Tensor, k: Tensor, v: Tensor) => Tensor][] = [
+      ["performer", (q, k, v) => performerAttention(q, k, v, { features }).output],
+      ["performer causal", (q, k, v) => performerAttention(q, k, v, { features, causal: true }).output],
+      ["linear", (q, k, v) => linearAttention(q, k, v).output],
+      ["linear causal", (q, k, v) => linearAttention(q, k, v, { causal: true }).output],
+      ["window", (q, k, v) => windowAttention(q, k, v, { window: 3 }).output],
+    ];
+    const run = async (f: (q: Tensor, k: Tensor, v: Tensor) => Tensor, device: boolean): Promise<{ got: Float32Array[]; submissions: number }> => {
+      setBackend(device ? "webgpu" : "js");
+      const [q, k, v] = [11, 12, 13].map((seed) => randn([2, 2, 16, 8], { generator: new Generator(seed) }).requiresGrad_(true)) as [Tensor, Tensor, Tensor];
+      if (device) for (const t of [q, k, v]) toDevice(t, gpu);
+      const before = (gpu as WebGPUBackend).kernels.recorder.submissions;
+      const out = f(q, k, v);
+      backward(sum(mul(out, randn(out.shape, { generator: new Generator(14) }))));
+      const submissions = (gpu as WebGPUBackend).kernels.recorder.submissions - before;
+      const got = (await readAll([out, q.grad!, k.grad!, v.grad!])).map((a) => Float32Array.from(a as Float32Array));
+      setBackend("js");
+      return { got, submissions };
+    };
+    const result: EfficientCase[] = [];
+    for (const [name, f] of cases) {
+      const want = (await run(f, false)).got, { got, submissions } = await run(f, true);
+      const errors: Record<string, number> = {};
+      ["output", "q's gradient", "k's gradient", "v's gradient"].forEach((what, i) => {
+        const a = got[i]!, b = want[i]!;
+        let err = a.length === b.length ? 0 : Infinity, big = 0;
+        for (let j = 0; j < b.length; j++) {
+          big = Math.max(big, Math.abs(b[j]!));
+          err = Math.max(err, Number.isNaN(a[j]!) ? Infinity : Math.abs(a[j]! - b[j]!));
+        }
+        errors[what] = err / big;
+      });
+      result.push({ name, errors, submissions });
+    }
+    return result;
   },
   async deviceIndices() {
     const V = 5, ids = [1, 0, 3, 3, 3, 2], scores = new Float32Array(ids.length * V);

@@ -6,7 +6,8 @@
  * likewise a small CNN (convolutions, batch norm, pooling) under SGD. Also:
  * `t.data` on a device tensor throws DeviceSyncError naming the call and `await t.read()`, and the
  * read copy is cached; the fused optimizer kernels give the composed update's numbers; readAll
- * reads many tensors with one submission; freeGraph gives the device intermediates back. Skipped
+ * reads many tensors with one submission; freeGraph gives the device intermediates back; FAVOR+,
+ * linear and window attention as whole ops give js's outputs and gradients. Skipped
  * without a Chromium binary, and run in
  * one backend's pass only (as webgpu.test.ts).
  */
@@ -53,6 +54,18 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
     assert.equal(r.submissions, 0);
     assert.equal(r.outOfRange, "ValueError: embedding: indices expected values in [0, 5), got an index outside it (found on the device)");
     assert.equal(r.afterwards, "none");
+    assert.deepEqual(opened.errors, []);
+  });
+
+  test("efficient attention as whole ops on webgpu: FAVOR+, elu + 1 linear attention (causal and not) and the sliding window give js's outputs and gradients", async (t) => {
+    const r = await opened.page.evaluate(() => (globalThis as Api).qkvTrain!.efficient());
+    assert.deepEqual(r.map((c) => c.name), ["performer", "performer causal", "linear", "linear causal", "window"]);
+    for (const c of r) {
+      // float32 sums in another order over at most 16 keys, 16 features or 8 dims a term: 1e-5 of the largest value
+      for (const [what, err] of Object.entries(c.errors)) assert.ok(err <= 1e-5, `${c.name}, ${what}: ${err}`);
+      assert.equal(c.submissions, 0, `${c.name}: nothing read back before the final read`);
+      t.diagnostic(`${c.name}: largest relative difference ${Math.max(...Object.values(c.errors)).toExponential(2)}`);
+    }
     assert.deepEqual(opened.errors, []);
   });
 
