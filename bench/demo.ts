@@ -144,6 +144,8 @@ async function main(): Promise<void> {
   if (gpu) {
     console.log(`  ${(gpu.dispatches / steps).toFixed(1)} dispatches and ${(gpu.submissions / steps).toFixed(1)} submissions per step; bind groups made ${gpu.bindGroupsMade}, kept and reused ${gpu.bindGroupsReused} (the run, its final evaluation included)`);
   }
+  const compile = kernels && { pipelines: kernels.pipelineCount, ms: kernels.pipelineCompileMs };
+  if (compile) console.log(`  ${compile.pipelines} pipelines compiled in ${(compile.ms / 1000).toFixed(2)} s (the run, its final evaluation included; each once, when its kernel first records)`);
   const step = perStep(first, last, n);
   if (step) {
     console.log(`  one step (steps ${from}-${steps}): ${fmt(step.dispatches)} dispatches in ${fmt(step.passes)} compute passes, ${fmt(step.copies)} copies, ${fmt(step.clears)} clears, ${fmt(step.submissions)} submissions; ${fmt(step.directWrites)} uploads written by the queue directly`);
@@ -154,7 +156,7 @@ async function main(): Promise<void> {
     for (const [k, c] of [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`    ${fmt(c / n).padStart(6)}  ${k}`);
   }
   const json = opt("json");
-  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly, gpu, step }, null, 2)}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly, gpu, compile, step }, null, 2)}\n`);
 }
 
 main().catch((e: unknown) => {

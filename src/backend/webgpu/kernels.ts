@@ -153,6 +153,11 @@ export class WebGPUKernels implements KernelContext {
     return this.pipelines.size;
   }
 
+  /** Milliseconds spent compiling them (each once, synchronously, when a kernel first records). */
+  get pipelineCompileMs(): number {
+    return this.pipelines.compileMs;
+  }
+
   private live(op: string): void {
     if (this.lost) throw new DeviceLostError(op, this.lost.reason, this.lost.message);
   }

@@ -29,6 +29,8 @@ export async function compileShader(device: GPUDevice, kernel: string, code: str
 /** Compute pipelines by key, entry point `main`, the bind group layout the shader declares (bind-groups.ts; else inferred). */
 export class PipelineCache {
   private readonly cache = new Map<string, GPUComputePipeline>();
+  /** Milliseconds spent making pipelines (source, shader module, pipeline): the compilation a run pays once. */
+  compileMs = 0;
 
   constructor(private readonly device: GPUDevice, private readonly report: (check: Promise<Error | null>) => void) {}
 
@@ -39,6 +41,7 @@ export class PipelineCache {
   get(key: string, source: () => string): GPUComputePipeline {
     const hit = this.cache.get(key);
     if (hit) return hit;
+    const t0 = performance.now();
     this.device.pushErrorScope("validation");
     const code = source();
     const module = this.device.createShaderModule({ label: key, code });
@@ -53,6 +56,7 @@ export class PipelineCache {
       return lines.length || err ? new ShaderCompileError(key, lines.length ? lines : [err!.message]) : null;
     })());
     this.cache.set(key, pipeline);
+    this.compileMs += performance.now() - t0;
     return pipeline;
   }
 }
