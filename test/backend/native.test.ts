@@ -5,6 +5,11 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { bigbirdLayout } from "../../src/attention/bigbird.js";
 import { blockSparsePattern } from "../../src/attention/block-sparse.js";
 import { longformerPattern } from "../../src/attention/global.js";
@@ -457,5 +462,29 @@ describe("native backend", { skip }, () => {
     assert.equal(getNumThreads(), 3);
     setNumThreads(before);
     assert.equal(getNumThreads(), before);
+  });
+});
+
+describe("QKV_NATIVE_ADDON", () => {
+  /** In a fresh process: the native backend's load error (or "loaded") with QKV_NATIVE_ADDON set to `path`. */
+  const loadWith = (path: string): string => {
+    const code = 'import { loadNativeBackend, nativeLoadError } from "./src/backend/native/index.ts"; console.log(loadNativeBackend({ quiet: true }) ? "loaded" : nativeLoadError());';
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { encoding: "utf8", env: { ...process.env, QKV_NATIVE_ADDON: path } });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  test("a missing file is named in the load error", () => {
+    const missing = join(tmpdir(), "qkv-no-such-addon.node");
+    assert.equal(loadWith(missing), `${missing} is not built (npm install builds it when a C++ compiler is present)`);
+  });
+  test("a copy of the addon elsewhere loads", { skip }, () => {
+    const dir = mkdtempSync(join(tmpdir(), "qkv-addon-"));
+    try {
+      const copy = join(dir, "addon.node");
+      copyFileSync(fileURLToPath(new URL("../../build/Release/qkv_native.node", import.meta.url)), copy);
+      assert.equal(loadWith(copy), "loaded");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

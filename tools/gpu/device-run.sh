@@ -3,7 +3,8 @@
 # carried: installs the Vulkan loader, unpacks node and dawn.node, then `npm run bench -- webgpu`
 # (GEMM and attention against PyTorch CUDA, with --peak 67: an H100 / H200 SXM's fp32 TFLOP/s) and
 # `npm run bench -- demo --backend webgpu --steps 1000` (with --by-kernel), then the demo's host
-# share alone (--host-only, 300 steps), writing their output and JSON under $OUT. With
+# share alone (--host-only, 300 steps), and the demo on the native backend of that machine's CPU (2 and
+# 16 threads: the carried addon), writing their output and JSON under $OUT. With
 # .gpu/demo-base.js (pack.sh's QKV_BASE_REV), that build's demo and this one's are then timed in
 # turns, QKV_TURNS rounds (default 3) of 1000 steps each, into $OUT/demo-turns.txt.
 # Extra arguments go to both benches (e.g. --cpu-adapter to try it on SwiftShader's Vulkan driver);
@@ -24,10 +25,20 @@ node=$(command -v node) || {
 }
 mkdir -p .gpu/node_modules/webgpu/dist/linux-x64
 python3 -c "$unxz" < .gpu/node_modules/webgpu/dawn.node.xz > .gpu/node_modules/webgpu/dist/linux-x64/dawn.node
+# the native addon for the demo's host-side ops (and the native run below)
+if [ -f .gpu/qkv_native.node.xz ]; then
+  python3 -c "$unxz" < .gpu/qkv_native.node.xz > .gpu/qkv_native.node && export QKV_NATIVE_ADDON=$PWD/.gpu/qkv_native.node
+fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
 "$node" .gpu/webgpu.js --torch python3 --peak 67 --json "$out/webgpu.json" "$@" 2>&1 | tee "$out/webgpu.txt"
 "$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_STEPS:-1000}" --by-kernel --json "$out/demo.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo.txt"
 "$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_HOST_STEPS:-300}" --host-only --json "$out/demo-host.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo-host.txt"
+# the same 1000 steps on that machine's CPU (native, 2 threads as here, then 16), for the record beside this machine's
+if [ -n "${QKV_NATIVE_ADDON:-}" ]; then
+  for t in 2 16; do
+    "$node" .gpu/demo.js --backend native --threads "$t" --steps "${QKV_DEMO_STEPS:-1000}" --json "$out/demo-native-$t.json" 2>&1 | grep -v "^train step" | tee "$out/demo-native-$t.txt"
+  done
+fi
 if [ -f .gpu/demo-base.js ]; then
   for r in $(seq "${QKV_TURNS:-3}"); do
     for build in base current; do

@@ -4,7 +4,8 @@
 # "WebGPU"):
 #   .gl/        libvulkan1 (the Vulkan loader), as a .deb
 #   .gpu/       bench/webgpu.ts and bench/demo.ts bundled, the webgpu package with its dawn.node
-#               xz-compressed, and all but the first part of a compressed node binary; with
+#               xz-compressed, the native addon compressed, and all but the first part of a
+#               compressed node binary; with
 #               QKV_BASE_REV set (a commit), also that commit's bench/demo.ts as demo-base.js, which
 #               device-run.sh times in turns with the current one
 #   .gpu-node/  the first part of the node binary (carried by a call of its own)
@@ -43,6 +44,10 @@ for f in "$tmp"/node.xz.a[b-z]; do [ -e "$f" ] && mv "$f" .gpu/; done
 npx esbuild bench/webgpu.ts --bundle --splitting --packages=external --platform=node --format=esm --target=node20 --outdir=.gpu --log-level=warning
 npx esbuild bench/demo.ts --bundle --external:webgpu --platform=node --format=esm --target=node20 --outfile=.gpu/demo.js --log-level=warning \
   "--banner:js=import { createRequire as qkvRequire } from 'node:module'; const require = qkvRequire(import.meta.url);"
+
+# the native addon, so that the bundled demo's host-side ops run native there (QKV_NATIVE_ADDON in
+# device-run.sh), and the native backend's demo can be timed on that machine's CPU
+xz --x86 --lzma2=preset=9e -c build/Release/qkv_native.node > .gpu/qkv_native.node.xz
 
 # an earlier commit's demo, to time in turns with this one (its sources from git, this checkout's packages)
 if [ -n "${QKV_BASE_REV:-}" ]; then

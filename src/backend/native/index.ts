@@ -3,7 +3,7 @@
  * attention, sparse and linear attention, convolution with im2col fused into the GEMM packing,
  * vectorized elementwise and normalization kernels, a persistent thread pool) loaded from the
  * N-API addon build/Release/qkv_native.node, which `npm install` builds when a C++
- * compiler is present.
+ * compiler is present (or the file QKV_NATIVE_ADDON names).
  *
  * Node only: import this module from Node entry points, never from the browser bundle.
  *
@@ -65,8 +65,11 @@ export interface NativeAddon {
   fmaPeak(threads: number, iters: number): { flops: number; threads: number };
 }
 
-/** The addon, relative to the package root (this file is 3 levels below it in src/ and in dist/). */
-const addonPath = fileURLToPath(new URL("../../../build/Release/qkv_native.node", import.meta.url));
+/**
+ * The addon, relative to the package root (this file is 3 levels below it in src/ and in dist/);
+ * QKV_NATIVE_ADDON names another file (a bundle carried without the package: tools/gpu/pack.sh).
+ */
+const addonPath = process.env.QKV_NATIVE_ADDON || fileURLToPath(new URL("../../../build/Release/qkv_native.node", import.meta.url));
 
 let addon: NativeAddon | null | undefined;
 let loadError: string | null = null;
