@@ -1,7 +1,7 @@
 /**
  * The `qkv` command: every application registers its subcommands from its own folder
  * (src/apps/<app>/cli.ts); this file picks the backend and turns typed errors into one line on
- * stderr and exit code 1.
+ * stderr and exit code 1 (under `--backend webgpu`, a GPU failure runs the command again on the CPU).
  *
  * ```sh
  * npx qkv demo
@@ -22,7 +22,8 @@ import { registerGraphCommands } from "../apps/graph/cli.js";
 import { registerTextCommands } from "../apps/text/cli.js";
 import { registerVizCommands } from "../apps/viz/cli.js";
 import { loadBackends } from "../node.js";
-import { setBackend, availableBackends, getBackend } from "../backend/registry.js";
+import { setBackend, availableBackends, getBackend, hostBackend } from "../backend/registry.js";
+import { DeviceLostError, GpuOutOfMemoryError, ShaderCompileError } from "../backend/webgpu/errors.js";
 import type { BackendName } from "../backend/backend.js";
 import { QkvError } from "../tensor/errors.js";
 import { choiceArg } from "./args.js";
@@ -52,7 +53,42 @@ function commandPath(c: Command): string {
   return names.join(" ");
 }
 
-export async function main(argv: string[]): Promise<void> {
+/** A GPU failure after the device started (lost, out of memory, a kernel its compiler refused): the command runs again on the CPU. */
+function gpuFailure(e: unknown): e is QkvError {
+  return e instanceof DeviceLostError || e instanceof GpuOutOfMemoryError || e instanceof ShaderCompileError;
+}
+
+/**
+ * `argv` for running the command again on the host backend `host`: `--backend webgpu` (either
+ * spelling) becomes `--backend <host>`, and `--resume` is added where the command takes it (a
+ * training run then continues from its latest checkpoint, or starts anew without one).
+ */
+export function cpuRetryArgv(argv: readonly string[], host: string, resume: boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--backend" && argv[i + 1] === "webgpu") {
+      out.push(a, host);
+      i++;
+    } else out.push(a === "--backend=webgpu" ? `--backend=${host}` : a);
+  }
+  if (resume && !out.includes("--resume")) out.push("--resume");
+  return out;
+}
+
+export interface MainOptions {
+  /** Starts `--backend webgpu`'s device (default: the webgpu package's, useNodeWebGPU); tests pass their own. */
+  startDevice?: () => Promise<void>;
+}
+
+/**
+ * Runs the qkv command of `argv` (process.argv's form). Under `--backend webgpu`, a GPU failure
+ * during the command (DeviceLostError, GpuOutOfMemoryError, ShaderCompileError) prints one notice
+ * naming it and runs the command again on the fastest CPU backend, a training command from its
+ * latest checkpoint (`--resume`); a second failure is reported as any other error.
+ */
+export async function main(argv: string[], opts: MainOptions = {}): Promise<void> {
+  let ran: Command | null = null;
   const program = new Command("qkv").description("qkv: self-attention with autograd, PyTorch semantics, in TypeScript").showHelpAfterError();
   program.option("--backend <name>", "compute backend: native, wasm, js, or webgpu (training commands, text generation and image classification: a GPU through the optional webgpu " +
     "package, else the fastest CPU backend with a notice) (default: the fastest CPU backend that loads)");
@@ -64,11 +100,12 @@ export async function main(argv: string[]): Promise<void> {
   registerExperimentsCommands(program);
   registerGraphCommands(program);
   program.hook("preAction", async (_program, action) => {
+    ran = action;
     loadBackends();
     const b = program.opts<{ backend?: string }>().backend;
     if (b === "webgpu") {
       const cmd = commandPath(action);
-      if (DEVICE_COMMANDS.includes(cmd)) await useNodeWebGPU();
+      if (DEVICE_COMMANDS.includes(cmd)) await (opts.startDevice ?? useNodeWebGPU)();
       else console.warn(`qkv: --backend webgpu is for the training, generation and classification commands (${DEVICE_COMMANDS.join(", ")}); ${cmd} runs on the ${getBackend().name} backend`);
     } else if (b) {
       setBackend(choiceArg<BackendName>("--backend", availableBackends())(b));
@@ -77,6 +114,14 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (e) {
+    const action = ran as Command | null;
+    if (gpuFailure(e) && action && getBackend().kind === "device") {
+      const host = hostBackend().name, resume = action.options.some((o) => o.long === "--resume");
+      console.warn(`qkv: the GPU failed (${e.name}: ${e.message.replaceAll("\n", " ")}); running ${commandPath(action)} again on the ${host} backend${resume ? " from its latest checkpoint" : ""}`);
+      setBackend(host);
+      await main(cpuRetryArgv(argv, host, resume), opts);
+      return;
+    }
     if (e instanceof QkvError || e instanceof InvalidArgumentError) {
       console.error(`qkv: ${e.message}`);
       process.exitCode = 1;
