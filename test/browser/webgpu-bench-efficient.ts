@@ -20,7 +20,7 @@
 import type { LinearAttentionArgs, SparseAttentionArgs } from "../../src/backend/backend.js";
 import { windowPattern } from "../../src/attention/window.js";
 import type { GpuArray, GpuTimer, WebGPUKernels } from "../../src/backend/webgpu/index.js";
-import { checkAttention, Checker, time, U, type AttentionRow, type BenchConfig, type Check, type Timing } from "./webgpu-bench.js";
+import { checkAttention, Checker, time, timeAttentionPair, U, type AttentionRow, type BenchConfig, type Check, type Timing } from "./webgpu-bench.js";
 import { randn, rng } from "./webgpu-page-setup.js";
 
 /** Keys on each side of a query in the window rows. */
@@ -40,24 +40,12 @@ export interface EfficientRow {
 
 async function windowRow(k: WebGPUKernels, timer: GpuTimer | null, N: number, c: BenchConfig): Promise<Omit<EfficientRow, "vsFull">> {
   const { H, D } = c;
-  const r = rng(2000 + N);
-  const n = H * N * D;
-  const host = { q: randn(r, n), k: randn(r, n), v: randn(r, n), dout: randn(r, n) };
-  const [gq, gk, gv, gdout] = [host.q, host.k, host.v, host.dout].map((x) => k.upload(x)) as [GpuArray, GpuArray, GpuArray, GpuArray];
-  const [gout, gdq, gdk, gdv] = [0, 1, 2, 3].map(() => k.alloc(n)) as [GpuArray, GpuArray, GpuArray, GpuArray];
-  const glse = k.alloc(H * N);
   const scale = 1 / Math.sqrt(D);
   const pattern = windowPattern(N, N, WINDOW);
   const args: SparseAttentionArgs = { B: 1, H, Hkv: H, D, Dv: D, scale, pattern };
-  const fwd = (): void => k.sparseAttentionForward(gout, glse, gq, gk, gv, args);
-  const flop = 4 * pattern.nnz * D * H;
-  const forward = await time(k, timer, fwd, flop, c);
-  const forwardBackward = await time(k, timer, () => {
-    fwd();
-    k.sparseAttentionBackward(gdq, gdk, gdv, gdout, gq, gk, gv, gout, glse, args);
-  }, 3.5 * flop, c);
-  const got = { out: await k.read(gout), lse: await k.read(glse), dq: await k.read(gdq), dk: await k.read(gdk), dv: await k.read(gdv) };
-  for (const x of [gq, gk, gv, gdout, gout, gdq, gdk, gdv, glse]) k.release(x);
+  const { host, got, forward, forwardBackward, r } = await timeAttentionPair(k, timer, N, c, 2000 + N, 4 * pattern.nnz * D * H,
+    (a) => k.sparseAttentionForward(a.out, a.lse, a.q, a.k, a.v, args),
+    (a) => k.sparseAttentionBackward(a.dq, a.dk, a.dv, a.dout, a.q, a.k, a.v, a.out, a.lse, args));
   const check = checkAttention(N, D, H, scale, host, got, r, (i, j) => Math.abs(i - j) <= WINDOW);
   return { N, kind: "window", pairs: pattern.nnz, forward, forwardBackward, check };
 }

@@ -223,27 +223,43 @@ export function checkAttention(N: number, D: number, H: number, scale: number, h
   return check.result();
 }
 
-async function attention(k: WebGPUKernels, timer: GpuTimer | null, N: number, c: BenchConfig): Promise<AttentionRow> {
+/** The device arrays of an attention kernel pair: inputs q, k, v, dout and outputs out, lse, dq, dk, dv, all [1, H, N, D] but lse [1, H, N]. */
+export interface AttentionArrays { q: GpuArray; k: GpuArray; v: GpuArray; dout: GpuArray; out: GpuArray; lse: GpuArray; dq: GpuArray; dk: GpuArray; dv: GpuArray }
+
+/**
+ * Times a forward kernel and forward + backward over q, k, v, dout [1, H, N, D] drawn from `seed`
+ * (`flop`: the forward's; the pair counts 3.5 times it), then reads every output back and gives
+ * the arrays back: the host inputs, the outputs read, the timings and the generator (for the
+ * checks' samples).
+ */
+export async function timeAttentionPair(k: WebGPUKernels, timer: GpuTimer | null, N: number, c: BenchConfig, seed: number, flop: number,
+  forward: (a: AttentionArrays) => void, backward: (a: AttentionArrays) => void) {
   const { H, D } = c;
-  const r = rng(1000 + N);
+  const r = rng(seed);
   const n = H * N * D;
   const host = { q: randn(r, n), k: randn(r, n), v: randn(r, n), dout: randn(r, n) };
-  const [gq, gk, gv, gdout] = [host.q, host.k, host.v, host.dout].map((x) => k.upload(x)) as [GpuArray, GpuArray, GpuArray, GpuArray];
-  const [gout, gdq, gdk, gdv] = [0, 1, 2, 3].map(() => k.alloc(n)) as [GpuArray, GpuArray, GpuArray, GpuArray];
-  const glse = k.alloc(H * N);
+  const [q, kk, v, dout] = [host.q, host.k, host.v, host.dout].map((x) => k.upload(x)) as [GpuArray, GpuArray, GpuArray, GpuArray];
+  const [out, dq, dk, dv] = [0, 1, 2, 3].map(() => k.alloc(n)) as [GpuArray, GpuArray, GpuArray, GpuArray];
+  const a: AttentionArrays = { q, k: kk, v, dout, out, lse: k.alloc(H * N), dq, dk, dv };
+  const fwdTime = await time(k, timer, () => forward(a), flop, c);
+  const pairTime = await time(k, timer, () => {
+    forward(a);
+    backward(a);
+  }, 3.5 * flop, c);
+  const got = { out: await k.read(a.out), lse: await k.read(a.lse), dq: await k.read(a.dq), dk: await k.read(a.dk), dv: await k.read(a.dv) };
+  for (const x of Object.values(a)) k.release(x);
+  return { host, got, forward: fwdTime, forwardBackward: pairTime, r };
+}
+
+async function attention(k: WebGPUKernels, timer: GpuTimer | null, N: number, c: BenchConfig): Promise<AttentionRow> {
+  const { H, D } = c;
   const scale = 1 / Math.sqrt(D);
   const args = { B: 1, H, Hkv: H, L: N, S: N, D, Dv: D, scale, causal: false, mask: null,
     ...contiguousLayouts({ H, Hkv: H, L: N, S: N, D, Dv: D }), maskStrideB: 0, maskStrideH: 0,
     maskStrideL: 0, dropoutP: 0, seedK0: 0, seedK1: 0, seedStart: 0 };
-  const fwd = (): void => k.attentionForward(gout, glse, gq, gk, gv, args);
-  const flop = 4 * N * N * D * H;
-  const forward = await time(k, timer, fwd, flop, c);
-  const forwardBackward = await time(k, timer, () => {
-    fwd();
-    k.attentionBackward(gdq, gdk, gdv, gdout, gq, gk, gv, gout, glse, args);
-  }, 3.5 * flop, c);
-  const got = { out: await k.read(gout), lse: await k.read(glse), dq: await k.read(gdq), dk: await k.read(gdk), dv: await k.read(gdv) };
-  for (const x of [gq, gk, gv, gdout, gout, gdq, gdk, gdv, glse]) k.release(x);
+  const { host, got, forward, forwardBackward, r } = await timeAttentionPair(k, timer, N, c, 1000 + N, 4 * N * N * D * H,
+    (a) => k.attentionForward(a.out, a.lse, a.q, a.k, a.v, args),
+    (a) => k.attentionBackward(a.dq, a.dk, a.dv, a.dout, a.q, a.k, a.v, a.out, a.lse, args));
   return { N, forward, forwardBackward, check: checkAttention(N, D, H, scale, host, got, r) };
 }
 
