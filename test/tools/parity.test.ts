@@ -1,6 +1,6 @@
 /** The parity tool reports failures, checks the documented fully-masked behaviour, and prints one line per family. */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,5 +75,11 @@ describe("parity tool", () => {
     } finally {
       rmSync(dir, { recursive: true });
     }
+  });
+  test("--backend webgpu without a device says why and exits 1, running nothing", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "tools/parity.ts", fixtures, "--backend", "webgpu", "--webgpu", join(tmpdir(), "qkv-no-webgpu-here")], { encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^parity: no webgpu device \(nodeGpu: webgpu expected the optional webgpu package \(npm install webgpu\), got not installed \(.*qkv-no-webgpu-here not found\)\)$/m);
   });
 });

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs on the device machine, in the repository root, with .gpu-node, .gpu and .gl (tools/gpu/pack.sh)
-# carried: installs the Vulkan loader, unpacks node and dawn.node, then `npm run bench -- webgpu`
+# carried: installs the Vulkan loader, unpacks node and dawn.node, runs the PyTorch parity fixtures on
+# the GPU (`npm run parity -- ... --backend webgpu`), then `npm run bench -- webgpu`
 # (GEMM and attention against PyTorch CUDA, with --peak 67: an H100 / H200 SXM's fp32 TFLOP/s) and
 # `npm run bench -- demo --backend webgpu --steps 1000` (with --by-kernel), then the demo's host
 # share alone (--host-only, 300 steps), and the demo on the native backend of that machine's CPU (2 and
@@ -30,6 +31,7 @@ if [ -f .gpu/qkv_native.node.xz ]; then
   python3 -c "$unxz" < .gpu/qkv_native.node.xz > .gpu/qkv_native.node && export QKV_NATIVE_ADDON=$PWD/.gpu/qkv_native.node
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+"$node" .gpu/parity.js .gpu/fixtures --backend webgpu --webgpu .gpu/node_modules/webgpu 2>&1 | tee "$out/parity.txt"
 "$node" .gpu/webgpu.js --torch python3 --peak 67 --json "$out/webgpu.json" "$@" 2>&1 | tee "$out/webgpu.txt"
 "$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_STEPS:-1000}" --by-kernel --json "$out/demo.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo.txt"
 "$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_HOST_STEPS:-300}" --host-only --json "$out/demo-host.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo-host.txt"
