@@ -44,7 +44,7 @@ async function boot(): Promise<void> {
   const isolated = self.crossOriginIsolated === true, shared = typeof SharedArrayBuffer === "function";
   window.qkvPlayground = {
     main: { backend: getBackend().name, threads: 1, isolated }, steps: null,
-    train: { worker: null, step: 0, running: false, losses: [], stepMs: [], stepsPerSecond: 0, accuracy: null },
+    train: { worker: null, step: 0, running: false, losses: [], stepMs: [], stepsPerSecond: 0, accuracy: null, gpu: false },
     models: { worker: null, loaded: null, output: null, busy: false },
     images: { worker: null, loaded: null, busy: false, input: null, result: null },
   };

@@ -18,7 +18,9 @@ export type TrainRequest =
   | { type: "pause" }
   | { type: "reset" }
   /** Show the cross-attention for this input (also every PROBE_EVERY steps while training). */
-  | { type: "probe"; source: string };
+  | { type: "probe"; source: string }
+  /** A new model on the GPU (WebGPU, where the worker gets a device) or on the CPU (wasm). */
+  | { type: "device"; gpu: boolean };
 
 export type TrainReply =
   | ({ type: "ready" } & BackendReport)
@@ -28,6 +30,8 @@ export type TrainReply =
   | { type: "paused"; step: number }
   | { type: "accuracy"; step: number; accuracy: number; pairs: number }
   | { type: "attention"; step: number; attention: CrossAttention }
+  /** Where the new model trains after a `device` request: the backend, and why not the GPU when it was asked for and is not there. */
+  | { type: "device"; gpu: boolean; backend: string; adapter: string | null; note: string | null }
   | { type: "error"; message: string };
 
 export type ModelRequest =

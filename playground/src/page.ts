@@ -47,6 +47,8 @@ export interface PlaygroundHandle {
     /** Steps per second over the steps so far (time inside the steps only). */
     stepsPerSecond: number;
     accuracy: number | null;
+    /** Whether the model trains on the GPU (WebGPU). */
+    gpu: boolean;
   };
   models: {
     worker: BackendReport | null;

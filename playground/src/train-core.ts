@@ -14,7 +14,11 @@ import { DateModel, flatLogits } from "../../src/apps/dates/model.js";
 import { makeBatch } from "../../src/apps/dates/batches.js";
 import { greedyDecode } from "../../src/apps/dates/decode.js";
 import { CharVocab, generateDatePairs, splitDates, type DatePair } from "../../src/data/dates.js";
-import { AdamW, captureAttention, clipGradNorm, crossEntropy, freeGraph, manualSeed, noGrad, reshape } from "../../src/index.js";
+import { anyOnDevice } from "../../src/backend/host-copies.js";
+import {
+  AdamW, captureAttention, clipGradNorm, clipGradNormTensor, crossEntropy, freeGraph, manualSeed, noGrad, reshape, withHostData,
+  type AnyBackend,
+} from "../../src/index.js";
 
 export interface TrainConfig {
   seed: number;
@@ -69,8 +73,19 @@ export class DatesTrainer {
     this.optimizer = new AdamW(this.model.parameters(), { lr: c.lr, weightDecay: 0.01, betas: [0.9, 0.98] });
   }
 
-  /** One optimizer step on the next batch; returns its loss (cross-entropy, label smoothing 0.05). */
-  step(): number {
+  /** Whether the model's parameters are on a device (moved there by `toDevice`). */
+  get onDevice(): boolean {
+    return anyOnDevice(this.model.parameters());
+  }
+
+  /** Moves the model to the device backend `be` (the active one while it trains there); the optimizer's state is made there. */
+  toDevice(be: AnyBackend): this {
+    this.model.toDevice(be);
+    return this;
+  }
+
+  /** The step's loss [] (recorded; on a device nothing is read yet). */
+  private record(): ReturnType<typeof crossEntropy> {
     const B = this.config.batchSize, start = (this.steps * B) % (this.train.length - B + 1);
     const b = makeBatch(this.train.slice(start, start + B), this.vocab);
     this.model.train();
@@ -78,12 +93,45 @@ export class DatesTrainer {
     const logits = this.model.forward(b.src, b.srcPad, b.tgtIn); // [B, T, V]
     const loss = crossEntropy(flatLogits(logits), reshape(b.tgtOut, [-1]), { ignoreIndex: this.vocab.padId, labelSmoothing: 0.05 });
     loss.backward();
+    return loss;
+  }
+
+  /** One optimizer step on the next batch; returns its loss (cross-entropy, label smoothing 0.05). Host parameters. */
+  step(): number {
+    const loss = this.record();
     clipGradNorm(this.model.parameters(), 1);
     this.optimizer.step();
     this.steps++;
     const value = loss.data[0]!;
     freeGraph(loss); // the next step reuses this one's buffers
     return value;
+  }
+
+  /** `step` wherever the model is: on a device the step runs there (the clipping too) and only the loss is read back. */
+  async stepAsync(): Promise<number> {
+    if (!this.onDevice) return this.step();
+    const loss = this.record();
+    clipGradNormTensor(this.model.parameters(), 1);
+    this.optimizer.step();
+    this.steps++;
+    const value = (await loss.read())[0]!;
+    freeGraph(loss);
+    return value;
+  }
+
+  /** `f` on the host: a device model's weights read back for it (the optimizer's state stays where it is). */
+  private async onHost<R>(f: () => R): Promise<R> {
+    return this.onDevice ? withHostData(Object.values(this.model.stateDict()), f) : f();
+  }
+
+  /** `accuracy` wherever the model is. */
+  accuracyAsync(): Promise<number> {
+    return this.onHost(() => this.accuracy());
+  }
+
+  /** `crossAttention` wherever the model is. */
+  crossAttentionAsync(source: string): Promise<CrossAttention> {
+    return this.onHost(() => this.crossAttention(source));
   }
 
   /** Greedy outputs for `sources`. */

@@ -2,7 +2,8 @@
  * The training tab: starts the training worker the first time it is opened, and shows what it
  * reports: the loss curve (every step, and its moving average), steps per second, held-out
  * accuracy, and the decoder's cross-attention per head on an input of the user's, redrawn as the
- * model learns. Start / pause / reset go to the worker; the page itself never blocks.
+ * model learns. Start / pause / reset go to the worker; the page itself never blocks. Where the
+ * browser has WebGPU, "Train on" starts a new model on the GPU (or the CPU again).
  */
 import { escapeXml, heatmapSvg } from "../../src/viz/heatmap.js";
 import type { TrainReply, TrainRequest } from "./messages.js";
@@ -43,6 +44,7 @@ export function setUpTraining(openedOnce: Promise<void>): void {
   const start = byId("train-start", HTMLButtonElement), pause = byId("train-pause", HTMLButtonElement), reset = byId("train-reset", HTMLButtonElement);
   const stats = byId("train-stats", HTMLParagraphElement), chart = byId("loss-chart", HTMLCanvasElement), msg = byId("train-msg", HTMLDivElement);
   const probe = byId("train-probe", HTMLInputElement), probeBtn = byId("train-probe-go", HTMLButtonElement), attn = byId("train-attn", HTMLDivElement);
+  const device = byId("train-device", HTMLSelectElement), deviceBox = byId("train-device-box", HTMLLabelElement);
   const st = window.qkvPlayground.train;
   let worker: Worker | null = null, msTotal = 0, drawPending = false, info = "";
   probe.maxLength = 200;
@@ -83,6 +85,15 @@ export function setUpTraining(openedOnce: Promise<void>): void {
       attn.innerHTML = `<p class="caption">${m.step === 0 ? "before training" : `after ${m.step} steps`}: ` +
         `<b>${escapeXml(a.source)}</b> → <b>${escapeXml(a.output || "(nothing)")}</b></p><div class="figs">` +
         a.heads.map((w, h) => `<figure>${heatmapSvg(w, a.rows.length, a.cols.length, { title: `head ${h}`, rowLabels: a.rows, colLabels: a.cols, cellSize: 13, vmax: 1 })}</figure>`).join("") + "</div>";
+    } else if (m.type === "device") {
+      if (st.worker) st.worker = { ...st.worker, backend: m.backend };
+      st.gpu = m.gpu;
+      device.value = m.gpu ? "gpu" : "cpu";
+      device.disabled = false;
+      say(msg, "worker", m.note ? "warn" : "info", m.gpu
+        ? `The worker trains a new model on the GPU (${m.adapter ?? "WebGPU"}): each step runs there and only its loss comes back.`
+        : `The worker trains a new model on the ${m.backend} backend${m.note ? ` (not on the GPU: ${m.note})` : ""}.`);
+      buttons();
     } else if (m.type === "error") {
       st.running = false; buttons();
       say(msg, "error", "error", `Training stopped: ${m.message}. The other tabs still work; Reset starts a new model.`);
@@ -102,10 +113,20 @@ export function setUpTraining(openedOnce: Promise<void>): void {
   };
   start.onclick = () => { say(msg, "error", "info", null); st.running = true; buttons(); send({ type: "start" }); };
   pause.onclick = () => send({ type: "pause" });
-  reset.onclick = () => {
-    send({ type: "reset" });
+  const cleared = (): void => {
     st.running = false; st.step = 0; st.losses.length = 0; st.stepMs.length = 0; st.stepsPerSecond = 0; st.accuracy = null; msTotal = 0;
     buttons(); redraw();
+  };
+  reset.onclick = () => {
+    send({ type: "reset" });
+    cleared();
+  };
+  // the GPU choice where the browser has WebGPU at all (the worker says whether it got a device)
+  deviceBox.hidden = !("gpu" in navigator);
+  device.onchange = () => {
+    device.disabled = true;
+    send({ type: "device", gpu: device.value === "gpu" });
+    cleared();
   };
   const sendProbe = (): void => {
     const n = Array.from(probe.value).length;

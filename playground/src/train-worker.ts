@@ -3,8 +3,10 @@
  * then trains the dates model (train-core.ts) one step per turn of its event loop while running,
  * so pause, reset and probe messages are heard between steps. Reports every step's loss, the
  * held-out accuracy every ACCURACY_EVERY steps and the cross-attention every PROBE_EVERY steps.
+ * A `device` request starts a new model on the GPU (the webgpu backend, where the worker gets a
+ * WebGPU device; the steps run there and only each loss is read back) or on the CPU again.
  */
-import { getBackend, getWasmThreads, useWasm } from "../../src/index.js";
+import { getBackend, getWasmThreads, setBackend, useWasm, useWebGPU, WebGPUBackend, type AnyBackend } from "../../src/index.js";
 import type { TrainReply, TrainRequest } from "./messages.js";
 import { DatesTrainer, MAX_DATE_CHARS } from "./train-core.js";
 
@@ -18,6 +20,9 @@ let running = false;
 /** Bumped by reset: a loop of an older model stops. */
 let generation = 0;
 let probe = "the 3rd of March 1999";
+/** The device backend new models train on (null: the CPU), and the CPU backend the worker loaded. */
+let gpu: AnyBackend | null = null;
+let cpuName = "js";
 
 /** Lets queued messages in (a MessageChannel task: no timer clamping). */
 const channel = new MessageChannel();
@@ -25,17 +30,47 @@ let wake: (() => void) | null = null;
 channel.port1.onmessage = () => { wake?.(); };
 const turn = (): Promise<void> => new Promise((r) => { wake = r; channel.port2.postMessage(null); });
 
-async function ensureTrainer(): Promise<DatesTrainer> {
-  if (trainer) return trainer;
-  await backendReady;
-  trainer = new DatesTrainer();
-  post({ type: "model", config: trainer.config, parameters: trainer.parameters });
-  sendAttention(trainer);
-  return trainer;
+/** The backend choice in effect: the wasm backend's load, then the last `device` request's. */
+let placed: Promise<unknown> = backendReady;
+/** The model being made (one at a time, whoever asks first). */
+let making: Promise<DatesTrainer> | null = null;
+
+function ensureTrainer(): Promise<DatesTrainer> {
+  if (trainer) return Promise.resolve(trainer);
+  making ??= (async () => {
+    // the choice in effect when the model is made (a device request meanwhile comes first)
+    for (let p = placed; ; p = placed) {
+      await p;
+      if (p === placed) break;
+    }
+    const t = new DatesTrainer();
+    if (gpu) t.toDevice(gpu);
+    trainer = t;
+    making = null;
+    post({ type: "model", config: t.config, parameters: t.parameters });
+    await sendAttention(t);
+    return t;
+  })();
+  return making;
 }
 
-function sendAttention(t: DatesTrainer): void {
-  post({ type: "attention", step: t.steps, attention: t.crossAttention(probe) });
+async function sendAttention(t: DatesTrainer): Promise<void> {
+  post({ type: "attention", step: t.steps, attention: await t.crossAttentionAsync(probe) });
+}
+
+/** A new model on the GPU (when one starts) or the CPU: says where, and why not the GPU when it was asked for and is not there. */
+async function chooseDevice(wantGpu: boolean): Promise<void> {
+  await backendReady;
+  let note: string | null = null;
+  gpu = null;
+  setBackend(cpuName as Parameters<typeof setBackend>[0]);
+  if (wantGpu) {
+    const be = await useWebGPU({ quiet: true });
+    if (be instanceof WebGPUBackend) gpu = be;
+    else note = typeof navigator !== "undefined" && "gpu" in navigator ? "this browser gave no WebGPU adapter or device" : "this browser has no WebGPU in workers";
+  }
+  const g = gpu instanceof WebGPUBackend ? gpu.kernels.gpu : null;
+  post({ type: "device", gpu: gpu !== null, backend: getBackend().name, adapter: g ? [g.vendor, g.architecture, g.description].filter(Boolean).join(" ") : null, note });
 }
 
 async function run(): Promise<void> {
@@ -43,10 +78,11 @@ async function run(): Promise<void> {
   const t = await ensureTrainer();
   while (running && generation === mine) {
     const t0 = performance.now();
-    const loss = t.step();
+    const loss = await t.stepAsync();
+    if (generation !== mine) break; // reset or moved while the loss came back
     post({ type: "step", step: t.steps, loss, ms: performance.now() - t0 });
-    if (t.steps % PROBE_EVERY === 0) sendAttention(t);
-    if (t.steps % ACCURACY_EVERY === 0) post({ type: "accuracy", step: t.steps, accuracy: t.accuracy(), pairs: t.test.length });
+    if (t.steps % PROBE_EVERY === 0) await sendAttention(t);
+    if (t.steps % ACCURACY_EVERY === 0) post({ type: "accuracy", step: t.steps, accuracy: await t.accuracyAsync(), pairs: t.test.length });
     await turn();
   }
   if (generation === mine) post({ type: "paused", step: t.steps });
@@ -74,6 +110,13 @@ self.onmessage = (e: MessageEvent<TrainRequest>) => {
       if (n === 0 || n > MAX_DATE_CHARS) throw new Error(`the input must have 1 to ${MAX_DATE_CHARS} characters (it has ${n})`);
       probe = m.source;
       ensureTrainer().then(sendAttention).catch(fail);
+    } else if (m.type === "device") {
+      running = false;
+      generation++;
+      trainer = null;
+      const choice = placed.then(() => chooseDevice(m.gpu));
+      placed = choice;
+      choice.then(ensureTrainer).catch(fail);
     }
   } catch (err) {
     fail(err);
@@ -81,6 +124,7 @@ self.onmessage = (e: MessageEvent<TrainRequest>) => {
 };
 
 backendReady.then(async (ok) => {
+  cpuName = getBackend().name;
   post({ type: "ready", backend: ok ? getBackend().name : "js", threads: ok ? getWasmThreads() : 1, isolated: self.crossOriginIsolated });
   await ensureTrainer();
 }).catch(fail);

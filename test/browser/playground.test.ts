@@ -5,7 +5,8 @@
  * console errors and no request elsewhere, it is cross-origin isolated and its wasm backend and
  * training worker report their threads; the step-by-step numbers of a fixed input equal the
  * library's MultiheadAttention and attention functions in Node; 50 training steps in the worker
- * lower the loss; the shipped translator and summarizer give the outputs they give in Node; the
+ * lower the loss; "Train on the GPU" trains a new model on WebGPU (a second Chromium with WebGPU on
+ * SwiftShader) with the CPU model's first losses, and without an adapter stays on the CPU saying why; the shipped translator and summarizer give the outputs they give in Node; the
  * shipped MNIST classifier classifies a sample digit as in Node (same pixels, probabilities and
  * rollout) and draws its rollout and every layer × head, and a digit drawn with the mouse is
  * prepared and classified; and bad input (empty and over-long text, a model that does not load,
@@ -176,6 +177,58 @@ describe("the playground in Chromium", { skip }, () => {
     assert.ok(tail < 0.8 * head, line);
     assert.notEqual(await page.$eval("#train-attn", (e) => e.innerHTML), before, "the attention maps are redrawn as it learns");
     assert.equal(await page.$eval("#train-start", (e) => e.textContent), "Resume");
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test("Train on the GPU: a new model trains on WebGPU (SwiftShader here) with the CPU model's first losses; without a WebGPU adapter it stays on the CPU and says why", async (t) => {
+    const gpuBrowser = await launchChromium(chromium!, { webgpu: true });
+    try {
+      const page = await gpuBrowser.newPage();
+      const errors: string[] = [];
+      page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(`${isolated.url}#train`, { waitUntil: "load" });
+      await page.waitForFunction("window.qkvPlayground.train.worker !== null && document.querySelectorAll('#train-attn svg').length > 0", { timeout: 30_000 });
+      assert.equal(await page.$eval("#train-device-box", (e) => (e as unknown as { hidden: boolean }).hidden), false, "the choice is offered where the browser has WebGPU");
+      // n steps of the model that is there, then paused: its losses
+      const steps = async (n: number): Promise<number[]> => {
+        await page.click("#train-start");
+        await page.waitForFunction(`window.qkvPlayground.train.step >= ${n}`, { timeout: 180_000, polling: 100 });
+        await page.click("#train-pause");
+        await page.waitForFunction("!window.qkvPlayground.train.running", { timeout: 60_000 });
+        return (await get<number[]>(page, "window.qkvPlayground.train.losses")).slice(0, n);
+      };
+      const cpu = await steps(3);
+      await page.select("#train-device", "gpu");
+      await page.waitForFunction("window.qkvPlayground.train.gpu === true && window.qkvPlayground.train.worker.backend === 'webgpu'", { timeout: 60_000 });
+      assert.match((await texts(page, "#train-msg .msg")).join("\n"), /trains a new model on the GPU \(.*swiftshader.*\): each step runs there/i);
+      const gpu = await steps(3);
+      t.diagnostic(`losses: CPU ${cpu.map((l) => l.toFixed(6)).join(", ")}; GPU ${gpu.map((l) => l.toFixed(6)).join(", ")}`);
+      // the same seeded model and batches: the first loss is computed before any update (float32 sums
+      // in another order), the next two after AdamW steps from float32 gradients
+      assert.ok(Math.abs(gpu[0]! - cpu[0]!) <= 1e-5 * cpu[0]!, `step 1: ${gpu[0]} vs ${cpu[0]}`);
+      for (const s of [1, 2]) assert.ok(Math.abs(gpu[s]! - cpu[s]!) <= 1e-3 * cpu[s]!, `step ${s + 1}: ${gpu[s]} vs ${cpu[s]}`);
+      // and back to the CPU: a new model there
+      await page.select("#train-device", "cpu");
+      await page.waitForFunction("window.qkvPlayground.train.gpu === false && window.qkvPlayground.train.worker.backend === 'wasm'", { timeout: 60_000 });
+      assert.deepEqual(await steps(1), cpu.slice(0, 1));
+      assert.deepEqual(errors, []);
+      await page.close();
+    } finally {
+      await gpuBrowser.close();
+    }
+    // the tests' other Chromium has no GPU: choosing it leaves the model on the CPU, with the reason
+    const { page, errors } = await open(`${isolated.url}#train`);
+    await page.waitForFunction("window.qkvPlayground.train.worker !== null", { timeout: 30_000 });
+    const offered = !(await page.$eval("#train-device-box", (e) => (e as unknown as { hidden: boolean }).hidden));
+    t.diagnostic(`without WebGPU flags the GPU choice is ${offered ? "offered (navigator.gpu exists)" : "not offered (no navigator.gpu)"}`);
+    if (offered) {
+      await page.select("#train-device", "gpu");
+      await page.waitForFunction("document.querySelector('#train-device').disabled === false", { timeout: 60_000 });
+      assert.equal(await get(page, "window.qkvPlayground.train.gpu"), false);
+      assert.match((await texts(page, "#train-msg .msg")).join("\n"), /trains a new model on the wasm backend \(not on the GPU: this browser gave no WebGPU adapter or device\)/);
+    }
     assert.deepEqual(errors, []);
     await page.close();
   });

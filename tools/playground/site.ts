@@ -81,11 +81,15 @@ export function findChromium(): string | null {
   return null;
 }
 
-/** Headless Chromium as the browser tests run it. */
-export function launchChromium(executablePath: string): Promise<Browser> {
+/**
+ * Headless Chromium as the browser tests run it; with `webgpu`, WebGPU on SwiftShader (Chromium's
+ * CPU adapter) instead of no GPU at all.
+ */
+export function launchChromium(executablePath: string, opts: { webgpu?: boolean } = {}): Promise<Browser> {
+  const gpu = opts.webgpu ? ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan"] : ["--disable-gpu"];
   return puppeteer.launch({
     executablePath, headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
+    args: ["--no-sandbox", ...gpu, "--disable-background-networking", "--disable-dev-shm-usage",
       "--font-render-hinting=none", "--force-color-profile=srgb", "--hide-scrollbars"],
   });
 }
