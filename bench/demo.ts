@@ -146,6 +146,10 @@ async function main(): Promise<void> {
   }
   const compile = kernels && { pipelines: kernels.pipelineCount, ms: kernels.pipelineCompileMs };
   if (compile) console.log(`  ${compile.pipelines} pipelines compiled in ${(compile.ms / 1000).toFixed(2)} s (the run, its final evaluation included; each once, when its kernel first records)`);
+  if (kernels && has("--by-kernel")) {
+    console.log("  the pipelines by compile time (ms), slowest first:");
+    for (const [k, ms] of [...kernels.pipelineCompileMsByKey].sort((a, b) => b[1] - a[1])) console.log(`    ${ms.toFixed(1).padStart(8)}  ${k}`);
+  }
   const step = perStep(first, last, n);
   if (step) {
     console.log(`  one step (steps ${from}-${steps}): ${fmt(step.dispatches)} dispatches in ${fmt(step.passes)} compute passes, ${fmt(step.copies)} copies, ${fmt(step.clears)} clears, ${fmt(step.submissions)} submissions; ${fmt(step.directWrites)} uploads written by the queue directly`);
@@ -156,7 +160,7 @@ async function main(): Promise<void> {
     for (const [k, c] of [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`    ${fmt(c / n).padStart(6)}  ${k}`);
   }
   const json = opt("json");
-  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly, gpu, compile, step }, null, 2)}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly, gpu, compile: compile && { ...compile, byKey: Object.fromEntries(kernels!.pipelineCompileMsByKey) }, step }, null, 2)}\n`);
 }
 
 main().catch((e: unknown) => {

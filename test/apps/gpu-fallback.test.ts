@@ -19,7 +19,10 @@ import { deviceTestEnv } from "../backend/device-helpers.js";
 import { firstPassOnly } from "../helpers.js";
 import { genesisPairs } from "./genesis.js";
 
-const { dev, host } = deviceTestEnv();
+const { dev, host, on } = deviceTestEnv();
+
+/** The backend a device falls back to: the host backend that serves while a device is active (the fastest). */
+const fallbackHost = (): Promise<string> => on(true, async () => hostBackend().name);
 const dir = mkdtempSync(join(tmpdir(), "qkv-gpu-fallback-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -67,7 +70,7 @@ describe("qkv --backend webgpu: the command again on the CPU when the GPU fails"
   });
 
   test("demo: a lost device mid-training, one notice, then the CPU backend's run from the start", async () => {
-    const cpu = hostBackend().name; // the backend a device falls back to: the fastest host backend
+    const cpu = await fallbackHost();
     const args = ["demo", "--steps", "3", "--batch-size", "4", "--test-size", "4", "--eval-every", "1"];
     const want = await cli(["--backend", cpu, ...args, "--out", join(dir, "want.html")]);
     assert.equal(want.status, 0, want.stderr);
@@ -101,7 +104,7 @@ describe("qkv --backend webgpu: the command again on the CPU when the GPU fails"
   });
 
   test("translate train: the rerun continues from the run's latest checkpoint, as a resumed CPU run does", { skip: firstPassOnly() }, async () => {
-    const cpu = hostBackend().name;
+    const cpu = await fallbackHost();
     const data = join(dir, "mt");
     mkdirSync(data, { recursive: true });
     const [en, es] = genesisPairs(8);

@@ -158,6 +158,11 @@ export class WebGPUKernels implements KernelContext {
     return this.pipelines.compileMs;
   }
 
+  /** Each compiled pipeline's milliseconds, by key (its kernel and variant). */
+  get pipelineCompileMsByKey(): ReadonlyMap<string, number> {
+    return this.pipelines.compileMsByKey;
+  }
+
   private live(op: string): void {
     if (this.lost) throw new DeviceLostError(op, this.lost.reason, this.lost.message);
   }

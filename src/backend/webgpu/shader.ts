@@ -31,6 +31,8 @@ export class PipelineCache {
   private readonly cache = new Map<string, GPUComputePipeline>();
   /** Milliseconds spent making pipelines (source, shader module, pipeline): the compilation a run pays once. */
   compileMs = 0;
+  /** The milliseconds of each pipeline made, by key, in the order they were made. */
+  readonly compileMsByKey = new Map<string, number>();
 
   constructor(private readonly device: GPUDevice, private readonly report: (check: Promise<Error | null>) => void) {}
 
@@ -56,7 +58,9 @@ export class PipelineCache {
       return lines.length || err ? new ShaderCompileError(key, lines.length ? lines : [err!.message]) : null;
     })());
     this.cache.set(key, pipeline);
-    this.compileMs += performance.now() - t0;
+    const ms = performance.now() - t0;
+    this.compileMs += ms;
+    this.compileMsByKey.set(key, ms);
     return pipeline;
   }
 }
