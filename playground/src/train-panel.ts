@@ -46,11 +46,11 @@ export function setUpTraining(openedOnce: Promise<void>): void {
   const probe = byId("train-probe", HTMLInputElement), probeBtn = byId("train-probe-go", HTMLButtonElement), attn = byId("train-attn", HTMLDivElement);
   const device = byId("train-device", HTMLSelectElement), deviceBox = byId("train-device-box", HTMLLabelElement);
   const st = window.qkvPlayground.train;
-  let worker: Worker | null = null, msTotal = 0, drawPending = false, info = "";
+  let worker: Worker | null = null, msTotal = 0, drawPending = false, info = "", switching = false;
   probe.maxLength = 200;
   const send = (m: TrainRequest): void => worker?.postMessage(m);
   const buttons = (): void => {
-    start.disabled = !worker || st.running; pause.disabled = !st.running; reset.disabled = !worker;
+    start.disabled = !worker || st.running || switching; pause.disabled = !st.running; reset.disabled = !worker || switching;
     start.textContent = st.step > 0 && !st.running ? "Resume" : "Start";
   };
   const showStats = (): void => {
@@ -86,10 +86,13 @@ export function setUpTraining(openedOnce: Promise<void>): void {
         `<b>${escapeXml(a.source)}</b> → <b>${escapeXml(a.output || "(nothing)")}</b></p><div class="figs">` +
         a.heads.map((w, h) => `<figure>${heatmapSvg(w, a.rows.length, a.cols.length, { title: `head ${h}`, rowLabels: a.rows, colLabels: a.cols, cellSize: 13, vmax: 1 })}</figure>`).join("") + "</div>";
     } else if (m.type === "device") {
+      // a new model (chosen here, or the CPU after the GPU failed): its steps start from 0
+      st.running = false; st.step = 0; st.losses.length = 0; st.stepMs.length = 0; st.stepsPerSecond = 0; st.accuracy = null; msTotal = 0;
+      redraw();
       if (st.worker) st.worker = { ...st.worker, backend: m.backend };
       st.gpu = m.gpu;
       device.value = m.gpu ? "gpu" : "cpu";
-      device.disabled = false;
+      device.disabled = switching = false;
       say(msg, "worker", m.note ? "warn" : "info", m.gpu
         ? `The worker trains a new model on the GPU (${m.adapter ?? "WebGPU"}): each step runs there and only its loss comes back.`
         : `The worker trains a new model on the ${m.backend} backend${m.note ? ` (not on the GPU: ${m.note})` : ""}.`);
@@ -124,7 +127,7 @@ export function setUpTraining(openedOnce: Promise<void>): void {
   // the GPU choice where the browser has WebGPU at all (the worker says whether it got a device)
   deviceBox.hidden = !("gpu" in navigator);
   device.onchange = () => {
-    device.disabled = true;
+    device.disabled = switching = true;
     send({ type: "device", gpu: device.value === "gpu" });
     cleared();
   };

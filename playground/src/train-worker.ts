@@ -6,6 +6,7 @@
  * A `device` request starts a new model on the GPU (the webgpu backend, where the worker gets a
  * WebGPU device; the steps run there and only each loss is read back) or on the CPU again.
  */
+import { isGpuFailure } from "../../src/backend/webgpu/errors.js";
 import { getBackend, getWasmThreads, setBackend, useWasm, useWebGPU, WebGPUBackend, type AnyBackend } from "../../src/index.js";
 import type { TrainReply, TrainRequest } from "./messages.js";
 import { DatesTrainer, MAX_DATE_CHARS } from "./train-core.js";
@@ -90,6 +91,16 @@ async function run(): Promise<void> {
 
 function fail(e: unknown): void {
   running = false;
+  if (gpu && isGpuFailure(e)) {
+    // the GPU itself failed (lost, out of memory, a kernel its compiler refused): a new model on the CPU, saying why
+    generation++;
+    trainer = null;
+    gpu = null;
+    setBackend(cpuName as Parameters<typeof setBackend>[0]);
+    post({ type: "device", gpu: false, backend: getBackend().name, adapter: null, note: `the GPU failed: ${e.name}: ${e.message.replaceAll("\n", " ")}` });
+    ensureTrainer().catch(fail);
+    return;
+  }
   post({ type: "error", message: e instanceof Error ? e.message : String(e) });
 }
 

@@ -23,7 +23,7 @@ import { registerTextCommands } from "../apps/text/cli.js";
 import { registerVizCommands } from "../apps/viz/cli.js";
 import { loadBackends } from "../node.js";
 import { setBackend, availableBackends, getBackend, hostBackend } from "../backend/registry.js";
-import { DeviceLostError, GpuOutOfMemoryError, ShaderCompileError } from "../backend/webgpu/errors.js";
+import { isGpuFailure } from "../backend/webgpu/errors.js";
 import type { BackendName } from "../backend/backend.js";
 import { QkvError } from "../tensor/errors.js";
 import { choiceArg } from "./args.js";
@@ -51,11 +51,6 @@ function commandPath(c: Command): string {
   const names: string[] = [];
   for (let x: Command | null = c; x?.parent; x = x.parent) names.unshift(x.name());
   return names.join(" ");
-}
-
-/** A GPU failure after the device started (lost, out of memory, a kernel its compiler refused): the command runs again on the CPU. */
-function gpuFailure(e: unknown): e is QkvError {
-  return e instanceof DeviceLostError || e instanceof GpuOutOfMemoryError || e instanceof ShaderCompileError;
 }
 
 /**
@@ -115,7 +110,7 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<void
     await program.parseAsync(argv);
   } catch (e) {
     const action = ran as Command | null;
-    if (gpuFailure(e) && action && getBackend().kind === "device") {
+    if (isGpuFailure(e) && action && getBackend().kind === "device") {
       const host = hostBackend().name, resume = action.options.some((o) => o.long === "--resume");
       console.warn(`qkv: the GPU failed (${e.name}: ${e.message.replaceAll("\n", " ")}); running ${commandPath(action)} again on the ${host} backend${resume ? " from its latest checkpoint" : ""}`);
       setBackend(host);

@@ -38,3 +38,11 @@ export class WebGPUUnsupportedError extends QkvError {}
 
 /** WebGPU reported a validation error (a kernel recorded something the device refused). */
 export class GpuValidationError extends QkvError {}
+
+/**
+ * A failure of the GPU itself after it started (lost, out of memory, a kernel its compiler
+ * refused), after which the work can run again on the CPU (the CLI and the playground do).
+ */
+export function isGpuFailure(e: unknown): e is DeviceLostError | GpuOutOfMemoryError | ShaderCompileError {
+  return e instanceof DeviceLostError || e instanceof GpuOutOfMemoryError || e instanceof ShaderCompileError;
+}
