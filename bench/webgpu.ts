@@ -115,9 +115,9 @@ function torchPeer(python: string, c: BenchConfig): TorchPeer | string {
 const f = (x: number, d = 3): string => x.toFixed(d);
 const checkText = (c: Check): string => `${c.ok ? "ok" : "FAILED"}: ${c.samples} samples, worst ${c.worst.toFixed(3)} of its bound${c.ok ? "" : ` (${c.detail})`}`;
 
-/** The fastest fp32 GEMM row at n (fp16 is not fp32), or undefined. */
+/** The fastest fp32 GEMM row at n whose spot checks passed (fp16 is not fp32), or undefined. */
 function bestGemm(r: BenchResult, n: number): GemmRow | undefined {
-  return r.gemm.filter((g) => g.n === n && g.kernel !== "fp16").reduce<GemmRow | undefined>((b, g) => (!b || g.time.ms < b.time.ms ? g : b), undefined);
+  return r.gemm.filter((g) => g.n === n && g.kernel !== "fp16" && g.check.ok).reduce<GemmRow | undefined>((b, g) => (!b || g.time.ms < b.time.ms ? g : b), undefined);
 }
 
 function report(r: BenchResult, via: string, torch: TorchPeer | string | null, peak: number | null): string {

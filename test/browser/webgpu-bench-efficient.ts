@@ -20,7 +20,9 @@
 import type { LinearAttentionArgs, SparseAttentionArgs } from "../../src/backend/backend.js";
 import { windowPattern } from "../../src/attention/window.js";
 import type { GpuArray, GpuTimer, WebGPUKernels } from "../../src/backend/webgpu/index.js";
-import { checkAttention, Checker, time, timeAttentionPair, U, type AttentionRow, type BenchConfig, type Check, type Timing } from "./webgpu-bench.js";
+import {
+  checkAttention, Checker, FAILED_TIMING, orFailed, time, timeAttentionPair, U, type AttentionRow, type BenchConfig, type Check, type Timing,
+} from "./webgpu-bench.js";
 import { randn, rng } from "./webgpu-page-setup.js";
 
 /** Keys on each side of a query in the window rows. */
@@ -163,11 +165,14 @@ async function linearRow(k: WebGPUKernels, timer: GpuTimer | null, N: number, c:
   return { N, kind: "linear", pairs: N * N, forward, forwardBackward, check: checkLinear(N, M, Dv, H, host, got, r) };
 }
 
-/** The window and linear rows at N, each against `full` (the full core's row at N) where given. */
-export async function efficientRows(k: WebGPUKernels, timer: GpuTimer | null, N: number, c: BenchConfig, full?: AttentionRow): Promise<EfficientRow[]> {
+/** The window and linear rows at N, each against `full` (the full core's row at N) where given; a row whose kernels fail is a failed row. */
+export async function efficientRows(k: WebGPUKernels, timer: GpuTimer | null, N: number, c: BenchConfig, full?: AttentionRow,
+  log: (line: string) => void = () => {}): Promise<EfficientRow[]> {
   const rows: EfficientRow[] = [];
-  for (const row of [await windowRow(k, timer, N, c), await linearRow(k, timer, N, c)]) {
-    rows.push({ ...row, vsFull: full ? full.forwardBackward.ms / row.forwardBackward.ms : null });
+  for (const [kind, measure] of [["window", windowRow], ["linear", linearRow]] as const) {
+    const row = await orFailed(`${kind} attention N=${N}`, () => measure(k, timer, N, c),
+      (check) => ({ N, kind, pairs: 0, forward: FAILED_TIMING, forwardBackward: FAILED_TIMING, check }), log);
+    rows.push({ ...row, vsFull: full && row.check.ok ? full.forwardBackward.ms / row.forwardBackward.ms : null });
   }
   return rows;
 }

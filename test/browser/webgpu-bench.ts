@@ -24,7 +24,7 @@
  * ```
  */
 import { contiguousLayouts } from "../../src/backend/backend.js";
-import { GpuTimer, type GemmVariant, type GpuArray, type WebGPUKernels } from "../../src/backend/webgpu/index.js";
+import { DeviceLostError, GpuTimer, type GemmVariant, type GpuArray, type WebGPUKernels } from "../../src/backend/webgpu/index.js";
 import { efficientRows, type EfficientRow } from "./webgpu-bench-efficient.js";
 import { randn, rng } from "./webgpu-page-setup.js";
 
@@ -124,10 +124,10 @@ async function gemm(k: WebGPUKernels, timer: GpuTimer | null, n: number, kernel:
   const a = randn(r, n * n), b = randn(r, n * n);
   const ga = k.upload(a), gb = k.upload(b), gout = k.alloc(n * n);
   const saved = { ...k.gemm };
-  k.gemm.variant = kernel === "fp16" ? "128" : kernel;
-  k.setMatmulPrecision(kernel === "fp16" ? "fp16" : "fp32");
   let t: Timing;
   try {
+    k.gemm.variant = kernel === "fp16" ? "128" : kernel;
+    k.setMatmulPrecision(kernel === "fp16" ? "fp16" : "fp32");
     t = await time(k, timer, () => k.matmul(gout, ga, gb, 1, n, n, n, false, false, 0, 0, false), 2 * n ** 3, c);
   } finally {
     Object.assign(k.gemm, saved);
@@ -263,6 +263,26 @@ async function attention(k: WebGPUKernels, timer: GpuTimer | null, N: number, c:
   return { N, forward, forwardBackward, check: checkAttention(N, D, H, scale, host, got, r) };
 }
 
+/** A row's timing when its kernels failed. */
+export const FAILED_TIMING: Readonly<Timing> = Object.freeze({ ms: NaN, wallMs: NaN, tflops: NaN });
+
+/**
+ * `measure()`, or, when its kernels fail (a compile error, a validation error, out of memory: a GPU
+ * that SwiftShader does not stand in for, such as the fp16 kernel's `enable f16`), the row `failed`
+ * makes from the failed check naming the error, so that one kernel does not cost the run its other
+ * rows. A lost device ends the run.
+ */
+export async function orFailed<R>(what: string, measure: () => Promise<R>, failed: (check: Check) => R, log: (line: string) => void): Promise<R> {
+  try {
+    return await measure();
+  } catch (e) {
+    if (e instanceof DeviceLostError) throw e;
+    const detail = e instanceof Error ? `${e.name}: ${e.message.replaceAll("\n", " ")}` : String(e);
+    log(`${what}: FAILED (${detail})`);
+    return failed({ ok: false, samples: 0, worst: Infinity, detail });
+  }
+}
+
 /** Every GEMM and attention row of `c` on `k`; `log` gets a line per row as it is done. */
 export async function runBench(k: WebGPUKernels, c: BenchConfig, log: (line: string) => void = () => {}): Promise<BenchResult> {
   const timer = k.gpu.features.timestampQuery ? new GpuTimer(k) : null;
@@ -280,16 +300,16 @@ export async function runBench(k: WebGPUKernels, c: BenchConfig, log: (line: str
   };
   for (const n of c.sizes) {
     for (const kernel of gemmKernels(k)) {
-      const row = await gemm(k, timer, n, kernel, c);
+      const row = await orFailed(`gemm n=${n} ${kernel}`, () => gemm(k, timer, n, kernel, c), (check) => ({ n, kernel, time: FAILED_TIMING, check }), log);
       result.gemm.push(row);
       log(`gemm n=${n} ${kernel}: ${row.time.ms.toFixed(3)} ms, ${row.time.tflops.toFixed(2)} TFLOP/s`);
     }
   }
   for (const N of c.sizes) {
-    const row = await attention(k, timer, N, c);
+    const row = await orFailed(`attention N=${N}`, () => attention(k, timer, N, c), (check) => ({ N, forward: FAILED_TIMING, forwardBackward: FAILED_TIMING, check }), log);
     result.attention.push(row);
     log(`attention N=${N}: forward ${row.forward.ms.toFixed(3)} ms, forward + backward ${row.forwardBackward.ms.toFixed(3)} ms`);
-    for (const e of await efficientRows(k, timer, N, c, row)) {
+    for (const e of await efficientRows(k, timer, N, c, row.check.ok ? row : undefined, log)) {
       result.efficient.push(e);
       log(`${e.kind} attention N=${N}: forward ${e.forward.ms.toFixed(3)} ms, forward + backward ${e.forwardBackward.ms.toFixed(3)} ms`);
     }
