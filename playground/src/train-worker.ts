@@ -92,12 +92,12 @@ async function run(): Promise<void> {
 function fail(e: unknown): void {
   running = false;
   if (gpu && isGpuFailure(e)) {
-    // the GPU itself failed (lost, out of memory, a kernel its compiler refused): a new model on the CPU, saying why
+    // the GPU could not go on (lost, out of memory, a kernel refused, a limit): a new model on the CPU, saying why
     generation++;
     trainer = null;
     gpu = null;
     setBackend(cpuName as Parameters<typeof setBackend>[0]);
-    post({ type: "device", gpu: false, backend: getBackend().name, adapter: null, note: `the GPU failed: ${e.name}: ${e.message.replaceAll("\n", " ")}` });
+    post({ type: "device", gpu: false, backend: getBackend().name, adapter: null, note: `the GPU could not go on: ${e.name}: ${e.message.replaceAll("\n", " ")}` });
     ensureTrainer().catch(fail);
     return;
   }

@@ -78,7 +78,8 @@ export interface MainOptions {
 
 /**
  * Runs the qkv command of `argv` (process.argv's form). Under `--backend webgpu`, a GPU failure
- * during the command (DeviceLostError, GpuOutOfMemoryError, ShaderCompileError) prints one notice
+ * during the command (isGpuFailure: DeviceLostError, GpuOutOfMemoryError, ShaderCompileError, a
+ * device limit's WebGPUUnsupportedError) prints one notice
  * naming it and runs the command again on the fastest CPU backend, a training command from its
  * latest checkpoint (`--resume`); a second failure is reported as any other error.
  */
@@ -112,7 +113,7 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<void
     const action = ran as Command | null;
     if (isGpuFailure(e) && action && getBackend().kind === "device") {
       const host = hostBackend().name, resume = action.options.some((o) => o.long === "--resume");
-      console.warn(`qkv: the GPU failed (${e.name}: ${e.message.replaceAll("\n", " ")}); running ${commandPath(action)} again on the ${host} backend${resume ? " from its latest checkpoint" : ""}`);
+      console.warn(`qkv: the GPU could not go on (${e.name}: ${e.message.replaceAll("\n", " ")}); running ${commandPath(action)} again on the ${host} backend${resume ? " from its latest checkpoint" : ""}`);
       setBackend(host);
       await main(cpuRetryArgv(argv, host, resume), opts);
       return;

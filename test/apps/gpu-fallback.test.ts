@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { registerBackend, getBackend, hostBackend, setBackend } from "../../src/backend/registry.js";
-import { DeviceLostError, GpuOutOfMemoryError, ShaderCompileError } from "../../src/backend/webgpu/errors.js";
+import { DeviceLostError, GpuOutOfMemoryError, ShaderCompileError, WebGPUUnsupportedError } from "../../src/backend/webgpu/errors.js";
 import { cpuRetryArgv, main } from "../../src/cli/main.js";
 import type { QkvError } from "../../src/tensor/errors.js";
 import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoint.js";
@@ -55,7 +55,7 @@ async function cli(args: string[]): Promise<{ status: number; stdout: string; st
   return { status, stdout: out.join("\n"), stderr: err.join("\n") };
 }
 
-const notices = (s: string): string[] => s.split("\n").filter((l) => l.includes("the GPU failed"));
+const notices = (s: string): string[] => s.split("\n").filter((l) => l.includes("the GPU could not go on"));
 
 describe("qkv --backend webgpu: the command again on the CPU when the GPU fails", () => {
   test("cpuRetryArgv: --backend webgpu (either spelling) becomes the host's; --resume added once where asked", () => {
@@ -77,7 +77,7 @@ describe("qkv --backend webgpu: the command again on the CPU when the GPU fails"
     const undo = failAfter(40, () => new DeviceLostError("matmul", "unknown", "lost in a test"));
     const got = await cli(["--backend", "webgpu", ...args, "--out", join(dir, "got.html")]).finally(undo);
     assert.equal(got.status, 0, got.stderr);
-    assert.deepEqual(notices(got.stderr), [`qkv: the GPU failed (DeviceLostError: matmul: device expected a live GPUDevice, got lost (unknown: lost in a test)); running demo again on the ${cpu} backend`]);
+    assert.deepEqual(notices(got.stderr), [`qkv: the GPU could not go on (DeviceLostError: matmul: device expected a live GPUDevice, got lost (unknown: lost in a test)); running demo again on the ${cpu} backend`]);
     // the device run got as far as its header before the loss; the rerun prints the CPU run's lines
     assert.match(got.stdout, /^backend webgpu;/m);
     const same = (s: string): string => s.replace(/(got|want)\.html/g, "-.html").replace(/ in \d+\.\d s; total \d+\.\d s/, " in - s; total - s");
@@ -85,17 +85,18 @@ describe("qkv --backend webgpu: the command again on the CPU when the GPU fails"
     assert.equal(getBackend().name, host.name);
   });
 
-  test("out of memory and a kernel that fails to compile fall back alike; any other error does not", async () => {
+  test("out of memory, a kernel that fails to compile and a device limit fall back alike; any other error does not", async () => {
     const args = ["demo", "--steps", "1", "--batch-size", "2", "--test-size", "2"];
     for (const [name, fail] of [
       ["GpuOutOfMemoryError", () => new GpuOutOfMemoryError("BufferPool.acquire", 1 << 30, "an out-of-memory error scope fired")],
       ["ShaderCompileError", () => new ShaderCompileError("matmul.128", ["1:1: a test's compiler message"])],
+      ["WebGPUUnsupportedError", () => new WebGPUUnsupportedError("attentionForward", "D + Dv", "at most 254 (workgroup memory)", "512")],
     ] as const) {
       const undo = failAfter(5, fail);
       const got = await cli(["--backend", "webgpu", ...args, "--out", join(dir, `${name}.html`)]).finally(undo);
       assert.equal(got.status, 0, got.stderr);
       assert.equal(notices(got.stderr).length, 1, got.stderr);
-      assert.match(notices(got.stderr)[0]!, new RegExp(`^qkv: the GPU failed \\(${name}: .*\\); running demo again on the \\w+ backend$`));
+      assert.match(notices(got.stderr)[0]!, new RegExp(`^qkv: the GPU could not go on \\(${name}: .*\\); running demo again on the \\w+ backend$`));
       assert.match(got.stdout, /^exact match: \d+\.\d%$/m);
     }
     // a RangeError is no GPU failure: reported, no rerun
@@ -122,7 +123,7 @@ describe("qkv --backend webgpu: the command again on the CPU when the GPU fails"
     const undo = failAfter(3, () => new DeviceLostError("matmul", "unknown", "lost in a test"));
     const got = await cli(["--backend", "webgpu", ...train("got", 3)]).finally(undo);
     assert.equal(got.status, 0, got.stderr);
-    assert.deepEqual(notices(got.stderr).map((l) => l.replace(/\(.*\)/, "(…)")), [`qkv: the GPU failed (…); running translate train again on the ${cpu} backend from its latest checkpoint`]);
+    assert.deepEqual(notices(got.stderr).map((l) => l.replace(/\(.*\)/, "(…)")), [`qkv: the GPU could not go on (…); running translate train again on the ${cpu} backend from its latest checkpoint`]);
     assert.match(got.stdout, /resuming from .*step-0*2.* \(step 2\)/);
     // the training losses of all 3 steps (the final checkpoint's history) and the validation log: the CPU run's
     const history = async (out: string): Promise<number[]> => (await loadCheckpoint((await latestCheckpoint(join(dir, out, "checkpoints")))!)).losses;

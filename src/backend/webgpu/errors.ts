@@ -40,9 +40,10 @@ export class WebGPUUnsupportedError extends QkvError {}
 export class GpuValidationError extends QkvError {}
 
 /**
- * A failure of the GPU itself after it started (lost, out of memory, a kernel its compiler
- * refused), after which the work can run again on the CPU (the CLI and the playground do).
+ * The GPU could not go on after it started: it was lost, ran out of memory, refused a kernel
+ * (compiler) or met a limit it cannot (WebGPUUnsupportedError: workgroup memory, dispatch size,
+ * binding size). The work can run again on the CPU; the CLI and the playground do.
  */
-export function isGpuFailure(e: unknown): e is DeviceLostError | GpuOutOfMemoryError | ShaderCompileError {
-  return e instanceof DeviceLostError || e instanceof GpuOutOfMemoryError || e instanceof ShaderCompileError;
+export function isGpuFailure(e: unknown): e is DeviceLostError | GpuOutOfMemoryError | ShaderCompileError | WebGPUUnsupportedError {
+  return e instanceof DeviceLostError || e instanceof GpuOutOfMemoryError || e instanceof ShaderCompileError || e instanceof WebGPUUnsupportedError;
 }
