@@ -4,7 +4,8 @@
  * fp16 staging where it has shader-f16: matmul.ts; the fastest fp32 one at each n is marked) and the
  * attention core forward and forward + backward at B = 1, H = 8, D = 64, N = 1024, 2048, 4096,
  * then at each N the sliding window's sparse attention (|i - j| <= 128) and linear attention against
- * it (the measurement and its spot checks: test/browser/webgpu-bench.ts), with PyTorch CUDA's
+ * it, then a 3 x 3 convolution's passes (the weight gradient split over K three ways) (the
+ * measurement and its spot checks: test/browser/webgpu-bench.ts), with PyTorch CUDA's
  * torch.matmul and F.scaled_dot_product_attention on the same GPU when --torch names a python.
  *
  *   npm run bench -- webgpu [--sizes 1024,2048,4096] [--reps 10] [--warmup 2] [--torch PYTHON]
@@ -152,6 +153,13 @@ function report(r: BenchResult, via: string, torch: TorchPeer | string | null, p
         + `${`${f(e.forward.wallMs)} / ${f(e.forwardBackward.wallMs)}`.padStart(18)}  ${checkText(e.check)}`);
     }
   }
+  if (r.conv.length) {
+    out.push("", "convolution: 3 x 3, stride 1, padding 1, NCHW, 2 B O C 9 oH oW flop a pass; the weight gradient as splitK decides (auto), unsplit and in 4 ranges of K");
+    out.push(`${"shape".padEnd(18)} ${"pass".padEnd(16)} ${"split".padEnd(8)} ${"ms".padStart(10)} ${"TFLOP/s".padStart(8)} ${"wall ms".padStart(10)}  check`);
+    for (const v of r.conv) {
+      out.push(`${v.shape.padEnd(18)} ${v.pass.padEnd(16)} ${v.split.padEnd(8)} ${f(v.time.ms).padStart(10)} ${f(v.time.tflops, 2).padStart(8)} ${f(v.time.wallMs).padStart(10)}  ${checkText(v.check)}`);
+    }
+  }
   if (typeof torch === "string") out.push("", `PyTorch: not run (${torch})`);
   else if (torch) {
     out.push("", `PyTorch ${torch.version} on ${torch.device}, fp32, TF32 off, CUDA events (SDPA kernels: ${torch.sdpaKernels.join(", ") || "not listed"})`);
@@ -201,7 +209,7 @@ async function main(): Promise<void> {
   console.log(report(result, browser ? `headless Chromium${has("--browser-gpu") ? "" : " on SwiftShader"}` : "dawn.node (the webgpu package)", torch, peak));
   const json = opt("json");
   if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, result, torch }, null, 2)}\n`);
-  if ([...result.gemm, ...result.attention, ...result.efficient].some((row) => !row.check.ok)) process.exitCode = 1;
+  if ([...result.gemm, ...result.attention, ...result.efficient, ...result.conv].some((row) => !row.check.ok)) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {

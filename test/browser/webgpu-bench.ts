@@ -10,6 +10,8 @@
  *   (dq, dk, dv) over q, k, v, dout [1, H, N, D]; 4 N^2 D H flops forward, 2.5 times that backward.
  * - Efficient attention at each N (webgpu-bench-efficient.ts): the sliding window's sparse kernels
  *   and linear attention, each against the full core's time.
+ * - Convolution (webgpu-bench-conv.ts): a 3 x 3 layer's forward, input and weight gradients, the
+ *   weight gradient as splitK decides, unsplit and in 4 ranges of K.
  *
  * Each is recorded, submitted and waited for `warmup + reps` times; the median of the last `reps`
  * is reported, as GPU time from timestamp queries (first pass begins to last pass ends) where the
@@ -25,6 +27,7 @@
  */
 import { contiguousLayouts } from "../../src/backend/backend.js";
 import { DeviceLostError, GpuTimer, type GemmVariant, type GpuArray, type WebGPUKernels } from "../../src/backend/webgpu/index.js";
+import { convRows, type ConvRow } from "./webgpu-bench-conv.js";
 import { efficientRows, type EfficientRow } from "./webgpu-bench-efficient.js";
 import { randn, rng } from "./webgpu-page-setup.js";
 
@@ -58,6 +61,8 @@ export interface BenchResult {
   attention: AttentionRow[];
   /** Windowed sparse and linear attention at each N (webgpu-bench-efficient.ts). */
   efficient: EfficientRow[];
+  /** 3 x 3 convolutions: forward, input and weight gradients (webgpu-bench-conv.ts). */
+  conv: ConvRow[];
 }
 
 export const median = (xs: number[]): number => {
@@ -297,6 +302,7 @@ export async function runBench(k: WebGPUKernels, c: BenchConfig, log: (line: str
     gemm: [],
     attention: [],
     efficient: [],
+    conv: [],
   };
   for (const n of c.sizes) {
     for (const kernel of gemmKernels(k)) {
@@ -314,6 +320,7 @@ export async function runBench(k: WebGPUKernels, c: BenchConfig, log: (line: str
       log(`${e.kind} attention N=${N}: forward ${e.forward.ms.toFixed(3)} ms, forward + backward ${e.forwardBackward.ms.toFixed(3)} ms`);
     }
   }
+  result.conv = await convRows(k, timer, c, log);
   timer?.destroy();
   return result;
 }

@@ -233,13 +233,16 @@ export function splitK(G: number, M: number, N: number, K: number): number {
 const SPLIT_WORKGROUPS = 512;
 const SPLIT_MIN_K = 256;
 
-/** A forced number of ranges for every weight gradient (the tests' knob); null: splitK decides. */
+/** A forced number of ranges for every weight gradient (the tests' and the bench's knob; 0: unsplit); null: splitK decides. */
 let forcedSplit: number | null = null;
 
-/** Forces the weight gradient's split into S ranges of K (S = 1: the split path with one range), or back to splitK with null. */
+/**
+ * Forces the weight gradient's split into S ranges of K (S = 1: the split path with one range;
+ * S = 0: the unsplit path, whatever splitK says), or back to splitK with null.
+ */
 export function forceConvSplitK(S: number | null): void {
-  if (S !== null && !(Number.isInteger(S) && S >= 1)) {
-    throw new ValueError("forceConvSplitK", "S", "a positive integer or null", String(S));
+  if (S !== null && !(Number.isInteger(S) && S >= 0)) {
+    throw new ValueError("forceConvSplitK", "S", "a non-negative integer or null", String(S));
   }
   forcedSplit = S;
 }
@@ -257,7 +260,7 @@ export function conv2dBackwardWeight(ctx: KernelContext, dweight: GpuArray, dy: 
   }
   if (O * Kg === 0) return;
   const S = forcedSplit !== null ? Math.min(forcedSplit, nb * L) : splitK(G, Og, Kg, nb * L);
-  if (forcedSplit === null && S === 1) {
+  if (S === 0 || (forcedSplit === null && S === 1)) {
     const cols = ctx.scratch(nb * K * L), dyT = ctx.scratch(O * nb * L);
     for (let b0 = 0; b0 < B; b0 += nb) {
       const n = Math.min(nb, B - b0);
