@@ -57,6 +57,8 @@ export interface HfBertConfig {
 
 /** config.json is not a BERT config qkv can build: `problems` holds every unknown or bad field. */
 export class HfConfigError extends ValueError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "HfConfigError";
   constructor(op: string, readonly problems: string[], expected = "a BERT config qkv can build") {
     super(op, "config.json", expected, problems.join("; "), `${op}: config.json: ${problems.join("; ")}`);
   }

@@ -22,16 +22,27 @@ export class QkvError extends Error {
 }
 
 /** A tensor has the wrong rank or shape. */
-export class ShapeError extends QkvError {}
+export class ShapeError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "ShapeError";
+}
 
 /** A tensor has the wrong dtype. */
-export class DTypeError extends QkvError {}
+export class DTypeError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "DTypeError";
+}
 
 /** An option or scalar argument is out of range or of the wrong kind. */
-export class ValueError extends QkvError {}
+export class ValueError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "ValueError";
+}
 
 /** A tensor's data was given back to the buffer pool with its graph (freeGraph, fit's `freeGraph`). */
 export class FreedTensorError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "FreedTensorError";
   /** `what` says how the tensor's memory went back (default: freeGraph's intermediates). */
   constructor(tensor: string, what = "an intermediate of a training step whose graph was freed after the update (clone() it before freeGraph to keep it)") {
     super("Tensor.data", "tensor", "a tensor whose data is still held", `${tensor}, ${what}`);
@@ -43,6 +54,8 @@ export class FreedTensorError extends QkvError {
  * tensor whose data lives on a device and has not been read back: `await t.read()` first.
  */
 export class DeviceSyncError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "DeviceSyncError";
   constructor(op: string, tensor: string, device: string) {
     super(op, "tensor", "a tensor whose data is on the host (await t.read() first)",
       `${tensor}, whose data is on the ${device} device and has not been read back`);
@@ -51,6 +64,8 @@ export class DeviceSyncError extends QkvError {
 
 /** An op (or a branch of one) that has no kernel on the device a tensor lives on yet. */
 export class DeviceOpError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "DeviceOpError";
   constructor(op: string, arg: string, device: string, detail = "") {
     super(op, arg, "a host tensor (this op runs on the host only for now)",
       `a tensor on the ${device} device${detail ? ` (${detail})` : ""}`);
@@ -59,6 +74,8 @@ export class DeviceOpError extends QkvError {
 
 /** A state dict does not match a module: missing, unexpected or wrongly shaped entries. */
 export class StateDictError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "StateDictError";
   constructor(
     op: string,
     readonly missing: string[],
@@ -74,7 +91,10 @@ export class StateDictError extends QkvError {
 }
 
 /** A file (checkpoint, dataset) is malformed or hostile. */
-export class FormatError extends QkvError {}
+export class FormatError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "FormatError";
+}
 
 /** Formats a shape as `[2, 3]`. */
 export function fmtShape(shape: readonly number[]): string {
@@ -83,6 +103,8 @@ export function fmtShape(shape: readonly number[]): string {
 
 /** A model has parts an exporter cannot write (e.g. an op with no ONNX form): every one is listed. */
 export class ExportError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "ExportError";
   constructor(op: string, readonly problems: string[]) {
     super(op, "model", "parts with an ONNX form", problems.join("; "), `${op}: cannot export: ${problems.join("; ")}`);
   }

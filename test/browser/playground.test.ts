@@ -191,6 +191,18 @@ describe("the playground in Chromium", { skip }, () => {
       await page.goto(`${isolated.url}#train`, { waitUntil: "load" });
       await page.waitForFunction("window.qkvPlayground.train.worker !== null && document.querySelectorAll('#train-attn svg').length > 0", { timeout: 30_000 });
       assert.equal(await page.$eval("#train-device-box", (e) => (e as unknown as { hidden: boolean }).hidden), false, "the choice is offered where the browser has WebGPU");
+      // the devices the training worker will request, kept where this test can reach them (to lose one below)
+      const trainWorker = page.workers().find((w) => w.url().includes("train-worker"));
+      assert.ok(trainWorker, `the training worker among ${page.workers().map((w) => w.url()).join(", ")}`);
+      await trainWorker.evaluate(() => {
+        const g = globalThis as unknown as { GPUAdapter: { prototype: { requestDevice(...a: unknown[]): Promise<unknown> } }; qkvTestDevices?: unknown[] };
+        const request = g.GPUAdapter.prototype.requestDevice;
+        g.GPUAdapter.prototype.requestDevice = async function (this: unknown, ...a: unknown[]) {
+          const d = await request.apply(this, a);
+          (g.qkvTestDevices ??= []).push(d);
+          return d;
+        };
+      });
       // n steps of the model that is there, then paused: its losses
       const steps = async (n: number): Promise<number[]> => {
         await page.click("#train-start");
@@ -212,6 +224,19 @@ describe("the playground in Chromium", { skip }, () => {
       // and back to the CPU: a new model there
       await page.select("#train-device", "cpu");
       await page.waitForFunction("window.qkvPlayground.train.gpu === false && window.qkvPlayground.train.worker.backend === 'wasm'", { timeout: 60_000 });
+      assert.deepEqual(await steps(1), cpu.slice(0, 1));
+      // the GPU again, then lost while training (its device destroyed in the worker): a new model on the CPU, saying why
+      await page.select("#train-device", "gpu");
+      await page.waitForFunction("window.qkvPlayground.train.gpu === true", { timeout: 60_000 });
+      await steps(1);
+      assert.equal(await trainWorker.evaluate(() => {
+        const devices = (globalThis as unknown as { qkvTestDevices?: { destroy(): void }[] }).qkvTestDevices ?? [];
+        for (const d of devices) d.destroy();
+        return devices.length;
+      }), 1, "one device, requested once and kept");
+      await page.click("#train-start");
+      await page.waitForFunction("window.qkvPlayground.train.gpu === false && window.qkvPlayground.train.worker.backend === 'wasm'", { timeout: 60_000 });
+      assert.match((await texts(page, "#train-msg .msg")).join("\n"), /trains a new model on the wasm backend \(not on the GPU: the GPU could not go on: DeviceLostError: .*lost \(destroyed/);
       assert.deepEqual(await steps(1), cpu.slice(0, 1));
       assert.deepEqual(errors, []);
       await page.close();

@@ -9,10 +9,15 @@
 import { QkvError } from "../../tensor/errors.js";
 
 /** No `navigator.gpu`, or the GPU object gave no adapter / no device. */
-export class WebGPUUnavailableError extends QkvError {}
+export class WebGPUUnavailableError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "WebGPUUnavailableError";
+}
 
 /** The device was lost (or destroyed); `reason` and `detail` are the GPUDeviceLostInfo's. */
 export class DeviceLostError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "DeviceLostError";
   constructor(op: string, readonly reason: string, readonly detail: string) {
     super(op, "device", "a live GPUDevice", `lost (${reason}${detail ? `: ${detail}` : ""})`);
   }
@@ -20,6 +25,8 @@ export class DeviceLostError extends QkvError {
 
 /** An allocation failed: over the device's buffer size limit, or an out-of-memory error scope fired. */
 export class GpuOutOfMemoryError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "GpuOutOfMemoryError";
   constructor(op: string, readonly bytes: number, detail: string) {
     super(op, "bytes", "an allocation the device can hold", `${bytes} bytes (${detail})`);
   }
@@ -27,6 +34,8 @@ export class GpuOutOfMemoryError extends QkvError {
 
 /** A WGSL kernel failed to compile; `lines` are the compiler's messages as `line:col: text`. */
 export class ShaderCompileError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "ShaderCompileError";
   constructor(readonly kernel: string, readonly lines: string[]) {
     super("compileShader", kernel, "WGSL that compiles", `${lines.length} error(s)`,
       `compileShader: kernel ${kernel} failed to compile:\n${lines.join("\n")}`);
@@ -34,10 +43,16 @@ export class ShaderCompileError extends QkvError {
 }
 
 /** A kernel argument the WebGPU kernels do not support yet (attention dropout, head dims too large). */
-export class WebGPUUnsupportedError extends QkvError {}
+export class WebGPUUnsupportedError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "WebGPUUnsupportedError";
+}
 
 /** WebGPU reported a validation error (a kernel recorded something the device refused). */
-export class GpuValidationError extends QkvError {}
+export class GpuValidationError extends QkvError {
+  /** Spelled out, so that minified bundles keep it. */
+  override name = "GpuValidationError";
+}
 
 /**
  * The GPU could not go on after it started: it was lost, ran out of memory, refused a kernel
