@@ -6,7 +6,8 @@
  * training worker report their threads; the step-by-step numbers of a fixed input equal the
  * library's MultiheadAttention and attention functions in Node; 50 training steps in the worker
  * lower the loss; "Train on the GPU" trains a new model on WebGPU (a second Chromium with WebGPU on
- * SwiftShader) with the CPU model's first losses, and without an adapter stays on the CPU saying why; the shipped translator and summarizer give the outputs they give in Node; the
+ * SwiftShader) with the CPU model's first losses, falls back to the CPU with the reason when its
+ * device is lost, and without an adapter stays on the CPU saying why; the shipped translator and summarizer give the outputs they give in Node; the
  * shipped MNIST classifier classifies a sample digit as in Node (same pixels, probabilities and
  * rollout) and draws its rollout and every layer × head, and a digit drawn with the mouse is
  * prepared and classified; and bad input (empty and over-long text, a model that does not load,
