@@ -14,9 +14,9 @@ import { DateModel, flatLogits } from "../../src/apps/dates/model.js";
 import { makeBatch } from "../../src/apps/dates/batches.js";
 import { greedyDecode } from "../../src/apps/dates/decode.js";
 import { CharVocab, generateDatePairs, splitDates, type DatePair } from "../../src/data/dates.js";
-import { anyOnDevice } from "../../src/backend/host-copies.js";
+import { anyOnDevice, withModelOnHost } from "../../src/backend/host-copies.js";
 import {
-  AdamW, captureAttention, clipGradNorm, clipGradNormTensor, crossEntropy, freeGraph, manualSeed, noGrad, reshape, withHostData,
+  AdamW, captureAttention, clipGradNorm, clipGradNormTensor, crossEntropy, freeGraph, manualSeed, noGrad, reshape,
   type AnyBackend,
 } from "../../src/index.js";
 
@@ -121,7 +121,7 @@ export class DatesTrainer {
 
   /** `f` on the host: a device model's weights read back for it (the optimizer's state stays where it is). */
   private async onHost<R>(f: () => R): Promise<R> {
-    return this.onDevice ? withHostData(Object.values(this.model.stateDict()), f) : f();
+    return withModelOnHost(this.model, f);
   }
 
   /** `accuracy` wherever the model is. */

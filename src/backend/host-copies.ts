@@ -7,8 +7,12 @@
  * yet, without moving it off the device. `fn` must not write the tensors (its writes would not
  * reach the device).
  *
+ * `withModelOnHost(model, fn)` does so for a module's whole state (parameters and buffers), and
+ * calls `fn` as it is when nothing of it is on a device.
+ *
  * ```ts
  * const acc = await withHostData(model.parameters(), () => noGrad(() => accuracy(model, valid)));
+ * const page = await withModelOnHost(model, () => attentionPage(model, text));
  * ```
  */
 import type { DeviceArray, DeviceStore } from "../tensor/device.js";
@@ -22,6 +26,12 @@ export { readAll };
 export function anyOnDevice(tensors: Iterable<Tensor>): boolean {
   for (const t of tensors) if (t.device !== null) return true;
   return false;
+}
+
+/** `fn` with a module's state (`stateDict()`: parameters and buffers) on the host: withHostData, or `fn` itself when none of it is on a device. */
+export async function withModelOnHost<R>(model: { stateDict(): Record<string, Tensor> }, fn: () => R | Promise<R>): Promise<R> {
+  const state = Object.values(model.stateDict());
+  return anyOnDevice(state) ? withHostData(state, fn) : fn();
 }
 
 /** Runs `fn` with `tensors` as host tensors over copies of their data and the host backend active (see the module comment). */

@@ -43,7 +43,7 @@
 import { backward } from "../autograd/backward.js";
 import { freeGraph, releaseTensor } from "../autograd/free-graph.js";
 import { noGrad, noGradAsync } from "../autograd/graph.js";
-import { anyOnDevice, withHostData } from "../backend/host-copies.js";
+import { anyOnDevice, withModelOnHost } from "../backend/host-copies.js";
 import { Module } from "../nn/module.js";
 import { clipCoefficientTensor, clipGradNorm } from "../optim/clip.js";
 import { Optimizer, type BaseOptions } from "../optim/optimizer.js";
@@ -327,7 +327,7 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
         }
       };
       const metrics = opts.evaluateOn === "device" ? await runOnDevice()
-        : onDevice ? await withHostData(Object.values(model.stateDict()), run) : run();
+        : await withModelOnHost(model, run);
       const record: EvalRecord = { step: done, metrics: { ...metrics } };
       evals.push(record);
       await opts.onEval?.(record);

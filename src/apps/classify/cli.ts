@@ -13,7 +13,7 @@ import { stat } from "node:fs/promises";
 import { Command } from "commander";
 import { integerArg, positiveArg, choiceArg } from "../../cli/args.js";
 import { noGrad, noGradAsync } from "../../autograd/graph.js";
-import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
+import { anyOnDevice, withModelOnHost } from "../../backend/host-copies.js";
 import { getBackend } from "../../backend/registry.js";
 import { softmax } from "../../ops/softmax.js";
 import { FormatError, ValueError } from "../../tensor/errors.js";
@@ -78,7 +78,7 @@ export function registerClassifyCommands(program: Command): void {
         if (n === 0 && o.viz) {
           // the image view runs the model on the host (a device model's weights read back for it)
           const page = (): string => classifierAttentionPage(bundle, pixels, { op, source: path });
-          await writeAtomic(o.viz, onDevice ? await withHostData(Object.values(model.stateDict()), page) : page());
+          await writeAtomic(o.viz, await withModelOnHost(model, page));
         }
       }
       if (o.viz) console.error(`attention of every layer and head over ${images[0]}: ${o.viz}`);

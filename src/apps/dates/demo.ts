@@ -15,7 +15,7 @@
  */
 import { writeFileSync, renameSync } from "node:fs";
 import { noGrad } from "../../autograd/graph.js";
-import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
+import { anyOnDevice, withModelOnHost } from "../../backend/host-copies.js";
 import { getBackend } from "../../backend/registry.js";
 import { CharVocab, generateDatePairs, splitDates, type DatePair } from "../../data/dates.js";
 import { crossEntropy } from "../../ops/functional.js";
@@ -192,7 +192,7 @@ export async function runDatesDemo(opts: DatesDemoOptions = {}): Promise<DatesDe
   const final = anyOnDevice(model.parameters()) ? await evaluateOnDevice(model, test, vocab) : evaluate(model, test, vocab);
   const args: ReportArgs = { test, final, vocab, out, opts, log, t0, trainSeconds, steps, losses, evals };
   if (out === null && !opts.viz) return report(model, args);
-  return withHostData(Object.values(model.stateDict()), () => report(model, args));
+  return withModelOnHost(model, () => report(model, args));
 }
 
 interface ReportArgs {

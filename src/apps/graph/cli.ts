@@ -16,7 +16,7 @@
  */
 import { Command } from "commander";
 import { choiceArg, integerArg, positiveArg } from "../../cli/args.js";
-import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
+import { anyOnDevice, withModelOnHost } from "../../backend/host-copies.js";
 import { writeAtomic } from "../../io/files.js";
 import type { GraphDataset } from "./data.js";
 import { edgeHomophily } from "./data.js";
@@ -76,7 +76,7 @@ export function registerGraphCommands(program: Command): void {
       // saving and the attention page on the host (copies of a model trained on a device); without
       // them nothing more is read (the test accuracy was evaluated where the model is)
       if (o.out || o.viz) {
-        await withHostData(Object.values(r.model.stateDict()), async () => {
+        await withModelOnHost(r.model, async () => {
           if (o.out) {
             await saveGraphModel(o.out, r.model, ds);
             console.log(`model: ${o.out}`);
@@ -105,7 +105,7 @@ export function registerGraphCommands(program: Command): void {
       // page is drawn on the host (copies of a device model's parameters)
       const state = Object.values(model.stateDict());
       const test = anyOnDevice(state) ? (await evaluateNodeClassifierAsync(model, ds)).test : evaluateNodeClassifier(model, ds).test;
-      if (o.viz) await withHostData(state, () => writeViz(model, ds, o));
+      if (o.viz) await withModelOnHost(model, () => writeViz(model, ds, o));
       console.log(`accuracy: ${pct(test)}`);
     });
 

@@ -11,7 +11,7 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { integerArg, positiveArg } from "../../cli/args.js";
-import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
+import { anyOnDevice, withModelOnHost } from "../../backend/host-copies.js";
 import { getBackend } from "../../backend/registry.js";
 import { ValueError } from "../../tensor/errors.js";
 import { averageCheckpointsInto } from "./average.js";
@@ -80,7 +80,7 @@ function addTask(program: Command, name: TextTaskName, what: { run: string; outp
       if (o.viz) {
         // the attention page runs the model on the host (a device model's weights read back for it)
         const page = (): string => textModelPage(gen.bundle, lines[0]!, { op: `qkv ${name}`, target: outs[0]!, clipTarget: true });
-        await writeAtomic(o.viz, onDevice ? await withHostData(Object.values(model.stateDict()), page) : page());
+        await writeAtomic(o.viz, await withModelOnHost(model, page));
       }
       for (const line of outs) console.log(line);
     });

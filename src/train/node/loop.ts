@@ -21,7 +21,7 @@
 import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { noGrad, noGradAsync } from "../../autograd/graph.js";
-import { anyOnDevice, withHostData } from "../../backend/host-copies.js";
+import { anyOnDevice, withModelOnHost } from "../../backend/host-copies.js";
 import { getBackend } from "../../backend/registry.js";
 import type { Module } from "../../nn/module.js";
 import type { Optimizer, BaseOptions } from "../../optim/optimizer.js";
@@ -195,7 +195,7 @@ export async function runTrainingLoop<B>(o: RunOptions, p: RunParts<B>): Promise
       }
     };
     await record(result.finalStep, evaluateOnDevice ? await finalOnDevice()
-      : onDevice ? await withHostData(Object.values(p.model.stateDict()), final) : final());
+      : await withModelOnHost(p.model, final));
   }
   const seconds = (performance.now() - t0) / 1000;
   log(`trained to step ${result.finalStep} in ${formatDuration(seconds)}; model: ${p.modelFile}`);
