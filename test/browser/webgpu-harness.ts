@@ -30,6 +30,8 @@ export interface WebgpuPage {
   page: Page;
   /** Uncaught errors of the page so far. */
   errors: string[];
+  /** The WGSL of every shader module the page made so far, by label (the pipeline's key). */
+  shaders(): Promise<Map<string, string>>;
   close(): Promise<void>;
 }
 
@@ -57,12 +59,25 @@ export async function openWebgpuPage(chromium: string, entry: URL, args: readonl
     // QKV_WEBGPU_GEMM forces matmul's kernel in the page too (WebGPUKernels reads a global of that name)
     const gemm = process.env.QKV_WEBGPU_GEMM;
     if (gemm) await page.evaluateOnNewDocument((v) => { (globalThis as Record<string, unknown>).QKV_WEBGPU_GEMM = v; }, gemm);
+    // every shader module's code, by label, for shaders() (the page's own calls go on as they were)
+    await page.evaluateOnNewDocument(() => {
+      const proto = (globalThis as unknown as { GPUDevice?: { prototype: GPUDevice } }).GPUDevice?.prototype;
+      if (!proto) return;
+      const made = new Map<string, string>(), create = proto.createShaderModule;
+      (globalThis as Record<string, unknown>).qkvShaders = made;
+      proto.createShaderModule = function (this: GPUDevice, d: GPUShaderModuleDescriptor) {
+        made.set(d.label ?? `unlabelled ${made.size}`, d.code);
+        return create.call(this, d);
+      };
+    });
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(pathToFileURL(join(dir, "index.html")).href, { waitUntil: "load" });
     await page.waitForSelector("body[data-ready='1']", { timeout: 30_000 });
     const error = await page.$eval("body", (b) => (b as unknown as { dataset: Record<string, string> }).dataset.error ?? "");
     if (error) throw new Error(`the page got no WebGPU device: ${error}`);
-    return { page, errors, close };
+    const shaders = async (): Promise<Map<string, string>> =>
+      new Map(await page.evaluate(() => [...((globalThis as Record<string, unknown>).qkvShaders as Map<string, string>)]));
+    return { page, errors, shaders, close };
   } catch (e) {
     await close();
     throw e;

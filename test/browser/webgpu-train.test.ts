@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { availableBackends } from "../../src/backend/registry.js";
 import { findChromium } from "../../tools/playground/site.js";
+import { nagaErrors } from "../backend/naga.js";
 import { openWebgpuPage, type WebgpuPage } from "./webgpu-harness.js";
 import type { TrainApi } from "./webgpu-train-page.js";
 
@@ -194,5 +195,12 @@ describe("training on webgpu in Chromium on SwiftShader", { skip }, () => {
       t.diagnostic(`${c.name}: largest relative difference ${Math.max(...Object.values(c.errors)).toExponential(2)}`);
     }
     assert.deepEqual(opened.errors, []);
+  });
+
+  test("every shader the page made is valid WGSL to naga too (wgpu's and Firefox's compiler)", async (t) => {
+    const shaders = await opened.shaders();
+    assert.ok(shaders.size >= 40, `${shaders.size} shaders`);
+    assert.deepEqual(nagaErrors(shaders), []);
+    t.diagnostic(`${shaders.size} shaders valid to naga`);
   });
 });
