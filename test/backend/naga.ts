@@ -2,26 +2,41 @@
  * WGSL checked by naga, the shader compiler of wgpu and of Firefox's WebGPU (npm naga-wasm: naga
  * compiled to WebAssembly): a second compiler beside Dawn's Tint, which Chromium and dawn.node use.
  * It checks kernels this machine's adapter never compiles (the f16 GEMM: SwiftShader has no
- * shader-f16) and that the kernels Tint accepts are portable WGSL. naga 30 validates subgroup
- * builtins but does not yet take the `enable subgroups;` directive, so that line is dropped first.
+ * shader-f16) and that the kernels Tint accepts are portable WGSL: each is parsed, validated and
+ * translated by naga's three backends, Metal (MSL 2.4), Direct3D 12 (HLSL shader model 6.2, the
+ * first with 16-bit types) and Vulkan (SPIR-V), as wgpu would on each platform. naga 30 validates
+ * subgroup builtins but does not yet take the `enable subgroups;` directive, so that line is
+ * dropped first.
  *
  * ```ts
  * assert.deepEqual(nagaErrors([["matmul", source]]), []);
  * ```
  */
-import { parseWgsl, validate } from "naga-wasm";
+import { parseWgsl, validate, writeHlsl, writeMsl, writeSpirv } from "naga-wasm";
 
-/** naga's error for `code` (its first lines: the message and where), or null when naga parses and validates it. */
+/**
+ * naga's error for `code` (its first lines: the message and where, after the stage that failed),
+ * or null when naga parses, validates and translates it to MSL, HLSL and SPIR-V.
+ */
 export function nagaError(code: string): string | null {
-  let module: ReturnType<typeof parseWgsl> | undefined;
+  let module: ReturnType<typeof parseWgsl> | undefined, info: ReturnType<typeof validate> | undefined;
+  let stage = "parse";
   try {
     module = parseWgsl(code.replace(/^enable subgroups;$/m, ""));
-    validate(module).free();
+    stage = "validate";
+    info = validate(module);
+    stage = "MSL";
+    writeMsl(module, info, { langVersion: [2, 4] });
+    stage = "HLSL";
+    writeHlsl(module, info, { shaderModel: "6_2" });
+    stage = "SPIR-V";
+    writeSpirv(module, info);
     return null;
   } catch (e) {
     const text = (e as { formatted?: string }).formatted ?? String(e);
-    return text.split("\n").filter((l) => l.trim() !== "").slice(0, 8).join("\n");
+    return `(${stage}) ${text.split("\n").filter((l) => l.trim() !== "").slice(0, 8).join("\n")}`;
   } finally {
+    info?.free();
     module?.free();
   }
 }
