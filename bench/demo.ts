@@ -6,7 +6,7 @@
  * same work.
  *
  *   npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2]
- *                         [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]
+ *                         [--webgpu PATH] [--cpu-adapter] [--fp16] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]
  *
  * --backend webgpu takes a device from the optional `webgpu` package (dawn.node; --webgpu PATH when
  * it is elsewhere), as bench/webgpu.ts does; where there is none, or only a CPU adapter (SwiftShader,
@@ -17,7 +17,9 @@
  * dispatches and copies by kernel. --host-only records and submits every command
  * as usual but each dispatch with zero workgroups, so the time is the host's share of a step (the
  * library, the WebGPU implementation's CPU side, the submissions and reads; the losses are then
- * meaningless). Both options are webgpu's: with another backend they end the bench (exit 2).
+ * meaningless). --fp16 runs every product of the model with the GEMM's f16 staging
+ * (`useWebGPU({ matmulPrecision: "fp16" })`; a device without shader-f16 refuses it and nothing is
+ * measured). These options are webgpu's: with another backend they end the bench (exit 2).
  * On a device the demo records each update before the last one's loss comes back (fit's
  * `overlap`); --sync-reads waits for each loss before the next update, as fit does by default. The
  * CPU backends run with --threads threads (native: its pool; wasm: its workers).
@@ -31,7 +33,7 @@ import type { StepInfo } from "../src/train/fit.js";
 import { badOption, benchArgs } from "./argv.js";
 
 const argv = process.argv.slice(2);
-const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]`;
+const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--fp16] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]`;
 const { opt, int } = benchArgs(argv);
 const has = (flag: string): boolean => argv.includes(flag);
 
@@ -52,7 +54,8 @@ async function select(name: string, threads: number): Promise<string | null> {
   const device = await benchDevice(opt("webgpu"), has("--cpu-adapter"));
   if (typeof device === "string") return device;
   adapter = adapterLine(device);
-  await useWebGPU({ device: () => Promise.resolve(device), quiet: true });
+  if (has("--fp16") && !device.features.shaderF16) return "--fp16 needs the shader-f16 feature, which this device lacks";
+  await useWebGPU({ device: () => Promise.resolve(device), quiet: true, ...(has("--fp16") ? { matmulPrecision: "fp16" as const } : {}) });
   return getBackend().name === "webgpu" ? null : "the WebGPU backend did not start";
 }
 
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
   const name = opt("backend") ?? availableBackends()[0]!;
   const steps = int("steps", 1000), threads = int("threads", 2);
   for (const flag of ["--host-only", "--by-kernel"]) if (has(flag) && name !== "webgpu") badOption(`${flag} counts WebGPU commands: it needs --backend webgpu, got --backend ${name}`);
+  if (has("--fp16") && name !== "webgpu") badOption(`--fp16 is the WebGPU GEMM's f16 staging: it needs --backend webgpu, got --backend ${name}`);
   if (has("--sync-reads") && name !== "webgpu") badOption(`--sync-reads changes how a device run waits for its losses: it needs --backend webgpu, got --backend ${name}`);
   const why = await select(name, threads);
   if (why !== null) {
@@ -125,11 +129,11 @@ async function main(): Promise<void> {
   if (kernels) kernels.tally = null;
   const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
   const line = {
-    backend: getBackend().name, steps, threads: name === "webgpu" ? null : threads, trainSeconds: r.trainSeconds,
+    backend: getBackend().name, steps, threads: name === "webgpu" ? null : threads, matmulPrecision: kernels ? kernels.gemm.precision : null, trainSeconds: r.trainSeconds,
     stepsPerSecond: steps / r.trainSeconds, laterStepMs: n > 0 ? (tN - t1) / n : null,
     laterStepCpuMs: n > 0 && cN !== null ? ((cN as NodeJS.CpuUsage).user + (cN as NodeJS.CpuUsage).system) / 1000 / n : null, firstLoss: r.losses[0] ?? null, lastLoss: r.losses.at(-1) ?? null,
   };
-  console.log(`dates demo (1+1 layers, dModel 64, batches of 64) on ${line.backend}${line.threads === null ? "" : `, ${threads} threads`}, ${cpu} (${os.cpus().length} CPUs), Node ${process.version}`);
+  console.log(`dates demo (1+1 layers, dModel 64, batches of 64) on ${line.backend}${line.threads === null ? "" : `, ${threads} threads`}${line.matmulPrecision === "fp16" ? ", fp16 GEMM staging" : ""}, ${cpu} (${os.cpus().length} CPUs), Node ${process.version}`);
   if (adapter) console.log(`  ${adapter}`);
   if (hostOnly) console.log("  --host-only: every dispatch recorded with zero workgroups, so the time is the host's share (the losses are meaningless)");
   if (kernels) console.log(has("--sync-reads") ? "  --sync-reads: each update waits for the last one's loss" : "  each update recorded before the last one's loss came back (fit's overlap)");

@@ -80,4 +80,13 @@ describe("bench/run.ts", { skip: backend !== undefined && backend !== "js" ? "ru
     }
     assert.doesNotMatch(r.stdout, /PyTorch/);
   });
+  test("`npm run bench -- demo`: WebGPU's options refused on a CPU backend (exit 2); --fp16 without a device measures nothing", () => {
+    const demo = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "demo", ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
+    const cpu = demo("--backend", "js", "--steps", "1", "--fp16");
+    assert.equal(cpu.status, 2);
+    assert.match(cpu.stderr, /^--fp16 is the WebGPU GEMM's f16 staging: it needs --backend webgpu, got --backend js$/m);
+    const none = demo("--backend", "webgpu", "--steps", "1", "--fp16", "--webgpu", path.join(os.tmpdir(), "qkv-no-webgpu-here"));
+    assert.equal(none.status, 0, none.stderr);
+    assert.match(none.stdout, /^No webgpu backend: .*not installed.*\nNothing was measured\.$/m);
+  });
 });

@@ -8,7 +8,8 @@
  * - a device whose GPU object only the GpuDevice holds lives through garbage collections while
  *   kernels run (dawn.node tears its instance down when that object is collected, which crashed
  *   a matmul at n = 4096: docs/performance.md, "WebGPU"), with right answers, and GpuTimer reads
- *   timestamps that are not quantized.
+ *   timestamps that are not quantized;
+ * - tools/webgpu-cases.ts (the kernel page's families in Node) on a few families.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -124,6 +125,23 @@ if (process.argv.includes(CHILD)) {
       assert.deepEqual(r.values, [64, 128, 192]);
       assert.ok(r.timerNs!.every((ns) => ns > 0), JSON.stringify(r.timerNs));
       assert.ok(r.timerNs!.some((ns) => ns % 65536 !== 0), `timestamps quantized to 65536 ns: ${JSON.stringify(r.timerNs)}`);
+    });
+
+    test("npm run webgpu-cases runs the kernel page's families in Node: a line per family, the totals; an unknown family is refused", () => {
+      const icd = join(vulkan!, "vk_swiftshader_icd.json");
+      const env = { ...process.env, LD_LIBRARY_PATH: vulkan!, VK_ICD_FILENAMES: icd, VK_DRIVER_FILES: icd };
+      const cases = (family: string) => spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "tools/webgpu-cases.ts", "--webgpu", module!, "--family", family],
+        { encoding: "utf8", timeout: 300_000, env });
+      const r = cases("stridedCopy,gemmChoice,dropout");
+      assert.equal(r.status, 0, r.stderr.slice(-2000));
+      assert.match(r.stdout, /^webgpu: google swiftshader; subgroups (yes|no), shader-f16 no$/m);
+      assert.match(r.stdout, /^stridedCopy: 8 passed, 0 failed \(/m);
+      assert.match(r.stdout, /^gemmChoice: 11 passed, 0 failed \(/m);
+      assert.match(r.stdout, /^dropout: 16 passed, 0 failed \(/m);
+      assert.match(r.stdout, /^35 passed, 0 failed$/m);
+      const bad = cases("stridedCopy,nope");
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /^webgpu-cases: --family expected names among matmul, .*, got nope$/m);
     });
   });
 }

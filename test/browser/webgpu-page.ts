@@ -52,6 +52,8 @@ export interface ThrownResult { name: string; error: string; message: string }
 
 export interface PageApi {
   info: { vendor: string; architecture: string; subgroups: boolean; shaderF16: boolean };
+  /** The families `run` takes. */
+  families: string[];
   run(family: string): Promise<CaseResult[]>;
   errors(): Promise<ThrownResult[]>;
 }
@@ -1589,6 +1591,7 @@ void startPage("qkvWebgpu", (kernels): PageApi => {
   k = kernels;
   return {
     info: { vendor: k.gpu.vendor, architecture: k.gpu.architecture, ...k.gpu.features },
+    families: Object.keys(FAMILIES),
     run: async (family) => {
       const f = FAMILIES[family];
       if (!f) throw new Error(`no family ${family}`);

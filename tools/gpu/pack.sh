@@ -3,8 +3,8 @@
 # registry and a 64 MiB limit on what one call carries (the device machine; docs/performance.md,
 # "WebGPU"):
 #   .gl/        libvulkan1 (the Vulkan loader), as a .deb
-#   .gpu/       bench/webgpu.ts, bench/demo.ts and the parity runner (tools/parity.ts, with the
-#               PyTorch fixtures) bundled, the webgpu package with its dawn.node
+#   .gpu/       bench/webgpu.ts, bench/demo.ts, the parity runner (tools/parity.ts, with the
+#               PyTorch fixtures) and the kernel cases (tools/webgpu-cases.ts) bundled, the webgpu package with its dawn.node
 #               xz-compressed, the native addon compressed, and all but the first part of a
 #               compressed node binary; with
 #               QKV_BASE_REV set (a commit), also that commit's bench/demo.ts as demo-base.js, which
@@ -50,6 +50,9 @@ npx esbuild bench/demo.ts --bundle --external:webgpu --platform=node --format=es
 npx esbuild tools/parity.ts --bundle --external:webgpu --platform=node --format=esm --target=node20 --outfile=.gpu/parity.js --log-level=warning \
   "--banner:js=import { createRequire as qkvRequire } from 'node:module'; const require = qkvRequire(import.meta.url);"
 mkdir -p .gpu/fixtures && cp test/fixtures/pytorch/*.json .gpu/fixtures/
+# and the kernel cases of the browser tests (tools/webgpu-cases.ts), every kernel against js on the GPU
+npx esbuild tools/webgpu-cases.ts --bundle --external:webgpu --platform=node --format=esm --target=node20 --outfile=.gpu/cases.js --log-level=warning \
+  "--banner:js=import { createRequire as qkvRequire } from 'node:module'; const require = qkvRequire(import.meta.url);"
 
 # the native addon, so that the bundled demo's host-side ops run native there (QKV_NATIVE_ADDON in
 # device-run.sh), and the native backend's demo can be timed on that machine's CPU
