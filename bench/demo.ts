@@ -6,7 +6,7 @@
  * same work.
  *
  *   npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2]
- *                         [--webgpu PATH] [--cpu-adapter] [--fp16] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]
+ *                         [--webgpu PATH] [--cpu-adapter] [--matmul-precision fp16] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]
  *
  * --backend webgpu takes a device from the optional `webgpu` package (dawn.node; --webgpu PATH when
  * it is elsewhere), as bench/webgpu.ts does; where there is none, or only a CPU adapter (SwiftShader,
@@ -17,9 +17,9 @@
  * dispatches and copies by kernel. --host-only records and submits every command
  * as usual but each dispatch with zero workgroups, so the time is the host's share of a step (the
  * library, the WebGPU implementation's CPU side, the submissions and reads; the losses are then
- * meaningless). --fp16 runs every product of the model with the GEMM's f16 staging
- * (`useWebGPU({ matmulPrecision: "fp16" })`; a device without shader-f16 refuses it and nothing is
- * measured). These options are webgpu's: with another backend they end the bench (exit 2).
+ * meaningless). --matmul-precision fp16 runs every product of the model with the GEMM's f16
+ * staging (`useWebGPU({ matmulPrecision: "fp16" })`, as `qkv --matmul-precision fp16`; a device
+ * without shader-f16 refuses it and nothing is measured). These options are webgpu's: with another backend they end the bench (exit 2).
  * On a device the demo records each update before the last one's loss comes back (fit's
  * `overlap`); --sync-reads waits for each loss before the next update, as fit does by default. The
  * CPU backends run with --threads threads (native: its pool; wasm: its workers).
@@ -33,7 +33,7 @@ import type { StepInfo } from "../src/train/fit.js";
 import { badOption, benchArgs } from "./argv.js";
 
 const argv = process.argv.slice(2);
-const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--fp16] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]`;
+const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--matmul-precision fp16] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]`;
 const { opt, int } = benchArgs(argv);
 const has = (flag: string): boolean => argv.includes(flag);
 
@@ -54,8 +54,9 @@ async function select(name: string, threads: number): Promise<string | null> {
   const device = await benchDevice(opt("webgpu"), has("--cpu-adapter"));
   if (typeof device === "string") return device;
   adapter = adapterLine(device);
-  if (has("--fp16") && !device.features.shaderF16) return "--fp16 needs the shader-f16 feature, which this device lacks";
-  await useWebGPU({ device: () => Promise.resolve(device), quiet: true, ...(has("--fp16") ? { matmulPrecision: "fp16" as const } : {}) });
+  const fp16 = opt("matmul-precision") === "fp16";
+  if (fp16 && !device.features.shaderF16) return "--matmul-precision fp16 needs the shader-f16 feature, which this device lacks";
+  await useWebGPU({ device: () => Promise.resolve(device), quiet: true, ...(fp16 ? { matmulPrecision: "fp16" as const } : {}) });
   return getBackend().name === "webgpu" ? null : "the WebGPU backend did not start";
 }
 
@@ -83,7 +84,9 @@ async function main(): Promise<void> {
   const name = opt("backend") ?? availableBackends()[0]!;
   const steps = int("steps", 1000), threads = int("threads", 2);
   for (const flag of ["--host-only", "--by-kernel"]) if (has(flag) && name !== "webgpu") badOption(`${flag} counts WebGPU commands: it needs --backend webgpu, got --backend ${name}`);
-  if (has("--fp16") && name !== "webgpu") badOption(`--fp16 is the WebGPU GEMM's f16 staging: it needs --backend webgpu, got --backend ${name}`);
+  const precision = opt("matmul-precision");
+  if (precision !== undefined && precision !== "fp32" && precision !== "fp16") badOption(`--matmul-precision: expected fp32 or fp16, got ${precision}`);
+  if (precision !== undefined && name !== "webgpu") badOption(`--matmul-precision is the WebGPU GEMM's: it needs --backend webgpu, got --backend ${name}`);
   if (has("--sync-reads") && name !== "webgpu") badOption(`--sync-reads changes how a device run waits for its losses: it needs --backend webgpu, got --backend ${name}`);
   const why = await select(name, threads);
   if (why !== null) {

@@ -11,6 +11,7 @@
  * npx qkv graph eval --data debian --model gat
  * npx qkv experiments --quick
  * npx qkv --backend webgpu demo --steps 300       # train on a GPU (npm install webgpu), else on the CPU with a notice
+ * npx qkv --backend webgpu --matmul-precision fp16 demo   # every matrix product with f16 operands (shader-f16)
  * ```
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
@@ -25,17 +26,24 @@ import { loadBackends } from "../node.js";
 import { setBackend, availableBackends, getBackend, hostBackend } from "../backend/registry.js";
 import { isGpuFailure } from "../backend/webgpu/errors.js";
 import type { BackendName } from "../backend/backend.js";
+import type { GemmPrecision } from "../backend/webgpu/matmul.js";
 import { QkvError } from "../tensor/errors.js";
 import { choiceArg } from "./args.js";
 
 /**
  * `--backend webgpu`: a device from the optional webgpu package (node-gpu.ts) made the active
  * backend; without the package, a Vulkan loader or an adapter, one notice and the fastest CPU
- * backend stays active. Loaded only when asked for.
+ * backend stays active. Loaded only when asked for. `matmulPrecision` "fp16" on a device without
+ * shader-f16 throws WebGPUUnsupportedError.
  */
-async function useNodeWebGPU(): Promise<void> {
+async function useNodeWebGPU(o: DeviceOptions): Promise<void> {
   const [{ useWebGPU }, { requestNodeGpuDevice }] = await Promise.all([import("../backend/webgpu/use.js"), import("../backend/webgpu/node-gpu.js")]);
-  await useWebGPU({ device: () => requestNodeGpuDevice() });
+  await useWebGPU({ device: () => requestNodeGpuDevice(), ...(o.matmulPrecision ? { matmulPrecision: o.matmulPrecision } : {}) });
+}
+
+/** What `--backend webgpu`'s device starts with: `--matmul-precision`, when given. */
+export interface DeviceOptions {
+  matmulPrecision?: GemmPrecision;
 }
 
 /**
@@ -57,6 +65,7 @@ function commandPath(c: Command): string {
  * `argv` for running the command again on the host backend `host`: `--backend webgpu` (either
  * spelling) becomes `--backend <host>`, and `--resume` is added where the command takes it (a
  * training run then continues from its latest checkpoint, or starts anew without one).
+ * `--matmul-precision`, the GPU's, is dropped.
  */
 export function cpuRetryArgv(argv: readonly string[], host: string, resume: boolean): string[] {
   const out: string[] = [];
@@ -65,7 +74,8 @@ export function cpuRetryArgv(argv: readonly string[], host: string, resume: bool
     if (a === "--backend" && argv[i + 1] === "webgpu") {
       out.push(a, host);
       i++;
-    } else out.push(a === "--backend=webgpu" ? `--backend=${host}` : a);
+    } else if (a === "--matmul-precision") i++;
+    else if (!a.startsWith("--matmul-precision=")) out.push(a === "--backend=webgpu" ? `--backend=${host}` : a);
   }
   if (resume && !out.includes("--resume")) out.push("--resume");
   return out;
@@ -73,7 +83,7 @@ export function cpuRetryArgv(argv: readonly string[], host: string, resume: bool
 
 export interface MainOptions {
   /** Starts `--backend webgpu`'s device (default: the webgpu package's, useNodeWebGPU); tests pass their own. */
-  startDevice?: () => Promise<void>;
+  startDevice?: (o: DeviceOptions) => Promise<void>;
 }
 
 /**
@@ -88,6 +98,8 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<void
   const program = new Command("qkv").description("qkv: self-attention with autograd, PyTorch semantics, in TypeScript").showHelpAfterError();
   program.option("--backend <name>", "compute backend: native, wasm, js, or webgpu (training commands, text generation and image classification: a GPU through the optional webgpu " +
     "package, else the fastest CPU backend with a notice) (default: the fastest CPU backend that loads)");
+  program.option("--matmul-precision <p>", "with --backend webgpu: fp16 takes every matrix product with f16 operands and f32 sums (the GPU needs " +
+    "shader-f16; each product off by about 3 * 2^-11 of the sum of |a b|), or fp32 (default)", choiceArg<GemmPrecision>("--matmul-precision", ["fp32", "fp16"]));
   registerDatesCommands(program);
   registerTextCommands(program);
   registerClassifyCommands(program);
@@ -98,10 +110,13 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<void
   program.hook("preAction", async (_program, action) => {
     ran = action;
     loadBackends();
-    const b = program.opts<{ backend?: string }>().backend;
+    const { backend: b, matmulPrecision } = program.opts<{ backend?: string; matmulPrecision?: GemmPrecision }>();
+    if (matmulPrecision && b !== "webgpu") {
+      throw new InvalidArgumentError(`--matmul-precision is the GPU's: it needs --backend webgpu, got ${b ? `--backend ${b}` : "no --backend"}`);
+    }
     if (b === "webgpu") {
       const cmd = commandPath(action);
-      if (DEVICE_COMMANDS.includes(cmd)) await (opts.startDevice ?? useNodeWebGPU)();
+      if (DEVICE_COMMANDS.includes(cmd)) await (opts.startDevice ?? useNodeWebGPU)(matmulPrecision ? { matmulPrecision } : {});
       else console.warn(`qkv: --backend webgpu is for the training, generation and classification commands (${DEVICE_COMMANDS.join(", ")}); ${cmd} runs on the ${getBackend().name} backend`);
     } else if (b) {
       setBackend(choiceArg<BackendName>("--backend", availableBackends())(b));

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { registerBackend, getBackend, hostBackend, setBackend } from "../../src/backend/registry.js";
 import { DeviceLostError, GpuOutOfMemoryError, ShaderCompileError, WebGPUUnsupportedError } from "../../src/backend/webgpu/errors.js";
-import { cpuRetryArgv, main } from "../../src/cli/main.js";
+import { cpuRetryArgv, main, type MainOptions } from "../../src/cli/main.js";
 import type { QkvError } from "../../src/tensor/errors.js";
 import { latestCheckpoint, loadCheckpoint } from "../../src/train/node/checkpoint.js";
 import { deviceTestEnv } from "../backend/device-helpers.js";
@@ -37,15 +37,15 @@ function failAfter(n: number, fail: () => QkvError): () => void {
   return () => { dev.matmul = matmul; };
 }
 
-/** `qkv ...` in this process with the host-memory device as --backend webgpu's: its output and exit code. */
-async function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+/** `qkv ...` in this process with the host-memory device as --backend webgpu's (started by `start`): its output and exit code. */
+async function cli(args: string[], start: MainOptions["startDevice"] = async () => { registerBackend(dev, true); }): Promise<{ status: number; stdout: string; stderr: string }> {
   const out: string[] = [], err: string[] = [];
   const { log, warn, error } = console;
   console.log = (...a: unknown[]) => { out.push(a.join(" ")); };
   console.warn = console.error = (...a: unknown[]) => { err.push(a.join(" ")); };
   process.exitCode = undefined;
   try {
-    await main(["node", "qkv", ...args], { startDevice: async () => { registerBackend(dev, true); } });
+    await main(["node", "qkv", ...args], { startDevice: start });
   } finally {
     Object.assign(console, { log, warn, error });
     setBackend(host.name);
@@ -67,6 +67,25 @@ describe("qkv --backend webgpu: the command again on the CPU when the GPU fails"
       ["node", "qkv", "--backend", "js", "translate", "train", "--resume"]);
     // an argument that happens to read "webgpu" elsewhere stays
     assert.deepEqual(cpuRetryArgv(["node", "qkv", "--backend", "webgpu", "translate", "webgpu"], "js", false), ["node", "qkv", "--backend", "js", "translate", "webgpu"]);
+    // the GPU's --matmul-precision (either spelling) goes
+    assert.deepEqual(cpuRetryArgv(["node", "qkv", "--backend", "webgpu", "--matmul-precision", "fp16", "demo", "--steps", "3"], "js", false),
+      ["node", "qkv", "--backend", "js", "demo", "--steps", "3"]);
+    assert.deepEqual(cpuRetryArgv(["node", "qkv", "--matmul-precision=fp16", "--backend=webgpu", "demo"], "js", false), ["node", "qkv", "--backend=js", "demo"]);
+  });
+
+  test("--matmul-precision: given to the device as it starts; refused without --backend webgpu", async () => {
+    const args = ["demo", "--steps", "1", "--batch-size", "2", "--test-size", "2", "--out", join(dir, "fp16.html")];
+    const started: unknown[] = [];
+    const start: MainOptions["startDevice"] = async (o) => { started.push(o); registerBackend(dev, true); };
+    for (const run of [await cli(["--backend", "webgpu", "--matmul-precision", "fp16", ...args], start), await cli(["--backend", "webgpu", ...args], start)]) {
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /^exact match: \d+\.\d%$/m);
+    }
+    assert.deepEqual(started, [{ matmulPrecision: "fp16" }, {}]);
+    const cpu = await cli(["--backend", "js", "--matmul-precision", "fp16", ...args]);
+    assert.equal(cpu.status, 1);
+    assert.equal(cpu.stderr, "qkv: --matmul-precision is the GPU's: it needs --backend webgpu, got --backend js");
+    assert.equal(cpu.stdout, "");
   });
 
   test("demo: a lost device mid-training, one notice, then the CPU backend's run from the start", async () => {

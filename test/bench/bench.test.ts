@@ -80,12 +80,15 @@ describe("bench/run.ts", { skip: backend !== undefined && backend !== "js" ? "ru
     }
     assert.doesNotMatch(r.stdout, /PyTorch/);
   });
-  test("`npm run bench -- demo`: WebGPU's options refused on a CPU backend (exit 2); --fp16 without a device measures nothing", () => {
+  test("`npm run bench -- demo`: --matmul-precision refused on a CPU backend or with another value (exit 2), and measures nothing without a device", () => {
     const demo = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "demo", ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
-    const cpu = demo("--backend", "js", "--steps", "1", "--fp16");
+    const cpu = demo("--backend", "js", "--steps", "1", "--matmul-precision", "fp16");
     assert.equal(cpu.status, 2);
-    assert.match(cpu.stderr, /^--fp16 is the WebGPU GEMM's f16 staging: it needs --backend webgpu, got --backend js$/m);
-    const none = demo("--backend", "webgpu", "--steps", "1", "--fp16", "--webgpu", path.join(os.tmpdir(), "qkv-no-webgpu-here"));
+    assert.match(cpu.stderr, /^--matmul-precision is the WebGPU GEMM's: it needs --backend webgpu, got --backend js$/m);
+    const bf16 = demo("--backend", "webgpu", "--steps", "1", "--matmul-precision", "bf16");
+    assert.equal(bf16.status, 2);
+    assert.match(bf16.stderr, /^--matmul-precision: expected fp32 or fp16, got bf16$/m);
+    const none = demo("--backend", "webgpu", "--steps", "1", "--matmul-precision", "fp16", "--webgpu", path.join(os.tmpdir(), "qkv-no-webgpu-here"));
     assert.equal(none.status, 0, none.stderr);
     assert.match(none.stdout, /^No webgpu backend: .*not installed.*\nNothing was measured\.$/m);
   });
