@@ -9,7 +9,8 @@
  *   kernels run (dawn.node tears its instance down when that object is collected, which crashed
  *   a matmul at n = 4096: docs/performance.md, "WebGPU"), with right answers, and GpuTimer reads
  *   timestamps that are not quantized;
- * - tools/webgpu-cases.ts (the kernel page's families in Node) on a few families.
+ * - tools/webgpu-cases.ts (the kernel page's families in Node) on a few families; with
+ *   QKV_LAVAPIPE_DIR (tools/gpu/lavapipe.sh), on lavapipe the f16 GEMM kernel itself.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -142,6 +143,19 @@ if (process.argv.includes(CHILD)) {
       const bad = cases("stridedCopy,nope");
       assert.equal(bad.status, 1);
       assert.match(bad.stderr, /^webgpu-cases: --family expected names among matmul, .*, got nope$/m);
+    });
+
+    test("on Mesa's lavapipe (QKV_LAVAPIPE_DIR, as tools/gpu/lavapipe.sh unpacks it): shader-f16, and the f16 GEMM kernel itself passes", {
+      skip: process.env.QKV_LAVAPIPE_DIR ? false : "QKV_LAVAPIPE_DIR is not set (bash tools/gpu/lavapipe.sh unpacks lavapipe there)",
+    }, () => {
+      const dir = process.env.QKV_LAVAPIPE_DIR!, icd = join(dir, "lvp_icd.json");
+      const env = { ...process.env, LD_LIBRARY_PATH: join(dir, "root/usr/lib/x86_64-linux-gnu"), VK_ICD_FILENAMES: icd, VK_DRIVER_FILES: icd };
+      const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "tools/webgpu-cases.ts", "--webgpu", module!, "--family", "gemm.f16,gemm.subgroup8"],
+        { encoding: "utf8", timeout: 600_000, env });
+      assert.equal(r.status, 0, r.stderr.slice(-2000));
+      assert.match(r.stdout, /^webgpu: mesa \S+; subgroups yes, shader-f16 yes$/m);
+      assert.match(r.stdout, /^gemm\.f16: 9 passed, 0 failed \(.*closest to its tolerance: 128 f16: /m);
+      assert.match(r.stdout, /^gemm\.subgroup8: 8 passed, 0 failed \(.*closest to its tolerance: subgroup, groups of 8: /m);
     });
   });
 }

@@ -8,6 +8,9 @@
 #   eval "$(bash tools/gpu/lavapipe.sh | tail -1)"
 #   npm run webgpu-cases -- --webgpu /path/to/webgpu     # or: npm run bench -- webgpu --cpu-adapter ...
 #
+# With the webgpu package installed, QKV_LAVAPIPE_DIR=<the folder> makes test/browser/webgpu-node.test.ts
+# run the f16 GEMM's cases there too.
+#
 # Needs apt, Debian's archive and the Vulkan loader (libvulkan1, or Chromium's libvulkan.so.1 on
 # LD_LIBRARY_PATH); QKV_LAVAPIPE_DIR (default /tmp/qkv-lavapipe) is where it goes.
 set -euo pipefail
