@@ -16,6 +16,8 @@
  * fraction of its tolerance.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test, type TestContext } from "node:test";
 import type { Page } from "puppeteer-core";
 import { availableBackends } from "../../src/backend/registry.js";
@@ -137,6 +139,12 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
     expect("workgroups over the limit", "WebGPUUnsupportedError", /^probe: workgroups expected at most \d+ per dimension, got \[\d+, 1, 1\]$/);
     expect("storage bindings over the limit", "WebGPUUnsupportedError", /^probe: arrays expected at most maxStorageBuffersPerShaderStage \(\d+\) storage bindings, got \d+$/);
     assert.equal(list.length, 9);
+  });
+
+  test("every family the page runs has its test here (a family added to the page and never asserted fails this)", async () => {
+    const families = await page.evaluate(() => (globalThis as Api).qkvWebgpu!.families);
+    const tested = [...readFileSync(fileURLToPath(import.meta.url), "utf8").matchAll(/family\(t, "([^"]+)"/g)].map((m) => m[1]!);
+    assert.deepEqual([...new Set(tested)].sort(), [...families].sort());
   });
 
   test("every shader the page made is valid WGSL to naga too (wgpu's and Firefox's compiler), and its two broken ones are not", async (t) => {
