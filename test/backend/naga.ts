@@ -10,8 +10,11 @@
  *
  * ```ts
  * assert.deepEqual(nagaErrors([["matmul", source]]), []);
+ * await checkPageShaders(t, opened, 40); // a WebGPU test page's shaders (webgpu-harness.ts)
  * ```
  */
+import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
 import { parseWgsl, validate, writeHlsl, writeMsl, writeSpirv } from "naga-wasm";
 
 /**
@@ -49,4 +52,17 @@ export function nagaErrors(shaders: Iterable<readonly [string, string]>): string
     if (error !== null) errors.push(`${key}: ${error}`);
   }
   return errors;
+}
+
+/**
+ * The shaders a WebGPU test page made (`shaders()` of webgpu-harness.ts): at least `atLeast` of
+ * them, every one naga takes but the deliberately `broken` ones, which it must reject.
+ */
+export async function checkPageShaders(t: TestContext, page: { shaders(): Promise<Map<string, string>> }, atLeast: number,
+  broken: readonly string[] = []): Promise<void> {
+  const shaders = await page.shaders();
+  assert.ok(shaders.size >= atLeast, `${shaders.size} shaders`);
+  if (broken.length) assert.deepEqual(nagaErrors(broken.map((k) => [k, shaders.get(k) ?? ""])).map((e) => e.split(":")[0]), broken);
+  assert.deepEqual(nagaErrors([...shaders].filter(([k]) => !broken.includes(k))), []);
+  t.diagnostic(`${shaders.size - broken.length} shaders valid to naga`);
 }
