@@ -6,7 +6,7 @@
  * same work.
  *
  *   npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2]
- *                         [--webgpu PATH] [--cpu-adapter] [--matmul-precision fp16] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]
+ *                         [--webgpu PATH] [--cpu-adapter] [--matmul-precision fp16] [--by-kernel] [--host-only] [--null-device] [--sync-reads] [--json FILE]
  *
  * --backend webgpu takes a device from the optional `webgpu` package (dawn.node; --webgpu PATH when
  * it is elsewhere), as bench/webgpu.ts does; where there is none, or only a CPU adapter (SwiftShader,
@@ -17,7 +17,12 @@
  * dispatches and copies by kernel. --host-only records and submits every command
  * as usual but each dispatch with zero workgroups, so the time is the host's share of a step (the
  * library, the WebGPU implementation's CPU side, the submissions and reads; the losses are then
- * meaningless). --matmul-precision fp16 runs every product of the model with the GEMM's f16
+ * meaningless). --null-device runs the WebGPU backend on a WebGPU implementation that does
+ * nothing (bench/null-gpu.ts: nothing runs, reads give zeros), so the time is the library's own
+ * host work alone (ops, autograd, pools, the recorder), on one thread, with no WebGPU
+ * implementation or CPU driver beside it; it needs no device and prints what the backend asked of
+ * the implementation per step (buffers and bind groups made, passes, copies, queue writes,
+ * submissions, maps). --matmul-precision fp16 runs every product of the model with the GEMM's f16
  * staging (`useWebGPU({ matmulPrecision: "fp16" })`, as `qkv --matmul-precision fp16`; a device
  * without shader-f16 refuses it and nothing is measured). These options are webgpu's: with another backend they end the bench (exit 2).
  * On a device the demo records each update before the last one's loss comes back (fit's
@@ -30,15 +35,28 @@ import { runDatesDemo } from "../src/apps/dates/demo.js";
 import { availableBackends, getBackend, setBackend, setNumThreads, setWasmThreads, type BackendName } from "../src/node.js";
 import type { WebGPUKernels } from "../src/backend/webgpu/kernels.js";
 import type { StepInfo } from "../src/train/fit.js";
+import type { GpuDevice } from "../src/backend/webgpu/device.js";
+import type { NullGpuCounts } from "./null-gpu.js";
 import { badOption, benchArgs } from "./argv.js";
 
 const argv = process.argv.slice(2);
-const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--matmul-precision fp16] [--by-kernel] [--host-only] [--sync-reads] [--json FILE]`;
+const usage = `npm run bench -- demo [--backend native|wasm|js|webgpu] [--steps 1000] [--threads 2] [--webgpu PATH] [--cpu-adapter] [--matmul-precision fp16] [--by-kernel] [--host-only] [--null-device] [--sync-reads] [--json FILE]`;
 const { opt, int } = benchArgs(argv);
 const has = (flag: string): boolean => argv.includes(flag);
 
 /** The WebGPU adapter in use (vendor, architecture, description), once select() has taken one. */
 let adapter = "";
+
+/** The null GPU's call counts, when --null-device runs. */
+let nullCounts: NullGpuCounts | null = null;
+
+/** A device of the null GPU (bench/null-gpu.ts). */
+async function nullDevice(): Promise<GpuDevice> {
+  const [{ nullGpu }, { requestGpuDevice }] = await Promise.all([import("./null-gpu.js"), import("../src/backend/webgpu/device.js")]);
+  const gpu = nullGpu();
+  nullCounts = gpu.counts;
+  return requestGpuDevice(gpu);
+}
 
 /** Makes `name` the active backend; a string saying why not where it cannot be. */
 async function select(name: string, threads: number): Promise<string | null> {
@@ -51,7 +69,7 @@ async function select(name: string, threads: number): Promise<string | null> {
     return null;
   }
   const [{ useWebGPU }, { adapterLine, benchDevice }] = await Promise.all([import("../src/backend/webgpu/use.js"), import("./node-device.js")]);
-  const device = await benchDevice(opt("webgpu"), has("--cpu-adapter"));
+  const device = has("--null-device") ? await nullDevice() : await benchDevice(opt("webgpu"), has("--cpu-adapter"));
   if (typeof device === "string") return device;
   adapter = adapterLine(device);
   const fp16 = opt("matmul-precision") === "fp16";
@@ -84,6 +102,8 @@ async function main(): Promise<void> {
   const name = opt("backend") ?? availableBackends()[0]!;
   const steps = int("steps", 1000), threads = int("threads", 2);
   for (const flag of ["--host-only", "--by-kernel"]) if (has(flag) && name !== "webgpu") badOption(`${flag} counts WebGPU commands: it needs --backend webgpu, got --backend ${name}`);
+  if (has("--null-device") && name !== "webgpu") badOption(`--null-device runs the WebGPU backend on a WebGPU implementation that does nothing: it needs --backend webgpu, got --backend ${name}`);
+  if (has("--null-device") && (opt("webgpu") !== undefined || has("--cpu-adapter"))) badOption("--null-device takes no WebGPU implementation: leave out --webgpu and --cpu-adapter");
   const precision = opt("matmul-precision");
   if (precision !== undefined && precision !== "fp32" && precision !== "fp16") badOption(`--matmul-precision: expected fp32 or fp16, got ${precision}`);
   if (precision !== undefined && name !== "webgpu") badOption(`--matmul-precision is the WebGPU GEMM's: it needs --backend webgpu, got --backend ${name}`);
@@ -100,6 +120,7 @@ async function main(): Promise<void> {
   const hostOnly = has("--host-only");
   if (hostOnly && recorder) recorder.emptyDispatches = true;
   const before = recorder && { d: recorder.dispatches, s: recorder.submissions, made: recorder.bindGroups.made, reused: recorder.bindGroups.reused };
+  let nullFirst: NullGpuCounts | null = null, nullLast: NullGpuCounts | null = null;
   let first: Counts | null = null, last: Counts | null = null, byKernel: Map<string, number> | null = null;
   // the steps after the first (which compiles the kernels and fills the pool): their time, from the step callbacks
   // and the process's CPU time over the same window (every thread: steadier than the wall time
@@ -114,6 +135,8 @@ async function main(): Promise<void> {
       tN = performance.now();
       cN = process.cpuUsage(c1 ?? undefined);
     }
+    if (nullCounts && info.step === 1) nullFirst = { ...nullCounts };
+    if (nullCounts && info.step === steps) nullLast = { ...nullCounts };
     if (!kernels) return;
     if (info.step === 1) {
       first = counts(kernels);
@@ -138,6 +161,7 @@ async function main(): Promise<void> {
   };
   console.log(`dates demo (1+1 layers, dModel 64, batches of 64) on ${line.backend}${line.threads === null ? "" : `, ${threads} threads`}${line.matmulPrecision === "fp16" ? ", fp16 GEMM staging" : ""}, ${cpu} (${os.cpus().length} CPUs), Node ${process.version}`);
   if (adapter) console.log(`  ${adapter}`);
+  if (nullCounts) console.log("  --null-device: a WebGPU implementation that does nothing, so the time is the library's own host work (the losses are meaningless)");
   if (hostOnly) console.log("  --host-only: every dispatch recorded with zero workgroups, so the time is the host's share (the losses are meaningless)");
   if (kernels) console.log(has("--sync-reads") ? "  --sync-reads: each update waits for the last one's loss" : "  each update recorded before the last one's loss came back (fit's overlap)");
   console.log(`  ${steps} steps in ${r.trainSeconds.toFixed(2)} s: ${line.stepsPerSecond.toFixed(1)} steps/s, ${(1000 * r.trainSeconds / steps).toFixed(2)} ms per step`);
@@ -161,13 +185,19 @@ async function main(): Promise<void> {
   if (step) {
     console.log(`  one step (steps ${from}-${steps}): ${fmt(step.dispatches)} dispatches in ${fmt(step.passes)} compute passes, ${fmt(step.copies)} copies, ${fmt(step.clears)} clears, ${fmt(step.submissions)} submissions; ${fmt(step.directWrites)} uploads written by the queue directly`);
   }
+  const nullStep = nullFirst && nullLast && n > 0
+    ? Object.fromEntries(Object.keys(nullLast).map((k) => [k, (nullLast![k as keyof NullGpuCounts] - nullFirst![k as keyof NullGpuCounts]) / n])) as Record<keyof NullGpuCounts, number>
+    : null;
+  if (nullStep) {
+    console.log(`  asked of the WebGPU implementation per step (steps ${from}-${steps}): ${Object.entries(nullStep).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
+  }
   const tally = byKernel as Map<string, number> | null;
   if (tally) {
     console.log(`  by kernel, per step (steps ${from}-${steps}):`);
     for (const [k, c] of [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`    ${fmt(c / n).padStart(6)}  ${k}`);
   }
   const json = opt("json");
-  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly, gpu, compile: compile && { ...compile, byKey: Object.fromEntries(kernels!.pipelineCompileMsByKey) }, step }, null, 2)}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), argv, cpu, node: process.version, ...line, hostOnly, nullDevice: nullStep, gpu, compile: compile && { ...compile, byKey: Object.fromEntries(kernels!.pipelineCompileMsByKey) }, step }, null, 2)}\n`);
 }
 
 main().catch((e: unknown) => {

@@ -92,4 +92,44 @@ describe("bench/run.ts", { skip: backend !== undefined && backend !== "js" ? "ru
     assert.equal(none.status, 0, none.stderr);
     assert.match(none.stdout, /^No webgpu backend: .*not installed.*\nNothing was measured\.$/m);
   });
+
+  test("`npm run bench -- demo --null-device`: the WebGPU backend on an implementation that does nothing, and what a step asks of it", () => {
+    const demo = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "demo", ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
+    const js = demo("--backend", "js", "--steps", "1", "--null-device");
+    assert.equal(js.status, 2);
+    assert.match(js.stderr, /^--null-device runs the WebGPU backend on a WebGPU implementation that does nothing: it needs --backend webgpu, got --backend js$/m);
+    const both = demo("--backend", "webgpu", "--steps", "1", "--null-device", "--cpu-adapter");
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /^--null-device takes no WebGPU implementation: leave out --webgpu and --cpu-adapter$/m);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "qkv-null-device-"));
+    try {
+      const file = path.join(dir, "demo.json");
+      const r = demo("--backend", "webgpu", "--steps", "5", "--null-device", "--json", file);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^ {2}--null-device: a WebGPU implementation that does nothing/m);
+      assert.match(r.stdout, /^ {2}asked of the WebGPU implementation per step \(steps 3-5\): buffers \d/m);
+      const j = JSON.parse(readFileSync(file, "utf8")) as {
+        backend: string; steps: number; laterStepMs: number;
+        step: { dispatches: number; submissions: number; copies: number; clears: number };
+        nullDevice: Record<string, number>;
+      };
+      assert.equal(j.backend, "webgpu");
+      assert.equal(j.steps, 5);
+      assert.ok(j.laterStepMs > 0);
+      // the implementation saw what the recorder counted: each dispatch with its bind group, each submission
+      const nd = j.nullDevice;
+      assert.equal(nd.dispatches, j.step.dispatches);
+      assert.equal(nd.setBindGroup, j.step.dispatches);
+      assert.equal(nd.submits, j.step.submissions);
+      assert.equal(nd.copies, j.step.copies);
+      assert.equal(nd.clears, j.step.clears);
+      // a training step of the demo (114 dispatches on 10 storage bindings, 1 submission): more would be a regression
+      assert.ok(j.step.dispatches >= 50 && j.step.dispatches <= 114, `dispatches per step: ${j.step.dispatches}`);
+      assert.ok(nd.submits >= 1 && nd.submits <= 2, `submissions per step: ${nd.submits}`);
+      assert.equal(nd.pipelines, 0, "no pipeline made after the first steps");
+      assert.equal(nd.buffers, 0, "no buffer made after the first steps (the pools hold them)");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

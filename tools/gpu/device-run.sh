@@ -5,7 +5,8 @@
 # (GEMM and attention against PyTorch CUDA, with --peak 67: an H100 / H200 SXM's fp32 TFLOP/s) and
 # `npm run bench -- demo --backend webgpu --steps 1000` (with --by-kernel; then with --matmul-precision
 # fp16, the GEMM's f16 staging, where the device has shader-f16), then the demo's host
-# share alone (--host-only, 300 steps), the browser tests' kernel cases (`npm run webgpu-cases`: every
+# share alone (--host-only, 300 steps) and the library's own part of it (--null-device, 2000 steps: no
+# WebGPU implementation at all), the browser tests' kernel cases (`npm run webgpu-cases`: every
 # kernel against js, the f16 GEMM where there is shader-f16), and the demo on the native backend of that machine's CPU (2 and
 # 16 threads: the carried addon), writing their output and JSON under $OUT. With
 # .gpu/demo-base.js (pack.sh's QKV_BASE_REV), that build's demo and this one's are then timed in
@@ -38,6 +39,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,clocks.sm,clocks
 "$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_STEPS:-1000}" --by-kernel --json "$out/demo.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo.txt"
 "$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_STEPS:-1000}" --matmul-precision fp16 --json "$out/demo-fp16.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo-fp16.txt"
 "$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_HOST_STEPS:-300}" --host-only --json "$out/demo-host.json" "$@" 2>&1 | grep -v "^train step" | tee "$out/demo-host.txt"
+"$node" .gpu/demo.js --backend webgpu --steps "${QKV_DEMO_NULL_STEPS:-2000}" --null-device --json "$out/demo-null.json" 2>&1 | grep -v "^train step" | tee "$out/demo-null.txt"
 # every kernel case against js on the GPU (correctness; after the timings, which the issue waits for)
 "$node" --expose-gc .gpu/cases.js --webgpu .gpu/node_modules/webgpu 2>&1 | tee "$out/cases.txt"
 # the same 1000 steps on that machine's CPU (native, 2 threads as here, then 16), for the record beside this machine's
