@@ -5,7 +5,7 @@
  * of zeros for an index outside [0, n) and sets a flag, a u32 slot of a small buffer the device
  * backend keeps; the backend's next `read` / `readMany` reads the slots in use with the arrays it
  * was asked for (one submission), clears them, and throws this module's ValueError for the first
- * one set:
+ * one set (on webgpu `finish`, the wait for the device, reads them too):
  *
  *   indexSelect: indices expected values in [0, 10), got an index outside it (found on the device)
  *

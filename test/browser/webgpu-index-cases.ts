@@ -6,7 +6,7 @@
  *
  * Gather: in-range indices with repeats read without an error; indices outside [0, n) (n, -1, a
  * million) give zero rows, as js's kernel, and the next read throws the check's ValueError, once
- * (`read` and `readMany`, whose arrays come back without the check words); without a check they
+ * (`read` and `readMany`, whose arrays come back without the check words), and so does `finish`; without a check they
  * give the zero rows and no error; checks over more ranges than the slots (a device with 2) are
  * read at once and their error comes out of the next read. Grouping: offsets and the used part of
  * order exactly js's, for repeats, one row picked by every index, a padding row first or last,
@@ -76,6 +76,15 @@ async function gatherCases(kit: Kit): Promise<CaseResult[]> {
   const back = await k.readMany([a.arr, b.arr, po.arr]);
   expect(res, "readMany with a check in range: the three arrays", back.length === 3 && back.map((v) => v.join()).join(" ") === "1,2,3 4,5 3",
     `got ${back.map((v) => `[${v.join()}]`).join(", ")}`);
+  // finish(): the wait for the device reports a flagged check too, once (its slot cleared), and nothing when none is flagged
+  k.indexSelect(po.arr, a.arr, kit.place(Float32Array.of(-1), 0).arr, 1, 3, 1, 1, select);
+  const done = await outcome(k.finish());
+  expect(res, "finish() reports a flagged check", done === outside(select, 3), `got ${done}`);
+  const readAfter = await outcome(k.read(a.arr));
+  expect(res, "finish() cleared the slot: the next read throws none", readAfter === "none", `got ${readAfter}`);
+  k.indexSelect(po.arr, a.arr, kit.place(Float32Array.of(1), 0).arr, 1, 3, 1, 1, select);
+  const clean = await outcome(k.finish());
+  expect(res, "finish() with a check in range throws none", clean === "none", `got ${clean}`);
   // more ranges than slots: the first two are read at once when the third comes, the error kept for the next read
   const small = await WebGPUKernels.create(undefined, { checkSlots: 2 });
   const xs = small.upload(Float32Array.of(1, 2, 3, 4, 5)), out = small.alloc(1);

@@ -105,7 +105,7 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
     (t) => family(t, "nll", 32));
   test("indexSelect and its backward over the host grouping: repeated indices, rows never picked, -1 entries and a padding row adding nowhere, a 100,000-row table, past 65535 workgroups",
     (t) => family(t, "gather", 41));
-  test("device indices: the gather's range check reported at the next read (zeros, once, slots run out), the grouping built on the device (repeats, padding, out of range, empty)",
+  test("device indices: the gather's range check reported at the next read or finish() (zeros, once, slots run out), the grouping built on the device (repeats, padding, out of range, empty)",
     (t) => family(t, "deviceIndices", 34));
   test("dropout: the js kernel's bits, counters across 2^32, overflow, signed zeros, NaN", (t) => family(t, "dropout", 16));
   test("sparse attention forward: every pattern builder, rows with no key, GQA, L != S, Dv != D", (t) => family(t, "sparseAttentionForward", 16));

@@ -8,6 +8,8 @@
  * error. When every slot is in use, `slot` reads and clears them at once (a copy into a staging
  * buffer, the zeroing, a submission) and reports their error, if any, through `report`: WebGPUKernels
  * keeps it and throws it at the next read, as it does WebGPU's own asynchronous errors.
+ * `WebGPUKernels.finish` does the same (`checkPending`), so an index out of range is reported by
+ * the wait for the device too, not only by a read.
  *
  * ```ts
  * const { flags, slot } = checks.slot({ op: "embedding", arg: "indices" }, V); // bound by the gather kernel
@@ -40,7 +42,7 @@ export class DeviceIndexChecks {
     const flags = this.flagArray();
     let s = this.slots.slot(check, n);
     if (s === null) {
-      this.flushAndCheck();
+      this.checkPending();
       s = this.slots.slot(check, n)!;
     }
     return { flags, slot: s };
@@ -66,8 +68,11 @@ export class DeviceIndexChecks {
     return this.flags;
   }
 
-  /** Every slot copied to a staging buffer and zeroed in one submission; the error of the words copied goes to `report`. */
-  private flushAndCheck(): void {
+  /**
+   * The slots in use copied to a staging buffer and zeroed, and everything recorded submitted; the
+   * error of the words copied goes to `report` (nothing is submitted when no slot is in use).
+   */
+  checkPending(): void {
     const taken = this.take();
     if (taken === null) return;
     const bytes = taken.ranges.length * 4;

@@ -261,8 +261,13 @@ export class WebGPUKernels implements KernelContext {
     this.recorder.flush();
   }
 
-  /** Submits the recorded work, waits for it, and throws any error WebGPU reported. */
+  /**
+   * Submits the recorded work, waits for it, and throws any error WebGPU reported, and the
+   * ValueError of a gather's device index out of range (its flags read in the same submission).
+   */
   async finish(): Promise<void> {
+    this.live("finish");
+    this.indexChecks.checkPending();
     this.flush();
     await this.gpu.device.queue.onSubmittedWorkDone();
     this.live("finish");
