@@ -273,8 +273,8 @@ export interface Backend<A = FloatArray> {
    * out [outer, m, inner] = x [outer, n, inner] at index [m] along n; the row of an index outside
    * [0, n) is zeros. With `check`, the indices are a device array that nobody checked (an int32
    * tensor's on the device): such an index also sets the check's flag, which the store's next read
-   * reports as a ValueError (backend/index-checks.ts); a gather with no output element checks
-   * nothing. Host backends only ever get host indices, which the op checked.
+   * reports as a ValueError (backend/index-checks.ts), also when there is no output element
+   * (outer or inner 0). Host backends only ever get host indices, which the op checked.
    */
   indexSelect(out: A, x: A, index: A, outer: number, n: number, inner: number, m: number, check?: IndexCheck): void;
   /**

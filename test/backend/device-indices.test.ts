@@ -5,7 +5,8 @@
  * bit for bit (several dims, repeats, no indices, padding rows), nothing is read back during the
  * forward or backward pass, float32 central differences of the gradients, an index out of range
  * found at the next read of the store (ValueError; the row zeros, no gradient, the store usable
- * after it; slots shared, freed by each read, checked at once when they run out), and the typed
+ * after it; slots shared, freed by each read, checked at once when they run out; also with no
+ * output element), and the typed
  * errors of indices on the host's or another device. The WGSL kernels (the checked gather, the
  * grouping) are compared with js in test/browser/webgpu.test.ts, family "deviceIndices".
  */
@@ -157,6 +158,22 @@ describe("gathers by indices on the device (host-memory device backend)", () => 
       // in range: nothing to report
       const ok = indexSelect(x, 0, toDevice(tensor([3, 0], { dtype: "int32" }), dev));
       assert.equal((await ok.read()).length, 6);
+    });
+  });
+
+  test("a gather with no output element (an empty row dim, or none before it) still checks its device indices, as the host path does", async () => {
+    await on(true, async () => {
+      const empty = randn([4, 0]), ids = [1, 7];
+      // the host path checks host indices whatever the shape
+      assert.throws(() => indexSelect(empty, 0, tensor(ids, { dtype: "int32" })), ValueError);
+      const x = toDevice(empty, dev);
+      const y = indexSelect(x, 0, toDevice(tensor(ids, { dtype: "int32" }), dev)); // [2, 0]
+      assert.deepEqual(y.shape, [2, 0]);
+      await rejectsWith(y.read(), outside("indexSelect", 4));
+      const none = toDevice(randn([0, 3]), dev); // outer 0 along dim 1
+      await rejectsWith(indexSelect(none, 1, toDevice(tensor([3], { dtype: "int32" }), dev)).read(), outside("indexSelect", 3));
+      // in range: nothing to report
+      assert.equal((await indexSelect(x, 0, toDevice(tensor([0, 3], { dtype: "int32" }), dev)).read()).length, 0);
     });
   });
 

@@ -109,7 +109,7 @@ export function hostDevice(opts: { checkSlots?: number } = {}): HostDevice {
     indexSelect(out: HostDeviceArray, x: HostDeviceArray, index: HostDeviceArray, outer: number, n: number, inner: number, m: number,
       check?: IndexCheck): void {
       const [o, xs, ids] = [out, x, index].map((a, i) => unwrap(a, "indexSelect", i) as Float32Array) as [Float32Array, Float32Array, Float32Array];
-      if (check && outer * m * inner > 0) {
+      if (check && m > 0) {
         let s = slots.slot(check, n);
         if (s === null) {
           kept ??= checkAll();

@@ -6,7 +6,8 @@
  *
  * Gather: in-range indices with repeats read without an error; indices outside [0, n) (n, -1, a
  * million) give zero rows, as js's kernel, and the next read throws the check's ValueError, once
- * (`read` and `readMany`, whose arrays come back without the check words), and so does `finish`; without a check they
+ * (`read` and `readMany`, whose arrays come back without the check words), and so does `finish`, also for a gather with no
+ * output element; without a check they
  * give the zero rows and no error; checks over more ranges than the slots (a device with 2) are
  * read at once and their error comes out of the next read. Grouping: offsets and the used part of
  * order exactly js's, for repeats, one row picked by every index, a padding row first or last,
@@ -85,6 +86,16 @@ async function gatherCases(kit: Kit): Promise<CaseResult[]> {
   k.indexSelect(po.arr, a.arr, kit.place(Float32Array.of(1), 0).arr, 1, 3, 1, 1, select);
   const clean = await outcome(k.finish());
   expect(res, "finish() with a check in range throws none", clean === "none", `got ${clean}`);
+  // no output element (inner 0, outer 0): the indices are checked all the same, by a kernel of the check alone
+  k.indexSelect(po.arr, a.arr, kit.place(Float32Array.of(1, 9), 0).arr, 1, 4, 0, 2, check);
+  const inner0 = await outcome(k.read(a.arr));
+  expect(res, "gather with inner 0: an index out of range reported at the next read", inner0 === outside(check, 4), `got ${inner0}`);
+  k.indexSelect(po.arr, a.arr, kit.place(Float32Array.of(-1), 0).arr, 0, 3, 1, 1, select);
+  const outer0 = await outcome(k.read(a.arr));
+  expect(res, "gather with outer 0: an index out of range reported at the next read", outer0 === outside(select, 3), `got ${outer0}`);
+  k.indexSelect(po.arr, a.arr, kit.place(Float32Array.of(0, 3), 0).arr, 1, 4, 0, 2, check);
+  const inRange0 = await outcome(k.read(a.arr));
+  expect(res, "gather with inner 0, indices in range: none", inRange0 === "none", `got ${inRange0}`);
   // more ranges than slots: the first two are read at once when the third comes, the error kept for the next read
   const small = await WebGPUKernels.create(undefined, { checkSlots: 2 });
   const xs = small.upload(Float32Array.of(1, 2, 3, 4, 5)), out = small.alloc(1);

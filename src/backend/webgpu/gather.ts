@@ -47,14 +47,32 @@ ${elementThread("m", "k")}
   }
 }`;
 
+// a thread per index: the check alone, for a gather with no output element
+const checkOnlySource = (): string => /* wgsl */ `
+${header(["flags"], ["index"], ["n: u32", "m: u32", "slot: u32"], false, { flags: "atomic<u32>" })}
+${computeMain(WG)} {
+  let k = groupIndex(wid, nwg) * ${WG}u + t;
+  if (k >= p.m) { return; }
+  let v = b_index[p.o_index + k];
+  if (!(v >= 0.0 && v < f32(p.n))) { atomicStore(&b_flags[p.o_flags + p.slot], 1u); }
+}`;
+
 /**
  * out [outer, m, inner] = x [outer, n, inner] at index [m] along n, zeros for an index outside
- * [0, n); with `check` such an index also sets the check's flag (ctx.indexCheck).
+ * [0, n); with `check` such an index also sets the check's flag (ctx.indexCheck), also when there
+ * is no output element (outer or inner 0: a kernel of the check alone).
  */
 export function indexSelect(ctx: KernelContext, out: GpuArray, x: GpuArray, index: GpuArray, outer: number, n: number,
   inner: number, m: number, check?: IndexCheck): void {
   const total = outer * m * inner;
-  if (total === 0) return;
+  if (total === 0) {
+    // no output element (outer or inner 0): the indices are still checked, as on the host
+    if (check && m > 0) {
+      const { flags, slot } = ctx.indexCheck(check, n);
+      dispatchKernel(ctx, "indexSelect.checkOnly", checkOnlySource, [flags], [index], [n, m, slot], ceilDiv(m, WG));
+    }
+    return;
+  }
   if (!check) {
     dispatchKernel(ctx, "indexSelect", forwardSource(false), [out], [x, index], [outer, n, inner, m], ceilDiv(total, WG));
     return;
