@@ -77,7 +77,11 @@ export function embedding(indices: Tensor, weight: Tensor, opts: { paddingIdx?: 
   const [V, E] = [weight.shape[0]!, weight.shape[1]!];
   const where = gatherIndices("embedding", indices, weight, "weight");
   if (where.kind === "host") {
-    for (const i of where.ids) if (i < 0 || i >= V) throw new ValueError("embedding", "indices", `values in [0, ${V})`, String(i));
+    const ids = where.ids;
+    for (let k = 0; k < ids.length; k++) {
+      const i = ids[k]!;
+      if (i < 0 || i >= V) throw new ValueError("embedding", "indices", `values in [0, ${V})`, String(i));
+    }
   }
   const pad = opts.paddingIdx;
   // the gather on the device; backward dweight [V, E], each row the sum of its ids' gradient rows in order, the padding row none

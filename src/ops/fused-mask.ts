@@ -39,7 +39,8 @@ export function fusedMask(mask: Tensor, lead: readonly number[], L: number, S: n
   let data: Float32Array | Float64Array;
   if (m4.dtype === "bool") {
     data = dtype === "float64" ? new Float64Array(m4.size) : new Float32Array(m4.size);
-    for (let i = 0; i < m4.size; i++) data[i] = m4.data[i] ? -Infinity : 0;
+    const bits = m4.data, n = m4.size;
+    for (let i = 0; i < n; i++) data[i] = bits[i] ? -Infinity : 0;
   } else {
     data = dtype === "float64" ? Float64Array.from(m4.data) : Float32Array.from(m4.data);
   }

@@ -92,7 +92,8 @@ export class Tensor<D extends DType = DType> {
     this.dev = device;
     if (device !== null) noteDeviceTensor(device);
     this.store = store;
-    this.shape = Object.freeze(shape.slice());
+    // a frozen array (another tensor's shape) cannot change: shared, not copied
+    this.shape = Array.isArray(shape) && Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
     this.dtype = dtype;
   }
 

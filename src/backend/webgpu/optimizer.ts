@@ -103,28 +103,95 @@ const sgdSource = (plan: BindingPlan<SgdStepItem<GpuArray>>, momentum: boolean, 
 /** Items a dispatch may take (its switch's cases). */
 const MAX_ITEMS = 16;
 
+/** One dispatch of a batched update as planned: its bindings, its items' count, its pipeline's key and its workgroups. */
+interface Planned<T> { plan: BindingPlan<T>; key: string; starts: number[]; groups: number }
+
+/**
+ * The last plans of each batched update (by context and name), and the arrays and sizes each was
+ * made for: a training step's update is over the same arrays step after step (the parameters,
+ * their moments, the gradients the pool hands out again: from two sets of buffers in turn when a
+ * step is recorded while the last one's loss is read back), so a plan is reused while they stay.
+ */
+interface Memo { buffers: GPUBuffer[]; numbers: number[]; planned: Planned<unknown>[] }
+const memos = new WeakMap<KernelContext, Map<string, Memo[]>>();
+/** Plans kept per update, the most recently used first. */
+const MEMO_PLANS = 4;
+
+/**
+ * What a plan depends on: each item's n and arrays (buffer, offset, length, written or not), and
+ * the common arrays'; into `buffers` and `numbers` (cleared first).
+ */
+function signature<T extends { n: number }>(items: readonly T[], uses: (it: T) => Use[], common: readonly Use[], buffers: GPUBuffer[],
+  numbers: number[]): void {
+  buffers.length = 0;
+  numbers.length = 0;
+  const put = (u: Use): void => {
+    buffers.push(u.arr.buffer);
+    numbers.push(u.arr.offset, u.arr.length, u.out ? 1 : 0);
+  };
+  for (const it of items) {
+    const us = uses(it);
+    numbers.push(it.n, us.length);
+    for (const u of us) put(u);
+  }
+  numbers.push(-1);
+  for (const u of common) put(u);
+}
+
+const sameList = <E>(a: readonly E[], b: readonly E[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The dispatches of `items` as planned (planBindings, the pipeline keys, the workgroups), the memo's when its arrays are the same. */
+function plannedFor<T extends { n: number }>(ctx: KernelContext, name: string, items: readonly T[], uses: (it: T) => Use[],
+  common: Use[]): Planned<T>[] {
+  let byName = memos.get(ctx);
+  if (!byName) memos.set(ctx, (byName = new Map()));
+  const buffers: GPUBuffer[] = [], numbers: number[] = [];
+  signature(items, uses, common, buffers, numbers);
+  let kept = byName.get(name);
+  if (!kept) byName.set(name, (kept = []));
+  const hit = kept.findIndex((m) => sameList(m.buffers, buffers) && sameList(m.numbers, numbers));
+  if (hit >= 0) {
+    // the same arrays: the plans with this call's items in their places
+    const memo = kept[hit]!;
+    if (hit > 0) kept.unshift(...kept.splice(hit, 1));
+    let at = 0;
+    return memo.planned.map((p) => {
+      const k = p.plan.items.length, mine = items.slice(at, at + k);
+      at += k;
+      return { ...p, plan: { ...p.plan, items: mine } } as Planned<T>;
+    });
+  }
+  const planned = planBindings(items, uses, common, ctx.maxStorageBuffers, MAX_ITEMS, ctx.maxBindingBytes).map((plan) => {
+    const { starts, groups } = workgroupStarts(plan.items.map((it) => it.n), WG);
+    let key = `${name}.${plan.outs.length}.${plan.ins.length}.`;
+    for (const at of plan.at) {
+      for (const a of at) key += `${a.slot},`;
+      key += ";";
+    }
+    return { plan, key, starts, groups };
+  });
+  kept.unshift({ buffers, numbers, planned: planned as Planned<unknown>[] });
+  if (kept.length > MEMO_PLANS) kept.pop();
+  return planned;
+}
+
 /**
  * The dispatches of a batched update: items planned over the device's bindings (each distinct
- * buffer bound once: shared-bindings.ts), each dispatch's parameters (shared, the common arrays'
- * offsets, then per item its n, `scalars` and its arrays' offsets, then the arrays' first
- * workgroups) and its pipeline named by the slots its items' arrays take (a training step's
- * groups repeat, so few are compiled).
+ * buffer bound once: shared-bindings.ts; the last plan reused while the arrays are the same),
+ * each dispatch's parameters (shared, the common arrays' offsets, then per item its n, `scalars`
+ * and its arrays' offsets, then the arrays' first workgroups) and its pipeline named by the slots
+ * its items' arrays take (a training step's groups repeat, so few are compiled).
  */
 function dispatchBatched<T extends { n: number }>(ctx: KernelContext, name: string, items: readonly T[], uses: (it: T) => Use[], common: Use[],
   shared: readonly number[], scalars: (it: T) => number[], source: (plan: BindingPlan<T>) => () => string): void {
-  for (const plan of planBindings(items, uses, common, ctx.maxStorageBuffers, MAX_ITEMS, ctx.maxBindingBytes)) {
-    const k = plan.items.length, { starts, groups } = workgroupStarts(plan.items.map((it) => it.n), WG);
+  for (const { plan, key, starts, groups } of plannedFor(ctx, name, items, uses, common)) {
+    const k = plan.items.length;
     const params = shared.slice();
     for (const c of plan.common) params.push(c.offset);
-    let key = `${name}.${plan.outs.length}.${plan.ins.length}.`;
     for (let j = 0; j < k; j++) {
       const it = plan.items[j]!;
       params.push(it.n, ...scalars(it));
-      for (const a of plan.at[j]!) {
-        params.push(a.offset);
-        key += `${a.slot},`;
-      }
-      key += ";";
+      for (const a of plan.at[j]!) params.push(a.offset);
     }
     for (const s of starts) params.push(s);
     ctx.dispatch(`${name}.k${k}`, ctx.pipeline(key, source(plan)), plan.outs, plan.ins, params, groups);

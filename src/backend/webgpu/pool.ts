@@ -32,7 +32,8 @@ const READ_STAGING_MAX_BYTES = 4 << 20;
 
 /** The size class of `bytes`: the next power of two (at least 256), capped at the device's largest buffer. */
 export function sizeClass(bytes: number, maxBufferSize: number): number {
-  const c = Math.max(MIN_BYTES, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1))));
+  // up to 2^31 by the count of leading zeros (exact, no logarithm), past it by log2
+  const c = bytes <= MIN_BYTES ? MIN_BYTES : bytes <= 2 ** 31 ? 2 ** (32 - Math.clz32(bytes - 1)) : 2 ** Math.ceil(Math.log2(bytes));
   return Math.min(c, maxBufferSize - (maxBufferSize % 4));
 }
 
