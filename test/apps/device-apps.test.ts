@@ -246,7 +246,8 @@ describe("applications on a device backend", () => {
     assert.equal(r.status, 0, r.stderr);
     const notices = `${r.stdout}\n${r.stderr}`.split("\n").filter((l) => /WebGPU/.test(l));
     assert.equal(notices.length, 1, notices.join("\n"));
-    assert.match(notices[0]!, /^qkv: WebGPU is not available \(nodeGpu: webgpu expected the optional webgpu package .*\); keeping the (native|wasm|js) backend$/);
+    // without the optional webgpu package (as npm install leaves it), or with it and no GPU (no Vulkan loader, or no adapter)
+    assert.match(notices[0]!, /^qkv: WebGPU is not available \((nodeGpu: webgpu expected the optional webgpu package .*|requestNodeGpuDevice: (libvulkan\.so\.1|requestAdapter\(\)) expected .*)\); keeping the (native|wasm|js) backend$/);
     const backend = /^backend (\w+);/m.exec(r.stdout)?.[1];
     assert.ok(backend === "native" || backend === "wasm" || backend === "js", `trained on ${backend}`);
     assert.match(r.stdout, /^exact match: \d+\.\d%$/m);
