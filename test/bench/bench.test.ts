@@ -22,6 +22,9 @@ interface Report {
   memorySkipped: unknown[]; checks: unknown[]; notes: string[];
 }
 
+/** `npm run bench -- demo` with these arguments, in a child process. */
+const demo = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "demo", ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
+
 describe("bench/run.ts", { skip: backend !== undefined && backend !== "js" ? "runs in the js pass only" : false }, () => {
   test("--quick --filter core on js writes every documented field", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "qkv-bench-test-"));
@@ -81,7 +84,6 @@ describe("bench/run.ts", { skip: backend !== undefined && backend !== "js" ? "ru
     assert.doesNotMatch(r.stdout, /PyTorch/);
   });
   test("`npm run bench -- demo`: --matmul-precision refused on a CPU backend or with another value (exit 2), and measures nothing without a device", () => {
-    const demo = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "demo", ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
     const cpu = demo("--backend", "js", "--steps", "1", "--matmul-precision", "fp16");
     assert.equal(cpu.status, 2);
     assert.match(cpu.stderr, /^--matmul-precision is the WebGPU GEMM's: it needs --backend webgpu, got --backend js$/m);
@@ -94,7 +96,6 @@ describe("bench/run.ts", { skip: backend !== undefined && backend !== "js" ? "ru
   });
 
   test("`npm run bench -- demo --null-device`: the WebGPU backend on an implementation that does nothing, and what a step asks of it", () => {
-    const demo = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "demo", ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
     const js = demo("--backend", "js", "--steps", "1", "--null-device");
     assert.equal(js.status, 2);
     assert.match(js.stderr, /^--null-device runs the WebGPU backend on a WebGPU implementation that does nothing: it needs --backend webgpu, got --backend js$/m);

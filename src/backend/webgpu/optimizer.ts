@@ -119,12 +119,10 @@ const MEMO_PLANS = 4;
 
 /**
  * What a plan depends on: each item's n and arrays (buffer, offset, length, written or not), and
- * the common arrays'; into `buffers` and `numbers` (cleared first).
+ * the common arrays': their buffers, and the numbers.
  */
-function signature<T extends { n: number }>(items: readonly T[], uses: (it: T) => Use[], common: readonly Use[], buffers: GPUBuffer[],
-  numbers: number[]): void {
-  buffers.length = 0;
-  numbers.length = 0;
+function signature<T extends { n: number }>(items: readonly T[], uses: (it: T) => Use[], common: readonly Use[]): Omit<Memo, "planned"> {
+  const buffers: GPUBuffer[] = [], numbers: number[] = [];
   const put = (u: Use): void => {
     buffers.push(u.arr.buffer);
     numbers.push(u.arr.offset, u.arr.length, u.out ? 1 : 0);
@@ -136,6 +134,7 @@ function signature<T extends { n: number }>(items: readonly T[], uses: (it: T) =
   }
   numbers.push(-1);
   for (const u of common) put(u);
+  return { buffers, numbers };
 }
 
 const sameList = <E>(a: readonly E[], b: readonly E[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -145,8 +144,7 @@ function plannedFor<T extends { n: number }>(ctx: KernelContext, name: string, i
   common: Use[]): Planned<T>[] {
   let byName = memos.get(ctx);
   if (!byName) memos.set(ctx, (byName = new Map()));
-  const buffers: GPUBuffer[] = [], numbers: number[] = [];
-  signature(items, uses, common, buffers, numbers);
+  const { buffers, numbers } = signature(items, uses, common);
   let kept = byName.get(name);
   if (!kept) byName.set(name, (kept = []));
   const hit = kept.findIndex((m) => sameList(m.buffers, buffers) && sameList(m.numbers, numbers));
