@@ -17,10 +17,10 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import puppeteer, { type Page } from "puppeteer-core";
+import { SWIFTSHADER_WEBGPU } from "../../tools/playground/site.js";
 
-/** WebGPU on SwiftShader, Chromium's CPU implementation of Vulkan. */
-export const SWIFTSHADER_ARGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan",
-  "--disable-dev-shm-usage", "--disable-background-networking", "--js-flags=--expose-gc"];
+/** WebGPU on SwiftShader, Chromium's CPU implementation of Vulkan (SWIFTSHADER_WEBGPU says why workgroup memory is not zeroed by Dawn). */
+export const SWIFTSHADER_ARGS = ["--no-sandbox", ...SWIFTSHADER_WEBGPU, "--disable-dev-shm-usage", "--disable-background-networking", "--js-flags=--expose-gc"];
 
 /** WebGPU on whatever adapter Chromium picks (a GPU where it has one), timestamps not quantized. */
 export const GPU_ARGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--enable-webgpu-developer-features",

@@ -82,11 +82,22 @@ export function findChromium(): string | null {
 }
 
 /**
+ * Chromium's flags for WebGPU on SwiftShader, its CPU implementation of Vulkan. Dawn's
+ * `disable_workgroup_init` toggle drops the code that zeroes a shader's workgroup memory before
+ * it runs: SwiftShader takes about 3 s to compile that code for a kernel whose workgroup arrays
+ * hold 16 KiB (the GEMM tiles), against 0.4 s for the kernel itself. SwiftShader hands each
+ * workgroup zeroed memory anyway (a dispatch that reads workgroup memory it never wrote reads
+ * zeros, also after one that wrote there), so the kernels see the same values either way.
+ */
+export const SWIFTSHADER_WEBGPU = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan",
+  "--enable-dawn-features=disable_workgroup_init"];
+
+/**
  * Headless Chromium as the browser tests run it; with `webgpu`, WebGPU on SwiftShader (Chromium's
  * CPU adapter) instead of no GPU at all.
  */
 export function launchChromium(executablePath: string, opts: { webgpu?: boolean } = {}): Promise<Browser> {
-  const gpu = opts.webgpu ? ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan"] : ["--disable-gpu"];
+  const gpu = opts.webgpu ? SWIFTSHADER_WEBGPU : ["--disable-gpu"];
   return puppeteer.launch({
     executablePath, headless: true,
     args: ["--no-sandbox", ...gpu, "--disable-background-networking", "--disable-dev-shm-usage",
