@@ -140,6 +140,13 @@ describe("gradcheck: softmax, norms, losses", () => {
     assertGrad((x) => ops.crossEntropy(x, t, { reduction: "none", ignoreIndex: 3 }), [r64([4, 5])]);
     assertGrad((x) => ops.crossEntropy(x, t, { ignoreIndex: 0, labelSmoothing: 0.1 }), [r64([4, 5])]);
   });
+  test("nllLoss on its own: mean, sum, none, ignoreIndex, labelSmoothing, an unbatched [C] input", () => {
+    const t = tensor(new Int32Array([4, 0, 2, 2]));
+    assertGrad((x) => ops.nllLoss(x, t), [r64([4, 5])]);
+    assertGrad((x) => ops.nllLoss(x, t, { reduction: "sum", labelSmoothing: 0.3 }), [r64([4, 5])]);
+    assertGrad((x) => ops.nllLoss(x, t, { reduction: "none", ignoreIndex: 2 }), [r64([4, 5])]);
+    assertGrad((x) => ops.nllLoss(x, new Tensor(new Int32Array([3]), [], "int32")), [r64([6])]);
+  });
   test("mseLoss", () => {
     assertGrad((x, y) => ops.mseLoss(x, y), [r64([3, 2]), r64([3, 2])]);
   });
