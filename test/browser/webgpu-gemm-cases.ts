@@ -7,9 +7,8 @@
  * the device has shader-f16 (elsewhere its WGSL with f16 read as f32, which checks all of its text
  * but the f16 types, against fp32's bound). Shapes: every transA / transB, M, N, K off the tiles (1, 7, 63, 65,
  * 127, 129, 200), K = 0, batches with shared (stride 0) and strided operands, accumulate, and
- * operands aligned for vec4 loads and not; every array between guard values. The 64 and 128
- * kernels run every shape, the others those of the pipelines that take every branch of their own
- * lines (SHAPES_OF says why).
+ * operands aligned for vec4 loads and not; every array between guard values. Every kernel runs
+ * every shape: 9 pipelines each (one per transA, transB, vecA, vecB met), 4 for the 64 tile.
  *
  * Tolerances. fp32: (K + 2) u sum_k |a b| + 2 u (|want| + |out0|), u = 2^-24, fp32's summation
  * bound. fp16 staging (matmul.ts): each product within c1 |a b| + c2 (|a| + |b|) + c3, c1 =
@@ -60,41 +59,6 @@ const SHAPES: Shape[] = [
 /** The GEMM kernels' names as families: gemm.64, gemm.128, gemm.f16, gemm.f16-rounded, gemm.subgroup, gemm.subgroup8. */
 export const GEMM_FAMILIES = ["64", "128", "f16-rounded", "f16", "subgroup", "subgroup8"] as const;
 
-/** The shape of SHAPES with this batch, M, N, K. */
-function shapeOf(batch: number, M: number, N: number, K: number): Shape {
-  const s = SHAPES.find((x) => x[0] === batch && x[1] === M && x[2] === N && x[3] === K);
-  if (!s) throw new Error(`shapeOf: SHAPES has no ${batch} x ${M} x ${N} x ${K}`);
-  return s;
-}
-
-/**
- * The shapes each family runs. On SwiftShader a family's time is its pipelines' compiles (seconds
- * each; one pipeline per transA, transB, vecA, vecB), its dispatches take milliseconds. The 64
- * and 128 kernels run every shape (4 and 9 pipelines). The others are the 128 kernel's text but
- * for a few lines, and run the shapes of the pipelines that between them take every branch of
- * those lines, with tails in M, N and K, more than one tile a dimension, batches, and accumulate
- * and not (a store past N with accumulate writes back what it read):
- * - subgroup (A from registers through subgroup shuffles; B's staging and the stores are the 128
- *   kernel's): rowsA's vec4 branch (transA with vec4 loads) in TN (batch 2 x 68 x 260 x 16,
- *   accumulate) and TT (batch 2 x 132 x 136 x 24), its element branch in NN (129 x 127 x 200), NT
- *   (batch 2 x 127 x 200 x 129, b shared, accumulate: a tail in K) and TT (batch 3 x 63 x 65 x 7:
- *   K below one step); 5 of the 128 kernel's 9 pipelines;
- * - f16-rounded and f16 (the staging in putA / putB, one branch per transpose, and the products):
- *   NT with element loads (7 x 63 x 65; batch 2 x 127 x 200 x 129, b shared, accumulate) and TN
- *   with vec4 loads (batch 2 x 68 x 260 x 16, accumulate);
- * - subgroup8 (subgroupsFit fails, then the workgroup-memory path): TT with element loads (batch 3
- *   x 63 x 65 x 7; 200 x 129 x 65; batch 2 x 9 x 11 x 200, a shared, accumulate), gemmSplit's
- *   pipeline too, and NN with vec4 loads (batch 3 x 128 x 128 x 64, a shared, accumulate; batch 2
- *   x 140 x 132 x 36).
- */
-const SHAPES_OF: Record<(typeof GEMM_FAMILIES)[number], readonly Shape[]> = {
-  "64": SHAPES, "128": SHAPES,
-  subgroup: [shapeOf(2, 68, 260, 16), shapeOf(2, 132, 136, 24), shapeOf(1, 129, 127, 200), shapeOf(2, 127, 200, 129), shapeOf(3, 63, 65, 7)],
-  "f16-rounded": [shapeOf(1, 7, 63, 65), shapeOf(2, 127, 200, 129), shapeOf(2, 68, 260, 16)],
-  f16: [shapeOf(1, 7, 63, 65), shapeOf(2, 127, 200, 129), shapeOf(2, 68, 260, 16)],
-  subgroup8: [shapeOf(3, 63, 65, 7), shapeOf(1, 200, 129, 65), shapeOf(2, 9, 11, 200), shapeOf(3, 128, 128, 64), shapeOf(2, 140, 132, 36)],
-};
-
 interface Named { name: string; kernel: GemmKernel; fp16: boolean; ctx?: (k: WebGPUKernels) => KernelContext }
 
 /** k, but for pipelines compiled from their WGSL with f16 read as f32: the f16 kernel's text where the device has no shader-f16. */
@@ -141,7 +105,7 @@ function familyOf(named: Named): (typeof GEMM_FAMILIES)[number] {
 async function gemmCases(kit: Kit, family: (typeof GEMM_FAMILIES)[number]): Promise<CaseResult[]> {
   const k = kit.kernels(), res = kit.results();
   for (const named of kernelsOf(k.gemm).filter((n) => familyOf(n) === family)) {
-    for (const s of SHAPES_OF[family]) {
+    for (const s of SHAPES) {
       const [batch, M, N, K, tA, tB, shA, shB, acc, aligned] = s;
       // a shape's operands are the same in every family
       const { a, b, out0, want, sA, sB } = matmulOperands(rng(100 + SHAPES.indexOf(s)), batch, M, N, K, tA, tB, shA, shB, acc);
@@ -294,7 +258,7 @@ async function gemmChoiceCases(kit: Kit): Promise<CaseResult[]> {
   return list;
 }
 
-/** The GEMM families: gemm.<kernel> (SHAPES_OF; GEMM_FAMILIES), gemmSplit (past the workgroup limit), gemmChoice. */
+/** The GEMM families: gemm.<kernel> (GEMM_FAMILIES), gemmSplit (past the workgroup limit), gemmChoice. */
 export function gemmFamilies(kit: Kit): Record<string, () => Promise<CaseResult[]>> {
   const out: Record<string, () => Promise<CaseResult[]>> = { gemmSplit: () => gemmSplitCases(kit), gemmChoice: () => gemmChoiceCases(kit) };
   for (const f of GEMM_FAMILIES) out[`gemm.${f}`] = () => gemmCases(kit, f);

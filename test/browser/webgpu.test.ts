@@ -69,15 +69,14 @@ describe("WebGPU kernels in Chromium on SwiftShader", { skip }, () => {
 
   test("matmul: batched, transposes, shared operands, accumulate, sizes off the tile; a linear layer's weight and bias gradients in one kernel (the bits of the two products)",
     (t) => family(t, "matmul", 28));
-  // each GEMM kernel over transposes, sizes off the tiles, batches, accumulate and vec4 layouts (webgpu-gemm-cases.ts);
-  // the kernels that differ from the 128 tile in a few lines over the shapes of the pipelines that take every branch of those lines (SHAPES_OF)
+  // each GEMM kernel over transposes, sizes off the tiles, batches, accumulate and vec4 layouts (webgpu-gemm-cases.ts)
   test("GEMM, 64 tile, and with a bias (and a relu) added by its store", (t) => family(t, "gemm.64", 16 + 3 + 2));
   test("GEMM, 128 tile, and with a bias (and a relu) added by its store", (t) => family(t, "gemm.128", 16 + 3 + 2));
-  test("GEMM, subgroup kernel (groups of 4 lanes on SwiftShader)", (t) => family(t, "gemm.subgroup", 5 + 3));
-  test("GEMM, subgroup kernel in groups of 8 lanes: SwiftShader's 4-lane subgroups fail its check, its workgroup-memory path runs (TT, NN)",
-    (t) => family(t, "gemm.subgroup8", 5 + 3));
-  test("GEMM, f16 staging emulated in f32, within its own bound and past fp32's (NT, TN)", (t) => family(t, "gemm.f16-rounded", 6 + 3));
-  test("GEMM, the f16 kernel (without shader-f16: its WGSL with f16 read as f32; NT, TN)", (t) => family(t, "gemm.f16", 3 + 3));
+  test("GEMM, subgroup kernel (groups of 4 lanes on SwiftShader)", (t) => family(t, "gemm.subgroup", 16 + 3));
+  test("GEMM, subgroup kernel in groups of 8 lanes: SwiftShader's 4-lane subgroups fail its check, its workgroup-memory path runs",
+    (t) => family(t, "gemm.subgroup8", 16 + 3));
+  test("GEMM, f16 staging emulated in f32, within its own bound and past fp32's", (t) => family(t, "gemm.f16-rounded", 16 + 13 + 3));
+  test("GEMM, the f16 kernel (without shader-f16: its WGSL with f16 read as f32)", (t) => family(t, "gemm.f16", 16 + 3));
   test("GEMM kernels past 65535 workgroups a dimension: each split into dispatches", (t) => family(t, "gemmSplit", 2));
   test("GEMM choice by size, and refusals: fp16 without shader-f16, subgroups without the feature", async (t) => {
     await family(t, "gemmChoice", 8);
