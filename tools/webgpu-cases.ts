@@ -1,5 +1,5 @@
 /**
- * npm run webgpu-cases -- [--webgpu PATH] [--family a,b] [--verbose]
+ * npm run webgpu-cases -- [--webgpu PATH] [--family a,b] [--verbose] [--unzeroed-workgroup-memory]
  * The WebGPU kernel cases of test/browser/webgpu.test.ts (test/browser/webgpu-page.ts: every
  * kernel on seeded inputs of awkward sizes against the js kernels, guard elements around every
  * device array) in Node through dawn.node (the optional webgpu package, at PATH with --webgpu), on
@@ -8,6 +8,11 @@
  * lacks (shader-f16: the f16 GEMM kernel itself; other subgroup sizes). One line per family, the
  * failures on stderr; exit 1 when a case failed or there is no device. The page's typed-error cases
  * (which destroy the device) stay in the browser test.
+ *
+ * --unzeroed-workgroup-memory turns on Dawn's `disable_workgroup_init` toggle: workgroup memory is
+ * not zeroed before a kernel runs (as WebGPU otherwise guarantees). On an adapter that hands a
+ * workgroup what the last one left there (lavapipe does; SwiftShader zeroes it itself), a kernel
+ * that reads workgroup memory it did not write then reads stale values and fails its cases.
  */
 import { Command } from "commander";
 import type { CaseResult, PageApi } from "../test/browser/webgpu-page.js";
@@ -16,14 +21,15 @@ const program = new Command("webgpu-cases")
   .option("--webgpu <path>", "the webgpu package's folder (default: node_modules)")
   .option("--family <names>", "comma-separated families to run (default: all)")
   .option("--verbose", "list every case with its error as a share of its tolerance")
+  .option("--unzeroed-workgroup-memory", "Dawn's disable_workgroup_init toggle: workgroup memory not zeroed before each kernel")
   .parse();
-const opts = program.opts<{ webgpu?: string; family?: string; verbose?: boolean }>();
+const opts = program.opts<{ webgpu?: string; family?: string; verbose?: boolean; unzeroedWorkgroupMemory?: boolean }>();
 
 const { nodeGpu } = await import("../src/backend/webgpu/node-gpu.js");
 const { WebGPUUnavailableError } = await import("../src/backend/webgpu/errors.js");
 let gpu: GPU;
 try {
-  gpu = await nodeGpu(opts.webgpu ? { module: opts.webgpu } : {});
+  gpu = await nodeGpu({ module: opts.webgpu, flags: opts.unzeroedWorkgroupMemory ? ["enable-dawn-features=disable_workgroup_init"] : [] });
 } catch (e) {
   if (!(e instanceof WebGPUUnavailableError)) throw e;
   console.error(`webgpu-cases: no webgpu device (${e.message})`);
