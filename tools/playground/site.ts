@@ -87,7 +87,9 @@ export function findChromium(): string | null {
  * it runs: SwiftShader takes about 3 s to compile that code for a kernel whose workgroup arrays
  * hold 16 KiB (the GEMM tiles), against 0.4 s for the kernel itself. SwiftShader hands each
  * workgroup zeroed memory anyway (a dispatch that reads workgroup memory it never wrote reads
- * zeros, also after one that wrote there), so the kernels see the same values either way.
+ * zeros, also after one that wrote there), so the kernels see the same values either way. (That
+ * no kernel reads workgroup memory it did not write is checked where stale memory shows:
+ * `npm run webgpu-cases -- --unzeroed-workgroup-memory` on lavapipe.)
  */
 export const SWIFTSHADER_WEBGPU = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan",
   "--enable-dawn-features=disable_workgroup_init"];
