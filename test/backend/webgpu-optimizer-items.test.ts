@@ -83,4 +83,3 @@ describe("webgpu fused optimizer steps: item checks", () => {
     assert.deepEqual(kept.log.slice(from), fresh.log);
   });
 });
-
